@@ -1,0 +1,214 @@
+"""Shared estimator logic: parameters, validation, the fit skeleton, prediction via the network.
+
+The estimators contain no mathematics beyond wiring: patches come from :mod:`._patches`,
+patterns from :mod:`._patterns`, the convex program from :mod:`._formulations`, its solution
+from :mod:`._solvers`, and predictions from the recovered :class:`~._network.TwoLayerCNN`.
+"""
+
+import time
+import warnings
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ._compat import Interval, StrOptions, _fit_context
+from ._formulations import recover_neurons
+from ._formulations.two_layer import POOLINGS
+from ._network import TwoLayerCNN
+from ._patches import extract_patches, resolve_geometry
+from ._patterns import sample_gates
+from ._solvers import CVXPY_SOLVERS, SolverFailed, solve_cvxpy
+
+
+class _BaseConvexCNN(BaseEstimator):
+    """Fit skeleton shared by the classifier and the regressor.
+
+    Subclasses provide ``_encode_targets(y) -> (Y, fitted_attributes)`` turning ``y`` into one
+    real target column per output of the network.
+    """
+
+    _parameter_constraints = {
+        "beta": [Interval(Real, 0, None, closed="neither")],
+        "kernel_size": [Interval(Integral, 1, None, closed="left"), tuple, list],
+        "stride": [Interval(Integral, 1, None, closed="left"), tuple, list],
+        "input_shape": [None, tuple, list],
+        "pooling": [StrOptions(set(POOLINGS))],
+        "n_patterns": [Interval(Integral, 1, None, closed="left")],
+        "solver": [StrOptions({"auto", *CVXPY_SOLVERS})],
+        "fit_intercept": ["boolean"],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="neither")],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(
+        self,
+        *,
+        beta=1.0,
+        kernel_size=3,
+        stride=1,
+        input_shape=None,
+        pooling="average",
+        n_patterns=64,
+        loss="squared",
+        solver="auto",
+        fit_intercept=True,
+        max_iter=500,
+        tol=1e-8,
+        random_state=None,
+        verbose=0,
+    ):
+        self.beta = beta
+        self.kernel_size = kernel_size
+        self.stride = stride
+        self.input_shape = input_shape
+        self.pooling = pooling
+        self.n_patterns = n_patterns
+        self.loss = loss
+        self.solver = solver
+        self.fit_intercept = fit_intercept
+        self.max_iter = max_iter
+        self.tol = tol
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def _log(self, message):
+        if self.verbose:
+            print(f"[{type(self).__name__}] {message}", flush=True)
+
+    def _fit_network(self, X, Y):
+        """Solve the convex program once per column of ``Y`` and recover one network.
+
+        Returns the fitted attributes as a dict, so a failure leaves the estimator untouched.
+        """
+        geometry = resolve_geometry(self.input_shape, self.kernel_size, self.stride, X.shape[1])
+        patches = extract_patches(X, geometry)
+        rng = check_random_state(self.random_state)
+        gates = sample_gates(patches, self.n_patterns, rng)
+        pooling = POOLINGS[self.pooling]()
+        program = pooling.program(patches, gates)
+        self._log(
+            f"{X.shape[0]} samples, {geometry.n_patches} patches of size "
+            f"{geometry.patch_size}, {gates.shape[1]} distinct patterns"
+        )
+
+        filters, weights, intercepts = [], [], []
+        objective, n_iter = 0.0, 0
+        n_outputs = Y.shape[1]
+        for output in range(n_outputs):
+            start = time.perf_counter()
+            try:
+                solution = solve_cvxpy(
+                    program,
+                    Y[:, output],
+                    beta=self.beta,
+                    loss=self.loss,
+                    fit_intercept=self.fit_intercept,
+                    solver=self.solver,
+                    tol=self.tol,
+                    max_iter=self.max_iter,
+                    verbose=self.verbose,
+                )
+            except SolverFailed as exc:
+                raise RuntimeError(
+                    f"The convex program could not be solved ({exc}). Try another solver= "
+                    f"(one of {CVXPY_SOLVERS}), a larger beta or fewer n_patterns."
+                ) from exc
+            if not solution.converged:
+                warnings.warn(
+                    f"The convex program for output {output} did not converge: {solution.solver} "
+                    f"stopped with status {solution.status!r} after {solution.n_iter} "
+                    f"iterations (max_iter={self.max_iter}, tol={self.tol:.1e}). Increase "
+                    "max_iter, loosen tol or use solver='clarabel'.",
+                    ConvergenceWarning,
+                )
+            output_filters, output_weights, _ = recover_neurons(solution.coef)
+            column = np.zeros((len(output_weights), n_outputs))
+            column[:, output] = output_weights
+            filters.append(output_filters)
+            weights.append(column)
+            intercepts.append(solution.intercept)
+            objective += solution.objective
+            n_iter = max(n_iter, solution.n_iter)
+            self._log(
+                f"output {output + 1}/{n_outputs}: objective {solution.objective:.6g}, "
+                f"{len(output_weights)} neurons, {solution.solver} {solution.status} in "
+                f"{solution.n_iter} iterations, {time.perf_counter() - start:.2f} s"
+            )
+
+        network = TwoLayerCNN(
+            filters=np.concatenate(filters),
+            output_weights=np.concatenate(weights),
+            intercept=np.asarray(intercepts, dtype=float),
+            pooling=pooling,
+        )
+        return {
+            "geometry_": geometry,
+            "gates_": gates,
+            "n_patterns_": gates.shape[1],
+            "network_": network,
+            "filters_": network.filters,
+            "output_weights_": network.output_weights,
+            "intercept_": network.intercept,
+            "objective_": objective,
+            "n_iter_": n_iter,
+        }
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y):
+        """Train the network to the global optimum over the sampled patterns.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            One flattened signal or image per row, laid out as ``input_shape`` says.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Targets.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        X, y = validate_data(
+            self, X, y, dtype=np.float64, multi_output=True, y_numeric=not self._is_classifier()
+        )
+        Y, target_attributes = self._encode_targets(y)
+        attributes = self._fit_network(X, Y)
+        for name, value in {**target_attributes, **attributes}.items():
+            setattr(self, name, value)
+        return self
+
+    def _is_classifier(self):
+        return self.__sklearn_tags__().estimator_type == "classifier"
+
+    def _decision(self, X):
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=np.float64, reset=False)
+        return self.network_.forward(extract_patches(X, self.geometry_))
+
+    def regularized_objective(self, X, y):
+        """Regularised training objective of the fitted (non-convex) network on ``(X, y)``.
+
+        ``loss(f(X), y) + beta/2 * sum_j (||u_j||^2 + ||w_j||^2)``. On the training data it
+        equals :attr:`objective_`, the convex optimum: that is the exactness guarantee.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+
+        Returns
+        -------
+        objective : float
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=np.float64, reset=False)
+        Y, _ = self._encode_targets(np.asarray(y), refit=False)
+        patches = extract_patches(X, self.geometry_)
+        return self.network_.objective(patches, Y, self.beta, self.loss)

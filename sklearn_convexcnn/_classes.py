@@ -1,0 +1,304 @@
+"""The public estimators: thin wrappers that encode targets and read out predictions."""
+
+import numpy as np
+from scipy.special import expit
+from sklearn.base import ClassifierMixin, RegressorMixin
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import check_classification_targets
+
+from ._base import _BaseConvexCNN
+from ._compat import StrOptions
+
+_PARAMETERS = """\
+    beta : float, default=1.0
+        Weight-decay strength: the network minimises
+        ``loss + beta/2 * sum_j (||u_j||^2 + ||w_j||^2)``. The loss is *summed* over samples
+        (the paper's scaling), so a fixed ``beta`` regularises less as the data grows. ``1.0``
+        keeps a few to a few dozen neurons on standardised data of a few hundred samples; tune it
+        with :class:`~sklearn.model_selection.GridSearchCV`.
+
+    kernel_size : int or tuple of int, default=3
+        Filter size: an int for signals or square image filters, or one entry per spatial
+        dimension. ``3`` (``3x3`` on images) is the classic small-CNN choice, and the size of the
+        convex program grows quickly with the filter length.
+
+    stride : int or tuple of int, default=1
+        Step between patches. Patch ``k`` of a signal ``x`` is
+        ``x[k * stride : k * stride + kernel_size]`` (valid convolution, no padding).
+
+    input_shape : tuple of int, default=None
+        Layout of each row of ``X``: ``None`` for a signal of length ``n_features``, ``(L,)``,
+        ``(H, W)`` or ``(H, W, C)`` with channels last. Its product must be ``n_features``.
+
+    pooling : {"average"}, default="average"
+        Pooling of the ReLU map before the output layer: ``"average"`` is the mean over all
+        patches (the paper's main result, formulations.md §2).
+
+    n_patterns : int, default=64
+        Number of random Gaussian filters whose activation patterns define the convex program;
+        duplicates are dropped (``n_patterns_`` tells how many remain). The fit is the global
+        optimum over networks whose neurons use these patterns, so it is the global optimum of
+        the non-convex problem once they include the optimum's patterns. More patterns give a
+        lower objective and a slower solve; exact enumeration is planned.
+
+    solver : {"auto", "clarabel", "ecos", "scs"}, default="auto"
+        Conic solver used through CVXPY. ``"auto"`` takes the first installed of Clarabel
+        (fast and accurate on these programs), ECOS, SCS.
+
+    fit_intercept : bool, default=True
+        Whether to fit an unregularised output bias.
+
+    max_iter : int, default=500
+        Maximum number of solver iterations. Interior-point solvers need tens; SCS needs
+        thousands.
+
+    tol : float, default=1e-8
+        Feasibility and duality-gap tolerance of the solver. Small tolerances keep the
+        recovered network's objective equal to the convex optimum to about ``1e-6`` relative.
+
+    random_state : int, RandomState instance or None, default=None
+        Seed of the random filters that sample the activation patterns.
+
+    verbose : int, default=0
+        ``1`` prints one line per solved output, ``2`` also shows the solver's log."""
+
+_ATTRIBUTES = """\
+    filters_ : ndarray of shape (n_neurons, patch_size)
+        First-layer filters ``u_j`` of the recovered network, each flattened like a patch,
+        that is ``(*kernel_size, n_channels)`` in row-major order.
+
+    output_weights_ : ndarray of shape (n_neurons, n_outputs)
+        Output weights ``w_j``; every neuron serves exactly one output.
+
+    intercept_ : ndarray of shape (n_outputs,)
+        Output bias (zeros when ``fit_intercept=False``).
+
+    network_ : TwoLayerCNN
+        The recovered non-convex network; ``network_.objective`` evaluates its training
+        objective with real ReLUs.
+
+    objective_ : float
+        Optimal value of the convex program, summed over outputs. The recovered network attains
+        it: see :meth:`regularized_objective`.
+
+    n_patterns_ : int
+        Number of distinct activation patterns in the convex program.
+
+    gates_ : ndarray of shape (patch_size, n_patterns_)
+        One filter inside each pattern's cell; ``1[X_k g >= 0]`` recomputes the patterns.
+
+    geometry_ : PatchGeometry
+        The resolved input shape, kernel size and stride.
+
+    n_iter_ : int
+        Largest number of solver iterations over the outputs.
+
+    n_features_in_ : int
+        Number of features seen during fit.
+
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit, when ``X`` has string column names."""
+
+_REFERENCES = """\
+    References
+    ----------
+    T. Ergen and M. Pilanci, "Implicit Convex Regularizers of CNN Architectures: Convex
+    Optimization of Two- and Three-Layer Networks in Polynomial Time", ICLR 2021.
+    https://arxiv.org/abs/2006.14798"""
+
+
+class ConvexCNNRegressor(RegressorMixin, _BaseConvexCNN):
+    __doc__ = f"""Two-layer ReLU CNN regressor trained to global optimality by convex optimization.
+
+    The network ``f(x) = sum_j w_j * mean_k((x_k . u_j)_+) + b`` is fitted by solving the
+    equivalent convex program of Ergen & Pilanci (2021), a group lasso over activation patterns
+    with cone constraints, and recovering the optimal weights from its solution.
+
+    Parameters
+    ----------
+    loss : {{"squared"}}, default="squared"
+        ``0.5 * sum_i ||f(x_i) - y_i||^2``, summed over samples and outputs.
+
+{_PARAMETERS}
+
+    Attributes
+    ----------
+{_ATTRIBUTES}
+
+    See Also
+    --------
+    ConvexCNNClassifier : The same network for classification.
+    sklearn.neural_network.MLPRegressor : A fully connected network trained by gradient descent.
+
+{_REFERENCES}
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_convexcnn import ConvexCNNRegressor
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.standard_normal((40, 10))
+    >>> y = np.maximum(X[:, 2:5] @ [1.0, -1.0, 0.5], 0).sum() + X[:, 0]
+    >>> reg = ConvexCNNRegressor(beta=0.1, kernel_size=3, random_state=0).fit(X, y)
+    >>> bool(np.isclose(reg.regularized_objective(X, y), reg.objective_, rtol=1e-6))
+    True
+    """
+
+    _parameter_constraints = {
+        **_BaseConvexCNN._parameter_constraints,
+        "loss": [StrOptions({"squared"})],
+    }
+
+    def _encode_targets(self, y, refit=True):
+        y = np.asarray(y, dtype=np.float64)
+        Y = y.reshape(len(y), -1)
+        return Y, ({"_y_ndim": y.ndim} if refit else {})
+
+    def predict(self, X):
+        """Predict with the recovered network.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+        """
+        f = self._decision(X)
+        return f.ravel() if self._y_ndim == 1 else f
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
+
+
+class ConvexCNNClassifier(ClassifierMixin, _BaseConvexCNN):
+    __doc__ = f"""Two-layer ReLU CNN classifier trained to global optimality by convex optimization.
+
+    Binary targets are encoded as ±1. With more classes the network has one output per class
+    (one-vs-rest) and every neuron serves one class, so the convex program splits into one
+    program per class. See :class:`ConvexCNNRegressor` for the network and the program.
+
+    Parameters
+    ----------
+    loss : {{"squared", "logistic"}}, default="squared"
+        ``"squared"`` is ``0.5 * sum (f - y)^2`` on ±1 targets: a second-order cone program,
+        the fastest and most robust to solve. ``"logistic"`` is ``sum log(1 + exp(-y f))`` and
+        enables :meth:`predict_proba`; it needs exponential cones and is slower.
+
+{_PARAMETERS}
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Class labels.
+
+{_ATTRIBUTES}
+
+    See Also
+    --------
+    ConvexCNNRegressor : The same network for regression.
+    sklearn.neural_network.MLPClassifier : A fully connected network trained by gradient
+        descent.
+
+{_REFERENCES}
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from sklearn_convexcnn import ConvexCNNClassifier
+    >>> X, y = load_digits(n_class=2, return_X_y=True)
+    >>> clf = ConvexCNNClassifier(beta=0.1, input_shape=(8, 8), stride=2, n_patterns=16,
+    ...                           random_state=0)
+    >>> clf.fit(X[:100] / 16, y[:100]).score(X[100:200] / 16, y[100:200]) > 0.9
+    True
+    """
+
+    _parameter_constraints = {
+        **_BaseConvexCNN._parameter_constraints,
+        "loss": [StrOptions({"squared", "logistic"})],
+    }
+
+    def _encode_targets(self, y, refit=True):
+        if refit:
+            check_classification_targets(y)
+            classes = np.unique(y)
+            if len(classes) < 2:
+                raise ValueError(
+                    f"{type(self).__name__} needs samples of at least 2 classes in y, but the "
+                    f"data contains only one class: {classes[0]!r}."
+                )
+        else:
+            classes = self.classes_
+        columns = classes[1:] if len(classes) == 2 else classes
+        Y = np.where(np.asarray(y).reshape(-1, 1) == columns, 1.0, -1.0)
+        return Y, ({"classes_": classes} if refit else {})
+
+    def decision_function(self, X):
+        """Output of the recovered network.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,) or (n_samples, n_classes)
+            For two classes, positive scores favour ``classes_[1]``.
+        """
+        f = self._decision(X)
+        return f.ravel() if f.shape[1] == 1 else f
+
+    def predict(self, X):
+        """Predict class labels.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+        """
+        scores = self.decision_function(X)
+        if scores.ndim == 1:
+            return self.classes_[(scores > 0).astype(int)]
+        return self.classes_[np.argmax(scores, axis=1)]
+
+    def _has_logistic_loss(self):
+        return self.loss == "logistic"
+
+    @available_if(_has_logistic_loss)
+    def predict_proba(self, X):
+        """Class probabilities under the logistic loss (one-vs-rest, normalised).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+        """
+        scores = self.decision_function(X)
+        if scores.ndim == 1:
+            positive = expit(scores)
+            return np.column_stack([1 - positive, positive])
+        proba = expit(scores)
+        return proba / proba.sum(axis=1, keepdims=True)
+
+    @available_if(_has_logistic_loss)
+    def predict_log_proba(self, X):
+        """Logarithm of :meth:`predict_proba`.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes)
+        """
+        return np.log(self.predict_proba(X))

@@ -1,0 +1,10 @@
+"""Convex programs equivalent to training each architecture (formulations.md).
+
+Every architecture is an instance of Lemma B: pieces ``A_i`` (the neuron is linear on a cell),
+cones ``C_i = {u : G_i u >= 0}`` (the cell) and a norm ``R``. The solvers only see that
+:class:`GroupProgram`; each module here builds one and maps a solution back to a network.
+"""
+
+from ._program import GroupProgram, recover_neurons
+
+__all__ = ["GroupProgram", "recover_neurons"]

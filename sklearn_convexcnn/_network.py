@@ -1,0 +1,63 @@
+"""The recovered non-convex network: forward pass and regularised training objective.
+
+This is the model the estimators predict with. It evaluates real ReLUs; the activation patterns
+of the convex program play no part here, which is what makes the exactness tests meaningful.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._losses import loss_value
+
+
+@dataclass
+class TwoLayerCNN:
+    """``f(x) = sum_j output_weights[j] * pool_k((x_k . filters[j])_+) + intercept``.
+
+    Parameters
+    ----------
+    filters : ndarray of shape (n_neurons, patch_size)
+        First-layer filters ``u_j``, flattened as the patches are.
+    output_weights : ndarray of shape (n_neurons, n_outputs)
+        Output weights ``w_j``.
+    intercept : ndarray of shape (n_outputs,)
+    pooling : object
+        Pooling of the ReLU map; its ``pool(activations)`` maps ``(n, K, m)`` to ``(n, m)``.
+    """
+
+    filters: np.ndarray
+    output_weights: np.ndarray
+    intercept: np.ndarray
+    pooling: object
+
+    @property
+    def n_neurons(self):
+        return self.filters.shape[0]
+
+    def forward(self, patches):
+        """Network output for patches of shape (n_samples, n_patches, patch_size).
+
+        Returns
+        -------
+        f : ndarray of shape (n_samples, n_outputs)
+        """
+        activations = np.maximum(patches @ self.filters.T, 0.0)
+        return self.pooling.pool(activations) @ self.output_weights + self.intercept
+
+    def penalty(self):
+        """Weight decay ``0.5 * sum_j (||u_j||^2 + ||w_j||^2)``; the intercept is free."""
+        return 0.5 * float(np.sum(self.filters**2) + np.sum(self.output_weights**2))
+
+    def objective(self, patches, Y, beta, loss):
+        """Regularised training objective ``loss(f(X), Y) + beta * penalty``.
+
+        Parameters
+        ----------
+        patches : ndarray of shape (n_samples, n_patches, patch_size)
+        Y : ndarray of shape (n_samples, n_outputs)
+            Regression targets, or ±1 per class for classification.
+        beta : float
+        loss : {"squared", "logistic"}
+        """
+        return loss_value(loss, self.forward(patches), Y) + beta * self.penalty()

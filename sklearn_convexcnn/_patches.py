@@ -1,0 +1,147 @@
+"""Input geometry and patch extraction (im2col), pure numpy.
+
+A sample is one row of ``X``. Its geometry is ``(*spatial, channels)``, channels last, where
+``spatial`` has one entry for signals and two for images. A patch is flattened in the same
+order (row-major, channels fastest), so a filter ``u`` of length ``h = prod(kernel) * channels``
+is applied to patch ``k`` of every sample at once as ``patches[:, k, :] @ u``.
+"""
+
+from dataclasses import dataclass
+from math import prod
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+
+@dataclass(frozen=True)
+class PatchGeometry:
+    """How the rows of ``X`` are cut into convolution patches.
+
+    Attributes
+    ----------
+    spatial_shape : tuple of int
+        ``(L,)`` for signals, ``(H, W)`` for images.
+    n_channels : int
+    kernel_size, stride : tuple of int
+        One entry per spatial dimension.
+    """
+
+    spatial_shape: tuple
+    n_channels: int
+    kernel_size: tuple
+    stride: tuple
+
+    @property
+    def grid_shape(self):
+        """Number of patch positions along each spatial dimension (valid convolution)."""
+        return tuple(
+            (size - kernel) // step + 1
+            for size, kernel, step in zip(self.spatial_shape, self.kernel_size, self.stride)
+        )
+
+    @property
+    def n_patches(self):
+        """``K``, the number of patches per sample."""
+        return prod(self.grid_shape)
+
+    @property
+    def patch_size(self):
+        """``h``, the length of a flattened patch and of a filter."""
+        return prod(self.kernel_size) * self.n_channels
+
+    @property
+    def filter_shape(self):
+        """Shape of one filter as an array: ``(*kernel_size, n_channels)``."""
+        return (*self.kernel_size, self.n_channels)
+
+
+def _as_tuple(value, ndim, name):
+    if np.ndim(value) == 0:
+        return (int(value),) * ndim
+    value = tuple(int(v) for v in value)
+    if len(value) != ndim:
+        raise ValueError(
+            f"{name}={value!r} has {len(value)} entries but the input has {ndim} spatial "
+            f"dimension(s); pass an int or a tuple of length {ndim}."
+        )
+    return value
+
+
+def resolve_geometry(input_shape, kernel_size, stride, n_features):
+    """Check the user's geometry parameters against the data and resolve them.
+
+    Parameters
+    ----------
+    input_shape : None or tuple of int
+        ``None`` (each row is a signal), ``(L,)``, ``(H, W)`` or ``(H, W, C)``.
+    kernel_size, stride : int or tuple of int
+    n_features : int
+        Number of columns of ``X``.
+
+    Returns
+    -------
+    geometry : PatchGeometry
+
+    Raises
+    ------
+    ValueError
+        If ``input_shape`` does not multiply out to ``n_features`` or the kernel does not fit.
+    """
+    if input_shape is None:
+        input_shape = (n_features,)
+    input_shape = tuple(int(v) for v in input_shape)
+    if not 1 <= len(input_shape) <= 3 or min(input_shape) < 1:
+        raise ValueError(
+            f"input_shape={input_shape!r} is not a valid shape; use None, (L,), (H, W) or "
+            "(H, W, C) with positive entries."
+        )
+    if prod(input_shape) != n_features:
+        raise ValueError(
+            f"input_shape={input_shape!r} describes {prod(input_shape)} features per sample but "
+            f"X has {n_features}; pass an input_shape whose product is {n_features}."
+        )
+    if len(input_shape) == 3:
+        spatial_shape, n_channels = input_shape[:2], input_shape[2]
+    else:
+        spatial_shape, n_channels = input_shape, 1
+    ndim = len(spatial_shape)
+    kernel = _as_tuple(kernel_size, ndim, "kernel_size")
+    step = _as_tuple(stride, ndim, "stride")
+    if min(step) < 1:
+        raise ValueError(f"stride={stride!r} must be positive.")
+    if min(kernel) < 1 or any(k > s for k, s in zip(kernel, spatial_shape)):
+        raise ValueError(
+            f"kernel_size={kernel_size!r} does not fit in inputs of spatial shape "
+            f"{spatial_shape!r} (X has {n_features} feature(s)); use a kernel_size of at most "
+            f"{spatial_shape!r} or set input_shape."
+        )
+    return PatchGeometry(spatial_shape, n_channels, kernel, step)
+
+
+def extract_patches(X, geometry):
+    """Cut every sample into its convolution patches.
+
+    Patch ``k`` of a signal ``x`` is ``x[k * stride : k * stride + kernel_size]``; for images
+    the patches are ordered row-major over the output grid.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+    geometry : PatchGeometry
+
+    Returns
+    -------
+    patches : ndarray of shape (n_samples, n_patches, patch_size)
+    """
+    n_samples = X.shape[0]
+    images = X.reshape(n_samples, *geometry.spatial_shape, geometry.n_channels)
+    spatial_axes = tuple(range(1, 1 + len(geometry.spatial_shape)))
+    # windows: (n, *grid_full, C, *kernel); strided by `stride` along the grid axes
+    windows = sliding_window_view(images, geometry.kernel_size, axis=spatial_axes)
+    grid_index = (slice(None),) + tuple(slice(None, None, s) for s in geometry.stride)
+    windows = windows[grid_index]
+    # move channels after the kernel axes so a patch flattens as (*kernel, C)
+    windows = np.moveaxis(windows, 1 + len(spatial_axes), -1)
+    return np.ascontiguousarray(windows).reshape(
+        n_samples, geometry.n_patches, geometry.patch_size
+    )

@@ -1,0 +1,119 @@
+"""The reference back-end: the whole program handed to a conic solver through CVXPY.
+
+The program is built from a handful of vectorised expressions (one matrix product for the fit,
+one block-sparse product per sign for the cones), so compiling it stays cheap next to solving.
+"""
+
+import numpy as np
+import scipy.sparse as sp
+
+from ._solution import Solution, SolverFailed
+
+# Most accurate and fastest first (measured in shared/notes/solver-measurements.md).
+CVXPY_SOLVERS = ("clarabel", "ecos", "scs")
+
+
+def _solver_options(solver, tol, max_iter):
+    if solver == "CLARABEL":
+        return {"tol_gap_abs": tol, "tol_gap_rel": tol, "tol_feas": tol, "max_iter": max_iter}
+    if solver == "ECOS":
+        return {"abstol": tol, "reltol": tol, "feastol": tol, "max_iters": max_iter}
+    if solver == "SCS":
+        return {"eps_abs": tol, "eps_rel": tol, "max_iters": max_iter}
+    return {}
+
+
+def resolve_solver(solver):
+    """Upper-case CVXPY name of ``solver``; ``"auto"`` is the first installed of
+    :data:`CVXPY_SOLVERS`."""
+    import cvxpy as cp
+
+    installed = set(cp.installed_solvers())
+    if solver == "auto":
+        for name in CVXPY_SOLVERS:
+            if name.upper() in installed:
+                return name.upper()
+        raise SolverFailed(f"none of the solvers {CVXPY_SOLVERS} is installed; pip install clarabel")
+    if solver.upper() not in installed:
+        raise SolverFailed(
+            f"solver={solver!r} is not installed; pip install {solver} or use solver='auto'."
+        )
+    return solver.upper()
+
+
+def _loss_expression(loss, fit, y):
+    import cvxpy as cp
+
+    if loss == "squared":
+        return 0.5 * cp.sum_squares(fit - y)
+    return cp.sum(cp.logistic(-cp.multiply(y, fit)))
+
+
+def solve_cvxpy(program, y, *, beta, loss, fit_intercept, solver, tol, max_iter, verbose=0):
+    """Solve a :class:`GroupProgram` for one output with a CVXPY conic solver.
+
+    Parameters
+    ----------
+    program : GroupProgram
+    y : ndarray of shape (n_samples,)
+    beta : float
+    loss : {"squared", "logistic"}
+    fit_intercept : bool
+    solver : str
+        ``"auto"`` or a name from :data:`CVXPY_SOLVERS`.
+    tol : float
+        Feasibility and duality-gap tolerance passed to the solver.
+    max_iter : int
+    verbose : int
+
+    Returns
+    -------
+    solution : Solution
+
+    Raises
+    ------
+    SolverFailed
+        If the solver fails or returns no point.
+    """
+    import cvxpy as cp
+
+    name = resolve_solver(solver)
+    n_patterns, n_samples, patch_size = program.pieces.shape
+    n_rows = program.cones.shape[1]
+    size = n_patterns * patch_size
+    # group i occupies entries [i * h, (i + 1) * h) of each variable
+    pieces = program.pieces.transpose(1, 0, 2).reshape(n_samples, size)
+    cones = sp.bsr_matrix(
+        (program.cones, np.arange(n_patterns), np.arange(n_patterns + 1)),
+        shape=(n_patterns * n_rows, size),
+    ).tocsr()
+
+    positive, negative = cp.Variable(size), cp.Variable(size)
+    intercept = cp.Variable() if fit_intercept else 0.0
+    fit = pieces @ (positive - negative) + intercept
+
+    def group_norms(v):
+        return cp.sum(cp.norm(cp.reshape(v, (n_patterns, patch_size), order="C"), 2, axis=1))
+
+    objective = _loss_expression(loss, fit, y) + beta * (
+        group_norms(positive) + group_norms(negative)
+    )
+    problem = cp.Problem(cp.Minimize(objective), [cones @ positive >= 0, cones @ negative >= 0])
+    try:
+        problem.solve(solver=name, verbose=verbose > 1, **_solver_options(name, tol, max_iter))
+    except cp.error.SolverError as exc:
+        raise SolverFailed(f"{name} failed on a program of {size * 2} variables: {exc}") from exc
+    if problem.status not in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE) or positive.value is None:
+        raise SolverFailed(f"{name} returned status {problem.status!r}")
+
+    coef = np.stack([positive.value, negative.value]).reshape(2, n_patterns, patch_size)
+    stats = problem.solver_stats
+    return Solution(
+        coef=coef,
+        intercept=float(intercept.value) if fit_intercept else 0.0,
+        objective=float(problem.value),
+        converged=problem.status == cp.OPTIMAL,
+        status=problem.status,
+        n_iter=int(stats.num_iters or 0),
+        solver=name,
+    )
