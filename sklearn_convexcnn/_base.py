@@ -16,11 +16,8 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._compat import Interval, StrOptions, _fit_context
-from ._formulations import recover_neurons
-from ._formulations.two_layer import POOLINGS
-from ._network import TwoLayerCNN
+from ._formulations.two_layer import POOLINGS, make_formulation
 from ._patches import extract_patches, resolve_geometry
-from ._patterns import sample_gates
 from ._solvers import CVXPY_SOLVERS, SolverFailed, solve_cvxpy
 
 
@@ -89,64 +86,17 @@ class _BaseConvexCNN(BaseEstimator):
         geometry = resolve_geometry(self.input_shape, self.kernel_size, self.stride, X.shape[1])
         patches = extract_patches(X, geometry)
         rng = check_random_state(self.random_state)
-        gates = sample_gates(patches, self.n_patterns, rng)
-        pooling = POOLINGS[self.pooling]()
-        program = pooling.program(patches, gates)
+        formulation = make_formulation(self.pooling)
+        gates = formulation.sample_gates(patches, self.n_patterns, rng)
+        program = formulation.program(patches, gates)
         self._log(
             f"{X.shape[0]} samples, {geometry.n_patches} patches of size "
             f"{geometry.patch_size}, {gates.shape[1]} distinct patterns"
         )
-
-        filters, weights, intercepts = [], [], []
-        objective, n_iter = 0.0, 0
-        n_outputs = Y.shape[1]
-        for output in range(n_outputs):
-            start = time.perf_counter()
-            try:
-                solution = solve_cvxpy(
-                    program,
-                    Y[:, output],
-                    beta=self.beta,
-                    loss=self.loss,
-                    fit_intercept=self.fit_intercept,
-                    solver=self.solver,
-                    tol=self.tol,
-                    max_iter=self.max_iter,
-                    verbose=self.verbose,
-                )
-            except SolverFailed as exc:
-                raise RuntimeError(
-                    f"The convex program could not be solved ({exc}). Try another solver= "
-                    f"(one of {CVXPY_SOLVERS}), a larger beta or fewer n_patterns."
-                ) from exc
-            if not solution.converged:
-                warnings.warn(
-                    f"The convex program for output {output} did not converge: {solution.solver} "
-                    f"stopped with status {solution.status!r} after {solution.n_iter} "
-                    f"iterations (max_iter={self.max_iter}, tol={self.tol:.1e}). Increase "
-                    "max_iter, loosen tol or use solver='clarabel'.",
-                    ConvergenceWarning,
-                )
-            output_filters, output_weights, _ = recover_neurons(solution.coef)
-            column = np.zeros((len(output_weights), n_outputs))
-            column[:, output] = output_weights
-            filters.append(output_filters)
-            weights.append(column)
-            intercepts.append(solution.intercept)
-            objective += solution.objective
-            n_iter = max(n_iter, solution.n_iter)
-            self._log(
-                f"output {output + 1}/{n_outputs}: objective {solution.objective:.6g}, "
-                f"{len(output_weights)} neurons, {solution.solver} {solution.status} in "
-                f"{solution.n_iter} iterations, {time.perf_counter() - start:.2f} s"
-            )
-
-        network = TwoLayerCNN(
-            filters=np.concatenate(filters),
-            output_weights=np.concatenate(weights),
-            intercept=np.asarray(intercepts, dtype=float),
-            pooling=pooling,
-        )
+        solutions = [
+            self._solve(program, Y[:, output], output, Y.shape[1]) for output in range(Y.shape[1])
+        ]
+        network = formulation.network(solutions)
         return {
             "geometry_": geometry,
             "gates_": gates,
@@ -155,9 +105,44 @@ class _BaseConvexCNN(BaseEstimator):
             "filters_": network.filters,
             "output_weights_": network.output_weights,
             "intercept_": network.intercept,
-            "objective_": objective,
-            "n_iter_": n_iter,
+            "objective_": sum(solution.objective for solution in solutions),
+            "n_iter_": max(solution.n_iter for solution in solutions),
         }
+
+    def _solve(self, program, y, output, n_outputs):
+        start = time.perf_counter()
+        try:
+            solution = solve_cvxpy(
+                program,
+                y,
+                beta=self.beta,
+                loss=self.loss,
+                fit_intercept=self.fit_intercept,
+                solver=self.solver,
+                tol=self.tol,
+                max_iter=self.max_iter,
+                verbose=self.verbose,
+            )
+        except SolverFailed as exc:
+            raise RuntimeError(
+                f"The convex program could not be solved ({exc}). Try another solver= "
+                f"(one of {CVXPY_SOLVERS}), a larger beta or fewer n_patterns."
+            ) from exc
+        if not solution.converged:
+            warnings.warn(
+                f"The convex program for output {output} did not converge: {solution.solver} "
+                f"stopped with status {solution.status!r} after {solution.n_iter} iterations "
+                f"(max_iter={self.max_iter}, tol={self.tol:.1e}). Increase max_iter, loosen "
+                "tol or use solver='clarabel'.",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
+        self._log(
+            f"output {output + 1}/{n_outputs}: objective {solution.objective:.6g}, "
+            f"{solution.solver} {solution.status} in {solution.n_iter} iterations, "
+            f"{time.perf_counter() - start:.2f} s"
+        )
+        return solution
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):

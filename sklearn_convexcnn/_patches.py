@@ -36,7 +36,9 @@ class PatchGeometry:
         """Number of patch positions along each spatial dimension (valid convolution)."""
         return tuple(
             (size - kernel) // step + 1
-            for size, kernel, step in zip(self.spatial_shape, self.kernel_size, self.stride)
+            for size, kernel, step in zip(
+                self.spatial_shape, self.kernel_size, self.stride, strict=True
+            )
         )
 
     @property
@@ -109,7 +111,7 @@ def resolve_geometry(input_shape, kernel_size, stride, n_features):
     step = _as_tuple(stride, ndim, "stride")
     if min(step) < 1:
         raise ValueError(f"stride={stride!r} must be positive.")
-    if min(kernel) < 1 or any(k > s for k, s in zip(kernel, spatial_shape)):
+    if min(kernel) < 1 or any(k > s for k, s in zip(kernel, spatial_shape, strict=True)):
         raise ValueError(
             f"kernel_size={kernel_size!r} does not fit in inputs of spatial shape "
             f"{spatial_shape!r} (X has {n_features} feature(s)); use a kernel_size of at most "
@@ -142,6 +144,4 @@ def extract_patches(X, geometry):
     windows = windows[grid_index]
     # move channels after the kernel axes so a patch flattens as (*kernel, C)
     windows = np.moveaxis(windows, 1 + len(spatial_axes), -1)
-    return np.ascontiguousarray(windows).reshape(
-        n_samples, geometry.n_patches, geometry.patch_size
-    )
+    return np.ascontiguousarray(windows).reshape(n_samples, geometry.n_patches, geometry.patch_size)

@@ -7,17 +7,33 @@ linear with piece ``A_i = sum_k alpha_k D_i^k X_k``, and the cell is
 
 import numpy as np
 
-from ._program import GroupProgram
+from .._network import TwoLayerCNN
+from .._patterns import sample_gates
+from ._program import GroupProgram, recover_neurons
 
 
 class AveragePooling:
     """Global average pooling: the mean of the ReLU map over all patches."""
 
-    name = "average"
-
     def pool(self, activations):
         """Map activations of shape (n, K, m) to pooled features of shape (n, m)."""
         return activations.mean(axis=1)
+
+
+class TwoLayerFormulation:
+    """Convex program and network recovery of a two-layer CNN with the given pooling.
+
+    Parameters
+    ----------
+    pooling : AveragePooling
+    """
+
+    def __init__(self, pooling):
+        self.pooling = pooling
+
+    def sample_gates(self, patches, n_patterns, random_state):
+        """Gates of the sampled patterns (see :func:`~.._patterns.sample_gates`)."""
+        return sample_gates(patches, n_patterns, random_state)
 
     def program(self, patches, gates):
         """The :class:`GroupProgram` over the patterns of ``gates``.
@@ -34,5 +50,37 @@ class AveragePooling:
         cones = np.einsum("nkp,nkh->pnkh", signs, patches)
         return GroupProgram(pieces, cones.reshape(gates.shape[1], -1, patches.shape[2]))
 
+    def network(self, solutions):
+        """The recovered network, one group of neurons per output.
+
+        Parameters
+        ----------
+        solutions : list of Solution
+            One solved program per output.
+
+        Returns
+        -------
+        network : TwoLayerCNN
+        """
+        n_outputs = len(solutions)
+        filters, weights = [], []
+        for output, solution in enumerate(solutions):
+            output_filters, output_weights, _ = recover_neurons(solution.coef)
+            column = np.zeros((len(output_weights), n_outputs))
+            column[:, output] = output_weights
+            filters.append(output_filters)
+            weights.append(column)
+        return TwoLayerCNN(
+            filters=np.concatenate(filters),
+            output_weights=np.concatenate(weights),
+            intercept=np.array([solution.intercept for solution in solutions]),
+            pooling=self.pooling,
+        )
+
 
 POOLINGS = {"average": AveragePooling}
+
+
+def make_formulation(pooling):
+    """The formulation for the estimators' parameters."""
+    return TwoLayerFormulation(POOLINGS[pooling]())

@@ -33,7 +33,9 @@ def resolve_solver(solver):
         for name in CVXPY_SOLVERS:
             if name.upper() in installed:
                 return name.upper()
-        raise SolverFailed(f"none of the solvers {CVXPY_SOLVERS} is installed; pip install clarabel")
+        raise SolverFailed(
+            f"none of the solvers {CVXPY_SOLVERS} is installed; pip install clarabel"
+        )
     if solver.upper() not in installed:
         raise SolverFailed(
             f"solver={solver!r} is not installed; pip install {solver} or use solver='auto'."
