@@ -162,7 +162,12 @@ class _BaseConvexCNN(BaseEstimator):
         """
         is_classifier = self._is_classifier()
         X, y = validate_data(
-            self, X, y, dtype=np.float64, multi_output=not is_classifier, y_numeric=not is_classifier
+            self,
+            X,
+            y,
+            dtype=np.float64,
+            multi_output=not is_classifier,
+            y_numeric=not is_classifier,
         )
         Y, target_attributes = self._encode_targets(y)
         attributes = self._fit_network(X, Y)

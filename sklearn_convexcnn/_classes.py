@@ -228,7 +228,7 @@ class ConvexCNNClassifier(ClassifierMixin, _BaseConvexCNN):
             if len(classes) < 2:
                 raise ValueError(
                     f"{type(self).__name__} needs samples of at least 2 classes in y, but the "
-                    f"data contains only one class: {classes[0]!r}."
+                    f"data contains only one class: {classes[0]}. Pass samples of every class."
                 )
         else:
             classes = self.classes_

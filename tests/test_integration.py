@@ -1,0 +1,80 @@
+"""The estimators inside scikit-learn's tooling, on the digits data that ships with it."""
+
+import pickle
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.datasets import load_digits
+from sklearn.model_selection import GridSearchCV, cross_val_score, train_test_split
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from sklearn_convexcnn import ConvexCNNClassifier, ConvexCNNRegressor
+
+
+@pytest.fixture(scope="module")
+def digits():
+    X, y = load_digits(n_class=3, return_X_y=True)
+    return train_test_split(X, y, train_size=150, test_size=150, stratify=y, random_state=0)
+
+
+def _classifier(**params):
+    defaults = dict(input_shape=(8, 8), stride=2, n_patterns=16, beta=0.01, random_state=0)
+    return ConvexCNNClassifier(**{**defaults, **params})
+
+
+def test_pipeline_on_digits(digits):
+    X_train, X_test, y_train, y_test = digits
+    pipe = make_pipeline(StandardScaler(), _classifier()).fit(X_train, y_train)
+    # measured 0.887 on this split (150 training images, 16 sampled patterns, stride 2)
+    assert pipe.score(X_test, y_test) >= 0.85
+
+
+def test_grid_search_over_beta(digits):
+    X_train, X_test, y_train, y_test = digits
+    search = GridSearchCV(
+        make_pipeline(StandardScaler(), _classifier()),
+        {"convexcnnclassifier__beta": [0.01, 1.0, 100.0]},
+        cv=2,
+    ).fit(X_train, y_train)
+    scores = search.cv_results_["mean_test_score"]
+    assert scores[2] < max(scores[:2])  # a huge beta zeroes the network
+    assert search.best_params_["convexcnnclassifier__beta"] in (0.01, 1.0)
+    assert search.score(X_test, y_test) >= 0.85
+
+
+def test_cross_val_score(digits):
+    X_train, _, y_train, _ = digits
+    scores = cross_val_score(_classifier(), X_train / 16, y_train, cv=3)
+    assert scores.min() >= 0.85
+
+
+def test_clone_and_pickle_round_trip(digits):
+    X_train, X_test, y_train, _ = digits
+    clf = _classifier(beta=0.5)
+    cloned = clone(clf)
+    assert cloned.get_params() == clf.get_params()
+    clf.fit(X_train / 16, y_train)
+    restored = pickle.loads(pickle.dumps(clf))
+    np.testing.assert_array_equal(
+        restored.decision_function(X_test / 16), clf.decision_function(X_test / 16)
+    )
+    assert restored.objective_ == clf.objective_
+    assert not hasattr(clone(clf), "network_")
+
+
+def test_random_state_reproducibility():
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((20, 10)), rng.standard_normal(20)
+    params = dict(beta=0.1, n_patterns=12)
+    first = ConvexCNNRegressor(random_state=3, **params).fit(X, y)
+    second = ConvexCNNRegressor(random_state=3, **params).fit(X, y)
+    other = ConvexCNNRegressor(random_state=4, **params).fit(X, y)
+    np.testing.assert_array_equal(first.gates_, second.gates_)
+    np.testing.assert_array_equal(first.predict(X), second.predict(X))
+    assert not np.array_equal(first.gates_, other.gates_)
+    # the instance's RandomState is consumed, like everywhere in scikit-learn
+    state = np.random.RandomState(7)
+    ConvexCNNRegressor(random_state=state, **params).fit(X, y)
+    assert state.randint(10**9) != np.random.RandomState(7).randint(10**9)

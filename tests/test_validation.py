@@ -1,0 +1,116 @@
+"""Bad input fails at once with a message that names the problem and the fix."""
+
+import pickle
+
+import numpy as np
+import pytest
+from sklearn.exceptions import NotFittedError
+
+from sklearn_convexcnn import ConvexCNNClassifier, ConvexCNNRegressor
+
+ESTIMATORS = [ConvexCNNClassifier, ConvexCNNRegressor]
+
+
+def _data(n_samples=12, n_features=9, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal((n_samples, n_features)), np.arange(n_samples) % 2
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_input(Estimator, bad):
+    X, y = _data()
+    X[3, 4] = bad
+    with pytest.raises(ValueError, match="Input X contains (NaN|infinity)"):
+        Estimator(n_patterns=4).fit(X, y)
+
+
+def test_non_finite_regression_target():
+    X, y = _data()
+    y = y.astype(float)
+    y[0] = np.nan
+    with pytest.raises(ValueError, match="Input y contains NaN"):
+        ConvexCNNRegressor(n_patterns=4).fit(X, y)
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_wrong_input_shape(Estimator):
+    X, y = _data(n_features=10)
+    with pytest.raises(ValueError, match=r"input_shape=\(3, 3\) describes 9 features .* X has 10"):
+        Estimator(input_shape=(3, 3)).fit(X, y)
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_kernel_larger_than_input(Estimator):
+    X, y = _data(n_features=16)
+    with pytest.raises(ValueError, match=r"kernel_size=5 does not fit .* \(4, 4\)"):
+        Estimator(input_shape=(4, 4), kernel_size=5).fit(X, y)
+
+
+def test_one_class():
+    X, _ = _data()
+    with pytest.raises(ValueError, match="at least 2 classes in y.*only one class: 1"):
+        ConvexCNNClassifier().fit(X, np.ones(len(X), dtype=int))
+
+
+def test_continuous_target_for_classifier():
+    X, _ = _data()
+    with pytest.raises(ValueError, match="Unknown label type"):
+        ConvexCNNClassifier().fit(X, np.linspace(0, 1, len(X)))
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        ({"beta": 0.0}, r"The 'beta' parameter .* must be a float in the range \(0.0, inf\)"),
+        ({"beta": -1.0}, "The 'beta' parameter"),
+        ({"kernel_size": 0}, "The 'kernel_size' parameter"),
+        ({"stride": "two"}, "The 'stride' parameter"),
+        ({"pooling": "median"}, "The 'pooling' parameter .* Got 'median' instead"),
+        ({"n_patterns": 0}, "The 'n_patterns' parameter"),
+        ({"solver": "mosek"}, "The 'solver' parameter .* Got 'mosek' instead"),
+        ({"loss": "hinge"}, "The 'loss' parameter"),
+        ({"max_iter": 0}, "The 'max_iter' parameter"),
+        ({"tol": 0.0}, "The 'tol' parameter"),
+        ({"input_shape": 9}, "The 'input_shape' parameter"),
+    ],
+)
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_invalid_parameters(Estimator, params, match):
+    X, y = _data()
+    with pytest.raises(ValueError, match=match):
+        Estimator(**params).fit(X, y)
+
+
+def test_regressor_rejects_logistic_loss():
+    X, y = _data()
+    with pytest.raises(ValueError, match="The 'loss' parameter of ConvexCNNRegressor"):
+        ConvexCNNRegressor(loss="logistic").fit(X, y)
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_unfitted(Estimator):
+    X, _ = _data()
+    with pytest.raises(NotFittedError):
+        Estimator().predict(X)
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_wrong_number_of_features_at_predict(Estimator):
+    X, y = _data()
+    est = Estimator(n_patterns=4, random_state=0).fit(X, y)
+    with pytest.raises(ValueError, match="X has 10 features, but .* is expecting 9 features"):
+        est.predict(np.zeros((2, 10)))
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_failed_refit_keeps_previous_model(Estimator):
+    X, y = _data()
+    est = Estimator(n_patterns=4, random_state=0).fit(X, y)
+    before = pickle.dumps(est.network_)
+    prediction = est.predict(X)
+    est.set_params(input_shape=(2, 2))
+    with pytest.raises(ValueError, match="input_shape"):
+        est.fit(X, y)
+    assert pickle.dumps(est.network_) == before
+    np.testing.assert_array_equal(est.set_params(input_shape=None).predict(X), prediction)
