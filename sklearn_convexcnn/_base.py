@@ -132,8 +132,8 @@ class _BaseConvexCNN(BaseEstimator):
             warnings.warn(
                 f"The convex program for output {output} did not converge: {solution.solver} "
                 f"stopped with status {solution.status!r} after {solution.n_iter} iterations "
-                f"(max_iter={self.max_iter}, tol={self.tol:.1e}). Increase max_iter, loosen "
-                "tol or use solver='clarabel'.",
+                f"(max_iter={self.max_iter}, tol={self.tol:.1e}). Increase max_iter or loosen "
+                "tol; the network attains the returned point's objective, not the optimum.",
                 ConvergenceWarning,
                 stacklevel=3,
             )

@@ -4,7 +4,7 @@ import pickle
 
 import numpy as np
 import pytest
-from sklearn.exceptions import NotFittedError
+from sklearn.exceptions import ConvergenceWarning, NotFittedError
 
 from sklearn_convexcnn import ConvexCNNClassifier, ConvexCNNRegressor
 
@@ -114,3 +114,26 @@ def test_failed_refit_keeps_previous_model(Estimator):
         est.fit(X, y)
     assert pickle.dumps(est.network_) == before
     np.testing.assert_array_equal(est.set_params(input_shape=None).predict(X), prediction)
+
+
+@pytest.mark.parametrize("solver", ["clarabel", "ecos", "scs"])
+def test_convergence_warning_when_max_iter_is_too_small(solver):
+    X, y = _data()
+    with pytest.warns(
+        ConvergenceWarning,
+        match=rf"{solver.upper()} stopped with status .* "
+        r"after 2 iterations \(max_iter=2, tol=1.0e-08\)",
+    ):
+        est = ConvexCNNRegressor(solver=solver, max_iter=2, n_patterns=4, random_state=0)
+        est.fit(X, y.astype(float))
+    assert np.all(np.isfinite(est.predict(X)))
+
+
+def test_verbose_prints_progress(capsys):
+    X, y = _data()
+    ConvexCNNClassifier(n_patterns=4, random_state=0, verbose=1).fit(X, y)
+    out = capsys.readouterr().out
+    assert "[ConvexCNNClassifier] 12 samples, 7 patches of size 3" in out
+    assert "output 1/1: objective" in out
+    ConvexCNNClassifier(n_patterns=4, random_state=0).fit(X, y)
+    assert capsys.readouterr().out == ""

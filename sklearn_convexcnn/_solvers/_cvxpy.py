@@ -4,6 +4,8 @@ The program is built from a handful of vectorised expressions (one matrix produc
 one block-sparse product per sign for the cones), so compiling it stays cheap next to solving.
 """
 
+import warnings
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -102,10 +104,15 @@ def solve_cvxpy(program, y, *, beta, loss, fit_intercept, solver, tol, max_iter,
     )
     problem = cp.Problem(cp.Minimize(objective), [cones @ positive >= 0, cones @ negative >= 0])
     try:
-        problem.solve(solver=name, verbose=verbose > 1, **_solver_options(name, tol, max_iter))
+        with warnings.catch_warnings():
+            # the caller turns an inaccurate status into a ConvergenceWarning of its own
+            warnings.filterwarnings("ignore", message="Solution may be inaccurate")
+            problem.solve(solver=name, verbose=verbose > 1, **_solver_options(name, tol, max_iter))
     except cp.error.SolverError as exc:
         raise SolverFailed(f"{name} failed on a program of {size * 2} variables: {exc}") from exc
-    if problem.status not in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE) or positive.value is None:
+    # USER_LIMIT is max_iter: an unconverged iterate, returned like scikit-learn's solvers do
+    usable = (cp.OPTIMAL, cp.OPTIMAL_INACCURATE, cp.USER_LIMIT)
+    if problem.status not in usable or positive.value is None or not np.isfinite(problem.value):
         raise SolverFailed(f"{name} returned status {problem.status!r}")
 
     coef = np.stack([positive.value, negative.value]).reshape(2, n_patterns, patch_size)
