@@ -1,0 +1,275 @@
+"""Optimality conditions of the group program: cone projections, the dual and the duality gap.
+
+The program of Lemma B (formulations.md §1, §2.3) for one output is::
+
+    min_{c, c', b}  L(sum_i A_i (c_i - c'_i) + b) + beta * sum_i (||c_i|| + ||c'_i||)
+    s.t.            c_i, c'_i in C_i = {u : G_i u >= 0}
+
+and its dual, with ``v`` the dual vector (``-dL/df``, the residual ``y - f`` for the squared
+loss)::
+
+    max_v  -L*(-v)   s.t.  ||Proj_{C_i}(+-A_i^T v)|| <= beta for every i,
+                           sum(v) = 0 when the intercept ``b`` is fitted,
+
+because ``max_{u in C, ||u|| <= 1} g.u = ||Proj_C(g)||`` for a closed convex cone ``C``.
+``-L*(-v)`` is ``y.v - ||v||^2 / 2`` for the squared loss and ``sum H(y_j v_j)`` (binary
+entropy, ``y_j v_j`` in [0, 1]) for the logistic loss. Scaling the dual vector of any primal point
+into the constraints gives a dual feasible point, hence a lower bound on the optimum and a
+duality gap that certifies the primal point. Everything here accepts a dense
+:class:`~._formulations.GroupProgram` or a matrix-free operator
+(:mod:`~._formulations._operator`).
+
+Nothing here imports scikit-learn.
+"""
+
+import numpy as np
+from scipy.optimize import nnls
+from scipy.special import xlogy
+
+from ._formulations._operator import as_operator
+from ._losses import dual_vector
+
+
+def _nnls_projection(rows, g):
+    """Projection of ``g`` onto ``{u : rows @ u >= 0}`` through the polar cone.
+
+    ``Proj_C(g) = g + rows^T lam`` with ``lam = argmin_{lam >= 0} ||g + rows^T lam||``: a
+    non-negative least-squares problem with ``h`` equations. Any ``lam >= 0`` gives a norm
+    that is an upper bound on ``||Proj_C(g)||``, so an inaccurate NNLS never certifies too much.
+    """
+    if len(rows) == 0:
+        return g.copy(), np.zeros(0)
+    lam, _ = nnls(rows.T, -g, maxiter=50 * max(rows.shape))
+    return g + rows.T @ lam, lam
+
+
+def cone_projections(program, index, G, *, beta=None, tol=1e-10, max_rounds=100, rows=None):
+    """Projections of the vectors ``G[j]`` onto the cones ``C_{index[j]}``, by cutting planes.
+
+    Each projection starts from no constraint, adds the rows of ``G_i`` that the current point
+    violates most, and re-projects by NNLS on the rows added so far (at most a few times ``h``
+    rows are ever needed: the projection has at most ``h`` tight rows in general position).
+    Every iterate is the projection onto a cone *containing* ``C_i``, so its norm is an upper
+    bound on ``||Proj_{C_i}(g)||`` at every round.
+
+    Parameters
+    ----------
+    program : GroupProgram or operator
+    index : array of int, shape (n_vectors,)
+        The cone of each vector.
+    G : ndarray of shape (n_vectors, patch_size)
+    beta : float, default=None
+        When given, a vector is settled as soon as its bound is ``<= beta`` (screening: vectors
+        with ``||g|| <= beta`` are never projected); the returned norms are then upper bounds
+        that decide ``<= beta`` exactly, and exact projections for the others.
+    tol : float, default=1e-10
+        A row counts as violated below ``-tol * ||u|| * row_scale``.
+    max_rounds : int, default=100
+    rows : list of ndarray, default=None
+        Rows of each cone to start from.
+
+    Returns
+    -------
+    U : ndarray of shape (n_vectors, patch_size)
+        The (relaxed) projections.
+    exact : ndarray of bool, shape (n_vectors,)
+        Whether ``U[j]`` satisfies every row of its cone (it is then the projection).
+    rows : list of ndarray of int
+        The rows of each cone that were used.
+    """
+    operator = as_operator(program)
+    index = np.asarray(index, dtype=int)
+    G = np.asarray(G, dtype=float)
+    U = G.copy()
+    exact = np.zeros(len(index), dtype=bool)
+    if rows is None:
+        rows = [np.zeros(0, dtype=int) for _ in index]
+    else:
+        rows = [np.asarray(r, dtype=int) for r in rows]
+    for j in range(len(index)):
+        if len(rows[j]):
+            U[j], _ = _nnls_projection(operator.cone_rows(index[j], rows[j]), G[j])
+    norms = np.linalg.norm(U, axis=1)
+    settled = norms <= beta if beta is not None else np.zeros(len(index), dtype=bool)
+    n_add = 2 * G.shape[1]
+    block = max(1, int(2**24 // max(1, 8 * operator.n_rows)))
+    for _ in range(max_rounds):
+        todo = np.flatnonzero(~settled & ~exact)
+        if len(todo) == 0:
+            break
+        for start in range(0, len(todo), block):
+            part = todo[start : start + block]
+            products = operator.cone_products(U[part], index[part])
+            for j, values in zip(part, products, strict=True):
+                threshold = -tol * np.linalg.norm(U[j]) * operator.row_scale
+                violated = np.flatnonzero(values < threshold)
+                if len(violated) == 0:
+                    exact[j] = True
+                    continue
+                if len(violated) > n_add:
+                    violated = violated[np.argpartition(values[violated], n_add)[:n_add]]
+                rows[j] = np.union1d(rows[j], violated)
+                U[j], _ = _nnls_projection(operator.cone_rows(index[j], rows[j]), G[j])
+                if beta is not None and np.linalg.norm(U[j]) <= beta:
+                    settled[j] = True
+    return U, exact, rows
+
+
+def project_onto_cone(cone_rows, g, *, tol=1e-12, max_rounds=1000):
+    """Euclidean projection of ``g`` onto the polyhedral cone ``{u : cone_rows @ u >= 0}``.
+
+    Computed through the polar cone, ``Proj(g) = g + cone_rows^T lam`` with ``lam`` the
+    non-negative least-squares solution of ``min ||g + cone_rows^T lam||``, over the rows that
+    cutting planes find necessary.
+
+    Parameters
+    ----------
+    cone_rows : ndarray of shape (n_rows, patch_size)
+    g : ndarray of shape (patch_size,)
+    tol : float, default=1e-12
+        Relative violation of a row that is tolerated in the result.
+    max_rounds : int, default=1000
+
+    Returns
+    -------
+    u : ndarray of shape (patch_size,)
+    """
+    from ._formulations._program import GroupProgram
+
+    cone_rows = np.asarray(cone_rows, dtype=float)
+    program = GroupProgram(np.zeros((1, 0, cone_rows.shape[1])), cone_rows[None])
+    U, _, _ = cone_projections(
+        program, [0], np.asarray(g, float)[None], tol=tol, max_rounds=max_rounds
+    )
+    return U[0]
+
+
+def dual_norms(program, v, *, beta=None, tol=1e-10, max_rounds=100):
+    """The pricing quantities ``||Proj_{C_i}(+-A_i^T v)||`` of every pattern.
+
+    The dual constraints hold iff all are ``<= beta``; a zero group ``c_i`` (``c'_i``) is optimal
+    iff its entry is ``<= beta`` (KKT).
+
+    Parameters
+    ----------
+    program : GroupProgram or operator
+    v : ndarray of shape (n_samples,)
+        A dual vector, e.g. from :func:`dual_point`.
+    beta : float, default=None
+        When given, entries at most ``beta`` may be returned as upper bounds (cheap screening:
+        ``||Proj_C(g)|| <= ||g||``); entries above ``beta`` are exact.
+    tol, max_rounds
+        See :func:`cone_projections`.
+
+    Returns
+    -------
+    norms : ndarray of shape (2, n_patterns)
+        ``norms[0]`` for ``+A_i^T v`` (groups ``c_i``), ``norms[1]`` for ``-A_i^T v`` (``c'_i``).
+        Always upper bounds on the true values, so ``max(norms)`` gives a valid dual scaling.
+    """
+    operator = as_operator(program)
+    correlations = operator.correlations(np.asarray(v, dtype=float))
+    norms = np.empty((2, operator.n_patterns))
+    for sign_index, sign in enumerate((1.0, -1.0)):
+        U, _, _ = cone_projections(
+            operator,
+            np.arange(operator.n_patterns),
+            sign * correlations,
+            beta=beta,
+            tol=tol,
+            max_rounds=max_rounds,
+        )
+        norms[sign_index] = np.linalg.norm(U, axis=1)
+    return norms
+
+
+def dual_point(loss, f, y, fit_intercept):
+    """The dual vector of the primal fit ``f``, made to satisfy ``sum(v) = 0`` with an intercept.
+
+    The squared loss's residual is centred. For the logistic loss the larger of the two class
+    sums is shrunk to the smaller, which keeps ``y_j v_j`` in [0, 1]. At the optimum the
+    intercept already makes ``sum(v) = 0`` and both changes vanish.
+
+    Parameters
+    ----------
+    loss : {"squared", "logistic"}
+    f : ndarray of shape (n_samples,)
+    y : ndarray of shape (n_samples,)
+    fit_intercept : bool
+
+    Returns
+    -------
+    v : ndarray of shape (n_samples,)
+    """
+    v = dual_vector(loss, f, y)
+    if not fit_intercept:
+        return v
+    if loss == "squared":
+        return v - v.mean()
+    positive, negative = v[v > 0].sum(), -v[v < 0].sum()
+    if positive > negative:
+        return np.where(v > 0, v * (negative / positive), v)
+    if negative > positive:
+        return np.where(v < 0, v * (positive / negative), v)
+    return v
+
+
+def dual_objective(loss, v, y, fit_intercept):
+    """Dual objective ``-L*(-v)``; ``-inf`` where ``v`` is outside the dual domain.
+
+    Parameters
+    ----------
+    loss : {"squared", "logistic"}
+    v : ndarray of shape (n_samples,)
+    y : ndarray of shape (n_samples,)
+    fit_intercept : bool
+        Adds the constraint ``sum(v) = 0`` (to ``1e-9`` relative to ``sum(|v|)``).
+
+    Returns
+    -------
+    value : float
+    """
+    v = np.asarray(v, dtype=float)
+    if fit_intercept and abs(v.sum()) > 1e-9 * max(np.abs(v).sum(), 1e-300):
+        return -np.inf
+    if loss == "squared":
+        return float(y @ v - 0.5 * v @ v)
+    p = y * v
+    if np.any(p < -1e-12) or np.any(p > 1 + 1e-12):
+        return -np.inf
+    p = np.clip(p, 0.0, 1.0)
+    return float(-np.sum(xlogy(p, p) + xlogy(1 - p, 1 - p)))
+
+
+def duality_gap(program, loss, f, y, *, beta, primal, fit_intercept, tol=1e-10):
+    """Duality gap of a primal point: its objective minus a dual lower bound.
+
+    The dual point is :func:`dual_point` of ``f`` scaled by ``min(1, beta / max(dual_norms))``,
+    which makes it feasible, so ``primal - gap`` is a lower bound on the optimum *whatever* the
+    primal point. ``primal`` must be the objective of a feasible point (every group in its cone).
+
+    Parameters
+    ----------
+    program : GroupProgram or operator
+    loss : {"squared", "logistic"}
+    f : ndarray of shape (n_samples,)
+        The primal fit ``sum_i A_i (c_i - c'_i) + b``.
+    y : ndarray of shape (n_samples,)
+    beta : float
+    primal : float
+    fit_intercept : bool
+    tol : float, default=1e-10
+        Feasibility tolerance of the cone projections.
+
+    Returns
+    -------
+    gap : float
+    dual : float
+        The dual lower bound.
+    """
+    v = dual_point(loss, f, y, fit_intercept)
+    norms = dual_norms(program, v, beta=beta, tol=tol)
+    top = float(norms.max(initial=0.0))
+    scale = 1.0 if top <= beta else beta / top
+    dual = dual_objective(loss, scale * v, y, fit_intercept)
+    return primal - dual, dual
