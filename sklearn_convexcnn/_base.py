@@ -56,7 +56,7 @@ class _BaseConvexCNN(BaseEstimator):
         solver="auto",
         fit_intercept=True,
         max_iter=500,
-        tol=1e-8,
+        tol=1e-7,
         random_state=None,
         verbose=0,
     ):

@@ -113,6 +113,8 @@ def test_classifier_network_attains_convex_optimum(loss, n_classes, seed):
         loss=loss,
         n_patterns=16,
         random_state=seed,
+        # exponential cones: Clarabel's point at tol=1e-7 is ~2e-6 off (documented under loss)
+        tol=1e-7 if loss == "squared" else 1e-9,
     ).fit(X, y)
     Y = np.where(
         y[:, None] == np.unique(y)[1:] if n_classes == 2 else y[:, None] == np.unique(y), 1.0, -1.0

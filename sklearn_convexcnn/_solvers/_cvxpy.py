@@ -9,6 +9,7 @@ import warnings
 import numpy as np
 import scipy.sparse as sp
 
+from .._losses import loss_value
 from ._solution import Solution, SolverFailed
 
 # Most accurate and fastest first (measured in shared/notes/solver-measurements.md).
@@ -121,11 +122,15 @@ def solve_cvxpy(program, y, *, beta, loss, fit_intercept, solver, tol, max_iter,
     # large that the optimum is the empty network and every group is residue).
     residue = beta * np.linalg.norm(coef, axis=2) <= 1e-2 * tol * abs(problem.value)
     coef[residue] = 0.0
+    intercept = float(intercept.value) if fit_intercept else 0.0
+    # the objective of the point we return, not the solver's estimate of the optimum
+    objective = loss_value(loss, program.fit_values(coef) + intercept, y)
+    objective += beta * program.regularizer(coef)
     stats = problem.solver_stats
     return Solution(
         coef=coef,
-        intercept=float(intercept.value) if fit_intercept else 0.0,
-        objective=float(problem.value),
+        intercept=intercept,
+        objective=objective,
         converged=problem.status == cp.OPTIMAL,
         status=problem.status,
         n_iter=int(stats.num_iters or 0),
