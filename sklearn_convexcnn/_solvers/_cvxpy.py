@@ -86,10 +86,21 @@ def solve_cvxpy(program, y, *, beta, loss, fit_intercept, solver, tol, max_iter,
     n_patterns, n_samples, patch_size = program.pieces.shape
     n_rows = program.cones.shape[1]
     size = n_patterns * patch_size
+
+    # The program is homogeneous: if the pieces are s * A and (squared loss) y = t * y~, then
+    # c = (t / s) c~ where c~ solves the program on (A, y~) with beta / (s t), at t^2 times the
+    # objective; cone rows can be scaled freely. The solver sees unit-scale data whatever the
+    # units of X and y, which keeps it accurate on data scaled by 1e-6 or 1e6.
+    x_scale = float(np.abs(program.pieces).max()) or 1.0
+    y_scale = (float(np.abs(y).max()) or 1.0) if loss == "squared" else 1.0
+    unit_beta = beta / (x_scale * y_scale)
+    row_norms = np.linalg.norm(program.cones, axis=2, keepdims=True)
+    unit_cones = program.cones / np.where(row_norms > 0, row_norms, 1.0)
+
     # group i occupies entries [i * h, (i + 1) * h) of each variable
-    pieces = program.pieces.transpose(1, 0, 2).reshape(n_samples, size)
+    pieces = program.pieces.transpose(1, 0, 2).reshape(n_samples, size) / x_scale
     cones = sp.bsr_matrix(
-        (program.cones, np.arange(n_patterns), np.arange(n_patterns + 1)),
+        (unit_cones, np.arange(n_patterns), np.arange(n_patterns + 1)),
         shape=(n_patterns * n_rows, size),
     ).tocsr()
 
@@ -100,7 +111,7 @@ def solve_cvxpy(program, y, *, beta, loss, fit_intercept, solver, tol, max_iter,
     def group_norms(v):
         return cp.sum(cp.norm(cp.reshape(v, (n_patterns, patch_size), order="C"), 2, axis=1))
 
-    objective = _loss_expression(loss, fit, y) + beta * (
+    objective = _loss_expression(loss, fit, y / y_scale) + unit_beta * (
         group_norms(positive) + group_norms(negative)
     )
     problem = cp.Problem(cp.Minimize(objective), [cones @ positive >= 0, cones @ negative >= 0])
@@ -120,9 +131,10 @@ def solve_cvxpy(program, y, *, beta, loss, fit_intercept, solver, tol, max_iter,
     # Interior-point methods never return exact zeros. A group whose cost is far below the
     # solver's accuracy on the objective is residue, not a neuron (it matters when beta is so
     # large that the optimum is the empty network and every group is residue).
-    residue = beta * np.linalg.norm(coef, axis=2) <= 1e-2 * tol * abs(problem.value)
+    residue = unit_beta * np.linalg.norm(coef, axis=2) <= 1e-2 * tol * abs(problem.value)
     coef[residue] = 0.0
-    intercept = float(intercept.value) if fit_intercept else 0.0
+    coef *= y_scale / x_scale
+    intercept = y_scale * float(intercept.value) if fit_intercept else 0.0
     # the objective of the point we return, not the solver's estimate of the optimum
     objective = loss_value(loss, program.fit_values(coef) + intercept, y)
     objective += beta * program.regularizer(coef)

@@ -1,0 +1,73 @@
+"""Numerical robustness: units of the data, ties and degenerate inputs."""
+
+import numpy as np
+import pytest
+
+from sklearn_convexcnn import ConvexCNNClassifier, ConvexCNNRegressor
+
+
+@pytest.mark.parametrize("x_scale", [1e-6, 1.0, 1e6])
+@pytest.mark.parametrize("y_scale", [1e-6, 1e6])
+def test_regressor_is_equivariant_to_units(x_scale, y_scale):
+    # Scaling X by s and y by t is the same problem with beta * s * t (the network is
+    # homogeneous), at t^2 times the objective: the fit must not depend on the units.
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((20, 10)), rng.standard_normal(20)
+    params = dict(n_patterns=8, random_state=0)
+    reference = ConvexCNNRegressor(beta=0.1, **params).fit(X, y)
+    scaled = ConvexCNNRegressor(beta=0.1 * x_scale * y_scale, **params).fit(
+        X * x_scale, y * y_scale
+    )
+    assert scaled.objective_ / y_scale**2 == pytest.approx(reference.objective_, rel=1e-6)
+    np.testing.assert_allclose(
+        scaled.predict(X * x_scale) / y_scale, reference.predict(X), rtol=1e-5, atol=1e-6
+    )
+    value = scaled.regularized_objective(X * x_scale, y * y_scale)
+    assert value == pytest.approx(scaled.objective_, rel=1e-6)
+
+
+@pytest.mark.parametrize("scale", [1e-6, 1e6])
+def test_classifier_on_tiny_and_huge_features(scale):
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((30, 12))
+    y = (X[:, :3].sum(axis=1) > 0).astype(int)
+    reference = ConvexCNNClassifier(beta=0.1, n_patterns=8, random_state=0).fit(X, y)
+    scaled = ConvexCNNClassifier(beta=0.1 * scale, n_patterns=8, random_state=0).fit(X * scale, y)
+    np.testing.assert_array_equal(scaled.predict(X * scale), reference.predict(X))
+    assert scaled.objective_ == pytest.approx(reference.objective_, rel=1e-6)
+
+
+def test_huge_beta_gives_the_empty_network():
+    rng = np.random.default_rng(2)
+    X, y = rng.standard_normal((15, 8)), rng.standard_normal(15)
+    reg = ConvexCNNRegressor(beta=1e6, n_patterns=8, random_state=0).fit(X, y)
+    assert reg.filters_.shape == (0, 3)
+    np.testing.assert_allclose(reg.predict(X), np.full(15, y.mean()))
+    assert reg.objective_ == pytest.approx(0.5 * np.sum((y - y.mean()) ** 2), rel=1e-6)
+
+
+def test_constant_features_and_duplicate_rows():
+    rng = np.random.default_rng(3)
+    X = np.repeat(rng.standard_normal((6, 9)), 3, axis=0)
+    X[:, 4] = 2.5
+    y = np.repeat(rng.standard_normal(6), 3)
+    reg = ConvexCNNRegressor(beta=0.1, n_patterns=8, random_state=0).fit(X, y)
+    assert reg.regularized_objective(X, y) == pytest.approx(reg.objective_, rel=1e-6)
+
+
+def test_all_zero_input():
+    X, y = np.zeros((10, 6)), np.arange(10.0)
+    reg = ConvexCNNRegressor(n_patterns=4, random_state=0).fit(X, y)
+    np.testing.assert_allclose(reg.predict(X), np.full(10, y.mean()))
+
+
+def test_patches_on_a_hyperplane():
+    # all-zero patches lie on every hyperplane: ties go to the active side (1[0 >= 0] = 1)
+    # and the exactness relation still holds
+    rng = np.random.default_rng(4)
+    X = rng.integers(-1, 2, size=(16, 8)).astype(float)
+    X[:4, 2:6] = 0.0
+    assert np.any(np.all(X[:, 2:5] == 0, axis=1))
+    y = rng.standard_normal(16)
+    reg = ConvexCNNRegressor(beta=0.05, n_patterns=16, random_state=0).fit(X, y)
+    assert reg.regularized_objective(X, y) == pytest.approx(reg.objective_, rel=1e-6)
