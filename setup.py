@@ -31,7 +31,7 @@ setup(
     extras_require={
         # torch is pinned to the CPU wheel that the project's machines carry; it is only the
         # gradient-training baseline of the exactness tests, never a runtime dependency.
-        "test": ["pytest>=7", "torch==2.13.0"],
+        "test": ["pytest>=7", "hypothesis>=6", "pandas", "distributed", "torch==2.13.0"],
     },
     classifiers=[
         "Programming Language :: Python :: 3",

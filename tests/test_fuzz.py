@@ -1,0 +1,97 @@
+"""Property-based tests: any input either fits an exact model or fails with a documented error."""
+
+import re
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+
+from sklearn_convexcnn import ConvexCNNClassifier, ConvexCNNRegressor
+
+# Messages of the documented ValueErrors (geometry, targets); anything else is a bug.
+DOCUMENTED = (
+    "does not fit in inputs of spatial shape",
+    "describes",
+    "at least 2 classes",
+    "has .* entries but the input has",
+)
+
+
+@st.composite
+def problems(draw):
+    ndim = draw(st.sampled_from([1, 2, 3]))
+    if ndim == 1:
+        input_shape = (draw(st.integers(1, 10)),)
+    elif ndim == 2:
+        input_shape = (draw(st.integers(1, 5)), draw(st.integers(1, 5)))
+    else:
+        input_shape = (draw(st.integers(1, 4)), draw(st.integers(1, 4)), draw(st.integers(1, 2)))
+    spatial = 1 if ndim == 1 else 2
+    kernel = draw(st.one_of(st.integers(1, 4), st.tuples(*[st.integers(1, 4)] * spatial)))
+    stride = draw(st.one_of(st.integers(1, 3), st.tuples(*[st.integers(1, 3)] * spatial)))
+    n_samples = draw(st.integers(2, 14))
+    n_features = int(np.prod(input_shape))
+    dtype = draw(st.sampled_from([np.float64, np.float32, np.int64, bool]))
+    magnitude = draw(st.sampled_from([1e-6, 1.0, 1e6]))
+    seed = draw(st.integers(0, 2**16))
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n_samples, n_features)) * (1.0 if dtype is bool else magnitude)
+    if draw(st.booleans()):
+        X[:, rng.integers(n_features)] = 1.0  # a constant feature
+    if draw(st.booleans()):
+        X[-1] = X[0]  # a duplicate row
+    X = (X > 0) if dtype is bool else X.astype(dtype)
+    use_shape = draw(st.booleans()) or ndim > 1
+    return dict(
+        X=X,
+        seed=seed,
+        params=dict(
+            input_shape=input_shape if use_shape else None,
+            kernel_size=kernel,
+            stride=stride,
+            beta=draw(st.sampled_from([1e-3, 0.1, 10.0])),
+            n_patterns=draw(st.integers(1, 12)),
+            fit_intercept=draw(st.booleans()),
+            random_state=0,
+        ),
+    )
+
+
+def _fit_or_documented_error(estimator, X, y):
+    try:
+        estimator.fit(X, y)
+    except ValueError as exc:
+        assert any(re.search(message, str(exc)) for message in DOCUMENTED), exc
+        event("refused with a documented ValueError")
+        return None
+    event("fitted")
+    return estimator
+
+
+FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@FUZZ
+@given(problems())
+def test_regressor_fits_exactly_or_refuses(problem):
+    X = problem["X"]
+    y = np.random.default_rng(problem["seed"]).standard_normal(len(X))
+    reg = _fit_or_documented_error(ConvexCNNRegressor(**problem["params"]), X, y)
+    if reg is not None:
+        assert np.all(np.isfinite(reg.predict(X)))
+        value = reg.regularized_objective(X, y)
+        assert value == pytest.approx(reg.objective_, rel=1e-6, abs=1e-9)
+
+
+@FUZZ
+@given(problems(), st.integers(1, 3))
+def test_classifier_fits_exactly_or_refuses(problem, n_classes):
+    X = problem["X"]
+    y = np.arange(len(X)) % n_classes
+    clf = _fit_or_documented_error(ConvexCNNClassifier(**problem["params"]), X, y)
+    if clf is not None:
+        assert set(clf.predict(X)) <= set(y)
+        assert np.all(np.isfinite(clf.decision_function(X)))
+        value = clf.regularized_objective(X, y)
+        assert value == pytest.approx(clf.objective_, rel=1e-6, abs=1e-9)
