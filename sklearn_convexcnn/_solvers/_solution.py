@@ -23,6 +23,9 @@ class Solution:
     status : str
     n_iter : int
     solver : str
+    duality_gap : float or None
+        Certified duality gap of the returned point (objective minus a dual lower bound), when
+        the solver computes one.
     """
 
     coef: np.ndarray
@@ -32,3 +35,4 @@ class Solution:
     status: str
     n_iter: int
     solver: str
+    duality_gap: float | None = None
