@@ -21,6 +21,9 @@ from ._patches import extract_patches, resolve_geometry
 from ._solvers import CVXPY_SOLVERS, SolverFailed, solve_cvxpy
 
 
+_INPUT_ATTRIBUTES = ("n_features_in_", "feature_names_in_")
+
+
 class _BaseConvexCNN(BaseEstimator):
     """Fit skeleton shared by the classifier and the regressor.
 
@@ -160,20 +163,32 @@ class _BaseConvexCNN(BaseEstimator):
         self : object
             The fitted estimator.
         """
-        is_classifier = self._is_classifier()
-        X, y = validate_data(
-            self,
-            X,
-            y,
-            dtype=np.float64,
-            multi_output=not is_classifier,
-            y_numeric=not is_classifier,
-        )
-        Y, target_attributes = self._encode_targets(y)
-        attributes = self._fit_network(X, Y)
+        # validate_data records n_features_in_ at once; a fit that fails must not leave a
+        # previous model paired with the new data's feature count
+        recorded = {k: v for k, v in vars(self).items() if k in _INPUT_ATTRIBUTES}
+        try:
+            is_classifier = self._is_classifier()
+            X, y = validate_data(
+                self,
+                X,
+                y,
+                dtype=np.float64,
+                multi_output=not is_classifier,
+                y_numeric=not is_classifier,
+            )
+            Y, target_attributes = self._encode_targets(y)
+            attributes = self._fit_network(X, Y)
+        except BaseException:
+            for name in _INPUT_ATTRIBUTES:
+                vars(self).pop(name, None)
+            vars(self).update(recorded)
+            raise
         for name, value in {**target_attributes, **attributes}.items():
             setattr(self, name, value)
         return self
+
+    def __sklearn_is_fitted__(self):
+        return "network_" in vars(self)
 
     def _is_classifier(self):
         return self.__sklearn_tags__().estimator_type == "classifier"

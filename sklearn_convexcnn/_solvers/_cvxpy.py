@@ -26,24 +26,23 @@ def _solver_options(solver, tol, max_iter):
     return {}
 
 
-def resolve_solver(solver):
-    """Upper-case CVXPY name of ``solver``; ``"auto"`` is the first installed of
-    :data:`CVXPY_SOLVERS`."""
+def candidate_solvers(solver):
+    """CVXPY names to try in order: ``solver`` itself, or every installed one for ``"auto"``."""
     import cvxpy as cp
 
     installed = set(cp.installed_solvers())
     if solver == "auto":
-        for name in CVXPY_SOLVERS:
-            if name.upper() in installed:
-                return name.upper()
-        raise SolverFailed(
-            f"none of the solvers {CVXPY_SOLVERS} is installed; pip install clarabel"
-        )
+        names = [name.upper() for name in CVXPY_SOLVERS if name.upper() in installed]
+        if not names:
+            raise SolverFailed(
+                f"none of the solvers {CVXPY_SOLVERS} is installed; pip install clarabel"
+            )
+        return names
     if solver.upper() not in installed:
         raise SolverFailed(
             f"solver={solver!r} is not installed; pip install {solver} or use solver='auto'."
         )
-    return solver.upper()
+    return [solver.upper()]
 
 
 def _loss_expression(loss, fit, y):
@@ -54,18 +53,45 @@ def _loss_expression(loss, fit, y):
     return cp.sum(cp.logistic(-cp.multiply(y, fit)))
 
 
-def solve_cvxpy(program, y, *, beta, loss, fit_intercept, solver, tol, max_iter, verbose=0):
+def solve_cvxpy(program, y, *, solver, **options):
     """Solve a :class:`GroupProgram` for one output with a CVXPY conic solver.
+
+    With ``solver="auto"`` a solver that fails (an exception, or a status without a usable
+    point) hands over to the next installed one of :data:`CVXPY_SOLVERS` with a
+    ``RuntimeWarning``; a solver named explicitly is the only one tried. Keyword ``options``
+    are those of :func:`solve_with`.
+
+    Raises
+    ------
+    SolverFailed
+        If every solver tried failed; the message lists each failure.
+    """
+    names = candidate_solvers(solver)
+    failures = []
+    for position, name in enumerate(names):
+        try:
+            return solve_with(name, program, y, **options)
+        except SolverFailed as exc:
+            failures.append(f"{name}: {exc}")
+            if position + 1 < len(names):
+                warnings.warn(
+                    f"{exc}; trying {names[position + 1]} instead", RuntimeWarning, stacklevel=3
+                )
+    raise SolverFailed("; ".join(failures))
+
+
+def solve_with(name, program, y, *, beta, loss, fit_intercept, tol, max_iter, verbose=0):
+    """Solve a :class:`GroupProgram` for one output with the CVXPY solver ``name``.
 
     Parameters
     ----------
+    name : str
+        Upper-case CVXPY name of an installed solver.
     program : GroupProgram
     y : ndarray of shape (n_samples,)
     beta : float
     loss : {"squared", "logistic"}
     fit_intercept : bool
-    solver : str
-        ``"auto"`` or a name from :data:`CVXPY_SOLVERS`.
     tol : float
         Feasibility and duality-gap tolerance passed to the solver.
     max_iter : int
@@ -82,7 +108,6 @@ def solve_cvxpy(program, y, *, beta, loss, fit_intercept, solver, tol, max_iter,
     """
     import cvxpy as cp
 
-    name = resolve_solver(solver)
     n_patterns, n_samples, patch_size = program.pieces.shape
     n_rows = program.cones.shape[1]
     size = n_patterns * patch_size
@@ -120,7 +145,7 @@ def solve_cvxpy(program, y, *, beta, loss, fit_intercept, solver, tol, max_iter,
             # the caller turns an inaccurate status into a ConvergenceWarning of its own
             warnings.filterwarnings("ignore", message="Solution may be inaccurate")
             problem.solve(solver=name, verbose=verbose > 1, **_solver_options(name, tol, max_iter))
-    except cp.error.SolverError as exc:
+    except (cp.error.SolverError, ArithmeticError, ValueError) as exc:
         raise SolverFailed(f"{name} failed on a program of {size * 2} variables: {exc}") from exc
     # USER_LIMIT is max_iter: an unconverged iterate, returned like scikit-learn's solvers do
     usable = (cp.OPTIMAL, cp.OPTIMAL_INACCURATE, cp.USER_LIMIT)
