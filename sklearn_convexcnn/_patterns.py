@@ -24,12 +24,22 @@ def pattern_masks(patches, gates):
     return patches @ gates >= 0
 
 
-def unique_gates(patches, gates):
-    """Keep the first gate of every distinct pattern, in order of appearance."""
-    masks = pattern_masks(patches, gates).reshape(-1, gates.shape[1])
-    packed = np.packbits(masks, axis=0)
-    _, first = np.unique(packed, axis=1, return_index=True)
-    return gates[:, np.sort(first)]
+def unique_gates(patches, gates, chunk_size=256):
+    """Keep the first gate of every distinct pattern, in order of appearance.
+
+    Patterns are compared as packed bits, ``chunk_size`` gates at a time, so memory stays at
+    ``n_samples * n_patches * chunk_size`` bits whatever the number of gates.
+    """
+    seen, keep = set(), []
+    for start in range(0, gates.shape[1], chunk_size):
+        chunk = pattern_masks(patches, gates[:, start : start + chunk_size])
+        packed = np.packbits(chunk.reshape(-1, chunk.shape[2]), axis=0)
+        for offset, column in enumerate(packed.T):
+            key = column.tobytes()
+            if key not in seen:
+                seen.add(key)
+                keep.append(start + offset)
+    return gates[:, keep]
 
 
 def sample_gates(patches, n_patterns, random_state):

@@ -1,0 +1,35 @@
+import numpy as np
+
+from sklearn_convexcnn._patterns import pattern_masks, sample_gates, unique_gates
+
+
+def _patches(seed=0, n=12, K=5, h=3):
+    return np.random.default_rng(seed).standard_normal((n, K, h))
+
+
+def test_sampling_is_reproducible_and_deduplicated():
+    patches = _patches()
+    first = sample_gates(patches, 200, np.random.default_rng(1))
+    second = sample_gates(patches, 200, np.random.default_rng(1))
+    np.testing.assert_array_equal(first, second)
+    masks = pattern_masks(patches, first).reshape(-1, first.shape[1])
+    assert len({column.tobytes() for column in masks.T}) == first.shape[1]
+    assert first.shape[1] < 200  # h=3 filters of 60 patches repeat patterns
+
+
+def test_unique_gates_keeps_first_occurrences_across_chunks():
+    patches = _patches(2)
+    gates = np.random.default_rng(3).standard_normal((3, 50))
+    gates = np.concatenate([gates, 2.0 * gates[:, ::-1]], axis=1)  # same patterns again
+    for chunk_size in (1, 7, 256):
+        kept = unique_gates(patches, gates, chunk_size=chunk_size)
+        np.testing.assert_array_equal(kept, unique_gates(patches, gates[:, :50]))
+
+
+def test_patterns_are_joint_over_patches():
+    # one filter fixes the pattern of every patch at once: the pattern set of a 1-D filter on
+    # two patches with opposite signs is {(1, 0), (0, 1)}, never the product's (1, 1) / (0, 0)
+    patches = np.array([[[1.0], [-1.0]]])
+    gates = sample_gates(patches, 50, np.random.default_rng(0))
+    masks = {tuple(column) for column in pattern_masks(patches, gates)[0].T}
+    assert masks == {(True, False), (False, True)}
