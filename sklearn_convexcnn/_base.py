@@ -16,7 +16,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._compat import Interval, StrOptions, _fit_context
-from ._formulations.two_layer import POOLINGS, make_formulation
+from ._formulations.two_layer import POOLINGS, READOUTS, make_formulation
 from ._patches import extract_patches, resolve_geometry
 from ._solvers import CVXPY_SOLVERS, SolverFailed, solve_cvxpy
 
@@ -37,6 +37,8 @@ class _BaseConvexCNN(BaseEstimator):
         "stride": [Interval(Integral, 1, None, closed="left"), tuple, list],
         "input_shape": [None, tuple, list],
         "pooling": [StrOptions(set(POOLINGS))],
+        "pool_size": [None, Interval(Integral, 1, None, closed="left"), tuple, list],
+        "readout": [StrOptions(set(READOUTS))],
         "n_patterns": [Interval(Integral, 1, None, closed="left")],
         "solver": [StrOptions({"auto", *CVXPY_SOLVERS})],
         "fit_intercept": ["boolean"],
@@ -54,6 +56,8 @@ class _BaseConvexCNN(BaseEstimator):
         stride=1,
         input_shape=None,
         pooling="average",
+        pool_size=None,
+        readout="sum",
         n_patterns=64,
         loss="squared",
         solver="auto",
@@ -68,6 +72,8 @@ class _BaseConvexCNN(BaseEstimator):
         self.stride = stride
         self.input_shape = input_shape
         self.pooling = pooling
+        self.pool_size = pool_size
+        self.readout = readout
         self.n_patterns = n_patterns
         self.loss = loss
         self.solver = solver
@@ -89,7 +95,9 @@ class _BaseConvexCNN(BaseEstimator):
         geometry = resolve_geometry(self.input_shape, self.kernel_size, self.stride, X.shape[1])
         patches = extract_patches(X, geometry)
         rng = check_random_state(self.random_state)
-        formulation = make_formulation(self.pooling)
+        formulation = make_formulation(
+            self.pooling, self.pool_size, self.readout, geometry.grid_shape
+        )
         gates = formulation.sample_gates(patches, self.n_patterns, rng)
         program = formulation.program(patches, gates)
         self._log(

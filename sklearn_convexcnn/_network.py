@@ -61,3 +61,67 @@ class TwoLayerCNN:
         loss : {"squared", "logistic"}
         """
         return loss_value(loss, self.forward(patches), Y) + beta * self.penalty()
+
+
+@dataclass
+class RegionalCNN:
+    """``f(x) = sum_j sum_l output_weights[j, l] * region_l((x_k . filters[j])_+) + intercept``.
+
+    The ReLU map is pooled into regions (``pooling.regions`` maps ``(n, K, m)`` to
+    ``(n, Q, m)``) and every region has its own output weight, as in a classic small CNN whose
+    pooled map feeds a fully connected layer (formulations.md §6.3; §5.3 when every patch is its
+    own region). The penalty is ``||w_j||_1^2``, not weight decay: see :meth:`penalty`.
+
+    Parameters
+    ----------
+    filters : ndarray of shape (n_neurons, patch_size)
+        First-layer filters ``u_j``, flattened as the patches are.
+    output_weights : ndarray of shape (n_neurons, n_regions, n_outputs)
+        ``output_weights[j, l, o]`` weighs region ``l`` of neuron ``j`` in output ``o``.
+    intercept : ndarray of shape (n_outputs,)
+    pooling : object
+        Its ``regions(activations)`` maps ``(n, K, m)`` to ``(n, Q, m)``.
+    """
+
+    filters: np.ndarray
+    output_weights: np.ndarray
+    intercept: np.ndarray
+    pooling: object
+
+    @property
+    def n_neurons(self):
+        return self.filters.shape[0]
+
+    def forward(self, patches):
+        """Network output for patches of shape (n_samples, n_patches, patch_size).
+
+        Returns
+        -------
+        f : ndarray of shape (n_samples, n_outputs)
+        """
+        activations = np.maximum(patches @ self.filters.T, 0.0)
+        regions = self.pooling.regions(activations)
+        return np.einsum("nlm,mlo->no", regions, self.output_weights) + self.intercept
+
+    def penalty(self):
+        """``0.5 * sum_j (||u_j||_2^2 + ||W_j||_1^2)``, ``W_j`` all output weights of neuron j.
+
+        The squared l1 norm makes a neuron cost ``||u_j|| * sum |W_j|`` at the balanced scale,
+        the cost of one neuron per region: the convex program decouples over regions
+        (formulations.md §5.3). Plain weight decay ``||W_j||_2^2`` does not decouple and has no
+        known exact program of polynomial size (§5.2). The intercept is free.
+        """
+        l1 = np.abs(self.output_weights).reshape(self.n_neurons, -1).sum(axis=1)
+        return 0.5 * float(np.sum(self.filters**2) + np.sum(l1**2))
+
+    def objective(self, patches, Y, beta, loss):
+        """Regularised training objective ``loss(f(X), Y) + beta * penalty``.
+
+        Parameters
+        ----------
+        patches : ndarray of shape (n_samples, n_patches, patch_size)
+        Y : ndarray of shape (n_samples, n_outputs)
+        beta : float
+        loss : {"squared", "logistic"}
+        """
+        return loss_value(loss, self.forward(patches), Y) + beta * self.penalty()

@@ -10,6 +10,7 @@ import numpy as np
 from .._network import TwoLayerCNN
 from .._patterns import sample_gates
 from ._program import GroupProgram, recover_neurons
+from .pooling import PatchPooling, make_pooled_formulation
 
 
 class AveragePooling:
@@ -78,9 +79,17 @@ class TwoLayerFormulation:
         )
 
 
-POOLINGS = {"average": AveragePooling}
+POOLINGS = {"average": AveragePooling, "max": PatchPooling, "none": PatchPooling}
+READOUTS = ("sum", "dense")
 
 
-def make_formulation(pooling):
-    """The formulation for the estimators' parameters."""
-    return TwoLayerFormulation(POOLINGS[pooling]())
+def make_formulation(pooling, pool_size=None, readout="sum", grid_shape=None):
+    """The formulation for the estimators' parameters.
+
+    Global average pooling with a summed read-out is :class:`TwoLayerFormulation`; local and
+    max pooling, regional read-out and no pooling are in :mod:`.pooling`. ``grid_shape`` (the
+    patch grid) is needed whenever ``pool_size`` is given or ``pooling="none"``.
+    """
+    if pooling == "average" and pool_size is None and readout == "sum":
+        return TwoLayerFormulation(POOLINGS[pooling]())
+    return make_pooled_formulation(pooling, pool_size, readout, grid_shape)

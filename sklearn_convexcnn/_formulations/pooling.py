@@ -1,0 +1,470 @@
+"""Two-layer ReLU CNNs with local pooling, max pooling, regional read-out and no pooling.
+
+Every variant is an instance of Lemma B (formulations.md §1) and only changes the pieces
+``A_i`` and the cones ``C_i``; the convex regulariser stays the group ``l2`` norm.
+
+The ReLU map ``(X_k u)_+`` lives on the patch grid (``K`` positions). It is cut into pools
+``S_1, ..., S_Q`` (``pool_size`` positions along each grid axis, non-overlapping; the last pool
+along an axis is smaller when the grid does not divide evenly). Each pool is reduced by its mean
+or its maximum, and the ``Q`` pooled values are read out in one of two ways:
+
+``readout="sum"``
+    The pooled values are summed and every neuron has one output weight ``w_j``, with weight
+    decay ``(beta/2)(||u_j||^2 + w_j^2)``: §6.2 (local average pooling, a rescaling of the
+    patches) and §6.1 (max pooling: pieces from the argmax of each pool, extra cone rows that
+    say which patch wins). Global pooling is the case ``Q = 1``.
+
+``readout="dense"``
+    Every pool (region) has its own output weight, ``w_j`` in ``R^Q``, with the penalty
+    ``(beta/2)(||u_j||^2 + ||w_j||_1^2)`` (§6.3, §5.3). By Lemma A a neuron then costs
+    ``||u_j|| * sum_l |w_jl|``, which is the cost of ``Q`` neurons with the same filter, each
+    reading out one region: the program decouples into one group-lasso block per region.
+    No pooling (``pooling="none"``) is the case of one patch per region: a locally connected
+    layer (§5.3).
+
+The ``l1^2`` penalty of the dense read-out is not weight decay on the output layer: with
+``||w_j||_2^2`` the neuron costs ``||u_j|| * ||w_j||_2``, which does not split over regions; that
+is the vector-output problem of §5.2, for which no polynomial-size exact program is known
+(Sahiner et al. show it is copositive). ``||w_j||_1^2`` is the penalty whose convex counterpart is
+exactly the decoupled group lasso solved here, as in the authors' multi-class code.
+"""
+
+import numpy as np
+
+from .._network import RegionalCNN, TwoLayerCNN
+from ._operator import DenseOperator, PatchOperator
+from ._program import GroupProgram, recover_neurons
+
+# --------------------------------------------------------------------------------------------
+# Pools on the patch grid
+
+
+def patch_pools(grid_shape, pool_size):
+    """Indices of the patches in every pool, pools in row-major order over the grid.
+
+    Parameters
+    ----------
+    grid_shape : tuple of int
+        Patch positions along each spatial axis (``PatchGeometry.grid_shape``).
+    pool_size : None, int or tuple of int
+        Pool extent along each grid axis; ``None`` is one pool over the whole grid. Pools do not
+        overlap; the last pool along an axis is smaller when the grid does not divide evenly,
+        and a ``pool_size`` larger than the grid gives a single pool along that axis.
+
+    Returns
+    -------
+    pools : list of ndarray of int
+        Flat patch indices (the order of :func:`~.._patches.extract_patches`) of each pool.
+
+    Raises
+    ------
+    ValueError
+        If ``pool_size`` has a number of entries other than the number of grid axes.
+    """
+    grid = np.arange(int(np.prod(grid_shape))).reshape(grid_shape)
+    if pool_size is None:
+        return [grid.ravel()]
+    if np.ndim(pool_size) == 0:
+        size = (int(pool_size),) * len(grid_shape)
+    else:
+        size = tuple(int(v) for v in pool_size)
+    if len(size) != len(grid_shape) or min(size) < 1:
+        raise ValueError(
+            f"pool_size={pool_size!r} does not match the patch grid of shape {tuple(grid_shape)}:"
+            f" pass a positive int or a tuple of {len(grid_shape)} positive int(s)."
+        )
+    starts = [range(0, n, s) for n, s in zip(grid_shape, size, strict=True)]
+    pools = []
+    for corner in np.stack(np.meshgrid(*starts, indexing="ij"), -1).reshape(-1, len(size)):
+        block = tuple(slice(c, c + s) for c, s in zip(corner, size, strict=True))
+        pools.append(grid[block].ravel())
+    return pools
+
+
+class PatchPooling:
+    """Mean or maximum of the ReLU map over each pool.
+
+    Parameters
+    ----------
+    pools : list of ndarray of int
+        Patch indices of every pool (:func:`patch_pools`).
+    mode : {"average", "max"}
+    """
+
+    def __init__(self, pools, mode):
+        self.pools = [np.asarray(pool, dtype=int) for pool in pools]
+        self.mode = mode
+
+    @property
+    def n_regions(self):
+        return len(self.pools)
+
+    def regions(self, activations):
+        """Map activations of shape (n, K, m) to pooled regions of shape (n, Q, m)."""
+        reduce = np.mean if self.mode == "average" else np.max
+        return np.stack([reduce(activations[:, pool], axis=1) for pool in self.pools], axis=1)
+
+    def pool(self, activations):
+        """Sum of the pooled regions, shape (n, m): the ``readout="sum"`` network."""
+        return self.regions(activations).sum(axis=1)
+
+
+# --------------------------------------------------------------------------------------------
+# Pieces and cones of one pool
+
+
+def _average_blocks(patches, gates, weight):
+    """Pattern keys, pieces and cones of ``weight * sum_k D^k X_k`` over the given patches.
+
+    ``patches`` holds the pool's patches, shape (n, S, h). The pattern is the joint sign of all
+    of them (formulations.md §3). Returns ``keys`` (n * S, n_gates) bool, ``pieces``
+    (n_gates, n, h) and ``cones`` (n_gates, n * S, h).
+    """
+    masks = patches @ gates >= 0  # (n, S, F)
+    pieces = weight * np.einsum("nkh,nkf->fnh", patches, masks)
+    signs = np.where(masks, 1.0, -1.0)
+    cones = np.einsum("nkf,nkh->fnkh", signs, patches)
+    n_gates = gates.shape[1]
+    return masks.reshape(-1, n_gates), pieces, cones.reshape(n_gates, -1, patches.shape[2])
+
+
+def _max_blocks(patches, gates):
+    """Pattern keys, pieces and cones of ``max_k (X_k u)_+`` over the given patches (§6.1).
+
+    On the cone where sample ``t``'s maximum is attained at patch ``a_t`` with sign ``s_t``, the
+    pool is ``s_t x_{t,a_t} . u``. The cone rows are ``x_{t,a_t} - x_{t,k}`` for ``k != a_t`` (the
+    winner stays the winner) and ``(2 s_t - 1) x_{t,a_t}`` in the winner's own slot. ``(a, s)``
+    determines both, so it is the pattern key: gates that agree on it give the same piece and
+    cone, whatever the signs of the losing patches.
+    """
+    values = patches @ gates  # (n, S, F)
+    winner = values.argmax(axis=1)  # (n, F)
+    sign = np.take_along_axis(values, winner[:, None], axis=1)[:, 0] >= 0  # (n, F)
+    chosen = patches[np.arange(len(patches))[:, None], winner]  # (n, F, h)
+    pieces = np.where(sign[:, :, None], chosen, 0.0).transpose(1, 0, 2)
+    cones = chosen[:, None] - patches[:, :, None]  # (n, S, F, h)
+    own = np.arange(patches.shape[1])[None, :, None] == winner[:, None, :]  # (n, S, F)
+    signed = np.where(sign[:, :, None], chosen, -chosen)  # (n, F, h)
+    cones = np.where(own[..., None], signed[:, None], cones)
+    n_gates = gates.shape[1]
+    cones = cones.transpose(2, 0, 1, 3).reshape(n_gates, -1, patches.shape[2])
+    keys = 2 * winner + sign
+    return keys, pieces, cones
+
+
+def _blocks(mode, patches, gates):
+    if mode == "max":
+        return _max_blocks(patches, gates)
+    return _average_blocks(patches, gates, 1.0 / patches.shape[1])
+
+
+def _first_unique(keys):
+    """Column indices of the first occurrence of every distinct column of ``keys``."""
+    _, first = np.unique(keys, axis=1, return_index=True)
+    return np.sort(first)
+
+
+# --------------------------------------------------------------------------------------------
+# Exact enumeration (small filters)
+
+
+def _arrangement_gates(normals):
+    """One point inside every cell of the central arrangement ``{u : n . u = 0}`` in R^h, h <= 2.
+
+    ``h = 1``: the two half-lines. ``h = 2``: an angular sweep, one midpoint between consecutive
+    critical angles (formulations.md §3). Returns an array of shape (h, n_cells).
+    """
+    h = normals.shape[1]
+    if h == 1:
+        return np.array([[1.0, -1.0]])
+    normals = normals[np.linalg.norm(normals, axis=1) > 1e-12 * np.abs(normals).max(initial=1.0)]
+    if len(normals) == 0:
+        return np.array([[1.0], [0.0]])
+    base = np.arctan2(normals[:, 1], normals[:, 0])
+    angles = np.mod(np.concatenate([base + np.pi / 2, base - np.pi / 2]), 2 * np.pi)
+    angles = np.unique(np.round(angles, 12))
+    following = np.append(angles[1:], angles[0] + 2 * np.pi)
+    middle = (angles + following) / 2
+    return np.stack([np.cos(middle), np.sin(middle)])
+
+
+def _exact_gates(patches, pools, mode, name):
+    """Gates of every cell of the arrangement that determines the patterns (``h <= 2`` only)."""
+    h = patches.shape[2]
+    if h > 2:
+        raise ValueError(
+            f"n_patterns='exact' with pooling={name!r} enumerates the cells of an arrangement in "
+            f"R^patch_size, implemented for patch_size <= 2 only, but the patches have size {h}; "
+            "pass an int n_patterns to sample the patterns instead, or a kernel_size with at most "
+            "2 entries per patch."
+        )
+    normals = [patches.reshape(-1, h)]
+    if mode == "max":
+        # the winner of a pool changes where two of its patches tie (formulations.md §6.1)
+        for pool in pools:
+            block = patches[:, pool]
+            first, second = np.triu_indices(len(pool), k=1)
+            normals.append((block[:, first] - block[:, second]).reshape(-1, h))
+    return _arrangement_gates(np.concatenate(normals))
+
+
+# --------------------------------------------------------------------------------------------
+# Formulations
+
+
+class PooledSumFormulation:
+    """Local average or (global or local) max pooling, pooled values summed, one output weight
+    per neuron (formulations.md §6.1, §6.2).
+
+    ``f(x) = sum_j w_j sum_l pool_{k in S_l} (x_k . u_j)_+`` with weight decay
+    ``(beta/2) sum_j (||u_j||^2 + w_j^2)``.
+
+    * Average: ``sum_l mean_{k in S_l}`` is ``sum_k alpha_k`` with ``alpha_k = 1/|S_k's pool|``,
+      the program of §2 on rescaled patches; the patterns are those of §2.
+    * Max: on the cone where every (sample, pool) has a fixed winning patch and sign, the neuron
+      is linear; the pattern of a gate is the tuple of its winners and signs over all pools.
+
+    Parameters
+    ----------
+    pools : list of ndarray of int
+    mode : {"average", "max"}
+    """
+
+    def __init__(self, pools, mode):
+        self.pooling = PatchPooling(pools, mode)
+        self.pools = self.pooling.pools
+        self.mode = mode
+
+    def _parts(self, patches, gates):
+        keys, pieces, cones = [], 0.0, []
+        for pool in self.pools:
+            key, piece, cone = _blocks(self.mode, patches[:, pool], gates)
+            keys.append(key)
+            pieces = pieces + piece
+            cones.append(cone)
+        return np.concatenate(keys), pieces, np.concatenate(cones, axis=1)
+
+    def sample_gates(self, patches, n_patterns, random_state):
+        """Gates of the distinct patterns of ``n_patterns`` random Gaussian filters.
+
+        Parameters
+        ----------
+        patches : ndarray of shape (n_samples, n_patches, patch_size)
+        n_patterns : int
+        random_state : numpy.random.Generator or RandomState
+
+        Returns
+        -------
+        gates : ndarray of shape (patch_size, n_unique)
+        """
+        gates = random_state.standard_normal((patches.shape[2], n_patterns))
+        return self._unique(patches, gates)
+
+    def _unique(self, patches, gates):
+        if self.mode == "max":
+            keys = np.concatenate([_max_blocks(patches[:, p], gates)[0] for p in self.pools])
+        else:
+            keys = patches.reshape(-1, patches.shape[2]) @ gates >= 0
+        return gates[:, _first_unique(keys)]
+
+    def enumerate_gates(self, patches):
+        """Gates of every pattern (exact enumeration; patch_size <= 2 only).
+
+        Raises
+        ------
+        ValueError
+            If the patches are longer than 2.
+        """
+        gates = _exact_gates(patches, self.pools, self.mode, self.mode)
+        return self._unique(patches, gates)
+
+    def program(self, patches, gates):
+        """The :class:`GroupProgram` over the patterns of ``gates``.
+
+        Parameters
+        ----------
+        patches : ndarray of shape (n_samples, n_patches, patch_size)
+        gates : ndarray of shape (patch_size, n_patterns)
+        """
+        _, pieces, cones = self._parts(patches, gates)
+        return GroupProgram(pieces, cones)
+
+    def operator(self, patches, gates):
+        """The program matrix-free for the native solver (average pooling), else dense.
+
+        Local average pooling is ``sum_k alpha_k (X_k u)_+``, the program of
+        :class:`~.PatchOperator` with the pooling weights ``alpha_k``.
+        """
+        if self.mode == "max":
+            return DenseOperator(self.program(patches, gates))
+        weights = np.zeros(patches.shape[1])
+        for pool in self.pools:
+            weights[pool] += 1.0 / len(pool)
+        return PatchOperator(patches, gates, weights)
+
+    def network(self, solutions):
+        """The recovered :class:`TwoLayerCNN` (one group of neurons per output).
+
+        Parameters
+        ----------
+        solutions : list of Solution
+        """
+        n_outputs = len(solutions)
+        filters, weights = [], []
+        for output, solution in enumerate(solutions):
+            output_filters, output_weights, _ = recover_neurons(solution.coef)
+            column = np.zeros((len(output_weights), n_outputs))
+            column[:, output] = output_weights
+            filters.append(output_filters)
+            weights.append(column)
+        return TwoLayerCNN(
+            filters=np.concatenate(filters),
+            output_weights=np.concatenate(weights),
+            intercept=np.array([solution.intercept for solution in solutions]),
+            pooling=self.pooling,
+        )
+
+
+class RegionalFormulation:
+    """Pooling into regions, every region read out with its own weight (§6.3, §5.3).
+
+    ``f(x) = sum_j sum_l w_jl pool_{k in S_l} (x_k . u_j)_+`` with
+    ``(beta/2) sum_j (||u_j||^2 + ||w_j||_1^2)``, which decouples into one group-lasso block per
+    region: groups ``(l, i)`` with the pieces and cones of pool ``l`` alone under pattern ``i``
+    (average: joint signs of the region's patches; max: winner and sign per sample). A group
+    becomes a neuron whose output weight is non-zero in its own region only.
+
+    Gates are shared by all regions: each region keeps the first gate of each of its distinct
+    patterns, so a program over ``P`` gates has at most ``Q * P`` groups per sign.
+
+    Parameters
+    ----------
+    pools : list of ndarray of int
+    mode : {"average", "max"}
+    """
+
+    def __init__(self, pools, mode):
+        self.pooling = PatchPooling(pools, mode)
+        self.pools = self.pooling.pools
+        self.mode = mode
+
+    def _region_keys(self, patches, gates):
+        for pool in self.pools:
+            yield _blocks(self.mode, patches[:, pool], gates)[0]
+
+    def sample_gates(self, patches, n_patterns, random_state):
+        """Gates of ``n_patterns`` random filters, keeping those with a pattern new to some region.
+
+        Parameters
+        ----------
+        patches : ndarray of shape (n_samples, n_patches, patch_size)
+        n_patterns : int
+        random_state : numpy.random.Generator or RandomState
+
+        Returns
+        -------
+        gates : ndarray of shape (patch_size, n_kept)
+        """
+        gates = random_state.standard_normal((patches.shape[2], n_patterns))
+        return self._unique(patches, gates)
+
+    def _unique(self, patches, gates):
+        keep = np.zeros(gates.shape[1], dtype=bool)
+        for keys in self._region_keys(patches, gates):
+            keep[_first_unique(keys)] = True
+        return gates[:, keep]
+
+    def enumerate_gates(self, patches):
+        """Gates of every pattern of every region (exact enumeration; patch_size <= 2 only).
+
+        Raises
+        ------
+        ValueError
+            If the patches are longer than 2.
+        """
+        name = "none" if all(len(pool) == 1 for pool in self.pools) else self.mode
+        gates = _exact_gates(patches, self.pools, self.mode, name)
+        return self._unique(patches, gates)
+
+    def groups(self, patches, gates):
+        """Region and gate of every group of the program, in program order.
+
+        Returns
+        -------
+        regions, gate_index : ndarray of int, shape (n_groups,)
+        """
+        regions, index = [], []
+        for region, keys in enumerate(self._region_keys(patches, gates)):
+            first = _first_unique(keys)
+            regions.append(np.full(len(first), region))
+            index.append(first)
+        return np.concatenate(regions), np.concatenate(index)
+
+    def program(self, patches, gates):
+        """The :class:`GroupProgram`: all regions' groups side by side.
+
+        Regions with fewer patches than the largest pad their cones with zero rows (``0 >= 0``).
+
+        Parameters
+        ----------
+        patches : ndarray of shape (n_samples, n_patches, patch_size)
+        gates : ndarray of shape (patch_size, n_patterns)
+        """
+        n_rows = len(patches) * max(len(pool) for pool in self.pools)
+        all_pieces, all_cones, regions = [], [], []
+        for region, pool in enumerate(self.pools):
+            keys, pieces, cones = _blocks(self.mode, patches[:, pool], gates)
+            first = _first_unique(keys)
+            cones = cones[first]
+            padding = ((0, 0), (0, n_rows - cones.shape[1]), (0, 0))
+            all_pieces.append(pieces[first])
+            all_cones.append(np.pad(cones, padding))
+            regions.append(np.full(len(first), region))
+        # network() maps each solved group back to its region
+        self.group_regions_ = np.concatenate(regions)
+        return GroupProgram(np.concatenate(all_pieces), np.concatenate(all_cones))
+
+    def operator(self, patches, gates):
+        """The program as a dense operator for the native solver."""
+        return DenseOperator(self.program(patches, gates))
+
+    def network(self, solutions):
+        """The recovered :class:`RegionalCNN` (one group of neurons per output).
+
+        Must follow :meth:`program` on the same patches and gates (it reads the region of
+        every group from it).
+
+        Parameters
+        ----------
+        solutions : list of Solution
+        """
+        n_outputs, n_regions = len(solutions), self.pooling.n_regions
+        filters, weights = [], []
+        for output, solution in enumerate(solutions):
+            output_filters, output_weights, patterns = recover_neurons(solution.coef)
+            block = np.zeros((len(output_weights), n_regions, n_outputs))
+            block[np.arange(len(patterns)), self.group_regions_[patterns], output] = output_weights
+            filters.append(output_filters)
+            weights.append(block)
+        return RegionalCNN(
+            filters=np.concatenate(filters),
+            output_weights=np.concatenate(weights),
+            intercept=np.array([solution.intercept for solution in solutions]),
+            pooling=self.pooling,
+        )
+
+
+def make_pooled_formulation(pooling, pool_size, readout, grid_shape):
+    """The formulation of ``pooling`` in {"average", "max", "none"} with the given read-out.
+
+    ``pooling="none"`` reads out every patch with its own weight (``pool_size`` and ``readout``
+    do not apply); otherwise the ReLU map is cut into pools of ``pool_size`` on the patch grid
+    (``None``: one global pool) and read out by ``readout`` in {"sum", "dense"}.
+    """
+    if pooling == "none":
+        n_patches = int(np.prod(grid_shape))
+        return RegionalFormulation([np.array([k]) for k in range(n_patches)], "average")
+    pools = patch_pools(grid_shape, pool_size)
+    if readout == "dense":
+        return RegionalFormulation(pools, pooling)
+    return PooledSumFormulation(pools, pooling)
