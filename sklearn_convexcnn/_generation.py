@@ -1,0 +1,474 @@
+"""Pattern generation by the dual oracle (column generation over activation patterns).
+
+A program over sampled patterns is globally optimal only over its patterns
+(``shared/notes/solver-measurements.md``: 8-24 % worse than Adam on the same network). The
+semi-infinite dual of the non-convex problem (formulations.md §2.3) says which patterns are
+missing: with ``v`` the dual vector of the restricted optimum, the fit is the global optimum iff
+
+    max_{||u|| <= 1}  | v^T g(u) |  <=  beta,          g(u) = the neuron's output on the data,
+
+(``g(u) = sum_k alpha_k (X_k u)_+`` for the two-layer CNN with average pooling). ``g`` is
+piecewise linear: on the cell of pattern ``i`` it is ``A_i u``, so the left side is the largest
+dual norm ``||Proj_{C_i}(+-A_i^T v)||`` over *all* patterns, and its (sub)gradient at ``u`` is
+``A_{i(u)}^T v``. :func:`generate_patterns` alternates
+
+1. solve the program over the current patterns (warm);
+2. search ``u`` maximising ``s v^T g(u)``, ``s = +-1``, by multi-start projected ascent on the
+   unit sphere of ``R^h`` (starts: current filters and gates, random directions, data patches);
+3. add the patterns of the best filters whose value exceeds ``beta``; stop when none does.
+
+Each added pattern has a violated dual constraint, so the next restricted optimum is lower
+(Bach 2017, conditional gradient / column generation). The search is a local one, so its stop
+is a strong heuristic, not a proof, *unless* the patterns can be enumerated: then the check
+prices every pattern exactly (:func:`~._optimality.dual_norms`) and a passing check certifies
+that the fitted network is a global optimum of the non-convex training problem, with the
+certified lower bound ``-L*(-v)``.
+
+Warm-start augmentation seeds the first program with the patterns of a short gradient run of
+the same network (numpy, through the same piecewise-linear pieces; no torch) and of data
+patches. Nothing here imports scikit-learn.
+"""
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ._formulations._operator import as_operator
+from ._losses import dual_vector
+from ._optimality import dual_norms, dual_objective, dual_point
+from ._patterns import pattern_masks
+
+
+@dataclass
+class GenerationReport:
+    """What :func:`generate_patterns` did.
+
+    Attributes
+    ----------
+    n_generated : int
+        Patterns added by the oracle (not counting the initial and seed patterns).
+    n_seeds : int
+        Patterns added by warm-start augmentation before the first solve.
+    n_rounds : int
+        Oracle rounds (searches) performed.
+    dual_check : float
+        Final value of ``max_u |v^T g(u)|`` over ``||u|| <= 1``, maximised over outputs: exact
+        when ``exhaustive``, else the best the search found (a lower bound on the true maximum).
+    beta : float
+    passed : bool
+        ``dual_check <= beta * (1 + check_tol)``.
+    exhaustive : bool
+        Whether the check priced every pattern (an enumeration), so that ``passed`` certifies
+        global optimality.
+    lower_bound : float or None
+        When ``exhaustive``: a certified lower bound on the non-convex problem's optimum (summed
+        over outputs), from the dual vector scaled into the dual feasible set.
+    objectives : list of float
+        The program's objective (summed over outputs) after each solve.
+    stop_reason : str
+    """
+
+    n_generated: int
+    n_seeds: int
+    n_rounds: int
+    dual_check: float
+    beta: float
+    passed: bool
+    exhaustive: bool
+    lower_bound: float | None
+    objectives: list = field(default_factory=list)
+    stop_reason: str = ""
+
+
+def _operator(formulation, patches, gates):
+    if hasattr(formulation, "operator"):
+        return formulation.operator(patches, gates)
+    return as_operator(formulation.program(patches, gates))
+
+
+def _fit_values(program, solution):
+    """``sum_i A_i (c_i - c'_i) + b`` of a solution, from the pieces of its active patterns."""
+    operator = as_operator(program)
+    coef = solution.coef
+    active = np.flatnonzero(np.linalg.norm(coef, axis=2).sum(axis=0) > 0)
+    f = np.full(operator.n_samples, float(solution.intercept))
+    if len(active):
+        pieces = operator.pieces(active)
+        f += np.einsum("pnh,ph->n", pieces, coef[0, active] - coef[1, active])
+    return f
+
+
+def _signed_gradients(formulation, patches, U, signs, v):
+    """``s_j A_{i(u_j)}^T v`` for every start ``u_j``: the gradient of ``s_j v^T g(u_j)``."""
+    return signs[:, None] * _operator(formulation, patches, U.T).correlations(v)
+
+
+def _normalize(U):
+    norms = np.linalg.norm(U, axis=1, keepdims=True)
+    return U / np.maximum(norms, 1e-300)
+
+
+def oracle_search(formulation, patches, v, starts, *, n_steps=40, chunk=128):
+    """Multi-start projected ascent of ``s v^T g(u)`` on the unit sphere, for ``s = +-1``.
+
+    ``g`` is positively homogeneous, so the maximum over the ball is attained on the sphere. Each
+    start ascends along ``A_{i(u)}^T v`` with its own step, accepted only when the value grows
+    (monotone per start), doubled after a success and cut after a failure.
+
+    Parameters
+    ----------
+    formulation : TwoLayerFormulation
+    patches : ndarray of shape (n_samples, n_patches, patch_size)
+    v : ndarray of shape (n_samples,)
+    starts : ndarray of shape (n_starts, patch_size)
+        Every start is run with both signs.
+    n_steps : int, default=40
+    chunk : int, default=128
+        Starts ascended together (bounds memory at ``n * K * chunk`` entries).
+
+    Returns
+    -------
+    U : ndarray of shape (2 * n_starts, patch_size)
+        The final unit filters.
+    signs : ndarray of shape (2 * n_starts,)
+    values : ndarray of shape (2 * n_starts,)
+        ``s v^T g(u)`` at the final filters.
+    """
+    starts = _normalize(np.asarray(starts, dtype=float))
+    U_all = np.vstack([starts, starts])
+    signs_all = np.concatenate([np.ones(len(starts)), -np.ones(len(starts))])
+    values_all = np.empty(len(U_all))
+    for first in range(0, len(U_all), chunk):
+        part = slice(first, first + chunk)
+        U, signs = U_all[part].copy(), signs_all[part]
+        G = _signed_gradients(formulation, patches, U, signs, v)
+        values = np.sum(G * U, axis=1)
+        step = np.full(len(U), 2.0)
+        for _ in range(n_steps):
+            moving = step > 1e-4
+            if not moving.any():
+                break
+            index = np.flatnonzero(moving)
+            direction = _normalize(G[index])
+            trial = _normalize(U[index] + step[index, None] * direction)
+            G_trial = _signed_gradients(formulation, patches, trial, signs[index], v)
+            trial_values = np.sum(G_trial * trial, axis=1)
+            better = trial_values > values[index] + 1e-13 * np.abs(values[index])
+            accept = index[better]
+            U[accept], G[accept], values[accept] = (
+                trial[better],
+                G_trial[better],
+                trial_values[better],
+            )
+            step[accept] = np.minimum(step[accept] * 2.0, 4.0)
+            step[index[~better]] *= 0.25
+        U_all[part], values_all[part] = U, values
+    return U_all, signs_all, values_all
+
+
+def _interior(U, rng, scale=1e-7):
+    """Nudge filters off the cell boundaries they sit on (maximisers of a piecewise-linear
+    function lie on faces), so that ``1[X_k g >= 0]`` is the same however it is rounded. The
+    nudged filter's cell has the original filter in its closure, so its dual norm is at least
+    the value found."""
+    return U + scale * _normalize(rng.standard_normal(U.shape)) * np.linalg.norm(
+        U, axis=1, keepdims=True
+    )
+
+
+def _pattern_keys(patches, gates):
+    masks = pattern_masks(patches, gates)
+    packed = np.packbits(masks.reshape(-1, masks.shape[2]), axis=0)
+    return [column.tobytes() for column in packed.T]
+
+
+def gradient_seeds(
+    formulation, patches, y, *, beta, loss, fit_intercept, width, n_steps, rng, lr=0.02
+):
+    """Filters of a short full-batch Adam run of the non-convex network, for one output.
+
+    The gradient uses the same pieces as the oracle: for neuron ``j`` with filter ``u_j`` and
+    output weight ``w_j``, ``d loss / d u_j = -w_j A_{i(u_j)}^T r`` and
+    ``d loss / d w_j = -r^T A_{i(u_j)} u_j`` with ``r = -d loss / d f``, so any formulation whose
+    patterns are defined by gates is covered, and no torch is needed.
+
+    Returns
+    -------
+    filters : ndarray of shape (width, patch_size)
+    """
+    n, _, h = patches.shape
+    U = rng.standard_normal((width, h)) / np.sqrt(h)
+    w = rng.standard_normal(width) * 0.1
+    b = 0.0
+    params = [U, w]
+    moments = [(np.zeros_like(p), np.zeros_like(p)) for p in params]
+    b_m = b_s = 0.0
+    beta1, beta2, eps = 0.9, 0.999, 1e-8
+    for t in range(1, n_steps + 1):
+        operator = _operator(formulation, patches, U.T)
+        pieces = operator.pieces(np.arange(width))  # (m, n, h)
+        outputs = np.einsum("mnh,mh->nm", pieces, U)  # g(u_j) on the data
+        f = outputs @ w + b
+        r = dual_vector(loss, f, y)
+        correlations = np.einsum("mnh,n->mh", pieces, r)
+        grads = [-w[:, None] * correlations + beta * U, -(r @ outputs) + beta * w]
+        for p, g, (m1, m2) in zip(params, grads, moments, strict=True):
+            m1 *= beta1
+            m1 += (1 - beta1) * g
+            m2 *= beta2
+            m2 += (1 - beta2) * g * g
+            p -= lr * (m1 / (1 - beta1**t)) / (np.sqrt(m2 / (1 - beta2**t)) + eps)
+        if fit_intercept:
+            g_b = -float(r.sum())
+            b_m = beta1 * b_m + (1 - beta1) * g_b
+            b_s = beta2 * b_s + (1 - beta2) * g_b * g_b
+            b -= 10 * lr * (b_m / (1 - beta1**t)) / (np.sqrt(b_s / (1 - beta2**t)) + eps)
+    return U
+
+
+def _enumerate(formulation, patches):
+    """All patterns' gates when the formulation can enumerate them here, else None."""
+    if not hasattr(formulation, "enumerate_gates"):
+        return None
+    try:
+        return formulation.enumerate_gates(patches)
+    except (ValueError, MemoryError, NotImplementedError, RuntimeError):
+        return None
+
+
+def generate_patterns(
+    patches,
+    formulation,
+    Y,
+    *,
+    beta,
+    loss,
+    fit_intercept,
+    solve,
+    gates,
+    budget,
+    rng,
+    program_of=None,
+    candidate_gates="auto",
+    max_rounds=30,
+    per_round=8,
+    n_random=32,
+    n_patch_starts=32,
+    n_steps=40,
+    seed_steps=0,
+    seed_width=16,
+    n_seed_patches=0,
+    check_tol=1e-6,
+    log=None,
+):
+    """Column generation over activation patterns, with an optional exact stopping check.
+
+    Parameters
+    ----------
+    patches : ndarray of shape (n_samples, n_patches, patch_size)
+    formulation : TwoLayerFormulation
+        Provides ``program`` (or ``operator``) over gates; ``enumerate_gates`` when it can.
+    Y : ndarray of shape (n_samples, n_outputs)
+        One target column per output (±1 for classification); the outputs share the patterns.
+    beta : float
+    loss : {"squared", "logistic"}
+    fit_intercept : bool
+    solve : callable
+        ``solve(program, y, coef_init=None, intercept_init=None) -> Solution`` for one output; it
+        may ignore the warm start.
+    gates : ndarray of shape (patch_size, n_initial)
+        Initial patterns (e.g. the sampled ones: the result is then never worse than them).
+    budget : int
+        At most this many patterns are generated.
+    rng : numpy.random.Generator or RandomState
+    program_of : callable, default=None
+        ``program_of(patches, gates)``; ``formulation.program`` when None.
+    candidate_gates : ndarray of shape (patch_size, n_all), None or "auto", default="auto"
+        Gates of *every* pattern. When given, the check prices all of them exactly and its pass
+        certifies global optimality. ``"auto"`` asks ``formulation.enumerate_gates``; None never
+        enumerates.
+    max_rounds : int, default=30
+    per_round : int, default=8
+        Patterns added per output and round (the best distinct violators).
+    n_random, n_patch_starts, n_steps : int
+        Random-direction and data-patch starts of the search, and ascent steps per start.
+    seed_steps : int, default=0
+        Adam steps of the warm-start gradient run (0: none); ``seed_width`` filters per output.
+    n_seed_patches : int, default=0
+        Data patches added as gates before the first solve.
+    check_tol : float, default=1e-6
+        The check passes when its value is at most ``beta * (1 + check_tol)``.
+    log : callable, default=None
+        Receives one progress line per round.
+
+    Returns
+    -------
+    gates : ndarray of shape (patch_size, n_final)
+    solutions : list of Solution
+        The solutions of the final program, one per output.
+    report : GenerationReport
+    """
+    program_of = formulation.program if program_of is None else program_of
+    Y = np.asarray(Y, dtype=float).reshape(len(Y), -1)
+    n_outputs, h = Y.shape[1], patches.shape[2]
+    rows = patches.reshape(-1, h)
+    start_time = time.perf_counter()
+
+    # warm-start augmentation
+    keys = _pattern_keys(patches, gates)
+    known = set(keys)
+    seeds = []
+    if n_seed_patches:
+        picked = rng.choice(len(rows), size=min(n_seed_patches, len(rows)), replace=False)
+        seeds.append(_interior(rows[picked], rng, 1e-3))
+    if seed_steps:
+        for output in range(n_outputs):
+            seeds.append(
+                gradient_seeds(
+                    formulation,
+                    patches,
+                    Y[:, output],
+                    beta=beta,
+                    loss=loss,
+                    fit_intercept=fit_intercept,
+                    width=seed_width,
+                    n_steps=seed_steps,
+                    rng=rng,
+                )
+            )
+    n_seeds = 0
+    if seeds:
+        gates, added = _add_new(patches, gates, np.vstack(seeds).T, known)
+        n_seeds = added
+
+    if isinstance(candidate_gates, str):
+        candidate_gates = _enumerate(formulation, patches)
+    exhaustive = candidate_gates is not None
+    if exhaustive:
+        all_operator = _operator(formulation, patches, candidate_gates)
+
+    solutions = [None] * n_outputs
+    program = program_of(patches, gates)
+    for output in range(n_outputs):
+        solutions[output] = solve(program, Y[:, output])
+    objectives = [sum(s.objective for s in solutions)]
+
+    n_generated, n_rounds, check, stop_reason = 0, 0, np.inf, "max_rounds"
+    lower_bound = None
+    while True:
+        # dual vectors of the restricted optima, and the check
+        vs = [
+            dual_point(loss, _fit_values(program, solutions[o]), Y[:, o], fit_intercept)
+            for o in range(n_outputs)
+        ]
+        new_gates, values = [], []
+        if exhaustive:
+            for v in vs:
+                norms = dual_norms(all_operator, v, beta=beta)
+                values.append(float(norms.max(initial=0.0)))
+                order = np.argsort(norms.max(axis=0))[::-1]
+                violators = [i for i in order if norms[:, i].max() > beta * (1 + check_tol)]
+                new_gates.append(candidate_gates[:, violators[: 4 * per_round]].T)
+        else:
+            U_now = _current_filters(solutions, gates, rng)
+            for v in vs:
+                starts = np.vstack(
+                    [
+                        U_now,
+                        rng.standard_normal((n_random, h)),
+                        rows[rng.choice(len(rows), size=min(n_patch_starts, len(rows)))],
+                    ]
+                )
+                U, signs, found = oracle_search(formulation, patches, v, starts, n_steps=n_steps)
+                values.append(float(found.max(initial=0.0)))
+                order = np.argsort(found)[::-1]
+                order = order[found[order] > beta * (1 + check_tol)]
+                new_gates.append(_interior(U[order[: 4 * per_round]], rng))
+        check = max(values)
+        n_rounds += 1
+        if log is not None:
+            log(
+                f"round {n_rounds}: objective {objectives[-1]:.10g}, dual check "
+                f"{check / beta:.6f} * beta, {gates.shape[1]} patterns, "
+                f"{time.perf_counter() - start_time:.2f} s"
+            )
+        if check <= beta * (1 + check_tol):
+            stop_reason = "dual check passed"
+            break
+        if n_generated >= budget:
+            stop_reason = "budget"
+            break
+        if n_rounds > max_rounds:
+            break
+        before = gates.shape[1]
+        for candidates in new_gates:
+            room = budget - n_generated - (gates.shape[1] - before)
+            if room <= 0:
+                break
+            gates, _ = _add_new(patches, gates, candidates.T, known, limit=min(per_round, room))
+        added = gates.shape[1] - before
+        if added == 0:
+            stop_reason = "no new pattern"
+            break
+        n_generated += added
+        program = program_of(patches, gates)
+        for output in range(n_outputs):
+            coef = np.zeros((2, gates.shape[1], h))
+            coef[:, :before] = solutions[output].coef
+            solutions[output] = solve(
+                program,
+                Y[:, output],
+                coef_init=coef,
+                intercept_init=solutions[output].intercept,
+            )
+        objectives.append(sum(s.objective for s in solutions))
+
+    if exhaustive:
+        scale = min(1.0, beta / max(check, 1e-300))
+        lower_bound = sum(
+            dual_objective(loss, scale * v, Y[:, o], fit_intercept) for o, v in enumerate(vs)
+        )
+    report = GenerationReport(
+        n_generated=n_generated,
+        n_seeds=n_seeds,
+        n_rounds=n_rounds,
+        dual_check=check,
+        beta=beta,
+        passed=bool(check <= beta * (1 + check_tol)),
+        exhaustive=exhaustive,
+        lower_bound=lower_bound,
+        objectives=objectives,
+        stop_reason=stop_reason,
+    )
+    return gates, solutions, report
+
+
+def _current_filters(solutions, gates, rng, n_gates=32):
+    """Directions of the active groups of every output, and up to ``n_gates`` of the gates."""
+    picked = rng.choice(gates.shape[1], size=min(n_gates, gates.shape[1]), replace=False)
+    directions = [gates[:, picked].T]
+    for solution in solutions:
+        norms = np.linalg.norm(solution.coef, axis=2)
+        active = norms > 1e-6 * norms.max(initial=0.0)
+        directions.append(solution.coef[active])
+    return np.vstack(directions)
+
+
+def _add_new(patches, gates, candidates, known, limit=None):
+    """Append the candidates whose patterns are new (in order), at most ``limit`` of them."""
+    if candidates.shape[1] == 0:
+        return gates, 0
+    keep = []
+    for j, key in enumerate(_pattern_keys(patches, candidates)):
+        if limit is not None and len(keep) >= limit:
+            break
+        if key not in known:
+            known.add(key)
+            keep.append(j)
+    if not keep:
+        return gates, 0
+    return np.hstack([gates, candidates[:, keep]]), len(keep)
+
+
+__all__ = ["GenerationReport", "generate_patterns", "gradient_seeds", "oracle_search"]
