@@ -75,7 +75,8 @@ def cone_projections(program, index, G, *, beta=None, tol=1e-10, max_rounds=100,
     exact : ndarray of bool, shape (n_vectors,)
         Whether ``U[j]`` satisfies every row of its cone (it is then the projection).
     rows : list of ndarray of int
-        The rows of each cone that were used.
+        The rows of each cone with a positive multiplier in the final projection (its tight
+        rows): a good start for projecting a nearby vector.
     """
     operator = as_operator(program)
     index = np.asarray(index, dtype=int)
@@ -86,9 +87,10 @@ def cone_projections(program, index, G, *, beta=None, tol=1e-10, max_rounds=100,
         rows = [np.zeros(0, dtype=int) for _ in index]
     else:
         rows = [np.asarray(r, dtype=int) for r in rows]
+    multipliers = [np.zeros(len(r)) for r in rows]
     for j in range(len(index)):
         if len(rows[j]):
-            U[j], _ = _nnls_projection(operator.cone_rows(index[j], rows[j]), G[j])
+            U[j], multipliers[j] = _nnls_projection(operator.cone_rows(index[j], rows[j]), G[j])
     norms = np.linalg.norm(U, axis=1)
     settled = norms <= beta if beta is not None else np.zeros(len(index), dtype=bool)
     n_add = 2 * G.shape[1]
@@ -109,10 +111,11 @@ def cone_projections(program, index, G, *, beta=None, tol=1e-10, max_rounds=100,
                 if len(violated) > n_add:
                     violated = violated[np.argpartition(values[violated], n_add)[:n_add]]
                 rows[j] = np.union1d(rows[j], violated)
-                U[j], _ = _nnls_projection(operator.cone_rows(index[j], rows[j]), G[j])
+                U[j], multipliers[j] = _nnls_projection(operator.cone_rows(index[j], rows[j]), G[j])
                 if beta is not None and np.linalg.norm(U[j]) <= beta:
                     settled[j] = True
-    return U, exact, rows
+    tight = [r[m > 0] for r, m in zip(rows, multipliers, strict=True)]
+    return U, exact, tight
 
 
 def project_onto_cone(cone_rows, g, *, tol=1e-12, max_rounds=1000):

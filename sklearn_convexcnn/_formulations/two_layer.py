@@ -9,6 +9,7 @@ import numpy as np
 
 from .._network import TwoLayerCNN
 from .._patterns import sample_gates
+from ._operator import DenseOperator, PatchOperator
 from ._program import GroupProgram, recover_neurons
 from .pooling import PatchPooling, make_pooled_formulation
 
@@ -50,6 +51,26 @@ class TwoLayerFormulation:
         signs = np.where(masks, 1.0, -1.0)
         cones = np.einsum("nkp,nkh->pnkh", signs, patches)
         return GroupProgram(pieces, cones.reshape(gates.shape[1], -1, patches.shape[2]))
+
+    def operator(self, patches, gates):
+        """The same program as :meth:`program`, matrix-free: patterns recomputed from the gates.
+
+        What the native solver uses; memory grows with ``n * K * h``, not ``n * K * P * h``.
+
+        Parameters
+        ----------
+        patches : ndarray of shape (n_samples, n_patches, patch_size)
+        gates : ndarray of shape (patch_size, n_patterns)
+
+        Returns
+        -------
+        operator : PatchOperator or DenseOperator
+        """
+        if type(self.pooling) is not AveragePooling:
+            # other poolings have other pieces: the dense program is always right
+            return DenseOperator(self.program(patches, gates))
+        n_patches = patches.shape[1]
+        return PatchOperator(patches, gates, np.full(n_patches, 1.0 / n_patches))
 
     def network(self, solutions):
         """The recovered network, one group of neurons per output.

@@ -131,7 +131,10 @@ class _WorkingSet:
         return np.hstack([self._pieces[p] * (1.0 if s == 0 else -1.0) for p, s in self.groups])
 
     def cone_blocks(self):
-        return [self.operator.cone_rows(p, rows) for (p, _), rows in zip(self.groups, self.rows)]
+        return [
+            self.operator.cone_rows(p, rows)
+            for (p, _), rows in zip(self.groups, self.rows, strict=True)
+        ]
 
 
 def _objective(loss, f, y, beta, coef):
@@ -270,10 +273,10 @@ def _polish(M, y, x, *, beta, loss, fit_intercept, n_groups, h, blocks):
         decrease = gradient @ step
         if decrease >= 0:
             break
-        if -decrease <= 1e-16 * max(abs(current), 1.0):
+        if -decrease <= 1e-14 * max(abs(current), 1.0):
             break
         alpha = 1.0
-        while alpha > 1e-12:
+        while alpha > 1e-6:
             candidate = w + alpha * step
             candidate_value = value(candidate)
             if candidate_value <= current + 1e-4 * alpha * decrease:
@@ -329,6 +332,30 @@ def _add_violated_rows(work):
     return added
 
 
+def _price(operator, correlations, beta, price_rows):
+    """Upper bounds on ``||Proj_{C_i}(+-A_i^T v)||`` that are exact wherever they exceed beta.
+
+    Only groups with ``||A_i^T v|| > beta`` are projected (screening). Each projection starts
+    from the tight rows of the group's previous projection (``price_rows``, updated), which
+    the dual vector of the next iteration usually shares.
+    """
+    n_patterns = operator.n_patterns
+    signed = np.stack([correlations, -correlations])  # (2, P, h)
+    prices = np.linalg.norm(signed, axis=2)
+    flat = np.flatnonzero(prices.ravel() > beta)
+    if len(flat) == 0:
+        return prices
+    signs, patterns = np.divmod(flat, n_patterns)
+    start_rows = [price_rows.get((p, s), []) for p, s in zip(patterns, signs, strict=True)]
+    U, _, rows = cone_projections(
+        operator, patterns, signed[signs, patterns], beta=beta, rows=start_rows
+    )
+    prices[signs, patterns] = np.linalg.norm(U, axis=1)
+    for p, s, r in zip(patterns, signs, rows, strict=True):
+        price_rows[(int(p), int(s))] = r
+    return prices
+
+
 def solve_native(
     program,
     y,
@@ -341,6 +368,7 @@ def solve_native(
     verbose=0,
     coef_init=None,
     intercept_init=None,
+    solver="native",
 ):
     """Solve the group program for one output by the working-set method (module docstring).
 
@@ -360,6 +388,8 @@ def solve_native(
     coef_init : ndarray of shape (2, n_patterns, patch_size), default=None
         Warm start: its nonzero groups form the initial working set.
     intercept_init : float, default=None
+    solver : str, default="native"
+        Ignored; accepted so that every back-end has the same call signature.
 
     Returns
     -------
@@ -376,13 +406,16 @@ def solve_native(
         b = float(intercept_init)
     qp_tol = min(1e-9, max(1e-12, 1e-2 * tol))
     if coef_init is not None:
-        for sign_index, pattern in zip(*np.nonzero(np.linalg.norm(coef_init, axis=2) > 0)):
+        for sign_index, pattern in zip(
+            *np.nonzero(np.linalg.norm(coef_init, axis=2) > 0), strict=True
+        ):
             work.add(int(pattern), int(sign_index), [])
         if len(work):
             work.coef = np.array([coef_init[s, p] for p, s in work.groups])
-            coef, b, _ = _restricted_then_feasible(work, y, b, beta, loss, fit_intercept, qp_tol)
+            _, b = _restricted_then_feasible(work, y, b, beta, loss, fit_intercept, qp_tol)
 
     n_iter, gap, primal, converged = 0, np.inf, np.inf, False
+    price_rows = {}  # tight rows of the last projection of each group: the next one starts there
     while True:
         design = work.design()
         f = design @ work.coef.ravel() + b
@@ -390,22 +423,7 @@ def solve_native(
         v = dual_point(loss, f, y, fit_intercept)
         correlations = operator.correlations(v)
         in_set = {group: j for j, group in enumerate(work.groups)}
-        prices = np.empty((2, n_patterns))
-        found_rows = [[None] * n_patterns for _ in range(2)]
-        for sign_index, sign in enumerate((1.0, -1.0)):
-            start_rows = [
-                work.rows[in_set[(i, sign_index)]] if (i, sign_index) in in_set else []
-                for i in range(n_patterns)
-            ]
-            U, _, rows = cone_projections(
-                operator,
-                np.arange(n_patterns),
-                sign * correlations,
-                beta=beta,
-                rows=start_rows,
-            )
-            prices[sign_index] = np.linalg.norm(U, axis=1)
-            found_rows[sign_index] = rows
+        prices = _price(operator, correlations, beta, price_rows)
         top = float(prices.max(initial=0.0))
         dual = dual_objective(loss, v * min(1.0, beta / max(top, 1e-300)), y, fit_intercept)
         gap = primal - dual
@@ -432,7 +450,7 @@ def solve_native(
             qp_tol = max(1e-12, qp_tol * 1e-2)
         for flat in candidates:
             sign_index, pattern = divmod(int(flat), n_patterns)
-            work.add(pattern, sign_index, found_rows[sign_index][pattern])
+            work.add(pattern, sign_index, price_rows.get((pattern, sign_index), []))
         n_iter += 1
         b = _restricted_then_feasible(work, y, b, beta, loss, fit_intercept, qp_tol)[1]
 

@@ -1,0 +1,232 @@
+"""The native solver against CVXPY + Clarabel, and its certificate checked independently.
+
+The independent check solves the *dual* program with CVXPY (the Lagrangian form of the KKT test,
+``||+-A_i^T v + G_i^T lam|| <= beta`` with ``lam >= 0``), so a native objective below the dual
+optimum, or a reported gap smaller than its distance to the dual optimum, would fail.
+"""
+
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.exceptions import ConvergenceWarning
+
+from sklearn_convexcnn import ConvexCNNClassifier, ConvexCNNRegressor
+from sklearn_convexcnn._formulations._operator import DenseOperator, PatchOperator
+from sklearn_convexcnn._formulations.two_layer import make_formulation
+from sklearn_convexcnn._optimality import (
+    dual_norms,
+    dual_objective,
+    dual_point,
+    duality_gap,
+    project_onto_cone,
+)
+from sklearn_convexcnn._patches import extract_patches, resolve_geometry
+from sklearn_convexcnn._solvers import solve_cvxpy
+from sklearn_convexcnn._solvers._native import solve_native
+
+cp = pytest.importorskip("cvxpy")
+
+
+def _problem(seed, loss, n=30, length=8, kernel=3, n_patterns=8):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, length))
+    patches = extract_patches(X, resolve_geometry(None, kernel, 1, length))
+    filters = rng.standard_normal((2, kernel))
+    y = np.maximum(patches @ filters.T, 0).mean(axis=1) @ [1.0, -1.0]
+    y = y + 0.1 * rng.standard_normal(n)
+    if loss == "logistic":
+        y = np.where(y > np.median(y), 1.0, -1.0)
+    formulation = make_formulation("average")
+    gates = formulation.sample_gates(patches, n_patterns, rng)
+    return patches, gates, y, formulation
+
+
+def _beta(program, loss, y, fit_intercept, fraction=0.2):
+    """``fraction`` of the smallest beta whose optimum is the empty network."""
+    f = np.zeros(len(y))
+    if fit_intercept:
+        f += y.mean() if loss == "squared" else np.log((1 + y.mean()) / (1 - y.mean()))
+    return fraction * dual_norms(program, dual_point(loss, f, y, fit_intercept)).max()
+
+
+def _dual_optimum(program, loss, y, beta, fit_intercept):
+    """The dual program solved by CVXPY: an independent lower bound on the optimum."""
+    n_patterns, n_samples, _ = program.pieces.shape
+    v = cp.Variable(n_samples)
+    constraints = []
+    for i in range(n_patterns):
+        for sign in (1.0, -1.0):
+            lam = cp.Variable(program.cones.shape[1], nonneg=True)
+            constraints.append(
+                cp.norm(sign * program.pieces[i].T @ v + program.cones[i].T @ lam) <= beta
+            )
+    if fit_intercept:
+        constraints.append(cp.sum(v) == 0)
+    if loss == "squared":
+        objective = y @ v - 0.5 * cp.sum_squares(v)
+    else:
+        p = cp.multiply(y, v)
+        objective = cp.sum(cp.entr(p) + cp.entr(1 - p))
+    problem = cp.Problem(cp.Maximize(objective), constraints)
+    problem.solve(solver="CLARABEL", tol_gap_abs=1e-10, tol_gap_rel=1e-10, tol_feas=1e-10)
+    return problem.value
+
+
+def _reference(program, y, beta, loss, fit_intercept):
+    for solver in ("clarabel", "ecos", "scs"):
+        try:
+            return solve_cvxpy(
+                program,
+                y,
+                beta=beta,
+                loss=loss,
+                fit_intercept=fit_intercept,
+                solver=solver,
+                tol=1e-9,
+                max_iter=200 if solver != "scs" else 200_000,
+            )
+        except Exception:  # noqa: BLE001 - some conic solvers fail on exponential cones
+            continue
+    pytest.fail("no CVXPY solver solved the reference program")
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("loss", ["squared", "logistic"])
+def test_native_matches_cvxpy_and_dual(seed, loss, fit_intercept):
+    patches, gates, y, formulation = _problem(seed, loss)
+    program = formulation.program(patches, gates)
+    operator = formulation.operator(patches, gates)
+    beta = _beta(program, loss, y, fit_intercept)
+    tol = 1e-9
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        native = solve_native(
+            operator, y, beta=beta, loss=loss, fit_intercept=fit_intercept, tol=tol, max_iter=200
+        )
+    assert native.converged
+    reference = _reference(program, y, beta, loss, fit_intercept)
+    assert native.objective == pytest.approx(reference.objective, rel=1e-6)
+
+    # the returned point is feasible and its objective is what the solver reports
+    norms = np.linalg.norm(native.coef, axis=2)
+    assert np.count_nonzero(norms) >= 1
+    for sign in range(2):
+        for i in np.flatnonzero(norms[sign]):
+            slack = program.cones[i] @ native.coef[sign, i]
+            assert slack.min() >= -1e-8 * norms[sign, i]
+    f = program.fit_values(native.coef) + native.intercept
+    if loss == "squared":
+        value = 0.5 * np.sum((f - y) ** 2)
+    else:
+        value = np.sum(np.logaddexp(0, -y * f))
+    value += beta * norms.sum()
+    assert value == pytest.approx(native.objective, rel=1e-12)
+
+    # certificate: the dual optimum (computed independently) lies within the reported gap
+    dual = _dual_optimum(program, loss, y, beta, fit_intercept)
+    assert native.objective >= dual - 1e-7 * abs(dual)
+    assert native.objective - dual <= native.duality_gap + 1e-7 * abs(dual)
+    assert native.duality_gap <= tol * native.objective
+    gap, lower = duality_gap(
+        program, loss, f, y, beta=beta, primal=native.objective, fit_intercept=fit_intercept
+    )
+    assert lower <= dual + 1e-7 * abs(dual)
+    assert gap == pytest.approx(native.duality_gap, abs=1e-8 * native.objective)
+
+
+def test_operator_matches_dense_program():
+    patches, gates, y, formulation = _problem(0, "squared", n=12)
+    dense = DenseOperator(formulation.program(patches, gates))
+    lazy = PatchOperator(patches, gates, np.full(patches.shape[1], 1 / patches.shape[1]), 64)
+    rng = np.random.default_rng(0)
+    v = rng.standard_normal(len(y))
+    np.testing.assert_allclose(lazy.correlations(v), dense.correlations(v), atol=1e-12)
+    index = [0, 3, 5]
+    np.testing.assert_allclose(lazy.pieces(index), dense.pieces(index), atol=1e-12)
+    U = rng.standard_normal((3, patches.shape[2]))
+    np.testing.assert_allclose(lazy.cone_products(U, index), dense.cone_products(U, index))
+    np.testing.assert_allclose(lazy.cone_rows(3, [0, 4, 7]), dense.cone_rows(3, [0, 4, 7]))
+
+
+def test_project_onto_cone_matches_qp():
+    rng = np.random.default_rng(3)
+    rows = rng.standard_normal((40, 4)) + [2.0, 0, 0, 0]  # a cone with interior around e_1
+    for _ in range(3):
+        g = 3 * rng.standard_normal(4)
+        u = cp.Variable(4)
+        cp.Problem(cp.Minimize(cp.sum_squares(u - g)), [rows @ u >= 0]).solve(solver="CLARABEL")
+        projection = project_onto_cone(rows, g)
+        np.testing.assert_allclose(projection, u.value, atol=1e-6)
+        assert (rows @ projection).min() >= -1e-10
+
+
+def test_dual_objective_is_the_conjugate():
+    """``-L*(-v) = min_f L(f) + v f`` checked by minimising over a fine grid of f."""
+    grid = np.linspace(-30, 30, 200_001)
+    for loss, y, v in [("squared", 0.7, 0.3), ("logistic", 1.0, 0.25), ("logistic", -1.0, -0.6)]:
+        if loss == "squared":
+            values = 0.5 * (grid - y) ** 2 + v * grid
+        else:
+            values = np.logaddexp(0, -y * grid) + v * grid
+        expected = values.min()
+        actual = dual_objective(loss, np.array([v]), np.array([y]), fit_intercept=False)
+        assert actual == pytest.approx(expected, abs=1e-8)
+    assert dual_objective("logistic", np.array([-0.5]), np.array([1.0]), False) == -np.inf
+    assert dual_objective("squared", np.array([1.0, 0.5]), np.array([0.0, 0.0]), True) == -np.inf
+
+
+def test_warm_start_gives_the_cold_solution():
+    patches, gates, y, formulation = _problem(1, "squared", n=40)
+    operator = formulation.operator(patches, gates)
+    beta = _beta(operator, "squared", y, True, fraction=0.3)
+    options = dict(loss="squared", fit_intercept=True, tol=1e-10, max_iter=100)
+    cold = solve_native(operator, y, beta=beta, **options)
+    warm = solve_native(
+        operator,
+        y,
+        beta=0.8 * beta,
+        coef_init=cold.coef,
+        intercept_init=cold.intercept,
+        **options,
+    )
+    again = solve_native(operator, y, beta=0.8 * beta, **options)
+    assert warm.objective == pytest.approx(again.objective, rel=1e-9)
+
+
+def test_estimator_native_is_exact_and_certified():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((40, 10))
+    y = np.maximum(X[:, 2:5] @ [1.0, -1.0, 0.5], 0) + X[:, 0]
+    reg = ConvexCNNRegressor(
+        beta=0.1, n_patterns=16, solver="native", random_state=0, tol=1e-8
+    ).fit(X, y)
+    assert reg.regularized_objective(X, y) == pytest.approx(reg.objective_, rel=1e-6)
+    assert 0 <= reg.duality_gap_ <= 1e-8 * reg.objective_
+    reference = ConvexCNNRegressor(beta=0.1, n_patterns=16, solver="clarabel", random_state=0)
+    reference.fit(X, y)
+    assert reg.objective_ == pytest.approx(reference.objective_, rel=1e-6)
+
+
+def test_classifier_native_logistic_multiclass():
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((45, 9))
+    y = np.repeat([0, 1, 2], 15)
+    X[y == 1, 3:6] += 1.5
+    X[y == 2, 3:6] -= 1.5
+    clf = ConvexCNNClassifier(beta=0.5, loss="logistic", solver="native", random_state=0)
+    clf.fit(X, y)
+    assert clf.regularized_objective(X, y) == pytest.approx(clf.objective_, rel=1e-6)
+    assert clf.duality_gap_ <= clf.tol * clf.objective_
+    assert clf.score(X, y) > 0.8
+
+
+def test_max_iter_too_small_warns_with_the_gap():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((40, 10))
+    y = np.maximum(X[:, 2:5] @ [1.0, -1.0, 0.5], 0) + X[:, 0]
+    reg = ConvexCNNRegressor(beta=0.05, solver="native", max_iter=1, random_state=0)
+    with pytest.warns(ConvergenceWarning, match=r"Duality gap: \d\.\d+e[+-]\d+, tolerance"):
+        reg.fit(X, y)
+    assert reg.duality_gap_ > reg.tol * reg.objective_
