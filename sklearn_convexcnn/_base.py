@@ -19,6 +19,7 @@ from ._compat import Interval, StrOptions, _fit_context
 from ._formulations.two_layer import POOLINGS, READOUTS, make_formulation
 from ._patches import extract_patches, resolve_geometry
 from ._solvers import CVXPY_SOLVERS, SolverFailed, solve_cvxpy
+from ._solvers._native import solve_native
 
 
 _INPUT_ATTRIBUTES = ("n_features_in_", "feature_names_in_")
@@ -40,7 +41,7 @@ class _BaseConvexCNN(BaseEstimator):
         "pool_size": [None, Interval(Integral, 1, None, closed="left"), tuple, list],
         "readout": [StrOptions(set(READOUTS))],
         "n_patterns": [Interval(Integral, 1, None, closed="left")],
-        "solver": [StrOptions({"auto", *CVXPY_SOLVERS})],
+        "solver": [StrOptions({"auto", "native", *CVXPY_SOLVERS})],
         "fit_intercept": ["boolean"],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="neither")],
@@ -99,7 +100,10 @@ class _BaseConvexCNN(BaseEstimator):
             self.pooling, self.pool_size, self.readout, geometry.grid_shape
         )
         gates = formulation.sample_gates(patches, self.n_patterns, rng)
-        program = formulation.program(patches, gates)
+        if self.solver in ("auto", "native") and hasattr(formulation, "operator"):
+            program = formulation.operator(patches, gates)  # matrix-free, for the native solver
+        else:
+            program = formulation.program(patches, gates)
         self._log(
             f"{X.shape[0]} samples, {geometry.n_patches} patches of size "
             f"{geometry.patch_size}, {gates.shape[1]} distinct patterns"
@@ -118,12 +122,17 @@ class _BaseConvexCNN(BaseEstimator):
             "intercept_": network.intercept,
             "objective_": sum(solution.objective for solution in solutions),
             "n_iter_": max(solution.n_iter for solution in solutions),
+            "duality_gap_": sum(
+                np.nan if solution.duality_gap is None else solution.duality_gap
+                for solution in solutions
+            ),
         }
 
     def _solve(self, program, y, output, n_outputs):
         start = time.perf_counter()
         try:
-            solution = solve_cvxpy(
+            native = self.solver == "native" or hasattr(program, "correlations")
+            solution = (solve_native if native else solve_cvxpy)(
                 program,
                 y,
                 beta=self.beta,
@@ -143,7 +152,14 @@ class _BaseConvexCNN(BaseEstimator):
             warnings.warn(
                 f"The convex program for output {output} did not converge: {solution.solver} "
                 f"stopped with status {solution.status!r} after {solution.n_iter} iterations "
-                f"(max_iter={self.max_iter}, tol={self.tol:.1e}). Increase max_iter or loosen "
+                f"(max_iter={self.max_iter}, tol={self.tol:.1e}"
+                + (
+                    ""
+                    if solution.duality_gap is None
+                    else f"; Duality gap: {solution.duality_gap:.3e}, tolerance: "
+                    f"{self.tol * abs(solution.objective):.3e}"
+                )
+                + "). Increase max_iter or loosen "
                 "tol; the network attains the returned point's objective, not the optimum.",
                 ConvergenceWarning,
                 stacklevel=3,
