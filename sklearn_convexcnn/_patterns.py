@@ -6,6 +6,8 @@ matrix. It is never the product of per-patch patterns. We represent every patter
 a filter that lies inside its cell, so the masks can be recomputed from the gates on any data.
 """
 
+import math
+
 import numpy as np
 
 
@@ -60,4 +62,271 @@ def sample_gates(patches, n_patterns, random_state):
     gates : ndarray of shape (patch_size, n_unique)
     """
     gates = random_state.standard_normal((patches.shape[2], n_patterns))
+    return unique_gates(patches, gates)
+
+
+# --------------------------------------------------------------------------------------------
+# Exact enumeration (formulations.md §3)
+
+#: Largest Cover bound :func:`enumerate_gates` accepts by default. A program over this many
+#: patterns already has ``2 * P * n * K`` cone rows; beyond it, sample the patterns.
+MAX_EXACT_PATTERNS = 100_000
+
+_ZERO_ROW = 1e-12  # rows below this times the largest norm are zero: 1[0 >= 0] = 1 always
+_PARALLEL = 1e-10  # unit normals closer than this (up to sign) are the same hyperplane
+_RANK = 1e-10  # singular values below this times the largest do not count in the rank
+_THROUGH = 1e-9  # a hyperplane passes through a ray when |g . t| is below this (unit vectors)
+
+
+def cover_bound(n_hyperplanes, rank):
+    """Cover's bound on the number of cells of a central hyperplane arrangement.
+
+    ``2 * sum_{l < r} C(N - 1, l)`` for ``N`` hyperplanes through the origin whose normals have
+    rank ``r`` (Cover 1965; formulations.md §3). Equality holds when the normals are in general
+    position, e.g. for Gaussian data; degenerate data have fewer cells.
+
+    Parameters
+    ----------
+    n_hyperplanes : int
+        Number of distinct hyperplanes ``N`` (non-zero, pairwise non-parallel normals).
+    rank : int
+        Rank ``r`` of the matrix of normals.
+
+    Returns
+    -------
+    bound : int
+        An exact integer; ``1`` when there is no hyperplane (the whole space is one cell).
+    """
+    n_hyperplanes, rank = int(n_hyperplanes), int(rank)
+    if n_hyperplanes == 0 or rank == 0:
+        return 1
+    return 2 * sum(math.comb(n_hyperplanes - 1, level) for level in range(rank))
+
+
+def distinct_hyperplanes(rows):
+    """Unit normals of the distinct hyperplanes ``{u : row . u = 0}`` of the rows.
+
+    Zero rows define no hyperplane (their sign is ``1[0 >= 0] = 1`` for every filter), and rows
+    that are multiples of each other, of either sign, define the same one.
+
+    Parameters
+    ----------
+    rows : ndarray of shape (n_rows, dim)
+
+    Returns
+    -------
+    normals : ndarray of shape (n_hyperplanes, dim)
+        Unit vectors, the first entry of each that is not negligible made positive.
+    """
+    rows = np.asarray(rows, dtype=float)
+    norms = np.linalg.norm(rows, axis=1)
+    rows = rows[norms > _ZERO_ROW * norms.max(initial=0.0)]
+    if len(rows) == 0:
+        return rows
+    unit = rows / np.linalg.norm(rows, axis=1, keepdims=True)
+    leading = np.argmax(np.abs(unit) > 1e-8, axis=1)
+    unit *= np.sign(unit[np.arange(len(unit)), leading])[:, None]
+    order = np.lexsort(np.round(unit, 8).T[::-1])
+    unit = unit[order]
+    keep = np.ones(len(unit), dtype=bool)
+    keep[1:] = np.abs(np.diff(unit, axis=0)).max(axis=1) > _PARALLEL
+    return unit[keep]
+
+
+def _row_space(normals):
+    """Orthonormal basis (columns) of the span of the rows."""
+    _, singular, vt = np.linalg.svd(normals, full_matrices=False)
+    rank = int(np.sum(singular > _RANK * singular[0])) if len(singular) else 0
+    return vt[:rank].T
+
+
+def _renormalized(normals):
+    return distinct_hyperplanes(normals)
+
+
+def _best_per_cell(points, normals):
+    """One point per distinct sign vector, the one farthest from every hyperplane."""
+    values = points @ normals.T
+    margin = np.abs(values).min(axis=1, initial=np.inf)
+    order = np.argsort(-margin, kind="stable")
+    keys = np.packbits(values[order] >= 0, axis=1)
+    _, first = np.unique(keys, axis=0, return_index=True)
+    return points[order[np.sort(first)]]
+
+
+def _sweep_2d(normals):
+    """One unit point between consecutive critical angles of lines through the origin in R^2."""
+    base = np.arctan2(normals[:, 1], normals[:, 0])
+    angles = np.sort(np.mod(np.concatenate([base + np.pi / 2, base - np.pi / 2]), 2 * np.pi))
+    following = np.append(angles[1:], angles[0] + 2 * np.pi)
+    middle = (angles + following) / 2
+    return np.column_stack([np.cos(middle), np.sin(middle)])
+
+
+def _sweep_3d(normals):
+    """Points of every cell of an essential central arrangement in R^3 (formulations.md §3).
+
+    Every cell is a pointed cone, so it has an extreme ray ``t = +-(g_a x g_b)``. Around each
+    ray, the cells touching it are found by a 2-D angular sweep over the hyperplanes through the
+    ray, stepping off the ray by less than the distance to any other hyperplane.
+    """
+    first, second = np.triu_indices(len(normals), k=1)
+    rays = np.cross(normals[first], normals[second])
+    rays /= np.linalg.norm(rays, axis=1, keepdims=True)
+    products = np.abs(rays @ normals.T)  # (pairs, N)
+    through = products < _THROUGH
+    # distance to the nearest hyperplane not through the ray bounds the step
+    step = 0.5 * np.min(np.where(through, np.inf, products), axis=1, initial=1.0)
+    points = []
+    simple = through.sum(axis=1) == 2
+    if simple.any():
+        # two hyperplanes through the ray: the 4 quadrants of the plane they span
+        pair = np.stack([normals[first[simple]], normals[second[simple]]], axis=1)  # (S, 2, 3)
+        for signs in ((1, 1), (1, -1), (-1, 1), (-1, -1)):
+            target = np.broadcast_to(np.array(signs, float), (len(pair), 2))
+            w = np.einsum("sij,sj->si", np.linalg.pinv(pair), target)
+            w /= np.linalg.norm(w, axis=1, keepdims=True)
+            for ray_sign in (1.0, -1.0):
+                points.append(ray_sign * rays[simple] + step[simple, None] * w)
+    seen = set()
+    for index in np.flatnonzero(~simple):
+        # a degenerate ray on three or more hyperplanes: sweep the plane orthogonal to it
+        ray = rays[index]
+        key = tuple(np.round(ray * np.sign(ray[np.argmax(np.abs(ray) > 1e-8)]), 7))
+        if key in seen:
+            continue
+        seen.add(key)
+        basis = np.linalg.svd(ray[None])[2][1:].T  # (3, 2), orthogonal to the ray
+        directions = _sweep_2d(_renormalized(normals[through[index]] @ basis)) @ basis.T
+        for ray_sign in (1.0, -1.0):
+            points.append(ray_sign * ray + step[index] * directions)
+    points = np.concatenate(points)
+    points /= np.linalg.norm(points, axis=1, keepdims=True)
+    return points
+
+
+def _deletion_restriction(normals):
+    """Points of every cell, adding one hyperplane at a time (any dimension).
+
+    A cell of the arrangement of the first ``j - 1`` hyperplanes that ``H_j`` does not cut keeps
+    its point; a cell it cuts meets ``H_j`` in a cell of the restricted arrangement (one
+    dimension lower, computed recursively), and the two halves contain that cell's point moved
+    off ``H_j`` by less than the distance to any other hyperplane. Every cell of the final
+    arrangement thus gets at least one point; at most about twice the number of cells are made.
+    """
+    dim = normals.shape[1]
+    points = [normals[:1], -normals[:1]]
+    for j in range(1, len(normals)):
+        g, previous = normals[j], normals[:j]
+        basis = np.linalg.svd(g[None])[2][1:].T  # (dim, dim - 1), spans H_j
+        restricted = _cell_points(_renormalized(previous @ basis)) @ basis.T
+        along = np.abs(previous @ g)
+        distance = np.abs(restricted @ previous.T) / np.maximum(along, 1e-300)
+        step = np.minimum(0.5 * distance.min(axis=1, initial=np.inf), 1.0)[:, None]
+        points += [restricted + step * g, restricted - step * g]
+    points = np.concatenate(points)
+    assert points.shape[1] == dim
+    return points / np.linalg.norm(points, axis=1, keepdims=True)
+
+
+def _cell_points(normals):
+    """One unit point inside every cell of the arrangement of the given unit normals.
+
+    Parameters
+    ----------
+    normals : ndarray of shape (n_hyperplanes, dim)
+        Distinct hyperplanes (:func:`distinct_hyperplanes`).
+
+    Returns
+    -------
+    points : ndarray of shape (n_cells, dim)
+    """
+    dim = normals.shape[1]
+    if len(normals) == 0:
+        return np.eye(dim)[:1]
+    basis = _row_space(normals)
+    rank = basis.shape[1]
+    if rank < dim:  # the cells are products with the null space: enumerate in the row space
+        return _cell_points(_renormalized(normals @ basis)) @ basis.T
+    if dim == 1:
+        points = np.array([[1.0], [-1.0]])
+    elif dim == 2:
+        points = _sweep_2d(normals)
+    elif dim == 3:
+        points = _sweep_3d(normals)
+    else:
+        points = _deletion_restriction(normals)
+    return _best_per_cell(points, normals)
+
+
+def arrangement_gates(rows, max_patterns=MAX_EXACT_PATTERNS):
+    """One point inside every cell of the central arrangement ``{u : row . u = 0}``.
+
+    Exact for any dimension and any data (general position is not needed): a 2-D angular sweep,
+    sweeps around the extreme rays in 3-D, and deletion-restriction (one dimension lower per
+    added hyperplane) above (formulations.md §3). Cells are full-dimensional: the patterns of
+    filters on the boundary of a cell are not separate patterns, since the closed cones of the
+    full-dimensional cells already cover every filter.
+
+    Parameters
+    ----------
+    rows : ndarray of shape (n_rows, dim)
+        Normals of the hyperplanes, possibly repeated, parallel or zero.
+    max_patterns : int, default=MAX_EXACT_PATTERNS
+        Refuse arrangements whose Cover bound (:func:`cover_bound`) exceeds this.
+
+    Returns
+    -------
+    gates : ndarray of shape (dim, n_cells)
+        Unit vectors, one per cell, each as far from the hyperplanes as the construction allows.
+
+    Raises
+    ------
+    ValueError
+        If the Cover bound exceeds ``max_patterns``.
+    """
+    rows = np.asarray(rows, dtype=float)
+    normals = distinct_hyperplanes(rows)
+    rank = _row_space(normals).shape[1] if len(normals) else 0
+    bound = cover_bound(len(normals), rank)
+    if bound > max_patterns:
+        raise ValueError(
+            f"n_patterns='exact' would enumerate up to {bound} activation patterns (the Cover "
+            f"bound of {len(normals)} distinct hyperplanes of rank {rank}), more than the limit "
+            f"of {max_patterns}. Pass an int n_patterns=<int> (e.g. n_patterns=256) to sample "
+            "the patterns instead, or use fewer samples or a smaller kernel_size."
+        )
+    if len(normals) == 0:
+        return np.eye(rows.shape[1])[:, :1]
+    return _cell_points(normals).T
+
+
+def enumerate_gates(patches, max_patterns=MAX_EXACT_PATTERNS):
+    """Gates of every joint activation pattern of a single filter (exact enumeration).
+
+    The patterns ``(1[X_k u >= 0])_k`` over all ``u`` are the cells of the central arrangement
+    of the ``n * K`` rows of the stacked patch matrix ``[X_1; ...; X_K]`` in ``R^h``
+    (formulations.md §3): never the product of per-patch patterns. Their number is at most the
+    Cover bound ``2 * sum_{l < r} C(N - 1, l)`` with ``N <= n * K`` distinct hyperplanes and
+    ``r`` the rank of the stacked matrix, with equality for data in general position.
+
+    Parameters
+    ----------
+    patches : ndarray of shape (n_samples, n_patches, patch_size)
+    max_patterns : int, default=MAX_EXACT_PATTERNS
+        Largest Cover bound accepted; the enumeration is refused above it.
+
+    Returns
+    -------
+    gates : ndarray of shape (patch_size, n_patterns)
+        One filter inside every cell, distinct patterns in the order of
+        :func:`unique_gates`.
+
+    Raises
+    ------
+    ValueError
+        If the Cover bound exceeds ``max_patterns``: the error names the bound and suggests
+        sampling with ``n_patterns=<int>``.
+    """
+    gates = arrangement_gates(patches.reshape(-1, patches.shape[2]), max_patterns)
     return unique_gates(patches, gates)

@@ -1,0 +1,87 @@
+"""Exact enumeration of the joint activation patterns (formulations.md §3, §4.1)."""
+
+import numpy as np
+import pytest
+
+from sklearn_convexcnn._patterns import (
+    MAX_EXACT_PATTERNS,
+    cover_bound,
+    distinct_hyperplanes,
+    enumerate_gates,
+    pattern_masks,
+)
+
+
+def _keys(patches, gates):
+    masks = pattern_masks(patches, gates).reshape(-1, gates.shape[1])
+    return [column.tobytes() for column in np.packbits(masks, axis=0).T]
+
+
+def test_cover_bound_values():
+    assert cover_bound(40, 1) == 2
+    assert cover_bound(40, 2) == 80  # 2N lines' sectors in the plane
+    assert cover_bound(40, 3) == 2 * (1 + 39 + 741)
+    assert cover_bound(0, 3) == 1 and cover_bound(5, 0) == 1
+    assert cover_bound(3, 5) == 8  # fewer hyperplanes than dimensions: all 2^N orthants
+
+
+@pytest.mark.parametrize(
+    "n, K, h",
+    [(10, 4, 1), (10, 4, 2), (16, 7, 2), (10, 4, 3), (12, 3, 3), (6, 3, 4), (5, 3, 5)],
+)
+def test_count_equals_cover_bound_on_gaussian_data(n, K, h):
+    # Gaussian rows are in general position: the bound is attained exactly
+    patches = np.random.default_rng(n * K + h).standard_normal((n, K, h))
+    gates = enumerate_gates(patches)
+    assert gates.shape == (h, cover_bound(n * K, h))
+    assert len(set(_keys(patches, gates))) == gates.shape[1]  # all distinct
+
+
+@pytest.mark.parametrize("h", [2, 3, 4])
+def test_every_random_filter_pattern_is_enumerated(h):
+    rng = np.random.default_rng(h)
+    patches = rng.standard_normal((7, 4, h))
+    enumerated = set(_keys(patches, enumerate_gates(patches)))
+    sampled = set(_keys(patches, rng.standard_normal((h, 20000))))
+    assert sampled <= enumerated
+
+
+@pytest.mark.parametrize("h", [2, 3, 4])
+def test_degenerate_data_matches_exhaustive_sampling(h):
+    # repeated, parallel and zero rows (entries in {-1, 0, 1}): fewer cells than the bound,
+    # and none so thin that 300k random filters would miss it
+    rng = np.random.default_rng(10 + h)
+    patches = rng.integers(-1, 2, size=(8, 3, h)).astype(float)
+    enumerated = set(_keys(patches, enumerate_gates(patches)))
+    sampled = set(_keys(patches, rng.standard_normal((h, 300_000))))
+    assert enumerated == sampled
+    n_planes = len(distinct_hyperplanes(patches.reshape(-1, h)))
+    # distinct lines in the plane are always in general position; above, these are not
+    assert (len(enumerated) == cover_bound(n_planes, h)) == (h == 2)
+
+
+def test_rank_deficient_patches_count_in_their_span():
+    # patches of size 4 that span a plane: 2 * N cells, each a wedge times the null space
+    rng = np.random.default_rng(0)
+    patches = rng.standard_normal((6, 3, 2)) @ rng.standard_normal((2, 4))
+    gates = enumerate_gates(patches)
+    assert gates.shape == (4, 2 * 18)
+
+
+def test_zero_patches_have_the_all_ones_pattern():
+    # 1[0 >= 0] = 1: a zero patch is active for every filter and splits nothing
+    rng = np.random.default_rng(1)
+    patches = rng.standard_normal((5, 3, 2))
+    patches[:, 1] = 0.0
+    gates = enumerate_gates(patches)
+    assert gates.shape[1] == cover_bound(10, 2)
+    assert pattern_masks(patches, gates)[:, 1].all()
+
+
+def test_refuses_above_the_limit_naming_the_bound():
+    patches = np.random.default_rng(0).standard_normal((50, 10, 3))
+    bound = cover_bound(500, 3)
+    message = rf"up to {bound} activation patterns.*limit of 1000.*n_patterns=<int>"
+    with pytest.raises(ValueError, match=message):
+        enumerate_gates(patches, max_patterns=1000)
+    assert MAX_EXACT_PATTERNS >= 10_000
