@@ -1,0 +1,410 @@
+"""Local, max, regional and no pooling: exactness, global optimality, API (issues 4 and 8).
+
+The oracle is a loop-based forward pass written here without the library's patch extraction,
+pooling or network code; the global-optimality tests train the same network in PyTorch from
+random starts and check that it never beats the convex optimum over exactly enumerated patterns.
+"""
+
+import math
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_digits
+from sklearn.model_selection import GridSearchCV, train_test_split
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import FunctionTransformer
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from sklearn_convexcnn import ConvexCNNClassifier, ConvexCNNRegressor
+from sklearn_convexcnn._formulations.pooling import patch_pools
+from sklearn_convexcnn._formulations.two_layer import make_formulation
+from sklearn_convexcnn._patches import extract_patches, resolve_geometry
+from sklearn_convexcnn._solvers import solve_cvxpy
+
+# (pooling, pool_size, readout)
+VARIANTS = [
+    ("max", None, "sum"),  # global max pooling, §6.1
+    ("max", 2, "sum"),  # local max pooling, pools summed, §6.1
+    ("average", 2, "sum"),  # local average pooling, §6.2
+    ("none", None, "sum"),  # a weight per patch, §5.3 (readout does not apply)
+    ("average", 2, "dense"),  # regional average pooling, §6.3
+    ("max", 2, "dense"),  # regional max pooling, §6.3
+]
+VARIANT_IDS = ["-".join(str(v) for v in variant) for variant in VARIANTS]
+
+
+def _naive_objective(X, Y, est, beta):
+    """Objective of the fitted network by explicit loops over windows, pools and neurons."""
+    shape = est.input_shape or (X.shape[1],)
+    kernel = (
+        est.kernel_size
+        if isinstance(est.kernel_size, tuple)
+        else (est.kernel_size,) * len(shape[:2])
+    )
+    stride = est.stride if isinstance(est.stride, tuple) else (est.stride,) * len(shape[:2])
+    image_shape = shape if len(shape) > 1 else (1, shape[0])
+    kernel = kernel if len(kernel) == 2 else (1, kernel[0])
+    stride = stride if len(stride) == 2 else (1, stride[0])
+    pool = est.pool_size if isinstance(est.pool_size, tuple) else (est.pool_size,) * 2
+    if len(shape) == 1 and est.pool_size is not None:
+        pool = (1, est.pool_size)
+    rows = (image_shape[0] - kernel[0]) // stride[0] + 1
+    cols = (image_shape[1] - kernel[1]) // stride[1] + 1
+    if est.pooling == "none":
+        pool = (1, 1)
+    elif est.pool_size is None:
+        pool = (rows, cols)
+    pool_cols = math.ceil(cols / pool[1])
+    n_regions = math.ceil(rows / pool[0]) * pool_cols
+    dense = est.pooling == "none" or est.readout == "dense"
+    filters, weights, intercept = est.filters_, est.output_weights_, est.intercept_
+    total = 0.0
+    for x, targets in zip(X, Y, strict=True):
+        image = x.reshape(image_shape)
+        for output, target in enumerate(targets):
+            f = intercept[output]
+            for j, u in enumerate(filters):
+                members = [[] for _ in range(n_regions)]
+                for r in range(rows):
+                    for c in range(cols):
+                        window = image[
+                            r * stride[0] : r * stride[0] + kernel[0],
+                            c * stride[1] : c * stride[1] + kernel[1],
+                        ]
+                        value = max(float(np.dot(window.ravel(), u)), 0.0)
+                        members[(r // pool[0]) * pool_cols + c // pool[1]].append(value)
+                for region, values in enumerate(members):
+                    if est.pooling == "max":
+                        pooled = max(values)
+                    else:
+                        pooled = sum(values) / len(values)
+                    w = weights[j, region, output] if dense else weights[j, output]
+                    f += w * pooled
+            total += (
+                0.5 * (f - target) ** 2 if est.loss == "squared" else np.log1p(np.exp(-target * f))
+            )
+    penalty = 0.0
+    for j, u in enumerate(filters):
+        w = weights[j]
+        penalty += float(u @ u) + (np.abs(w).sum() ** 2 if dense else float(w @ w))
+    return total + 0.5 * beta * penalty
+
+
+# Clarabel at tol=1e-8: at 1e-7 its max-pooling points violate the winner cones by enough to
+# move the real-ReLU network ~2e-6 off the convex value (1e-9 ends "optimal_inaccurate")
+SOLVER = dict(solver="clarabel", tol=1e-8)
+
+INPUTS = [
+    # (input_shape, kernel_size, stride): 1-D, 2-D with uneven pools (grid 4x4, pools of 3)
+    (None, 3, 1),
+    ((5, 5), 2, 1),
+]
+
+
+def _pool_size(pool_size, input_shape):
+    # on the 5x5 images pool 3 leaves a partial pool at each edge of the 4x4 grid
+    return 3 if (pool_size is not None and input_shape is not None) else pool_size
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("input_shape, kernel_size, stride", INPUTS, ids=["1d", "2d"])
+@pytest.mark.parametrize("pooling, pool_size, readout", VARIANTS, ids=VARIANT_IDS)
+def test_network_attains_convex_optimum(
+    pooling, pool_size, readout, input_shape, kernel_size, stride, seed
+):
+    rng = np.random.default_rng(seed)
+    n_features = 10 if input_shape is None else 25
+    X = rng.standard_normal((14, n_features))
+    y = rng.standard_normal(14)
+    reg = ConvexCNNRegressor(
+        beta=0.1,
+        kernel_size=kernel_size,
+        stride=stride,
+        input_shape=input_shape,
+        pooling=pooling,
+        pool_size=_pool_size(pool_size, input_shape),
+        readout=readout,
+        n_patterns=16,
+        random_state=seed,
+        **SOLVER,
+    ).fit(X, y)
+    assert reg.filters_.shape[0] > 0
+    assert _naive_objective(X, y[:, None], reg, 0.1) == pytest.approx(reg.objective_, rel=1e-6)
+    assert reg.regularized_objective(X, y) == pytest.approx(reg.objective_, rel=1e-6)
+
+
+@pytest.mark.parametrize("pooling, pool_size, readout", VARIANTS, ids=VARIANT_IDS)
+def test_classifier_network_attains_convex_optimum(pooling, pool_size, readout):
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((15, 16))
+    y = np.arange(15) % 3
+    clf = ConvexCNNClassifier(
+        beta=0.05,
+        input_shape=(4, 4),
+        kernel_size=2,
+        pooling=pooling,
+        pool_size=pool_size,
+        readout=readout,
+        n_patterns=12,
+        random_state=0,
+        **SOLVER,
+    ).fit(X, y)
+    Y = np.where(y[:, None] == np.unique(y), 1.0, -1.0)
+    assert _naive_objective(X, Y, clf, 0.05) == pytest.approx(clf.objective_, rel=1e-6)
+    # one-vs-rest: every neuron serves exactly one class (and, when dense, one region)
+    nonzero = np.count_nonzero(clf.output_weights_.reshape(len(clf.filters_), -1), axis=1)
+    assert np.all(nonzero == 1)
+
+
+def test_output_weight_shapes():
+    X = np.random.default_rng(0).standard_normal((12, 25))
+    y = np.arange(12) % 3
+    params = dict(input_shape=(5, 5), kernel_size=2, n_patterns=8, random_state=0, beta=0.05)
+    regional = ConvexCNNClassifier(pooling="max", pool_size=2, readout="dense", **params).fit(X, y)
+    assert regional.output_weights_.shape == (len(regional.filters_), 4, 3)
+    none = ConvexCNNClassifier(pooling="none", **params).fit(X, y)
+    assert none.output_weights_.shape == (len(none.filters_), 16, 3)
+    summed = ConvexCNNClassifier(pooling="max", pool_size=2, **params).fit(X, y)
+    assert summed.output_weights_.shape == (len(summed.filters_), 3)
+
+
+def _fit(X, y, **params):
+    defaults = dict(beta=0.1, kernel_size=2, n_patterns=24, random_state=0)
+    return ConvexCNNRegressor(**{**defaults, **params}).fit(X, y)
+
+
+def test_equivalent_configurations():
+    rng = np.random.default_rng(5)
+    X, y = rng.standard_normal((16, 8)), rng.standard_normal(16)
+    # one region read out densely is global pooling: ||w||_1^2 = w^2 for a scalar w
+    glob = _fit(X, y)
+    one_region = _fit(X, y, readout="dense")
+    assert one_region.objective_ == pytest.approx(glob.objective_, rel=1e-6)
+    np.testing.assert_allclose(one_region.predict(X), glob.predict(X), rtol=1e-4, atol=1e-5)
+    # a pool covering the whole grid is global pooling
+    assert _fit(X, y, pool_size=50).objective_ == pytest.approx(glob.objective_, rel=1e-6)
+    glob_max = _fit(X, y, pooling="max")
+    assert _fit(X, y, pooling="max", pool_size=7).objective_ == pytest.approx(
+        glob_max.objective_, rel=1e-6
+    )
+    # no pooling is a dense read-out of pools of one patch, whatever the pooling
+    none = _fit(X, y, pooling="none")
+    for pooling in ("average", "max"):
+        same = _fit(X, y, pooling=pooling, pool_size=1, readout="dense")
+        assert same.objective_ == pytest.approx(none.objective_, rel=1e-6)
+    # each restricts the other: locally connected fits at least as well as shared pooling
+    assert none.objective_ < glob.objective_
+    # max pooling is a different model from average pooling
+    assert glob_max.objective_ != pytest.approx(glob.objective_, rel=1e-3)
+
+
+def test_patch_pools_cover_the_grid_row_major():
+    pools = patch_pools((4, 5), (2, 3))
+    assert [list(p) for p in pools] == [
+        [0, 1, 2, 5, 6, 7],
+        [3, 4, 8, 9],
+        [10, 11, 12, 15, 16, 17],
+        [13, 14, 18, 19],
+    ]
+    assert [list(p) for p in patch_pools((5,), 2)] == [[0, 1], [2, 3], [4]]
+    assert [list(p) for p in patch_pools((3,), None)] == [[0, 1, 2]]
+
+
+def test_pool_size_mismatch_is_a_clear_error():
+    X = np.random.default_rng(0).standard_normal((10, 16))
+    reg = ConvexCNNRegressor(input_shape=(4, 4), kernel_size=2, pooling="max", pool_size=(2, 2, 2))
+    with pytest.raises(ValueError, match=r"pool_size=\(2, 2, 2\) does not match the patch grid"):
+        reg.fit(X, X[:, 0])
+
+
+def test_invalid_readout_is_rejected():
+    X = np.random.default_rng(0).standard_normal((10, 6))
+    with pytest.raises(ValueError, match="'readout' parameter"):
+        ConvexCNNRegressor(readout="fc").fit(X, X[:, 0])
+
+
+# --- exact enumeration -----------------------------------------------------------------------
+
+TINY = [
+    # (input_shape, kernel_size): patch size 2, so the patterns can be enumerated exactly
+    ((5,), 2),
+    ((3, 3), (1, 2)),
+]
+
+
+def _exact_program(X, pooling, pool_size, readout, input_shape, kernel_size):
+    geometry = resolve_geometry(input_shape, kernel_size, 1, X.shape[1])
+    patches = extract_patches(X, geometry)
+    formulation = make_formulation(pooling, pool_size, readout, geometry.grid_shape)
+    gates = formulation.enumerate_gates(patches)
+    return patches, formulation, gates
+
+
+@pytest.mark.parametrize("pooling, pool_size, readout", VARIANTS, ids=VARIANT_IDS)
+def test_enumeration_finds_every_sampled_pattern(pooling, pool_size, readout):
+    X = np.random.default_rng(0).standard_normal((8, 9))
+    patches, formulation, gates = _exact_program(X, pooling, pool_size, readout, (3, 3), (1, 2))
+    sampled = formulation.sample_gates(patches, 4000, np.random.default_rng(1))
+    both = np.concatenate([gates, sampled], axis=1)
+
+    def n_groups(g):
+        # groups of the program over the distinct patterns among the gates g
+        return formulation.program(patches, formulation._unique(patches, g)).n_patterns
+
+    # every distinct pattern among 4000 random filters is already one of the enumerated ones
+    assert n_groups(both) == n_groups(gates)
+    assert n_groups(sampled) > 0.9 * n_groups(gates)
+
+
+def test_max_pooling_enumeration_count():
+    # global max over K patches in R^2: cells of the arrangement of the nK patch lines and the
+    # n K(K-1)/2 difference lines, merged where they agree on (winner, sign) for every sample
+    X = np.random.default_rng(0).standard_normal((1, 3))
+    patches, formulation, gates = _exact_program(X, "max", None, "sum", (3,), 2)
+    # one sample, two patches: lines x1, x2, x1-x2 give 6 cells; (winner, sign) takes 4 values
+    assert gates.shape[1] == 4
+
+
+def test_exact_enumeration_needs_small_patches():
+    X = np.random.default_rng(0).standard_normal((6, 8))
+    with pytest.raises(ValueError, match="implemented for patch_size <= 2 only, but the patches"):
+        _exact_program(X, "max", 2, "sum", (8,), 3)
+
+
+def _torch_objective(torch, params, patches, y, pools, pooling, readout, beta):
+    filters, weights, intercept = params
+    activations = torch.relu(patches @ filters.T)  # (n, K, m)
+    reduce = (lambda a: a.amax(dim=1)) if pooling == "max" else (lambda a: a.mean(dim=1))
+    regions = torch.stack([reduce(activations[:, pool]) for pool in pools], dim=1)  # (n, Q, m)
+    if readout == "dense":
+        f = torch.einsum("nqm,mq->n", regions, weights) + intercept
+        penalty = (filters**2).sum() + (weights.abs().sum(dim=1) ** 2).sum()
+    else:
+        f = regions.sum(dim=1) @ weights + intercept
+        penalty = (filters**2).sum() + (weights**2).sum()
+    return 0.5 * ((f - y) ** 2).sum() + 0.5 * beta * penalty
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("input_shape, kernel_size", TINY, ids=["1d", "2d"])
+@pytest.mark.parametrize("pooling, pool_size, readout", VARIANTS, ids=VARIANT_IDS)
+def test_gradient_training_never_beats_the_convex_optimum(
+    pooling, pool_size, readout, input_shape, kernel_size
+):
+    torch = pytest.importorskip("torch")
+    beta = 0.1
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((8, int(np.prod(input_shape))))
+    y = rng.standard_normal(8)
+    patches, formulation, gates = _exact_program(
+        X, pooling, pool_size, readout, input_shape, kernel_size
+    )
+    program = formulation.program(patches, gates)
+    solution = solve_cvxpy(
+        program, y, beta=beta, loss="squared", fit_intercept=True, solver="clarabel",
+        tol=1e-9, max_iter=500,
+    )  # fmt: skip
+    network = formulation.network([solution])
+    optimum = solution.objective
+    if pooling == "none":
+        pools = [[k] for k in range(patches.shape[1])]
+        readout = "dense"
+    else:
+        pools = [list(p) for p in formulation.pools]
+    dense = readout == "dense"
+    tensors = torch.from_numpy(patches), torch.from_numpy(y)
+
+    # the torch objective is the library's: the recovered network attains the optimum in it
+    recovered = (
+        torch.from_numpy(network.filters),
+        torch.from_numpy(network.output_weights[..., 0]),
+        torch.tensor(network.intercept[0]),
+    )
+    value = _torch_objective(torch, recovered, *tensors, pools, pooling, readout, beta)
+    assert float(value) == pytest.approx(optimum, rel=1e-6)
+
+    torch.manual_seed(0)
+    width, best = 10, np.inf  # >= n + 1: wide enough for an optimal network
+    for _ in range(4):
+        filters = torch.randn(width, patches.shape[2], dtype=torch.float64).requires_grad_()
+        shape = (width, len(pools)) if dense else (width,)
+        weights = torch.randn(*shape, dtype=torch.float64).requires_grad_()
+        intercept = torch.zeros((), dtype=torch.float64, requires_grad=True)
+        params = [filters, weights, intercept]
+
+        def closure(params=params):
+            optimizer.zero_grad()
+            loss = _torch_objective(torch, params, *tensors, pools, pooling, readout, beta)
+            loss.backward()
+            return loss
+
+        optimizer = torch.optim.Adam(params, lr=0.03)
+        for _ in range(400):
+            optimizer.step(closure)
+        optimizer = torch.optim.LBFGS(params, max_iter=200, line_search_fn="strong_wolfe")
+        optimizer.step(closure)
+        with torch.no_grad():
+            value = _torch_objective(torch, params, *tensors, pools, pooling, readout, beta)
+        best = min(best, float(value))
+    assert best >= optimum * (1 - 1e-6)
+    # training got somewhere: the check is not vacuous
+    assert best <= 1.5 * optimum
+
+
+# --- scikit-learn API -------------------------------------------------------------------------
+
+# kernel_size=2 lets the checks' 2-feature datasets through; pooling="none" with kernel_size=1
+# is a locally connected layer: one weight per feature and neuron
+CHECKED_PARAMS = [
+    dict(pooling="max", kernel_size=2, pool_size=2),
+    dict(pooling="average", kernel_size=2, pool_size=2, readout="dense"),
+    dict(pooling="max", kernel_size=2, pool_size=2, readout="dense"),
+    dict(pooling="none", kernel_size=1),
+]
+CHECKED = [
+    Estimator(n_patterns=8, random_state=0, **params)
+    for params in CHECKED_PARAMS
+    for Estimator in (ConvexCNNClassifier, ConvexCNNRegressor)
+]
+
+_SHARED_FILTER = (
+    "make_regression with 10 features and 1 informative one: a filter shared by every patch "
+    "cannot single out one feature"
+)
+
+
+def expected_failed_checks(estimator):
+    if isinstance(estimator, ConvexCNNRegressor) and estimator.pooling != "none":
+        return {"check_regressors_train": _SHARED_FILTER}
+    return {}
+
+
+@parametrize_with_checks(CHECKED, expected_failed_checks=expected_failed_checks)
+def test_sklearn_compatible_estimator(estimator, check):
+    check(estimator)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    X, y = load_digits(n_class=3, return_X_y=True)
+    return train_test_split(X / 16, y, train_size=120, test_size=120, stratify=y, random_state=0)
+
+
+def _regional(**params):
+    defaults = dict(
+        input_shape=(8, 8), kernel_size=3, stride=1, pooling="average", pool_size=3,
+        readout="dense", n_patterns=8, beta=0.01, random_state=0, solver="clarabel",
+    )  # fmt: skip
+    return ConvexCNNClassifier(**{**defaults, **params})
+
+
+def test_pipeline_and_grid_search_over_beta(digits):
+    X_train, X_test, y_train, y_test = digits
+    pipe = make_pipeline(FunctionTransformer(), _regional())
+    search = GridSearchCV(pipe, {"convexcnnclassifier__beta": [0.01, 1000.0]}, cv=2)
+    search.fit(X_train, y_train)
+    scores = search.cv_results_["mean_test_score"]
+    assert scores[1] < scores[0]  # a huge beta zeroes the network
+    assert search.best_params_["convexcnnclassifier__beta"] == 0.01
+    assert search.score(X_test, y_test) >= 0.9
+    assert search.best_estimator_[-1].output_weights_.shape[1] == 4  # 2x2 regions
