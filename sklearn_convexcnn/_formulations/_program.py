@@ -16,10 +16,15 @@ class GroupProgram:
         ``A_i``: the neuron's output on the training data is ``A_i u`` for ``u`` in cone ``i``.
     cones : ndarray of shape (n_patterns, n_rows, patch_size)
         ``G_i``: the rows whose non-negativity defines cone ``i``.
+    norm_blocks : ndarray of shape (n_blocks, block_size, patch_size) or None
+        The group norm ``R(c) = sum_b ||T_b c||_2``; ``None`` (the default) is the plain
+        ``R(c) = ||c||_2``. The spectral l1 norm of circular CNNs (formulations.md §7) is one
+        2-row block (real and imaginary part of a DFT coefficient) per frequency.
     """
 
     pieces: np.ndarray
     cones: np.ndarray
+    norm_blocks: np.ndarray | None = None
 
     @property
     def n_patterns(self):
@@ -29,10 +34,17 @@ class GroupProgram:
         """``sum_i A_i (c_i - c'_i)`` for ``coef`` of shape (2, n_patterns, patch_size)."""
         return np.einsum("pnh,ph->n", self.pieces, coef[0] - coef[1])
 
-    @staticmethod
-    def regularizer(coef):
-        """``sum_i ||c_i|| + ||c'_i||``."""
-        return float(np.linalg.norm(coef, axis=2).sum())
+    def group_norms(self, coef):
+        """``R(c_i)`` and ``R(c'_i)``, shape (2, n_patterns), for ``coef`` of shape
+        (2, n_patterns, patch_size)."""
+        if self.norm_blocks is None:
+            return np.linalg.norm(coef, axis=2)
+        blocks = np.einsum("brh,sph->spbr", self.norm_blocks, coef)
+        return np.linalg.norm(blocks, axis=3).sum(axis=2)
+
+    def regularizer(self, coef):
+        """``sum_i R(c_i) + R(c'_i)``."""
+        return float(self.group_norms(coef).sum())
 
 
 def recover_neurons(coef, rtol=1e-6):

@@ -134,7 +134,13 @@ def solve_with(name, program, y, *, beta, loss, fit_intercept, tol, max_iter, ve
     fit = pieces @ (positive - negative) + intercept
 
     def group_norms(v):
-        return cp.sum(cp.norm(cp.reshape(v, (n_patterns, patch_size), order="C"), 2, axis=1))
+        groups = cp.reshape(v, (n_patterns, patch_size), order="C")
+        if program.norm_blocks is not None:
+            # R(c) = sum_b ||T_b c||: one row of block vectors per group, then one per block
+            n_blocks, block_size, _ = program.norm_blocks.shape
+            blocks = groups @ program.norm_blocks.reshape(-1, patch_size).T
+            groups = cp.reshape(blocks, (n_patterns * n_blocks, block_size), order="C")
+        return cp.sum(cp.norm(groups, 2, axis=1))
 
     objective = _loss_expression(loss, fit, y / y_scale) + unit_beta * (
         group_norms(positive) + group_norms(negative)
@@ -156,7 +162,7 @@ def solve_with(name, program, y, *, beta, loss, fit_intercept, tol, max_iter, ve
     # Interior-point methods never return exact zeros. A group whose cost is far below the
     # solver's accuracy on the objective is residue, not a neuron (it matters when beta is so
     # large that the optimum is the empty network and every group is residue).
-    residue = unit_beta * np.linalg.norm(coef, axis=2) <= 1e-2 * tol * abs(problem.value)
+    residue = unit_beta * program.group_norms(coef) <= 1e-2 * tol * abs(problem.value)
     coef[residue] = 0.0
     coef *= y_scale / x_scale
     intercept = y_scale * float(intercept.value) if fit_intercept else 0.0

@@ -1,0 +1,82 @@
+"""The estimators' ``architecture`` / ``n_layers`` / ``activation`` parameters, resolved.
+
+``architecture="two_layer"`` with ReLUs is :mod:`.two_layer` (and its pooling variants); the
+rest is here: circular CNNs (:mod:`.circular`), three-layer CNNs with two ReLU layers
+(:mod:`.three_layer`) and linear CNNs (:mod:`.linear`).
+"""
+
+from .circular import CircularCNN, CircularFormulation
+from .linear import LinearFormulation
+from .three_layer import ThreeLayerCNN, ThreeLayerFormulation
+
+ARCHITECTURES = ("two_layer", "circular", "three_layer")
+ACTIVATIONS = ("relu", "linear")
+
+
+def make_architecture(architecture, n_layers, activation, pooling, pool_size, readout, solver):
+    """The formulation for the parameters, or ``None`` for a two-layer ReLU CNN.
+
+    Raises
+    ------
+    ValueError
+        For combinations that have no convex program here; the message names the parameters.
+    """
+    if n_layers is not None and architecture != "circular":
+        raise ValueError(
+            f"n_layers={n_layers!r} applies to architecture='circular' only, but "
+            f"architecture={architecture!r}; leave n_layers=None."
+        )
+    if architecture == "two_layer" and activation == "relu":
+        return None
+    if solver == "native":
+        raise ValueError(
+            f"solver='native' solves two-layer ReLU CNNs only, not architecture="
+            f"{architecture!r} with activation={activation!r}; use solver='auto' or a CVXPY "
+            "solver."
+        )
+    if architecture != "two_layer" and (
+        pooling != "average" or pool_size is not None or readout != "sum"
+    ):
+        raise ValueError(
+            f"architecture={architecture!r} pools by a global average only, but got "
+            f"pooling={pooling!r}, pool_size={pool_size!r}, readout={readout!r}; use "
+            "pooling='average', pool_size=None, readout='sum'."
+        )
+    if architecture == "circular":
+        return CircularFormulation(3 if n_layers is None else n_layers, activation)
+    if architecture == "three_layer":
+        if activation != "relu":
+            raise ValueError(
+                f"architecture='three_layer' has no convex program with activation="
+                f"{activation!r} here; use activation='relu'."
+            )
+        return ThreeLayerFormulation()
+    if pool_size is not None or readout != "sum" or pooling not in ("average", "none"):
+        raise ValueError(
+            f"activation='linear' supports pooling='average' and pooling='none' with "
+            f"pool_size=None and readout='sum', not pooling={pooling!r}, pool_size="
+            f"{pool_size!r}, readout={readout!r}."
+        )
+    return LinearFormulation(pooling)
+
+
+def fitted_bounds(formulation, network, patches, Y, beta, loss, solutions):
+    """``objective_``, ``lower_bound_`` and ``is_exact_`` of a fit.
+
+    ``lower_bound_`` is the convex program's value. Where the formulation is exact the network
+    attains it and ``objective_`` is that value; where it is a relaxation (circular CNNs with
+    ``n_layers >= 4``), ``objective_`` is the realised network's objective, an upper bound.
+    """
+    convex = sum(solution.objective for solution in solutions)
+    is_exact = getattr(formulation, "is_exact", True)
+    objective = convex if is_exact else network.objective(patches, Y, beta, loss)
+    return {"objective_": objective, "lower_bound_": convex, "is_exact_": is_exact}
+
+
+def network_attributes(network):
+    """Fitted attributes particular to an architecture's network."""
+    if isinstance(network, CircularCNN):
+        return {"layer_filters_": network.layer_filters, "filter_spectra_": network.spectra()}
+    if isinstance(network, ThreeLayerCNN):
+        return {"middle_weights_": network.middle_weights, "branches_": network.branches}
+    return {}

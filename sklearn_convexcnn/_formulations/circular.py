@@ -1,0 +1,311 @@
+"""Multi-layer circular CNN with one ReLU layer: l1 in the spectral domain (formulations.md §7).
+
+Each neuron applies ``n_layers - 1`` full-length circular convolutions and one ReLU::
+
+    f(x) = sum_j w_j (x . q_j)_+ ,    q_j = u_{1j} * u_{2j} * ... * u_{(L-1)j}   (circular *)
+
+with ``||u_{lj}||_2 <= 1`` for the inner layers ``l <= L-2`` and weight decay
+``beta/2 (||u_{(L-1)j}||^2 + w_j^2)`` on the last two. The neuron is linear in ``q`` on the
+cells of the arrangement ``1[X q >= 0]`` (full-length filters, so one "patch" per sample), and
+the cheapest factorisation of ``q`` costs
+
+* ``||F q||_1 / d`` for ``L = 3`` (exact: the program is the training problem);
+* ``||z||_{2/(L-1)}`` with ``z = F q / d^((L-1)/2)`` for ``L >= 4``, a quasi-norm whose convex
+  envelope is the *weighted* spectral l1 norm ``d^(-(L-1)/2) sum_k w_k |(F q)_k|`` with
+  ``w_k = 2^((L-3)/2)`` off the DC and Nyquist frequencies (formulations.md §7.3). The program
+  with that norm is a lower bound only; realising its solution gives an upper bound.
+
+``F`` is the unnormalised DFT. The norm is computed in real arithmetic: one 2-row block
+``(Re F_k, Im F_k)`` per real frequency ``k = 0 .. d//2``, the pair ``(k, d-k)`` counted once
+with twice the weight, so conjugate symmetry never has to be imposed.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .._losses import loss_value
+from .._patches import PatchGeometry, resolve_geometry
+from .._patterns import sample_gates
+from ._program import GroupProgram
+
+_ACTIVATIONS = ("relu", "linear")
+
+
+def spectral_blocks(length, n_layers):
+    """Norm blocks of the (weighted) spectral l1 norm, for :class:`GroupProgram`.
+
+    ``sum_b ||T_b c||_2 = d^(-(L-1)/2) sum_{k=0}^{d-1} w_k |(F c)_k|`` for real ``c``.
+
+    Parameters
+    ----------
+    length : int
+        ``d``, the filter (and signal) length.
+    n_layers : int
+        ``L >= 3``.
+
+    Returns
+    -------
+    blocks : ndarray of shape (length // 2 + 1, 2, length)
+    """
+    frequencies = np.arange(length // 2 + 1)
+    angles = 2 * np.pi * np.outer(frequencies, np.arange(length)) / length
+    # a real frequency occupies the DFT pair (k, d - k), except DC and Nyquist
+    single = (frequencies == 0) | (2 * frequencies == length)
+    weight = np.where(single, 1.0, 2.0 * 2.0 ** ((n_layers - 3) / 2))
+    scale = weight * length ** (-(n_layers - 1) / 2)
+    return np.stack([np.cos(angles), -np.sin(angles)], axis=1) * scale[:, None, None]
+
+
+def factorize(q, n_layers, rtol=1e-12):
+    """The cheapest factorisation of a filter ``q`` into ``n_layers - 1`` circular filters.
+
+    Inner filters have unit norm and spectra ``|F u_l| ∝ |F q|^(1/(L-1))`` (real and even, so the
+    filters are real); the last filter takes the rest of the spectrum. The last filter's norm,
+    the cost of ``q``, is then ``||F q||_1 / d`` for ``L = 3`` (formulations.md §7.2) and the
+    quasi-norm ``||z||_{2/(L-1)}`` for ``L >= 4`` (Hölder's equality case, §7.3).
+
+    Parameters
+    ----------
+    q : ndarray of shape (d,)
+    n_layers : int
+    rtol : float
+        Spectral coefficients below ``rtol`` times the largest are treated as zero.
+
+    Returns
+    -------
+    inner : ndarray of shape (n_layers - 2, d)
+        Unit-norm inner filters.
+    last : ndarray of shape (d,)
+        Last filter; ``inner[0] * ... * inner[-1] * last == q`` (circular convolutions).
+    """
+    length = q.shape[0]
+    spectrum = np.fft.fft(q)
+    magnitude = np.abs(spectrum)
+    support = magnitude > rtol * magnitude.max(initial=0.0)
+    root = np.where(support, magnitude, 0.0) ** (1.0 / (n_layers - 1))
+    root_norm = np.linalg.norm(root)
+    if root_norm == 0:
+        return np.zeros((n_layers - 2, length)), np.zeros(length)
+    inner_spectrum = np.sqrt(length) * root / root_norm
+    rest = np.divide(
+        spectrum,
+        inner_spectrum ** (n_layers - 2),
+        out=np.zeros_like(spectrum),
+        where=support,
+    )
+    inner = np.tile(np.fft.ifft(inner_spectrum).real, (n_layers - 2, 1))
+    return inner, np.fft.ifft(rest).real
+
+
+def circular_convolve(filters):
+    """Circular convolution of the rows of ``filters`` (shape (n_factors, ..., d)) along the
+    last axis, through the DFT."""
+    return np.fft.ifft(np.prod(np.fft.fft(filters, axis=-1), axis=0), axis=-1).real
+
+
+def circular_geometry(input_shape, n_features):
+    """One full-length "patch" per sample: circular filters see the whole (flattened) row.
+
+    ``input_shape`` is only checked against ``n_features``; images are convolved as their
+    flattened rows.
+    """
+    resolve_geometry(input_shape, 1, 1, n_features)
+    return PatchGeometry((n_features,), 1, (n_features,), (1,))
+
+
+@dataclass
+class CircularCNN:
+    """``f(x) = sum_j w_j act(x . q_j) + b`` with ``q_j`` the circular convolution of the
+    layer filters ``u_{1j}, ..., u_{(L-1)j}``.
+
+    Parameters
+    ----------
+    layer_filters : ndarray of shape (n_layers - 1, n_neurons, d)
+        ``layer_filters[l, j]`` is ``u_{(l+1)j}``; all but the last layer have norm at most 1.
+    output_weights : ndarray of shape (n_neurons, n_outputs)
+    intercept : ndarray of shape (n_outputs,)
+    activation : {"relu", "linear"}
+    """
+
+    layer_filters: np.ndarray
+    output_weights: np.ndarray
+    intercept: np.ndarray
+    activation: str = "relu"
+
+    @property
+    def n_layers(self):
+        """``L``: the circular layers plus the output layer."""
+        return self.layer_filters.shape[0] + 1
+
+    @property
+    def n_neurons(self):
+        return self.layer_filters.shape[1]
+
+    @property
+    def filters(self):
+        """End-to-end filters ``q_j``, shape (n_neurons, d)."""
+        return circular_convolve(self.layer_filters)
+
+    def forward(self, patches):
+        """Network output for ``patches`` of shape (n_samples, 1, d) (the whole rows).
+
+        Returns
+        -------
+        f : ndarray of shape (n_samples, n_outputs)
+        """
+        pre = patches[:, 0, :] @ self.filters.T
+        hidden = np.maximum(pre, 0.0) if self.activation == "relu" else pre
+        return hidden @ self.output_weights + self.intercept
+
+    def penalty(self):
+        """``0.5 * sum_j (||u_{(L-1)j}||^2 + ||w_j||^2)``; inner filters are norm-constrained."""
+        return 0.5 * float(np.sum(self.layer_filters[-1] ** 2) + np.sum(self.output_weights**2))
+
+    def objective(self, patches, Y, beta, loss):
+        """Regularised training objective ``loss(f(X), Y) + beta * penalty``.
+
+        Parameters
+        ----------
+        patches : ndarray of shape (n_samples, 1, d)
+        Y : ndarray of shape (n_samples, n_outputs)
+        beta : float
+        loss : {"squared", "logistic"}
+        """
+        return loss_value(loss, self.forward(patches), Y) + beta * self.penalty()
+
+    def spectra(self):
+        """Magnitudes of the real DFT of the end-to-end filters, shape (n_neurons, d // 2 + 1).
+
+        Column ``k`` is the frequency ``k`` cycles per signal length; it stands for the DFT pair
+        ``(k, d - k)`` of a real filter.
+        """
+        return np.abs(np.fft.rfft(self.filters, axis=1))
+
+    def frequencies_used(self, rtol=1e-6):
+        """The real frequencies each neuron uses: the spectral sparsity the l1 norm promotes.
+
+        Parameters
+        ----------
+        rtol : float, default=1e-6
+            Magnitudes below ``rtol`` times the neuron's largest one count as unused.
+
+        Returns
+        -------
+        frequencies : list of ndarray of int
+            One array of frequencies in ``0 .. d // 2`` per neuron.
+        """
+        spectra = self.spectra()
+        return [np.flatnonzero(row > rtol * row.max(initial=0.0)) for row in spectra]
+
+
+class CircularFormulation:
+    """Convex program and recovery of an ``n_layers``-layer circular CNN.
+
+    Parameters
+    ----------
+    n_layers : int
+        ``L >= 3``: ``L - 1`` circular layers and the output layer.
+    activation : {"relu", "linear"}
+        ``"linear"`` drops the ReLU (formulations.md §9): one pattern, no cones, and the weighted
+        spectral l1 is exact for every ``L`` because each frequency becomes its own neuron.
+    """
+
+    def __init__(self, n_layers=3, activation="relu"):
+        self.n_layers = n_layers
+        self.activation = activation
+
+    @property
+    def is_exact(self):
+        """Whether the recovered network attains the program's value (``L = 3`` or linear)."""
+        return self.n_layers == 3 or self.activation == "linear"
+
+    def sample_gates(self, patches, n_patterns, random_state):
+        """Gates ``q`` of the sampled patterns ``1[X q >= 0]`` (one, unused, when linear)."""
+        if self.activation == "linear":
+            return np.zeros((patches.shape[2], 1))
+        return sample_gates(patches, n_patterns, random_state)
+
+    def program(self, patches, gates):
+        """The :class:`GroupProgram` with the (weighted) spectral l1 norm.
+
+        Parameters
+        ----------
+        patches : ndarray of shape (n_samples, 1, d)
+        gates : ndarray of shape (d, n_patterns)
+        """
+        X = patches[:, 0, :]
+        length = X.shape[1]
+        blocks = spectral_blocks(length, self.n_layers)
+        if self.activation == "linear":
+            # no ReLU: one piece and an empty (all-zero) cone row
+            return GroupProgram(X[None], np.zeros((1, 1, length)), blocks)
+        masks = X @ gates >= 0
+        pieces = np.einsum("np,nh->pnh", masks, X)
+        cones = np.einsum("np,nh->pnh", np.where(masks, 1.0, -1.0), X)
+        return GroupProgram(pieces, cones, blocks)
+
+    def _groups(self, coef, rtol=1e-6):
+        if self.activation == "linear":
+            # one group and no cone: c and c' are interchangeable, keep their difference
+            coef = np.stack([coef[0] - coef[1], np.zeros_like(coef[1])])
+        blocks = spectral_blocks(coef.shape[2], self.n_layers)
+        norms = GroupProgram(coef[:1], coef[:1], blocks).group_norms(coef)
+        keep = norms > rtol * norms.max(initial=0.0)
+        signs, _ = np.nonzero(keep)
+        groups = coef[keep]
+        if self.activation == "linear" and self.n_layers > 3:
+            # each real frequency its own neuron: the weighted l1 is then attained exactly
+            spectra = np.fft.rfft(groups, axis=1)
+            parts, part_signs = [], []
+            for group_spectrum, sign in zip(spectra, signs, strict=True):
+                magnitude = np.abs(group_spectrum)
+                for k in np.flatnonzero(magnitude > 1e-12 * magnitude.max()):
+                    single = np.zeros_like(group_spectrum)
+                    single[k] = group_spectrum[k]
+                    parts.append(np.fft.irfft(single, n=coef.shape[2]))
+                    part_signs.append(sign)
+            groups = np.array(parts).reshape(-1, coef.shape[2])
+            signs = np.array(part_signs, dtype=int)
+        return groups, signs
+
+    def network(self, solutions):
+        """The recovered circular network, one group of neurons per output.
+
+        Each group ``c`` becomes the factorisation of :func:`factorize`, balanced so that the
+        last filter and the output weight share its cost ``rho``:
+        ``u_{L-1} = u' / sqrt(rho)``, ``w = ±sqrt(rho)``.
+
+        Parameters
+        ----------
+        solutions : list of Solution
+            One solved program per output.
+
+        Returns
+        -------
+        network : CircularCNN
+        """
+        n_outputs = len(solutions)
+        length = solutions[0].coef.shape[2]
+        layers, weights = [], []
+        for output, solution in enumerate(solutions):
+            groups, signs = self._groups(solution.coef)
+            for group, sign in zip(groups, signs, strict=True):
+                inner, last = factorize(group, self.n_layers)
+                cost = np.linalg.norm(last)
+                if cost == 0:
+                    continue
+                layers.append(np.vstack([inner, last[None] / np.sqrt(cost)]))
+                column = np.zeros(n_outputs)
+                column[output] = np.sqrt(cost) if sign == 0 else -np.sqrt(cost)
+                weights.append(column)
+        if layers:
+            layer_filters = np.stack(layers, axis=1)
+        else:
+            layer_filters = np.zeros((self.n_layers - 1, 0, length))
+        return CircularCNN(
+            layer_filters=layer_filters,
+            output_weights=np.array(weights).reshape(-1, n_outputs),
+            intercept=np.array([solution.intercept for solution in solutions]),
+            activation=self.activation,
+        )

@@ -1,0 +1,148 @@
+"""Linear-activation CNNs (formulations.md §9, §5.1): the convex programs without patterns.
+
+* Two-layer linear CNN with global average pooling: ``f = sum_j w_j mean_k (x_k . u_j)``. With
+  ``z = sum_j w_j u_j`` it is ``min loss(Xbar z) + beta ||z||_2`` (``Xbar = mean_k X_k``): a
+  :class:`GroupProgram` with one piece, no cone, and one neuron recovered.
+* Two-layer linear CNN without pooling, one output weight per patch ``w_j in R^K`` and weight
+  decay ``(||u_j||^2 + ||w_j||^2) / 2``: ``min loss(sum_k X_k Z e_k) + beta ||Z||_*`` over
+  ``Z = sum_j u_j w_j^T`` (§5.1), recovered from the SVD ``Z = P S Q^T`` as
+  ``u_r = sqrt(s_r) p_r``, ``w_r = sqrt(s_r) q_r``.
+
+The linear circular CNN is :class:`~.circular.CircularFormulation` with ``activation="linear"``.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .._losses import loss_value
+from ._program import GroupProgram, recover_neurons
+
+
+@dataclass
+class NuclearProgram:
+    """``min loss(sum_k X_k Z e_k) + beta ||Z||_*`` over ``Z`` of shape (patch_size, n_patches).
+
+    Attributes
+    ----------
+    patches : ndarray of shape (n_samples, n_patches, patch_size)
+    """
+
+    patches: np.ndarray
+
+    def fit_values(self, Z):
+        """``sum_k X_k Z e_k``, shape (n_samples,)."""
+        return np.einsum("nkh,hk->n", self.patches, Z)
+
+    @staticmethod
+    def regularizer(Z):
+        """The nuclear norm ``||Z||_*``."""
+        return float(np.linalg.svd(Z, compute_uv=False).sum())
+
+
+@dataclass
+class LinearCNN:
+    """``f(x) = sum_j w_j mean_k (x_k . u_j) + b`` (pooled), or, with ``output_weights`` of
+    shape (n_neurons, n_patches, n_outputs), ``sum_j sum_k w_jk (x_k . u_j) + b`` (no pooling).
+
+    Parameters
+    ----------
+    filters : ndarray of shape (n_neurons, patch_size)
+    output_weights : ndarray of shape (n_neurons, n_outputs) or (n_neurons, n_patches, n_outputs)
+    intercept : ndarray of shape (n_outputs,)
+    """
+
+    filters: np.ndarray
+    output_weights: np.ndarray
+    intercept: np.ndarray
+
+    @property
+    def n_neurons(self):
+        return self.filters.shape[0]
+
+    def forward(self, patches):
+        """Network output for patches of shape (n_samples, n_patches, patch_size).
+
+        Returns
+        -------
+        f : ndarray of shape (n_samples, n_outputs)
+        """
+        maps = patches @ self.filters.T
+        if self.output_weights.ndim == 3:
+            return np.einsum("nkm,mko->no", maps, self.output_weights) + self.intercept
+        return maps.mean(axis=1) @ self.output_weights + self.intercept
+
+    def penalty(self):
+        """Weight decay ``0.5 * sum_j (||u_j||^2 + ||w_j||^2)``; the intercept is free."""
+        return 0.5 * float(np.sum(self.filters**2) + np.sum(self.output_weights**2))
+
+    def objective(self, patches, Y, beta, loss):
+        """Regularised training objective ``loss(f(X), Y) + beta * penalty``.
+
+        Parameters
+        ----------
+        patches : ndarray of shape (n_samples, n_patches, patch_size)
+        Y : ndarray of shape (n_samples, n_outputs)
+        beta : float
+        loss : {"squared", "logistic"}
+        """
+        return loss_value(loss, self.forward(patches), Y) + beta * self.penalty()
+
+
+class LinearFormulation:
+    """Convex program and recovery of a two-layer linear CNN.
+
+    Parameters
+    ----------
+    pooling : {"average", "none"}
+    """
+
+    is_exact = True
+
+    def __init__(self, pooling="average"):
+        self.pooling = pooling
+
+    def sample_gates(self, patches, n_patterns, random_state):
+        """No activation patterns: one (unused) zero gate."""
+        return np.zeros((patches.shape[2], 1))
+
+    def program(self, patches, gates):
+        """:class:`GroupProgram` (pooled) or :class:`NuclearProgram` (no pooling)."""
+        if self.pooling == "none":
+            return NuclearProgram(patches)
+        piece = patches.mean(axis=1)
+        return GroupProgram(piece[None], np.zeros((1, 1, patches.shape[2])))
+
+    def network(self, solutions, rtol=1e-9):
+        """The recovered linear network, one group of neurons per output.
+
+        Parameters
+        ----------
+        solutions : list of Solution
+        rtol : float
+            Singular values below ``rtol`` times the largest are dropped (no pooling).
+
+        Returns
+        -------
+        network : LinearCNN
+        """
+        n_outputs = len(solutions)
+        intercept = np.array([solution.intercept for solution in solutions])
+        filters, weights = [], []
+        for output, solution in enumerate(solutions):
+            if self.pooling == "none":
+                P, S, Qt = np.linalg.svd(solution.coef, full_matrices=False)
+                keep = S > rtol * S.max(initial=0.0)
+                root = np.sqrt(S[keep])
+                filters.append((P[:, keep] * root).T)
+                block = np.zeros((keep.sum(), Qt.shape[1], n_outputs))
+                block[:, :, output] = Qt[keep] * root[:, None]
+            else:
+                # one group and no cone: c and c' are interchangeable, keep their difference
+                merged = np.stack([solution.coef[0] - solution.coef[1], 0 * solution.coef[1]])
+                output_filters, output_weights, _ = recover_neurons(merged)
+                filters.append(output_filters)
+                block = np.zeros((len(output_weights), n_outputs))
+                block[:, output] = output_weights
+            weights.append(block)
+        return LinearCNN(np.concatenate(filters), np.concatenate(weights), intercept)

@@ -1,0 +1,251 @@
+"""Three-layer CNN with two ReLU layers (formulations.md §8).
+
+Branch ``j`` has its own convolution filters ``u_{jt}``, global average pooling, a scalar fully
+connected layer with weights ``w1_{jt}``, a second ReLU and an output weight ``w2_j``::
+
+    f(x) = sum_j ( sum_t w1_{jt} mean_k (x_k . u_{jt})_+ )_+ w2_j ,
+    ||u_{jt}||_2 <= 1 ,   penalty  beta/2 sum_j (||w1_j||_1^2 + w2_j^2) .
+
+The l1 norm on the middle layer is what makes the problem well posed for unbounded width
+(§8.1). The exact program (§8.2) has one group per (output sign ``s``, second-layer pattern
+``l``, first-layer pattern ``i``)::
+
+    min  loss( sum_{s,l} s D'_l sum_i M_i (a_sli - b_sli) ) + beta sum ||a_sli|| + ||b_sli||
+    s.t. a_sli, b_sli in C_i                                   (first ReLU layer)
+         (2 D'_l - I) sum_i M_i (a_sli - b_sli) >= 0           (second ReLU layer)
+
+The second-layer patterns ``D'_l`` are sign patterns in ``R^n``: all ``2^n`` of them are used
+when that is at most ``n_patterns`` (exhaustive, hence exact for the first-layer patterns), and
+otherwise the patterns of random branches are sampled, a restriction whose optimum is still
+attained by the recovered network.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .._losses import loss_value
+from .._patterns import sample_gates
+
+# Largest number of first-layer filters in a random branch that samples a second-layer pattern.
+_MAX_BRANCH_WIDTH = 4
+
+
+@dataclass
+class ThreeLayerProgram:
+    """The program of formulations.md §8.2 for one output.
+
+    Attributes
+    ----------
+    pieces : ndarray of shape (n_patterns, n_samples, patch_size)
+        ``M_i``: the pooled first-layer neuron is ``M_i u`` for ``u`` in cone ``i``.
+    cones : ndarray of shape (n_patterns, n_rows, patch_size)
+        ``G_i``: cone ``i`` is ``{u : G_i u >= 0}``.
+    outer_masks : ndarray of bool, shape (n_outer_patterns, n_samples)
+        Second-layer patterns ``D'_l``.
+
+    A point ``coef`` has shape (2, 2, n_outer_patterns, n_patterns, patch_size):
+    ``coef[0]`` the groups ``a``, ``coef[1]`` the groups ``b``; axis 1 is the output sign
+    (``+``, ``-``).
+    """
+
+    pieces: np.ndarray
+    cones: np.ndarray
+    outer_masks: np.ndarray
+
+    @property
+    def n_patterns(self):
+        return self.pieces.shape[0]
+
+    def hidden_values(self, coef):
+        """Second-layer pre-activations ``z_sl``, shape (2, n_outer_patterns, n_samples)."""
+        return np.einsum("pnh,slph->sln", self.pieces, coef[0] - coef[1])
+
+    def fit_values(self, coef):
+        """``sum_{s,l} s D'_l z_sl``."""
+        z = self.hidden_values(coef) * self.outer_masks
+        return z[0].sum(axis=0) - z[1].sum(axis=0)
+
+    def group_norms(self, coef):
+        """``||a_sli||`` and ``||b_sli||``, shape (2, 2, n_outer_patterns, n_patterns)."""
+        return np.linalg.norm(coef, axis=-1)
+
+    def regularizer(self, coef):
+        """``sum ||a_sli|| + ||b_sli||``."""
+        return float(self.group_norms(coef).sum())
+
+
+@dataclass
+class ThreeLayerCNN:
+    """``f(x) = sum_j w2_j (sum_t w1_t mean_k (x_k . u_t)_+ )_+ + b`` over branches ``j``.
+
+    Parameters
+    ----------
+    filters : ndarray of shape (n_filters, patch_size)
+        Unit-norm first-layer filters ``u_t`` of all branches.
+    middle_weights : ndarray of shape (n_filters,)
+        ``w1_t``: weight of filter ``t`` in its branch's second-layer unit.
+    branches : ndarray of int, shape (n_filters,)
+        Branch of each filter.
+    output_weights : ndarray of shape (n_branches, n_outputs)
+        ``w2_j``.
+    intercept : ndarray of shape (n_outputs,)
+    """
+
+    filters: np.ndarray
+    middle_weights: np.ndarray
+    branches: np.ndarray
+    output_weights: np.ndarray
+    intercept: np.ndarray
+
+    @property
+    def n_branches(self):
+        return self.output_weights.shape[0]
+
+    def _branch_matrix(self):
+        matrix = np.zeros((len(self.branches), self.n_branches))
+        matrix[np.arange(len(self.branches)), self.branches] = self.middle_weights
+        return matrix
+
+    def forward(self, patches):
+        """Network output for patches of shape (n_samples, n_patches, patch_size).
+
+        Returns
+        -------
+        f : ndarray of shape (n_samples, n_outputs)
+        """
+        pooled = np.maximum(patches @ self.filters.T, 0.0).mean(axis=1)
+        hidden = np.maximum(pooled @ self._branch_matrix(), 0.0)
+        return hidden @ self.output_weights + self.intercept
+
+    def penalty(self):
+        """``0.5 * sum_j (||w1_j||_1^2 + ||w2_j||^2)``; the filters are norm-constrained."""
+        l1 = np.abs(self._branch_matrix()).sum(axis=0)
+        return 0.5 * float(np.sum(l1**2) + np.sum(self.output_weights**2))
+
+    def objective(self, patches, Y, beta, loss):
+        """Regularised training objective ``loss(f(X), Y) + beta * penalty``.
+
+        Parameters
+        ----------
+        patches : ndarray of shape (n_samples, n_patches, patch_size)
+        Y : ndarray of shape (n_samples, n_outputs)
+        beta : float
+        loss : {"squared", "logistic"}
+        """
+        return loss_value(loss, self.forward(patches), Y) + beta * self.penalty()
+
+
+def _pooled(patches, gates):
+    """``mean_k (X_k g)_+`` for every gate, shape (n_samples, n_gates)."""
+    return np.maximum(patches @ gates, 0.0).mean(axis=1)
+
+
+class ThreeLayerFormulation:
+    """Convex program and recovery of the three-layer CNN with two ReLU layers.
+
+    :meth:`sample_gates` also fixes the second-layer patterns (``outer_masks_``) on the
+    training data, which :meth:`program` then uses.
+    """
+
+    def sample_gates(self, patches, n_patterns, random_state):
+        """First-layer gates, as for two layers; second-layer patterns stored in
+        ``outer_masks_`` (exhaustive when ``2^n_samples <= n_patterns``).
+
+        Parameters
+        ----------
+        patches : ndarray of shape (n_samples, n_patches, patch_size)
+        n_patterns : int
+        random_state : RandomState
+
+        Returns
+        -------
+        gates : ndarray of shape (patch_size, n_unique)
+        """
+        gates = sample_gates(patches, n_patterns, random_state)
+        n_samples = patches.shape[0]
+        if n_samples <= 20 and 2**n_samples <= n_patterns:
+            codes = np.arange(2**n_samples)[:, None] >> np.arange(n_samples) & 1
+            self.outer_masks_ = codes.astype(bool)
+            return gates
+        pooled = _pooled(patches, gates)
+        widths = random_state.randint(1, min(_MAX_BRANCH_WIDTH, gates.shape[1]) + 1, n_patterns)
+        weights = random_state.standard_normal((gates.shape[1], n_patterns))
+        for branch, width in enumerate(widths):
+            # a random branch of `width` filters: zero the other weights
+            unused = random_state.permutation(gates.shape[1])[width:]
+            weights[unused, branch] = 0.0
+        masks = np.vstack([np.ones(n_samples, bool), (pooled @ weights >= 0).T])
+        _, first = np.unique(masks, axis=0, return_index=True)
+        self.outer_masks_ = masks[np.sort(first)]
+        return gates
+
+    def program(self, patches, gates):
+        """The :class:`ThreeLayerProgram` over the first-layer patterns of ``gates``.
+
+        Parameters
+        ----------
+        patches : ndarray of shape (n_samples, n_patches, patch_size)
+        gates : ndarray of shape (patch_size, n_patterns)
+        """
+        n_patches = patches.shape[1]
+        masks = patches @ gates >= 0
+        pieces = np.einsum("nkh,nkp->pnh", patches, masks) / n_patches
+        cones = np.einsum("nkp,nkh->pnkh", np.where(masks, 1.0, -1.0), patches)
+        cones = cones.reshape(gates.shape[1], -1, patches.shape[2])
+        return ThreeLayerProgram(pieces, cones, self.outer_masks_)
+
+    def network(self, solutions, rtol=1e-6):
+        """The recovered network (formulations.md §8.2), one group of branches per output.
+
+        Each non-zero ``(s, l)`` is a branch: filters ``a/||a||`` with ``w1 = +||a||`` and
+        ``b/||b||`` with ``w1 = -||b||``, then balanced by the branch cost
+        ``c = sum ||a|| + ||b||``: ``w1 <- w1 / sqrt(c)``, ``w2 = s sqrt(c)``. Groups below
+        ``rtol`` times the largest are solver residue and dropped.
+
+        Parameters
+        ----------
+        solutions : list of Solution
+        rtol : float
+
+        Returns
+        -------
+        network : ThreeLayerCNN
+        """
+        n_outputs = len(solutions)
+        patch_size = solutions[0].coef.shape[-1]
+        filters, middle, branches, outputs = [], [], [], []
+        for output, solution in enumerate(solutions):
+            coef = solution.coef
+            norms = np.linalg.norm(coef, axis=-1)
+            keep = norms > rtol * norms.max(initial=0.0)
+            for sign in range(2):
+                for outer in range(coef.shape[2]):
+                    kept = keep[:, sign, outer]  # (2, n_patterns)
+                    if not kept.any():
+                        continue
+                    cost = norms[:, sign, outer][kept].sum()
+                    part, pattern = np.nonzero(kept)
+                    groups = coef[part, sign, outer, pattern]
+                    group_norms = norms[part, sign, outer, pattern]
+                    filters.append(groups / group_norms[:, None])
+                    middle.append(np.where(part == 0, 1.0, -1.0) * group_norms / np.sqrt(cost))
+                    branches.append(np.full(len(part), len(outputs)))
+                    column = np.zeros(n_outputs)
+                    column[output] = np.sqrt(cost) if sign == 0 else -np.sqrt(cost)
+                    outputs.append(column)
+        if not outputs:
+            return ThreeLayerCNN(
+                np.zeros((0, patch_size)),
+                np.zeros(0),
+                np.zeros(0, int),
+                np.zeros((0, n_outputs)),
+                np.array([solution.intercept for solution in solutions]),
+            )
+        return ThreeLayerCNN(
+            filters=np.concatenate(filters),
+            middle_weights=np.concatenate(middle),
+            branches=np.concatenate(branches),
+            output_weights=np.array(outputs),
+            intercept=np.array([solution.intercept for solution in solutions]),
+        )
