@@ -17,6 +17,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._compat import Interval, StrOptions, _fit_context
 from ._formulations.two_layer import POOLINGS, READOUTS, make_formulation
+from ._generation import generation_attributes, generation_fit
 from ._patches import extract_patches, resolve_geometry
 from ._solvers import CVXPY_SOLVERS, SolverFailed, solve_cvxpy
 from ._solvers._native import solve_native
@@ -41,6 +42,7 @@ class _BaseConvexCNN(BaseEstimator):
         "pool_size": [None, Interval(Integral, 1, None, closed="left"), tuple, list],
         "readout": [StrOptions(set(READOUTS))],
         "n_patterns": [Interval(Integral, 1, None, closed="left")],
+        "patterns": [StrOptions({"sampled", "generated"})],
         "solver": [StrOptions({"auto", "native", *CVXPY_SOLVERS})],
         "fit_intercept": ["boolean"],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
@@ -60,6 +62,7 @@ class _BaseConvexCNN(BaseEstimator):
         pool_size=None,
         readout="sum",
         n_patterns=64,
+        patterns="sampled",
         loss="squared",
         solver="auto",
         fit_intercept=True,
@@ -76,6 +79,7 @@ class _BaseConvexCNN(BaseEstimator):
         self.pool_size = pool_size
         self.readout = readout
         self.n_patterns = n_patterns
+        self.patterns = patterns
         self.loss = loss
         self.solver = solver
         self.fit_intercept = fit_intercept
@@ -108,9 +112,14 @@ class _BaseConvexCNN(BaseEstimator):
             f"{X.shape[0]} samples, {geometry.n_patches} patches of size "
             f"{geometry.patch_size}, {gates.shape[1]} distinct patterns"
         )
-        solutions = [
-            self._solve(program, Y[:, output], output, Y.shape[1]) for output in range(Y.shape[1])
-        ]
+        if self.patterns == "generated":
+            gates, solutions, generated = generation_fit(self, patches, formulation, Y, gates, rng)
+        else:
+            solutions = [
+                self._solve(program, Y[:, output], output, Y.shape[1])
+                for output in range(Y.shape[1])
+            ]
+            generated = generation_attributes(None)
         network = formulation.network(solutions)
         return {
             "geometry_": geometry,
@@ -122,13 +131,14 @@ class _BaseConvexCNN(BaseEstimator):
             "intercept_": network.intercept,
             "objective_": sum(solution.objective for solution in solutions),
             "n_iter_": max(solution.n_iter for solution in solutions),
+            **generated,
             "duality_gap_": sum(
                 np.nan if solution.duality_gap is None else solution.duality_gap
                 for solution in solutions
             ),
         }
 
-    def _solve(self, program, y, output, n_outputs):
+    def _solve(self, program, y, output, n_outputs, **warm_start):
         start = time.perf_counter()
         try:
             native = self.solver == "native" or hasattr(program, "correlations")
@@ -142,6 +152,7 @@ class _BaseConvexCNN(BaseEstimator):
                 tol=self.tol,
                 max_iter=self.max_iter,
                 verbose=self.verbose,
+                **(warm_start if native else {}),  # coef_init, intercept_init
             )
         except SolverFailed as exc:
             raise RuntimeError(

@@ -34,12 +34,18 @@ _PARAMETERS = """\
         Pooling of the ReLU map before the output layer: ``"average"`` is the mean over all
         patches (the paper's main result, formulations.md §2).
 
-    n_patterns : int, default=64
-        Number of random Gaussian filters whose activation patterns define the convex program;
-        duplicates are dropped (``n_patterns_`` tells how many remain). The fit is the global
-        optimum over networks whose neurons use these patterns, so it is the global optimum of
-        the non-convex problem once they include the optimum's patterns. More patterns give a
-        lower objective and a slower solve; exact enumeration is planned.
+    n_patterns : int or "exact", default=64
+        An int is the number of random Gaussian filters whose activation patterns define the
+        convex program; duplicates are dropped (``n_patterns_`` tells how many remain). The fit
+        is the global optimum over networks whose neurons use these patterns, so it is the
+        global optimum of the non-convex problem once they include the optimum's patterns. More
+        patterns give a lower objective and a slower solve. ``"exact"`` enumerates every joint
+        pattern of a filter, the cells of the arrangement of the ``n * K`` patch hyperplanes in
+        ``R^patch_size`` (formulations.md §3), which makes the fit the global optimum of the
+        non-convex problem itself. Their number grows like ``(n * K) ** patch_size``: exact
+        enumeration is refused with a ValueError when Cover's bound
+        ``2 * sum_{l < r} C(N - 1, l)`` (``N`` distinct patch hyperplanes of rank ``r``)
+        exceeds 100,000; use it for small filters (``patch_size`` up to 3 or 4) and few samples.
 
     solver : {"auto", "native", "clarabel", "ecos", "scs"}, default="auto"
         ``"native"`` is the package's working-set solver: it keeps only the few groups and

@@ -177,7 +177,11 @@ def _interior(U, rng, scale=1e-7):
     )
 
 
-def _pattern_keys(patches, gates):
+def _pattern_keys(formulation, patches, gates):
+    """One hashable key per gate, equal iff the gates have the same pattern."""
+    if getattr(formulation, "mode", "average") != "average":
+        # max pooling: winners matter too; the cone rows encode the whole pattern
+        return [cone.tobytes() for cone in formulation.program(patches, gates).cones]
     masks = pattern_masks(patches, gates)
     packed = np.packbits(masks.reshape(-1, masks.shape[2]), axis=0)
     return [column.tobytes() for column in packed.T]
@@ -227,13 +231,21 @@ def gradient_seeds(
     return U
 
 
+# Largest Cover bound for which the check enumerates the patterns by itself: pricing them all
+# each round must stay cheap next to the solves.
+EXACT_CHECK_LIMIT = 20_000
+
+
 def _enumerate(formulation, patches):
     """All patterns' gates when the formulation can enumerate them here, else None."""
     if not hasattr(formulation, "enumerate_gates"):
         return None
     try:
-        return formulation.enumerate_gates(patches)
-    except (ValueError, MemoryError, NotImplementedError, RuntimeError):
+        try:
+            return formulation.enumerate_gates(patches, max_patterns=EXACT_CHECK_LIMIT)
+        except TypeError:  # a formulation without a limit: it refuses what it cannot do
+            return formulation.enumerate_gates(patches)
+    except (ValueError, MemoryError, NotImplementedError):
         return None
 
 
@@ -275,8 +287,8 @@ def generate_patterns(
     loss : {"squared", "logistic"}
     fit_intercept : bool
     solve : callable
-        ``solve(program, y, coef_init=None, intercept_init=None) -> Solution`` for one output; it
-        may ignore the warm start.
+        ``solve(program, y, *, output, coef_init=None, intercept_init=None) -> Solution`` for
+        output number ``output``; it may ignore the warm start.
     gates : ndarray of shape (patch_size, n_initial)
         Initial patterns (e.g. the sampled ones: the result is then never worse than them).
     budget : int
@@ -316,7 +328,7 @@ def generate_patterns(
     start_time = time.perf_counter()
 
     # warm-start augmentation
-    keys = _pattern_keys(patches, gates)
+    keys = _pattern_keys(formulation, patches, gates)
     known = set(keys)
     seeds = []
     if n_seed_patches:
@@ -339,7 +351,7 @@ def generate_patterns(
             )
     n_seeds = 0
     if seeds:
-        gates, added = _add_new(patches, gates, np.vstack(seeds).T, known)
+        gates, added = _add_new(formulation, patches, gates, np.vstack(seeds).T, known)
         n_seeds = added
 
     if isinstance(candidate_gates, str):
@@ -351,7 +363,7 @@ def generate_patterns(
     solutions = [None] * n_outputs
     program = program_of(patches, gates)
     for output in range(n_outputs):
-        solutions[output] = solve(program, Y[:, output])
+        solutions[output] = solve(program, Y[:, output], output=output)
     objectives = [sum(s.objective for s in solutions)]
 
     n_generated, n_rounds, check, stop_reason = 0, 0, np.inf, "max_rounds"
@@ -406,7 +418,9 @@ def generate_patterns(
             room = budget - n_generated - (gates.shape[1] - before)
             if room <= 0:
                 break
-            gates, _ = _add_new(patches, gates, candidates.T, known, limit=min(per_round, room))
+            gates, _ = _add_new(
+                formulation, patches, gates, candidates.T, known, limit=min(per_round, room)
+            )
         added = gates.shape[1] - before
         if added == 0:
             stop_reason = "no new pattern"
@@ -419,6 +433,7 @@ def generate_patterns(
             solutions[output] = solve(
                 program,
                 Y[:, output],
+                output=output,
                 coef_init=coef,
                 intercept_init=solutions[output].intercept,
             )
@@ -455,12 +470,12 @@ def _current_filters(solutions, gates, rng, n_gates=32):
     return np.vstack(directions)
 
 
-def _add_new(patches, gates, candidates, known, limit=None):
+def _add_new(formulation, patches, gates, candidates, known, limit=None):
     """Append the candidates whose patterns are new (in order), at most ``limit`` of them."""
     if candidates.shape[1] == 0:
         return gates, 0
     keep = []
-    for j, key in enumerate(_pattern_keys(patches, candidates)):
+    for j, key in enumerate(_pattern_keys(formulation, patches, candidates)):
         if limit is not None and len(keep) >= limit:
             break
         if key not in known:
@@ -471,4 +486,88 @@ def _add_new(patches, gates, candidates, known, limit=None):
     return np.hstack([gates, candidates[:, keep]]), len(keep)
 
 
-__all__ = ["GenerationReport", "generate_patterns", "gradient_seeds", "oracle_search"]
+# Warm-start augmentation used by the estimators (chosen in benchmarks/bench_patterns.py).
+SEED_STEPS = 200
+SEED_WIDTH = 16
+SEED_PATCHES = 16
+# Sampled patterns that start the generation over an enumeration (n_patterns="exact").
+EXACT_START = 16
+
+
+def _supports(formulation):
+    from ._formulations.pooling import PooledSumFormulation
+    from ._formulations.two_layer import TwoLayerFormulation
+
+    return isinstance(formulation, TwoLayerFormulation | PooledSumFormulation)
+
+
+def generation_fit(estimator, patches, formulation, Y, gates, rng):
+    """The estimators' ``patterns="generated"`` fit, from the sampled ``gates``.
+
+    Returns
+    -------
+    gates : ndarray of shape (patch_size, n_final)
+    solutions : list of Solution
+    attributes : dict
+        The fitted attributes of :func:`generation_attributes`.
+    """
+    if not _supports(formulation):
+        raise ValueError(
+            f"patterns='generated' needs a two-layer ReLU CNN with one output weight per neuron "
+            f"(architecture='two_layer', activation='relu', readout='sum', pooling other than "
+            f"'none'), but these parameters give a {type(formulation).__name__}; use "
+            "patterns='sampled'."
+        )
+    matrix_free = estimator.solver in ("auto", "native") and hasattr(formulation, "operator")
+    n_outputs = Y.shape[1]
+    if estimator.n_patterns == "exact":
+        # column generation over the enumeration: small programs, the same certified optimum
+        candidates, budget = gates, gates.shape[1]
+        gates = formulation.sample_gates(patches, min(EXACT_START, budget), rng)
+    else:
+        candidates, budget = "auto", estimator.n_patterns
+
+    def solve(program, y, *, output, **warm_start):
+        return estimator._solve(program, y, output, n_outputs, **warm_start)
+
+    gates, solutions, report = generate_patterns(
+        patches,
+        formulation,
+        Y,
+        beta=estimator.beta,
+        loss=estimator.loss,
+        fit_intercept=estimator.fit_intercept,
+        solve=solve,
+        gates=gates,
+        budget=budget,
+        rng=rng,
+        candidate_gates=candidates,
+        program_of=formulation.operator if matrix_free else formulation.program,
+        seed_steps=SEED_STEPS,
+        seed_width=SEED_WIDTH,
+        n_seed_patches=SEED_PATCHES,
+        log=estimator._log,
+    )
+    return gates, solutions, generation_attributes(report)
+
+
+def generation_attributes(report):
+    """``n_generated_``, ``dual_check_`` and ``is_certified_`` of a fit (``report`` None for
+    sampled patterns, which run no check)."""
+    if report is None:
+        return {"n_generated_": 0, "dual_check_": np.nan, "is_certified_": False}
+    return {
+        "n_generated_": report.n_generated + report.n_seeds,
+        "dual_check_": float(report.dual_check),
+        "is_certified_": bool(report.exhaustive and report.passed),
+    }
+
+
+__all__ = [
+    "GenerationReport",
+    "generate_patterns",
+    "generation_attributes",
+    "generation_fit",
+    "gradient_seeds",
+    "oracle_search",
+]

@@ -8,7 +8,7 @@ linear with piece ``A_i = sum_k alpha_k D_i^k X_k``, and the cell is
 import numpy as np
 
 from .._network import TwoLayerCNN
-from .._patterns import sample_gates
+from .._patterns import MAX_EXACT_PATTERNS, enumerate_gates, sample_gates
 from ._operator import DenseOperator, PatchOperator
 from ._program import GroupProgram, recover_neurons
 from .pooling import PatchPooling, make_pooled_formulation
@@ -36,6 +36,16 @@ class TwoLayerFormulation:
     def sample_gates(self, patches, n_patterns, random_state):
         """Gates of the sampled patterns (see :func:`~.._patterns.sample_gates`)."""
         return sample_gates(patches, n_patterns, random_state)
+
+    def enumerate_gates(self, patches, max_patterns=MAX_EXACT_PATTERNS):
+        """Gates of every joint pattern (see :func:`~.._patterns.enumerate_gates`).
+
+        Raises
+        ------
+        ValueError
+            If the Cover bound on the number of patterns exceeds ``max_patterns``.
+        """
+        return enumerate_gates(patches, max_patterns)
 
     def program(self, patches, gates):
         """The :class:`GroupProgram` over the patterns of ``gates``.
