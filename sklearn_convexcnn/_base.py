@@ -41,7 +41,7 @@ class _BaseConvexCNN(BaseEstimator):
         "pooling": [StrOptions(set(POOLINGS))],
         "pool_size": [None, Interval(Integral, 1, None, closed="left"), tuple, list],
         "readout": [StrOptions(set(READOUTS))],
-        "n_patterns": [Interval(Integral, 1, None, closed="left")],
+        "n_patterns": [Interval(Integral, 1, None, closed="left"), StrOptions({"exact"})],
         "patterns": [StrOptions({"sampled", "generated"})],
         "solver": [StrOptions({"auto", "native", *CVXPY_SOLVERS})],
         "fit_intercept": ["boolean"],
@@ -103,7 +103,7 @@ class _BaseConvexCNN(BaseEstimator):
         formulation = make_formulation(
             self.pooling, self.pool_size, self.readout, geometry.grid_shape
         )
-        gates = formulation.sample_gates(patches, self.n_patterns, rng)
+        gates = self._gates(formulation, patches, rng)
         if self.solver in ("auto", "native") and hasattr(formulation, "operator"):
             program = formulation.operator(patches, gates)  # matrix-free, for the native solver
         else:
@@ -137,6 +137,17 @@ class _BaseConvexCNN(BaseEstimator):
                 for solution in solutions
             ),
         }
+
+    def _gates(self, formulation, patches, rng):
+        """Gates of the program's patterns: every pattern, or those of random filters."""
+        if self.n_patterns != "exact":
+            return formulation.sample_gates(patches, self.n_patterns, rng)
+        if not hasattr(formulation, "enumerate_gates"):
+            raise ValueError(
+                f"n_patterns='exact' is not implemented for {type(formulation).__name__}; pass "
+                "an int n_patterns=<int> to sample the activation patterns instead."
+            )
+        return formulation.enumerate_gates(patches)
 
     def _solve(self, program, y, output, n_outputs, **warm_start):
         start = time.perf_counter()
