@@ -30,9 +30,30 @@ _PARAMETERS = """\
         Layout of each row of ``X``: ``None`` for a signal of length ``n_features``, ``(L,)``,
         ``(H, W)`` or ``(H, W, C)`` with channels last. Its product must be ``n_features``.
 
-    pooling : {"average"}, default="average"
-        Pooling of the ReLU map before the output layer: ``"average"`` is the mean over all
-        patches (the paper's main result, formulations.md §2).
+    pooling : {"average", "max", "none"}, default="average"
+        Pooling of the ReLU map before the output layer: ``"average"`` is the mean over each
+        pool (over all patches by default: the paper's main result, formulations.md §2),
+        ``"max"`` its maximum (§6.1). ``"none"`` gives every patch its own output weight, a
+        locally connected layer (§5.3); ``pool_size`` and ``readout`` do not apply to it. Every
+        combination is an exact convex program; see ``readout`` for the regulariser.
+
+    pool_size : int or tuple of int, default=None
+        Extent of each pool on the patch grid, in patches (one entry per spatial axis, or an
+        int for all): pools do not overlap, and the last pool along an axis is smaller when the
+        grid does not divide evenly. ``None`` pools the whole grid (global pooling). On 8x8
+        images with 3x3 filters the grid is 6x6, and ``pool_size=3`` gives 2x2 regions.
+
+    readout : {"sum", "dense"}, default="sum"
+        How the pooled values reach the output. ``"sum"``: they are summed and each neuron has
+        one output weight, with weight decay ``beta/2 * (||u_j||^2 + w_j^2)`` (§6.1, §6.2).
+        ``"dense"``: every pool (region) has its own output weight, as in a small CNN whose
+        pooled map feeds a fully connected layer, with the penalty
+        ``beta/2 * (||u_j||^2 + ||w_j||_1^2)`` over the neuron's weights ``w_j`` (§6.3). This
+        squared l1 norm is *not* weight decay on the output layer: it is the penalty whose
+        convex counterpart is exact, because it makes a neuron cost as much as one neuron per
+        region, so the program splits into one group lasso per region. Weight decay
+        ``||w_j||_2^2`` couples the regions and has no known exact program of polynomial size
+        (§5.2). ``pooling="none"`` always reads out densely (one region per patch).
 
     n_patterns : int or "exact", default=64
         An int is the number of random Gaussian filters whose activation patterns define the
@@ -82,15 +103,19 @@ _ATTRIBUTES = """\
         First-layer filters ``u_j`` of the recovered network, each flattened like a patch,
         that is ``(*kernel_size, n_channels)`` in row-major order.
 
-    output_weights_ : ndarray of shape (n_neurons, n_outputs)
-        Output weights ``w_j``; every neuron serves exactly one output.
+    output_weights_ : ndarray of shape (n_neurons, n_outputs) or (n_neurons, Q, n_outputs)
+        Output weights ``w_j``; every neuron serves exactly one output. With
+        ``readout="dense"`` or ``pooling="none"``, ``output_weights_[j, l, o]`` weighs region
+        ``l`` of ``Q`` (pools in row-major order over the patch grid; patches for
+        ``"none"``), and every neuron reads out exactly one region.
 
     intercept_ : ndarray of shape (n_outputs,)
         Output bias (zeros when ``fit_intercept=False``).
 
-    network_ : TwoLayerCNN
+    network_ : TwoLayerCNN or RegionalCNN
         The recovered non-convex network; ``network_.objective`` evaluates its training
-        objective with real ReLUs.
+        objective (with its own penalty) with real ReLUs. ``RegionalCNN`` for
+        ``readout="dense"`` and ``pooling="none"``.
 
     objective_ : float
         Optimal value of the convex program, summed over outputs. The recovered network attains
