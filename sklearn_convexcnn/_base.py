@@ -16,7 +16,9 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._compat import Interval, StrOptions, _fit_context
-from ._formulations.two_layer import POOLINGS, READOUTS, make_formulation
+from ._formulations._pruning import prune_solution
+from ._formulations.pooling import PooledSumFormulation, RegionalFormulation
+from ._formulations.two_layer import POOLINGS, READOUTS, TwoLayerFormulation, make_formulation
 from ._generation import generation_attributes, generation_fit
 from ._patches import extract_patches, resolve_geometry
 from ._solvers import CVXPY_SOLVERS, SolverFailed, solve_cvxpy
@@ -24,6 +26,7 @@ from ._solvers._native import solve_native
 
 
 _INPUT_ATTRIBUTES = ("n_features_in_", "feature_names_in_")
+_PRUNABLE = (TwoLayerFormulation, PooledSumFormulation, RegionalFormulation)
 
 
 class _BaseConvexCNN(BaseEstimator):
@@ -43,6 +46,7 @@ class _BaseConvexCNN(BaseEstimator):
         "readout": [StrOptions(set(READOUTS))],
         "n_patterns": [Interval(Integral, 1, None, closed="left"), StrOptions({"exact"})],
         "patterns": [StrOptions({"sampled", "generated"})],
+        "prune": ["boolean"],
         "solver": [StrOptions({"auto", "native", *CVXPY_SOLVERS})],
         "fit_intercept": ["boolean"],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
@@ -63,6 +67,7 @@ class _BaseConvexCNN(BaseEstimator):
         readout="sum",
         n_patterns=64,
         patterns="sampled",
+        prune=True,
         loss="squared",
         solver="auto",
         fit_intercept=True,
@@ -80,6 +85,7 @@ class _BaseConvexCNN(BaseEstimator):
         self.readout = readout
         self.n_patterns = n_patterns
         self.patterns = patterns
+        self.prune = prune
         self.loss = loss
         self.solver = solver
         self.fit_intercept = fit_intercept
@@ -120,6 +126,8 @@ class _BaseConvexCNN(BaseEstimator):
                 for output in range(Y.shape[1])
             ]
             generated = generation_attributes(None)
+        if self.prune:
+            solutions = self._prune(formulation, patches, gates, program, Y, solutions)
         network = formulation.network(solutions)
         return {
             "geometry_": geometry,
@@ -137,6 +145,27 @@ class _BaseConvexCNN(BaseEstimator):
                 for solution in solutions
             ),
         }
+
+    def _prune(self, formulation, patches, gates, program, Y, solutions):
+        """Every output's solution pruned to at most ``n + 1`` groups (two-layer ReLU CNNs)."""
+        if not isinstance(formulation, _PRUNABLE):
+            return solutions
+        if self.patterns == "generated":  # the program grew with the generated patterns
+            build = getattr(formulation, "operator", formulation.program)
+            program = build(patches, gates) if hasattr(program, "correlations") else (
+                formulation.program(patches, gates)
+            )
+        pruned = [
+            prune_solution(program, solution, Y[:, output], beta=self.beta, loss=self.loss)
+            for output, solution in enumerate(solutions)
+        ]
+        # re-check with real ReLUs (formulations.md §2.4): pruning must not cost
+        before = formulation.network(solutions).objective(patches, Y, self.beta, self.loss)
+        after = formulation.network(pruned).objective(patches, Y, self.beta, self.loss)
+        if after > before + 1e-7 * abs(before):
+            self._log(f"pruning skipped: objective {after:.9g} > {before:.9g} unpruned")
+            return solutions
+        return pruned
 
     def _gates(self, formulation, patches, rng):
         """Gates of the program's patterns: every pattern, or those of random filters."""

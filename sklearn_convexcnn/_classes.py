@@ -68,6 +68,16 @@ _PARAMETERS = """\
         ``2 * sum_{l < r} C(N - 1, l)`` (``N`` distinct patch hyperplanes of rank ``r``)
         exceeds 100,000; use it for small filters (``patch_size`` up to 3 or 4) and few samples.
 
+    prune : bool, default=True
+        Whether to prune the solution to a minimal network (formulations.md §2.4): solver
+        residue (groups below ``1e-6`` times the largest) is dropped, the other groups are put
+        exactly in their cones, and group magnitudes are moved along null directions of the fit
+        and the regulariser (Carathéodory) until at most ``n_samples + 1`` neurons remain *per
+        output* (outputs, one per class in one-vs-rest, are separate programs). The objective
+        does not change, and the result is checked with real ReLUs (the unpruned network is
+        kept if pruning would cost more than ``1e-7`` relative). Interior-point solvers
+        otherwise return many more neurons than needed.
+
     solver : {"auto", "native", "clarabel", "ecos", "scs"}, default="auto"
         ``"native"`` is the package's working-set solver: it keeps only the few groups and
         cone rows the optimum uses, solves that small program exactly (interior point, then

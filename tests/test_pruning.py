@@ -1,0 +1,110 @@
+"""Pruning to at most n + 1 neurons per output (formulations.md §2.4)."""
+
+import numpy as np
+import pytest
+
+from sklearn_convexcnn import ConvexCNNRegressor
+from sklearn_convexcnn._formulations._pruning import clean_groups, prune_groups
+from sklearn_convexcnn._formulations.two_layer import AveragePooling, TwoLayerFormulation
+from sklearn_convexcnn._patterns import enumerate_gates
+from sklearn_convexcnn._solvers import solve_cvxpy
+
+
+def _naive_objective(X, Y, filters, weights, intercept, kernel_size, beta):
+    """Squared loss + weight decay of a 1-D sum-pooled CNN, with explicit loops."""
+    n, d = X.shape
+    K = d - kernel_size + 1
+    total = 0.0
+    for t in range(n):
+        for o in range(Y.shape[1]):
+            f = intercept[o]
+            for j in range(len(filters)):
+                pooled = sum(max(X[t, k : k + kernel_size] @ filters[j], 0.0) for k in range(K))
+                f += weights[j, o] * pooled / K
+            total += 0.5 * (f - Y[t, o]) ** 2
+    return total + 0.5 * beta * (np.sum(filters**2) + np.sum(weights**2))
+
+
+def _dense_solution(seed, n=10, K=6, h=2, beta=0.05):
+    rng = np.random.default_rng(seed)
+    patches = rng.standard_normal((n, K, h))
+    y = rng.standard_normal(n)
+    formulation = TwoLayerFormulation(AveragePooling())
+    program = formulation.program(patches, enumerate_gates(patches))
+    solution = solve_cvxpy(
+        program,
+        y,
+        beta=beta,
+        loss="squared",
+        fit_intercept=True,
+        solver="clarabel",
+        tol=1e-8,
+        max_iter=200,
+    )
+    return formulation, patches, program, solution, y, beta
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize("matrix_free", [False, True])
+def test_prune_keeps_fit_and_regularizer_with_at_most_n_plus_1_groups(seed, matrix_free):
+    formulation, patches, program, solution, y, beta = _dense_solution(seed)
+    norms = np.linalg.norm(solution.coef, axis=2)
+    significant = norms > 1e-6 * norms.max()
+    assert significant.sum() > 11  # interior point: more groups than needed
+    # the native solver's matrix-free operator gives the pruning what the dense program does
+    source = formulation.operator(patches, enumerate_gates(patches)) if matrix_free else program
+    pruned = prune_groups(source, solution.coef)
+    kept = np.linalg.norm(pruned, axis=2) > 0
+    assert kept.sum() <= 10 + 1
+    assert not np.any(kept & ~significant)  # only existing groups, never new ones
+    reference = clean_groups(program, solution.coef)
+    objective = 0.5 * np.sum((program.fit_values(pruned) + solution.intercept - y) ** 2)
+    objective += beta * program.regularizer(pruned)
+    assert objective == pytest.approx(solution.objective, rel=1e-7)
+    np.testing.assert_allclose(
+        program.fit_values(pruned), program.fit_values(reference), rtol=0, atol=1e-9
+    )
+    assert program.regularizer(pruned) == pytest.approx(program.regularizer(reference), rel=1e-10)
+    # directions unchanged: every kept group is a non-negative multiple of the original
+    for s, i in zip(*np.nonzero(kept), strict=True):
+        cosine = pruned[s, i] @ solution.coef[s, i]
+        assert cosine > 0
+        assert cosine == pytest.approx(
+            np.linalg.norm(pruned[s, i]) * np.linalg.norm(solution.coef[s, i]), rel=1e-12
+        )
+
+
+def test_groups_outside_their_cone_are_repaired_before_pruning():
+    _, _, program, solution, _, _ = _dense_solution(2)
+    coef = solution.coef.copy()
+    norms = np.linalg.norm(coef, axis=2)
+    s, i = np.unravel_index(np.argmax(norms), norms.shape)
+    # a mid-sized group leaving its cone (the §2.4 failure mode), and one tilted slightly out
+    j = (i + 1) % program.n_patterns
+    coef[s, j] = -0.01 * norms[s, i] * program.cones[j].mean(axis=0)
+    assert (program.cones[j] @ coef[s, j]).min() < 0
+    coef[s, i] += 1e-3 * norms[s, i] * np.linalg.svd(program.cones[i])[2][-1]
+    for cleaned in (clean_groups(program, coef), prune_groups(program, coef)):
+        rows = np.einsum("pmh,sph->spm", program.cones, cleaned)
+        scale = np.linalg.norm(cleaned, axis=2)[..., None] * np.abs(program.cones).max()
+        assert np.all(rows >= -1e-10 * scale)
+
+
+@pytest.mark.parametrize("n_outputs", [1, 2])
+def test_estimator_prunes_without_changing_the_objective(n_outputs):
+    rng = np.random.default_rng(n_outputs)
+    n, d, kernel_size, beta = 10, 7, 2, 0.01
+    X = rng.standard_normal((n, d))
+    Y = rng.standard_normal((n, n_outputs))
+    params = dict(beta=beta, kernel_size=kernel_size, n_patterns="exact", solver="clarabel")
+    dense = ConvexCNNRegressor(**params, prune=False).fit(X, Y)
+    pruned = ConvexCNNRegressor(**params).fit(X, Y)
+    assert dense.filters_.shape[0] > n_outputs * (n + 1)
+    per_output = (pruned.output_weights_ != 0).sum(axis=0)
+    assert np.all(per_output <= n + 1)
+    for model in (dense, pruned):
+        naive = _naive_objective(
+            X, Y, model.filters_, model.output_weights_, model.intercept_, kernel_size, beta
+        )
+        assert naive == pytest.approx(dense.objective_, rel=1e-6)
+        assert naive == pytest.approx(model.objective_, rel=1e-6)
