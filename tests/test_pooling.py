@@ -265,10 +265,14 @@ def test_max_pooling_enumeration_count():
     assert gates.shape[1] == 4
 
 
-def test_exact_enumeration_needs_small_patches():
-    X = np.random.default_rng(0).standard_normal((6, 8))
-    with pytest.raises(ValueError, match="implemented for patch_size <= 2 only, but the patches"):
-        _exact_program(X, "max", 2, "sum", (8,), 3)
+def test_exact_enumeration_in_three_dimensions_and_its_limit():
+    X = np.random.default_rng(0).standard_normal((5, 6))
+    patches, formulation, gates = _exact_program(X, "max", 2, "sum", (6,), 3)
+    sampled = formulation.sample_gates(patches, 3000, np.random.default_rng(1))
+    both = formulation._unique(patches, np.concatenate([gates, sampled], axis=1))
+    assert both.shape[1] == gates.shape[1]
+    with pytest.raises(ValueError, match="n_patterns='exact' would enumerate up to"):
+        formulation.enumerate_gates(patches, max_patterns=10)
 
 
 def _torch_objective(torch, params, patches, y, pools, pooling, readout, beta):

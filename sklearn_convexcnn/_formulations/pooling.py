@@ -32,6 +32,7 @@ exactly the decoupled group lasso solved here, as in the authors' multi-class co
 import numpy as np
 
 from .._network import RegionalCNN, TwoLayerCNN
+from .._patterns import MAX_EXACT_PATTERNS, arrangement_gates
 from ._operator import DenseOperator, PatchOperator
 from ._program import GroupProgram, recover_neurons
 
@@ -168,44 +169,21 @@ def _first_unique(keys):
 # Exact enumeration (small filters)
 
 
-def _arrangement_gates(normals):
-    """One point inside every cell of the central arrangement ``{u : n . u = 0}`` in R^h, h <= 2.
+def _exact_gates(patches, pools, mode, max_patterns):
+    """One gate in every cell of the arrangement whose cells refine the patterns.
 
-    ``h = 1``: the two half-lines. ``h = 2``: an angular sweep, one midpoint between consecutive
-    critical angles (formulations.md §3). Returns an array of shape (h, n_cells).
+    Average pooling: the hyperplanes of the patch rows (formulations.md §3). Max pooling: those
+    and the ``x_{t,k} - x_{t,k'}`` of every pair of patches in the same pool, where the winner of
+    the pool changes (§6.1). Cells are enumerated by :func:`~.._patterns.arrangement_gates`.
     """
-    h = normals.shape[1]
-    if h == 1:
-        return np.array([[1.0, -1.0]])
-    normals = normals[np.linalg.norm(normals, axis=1) > 1e-12 * np.abs(normals).max(initial=1.0)]
-    if len(normals) == 0:
-        return np.array([[1.0], [0.0]])
-    base = np.arctan2(normals[:, 1], normals[:, 0])
-    angles = np.mod(np.concatenate([base + np.pi / 2, base - np.pi / 2]), 2 * np.pi)
-    angles = np.unique(np.round(angles, 12))
-    following = np.append(angles[1:], angles[0] + 2 * np.pi)
-    middle = (angles + following) / 2
-    return np.stack([np.cos(middle), np.sin(middle)])
-
-
-def _exact_gates(patches, pools, mode, name):
-    """Gates of every cell of the arrangement that determines the patterns (``h <= 2`` only)."""
     h = patches.shape[2]
-    if h > 2:
-        raise ValueError(
-            f"n_patterns='exact' with pooling={name!r} enumerates the cells of an arrangement in "
-            f"R^patch_size, implemented for patch_size <= 2 only, but the patches have size {h}; "
-            "pass an int n_patterns to sample the patterns instead, or a kernel_size with at most "
-            "2 entries per patch."
-        )
     normals = [patches.reshape(-1, h)]
     if mode == "max":
-        # the winner of a pool changes where two of its patches tie (formulations.md §6.1)
         for pool in pools:
             block = patches[:, pool]
             first, second = np.triu_indices(len(pool), k=1)
             normals.append((block[:, first] - block[:, second]).reshape(-1, h))
-    return _arrangement_gates(np.concatenate(normals))
+    return arrangement_gates(np.concatenate(normals), max_patterns)
 
 
 # --------------------------------------------------------------------------------------------
@@ -267,15 +245,19 @@ class PooledSumFormulation:
             keys = patches.reshape(-1, patches.shape[2]) @ gates >= 0
         return gates[:, _first_unique(keys)]
 
-    def enumerate_gates(self, patches):
-        """Gates of every pattern (exact enumeration; patch_size <= 2 only).
+    def enumerate_gates(self, patches, max_patterns=MAX_EXACT_PATTERNS):
+        """Gates of every pattern (exact enumeration).
+
+        With max pooling the cells are those of the larger arrangement that includes the
+        differences of the patches of each pool, so there are more of them than with average
+        pooling; they are merged where they agree on every (winner, sign).
 
         Raises
         ------
         ValueError
-            If the patches are longer than 2.
+            If the Cover bound of the arrangement exceeds ``max_patterns``.
         """
-        gates = _exact_gates(patches, self.pools, self.mode, self.mode)
+        gates = _exact_gates(patches, self.pools, self.mode, max_patterns)
         return self._unique(patches, gates)
 
     def program(self, patches, gates):
@@ -374,16 +356,18 @@ class RegionalFormulation:
             keep[_first_unique(keys)] = True
         return gates[:, keep]
 
-    def enumerate_gates(self, patches):
-        """Gates of every pattern of every region (exact enumeration; patch_size <= 2 only).
+    def enumerate_gates(self, patches, max_patterns=MAX_EXACT_PATTERNS):
+        """Gates of every pattern of every region (exact enumeration).
+
+        The cells of the arrangement of all patch rows (and, for max pooling, of the in-pool
+        differences) refine the patterns of every region.
 
         Raises
         ------
         ValueError
-            If the patches are longer than 2.
+            If the Cover bound of the arrangement exceeds ``max_patterns``.
         """
-        name = "none" if all(len(pool) == 1 for pool in self.pools) else self.mode
-        gates = _exact_gates(patches, self.pools, self.mode, name)
+        gates = _exact_gates(patches, self.pools, self.mode, max_patterns)
         return self._unique(patches, gates)
 
     def groups(self, patches, gates):
