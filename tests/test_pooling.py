@@ -265,6 +265,18 @@ def test_max_pooling_enumeration_count():
     assert gates.shape[1] == 4
 
 
+@pytest.mark.parametrize("pooling, pool_size, readout", VARIANTS, ids=VARIANT_IDS)
+def test_estimators_enumerate_exactly(pooling, pool_size, readout):
+    rng = np.random.default_rng(4)
+    X, y = rng.standard_normal((8, 6)), rng.standard_normal(8)
+    params = dict(beta=0.1, kernel_size=2, pooling=pooling, pool_size=pool_size, readout=readout)
+    exact = ConvexCNNRegressor(n_patterns="exact", **params, **SOLVER).fit(X, y)
+    sampled = ConvexCNNRegressor(n_patterns=8, random_state=0, **params, **SOLVER).fit(X, y)
+    assert _naive_objective(X, y[:, None], exact, 0.1) == pytest.approx(exact.objective_, rel=1e-6)
+    # the sampled program is a restriction of the exact one
+    assert exact.objective_ <= sampled.objective_ * (1 + 1e-6)
+
+
 def test_exact_enumeration_in_three_dimensions_and_its_limit():
     X = np.random.default_rng(0).standard_normal((5, 6))
     patches, formulation, gates = _exact_program(X, "max", 2, "sum", (6,), 3)
