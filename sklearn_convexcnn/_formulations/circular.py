@@ -26,7 +26,7 @@ import numpy as np
 
 from .._losses import loss_value
 from .._patches import PatchGeometry, resolve_geometry
-from .._patterns import sample_gates
+from .._patterns import enumerate_gates, sample_gates
 from ._program import GroupProgram
 
 _ACTIVATIONS = ("relu", "linear")
@@ -225,6 +225,14 @@ class CircularFormulation:
         if self.activation == "linear":
             return np.zeros((patches.shape[2], 1))
         return sample_gates(patches, n_patterns, random_state)
+
+    def enumerate_gates(self, patches):
+        """Gates of every pattern ``1[X q >= 0]``: the cells of the arrangement of the ``n``
+        sample hyperplanes in ``R^d``, at most ``2 sum_{l < r} C(n - 1, l)`` for data of rank
+        ``r`` (formulations.md §7.2). Raises ValueError beyond the enumeration limit."""
+        if self.activation == "linear":
+            return np.zeros((patches.shape[2], 1))
+        return enumerate_gates(patches)
 
     def program(self, patches, gates):
         """The :class:`GroupProgram` with the (weighted) spectral l1 norm.

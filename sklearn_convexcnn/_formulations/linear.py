@@ -106,6 +106,10 @@ class LinearFormulation:
         """No activation patterns: one (unused) zero gate."""
         return np.zeros((patches.shape[2], 1))
 
+    def enumerate_gates(self, patches):
+        """No activation patterns: one (unused) zero gate."""
+        return np.zeros((patches.shape[2], 1))
+
     def program(self, patches, gates):
         """:class:`GroupProgram` (pooled) or :class:`NuclearProgram` (no pooling)."""
         if self.pooling == "none":

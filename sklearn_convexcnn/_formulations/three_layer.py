@@ -25,10 +25,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._losses import loss_value
-from .._patterns import sample_gates
+from .._patterns import enumerate_gates, sample_gates
 
 # Largest number of first-layer filters in a random branch that samples a second-layer pattern.
 _MAX_BRANCH_WIDTH = 4
+# Largest number of groups (second-layer patterns x first-layer patterns) enumerated exactly.
+_MAX_EXACT_GROUPS = 20_000
 
 
 @dataclass
@@ -178,6 +180,28 @@ class ThreeLayerFormulation:
         masks = np.vstack([np.ones(n_samples, bool), (pooled @ weights >= 0).T])
         _, first = np.unique(masks, axis=0, return_index=True)
         self.outer_masks_ = masks[np.sort(first)]
+        return gates
+
+    def enumerate_gates(self, patches):
+        """Every first-layer pattern (:func:`~.._patterns.enumerate_gates`) and all ``2^n``
+        second-layer sign patterns: the program is then the training problem itself.
+
+        Raises
+        ------
+        ValueError
+            If ``2^n_samples`` times the number of first-layer patterns exceeds 20,000.
+        """
+        gates = enumerate_gates(patches)
+        n_samples = patches.shape[0]
+        if n_samples > 20 or 2**n_samples * gates.shape[1] > _MAX_EXACT_GROUPS:
+            raise ValueError(
+                f"n_patterns='exact' with architecture='three_layer' needs all 2^{n_samples} "
+                f"second-layer patterns for each of the {gates.shape[1]} first-layer patterns, "
+                f"more than the limit of {_MAX_EXACT_GROUPS} groups (formulations.md §8.3). "
+                "Pass an int n_patterns=<int> to sample the patterns instead."
+            )
+        codes = np.arange(2**n_samples)[:, None] >> np.arange(n_samples) & 1
+        self.outer_masks_ = codes.astype(bool)
         return gates
 
     def program(self, patches, gates):
