@@ -17,11 +17,20 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._compat import Interval, StrOptions, _fit_context
 from ._formulations._pruning import prune_solution
+from ._formulations.architectures import (
+    ACTIVATIONS,
+    ARCHITECTURES,
+    fitted_bounds,
+    make_architecture,
+    network_attributes,
+)
+from ._formulations.circular import circular_geometry
 from ._formulations.pooling import PooledSumFormulation, RegionalFormulation
 from ._formulations.two_layer import POOLINGS, READOUTS, TwoLayerFormulation, make_formulation
 from ._generation import generation_attributes, generation_fit
 from ._patches import extract_patches, resolve_geometry
-from ._solvers import CVXPY_SOLVERS, SolverFailed, solve_cvxpy
+from ._solvers import CVXPY_SOLVERS, SolverFailed
+from ._solvers._layers import solve_program
 from ._solvers._native import solve_native
 
 
@@ -41,6 +50,9 @@ class _BaseConvexCNN(BaseEstimator):
         "kernel_size": [Interval(Integral, 1, None, closed="left"), tuple, list],
         "stride": [Interval(Integral, 1, None, closed="left"), tuple, list],
         "input_shape": [None, tuple, list],
+        "architecture": [StrOptions(set(ARCHITECTURES))],
+        "n_layers": [None, Interval(Integral, 3, None, closed="left")],
+        "activation": [StrOptions(set(ACTIVATIONS))],
         "pooling": [StrOptions(set(POOLINGS))],
         "pool_size": [None, Interval(Integral, 1, None, closed="left"), tuple, list],
         "readout": [StrOptions(set(READOUTS))],
@@ -62,6 +74,9 @@ class _BaseConvexCNN(BaseEstimator):
         kernel_size=3,
         stride=1,
         input_shape=None,
+        architecture="two_layer",
+        n_layers=None,
+        activation="relu",
         pooling="average",
         pool_size=None,
         readout="sum",
@@ -80,6 +95,9 @@ class _BaseConvexCNN(BaseEstimator):
         self.kernel_size = kernel_size
         self.stride = stride
         self.input_shape = input_shape
+        self.architecture = architecture
+        self.n_layers = n_layers
+        self.activation = activation
         self.pooling = pooling
         self.pool_size = pool_size
         self.readout = readout
@@ -103,10 +121,23 @@ class _BaseConvexCNN(BaseEstimator):
 
         Returns the fitted attributes as a dict, so a failure leaves the estimator untouched.
         """
-        geometry = resolve_geometry(self.input_shape, self.kernel_size, self.stride, X.shape[1])
+        if self.architecture == "circular":  # full-length filters: one patch, the whole row
+            geometry = circular_geometry(self.input_shape, X.shape[1])
+        else:
+            geometry = resolve_geometry(
+                self.input_shape, self.kernel_size, self.stride, X.shape[1]
+            )
         patches = extract_patches(X, geometry)
         rng = check_random_state(self.random_state)
-        formulation = make_formulation(
+        formulation = make_architecture(
+            self.architecture,
+            self.n_layers,
+            self.activation,
+            self.pooling,
+            self.pool_size,
+            self.readout,
+            self.solver,
+        ) or make_formulation(
             self.pooling, self.pool_size, self.readout, geometry.grid_shape
         )
         gates = self._gates(formulation, patches, rng)
@@ -137,7 +168,8 @@ class _BaseConvexCNN(BaseEstimator):
             "filters_": network.filters,
             "output_weights_": network.output_weights,
             "intercept_": network.intercept,
-            "objective_": sum(solution.objective for solution in solutions),
+            **fitted_bounds(formulation, network, patches, Y, self.beta, self.loss, solutions),
+            **network_attributes(network),
             "n_iter_": max(solution.n_iter for solution in solutions),
             **generated,
             "duality_gap_": sum(
@@ -182,7 +214,7 @@ class _BaseConvexCNN(BaseEstimator):
         start = time.perf_counter()
         try:
             native = self.solver == "native" or hasattr(program, "correlations")
-            solution = (solve_native if native else solve_cvxpy)(
+            solution = (solve_native if native else solve_program)(
                 program,
                 y,
                 beta=self.beta,
