@@ -30,6 +30,35 @@ _PARAMETERS = """\
         Layout of each row of ``X``: ``None`` for a signal of length ``n_features``, ``(L,)``,
         ``(H, W)`` or ``(H, W, C)`` with channels last. Its product must be ``n_features``.
 
+    architecture : {"two_layer", "circular", "three_layer"}, default="two_layer"
+        The network, hence the convex regulariser (formulations.md §7-§8).
+
+        - ``"two_layer"``: one convolution layer, ReLU, pooling, output weights (§2, §5, §6).
+        - ``"circular"``: ``n_layers - 1`` full-length circular convolutions of each row
+          (``kernel_size`` and ``stride`` do not apply; images are convolved as flattened
+          rows), one ReLU, output weights: ``f = sum_j w_j (x . q_j)_+`` with
+          ``q_j = u_1j * ... * u_(L-1)j``. Inner filters have norm at most 1, and weight decay
+          acts on the last filter and ``w`` (§7.1). The regulariser is an l1 norm of the
+          filters' DFT, so the filters use few frequencies (``filter_spectra_``). Exact for
+          ``n_layers=3``; for ``n_layers >= 4`` the weighted spectral l1 program is only a
+          relaxation, see ``lower_bound_``.
+        - ``"three_layer"``: per-branch convolution filters of unit norm, global average
+          pooling, a scalar layer ``w1`` with penalty ``||w1_j||_1^2``, a second ReLU, output
+          weights (§8). Second-layer patterns are sampled like the first-layer ones, or all
+          ``2^n_samples`` are used with ``n_patterns="exact"``: the program has
+          ``4 * P1 * P2 * patch_size`` variables, so keep it to small data.
+
+    n_layers : int, default=None
+        Depth ``L >= 3`` of a circular CNN (``L - 1`` circular layers plus the output layer);
+        ``None`` means 3. Only for ``architecture="circular"``.
+
+    activation : {"relu", "linear"}, default="relu"
+        ``"linear"`` drops the ReLU where that gives a cheap exact program (§9, §5.1): with
+        ``architecture="two_layer"``, average pooling is a group lasso (one neuron) and
+        ``pooling="none"`` with weight decay on the per-patch output weights is a nuclear-norm
+        program (solved by Clarabel or SCS, not ECOS); with ``architecture="circular"`` the
+        weighted spectral l1 is exact for every ``n_layers`` (one neuron per frequency).
+
     pooling : {"average", "max", "none"}, default="average"
         Pooling of the ReLU map before the output layer: ``"average"`` is the mean over each
         pool (over all patches by default: the paper's main result, formulations.md §2),
@@ -125,11 +154,37 @@ _ATTRIBUTES = """\
     network_ : TwoLayerCNN or RegionalCNN
         The recovered non-convex network; ``network_.objective`` evaluates its training
         objective (with its own penalty) with real ReLUs. ``RegionalCNN`` for
-        ``readout="dense"`` and ``pooling="none"``.
+        ``readout="dense"`` and ``pooling="none"``; ``CircularCNN``, ``ThreeLayerCNN`` and
+        ``LinearCNN`` for the other architectures and ``activation="linear"``.
 
     objective_ : float
         Optimal value of the convex program, summed over outputs. The recovered network attains
-        it: see :meth:`regularized_objective`.
+        it: see :meth:`regularized_objective`. Where the program is only a relaxation
+        (``is_exact_`` false) it is the recovered network's objective, an upper bound.
+
+    lower_bound_ : float
+        Value of the convex program. It equals ``objective_`` when ``is_exact_``; otherwise it
+        is a lower bound on the training objective of every network whose neurons use the
+        program's patterns (of every network at all with ``n_patterns="exact"``), and the true
+        optimum lies in ``[lower_bound_, objective_]``.
+
+    is_exact_ : bool
+        Whether the recovered network attains the convex program's value: false only for
+        circular ReLU CNNs with ``n_layers >= 4`` (formulations.md §7.3).
+
+    layer_filters_ : ndarray of shape (n_layers - 1, n_neurons, n_features)
+        Circular CNNs only: ``layer_filters_[l, j]`` is neuron ``j``'s filter in circular layer
+        ``l + 1``; ``filters_`` holds their circular convolutions ``q_j``.
+
+    filter_spectra_ : ndarray of shape (n_neurons, n_features // 2 + 1)
+        Circular CNNs only: ``|DFT(q_j)|`` at the real frequencies ``0 .. n_features // 2``;
+        ``network_.frequencies_used()`` lists the frequencies each neuron uses.
+
+    middle_weights_ : ndarray of shape (n_filters,)
+        Three-layer CNNs only: weight ``w1`` of each first-layer filter in its branch.
+
+    branches_ : ndarray of int, shape (n_filters,)
+        Three-layer CNNs only: the branch (row of ``output_weights_``) of each filter.
 
     n_patterns_ : int
         Number of distinct activation patterns in the convex program.
