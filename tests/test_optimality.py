@@ -1,0 +1,231 @@
+"""The oracle of formulations.md §4: the fitted network is the global optimum, checked by
+means that share nothing with the package's solver path.
+
+Problems are small enough to enumerate every activation pattern (``h <= 3``, ``n * K`` of
+30-120). The non-convex objective throughout is
+
+    0.5 * sum_t (f(x_t) - y_t)^2 + beta/2 * sum_j (||u_j||^2 + w_j^2),
+    f(x) = b + sum_j w_j * mean_k relu(x_k . u_j),
+
+with ``x_k = x[k*stride : k*stride + kernel_size]``.
+"""
+
+import functools
+import time
+
+import numpy as np
+import pytest
+
+from sklearn_convexcnn import ConvexCNNRegressor
+from sklearn_convexcnn._formulations.two_layer import AveragePooling, TwoLayerFormulation
+from sklearn_convexcnn._patches import extract_patches
+from sklearn_convexcnn._patterns import pattern_masks
+from sklearn_convexcnn._solvers import solve_cvxpy
+
+# (n, d, kernel_size, stride, beta, seed): n * K between 30 and 120
+PROBLEMS = [
+    (8, 6, 3, 1, 0.05, 0),  # nK = 32, P = 994
+    (10, 7, 3, 2, 0.05, 1),  # nK = 30, P = 872
+    (10, 7, 2, 1, 0.05, 2),  # nK = 60, P = 120
+    (12, 11, 2, 1, 0.1, 3),  # nK = 120, P = 240
+]
+
+
+def _data(problem):
+    n, d, _, _, _, seed = problem
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal((n, d)), rng.standard_normal(n)
+
+
+@functools.cache
+def _fit(problem, solver="auto", prune=True):
+    _, _, kernel_size, stride, beta, _ = problem
+    X, y = _data(problem)
+    model = ConvexCNNRegressor(
+        beta=beta,
+        kernel_size=kernel_size,
+        stride=stride,
+        n_patterns="exact",
+        solver=solver,
+        prune=prune,
+    )
+    return model.fit(X, y)
+
+
+def _naive_objective(X, y, filters, weights, intercept, kernel_size, stride, beta):
+    """The non-convex objective with explicit loops: no patch matrices, no patterns."""
+    n, d = X.shape
+    n_patches = (d - kernel_size) // stride + 1
+    loss = 0.0
+    for t in range(n):
+        f = float(intercept)
+        for j in range(len(filters)):
+            pooled = 0.0
+            for k in range(n_patches):
+                z = 0.0
+                for i in range(kernel_size):
+                    z += X[t, k * stride + i] * filters[j][i]
+                pooled += max(z, 0.0)
+            f += weights[j] * pooled / n_patches
+        loss += 0.5 * (f - y[t]) ** 2
+    penalty = sum(u @ u for u in filters) + sum(w * w for w in weights)
+    return loss + 0.5 * beta * penalty
+
+
+# --------------------------------------------------------------------------------------------
+# 1. the recovered network attains the convex optimum
+
+
+@pytest.mark.parametrize(
+    "problem, solver",
+    [(problem, "clarabel") for problem in PROBLEMS]
+    + [(problem, "auto") for problem in (PROBLEMS[0], PROBLEMS[2], PROBLEMS[3])],
+)
+def test_recovered_network_attains_the_convex_optimum(problem, solver):
+    n, _, kernel_size, stride, beta, _ = problem
+    X, y = _data(problem)
+    dense, pruned = _fit(problem, solver, False), _fit(problem, solver, True)
+    for model in (dense, pruned):
+        value = _naive_objective(
+            X,
+            y,
+            model.filters_,
+            model.output_weights_[:, 0],
+            model.intercept_[0],
+            kernel_size,
+            stride,
+            beta,
+        )
+        assert value == pytest.approx(model.objective_, rel=1e-6)
+        assert value == pytest.approx(dense.objective_, rel=1e-6)
+    assert pruned.filters_.shape[0] <= n + 1
+
+
+# --------------------------------------------------------------------------------------------
+# 3. sampled programs are restrictions: values above the exact one, falling as patterns are added
+
+
+def test_sampled_values_decrease_to_the_exact_value():
+    problem = PROBLEMS[3]
+    _, _, kernel_size, stride, beta, seed = problem
+    X, y = _data(problem)
+    model = _fit(problem, "clarabel", True)
+    patches = extract_patches(X, model.geometry_)
+    formulation = TwoLayerFormulation(AveragePooling())
+
+    def value(gates):
+        program = formulation.program(patches, gates)
+        return solve_cvxpy(
+            program,
+            y,
+            beta=beta,
+            loss="squared",
+            fit_intercept=True,
+            solver="clarabel",
+            tol=1e-8,
+            max_iter=200,
+        ).objective
+
+    filters = np.random.default_rng(seed).standard_normal((kernel_size, 256))
+    # nested pattern sets: prefixes of one filter sequence, then all of them plus every cell
+    sets = [filters[:, :m] for m in (2, 8, 32, 256)]
+    sets.append(np.concatenate([filters, model.gates_], axis=1))
+    values = [value(gates) for gates in sets]
+    exact = values[-1]  # the last set holds every cell: its value is the global optimum
+    print("sampled values:", values[:-1], "exact:", exact)
+    assert exact == pytest.approx(model.objective_, rel=1e-7)
+    assert all(v >= exact * (1 - 1e-7) for v in values)
+    assert all(b <= a * (1 + 1e-7) for a, b in zip(values, values[1:], strict=False))
+    assert values[0] > exact * (1 + 1e-3)  # two filters are not enough: the test can fail
+
+
+# --------------------------------------------------------------------------------------------
+# 2. and 4. gradient training never beats the convex optimum; its neurons are enumerated
+
+
+def _train_torch(torch, X, y, kernel_size, stride, beta, width, seed):
+    """Adam then L-BFGS on the non-convex CNN, float64; returns (objective, U, w, b)."""
+    generator = torch.Generator().manual_seed(seed)
+    Xt = torch.tensor(X, dtype=torch.float64)
+    yt = torch.tensor(y, dtype=torch.float64)
+    patches = Xt.unfold(1, kernel_size, stride)  # (n, K, h)
+    U = torch.randn(width, kernel_size, generator=generator, dtype=torch.float64)
+    w = torch.randn(width, generator=generator, dtype=torch.float64)
+    U, w = (0.5 * U).requires_grad_(), (0.5 * w).requires_grad_()
+    b = torch.zeros((), dtype=torch.float64, requires_grad=True)
+
+    def objective():
+        f = torch.relu(patches @ U.T).mean(dim=1) @ w + b
+        return 0.5 * ((f - yt) ** 2).sum() + 0.5 * beta * ((U**2).sum() + (w**2).sum())
+
+    adam = torch.optim.Adam([U, w, b], lr=0.02)
+    for _ in range(400):
+        adam.zero_grad()
+        loss = objective()
+        loss.backward()
+        adam.step()
+    lbfgs = torch.optim.LBFGS(
+        [U, w, b],
+        max_iter=300,
+        tolerance_grad=1e-12,
+        tolerance_change=1e-15,
+        line_search_fn="strong_wolfe",
+    )
+
+    def closure():
+        lbfgs.zero_grad()
+        loss = objective()
+        loss.backward()
+        return loss
+
+    lbfgs.step(closure)
+    with torch.no_grad():
+        final = float(objective())
+    return final, U.detach().numpy(), w.detach().numpy(), float(b.detach())
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("problem", [PROBLEMS[0], PROBLEMS[2]])
+def test_gradient_training_never_beats_the_convex_optimum(problem):
+    torch = pytest.importorskip("torch")
+    n, _, kernel_size, stride, beta, _ = problem
+    X, y = _data(problem)
+    model = _fit(problem, "auto", True)
+    optimum = model.objective_
+    patches = extract_patches(X, model.geometry_)
+    enumerated = {
+        c.tobytes() for c in pattern_masks(patches, model.gates_).reshape(-1, model.n_patterns_).T
+    }
+    program = TwoLayerFormulation(AveragePooling()).program(patches, model.gates_)
+    index = {
+        key: i
+        for i, key in enumerate(
+            c.tobytes()
+            for c in pattern_masks(patches, model.gates_).reshape(-1, model.n_patterns_).T
+        )
+    }
+    start, results = time.perf_counter(), []
+    for width in (3, n + 5):  # below and above the n + 1 that suffice
+        for seed in range(6):
+            value, U, w, b = _train_torch(torch, X, y, kernel_size, stride, beta, width, seed)
+            results.append((value, width, seed))
+            # Lemma B(i): no network of any width goes below the convex optimum
+            assert value >= optimum * (1 - 1e-6), (value, optimum, width, seed)
+            # 4. every neuron's pattern is one of the enumerated cells ...
+            strength = np.linalg.norm(U, axis=1) * np.abs(w)
+            coef = np.zeros((2, model.n_patterns_, kernel_size))
+            for j in np.flatnonzero(strength > 1e-9 * strength.max()):
+                key = pattern_masks(patches, U[j][:, None]).reshape(-1).tobytes()
+                assert key in enumerated
+                coef[0 if w[j] > 0 else 1, index[key]] += abs(w[j]) * U[j]
+            # ... and the mapped convex point costs no more than the network (Lemma B)
+            mapped = 0.5 * np.sum((program.fit_values(coef) + b - y) ** 2)
+            mapped += beta * program.regularizer(coef)
+            assert mapped <= value * (1 + 1e-9) + 1e-12
+            assert mapped >= optimum * (1 - 1e-6)
+    best = min(results)
+    print(
+        f"convex optimum {optimum:.9f}; best of {len(results)} torch restarts {best[0]:.9f} "
+        f"(+{best[0] / optimum - 1:.2e}, width {best[1]}, seed {best[2]}), "
+        f"{time.perf_counter() - start:.1f} s"
+    )
