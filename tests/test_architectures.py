@@ -215,6 +215,22 @@ def test_linear_circular_is_exact_for_every_depth(n_layers):
         assert all(len(f) == 1 for f in reg.network_.frequencies_used())
 
 
+@pytest.mark.parametrize("n_layers, reference", [(3, 2.178242041), (4, 2.043061171)])
+def test_linear_circular_matches_the_reference_computation(n_layers, reference):
+    # formulations.md §9: n=12, d=8, beta=0.5, Gaussian data, torch attained both values
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((12, 8)), rng.standard_normal(12)
+    reg = ConvexCNNRegressor(
+        architecture="circular",
+        activation="linear",
+        n_layers=n_layers,
+        beta=0.5,
+        fit_intercept=False,
+        tol=1e-9,
+    ).fit(X, y)
+    assert reg.objective_ == pytest.approx(reference, rel=1e-8)
+
+
 # --------------------------------------------------------------------------------------------
 # three-layer CNNs with two ReLU layers
 
@@ -487,3 +503,40 @@ def test_gradient_training_never_below_three_layer_optimum(torch_single_thread):
     values = [_train(torch, [U, W1, w2], objective, seed) for seed in range(4)]
     print(f"three-layer: convex {reg.objective_:.6f}, gradient restarts {sorted(values)}")
     assert min(values) >= reg.objective_ * (1 - 1e-6)
+
+
+@pytest.mark.torch
+def test_gradient_training_attains_linear_deep_circular_optimum(torch_single_thread):
+    # linear circular CNNs: the weighted spectral l1 is exact for every depth (formulations.md §9)
+    torch = torch_single_thread
+    rng = np.random.default_rng(0)  # the data of formulations.md §9
+    X, y = rng.standard_normal((12, 8)), rng.standard_normal(12)
+    beta = 0.5
+    reg = ConvexCNNRegressor(
+        architecture="circular",
+        activation="linear",
+        n_layers=4,
+        beta=beta,
+        fit_intercept=False,
+        tol=1e-9,
+    ).fit(X, y)
+    Xt, yt = torch.tensor(X), torch.tensor(y)
+    width = 8
+    layers = [torch.zeros(width, 8, dtype=torch.float64, requires_grad=True) for _ in range(3)]
+    w = torch.zeros(width, dtype=torch.float64, requires_grad=True)
+    circulant = (torch.arange(8)[:, None] - torch.arange(8)[None, :]) % 8
+
+    def objective():
+        q = layers[-1]
+        for inner in reversed(layers[:-1]):
+            unit = inner / inner.norm(dim=1, keepdim=True)
+            q = torch.einsum("jts,js->jt", unit[:, circulant], q)
+        f = (Xt @ q.T) @ w
+        penalty = (layers[-1] ** 2).sum() + (w**2).sum()
+        return 0.5 * ((f - yt) ** 2).sum() + 0.5 * beta * penalty
+
+    values = [_train(torch, [*layers, w], objective, seed) for seed in range(3)]
+    print(f"linear, n_layers=4: convex {reg.objective_:.9f}, gradient restarts {sorted(values)}")
+    assert min(values) >= reg.objective_ * (1 - 1e-6)
+    # gradient training reaches it: the weighted norm is the depth-4 cost, not a bound
+    assert min(values) == pytest.approx(reg.objective_, rel=1e-5)
