@@ -334,6 +334,25 @@ def test_n_layers_below_three_is_rejected():
         ConvexCNNRegressor(architecture="circular", n_layers=2).fit(X, y)
 
 
+def test_exact_three_layer_is_refused_beyond_its_limit():
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((25, 4)), rng.standard_normal(25)
+    with pytest.raises(ValueError, match=r"needs all 2\^25 second-layer patterns"):
+        ConvexCNNRegressor(architecture="three_layer", kernel_size=2, n_patterns="exact").fit(X, y)
+
+
+def test_circular_checks_input_shape():
+    X, y = low_rank_data(0, 10, 6, 6)
+    with pytest.raises(ValueError, match=r"input_shape=\(2, 2\) describes 4 features"):
+        ConvexCNNRegressor(architecture="circular", input_shape=(2, 2)).fit(X, y)
+
+
+def test_nuclear_norm_needs_a_psd_capable_solver():
+    X, y = low_rank_data(0, 10, 6, 6)
+    with pytest.raises(RuntimeError, match=r"cannot handle the nuclear norm"):
+        ConvexCNNRegressor(activation="linear", pooling="none", solver="ecos").fit(X, y)
+
+
 # --------------------------------------------------------------------------------------------
 # scikit-learn API
 
