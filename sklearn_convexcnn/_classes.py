@@ -44,8 +44,10 @@ _PARAMETERS = """\
           relaxation, see ``lower_bound_``.
         - ``"three_layer"``: per-branch convolution filters of unit norm, global average
           pooling, a scalar layer ``w1`` with penalty ``||w1_j||_1^2``, a second ReLU, output
-          weights (§8). Second-layer patterns are sampled like the first-layer ones, or all
-          ``2^n_samples`` are used with ``n_patterns="exact"``: the program has
+          weights (§8). Second-layer patterns are the sign patterns of ``n_patterns`` random
+          branches, or all ``2^n_samples`` of them with ``n_patterns="exact"`` or when
+          ``2^n_samples <= n_patterns``; global pooling here is the mean over patches. The
+          program has
           ``4 * P1 * P2 * patch_size`` variables, so keep it to small data.
 
     n_layers : int, default=None
