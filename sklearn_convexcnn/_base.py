@@ -15,6 +15,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ._certificate import certify_network, solution_with_gap
 from ._compat import Interval, StrOptions, _fit_context
 from ._formulations._pruning import prune_solution
 from ._formulations.architectures import (
@@ -29,6 +30,7 @@ from ._formulations.pooling import PooledSumFormulation, RegionalFormulation
 from ._formulations.two_layer import POOLINGS, READOUTS, TwoLayerFormulation, make_formulation
 from ._generation import generation_attributes, generation_fit
 from ._patches import extract_patches, resolve_geometry
+from ._patterns import MAX_EXACT_PATTERNS
 from ._solvers import CVXPY_SOLVERS, SolverFailed
 from ._solvers._layers import solve_program
 from ._solvers._native import solve_native
@@ -157,8 +159,16 @@ class _BaseConvexCNN(BaseEstimator):
                 for output in range(Y.shape[1])
             ]
             generated = generation_attributes(None)
-        if self.prune:
-            solutions = self._prune(formulation, patches, gates, program, Y, solutions)
+        if isinstance(formulation, _PRUNABLE):
+            if self.patterns == "generated":  # the program grew with the generated patterns
+                program = (
+                    formulation.operator(patches, gates)
+                    if hasattr(program, "correlations")
+                    else formulation.program(patches, gates)
+                )
+            solutions = self._with_gaps(formulation, patches, gates, program, Y, solutions)
+            if self.prune:
+                solutions = self._prune(formulation, patches, program, Y, solutions)
         network = formulation.network(solutions)
         return {
             "geometry_": geometry,
@@ -178,15 +188,27 @@ class _BaseConvexCNN(BaseEstimator):
             ),
         }
 
-    def _prune(self, formulation, patches, gates, program, Y, solutions):
-        """Every output's solution pruned to at most ``n + 1`` groups (two-layer ReLU CNNs)."""
-        if not isinstance(formulation, _PRUNABLE):
-            return solutions
-        if self.patterns == "generated":  # the program grew with the generated patterns
-            build = getattr(formulation, "operator", formulation.program)
-            program = build(patches, gates) if hasattr(program, "correlations") else (
-                formulation.program(patches, gates)
+    def _with_gaps(self, formulation, patches, gates, program, Y, solutions):
+        """Solutions with their certified duality gap (the CVXPY back-end reports none)."""
+        return [
+            solution
+            if solution.duality_gap is not None
+            else solution_with_gap(
+                formulation,
+                patches,
+                gates,
+                program,
+                solution,
+                Y[:, output],
+                beta=self.beta,
+                loss=self.loss,
+                fit_intercept=self.fit_intercept,
             )
+            for output, solution in enumerate(solutions)
+        ]
+
+    def _prune(self, formulation, patches, program, Y, solutions):
+        """Every output's solution pruned to at most ``n + 1`` groups (two-layer ReLU CNNs)."""
         pruned = [
             prune_solution(program, solution, Y[:, output], beta=self.beta, loss=self.loss)
             for output, solution in enumerate(solutions)
@@ -326,3 +348,80 @@ class _BaseConvexCNN(BaseEstimator):
         Y, _ = self._encode_targets(np.asarray(y), refit=False)
         patches = extract_patches(X, self.geometry_)
         return self.network_.objective(patches, Y, self.beta, self.loss)
+
+    def certify(self, X, y, *, tol=1e-6, max_patterns=MAX_EXACT_PATTERNS):
+        """Certificate of global optimality of the fitted network on ``(X, y)``.
+
+        The certificate is a lower bound on the regularised training objective of *every*
+        ReLU CNN of this architecture, of any width, together with the gap between it and the
+        fitted network's objective: a gap of zero proves the network globally optimal. It is
+        exact when every activation pattern of ``X`` can be enumerated (``exact=True``, at
+        most ``max_patterns`` patterns); otherwise only the fitted patterns are checked and the
+        bound holds only for networks whose neurons use those patterns.
+
+        The bound is the dual objective of the convex program at the dual vector of the
+        network's fit (its residual for the squared loss; centred when an intercept is fitted),
+        scaled so that ``max_{||u|| <= 1} |v^T sum_k alpha_k (X_k u)_+| <= beta`` holds over the
+        checked patterns (formulations.md §2.3). Each output (class in one-vs-rest) is a
+        separate problem; the bounds are summed.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Usually the training data.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        tol : float, default=1e-6
+            Relative gap below which the certificate's ``is_optimal`` holds.
+        max_patterns : int, default=100_000
+            Largest Cover bound on the number of patterns that is enumerated.
+
+        Returns
+        -------
+        certificate : Certificate
+            Fields ``objective``, ``lower_bound``, ``gap``, ``relative_gap``, ``exact``,
+            ``n_patterns_checked``, ``dual_constraint``, ``beta``, ``tol`` and the property
+            ``is_optimal``.
+
+        Raises
+        ------
+        ValueError
+            For architectures other than the two-layer ReLU CNN.
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=np.float64, reset=False)
+        Y, _ = self._encode_targets(np.asarray(y), refit=False)
+        patches = extract_patches(X, self.geometry_)
+        formulation = None
+        if getattr(self, "architecture", "two_layer") == "two_layer" and (
+            getattr(self, "activation", "relu") == "relu"
+        ):
+            formulation = make_formulation(
+                self.pooling, self.pool_size, self.readout, self.geometry_.grid_shape
+            )
+        if not isinstance(formulation, _PRUNABLE):
+            raise ValueError(
+                "certify is implemented for two-layer ReLU CNNs (architecture='two_layer', "
+                f"activation='relu'), not architecture={getattr(self, 'architecture', None)!r} "
+                f"with activation={getattr(self, 'activation', None)!r}; compare objective_ "
+                "with lower_bound_ instead."
+            )
+        try:
+            try:
+                gates = formulation.enumerate_gates(patches, max_patterns=max_patterns)
+            except TypeError:  # a formulation without a limit refuses what it cannot do
+                gates = formulation.enumerate_gates(patches)
+            exact = True
+        except ValueError:
+            gates, exact = self.gates_, False
+        return certify_network(
+            self.network_,
+            formulation,
+            patches,
+            Y,
+            gates,
+            beta=self.beta,
+            loss=self.loss,
+            fit_intercept=self.fit_intercept,
+            exact=exact,
+            tol=tol,
+        )

@@ -204,7 +204,9 @@ _ATTRIBUTES = """\
     duality_gap_ : float
         Certified duality gap of the returned point, summed over outputs: ``objective_`` minus
         a lower bound on the optimum from a feasible dual point. The native solver stops when
-        it is at most ``tol * objective_``; ``nan`` for the CVXPY solvers.
+        it is at most ``tol * objective_``; for the CVXPY solvers it is computed after the
+        solve (two-layer ReLU CNNs; ``nan`` for the other architectures). It certifies the
+        convex program over the fitted patterns; :meth:`certify` checks every pattern.
 
     n_features_in_ : int
         Number of features seen during fit.

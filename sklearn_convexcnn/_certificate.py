@@ -1,0 +1,250 @@
+"""A certificate of global optimality for a fitted two-layer ReLU CNN (formulations.md §2.3).
+
+For one output, any dual vector ``v`` (``sum(v) = 0`` with a free intercept) that satisfies
+
+    max_{||u|| <= 1} | v^T g(u) | <= beta,        g(u) = the neuron's output on the data,
+
+gives the lower bound ``-L*(-v)`` on the regularised training objective of *every* network of
+*any* width (weak duality of the semi-infinite dual, via Lemma A). ``g`` is linear on each cell
+of the arrangement, so the left side is ``max_i ||Proj_{C_i}(+-A_i^T v)||`` over the patterns:
+exact when every pattern is enumerated, only a lower estimate over a sample of them. The dual
+vector of the network's own fit, scaled into the constraint, gives the bound; the gap between
+the network's objective and the bound certifies how far from the global optimum it can be.
+
+The cone projections, dual vectors and dual objectives are those of :mod:`._optimality`.
+Nothing here imports scikit-learn.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._formulations._operator import as_operator
+from ._optimality import dual_norms, dual_objective, dual_point
+
+
+@dataclass(frozen=True)
+class Certificate:
+    """Result of :meth:`ConvexCNNRegressor.certify` / :meth:`ConvexCNNClassifier.certify`.
+
+    Attributes
+    ----------
+    objective : float
+        Regularised training objective of the fitted network on the given data, with real
+        ReLUs, summed over outputs.
+    lower_bound : float
+        Dual value of the scaled dual point, summed over outputs. When ``exact``, a lower bound
+        on the objective of every network of any width (whose neurons each serve one output, as
+        the estimators' do); otherwise only on networks whose neurons use the checked patterns.
+    gap : float
+        ``objective - lower_bound`` (at least 0 up to rounding).
+    relative_gap : float
+        ``gap / max(|objective|, tiny)``.
+    exact : bool
+        Whether every activation pattern of the data was enumerated and checked, which makes
+        ``lower_bound`` a bound on the global optimum of the non-convex problem.
+    n_patterns_checked : int
+        Number of distinct patterns whose dual constraint was evaluated.
+    dual_constraint : float
+        ``max_{||u|| <= 1} |v^T g(u)|`` over the checked patterns, largest over the outputs,
+        for the unscaled dual vector ``v`` that gave the bound (an upper bound where it is
+        ``<= beta``). The network is optimal when it is at most ``beta`` and the gap vanishes.
+    beta : float
+        The regularisation strength of the fit.
+    tol : float
+        Relative gap below which :attr:`is_optimal` holds.
+    """
+
+    objective: float
+    lower_bound: float
+    gap: float
+    relative_gap: float
+    exact: bool
+    n_patterns_checked: int
+    dual_constraint: float
+    beta: float
+    tol: float
+
+    @property
+    def is_optimal(self):
+        """True when the patterns were enumerated and ``relative_gap <= tol``: the network is
+        a global optimum of the non-convex training problem up to ``tol``."""
+        return bool(self.exact and self.relative_gap <= self.tol)
+
+
+def _polished_fit(formulation, patches, filters, y, *, beta, loss, fit_intercept):
+    """The optimal fit over the patterns of ``filters``, solved tightly (a better dual point).
+
+    The dual vector of the network's own fit is first-order sensitive to its residue: a fit
+    off by 1e-6 can leave the dual constraint violated by 1e-4. Re-solving the small program
+    over the network's own patterns recovers the fit that the optimum's dual vector needs.
+    Returns ``None`` when the solve fails.
+    """
+    from ._solvers import SolverFailed
+    from ._solvers._native import solve_native
+
+    if len(filters) == 0:
+        return None
+    program = formulation.program(patches, filters.T)
+    try:
+        solution = solve_native(
+            program,
+            y,
+            beta=beta,
+            loss=loss,
+            fit_intercept=fit_intercept,
+            tol=1e-11,
+            max_iter=200,
+        )
+    except (SolverFailed, np.linalg.LinAlgError, ValueError):
+        return None
+    return program.fit_values(solution.coef) + solution.intercept
+
+
+def certify_network(
+    network,
+    formulation,
+    patches,
+    Y,
+    gates,
+    *,
+    beta,
+    loss,
+    fit_intercept,
+    exact,
+    tol=1e-6,
+):
+    """Certificate of ``network`` on ``(patches, Y)`` against the patterns of ``gates``.
+
+    Two dual vectors are tried per output, each scaled into the constraints over every
+    pattern of ``gates``: that of the network's fit, and that of the optimal fit over the
+    network's own patterns (:func:`_polished_fit`). Any feasible dual vector gives a valid
+    bound; the larger one is kept.
+
+    Parameters
+    ----------
+    network : TwoLayerCNN or RegionalCNN
+        Its ``forward`` and ``objective`` are evaluated with real ReLUs.
+    formulation : object
+        Builds the program (``program`` and, when it has one, ``operator``) over given gates.
+    patches : ndarray of shape (n_samples, n_patches, patch_size)
+    Y : ndarray of shape (n_samples, n_outputs)
+    gates : ndarray of shape (patch_size, n_patterns)
+        The patterns to check.
+    beta : float
+    loss : {"squared", "logistic"}
+    fit_intercept : bool
+        Adds ``sum(v) = 0`` to the dual (the dual points are made to satisfy it).
+    exact : bool
+        Whether ``gates`` holds every pattern.
+    tol : float, default=1e-6
+
+    Returns
+    -------
+    certificate : Certificate
+    """
+    if hasattr(formulation, "operator"):
+        operator = formulation.operator(patches, gates)
+    else:
+        operator = as_operator(formulation.program(patches, gates))
+    f = network.forward(patches)
+    objective = float(network.objective(patches, Y, beta, loss))
+    weights = network.output_weights.reshape(network.n_neurons, -1, Y.shape[1])
+    lower, worst = 0.0, 0.0
+    for output in range(Y.shape[1]):
+        y = Y[:, output]
+        fits = [f[:, output]]
+        mine = np.abs(weights[:, :, output]).max(axis=1, initial=0.0) > 0
+        polished = _polished_fit(
+            formulation,
+            patches,
+            network.filters[mine],
+            y,
+            beta=beta,
+            loss=loss,
+            fit_intercept=fit_intercept,
+        )
+        if polished is not None:
+            fits.append(polished)
+        best, best_top = -np.inf, np.inf
+        for fit in fits:
+            v = dual_point(loss, fit, y, fit_intercept)
+            top = float(dual_norms(operator, v, beta=beta).max(initial=0.0))
+            scale = 1.0 if top <= beta else beta / top
+            value = dual_objective(loss, scale * v, y, fit_intercept)
+            if value > best:
+                best, best_top = value, top
+        lower += best
+        worst = max(worst, best_top)
+    gap = objective - lower
+    return Certificate(
+        objective=objective,
+        lower_bound=float(lower),
+        gap=float(gap),
+        relative_gap=float(gap / max(abs(objective), np.finfo(float).tiny)),
+        exact=bool(exact),
+        n_patterns_checked=int(gates.shape[1]),
+        dual_constraint=worst,
+        beta=float(beta),
+        tol=float(tol),
+    )
+
+
+def solution_with_gap(
+    formulation, patches, gates, program, solution, y, *, beta, loss, fit_intercept
+):
+    """``solution`` with a certified duality gap in the convex program over ``gates``.
+
+    For solvers that report none (the CVXPY back-end). The primal value is recomputed for the
+    returned point; the dual bound is the better of the scaled dual vectors of its fit and of
+    the tightly re-solved fit over its active patterns (:func:`_polished_fit`), each scaled
+    into every constraint of ``program`` (:mod:`._optimality`).
+
+    Parameters
+    ----------
+    formulation : object
+    patches : ndarray of shape (n_samples, n_patches, patch_size)
+    gates : ndarray of shape (patch_size, n_patterns)
+    program : GroupProgram or operator
+        The program over ``gates`` that ``solution`` solves.
+    solution : Solution
+    y : ndarray of shape (n_samples,)
+    beta : float
+    loss : {"squared", "logistic"}
+    fit_intercept : bool
+
+    Returns
+    -------
+    solution : Solution
+        A copy with ``duality_gap`` set.
+    """
+    import dataclasses
+
+    from ._losses import loss_value
+
+    operator = as_operator(program)
+    coef = solution.coef
+    active = np.flatnonzero(np.abs(coef).max(axis=(0, 2)) > 0)
+    f = np.full(operator.n_samples, float(solution.intercept))
+    if len(active):
+        f += np.einsum("pnh,ph->n", operator.pieces(active), coef[0, active] - coef[1, active])
+    primal = loss_value(loss, f, y) + beta * float(np.linalg.norm(coef, axis=2).sum())
+    fits = [f]
+    polished = _polished_fit(
+        formulation,
+        patches,
+        gates[:, active].T,
+        y,
+        beta=beta,
+        loss=loss,
+        fit_intercept=fit_intercept,
+    )
+    if polished is not None:
+        fits.append(polished)
+    dual = -np.inf
+    for fit in fits:
+        v = dual_point(loss, fit, y, fit_intercept)
+        top = float(dual_norms(operator, v, beta=beta).max(initial=0.0))
+        scale = 1.0 if top <= beta else beta / top
+        dual = max(dual, dual_objective(loss, scale * v, y, fit_intercept))
+    return dataclasses.replace(solution, duality_gap=float(primal - dual))

@@ -1,0 +1,106 @@
+"""The certificate of global optimality: duality_gap_ and certify (formulations.md §2.3)."""
+
+import numpy as np
+import pytest
+
+from sklearn_convexcnn import ConvexCNNClassifier, ConvexCNNRegressor
+from sklearn_convexcnn._formulations.two_layer import AveragePooling, TwoLayerFormulation
+from sklearn_convexcnn._patches import extract_patches
+from sklearn_convexcnn._solvers import solve_cvxpy
+
+CASES = [  # (n, d, kernel_size, stride, fit_intercept, solver, seed)
+    (10, 7, 2, 1, True, "auto", 0),
+    (10, 7, 2, 1, False, "auto", 1),
+    (10, 7, 2, 1, True, "clarabel", 2),
+    (8, 6, 3, 1, True, "auto", 3),
+    (10, 7, 3, 2, False, "clarabel", 4),
+]
+
+
+def _data(n, d, seed):
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal((n, d)), rng.standard_normal(n)
+
+
+@pytest.mark.parametrize("n, d, kernel_size, stride, fit_intercept, solver, seed", CASES)
+def test_enumerated_fits_are_certified_and_the_bound_matches_an_independent_solve(
+    n, d, kernel_size, stride, fit_intercept, solver, seed
+):
+    X, y = _data(n, d, seed)
+    beta = 0.05
+    model = ConvexCNNRegressor(
+        beta=beta,
+        kernel_size=kernel_size,
+        stride=stride,
+        n_patterns="exact",
+        fit_intercept=fit_intercept,
+        solver=solver,
+    ).fit(X, y)
+    assert 0 <= model.duality_gap_ <= 1e-5 * model.objective_
+    certificate = model.certify(X, y)
+    assert certificate.exact and certificate.is_optimal
+    assert certificate.n_patterns_checked == model.n_patterns_
+    assert certificate.objective == pytest.approx(model.regularized_objective(X, y), rel=1e-12)
+    assert 0 <= certificate.gap <= 1e-6 * certificate.objective
+    assert certificate.dual_constraint <= beta * (1 + 1e-6)
+    # independently: the whole enumerated program handed to Clarabel through CVXPY
+    patches = extract_patches(X, model.geometry_)
+    program = TwoLayerFormulation(AveragePooling()).program(patches, model.gates_)
+    reference = solve_cvxpy(
+        program,
+        y,
+        beta=beta,
+        loss="squared",
+        fit_intercept=fit_intercept,
+        solver="clarabel",
+        tol=1e-9,
+        max_iter=200,
+    ).objective
+    assert certificate.lower_bound <= reference * (1 + 1e-8)
+    assert certificate.lower_bound == pytest.approx(reference, rel=1e-6)
+
+
+@pytest.mark.parametrize("loss", ["squared", "logistic"])
+def test_classifier_certificate_with_each_loss(loss):
+    X, y = _data(10, 7, 5)
+    labels = np.where(y > 0, "yes", "no")
+    model = ConvexCNNClassifier(
+        beta=0.05, kernel_size=2, n_patterns="exact", loss=loss, solver="auto"
+    ).fit(X, labels)
+    certificate = model.certify(X, labels)
+    assert certificate.exact
+    assert certificate.objective == pytest.approx(model.regularized_objective(X, labels))
+    assert 0 <= certificate.relative_gap <= 1e-6
+    assert certificate.is_optimal
+
+
+def test_a_poor_fit_is_not_certified():
+    # two sampled patterns: optimal over them, far from optimal over all; the check sees it
+    X, y = _data(10, 7, 6)
+    model = ConvexCNNRegressor(beta=0.05, kernel_size=2, n_patterns=2, random_state=0)
+    certificate = model.fit(X, y).certify(X, y)
+    assert certificate.exact
+    assert certificate.dual_constraint > 0.05 * 1.01
+    assert certificate.relative_gap > 1e-2
+    assert not certificate.is_optimal
+    assert certificate.lower_bound < certificate.objective
+    # the bound holds against the optimum found with every pattern
+    best = ConvexCNNRegressor(beta=0.05, kernel_size=2, n_patterns="exact").fit(X, y)
+    assert certificate.lower_bound <= best.objective_ * (1 + 1e-8)
+
+
+def test_without_enumeration_only_the_fitted_patterns_are_checked():
+    X, y = _data(10, 7, 7)
+    model = ConvexCNNRegressor(beta=0.05, kernel_size=2, n_patterns=16, random_state=0)
+    certificate = model.fit(X, y).certify(X, y, max_patterns=10)
+    assert not certificate.exact and not certificate.is_optimal
+    assert certificate.n_patterns_checked == model.n_patterns_
+    # optimal over its own patterns: a small gap that proves nothing about the others
+    assert certificate.relative_gap <= 1e-6
+
+
+def test_certify_refuses_other_architectures():
+    X, y = _data(8, 6, 8)
+    model = ConvexCNNRegressor(beta=0.1, architecture="circular", n_patterns=8, random_state=0)
+    with pytest.raises(ValueError, match="certify is implemented for two-layer ReLU CNNs"):
+        model.fit(X, y).certify(X, y)
