@@ -15,6 +15,7 @@ The cone projections, dual vectors and dual objectives are those of :mod:`._opti
 Nothing here imports scikit-learn.
 """
 
+import copy
 from dataclasses import dataclass
 
 import numpy as np
@@ -85,7 +86,8 @@ def _polished_fit(formulation, patches, filters, y, *, beta, loss, fit_intercept
 
     if len(filters) == 0:
         return None
-    program = formulation.program(patches, filters.T)
+    # a copy: building a program may record state on the formulation (the groups' regions)
+    program = copy.copy(formulation).program(patches, filters.T)
     try:
         solution = solve_native(
             program,
@@ -230,6 +232,8 @@ def solution_with_gap(
         f += np.einsum("pnh,ph->n", operator.pieces(active), coef[0, active] - coef[1, active])
     primal = loss_value(loss, f, y) + beta * float(np.linalg.norm(coef, axis=2).sum())
     fits = [f]
+    if hasattr(formulation, "groups"):  # groups are (region, pattern) pairs, not gates
+        active = np.unique(formulation.groups(patches, gates)[1][active])
     polished = _polished_fit(
         formulation,
         patches,
