@@ -5,7 +5,9 @@ import pytest
 
 from sklearn_convexcnn import ConvexCNNClassifier, ConvexCNNRegressor
 from sklearn_convexcnn._formulations.two_layer import AveragePooling, TwoLayerFormulation
+from sklearn_convexcnn._optimality import dual_norms
 from sklearn_convexcnn._patches import extract_patches
+from sklearn_convexcnn._patterns import enumerate_gates
 from sklearn_convexcnn._solvers import solve_cvxpy
 
 CASES = [  # (n, d, kernel_size, stride, fit_intercept, solver, seed)
@@ -104,3 +106,31 @@ def test_certify_refuses_other_architectures():
     model = ConvexCNNRegressor(beta=0.1, architecture="circular", n_patterns=8, random_state=0)
     with pytest.raises(ValueError, match="certify is implemented for two-layer ReLU CNNs"):
         model.fit(X, y).certify(X, y)
+
+
+@pytest.mark.parametrize("kernel_size", [2, 3])
+def test_dual_constraint_over_enumerated_patterns_is_the_max_over_all_filters(kernel_size):
+    # max_{||u|| = 1} |v^T sum_k (X_k u)_+| / K by brute force over filters, against the max of
+    # the cone projections over the enumerated patterns: no pattern may be missing
+    X, y = _data(8, 6, 9 + kernel_size)
+    model = ConvexCNNRegressor(beta=0.05, kernel_size=kernel_size, n_patterns=3, random_state=0)
+    model.fit(X, y)
+    patches = extract_patches(X, model.geometry_)
+    v = y - model.predict(X)
+    v -= v.mean()
+    operator = TwoLayerFormulation(AveragePooling()).operator(patches, enumerate_gates(patches))
+    enumerated = dual_norms(operator, v, beta=0.05).max()  # exact where above beta
+    if kernel_size == 2:
+        angles = np.linspace(0, 2 * np.pi, 1_000_001)
+        filters = np.stack([np.cos(angles), np.sin(angles)])
+    else:
+        filters = np.random.default_rng(0).standard_normal((3, 400_000))
+        filters /= np.linalg.norm(filters, axis=0)
+    brute = 0.0
+    for part in np.array_split(filters, 20, axis=1):
+        brute = max(brute, np.abs(v @ np.maximum(patches @ part, 0).mean(axis=1)).max())
+    assert brute <= enumerated * (1 + 1e-9)
+    assert brute >= enumerated * (1 - (1e-9 if kernel_size == 2 else 1e-3))
+    assert enumerated > 0.05  # the poor fit violates the constraint: the check has teeth
+    certificate = model.certify(X, y)
+    assert certificate.exact and not certificate.is_optimal

@@ -192,6 +192,8 @@ def test_gradient_training_never_beats_the_convex_optimum(problem):
     X, y = _data(problem)
     model = _fit(problem, "auto", True)
     optimum = model.objective_
+    certificate = model.certify(X, y)
+    assert certificate.is_optimal
     patches = extract_patches(X, model.geometry_)
     enumerated = {
         c.tobytes() for c in pattern_masks(patches, model.gates_).reshape(-1, model.n_patterns_).T
@@ -211,6 +213,7 @@ def test_gradient_training_never_beats_the_convex_optimum(problem):
             results.append((value, width, seed))
             # Lemma B(i): no network of any width goes below the convex optimum
             assert value >= optimum * (1 - 1e-6), (value, optimum, width, seed)
+            assert value >= certificate.lower_bound  # the certified bound, with no tolerance
             # 4. every neuron's pattern is one of the enumerated cells ...
             strength = np.linalg.norm(U, axis=1) * np.abs(w)
             coef = np.zeros((2, model.n_patterns_, kernel_size))
