@@ -32,6 +32,14 @@ setup(
         # torch is pinned to the CPU wheel that the project's machines carry; it is only the
         # gradient-training baseline of the exactness tests, never a runtime dependency.
         "test": ["pytest>=7", "hypothesis>=6", "pandas", "distributed", "torch==2.13.0"],
+        # the sphinx site and its gallery; matplotlib also enables sklearn_convexcnn.plotting
+        "doc": [
+            "sphinx>=7",
+            "numpydoc>=1.6",
+            "sphinx-gallery>=0.15",
+            "pydata-sphinx-theme>=0.15",
+            "matplotlib>=3.7",
+        ],
     },
     classifiers=[
         "Programming Language :: Python :: 3",

@@ -99,6 +99,14 @@ _PARAMETERS = """\
         ``2 * sum_{l < r} C(N - 1, l)`` (``N`` distinct patch hyperplanes of rank ``r``)
         exceeds 100,000; use it for small filters (``patch_size`` up to 3 or 4) and few samples.
 
+    patterns : {"sampled", "generated"}, default="sampled"
+        ``"sampled"`` solves the program over the ``n_patterns`` patterns as given.
+        ``"generated"`` starts from them and adds the patterns whose dual constraint the
+        restricted optimum violates (column generation by the dual oracle), until none is
+        found; with ``n_patterns="exact"`` every pattern is priced and a passing check
+        certifies the global optimum (``is_certified_``). Two-layer ReLU CNNs with
+        ``readout="sum"`` only.
+
     prune : bool, default=True
         Whether to prune the solution to a minimal network (formulations.md §2.4): solver
         residue (groups below ``1e-6`` times the largest) is dropped, the other groups are put
@@ -191,7 +199,7 @@ _ATTRIBUTES = """\
     n_patterns_ : int
         Number of distinct activation patterns in the convex program.
 
-    gates_ : ndarray of shape (patch_size, n_patterns_)
+    gates_ : ndarray of shape (patch_size, `n_patterns_`)
         One filter inside each pattern's cell; ``1[X_k g >= 0]`` recomputes the patterns.
 
     geometry_ : PatchGeometry
@@ -211,7 +219,7 @@ _ATTRIBUTES = """\
     n_features_in_ : int
         Number of features seen during fit.
 
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during fit, when ``X`` has string column names."""
 
 _REFERENCES = """\

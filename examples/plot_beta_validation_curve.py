@@ -1,0 +1,95 @@
+"""
+=======================================================
+Tuning beta: validation curve and the number of neurons
+=======================================================
+
+``beta`` is the weight-decay strength of the network and, in the convex program, the strength
+of a group-lasso penalty over activation patterns. It therefore sets two things at once: how
+smooth the fitted function is, and how many neurons the optimal network has. Because the fit is
+a global optimum, both are deterministic functions of ``beta`` (for fixed sampled patterns):
+no restart noise blurs the curve.
+
+We tune ``beta`` with :class:`~sklearn.model_selection.GridSearchCV` on generated 1-D signals
+whose targets come from a planted ReLU CNN with two filters plus noise, draw the validation
+curve with scikit-learn's :class:`~sklearn.model_selection.ValidationCurveDisplay`, and plot
+the width of the optimal network against ``beta``. The number of neurons is recorded during
+the grid search itself, by a scoring function that reads ``filters_`` of each fitted model.
+"""
+
+# %%
+# Data and grid search
+# --------------------
+import time
+
+import matplotlib.pyplot as plt
+import numpy as np
+from sklearn.model_selection import GridSearchCV, KFold, ValidationCurveDisplay
+
+from sklearn_convexcnn import ConvexCNNRegressor
+
+rng = np.random.default_rng(0)
+n_samples, length, kernel_size = 120, 16, 4
+X = rng.standard_normal((n_samples, length))
+patches = np.lib.stride_tricks.sliding_window_view(X, kernel_size, axis=1)
+planted = rng.standard_normal((2, kernel_size))
+signal = np.maximum(patches @ planted.T, 0).mean(axis=1) @ [2.0, -2.0]
+y = signal + 0.3 * signal.std() * rng.standard_normal(n_samples)
+
+
+def n_neurons(estimator, X, y):
+    """Width of the fitted network (a 'score' that only records it)."""
+    return estimator.filters_.shape[0]
+
+
+betas = np.logspace(-3, 1, 7)
+search = GridSearchCV(
+    # tol=1e-6: model selection needs no more, and it halves the work at the smallest beta
+    ConvexCNNRegressor(kernel_size=kernel_size, n_patterns=32, tol=1e-6, random_state=0),
+    {"beta": betas},
+    scoring={"r2": "r2", "n_neurons": n_neurons},
+    refit="r2",
+    cv=KFold(3, shuffle=True, random_state=0),
+    return_train_score=True,
+)
+start = time.perf_counter()
+search.fit(X, y)
+print(f"{len(betas)} values of beta x 3 folds in {time.perf_counter() - start:.1f} s")
+print(f"best beta {search.best_params_['beta']:.3g}, cross-validated R^2 {search.best_score_:.3f}")
+
+# %%
+# Validation curve and width of the optimal network
+# -------------------------------------------------
+# Small ``beta`` fits the noise of the training folds (training R^2 near 1, lower validation
+# R^2) with many neurons; large ``beta`` switches neurons off until the network is too small
+# (both R^2 fall). The best ``beta`` sits where the width approaches that of the planted
+# network (2 filters).
+results = search.cv_results_
+fold_keys = [f"split{i}_{{}}_{{}}" for i in range(search.n_splits_)]
+train_scores = np.column_stack([results[k.format("train", "r2")] for k in fold_keys])
+test_scores = np.column_stack([results[k.format("test", "r2")] for k in fold_keys])
+
+fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
+display = ValidationCurveDisplay(
+    param_name="beta",
+    param_range=betas,
+    train_scores=train_scores,
+    test_scores=test_scores,
+    score_name="R^2",
+)
+display.plot(ax=left)
+left.set_xscale("log")
+left.axvline(search.best_params_["beta"], color="grey", linestyle=":", label="best beta")
+left.legend(loc="lower left")
+left.set_title("validation curve (3-fold cross-validation)")
+
+widths = np.column_stack([results[k.format("test", "n_neurons")] for k in fold_keys])
+right.errorbar(betas, widths.mean(axis=1), yerr=widths.std(axis=1), marker="o", capsize=3)
+right.axhline(2, color="black", linestyle="--", label="planted network (2 filters)")
+right.set_xscale("log")
+right.set_yscale("log")
+right.set_xlabel("beta")
+right.set_ylabel("neurons of the optimal network")
+right.set_title("width against beta (mean and std over folds)")
+right.legend()
+fig.tight_layout()
+plt.show()

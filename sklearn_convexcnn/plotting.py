@@ -1,0 +1,202 @@
+"""Plot helpers for fitted convex CNNs.
+
+matplotlib is an optional dependency (the ``doc`` extra): it is imported only when a helper is
+called, so ``import sklearn_convexcnn.plotting`` works without it and the estimators never need
+it.
+"""
+
+import numpy as np
+
+__all__ = ["plot_filters", "plot_filter_spectra", "plot_objectives"]
+
+_INSTALL_HINT = (
+    "sklearn_convexcnn.plotting needs matplotlib, which is not installed. Install it with "
+    '`pip install "sklearn-convexcnn[doc]"` (or `pip install matplotlib`).'
+)
+
+
+def _pyplot():
+    """``matplotlib.pyplot``, or an ImportError that names the extra to install."""
+    try:
+        import matplotlib.pyplot as plt
+    except ImportError as exc:
+        raise ImportError(_INSTALL_HINT) from exc
+    return plt
+
+
+def _fitted(estimator, attribute):
+    if not hasattr(estimator, attribute):
+        raise ValueError(
+            f"{type(estimator).__name__} has no attribute {attribute!r}: pass a fitted "
+            "ConvexCNNClassifier or ConvexCNNRegressor (call fit first)."
+        )
+    return getattr(estimator, attribute)
+
+
+def _filter_images(estimator):
+    """Filters as images of shape (n_neurons, *kernel_size) plus a per-neuron label."""
+    filters = _fitted(estimator, "filters_")
+    geometry = _fitted(estimator, "geometry_")
+    kernel = tuple(geometry.kernel_size)
+    channels = geometry.n_channels
+    images = filters.reshape(len(filters), *kernel, channels)
+    if channels > 1:  # one panel per filter: the channels side by side
+        images = np.concatenate(np.moveaxis(images, -1, 0), axis=-1)
+        images = images.reshape(len(filters), *kernel[:-1], kernel[-1] * channels)
+    else:
+        images = images[..., 0]
+    if images.ndim == 2:  # 1-D signals: show the filter as a one-row image
+        images = images[:, None, :]
+    return images
+
+
+def plot_filters(estimator, *, order="norm", max_filters=None, n_cols=None, label=None):
+    """Show the first-layer filters of a fitted estimator as images.
+
+    Each panel is one filter ``u_j`` reshaped to ``kernel_size`` (channels side by side),
+    drawn on a symmetric diverging colour scale shared by all panels, so the panels compare
+    directly: red weighs a pixel positively, blue negatively.
+
+    Parameters
+    ----------
+    estimator : ConvexCNNClassifier or ConvexCNNRegressor
+        A fitted estimator.
+    order : {"norm", "fitted"}, default="norm"
+        ``"norm"`` sorts the filters by decreasing norm (the most used neurons first);
+        ``"fitted"`` keeps the order of ``filters_``.
+    max_filters : int, default=None
+        Draw at most this many filters (all when None).
+    n_cols : int, default=None
+        Panels per row; about the square root of the number of panels when None.
+    label : callable, default=None
+        ``label(j) -> str`` titles the panel of neuron ``j`` (index into ``filters_``), for
+        example with the class it serves. No titles when None.
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+        The figure, with one axes per filter and a shared colour bar.
+
+    Raises
+    ------
+    ImportError
+        If matplotlib is not installed; the message names the extra to install.
+    ValueError
+        If the estimator is not fitted or ``order`` is unknown.
+    """
+    if order not in ("norm", "fitted"):
+        raise ValueError(f"order must be 'norm' or 'fitted', got order={order!r}.")
+    plt = _pyplot()
+    images = _filter_images(estimator)
+    index = np.arange(len(images))
+    if order == "norm":
+        index = np.argsort(-np.linalg.norm(images.reshape(len(images), -1), axis=1), kind="stable")
+    if max_filters is not None:
+        index = index[:max_filters]
+    n_panels = max(len(index), 1)
+    n_cols = n_cols or int(np.ceil(np.sqrt(n_panels)))
+    n_rows = int(np.ceil(n_panels / n_cols))
+    fig, axes = plt.subplots(
+        n_rows, n_cols, figsize=(1.3 * n_cols + 1.0, 1.3 * n_rows + 0.4), squeeze=False
+    )
+    limit = float(np.max(np.abs(images[index]))) if len(index) else 1.0
+    mappable = None
+    for ax in axes.ravel():
+        ax.set_axis_off()
+    for ax, j in zip(axes.ravel(), index, strict=False):
+        mappable = ax.imshow(images[j], cmap="RdBu_r", vmin=-limit, vmax=limit)
+        if label is not None:
+            ax.set_title(label(j), fontsize=8)
+    if mappable is not None:
+        fig.colorbar(mappable, ax=axes.ravel().tolist(), shrink=0.8, label="filter weight")
+    return fig
+
+
+def plot_filter_spectra(estimator, *, ax=None, max_filters=None):
+    """Magnitude of the DFT of each recovered filter of a circular CNN.
+
+    The convex program of a three-layer circular CNN penalises the l1 norm of the filters'
+    spectra (formulations.md §7), so at the optimum most frequencies are exactly zero: each
+    row of the image is one neuron, each column one frequency.
+
+    Parameters
+    ----------
+    estimator : ConvexCNNClassifier or ConvexCNNRegressor
+        Fitted with ``architecture="circular"`` (it has ``filter_spectra_``).
+    ax : matplotlib.axes.Axes, default=None
+        Axes to draw on; a new figure when None.
+    max_filters : int, default=None
+        Draw at most this many neurons, those with the largest spectra first.
+
+    Returns
+    -------
+    ax : matplotlib.axes.Axes
+
+    Raises
+    ------
+    ImportError
+        If matplotlib is not installed; the message names the extra to install.
+    ValueError
+        If the estimator has no ``filter_spectra_`` (not fitted, or not circular).
+    """
+    spectra = np.abs(np.asarray(_fitted(estimator, "filter_spectra_")))
+    plt = _pyplot()
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 3.5))
+    spectra = spectra.reshape(len(spectra), -1)
+    order = np.argsort(-spectra.sum(axis=1), kind="stable")[:max_filters]
+    image = ax.imshow(spectra[order], aspect="auto", cmap="viridis", interpolation="nearest")
+    ax.figure.colorbar(image, ax=ax, label="|DFT coefficient|")
+    ax.set_xlabel("frequency index k")
+    ax.set_ylabel("neuron (largest spectrum first)")
+    return ax
+
+
+def plot_objectives(objectives, optimum, *, ax=None, labels=None, optimum_label="convex optimum"):
+    """Training objectives of gradient-trained runs against the convex optimum.
+
+    Each column is one group of runs (for example restarts of one optimiser); each dot is the
+    final regularised objective of one run, and the horizontal line is the global optimum the
+    convex program certifies. No run of the same network can lie below the line.
+
+    Parameters
+    ----------
+    objectives : array-like of shape (n_runs,) or list of array-like
+        Final objectives of the runs, one array per group.
+    optimum : float
+        The convex optimum (``objective_`` of a fit with ``n_patterns="exact"``).
+    ax : matplotlib.axes.Axes, default=None
+        Axes to draw on; a new figure when None.
+    labels : list of str, default=None
+        One name per group.
+    optimum_label : str, default="convex optimum"
+        Legend entry of the horizontal line.
+
+    Returns
+    -------
+    ax : matplotlib.axes.Axes
+
+    Raises
+    ------
+    ImportError
+        If matplotlib is not installed; the message names the extra to install.
+    """
+    groups = objectives
+    if np.ndim(objectives) == 1 and np.isscalar(np.asarray(objectives, dtype=object)[0]):
+        groups = [objectives]
+    groups = [np.asarray(group, dtype=float) for group in groups]
+    labels = labels or [f"group {i + 1}" for i in range(len(groups))]
+    plt = _pyplot()
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 4))
+    rng = np.random.default_rng(0)  # horizontal jitter only, so the dots do not overlap
+    for i, group in enumerate(groups):
+        ax.scatter(
+            i + rng.uniform(-0.15, 0.15, len(group)), group, s=18, alpha=0.7, label=labels[i]
+        )
+    ax.axhline(optimum, color="black", linestyle="--", label=optimum_label)
+    ax.set_xticks(range(len(groups)), labels)
+    ax.set_xlim(-0.6, len(groups) - 0.4)
+    ax.set_ylabel("regularised training objective")
+    ax.legend(loc="best")
+    return ax
