@@ -102,14 +102,10 @@ class PatchOperator:
     def cone_products(self, U, index):
         """``G_i u`` for ``u = U[j]`` and ``i = index[j]``, shape (len(index), n_rows)."""
         index = np.asarray(index, dtype=int)
-        out = np.empty((len(index), self.n_rows))
-        step = max(1, self.chunk_size // max(1, len(index)))
-        for start in range(0, self.n_rows, step):
-            rows = self.rows[start : start + step]
-            values = rows @ U.T  # (r, S)
-            signs = rows @ self.gates[:, index] >= 0
-            out[:, start : start + step] = np.where(signs, values, -values).T
-        return out
+        values = np.asarray(U, dtype=float) @ self.rows.T  # (S, m), C-contiguous
+        negative = self.gates[:, index].T @ self.rows.T < 0
+        np.negative(values, out=values, where=negative)
+        return values
 
     def cone_rows(self, i, rows):
         """Rows ``rows`` of ``G_i``, shape (len(rows), patch_size)."""
