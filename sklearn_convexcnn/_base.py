@@ -31,10 +31,10 @@ from ._formulations.two_layer import POOLINGS, READOUTS, TwoLayerFormulation, ma
 from ._generation import generation_attributes, generation_fit
 from ._patches import extract_patches, resolve_geometry
 from ._patterns import MAX_EXACT_PATTERNS
+from ._resources import check_memory, dense_program_bytes
 from ._solvers import CVXPY_SOLVERS, SolverFailed
 from ._solvers._layers import solve_program
 from ._solvers._native import solve_native
-
 
 _INPUT_ATTRIBUTES = ("n_features_in_", "feature_names_in_")
 _PRUNABLE = (TwoLayerFormulation, PooledSumFormulation, RegionalFormulation)
@@ -142,8 +142,18 @@ class _BaseConvexCNN(BaseEstimator):
         ) or make_formulation(
             self.pooling, self.pool_size, self.readout, geometry.grid_shape
         )
+        matrix_free = self.solver in ("auto", "native") and hasattr(formulation, "operator")
+        if not matrix_free and self.n_patterns != "exact":  # exact mode has a limit of its own
+            n_samples, n_patches, patch_size = patches.shape
+            check_memory(
+                dense_program_bytes(n_samples, n_patches, patch_size, self.n_patterns),
+                f"The convex program for {n_samples} samples x {n_patches} patches of size "
+                f"{patch_size} with up to {self.n_patterns} patterns (solver={self.solver!r})",
+                "Use fewer n_patterns, solver='native' (matrix-free) where the architecture "
+                "supports it, or fit on a subset of the samples.",
+            )
         gates = self._gates(formulation, patches, rng)
-        if self.solver in ("auto", "native") and hasattr(formulation, "operator"):
+        if matrix_free:
             program = formulation.operator(patches, gates)  # matrix-free, for the native solver
         else:
             program = formulation.program(patches, gates)

@@ -1,0 +1,61 @@
+"""Memory estimates, checked before a program is built so that a fit too large for the machine
+fails at once with the numbers and the remedies instead of exhausting memory."""
+
+import os
+
+# CVXPY's canonicalisation of the cone constraints plus Clarabel's factorisation, per nonzero of
+# the constraint matrix; measured from 0.67 GB at n=200, K=16, h=5, P=64 (2.0 M nonzeros) to
+# 2.6 GB at n=1000 (10.2 M), see shared/notes/solver-measurements.md: 250-330 bytes.
+CVXPY_BYTES_PER_NONZERO = 330
+
+
+def available_memory():
+    """Bytes the process can still allocate, or None where the platform does not say."""
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def dense_program_bytes(n_samples, n_patches, patch_size, n_patterns):
+    """Peak memory of building and solving the dense program through CVXPY.
+
+    The pieces take ``P * n * h`` floats and the cones ``P * n * K * h``; the solver then holds
+    the constraint matrix of both signs, ``2 * P * n * K * h`` nonzeros.
+    """
+    rows = n_samples * n_patches
+    arrays = 8 * n_patterns * patch_size * (n_samples + rows)
+    return arrays + CVXPY_BYTES_PER_NONZERO * 2 * n_patterns * rows * patch_size
+
+
+def _gigabytes(n_bytes):
+    return f"{n_bytes / 2**30:.1f} GiB"
+
+
+def check_memory(required, what, remedies, available=None):
+    """Raise MemoryError when ``required`` bytes exceed what is available.
+
+    Parameters
+    ----------
+    required : int
+        Estimated peak bytes.
+    what : str
+        The problem, in words (sizes included).
+    remedies : str
+        What the user can change.
+    available : int, default=None
+        Bytes available; measured when None. Nothing is checked where it is unknown.
+    """
+    available = available_memory() if available is None else available
+    if available is not None and required > available:
+        raise MemoryError(
+            f"{what} needs about {_gigabytes(required)} of memory but only "
+            f"{_gigabytes(available)} is available. {remedies}"
+        )

@@ -1,0 +1,40 @@
+"""The memory guard fires before anything large is allocated."""
+
+import tracemalloc
+
+import numpy as np
+import pytest
+
+from sklearn_convexcnn import ConvexCNNRegressor
+from sklearn_convexcnn._resources import check_memory, dense_program_bytes
+
+
+def test_estimate_matches_the_measured_cvxpy_footprint():
+    # shared/notes/solver-measurements.md: 0.67 GB at n=200, P=64 and 2.6 GB at n=1000, P=64
+    # (K=16, h=5); the estimate must cover both without being far above
+    for n_samples, measured in [(200, 0.67e9), (1000, 2.6e9)]:
+        estimate = dense_program_bytes(n_samples, 16, 5, 64)
+        assert measured <= estimate <= 1.5 * measured
+
+
+def test_check_memory_message_names_sizes_and_remedies():
+    with pytest.raises(MemoryError, match=r"The thing needs about 2.0 GiB .* only 1.0 GiB .* Fix"):
+        check_memory(2 * 2**30, "The thing", "Fix it.", available=2**30)
+    check_memory(2**30, "The thing", "Fix it.", available=2 * 2**30)  # fits: no error
+
+
+def test_guard_fires_before_allocating():
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((5000, 64)), rng.standard_normal(5000)
+    reg = ConvexCNNRegressor(input_shape=(8, 8), n_patterns=10**7, solver="clarabel")
+    tracemalloc.start()
+    try:
+        with pytest.raises(MemoryError, match=r"5000 samples .* 36 patches .* 10000000 patterns"
+                           r".* needs about [0-9.]+ GiB .*n_patterns"):
+            reg.fit(X, y)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # validation copies X (2.5 MB) and cuts patches (13 MB); nothing of the program's size
+    assert peak < 100 * 2**20
+    assert not hasattr(reg, "network_")
