@@ -347,11 +347,14 @@ class _BaseConvexCNN(BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            One flattened signal or image per row, laid out as ``input_shape`` says.
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Targets, as passed to ``fit``.
 
         Returns
         -------
         objective : float
+            Loss summed over samples plus the penalty, evaluated with real ReLUs.
         """
         check_is_fitted(self)
         X = validate_data(self, X, dtype=np.float64, reset=False)
@@ -380,6 +383,7 @@ class _BaseConvexCNN(BaseEstimator):
         X : array-like of shape (n_samples, n_features)
             Usually the training data.
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Targets, as passed to ``fit``.
         tol : float, default=1e-6
             Relative gap below which the certificate's ``is_optimal`` holds.
         max_patterns : int, default=100_000

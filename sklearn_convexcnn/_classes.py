@@ -283,10 +283,12 @@ class ConvexCNNRegressor(RegressorMixin, _BaseConvexCNN):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            One flattened signal or image per row, laid out as ``input_shape`` says.
 
         Returns
         -------
         y_pred : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+            The network's outputs, 1-D when ``y`` was 1-D in ``fit``.
         """
         f = self._decision(X)
         return f.ravel() if self._y_ndim == 1 else f
@@ -367,6 +369,7 @@ class ConvexCNNClassifier(ClassifierMixin, _BaseConvexCNN):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            One flattened signal or image per row, laid out as ``input_shape`` says.
 
         Returns
         -------
@@ -382,10 +385,12 @@ class ConvexCNNClassifier(ClassifierMixin, _BaseConvexCNN):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            One flattened signal or image per row, laid out as ``input_shape`` says.
 
         Returns
         -------
         y_pred : ndarray of shape (n_samples,)
+            The class with the largest output (the sign of the output for two classes).
         """
         scores = self.decision_function(X)
         if scores.ndim == 1:
@@ -402,10 +407,12 @@ class ConvexCNNClassifier(ClassifierMixin, _BaseConvexCNN):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            One flattened signal or image per row, laid out as ``input_shape`` says.
 
         Returns
         -------
         proba : ndarray of shape (n_samples, n_classes)
+            Probabilities in the order of ``classes_``; each row sums to 1.
         """
         scores = self.decision_function(X)
         if scores.ndim == 1:
@@ -421,9 +428,11 @@ class ConvexCNNClassifier(ClassifierMixin, _BaseConvexCNN):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            One flattened signal or image per row, laid out as ``input_shape`` says.
 
         Returns
         -------
         log_proba : ndarray of shape (n_samples, n_classes)
+            Log-probabilities in the order of ``classes_``.
         """
         return np.log(self.predict_proba(X))

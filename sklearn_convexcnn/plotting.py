@@ -131,6 +131,7 @@ def plot_filter_spectra(estimator, *, ax=None, max_filters=None):
     Returns
     -------
     ax : matplotlib.axes.Axes
+        The axes with the image of the spectra and a colour bar.
 
     Raises
     ------
@@ -175,6 +176,7 @@ def plot_objectives(objectives, optimum, *, ax=None, labels=None, optimum_label=
     Returns
     -------
     ax : matplotlib.axes.Axes
+        The axes with one column of dots per group and the optimum's line.
 
     Raises
     ------

@@ -84,6 +84,7 @@ _IGNORED = {
     "SA01": "See Also sections only where they help (the classes have one)",
     "ES01": "one-line methods (predict, decision_function) need no extended summary",
     "GL08": "sklearn's inherited metadata-routing helpers are documented upstream",
+    "PR03": "loss is documented first, per class (its options differ), then the shared ones",
 }
 # methods and functions: the Examples section lives on the class (doctested), not every method
 _IGNORED_FOR_METHODS = {"EX01"}
