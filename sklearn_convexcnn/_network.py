@@ -111,7 +111,7 @@ class RegionalCNN:
         (formulations.md §5.3). Plain weight decay ``||W_j||_2^2`` does not decouple and has no
         known exact program of polynomial size (§5.2). The intercept is free.
         """
-        l1 = np.abs(self.output_weights).reshape(self.n_neurons, -1).sum(axis=1)
+        l1 = np.abs(self.output_weights).sum(axis=(1, 2))
         return 0.5 * float(np.sum(self.filters**2) + np.sum(l1**2))
 
     def objective(self, patches, Y, beta, loss):

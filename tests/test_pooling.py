@@ -198,6 +198,17 @@ def test_equivalent_configurations():
     assert glob_max.objective_ != pytest.approx(glob.objective_, rel=1e-3)
 
 
+@pytest.mark.parametrize("pooling, readout", [("max", "dense"), ("none", "sum")])
+def test_huge_beta_gives_the_empty_network(pooling, readout):
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((10, 6)), rng.standard_normal(10)
+    reg = _fit(X, y, beta=1e6, pooling=pooling, pool_size=2, readout=readout, **SOLVER)
+    assert reg.filters_.shape[0] == 0
+    assert reg.output_weights_.ndim == 3
+    np.testing.assert_allclose(reg.predict(X), np.mean(y))
+    assert reg.regularized_objective(X, y) == pytest.approx(reg.objective_, rel=1e-6)
+
+
 def test_patch_pools_cover_the_grid_row_major():
     pools = patch_pools((4, 5), (2, 3))
     assert [list(p) for p in pools] == [
