@@ -144,13 +144,21 @@ def _renormalized(normals):
     return distinct_hyperplanes(normals)
 
 
-def _best_per_cell(points, normals):
-    """One point per distinct sign vector, the one farthest from every hyperplane."""
-    values = points @ normals.T
-    margin = np.abs(values).min(axis=1, initial=np.inf)
+def _best_per_cell(points, normals, block=2**22):
+    """One point per distinct sign vector, the one farthest from every hyperplane.
+
+    Points are processed ``block // n_hyperplanes`` at a time, so memory stays at ``block``
+    numbers plus one bit per (point, hyperplane).
+    """
+    step = max(1, block // max(1, len(normals)))
+    margins, keys = [], []
+    for start in range(0, len(points), step):
+        values = points[start : start + step] @ normals.T
+        margins.append(np.abs(values).min(axis=1, initial=np.inf))
+        keys.append(np.packbits(values >= 0, axis=1))
+    margin, keys = np.concatenate(margins), np.concatenate(keys)
     order = np.argsort(-margin, kind="stable")
-    keys = np.packbits(values[order] >= 0, axis=1)
-    _, first = np.unique(keys, axis=0, return_index=True)
+    _, first = np.unique(keys[order], axis=0, return_index=True)
     return points[order[np.sort(first)]]
 
 
@@ -158,6 +166,7 @@ def _sweep_2d(normals):
     """One unit point between consecutive critical angles of lines through the origin in R^2."""
     base = np.arctan2(normals[:, 1], normals[:, 0])
     angles = np.sort(np.mod(np.concatenate([base + np.pi / 2, base - np.pi / 2]), 2 * np.pi))
+    angles = angles[np.append(True, np.diff(angles) > 1e-13)]
     following = np.append(angles[1:], angles[0] + 2 * np.pi)
     middle = (angles + following) / 2
     return np.column_stack([np.cos(middle), np.sin(middle)])
@@ -173,33 +182,43 @@ def _sweep_3d(normals):
     first, second = np.triu_indices(len(normals), k=1)
     rays = np.cross(normals[first], normals[second])
     rays /= np.linalg.norm(rays, axis=1, keepdims=True)
-    products = np.abs(rays @ normals.T)  # (pairs, N)
-    through = products < _THROUGH
-    # distance to the nearest hyperplane not through the ray bounds the step
-    step = 0.5 * np.min(np.where(through, np.inf, products), axis=1, initial=1.0)
-    points = []
-    simple = through.sum(axis=1) == 2
-    if simple.any():
+    points, degenerate, steps = [], [], np.empty(len(rays))
+    # blocks of rays keep the (rays, N) products small
+    block = max(1, 2**22 // len(normals))
+    for start in range(0, len(rays), block):
+        part = slice(start, start + block)
+        products = np.abs(rays[part] @ normals.T)
+        through = products < _THROUGH
+        # distance to the nearest hyperplane not through the ray bounds the step
+        step = 0.5 * np.min(np.where(through, np.inf, products), axis=1, initial=1.0)
+        steps[part] = step
+        simple = through.sum(axis=1) == 2
+        degenerate.extend(start + np.flatnonzero(~simple))
+        if not simple.any():
+            continue
         # two hyperplanes through the ray: the 4 quadrants of the plane they span
-        pair = np.stack([normals[first[simple]], normals[second[simple]]], axis=1)  # (S, 2, 3)
+        a, b = first[part][simple], second[part][simple]
+        pair = np.stack([normals[a], normals[b]], axis=1)  # (S, 2, 3)
+        inverse = np.linalg.pinv(pair)
+        ray = rays[part][simple]
         for signs in ((1, 1), (1, -1), (-1, 1), (-1, -1)):
-            target = np.broadcast_to(np.array(signs, float), (len(pair), 2))
-            w = np.einsum("sij,sj->si", np.linalg.pinv(pair), target)
+            w = inverse @ np.array(signs, float)
             w /= np.linalg.norm(w, axis=1, keepdims=True)
             for ray_sign in (1.0, -1.0):
-                points.append(ray_sign * rays[simple] + step[simple, None] * w)
+                points.append(ray_sign * ray + step[simple, None] * w)
     seen = set()
-    for index in np.flatnonzero(~simple):
+    for index in degenerate:
         # a degenerate ray on three or more hyperplanes: sweep the plane orthogonal to it
         ray = rays[index]
         key = tuple(np.round(ray * np.sign(ray[np.argmax(np.abs(ray) > 1e-8)]), 7))
         if key in seen:
             continue
         seen.add(key)
+        through = np.abs(normals @ ray) < _THROUGH
         basis = np.linalg.svd(ray[None])[2][1:].T  # (3, 2), orthogonal to the ray
-        directions = _sweep_2d(_renormalized(normals[through[index]] @ basis)) @ basis.T
+        directions = _sweep_2d(_renormalized(normals[through] @ basis)) @ basis.T
         for ray_sign in (1.0, -1.0):
-            points.append(ray_sign * ray + step[index] * directions)
+            points.append(ray_sign * ray + steps[index] * directions)
     points = np.concatenate(points)
     points /= np.linalg.norm(points, axis=1, keepdims=True)
     return points
@@ -251,7 +270,7 @@ def _cell_points(normals):
     if dim == 1:
         points = np.array([[1.0], [-1.0]])
     elif dim == 2:
-        points = _sweep_2d(normals)
+        return _sweep_2d(normals)  # one point per cell by construction
     elif dim == 3:
         points = _sweep_3d(normals)
     else:
@@ -319,8 +338,7 @@ def enumerate_gates(patches, max_patterns=MAX_EXACT_PATTERNS):
     Returns
     -------
     gates : ndarray of shape (patch_size, n_patterns)
-        One filter inside every cell, distinct patterns in the order of
-        :func:`unique_gates`.
+        One filter inside every cell, every pattern once.
 
     Raises
     ------
@@ -329,4 +347,8 @@ def enumerate_gates(patches, max_patterns=MAX_EXACT_PATTERNS):
         sampling with ``n_patterns=<int>``.
     """
     gates = arrangement_gates(patches.reshape(-1, patches.shape[2]), max_patterns)
-    return unique_gates(patches, gates)
+    # the cells are already distinct on the distinct hyperplanes, which fix every row's sign;
+    # re-checking on all rows costs n * K bits per cell, so only where that is small
+    if gates.shape[1] * patches.shape[0] * patches.shape[1] <= 2**30:
+        gates = unique_gates(patches, gates)
+    return gates
