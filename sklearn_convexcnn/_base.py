@@ -400,6 +400,17 @@ class _BaseConvexCNN(BaseEstimator):
         ------
         ValueError
             For architectures other than the two-layer ReLU CNN.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn_convexcnn import ConvexCNNRegressor
+        >>> rng = np.random.default_rng(0)
+        >>> X, y = rng.standard_normal((10, 7)), rng.standard_normal(10)
+        >>> reg = ConvexCNNRegressor(beta=0.05, kernel_size=2, n_patterns="exact").fit(X, y)
+        >>> certificate = reg.certify(X, y)
+        >>> certificate.exact, certificate.is_optimal
+        (True, True)
         """
         check_is_fitted(self)
         X = validate_data(self, X, dtype=np.float64, reset=False)
