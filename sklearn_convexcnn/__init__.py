@@ -5,7 +5,8 @@ Architectures", ICLR 2021, as scikit-learn estimators.
 """
 
 from ._classes import ConvexCNNClassifier, ConvexCNNRegressor
+from ._path import convex_cnn_path
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["ConvexCNNClassifier", "ConvexCNNRegressor", "__version__"]
+__all__ = ["ConvexCNNClassifier", "ConvexCNNRegressor", "__version__", "convex_cnn_path"]

@@ -230,3 +230,27 @@ def test_max_iter_too_small_warns_with_the_gap():
     with pytest.warns(ConvergenceWarning, match=r"Duality gap: \d\.\d+e[+-]\d+, tolerance"):
         reg.fit(X, y)
     assert reg.duality_gap_ > reg.tol * reg.objective_
+
+
+@pytest.mark.parametrize("loss", ["squared", "logistic"])
+def test_path_matches_cold_starts(loss):
+    from sklearn_convexcnn import convex_cnn_path
+
+    rng = np.random.default_rng(2)
+    X = rng.standard_normal((40, 8))
+    y = np.maximum(X[:, 2:5] @ [1.0, -1.0, 0.5], 0) + X[:, 0]
+    if loss == "logistic":
+        y = np.where(y > np.median(y), 1.0, -1.0)
+    betas, coefs, intercepts, objectives, gaps, gates = convex_cnn_path(
+        X, y, n_betas=4, eps=0.05, n_patterns=12, loss=loss, tol=1e-9, random_state=0
+    )
+    assert np.all(np.diff(betas) < 0)
+    assert np.all(coefs[0] == 0)  # beta_max: the empty network
+    assert np.all(gaps <= 1e-9 * objectives)
+    patches = extract_patches(X, resolve_geometry(None, 3, 1, 8))
+    operator = make_formulation("average").operator(patches, gates)
+    for beta, objective in zip(betas[1:], objectives[1:], strict=True):
+        cold = solve_native(
+            operator, y, beta=beta, loss=loss, fit_intercept=True, tol=1e-9, max_iter=100
+        )
+        assert objective == pytest.approx(cold.objective, rel=1e-8)

@@ -1,0 +1,129 @@
+"""Regularization path of the two-layer convex CNN program, warm started (like ``lasso_path``)."""
+
+import numpy as np
+from sklearn.utils import check_random_state
+
+from ._formulations.two_layer import make_formulation
+from ._optimality import dual_norms, dual_point
+from ._patches import extract_patches, resolve_geometry
+from ._solvers._native import solve_native
+
+
+def convex_cnn_path(
+    X,
+    y,
+    *,
+    betas=None,
+    n_betas=10,
+    eps=1e-2,
+    kernel_size=3,
+    stride=1,
+    input_shape=None,
+    n_patterns=64,
+    loss="squared",
+    fit_intercept=True,
+    tol=1e-7,
+    max_iter=500,
+    random_state=None,
+):
+    """Solve the convex program of a two-layer average-pooling CNN along a decreasing ``beta`` path.
+
+    Each solve of the native solver starts from the previous solution, whose groups form the
+    initial working set: along a fine path each step adds only a few groups, so the whole path
+    costs a few single solves. The sampled patterns are the same for every ``beta``.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+    y : ndarray of shape (n_samples,)
+        Real targets for ``loss="squared"``, ``-1``/``+1`` for ``loss="logistic"``.
+    betas : array-like, default=None
+        Regularization strengths; solved in decreasing order. ``None`` takes ``n_betas`` values
+        spaced geometrically from ``beta_max`` (the smallest ``beta`` whose optimum is the empty
+        network) down to ``eps * beta_max``.
+    n_betas : int, default=10
+    eps : float, default=1e-2
+    kernel_size, stride, input_shape
+        As in :class:`~sklearn_convexcnn.ConvexCNNRegressor`.
+    n_patterns : int, default=64
+    loss : {"squared", "logistic"}, default="squared"
+    fit_intercept : bool, default=True
+    tol : float, default=1e-7
+        Duality-gap tolerance, relative to the objective.
+    max_iter : int, default=500
+    random_state : int, RandomState instance or None, default=None
+
+    Returns
+    -------
+    betas : ndarray of shape (n_betas,)
+        In decreasing order.
+    coefs : ndarray of shape (n_betas, 2, n_patterns_, patch_size)
+        The groups ``c_i`` (``coefs[:, 0]``) and ``c'_i`` (``coefs[:, 1]``) at each ``beta``.
+    intercepts : ndarray of shape (n_betas,)
+    objectives : ndarray of shape (n_betas,)
+    duality_gaps : ndarray of shape (n_betas,)
+        Certified gaps, each at most ``tol`` times its objective.
+    gates : ndarray of shape (patch_size, n_patterns_)
+        The patterns' gates (see ``ConvexCNNRegressor.gates_``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_convexcnn import convex_cnn_path
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.standard_normal((40, 10))
+    >>> y = np.maximum(X[:, 2:5] @ [1.0, -1.0, 0.5], 0) + X[:, 0]
+    >>> betas, coefs, *_ = convex_cnn_path(X, y, n_betas=3, random_state=0)
+    >>> bool(np.all(coefs[0] == 0)) and bool(np.any(coefs[-1] != 0))
+    True
+
+    References
+    ----------
+    T. Ergen and M. Pilanci, "Implicit Convex Regularizers of CNN Architectures", ICLR 2021.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    if X.ndim != 2 or y.shape != (X.shape[0],):
+        raise ValueError(
+            f"convex_cnn_path needs X of shape (n_samples, n_features) and y of shape "
+            f"(n_samples,); got X {X.shape} and y {y.shape}. Fit one output at a time."
+        )
+    geometry = resolve_geometry(input_shape, kernel_size, stride, X.shape[1])
+    patches = extract_patches(X, geometry)
+    formulation = make_formulation("average")
+    gates = formulation.sample_gates(patches, n_patterns, check_random_state(random_state))
+    operator = formulation.operator(patches, gates)
+    if betas is None:
+        f = np.zeros(len(y))
+        if fit_intercept:
+            f += y.mean() if loss == "squared" else np.log((1 + y.mean()) / (1 - y.mean()))
+        beta_max = float(dual_norms(operator, dual_point(loss, f, y, fit_intercept)).max())
+        betas = np.geomspace(beta_max, eps * beta_max, n_betas)
+    betas = np.sort(np.asarray(betas, dtype=np.float64))[::-1]
+    coefs, intercepts, objectives, gaps = [], [], [], []
+    coef, intercept = None, None
+    for beta in betas:
+        solution = solve_native(
+            operator,
+            y,
+            beta=beta,
+            loss=loss,
+            fit_intercept=fit_intercept,
+            tol=tol,
+            max_iter=max_iter,
+            coef_init=coef,
+            intercept_init=intercept,
+        )
+        coef, intercept = solution.coef, solution.intercept
+        coefs.append(coef)
+        intercepts.append(intercept)
+        objectives.append(solution.objective)
+        gaps.append(solution.duality_gap)
+    return (
+        betas,
+        np.array(coefs),
+        np.array(intercepts),
+        np.array(objectives),
+        np.array(gaps),
+        gates,
+    )
