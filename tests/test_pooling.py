@@ -427,8 +427,8 @@ def test_estimator_checks_actually_run():
 
 @pytest.fixture(scope="module")
 def digits():
-    X, y = load_digits(n_class=3, return_X_y=True)
-    return train_test_split(X / 16, y, train_size=120, test_size=120, stratify=y, random_state=0)
+    X, y = load_digits(n_class=2, return_X_y=True)
+    return train_test_split(X / 16, y, train_size=60, test_size=120, stratify=y, random_state=0)
 
 
 def _regional(**params):
