@@ -70,6 +70,8 @@ def clean_groups(program, coef, *, rtol=1e-6, cone_tol=1e-12):
     all_rows = np.arange(operator.n_rows)
     for s, i in zip(sign_index[outside], pattern_index[outside], strict=True):
         coef[s, i] = project_onto_cone(operator.cone_rows(i, all_rows), coef[s, i])
+    # a group pointing into the polar cone projects to (rounding around) zero: drop it
+    coef[_group_norms(program, coef) <= rtol * top] = 0.0
     return coef
 
 
