@@ -15,7 +15,7 @@ CASES = [  # (n, d, kernel_size, stride, fit_intercept, solver, seed)
     (10, 7, 2, 1, False, "auto", 1),
     (10, 7, 2, 1, True, "clarabel", 2),
     (8, 6, 3, 1, True, "auto", 3),
-    (10, 7, 3, 2, False, "clarabel", 4),
+    (12, 9, 2, 2, False, "clarabel", 4),
 ]
 
 

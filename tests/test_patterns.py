@@ -85,3 +85,16 @@ def test_refuses_above_the_limit_naming_the_bound():
     with pytest.raises(ValueError, match=message):
         enumerate_gates(patches, max_patterns=1000)
     assert MAX_EXACT_PATTERNS >= 10_000
+
+
+def test_estimator_enumerates_with_n_patterns_exact():
+    from sklearn_convexcnn import ConvexCNNRegressor
+
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((9, 6)), rng.standard_normal(9)
+    model = ConvexCNNRegressor(beta=0.1, kernel_size=2, n_patterns="exact").fit(X, y)
+    assert model.n_patterns_ == cover_bound(9 * 5, 2) == model.gates_.shape[1]
+    big = ConvexCNNRegressor(kernel_size=5, n_patterns="exact")
+    bound = cover_bound(200 * 16, 5)
+    with pytest.raises(ValueError, match=rf"n_patterns='exact' would enumerate up to {bound} "):
+        big.fit(rng.standard_normal((200, 20)), rng.standard_normal(200))
