@@ -100,12 +100,22 @@ _PARAMETERS = """\
         exceeds 100,000; use it for small filters (``patch_size`` up to 3 or 4) and few samples.
 
     patterns : {"sampled", "generated"}, default="sampled"
-        ``"sampled"`` solves the program over the ``n_patterns`` patterns as given.
-        ``"generated"`` starts from them and adds the patterns whose dual constraint the
-        restricted optimum violates (column generation by the dual oracle), until none is
-        found; with ``n_patterns="exact"`` every pattern is priced and a passing check
-        certifies the global optimum (``is_certified_``). Two-layer ReLU CNNs with
-        ``readout="sum"`` only.
+        How the program's patterns are chosen (names describe the patterns, as ``n_patterns``
+        counts them). ``"sampled"`` solves the program over the ``n_patterns`` patterns as
+        given. ``"generated"`` starts from the same patterns (so its objective is never
+        higher), adds those of a short numpy gradient run of the same network and of 16 data
+        patches, then repeats: from the dual vector ``v`` of the current optimum, search the
+        filter ``u`` maximising ``|v^T g(u)|`` (the dual constraint of the non-convex problem,
+        formulations.md §2.3) by multi-start ascent, and add its pattern while the maximum
+        exceeds ``beta``, at most ``n_patterns`` oracle patterns. ``dual_check_`` is the
+        final maximum. When every pattern can be enumerated (small filters, or
+        ``n_patterns="exact"``, where generation runs over the enumeration with small
+        programs) the check is exact and ``is_certified_`` says the fit is the global optimum
+        of the non-convex problem. Two-layer ReLU CNNs with ``readout="sum"`` only. The default
+        is ``"sampled"`` because of cost (``benchmarks/bench_patterns.py``): ``"generated"``
+        reached objectives 23-31 % lower than ``"sampled"`` and slightly below the best of 10
+        Adam restarts of the same network, but took 45-90 times as long as ``"sampled"`` and
+        longer than the 10 restarts; use it when the objective matters more than the time.
 
     prune : bool, default=True
         Whether to prune the solution to a minimal network (formulations.md §2.4): solver
@@ -215,6 +225,20 @@ _ATTRIBUTES = """\
         it is at most ``tol * objective_``; for the CVXPY solvers it is computed after the
         solve (two-layer ReLU CNNs; ``nan`` for the other architectures). It certifies the
         convex program over the fitted patterns; :meth:`certify` checks every pattern.
+
+    n_generated_ : int
+        Patterns added to the sampled ones by ``patterns="generated"`` (gradient-run and data
+        seeds, then the dual oracle's); 0 for ``"sampled"``.
+
+    dual_check_ : float
+        ``max_{||u|| <= 1} |v^T g(u)|`` at the end of ``patterns="generated"``, maximised over
+        outputs; the fit is optimal over *all* patterns iff it is at most ``beta``. Exact when
+        the patterns could be enumerated, else the best the search found (a lower bound on
+        the true maximum). ``nan`` for ``"sampled"``, which runs no check.
+
+    is_certified_ : bool
+        Whether the final check priced every pattern and passed: the network is then a global
+        optimum of the non-convex training problem (to the solver's tolerance).
 
     n_features_in_ : int
         Number of features seen during fit.

@@ -272,6 +272,7 @@ def generate_patterns(
     seed_width=16,
     n_seed_patches=0,
     check_tol=1e-6,
+    drop_inactive=False,
     log=None,
 ):
     """Column generation over activation patterns, with an optional exact stopping check.
@@ -311,6 +312,10 @@ def generate_patterns(
         Data patches added as gates before the first solve.
     check_tol : float, default=1e-6
         The check passes when its value is at most ``beta * (1 + check_tol)``.
+    drop_inactive : bool, default=False
+        Drop the patterns whose groups are zero in every output before each re-solve (the
+        optimum stays feasible, so the objective still never increases); keeps the programs
+        small. Dropped patterns may be generated again.
     log : callable, default=None
         Receives one progress line per round.
 
@@ -426,10 +431,19 @@ def generate_patterns(
             stop_reason = "no new pattern"
             break
         n_generated += added
+        kept = np.arange(before)
+        if drop_inactive:
+            # zero groups leave the optimum feasible: dropping them keeps the objective
+            used = np.zeros(before, dtype=bool)
+            for solution in solutions:
+                used |= np.linalg.norm(solution.coef, axis=2).max(axis=0) > 0
+            kept = np.flatnonzero(used)
+            gates = np.hstack([gates[:, kept], gates[:, before:]])
+            known = set(_pattern_keys(formulation, patches, gates))
         program = program_of(patches, gates)
         for output in range(n_outputs):
             coef = np.zeros((2, gates.shape[1], h))
-            coef[:, :before] = solutions[output].coef
+            coef[:, : len(kept)] = solutions[output].coef[:, kept]
             solutions[output] = solve(
                 program,
                 Y[:, output],
