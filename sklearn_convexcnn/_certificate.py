@@ -22,6 +22,7 @@ import numpy as np
 
 from ._formulations._operator import as_operator
 from ._optimality import dual_norms, dual_objective, dual_point
+from ._patterns import pattern_masks
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,26 @@ class Certificate:
         return bool(self.exact and self.relative_gap <= self.tol)
 
 
+def _interior_gates(patches, filters, gates, chunk_size=256):
+    """For each filter, the gate of ``gates`` with the same pattern, or the filter itself.
+
+    Pruned filters often lie on the boundary of their cell (tight cone rows, products of
+    order 1e-16), where recomputing the pattern from the filter is at the mercy of rounding;
+    the gates of the checked patterns are interior points.
+    """
+    keys = [pattern_masks(patches, u[:, None]).reshape(-1).tobytes() for u in filters]
+    wanted, found = set(keys), {}
+    for start in range(0, gates.shape[1], chunk_size):
+        masks = pattern_masks(patches, gates[:, start : start + chunk_size])
+        for offset, column in enumerate(masks.reshape(-1, masks.shape[2]).T):
+            key = column.tobytes()
+            if key in wanted and key not in found:
+                found[key] = start + offset
+    return np.stack(
+        [gates[:, found[key]] if key in found else u for key, u in zip(keys, filters, strict=True)]
+    )
+
+
 def _polished_fit(formulation, patches, filters, y, *, beta, loss, fit_intercept):
     """The optimal fit over the patterns of ``filters``, solved tightly (a better dual point).
 
@@ -87,7 +108,11 @@ def _polished_fit(formulation, patches, filters, y, *, beta, loss, fit_intercept
     if len(filters) == 0:
         return None
     # a copy: building a program may record state on the formulation (the groups' regions)
-    program = copy.copy(formulation).program(patches, filters.T)
+    formulation = copy.copy(formulation)
+    if hasattr(formulation, "operator"):  # matrix-free where the formulation has it
+        program = formulation.operator(patches, filters.T)
+    else:
+        program = formulation.program(patches, filters.T)
     try:
         solution = solve_native(
             program,
@@ -100,7 +125,17 @@ def _polished_fit(formulation, patches, filters, y, *, beta, loss, fit_intercept
         )
     except (SolverFailed, np.linalg.LinAlgError, ValueError):
         return None
-    return program.fit_values(solution.coef) + solution.intercept
+    return _fit_of(program, solution.coef, solution.intercept)
+
+
+def _fit_of(program, coef, intercept):
+    """``sum_i A_i (c_i - c'_i) + b`` from the pieces of the non-zero groups only."""
+    operator = as_operator(program)
+    active = np.flatnonzero(np.abs(coef).max(axis=(0, 2)) > 0)
+    f = np.full(operator.n_samples, float(intercept))
+    if len(active):
+        f += np.einsum("pnh,ph->n", operator.pieces(active), coef[0, active] - coef[1, active])
+    return f
 
 
 def certify_network(
@@ -160,7 +195,7 @@ def certify_network(
         polished = _polished_fit(
             formulation,
             patches,
-            network.filters[mine],
+            _interior_gates(patches, network.filters[mine], gates),
             y,
             beta=beta,
             loss=loss,
@@ -227,9 +262,7 @@ def solution_with_gap(
     operator = as_operator(program)
     coef = solution.coef
     active = np.flatnonzero(np.abs(coef).max(axis=(0, 2)) > 0)
-    f = np.full(operator.n_samples, float(solution.intercept))
-    if len(active):
-        f += np.einsum("pnh,ph->n", operator.pieces(active), coef[0, active] - coef[1, active])
+    f = _fit_of(operator, coef, solution.intercept)
     primal = loss_value(loss, f, y) + beta * float(np.linalg.norm(coef, axis=2).sum())
     fits = [f]
     if hasattr(formulation, "groups"):  # groups are (region, pattern) pairs, not gates
