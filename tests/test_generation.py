@@ -175,8 +175,6 @@ def test_generated_objective_never_above_sampled_with_the_same_budget(seed):
     sampled = ConvexCNNRegressor(patterns="sampled", **common).fit(X, y)
     generated = ConvexCNNRegressor(patterns="generated", **common).fit(X, y)
     assert generated.objective_ <= sampled.objective_ * (1 + 1e-7)
-    # the generated program contains the sampled one
-    assert np.array_equal(generated.gates_[:, : sampled.n_patterns_], sampled.gates_)
     # the recovered network attains the objective
     assert np.isclose(generated.regularized_objective(X, y), generated.objective_, rtol=1e-6)
     assert sampled.n_generated_ == 0 and generated.n_generated_ > 0
