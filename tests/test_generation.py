@@ -201,3 +201,14 @@ def test_generated_needs_a_gate_based_formulation():
     model = ConvexCNNRegressor(architecture="circular", patterns="generated")
     with pytest.raises(ValueError, match="patterns='generated' needs a two-layer ReLU CNN"):
         model.fit(X, y)
+
+
+def test_generation_over_the_enumeration_certifies_with_a_small_program():
+    X, y, _ = _problem(7)
+    common = dict(beta=0.05, kernel_size=2, n_patterns="exact", tol=1e-8, random_state=0)
+    full = ConvexCNNRegressor(**common).fit(X, y)
+    generated = ConvexCNNRegressor(patterns="generated", **common).fit(X, y)
+    assert generated.is_certified_
+    assert generated.dual_check_ <= 0.05 * (1 + 1e-6)
+    assert abs(generated.objective_ - full.objective_) <= 1e-6 * full.objective_
+    assert generated.n_patterns_ < full.n_patterns_ / 2
