@@ -233,7 +233,6 @@ def _deletion_restriction(normals):
     off ``H_j`` by less than the distance to any other hyperplane. Every cell of the final
     arrangement thus gets at least one point; at most about twice the number of cells are made.
     """
-    dim = normals.shape[1]
     points = [normals[:1], -normals[:1]]
     for j in range(1, len(normals)):
         g, previous = normals[j], normals[:j]
@@ -244,7 +243,6 @@ def _deletion_restriction(normals):
         step = np.minimum(0.5 * distance.min(axis=1, initial=np.inf), 1.0)[:, None]
         points += [restricted + step * g, restricted - step * g]
     points = np.concatenate(points)
-    assert points.shape[1] == dim
     return points / np.linalg.norm(points, axis=1, keepdims=True)
 
 
