@@ -10,6 +10,7 @@ import math
 import numpy as np
 import pytest
 from sklearn.datasets import load_digits
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV, train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
@@ -154,6 +155,37 @@ def test_classifier_network_attains_convex_optimum(pooling, pool_size, readout):
     # one-vs-rest: every neuron serves exactly one class (and, when dense, one region)
     nonzero = np.count_nonzero(clf.output_weights_.reshape(len(clf.filters_), -1), axis=1)
     assert np.all(nonzero == 1)
+
+
+_NATIVE_MAX = pytest.mark.xfail(
+    raises=ConvergenceWarning,
+    strict=True,
+    reason="the native solver stops at a duality gap of ~1.3e-7 against a tolerance of ~6.5e-8 "
+    "on these max-pooling programs (a ConvergenceWarning); Clarabel solves them exactly",
+)
+DEFAULT_SOLVER_VARIANTS = [
+    pytest.param(*variant, marks=_NATIVE_MAX if variant[2] == "sum" and variant[0] == "max" else ())
+    for variant in VARIANTS
+]
+
+
+@pytest.mark.parametrize("pooling, pool_size, readout", DEFAULT_SOLVER_VARIANTS, ids=VARIANT_IDS)
+def test_default_solver_attains_convex_optimum(pooling, pool_size, readout):
+    # solver="auto" (the native working-set solver) on the same programs
+    rng = np.random.default_rng(7)
+    X, y = rng.standard_normal((15, 16)), np.arange(15) % 3
+    clf = ConvexCNNClassifier(
+        beta=0.05,
+        input_shape=(4, 4),
+        kernel_size=2,
+        pooling=pooling,
+        pool_size=pool_size,
+        readout=readout,
+        n_patterns=12,
+        random_state=0,
+    ).fit(X, y)
+    Y = np.where(y[:, None] == np.unique(y), 1.0, -1.0)
+    assert _naive_objective(X, Y, clf, 0.05) == pytest.approx(clf.objective_, rel=1e-6)
 
 
 def test_output_weight_shapes():
