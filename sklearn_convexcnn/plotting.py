@@ -112,7 +112,7 @@ def plot_filters(estimator, *, order="norm", max_filters=None, n_cols=None, labe
     return fig
 
 
-def plot_filter_spectra(estimator, *, ax=None, max_filters=None):
+def plot_filter_spectra(estimator, *, ax=None, max_filters=None, floor=None):
     """Magnitude of the DFT of each recovered filter of a circular CNN.
 
     The convex program of a three-layer circular CNN penalises the l1 norm of the filters'
@@ -127,6 +127,11 @@ def plot_filter_spectra(estimator, *, ax=None, max_filters=None):
         Axes to draw on; a new figure when None.
     max_filters : int, default=None
         Draw at most this many neurons, those with the largest spectra first.
+    floor : float, default=None
+        When given, each row is divided by its largest coefficient and drawn on a log colour
+        scale from ``floor`` to 1, with smaller values (exact zeros included) clipped to
+        ``floor``: the lowest colour then means "zero up to ``floor``". Linear scale of the
+        raw magnitudes when None.
 
     Returns
     -------
@@ -146,8 +151,15 @@ def plot_filter_spectra(estimator, *, ax=None, max_filters=None):
         _, ax = plt.subplots(figsize=(6, 3.5))
     spectra = spectra.reshape(len(spectra), -1)
     order = np.argsort(-spectra.sum(axis=1), kind="stable")[:max_filters]
-    image = ax.imshow(spectra[order], aspect="auto", cmap="viridis", interpolation="nearest")
-    ax.figure.colorbar(image, ax=ax, label="|DFT coefficient|")
+    spectra, norm, label = spectra[order], None, "|DFT coefficient|"
+    if floor is not None:
+        from matplotlib.colors import LogNorm
+
+        largest = spectra.max(axis=1, keepdims=True)
+        spectra = np.clip(spectra / np.where(largest > 0, largest, 1.0), floor, None)
+        norm, label = LogNorm(vmin=floor, vmax=1.0), "|DFT coefficient| / largest of the row"
+    image = ax.imshow(spectra, aspect="auto", cmap="viridis", interpolation="nearest", norm=norm)
+    ax.figure.colorbar(image, ax=ax, label=label)
     ax.set_xlabel("frequency index k")
     ax.set_ylabel("neuron (largest spectrum first)")
     return ax
