@@ -113,9 +113,10 @@ _PARAMETERS = """\
         programs) the check is exact and ``is_certified_`` says the fit is the global optimum
         of the non-convex problem. Two-layer ReLU CNNs with ``readout="sum"`` only. The default
         is ``"sampled"`` because of cost (``benchmarks/bench_patterns.py``): ``"generated"``
-        reached objectives 23-31 % lower than ``"sampled"`` and slightly below the best of 10
-        Adam restarts of the same network, but took 45-90 times as long as ``"sampled"`` and
-        longer than the 10 restarts; use it when the objective matters more than the time.
+        reached objectives 23-31 % lower than ``"sampled"`` and within 0.1 % of the best of 10
+        Adam restarts of the same network (below it on two of three problems), in 0.8-1.5
+        times the restarts' wall time, but 18-38 times the time of ``"sampled"``; use it when
+        the objective matters more than the time.
 
     prune : bool, default=True
         Whether to prune the solution to a minimal network (formulations.md §2.4): solver
