@@ -17,10 +17,12 @@ smallest ``beta`` with the zero network optimal (estimated by the dual oracle's 
 convex fits are the estimators with ``patterns="sampled"`` and ``patterns="generated"``
 (``n_patterns=64``, ``solver="auto"``). The baseline trains the same network in float64 with Adam
 (2000 full-batch steps, learning rate 1e-2, 10 random restarts, width ``max(32, fitted width)``);
-its objective is evaluated at the last step; torch runs on one thread, as numpy's tiny products do. Prints one table; times are wall-clock seconds on
-whatever machine runs it (read the ratios).
+its objective is evaluated at the last step; torch runs on one thread, as numpy's tiny products
+do. Prints one table; times are wall-clock seconds on whatever machine runs it (read the ratios).
+Results: ``benchmarks/README.md`` (section "Pattern generation ...").
 
-Run: ``PYTHONPATH=. python benchmarks/bench_patterns.py`` (needs torch; a few minutes on 2 cores).
+Run: ``PYTHONPATH=. python benchmarks/bench_patterns.py [1]`` (needs torch; about 7 minutes on a
+loaded 2-core machine; ``1`` prints every round).
 """
 
 import sys
