@@ -135,7 +135,7 @@ curves = runs[widths[-1]][1]
 steps = 10 * np.arange(1, len(curves) + 1)
 right.plot(steps, curves, color="tab:green", alpha=0.3, linewidth=1)
 right.axhline(reg.objective_, color="black", linestyle="--", label="convex optimum")
-right.set_yscale("log")
+right.set_ylim(0.95 * reg.objective_, 2.0 * reg.objective_)
 right.set_xlabel("Adam step")
 right.set_ylabel("regularised training objective")
 right.set_title(f"40 Adam runs with {widths[-1]} filters")

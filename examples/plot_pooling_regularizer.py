@@ -90,13 +90,13 @@ for offset, task in zip((-0.2, 0.2), ("which motif", "where"), strict=True):
     right.bar(position, [widths[task, n] for n in names], width=0.4, label=task)
 left.axhline(0.5, color="black", linestyle=":", label="chance")
 left.set_ylabel("test accuracy")
-left.set_ylim(0, 1.05)
+left.set_ylim(0, 1.2)
 left.set_title("test accuracy by pooling")
 right.set_ylabel("neurons of the optimal network")
 right.set_title("width of the optimal network")
 for ax in (left, right):
     ax.set_xticks(range(len(names)), names, rotation=15)
-    ax.legend(loc="lower right" if ax is left else "upper left")
+    ax.legend(loc="upper center" if ax is left else "upper left", ncols=3 if ax is left else 1)
 fig.tight_layout()
 
 # %%
@@ -107,7 +107,7 @@ for ax, task in zip(axes, ("which motif", "where"), strict=True):
     X_show, y_show = signals(4, task, np.random.default_rng(1))
     for x, label in zip(X_show, y_show, strict=True):
         name = ("edge", "peak")[label] if task == "which motif" else ("left", "right")[label]
-        ax.plot(x, marker=".", label=f"class {label} ({name})")
+        ax.plot(x, marker=".", color=f"C{label}", label=f"class {label} ({name})")
     ax.set_title(f"task: {task}")
     ax.set_xlabel("position")
     ax.legend(fontsize=8)
