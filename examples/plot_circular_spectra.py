@@ -80,8 +80,8 @@ fig.tight_layout()
 # frequencies per neuron. The effect is real but modest here: the fits use 32 sampled
 # activation patterns of full-rank data, and each sampled pattern constrains which filters a
 # neuron may use, so the optimum over those patterns is not as sparse as the planted filter.
-# The global optimum over all patterns (affordable only for a dozen samples or low-rank
-# data) is sparser: the project's checks on rank-3 data found 2 to 5 of 8 frequencies.
+# How sparse the global optimum over *all* patterns is (``n_patterns="exact"``, affordable
+# only for a dozen samples or low-rank data) is not measured here.
 betas = [0.5, 1.0, 2.0, 4.0, 8.0]
 counts = {"circular CNN": [], "two-layer, full-length filter": []}
 for beta in betas:
