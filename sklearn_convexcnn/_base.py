@@ -5,6 +5,7 @@ patterns from :mod:`._patterns`, the convex program from :mod:`._formulations`, 
 from :mod:`._solvers`, and predictions from the recovered :class:`~._network.TwoLayerCNN`.
 """
 
+import functools
 import time
 import warnings
 from numbers import Integral, Real
@@ -164,8 +165,17 @@ class _BaseConvexCNN(BaseEstimator):
         if self.patterns == "generated":
             gates, solutions, generated = generation_fit(self, patches, formulation, Y, gates, rng)
         else:
+            @functools.cache
+            def dense_program():  # the CVXPY fallback of solver="auto", built at most once
+                check_memory(
+                    dense_program_bytes(*patches.shape[:2], patches.shape[2], gates.shape[1]),
+                    "The dense convex program",
+                    "Use fewer n_patterns.",
+                )
+                return formulation.program(patches, gates)
+
             solutions = [
-                self._solve(program, Y[:, output], output, Y.shape[1])
+                self._solve(program, Y[:, output], output, Y.shape[1], dense_program)
                 for output in range(Y.shape[1])
             ]
             generated = generation_attributes(None)
@@ -242,27 +252,53 @@ class _BaseConvexCNN(BaseEstimator):
             )
         return formulation.enumerate_gates(patches)
 
-    def _solve(self, program, y, output, n_outputs, **warm_start):
+    def _solve(self, program, y, output, n_outputs, dense_program=None, **warm_start):
+        """Solve one output's program; with ``solver="auto"`` a native solve that fails or
+        stops short hands over to CVXPY on ``dense_program()``, when that fits in memory."""
         start = time.perf_counter()
+        native = self.solver == "native" or hasattr(program, "correlations")
+        options = dict(
+            beta=self.beta,
+            loss=self.loss,
+            fit_intercept=self.fit_intercept,
+            tol=self.tol,
+            max_iter=self.max_iter,
+            verbose=self.verbose,
+        )
+        solution, failure = None, None
         try:
-            native = self.solver == "native" or hasattr(program, "correlations")
-            solution = (solve_native if native else solve_program)(
-                program,
-                y,
-                beta=self.beta,
-                loss=self.loss,
-                fit_intercept=self.fit_intercept,
-                solver=self.solver,
-                tol=self.tol,
-                max_iter=self.max_iter,
-                verbose=self.verbose,
-                **(warm_start if native else {}),  # coef_init, intercept_init
-            )
+            if native:
+                solution = solve_native(program, y, solver=self.solver, **options, **warm_start)
+            else:
+                solution = solve_program(program, y, solver=self.solver, **options)
         except SolverFailed as exc:
+            failure = exc
+        stopped_short = solution is None or not solution.converged
+        if native and self.solver == "auto" and dense_program is not None and stopped_short:
+            reason = failure or (
+                f"status {solution.status!r}, duality gap {solution.duality_gap:.3e}"
+            )
+            try:
+                dense = dense_program()
+            except MemoryError as exc:
+                self._log(f"no CVXPY fallback for output {output}: {exc}")
+            else:
+                warnings.warn(
+                    f"The native solver stopped short on output {output} ({reason}); "
+                    "solving the full program with CVXPY instead.",
+                    RuntimeWarning,
+                    stacklevel=3,
+                )
+                solution, failure = None, None
+                try:
+                    solution = solve_program(dense, y, solver="auto", **options)
+                except SolverFailed as exc:
+                    failure = exc
+        if solution is None:
             raise RuntimeError(
-                f"The convex program could not be solved ({exc}). Try another solver= "
+                f"The convex program could not be solved ({failure}). Try another solver= "
                 f"(one of {CVXPY_SOLVERS}), a larger beta or fewer n_patterns."
-            ) from exc
+            ) from failure
         if not solution.converged:
             warnings.warn(
                 f"The convex program for output {output} did not converge: {solution.solver} "

@@ -4,12 +4,15 @@ The failure paths are forced by patching CVXPY's ``Problem.solve``; the other pa
 solves.
 """
 
+import dataclasses
+
 import cvxpy as cp
 import numpy as np
 import pytest
 from sklearn.exceptions import ConvergenceWarning
 
 from sklearn_convexcnn import ConvexCNNRegressor
+from sklearn_convexcnn._solvers import SolverFailed, solve_cvxpy
 
 
 @pytest.fixture
@@ -57,14 +60,28 @@ def test_explicit_solver_failure_is_an_error(monkeypatch, data, failure, message
         _regressor(solver="clarabel").fit(X, y)
 
 
-def test_auto_falls_back_to_the_next_solver(monkeypatch, data):
+def _program(X, y):
+    from sklearn_convexcnn._formulations.two_layer import make_formulation
+    from sklearn_convexcnn._patches import extract_patches, resolve_geometry
+    from sklearn_convexcnn._patterns import sample_gates
+
+    patches = extract_patches(X, resolve_geometry(None, 3, 1, X.shape[1]))
+    gates = sample_gates(patches, 8, np.random.default_rng(0))
+    return make_formulation("average").program(patches, gates)
+
+
+OPTIONS = dict(beta=0.1, loss="squared", fit_intercept=True, tol=1e-7, max_iter=500)
+
+
+def test_auto_falls_back_to_the_next_cvxpy_solver(monkeypatch, data):
     X, y = data
-    reference = _regressor(solver="ecos").fit(X, y)
+    program = _program(X, y)
+    reference = solve_cvxpy(program, y, solver="ecos", **OPTIONS)
     _force(monkeypatch, {"CLARABEL"}, status=cp.INFEASIBLE)
     with pytest.warns(RuntimeWarning, match="CLARABEL returned status 'infeasible'; trying ECOS"):
-        reg = _regressor(solver="auto").fit(X, y)
-    assert reg.objective_ == pytest.approx(reference.objective_, rel=1e-6)
-    assert reg.regularized_objective(X, y) == pytest.approx(reg.objective_, rel=1e-6)
+        solution = solve_cvxpy(program, y, solver="auto", **OPTIONS)
+    assert solution.solver == "ECOS"
+    assert solution.objective == pytest.approx(reference.objective, rel=1e-6)
 
 
 def test_auto_reports_every_failure_when_all_fail(monkeypatch, data):
@@ -73,10 +90,41 @@ def test_auto_reports_every_failure_when_all_fail(monkeypatch, data):
     with (
         pytest.warns(RuntimeWarning),
         pytest.raises(
-            RuntimeError, match="CLARABEL: .*infeasible.*; ECOS: .*infeasible.*; SCS: .*infeasible"
+            SolverFailed, match="CLARABEL: .*infeasible.*; ECOS: .*infeasible.*; SCS: .*infeasible"
         ),
     ):
-        _regressor(solver="auto").fit(X, y)
+        solve_cvxpy(_program(X, y), y, solver="auto", **OPTIONS)
+
+
+@pytest.mark.parametrize("native_outcome", ["raises", "stops short"])
+def test_auto_hands_a_failed_native_solve_to_cvxpy(monkeypatch, data, native_outcome):
+    import sklearn_convexcnn._base as base
+
+    X, y = data
+    reference = _regressor(solver="clarabel").fit(X, y)
+    original = base.solve_native
+
+    def failing_native(*args, **kwargs):
+        if native_outcome == "raises":
+            raise SolverFailed("the restricted problem stopped with InsufficientProgress")
+        return dataclasses.replace(original(*args, **kwargs), converged=False, status="max_iter")
+
+    monkeypatch.setattr(base, "solve_native", failing_native)
+    with pytest.warns(RuntimeWarning, match="native solver stopped short on output 0 .*CVXPY"):
+        reg = _regressor(solver="auto").fit(X, y)
+    assert reg.objective_ == pytest.approx(reference.objective_, rel=1e-6)
+
+
+def test_explicit_native_failure_is_an_error(monkeypatch, data):
+    import sklearn_convexcnn._base as base
+
+    def failing_native(*args, **kwargs):
+        raise SolverFailed("the restricted problem stopped with InsufficientProgress")
+
+    monkeypatch.setattr(base, "solve_native", failing_native)
+    X, y = data
+    with pytest.raises(RuntimeError, match="could not be solved .*InsufficientProgress"):
+        _regressor(solver="native").fit(X, y)
 
 
 def test_inaccurate_solution_is_a_convergence_warning(monkeypatch, data):
