@@ -35,6 +35,7 @@ def convex_cnn_path(
     Parameters
     ----------
     X : ndarray of shape (n_samples, n_features)
+        One flattened signal or image per row, laid out as ``input_shape`` says.
     y : ndarray of shape (n_samples,)
         Real targets for ``loss="squared"``, ``-1``/``+1`` for ``loss="logistic"``.
     betas : array-like, default=None
@@ -42,29 +43,46 @@ def convex_cnn_path(
         spaced geometrically from ``beta_max`` (the smallest ``beta`` whose optimum is the empty
         network) down to ``eps * beta_max``.
     n_betas : int, default=10
+        Number of values of ``beta`` when ``betas`` is None.
     eps : float, default=1e-2
-    kernel_size, stride, input_shape
+        Smallest ``beta`` of the default path, relative to ``beta_max``.
+    kernel_size : int or tuple of int, default=3
+        As in :class:`~sklearn_convexcnn.ConvexCNNRegressor`.
+    stride : int or tuple of int, default=1
+        As in :class:`~sklearn_convexcnn.ConvexCNNRegressor`.
+    input_shape : tuple of int, default=None
         As in :class:`~sklearn_convexcnn.ConvexCNNRegressor`.
     n_patterns : int, default=64
+        Number of random filters whose activation patterns define the program.
     loss : {"squared", "logistic"}, default="squared"
+        The loss, summed over samples.
     fit_intercept : bool, default=True
+        Whether to fit an unregularised output bias.
     tol : float, default=1e-7
         Duality-gap tolerance, relative to the objective.
     max_iter : int, default=500
+        Maximum number of working-set iterations of each solve.
     random_state : int, RandomState instance or None, default=None
+        Seed of the random filters that sample the activation patterns.
 
     Returns
     -------
     betas : ndarray of shape (n_betas,)
         In decreasing order.
-    coefs : ndarray of shape (n_betas, 2, n_patterns_, patch_size)
+    coefs : ndarray of shape (n_betas, 2, `n_patterns_`, patch_size)
         The groups ``c_i`` (``coefs[:, 0]``) and ``c'_i`` (``coefs[:, 1]``) at each ``beta``.
     intercepts : ndarray of shape (n_betas,)
+        Output bias at each ``beta``.
     objectives : ndarray of shape (n_betas,)
+        Optimal value of the convex program at each ``beta``.
     duality_gaps : ndarray of shape (n_betas,)
         Certified gaps, each at most ``tol`` times its objective.
-    gates : ndarray of shape (patch_size, n_patterns_)
+    gates : ndarray of shape (patch_size, `n_patterns_`)
         The patterns' gates (see ``ConvexCNNRegressor.gates_``).
+
+    References
+    ----------
+    T. Ergen and M. Pilanci, "Implicit Convex Regularizers of CNN Architectures", ICLR 2021.
 
     Examples
     --------
@@ -76,10 +94,6 @@ def convex_cnn_path(
     >>> betas, coefs, *_ = convex_cnn_path(X, y, n_betas=3, random_state=0)
     >>> bool(np.all(coefs[0] == 0)) and bool(np.any(coefs[-1] != 0))
     True
-
-    References
-    ----------
-    T. Ergen and M. Pilanci, "Implicit Convex Regularizers of CNN Architectures", ICLR 2021.
     """
     X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)

@@ -92,7 +92,12 @@ _IGNORED_FOR_METHODS = {"EX01"}
 
 def _public_names():
     names = []
-    for cls in (ConvexCNNClassifier, ConvexCNNRegressor):
+    public = [getattr(sklearn_convexcnn, name) for name in sklearn_convexcnn.__all__]
+    # public functions of the package (a path, helpers): validated like methods
+    names += [
+        (f"sklearn_convexcnn.{obj.__name__}", True) for obj in public if inspect.isfunction(obj)
+    ]
+    for cls in [obj for obj in public if inspect.isclass(obj)]:
         names.append((f"sklearn_convexcnn.{cls.__name__}", False))
         for name, member in inspect.getmembers(cls):
             function = getattr(member, "__func__", member)
@@ -125,6 +130,17 @@ def test_public_api_is_validated():
     assert set(sklearn_convexcnn.__all__) - {"__version__"} <= {
         name.rsplit(".", 1)[1] for name in names
     }
+    assert {ConvexCNNClassifier, ConvexCNNRegressor} <= {
+        getattr(sklearn_convexcnn, name) for name in sklearn_convexcnn.__all__
+    }
+
+
+def test_api_reference_lists_every_public_name():
+    api = (ROOT / "doc" / "api.rst").read_text()
+    listed = {line.strip() for line in api.splitlines() if line.startswith("   ")}
+    missing = set(sklearn_convexcnn.__all__) - {"__version__"} - listed
+    missing |= set(sklearn_convexcnn.plotting.__all__) - listed
+    assert not missing, f"add {sorted(missing)} to doc/api.rst"
 
 
 def test_plotting_names_the_extra_when_matplotlib_is_missing(monkeypatch):
