@@ -41,6 +41,9 @@ numpydoc_validation_checks = set()
 sphinx_gallery_conf = {
     "examples_dirs": str(ROOT / "examples"),
     "gallery_dirs": "auto_examples",
+    # the API pages list the examples that use each name ("minigallery")
+    "backreferences_dir": "generated/backreferences",
+    "doc_module": ("sklearn_convexcnn",),
     "filename_pattern": r"/plot_",
     "download_all_examples": False,
     "remove_config_comments": True,
