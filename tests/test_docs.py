@@ -178,3 +178,35 @@ def test_plot_filters_draws_one_panel_per_filter():
     assert len(images) == clf.filters_.shape[0]
     largest = np.argmax(np.linalg.norm(clf.filters_, axis=1))
     np.testing.assert_allclose(images[0], clf.filters_[largest].reshape(3, 3))
+
+
+@pytest.mark.slow
+def test_sphinx_site_builds_without_warnings(tmp_path):
+    """The site builds with warnings as errors; the examples are run by the test above."""
+    pytest.importorskip("sphinx_gallery")
+    pytest.importorskip("pydata_sphinx_theme")
+    env = {**os.environ, "MPLBACKEND": "Agg"}
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sphinx",
+            "-W",
+            "-q",
+            "-b",
+            "html",
+            "-D",
+            "plot_gallery=0",
+            "-d",
+            str(tmp_path / "doctrees"),
+            str(ROOT / "doc"),
+            str(tmp_path / "html"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    api = tmp_path / "html" / "generated" / "sklearn_convexcnn.ConvexCNNClassifier.html"
+    assert "certify" in api.read_text()
