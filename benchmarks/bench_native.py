@@ -53,6 +53,7 @@ def _rss_mib():
 
 
 def _solve_child(queue, method, n, n_patterns):
+    at_start = _rss_mib()
     patches, gates, y, beta = synthetic(n, n_patterns)
     formulation = make_formulation("average")
     before = _rss_mib()
@@ -91,6 +92,8 @@ def _solve_child(queue, method, n, n_patterns):
             "gap": gap,
             "status": solution.status,
             "groups": int(np.count_nonzero(np.linalg.norm(solution.coef, axis=2))),
+            "peak_rss": _rss_mib(),
+            "start_rss": at_start,
         }
     )
 
@@ -163,9 +166,9 @@ def scaling_table(sizes, n_patterns):
     print(f"\n## Native solver, scaling in n (P = {n_patterns})\n")
     print(
         "| n | time (s) | peak memory (MiB) | objective | gap / objective | groups "
-        "| time / n (ms) |"
+        "| time / n (ms) | child peak RSS (MiB) |"
     )
-    print("|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|")
     for n in sizes:
         result = run("native", n, n_patterns, 900)
         if result.get("objective") is None:
@@ -174,7 +177,8 @@ def scaling_table(sizes, n_patterns):
         print(
             f"| {n} | {result['time']:.2f} | {result['memory']:.0f} | {result['objective']:.6f} "
             f"| {result['gap'] / result['objective']:.1e} | {result['groups']} "
-            f"| {1e3 * result['time'] / n:.3f} |",
+            f"| {1e3 * result['time'] / n:.3f} | {result['peak_rss']:.0f} "
+            f"(start {result['start_rss']:.0f}) |",
             flush=True,
         )
 
