@@ -26,8 +26,10 @@ passes over the data for pricing, which are matrix products computed from the ga
 """
 
 import time
+import warnings
 
 import numpy as np
+import scipy.linalg
 import scipy.sparse as sp
 from scipy.special import expit
 
@@ -271,7 +273,7 @@ def _polish(M, y, x, *, beta, loss, fit_intercept, n_groups, h, blocks):
                 beta / norm * (np.eye(size) - np.outer(unit, unit))
             )
             offset += size
-        step = np.linalg.lstsq(hessian, -gradient, rcond=1e-14)[0]
+        step = _newton_step(hessian, gradient)
         decrease = gradient @ step
         if decrease >= 0:
             break
@@ -299,6 +301,22 @@ def _polish(M, y, x, *, beta, loss, fit_intercept, n_groups, h, blocks):
             if np.any(slack < limit):
                 return None
     return np.concatenate([polished.ravel(), [w[-1]] if fit_intercept else []])
+
+
+def _newton_step(hessian, gradient):
+    """``-hessian^{-1} gradient``: Cholesky (10-20x faster than an SVD at a few hundred
+    variables), least squares where the Hessian is singular or the solve inaccurate."""
+    try:
+        with warnings.catch_warnings():  # ill-conditioning is caught by the residual below
+            warnings.simplefilter("ignore", scipy.linalg.LinAlgWarning)
+            step = scipy.linalg.solve(hessian, -gradient, assume_a="pos", check_finite=False)
+    except np.linalg.LinAlgError:
+        step = None
+    if step is None or np.linalg.norm(hessian @ step + gradient) > 1e-10 * max(
+        np.linalg.norm(gradient), 1e-300
+    ):
+        step = np.linalg.lstsq(hessian, -gradient, rcond=1e-14)[0]
+    return step
 
 
 def _clean(coef, beta, scale):
