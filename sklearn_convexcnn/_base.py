@@ -144,7 +144,8 @@ class _BaseConvexCNN(BaseEstimator):
             self.pooling, self.pool_size, self.readout, geometry.grid_shape
         )
         matrix_free = self.solver in ("auto", "native") and hasattr(formulation, "operator")
-        if not matrix_free and self.n_patterns != "exact":  # exact mode has a limit of its own
+        dense = not (matrix_free and formulation.matrix_free)
+        if dense and self.n_patterns != "exact":  # exact mode has a limit of its own
             n_samples, n_patches, patch_size = patches.shape
             check_memory(
                 dense_program_bytes(n_samples, n_patches, patch_size, self.n_patterns),

@@ -16,6 +16,7 @@ from sklearn.preprocessing import FunctionTransformer
 from sklearn.utils.estimator_checks import check_estimator, parametrize_with_checks
 
 from sklearn_convexcnn import ConvexCNNClassifier, ConvexCNNRegressor
+from sklearn_convexcnn._formulations._operator import DenseOperator
 from sklearn_convexcnn._formulations.pooling import patch_pools
 from sklearn_convexcnn._formulations.two_layer import make_formulation
 from sklearn_convexcnn._patches import extract_patches, resolve_geometry
@@ -178,6 +179,55 @@ def test_default_solver_attains_convex_optimum(pooling, pool_size, readout):
     ).fit(X, y)
     Y = np.where(y[:, None] == np.unique(y), 1.0, -1.0)
     assert _naive_objective(X, Y, clf, 0.05) == pytest.approx(clf.objective_, rel=1e-6)
+
+
+MATRIX_FREE_VARIANTS = [v for v in VARIANTS if v[0] != "max"]
+
+
+@pytest.mark.parametrize(
+    "pooling, pool_size, readout",
+    MATRIX_FREE_VARIANTS,
+    ids=["-".join(str(v) for v in variant) for variant in MATRIX_FREE_VARIANTS],
+)
+def test_matrix_free_operator_equals_the_dense_program(pooling, pool_size, readout):
+    # what the native solver sees must be the program CVXPY solves, entry for entry
+    rng = np.random.default_rng(0)
+    geometry = resolve_geometry((5, 5), 2, 1, 25)
+    patches = extract_patches(rng.standard_normal((9, 25)), geometry)
+    formulation = make_formulation(pooling, _pool_size(pool_size, (5, 5)), readout, (4, 4))
+    assert formulation.matrix_free
+    gates = formulation.sample_gates(patches, 10, rng)
+    dense = DenseOperator(formulation.program(patches, gates))
+    operator = formulation.operator(patches, gates)
+    assert not isinstance(operator, DenseOperator)
+    assert operator.n_patterns == dense.n_patterns
+    v = rng.standard_normal(9)
+    np.testing.assert_allclose(operator.correlations(v), dense.correlations(v), atol=1e-12)
+    index = rng.permutation(dense.n_patterns)[:7]
+    np.testing.assert_allclose(operator.pieces(index), dense.pieces(index), atol=1e-12)
+    # the cone rows may come in another order (pools of a summed read-out are interleaved)
+    U = rng.standard_normal((7, patches.shape[2]))
+    products = operator.cone_products(U, index)
+    np.testing.assert_allclose(
+        np.sort(products, axis=1), np.sort(dense.cone_products(U, index), axis=1), atol=1e-12
+    )
+    rows = np.arange(dense.n_rows)
+    np.testing.assert_allclose(operator.cone_rows(index[0], rows) @ U[0], products[0], atol=1e-12)
+
+
+@pytest.mark.parametrize("pooling, pool_size", [("average", 2), ("none", None)])
+def test_native_solver_matches_clarabel_on_regional_programs(pooling, pool_size):
+    rng = np.random.default_rng(4)
+    X, y = rng.standard_normal((20, 16)), rng.standard_normal(20)
+    params = dict(
+        beta=0.1, input_shape=(4, 4), kernel_size=2, pooling=pooling, pool_size=pool_size,
+        readout="dense", n_patterns=10, random_state=0,
+    )
+    native = ConvexCNNRegressor(solver="native", **params).fit(X, y)
+    reference = ConvexCNNRegressor(solver="clarabel", tol=1e-8, **params).fit(X, y)
+    assert native.objective_ == pytest.approx(reference.objective_, rel=1e-6)
+    assert native.duality_gap_ <= native.tol * native.objective_
+    assert native.regularized_objective(X, y) == pytest.approx(native.objective_, rel=1e-9)
 
 
 def test_output_weight_shapes():

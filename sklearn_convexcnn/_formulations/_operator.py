@@ -119,3 +119,61 @@ def as_operator(program):
     if hasattr(program, "correlations"):
         return program
     return DenseOperator(program)
+
+
+class StackedOperator:
+    """The groups of several operators side by side: one block per region of a regional read-out.
+
+    Block ``b`` holds the patterns of ``operators[b]``; the program's pattern index runs over the
+    blocks in order. Cones of blocks with fewer rows than the largest are padded with zero rows
+    (``0 >= 0``), as in :meth:`~.pooling.RegionalFormulation.program`.
+
+    Parameters
+    ----------
+    operators : list of PatchOperator or DenseOperator
+        On the same samples and patch size.
+    """
+
+    def __init__(self, operators):
+        self.operators = operators
+        self.offsets = np.cumsum([0] + [op.n_patterns for op in operators])
+        self.n_patterns = int(self.offsets[-1])
+        self.n_samples, self.patch_size = operators[0].n_samples, operators[0].patch_size
+        self.n_rows = max(op.n_rows for op in operators)
+        self.row_scale = max(op.row_scale for op in operators)
+
+    def _blocks(self, index):
+        """``(block, positions, local index)`` for every block that ``index`` touches."""
+        index = np.asarray(index, dtype=int)
+        block = np.searchsorted(self.offsets, index, side="right") - 1
+        for b in np.unique(block):
+            positions = np.flatnonzero(block == b)
+            yield self.operators[b], positions, index[positions] - self.offsets[b]
+
+    def correlations(self, v):
+        """``A_i^T v`` for every pattern, shape (n_patterns, patch_size)."""
+        return np.concatenate([op.correlations(v) for op in self.operators])
+
+    def pieces(self, index):
+        """Dense pieces ``A_i`` of the patterns ``index``, shape (len(index), n_samples, h)."""
+        out = np.empty((len(index), self.n_samples, self.patch_size))
+        for op, positions, local in self._blocks(index):
+            out[positions] = op.pieces(local)
+        return out
+
+    def cone_products(self, U, index):
+        """``G_i u`` for ``u = U[j]`` and ``i = index[j]``, shape (len(index), n_rows)."""
+        U = np.asarray(U, dtype=float)
+        out = np.zeros((len(index), self.n_rows))
+        for op, positions, local in self._blocks(index):
+            out[positions, : op.n_rows] = op.cone_products(U[positions], local)
+        return out
+
+    def cone_rows(self, i, rows):
+        """Rows ``rows`` of ``G_i``, shape (len(rows), patch_size); padding rows are zero."""
+        ((op, _, local),) = self._blocks([i])
+        rows = np.asarray(rows, dtype=int)
+        out = np.zeros((len(rows), self.patch_size))
+        real = rows < op.n_rows
+        out[real] = op.cone_rows(int(local[0]), rows[real])
+        return out

@@ -33,7 +33,7 @@ import numpy as np
 
 from .._network import RegionalCNN, TwoLayerCNN
 from .._patterns import MAX_EXACT_PATTERNS, arrangement_gates
-from ._operator import DenseOperator, PatchOperator
+from ._operator import DenseOperator, PatchOperator, StackedOperator
 from ._program import GroupProgram, recover_neurons
 
 # --------------------------------------------------------------------------------------------
@@ -271,13 +271,18 @@ class PooledSumFormulation:
         _, pieces, cones = self._parts(patches, gates)
         return GroupProgram(pieces, cones)
 
+    @property
+    def matrix_free(self):
+        """Whether :meth:`operator` avoids the dense program (average pooling)."""
+        return self.mode != "max"
+
     def operator(self, patches, gates):
         """The program matrix-free for the native solver (average pooling), else dense.
 
         Local average pooling is ``sum_k alpha_k (X_k u)_+``, the program of
         :class:`~.PatchOperator` with the pooling weights ``alpha_k``.
         """
-        if self.mode == "max":
+        if not self.matrix_free:
             return DenseOperator(self.program(patches, gates))
         weights = np.zeros(patches.shape[1])
         for pool in self.pools:
@@ -408,9 +413,32 @@ class RegionalFormulation:
         self.group_regions_ = np.concatenate(regions)
         return GroupProgram(np.concatenate(all_pieces), np.concatenate(all_cones))
 
+    @property
+    def matrix_free(self):
+        """Whether :meth:`operator` avoids the dense program (average pooling, no pooling)."""
+        return self.mode != "max"
+
     def operator(self, patches, gates):
-        """The program as a dense operator for the native solver."""
-        return DenseOperator(self.program(patches, gates))
+        """The program for the native solver: matrix-free for average pooling, else dense.
+
+        Region ``l``'s block is the program of ``sum_{k in S_l} (X_k u)_+ / |S_l|`` over the
+        gates of its distinct patterns, a :class:`~._operator.PatchOperator` on the region's
+        patches; the blocks stand side by side in the order of :meth:`program`.
+        """
+        if not self.matrix_free:
+            return DenseOperator(self.program(patches, gates))
+        regions, index = self.groups(patches, gates)
+        self.group_regions_ = regions  # network() maps each solved group back to its region
+        return StackedOperator(
+            [
+                PatchOperator(
+                    patches[:, pool],
+                    gates[:, index[regions == region]],
+                    np.full(len(pool), 1.0 / len(pool)),
+                )
+                for region, pool in enumerate(self.pools)
+            ]
+        )
 
     def network(self, solutions):
         """The recovered :class:`RegionalCNN` (one group of neurons per output).

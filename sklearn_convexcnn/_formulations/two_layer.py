@@ -62,6 +62,11 @@ class TwoLayerFormulation:
         cones = np.einsum("nkp,nkh->pnkh", signs, patches)
         return GroupProgram(pieces, cones.reshape(gates.shape[1], -1, patches.shape[2]))
 
+    @property
+    def matrix_free(self):
+        """Whether :meth:`operator` avoids the dense program (average pooling)."""
+        return type(self.pooling) is AveragePooling
+
     def operator(self, patches, gates):
         """The same program as :meth:`program`, matrix-free: patterns recomputed from the gates.
 
@@ -76,8 +81,7 @@ class TwoLayerFormulation:
         -------
         operator : PatchOperator or DenseOperator
         """
-        if type(self.pooling) is not AveragePooling:
-            # other poolings have other pieces: the dense program is always right
+        if not self.matrix_free:  # other poolings have other pieces: the dense program is right
             return DenseOperator(self.program(patches, gates))
         n_patches = patches.shape[1]
         return PatchOperator(patches, gates, np.full(n_patches, 1.0 / n_patches))
