@@ -11,8 +11,40 @@ import numpy as np
 from ._losses import loss_value
 
 
+class Network:
+    """What the recovered networks share: the output ``f = readout + intercept`` and the
+    regularised objective. A subclass defines ``_readout(patches)`` and ``penalty()``."""
+
+    def forward(self, patches):
+        """Network output for patches of shape (n_samples, n_patches, patch_size).
+
+        Returns
+        -------
+        f : ndarray of shape (n_samples, n_outputs)
+        """
+        return self._readout(patches) + self.intercept
+
+    def objective(self, patches, Y, beta, loss):
+        """Regularised training objective ``loss(f(X), Y) + beta * penalty``.
+
+        Parameters
+        ----------
+        patches : ndarray of shape (n_samples, n_patches, patch_size)
+        Y : ndarray of shape (n_samples, n_outputs)
+            Regression targets, or ±1 per class for classification.
+        beta : float
+        loss : {"squared", "logistic"}
+        """
+        return loss_value(loss, self.forward(patches), Y) + beta * self.penalty()
+
+
+def weight_decay(filters, output_weights):
+    """``0.5 * (||filters||^2 + ||output_weights||^2)``, the squared norms summed over neurons."""
+    return 0.5 * float(np.sum(filters**2) + np.sum(output_weights**2))
+
+
 @dataclass
-class TwoLayerCNN:
+class TwoLayerCNN(Network):
     """``f(x) = sum_j output_weights[j] * pool_k((x_k . filters[j])_+) + intercept``.
 
     Parameters
@@ -35,36 +67,16 @@ class TwoLayerCNN:
     def n_neurons(self):
         return self.filters.shape[0]
 
-    def forward(self, patches):
-        """Network output for patches of shape (n_samples, n_patches, patch_size).
-
-        Returns
-        -------
-        f : ndarray of shape (n_samples, n_outputs)
-        """
-        activations = np.maximum(patches @ self.filters.T, 0.0)
-        return self.pooling.pool(activations) @ self.output_weights + self.intercept
+    def _readout(self, patches):
+        return self.pooling.pool(np.maximum(patches @ self.filters.T, 0.0)) @ self.output_weights
 
     def penalty(self):
         """Weight decay ``0.5 * sum_j (||u_j||^2 + ||w_j||^2)``; the intercept is free."""
-        return 0.5 * float(np.sum(self.filters**2) + np.sum(self.output_weights**2))
-
-    def objective(self, patches, Y, beta, loss):
-        """Regularised training objective ``loss(f(X), Y) + beta * penalty``.
-
-        Parameters
-        ----------
-        patches : ndarray of shape (n_samples, n_patches, patch_size)
-        Y : ndarray of shape (n_samples, n_outputs)
-            Regression targets, or ±1 per class for classification.
-        beta : float
-        loss : {"squared", "logistic"}
-        """
-        return loss_value(loss, self.forward(patches), Y) + beta * self.penalty()
+        return weight_decay(self.filters, self.output_weights)
 
 
 @dataclass
-class RegionalCNN:
+class RegionalCNN(TwoLayerCNN):
     """``f(x) = sum_j sum_l output_weights[j, l] * region_l((x_k . filters[j])_+) + intercept``.
 
     The ReLU map is pooled into regions (``pooling.regions`` maps ``(n, K, m)`` to
@@ -83,25 +95,9 @@ class RegionalCNN:
         Its ``regions(activations)`` maps ``(n, K, m)`` to ``(n, Q, m)``.
     """
 
-    filters: np.ndarray
-    output_weights: np.ndarray
-    intercept: np.ndarray
-    pooling: object
-
-    @property
-    def n_neurons(self):
-        return self.filters.shape[0]
-
-    def forward(self, patches):
-        """Network output for patches of shape (n_samples, n_patches, patch_size).
-
-        Returns
-        -------
-        f : ndarray of shape (n_samples, n_outputs)
-        """
-        activations = np.maximum(patches @ self.filters.T, 0.0)
-        regions = self.pooling.regions(activations)
-        return np.einsum("nlm,mlo->no", regions, self.output_weights) + self.intercept
+    def _readout(self, patches):
+        regions = self.pooling.regions(np.maximum(patches @ self.filters.T, 0.0))
+        return np.einsum("nlm,mlo->no", regions, self.output_weights)
 
     def penalty(self):
         """``0.5 * sum_j (||u_j||_2^2 + ||W_j||_1^2)``, ``W_j`` all output weights of neuron j.
@@ -111,17 +107,4 @@ class RegionalCNN:
         (formulations.md §5.3). Plain weight decay ``||W_j||_2^2`` does not decouple and has no
         known exact program of polynomial size (§5.2). The intercept is free.
         """
-        l1 = np.abs(self.output_weights).sum(axis=(1, 2))
-        return 0.5 * float(np.sum(self.filters**2) + np.sum(l1**2))
-
-    def objective(self, patches, Y, beta, loss):
-        """Regularised training objective ``loss(f(X), Y) + beta * penalty``.
-
-        Parameters
-        ----------
-        patches : ndarray of shape (n_samples, n_patches, patch_size)
-        Y : ndarray of shape (n_samples, n_outputs)
-        beta : float
-        loss : {"squared", "logistic"}
-        """
-        return loss_value(loss, self.forward(patches), Y) + beta * self.penalty()
+        return weight_decay(self.filters, np.abs(self.output_weights).sum(axis=(1, 2)))

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._losses import loss_value
+from .._network import Network, weight_decay
 from .._patches import PatchGeometry, resolve_geometry
 from .._patterns import enumerate_gates, sample_gates
 from ._program import GroupProgram
@@ -115,7 +115,7 @@ def circular_geometry(input_shape, n_features):
 
 
 @dataclass
-class CircularCNN:
+class CircularCNN(Network):
     """``f(x) = sum_j w_j act(x . q_j) + b`` with ``q_j`` the circular convolution of the
     layer filters ``u_{1j}, ..., u_{(L-1)j}``.
 
@@ -147,32 +147,15 @@ class CircularCNN:
         """End-to-end filters ``q_j``, shape (n_neurons, d)."""
         return circular_convolve(self.layer_filters)
 
-    def forward(self, patches):
-        """Network output for ``patches`` of shape (n_samples, 1, d) (the whole rows).
-
-        Returns
-        -------
-        f : ndarray of shape (n_samples, n_outputs)
-        """
+    def _readout(self, patches):
+        # patches of shape (n_samples, 1, d): the whole rows
         pre = patches[:, 0, :] @ self.filters.T
         hidden = np.maximum(pre, 0.0) if self.activation == "relu" else pre
-        return hidden @ self.output_weights + self.intercept
+        return hidden @ self.output_weights
 
     def penalty(self):
         """``0.5 * sum_j (||u_{(L-1)j}||^2 + ||w_j||^2)``; inner filters are norm-constrained."""
-        return 0.5 * float(np.sum(self.layer_filters[-1] ** 2) + np.sum(self.output_weights**2))
-
-    def objective(self, patches, Y, beta, loss):
-        """Regularised training objective ``loss(f(X), Y) + beta * penalty``.
-
-        Parameters
-        ----------
-        patches : ndarray of shape (n_samples, 1, d)
-        Y : ndarray of shape (n_samples, n_outputs)
-        beta : float
-        loss : {"squared", "logistic"}
-        """
-        return loss_value(loss, self.forward(patches), Y) + beta * self.penalty()
+        return weight_decay(self.layer_filters[-1], self.output_weights)
 
     def spectra(self):
         """Magnitudes of the real DFT of the end-to-end filters, shape (n_neurons, d // 2 + 1).

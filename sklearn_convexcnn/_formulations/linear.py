@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._losses import loss_value
+from .._network import Network, weight_decay
 from ._program import GroupProgram, recover_neurons
 
 
@@ -41,7 +41,7 @@ class NuclearProgram:
 
 
 @dataclass
-class LinearCNN:
+class LinearCNN(Network):
     """``f(x) = sum_j w_j mean_k (x_k . u_j) + b`` (pooled), or, with ``output_weights`` of
     shape (n_neurons, n_patches, n_outputs), ``sum_j sum_k w_jk (x_k . u_j) + b`` (no pooling).
 
@@ -60,33 +60,15 @@ class LinearCNN:
     def n_neurons(self):
         return self.filters.shape[0]
 
-    def forward(self, patches):
-        """Network output for patches of shape (n_samples, n_patches, patch_size).
-
-        Returns
-        -------
-        f : ndarray of shape (n_samples, n_outputs)
-        """
+    def _readout(self, patches):
         maps = patches @ self.filters.T
         if self.output_weights.ndim == 3:
-            return np.einsum("nkm,mko->no", maps, self.output_weights) + self.intercept
-        return maps.mean(axis=1) @ self.output_weights + self.intercept
+            return np.einsum("nkm,mko->no", maps, self.output_weights)
+        return maps.mean(axis=1) @ self.output_weights
 
     def penalty(self):
         """Weight decay ``0.5 * sum_j (||u_j||^2 + ||w_j||^2)``; the intercept is free."""
-        return 0.5 * float(np.sum(self.filters**2) + np.sum(self.output_weights**2))
-
-    def objective(self, patches, Y, beta, loss):
-        """Regularised training objective ``loss(f(X), Y) + beta * penalty``.
-
-        Parameters
-        ----------
-        patches : ndarray of shape (n_samples, n_patches, patch_size)
-        Y : ndarray of shape (n_samples, n_outputs)
-        beta : float
-        loss : {"squared", "logistic"}
-        """
-        return loss_value(loss, self.forward(patches), Y) + beta * self.penalty()
+        return weight_decay(self.filters, self.output_weights)
 
 
 class LinearFormulation:

@@ -24,8 +24,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._losses import loss_value
+from .._network import Network, weight_decay
 from .._patterns import enumerate_gates, sample_gates
+from .two_layer import AveragePooling, TwoLayerFormulation
 
 # Largest number of first-layer filters in a random branch that samples a second-layer pattern.
 _MAX_BRANCH_WIDTH = 4
@@ -78,7 +79,7 @@ class ThreeLayerProgram:
 
 
 @dataclass
-class ThreeLayerCNN:
+class ThreeLayerCNN(Network):
     """``f(x) = sum_j w2_j (sum_t w1_t mean_k (x_k . u_t)_+ )_+ + b`` over branches ``j``.
 
     Parameters
@@ -109,33 +110,13 @@ class ThreeLayerCNN:
         matrix[np.arange(len(self.branches)), self.branches] = self.middle_weights
         return matrix
 
-    def forward(self, patches):
-        """Network output for patches of shape (n_samples, n_patches, patch_size).
-
-        Returns
-        -------
-        f : ndarray of shape (n_samples, n_outputs)
-        """
+    def _readout(self, patches):
         pooled = np.maximum(patches @ self.filters.T, 0.0).mean(axis=1)
-        hidden = np.maximum(pooled @ self._branch_matrix(), 0.0)
-        return hidden @ self.output_weights + self.intercept
+        return np.maximum(pooled @ self._branch_matrix(), 0.0) @ self.output_weights
 
     def penalty(self):
         """``0.5 * sum_j (||w1_j||_1^2 + ||w2_j||^2)``; the filters are norm-constrained."""
-        l1 = np.abs(self._branch_matrix()).sum(axis=0)
-        return 0.5 * float(np.sum(l1**2) + np.sum(self.output_weights**2))
-
-    def objective(self, patches, Y, beta, loss):
-        """Regularised training objective ``loss(f(X), Y) + beta * penalty``.
-
-        Parameters
-        ----------
-        patches : ndarray of shape (n_samples, n_patches, patch_size)
-        Y : ndarray of shape (n_samples, n_outputs)
-        beta : float
-        loss : {"squared", "logistic"}
-        """
-        return loss_value(loss, self.forward(patches), Y) + beta * self.penalty()
+        return weight_decay(np.abs(self._branch_matrix()).sum(axis=0), self.output_weights)
 
 
 def _pooled(patches, gates):
@@ -205,19 +186,16 @@ class ThreeLayerFormulation:
         return gates
 
     def program(self, patches, gates):
-        """The :class:`ThreeLayerProgram` over the first-layer patterns of ``gates``.
+        """The :class:`ThreeLayerProgram` over the first-layer patterns of ``gates``: the
+        pieces and cones of the two-layer program with average pooling, and ``outer_masks_``.
 
         Parameters
         ----------
         patches : ndarray of shape (n_samples, n_patches, patch_size)
         gates : ndarray of shape (patch_size, n_patterns)
         """
-        n_patches = patches.shape[1]
-        masks = patches @ gates >= 0
-        pieces = np.einsum("nkh,nkp->pnh", patches, masks) / n_patches
-        cones = np.einsum("nkp,nkh->pnkh", np.where(masks, 1.0, -1.0), patches)
-        cones = cones.reshape(gates.shape[1], -1, patches.shape[2])
-        return ThreeLayerProgram(pieces, cones, self.outer_masks_)
+        first_layer = TwoLayerFormulation(AveragePooling()).program(patches, gates)
+        return ThreeLayerProgram(first_layer.pieces, first_layer.cones, self.outer_masks_)
 
     def network(self, solutions, rtol=1e-6):
         """The recovered network (formulations.md §8.2), one group of branches per output.
