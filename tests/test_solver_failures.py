@@ -96,6 +96,50 @@ def test_auto_reports_every_failure_when_all_fail(monkeypatch, data):
         solve_cvxpy(_program(X, y), y, solver="auto", **OPTIONS)
 
 
+def _layered_program(X, kind):
+    """A program that is not a GroupProgram: three-layer (§8.2) or nuclear norm (§5.1)."""
+    from sklearn_convexcnn._formulations.linear import LinearFormulation
+    from sklearn_convexcnn._formulations.three_layer import ThreeLayerFormulation
+    from sklearn_convexcnn._patches import extract_patches, resolve_geometry
+
+    patches = extract_patches(X, resolve_geometry(None, 3, 1, X.shape[1]))
+    if kind == "nuclear":
+        return LinearFormulation(pooling="none").program(patches, None)
+    formulation = ThreeLayerFormulation()
+    gates = formulation.sample_gates(patches, 4, np.random.RandomState(0))
+    return formulation.program(patches, gates)
+
+
+@pytest.mark.parametrize("kind, fallback", [("three_layer", "ECOS"), ("nuclear", "SCS")])
+def test_layered_programs_fall_back_with_a_warning(monkeypatch, data, kind, fallback):
+    from sklearn_convexcnn._solvers._layers import solve_program
+
+    X, y = data
+    program = _layered_program(X, kind)
+    reference = solve_program(program, y, solver=fallback.lower(), **OPTIONS)
+    _force(monkeypatch, {"CLARABEL"}, status=cp.INFEASIBLE)
+    with pytest.warns(
+        RuntimeWarning, match=f"CLARABEL returned status 'infeasible'; trying {fallback}"
+    ):
+        solution = solve_program(program, y, solver="auto", **OPTIONS)
+    assert solution.solver == fallback
+    assert solution.objective == pytest.approx(reference.objective, rel=1e-6)
+
+
+def test_three_layer_reports_every_failure_when_all_fail(monkeypatch, data):
+    from sklearn_convexcnn._solvers._layers import solve_program
+
+    X, y = data
+    _force(monkeypatch, {"CLARABEL", "ECOS", "SCS"}, exception=ArithmeticError("overflow"))
+    with (
+        pytest.warns(RuntimeWarning, match="overflow; trying"),
+        pytest.raises(
+            SolverFailed, match="CLARABEL: .*overflow.*; ECOS: .*overflow.*; SCS: .*overflow"
+        ),
+    ):
+        solve_program(_layered_program(X, "three_layer"), y, solver="auto", **OPTIONS)
+
+
 @pytest.mark.parametrize("native_outcome", ["raises", "stops short"])
 def test_auto_hands_a_failed_native_solve_to_cvxpy(monkeypatch, data, native_outcome):
     import sklearn_convexcnn._base as base

@@ -26,8 +26,9 @@ def _solver_options(solver, tol, max_iter):
     return {}
 
 
-def candidate_solvers(solver):
-    """CVXPY names to try in order: ``solver`` itself, or every installed one for ``"auto"``."""
+def candidate_solvers(solver, psd=False):
+    """CVXPY names to try in order: ``solver`` itself, or every installed one for ``"auto"``;
+    with ``psd``, only those with a PSD cone (not ECOS)."""
     import cvxpy as cp
 
     installed = set(cp.installed_solvers())
@@ -37,12 +38,20 @@ def candidate_solvers(solver):
             raise SolverFailed(
                 f"none of the solvers {CVXPY_SOLVERS} is installed; pip install clarabel"
             )
-        return names
-    if solver.upper() not in installed:
+    elif solver.upper() not in installed:
         raise SolverFailed(
             f"solver={solver!r} is not installed; pip install {solver} or use solver='auto'."
         )
-    return [solver.upper()]
+    else:
+        names = [solver.upper()]
+    if psd:
+        names = [name for name in names if name != "ECOS"]
+        if not names:
+            raise SolverFailed(
+                f"solver={solver!r} cannot handle the nuclear norm (no PSD cone); use "
+                "solver='clarabel' or solver='scs'."
+            )
+    return names
 
 
 def _loss_expression(loss, fit, y):
@@ -53,24 +62,26 @@ def _loss_expression(loss, fit, y):
     return cp.sum(cp.logistic(-cp.multiply(y, fit)))
 
 
-def solve_cvxpy(program, y, *, solver, **options):
+def solve_cvxpy(program, y, *, solver, solve_one=None, psd=False, **options):
     """Solve a :class:`GroupProgram` for one output with a CVXPY conic solver.
 
     With ``solver="auto"`` a solver that fails (an exception, or a status without a usable
     point) hands over to the next installed one of :data:`CVXPY_SOLVERS` with a
     ``RuntimeWarning``; a solver named explicitly is the only one tried. Keyword ``options``
-    are those of :func:`solve_with`.
+    are those of :func:`solve_with`. Other programs pass the function that solves them with
+    one named solver as ``solve_one`` (same signature as :func:`solve_with`), and ``psd=True``
+    if they need a PSD cone.
 
     Raises
     ------
     SolverFailed
         If every solver tried failed; the message lists each failure.
     """
-    names = candidate_solvers(solver)
+    names = candidate_solvers(solver, psd)
     failures = []
     for position, name in enumerate(names):
         try:
-            return solve_with(name, program, y, **options)
+            return (solve_one or solve_with)(name, program, y, **options)
         except SolverFailed as exc:
             failures.append(f"{name}: {exc}")
             if position + 1 < len(names):
@@ -108,27 +119,10 @@ def solve_with(name, program, y, *, beta, loss, fit_intercept, tol, max_iter, ve
     """
     import cvxpy as cp
 
-    n_patterns, n_samples, patch_size = program.pieces.shape
-    n_rows = program.cones.shape[1]
+    n_patterns, _, patch_size = program.pieces.shape
     size = n_patterns * patch_size
-
-    # The program is homogeneous: if the pieces are s * A and (squared loss) y = t * y~, then
-    # c = (t / s) c~ where c~ solves the program on (A, y~) with beta / (s t), at t^2 times the
-    # objective; cone rows can be scaled freely. The solver sees unit-scale data whatever the
-    # units of X and y, which keeps it accurate on data scaled by 1e-6 or 1e6.
-    x_scale = float(np.abs(program.pieces).max()) or 1.0
-    y_scale = (float(np.abs(y).max()) or 1.0) if loss == "squared" else 1.0
-    unit_beta = beta / (x_scale * y_scale)
-    row_norms = np.linalg.norm(program.cones, axis=2, keepdims=True)
-    unit_cones = program.cones / np.where(row_norms > 0, row_norms, 1.0)
-
-    # group i occupies entries [i * h, (i + 1) * h) of each variable
-    pieces = program.pieces.transpose(1, 0, 2).reshape(n_samples, size) / x_scale
-    cones = sp.bsr_matrix(
-        (unit_cones, np.arange(n_patterns), np.arange(n_patterns + 1)),
-        shape=(n_patterns * n_rows, size),
-    ).tocsr()
-
+    x_scale, y_scale, unit_beta = _unit_scales(program.pieces, y, beta, loss)
+    pieces, cones = _unit_blocks(program, x_scale)
     positive, negative = cp.Variable(size), cp.Variable(size)
     intercept = cp.Variable() if fit_intercept else 0.0
     fit = pieces @ (positive - negative) + intercept
@@ -146,36 +140,78 @@ def solve_with(name, program, y, *, beta, loss, fit_intercept, tol, max_iter, ve
         group_norms(positive) + group_norms(negative)
     )
     problem = cp.Problem(cp.Minimize(objective), [cones @ positive >= 0, cones @ negative >= 0])
+    _run(problem, name, tol, max_iter, verbose)
+    coef = np.stack([positive.value, negative.value]).reshape(2, n_patterns, patch_size)
+    # Interior-point methods never return exact zeros. A group whose cost is far below the
+    # solver's accuracy on the objective is residue, not a neuron (it matters when beta is so
+    # large that the optimum is the empty network and every group is residue).
+    coef[unit_beta * program.group_norms(coef) <= 1e-2 * tol * abs(problem.value)] = 0.0
+    coef *= y_scale / x_scale
+    intercept = y_scale * float(intercept.value) if fit_intercept else 0.0
+    return _solution(name, problem, program, coef, intercept, y, beta, loss)
+
+
+def _unit_scales(pieces, y, beta, loss):
+    """``x_scale``, ``y_scale`` and ``beta`` at unit scale.
+
+    The programs are homogeneous: if the pieces are s * A and (squared loss) y = t * y~, then
+    c = (t / s) c~ where c~ solves the program on (A, y~) with beta / (s t), at t^2 times the
+    objective; cone rows can be scaled freely. The solver sees unit-scale data whatever the
+    units of X and y, which keeps it accurate on data scaled by 1e-6 or 1e6.
+    """
+    x_scale = float(np.abs(pieces).max()) or 1.0
+    y_scale = (float(np.abs(y).max()) or 1.0) if loss == "squared" else 1.0
+    return x_scale, y_scale, beta / (x_scale * y_scale)
+
+
+def _unit_blocks(program, x_scale):
+    """The pieces as one (n_samples, n_patterns * patch_size) matrix divided by ``x_scale``, and
+    the cones as one block-diagonal sparse matrix with unit rows: group ``i`` occupies entries
+    ``[i * h, (i + 1) * h)`` of a variable."""
+    n_patterns, n_samples, patch_size = program.pieces.shape
+    size = n_patterns * patch_size
+    row_norms = np.linalg.norm(program.cones, axis=2, keepdims=True)
+    unit_cones = program.cones / np.where(row_norms > 0, row_norms, 1.0)
+    pieces = program.pieces.transpose(1, 0, 2).reshape(n_samples, size) / x_scale
+    cones = sp.bsr_matrix(
+        (unit_cones, np.arange(n_patterns), np.arange(n_patterns + 1)),
+        shape=(n_patterns * program.cones.shape[1], size),
+    ).tocsr()
+    return pieces, cones
+
+
+def _run(problem, name, tol, max_iter, verbose):
+    """Solve ``problem`` with ``name``; raise :class:`SolverFailed` unless it has a usable point."""
+    import cvxpy as cp
+
     try:
         with warnings.catch_warnings():
             # the caller turns an inaccurate status into a ConvergenceWarning of its own
             warnings.filterwarnings("ignore", message="Solution may be inaccurate")
             problem.solve(solver=name, verbose=verbose > 1, **_solver_options(name, tol, max_iter))
     except (cp.error.SolverError, ArithmeticError, ValueError) as exc:
-        raise SolverFailed(f"{name} failed on a program of {size * 2} variables: {exc}") from exc
+        size = sum(variable.size for variable in problem.variables())
+        raise SolverFailed(f"{name} failed on a program of {size} variables: {exc}") from exc
     # USER_LIMIT is max_iter: an unconverged iterate, returned like scikit-learn's solvers do
     usable = (cp.OPTIMAL, cp.OPTIMAL_INACCURATE, cp.USER_LIMIT)
-    if problem.status not in usable or positive.value is None or not np.isfinite(problem.value):
+    no_point = any(variable.value is None for variable in problem.variables())
+    if problem.status not in usable or no_point or not np.isfinite(problem.value):
         raise SolverFailed(f"{name} returned status {problem.status!r}")
 
-    coef = np.stack([positive.value, negative.value]).reshape(2, n_patterns, patch_size)
-    # Interior-point methods never return exact zeros. A group whose cost is far below the
-    # solver's accuracy on the objective is residue, not a neuron (it matters when beta is so
-    # large that the optimum is the empty network and every group is residue).
-    residue = unit_beta * program.group_norms(coef) <= 1e-2 * tol * abs(problem.value)
-    coef[residue] = 0.0
-    coef *= y_scale / x_scale
-    intercept = y_scale * float(intercept.value) if fit_intercept else 0.0
+
+def _solution(name, problem, program, coef, intercept, y, beta, loss):
+    """The :class:`Solution` of ``problem`` at ``coef`` and ``intercept`` (at data scale)."""
+    import cvxpy as cp
+
     # the objective of the point we return, not the solver's estimate of the optimum
     objective = loss_value(loss, program.fit_values(coef) + intercept, y)
     objective += beta * program.regularizer(coef)
-    stats = problem.solver_stats
     return Solution(
         coef=coef,
         intercept=intercept,
         objective=objective,
         converged=problem.status == cp.OPTIMAL,
         status=problem.status,
-        n_iter=int(stats.num_iters or 0),
+        n_iter=int(problem.solver_stats.num_iters or 0),
         solver=name,
     )
