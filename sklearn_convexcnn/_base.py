@@ -5,16 +5,19 @@ patterns from :mod:`._patterns`, the convex program from :mod:`._formulations`, 
 from :mod:`._solvers`, and predictions from the recovered :class:`~._network.TwoLayerCNN`.
 """
 
-import functools
+import os
 import time
 import warnings
 from numbers import Integral, Real
 
 import numpy as np
+from joblib import effective_n_jobs
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
+from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import check_is_fitted, validate_data
+from threadpoolctl import threadpool_info, threadpool_limits
 
 from ._certificate import certify_network, solution_with_gap
 from ._compat import Interval, StrOptions, _fit_context
@@ -39,6 +42,46 @@ from ._solvers._native import solve_native
 
 _INPUT_ATTRIBUTES = ("n_features_in_", "feature_names_in_")
 _PRUNABLE = (TwoLayerFormulation, PooledSumFormulation, RegionalFormulation)
+
+
+class _DenseProgram:
+    """The dense program over ``gates``, built on the first call and kept.
+
+    The CVXPY fallback of ``solver="auto"``: built only when the native solver stops short
+    and the program fits in memory. A class, not a closure, so that it travels to workers.
+    """
+
+    def __init__(self, formulation, patches, gates):
+        self.formulation, self.patches, self.gates = formulation, patches, gates
+        self._program = None
+
+    def __call__(self):
+        if self._program is None:
+            check_memory(
+                dense_program_bytes(*self.patches.shape, self.gates.shape[1]),
+                "The dense convex program",
+                "Use fewer n_patterns.",
+            )
+            self._program = self.formulation.program(self.patches, self.gates)
+        return self._program
+
+
+def _solve_output(estimator, program, y, output, n_outputs, dense_program, threads):
+    """``estimator._solve`` with at most ``threads`` BLAS threads; returns the solution and
+    the warnings it raised, as ``(message, category)`` pairs."""
+    with (
+        warnings.catch_warnings(record=True) as caught,
+        threadpool_limits(limits=threads, user_api="blas"),
+    ):
+        warnings.simplefilter("always")
+        solution = estimator._solve(program, y, output, n_outputs, dense_program)
+    return solution, [(w.message, w.category) for w in caught]
+
+
+def _blas_threads():
+    """Threads of the BLAS libraries loaded in this process (the largest pool)."""
+    pools = [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
+    return max(pools, default=1)
 
 
 class _BaseConvexCNN(BaseEstimator):
@@ -66,6 +109,7 @@ class _BaseConvexCNN(BaseEstimator):
         "fit_intercept": ["boolean"],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="neither")],
+        "n_jobs": [None, Integral],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
@@ -91,6 +135,7 @@ class _BaseConvexCNN(BaseEstimator):
         fit_intercept=True,
         max_iter=500,
         tol=1e-7,
+        n_jobs=None,
         random_state=None,
         verbose=0,
     ):
@@ -112,6 +157,7 @@ class _BaseConvexCNN(BaseEstimator):
         self.fit_intercept = fit_intercept
         self.max_iter = max_iter
         self.tol = tol
+        self.n_jobs = n_jobs
         self.random_state = random_state
         self.verbose = verbose
 
@@ -127,9 +173,7 @@ class _BaseConvexCNN(BaseEstimator):
         if self.architecture == "circular":  # full-length filters: one patch, the whole row
             geometry = circular_geometry(self.input_shape, X.shape[1])
         else:
-            geometry = resolve_geometry(
-                self.input_shape, self.kernel_size, self.stride, X.shape[1]
-            )
+            geometry = resolve_geometry(self.input_shape, self.kernel_size, self.stride, X.shape[1])
         patches = extract_patches(X, geometry)
         rng = check_random_state(self.random_state)
         formulation = make_architecture(
@@ -140,9 +184,7 @@ class _BaseConvexCNN(BaseEstimator):
             self.pool_size,
             self.readout,
             self.solver,
-        ) or make_formulation(
-            self.pooling, self.pool_size, self.readout, geometry.grid_shape
-        )
+        ) or make_formulation(self.pooling, self.pool_size, self.readout, geometry.grid_shape)
         matrix_free = self.solver in ("auto", "native") and hasattr(formulation, "operator")
         dense = not (matrix_free and formulation.matrix_free)
         if dense and self.n_patterns != "exact":  # exact mode has a limit of its own
@@ -166,19 +208,7 @@ class _BaseConvexCNN(BaseEstimator):
         if self.patterns == "generated":
             gates, solutions, generated = generation_fit(self, patches, formulation, Y, gates, rng)
         else:
-            @functools.cache
-            def dense_program():  # the CVXPY fallback of solver="auto", built at most once
-                check_memory(
-                    dense_program_bytes(*patches.shape[:2], patches.shape[2], gates.shape[1]),
-                    "The dense convex program",
-                    "Use fewer n_patterns.",
-                )
-                return formulation.program(patches, gates)
-
-            solutions = [
-                self._solve(program, Y[:, output], output, Y.shape[1], dense_program)
-                for output in range(Y.shape[1])
-            ]
+            solutions = self._solve_outputs(program, Y, _DenseProgram(formulation, patches, gates))
             generated = generation_attributes(None)
         if isinstance(formulation, _PRUNABLE):
             if self.patterns == "generated":  # the program grew with the generated patterns
@@ -208,6 +238,29 @@ class _BaseConvexCNN(BaseEstimator):
                 for solution in solutions
             ),
         }
+
+    def _solve_outputs(self, program, Y, dense_program):
+        """One solve per column of ``Y``, on ``n_jobs`` workers.
+
+        Each worker limits its BLAS threads to its share of the cores (no oversubscription)
+        and records its warnings, which are issued again here: warnings raised in another
+        process would otherwise never reach the caller.
+        """
+        n_outputs = Y.shape[1]
+        n_jobs = max(1, min(effective_n_jobs(self.n_jobs), n_outputs))
+        threads = max(1, (os.cpu_count() or 1) // n_jobs) if n_jobs > 1 else None
+        if n_jobs > 1:
+            self._log(f"{n_outputs} outputs on {n_jobs} workers, {threads} BLAS thread(s) each")
+        results = Parallel(n_jobs=n_jobs)(
+            delayed(_solve_output)(
+                self, program, Y[:, output], output, n_outputs, dense_program, threads
+            )
+            for output in range(n_outputs)
+        )
+        for _, caught in results:
+            for message, category in caught:
+                warnings.warn(message, category, stacklevel=4)
+        return [solution for solution, _ in results]
 
     def _with_gaps(self, formulation, patches, gates, program, Y, solutions):
         """Solutions with their certified duality gap (the CVXPY back-end reports none)."""
@@ -320,6 +373,7 @@ class _BaseConvexCNN(BaseEstimator):
             f"output {output + 1}/{n_outputs}: objective {solution.objective:.6g}, "
             f"{solution.solver} {solution.status} in {solution.n_iter} iterations, "
             f"{time.perf_counter() - start:.2f} s"
+            + (f", {_blas_threads()} BLAS thread(s)" if self.verbose >= 2 else "")
         )
         return solution
 

@@ -152,6 +152,14 @@ _PARAMETERS = """\
         interior-point solvers often stall just short of ``1e-8`` on these programs. The
         native solver stops once its certified duality gap is at most ``tol * objective_``.
 
+    n_jobs : int, default=None
+        Number of processes solving the outputs' programs (one per class in one-vs-rest, one
+        per target column) at the same time. ``None`` means 1 unless in a
+        :func:`joblib.parallel_config` context; ``-1`` means all processors. Each worker
+        limits its BLAS threads to its share of the cores, and warnings raised in workers are
+        issued again by ``fit``. The result does not depend on ``n_jobs``. With
+        ``patterns="generated"`` the outputs are solved one after another.
+
     random_state : int, RandomState instance or None, default=None
         Seed of the random filters that sample the activation patterns.
 

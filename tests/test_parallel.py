@@ -1,9 +1,14 @@
 """Hyperparameter search beyond one process: joblib workers and a dask.distributed cluster."""
 
+import os
+import re
+
 import numpy as np
 import pytest
-from joblib import parallel_backend
+from joblib import parallel_backend, parallel_config
+from joblib.externals.loky import get_reusable_executor
 from sklearn.datasets import load_digits
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV
 
 from sklearn_convexcnn import ConvexCNNClassifier
@@ -59,3 +64,52 @@ def test_grid_search_on_a_dask_cluster(digits):
     assert search.best_estimator_.objective_ == pytest.approx(
         sequential.best_estimator_.objective_, rel=1e-9
     )
+
+
+# n_jobs inside one fit: one program per class (one-vs-rest) on joblib's worker processes
+
+
+def _classifier(**params):
+    return ConvexCNNClassifier(input_shape=(8, 8), stride=2, n_patterns=8, random_state=0, **params)
+
+
+@pytest.fixture(scope="module")
+def four_digits():
+    X, y = load_digits(n_class=4, return_X_y=True)
+    return X[:60] / 16, y[:60]
+
+
+def test_parallel_outputs_give_the_sequential_fit(four_digits):
+    X, y = four_digits
+    parallel = _classifier(n_jobs=2).fit(X, y)
+    sequential = _classifier().fit(X, y)
+    assert parallel.objective_ == sequential.objective_
+    np.testing.assert_array_equal(parallel.filters_, sequential.filters_)
+    np.testing.assert_array_equal(parallel.output_weights_, sequential.output_weights_)
+    np.testing.assert_array_equal(parallel.predict(X), sequential.predict(X))
+
+
+def test_warnings_of_worker_processes_reach_the_caller(four_digits):
+    # a warning raised in another process is lost unless the fit issues it again
+    X, y = four_digits
+    with pytest.warns(ConvergenceWarning, match="did not converge") as record:
+        _classifier(n_jobs=2, solver="clarabel", max_iter=2).fit(X, y)
+    messages = [str(w.message) for w in record if issubclass(w.category, ConvergenceWarning)]
+    outputs = sorted(int(re.search(r"for output (\d)", m).group(1)) for m in messages)
+    assert outputs == [0, 1, 2, 3]
+
+
+def test_workers_do_not_oversubscribe_blas_threads(four_digits, capfd):
+    X, y = four_digits
+    # workers started by earlier tests would print to the stdout they were started with
+    get_reusable_executor().shutdown(wait=True)
+    # let joblib start each worker with a BLAS pool as large as the machine: the fit's own
+    # limit must bring it down
+    with parallel_config(backend="loky", inner_max_num_threads=os.cpu_count()):
+        _classifier(n_jobs=2, verbose=2).fit(X, y)
+    out = capfd.readouterr().out
+    assert "4 outputs on 2 workers" in out
+    threads = [int(t) for t in re.findall(r"output \d/4: .*, (\d+) BLAS thread", out)]
+    # two workers share the cores: neither may start a BLAS pool sized for all of them
+    assert len(threads) == 4
+    assert max(threads) <= max(1, (os.cpu_count() or 1) // 2)
