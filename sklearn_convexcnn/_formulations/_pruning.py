@@ -121,7 +121,11 @@ def prune_groups(program, coef, *, rtol=1e-6, cone_tol=1e-12, null_tol=1e-12):
     active = np.ones(len(lam), dtype=bool)
     while active.any():
         columns = np.flatnonzero(active)
-        _, singular, vt = np.linalg.svd(system[:, columns], full_matrices=True)
+        # Only V is needed: the full U would be (n + 1)^2 numbers (29 GB at n = 60,000); with
+        # more columns than rows the null direction is outside the thin V, so take it whole.
+        _, singular, vt = np.linalg.svd(
+            system[:, columns], full_matrices=len(columns) > system.shape[0]
+        )
         if len(columns) <= len(singular) and singular[-1] > null_tol * singular[0]:
             break  # independent: no null direction left
         delta = vt[-1]
