@@ -26,16 +26,32 @@ def pattern_masks(patches, gates):
     return patches @ gates >= 0
 
 
-def unique_gates(patches, gates, chunk_size=256):
+def unique_gates(patches, gates, chunk_size=256, block_size=2**22):
     """Keep the first gate of every distinct pattern, in order of appearance.
 
     Patterns are compared as packed bits, ``chunk_size`` gates at a time, so memory stays at
-    ``n_samples * n_patches * chunk_size`` bits whatever the number of gates.
+    ``n_samples * n_patches * chunk_size`` bits whatever the number of gates; the signs are
+    computed ``block_size`` (sample, patch, gate) entries at a time, so the products never
+    take more than ``8 * block_size`` bytes (not ``8 n K chunk_size``: 2 GB at n=60,000).
     """
+    n_samples, n_patches, _ = patches.shape
     seen, keep = set(), []
     for start in range(0, gates.shape[1], chunk_size):
-        chunk = pattern_masks(patches, gates[:, start : start + chunk_size])
-        packed = np.packbits(chunk.reshape(-1, chunk.shape[2]), axis=0)
+        chunk = gates[:, start : start + chunk_size]
+        # whole samples and whole bytes (multiples of 8 rows) per block
+        unit = 8 // math.gcd(n_patches, 8)
+        step = max(1, block_size // max(1, n_patches * chunk.shape[1]) // unit) * unit
+        packed = np.concatenate(
+            [
+                np.packbits(
+                    pattern_masks(patches[first : first + step], chunk).reshape(
+                        -1, chunk.shape[1]
+                    ),
+                    axis=0,
+                )
+                for first in range(0, n_samples, step)
+            ]
+        )
         for offset, column in enumerate(packed.T):
             key = column.tobytes()
             if key not in seen:

@@ -26,6 +26,19 @@ def test_unique_gates_keeps_first_occurrences_across_chunks():
         np.testing.assert_array_equal(kept, unique_gates(patches, gates[:, :50]))
 
 
+def test_unique_gates_in_blocks_of_samples_matches_all_at_once():
+    # blocks of whole samples and whole bytes: K=5 rows per sample, 8 samples per byte boundary
+    patches = _patches(4, n=23)
+    gates = np.random.default_rng(5).standard_normal((3, 120))
+    masks = pattern_masks(patches, gates).reshape(-1, gates.shape[1])
+    first = {}
+    for index, column in enumerate(masks.T):
+        first.setdefault(column.tobytes(), index)
+    expected = gates[:, sorted(first.values())]
+    for block_size in (1, 5 * 7, 5 * 120 * 9, 2**22):
+        np.testing.assert_array_equal(unique_gates(patches, gates, block_size=block_size), expected)
+
+
 def test_patterns_are_joint_over_patches():
     # one filter fixes the pattern of every patch at once: the pattern set of a 1-D filter on
     # two patches with opposite signs is {(1, 0), (0, 1)}, never the product's (1, 1) / (0, 0)
