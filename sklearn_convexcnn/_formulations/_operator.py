@@ -52,7 +52,11 @@ class DenseOperator:
 
 class PatchOperator:
     """Operator of the program with pieces ``A_i = sum_k alpha_k D_i^k X_k`` and cones
-    ``C_i = {u : (2 D_i^k - I) X_k u >= 0 for all k}``, patterns recomputed from the gates.
+    ``C_i = {u : (2 D_i^k - I) X_k u >= 0 for all k}``, patterns kept as packed bits.
+
+    The signs ``1[X_k g_i >= 0]`` of every (sample, patch, pattern) are computed once from the
+    gates and stored one bit each (``n K P / 8`` bytes: 30 MB at n=60,000, K=16, P=256), so
+    no pass over the data recomputes them, and every method reads the same signs.
 
     Parameters
     ----------
@@ -65,6 +69,12 @@ class PatchOperator:
         Number of (sample, patch, pattern) entries processed at once; bounds the memory.
     """
 
+    # Below this many patterns ``correlations`` unpacks the bits and multiplies; above it a
+    # table of the 256 partial sums of every 8 rows is cheaper than unpacking P bits per row.
+    _TABLE_PATTERNS = 32
+    # Candidate rows kept per pattern (see _packed_signs).
+    n_candidates = 100
+
     def __init__(self, patches, gates, patch_weights, chunk_size=2**22):
         self.patches = patches
         self.gates = gates
@@ -72,46 +82,123 @@ class PatchOperator:
         self.n_samples, self.n_patches, self.patch_size = patches.shape
         self.n_patterns = gates.shape[1]
         self.n_rows = self.n_samples * self.n_patches
-        self.rows = patches.reshape(self.n_rows, self.patch_size)
+        self.rows = np.ascontiguousarray(patches.reshape(self.n_rows, self.patch_size))
         self.chunk_size = chunk_size
         self.row_scale = float(np.sqrt(np.max(np.sum(self.rows**2, axis=1), initial=0.0))) or 1.0
+        self.signs = self._packed_signs()
 
-    def _sample_chunks(self, n_columns):
-        step = max(1, self.chunk_size // max(1, self.n_patches * n_columns))
-        for start in range(0, self.n_samples, step):
-            yield slice(start, min(start + step, self.n_samples))
+    def _row_chunks(self, n_columns):
+        """Slices of rows, whole samples and multiples of 8 rows (one byte of bits) each."""
+        unit = self.n_patches * 8 // int(np.gcd(self.n_patches, 8))  # lcm(K, 8)
+        step = max(1, self.chunk_size // max(1, n_columns) // unit) * unit
+        for start in range(0, self.n_rows, step):
+            yield slice(start, min(start + step, self.n_rows))
+
+    def _packed_signs(self):
+        """Bits ``1[X_k g_i >= 0]`` (n_patterns, ceil(n_rows / 8)) and candidate rows.
+
+        The candidates of pattern ``i`` are the ``n_candidates`` rows whose hyperplanes pass
+        closest (in angle) to its gate: the cell is a narrow cone around the gate, so its
+        facets, and the tight rows of projections onto it, are almost always among them.
+        """
+        packed = np.empty((self.n_patterns, -(-self.n_rows // 8)), dtype=np.uint8)
+        n_best = min(self.n_candidates, self.n_rows)
+        norms = np.linalg.norm(self.rows, axis=1)
+        # (pattern, margin, row) of rows below each pattern's current n_best-th margin
+        found = [np.zeros(0, dtype=int), np.zeros(0), np.zeros(0, dtype=int)]
+        limit = np.full(self.n_patterns, np.inf)
+        for chunk in self._row_chunks(self.n_patterns):
+            samples = slice(chunk.start // self.n_patches, chunk.stop // self.n_patches)
+            products = self.patches[samples] @ self.gates  # (c, K, P), as pattern_masks
+            products = products.reshape(-1, self.n_patterns)
+            bits = np.packbits(products >= 0, axis=0)
+            packed[:, chunk.start // 8 : chunk.start // 8 + len(bits)] = bits.T
+            with np.errstate(divide="ignore", invalid="ignore"):
+                margins = np.abs(products) / norms[chunk, None]  # zero rows: nan, never kept
+            if np.isinf(limit).any():  # no threshold yet: the n_best smallest of this chunk
+                top = np.argpartition(margins, min(n_best, len(margins)) - 1, axis=0)[:n_best]
+                patterns = np.broadcast_to(np.arange(self.n_patterns), top.shape).ravel()
+                rows = top.ravel()
+                finite = np.isfinite(margins[rows, patterns])
+                rows, patterns = rows[finite], patterns[finite]
+            else:
+                rows, patterns = np.nonzero(margins < limit)
+            found = [
+                np.concatenate([found[0], patterns]),
+                np.concatenate([found[1], margins[rows, patterns]]),
+                np.concatenate([found[2], rows + chunk.start]),
+            ]
+            if len(found[0]) > 4 * n_best * self.n_patterns or np.isinf(limit).any() or (
+                chunk.stop == self.n_rows
+            ):
+                order = np.lexsort((found[1], found[0]))
+                found = [part[order] for part in found]
+                first = np.searchsorted(found[0], np.arange(self.n_patterns))
+                rank = np.arange(len(found[0])) - first[found[0]]
+                keep = rank < n_best
+                found = [part[keep] for part in found]
+                full = np.bincount(found[0], minlength=self.n_patterns) == n_best
+                last = np.searchsorted(found[0], np.arange(self.n_patterns), side="right") - 1
+                limit = np.where(full, found[1][np.maximum(last, 0)], np.inf)
+        ends = np.searchsorted(found[0], np.arange(self.n_patterns + 1))
+        self.candidates = [np.sort(found[2][a:b]) for a, b in zip(ends[:-1], ends[1:])]
+        return packed
+
+    def candidate_rows(self, i):
+        """Rows of ``G_i`` likely to be tight in projections onto ``C_i`` (a start for them)."""
+        return self.candidates[i]
+
+    def masks(self, index):
+        """``1[X_k g_i >= 0]`` of the patterns ``index``, shape (len(index), n_rows), uint8."""
+        return np.unpackbits(
+            self.signs[np.asarray(index, dtype=int)], axis=1, count=self.n_rows
+        )
 
     def correlations(self, v):
         """``A_i^T v`` for every pattern, shape (n_patterns, patch_size)."""
+        weights = (np.asarray(v, dtype=float)[:, None] * self.patch_weights[None, :]).ravel()
+        weighted = weights[:, None] * self.rows  # (n_rows, h)
         out = np.zeros((self.n_patterns, self.patch_size))
-        for chunk in self._sample_chunks(self.n_patterns):
-            X = self.patches[chunk]  # (c, K, h)
-            masks = X @ self.gates >= 0  # (c, K, P)
-            weights = v[chunk, None] * self.patch_weights[None, :]  # (c, K)
-            gated = np.where(masks, weights[:, :, None], 0.0)
-            out += gated.reshape(-1, self.n_patterns).T @ X.reshape(-1, self.patch_size)
+        if self.n_patterns < self._TABLE_PATTERNS:
+            for chunk in self._row_chunks(self.n_patterns):
+                bits = self.signs[:, chunk.start // 8 : -(-chunk.stop // 8)]
+                masks = np.unpackbits(bits, axis=1, count=chunk.stop - chunk.start)
+                out += masks.astype(float) @ weighted[chunk]
+            return out
+        # table[j, b] = sum of the weighted rows 8j..8j+7 whose bit is set in the byte b
+        choices = np.unpackbits(np.arange(256, dtype=np.uint8)[:, None], axis=1).astype(float)
+        n_full = self.n_rows // 8
+        # few bytes per block: the gathers stay within a table that fits in the cache
+        step = max(1, min(128, self.chunk_size // (256 * self.patch_size + 8 * self.n_patterns)))
+        for start in range(0, n_full, step):
+            stop = min(start + step, n_full)
+            block = weighted[8 * start : 8 * stop].reshape(stop - start, 8, self.patch_size)
+            table = (choices @ block).reshape(-1, self.patch_size)  # ((stop-start) 256, h)
+            offsets = 256 * np.arange(stop - start)[:, None]
+            out += table[self.signs[:, start:stop].T + offsets].sum(axis=0)
+        if n_full * 8 < self.n_rows:  # the last, partial byte
+            tail = slice(8 * n_full, self.n_rows)
+            masks = np.unpackbits(self.signs[:, n_full:], axis=1, count=self.n_rows - 8 * n_full)
+            out += masks.astype(float) @ weighted[tail]
         return out
 
     def pieces(self, index):
         """Dense pieces ``A_i`` of the patterns ``index``, shape (len(index), n_samples, h)."""
-        gates = self.gates[:, np.asarray(index, dtype=int)]
-        masks = self.patches @ gates >= 0  # (n, K, S)
-        weighted = masks * self.patch_weights[None, :, None]
-        return np.einsum("nks,nkh->snh", weighted, self.patches)
+        masks = self.masks(index).reshape(-1, self.n_samples, self.n_patches)
+        weighted = masks * self.patch_weights[None, None, :]
+        return np.einsum("snk,nkh->snh", weighted, self.patches)
 
     def cone_products(self, U, index):
         """``G_i u`` for ``u = U[j]`` and ``i = index[j]``, shape (len(index), n_rows)."""
-        index = np.asarray(index, dtype=int)
         values = np.asarray(U, dtype=float) @ self.rows.T  # (S, m), C-contiguous
-        negative = self.gates[:, index].T @ self.rows.T < 0
-        np.negative(values, out=values, where=negative)
+        np.negative(values, out=values, where=self.masks(index) == 0)
         return values
 
     def cone_rows(self, i, rows):
         """Rows ``rows`` of ``G_i``, shape (len(rows), patch_size)."""
-        selected = self.rows[rows]
-        signs = np.where(selected @ self.gates[:, i] >= 0, 1.0, -1.0)
-        return selected * signs[:, None]
+        rows = np.asarray(rows, dtype=int)
+        bits = (self.signs[i, rows >> 3] >> (7 - (rows & 7))) & 1
+        return self.rows[rows] * np.where(bits == 1, 1.0, -1.0)[:, None]
 
 
 def as_operator(program):
