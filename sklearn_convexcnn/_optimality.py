@@ -29,6 +29,9 @@ from scipy.special import xlogy
 from ._formulations._operator import as_operator
 from ._losses import dual_vector
 
+# Projections whose upper bound falls below this times ``||g||`` are settled as zero.
+_ZERO_PROJECTION = 1e-12
+
 
 def _nnls_projection(rows, g):
     """Projection of ``g`` onto ``{u : rows @ u >= 0}`` through the polar cone.
@@ -87,12 +90,22 @@ def cone_projections(program, index, G, *, beta=None, tol=1e-10, max_rounds=100,
         rows = [np.zeros(0, dtype=int) for _ in index]
     else:
         rows = [np.asarray(r, dtype=int) for r in rows]
+    candidates = getattr(operator, "candidate_rows", None)
+    if candidates is not None:
+        # rows likely tight (PatchOperator: the hyperplanes nearest the gate): the first
+        # projection on them is usually exact or below beta without a pass over the data
+        rows = [np.union1d(r, candidates(i)) for r, i in zip(rows, index, strict=True)]
     multipliers = [np.zeros(len(r)) for r in rows]
     for j in range(len(index)):
         if len(rows[j]):
             U[j], multipliers[j] = _nnls_projection(operator.cone_rows(index[j], rows[j]), G[j])
     norms = np.linalg.norm(U, axis=1)
     settled = norms <= beta if beta is not None else np.zeros(len(index), dtype=bool)
+    # A vector in the polar cone projects to 0, which cutting planes approach but never reach
+    # (the relative test below is then at the mercy of rounding): a bound this small settles it.
+    zero = _ZERO_PROJECTION * np.linalg.norm(G, axis=1)
+    exact |= norms == 0.0  # 0 is in every cone
+    settled |= norms <= zero
     n_add = 2 * G.shape[1]
     block = max(1, int(2**24 // max(1, 8 * operator.n_rows)))
     for _ in range(max_rounds):
@@ -112,7 +125,9 @@ def cone_projections(program, index, G, *, beta=None, tol=1e-10, max_rounds=100,
                     violated = violated[np.argpartition(values[violated], n_add)[:n_add]]
                 rows[j] = np.union1d(rows[j], violated)
                 U[j], multipliers[j] = _nnls_projection(operator.cone_rows(index[j], rows[j]), G[j])
-                if beta is not None and np.linalg.norm(U[j]) <= beta:
+                norm = np.linalg.norm(U[j])
+                exact[j] = norm == 0.0
+                if (beta is not None and norm <= beta) or norm <= zero[j]:
                     settled[j] = True
     tight = [r[m > 0] for r, m in zip(rows, multipliers, strict=True)]
     return U, exact, tight
@@ -184,6 +199,48 @@ def dual_norms(program, v, *, beta=None, tol=1e-10, max_rounds=100):
         )
         norms[sign_index] = np.linalg.norm(U, axis=1)
     return norms
+
+
+def max_dual_norm(program, v, *, tol=1e-10, max_rounds=100, batch=8):
+    """``dual_norms(program, v).max()``, projecting exactly only the patterns that can be it.
+
+    Every pattern first gets a cheap upper bound (its projection onto the cone of its
+    candidate rows, :meth:`~._formulations._operator.PatchOperator.candidate_rows`, or
+    ``||A_i^T v||``); patterns are then projected exactly in decreasing order of their bound,
+    ``batch`` at a time, until no bound exceeds the largest exact value found. E.g.
+    ``beta_max``, the smallest ``beta`` whose optimum is the empty network.
+
+    Parameters
+    ----------
+    program : GroupProgram or operator
+    v : ndarray of shape (n_samples,)
+    tol, max_rounds
+        See :func:`cone_projections`.
+    batch : int, default=8
+
+    Returns
+    -------
+    value : float
+        An upper bound, equal to the maximum wherever the projections converge in
+        ``max_rounds``.
+    """
+    operator = as_operator(program)
+    correlations = operator.correlations(np.asarray(v, dtype=float))
+    G = np.concatenate([correlations, -correlations])
+    index = np.tile(np.arange(operator.n_patterns), 2)
+    bounds = np.linalg.norm(cone_projections(operator, index, G, max_rounds=0)[0], axis=1)
+    order = np.argsort(-bounds, kind="stable")
+    best = 0.0
+    for start in range(0, len(order), batch):
+        part = order[start : start + batch]
+        part = part[bounds[part] > best]
+        if len(part) == 0:
+            break  # the bounds are sorted: none of the rest can exceed best
+        U, _, _ = cone_projections(
+            operator, index[part], G[part], beta=best, tol=tol, max_rounds=max_rounds
+        )
+        best = max(best, float(np.linalg.norm(U, axis=1).max()))
+    return best
 
 
 def dual_point(loss, f, y, fit_intercept):

@@ -13,12 +13,15 @@ from sklearn.exceptions import ConvergenceWarning
 
 from sklearn_convexcnn import ConvexCNNClassifier, ConvexCNNRegressor
 from sklearn_convexcnn._formulations._operator import DenseOperator, PatchOperator
+from sklearn_convexcnn._formulations._program import GroupProgram
 from sklearn_convexcnn._formulations.two_layer import make_formulation
 from sklearn_convexcnn._optimality import (
+    cone_projections,
     dual_norms,
     dual_objective,
     dual_point,
     duality_gap,
+    max_dual_norm,
     project_onto_cone,
 )
 from sklearn_convexcnn._patches import extract_patches, resolve_geometry
@@ -148,6 +151,60 @@ def test_operator_matches_dense_program():
     U = rng.standard_normal((3, patches.shape[2]))
     np.testing.assert_allclose(lazy.cone_products(U, index), dense.cone_products(U, index))
     np.testing.assert_allclose(lazy.cone_rows(3, [0, 4, 7]), dense.cone_rows(3, [0, 4, 7]))
+
+
+@pytest.mark.parametrize("chunk_size", [7, 300, 2**22])
+@pytest.mark.parametrize("n_patterns", [8, 80])  # below / above the table threshold
+def test_packed_operator_matches_dense_program(n_patterns, chunk_size):
+    """Bits packed in chunks, rows not a multiple of 8, zero patches, both correlation paths."""
+    patches, gates, y, formulation = _problem(4, "squared", n=13, n_patterns=n_patterns)
+    patches[2, :3] = 0.0  # zero rows: 1[0 >= 0] = 1 in every pattern
+    assert (patches.shape[0] * patches.shape[1]) % 8 != 0
+    dense = DenseOperator(formulation.program(patches, gates))
+    lazy = PatchOperator(patches, gates, np.full(patches.shape[1], 1 / patches.shape[1]), chunk_size)
+    n_found = gates.shape[1]
+    assert (n_found >= PatchOperator._TABLE_PATTERNS) == (n_patterns == 80)
+    rng = np.random.default_rng(1)
+    v = rng.standard_normal(len(y))
+    np.testing.assert_allclose(lazy.correlations(v), dense.correlations(v), atol=1e-12)
+    index = np.arange(n_found)
+    np.testing.assert_allclose(lazy.pieces(index), dense.pieces(index), atol=1e-12)
+    U = rng.standard_normal((n_found, patches.shape[2]))
+    np.testing.assert_allclose(lazy.cone_products(U, index), dense.cone_products(U, index))
+    rows = np.arange(lazy.n_rows)
+    for i in (0, n_found - 1):
+        np.testing.assert_array_equal(lazy.cone_rows(i, rows), dense.cone_rows(i, rows))
+        # candidates: the rows whose hyperplanes pass nearest the gate, zero rows excluded
+        with np.errstate(invalid="ignore"):
+            margins = np.abs(lazy.rows @ gates[:, i]) / np.linalg.norm(lazy.rows, axis=1)
+        finite = np.flatnonzero(np.isfinite(margins))
+        nearest = finite[np.argsort(margins[finite], kind="stable")[: lazy.n_candidates]]
+        np.testing.assert_array_equal(lazy.candidate_rows(i), np.sort(nearest))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_max_dual_norm_is_the_largest_dual_norm(seed):
+    patches, gates, y, formulation = _problem(seed, "squared", n=40, n_patterns=60)
+    v = dual_point("squared", np.full(len(y), y.mean()), y, True)
+    for program in (formulation.operator(patches, gates), formulation.program(patches, gates)):
+        expected = dual_norms(program, v, max_rounds=1000).max()
+        assert max_dual_norm(program, v, max_rounds=1000, batch=3) == pytest.approx(
+            expected, rel=1e-12
+        )
+
+
+def test_projection_of_a_polar_vector_settles_at_zero():
+    """``g`` in the polar cone projects to 0: settled by its tiny bound, not after max_rounds."""
+    rows = np.random.default_rng(5).standard_normal((400, 4)) + [3.0, 0, 0, 0]
+    g = -rows[:50].sum(axis=0)  # minus a combination of the rows: in the polar cone
+    program = GroupProgram(np.zeros((1, 0, 4)), rows[None])
+    calls = []
+    operator = DenseOperator(program)
+    products = operator.cone_products
+    operator.cone_products = lambda U, index: calls.append(1) or products(U, index)
+    U, _, _ = cone_projections(operator, [0], g[None], max_rounds=100)
+    assert np.linalg.norm(U) <= 1e-12 * np.linalg.norm(g)
+    assert len(calls) < 100
 
 
 def test_project_onto_cone_matches_qp():
