@@ -117,6 +117,10 @@ class _WorkingSet:
         self.coef = np.zeros((0, patch_size))
         self.rows = []  # kept rows of each group's cone (indices)
         self._pieces = {}
+        # the design and its Gram matrix change only when groups are added, not when rows are:
+        # kept across the feasibility rounds (each a pass of n |S|^2 h^2 flops otherwise)
+        self._design = None
+        self._gram = None
 
     def __len__(self):
         return len(self.groups)
@@ -128,11 +132,25 @@ class _WorkingSet:
         if pattern not in self._pieces:
             self._pieces[pattern] = self.operator.pieces([pattern])[0]
 
-    def design(self):
-        """``[+-A_{p_j}]`` side by side, shape (n_samples, |S| h)."""
-        if not self.groups:
-            return np.zeros((self.operator.n_samples, 0))
-        return np.hstack([self._pieces[p] * (1.0 if s == 0 else -1.0) for p, s in self.groups])
+    def design(self, intercept=False):
+        """``[+-A_{p_j}]`` side by side (and a column of ones), shape (n_samples, |S| h [+ 1])."""
+        key = (len(self.groups), intercept)
+        if self._design is None or self._design[0] != key:
+            columns = [self._pieces[p] * (1.0 if s == 0 else -1.0) for p, s in self.groups]
+            if intercept:
+                columns.append(np.ones((self.operator.n_samples, 1)))
+            if not columns:
+                return np.zeros((self.operator.n_samples, 0))
+            self._design = (key, np.hstack(columns))
+            self._gram = None
+        return self._design[1]
+
+    def gram(self, intercept=False):
+        """``M^T M`` of :meth:`design` (the squared loss's Hessian), cached with it."""
+        M = self.design(intercept)
+        if self._gram is None or self._gram[0] != self._design[0]:
+            self._gram = (self._design[0], M.T @ M)
+        return self._gram[1]
 
     def cone_blocks(self):
         return [
@@ -147,9 +165,7 @@ def _objective(loss, f, y, beta, coef):
 
 def _restricted_solve(work, y, b, *, beta, loss, fit_intercept, qp_tol):
     """Proximal Newton on the working set with its kept rows; returns ``(coef, b, n_qp)``."""
-    M = work.design()
-    if fit_intercept:
-        M = np.hstack([M, np.ones((len(y), 1))])
+    M = work.design(intercept=fit_intercept)
     x = np.concatenate([work.coef.ravel(), [b] if fit_intercept else []])
     n_groups, h = len(work), work.patch_size
     blocks = work.cone_blocks()
@@ -166,8 +182,11 @@ def _restricted_solve(work, y, b, *, beta, loss, fit_intercept, qp_tol):
     for step in range(50):
         f = M @ x
         gradient = -(M.T @ dual_vector(loss, f, y))
-        weights = _hessian_weights(loss, f, y)
-        H = M.T @ (weights[:, None] * M)
+        if loss == "squared":
+            H = work.gram(intercept=fit_intercept)  # weights 1: M^T (1 M) = M^T M exactly
+        else:
+            weights = _hessian_weights(loss, f, y)
+            H = M.T @ (weights[:, None] * M)
         z = _solve_qp(H, gradient - H @ x, beta, n_groups, h, blocks, qp_tol)
         n_qp += 1
         if loss == "squared":
@@ -442,8 +461,8 @@ def solve_native(
     n_iter, gap, primal, converged = 0, np.inf, np.inf, False
     price_rows = {}  # tight rows of the last projection of each group: the next one starts there
     while True:
-        design = work.design()
-        f = design @ work.coef.ravel() + b
+        design = work.design(intercept=fit_intercept)  # the restricted solves' (cached) one
+        f = design[:, : work.coef.size] @ work.coef.ravel() + b
         primal = _objective(loss, f, y, beta, work.coef)
         v = dual_point(loss, f, y, fit_intercept)
         correlations = operator.correlations(v)
@@ -480,7 +499,10 @@ def solve_native(
             qp_tol = max(1e-12, qp_tol * 1e-2)
         for flat in candidates:
             sign_index, pattern = divmod(int(flat), n_patterns)
-            work.add(pattern, sign_index, price_rows.get((pattern, sign_index), []))
+            rows = price_rows.get((pattern, sign_index), [])
+            if hasattr(operator, "candidate_rows"):  # likely tight: fewer feasibility rounds
+                rows = np.union1d(rows, operator.candidate_rows(pattern))
+            work.add(pattern, sign_index, rows)
         n_iter += 1
         b = _restricted_then_feasible(work, y, b, beta, loss, fit_intercept, qp_tol)[1]
 
