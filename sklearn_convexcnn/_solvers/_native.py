@@ -371,12 +371,18 @@ def _add_violated_rows(work):
     return added
 
 
-def _price(operator, correlations, beta, price_rows, max_rounds):
+def _price(operator, correlations, beta, price_rows, max_rounds, wanted=None, skip=()):
     """Upper bounds on ``||Proj_{C_i}(+-A_i^T v)||`` that are exact wherever they exceed beta.
 
     Only groups with ``||A_i^T v|| > beta`` are projected (screening). Each projection starts
     from the tight rows of the group's previous projection (``price_rows``, updated), which
     the dual vector of the next iteration usually shares.
+
+    With ``wanted``, only the groups that rank among the ``wanted`` largest bounds (``skip``
+    aside) are projected, best first, until those are all projected: enough to pick the
+    groups that enter the working set, without a pass over the data for every other group.
+    The others keep bounds (no pass: the projection onto the cone of their start rows), so
+    a bound above beta is exact only for the projected groups.
     """
     n_patterns = operator.n_patterns
     signed = np.stack([correlations, -correlations])  # (2, P, h)
@@ -386,17 +392,40 @@ def _price(operator, correlations, beta, price_rows, max_rounds):
         return prices
     signs, patterns = np.divmod(flat, n_patterns)
     start_rows = [price_rows.get((p, s), []) for p, s in zip(patterns, signs, strict=True)]
-    U, _, rows = cone_projections(
-        operator,
-        patterns,
-        signed[signs, patterns],
-        beta=beta,
-        rows=start_rows,
-        max_rounds=max_rounds,
-    )
-    prices[signs, patterns] = np.linalg.norm(U, axis=1)
-    for p, s, r in zip(patterns, signs, rows, strict=True):
-        price_rows[(int(p), int(s))] = r
+    if wanted is None:
+        todo = np.arange(len(flat))
+    else:
+        U, _, _ = cone_projections(
+            operator, patterns, signed[signs, patterns], rows=start_rows, max_rounds=0
+        )
+        bounds = np.linalg.norm(U, axis=1)
+        prices[signs, patterns] = bounds
+        open_ = bounds > beta
+        open_[[k for k, f in enumerate(flat) if (f % n_patterns, f // n_patterns) in skip]] = False
+        done = np.zeros(len(flat), dtype=bool)
+        todo = np.zeros(0, dtype=int)
+    while True:
+        if wanted is not None:
+            ranked = np.argsort(-np.where(open_, prices[signs, patterns], -np.inf), kind="stable")
+            top = ranked[:wanted]
+            todo = top[open_[top] & ~done[top]]
+            if len(todo) == 0:
+                break
+        U, _, rows = cone_projections(
+            operator,
+            patterns[todo],
+            signed[signs[todo], patterns[todo]],
+            beta=beta,
+            rows=[start_rows[k] for k in todo],
+            max_rounds=max_rounds,
+        )
+        prices[signs[todo], patterns[todo]] = np.linalg.norm(U, axis=1)
+        for p, s, r in zip(patterns[todo], signs[todo], rows, strict=True):
+            price_rows[(int(p), int(s))] = r
+        if wanted is None:
+            break
+        done[todo] = True
+        open_[todo] &= prices[signs[todo], patterns[todo]] > beta
     return prices
 
 
@@ -470,7 +499,9 @@ def solve_native(
         # A few cutting-plane rounds rank the candidates well; exact prices are needed only
         # when those find nothing new (near the optimum, to certify it).
         for rounds in (_PRICING_ROUNDS, 1000):
-            prices = _price(operator, correlations, beta, price_rows, rounds)
+            # candidates: the best-ranked groups only; certificate: every group
+            wanted = _GROUPS_PER_ROUND if rounds == _PRICING_ROUNDS else None
+            prices = _price(operator, correlations, beta, price_rows, rounds, wanted, in_set)
             top = float(prices.max(initial=0.0))
             dual = dual_objective(loss, v * min(1.0, beta / max(top, 1e-300)), y, fit_intercept)
             gap = primal - dual
