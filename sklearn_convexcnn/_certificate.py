@@ -74,13 +74,15 @@ class Certificate:
         return bool(self.exact and self.relative_gap <= self.tol)
 
 
-def _interior_gates(patches, filters, gates, chunk_size=256):
+def _interior_gates(patches, filters, gates, block_size=2**22):
     """For each filter, the gate of ``gates`` with the same pattern, or the filter itself.
 
     Pruned filters often lie on the boundary of their cell (tight cone rows, products of
     order 1e-16), where recomputing the pattern from the filter is at the mercy of rounding;
-    the gates of the checked patterns are interior points.
+    the gates of the checked patterns are interior points. Gates are compared
+    ``block_size / (n K)`` at a time, so the products take at most ``8 * block_size`` bytes.
     """
+    chunk_size = max(1, block_size // max(1, patches.shape[0] * patches.shape[1]))
     keys = [pattern_masks(patches, u[:, None]).reshape(-1).tobytes() for u in filters]
     wanted, found = set(keys), {}
     for start in range(0, gates.shape[1], chunk_size):
