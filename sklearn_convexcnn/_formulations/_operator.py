@@ -113,8 +113,9 @@ class PatchOperator:
             products = products.reshape(-1, self.n_patterns)
             bits = np.packbits(products >= 0, axis=0)
             packed[:, chunk.start // 8 : chunk.start // 8 + len(bits)] = bits.T
+            margins = np.abs(products, out=products)  # in place: one (c, P) array per chunk
             with np.errstate(divide="ignore", invalid="ignore"):
-                margins = np.abs(products) / norms[chunk, None]  # zero rows: nan, never kept
+                margins /= norms[chunk, None]  # zero rows: nan, never kept
             if np.isinf(limit).any():  # no threshold yet: the n_best smallest of this chunk
                 top = np.argpartition(margins, min(n_best, len(margins)) - 1, axis=0)[:n_best]
                 patterns = np.broadcast_to(np.arange(self.n_patterns), top.shape).ravel()
