@@ -44,9 +44,7 @@ def unique_gates(patches, gates, chunk_size=256, block_size=2**22):
         packed = np.concatenate(
             [
                 np.packbits(
-                    pattern_masks(patches[first : first + step], chunk).reshape(
-                        -1, chunk.shape[1]
-                    ),
+                    pattern_masks(patches[first : first + step], chunk).reshape(-1, chunk.shape[1]),
                     axis=0,
                 )
                 for first in range(0, n_samples, step)

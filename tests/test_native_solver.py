@@ -161,7 +161,8 @@ def test_packed_operator_matches_dense_program(n_patterns, chunk_size):
     patches[2, :3] = 0.0  # zero rows: 1[0 >= 0] = 1 in every pattern
     assert (patches.shape[0] * patches.shape[1]) % 8 != 0
     dense = DenseOperator(formulation.program(patches, gates))
-    lazy = PatchOperator(patches, gates, np.full(patches.shape[1], 1 / patches.shape[1]), chunk_size)
+    weights = np.full(patches.shape[1], 1 / patches.shape[1])
+    lazy = PatchOperator(patches, gates, weights, chunk_size)
     n_found = gates.shape[1]
     assert (n_found >= PatchOperator._TABLE_PATTERNS) == (n_patterns == 80)
     rng = np.random.default_rng(1)

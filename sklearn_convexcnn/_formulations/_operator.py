@@ -129,8 +129,10 @@ class PatchOperator:
                 np.concatenate([found[1], margins[rows, patterns]]),
                 np.concatenate([found[2], rows + chunk.start]),
             ]
-            if len(found[0]) > 4 * n_best * self.n_patterns or np.isinf(limit).any() or (
-                chunk.stop == self.n_rows
+            if (
+                len(found[0]) > 4 * n_best * self.n_patterns
+                or np.isinf(limit).any()
+                or (chunk.stop == self.n_rows)
             ):
                 order = np.lexsort((found[1], found[0]))
                 found = [part[order] for part in found]
@@ -142,7 +144,7 @@ class PatchOperator:
                 last = np.searchsorted(found[0], np.arange(self.n_patterns), side="right") - 1
                 limit = np.where(full, found[1][np.maximum(last, 0)], np.inf)
         ends = np.searchsorted(found[0], np.arange(self.n_patterns + 1))
-        self.candidates = [np.sort(found[2][a:b]) for a, b in zip(ends[:-1], ends[1:])]
+        self.candidates = [np.sort(found[2][a:b]) for a, b in zip(ends[:-1], ends[1:], strict=True)]
         return packed
 
     def candidate_rows(self, i):
@@ -151,9 +153,7 @@ class PatchOperator:
 
     def masks(self, index):
         """``1[X_k g_i >= 0]`` of the patterns ``index``, shape (len(index), n_rows), uint8."""
-        return np.unpackbits(
-            self.signs[np.asarray(index, dtype=int)], axis=1, count=self.n_rows
-        )
+        return np.unpackbits(self.signs[np.asarray(index, dtype=int)], axis=1, count=self.n_rows)
 
     def correlations(self, v):
         """``A_i^T v`` for every pattern, shape (n_patterns, patch_size)."""
