@@ -24,7 +24,7 @@ import time
 import numpy as np
 
 from sklearn_convexcnn._formulations.two_layer import make_formulation
-from sklearn_convexcnn._optimality import dual_norms, dual_point, duality_gap
+from sklearn_convexcnn._optimality import dual_point, duality_gap, max_dual_norm
 from sklearn_convexcnn._patches import extract_patches, resolve_geometry
 from sklearn_convexcnn._solvers import solve_cvxpy
 from sklearn_convexcnn._solvers._native import solve_native
@@ -32,8 +32,14 @@ from sklearn_convexcnn._solvers._native import solve_native
 K, H = 16, 5  # patches per signal and patch size: signals of length K + H - 1
 
 
-def synthetic(n, n_patterns, seed=0):
-    """1-D Gaussian signals, a planted 3-neuron average-pooling CNN, noise; gates and beta."""
+def synthetic(n, n_patterns, seed=0, phases=None):
+    """1-D Gaussian signals, a planted 3-neuron average-pooling CNN, noise; gates and beta.
+
+    ``phases`` (a dict), when given, receives the seconds of each step: data and patches,
+    pattern sampling with de-duplication, ``beta_max`` (operator and one max-pricing pass).
+    """
+    phases = {} if phases is None else phases
+    start = time.perf_counter()
     rng = np.random.default_rng(seed)
     length = K + H - 1
     X = rng.standard_normal((n, length))
@@ -41,10 +47,15 @@ def synthetic(n, n_patterns, seed=0):
     filters = rng.standard_normal((3, H))
     y = np.maximum(patches @ filters.T, 0).mean(axis=1) @ [1.0, -1.0, 0.5]
     y = y + 0.1 * rng.standard_normal(n)
+    phases["data"] = time.perf_counter() - start
+    start = time.perf_counter()
     formulation = make_formulation("average")
     gates = formulation.sample_gates(patches, n_patterns, rng)
+    phases["patterns"] = time.perf_counter() - start
+    start = time.perf_counter()
     operator = formulation.operator(patches, gates)
-    beta_max = dual_norms(operator, dual_point("squared", np.full(n, y.mean()), y, True)).max()
+    beta_max = max_dual_norm(operator, dual_point("squared", np.full(n, y.mean()), y, True))
+    phases["beta_max"] = time.perf_counter() - start
     return patches, gates, y, 0.1 * beta_max
 
 
@@ -54,7 +65,8 @@ def _rss_mib():
 
 def _solve_child(queue, method, n, n_patterns):
     at_start = _rss_mib()
-    patches, gates, y, beta = synthetic(n, n_patterns)
+    phases = {}
+    patches, gates, y, beta = synthetic(n, n_patterns, phases=phases)
     formulation = make_formulation("average")
     before = _rss_mib()
     start = time.perf_counter()
@@ -94,6 +106,8 @@ def _solve_child(queue, method, n, n_patterns):
             "groups": int(np.count_nonzero(np.linalg.norm(solution.coef, axis=2))),
             "peak_rss": _rss_mib(),
             "start_rss": at_start,
+            "phases": phases,
+            "n_iter": solution.n_iter,
         }
     )
 
@@ -162,23 +176,26 @@ def solver_table(configs, methods, timeouts):
             )
 
 
-def scaling_table(sizes, n_patterns):
+def scaling_table(sizes, n_patterns, timeout=900):
     print(f"\n## Native solver, scaling in n (P = {n_patterns})\n")
     print(
-        "| n | time (s) | peak memory (MiB) | objective | gap / objective | groups "
-        "| time / n (ms) | child peak RSS (MiB) |"
+        "| n | solve time (s) | time / n (ms) | setup: patterns + beta_max (s) "
+        "| peak RSS (MiB; at start) "
+        "| objective | gap / objective | groups | iterations |"
     )
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|")
     for n in sizes:
-        result = run("native", n, n_patterns, 900)
+        result = run("native", n, n_patterns, timeout)
         if result.get("objective") is None:
-            print(f"| {n} | {result['status']} | | | | | |", flush=True)
+            print(f"| {n} | {result['status']} | | | | | | | |", flush=True)
             continue
+        phases = result["phases"]
         print(
-            f"| {n} | {result['time']:.2f} | {result['memory']:.0f} | {result['objective']:.6f} "
+            f"| {n} | {result['time']:.2f} | {1e3 * result['time'] / n:.3f} "
+            f"| {phases['patterns']:.2f} + {phases['beta_max']:.2f} "
+            f"| {result['peak_rss']:.0f} ({result['start_rss']:.0f}) | {result['objective']:.6f} "
             f"| {result['gap'] / result['objective']:.1e} | {result['groups']} "
-            f"| {1e3 * result['time'] / n:.3f} | {result['peak_rss']:.0f} "
-            f"(start {result['start_rss']:.0f}) |",
+            f"| {result['n_iter']} |",
             flush=True,
         )
 
@@ -268,7 +285,9 @@ def main():
         help="run only these parts (repeatable); default: all",
     )
     parser.add_argument("--configs", default="200x64,200x256,1000x64", help="n x P list")
-    parser.add_argument("--sizes", default="1000,10000,60000", help="n for the scaling curve")
+    parser.add_argument(
+        "--sizes", default="1000,3000,10000,30000,60000", help="n for the scaling curve"
+    )
     args = parser.parse_args()
     parts = args.part or ["solvers", "scaling", "digits"]
     configs = [tuple(int(v) for v in c.split("x")) for c in args.configs.split(",")]
