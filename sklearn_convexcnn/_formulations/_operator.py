@@ -102,7 +102,13 @@ class PatchOperator:
         facets, and the tight rows of projections onto it, are almost always among them.
         """
         packed = np.empty((self.n_patterns, -(-self.n_rows // 8)), dtype=np.uint8)
-        n_best = min(self.n_candidates, self.n_rows)
+        # fewer per pattern when there are very many patterns (exact enumeration): the
+        # candidates take at most about chunk_size row indices in all
+        n_best = min(
+            self.n_candidates,
+            self.n_rows,
+            max(2 * self.patch_size, self.chunk_size // max(1, self.n_patterns)),
+        )
         norms = np.linalg.norm(self.rows, axis=1)
         # (pattern, margin, row) of rows below each pattern's current n_best-th margin
         found = [np.zeros(0, dtype=int), np.zeros(0), np.zeros(0, dtype=int)]
@@ -130,7 +136,7 @@ class PatchOperator:
                 np.concatenate([found[2], rows + chunk.start]),
             ]
             if (
-                len(found[0]) > 4 * n_best * self.n_patterns
+                len(found[0]) > 2 * n_best * self.n_patterns
                 or np.isinf(limit).any()
                 or (chunk.stop == self.n_rows)
             ):
