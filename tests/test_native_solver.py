@@ -187,6 +187,15 @@ def test_packed_operator_matches_dense_program(n_patterns, chunk_size):
         np.testing.assert_array_equal(lazy.candidate_rows(i), np.sort(nearest))
 
 
+def test_operator_of_all_zero_patches_has_no_candidates():
+    # found by hypothesis: with every row zero no row is a candidate of any pattern
+    patches = np.zeros((2, 3, 2))
+    gates = np.array([[1.0, -1.0], [0.5, 2.0]])
+    operator = PatchOperator(patches, gates, np.full(3, 1 / 3))
+    assert [len(operator.candidate_rows(i)) for i in range(2)] == [0, 0]
+    np.testing.assert_array_equal(operator.correlations(np.ones(2)), np.zeros((2, 2)))
+
+
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_max_dual_norm_is_the_largest_dual_norm(seed):
     patches, gates, y, formulation = _problem(seed, "squared", n=40, n_patterns=60)

@@ -148,7 +148,8 @@ class PatchOperator:
                 found = [part[keep] for part in found]
                 full = np.bincount(found[0], minlength=self.n_patterns) == n_best
                 last = np.searchsorted(found[0], np.arange(self.n_patterns), side="right") - 1
-                limit = np.where(full, found[1][np.maximum(last, 0)], np.inf)
+                if len(found[1]):  # none at all when every row is zero
+                    limit = np.where(full, found[1][np.maximum(last, 0)], np.inf)
         ends = np.searchsorted(found[0], np.arange(self.n_patterns + 1))
         self.candidates = [np.sort(found[2][a:b]) for a, b in zip(ends[:-1], ends[1:], strict=True)]
         return packed
