@@ -68,15 +68,25 @@ _PARAMETERS = """\
         locally connected layer (§5.3); ``pool_size`` and ``readout`` do not apply to it. Every
         combination is an exact convex program; see ``readout`` for the regulariser.
 
-    pool_size : int or tuple of int, default=None
+    pool_size : "auto", int, tuple of int or None, default="auto"
         Extent of each pool on the patch grid, in patches (one entry per spatial axis, or an
         int for all): pools do not overlap, and the last pool along an axis is smaller when the
         grid does not divide evenly. ``None`` pools the whole grid (global pooling). On 8x8
         images with 3x3 filters the grid is 6x6, and ``pool_size=3`` gives 2x2 regions.
+        ``"auto"`` halves the grid along every axis (2x2 regions on images) when the read-out
+        is dense and pools globally when it sums; see ``readout``. The resolved value is
+        ``pool_size_``.
 
-    readout : {"sum", "dense"}, default="sum"
-        How the pooled values reach the output. ``"sum"``: they are summed and each neuron has
-        one output weight, with weight decay ``beta/2 * (||u_j||^2 + w_j^2)`` (§6.1, §6.2).
+    readout : {"auto", "sum", "dense"}, default="auto"
+        How the pooled values reach the output. ``"auto"`` is ``"dense"`` on images and
+        ``"sum"`` on signals, for two-layer ReLU CNNs with ``patterns="sampled"``; the other
+        architectures and ``patterns="generated"`` always pool globally and sum. Images default
+        to regions because global pooling discards where a stroke is: on digits, 2x2 regions
+        reach 0.94 test accuracy against 0.59 with global pooling (:doc:`/pooling_digits`), at
+        a few times the fit time. The resolved value is ``readout_``.
+
+        ``"sum"``: the pooled values are summed and each neuron has one output weight, with
+        weight decay ``beta/2 * (||u_j||^2 + w_j^2)`` (§6.1, §6.2).
         ``"dense"``: every pool (region) has its own output weight, as in a small CNN whose
         pooled map feeds a fully connected layer, with the penalty
         ``beta/2 * (||u_j||^2 + ||w_j||_1^2)`` over the neuron's weights ``w_j`` (§6.3). This
@@ -152,6 +162,17 @@ _PARAMETERS = """\
         interior-point solvers often stall just short of ``1e-8`` on these programs. The
         native solver stops once its certified duality gap is at most ``tol * objective_``.
 
+    warm_start : bool, default=False
+        Whether to start the next ``fit`` from this fit's solution: its patterns (gates) are
+        kept and its neurons form the native solver's first working set, so refitting with
+        another ``beta`` (or a few more samples) takes fewer iterations. The result is the
+        optimum over the kept patterns, as a cold fit with those patterns would give. Applies
+        when the program keeps its shape (same geometry, pooling, read-out and number of
+        outputs), ``patterns="sampled"`` with an int ``n_patterns``, and the native solver;
+        otherwise the fit starts cold. For a whole path of ``beta`` values see
+        :func:`convex_cnn_path`; :class:`~sklearn.model_selection.GridSearchCV` clones the
+        estimator for every candidate, so it always starts cold.
+
     n_jobs : int, default=None
         Number of processes solving the outputs' programs (one per class in one-vs-rest, one
         per target column) at the same time. ``None`` means 1 unless in a
@@ -176,6 +197,12 @@ _ATTRIBUTES = """\
         ``readout="dense"`` or ``pooling="none"``, ``output_weights_[j, l, o]`` weighs region
         ``l`` of ``Q`` (pools in row-major order over the patch grid; patches for
         ``"none"``), and every neuron reads out exactly one region.
+
+    pool_size_ : tuple of int or None
+        The pool extent used, ``pool_size`` with ``"auto"`` resolved (``None``: global).
+
+    readout_ : {"sum", "dense"}
+        The read-out used, ``readout`` with ``"auto"`` resolved.
 
     intercept_ : ndarray of shape (n_outputs,)
         Output bias (zeros when ``fit_intercept=False``).

@@ -266,6 +266,42 @@ def test_warm_start_gives_the_cold_solution():
     assert warm.objective == pytest.approx(again.objective, rel=1e-9)
 
 
+def _signals(n=60, n_features=12):
+    rng = np.random.default_rng(0)
+    return rng.standard_normal((n, n_features)), rng.standard_normal(n)
+
+
+def test_warm_start_refit_reaches_the_cold_optimum_in_fewer_iterations():
+    X, y = _signals()
+    reg = ConvexCNNRegressor(beta=1.0, random_state=0, warm_start=True).fit(X, y)
+    gates = reg.gates_.copy()
+    # a new random_state does not resample: the warm start keeps the patterns it started from
+    reg.set_params(beta=0.3, random_state=5).fit(X, y)
+    cold = ConvexCNNRegressor(beta=0.3, random_state=0).fit(X, y)
+    np.testing.assert_array_equal(reg.gates_, gates)
+    assert reg.objective_ == pytest.approx(cold.objective_, rel=1e-6)
+    assert reg.duality_gap_ <= reg.tol * reg.objective_
+    assert reg.regularized_objective(X, y) == pytest.approx(reg.objective_, rel=1e-9)
+    assert reg.n_iter_ < cold.n_iter_  # 2 against 4 working-set rounds on these data
+
+
+def test_warm_start_starts_cold_when_the_program_changes():
+    X, y = _signals()
+    reg = ConvexCNNRegressor(random_state=0, warm_start=True).fit(X, y)
+    reg.set_params(kernel_size=2).fit(X, y)  # another patch geometry: new patterns
+    cold = ConvexCNNRegressor(kernel_size=2, random_state=0).fit(X, y)
+    np.testing.assert_array_equal(reg.gates_, cold.gates_)
+    assert reg.objective_ == pytest.approx(cold.objective_, rel=1e-9)
+    reg.fit(X[:, :9], y)  # fewer features: starts cold, no error
+    assert reg.n_features_in_ == 9
+    # without warm_start a refit samples its patterns anew
+    other = ConvexCNNRegressor(random_state=0).fit(X, y)
+    first_gates = other.gates_.copy()
+    other.set_params(random_state=1).fit(X, y)
+    assert other.gates_.shape == first_gates.shape
+    assert not np.array_equal(other.gates_, first_gates)
+
+
 def test_estimator_native_is_exact_and_certified():
     rng = np.random.default_rng(0)
     X = rng.standard_normal((40, 10))

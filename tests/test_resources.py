@@ -29,8 +29,11 @@ def test_guard_fires_before_allocating():
     reg = ConvexCNNRegressor(input_shape=(8, 8), n_patterns=10**7, solver="clarabel")
     tracemalloc.start()
     try:
-        with pytest.raises(MemoryError, match=r"5000 samples .* 36 patches .* 10000000 patterns"
-                           r".* needs about [0-9.]+ GiB .*n_patterns"):
+        with pytest.raises(
+            MemoryError,
+            match=r"5000 samples .* 36 patches .* 10000000 patterns"
+            r".* needs about [0-9.]+ GiB .*n_patterns",
+        ):
             reg.fit(X, y)
         _, peak = tracemalloc.get_traced_memory()
     finally:
