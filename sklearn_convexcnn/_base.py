@@ -447,8 +447,13 @@ class _BaseConvexCNN(BaseEstimator):
                     else f"; Duality gap: {solution.duality_gap:.3e}, tolerance: "
                     f"{self.tol * abs(solution.objective):.3e}"
                 )
-                + "). Increase max_iter or loosen "
-                "tol; the network attains the returned point's objective, not the optimum.",
+                + (
+                    "). The restricted problems cannot be solved more accurately: loosen tol or "
+                    "use a CVXPY solver="
+                    if solution.status == "stalled"
+                    else "). Increase max_iter or loosen tol"
+                )
+                + "; the network attains the returned point's objective, not the optimum.",
                 ConvergenceWarning,
                 stacklevel=3,
             )

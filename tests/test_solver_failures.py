@@ -171,6 +171,42 @@ def test_explicit_native_failure_is_an_error(monkeypatch, data):
         _regressor(solver="native").fit(X, y)
 
 
+@pytest.mark.parametrize(
+    "status, advice",
+    [
+        ("stalled", "cannot be solved more accurately: loosen tol"),
+        ("max_iter", "Increase max_iter"),
+    ],
+)
+def test_native_stop_names_its_reason_and_the_remedy(monkeypatch, data, status, advice):
+    # a stall is not cured by more iterations: the warning must not send the user there
+    import sklearn_convexcnn._base as base
+
+    original = base.solve_native
+
+    def stopping_native(*args, **kwargs):
+        solution = original(*args, **kwargs)
+        return dataclasses.replace(solution, converged=False, status=status)
+
+    monkeypatch.setattr(base, "solve_native", stopping_native)
+    X, y = data
+    with pytest.warns(ConvergenceWarning, match=f"status '{status}'.*Duality gap: .*{advice}"):
+        _regressor(solver="native").fit(X, y)
+
+
+def test_native_solver_reports_a_stall_as_such():
+    # a regional program on which the restricted problems stop short of tol=1e-8
+    rng = np.random.default_rng(4)
+    X, y = rng.standard_normal((20, 16)), rng.standard_normal(20)
+    reg = ConvexCNNRegressor(
+        beta=0.1, input_shape=(4, 4), kernel_size=2, pool_size=2, readout="dense",
+        n_patterns=10, random_state=0, tol=1e-8, solver="native", max_iter=500,
+    )  # fmt: skip
+    with pytest.warns(ConvergenceWarning, match="status 'stalled' after [0-9] iterations"):
+        reg.fit(X, y)
+    assert reg.n_iter_ < reg.max_iter
+
+
 def test_inaccurate_solution_is_a_convergence_warning(monkeypatch, data):
     X, y = data
     _force(monkeypatch, {"CLARABEL"}, status=cp.OPTIMAL_INACCURATE)

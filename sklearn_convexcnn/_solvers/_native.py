@@ -487,7 +487,7 @@ def solve_native(
             work.coef = np.array([coef_init[s, p] for p, s in work.groups])
             _, b = _restricted_then_feasible(work, y, b, beta, loss, fit_intercept, qp_tol)
 
-    n_iter, gap, primal, converged = 0, np.inf, np.inf, False
+    n_iter, gap, primal, converged, stalled = 0, np.inf, np.inf, False, False
     price_rows = {}  # tight rows of the last projection of each group: the next one starts there
     while True:
         design = work.design(intercept=fit_intercept)  # the restricted solves' (cached) one
@@ -525,7 +525,8 @@ def solve_native(
         candidates = np.argsort(violation, axis=None)[::-1][:_GROUPS_PER_ROUND]
         candidates = [c for c in candidates if violation.flat[c] > 0]
         if not candidates and qp_tol <= 1e-12:
-            break  # nothing left to add and the restricted problems are as exact as they get
+            stalled = True  # nothing left to add and the restricted problems are as exact as
+            break  # they get: more iterations would not close the gap
         if not candidates:
             qp_tol = max(1e-12, qp_tol * 1e-2)
         for flat in candidates:
@@ -545,7 +546,7 @@ def solve_native(
         intercept=float(b),
         objective=float(primal),
         converged=converged,
-        status="optimal" if converged else "max_iter reached",
+        status="optimal" if converged else ("stalled" if stalled else "max_iter reached"),
         n_iter=n_iter,
         solver="native",
         duality_gap=float(gap),
