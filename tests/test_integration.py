@@ -1,6 +1,7 @@
 """The estimators inside scikit-learn's tooling, on the digits data that ships with it."""
 
 import pickle
+import re
 
 import numpy as np
 import pytest
@@ -78,3 +79,17 @@ def test_random_state_reproducibility():
     state = np.random.RandomState(7)
     ConvexCNNRegressor(random_state=state, **params).fit(X, y)
     assert state.randint(10**9) != np.random.RandomState(7).randint(10**9)
+
+
+def test_readme_demo_runs_and_its_network_attains_the_optimum(capsys):
+    # the README's main job, on a slice of the data: it must run and print consistent figures
+    from sklearn_convexcnn import demo
+
+    demo.main(["--n-train", "120", "--n-patterns", "4", "--n-jobs", "1"])
+    out = capsys.readouterr().out
+    assert "digits: 120 training and 450 test images" in out
+    optimum = float(re.search(r"convex optimum\s+([0-9.]+)", out).group(1))
+    recovered = float(re.search(r"recovered network\s+([0-9.]+)", out).group(1))
+    assert recovered == pytest.approx(optimum, rel=1e-6)
+    assert "dense read-out of pools (3, 3)" in out
+    assert re.search(r"MLPClassifier\(100,\)\s+test accuracy 0\.\d+", out)
