@@ -7,10 +7,10 @@ A :class:`~sklearn_convexcnn.ConvexCNNClassifier` is an ordinary scikit-learn cl
 it sits in a :class:`~sklearn.pipeline.Pipeline` after a pixel-scaling step and is compared
 with an :class:`~sklearn.neural_network.MLPClassifier` on the same split.
 
-The network is a two-layer ReLU CNN with ``3x3`` filters and global average pooling
-(``readout="sum"``: one output weight per neuron; the default on images reads out 2x2 regions,
-more accurate and several times slower, see :doc:`/pooling_digits`), trained to the global
-optimum of its regularised objective over the activation patterns of 16 random filters.
+The network is a two-layer ReLU CNN with ``3x3`` filters and global average pooling (one
+output weight per neuron; 2x2 regions read out separately are more accurate and slower, see
+:doc:`/pooling_digits`), trained to the global optimum of its regularised objective over the
+activation patterns of 16 random filters.
 Solving the convex program costs far more than a few epochs of gradient descent, so we keep the
 problem small: the digits 0 to 3, 200 training images, and a stride of 2 (9 patches per image
 instead of 36).
@@ -50,7 +50,6 @@ cnn = make_pipeline(
         input_shape=(8, 8),
         kernel_size=3,
         stride=2,
-        readout="sum",
         n_patterns=16,
         random_state=0,
     ),

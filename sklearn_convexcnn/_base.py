@@ -100,14 +100,8 @@ class _BaseConvexCNN(BaseEstimator):
         "n_layers": [None, Interval(Integral, 3, None, closed="left")],
         "activation": [StrOptions(set(ACTIVATIONS))],
         "pooling": [StrOptions(set(POOLINGS))],
-        "pool_size": [
-            StrOptions({"auto"}),
-            None,
-            Interval(Integral, 1, None, closed="left"),
-            tuple,
-            list,
-        ],
-        "readout": [StrOptions({"auto", *READOUTS})],
+        "pool_size": [None, Interval(Integral, 1, None, closed="left"), tuple, list],
+        "readout": [StrOptions(set(READOUTS))],
         "n_patterns": [Interval(Integral, 1, None, closed="left"), StrOptions({"exact"})],
         "patterns": [StrOptions({"sampled", "generated"})],
         "prune": ["boolean"],
@@ -132,8 +126,8 @@ class _BaseConvexCNN(BaseEstimator):
         n_layers=None,
         activation="relu",
         pooling="average",
-        pool_size="auto",
-        readout="auto",
+        pool_size=None,
+        readout="sum",
         n_patterns=64,
         patterns="sampled",
         prune=True,
@@ -185,16 +179,15 @@ class _BaseConvexCNN(BaseEstimator):
             geometry = resolve_geometry(self.input_shape, self.kernel_size, self.stride, X.shape[1])
         patches = extract_patches(X, geometry)
         rng = check_random_state(self.random_state)
-        pool_size, readout = self._resolve_readout(geometry)
         formulation = make_architecture(
             self.architecture,
             self.n_layers,
             self.activation,
             self.pooling,
-            pool_size,
-            readout,
+            self.pool_size,
+            self.readout,
             self.solver,
-        ) or make_formulation(self.pooling, pool_size, readout, geometry.grid_shape)
+        ) or make_formulation(self.pooling, self.pool_size, self.readout, geometry.grid_shape)
         matrix_free = self.solver in ("auto", "native") and hasattr(formulation, "operator")
         dense = not (matrix_free and formulation.matrix_free)
         if dense and self.n_patterns != "exact":  # exact mode has a limit of its own
@@ -206,7 +199,7 @@ class _BaseConvexCNN(BaseEstimator):
                 "Use fewer n_patterns, solver='native' (matrix-free) where the architecture "
                 "supports it, or fit on a subset of the samples.",
             )
-        warm = self._previous_solutions(geometry, pool_size, readout, Y.shape[1])
+        warm = self._previous_solutions(geometry, Y.shape[1])
         gates = self.gates_ if warm else self._gates(formulation, patches, rng)
         if matrix_free:
             program = formulation.operator(patches, gates)  # matrix-free, for the native solver
@@ -236,8 +229,6 @@ class _BaseConvexCNN(BaseEstimator):
         network = formulation.network(solutions)
         return {
             "geometry_": geometry,
-            "pool_size_": pool_size,
-            "readout_": readout,
             "gates_": gates,
             "n_patterns_": gates.shape[1],
             "network_": network,
@@ -248,7 +239,7 @@ class _BaseConvexCNN(BaseEstimator):
             **network_attributes(network),
             "n_iter_": max(solution.n_iter for solution in solutions),
             "_warm_start_state": (
-                self._warm_start_key(geometry, pool_size, readout, Y.shape[1]),
+                self._warm_start_key(geometry, Y.shape[1]),
                 [(solution.coef, solution.intercept) for solution in solutions],
             ),
             **generated,
@@ -258,12 +249,12 @@ class _BaseConvexCNN(BaseEstimator):
             ),
         }
 
-    def _warm_start_key(self, geometry, pool_size, readout, n_outputs):
+    def _warm_start_key(self, geometry, n_outputs):
         """What must not change for a previous solution to be a start of the next fit."""
         return (
             geometry,
-            pool_size,
-            readout,
+            self.pool_size,
+            self.readout,
             self.architecture,
             self.activation,
             self.pooling,
@@ -272,13 +263,13 @@ class _BaseConvexCNN(BaseEstimator):
             n_outputs,
         )
 
-    def _previous_solutions(self, geometry, pool_size, readout, n_outputs):
+    def _previous_solutions(self, geometry, n_outputs):
         """Each output's ``coef_init``/``intercept_init`` from the last fit, or ``None``.
 
         Only with ``warm_start=True``, sampled patterns and a previous fit of the same program
         shape; the previous fit's gates are then kept, so that its groups mean the same.
         """
-        key = self._warm_start_key(geometry, pool_size, readout, n_outputs)
+        key = self._warm_start_key(geometry, n_outputs)
         previous_key, solutions = getattr(self, "_warm_start_state", (None, None))
         if not (
             self.warm_start
@@ -319,31 +310,6 @@ class _BaseConvexCNN(BaseEstimator):
             for message, category in caught:
                 warnings.warn(message, category, stacklevel=4)
         return [solution for solution, _ in results]
-
-    def _resolve_readout(self, geometry):
-        """``pool_size`` and ``readout`` with ``"auto"`` resolved.
-
-        Two-layer ReLU CNNs on images (a patch grid with two or more axes) read out regions,
-        each with its own weight: on digits that is 0.94 test accuracy against 0.59 for global
-        pooling (doc/pooling_digits.rst). Everything else (signals, the other architectures,
-        generated patterns) sums. A dense read-out halves the grid along every axis (2x2
-        regions on images) unless ``pool_size`` says otherwise; a summed one pools globally.
-        """
-        readout = self.readout
-        if readout == "auto":
-            regional = (
-                len(geometry.grid_shape) >= 2
-                and self.architecture == "two_layer"
-                and self.activation == "relu"
-                and self.pooling != "none"
-                and self.patterns == "sampled"
-            )
-            readout = "dense" if regional else "sum"
-        pool_size = self.pool_size
-        if pool_size == "auto":
-            halves = tuple(-(-n // 2) for n in geometry.grid_shape)
-            pool_size = halves if readout == "dense" else None
-        return pool_size, readout
 
     def _with_gaps(self, formulation, patches, gates, program, Y, solutions):
         """Solutions with their certified duality gap (the CVXPY back-end reports none)."""
@@ -600,7 +566,7 @@ class _BaseConvexCNN(BaseEstimator):
             getattr(self, "activation", "relu") == "relu"
         ):
             formulation = make_formulation(
-                self.pooling, self.pool_size_, self.readout_, self.geometry_.grid_shape
+                self.pooling, self.pool_size, self.readout, self.geometry_.grid_shape
             )
         if not isinstance(formulation, _PRUNABLE):
             raise ValueError(

@@ -38,6 +38,8 @@ def main(argv=None):
         beta=args.beta,
         input_shape=(8, 8),
         kernel_size=3,
+        pool_size=3,  # the 6x6 patch grid in 2x2 regions,
+        readout="dense",  # each region with its own output weight
         n_patterns=args.n_patterns,
         solver=args.solver,
         n_jobs=args.n_jobs,
@@ -55,7 +57,7 @@ def main(argv=None):
     print(
         f"  neurons                  {clf.filters_.shape[0]} "
         f"({clf.n_patterns_} sampled patterns, {len(clf.classes_)} classes, "
-        f"3x3 filters, {clf.readout_} read-out of pools {clf.pool_size_} on the 6x6 grid)"
+        "3x3 filters, 2x2 regions of the 6x6 patch grid)"
     )
 
     mlp = MLPClassifier(max_iter=500, random_state=0)

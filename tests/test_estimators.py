@@ -78,7 +78,6 @@ def test_regressor_network_attains_convex_optimum(seed, input_shape, kernel_size
         kernel_size=kernel_size,
         stride=stride,
         input_shape=input_shape,
-        readout="sum",  # the global network of the naive reference (images default to regions)
         n_patterns=24,
         random_state=seed,
     ).fit(X, y)
@@ -111,7 +110,6 @@ def test_classifier_network_attains_convex_optimum(loss, n_classes, seed):
         beta=0.05,
         input_shape=(4, 4),
         kernel_size=2,
-        readout="sum",  # the global network of the naive reference
         loss=loss,
         n_patterns=16,
         random_state=seed,

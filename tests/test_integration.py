@@ -91,5 +91,5 @@ def test_readme_demo_runs_and_its_network_attains_the_optimum(capsys):
     optimum = float(re.search(r"convex optimum\s+([0-9.]+)", out).group(1))
     recovered = float(re.search(r"recovered network\s+([0-9.]+)", out).group(1))
     assert recovered == pytest.approx(optimum, rel=1e-6)
-    assert "dense read-out of pools (3, 3)" in out
+    assert "2x2 regions of the 6x6 patch grid" in out
     assert re.search(r"MLPClassifier\(100,\)\s+test accuracy 0\.\d+", out)

@@ -236,36 +236,6 @@ def test_native_solver_matches_clarabel_on_regional_programs(pooling, pool_size)
     assert native.regularized_objective(X, y) == pytest.approx(native.objective_, rel=1e-9)
 
 
-@pytest.mark.parametrize(
-    "params, pool_size, readout",
-    [
-        (dict(input_shape=(5, 5)), (2, 2), "dense"),  # 4x4 grid: 2x2 regions
-        (dict(input_shape=(6, 6)), (3, 3), "dense"),  # 5x5 grid: pools of 3 and 2
-        (dict(input_shape=(5, 5, 2)), (2, 2), "dense"),  # channels are not a grid axis
-        (dict(input_shape=(5, 5), pooling="max"), (2, 2), "dense"),
-        (dict(input_shape=(5, 5), pool_size=1), 1, "dense"),  # a region per patch
-        (dict(input_shape=(5, 5), readout="sum"), None, "sum"),  # the global network
-        (dict(input_shape=(5, 5), patterns="generated"), None, "sum"),
-        (dict(input_shape=(5, 5), architecture="three_layer"), None, "sum"),
-        (dict(input_shape=(5, 5), activation="linear"), None, "sum"),
-        (dict(input_shape=None), None, "sum"),  # signals pool globally
-        (dict(input_shape=None, readout="dense"), (2,), "dense"),  # two halves
-    ],
-)
-def test_auto_readout_uses_regions_on_images(params, pool_size, readout):
-    n_features = int(np.prod(params["input_shape"] or (5,)))
-    X = np.random.default_rng(0).standard_normal((8, n_features))
-    y = np.arange(8) % 2
-    defaults = dict(kernel_size=2, n_patterns=4, random_state=0, beta=0.5, solver="clarabel")
-    if params.get("patterns") == "generated":
-        defaults["solver"] = "auto"
-    clf = ConvexCNNClassifier(**{**defaults, **params}).fit(X, y)
-    assert (clf.pool_size_, clf.readout_) == (pool_size, readout)
-    assert clf.get_params()["readout"] == params.get("readout", "auto")  # not rewritten
-    regional = readout == "dense"
-    assert (clf.output_weights_.ndim == 3) == regional
-
-
 def test_output_weight_shapes():
     X = np.random.default_rng(0).standard_normal((12, 25))
     y = np.arange(12) % 3
@@ -513,7 +483,7 @@ _SHARED_FILTER = (
 
 def expected_failed_checks(estimator):
     # per-region (and per-patch) output weights can localise the informative feature
-    summed = estimator.pooling != "none" and estimator.readout != "dense"  # "auto": 1-D data
+    summed = estimator.pooling != "none" and estimator.readout == "sum"
     if isinstance(estimator, ConvexCNNRegressor) and summed:
         return {"check_regressors_train": _SHARED_FILTER}
     return {}
