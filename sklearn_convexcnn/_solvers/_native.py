@@ -243,10 +243,7 @@ def _polish(M, y, x, *, beta, loss, fit_intercept, n_groups, h, blocks):
     """
     coef = x[: n_groups * h].reshape(n_groups, h)
     b = x[-1] if fit_intercept else 0.0
-    norms = np.linalg.norm(coef, axis=1)
-    # interior-point residue (groups far below the largest) is not on the face: its beta/||c||
-    # curvature would make the Newton system singular, so it is polished to zero
-    active = np.flatnonzero(norms > 1e-7 * norms.max(initial=0.0))
+    active = np.flatnonzero(np.linalg.norm(coef, axis=1) > 0)
     if len(active) == 0:
         return None
     bases = []
