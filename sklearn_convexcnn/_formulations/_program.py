@@ -2,6 +2,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._network import TwoLayerCNN
+
 
 @dataclass
 class GroupProgram:
@@ -75,3 +77,31 @@ def recover_neurons(coef, rtol=1e-6):
     filters = coef[keep] / scale[:, None]
     weights = np.where(sign_index == 0, scale, -scale)
     return filters, weights, patterns
+
+
+def summed_network(solutions, pooling):
+    """The :class:`~.._network.TwoLayerCNN` of one output weight per neuron, recovered from
+    every output's solution: the neurons of output ``o`` have output weights in column ``o``
+    only (outputs, e.g. classes in one-vs-rest, are separate programs).
+
+    Parameters
+    ----------
+    solutions : list of Solution
+        One solved program per output.
+    pooling : object
+        The network's pooling (``pool(activations)``).
+    """
+    n_outputs = len(solutions)
+    filters, weights = [], []
+    for output, solution in enumerate(solutions):
+        output_filters, output_weights, _ = recover_neurons(solution.coef)
+        column = np.zeros((len(output_weights), n_outputs))
+        column[:, output] = output_weights
+        filters.append(output_filters)
+        weights.append(column)
+    return TwoLayerCNN(
+        filters=np.concatenate(filters),
+        output_weights=np.concatenate(weights),
+        intercept=np.array([solution.intercept for solution in solutions]),
+        pooling=pooling,
+    )

@@ -31,10 +31,10 @@ exactly the decoupled group lasso solved here, as in the authors' multi-class co
 
 import numpy as np
 
-from .._network import RegionalCNN, TwoLayerCNN
+from .._network import RegionalCNN
 from .._patterns import MAX_EXACT_PATTERNS, arrangement_gates
 from ._operator import DenseOperator, PatchOperator, StackedOperator
-from ._program import GroupProgram, recover_neurons
+from ._program import GroupProgram, recover_neurons, summed_network
 
 # --------------------------------------------------------------------------------------------
 # Pools on the patch grid
@@ -296,20 +296,7 @@ class PooledSumFormulation:
         ----------
         solutions : list of Solution
         """
-        n_outputs = len(solutions)
-        filters, weights = [], []
-        for output, solution in enumerate(solutions):
-            output_filters, output_weights, _ = recover_neurons(solution.coef)
-            column = np.zeros((len(output_weights), n_outputs))
-            column[:, output] = output_weights
-            filters.append(output_filters)
-            weights.append(column)
-        return TwoLayerCNN(
-            filters=np.concatenate(filters),
-            output_weights=np.concatenate(weights),
-            intercept=np.array([solution.intercept for solution in solutions]),
-            pooling=self.pooling,
-        )
+        return summed_network(solutions, self.pooling)
 
 
 class RegionalFormulation:

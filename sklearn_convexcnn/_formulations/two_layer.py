@@ -7,10 +7,9 @@ linear with piece ``A_i = sum_k alpha_k D_i^k X_k``, and the cell is
 
 import numpy as np
 
-from .._network import TwoLayerCNN
 from .._patterns import MAX_EXACT_PATTERNS, enumerate_gates, sample_gates
 from ._operator import DenseOperator, PatchOperator
-from ._program import GroupProgram, recover_neurons
+from ._program import GroupProgram, summed_network
 from .pooling import PatchPooling, make_pooled_formulation
 
 
@@ -98,20 +97,7 @@ class TwoLayerFormulation:
         -------
         network : TwoLayerCNN
         """
-        n_outputs = len(solutions)
-        filters, weights = [], []
-        for output, solution in enumerate(solutions):
-            output_filters, output_weights, _ = recover_neurons(solution.coef)
-            column = np.zeros((len(output_weights), n_outputs))
-            column[:, output] = output_weights
-            filters.append(output_filters)
-            weights.append(column)
-        return TwoLayerCNN(
-            filters=np.concatenate(filters),
-            output_weights=np.concatenate(weights),
-            intercept=np.array([solution.intercept for solution in solutions]),
-            pooling=self.pooling,
-        )
+        return summed_network(solutions, self.pooling)
 
 
 POOLINGS = {"average": AveragePooling, "max": PatchPooling, "none": PatchPooling}
