@@ -415,7 +415,7 @@ class _BaseConvexCNN(BaseEstimator):
                 )
                 + (
                     "). The restricted problems cannot be solved more accurately: loosen tol or "
-                    "use a CVXPY solver="
+                    "use a CVXPY solver (e.g. solver='clarabel')"
                     if solution.status == "stalled"
                     else "). Increase max_iter or loosen tol"
                 )
