@@ -252,6 +252,7 @@ _ATTRIBUTES = """\
         it is at most ``tol * objective_``; for the CVXPY solvers it is computed after the
         solve (two-layer ReLU CNNs; ``nan`` for the other architectures). It certifies the
         convex program over the fitted patterns; :meth:`certify` checks every pattern.
+        At the optimum it can be negative by rounding (about ``1e-16 * objective_``).
 
     n_generated_ : int
         Patterns added to the sampled ones by ``patterns="generated"`` (gradient-run and data
