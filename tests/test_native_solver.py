@@ -12,7 +12,11 @@ import pytest
 from sklearn.exceptions import ConvergenceWarning
 
 from sklearn_convexcnn import ConvexCNNClassifier, ConvexCNNRegressor
-from sklearn_convexcnn._formulations._operator import DenseOperator, PatchOperator
+from sklearn_convexcnn._formulations._operator import (
+    DenseOperator,
+    PatchOperator,
+    StackedOperator,
+)
 from sklearn_convexcnn._formulations._program import GroupProgram
 from sklearn_convexcnn._formulations.two_layer import make_formulation
 from sklearn_convexcnn._optimality import (
@@ -194,6 +198,20 @@ def test_operator_of_all_zero_patches_has_no_candidates():
     operator = PatchOperator(patches, gates, np.full(3, 1 / 3))
     assert [len(operator.candidate_rows(i)) for i in range(2)] == [0, 0]
     np.testing.assert_array_equal(operator.correlations(np.ones(2)), np.zeros((2, 2)))
+
+
+def test_stacked_operator_forwards_each_blocks_candidate_rows():
+    rng = np.random.default_rng(0)
+    patches = rng.standard_normal((6, 4, 3))
+    first = PatchOperator(patches, rng.standard_normal((3, 2)), np.full(4, 0.25))
+    second = PatchOperator(patches[:, :2], rng.standard_normal((3, 3)), np.full(2, 0.5))
+    dense = DenseOperator(GroupProgram(np.zeros((1, 6, 3)), np.ones((1, 5, 3))))
+    stacked = StackedOperator([first, second, dense])
+    for i in range(2):
+        np.testing.assert_array_equal(stacked.candidate_rows(i), first.candidate_rows(i))
+    for i in range(3):
+        np.testing.assert_array_equal(stacked.candidate_rows(2 + i), second.candidate_rows(i))
+    assert len(stacked.candidate_rows(5)) == 0  # a block without candidates
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])

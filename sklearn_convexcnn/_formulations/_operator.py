@@ -264,6 +264,13 @@ class StackedOperator:
             out[positions, : op.n_rows] = op.cone_products(U[positions], local)
         return out
 
+    def candidate_rows(self, i):
+        """The block's candidate rows of ``G_i`` (none where the block keeps no candidates)."""
+        ((op, _, local),) = self._blocks([i])
+        if not hasattr(op, "candidate_rows"):
+            return np.zeros(0, dtype=int)
+        return op.candidate_rows(int(local[0]))
+
     def cone_rows(self, i, rows):
         """Rows ``rows`` of ``G_i``, shape (len(rows), patch_size); padding rows are zero."""
         ((op, _, local),) = self._blocks([i])
