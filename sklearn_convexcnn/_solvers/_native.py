@@ -101,6 +101,9 @@ def _solve_qp(H, linear, beta, n_groups, patch_size, cone_blocks, tol):
     settings.tol_gap_rel = tol
     settings.tol_feas = tol
     settings.max_iter = 200
+    # The QPs are small and their Hessian dense: QDLDL factors them 2-2.5x faster than the
+    # supernodal faer that "auto" picks (digits, 2x2 regions: 6.5 s against 16 s per class).
+    settings.direct_solve_method = "qdldl"
     solver = clarabel.DefaultSolver(sp.triu(P).tocsc(), q, A, b, cones, settings)
     result = solver.solve()
     status = str(result.status)
