@@ -221,6 +221,8 @@ def _digits_child(queue, name):
             beta=1.0,
             input_shape=(8, 8),
             kernel_size=3,
+            pool_size=None,  # global pooling, as measured below (pinned, whatever the defaults)
+            readout="sum",
             n_patterns=64,
             solver="native",
             tol=1e-7,

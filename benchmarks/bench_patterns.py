@@ -38,6 +38,8 @@ from sklearn_convexcnn._patches import extract_patches, resolve_geometry
 VERBOSE = int(sys.argv[1]) if len(sys.argv) > 1 else 0
 N_RESTARTS = 10
 ADAM_STEPS = 2000
+# the network Adam trains: global average pooling (pinned, whatever the defaults)
+GLOBAL = {"pool_size": None, "readout": "sum"}
 
 
 def planted_1d(rng):
@@ -57,7 +59,7 @@ def digits(rng):
     index = rng.choice(len(data.target), size=300, replace=False)
     X = data.data[index] / 16.0
     y = np.where(data.target[index] >= 5, 1.0, -1.0)
-    return X, y, {"kernel_size": 3, "input_shape": (8, 8)}, ConvexCNNClassifier
+    return X, y, {"kernel_size": 3, "input_shape": (8, 8), **GLOBAL}, ConvexCNNClassifier
 
 
 def bars(rng):
@@ -70,7 +72,8 @@ def bars(rng):
             image[line, start : start + 4] += 1.0
         else:
             image[start : start + 4, line] += 1.0
-    return X.reshape(n, -1), y, {"kernel_size": 3, "input_shape": (side, side)}, ConvexCNNClassifier
+    params = {"kernel_size": 3, "input_shape": (side, side), **GLOBAL}
+    return X.reshape(n, -1), y, params, ConvexCNNClassifier
 
 
 def beta_max(X, y, params, rng):

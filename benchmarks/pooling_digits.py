@@ -3,7 +3,7 @@
 Usage::
 
     python benchmarks/pooling_digits.py [--n-train N] [--n-patterns P] [--beta B]
-        [--regional-beta B] [--solver S] [--n-jobs J] [--skip-max]
+        [--regional-beta B [B ...]] [--solver S] [--n-jobs J] [--skip-max]
 
 All models see the same stratified split of ``load_digits`` (pixels / 16):
 ``train_test_split(X / 16, y, test_size=0.25, stratify=y, random_state=0)``, trained on the
@@ -12,8 +12,9 @@ first ``n_train`` images of the 75 % training part (default: all 1347) and score
 filters, ``solver`` and ``n_jobs`` (one-vs-rest classes solved in parallel); the global models
 set ``pool_size=None, readout="sum"`` explicitly (so the rows do not move when the defaults do)
 with ``beta`` (default 0.1) and 0.01, the 2x2-region models ``pool_size=3, readout="dense"``
-with ``regional_beta`` (default 1.0; ``n_patterns`` defaults to 32). ``--skip-max`` leaves
-out regional max pooling, whose programs are dense. Prints one line per model as it
+with average pooling at every ``regional_beta`` (default 1.0 and 0.1; ``n_patterns`` defaults
+to 32) and with max pooling at the first. ``--skip-max`` leaves out regional max pooling,
+whose programs are dense. Prints one line per model as it
 finishes, then an reST table (test accuracy, fit time, neurons,
 ``duality_gap_ / objective_``), the fit times over MLPClassifier's and every warning raised
 during the fits.
@@ -33,13 +34,13 @@ from sklearn_convexcnn import ConvexCNNClassifier
 HEADER = ("model", "test accuracy", "fit (s)", "neurons", "gap / objective", "warnings")
 
 
-def build_models(n_patterns, beta, regional_beta, solver, n_jobs, skip_max):
+def build_models(n_patterns, beta, regional_betas, solver, n_jobs, skip_max):
     common = dict(
         input_shape=(8, 8), kernel_size=3, n_patterns=n_patterns, random_state=0,
         solver=solver, n_jobs=n_jobs,
     )  # fmt: skip
     glob = dict(pooling="average", pool_size=None, readout="sum", **common)
-    regions = dict(pool_size=3, readout="dense", beta=regional_beta, **common)
+    regions = dict(pool_size=3, readout="dense", **common)
     models = {
         f"ConvexCNN, global average (readout='sum'), beta={beta}": ConvexCNNClassifier(
             beta=beta, **glob
@@ -48,13 +49,14 @@ def build_models(n_patterns, beta, regional_beta, solver, n_jobs, skip_max):
         "ConvexCNN, global average (readout='sum'), beta=0.01": ConvexCNNClassifier(
             beta=0.01, **glob
         ),
-        f"ConvexCNN, 2x2 regions, average (readout='dense'), beta={regional_beta}": (
-            ConvexCNNClassifier(pooling="average", **regions)
-        ),
     }
+    for regional_beta in regional_betas:
+        models[f"ConvexCNN, 2x2 regions, average (readout='dense'), beta={regional_beta}"] = (
+            ConvexCNNClassifier(pooling="average", beta=regional_beta, **regions)
+        )
     if not skip_max:
-        models[f"ConvexCNN, 2x2 regions, max (readout='dense'), beta={regional_beta}"] = (
-            ConvexCNNClassifier(pooling="max", **regions)
+        models[f"ConvexCNN, 2x2 regions, max (readout='dense'), beta={regional_betas[0]}"] = (
+            ConvexCNNClassifier(pooling="max", beta=regional_betas[0], **regions)
         )
     models["MLPClassifier(max_iter=500, random_state=0)"] = MLPClassifier(
         max_iter=500, random_state=0
@@ -62,7 +64,7 @@ def build_models(n_patterns, beta, regional_beta, solver, n_jobs, skip_max):
     return models
 
 
-def main(n_train, n_patterns, beta, regional_beta, solver, n_jobs, skip_max):
+def main(n_train, n_patterns, beta, regional_betas, solver, n_jobs, skip_max):
     X, y = load_digits(return_X_y=True)
     X_train, X_test, y_train, y_test = train_test_split(
         X / 16, y, test_size=0.25, stratify=y, random_state=0
@@ -73,7 +75,7 @@ def main(n_train, n_patterns, beta, regional_beta, solver, n_jobs, skip_max):
         f"solver={solver!r}, n_jobs={n_jobs}, load average {os.getloadavg()[0]:.2f}",
         flush=True,
     )
-    models = build_models(n_patterns, beta, regional_beta, solver, n_jobs, skip_max)
+    models = build_models(n_patterns, beta, regional_betas, solver, n_jobs, skip_max)
     rows, caught_all = [], []
     for name, model in models.items():
         start = time.perf_counter()
@@ -113,7 +115,7 @@ if __name__ == "__main__":
     parser.add_argument("--n-train", type=int, default=None, help="default: all 1347")
     parser.add_argument("--n-patterns", type=int, default=32)
     parser.add_argument("--beta", type=float, default=0.1, help="of the global models")
-    parser.add_argument("--regional-beta", type=float, default=1.0)
+    parser.add_argument("--regional-beta", type=float, nargs="+", default=[1.0, 0.1])
     parser.add_argument("--solver", default="auto")
     parser.add_argument("--n-jobs", type=int, default=2)
     parser.add_argument("--skip-max", action="store_true")
