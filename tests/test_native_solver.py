@@ -379,3 +379,38 @@ def test_path_matches_cold_starts(loss):
             operator, y, beta=beta, loss=loss, fit_intercept=True, tol=1e-9, max_iter=100
         )
         assert objective == pytest.approx(cold.objective, rel=1e-8)
+
+
+@pytest.mark.parametrize("residue", [1e-9, 1e-5])
+def test_polish_drops_interior_point_residue_and_reaches_the_kkt_point(residue):
+    # Group lasso without cone rows: the optimum has exact KKT prices ||A_j^T v|| = beta on the
+    # active groups and <= beta on the zero ones. An interior point leaves the zero groups at a
+    # small norm (1e-9 typical, 1e-5 next to near-degenerate ones); on a Newton face that keeps
+    # them, their beta/||c|| curvature leaves the active prices ~1e-6 off, which the certificate
+    # cannot close (it stalled the native solver on regional and generated programs).
+    from sklearn_convexcnn._solvers._native import _polish, _solve_qp
+
+    rng = np.random.default_rng(0)
+    n, n_groups, h = 40, 6, 3
+    M = np.hstack([rng.standard_normal((n, n_groups * h)), np.ones((n, 1))])
+    y = M[:, :h] @ [1.0, -2.0, 0.5] + 0.1 * rng.standard_normal(n)
+    beta = 2.0
+    blocks = [np.zeros((0, h))] * n_groups
+    x = _solve_qp(M.T @ M, -(M.T @ y), beta, n_groups, h, blocks, 1e-10)
+    coef = x[:-1].reshape(n_groups, h)
+    zero = np.linalg.norm(coef, axis=1) < 1e-6
+    assert 1 <= zero.sum() < n_groups  # some groups active, some not
+    coef[zero] = residue * rng.standard_normal((zero.sum(), h))
+    start = np.concatenate([coef.ravel(), x[-1:]])
+
+    polished = _polish(
+        M, y, start, beta=beta, loss="squared", fit_intercept=True, n_groups=n_groups, h=h,
+        blocks=blocks,
+    )  # fmt: skip
+    assert polished is not None
+    result = polished[:-1].reshape(n_groups, h)
+    np.testing.assert_array_equal(result[zero], 0.0)
+    v = y - M @ polished
+    prices = np.linalg.norm((M[:, :-1].T @ v).reshape(n_groups, h), axis=1)
+    np.testing.assert_allclose(prices[~zero], beta, rtol=1e-10)
+    assert np.all(prices[zero] < beta)

@@ -246,9 +246,11 @@ def _polish(M, y, x, *, beta, loss, fit_intercept, n_groups, h, blocks):
     few Newton steps there reach machine accuracy.
 
     The face first leaves out the interior-point residue: groups whose norm is far below the
-    largest one, which the interior point keeps near zero rather than at zero. On the face their
-    ``beta / ||c||`` curvature makes the Newton system singular, and the active groups keep a
-    KKT residual of about ``1e-6`` that stalls the certificate above ``tol``. Zeroing them is
+    others (below one of the widest gaps in the sorted norms, or below ``1e-6`` of the
+    largest), which the interior point keeps near zero rather than at zero.
+    On the face their ``beta / ||c||`` curvature makes the Newton system singular, and the
+    active groups keep a KKT residual of about ``1e-6`` that stalls the certificate above
+    ``tol``. Zeroing them is
     right only if each stays optimal at zero, ``||Proj_{K_j}(A_j^T v)|| <= beta`` on its kept
     rows ``K_j``; otherwise the whole nonzero set is polished. A result is kept only if it is
     feasible and no worse than ``x`` (up to rounding).
@@ -258,9 +260,10 @@ def _polish(M, y, x, *, beta, loss, fit_intercept, n_groups, h, blocks):
     if not norms.any():
         return None
     start_value = _objective(loss, M @ x, y, beta, coef)
-    faces = [norms > _RESIDUE * norms.max(), norms > 0]
-    if np.array_equal(*faces):
-        faces.pop()
+    faces = []
+    for face in [*_gap_faces(norms), norms > _RESIDUE * norms.max(), norms > 0]:
+        if not any(np.array_equal(face, seen) for seen in faces):
+            faces.append(face)
     for face in faces:
         polished = _newton_on_face(
             M, y, x, np.flatnonzero(face), loss, beta, fit_intercept, h, blocks
@@ -276,6 +279,20 @@ def _polish(M, y, x, *, beta, loss, fit_intercept, n_groups, h, blocks):
             continue
         return polished
     return None
+
+
+def _gap_faces(norms, n_faces=3):
+    """Faces that keep the groups above one of the widest gaps (10x or more) in the norms.
+
+    Near-degenerate groups (price within ``1e-4`` of ``beta``) converge to zero slowly in the
+    interior point and are left at ``1e-6`` to ``1e-4`` of the largest norm, above a fixed
+    residue threshold; a gap between them and the active groups is what tells them apart.
+    Widest gaps first; :func:`_optimal_at_zero` rejects a face that leaves out an active group.
+    """
+    values = np.sort(norms[norms > 0])[::-1]
+    ratios = values[:-1] / values[1:]
+    widest = np.argsort(-ratios, kind="stable")[:n_faces]
+    return [norms >= values[k] for k in widest if ratios[k] >= 10]
 
 
 def _optimal_at_zero(M, f, y, groups, loss, beta, h, blocks):
