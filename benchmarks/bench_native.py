@@ -11,6 +11,7 @@ Usage::
 
     python benchmarks/bench_native.py            # everything (about 10 minutes on 2 cores)
     python benchmarks/bench_native.py --quick    # small sizes only, no n=60,000
+    python benchmarks/bench_native.py --part adam   # convex fits against Adam (needs torch)
 
 Results are printed as Markdown tables (copied into ``benchmarks/README.md``).
 """
@@ -32,8 +33,18 @@ from sklearn_convexcnn._solvers._native import solve_native
 K, H = 16, 5  # patches per signal and patch size: signals of length K + H - 1
 
 
+def signals(n, rng):
+    """1-D Gaussian signals, their patches and a planted 3-neuron average-pooling CNN's targets."""
+    length = K + H - 1
+    X = rng.standard_normal((n, length))
+    patches = extract_patches(X, resolve_geometry(None, H, 1, length))
+    filters = rng.standard_normal((3, H))
+    y = np.maximum(patches @ filters.T, 0).mean(axis=1) @ [1.0, -1.0, 0.5]
+    return X, patches, y + 0.1 * rng.standard_normal(n)
+
+
 def synthetic(n, n_patterns, seed=0, phases=None):
-    """1-D Gaussian signals, a planted 3-neuron average-pooling CNN, noise; gates and beta.
+    """The problem of :func:`signals` with sampled gates and ``beta = 0.1 beta_max``.
 
     ``phases`` (a dict), when given, receives the seconds of each step: data and patches,
     pattern sampling with de-duplication, ``beta_max`` (operator and one max-pricing pass).
@@ -41,12 +52,7 @@ def synthetic(n, n_patterns, seed=0, phases=None):
     phases = {} if phases is None else phases
     start = time.perf_counter()
     rng = np.random.default_rng(seed)
-    length = K + H - 1
-    X = rng.standard_normal((n, length))
-    patches = extract_patches(X, resolve_geometry(None, H, 1, length))
-    filters = rng.standard_normal((3, H))
-    y = np.maximum(patches @ filters.T, 0).mean(axis=1) @ [1.0, -1.0, 0.5]
-    y = y + 0.1 * rng.standard_normal(n)
+    _, patches, y = signals(n, rng)
     phases["data"] = time.perf_counter() - start
     start = time.perf_counter()
     formulation = make_formulation("average")
@@ -277,12 +283,59 @@ def digits_table():
         )
 
 
+def adam_table(sizes, budgets=(64, 128)):
+    """The estimators (sampled and generated patterns) against the best of 10 Adam restarts.
+
+    The same network and objective, ``0.5 ||f(X) - y||^2 + beta/2 sum_j (||u_j||^2 + w_j^2)``
+    with global average pooling, on the problem of :func:`synthetic` (same data, same ``beta``
+    as the solver table's P = 64 rows); the fits with ``n_patterns`` each of ``budgets``; Adam as
+    in ``bench_patterns.py`` (float64, 2000 full-batch steps, learning rate 1e-2, width
+    ``max(32, widest fit)``, one torch thread), once per ``n``. In-process, one after the other:
+    read the time ratios within a row.
+    """
+    from bench_patterns import N_RESTARTS, adam_restarts
+
+    from sklearn_convexcnn import ConvexCNNRegressor
+
+    print(f"\n## Convex fits versus the best of {N_RESTARTS} Adam restarts\n")
+    print(
+        "| n | beta | P | sampled: objective / s | generated: objective / s / patterns / check "
+        "| best Adam: objective / s (width) | sampled vs Adam | generated vs Adam |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    for n in sizes:
+        _, _, _, beta = synthetic(n, 64)
+        X, patches, y = signals(n, np.random.default_rng(0))
+        fits = {}
+        for budget in budgets:
+            for patterns in ("sampled", "generated"):
+                start = time.perf_counter()
+                model = ConvexCNNRegressor(
+                    beta=beta, kernel_size=H, n_patterns=budget, patterns=patterns,
+                    solver="native", random_state=0,
+                ).fit(X, y)  # fmt: skip
+                fits[budget, patterns] = (model, time.perf_counter() - start)
+        width = max(32, *(model.filters_.shape[0] for model, _ in fits.values()))
+        adam, t_adam = adam_restarts(patches, y, beta, width, seed=0)
+        for budget in budgets:
+            (sampled, t_sampled) = fits[budget, "sampled"]
+            (generated, t_generated) = fits[budget, "generated"]
+            print(
+                f"| {n} | {beta:.4g} | {budget} | {sampled.objective_:.6f} / {t_sampled:.1f} "
+                f"| {generated.objective_:.6f} / {t_generated:.1f} / {generated.n_patterns_} / "
+                f"{generated.dual_check_ / beta:.4f} | {adam:.6f} / {t_adam:.1f} ({width}) "
+                f"| {(sampled.objective_ - adam) / adam:+.2%} "
+                f"| {(generated.objective_ - adam) / adam:+.2%} |",
+                flush=True,
+            )
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes only")
     parser.add_argument(
         "--part",
-        choices=["solvers", "scaling", "digits"],
+        choices=["solvers", "scaling", "digits", "adam"],
         action="append",
         help="run only these parts (repeatable); default: all",
     )
@@ -290,8 +343,9 @@ def main():
     parser.add_argument(
         "--sizes", default="1000,3000,10000,30000,60000", help="n for the scaling curve"
     )
+    parser.add_argument("--adam-sizes", default="200,1000", help="n for the Adam comparison")
     args = parser.parse_args()
-    parts = args.part or ["solvers", "scaling", "digits"]
+    parts = args.part or ["solvers", "scaling", "digits", "adam"]
     configs = [tuple(int(v) for v in c.split("x")) for c in args.configs.split(",")]
     sizes = [int(v) for v in args.sizes.split(",")]
     if args.quick:
@@ -309,6 +363,8 @@ def main():
         scaling_table(sizes, 256)
     if "digits" in parts:
         digits_table()
+    if "adam" in parts:
+        adam_table([int(v) for v in args.adam_sizes.split(",")])
 
 
 if __name__ == "__main__":

@@ -15,14 +15,16 @@ Three problem families, one run each, same regularised objective everywhere::
 ``beta = 0.1 * beta_max``, where ``beta_max = max_{||u|| <= 1} |(y - mean y)^T g(u)|`` is the
 smallest ``beta`` with the zero network optimal (estimated by the dual oracle's search). The
 convex fits are the estimators with ``patterns="sampled"`` and ``patterns="generated"``
-(``n_patterns=64``, ``solver="auto"``). The baseline trains the same network in float64 with Adam
-(2000 full-batch steps, learning rate 1e-2, 10 random restarts, width ``max(32, fitted width)``);
-its objective is evaluated at the last step; torch runs on one thread, as numpy's tiny products
-do. Prints one table; times are wall-clock seconds on whatever machine runs it (read the ratios).
-Results: ``benchmarks/README.md`` (section "Pattern generation ...").
+(``n_patterns`` 128 by default, ``solver="auto"``). The baseline trains the same network in
+float64 with Adam (2000 full-batch steps, learning rate 1e-2, 10 random restarts, width
+``max(32, fitted width)``); its objective is evaluated at the last step; torch runs on one
+thread, as numpy's tiny products do. Prints one table; times are wall-clock seconds on whatever
+machine runs it (read the ratios). Results: ``benchmarks/README.md`` (section "Pattern
+generation ...").
 
-Run: ``PYTHONPATH=. python benchmarks/bench_patterns.py [1]`` (needs torch; about 7 minutes on a
-loaded 2-core machine; ``1`` prints every round).
+Run: ``PYTHONPATH=. python benchmarks/bench_patterns.py [VERBOSE [N_PATTERNS]]`` (needs torch;
+about 6 minutes on a quiet 2-core machine; ``VERBOSE=1`` prints every round, ``N_PATTERNS`` is
+the budget, default 128).
 """
 
 import sys
@@ -35,7 +37,6 @@ from sklearn_convexcnn._formulations.two_layer import make_formulation
 from sklearn_convexcnn._generation import oracle_search
 from sklearn_convexcnn._patches import extract_patches, resolve_geometry
 
-VERBOSE = int(sys.argv[1]) if len(sys.argv) > 1 else 0
 N_RESTARTS = 10
 ADAM_STEPS = 2000
 # the network Adam trains: global average pooling (pinned, whatever the defaults)
@@ -116,7 +117,7 @@ def adam_restarts(patches, y, beta, width, seed):
     return best, time.perf_counter() - start
 
 
-def main():
+def main(verbose=0, n_patterns=128):
     print(
         "| problem | n | K | h | beta | sampled: obj / s | generated: obj / s / patterns / "
         "check/beta | best of 10 Adam: obj / s (width) | generated vs Adam |"
@@ -133,9 +134,9 @@ def main():
             model = Estimator(
                 beta=beta,
                 patterns=patterns,
-                n_patterns=64,
+                n_patterns=n_patterns,
                 random_state=0,
-                verbose=VERBOSE,
+                verbose=verbose,
                 **params,
             ).fit(X, y)
             fits[patterns] = (model, time.perf_counter() - start)
@@ -159,4 +160,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    main(*(int(arg) for arg in sys.argv[1:3]))

@@ -119,11 +119,11 @@ _PARAMETERS = """\
         ``n_patterns="exact"``, where generation runs over the enumeration with small
         programs) the check is exact and ``is_certified_`` says the fit is the global optimum
         of the non-convex problem. Two-layer ReLU CNNs with ``readout="sum"`` only. The default
-        is ``"sampled"`` because of cost (``benchmarks/bench_patterns.py``): ``"generated"``
-        reached objectives 23-31 % lower than ``"sampled"`` and within 0.1 % of the best of 10
-        Adam restarts of the same network (below it on two of three problems), in 0.8-1.5
-        times the restarts' wall time, but 18-38 times the time of ``"sampled"``; use it when
-        the objective matters more than the time.
+        is ``"sampled"`` because of cost (``benchmarks/bench_patterns.py``, ``n_patterns=128``):
+        ``"generated"`` reached objectives 16-22 % lower than ``"sampled"`` and below the best
+        of 10 Adam restarts of the same network on all three problems (by 0.02-0.4 %), in
+        0.25-0.94 times the restarts' wall time, but 22-110 times the time of ``"sampled"``;
+        use it when the objective matters more than the time.
 
     prune : bool, default=True
         Whether to prune the solution to a minimal network (formulations.md §2.4): solver
