@@ -73,27 +73,29 @@ def _solve_qp(H, linear, beta, n_groups, patch_size, cone_blocks, tol):
 
     n_coef = n_groups * patch_size
     n_x = H.shape[0]
-    n_var = n_x + n_groups
+    h = patch_size
     P = sp.block_diag([sp.csc_matrix(np.triu(H)), sp.csc_matrix((n_groups, n_groups))])
     q = np.concatenate([linear, np.full(n_groups, beta)])
-    blocks, cones = [], []
-    n_cone_rows = sum(len(rows) for rows in cone_blocks)
-    if n_cone_rows:
-        data = sp.lil_matrix((n_cone_rows, n_var))
-        start = 0
-        for j, rows in enumerate(cone_blocks):
-            data[start : start + len(rows), j * patch_size : (j + 1) * patch_size] = -rows
-            start += len(rows)
-        blocks.append(data.tocsc())
-        cones.append(clarabel.NonnegativeConeT(n_cone_rows))
-    for j in range(n_groups):
-        soc = sp.lil_matrix((patch_size + 1, n_var))
-        soc[0, n_x + j] = -1.0
-        for k in range(patch_size):
-            soc[1 + k, j * patch_size + k] = -1.0
-        blocks.append(soc.tocsc())
-        cones.append(clarabel.SecondOrderConeT(patch_size + 1))
-    A = sp.vstack(blocks).tocsc()
+    # A in one COO pass: the kept rows of every cone (-G_j on c_j), then for every group the
+    # second-order block (-t_j, -c_j); loops over lil matrices cost ~15 ms per QP
+    sizes = np.array([len(rows) for rows in cone_blocks], dtype=int)
+    n_cone_rows = int(sizes.sum())
+    group_of_row = np.repeat(np.arange(n_groups), sizes)
+    stacked = np.concatenate([np.reshape(rows, (-1, h)) for rows in cone_blocks] or [[]])
+    lin_rows = np.repeat(np.arange(n_cone_rows), h)
+    lin_cols = (group_of_row[:, None] * h + np.arange(h)).ravel()
+    soc_start = n_cone_rows + np.arange(n_groups) * (h + 1)
+    soc_rows = np.concatenate([soc_start, (soc_start[:, None] + 1 + np.arange(h)).ravel()])
+    soc_cols = np.concatenate([n_x + np.arange(n_groups), np.arange(n_coef)])
+    A = sp.csc_matrix(
+        (
+            np.concatenate([-np.ravel(stacked), -np.ones(len(soc_rows))]),
+            (np.concatenate([lin_rows, soc_rows]), np.concatenate([lin_cols, soc_cols])),
+        ),
+        shape=(n_cone_rows + n_groups * (h + 1), n_x + n_groups),
+    )
+    cones = [clarabel.NonnegativeConeT(n_cone_rows)] if n_cone_rows else []
+    cones += [clarabel.SecondOrderConeT(h + 1)] * n_groups
     b = np.zeros(A.shape[0])
     settings = clarabel.DefaultSettings()
     settings.verbose = False
