@@ -35,7 +35,7 @@ from ._formulations.two_layer import POOLINGS, READOUTS, TwoLayerFormulation, ma
 from ._generation import generation_attributes, generation_fit
 from ._patches import extract_patches, resolve_geometry
 from ._patterns import MAX_EXACT_PATTERNS
-from ._resources import check_memory, dense_program_bytes
+from ._resources import check_memory, dense_program_bytes, operator_bytes
 from ._solvers import CVXPY_SOLVERS, SolverFailed
 from ._solvers._layers import solve_program
 from ._solvers._native import solve_native
@@ -190,14 +190,20 @@ class _BaseConvexCNN(BaseEstimator):
         ) or make_formulation(self.pooling, self.pool_size, self.readout, geometry.grid_shape)
         matrix_free = self.solver in ("auto", "native") and hasattr(formulation, "operator")
         dense = not (matrix_free and formulation.matrix_free)
-        if dense and self.n_patterns != "exact":  # exact mode has a limit of its own
+        if self.n_patterns != "exact":  # exact mode has a limit of its own
             n_samples, n_patches, patch_size = patches.shape
+            sizes = (n_samples, n_patches, patch_size, self.n_patterns)
             check_memory(
-                dense_program_bytes(n_samples, n_patches, patch_size, self.n_patterns),
-                f"The convex program for {n_samples} samples x {n_patches} patches of size "
-                f"{patch_size} with up to {self.n_patterns} patterns (solver={self.solver!r})",
-                "Use fewer n_patterns, solver='native' (matrix-free) where the architecture "
-                "supports it, or fit on a subset of the samples.",
+                dense_program_bytes(*sizes) if dense else operator_bytes(*sizes),
+                f"The {'' if dense else 'matrix-free '}convex program for {n_samples} samples "
+                f"x {n_patches} patches of size {patch_size} with up to {self.n_patterns} "
+                f"patterns (solver={self.solver!r})",
+                (
+                    "Use fewer n_patterns, solver='native' (matrix-free) where the architecture "
+                    "supports it, or fit on a subset of the samples."
+                    if dense
+                    else "Use fewer n_patterns or fit on a subset of the samples."
+                ),
             )
         warm = self._previous_solutions(geometry, Y.shape[1])
         gates = self.gates_ if warm else self._gates(formulation, patches, rng)

@@ -35,6 +35,18 @@ def dense_program_bytes(n_samples, n_patches, patch_size, n_patterns):
     return arrays + CVXPY_BYTES_PER_NONZERO * 2 * n_patterns * rows * patch_size
 
 
+def operator_bytes(n_samples, n_patches, patch_size, n_patterns):
+    """Peak memory of the native solver's matrix-free operator (:class:`PatchOperator`).
+
+    One bit per (sample, patch, pattern) for the activation signs, the patch rows twice (the
+    patches and their contiguous copy), the candidate rows of every pattern, and the 32 MB
+    chunks in which signs are computed. The working set's design matrix comes on top; it
+    grows with the number of active groups, not with ``n_patterns``.
+    """
+    rows = n_samples * n_patches
+    return rows * n_patterns // 8 + 16 * rows * patch_size + 800 * n_patterns + 2**25
+
+
 def _gigabytes(n_bytes):
     return f"{n_bytes / 2**30:.1f} GiB"
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from sklearn_convexcnn import ConvexCNNRegressor
-from sklearn_convexcnn._resources import check_memory, dense_program_bytes
+from sklearn_convexcnn._resources import check_memory, dense_program_bytes, operator_bytes
 
 
 def test_estimate_matches_the_measured_cvxpy_footprint():
@@ -41,3 +41,31 @@ def test_guard_fires_before_allocating():
     # validation copies X (2.5 MB) and cuts patches (13 MB); nothing of the program's size
     assert peak < 100 * 2**20
     assert not hasattr(reg, "network_")
+
+
+def test_guard_covers_the_matrix_free_operator_of_the_native_solver():
+    # one sign bit per (sample, patch, pattern): 5000 x 36 x 10**8 bits are 2.2 TB
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((5000, 64)), rng.standard_normal(5000)
+    assert operator_bytes(5000, 36, 9, 10**8) > 2 * 10**12
+    reg = ConvexCNNRegressor(input_shape=(8, 8), n_patterns=10**8, solver="native")
+    tracemalloc.start()
+    try:
+        with pytest.raises(
+            MemoryError,
+            match=r"The matrix-free convex program for 5000 samples .* 100000000 patterns .* "
+            r"needs about [0-9.]+ GiB .*fewer n_patterns",
+        ):
+            reg.fit(X, y)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 100 * 2**20
+    assert not hasattr(reg, "network_")
+
+
+def test_operator_estimate_covers_the_measured_footprint():
+    # benchmarks/README.md: n = 60,000, K = 16, h = 5, P = 256 peaked at 357 MiB resident,
+    # 252 MiB above the interpreter, imports and data (105 MiB); the operator is most of it
+    estimate = operator_bytes(60000, 16, 5, 256)
+    assert 30 * 2**20 <= estimate <= 252 * 2**20
