@@ -414,3 +414,26 @@ def test_polish_drops_interior_point_residue_and_reaches_the_kkt_point(residue):
     prices = np.linalg.norm((M[:, :-1].T @ v).reshape(n_groups, h), axis=1)
     np.testing.assert_allclose(prices[~zero], beta, rtol=1e-10)
     assert np.all(prices[zero] < beta)
+
+
+def test_working_set_drops_zero_groups_and_rebuilds_its_design():
+    from sklearn_convexcnn._solvers._native import _WorkingSet
+
+    rng = np.random.default_rng(0)
+    pieces, cones = rng.standard_normal((4, 10, 3)), rng.standard_normal((4, 5, 3))
+    operator = DenseOperator(GroupProgram(pieces, cones))
+    work = _WorkingSet(operator, 3)
+    for pattern, sign, rows in [(0, 0, [1]), (2, 1, [0, 3]), (3, 0, [])]:
+        work.add(pattern, sign, rows)
+    work.coef = np.array([[1.0, 0.0, 2.0], [0.0, 0.0, 0.0], [0.5, 0.5, 0.5]])
+    work.gram(intercept=True)  # cached
+    work.drop_zero_groups()
+    assert work.groups == [(0, 0), (3, 0)]
+    np.testing.assert_array_equal(work.coef, [[1.0, 0.0, 2.0], [0.5, 0.5, 0.5]])
+    assert [list(r) for r in work.rows] == [[1], []]
+    # as many groups as before the drop, but other ones: the design must not be the cached one
+    work.add(1, 1, [])
+    design = work.design(intercept=True)
+    expected = np.hstack([pieces[0], pieces[3], -pieces[1], np.ones((10, 1))])
+    np.testing.assert_array_equal(design, expected)
+    np.testing.assert_allclose(work.gram(intercept=True), expected.T @ expected)
