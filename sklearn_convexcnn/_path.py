@@ -4,7 +4,7 @@ import numpy as np
 from sklearn.utils import check_random_state
 
 from ._formulations.two_layer import make_formulation
-from ._optimality import dual_norms, dual_point
+from ._optimality import dual_point, max_dual_norm
 from ._patches import extract_patches, resolve_geometry
 from ._solvers._native import solve_native
 
@@ -111,7 +111,7 @@ def convex_cnn_path(
         f = np.zeros(len(y))
         if fit_intercept:
             f += y.mean() if loss == "squared" else np.log((1 + y.mean()) / (1 - y.mean()))
-        beta_max = float(dual_norms(operator, dual_point(loss, f, y, fit_intercept)).max())
+        beta_max = max_dual_norm(operator, dual_point(loss, f, y, fit_intercept))
         betas = np.geomspace(beta_max, eps * beta_max, n_betas)
     betas = np.sort(np.asarray(betas, dtype=np.float64))[::-1]
     coefs, intercepts, objectives, gaps = [], [], [], []

@@ -374,6 +374,11 @@ def test_path_matches_cold_starts(loss):
     assert np.all(gaps <= 1e-9 * objectives)
     patches = extract_patches(X, resolve_geometry(None, 3, 1, 8))
     operator = make_formulation("average").operator(patches, gates)
+    # beta_max is the largest dual norm at the empty network's fit (its intercept alone)
+    mean = y.mean()
+    f = np.full(len(y), mean if loss == "squared" else np.log((1 + mean) / (1 - mean)))
+    empty = dual_point(loss, f, y, fit_intercept=True)
+    assert betas[0] == pytest.approx(dual_norms(operator, empty).max(), rel=1e-12)
     for beta, objective in zip(betas[1:], objectives[1:], strict=True):
         cold = solve_native(
             operator, y, beta=beta, loss=loss, fit_intercept=True, tol=1e-9, max_iter=100
