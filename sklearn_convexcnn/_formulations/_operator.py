@@ -15,6 +15,8 @@ formulation whose pieces are weighted sums of gated patches and whose cones are 
 rows (the two-layer programs with sum or average pooling).
 """
 
+import bisect
+
 import numpy as np
 
 
@@ -232,6 +234,7 @@ class StackedOperator:
     def __init__(self, operators):
         self.operators = operators
         self.offsets = np.cumsum([0] + [op.n_patterns for op in operators])
+        self._starts = [int(start) for start in self.offsets[:-1]]
         self.n_patterns = int(self.offsets[-1])
         self.n_samples, self.patch_size = operators[0].n_samples, operators[0].patch_size
         self.n_rows = max(op.n_rows for op in operators)
@@ -264,18 +267,23 @@ class StackedOperator:
             out[positions, : op.n_rows] = op.cone_products(U[positions], local)
         return out
 
+    def _block_of(self, i):
+        """``(operator, local index)`` of pattern ``i`` (called per projection: no arrays)."""
+        block = bisect.bisect_right(self._starts, int(i)) - 1
+        return self.operators[block], int(i) - self._starts[block]
+
     def candidate_rows(self, i):
         """The block's candidate rows of ``G_i`` (none where the block keeps no candidates)."""
-        ((op, _, local),) = self._blocks([i])
+        op, local = self._block_of(i)
         if not hasattr(op, "candidate_rows"):
             return np.zeros(0, dtype=int)
-        return op.candidate_rows(int(local[0]))
+        return op.candidate_rows(local)
 
     def cone_rows(self, i, rows):
         """Rows ``rows`` of ``G_i``, shape (len(rows), patch_size); padding rows are zero."""
-        ((op, _, local),) = self._blocks([i])
+        op, local = self._block_of(i)
         rows = np.asarray(rows, dtype=int)
         out = np.zeros((len(rows), self.patch_size))
         real = rows < op.n_rows
-        out[real] = op.cone_rows(int(local[0]), rows[real])
+        out[real] = op.cone_rows(local, rows[real])
         return out
