@@ -1,0 +1,424 @@
+"""The restricted problem by an active-set Newton method over faces, warm started.
+
+The restricted problem of the working set (:mod:`._native`) is::
+
+    min_{c, b}  L(sum_j M_j c_j + b) + beta * sum_j ||c_j||   s.t.  K_j c_j >= 0
+
+with ``K_j`` the kept rows of group ``j``'s cone. On a *face* (which groups are nonzero, which
+of their rows are tight) it is smooth: every nonzero group moves in the null space of its tight
+rows, every other group stays at zero. Newton's method solves it there in a few steps, each a
+Cholesky factorisation of a dense matrix of the face's dimension. The face is then corrected
+until the KKT conditions of the restricted problem hold:
+
+* a step that would leave the cone stops at the first row it meets, which becomes tight;
+* a group that shrinks to zero (or is pinned to zero by its tight rows) leaves the face;
+* a zero group whose price ``||Proj_{K_j}(M_j^T v)||`` exceeds ``beta`` enters it, along that
+  projection;
+* a nonzero group that can still descend into its cone (the projection of its negative
+  gradient onto the tangent cone of its tight rows is nonzero) releases the rows that this
+  direction leaves, and a step along it starts the next Newton solve. Rows at zero slack that
+  were never blocked on count as tight here: on degenerate cones (digits repeat patches) they
+  would otherwise be released and met again at once, a cycle.
+
+Every correction decreases the objective, so the face never repeats. Between two working-set
+iterations the face changes little (a few groups enter, a few rows are added), so a handful of
+corrections replace an interior-point solve from scratch, whose cost grows with the cube of the
+working set. Measured on one digits class (``1347`` images, ``2x2`` regions, 32 patterns), the
+native solver's time went from (restricted problems by Clarabel) to (by faces): ``beta=1``
+2.7 s to 1.4 s, ``beta=0.1`` 29.6 s to 4.2 s, ``beta=0.01`` 158 s to 17 s, regional max
+pooling at ``beta=1`` 34 s to 6.5 s.
+
+The answer is an exact KKT point (to the Newton tolerance) of the restricted problem. Where the
+corrections do not settle, :class:`FacesFailed` tells the caller to use the interior-point method
+instead; the duality gap of the full program certifies whichever answer is used.
+"""
+
+import warnings
+
+import numpy as np
+import scipy.linalg
+from scipy.special import expit
+
+from .._losses import dual_vector, loss_value
+from .._optimality import _nnls_projection
+
+# A row is tight at ``c`` when its slack is at most this times ``||c|| ||row||``.
+_TIGHT = 1e-9
+# A group whose norm falls below this times the largest leaves the face.
+_COLLAPSE = 1e-12
+
+
+class FacesFailed(Exception):
+    """The face corrections did not reach a KKT point; use the interior-point method."""
+
+
+def _tight(rows, c):
+    if not len(rows):
+        return np.zeros(0, dtype=bool)
+    return rows @ c <= _TIGHT * np.linalg.norm(c) * np.linalg.norm(rows, axis=1)
+
+
+def _null_space(rows, h):
+    """Orthonormal basis of ``{u : rows @ u = 0}``, shape (h, k)."""
+    if not len(rows):
+        return np.eye(h)
+    _, singular, vt = np.linalg.svd(rows)
+    rank = int(np.sum(singular > 1e-9 * singular[0])) if singular[0] > 0 else 0
+    return vt[rank:].T
+
+
+def _lipschitz(loss):
+    """Upper bound on the loss's second derivative in ``f``: a safe first step length."""
+    return 1.0 if loss == "squared" else 0.25
+
+
+def hessian_weights(loss, f, y):
+    """The loss's second derivative in ``f``, sample by sample."""
+    if loss == "squared":
+        return np.ones_like(f)
+    p = expit(y * f)
+    return p * (1 - p)
+
+
+class _Faces:
+    """What the Newton iterations of one restricted problem share.
+
+    The kept rows of all groups are stacked (``rows``, ``row_group``) so that the ratio test
+    is one vectorised pass; ``tight`` (see :meth:`tight_rows`) is a flat mask over them whose
+    per-group pieces are views.
+    """
+
+    def __init__(self, M, gram, y, blocks, *, beta, loss, fit_intercept, kkt_tol):
+        self.M, self.gram, self.y, self.blocks = M, gram, y, blocks
+        self.beta, self.loss, self.fit_intercept = beta, loss, fit_intercept
+        self.kkt_tol = kkt_tol
+        self.h = blocks[0].shape[1]
+        self.n_coef = len(blocks) * self.h
+        sizes = [len(rows) for rows in blocks]
+        self.offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(int)
+        self.rows = np.concatenate([np.reshape(rows, (-1, self.h)) for rows in blocks])
+        self.row_group = np.repeat(np.arange(len(blocks)), sizes)
+        self.row_norms = np.linalg.norm(self.rows, axis=1)
+        self._bases = {}
+        self._hessian = None
+
+    def tight_rows(self, coef):
+        """Per-group masks of the rows tight at ``coef``, views of one flat mask."""
+        self.tight = np.concatenate(
+            [_tight(rows, c) for rows, c in zip(self.blocks, coef, strict=True)]
+        ).astype(bool)
+        return [self.tight[a:b] for a, b in zip(self.offsets[:-1], self.offsets[1:], strict=True)]
+
+    def fit(self, coef, b):
+        return self.M[:, : self.n_coef] @ coef.ravel() + b
+
+    def value(self, coef, b):
+        norms = np.linalg.norm(coef, axis=1)
+        return loss_value(self.loss, self.fit(coef, b), self.y) + self.beta * float(norms.sum())
+
+    def basis(self, j, tight):
+        key = (j, tight.tobytes())
+        if key not in self._bases:
+            self._bases[key] = _null_space(self.blocks[j][tight], self.h)
+        return self._bases[key]
+
+    def loss_hessian(self, active, f):
+        """The loss's Hessian in the coefficients of the groups ``active``: the block of the
+        coefficients, its column for the intercept and the intercept's corner."""
+        columns = (active[:, None] * self.h + np.arange(self.h)).ravel()
+        if self.fit_intercept:
+            columns = np.append(columns, self.M.shape[1] - 1)
+        key = active.tobytes()
+        if self.gram is not None and self._hessian is not None and self._hessian[0] == key:
+            H = self._hessian[1]  # squared loss: constant while the active groups are
+        elif self.gram is not None:
+            H = self.gram[np.ix_(columns, columns)]
+            self._hessian = (key, H)
+        else:
+            B = self.M[:, columns]
+            H = B.T @ (hessian_weights(self.loss, f, self.y)[:, None] * B)
+        n = len(active) * self.h
+        return H[:n, :n], H[:n, n:].ravel(), H[n:, n:]
+
+    def ratio_test(self, coef, dcoef, tight):
+        """Largest step along ``dcoef`` that keeps every slack kept row of the nonzero groups
+        feasible, and that row as ``(group, row)``; ``(inf, None)`` if none limits it."""
+        g = self.row_group
+        rate = np.einsum("rh,rh->r", self.rows, dcoef[g])
+        falling = np.flatnonzero((rate < 0) & ~self.tight & np.any(coef, axis=1)[g])
+        if not len(falling):
+            return np.inf, None
+        slack = np.einsum("rh,rh->r", self.rows[falling], coef[g[falling]])
+        ratios = np.maximum(slack, 0.0) / -rate[falling]
+        k = int(np.argmin(ratios))
+        row = falling[k]
+        return ratios[k], (g[row], row - self.offsets[g[row]])
+
+
+def solve_on_faces(
+    M, gram, y, coef, b, blocks, *, beta, loss, fit_intercept, kkt_tol, max_changes=60
+):
+    """KKT point of the restricted problem, from ``(coef, b)`` (module docstring).
+
+    Parameters
+    ----------
+    M : ndarray of shape (n_samples, n_groups * h [+ 1])
+        The working set's design (and a column of ones with ``fit_intercept``).
+    gram : ndarray or None
+        ``M^T M`` (squared loss), or ``None`` to form the Hessian from ``M``.
+    y : ndarray of shape (n_samples,)
+    coef : ndarray of shape (n_groups, h)
+        Start; need not satisfy the kept rows (it is projected onto them).
+    b : float
+    blocks : list of ndarray
+        The kept rows of every group's cone, each of shape (n_rows_j, h).
+    beta : float
+    loss : {"squared", "logistic"}
+    fit_intercept : bool
+    kkt_tol : float
+        Relative accuracy of the KKT conditions: prices and descent directions are compared
+        with ``beta * (1 + kkt_tol)`` and ``beta * kkt_tol``.
+    max_changes : int, default=60
+
+    Returns
+    -------
+    coef : ndarray of shape (n_groups, h)
+    b : float
+
+    Raises
+    ------
+    FacesFailed
+        If a projection is inaccurate, Newton's method stalls off a KKT point or the face
+        changes more than ``max_changes`` times.
+    """
+    faces = _Faces(
+        M, gram, y, blocks, beta=beta, loss=loss, fit_intercept=fit_intercept, kkt_tol=kkt_tol
+    )
+    coef = np.array(coef, dtype=float)
+    for j, rows in enumerate(blocks):
+        norm = np.linalg.norm(coef[j])
+        if norm == 0 or not len(rows):
+            continue
+        limit = -_TIGHT * norm * np.linalg.norm(rows, axis=1)
+        if np.any(rows @ coef[j] < limit):
+            coef[j] = _nnls_projection(rows, coef[j])[0]
+            if np.any(rows @ coef[j] < limit):
+                raise FacesFailed("inaccurate projection onto a cone")
+    tight = faces.tight_rows(coef)
+    stuck = 0
+    for change in range(max_changes):
+        v = dual_vector(loss, faces.fit(coef, b), y)
+        entering = _entering(faces, coef, v)
+        before = faces.value(coef, b)
+        if change > 0 and not entering:
+            direction = _descent(faces, coef, v, tight)
+            if direction is None:
+                return coef, b
+            coef = _descent_step(faces, coef, b, direction, tight)
+        for j, direction, price in entering:
+            a = M[:, j * faces.h : (j + 1) * faces.h] @ direction
+            step = (price - beta) / (_lipschitz(loss) * max(a @ a, 1e-300) * len(entering))
+            coef[j] = step * direction
+            tight[j][:] = _tight(blocks[j], direction)
+        coef, b = _newton(faces, coef, b, tight)
+        # every change decreases the objective, which rules out cycling; rounding aside
+        stuck = stuck + 1 if faces.value(coef, b) >= before - 1e-15 * abs(before) else 0
+        if stuck == 3:
+            raise FacesFailed("the objective stopped decreasing off a KKT point")
+    raise FacesFailed(f"the face changed {max_changes} times")
+
+
+def _entering(faces, coef, v):
+    """Zero groups priced above ``beta``: ``(group, unit direction, price)``."""
+    h, beta = faces.h, faces.beta
+    entering = []
+    for j in np.flatnonzero(~np.any(coef, axis=1)):
+        g = faces.M[:, j * h : (j + 1) * h].T @ v
+        if np.linalg.norm(g) <= beta:
+            continue
+        projection, _ = _nnls_projection(faces.blocks[j], g)
+        price = np.linalg.norm(projection)
+        if price > beta * (1 + faces.kkt_tol):
+            entering.append((j, projection / price, price))
+    return entering
+
+
+def _descent(faces, coef, v, tight):
+    """A feasible descent direction of the nonzero groups, or ``None`` at a KKT point.
+
+    Group ``j``'s part is the projection of its negative gradient onto the tangent cone of
+    its tight rows, ``{d : K_T d >= 0}``: zero exactly when the multipliers of those rows
+    are non-negative. The tight rows that it leaves are released.
+    """
+    h, beta = faces.h, faces.beta
+    direction = np.zeros_like(coef)
+    for j in np.flatnonzero(np.any(coef, axis=1)):
+        # rows at zero slack that no step blocked on (dependent on the tight ones) are tight
+        # too: the direction must not cross them
+        tight[j] |= _tight(faces.blocks[j], coef[j])
+        norm = np.linalg.norm(coef[j])
+        gradient = -(faces.M[:, j * h : (j + 1) * h].T @ v) + beta * coef[j] / norm
+        rows = faces.blocks[j][tight[j]]
+        d, _ = _nnls_projection(rows, -gradient)
+        size = np.linalg.norm(d)
+        if size <= faces.kkt_tol * beta:
+            continue
+        direction[j] = d
+        leaving = rows @ d > _TIGHT * size * np.linalg.norm(rows, axis=1)
+        tight[j][np.flatnonzero(tight[j])[leaving]] = False
+    return direction if direction.any() else None
+
+
+def _descent_step(faces, coef, b, direction, tight):
+    """A step along ``direction`` that decreases the objective and stays in the cones.
+
+    Its slope is ``-sum ||d_j||^2`` (each ``d_j`` is a projection of the negative gradient);
+    the first trial minimises the loss's quadratic upper bound along it.
+    """
+    slope = -float(np.sum(direction**2))
+    a = faces.M[:, : faces.n_coef] @ direction.ravel()
+    limit, blocking = faces.ratio_test(coef, direction, tight)
+    step = min(-slope / (_lipschitz(faces.loss) * max(a @ a, 1e-300)), limit)
+    current = faces.value(coef, b)
+    while step > 1e-12:
+        candidate = coef + step * direction
+        if faces.value(candidate, b) <= current + 1e-4 * step * slope:
+            if step == limit:
+                tight[blocking[0]][blocking[1]] = True
+            return candidate
+        step *= 0.5
+    return coef
+
+
+def _newton(faces, coef, b, tight, max_iter=100):
+    """Newton's method on the face of ``coef`` and ``tight`` (updated in place as rows block
+    a step or groups collapse); returns ``(coef, b)``."""
+    current = faces.value(coef, b)
+    for _ in range(max_iter):
+        norms = np.linalg.norm(coef, axis=1)
+        pinned = [j for j in np.flatnonzero(norms) if faces.basis(j, tight[j]).shape[1] == 0]
+        collapsed = (norms > 0) & (norms <= _COLLAPSE * norms.max(initial=0.0))
+        if pinned or collapsed.any():  # their rows leave no room: the group is zero
+            coef[pinned] = 0.0
+            coef[collapsed] = 0.0
+            current = faces.value(coef, b)
+            continue
+        active = np.flatnonzero(norms)
+        gradient, hessian, padded, valid = _face_system(faces, coef, b, tight, active, norms)
+        step = newton_step(hessian, gradient)
+        decrease = gradient @ step
+        if decrease >= 0:
+            break
+        step_c = np.zeros(valid.size)
+        step_c[valid] = step[: len(step) - faces.fit_intercept]
+        dcoef = np.zeros_like(coef)
+        dcoef[active] = np.einsum("aik,ak->ai", padded, step_c.reshape(len(active), faces.h))
+        db = step[-1] if faces.fit_intercept else 0.0
+        limit, blocking = faces.ratio_test(coef, dcoef, tight)
+        if limit <= 1e-12:  # a row at zero slack blocks the step: it is tight
+            tight[blocking[0]][blocking[1]] = True
+            continue
+        converged = -decrease <= 1e-14 * max(abs(current), 1.0)
+        alpha = min(1.0, limit)
+        crossing = _crossing(coef, dcoef, active, alpha)
+        if crossing is not None:  # the step takes a group (nearly) through zero: it leaves
+            j, at = crossing
+            candidate = (coef + at * dcoef, b + at * db)
+            candidate[0][j] = 0.0
+            value = faces.value(*candidate)
+            if value <= current:
+                (coef, b), current = candidate, value
+                continue
+        if converged and alpha == 1.0:  # below what a line search can judge: the full step
+            return coef + dcoef, b + db
+        while True:
+            candidate = (coef + alpha * dcoef, b + alpha * db)
+            value = faces.value(*candidate)
+            if value <= current + 1e-4 * alpha * decrease:
+                break
+            alpha *= 0.5
+            if alpha < 1e-12:
+                return coef, b
+        if alpha == limit:
+            tight[blocking[0]][blocking[1]] = True
+        (coef, b), current = candidate, value
+        if converged and alpha != limit:
+            break
+    return coef, b
+
+
+def _face_system(faces, coef, b, tight, active, norms):
+    """Gradient and Hessian of the objective in the face's coordinates.
+
+    Each active group ``i`` moves in the null space of its tight rows, an orthonormal
+    ``basis_i`` of ``k_i <= h`` columns; the bases are padded to ``h`` columns (``padded``,
+    shape (a, h, h)) so that the blocks ``basis_i^T H_il basis_l`` are batched products, and
+    ``valid`` selects the real columns. The norms add ``beta / ||c_i|| (I - u_i u_i^T)``.
+    """
+    h, beta, a = faces.h, faces.beta, len(active)
+    padded = np.zeros((a, h, h))
+    valid = np.zeros((a, h), dtype=bool)
+    for i, j in enumerate(active):
+        basis = faces.basis(j, tight[j])
+        padded[i, :, : basis.shape[1]] = basis
+        valid[i, : basis.shape[1]] = True
+    valid = valid.ravel()
+    f = faces.fit(coef, b)
+    v = dual_vector(faces.loss, f, faces.y)
+    unit = coef[active] / norms[active, None]
+    correlations = (faces.M[:, : faces.n_coef].T @ v).reshape(-1, h)[active]
+    gradient = np.einsum("aik,ai->ak", padded, beta * unit - correlations).ravel()[valid]
+    H, cross, corner = faces.loss_hessian(active, f)
+    n = a * h
+    # H P: every block column times its basis, then P^T (H P): every block row
+    HP = np.swapaxes(H.reshape(n, a, h), 0, 1) @ padded  # (a, n, h)
+    HP = np.swapaxes(HP, 0, 1).reshape(n, n)
+    face_h = (np.swapaxes(padded, 1, 2) @ HP.reshape(a, h, n)).reshape(a, h, a, h)
+    local = np.einsum("aik,ai->ak", padded, unit)
+    face_h[np.arange(a), :, np.arange(a), :] += (beta / norms[active])[:, None, None] * (
+        np.eye(h) - local[:, :, None] * local[:, None, :]
+    )
+    hessian = face_h.reshape(n, n)[np.ix_(valid, valid)]
+    if faces.fit_intercept:
+        cross = np.einsum("aik,ai->ak", padded, cross.reshape(a, h)).ravel()[valid]
+        hessian = np.block([[hessian, cross[:, None]], [cross[None, :], corner]])
+        gradient = np.append(gradient, -np.sum(v))
+    return gradient, hessian, padded, valid
+
+
+def _crossing(coef, dcoef, active, alpha, ratio=1e-2):
+    """The first group whose norm falls below ``ratio`` of its own on ``[0, alpha]``.
+
+    The norm is not smooth at zero, so Newton's model of a group that shrinks to zero is
+    wrong there and the line search would creep towards it in ever smaller steps. Returns
+    ``(group, step)`` at the point of the group's smallest norm, or ``None``.
+    """
+    c, d = coef[active], dcoef[active]
+    rates = np.einsum("ai,ai->a", c, d)
+    lengths = np.einsum("ai,ai->a", d, d)
+    at = np.where(rates < 0, -rates / np.maximum(lengths, 1e-300), np.inf)
+    inside = at < alpha
+    if not inside.any():
+        return None
+    smallest = np.linalg.norm(c + np.where(inside, at, 0.0)[:, None] * d, axis=1)
+    through = inside & (smallest <= ratio * np.linalg.norm(c, axis=1))
+    if not through.any():
+        return None
+    k = np.flatnonzero(through)[np.argmin(at[through])]
+    return active[k], at[k]
+
+
+def newton_step(hessian, gradient):
+    """``-hessian^{-1} gradient``: Cholesky (10-20x faster than an SVD at a few hundred
+    variables), least squares where the Hessian is singular or the solve inaccurate."""
+    try:
+        with warnings.catch_warnings():  # ill-conditioning is caught by the residual below
+            warnings.simplefilter("ignore", scipy.linalg.LinAlgWarning)
+            step = scipy.linalg.solve(hessian, -gradient, assume_a="pos", check_finite=False)
+    except np.linalg.LinAlgError:
+        step = None
+    if step is None or np.linalg.norm(hessian @ step + gradient) > 1e-10 * max(
+        np.linalg.norm(gradient), 1e-300
+    ):
+        step = np.linalg.lstsq(hessian, -gradient, rcond=1e-14)[0]
+    return step

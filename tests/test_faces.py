@@ -1,0 +1,214 @@
+"""The restricted problem by Newton's method over faces (``_solvers/_faces.py``).
+
+Checked against CVXPY on the restricted problem itself (group lasso with cone rows), from cold,
+warm and infeasible starts, on degenerate rows; and the native solver is checked to reach the
+same optimum when every face solve fails and the interior point takes over.
+"""
+
+import cvxpy as cp
+import numpy as np
+import pytest
+
+from sklearn_convexcnn._losses import dual_vector, loss_value
+from sklearn_convexcnn._optimality import _nnls_projection
+from sklearn_convexcnn._solvers import _native
+from sklearn_convexcnn._solvers._faces import FacesFailed, solve_on_faces
+
+
+def _restricted(seed, loss, fit_intercept, n=40, n_groups=6, h=4, n_rows=8):
+    rng = np.random.default_rng(seed)
+    M = rng.standard_normal((n, n_groups * h))
+    if fit_intercept:
+        M = np.hstack([M, np.ones((n, 1))])
+    y = M[:, :h] @ rng.standard_normal(h) + 0.3 * rng.standard_normal(n)
+    if loss == "logistic":
+        y = np.where(y > np.median(y), 1.0, -1.0)
+    # every cone contains a random direction, so no cone is {0}
+    blocks = []
+    for _ in range(n_groups):
+        inside = rng.standard_normal(h)
+        rows = rng.standard_normal((n_rows, h))
+        rows[rows @ inside < 0] *= -1
+        blocks.append(rows)
+    beta = 0.2 * np.max([np.linalg.norm(M[:, j * h : (j + 1) * h].T @ y) for j in range(n_groups)])
+    return M, y, blocks, beta
+
+
+def _cvxpy_optimum(M, y, blocks, beta, loss, fit_intercept):
+    h = blocks[0].shape[1]
+    coef = [cp.Variable(h) for _ in blocks]
+    f = sum(M[:, j * h : (j + 1) * h] @ c for j, c in enumerate(coef))
+    if fit_intercept:
+        f = f + cp.Variable()
+    if loss == "squared":
+        data = 0.5 * cp.sum_squares(f - y)
+    else:
+        data = cp.sum(cp.logistic(-cp.multiply(y, f)))
+    problem = cp.Problem(
+        cp.Minimize(data + beta * sum(cp.norm(c) for c in coef)),
+        [rows @ c >= 0 for rows, c in zip(blocks, coef, strict=True)],
+    )
+    problem.solve(solver="CLARABEL")
+    return problem.value
+
+
+def _check_kkt_point(M, y, blocks, beta, loss, coef, b):
+    """Feasible, zero groups priced at most beta, nonzero groups stationary in their cone."""
+    h = blocks[0].shape[1]
+    f = M[:, : coef.size] @ coef.ravel() + b
+    v = dual_vector(loss, f, y)
+    for j, rows in enumerate(blocks):
+        correlation = M[:, j * h : (j + 1) * h].T @ v
+        norm = np.linalg.norm(coef[j])
+        if norm == 0:
+            projection, _ = _nnls_projection(rows, correlation)
+            assert np.linalg.norm(projection) <= beta * (1 + 1e-7)
+            continue
+        assert np.min(rows @ coef[j]) >= -1e-10 * norm * np.linalg.norm(rows, axis=1).max()
+        # -gradient = correlation - beta u must be in the normal cone of the active rows
+        active = rows @ coef[j] <= 1e-8 * norm * np.linalg.norm(rows, axis=1)
+        descent, _ = _nnls_projection(rows[active], correlation - beta * coef[j] / norm)
+        assert np.linalg.norm(descent) <= 1e-6 * beta
+
+
+def _objective(M, y, blocks, beta, loss, coef, b):
+    f = M[:, : coef.size] @ coef.ravel() + b
+    return loss_value(loss, f, y) + beta * np.linalg.norm(coef, axis=1).sum()
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("loss", ["squared", "logistic"])
+def test_faces_reach_the_restricted_optimum_from_zero(seed, loss, fit_intercept):
+    M, y, blocks, beta = _restricted(seed, loss, fit_intercept)
+    gram = M.T @ M if loss == "squared" else None
+    start = np.zeros((len(blocks), blocks[0].shape[1]))
+    coef, b = solve_on_faces(
+        M, gram, y, start, 0.0, blocks, beta=beta, loss=loss, fit_intercept=fit_intercept,
+        kkt_tol=1e-9,
+    )  # fmt: skip
+    assert np.count_nonzero(np.linalg.norm(coef, axis=1)) >= 1
+    if not fit_intercept:
+        assert b == 0.0
+    _check_kkt_point(M, y, blocks, beta, loss, coef, b)
+    reference = _cvxpy_optimum(M, y, blocks, beta, loss, fit_intercept)
+    assert _objective(M, y, blocks, beta, loss, coef, b) == pytest.approx(reference, rel=1e-7)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_faces_start_from_an_infeasible_point(seed):
+    # after new rows are added, the previous solution violates them: it is projected first
+    M, y, blocks, beta = _restricted(seed, "squared", True)
+    rng = np.random.default_rng(seed + 10)
+    start = rng.standard_normal((len(blocks), blocks[0].shape[1]))
+    assert any(np.min(rows @ c) < 0 for rows, c in zip(blocks, start, strict=True))
+    coef, b = solve_on_faces(
+        M, M.T @ M, y, start, 3.0, blocks, beta=beta, loss="squared", fit_intercept=True,
+        kkt_tol=1e-9,
+    )  # fmt: skip
+    _check_kkt_point(M, y, blocks, beta, "squared", coef, b)
+    reference = _cvxpy_optimum(M, y, blocks, beta, "squared", True)
+    assert _objective(M, y, blocks, beta, "squared", coef, b) == pytest.approx(reference, rel=1e-7)
+
+
+def test_faces_handle_duplicate_and_dependent_rows():
+    # digits' cones repeat rows (equal patches) and have rows that vanish on the same face
+    # as others without being blocked on: a descent direction must not cross them
+    M, y, blocks, beta = _restricted(3, "squared", True, n_rows=6)
+    degenerate = []
+    for rows in blocks:
+        combination = rows[0] + 0.5 * rows[1]  # zero wherever rows 0 and 1 are
+        degenerate.append(np.vstack([rows, rows[:3], combination, np.zeros(rows.shape[1])]))
+    coef, b = solve_on_faces(
+        M, M.T @ M, y, np.zeros((len(blocks), blocks[0].shape[1])), 0.0, degenerate,
+        beta=beta, loss="squared", fit_intercept=True, kkt_tol=1e-9,
+    )  # fmt: skip
+    _check_kkt_point(M, y, degenerate, beta, "squared", coef, b)
+    reference = _cvxpy_optimum(M, y, degenerate, beta, "squared", True)
+    assert _objective(M, y, degenerate, beta, "squared", coef, b) == pytest.approx(
+        reference, rel=1e-7
+    )
+
+
+def test_faces_let_a_group_leave_through_zero():
+    # started with every group nonzero at a large beta, most must shrink to exactly zero
+    M, y, blocks, beta = _restricted(4, "squared", True)
+    beta *= 3
+    start = np.stack([_nnls_projection(rows, np.ones(rows.shape[1]))[0] for rows in blocks])
+    start[~np.any(start, axis=1)] = 0.0
+    coef, b = solve_on_faces(
+        M, M.T @ M, y, start, 0.0, blocks, beta=beta, loss="squared", fit_intercept=True,
+        kkt_tol=1e-9,
+    )  # fmt: skip
+    zero = ~np.any(coef, axis=1)
+    assert zero.sum() > np.sum(~np.any(start, axis=1))
+    _check_kkt_point(M, y, blocks, beta, "squared", coef, b)
+    reference = _cvxpy_optimum(M, y, blocks, beta, "squared", True)
+    assert _objective(M, y, blocks, beta, "squared", coef, b) == pytest.approx(reference, rel=1e-7)
+
+
+def test_faces_fail_loudly_when_out_of_changes():
+    M, y, blocks, beta = _restricted(0, "squared", True)
+    start = np.zeros((len(blocks), blocks[0].shape[1]))
+    with pytest.raises(FacesFailed, match="the face changed 1 times"):
+        solve_on_faces(
+            M, M.T @ M, y, start, 0.0, blocks, beta=beta, loss="squared", fit_intercept=True,
+            kkt_tol=1e-9, max_changes=1,
+        )  # fmt: skip
+
+
+@pytest.mark.parametrize("loss", ["squared", "logistic"])
+def test_native_solver_falls_back_to_the_interior_point(monkeypatch, loss):
+    # the interior-point path must stay exact on its own: it takes over wherever faces fail
+    from .test_native_solver import _beta, _problem
+
+    patches, gates, y, formulation = _problem(0, loss)
+    operator = formulation.operator(patches, gates)
+    beta = _beta(formulation.program(patches, gates), loss, y, True)
+    options = dict(beta=beta, loss=loss, fit_intercept=True, tol=1e-9, max_iter=200)
+    with_faces = _native.solve_native(operator, y, **options)
+
+    calls = []
+
+    def failing(*args, **kwargs):
+        calls.append(1)
+        raise FacesFailed("forced")
+
+    monkeypatch.setattr(_native, "solve_on_faces", failing)
+    without = _native.solve_native(operator, y, **options)
+    assert calls
+    assert with_faces.converged and without.converged
+    assert without.objective == pytest.approx(with_faces.objective, rel=1e-8)
+    assert without.duality_gap <= 1e-9 * without.objective
+
+
+def test_descent_does_not_cross_dependent_rows_at_zero_slack():
+    # At c = e3 the rows e1 and e2 are tight (blocked on) and e1 - e2 is at zero slack only
+    # because of them. The negative gradient (1, 2, 0) lies in the tangent cone of the first
+    # two but crosses the third: the descent direction must respect all three.
+    from sklearn_convexcnn._solvers._faces import _descent, _Faces
+
+    beta = 0.5
+    rows = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [1.0, -1.0, 0.0]])
+    y = np.array([1.0, 2.0, 1.0 + beta])  # -gradient = y - c - beta e3 = (1, 2, 0)
+    coef = np.array([[0.0, 0.0, 1.0]])
+    faces = _Faces(np.eye(3), np.eye(3), y, [rows], beta=beta, loss="squared",
+                   fit_intercept=False, kkt_tol=1e-9)  # fmt: skip
+    tight = faces.tight_rows(coef)
+    tight[0][2] = False  # as left by a step that blocked on rows 0 and 1 only
+    direction = _descent(faces, coef, y - coef[0], tight)
+    assert direction is not None
+    assert np.min(rows @ direction[0]) >= -1e-12
+    np.testing.assert_allclose(direction[0], [1.5, 1.5, 0.0])
+
+
+def test_crossing_finds_the_group_a_step_takes_through_zero():
+    from sklearn_convexcnn._solvers._faces import _crossing
+
+    coef = np.array([[1.0, 1.0], [2.0, 0.0], [0.0, 0.0]])
+    dcoef = np.array([[-2.0, -2.0], [-1.0, 0.5], [0.0, 0.0]])  # group 0 hits zero at 0.5
+    active = np.array([0, 1])
+    group, at = _crossing(coef, dcoef, active, 1.0)
+    assert (group, at) == (0, pytest.approx(0.5))
+    assert _crossing(coef, dcoef, active, 0.4) is None  # not within the step
+    assert _crossing(coef[1:], dcoef[1:], np.array([0]), 1.0) is None  # passes far from zero
