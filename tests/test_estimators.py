@@ -154,3 +154,20 @@ def test_predictions_use_real_relus_on_new_data():
     patches = np.stack([X_new[:, k : k + 3] for k in range(7)], axis=1)
     expected = np.maximum(patches @ reg.filters_.T, 0).mean(axis=1) @ reg.output_weights_
     np.testing.assert_allclose(reg.predict(X_new), expected.ravel() + reg.intercept_[0])
+
+
+@pytest.mark.parametrize("readout", ["sum", "dense"])
+def test_forward_in_chunks_of_samples_is_the_one_pass_forward(monkeypatch, readout):
+    from sklearn_convexcnn import _network
+
+    X, y = _toy_regression(6, 30, (4, 4))
+    reg = ConvexCNNRegressor(
+        beta=0.1, input_shape=(4, 4), kernel_size=2, pool_size=2, readout=readout,
+        n_patterns=8, random_state=0,
+    ).fit(X, y)  # fmt: skip
+    whole = reg.predict(X)
+    n_values = 9 * reg.network_.n_neurons  # one sample's ReLU map: 3x3 patches x neurons
+    monkeypatch.setattr(_network, "_CHUNK_VALUES", 4 * n_values)  # chunks of 4, the last of 2
+    np.testing.assert_allclose(reg.predict(X), whole, rtol=1e-13, atol=1e-13)
+    monkeypatch.setattr(_network, "_CHUNK_VALUES", 1)  # one sample at a time
+    np.testing.assert_allclose(reg.predict(X), whole, rtol=1e-13, atol=1e-13)

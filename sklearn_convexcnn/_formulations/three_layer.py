@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._network import Network, weight_decay
+from .._network import Network, relu_map, weight_decay
 from .._patterns import enumerate_gates, sample_gates
 from .two_layer import AveragePooling, TwoLayerFormulation
 
@@ -111,7 +111,7 @@ class ThreeLayerCNN(Network):
         return matrix
 
     def _readout(self, patches):
-        pooled = np.maximum(patches @ self.filters.T, 0.0).mean(axis=1)
+        pooled = relu_map(patches, self.filters).mean(axis=1)
         return np.maximum(pooled @ self._branch_matrix(), 0.0) @ self.output_weights
 
     def penalty(self):
