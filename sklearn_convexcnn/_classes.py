@@ -78,8 +78,8 @@ _PARAMETERS = """\
         How the pooled values reach the output. On images, ``pool_size=<half the grid>,
         readout="dense"`` (2x2 regions, each with its own output weight) is the more accurate
         choice: on the full digits data 0.960 test accuracy against 0.924 for global pooling
-        (:doc:`/pooling_digits`). It is not the default because of its fit time: about 5x
-        global pooling's at ``beta=0.1`` and 15x at ``beta=0.01`` on 150 digits, as more
+        (:doc:`/pooling_digits`). It is not the default because of its fit time: about 4x
+        global pooling's at ``beta=0.1`` and 7x at ``beta=0.01`` on 150 digits, as more
         neurons become active (a grid search over ``beta`` pays the slowest).
 
         ``"sum"``: the pooled values are summed and each neuron has one output weight, with

@@ -22,7 +22,7 @@ def main(argv=None):
         "--n-train", type=int, default=None, help="training images (default: all 1347)"
     )
     parser.add_argument("--n-patterns", type=int, default=32)
-    parser.add_argument("--beta", type=float, default=1.0)
+    parser.add_argument("--beta", type=float, default=0.1)
     parser.add_argument("--n-jobs", type=int, default=-1, help="classes solved at once")
     parser.add_argument("--solver", default="auto")
     args = parser.parse_args(argv)

@@ -188,8 +188,9 @@ def solve_on_faces(
     Raises
     ------
     FacesFailed
-        If a projection is inaccurate, Newton's method stalls off a KKT point or the face
-        changes more than ``max_changes`` times.
+        If a projection is inaccurate, three corrections in a row do not decrease the
+        objective (rounding at a point that is not a KKT point) or the face changes more than
+        ``max_changes`` times.
     """
     faces = _Faces(
         M, gram, y, blocks, beta=beta, loss=loss, fit_intercept=fit_intercept, kkt_tol=kkt_tol
