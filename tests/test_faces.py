@@ -212,3 +212,29 @@ def test_crossing_finds_the_group_a_step_takes_through_zero():
     assert (group, at) == (0, pytest.approx(0.5))
     assert _crossing(coef, dcoef, active, 0.4) is None  # not within the step
     assert _crossing(coef[1:], dcoef[1:], np.array([0]), 1.0) is None  # passes far from zero
+
+
+def test_blocked_steps_minimise_the_model_on_the_smaller_face():
+    # After rows are added, the reused factorisation must give the exact minimiser of the same
+    # quadratic model on the face the rows leave: -Z (Z^T K Z)^{-1} Z^T g, Z its null space.
+    from sklearn_convexcnn._solvers._faces import _BlockedSteps, _null_space
+
+    rng = np.random.default_rng(0)
+    h, active = 3, np.array([0, 1])
+    root = rng.standard_normal((6, 6))
+    K = root @ root.T + 0.1 * np.eye(6)
+    g = rng.standard_normal(6)
+    blocked = _BlockedSteps(K, active, np.stack([np.eye(h)] * 2), np.ones(6, dtype=bool))
+    np.testing.assert_allclose(blocked.step(g), -np.linalg.solve(K, g))
+    rows = [(0, rng.standard_normal(h)), (1, rng.standard_normal(h)), (0, rng.standard_normal(h))]
+    A = np.zeros((0, 6))
+    for group, row in rows:
+        blocked.add_row(group, row, h)
+        added = np.zeros(6)
+        added[group * h : (group + 1) * h] = row
+        A = np.vstack([A, added])
+        Z = _null_space(A, 6)
+        expected = -Z @ np.linalg.solve(Z.T @ K @ Z, Z.T @ g)
+        step = blocked.step(g)
+        np.testing.assert_allclose(step, expected, atol=1e-12)
+        np.testing.assert_allclose(A @ step, 0.0, atol=1e-12)

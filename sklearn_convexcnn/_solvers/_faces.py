@@ -112,9 +112,11 @@ class _Faces:
     def fit(self, coef, b):
         return self.M[:, : self.n_coef] @ coef.ravel() + b
 
-    def value(self, coef, b):
+    def value(self, coef, b, f=None):
+        """The objective at ``(coef, b)``, whose fit is ``f`` when given."""
+        f = self.fit(coef, b) if f is None else f
         norms = np.linalg.norm(coef, axis=1)
-        return loss_value(self.loss, self.fit(coef, b), self.y) + self.beta * float(norms.sum())
+        return loss_value(self.loss, f, self.y) + self.beta * float(norms.sum())
 
     def basis(self, j, tight):
         key = (j, tight.tobytes())
@@ -291,25 +293,52 @@ def _descent_step(faces, coef, b, direction, tight):
     return coef
 
 
-def _newton(faces, coef, b, tight, max_iter=100):
+def _newton(faces, coef, b, tight, max_iter=100, max_blocked=40):
     """Newton's method on the face of ``coef`` and ``tight`` (updated in place as rows block
-    a step or groups collapse); returns ``(coef, b)``."""
-    current = faces.value(coef, b)
+    a step or groups collapse); returns ``(coef, b)``.
+
+    While rows block the steps, the directions come from one factorisation
+    (:class:`_BlockedSteps`, at most ``max_blocked`` rows on it).
+    """
+    f = faces.fit(coef, b)  # carried along: a step moves it by alpha * (M dcoef + db)
+    current = faces.value(coef, b, f)
+    blocked = None
+    changed = set(np.flatnonzero(np.any(coef, axis=1)))  # groups whose tight rows grew
     for _ in range(max_iter):
         norms = np.linalg.norm(coef, axis=1)
-        pinned = [j for j in np.flatnonzero(norms) if faces.basis(j, tight[j]).shape[1] == 0]
+        pinned = [j for j in changed if norms[j] and faces.basis(j, tight[j]).shape[1] == 0]
+        changed.clear()
         collapsed = (norms > 0) & (norms <= _COLLAPSE * norms.max(initial=0.0))
         if pinned or collapsed.any():  # their rows leave no room: the group is zero
             coef[pinned] = 0.0
             coef[collapsed] = 0.0
-            current = faces.value(coef, b)
+            f = faces.fit(coef, b)
+            current = faces.value(coef, b, f)
+            blocked = None
             continue
         active = np.flatnonzero(norms)
-        gradient, hessian, padded, valid = _face_system(faces, coef, b, tight, active, norms)
-        step = newton_step(hessian, gradient)
+        if blocked is not None and (
+            len(blocked.rows) >= max_blocked or not np.array_equal(blocked.active, active)
+        ):
+            blocked = None
+        if blocked is None:
+            gradient, hessian, padded, valid = _face_system(faces, coef, f, tight, active, norms)
+            try:
+                blocked = _BlockedSteps(hessian, active, padded, valid)
+                step = blocked.step(gradient)
+            except np.linalg.LinAlgError:  # singular: least squares, no reuse
+                step = newton_step(hessian, gradient)
+        else:
+            padded, valid = blocked.padded, blocked.valid
+            gradient = _face_gradient(faces, coef, f, active, norms, padded, valid)
+            step = blocked.step(gradient)
+        fresh = blocked is None or not blocked.rows
         decrease = gradient @ step
         if decrease >= 0:
-            break
+            if fresh:
+                break
+            blocked = None
+            continue
         step_c = np.zeros(valid.size)
         step_c[valid] = step[: len(step) - faces.fit_intercept]
         dcoef = np.zeros_like(coef)
@@ -317,9 +346,11 @@ def _newton(faces, coef, b, tight, max_iter=100):
         db = step[-1] if faces.fit_intercept else 0.0
         limit, blocking = faces.ratio_test(coef, dcoef, tight)
         if limit <= 1e-12:  # a row at zero slack blocks the step: it is tight
-            tight[blocking[0]][blocking[1]] = True
+            _block(faces, tight, blocking, blocked)
+            changed.add(blocking[0])
             continue
-        converged = -decrease <= 1e-14 * max(abs(current), 1.0)
+        # only a fresh Newton decrement measures the distance to the face's optimum
+        converged = fresh and -decrease <= 1e-14 * max(abs(current), 1.0)
         alpha = min(1.0, limit)
         crossing = _crossing(coef, dcoef, active, alpha)
         if crossing is not None:  # the step takes a group (nearly) through zero: it leaves
@@ -329,26 +360,44 @@ def _newton(faces, coef, b, tight, max_iter=100):
             value = faces.value(*candidate)
             if value <= current:
                 (coef, b), current = candidate, value
+                f = faces.fit(coef, b)
+                blocked = None
                 continue
         if converged and alpha == 1.0:  # below what a line search can judge: the full step
             return coef + dcoef, b + db
-        while True:
+        df = faces.fit(dcoef, db)
+        while alpha >= 1e-12:
             candidate = (coef + alpha * dcoef, b + alpha * db)
-            value = faces.value(*candidate)
+            value = faces.value(*candidate, f + alpha * df)
             if value <= current + 1e-4 * alpha * decrease:
                 break
             alpha *= 0.5
-            if alpha < 1e-12:
+        else:
+            if fresh:
                 return coef, b
-        if alpha == limit:
-            tight[blocking[0]][blocking[1]] = True
+            blocked = None  # the old model misled the search: factorise afresh
+            continue
         (coef, b), current = candidate, value
-        if converged and alpha != limit:
-            break
+        f = f + alpha * df
+        if alpha == limit:
+            _block(faces, tight, blocking, blocked)
+            changed.add(blocking[0])
+        else:
+            blocked = None
+            if converged:
+                break
     return coef, b
 
 
-def _face_system(faces, coef, b, tight, active, norms):
+def _block(faces, tight, blocking, blocked):
+    """Row ``blocking = (group, row)`` stopped a step: it is tight (and on the factorisation)."""
+    group, row = blocking
+    tight[group][row] = True
+    if blocked is not None:
+        blocked.add_row(group, faces.blocks[group][row], faces.h)
+
+
+def _face_system(faces, coef, f, tight, active, norms):
     """Gradient and Hessian of the objective in the face's coordinates.
 
     Each active group ``i`` moves in the null space of its tight rows, an orthonormal
@@ -364,11 +413,8 @@ def _face_system(faces, coef, b, tight, active, norms):
         padded[i, :, : basis.shape[1]] = basis
         valid[i, : basis.shape[1]] = True
     valid = valid.ravel()
-    f = faces.fit(coef, b)
-    v = dual_vector(faces.loss, f, faces.y)
+    gradient = _face_gradient(faces, coef, f, active, norms, padded, valid)
     unit = coef[active] / norms[active, None]
-    correlations = (faces.M[:, : faces.n_coef].T @ v).reshape(-1, h)[active]
-    gradient = np.einsum("aik,ai->ak", padded, beta * unit - correlations).ravel()[valid]
     H, cross, corner = faces.loss_hessian(active, f)
     n = a * h
     # H P: every block column times its basis, then P^T (H P): every block row
@@ -383,8 +429,55 @@ def _face_system(faces, coef, b, tight, active, norms):
     if faces.fit_intercept:
         cross = np.einsum("aik,ai->ak", padded, cross.reshape(a, h)).ravel()[valid]
         hessian = np.block([[hessian, cross[:, None]], [cross[None, :], corner]])
-        gradient = np.append(gradient, -np.sum(v))
     return gradient, hessian, padded, valid
+
+
+def _face_gradient(faces, coef, f, active, norms, padded, valid):
+    """The objective's gradient in the coordinates of ``padded`` and ``valid``."""
+    v = dual_vector(faces.loss, f, faces.y)
+    unit = coef[active] / norms[active, None]
+    correlations = (faces.M[:, : faces.n_coef].T @ v).reshape(-1, faces.h)[active]
+    gradient = np.einsum("aik,ai->ak", padded, faces.beta * unit - correlations)
+    gradient = gradient.ravel()[valid]
+    return np.append(gradient, -np.sum(v)) if faces.fit_intercept else gradient
+
+
+class _BlockedSteps:
+    """One Cholesky factorisation of a face's Hessian, reused while rows block the steps.
+
+    Each blocked step adds one tight row, which only removes one direction from the face. The
+    next direction minimises the same quadratic model on the smaller face: with ``K`` the
+    factorised Hessian, ``g`` the current gradient and ``A`` the added rows in the face's
+    coordinates, ``s = s0 - W mu`` with ``s0 = -K^{-1} g``, ``W = K^{-1} A^T`` and
+    ``(A W) mu = A s0``, so that ``A s = 0``. A factorisation costs the cube of the face's
+    dimension, this its square; the model is the old point's (its norms' curvature moves), so
+    the direction is a descent direction but not Newton's, and an unblocked step factorises
+    afresh.
+    """
+
+    def __init__(self, hessian, active, padded, valid):
+        self.factor = scipy.linalg.cho_factor(hessian, check_finite=False)
+        self.active, self.padded, self.valid = active, padded, valid
+        self.position = {j: i for i, j in enumerate(active)}
+        self.rows, self.solved = [], []
+
+    def add_row(self, group, row, h):
+        """Row ``row`` (a vector in ``R^h``) of group ``group`` is tight from now on."""
+        i = self.position[group]
+        local = np.zeros((len(self.active), h))
+        local[i] = row @ self.padded[i]
+        a = local.ravel()[self.valid]
+        a = np.append(a, np.zeros(len(self.factor[0]) - len(a)))
+        self.rows.append(a)
+        self.solved.append(scipy.linalg.cho_solve(self.factor, a, check_finite=False))
+
+    def step(self, gradient):
+        s = -scipy.linalg.cho_solve(self.factor, gradient, check_finite=False)
+        if self.rows:
+            A, W = np.array(self.rows), np.array(self.solved).T
+            mu = np.linalg.lstsq(A @ W, A @ s, rcond=1e-12)[0]
+            s = s - W @ mu
+        return s
 
 
 def _crossing(coef, dcoef, active, alpha, ratio=1e-2):
