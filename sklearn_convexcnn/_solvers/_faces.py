@@ -7,7 +7,8 @@ The restricted problem of the working set (:mod:`._native`) is::
 with ``K_j`` the kept rows of group ``j``'s cone. On a *face* (which groups are nonzero, which
 of their rows are tight) it is smooth: every nonzero group moves in the null space of its tight
 rows, every other group stays at zero. Newton's method solves it there in a few steps, each a
-Cholesky factorisation of a dense matrix of the face's dimension. The face is then corrected
+Cholesky factorisation of a dense matrix of the face's dimension (reused, through a Schur
+complement, while cone rows block the steps: :class:`_BlockedSteps`). The face is then corrected
 until the KKT conditions of the restricted problem hold:
 
 * a step that would leave the cone stops at the first row it meets, which becomes tight;
@@ -20,13 +21,14 @@ until the KKT conditions of the restricted problem hold:
   were never blocked on count as tight here: on degenerate cones (digits repeat patches) they
   would otherwise be released and met again at once, a cycle.
 
-Every correction decreases the objective, so the face never repeats. Between two working-set
+Corrections must decrease the objective (three in a row that do not end the attempt), so the
+faces cannot cycle. Between two working-set
 iterations the face changes little (a few groups enter, a few rows are added), so a handful of
 corrections replace an interior-point solve from scratch, whose cost grows with the cube of the
 working set. Measured on one digits class (``1347`` images, ``2x2`` regions, 32 patterns), the
 native solver's time went from (restricted problems by Clarabel) to (by faces): ``beta=1``
-2.7 s to 1.4 s, ``beta=0.1`` 29.6 s to 4.2 s, ``beta=0.01`` 158 s to 17 s, regional max
-pooling at ``beta=1`` 34 s to 6.5 s.
+2.7 s to 1.4 s, ``beta=0.1`` 29.6 s to 4.2 s, ``beta=0.01`` 158 s to 17 s (10 s with the
+reused factorisation), regional max pooling at ``beta=1`` 34 s to 6.5 s.
 
 The answer is an exact KKT point (to the Newton tolerance) of the restricted problem. Where the
 corrections do not settle, :class:`FacesFailed` tells the caller to use the interior-point method
@@ -98,7 +100,6 @@ class _Faces:
         self.offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(int)
         self.rows = np.concatenate([np.reshape(rows, (-1, self.h)) for rows in blocks])
         self.row_group = np.repeat(np.arange(len(blocks)), sizes)
-        self.row_norms = np.linalg.norm(self.rows, axis=1)
         self._bases = {}
         self._hessian = None
 
@@ -142,7 +143,7 @@ class _Faces:
         n = len(active) * self.h
         return H[:n, :n], H[:n, n:].ravel(), H[n:, n:]
 
-    def ratio_test(self, coef, dcoef, tight):
+    def ratio_test(self, coef, dcoef):
         """Largest step along ``dcoef`` that keeps every slack kept row of the nonzero groups
         feasible, and that row as ``(group, row)``; ``(inf, None)`` if none limits it."""
         g = self.row_group
@@ -219,6 +220,8 @@ def solve_on_faces(
                 return coef, b
             coef = _descent_step(faces, coef, b, direction, tight)
         for j, direction, price in entering:
+            # the step that minimises the loss's quadratic upper bound along the direction,
+            # shared among the groups that enter together (their fits may be alike)
             a = M[:, j * faces.h : (j + 1) * faces.h] @ direction
             step = (price - beta) / (_lipschitz(loss) * max(a @ a, 1e-300) * len(entering))
             coef[j] = step * direction
@@ -280,7 +283,7 @@ def _descent_step(faces, coef, b, direction, tight):
     """
     slope = -float(np.sum(direction**2))
     a = faces.M[:, : faces.n_coef] @ direction.ravel()
-    limit, blocking = faces.ratio_test(coef, direction, tight)
+    limit, blocking = faces.ratio_test(coef, direction)
     step = min(-slope / (_lipschitz(faces.loss) * max(a @ a, 1e-300)), limit)
     current = faces.value(coef, b)
     while step > 1e-12:
@@ -344,7 +347,7 @@ def _newton(faces, coef, b, tight, max_iter=100, max_blocked=40):
         dcoef = np.zeros_like(coef)
         dcoef[active] = np.einsum("aik,ak->ai", padded, step_c.reshape(len(active), faces.h))
         db = step[-1] if faces.fit_intercept else 0.0
-        limit, blocking = faces.ratio_test(coef, dcoef, tight)
+        limit, blocking = faces.ratio_test(coef, dcoef)
         if limit <= 1e-12:  # a row at zero slack blocks the step: it is tight
             _block(faces, tight, blocking, blocked)
             changed.add(blocking[0])
