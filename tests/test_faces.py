@@ -64,7 +64,7 @@ def _check_kkt_point(M, y, blocks, beta, loss, coef, b):
             projection, _ = _nnls_projection(rows, correlation)
             assert np.linalg.norm(projection) <= beta * (1 + 1e-7)
             continue
-        assert np.min(rows @ coef[j]) >= -1e-10 * norm * np.linalg.norm(rows, axis=1).max()
+        assert np.min(rows @ coef[j]) >= -1e-14 * norm * np.linalg.norm(rows, axis=1).max()
         # -gradient = correlation - beta u must be in the normal cone of the active rows
         active = rows @ coef[j] <= 1e-8 * norm * np.linalg.norm(rows, axis=1)
         descent, _ = _nnls_projection(rows[active], correlation - beta * coef[j] / norm)

@@ -102,6 +102,11 @@ class _Faces:
         self.row_group = np.repeat(np.arange(len(blocks)), sizes)
         self._bases = {}
         self._hessian = None
+        # the size of the terms an objective value sums (its rounding is relative to it)
+        self.magnitude = 0.0
+        if gram is not None:  # squared loss: everything from M^T M, M^T y and y^T y
+            self._My, self._yy = M.T @ y, float(y @ y)
+            self.magnitude = 0.5 * self._yy
 
     def tight_rows(self, coef):
         """Per-group masks of the rows tight at ``coef``, views of one flat mask."""
@@ -110,14 +115,62 @@ class _Faces:
         ).astype(bool)
         return [self.tight[a:b] for a, b in zip(self.offsets[:-1], self.offsets[1:], strict=True)]
 
+    def _x(self, coef, b):
+        return np.append(coef.ravel(), b) if self.fit_intercept else coef.ravel()
+
     def fit(self, coef, b):
+        """``M (coef, b)``; ``None`` for the squared loss, which works from the Gram matrix
+        alone: its costs per step then do not grow with ``n`` (a pass over 60,000 samples per
+        line-search trial made large-``n`` fits slower than interior-point QPs on the Gram)."""
+        if self.gram is not None:
+            return None
         return self.M[:, : self.n_coef] @ coef.ravel() + b
 
+    def correlations(self, coef, b, f):
+        """``M^T v`` with ``v`` the dual vector at ``(coef, b)`` (the intercept's last)."""
+        if self.gram is not None:
+            return self._My - self.gram @ self._x(coef, b)
+        v = dual_vector(self.loss, f, self.y)
+        return (
+            np.append(self.M[:, : self.n_coef].T @ v, np.sum(v))
+            if self.fit_intercept
+            else (self.M[:, : self.n_coef].T @ v)
+        )
+
     def value(self, coef, b, f=None):
-        """The objective at ``(coef, b)``, whose fit is ``f`` when given."""
+        """The objective at ``(coef, b)``, whose fit is ``f`` (ignored for the squared loss)."""
+        penalty = self.beta * float(np.linalg.norm(coef, axis=1).sum())
+        if self.gram is not None:
+            x = self._x(coef, b)
+            return 0.5 * self._yy - self._My @ x + 0.5 * x @ (self.gram @ x) + penalty
         f = self.fit(coef, b) if f is None else f
-        norms = np.linalg.norm(coef, axis=1)
-        return loss_value(self.loss, f, self.y) + self.beta * float(norms.sum())
+        return loss_value(self.loss, f, self.y) + penalty
+
+    def line(self, coef, b, dcoef, db, f, current):
+        """The objective along ``(coef, b) + alpha (dcoef, db)`` as a function of ``alpha``.
+
+        For the squared loss it is ``current``'s loss plus the exact quadratic change, so that
+        the line search compares differences free of the cancellation in ``y^T y``.
+        """
+
+        def penalty(alpha):
+            return self.beta * float(np.linalg.norm(coef + alpha * dcoef, axis=1).sum())
+
+        if self.gram is None:
+            df = self.fit(dcoef, db)
+            return lambda alpha: loss_value(self.loss, f + alpha * df, self.y) + penalty(alpha)
+        x, dx = self._x(coef, b), self._x(dcoef, db)
+        slope, curvature = (self.gram @ x - self._My) @ dx, dx @ (self.gram @ dx)
+        base = current - penalty(0.0)
+        return lambda alpha: base + alpha * (slope + 0.5 * alpha * curvature) + penalty(alpha)
+
+    def curvature(self, dcoef):
+        """``||M dcoef||^2``: the loss's curvature along a direction of the coefficients."""
+        if self.gram is not None:
+            dx = np.append(dcoef.ravel(), 0.0) if self.fit_intercept else dcoef.ravel()
+            return float(dx @ (self.gram @ dx))
+        a = self.M[:, : self.n_coef] @ dcoef.ravel()
+        return float(a @ a)
 
     def basis(self, j, tight):
         key = (j, tight.tobytes())
@@ -211,35 +264,60 @@ def solve_on_faces(
     tight = faces.tight_rows(coef)
     stuck = 0
     for change in range(max_changes):
-        v = dual_vector(loss, faces.fit(coef, b), y)
-        entering = _entering(faces, coef, v)
+        correlations = faces.correlations(coef, b, faces.fit(coef, b))
+        entering = _entering(faces, coef, correlations)
         before = faces.value(coef, b)
         if change > 0 and not entering:
-            direction = _descent(faces, coef, v, tight)
+            direction = _descent(faces, coef, correlations, tight)
             if direction is None:
-                return coef, b
+                return _onto_cones(faces, coef), b
             coef = _descent_step(faces, coef, b, direction, tight)
         for j, direction, price in entering:
             # the step that minimises the loss's quadratic upper bound along the direction,
             # shared among the groups that enter together (their fits may be alike)
-            a = M[:, j * faces.h : (j + 1) * faces.h] @ direction
-            step = (price - beta) / (_lipschitz(loss) * max(a @ a, 1e-300) * len(entering))
+            along = np.zeros_like(coef)
+            along[j] = direction
+            curvature = _lipschitz(loss) * max(faces.curvature(along), 1e-300)
+            step = (price - beta) / (curvature * len(entering))
             coef[j] = step * direction
             tight[j][:] = _tight(blocks[j], direction)
         coef, b = _newton(faces, coef, b, tight)
         # every change decreases the objective, which rules out cycling; rounding aside
-        stuck = stuck + 1 if faces.value(coef, b) >= before - 1e-15 * abs(before) else 0
+        resolution = 1e-15 * max(abs(before), faces.magnitude)
+        stuck = stuck + 1 if faces.value(coef, b) >= before - resolution else 0
         if stuck == 3:
             raise FacesFailed("the objective stopped decreasing off a KKT point")
     raise FacesFailed(f"the face changed {max_changes} times")
 
 
-def _entering(faces, coef, v):
+def _onto_cones(faces, coef):
+    """``coef`` with rounding's violations of the kept rows corrected away.
+
+    The face's bases are null spaces to a relative ``1e-9``, so tight rows drift to slacks of
+    about ``-1e-12 ||c||`` over many steps: enough for a point that is not quite feasible to
+    report an objective below the optimum (a negative duality gap). The smallest change that
+    puts the violated rows back at zero slack is a least-squares correction; a group that it
+    would move by more than rounding keeps its coefficients.
+    """
+    coef = coef.copy()
+    for j in np.flatnonzero(np.any(coef, axis=1)):
+        rows, c = faces.blocks[j], coef[j]
+        for _ in range(3):
+            violated = rows @ c < 0 if len(rows) else np.zeros(0, dtype=bool)
+            if not violated.any():
+                break
+            c = c - np.linalg.lstsq(rows[violated], rows[violated] @ c, rcond=None)[0]
+        if np.linalg.norm(c - coef[j]) <= 1e-8 * np.linalg.norm(coef[j]):
+            coef[j] = c
+    return coef
+
+
+def _entering(faces, coef, correlations):
     """Zero groups priced above ``beta``: ``(group, unit direction, price)``."""
     h, beta = faces.h, faces.beta
     entering = []
     for j in np.flatnonzero(~np.any(coef, axis=1)):
-        g = faces.M[:, j * h : (j + 1) * h].T @ v
+        g = correlations[j * h : (j + 1) * h]
         if np.linalg.norm(g) <= beta:
             continue
         projection, _ = _nnls_projection(faces.blocks[j], g)
@@ -249,7 +327,7 @@ def _entering(faces, coef, v):
     return entering
 
 
-def _descent(faces, coef, v, tight):
+def _descent(faces, coef, correlations, tight):
     """A feasible descent direction of the nonzero groups, or ``None`` at a KKT point.
 
     Group ``j``'s part is the projection of its negative gradient onto the tangent cone of
@@ -263,7 +341,7 @@ def _descent(faces, coef, v, tight):
         # too: the direction must not cross them
         tight[j] |= _tight(faces.blocks[j], coef[j])
         norm = np.linalg.norm(coef[j])
-        gradient = -(faces.M[:, j * h : (j + 1) * h].T @ v) + beta * coef[j] / norm
+        gradient = -correlations[j * h : (j + 1) * h] + beta * coef[j] / norm
         rows = faces.blocks[j][tight[j]]
         d, _ = _nnls_projection(rows, -gradient)
         size = np.linalg.norm(d)
@@ -282,16 +360,19 @@ def _descent_step(faces, coef, b, direction, tight):
     the first trial minimises the loss's quadratic upper bound along it.
     """
     slope = -float(np.sum(direction**2))
-    a = faces.M[:, : faces.n_coef] @ direction.ravel()
+    curvature = _lipschitz(faces.loss) * max(faces.curvature(direction), 1e-300)
     limit, blocking = faces.ratio_test(coef, direction)
-    step = min(-slope / (_lipschitz(faces.loss) * max(a @ a, 1e-300)), limit)
+    # where the loss is flat along the direction, the upper bound's step is no guide: at most
+    # a step that moves the coefficients by a thousand times their size
+    cap = 1e3 * np.linalg.norm(coef, axis=1).max() / np.linalg.norm(direction, axis=1).max()
+    step = min(-slope / curvature, limit, cap)
     current = faces.value(coef, b)
+    value = faces.line(coef, b, direction, 0.0, faces.fit(coef, b), current)
     while step > 1e-12:
-        candidate = coef + step * direction
-        if faces.value(candidate, b) <= current + 1e-4 * step * slope:
+        if value(step) <= current + 1e-4 * step * slope:
             if step == limit:
                 tight[blocking[0]][blocking[1]] = True
-            return candidate
+            return coef + step * direction
         step *= 0.5
     return coef
 
@@ -303,7 +384,7 @@ def _newton(faces, coef, b, tight, max_iter=100, max_blocked=40):
     While rows block the steps, the directions come from one factorisation
     (:class:`_BlockedSteps`, at most ``max_blocked`` rows on it).
     """
-    f = faces.fit(coef, b)  # carried along: a step moves it by alpha * (M dcoef + db)
+    f = faces.fit(coef, b)  # None for the squared loss (see _Faces.fit)
     current = faces.value(coef, b, f)
     blocked = None
     changed = set(np.flatnonzero(np.any(coef, axis=1)))  # groups whose tight rows grew
@@ -325,7 +406,7 @@ def _newton(faces, coef, b, tight, max_iter=100, max_blocked=40):
         ):
             blocked = None
         if blocked is None:
-            gradient, hessian, padded, valid = _face_system(faces, coef, f, tight, active, norms)
+            gradient, hessian, padded, valid = _face_system(faces, coef, b, f, tight, active, norms)
             try:
                 blocked = _BlockedSteps(hessian, active, padded, valid)
                 step = blocked.step(gradient)
@@ -333,7 +414,7 @@ def _newton(faces, coef, b, tight, max_iter=100, max_blocked=40):
                 step = newton_step(hessian, gradient)
         else:
             padded, valid = blocked.padded, blocked.valid
-            gradient = _face_gradient(faces, coef, f, active, norms, padded, valid)
+            gradient = _face_gradient(faces, coef, b, f, active, norms, padded, valid)
             step = blocked.step(gradient)
         fresh = blocked is None or not blocked.rows
         decrease = gradient @ step
@@ -368,10 +449,10 @@ def _newton(faces, coef, b, tight, max_iter=100, max_blocked=40):
                 continue
         if converged and alpha == 1.0:  # below what a line search can judge: the full step
             return coef + dcoef, b + db
-        df = faces.fit(dcoef, db)
+        along = faces.line(coef, b, dcoef, db, f, current)
         while alpha >= 1e-12:
             candidate = (coef + alpha * dcoef, b + alpha * db)
-            value = faces.value(*candidate, f + alpha * df)
+            value = along(alpha)
             if value <= current + 1e-4 * alpha * decrease:
                 break
             alpha *= 0.5
@@ -381,7 +462,7 @@ def _newton(faces, coef, b, tight, max_iter=100, max_blocked=40):
             blocked = None  # the old model misled the search: factorise afresh
             continue
         (coef, b), current = candidate, value
-        f = f + alpha * df
+        f = faces.fit(coef, b)
         if alpha == limit:
             _block(faces, tight, blocking, blocked)
             changed.add(blocking[0])
@@ -400,7 +481,7 @@ def _block(faces, tight, blocking, blocked):
         blocked.add_row(group, faces.blocks[group][row], faces.h)
 
 
-def _face_system(faces, coef, f, tight, active, norms):
+def _face_system(faces, coef, b, f, tight, active, norms):
     """Gradient and Hessian of the objective in the face's coordinates.
 
     Each active group ``i`` moves in the null space of its tight rows, an orthonormal
@@ -416,7 +497,7 @@ def _face_system(faces, coef, f, tight, active, norms):
         padded[i, :, : basis.shape[1]] = basis
         valid[i, : basis.shape[1]] = True
     valid = valid.ravel()
-    gradient = _face_gradient(faces, coef, f, active, norms, padded, valid)
+    gradient = _face_gradient(faces, coef, b, f, active, norms, padded, valid)
     unit = coef[active] / norms[active, None]
     H, cross, corner = faces.loss_hessian(active, f)
     n = a * h
@@ -435,14 +516,13 @@ def _face_system(faces, coef, f, tight, active, norms):
     return gradient, hessian, padded, valid
 
 
-def _face_gradient(faces, coef, f, active, norms, padded, valid):
+def _face_gradient(faces, coef, b, f, active, norms, padded, valid):
     """The objective's gradient in the coordinates of ``padded`` and ``valid``."""
-    v = dual_vector(faces.loss, f, faces.y)
+    correlations = faces.correlations(coef, b, f)
     unit = coef[active] / norms[active, None]
-    correlations = (faces.M[:, : faces.n_coef].T @ v).reshape(-1, faces.h)[active]
-    gradient = np.einsum("aik,ai->ak", padded, faces.beta * unit - correlations)
-    gradient = gradient.ravel()[valid]
-    return np.append(gradient, -np.sum(v)) if faces.fit_intercept else gradient
+    groups = correlations[: faces.n_coef].reshape(-1, faces.h)[active]
+    gradient = np.einsum("aik,ai->ak", padded, faces.beta * unit - groups).ravel()[valid]
+    return np.append(gradient, -correlations[-1]) if faces.fit_intercept else gradient
 
 
 class _BlockedSteps:
