@@ -60,7 +60,8 @@ def test_guard_covers_the_matrix_free_operator_of_the_native_solver():
 
 
 def test_operator_estimate_covers_the_measured_footprint():
-    # benchmarks/README.md: n = 60,000, K = 16, h = 5, P = 256 peaked at 357 MiB resident,
-    # 252 MiB above the interpreter, imports and data (105 MiB); the operator is most of it
+    # benchmarks/README.md: n = 60,000, K = 16, h = 5, P = 256 peaked at 357 MiB resident at
+    # c7ae1c3 (335 MiB at 15c387a), 252 MiB above the interpreter, imports and data (105 MiB);
+    # the operator is most of it
     estimate = operator_bytes(60000, 16, 5, 256)
     assert 30 * 2**20 <= estimate <= 252 * 2**20
