@@ -217,7 +217,7 @@ def test_crossing_finds_the_group_a_step_takes_through_zero():
 def test_blocked_steps_minimise_the_model_on_the_smaller_face():
     # After rows are added, the reused factorisation must give the exact minimiser of the same
     # quadratic model on the face the rows leave: -Z (Z^T K Z)^{-1} Z^T g, Z its null space.
-    from sklearn_convexcnn._solvers._faces import _BlockedSteps, _null_space
+    from sklearn_convexcnn._solvers._faces import _BlockedSteps, null_space
 
     rng = np.random.default_rng(0)
     h, active = 3, np.array([0, 1])
@@ -233,7 +233,7 @@ def test_blocked_steps_minimise_the_model_on_the_smaller_face():
         added = np.zeros(6)
         added[group * h : (group + 1) * h] = row
         A = np.vstack([A, added])
-        Z = _null_space(A, 6)
+        Z = null_space(A, 6)
         expected = -Z @ np.linalg.solve(Z.T @ K @ Z, Z.T @ g)
         step = blocked.step(g)
         np.testing.assert_allclose(step, expected, atol=1e-12)

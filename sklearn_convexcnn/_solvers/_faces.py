@@ -60,7 +60,7 @@ def _tight(rows, c):
     return rows @ c <= _TIGHT * np.linalg.norm(c) * np.linalg.norm(rows, axis=1)
 
 
-def _null_space(rows, h):
+def null_space(rows, h):
     """Orthonormal basis of ``{u : rows @ u = 0}``, shape (h, k)."""
     if not len(rows):
         return np.eye(h)
@@ -175,7 +175,7 @@ class _Faces:
     def basis(self, j, tight):
         key = (j, tight.tobytes())
         if key not in self._bases:
-            self._bases[key] = _null_space(self.blocks[j][tight], self.h)
+            self._bases[key] = null_space(self.blocks[j][tight], self.h)
         return self._bases[key]
 
     def loss_hessian(self, active, f):

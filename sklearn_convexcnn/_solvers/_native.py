@@ -38,7 +38,7 @@ import scipy.sparse as sp
 from .._formulations._operator import as_operator
 from .._losses import dual_vector, loss_value
 from .._optimality import _nnls_projection, cone_projections, dual_objective, dual_point
-from ._faces import FacesFailed, hessian_weights, newton_step, solve_on_faces
+from ._faces import FacesFailed, hessian_weights, newton_step, null_space, solve_on_faces
 from ._solution import Solution, SolverFailed
 
 # Groups added per pricing round and rows per group per feasibility round.
@@ -348,11 +348,7 @@ def _newton_on_face(M, y, x, active, loss, beta, fit_intercept, h, blocks):
         tight = np.zeros(len(rows), dtype=bool)
         if len(rows):
             tight = rows @ c <= 1e-6 * np.linalg.norm(c) * np.linalg.norm(rows, axis=1)
-        basis = np.eye(h)
-        if tight.any():
-            _, singular, vt = np.linalg.svd(rows[tight])
-            rank = int(np.sum(singular > 1e-9 * singular[0]))
-            basis = vt[rank:].T
+        basis = null_space(rows[tight], h)
         if basis.shape[1] == 0:
             return None
         bases.append(basis)
