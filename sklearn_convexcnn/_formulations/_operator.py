@@ -74,8 +74,10 @@ class PatchOperator:
     # Below this many patterns ``correlations`` unpacks the bits and multiplies; above it a
     # table of the 256 partial sums of every 8 rows is cheaper than unpacking P bits per row.
     _TABLE_PATTERNS = 32
-    # Candidate rows kept per pattern (see _packed_signs).
-    n_candidates = 100
+    # Candidate rows kept per pattern (see _packed_signs). Every kept row costs the face
+    # method's ratio tests and the pricing projections; 40 rather than 100 made regional
+    # digits fits 15 % faster and left global and large-n fits unchanged.
+    n_candidates = 40
 
     def __init__(self, patches, gates, patch_weights, chunk_size=2**22):
         self.patches = patches
