@@ -102,6 +102,7 @@ class _Faces:
         self.row_group = np.repeat(np.arange(len(blocks)), sizes)
         self._bases = {}
         self._hessian = None
+        self._product = (None, None)  # the last (x, gram @ x): see _gram_times
         # the size of the terms an objective value sums (its rounding is relative to it)
         self.magnitude = 0.0
         if gram is not None:  # squared loss: everything from M^T M, M^T y and y^T y
@@ -118,6 +119,15 @@ class _Faces:
     def _x(self, coef, b):
         return np.append(coef.ravel(), b) if self.fit_intercept else coef.ravel()
 
+    def _gram_times(self, x):
+        """``gram @ x``, kept for the last ``x``: a Newton step asks for it at the same point
+        for its gradient, its line search and its objective value (each a pass over a matrix
+        of the working set's dimension squared)."""
+        key = x.tobytes()
+        if self._product[0] != key:
+            self._product = (key, self.gram @ x)
+        return self._product[1]
+
     def fit(self, coef, b):
         """``M (coef, b)``; ``None`` for the squared loss, which works from the Gram matrix
         alone: its costs per step then do not grow with ``n`` (a pass over 60,000 samples per
@@ -129,7 +139,7 @@ class _Faces:
     def correlations(self, coef, b, f):
         """``M^T v`` with ``v`` the dual vector at ``(coef, b)`` (the intercept's last)."""
         if self.gram is not None:
-            return self._My - self.gram @ self._x(coef, b)
+            return self._My - self._gram_times(self._x(coef, b))
         v = dual_vector(self.loss, f, self.y)
         return (
             np.append(self.M[:, : self.n_coef].T @ v, np.sum(v))
@@ -142,7 +152,7 @@ class _Faces:
         penalty = self.beta * float(np.linalg.norm(coef, axis=1).sum())
         if self.gram is not None:
             x = self._x(coef, b)
-            return 0.5 * self._yy - self._My @ x + 0.5 * x @ (self.gram @ x) + penalty
+            return 0.5 * self._yy - self._My @ x + 0.5 * x @ self._gram_times(x) + penalty
         f = self.fit(coef, b) if f is None else f
         return loss_value(self.loss, f, self.y) + penalty
 
@@ -160,7 +170,7 @@ class _Faces:
             df = self.fit(dcoef, db)
             return lambda alpha: loss_value(self.loss, f + alpha * df, self.y) + penalty(alpha)
         x, dx = self._x(coef, b), self._x(dcoef, db)
-        slope, curvature = (self.gram @ x - self._My) @ dx, dx @ (self.gram @ dx)
+        slope, curvature = (self._gram_times(x) - self._My) @ dx, dx @ (self.gram @ dx)
         base = current - penalty(0.0)
         return lambda alpha: base + alpha * (slope + 0.5 * alpha * curvature) + penalty(alpha)
 
