@@ -71,9 +71,6 @@ class PatchOperator:
         Number of (sample, patch, pattern) entries processed at once; bounds the memory.
     """
 
-    # Below this many patterns ``correlations`` unpacks the bits and multiplies; above it a
-    # table of the 256 partial sums of every 8 rows is cheaper than unpacking P bits per row.
-    _TABLE_PATTERNS = 32
     # Candidate rows kept per pattern (see _packed_signs). Every kept row costs the face
     # method's ratio tests and the pricing projections; 40 rather than 100 made regional
     # digits fits 15 % faster and left global and large-n fits unchanged.
@@ -171,27 +168,10 @@ class PatchOperator:
         weights = (np.asarray(v, dtype=float)[:, None] * self.patch_weights[None, :]).ravel()
         weighted = weights[:, None] * self.rows  # (n_rows, h)
         out = np.zeros((self.n_patterns, self.patch_size))
-        if self.n_patterns < self._TABLE_PATTERNS:
-            for chunk in self._row_chunks(self.n_patterns):
-                bits = self.signs[:, chunk.start // 8 : -(-chunk.stop // 8)]
-                masks = np.unpackbits(bits, axis=1, count=chunk.stop - chunk.start)
-                out += masks.astype(float) @ weighted[chunk]
-            return out
-        # table[j, b] = sum of the weighted rows 8j..8j+7 whose bit is set in the byte b
-        choices = np.unpackbits(np.arange(256, dtype=np.uint8)[:, None], axis=1).astype(float)
-        n_full = self.n_rows // 8
-        # few bytes per block: the gathers stay within a table that fits in the cache
-        step = max(1, min(128, self.chunk_size // (256 * self.patch_size + 8 * self.n_patterns)))
-        for start in range(0, n_full, step):
-            stop = min(start + step, n_full)
-            block = weighted[8 * start : 8 * stop].reshape(stop - start, 8, self.patch_size)
-            table = (choices @ block).reshape(-1, self.patch_size)  # ((stop-start) 256, h)
-            offsets = 256 * np.arange(stop - start)[:, None]
-            out += table[self.signs[:, start:stop].T + offsets].sum(axis=0)
-        if n_full * 8 < self.n_rows:  # the last, partial byte
-            tail = slice(8 * n_full, self.n_rows)
-            masks = np.unpackbits(self.signs[:, n_full:], axis=1, count=self.n_rows - 8 * n_full)
-            out += masks.astype(float) @ weighted[tail]
+        for chunk in self._row_chunks(self.n_patterns):
+            bits = self.signs[:, chunk.start // 8 : -(-chunk.stop // 8)]
+            masks = np.unpackbits(bits, axis=1, count=chunk.stop - chunk.start)
+            out += masks.astype(float) @ weighted[chunk]
         return out
 
     def pieces(self, index):
