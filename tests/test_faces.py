@@ -147,6 +147,25 @@ def test_faces_let_a_group_leave_through_zero():
     assert _objective(M, y, blocks, beta, "squared", coef, b) == pytest.approx(reference, rel=1e-7)
 
 
+def test_faces_zero_a_group_whose_norm_underflows():
+    # a digits class left a group at 1e-181 after a step: its squares underflow, so its norm
+    # is 0 while its entries are not, and the descent's beta * c / ||c|| was NaN
+    M, y, blocks, beta = _restricted(0, "squared", True)
+    start = np.zeros((len(blocks), blocks[0].shape[1]))
+    inside = _nnls_projection(blocks[1], np.ones(blocks[1].shape[1]))[0]
+    start[1] = 1e-181 * inside / np.abs(inside).max()
+    assert np.any(start[1]) and np.linalg.norm(start[1]) == 0.0
+    coef, b = solve_on_faces(
+        M, M.T @ M, y, start, 0.0, blocks, beta=beta, loss="squared", fit_intercept=True,
+        kkt_tol=1e-9,
+    )  # fmt: skip
+    norms = np.linalg.norm(coef, axis=1)
+    assert np.all(np.any(coef, axis=1) == (norms > 0))
+    _check_kkt_point(M, y, blocks, beta, "squared", coef, b)
+    reference = _cvxpy_optimum(M, y, blocks, beta, "squared", True)
+    assert _objective(M, y, blocks, beta, "squared", coef, b) == pytest.approx(reference, rel=1e-7)
+
+
 def test_faces_fail_loudly_when_out_of_changes():
     M, y, blocks, beta = _restricted(0, "squared", True)
     start = np.zeros((len(blocks), blocks[0].shape[1]))

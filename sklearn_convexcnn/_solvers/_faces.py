@@ -387,13 +387,28 @@ def _descent_step(faces, coef, b, direction, tight):
     return coef
 
 
+def _collapsed(coef, norms):
+    """Nonzero groups whose norm is at most ``_COLLAPSE`` times the largest.
+
+    ``np.any``, not ``norms > 0``, tells a nonzero group: entries of ``1e-181`` have a norm
+    that underflows to zero (their squares do), and such a group must leave the face too.
+    """
+    return np.any(coef, axis=1) & (norms <= _COLLAPSE * norms.max(initial=0.0))
+
+
 def _newton(faces, coef, b, tight, max_iter=100, max_blocked=40):
     """Newton's method on the face of ``coef`` and ``tight`` (updated in place as rows block
-    a step or groups collapse); returns ``(coef, b)``.
+    a step or groups collapse); returns ``(coef, b)`` with no collapsed group left in it.
 
     While rows block the steps, the directions come from one factorisation
     (:class:`_BlockedSteps`, at most ``max_blocked`` rows on it).
     """
+    coef, b = _newton_steps(faces, coef, b, tight, max_iter, max_blocked)
+    coef[_collapsed(coef, np.linalg.norm(coef, axis=1))] = 0.0
+    return coef, b
+
+
+def _newton_steps(faces, coef, b, tight, max_iter, max_blocked):
     f = faces.fit(coef, b)  # None for the squared loss (see _Faces.fit)
     current = faces.value(coef, b, f)
     blocked = None
@@ -402,7 +417,7 @@ def _newton(faces, coef, b, tight, max_iter=100, max_blocked=40):
         norms = np.linalg.norm(coef, axis=1)
         pinned = [j for j in changed if norms[j] and faces.basis(j, tight[j]).shape[1] == 0]
         changed.clear()
-        collapsed = (norms > 0) & (norms <= _COLLAPSE * norms.max(initial=0.0))
+        collapsed = _collapsed(coef, norms)
         if pinned or collapsed.any():  # their rows leave no room: the group is zero
             coef[pinned] = 0.0
             coef[collapsed] = 0.0
