@@ -173,10 +173,7 @@ class _BaseConvexCNN(BaseEstimator):
 
         Returns the fitted attributes as a dict, so a failure leaves the estimator untouched.
         """
-        if self.architecture == "circular":  # full-length filters: one patch, the whole row
-            geometry = circular_geometry(self.input_shape, X.shape[1])
-        else:
-            geometry = resolve_geometry(self.input_shape, self.kernel_size, self.stride, X.shape[1])
+        geometry = self._geometry(X)
         patches = extract_patches(X, geometry)
         rng = check_random_state(self.random_state)
         formulation = make_architecture(
@@ -188,29 +185,13 @@ class _BaseConvexCNN(BaseEstimator):
             self.readout,
             self.solver,
         ) or make_formulation(self.pooling, self.pool_size, self.readout, geometry.grid_shape)
+        # the native solver takes the program as an operator (matrix-free where it can be)
         matrix_free = self.solver in ("auto", "native") and hasattr(formulation, "operator")
-        dense = not (matrix_free and formulation.matrix_free)
-        if self.n_patterns != "exact":  # exact mode has a limit of its own
-            n_samples, n_patches, patch_size = patches.shape
-            sizes = (n_samples, n_patches, patch_size, self.n_patterns)
-            check_memory(
-                dense_program_bytes(*sizes) if dense else operator_bytes(*sizes),
-                f"The {'' if dense else 'matrix-free '}convex program for {n_samples} samples "
-                f"x {n_patches} patches of size {patch_size} with up to {self.n_patterns} "
-                f"patterns (solver={self.solver!r})",
-                (
-                    "Use fewer n_patterns, solver='native' (matrix-free) where the architecture "
-                    "supports it, or fit on a subset of the samples."
-                    if dense
-                    else "Use fewer n_patterns or fit on a subset of the samples."
-                ),
-            )
+        build = formulation.operator if matrix_free else formulation.program
+        self._check_program_memory(patches, dense=not (matrix_free and formulation.matrix_free))
         warm = self._previous_solutions(geometry, Y.shape[1])
         gates = self.gates_ if warm else self._gates(formulation, patches, rng)
-        if matrix_free:
-            program = formulation.operator(patches, gates)  # matrix-free, for the native solver
-        else:
-            program = formulation.program(patches, gates)
+        program = build(patches, gates)
         self._log(
             f"{X.shape[0]} samples, {geometry.n_patches} patches of size "
             f"{geometry.patch_size}, {gates.shape[1]} distinct patterns"
@@ -224,11 +205,7 @@ class _BaseConvexCNN(BaseEstimator):
             generated = generation_attributes(None)
         if isinstance(formulation, _PRUNABLE):
             if self.patterns == "generated":  # the program grew with the generated patterns
-                program = (
-                    formulation.operator(patches, gates)
-                    if hasattr(program, "correlations")
-                    else formulation.program(patches, gates)
-                )
+                program = build(patches, gates)
             solutions = self._with_gaps(formulation, patches, gates, program, Y, solutions)
             if self.prune:
                 solutions = self._prune(formulation, patches, program, Y, solutions)
@@ -254,6 +231,34 @@ class _BaseConvexCNN(BaseEstimator):
                 for solution in solutions
             ),
         }
+
+    def _geometry(self, X):
+        """Patch geometry of ``X``; circular architectures read the whole row as one patch."""
+        if self.architecture == "circular":
+            return circular_geometry(self.input_shape, X.shape[1])
+        return resolve_geometry(self.input_shape, self.kernel_size, self.stride, X.shape[1])
+
+    def _check_program_memory(self, patches, *, dense):
+        """MemoryError, naming the fix, when the program would not fit in memory.
+
+        ``n_patterns="exact"`` is left to the enumeration, which has a limit of its own.
+        """
+        if self.n_patterns == "exact":
+            return
+        n_samples, n_patches, patch_size = patches.shape
+        sizes = (n_samples, n_patches, patch_size, self.n_patterns)
+        check_memory(
+            dense_program_bytes(*sizes) if dense else operator_bytes(*sizes),
+            f"The {'' if dense else 'matrix-free '}convex program for {n_samples} samples "
+            f"x {n_patches} patches of size {patch_size} with up to {self.n_patterns} "
+            f"patterns (solver={self.solver!r})",
+            (
+                "Use fewer n_patterns, solver='native' (matrix-free) where the architecture "
+                "supports it, or fit on a subset of the samples."
+                if dense
+                else "Use fewer n_patterns or fit on a subset of the samples."
+            ),
+        )
 
     def _warm_start_key(self, geometry, n_outputs):
         """What must not change for a previous solution to be a start of the next fit."""
