@@ -30,7 +30,7 @@ from sklearn_convexcnn._optimality import (
 )
 from sklearn_convexcnn._patches import extract_patches, resolve_geometry
 from sklearn_convexcnn._solvers import solve_cvxpy
-from sklearn_convexcnn._solvers._native import solve_native
+from sklearn_convexcnn._solvers._native import _price, _PriceMemory, solve_native
 
 cp = pytest.importorskip("cvxpy")
 
@@ -222,6 +222,31 @@ def test_max_dual_norm_is_the_largest_dual_norm(seed):
         assert max_dual_norm(program, v, max_rounds=1000, batch=3) == pytest.approx(
             expected, rel=1e-12
         )
+
+
+@pytest.mark.parametrize("wanted", [3, None])
+def test_prices_carried_between_iterations_stay_upper_bounds(wanted):
+    # the native solver prices many dual vectors in a row; bounds carried from the last one
+    # (plus how far each correlation moved) must never fall below the exact price, and the
+    # prices that decide (above beta) must be exact
+    patches, gates, y, formulation = _problem(5, "squared", n_patterns=16)
+    operator = formulation.operator(patches, gates)
+    rng = np.random.default_rng(0)
+    v = dual_point("squared", np.full(len(y), y.mean()), y, True)
+    beta = 0.5 * max_dual_norm(operator, v)
+    memory = _PriceMemory()
+    for _ in range(6):
+        exact = dual_norms(operator, v)
+        prices = _price(operator, operator.correlations(v), beta, memory, 1000, wanted)
+        assert np.all(prices >= exact * (1 - 1e-9))
+        deciding = prices > beta
+        if wanted is None:
+            np.testing.assert_allclose(prices[deciding], exact[deciding], rtol=1e-9)
+        else:  # the ``wanted`` largest, the candidates, are exact
+            top = np.argsort(-prices.ravel())[:wanted]
+            top = top[prices.ravel()[top] > beta]
+            np.testing.assert_allclose(prices.ravel()[top], exact.ravel()[top], rtol=1e-9)
+        v = v + 0.05 * np.linalg.norm(v) / np.sqrt(len(v)) * rng.standard_normal(len(v))
 
 
 def test_projection_of_a_polar_vector_settles_at_zero():

@@ -17,8 +17,10 @@ rows (``shared/notes/solver-measurements.md``). So:
 2. **Rows.** The active groups are checked against *all* rows of their cones, and the most
    violated rows are added, until the point is feasible for the full program.
 3. **Pricing.** Every pattern ``i`` is priced by the KKT test ``||Proj_{C_i}(+-A_i^T v)|| <= beta``
-   with ``v`` the dual vector: screened by ``||A_i^T v|| <= beta`` first, the projection otherwise
-   by cutting-plane NNLS (:mod:`.._optimality`). The most violating groups enter the working set.
+   with ``v`` the dual vector: screened by ``||A_i^T v|| <= beta`` and by the bound carried from
+   the last iteration (a projection is 1-Lipschitz) first, the projection otherwise by
+   cutting-plane NNLS (:mod:`.._optimality`), lazily, best bound first. The most violating
+   groups enter the working set.
 4. **Certificate.** The same prices scale ``v`` into the dual feasible set; the duality gap
    ``primal - dual`` bounds the distance to the optimum of the *full* program. The solver stops
    when it is at most ``tol`` times the objective.
@@ -447,18 +449,43 @@ def _add_violated_rows(work):
     return added
 
 
-def _price(operator, correlations, beta, price_rows, max_rounds, wanted=None, skip=()):
+class _PriceMemory:
+    """What pricing carries from one working-set iteration to the next, per group
+    ``(pattern, sign)``: the tight rows of its last projection, where the next one starts (the
+    next dual vector usually shares them), and its last upper bound with the vector it bounded.
+    """
+
+    def __init__(self):
+        self.rows = {}
+        self.bounds = {}
+
+    def carried(self, keys, G):
+        """Upper bounds on ``||Proj_{C_i}(G[k])||`` from the last ones, ``inf`` where none.
+
+        A projection onto a closed convex cone is 1-Lipschitz, so
+        ``||Proj(g')|| <= ||Proj(g)|| + ||g' - g|| <= bound(g) + ||g' - g||``.
+        """
+        bounds = np.full(len(keys), np.inf)
+        known = [k for k, key in enumerate(keys) if key in self.bounds]
+        if known:
+            last = [self.bounds[keys[k]] for k in known]
+            moved = np.linalg.norm(G[known] - np.array([g for _, g in last]), axis=1)
+            bounds[known] = np.array([bound for bound, _ in last]) + moved
+        return bounds
+
+
+def _price(operator, correlations, beta, memory, max_rounds, wanted=None, skip=()):
     """Upper bounds on ``||Proj_{C_i}(+-A_i^T v)||`` that are exact wherever they exceed beta.
 
-    Only groups with ``||A_i^T v|| > beta`` are projected (screening). Each projection starts
-    from the tight rows of the group's previous projection (``price_rows``, updated), which
-    the dual vector of the next iteration usually shares.
+    Only groups with ``||A_i^T v|| > beta`` are projected (screening), and of those only the
+    ones whose bound carried from the last iteration (``memory``, updated) exceeds beta.
 
-    With ``wanted``, only the groups that rank among the ``wanted`` largest bounds (``skip``
-    aside) are projected, best first, until those are all projected: enough to pick the
-    groups that enter the working set, without a pass over the data for every other group.
-    The others keep bounds (no pass: the projection onto the cone of their start rows), so
-    a bound above beta is exact only for the projected groups.
+    With ``wanted``, groups are projected lazily, best bound first: first onto the cone of
+    their start rows (a relaxation, so an upper bound, without a pass over the data), then by
+    ``max_rounds`` cutting-plane rounds, until the ``wanted`` best bounds (``skip`` aside) all
+    come from the latter: enough to pick the groups that enter the working set. Every other
+    group keeps an upper bound, so a bound above beta is exact only for the projected groups.
+    Without ``wanted`` every group with a bound above beta is projected (a certificate).
     """
     n_patterns = operator.n_patterns
     signed = np.stack([correlations, -correlations])  # (2, P, h)
@@ -467,41 +494,50 @@ def _price(operator, correlations, beta, price_rows, max_rounds, wanted=None, sk
     if len(flat) == 0:
         return prices
     signs, patterns = np.divmod(flat, n_patterns)
-    start_rows = [price_rows.get((p, s), []) for p, s in zip(patterns, signs, strict=True)]
-    if wanted is None:
-        todo = np.arange(len(flat))
-    else:
-        U, _, _ = cone_projections(
-            operator, patterns, signed[signs, patterns], rows=start_rows, max_rounds=0
-        )
-        bounds = np.linalg.norm(U, axis=1)
-        prices[signs, patterns] = bounds
-        open_ = bounds > beta
-        open_[[k for k, f in enumerate(flat) if (f % n_patterns, f // n_patterns) in skip]] = False
-        done = np.zeros(len(flat), dtype=bool)
-        todo = np.zeros(0, dtype=int)
+    keys = list(zip(patterns.tolist(), signs.tolist(), strict=True))
+    G = signed[signs, patterns]
+    bounds = np.minimum(prices[signs, patterns], memory.carried(keys, G))
+    start_rows = [memory.rows.get(key, []) for key in keys]
+    open_ = bounds > beta
+    relaxed = np.zeros(len(flat), dtype=bool)  # projected onto the cone of the start rows
+    exact = np.zeros(len(flat), dtype=bool)  # projected by cutting planes
+    if wanted is not None:
+        open_[[k for k, key in enumerate(keys) if key in skip]] = False
     while True:
+        todo = np.flatnonzero(open_)
         if wanted is not None:
-            ranked = np.argsort(-np.where(open_, prices[signs, patterns], -np.inf), kind="stable")
-            top = ranked[:wanted]
-            todo = top[open_[top] & ~done[top]]
+            ranked = np.argsort(-np.where(open_, bounds, -np.inf), kind="stable")[:wanted]
+            todo = ranked[open_[ranked] & ~exact[ranked]]
             if len(todo) == 0:
                 break
+            relax = todo[~relaxed[todo]]
+            if len(relax):  # a cheaper bound first: it may drop out of the ranking
+                U, _, _ = cone_projections(
+                    operator, patterns[relax], G[relax],
+                    rows=[start_rows[k] for k in relax], max_rounds=0,
+                )  # fmt: skip
+                bounds[relax] = np.minimum(bounds[relax], np.linalg.norm(U, axis=1))
+                relaxed[relax] = True
+                open_[relax] &= bounds[relax] > beta
+                continue
         U, _, rows = cone_projections(
             operator,
             patterns[todo],
-            signed[signs[todo], patterns[todo]],
+            G[todo],
             beta=beta,
             rows=[start_rows[k] for k in todo],
             max_rounds=max_rounds,
         )
-        prices[signs[todo], patterns[todo]] = np.linalg.norm(U, axis=1)
-        for p, s, r in zip(patterns[todo], signs[todo], rows, strict=True):
-            price_rows[(int(p), int(s))] = r
+        bounds[todo] = np.minimum(bounds[todo], np.linalg.norm(U, axis=1))
+        for k, r in zip(todo, rows, strict=True):
+            memory.rows[keys[k]] = r
         if wanted is None:
             break
-        done[todo] = True
-        open_[todo] &= prices[signs[todo], patterns[todo]] > beta
+        exact[todo] = True
+        open_[todo] &= bounds[todo] > beta
+    prices[signs, patterns] = bounds
+    for k, key in enumerate(keys):
+        memory.bounds[key] = (bounds[k], G[k])
     return prices
 
 
@@ -565,7 +601,7 @@ def solve_native(
             _, b = _restricted_then_feasible(work, y, b, beta, loss, fit_intercept, qp_tol, faces)
 
     n_iter, gap, primal, converged, stalled = 0, np.inf, np.inf, False, False
-    price_rows = {}  # tight rows of the last projection of each group: the next one starts there
+    memory = _PriceMemory()  # what pricing carries over, per group
     while True:
         design = work.design(intercept=fit_intercept)  # the restricted solves' (cached) one
         f = design[:, : work.coef.size] @ work.coef.ravel() + b
@@ -578,7 +614,7 @@ def solve_native(
         for rounds in (_PRICING_ROUNDS, 1000):
             # candidates: the best-ranked groups only; certificate: every group
             wanted = _GROUPS_PER_ROUND if rounds == _PRICING_ROUNDS else None
-            prices = _price(operator, correlations, beta, price_rows, rounds, wanted, in_set)
+            prices = _price(operator, correlations, beta, memory, rounds, wanted, in_set)
             top = float(prices.max(initial=0.0))
             dual = dual_objective(loss, v * min(1.0, beta / max(top, 1e-300)), y, fit_intercept)
             gap = primal - dual
@@ -613,7 +649,7 @@ def solve_native(
                 break
         for flat in candidates:
             sign_index, pattern = divmod(int(flat), n_patterns)
-            rows = price_rows.get((pattern, sign_index), [])
+            rows = memory.rows.get((pattern, sign_index), [])
             if hasattr(operator, "candidate_rows"):  # likely tight: fewer feasibility rounds
                 rows = np.union1d(rows, operator.candidate_rows(pattern))
             work.add(pattern, sign_index, rows)
