@@ -502,7 +502,17 @@ def _price(operator, correlations, beta, memory, max_rounds, wanted=None, skip=(
     relaxed = np.zeros(len(flat), dtype=bool)  # projected onto the cone of the start rows
     exact = np.zeros(len(flat), dtype=bool)  # projected by cutting planes
     if wanted is not None:
-        open_[[k for k, key in enumerate(keys) if key in skip]] = False
+        # the working set's groups do not enter again, but their prices scale the dual point:
+        # they need a bound close to beta (about beta at a restricted optimum) for the gap
+        skipped = np.array([k for k, key in enumerate(keys) if key in skip], dtype=int)
+        skipped = skipped[open_[skipped]]
+        if len(skipped):
+            U, _, _ = cone_projections(
+                operator, patterns[skipped], G[skipped],
+                rows=[start_rows[k] for k in skipped], max_rounds=0,
+            )  # fmt: skip
+            bounds[skipped] = np.minimum(bounds[skipped], np.linalg.norm(U, axis=1))
+            open_[skipped] = False
     while True:
         todo = np.flatnonzero(open_)
         if wanted is not None:
