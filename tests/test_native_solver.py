@@ -29,7 +29,7 @@ from sklearn_convexcnn._optimality import (
     project_onto_cone,
 )
 from sklearn_convexcnn._patches import extract_patches, resolve_geometry
-from sklearn_convexcnn._solvers import solve_cvxpy
+from sklearn_convexcnn._solvers import _native, solve_cvxpy
 from sklearn_convexcnn._solvers._native import _price, _PriceMemory, solve_native
 
 cp = pytest.importorskip("cvxpy")
@@ -141,6 +141,74 @@ def test_native_matches_cvxpy_and_dual(seed, loss, fit_intercept):
     )
     assert lower <= dual + 1e-7 * abs(dual)
     assert gap == pytest.approx(native.duality_gap, abs=1e-8 * native.objective)
+
+
+def test_native_point_is_feasible_on_degenerate_binary_images():
+    # found by test_fuzz: 0/1 images with repeated rows and beta=0.001, where Newton steps
+    # over faces left the kept rows' cones (relative slack -0.16) and the native solver
+    # reported a negative duality gap; the face method now checks its point and hands over
+    X = np.array(
+        [
+            [1, 0, 0, 0, 0, 1, 1, 1],
+            [0, 0, 1, 1, 1, 0, 0, 1],
+            [0, 1, 1, 0, 0, 1, 1, 1],
+            [1, 0, 1, 1, 1, 0, 0, 1],
+            [0, 0, 0, 0, 1, 0, 1, 1],
+            [1, 1, 1, 0, 0, 0, 1, 1],
+            [0, 0, 0, 0, 0, 0, 0, 1],
+        ],
+        dtype=float,
+    )
+    y = np.where(np.arange(7) % 3 == 0, 1.0, -1.0)
+    geometry = resolve_geometry((4, 1, 2), (4, 1), 1, 8)
+    patches = extract_patches(X, geometry)
+    formulation = make_formulation("average", None, "sum", geometry.grid_shape)
+    gates = formulation.sample_gates(patches, 12, np.random.RandomState(0))
+    program = formulation.program(patches, gates)
+    options = dict(beta=0.001, loss="squared", fit_intercept=True)
+    solution = solve_native(
+        formulation.operator(patches, gates), y, tol=1e-7, max_iter=500, **options
+    )
+    slack = np.einsum("pmh,sph->spm", program.cones, solution.coef)
+    norms = np.linalg.norm(solution.coef, axis=2)
+    assert np.all(slack >= -1e-9 * norms[..., None] * np.linalg.norm(program.cones, axis=2))
+    assert solution.duality_gap >= -1e-12 * solution.objective
+    reference = _reference(program, y, **options)
+    assert solution.objective == pytest.approx(reference.objective, rel=1e-6)
+
+
+def test_native_solver_stops_when_the_objective_stops_decreasing(monkeypatch):
+    # found by test_fuzz: integers of size 1e6 and beta=0.001 interpolate the targets, the
+    # objective (1e-9) sits far below what the restricted problems resolve at the data's
+    # scale (y^T y = 3.4), and the working set cycled for 500 iterations of about 1 s
+    monkeypatch.setattr(_native, "_STALL_ITERATIONS", 3)
+    X = np.array(
+        [
+            [-481598, 328265, -1701534, -335840, -320471, -297176],
+            [773826, -591057, 940794, -1199254, -164004, -500324],
+            [-416554, -381614, -1123484, 209268, -2250259, -1684960],
+            [1446720, -233581, -971173, 1438515, 1001465, 1532851],
+            [364358, 763677, 560545, 481755, -1422402, 387555],
+            [1509808, -910393, -358059, 1456069, 2019182, -189640],
+            [-912526, 510651, 2016841, -1218300, -429297, 321267],
+            [1665819, -602534, 879961, -1061965, 1642070, -1623081],
+        ],
+        dtype=float,
+    ).reshape(4, 12)
+    y = np.array(
+        [-0.4815983417371372, 0.3282655076890719, -1.7015343023294713, -0.3358407780499301]
+    )
+    geometry = resolve_geometry((3, 4, 1), 3, 1, 12)
+    patches = extract_patches(X, geometry)
+    formulation = make_formulation("average", None, "sum", geometry.grid_shape)
+    gates = formulation.sample_gates(patches, 12, np.random.RandomState(0))
+    solution = solve_native(
+        formulation.operator(patches, gates), y, beta=0.001, loss="squared",
+        fit_intercept=False, tol=1e-7, max_iter=60,
+    )  # fmt: skip
+    assert solution.status == "stalled"
+    assert solution.n_iter < 20
+    assert solution.duality_gap >= 0
 
 
 def test_operator_matches_dense_program():

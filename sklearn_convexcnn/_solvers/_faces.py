@@ -60,6 +60,13 @@ def _tight(rows, c):
     return rows @ c <= _TIGHT * np.linalg.norm(c) * np.linalg.norm(rows, axis=1)
 
 
+def _inside(rows, c):
+    """Whether ``c`` satisfies ``rows @ c >= 0`` up to the tolerance of :func:`_tight`."""
+    if not len(rows):
+        return True
+    return bool(np.all(rows @ c >= -_TIGHT * np.linalg.norm(c) * np.linalg.norm(rows, axis=1)))
+
+
 def null_space(rows, h):
     """Orthonormal basis of ``{u : rows @ u = 0}``, shape (h, k)."""
     if not len(rows):
@@ -280,7 +287,10 @@ def solve_on_faces(
         if change > 0 and not entering:
             direction = _descent(faces, coef, correlations, tight)
             if direction is None:
-                return _onto_cones(faces, coef), b
+                coef = _onto_cones(faces, coef)
+                if not all(map(_inside, faces.blocks, coef)):
+                    raise FacesFailed("the steps left the cone of the kept rows")
+                return coef, b
             coef = _descent_step(faces, coef, b, direction, tight)
         for j, direction, price in entering:
             # the step that minimises the loss's quadratic upper bound along the direction,

@@ -52,6 +52,10 @@ _FEASIBILITY_TOL = 1e-9
 _PRICING_ROUNDS = 3
 # Groups below this times the largest norm are interior-point residue for the polish.
 _RESIDUE = 1e-6
+# Iterations without a decrease of the objective after which the solve has stalled: the
+# restricted problems are then solved no more accurately than the prices move (an objective
+# far below the data's scale, 1e-9 against y^T y = 3 in a fuzz example, cycled 500 times).
+_STALL_ITERATIONS = 10
 
 
 def _best_intercept(loss, y):
@@ -611,6 +615,7 @@ def solve_native(
             _, b = _restricted_then_feasible(work, y, b, beta, loss, fit_intercept, qp_tol, faces)
 
     n_iter, gap, primal, converged, stalled = 0, np.inf, np.inf, False, False
+    best, best_iter = np.inf, 0  # the lowest objective so far, and when it was reached
     memory = _PriceMemory()  # what pricing carries over, per group
     while True:
         design = work.design(intercept=fit_intercept)  # the restricted solves' (cached) one
@@ -642,6 +647,11 @@ def solve_native(
             )
         if gap <= tol * max(abs(primal), 1e-300):
             converged = True
+            break
+        if primal < best - 1e-12 * abs(best):
+            best, best_iter = primal, n_iter
+        elif n_iter - best_iter >= _STALL_ITERATIONS:
+            stalled = True
             break
         if n_iter >= max_iter:
             break
