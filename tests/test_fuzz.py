@@ -1,5 +1,6 @@
 """Property-based tests: any input either fits an exact model or fails with a documented error."""
 
+import os
 import re
 
 import numpy as np
@@ -69,7 +70,15 @@ def _fit_or_documented_error(estimator, X, y):
     return estimator
 
 
-FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# CI runs the same 60 examples every time, so that a failure reproduces. To explore others:
+# ``FUZZ_EXPLORE=1 pytest tests/test_fuzz.py --hypothesis-seed=N``. Seeds 1-45 passed at
+# commit 65dfe8b; earlier random runs found the bugs that two tests in test_native_solver pin.
+FUZZ = settings(
+    max_examples=60,
+    deadline=None,
+    derandomize=not os.environ.get("FUZZ_EXPLORE"),
+    suppress_health_check=[HealthCheck.too_slow],
+)
 
 
 @FUZZ
