@@ -177,6 +177,20 @@ def test_native_point_is_feasible_on_degenerate_binary_images():
     assert solution.objective == pytest.approx(reference.objective, rel=1e-6)
 
 
+def test_native_solver_runs_past_the_stall_window_while_it_makes_progress(monkeypatch):
+    # one group per round: more working-set iterations than the stall window, every one of
+    # them decreasing the objective (the first version of the rule compared with inf - inf)
+    monkeypatch.setattr(_native, "_GROUPS_PER_ROUND", 1)
+    patches, gates, y, formulation = _problem(2, "squared", n=60, n_patterns=64)
+    operator = formulation.operator(patches, gates)
+    beta = _beta(operator, "squared", y, True, fraction=0.01)
+    solution = solve_native(
+        operator, y, beta=beta, loss="squared", fit_intercept=True, tol=1e-8, max_iter=500
+    )
+    assert solution.converged
+    assert solution.n_iter > _native._STALL_ITERATIONS
+
+
 def test_native_solver_stops_when_the_objective_stops_decreasing(monkeypatch):
     # found by test_fuzz: integers of size 1e6 and beta=0.001 interpolate the targets, the
     # objective (1e-9) sits far below what the restricted problems resolve at the data's

@@ -648,7 +648,7 @@ def solve_native(
         if gap <= tol * max(abs(primal), 1e-300):
             converged = True
             break
-        if primal < best - 1e-12 * abs(best):
+        if primal < best - 1e-12 * abs(primal):  # (best starts at inf)
             best, best_iter = primal, n_iter
         elif n_iter - best_iter >= _STALL_ITERATIONS:
             stalled = True
