@@ -505,17 +505,23 @@ def _price(operator, correlations, beta, memory, max_rounds, wanted=None, skip=(
     open_ = bounds > beta
     relaxed = np.zeros(len(flat), dtype=bool)  # projected onto the cone of the start rows
     exact = np.zeros(len(flat), dtype=bool)  # projected by cutting planes
+
+    def relax(index):
+        """Bounds of ``index`` from projections onto the cones of their start rows."""
+        U, _, _ = cone_projections(
+            operator, patterns[index], G[index], rows=[start_rows[k] for k in index],
+            max_rounds=0,
+        )  # fmt: skip
+        bounds[index] = np.minimum(bounds[index], np.linalg.norm(U, axis=1))
+        relaxed[index] = True
+
     if wanted is not None:
         # the working set's groups do not enter again, but their prices scale the dual point:
         # they need a bound close to beta (about beta at a restricted optimum) for the gap
         skipped = np.array([k for k, key in enumerate(keys) if key in skip], dtype=int)
         skipped = skipped[open_[skipped]]
         if len(skipped):
-            U, _, _ = cone_projections(
-                operator, patterns[skipped], G[skipped],
-                rows=[start_rows[k] for k in skipped], max_rounds=0,
-            )  # fmt: skip
-            bounds[skipped] = np.minimum(bounds[skipped], np.linalg.norm(U, axis=1))
+            relax(skipped)
             open_[skipped] = False
     while True:
         todo = np.flatnonzero(open_)
@@ -524,15 +530,10 @@ def _price(operator, correlations, beta, memory, max_rounds, wanted=None, skip=(
             todo = ranked[open_[ranked] & ~exact[ranked]]
             if len(todo) == 0:
                 break
-            relax = todo[~relaxed[todo]]
-            if len(relax):  # a cheaper bound first: it may drop out of the ranking
-                U, _, _ = cone_projections(
-                    operator, patterns[relax], G[relax],
-                    rows=[start_rows[k] for k in relax], max_rounds=0,
-                )  # fmt: skip
-                bounds[relax] = np.minimum(bounds[relax], np.linalg.norm(U, axis=1))
-                relaxed[relax] = True
-                open_[relax] &= bounds[relax] > beta
+            cheap = todo[~relaxed[todo]]
+            if len(cheap):  # a cheaper bound first: it may drop out of the ranking
+                relax(cheap)
+                open_[cheap] &= bounds[cheap] > beta
                 continue
         U, _, rows = cone_projections(
             operator,
