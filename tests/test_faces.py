@@ -257,3 +257,35 @@ def test_blocked_steps_minimise_the_model_on_the_smaller_face():
         step = blocked.step(g)
         np.testing.assert_allclose(step, expected, atol=1e-12)
         np.testing.assert_allclose(A @ step, 0.0, atol=1e-12)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_blocked_steps_keep_added_rows_tight_on_a_singular_hessian(seed):
+    # Two groups with the same fit make the face's Hessian singular: moving weight from one to
+    # the other leaves the loss and the sum of norms unchanged (found by test_fuzz on 0/1
+    # images). The Schur complement A K^{-1} A^T then had a condition of 1e14, a truncated
+    # least-squares solve let the added rows drift to slacks of -0.2 ||c||, and the face
+    # method returned points outside the cone.
+    from sklearn_convexcnn._solvers._faces import _BlockedSteps
+
+    rng = np.random.default_rng(seed)
+    n, h, beta = 6, 5, 1e-3
+    M = rng.standard_normal((n, h))
+    unit = rng.standard_normal(h)
+    unit /= np.linalg.norm(unit)
+    gram = M.T @ M
+
+    def norm_curvature(size):
+        return beta / size * (np.eye(h) - np.outer(unit, unit))
+
+    K = np.block([[gram + norm_curvature(2.0), gram], [gram, gram + norm_curvature(0.5)]])
+    assert np.linalg.norm(K @ np.concatenate([unit, -unit])) < 1e-12 * np.linalg.norm(K)
+    g = K @ rng.standard_normal(2 * h)
+    blocked = _BlockedSteps(K, np.array([0, 1]), np.stack([np.eye(h)] * 2), np.ones(2 * h, bool))
+    A = np.zeros((4, 2 * h))
+    for k, row in enumerate(rng.standard_normal((4, h))):
+        blocked.add_row(k % 2, row, h)
+        A[k, (k % 2) * h : (k % 2 + 1) * h] = row
+    step = blocked.step(g)
+    assert g @ step < 0
+    assert np.abs(A @ step).max() <= 1e-9 * np.abs(A).max() * np.abs(step).max()

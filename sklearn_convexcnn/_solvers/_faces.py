@@ -7,8 +7,8 @@ The restricted problem of the working set (:mod:`._native`) is::
 with ``K_j`` the kept rows of group ``j``'s cone. On a *face* (which groups are nonzero, which
 of their rows are tight) it is smooth: every nonzero group moves in the null space of its tight
 rows, every other group stays at zero. Newton's method solves it there in a few steps, each a
-Cholesky factorisation of a dense matrix of the face's dimension (reused, through a Schur
-complement, while cone rows block the steps: :class:`_BlockedSteps`). The face is then corrected
+Cholesky factorisation of a dense matrix of the face's dimension (reused, through a
+projection, while cone rows block the steps: :class:`_BlockedSteps`). The face is then corrected
 until the KKT conditions of the restricted problem hold:
 
 * a step that would leave the cone stops at the first row it meets, which becomes tight;
@@ -48,6 +48,8 @@ from .._optimality import _nnls_projection
 _TIGHT = 1e-9
 # A group whose norm falls below this times the largest leaves the face.
 _COLLAPSE = 1e-12
+# Relative increase of the Hessian's diagonal in a factorisation (see _BlockedSteps).
+_SHIFT = 1e-12
 
 
 class FacesFailed(Exception):
@@ -564,20 +566,36 @@ class _BlockedSteps:
     """One Cholesky factorisation of a face's Hessian, reused while rows block the steps.
 
     Each blocked step adds one tight row, which only removes one direction from the face. The
-    next direction minimises the same quadratic model on the smaller face: with ``K`` the
-    factorised Hessian, ``g`` the current gradient and ``A`` the added rows in the face's
-    coordinates, ``s = s0 - W mu`` with ``s0 = -K^{-1} g``, ``W = K^{-1} A^T`` and
-    ``(A W) mu = A s0``, so that ``A s = 0``. A factorisation costs the cube of the face's
+    next direction minimises the same quadratic model on the smaller face: with ``K = L L^T``
+    the factorised Hessian, ``g`` the current gradient and ``A`` the added rows in the face's
+    coordinates, ``s = -L^{-T} (I - Q Q^T) L^{-1} g`` with ``Q`` an orthonormal basis of the
+    span of ``L^{-1} A^T``, so that ``A s = 0``. A factorisation costs the cube of the face's
     dimension, this its square; the model is the old point's (its norms' curvature moves), so
     the direction is a descent direction but not Newton's, and an unblocked step factorises
     afresh.
+
+    Two groups whose fits are collinear make ``K`` singular (moving weight from one to the
+    other changes neither the loss nor the sum of norms), and Cholesky may still succeed by
+    rounding, with a huge ``L^{-1}``. So every diagonal entry is raised by ``_SHIFT`` times
+    itself, and the added rows are projected out in the whitened coordinates rather
+    than through the Schur complement ``(A K^{-1} A^T) mu = A K^{-1} g``, whose condition is
+    the square of ``L^{-1} A^T``'s. On 0/1 images at ``beta=0.001`` (a ``test_fuzz`` example)
+    that condition reached 1e14: a truncated least-squares solve let the added rows drift to
+    slacks of ``-0.2 ||c||`` and the face method ended outside the cone (its final check
+    caught it, at the cost of an interior-point solve). There ``|A s| / (|A| |s|)`` was at
+    most 3e-8 with both changes, 5e-6 with the shift alone and 2e-3 with the projection
+    alone.
     """
 
     def __init__(self, hessian, active, padded, valid):
-        self.factor = scipy.linalg.cho_factor(hessian, check_finite=False)
+        # relative to each diagonal entry: coordinates of groups whose data differ in scale by
+        # 1e6 (a test_fuzz example) have diagonal entries 1e12 apart
+        shifted = hessian + np.diag(_SHIFT * np.diag(hessian))
+        self.factor = scipy.linalg.cholesky(shifted, lower=True, check_finite=False)
         self.active, self.padded, self.valid = active, padded, valid
         self.position = {j: i for i, j in enumerate(active)}
-        self.rows, self.solved = [], []
+        self.rows = []  # L^{-1} a of every added row a
+        self._span = None  # orthonormal basis of their span, when known
 
     def add_row(self, group, row, h):
         """Row ``row`` (a vector in ``R^h``) of group ``group`` is tight from now on."""
@@ -585,17 +603,24 @@ class _BlockedSteps:
         local = np.zeros((len(self.active), h))
         local[i] = row @ self.padded[i]
         a = local.ravel()[self.valid]
-        a = np.append(a, np.zeros(len(self.factor[0]) - len(a)))
-        self.rows.append(a)
-        self.solved.append(scipy.linalg.cho_solve(self.factor, a, check_finite=False))
+        a = np.append(a, np.zeros(len(self.factor) - len(a)))
+        self.rows.append(self._whiten(a))
+        self._span = None
+
+    def _whiten(self, x):
+        return scipy.linalg.solve_triangular(self.factor, x, lower=True, check_finite=False)
 
     def step(self, gradient):
-        s = -scipy.linalg.cho_solve(self.factor, gradient, check_finite=False)
+        r = self._whiten(gradient)
         if self.rows:
-            A, W = np.array(self.rows), np.array(self.solved).T
-            mu = np.linalg.lstsq(A @ W, A @ s, rcond=1e-12)[0]
-            s = s - W @ mu
-        return s
+            if self._span is None:
+                Z = np.array(self.rows).T
+                U, singular, _ = np.linalg.svd(Z, full_matrices=False)
+                self._span = U[:, singular > 1e-12 * singular[0]]
+            r = r - self._span @ (self._span.T @ r)
+        return -scipy.linalg.solve_triangular(
+            self.factor, r, lower=True, trans="T", check_finite=False
+        )
 
 
 def _crossing(coef, dcoef, active, alpha, ratio=1e-2):
