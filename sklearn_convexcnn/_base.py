@@ -21,7 +21,7 @@ from threadpoolctl import threadpool_info, threadpool_limits
 
 from ._certificate import certify_network, solution_with_gap
 from ._compat import Interval, StrOptions, _fit_context
-from ._formulations._pruning import prune_solution
+from ._formulations._pruning import clean_solution, prune_solution
 from ._formulations.architectures import (
     ACTIVATIONS,
     ARCHITECTURES,
@@ -207,8 +207,7 @@ class _BaseConvexCNN(BaseEstimator):
             if self.patterns == "generated":  # the program grew with the generated patterns
                 program = build(patches, gates)
             solutions = self._with_gaps(formulation, patches, gates, program, Y, solutions)
-            if self.prune:
-                solutions = self._prune(formulation, patches, program, Y, solutions)
+            solutions = self._without_residue(formulation, patches, program, Y, solutions)
         network = formulation.network(solutions)
         return {
             "geometry_": geometry,
@@ -341,18 +340,26 @@ class _BaseConvexCNN(BaseEstimator):
             for output, solution in enumerate(solutions)
         ]
 
-    def _prune(self, formulation, patches, program, Y, solutions):
-        """Every output's solution pruned to at most ``n + 1`` groups (two-layer ReLU CNNs)."""
+    def _without_residue(self, formulation, patches, program, Y, solutions):
+        """Every output's solution without solver residue, and pruned to at most ``n + 1``
+        groups with ``prune`` (two-layer ReLU CNNs; formulations.md §2.4)."""
+        options = dict(beta=self.beta, loss=self.loss)
+        cleaned = [
+            clean_solution(program, solution, Y[:, output], **options)
+            for output, solution in enumerate(solutions)
+        ]
+        if not self.prune:
+            return cleaned
         pruned = [
-            prune_solution(program, solution, Y[:, output], beta=self.beta, loss=self.loss)
+            prune_solution(program, solution, Y[:, output], **options)
             for output, solution in enumerate(solutions)
         ]
         # re-check with real ReLUs (formulations.md §2.4): pruning must not cost
-        before = formulation.network(solutions).objective(patches, Y, self.beta, self.loss)
+        before = formulation.network(cleaned).objective(patches, Y, self.beta, self.loss)
         after = formulation.network(pruned).objective(patches, Y, self.beta, self.loss)
         if after > before + 1e-7 * abs(before):
             self._log(f"pruning skipped: objective {after:.9g} > {before:.9g} unpruned")
-            return solutions
+            return cleaned
         return pruned
 
     def _gates(self, formulation, patches, rng):

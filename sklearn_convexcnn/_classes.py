@@ -126,14 +126,15 @@ _PARAMETERS = """\
         use it when the objective matters more than the time.
 
     prune : bool, default=True
-        Whether to prune the solution to a minimal network (formulations.md §2.4): solver
-        residue (groups below ``1e-6`` times the largest) is dropped, the other groups are put
-        exactly in their cones, and group magnitudes are moved along null directions of the fit
-        and the regulariser (Carathéodory) until at most ``n_samples + 1`` neurons remain *per
-        output* (outputs, one per class in one-vs-rest, are separate programs). The objective
-        does not change, and the result is checked with real ReLUs (the unpruned network is
-        kept if pruning would cost more than ``1e-7`` relative). Interior-point solvers
-        otherwise return many more neurons than needed.
+        Whether to prune the solution to a minimal network (formulations.md §2.4): group
+        magnitudes are moved along null directions of the fit and the regulariser
+        (Carathéodory) until at most ``n_samples + 1`` neurons remain *per output* (outputs,
+        one per class in one-vs-rest, are separate programs). The objective does not change,
+        and the result is checked with real ReLUs (the unpruned network is kept if pruning
+        would cost more than ``1e-7`` relative). Interior-point solvers otherwise return many
+        more neurons than needed. With or without pruning, solver residue (groups whose norm
+        *and* fit are both below ``1e-6`` times the largest) is dropped and the other groups
+        are put exactly in their cones.
 
     solver : {"auto", "native", "clarabel", "ecos", "scs"}, default="auto"
         ``"native"`` is the package's working-set solver: it keeps only the few groups and

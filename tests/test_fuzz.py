@@ -2,11 +2,13 @@
 
 import os
 import re
+import warnings
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
+from sklearn.exceptions import ConvergenceWarning
 
 from sklearn_convexcnn import ConvexCNNClassifier, ConvexCNNRegressor
 
@@ -61,13 +63,26 @@ def problems(draw):
 
 def _fit_or_documented_error(estimator, X, y):
     try:
-        estimator.fit(X, y)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            estimator.fit(X, y)
     except ValueError as exc:
         assert any(re.search(message, str(exc)) for message in DOCUMENTED), exc
         event("refused with a documented ValueError")
         return None
     event("fitted")
+    _assert_exact(estimator, X, y, any(w.category is ConvergenceWarning for w in caught))
     return estimator
+
+
+def _assert_exact(estimator, X, y, warned):
+    """The recovered network attains ``objective_``, certified optimal unless the fit warned
+    (a check of the network alone missed a group dropped as residue: 2.844 for both against
+    an optimum of 2.457, with ``duality_gap_`` 0.39 and no warning)."""
+    value = estimator.regularized_objective(X, y)
+    assert value == pytest.approx(estimator.objective_, rel=1e-6, abs=1e-9)
+    if not warned:
+        assert estimator.duality_gap_ <= 1e-6 * abs(estimator.objective_) + 1e-9
 
 
 # CI runs the same 60 examples every time, so that a failure reproduces. To explore others:
@@ -89,8 +104,6 @@ def test_regressor_fits_exactly_or_refuses(problem):
     reg = _fit_or_documented_error(ConvexCNNRegressor(**problem["params"]), X, y)
     if reg is not None:
         assert np.all(np.isfinite(reg.predict(X)))
-        value = reg.regularized_objective(X, y)
-        assert value == pytest.approx(reg.objective_, rel=1e-6, abs=1e-9)
 
 
 @FUZZ
@@ -102,5 +115,3 @@ def test_classifier_fits_exactly_or_refuses(problem, n_classes):
     if clf is not None:
         assert set(clf.predict(X)) <= set(y)
         assert np.all(np.isfinite(clf.decision_function(X)))
-        value = clf.regularized_objective(X, y)
-        assert value == pytest.approx(clf.objective_, rel=1e-6, abs=1e-9)

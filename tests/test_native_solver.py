@@ -146,7 +146,8 @@ def test_native_matches_cvxpy_and_dual(seed, loss, fit_intercept):
 def test_native_point_is_feasible_on_degenerate_binary_images():
     # found by test_fuzz: 0/1 images with repeated rows and beta=0.001, where Newton steps
     # over faces left the kept rows' cones (relative slack -0.16) and the native solver
-    # reported a negative duality gap; the face method now checks its point and hands over
+    # reported a negative duality gap; the face method checks its point and hands over, and
+    # the cause (blocked steps on a singular Hessian) is fixed in _faces._BlockedSteps
     X = np.array(
         [
             [1, 0, 0, 0, 0, 1, 1, 1],

@@ -49,19 +49,18 @@ class GroupProgram:
         return float(self.group_norms(coef).sum())
 
 
-def recover_neurons(coef, rtol=1e-6):
+def recover_neurons(coef):
     """Neurons of the non-convex network from the convex groups (formulations.md §2.4).
 
     A group ``c`` becomes ``u = c / sqrt(||c||)`` with output weight ``±sqrt(||c||)``, which has
-    the same fit and pays the same weight decay ``(||u||^2 + w^2) / 2 = ||c||``. Groups below
-    ``rtol`` times the largest are solver residue: their directions are inaccurate and they are
-    dropped.
+    the same fit and pays the same weight decay ``(||u||^2 + w^2) / 2 = ||c||``. Every non-zero
+    group becomes a neuron: solver residue is dropped before, where the data tell it apart
+    (:func:`~._pruning.clean_groups`), as a small norm alone does not.
 
     Parameters
     ----------
     coef : ndarray of shape (2, n_patterns, patch_size)
         ``coef[0]`` holds the groups ``c_i`` (positive output weight), ``coef[1]`` the ``c'_i``.
-    rtol : float
 
     Returns
     -------
@@ -71,7 +70,7 @@ def recover_neurons(coef, rtol=1e-6):
         The pattern index of each neuron.
     """
     norms = np.linalg.norm(coef, axis=2)
-    keep = norms > rtol * norms.max(initial=0.0)
+    keep = norms > 0
     sign_index, patterns = np.nonzero(keep)
     scale = np.sqrt(norms[keep])
     filters = coef[keep] / scale[:, None]
