@@ -48,8 +48,10 @@ from .._optimality import _nnls_projection
 _TIGHT = 1e-9
 # A group whose norm falls below this times the largest leaves the face.
 _COLLAPSE = 1e-12
-# Relative increase of the Hessian's diagonal in a factorisation (see _BlockedSteps).
+# Relative increase of the Hessian's diagonal in a factorisation that is numerically
+# singular: pivots of the Cholesky factor below _SINGULAR times the largest (_BlockedSteps).
 _SHIFT = 1e-12
+_SINGULAR = 1e-13
 
 
 class FacesFailed(Exception):
@@ -576,22 +578,19 @@ class _BlockedSteps:
 
     Two groups whose fits are collinear make ``K`` singular (moving weight from one to the
     other changes neither the loss nor the sum of norms), and Cholesky may still succeed by
-    rounding, with a huge ``L^{-1}``. So every diagonal entry is raised by ``_SHIFT`` times
-    itself, and the added rows are projected out in the whitened coordinates rather
-    than through the Schur complement ``(A K^{-1} A^T) mu = A K^{-1} g``, whose condition is
-    the square of ``L^{-1} A^T``'s. On 0/1 images at ``beta=0.001`` (a ``test_fuzz`` example)
-    that condition reached 1e14: a truncated least-squares solve let the added rows drift to
-    slacks of ``-0.2 ||c||`` and the face method ended outside the cone (its final check
-    caught it, at the cost of an interior-point solve). There ``|A s| / (|A| |s|)`` was at
-    most 3e-8 with both changes, 5e-6 with the shift alone and 2e-3 with the projection
-    alone.
+    rounding, with a huge ``L^{-1}``. So where the factor's pivots say so, every diagonal
+    entry is raised by ``_SHIFT`` times itself (:func:`_cholesky`), and the added rows are
+    projected out in the whitened coordinates rather than through the Schur complement
+    ``(A K^{-1} A^T) mu = A K^{-1} g``, whose condition is the square of ``L^{-1} A^T``'s.
+    On 0/1 images at ``beta=0.001`` (a ``test_fuzz`` example) that condition reached 1e14:
+    a truncated least-squares solve let the added rows drift to slacks of ``-0.2 ||c||``,
+    and the face method ended outside the cone (its final check caught it, at the cost of an
+    interior-point solve). There ``|A s| / (|A| |s|)`` was at most 6e-8 with both changes,
+    5e-6 with the shift alone and 2e-3 with the projection alone.
     """
 
     def __init__(self, hessian, active, padded, valid):
-        # relative to each diagonal entry: coordinates of groups whose data differ in scale by
-        # 1e6 (a test_fuzz example) have diagonal entries 1e12 apart
-        shifted = hessian + np.diag(_SHIFT * np.diag(hessian))
-        self.factor = scipy.linalg.cholesky(shifted, lower=True, check_finite=False)
+        self.factor = _cholesky(hessian)
         self.active, self.padded, self.valid = active, padded, valid
         self.position = {j: i for i, j in enumerate(active)}
         self.rows = []  # L^{-1} a of every added row a
@@ -621,6 +620,27 @@ class _BlockedSteps:
         return -scipy.linalg.solve_triangular(
             self.factor, r, lower=True, trans="T", check_finite=False
         )
+
+
+def _cholesky(hessian):
+    """Lower Cholesky factor of ``hessian``, of ``hessian`` with a raised diagonal where the
+    factor shows it (numerically) singular: see :class:`_BlockedSteps`.
+
+    Only then: a shift of 1e-15 also on a well-posed but ill-conditioned Hessian (condition
+    1e9, data of scale 1e6) moved a face solve's end point enough to fail its KKT test, which
+    is at the rounding of the gradient at that scale.
+    """
+    try:
+        factor = scipy.linalg.cholesky(hessian, lower=True, check_finite=False)
+        pivots = np.diag(factor) ** 2  # the factor's own view of the condition
+        if pivots.min(initial=np.inf) > _SINGULAR * pivots.max(initial=0.0):
+            return factor
+    except np.linalg.LinAlgError:
+        pass
+    # relative to each diagonal entry: coordinates of groups whose data differ in scale by 1e6
+    # have diagonal entries 1e12 apart
+    shifted = hessian + np.diag(_SHIFT * np.diag(hessian))
+    return scipy.linalg.cholesky(shifted, lower=True, check_finite=False)
 
 
 def _crossing(coef, dcoef, active, alpha, ratio=1e-2):
