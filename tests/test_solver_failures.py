@@ -5,6 +5,7 @@ solves.
 """
 
 import dataclasses
+import warnings
 
 import cvxpy as cp
 import numpy as np
@@ -246,3 +247,27 @@ def test_failed_refit_on_other_data_keeps_the_feature_count(monkeypatch, data):
         reg.fit(np.hstack([X, X]), y)
     assert reg.n_features_in_ == 8
     assert reg.predict(X).shape == (14,)
+
+
+def test_a_solution_called_solved_but_not_certified_warns(monkeypatch):
+    # found by test_fuzz: CVXPY fallbacks on badly scaled data reported 'optimal' 12 % above
+    # the optimum; the certified gap tells, and the estimator now says so
+    from sklearn_convexcnn import _base
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((30, 6))
+    y = np.maximum(X[:, :3] @ [1.0, -1.0, 0.5], 0)
+    params = dict(kernel_size=3, beta=0.1, n_patterns=8, solver="clarabel", random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ConvexCNNRegressor(**params).fit(X, y)  # the exact solution: no warning
+    solve = _base.solve_program
+
+    def half_way(*args, **kwargs):
+        solution = solve(*args, **kwargs)
+        return dataclasses.replace(solution, coef=0.5 * solution.coef)
+
+    monkeypatch.setattr(_base, "solve_program", half_way)
+    with pytest.warns(ConvergenceWarning, match=r"certified only to a duality gap of \d"):
+        reg = ConvexCNNRegressor(**params).fit(X, y)
+    assert reg.duality_gap_ > 1e-5 * reg.objective_
