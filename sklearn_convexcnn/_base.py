@@ -343,8 +343,8 @@ class _BaseConvexCNN(BaseEstimator):
 
     def _warn_uncertified(self, solutions):
         """A ConvergenceWarning for every solution that its solver called solved but whose
-        certified duality gap says otherwise (a CVXPY fallback on badly scaled data ended 12 %
-        above the optimum with status 'optimal'). The tolerance is ``tol``, but at least
+        certified duality gap says otherwise (a CVXPY fallback on badly scaled data reported
+        'optimal' with a gap of 12 % of its objective). The tolerance is ``tol``, but at least
         ``1e-5``, relative to the objective: Clarabel's solutions certify to about 1e-6 (1.3e-6
         in one of scikit-learn's checks)."""
         for output, solution in enumerate(solutions):
