@@ -594,7 +594,7 @@ class _BlockedSteps:
         self.active, self.padded, self.valid = active, padded, valid
         self.position = {j: i for i, j in enumerate(active)}
         self.rows = []  # L^{-1} a of every added row a
-        self._span = None  # orthonormal basis of their span, when known
+        self.span = np.zeros((len(self.factor), 0))  # an orthonormal basis of theirs
 
     def add_row(self, group, row, h):
         """Row ``row`` (a vector in ``R^h``) of group ``group`` is tight from now on."""
@@ -603,20 +603,21 @@ class _BlockedSteps:
         local[i] = row @ self.padded[i]
         a = local.ravel()[self.valid]
         a = np.append(a, np.zeros(len(self.factor) - len(a)))
-        self.rows.append(self._whiten(a))
-        self._span = None
+        z = self._whiten(a)
+        self.rows.append(z)
+        # Gram-Schmidt, twice (once loses orthogonality when z is nearly in the span)
+        q = z - self.span @ (self.span.T @ z)
+        q -= self.span @ (self.span.T @ q)
+        size = np.linalg.norm(q)
+        if size > 1e-12 * np.linalg.norm(z):  # else dependent on the rows before: nothing new
+            self.span = np.column_stack([self.span, q / size])
 
     def _whiten(self, x):
         return scipy.linalg.solve_triangular(self.factor, x, lower=True, check_finite=False)
 
     def step(self, gradient):
         r = self._whiten(gradient)
-        if self.rows:
-            if self._span is None:
-                Z = np.array(self.rows).T
-                U, singular, _ = np.linalg.svd(Z, full_matrices=False)
-                self._span = U[:, singular > 1e-12 * singular[0]]
-            r = r - self._span @ (self._span.T @ r)
+        r -= self.span @ (self.span.T @ r)
         return -scipy.linalg.solve_triangular(
             self.factor, r, lower=True, trans="T", check_finite=False
         )
