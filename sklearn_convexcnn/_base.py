@@ -366,23 +366,22 @@ class _BaseConvexCNN(BaseEstimator):
         """Every output's solution without solver residue, and pruned to at most ``n + 1``
         groups with ``prune`` (two-layer ReLU CNNs; formulations.md §2.4)."""
         options = dict(beta=self.beta, loss=self.loss)
-        cleaned = [
+        if self.prune:
+            pruned = [
+                prune_solution(program, solution, Y[:, output], **options)
+                for output, solution in enumerate(solutions)
+            ]
+            # re-check with real ReLUs (formulations.md §2.4): the pruned network must attain
+            # the pruned (= cleaned: the same fit and regulariser) convex objective
+            convex = sum(solution.objective for solution in pruned)
+            network = formulation.network(pruned).objective(patches, Y, self.beta, self.loss)
+            if network <= convex + 1e-7 * abs(convex):
+                return pruned
+            self._log(f"pruning skipped: objective {network:.9g} > {convex:.9g} unpruned")
+        return [
             clean_solution(program, solution, Y[:, output], **options)
             for output, solution in enumerate(solutions)
         ]
-        if not self.prune:
-            return cleaned
-        pruned = [
-            prune_solution(program, solution, Y[:, output], **options)
-            for output, solution in enumerate(solutions)
-        ]
-        # re-check with real ReLUs (formulations.md §2.4): pruning must not cost
-        before = formulation.network(cleaned).objective(patches, Y, self.beta, self.loss)
-        after = formulation.network(pruned).objective(patches, Y, self.beta, self.loss)
-        if after > before + 1e-7 * abs(before):
-            self._log(f"pruning skipped: objective {after:.9g} > {before:.9g} unpruned")
-            return cleaned
-        return pruned
 
     def _gates(self, formulation, patches, rng):
         """Gates of the program's patterns: every pattern, or those of random filters."""

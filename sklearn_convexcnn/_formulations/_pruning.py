@@ -83,15 +83,22 @@ def clean_groups(program, coef, *, rtol=1e-6, cone_tol=1e-12):
 
     coef = np.array(coef, dtype=float)
     operator = as_operator(program)
-    norms, fits = _group_norms(program, coef), _fit_norms(operator, coef)
-    top, top_fit = float(norms.max(initial=0.0)), float(fits.max(initial=0.0))
+    norms = _group_norms(program, coef)
+    top = float(norms.max(initial=0.0))
     if top == 0.0:
         return coef
+    top_fit = None  # the largest fit, computed when first needed (pieces cost a data pass)
 
-    def residue(norms, fits):
-        return (norms <= rtol * top) & (fits <= rtol * top_fit)
+    def drop_residue(coef, norms):
+        nonlocal top_fit
+        small = np.any(coef, axis=2) & (norms <= rtol * top)
+        if small.any():
+            fits = _fit_norms(operator, coef)
+            if top_fit is None:
+                top_fit = float(fits.max())
+            coef[small & (fits <= rtol * top_fit)] = 0.0
 
-    coef[residue(norms, fits)] = 0.0
+    drop_residue(coef, norms)
     sign_index, pattern_index = np.nonzero(np.any(coef, axis=2))
     directions = coef[sign_index, pattern_index] / norms[sign_index, pattern_index][:, None]
     products = operator.cone_products(directions, pattern_index)
@@ -100,7 +107,7 @@ def clean_groups(program, coef, *, rtol=1e-6, cone_tol=1e-12):
     for s, i in zip(sign_index[outside], pattern_index[outside], strict=True):
         coef[s, i] = project_onto_cone(operator.cone_rows(i, all_rows), coef[s, i])
     # a group pointing into the polar cone projects to (rounding around) zero: drop it
-    coef[residue(_group_norms(program, coef), _fit_norms(operator, coef))] = 0.0
+    drop_residue(coef, _group_norms(program, coef))
     return coef
 
 
