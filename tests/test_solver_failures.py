@@ -152,12 +152,51 @@ def test_auto_hands_a_failed_native_solve_to_cvxpy(monkeypatch, data, native_out
     def failing_native(*args, **kwargs):
         if native_outcome == "raises":
             raise SolverFailed("the restricted problem stopped with InsufficientProgress")
-        return dataclasses.replace(original(*args, **kwargs), converged=False, status="max_iter")
+        solution = original(*args, **kwargs)  # stopped half way: CVXPY does better
+        return dataclasses.replace(
+            solution,
+            coef=0.5 * solution.coef,
+            objective=2 * solution.objective,
+            converged=False,
+            status="max_iter",
+        )
 
     monkeypatch.setattr(base, "solve_native", failing_native)
     with pytest.warns(RuntimeWarning, match="native solver stopped short on output 0 .*CVXPY"):
         reg = _regressor(solver="auto").fit(X, y)
     assert reg.objective_ == pytest.approx(reference.objective_, rel=1e-6)
+
+
+def test_auto_keeps_the_native_point_when_cvxpy_does_worse(monkeypatch, data):
+    # found by test_fuzz: on badly scaled data the CVXPY fallback ended with a certified gap
+    # of 7.7 where the native solver had stopped at 1.3e-5
+    import sklearn_convexcnn._base as base
+
+    X, y = data
+    native, cvxpy = base.solve_native, base.solve_program
+    stopped = []
+
+    def stalling_native(*args, **kwargs):
+        stopped.append(
+            dataclasses.replace(native(*args, **kwargs), converged=False, status="stalled")
+        )
+        return stopped[-1]
+
+    def worse_cvxpy(*args, **kwargs):
+        solution = cvxpy(*args, **kwargs)
+        return dataclasses.replace(
+            solution, coef=0.5 * solution.coef, objective=2 * solution.objective
+        )
+
+    monkeypatch.setattr(base, "solve_native", stalling_native)
+    monkeypatch.setattr(base, "solve_program", worse_cvxpy)
+    with (
+        pytest.warns(RuntimeWarning, match="stopped short on output 0"),
+        pytest.warns(ConvergenceWarning, match="did not converge: native stopped"),
+    ):
+        reg = _regressor(solver="auto").fit(X, y)
+    assert reg.objective_ == pytest.approx(stopped[0].objective, rel=1e-9)
+    assert reg.regularized_objective(X, y) == pytest.approx(reg.objective_, rel=1e-9)
 
 
 def test_explicit_native_failure_is_an_error(monkeypatch, data):
