@@ -214,6 +214,7 @@ def clean_solution(program, solution, y, *, beta, loss):
 
 
 def _with_coef(program, solution, coef, y, *, beta, loss):
+    """``solution`` with ``coef``: its objective recomputed, its gap moved by as much."""
     from .._losses import loss_value
 
     fit = np.zeros(len(y))
