@@ -113,8 +113,8 @@ def test_estimator_prunes_without_changing_the_objective(n_outputs):
 @pytest.mark.parametrize("prune", [True, False])
 def test_a_small_group_on_large_features_is_not_residue(prune):
     # Found by test_fuzz: one feature of scale 1e6 next to a constant one. The optimum has a
-    # group of norm 7e-7, 9e-7 times the largest, on the large feature: its fit (about 2) is
-    # as large as the others'. Dropped as residue by its norm alone, it took the network's
+    # group of norm 7.7e-7, 9.6e-7 times the largest, on the large feature: its fit (0.88) is
+    # the largest of the three. Dropped as residue by its norm alone, it took the network's
     # objective 16 % above the convex optimum (2.844 against 2.457).
     large = [-440973.8, -618661.1, -652076.8, 1531416.3, 134292.5, 144186.6, 1536231.2]
     large += [2776022.5, 830115.1, -440973.8]

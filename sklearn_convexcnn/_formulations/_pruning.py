@@ -64,8 +64,8 @@ def clean_groups(program, coef, *, rtol=1e-6, cone_tol=1e-12):
         ``||A_i c_i||`` is below ``rtol`` times the largest fit are dropped: their directions
         are unreliable (formulations.md §2.4). The norm alone does not tell residue: a group on
         features of scale 1e6 needs a norm 1e6 times smaller than one on features of scale 1
-        for the same fit (a ``test_fuzz`` example lost a group of relative norm 9e-7 that
-        carried a fit of 2, and the network's objective rose 16 % above the optimum).
+        for the same fit (a ``test_fuzz`` example lost a group of relative norm 9.6e-7 whose
+        fit, 0.88, was the largest, and the network's objective rose 16 % above the optimum).
     cone_tol : float, default=1e-12
         Groups whose direction violates a row of its cone by more than ``cone_tol`` times the
         largest row norm are replaced by their projection onto the cone (dropped if it is 0).
