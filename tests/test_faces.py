@@ -215,7 +215,7 @@ def test_descent_does_not_cross_dependent_rows_at_zero_slack():
                    fit_intercept=False, kkt_tol=1e-9)  # fmt: skip
     tight = faces.tight_rows(coef)
     tight[0][2] = False  # as left by a step that blocked on rows 0 and 1 only
-    direction = _descent(faces, coef, y - coef[0], tight)
+    direction = _descent(faces, coef, y - coef[0], tight, faces.rounding(coef, 0.0))
     assert direction is not None
     assert np.min(rows @ direction[0]) >= -1e-12
     np.testing.assert_allclose(direction[0], [1.5, 1.5, 0.0])

@@ -30,9 +30,12 @@ native solver's time went from (restricted problems by Clarabel) to (by faces): 
 2.7 s to 1.4 s, ``beta=0.1`` 29.6 s to 4.2 s, ``beta=0.01`` 158 s to 17 s (10 s with the
 reused factorisation), regional max pooling at ``beta=1`` 34 s to 6.5 s.
 
-The answer is an exact KKT point (to the Newton tolerance) of the restricted problem. Where the
-corrections do not settle, :class:`FacesFailed` tells the caller to use the interior-point method
-instead; the duality gap of the full program certifies whichever answer is used.
+The answer is an exact KKT point (to the Newton tolerance) of the restricted problem: prices
+and descent directions are compared with ``beta * kkt_tol``, or with the rounding of the
+gradients where that is larger (large, nearly collinear patches: :meth:`_Faces.rounding`).
+Where the corrections do not settle, :class:`FacesFailed` tells the caller to use the
+interior-point method instead; the duality gap of the full program certifies whichever answer
+is used.
 """
 
 import warnings
@@ -114,6 +117,7 @@ class _Faces:
         self._bases = {}
         self._hessian = None
         self._product = (None, None)  # the last (x, gram @ x): see _gram_times
+        self._column_norms = np.linalg.norm(M[:, : self.n_coef], axis=0)  # see rounding()
         # the size of the terms an objective value sums (its rounding is relative to it)
         self.magnitude = 0.0
         if gram is not None:  # squared loss: everything from M^T M, M^T y and y^T y
@@ -126,6 +130,21 @@ class _Faces:
             [_tight(rows, c) for rows, c in zip(self.blocks, coef, strict=True)]
         ).astype(bool)
         return [self.tight[a:b] for a, b in zip(self.offsets[:-1], self.offsets[1:], strict=True)]
+
+    def rounding(self, coef, b):
+        """Per group, a bound on the rounding error of its part of :meth:`correlations`.
+
+        ``M^T v`` is computed to ``eps |M|^T (|M| |x| + |y|)``, at most
+        ``eps ||M_i|| (sum_j ||M_j|| |x_j| + ||y||)`` for column ``i`` (Cauchy-Schwarz). On
+        large, nearly collinear patches (pixels of 0 to 255) this exceeds ``kkt_tol * beta``:
+        the KKT tests below cannot tell such prices and descents from rounding, and asked
+        for them the face method stopped as if it cycled (digits at that scale, ``beta=0.1``).
+        """
+        reach = self._column_norms @ np.abs(coef.ravel()) + np.linalg.norm(self.y)
+        if self.fit_intercept:
+            reach += np.sqrt(len(self.y)) * abs(b)  # the intercept's column of ones
+        bound = np.finfo(float).eps * self._column_norms * reach
+        return np.linalg.norm(bound.reshape(-1, self.h), axis=1)
 
     def _x(self, coef, b):
         return np.append(coef.ravel(), b) if self.fit_intercept else coef.ravel()
@@ -286,10 +305,11 @@ def solve_on_faces(
     stuck = 0
     for change in range(max_changes):
         correlations = faces.correlations(coef, b, faces.fit(coef, b))
-        entering = _entering(faces, coef, correlations)
+        rounding = faces.rounding(coef, b)
+        entering = _entering(faces, coef, correlations, rounding)
         before = faces.value(coef, b)
         if change > 0 and not entering:
-            direction = _descent(faces, coef, correlations, tight)
+            direction = _descent(faces, coef, correlations, tight, rounding)
             if direction is None:
                 coef = _onto_cones(faces, coef)
                 if not all(map(_inside, faces.blocks, coef)):
@@ -336,8 +356,9 @@ def _onto_cones(faces, coef):
     return coef
 
 
-def _entering(faces, coef, correlations):
-    """Zero groups priced above ``beta``: ``(group, unit direction, price)``."""
+def _entering(faces, coef, correlations, rounding):
+    """Zero groups priced above ``beta`` beyond ``rounding`` (:meth:`_Faces.rounding`):
+    ``(group, unit direction, price)``."""
     h, beta = faces.h, faces.beta
     entering = []
     for j in np.flatnonzero(~np.any(coef, axis=1)):
@@ -346,13 +367,14 @@ def _entering(faces, coef, correlations):
             continue
         projection, _ = _nnls_projection(faces.blocks[j], g)
         price = np.linalg.norm(projection)
-        if price > beta * (1 + faces.kkt_tol):
+        if price > beta * (1 + faces.kkt_tol) + rounding[j]:
             entering.append((j, projection / price, price))
     return entering
 
 
-def _descent(faces, coef, correlations, tight):
-    """A feasible descent direction of the nonzero groups, or ``None`` at a KKT point.
+def _descent(faces, coef, correlations, tight, rounding):
+    """A feasible descent direction of the nonzero groups, or ``None`` at a KKT point (to
+    ``kkt_tol``, or to ``rounding`` where that is larger: :meth:`_Faces.rounding`).
 
     Group ``j``'s part is the projection of its negative gradient onto the tangent cone of
     its tight rows, ``{d : K_T d >= 0}``: zero exactly when the multipliers of those rows
@@ -369,7 +391,7 @@ def _descent(faces, coef, correlations, tight):
         rows = faces.blocks[j][tight[j]]
         d, _ = _nnls_projection(rows, -gradient)
         size = np.linalg.norm(d)
-        if size <= faces.kkt_tol * beta:
+        if size <= max(faces.kkt_tol * beta, rounding[j]):
             continue
         direction[j] = d
         leaving = rows @ d > _TIGHT * size * np.linalg.norm(rows, axis=1)
