@@ -117,7 +117,12 @@ class _Faces:
         self._bases = {}
         self._hessian = None
         self._product = (None, None)  # the last (x, gram @ x): see _gram_times
-        self._column_norms = np.linalg.norm(M[:, : self.n_coef], axis=0)  # see rounding()
+        # the columns' norms, for rounding()
+        self._column_norms = (
+            np.sqrt(np.diag(gram)[: self.n_coef])
+            if gram is not None
+            else np.linalg.norm(M[:, : self.n_coef], axis=0)
+        )
         # the size of the terms an objective value sums (its rounding is relative to it)
         self.magnitude = 0.0
         if gram is not None:  # squared loss: everything from M^T M, M^T y and y^T y
