@@ -205,6 +205,26 @@ def test_native_solver_stops_when_the_objective_stops_decreasing(monkeypatch):
     assert solution.duality_gap > 0
 
 
+def test_duality_gap_is_to_the_best_dual_point_so_far(monkeypatch):
+    # every scaled dual point bounds the same optimum; a worse one later (here made worse on
+    # purpose, from the second call on) must not undo the certificate of an earlier one
+    monkeypatch.setattr(_native, "_restricted_then_feasible", lambda work, y, b, *_: (work.coef, b))
+    original, values = _native.dual_objective, []
+
+    def dual_objective(*args):
+        values.append(original(*args) - (1.0 if values else 0.0))
+        return values[-1]
+
+    monkeypatch.setattr(_native, "dual_objective", dual_objective)
+    patches, gates, y, formulation = _problem(0, "squared")
+    solution = solve_native(
+        formulation.operator(patches, gates), y, beta=0.01, loss="squared",
+        fit_intercept=True, tol=1e-8, max_iter=500,
+    )  # fmt: skip
+    assert len(values) > 2
+    assert solution.duality_gap == pytest.approx(solution.objective - values[0], rel=1e-12)
+
+
 def test_face_method_settles_on_pixels_of_0_to_255(monkeypatch):
     # 3x3 patches of digits scaled to 0-255 are large and nearly collinear: the gradients
     # round to about 1e-7 while the KKT test asked for 1e-8 (1e-7 * beta). The face method
