@@ -138,14 +138,17 @@ _PARAMETERS = """\
 
     solver : {"auto", "native", "clarabel", "ecos", "scs"}, default="auto"
         ``"native"`` is the package's working-set solver: it keeps only the few groups and
-        cone rows the optimum uses, solves that small program exactly (interior point, then
-        Newton on the identified face), prices every other pattern by its KKT test and stops
-        when the certified duality gap is at most ``tol`` times the objective. It reaches the
-        same optimum as Clarabel (``1e-6`` relative or better) tens to hundreds of times faster
-        and with memory that grows like ``n * K * h``. The others hand the whole program to a
-        conic solver through CVXPY. ``"auto"`` is ``"native"`` for every formulation that
-        provides the matrix-free operator it needs (the two-layer poolings), and otherwise the
-        first installed of Clarabel, ECOS, SCS.
+        cone rows the optimum uses, solves that small program exactly (Newton's method over
+        its faces, an interior point where they do not settle), prices every other pattern by
+        its KKT test and stops when the certified duality gap is at most ``tol`` times the
+        objective. It reaches the same optimum as Clarabel (``1e-6`` relative or better) tens
+        to hundreds of times faster and with memory that grows like ``n * K * h``. The others
+        hand the whole program to a conic solver through CVXPY. ``"auto"`` is ``"native"`` for
+        every formulation that provides the matrix-free operator it needs (the two-layer
+        poolings), and otherwise the first installed of Clarabel, ECOS, SCS. Where the native
+        solver fails, or stops with a gap above ``1e-5`` times the objective (what the conic
+        solvers certify at best), ``"auto"`` also solves the whole program through CVXPY, with
+        a RuntimeWarning, and keeps the better of the two points.
 
     fit_intercept : bool, default=True
         Whether to fit an unregularised output bias.

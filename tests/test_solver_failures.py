@@ -157,6 +157,7 @@ def test_auto_hands_a_failed_native_solve_to_cvxpy(monkeypatch, data, native_out
             solution,
             coef=0.5 * solution.coef,
             objective=2 * solution.objective,
+            duality_gap=solution.duality_gap + solution.objective,  # (the same dual point)
             converged=False,
             status="max_iter",
         )
@@ -177,8 +178,14 @@ def test_auto_keeps_the_native_point_when_cvxpy_does_worse(monkeypatch, data):
     stopped = []
 
     def stalling_native(*args, **kwargs):
+        solution = native(*args, **kwargs)
         stopped.append(
-            dataclasses.replace(native(*args, **kwargs), converged=False, status="stalled")
+            dataclasses.replace(
+                solution,
+                converged=False,
+                status="stalled",
+                duality_gap=1e-3 * solution.objective,  # above CVXPY's accuracy: hand over
+            )
         )
         return stopped[-1]
 
@@ -196,6 +203,31 @@ def test_auto_keeps_the_native_point_when_cvxpy_does_worse(monkeypatch, data):
     ):
         reg = _regressor(solver="auto").fit(X, y)
     assert reg.objective_ == pytest.approx(stopped[0].objective, rel=1e-9)
+    assert reg.regularized_objective(X, y) == pytest.approx(reg.objective_, rel=1e-9)
+
+
+def test_auto_keeps_a_stalled_native_point_certified_as_well_as_cvxpy_could(monkeypatch, data):
+    # on 400 digits of 0 to 255 the native solver stalled at a relative gap of 1e-6, its
+    # rounding; the CVXPY fallback took 80 s and ended above it
+    import sklearn_convexcnn._base as base
+
+    native = base.solve_native
+
+    def stalling_native(*args, **kwargs):
+        solution = native(*args, **kwargs)
+        gap = 1e-6 * solution.objective
+        return dataclasses.replace(solution, converged=False, status="stalled", duality_gap=gap)
+
+    def cvxpy(*args, **kwargs):
+        raise AssertionError("handed over to CVXPY")
+
+    monkeypatch.setattr(base, "solve_native", stalling_native)
+    monkeypatch.setattr(base, "solve_program", cvxpy)
+    X, y = data
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # the hand-over's warning
+        with pytest.warns(ConvergenceWarning, match="status 'stalled'.*Duality gap"):
+            reg = _regressor(solver="auto").fit(X, y)
     assert reg.regularized_objective(X, y) == pytest.approx(reg.objective_, rel=1e-9)
 
 
