@@ -205,6 +205,67 @@ def test_native_solver_stops_when_the_objective_stops_decreasing(monkeypatch):
     assert solution.duality_gap > 0
 
 
+def _squared_objective(formulation, patches, gates, solution, y, beta):
+    """The objective of ``solution``'s point, from the dense program."""
+    pieces = formulation.program(patches, gates).pieces
+    f = np.einsum("pnh,ph->n", pieces, solution.coef[0] - solution.coef[1]) + solution.intercept
+    return 0.5 * np.sum((f - y) ** 2) + beta * np.linalg.norm(solution.coef, axis=2).sum()
+
+
+def test_a_failed_restricted_solve_returns_the_last_certified_point(monkeypatch):
+    # logistic loss on inputs of size 1e3 at beta=0.01: the interior point, the last resort,
+    # stopped with InsufficientProgress, and the error lost a point certified to 5e-7
+    original, calls = _native._restricted_then_feasible, []
+
+    def failing_third_time(*args):
+        calls.append(1)
+        if len(calls) == 3:
+            raise _native.SolverFailed("the restricted problem stopped with InsufficientProgress")
+        return original(*args)
+
+    monkeypatch.setattr(_native, "_restricted_then_feasible", failing_third_time)
+    monkeypatch.setattr(_native, "_GROUPS_PER_ROUND", 1)  # iterations enough to fail in
+    patches, gates, y, formulation = _problem(0, "squared")
+    solution = solve_native(
+        formulation.operator(patches, gates), y, beta=0.01, loss="squared",
+        fit_intercept=True, tol=1e-8, max_iter=500,
+    )  # fmt: skip
+    assert solution.status == "stalled" and len(calls) == 3
+    assert np.any(solution.coef) and 0 < solution.duality_gap < np.inf
+    # the returned point is the one its objective and gap were computed for
+    assert solution.objective == pytest.approx(
+        _squared_objective(formulation, patches, gates, solution, y, 0.01), rel=1e-12
+    )
+
+
+def test_a_solve_that_stops_short_returns_its_lowest_point(monkeypatch):
+    # inputs of size 100 at beta=0.001: after the faces had settled at 30.14, the interior
+    # point's restricted solve ended at 31.22, and the solver returned that
+    original, objectives = _native._restricted_then_feasible, []
+
+    def worse_from_the_third_time(work, y, b, beta, loss, *args):
+        coef, b = original(work, y, b, beta, loss, *args)
+        if len(objectives) >= 2:  # still in the cones (they are cones), but further from y
+            work.coef = coef = 0.5 * coef
+        f = work.design(intercept=True) @ np.append(coef.ravel(), b)
+        objectives.append(0.5 * np.sum((f - y) ** 2) + beta * np.linalg.norm(coef, axis=1).sum())
+        return coef, b
+
+    monkeypatch.setattr(_native, "_restricted_then_feasible", worse_from_the_third_time)
+    monkeypatch.setattr(_native, "_GROUPS_PER_ROUND", 1)
+    patches, gates, y, formulation = _problem(0, "squared")
+    solution = solve_native(
+        formulation.operator(patches, gates), y, beta=0.01, loss="squared",
+        fit_intercept=True, tol=1e-8, max_iter=500,
+    )  # fmt: skip
+    assert solution.status == "stalled"
+    assert objectives[-1] > min(objectives)
+    assert solution.objective == pytest.approx(min(objectives), rel=1e-12)
+    assert solution.objective == pytest.approx(
+        _squared_objective(formulation, patches, gates, solution, y, 0.01), rel=1e-12
+    )
+
+
 def test_duality_gap_is_to_the_best_dual_point_so_far(monkeypatch):
     # every scaled dual point bounds the same optimum; a worse one later (here made worse on
     # purpose, from the second call on) must not undo the certificate of an earlier one
