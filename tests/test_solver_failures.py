@@ -168,26 +168,29 @@ def test_auto_hands_a_failed_native_solve_to_cvxpy(monkeypatch, data, native_out
     assert reg.objective_ == pytest.approx(reference.objective_, rel=1e-6)
 
 
-def test_auto_keeps_the_native_point_when_cvxpy_does_worse(monkeypatch, data):
-    # found by test_fuzz: on badly scaled data the CVXPY fallback ended with a certified gap
-    # of 7.7 where the native solver had stopped at 1.3e-5
-    import sklearn_convexcnn._base as base
-
-    X, y = data
-    native, cvxpy = base.solve_native, base.solve_program
-    stopped = []
+def _stalling_native(native, stopped):
+    """``solve_native`` stalled at its optimum, with a gap above CVXPY's accuracy."""
 
     def stalling_native(*args, **kwargs):
         solution = native(*args, **kwargs)
         stopped.append(
             dataclasses.replace(
-                solution,
-                converged=False,
-                status="stalled",
-                duality_gap=1e-3 * solution.objective,  # above CVXPY's accuracy: hand over
+                solution, converged=False, status="stalled", duality_gap=1e-3 * solution.objective
             )
         )
         return stopped[-1]
+
+    return stalling_native
+
+
+def test_auto_keeps_the_native_point_when_cvxpy_does_worse(monkeypatch, data):
+    # found by test_fuzz: on badly scaled data the CVXPY fallback ended with a certified gap
+    # of 7.7 where the native solver had stopped at 1.3e-5. The point CVXPY ends at still
+    # gives a dual bound, which certifies the native point here
+    import sklearn_convexcnn._base as base
+
+    X, y = data
+    cvxpy, stopped = base.solve_program, []
 
     def worse_cvxpy(*args, **kwargs):
         solution = cvxpy(*args, **kwargs)
@@ -195,15 +198,34 @@ def test_auto_keeps_the_native_point_when_cvxpy_does_worse(monkeypatch, data):
             solution, coef=0.5 * solution.coef, objective=2 * solution.objective
         )
 
-    monkeypatch.setattr(base, "solve_native", stalling_native)
+    monkeypatch.setattr(base, "solve_native", _stalling_native(base.solve_native, stopped))
     monkeypatch.setattr(base, "solve_program", worse_cvxpy)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        with pytest.warns(RuntimeWarning, match="stopped short on output 0"):
+            reg = _regressor(solver="auto").fit(X, y)
+    assert reg.objective_ == pytest.approx(stopped[0].objective, rel=1e-9)
+    assert reg.regularized_objective(X, y) == pytest.approx(reg.objective_, rel=1e-9)
+    assert reg.duality_gap_ <= reg.tol * reg.objective_ < stopped[0].duality_gap
+
+
+def test_auto_keeps_a_stalled_native_point_when_cvxpy_fails(monkeypatch, data):
+    import sklearn_convexcnn._base as base
+
+    def failing_cvxpy(*args, **kwargs):
+        raise SolverFailed("Clarabel stopped with InsufficientProgress")
+
+    stopped = []
+    monkeypatch.setattr(base, "solve_native", _stalling_native(base.solve_native, stopped))
+    monkeypatch.setattr(base, "solve_program", failing_cvxpy)
+    X, y = data
     with (
         pytest.warns(RuntimeWarning, match="stopped short on output 0"),
         pytest.warns(ConvergenceWarning, match="did not converge: native stopped"),
     ):
         reg = _regressor(solver="auto").fit(X, y)
     assert reg.objective_ == pytest.approx(stopped[0].objective, rel=1e-9)
-    assert reg.regularized_objective(X, y) == pytest.approx(reg.objective_, rel=1e-9)
+    assert reg.duality_gap_ == pytest.approx(stopped[0].duality_gap, rel=1e-6)
 
 
 def test_auto_keeps_a_stalled_native_point_certified_as_well_as_cvxpy_could(monkeypatch, data):
