@@ -620,11 +620,10 @@ def solve_native(
     # best of them (near the end the restricted solves are accurate only to rounding, and
     # the latest dual point can be the worse one: 3e-5 against 5e-7 on pixels of 0-255)
     best_dual = -np.inf
-    best, best_iter = np.inf, 0  # the lowest objective so far, and when it was reached
+    # the lowest objective so far, when it was reached and its point (coef, b): the answer of
+    # a solve that does not converge, whose last restricted problems may have been solved worse
+    best, best_iter, lowest = np.inf, 0, None
     memory = _PriceMemory()  # what pricing carries over, per group
-    # the point of the lowest objective so far, (coef, b, objective): the answer of a solve
-    # that does not converge, whose last restricted problems may have been solved worse
-    lowest = None
     while True:
         design = work.design(intercept=fit_intercept)  # the restricted solves' (cached) one
         f = design[:, : work.coef.size] @ work.coef.ravel() + b
@@ -654,13 +653,11 @@ def solve_native(
                 f"{time.perf_counter() - start_time:.2f} s",
                 flush=True,
             )
-        if lowest is None or primal < lowest[2]:
-            lowest = (_full_coef(work, n_patterns), b, primal)
         if gap <= tol * max(abs(primal), 1e-300):
             converged = True
             break
         if primal < best - 1e-12 * abs(primal):  # (best starts at inf)
-            best, best_iter = primal, n_iter
+            best, best_iter, lowest = primal, n_iter, (_full_coef(work, n_patterns), b)
         elif n_iter - best_iter >= _STALL_ITERATIONS:
             stalled = True
             break
@@ -699,7 +696,7 @@ def solve_native(
     else:
         # (the interior point, after the faces had settled, once ended at 31.2 where they
         # had reached 30.1, on inputs of size 100 at beta=0.001)
-        coef, b, primal = lowest
+        (coef, b), primal = lowest, best
         gap = primal - best_dual
     return Solution(
         coef=coef,
