@@ -192,24 +192,31 @@ def test_native_solver_runs_past_the_stall_window_while_it_makes_progress(monkey
     assert solution.n_iter > _native._STALL_ITERATIONS
 
 
-def test_native_solver_stops_when_the_objective_stops_decreasing(monkeypatch):
-    # restricted solves that never move: pricing keeps finding groups, the objective stays
-    monkeypatch.setattr(_native, "_restricted_then_feasible", lambda work, y, b, *_: (work.coef, b))
+def _small_solve():
+    """The native solve of a small problem at ``beta=0.01``, and the problem."""
     patches, gates, y, formulation = _problem(0, "squared")
     solution = solve_native(
         formulation.operator(patches, gates), y, beta=0.01, loss="squared",
         fit_intercept=True, tol=1e-8, max_iter=500,
     )  # fmt: skip
-    assert solution.status == "stalled"
-    assert solution.n_iter == _native._STALL_ITERATIONS
-    assert solution.duality_gap > 0
+    return solution, (patches, gates, y, formulation)
 
 
-def _squared_objective(formulation, patches, gates, solution, y, beta):
-    """The objective of ``solution``'s point, from the dense program."""
+def _objective_of(solution, problem, beta=0.01):
+    """The objective of ``solution``'s point in ``problem``, from the dense program."""
+    patches, gates, y, formulation = problem
     pieces = formulation.program(patches, gates).pieces
     f = np.einsum("pnh,ph->n", pieces, solution.coef[0] - solution.coef[1]) + solution.intercept
     return 0.5 * np.sum((f - y) ** 2) + beta * np.linalg.norm(solution.coef, axis=2).sum()
+
+
+def test_native_solver_stops_when_the_objective_stops_decreasing(monkeypatch):
+    # restricted solves that never move: pricing keeps finding groups, the objective stays
+    monkeypatch.setattr(_native, "_restricted_then_feasible", lambda work, y, b, *_: (work.coef, b))
+    solution, _ = _small_solve()
+    assert solution.status == "stalled"
+    assert solution.n_iter == _native._STALL_ITERATIONS
+    assert solution.duality_gap > 0
 
 
 def test_a_failed_restricted_solve_returns_the_last_certified_point(monkeypatch):
@@ -225,17 +232,11 @@ def test_a_failed_restricted_solve_returns_the_last_certified_point(monkeypatch)
 
     monkeypatch.setattr(_native, "_restricted_then_feasible", failing_third_time)
     monkeypatch.setattr(_native, "_GROUPS_PER_ROUND", 1)  # iterations enough to fail in
-    patches, gates, y, formulation = _problem(0, "squared")
-    solution = solve_native(
-        formulation.operator(patches, gates), y, beta=0.01, loss="squared",
-        fit_intercept=True, tol=1e-8, max_iter=500,
-    )  # fmt: skip
+    solution, problem = _small_solve()
     assert solution.status == "stalled" and len(calls) == 3
     assert np.any(solution.coef) and 0 < solution.duality_gap < np.inf
     # the returned point is the one its objective and gap were computed for
-    assert solution.objective == pytest.approx(
-        _squared_objective(formulation, patches, gates, solution, y, 0.01), rel=1e-12
-    )
+    assert solution.objective == pytest.approx(_objective_of(solution, problem), rel=1e-12)
 
 
 def test_a_solve_that_stops_short_returns_its_lowest_point(monkeypatch):
@@ -253,17 +254,11 @@ def test_a_solve_that_stops_short_returns_its_lowest_point(monkeypatch):
 
     monkeypatch.setattr(_native, "_restricted_then_feasible", worse_from_the_third_time)
     monkeypatch.setattr(_native, "_GROUPS_PER_ROUND", 1)
-    patches, gates, y, formulation = _problem(0, "squared")
-    solution = solve_native(
-        formulation.operator(patches, gates), y, beta=0.01, loss="squared",
-        fit_intercept=True, tol=1e-8, max_iter=500,
-    )  # fmt: skip
+    solution, problem = _small_solve()
     assert solution.status == "stalled"
     assert objectives[-1] > min(objectives)
     assert solution.objective == pytest.approx(min(objectives), rel=1e-12)
-    assert solution.objective == pytest.approx(
-        _squared_objective(formulation, patches, gates, solution, y, 0.01), rel=1e-12
-    )
+    assert solution.objective == pytest.approx(_objective_of(solution, problem), rel=1e-12)
 
 
 def test_duality_gap_is_to_the_best_dual_point_so_far(monkeypatch):
@@ -277,11 +272,7 @@ def test_duality_gap_is_to_the_best_dual_point_so_far(monkeypatch):
         return values[-1]
 
     monkeypatch.setattr(_native, "dual_objective", dual_objective)
-    patches, gates, y, formulation = _problem(0, "squared")
-    solution = solve_native(
-        formulation.operator(patches, gates), y, beta=0.01, loss="squared",
-        fit_intercept=True, tol=1e-8, max_iter=500,
-    )  # fmt: skip
+    solution, _ = _small_solve()
     assert len(values) > 2
     assert solution.duality_gap == pytest.approx(solution.objective - values[0], rel=1e-12)
 
