@@ -12,6 +12,8 @@ loss)::
                            sum(v) = 0 when the intercept ``b`` is fitted,
 
 because ``max_{u in C, ||u|| <= 1} g.u = ||Proj_C(g)||`` for a closed convex cone ``C``.
+With a group norm ``R`` other than the Euclidean one (circular CNNs: the spectral l1 norm) the
+constraint is on the price ``max_{u in C_i, R(u) <= 1} g.u`` instead (:func:`cone_prices`).
 ``-L*(-v)`` is ``y.v - ||v||^2 / 2`` for the squared loss and ``sum H(y_j v_j)`` (binary
 entropy, ``y_j v_j`` in [0, 1]) for the logistic loss. Scaling the dual vector of any primal point
 into the constraints gives a dual feasible point, hence a lower bound on the optimum and a
@@ -133,6 +135,118 @@ def cone_projections(program, index, G, *, beta=None, tol=1e-10, max_rounds=100,
     return U, exact, tight
 
 
+def cone_prices(program, index, G, *, beta=None, tol=1e-10, max_rounds=100, rows=None):
+    """Prices ``p_i(g) = max {g.u : u in C_i, R(u) <= 1}`` of the vectors ``G[j]``, by cutting
+    planes; ``R`` is the program's group norm.
+
+    The price decides the KKT condition of a zero group (it is optimal iff its price is at
+    most ``beta``) and the dual constraints. For the Euclidean norm it is
+    ``||Proj_{C_i}(g)||`` (:func:`cone_projections`); for block norms (the spectral l1 norm of
+    circular CNNs) it is a small second-order cone program (:func:`_block_price`) over the
+    rows that cutting planes find necessary. Either way every returned price is an upper bound,
+    whatever the number of rounds.
+
+    Parameters
+    ----------
+    program : GroupProgram or operator
+    index : array of int, shape (n_vectors,)
+    G : ndarray of shape (n_vectors, patch_size)
+    beta, tol, max_rounds, rows
+        See :func:`cone_projections`.
+
+    Returns
+    -------
+    prices : ndarray of shape (n_vectors,)
+    exact : ndarray of bool, shape (n_vectors,)
+        Whether the price is the exact one (its maximiser satisfies every row of its cone).
+    rows : list of ndarray of int
+        The rows with a positive multiplier in each final price.
+    """
+    operator = as_operator(program)
+    if operator.norm.is_euclidean:
+        U, exact, tight = cone_projections(
+            operator, index, G, beta=beta, tol=tol, max_rounds=max_rounds, rows=rows
+        )
+        return np.linalg.norm(U, axis=1), exact, tight
+    index = np.asarray(index, dtype=int)
+    G = np.asarray(G, dtype=float)
+    norm = operator.norm
+    prices = norm.dual(G)  # lam = 0: the price without any cone row
+    exact = np.zeros(len(index), dtype=bool)
+    tight = [np.zeros(0, dtype=int) for _ in index]
+    rows = [np.zeros(0, dtype=int) for _ in index] if rows is None else list(rows)
+    n_add = 2 * G.shape[1]
+    for j in range(len(index)):
+        if prices[j] == 0.0 or (beta is not None and prices[j] <= beta):
+            continue
+        kept = np.asarray(rows[j], dtype=int)
+        if max_rounds == 0 and not len(kept):
+            continue  # (the price without rows is the dual norm already)
+        for _ in range(max_rounds + 1):
+            bound, u, multipliers = _block_price(operator.cone_rows(index[j], kept), G[j], norm)
+            prices[j] = min(prices[j], bound)
+            tight[j] = kept[multipliers > 1e-6 * multipliers.max(initial=0.0)]
+            if u is None or (beta is not None and prices[j] <= beta):
+                break
+            values = operator.cone_products(u[None], index[j : j + 1])[0]
+            violated = np.flatnonzero(values < -tol * np.linalg.norm(u) * operator.row_scale)
+            if len(violated) == 0:
+                exact[j] = True
+                break
+            if len(violated) > n_add:
+                violated = violated[np.argpartition(values[violated], n_add)[:n_add]]
+            kept = np.union1d(kept, violated)
+    return prices, exact, tight
+
+
+def _block_price(rows, g, norm):
+    """``max {g.u : rows @ u >= 0, R(u) <= 1}`` for a block norm, by Clarabel.
+
+    The bound returned is ``R*(g + rows^T lam)`` with ``lam >= 0`` the solver's multipliers
+    of the rows: the price is ``min_{lam >= 0} R*(g + rows^T lam)`` (Lagrange duality), so
+    the bound holds however inaccurate ``lam`` is.
+
+    Returns
+    -------
+    bound : float
+    u : ndarray of shape (patch_size,) or None
+        The maximiser (``None`` if the solver failed; the bound is then ``R*(g)``).
+    multipliers : ndarray of shape (n_rows,)
+    """
+    import clarabel
+    import scipy.sparse as sp
+
+    blocks = norm.blocks
+    n_blocks, size, h = blocks.shape
+    n_rows = len(rows)
+    # x = (u, t): max g.u with t_b >= ||T_b u|| and sum(t) <= 1
+    budget = np.concatenate([np.zeros(h), np.ones(n_blocks)])[None]
+    cone = np.hstack([-np.reshape(rows, (n_rows, h)), np.zeros((n_rows, n_blocks))])
+    soc = np.zeros((n_blocks, size + 1, h + n_blocks))
+    soc[np.arange(n_blocks), 0, h + np.arange(n_blocks)] = -1.0
+    soc[:, 1:, :h] = -blocks
+    A = sp.csc_matrix(np.vstack([budget, cone, soc.reshape(-1, h + n_blocks)]))
+    b = np.zeros(A.shape[0])
+    b[0] = 1.0
+    settings = clarabel.DefaultSettings()
+    settings.verbose = False
+    settings.tol_gap_abs = settings.tol_gap_rel = settings.tol_feas = 1e-10
+    solver = clarabel.DefaultSolver(
+        sp.csc_matrix((h + n_blocks, h + n_blocks)),
+        np.concatenate([-g, np.zeros(n_blocks)]),
+        A,
+        b,
+        [clarabel.NonnegativeConeT(1 + n_rows)] + [clarabel.SecondOrderConeT(size + 1)] * n_blocks,
+        settings,
+    )
+    result = solver.solve()
+    if "Solved" not in str(result.status):
+        return float(norm.dual(g)), None, np.zeros(n_rows)
+    multipliers = np.maximum(np.asarray(result.z[1 : 1 + n_rows]), 0.0)
+    bound = float(norm.dual(g + np.reshape(rows, (n_rows, h)).T @ multipliers))
+    return bound, np.asarray(result.x[:h]), multipliers
+
+
 def project_onto_cone(cone_rows, g, *, tol=1e-12, max_rounds=1000):
     """Euclidean projection of ``g`` onto the polyhedral cone ``{u : cone_rows @ u >= 0}``.
 
@@ -163,7 +277,8 @@ def project_onto_cone(cone_rows, g, *, tol=1e-12, max_rounds=1000):
 
 
 def dual_norms(program, v, *, beta=None, tol=1e-10, max_rounds=100):
-    """The pricing quantities ``||Proj_{C_i}(+-A_i^T v)||`` of every pattern.
+    """The prices ``p_i(+-A_i^T v)`` of every pattern (:func:`cone_prices`), for the Euclidean
+    norm ``||Proj_{C_i}(+-A_i^T v)||``.
 
     The dual constraints hold iff all are ``<= beta``; a zero group ``c_i`` (``c'_i``) is optimal
     iff its entry is ``<= beta`` (KKT).
@@ -175,7 +290,8 @@ def dual_norms(program, v, *, beta=None, tol=1e-10, max_rounds=100):
         A dual vector, e.g. from :func:`dual_point`.
     beta : float, default=None
         When given, entries at most ``beta`` may be returned as upper bounds (cheap screening:
-        ``||Proj_C(g)|| <= ||g||``); entries above ``beta`` are exact.
+        ``p_i(g) <= R*(g)``, ``||g||`` for the Euclidean norm); entries above ``beta`` are
+        exact.
     tol, max_rounds
         See :func:`cone_projections`.
 
@@ -189,7 +305,7 @@ def dual_norms(program, v, *, beta=None, tol=1e-10, max_rounds=100):
     correlations = operator.correlations(np.asarray(v, dtype=float))
     norms = np.empty((2, operator.n_patterns))
     for sign_index, sign in enumerate((1.0, -1.0)):
-        U, _, _ = cone_projections(
+        norms[sign_index], _, _ = cone_prices(
             operator,
             np.arange(operator.n_patterns),
             sign * correlations,
@@ -197,7 +313,6 @@ def dual_norms(program, v, *, beta=None, tol=1e-10, max_rounds=100):
             tol=tol,
             max_rounds=max_rounds,
         )
-        norms[sign_index] = np.linalg.norm(U, axis=1)
     return norms
 
 
@@ -228,7 +343,7 @@ def max_dual_norm(program, v, *, tol=1e-10, max_rounds=100, batch=8):
     correlations = operator.correlations(np.asarray(v, dtype=float))
     G = np.concatenate([correlations, -correlations])
     index = np.tile(np.arange(operator.n_patterns), 2)
-    bounds = np.linalg.norm(cone_projections(operator, index, G, max_rounds=0)[0], axis=1)
+    bounds = cone_prices(operator, index, G, max_rounds=0)[0]
     order = np.argsort(-bounds, kind="stable")
     best = 0.0
     for start in range(0, len(order), batch):
@@ -236,10 +351,10 @@ def max_dual_norm(program, v, *, tol=1e-10, max_rounds=100, batch=8):
         part = part[bounds[part] > best]
         if len(part) == 0:
             break  # the bounds are sorted: none of the rest can exceed best
-        U, _, _ = cone_projections(
+        prices, _, _ = cone_prices(
             operator, index[part], G[part], beta=best, tol=tol, max_rounds=max_rounds
         )
-        best = max(best, float(np.linalg.norm(U, axis=1).max()))
+        best = max(best, float(prices.max()))
     return best
 
 

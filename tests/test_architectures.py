@@ -179,6 +179,22 @@ def test_deep_circular_is_a_relaxation_with_honest_bounds(n_layers):
     print(f"n_layers={n_layers}: lower bound {reg.lower_bound_:.6f}, realised {realised:.6f}")
 
 
+@pytest.mark.parametrize("estimator", [ConvexCNNRegressor, ConvexCNNClassifier])
+def test_circular_native_reaches_the_cvxpy_optimum_and_certifies_it(estimator):
+    X, y = low_rank_data(1, 30, 8, 4)
+    if estimator is ConvexCNNClassifier:
+        y = np.arange(30) % 3
+    params = dict(architecture="circular", beta=0.05, n_patterns=24, random_state=0, tol=1e-7)
+    native = estimator(solver="native", **params).fit(X, y)
+    reference = estimator(solver="clarabel", **params).fit(X, y)
+    assert native.objective_ == pytest.approx(reference.objective_, rel=1e-6)
+    assert native.duality_gap_ <= 1e-7 * native.objective_
+    # CVXPY's points are certified too, by their own dual points: a valid, looser bound
+    assert 0 <= reference.duality_gap_ <= 1e-3 * reference.objective_
+    assert reference.objective_ - reference.duality_gap_ <= native.objective_ * (1 + 1e-9)
+    assert native.regularized_objective(X, y) == pytest.approx(native.objective_, rel=1e-6)
+
+
 def test_circular_spectra_show_the_frequencies_used():
     X, y = low_rank_data(2, 12, 8, 3)
     reg = ConvexCNNRegressor(
@@ -313,8 +329,14 @@ def test_linear_two_layer_is_exact(pooling):
             r"architecture='circular' pools by a global average only, but got pooling='max'",
         ),
         (
-            {"architecture": "circular", "solver": "native"},
-            r"solver='native' solves two-layer ReLU CNNs only",
+            {"architecture": "three_layer", "solver": "native"},
+            r"solver='native' solves two-layer ReLU CNNs and circular CNNs only, not "
+            r"architecture='three_layer'",
+        ),
+        (
+            {"activation": "linear", "solver": "native"},
+            r"solver='native' solves two-layer ReLU CNNs and circular CNNs only, not "
+            r"architecture='two_layer' with activation='linear'",
         ),
         (
             {"activation": "linear", "pooling": "max"},

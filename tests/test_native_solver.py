@@ -17,9 +17,11 @@ from sklearn_convexcnn._formulations._operator import (
     PatchOperator,
     StackedOperator,
 )
-from sklearn_convexcnn._formulations._program import GroupProgram
+from sklearn_convexcnn._formulations._program import GroupNorm, GroupProgram
+from sklearn_convexcnn._formulations.circular import CircularFormulation, spectral_blocks
 from sklearn_convexcnn._formulations.two_layer import make_formulation
 from sklearn_convexcnn._optimality import (
+    cone_prices,
     cone_projections,
     dual_norms,
     dual_objective,
@@ -621,7 +623,7 @@ def test_polish_drops_interior_point_residue_and_reaches_the_kkt_point(residue):
     y = M[:, :h] @ [1.0, -2.0, 0.5] + 0.1 * rng.standard_normal(n)
     beta = 2.0
     blocks = [np.zeros((0, h))] * n_groups
-    x = _solve_qp(M.T @ M, -(M.T @ y), beta, n_groups, h, blocks, 1e-10)
+    x = _solve_qp(M, np.ones(n), M.T @ M, -(M.T @ y), beta, h, blocks, 1e-10, np.eye(h)[None])
     coef = x[:-1].reshape(n_groups, h)
     zero = np.linalg.norm(coef, axis=1) < 1e-6
     assert 1 <= zero.sum() < n_groups  # some groups active, some not
@@ -662,3 +664,103 @@ def test_working_set_drops_zero_groups_and_rebuilds_its_design():
     expected = np.hstack([pieces[0], pieces[3], -pieces[1], np.ones((10, 1))])
     np.testing.assert_array_equal(design, expected)
     np.testing.assert_allclose(work.gram(intercept=True), expected.T @ expected)
+
+
+# --------------------------------------------------------------------------------------------
+# block group norms: the spectral l1 norm of circular CNNs (formulations.md §7)
+
+
+@pytest.mark.parametrize("length, n_layers", [(7, 3), (8, 3), (8, 4)])
+def test_group_norm_dual_is_the_conic_dual(length, n_layers):
+    blocks = spectral_blocks(length, n_layers)
+    norm = GroupNorm(blocks)
+    rng = np.random.default_rng(length + n_layers)
+    U = rng.standard_normal((3, length))
+    expected = [np.abs(np.fft.fft(u)).sum() / length for u in U]  # ||F u||_1 / d at L = 3
+    if n_layers == 3:
+        np.testing.assert_allclose(norm(U), expected, rtol=1e-12)
+    for g in rng.standard_normal((3, length)):
+        u = cp.Variable(length)
+        problem = cp.Problem(cp.Maximize(g @ u), [sum(cp.norm(block @ u) for block in blocks) <= 1])
+        problem.solve(solver="CLARABEL", tol_gap_abs=1e-11, tol_gap_rel=1e-11)
+        assert norm.dual(g) == pytest.approx(problem.value, rel=1e-7)
+    assert GroupNorm().dual(U) == pytest.approx(np.linalg.norm(U, axis=1))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_block_prices_are_the_conic_programs_value(seed):
+    # p(g) = max {g.u : G u >= 0, R(u) <= 1}, solved here by CVXPY over every row of G
+    rng = np.random.default_rng(seed)
+    length, n_rows = 8, 40
+    blocks = spectral_blocks(length, 3)
+    cones = rng.standard_normal((2, n_rows, length))
+    inside = rng.standard_normal((2, length))  # a direction in each cone: not just {0}
+    cones *= np.sign(np.einsum("crh,ch->cr", cones, inside))[:, :, None]
+    program = GroupProgram(np.zeros((2, 1, length)), cones, blocks)
+    G = rng.standard_normal((2, length))
+    prices, exact, _ = cone_prices(program, [0, 1], G, max_rounds=100)
+    relaxed, _, _ = cone_prices(program, [0, 1], G, max_rounds=0, rows=[[0, 1], [2]])
+    for j in range(2):
+        u = cp.Variable(length)
+        problem = cp.Problem(
+            cp.Maximize(G[j] @ u),
+            [cones[j] @ u >= 0, sum(cp.norm(block @ u) for block in blocks) <= 1],
+        )
+        problem.solve(solver="CLARABEL", tol_gap_abs=1e-11, tol_gap_rel=1e-11)
+        assert exact[j]
+        assert prices[j] == pytest.approx(problem.value, rel=1e-6, abs=1e-9)
+        assert prices[j] >= problem.value - 1e-9  # an upper bound, never below
+        assert relaxed[j] >= prices[j] - 1e-9  # fewer rows: a larger cone
+
+
+def _circular_problem(seed, loss, n_layers, activation, n=30, length=8, n_patterns=16):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, length))
+    y = X[:, 0] ** 2 + X[:, 1] + 0.1 * rng.standard_normal(n)
+    if loss == "logistic":
+        y = np.where(y > np.median(y), 1.0, -1.0)
+    formulation = CircularFormulation(n_layers, activation)
+    patches = X[:, None, :]
+    gates = formulation.sample_gates(patches, n_patterns, np.random.RandomState(seed))
+    return formulation.program(patches, gates), y
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("loss", ["squared", "logistic"])
+@pytest.mark.parametrize("n_layers, activation", [(3, "relu"), (4, "relu"), (4, "linear")])
+def test_native_matches_cvxpy_on_circular_programs(n_layers, activation, loss, fit_intercept):
+    program, y = _circular_problem(n_layers, loss, n_layers, activation)
+    beta = 0.05
+    options = dict(beta=beta, loss=loss, fit_intercept=fit_intercept)
+    native = solve_native(program, y, tol=1e-7, max_iter=200, **options)
+    assert native.converged
+    reference = _reference(program, y, beta, loss, fit_intercept)
+    assert native.objective == pytest.approx(reference.objective, rel=1e-6)
+    f = program.fit_values(native.coef) + native.intercept
+    value = 0.5 * np.sum((f - y) ** 2) if loss == "squared" else np.sum(np.logaddexp(0, -y * f))
+    assert value + beta * program.regularizer(native.coef) == pytest.approx(
+        native.objective, rel=1e-10
+    )
+    # the certificate: a lower bound that CVXPY's (feasible) point does not undercut
+    assert 0 <= native.duality_gap <= 1e-7 * native.objective
+    assert native.objective - native.duality_gap <= reference.objective * (1 + 1e-9)
+
+
+def test_restricted_qp_with_few_samples_lifts_the_fit():
+    # 10 samples, 19 variables: the fit becomes a variable of its own. Zero rows add nothing
+    # to the objective and make the same QP dense (30 samples): both must agree.
+    from sklearn_convexcnn._solvers._native import _solve_qp
+
+    rng = np.random.default_rng(0)
+    n, n_groups, h = 10, 6, 3
+    M = np.hstack([rng.standard_normal((n, n_groups * h)), np.ones((n, 1))])
+    y = M[:, :h] @ [1.0, -2.0, 0.5] + 0.1 * rng.standard_normal(n)
+    cones = [rng.standard_normal((4, h)) for _ in range(n_groups)]
+    padded = np.vstack([M, np.zeros((20, M.shape[1]))])
+    solutions = [
+        _solve_qp(A, np.ones(len(A)), None, -(M.T @ y), 0.5, h, cones, 1e-10, np.eye(h)[None])
+        for A in (M, padded)
+    ]
+    np.testing.assert_allclose(solutions[0], solutions[1], atol=1e-6)
+    for j, rows in enumerate(cones):
+        assert np.all(rows @ solutions[0][j * h : (j + 1) * h] >= -1e-8)

@@ -6,7 +6,8 @@ densely: ``P * (n + m) * h`` numbers, gigabytes at n=60,000. The native solver o
 * ``correlations(v)``: every ``A_i^T v`` at once (pricing and the dual certificate);
 * ``pieces(index)``: the dense pieces of the few patterns in its working set;
 * ``cone_products(U, index)``: ``G_i u_i`` for a few patterns (feasibility checks);
-* ``cone_rows(i, rows)``: a few rows of one ``G_i`` (the constraints it adds).
+* ``cone_rows(i, rows)``: a few rows of one ``G_i`` (the constraints it adds);
+* ``norm``: the program's :class:`~._program.GroupNorm`.
 
 :class:`DenseOperator` provides them for any :class:`GroupProgram`, so every formulation works
 with the native solver; :class:`PatchOperator` computes them from the patches and the gates in
@@ -18,6 +19,8 @@ rows (the two-layer programs with sum or average pooling).
 import bisect
 
 import numpy as np
+
+from ._program import GroupNorm
 
 
 class DenseOperator:
@@ -34,6 +37,7 @@ class DenseOperator:
         self.n_rows = program.cones.shape[1]
         norms = np.linalg.norm(program.cones, axis=2)
         self.row_scale = float(norms.max(initial=0.0)) or 1.0
+        self.norm = program.norm
 
     def correlations(self, v):
         """``A_i^T v`` for every pattern, shape (n_patterns, patch_size)."""
@@ -86,6 +90,7 @@ class PatchOperator:
         self.rows = np.ascontiguousarray(patches.reshape(self.n_rows, self.patch_size))
         self.chunk_size = chunk_size
         self.row_scale = float(np.sqrt(np.max(np.sum(self.rows**2, axis=1), initial=0.0))) or 1.0
+        self.norm = GroupNorm()
         self.signs = self._packed_signs()
 
     def _row_chunks(self, n_columns):
@@ -221,6 +226,7 @@ class StackedOperator:
         self.n_samples, self.patch_size = operators[0].n_samples, operators[0].patch_size
         self.n_rows = max(op.n_rows for op in operators)
         self.row_scale = max(op.row_scale for op in operators)
+        self.norm = operators[0].norm
 
     def _blocks(self, index):
         """``(block, positions, local index)`` for every block that ``index`` touches."""

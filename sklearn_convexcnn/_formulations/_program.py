@@ -1,8 +1,56 @@
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
 from .._network import TwoLayerCNN
+
+
+class GroupNorm:
+    """The group norm ``R(c) = sum_b ||T_b c||_2`` of a :class:`GroupProgram`, and its dual.
+
+    Parameters
+    ----------
+    blocks : ndarray of shape (n_blocks, block_size, patch_size), default=None
+        The blocks ``T_b``; ``None`` is the Euclidean norm ``R(c) = ||c||_2``. The stacked
+        nonzero rows must be linearly independent (the spectral blocks of circular CNNs are
+        the real Fourier basis): :meth:`dual` is then exact.
+    """
+
+    def __init__(self, blocks=None):
+        self.blocks = None if blocks is None else np.asarray(blocks, dtype=float)
+        if self.blocks is not None:
+            n_blocks, size, h = self.blocks.shape
+            # T^T w = g has one solution on T's (independent) nonzero rows; the minimum-norm
+            # one puts zero on the zero rows, where any other weight only adds to ||w_b||
+            self._dual_map = np.linalg.pinv(self.blocks.reshape(-1, h).T).reshape(n_blocks, size, h)
+
+    @property
+    def is_euclidean(self):
+        return self.blocks is None
+
+    def __call__(self, coef):
+        """``R`` of every vector along the last axis of ``coef``."""
+        if self.blocks is None:
+            return np.linalg.norm(coef, axis=-1)
+        return np.linalg.norm(np.einsum("brh,...h->...br", self.blocks, coef), axis=-1).sum(-1)
+
+    def dual(self, g):
+        """The dual norm ``R*(g) = max {g.u : R(u) <= 1}`` along the last axis of ``g``.
+
+        ``g.u = w^T T u <= sum_b ||w_b|| ||T_b u|| <= max_b ||w_b|| R(u)`` for any ``w`` with
+        ``T^T w = g``, with equality for the one solution. So ``max_b ||w_b||`` is the dual
+        norm, and an upper bound on it for blocks that are not independent.
+        """
+        if self.blocks is None:
+            return np.linalg.norm(g, axis=-1)
+        return np.linalg.norm(np.einsum("brh,...h->...br", self._dual_map, g), axis=-1).max(-1)
+
+    def conic_blocks(self, patch_size):
+        """The blocks ``T_b`` (the identity for the Euclidean norm), for conic solvers."""
+        if self.blocks is None:
+            return np.eye(patch_size)[None]
+        return self.blocks
 
 
 @dataclass
@@ -36,13 +84,15 @@ class GroupProgram:
         """``sum_i A_i (c_i - c'_i)`` for ``coef`` of shape (2, n_patterns, patch_size)."""
         return np.einsum("pnh,ph->n", self.pieces, coef[0] - coef[1])
 
+    @cached_property
+    def norm(self):
+        """The :class:`GroupNorm` ``R``."""
+        return GroupNorm(self.norm_blocks)
+
     def group_norms(self, coef):
         """``R(c_i)`` and ``R(c'_i)``, shape (2, n_patterns), for ``coef`` of shape
         (2, n_patterns, patch_size)."""
-        if self.norm_blocks is None:
-            return np.linalg.norm(coef, axis=2)
-        blocks = np.einsum("brh,sph->spbr", self.norm_blocks, coef)
-        return np.linalg.norm(blocks, axis=3).sum(axis=2)
+        return self.norm(coef)
 
     def regularizer(self, coef):
         """``sum_i R(c_i) + R(c'_i)``."""

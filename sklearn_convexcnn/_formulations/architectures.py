@@ -28,11 +28,11 @@ def make_architecture(architecture, n_layers, activation, pooling, pool_size, re
         )
     if architecture == "two_layer" and activation == "relu":
         return None
-    if solver == "native":
+    if solver == "native" and architecture != "circular":
         raise ValueError(
-            f"solver='native' solves two-layer ReLU CNNs only, not architecture="
-            f"{architecture!r} with activation={activation!r}; use solver='auto' or a CVXPY "
-            "solver."
+            f"solver='native' solves two-layer ReLU CNNs and circular CNNs only, not "
+            f"architecture={architecture!r} with activation={activation!r}; use "
+            "solver='auto' or a CVXPY solver."
         )
     if architecture != "two_layer" and (
         pooling != "average" or pool_size is not None or readout != "sum"

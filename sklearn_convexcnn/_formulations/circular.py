@@ -27,7 +27,7 @@ import numpy as np
 from .._network import Network, weight_decay
 from .._patches import PatchGeometry, resolve_geometry
 from .._patterns import enumerate_gates, sample_gates
-from ._program import GroupProgram
+from ._program import GroupNorm, GroupProgram
 
 _ACTIVATIONS = ("relu", "linear")
 
@@ -54,7 +54,9 @@ def spectral_blocks(length, n_layers):
     single = (frequencies == 0) | (2 * frequencies == length)
     weight = np.where(single, 1.0, 2.0 * 2.0 ** ((n_layers - 3) / 2))
     scale = weight * length ** (-(n_layers - 1) / 2)
-    return np.stack([np.cos(angles), -np.sin(angles)], axis=1) * scale[:, None, None]
+    blocks = np.stack([np.cos(angles), -np.sin(angles)], axis=1) * scale[:, None, None]
+    blocks[single, 1] = 0.0  # exactly: sin(pi t) rounds to 1e-16 t
+    return blocks
 
 
 def factorize(q, n_layers, rtol=1e-12):
@@ -241,7 +243,7 @@ class CircularFormulation:
             # one group and no cone: c and c' are interchangeable, keep their difference
             coef = np.stack([coef[0] - coef[1], np.zeros_like(coef[1])])
         blocks = spectral_blocks(coef.shape[2], self.n_layers)
-        norms = GroupProgram(coef[:1], coef[:1], blocks).group_norms(coef)
+        norms = GroupNorm(blocks)(coef)
         keep = norms > rtol * norms.max(initial=0.0)
         signs, _ = np.nonzero(keep)
         groups = coef[keep]

@@ -30,6 +30,15 @@ to reach ``1e-6`` (solver-measurements.md), while the working set reaches the fu
 optimum to ``1e-9`` after a few dozen small restricted solves; its cost is shared between those
 and the passes over the data for pricing, which are matrix products computed from the gates in
 chunks.
+
+Group norms other than the Euclidean one (the spectral l1 norm of circular CNNs, a sum of
+2-row block norms: :class:`~.._formulations._program.GroupNorm`) take the same steps with the
+norm's own prices (:func:`~.._optimality.cone_prices`, a small second-order cone program per
+group) and restricted problems by the interior point only (the faces are Newton's method for
+Euclidean groups). That is exact and certified, but on circular programs slower than CVXPY:
+3-11x at ``n = 50-200`` (``benchmarks/circular_native.py``), because 11-69 % of their
+``d``-dimensional groups are active, each restricted problem is an interior-point solve of its
+own, and each price a small cone program. So ``solver="auto"`` hands circular programs to CVXPY.
 """
 
 import time
@@ -38,8 +47,9 @@ import numpy as np
 import scipy.sparse as sp
 
 from .._formulations._operator import as_operator
+from .._formulations._program import GroupNorm
 from .._losses import dual_vector, loss_value
-from .._optimality import _nnls_projection, cone_projections, dual_objective, dual_point
+from .._optimality import _nnls_projection, cone_prices, dual_objective, dual_point
 from ._faces import FacesFailed, hessian_weights, newton_step, null_space, solve_on_faces
 from ._solution import Solution, SolverFailed
 
@@ -65,39 +75,69 @@ def _best_intercept(loss, y):
     return float(np.log(positive / (1 - positive)))
 
 
-def _solve_qp(H, linear, beta, n_groups, patch_size, cone_blocks, tol):
-    """``min 0.5 x^T H x + linear^T x + beta * sum_j ||c_j||`` s.t. ``G_j c_j >= 0``.
+def _solve_qp(M, weights, gram, linear, beta, patch_size, cone_blocks, tol, norm_blocks):
+    """``min 0.5 x^T M^T W M x + linear^T x + beta * sum_j R(c_j)`` s.t. ``G_j c_j >= 0``.
 
-    ``x = (c_1, ..., c_S[, b])``; ``cone_blocks[j]`` holds the kept rows of ``G_j``. Solved by
-    Clarabel with epigraph variables ``t_j >= ||c_j||``.
+    ``x = (c_1, ..., c_S[, b])``, ``W = diag(weights)`` (``gram``, if given, is ``M^T W M``);
+    ``cone_blocks[j]`` holds the kept rows of ``G_j``; ``R(c) = sum_b ||T_b c||`` with
+    ``norm_blocks`` the ``T_b`` (:meth:`GroupNorm.conic_blocks`). Solved by Clarabel with
+    epigraph variables ``t_jb >= ||T_b c_j||``.
+
+    With fewer samples than variables, the fit ``r = M x`` becomes a variable of its own: the
+    Hessian ``W`` on ``r`` is diagonal, and a factorisation costs about ``n^2 |x|`` instead of
+    the ``|x|^3`` of the dense ``M^T W M``. Circular programs (full-length filters, most groups
+    active) have a thousand variables and more for a hundred samples.
     """
     import clarabel
 
+    n_groups = len(cone_blocks)
     n_coef = n_groups * patch_size
-    n_x = H.shape[0]
+    n_samples, n_x = M.shape
     h = patch_size
-    P = sp.block_diag([sp.csc_matrix(np.triu(H)), sp.csc_matrix((n_groups, n_groups))])
-    q = np.concatenate([linear, np.full(n_groups, beta)])
-    # A in one COO pass: the kept rows of every cone (-G_j on c_j), then for every group the
-    # second-order block (-t_j, -c_j); loops over lil matrices cost ~15 ms per QP
+    n_blocks, size, _ = norm_blocks.shape
+    n_t = n_groups * n_blocks
+    lifted = n_samples < n_x
+    n_r = n_samples if lifted else 0
+    if lifted:
+        quadratic = [sp.csc_matrix((n_x, n_x)), sp.diags(weights)]
+    else:
+        H = gram if gram is not None else M.T @ (weights[:, None] * M)
+        quadratic = [sp.csc_matrix(np.triu(H))]
+    P = sp.block_diag([*quadratic, sp.csc_matrix((n_t, n_t))])
+    q = np.concatenate([linear, np.zeros(n_r), np.full(n_t, beta)])
+    # A in one COO pass: the kept rows of every cone (-G_j on c_j), then for every group and
+    # block the second-order block (-t_jb, -T_b c_j); loops over lil matrices cost ~15 ms per QP
     sizes = np.array([len(rows) for rows in cone_blocks], dtype=int)
     n_cone_rows = int(sizes.sum())
     group_of_row = np.repeat(np.arange(n_groups), sizes)
     stacked = np.concatenate([np.reshape(rows, (-1, h)) for rows in cone_blocks] or [[]])
-    lin_rows = np.repeat(np.arange(n_cone_rows), h)
+    lin_rows = n_r + np.repeat(np.arange(n_cone_rows), h)
     lin_cols = (group_of_row[:, None] * h + np.arange(h)).ravel()
-    soc_start = n_cone_rows + np.arange(n_groups) * (h + 1)
-    soc_rows = np.concatenate([soc_start, (soc_start[:, None] + 1 + np.arange(h)).ravel()])
-    soc_cols = np.concatenate([n_x + np.arange(n_groups), np.arange(n_coef)])
+    # second-order block (j, b) starts at row soc_start[j, b]: its t, then T_b c_j
+    soc_start = n_r + n_cone_rows + np.arange(n_t).reshape(n_groups, n_blocks) * (size + 1)
+    block_b, block_r, block_k = np.nonzero(norm_blocks)  # (the identity: h entries, not h^2)
+    soc_rows = np.concatenate([soc_start.ravel(), (soc_start[:, block_b] + 1 + block_r).ravel()])
+    soc_cols = np.concatenate(
+        [n_x + n_r + np.arange(n_t), (np.arange(n_groups)[:, None] * h + block_k).ravel()]
+    )
+    soc_values = np.concatenate(
+        [-np.ones(n_t), np.tile(-norm_blocks[block_b, block_r, block_k], n_groups)]
+    )
     A = sp.csc_matrix(
         (
-            np.concatenate([-np.ravel(stacked), -np.ones(len(soc_rows))]),
+            np.concatenate([-np.ravel(stacked), soc_values]),
             (np.concatenate([lin_rows, soc_rows]), np.concatenate([lin_cols, soc_cols])),
         ),
-        shape=(n_cone_rows + n_groups * (h + 1), n_x + n_groups),
+        shape=(n_r + n_cone_rows + n_t * (size + 1), n_x + n_r + n_t),
     )
-    cones = [clarabel.NonnegativeConeT(n_cone_rows)] if n_cone_rows else []
-    cones += [clarabel.SecondOrderConeT(h + 1)] * n_groups
+    cones = [clarabel.ZeroConeT(n_r)] if lifted else []
+    if lifted:  # the fit's rows: M x - r = 0
+        A = A + sp.vstack(
+            [sp.hstack([sp.csc_matrix(M), -sp.eye(n_r), sp.csc_matrix((n_r, n_t))]),
+             sp.csc_matrix((A.shape[0] - n_r, A.shape[1]))]
+        )  # fmt: skip
+    cones += [clarabel.NonnegativeConeT(n_cone_rows)] if n_cone_rows else []
+    cones += [clarabel.SecondOrderConeT(size + 1)] * n_t
     b = np.zeros(A.shape[0])
     settings = clarabel.DefaultSettings()
     settings.verbose = False
@@ -185,8 +225,11 @@ class _WorkingSet:
         ]
 
 
-def _objective(loss, f, y, beta, coef):
-    return loss_value(loss, f, y) + beta * float(np.linalg.norm(coef, axis=1).sum())
+_EUCLIDEAN = GroupNorm()
+
+
+def _objective(loss, f, y, beta, coef, norm=_EUCLIDEAN):
+    return loss_value(loss, f, y) + beta * float(norm(coef).sum())
 
 
 def _restricted_solve(work, y, b, *, beta, loss, fit_intercept, qp_tol, faces=True):
@@ -199,6 +242,7 @@ def _restricted_solve(work, y, b, *, beta, loss, fit_intercept, qp_tol, faces=Tr
     M = work.design(intercept=fit_intercept)
     n_groups, h = len(work), work.patch_size
     blocks = work.cone_blocks()
+    norm = work.operator.norm
     if faces and n_groups:
         gram = work.gram(intercept=fit_intercept) if loss == "squared" else None
         try:
@@ -215,27 +259,27 @@ def _restricted_solve(work, y, b, *, beta, loss, fit_intercept, qp_tol, faces=Tr
 
     def objective(z):
         coef, _ = split(z)
-        return _objective(loss, M @ z, y, beta, coef)
+        return _objective(loss, M @ z, y, beta, coef, norm)
 
     current = objective(x)
     for step in range(50):
         f = M @ x
         gradient = -(M.T @ dual_vector(loss, f, y))
-        if loss == "squared":
-            H = work.gram(intercept=fit_intercept)  # weights 1: M^T (1 M) = M^T M exactly
-        else:
-            weights = hessian_weights(loss, f, y)
-            H = M.T @ (weights[:, None] * M)
-        z = _solve_qp(H, gradient - H @ x, beta, n_groups, h, blocks, qp_tol)
+        weights = hessian_weights(loss, f, y)
+        # weights 1: M^T (1 M) = M^T M exactly, the cached Gram matrix
+        gram = work.gram(intercept=fit_intercept) if loss == "squared" else None
+        curvature_x = gram @ x if gram is not None else M.T @ (weights * f)
+        z = _solve_qp(
+            M, weights, gram, gradient - curvature_x, beta, h, blocks, qp_tol,
+            norm.conic_blocks(h),
+        )  # fmt: skip
         if loss == "squared":
             x = z
             break
         direction = z - x
         coef_x, _ = split(x)
         coef_z, _ = split(z)
-        decrease = gradient @ direction + beta * (
-            np.linalg.norm(coef_z, axis=1).sum() - np.linalg.norm(coef_x, axis=1).sum()
-        )
+        decrease = gradient @ direction + beta * (norm(coef_z).sum() - norm(coef_x).sum())
         if step == 0:
             # x may violate newly added rows: the first step goes all the way to the feasible z
             x, current = z, objective(z)
@@ -253,8 +297,10 @@ def _restricted_solve(work, y, b, *, beta, loss, fit_intercept, qp_tol, faces=Tr
             break
         x, current = candidate, value
     coef, b = split(x)
-    coef = _clean(coef, beta, max(abs(current), 1e-300))
+    coef = _clean(coef, beta, max(abs(current), 1e-300), norm)
     x = np.concatenate([coef.ravel(), [b] if fit_intercept else []])
+    if not norm.is_euclidean:  # (the polish is Newton's method for Euclidean group norms)
+        return split(x)
     polished = _polish(
         M,
         y,
@@ -420,9 +466,9 @@ def _newton_on_face(M, y, x, active, loss, beta, fit_intercept, h, blocks):
     return np.concatenate([polished.ravel(), [w[-1]] if fit_intercept else []])
 
 
-def _clean(coef, beta, scale):
+def _clean(coef, beta, scale, norm):
     """Zero the groups that are interior-point residue (cost far below the accuracy)."""
-    norms = np.linalg.norm(coef, axis=1)
+    norms = norm(coef)
     residue = (norms <= 1e-10 * norms.max(initial=0.0)) | (beta * norms <= 1e-14 * scale)
     coef = coef.copy()
     coef[residue] = 0.0
@@ -463,28 +509,31 @@ class _PriceMemory:
         self.rows = {}
         self.bounds = {}
 
-    def carried(self, keys, G):
-        """Upper bounds on ``||Proj_{C_i}(G[k])||`` from the last ones, ``inf`` where none.
+    def carried(self, keys, G, norm):
+        """Upper bounds on the prices of ``G[k]`` from the last ones, ``inf`` where none.
 
-        A projection onto a closed convex cone is 1-Lipschitz, so
-        ``||Proj(g')|| <= ||Proj(g)|| + ||g' - g|| <= bound(g) + ||g' - g||``.
+        A price ``p(g) = max {g.u : u in C, R(u) <= 1}`` is 1-Lipschitz in the dual norm, so
+        ``p(g') <= p(g) + R*(g' - g) <= bound(g) + R*(g' - g)`` (for the Euclidean norm:
+        a projection onto a closed convex cone is 1-Lipschitz).
         """
         bounds = np.full(len(keys), np.inf)
         known = [k for k, key in enumerate(keys) if key in self.bounds]
         if known:
             last = [self.bounds[keys[k]] for k in known]
-            moved = np.linalg.norm(G[known] - np.array([g for _, g in last]), axis=1)
+            moved = norm.dual(G[known] - np.array([g for _, g in last]))
             bounds[known] = np.array([bound for bound, _ in last]) + moved
         return bounds
 
 
 def _price(operator, correlations, beta, memory, max_rounds, wanted=None, skip=()):
-    """Upper bounds on ``||Proj_{C_i}(+-A_i^T v)||`` that are exact wherever they exceed beta.
+    """Upper bounds on the prices ``p_i(+-A_i^T v)`` (:func:`~.._optimality.cone_prices`;
+    ``||Proj_{C_i}(+-A_i^T v)||`` for Euclidean group norms) that are exact wherever they
+    exceed beta.
 
-    Only groups with ``||A_i^T v|| > beta`` are projected (screening), and of those only the
+    Only groups with ``R*(A_i^T v) > beta`` are priced (screening), and of those only the
     ones whose bound carried from the last iteration (``memory``, updated) exceeds beta.
 
-    With ``wanted``, groups are projected lazily, best bound first: first onto the cone of
+    With ``wanted``, groups are priced lazily, best bound first: first on the cone of
     their start rows (a relaxation, so an upper bound, without a pass over the data), then by
     ``max_rounds`` cutting-plane rounds, until the ``wanted`` best bounds (``skip`` aside) all
     come from the latter: enough to pick the groups that enter the working set. Every other
@@ -493,26 +542,26 @@ def _price(operator, correlations, beta, memory, max_rounds, wanted=None, skip=(
     """
     n_patterns = operator.n_patterns
     signed = np.stack([correlations, -correlations])  # (2, P, h)
-    prices = np.linalg.norm(signed, axis=2)
+    prices = operator.norm.dual(signed)
     flat = np.flatnonzero(prices.ravel() > beta)
     if len(flat) == 0:
         return prices
     signs, patterns = np.divmod(flat, n_patterns)
     keys = list(zip(patterns.tolist(), signs.tolist(), strict=True))
     G = signed[signs, patterns]
-    bounds = np.minimum(prices[signs, patterns], memory.carried(keys, G))
+    bounds = np.minimum(prices[signs, patterns], memory.carried(keys, G, operator.norm))
     start_rows = [memory.rows.get(key, []) for key in keys]
     open_ = bounds > beta
     relaxed = np.zeros(len(flat), dtype=bool)  # projected onto the cone of the start rows
     exact = np.zeros(len(flat), dtype=bool)  # projected by cutting planes
 
     def relax(index):
-        """Bounds of ``index`` from projections onto the cones of their start rows."""
-        U, _, _ = cone_projections(
+        """Bounds of ``index`` from prices on the cones of their start rows."""
+        relaxed_prices, _, _ = cone_prices(
             operator, patterns[index], G[index], rows=[start_rows[k] for k in index],
             max_rounds=0,
         )  # fmt: skip
-        bounds[index] = np.minimum(bounds[index], np.linalg.norm(U, axis=1))
+        bounds[index] = np.minimum(bounds[index], relaxed_prices)
         relaxed[index] = True
 
     if wanted is not None:
@@ -535,7 +584,7 @@ def _price(operator, correlations, beta, memory, max_rounds, wanted=None, skip=(
                 relax(cheap)
                 open_[cheap] &= bounds[cheap] > beta
                 continue
-        U, _, rows = cone_projections(
+        exact_prices, _, rows = cone_prices(
             operator,
             patterns[todo],
             G[todo],
@@ -543,7 +592,7 @@ def _price(operator, correlations, beta, memory, max_rounds, wanted=None, skip=(
             rows=[start_rows[k] for k in todo],
             max_rounds=max_rounds,
         )
-        bounds[todo] = np.minimum(bounds[todo], np.linalg.norm(U, axis=1))
+        bounds[todo] = np.minimum(bounds[todo], exact_prices)
         for k, r in zip(todo, rows, strict=True):
             memory.rows[keys[k]] = r
         if wanted is None:
@@ -605,7 +654,8 @@ def solve_native(
     if fit_intercept and intercept_init is not None:
         b = float(intercept_init)
     qp_tol = min(1e-9, max(1e-12, 1e-2 * tol))
-    faces = True  # restricted problems by Newton over faces first (:mod:`._faces`)
+    # restricted problems by Newton over faces first (:mod:`._faces`, Euclidean group norms)
+    faces = operator.norm.is_euclidean
     if coef_init is not None:
         for sign_index, pattern in zip(
             *np.nonzero(np.linalg.norm(coef_init, axis=2) > 0), strict=True
@@ -627,7 +677,7 @@ def solve_native(
     while True:
         design = work.design(intercept=fit_intercept)  # the restricted solves' (cached) one
         f = design[:, : work.coef.size] @ work.coef.ravel() + b
-        primal = _objective(loss, f, y, beta, work.coef)
+        primal = _objective(loss, f, y, beta, work.coef, operator.norm)
         v = dual_point(loss, f, y, fit_intercept)
         correlations = operator.correlations(v)
         in_set = {group: j for j, group in enumerate(work.groups)}
@@ -726,7 +776,7 @@ def _restricted_then_feasible(work, y, b, beta, loss, fit_intercept, qp_tol, fac
             work, y, b, beta=beta, loss=loss, fit_intercept=fit_intercept, qp_tol=qp_tol,
             faces=faces,
         )  # fmt: skip
-        work.coef = _clean(coef, beta, scale)
+        work.coef = _clean(coef, beta, scale, work.operator.norm)
         if _add_violated_rows(work) == 0:
             break
     return work.coef, b
