@@ -4,8 +4,11 @@ Every recovered network is evaluated by a naive forward pass written here with e
 (circular convolutions included), never by the library's own network code.
 """
 
+import dataclasses
+
 import numpy as np
 import pytest
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -287,6 +290,84 @@ def test_three_layer_sampled_patterns_are_attained():
     assert reg.is_exact_
     value = naive_three_layer_objective(X, y, reg, 0.1, 3)
     assert value == pytest.approx(reg.objective_, rel=1e-6)
+
+
+def _three_layer_program(n=30, length=8, kernel=3, n_patterns=6):
+    from sklearn_convexcnn._formulations.three_layer import ThreeLayerFormulation
+    from sklearn_convexcnn._patches import extract_patches, resolve_geometry
+
+    rng = np.random.default_rng(5)
+    X, y = rng.standard_normal((n, length)), rng.standard_normal(n)
+    patches = extract_patches(X, resolve_geometry(None, kernel, 1, length))
+    formulation = ThreeLayerFormulation()
+    gates = formulation.sample_gates(patches, n_patterns, np.random.RandomState(0))
+    return formulation.program(patches, gates), y
+
+
+def test_three_layer_cutting_planes_reach_the_optimum_over_every_row():
+    # 30 samples x 6 patches: 180 rows per cone, more than the 40 the cutting planes start with
+    from sklearn_convexcnn._solvers import _layers
+
+    program, y = _three_layer_program()
+    n_patterns, n_rows, _ = program.cones.shape
+    assert n_rows > _layers._START_ROWS
+    options = dict(beta=0.1, loss="squared", fit_intercept=True, tol=1e-8, max_iter=500)
+    every, _ = _layers._solve_three_layer_rows(
+        "CLARABEL", program, y, [np.arange(n_rows)] * n_patterns, verbose=0, **options
+    )
+    for gates in (program.gates, None):  # without gates: from no rows at all
+        start = dataclasses.replace(program, gates=gates)
+        planes = _layers._solve_three_layer_with("CLARABEL", start, y, **options)
+        assert planes.converged
+        assert planes.objective == pytest.approx(every.objective, rel=1e-6)
+        # certified: a lower bound that the solve over every row does not undercut
+        assert -1e-9 <= planes.duality_gap <= 1e-4 * planes.objective
+        assert planes.objective - planes.duality_gap <= every.objective * (1 + 1e-9)
+        groups = np.moveaxis(planes.coef, 3, 0).reshape(n_patterns, -1, program.cones.shape[2])
+        norms = np.linalg.norm(groups, axis=2)
+        for cone, cone_groups, cone_norms in zip(program.cones, groups, norms, strict=True):
+            # every row of every cone, every group but the residue the network drops too
+            cone_groups = cone_groups[cone_norms > 1e-6 * norms.max()]
+            slack = cone @ cone_groups.T
+            scale = np.linalg.norm(cone, axis=1)[:, None] * np.linalg.norm(cone_groups, axis=1)
+            assert np.all(slack >= -1e-7 * scale)
+
+
+def test_three_layer_gap_bounds_the_distance_to_the_optimum():
+    from sklearn_convexcnn._solvers import _layers
+
+    program, y = _three_layer_program()
+    options = dict(beta=0.1, loss="squared", fit_intercept=True)
+    optimum = _layers._solve_three_layer_with(
+        "CLARABEL", program, y, tol=1e-8, max_iter=500, **options
+    )
+    # half way to zero: feasible (the cones are cones), and above the optimum by this much
+    half = dataclasses.replace(optimum, coef=optimum.coef / 2)
+    f = program.fit_values(half.coef) + half.intercept
+    half = dataclasses.replace(
+        half, objective=0.5 * np.sum((f - y) ** 2) + 0.1 * program.regularizer(half.coef)
+    )
+    assert half.objective > optimum.objective * 1.01
+    multipliers = np.zeros((2 * program.outer_masks.shape[0], len(y)))
+    for point in (optimum, half):  # any multipliers >= 0 give a valid bound, here 0
+        gap = _layers.three_layer_gap(program, point, multipliers, y, **options)
+        assert point.objective - gap <= optimum.objective * (1 + 1e-7)
+    gap = _layers.three_layer_gap(program, half, multipliers, y, **options)
+    assert gap >= half.objective - optimum.objective - 1e-7 * optimum.objective
+
+
+def test_three_layer_cutting_planes_that_do_not_finish_warn(monkeypatch):
+    from sklearn_convexcnn._solvers import _layers
+
+    monkeypatch.setattr(_layers, "_MAX_ROUNDS", 1)
+    monkeypatch.setattr(_layers, "_START_ROWS", 0)
+    rng = np.random.default_rng(5)
+    X, y = rng.standard_normal((30, 8)), rng.standard_normal(30)
+    reg = ConvexCNNRegressor(
+        architecture="three_layer", kernel_size=3, n_patterns=6, beta=0.1, random_state=0
+    )
+    with pytest.warns(ConvergenceWarning, match="cone rows still violated after 1 rounds"):
+        reg.fit(X, y)
 
 
 # --------------------------------------------------------------------------------------------

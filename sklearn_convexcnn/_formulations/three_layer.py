@@ -46,6 +46,9 @@ class ThreeLayerProgram:
         ``G_i``: cone ``i`` is ``{u : G_i u >= 0}``.
     outer_masks : ndarray of bool, shape (n_outer_patterns, n_samples)
         Second-layer patterns ``D'_l``.
+    gates : ndarray of shape (patch_size, n_patterns), default=None
+        A point of each cone (its first-layer gate); the solver's cutting planes start from the
+        rows nearest to it.
 
     A point ``coef`` has shape (2, 2, n_outer_patterns, n_patterns, patch_size):
     ``coef[0]`` the groups ``a``, ``coef[1]`` the groups ``b``; axis 1 is the output sign
@@ -55,6 +58,7 @@ class ThreeLayerProgram:
     pieces: np.ndarray
     cones: np.ndarray
     outer_masks: np.ndarray
+    gates: np.ndarray | None = None
 
     @property
     def n_patterns(self):
@@ -195,7 +199,9 @@ class ThreeLayerFormulation:
         gates : ndarray of shape (patch_size, n_patterns)
         """
         first_layer = TwoLayerFormulation(AveragePooling()).program(patches, gates)
-        return ThreeLayerProgram(first_layer.pieces, first_layer.cones, self.outer_masks_)
+        return ThreeLayerProgram(
+            first_layer.pieces, first_layer.cones, self.outer_masks_, np.asarray(gates)
+        )
 
     def network(self, solutions, rtol=1e-6):
         """The recovered network (formulations.md §8.2), one group of branches per output.

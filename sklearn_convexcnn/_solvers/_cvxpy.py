@@ -169,15 +169,26 @@ def _unit_blocks(program, x_scale):
     the cones as one block-diagonal sparse matrix with unit rows: group ``i`` occupies entries
     ``[i * h, (i + 1) * h)`` of a variable."""
     n_patterns, n_samples, patch_size = program.pieces.shape
-    size = n_patterns * patch_size
-    row_norms = np.linalg.norm(program.cones, axis=2, keepdims=True)
-    unit_cones = program.cones / np.where(row_norms > 0, row_norms, 1.0)
-    pieces = program.pieces.transpose(1, 0, 2).reshape(n_samples, size) / x_scale
-    cones = sp.bsr_matrix(
-        (unit_cones, np.arange(n_patterns), np.arange(n_patterns + 1)),
-        shape=(n_patterns * program.cones.shape[1], size),
-    ).tocsr()
-    return pieces, cones
+    pieces = program.pieces.transpose(1, 0, 2).reshape(n_samples, n_patterns * patch_size)
+    return pieces / x_scale, _unit_cones(program.cones)
+
+
+def _unit_cones(cones, rows=None):
+    """The rows ``rows[i]`` (by default all) of every cone ``i`` of ``cones`` (shape
+    (n_patterns, n_rows, h)), scaled to unit norm, as one sparse matrix on the groups side by
+    side: group ``i`` occupies entries ``[i * h, (i + 1) * h)`` of a variable."""
+    n_patterns, n_rows, h = cones.shape
+    if rows is None:
+        rows = [np.arange(n_rows)] * n_patterns
+    stacked = np.concatenate([cones[i, r] for i, r in enumerate(rows)] or [np.zeros((0, h))])
+    norms = np.linalg.norm(stacked, axis=1, keepdims=True)
+    stacked = stacked / np.where(norms > 0, norms, 1.0)
+    pattern = np.repeat(np.arange(n_patterns), [len(r) for r in rows])
+    row_index = np.repeat(np.arange(len(stacked)), h)
+    column_index = (pattern[:, None] * h + np.arange(h)).ravel()
+    return sp.csr_matrix(
+        (stacked.ravel(), (row_index, column_index)), shape=(len(stacked), n_patterns * h)
+    )
 
 
 def _run(problem, name, tol, max_iter, verbose):
