@@ -214,9 +214,9 @@ class _BaseConvexCNN(BaseEstimator):
             solutions = self._without_residue(formulation, patches, program, Y, solutions)
             self._warn_uncertified(solutions)
         elif isinstance(formulation, CircularFormulation):
-            # a bound from each CVXPY point's own dual point, not polished: re-solving for a
-            # better one cost 0.6-5 s per output against CVXPY's 0.1-0.5 s (60 samples,
-            # d=16), and left 1e-6 to 1e-4 of the objective, so it raises no warning
+            # CVXPY's points are certified by their own dual points only, to 1e-6 to 1e-4 of
+            # the objective: re-solving for a better one (as for two layers) cost 0.6-5 s per
+            # output against CVXPY's 0.1-0.5 s (60 samples, d=16). So no warning on them
             solutions = self._with_gaps(formulation, patches, gates, program, Y, solutions, False)
         network = formulation.network(solutions)
         return {
