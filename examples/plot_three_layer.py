@@ -1,0 +1,85 @@
+"""
+==========================================================
+Two ReLU layers: a target that one ReLU layer cannot pool
+==========================================================
+
+A two-layer CNN with global average pooling predicts a *sum* of pooled ReLU features,
+``sum_j w_j mean_k (x_k . u_j)_+``. A target that rectifies a *difference* of two pooled features,
+
+    y = ( mean_k (x_k . u_1)_+  -  mean_k (x_k . u_2)_+ )_+ ,
+
+is not such a sum: it needs a second ReLU after the pooling. ``architecture="three_layer"``
+trains exactly that network (Ergen & Pilanci 2021; formulations.md §8): branches of filters, a
+global average pool, a weighted sum, a second ReLU and an output weight, with weight decay
+``beta``. Its convex program is global over the sampled patterns of both ReLU layers (the
+second layer's are sampled from random branches), and the fit is certified by a duality gap.
+
+Both models are fitted on the same 90 signals (16 sampled patterns, ``beta=0.01``) and scored on
+30 held-out ones.
+"""
+
+# %%
+# Data: one planted three-layer branch
+# ------------------------------------
+import matplotlib.pyplot as plt
+import numpy as np
+from sklearn.model_selection import train_test_split
+
+from sklearn_convexcnn import ConvexCNNRegressor
+
+rng = np.random.default_rng(0)
+n_samples, length, kernel_size = 120, 16, 3
+X = rng.standard_normal((n_samples, length))
+patches = np.lib.stride_tricks.sliding_window_view(X, kernel_size, axis=1)
+
+
+def pooled(filter_):
+    """``mean_k (x_k . u)_+`` for every signal."""
+    return np.maximum(patches @ filter_, 0).mean(axis=1)
+
+
+y = np.maximum(pooled(np.array([1.0, -1.0, 0.0])) - pooled(np.array([0.0, 1.0, 1.0])), 0)
+y += 0.02 * rng.standard_normal(n_samples)
+X_train, X_test, y_train, y_test = train_test_split(X, y, random_state=0)
+
+# %%
+# The two models, each at its global optimum
+# ------------------------------------------
+params = dict(kernel_size=kernel_size, beta=0.01, n_patterns=16, random_state=0)
+models = {
+    "two layers (one ReLU)": ConvexCNNRegressor(**params).fit(X_train, y_train),
+    "three layers (two ReLUs)": ConvexCNNRegressor(architecture="three_layer", **params).fit(
+        X_train, y_train
+    ),
+}
+for name, model in models.items():
+    print(
+        f"{name:26s} test R^2 {model.score(X_test, y_test):.3f}  "
+        f"train R^2 {model.score(X_train, y_train):.3f}  "
+        f"certified gap / objective {model.duality_gap_ / model.objective_:.1e}"
+    )
+three = models["three layers (two ReLUs)"]
+print(
+    f"three-layer network: {three.network_.n_branches} branches of "
+    f"{np.bincount(three.branches_).tolist()} filters"
+)
+
+# %%
+# The two-layer network fits the training signals only by memorising them: its held-out
+# :math:`R^2` is 0.26 here, and stayed between 0.22 and 0.39 for ``beta`` from 0.01 to 0.1 with
+# 16 or 32 patterns when this example was written. The three-layer network recovers the
+# planted structure (0.93): its ten branches each add filters with both signs before their
+# second ReLU, like the target. Its duality gap is looser than the two-layer one (about ``1e-5``
+# of the objective against ``1e-13``): CVXPY solves the three-layer program, certified by its
+# dual point and the solver's multipliers, where the native solver certifies the two-layer one
+# to rounding.
+
+fig, axes = plt.subplots(1, 2, figsize=(9, 4), sharex=True, sharey=True)
+for ax, (name, model) in zip(axes, models.items(), strict=True):
+    ax.scatter(y_test, model.predict(X_test), s=15)
+    ax.plot([y.min(), y.max()], [y.min(), y.max()], color="gray", lw=1)
+    ax.set_title(f"{name}\nheld-out R^2 {model.score(X_test, y_test):.2f}")
+    ax.set_xlabel("target")
+axes[0].set_ylabel("prediction")
+fig.tight_layout()
+plt.show()
