@@ -356,6 +356,21 @@ def test_three_layer_gap_bounds_the_distance_to_the_optimum():
     assert gap >= half.objective - optimum.objective - 1e-7 * optimum.objective
 
 
+def test_three_layer_gap_without_multipliers_is_valid_and_looser(monkeypatch):
+    from cvxpy.constraints.constraint import Constraint
+
+    from sklearn_convexcnn._solvers import _layers
+
+    program, y = _three_layer_program()
+    options = dict(beta=0.1, loss="squared", fit_intercept=True, tol=1e-8, max_iter=500)
+    with_multipliers = _layers._solve_three_layer_with("CLARABEL", program, y, **options)
+    monkeypatch.setattr(Constraint, "dual_value", property(lambda self: None))
+    without = _layers._solve_three_layer_with("CLARABEL", program, y, **options)
+    assert without.objective == pytest.approx(with_multipliers.objective, rel=1e-6)
+    assert without.duality_gap > with_multipliers.duality_gap  # zero multipliers: looser
+    assert without.objective - without.duality_gap <= with_multipliers.objective
+
+
 def test_three_layer_cutting_planes_that_do_not_finish_warn(monkeypatch):
     from sklearn_convexcnn._solvers import _layers
 

@@ -167,7 +167,11 @@ def _solve_three_layer_rows(
     intercept = y_scale * float(intercept.value) if fit_intercept else 0.0
     solution = _solution(name, problem, program, coef, intercept, y, beta, loss)
     # the unit-scale program is the data-scale one with y / y_scale: so are its multipliers
-    return solution, y_scale * np.maximum(constraints[0].dual_value, 0.0)
+    # (none reported: zero, which still gives a valid, looser bound)
+    multipliers = constraints[0].dual_value
+    if multipliers is None:
+        multipliers = np.zeros((n_branches, len(y)))
+    return solution, y_scale * np.maximum(multipliers, 0.0)
 
 
 def three_layer_gap(program, solution, multipliers, y, *, beta, loss, fit_intercept):
