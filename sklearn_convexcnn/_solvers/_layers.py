@@ -1,7 +1,8 @@
 """CVXPY back-ends of the programs that are not a :class:`GroupProgram`.
 
 * :func:`_solve_three_layer_with`: the three-layer program (formulations.md §8.2), whose
-  second-layer cone constraints couple the groups of a branch;
+  second-layer cone constraints couple the groups of a branch, by cutting planes over the
+  first-layer cone rows and certified by :func:`three_layer_gap`;
 * :func:`_solve_nuclear_with`: the linear CNN without pooling, a nuclear-norm program (§5.1)
   that needs a solver with PSD cones (Clarabel or SCS).
 
