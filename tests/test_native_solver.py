@@ -506,6 +506,31 @@ def test_warm_start_gives_the_cold_solution():
     assert warm.objective == pytest.approx(again.objective, rel=1e-9)
 
 
+def test_warm_start_from_the_optimum_keeps_the_rows_it_sits_on(monkeypatch):
+    # the start's groups keep the rows tight there: one restricted solve, already feasible,
+    # and no iteration (started without rows, the restricted solution left the cones and
+    # the feasibility rounds took a refit of one digits class from 3 s to 55 s)
+    patches, gates, y, formulation = _problem(2, "squared", n=60, n_patterns=12)
+    operator = formulation.operator(patches, gates)
+    beta = _beta(operator, "squared", y, True, fraction=0.1)
+    options = dict(loss="squared", fit_intercept=True, tol=1e-9, max_iter=100)
+    cold = solve_native(operator, y, beta=beta, **options)
+    solves = []
+    restricted = _native._restricted_solve
+    monkeypatch.setattr(
+        _native,
+        "_restricted_solve",
+        lambda work, *a, **k: solves.append(1) or restricted(work, *a, **k),
+    )
+    warm = solve_native(
+        operator, y, beta=beta, coef_init=cold.coef, intercept_init=cold.intercept, **options
+    )
+    assert np.count_nonzero(np.linalg.norm(cold.coef, axis=2)) >= 3  # (rows matter here)
+    assert len(solves) == 1 and warm.n_iter == 0
+    assert warm.objective == pytest.approx(cold.objective, rel=1e-9)
+    assert warm.duality_gap <= 1e-9 * warm.objective
+
+
 def _signals(n=60, n_features=12):
     rng = np.random.default_rng(0)
     return rng.standard_normal((n, n_features)), rng.standard_normal(n)

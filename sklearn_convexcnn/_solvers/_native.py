@@ -58,6 +58,8 @@ _GROUPS_PER_ROUND = 8
 _ROWS_PER_ROUND = 40
 # Relative violation of a cone row that counts as infeasible (interior-point accuracy).
 _FEASIBILITY_TOL = 1e-9
+# Relative slack below which a row is kept for a group that starts at a warm start's point.
+_START_SLACK = 1e-6
 # Cutting-plane rounds per projection when pricing for candidates rather than certifying.
 _PRICING_ROUNDS = 3
 # Groups below this times the largest norm are interior-point residue for the polish.
@@ -476,6 +478,35 @@ def _clean(coef, beta, scale, norm):
     return coef
 
 
+def _start_rows(operator, coef, patterns):
+    """Rows to keep for groups that start at ``coef[j]`` (a warm start): the rows nearly
+    tight there, where the restricted solution is likely to keep them tight, and the
+    operator's candidate rows.
+
+    Started without rows, the first restricted solution left the cones far behind, and the
+    feasibility rounds brought the rows back 40 per group at a time: on one digits class
+    (``2x2`` regions, ``beta=0.1``, 88 groups) a refit from the optimum itself took 55 s, a
+    cold fit 3 s; with these rows the refit takes 0.4 s.
+    """
+    found = []
+    block = max(1, int(2**24 // max(1, 8 * operator.n_rows)))
+    for start in range(0, len(patterns), block):
+        part = slice(start, start + block)
+        products = operator.cone_products(coef[part], patterns[part])
+        for c, pattern, values in zip(coef[part], patterns[part], products, strict=True):
+            rows = np.flatnonzero(values <= _START_SLACK * np.linalg.norm(c) * operator.row_scale)
+            # one of each repeated row; none of the zero rows (blank patches), which are
+            # tight everywhere and bind nothing
+            distinct, first = np.unique(
+                operator.cone_rows(int(pattern), rows), axis=0, return_index=True
+            )
+            rows = np.sort(rows[first[np.any(distinct, axis=1)]])
+            if hasattr(operator, "candidate_rows"):
+                rows = np.union1d(rows, operator.candidate_rows(int(pattern)))
+            found.append(rows)
+    return found
+
+
 def _add_violated_rows(work):
     """Add the most violated cone rows of each nonzero group; returns how many were added."""
     operator = work.operator
@@ -658,12 +689,14 @@ def solve_native(
     # restricted problems by Newton over faces first (:mod:`._faces`, Euclidean group norms)
     faces = operator.norm.is_euclidean
     if coef_init is not None:
-        for sign_index, pattern in zip(
-            *np.nonzero(np.linalg.norm(coef_init, axis=2) > 0), strict=True
+        signs, patterns = np.nonzero(np.linalg.norm(coef_init, axis=2) > 0)
+        start = coef_init[signs, patterns]
+        for pattern, sign_index, rows in zip(
+            patterns, signs, _start_rows(operator, start, patterns), strict=True
         ):
-            work.add(int(pattern), int(sign_index), [])
+            work.add(int(pattern), int(sign_index), rows)
         if len(work):
-            work.coef = np.array([coef_init[s, p] for p, s in work.groups])
+            work.coef = start
             _, b = _restricted_then_feasible(work, y, b, beta, loss, fit_intercept, qp_tol, faces)
 
     n_iter, gap, primal, converged, stalled = 0, np.inf, np.inf, False, False
