@@ -81,9 +81,9 @@ class GenerationReport:
     stop_reason: str = ""
 
 
-def _operator(formulation, patches, gates):
+def _operator(formulation, patches, gates, with_candidates=True):
     if hasattr(formulation, "operator"):
-        return formulation.operator(patches, gates)
+        return formulation.operator(patches, gates, with_candidates=with_candidates)
     return as_operator(formulation.program(patches, gates))
 
 
@@ -101,7 +101,9 @@ def _fit_values(program, solution):
 
 def _signed_gradients(formulation, patches, U, signs, v):
     """``s_j A_{i(u_j)}^T v`` for every start ``u_j``: the gradient of ``s_j v^T g(u_j)``."""
-    return signs[:, None] * _operator(formulation, patches, U.T).correlations(v)
+    return signs[:, None] * _operator(
+        formulation, patches, U.T, with_candidates=False
+    ).correlations(v)
 
 
 def _normalize(U):
@@ -210,7 +212,7 @@ def gradient_seeds(
     b_m = b_s = 0.0
     beta1, beta2, eps = 0.9, 0.999, 1e-8
     for t in range(1, n_steps + 1):
-        operator = _operator(formulation, patches, U.T)
+        operator = _operator(formulation, patches, U.T, with_candidates=False)
         pieces = operator.pieces(np.arange(width))  # (m, n, h)
         outputs = np.einsum("mnh,mh->nm", pieces, U)  # g(u_j) on the data
         f = outputs @ w + b

@@ -388,6 +388,27 @@ def test_packed_operator_matches_dense_program(n_patterns, chunk_size):
         np.testing.assert_array_equal(lazy.candidate_rows(i), np.sort(nearest))
 
 
+@pytest.mark.parametrize("chunk_size", [2**22, 40])
+def test_operator_without_candidates_has_the_same_signs(chunk_size):
+    # what pattern generation's oracle builds for every ascent step: the signs only
+    patches, gates, y, formulation = _problem(4, "squared", n=13, n_patterns=30)
+    weights = np.full(patches.shape[1], 1 / patches.shape[1])
+    full = PatchOperator(patches, gates, weights, chunk_size)
+    bare = PatchOperator(patches, gates, weights, chunk_size, with_candidates=False)
+    np.testing.assert_array_equal(bare.signs, full.signs)
+    v = np.random.default_rng(2).standard_normal(len(y))
+    np.testing.assert_array_equal(bare.correlations(v), full.correlations(v))
+    assert all(len(bare.candidate_rows(i)) == 0 for i in range(bare.n_patterns))
+    assert all(len(full.candidate_rows(i)) > 0 for i in range(full.n_patterns))
+    # every formulation's operator passes the choice on (the grid: 6 patches of length 3)
+    for readout in ("sum", "dense"):
+        pooled = make_formulation("average", pool_size=(3,), readout=readout, grid_shape=(6,))
+        operator = pooled.operator(patches, gates, with_candidates=False)
+        assert all(len(operator.candidate_rows(i)) == 0 for i in range(operator.n_patterns))
+    operator = formulation.operator(patches, gates, with_candidates=False)
+    assert all(len(operator.candidate_rows(i)) == 0 for i in range(operator.n_patterns))
+
+
 def test_operator_of_all_zero_patches_has_no_candidates():
     # found by hypothesis: with every row zero no row is a candidate of any pattern
     patches = np.zeros((2, 3, 2))

@@ -73,6 +73,11 @@ class PatchOperator:
         The pooling weights ``alpha_k`` (``1/K`` for average pooling).
     chunk_size : int, default=2**22
         Number of (sample, patch, pattern) entries processed at once; bounds the memory.
+    with_candidates : bool, default=True
+        Whether to find each pattern's candidate rows (:meth:`candidate_rows`), which only the
+        solvers use. Selecting them costs many times the signs' own pass: pattern generation's
+        oracle, which builds an operator for every ascent step only for its correlations, spent
+        58 % of its time on them.
     """
 
     # Candidate rows kept per pattern (see _packed_signs). Every kept row costs the face
@@ -80,7 +85,7 @@ class PatchOperator:
     # digits fits 15 % faster and left global and large-n fits unchanged.
     n_candidates = 40
 
-    def __init__(self, patches, gates, patch_weights, chunk_size=2**22):
+    def __init__(self, patches, gates, patch_weights, chunk_size=2**22, with_candidates=True):
         self.patches = patches
         self.gates = gates
         self.patch_weights = np.asarray(patch_weights, dtype=float)
@@ -91,7 +96,7 @@ class PatchOperator:
         self.chunk_size = chunk_size
         self.row_scale = float(np.sqrt(np.max(np.sum(self.rows**2, axis=1), initial=0.0))) or 1.0
         self.norm = GroupNorm()
-        self.signs = self._packed_signs()
+        self.signs = self._packed_signs(self.n_candidates if with_candidates else 0)
 
     def _row_chunks(self, n_columns):
         """Slices of rows, whole samples and multiples of 8 rows (one byte of bits) each."""
@@ -100,7 +105,7 @@ class PatchOperator:
         for start in range(0, self.n_rows, step):
             yield slice(start, min(start + step, self.n_rows))
 
-    def _packed_signs(self):
+    def _packed_signs(self, n_candidates):
         """Bits ``1[X_k g_i >= 0]`` (n_patterns, ceil(n_rows / 8)) and candidate rows.
 
         The candidates of pattern ``i`` are the ``n_candidates`` rows whose hyperplanes pass
@@ -111,7 +116,7 @@ class PatchOperator:
         # fewer per pattern when there are very many patterns (exact enumeration): the
         # candidates take at most about chunk_size row indices in all
         n_best = min(
-            self.n_candidates,
+            n_candidates,
             self.n_rows,
             max(2 * self.patch_size, self.chunk_size // max(1, self.n_patterns)),
         )
@@ -125,6 +130,8 @@ class PatchOperator:
             products = products.reshape(-1, self.n_patterns)
             bits = np.packbits(products >= 0, axis=0)
             packed[:, chunk.start // 8 : chunk.start // 8 + len(bits)] = bits.T
+            if not n_best:
+                continue
             margins = np.abs(products, out=products)  # in place: one (c, P) array per chunk
             with np.errstate(divide="ignore", invalid="ignore"):
                 margins /= norms[chunk, None]  # zero rows: nan, never kept

@@ -300,18 +300,19 @@ class PooledSumFormulation:
         """Whether :meth:`operator` avoids the dense program (average pooling)."""
         return self.mode != "max"
 
-    def operator(self, patches, gates):
+    def operator(self, patches, gates, with_candidates=True):
         """The program matrix-free for the native solver (average pooling), else dense.
 
         Local average pooling is ``sum_k alpha_k (X_k u)_+``, the program of
-        :class:`~.PatchOperator` with the pooling weights ``alpha_k``.
+        :class:`~.PatchOperator` with the pooling weights ``alpha_k``; ``with_candidates`` as
+        in :meth:`.TwoLayerFormulation.operator`.
         """
         if not self.matrix_free:
             return DenseOperator(self.program(patches, gates))
         weights = np.zeros(patches.shape[1])
         for pool in self.pools:
             weights[pool] += 1.0 / len(pool)
-        return PatchOperator(patches, gates, weights)
+        return PatchOperator(patches, gates, weights, with_candidates=with_candidates)
 
     def network(self, solutions):
         """The recovered :class:`TwoLayerCNN` (one group of neurons per output).
@@ -429,7 +430,7 @@ class RegionalFormulation:
         """Whether :meth:`operator` avoids the dense program (average pooling, no pooling)."""
         return self.mode != "max"
 
-    def operator(self, patches, gates):
+    def operator(self, patches, gates, with_candidates=True):
         """The program for the native solver: matrix-free for average pooling, else dense.
 
         Region ``l``'s block is the program of ``sum_{k in S_l} (X_k u)_+ / |S_l|`` over the
@@ -446,6 +447,7 @@ class RegionalFormulation:
                     patches[:, pool],
                     gates[:, index[regions == region]],
                     np.full(len(pool), 1.0 / len(pool)),
+                    with_candidates=with_candidates,
                 )
                 for region, pool in enumerate(self.pools)
             ]

@@ -66,7 +66,7 @@ class TwoLayerFormulation:
         """Whether :meth:`operator` avoids the dense program (average pooling)."""
         return type(self.pooling) is AveragePooling
 
-    def operator(self, patches, gates):
+    def operator(self, patches, gates, with_candidates=True):
         """The same program as :meth:`program`, matrix-free: patterns recomputed from the gates.
 
         What the native solver uses; memory grows with ``n * K * h``, not ``n * K * P * h``.
@@ -75,6 +75,9 @@ class TwoLayerFormulation:
         ----------
         patches : ndarray of shape (n_samples, n_patches, patch_size)
         gates : ndarray of shape (patch_size, n_patterns)
+        with_candidates : bool, default=True
+            Whether the operator finds the candidate rows that the solvers start from
+            (:class:`~._operator.PatchOperator`); ``False`` for correlations alone.
 
         Returns
         -------
@@ -83,7 +86,8 @@ class TwoLayerFormulation:
         if not self.matrix_free:  # other poolings have other pieces: the dense program is right
             return DenseOperator(self.program(patches, gates))
         n_patches = patches.shape[1]
-        return PatchOperator(patches, gates, np.full(n_patches, 1.0 / n_patches))
+        weights = np.full(n_patches, 1.0 / n_patches)
+        return PatchOperator(patches, gates, weights, with_candidates=with_candidates)
 
     def network(self, solutions):
         """The recovered network, one group of neurons per output.
