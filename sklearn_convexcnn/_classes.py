@@ -121,8 +121,8 @@ _PARAMETERS = """\
         of the non-convex problem. Two-layer ReLU CNNs with ``readout="sum"`` only. The default
         is ``"sampled"`` because of cost (``benchmarks/bench_patterns.py``, ``n_patterns=128``):
         ``"generated"`` reached objectives 16-22 % lower than ``"sampled"`` and below the best
-        of 10 Adam restarts of the same network on all three problems (by 0.02-0.35 %), in
-        0.21-0.74 times the restarts' wall time, but 26-100 times the time of ``"sampled"``;
+        of 10 Adam restarts of the same network on all three problems (by 0.02-0.40 %), in
+        0.07-0.18 times the restarts' wall time, but 17-34 times the time of ``"sampled"``;
         use it when the objective matters more than the time.
 
     prune : bool, default=True
