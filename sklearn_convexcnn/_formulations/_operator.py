@@ -125,27 +125,28 @@ class PatchOperator:
         found = [np.zeros(0, dtype=int), np.zeros(0), np.zeros(0, dtype=int)]
         limit = np.full(self.n_patterns, np.inf)
         for chunk in self._row_chunks(self.n_patterns):
-            samples = slice(chunk.start // self.n_patches, chunk.stop // self.n_patches)
-            products = self.patches[samples] @ self.gates  # (c, K, P), as pattern_masks
-            products = products.reshape(-1, self.n_patterns)
-            bits = np.packbits(products >= 0, axis=0)
-            packed[:, chunk.start // 8 : chunk.start // 8 + len(bits)] = bits.T
+            # (P, c): each pattern's signs lie contiguous, as the bits do; packing the bits of
+            # the (c, P) product across its rows took most of an operator's construction
+            products = self.gates.T @ self.rows[chunk].T
+            bits = np.packbits(products >= 0, axis=1)
+            packed[:, chunk.start // 8 : chunk.start // 8 + bits.shape[1]] = bits
             if not n_best:
                 continue
-            margins = np.abs(products, out=products)  # in place: one (c, P) array per chunk
+            margins = np.abs(products, out=products)  # in place: one (P, c) array per chunk
             with np.errstate(divide="ignore", invalid="ignore"):
-                margins /= norms[chunk, None]  # zero rows: nan, never kept
+                margins /= norms[chunk]  # zero rows: nan, never kept
             if np.isinf(limit).any():  # no threshold yet: the n_best smallest of this chunk
-                top = np.argpartition(margins, min(n_best, len(margins)) - 1, axis=0)[:n_best]
-                patterns = np.broadcast_to(np.arange(self.n_patterns), top.shape).ravel()
+                count = min(n_best, margins.shape[1])
+                top = np.argpartition(margins, count - 1, axis=1)[:, :count]
+                patterns = np.repeat(np.arange(self.n_patterns), count)
                 rows = top.ravel()
-                finite = np.isfinite(margins[rows, patterns])
+                finite = np.isfinite(margins[patterns, rows])
                 rows, patterns = rows[finite], patterns[finite]
             else:
-                rows, patterns = np.nonzero(margins < limit)
+                patterns, rows = np.nonzero(margins < limit[:, None])
             found = [
                 np.concatenate([found[0], patterns]),
-                np.concatenate([found[1], margins[rows, patterns]]),
+                np.concatenate([found[1], margins[patterns, rows]]),
                 np.concatenate([found[2], rows + chunk.start]),
             ]
             if (
