@@ -34,24 +34,25 @@ def unique_gates(patches, gates, chunk_size=256, block_size=2**22):
     computed ``block_size`` (sample, patch, gate) entries at a time, so the products never
     take more than ``8 * block_size`` bytes (not ``8 n K chunk_size``: 2 GB at n=60,000).
     """
-    n_samples, n_patches, _ = patches.shape
+    n_samples, n_patches, patch_size = patches.shape
+    rows = patches.reshape(-1, patch_size)
     seen, keep = set(), []
     for start in range(0, gates.shape[1], chunk_size):
         chunk = gates[:, start : start + chunk_size]
         # whole samples and whole bytes (multiples of 8 rows) per block
         unit = 8 // math.gcd(n_patches, 8)
-        step = max(1, block_size // max(1, n_patches * chunk.shape[1]) // unit) * unit
+        step = max(1, block_size // max(1, n_patches * chunk.shape[1]) // unit) * unit * n_patches
+        # (gates, rows) products: every gate's signs are packed along a contiguous axis
+        # (packing the (rows, gates) masks across their rows took 4x longer)
         packed = np.concatenate(
             [
-                np.packbits(
-                    pattern_masks(patches[first : first + step], chunk).reshape(-1, chunk.shape[1]),
-                    axis=0,
-                )
-                for first in range(0, n_samples, step)
-            ]
+                np.packbits(chunk.T @ rows[first : first + step].T >= 0, axis=1)
+                for first in range(0, len(rows), step)
+            ],
+            axis=1,
         )
-        for offset, column in enumerate(packed.T):
-            key = column.tobytes()
+        for offset, signs in enumerate(packed):
+            key = signs.tobytes()
             if key not in seen:
                 seen.add(key)
                 keep.append(start + offset)
