@@ -583,7 +583,9 @@ def test_prices_of_the_working_set_start_from_its_kept_rows(warm):
     )  # fmt: skip
     assert solution.status == "optimal"
     assert solution.duality_gap <= 1e-7 * solution.objective
-    assert solution.objective == pytest.approx(43.46060426344785, rel=1e-9)  # (prices checked by CVXPY)
+    assert solution.objective == pytest.approx(
+        43.46060426344785, rel=1e-9
+    )  # (prices checked by CVXPY)
     assert solution.n_iter <= (2 if warm else 8)  # (stalled after 12 and 18 before)
 
 
@@ -687,6 +689,41 @@ def test_path_matches_cold_starts(loss):
             operator, y, beta=beta, loss=loss, fit_intercept=True, tol=1e-9, max_iter=100
         )
         assert objective == pytest.approx(cold.objective, rel=1e-8)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        dict(pooling="max"),
+        dict(pool_size=2, readout="dense"),
+        dict(pooling="max", pool_size=2, readout="dense"),
+        dict(pooling="none"),
+    ],
+)
+def test_path_solves_the_estimators_program_for_every_pooling(options):
+    from sklearn_convexcnn import convex_cnn_path
+
+    rng = np.random.default_rng(2)
+    X = rng.standard_normal((40, 36))
+    y = np.maximum(X[:, 2:5] @ [1.0, -1.0, 0.5], 0) + X[:, 0]
+    shared = dict(n_patterns=8, input_shape=(6, 6), tol=1e-9, random_state=0, **options)
+    betas, coefs, _, objectives, gaps, gates = convex_cnn_path(X, y, n_betas=3, eps=0.1, **shared)
+    assert np.all(gaps <= 1e-9 * objectives)
+    for beta, coef, objective in zip(betas[1:], coefs[1:], objectives[1:], strict=True):
+        cold = ConvexCNNRegressor(beta=beta, solver="native", **shared).fit(X, y)
+        np.testing.assert_array_equal(cold.gates_, gates)
+        assert objective == pytest.approx(cold.objective_, rel=1e-8)
+        assert np.any(coef)
+
+
+def test_path_names_a_wrong_pooling_or_readout():
+    from sklearn_convexcnn import convex_cnn_path
+
+    X, y = np.zeros((4, 6)), np.arange(4.0)
+    with pytest.raises(ValueError, match=r"pooling='mean'; use one of \['average', 'max'"):
+        convex_cnn_path(X, y, pooling="mean")
+    with pytest.raises(ValueError, match=r"readout='full'; use one of \['sum', 'dense'\]"):
+        convex_cnn_path(X, y, readout="full")
 
 
 @pytest.mark.parametrize("residue", [1e-9, 1e-5])
