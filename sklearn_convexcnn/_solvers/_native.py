@@ -533,8 +533,9 @@ def _add_violated_rows(work):
 
 class _PriceMemory:
     """What pricing carries from one working-set iteration to the next, per group
-    ``(pattern, sign)``: the tight rows of its last projection, where the next one starts (the
-    next dual vector usually shares them), and its last upper bound with the vector it bounded.
+    ``(pattern, sign)``: the rows where its next projection starts (the tight rows of its last
+    projection, which the next dual vector usually shares, or the rows it kept in the working
+    set: :meth:`remember`), and its last upper bound with the vector it bounded.
     """
 
     def __init__(self):
