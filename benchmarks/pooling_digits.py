@@ -3,7 +3,7 @@
 Usage::
 
     python benchmarks/pooling_digits.py [--n-train N] [--n-patterns P] [--beta B]
-        [--regional-beta B [B ...]] [--solver S] [--n-jobs J] [--skip-max]
+        [--regional-beta B [B ...]] [--solver S] [--n-jobs J] [--skip-max] [--loss L]
 
 All models see the same stratified split of ``load_digits`` (pixels / 16):
 ``train_test_split(X / 16, y, test_size=0.25, stratify=y, random_state=0)``, trained on the
@@ -14,7 +14,8 @@ set ``pool_size=None, readout="sum"`` explicitly (so the rows do not move when t
 with ``beta`` (default 0.1) and 0.01, the 2x2-region models ``pool_size=3, readout="dense"``
 with average pooling at every ``regional_beta`` (default 1.0 and 0.1; ``n_patterns`` defaults
 to 32) and with max pooling at the first. ``--skip-max`` leaves out regional max pooling,
-whose programs are dense. Prints one line per model as it
+whose programs are dense. ``--loss`` is the classifiers' one-vs-rest loss (default
+``"squared"``; the README demo uses ``"logistic"``). Prints one line per model as it
 finishes, then an reST table (test accuracy, fit time, neurons,
 ``duality_gap_ / objective_``), the fit times over MLPClassifier's and every warning raised
 during the fits.
@@ -34,10 +35,10 @@ from sklearn_convexcnn import ConvexCNNClassifier
 HEADER = ("model", "test accuracy", "fit (s)", "neurons", "gap / objective", "warnings")
 
 
-def build_models(n_patterns, beta, regional_betas, solver, n_jobs, skip_max):
+def build_models(n_patterns, beta, regional_betas, solver, n_jobs, skip_max, loss):
     common = dict(
         input_shape=(8, 8), kernel_size=3, n_patterns=n_patterns, random_state=0,
-        solver=solver, n_jobs=n_jobs,
+        solver=solver, n_jobs=n_jobs, loss=loss,
     )  # fmt: skip
     glob = dict(pooling="average", pool_size=None, readout="sum", **common)
     regions = dict(pool_size=3, readout="dense", **common)
@@ -64,7 +65,7 @@ def build_models(n_patterns, beta, regional_betas, solver, n_jobs, skip_max):
     return models
 
 
-def main(n_train, n_patterns, beta, regional_betas, solver, n_jobs, skip_max):
+def main(n_train, n_patterns, beta, regional_betas, solver, n_jobs, skip_max, loss):
     X, y = load_digits(return_X_y=True)
     X_train, X_test, y_train, y_test = train_test_split(
         X / 16, y, test_size=0.25, stratify=y, random_state=0
@@ -72,10 +73,10 @@ def main(n_train, n_patterns, beta, regional_betas, solver, n_jobs, skip_max):
     X_train, y_train = X_train[:n_train], y_train[:n_train]
     print(
         f"n_train={len(X_train)}, n_test={len(X_test)}, n_patterns={n_patterns}, "
-        f"solver={solver!r}, n_jobs={n_jobs}, load average {os.getloadavg()[0]:.2f}",
+        f"solver={solver!r}, n_jobs={n_jobs}, loss={loss!r}, load average {os.getloadavg()[0]:.2f}",
         flush=True,
     )
-    models = build_models(n_patterns, beta, regional_betas, solver, n_jobs, skip_max)
+    models = build_models(n_patterns, beta, regional_betas, solver, n_jobs, skip_max, loss)
     rows, caught_all = [], []
     for name, model in models.items():
         start = time.perf_counter()
@@ -119,8 +120,9 @@ if __name__ == "__main__":
     parser.add_argument("--solver", default="auto")
     parser.add_argument("--n-jobs", type=int, default=2)
     parser.add_argument("--skip-max", action="store_true")
+    parser.add_argument("--loss", default="squared", choices=["squared", "logistic"])
     args = parser.parse_args()
     main(
         args.n_train, args.n_patterns, args.beta, args.regional_beta, args.solver, args.n_jobs,
-        args.skip_max,
+        args.skip_max, args.loss,
     )  # fmt: skip

@@ -25,6 +25,9 @@ def main(argv=None):
     parser.add_argument("--beta", type=float, default=0.1)
     parser.add_argument("--n-jobs", type=int, default=-1, help="classes solved at once")
     parser.add_argument("--solver", default="auto")
+    parser.add_argument(
+        "--loss", default="logistic", choices=["logistic", "squared"], help="one-vs-rest loss"
+    )
     args = parser.parse_args(argv)
 
     X, y = load_digits(return_X_y=True)
@@ -41,6 +44,7 @@ def main(argv=None):
         pool_size=3,  # the 6x6 patch grid in 2x2 regions,
         readout="dense",  # each region with its own output weight
         n_patterns=args.n_patterns,
+        loss=args.loss,
         solver=args.solver,
         n_jobs=args.n_jobs,
         random_state=0,
@@ -56,7 +60,7 @@ def main(argv=None):
     print(f"  certified duality gap    {clf.duality_gap_:.1e}")
     print(
         f"  neurons                  {clf.filters_.shape[0]} "
-        f"({clf.n_patterns_} sampled patterns, {len(clf.classes_)} classes, "
+        f"({clf.n_patterns_} sampled patterns, {len(clf.classes_)} classes, {args.loss} loss, "
         "3x3 filters, 2x2 regions of the 6x6 patch grid)"
     )
 
