@@ -236,6 +236,24 @@ def test_native_solver_matches_clarabel_on_regional_programs(pooling, pool_size)
     assert native.regularized_objective(X, y) == pytest.approx(native.objective_, rel=1e-9)
 
 
+def test_native_logistic_regional_classifier_matches_clarabel():
+    # the README demo's model (2x2 regions, one-vs-rest logistic loss) on a small problem
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((24, 16))
+    y = (X[:, :4].sum(axis=1) > 0).astype(int) + (X[:, 12:].sum(axis=1) > 1)
+    params = dict(
+        beta=0.1, input_shape=(4, 4), kernel_size=2, pool_size=2, readout="dense",
+        loss="logistic", n_patterns=8, random_state=0,
+    )  # fmt: skip
+    native = ConvexCNNClassifier(solver="native", **params).fit(X, y)
+    # exponential cones: Clarabel needs tol=1e-9 to be within 1e-6 (documented under loss)
+    reference = ConvexCNNClassifier(solver="clarabel", tol=1e-9, **params).fit(X, y)
+    assert len(native.classes_) == 3
+    assert native.objective_ == pytest.approx(reference.objective_, rel=1e-6)
+    assert native.duality_gap_ <= native.tol * native.objective_
+    assert native.regularized_objective(X, y) == pytest.approx(native.objective_, rel=1e-9)
+
+
 def test_output_weight_shapes():
     X = np.random.default_rng(0).standard_normal((12, 25))
     y = np.arange(12) % 3
