@@ -554,7 +554,9 @@ def test_warm_start_from_the_optimum_keeps_the_rows_it_sits_on(monkeypatch):
 
 
 def _bars(n=200, side=10):
-    """``bench_patterns.py``'s bar images (noise with a horizontal or vertical bar)."""
+    """``bench_patterns.py``'s bar images (noise with a horizontal or vertical bar), copied
+    rather than imported (tests do not import the benchmarks): the stored gates of
+    ``data/bars_generated.npz`` were generated on exactly these images."""
     rng = np.random.default_rng(0)
     X = 0.3 * rng.standard_normal((n, side, side))
     y = np.where(rng.random(n) < 0.5, 1.0, -1.0)
