@@ -35,6 +35,12 @@ from ._losses import dual_vector
 _ZERO_PROJECTION = 1e-12
 
 
+def groups_per_pass(operator):
+    """How many groups' products with all their cone rows a pass over the rows computes at
+    once: as many as fit in 16 MiB of float64 (at least one)."""
+    return max(1, int(2**24 // max(1, 8 * operator.n_rows)))
+
+
 def _nnls_projection(rows, g):
     """Projection of ``g`` onto ``{u : rows @ u >= 0}`` through the polar cone.
 
@@ -109,7 +115,7 @@ def cone_projections(program, index, G, *, beta=None, tol=1e-10, max_rounds=100,
     exact |= norms == 0.0  # 0 is in every cone
     settled |= norms <= zero
     n_add = 2 * G.shape[1]
-    block = max(1, int(2**24 // max(1, 8 * operator.n_rows)))
+    block = groups_per_pass(operator)
     for _ in range(max_rounds):
         todo = np.flatnonzero(~settled & ~exact)
         if len(todo) == 0:

@@ -43,7 +43,7 @@ def unique_gates(patches, gates, chunk_size=256, block_size=2**22):
         unit = 8 // math.gcd(n_patches, 8)
         step = max(1, block_size // max(1, n_patches * chunk.shape[1]) // unit) * unit * n_patches
         # (gates, rows) products: every gate's signs are packed along a contiguous axis
-        # (packing the (rows, gates) masks across their rows took 4x longer)
+        # (packing the (rows, gates) masks across their rows took five times as long)
         packed = np.concatenate(
             [
                 np.packbits(chunk.T @ rows[first : first + step].T >= 0, axis=1)

@@ -49,7 +49,13 @@ import scipy.sparse as sp
 from .._formulations._operator import as_operator
 from .._formulations._program import GroupNorm
 from .._losses import dual_vector, loss_value
-from .._optimality import _nnls_projection, cone_prices, dual_objective, dual_point
+from .._optimality import (
+    _nnls_projection,
+    cone_prices,
+    dual_objective,
+    dual_point,
+    groups_per_pass,
+)
 from ._faces import FacesFailed, hessian_weights, newton_step, null_space, solve_on_faces
 from ._solution import Solution, SolverFailed
 
@@ -489,7 +495,7 @@ def _start_rows(operator, coef, patterns):
     cold fit 3 s; with these rows the refit takes 0.4 s.
     """
     found = []
-    block = max(1, int(2**24 // max(1, 8 * operator.n_rows)))
+    block = groups_per_pass(operator)
     for start in range(0, len(patterns), block):
         part = slice(start, start + block)
         products = operator.cone_products(coef[part], patterns[part])
@@ -512,7 +518,7 @@ def _add_violated_rows(work):
     operator = work.operator
     active = np.flatnonzero(np.linalg.norm(work.coef, axis=1) > 0)
     added = 0
-    block = max(1, int(2**24 // max(1, 8 * operator.n_rows)))
+    block = groups_per_pass(operator)
     for start in range(0, len(active), block):
         part = active[start : start + block]
         patterns = [work.groups[j][0] for j in part]
