@@ -28,6 +28,7 @@ def convex_cnn_path(
     tol=1e-7,
     max_iter=500,
     random_state=None,
+    return_regions=False,
 ):
     """Solve the convex program of a two-layer ReLU CNN along a decreasing ``beta`` path.
 
@@ -75,6 +76,8 @@ def convex_cnn_path(
         Maximum number of working-set iterations of each solve.
     random_state : int, RandomState instance or None, default=None
         Seed of the random filters that sample the activation patterns.
+    return_regions : bool, default=False
+        Whether to return the region of every group as well.
 
     Returns
     -------
@@ -91,8 +94,13 @@ def convex_cnn_path(
         Optimal value of the convex program at each ``beta``.
     duality_gaps : ndarray of shape (n_betas,)
         Certified gaps, each at most ``tol`` times its objective.
-    gates : ndarray of shape (patch_size, `n_patterns_`)
-        The patterns' gates (see ``ConvexCNNRegressor.gates_``).
+    gates : ndarray of shape (patch_size, n_groups)
+        The gate of every group: for a summed read-out the sampled patterns' gates, as
+        ``ConvexCNNRegressor.gates_``; with ``readout="dense"`` (or ``pooling="none"``) a
+        gate appears once for every region where its pattern is new.
+    regions : ndarray of int, shape (n_groups,)
+        Only with ``return_regions=True``: the region (pool, in row-major order over the pool
+        grid) that every group reads out; all zero for a summed read-out.
 
     References
     ----------
@@ -125,6 +133,10 @@ def convex_cnn_path(
     formulation = make_formulation(pooling, pool_size, readout, geometry.grid_shape)
     gates = formulation.sample_gates(patches, n_patterns, check_random_state(random_state))
     operator = formulation.operator(patches, gates)
+    if hasattr(formulation, "groups"):  # regional read-outs: groups per region
+        regions, index = formulation.groups(patches, gates)
+    else:
+        regions, index = np.zeros(gates.shape[1], dtype=int), np.arange(gates.shape[1])
     if betas is None:
         f = np.zeros(len(y))
         if fit_intercept:
@@ -151,11 +163,12 @@ def convex_cnn_path(
         intercepts.append(intercept)
         objectives.append(solution.objective)
         gaps.append(solution.duality_gap)
-    return (
+    path = (
         betas,
         np.array(coefs),
         np.array(intercepts),
         np.array(objectives),
         np.array(gaps),
-        gates,
+        gates[:, index],
     )
+    return (*path, regions) if return_regions else path

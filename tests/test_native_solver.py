@@ -20,6 +20,7 @@ from sklearn_convexcnn._formulations._operator import (
 )
 from sklearn_convexcnn._formulations._program import GroupNorm, GroupProgram
 from sklearn_convexcnn._formulations.circular import CircularFormulation, spectral_blocks
+from sklearn_convexcnn._formulations.pooling import patch_pools
 from sklearn_convexcnn._formulations.two_layer import make_formulation
 from sklearn_convexcnn._optimality import (
     cone_prices,
@@ -709,13 +710,30 @@ def test_path_solves_the_estimators_program_for_every_pooling(options):
     X = rng.standard_normal((40, 36))
     y = np.maximum(X[:, 2:5] @ [1.0, -1.0, 0.5], 0) + X[:, 0]
     shared = dict(n_patterns=8, input_shape=(6, 6), tol=1e-9, random_state=0, **options)
-    betas, coefs, _, objectives, gaps, gates = convex_cnn_path(X, y, n_betas=3, eps=0.1, **shared)
+    betas, coefs, _, objectives, gaps, gates, regions = convex_cnn_path(
+        X, y, n_betas=3, eps=0.1, return_regions=True, **shared
+    )
     assert np.all(gaps <= 1e-9 * objectives)
+    assert gates.shape[1] == coefs.shape[2] == len(regions)
+    assert np.all(np.diff(regions) >= 0)
     for beta, coef, objective in zip(betas[1:], coefs[1:], objectives[1:], strict=True):
         cold = ConvexCNNRegressor(beta=beta, solver="native", **shared).fit(X, y)
-        np.testing.assert_array_equal(cold.gates_, gates)
+        # every group's gate is one of the sampled gates, each of which some group uses
+        matches = np.all(gates[:, :, None] == cold.gates_[:, None, :], axis=0)
+        assert np.all(matches.sum(axis=1) == 1) and np.all(matches.any(axis=0))
         assert objective == pytest.approx(cold.objective_, rel=1e-8)
         assert np.any(coef)
+    if options.get("pooling") == "max":
+        return
+    # average pooling: every group lies in the cone of its gate's pattern on its region's patches
+    patches = extract_patches(X, resolve_geometry((6, 6), 3, 1, 36))
+    pools = patch_pools((4, 4), options.get("pool_size", 1))
+    for sign in range(2):
+        for group in np.flatnonzero(np.linalg.norm(coefs[-1, sign], axis=1)):
+            region = patches[:, pools[regions[group]]]
+            signs = np.where(region @ gates[:, group] >= 0, 1.0, -1.0)
+            slack = signs * (region @ coefs[-1, sign, group])
+            assert slack.min() >= -1e-9 * np.linalg.norm(coefs[-1, sign, group])
 
 
 def test_path_names_a_wrong_pooling_or_readout():
