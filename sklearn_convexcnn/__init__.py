@@ -4,9 +4,29 @@ Implements the convex programs of T. Ergen and M. Pilanci, "Implicit Convex Regu
 Architectures", ICLR 2021, as scikit-learn estimators.
 """
 
-from ._classes import ConvexCNNClassifier, ConvexCNNRegressor
-from ._path import convex_cnn_path
+import importlib
 
 __version__ = "0.1.0.dev0"
 
 __all__ = ["ConvexCNNClassifier", "ConvexCNNRegressor", "__version__", "convex_cnn_path"]
+
+# The public names are imported on first use (PEP 562): the worker processes of ``n_jobs``
+# import this package to run its solvers, and importing the estimators would import
+# scikit-learn there too, a second of each fit's start (:mod:`._solvers._outputs`).
+_LAZY = {
+    "ConvexCNNClassifier": "._classes",
+    "ConvexCNNRegressor": "._classes",
+    "convex_cnn_path": "._path",
+}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+        globals()[name] = value  # later lookups skip this function
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

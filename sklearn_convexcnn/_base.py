@@ -5,20 +5,16 @@ patterns from :mod:`._patterns`, the convex program from :mod:`._formulations`, 
 from :mod:`._solvers`, and predictions from the recovered :class:`~._network.TwoLayerCNN`.
 """
 
-import dataclasses
 import os
-import time
 import warnings
 from numbers import Integral, Real
 
 import numpy as np
-from joblib import effective_n_jobs
+from joblib import Parallel, delayed, effective_n_jobs
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
-from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import check_is_fitted, validate_data
-from threadpoolctl import threadpool_info, threadpool_limits
 
 from ._certificate import certify_network, solution_with_gap
 from ._compat import Interval, StrOptions, _fit_context
@@ -37,55 +33,18 @@ from ._generation import generation_attributes, generation_fit
 from ._patches import extract_patches, resolve_geometry
 from ._patterns import MAX_EXACT_PATTERNS
 from ._resources import check_memory, dense_program_bytes, operator_bytes
-from ._solvers import CVXPY_SOLVERS, SolverFailed
-from ._solvers._layers import solve_program
-from ._solvers._native import solve_native
+from ._solvers import CVXPY_SOLVERS
+from ._solvers._outputs import (
+    CVXPY_ACCURACY,
+    DenseProgram,
+    SolveOptions,
+    solve_in_worker,
+    solve_output,
+    unconverged_message,
+)
 
 _INPUT_ATTRIBUTES = ("n_features_in_", "feature_names_in_")
 _PRUNABLE = (TwoLayerFormulation, PooledSumFormulation, RegionalFormulation)
-# The relative duality gap to which CVXPY's conic solvers certify their solutions, at best:
-# Clarabel's come to about 1e-6 (1.3e-6 in one of scikit-learn's checks).
-_CVXPY_ACCURACY = 1e-5
-
-
-class _DenseProgram:
-    """The dense program over ``gates``, built on the first call and kept.
-
-    The CVXPY fallback of ``solver="auto"``: built only when the native solver stops short
-    and the program fits in memory. A class, not a closure, so that it travels to workers.
-    """
-
-    def __init__(self, formulation, patches, gates):
-        self.formulation, self.patches, self.gates = formulation, patches, gates
-        self._program = None
-
-    def __call__(self):
-        if self._program is None:
-            check_memory(
-                dense_program_bytes(*self.patches.shape, self.gates.shape[1]),
-                "The dense convex program",
-                "Use fewer n_patterns.",
-            )
-            self._program = self.formulation.program(self.patches, self.gates)
-        return self._program
-
-
-def _solve_output(estimator, program, y, output, n_outputs, dense_program, threads, warm_start):
-    """``estimator._solve`` with at most ``threads`` BLAS threads; returns the solution and
-    the warnings it raised, as ``(message, category)`` pairs."""
-    with (
-        warnings.catch_warnings(record=True) as caught,
-        threadpool_limits(limits=threads, user_api="blas"),
-    ):
-        warnings.simplefilter("always")
-        solution = estimator._solve(program, y, output, n_outputs, dense_program, **warm_start)
-    return solution, [(w.message, w.category) for w in caught]
-
-
-def _blas_threads():
-    """Threads of the BLAS libraries loaded in this process (the largest pool)."""
-    pools = [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
-    return max(pools, default=1)
 
 
 class _BaseConvexCNN(BaseEstimator):
@@ -204,7 +163,7 @@ class _BaseConvexCNN(BaseEstimator):
             gates, solutions, generated = generation_fit(self, patches, formulation, Y, gates, rng)
         else:
             solutions = self._solve_outputs(
-                program, Y, _DenseProgram(formulation, patches, gates), warm
+                program, Y, DenseProgram(formulation, patches, gates), warm
             )
             generated = generation_attributes(None)
         if isinstance(formulation, _PRUNABLE):
@@ -306,29 +265,33 @@ class _BaseConvexCNN(BaseEstimator):
 
         Each worker limits its BLAS threads to its share of the cores (no oversubscription)
         and records its warnings, which are issued again here: warnings raised in another
-        process would otherwise never reach the caller.
+        process would otherwise never reach the caller. The workers get the solve's options,
+        not the estimator, and joblib's ``delayed``, not scikit-learn's: they never import
+        scikit-learn (:mod:`._solvers._outputs`).
         """
         n_outputs = Y.shape[1]
         n_jobs = max(1, min(effective_n_jobs(self.n_jobs), n_outputs))
         threads = max(1, (os.cpu_count() or 1) // n_jobs) if n_jobs > 1 else None
         if n_jobs > 1:
             self._log(f"{n_outputs} outputs on {n_jobs} workers, {threads} BLAS thread(s) each")
+        options = self._solve_options()
         results = Parallel(n_jobs=n_jobs)(
-            delayed(_solve_output)(
-                self,
+            delayed(solve_in_worker)(
                 program,
                 Y[:, output],
                 output,
                 n_outputs,
+                options,
                 dense_program,
                 threads,
                 warm_starts[output] if warm_starts else {},
             )
             for output in range(n_outputs)
         )
-        for _, caught in results:
+        for output, (solution, caught) in enumerate(results):
             for message, category in caught:
                 warnings.warn(message, category, stacklevel=4)
+            self._warn_unconverged(solution, output, options)
         return [solution for solution, _ in results]
 
     def _with_gaps(self, formulation, patches, gates, program, Y, solutions, polish=True):
@@ -355,11 +318,11 @@ class _BaseConvexCNN(BaseEstimator):
         """A ConvergenceWarning for every solution that its solver called solved but whose
         certified duality gap says otherwise (a CVXPY fallback on badly scaled data reported
         'optimal' with a gap of 12 % of its objective). The tolerance is ``tol``, but at least
-        ``_CVXPY_ACCURACY``, relative to the objective."""
+        ``CVXPY_ACCURACY``, relative to the objective."""
         for output, solution in enumerate(solutions):
             if not solution.converged or solution.duality_gap is None:
                 continue  # unconverged solutions have warned already
-            tolerance = max(self.tol, _CVXPY_ACCURACY) * abs(solution.objective) + 1e-9
+            tolerance = max(self.tol, CVXPY_ACCURACY) * abs(solution.objective) + 1e-9
             if solution.duality_gap > tolerance:
                 warnings.warn(
                     f"The convex program for output {output} is certified only to a duality "
@@ -403,122 +366,30 @@ class _BaseConvexCNN(BaseEstimator):
             )
         return formulation.enumerate_gates(patches)
 
-    def _solve(self, program, y, output, n_outputs, dense_program=None, **warm_start):
-        """Solve one output's program; with ``solver="auto"`` a native solve that fails or
-        stops short hands over to CVXPY on ``dense_program()``, when that fits in memory."""
-        start = time.perf_counter()
-        native = self.solver == "native" or hasattr(program, "correlations")
-        options = dict(
+    def _solve_options(self):
+        return SolveOptions(
             beta=self.beta,
             loss=self.loss,
             fit_intercept=self.fit_intercept,
             tol=self.tol,
             max_iter=self.max_iter,
+            solver=self.solver,
             verbose=self.verbose,
+            name=type(self).__name__,
         )
-        solution, failure = None, None
-        try:
-            if native:
-                solution = solve_native(program, y, solver=self.solver, **options, **warm_start)
-            else:
-                solution = solve_program(program, y, solver=self.solver, **options)
-        except SolverFailed as exc:
-            failure = exc
-        # CVXPY cannot improve on a point certified to its own accuracy: on 400 digits of 0 to
-        # 255 the native solver stalled at a relative gap of 1e-6 (its rounding), and the
-        # fallback took 80 s to end above the native point
-        stopped_short = solution is None or not (
-            solution.converged
-            or (
-                solution.duality_gap is not None
-                and solution.duality_gap <= _CVXPY_ACCURACY * abs(solution.objective)
-            )
-        )
-        if native and self.solver == "auto" and dense_program is not None and stopped_short:
-            reason = failure or (
-                f"status {solution.status!r}, duality gap {solution.duality_gap:.3e}"
-            )
-            try:
-                dense = dense_program()
-            except MemoryError as exc:
-                self._log(f"no CVXPY fallback for output {output}: {exc}")
-            else:
-                warnings.warn(
-                    f"The native solver stopped short on output {output} ({reason}); "
-                    "solving the full program with CVXPY instead.",
-                    RuntimeWarning,
-                    stacklevel=3,
-                )
-                stopped, solution, failure = solution, None, None
-                try:
-                    solution = solve_program(dense, y, solver="auto", **options)
-                except SolverFailed as exc:
-                    failure = exc
-                if stopped is not None and solution is not None:
-                    solution = self._lower_of(stopped, solution, dense_program, dense, y)
-                elif stopped is not None:
-                    solution = stopped
-        if solution is None:
-            raise RuntimeError(
-                f"The convex program could not be solved ({failure}). Try another solver= "
-                f"(one of {CVXPY_SOLVERS}), a larger beta or fewer n_patterns."
-            ) from failure
-        if not solution.converged:
-            warnings.warn(
-                f"The convex program for output {output} did not converge: {solution.solver} "
-                f"stopped with status {solution.status!r} after {solution.n_iter} iterations "
-                f"(max_iter={self.max_iter}, tol={self.tol:.1e}"
-                + (
-                    ""
-                    if solution.duality_gap is None
-                    else f"; Duality gap: {solution.duality_gap:.3e}, tolerance: "
-                    f"{self.tol * abs(solution.objective):.3e}"
-                )
-                + (
-                    "). The restricted problems cannot be solved more accurately: loosen tol or "
-                    "use a CVXPY solver (e.g. solver='clarabel')"
-                    if solution.status == "stalled"
-                    else "). Increase max_iter or loosen tol"
-                )
-                + "; the network attains the returned point's objective, not the optimum.",
-                ConvergenceWarning,
-                stacklevel=3,
-            )
-        self._log(
-            f"output {output + 1}/{n_outputs}: objective {solution.objective:.6g}, "
-            f"{solution.solver} {solution.status} in {solution.n_iter} iterations, "
-            f"{time.perf_counter() - start:.2f} s"
-            + (f", {_blas_threads()} BLAS thread(s)" if self.verbose >= 2 else "")
-        )
+
+    def _solve(self, program, y, output, n_outputs, dense_program=None, **warm_start):
+        """Solve one output's program in this process (:func:`._solvers._outputs.solve_output`),
+        with a ConvergenceWarning if it stopped short."""
+        options = self._solve_options()
+        solution = solve_output(program, y, output, n_outputs, options, dense_program, **warm_start)
+        self._warn_unconverged(solution, output, options)
         return solution
 
-    def _lower_of(self, native, cvxpy, dense_program, dense, y):
-        """Of a stopped native point and CVXPY's point for the same program, the one of the
-        lower objective, certified by the better of their dual bounds.
-
-        On badly scaled data CVXPY can end far above where the native solver stopped (a gap
-        of 7.7 against 1.3e-5, found by test_fuzz); where it ends below, its dual bound may
-        still be the worse one, or the better (inputs of size 100 at beta=0.001: 6e-6 of
-        the objective against the native point's 5e-5). Both bound the same optimum.
-        """
-        cvxpy = solution_with_gap(
-            dense_program.formulation,
-            dense_program.patches,
-            dense_program.gates,
-            dense,
-            cvxpy,
-            y,
-            beta=self.beta,
-            loss=self.loss,
-            fit_intercept=self.fit_intercept,
-        )
-        bound = max(solution.objective - solution.duality_gap for solution in (native, cvxpy))
-        lower = native if native.objective <= cvxpy.objective else cvxpy
-        gap = lower.objective - bound
-        self._log(f"{lower.solver}'s point is the lower; duality gap {gap:.3e}")
-        if gap <= self.tol * abs(lower.objective):
-            return dataclasses.replace(lower, duality_gap=gap, converged=True, status="optimal")
-        return dataclasses.replace(lower, duality_gap=gap)
+    def _warn_unconverged(self, solution, output, options):
+        message = unconverged_message(solution, output, options)
+        if message is not None:
+            warnings.warn(message, ConvergenceWarning, stacklevel=4)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):

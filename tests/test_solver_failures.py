@@ -14,6 +14,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from sklearn_convexcnn import ConvexCNNRegressor
 from sklearn_convexcnn._solvers import SolverFailed, solve_cvxpy
+from sklearn_convexcnn._solvers import _outputs as outputs
 
 
 @pytest.fixture
@@ -143,11 +144,9 @@ def test_three_layer_reports_every_failure_when_all_fail(monkeypatch, data):
 
 @pytest.mark.parametrize("native_outcome", ["raises", "stops short"])
 def test_auto_hands_a_failed_native_solve_to_cvxpy(monkeypatch, data, native_outcome):
-    import sklearn_convexcnn._base as base
-
     X, y = data
     reference = _regressor(solver="clarabel").fit(X, y)
-    original = base.solve_native
+    original = outputs.solve_native
 
     def failing_native(*args, **kwargs):
         if native_outcome == "raises":
@@ -162,7 +161,7 @@ def test_auto_hands_a_failed_native_solve_to_cvxpy(monkeypatch, data, native_out
             status="max_iter",
         )
 
-    monkeypatch.setattr(base, "solve_native", failing_native)
+    monkeypatch.setattr(outputs, "solve_native", failing_native)
     with pytest.warns(RuntimeWarning, match="native solver stopped short on output 0 .*CVXPY"):
         reg = _regressor(solver="auto").fit(X, y)
     assert reg.objective_ == pytest.approx(reference.objective_, rel=1e-6)
@@ -187,10 +186,9 @@ def test_auto_keeps_the_native_point_when_cvxpy_does_worse(monkeypatch, data):
     # found by test_fuzz: on badly scaled data the CVXPY fallback ended with a certified gap
     # of 7.7 where the native solver had stopped at 1.3e-5. The point CVXPY ends at still
     # gives a dual bound, which certifies the native point here
-    import sklearn_convexcnn._base as base
 
     X, y = data
-    cvxpy, stopped = base.solve_program, []
+    cvxpy, stopped = outputs.solve_program, []
 
     def worse_cvxpy(*args, **kwargs):
         solution = cvxpy(*args, **kwargs)
@@ -198,8 +196,8 @@ def test_auto_keeps_the_native_point_when_cvxpy_does_worse(monkeypatch, data):
             solution, coef=0.5 * solution.coef, objective=2 * solution.objective
         )
 
-    monkeypatch.setattr(base, "solve_native", _stalling_native(base.solve_native, stopped))
-    monkeypatch.setattr(base, "solve_program", worse_cvxpy)
+    monkeypatch.setattr(outputs, "solve_native", _stalling_native(outputs.solve_native, stopped))
+    monkeypatch.setattr(outputs, "solve_program", worse_cvxpy)
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)
         with pytest.warns(RuntimeWarning, match="stopped short on output 0"):
@@ -210,14 +208,12 @@ def test_auto_keeps_the_native_point_when_cvxpy_does_worse(monkeypatch, data):
 
 
 def test_auto_keeps_a_stalled_native_point_when_cvxpy_fails(monkeypatch, data):
-    import sklearn_convexcnn._base as base
-
     def failing_cvxpy(*args, **kwargs):
         raise SolverFailed("Clarabel stopped with InsufficientProgress")
 
     stopped = []
-    monkeypatch.setattr(base, "solve_native", _stalling_native(base.solve_native, stopped))
-    monkeypatch.setattr(base, "solve_program", failing_cvxpy)
+    monkeypatch.setattr(outputs, "solve_native", _stalling_native(outputs.solve_native, stopped))
+    monkeypatch.setattr(outputs, "solve_program", failing_cvxpy)
     X, y = data
     with (
         pytest.warns(RuntimeWarning, match="stopped short on output 0"),
@@ -231,9 +227,8 @@ def test_auto_keeps_a_stalled_native_point_when_cvxpy_fails(monkeypatch, data):
 def test_auto_keeps_a_stalled_native_point_certified_as_well_as_cvxpy_could(monkeypatch, data):
     # on 400 digits of 0 to 255 the native solver stalled at a relative gap of 1e-6, its
     # rounding; the CVXPY fallback took 80 s and ended above it
-    import sklearn_convexcnn._base as base
 
-    native = base.solve_native
+    native = outputs.solve_native
 
     def stalling_native(*args, **kwargs):
         solution = native(*args, **kwargs)
@@ -243,8 +238,8 @@ def test_auto_keeps_a_stalled_native_point_certified_as_well_as_cvxpy_could(monk
     def cvxpy(*args, **kwargs):
         raise AssertionError("handed over to CVXPY")
 
-    monkeypatch.setattr(base, "solve_native", stalling_native)
-    monkeypatch.setattr(base, "solve_program", cvxpy)
+    monkeypatch.setattr(outputs, "solve_native", stalling_native)
+    monkeypatch.setattr(outputs, "solve_program", cvxpy)
     X, y = data
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)  # the hand-over's warning
@@ -254,12 +249,10 @@ def test_auto_keeps_a_stalled_native_point_certified_as_well_as_cvxpy_could(monk
 
 
 def test_explicit_native_failure_is_an_error(monkeypatch, data):
-    import sklearn_convexcnn._base as base
-
     def failing_native(*args, **kwargs):
         raise SolverFailed("the restricted problem stopped with InsufficientProgress")
 
-    monkeypatch.setattr(base, "solve_native", failing_native)
+    monkeypatch.setattr(outputs, "solve_native", failing_native)
     X, y = data
     with pytest.raises(RuntimeError, match="could not be solved .*InsufficientProgress"):
         _regressor(solver="native").fit(X, y)
@@ -274,15 +267,14 @@ def test_explicit_native_failure_is_an_error(monkeypatch, data):
 )
 def test_native_stop_names_its_reason_and_the_remedy(monkeypatch, data, status, advice):
     # a stall is not cured by more iterations: the warning must not send the user there
-    import sklearn_convexcnn._base as base
 
-    original = base.solve_native
+    original = outputs.solve_native
 
     def stopping_native(*args, **kwargs):
         solution = original(*args, **kwargs)
         return dataclasses.replace(solution, converged=False, status=status)
 
-    monkeypatch.setattr(base, "solve_native", stopping_native)
+    monkeypatch.setattr(outputs, "solve_native", stopping_native)
     X, y = data
     with pytest.warns(ConvergenceWarning, match=f"status '{status}'.*Duality gap: .*{advice}"):
         _regressor(solver="native").fit(X, y)
@@ -345,7 +337,6 @@ def test_failed_refit_on_other_data_keeps_the_feature_count(monkeypatch, data):
 def test_a_solution_called_solved_but_not_certified_warns(monkeypatch):
     # found by test_fuzz: CVXPY fallbacks on badly scaled data reported 'optimal' 12 % above
     # the optimum; the certified gap tells, and the estimator now says so
-    from sklearn_convexcnn import _base
 
     rng = np.random.default_rng(0)
     X = rng.standard_normal((30, 6))
@@ -354,13 +345,13 @@ def test_a_solution_called_solved_but_not_certified_warns(monkeypatch):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         ConvexCNNRegressor(**params).fit(X, y)  # the exact solution: no warning
-    solve = _base.solve_program
+    solve = outputs.solve_program
 
     def half_way(*args, **kwargs):
         solution = solve(*args, **kwargs)
         return dataclasses.replace(solution, coef=0.5 * solution.coef)
 
-    monkeypatch.setattr(_base, "solve_program", half_way)
+    monkeypatch.setattr(outputs, "solve_program", half_way)
     with pytest.warns(ConvergenceWarning, match=r"certified only to a duality gap of \d"):
         reg = ConvexCNNRegressor(**params).fit(X, y)
     assert reg.duality_gap_ > 1e-5 * reg.objective_
