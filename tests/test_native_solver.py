@@ -214,9 +214,14 @@ def _objective_of(solution, problem, beta=0.01):
     return 0.5 * np.sum((f - y) ** 2) + beta * np.linalg.norm(solution.coef, axis=2).sum()
 
 
+def _unmoved(work, y, b, *args, **kwargs):
+    """A ``_restricted_then_feasible`` whose solves never move the point."""
+    return work.coef, b
+
+
 def test_native_solver_stops_when_the_objective_stops_decreasing(monkeypatch):
     # restricted solves that never move: pricing keeps finding groups, the objective stays
-    monkeypatch.setattr(_native, "_restricted_then_feasible", lambda work, y, b, *_: (work.coef, b))
+    monkeypatch.setattr(_native, "_restricted_then_feasible", _unmoved)
     solution, _ = _small_solve()
     assert solution.status == "stalled"
     assert solution.n_iter == _native._STALL_ITERATIONS
@@ -226,18 +231,24 @@ def test_native_solver_stops_when_the_objective_stops_decreasing(monkeypatch):
 def test_a_failed_restricted_solve_returns_the_last_certified_point(monkeypatch):
     # logistic loss on inputs of size 1e3 at beta=0.01: the interior point, the last resort,
     # stopped with InsufficientProgress, and the error lost a point certified to 5e-7
-    original, calls = _native._restricted_then_feasible, []
+    original, feasible_points = _native._restricted_then_feasible, []
 
-    def failing_third_time(*args):
-        calls.append(1)
-        if len(calls) == 3:
+    def failing_after_a_feasible_point(*args, feasibility=True):
+        if feasible_points:
             raise _native.SolverFailed("the restricted problem stopped with InsufficientProgress")
-        return original(*args)
+        coef, b = original(*args, feasibility=feasibility)
+        if feasibility:
+            feasible_points.append((coef.copy(), b))
+        return coef, b
 
-    monkeypatch.setattr(_native, "_restricted_then_feasible", failing_third_time)
-    monkeypatch.setattr(_native, "_GROUPS_PER_ROUND", 1)  # iterations enough to fail in
+    monkeypatch.setattr(_native, "_restricted_then_feasible", failing_after_a_feasible_point)
+    # one group per iteration: the first feasible point is the one that a long deferral of
+    # the cone rows makes every _STALL_ITERATIONS iterations, short of the optimum
+    monkeypatch.setattr(_native, "_GROUPS_PER_ROUND", 1)
+    monkeypatch.setattr(_native, "_STALL_ITERATIONS", 4)
     solution, problem = _small_solve()
-    assert solution.status == "stalled" and len(calls) == 3
+    assert solution.status == "stalled" and len(feasible_points) == 1
+    assert solution.intercept == feasible_points[0][1]
     assert np.any(solution.coef) and 0 < solution.duality_gap < np.inf
     # the returned point is the one its objective and gap were computed for
     assert solution.objective == pytest.approx(_objective_of(solution, problem), rel=1e-12)
@@ -248,16 +259,19 @@ def test_a_solve_that_stops_short_returns_its_lowest_point(monkeypatch):
     # point's restricted solve ended at 31.22, and the solver returned that
     original, objectives = _native._restricted_then_feasible, []
 
-    def worse_from_the_third_time(work, y, b, beta, loss, *args):
-        coef, b = original(work, y, b, beta, loss, *args)
-        if len(objectives) >= 2:  # still in the cones (they are cones), but further from y
+    def worse_after_the_first(work, y, b, beta, loss, *args, feasibility=True):
+        coef, b = original(work, y, b, beta, loss, *args, feasibility=feasibility)
+        if not feasibility:  # (a point on the kept rows only is never returned)
+            return coef, b
+        if objectives:  # still in the cones (they are cones), but further from y
             work.coef = coef = 0.5 * coef
         f = work.design(intercept=True) @ np.append(coef.ravel(), b)
         objectives.append(0.5 * np.sum((f - y) ** 2) + beta * np.linalg.norm(coef, axis=1).sum())
         return coef, b
 
-    monkeypatch.setattr(_native, "_restricted_then_feasible", worse_from_the_third_time)
+    monkeypatch.setattr(_native, "_restricted_then_feasible", worse_after_the_first)
     monkeypatch.setattr(_native, "_GROUPS_PER_ROUND", 1)
+    monkeypatch.setattr(_native, "_STALL_ITERATIONS", 4)  # a feasible point short of the optimum
     solution, problem = _small_solve()
     assert solution.status == "stalled"
     assert objectives[-1] > min(objectives)
@@ -268,7 +282,7 @@ def test_a_solve_that_stops_short_returns_its_lowest_point(monkeypatch):
 def test_duality_gap_is_to_the_best_dual_point_so_far(monkeypatch):
     # every scaled dual point bounds the same optimum; a worse one later (here made worse on
     # purpose, from the second call on) must not undo the certificate of an earlier one
-    monkeypatch.setattr(_native, "_restricted_then_feasible", lambda work, y, b, *_: (work.coef, b))
+    monkeypatch.setattr(_native, "_restricted_then_feasible", _unmoved)
     original, values = _native.dual_objective, []
 
     def dual_objective(*args):
@@ -589,7 +603,8 @@ def test_prices_of_the_working_set_start_from_its_kept_rows(warm):
     assert solution.objective == pytest.approx(
         43.46060426344785, rel=1e-9
     )  # (prices checked by CVXPY)
-    assert solution.n_iter <= (2 if warm else 8)  # (stalled after 12 and 18 before)
+    # (stalled after 12 and 18 before; one of these iterations makes the point feasible)
+    assert solution.n_iter <= (3 if warm else 9)
 
 
 def _signals(n=60, n_features=12):
@@ -902,3 +917,92 @@ def test_restricted_qp_with_few_samples_lifts_the_fit():
     np.testing.assert_allclose(solutions[0], solutions[1], atol=1e-6)
     for j, rows in enumerate(cones):
         assert np.all(rows @ solutions[0][j * h : (j + 1) * h] >= -1e-8)
+
+
+def _recording_feasibility(monkeypatch):
+    """Record the target, the ``feasibility`` and the end objective of every restricted solve."""
+    original, calls = _native._restricted_then_feasible, []
+
+    def recording(work, y, b, beta, loss, *args, feasibility=True):
+        coef, b = original(work, y, b, beta, loss, *args, feasibility=feasibility)
+        design = work.design(intercept=True)
+        f = design[:, : coef.size] @ coef.ravel() + b
+        calls.append((y.tobytes(), feasibility, _native._objective(loss, f, y, beta, coef)))
+        return coef, b
+
+    monkeypatch.setattr(_native, "_restricted_then_feasible", recording)
+    return calls
+
+
+def test_cone_rows_wait_until_the_groups_settle(monkeypatch):
+    # half the restricted solves of a digits class re-solved the working set after rows were
+    # added, for working sets that the next groups replaced: the rows now wait, the groups
+    # are found on the kept rows alone, and the answer is the same certified optimum
+    calls = _recording_feasibility(monkeypatch)
+    patches, y = _bars()
+    stored = np.load(Path(__file__).parent / "data" / "bars_generated.npz")
+    operator = make_formulation("average").operator(patches, stored["gates"])
+    solution = solve_native(
+        operator, y, beta=float(stored["beta"]), loss="squared", fit_intercept=True, tol=1e-7,
+        max_iter=500,
+    )  # fmt: skip
+    assert solution.status == "optimal"
+    assert solution.objective == pytest.approx(43.46060426344785, rel=1e-9)
+    deferred = [feasibility for _, feasibility, _ in calls]
+    assert deferred.count(False) >= 3 and deferred[-1]
+    # points on the kept rows alone lie below the optimum: their objective certifies nothing
+    assert min(value for _, feasibility, value in calls if not feasibility) < solution.objective
+
+
+def test_a_solve_stopped_while_rows_wait_returns_a_feasible_point():
+    # max_iter ends the solve among the deferred solves: the answer must still satisfy every
+    # row of its cones, and its objective and gap must be its own
+    patches, y = _bars()
+    stored = np.load(Path(__file__).parent / "data" / "bars_generated.npz")
+    operator = make_formulation("average").operator(patches, stored["gates"])
+    beta = float(stored["beta"])
+    for max_iter in (1, 2, 3):
+        solution = solve_native(
+            operator, y, beta=beta, loss="squared", fit_intercept=True, tol=1e-7,
+            max_iter=max_iter,
+        )  # fmt: skip
+        assert not solution.converged and 0 < solution.duality_gap < np.inf
+        groups = np.flatnonzero(np.linalg.norm(solution.coef, axis=2).ravel())
+        signs, patterns = np.divmod(groups, operator.n_patterns)
+        coef = solution.coef[signs, patterns]
+        products = operator.cone_products(coef, patterns)
+        scale = np.linalg.norm(coef, axis=1)[:, None] * operator.row_scale
+        assert np.all(products >= -1e-9 * scale)
+        f = sum(
+            operator.pieces([p])[0] @ ((1 if s == 0 else -1) * c)
+            for s, p, c in zip(signs, patterns, coef, strict=True)
+        )
+        objective = (
+            0.5 * np.sum((f + solution.intercept - y) ** 2)
+            + beta * np.linalg.norm(coef, axis=1).sum()
+        )
+        assert solution.objective == pytest.approx(objective, rel=1e-12)
+
+
+def test_feasible_points_of_a_max_pooling_solve_only_go_down(monkeypatch):
+    # while the rows waited, the groups of a feasible point could leave the set: on this
+    # max-pooling program (its rows fix each pool's winner) the feasible objectives of class 0
+    # went 3.66, 1.55, 0.95, 1.12, 2.45, ... and the solve stalled at a gap of 0.23. The groups
+    # of the last feasible point now stay until the next one
+    calls = _recording_feasibility(monkeypatch)
+    rng = np.random.default_rng(7)
+    X, y = rng.standard_normal((15, 16)), np.arange(15) % 3
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no ConvergenceWarning
+        clf = ConvexCNNClassifier(
+            beta=0.05, input_shape=(4, 4), kernel_size=2, pooling="max", pool_size=2,
+            n_patterns=12, random_state=0, solver="native",
+        ).fit(X, y)  # fmt: skip
+    assert clf.duality_gap_ <= clf.tol * clf.objective_
+    by_class = {}
+    for target, feasibility, value in calls:
+        if feasibility:
+            by_class.setdefault(target, []).append(value)
+    assert len(by_class) == 3 and max(map(len, by_class.values())) >= 3
+    for values in by_class.values():
+        assert np.all(np.diff(values) <= 1e-9 * np.abs(values[:-1]))
