@@ -231,24 +231,21 @@ def test_native_solver_stops_when_the_objective_stops_decreasing(monkeypatch):
 def test_a_failed_restricted_solve_returns_the_last_certified_point(monkeypatch):
     # logistic loss on inputs of size 1e3 at beta=0.01: the interior point, the last resort,
     # stopped with InsufficientProgress, and the error lost a point certified to 5e-7
-    original, feasible_points = _native._restricted_then_feasible, []
+    original, points = _native._restricted_then_feasible, []
 
-    def failing_after_a_feasible_point(*args, feasibility=True):
-        if feasible_points:
+    def failing_after_the_first(*args, feasibility=True):
+        # (every solve makes its point feasible: the rows do not wait, so that the first
+        # point, of one group, is certified and short of the optimum)
+        if points:
             raise _native.SolverFailed("the restricted problem stopped with InsufficientProgress")
-        coef, b = original(*args, feasibility=feasibility)
-        if feasibility:
-            feasible_points.append((coef.copy(), b))
-        return coef, b
+        points.append(original(*args))
+        return points[-1]
 
-    monkeypatch.setattr(_native, "_restricted_then_feasible", failing_after_a_feasible_point)
-    # one group per iteration: the first feasible point is the one that a long deferral of
-    # the cone rows makes every _STALL_ITERATIONS iterations, short of the optimum
-    monkeypatch.setattr(_native, "_GROUPS_PER_ROUND", 1)
-    monkeypatch.setattr(_native, "_STALL_ITERATIONS", 4)
+    monkeypatch.setattr(_native, "_restricted_then_feasible", failing_after_the_first)
+    monkeypatch.setattr(_native, "_GROUPS_PER_ROUND", 1)  # iterations enough to fail in
     solution, problem = _small_solve()
-    assert solution.status == "stalled" and len(feasible_points) == 1
-    assert solution.intercept == feasible_points[0][1]
+    assert solution.status == "stalled" and len(points) == 1
+    assert solution.intercept == points[0][1]
     assert np.any(solution.coef) and 0 < solution.duality_gap < np.inf
     # the returned point is the one its objective and gap were computed for
     assert solution.objective == pytest.approx(_objective_of(solution, problem), rel=1e-12)
@@ -259,19 +256,16 @@ def test_a_solve_that_stops_short_returns_its_lowest_point(monkeypatch):
     # point's restricted solve ended at 31.22, and the solver returned that
     original, objectives = _native._restricted_then_feasible, []
 
-    def worse_after_the_first(work, y, b, beta, loss, *args, feasibility=True):
-        coef, b = original(work, y, b, beta, loss, *args, feasibility=feasibility)
-        if not feasibility:  # (a point on the kept rows only is never returned)
-            return coef, b
-        if objectives:  # still in the cones (they are cones), but further from y
+    def worse_from_the_third_time(work, y, b, beta, loss, *args, feasibility=True):
+        coef, b = original(work, y, b, beta, loss, *args)  # (feasible: the rows do not wait)
+        if len(objectives) >= 2:  # still in the cones (they are cones), but further from y
             work.coef = coef = 0.5 * coef
         f = work.design(intercept=True) @ np.append(coef.ravel(), b)
         objectives.append(0.5 * np.sum((f - y) ** 2) + beta * np.linalg.norm(coef, axis=1).sum())
         return coef, b
 
-    monkeypatch.setattr(_native, "_restricted_then_feasible", worse_after_the_first)
+    monkeypatch.setattr(_native, "_restricted_then_feasible", worse_from_the_third_time)
     monkeypatch.setattr(_native, "_GROUPS_PER_ROUND", 1)
-    monkeypatch.setattr(_native, "_STALL_ITERATIONS", 4)  # a feasible point short of the optimum
     solution, problem = _small_solve()
     assert solution.status == "stalled"
     assert objectives[-1] > min(objectives)

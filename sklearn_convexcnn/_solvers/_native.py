@@ -522,8 +522,9 @@ def _start_rows(operator, coef, patterns):
     return found
 
 
-def _add_violated_rows(work):
-    """Add the most violated cone rows of each nonzero group; returns how many were added."""
+def _add_violated_rows(work, add=True):
+    """Add the most violated cone rows of each nonzero group; returns how many were added
+    (without ``add``, how many would be: none means the point is feasible)."""
     operator = work.operator
     active = np.flatnonzero(np.linalg.norm(work.coef, axis=1) > 0)
     added = 0
@@ -541,7 +542,8 @@ def _add_violated_rows(work):
             if len(violated) > _ROWS_PER_ROUND:
                 violated = violated[np.argpartition(values[violated], _ROWS_PER_ROUND)]
                 violated = violated[:_ROWS_PER_ROUND]
-            work.rows[j] = np.union1d(work.rows[j], violated)
+            if add:
+                work.rows[j] = np.union1d(work.rows[j], violated)
             added += len(violated)
     return added
 
@@ -845,6 +847,12 @@ def solve_native(
             # so far (to 5e-7 of the objective there)
             stalled = True
             break
+        if not feasible:
+            # a point on the kept rows may satisfy all the rows (then it is certified at once,
+            # without a solve for them). The rows it violates are not kept: on four digits
+            # classes, keeping them made the next deferred solves 842 factorisations against
+            # 680 (and the solves before the rows waited 1359)
+            feasible = _add_violated_rows(work, add=False) == 0
         memory.remember(work)
         if feasible:
             anchored = {group for group, c in zip(work.groups, work.coef, strict=True) if c.any()}
