@@ -809,9 +809,7 @@ def solve_native(
             # the groups are settled to tol (prices above beta by rounding would otherwise
             # enter, stay at zero and leave, iteration after iteration): now the rows
             candidates = []
-        if not candidates and not feasible:
-            pass  # first the rows that the point violates (the solve below)
-        elif not candidates:
+        if feasible and not candidates:  # (infeasible: the next solve adds the rows)
             # nothing left to add: the restricted solutions must be more exact, until the
             # interior point at its finest tolerance; after that more iterations cannot help
             if qp_tol > 1e-12:
