@@ -45,14 +45,10 @@ class SolveOptions:
 
     @property
     def solver_options(self):
-        return dict(
-            beta=self.beta,
-            loss=self.loss,
-            fit_intercept=self.fit_intercept,
-            tol=self.tol,
-            max_iter=self.max_iter,
-            verbose=self.verbose,
-        )
+        """The keyword arguments that ``solve_native`` and ``solve_program`` share."""
+        options = dataclasses.asdict(self)
+        del options["solver"], options["name"]
+        return options
 
 
 class DenseProgram:
