@@ -3,7 +3,7 @@
 Nothing here imports scikit-learn, and the package imports its estimators lazily, so the worker
 processes of ``n_jobs`` import only NumPy, SciPy and the solvers. Starting two workers that
 imported scikit-learn took 2.3 s on the development machine, 1.1 s without it (most of it
-SciPy's statistics and pandas, which scikit-learn imports): a fifth of the README demo's fit.
+SciPy's statistics and pandas, which scikit-learn imports), in a README demo fit of 8-10 s.
 The estimator keeps what needs scikit-learn: the ``ConvergenceWarning`` of a solve that stopped
 short is issued in the estimator's process (:func:`unconverged_message`).
 """
