@@ -578,19 +578,28 @@ def _bars(n=200, side=10):
     return extract_patches(X.reshape(n, -1), resolve_geometry((side, side), 3, 1, side**2)), y
 
 
+def _stored_bars_program():
+    """The re-solve of pattern generation stored in ``data/bars_generated.npz``: its operator,
+    targets, beta and start point, and the problem tuple of :func:`_objective_of`."""
+    patches, y = _bars()
+    stored = np.load(Path(__file__).parent / "data" / "bars_generated.npz")
+    formulation = make_formulation("average")
+    operator = formulation.operator(patches, stored["gates"])
+    start = dict(coef_init=stored["coef_init"], intercept_init=float(stored["intercept_init"]))
+    problem = (patches, stored["gates"], y, formulation)
+    return operator, y, float(stored["beta"]), start, problem
+
+
 @pytest.mark.parametrize("warm", [False, True])
 def test_prices_of_the_working_set_start_from_its_kept_rows(warm):
     # A re-solve of pattern generation (its 35 gates and start point stored): the kept rows
     # of the groups in the set bound their prices, where the rows of their last projections
     # left bounds 1e-5 above beta, so that an optimal point stalled uncertified (gap 8.7e-6
     # cold, 2.2e-4 warm, against 4.3e-6), and a group kept at zero re-entered every iteration.
-    patches, y = _bars()
-    stored = np.load(Path(__file__).parent / "data" / "bars_generated.npz")
-    operator = make_formulation("average").operator(patches, stored["gates"])
-    start = dict(coef_init=stored["coef_init"], intercept_init=float(stored["intercept_init"]))
+    operator, y, beta, start, _ = _stored_bars_program()
     solution = solve_native(
-        operator, y, beta=float(stored["beta"]), loss="squared", fit_intercept=True, tol=1e-7,
-        max_iter=500, **(start if warm else {}),
+        operator, y, beta=beta, loss="squared", fit_intercept=True, tol=1e-7, max_iter=500,
+        **(start if warm else {}),
     )  # fmt: skip
     assert solution.status == "optimal"
     assert solution.duality_gap <= 1e-7 * solution.objective
@@ -933,13 +942,10 @@ def test_cone_rows_wait_until_the_groups_settle(monkeypatch):
     # added, for working sets that the next groups replaced: the rows now wait, the groups
     # are found on the kept rows alone, and the answer is the same certified optimum
     calls = _recording_feasibility(monkeypatch)
-    patches, y = _bars()
-    stored = np.load(Path(__file__).parent / "data" / "bars_generated.npz")
-    operator = make_formulation("average").operator(patches, stored["gates"])
+    operator, y, beta, _, _ = _stored_bars_program()
     solution = solve_native(
-        operator, y, beta=float(stored["beta"]), loss="squared", fit_intercept=True, tol=1e-7,
-        max_iter=500,
-    )  # fmt: skip
+        operator, y, beta=beta, loss="squared", fit_intercept=True, tol=1e-7, max_iter=500
+    )
     assert solution.status == "optimal"
     assert solution.objective == pytest.approx(43.46060426344785, rel=1e-9)
     deferred = [feasibility for _, feasibility, _ in calls]
@@ -951,10 +957,7 @@ def test_cone_rows_wait_until_the_groups_settle(monkeypatch):
 def test_a_solve_stopped_while_rows_wait_returns_a_feasible_point():
     # max_iter ends the solve among the deferred solves: the answer must still satisfy every
     # row of its cones, and its objective and gap must be its own
-    patches, y = _bars()
-    stored = np.load(Path(__file__).parent / "data" / "bars_generated.npz")
-    operator = make_formulation("average").operator(patches, stored["gates"])
-    beta = float(stored["beta"])
+    operator, y, beta, _, problem = _stored_bars_program()
     for max_iter in (1, 2, 3):
         solution = solve_native(
             operator, y, beta=beta, loss="squared", fit_intercept=True, tol=1e-7,
@@ -967,14 +970,7 @@ def test_a_solve_stopped_while_rows_wait_returns_a_feasible_point():
         products = operator.cone_products(coef, patterns)
         scale = np.linalg.norm(coef, axis=1)[:, None] * operator.row_scale
         assert np.all(products >= -1e-9 * scale)
-        f = sum(
-            operator.pieces([p])[0] @ ((1 if s == 0 else -1) * c)
-            for s, p, c in zip(signs, patterns, coef, strict=True)
-        )
-        objective = (
-            0.5 * np.sum((f + solution.intercept - y) ** 2)
-            + beta * np.linalg.norm(coef, axis=1).sum()
-        )
+        objective = _objective_of(solution, problem, beta)
         assert solution.objective == pytest.approx(objective, rel=1e-12)
 
 
