@@ -779,7 +779,7 @@ def test_polish_drops_interior_point_residue_and_reaches_the_kkt_point(residue):
     y = M[:, :h] @ [1.0, -2.0, 0.5] + 0.1 * rng.standard_normal(n)
     beta = 2.0
     blocks = [np.zeros((0, h))] * n_groups
-    x = _solve_qp(M, np.ones(n), M.T @ M, -(M.T @ y), beta, h, blocks, 1e-10, np.eye(h)[None])
+    x, _ = _solve_qp(M, np.ones(n), M.T @ M, -(M.T @ y), beta, h, blocks, 1e-10, np.eye(h)[None])
     coef = x[:-1].reshape(n_groups, h)
     zero = np.linalg.norm(coef, axis=1) < 1e-6
     assert 1 <= zero.sum() < n_groups  # some groups active, some not
@@ -914,7 +914,7 @@ def test_restricted_qp_with_few_samples_lifts_the_fit():
     cones = [rng.standard_normal((4, h)) for _ in range(n_groups)]
     padded = np.vstack([M, np.zeros((20, M.shape[1]))])
     solutions = [
-        _solve_qp(A, np.ones(len(A)), None, -(M.T @ y), 0.5, h, cones, 1e-10, np.eye(h)[None])
+        _solve_qp(A, np.ones(len(A)), None, -(M.T @ y), 0.5, h, cones, 1e-10, np.eye(h)[None])[0]
         for A in (M, padded)
     ]
     np.testing.assert_allclose(solutions[0], solutions[1], atol=1e-6)

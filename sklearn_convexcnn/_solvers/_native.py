@@ -90,13 +90,19 @@ def _best_intercept(loss, y):
     return float(np.log(positive / (1 - positive)))
 
 
-def _solve_qp(M, weights, gram, linear, beta, patch_size, cone_blocks, tol, norm_blocks):
-    """``min 0.5 x^T M^T W M x + linear^T x + beta * sum_j R(c_j)`` s.t. ``G_j c_j >= 0``.
+def _solve_qp(
+    M, weights, gram, linear, beta, patch_size, cone_blocks, tol, norm_blocks, coupling=None
+):
+    """``min 0.5 x^T M^T W M x + linear^T x + beta * sum_j R(c_j)`` s.t. ``G_j c_j >= 0``
+    (and ``K x >= 0``).
 
     ``x = (c_1, ..., c_S[, b])``, ``W = diag(weights)`` (``gram``, if given, is ``M^T W M``);
     ``cone_blocks[j]`` holds the kept rows of ``G_j``; ``R(c) = sum_b ||T_b c||`` with
-    ``norm_blocks`` the ``T_b`` (:meth:`GroupNorm.conic_blocks`). Solved by Clarabel with
-    epigraph variables ``t_jb >= ||T_b c_j||``.
+    ``norm_blocks`` the ``T_b`` (:meth:`GroupNorm.conic_blocks`); ``coupling``, if given, is
+    ``K``: rows over several groups (a three-layer branch's second ReLU layer). Solved by
+    Clarabel with epigraph variables ``t_jb >= ||T_b c_j||``. Returns ``x`` and the
+    multipliers ``mu >= 0`` of the rows of ``K``, for which ``grad + beta dR = K^T mu`` on the
+    groups (plus the cone rows' terms).
 
     With fewer samples than variables, the fit ``r = M x`` becomes a variable of its own: the
     Hessian ``W`` on ``r`` is diagonal, and a factorisation costs about ``n^2 |x|`` instead of
@@ -140,20 +146,31 @@ def _solve_qp(M, weights, gram, linear, beta, patch_size, cone_blocks, tol, norm
         [-np.ones(n_t), np.tile(-norm_blocks[block_b, block_r, block_k], n_groups)]
     )
     fit_rows, fit_cols = np.nonzero(M) if lifted else (np.zeros(0, int), np.zeros(0, int))
+    # the coupling rows go last, after the second-order blocks
+    coupling = np.zeros((0, n_x)) if coupling is None else coupling
+    n_c = len(coupling)
+    coupling_rows, coupling_cols = np.nonzero(coupling)
+    n_soc_rows = n_t * (size + 1)
     entries = [
         (M[fit_rows, fit_cols], fit_rows, fit_cols),
         (-np.ones(n_r), np.arange(n_r), n_x + np.arange(n_r)),
         (-np.ravel(stacked), lin_rows, lin_cols),
         (soc_values, soc_rows, soc_cols),
+        (
+            -coupling[coupling_rows, coupling_cols],
+            n_r + n_cone_rows + n_soc_rows + coupling_rows,
+            coupling_cols,
+        ),
     ]
     values, rows, columns = (np.concatenate(part) for part in zip(*entries, strict=True))
     A = sp.csc_matrix(
         (values, (rows, columns)),
-        shape=(n_r + n_cone_rows + n_t * (size + 1), n_x + n_r + n_t),
+        shape=(n_r + n_cone_rows + n_soc_rows + n_c, n_x + n_r + n_t),
     )
     cones = [clarabel.ZeroConeT(n_r)] if lifted else []
     cones += [clarabel.NonnegativeConeT(n_cone_rows)] if n_cone_rows else []
     cones += [clarabel.SecondOrderConeT(size + 1)] * n_t
+    cones += [clarabel.NonnegativeConeT(n_c)] if n_c else []
     b = np.zeros(A.shape[0])
     settings = clarabel.DefaultSettings()
     settings.verbose = False
@@ -164,12 +181,20 @@ def _solve_qp(M, weights, gram, linear, beta, patch_size, cone_blocks, tol, norm
     # The QPs are small and their Hessian dense: QDLDL factors them 2-2.5x faster than the
     # supernodal faer that "auto" picks (digits, 2x2 regions: 6.5 s against 16 s per class).
     settings.direct_solve_method = "qdldl"
-    solver = clarabel.DefaultSolver(sp.triu(P).tocsc(), q, A, b, cones, settings)
-    result = solver.solve()
+    P = sp.triu(P).tocsc()
+    result = clarabel.DefaultSolver(P, q, A, b, cones, settings).solve()
     status = str(result.status)
+    if status == "AlmostSolved":
+        # Reduced accuracy. On three-layer QPs (coupling rows, many groups at zero) such points
+        # were 1e-7 of the objective off, and the solve stalled there; without equilibration
+        # 12 of 15 such QPs solved (benchmarks/three_layer_rows.py programs)
+        settings.equilibrate_enable = False
+        retry = clarabel.DefaultSolver(P, q, A, b, cones, settings).solve()
+        if str(retry.status) == "Solved":
+            result, status = retry, "Solved"
     if "Solved" not in status:
         raise SolverFailed(f"the restricted problem ({n_coef} variables) stopped with {status}")
-    return np.asarray(result.x[:n_x])
+    return np.asarray(result.x[:n_x]), np.asarray(result.z[A.shape[0] - n_c :])
 
 
 class _WorkingSet:
@@ -271,49 +296,16 @@ def _restricted_solve(work, y, b, *, beta, loss, fit_intercept, qp_tol, faces=Tr
         except FacesFailed:
             pass
     x = np.concatenate([work.coef.ravel(), [b] if fit_intercept else []])
+    # weights 1: M^T (1 M) = M^T M exactly, the cached Gram matrix
+    gram = work.gram(intercept=fit_intercept) if loss == "squared" else None
+    x, current, _ = _proximal_newton(
+        M, y, x, beta=beta, loss=loss, gram=gram, blocks=blocks, patch_size=h, norm=norm,
+        qp_tol=qp_tol,
+    )  # fmt: skip
 
     def split(z):
         return z[: n_groups * h].reshape(n_groups, h), (z[-1] if fit_intercept else 0.0)
 
-    def objective(z):
-        coef, _ = split(z)
-        return _objective(loss, M @ z, y, beta, coef, norm)
-
-    current = objective(x)
-    for step in range(50):
-        f = M @ x
-        gradient = -(M.T @ dual_vector(loss, f, y))
-        weights = hessian_weights(loss, f, y)
-        # weights 1: M^T (1 M) = M^T M exactly, the cached Gram matrix
-        gram = work.gram(intercept=fit_intercept) if loss == "squared" else None
-        curvature_x = gram @ x if gram is not None else M.T @ (weights * f)
-        z = _solve_qp(
-            M, weights, gram, gradient - curvature_x, beta, h, blocks, qp_tol,
-            norm.conic_blocks(h),
-        )  # fmt: skip
-        if loss == "squared":
-            x = z
-            break
-        direction = z - x
-        coef_x, _ = split(x)
-        coef_z, _ = split(z)
-        decrease = gradient @ direction + beta * (norm(coef_z).sum() - norm(coef_x).sum())
-        if step == 0:
-            # x may violate newly added rows: the first step goes all the way to the feasible z
-            x, current = z, objective(z)
-            continue
-        if -decrease <= 1e-3 * qp_tol * max(abs(current), 1.0):
-            break
-        alpha = 1.0
-        while alpha > 1e-10:
-            candidate = x + alpha * direction
-            value = objective(candidate)
-            if value <= current + 0.1 * alpha * decrease:
-                break
-            alpha *= 0.5
-        else:
-            break
-        x, current = candidate, value
     coef, b = split(x)
     coef = _clean(coef, beta, max(abs(current), 1e-300), norm)
     x = np.concatenate([coef.ravel(), [b] if fit_intercept else []])
@@ -333,6 +325,62 @@ def _restricted_solve(work, y, b, *, beta, loss, fit_intercept, qp_tol, faces=Tr
     if polished is not None:
         x = polished
     return split(x)
+
+
+def _proximal_newton(M, y, x, *, beta, loss, gram, blocks, patch_size, norm, qp_tol, coupling=None):
+    """Minimise ``loss(M x, y) + beta * sum_j R(c_j)`` on the kept rows ``blocks`` (and
+    ``coupling x >= 0``) by proximal Newton from ``x``: each step an interior-point QP of the
+    loss's quadratic model (one step, exact, for the squared loss, whose ``gram`` is ``M^T M``).
+
+    ``x`` holds the groups (``len(blocks)`` of ``patch_size``) and, after them, any intercept.
+
+    Returns
+    -------
+    x : ndarray
+    objective : float
+    multipliers : ndarray of shape (len(coupling),)
+        Those of the coupling rows in the last QP (:func:`_solve_qp`).
+    """
+    n_groups, h = len(blocks), patch_size
+
+    def coef_of(z):
+        return z[: n_groups * h].reshape(n_groups, h)
+
+    def objective(z):
+        return _objective(loss, M @ z, y, beta, coef_of(z), norm)
+
+    current = objective(x)
+    multipliers = np.zeros(0 if coupling is None else len(coupling))
+    for step in range(50):
+        f = M @ x
+        gradient = -(M.T @ dual_vector(loss, f, y))
+        weights = hessian_weights(loss, f, y)
+        curvature_x = gram @ x if gram is not None else M.T @ (weights * f)
+        z, multipliers = _solve_qp(
+            M, weights, gram, gradient - curvature_x, beta, h, blocks, qp_tol,
+            norm.conic_blocks(h), coupling,
+        )  # fmt: skip
+        if loss == "squared":
+            return z, objective(z), multipliers
+        direction = z - x
+        decrease = gradient @ direction + beta * (norm(coef_of(z)).sum() - norm(coef_of(x)).sum())
+        if step == 0:
+            # x may violate newly added rows: the first step goes all the way to the feasible z
+            x, current = z, objective(z)
+            continue
+        if -decrease <= 1e-3 * qp_tol * max(abs(current), 1.0):
+            break
+        alpha = 1.0
+        while alpha > 1e-10:
+            candidate = x + alpha * direction
+            value = objective(candidate)
+            if value <= current + 0.1 * alpha * decrease:
+                break
+            alpha *= 0.5
+        else:
+            break
+        x, current = candidate, value
+    return x, current, multipliers
 
 
 def _polish(M, y, x, *, beta, loss, fit_intercept, n_groups, h, blocks):
