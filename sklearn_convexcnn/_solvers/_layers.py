@@ -202,22 +202,44 @@ def three_layer_gap(program, solution, multipliers, y, *, beta, loss, fit_interc
     -------
     gap : float
     """
-    n_patterns, _, h = program.pieces.shape
-    n_outer = program.outer_masks.shape[0]
     f = program.fit_values(solution.coef) + solution.intercept
     v = dual_point(loss, f, y, fit_intercept)
+    top = float(three_layer_prices(program, v, multipliers, beta=beta).max(initial=0.0))
+    dual = dual_objective(loss, v * min(1.0, beta / max(top, 1e-300)), y, fit_intercept)
+    return solution.objective - dual
+
+
+def three_layer_prices(program, v, multipliers, *, beta=None):
+    """The prices ``||Proj_{C_i}(+-M_i^T w_sl)||`` of every group of the three-layer program,
+    ``w_sl = s D'_l v + (2 D'_l - I) mu_sl`` (:func:`three_layer_gap`).
+
+    Parameters
+    ----------
+    program : ThreeLayerProgram
+    v : ndarray of shape (n_samples,)
+    multipliers : ndarray of shape (2 * n_outer_patterns, n_samples)
+        ``mu_sl``, branches in the order ``(+, l)`` then ``(-, l)``.
+    beta : float, default=None
+        When given, prices at most ``beta`` are upper bounds, also at most ``beta``; those above
+        it are exact (:func:`~.._optimality.cone_projections`).
+
+    Returns
+    -------
+    prices : ndarray of shape (2, 2, n_outer_patterns, n_patterns)
+        In the layout of the program's points: part (``a``: ``+M_i``, ``b``: ``-M_i``), output
+        sign, second-layer pattern, first-layer pattern.
+    """
+    n_patterns, _, h = program.pieces.shape
+    n_outer = program.outer_masks.shape[0]
     masks = np.vstack([program.outer_masks, program.outer_masks]).astype(float)
     signs = np.repeat([1.0, -1.0], n_outer)[:, None]
     branch_duals = signs * masks * v + (2 * masks - 1) * multipliers  # (branches, n)
     correlations = np.einsum("pnh,bn->bph", program.pieces, branch_duals)
     vectors = np.concatenate([correlations, -correlations]).reshape(-1, h)
+    index = np.tile(np.arange(n_patterns), 2 * len(masks))
     first_layer = GroupProgram(program.pieces, program.cones)
-    prices, _, _ = cone_prices(
-        first_layer, np.tile(np.arange(n_patterns), 2 * len(masks)), vectors, beta=beta
-    )
-    top = float(prices.max(initial=0.0))
-    dual = dual_objective(loss, v * min(1.0, beta / max(top, 1e-300)), y, fit_intercept)
-    return solution.objective - dual
+    prices, _, _ = cone_prices(first_layer, index, vectors, beta=beta)
+    return prices.reshape(2, 2, n_outer, n_patterns)
 
 
 def _solve_nuclear_with(name, program, y, *, beta, loss, fit_intercept, tol, max_iter, verbose=0):
