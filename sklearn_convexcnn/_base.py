@@ -148,11 +148,15 @@ class _BaseConvexCNN(BaseEstimator):
             self.readout,
             self.solver,
         ) or make_formulation(self.pooling, self.pool_size, self.readout, geometry.grid_shape)
+        warm = self._previous_solutions(geometry, Y.shape[1])
+        if warm:
+            # the previous fit's patterns: its gates, and the formulation that sampled them
+            # (a three-layer formulation holds its second-layer patterns)
+            formulation = self._warm_start_state[2]
         # the native solver takes the program as an operator (matrix-free where it can be)
         matrix_free = self.solver in ("auto", "native") and hasattr(formulation, "operator")
         build = formulation.operator if matrix_free else formulation.program
         self._check_program_memory(patches, dense=not (matrix_free and formulation.matrix_free))
-        warm = self._previous_solutions(geometry, Y.shape[1])
         gates = self.gates_ if warm else self._gates(formulation, patches, rng)
         program = build(patches, gates)
         self._log(
@@ -192,6 +196,7 @@ class _BaseConvexCNN(BaseEstimator):
             "_warm_start_state": (
                 self._warm_start_key(geometry, Y.shape[1]),
                 [(solution.coef, solution.intercept) for solution in solutions],
+                formulation,
             ),
             **generated,
             "duality_gap_": sum(
@@ -249,7 +254,7 @@ class _BaseConvexCNN(BaseEstimator):
         shape; the previous fit's gates are then kept, so that its groups mean the same.
         """
         key = self._warm_start_key(geometry, n_outputs)
-        previous_key, solutions = getattr(self, "_warm_start_state", (None, None))
+        previous_key, solutions, _ = getattr(self, "_warm_start_state", (None, None, None))
         if not (
             self.warm_start
             and self.patterns == "sampled"

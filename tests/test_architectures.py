@@ -259,7 +259,8 @@ def tiny_three_layer_data(seed):
     return rng.standard_normal((5, 4)), rng.standard_normal(5)
 
 
-def test_three_layer_is_exact_over_enumerated_patterns():
+@pytest.mark.parametrize("solver", ["auto", "native"])
+def test_three_layer_is_exact_over_enumerated_patterns(solver):
     X, y = tiny_three_layer_data(0)
     reg = ConvexCNNRegressor(
         architecture="three_layer",
@@ -269,6 +270,7 @@ def test_three_layer_is_exact_over_enumerated_patterns():
         fit_intercept=False,
         random_state=0,
         tol=1e-8,
+        solver=solver,
     ).fit(X, y)
     # n=5, K=3, h=2: all 30 first-layer cells and all 2^5 second-layer patterns
     assert reg.n_patterns_ == cover_bound(15, 2)
@@ -290,6 +292,53 @@ def test_three_layer_sampled_patterns_are_attained():
     assert reg.is_exact_
     value = naive_three_layer_objective(X, y, reg, 0.1, 3)
     assert value == pytest.approx(reg.objective_, rel=1e-6)
+
+
+def test_native_three_layer_fits_match_the_cvxpy_fits():
+    rng = np.random.default_rng(4)
+    X = rng.standard_normal((30, 6))
+    y = np.maximum(X[:, :3].sum(axis=1), 0.0) + 0.1 * rng.standard_normal(30)
+    labels = np.where(y > np.median(y), "high", "low")
+    params = dict(architecture="three_layer", kernel_size=3, n_patterns=8, random_state=0)
+    for estimator, target in ((ConvexCNNRegressor, y), (ConvexCNNClassifier, labels)):
+        for loss in ("squared", "logistic") if estimator is ConvexCNNClassifier else ("squared",):
+            native = estimator(solver="native", loss=loss, **params).fit(X, target)
+            reference = estimator(solver="clarabel", loss=loss, **params).fit(X, target)
+            assert native.objective_ == pytest.approx(reference.objective_, rel=1e-6)
+            assert native.duality_gap_ <= native.tol * native.objective_
+            assert native.regularized_objective(X, target) == pytest.approx(
+                native.objective_, rel=1e-7
+            )
+            if estimator is ConvexCNNRegressor:
+                assert naive_three_layer_objective(X, y, native, native.beta, 3) == pytest.approx(
+                    native.objective_, rel=1e-7
+                )
+
+
+@pytest.mark.parametrize("solver", ["auto", "native"])
+def test_three_layer_warm_start_refits_on_the_same_patterns(solver):
+    # the second-layer patterns belong to the first fit: a warm refit must keep them (it
+    # raised AttributeError before), and reach the cold fit's optimum at the new beta
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((20, 6)), rng.standard_normal(20)
+    params = dict(architecture="three_layer", kernel_size=3, n_patterns=8, random_state=0)
+    warm = ConvexCNNRegressor(warm_start=True, solver=solver, **params).fit(X, y)
+    warm.set_params(beta=0.05).fit(X, y)
+    cold = ConvexCNNRegressor(beta=0.05, solver=solver, **params).fit(X, y)
+    np.testing.assert_array_equal(warm.gates_, cold.gates_)
+    assert warm.objective_ == pytest.approx(cold.objective_, rel=1e-6)
+
+
+def test_native_three_layer_stopped_by_max_iter_warns_with_its_gap():
+    rng = np.random.default_rng(4)
+    X, y = rng.standard_normal((20, 6)), rng.standard_normal(20)
+    reg = ConvexCNNRegressor(
+        architecture="three_layer", kernel_size=3, n_patterns=8, solver="native", max_iter=1
+    )
+    with pytest.warns(ConvergenceWarning, match=r"max_iter=1.*Duality gap: \d"):
+        reg.fit(X, y)
+    assert reg.duality_gap_ > reg.tol * reg.objective_
+    assert reg.regularized_objective(X, y) == pytest.approx(reg.objective_, rel=1e-7)
 
 
 def _three_layer_program(n=30, length=8, kernel=3, n_patterns=6):
@@ -425,14 +474,9 @@ def test_linear_two_layer_is_exact(pooling):
             r"architecture='circular' pools by a global average only, but got pooling='max'",
         ),
         (
-            {"architecture": "three_layer", "solver": "native"},
-            r"solver='native' solves two-layer ReLU CNNs and circular CNNs only, not "
-            r"architecture='three_layer'",
-        ),
-        (
             {"activation": "linear", "solver": "native"},
-            r"solver='native' solves two-layer ReLU CNNs and circular CNNs only, not "
-            r"architecture='two_layer' with activation='linear'",
+            r"solver='native' solves ReLU CNNs and circular CNNs only, not "
+            r"architecture='two_layer' with activation='linear'; use solver='auto'",
         ),
         (
             {"activation": "linear", "pooling": "max"},

@@ -28,9 +28,9 @@ def make_architecture(architecture, n_layers, activation, pooling, pool_size, re
         )
     if architecture == "two_layer" and activation == "relu":
         return None
-    if solver == "native" and architecture != "circular":
+    if solver == "native" and activation != "relu" and architecture != "circular":
         raise ValueError(
-            f"solver='native' solves two-layer ReLU CNNs and circular CNNs only, not "
+            f"solver='native' solves ReLU CNNs and circular CNNs only, not "
             f"architecture={architecture!r} with activation={activation!r}; use "
             "solver='auto' or a CVXPY solver."
         )

@@ -20,6 +20,7 @@ from ._cvxpy import CVXPY_SOLVERS
 from ._layers import solve_program
 from ._native import solve_native
 from ._solution import SolverFailed
+from ._three_layer import solve_three_layer
 
 # The relative duality gap to which CVXPY's conic solvers certify their solutions, at best:
 # Clarabel's come to about 1e-6 (1.3e-6 in one of scikit-learn's checks).
@@ -92,7 +93,8 @@ def solve_output(program, y, output, n_outputs, options, dense_program=None, **w
     solution, failure = None, None
     try:
         if native:
-            solution = solve_native(
+            solve = solve_three_layer if hasattr(program, "outer_masks") else solve_native
+            solution = solve(
                 program, y, solver=options.solver, **options.solver_options, **warm_start
             )
         else:

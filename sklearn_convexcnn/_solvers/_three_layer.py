@@ -1,0 +1,278 @@
+"""The native solver of the three-layer program (formulations.md §8.2): column generation over
+its groups, with the second ReLU layer's multipliers in the prices.
+
+The program has a group for every part (``a`` on ``+M_i``, ``b`` on ``-M_i``), output sign
+``s``, second-layer pattern ``l`` and first-layer pattern ``i``, and few of them are nonzero at
+the optimum (46 of 320 and 63 of 384 on two programs of ``benchmarks/three_layer_rows.py``).
+Unlike a two-layer group, a group cannot be priced alone: the groups of a branch ``(s, l)``
+share the second layer's constraint ``(2 D'_l - I) z_sl >= 0``, and a group is optimal at zero
+iff ``||Proj_{C_i}(+-M_i^T w_sl)|| <= beta`` with ``w_sl = s D'_l v + (2 D'_l - I) mu_sl`` for
+the branch's multipliers ``mu_sl >= 0`` of that constraint. Column generation takes them from
+the restricted problem:
+
+1. **Restricted problem.** The groups of the working set, the kept rows of their first-layer
+   cones, and all ``n`` second-layer rows of their branches: an interior-point QP
+   (:func:`._native._solve_qp`), by proximal Newton for the logistic loss. It returns the point
+   and the multipliers of the second-layer rows (zero for branches without a group in the set).
+2. **Rows.** First-layer rows that a nonzero group violates are added, the most violated first,
+   until the point satisfies every row (as :func:`._layers._solve_three_layer_with` does).
+3. **Pricing.** Every group is priced with those multipliers
+   (:func:`._layers.three_layer_prices`); the most violating ones enter the set.
+4. **Certificate.** Any ``mu >= 0``, with ``v`` scaled by ``beta`` over the largest price, is a
+   dual feasible point (:func:`._layers.three_layer_gap`): the gap to the best of them bounds
+   the distance to the optimum of the full program. The solver stops when it is at most
+   ``tol`` times the objective.
+
+Groups stay in the set when the restricted problem sets them to zero: their branch's
+multipliers would leave with them, and without those the groups would price above ``beta``
+and enter again.
+"""
+
+import time
+
+import numpy as np
+
+from .._losses import loss_value
+from .._optimality import dual_objective, dual_point
+from ._layers import (
+    _RESIDUE,
+    _START_ROWS,
+    _nearest_rows,
+    _violated_rows,
+    three_layer_prices,
+)
+from ._native import _EUCLIDEAN, _best_intercept, _proximal_newton
+from ._solution import Solution
+
+# Groups added per pricing round. Many groups of a three-layer program enter (191 of the 512
+# of examples/plot_three_layer.py): 8 at a time took 25 iterations there, 32 took 11 (8.2 s
+# against 9.8 s), and 18 against 6 iterations at n=300 (benchmarks/three_layer_rows.py).
+_GROUPS_PER_ROUND = 32
+# Relative violation of a first-layer cone row that counts as infeasible (the QPs' accuracy).
+_FEASIBILITY_TOL = 1e-9
+# Second-layer rows added per branch and feasibility round.
+_ROWS_PER_ROUND = 40
+_MAX_ROW_ROUNDS = 100
+
+
+class _Groups:
+    """The working set: groups ``(part, sign, outer, pattern)`` and the restricted problem's
+    design, second-layer rows and first-layer cone rows over them."""
+
+    def __init__(self, program, fit_intercept):
+        self.program = program
+        self.fit_intercept = fit_intercept
+        self.keys = []
+        self.coef = np.zeros((0, program.pieces.shape[2]))
+        # kept second-layer rows (samples) of each branch
+        self.samples = np.zeros((2 * program.outer_masks.shape[0], program.pieces.shape[1]), bool)
+
+    def __len__(self):
+        return len(self.keys)
+
+    def add(self, keys, coef=None):
+        h = self.program.pieces.shape[2]
+        self.keys += [tuple(int(k) for k in key) for key in keys]
+        added = np.zeros((len(keys), h)) if coef is None else coef
+        self.coef = np.vstack([self.coef, added])
+
+    def _columns(self):
+        """Per group, ``+-M_i`` (n_samples, h), and its branch ``s * n_outer + l``."""
+        n_outer = self.program.outer_masks.shape[0]
+        for part, sign, outer, pattern in self.keys:
+            yield (-1.0 if part else 1.0) * self.program.pieces[pattern], sign * n_outer + outer
+
+    def design(self):
+        """``[s D'_l (+-M_i)]`` side by side (and a column of ones)."""
+        masks = self.program.outer_masks
+        n_outer = masks.shape[0]
+        columns = []
+        for piece, branch in self._columns():
+            sign, outer = divmod(branch, n_outer)
+            columns.append((-1.0 if sign else 1.0) * masks[outer][:, None] * piece)
+        if self.fit_intercept:
+            columns.append(np.ones((masks.shape[1], 1)))
+        return np.hstack(columns)
+
+    def second_layer_rows(self):
+        """The kept rows of ``(2 D'_l - I) z_sl >= 0``, over the design's columns, and the
+        branch and sample of each."""
+        masks = self.program.outer_masks
+        n_outer = masks.shape[0]
+        h = self.coef.shape[1]
+        branch_of_row, sample_of_row = np.nonzero(self.samples)
+        first = np.searchsorted(branch_of_row, np.arange(len(self.samples) + 1))
+        rows = np.zeros((len(branch_of_row), self.coef.size + self.fit_intercept))
+        for j, (piece, branch) in enumerate(self._columns()):
+            block = slice(first[branch], first[branch + 1])
+            samples = sample_of_row[block]
+            outer_signs = 2.0 * masks[branch % n_outer, samples] - 1.0
+            rows[block, j * h : (j + 1) * h] = outer_signs[:, None] * piece[samples]
+        return rows, branch_of_row, sample_of_row
+
+    def add_violated_samples(self, coef):
+        """Keep the second-layer rows that ``coef`` violates, the most violated
+        ``_ROWS_PER_ROUND`` of each branch; returns how many were added."""
+        masks = self.program.outer_masks
+        hidden = self.program.hidden_values(coef).reshape(len(self.samples), -1)
+        slack = (2.0 * np.vstack([masks, masks]) - 1.0) * hidden
+        scale = np.abs(hidden).max(axis=1, keepdims=True)
+        violated = (slack < -_FEASIBILITY_TOL * scale) & ~self.samples
+        added = 0
+        for branch in np.flatnonzero(violated.any(axis=1)):
+            new = np.flatnonzero(violated[branch])
+            if len(new) > _ROWS_PER_ROUND:
+                new = new[np.argpartition(slack[branch, new], _ROWS_PER_ROUND)[:_ROWS_PER_ROUND]]
+            self.samples[branch, new] = True
+            added += len(new)
+        return added
+
+    def branches(self):
+        """The branches ``s * n_outer + l`` with a group in the set."""
+        return np.unique([branch for _, branch in self._columns()]).astype(int)
+
+    def full_coef(self):
+        """The working set's groups in the program's layout, (2, 2, n_outer, n_patterns, h)."""
+        n_patterns, _, h = self.program.pieces.shape
+        coef = np.zeros((2, 2, self.program.outer_masks.shape[0], n_patterns, h))
+        for key, c in zip(self.keys, self.coef, strict=True):
+            coef[key] = c
+        return coef
+
+
+def _restricted_solve(groups, y, b, rows, multipliers, *, beta, loss, qp_tol):
+    """The restricted problem on the first-layer rows ``rows[i]``; returns the point's ``b``.
+
+    The multipliers ``mu`` of the second-layer rows, shape (2 * n_outer, n_samples), are
+    updated in place for the branches in the set (zero on the rows not kept); the others
+    keep theirs."""
+    program = groups.program
+    n_samples, h = program.pieces.shape[1:]
+    M = groups.design()
+    coupling, branch_of_row, sample_of_row = groups.second_layer_rows()
+    blocks = [program.cones[pattern][rows[pattern]] for *_, pattern in groups.keys]
+    x = np.concatenate([groups.coef.ravel(), [b] if groups.fit_intercept else []])
+    x, _, mu = _proximal_newton(
+        M, y, x, beta=beta, loss=loss, gram=M.T @ M if loss == "squared" else None,
+        blocks=blocks, patch_size=h, norm=_EUCLIDEAN, qp_tol=qp_tol, coupling=coupling,
+    )  # fmt: skip
+    coef = x[: groups.coef.size].reshape(-1, h)
+    # groups below _RESIDUE of the largest are interior-point residue: the recovered network
+    # drops them and their rows are not checked (_violated_rows), so they are zeroed here
+    norms = np.linalg.norm(coef, axis=1)
+    groups.coef = np.where((norms > _RESIDUE * norms.max(initial=0.0))[:, None], coef, 0.0)
+    multipliers[groups.branches()] = 0.0
+    multipliers[branch_of_row, sample_of_row] = np.maximum(mu, 0.0)
+    return x[-1] if groups.fit_intercept else 0.0
+
+
+def solve_three_layer(
+    program,
+    y,
+    *,
+    beta,
+    loss,
+    fit_intercept,
+    tol,
+    max_iter,
+    verbose=0,
+    coef_init=None,
+    intercept_init=None,
+    solver="native",
+):
+    """Solve the three-layer program for one output by column generation (module docstring).
+
+    Parameters
+    ----------
+    program : ThreeLayerProgram
+    y : ndarray of shape (n_samples,)
+    beta : float
+    loss : {"squared", "logistic"}
+    fit_intercept : bool
+    tol : float
+        Stop when the duality gap is at most ``tol`` times the objective.
+    max_iter : int
+        Maximum number of column-generation iterations (restricted solves).
+    verbose : int
+    coef_init : ndarray of shape (2, 2, n_outer_patterns, n_patterns, patch_size), default=None
+        Warm start: its nonzero groups form the initial working set.
+    intercept_init : float, default=None
+    solver : str, default="native"
+        Ignored; accepted so that every back-end has the same call signature.
+
+    Returns
+    -------
+    solution : Solution
+        With ``duality_gap`` the certified gap of the returned point.
+    """
+    start_time = time.perf_counter()
+    y = np.asarray(y, dtype=float)
+    n_patterns, n_samples, h = program.pieces.shape
+    shape = (2, 2, program.outer_masks.shape[0], n_patterns)
+    groups = _Groups(program, fit_intercept)
+    b = _best_intercept(loss, y) if fit_intercept else 0.0
+    if fit_intercept and intercept_init is not None:
+        b = float(intercept_init)
+    if coef_init is not None:
+        keys = np.argwhere(np.linalg.norm(coef_init, axis=-1) > 0)
+        groups.add(keys, coef_init[tuple(keys.T)])
+    rows = _nearest_rows(program, _START_ROWS)  # per first-layer cone, for all its groups
+    row_norms = np.linalg.norm(program.cones, axis=2)
+    multipliers = np.zeros((2 * shape[2], n_samples))
+    qp_tol = min(1e-9, max(1e-12, 1e-2 * tol))
+    n_iter, best_dual, converged, stalled = 0, -np.inf, False, False
+    while True:
+        if len(groups):
+            for _ in range(_MAX_ROW_ROUNDS):
+                b = _restricted_solve(
+                    groups, y, b, rows, multipliers, beta=beta, loss=loss, qp_tol=qp_tol
+                )
+                coef = groups.full_coef()
+                violated = _violated_rows(program, coef, rows, row_norms, _FEASIBILITY_TOL)
+                if not groups.add_violated_samples(coef) and not any(map(len, violated)):
+                    break
+                rows = [np.union1d(kept, new) for kept, new in zip(rows, violated, strict=True)]
+        coef = groups.full_coef()
+        f = program.fit_values(coef) + b
+        primal = loss_value(loss, f, y) + beta * program.regularizer(coef)
+        v = dual_point(loss, f, y, fit_intercept)
+        prices = three_layer_prices(program, v, multipliers, beta=beta)
+        top = float(prices.max(initial=0.0))
+        best_dual = max(
+            best_dual,
+            dual_objective(loss, v * min(1.0, beta / max(top, 1e-300)), y, fit_intercept),
+        )
+        gap = primal - best_dual
+        if verbose:
+            print(
+                f"[native] three-layer iteration {n_iter}: objective {primal:.10g}, gap "
+                f"{gap:.2e}, {len(groups)} groups, {sum(map(len, rows))} first-layer rows, "
+                f"{time.perf_counter() - start_time:.2f} s",
+                flush=True,
+            )
+        if gap <= tol * max(abs(primal), 1e-300):
+            converged = True
+            break
+        if n_iter >= max_iter:
+            break
+        prices[tuple(np.array(groups.keys, dtype=int).reshape(-1, 4).T)] = 0.0
+        order = np.argsort(prices, axis=None)[::-1][:_GROUPS_PER_ROUND]
+        candidates = [np.unravel_index(k, shape) for k in order if prices.flat[k] > beta]
+        if not candidates:
+            # nothing left to add: the restricted solutions must be more exact
+            if qp_tol <= 1e-12:
+                stalled = True
+                break
+            qp_tol = max(1e-12, qp_tol * 1e-2)
+        groups.add(candidates)
+        n_iter += 1
+    return Solution(
+        coef=coef,
+        intercept=float(b),
+        objective=float(primal),
+        converged=converged,
+        status="optimal" if converged else ("stalled" if stalled else "max_iter reached"),
+        n_iter=n_iter,
+        solver="native",
+        duality_gap=float(gap),
+    )

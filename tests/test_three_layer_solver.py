@@ -1,0 +1,136 @@
+"""The native solver of three-layer programs (formulations.md §8.2) against Clarabel on every
+cone row, and its certificate checked on its own terms: the point is feasible for every row of
+both ReLU layers, its objective is recomputed here, and its lower bound does not undercut
+Clarabel's point."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from sklearn_convexcnn._formulations.three_layer import ThreeLayerFormulation
+from sklearn_convexcnn._patches import extract_patches, resolve_geometry
+from sklearn_convexcnn._solvers import _layers, _three_layer
+from sklearn_convexcnn._solvers._three_layer import solve_three_layer
+
+
+def _program(seed, loss, n=24, length=7, kernel=3, n_patterns=5):
+    """A target that rectifies a difference of two pooled features (two ReLU layers fit it)."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, length))
+    y = np.maximum(np.maximum(X[:, :3], 0).mean(1) - np.maximum(X[:, 3:], 0).mean(1), 0)
+    y += 0.1 * rng.standard_normal(n)
+    if loss == "logistic":
+        y = np.where(y > np.median(y), 1.0, -1.0)
+    patches = extract_patches(X, resolve_geometry(None, kernel, 1, length))
+    formulation = ThreeLayerFormulation()
+    gates = formulation.sample_gates(patches, n_patterns, np.random.RandomState(seed))
+    return formulation.program(patches, gates), y
+
+
+def _objective(program, coef, intercept, y, beta, loss):
+    f = program.fit_values(coef) + intercept
+    if loss == "squared":
+        value = 0.5 * np.sum((f - y) ** 2)
+    else:
+        value = np.sum(np.logaddexp(0.0, -y * f))
+    return value + beta * np.linalg.norm(coef, axis=-1).sum()
+
+
+def _assert_feasible(program, coef):
+    """Every first-layer cone row for every group, every second-layer row for every branch."""
+    h = coef.shape[-1]
+    for i, cone in enumerate(program.cones):
+        groups = coef[..., i, :].reshape(-1, h)
+        slack = cone @ groups.T
+        scale = np.linalg.norm(cone, axis=1)[:, None] * np.linalg.norm(groups, axis=1)
+        assert np.all(slack >= -1e-8 * scale)
+    hidden = program.hidden_values(coef)  # (sign, outer, n)
+    signs = 2.0 * program.outer_masks - 1.0
+    assert np.all(signs * hidden >= -1e-8 * np.abs(hidden).max(initial=1.0))
+
+
+def _every_row(program, y, options):
+    n_patterns, n_rows, _ = program.cones.shape
+    solution, _ = _layers._solve_three_layer_rows(
+        "CLARABEL", program, y, [np.arange(n_rows)] * n_patterns, verbose=0, **options
+    )
+    return solution
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize("loss", ["squared", "logistic"])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_native_three_layer_agrees_with_clarabel_on_every_row(seed, loss, fit_intercept):
+    program, y = _program(seed, loss)
+    options = dict(beta=0.1, loss=loss, fit_intercept=fit_intercept, tol=1e-8, max_iter=500)
+    native = solve_three_layer(program, y, **options)
+    reference = _every_row(program, y, options)
+    assert native.converged, native.status
+    assert native.objective == pytest.approx(reference.objective, rel=1e-6)
+    assert native.objective == pytest.approx(
+        _objective(program, native.coef, native.intercept, y, 0.1, loss), rel=1e-12
+    )
+    _assert_feasible(program, native.coef)
+    assert native.coef.any()
+    # certified: a gap within tol, and a lower bound that Clarabel's point does not undercut
+    assert -1e-12 <= native.duality_gap <= 1e-8 * native.objective
+    assert native.objective - native.duality_gap <= reference.objective * (1 + 1e-9)
+
+
+def test_native_three_layer_adds_the_cone_rows_it_needs():
+    # without gates the first-layer rows start empty: the cutting planes add every one needed
+    program, y = _program(2, "squared", n=30, length=8)
+    options = dict(beta=0.05, loss="squared", fit_intercept=True, tol=1e-8, max_iter=500)
+    native = solve_three_layer(dataclasses.replace(program, gates=None), y, **options)
+    assert native.converged
+    _assert_feasible(program, native.coef)
+    assert native.objective == pytest.approx(_every_row(program, y, options).objective, rel=1e-6)
+
+
+def test_the_second_layer_multipliers_are_what_certifies(monkeypatch):
+    # without them (mu = 0) the groups that the second ReLU layer keeps at zero price above
+    # beta, and the gap of the optimal point cannot close
+    program, y = _program(0, "squared")
+    options = dict(beta=0.1, loss="squared", fit_intercept=True, tol=1e-8, max_iter=30)
+    prices = _layers.three_layer_prices
+    monkeypatch.setattr(
+        _three_layer,
+        "three_layer_prices",
+        lambda program, v, multipliers, **kw: prices(program, v, 0 * multipliers, **kw),
+    )
+    without = solve_three_layer(program, y, **options)
+    monkeypatch.undo()
+    native = solve_three_layer(program, y, **options)
+    assert native.converged
+    assert not without.converged
+    assert without.duality_gap > 1e-6 * without.objective
+
+
+def test_native_three_layer_stopped_by_max_iter_reports_its_gap():
+    program, y = _program(0, "squared")
+    options = dict(beta=0.1, loss="squared", fit_intercept=True, tol=1e-8)
+    stopped = solve_three_layer(program, y, max_iter=1, **options)
+    assert not stopped.converged
+    assert stopped.status == "max_iter reached"
+    assert stopped.n_iter == 1
+    assert stopped.duality_gap > 1e-8 * stopped.objective
+    _assert_feasible(program, stopped.coef)
+    assert stopped.objective == pytest.approx(
+        _objective(program, stopped.coef, stopped.intercept, y, 0.1, "squared"), rel=1e-12
+    )
+
+
+def test_native_three_layer_warm_start_from_its_optimum(monkeypatch):
+    monkeypatch.setattr(_three_layer, "_GROUPS_PER_ROUND", 4)  # a cold start of a few rounds
+    program, y = _program(1, "squared")
+    options = dict(beta=0.1, loss="squared", fit_intercept=True, tol=1e-8, max_iter=500)
+    cold = solve_three_layer(program, y, **options)
+    warm = solve_three_layer(
+        program, y, coef_init=cold.coef, intercept_init=cold.intercept, **options
+    )
+    assert warm.converged
+    # fewer rounds, not one: the set starts without the groups at zero, whose prices only the
+    # second layer's multipliers keep below beta, and those multipliers need them in the set
+    assert warm.n_iter < cold.n_iter
+    assert warm.objective == pytest.approx(cold.objective, rel=1e-8)
