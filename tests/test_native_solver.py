@@ -922,6 +922,34 @@ def test_restricted_qp_with_few_samples_lifts_the_fit():
         assert np.all(rows @ solutions[0][j * h : (j + 1) * h] >= -1e-8)
 
 
+@pytest.mark.parametrize("n", [40, 8])  # with a dense Hessian, and with the fit lifted
+def test_restricted_qp_multipliers_of_coupling_rows_satisfy_the_kkt_conditions(n):
+    # rows over several groups (a three-layer branch's second layer): x optimal iff
+    # M^T (M x - y) + beta u_j = K^T mu on each nonzero group, mu >= 0, mu . K x = 0
+    from sklearn_convexcnn._solvers._native import _solve_qp
+
+    rng = np.random.default_rng(1)
+    n_groups, h = 4, 3
+    M = np.hstack([rng.standard_normal((n, n_groups * h)), np.ones((n, 1))])
+    y = M[:, : 2 * h] @ rng.standard_normal(2 * h) + 0.1 * rng.standard_normal(n)
+    K = np.hstack([rng.standard_normal((5, n_groups * h)), np.zeros((5, 1))])
+    blocks = [np.zeros((0, h))] * n_groups
+    x, mu = _solve_qp(M, np.ones(n), None, -(M.T @ y), 0.5, h, blocks, 1e-10, np.eye(h)[None], K)
+    assert mu.shape == (5,)
+    assert np.all(mu >= -1e-9)
+    assert np.all(K @ x >= -1e-8)
+    assert abs(mu @ (K @ x)) <= 1e-7
+    assert mu.max() > 1e-3  # (some row binds: the test means something)
+    stationarity = M.T @ (M @ x - y) - K.T @ mu
+    coef = x[:-1].reshape(n_groups, h)
+    active = np.linalg.norm(coef, axis=1) > 1e-6
+    assert active.any()
+    for j in np.flatnonzero(active):
+        unit = coef[j] / np.linalg.norm(coef[j])
+        np.testing.assert_allclose(stationarity[j * h : (j + 1) * h], -0.5 * unit, atol=1e-5)
+    assert abs(stationarity[-1]) <= 1e-5  # the intercept
+
+
 def _recording_feasibility(monkeypatch):
     """Record the target, the ``feasibility`` and the end objective of every restricted solve."""
     original, calls = _native._restricted_then_feasible, []

@@ -134,3 +134,22 @@ def test_native_three_layer_warm_start_from_its_optimum(monkeypatch):
     # second layer's multipliers keep below beta, and those multipliers need them in the set
     assert warm.n_iter < cold.n_iter
     assert warm.objective == pytest.approx(cold.objective, rel=1e-8)
+
+
+def test_the_polish_returns_a_point_off_the_optimum_on_its_face_to_it():
+    # the interior point leaves the optimality conditions at ~1e-6; Newton's method on the
+    # face (tight rows of both layers held) is what certifies to rounding. Scaling every
+    # group by 1.001 stays on the face (cones are cones, each branch keeps its signs)
+    program, y = _program(0, "squared")
+    options = dict(beta=0.1, loss="squared", fit_intercept=True, tol=1e-10, max_iter=500)
+    optimum = solve_three_layer(program, y, **options)
+    keys = np.argwhere(np.linalg.norm(optimum.coef, axis=-1) > 0)
+    groups = _three_layer._Groups(program, fit_intercept=True)
+    groups.add(keys, 1.001 * optimum.coef[tuple(keys.T)])
+    off = _objective(program, groups.full_coef(), optimum.intercept, y, 0.1, "squared")
+    assert off > optimum.objective * (1 + 1e-7)
+    coef, intercept = _three_layer._polished(groups, y, optimum.intercept, beta=0.1, loss="squared")
+    groups.coef = coef
+    polished = _objective(program, groups.full_coef(), intercept, y, 0.1, "squared")
+    assert polished == pytest.approx(optimum.objective, rel=1e-12)
+    _assert_feasible(program, groups.full_coef())

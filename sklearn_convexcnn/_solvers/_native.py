@@ -44,6 +44,9 @@ Euclidean groups). That is exact and certified, but on circular programs slower 
 3-11x at ``n = 50-200`` (``benchmarks/circular_native.py``), because 11-69 % of their
 ``d``-dimensional groups are active, each restricted problem is an interior-point solve of its
 own, and each price a small cone program. So ``solver="auto"`` hands circular programs to CVXPY.
+
+Three-layer programs, whose groups are coupled by the second ReLU layer, have a solver of their
+own built from the same pieces (:mod:`._three_layer`).
 """
 
 import time

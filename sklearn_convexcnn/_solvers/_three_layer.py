@@ -32,8 +32,9 @@ import time
 
 import numpy as np
 
-from .._losses import loss_value
+from .._losses import dual_vector, loss_value
 from .._optimality import dual_objective, dual_point
+from ._faces import hessian_weights, newton_step, null_space
 from ._layers import (
     _RESIDUE,
     _START_ROWS,
@@ -53,6 +54,10 @@ _FEASIBILITY_TOL = 1e-9
 # Second-layer rows added per branch and feasibility round.
 _ROWS_PER_ROUND = 40
 _MAX_ROW_ROUNDS = 100
+# Relative slack below which a row is tight, for the polish and the refined multipliers: the
+# interior point leaves tight rows at 1e-10 to 1.2e-7 of the largest value, others at 2e-3 and
+# more (n=300 of benchmarks/three_layer_rows.py)
+_TIGHT = 1e-5
 
 
 class _Groups:
@@ -131,6 +136,31 @@ class _Groups:
         """The branches ``s * n_outer + l`` with a group in the set."""
         return np.unique([branch for _, branch in self._columns()]).astype(int)
 
+    def all_second_layer_rows(self):
+        """:meth:`second_layer_rows` with every row of every branch kept."""
+        kept = self.samples
+        self.samples = np.ones_like(kept)
+        try:
+            return self.second_layer_rows()
+        finally:
+            self.samples = kept
+
+    def feasible(self, coef):
+        """Whether the groups ``coef`` satisfy every row of their first-layer cones and of
+        their branches' second layer (to rounding)."""
+        for key, c in zip(self.keys, coef, strict=True):
+            cone = self.program.cones[key[3]]
+            limit = -1e-12 * np.linalg.norm(cone, axis=1) * np.linalg.norm(c)
+            if np.any(cone @ c < limit):
+                return False
+        full = np.zeros_like(self.full_coef())
+        for key, c in zip(self.keys, coef, strict=True):
+            full[key] = c
+        masks = self.program.outer_masks
+        hidden = self.program.hidden_values(full).reshape(len(self.samples), -1)
+        slack = (2.0 * np.vstack([masks, masks]) - 1.0) * hidden
+        return bool(np.all(slack >= -1e-12 * np.abs(hidden).max(axis=1, keepdims=True)))
+
     def full_coef(self):
         """The working set's groups in the program's layout, (2, 2, n_outer, n_patterns, h)."""
         n_patterns, _, h = self.program.pieces.shape
@@ -164,6 +194,158 @@ def _restricted_solve(groups, y, b, rows, multipliers, *, beta, loss, qp_tol):
     multipliers[groups.branches()] = 0.0
     multipliers[branch_of_row, sample_of_row] = np.maximum(mu, 0.0)
     return x[-1] if groups.fit_intercept else 0.0
+
+
+def _polished(groups, y, b, *, beta, loss):
+    """Newton's method on the face of the working set's point: its nonzero groups on the null
+    space of their tight first-layer rows, and their branches' tight second-layer rows held at
+    zero. Returns ``(coef, b)``, or ``None`` where the face is degenerate or its point worse or
+    infeasible.
+
+    An interior point balances the optimality conditions to about ``1e-6`` only: on programs of
+    ``benchmarks/three_layer_rows.py`` the gap stalled at 2e-7 of the objective. On the face the
+    program is smooth, and a few Newton steps reach rounding (as :func:`._native._polish`).
+    """
+    program = groups.program
+    h = groups.coef.shape[1]
+    M = groups.design()
+    norms = np.linalg.norm(groups.coef, axis=1)
+    active = np.flatnonzero(norms > 0)
+    if not len(active):
+        return None
+    bases = []
+    for j in active:
+        cone, c = program.cones[groups.keys[j][3]], groups.coef[j]
+        tight = cone @ c <= _TIGHT * np.linalg.norm(cone, axis=1) * norms[j]
+        bases.append(null_space(cone[tight], h))
+        if bases[-1].shape[1] == 0:
+            return None
+    sizes = [basis.shape[1] for basis in bases]
+    splits = np.cumsum(sizes)[:-1]
+    B = np.hstack(
+        [M[:, j * h : (j + 1) * h] @ basis for j, basis in zip(active, bases, strict=True)]
+    )
+    w = np.concatenate([basis.T @ groups.coef[j] for j, basis in zip(active, bases, strict=True)])
+    # the tight second-layer rows, on the face's coordinates: C w = 0
+    coupling, branch_of_row, sample_of_row = groups.all_second_layer_rows()
+    hidden = program.hidden_values(groups.full_coef()).reshape(len(groups.samples), -1)
+    scale = np.abs(hidden).max(axis=1)[branch_of_row]
+    tight = np.abs(hidden[branch_of_row, sample_of_row]) <= _TIGHT * scale
+    C = np.hstack(
+        [
+            coupling[tight][:, j * h : (j + 1) * h] @ basis
+            for j, basis in zip(active, bases, strict=True)
+        ]
+    )
+    Z = null_space(C, len(w))
+    if groups.fit_intercept:
+        B = np.hstack([B, np.ones((len(y), 1))])
+        Z = np.block([[Z, np.zeros((len(w), 1))], [np.zeros((1, Z.shape[1])), np.ones((1, 1))]])
+        w = np.append(w, b)
+    BZ = B @ Z
+    n_w = int(sum(sizes))
+
+    def value(omega):
+        parts = np.split((Z @ omega)[:n_w], splits)
+        return loss_value(loss, BZ @ omega, y) + beta * sum(map(np.linalg.norm, parts))
+
+    omega = Z.T @ w
+    start = current = value(omega)
+    for _ in range(30):
+        x = Z @ omega
+        gradient = -(B.T @ dual_vector(loss, B @ x, y))
+        hessian = B.T @ (hessian_weights(loss, B @ x, y)[:, None] * B)
+        offset = 0
+        for part in np.split(x[:n_w], splits):
+            norm = np.linalg.norm(part)
+            if norm == 0:
+                return None
+            unit = part / norm
+            block = slice(offset, offset + len(part))
+            gradient[block] += beta * unit
+            hessian[block, block] += beta / norm * (np.eye(len(part)) - np.outer(unit, unit))
+            offset += len(part)
+        gradient, hessian = Z.T @ gradient, Z.T @ hessian @ Z
+        step = newton_step(hessian, gradient)
+        decrease = gradient @ step
+        if decrease >= 0:
+            break
+        if -decrease <= 1e-14 * max(abs(current), 1.0):
+            omega = omega + step  # (below what the objective resolves: the full step)
+            break
+        alpha = 1.0
+        while alpha > 1e-6 and value(omega + alpha * step) > current + 1e-4 * alpha * decrease:
+            alpha *= 0.5
+        if alpha <= 1e-6:
+            break
+        omega = omega + alpha * step
+        current = value(omega)
+    x = Z @ omega
+    coef = np.zeros_like(groups.coef)
+    for j, basis, part in zip(active, bases, np.split(x[:n_w], splits), strict=True):
+        coef[j] = basis @ part
+    if value(omega) > start + 1e-14 * abs(start) or not groups.feasible(coef):
+        return None
+    return coef, (x[-1] if groups.fit_intercept else 0.0)
+
+
+def _refined_multipliers(program, coef, v, multipliers, beta):
+    """Second-layer multipliers that satisfy the KKT conditions of the nonzero groups to
+    rounding, where the interior point's satisfy them to its accuracy only.
+
+    With those, nonzero groups priced at ``beta (1 +- 2.5e-6)`` and the gap stalled at 2e-7 of
+    the objective, while the groups at zero priced 1e-3 below ``beta`` (n=200 of
+    ``benchmarks/three_layer_rows.py``). At the optimum, a nonzero group ``c`` on ``+-M_i`` of
+    branch ``(s, l)`` satisfies ``beta c / ||c|| = +-M_i^T (s D'_l v + (2 D'_l - I) mu_sl)
+    + G_i^T lambda`` with ``mu_sl`` on the branch's tight second-layer rows and ``lambda`` on
+    the tight rows of ``C_i``: a linear system in ``(mu, lambda)``, solved here by least
+    squares over every nonzero group. Branches without a nonzero group keep their multipliers;
+    any ``mu >= 0`` gives a valid bound, so the result is clipped at zero.
+    """
+    n_outer = program.outer_masks.shape[0]
+    hidden = program.hidden_values(coef).reshape(2 * n_outer, -1)
+    norms = np.linalg.norm(coef, axis=-1)
+    active = np.argwhere(norms > 0)  # (part, sign, outer, pattern)
+    branches = np.unique(active[:, 1] * n_outer + active[:, 2])
+    tight = {
+        b: np.flatnonzero(np.abs(hidden[b]) <= _TIGHT * np.abs(hidden[b]).max()) for b in branches
+    }
+    offsets = np.cumsum([0] + [len(tight[b]) for b in branches])
+    start = dict(zip(branches, offsets[:-1], strict=True))
+    equations, columns, rhs = [], [], []
+    n_mu = offsets[-1]
+    for part, sign, outer, pattern in active:
+        branch = sign * n_outer + outer
+        c = coef[part, sign, outer, pattern]
+        piece = (-1.0 if part else 1.0) * program.pieces[pattern]  # +-M_i
+        cone = program.cones[pattern]
+        slack = cone @ c
+        rows = cone[slack <= _TIGHT * np.linalg.norm(cone, axis=1) * np.linalg.norm(c)]
+        signs = 2.0 * program.outer_masks[outer] - 1.0
+        samples = tight[branch]
+        block = np.zeros((len(c), n_mu))
+        block[:, start[branch] : start[branch] + len(samples)] = (
+            piece[samples] * signs[samples, None]
+        ).T
+        equations.append(block)
+        columns.append(rows.T)
+        sign_s = -1.0 if sign else 1.0
+        rhs.append(
+            beta * c / np.linalg.norm(c) - sign_s * piece.T @ (program.outer_masks[outer] * v)
+        )
+    lam = [np.zeros((len(r), sum(col.shape[1] for col in columns))) for r in rhs]
+    offset = 0
+    for block, col in zip(lam, columns, strict=True):
+        block[:, offset : offset + col.shape[1]] = col
+        offset += col.shape[1]
+    A = np.hstack([np.vstack(equations), np.vstack(lam)])
+    solution = np.linalg.lstsq(A, np.concatenate(rhs), rcond=None)[0]
+    refined = multipliers.copy()
+    for branch in branches:
+        refined[branch] = 0.0
+        mu = solution[start[branch] : start[branch] + len(tight[branch])]
+        refined[branch, tight[branch]] = np.maximum(mu, 0.0)
+    return refined
 
 
 def solve_three_layer(
@@ -259,7 +441,23 @@ def solve_three_layer(
         order = np.argsort(prices, axis=None)[::-1][:_GROUPS_PER_ROUND]
         candidates = [np.unravel_index(k, shape) for k in order if prices.flat[k] > beta]
         if not candidates:
-            # nothing left to add: the restricted solutions must be more exact
+            # nothing left to add: the bound may be the interior point's accuracy (polish the
+            # point and its multipliers), or the restricted solutions must be more exact
+            polished = _polished(groups, y, b, beta=beta, loss=loss)
+            if polished is not None:
+                groups.coef, b = polished
+                coef = groups.full_coef()
+                f = program.fit_values(coef) + b
+                primal = loss_value(loss, f, y) + beta * program.regularizer(coef)
+                v = dual_point(loss, f, y, fit_intercept)
+            refined = _refined_multipliers(program, coef, v, multipliers, beta)
+            top = float(three_layer_prices(program, v, refined, beta=beta).max(initial=0.0))
+            scaled = v * min(1.0, beta / max(top, 1e-300))
+            best_dual = max(best_dual, dual_objective(loss, scaled, y, fit_intercept))
+            gap = primal - best_dual
+            if gap <= tol * max(abs(primal), 1e-300):
+                converged = True
+                break
             if qp_tol <= 1e-12:
                 stalled = True
                 break
