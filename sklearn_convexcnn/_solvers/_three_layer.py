@@ -182,15 +182,18 @@ def _restricted_solve(groups, y, b, rows, multipliers, *, beta, loss, qp_tol):
     coupling, branch_of_row, sample_of_row = groups.second_layer_rows()
     blocks = [program.cones[pattern][rows[pattern]] for *_, pattern in groups.keys]
     x = np.concatenate([groups.coef.ravel(), [b] if groups.fit_intercept else []])
-    x, _, mu = _proximal_newton(
+    x, value, mu = _proximal_newton(
         M, y, x, beta=beta, loss=loss, gram=M.T @ M if loss == "squared" else None,
         blocks=blocks, patch_size=h, norm=_EUCLIDEAN, qp_tol=qp_tol, coupling=coupling,
     )  # fmt: skip
+    # interior-point residue is zeroed: groups that cost less than the QP resolves (where all
+    # are, the logistic loss's first solves left them at 1e-12 and the cutting planes chased
+    # their rows, 25,000 of them), and groups below _RESIDUE of the largest, which the
+    # recovered network drops and whose rows are not checked (_violated_rows)
     coef = x[: groups.coef.size].reshape(-1, h)
-    # groups below _RESIDUE of the largest are interior-point residue: the recovered network
-    # drops them and their rows are not checked (_violated_rows), so they are zeroed here
     norms = np.linalg.norm(coef, axis=1)
-    groups.coef = np.where((norms > _RESIDUE * norms.max(initial=0.0))[:, None], coef, 0.0)
+    kept = (beta * norms > qp_tol * abs(value)) & (norms > _RESIDUE * norms.max(initial=0.0))
+    groups.coef = np.where(kept[:, None], coef, 0.0)
     multipliers[groups.branches()] = 0.0
     multipliers[branch_of_row, sample_of_row] = np.maximum(mu, 0.0)
     return x[-1] if groups.fit_intercept else 0.0
