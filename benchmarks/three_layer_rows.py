@@ -1,18 +1,22 @@
-"""Three-layer programs through CVXPY: every cone row against cutting planes over the rows.
+"""Three-layer programs: every cone row and cutting planes through CVXPY, and the native solver.
 
 Usage::
 
-    python benchmarks/three_layer_rows.py
+    python benchmarks/three_layer_rows.py [--loss logistic] [--no-every-row]
 
 Each line builds one three-layer program (formulations.md §8.2: ``n`` Gaussian signals of
 length 32, ``kernel_size=5``, ``P`` sampled first-layer patterns and the second-layer patterns
-they sample, ``beta=0.1``, squared loss, intercept) and solves it twice with Clarabel in the
-same process: with every row of every first-layer cone, as before, and by the cutting planes
-of :func:`~sklearn_convexcnn._solvers._layers._solve_three_layer_with`. It prints both times,
-their ratio, both objectives and both certified gaps
-(:func:`~sklearn_convexcnn._solvers._layers.three_layer_gap`).
+they sample, ``beta=0.1``, intercept; the logistic loss on the sign of the target about its
+median) and solves it up to three times in the same process: with Clarabel on every row of
+every first-layer cone, as before f30b2af (``--no-every-row`` skips it: 300 s at ``n=300``);
+with Clarabel by the cutting planes of
+:func:`~sklearn_convexcnn._solvers._layers._solve_three_layer_with`; and by the native solver
+(:func:`~sklearn_convexcnn._solvers._three_layer.solve_three_layer`). It prints the times,
+the ratios to the cutting planes, the objectives and the certified gaps
+(:func:`~sklearn_convexcnn._solvers._layers.three_layer_gap` for CVXPY's points).
 """
 
+import argparse
 import time
 
 import numpy as np
@@ -20,46 +24,63 @@ import numpy as np
 from sklearn_convexcnn._formulations.three_layer import ThreeLayerFormulation
 from sklearn_convexcnn._patches import extract_patches, resolve_geometry
 from sklearn_convexcnn._solvers import _layers
+from sklearn_convexcnn._solvers._three_layer import solve_three_layer
 
 PROBLEMS = [(100, 16), (200, 16), (300, 16)]
 _GAP_OPTIONS = ("beta", "loss", "fit_intercept")
 
 
-def _program(n, n_patterns):
+def _program(n, n_patterns, loss="squared"):
     rng = np.random.RandomState(0)
     X = rng.standard_normal((n, 32))
     y = np.sin(X[:, :3].sum(axis=1)) + 0.1 * rng.standard_normal(n)
+    if loss == "logistic":
+        y = np.where(y > np.median(y), 1.0, -1.0)
     patches = extract_patches(X, resolve_geometry(None, 5, 1, 32))
     formulation = ThreeLayerFormulation()
     gates = formulation.sample_gates(patches, n_patterns, rng)
     return formulation.program(patches, gates), y
 
 
+def _timed(solve, *args, **kwargs):
+    start = time.perf_counter()
+    result = solve(*args, **kwargs)
+    return result, time.perf_counter() - start
+
+
 def main():
-    options = dict(beta=0.1, loss="squared", fit_intercept=True, tol=1e-7, max_iter=500)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--loss", choices=["squared", "logistic"], default="squared")
+    parser.add_argument("--no-every-row", action="store_true")
+    args = parser.parse_args()
+    options = dict(beta=0.1, loss=args.loss, fit_intercept=True, tol=1e-7, max_iter=500)
+    gap_options = {k: options[k] for k in _GAP_OPTIONS}
     for n, n_patterns in PROBLEMS:
-        program, y = _program(n, n_patterns)
+        program, y = _program(n, n_patterns, args.loss)
         n_cones, n_rows, _ = program.cones.shape
         n_groups = 4 * program.outer_masks.shape[0] * n_cones
-        start = time.perf_counter()
-        every, multipliers = _layers._solve_three_layer_rows(
-            "CLARABEL", program, y, [np.arange(n_rows)] * n_cones, verbose=0, **options
-        )
-        every_time = time.perf_counter() - start
-        every_gap = _layers.three_layer_gap(
-            program, every, multipliers, y, **{k: options[k] for k in _GAP_OPTIONS}
-        )
-        start = time.perf_counter()
-        planes = _layers._solve_three_layer_with("CLARABEL", program, y, **options)
-        planes_time = time.perf_counter() - start
-        print(
-            f"n={n:4d} P={n_patterns:3d} ({n_groups} groups x {n_rows} rows): every row "
-            f"{every_time:7.2f} s, cutting planes {planes_time:6.2f} s ({planes.status}); "
-            f"ratio {every_time / planes_time:5.1f}; objectives {every.objective:.9f} / "
-            f"{planes.objective:.9f}; gap / objective {every_gap / every.objective:.1e} / "
-            f"{planes.duality_gap / planes.objective:.1e}",
-            flush=True,
-        )
+        line = f"n={n:4d} P={n_patterns:3d} ({n_groups} groups x {n_rows} rows):"
+        results = {}
+        if not args.no_every_row:
+            every_row = [np.arange(n_rows)] * n_cones
+            (every, multipliers), seconds = _timed(
+                _layers._solve_three_layer_rows,
+                "CLARABEL", program, y, every_row, verbose=0, **options,
+            )  # fmt: skip
+            gap = _layers.three_layer_gap(program, every, multipliers, y, **gap_options)
+            results["every row"] = (every, gap, seconds)
+        planes, seconds = _timed(_layers._solve_three_layer_with, "CLARABEL", program, y, **options)
+        results["cutting planes"] = (planes, planes.duality_gap, seconds)
+        native, seconds = _timed(solve_three_layer, program, y, **options)
+        results["native"] = (native, native.duality_gap, seconds)
+        baseline = results["cutting planes"][2]
+        for name, (solution, gap, seconds) in results.items():
+            line += (
+                f"\n    {name:14s} {seconds:7.2f} s ({seconds / baseline:5.2f}x planes), "
+                f"{solution.status}, objective {solution.objective:.9f}, "
+                f"gap / objective {gap / solution.objective:.1e}"
+            )
+        print(line, flush=True)
 
 
 if __name__ == "__main__":

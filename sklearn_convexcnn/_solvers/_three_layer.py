@@ -22,10 +22,18 @@ the restricted problem:
    dual feasible point (:func:`._layers.three_layer_gap`): the gap to the best of them bounds
    the distance to the optimum of the full program. The solver stops when it is at most
    ``tol`` times the objective.
+5. **Polish.** The interior point's point and multipliers satisfy the optimality conditions to
+   about ``1e-6`` only, which can leave the gap above ``tol`` once no group is left to add.
+   Then the point is polished by Newton's method on its face (:func:`_polished`) and the
+   multipliers are solved from the nonzero groups' KKT equations
+   (:func:`_refined_multipliers`), which certifies to rounding.
 
 Groups stay in the set when the restricted problem sets them to zero: their branch's
 multipliers would leave with them, and without those the groups would price above ``beta``
-and enter again.
+and enter again. The restricted problems' dense fit rows make the interior point the cost:
+0.7-2.3x the time of CVXPY's cutting planes on the benchmark's programs (1.2-6.8x with the
+logistic loss, by proximal Newton), where the two-layer solver's faces factor only a face's
+dimension (they know no coupling rows). So ``solver="auto"`` keeps CVXPY for three layers.
 """
 
 import time
