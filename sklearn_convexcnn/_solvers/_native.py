@@ -484,45 +484,9 @@ def _newton_on_face(M, y, x, active, loss, beta, fit_intercept, h, blocks):
     if fit_intercept:
         w = np.append(w, b)
 
-    def value(z):
-        norms = [np.linalg.norm(part) for part in np.split(z[:n_w], splits)]
-        return loss_value(loss, B @ z, y) + beta * float(sum(norms))
-
-    current = value(w)
-    for _ in range(30):
-        f = B @ w
-        gradient = -(B.T @ dual_vector(loss, f, y))
-        hessian = B.T @ (hessian_weights(loss, f, y)[:, None] * B)
-        offset = 0
-        for part in np.split(w[:n_w], splits):
-            size, norm = len(part), np.linalg.norm(part)
-            if norm == 0:
-                return None
-            unit = part / norm
-            gradient[offset : offset + size] += beta * unit
-            hessian[offset : offset + size, offset : offset + size] += (
-                beta / norm * (np.eye(size) - np.outer(unit, unit))
-            )
-            offset += size
-        step = newton_step(hessian, gradient)
-        decrease = gradient @ step
-        if decrease >= 0:
-            break
-        if -decrease <= 1e-14 * max(abs(current), 1.0):
-            # below what the objective resolves, so no line search can judge the step; this
-            # close, the full Newton step is the accurate one (it zeroes a gradient of 1e-8)
-            w = w + step
-            break
-        alpha = 1.0
-        while alpha > 1e-6:
-            candidate = w + alpha * step
-            candidate_value = value(candidate)
-            if candidate_value <= current + 1e-4 * alpha * decrease:
-                break
-            alpha *= 0.5
-        else:
-            break
-        w, current = candidate, candidate_value
+    w = _newton_on_blocks(B, y, w, sizes, beta=beta, loss=loss)
+    if w is None:
+        return None
     polished = np.zeros_like(coef)
     for j, basis, part in zip(active, bases, np.split(w[:n_w], splits), strict=True):
         polished[j] = basis @ part
@@ -533,6 +497,62 @@ def _newton_on_face(M, y, x, active, loss, beta, fit_intercept, h, blocks):
             if np.any(slack < limit):
                 return None
     return np.concatenate([polished.ravel(), [w[-1]] if fit_intercept else []])
+
+
+def _newton_on_blocks(B, y, w, sizes, *, beta, loss, subspace=None):
+    """Minimise ``loss(B x, y) + beta * sum_j ||x_j||`` by Newton's method from ``x = w``.
+
+    ``x_j`` are the leading blocks of ``sizes``; any entries after them (an intercept) are not
+    penalised. With ``subspace`` (orthonormal columns ``Z``, with ``w`` in their range), over
+    ``x = Z omega`` only: linear equalities held, such as a three-layer branch's tight
+    second-layer rows. Returns ``x``, or ``None`` where a block reaches zero (the norm is not
+    smooth there).
+    """
+    Z = np.eye(len(w)) if subspace is None else subspace
+    splits = np.cumsum(sizes)[:-1]
+    n_w = int(sum(sizes))
+
+    def value(x):
+        norms = [np.linalg.norm(part) for part in np.split(x[:n_w], splits)]
+        return loss_value(loss, B @ x, y) + beta * float(sum(norms))
+
+    x = w
+    current = value(x)
+    for _ in range(30):
+        f = B @ x
+        gradient = -(B.T @ dual_vector(loss, f, y))
+        hessian = B.T @ (hessian_weights(loss, f, y)[:, None] * B)
+        offset = 0
+        for part in np.split(x[:n_w], splits):
+            size, norm = len(part), np.linalg.norm(part)
+            if norm == 0:
+                return None
+            unit = part / norm
+            gradient[offset : offset + size] += beta * unit
+            hessian[offset : offset + size, offset : offset + size] += (
+                beta / norm * (np.eye(size) - np.outer(unit, unit))
+            )
+            offset += size
+        step = Z @ newton_step(Z.T @ hessian @ Z, Z.T @ gradient)
+        decrease = gradient @ step
+        if decrease >= 0:
+            break
+        if -decrease <= 1e-14 * max(abs(current), 1.0):
+            # below what the objective resolves, so no line search can judge the step; this
+            # close, the full Newton step is the accurate one (it zeroes a gradient of 1e-8)
+            x = x + step
+            break
+        alpha = 1.0
+        while alpha > 1e-6:
+            candidate = x + alpha * step
+            candidate_value = value(candidate)
+            if candidate_value <= current + 1e-4 * alpha * decrease:
+                break
+            alpha *= 0.5
+        else:
+            break
+        x, current = candidate, candidate_value
+    return x
 
 
 def _clean(coef, beta, scale, norm):

@@ -40,9 +40,9 @@ import time
 
 import numpy as np
 
-from .._losses import dual_vector, loss_value
+from .._losses import loss_value
 from .._optimality import dual_objective, dual_point
-from ._faces import hessian_weights, newton_step, null_space
+from ._faces import null_space
 from ._layers import (
     _RESIDUE,
     _START_ROWS,
@@ -50,7 +50,7 @@ from ._layers import (
     _violated_rows,
     three_layer_prices,
 )
-from ._native import _EUCLIDEAN, _best_intercept, _proximal_newton
+from ._native import _EUCLIDEAN, _best_intercept, _newton_on_blocks, _proximal_newton
 from ._solution import Solution
 
 # Groups added per pricing round. Many groups of a three-layer program enter (191 of the 512
@@ -253,49 +253,20 @@ def _polished(groups, y, b, *, beta, loss):
         B = np.hstack([B, np.ones((len(y), 1))])
         Z = np.block([[Z, np.zeros((len(w), 1))], [np.zeros((1, Z.shape[1])), np.ones((1, 1))]])
         w = np.append(w, b)
-    BZ = B @ Z
     n_w = int(sum(sizes))
 
-    def value(omega):
-        parts = np.split((Z @ omega)[:n_w], splits)
-        return loss_value(loss, BZ @ omega, y) + beta * sum(map(np.linalg.norm, parts))
+    def value(x):
+        norms = [np.linalg.norm(part) for part in np.split(x[:n_w], splits)]
+        return loss_value(loss, B @ x, y) + beta * float(sum(norms))
 
-    omega = Z.T @ w
-    start = current = value(omega)
-    for _ in range(30):
-        x = Z @ omega
-        gradient = -(B.T @ dual_vector(loss, B @ x, y))
-        hessian = B.T @ (hessian_weights(loss, B @ x, y)[:, None] * B)
-        offset = 0
-        for part in np.split(x[:n_w], splits):
-            norm = np.linalg.norm(part)
-            if norm == 0:
-                return None
-            unit = part / norm
-            block = slice(offset, offset + len(part))
-            gradient[block] += beta * unit
-            hessian[block, block] += beta / norm * (np.eye(len(part)) - np.outer(unit, unit))
-            offset += len(part)
-        gradient, hessian = Z.T @ gradient, Z.T @ hessian @ Z
-        step = newton_step(hessian, gradient)
-        decrease = gradient @ step
-        if decrease >= 0:
-            break
-        if -decrease <= 1e-14 * max(abs(current), 1.0):
-            omega = omega + step  # (below what the objective resolves: the full step)
-            break
-        alpha = 1.0
-        while alpha > 1e-6 and value(omega + alpha * step) > current + 1e-4 * alpha * decrease:
-            alpha *= 0.5
-        if alpha <= 1e-6:
-            break
-        omega = omega + alpha * step
-        current = value(omega)
-    x = Z @ omega
+    w = Z @ (Z.T @ w)  # onto the face: the interior point leaves its tight rows at ~1e-7
+    x = _newton_on_blocks(B, y, w, sizes, beta=beta, loss=loss, subspace=Z)
+    if x is None:
+        return None
     coef = np.zeros_like(groups.coef)
     for j, basis, part in zip(active, bases, np.split(x[:n_w], splits), strict=True):
         coef[j] = basis @ part
-    if value(omega) > start + 1e-14 * abs(start) or not groups.feasible(coef):
+    if value(x) > value(w) + 1e-14 * abs(value(w)) or not groups.feasible(coef):
         return None
     return coef, (x[-1] if groups.fit_intercept else 0.0)
 
