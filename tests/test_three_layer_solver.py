@@ -169,3 +169,17 @@ def test_a_restricted_optimum_at_zero_is_returned_as_zero(loss):
         groups, y, 0.0, rows, multipliers, beta=100.0, loss=loss, qp_tol=1e-9
     )
     assert not groups.coef.any()
+
+
+def test_cone_rows_still_violated_are_reported_not_certified(monkeypatch):
+    # one feasibility round from no rows at all cannot make the point feasible: no gap then
+    monkeypatch.setattr(_three_layer, "_MAX_ROW_ROUNDS", 1)
+    program, y = _program(2, "squared", n=30, length=8)
+    options = dict(beta=0.05, loss="squared", fit_intercept=True, tol=1e-8, max_iter=500)
+    stopped = solve_three_layer(dataclasses.replace(program, gates=None), y, **options)
+    assert not stopped.converged
+    assert stopped.status == "cone rows still violated after 1 rounds"
+    assert stopped.duality_gap is None
+    assert stopped.objective == pytest.approx(
+        _objective(program, stopped.coef, stopped.intercept, y, 0.05, "squared"), rel=1e-12
+    )

@@ -61,6 +61,7 @@ _GROUPS_PER_ROUND = 32
 _FEASIBILITY_TOL = 1e-9
 # Second-layer rows added per branch and feasibility round.
 _ROWS_PER_ROUND = 40
+# Feasibility rounds per restricted problem before the solve gives up (no point to certify).
 _MAX_ROW_ROUNDS = 100
 # Relative slack below which a row is tight, for the polish and the refined multipliers: the
 # interior point leaves tight rows at 1e-10 to 1.2e-7 of the largest value, others at 2e-3 and
@@ -161,21 +162,19 @@ class _Groups:
             limit = -1e-12 * np.linalg.norm(cone, axis=1) * np.linalg.norm(c)
             if np.any(cone @ c < limit):
                 return False
-        full = np.zeros_like(self.full_coef())
-        for key, c in zip(self.keys, coef, strict=True):
-            full[key] = c
         masks = self.program.outer_masks
-        hidden = self.program.hidden_values(full).reshape(len(self.samples), -1)
+        hidden = self.program.hidden_values(self.full_coef(coef)).reshape(len(self.samples), -1)
         slack = (2.0 * np.vstack([masks, masks]) - 1.0) * hidden
         return bool(np.all(slack >= -1e-12 * np.abs(hidden).max(axis=1, keepdims=True)))
 
-    def full_coef(self):
-        """The working set's groups in the program's layout, (2, 2, n_outer, n_patterns, h)."""
+    def full_coef(self, coef=None):
+        """The working set's groups (or ``coef``, one row per group) in the program's layout,
+        shape (2, 2, n_outer, n_patterns, h)."""
         n_patterns, _, h = self.program.pieces.shape
-        coef = np.zeros((2, 2, self.program.outer_masks.shape[0], n_patterns, h))
-        for key, c in zip(self.keys, self.coef, strict=True):
-            coef[key] = c
-        return coef
+        full = np.zeros((2, 2, self.program.outer_masks.shape[0], n_patterns, h))
+        for key, c in zip(self.keys, self.coef if coef is None else coef, strict=True):
+            full[key] = c
+        return full
 
 
 def _restricted_solve(groups, y, b, rows, multipliers, *, beta, loss, qp_tol):
@@ -396,6 +395,17 @@ def solve_three_layer(
                 if not groups.add_violated_samples(coef) and not any(map(len, violated)):
                     break
                 rows = [np.union1d(kept, new) for kept, new in zip(rows, violated, strict=True)]
+            else:  # infeasible for the whole program: no gap to certify
+                f = program.fit_values(coef) + b
+                return Solution(
+                    coef=coef,
+                    intercept=float(b),
+                    objective=loss_value(loss, f, y) + beta * program.regularizer(coef),
+                    converged=False,
+                    status=f"cone rows still violated after {_MAX_ROW_ROUNDS} rounds",
+                    n_iter=n_iter,
+                    solver="native",
+                )
         coef = groups.full_coef()
         f = program.fit_values(coef) + b
         primal = loss_value(loss, f, y) + beta * program.regularizer(coef)
