@@ -39,6 +39,7 @@ dimension (they know no coupling rows). So ``solver="auto"`` keeps CVXPY for thr
 import time
 
 import numpy as np
+import scipy.linalg
 
 from .._losses import loss_value
 from .._optimality import dual_objective, dual_point
@@ -314,12 +315,7 @@ def _refined_multipliers(program, coef, v, multipliers, beta):
         rhs.append(
             beta * c / np.linalg.norm(c) - sign_s * piece.T @ (program.outer_masks[outer] * v)
         )
-    lam = [np.zeros((len(r), sum(col.shape[1] for col in columns))) for r in rhs]
-    offset = 0
-    for block, col in zip(lam, columns, strict=True):
-        block[:, offset : offset + col.shape[1]] = col
-        offset += col.shape[1]
-    A = np.hstack([np.vstack(equations), np.vstack(lam)])
+    A = np.hstack([np.vstack(equations), scipy.linalg.block_diag(*columns)])
     solution = np.linalg.lstsq(A, np.concatenate(rhs), rcond=None)[0]
     refined = multipliers.copy()
     for branch in branches:
