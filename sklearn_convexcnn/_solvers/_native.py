@@ -184,17 +184,9 @@ def _solve_qp(
     # The QPs are small and their Hessian dense: QDLDL factors them 2-2.5x faster than the
     # supernodal faer that "auto" picks (digits, 2x2 regions: 6.5 s against 16 s per class).
     settings.direct_solve_method = "qdldl"
-    P = sp.triu(P).tocsc()
-    result = clarabel.DefaultSolver(P, q, A, b, cones, settings).solve()
+    solver = clarabel.DefaultSolver(sp.triu(P).tocsc(), q, A, b, cones, settings)
+    result = solver.solve()
     status = str(result.status)
-    if status == "AlmostSolved":
-        # Reduced accuracy. On three-layer QPs (coupling rows, many groups at zero) such points
-        # were 1e-7 of the objective off, and the solve stalled there; without equilibration
-        # 12 of 15 such QPs solved (benchmarks/three_layer_rows.py programs)
-        settings.equilibrate_enable = False
-        retry = clarabel.DefaultSolver(P, q, A, b, cones, settings).solve()
-        if str(retry.status) == "Solved":
-            result, status = retry, "Solved"
     if "Solved" not in status:
         raise SolverFailed(f"the restricted problem ({n_coef} variables) stopped with {status}")
     return np.asarray(result.x[:n_x]), np.asarray(result.z[A.shape[0] - n_c :])
