@@ -11,6 +11,7 @@ import pytest
 from sklearn_convexcnn._formulations.three_layer import ThreeLayerFormulation
 from sklearn_convexcnn._patches import extract_patches, resolve_geometry
 from sklearn_convexcnn._solvers import _layers, _three_layer
+from sklearn_convexcnn._solvers._solution import SolverFailed
 from sklearn_convexcnn._solvers._three_layer import solve_three_layer
 
 
@@ -183,3 +184,71 @@ def test_cone_rows_still_violated_are_reported_not_certified(monkeypatch):
     assert stopped.objective == pytest.approx(
         _objective(program, stopped.coef, stopped.intercept, y, 0.05, "squared"), rel=1e-12
     )
+
+
+def test_large_targets_are_solved_at_unit_scale():
+    # targets of size 1000 at beta=0.1 are the unit-scale program at beta=1e-4; solved as
+    # given, the restricted QP failed (InsufficientProgress) on a program like this one
+    program, y = _program(0, "squared", n=25)
+    options = dict(loss="squared", fit_intercept=True, tol=1e-7, max_iter=500)
+    large = solve_three_layer(program, 1000 * y, beta=0.1, **options)
+    unit = solve_three_layer(program, y, beta=1e-4, **options)
+    assert large.converged, large.status
+    assert large.objective == pytest.approx(1e6 * unit.objective, rel=1e-7)
+
+
+@pytest.mark.parametrize("x_scale, y_scale", [(1.0, 1000.0), (1e-3, 1.0), (1e3, 1e-3)])
+def test_scaled_data_give_the_scaled_optimum(x_scale, y_scale):
+    # the program is homogeneous: pieces s A and targets t y give the groups (t / s) c at
+    # beta s t, and t^2 times the objective. Solved as given, targets of size 1000 stalled
+    # at 2.5e-4 of the objective (the interior point's tolerances are partly absolute)
+    program, y = _program(0, "squared")
+    options = dict(loss="squared", fit_intercept=True, tol=1e-8, max_iter=500)
+    base = solve_three_layer(program, y, beta=0.1, **options)
+    scaled_program = dataclasses.replace(program, pieces=program.pieces * x_scale)
+    scaled = solve_three_layer(scaled_program, y * y_scale, beta=0.1 * x_scale * y_scale, **options)
+    assert scaled.converged, scaled.status
+    assert scaled.objective == pytest.approx(base.objective * y_scale**2, rel=1e-8)
+    assert scaled.duality_gap <= 1e-8 * scaled.objective
+    # (the fit is unique, the groups need not be)
+    fit = program.fit_values(base.coef) + base.intercept
+    scaled_fit = scaled_program.fit_values(scaled.coef) + scaled.intercept
+    np.testing.assert_allclose(scaled_fit / y_scale, fit, atol=1e-6 * np.abs(fit).max())
+
+
+def test_a_failed_restricted_solve_returns_the_last_certified_point(monkeypatch):
+    # the interior point can fail (InsufficientProgress on targets of size 1000 before the
+    # solves were at unit scale): the points certified so far must not be lost
+    program, y = _program(0, "squared")
+    options = dict(beta=0.1, loss="squared", fit_intercept=True, tol=1e-8, max_iter=500)
+    solve, calls, fail_at = _three_layer._restricted_solve, [], [None]
+
+    def failing(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == fail_at[0]:
+            raise SolverFailed("InsufficientProgress")
+        return solve(*args, **kwargs)
+
+    monkeypatch.setattr(_three_layer, "_restricted_solve", failing)
+    optimum = solve_three_layer(program, y, **options)
+    fail_at[0], n_calls = len(calls), len(calls)  # now the last solve fails
+    calls.clear()
+    stopped = solve_three_layer(program, y, **options)
+    assert len(calls) == n_calls
+    assert not stopped.converged
+    assert stopped.status == "stalled"
+    _assert_feasible(program, stopped.coef)
+    assert stopped.coef.any()
+    assert stopped.objective == pytest.approx(
+        _objective(program, stopped.coef, stopped.intercept, y, 0.1, "squared"), rel=1e-12
+    )
+    # a valid bound: the gap covers the distance to the optimum
+    assert stopped.objective - stopped.duality_gap <= optimum.objective * (1 + 1e-12)
+    calls.clear()
+    fail_at[0] = 1  # the first solve fails: the point without groups, with its bound
+    first = solve_three_layer(program, y, **options)
+    assert first.status == "stalled" and not first.coef.any()
+    assert first.objective - first.duality_gap <= optimum.objective * (1 + 1e-12)
+    calls.clear()  # from a warm start there is no such point: the failure is raised
+    with pytest.raises(SolverFailed):
+        solve_three_layer(program, y, coef_init=optimum.coef, **options)

@@ -36,6 +36,7 @@ logistic loss, by proximal Newton), where the two-layer solver's faces factor on
 dimension (they know no coupling rows). So ``solver="auto"`` keeps CVXPY for three layers.
 """
 
+import dataclasses
 import time
 
 import numpy as np
@@ -43,6 +44,7 @@ import scipy.linalg
 
 from .._losses import loss_value
 from .._optimality import dual_objective, dual_point
+from ._cvxpy import _unit_scales
 from ._faces import null_space
 from ._layers import (
     _RESIDUE,
@@ -52,7 +54,7 @@ from ._layers import (
     three_layer_prices,
 )
 from ._native import _EUCLIDEAN, _best_intercept, _newton_on_blocks, _proximal_newton
-from ._solution import Solution
+from ._solution import Solution, SolverFailed
 
 # Groups added per pricing round. Many groups of a three-layer program enter (191 of the 512
 # of examples/plot_three_layer.py): 8 at a time took 25 iterations there, 32 took 11 (8.2 s
@@ -205,6 +207,21 @@ def _restricted_solve(groups, y, b, rows, multipliers, *, beta, loss, qp_tol):
     multipliers[groups.branches()] = 0.0
     multipliers[branch_of_row, sample_of_row] = np.maximum(mu, 0.0)
     return x[-1] if groups.fit_intercept else 0.0
+
+
+def _feasible_restricted_point(groups, y, b, rows, row_norms, multipliers, **options):
+    """Solve the restricted problem (:func:`_restricted_solve`, ``options`` its keywords),
+    adding the first- and second-layer rows its point violates, until it violates none or
+    ``_MAX_ROW_ROUNDS`` rounds have passed. Returns ``b``, the kept first-layer rows and
+    whether the point is feasible."""
+    for _ in range(_MAX_ROW_ROUNDS):
+        b = _restricted_solve(groups, y, b, rows, multipliers, **options)
+        coef = groups.full_coef()
+        violated = _violated_rows(groups.program, coef, rows, row_norms, _FEASIBILITY_TOL)
+        if not groups.add_violated_samples(coef) and not any(map(len, violated)):
+            return b, rows, True
+        rows = [np.union1d(kept, new) for kept, new in zip(rows, violated, strict=True)]
+    return b, rows, False
 
 
 def _polished(groups, y, b, *, beta, loss):
@@ -364,8 +381,52 @@ def solve_three_layer(
     solution : Solution
         With ``duality_gap`` the certified gap of the returned point.
     """
-    start_time = time.perf_counter()
+    # at unit scale, as CVXPY's solves: Clarabel's tolerances are absolute in part, and on
+    # targets of size 1000 the restricted QPs stalled 2.5e-4 of the objective above the optimum
     y = np.asarray(y, dtype=float)
+    x_scale, y_scale, unit_beta = _unit_scales(program.pieces, y, beta, loss)
+    coef_scale = y_scale / x_scale
+    solution = _solve(
+        dataclasses.replace(program, pieces=program.pieces / x_scale),
+        y / y_scale,
+        beta=unit_beta,
+        loss=loss,
+        fit_intercept=fit_intercept,
+        tol=tol,
+        max_iter=max_iter,
+        verbose=verbose,
+        coef_init=None if coef_init is None else coef_init / coef_scale,
+        intercept_init=None if intercept_init is None else intercept_init / y_scale,
+        objective_scale=y_scale**2,
+    )
+    coef, b = solution.coef * coef_scale, solution.intercept * y_scale
+    f = program.fit_values(coef) + b
+    return dataclasses.replace(
+        solution,
+        coef=coef,
+        intercept=b,
+        objective=float(loss_value(loss, f, y) + beta * program.regularizer(coef)),
+        duality_gap=None if solution.duality_gap is None else solution.duality_gap * y_scale**2,
+    )
+
+
+def _solve(
+    program,
+    y,
+    *,
+    beta,
+    loss,
+    fit_intercept,
+    tol,
+    max_iter,
+    verbose,
+    coef_init,
+    intercept_init,
+    objective_scale,
+):
+    """:func:`solve_three_layer` on unit-scale data; ``objective_scale`` converts the
+    objectives it prints back to the data's scale."""
+    start_time = time.perf_counter()
     n_patterns, n_samples, h = program.pieces.shape
     shape = (2, 2, program.outer_masks.shape[0], n_patterns)
     groups = _Groups(program, fit_intercept)
@@ -380,18 +441,22 @@ def solve_three_layer(
     multipliers = np.zeros((2 * shape[2], n_samples))
     qp_tol = min(1e-9, max(1e-12, 1e-2 * tol))
     n_iter, best_dual, converged, stalled = 0, -np.inf, False, False
+    certified = None  # the last feasible point: the answer if a restricted solve fails
     while True:
         if len(groups):
-            for _ in range(_MAX_ROW_ROUNDS):
-                b = _restricted_solve(
-                    groups, y, b, rows, multipliers, beta=beta, loss=loss, qp_tol=qp_tol
-                )
+            try:
+                b, rows, feasible = _feasible_restricted_point(
+                    groups, y, b, rows, row_norms, multipliers, beta=beta, loss=loss,
+                    qp_tol=qp_tol,
+                )  # fmt: skip
+            except SolverFailed:
+                if certified is None:
+                    raise
+                (coef, b, primal), stalled = certified, True
+                gap = primal - best_dual
+                break
+            if not feasible:  # infeasible for the whole program: no gap to certify
                 coef = groups.full_coef()
-                violated = _violated_rows(program, coef, rows, row_norms, _FEASIBILITY_TOL)
-                if not groups.add_violated_samples(coef) and not any(map(len, violated)):
-                    break
-                rows = [np.union1d(kept, new) for kept, new in zip(rows, violated, strict=True)]
-            else:  # infeasible for the whole program: no gap to certify
                 f = program.fit_values(coef) + b
                 return Solution(
                     coef=coef,
@@ -413,10 +478,12 @@ def solve_three_layer(
             dual_objective(loss, v * min(1.0, beta / max(top, 1e-300)), y, fit_intercept),
         )
         gap = primal - best_dual
+        certified = (coef, b, primal)
         if verbose:
             print(
-                f"[native] three-layer iteration {n_iter}: objective {primal:.10g}, gap "
-                f"{gap:.2e}, {len(groups)} groups, {sum(map(len, rows))} first-layer rows, "
+                f"[native] three-layer iteration {n_iter}: objective "
+                f"{objective_scale * primal:.10g}, gap {objective_scale * gap:.2e}, "
+                f"{len(groups)} groups, {sum(map(len, rows))} first-layer rows, "
                 f"{time.perf_counter() - start_time:.2f} s",
                 flush=True,
             )
@@ -443,6 +510,7 @@ def solve_three_layer(
             scaled = v * min(1.0, beta / max(top, 1e-300))
             best_dual = max(best_dual, dual_objective(loss, scaled, y, fit_intercept))
             gap = primal - best_dual
+            certified = (coef, b, primal)
             if gap <= tol * max(abs(primal), 1e-300):
                 converged = True
                 break
