@@ -111,14 +111,15 @@ class _Groups:
             columns.append(np.ones((masks.shape[1], 1)))
         return np.hstack(columns)
 
-    def second_layer_rows(self):
-        """The kept rows of ``(2 D'_l - I) z_sl >= 0``, over the design's columns, and the
-        branch and sample of each."""
+    def second_layer_rows(self, samples=None):
+        """The kept rows (or those of the mask ``samples``) of ``(2 D'_l - I) z_sl >= 0``,
+        over the design's columns, and the branch and sample of each."""
         masks = self.program.outer_masks
         n_outer = masks.shape[0]
         h = self.coef.shape[1]
-        branch_of_row, sample_of_row = np.nonzero(self.samples)
-        first = np.searchsorted(branch_of_row, np.arange(len(self.samples) + 1))
+        samples = self.samples if samples is None else samples
+        branch_of_row, sample_of_row = np.nonzero(samples)
+        first = np.searchsorted(branch_of_row, np.arange(len(samples) + 1))
         rows = np.zeros((len(branch_of_row), self.coef.size + self.fit_intercept))
         for j, (piece, branch) in enumerate(self._columns()):
             block = slice(first[branch], first[branch + 1])
@@ -147,15 +148,6 @@ class _Groups:
     def branches(self):
         """The branches ``s * n_outer + l`` with a group in the set."""
         return np.unique([branch for _, branch in self._columns()]).astype(int)
-
-    def all_second_layer_rows(self):
-        """:meth:`second_layer_rows` with every row of every branch kept."""
-        kept = self.samples
-        self.samples = np.ones_like(kept)
-        try:
-            return self.second_layer_rows()
-        finally:
-            self.samples = kept
 
     def feasible(self, coef):
         """Whether the groups ``coef`` satisfy every row of their first-layer cones and of
@@ -255,7 +247,7 @@ def _polished(groups, y, b, *, beta, loss):
     )
     w = np.concatenate([basis.T @ groups.coef[j] for j, basis in zip(active, bases, strict=True)])
     # the tight second-layer rows, on the face's coordinates: C w = 0
-    coupling, branch_of_row, sample_of_row = groups.all_second_layer_rows()
+    coupling, branch_of_row, sample_of_row = groups.second_layer_rows(np.ones_like(groups.samples))
     hidden = program.hidden_values(groups.full_coef()).reshape(len(groups.samples), -1)
     scale = np.abs(hidden).max(axis=1)[branch_of_row]
     tight = np.abs(hidden[branch_of_row, sample_of_row]) <= _TIGHT * scale
