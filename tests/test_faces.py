@@ -12,7 +12,12 @@ import pytest
 from sklearn_convexcnn._losses import dual_vector, loss_value
 from sklearn_convexcnn._optimality import _nnls_projection
 from sklearn_convexcnn._solvers import _native
-from sklearn_convexcnn._solvers._faces import FacesFailed, solve_on_faces
+from sklearn_convexcnn._solvers._faces import (
+    FacesFailed,
+    _face_system,
+    _Faces,
+    solve_on_faces,
+)
 
 
 def _restricted(seed, loss, fit_intercept, n=40, n_groups=6, h=4, n_rows=8):
@@ -74,6 +79,61 @@ def _check_kkt_point(M, y, blocks, beta, loss, coef, b):
 def _objective(M, y, blocks, beta, loss, coef, b):
     f = M[:, : coef.size] @ coef.ravel() + b
     return loss_value(loss, f, y) + beta * np.linalg.norm(coef, axis=1).sum()
+
+
+@pytest.mark.parametrize("loss", ["squared", "logistic"])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_face_system_is_the_objectives_derivatives_on_the_face(loss, fit_intercept):
+    """Gradient and Hessian in the face's coordinates match central differences of the
+    objective along the face: nonzero groups move in the null space of their tight rows."""
+    M, y, blocks, beta = _restricted(3, loss, fit_intercept)
+    rng = np.random.default_rng(3)
+    h, n_groups = blocks[0].shape[1], len(blocks)
+    coef = rng.standard_normal((n_groups, h))
+    coef[[1, 4]] = 0.0  # two groups off the face
+    counts = {0: 1, 2: 0, 3: 2, 5: 3}  # tight rows of the nonzero groups
+    for j, tight_count in counts.items():
+        # rows at zero slack at coef[j], and slack rows
+        rows = blocks[j]
+        rows[rows @ coef[j] < 0] *= -1
+        rows[:tight_count] -= np.outer(rows[:tight_count] @ coef[j], coef[j]) / (coef[j] @ coef[j])
+    faces = _Faces(
+        M, M.T @ M if loss == "squared" else None, y, blocks,
+        beta=beta, loss=loss, fit_intercept=fit_intercept, kkt_tol=1e-9,
+    )  # fmt: skip
+    b = 0.3 if fit_intercept else 0.0
+    tight = faces.tight_rows(coef)
+    norms = np.linalg.norm(coef, axis=1)
+    active = np.flatnonzero(norms)
+    assert {j: int(tight[j].sum()) for j in active} == counts
+    f = M[:, : coef.size] @ coef.ravel() + b
+    gradient, hessian, padded, valid = _face_system(faces, coef, b, f, tight, active, norms)
+    assert hessian.shape == (len(gradient), len(gradient))
+    assert valid.sum() == len(active) * h - sum(counts.values())
+
+    def objective(t):
+        step = np.zeros(valid.size)
+        step[valid] = t[: valid.sum()]
+        moved = coef.copy()
+        moved[active] += np.einsum("aik,ak->ai", padded, step.reshape(len(active), h))
+        return _objective(M, y, blocks, beta, loss, moved, b + (t[-1] if fit_intercept else 0))
+
+    def numerical_gradient(t, eps=1e-5):
+        steps = eps * np.eye(len(t))
+        return np.array([(objective(t + e) - objective(t - e)) / (2 * eps) for e in steps])
+
+    origin = np.zeros(len(gradient))
+    np.testing.assert_allclose(gradient, numerical_gradient(origin), rtol=1e-6, atol=1e-6)
+    eps = 1e-4
+    columns = [
+        (numerical_gradient(origin + eps * e) - numerical_gradient(origin - eps * e)) / (2 * eps)
+        for e in np.eye(len(gradient))
+    ]
+    np.testing.assert_allclose(hessian, np.array(columns).T, rtol=1e-4, atol=1e-4)
+    # the tight rows stay tight along the face
+    for i, j in enumerate(active):
+        basis = padded[i][:, valid.reshape(len(active), h)[i]]
+        np.testing.assert_allclose(blocks[j][tight[j]] @ basis, 0.0, atol=1e-12)
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
