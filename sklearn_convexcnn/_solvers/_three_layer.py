@@ -11,11 +11,12 @@ the branch's multipliers ``mu_sl >= 0`` of that constraint. Column generation ta
 the restricted problem:
 
 1. **Restricted problem.** The groups of the working set, the kept rows of their first-layer
-   cones, and all ``n`` second-layer rows of their branches: an interior-point QP
+   cones, and the kept second-layer rows of their branches: an interior-point QP
    (:func:`._native._solve_qp`), by proximal Newton for the logistic loss. It returns the point
-   and the multipliers of the second-layer rows (zero for branches without a group in the set).
-2. **Rows.** First-layer rows that a nonzero group violates are added, the most violated first,
-   until the point satisfies every row (as :func:`._layers._solve_three_layer_with` does).
+   and the multipliers of the kept second-layer rows (zero for the others).
+2. **Rows.** Rows of either layer that the point violates are added, the most violated first
+   (at most ``_ROWS_PER_ROUND`` per branch for the second layer), until the point satisfies
+   every row (as :func:`._layers._solve_three_layer_with` does for the first layer).
 3. **Pricing.** Every group is priced with those multipliers
    (:func:`._layers.three_layer_prices`); the most violating ones enter the set.
 4. **Certificate.** Any ``mu >= 0``, with ``v`` scaled by ``beta`` over the largest price, is a
