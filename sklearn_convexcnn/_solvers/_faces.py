@@ -98,6 +98,13 @@ def hessian_weights(loss, f, y):
     return p * (1 - p)
 
 
+def weighted_gram(B, weights):
+    """``B^T diag(weights) B`` for ``weights >= 0``, as the symmetric product ``C^T C`` with
+    ``C = sqrt(weights) B``: BLAS forms it in half the flops of ``B^T (weights B)``."""
+    C = np.sqrt(weights)[:, None] * B
+    return C.T @ C
+
+
 class _Faces:
     """What the Newton iterations of one restricted problem share.
 
@@ -229,9 +236,8 @@ class _Faces:
         """The loss's Hessian in the face's coordinates (:func:`_face_system`), the
         intercept's last.
 
-        The logistic loss's is ``C^T C``, with ``C`` the design in those coordinates times
-        the square roots of the loss's weights: a symmetric product, which BLAS forms in half
-        the flops of ``B^T (w B)``, and no projection of an ``(a h)^2`` Hessian afterwards.
+        The logistic loss's is the design in those coordinates, weighted
+        (:func:`weighted_gram`): no projection of an ``(a h)^2`` Hessian afterwards.
         On the README demo this halved the time of the face systems (4.3 s to 2.3 s over
         1467 of them, one process). The squared loss's is the Gram's block, kept while the
         face's groups are the same, and projected.
@@ -245,8 +251,7 @@ class _Faces:
             face = face.reshape(n_samples, a * h)[:, valid]
             if self.fit_intercept:
                 face = np.column_stack([face, self.M[:, -1]])
-            face *= np.sqrt(hessian_weights(self.loss, f, self.y))[:, None]
-            return face.T @ face
+            return weighted_gram(face, hessian_weights(self.loss, f, self.y))
         columns = (active[:, None] * h + np.arange(h)).ravel()
         if self.fit_intercept:
             columns = np.append(columns, self.M.shape[1] - 1)

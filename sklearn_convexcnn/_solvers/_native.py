@@ -64,7 +64,14 @@ from .._optimality import (
     dual_point,
     groups_per_pass,
 )
-from ._faces import FacesFailed, hessian_weights, newton_step, null_space, solve_on_faces
+from ._faces import (
+    FacesFailed,
+    hessian_weights,
+    newton_step,
+    null_space,
+    solve_on_faces,
+    weighted_gram,
+)
 from ._solution import Solution, SolverFailed
 
 # Groups added per pricing round and rows per group per feasibility round.
@@ -125,7 +132,7 @@ def _solve_qp(
     if lifted:
         quadratic = [sp.csc_matrix((n_x, n_x)), sp.diags(weights)]
     else:
-        H = gram if gram is not None else M.T @ (weights[:, None] * M)
+        H = gram if gram is not None else weighted_gram(M, weights)
         quadratic = [sp.csc_matrix(np.triu(H))]
     P = sp.block_diag([*quadratic, sp.csc_matrix((n_t, n_t))])
     q = np.concatenate([linear, np.zeros(n_r), np.full(n_t, beta)])
@@ -513,7 +520,7 @@ def _newton_on_blocks(B, y, w, sizes, *, beta, loss, subspace=None):
     for _ in range(30):
         f = B @ x
         gradient = -(B.T @ dual_vector(loss, f, y))
-        hessian = B.T @ (hessian_weights(loss, f, y)[:, None] * B)
+        hessian = weighted_gram(B, hessian_weights(loss, f, y))
         offset = 0
         for part in np.split(x[:n_w], splits):
             size, norm = len(part), np.linalg.norm(part)
