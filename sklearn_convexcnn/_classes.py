@@ -147,7 +147,7 @@ _PARAMETERS = """\
         every formulation that provides the matrix-free operator it needs (the two-layer
         poolings), and otherwise the first installed of Clarabel, ECOS, SCS. ``"native"`` also
         solves circular programs (3-11x slower than CVXPY) and three-layer programs (by
-        column generation with the second layer's multipliers; 0.7-7x CVXPY's time),
+        column generation with the second layer's multipliers; 0.5-8x CVXPY's time),
         certified to ``tol``, where CVXPY's points are certified only to about ``1e-7`` to
         ``1e-4``. Where the native solver fails, or stops with a gap above ``1e-5`` times the
         objective (what the conic solvers certify at best), ``"auto"`` also solves the whole

@@ -32,7 +32,7 @@ the restricted problem:
 Groups stay in the set when the restricted problem sets them to zero: their branch's
 multipliers would leave with them, and without those the groups would price above ``beta``
 and enter again. The restricted problems' dense fit rows make the interior point the cost:
-0.7-2.3x the time of CVXPY's cutting planes on the benchmark's programs (1.2-6.8x with the
+0.5-2.3x the time of CVXPY's cutting planes on the benchmark's programs (1.1-8.3x with the
 logistic loss, by proximal Newton), where the two-layer solver's faces factor only a face's
 dimension (they know no coupling rows). So ``solver="auto"`` keeps CVXPY for three layers.
 """
