@@ -98,9 +98,13 @@ def hessian_weights(loss, f, y):
     return p * (1 - p)
 
 
-def weighted_gram(B, weights):
+def weighted_gram(B, weights, *, overwrite=False):
     """``B^T diag(weights) B`` for ``weights >= 0``, as the symmetric product ``C^T C`` with
-    ``C = sqrt(weights) B``: BLAS forms it in half the flops of ``B^T (weights B)``."""
+    ``C = sqrt(weights) B``: BLAS forms it in half the flops of ``B^T (weights B)``. With
+    ``overwrite``, ``C`` is formed in ``B``'s memory."""
+    if overwrite:
+        B *= np.sqrt(weights)[:, None]
+        return B.T @ B
     C = np.sqrt(weights)[:, None] * B
     return C.T @ C
 
@@ -237,21 +241,27 @@ class _Faces:
         intercept's last.
 
         The logistic loss's is the design in those coordinates, weighted
-        (:func:`weighted_gram`): no projection of an ``(a h)^2`` Hessian afterwards.
-        On the README demo this halved the time of the face systems (4.3 s to 2.3 s over
-        1467 of them, one process). The squared loss's is the Gram's block, kept while the
-        face's groups are the same, and projected.
+        (:func:`weighted_gram`): no projection of an ``(a h)^2`` Hessian afterwards. Each
+        group's block of columns is projected straight into one array, without copies of the
+        working set's design. On the README demo (one process) this took the face systems
+        from 4.2-5.1 s to 1.3-1.4 s, and a logistic fit of 20,000 signals from 393 to 334 MiB
+        peak memory. The squared loss's is the Gram's block, kept while the face's groups are
+        the same, and projected.
         """
         a, h = len(active), self.h
         if self.gram is None:
-            n_samples = len(self.M)
-            design = self.M[:, : self.n_coef].reshape(n_samples, -1, h)[:, active]
-            # (optimize: a batched product; without it einsum loops in C, 20x slower)
-            face = np.einsum("mai,aik->mak", design, padded, optimize=True)
-            face = face.reshape(n_samples, a * h)[:, valid]
+            # (n_samples, the face's dimension), group by group
+            sizes = valid.reshape(a, h).sum(axis=1)
+            face = np.empty((len(self.M), int(sizes.sum()) + self.fit_intercept))
+            start = 0
+            for i, (j, k) in enumerate(zip(active, sizes, strict=True)):
+                np.matmul(
+                    self.M[:, j * h : (j + 1) * h], padded[i, :, :k], out=face[:, start : start + k]
+                )
+                start += k
             if self.fit_intercept:
-                face = np.column_stack([face, self.M[:, -1]])
-            return weighted_gram(face, hessian_weights(self.loss, f, self.y))
+                face[:, -1] = self.M[:, -1]
+            return weighted_gram(face, hessian_weights(self.loss, f, self.y), overwrite=True)
         columns = (active[:, None] * h + np.arange(h)).ravel()
         if self.fit_intercept:
             columns = np.append(columns, self.M.shape[1] - 1)
