@@ -241,12 +241,9 @@ class _Faces:
         intercept's last.
 
         The logistic loss's is the design in those coordinates, weighted
-        (:func:`weighted_gram`): no projection of an ``(a h)^2`` Hessian afterwards. Each
+        (:func:`weighted_gram`): no projection of an ``(a h)^2`` Hessian afterwards, and each
         group's block of columns is projected straight into one array, without copies of the
-        working set's design. The README demo's face systems (one process, alternating runs):
-        4.2-5.1 s with ``B^T (w B)`` projected afterwards, 2.2-3.2 s with ``C^T C`` of the
-        projected design; on a quieter day 1.8-2.1 s for the latter, 1.3-1.4 s without the
-        copies, which also took a logistic fit of 20,000 signals from 393 to 334 MiB. The
+        working set's design (the times and memory: ``benchmarks/README.md``, digits). The
         squared loss's is the Gram's block, kept while the face's groups are the same, and
         projected.
         """
