@@ -16,9 +16,8 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._certificate import certify_network, solution_with_gap
+from ._certificate import certify_network
 from ._compat import Interval, StrOptions, _fit_context
-from ._formulations._pruning import clean_solution, prune_solution
 from ._formulations.architectures import (
     ACTIVATIONS,
     ARCHITECTURES,
@@ -37,6 +36,7 @@ from ._solvers import CVXPY_SOLVERS
 from ._solvers._outputs import (
     CVXPY_ACCURACY,
     DenseProgram,
+    Finishing,
     SolveOptions,
     solve_in_worker,
     solve_output,
@@ -165,22 +165,24 @@ class _BaseConvexCNN(BaseEstimator):
         )
         if self.patterns == "generated":
             gates, solutions, generated = generation_fit(self, patches, formulation, Y, gates, rng)
+            program = build(patches, gates)  # the program grew with the generated patterns
+            finishing = self._finishing(formulation, patches, gates)
+            options = self._solve_options()
+            finished = [
+                finishing(program, solution, Y[:, output], options)
+                for output, solution in enumerate(solutions)
+            ]
         else:
-            solutions = self._solve_outputs(
-                program, Y, DenseProgram(formulation, patches, gates), warm
+            finishing = self._finishing(formulation, patches, gates)
+            finished = self._solve_outputs(
+                program, Y, DenseProgram(formulation, patches, gates), warm, finishing
             )
             generated = generation_attributes(None)
+        solutions = [solution for solution, _ in finished]
+        if finishing.residue == "prune":
+            solutions = self._checked_pruning(formulation, patches, Y, finished)
         if isinstance(formulation, _PRUNABLE):
-            if self.patterns == "generated":  # the program grew with the generated patterns
-                program = build(patches, gates)
-            solutions = self._with_gaps(formulation, patches, gates, program, Y, solutions)
-            solutions = self._without_residue(formulation, patches, program, Y, solutions)
             self._warn_uncertified(solutions)
-        elif isinstance(formulation, CircularFormulation):
-            # CVXPY's points are certified by their own dual points only, to 1e-6 to 1e-4 of
-            # the objective: re-solving for a better one (as for two layers) cost 0.6-5 s per
-            # output against CVXPY's 0.1-0.5 s (60 samples, d=16). So no warning on them
-            solutions = self._with_gaps(formulation, patches, gates, program, Y, solutions, False)
         network = formulation.network(solutions)
         return {
             "geometry_": geometry,
@@ -265,8 +267,9 @@ class _BaseConvexCNN(BaseEstimator):
         self._log(f"warm start from the previous fit's {self.n_patterns_} patterns")
         return [{"coef_init": coef, "intercept_init": b} for coef, b in solutions]
 
-    def _solve_outputs(self, program, Y, dense_program, warm_starts=None):
-        """One solve per column of ``Y``, on ``n_jobs`` workers.
+    def _solve_outputs(self, program, Y, dense_program, warm_starts, finishing):
+        """One solve per column of ``Y``, each followed by ``finishing``, on ``n_jobs`` workers;
+        returns what ``finishing`` returns, per output.
 
         Each worker limits its BLAS threads to its share of the cores (no oversubscription)
         and records its warnings, which are issued again here: warnings raised in another
@@ -290,34 +293,45 @@ class _BaseConvexCNN(BaseEstimator):
                 dense_program,
                 threads,
                 warm_starts[output] if warm_starts else {},
+                finishing,
             )
             for output in range(n_outputs)
         )
-        for output, (solution, caught) in enumerate(results):
+        for output, ((solution, _), caught) in enumerate(results):
             for message, category in caught:
                 warnings.warn(message, category, stacklevel=4)
             self._warn_unconverged(solution, output, options)
-        return [solution for solution, _ in results]
+        return [finished for finished, _ in results]
 
-    def _with_gaps(self, formulation, patches, gates, program, Y, solutions, polish=True):
-        """Solutions with their certified duality gap (the CVXPY back-end reports none)."""
-        return [
-            solution
-            if solution.duality_gap is not None
-            else solution_with_gap(
-                formulation,
-                patches,
-                gates,
-                program,
-                solution,
-                Y[:, output],
-                beta=self.beta,
-                loss=self.loss,
-                fit_intercept=self.fit_intercept,
-                polish=polish,
-            )
-            for output, solution in enumerate(solutions)
-        ]
+    def _finishing(self, formulation, patches, gates):
+        """What every output's solution goes through after its solve (:class:`Finishing`).
+
+        Two-layer ReLU CNNs: a certified duality gap, and no solver residue, pruned to at most
+        ``n + 1`` groups with ``prune`` (formulations.md §2.4). Circular CNNs: the gap of
+        CVXPY's points from their own dual points only, to 1e-6 to 1e-4 of the objective:
+        re-solving for a better one (as for two layers) cost 0.6-5 s per output against
+        CVXPY's 0.1-0.5 s (60 samples, d=16), so no ConvergenceWarning is issued on them.
+        """
+        if isinstance(formulation, _PRUNABLE):
+            residue = "prune" if self.prune else "clean"
+            return Finishing(formulation, patches, gates, certify=True, residue=residue)
+        if isinstance(formulation, CircularFormulation):
+            return Finishing(formulation, patches, gates, certify=True, polish=False)
+        return Finishing(formulation, patches, gates)
+
+    def _checked_pruning(self, formulation, patches, Y, finished):
+        """The pruned solutions if their network attains their objective, else the cleaned.
+
+        Re-checked with real ReLUs (formulations.md §2.4): the pruned network must attain the
+        pruned (= cleaned: the same fit and regulariser) convex objective.
+        """
+        pruned = [solution for solution, _ in finished]
+        convex = sum(solution.objective for solution in pruned)
+        network = formulation.network(pruned).objective(patches, Y, self.beta, self.loss)
+        if network <= convex + 1e-7 * abs(convex):
+            return pruned
+        self._log(f"pruning skipped: objective {network:.9g} > {convex:.9g} unpruned")
+        return [cleaned for _, cleaned in finished]
 
     def _warn_uncertified(self, solutions):
         """A ConvergenceWarning for every solution that its solver called solved but whose
@@ -338,27 +352,6 @@ class _BaseConvexCNN(BaseEstimator):
                     ConvergenceWarning,
                     stacklevel=4,
                 )
-
-    def _without_residue(self, formulation, patches, program, Y, solutions):
-        """Every output's solution without solver residue, and pruned to at most ``n + 1``
-        groups with ``prune`` (two-layer ReLU CNNs; formulations.md §2.4)."""
-        options = dict(beta=self.beta, loss=self.loss)
-        if self.prune:
-            pruned = [
-                prune_solution(program, solution, Y[:, output], **options)
-                for output, solution in enumerate(solutions)
-            ]
-            # re-check with real ReLUs (formulations.md §2.4): the pruned network must attain
-            # the pruned (= cleaned: the same fit and regulariser) convex objective
-            convex = sum(solution.objective for solution in pruned)
-            network = formulation.network(pruned).objective(patches, Y, self.beta, self.loss)
-            if network <= convex + 1e-7 * abs(convex):
-                return pruned
-            self._log(f"pruning skipped: objective {network:.9g} > {convex:.9g} unpruned")
-        return [
-            clean_solution(program, solution, Y[:, output], **options)
-            for output, solution in enumerate(solutions)
-        ]
 
     def _gates(self, formulation, patches, rng):
         """Gates of the program's patterns: every pattern, or those of random filters."""

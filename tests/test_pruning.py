@@ -1,10 +1,13 @@
 """Pruning to at most n + 1 neurons per output (formulations.md §2.4)."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
 from sklearn_convexcnn import ConvexCNNRegressor
-from sklearn_convexcnn._formulations._pruning import clean_groups, prune_groups
+from sklearn_convexcnn._formulations._pruning import clean_groups, prune_groups, prune_solution
+from sklearn_convexcnn._solvers import _outputs
 from sklearn_convexcnn._formulations.two_layer import AveragePooling, TwoLayerFormulation
 from sklearn_convexcnn._patterns import enumerate_gates
 from sklearn_convexcnn._solvers import solve_cvxpy
@@ -108,6 +111,30 @@ def test_estimator_prunes_without_changing_the_objective(n_outputs):
         )
         assert naive == pytest.approx(dense.objective_, rel=1e-6)
         assert naive == pytest.approx(model.objective_, rel=1e-6)
+
+
+def test_a_pruned_solution_its_network_does_not_attain_gives_way_to_the_cleaned_one(
+    monkeypatch, capsys
+):
+    # The estimator re-checks pruning with real ReLUs (formulations.md §2.4). Here the pruned
+    # objectives are understated on purpose, so the network cannot attain them: the fit must
+    # fall back on the cleaned solutions, those of prune=False.
+    def understated(program, solution, y, **options):
+        pruned = prune_solution(program, solution, y, **options)
+        return dataclasses.replace(pruned, objective=0.5 * pruned.objective)
+
+    monkeypatch.setattr(_outputs, "prune_solution", understated)
+    rng = np.random.default_rng(0)
+    X, Y = rng.standard_normal((10, 7)), rng.standard_normal((10, 2))
+    params = dict(beta=0.01, kernel_size=2, n_patterns="exact", solver="clarabel", verbose=1)
+    cleaned = ConvexCNNRegressor(**params, prune=False).fit(X, Y)
+    capsys.readouterr()
+    checked = ConvexCNNRegressor(**params).fit(X, Y)
+    assert "pruning skipped" in capsys.readouterr().out
+    assert checked.objective_ == cleaned.objective_
+    assert checked.filters_.shape == cleaned.filters_.shape
+    # (pruning would have left at most n + 1 neurons per output)
+    assert checked.filters_.shape[0] > 2 * (10 + 1)
 
 
 @pytest.mark.parametrize("prune", [True, False])

@@ -15,6 +15,7 @@ import warnings
 from threadpoolctl import threadpool_info, threadpool_limits
 
 from .._certificate import solution_with_gap
+from .._formulations._pruning import clean_solution, prune_solution
 from .._resources import check_memory, dense_program_bytes
 from ._cvxpy import CVXPY_SOLVERS
 from ._layers import solve_program
@@ -72,6 +73,52 @@ class DenseProgram:
             )
             self._program = self.formulation.program(self.patches, self.gates)
         return self._program
+
+
+@dataclasses.dataclass(frozen=True)
+class Finishing:
+    """What every output's solution goes through after its solve, where it was solved.
+
+    With ``n_jobs`` that is in the workers, in parallel: done in the estimator's process after
+    all the solves, pruning alone took 0.25-0.33 s of a 5 s README demo fit (ten outputs,
+    ``benchmarks/README.md``), and a CVXPY point's certificate can cost more than its solve.
+
+    Attributes
+    ----------
+    formulation, patches, gates
+        Those of the program, for :func:`~.._certificate.solution_with_gap`.
+    certify : bool
+        Give a certified duality gap to a solution whose solver reports none (CVXPY's).
+    polish : bool
+        See :func:`~.._certificate.solution_with_gap`.
+    residue : {"prune", "clean", None}
+        Remove the solver's residue (:func:`~.._formulations._pruning.clean_solution`), and
+        with ``"prune"`` also prune to at most ``n + 1`` groups (``prune_solution``).
+    """
+
+    formulation: object
+    patches: object
+    gates: object
+    certify: bool = False
+    polish: bool = True
+    residue: str = None
+
+    def __call__(self, program, solution, y, options):
+        """``(solution, cleaned)``: the finished solution and, if it was pruned, the same
+        solution only cleaned (what the estimator falls back on if the pruned network does
+        not attain its objective); ``cleaned`` is ``None`` otherwise."""
+        if self.certify and solution.duality_gap is None:
+            solution = solution_with_gap(
+                self.formulation, self.patches, self.gates, program, solution, y,
+                beta=options.beta, loss=options.loss, fit_intercept=options.fit_intercept,
+                polish=self.polish,
+            )  # fmt: skip
+        if self.residue is None:
+            return solution, None
+        cleaned = clean_solution(program, solution, y, beta=options.beta, loss=options.loss)
+        if self.residue == "clean":
+            return cleaned, None
+        return prune_solution(program, solution, y, beta=options.beta, loss=options.loss), cleaned
 
 
 def solve_output(program, y, output, n_outputs, options, dense_program=None, **warm_start):
@@ -147,17 +194,21 @@ def solve_output(program, y, output, n_outputs, options, dense_program=None, **w
     return solution
 
 
-def solve_in_worker(program, y, output, n_outputs, options, dense_program, threads, warm_start):
-    """:func:`solve_output` with at most ``threads`` BLAS threads; returns the solution and
-    the warnings it raised, as ``(message, category)`` pairs (a worker's warnings would
-    otherwise never reach the caller)."""
+def solve_in_worker(
+    program, y, output, n_outputs, options, dense_program, threads, warm_start, finishing
+):
+    """:func:`solve_output`, then ``finishing`` (:class:`Finishing`), with at most ``threads``
+    BLAS threads; returns what ``finishing`` returns and the warnings raised, as
+    ``(message, category)`` pairs (a worker's warnings would otherwise never reach the
+    caller)."""
     with (
         warnings.catch_warnings(record=True) as caught,
         threadpool_limits(limits=threads, user_api="blas"),
     ):
         warnings.simplefilter("always")
         solution = solve_output(program, y, output, n_outputs, options, dense_program, **warm_start)
-    return solution, [(w.message, w.category) for w in caught]
+        finished = finishing(program, solution, y, options)
+    return finished, [(w.message, w.category) for w in caught]
 
 
 def unconverged_message(solution, output, options):
