@@ -7,10 +7,9 @@ import pytest
 
 from sklearn_convexcnn import ConvexCNNRegressor
 from sklearn_convexcnn._formulations._pruning import clean_groups, prune_groups, prune_solution
-from sklearn_convexcnn._solvers import _outputs
 from sklearn_convexcnn._formulations.two_layer import AveragePooling, TwoLayerFormulation
 from sklearn_convexcnn._patterns import enumerate_gates
-from sklearn_convexcnn._solvers import solve_cvxpy
+from sklearn_convexcnn._solvers import _outputs, solve_cvxpy
 
 
 def _naive_objective(X, Y, filters, weights, intercept, kernel_size, beta):

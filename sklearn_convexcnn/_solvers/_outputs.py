@@ -86,7 +86,7 @@ class Finishing:
     Attributes
     ----------
     formulation, patches, gates
-        Those of the program, for :func:`~.._certificate.solution_with_gap`.
+        Those of the program, for :func:`~.._certificate.solution_with_gap` (``certify``).
     certify : bool
         Give a certified duality gap to a solution whose solver reports none (CVXPY's).
     polish : bool
@@ -96,9 +96,9 @@ class Finishing:
         with ``"prune"`` also prune to at most ``n + 1`` groups (``prune_solution``).
     """
 
-    formulation: object
-    patches: object
-    gates: object
+    formulation: object = None
+    patches: object = None
+    gates: object = None
     certify: bool = False
     polish: bool = True
     residue: str = None
