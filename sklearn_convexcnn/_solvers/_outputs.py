@@ -75,7 +75,7 @@ class DenseProgram:
         return self._program
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, eq=False)  # (arrays: compared by identity)
 class Finishing:
     """What every output's solution goes through after its solve, where it was solved.
 
