@@ -5,6 +5,7 @@ The independent check solves the *dual* program with CVXPY (the Lagrangian form 
 optimum, or a reported gap smaller than its distance to the dual optimum, would fail.
 """
 
+import pickle
 import warnings
 from pathlib import Path
 
@@ -417,6 +418,22 @@ def test_operator_without_candidates_has_the_same_signs(chunk_size):
         assert all(len(operator.candidate_rows(i)) == 0 for i in range(operator.n_patterns))
     operator = formulation.operator(patches, gates, with_candidates=False)
     assert all(len(operator.candidate_rows(i)) == 0 for i in range(operator.n_patterns))
+
+
+def test_pickled_operator_carries_its_patches_once():
+    # what every worker of n_jobs receives for every solve: the rows, and the patches as a
+    # view of them rather than a second copy
+    patches, gates, y, formulation = _problem(4, "squared", n=13, n_patterns=30)
+    weights = np.full(patches.shape[1], 1 / patches.shape[1])
+    operator = PatchOperator(patches[:, ::-1], gates, weights)  # (patches not contiguous)
+    pickled = pickle.dumps(operator)
+    assert len(pickle.dumps(vars(operator))) - len(pickled) >= 0.9 * operator.patches.nbytes
+    restored = pickle.loads(pickled)
+    np.testing.assert_array_equal(restored.patches, patches[:, ::-1])
+    v = np.random.default_rng(3).standard_normal(len(y))
+    np.testing.assert_array_equal(restored.correlations(v), operator.correlations(v))
+    np.testing.assert_array_equal(restored.pieces([0, 7]), operator.pieces([0, 7]))
+    assert [list(c) for c in restored.candidates] == [list(c) for c in operator.candidates]
 
 
 def test_operator_of_all_zero_patches_has_no_candidates():

@@ -98,6 +98,17 @@ class PatchOperator:
         self.norm = GroupNorm()
         self.signs = self._packed_signs(self.n_candidates if with_candidates else 0)
 
+    def __getstate__(self):
+        # the patches are the rows, reshaped: a worker of n_jobs gets them once, not twice
+        # (7.2 MB against 3.6 MB per solve of a digits class with 2x2 regions)
+        state = self.__dict__.copy()
+        del state["patches"]
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self.patches = self.rows.reshape(self.n_samples, self.n_patches, self.patch_size)
+
     def _row_chunks(self, n_columns):
         """Slices of rows, whole samples and multiples of 8 rows (one byte of bits) each."""
         unit = self.n_patches * 8 // int(np.gcd(self.n_patches, 8))  # lcm(K, 8)
