@@ -1,4 +1,5 @@
-"""One output's convex program, solved as the estimator's ``solver`` says, here or in a worker.
+"""One output's convex program, solved as the estimator's ``solver`` says, here or in a worker,
+then certified and rid of solver residue where it was solved (:class:`Finishing`).
 
 Nothing here imports scikit-learn, and the package imports its estimators lazily, so the worker
 processes of ``n_jobs`` import only NumPy, SciPy and the solvers. Starting two workers that
