@@ -8,6 +8,7 @@ is applied to patch ``k`` of every sample at once as ``patches[:, k, :] @ u``.
 
 from dataclasses import dataclass
 from math import prod
+from numbers import Integral
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -57,16 +58,30 @@ class PatchGeometry:
         return (*self.kernel_size, self.n_channels)
 
 
+def _invalid_entries(value):
+    """Entries of ``value`` (a scalar or a sequence) that are not integers >= 1.
+
+    Integers are ``numbers.Integral`` as in scikit-learn, so numpy integers count but floats,
+    even integral ones, do not; nor do bools, which would silently mean 0 or 1.
+    """
+    entries = value if np.iterable(value) else (value,)
+    return [v for v in entries if isinstance(v, bool) or not isinstance(v, Integral) or v < 1]
+
+
 def _as_tuple(value, ndim, name):
-    if np.ndim(value) == 0:
+    if invalid := _invalid_entries(value):
+        raise ValueError(
+            f"{name}={value!r} is not valid: {invalid[0]!r} is not a positive integer; pass a "
+            f"positive int or a tuple of length {ndim} of positive ints."
+        )
+    if not np.iterable(value):
         return (int(value),) * ndim
-    value = tuple(int(v) for v in value)
     if len(value) != ndim:
         raise ValueError(
             f"{name}={value!r} has {len(value)} entries but the input has {ndim} spatial "
             f"dimension(s); pass an int or a tuple of length {ndim}."
         )
-    return value
+    return tuple(int(v) for v in value)
 
 
 def resolve_geometry(input_shape, kernel_size, stride, n_features):
@@ -77,6 +92,7 @@ def resolve_geometry(input_shape, kernel_size, stride, n_features):
     input_shape : None or tuple of int
         ``None`` (each row is a signal), ``(L,)``, ``(H, W)`` or ``(H, W, C)``.
     kernel_size, stride : int or tuple of int
+        One int used along every spatial dimension, or one entry per spatial dimension.
     n_features : int
         Number of columns of ``X``.
 
@@ -87,16 +103,21 @@ def resolve_geometry(input_shape, kernel_size, stride, n_features):
     Raises
     ------
     ValueError
-        If ``input_shape`` does not multiply out to ``n_features`` or the kernel does not fit.
+        If an entry of ``input_shape``, ``kernel_size`` or ``stride`` is not a positive integer
+        (``numbers.Integral``, bools excluded), if ``input_shape`` does not multiply out to
+        ``n_features``, or if the kernel does not fit.
     """
     if input_shape is None:
         input_shape = (n_features,)
-    input_shape = tuple(int(v) for v in input_shape)
-    if not 1 <= len(input_shape) <= 3 or min(input_shape) < 1:
+    valid_shapes = "use None, (L,), (H, W) or (H, W, C) with positive integer entries."
+    if not np.iterable(input_shape) or not 1 <= len(input_shape) <= 3:
+        raise ValueError(f"input_shape={input_shape!r} is not a valid shape; {valid_shapes}")
+    if invalid := _invalid_entries(input_shape):
         raise ValueError(
-            f"input_shape={input_shape!r} is not a valid shape; use None, (L,), (H, W) or "
-            "(H, W, C) with positive entries."
+            f"input_shape={input_shape!r} is not a valid shape: {invalid[0]!r} is not a positive "
+            f"integer; {valid_shapes}"
         )
+    input_shape = tuple(int(v) for v in input_shape)
     if prod(input_shape) != n_features:
         raise ValueError(
             f"input_shape={input_shape!r} describes {prod(input_shape)} features per sample but "
@@ -109,9 +130,7 @@ def resolve_geometry(input_shape, kernel_size, stride, n_features):
     ndim = len(spatial_shape)
     kernel = _as_tuple(kernel_size, ndim, "kernel_size")
     step = _as_tuple(stride, ndim, "stride")
-    if min(step) < 1:
-        raise ValueError(f"stride={stride!r} must be positive.")
-    if min(kernel) < 1 or any(k > s for k, s in zip(kernel, spatial_shape, strict=True)):
+    if any(k > s for k, s in zip(kernel, spatial_shape, strict=True)):
         raise ValueError(
             f"kernel_size={kernel_size!r} does not fit in inputs of spatial shape "
             f"{spatial_shape!r} (X has {n_features} feature(s)); use a kernel_size of at most "

@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 
+from sklearn_convexcnn._formulations.circular import circular_geometry
 from sklearn_convexcnn._patches import extract_patches, resolve_geometry
 
 
@@ -62,3 +63,72 @@ def test_geometry_errors(input_shape, kernel_size, stride, match):
     n_features = 20
     with pytest.raises(ValueError, match=match):
         resolve_geometry(input_shape, kernel_size, stride, n_features)
+
+
+SHAPES = r"use None, \(L,\), \(H, W\) or \(H, W, C\) with positive integer entries\."
+
+
+@pytest.mark.parametrize(
+    "input_shape, kernel_size, stride, match",
+    [
+        ((3.7, 3), 1, 1, r"input_shape=\(3\.7, 3\) is not a valid shape: 3\.7 is not a positive"),
+        ((4.0, 5), 1, 1, r"input_shape=\(4\.0, 5\) is not a valid shape: 4\.0 is not a positive"),
+        (("a",), 1, 1, r"input_shape=\('a',\) is not a valid shape: 'a' is not a positive"),
+        ((None, 9), 1, 1, r"input_shape=\(None, 9\) is not a valid shape: None is not a positive"),
+        ((True, 20), 1, 1, r"input_shape=\(True, 20\) is not a valid shape: True is not"),
+        ((0, 5), 1, 1, r"input_shape=\(0, 5\) is not a valid shape: 0 is not a positive integer"),
+        (20, 1, 1, r"input_shape=20 is not a valid shape; use None"),
+        ((), 1, 1, r"input_shape=\(\) is not a valid shape; use None"),
+        ((4, 5), (2, 0), 1, r"kernel_size=\(2, 0\) is not valid: 0 is not a positive integer"),
+        ((4, 5), (2.9, 2), 1, r"kernel_size=\(2\.9, 2\) is not valid: 2\.9 is not a positive"),
+        ((4, 5), (None, 2), 1, r"kernel_size=\(None, 2\) is not valid: None is not a positive"),
+        ((4, 5), 0, 1, r"kernel_size=0 is not valid: 0 is not a positive integer"),
+        ((4, 5), 2.0, 1, r"kernel_size=2\.0 is not valid: 2\.0 is not a positive integer"),
+        ((4, 5), "2", 1, r"kernel_size='2' is not valid: '2' is not a positive integer"),
+        ((4, 5), True, 1, r"kernel_size=True is not valid: True is not a positive integer"),
+        ((4, 5), 2, 0, r"stride=0 is not valid: 0 is not a positive integer"),
+        ((4, 5), 2, -1, r"stride=-1 is not valid: -1 is not a positive integer"),
+        ((4, 5), 2, (1, 0), r"stride=\(1, 0\) is not valid: 0 is not a positive integer"),
+        ((4, 5), 2, (1, 1.5), r"stride=\(1, 1\.5\) is not valid: 1\.5 is not a positive"),
+    ],
+)
+def test_geometry_entries_must_be_positive_integers(input_shape, kernel_size, stride, match):
+    # floats are rejected even when integral (as scikit-learn's Interval(Integral, ...)), and so
+    # are bools; the message names the parameter, the value and the fix
+    fix = SHAPES if str(match).startswith("input_shape") else r"pass a positive int or a tuple of"
+    with pytest.raises(ValueError, match=match) as excinfo:
+        resolve_geometry(input_shape, kernel_size, stride, 20)
+    assert excinfo.match(fix)
+
+
+def test_kernel_entry_errors_name_the_number_of_dimensions():
+    with pytest.raises(
+        ValueError, match=r"pass a positive int or a tuple of length 2 of positive ints\."
+    ):
+        resolve_geometry((4, 5), (2, 0), 1, 20)
+    with pytest.raises(
+        ValueError, match=r"pass a positive int or a tuple of length 1 of positive ints\."
+    ):
+        resolve_geometry(None, (2.9,), 1, 20)
+
+
+def test_circular_geometry_checks_input_shape():
+    with pytest.raises(ValueError, match=r"input_shape=\(3\.7, 3\) is not a valid shape"):
+        circular_geometry((3.7, 3), 9)
+
+
+@pytest.mark.parametrize(
+    "input_shape, kernel_size, stride",
+    [
+        ((np.int64(4), np.int32(5)), (np.int64(2), np.int32(3)), (np.int8(1), 1)),
+        ([4, 5], [2, np.uint8(3)], [1, 1]),
+        (np.array([4, 5]), np.array([2, 3]), np.int16(1)),
+        ((4, 5, 1), (2, 3), 1),
+    ],
+)
+def test_geometry_accepts_numpy_integers_and_lists(input_shape, kernel_size, stride):
+    geometry = resolve_geometry(input_shape, kernel_size, stride, 20)
+    assert geometry == resolve_geometry((4, 5), (2, 3), 1, 20)
+    # resolved to Python ints, so the fitted geometry_ prints and pickles plainly
+    values = (*geometry.spatial_shape, geometry.n_channels, *geometry.kernel_size, *geometry.stride)
+    assert all(type(v) is int for v in values)
