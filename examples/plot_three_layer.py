@@ -9,9 +9,9 @@ A two-layer CNN with global average pooling predicts a *sum* of pooled ReLU feat
     y = ( mean_k (x_k . u_1)_+  -  mean_k (x_k . u_2)_+ )_+ ,
 
 is not such a sum: it needs a second ReLU after the pooling. ``architecture="three_layer"``
-trains exactly that network (Ergen & Pilanci 2021; formulations.md §8): branches of filters, a
-global average pool, a weighted sum, a second ReLU and an output weight, with weight decay
-``beta``. Its convex program is global over the sampled patterns of both ReLU layers (the
+trains exactly that network (Ergen & Pilanci 2021; ``doc/formulations.md`` §8): branches of
+filters, a global average pool, a weighted sum, a second ReLU and an output weight, with weight
+decay ``beta``. Its convex program is global over the sampled patterns of both ReLU layers (the
 second layer's are sampled from random branches), and the fit is certified by a duality gap.
 
 Both models are fitted on the same 90 signals (16 sampled patterns, ``beta=0.01``) and scored on

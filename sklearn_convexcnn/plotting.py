@@ -116,8 +116,8 @@ def plot_filter_spectra(estimator, *, ax=None, max_filters=None, floor=None):
     """Magnitude of the DFT of each recovered filter of a circular CNN.
 
     The convex program of a three-layer circular CNN penalises the l1 norm of the filters'
-    spectra (formulations.md §7), so at the optimum most frequencies are exactly zero: each
-    row of the image is one neuron, each column one frequency.
+    spectra (``doc/formulations.md`` §7), so the optimal filters tend to leave some
+    frequencies exactly zero: each row of the image is one neuron, each column one frequency.
 
     Parameters
     ----------
