@@ -46,6 +46,21 @@ def test_huge_beta_gives_the_empty_network():
     assert reg.objective_ == pytest.approx(0.5 * np.sum((y - y.mean()) ** 2), rel=1e-6)
 
 
+@pytest.mark.parametrize(
+    "params",
+    [dict(), dict(pooling="max"), dict(readout="dense", pool_size=3), dict(solver="native")]
+    + [dict(architecture=a, solver="native") for a in ["circular", "three_layer"]],
+)
+def test_constant_target_is_fitted_by_the_intercept_alone(params):
+    # the exact fit: an objective of 1e-32 is certified to the rounding of the loss, not to
+    # tol times itself (a ConvergenceWarning, which the suite turns into an error)
+    X, y = np.random.default_rng(4).standard_normal((20, 8)), np.full(20, 0.3)
+    reg = ConvexCNNRegressor(n_patterns=4, random_state=0, **params).fit(X, y)
+    assert reg.filters_.shape[0] == 0
+    np.testing.assert_allclose(reg.predict(X), y)
+    assert reg.objective_ <= 1e-20
+
+
 def test_constant_features_and_duplicate_rows():
     rng = np.random.default_rng(3)
     X = np.repeat(rng.standard_normal((6, 9)), 3, axis=0)

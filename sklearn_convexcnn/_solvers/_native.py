@@ -93,6 +93,15 @@ _RESIDUE = 1e-6
 _STALL_ITERATIONS = 10
 
 
+def rounding_floor(loss, y):
+    """The smallest duality gap worth asking for: the rounding of the loss's terms.
+
+    The gap is relative to the objective, but an exact fit (a constant ``y`` and its
+    intercept) has an objective of ``1e-32``, and no point is certified to ``tol`` times that.
+    """
+    return np.finfo(float).eps * loss_value(loss, np.zeros_like(y), y)
+
+
 def _best_intercept(loss, y):
     if loss == "squared":
         return float(np.mean(y))
@@ -233,9 +242,8 @@ class _WorkingSet:
         if the dual vector moves; meanwhile the restricted QPs, whose cost grows with the cube
         of the working set, do not carry it (on regional programs a third of the set).
         """
-        keep = np.flatnonzero(
-            (np.linalg.norm(self.coef, axis=1) > 0) | [group in keep for group in self.groups]
-        )
+        kept = np.array([group in keep for group in self.groups], dtype=bool)
+        keep = np.flatnonzero((np.linalg.norm(self.coef, axis=1) > 0) | kept)
         if len(keep) == len(self.groups):
             return
         self.groups = [self.groups[j] for j in keep]
@@ -800,6 +808,7 @@ def solve_native(
     if fit_intercept and intercept_init is not None:
         b = float(intercept_init)
     qp_tol = min(1e-9, max(1e-12, 1e-2 * tol))
+    atol = rounding_floor(loss, y)
     # restricted problems by Newton over faces first (:mod:`._faces`, Euclidean group norms)
     faces = operator.norm.is_euclidean
     memory = _PriceMemory()  # what pricing carries over, per group
@@ -850,7 +859,7 @@ def solve_native(
             violation = np.where(prices > beta, prices, 0.0)
             for group in in_set:
                 violation[group[1], group[0]] = 0.0
-            if gap <= tol * max(abs(primal), 1e-300) or violation.any():
+            if gap <= max(tol * abs(primal), atol) or violation.any():
                 break
         if verbose:
             print(
@@ -861,7 +870,7 @@ def solve_native(
                 flush=True,
             )
         if feasible:  # (an infeasible point's objective bounds nothing)
-            if gap <= tol * max(abs(primal), 1e-300):
+            if gap <= max(tol * abs(primal), atol):
                 converged = True
                 break
             if primal < best - 1e-12 * abs(primal):  # (best starts at inf)
@@ -875,7 +884,7 @@ def solve_native(
                 break
         candidates = np.argsort(violation, axis=None)[::-1][:_GROUPS_PER_ROUND]
         candidates = [c for c in candidates if violation.flat[c] > 0]
-        if not feasible and gap <= tol * max(abs(primal), 1e-300):
+        if not feasible and gap <= max(tol * abs(primal), atol):
             # the groups are settled to tol (prices above beta by rounding would otherwise
             # enter, stay at zero and leave, iteration after iteration): now the rows
             candidates = []

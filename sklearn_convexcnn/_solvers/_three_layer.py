@@ -54,7 +54,13 @@ from ._layers import (
     _violated_rows,
     three_layer_prices,
 )
-from ._native import _EUCLIDEAN, _best_intercept, _newton_on_blocks, _proximal_newton
+from ._native import (
+    _EUCLIDEAN,
+    _best_intercept,
+    _newton_on_blocks,
+    _proximal_newton,
+    rounding_floor,
+)
 from ._solution import Solution, SolverFailed
 
 # Groups added per pricing round. Many groups of a three-layer program enter (191 of the 512
@@ -433,6 +439,7 @@ def _solve(
     row_norms = np.linalg.norm(program.cones, axis=2)
     multipliers = np.zeros((2 * shape[2], n_samples))
     qp_tol = min(1e-9, max(1e-12, 1e-2 * tol))
+    atol = rounding_floor(loss, y)
     n_iter, best_dual, converged, stalled = 0, -np.inf, False, False
     certified = None  # the last feasible point: the answer if a restricted solve fails
     while True:
@@ -480,7 +487,7 @@ def _solve(
                 f"{time.perf_counter() - start_time:.2f} s",
                 flush=True,
             )
-        if gap <= tol * max(abs(primal), 1e-300):
+        if gap <= max(tol * abs(primal), atol):
             converged = True
             break
         if n_iter >= max_iter:
@@ -504,7 +511,7 @@ def _solve(
             best_dual = max(best_dual, dual_objective(loss, scaled, y, fit_intercept))
             gap = primal - best_dual
             certified = (coef, b, primal)
-            if gap <= tol * max(abs(primal), 1e-300):
+            if gap <= max(tol * abs(primal), atol):
                 converged = True
                 break
             if qp_tol <= 1e-12:
