@@ -1,10 +1,11 @@
 """The only module that imports private scikit-learn helpers, so an upgrade breaks in one place.
 
-``_fit_context`` and the parameter-constraint classes are what scikit-learn's own estimators
-use for declarative validation; they are private API, stable since scikit-learn 1.3.
+``_fit_context``, ``validate_params`` and the parameter-constraint classes are what
+scikit-learn's own estimators and functions use for declarative validation; they are private
+API, stable since scikit-learn 1.3.
 """
 
 from sklearn.base import _fit_context
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
-__all__ = ["Interval", "StrOptions", "_fit_context"]
+__all__ = ["Interval", "StrOptions", "_fit_context", "validate_params"]

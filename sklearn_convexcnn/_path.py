@@ -1,14 +1,42 @@
 """Regularization path of the two-layer convex CNN program, warm started (like ``lasso_path``)."""
 
-import numpy as np
-from sklearn.utils import check_random_state
+import warnings
+from numbers import Integral, Real
 
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_array, check_random_state
+
+from ._compat import Interval, StrOptions, validate_params
 from ._formulations.two_layer import POOLINGS, READOUTS, make_formulation
 from ._optimality import dual_point, max_dual_norm
 from ._patches import extract_patches, resolve_geometry
 from ._solvers._native import solve_native
 
 
+@validate_params(
+    {
+        "X": ["array-like"],
+        "y": ["array-like"],
+        "betas": ["array-like", None],
+        "n_betas": [Interval(Integral, 1, None, closed="left")],
+        "eps": [Interval(Real, 0, 1, closed="right")],
+        "kernel_size": [Interval(Integral, 1, None, closed="left"), tuple, list],
+        "stride": [Interval(Integral, 1, None, closed="left"), tuple, list],
+        "input_shape": [None, tuple, list],
+        "pooling": [StrOptions(set(POOLINGS))],
+        "pool_size": [None, Interval(Integral, 1, None, closed="left"), tuple, list],
+        "readout": [StrOptions(set(READOUTS))],
+        "n_patterns": [Interval(Integral, 1, None, closed="left")],
+        "loss": [StrOptions({"squared", "logistic"})],
+        "fit_intercept": ["boolean"],
+        "tol": [Interval(Real, 0, None, closed="neither")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "random_state": ["random_state"],
+        "return_regions": ["boolean"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def convex_cnn_path(
     X,
     y,
@@ -43,15 +71,16 @@ def convex_cnn_path(
     X : ndarray of shape (n_samples, n_features)
         One flattened signal or image per row, laid out as ``input_shape`` says.
     y : ndarray of shape (n_samples,)
-        Real targets for ``loss="squared"``, ``-1``/``+1`` for ``loss="logistic"``.
+        Real targets for ``loss="squared"``, ``-1``/``+1`` for ``loss="logistic"`` (both
+        classes present when ``fit_intercept=True``).
     betas : array-like, default=None
-        Regularization strengths; solved in decreasing order. ``None`` takes ``n_betas`` values
-        spaced geometrically from ``beta_max`` (the smallest ``beta`` whose optimum is the empty
-        network) down to ``eps * beta_max``.
+        Regularization strengths, each finite and positive; solved in decreasing order.
+        ``None`` takes ``n_betas`` values spaced geometrically from ``beta_max`` (the smallest
+        ``beta`` whose optimum is the empty network) down to ``eps * beta_max``.
     n_betas : int, default=10
         Number of values of ``beta`` when ``betas`` is None.
     eps : float, default=1e-2
-        Smallest ``beta`` of the default path, relative to ``beta_max``.
+        Smallest ``beta`` of the default path, relative to ``beta_max``; in (0, 1].
     kernel_size : int or tuple of int, default=3
         As in :class:`~sklearn_convexcnn.ConvexCNNRegressor`.
     stride : int or tuple of int, default=1
@@ -65,7 +94,8 @@ def convex_cnn_path(
     readout : {"sum", "dense"}, default="sum"
         As in :class:`~sklearn_convexcnn.ConvexCNNRegressor`.
     n_patterns : int, default=64
-        Number of random filters whose activation patterns define the program.
+        Number of random filters whose activation patterns define the program. Unlike the
+        estimators, the path does not accept ``"exact"``: it only samples its patterns.
     loss : {"squared", "logistic"}, default="squared"
         The loss, summed over samples.
     fit_intercept : bool, default=True
@@ -93,7 +123,8 @@ def convex_cnn_path(
     objectives : ndarray of shape (n_betas,)
         Optimal value of the convex program at each ``beta``.
     duality_gaps : ndarray of shape (n_betas,)
-        Certified gaps, each at most ``tol`` times its objective.
+        Certified gaps, each at most ``tol`` times its objective where its solve converged
+        (a :class:`~sklearn.exceptions.ConvergenceWarning` names every ``beta`` where not).
     gates : ndarray of shape (patch_size, n_groups)
         The gate of every group: for a summed read-out the sampled patterns' gates, as
         ``ConvexCNNRegressor.gates_``; with ``readout="dense"`` (or ``pooling="none"``) a
@@ -101,6 +132,23 @@ def convex_cnn_path(
     regions : ndarray of int, shape (n_groups,)
         Only with ``return_regions=True``: the region (pool, in row-major order over the pool
         grid) that every group reads out; all zero for a summed read-out.
+
+    Raises
+    ------
+    ValueError
+        If a parameter is out of its range (``n_patterns``, ``tol``, ``max_iter``, ``n_betas``
+        and ``eps`` positive, ``eps`` at most 1, ``betas`` finite and positive) or not among
+        its options (``loss``, ``pooling``, ``readout``; ``n_patterns="exact"`` included); if
+        ``X`` is not 2-D, ``y`` not 1-D with one target per row of ``X``, or either contains
+        NaN or infinity; if ``loss="logistic"`` and ``y`` is not in {-1, +1}, or holds one
+        class only while ``fit_intercept=True``; or if ``betas=None`` and ``beta_max`` is 0
+        (the empty network is optimal at every ``beta``).
+
+    Warns
+    -----
+    ConvergenceWarning
+        For every ``beta`` whose solve stopped short of ``tol`` (``max_iter`` reached, or the
+        solver stalled), with its duality gap and tolerance; the path goes on.
 
     References
     ----------
@@ -117,17 +165,9 @@ def convex_cnn_path(
     >>> bool(np.all(coefs[0] == 0)) and bool(np.any(coefs[-1] != 0))
     True
     """
-    X = np.asarray(X, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
-    if X.ndim != 2 or y.shape != (X.shape[0],):
-        raise ValueError(
-            f"convex_cnn_path needs X of shape (n_samples, n_features) and y of shape "
-            f"(n_samples,); got X {X.shape} and y {y.shape}. Fit one output at a time."
-        )
-    if pooling not in POOLINGS:
-        raise ValueError(f"convex_cnn_path got pooling={pooling!r}; use one of {sorted(POOLINGS)}.")
-    if readout not in READOUTS:
-        raise ValueError(f"convex_cnn_path got readout={readout!r}; use one of {list(READOUTS)}.")
+    X, y = _check_data(X, y, loss, fit_intercept)
+    if betas is not None:
+        betas = _check_betas(betas)
     geometry = resolve_geometry(input_shape, kernel_size, stride, X.shape[1])
     patches = extract_patches(X, geometry)
     formulation = make_formulation(pooling, pool_size, readout, geometry.grid_shape)
@@ -142,11 +182,18 @@ def convex_cnn_path(
         if fit_intercept:
             f += y.mean() if loss == "squared" else np.log((1 + y.mean()) / (1 - y.mean()))
         beta_max = max_dual_norm(operator, dual_point(loss, f, y, fit_intercept))
+        if not beta_max > 0:
+            raise ValueError(
+                "convex_cnn_path got betas=None, but beta_max is 0: the empty network "
+                f"{'(the intercept alone) ' if fit_intercept else ''}is optimal at every beta "
+                "> 0 (as when y is constant or X is zero), so there is no path to compute. "
+                "Check X and y."
+            )
         betas = np.geomspace(beta_max, eps * beta_max, n_betas)
-    betas = np.sort(np.asarray(betas, dtype=np.float64))[::-1]
+    betas = np.sort(betas)[::-1]
     coefs, intercepts, objectives, gaps = [], [], [], []
     coef, intercept = None, None
-    for beta in betas:
+    for step, beta in enumerate(betas):
         solution = solve_native(
             operator,
             y,
@@ -158,6 +205,12 @@ def convex_cnn_path(
             coef_init=coef,
             intercept_init=intercept,
         )
+        if not solution.converged:
+            warnings.warn(
+                _unconverged_message(solution, beta, step, len(betas), tol, max_iter),
+                ConvergenceWarning,
+                stacklevel=2,
+            )
         coef, intercept = solution.coef, solution.intercept
         coefs.append(coef)
         intercepts.append(intercept)
@@ -172,3 +225,69 @@ def convex_cnn_path(
         gates[:, index],
     )
     return (*path, regions) if return_regions else path
+
+
+def _check_data(X, y, loss, fit_intercept):
+    """``X`` and ``y`` as finite float arrays of shapes (n, d) and (n,); logistic targets +-1."""
+    X = check_array(X, dtype=np.float64, input_name="X", estimator="convex_cnn_path")
+    y = check_array(
+        y, ensure_2d=False, dtype=np.float64, input_name="y", estimator="convex_cnn_path"
+    )
+    if y.shape != (X.shape[0],):
+        raise ValueError(
+            f"convex_cnn_path needs X of shape (n_samples, n_features) and y of shape "
+            f"(n_samples,); got X {X.shape} and y {y.shape}. Pass one target per row of X, "
+            "and fit one output at a time."
+        )
+    if loss == "logistic":
+        values = np.unique(y)
+        if not np.all(np.isin(values, (-1.0, 1.0))):
+            shown = ", ".join(f"{value:g}" for value in values[:4])
+            raise ValueError(
+                f"convex_cnn_path with loss='logistic' needs y in {{-1, +1}}; got y with "
+                f"values {{{shown}{', ...' if len(values) > 4 else ''}}}. Encode two classes "
+                "as ConvexCNNClassifier does: classes = np.unique(labels); "
+                "y = np.where(labels == classes[1], 1.0, -1.0)."
+            )
+        if fit_intercept and len(values) == 1:
+            raise ValueError(
+                f"convex_cnn_path with loss='logistic' and fit_intercept=True needs both "
+                f"classes in y; got only y={values[0]:+g}, for which the intercept grows "
+                "without bound (the program has no minimiser). Pass samples of both classes, "
+                "or fit_intercept=False."
+            )
+    return X, y
+
+
+def _check_betas(betas):
+    """``betas`` as a non-empty 1-D float array of finite values > 0."""
+    values = np.asarray(betas, dtype=np.float64)
+    if values.ndim != 1 or not values.size or not np.all(np.isfinite(values) & (values > 0)):
+        raise ValueError(
+            f"convex_cnn_path got betas={betas!r}; pass a non-empty 1-D array of finite floats "
+            "> 0, or betas=None for the default path down from beta_max (at beta=0 the program "
+            "has no regulariser: the solver would stop at the empty network, uncertified)."
+        )
+    return values
+
+
+def _unconverged_message(solution, beta, step, n_betas, tol, max_iter):
+    """What to warn about a solve of the path that stopped short of ``tol``.
+
+    (``_solvers._outputs.unconverged_message`` speaks of an estimator's output and network,
+    and of its ``solver`` parameter, which the path does not have.)
+    """
+    gap = "unknown" if solution.duality_gap is None else f"{solution.duality_gap:.3e}"
+    return (
+        f"convex_cnn_path did not converge at beta={beta:.3e} ({step + 1} of {n_betas}): "
+        f"{solution.solver} stopped with status {solution.status!r} after {solution.n_iter} "
+        f"iterations (max_iter={max_iter}, tol={tol:.1e}). Duality gap: {gap}, tolerance: "
+        f"{tol * abs(solution.objective):.3e}. "
+        + (
+            "The restricted problems cannot be solved more accurately: loosen tol, or fit "
+            "ConvexCNNRegressor or ConvexCNNClassifier with solver='clarabel' at this beta."
+            if solution.status == "stalled"
+            else "Increase max_iter or loosen tol."
+        )
+        + " The path's coefs at this beta are not the optimum."
+    )

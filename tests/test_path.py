@@ -1,0 +1,186 @@
+"""Contracts of :func:`~sklearn_convexcnn.convex_cnn_path`: the messages of its ValueErrors,
+its ConvergenceWarning, and that a well-posed path warns of nothing.
+
+The path's solutions themselves are tested in ``test_native_solver.py``.
+"""
+
+import re
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.exceptions import ConvergenceWarning
+
+from sklearn_convexcnn import convex_cnn_path
+
+FAST = dict(n_patterns=6, n_betas=3, eps=0.1, random_state=0)
+
+
+@pytest.fixture
+def data():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((30, 8))
+    y = np.maximum(X[:, 2:5] @ [1.0, -1.0, 0.5], 0) + X[:, 0]
+    return X, y
+
+
+def _invalid(name, expected, got):
+    return rf"The '{name}' parameter of convex_cnn_path must be {expected}\. Got {got} instead"
+
+
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        (dict(loss="hinge"), _invalid("loss", r"a str among \{.*'logistic'.*\}", "'hinge'")),
+        (
+            dict(n_patterns="exact"),
+            _invalid("n_patterns", r"an int in the range \[1, inf\)", "'exact'"),
+        ),
+        (dict(n_patterns=0), _invalid("n_patterns", r"an int in the range \[1, inf\)", "0")),
+        (dict(n_patterns=6.0), _invalid("n_patterns", r"an int in the range \[1, inf\)", "6.0")),
+        (dict(tol=-1), _invalid("tol", r"a float in the range \(0(\.0)?, inf\)", "-1")),
+        (dict(tol=0.0), _invalid("tol", r"a float in the range \(0(\.0)?, inf\)", "0.0")),
+        (dict(max_iter=0), _invalid("max_iter", r"an int in the range \[1, inf\)", "0")),
+        (dict(n_betas=0), _invalid("n_betas", r"an int in the range \[1, inf\)", "0")),
+        (dict(eps=0.0), _invalid("eps", r"a float in the range \(0(\.0)?, 1(\.0)?\]", "0.0")),
+        (dict(eps=2.0), _invalid("eps", r"a float in the range \(0(\.0)?, 1(\.0)?\]", "2.0")),
+        (dict(betas="small"), _invalid("betas", "an array-like or None", "'small'")),
+        (
+            dict(betas=[0.1, 0.0]),
+            r"got betas=\[0.1, 0.0\]; pass a non-empty 1-D array of finite floats > 0, or "
+            r"betas=None .*at beta=0 the program has no regulariser",
+        ),
+        (dict(betas=[0.1, -0.1]), r"got betas=\[0.1, -0.1\]; pass a non-empty 1-D array"),
+        (dict(betas=[0.1, np.nan]), r"got betas=\[0.1, nan\]; pass a non-empty 1-D array"),
+        (dict(betas=[0.1, np.inf]), r"got betas=\[0.1, inf\]; pass a non-empty 1-D array"),
+        (dict(betas=[]), r"got betas=\[\]; pass a non-empty 1-D array"),
+        (dict(betas=[[0.1, 0.2]]), r"got betas=\[\[0.1, 0.2\]\]; pass a non-empty 1-D array"),
+    ],
+)
+def test_invalid_parameter_names_itself_its_value_and_the_fix(data, params, message):
+    X, y = data
+    with pytest.raises(ValueError, match=message):
+        convex_cnn_path(X, y, **{**FAST, **params})
+
+
+@pytest.mark.parametrize("where", ["X", "y"])
+@pytest.mark.parametrize("value, message", [(np.nan, "NaN"), (np.inf, "infinity")])
+def test_non_finite_data_is_refused_by_name(data, where, value, message):
+    X, y = (array.copy() for array in data)
+    (X[3, 2:3] if where == "X" else y[3:4])[:] = value
+    with pytest.raises(ValueError, match=rf"Input {where} contains {message}"):
+        convex_cnn_path(X, y, **FAST)
+
+
+@pytest.mark.parametrize(
+    "shape_of, message",
+    [
+        (lambda X, y: (X[:, 0], y), r"Expected 2D array, got 1D array instead"),
+        (lambda X, y: (X, y[:-1]), r"got X \(30, 8\) and y \(29,\)\. Pass one target per row"),
+        (lambda X, y: (X, y[:, None]), r"got X \(30, 8\) and y \(30, 1\)\..*one output at a"),
+    ],
+)
+def test_misshapen_data_names_both_shapes(data, shape_of, message):
+    with pytest.raises(ValueError, match=message):
+        convex_cnn_path(*shape_of(*data), **FAST)
+
+
+@pytest.mark.parametrize(
+    "encode, values",
+    [
+        (lambda y: y, r"\{-1\.\d+, -0\.\d+, -0\.\d+, -0\.\d+, \.\.\.\}"),  # real-valued
+        (lambda y: (y > np.median(y)).astype(float), r"\{0, 1\}"),
+        (lambda y: np.where(y > np.median(y), 2, 1), r"\{1, 2\}"),
+    ],
+)
+def test_logistic_loss_asks_for_targets_in_minus_one_plus_one(data, encode, values):
+    X, y = data
+    with pytest.raises(
+        ValueError,
+        match=r"loss='logistic' needs y in \{-1, \+1\}; got y with values "
+        + values
+        + r"\. Encode two classes as ConvexCNNClassifier does: classes = np\.unique\(labels\); "
+        r"y = np\.where\(labels == classes\[1\], 1\.0, -1\.0\)\.",
+    ):
+        convex_cnn_path(X, encode(y), loss="logistic", **FAST)
+
+
+@pytest.mark.parametrize("label", [1.0, -1.0])
+def test_logistic_loss_with_one_class_and_an_intercept_is_refused(data, label):
+    X, _ = data
+    with pytest.raises(
+        ValueError,
+        match=r"fit_intercept=True needs both classes in y; got only "
+        + re.escape(f"y={label:+g}, for which ")
+        + r"the intercept grows without bound .* or fit_intercept=False\.",
+    ):
+        convex_cnn_path(X, np.full(len(X), label), loss="logistic", **FAST)
+
+
+@pytest.mark.parametrize(
+    "make_degenerate",
+    [lambda X, y: (X, np.full_like(y, 0.3)), lambda X, y: (np.zeros_like(X), y)],
+    ids=["constant y", "zero X"],
+)
+def test_a_default_path_with_beta_max_zero_is_refused(data, make_degenerate):
+    X, y = make_degenerate(*data)
+    with pytest.raises(
+        ValueError,
+        match=r"got betas=None, but beta_max is 0: the empty network \(the intercept alone\) "
+        r"is optimal at every beta > 0 .* Check X and y\.",
+    ):
+        convex_cnn_path(X, y, **FAST)
+
+
+def test_explicit_betas_on_a_constant_y_give_the_empty_network(data):
+    X, y = data[0], np.full(len(data[0]), 0.3)
+    _, coefs, intercepts, _, _, _ = convex_cnn_path(X, y, **{**FAST, "betas": [0.5, 0.05]})
+    assert np.all(coefs == 0)
+    np.testing.assert_allclose(intercepts, 0.3)
+
+
+def test_logistic_loss_with_one_class_and_no_intercept_is_solved(data):
+    # the other fix the message names: without an intercept the program has a minimiser
+    X, _ = data
+    y = np.ones(len(X))
+    *_, objectives, gaps, _ = convex_cnn_path(X, y, loss="logistic", fit_intercept=False, **FAST)
+    assert np.all(np.isfinite(objectives)) and np.all(gaps <= 1e-7 * objectives)
+
+
+def test_max_iter_too_small_warns_once_per_unconverged_beta_with_the_gap(data):
+    X, y = data
+    gap = r"Duality gap: (\d\.\d{3}e[+-]\d+), tolerance: (\d\.\d{3}e[+-]\d+)\."
+    with pytest.warns(
+        ConvergenceWarning,
+        match=r"convex_cnn_path did not converge at beta=\d\.\d{3}e[+-]\d+ \([23] of 3\): "
+        r"native stopped with status 'max_iter reached' after 1 iterations \(max_iter=1, "
+        rf"tol=1\.0e-07\)\. {gap} Increase max_iter or loosen tol\.",
+    ) as record:
+        betas, _, _, objectives, gaps, _ = convex_cnn_path(
+            X, y, max_iter=1, **{**FAST, "n_patterns": 8, "eps": 0.01}
+        )
+    unconverged = gaps > 1e-7 * objectives
+    assert unconverged.sum() >= 1
+    warned = [w for w in record if issubclass(w.category, ConvergenceWarning)]
+    assert len(warned) == unconverged.sum()
+    # each warning states the gap returned at its beta, and that gap's tolerance
+    for w, beta, objective, returned in zip(
+        warned, betas[unconverged], objectives[unconverged], gaps[unconverged], strict=True
+    ):
+        text = str(w.message)
+        assert f"beta={beta:.3e}" in text
+        assert f"Duality gap: {returned:.3e}, tolerance: {1e-7 * objective:.3e}." in text
+
+
+@pytest.mark.parametrize("loss", ["squared", "logistic"])
+def test_well_posed_path_raises_no_warning(data, loss):
+    X, y = data
+    if loss == "logistic":
+        y = np.where(y > np.median(y), 1, -1)  # ints are fine
+    # unsorted betas and numpy scalars are valid too
+    params = {**FAST, "betas": (0.05, 0.5), "n_patterns": np.int64(6), "tol": np.float64(1e-7)}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        betas, _, _, objectives, gaps, _ = convex_cnn_path(X, y, loss=loss, **params)
+    np.testing.assert_array_equal(betas, [0.5, 0.05])
+    assert np.all(gaps <= 1e-7 * objectives)
