@@ -279,8 +279,16 @@ def test_three_layer_is_exact_over_enumerated_patterns(solver):
     value = naive_three_layer_objective(X, y, reg, 0.05, 2)
     assert value == pytest.approx(reg.objective_, rel=1e-6)
     assert reg.regularized_objective(X, y) == pytest.approx(reg.objective_, rel=1e-6)
-    # two ReLU layers fit at least as well as two layers with the same first-layer patterns
-    assert reg.output_weights_.shape[0] >= 1
+    # two ReLU layers fit at least as well as two layers with the same first-layer patterns:
+    # a branch of one filter, (w1 mean_k (x_k . u)_+)_+ w2 with w1 > 0, is the two-layer neuron
+    # at the same cost (beta/2 (w1^2 + w2^2) >= beta |w1 w2|), and both programs are exact
+    # here. (On these data the optimum is the same; on seeds 1-3 the three-layer one is
+    # 8-22 % lower.)
+    two_layer = ConvexCNNRegressor(
+        kernel_size=2, beta=0.05, n_patterns="exact", fit_intercept=False, tol=1e-8
+    ).fit(X, y)
+    assert two_layer.is_exact_ and two_layer.pooling == "average"
+    assert reg.objective_ <= two_layer.objective_ * (1 + 1e-6)
 
 
 def test_three_layer_sampled_patterns_are_attained():
@@ -561,16 +569,21 @@ def test_estimator_checks_actually_run(estimator):
 
 @pytest.mark.parametrize("params", FAST, ids=lambda p: p.get("architecture", "linear"))
 def test_pipeline_grid_search_over_beta(params):
+    # x0 - x5 is in reach of every architecture here, the kernel-2 ones included (filter
+    # (5, -5) averaged over the 5 patches); a huge beta zeroes the network (R^2 <= 0)
     rng = np.random.default_rng(0)
-    X = rng.standard_normal((24, 6))
-    y = X[:, 1] - X[:, 3] + 0.1 * rng.standard_normal(24)
+    X = rng.standard_normal((40, 6))
+    y = X[:, 0] - X[:, 5] + 0.1 * rng.standard_normal(40)
     search = GridSearchCV(
         make_pipeline(StandardScaler(), ConvexCNNRegressor(random_state=0, **params)),
-        {"convexcnnregressor__beta": [0.1, 1.0]},
+        {"convexcnnregressor__beta": [0.1, 1.0, 1000.0]},
         cv=2,
     ).fit(X, y)
+    scores = search.cv_results_["mean_test_score"]
     assert search.best_params_["convexcnnregressor__beta"] in (0.1, 1.0)
-    assert np.isfinite(search.best_score_)
+    # measured best R^2: circular 0.85, three-layer 0.64, linear 0.94; beta=1000: -0.13
+    assert search.best_score_ >= 0.5
+    assert scores[2] <= search.best_score_ - 0.5
 
 
 # --------------------------------------------------------------------------------------------
@@ -611,8 +624,8 @@ def torch_single_thread():
 
 
 @pytest.mark.torch
-@pytest.mark.parametrize("n_layers", [3, 4])
-def test_gradient_training_never_below_circular_optimum(n_layers, torch_single_thread):
+@pytest.mark.parametrize("n_layers, delta", [(3, 0.05), (4, 0.15)])
+def test_gradient_training_never_below_circular_optimum(n_layers, delta, torch_single_thread):
     torch = torch_single_thread
     X, y = low_rank_data(5, 8, 6, 2)
     beta = 0.05
@@ -627,7 +640,7 @@ def test_gradient_training_never_below_circular_optimum(n_layers, torch_single_t
     ).fit(X, y)
     assert reg.n_patterns_ == cover_bound(8, 2)  # exhaustive: a true lower bound
     Xt, yt = torch.tensor(X), torch.tensor(y)
-    width = 8
+    width = 16  # the convex optimum has 14 (L=3) and 18 (L=4) neurons; 8 stalled at +9-10 %
     layers = [
         torch.zeros(width, 6, dtype=torch.float64, requires_grad=True) for _ in range(n_layers - 1)
     ]
@@ -650,6 +663,10 @@ def test_gradient_training_never_below_circular_optimum(n_layers, torch_single_t
     bound = reg.objective_ if n_layers == 3 else reg.lower_bound_
     print(f"n_layers={n_layers}: convex {bound:.6f}, gradient restarts {sorted(values)}")
     assert min(values) >= bound * (1 - 1e-6)
+    # training gets close, so the bound is not vacuous. Measured best of these 4 restarts:
+    # +0.25 % (L=3, exact) and +7.4 % (L=4, where the bound is the relaxation's and the
+    # recovered network lies 9.7 % above it); of 16 restarts, 10 within +4 % and 5 within +10 %
+    assert min(values) <= (1 + delta) * bound
 
 
 @pytest.mark.torch
@@ -668,7 +685,7 @@ def test_gradient_training_never_below_three_layer_optimum(torch_single_thread):
     ).fit(X, y)
     patches = torch.tensor(np.stack([X[:, k : k + 2] for k in range(3)], axis=1))
     yt = torch.tensor(y)
-    n_branches, n_filters = 4, 4
+    n_branches, n_filters = 8, 4  # the convex optimum has 8 branches
     U = torch.zeros(n_branches, n_filters, 2, dtype=torch.float64, requires_grad=True)
     W1 = torch.zeros(n_branches, n_filters, dtype=torch.float64, requires_grad=True)
     w2 = torch.zeros(n_branches, dtype=torch.float64, requires_grad=True)
@@ -684,6 +701,8 @@ def test_gradient_training_never_below_three_layer_optimum(torch_single_thread):
     values = [_train(torch, [U, W1, w2], objective, seed) for seed in range(4)]
     print(f"three-layer: convex {reg.objective_:.6f}, gradient restarts {sorted(values)}")
     assert min(values) >= reg.objective_ * (1 - 1e-6)
+    # training gets close: best of these 4 restarts +0.80 %; of 16 restarts, 15 within +3 %
+    assert min(values) <= 1.03 * reg.objective_
 
 
 @pytest.mark.torch

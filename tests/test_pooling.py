@@ -484,8 +484,9 @@ def test_gradient_training_never_beats_the_convex_optimum(
             value = _torch_objective(torch, params, *tensors, pools, pooling, readout, beta)
         best = min(best, float(value))
     assert best >= optimum * (1 - 1e-6)
-    # training got somewhere: the check is not vacuous
-    assert best <= 1.5 * optimum
+    # training got close, so the check is not vacuous: measured best / optimum 1.000 to 1.057
+    # over these 12 cases (the largest: no pooling on 3x3 inputs)
+    assert best <= 1.1 * optimum
 
 
 # --- scikit-learn API -------------------------------------------------------------------------

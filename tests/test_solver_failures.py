@@ -90,12 +90,17 @@ def test_auto_reports_every_failure_when_all_fail(monkeypatch, data):
     X, y = data
     _force(monkeypatch, {"CLARABEL", "ECOS", "SCS"}, status=cp.INFEASIBLE)
     with (
-        pytest.warns(RuntimeWarning),
+        pytest.warns(RuntimeWarning, match=r"returned status 'infeasible'; trying") as record,
         pytest.raises(
             SolverFailed, match="CLARABEL: .*infeasible.*; ECOS: .*infeasible.*; SCS: .*infeasible"
         ),
     ):
         solve_cvxpy(_program(X, y), y, solver="auto", **OPTIONS)
+    # one warning per fallback, naming the solver that failed and the next one
+    assert [str(w.message) for w in record if w.category is RuntimeWarning] == [
+        "CLARABEL returned status 'infeasible'; trying ECOS instead",
+        "ECOS returned status 'infeasible'; trying SCS instead",
+    ]
 
 
 def _layered_program(X, kind):
@@ -312,13 +317,19 @@ def test_failed_fit_keeps_the_previous_model(monkeypatch, data):
     np.testing.assert_array_equal(reg.predict(X), before)
 
 
+_INFEASIBLE = (
+    r"^The convex program could not be solved \(CLARABEL: CLARABEL returned status "
+    r"'infeasible'\)\. Try another solver="
+)
+
+
 def test_failed_first_fit_leaves_the_estimator_unfitted(monkeypatch, data):
     from sklearn.exceptions import NotFittedError
 
     X, y = data
     _force(monkeypatch, {"CLARABEL"}, status=cp.INFEASIBLE)
     reg = _regressor(solver="clarabel")
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError, match=_INFEASIBLE):
         reg.fit(X, y)
     with pytest.raises(NotFittedError):
         reg.predict(X)
@@ -328,7 +339,7 @@ def test_failed_refit_on_other_data_keeps_the_feature_count(monkeypatch, data):
     X, y = data
     reg = _regressor(solver="clarabel").fit(X, y)
     _force(monkeypatch, {"CLARABEL"}, status=cp.INFEASIBLE)
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError, match=_INFEASIBLE):
         reg.fit(np.hstack([X, X]), y)
     assert reg.n_features_in_ == 8
     assert reg.predict(X).shape == (14,)

@@ -250,5 +250,5 @@ def test_a_failed_restricted_solve_returns_the_last_certified_point(monkeypatch)
     assert first.status == "stalled" and not first.coef.any()
     assert first.objective - first.duality_gap <= optimum.objective * (1 + 1e-12)
     calls.clear()  # from a warm start there is no such point: the failure is raised
-    with pytest.raises(SolverFailed):
+    with pytest.raises(SolverFailed, match="^InsufficientProgress$"):  # the solve's own error
         solve_three_layer(program, y, coef_init=optimum.coef, **options)
