@@ -1,4 +1,4 @@
-"""The native solver against CVXPY + Clarabel on circular programs (formulations.md §7).
+"""The native solver against CVXPY + Clarabel on circular programs (doc/formulations.md §7).
 
 Usage::
 

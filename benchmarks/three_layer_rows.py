@@ -4,7 +4,7 @@ Usage::
 
     python benchmarks/three_layer_rows.py [--loss logistic] [--no-every-row]
 
-Each line builds one three-layer program (formulations.md §8.2: ``n`` Gaussian signals of
+Each line builds one three-layer program (doc/formulations.md §8.2: ``n`` Gaussian signals of
 length 32, ``kernel_size=5``, ``P`` sampled first-layer patterns and the second-layer patterns
 they sample, ``beta=0.1``, intercept; the logistic loss on the sign of the target about its
 median) and solves it up to three times in the same process: with Clarabel on every row of

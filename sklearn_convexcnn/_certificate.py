@@ -1,4 +1,4 @@
-"""A certificate of global optimality for a fitted two-layer ReLU CNN (formulations.md §2.3).
+"""A certificate of global optimality for a fitted two-layer ReLU CNN (doc/formulations.md §2.3).
 
 For one output, any dual vector ``v`` (``sum(v) = 0`` with a free intercept) that satisfies
 

@@ -1,8 +1,8 @@
 """Pattern generation by the dual oracle (column generation over activation patterns).
 
 A program over sampled patterns is globally optimal only over its patterns
-(``shared/notes/solver-measurements.md``: 8-24 % worse than Adam on the same network). The
-semi-infinite dual of the non-convex problem (formulations.md §2.3) says which patterns are
+(``doc/notes/solver-measurements.md``: 8-24 % worse than Adam on the same network). The
+semi-infinite dual of the non-convex problem (doc/formulations.md §2.3) says which patterns are
 missing: with ``v`` the dual vector of the restricted optimum, the fit is the global optimum iff
 
     max_{||u|| <= 1}  | v^T g(u) |  <=  beta,          g(u) = the neuron's output on the data,

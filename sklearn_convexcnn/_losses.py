@@ -2,7 +2,7 @@
 
 Each loss gives its value and the *dual vector* ``v = -dloss/df``: the residual ``y - f`` for
 the squared loss. ``v`` is what the optimality conditions test against every pattern
-(formulations.md §2.3).
+(doc/formulations.md §2.3).
 """
 
 import numpy as np

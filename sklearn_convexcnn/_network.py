@@ -102,7 +102,7 @@ class RegionalCNN(TwoLayerCNN):
 
     The ReLU map is pooled into regions (``pooling.regions`` maps ``(n, K, m)`` to
     ``(n, Q, m)``) and every region has its own output weight, as in a classic small CNN whose
-    pooled map feeds a fully connected layer (formulations.md §6.3; §5.3 when every patch is its
+    pooled map feeds a fully connected layer (doc/formulations.md §6.3; §5.3 when every patch is its
     own region). The penalty is ``||w_j||_1^2``, not weight decay: see :meth:`penalty`.
 
     Parameters
@@ -125,7 +125,7 @@ class RegionalCNN(TwoLayerCNN):
 
         The squared l1 norm makes a neuron cost ``||u_j|| * sum |W_j|`` at the balanced scale,
         the cost of one neuron per region: the convex program decouples over regions
-        (formulations.md §5.3). Plain weight decay ``||W_j||_2^2`` does not decouple and has no
+        (doc/formulations.md §5.3). Plain weight decay ``||W_j||_2^2`` does not decouple and has no
         known exact program of polynomial size (§5.2). The intercept is free.
         """
         return weight_decay(self.filters, np.abs(self.output_weights).sum(axis=(1, 2)))

@@ -1,6 +1,6 @@
 """Optimality conditions of the group program: cone projections, the dual and the duality gap.
 
-The program of Lemma B (formulations.md §1, §2.3) for one output is::
+The program of Lemma B (doc/formulations.md §1, §2.3) for one output is::
 
     min_{c, c', b}  L(sum_i A_i (c_i - c'_i) + b) + beta * sum_i (||c_i|| + ||c'_i||)
     s.t.            c_i, c'_i in C_i = {u : G_i u >= 0}

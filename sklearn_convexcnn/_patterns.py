@@ -1,7 +1,7 @@
 """Activation patterns of a single convolution filter.
 
 A pattern is the joint sign vector ``1[X_k u >= 0]`` over all samples and all patches produced by
-one filter ``u`` (formulations.md §3): a cell of the hyperplane arrangement of the stacked patch
+one filter ``u`` (doc/formulations.md §3): a cell of the hyperplane arrangement of the stacked patch
 matrix. It is never the product of per-patch patterns. We represent every pattern by a *gate*,
 a filter that lies inside its cell, so the masks can be recomputed from the gates on any data.
 """
@@ -62,7 +62,7 @@ def unique_gates(patches, gates, chunk_size=256, block_size=2**22):
 def sample_gates(patches, n_patterns, random_state):
     """Gates of the patterns of ``n_patterns`` random Gaussian filters, de-duplicated.
 
-    This is the sampled program of formulations.md §2.5: a restriction of the exact one, so its
+    This is the sampled program of doc/formulations.md §2.5: a restriction of the exact one, so its
     optimum is an upper bound on the global optimum and always a realisable network.
 
     Parameters
@@ -81,7 +81,7 @@ def sample_gates(patches, n_patterns, random_state):
 
 
 # --------------------------------------------------------------------------------------------
-# Exact enumeration (formulations.md §3)
+# Exact enumeration (doc/formulations.md §3)
 
 #: Largest Cover bound :func:`enumerate_gates` accepts by default. A program over this many
 #: patterns already has ``2 * P * n * K`` cone rows; beyond it, sample the patterns.
@@ -97,7 +97,7 @@ def cover_bound(n_hyperplanes, rank):
     """Cover's bound on the number of cells of a central hyperplane arrangement.
 
     ``2 * sum_{l < r} C(N - 1, l)`` for ``N`` hyperplanes through the origin whose normals have
-    rank ``r`` (Cover 1965; formulations.md §3). Equality holds when the normals are in general
+    rank ``r`` (Cover 1965; doc/formulations.md §3). Equality holds when the normals are in general
     position, e.g. for Gaussian data; degenerate data have fewer cells.
 
     Parameters
@@ -188,7 +188,7 @@ def _sweep_2d(normals):
 
 
 def _sweep_3d(normals):
-    """Points of every cell of an essential central arrangement in R^3 (formulations.md §3).
+    """Points of every cell of an essential central arrangement in R^3 (doc/formulations.md §3).
 
     Every cell is a pointed cone, so it has an extreme ray ``t = +-(g_a x g_b)``. Around each
     ray, the cells touching it are found by a 2-D angular sweep over the hyperplanes through the
@@ -296,7 +296,7 @@ def arrangement_gates(rows, max_patterns=MAX_EXACT_PATTERNS):
 
     Exact for any dimension and any data (general position is not needed): a 2-D angular sweep,
     sweeps around the extreme rays in 3-D, and deletion-restriction (one dimension lower per
-    added hyperplane) above (formulations.md §3). Cells are full-dimensional: the patterns of
+    added hyperplane) above (doc/formulations.md §3). Cells are full-dimensional: the patterns of
     filters on the boundary of a cell are not separate patterns, since the closed cones of the
     full-dimensional cells already cover every filter.
 
@@ -338,7 +338,7 @@ def enumerate_gates(patches, max_patterns=MAX_EXACT_PATTERNS):
 
     The patterns ``(1[X_k u >= 0])_k`` over all ``u`` are the cells of the central arrangement
     of the ``n * K`` rows of the stacked patch matrix ``[X_1; ...; X_K]`` in ``R^h``
-    (formulations.md §3): never the product of per-patch patterns. Their number is at most the
+    (doc/formulations.md §3): never the product of per-patch patterns. Their number is at most the
     Cover bound ``2 * sum_{l < r} C(N - 1, l)`` with ``N <= n * K`` distinct hyperplanes and
     ``r`` the rank of the stacked matrix, with equality for data in general position.
 

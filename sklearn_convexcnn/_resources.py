@@ -5,7 +5,7 @@ import os
 
 # CVXPY's canonicalisation of the cone constraints plus Clarabel's factorisation, per nonzero of
 # the constraint matrix; measured from 0.67 GB at n=200, K=16, h=5, P=64 (2.0 M nonzeros) to
-# 2.6 GB at n=1000 (10.2 M), see shared/notes/solver-measurements.md: 250-330 bytes.
+# 2.6 GB at n=1000 (10.2 M), see doc/notes/solver-measurements.md: 250-330 bytes.
 CVXPY_BYTES_PER_NONZERO = 330
 
 

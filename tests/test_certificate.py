@@ -1,4 +1,4 @@
-"""The certificate of global optimality: duality_gap_ and certify (formulations.md §2.3)."""
+"""The certificate of global optimality: duality_gap_ and certify (doc/formulations.md §2.3)."""
 
 import numpy as np
 import pytest

@@ -1,4 +1,4 @@
-"""The oracle of formulations.md §4: the fitted network is the global optimum, checked by
+"""The oracle of doc/formulations.md §4: the fitted network is the global optimum, checked by
 means that share nothing with the package's solver path.
 
 Problems are small enough to enumerate every activation pattern (``h <= 3``, ``n * K`` of

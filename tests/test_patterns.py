@@ -1,4 +1,4 @@
-"""Exact enumeration of the joint activation patterns (formulations.md §3, §4.1)."""
+"""Exact enumeration of the joint activation patterns (doc/formulations.md §3, §4.1)."""
 
 import numpy as np
 import pytest

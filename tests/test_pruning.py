@@ -1,4 +1,4 @@
-"""Pruning to at most n + 1 neurons per output (formulations.md §2.4)."""
+"""Pruning to at most n + 1 neurons per output (doc/formulations.md §2.4)."""
 
 import dataclasses
 
@@ -115,7 +115,7 @@ def test_estimator_prunes_without_changing_the_objective(n_outputs):
 def test_a_pruned_solution_its_network_does_not_attain_gives_way_to_the_cleaned_one(
     monkeypatch, capsys
 ):
-    # The estimator re-checks pruning with real ReLUs (formulations.md §2.4). Here the pruned
+    # The estimator re-checks pruning with real ReLUs (doc/formulations.md §2.4). Here the pruned
     # objectives are understated on purpose, so the network cannot attain them: the fit must
     # fall back on the cleaned solutions, those of prune=False.
     def understated(program, solution, y, **options):

@@ -10,7 +10,7 @@ from sklearn_convexcnn._resources import check_memory, dense_program_bytes, oper
 
 
 def test_estimate_matches_the_measured_cvxpy_footprint():
-    # shared/notes/solver-measurements.md: 0.67 GB at n=200, P=64 and 2.6 GB at n=1000, P=64
+    # doc/notes/solver-measurements.md: 0.67 GB at n=200, P=64 and 2.6 GB at n=1000, P=64
     # (K=16, h=5); the estimate must cover both without being far above
     for n_samples, measured in [(200, 0.67e9), (1000, 2.6e9)]:
         estimate = dense_program_bytes(n_samples, 16, 5, 64)

@@ -1,4 +1,4 @@
-"""The native solver of three-layer programs (formulations.md §8.2) against Clarabel on every
+"""The native solver of three-layer programs (doc/formulations.md §8.2) against Clarabel on every
 cone row, and its certificate checked on its own terms: the point is feasible for every row of
 both ReLU layers, its objective is recomputed here, and its lower bound does not undercut
 Clarabel's point."""

@@ -1,4 +1,4 @@
-"""Convex programs equivalent to training each architecture (formulations.md).
+"""Convex programs equivalent to training each architecture (doc/formulations.md).
 
 Every architecture is an instance of Lemma B: pieces ``A_i`` (the neuron is linear on a cell),
 cones ``C_i = {u : G_i u >= 0}`` (the cell) and a norm ``R``. The solvers only see that

@@ -55,7 +55,7 @@ class GroupNorm:
 
 @dataclass
 class GroupProgram:
-    """The convex program of Lemma B (formulations.md §1) for one output::
+    """The convex program of Lemma B (doc/formulations.md §1) for one output::
 
         min_{c, c'}  loss(sum_i A_i (c_i - c'_i) + b, y) + beta * sum_i (R(c_i) + R(c'_i))
         s.t.         G_i c_i >= 0,  G_i c'_i >= 0      for every pattern i
@@ -68,7 +68,7 @@ class GroupProgram:
         ``G_i``: the rows whose non-negativity defines cone ``i``.
     norm_blocks : ndarray of shape (n_blocks, block_size, patch_size) or None
         The group norm ``R(c) = sum_b ||T_b c||_2``; ``None`` (the default) is the plain
-        ``R(c) = ||c||_2``. The spectral l1 norm of circular CNNs (formulations.md §7) is one
+        ``R(c) = ||c||_2``. The spectral l1 norm of circular CNNs (doc/formulations.md §7) is one
         2-row block (real and imaginary part of a DFT coefficient) per frequency.
     """
 
@@ -100,7 +100,7 @@ class GroupProgram:
 
 
 def recover_neurons(coef):
-    """Neurons of the non-convex network from the convex groups (formulations.md §2.4).
+    """Neurons of the non-convex network from the convex groups (doc/formulations.md §2.4).
 
     A group ``c`` becomes ``u = c / sqrt(||c||)`` with output weight ``±sqrt(||c||)``, which has
     the same fit and pays the same weight decay ``(||u||^2 + w^2) / 2 = ||c||``. Every non-zero

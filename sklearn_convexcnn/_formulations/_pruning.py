@@ -1,4 +1,4 @@
-"""Pruning a solution of a group program to at most ``n + 1`` groups (formulations.md §2.4).
+"""Pruning a solution of a group program to at most ``n + 1`` groups (doc/formulations.md §2.4).
 
 A solution ``c`` of the program of Lemma B is a non-negative combination of unit groups: writing
 ``c_j = lambda_j d_j`` with ``R(d_j) = 1`` and ``d_j`` in its cone, the fit is
@@ -62,7 +62,7 @@ def clean_groups(program, coef, *, rtol=1e-6, cone_tol=1e-12):
     rtol : float, default=1e-6
         Groups whose norm is below ``rtol`` times the largest norm *and* whose fit
         ``||A_i c_i||`` is below ``rtol`` times the largest fit are dropped: their directions
-        are unreliable (formulations.md §2.4). The norm alone does not tell residue: a group on
+        are unreliable (doc/formulations.md §2.4). The norm alone does not tell residue: a group on
         features of scale 1e6 needs a norm 1e6 times smaller than one on features of scale 1
         for the same fit (a ``test_fuzz`` example lost a group of relative norm 9.6e-7 whose
         fit, 0.88, was the largest, and the network's objective rose 16 % above the optimum).

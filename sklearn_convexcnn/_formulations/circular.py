@@ -1,4 +1,4 @@
-"""Multi-layer circular CNN with one ReLU layer: l1 in the spectral domain (formulations.md §7).
+"""Multi-layer circular CNN with one ReLU layer: l1 in the spectral domain (doc/formulations.md §7).
 
 Each neuron applies ``n_layers - 1`` full-length circular convolutions and one ReLU::
 
@@ -12,7 +12,7 @@ the cheapest factorisation of ``q`` costs
 * ``||F q||_1 / d`` for ``L = 3`` (exact: the program is the training problem);
 * ``||z||_{2/(L-1)}`` with ``z = F q / d^((L-1)/2)`` for ``L >= 4``, a quasi-norm whose convex
   envelope is the *weighted* spectral l1 norm ``d^(-(L-1)/2) sum_k w_k |(F q)_k|`` with
-  ``w_k = 2^((L-3)/2)`` off the DC and Nyquist frequencies (formulations.md §7.3). The program
+  ``w_k = 2^((L-3)/2)`` off the DC and Nyquist frequencies (doc/formulations.md §7.3). The program
   with that norm is a lower bound only; realising its solution gives an upper bound.
 
 ``F`` is the unnormalised DFT. The norm is computed in real arithmetic: one 2-row block
@@ -64,7 +64,7 @@ def factorize(q, n_layers, rtol=1e-12):
 
     Inner filters have unit norm and spectra ``|F u_l| ∝ |F q|^(1/(L-1))`` (real and even, so the
     filters are real); the last filter takes the rest of the spectrum. The last filter's norm,
-    the cost of ``q``, is then ``||F q||_1 / d`` for ``L = 3`` (formulations.md §7.2) and the
+    the cost of ``q``, is then ``||F q||_1 / d`` for ``L = 3`` (doc/formulations.md §7.2) and the
     quasi-norm ``||z||_{2/(L-1)}`` for ``L >= 4`` (Hölder's equality case, §7.3).
 
     Parameters
@@ -192,8 +192,9 @@ class CircularFormulation:
     n_layers : int
         ``L >= 3``: ``L - 1`` circular layers and the output layer.
     activation : {"relu", "linear"}
-        ``"linear"`` drops the ReLU (formulations.md §9): one pattern, no cones, and the weighted
-        spectral l1 is exact for every ``L`` because each frequency becomes its own neuron.
+        ``"linear"`` drops the ReLU (doc/formulations.md §9): one pattern, no cones, and the
+        weighted spectral l1 is exact for every ``L`` because each frequency becomes its own
+        neuron.
     """
 
     def __init__(self, n_layers=3, activation="relu"):
@@ -214,7 +215,7 @@ class CircularFormulation:
     def enumerate_gates(self, patches):
         """Gates of every pattern ``1[X q >= 0]``: the cells of the arrangement of the ``n``
         sample hyperplanes in ``R^d``, at most ``2 sum_{l < r} C(n - 1, l)`` for data of rank
-        ``r`` (formulations.md §7.2). Raises ValueError beyond the enumeration limit."""
+        ``r`` (doc/formulations.md §7.2). Raises ValueError beyond the enumeration limit."""
         if self.activation == "linear":
             return np.zeros((patches.shape[2], 1))
         return enumerate_gates(patches)

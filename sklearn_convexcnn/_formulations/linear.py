@@ -1,4 +1,4 @@
-"""Linear-activation CNNs (formulations.md §9, §5.1): the convex programs without patterns.
+"""Linear-activation CNNs (doc/formulations.md §9, §5.1): the convex programs without patterns.
 
 * Two-layer linear CNN with global average pooling: ``f = sum_j w_j mean_k (x_k . u_j)``. With
   ``z = sum_j w_j u_j`` it is ``min loss(Xbar z) + beta ||z||_2`` (``Xbar = mean_k X_k``): a

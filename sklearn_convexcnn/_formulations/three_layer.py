@@ -1,4 +1,4 @@
-"""Three-layer CNN with two ReLU layers (formulations.md §8).
+"""Three-layer CNN with two ReLU layers (doc/formulations.md §8).
 
 Branch ``j`` has its own convolution filters ``u_{jt}``, global average pooling, a scalar fully
 connected layer with weights ``w1_{jt}``, a second ReLU and an output weight ``w2_j``::
@@ -36,7 +36,7 @@ _MAX_EXACT_GROUPS = 20_000
 
 @dataclass
 class ThreeLayerProgram:
-    """The program of formulations.md §8.2 for one output.
+    """The program of doc/formulations.md §8.2 for one output.
 
     Attributes
     ----------
@@ -182,7 +182,7 @@ class ThreeLayerFormulation:
             raise ValueError(
                 f"n_patterns='exact' with architecture='three_layer' needs all 2^{n_samples} "
                 f"second-layer patterns for each of the {gates.shape[1]} first-layer patterns, "
-                f"more than the limit of {_MAX_EXACT_GROUPS} groups (formulations.md §8.3). "
+                f"more than the limit of {_MAX_EXACT_GROUPS} groups (doc/formulations.md §8.3). "
                 "Pass an int n_patterns=<int> to sample the patterns instead."
             )
         codes = np.arange(2**n_samples)[:, None] >> np.arange(n_samples) & 1
@@ -204,7 +204,7 @@ class ThreeLayerFormulation:
         )
 
     def network(self, solutions, rtol=1e-6):
-        """The recovered network (formulations.md §8.2), one group of branches per output.
+        """The recovered network (doc/formulations.md §8.2), one group of branches per output.
 
         Each non-zero ``(s, l)`` is a branch: filters ``a/||a||`` with ``w1 = +||a||`` and
         ``b/||b||`` with ``w1 = -||b||``, then balanced by the branch cost

@@ -1,4 +1,4 @@
-"""Two-layer ReLU CNN with global pooling by a (weighted) sum (formulations.md §2, §6.2).
+"""Two-layer ReLU CNN with global pooling by a (weighted) sum (doc/formulations.md §2, §6.2).
 
 ``f(x) = sum_j w_j sum_k alpha_k (x_k . u_j)_+``. On the cell of pattern ``i`` the neuron is
 linear with piece ``A_i = sum_k alpha_k D_i^k X_k``, and the cell is

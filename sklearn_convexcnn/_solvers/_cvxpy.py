@@ -12,7 +12,7 @@ import scipy.sparse as sp
 from .._losses import loss_value
 from ._solution import Solution, SolverFailed
 
-# Most accurate and fastest first (measured in shared/notes/solver-measurements.md).
+# Most accurate and fastest first (measured in doc/notes/solver-measurements.md).
 CVXPY_SOLVERS = ("clarabel", "ecos", "scs")
 
 

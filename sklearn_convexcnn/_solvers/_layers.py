@@ -1,6 +1,6 @@
 """CVXPY back-ends of the programs that are not a :class:`GroupProgram`.
 
-* :func:`_solve_three_layer_with`: the three-layer program (formulations.md §8.2), whose
+* :func:`_solve_three_layer_with`: the three-layer program (doc/formulations.md §8.2), whose
   second-layer cone constraints couple the groups of a branch, by cutting planes over the
   first-layer cone rows and certified by :func:`three_layer_gap`;
 * :func:`_solve_nuclear_with`: the linear CNN without pooling, a nuclear-norm program (§5.1)
@@ -43,7 +43,7 @@ _RESIDUE = 1e-6
 def _solve_three_layer_with(
     name, program, y, *, beta, loss, fit_intercept, tol, max_iter, verbose=0
 ):
-    """The three-layer program of formulations.md §8.2 with the CVXPY solver ``name``, by
+    """The three-layer program of doc/formulations.md §8.2 with the CVXPY solver ``name``, by
     cutting planes over the first-layer cone rows.
 
     Every group of every branch has the ``n K`` rows of its first-layer cone: 35 million rows
@@ -179,7 +179,7 @@ def three_layer_gap(program, solution, multipliers, y, *, beta, loss, fit_interc
     """The duality gap of a point of the three-layer program, from its dual vector ``v`` and
     multipliers ``mu`` of the second layer's cone constraints.
 
-    The dual of formulations.md §8.2 is ``max -L*(-v)`` subject to
+    The dual of doc/formulations.md §8.2 is ``max -L*(-v)`` subject to
     ``||Proj_{C_i}(+-M_i^T (s D'_l v + (2 D'_l - I) mu_sl))|| <= beta`` for every branch
     ``(s, l)`` and first-layer pattern ``i`` (and ``sum(v) = 0`` with an intercept), for some
     ``mu >= 0``: the Lagrangian of the primal, term by term as for two layers. The constraints
@@ -243,7 +243,7 @@ def three_layer_prices(program, v, multipliers, *, beta=None):
 
 
 def _solve_nuclear_with(name, program, y, *, beta, loss, fit_intercept, tol, max_iter, verbose=0):
-    """The nuclear-norm program of formulations.md §5.1 with the CVXPY solver ``name``."""
+    """The nuclear-norm program of doc/formulations.md §5.1 with the CVXPY solver ``name``."""
     import cvxpy as cp
 
     n_samples, n_patches, patch_size = program.patches.shape

@@ -1,8 +1,8 @@
 """The native solver: a two-level working set over groups and cone rows, certified by the dual.
 
-The program (formulations.md §1) has ``2P`` groups of ``h`` variables and ``2 n K P`` cone rows,
+The program (doc/formulations.md §1) has ``2P`` groups of ``h`` variables and ``2 n K P`` cone rows,
 but its optimum uses few groups (at most ``n + 1``) and, inside a group, only a handful of tight
-rows (``shared/notes/solver-measurements.md``). So:
+rows (``doc/notes/solver-measurements.md``). So:
 
 1. **Restricted problem.** Only the groups of the working set, and only the cone rows added so
    far, are kept. It is solved from the previous solution by Newton's method over faces
@@ -31,10 +31,10 @@ rows (``shared/notes/solver-measurements.md``). So:
    *full* program. The solver stops when it is at most ``tol`` times the objective.
 
 Why this and not a first-order method: plain augmented-Lagrangian / ADMM prototypes needed minutes
-to reach ``1e-6`` (solver-measurements.md), while the working set reaches the full program's
-optimum to ``1e-9`` after a few dozen small restricted solves; its cost is shared between those
-and the passes over the data for pricing, which are matrix products computed from the gates in
-chunks.
+to reach ``1e-6`` (doc/notes/solver-measurements.md), while the working set reaches the full
+program's optimum to ``1e-9`` after a few dozen small restricted solves; its cost is shared
+between those and the passes over the data for pricing, which are matrix products computed from
+the gates in chunks.
 
 Group norms other than the Euclidean one (the spectral l1 norm of circular CNNs, a sum of
 2-row block norms: :class:`~.._formulations._program.GroupNorm`) take the same steps with the

@@ -1,4 +1,4 @@
-"""The native solver of the three-layer program (formulations.md §8.2): column generation over
+"""The native solver of the three-layer program (doc/formulations.md §8.2): column generation over
 its groups, with the second ReLU layer's multipliers in the prices.
 
 The program has a group for every part (``a`` on ``+M_i``, ``b`` on ``-M_i``), output sign
