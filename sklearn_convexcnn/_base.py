@@ -5,9 +5,11 @@ patterns from :mod:`._patterns`, the convex program from :mod:`._formulations`, 
 from :mod:`._solvers`, and predictions from the recovered :class:`~._network.TwoLayerCNN`.
 """
 
+import copy
 import os
 import warnings
 from numbers import Integral, Real
+from typing import NamedTuple
 
 import numpy as np
 from joblib import Parallel, delayed, effective_n_jobs
@@ -45,6 +47,19 @@ from ._solvers._outputs import (
 
 _INPUT_ATTRIBUTES = ("n_features_in_", "feature_names_in_")
 _PRUNABLE = (TwoLayerFormulation, PooledSumFormulation, RegionalFormulation)
+
+
+class _FittedProgram(NamedTuple):
+    """What ``fit`` solved, for the methods that evaluate the fitted network afterwards
+    (:meth:`_BaseConvexCNN.regularized_objective`, :meth:`_BaseConvexCNN.certify`): the
+    program of the parameters at fit time, not as ``set_params`` may have changed them since.
+    """
+
+    formulation: object
+    beta: float
+    loss: str
+    fit_intercept: bool
+    n_outputs: int
 
 
 class _BaseConvexCNN(BaseEstimator):
@@ -152,7 +167,7 @@ class _BaseConvexCNN(BaseEstimator):
         if warm:
             # the previous fit's patterns: its gates, and the formulation that sampled them
             # (a three-layer formulation holds its second-layer patterns)
-            formulation = self._warm_start_state[2]
+            formulation = self._fitted_program.formulation
         # the native solver takes the program as an operator (matrix-free where it can be)
         matrix_free = self.solver in ("auto", "native") and hasattr(formulation, "operator")
         build = formulation.operator if matrix_free else formulation.program
@@ -198,7 +213,9 @@ class _BaseConvexCNN(BaseEstimator):
             "_warm_start_state": (
                 self._warm_start_key(geometry, Y.shape[1]),
                 [(solution.coef, solution.intercept) for solution in solutions],
-                formulation,
+            ),
+            "_fitted_program": _FittedProgram(
+                formulation, self.beta, self.loss, self.fit_intercept, Y.shape[1]
             ),
             **generated,
             "duality_gap_": sum(
@@ -236,16 +253,19 @@ class _BaseConvexCNN(BaseEstimator):
         )
 
     def _warm_start_key(self, geometry, n_outputs):
-        """What must not change for a previous solution to be a start of the next fit."""
+        """What must not change for a previous solution to be a start of the next fit: the
+        program's shape and what draws its patterns (asking for other patterns starts cold)."""
         return (
             geometry,
             self.pool_size,
             self.readout,
             self.architecture,
+            self.n_layers,
             self.activation,
             self.pooling,
             self.patterns,
-            self.n_patterns == "exact",
+            self.n_patterns,
+            self.random_state,
             n_outputs,
         )
 
@@ -253,10 +273,11 @@ class _BaseConvexCNN(BaseEstimator):
         """Each output's ``coef_init``/``intercept_init`` from the last fit, or ``None``.
 
         Only with ``warm_start=True``, sampled patterns and a previous fit of the same program
-        shape; the previous fit's gates are then kept, so that its groups mean the same.
+        shape and patterns (:meth:`_warm_start_key`); the previous fit's gates are then kept,
+        so that its groups mean the same.
         """
         key = self._warm_start_key(geometry, n_outputs)
-        previous_key, solutions, _ = getattr(self, "_warm_start_state", (None, None, None))
+        previous_key, solutions = getattr(self, "_warm_start_state", (None, None))
         if not (
             self.warm_start
             and self.patterns == "sampled"
@@ -307,7 +328,7 @@ class _BaseConvexCNN(BaseEstimator):
         """What every output's solution goes through after its solve (:class:`Finishing`).
 
         Two-layer ReLU CNNs: a certified duality gap, and no solver residue, pruned to at most
-        ``n + 1`` groups with ``prune`` (formulations.md §2.4). Circular CNNs: the gap of
+        ``n + 1`` groups with ``prune`` (doc/formulations.md §2.4). Circular CNNs: the gap of
         CVXPY's points from their own dual points only, to 1e-6 to 1e-4 of the objective:
         re-solving for a better one (as for two layers) cost 0.6-5 s per output against
         CVXPY's 0.1-0.5 s (60 samples, d=16), so no ConvergenceWarning is issued on them.
@@ -322,7 +343,7 @@ class _BaseConvexCNN(BaseEstimator):
     def _checked_pruning(self, formulation, patches, Y, finished):
         """The pruned solutions if their network attains their objective, else the cleaned.
 
-        Re-checked with real ReLUs (formulations.md §2.4): the pruned network must attain the
+        Re-checked with real ReLUs (doc/formulations.md §2.4): the pruned network must attain the
         pruned (= cleaned: the same fit and regulariser) convex objective.
         """
         pruned = [solution for solution, _ in finished]
@@ -355,14 +376,9 @@ class _BaseConvexCNN(BaseEstimator):
 
     def _gates(self, formulation, patches, rng):
         """Gates of the program's patterns: every pattern, or those of random filters."""
-        if self.n_patterns != "exact":
-            return formulation.sample_gates(patches, self.n_patterns, rng)
-        if not hasattr(formulation, "enumerate_gates"):
-            raise ValueError(
-                f"n_patterns='exact' is not implemented for {type(formulation).__name__}; pass "
-                "an int n_patterns=<int> to sample the activation patterns instead."
-            )
-        return formulation.enumerate_gates(patches)
+        if self.n_patterns == "exact":
+            return formulation.enumerate_gates(patches)
+        return formulation.sample_gates(patches, self.n_patterns, rng)
 
     def _solve_options(self):
         return SolveOptions(
@@ -398,7 +414,8 @@ class _BaseConvexCNN(BaseEstimator):
         X : array-like of shape (n_samples, n_features)
             One flattened signal or image per row, laid out as ``input_shape`` says.
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
-            Targets.
+            Class labels for the classifier (1-D); real targets for the regressor, one
+            column per output.
 
         Returns
         -------
@@ -425,7 +442,12 @@ class _BaseConvexCNN(BaseEstimator):
                 vars(self).pop(name, None)
             vars(self).update(recorded)
             raise
-        for name, value in {**target_attributes, **attributes}.items():
+        fitted = {**target_attributes, **attributes}
+        # a previous fit's attributes that this fit does not set (another architecture's)
+        for name in [name for name in vars(self) if name.endswith("_") and name not in fitted]:
+            if name not in _INPUT_ATTRIBUTES and not name.startswith("__"):
+                delattr(self, name)
+        for name, value in fitted.items():
             setattr(self, name, value)
         return self
 
@@ -459,11 +481,32 @@ class _BaseConvexCNN(BaseEstimator):
         objective : float
             Loss summed over samples plus the penalty, evaluated with real ReLUs.
         """
+        patches, Y = self._evaluation_data(X, y)
+        fitted = self._fitted_program
+        return self.network_.objective(patches, Y, fitted.beta, fitted.loss)
+
+    def _evaluation_data(self, X, y):
+        """Patches of ``X`` and the target columns of ``y``, encoded as ``fit`` encoded them,
+        for the methods that evaluate the fitted network on data."""
         check_is_fitted(self)
-        X = validate_data(self, X, dtype=np.float64, reset=False)
-        Y, _ = self._encode_targets(np.asarray(y), refit=False)
-        patches = extract_patches(X, self.geometry_)
-        return self.network_.objective(patches, Y, self.beta, self.loss)
+        is_classifier = self._is_classifier()
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            reset=False,
+            dtype=np.float64,
+            multi_output=not is_classifier,
+            y_numeric=not is_classifier,
+        )
+        Y, _ = self._encode_targets(y, refit=False)
+        n_outputs = self._fitted_program.n_outputs
+        if Y.shape[1] != n_outputs:
+            raise ValueError(
+                f"y has {Y.shape[1]} target columns, but the network was fitted to "
+                f"{n_outputs}. Pass targets of the shape that fit was given."
+            )
+        return extract_patches(X, self.geometry_), Y
 
     def certify(self, X, y, *, tol=1e-6, max_patterns=MAX_EXACT_PATTERNS):
         """Certificate of global optimality of the fitted network on ``(X, y)``.
@@ -478,7 +521,7 @@ class _BaseConvexCNN(BaseEstimator):
         The bound is the dual objective of the convex program at the dual vector of the
         network's fit (its residual for the squared loss; centred when an intercept is fitted),
         scaled so that ``max_{||u|| <= 1} |v^T sum_k alpha_k (X_k u)_+| <= beta`` holds over the
-        checked patterns (formulations.md §2.3). Each output (class in one-vs-rest) is a
+        checked patterns (doc/formulations.md §2.3). Each output (class in one-vs-rest) is a
         separate problem; the bounds are summed.
 
         Parameters
@@ -515,31 +558,21 @@ class _BaseConvexCNN(BaseEstimator):
         >>> certificate.exact, certificate.is_optimal
         (True, True)
         """
-        check_is_fitted(self)
-        X = validate_data(self, X, dtype=np.float64, reset=False)
-        Y, _ = self._encode_targets(np.asarray(y), refit=False)
-        patches = extract_patches(X, self.geometry_)
-        formulation = None
-        if getattr(self, "architecture", "two_layer") == "two_layer" and (
-            getattr(self, "activation", "relu") == "relu"
-        ):
-            formulation = make_formulation(
-                self.pooling, self.pool_size, self.readout, self.geometry_.grid_shape
-            )
+        patches, Y = self._evaluation_data(X, y)
+        fitted = self._fitted_program
+        # building programs records their groups' regions in the formulation: a copy keeps
+        # the fitted one as fit left it
+        formulation = copy.copy(fitted.formulation)
         if not isinstance(formulation, _PRUNABLE):
             raise ValueError(
                 "certify is implemented for two-layer ReLU CNNs (architecture='two_layer', "
-                f"activation='relu'), not architecture={getattr(self, 'architecture', None)!r} "
-                f"with activation={getattr(self, 'activation', None)!r}; compare objective_ "
-                "with lower_bound_ instead."
+                f"activation='relu'), but this {type(self).__name__} was fitted as a "
+                f"{type(self.network_).__name__}; compare objective_ with lower_bound_ instead."
             )
         try:
-            try:
-                gates = formulation.enumerate_gates(patches, max_patterns=max_patterns)
-            except TypeError:  # a formulation without a limit refuses what it cannot do
-                gates = formulation.enumerate_gates(patches)
+            gates = formulation.enumerate_gates(patches, max_patterns=max_patterns)
             exact = True
-        except ValueError:
+        except ValueError:  # more patterns than max_patterns
             gates, exact = self.gates_, False
         return certify_network(
             self.network_,
@@ -547,9 +580,9 @@ class _BaseConvexCNN(BaseEstimator):
             patches,
             Y,
             gates,
-            beta=self.beta,
-            loss=self.loss,
-            fit_intercept=self.fit_intercept,
+            beta=fitted.beta,
+            loss=fitted.loss,
+            fit_intercept=fitted.fit_intercept,
             exact=exact,
             tol=tol,
         )

@@ -31,7 +31,7 @@ _PARAMETERS = """\
         ``(H, W)`` or ``(H, W, C)`` with channels last. Its product must be ``n_features``.
 
     architecture : {"two_layer", "circular", "three_layer"}, default="two_layer"
-        The network, hence the convex regulariser (formulations.md §7-§8).
+        The network, hence the convex regulariser (doc/formulations.md §7-§8).
 
         - ``"two_layer"``: one convolution layer, ReLU, pooling, output weights (§2, §5, §6).
         - ``"circular"``: ``n_layers - 1`` full-length circular convolutions of each row
@@ -63,7 +63,7 @@ _PARAMETERS = """\
 
     pooling : {"average", "max", "none"}, default="average"
         Pooling of the ReLU map before the output layer: ``"average"`` is the mean over each
-        pool (over all patches by default: the paper's main result, formulations.md §2),
+        pool (over all patches by default: the paper's main result, doc/formulations.md §2),
         ``"max"`` its maximum (§6.1). ``"none"`` gives every patch its own output weight, a
         locally connected layer (§5.3); ``pool_size`` and ``readout`` do not apply to it. Every
         combination is an exact convex program; see ``readout`` for the regulariser.
@@ -98,9 +98,11 @@ _PARAMETERS = """\
         convex program; duplicates are dropped (``n_patterns_`` tells how many remain). The fit
         is the global optimum over networks whose neurons use these patterns, so it is the
         global optimum of the non-convex problem once they include the optimum's patterns. More
-        patterns give a lower objective and a slower solve. ``"exact"`` enumerates every joint
+        patterns usually give a lower objective and always a larger program; not always a
+        lower one, as the patterns drawn for different ``n_patterns`` are not nested (the
+        objective can rise from 8 to 16 patterns). ``"exact"`` enumerates every joint
         pattern of a filter, the cells of the arrangement of the ``n * K`` patch hyperplanes in
-        ``R^patch_size`` (formulations.md §3), which makes the fit the global optimum of the
+        ``R^patch_size`` (doc/formulations.md §3), which makes the fit the global optimum of the
         non-convex problem itself. Their number grows like ``(n * K) ** patch_size``: exact
         enumeration is refused with a ValueError when Cover's bound
         ``2 * sum_{l < r} C(N - 1, l)`` (``N`` distinct patch hyperplanes of rank ``r``)
@@ -113,7 +115,7 @@ _PARAMETERS = """\
         higher), adds those of a short numpy gradient run of the same network and of 16 data
         patches, then repeats: from the dual vector ``v`` of the current optimum, search the
         filter ``u`` maximising ``|v^T g(u)|`` (the dual constraint of the non-convex problem,
-        formulations.md §2.3) by multi-start ascent, and add its pattern while the maximum
+        doc/formulations.md §2.3) by multi-start ascent, and add its pattern while the maximum
         exceeds ``beta``, at most ``n_patterns`` oracle patterns. ``dual_check_`` is the
         final maximum. When every pattern can be enumerated (small filters, or
         ``n_patterns="exact"``, where generation runs over the enumeration with small
@@ -126,7 +128,7 @@ _PARAMETERS = """\
         use it when the objective matters more than the time.
 
     prune : bool, default=True
-        Whether to prune the solution to a minimal network (formulations.md §2.4): group
+        Whether to prune the solution to a minimal network (doc/formulations.md §2.4): group
         magnitudes are moved along null directions of the fit and the regulariser
         (Carathéodory) until at most ``n_samples + 1`` neurons remain *per output* (outputs,
         one per class in one-vs-rest, are separate programs). The objective does not change,
@@ -144,8 +146,9 @@ _PARAMETERS = """\
         objective. It reaches the same optimum as Clarabel (``1e-6`` relative or better) tens
         to hundreds of times faster and with memory that grows like ``n * K * h``. The others
         hand the whole program to a conic solver through CVXPY. ``"auto"`` is ``"native"`` for
-        every formulation that provides the matrix-free operator it needs (the two-layer
-        poolings), and otherwise the first installed of Clarabel, ECOS, SCS. ``"native"`` also
+        two-layer ReLU CNNs (matrix-free for average pooling and no pooling, from the dense
+        program for max pooling), and otherwise the first installed of Clarabel, ECOS, SCS.
+        ``"native"`` also
         solves circular programs (3-11x slower than CVXPY) and three-layer programs (by
         column generation with the second layer's multipliers; 0.5-8x CVXPY's time),
         certified to ``tol``, where CVXPY's points are certified only to about ``1e-7`` to
@@ -168,12 +171,13 @@ _PARAMETERS = """\
 
     warm_start : bool, default=False
         Whether to start the next ``fit`` from this fit's solution: its patterns (gates) are
-        kept and its neurons form the native solver's first working set, so refitting with
-        another ``beta`` (or a few more samples) takes fewer iterations. The result is the
-        optimum over the kept patterns, as a cold fit with those patterns would give. Applies
-        when the program keeps its shape (same geometry, pooling, read-out and number of
-        outputs), ``patterns="sampled"`` with an int ``n_patterns``, and the native solver;
-        otherwise the fit starts cold. For a whole path of ``beta`` values see
+        kept and, with the native solver, its neurons form the first working set, so refitting
+        with another ``beta`` (or a few more samples) takes fewer iterations. The result is
+        the optimum over the kept patterns, as a cold fit with those patterns would give.
+        Applies when the program keeps its shape and its patterns (same geometry,
+        architecture, ``n_layers``, activation, pooling, read-out, number of outputs,
+        ``n_patterns`` and ``random_state``) and ``patterns="sampled"`` with an int
+        ``n_patterns``; otherwise the fit starts cold. For a whole path of ``beta`` values see
         :func:`convex_cnn_path`; :class:`~sklearn.model_selection.GridSearchCV` clones the
         estimator for every candidate, so it always starts cold.
 
@@ -189,7 +193,10 @@ _PARAMETERS = """\
         Seed of the random filters that sample the activation patterns.
 
     verbose : int, default=0
-        ``1`` prints one line per solved output, ``2`` also shows the solver's log."""
+        ``1`` prints the fit's progress: the program's size, the native solver's working-set
+        iterations (objective, certified gap, groups and rows kept) and one line per solved
+        output (numbered from 0, as in warnings and ``classes_``). ``2`` also prints the
+        CVXPY solvers' logs and each output's BLAS threads."""
 
 _ATTRIBUTES = """\
     filters_ : ndarray of shape (n_neurons, patch_size)
@@ -224,7 +231,7 @@ _ATTRIBUTES = """\
 
     is_exact_ : bool
         Whether the recovered network attains the convex program's value: false only for
-        circular ReLU CNNs with ``n_layers >= 4`` (formulations.md §7.3).
+        circular ReLU CNNs with ``n_layers >= 4`` (doc/formulations.md §7.3).
 
     layer_filters_ : ndarray of shape (n_layers - 1, n_neurons, n_features)
         Circular CNNs only: ``layer_filters_[l, j]`` is neuron ``j``'s filter in circular layer
@@ -257,7 +264,8 @@ _ATTRIBUTES = """\
         Certified duality gap of the returned point, summed over outputs: ``objective_`` minus
         a lower bound on the optimum from a feasible dual point. The native solver stops when
         it is at most ``tol * objective_``; for the CVXPY solvers it is computed after the
-        solve (two-layer ReLU CNNs; ``nan`` for the other architectures). It certifies the
+        solve (for circular and three-layer CNNs from the solver's own dual point, to about
+        ``1e-7`` to ``1e-4``; ``nan`` for ``activation="linear"``). It certifies the
         convex program over the fitted patterns; :meth:`certify` checks every pattern.
         At the optimum it can be negative by rounding (about ``1e-16 * objective_``).
 
@@ -320,7 +328,7 @@ class ConvexCNNRegressor(RegressorMixin, _BaseConvexCNN):
     >>> from sklearn_convexcnn import ConvexCNNRegressor
     >>> rng = np.random.default_rng(0)
     >>> X = rng.standard_normal((40, 10))
-    >>> y = np.maximum(X[:, 2:5] @ [1.0, -1.0, 0.5], 0).sum() + X[:, 0]
+    >>> y = np.maximum(X[:, 2:5] @ [1.0, -1.0, 0.5], 0) + X[:, 0]
     >>> reg = ConvexCNNRegressor(beta=0.1, kernel_size=3, random_state=0).fit(X, y)
     >>> bool(np.isclose(reg.regularized_objective(X, y), reg.objective_, rtol=1e-6))
     True
@@ -421,6 +429,12 @@ class ConvexCNNClassifier(ClassifierMixin, _BaseConvexCNN):
                 )
         else:
             classes = self.classes_
+            unseen = np.setdiff1d(y, classes)
+            if len(unseen):
+                raise ValueError(
+                    f"y contains labels that fit did not see: {unseen[:5].tolist()}; the "
+                    f"classes are {classes.tolist()}. Pass labels of the fitted classes."
+                )
         columns = classes[1:] if len(classes) == 2 else classes
         Y = np.where(np.asarray(y).reshape(-1, 1) == columns, 1.0, -1.0)
         return Y, ({"classes_": classes} if refit else {})

@@ -58,7 +58,7 @@ class PatchGeometry:
         return (*self.kernel_size, self.n_channels)
 
 
-def _invalid_entries(value):
+def invalid_entries(value):
     """Entries of ``value`` (a scalar or a sequence) that are not integers >= 1.
 
     Integers are ``numbers.Integral`` as in scikit-learn, so numpy integers count but floats,
@@ -69,7 +69,7 @@ def _invalid_entries(value):
 
 
 def _as_tuple(value, ndim, name):
-    if invalid := _invalid_entries(value):
+    if invalid := invalid_entries(value):
         raise ValueError(
             f"{name}={value!r} is not valid: {invalid[0]!r} is not a positive integer; pass a "
             f"positive int or a tuple of length {ndim} of positive ints."
@@ -112,7 +112,7 @@ def resolve_geometry(input_shape, kernel_size, stride, n_features):
     valid_shapes = "use None, (L,), (H, W) or (H, W, C) with positive integer entries."
     if not np.iterable(input_shape) or not 1 <= len(input_shape) <= 3:
         raise ValueError(f"input_shape={input_shape!r} is not a valid shape; {valid_shapes}")
-    if invalid := _invalid_entries(input_shape):
+    if invalid := invalid_entries(input_shape):
         raise ValueError(
             f"input_shape={input_shape!r} is not a valid shape: {invalid[0]!r} is not a positive "
             f"integer; {valid_shapes}"

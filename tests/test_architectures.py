@@ -1,4 +1,4 @@
-"""Circular, three-layer and linear CNNs (formulations.md §5.1, §7, §8, §9).
+"""Circular, three-layer and linear CNNs (doc/formulations.md §5.1, §7, §8, §9).
 
 Every recovered network is evaluated by a naive forward pass written here with explicit loops
 (circular convolutions included), never by the library's own network code.
@@ -102,7 +102,7 @@ def low_rank_data(seed, n, d, rank):
 
 
 def cover_bound(n_hyperplanes, rank):
-    """Number of cells of a central arrangement in general position (formulations.md §3)."""
+    """Number of cells of a central arrangement in general position (doc/formulations.md §3)."""
     from math import comb
 
     return 2 * sum(comb(n_hyperplanes - 1, j) for j in range(rank))
@@ -121,7 +121,7 @@ def test_circular_three_layers_is_exact(seed):
     assert reg.is_exact_
     assert reg.n_patterns_ == cover_bound(12, 3)  # every cell: the global optimum
     assert reg.layer_filters_.shape == (2, reg.filters_.shape[0], 8)
-    # inner filters have unit norm (formulations.md §7.2 recovery)
+    # inner filters have unit norm (doc/formulations.md §7.2 recovery)
     np.testing.assert_allclose(np.linalg.norm(reg.layer_filters_[0], axis=1), 1.0, rtol=1e-10)
     value = naive_circular_objective(
         X, y[:, None], reg.layer_filters_, reg.output_weights_, reg.intercept_, 0.05, "relu"
@@ -132,7 +132,7 @@ def test_circular_three_layers_is_exact(seed):
 
 
 def test_circular_matches_the_reference_computation():
-    # formulations.md §7.2-7.3 (n=12, d=8, rank 3, beta=0.05, exact P=134), same data
+    # doc/formulations.md §7.2-7.3 (n=12, d=8, rank 3, beta=0.05, exact P=134), same data
     X, y = low_rank_data(0, 12, 8, 3)
     params = dict(architecture="circular", beta=0.05, n_patterns="exact", fit_intercept=False)
     exact = ConvexCNNRegressor(tol=1e-8, **params).fit(X, y)
@@ -215,7 +215,7 @@ def test_circular_spectra_show_the_frequencies_used():
     used = reg.network_.frequencies_used()
     for row, frequencies in zip(spectra, used, strict=True):
         assert set(frequencies) == set(np.flatnonzero(row > 1e-6 * row.max()))
-    # the spectral l1 norm leaves most filters spectrally sparse (formulations.md §7.2)
+    # the spectral l1 norm leaves most filters spectrally sparse (doc/formulations.md §7.2)
     assert np.median([len(f) for f in used]) < 5
 
 
@@ -236,7 +236,7 @@ def test_linear_circular_is_exact_for_every_depth(n_layers):
 
 @pytest.mark.parametrize("n_layers, reference", [(3, 2.178242041), (4, 2.043061171)])
 def test_linear_circular_matches_the_reference_computation(n_layers, reference):
-    # formulations.md §9: n=12, d=8, beta=0.5, Gaussian data, torch attained both values
+    # doc/formulations.md §9: n=12, d=8, beta=0.5, Gaussian data, torch attained both values
     rng = np.random.default_rng(0)
     X, y = rng.standard_normal((12, 8)), rng.standard_normal(12)
     reg = ConvexCNNRegressor(
@@ -519,8 +519,10 @@ def test_circular_checks_input_shape():
 
 def test_nuclear_norm_needs_a_psd_capable_solver():
     X, y = low_rank_data(0, 10, 6, 6)
-    with pytest.raises(RuntimeError, match=r"cannot handle the nuclear norm"):
-        ConvexCNNRegressor(activation="linear", pooling="none", solver="ecos").fit(X, y)
+    reg = ConvexCNNRegressor(activation="linear", pooling="none", solver="ecos")
+    with pytest.raises(ValueError, match=r"nuclear-norm program, which solver='ecos' cannot"):
+        reg.fit(X, y)
+    assert not hasattr(reg, "n_features_in_")  # refused before any work
 
 
 # --------------------------------------------------------------------------------------------
@@ -587,7 +589,7 @@ def test_pipeline_grid_search_over_beta(params):
 
 
 # --------------------------------------------------------------------------------------------
-# gradient training never beats the convex optimum (formulations.md §4, oracle 3)
+# gradient training never beats the convex optimum (doc/formulations.md §4, oracle 3)
 
 
 def _train(torch, parameters, objective, seed, adam_steps=1000):
@@ -707,9 +709,10 @@ def test_gradient_training_never_below_three_layer_optimum(torch_single_thread):
 
 @pytest.mark.torch
 def test_gradient_training_attains_linear_deep_circular_optimum(torch_single_thread):
-    # linear circular CNNs: the weighted spectral l1 is exact for every depth (formulations.md §9)
+    # linear circular CNNs: the weighted spectral l1 is exact for every depth
+    # (doc/formulations.md §9)
     torch = torch_single_thread
-    rng = np.random.default_rng(0)  # the data of formulations.md §9
+    rng = np.random.default_rng(0)  # the data of doc/formulations.md §9
     X, y = rng.standard_normal((12, 8)), rng.standard_normal(12)
     beta = 0.5
     reg = ConvexCNNRegressor(

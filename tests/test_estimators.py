@@ -136,6 +136,39 @@ def test_classifier_network_attains_convex_optimum(loss, n_classes, seed):
     assert np.all(np.count_nonzero(clf.output_weights_, axis=1) == 1)
 
 
+def test_set_params_after_fit_does_not_change_what_the_fit_certifies():
+    X, y = _toy_regression(0, 12, (9,))
+    reg = ConvexCNNRegressor(beta=0.1, kernel_size=2, n_patterns="exact").fit(X, y)
+    objective, certificate = reg.regularized_objective(X, y), reg.certify(X, y)
+    # the objective and the certificate are those of the fitted program, until the next fit
+    for change in [{"beta": 5.0}, {"pooling": "max"}, {"architecture": "circular"}]:
+        reg.set_params(**change)
+        assert reg.regularized_objective(X, y) == objective
+        assert reg.certify(X, y) == certificate
+    assert objective == pytest.approx(reg.objective_, rel=1e-7)
+    assert certificate.is_optimal
+
+
+def test_refit_as_another_architecture_drops_the_previous_ones_attributes():
+    X, y = _toy_regression(0, 12, (9,))
+    reg = ConvexCNNRegressor(architecture="circular", n_patterns=4, random_state=0).fit(X, y)
+    assert hasattr(reg, "layer_filters_") and hasattr(reg, "filter_spectra_")
+    reg.set_params(architecture="two_layer").fit(X, y)
+    assert not hasattr(reg, "layer_filters_") and not hasattr(reg, "filter_spectra_")
+    assert reg.n_features_in_ == 9 and hasattr(reg, "network_")
+
+
+def test_warm_start_starts_cold_when_the_circular_depth_changes():
+    X, y = _toy_regression(1, 12, (8,))
+    params = dict(architecture="circular", beta=0.1, n_patterns=8, random_state=0)
+    reg = ConvexCNNRegressor(warm_start=True, **params).fit(X, y)
+    reg.set_params(n_layers=4).fit(X, y)
+    cold = ConvexCNNRegressor(n_layers=4, **params).fit(X, y)
+    assert reg.layer_filters_.shape == cold.layer_filters_.shape == (3, *cold.filters_.shape)
+    assert reg.is_exact_ is cold.is_exact_ is False
+    assert reg.objective_ == pytest.approx(cold.objective_, rel=1e-6)
+
+
 def test_multi_output_regression_decouples():
     X, Y = _toy_regression(3, 14, (8,), n_outputs=2)
     params = dict(beta=0.1, kernel_size=3, n_patterns=16, random_state=0)

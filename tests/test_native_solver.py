@@ -654,8 +654,7 @@ def test_warm_start_refit_reaches_the_cold_optimum_in_fewer_iterations():
     X, y = _signals()
     reg = ConvexCNNRegressor(beta=1.0, random_state=0, warm_start=True).fit(X, y)
     gates = reg.gates_.copy()
-    # a new random_state does not resample: the warm start keeps the patterns it started from
-    reg.set_params(beta=0.3, random_state=5).fit(X, y)
+    reg.set_params(beta=0.3).fit(X, y)
     cold = ConvexCNNRegressor(beta=0.3, random_state=0).fit(X, y)
     np.testing.assert_array_equal(reg.gates_, gates)
     assert reg.objective_ == pytest.approx(cold.objective_, rel=1e-6)
@@ -673,6 +672,12 @@ def test_warm_start_starts_cold_when_the_program_changes():
     assert reg.objective_ == pytest.approx(cold.objective_, rel=1e-9)
     reg.fit(X[:, :9], y)  # fewer features: starts cold, no error
     assert reg.n_features_in_ == 9
+    # other patterns asked for: n_patterns, random_state (a warm start would keep the old ones)
+    for change in [{"n_patterns": 16}, {"random_state": 5}]:
+        reg = ConvexCNNRegressor(random_state=0, warm_start=True).fit(X, y)
+        reg.set_params(**change).fit(X, y)
+        cold = ConvexCNNRegressor(**{"random_state": 0, **change}).fit(X, y)
+        np.testing.assert_array_equal(reg.gates_, cold.gates_)
     # without warm_start a refit samples its patterns anew
     other = ConvexCNNRegressor(random_state=0).fit(X, y)
     first_gates = other.gates_.copy()
@@ -789,16 +794,6 @@ def test_path_solves_the_estimators_program_for_every_pooling(options):
             assert slack.min() >= -1e-9 * np.linalg.norm(coefs[-1, sign, group])
 
 
-def test_path_names_a_wrong_pooling_or_readout():
-    from sklearn_convexcnn import convex_cnn_path
-
-    X, y = np.zeros((4, 6)), np.arange(4.0)
-    with pytest.raises(ValueError, match=r"pooling='mean'; use one of \['average', 'max'"):
-        convex_cnn_path(X, y, pooling="mean")
-    with pytest.raises(ValueError, match=r"readout='full'; use one of \['sum', 'dense'\]"):
-        convex_cnn_path(X, y, readout="full")
-
-
 @pytest.mark.parametrize("residue", [1e-9, 1e-5])
 def test_polish_drops_interior_point_residue_and_reaches_the_kkt_point(residue):
     # Group lasso without cone rows: the optimum has exact KKT prices ||A_j^T v|| = beta on the
@@ -858,7 +853,7 @@ def test_working_set_drops_zero_groups_and_rebuilds_its_design():
 
 
 # --------------------------------------------------------------------------------------------
-# block group norms: the spectral l1 norm of circular CNNs (formulations.md §7)
+# block group norms: the spectral l1 norm of circular CNNs (doc/formulations.md §7)
 
 
 @pytest.mark.parametrize("length, n_layers", [(7, 3), (8, 3), (8, 4)])

@@ -112,7 +112,7 @@ def test_workers_do_not_oversubscribe_blas_threads(four_digits, capfd):
         _classifier(n_jobs=2, verbose=2).fit(X, y)
     out = capfd.readouterr().out
     assert "4 outputs on 2 workers" in out
-    threads = [int(t) for t in re.findall(r"output \d/4: .*, (\d+) BLAS thread", out)]
+    threads = [int(t) for t in re.findall(r"output \d \(of 4\): .*, (\d+) BLAS thread", out)]
     # two workers share the cores: neither may start a BLAS pool sized for all of them
     assert len(threads) == 4
     assert max(threads) <= max(1, (os.cpu_count() or 1) // 2)

@@ -32,6 +32,8 @@ def _invalid(name, expected, got):
     "params, message",
     [
         (dict(loss="hinge"), _invalid("loss", r"a str among \{.*'logistic'.*\}", "'hinge'")),
+        (dict(pooling="mean"), _invalid("pooling", r"a str among \{.*'average'.*\}", "'mean'")),
+        (dict(readout="full"), _invalid("readout", r"a str among \{.*'dense'.*\}", "'full'")),
         (
             dict(n_patterns="exact"),
             _invalid("n_patterns", r"an int in the range \[1, inf\)", "'exact'"),

@@ -337,6 +337,21 @@ def test_pool_size_mismatch_is_a_clear_error():
         reg.fit(X, X[:, 0])
 
 
+@pytest.mark.parametrize(
+    "pool_size, bad", [((None, 2), "None"), (("a", 2), "'a'"), ((2, 0), "0"), ((2.0, 2), "2.0")]
+)
+def test_pool_size_entries_must_be_positive_integers(pool_size, bad):
+    # (they went through int(): 2.9 became 2, None and "a" failed inside it)
+    X = np.random.default_rng(0).standard_normal((10, 16))
+    reg = ConvexCNNRegressor(input_shape=(4, 4), kernel_size=2, pool_size=pool_size)
+    with pytest.raises(
+        ValueError,
+        match=rf"pool_size=.* is not valid: {bad} is not a positive integer; pass None, a "
+        r"positive int or a tuple of 2 positive int\(s\)",
+    ):
+        reg.fit(X, X[:, 0])
+
+
 def test_invalid_readout_is_rejected():
     X = np.random.default_rng(0).standard_normal((10, 6))
     with pytest.raises(ValueError, match="'readout' parameter"):

@@ -1,6 +1,7 @@
 """Bad input fails at once with a message that names the problem and the fix."""
 
 import pickle
+import re
 
 import numpy as np
 import pytest
@@ -90,9 +91,29 @@ def test_regressor_rejects_logistic_loss():
 
 @pytest.mark.parametrize("Estimator", ESTIMATORS)
 def test_unfitted(Estimator):
-    X, _ = _data()
-    with pytest.raises(NotFittedError):
-        Estimator().predict(X)
+    X, y = _data()
+    for method in ["predict", "regularized_objective", "certify"]:
+        args = (X,) if method == "predict" else (X, y)
+        with pytest.raises(NotFittedError, match=f"This {Estimator.__name__} instance is not"):
+            getattr(Estimator(), method)(*args)
+
+
+@pytest.mark.parametrize("method", ["regularized_objective", "certify"])
+@pytest.mark.parametrize(
+    "Estimator, targets, match",
+    [
+        (ConvexCNNRegressor, lambda y: y[:5], "inconsistent numbers of samples"),
+        (ConvexCNNRegressor, lambda y: np.where(y == 0, np.nan, y), "Input y contains NaN"),
+        (ConvexCNNRegressor, lambda y: np.c_[y, y], r"y has 2 target columns, .* fitted to 1"),
+        (ConvexCNNClassifier, lambda y: y[:5], "inconsistent numbers of samples"),
+        (ConvexCNNClassifier, lambda y: y + 5, r"labels that fit did not see: \[5, 6\]"),
+    ],
+)
+def test_evaluating_the_network_checks_the_targets(method, Estimator, targets, match):
+    X, y = _data()
+    est = Estimator(n_patterns=4, random_state=0).fit(X, y)
+    with pytest.raises(ValueError, match=match):
+        getattr(est, method)(X, targets(y))
 
 
 @pytest.mark.parametrize("Estimator", ESTIMATORS)
@@ -136,6 +157,7 @@ def test_verbose_prints_progress(capsys):
     ConvexCNNClassifier(n_patterns=4, random_state=0, verbose=1).fit(X, y)
     out = capsys.readouterr().out
     assert "[ConvexCNNClassifier] 12 samples, 7 patches of size 3" in out
-    assert "output 1/1: objective" in out
+    assert "output 0 (of 1): objective" in out
+    assert re.search(r"\[native\] iteration 0: objective \S+, gap", out)
     ConvexCNNClassifier(n_patterns=4, random_state=0).fit(X, y)
     assert capsys.readouterr().out == ""

@@ -57,6 +57,11 @@ def make_architecture(architecture, n_layers, activation, pooling, pool_size, re
             f"pool_size=None and readout='sum', not pooling={pooling!r}, pool_size="
             f"{pool_size!r}, readout={readout!r}."
         )
+    if pooling == "none" and solver == "ecos":
+        raise ValueError(
+            "activation='linear' with pooling='none' is a nuclear-norm program, which "
+            "solver='ecos' cannot solve; use solver='auto', 'clarabel' or 'scs'."
+        )
     return LinearFormulation(pooling)
 
 

@@ -1,6 +1,6 @@
 """Two-layer ReLU CNNs with local pooling, max pooling, regional read-out and no pooling.
 
-Every variant is an instance of Lemma B (formulations.md §1) and only changes the pieces
+Every variant is an instance of Lemma B (doc/formulations.md §1) and only changes the pieces
 ``A_i`` and the cones ``C_i``; the convex regulariser stays the group ``l2`` norm.
 
 The ReLU map ``(X_k u)_+`` lives on the patch grid (``K`` positions). It is cut into pools
@@ -32,6 +32,7 @@ exactly the decoupled group lasso solved here, as in the authors' multi-class co
 import numpy as np
 
 from .._network import RegionalCNN
+from .._patches import invalid_entries
 from .._patterns import MAX_EXACT_PATTERNS, arrangement_gates
 from ._operator import DenseOperator, PatchOperator, StackedOperator
 from ._program import GroupProgram, recover_neurons, summed_network
@@ -60,16 +61,19 @@ def patch_pools(grid_shape, pool_size):
     Raises
     ------
     ValueError
-        If ``pool_size`` has a number of entries other than the number of grid axes.
+        If ``pool_size`` has an entry that is not a positive integer, or a number of entries
+        other than the number of grid axes.
     """
     grid = np.arange(int(np.prod(grid_shape))).reshape(grid_shape)
     if pool_size is None:
         return [grid.ravel()]
-    if np.ndim(pool_size) == 0:
-        size = (int(pool_size),) * len(grid_shape)
-    else:
-        size = tuple(int(v) for v in pool_size)
-    if len(size) != len(grid_shape) or min(size) < 1:
+    if invalid := invalid_entries(pool_size):
+        raise ValueError(
+            f"pool_size={pool_size!r} is not valid: {invalid[0]!r} is not a positive integer; "
+            f"pass None, a positive int or a tuple of {len(grid_shape)} positive int(s)."
+        )
+    size = tuple(pool_size) if np.iterable(pool_size) else (pool_size,) * len(grid_shape)
+    if len(size) != len(grid_shape):
         raise ValueError(
             f"pool_size={pool_size!r} does not match the patch grid of shape {tuple(grid_shape)}:"
             f" pass a positive int or a tuple of {len(grid_shape)} positive int(s)."
@@ -118,7 +122,7 @@ def _average_blocks(patches, gates, weight):
     """Pattern keys, pieces and cones of ``weight * sum_k D^k X_k`` over the given patches.
 
     ``patches`` holds the pool's patches, shape (n, S, h). The pattern is the joint sign of all
-    of them (formulations.md §3). Returns ``keys`` (n * S, n_gates) bool, ``pieces``
+    of them (doc/formulations.md §3). Returns ``keys`` (n * S, n_gates) bool, ``pieces``
     (n_gates, n, h) and ``cones`` (n_gates, n * S, h).
     """
     masks = patches @ gates >= 0  # (n, S, F)
@@ -196,7 +200,7 @@ def _first_unique(keys):
 def _exact_gates(patches, pools, mode, max_patterns):
     """One gate in every cell of the arrangement whose cells refine the patterns.
 
-    Average pooling: the hyperplanes of the patch rows (formulations.md §3). Max pooling: those
+    Average pooling: the hyperplanes of the patch rows (doc/formulations.md §3). Max pooling: those
     and the ``x_{t,k} - x_{t,k'}`` of every pair of patches in the same pool, where the winner of
     the pool changes (§6.1). Cells are enumerated by :func:`~.._patterns.arrangement_gates`.
     """
@@ -216,7 +220,7 @@ def _exact_gates(patches, pools, mode, max_patterns):
 
 class PooledSumFormulation:
     """Local average or (global or local) max pooling, pooled values summed, one output weight
-    per neuron (formulations.md §6.1, §6.2).
+    per neuron (doc/formulations.md §6.1, §6.2).
 
     ``f(x) = sum_j w_j sum_l pool_{k in S_l} (x_k . u_j)_+`` with weight decay
     ``(beta/2) sum_j (||u_j||^2 + w_j^2)``.

@@ -187,7 +187,7 @@ def solve_output(program, y, output, n_outputs, options, dense_program=None, **w
             f"(one of {CVXPY_SOLVERS}), a larger beta or fewer n_patterns."
         ) from failure
     options.log(
-        f"output {output + 1}/{n_outputs}: objective {solution.objective:.6g}, "
+        f"output {output} (of {n_outputs}): objective {solution.objective:.6g}, "
         f"{solution.solver} {solution.status} in {solution.n_iter} iterations, "
         f"{time.perf_counter() - start:.2f} s"
         + (f", {_blas_threads()} BLAS thread(s)" if options.verbose >= 2 else "")
