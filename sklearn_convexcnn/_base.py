@@ -6,13 +6,12 @@ from :mod:`._solvers`, and predictions from the recovered :class:`~._network.Two
 """
 
 import copy
-import os
 import warnings
 from numbers import Integral, Real
 from typing import NamedTuple
 
 import numpy as np
-from joblib import Parallel, delayed, effective_n_jobs
+from joblib import Parallel, cpu_count, delayed, effective_n_jobs
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
@@ -300,7 +299,8 @@ class _BaseConvexCNN(BaseEstimator):
         """
         n_outputs = Y.shape[1]
         n_jobs = max(1, min(effective_n_jobs(self.n_jobs), n_outputs))
-        threads = max(1, (os.cpu_count() or 1) // n_jobs) if n_jobs > 1 else None
+        # joblib's count honours the CPU affinity and a container's quota, os.cpu_count not
+        threads = max(1, cpu_count() // n_jobs) if n_jobs > 1 else None
         if n_jobs > 1:
             self._log(f"{n_outputs} outputs on {n_jobs} workers, {threads} BLAS thread(s) each")
         options = self._solve_options()

@@ -1,6 +1,5 @@
 """Hyperparameter search beyond one process: joblib workers and a dask.distributed cluster."""
 
-import os
 import re
 import subprocess
 import sys
@@ -8,7 +7,7 @@ import textwrap
 
 import numpy as np
 import pytest
-from joblib import parallel_backend, parallel_config
+from joblib import cpu_count, parallel_backend, parallel_config
 from joblib.externals.loky import get_reusable_executor
 from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning
@@ -108,14 +107,14 @@ def test_workers_do_not_oversubscribe_blas_threads(four_digits, capfd):
     get_reusable_executor().shutdown(wait=True)
     # let joblib start each worker with a BLAS pool as large as the machine: the fit's own
     # limit must bring it down
-    with parallel_config(backend="loky", inner_max_num_threads=os.cpu_count()):
+    with parallel_config(backend="loky", inner_max_num_threads=cpu_count()):
         _classifier(n_jobs=2, verbose=2).fit(X, y)
     out = capfd.readouterr().out
     assert "4 outputs on 2 workers" in out
     threads = [int(t) for t in re.findall(r"output \d \(of 4\): .*, (\d+) BLAS thread", out)]
     # two workers share the cores: neither may start a BLAS pool sized for all of them
     assert len(threads) == 4
-    assert max(threads) <= max(1, (os.cpu_count() or 1) // 2)
+    assert max(threads) <= max(1, cpu_count() // 2)
 
 
 def test_workers_solve_without_importing_scikit_learn():
