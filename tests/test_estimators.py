@@ -11,6 +11,8 @@ from ._reference import naive_objective
 # kernel_size=2 lets the checks' 2-feature datasets through (one patch: a fully connected layer)
 CHECKED = [
     ConvexCNNClassifier(kernel_size=2, n_patterns=16, random_state=0),
+    # the logistic loss has predict_proba, which the checks then test
+    ConvexCNNClassifier(kernel_size=2, n_patterns=16, loss="logistic", random_state=0),
     ConvexCNNRegressor(kernel_size=2, n_patterns=16, random_state=0),
 ]
 
@@ -33,7 +35,7 @@ def test_sklearn_compatible_estimator(estimator, check):
     check(estimator)
 
 
-@pytest.mark.parametrize("estimator", CHECKED, ids=lambda est: type(est).__name__)
+@pytest.mark.parametrize("estimator", CHECKED, ids=lambda est: f"{type(est).__name__}-{est.loss}")
 def test_estimator_checks_actually_run(estimator):
     # guards against checks silently turning into skips or expected failures
     results = check_estimator(
