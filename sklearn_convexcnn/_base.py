@@ -28,11 +28,17 @@ from ._formulations.architectures import (
 )
 from ._formulations.circular import CircularFormulation, circular_geometry
 from ._formulations.pooling import PooledSumFormulation, RegionalFormulation
+from ._formulations.three_layer import ThreeLayerFormulation
 from ._formulations.two_layer import POOLINGS, READOUTS, TwoLayerFormulation, make_formulation
 from ._generation import generation_attributes, generation_fit
 from ._patches import extract_patches, resolve_geometry
 from ._patterns import MAX_EXACT_PATTERNS
-from ._resources import check_memory, dense_program_bytes, operator_bytes
+from ._resources import (
+    check_memory,
+    dense_program_bytes,
+    operator_bytes,
+    three_layer_program_bytes,
+)
 from ._solvers import CVXPY_SOLVERS
 from ._solvers._outputs import (
     CVXPY_ACCURACY,
@@ -170,7 +176,9 @@ class _BaseConvexCNN(BaseEstimator):
         # the native solver takes the program as an operator (matrix-free where it can be)
         matrix_free = self.solver in ("auto", "native") and hasattr(formulation, "operator")
         build = formulation.operator if matrix_free else formulation.program
-        self._check_program_memory(patches, dense=not (matrix_free and formulation.matrix_free))
+        self._check_program_memory(
+            patches, formulation, dense=not (matrix_free and formulation.matrix_free)
+        )
         gates = self.gates_ if warm else self._gates(formulation, patches, rng)
         program = build(patches, gates)
         self._log(
@@ -229,7 +237,7 @@ class _BaseConvexCNN(BaseEstimator):
             return circular_geometry(self.input_shape, X.shape[1])
         return resolve_geometry(self.input_shape, self.kernel_size, self.stride, X.shape[1])
 
-    def _check_program_memory(self, patches, *, dense):
+    def _check_program_memory(self, patches, formulation, *, dense):
         """MemoryError, naming the fix, when the program would not fit in memory.
 
         ``n_patterns="exact"`` is left to the enumeration, which has a limit of its own.
@@ -238,17 +246,24 @@ class _BaseConvexCNN(BaseEstimator):
             return
         n_samples, n_patches, patch_size = patches.shape
         sizes = (n_samples, n_patches, patch_size, self.n_patterns)
+        remedies = "Use fewer n_patterns or fit on a subset of the samples."
+        if isinstance(formulation, ThreeLayerFormulation):
+            required = three_layer_program_bytes(*sizes)
+            remedies = remedies.replace("n_patterns", "n_patterns (it grows with their square)")
+        elif dense:
+            required = dense_program_bytes(*sizes)
+            remedies = (
+                "Use fewer n_patterns, solver='native' (matrix-free) where the architecture "
+                "supports it, or fit on a subset of the samples."
+            )
+        else:
+            required = operator_bytes(*sizes)
         check_memory(
-            dense_program_bytes(*sizes) if dense else operator_bytes(*sizes),
+            required,
             f"The {'' if dense else 'matrix-free '}convex program for {n_samples} samples "
             f"x {n_patches} patches of size {patch_size} with up to {self.n_patterns} "
             f"patterns (solver={self.solver!r})",
-            (
-                "Use fewer n_patterns, solver='native' (matrix-free) where the architecture "
-                "supports it, or fit on a subset of the samples."
-                if dense
-                else "Use fewer n_patterns or fit on a subset of the samples."
-            ),
+            remedies,
         )
 
     def _warm_start_key(self, geometry, n_outputs):

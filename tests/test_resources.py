@@ -6,7 +6,12 @@ import numpy as np
 import pytest
 
 from sklearn_convexcnn import ConvexCNNRegressor
-from sklearn_convexcnn._resources import check_memory, dense_program_bytes, operator_bytes
+from sklearn_convexcnn._resources import (
+    check_memory,
+    dense_program_bytes,
+    operator_bytes,
+    three_layer_program_bytes,
+)
 
 
 def test_estimate_matches_the_measured_cvxpy_footprint():
@@ -65,3 +70,31 @@ def test_operator_estimate_covers_the_measured_footprint():
     # the operator is most of it
     estimate = operator_bytes(60000, 16, 5, 256)
     assert 30 * 2**20 <= estimate <= 252 * 2**20
+
+
+def test_three_layer_estimate_covers_its_measured_footprint():
+    # the three-layer program pairs every first-layer pattern with each second-layer one: the
+    # two-layer estimate was 8x below these peaks (measured at 042ab11, signals of length 8)
+    for n_samples, n_patterns, measured_mib in [(100, 16, 95), (100, 32, 305), (50, 32, 177)]:
+        estimate = three_layer_program_bytes(n_samples, 6, 3, n_patterns)
+        assert measured_mib * 2**20 <= estimate <= 1.5 * measured_mib * 2**20
+        assert estimate > 4 * dense_program_bytes(n_samples, 6, 3, n_patterns)
+
+
+def test_guard_covers_the_three_layer_program(monkeypatch):
+    # 200 images of 8x8, 16 patterns: 0.7 GB as a two-layer program, 3.7 GiB as a three-layer
+    # one; with 2 GiB available only the three-layer fit is refused, before any work
+    import sklearn_convexcnn._resources as resources
+
+    monkeypatch.setattr(resources, "available_memory", lambda: 2 * 2**30)
+    assert (
+        dense_program_bytes(200, 36, 9, 16)
+        < 2**30
+        < 2 * 2**30
+        < (three_layer_program_bytes(200, 36, 9, 16))
+    )
+    X, y = np.random.default_rng(0).standard_normal((200, 64)), np.zeros(200)
+    reg = ConvexCNNRegressor(input_shape=(8, 8), n_patterns=16, architecture="three_layer")
+    message = r"200 samples x 36 patches .* 3.7 GiB .* fewer n_patterns \(it grows with their sq"
+    with pytest.raises(MemoryError, match=message):
+        reg.fit(X, y)
