@@ -168,6 +168,10 @@ def convex_cnn_path(
     X, y = _check_data(X, y, loss, fit_intercept)
     if betas is not None:
         betas = _check_betas(betas)
+    # the squared loss's intercept absorbs y's mean: centred, an offset cannot cancel digits
+    # away in the solver (as in the estimators, _solvers/_outputs.solve_output)
+    offset = float(np.mean(y)) if loss == "squared" and fit_intercept else 0.0
+    y = y - offset
     geometry = resolve_geometry(input_shape, kernel_size, stride, X.shape[1])
     patches = extract_patches(X, geometry)
     formulation = make_formulation(pooling, pool_size, readout, geometry.grid_shape)
@@ -187,7 +191,7 @@ def convex_cnn_path(
                 "convex_cnn_path got betas=None, but beta_max is 0: the empty network "
                 f"{'(the intercept alone) ' if fit_intercept else ''}is optimal at every beta "
                 "> 0 (as when y is constant or X is zero), so there is no path to compute. "
-                "Check X and y."
+                "Check X and y, or pass betas to fit the empty network at those values."
             )
         betas = np.geomspace(beta_max, eps * beta_max, n_betas)
     betas = np.sort(betas)[::-1]
@@ -213,7 +217,7 @@ def convex_cnn_path(
             )
         coef, intercept = solution.coef, solution.intercept
         coefs.append(coef)
-        intercepts.append(intercept)
+        intercepts.append(intercept + offset)
         objectives.append(solution.objective)
         gaps.append(solution.duality_gap)
     path = (

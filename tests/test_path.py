@@ -129,7 +129,7 @@ def test_a_default_path_with_beta_max_zero_is_refused(data, make_degenerate):
     with pytest.raises(
         ValueError,
         match=r"got betas=None, but beta_max is 0: the empty network \(the intercept alone\) "
-        r"is optimal at every beta > 0 .* Check X and y\.",
+        r"is optimal at every beta > 0 .* Check X and y, or pass betas",
     ):
         convex_cnn_path(X, y, **FAST)
 
@@ -186,3 +186,15 @@ def test_well_posed_path_raises_no_warning(data, loss):
         betas, _, _, objectives, gaps, _ = convex_cnn_path(X, y, loss=loss, **params)
     np.testing.assert_array_equal(betas, [0.5, 0.05])
     assert np.all(gaps <= 1e-7 * objectives)
+
+
+def test_an_offset_of_the_target_moves_only_the_intercepts(data):
+    # centred inside the path: uncentred, y + 1e8 stalled above the optimum
+    X, y = data
+    betas, coefs, intercepts, objectives, gaps, _ = convex_cnn_path(X, y, **FAST)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        shifted = convex_cnn_path(X, y + 1e8, **{**FAST, "betas": betas})
+    np.testing.assert_allclose(shifted[3], objectives, rtol=1e-7)
+    np.testing.assert_allclose(shifted[2] - 1e8, intercepts, atol=1e-6)
+    assert np.all(shifted[4] <= 1e-7 * shifted[3])

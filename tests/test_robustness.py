@@ -1,5 +1,7 @@
 """Numerical robustness: units of the data, ties and degenerate inputs."""
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -59,6 +61,27 @@ def test_constant_target_is_fitted_by_the_intercept_alone(params):
     assert reg.filters_.shape[0] == 0
     np.testing.assert_allclose(reg.predict(X), y)
     assert reg.objective_ <= 1e-20
+
+
+@pytest.mark.parametrize(
+    "params",
+    [dict(), dict(solver="clarabel"), dict(architecture="circular")]
+    + [dict(architecture="three_layer", solver=s, n_patterns=6) for s in ["auto", "native"]],
+)
+def test_an_offset_of_the_target_moves_only_the_intercept(params):
+    # with the squared loss the intercept absorbs y's mean; uncentred, y + 1e8 stalled 4 %
+    # above the optimum in the native solver (its objective cancelled y^T y), with warnings
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((40, 10))
+    y = np.maximum(X[:, 2:5] @ [1.0, -1.0, 0.5], 0) + X[:, 0]
+    params = {"beta": 0.1, "n_patterns": 16, "random_state": 0, **params}
+    reference = ConvexCNNRegressor(**params).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        shifted = ConvexCNNRegressor(**params).fit(X, y + 1e8)
+    # y + 1e8 keeps y to 1.5e-8: the problems agree to that
+    assert shifted.objective_ == pytest.approx(reference.objective_, rel=1e-7)
+    np.testing.assert_allclose(shifted.predict(X) - 1e8, reference.predict(X), atol=1e-6)
 
 
 def test_constant_features_and_duplicate_rows():

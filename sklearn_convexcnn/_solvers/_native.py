@@ -93,13 +93,17 @@ _RESIDUE = 1e-6
 _STALL_ITERATIONS = 10
 
 
-def rounding_floor(loss, y):
-    """The smallest duality gap worth asking for: the rounding of the loss's terms.
+def rounding_floor(y):
+    """The smallest duality gap worth asking for: that of a fit exact to rounding.
 
     The gap is relative to the objective, but an exact fit (a constant ``y`` and its
-    intercept) has an objective of ``1e-32``, and no point is certified to ``tol`` times that.
+    intercept) leaves residuals at the rounding of ``y``, ``|r_i| <~ eps |y_i|``: an objective
+    and a gap of order ``(eps ||y||)^2`` (``1e-32``), which no relative tolerance reaches.
+    Unlike ``eps`` times the loss at zero, this floor does not grow with an offset of ``y``
+    that the intercept absorbs (that one, 66 for ``y + 1e8``, called the empty network optimal
+    at twice the optimum).
     """
-    return np.finfo(float).eps * loss_value(loss, np.zeros_like(y), y)
+    return 16 * (np.finfo(float).eps * np.linalg.norm(y)) ** 2
 
 
 def _best_intercept(loss, y):
@@ -808,7 +812,7 @@ def solve_native(
     if fit_intercept and intercept_init is not None:
         b = float(intercept_init)
     qp_tol = min(1e-9, max(1e-12, 1e-2 * tol))
-    atol = rounding_floor(loss, y)
+    atol = rounding_floor(y)
     # restricted problems by Newton over faces first (:mod:`._faces`, Euclidean group norms)
     faces = operator.norm.is_euclidean
     memory = _PriceMemory()  # what pricing carries over, per group

@@ -439,7 +439,7 @@ def _solve(
     row_norms = np.linalg.norm(program.cones, axis=2)
     multipliers = np.zeros((2 * shape[2], n_samples))
     qp_tol = min(1e-9, max(1e-12, 1e-2 * tol))
-    atol = rounding_floor(loss, y)
+    atol = rounding_floor(y)
     n_iter, best_dual, converged, stalled = 0, -np.inf, False, False
     certified = None  # the last feasible point: the answer if a restricted solve fails
     while True:
