@@ -252,3 +252,16 @@ def test_a_failed_restricted_solve_returns_the_last_certified_point(monkeypatch)
     calls.clear()  # from a warm start there is no such point: the failure is raised
     with pytest.raises(SolverFailed, match="^InsufficientProgress$"):  # the solve's own error
         solve_three_layer(program, y, coef_init=optimum.coef, **options)
+
+
+def test_a_warm_start_that_empties_the_network_at_a_tiny_tol():
+    # the second layer's multipliers were refined over no nonzero group: np.vstack([]) raised
+    program, y = _program(0, "squared")
+    shape = (2, 2, program.outer_masks.shape[0], *program.pieces.shape[::2])
+    start = 0.01 * np.random.default_rng(0).standard_normal(shape)
+    solution = solve_three_layer(
+        program, y, beta=10.0, loss="squared", fit_intercept=True, tol=1e-16, max_iter=20,
+        coef_init=start,
+    )  # fmt: skip
+    assert not solution.coef.any()
+    assert solution.intercept == pytest.approx(np.mean(y))

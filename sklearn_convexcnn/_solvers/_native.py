@@ -681,8 +681,8 @@ def _best(values, count):
 
 def _price(operator, correlations, beta, memory, max_rounds, wanted=None, skip=()):
     """Upper bounds on the prices ``p_i(+-A_i^T v)`` (:func:`~.._optimality.cone_prices`;
-    ``||Proj_{C_i}(+-A_i^T v)||`` for Euclidean group norms) that are exact wherever they
-    exceed beta.
+    ``||Proj_{C_i}(+-A_i^T v)||`` for Euclidean group norms), exact for the groups projected
+    to convergence (without ``wanted``: every group whose bound exceeds beta).
 
     Only groups with ``R*(A_i^T v) > beta`` are priced (screening), and of those only the
     ones whose bound carried from the last iteration (``memory``, updated) exceeds beta.
@@ -790,7 +790,8 @@ def solve_native(
     tol : float
         Stop when the duality gap is at most ``tol`` times the objective.
     max_iter : int
-        Maximum number of working-set iterations (restricted solves).
+        Maximum number of working-set iterations (pricing rounds; one may take several
+        restricted solves, as feasibility rounds add cone rows).
     verbose : int
     coef_init : ndarray of shape (2, n_patterns, patch_size), default=None
         Warm start: its nonzero groups form the initial working set.

@@ -9,17 +9,21 @@ class SolverFailed(RuntimeError):
 
 @dataclass
 class Solution:
-    """A solved :class:`GroupProgram`.
+    """One output's solved convex program, whatever the back-end.
 
     Attributes
     ----------
-    coef : ndarray of shape (2, n_patterns, patch_size)
-        Groups ``c_i`` (``coef[0]``) and ``c'_i`` (``coef[1]``).
+    coef : ndarray
+        The program's variables: for a :class:`GroupProgram` of shape
+        (2, n_patterns, patch_size), groups ``c_i`` (``coef[0]``) and ``c'_i`` (``coef[1]``);
+        (2, 2, n_outer_patterns, n_patterns, patch_size) for three-layer programs;
+        (patch_size, n_patches) for nuclear-norm ones.
     intercept : float
     objective : float
-        The program's optimal value as the solver reports it.
+        The program's objective at the returned point (not the solver's own report).
     converged : bool
-        False when the solver stopped at ``max_iter`` or reported an inaccurate solution.
+        False when the solver stopped at ``max_iter``, stalled, reported an inaccurate solution
+        or left cone rows violated (``status`` says which).
     status : str
     n_iter : int
     solver : str

@@ -19,7 +19,7 @@ the restricted problem:
    every row (as :func:`._layers._solve_three_layer_with` does for the first layer).
 3. **Pricing.** Every group is priced with those multipliers
    (:func:`._layers.three_layer_prices`); the most violating ones enter the set.
-4. **Certificate.** Any ``mu >= 0``, with ``v`` scaled by ``beta`` over the largest price, is a
+4. **Certificate.** Any ``mu >= 0``, scaled with ``v`` by ``beta`` over the largest price, gives a
    dual feasible point (:func:`._layers.three_layer_gap`): the gap to the best of them bounds
    the distance to the optimum of the full program. The solver stops when it is at most
    ``tol`` times the objective.
@@ -67,7 +67,8 @@ from ._solution import Solution, SolverFailed
 # of examples/plot_three_layer.py): 8 at a time took 25 iterations there, 32 took 11 (8.2 s
 # against 9.8 s), and 18 against 6 iterations at n=300 (benchmarks/three_layer_rows.py).
 _GROUPS_PER_ROUND = 32
-# Relative violation of a first-layer cone row that counts as infeasible (the QPs' accuracy).
+# Relative violation of a cone row (of either layer) that counts as infeasible (the QPs'
+# accuracy).
 _FEASIBILITY_TOL = 1e-9
 # Second-layer rows added per branch and feasibility round.
 _ROWS_PER_ROUND = 40
@@ -304,6 +305,8 @@ def _refined_multipliers(program, coef, v, multipliers, beta):
     hidden = program.hidden_values(coef).reshape(2 * n_outer, -1)
     norms = np.linalg.norm(coef, axis=-1)
     active = np.argwhere(norms > 0)  # (part, sign, outer, pattern)
+    if not len(active):  # the empty network: no condition to satisfy
+        return multipliers
     branches = np.unique(active[:, 1] * n_outer + active[:, 2])
     tight = {
         b: np.flatnonzero(np.abs(hidden[b]) <= _TIGHT * np.abs(hidden[b]).max()) for b in branches
@@ -367,7 +370,8 @@ def solve_three_layer(
     tol : float
         Stop when the duality gap is at most ``tol`` times the objective.
     max_iter : int
-        Maximum number of column-generation iterations (restricted solves).
+        Maximum number of column-generation iterations (pricing rounds; one may take several
+        restricted solves, as cone rows are added).
     verbose : int
     coef_init : ndarray of shape (2, 2, n_outer_patterns, n_patterns, patch_size), default=None
         Warm start: its nonzero groups form the initial working set.
