@@ -850,6 +850,10 @@ def test_working_set_drops_zero_groups_and_rebuilds_its_design():
     expected = np.hstack([pieces[0], pieces[3], -pieces[1], np.ones((10, 1))])
     np.testing.assert_array_equal(design, expected)
     np.testing.assert_allclose(work.gram(intercept=True), expected.T @ expected)
+    # emptied, the set's design and Gram are empty, not the last cached ones
+    work.coef[:] = 0.0
+    work.drop_zero_groups()
+    assert work.design().shape == (10, 0) and work.gram().shape == (0, 0)
 
 
 # --------------------------------------------------------------------------------------------

@@ -262,9 +262,9 @@ class _WorkingSet:
             columns = [self._pieces[p] * (1.0 if s == 0 else -1.0) for p, s in self.groups]
             if intercept:
                 columns.append(np.ones((self.operator.n_samples, 1)))
-            if not columns:
-                return np.zeros((self.operator.n_samples, 0))
-            self._design = (key, np.hstack(columns))
+            # (an empty set too: a design returned uncached left gram() its predecessor's)
+            empty = np.zeros((self.operator.n_samples, 0))
+            self._design = (key, np.hstack(columns) if columns else empty)
             self._gram = None
         return self._design[1]
 
