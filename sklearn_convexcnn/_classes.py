@@ -157,7 +157,9 @@ _PARAMETERS = """\
         program through CVXPY, with a RuntimeWarning, and keeps the better of the two points.
 
     fit_intercept : bool, default=True
-        Whether to fit an unregularised output bias.
+        Whether to fit an unregularised output bias. With the squared loss the targets are
+        then centred before the solve (the bias absorbs their mean), so an offset of ``y``
+        costs the solvers no accuracy.
 
     max_iter : int, default=500
         Maximum number of solver iterations. Interior-point solvers need tens; SCS needs
