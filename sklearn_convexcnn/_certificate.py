@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._formulations._operator import as_operator
-from ._optimality import dual_norms, dual_objective, dual_point
+from ._optimality import dual_norms, dual_point, scaled_dual_objective
 from ._patterns import pattern_masks
 
 
@@ -209,8 +209,7 @@ def certify_network(
         for fit in fits:
             v = dual_point(loss, fit, y, fit_intercept)
             top = float(dual_norms(operator, v, beta=beta).max(initial=0.0))
-            scale = 1.0 if top <= beta else beta / top
-            value = dual_objective(loss, scale * v, y, fit_intercept)
+            value = scaled_dual_objective(loss, v, y, fit_intercept, beta=beta, top=top)
             if value > best:
                 best, best_top = value, top
         lower += best
@@ -289,6 +288,5 @@ def solution_with_gap(
     for fit in fits:
         v = dual_point(loss, fit, y, fit_intercept)
         top = float(dual_norms(operator, v, beta=beta).max(initial=0.0))
-        scale = 1.0 if top <= beta else beta / top
-        dual = max(dual, dual_objective(loss, scale * v, y, fit_intercept))
+        dual = max(dual, scaled_dual_objective(loss, v, y, fit_intercept, beta=beta, top=top))
     return dataclasses.replace(solution, duality_gap=float(primal - dual))

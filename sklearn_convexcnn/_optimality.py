@@ -422,6 +422,13 @@ def dual_objective(loss, v, y, fit_intercept):
     return float(-np.sum(xlogy(p, p) + xlogy(1 - p, 1 - p)))
 
 
+def scaled_dual_objective(loss, v, y, fit_intercept, *, beta, top):
+    """:func:`dual_objective` at ``v`` scaled into the dual feasible set: by ``beta / top``
+    where ``top``, the largest price of ``v`` over the groups, exceeds ``beta``. Every such
+    value is a lower bound on the optimum (weak duality)."""
+    return dual_objective(loss, v * min(1.0, beta / max(top, 1e-300)), y, fit_intercept)
+
+
 def duality_gap(program, loss, f, y, *, beta, primal, fit_intercept, tol=1e-10):
     """Duality gap of a primal point: its objective minus a dual lower bound.
 
@@ -450,7 +457,7 @@ def duality_gap(program, loss, f, y, *, beta, primal, fit_intercept, tol=1e-10):
     """
     v = dual_point(loss, f, y, fit_intercept)
     norms = dual_norms(program, v, beta=beta, tol=tol)
-    top = float(norms.max(initial=0.0))
-    scale = 1.0 if top <= beta else beta / top
-    dual = dual_objective(loss, scale * v, y, fit_intercept)
+    dual = scaled_dual_objective(
+        loss, v, y, fit_intercept, beta=beta, top=float(norms.max(initial=0.0))
+    )
     return primal - dual, dual

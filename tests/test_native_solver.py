@@ -278,13 +278,13 @@ def test_duality_gap_is_to_the_best_dual_point_so_far(monkeypatch):
     # every scaled dual point bounds the same optimum; a worse one later (here made worse on
     # purpose, from the second call on) must not undo the certificate of an earlier one
     monkeypatch.setattr(_native, "_restricted_then_feasible", _unmoved)
-    original, values = _native.dual_objective, []
+    original, values = _native.scaled_dual_objective, []
 
-    def dual_objective(*args):
-        values.append(original(*args) - (1.0 if values else 0.0))
+    def scaled_dual_objective(*args, **kwargs):
+        values.append(original(*args, **kwargs) - (1.0 if values else 0.0))
         return values[-1]
 
-    monkeypatch.setattr(_native, "dual_objective", dual_objective)
+    monkeypatch.setattr(_native, "scaled_dual_objective", scaled_dual_objective)
     solution, _ = _small_solve()
     assert len(values) > 2
     assert solution.duality_gap == pytest.approx(solution.objective - values[0], rel=1e-12)

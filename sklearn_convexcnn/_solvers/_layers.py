@@ -17,7 +17,7 @@ import numpy as np
 
 from .._formulations._program import GroupProgram
 from .._formulations.linear import NuclearProgram
-from .._optimality import cone_prices, dual_objective, dual_point
+from .._optimality import cone_prices, dual_point, scaled_dual_objective
 from ._cvxpy import _loss_expression, _run, _solution, _unit_cones, _unit_scales, solve_cvxpy
 
 
@@ -205,7 +205,7 @@ def three_layer_gap(program, solution, multipliers, y, *, beta, loss, fit_interc
     f = program.fit_values(solution.coef) + solution.intercept
     v = dual_point(loss, f, y, fit_intercept)
     top = float(three_layer_prices(program, v, multipliers, beta=beta).max(initial=0.0))
-    dual = dual_objective(loss, v * min(1.0, beta / max(top, 1e-300)), y, fit_intercept)
+    dual = scaled_dual_objective(loss, v, y, fit_intercept, beta=beta, top=top)
     return solution.objective - dual
 
 

@@ -60,9 +60,9 @@ from .._losses import dual_vector, loss_value
 from .._optimality import (
     _nnls_projection,
     cone_prices,
-    dual_objective,
     dual_point,
     groups_per_pass,
+    scaled_dual_objective,
 )
 from ._faces import (
     FacesFailed,
@@ -858,7 +858,7 @@ def solve_native(
             wanted = _GROUPS_PER_ROUND if rounds == _PRICING_ROUNDS else None
             prices = _price(operator, correlations, beta, memory, rounds, wanted, in_set)
             top = float(prices.max(initial=0.0))
-            dual = dual_objective(loss, v * min(1.0, beta / max(top, 1e-300)), y, fit_intercept)
+            dual = scaled_dual_objective(loss, v, y, fit_intercept, beta=beta, top=top)
             best_dual = max(best_dual, dual)
             gap = primal - best_dual
             violation = np.where(prices > beta, prices, 0.0)

@@ -44,7 +44,7 @@ import numpy as np
 import scipy.linalg
 
 from .._losses import loss_value
-from .._optimality import dual_objective, dual_point
+from .._optimality import dual_point, scaled_dual_objective
 from ._cvxpy import _unit_scales
 from ._faces import null_space
 from ._layers import (
@@ -479,7 +479,7 @@ def _solve(
         top = float(prices.max(initial=0.0))
         best_dual = max(
             best_dual,
-            dual_objective(loss, v * min(1.0, beta / max(top, 1e-300)), y, fit_intercept),
+            scaled_dual_objective(loss, v, y, fit_intercept, beta=beta, top=top),
         )
         gap = primal - best_dual
         certified = (coef, b, primal)
@@ -511,8 +511,9 @@ def _solve(
                 v = dual_point(loss, f, y, fit_intercept)
             refined = _refined_multipliers(program, coef, v, multipliers, beta)
             top = float(three_layer_prices(program, v, refined, beta=beta).max(initial=0.0))
-            scaled = v * min(1.0, beta / max(top, 1e-300))
-            best_dual = max(best_dual, dual_objective(loss, scaled, y, fit_intercept))
+            best_dual = max(
+                best_dual, scaled_dual_objective(loss, v, y, fit_intercept, beta=beta, top=top)
+            )
             gap = primal - best_dual
             certified = (coef, b, primal)
             if gap <= max(tol * abs(primal), atol):
