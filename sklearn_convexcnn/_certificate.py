@@ -111,10 +111,7 @@ def _polished_fit(formulation, patches, filters, y, *, beta, loss, fit_intercept
         return None
     # a copy: building a program may record state on the formulation (the groups' regions)
     formulation = copy.copy(formulation)
-    if hasattr(formulation, "operator"):  # matrix-free where the formulation has it
-        program = formulation.operator(patches, filters.T)
-    else:
-        program = formulation.program(patches, filters.T)
+    program = formulation.operator(patches, filters.T)  # (two-layer formulations only)
     try:
         solution = solve_native(
             program,
@@ -165,7 +162,7 @@ def certify_network(
     network : TwoLayerCNN or RegionalCNN
         Its ``forward`` and ``objective`` are evaluated with real ReLUs.
     formulation : object
-        Builds the program (``program`` and, when it has one, ``operator``) over given gates.
+        A two-layer ReLU formulation: its ``operator`` builds the program over given gates.
     patches : ndarray of shape (n_samples, n_patches, patch_size)
     Y : ndarray of shape (n_samples, n_outputs)
     gates : ndarray of shape (patch_size, n_patterns)
@@ -182,10 +179,7 @@ def certify_network(
     -------
     certificate : Certificate
     """
-    if hasattr(formulation, "operator"):
-        operator = formulation.operator(patches, gates)
-    else:
-        operator = as_operator(formulation.program(patches, gates))
+    operator = formulation.operator(patches, gates)
     f = network.forward(patches)
     objective = float(network.objective(patches, Y, beta, loss))
     weights = network.output_weights.reshape(network.n_neurons, -1, Y.shape[1])
