@@ -122,6 +122,8 @@ def _polished_fit(formulation, patches, filters, y, *, beta, loss, fit_intercept
             tol=1e-11,
             max_iter=200,
         )
+    # (ValueError: SciPy's linear algebra refuses non-finite input, where a solve diverged;
+    # our solver code raises none. Without this dual point the bound is looser, still valid.)
     except (SolverFailed, np.linalg.LinAlgError, ValueError):
         return None
     return _fit_of(program, solution.coef, solution.intercept)
