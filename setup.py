@@ -29,9 +29,17 @@ setup(
         "ecos>=2.0.12",
     ],
     extras_require={
-        # torch is pinned to the CPU wheel that the project's machines carry; it is only the
+        # torch is pinned to the wheel that the project's machines carry; it is only the
         # gradient-training baseline of the exactness tests, never a runtime dependency.
-        "test": ["pytest>=7", "hypothesis>=6", "pandas", "distributed", "torch==2.13.0"],
+        # matplotlib: the tests of sklearn_convexcnn.plotting and of the gallery's examples.
+        "test": [
+            "pytest>=7",
+            "hypothesis>=6",
+            "pandas",
+            "distributed",
+            "torch==2.13.0",
+            "matplotlib>=3.7",
+        ],
         # the sphinx site and its gallery; matplotlib also enables sklearn_convexcnn.plotting
         "doc": [
             "sphinx>=7",

@@ -30,7 +30,7 @@ from ._formulations.circular import CircularFormulation, circular_geometry
 from ._formulations.pooling import PooledSumFormulation, RegionalFormulation
 from ._formulations.three_layer import ThreeLayerFormulation
 from ._formulations.two_layer import POOLINGS, READOUTS, TwoLayerFormulation, make_formulation
-from ._generation import generation_attributes, generation_fit
+from ._generation import generation_attributes, generation_fit, unpassed_check_message
 from ._patches import extract_patches, resolve_geometry
 from ._patterns import MAX_EXACT_PATTERNS
 from ._resources import (
@@ -186,7 +186,10 @@ class _BaseConvexCNN(BaseEstimator):
             f"{geometry.patch_size}, {gates.shape[1]} distinct patterns"
         )
         if self.patterns == "generated":
-            gates, solutions, generated = generation_fit(self, patches, formulation, Y, gates, rng)
+            gates, solutions, report = generation_fit(self, patches, formulation, Y, gates, rng)
+            if (message := unpassed_check_message(report)) is not None:
+                warnings.warn(message, ConvergenceWarning, stacklevel=3)
+            generated = generation_attributes(report)
             program = build(patches, gates)  # the program grew with the generated patterns
             finishing = self._finishing(formulation, patches, gates)
             options = self._solve_options()
@@ -582,7 +585,8 @@ class _BaseConvexCNN(BaseEstimator):
             raise ValueError(
                 "certify is implemented for two-layer ReLU CNNs (architecture='two_layer', "
                 f"activation='relu'), but this {type(self).__name__} was fitted as a "
-                f"{type(self.network_).__name__}; compare objective_ with lower_bound_ instead."
+                f"{type(self.network_).__name__}. duality_gap_ certifies its convex program over "
+                "the fitted patterns; is_exact_ says whether that program is exact."
             )
         try:
             gates = formulation.enumerate_gates(patches, max_patterns=max_patterns)

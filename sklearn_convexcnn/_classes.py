@@ -72,15 +72,16 @@ _PARAMETERS = """\
         Extent of each pool on the patch grid, in patches (one entry per spatial axis, or an
         int for all): pools do not overlap, and the last pool along an axis is smaller when the
         grid does not divide evenly. ``None`` pools the whole grid (global pooling). On 8x8
-        images with 3x3 filters the grid is 6x6, and ``pool_size=3`` gives 2x2 regions.
+        images with 3x3 filters the grid is 6x6, and ``pool_size=3`` gives 2x2 regions; at
+        ``stride=2`` it is 3x3, and ``pool_size=2`` does (``geometry_.grid_shape`` after a fit).
 
     readout : {"sum", "dense"}, default="sum"
         How the pooled values reach the output. On images, ``pool_size=<half the grid>,
         readout="dense"`` (2x2 regions, each with its own output weight) is the more accurate
-        choice: on the full digits data 0.960 test accuracy against 0.924 for global pooling
-        (:doc:`/pooling_digits`). It is not the default because of its fit time: about 4x
-        global pooling's at ``beta=0.1`` and 7x at ``beta=0.01`` on 150 digits, as more
-        neurons become active (a grid search over ``beta`` pays the slowest).
+        choice: on the full digits data 0.982 test accuracy against 0.924 for global pooling,
+        both at ``beta=0.1`` (:doc:`/pooling_digits`). It is not the default because of its
+        fit time: about 4x global pooling's at ``beta=0.1`` and 7x at ``beta=0.01`` on 150
+        digits, as more neurons become active (a grid search over ``beta`` pays the slowest).
 
         ``"sum"``: the pooled values are summed and each neuron has one output weight, with
         weight decay ``beta/2 * (||u_j||^2 + w_j^2)`` (§6.1, §6.2).
@@ -117,15 +118,16 @@ _PARAMETERS = """\
         filter ``u`` maximising ``|v^T g(u)|`` (the dual constraint of the non-convex problem,
         doc/formulations.md §2.3) by multi-start ascent, and add its pattern while the maximum
         exceeds ``beta``, at most ``n_patterns`` oracle patterns. ``dual_check_`` is the
-        final maximum. When every pattern can be enumerated (small filters, or
-        ``n_patterns="exact"``, where generation runs over the enumeration with small
-        programs) the check is exact and ``is_certified_`` says the fit is the global optimum
-        of the non-convex problem. Two-layer ReLU CNNs with ``readout="sum"`` only. The default
-        is ``"sampled"`` because of cost (``benchmarks/bench_patterns.py``, ``n_patterns=128``):
-        ``"generated"`` reached objectives 16-22 % lower than ``"sampled"`` and below the best
-        of 10 Adam restarts of the same network on all three problems (by 0.02-0.40 %), in
-        0.07-0.18 times the restarts' wall time, but 17-34 times the time of ``"sampled"``;
-        use it when the objective matters more than the time.
+        final maximum; a ConvergenceWarning says when the search stopped with it above
+        ``beta`` (a better pattern exists: raise ``n_patterns``). When every pattern can be
+        enumerated (small filters, or ``n_patterns="exact"``, where generation runs over the
+        enumeration with small programs) the check is exact and ``is_certified_`` says the
+        fit is the global optimum of the non-convex problem. Two-layer ReLU CNNs with
+        ``readout="sum"`` only. The default is ``"sampled"`` because of cost
+        (``benchmarks/bench_patterns.py``, ``n_patterns=128``): ``"generated"`` reached objectives
+        16-22 % lower than ``"sampled"`` and below the best of 10 Adam restarts of the same network
+        on all three problems (by 0.02-0.40 %), in 0.07-0.18 times the restarts' wall time, but
+        17-34 times the time of ``"sampled"``; use it when the objective matters more than the time.
 
     prune : bool, default=True
         Whether to prune the solution to a minimal network (doc/formulations.md §2.4): group
@@ -206,7 +208,9 @@ _ATTRIBUTES = """\
         that is ``(*kernel_size, n_channels)`` in row-major order.
 
     output_weights_ : ndarray of shape (n_neurons, n_outputs) or (n_neurons, Q, n_outputs)
-        Output weights ``w_j``; every neuron serves exactly one output. With
+        Output weights ``w_j``; every neuron serves exactly one output. For
+        ``architecture="three_layer"`` the shape is ``(n_branches, n_outputs)``: one weight per
+        branch, after its second ReLU (``branches_`` maps filters to branches). With
         ``readout="dense"`` or ``pooling="none"``, ``output_weights_[j, l, o]`` weighs region
         ``l`` of ``Q`` (pools in row-major order over the patch grid; patches for
         ``"none"``), and every neuron reads out exactly one region.
@@ -215,8 +219,8 @@ _ATTRIBUTES = """\
         Output bias (zeros when ``fit_intercept=False``).
 
     network_ : TwoLayerCNN or RegionalCNN
-        The recovered non-convex network; ``network_.objective`` evaluates its training
-        objective (with its own penalty) with real ReLUs. ``RegionalCNN`` for
+        The recovered non-convex network, with real ReLUs; :meth:`regularized_objective`
+        evaluates its training objective (with its own penalty) on ``X, y``. ``RegionalCNN`` for
         ``readout="dense"`` and ``pooling="none"``; ``CircularCNN``, ``ThreeLayerCNN`` and
         ``LinearCNN`` for the other architectures and ``activation="linear"``.
 
@@ -243,10 +247,10 @@ _ATTRIBUTES = """\
         Circular CNNs only: ``|DFT(q_j)|`` at the real frequencies ``0 .. n_features // 2``;
         ``network_.frequencies_used()`` lists the frequencies each neuron uses.
 
-    middle_weights_ : ndarray of shape (n_filters,)
+    middle_weights_ : ndarray of shape (n_neurons,)
         Three-layer CNNs only: weight ``w1`` of each first-layer filter in its branch.
 
-    branches_ : ndarray of int, shape (n_filters,)
+    branches_ : ndarray of int, shape (n_neurons,)
         Three-layer CNNs only: the branch (row of ``output_weights_``) of each filter.
 
     n_patterns_ : int

@@ -527,8 +527,7 @@ def generation_fit(estimator, patches, formulation, Y, gates, rng):
     -------
     gates : ndarray of shape (patch_size, n_final)
     solutions : list of Solution
-    attributes : dict
-        The fitted attributes of :func:`generation_attributes`.
+    report : GenerationReport
     """
     if not _supports(formulation):
         raise ValueError(
@@ -569,7 +568,27 @@ def generation_fit(estimator, patches, formulation, Y, gates, rng):
         drop_inactive=True,
         log=estimator._log,
     )
-    return gates, solutions, generation_attributes(report)
+    return gates, solutions, report
+
+
+_STOPPED_BY = {
+    "budget": "its budget of n_patterns oracle patterns was spent; increase n_patterns",
+    "no new pattern": "the search found only patterns the program already had",
+    "max_rounds": "it reached its limit of rounds",
+}
+
+
+def unpassed_check_message(report):
+    """What to warn about a generation that stopped with its dual check above ``beta``
+    (a pattern outside the program would lower the objective), or ``None`` if it passed."""
+    if report.passed:
+        return None
+    return (
+        f"Pattern generation stopped with the dual check at {report.dual_check / report.beta:.4g} "
+        f"* beta (beta={report.beta:.4g}): {_STOPPED_BY[report.stop_reason]}. The fit is the "
+        "optimum over its patterns, not the global optimum of the network (is_certified_ is "
+        "False)."
+    )
 
 
 def generation_attributes(report):
@@ -591,4 +610,5 @@ __all__ = [
     "generation_fit",
     "gradient_seeds",
     "oracle_search",
+    "unpassed_check_message",
 ]

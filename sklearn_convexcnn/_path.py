@@ -111,8 +111,8 @@ def convex_cnn_path(
 
     Returns
     -------
-    betas : ndarray of shape (n_betas,)
-        In decreasing order.
+    betas : ndarray of shape (n_betas,) or (len(betas),)
+        The values of ``beta`` solved, in decreasing order (the given ``betas`` sorted).
     coefs : ndarray of shape (n_betas, 2, n_groups, patch_size)
         The groups ``c_i`` (``coefs[:, 0]``) and ``c'_i`` (``coefs[:, 1]``) at each ``beta``:
         one per distinct pattern of the gates, and with ``readout="dense"`` (or

@@ -11,7 +11,7 @@ __all__ = ["plot_filters", "plot_filter_spectra", "plot_objectives"]
 
 _INSTALL_HINT = (
     "sklearn_convexcnn.plotting needs matplotlib, which is not installed. Install it with "
-    '`pip install "sklearn-convexcnn[doc]"` (or `pip install matplotlib`).'
+    '`pip install matplotlib` (or, from a checkout, `pip install ".[doc]"`).'
 )
 
 

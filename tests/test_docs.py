@@ -163,7 +163,7 @@ def test_docs_cite_files_of_the_repository():
     assert (ROOT / "doc" / "formulations.md").read_text().count("\n## ") >= 10
 
 
-def test_plotting_names_the_extra_when_matplotlib_is_missing(monkeypatch):
+def test_plotting_says_how_to_install_matplotlib_when_it_is_missing(monkeypatch):
     import builtins
 
     real_import = builtins.__import__
@@ -174,7 +174,7 @@ def test_plotting_names_the_extra_when_matplotlib_is_missing(monkeypatch):
         return real_import(name, *args, **kwargs)
 
     monkeypatch.setattr(builtins, "__import__", no_matplotlib)
-    with pytest.raises(ImportError, match=r'pip install "sklearn-convexcnn\[doc\]"'):
+    with pytest.raises(ImportError, match=r"needs matplotlib.*`pip install matplotlib`"):
         sklearn_convexcnn.plotting.plot_objectives([1.0, 2.0], 0.5)
 
 
