@@ -82,6 +82,8 @@ def _interior_gates(patches, filters, gates, block_size=2**22):
     the gates of the checked patterns are interior points. Gates are compared
     ``block_size / (n K)`` at a time, so the products take at most ``8 * block_size`` bytes.
     """
+    if len(filters) == 0:
+        return filters
     chunk_size = max(1, block_size // max(1, patches.shape[0] * patches.shape[1]))
     keys = [pattern_masks(patches, u[:, None]).reshape(-1).tobytes() for u in filters]
     wanted, found = set(keys), {}
@@ -184,7 +186,9 @@ def certify_network(
     operator = formulation.operator(patches, gates)
     f = network.forward(patches)
     objective = float(network.objective(patches, Y, beta, loss))
-    weights = network.output_weights.reshape(network.n_neurons, -1, Y.shape[1])
+    weights = network.output_weights  # (n_neurons, [Q,] n_outputs): Q regions, or none
+    if weights.ndim == 2:
+        weights = weights[:, np.newaxis, :]
     lower, worst = 0.0, 0.0
     for output in range(Y.shape[1]):
         y = Y[:, output]

@@ -135,3 +135,17 @@ def test_dual_constraint_over_enumerated_patterns_is_the_max_over_all_filters(ke
     assert enumerated > 0.05  # the poor fit violates the constraint: the check has teeth
     certificate = model.certify(X, y)
     assert certificate.exact and not certificate.is_optimal
+
+
+@pytest.mark.parametrize("estimator", [ConvexCNNRegressor, ConvexCNNClassifier])
+def test_a_network_without_neurons_is_certified(estimator):
+    # beta above every dual constraint: the optimum is the constant fit, no neuron at all
+    X, y = _data(10, 7, 5)
+    if estimator is ConvexCNNClassifier:
+        y = np.arange(10) % 3
+    model = estimator(beta=100.0, kernel_size=2, n_patterns="exact").fit(X, y)
+    assert model.filters_.shape[0] == 0
+    certificate = model.certify(X, y)
+    assert certificate.exact and certificate.is_optimal
+    assert certificate.dual_constraint <= 100.0
+    assert certificate.objective == pytest.approx(model.regularized_objective(X, y), rel=1e-12)
