@@ -6,6 +6,7 @@ from :mod:`._solvers`, and predictions from the recovered :class:`~._network.Two
 """
 
 import copy
+import os
 import warnings
 from numbers import Integral, Real
 from typing import NamedTuple
@@ -309,11 +310,12 @@ class _BaseConvexCNN(BaseEstimator):
         """One solve per column of ``Y``, each followed by ``finishing``, on ``n_jobs`` workers;
         returns what ``finishing`` returns, per output.
 
-        Each worker limits its BLAS threads to its share of the cores (no oversubscription)
-        and records its warnings, which are issued again here: warnings raised in another
-        process would otherwise never reach the caller. The workers get the solve's options,
-        not the estimator, and joblib's ``delayed``, not scikit-learn's: they never import
-        scikit-learn (:mod:`._solvers._outputs`).
+        Each worker process limits its BLAS threads to its share of the cores (no
+        oversubscription) and records its warnings, which are issued again here: warnings
+        raised in another process would otherwise never reach the caller (threads of this
+        process, joblib's threading backend, do neither: :func:`solve_in_worker`). The
+        workers get the solve's options, not the estimator, and joblib's ``delayed``, not
+        scikit-learn's: they never import scikit-learn (:mod:`._solvers._outputs`).
         """
         n_outputs = Y.shape[1]
         n_jobs = max(1, min(effective_n_jobs(self.n_jobs), n_outputs))
@@ -333,6 +335,7 @@ class _BaseConvexCNN(BaseEstimator):
                 threads,
                 warm_starts[output] if warm_starts else {},
                 finishing,
+                caller=os.getpid(),
             )
             for output in range(n_outputs)
         )

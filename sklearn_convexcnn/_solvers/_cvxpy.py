@@ -4,6 +4,8 @@ The program is built from a handful of vectorised expressions (one matrix produc
 one block-sparse product per sign for the cones), so compiling it stays cheap next to solving.
 """
 
+import contextlib
+import threading
 import warnings
 
 import numpy as np
@@ -191,14 +193,26 @@ def _unit_cones(cones, rows=None):
     )
 
 
+@contextlib.contextmanager
+def _inaccurate_ignored():
+    """CVXPY's "Solution may be inaccurate" ignored, as the caller turns an inaccurate status
+    into a ConvergenceWarning of its own; in the main thread only, since
+    ``warnings.catch_warnings`` swaps process-wide state that concurrent threads (joblib's
+    threading backend) corrupt: there both warnings are issued."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Solution may be inaccurate")
+        yield
+
+
 def _run(problem, name, tol, max_iter, verbose):
     """Solve ``problem`` with ``name``; raise :class:`SolverFailed` unless it has a usable point."""
     import cvxpy as cp
 
     try:
-        with warnings.catch_warnings():
-            # the caller turns an inaccurate status into a ConvergenceWarning of its own
-            warnings.filterwarnings("ignore", message="Solution may be inaccurate")
+        with _inaccurate_ignored():
             problem.solve(solver=name, verbose=verbose > 1, **_solver_options(name, tol, max_iter))
     except (cp.error.SolverError, ArithmeticError, ValueError) as exc:
         size = sum(variable.size for variable in problem.variables())

@@ -10,6 +10,7 @@ short is issued in the estimator's process (:func:`unconverged_message`).
 """
 
 import dataclasses
+import os
 import time
 import warnings
 
@@ -206,12 +207,21 @@ def solve_output(program, y, output, n_outputs, options, dense_program=None, **w
 
 
 def solve_in_worker(
-    program, y, output, n_outputs, options, dense_program, threads, warm_start, finishing
+    program, y, output, n_outputs, options, dense_program, threads, warm_start, finishing, caller
 ):
-    """:func:`solve_output`, then ``finishing`` (:class:`Finishing`), with at most ``threads``
-    BLAS threads; returns what ``finishing`` returns and the warnings raised, as
-    ``(message, category)`` pairs (a worker's warnings would otherwise never reach the
-    caller)."""
+    """:func:`solve_output`, then ``finishing`` (:class:`Finishing`); returns what
+    ``finishing`` returns and the warnings to issue again, as ``(message, category)`` pairs.
+
+    In a worker process (not the process ``caller``, a process id) the BLAS threads are
+    limited to ``threads`` and the warnings recorded, as they would otherwise never reach the
+    caller. In the caller's own process (sequential, or joblib's threading backend) neither:
+    both are process-wide state that concurrent threads would corrupt (a thread restoring
+    the filters another one replaced leaves every later warning of the process silenced),
+    and the warnings reach the caller as they are raised.
+    """
+    if os.getpid() == caller:
+        solution = solve_output(program, y, output, n_outputs, options, dense_program, **warm_start)
+        return finishing(program, solution, y, options), []
     with (
         warnings.catch_warnings(record=True) as caught,
         threadpool_limits(limits=threads, user_api="blas"),
