@@ -6,6 +6,7 @@ from :mod:`._solvers`, and predictions from the recovered :class:`~._network.Two
 """
 
 import copy
+import hashlib
 import os
 import warnings
 from numbers import Integral, Real
@@ -169,7 +170,8 @@ class _BaseConvexCNN(BaseEstimator):
             self.readout,
             self.solver,
         ) or make_formulation(self.pooling, self.pool_size, self.readout, geometry.grid_shape)
-        warm = self._previous_solutions(geometry, Y.shape[1])
+        warm_start_key = self._warm_start_key(geometry, Y.shape[1], formulation, X)
+        warm = self._previous_solutions(warm_start_key)
         if warm:
             # the previous fit's patterns: its gates, and the formulation that sampled them
             # (a three-layer formulation holds its second-layer patterns)
@@ -222,7 +224,7 @@ class _BaseConvexCNN(BaseEstimator):
             **network_attributes(network),
             "n_iter_": max(solution.n_iter for solution in solutions),
             "_warm_start_state": (
-                self._warm_start_key(geometry, Y.shape[1]),
+                warm_start_key,
                 [(solution.coef, solution.intercept) for solution in solutions],
             ),
             "_fitted_program": _FittedProgram(
@@ -270,10 +272,21 @@ class _BaseConvexCNN(BaseEstimator):
             remedies,
         )
 
-    def _warm_start_key(self, geometry, n_outputs):
+    def _warm_start_key(self, geometry, n_outputs, formulation, X):
         """What must not change for a previous solution to be a start of the next fit: the
-        program's shape and what draws its patterns (asking for other patterns starts cold)."""
+        program's shape and what draws its patterns (asking for other patterns starts cold).
+
+        Where the program's groups are built from the samples themselves (a read-out per
+        region: one group per pattern that occurs in a region; three layers: second-layer
+        patterns of the samples), also the data, by a digest of ``X``: on other data the
+        previous groups mean other things, or do not exist.
+        """
+        data = None
+        if isinstance(formulation, RegionalFormulation | ThreeLayerFormulation):
+            digest = hashlib.blake2b(np.ascontiguousarray(X).view(np.uint8), digest_size=16)
+            data = (X.shape, digest.hexdigest())
         return (
+            data,
             geometry,
             self.pool_size,
             self.readout,
@@ -287,14 +300,13 @@ class _BaseConvexCNN(BaseEstimator):
             n_outputs,
         )
 
-    def _previous_solutions(self, geometry, n_outputs):
+    def _previous_solutions(self, key):
         """Each output's ``coef_init``/``intercept_init`` from the last fit, or ``None``.
 
         Only with ``warm_start=True``, sampled patterns and a previous fit of the same program
-        shape and patterns (:meth:`_warm_start_key`); the previous fit's gates are then kept,
-        so that its groups mean the same.
+        shape and patterns (``key``, :meth:`_warm_start_key`); the previous fit's gates are
+        then kept, so that its groups mean the same.
         """
-        key = self._warm_start_key(geometry, n_outputs)
         previous_key, solutions = getattr(self, "_warm_start_state", (None, None))
         if not (
             self.warm_start

@@ -181,7 +181,9 @@ _PARAMETERS = """\
         Applies when the program keeps its shape and its patterns (same geometry,
         architecture, ``n_layers``, activation, pooling, read-out, number of outputs,
         ``n_patterns`` and ``random_state``) and ``patterns="sampled"`` with an int
-        ``n_patterns``; otherwise the fit starts cold. For a whole path of ``beta`` values see
+        ``n_patterns``; with ``readout="dense"``, ``pooling="none"`` or
+        ``architecture="three_layer"``, whose groups are built from the samples, also the same
+        ``X``. Otherwise the fit starts cold. For a whole path of ``beta`` values see
         :func:`convex_cnn_path`; :class:`~sklearn.model_selection.GridSearchCV` clones the
         estimator for every candidate, so it always starts cold.
 
@@ -271,7 +273,8 @@ _ATTRIBUTES = """\
         a lower bound on the optimum from a feasible dual point. The native solver stops when
         it is at most ``tol * objective_``; for the CVXPY solvers it is computed after the
         solve (for circular and three-layer CNNs from the solver's own dual point, to about
-        ``1e-7`` to ``1e-4``; ``nan`` for ``activation="linear"``). It certifies the
+        ``1e-7`` to ``1e-4`` of the objective, up to ``6e-4`` seen with the logistic loss, and
+        without a warning; ``nan`` for ``activation="linear"``). It certifies the
         convex program over the fitted patterns; :meth:`certify` checks every pattern.
         At the optimum it can be negative by rounding (about ``1e-16 * objective_``).
 

@@ -171,6 +171,26 @@ def test_warm_start_starts_cold_when_the_circular_depth_changes():
     assert reg.objective_ == pytest.approx(cold.objective_, rel=1e-6)
 
 
+@pytest.mark.parametrize(
+    "params",
+    [
+        dict(pooling="none"),
+        dict(pool_size=2, readout="dense"),
+        dict(architecture="three_layer", kernel_size=2),
+    ],
+)
+def test_warm_start_on_other_data_starts_cold_where_the_groups_follow_the_samples(params):
+    # their groups are built from the samples: previous groups indexed past the new program
+    # (IndexError on fewer samples), or kept another data set's second-layer patterns
+    X, y = _toy_regression(4, 24, (10,))
+    common = dict(beta=0.05, n_patterns=8, random_state=0, **params)
+    for X_new, y_new in [(X[:4], y[:4]), (X[::-1] + 0.5, y[::-1])]:
+        warm = ConvexCNNRegressor(warm_start=True, **common).fit(X, y).fit(X_new, y_new)
+        cold = ConvexCNNRegressor(**common).fit(X_new, y_new)
+        np.testing.assert_array_equal(warm.gates_, cold.gates_)
+        assert warm.objective_ == pytest.approx(cold.objective_, rel=1e-6)
+
+
 def test_multi_output_regression_decouples():
     X, Y = _toy_regression(3, 14, (8,), n_outputs=2)
     params = dict(beta=0.1, kernel_size=3, n_patterns=16, random_state=0)
