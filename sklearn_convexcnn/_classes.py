@@ -232,10 +232,13 @@ _ATTRIBUTES = """\
         (``is_exact_`` false) it is the recovered network's objective, an upper bound.
 
     lower_bound_ : float
-        Value of the convex program. It equals ``objective_`` when ``is_exact_``; otherwise it
-        is a lower bound on the training objective of every network whose neurons use the
-        program's patterns (of every network at all with ``n_patterns="exact"``), and the true
-        optimum lies in ``[lower_bound_, objective_]``.
+        Certified lower bound on the convex program's optimum: its value at the solution minus
+        ``duality_gap_`` (a negative gap, rounding, counts as zero; the value itself for
+        ``activation="linear"``, whose gap is unknown). It is a lower bound on the training
+        objective of every network whose neurons use the program's patterns (of every network
+        at all with ``n_patterns="exact"``), and that optimum lies in
+        ``[lower_bound_, objective_]``; for an exact program the two differ by the gap (at
+        most ``tol * objective_`` for the native solver's points).
 
     is_exact_ : bool
         Whether the recovered network attains the convex program's value: false only for

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from sklearn.exceptions import ConvergenceWarning
 
-from sklearn_convexcnn import ConvexCNNRegressor
+from sklearn_convexcnn import ConvexCNNClassifier, ConvexCNNRegressor
 from sklearn_convexcnn._solvers import SolverFailed, solve_cvxpy
 from sklearn_convexcnn._solvers import _outputs as outputs
 
@@ -366,3 +366,41 @@ def test_a_solution_called_solved_but_not_certified_warns(monkeypatch):
     with pytest.warns(ConvergenceWarning, match=r"certified only to a duality gap of \d"):
         reg = ConvexCNNRegressor(**params).fit(X, y)
     assert reg.duality_gap_ > 1e-5 * reg.objective_
+
+
+def test_uncertified_three_layer_and_circular_cvxpy_points_warn():
+    # found by a review: their gaps, from CVXPY's own dual points, went unchecked; inputs of
+    # size 1e4 left Clarabel's three-layer point with a gap of 58 % of its objective
+    rng = np.random.default_rng(7)
+    X = rng.standard_normal((10, 6)) * 1e4
+    y = (X[:, 1:4].sum(1) + 0.5 * rng.standard_normal(10) > 0).astype(int)
+    clf = ConvexCNNClassifier(
+        architecture="three_layer", kernel_size=2, stride=2, loss="logistic", beta=0.002,
+        n_patterns=8, random_state=337, solver="clarabel",
+    )  # fmt: skip
+    with pytest.warns(ConvergenceWarning, match=r"certified only to a duality gap of \d"):
+        clf.fit(X, y)
+    assert clf.duality_gap_ > 1e-3 * clf.objective_
+    # and well-scaled programs of both, solved to their usual accuracy, do not warn
+    for architecture in ("three_layer", "circular"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", ConvergenceWarning)
+            ConvexCNNClassifier(
+                architecture=architecture, kernel_size=2, stride=2, beta=0.1, n_patterns=8,
+                random_state=0, solver="clarabel",
+            ).fit(X / 1e4, y)  # fmt: skip
+
+
+def test_a_small_objective_is_held_to_the_relative_tolerance():
+    # found by a review: an absolute floor of 1e-9 on the gap let Clarabel stop 2.9e-4 of
+    # the objective above the native optimum, unwarned, on inputs scaled by 1e4
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((25, 10)) * 1e4
+    y = np.maximum(X[:, :3] @ [1.0, -1.0, 0.5], 0) / 1e4 + 0.3 * rng.standard_normal(25)
+    params = dict(beta=0.004, n_patterns=16, random_state=0, pooling="none", stride=2)
+    native = ConvexCNNRegressor(solver="native", **params).fit(X, y)
+    clarabel = ConvexCNNRegressor(solver="clarabel", **params)
+    with pytest.warns(ConvergenceWarning, match=r"certified only to a duality gap of \d"):
+        clarabel.fit(X, y)
+    # the warning is the truth: Clarabel's point lies above the certified optimum
+    assert clarabel.objective_ > native.objective_ + native.duality_gap_

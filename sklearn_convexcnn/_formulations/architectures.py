@@ -5,6 +5,8 @@ rest is here: circular CNNs (:mod:`.circular`), three-layer CNNs with two ReLU l
 (:mod:`.three_layer`) and linear CNNs (:mod:`.linear`).
 """
 
+import math
+
 from .circular import CircularCNN, CircularFormulation
 from .linear import LinearFormulation
 from .three_layer import ThreeLayerCNN, ThreeLayerFormulation
@@ -68,14 +70,19 @@ def make_architecture(architecture, n_layers, activation, pooling, pool_size, re
 def fitted_bounds(formulation, network, patches, Y, beta, loss, solutions):
     """``objective_``, ``lower_bound_`` and ``is_exact_`` of a fit.
 
-    ``lower_bound_`` is the convex program's value. Where the formulation is exact the network
-    attains it and ``objective_`` is that value; where it is a relaxation (circular CNNs with
-    ``n_layers >= 4``), ``objective_`` is the realised network's objective, an upper bound.
+    ``objective_`` is the convex program's value at the solution, which the network attains
+    where the formulation is exact; where it is a relaxation (circular CNNs with
+    ``n_layers >= 4``) the realised network's objective, an upper bound. ``lower_bound_`` is
+    the certified bound on the program's optimum, the value minus the duality gap (the value
+    itself where no gap is known: linear CNNs); the solver's primal value is no bound at all.
     """
     convex = sum(solution.objective for solution in solutions)
+    gaps = [solution.duality_gap for solution in solutions]
+    known = all(gap is not None and math.isfinite(gap) for gap in gaps)
+    lower = convex - sum(max(gap, 0.0) for gap in gaps) if known else convex
     is_exact = getattr(formulation, "is_exact", True)
     objective = convex if is_exact else network.objective(patches, Y, beta, loss)
-    return {"objective_": objective, "lower_bound_": convex, "is_exact_": is_exact}
+    return {"objective_": objective, "lower_bound_": lower, "is_exact_": is_exact}
 
 
 def network_attributes(network):
