@@ -368,7 +368,8 @@ class _BaseConvexCNN(BaseEstimator):
         ``n + 1`` groups with ``prune`` (doc/formulations.md §2.4). Circular CNNs: the gap of
         CVXPY's points from their own dual points only, to 1e-6 to 1e-4 of the objective:
         re-solving for a better one (as for two layers) cost 0.6-5 s per output against
-        CVXPY's 0.1-0.5 s (60 samples, d=16), so no ConvergenceWarning is issued on them.
+        CVXPY's 0.1-0.5 s (60 samples, d=16), so they are warned about only above
+        ``_LOOSE_GAP`` (:meth:`_warn_uncertified`).
         """
         if isinstance(formulation, _PRUNABLE):
             residue = "prune" if self.prune else "clean"

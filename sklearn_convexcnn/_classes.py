@@ -276,8 +276,8 @@ _ATTRIBUTES = """\
         a lower bound on the optimum from a feasible dual point. The native solver stops when
         it is at most ``tol * objective_``; for the CVXPY solvers it is computed after the
         solve (for circular and three-layer CNNs from the solver's own dual point, to about
-        ``1e-7`` to ``1e-4`` of the objective, up to ``6e-4`` seen with the logistic loss, and
-        without a warning; ``nan`` for ``activation="linear"``). It certifies the
+        ``1e-7`` to ``1e-4`` of the objective, up to ``6e-4`` seen with the logistic loss; a
+        ConvergenceWarning above ``1e-3``; ``nan`` for ``activation="linear"``). It certifies the
         convex program over the fitted patterns; :meth:`certify` checks every pattern.
         At the optimum it can be negative by rounding (about ``1e-16 * objective_``).
 
