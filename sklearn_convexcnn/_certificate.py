@@ -22,7 +22,6 @@ import numpy as np
 
 from ._formulations._operator import as_operator
 from ._optimality import dual_norms, dual_point, scaled_dual_objective
-from ._patterns import pattern_masks
 
 
 @dataclass(frozen=True)
@@ -74,8 +73,12 @@ class Certificate:
         return bool(self.exact and self.relative_gap <= self.tol)
 
 
-def _interior_gates(patches, filters, gates, block_size=2**22):
+def _interior_gates(patches, filters, gates, pattern_keys, block_size=2**22):
     """For each filter, the gate of ``gates`` with the same pattern, or the filter itself.
+
+    Patterns are compared by the formulation's ``pattern_keys``: with max pooling the winner
+    of every pool as well as its sign (sign patterns alone matched CVXPY's max-pooling
+    optima to gates of other cells, and left their certificates at 2e-4 to 1e-3).
 
     Pruned filters often lie on the boundary of their cell (tight cone rows, products of
     order 1e-16), where recomputing the pattern from the filter is at the mercy of rounding;
@@ -85,11 +88,11 @@ def _interior_gates(patches, filters, gates, block_size=2**22):
     if len(filters) == 0:
         return filters
     chunk_size = max(1, block_size // max(1, patches.shape[0] * patches.shape[1]))
-    keys = [pattern_masks(patches, u[:, None]).reshape(-1).tobytes() for u in filters]
+    keys = [column.tobytes() for column in pattern_keys(patches, filters.T).T]
     wanted, found = set(keys), {}
     for start in range(0, gates.shape[1], chunk_size):
-        masks = pattern_masks(patches, gates[:, start : start + chunk_size])
-        for offset, column in enumerate(masks.reshape(-1, masks.shape[2]).T):
+        block = pattern_keys(patches, gates[:, start : start + chunk_size])
+        for offset, column in enumerate(block.T):
             key = column.tobytes()
             if key in wanted and key not in found:
                 found[key] = start + offset
@@ -197,7 +200,7 @@ def certify_network(
         polished = _polished_fit(
             formulation,
             patches,
-            _interior_gates(patches, network.filters[mine], gates),
+            _interior_gates(patches, network.filters[mine], gates, formulation.pattern_keys),
             y,
             beta=beta,
             loss=loss,

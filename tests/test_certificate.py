@@ -149,3 +149,28 @@ def test_a_network_without_neurons_is_certified(estimator):
     assert certificate.exact and certificate.is_optimal
     assert certificate.dual_constraint <= 100.0
     assert certificate.objective == pytest.approx(model.regularized_objective(X, y), rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [dict(pooling="max"), dict(pooling="max", pool_size=2), dict(pooling="max", readout="dense")],
+)
+def test_max_pooling_optima_found_by_cvxpy_are_certified(params):
+    # found by a review: filters were matched to gates by their signs alone, so Clarabel's
+    # max-pooling optima (2e-9 above the native ones) got gates of other cells and
+    # certificates of 2e-4 to 1e-3: the pattern of max pooling holds every pool's winner
+    X = np.array(
+        [[0, 2, 0, -2, 0], [0, 0, 0, 1, 1], [0, -1, 0, -2, -2], [-1, -1, 0, 2, 0],
+         [-1, -2, -1, -2, -2], [1, -1, 0, 3, 0], [0, 0, 0, -1, 0], [1, 0, -1, -1, -1],
+         [0, 0, 0, 1, 0]], dtype=float,
+    )  # fmt: skip
+    y = np.array([0.237, 0.624, -1.916, 1.179, -1.606, -1.181, 0.729, -0.432, 1.729])
+    common = dict(beta=0.0473, kernel_size=3, fit_intercept=False, n_patterns="exact", **params)
+    if "readout" in params:
+        common["pool_size"] = 2
+    native = ConvexCNNRegressor(solver="native", **common).fit(X, y)
+    clarabel = ConvexCNNRegressor(solver="clarabel", **common).fit(X, y)
+    assert clarabel.objective_ == pytest.approx(native.objective_, rel=1e-6)
+    certificate = clarabel.certify(X, y)
+    assert certificate.exact and certificate.is_optimal
+    assert certificate.lower_bound <= native.objective_ * (1 + 1e-12)

@@ -178,6 +178,13 @@ def _pattern_keys(mode, patches, gates):
     return (values >= 0).reshape(-1, gates.shape[1])
 
 
+def _joint_keys(mode, pools, patches, gates):
+    """:func:`_pattern_keys` of every pool, stacked: one column per gate."""
+    return np.concatenate(
+        [_pattern_keys(mode, patches[:, pool], gates).reshape(-1, gates.shape[1]) for pool in pools]
+    )
+
+
 def _first_unique(keys):
     """Column indices of the first occurrence of every distinct column of ``keys``.
 
@@ -267,11 +274,12 @@ class PooledSumFormulation:
         return self._unique(patches, gates)
 
     def _unique(self, patches, gates):
-        if self.mode == "max":
-            keys = np.concatenate([_pattern_keys("max", patches[:, p], gates) for p in self.pools])
-        else:
-            keys = patches.reshape(-1, patches.shape[2]) @ gates >= 0
-        return gates[:, _first_unique(keys)]
+        return gates[:, _first_unique(self.pattern_keys(patches, gates))]
+
+    def pattern_keys(self, patches, gates):
+        """The patterns of ``gates``, one column each, equal iff the patterns are: the signs
+        of every patch (average), the winners and signs of every pool (max)."""
+        return _joint_keys(self.mode, self.pools, patches, gates)
 
     def enumerate_gates(self, patches, max_patterns=MAX_EXACT_PATTERNS):
         """Gates of every pattern (exact enumeration).
@@ -370,6 +378,11 @@ class RegionalFormulation:
         """
         gates = random_state.standard_normal((patches.shape[2], n_patterns))
         return self._unique(patches, gates)
+
+    def pattern_keys(self, patches, gates):
+        """The joint patterns of ``gates`` over all regions, one column each (a gate's groups
+        are those of its pattern in each region)."""
+        return _joint_keys(self.mode, self.pools, patches, gates)
 
     def _unique(self, patches, gates):
         keep = np.zeros(gates.shape[1], dtype=bool)

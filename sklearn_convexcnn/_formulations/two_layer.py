@@ -46,6 +46,10 @@ class TwoLayerFormulation:
         """
         return enumerate_gates(patches, max_patterns)
 
+    def pattern_keys(self, patches, gates):
+        """The patterns of ``gates``, one column each: the signs of every patch."""
+        return patches.reshape(-1, patches.shape[2]) @ gates >= 0
+
     def program(self, patches, gates):
         """The :class:`GroupProgram` over the patterns of ``gates``.
 
