@@ -37,7 +37,6 @@ import numpy as np
 from ._formulations._operator import as_operator
 from ._losses import dual_vector
 from ._optimality import dual_norms, dual_objective, dual_point
-from ._patterns import pattern_masks
 
 
 @dataclass
@@ -180,13 +179,12 @@ def _interior(U, rng, scale=1e-7):
 
 
 def _pattern_keys(formulation, patches, gates):
-    """One hashable key per gate, equal iff the gates have the same pattern."""
-    if getattr(formulation, "mode", "average") != "average":
-        # max pooling: winners matter too; the cone rows encode the whole pattern
-        return [cone.tobytes() for cone in formulation.program(patches, gates).cones]
-    masks = pattern_masks(patches, gates)
-    packed = np.packbits(masks.reshape(-1, masks.shape[2]), axis=0)
-    return [column.tobytes() for column in packed.T]
+    """One hashable key per gate, equal iff the gates have the same pattern (the
+    formulation's ``pattern_keys``: with max pooling, winners as well as signs)."""
+    keys = formulation.pattern_keys(patches, gates)
+    if keys.dtype == bool:
+        keys = np.packbits(keys, axis=0)
+    return [column.tobytes() for column in keys.T]
 
 
 def gradient_seeds(
