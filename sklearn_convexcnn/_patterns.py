@@ -7,6 +7,7 @@ a filter that lies inside its cell, so the masks can be recomputed from the gate
 """
 
 import math
+import operator
 
 import numpy as np
 
@@ -76,7 +77,8 @@ def sample_gates(patches, n_patterns, random_state):
     -------
     gates : ndarray of shape (patch_size, n_unique)
     """
-    gates = random_state.standard_normal((patches.shape[2], n_patterns))
+    # operator.index: any integer the parameter constraints admit (a bool, as in scikit-learn)
+    gates = random_state.standard_normal((patches.shape[2], operator.index(n_patterns)))
     return unique_gates(patches, gates)
 
 

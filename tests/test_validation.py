@@ -83,6 +83,17 @@ def test_invalid_parameters(Estimator, params, match):
         Estimator(**params).fit(X, y)
 
 
+def test_integer_parameters_take_any_integer():
+    # as in scikit-learn, the constraints admit NumPy integers and bools; n_patterns=True once
+    # reached NumPy's sampler and raised "TypeError: an integer is required"
+    X, y = _data()
+    one = ConvexCNNRegressor(n_patterns=1, random_state=0).fit(X, y)
+    for n_patterns in [True, np.int64(1)]:
+        est = ConvexCNNRegressor(n_patterns=n_patterns, random_state=0).fit(X, y)
+        assert est.n_patterns_ == one.n_patterns_ == 1
+        assert est.objective_ == one.objective_
+
+
 def test_regressor_rejects_logistic_loss():
     X, y = _data()
     with pytest.raises(ValueError, match="The 'loss' parameter of ConvexCNNRegressor"):
