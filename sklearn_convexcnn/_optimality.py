@@ -54,6 +54,21 @@ def _nnls_projection(rows, g):
     return g + rows.T @ lam, lam
 
 
+def price_at_zero(rows, g, beta):
+    """The price of a group at zero, ``||Proj_C(g)||`` for ``C = {u : rows @ u >= 0}`` and
+    its correlation ``g``, with the projection; the group is optimal at zero iff the price is
+    at most ``beta``.
+
+    Where ``||g|| <= beta`` already certifies that (``||Proj_C(g)|| <= ||g||``), returns
+    ``(||g||, None)`` without projecting.
+    """
+    size = float(np.linalg.norm(g))
+    if size <= beta:
+        return size, None
+    projection, _ = _nnls_projection(rows, g)
+    return float(np.linalg.norm(projection)), projection
+
+
 def cone_projections(program, index, G, *, beta=None, tol=1e-10, max_rounds=100, rows=None):
     """Projections of the vectors ``G[j]`` onto the cones ``C_{index[j]}``, by cutting planes.
 

@@ -43,7 +43,7 @@ import scipy.linalg
 from scipy.special import expit
 
 from .._losses import dual_vector, loss_value
-from .._optimality import _nnls_projection
+from .._optimality import _nnls_projection, price_at_zero
 
 # A row is tight at ``c`` when its slack is at most this times ``||c|| ||row||``.
 _TIGHT = 1e-9
@@ -403,11 +403,7 @@ def _entering(faces, coef, correlations, rounding):
     h, beta = faces.h, faces.beta
     entering = []
     for j in np.flatnonzero(~np.any(coef, axis=1)):
-        g = correlations[j * h : (j + 1) * h]
-        if np.linalg.norm(g) <= beta:
-            continue
-        projection, _ = _nnls_projection(faces.blocks[j], g)
-        price = np.linalg.norm(projection)
+        price, projection = price_at_zero(faces.blocks[j], correlations[j * h : (j + 1) * h], beta)
         if price > beta * (1 + faces.kkt_tol) + rounding[j]:
             entering.append((j, projection / price, price))
     return entering

@@ -58,10 +58,10 @@ from .._formulations._operator import as_operator
 from .._formulations._program import GroupNorm
 from .._losses import dual_vector, loss_value
 from .._optimality import (
-    _nnls_projection,
     cone_prices,
     dual_point,
     groups_per_pass,
+    price_at_zero,
     scaled_dual_objective,
 )
 from ._faces import (
@@ -457,14 +457,10 @@ def _gap_faces(norms, n_faces=3):
 def _optimal_at_zero(M, f, y, groups, loss, beta, h, blocks):
     """Whether each group's KKT condition at zero holds: ``||Proj_{K_j}(A_j^T v)|| <= beta``."""
     v = dual_vector(loss, f, y)
-    for j in groups:
-        g = M[:, j * h : (j + 1) * h].T @ v
-        if np.linalg.norm(g) <= beta:
-            continue
-        projection, _ = _nnls_projection(blocks[j], g)
-        if np.linalg.norm(projection) > beta * (1 + 1e-12):
-            return False
-    return True
+    return all(
+        price_at_zero(blocks[j], M[:, j * h : (j + 1) * h].T @ v, beta)[0] <= beta * (1 + 1e-12)
+        for j in groups
+    )
 
 
 def _newton_on_face(M, y, x, active, loss, beta, fit_intercept, h, blocks):
@@ -472,35 +468,18 @@ def _newton_on_face(M, y, x, active, loss, beta, fit_intercept, h, blocks):
     every other group at zero; ``None`` where the face is degenerate or the result infeasible."""
     n_groups = len(blocks)
     coef = x[: n_groups * h].reshape(n_groups, h)
-    b = x[-1] if fit_intercept else 0.0
-    bases = []
-    for j in active:
-        rows = blocks[j]
-        c = coef[j]
-        tight = np.zeros(len(rows), dtype=bool)
-        if len(rows):
-            tight = rows @ c <= 1e-6 * np.linalg.norm(c) * np.linalg.norm(rows, axis=1)
-        basis = null_space(rows[tight], h)
-        if basis.shape[1] == 0:
-            return None
-        bases.append(basis)
-    columns = [M[:, j * h : (j + 1) * h] @ basis for j, basis in zip(active, bases, strict=True)]
+    face = _face_coordinates(M, coef, active, blocks, tight=1e-6)
+    if face is None:
+        return None
+    bases, B, w = face
     if fit_intercept:
-        columns.append(np.ones((len(y), 1)))
-    B = np.hstack(columns)
-    sizes = [basis.shape[1] for basis in bases]
-    splits = np.cumsum(sizes)[:-1]
-    n_w = int(sum(sizes))
-    w = np.concatenate([basis.T @ coef[j] for j, basis in zip(active, bases, strict=True)])
-    if fit_intercept:
-        w = np.append(w, b)
-
-    w = _newton_on_blocks(B, y, w, sizes, beta=beta, loss=loss)
+        B = np.hstack([B, np.ones((len(y), 1))])
+        w = np.append(w, x[-1])
+    w = _newton_on_blocks(B, y, w, [basis.shape[1] for basis in bases], beta=beta, loss=loss)
     if w is None:
         return None
-    polished = np.zeros_like(coef)
-    for j, basis, part in zip(active, bases, np.split(w[:n_w], splits), strict=True):
-        polished[j] = basis @ part
+    polished = _from_face(w, active, bases, coef.shape)
+    for j in active:
         rows = blocks[j]
         if len(rows):
             slack = rows @ polished[j]
@@ -508,6 +487,40 @@ def _newton_on_face(M, y, x, active, loss, beta, fit_intercept, h, blocks):
             if np.any(slack < limit):
                 return None
     return np.concatenate([polished.ravel(), [w[-1]] if fit_intercept else []])
+
+
+def _face_coordinates(M, coef, active, cones, *, tight):
+    """The face of ``coef`` on which the groups ``active`` keep the rows of their ``cones[j]``
+    that are tight at ``coef[j]`` (a slack below ``tight`` relative to the norms) at zero.
+
+    Returns each active group's orthonormal basis of its face, the design in the face's
+    coordinates, ``[M_j basis_j]``, and ``coef``'s coordinates; ``None`` where a face is
+    ``{0}``.
+    """
+    h = coef.shape[1]
+    bases = []
+    for j in active:
+        rows, c = cones[j], coef[j]
+        if len(rows):
+            rows = rows[rows @ c <= tight * np.linalg.norm(c) * np.linalg.norm(rows, axis=1)]
+        bases.append(null_space(rows, h))
+        if bases[-1].shape[1] == 0:
+            return None
+    pairs = list(zip(active, bases, strict=True))
+    B = np.hstack([M[:, j * h : (j + 1) * h] @ basis for j, basis in pairs])
+    w = np.concatenate([basis.T @ coef[j] for j, basis in pairs])
+    return bases, B, w
+
+
+def _from_face(w, active, bases, shape):
+    """The groups' coefficients, of ``shape``, at the face coordinates ``w`` (those of
+    :func:`_face_coordinates`; any entries after them are ignored)."""
+    coef = np.zeros(shape)
+    start = 0
+    for j, basis in zip(active, bases, strict=True):
+        coef[j] = basis @ w[start : start + basis.shape[1]]
+        start += basis.shape[1]
+    return coef
 
 
 def _newton_on_blocks(B, y, w, sizes, *, beta, loss, subspace=None):

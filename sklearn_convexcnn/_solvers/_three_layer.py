@@ -57,6 +57,8 @@ from ._layers import (
 from ._native import (
     _EUCLIDEAN,
     _best_intercept,
+    _face_coordinates,
+    _from_face,
     _newton_on_blocks,
     _proximal_newton,
     rounding_floor,
@@ -241,19 +243,13 @@ def _polished(groups, y, b, *, beta, loss):
     active = np.flatnonzero(norms > 0)
     if not len(active):
         return None
-    bases = []
-    for j in active:
-        cone, c = program.cones[groups.keys[j][3]], groups.coef[j]
-        tight = cone @ c <= _TIGHT * np.linalg.norm(cone, axis=1) * norms[j]
-        bases.append(null_space(cone[tight], h))
-        if bases[-1].shape[1] == 0:
-            return None
+    cones = [program.cones[pattern] for *_, pattern in groups.keys]
+    face = _face_coordinates(M, groups.coef, active, cones, tight=_TIGHT)
+    if face is None:
+        return None
+    bases, B, w = face
     sizes = [basis.shape[1] for basis in bases]
     splits = np.cumsum(sizes)[:-1]
-    B = np.hstack(
-        [M[:, j * h : (j + 1) * h] @ basis for j, basis in zip(active, bases, strict=True)]
-    )
-    w = np.concatenate([basis.T @ groups.coef[j] for j, basis in zip(active, bases, strict=True)])
     # the tight second-layer rows, on the face's coordinates: C w = 0
     coupling, branch_of_row, sample_of_row = groups.second_layer_rows(np.ones_like(groups.samples))
     hidden = program.hidden_values(groups.full_coef()).reshape(len(groups.samples), -1)
@@ -280,9 +276,7 @@ def _polished(groups, y, b, *, beta, loss):
     x = _newton_on_blocks(B, y, w, sizes, beta=beta, loss=loss, subspace=Z)
     if x is None:
         return None
-    coef = np.zeros_like(groups.coef)
-    for j, basis, part in zip(active, bases, np.split(x[:n_w], splits), strict=True):
-        coef[j] = basis @ part
+    coef = _from_face(x, active, bases, groups.coef.shape)
     if value(x) > value(w) + 1e-14 * abs(value(w)) or not groups.feasible(coef):
         return None
     return coef, (x[-1] if groups.fit_intercept else 0.0)
