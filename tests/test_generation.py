@@ -6,6 +6,8 @@ the program over all patterns, and the dual check ``max_{||u||<=1} |v^T g(u)| <=
 recomputed independently on a fine grid of the unit circle.
 """
 
+import warnings
+
 import numpy as np
 import pytest
 from sklearn.exceptions import ConvergenceWarning
@@ -221,3 +223,18 @@ def test_generation_over_the_enumeration_certifies_with_a_small_program():
     assert generated.dual_check_ <= 0.05 * (1 + 1e-6)
     assert abs(generated.objective_ - full.objective_) <= 1e-6 * full.objective_
     assert generated.n_patterns_ < full.n_patterns_ / 2
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_generation_with_max_pooling_reaches_the_exact_optimum(seed):
+    # max pooling's patterns are the pools' winners with their signs (pattern_keys), not the
+    # signs alone: generation must add and certify those
+    X, y, _ = _problem(seed)
+    common = dict(beta=0.05, kernel_size=2, pooling="max", pool_size=3, tol=1e-8, random_state=0)
+    full = ConvexCNNRegressor(n_patterns="exact", **common).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        generated = ConvexCNNRegressor(patterns="generated", n_patterns=64, **common).fit(X, y)
+    assert generated.is_certified_
+    assert abs(generated.objective_ - full.objective_) <= 1e-6 * full.objective_
+    assert generated.n_patterns_ < full.n_patterns_ / 4, (generated.n_patterns_, full.n_patterns_)
