@@ -37,9 +37,8 @@ def _filter_images(estimator):
     """Filters as images of shape (n_neurons, *kernel_size) plus a per-neuron label."""
     filters = _fitted(estimator, "filters_")
     geometry = _fitted(estimator, "geometry_")
-    kernel = tuple(geometry.kernel_size)
-    channels = geometry.n_channels
-    images = filters.reshape(len(filters), *kernel, channels)
+    kernel, channels = tuple(geometry.kernel_size), geometry.n_channels
+    images = filters.reshape(len(filters), *geometry.filter_shape)
     if channels > 1:  # one panel per filter: the channels side by side
         images = np.concatenate(np.moveaxis(images, -1, 0), axis=-1)
         images = images.reshape(len(filters), *kernel[:-1], kernel[-1] * channels)
