@@ -145,8 +145,9 @@ _PARAMETERS = """\
         cone rows the optimum uses, solves that small program exactly (Newton's method over
         its faces, an interior point where they do not settle), prices every other pattern by
         its KKT test and stops when the certified duality gap is at most ``tol`` times the
-        objective. It reaches the same optimum as Clarabel (``1e-6`` relative or better) tens
-        to hundreds of times faster and with memory that grows like ``n * K * h``. The others
+        objective. It reaches the same optimum as Clarabel (``1e-6`` relative or better; with
+        the logistic loss Clarabel's own point is up to ``1e-5`` above it) tens to hundreds of
+        times faster and with memory that grows like ``n * K * h``. The others
         hand the whole program to a conic solver through CVXPY. ``"auto"`` is ``"native"`` for
         two-layer ReLU CNNs (matrix-free for average pooling and no pooling, from the dense
         program for max pooling), and otherwise the first installed of Clarabel, ECOS, SCS.
@@ -391,11 +392,14 @@ class ConvexCNNClassifier(ClassifierMixin, _BaseConvexCNN):
         ``"squared"`` is ``0.5 * sum (f - y)^2`` on ±1 targets: a second-order cone program,
         the fastest and most robust to solve through CVXPY. ``"logistic"`` is
         ``sum log(1 + exp(-y f))`` and enables :meth:`predict_proba`; through CVXPY it needs
-        exponential cones and is slower, and the conic solvers need ``tol=1e-9`` for the network
-        to match the convex optimum to ``1e-6`` (about ``2e-6`` at the default ``tol``). The
-        native solver certifies both to ``tol``, and there the logistic programs can be the
-        cheaper ones: on the full digits (2x2 regions, ``beta=0.1``) they keep 227 neurons
-        against 873 and fit in half the time, at 0.984 test accuracy against 0.982.
+        exponential cones and is slower and less reliable: on 300 small random programs
+        (``benchmarks/cvxpy_logistic.py``) ECOS failed on two in three; Clarabel failed on 3
+        and warned of an inaccurate point on one in six, and a fifth of its other points lay
+        1e-6 to 1e-5 above the optimum (it needs ``tol=1e-9`` for ``1e-6``). The native
+        solver (``"auto"`` for two-layer CNNs) certifies both losses to ``tol``, and there the
+        logistic programs can be the cheaper ones: on the full digits (2x2 regions,
+        ``beta=0.1``) they keep 227 neurons against 873 and fit in half the time, at 0.984
+        test accuracy against 0.982.
 
 {_PARAMETERS}
 

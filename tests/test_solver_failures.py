@@ -58,7 +58,8 @@ def _regressor(**params):
 def test_explicit_solver_failure_is_an_error(monkeypatch, data, failure, message):
     X, y = data
     _force(monkeypatch, {"CLARABEL"}, **failure)
-    with pytest.raises(RuntimeError, match=rf"could not be solved \(.*{message}.*Try another"):
+    remedy = r"Try another solver= \('native' for ReLU and circular CNNs, or one of"
+    with pytest.raises(RuntimeError, match=rf"could not be solved \(.*{message}.*{remedy}"):
         _regressor(solver="clarabel").fit(X, y)
 
 
