@@ -91,6 +91,10 @@ _RESIDUE = 1e-6
 # restricted problems are then solved no more accurately than the prices move (an objective
 # far below the data's scale, 1e-9 against y^T y = 3 in a fuzz example, cycled 500 times).
 _STALL_ITERATIONS = 10
+# Smallest Hessian weight of a proximal Newton model, relative to the largest. 1e-12 left
+# the separable circular fit of test_native_solver unbounded; 1e-8 moved the certificate of
+# bad_scales.py's logistic row at scale 100 from 1e-7 of the objective to 3.4e-7.
+_WEIGHT_FLOOR = 1e-10
 
 
 def rounding_floor(y):
@@ -368,7 +372,11 @@ def _proximal_newton(M, y, x, *, beta, loss, gram, blocks, patch_size, norm, qp_
     for step in range(50):
         f = M @ x
         gradient = -(M.T @ dual_vector(loss, f, y))
+        # floored: the logistic loss's weights underflow to zero on samples it classifies by
+        # a wide margin, and a model without their curvature can be unbounded below (Clarabel:
+        # DualInfeasible; a circular fit on nearly separable data ended at its empty start)
         weights = hessian_weights(loss, f, y)
+        weights = np.maximum(weights, _WEIGHT_FLOOR * weights.max())
         curvature_x = gram @ x if gram is not None else M.T @ (weights * f)
         z, multipliers = _solve_qp(
             M, weights, gram, gradient - curvature_x, beta, h, blocks, qp_tol,
