@@ -89,7 +89,8 @@ def plot_filters(estimator, *, order="norm", max_filters=None, n_cols=None, labe
     images = _filter_images(estimator)
     index = np.arange(len(images))
     if order == "norm":
-        index = np.argsort(-np.linalg.norm(images.reshape(len(images), -1), axis=1), kind="stable")
+        norms = np.sqrt(np.sum(images**2, axis=tuple(range(1, images.ndim))))
+        index = np.argsort(-norms, kind="stable")
     if max_filters is not None:
         index = index[:max_filters]
     n_panels = max(len(index), 1)
@@ -148,6 +149,9 @@ def plot_filter_spectra(estimator, *, ax=None, max_filters=None, floor=None):
     plt = _pyplot()
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 3.5))
+    if not len(spectra):  # (a beta large enough leaves no neuron)
+        ax.set_title("no neurons: the network is its intercept")
+        return ax
     spectra = spectra.reshape(len(spectra), -1)
     order = np.argsort(-spectra.sum(axis=1), kind="stable")[:max_filters]
     spectra, norm, label = spectra[order], None, "|DFT coefficient|"
@@ -174,7 +178,7 @@ def plot_objectives(objectives, optimum, *, ax=None, labels=None, optimum_label=
     Parameters
     ----------
     objectives : array-like of shape (n_runs,) or list of array-like
-        Final objectives of the runs, one array per group.
+        Final objectives of the runs, one array per group (the groups may differ in size).
     optimum : float
         The convex optimum (``objective_`` of a fit with ``n_patterns="exact"``).
     ax : matplotlib.axes.Axes, default=None
@@ -193,12 +197,24 @@ def plot_objectives(objectives, optimum, *, ax=None, labels=None, optimum_label=
     ------
     ImportError
         If matplotlib is not installed; the message names the extra to install.
+    ValueError
+        If ``objectives`` is empty or ``labels`` does not name every group.
     """
-    groups = objectives
-    if np.ndim(objectives) == 1 and np.isscalar(np.asarray(objectives, dtype=object)[0]):
-        groups = [objectives]
-    groups = [np.asarray(group, dtype=float) for group in groups]
-    labels = labels or [f"group {i + 1}" for i in range(len(groups))]
+    groups = list(objectives)
+    if not groups:
+        raise ValueError(
+            "objectives is empty: pass the runs' objectives, or one array of them per group."
+        )
+    if np.ndim(groups[0]) == 0:  # one group (groups may differ in size: no ndim of the whole)
+        groups = [groups]
+    groups = [np.asarray(group, dtype=float).ravel() for group in groups]
+    if labels is None:
+        labels = [f"group {i + 1}" for i in range(len(groups))]
+    elif len(labels) != len(groups):
+        raise ValueError(
+            f"labels has {len(labels)} names for {len(groups)} groups of objectives; pass one "
+            "label per group."
+        )
     plt = _pyplot()
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 4))

@@ -15,6 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import sklearn_convexcnn
@@ -230,3 +231,33 @@ def test_sphinx_site_builds_without_warnings(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     api = tmp_path / "html" / "generated" / "sklearn_convexcnn.ConvexCNNClassifier.html"
     assert "certify" in api.read_text()
+
+
+def test_plot_objectives_takes_groups_of_different_sizes():
+    pytest.importorskip("matplotlib")
+    ax = sklearn_convexcnn.plotting.plot_objectives([[1.0, 2.0, 3.0], [1.5, 2.5]], 0.5)
+    assert [len(c.get_offsets()) for c in ax.collections] == [3, 2]
+    one = sklearn_convexcnn.plotting.plot_objectives(np.array([1.0, 2.0]), 0.5)
+    assert [len(c.get_offsets()) for c in one.collections] == [2]
+    with pytest.raises(ValueError, match="objectives is empty"):
+        sklearn_convexcnn.plotting.plot_objectives([], 0.5)
+    with pytest.raises(ValueError, match="labels has 1 names for 2 groups"):
+        sklearn_convexcnn.plotting.plot_objectives([[1.0], [2.0]], 0.5, labels=["adam"])
+
+
+@pytest.mark.parametrize("architecture", ["two_layer", "circular"])
+def test_plots_of_a_network_without_neurons(architecture):
+    # a beta above the largest useful one leaves the intercept alone: not a reason to crash
+    pytest.importorskip("matplotlib")
+    import matplotlib.pyplot as plt
+
+    X = np.random.default_rng(0).standard_normal((20, 8))
+    reg = ConvexCNNRegressor(beta=100.0, n_patterns=4, architecture=architecture)
+    reg.fit(X, X[:, 0])
+    assert reg.filters_.shape[0] == 0
+    fig = sklearn_convexcnn.plotting.plot_filters(reg)
+    assert not any(ax.images for ax in fig.axes)
+    if architecture == "circular":
+        ax = sklearn_convexcnn.plotting.plot_filter_spectra(reg)
+        assert ax.get_title() == "no neurons: the network is its intercept"
+    plt.close("all")
