@@ -42,6 +42,7 @@ from ._resources import (
     three_layer_program_bytes,
 )
 from ._solvers import CVXPY_SOLVERS
+from ._solvers._native import rounding_floor
 from ._solvers._outputs import (
     CVXPY_ACCURACY,
     DenseProgram,
@@ -402,14 +403,16 @@ class _BaseConvexCNN(BaseEstimator):
         or ``_LOOSE_GAP`` where the gap of a CVXPY point comes from the solver's own dual
         point (``loose``: circular and three-layer programs, 1e-7 to 6e-4 when well solved),
         and at least the rounding of the dual objective, ``16 eps ||y||^2`` (``y`` centred
-        with an intercept): an absolute floor of 1e-9 hid gaps of 3e-4 on small objectives.
+        with an intercept; an absolute floor of 1e-9 hid gaps of 3e-4 on small objectives),
+        plus the loss of a fit exact to rounding (:func:`._solvers._native.rounding_floor`,
+        the objective of a constant target, whose mean is rounded).
         """
         relative = max(self.tol, _LOOSE_GAP if loose else CVXPY_ACCURACY)
         for output, solution in enumerate(solutions):
             if not solution.converged or solution.duality_gap is None:
                 continue  # unconverged solutions have warned already
             y = Y[:, output] - (np.mean(Y[:, output]) if self.fit_intercept else 0.0)
-            rounding = 16 * np.finfo(float).eps * float(y @ y)
+            rounding = 16 * np.finfo(float).eps * float(y @ y) + rounding_floor(Y[:, output])
             tolerance = relative * abs(solution.objective) + rounding
             if solution.duality_gap > tolerance:
                 warnings.warn(

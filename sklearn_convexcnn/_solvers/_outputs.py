@@ -19,10 +19,11 @@ from threadpoolctl import threadpool_info, threadpool_limits
 
 from .._certificate import solution_with_gap
 from .._formulations._pruning import clean_solution, prune_solution
+from .._losses import loss_value
 from .._resources import check_memory, dense_program_bytes
 from ._cvxpy import CVXPY_SOLVERS
 from ._layers import solve_program
-from ._native import solve_native
+from ._native import _best_intercept, solve_native
 from ._solution import SolverFailed
 from ._three_layer import solve_three_layer
 
@@ -116,12 +117,36 @@ class Finishing:
                 beta=options.beta, loss=options.loss, fit_intercept=options.fit_intercept,
                 polish=self.polish,
             )  # fmt: skip
+        solution = _empty_if_no_worse(solution, y, options)
         if self.residue is None:
             return solution, None
         cleaned = clean_solution(program, solution, y, beta=options.beta, loss=options.loss)
         if self.residue == "clean":
             return cleaned, None
         return prune_solution(program, solution, y, beta=options.beta, loss=options.loss), cleaned
+
+
+def _empty_if_no_worse(solution, y, options):
+    """The network without neurons (its best intercept alone) where it is no worse than
+    ``solution``.
+
+    Where that network is optimal (``beta`` at least its largest useful value, or targets that
+    the intercept fits exactly) a conic solver leaves neurons of norm 1e-13 to 1e-5 that
+    cost as much as they fit; on a constant target the certificate of such a point, 8e-11
+    against an optimum of 0, is 100 % of its objective and was warned about.
+    """
+    b = _best_intercept(options.loss, y) if options.fit_intercept else 0.0
+    value = float(loss_value(options.loss, np.full(len(y), b), y))
+    if not solution.coef.any() or value > solution.objective:
+        return solution
+    gap = solution.duality_gap
+    return dataclasses.replace(
+        solution,
+        coef=np.zeros_like(solution.coef),
+        intercept=b,
+        objective=value,
+        duality_gap=None if gap is None else gap + value - solution.objective,
+    )
 
 
 def solve_output(program, y, output, n_outputs, options, dense_program=None, **warm_start):
@@ -146,6 +171,10 @@ def solve_output(program, y, output, n_outputs, options, dense_program=None, **w
     # objective cancels y^T y).
     offset = float(np.mean(y)) if options.loss == "squared" and options.fit_intercept else 0.0
     y = y - offset
+    if np.abs(y).max(initial=0.0) <= len(y) * np.finfo(float).eps * abs(offset):
+        # a constant target: what is left is the mean's rounding, which the back-ends scale
+        # to unit size (on y = 0.3, CVXPY's solvers then called the program unbounded)
+        y = np.zeros_like(y)
     if warm_start.get("intercept_init") is not None:
         warm_start = {**warm_start, "intercept_init": warm_start["intercept_init"] - offset}
     native = options.solver == "native" or hasattr(program, "correlations")
