@@ -1,7 +1,7 @@
 """The public estimators: thin wrappers that encode targets and read out predictions."""
 
 import numpy as np
-from scipy.special import expit
+from scipy.special import expit, log_expit, logsumexp
 from sklearn.base import ClassifierMixin, RegressorMixin
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
@@ -490,11 +490,17 @@ class ConvexCNNClassifier(ClassifierMixin, _BaseConvexCNN):
         return self.classes_[np.argmax(scores, axis=1)]
 
     def _has_logistic_loss(self):
-        return self.loss == "logistic"
+        # the loss of the fitted network, once there is one: set_params(loss=...) after fit
+        # does not change what its outputs mean
+        fitted = getattr(self, "_fitted_program", None)
+        return (self.loss if fitted is None else fitted.loss) == "logistic"
 
     @available_if(_has_logistic_loss)
     def predict_proba(self, X):
         """Class probabilities under the logistic loss (one-vs-rest, normalised).
+
+        Available where the fitted network's loss is logistic (before a fit, where
+        ``loss="logistic"``).
 
         Parameters
         ----------
@@ -527,4 +533,9 @@ class ConvexCNNClassifier(ClassifierMixin, _BaseConvexCNN):
         log_proba : ndarray of shape (n_samples, n_classes)
             Log-probabilities in the order of ``classes_``.
         """
-        return np.log(self.predict_proba(X))
+        # from the scores, not log(predict_proba): finite where the probabilities round to 0
+        scores = self.decision_function(X)
+        if scores.ndim == 1:
+            return np.column_stack([log_expit(-scores), log_expit(scores)])
+        log_proba = log_expit(scores)
+        return log_proba - logsumexp(log_proba, axis=1, keepdims=True)

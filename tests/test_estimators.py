@@ -1,7 +1,10 @@
 """API contract: scikit-learn's estimator checks, and exactness of the recovered network."""
 
+import warnings
+
 import numpy as np
 import pytest
+from sklearn.base import clone
 from sklearn.utils.estimator_checks import check_estimator, parametrize_with_checks
 
 from sklearn_convexcnn import ConvexCNNClassifier, ConvexCNNRegressor
@@ -61,6 +64,12 @@ CASES = [
     ((5, 5), 2, 1),
     ((4, 5, 2), (2, 3), (2, 1)),
 ]
+
+
+def _toy_classification(n_classes=2, n_samples=30):
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((n_samples, 6))
+    return X, np.digitize(X[:, 1] - X[:, 3], np.linspace(-1, 1, n_classes + 1)[1:-1])
 
 
 def _resolved(estimator):
@@ -149,6 +158,33 @@ def test_set_params_after_fit_does_not_change_what_the_fit_certifies():
         assert reg.certify(X, y) == certificate
     assert objective == pytest.approx(reg.objective_, rel=1e-7)
     assert certificate.is_optimal
+
+
+def test_probabilities_follow_the_fitted_loss():
+    # the loss parameter decides until fit; then the fitted network's loss does (a squared
+    # fit with set_params(loss="logistic") once gave probabilities of a squared-loss network)
+    X, y = _toy_classification()
+    params = dict(beta=0.1, kernel_size=2, n_patterns=6, random_state=0)
+    logistic = ConvexCNNClassifier(loss="logistic", **params).fit(X, y)
+    proba = logistic.predict_proba(X)
+    logistic.set_params(loss="squared")
+    np.testing.assert_array_equal(logistic.predict_proba(X), proba)
+    squared = ConvexCNNClassifier(**params).fit(X, y).set_params(loss="logistic")
+    assert not hasattr(squared, "predict_proba")
+    assert hasattr(clone(squared), "predict_proba")
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_log_probabilities_stay_finite_where_probabilities_round_to_zero(n_classes):
+    X, y = _toy_classification(n_classes)
+    clf = ConvexCNNClassifier(loss="logistic", beta=0.1, kernel_size=2, random_state=0)
+    clf.fit(X, y)
+    np.testing.assert_allclose(clf.predict_log_proba(X), np.log(clf.predict_proba(X)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # log(0) once warned, and gave -inf
+        log_proba = clf.predict_log_proba(1000 * X)
+    assert np.all(np.isfinite(log_proba))
+    np.testing.assert_allclose(np.exp(log_proba), clf.predict_proba(1000 * X), atol=1e-15)
 
 
 def test_refit_as_another_architecture_drops_the_previous_ones_attributes():
