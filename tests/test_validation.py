@@ -72,6 +72,7 @@ def test_continuous_target_for_classifier():
         ({"solver": "mosek"}, "The 'solver' parameter .* Got 'mosek' instead"),
         ({"loss": "hinge"}, "The 'loss' parameter"),
         ({"max_iter": 0}, "The 'max_iter' parameter"),
+        ({"n_jobs": 0}, r"The 'n_jobs' parameter .* Got 0 instead"),
         ({"tol": 0.0}, "The 'tol' parameter"),
         ({"input_shape": 9}, "The 'input_shape' parameter"),
     ],
