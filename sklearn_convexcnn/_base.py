@@ -20,7 +20,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._certificate import certify_network
-from ._compat import Interval, StrOptions, _fit_context
+from ._compat import Interval, StrOptions, _fit_context, validate_parameter_constraints
 from ._formulations.architectures import (
     ACTIVATIONS,
     ARCHITECTURES,
@@ -600,7 +600,8 @@ class _BaseConvexCNN(BaseEstimator):
         Raises
         ------
         ValueError
-            For architectures other than the two-layer ReLU CNN.
+            For architectures other than the two-layer ReLU CNN, or a ``tol`` or
+            ``max_patterns`` out of range.
 
         Examples
         --------
@@ -613,6 +614,14 @@ class _BaseConvexCNN(BaseEstimator):
         >>> certificate.exact, certificate.is_optimal
         (True, True)
         """
+        validate_parameter_constraints(
+            {
+                "tol": [Interval(Real, 0, None, closed="neither")],
+                "max_patterns": [Interval(Integral, 1, None, closed="left")],
+            },
+            {"tol": tol, "max_patterns": max_patterns},
+            caller_name=f"{type(self).__name__}.certify",
+        )
         patches, Y = self._evaluation_data(X, y)
         fitted = self._fitted_program
         # building programs records their groups' regions in the formulation: a copy keeps

@@ -95,6 +95,23 @@ def test_integer_parameters_take_any_integer():
         assert est.objective_ == one.objective_
 
 
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        ({"tol": -1}, r"The 'tol' parameter of ConvexCNNRegressor.certify .* Got -1 instead"),
+        ({"tol": None}, r"The 'tol' parameter .* Got None instead"),
+        ({"max_patterns": 0}, r"The 'max_patterns' parameter .* Got 0 instead"),
+        ({"max_patterns": 1.5}, r"The 'max_patterns' parameter .* Got 1.5 instead"),
+    ],
+)
+def test_certify_checks_its_parameters_first(params, match):
+    # tol=-1 once called an exact optimum not optimal; tol=None failed after the enumeration
+    X, y = _data()
+    reg = ConvexCNNRegressor(n_patterns=4, random_state=0).fit(X, y)
+    with pytest.raises(ValueError, match=match):
+        reg.certify(X, y, **params)
+
+
 def test_regressor_rejects_logistic_loss():
     X, y = _data()
     with pytest.raises(ValueError, match="The 'loss' parameter of ConvexCNNRegressor"):
