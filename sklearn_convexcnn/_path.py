@@ -234,9 +234,18 @@ def convex_cnn_path(
 def _check_data(X, y, loss, fit_intercept):
     """``X`` and ``y`` as finite float arrays of shapes (n, d) and (n,); logistic targets +-1."""
     X = check_array(X, dtype=np.float64, input_name="X", estimator="convex_cnn_path")
-    y = check_array(
-        y, ensure_2d=False, dtype=np.float64, input_name="y", estimator="convex_cnn_path"
-    )
+    try:
+        y = check_array(
+            y, ensure_2d=False, dtype=np.float64, input_name="y", estimator="convex_cnn_path"
+        )
+    except ValueError as exc:
+        if np.asarray(y).dtype.kind not in "OUS":
+            raise
+        raise ValueError(
+            f"convex_cnn_path needs numeric targets y; got {np.asarray(y).dtype} labels "
+            f"({exc}). Encode two classes as +-1 and pass loss='logistic': classes = "
+            "np.unique(labels); y = np.where(labels == classes[1], 1.0, -1.0)."
+        ) from exc
     if y.shape != (X.shape[0],):
         raise ValueError(
             f"convex_cnn_path needs X of shape (n_samples, n_features) and y of shape "
@@ -265,7 +274,10 @@ def _check_data(X, y, loss, fit_intercept):
 
 def _check_betas(betas):
     """``betas`` as a non-empty 1-D float array of finite values > 0."""
-    values = np.asarray(betas, dtype=np.float64)
+    try:
+        values = np.asarray(betas, dtype=np.float64)
+    except (TypeError, ValueError):  # a set, a dict, strings
+        values = np.zeros(0)
     if values.ndim != 1 or not values.size or not np.all(np.isfinite(values) & (values > 0)):
         raise ValueError(
             f"convex_cnn_path got betas={betas!r}; pass a non-empty 1-D array of finite floats "

@@ -57,12 +57,22 @@ def _invalid(name, expected, got):
         (dict(betas=[0.1, np.inf]), r"got betas=\[0.1, inf\]; pass a non-empty 1-D array"),
         (dict(betas=[]), r"got betas=\[\]; pass a non-empty 1-D array"),
         (dict(betas=[[0.1, 0.2]]), r"got betas=\[\[0.1, 0.2\]\]; pass a non-empty 1-D array"),
+        # (these reached float() with a TypeError or "could not convert string to float")
+        (dict(betas={0.1, 0.2}), r"got betas=\{0.1, 0.2\}; pass a non-empty 1-D array"),
+        (dict(betas=["a"]), r"got betas=\['a'\]; pass a non-empty 1-D array"),
     ],
 )
 def test_invalid_parameter_names_itself_its_value_and_the_fix(data, params, message):
     X, y = data
     with pytest.raises(ValueError, match=message):
         convex_cnn_path(X, y, **{**FAST, **params})
+
+
+def test_class_labels_are_refused_with_their_encoding(data):
+    X, _ = data
+    labels = np.where(np.arange(len(X)) % 2, "cat", "dog")
+    with pytest.raises(ValueError, match=r"needs numeric targets y; got <U3 labels .*np.where"):
+        convex_cnn_path(X, labels, loss="logistic", **FAST)
 
 
 @pytest.mark.parametrize("where", ["X", "y"])
