@@ -8,7 +8,6 @@ from :mod:`._solvers`, and predictions from the recovered :class:`~._network.Two
 import copy
 import hashlib
 import os
-import warnings
 from numbers import Integral, Real
 from typing import NamedTuple
 
@@ -52,6 +51,7 @@ from ._solvers._outputs import (
     solve_output,
     unconverged_message,
 )
+from ._warnings import warn
 
 _INPUT_ATTRIBUTES = ("n_features_in_", "feature_names_in_")
 _PRUNABLE = (TwoLayerFormulation, PooledSumFormulation, RegionalFormulation)
@@ -201,7 +201,7 @@ class _BaseConvexCNN(BaseEstimator):
         if self.patterns == "generated":
             gates, solutions, report = generation_fit(self, patches, formulation, Y, gates, rng)
             if (message := unpassed_check_message(report)) is not None:
-                warnings.warn(message, ConvergenceWarning, stacklevel=3)
+                warn(message, ConvergenceWarning)
             generated = generation_attributes(report)
             program = build(patches, gates)  # the program grew with the generated patterns
             finishing = self._finishing(formulation, patches, gates)
@@ -362,7 +362,7 @@ class _BaseConvexCNN(BaseEstimator):
         )
         for output, ((solution, _), caught) in enumerate(results):
             for message, category in caught:
-                warnings.warn(message, category, stacklevel=4)
+                warn(message, category)
             self._warn_unconverged(solution, output, options)
         return [finished for finished, _ in results]
 
@@ -419,14 +419,13 @@ class _BaseConvexCNN(BaseEstimator):
             rounding = 16 * np.finfo(float).eps * float(y @ y) + rounding_floor(Y[:, output])
             tolerance = relative * abs(solution.objective) + rounding
             if solution.duality_gap > tolerance:
-                warnings.warn(
+                warn(
                     f"The convex program for output {output} is certified only to a duality "
                     f"gap of {solution.duality_gap:.3e} (objective {solution.objective:.6g}, "
                     f"tolerance {tolerance:.3e}), although {solution.solver} reported it "
                     "solved: the fit may be that far above the optimum. Try standardised "
                     "inputs, a larger beta or solver='native' with a larger max_iter.",
                     ConvergenceWarning,
-                    stacklevel=4,
                 )
 
     def _gates(self, formulation, patches, rng):
@@ -458,7 +457,7 @@ class _BaseConvexCNN(BaseEstimator):
     def _warn_unconverged(self, solution, output, options):
         message = unconverged_message(solution, output, options)
         if message is not None:
-            warnings.warn(message, ConvergenceWarning, stacklevel=4)
+            warn(message, ConvergenceWarning)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):

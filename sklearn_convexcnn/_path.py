@@ -1,6 +1,5 @@
 """Regularization path of the two-layer convex CNN program, warm started (like ``lasso_path``)."""
 
-import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -12,6 +11,7 @@ from ._formulations.two_layer import POOLINGS, READOUTS, make_formulation
 from ._optimality import dual_point, max_dual_norm
 from ._patches import extract_patches, resolve_geometry
 from ._solvers._native import solve_native
+from ._warnings import warn
 
 
 @validate_params(
@@ -210,10 +210,9 @@ def convex_cnn_path(
             intercept_init=intercept,
         )
         if not solution.converged:
-            warnings.warn(
+            warn(
                 _unconverged_message(solution, beta, step, len(betas), tol, max_iter),
                 ConvergenceWarning,
-                stacklevel=2,
             )
         coef, intercept = solution.coef, solution.intercept
         coefs.append(coef)

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from sklearn.exceptions import ConvergenceWarning
 
-from sklearn_convexcnn import ConvexCNNClassifier, ConvexCNNRegressor
+from sklearn_convexcnn import ConvexCNNClassifier, ConvexCNNRegressor, convex_cnn_path
 from sklearn_convexcnn._solvers import SolverFailed, solve_cvxpy
 from sklearn_convexcnn._solvers import _outputs as outputs
 
@@ -405,3 +405,23 @@ def test_a_small_objective_is_held_to_the_relative_tolerance():
         clarabel.fit(X, y)
     # the warning is the truth: Clarabel's point lies above the certified optimum
     assert clarabel.objective_ > native.objective_ + native.duality_gap_
+
+
+@pytest.mark.parametrize(
+    "fit",
+    [
+        lambda X, y: ConvexCNNRegressor(max_iter=1, random_state=0).fit(X, y),
+        lambda X, y: ConvexCNNClassifier(max_iter=1, n_jobs=2, random_state=0).fit(X, y > 0),
+        lambda X, y: convex_cnn_path(X, y, n_betas=2, max_iter=1, n_patterns=4, random_state=0),
+    ],
+    ids=["in this process", "from the workers", "convex_cnn_path"],
+)
+def test_warnings_name_the_callers_line(fit):
+    # not a line of the package or of sklearn/base.py, whichever depth the warning comes from
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((30, 8)), rng.standard_normal(30)
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        fit(X, y)
+    assert ConvergenceWarning in {w.category for w in record}  # (and the hand-over's, "auto")
+    assert {(w.filename, w.lineno) for w in record} == {(__file__, fit.__code__.co_firstlineno)}

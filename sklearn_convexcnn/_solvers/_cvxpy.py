@@ -12,6 +12,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .._losses import loss_value
+from .._warnings import warn
 from ._solution import Solution, SolverFailed
 
 # Most accurate and fastest first (measured in doc/notes/solver-measurements.md).
@@ -87,9 +88,7 @@ def solve_cvxpy(program, y, *, solver, solve_one=None, psd=False, **options):
         except SolverFailed as exc:
             failures.append(f"{name}: {exc}")
             if position + 1 < len(names):
-                warnings.warn(
-                    f"{exc}; trying {names[position + 1]} instead", RuntimeWarning, stacklevel=3
-                )
+                warn(f"{exc}; trying {names[position + 1]} instead", RuntimeWarning)
     raise SolverFailed("; ".join(failures))
 
 

@@ -21,6 +21,7 @@ from .._certificate import solution_with_gap
 from .._formulations._pruning import clean_solution, prune_solution
 from .._losses import loss_value
 from .._resources import check_memory, dense_program_bytes
+from .._warnings import warn
 from ._cvxpy import CVXPY_SOLVERS
 from ._layers import solve_program
 from ._native import _best_intercept, solve_native
@@ -206,11 +207,10 @@ def solve_output(program, y, output, n_outputs, options, dense_program=None, **w
         except MemoryError as exc:
             options.log(f"no CVXPY fallback for output {output}: {exc}")
         else:
-            warnings.warn(
+            warn(
                 f"The native solver stopped short on output {output} ({reason}); "
                 "solving the full program with CVXPY instead.",
                 RuntimeWarning,
-                stacklevel=2,
             )
             stopped, solution, failure = solution, None, None
             try:
