@@ -202,8 +202,9 @@ _PARAMETERS = """\
     verbose : int, default=0
         ``1`` prints the fit's progress: the program's size, the native solver's working-set
         iterations (objective, certified gap, groups and rows kept) and one line per solved
-        output (numbered from 0, as in warnings and ``classes_``). ``2`` also prints the
-        CVXPY solvers' logs and each output's BLAS threads."""
+        output (numbered from 0, as in warnings and ``classes_``; with ``n_jobs``, each line
+        of a worker starts with its output, ``[output 3]``). ``2`` also prints the CVXPY
+        solvers' logs and each output's BLAS threads."""
 
 _ATTRIBUTES = """\
     filters_ : ndarray of shape (n_neurons, patch_size)

@@ -147,6 +147,17 @@ def test_workers_do_not_oversubscribe_blas_threads(four_digits, capfd):
     assert max(threads) <= max(1, cpu_count() // 2)
 
 
+def test_progress_lines_of_workers_name_their_output(four_digits, capfd):
+    # the workers' lines interleave; unlabelled, "[native] iteration 2" belonged to any class
+    X, y = four_digits
+    get_reusable_executor().shutdown(wait=True)  # (workers print where they were started)
+    _classifier(n_jobs=2, verbose=1).fit(X, y)
+    lines = [line for line in capfd.readouterr().out.splitlines() if "[native]" in line]
+    labels = {re.match(r"\[output (\d)\] \[native\] iteration \d+: ", line) for line in lines}
+    assert None not in labels
+    assert {match.group(1) for match in labels} == {"0", "1", "2", "3"}
+
+
 def test_workers_solve_without_importing_scikit_learn():
     # importing scikit-learn was over half of a worker's start (2.3 s against 1.1 s for two
     # workers), paid by the README demo's fit: the workers get the solve's options, not the

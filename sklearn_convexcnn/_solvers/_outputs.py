@@ -9,8 +9,11 @@ The estimator keeps what needs scikit-learn: the ``ConvergenceWarning`` of a sol
 short is issued in the estimator's process (:func:`unconverged_message`).
 """
 
+import contextlib
 import dataclasses
+import io
 import os
+import sys
 import time
 import warnings
 
@@ -255,11 +258,32 @@ def solve_in_worker(
     with (
         warnings.catch_warnings(record=True) as caught,
         threadpool_limits(limits=threads, user_api="blas"),
+        # the workers' progress lines interleave: each says whose it is
+        contextlib.redirect_stdout(_Prefixed(sys.stdout, f"[output {output}] ")),
     ):
         warnings.simplefilter("always")
         solution = solve_output(program, y, output, n_outputs, options, dense_program, **warm_start)
         finished = finishing(program, solution, y, options)
     return finished, [(w.message, w.category) for w in caught]
+
+
+class _Prefixed(io.TextIOBase):
+    """A text stream that writes each line to ``stream`` after ``prefix``."""
+
+    def __init__(self, stream, prefix):
+        self.stream, self.prefix, self._line = stream, prefix, ""
+
+    def write(self, text):
+        *lines, self._line = (self._line + text).split("\n")
+        for line in lines:
+            self.stream.write(f"{self.prefix}{line}\n")
+        return len(text)
+
+    def flush(self):
+        if self._line:
+            self.stream.write(self.prefix + self._line)
+            self._line = ""
+        self.stream.flush()
 
 
 def unconverged_message(solution, output, options):
