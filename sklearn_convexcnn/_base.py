@@ -520,7 +520,8 @@ class _BaseConvexCNN(BaseEstimator):
         """Regularised training objective of the fitted (non-convex) network on ``(X, y)``.
 
         ``loss(f(X), y) + beta/2 * sum_j (||u_j||^2 + ||w_j||^2)``, with ``||w_j||_1^2`` in
-        place of ``||w_j||^2`` for ``readout="dense"`` and ``pooling="none"``. On the training
+        place of ``||w_j||^2`` for ``readout="dense"`` and for ``pooling="none"`` with ReLUs
+        (the linear network without pooling keeps weight decay). On the training
         data it equals :attr:`objective_`, the convex optimum: that is the exactness guarantee.
 
         Parameters

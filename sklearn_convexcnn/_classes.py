@@ -59,7 +59,8 @@ _PARAMETERS = """\
         ``architecture="two_layer"``, average pooling is a group lasso (one neuron) and
         ``pooling="none"`` with weight decay on the per-patch output weights is a nuclear-norm
         program (solved by Clarabel or SCS, not ECOS); with ``architecture="circular"`` the
-        weighted spectral l1 is exact for every ``n_layers`` (one neuron per frequency).
+        weighted spectral l1 is exact for every ``n_layers`` (one neuron per frequency for
+        ``n_layers >= 4``; with 3 layers a single neuron).
 
     pooling : {"average", "max", "none"}, default="average"
         Pooling of the ReLU map before the output layer: ``"average"`` is the mean over each
@@ -236,7 +237,7 @@ _ATTRIBUTES = """\
     lower_bound_ : float
         Certified lower bound on the convex program's optimum: its value at the solution minus
         ``duality_gap_`` (a negative gap, rounding, counts as zero; the value itself for
-        ``activation="linear"``, whose gap is unknown). It is a lower bound on the training
+        two-layer linear CNNs, whose gap is unknown). It is a lower bound on the training
         objective of every network whose neurons use the program's patterns (of every network
         at all with ``n_patterns="exact"``), and that optimum lies in
         ``[lower_bound_, objective_]``; for an exact program the two differ by the gap (at
@@ -279,7 +280,7 @@ _ATTRIBUTES = """\
         it is at most ``tol * objective_``; for the CVXPY solvers it is computed after the
         solve (for circular and three-layer CNNs from the solver's own dual point, to about
         ``1e-7`` to ``1e-4`` of the objective, up to ``6e-4`` seen with the logistic loss; a
-        ConvergenceWarning above ``1e-3``; ``nan`` for ``activation="linear"``). It certifies the
+        ConvergenceWarning above ``1e-3``; ``nan`` for two-layer linear CNNs). It certifies the
         convex program over the fitted patterns; :meth:`certify` checks every pattern.
         At the optimum it can be negative by rounding (about ``1e-16 * objective_``).
 
