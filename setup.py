@@ -8,6 +8,15 @@ VERSION = re.search(
     r'^__version__ = "([^"]+)"', (HERE / "sklearn_convexcnn" / "__init__.py").read_text(), re.M
 ).group(1)
 
+# the sphinx site and its gallery; matplotlib also enables sklearn_convexcnn.plotting
+DOC = [
+    "sphinx>=7",
+    "numpydoc>=1.6",
+    "sphinx-gallery>=0.15",
+    "pydata-sphinx-theme>=0.15",
+    "matplotlib>=3.7",
+]
+
 setup(
     name="sklearn-convexcnn",
     version=VERSION,
@@ -31,23 +40,9 @@ setup(
     extras_require={
         # torch is pinned to the wheel that the project's machines carry; it is only the
         # gradient-training baseline of the exactness tests, never a runtime dependency.
-        # matplotlib: the tests of sklearn_convexcnn.plotting and of the gallery's examples.
-        "test": [
-            "pytest>=7",
-            "hypothesis>=6",
-            "pandas",
-            "distributed",
-            "torch==2.13.0",
-            "matplotlib>=3.7",
-        ],
-        # the sphinx site and its gallery; matplotlib also enables sklearn_convexcnn.plotting
-        "doc": [
-            "sphinx>=7",
-            "numpydoc>=1.6",
-            "sphinx-gallery>=0.15",
-            "pydata-sphinx-theme>=0.15",
-            "matplotlib>=3.7",
-        ],
+        # The doc extra: the tests validate the docstrings and build the site (test_docs).
+        "test": ["pytest>=7", "hypothesis>=6", "pandas", "distributed", "torch==2.13.0", *DOC],
+        "doc": DOC,
     },
     classifiers=[
         "Programming Language :: Python :: 3",

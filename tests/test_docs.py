@@ -116,7 +116,8 @@ def _public_names():
 
 @pytest.mark.parametrize("name, is_method", _public_names(), ids=lambda v: str(v))
 def test_docstring_is_valid(name, is_method):
-    validate = pytest.importorskip("numpydoc.validate").validate
+    from numpydoc.validate import validate  # (the test extra brings the doc extra)
+
     ignored = set(_IGNORED) | (_IGNORED_FOR_METHODS if is_method else set())
     errors = [(code, message) for code, message in validate(name)["errors"] if code not in ignored]
     assert not errors, "\n".join(f"{name} {code}: {message}" for code, message in errors)
@@ -204,8 +205,6 @@ def test_plot_filters_draws_one_panel_per_filter():
 @pytest.mark.slow
 def test_sphinx_site_builds_without_warnings(tmp_path):
     """The site builds with warnings as errors; the examples are run by the test above."""
-    pytest.importorskip("sphinx_gallery")
-    pytest.importorskip("pydata_sphinx_theme")
     env = {**os.environ, "MPLBACKEND": "Agg"}
     result = subprocess.run(
         [
