@@ -91,18 +91,19 @@ def _fit_or_documented_error(estimator, X, y, n_classes=None):
 
 
 def _assert_exact(estimator, X, y, caught):
-    """The recovered network attains ``objective_``, certified optimal unless the fit warned.
+    """The recovered network attains ``objective_``, certified optimal, without a warning.
 
     The gap check found a group dropped as residue (network and ``objective_`` 2.844 against
     an optimum of 2.457, ``duality_gap_`` 0.39, no warning) and CVXPY fallbacks that reported
     'optimal' with a gap of 12 % of the objective and no warning (now a ConvergenceWarning).
+    A ConvergenceWarning fails too: none of the 60 examples of CI warns, and exempting the
+    fits that warned let a solver stopped after one iteration pass (a test review).
     """
     value = estimator.regularized_objective(X, y)
     assert value == pytest.approx(estimator.objective_, rel=1e-6, abs=1e-9)
-    if not any(w.category is ConvergenceWarning for w in caught):
-        assert estimator.duality_gap_ <= 1e-5 * abs(estimator.objective_) + 1e-9, [
-            str(w.message) for w in caught
-        ]
+    warned = [str(w.message) for w in caught if issubclass(w.category, ConvergenceWarning)]
+    assert not warned, warned
+    assert estimator.duality_gap_ <= 1e-5 * abs(estimator.objective_) + 1e-9
 
 
 # CI runs the same 60 examples every time, so that a failure reproduces. To explore others:

@@ -227,6 +227,9 @@ def test_gradient_training_never_beats_the_convex_optimum(problem):
             assert mapped <= value * (1 + 1e-9) + 1e-12
             assert mapped >= optimum * (1 - 1e-6)
     best = min(results)
+    # and it is not below reach: the best restart comes within 5 % of it (+2.3 % and +0.24 %
+    # measured), so an understated optimum fails here too
+    assert best[0] <= 1.05 * optimum, (best, optimum)
     print(
         f"convex optimum {optimum:.9f}; best of {len(results)} torch restarts {best[0]:.9f} "
         f"(+{best[0] / optimum - 1:.2e}, width {best[1]}, seed {best[2]}), "
