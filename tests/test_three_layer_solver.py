@@ -7,6 +7,7 @@ import dataclasses
 
 import numpy as np
 import pytest
+from sklearn.exceptions import ConvergenceWarning
 
 from sklearn_convexcnn._formulations.three_layer import ThreeLayerFormulation
 from sklearn_convexcnn._patches import extract_patches, resolve_geometry
@@ -216,7 +217,7 @@ def test_scaled_data_give_the_scaled_optimum(x_scale, y_scale):
     np.testing.assert_allclose(scaled_fit / y_scale, fit, atol=1e-6 * np.abs(fit).max())
 
 
-def test_a_failed_restricted_solve_returns_the_last_certified_point(monkeypatch):
+def test_a_failed_restricted_solve_returns_a_certified_point(monkeypatch):
     # the interior point can fail (InsufficientProgress on targets of size 1000 before the
     # solves were at unit scale): the points certified so far must not be lost
     program, y = _program(0, "squared")
@@ -252,6 +253,31 @@ def test_a_failed_restricted_solve_returns_the_last_certified_point(monkeypatch)
     calls.clear()  # from a warm start there is no such point: the failure is raised
     with pytest.raises(SolverFailed, match="^InsufficientProgress$"):  # the solve's own error
         solve_three_layer(program, y, coef_init=optimum.coef, **options)
+
+
+def test_a_solve_that_stops_short_returns_its_lowest_point():
+    # inputs of size 100 at beta=1e-3 (a review's example): the solve stalls after 4
+    # iterations, whose last point was 5e-6 above the third's; it returned the last
+    from sklearn_convexcnn import ConvexCNNClassifier
+
+    rng = np.random.default_rng(3)
+    X = 100 * rng.standard_normal((11, 7))
+    y = (X[:, 0] + X[:, 2] > 0).astype(int)
+    params = dict(
+        beta=1e-3, architecture="three_layer", kernel_size=2, n_patterns=8, solver="native"
+    )
+    fits = []
+    for max_iter in (3, 500):
+        with pytest.warns(ConvergenceWarning, match="did not converge"):
+            fits.append(
+                ConvexCNNClassifier(
+                    fit_intercept=False, random_state=7, max_iter=max_iter, **params
+                ).fit(X, y)
+            )
+    early, stopped = fits
+    assert stopped.n_iter_ > early.n_iter_
+    assert stopped.objective_ <= early.objective_
+    assert stopped.regularized_objective(X, y) == pytest.approx(stopped.objective_, rel=1e-6)
 
 
 def test_a_warm_start_that_empties_the_network_at_a_tiny_tol():

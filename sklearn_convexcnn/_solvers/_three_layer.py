@@ -282,6 +282,11 @@ def _polished(groups, y, b, *, beta, loss):
     return coef, (x[-1] if groups.fit_intercept else 0.0)
 
 
+def _lower(point, other):
+    """Of two points ``(coef, b, objective)`` (the first may be ``None``), the lower."""
+    return other if point is None or other[2] < point[2] else point
+
+
 def _refined_multipliers(program, coef, v, multipliers, beta):
     """Second-layer multipliers that satisfy the KKT conditions of the nonzero groups to
     rounding, where the interior point's satisfy them to its accuracy only.
@@ -439,7 +444,9 @@ def _solve(
     qp_tol = min(1e-9, max(1e-12, 1e-2 * tol))
     atol = rounding_floor(y)
     n_iter, best_dual, converged, stalled = 0, -np.inf, False, False
-    certified = None  # the last feasible point: the answer if a restricted solve fails
+    # the lowest feasible point so far: the answer of a solve that stops short (a restricted
+    # solve failed, a stall, max_iter), whose last point can be the higher one
+    certified = None
     while True:
         if len(groups):
             try:
@@ -476,7 +483,7 @@ def _solve(
             scaled_dual_objective(loss, v, y, fit_intercept, beta=beta, top=top),
         )
         gap = primal - best_dual
-        certified = (coef, b, primal)
+        certified = _lower(certified, (coef, b, primal))
         if verbose:
             print(
                 f"[native] three-layer iteration {n_iter}: objective "
@@ -509,7 +516,7 @@ def _solve(
                 best_dual, scaled_dual_objective(loss, v, y, fit_intercept, beta=beta, top=top)
             )
             gap = primal - best_dual
-            certified = (coef, b, primal)
+            certified = _lower(certified, (coef, b, primal))
             if gap <= max(tol * abs(primal), atol):
                 converged = True
                 break
@@ -519,6 +526,8 @@ def _solve(
             qp_tol = max(1e-12, qp_tol * 1e-2)
         groups.add(candidates)
         n_iter += 1
+    if not converged:
+        (coef, b, primal), gap = certified, certified[2] - best_dual
     return Solution(
         coef=coef,
         intercept=float(b),
