@@ -34,12 +34,7 @@ from ._formulations.two_layer import POOLINGS, READOUTS, TwoLayerFormulation, ma
 from ._generation import generation_attributes, generation_fit, unpassed_check_message
 from ._patches import extract_patches, resolve_geometry
 from ._patterns import MAX_EXACT_PATTERNS
-from ._resources import (
-    check_memory,
-    dense_program_bytes,
-    operator_bytes,
-    three_layer_program_bytes,
-)
+from ._resources import check_memory, check_program_memory, patches_bytes
 from ._solvers import CVXPY_SOLVERS
 from ._solvers._native import rounding_floor
 from ._solvers._outputs import (
@@ -54,6 +49,8 @@ from ._solvers._outputs import (
 from ._warnings import warn
 
 _INPUT_ATTRIBUTES = ("n_features_in_", "feature_names_in_")
+# Patches extracted at a time for predictions (bytes).
+_PATCH_CHUNK_BYTES = 2**28
 _PRUNABLE = (TwoLayerFormulation, PooledSumFormulation, RegionalFormulation)
 
 # The relative duality gap above which a CVXPY point of a circular or three-layer program,
@@ -169,6 +166,12 @@ class _BaseConvexCNN(BaseEstimator):
         Returns the fitted attributes as a dict, so a failure leaves the estimator untouched.
         """
         geometry = self._geometry(X)
+        check_memory(
+            patches_bytes(X.shape[0], geometry.n_patches, geometry.patch_size),
+            f"The patches of X ({X.shape[0]} samples x {geometry.n_patches} patches of size "
+            f"{geometry.patch_size})",
+            "Use a larger stride, a smaller kernel_size or fewer samples.",
+        )
         patches = extract_patches(X, geometry)
         rng = check_random_state(self.random_state)
         formulation = make_architecture(
@@ -189,10 +192,12 @@ class _BaseConvexCNN(BaseEstimator):
         # the native solver takes the program as an operator (matrix-free where it can be)
         matrix_free = self.solver in ("auto", "native") and hasattr(formulation, "operator")
         build = formulation.operator if matrix_free else formulation.program
-        self._check_program_memory(
-            patches, formulation, dense=not (matrix_free and formulation.matrix_free)
-        )
+        dense = not (matrix_free and formulation.matrix_free)
+        if self.n_patterns != "exact":  # before sampling: 10**9 filters alone take 22 GiB
+            self._check_program_memory(patches, formulation, self.n_patterns, dense=dense)
         gates = self.gates_ if warm else self._gates(formulation, patches, rng)
+        if self.n_patterns == "exact":  # the enumeration's count, known only now
+            self._check_program_memory(patches, formulation, gates.shape[1], dense=dense)
         program = build(patches, gates)
         self._log(
             f"{X.shape[0]} samples, {geometry.n_patches} patches of size "
@@ -252,33 +257,21 @@ class _BaseConvexCNN(BaseEstimator):
             return circular_geometry(self.input_shape, X.shape[1])
         return resolve_geometry(self.input_shape, self.kernel_size, self.stride, X.shape[1])
 
-    def _check_program_memory(self, patches, formulation, *, dense):
-        """MemoryError, naming the fix, when the program would not fit in memory.
-
-        ``n_patterns="exact"`` is left to the enumeration, which has a limit of its own.
-        """
-        if self.n_patterns == "exact":
-            return
-        n_samples, n_patches, patch_size = patches.shape
-        sizes = (n_samples, n_patches, patch_size, self.n_patterns)
-        remedies = "Use fewer n_patterns or fit on a subset of the samples."
+    def _check_program_memory(self, patches, formulation, n_patterns, *, dense):
+        """MemoryError, naming the fix, when the program would not fit in memory
+        (:func:`._resources.check_program_memory`)."""
         if isinstance(formulation, ThreeLayerFormulation):
-            required = three_layer_program_bytes(*sizes)
-            remedies = remedies.replace("n_patterns", "n_patterns (it grows with their square)")
-        elif dense:
-            required = dense_program_bytes(*sizes)
-            remedies = (
-                "Use fewer n_patterns, solver='native' (matrix-free) where the architecture "
-                "supports it, or fit on a subset of the samples."
-            )
+            kind = "three_layer"
+        elif not dense:
+            kind = "operator"
         else:
-            required = operator_bytes(*sizes)
-        check_memory(
-            required,
-            f"The {'' if dense else 'matrix-free '}convex program for {n_samples} samples "
-            f"x {n_patches} patches of size {patch_size} with up to {self.n_patterns} "
-            f"patterns (solver={self.solver!r})",
-            remedies,
+            kind = "circular" if isinstance(formulation, CircularFormulation) else "dense"
+        check_program_memory(
+            *patches.shape,
+            n_patterns,
+            kind=kind,
+            solver=self.solver,
+            exact=self.n_patterns == "exact",
         )
 
     def _warm_start_key(self, geometry, n_outputs, formulation, X):
@@ -514,7 +507,17 @@ class _BaseConvexCNN(BaseEstimator):
     def _decision(self, X):
         check_is_fitted(self)
         X = validate_data(self, X, dtype=np.float64, reset=False)
-        return self.network_.forward(extract_patches(X, self.geometry_))
+        # in chunks of samples: the patches of X take kernel_size^2 times its memory (images)
+        geometry = self.geometry_
+        step = max(
+            1, _PATCH_CHUNK_BYTES // patches_bytes(1, geometry.n_patches, geometry.patch_size)
+        )
+        return np.concatenate(
+            [
+                self.network_.forward(extract_patches(X[start : start + step], geometry))
+                for start in range(0, len(X), step)
+            ]
+        )
 
     def regularized_objective(self, X, y):
         """Regularised training objective of the fitted (non-convex) network on ``(X, y)``.
@@ -561,7 +564,14 @@ class _BaseConvexCNN(BaseEstimator):
                 f"y has {Y.shape[1]} target columns, but the network was fitted to "
                 f"{n_outputs}. Pass targets of the shape that fit was given."
             )
-        return extract_patches(X, self.geometry_), Y
+        geometry = self.geometry_
+        check_memory(
+            patches_bytes(X.shape[0], geometry.n_patches, geometry.patch_size),
+            f"The patches of X ({X.shape[0]} samples x {geometry.n_patches} patches of size "
+            f"{geometry.patch_size})",
+            "Evaluate on fewer samples.",
+        )
+        return extract_patches(X, geometry), Y
 
     def certify(self, X, y, *, tol=1e-6, max_patterns=MAX_EXACT_PATTERNS):
         """Certificate of global optimality of the fitted network on ``(X, y)``.
@@ -570,8 +580,9 @@ class _BaseConvexCNN(BaseEstimator):
         ReLU CNN of this architecture, of any width, together with the gap between it and the
         fitted network's objective: a gap of zero proves the network globally optimal. It is
         exact when every activation pattern of ``X`` can be enumerated (``exact=True``, at
-        most ``max_patterns`` patterns); otherwise only the fitted patterns are checked and the
-        bound holds only for networks whose neurons use those patterns.
+        most ``max_patterns`` patterns, whose program fits in memory); otherwise only the
+        fitted patterns are checked and the bound holds only for networks whose neurons use
+        those patterns.
 
         The bound is the dual objective of the convex program at the dual vector of the
         network's fit (its residual for the squared loss; centred when an intercept is fitted),
@@ -636,8 +647,15 @@ class _BaseConvexCNN(BaseEstimator):
             )
         try:
             gates = formulation.enumerate_gates(patches, max_patterns=max_patterns)
+            check_program_memory(
+                *patches.shape,
+                gates.shape[1],
+                kind="operator" if formulation.matrix_free else "dense",
+                solver="native",
+                exact=True,
+            )
             exact = True
-        except ValueError:  # more patterns than max_patterns
+        except (ValueError, MemoryError):  # more patterns than max_patterns or memory holds
             gates, exact = self.gates_, False
         return certify_network(
             self.network_,

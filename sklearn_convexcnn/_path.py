@@ -10,6 +10,7 @@ from ._compat import Interval, StrOptions, validate_params
 from ._formulations.two_layer import POOLINGS, READOUTS, make_formulation
 from ._optimality import dual_point, max_dual_norm
 from ._patches import extract_patches, resolve_geometry
+from ._resources import check_memory, check_program_memory, patches_bytes
 from ._solvers._native import solve_native
 from ._warnings import warn
 
@@ -143,6 +144,9 @@ def convex_cnn_path(
         NaN or infinity; if ``loss="logistic"`` and ``y`` is not in {-1, +1}, or holds one
         class only while ``fit_intercept=True``; or if ``betas=None`` and ``beta_max`` is 0
         (the empty network is optimal at every ``beta``).
+    MemoryError
+        If the patches of ``X`` or the program would not fit in memory; the message gives the
+        sizes and what to change.
 
     Warns
     -----
@@ -173,8 +177,20 @@ def convex_cnn_path(
     offset = float(np.mean(y)) if loss == "squared" and fit_intercept else 0.0
     y = y - offset
     geometry = resolve_geometry(input_shape, kernel_size, stride, X.shape[1])
+    check_memory(
+        patches_bytes(X.shape[0], geometry.n_patches, geometry.patch_size),
+        f"The patches of X ({X.shape[0]} samples x {geometry.n_patches} patches of size "
+        f"{geometry.patch_size})",
+        "Use a larger stride, a smaller kernel_size or fewer samples.",
+    )
     patches = extract_patches(X, geometry)
     formulation = make_formulation(pooling, pool_size, readout, geometry.grid_shape)
+    check_program_memory(  # (as the estimators do, before the patterns are drawn)
+        *patches.shape,
+        n_patterns,
+        kind="operator" if formulation.matrix_free else "dense",
+        solver="native",
+    )
     gates = formulation.sample_gates(patches, n_patterns, check_random_state(random_state))
     operator = formulation.operator(patches, gates)
     if hasattr(formulation, "groups"):  # regional read-outs: groups per region

@@ -35,6 +35,23 @@ def dense_program_bytes(n_samples, n_patches, patch_size, n_patterns):
     return arrays + CVXPY_BYTES_PER_NONZERO * 2 * n_patterns * rows * patch_size
 
 
+def circular_program_bytes(n_samples, length, n_patterns):
+    """Peak memory of the circular program through CVXPY: the dense program of one patch of
+    the whole signal, plus its norm's spectral blocks, a ``2 x d`` DFT pair per frequency
+    (``(d + 2) d`` nonzeros per group and sign; their products with the groups were 1.6x this
+    estimate's share at ``d`` = 500 and 1,000: 0.9 and 3.0 GB measured, ``n=20``, ``P=8``)."""
+    spectral = 2 * n_patterns * (length + 2) * length
+    return dense_program_bytes(n_samples, 1, length, n_patterns) + (
+        CVXPY_BYTES_PER_NONZERO * spectral
+    )
+
+
+def patches_bytes(n_samples, n_patches, patch_size):
+    """The patches of ``X`` as float64: ``kernel_size`` times ``X`` for signals, its square
+    for images."""
+    return 8 * n_samples * n_patches * patch_size
+
+
 def three_layer_program_bytes(n_samples, n_patches, patch_size, n_patterns):
     """Peak memory of solving the three-layer program through CVXPY (cutting planes).
 
@@ -59,6 +76,45 @@ def operator_bytes(n_samples, n_patches, patch_size, n_patterns):
     """
     rows = n_samples * n_patches
     return rows * n_patterns // 8 + 16 * rows * patch_size + 800 * n_patterns + 2**25
+
+
+def check_program_memory(
+    n_samples, n_patches, patch_size, n_patterns, *, kind, solver, exact=False
+):
+    """MemoryError, naming the fix, when the convex program would not fit in memory.
+
+    ``kind`` is how it is held: ``"operator"`` (the native solver's matrix-free operator),
+    ``"dense"`` (the dense program, through CVXPY), ``"circular"`` or ``"three_layer"``
+    (theirs, through CVXPY); ``exact``: the patterns are ``n_patterns="exact"``'s.
+    """
+    sizes = (n_samples, n_patches, patch_size, n_patterns)
+    fewer = (
+        "Sample the patterns (an int n_patterns) instead of n_patterns='exact'"
+        if exact
+        else "Use fewer n_patterns"
+    )
+    remedies = f"{fewer} or fit on a subset of the samples."
+    if kind == "three_layer":
+        required = three_layer_program_bytes(*sizes)
+        remedies = f"{fewer} (it grows with their square) or fit on a subset of the samples."
+    elif kind == "circular":
+        required = circular_program_bytes(n_samples, patch_size, n_patterns)
+        remedies = f"{fewer}, shorter signals or fewer samples."
+    elif kind == "dense":
+        required = dense_program_bytes(*sizes)
+        remedies = (
+            f"{fewer}, solver='native' (matrix-free) where the architecture supports it, or "
+            "fit on a subset of the samples."
+        )
+    else:
+        required = operator_bytes(*sizes)
+    check_memory(
+        required,
+        f"The {'matrix-free ' if kind == 'operator' else ''}convex program for {n_samples} "
+        f"samples x {n_patches} patches of size {patch_size} with up to {n_patterns} "
+        f"patterns (solver={solver!r})",
+        remedies,
+    )
 
 
 def _gigabytes(n_bytes):

@@ -98,3 +98,79 @@ def test_guard_covers_the_three_layer_program(monkeypatch):
     message = r"200 samples x 36 patches .* 3.7 GiB .* fewer n_patterns \(it grows with their sq"
     with pytest.raises(MemoryError, match=message):
         reg.fit(X, y)
+
+
+@pytest.fixture
+def two_mib(monkeypatch):
+    """Only 2 MiB of memory available: what the guards refuse is known without allocating."""
+    import sklearn_convexcnn._resources as resources
+
+    monkeypatch.setattr(resources, "available_memory", lambda: 2 * 2**20)
+
+
+def _signals(n_samples, length, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal((n_samples, length)), rng.standard_normal(n_samples)
+
+
+# Found by a review of the guards: each of these allocated gigabytes, or Clarabel aborted the
+# process, where the same sizes in another path were refused with the numbers and the fix.
+
+
+def test_the_patches_of_x_are_checked_before_they_are_cut(two_mib):
+    X, y = _signals(3000, 200)  # 4.8 MB, its patches of size 3 take 14 MB
+    with pytest.raises(MemoryError, match=r"The patches of X \(3000 samples x 198 patches"):
+        ConvexCNNRegressor(n_patterns=2).fit(X, y)
+
+
+def test_circular_programs_count_their_spectral_blocks(two_mib):
+    # (d + 2) d nonzeros per group and sign: 20 signals of length 200 with 8 patterns take
+    # 0.2 GiB through CVXPY, where the two-layer estimate said 21 MiB
+    X, y = _signals(20, 200)
+    reg = ConvexCNNRegressor(architecture="circular", n_patterns=8)
+    with pytest.raises(MemoryError, match=r"0\.2 GiB .* shorter signals"):
+        reg.fit(X, y)
+    assert not hasattr(reg, "network_")
+
+
+def test_exact_patterns_are_checked_once_enumerated(two_mib):
+    X, y = _signals(40, 20)
+    reg = ConvexCNNRegressor(kernel_size=2, n_patterns="exact", solver="clarabel")
+    with pytest.raises(MemoryError, match=r"Sample the patterns \(an int n_patterns\) instead"):
+        reg.fit(X, y)
+
+
+def test_max_pooling_enumeration_is_checked_before_its_pairs(two_mib):
+    X, y = _signals(100, 400)  # 80,000 pairs of patches per sample in one global pool
+    reg = ConvexCNNRegressor(kernel_size=2, pooling="max", n_patterns="exact")
+    with pytest.raises(MemoryError, match=r"The enumeration of max pooling's patterns"):
+        reg.fit(X, y)
+
+
+def test_convex_cnn_path_is_checked_as_the_estimators_are(two_mib):
+    from sklearn_convexcnn import convex_cnn_path
+
+    X, y = _signals(200, 100)
+    with pytest.raises(MemoryError, match=r"matrix-free convex program .* 10000000 patterns"):
+        convex_cnn_path(X, y, n_patterns=10**7)
+
+
+def test_certify_checks_the_fitted_patterns_where_every_one_would_not_fit(monkeypatch):
+    import sklearn_convexcnn._resources as resources
+
+    X, y = _signals(40, 20)
+    reg = ConvexCNNRegressor(kernel_size=2, n_patterns=8, random_state=0).fit(X, y)
+    assert reg.certify(X, y).exact
+    monkeypatch.setattr(resources, "available_memory", lambda: 2**16)
+    certificate = reg.certify(X, y)
+    assert not certificate.exact and certificate.n_patterns_checked == reg.n_patterns_
+
+
+def test_predictions_cut_patches_in_chunks(monkeypatch):
+    import sklearn_convexcnn._base as base
+
+    X, y = _signals(50, 12)
+    reg = ConvexCNNRegressor(n_patterns=8, random_state=0).fit(X, y)
+    whole = reg.predict(X)
+    monkeypatch.setattr(base, "_PATCH_CHUNK_BYTES", 1000)  # 4 samples a chunk
+    np.testing.assert_array_equal(reg.predict(X), whole)

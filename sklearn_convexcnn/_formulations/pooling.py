@@ -34,6 +34,7 @@ import numpy as np
 from .._network import RegionalCNN
 from .._patches import invalid_entries
 from .._patterns import MAX_EXACT_PATTERNS, arrangement_gates
+from .._resources import check_memory
 from ._operator import DenseOperator, PatchOperator, StackedOperator
 from ._program import GroupProgram, recover_neurons, summed_network
 
@@ -214,6 +215,13 @@ def _exact_gates(patches, pools, mode, max_patterns):
     h = patches.shape[2]
     normals = [patches.reshape(-1, h)]
     if mode == "max":
+        n_pairs = sum(len(pool) * (len(pool) - 1) // 2 for pool in pools)
+        check_memory(
+            8 * patches.shape[0] * n_pairs * h,
+            f"The enumeration of max pooling's patterns ({patches.shape[0]} samples x "
+            f"{n_pairs} pairs of patches in a pool, of size {h})",
+            "Sample the patterns (an int n_patterns) or pool over smaller regions (pool_size).",
+        )
         for pool in pools:
             block = patches[:, pool]
             first, second = np.triu_indices(len(pool), k=1)
