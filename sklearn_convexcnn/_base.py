@@ -194,10 +194,14 @@ class _BaseConvexCNN(BaseEstimator):
         build = formulation.operator if matrix_free else formulation.program
         dense = not (matrix_free and formulation.matrix_free)
         if self.n_patterns != "exact":  # before sampling: 10**9 filters alone take 22 GiB
-            self._check_program_memory(patches, formulation, self.n_patterns, dense=dense)
+            self._check_program_memory(
+                patches, formulation, self.n_patterns, Y.shape[1], dense=dense
+            )
         gates = self.gates_ if warm else self._gates(formulation, patches, rng)
         if self.n_patterns == "exact":  # the enumeration's count, known only now
-            self._check_program_memory(patches, formulation, gates.shape[1], dense=dense)
+            self._check_program_memory(
+                patches, formulation, gates.shape[1], Y.shape[1], dense=dense
+            )
         program = build(patches, gates)
         self._log(
             f"{X.shape[0]} samples, {geometry.n_patches} patches of size "
@@ -257,7 +261,7 @@ class _BaseConvexCNN(BaseEstimator):
             return circular_geometry(self.input_shape, X.shape[1])
         return resolve_geometry(self.input_shape, self.kernel_size, self.stride, X.shape[1])
 
-    def _check_program_memory(self, patches, formulation, n_patterns, *, dense):
+    def _check_program_memory(self, patches, formulation, n_patterns, n_outputs, *, dense):
         """MemoryError, naming the fix, when the program would not fit in memory
         (:func:`._resources.check_program_memory`)."""
         if isinstance(formulation, ThreeLayerFormulation):
@@ -272,7 +276,12 @@ class _BaseConvexCNN(BaseEstimator):
             kind=kind,
             solver=self.solver,
             exact=self.n_patterns == "exact",
+            at_once=self._outputs_at_once(n_outputs),
         )
+
+    def _outputs_at_once(self, n_outputs):
+        """How many outputs' programs ``n_jobs`` solves at the same time."""
+        return max(1, min(effective_n_jobs(self.n_jobs), n_outputs))
 
     def _warm_start_key(self, geometry, n_outputs, formulation, X):
         """What must not change for a previous solution to be a start of the next fit: the
@@ -332,7 +341,7 @@ class _BaseConvexCNN(BaseEstimator):
         scikit-learn's: they never import scikit-learn (:mod:`._solvers._outputs`).
         """
         n_outputs = Y.shape[1]
-        n_jobs = max(1, min(effective_n_jobs(self.n_jobs), n_outputs))
+        n_jobs = self._outputs_at_once(n_outputs)
         # joblib's count honours the CPU affinity and a container's quota, os.cpu_count not
         threads = max(1, cpu_count() // n_jobs) if n_jobs > 1 else None
         if n_jobs > 1:

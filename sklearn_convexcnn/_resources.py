@@ -79,13 +79,16 @@ def operator_bytes(n_samples, n_patches, patch_size, n_patterns):
 
 
 def check_program_memory(
-    n_samples, n_patches, patch_size, n_patterns, *, kind, solver, exact=False
+    n_samples, n_patches, patch_size, n_patterns, *, kind, solver, exact=False, at_once=1
 ):
     """MemoryError, naming the fix, when the convex program would not fit in memory.
 
     ``kind`` is how it is held: ``"operator"`` (the native solver's matrix-free operator),
     ``"dense"`` (the dense program, through CVXPY), ``"circular"`` or ``"three_layer"``
-    (theirs, through CVXPY); ``exact``: the patterns are ``n_patterns="exact"``'s.
+    (theirs, through CVXPY); ``exact``: the patterns are ``n_patterns="exact"``'s;
+    ``at_once``: how many outputs' programs are solved at the same time (``n_jobs``
+    workers, each with its own: a review measured 0.72 GB with one worker and 1.56 GB with
+    two).
     """
     sizes = (n_samples, n_patches, patch_size, n_patterns)
     fewer = (
@@ -108,11 +111,14 @@ def check_program_memory(
         )
     else:
         required = operator_bytes(*sizes)
+    if at_once > 1:
+        remedies = f"{remedies[:-1]}, or use a smaller n_jobs."
     check_memory(
-        required,
+        at_once * required,
         f"The {'matrix-free ' if kind == 'operator' else ''}convex program for {n_samples} "
         f"samples x {n_patches} patches of size {patch_size} with up to {n_patterns} "
-        f"patterns (solver={solver!r})",
+        f"patterns (solver={solver!r}"
+        + (f"; {at_once} outputs' programs at once, n_jobs)" if at_once > 1 else ")"),
         remedies,
     )
 

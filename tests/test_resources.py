@@ -174,3 +174,18 @@ def test_predictions_cut_patches_in_chunks(monkeypatch):
     whole = reg.predict(X)
     monkeypatch.setattr(base, "_PATCH_CHUNK_BYTES", 1000)  # 4 samples a chunk
     np.testing.assert_array_equal(reg.predict(X), whole)
+
+
+def test_workers_solving_outputs_at_once_each_count(monkeypatch):
+    import sklearn_convexcnn._resources as resources
+    from sklearn_convexcnn import ConvexCNNClassifier
+
+    X = np.random.default_rng(0).standard_normal((60, 12))
+    y = np.arange(60) % 3
+    one = dense_program_bytes(60, 10, 3, 16)  # 19 MB: three at once do not fit in 30
+    monkeypatch.setattr(resources, "available_memory", lambda: 30 * 2**20)
+    assert one < 30 * 2**20 < 3 * one
+    params = dict(n_patterns=16, solver="clarabel", random_state=0)
+    ConvexCNNClassifier(n_jobs=1, **params).fit(X, y)
+    with pytest.raises(MemoryError, match=r"3 outputs' programs at once, n_jobs\).* n_jobs\."):
+        ConvexCNNClassifier(n_jobs=3, **params).fit(X, y)
