@@ -34,7 +34,7 @@ from ._formulations.two_layer import POOLINGS, READOUTS, TwoLayerFormulation, ma
 from ._generation import generation_attributes, generation_fit, unpassed_check_message
 from ._patches import extract_patches, resolve_geometry
 from ._patterns import MAX_EXACT_PATTERNS
-from ._resources import check_memory, check_program_memory, patches_bytes
+from ._resources import check_patches_memory, check_program_memory, patches_bytes
 from ._solvers import CVXPY_SOLVERS
 from ._solvers._native import rounding_floor
 from ._solvers._outputs import (
@@ -166,12 +166,7 @@ class _BaseConvexCNN(BaseEstimator):
         Returns the fitted attributes as a dict, so a failure leaves the estimator untouched.
         """
         geometry = self._geometry(X)
-        check_memory(
-            patches_bytes(X.shape[0], geometry.n_patches, geometry.patch_size),
-            f"The patches of X ({X.shape[0]} samples x {geometry.n_patches} patches of size "
-            f"{geometry.patch_size})",
-            "Use a larger stride, a smaller kernel_size or fewer samples.",
-        )
+        check_patches_memory(X.shape[0], geometry.n_patches, geometry.patch_size)
         patches = extract_patches(X, geometry)
         rng = check_random_state(self.random_state)
         formulation = make_architecture(
@@ -574,11 +569,8 @@ class _BaseConvexCNN(BaseEstimator):
                 f"{n_outputs}. Pass targets of the shape that fit was given."
             )
         geometry = self.geometry_
-        check_memory(
-            patches_bytes(X.shape[0], geometry.n_patches, geometry.patch_size),
-            f"The patches of X ({X.shape[0]} samples x {geometry.n_patches} patches of size "
-            f"{geometry.patch_size})",
-            "Evaluate on fewer samples.",
+        check_patches_memory(
+            X.shape[0], geometry.n_patches, geometry.patch_size, "Evaluate on fewer samples."
         )
         return extract_patches(X, geometry), Y
 

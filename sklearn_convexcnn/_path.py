@@ -10,7 +10,7 @@ from ._compat import Interval, StrOptions, validate_params
 from ._formulations.two_layer import POOLINGS, READOUTS, make_formulation
 from ._optimality import dual_point, max_dual_norm
 from ._patches import extract_patches, resolve_geometry
-from ._resources import check_memory, check_program_memory, patches_bytes
+from ._resources import check_patches_memory, check_program_memory
 from ._solvers._native import solve_native
 from ._warnings import warn
 
@@ -177,12 +177,7 @@ def convex_cnn_path(
     offset = float(np.mean(y)) if loss == "squared" and fit_intercept else 0.0
     y = y - offset
     geometry = resolve_geometry(input_shape, kernel_size, stride, X.shape[1])
-    check_memory(
-        patches_bytes(X.shape[0], geometry.n_patches, geometry.patch_size),
-        f"The patches of X ({X.shape[0]} samples x {geometry.n_patches} patches of size "
-        f"{geometry.patch_size})",
-        "Use a larger stride, a smaller kernel_size or fewer samples.",
-    )
+    check_patches_memory(X.shape[0], geometry.n_patches, geometry.patch_size)
     patches = extract_patches(X, geometry)
     formulation = make_formulation(pooling, pool_size, readout, geometry.grid_shape)
     check_program_memory(  # (as the estimators do, before the patterns are drawn)

@@ -52,6 +52,20 @@ def patches_bytes(n_samples, n_patches, patch_size):
     return 8 * n_samples * n_patches * patch_size
 
 
+def check_patches_memory(
+    n_samples,
+    n_patches,
+    patch_size,
+    remedies="Use a larger stride, a smaller kernel_size or fewer samples.",
+):
+    """MemoryError, naming the fix, when the patches of ``X`` would not fit in memory."""
+    check_memory(
+        patches_bytes(n_samples, n_patches, patch_size),
+        f"The patches of X ({n_samples} samples x {n_patches} patches of size {patch_size})",
+        remedies,
+    )
+
+
 def three_layer_program_bytes(n_samples, n_patches, patch_size, n_patterns):
     """Peak memory of solving the three-layer program through CVXPY (cutting planes).
 
