@@ -189,3 +189,24 @@ def test_workers_solving_outputs_at_once_each_count(monkeypatch):
     ConvexCNNClassifier(n_jobs=1, **params).fit(X, y)
     with pytest.raises(MemoryError, match=r"3 outputs' programs at once, n_jobs\).* n_jobs\."):
         ConvexCNNClassifier(n_jobs=3, **params).fit(X, y)
+
+
+def test_the_regional_output_weights_are_checked(monkeypatch):
+    # one weight per neuron, region and output: the square of the outputs (2.6 GiB at 200
+    # outputs in a review, after 167 s of solves), refused with the sizes and the fix
+    import sklearn_convexcnn._resources as resources
+    from sklearn_convexcnn._formulations.two_layer import make_formulation
+    from sklearn_convexcnn._patches import extract_patches, resolve_geometry
+    from sklearn_convexcnn._solvers._solution import Solution
+
+    X, _ = _signals(30, 40)
+    patches = extract_patches(X, resolve_geometry(None, 3, 1, 40))
+    formulation = make_formulation("none", None, "sum", (38,))
+    gates = formulation.sample_gates(patches, 4, np.random.default_rng(0))
+    operator = formulation.operator(patches, gates)  # (records each group's region)
+    coef = np.abs(np.random.default_rng(1).standard_normal((2, operator.n_patterns, 3)))
+    solutions = [Solution(coef, 0.0, 1.0, True, "optimal", 1, "native")] * 20
+    assert len(formulation.network(solutions).output_weights) == 20 * coef.shape[0] * coef.shape[1]
+    monkeypatch.setattr(resources, "available_memory", lambda: 2**20)
+    with pytest.raises(MemoryError, match=r"The output weights of \d+ neurons x 38 regions x 20 "):
+        formulation.network(solutions)

@@ -489,9 +489,19 @@ class RegionalFormulation:
         solutions : list of Solution
         """
         n_outputs, n_regions = len(solutions), self.pooling.n_regions
+        recovered = [recover_neurons(solution.coef) for solution in solutions]
+        n_neurons = sum(len(output_weights) for _, output_weights, _ in recovered)
+        # every neuron has a weight per region and output, zero but for its own output's: the
+        # array grows with the square of the outputs (2.6 GiB at 200 outputs in a review)
+        check_memory(
+            8 * n_neurons * n_regions * n_outputs,
+            f"The output weights of {n_neurons} neurons x {n_regions} regions x {n_outputs} "
+            "outputs",
+            "Fit the outputs in groups (an estimator for each), a larger beta (fewer neurons) "
+            "or readout='sum'.",
+        )
         filters, weights = [], []
-        for output, solution in enumerate(solutions):
-            output_filters, output_weights, patterns = recover_neurons(solution.coef)
+        for output, (output_filters, output_weights, patterns) in enumerate(recovered):
             block = np.zeros((len(output_weights), n_regions, n_outputs))
             block[np.arange(len(patterns)), self.group_regions_[patterns], output] = output_weights
             filters.append(output_filters)
