@@ -158,6 +158,20 @@ def test_progress_lines_of_workers_name_their_output(four_digits, capfd):
     assert {match.group(1) for match in labels} == {"0", "1", "2", "3"}
 
 
+def test_the_prefixed_stream_writes_every_line_once():
+    import io
+
+    from sklearn_convexcnn._solvers._outputs import _Prefixed
+
+    out = io.StringIO()
+    with _Prefixed(out, "[output 3] ") as stream:
+        stream.write("a\nb")
+        stream.write("c\n")
+        stream.write("last, without its newline")
+    assert out.getvalue() == "[output 3] a\n[output 3] bc\n[output 3] last, without its newline"
+    assert not out.closed  # (the worker's stdout stays open)
+
+
 def test_workers_solve_without_importing_scikit_learn():
     # importing scikit-learn was over half of a worker's start (2.3 s against 1.1 s for two
     # workers), paid by the README demo's fit: the workers get the solve's options, not the

@@ -258,8 +258,10 @@ def solve_in_worker(
     with (
         warnings.catch_warnings(record=True) as caught,
         threadpool_limits(limits=threads, user_api="blas"),
-        # the workers' progress lines interleave: each says whose it is
-        contextlib.redirect_stdout(_Prefixed(sys.stdout, f"[output {output}] ")),
+        # the workers' progress lines interleave: each says whose it is (closing the stream
+        # writes out a last line without its newline)
+        _Prefixed(sys.stdout, f"[output {output}] ") as prefixed,
+        contextlib.redirect_stdout(prefixed),
     ):
         warnings.simplefilter("always")
         solution = solve_output(program, y, output, n_outputs, options, dense_program, **warm_start)
