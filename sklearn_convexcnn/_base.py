@@ -187,16 +187,11 @@ class _BaseConvexCNN(BaseEstimator):
         # the native solver takes the program as an operator (matrix-free where it can be)
         matrix_free = self.solver in ("auto", "native") and hasattr(formulation, "operator")
         build = formulation.operator if matrix_free else formulation.program
-        dense = not (matrix_free and formulation.matrix_free)
         if self.n_patterns != "exact":  # before sampling: 10**9 filters alone take 22 GiB
-            self._check_program_memory(
-                patches, formulation, self.n_patterns, Y.shape[1], dense=dense
-            )
+            self._check_program_memory(patches, formulation, self.n_patterns, Y.shape[1])
         gates = self.gates_ if warm else self._gates(formulation, patches, rng)
         if self.n_patterns == "exact":  # the enumeration's count, known only now
-            self._check_program_memory(
-                patches, formulation, gates.shape[1], Y.shape[1], dense=dense
-            )
+            self._check_program_memory(patches, formulation, gates.shape[1], Y.shape[1])
         program = build(patches, gates)
         self._log(
             f"{X.shape[0]} samples, {geometry.n_patches} patches of size "
@@ -256,15 +251,21 @@ class _BaseConvexCNN(BaseEstimator):
             return circular_geometry(self.input_shape, X.shape[1])
         return resolve_geometry(self.input_shape, self.kernel_size, self.stride, X.shape[1])
 
-    def _check_program_memory(self, patches, formulation, n_patterns, n_outputs, *, dense):
+    def _check_program_memory(self, patches, formulation, n_patterns, n_outputs):
         """MemoryError, naming the fix, when the program would not fit in memory
-        (:func:`._resources.check_program_memory`)."""
+        (:func:`._resources.check_program_memory`), held as the solver that will run holds
+        it (the CVXPY fallback of ``"auto"`` checks its own, :class:`DenseProgram`)."""
+        native = self.solver == "native" or (
+            self.solver == "auto" and hasattr(formulation, "operator")
+        )
         if isinstance(formulation, ThreeLayerFormulation):
-            kind = "three_layer"
-        elif not dense:
-            kind = "operator"
+            kind = "three_layer_native" if native else "three_layer"
+        elif native and hasattr(formulation, "operator"):
+            kind = "operator" if formulation.matrix_free else "dense_operator"
+        elif isinstance(formulation, CircularFormulation):
+            kind = "circular"
         else:
-            kind = "circular" if isinstance(formulation, CircularFormulation) else "dense"
+            kind = "dense"
         check_program_memory(
             *patches.shape,
             n_patterns,
@@ -651,7 +652,7 @@ class _BaseConvexCNN(BaseEstimator):
             check_program_memory(
                 *patches.shape,
                 gates.shape[1],
-                kind="operator" if formulation.matrix_free else "dense",
+                kind="operator" if formulation.matrix_free else "dense_operator",
                 solver="native",
                 exact=True,
             )

@@ -183,7 +183,7 @@ def convex_cnn_path(
     check_program_memory(  # (as the estimators do, before the patterns are drawn)
         *patches.shape,
         n_patterns,
-        kind="operator" if formulation.matrix_free else "dense",
+        kind="operator" if formulation.matrix_free else "dense_operator",
         solver="native",
     )
     gates = formulation.sample_gates(patches, n_patterns, check_random_state(random_state))

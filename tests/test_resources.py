@@ -210,3 +210,23 @@ def test_the_regional_output_weights_are_checked(monkeypatch):
     monkeypatch.setattr(resources, "available_memory", lambda: 2**20)
     with pytest.raises(MemoryError, match=r"The output weights of \d+ neurons x 38 regions x 20 "):
         formulation.network(solutions)
+
+
+def test_native_solves_are_charged_their_arrays_not_cvxpy(monkeypatch):
+    # a review: the CVXPY estimate (330 bytes a nonzero) refused native max-pooling fits that
+    # took 20-60x less (all digits: 11.6 GiB estimated, 0.57 GB used), certify fell back to
+    # the fitted patterns (a gap of 3e-12 where every pattern's gave 101), and the path
+    from sklearn.datasets import load_digits
+
+    import sklearn_convexcnn._resources as resources
+    from sklearn_convexcnn import ConvexCNNClassifier
+    from sklearn_convexcnn._resources import check_program_memory
+
+    monkeypatch.setattr(resources, "available_memory", lambda: 2**30)
+    with pytest.raises(MemoryError):
+        check_program_memory(1000, 5, 2, 4806, kind="dense", solver="native")
+    check_program_memory(1000, 5, 2, 4806, kind="dense_operator", solver="native")
+    X, y = load_digits(n_class=3, return_X_y=True)
+    params = dict(input_shape=(8, 8), pooling="max", n_patterns=32, n_jobs=2, random_state=0)
+    assert dense_program_bytes(len(X), 36, 9, 32) > 2**30  # what refused it
+    ConvexCNNClassifier(**params).fit(X / 16, y)
