@@ -224,14 +224,15 @@ def _block_price(rows, g, norm):
     """``max {g.u : rows @ u >= 0, R(u) <= 1}`` for a block norm, by Clarabel.
 
     The bound returned is ``R*(g + rows^T lam)`` with ``lam >= 0`` the solver's multipliers
-    of the rows: the price is ``min_{lam >= 0} R*(g + rows^T lam)`` (Lagrange duality), so
-    the bound holds however inaccurate ``lam`` is.
+    of the rows, or ``R*(g)`` (``lam = 0``) where that is lower: the price is
+    ``min_{lam >= 0} R*(g + rows^T lam)`` (Lagrange duality), so the bound holds however
+    inaccurate ``lam`` is, those of a solve that stopped short included.
 
     Returns
     -------
     bound : float
     u : ndarray of shape (patch_size,) or None
-        The maximiser (``None`` if the solver failed; the bound is then ``R*(g)``).
+        The maximiser (``None`` if the solver stopped short).
     multipliers : ndarray of shape (n_rows,)
     """
     import clarabel

@@ -26,8 +26,9 @@ _INTERNAL = tuple(
 
 def warn(message, category):
     """``warnings.warn`` attributed to the first caller outside this package, scikit-learn and
-    joblib: the user's ``fit`` or ``convex_cnn_path`` line (``sys`` where there is none, as in
-    a worker thread)."""
+    joblib: the user's ``fit`` or ``convex_cnn_path`` line (in a worker thread, where there is
+    none, the thread's first frame: ``multiprocessing/pool.py`` for joblib's threading
+    backend)."""
     if sys.version_info >= (3, 12):
         warnings.warn(message, category, skip_file_prefixes=_INTERNAL)
         return

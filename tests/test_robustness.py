@@ -74,6 +74,15 @@ def test_constant_target_is_fitted_by_the_intercept_alone(params):
     assert reg.objective_ <= 1e-20
 
 
+def test_a_target_that_varies_below_its_offset_is_not_constant():
+    # 2,000 targets 1e8 + 5e-6 x vary by 2e-5 around their mean, 1,300 times their
+    # spacing; a threshold of n eps |mean| (4.4e-5 here) fitted them by the intercept alone
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((2000, 8))
+    reg = ConvexCNNRegressor(beta=1e-9, n_patterns=4, random_state=0).fit(X, 1e8 + 5e-6 * X[:, 0])
+    assert reg.filters_.shape[0] > 0
+
+
 @pytest.mark.parametrize(
     "params",
     [dict(), dict(solver="clarabel"), dict(architecture="circular")]

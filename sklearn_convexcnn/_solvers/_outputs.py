@@ -175,9 +175,10 @@ def solve_output(program, y, output, n_outputs, options, dense_program=None, **w
     # objective cancels y^T y).
     offset = float(np.mean(y)) if options.loss == "squared" and options.fit_intercept else 0.0
     y = y - offset
-    if np.abs(y).max(initial=0.0) <= len(y) * np.finfo(float).eps * abs(offset):
-        # a constant target: what is left is the mean's rounding, which the back-ends scale
-        # to unit size (on y = 0.3, CVXPY's solvers then called the program unbounded)
+    if np.abs(y).max(initial=0.0) <= 64 * np.finfo(float).eps * abs(offset):
+        # a constant target: what is left is the mean's rounding (a few eps |mean|), which
+        # the back-ends scale to unit size (on y = 0.3, CVXPY's solvers then called the
+        # program unbounded); not n eps |mean|, which took 2,000 targets 1e8 + 2e-5 x for one
         y = np.zeros_like(y)
     if warm_start.get("intercept_init") is not None:
         warm_start = {**warm_start, "intercept_init": warm_start["intercept_init"] - offset}
