@@ -156,9 +156,11 @@ _PARAMETERS = """\
         solves circular programs (3-11x slower than CVXPY) and three-layer programs (by
         column generation with the second layer's multipliers; 0.5-8x CVXPY's time),
         certified to ``tol``, where CVXPY's points are certified only to about ``1e-7`` to
-        ``1e-4``. Where the native solver fails, or stops with a gap above ``1e-5`` times the
+        ``1e-4``. Where the native solver fails, or stalls with a gap above ``1e-5`` times the
         objective (what the conic solvers certify at best), ``"auto"`` also solves the whole
-        program through CVXPY, with a RuntimeWarning, and keeps the better of the two points.
+        program through CVXPY, with a RuntimeWarning, and keeps the better of the two points
+        (each in its cones). Where it stops at ``max_iter``, ``"auto"`` returns its last point
+        with a ConvergenceWarning, as ``"native"`` does.
 
     fit_intercept : bool, default=True
         Whether to fit an unregularised output bias. With the squared loss the targets are
