@@ -39,3 +39,29 @@ def loss_value(loss, f, y):
 
 def dual_vector(loss, f, y):
     return LOSSES[loss][1](f, y)
+
+
+def best_intercept(loss, y):
+    """The optimal output bias of the network without neurons."""
+    if loss == "squared":
+        return float(np.mean(y))
+    positive = np.clip(np.mean(y > 0), 1e-12, 1 - 1e-12)
+    return float(np.log(positive / (1 - positive)))
+
+
+def centred_targets(y, loss, fit_intercept):
+    """``(y - offset, offset)``: with the squared loss and an intercept, ``y`` centred.
+
+    The intercept absorbs the mean, and centred targets spare every solver the cancellation
+    of an offset (uncentred, on ``y + 1e8`` Clarabel ended at 55 times the optimum, the CVXPY
+    three-layer and circular fits at 47 and 5,000 times it without a warning, and the native
+    solver, whose Gram-based objective cancels ``y^T y``, stalled). A target within
+    ``64 eps |mean|`` of its mean is constant: what is left is the mean's rounding, which
+    the solvers would scale to unit size (CVXPY's then called the program unbounded); not
+    ``n eps |mean|``, which took 2,000 targets ``1e8 + 2e-5 x`` for constant.
+    """
+    offset = float(np.mean(y)) if loss == "squared" and fit_intercept else 0.0
+    y = y - offset
+    if np.abs(y).max(initial=0.0) <= 64 * np.finfo(float).eps * abs(offset):
+        y = np.zeros_like(y)
+    return y, offset

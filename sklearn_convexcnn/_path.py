@@ -8,6 +8,7 @@ from sklearn.utils import check_array, check_random_state
 
 from ._compat import Interval, StrOptions, validate_params
 from ._formulations.two_layer import POOLINGS, READOUTS, make_formulation
+from ._losses import best_intercept, centred_targets
 from ._optimality import dual_point, max_dual_norm
 from ._patches import extract_patches, resolve_geometry
 from ._resources import check_patches_memory, check_program_memory
@@ -172,10 +173,7 @@ def convex_cnn_path(
     X, y = _check_data(X, y, loss, fit_intercept)
     if betas is not None:
         betas = _check_betas(betas)
-    # the squared loss's intercept absorbs y's mean: centred, an offset cannot cancel digits
-    # away in the solver (as in the estimators, _solvers/_outputs.solve_output)
-    offset = float(np.mean(y)) if loss == "squared" and fit_intercept else 0.0
-    y = y - offset
+    y, offset = centred_targets(y, loss, fit_intercept)  # (as the estimators' solves)
     geometry = resolve_geometry(input_shape, kernel_size, stride, X.shape[1])
     check_patches_memory(X.shape[0], geometry.n_patches, geometry.patch_size)
     patches = extract_patches(X, geometry)
@@ -193,9 +191,7 @@ def convex_cnn_path(
     else:
         regions, index = np.zeros(gates.shape[1], dtype=int), np.arange(gates.shape[1])
     if betas is None:
-        f = np.zeros(len(y))
-        if fit_intercept:
-            f += y.mean() if loss == "squared" else np.log((1 + y.mean()) / (1 - y.mean()))
+        f = np.full(len(y), best_intercept(loss, y) if fit_intercept else 0.0)
         beta_max = max_dual_norm(operator, dual_point(loss, f, y, fit_intercept))
         if not beta_max > 0:
             raise ValueError(

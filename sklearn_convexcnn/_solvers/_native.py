@@ -56,7 +56,7 @@ import scipy.sparse as sp
 
 from .._formulations._operator import as_operator
 from .._formulations._program import GroupNorm
-from .._losses import dual_vector, loss_value
+from .._losses import best_intercept, dual_vector, loss_value
 from .._optimality import (
     cone_prices,
     dual_point,
@@ -108,13 +108,6 @@ def rounding_floor(y):
     at twice the optimum).
     """
     return 16 * (np.finfo(float).eps * np.linalg.norm(y)) ** 2
-
-
-def _best_intercept(loss, y):
-    if loss == "squared":
-        return float(np.mean(y))
-    positive = np.clip(np.mean(y > 0), 1e-12, 1 - 1e-12)
-    return float(np.log(positive / (1 - positive)))
 
 
 def _solve_qp(
@@ -830,7 +823,7 @@ def solve_native(
     n_patterns, h = operator.n_patterns, operator.patch_size
     y = np.asarray(y, dtype=float)
     work = _WorkingSet(operator, h)
-    b = _best_intercept(loss, y) if fit_intercept else 0.0
+    b = best_intercept(loss, y) if fit_intercept else 0.0
     if fit_intercept and intercept_init is not None:
         b = float(intercept_init)
     qp_tol = min(1e-9, max(1e-12, 1e-2 * tol))

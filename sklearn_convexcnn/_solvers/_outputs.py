@@ -22,12 +22,12 @@ from threadpoolctl import threadpool_info, threadpool_limits
 
 from .._certificate import solution_with_gap
 from .._formulations._pruning import clean_solution, prune_solution
-from .._losses import loss_value
+from .._losses import best_intercept, centred_targets, loss_value
 from .._resources import check_memory, dense_program_bytes
 from .._warnings import warn
 from ._cvxpy import CVXPY_SOLVERS
 from ._layers import solve_program
-from ._native import _best_intercept, solve_native
+from ._native import solve_native
 from ._solution import SolverFailed
 from ._three_layer import solve_three_layer
 
@@ -141,7 +141,7 @@ def _empty_if_no_worse(solution, y, options):
     cost as much as they fit; on a constant target the certificate of such a point, 8e-11
     against an optimum of 0, is 100 % of its objective and was warned about.
     """
-    b = _best_intercept(options.loss, y) if options.fit_intercept else 0.0
+    b = best_intercept(options.loss, y) if options.fit_intercept else 0.0
     value = float(loss_value(options.loss, np.full(len(y), b), y))
     if not solution.coef.any() or value > solution.objective:
         return solution
@@ -170,18 +170,7 @@ def solve_output(program, y, output, n_outputs, options, dense_program=None, **w
         If no solver returned a point.
     """
     start = time.perf_counter()
-    # The squared loss's intercept absorbs the mean of y, and centred targets spare every
-    # back-end the cancellation of an offset. Uncentred, on y + 1e8 (40 signals, 0a18ac5):
-    # Clarabel ended at 55 times the optimum, the CVXPY three-layer and circular fits at 47
-    # and 5,000 times it without a warning, and the native solver stalled (its Gram-based
-    # objective cancels y^T y).
-    offset = float(np.mean(y)) if options.loss == "squared" and options.fit_intercept else 0.0
-    y = y - offset
-    if np.abs(y).max(initial=0.0) <= 64 * np.finfo(float).eps * abs(offset):
-        # a constant target: what is left is the mean's rounding (a few eps |mean|), which
-        # the back-ends scale to unit size (on y = 0.3, CVXPY's solvers then called the
-        # program unbounded); not n eps |mean|, which took 2,000 targets 1e8 + 2e-5 x for one
-        y = np.zeros_like(y)
+    y, offset = centred_targets(y, options.loss, options.fit_intercept)
     if warm_start.get("intercept_init") is not None:
         warm_start = {**warm_start, "intercept_init": warm_start["intercept_init"] - offset}
     native = options.solver == "native" or hasattr(program, "correlations")

@@ -43,7 +43,7 @@ import time
 import numpy as np
 import scipy.linalg
 
-from .._losses import loss_value
+from .._losses import best_intercept, loss_value
 from .._optimality import dual_point, scaled_dual_objective
 from ._cvxpy import _unit_scales
 from ._faces import null_space
@@ -56,7 +56,6 @@ from ._layers import (
 )
 from ._native import (
     _EUCLIDEAN,
-    _best_intercept,
     _face_coordinates,
     _from_face,
     _newton_on_blocks,
@@ -432,7 +431,7 @@ def _solve(
     n_patterns, n_samples, h = program.pieces.shape
     shape = (2, 2, program.outer_masks.shape[0], n_patterns)
     groups = _Groups(program, fit_intercept)
-    b = _best_intercept(loss, y) if fit_intercept else 0.0
+    b = best_intercept(loss, y) if fit_intercept else 0.0
     if fit_intercept and intercept_init is not None:
         b = float(intercept_init)
     if coef_init is not None:
