@@ -5,6 +5,7 @@ solves.
 """
 
 import dataclasses
+import re
 import warnings
 
 import cvxpy as cp
@@ -307,7 +308,7 @@ def test_explicit_native_failure_is_an_error(monkeypatch, data):
     "status, advice",
     [
         ("stalled", "cannot be solved more accurately: loosen tol"),
-        ("max_iter", "Increase max_iter"),
+        ("max_iter reached", "Increase max_iter"),
     ],
 )
 def test_native_stop_names_its_reason_and_the_remedy(monkeypatch, data, status, advice):
@@ -323,6 +324,25 @@ def test_native_stop_names_its_reason_and_the_remedy(monkeypatch, data, status, 
     X, y = data
     with pytest.warns(ConvergenceWarning, match=f"status '{status}'.*Duality gap: .*{advice}"):
         _regressor(solver="native").fit(X, y)
+
+
+def test_a_conic_solver_short_of_tol_before_max_iter_is_not_sent_to_max_iter(monkeypatch):
+    # found by a review: circular fits at the default tol end 'optimal_inaccurate' after 25
+    # of 500 iterations, and the warning said "Increase max_iter", which changed nothing
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((20, 8)), rng.standard_normal(20)
+    _force(monkeypatch, {"CLARABEL"}, status=cp.OPTIMAL_INACCURATE)
+    reg = ConvexCNNRegressor(architecture="circular", beta=0.1, n_patterns=8, random_state=0)
+    with pytest.warns(ConvergenceWarning) as record:
+        reg.fit(X, y)
+    (message,) = [str(w.message) for w in record if "did not converge" in str(w.message)]
+    assert re.search(
+        r"status 'optimal_inaccurate' after \d+ iterations \(max_iter=500, .*\)\. CLARABEL "
+        r"cannot reach tol on this program \(its point is certified to \d\.\de-\d+ of the "
+        r"objective\): loosen tol;",
+        message,
+    )
+    assert "Increase max_iter" not in message
 
 
 def test_native_solver_reports_a_stall_as_such():

@@ -344,14 +344,32 @@ def unconverged_message(solution, output, options):
             else f"; Duality gap: {solution.duality_gap:.3e}, tolerance: "
             f"{options.tol * abs(solution.objective):.3e}"
         )
-        + (
-            "). The restricted problems cannot be solved more accurately: loosen tol or "
-            "use a CVXPY solver (e.g. solver='clarabel')"
-            if solution.status == "stalled"
-            else "). Increase max_iter or loosen tol"
-        )
+        + "). "
+        + _remedy(solution, options)
         + "; the network attains the returned point's objective, not the optimum."
     )
+
+
+def _remedy(solution, options):
+    """What a user can do about a solve that stopped short, by why it stopped."""
+    if solution.status == "stalled":
+        return (
+            "The restricted problems cannot be solved more accurately: loosen tol or use a "
+            "CVXPY solver (e.g. solver='clarabel')"
+        )
+    if solution.status in ("max_iter reached", "user_limit") or (
+        solution.n_iter >= options.max_iter
+    ):
+        return "Increase max_iter or loosen tol"
+    # a conic solver that ended short of its tolerances before max_iter ('optimal_inaccurate'
+    # on circular programs at the default tol): more iterations do not help
+    reached = (
+        ""
+        if solution.duality_gap is None or not solution.objective
+        else f" (its point is certified to {solution.duality_gap / abs(solution.objective):.1e}"
+        " of the objective)"
+    )
+    return f"{solution.solver} cannot reach tol on this program{reached}: loosen tol"
 
 
 def _lower_of(native, cvxpy, dense_program, dense, y, options):
