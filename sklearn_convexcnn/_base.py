@@ -2,7 +2,8 @@
 
 The estimators contain no mathematics beyond wiring: patches come from :mod:`._patches`,
 patterns from :mod:`._patterns`, the convex program from :mod:`._formulations`, its solution
-from :mod:`._solvers`, and predictions from the recovered :class:`~._network.TwoLayerCNN`.
+from :mod:`._solvers`, and predictions from the recovered network (a
+:class:`~._network.Network`).
 """
 
 import copy

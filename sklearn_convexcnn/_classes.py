@@ -227,11 +227,12 @@ _ATTRIBUTES = """\
     intercept_ : ndarray of shape (n_outputs,)
         Output bias (zeros when ``fit_intercept=False``).
 
-    network_ : TwoLayerCNN or RegionalCNN
+    network_ : Network
         The recovered non-convex network, with real ReLUs; :meth:`regularized_objective`
-        evaluates its training objective (with its own penalty) on ``X, y``. ``RegionalCNN`` for
-        ``readout="dense"`` and ``pooling="none"``; ``CircularCNN``, ``ThreeLayerCNN`` and
-        ``LinearCNN`` for the other architectures and ``activation="linear"``.
+        evaluates its training objective (with its own penalty) on ``X, y``. A ``TwoLayerCNN``;
+        ``RegionalCNN`` for ``readout="dense"`` and ``pooling="none"``; ``CircularCNN``,
+        ``ThreeLayerCNN`` and ``LinearCNN`` for the other architectures and
+        ``activation="linear"``.
 
     objective_ : float
         Optimal value of the convex program, summed over outputs. The recovered network attains

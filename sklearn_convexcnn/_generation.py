@@ -81,9 +81,7 @@ class GenerationReport:
 
 
 def _operator(formulation, patches, gates, with_candidates=True):
-    if hasattr(formulation, "operator"):
-        return formulation.operator(patches, gates, with_candidates=with_candidates)
-    return as_operator(formulation.program(patches, gates))
+    return formulation.operator(patches, gates, with_candidates=with_candidates)
 
 
 def _fit_values(program, solution):
@@ -238,13 +236,8 @@ EXACT_CHECK_LIMIT = 20_000
 
 def _enumerate(formulation, patches):
     """All patterns' gates when the formulation can enumerate them here, else None."""
-    if not hasattr(formulation, "enumerate_gates"):
-        return None
     try:
-        try:
-            return formulation.enumerate_gates(patches, max_patterns=EXACT_CHECK_LIMIT)
-        except TypeError:  # a formulation without a limit: it refuses what it cannot do
-            return formulation.enumerate_gates(patches)
+        return formulation.enumerate_gates(patches, max_patterns=EXACT_CHECK_LIMIT)
     except (ValueError, MemoryError, NotImplementedError):
         return None
 
@@ -302,12 +295,15 @@ def generate_patterns(
         certifies global optimality. ``"auto"`` asks ``formulation.enumerate_gates``; None never
         enumerates.
     max_rounds : int, default=30
+        Rounds of the dual oracle (each a search, then a re-solve with the patterns found).
     per_round : int, default=8
         Patterns added per output and round (the best distinct violators).
-    n_random, n_patch_starts, n_steps : int
+    n_random, n_patch_starts, n_steps : int, default=32, 32, 40
         Random-direction and data-patch starts of the search, and ascent steps per start.
     seed_steps : int, default=0
-        Adam steps of the warm-start gradient run (0: none); ``seed_width`` filters per output.
+        Adam steps of the warm-start gradient run (0: none).
+    seed_width : int, default=16
+        Filters per output of that gradient run.
     n_seed_patches : int, default=0
         Data patches added as gates before the first solve.
     check_tol : float, default=1e-6

@@ -253,7 +253,7 @@ def _block_price(rows, g, norm):
     settings = clarabel.DefaultSettings()
     settings.verbose = False
     # (at 1e-10, native circular fits at beta=1e-3 stopped at 1-2x their tol in 15 of 30 runs
-    # of a review's example, for the multipliers' inaccuracy; at 1e-12 in 4, 10 % slower)
+    # of one example, for the multipliers' inaccuracy; at 1e-12 in 4, 10 % slower)
     settings.tol_gap_abs = settings.tol_gap_rel = settings.tol_feas = 1e-12
     solver = clarabel.DefaultSolver(
         sp.csc_matrix((h + n_blocks, h + n_blocks)),

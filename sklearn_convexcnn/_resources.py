@@ -91,9 +91,10 @@ def three_layer_program_bytes(n_samples, n_patches, patch_size, n_patterns):
 def operator_bytes(n_samples, n_patches, patch_size, n_patterns):
     """Peak memory of the native solver's matrix-free operator (:class:`PatchOperator`).
 
-    One bit per (sample, patch, pattern) for the activation signs, the patch rows twice (the
-    patches and their contiguous copy), the candidate rows of every pattern, and the 32 MB
-    chunks in which signs are computed. The working set's design matrix comes on top; it
+    One bit per (sample, patch, pattern) for the activation signs, the patch rows twice (a
+    margin: the operator shares the estimator's patches where they are contiguous, as they
+    are from :func:`.._patches.extract_patches`), the candidate rows of every pattern, and the
+    32 MB chunks in which signs are computed. The working set's design matrix comes on top; it
     grows with the number of active groups, not with ``n_patterns``.
     """
     rows = n_samples * n_patches
@@ -112,7 +113,7 @@ def check_program_memory(
     measured at ``n=500``, ``P=64``, where the CVXPY estimate said 23 GiB); ``exact``: the
     patterns are ``n_patterns="exact"``'s;
     ``at_once``: how many outputs' programs are solved at the same time (``n_jobs``
-    workers, each with its own: a review measured 0.72 GB with one worker and 1.56 GB with
+    workers, each with its own: 0.72 GB were measured with one worker and 1.56 GB with
     two).
     """
     sizes = (n_samples, n_patches, patch_size, n_patterns)

@@ -29,8 +29,6 @@ from .._patches import PatchGeometry, resolve_geometry
 from .._patterns import enumerate_gates, sample_gates
 from ._program import GroupNorm, GroupProgram
 
-_ACTIVATIONS = ("relu", "linear")
-
 
 def spectral_blocks(length, n_layers):
     """Norm blocks of the (weighted) spectral l1 norm, for :class:`GroupProgram`.

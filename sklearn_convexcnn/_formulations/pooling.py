@@ -492,7 +492,7 @@ class RegionalFormulation:
         recovered = [recover_neurons(solution.coef) for solution in solutions]
         n_neurons = sum(len(output_weights) for _, output_weights, _ in recovered)
         # every neuron has a weight per region and output, zero but for its own output's: the
-        # array grows with the square of the outputs (2.6 GiB at 200 outputs in a review)
+        # array grows with the square of the outputs (2.6 GiB at 200 outputs)
         check_memory(
             8 * n_neurons * n_regions * n_outputs,
             f"The output weights of {n_neurons} neurons x {n_regions} regions x {n_outputs} "

@@ -21,8 +21,8 @@ until the KKT conditions of the restricted problem hold:
   were never blocked on count as tight here: on degenerate cones (digits repeat patches) they
   would otherwise be released and met again at once, a cycle.
 
-Corrections must decrease the objective (three in a row that do not end the attempt), so the
-faces cannot cycle. Between two working-set
+Corrections must decrease the objective (three in a row that do not decrease it end the
+attempt), so the faces cannot cycle. Between two working-set
 iterations the face changes little (a few groups enter, a few rows are added), so a handful of
 corrections replace an interior-point solve from scratch, whose cost grows with the cube of the
 working set. Measured on one digits class (``1347`` images, ``2x2`` regions, 32 patterns), the

@@ -11,9 +11,10 @@ rows (``doc/notes/solver-measurements.md``). So:
    Between two iterations the face changes little, so this is 2-10x faster than solving each
    restricted problem from scratch. Where the faces do not settle, proximal Newton takes over:
    each step minimises the loss's quadratic model plus ``beta * sum ||c_j||`` under the kept
-   rows, a small second-order cone QP in ``|S| h`` variables whose size does not depend on ``n``
-   (the data enter only through the Gram matrix), solved by Clarabel's interior-point method
-   called directly (no CVXPY compilation), then polished on its face.
+   rows, a small second-order cone QP in ``|S| h`` variables (the data enter through the Gram
+   matrix; where ``n < |S| h`` the fit is a variable of its own instead: :func:`_solve_qp`),
+   solved by Clarabel's interior-point method called directly (no CVXPY compilation), then
+   polished on its face.
 2. **Rows.** The active groups are checked against *all* rows of their cones, and the most
    violated rows are added, until the point is feasible for the full program. This waits while
    pricing still adds groups: those working sets are steps on the way, and their points, on the
@@ -103,9 +104,10 @@ def rounding_floor(y):
     The gap is relative to the objective, but an exact fit (a constant ``y`` and its
     intercept) leaves residuals at the rounding of ``y``, ``|r_i| <~ eps |y_i|``: an objective
     and a gap of order ``(eps ||y||)^2`` (``1e-32``), which no relative tolerance reaches.
-    Unlike ``eps`` times the loss at zero, this floor does not grow with an offset of ``y``
-    that the intercept absorbs (that one, 66 for ``y + 1e8``, called the empty network optimal
-    at twice the optimum).
+    Unlike ``eps`` times the loss at zero, this floor grows with an offset of ``y`` that the
+    intercept absorbs only like ``(eps * offset)^2``, far below the objective (``eps`` times
+    the loss at zero, 66 for ``y + 1e8``, called the empty network optimal at twice the
+    optimum).
     """
     return 16 * (np.finfo(float).eps * np.linalg.norm(y)) ** 2
 
@@ -789,7 +791,6 @@ def solve_native(
     verbose=0,
     coef_init=None,
     intercept_init=None,
-    solver="native",
 ):
     """Solve the group program for one output by the working-set method (module docstring).
 
@@ -810,8 +811,6 @@ def solve_native(
     coef_init : ndarray of shape (2, n_patterns, patch_size), default=None
         Warm start: its nonzero groups form the initial working set.
     intercept_init : float, default=None
-    solver : str, default="native"
-        Ignored; accepted so that every back-end has the same call signature.
 
     Returns
     -------

@@ -178,9 +178,7 @@ def solve_output(program, y, output, n_outputs, options, dense_program=None, **w
     try:
         if native:
             solve = solve_three_layer if hasattr(program, "outer_masks") else solve_native
-            solution = solve(
-                program, y, solver=options.solver, **options.solver_options, **warm_start
-            )
+            solution = solve(program, y, **options.solver_options, **warm_start)
         else:
             solution = solve_program(program, y, solver=options.solver, **options.solver_options)
             if hasattr(program, "outer_masks"):

@@ -354,7 +354,6 @@ def solve_three_layer(
     verbose=0,
     coef_init=None,
     intercept_init=None,
-    solver="native",
 ):
     """Solve the three-layer program for one output by column generation (module docstring).
 
@@ -374,8 +373,6 @@ def solve_three_layer(
     coef_init : ndarray of shape (2, 2, n_outer_patterns, n_patterns, patch_size), default=None
         Warm start: its nonzero groups form the initial working set.
     intercept_init : float, default=None
-    solver : str, default="native"
-        Ignored; accepted so that every back-end has the same call signature.
 
     Returns
     -------
