@@ -185,9 +185,7 @@ class _BaseConvexCNN(BaseEstimator):
             # the previous fit's patterns: its gates, and the formulation that sampled them
             # (a three-layer formulation holds its second-layer patterns)
             formulation = self._fitted_program.formulation
-        # the native solver takes the program as an operator (matrix-free where it can be)
-        matrix_free = self.solver in ("auto", "native") and hasattr(formulation, "operator")
-        build = formulation.operator if matrix_free else formulation.program
+        build = formulation.operator if self._uses_operator(formulation) else formulation.program
         if self.n_patterns != "exact":  # before sampling: 10**9 filters alone take 22 GiB
             self._check_program_memory(patches, formulation, self.n_patterns, Y.shape[1])
         gates = self.gates_ if warm else self._gates(formulation, patches, rng)
@@ -432,6 +430,11 @@ class _BaseConvexCNN(BaseEstimator):
         if self.n_patterns == "exact":
             return formulation.enumerate_gates(patches)
         return formulation.sample_gates(patches, self.n_patterns, rng)
+
+    def _uses_operator(self, formulation):
+        """Whether the program goes to the native solver as an operator (matrix-free where
+        the formulation can be), rather than as a dense program."""
+        return self.solver in ("auto", "native") and hasattr(formulation, "operator")
 
     def _solve_options(self):
         return SolveOptions(

@@ -530,7 +530,6 @@ def generation_fit(estimator, patches, formulation, Y, gates, rng):
             f"'none'), but these parameters give a {type(formulation).__name__}; use "
             "patterns='sampled'."
         )
-    matrix_free = estimator.solver in ("auto", "native") and hasattr(formulation, "operator")
     n_outputs = Y.shape[1]
     if estimator.n_patterns == "exact":
         # column generation over the enumeration: small programs, the same certified optimum
@@ -554,7 +553,9 @@ def generation_fit(estimator, patches, formulation, Y, gates, rng):
         budget=budget,
         rng=rng,
         candidate_gates=candidates,
-        program_of=formulation.operator if matrix_free else formulation.program,
+        program_of=(
+            formulation.operator if estimator._uses_operator(formulation) else formulation.program
+        ),
         seed_steps=SEED_STEPS,
         seed_width=SEED_WIDTH,
         n_seed_patches=SEED_PATCHES,
