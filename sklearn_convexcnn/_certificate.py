@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._formulations._operator import as_operator
+from ._formulations._operator import as_operator, fit_values
 from ._optimality import dual_norms, dual_point, scaled_dual_objective
 
 
@@ -131,17 +131,7 @@ def _polished_fit(formulation, patches, filters, y, *, beta, loss, fit_intercept
     # our solver code raises none. Without this dual point the bound is looser, still valid.)
     except (SolverFailed, np.linalg.LinAlgError, ValueError):
         return None
-    return _fit_of(program, solution.coef, solution.intercept)
-
-
-def _fit_of(program, coef, intercept):
-    """``sum_i A_i (c_i - c'_i) + b`` from the pieces of the non-zero groups only."""
-    operator = as_operator(program)
-    active = np.flatnonzero(np.abs(coef).max(axis=(0, 2)) > 0)
-    f = np.full(operator.n_samples, float(intercept))
-    if len(active):
-        f += np.einsum("pnh,ph->n", operator.pieces(active), coef[0, active] - coef[1, active])
-    return f
+    return fit_values(program, solution.coef, solution.intercept)
 
 
 def certify_network(
@@ -270,7 +260,7 @@ def solution_with_gap(
     operator = as_operator(program)
     coef = solution.coef
     active = np.flatnonzero(np.abs(coef).max(axis=(0, 2)) > 0)
-    f = _fit_of(operator, coef, solution.intercept)
+    f = fit_values(operator, coef, solution.intercept)
     primal = loss_value(loss, f, y) + beta * float(operator.norm(coef).sum())
     fits = [f]
     if polish:

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._formulations._operator import as_operator
+from ._formulations._operator import fit_values
 from ._losses import dual_vector
 from ._optimality import dual_norms, dual_objective, dual_point
 
@@ -82,18 +82,6 @@ class GenerationReport:
 
 def _operator(formulation, patches, gates, with_candidates=True):
     return formulation.operator(patches, gates, with_candidates=with_candidates)
-
-
-def _fit_values(program, solution):
-    """``sum_i A_i (c_i - c'_i) + b`` of a solution, from the pieces of its active patterns."""
-    operator = as_operator(program)
-    coef = solution.coef
-    active = np.flatnonzero(np.linalg.norm(coef, axis=2).sum(axis=0) > 0)
-    f = np.full(operator.n_samples, float(solution.intercept))
-    if len(active):
-        pieces = operator.pieces(active)
-        f += np.einsum("pnh,ph->n", pieces, coef[0, active] - coef[1, active])
-    return f
 
 
 def _signed_gradients(formulation, patches, U, signs, v):
@@ -372,7 +360,12 @@ def generate_patterns(
     while True:
         # dual vectors of the restricted optima, and the check
         vs = [
-            dual_point(loss, _fit_values(program, solutions[o]), Y[:, o], fit_intercept)
+            dual_point(
+                loss,
+                fit_values(program, solutions[o].coef, solutions[o].intercept),
+                Y[:, o],
+                fit_intercept,
+            )
             for o in range(n_outputs)
         ]
         new_gates, values = [], []

@@ -224,6 +224,20 @@ def as_operator(program):
     return DenseOperator(program)
 
 
+def fit_values(program, coef, intercept):
+    """``sum_i A_i (c_i - c'_i) + b`` of a point, from the pieces of its non-zero groups only.
+
+    (Non-zero by their largest entry, not their norm, which underflows for entries below
+    ``1e-154``.)
+    """
+    operator = as_operator(program)
+    active = np.flatnonzero(np.abs(coef).max(axis=(0, 2)) > 0)
+    f = np.full(operator.n_samples, float(intercept))
+    if len(active):
+        f += np.einsum("pnh,ph->n", operator.pieces(active), coef[0, active] - coef[1, active])
+    return f
+
+
 class StackedOperator:
     """The groups of several operators side by side: one block per region of a regional read-out.
 
