@@ -198,13 +198,9 @@ def certify_network(
         )
         if polished is not None:
             fits.append(polished)
-        best, best_top = -np.inf, np.inf
-        for fit in fits:
-            v = dual_point(loss, fit, y, fit_intercept)
-            top = float(dual_norms(operator, v, beta=beta).max(initial=0.0))
-            value = scaled_dual_objective(loss, v, y, fit_intercept, beta=beta, top=top)
-            if value > best:
-                best, best_top = value, top
+        best, best_top = _best_dual(
+            operator, fits, y, beta=beta, loss=loss, fit_intercept=fit_intercept
+        )
         lower += best
         worst = max(worst, best_top)
     gap = objective - lower
@@ -277,9 +273,18 @@ def solution_with_gap(
         )
         if polished is not None:
             fits.append(polished)
-    dual = -np.inf
+    dual, _ = _best_dual(operator, fits, y, beta=beta, loss=loss, fit_intercept=fit_intercept)
+    return dataclasses.replace(solution, duality_gap=float(primal - dual))
+
+
+def _best_dual(operator, fits, y, *, beta, loss, fit_intercept):
+    """The best dual bound of the dual vectors of ``fits``, each scaled into every constraint
+    of ``operator``; returns it and its vector's largest price."""
+    best, best_top = -np.inf, np.inf
     for fit in fits:
         v = dual_point(loss, fit, y, fit_intercept)
         top = float(dual_norms(operator, v, beta=beta).max(initial=0.0))
-        dual = max(dual, scaled_dual_objective(loss, v, y, fit_intercept, beta=beta, top=top))
-    return dataclasses.replace(solution, duality_gap=float(primal - dual))
+        value = scaled_dual_objective(loss, v, y, fit_intercept, beta=beta, top=top)
+        if value > best:
+            best, best_top = value, top
+    return best, best_top
