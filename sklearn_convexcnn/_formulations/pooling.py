@@ -119,7 +119,7 @@ class PatchPooling:
 # Pieces and cones of one pool
 
 
-def _average_blocks(patches, gates, weight):
+def average_blocks(patches, gates, weight):
     """Pattern keys, pieces and cones of ``weight * sum_k D^k X_k`` over the given patches.
 
     ``patches`` holds the pool's patches, shape (n, S, h). The pattern is the joint sign of all
@@ -166,7 +166,7 @@ def _winners(values):
 def _blocks(mode, patches, gates):
     if mode == "max":
         return _max_blocks(patches, gates)
-    return _average_blocks(patches, gates, 1.0 / patches.shape[1])
+    return average_blocks(patches, gates, 1.0 / patches.shape[1])
 
 
 def _pattern_keys(mode, patches, gates):

@@ -8,9 +8,9 @@ linear with piece ``A_i = sum_k alpha_k D_i^k X_k``, and the cell is
 import numpy as np
 
 from .._patterns import MAX_EXACT_PATTERNS, enumerate_gates, sample_gates
-from ._operator import DenseOperator, PatchOperator
+from ._operator import PatchOperator
 from ._program import GroupProgram, summed_network
-from .pooling import PatchPooling, make_pooled_formulation
+from .pooling import average_blocks, make_pooled_formulation
 
 
 class AveragePooling:
@@ -58,17 +58,10 @@ class TwoLayerFormulation:
         patches : ndarray of shape (n_samples, n_patches, patch_size)
         gates : ndarray of shape (patch_size, n_patterns)
         """
-        n_patches = patches.shape[1]
-        masks = patches @ gates >= 0
-        pieces = np.einsum("nkh,nkp->pnh", patches, masks) / n_patches
-        signs = np.where(masks, 1.0, -1.0)
-        cones = np.einsum("nkp,nkh->pnkh", signs, patches)
-        return GroupProgram(pieces, cones.reshape(gates.shape[1], -1, patches.shape[2]))
+        _, pieces, cones = average_blocks(patches, gates, 1.0 / patches.shape[1])
+        return GroupProgram(pieces, cones)
 
-    @property
-    def matrix_free(self):
-        """Whether :meth:`operator` avoids the dense program (average pooling)."""
-        return type(self.pooling) is AveragePooling
+    matrix_free = True  # (as the other formulations say whether :meth:`operator` is)
 
     def operator(self, patches, gates, with_candidates=True):
         """The same program as :meth:`program`, matrix-free: patterns recomputed from the gates.
@@ -85,10 +78,8 @@ class TwoLayerFormulation:
 
         Returns
         -------
-        operator : PatchOperator or DenseOperator
+        operator : PatchOperator
         """
-        if not self.matrix_free:  # other poolings have other pieces: the dense program is right
-            return DenseOperator(self.program(patches, gates))
         n_patches = patches.shape[1]
         weights = np.full(n_patches, 1.0 / n_patches)
         return PatchOperator(patches, gates, weights, with_candidates=with_candidates)
@@ -108,7 +99,7 @@ class TwoLayerFormulation:
         return summed_network(solutions, self.pooling)
 
 
-POOLINGS = {"average": AveragePooling, "max": PatchPooling, "none": PatchPooling}
+POOLINGS = ("average", "max", "none")
 READOUTS = ("sum", "dense")
 
 
@@ -120,5 +111,5 @@ def make_formulation(pooling, pool_size=None, readout="sum", grid_shape=None):
     patch grid) is needed whenever ``pool_size`` is given or ``pooling="none"``.
     """
     if pooling == "average" and pool_size is None and readout == "sum":
-        return TwoLayerFormulation(POOLINGS[pooling]())
+        return TwoLayerFormulation(AveragePooling())
     return make_pooled_formulation(pooling, pool_size, readout, grid_shape)
