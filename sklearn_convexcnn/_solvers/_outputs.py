@@ -248,8 +248,8 @@ def _refined_three_layer(program, y, solution, options):
     inputs of size 100 at ``beta=1e-3``, where CVXPY certifies only 5-18 % of the objective,
     the native solve from there took 88-322 s; five iterations take 1.5-7.5 s and end within
     3e-5 of CVXPY's objective. The refined point keeps the better of the two dual bounds
-    (both bound the same optimum) and CVXPY's status; the native solver's failure leaves
-    CVXPY's point.
+    (both bound the same optimum) and CVXPY's status, "optimal" where the refinement
+    certified a point that CVXPY did not; the native solver's failure leaves CVXPY's point.
     """
     try:
         refined = solve_three_layer(
@@ -258,6 +258,9 @@ def _refined_three_layer(program, y, solution, options):
         )  # fmt: skip
     except SolverFailed as exc:
         options.log(f"no native refinement of {solution.solver}'s point: {exc}")
+        return solution
+    if refined.duality_gap is None:  # its cone rows still violated: no point to certify
+        options.log(f"no native refinement of {solution.solver}'s point: {refined.status}")
         return solution
     bound = refined.objective - refined.duality_gap
     if solution.duality_gap is not None:  # (none where CVXPY's cutting planes did not finish)
@@ -275,7 +278,8 @@ def _refined_three_layer(program, y, solution, options):
         objective=refined.objective,
         duality_gap=gap,
         converged=converged,
-        status=solution.status if solution.converged else refined.status,
+        # (the refinement's own status would send the user to its iteration cap)
+        status=solution.status if solution.converged or not converged else "optimal",
     )
 
 
