@@ -428,34 +428,16 @@ def test_a_solution_called_solved_but_not_certified_warns(monkeypatch):
     assert reg.duality_gap_ > 1e-5 * reg.objective_
 
 
-def test_uncertified_three_layer_and_circular_cvxpy_points_warn(monkeypatch):
+def test_uncertified_three_layer_and_circular_cvxpy_points_warn():
     # found by a review: their gaps, from CVXPY's own dual points, went unchecked; inputs of
     # size 1e4 left Clarabel's three-layer point with a gap of 58 % of its objective
     rng = np.random.default_rng(7)
     X = rng.standard_normal((10, 6)) * 1e4
     y = (X[:, 1:4].sum(1) + 0.5 * rng.standard_normal(10) > 0).astype(int)
-    params = dict(
+    clf = ConvexCNNClassifier(
         architecture="three_layer", kernel_size=2, stride=2, loss="logistic", beta=0.002,
-        n_patterns=8, random_state=337,
+        n_patterns=8, random_state=337, solver="clarabel",
     )  # fmt: skip
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)  # (it may stall at this scale)
-        native = ConvexCNNClassifier(solver="native", **params).fit(X, y)
-    # the native refinement of CVXPY's point ends at the native optimum (Clarabel's point:
-    # twice it), attained by its network ...
-    refined = ConvexCNNClassifier(solver="clarabel", **params).fit(X, y)
-    assert refined.objective_ == pytest.approx(native.objective_, rel=1e-6)
-    assert refined.regularized_objective(X, y) == pytest.approx(refined.objective_, rel=1e-9)
-    assert max(native.lower_bound_, refined.lower_bound_) <= min(
-        native.objective_, refined.objective_
-    )
-
-    # ... and without it, Clarabel's point is warned about
-    def failing(*args, **kwargs):
-        raise SolverFailed("the restricted problem stopped with InsufficientProgress")
-
-    monkeypatch.setattr(outputs, "solve_three_layer", failing)
-    clf = ConvexCNNClassifier(solver="clarabel", **params)
     with pytest.warns(ConvergenceWarning, match=r"certified only to a duality gap of \d"):
         clf.fit(X, y)
     assert clf.duality_gap_ > 1e-3 * clf.objective_
@@ -467,41 +449,6 @@ def test_uncertified_three_layer_and_circular_cvxpy_points_warn(monkeypatch):
                 architecture=architecture, kernel_size=2, stride=2, beta=0.1, n_patterns=8,
                 random_state=0, solver="clarabel",
             ).fit(X / 1e4, y)  # fmt: skip
-
-
-def _three_layer_fit(**params):
-    rng = np.random.default_rng(3)
-    X, y = 10 * rng.standard_normal((14, 6)), rng.standard_normal(14)
-    reg = ConvexCNNRegressor(
-        architecture="three_layer", kernel_size=2, n_patterns=8, random_state=3, beta=1e-3,
-        solver="clarabel", **params,
-    )  # fmt: skip
-    return reg.fit(X, y)
-
-
-def test_a_three_layer_refinement_without_a_certified_point_keeps_cvxpy_s(monkeypatch):
-    # its cone rows still violated, the refinement has no gap: the fit crashed
-    from sklearn_convexcnn._solvers import _three_layer
-
-    monkeypatch.setattr(
-        outputs, "_refined_three_layer", lambda program, y, solution, options: solution
-    )
-    unrefined = _three_layer_fit()
-    monkeypatch.undo()
-    monkeypatch.setattr(_three_layer, "_MAX_ROW_ROUNDS", 1)
-    reg = _three_layer_fit()
-    assert reg.objective_ == unrefined.objective_
-
-
-def test_a_three_layer_refinement_cut_short_keeps_cvxpy_s_status(monkeypatch):
-    # the warning must speak of CVXPY's stop, not send the user to the refinement's own cap
-    _force(monkeypatch, {"CLARABEL"}, status=cp.OPTIMAL_INACCURATE)
-    monkeypatch.setattr(outputs, "_REFINEMENT_ITER", 0)
-    with pytest.warns(ConvergenceWarning) as record:
-        _three_layer_fit()
-    (message,) = [str(w.message) for w in record if "did not converge" in str(w.message)]
-    assert "CLARABEL stopped with status 'optimal_inaccurate'" in message
-    assert "cannot reach tol on this program" in message and "max_iter or" not in message
 
 
 def test_a_small_objective_is_held_to_the_relative_tolerance():

@@ -34,8 +34,6 @@ from ._three_layer import solve_three_layer
 # The relative duality gap to which CVXPY's conic solvers certify their solutions, at best:
 # Clarabel's come to about 1e-6 (1.3e-6 in one of scikit-learn's checks).
 CVXPY_ACCURACY = 1e-5
-# Native iterations that refine a CVXPY point of a three-layer program (_refined_three_layer).
-_REFINEMENT_ITER = 5
 
 
 @dataclasses.dataclass(frozen=True)
@@ -181,8 +179,6 @@ def solve_output(program, y, output, n_outputs, options, dense_program=None, **w
             solution = solve(program, y, **options.solver_options, **warm_start)
         else:
             solution = solve_program(program, y, solver=options.solver, **options.solver_options)
-            if hasattr(program, "outer_masks"):
-                solution = _refined_three_layer(program, y, solution, options)
     except SolverFailed as exc:
         failure = exc
     # CVXPY cannot improve on a point certified to its own accuracy: on 400 digits of 0 to
@@ -234,53 +230,6 @@ def solve_output(program, y, output, n_outputs, options, dense_program=None, **w
         + (f", {_blas_threads()} BLAS thread(s)" if options.verbose >= 2 else "")
     )
     return dataclasses.replace(solution, intercept=solution.intercept + offset)
-
-
-def _refined_three_layer(program, y, solution, options):
-    """CVXPY's point of a three-layer program, refined by the native solver started from it.
-
-    An interior point satisfies the second ReLU layer's rows only to its accuracy (1e-7 to
-    1e-3 of a branch's values), and the network's real ReLUs do not: its objective missed the
-    point's by up to 1.6e-4 of it, and fell below the certified lower bound. Started there,
-    the native solver adds the violated rows and polishes the point on its face, where the
-    network attains its objective: in 0.4-0.9 s and 0-4 iterations on four programs of
-    ``benchmarks/three_layer_rows.py``'s kind. At most ``_REFINEMENT_ITER`` iterations: on
-    inputs of size 100 at ``beta=1e-3``, where CVXPY certifies only 5-18 % of the objective,
-    the native solve from there took 88-322 s; five iterations take 1.5-7.5 s and end within
-    3e-5 of CVXPY's objective. The refined point keeps the better of the two dual bounds
-    (both bound the same optimum) and CVXPY's status, "optimal" where the refinement
-    certified a point that CVXPY did not; the native solver's failure leaves CVXPY's point.
-    """
-    try:
-        refined = solve_three_layer(
-            program, y, coef_init=solution.coef, intercept_init=solution.intercept,
-            **{**options.solver_options, "max_iter": min(options.max_iter, _REFINEMENT_ITER)},
-        )  # fmt: skip
-    except SolverFailed as exc:
-        options.log(f"no native refinement of {solution.solver}'s point: {exc}")
-        return solution
-    if refined.duality_gap is None:  # its cone rows still violated: no point to certify
-        options.log(f"no native refinement of {solution.solver}'s point: {refined.status}")
-        return solution
-    bound = refined.objective - refined.duality_gap
-    if solution.duality_gap is not None:  # (none where CVXPY's cutting planes did not finish)
-        bound = max(bound, solution.objective - solution.duality_gap)
-    gap = refined.objective - bound
-    converged = solution.converged or gap <= options.tol * abs(refined.objective)
-    options.log(
-        f"{solution.solver}'s point refined by the native solver: objective "
-        f"{solution.objective:.10g} to {refined.objective:.10g}, duality gap {gap:.3e}"
-    )
-    return dataclasses.replace(
-        solution,
-        coef=refined.coef,
-        intercept=refined.intercept,
-        objective=refined.objective,
-        duality_gap=gap,
-        converged=converged,
-        # (the refinement's own status would send the user to its iteration cap)
-        status=solution.status if solution.converged or not converged else "optimal",
-    )
 
 
 def solve_in_worker(
