@@ -37,14 +37,13 @@ from ._patches import extract_patches, resolve_geometry
 from ._patterns import MAX_EXACT_PATTERNS
 from ._resources import check_patches_memory, check_program_memory, patches_bytes
 from ._solvers import CVXPY_SOLVERS
-from ._solvers._native import rounding_floor
 from ._solvers._outputs import (
-    CVXPY_ACCURACY,
     DenseProgram,
     Finishing,
     SolveOptions,
     solve_in_worker,
     solve_output,
+    uncertified_message,
     unconverged_message,
 )
 from ._warnings import warn
@@ -53,11 +52,6 @@ _INPUT_ATTRIBUTES = ("n_features_in_", "feature_names_in_")
 # Patches extracted at a time for predictions (bytes).
 _PATCH_CHUNK_BYTES = 2**28
 _PRUNABLE = (TwoLayerFormulation, PooledSumFormulation, RegionalFormulation)
-
-# The relative duality gap above which a CVXPY point of a circular or three-layer program,
-# certified from the solver's own dual point, is called uncertified (well solved: 1e-7 to
-# 6e-4 of the objective; badly scaled inputs: 7.5e-3 to 0.58, which went unwarned).
-_LOOSE_GAP = 1e-3
 
 
 class _FittedProgram(NamedTuple):
@@ -371,7 +365,7 @@ class _BaseConvexCNN(BaseEstimator):
         CVXPY's points from their own dual points only, to 1e-6 to 1e-4 of the objective:
         re-solving for a better one (as for two layers) cost 0.6-5 s per output against
         CVXPY's 0.1-0.5 s (60 samples, d=16), so they are warned about only above
-        ``_LOOSE_GAP`` (:meth:`_warn_uncertified`).
+        ``_outputs.LOOSE_GAP`` (:meth:`_warn_uncertified`).
         """
         if isinstance(formulation, _PRUNABLE):
             residue = "prune" if self.prune else "clean"
@@ -396,34 +390,13 @@ class _BaseConvexCNN(BaseEstimator):
 
     def _warn_uncertified(self, solutions, Y, *, loose=False):
         """A ConvergenceWarning for every solution that its solver called solved but whose
-        certified duality gap says otherwise (a CVXPY fallback on badly scaled data reported
-        'optimal' with a gap of 12 % of its objective; Clarabel on a three-layer program of
-        inputs of size 1e4, 58 %).
-
-        The tolerance is ``tol``, but at least ``CVXPY_ACCURACY`` relative to the objective,
-        or ``_LOOSE_GAP`` where the gap of a CVXPY point comes from the solver's own dual
-        point (``loose``: circular and three-layer programs, 1e-7 to 6e-4 when well solved),
-        and at least the rounding of the dual objective, ``16 eps ||y||^2`` (``y`` centred
-        with an intercept; an absolute floor of 1e-9 hid gaps of 3e-4 on small objectives),
-        plus the loss of a fit exact to rounding (:func:`._solvers._native.rounding_floor`,
-        the objective of a constant target, whose mean is rounded).
-        """
-        relative = max(self.tol, _LOOSE_GAP if loose else CVXPY_ACCURACY)
+        certified duality gap says otherwise (:func:`._solvers._outputs.uncertified_message`;
+        ``loose`` for CVXPY points certified from their own dual points)."""
+        options = self._solve_options()
         for output, solution in enumerate(solutions):
-            if not solution.converged or solution.duality_gap is None:
-                continue  # unconverged solutions have warned already
-            y = Y[:, output] - (np.mean(Y[:, output]) if self.fit_intercept else 0.0)
-            rounding = 16 * np.finfo(float).eps * float(y @ y) + rounding_floor(Y[:, output])
-            tolerance = relative * abs(solution.objective) + rounding
-            if solution.duality_gap > tolerance:
-                warn(
-                    f"The convex program for output {output} is certified only to a duality "
-                    f"gap of {solution.duality_gap:.3e} (objective {solution.objective:.6g}, "
-                    f"tolerance {tolerance:.3e}), although {solution.solver} reported it "
-                    "solved: the fit may be that far above the optimum. Try standardised "
-                    "inputs, a larger beta or solver='native' with a larger max_iter.",
-                    ConvergenceWarning,
-                )
+            message = uncertified_message(solution, Y[:, output], output, options, loose=loose)
+            if message is not None:
+                warn(message, ConvergenceWarning)
 
     def _gates(self, formulation, patches, rng):
         """Gates of the program's patterns: every pattern, or those of random filters."""

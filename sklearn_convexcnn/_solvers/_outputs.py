@@ -27,13 +27,17 @@ from .._resources import check_memory, dense_program_bytes
 from .._warnings import warn
 from ._cvxpy import CVXPY_SOLVERS
 from ._layers import solve_program
-from ._native import solve_native
+from ._native import rounding_floor, solve_native
 from ._solution import SolverFailed
 from ._three_layer import solve_three_layer
 
 # The relative duality gap to which CVXPY's conic solvers certify their solutions, at best:
 # Clarabel's come to about 1e-6 (1.3e-6 in one of scikit-learn's checks).
 CVXPY_ACCURACY = 1e-5
+# The relative duality gap above which a CVXPY point of a circular or three-layer program,
+# certified from the solver's own dual point, is called uncertified (well solved: 1e-7 to
+# 6e-4 of the objective; badly scaled inputs: 7.5e-3 to 0.58, which went unwarned).
+LOOSE_GAP = 1e-3
 
 
 @dataclasses.dataclass(frozen=True)
@@ -298,6 +302,38 @@ def unconverged_message(solution, output, options):
         + "). "
         + _remedy(solution, options)
         + "; the network attains the returned point's objective, not the optimum."
+    )
+
+
+def uncertified_message(solution, y, output, options, *, loose=False):
+    """What to warn about a solution that its solver called solved but whose certified
+    duality gap says otherwise (a CVXPY fallback on badly scaled data reported 'optimal' with
+    a gap of 12 % of its objective; Clarabel on a three-layer program of inputs of size 1e4,
+    58 %), or ``None``.
+
+    The tolerance is ``tol``, but at least ``CVXPY_ACCURACY`` relative to the objective, or
+    ``LOOSE_GAP`` where the gap of a CVXPY point comes from the solver's own dual point
+    (``loose``: circular and three-layer programs), and at least the rounding of the dual
+    objective, ``16 eps ||y||^2`` (``y`` centred as the solver centred it; an absolute floor
+    of 1e-9 hid gaps of 3e-4 on small objectives), plus the loss of a fit exact to rounding
+    (:func:`._native.rounding_floor` of the uncentred ``y``: the objective of a constant
+    target, whose mean is rounded). Unconverged solutions are :func:`unconverged_message`'s.
+    """
+    if not solution.converged or solution.duality_gap is None:
+        return None
+    centred, _ = centred_targets(y, options.loss, options.fit_intercept)
+    # (the floor from y itself: the intercept's rounding grows with the mean)
+    rounding = 16 * np.finfo(float).eps * float(centred @ centred) + rounding_floor(y)
+    relative = max(options.tol, LOOSE_GAP if loose else CVXPY_ACCURACY)
+    tolerance = relative * abs(solution.objective) + rounding
+    if solution.duality_gap <= tolerance:
+        return None
+    return (
+        f"The convex program for output {output} is certified only to a duality gap of "
+        f"{solution.duality_gap:.3e} (objective {solution.objective:.6g}, tolerance "
+        f"{tolerance:.3e}), although {solution.solver} reported it solved: the fit may be that "
+        "far above the optimum. Try standardised inputs, a larger beta or solver='native' with "
+        "a larger max_iter."
     )
 
 
