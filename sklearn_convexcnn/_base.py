@@ -191,7 +191,14 @@ class _BaseConvexCNN(BaseEstimator):
             f"{geometry.patch_size}, {gates.shape[1]} distinct patterns"
         )
         if self.patterns == "generated":
-            gates, solutions, report = generation_fit(self, patches, formulation, Y, gates, rng)
+            gates, solutions, report = generation_fit(
+                patches, formulation, Y, gates, rng, n_patterns=self.n_patterns, beta=self.beta,
+                loss=self.loss, fit_intercept=self.fit_intercept, program_of=build,
+                solve=lambda program, y, *, output, **warm_start: self._solve(
+                    program, y, output, Y.shape[1], **warm_start
+                ),
+                log=self._log,
+            )  # fmt: skip
             if (message := unpassed_check_message(report)) is not None:
                 warn(message, ConvergenceWarning)
             generated = generation_attributes(report)

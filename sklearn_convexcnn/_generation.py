@@ -507,8 +507,13 @@ def _supports(formulation):
     return isinstance(formulation, TwoLayerFormulation | PooledSumFormulation)
 
 
-def generation_fit(estimator, patches, formulation, Y, gates, rng):
-    """The estimators' ``patterns="generated"`` fit, from the sampled ``gates``.
+def generation_fit(
+    patches, formulation, Y, gates, rng, *, n_patterns, beta, loss, fit_intercept, solve,
+    program_of, log,
+):  # fmt: skip
+    """The estimators' ``patterns="generated"`` fit, from the sampled ``gates``, with their
+    settings of :func:`generate_patterns` (``n_patterns``: the estimator's, an int or
+    ``"exact"``; ``solve(program, y, *, output, **warm_start)``).
 
     Returns
     -------
@@ -523,38 +528,31 @@ def generation_fit(estimator, patches, formulation, Y, gates, rng):
             f"'none'), but these parameters give a {type(formulation).__name__}; use "
             "patterns='sampled'."
         )
-    n_outputs = Y.shape[1]
-    if estimator.n_patterns == "exact":
+    if n_patterns == "exact":
         # column generation over the enumeration: small programs, the same certified optimum
         candidates, budget = gates, gates.shape[1]
         gates = formulation.sample_gates(patches, min(EXACT_START, budget), rng)
     else:
-        candidates, budget = "auto", estimator.n_patterns
-
-    def solve(program, y, *, output, **warm_start):
-        return estimator._solve(program, y, output, n_outputs, **warm_start)
-
+        candidates, budget = "auto", n_patterns
     gates, solutions, report = generate_patterns(
         patches,
         formulation,
         Y,
-        beta=estimator.beta,
-        loss=estimator.loss,
-        fit_intercept=estimator.fit_intercept,
+        beta=beta,
+        loss=loss,
+        fit_intercept=fit_intercept,
         solve=solve,
         gates=gates,
         budget=budget,
         rng=rng,
         candidate_gates=candidates,
-        program_of=(
-            formulation.operator if estimator._uses_operator(formulation) else formulation.program
-        ),
+        program_of=program_of,
         seed_steps=SEED_STEPS,
         seed_width=SEED_WIDTH,
         n_seed_patches=SEED_PATCHES,
         per_round=PER_ROUND,
         drop_inactive=True,
-        log=estimator._log,
+        log=log,
     )
     return gates, solutions, report
 
