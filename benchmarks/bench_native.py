@@ -25,7 +25,7 @@ import time
 import numpy as np
 
 from sklearn_convexcnn._formulations.two_layer import make_formulation
-from sklearn_convexcnn._optimality import dual_point, duality_gap, max_dual_norm
+from sklearn_convexcnn._optimality import dual_point, duality_gap, max_pattern_price
 from sklearn_convexcnn._patches import extract_patches, resolve_geometry
 from sklearn_convexcnn._solvers import solve_cvxpy
 from sklearn_convexcnn._solvers._native import solve_native
@@ -60,7 +60,7 @@ def synthetic(n, n_patterns, seed=0, phases=None):
     phases["patterns"] = time.perf_counter() - start
     start = time.perf_counter()
     operator = formulation.operator(patches, gates)
-    beta_max = max_dual_norm(operator, dual_point("squared", np.full(n, y.mean()), y, True))
+    beta_max = max_pattern_price(operator, dual_point("squared", np.full(n, y.mean()), y, True))
     phases["beta_max"] = time.perf_counter() - start
     return patches, gates, y, 0.1 * beta_max
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._formulations._operator import as_operator, fit_values
-from ._optimality import dual_norms, dual_point, scaled_dual_objective
+from ._optimality import dual_point, pattern_prices, scaled_dual_objective
 
 
 @dataclass(frozen=True)
@@ -283,7 +283,7 @@ def _best_dual(operator, fits, y, *, beta, loss, fit_intercept):
     best, best_top = -np.inf, np.inf
     for fit in fits:
         v = dual_point(loss, fit, y, fit_intercept)
-        top = float(dual_norms(operator, v, beta=beta).max(initial=0.0))
+        top = float(pattern_prices(operator, v, beta=beta).max(initial=0.0))
         value = scaled_dual_objective(loss, v, y, fit_intercept, beta=beta, top=top)
         if value > best:
             best, best_top = value, top

@@ -20,7 +20,7 @@ dual norm ``||Proj_{C_i}(+-A_i^T v)||`` over *all* patterns, and its (sub)gradie
 Each added pattern has a violated dual constraint, so the next restricted optimum is lower
 (Bach 2017, conditional gradient / column generation). The search is a local one, so its stop
 is a strong heuristic, not a proof, *unless* the patterns can be enumerated: then the check
-prices every pattern exactly (:func:`~._optimality.dual_norms`) and a passing check certifies
+prices every pattern exactly (:func:`~._optimality.pattern_prices`) and a passing check certifies
 that the fitted network is a global optimum of the non-convex training problem, with the
 certified lower bound ``-L*(-v)``.
 
@@ -36,7 +36,7 @@ import numpy as np
 
 from ._formulations._operator import fit_values
 from ._losses import dual_vector
-from ._optimality import dual_norms, dual_objective, dual_point
+from ._optimality import dual_objective, dual_point, pattern_prices
 
 
 @dataclass
@@ -371,7 +371,7 @@ def generate_patterns(
         new_gates, values = [], []
         if exhaustive:
             for v in vs:
-                norms = dual_norms(all_operator, v, beta=beta)
+                norms = pattern_prices(all_operator, v, beta=beta)
                 values.append(float(norms.max(initial=0.0)))
                 order = np.argsort(norms.max(axis=0))[::-1]
                 violators = [i for i in order if norms[:, i].max() > beta * (1 + check_tol)]

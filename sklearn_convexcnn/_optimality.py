@@ -306,7 +306,7 @@ def project_onto_cone(cone_rows, g, *, tol=1e-12, max_rounds=1000):
     return U[0]
 
 
-def dual_norms(program, v, *, beta=None, tol=1e-10, max_rounds=100):
+def pattern_prices(program, v, *, beta=None, tol=1e-10, max_rounds=100):
     """The prices ``p_i(+-A_i^T v)`` of every pattern (:func:`cone_prices`), for the Euclidean
     norm ``||Proj_{C_i}(+-A_i^T v)||``.
 
@@ -346,8 +346,8 @@ def dual_norms(program, v, *, beta=None, tol=1e-10, max_rounds=100):
     return norms
 
 
-def max_dual_norm(program, v, *, tol=1e-10, max_rounds=100, batch=8):
-    """``dual_norms(program, v).max()``, projecting exactly only the patterns that can be it.
+def max_pattern_price(program, v, *, tol=1e-10, max_rounds=100, batch=8):
+    """``pattern_prices(program, v).max()``, projecting exactly only the patterns that can be it.
 
     Every pattern first gets a cheap upper bound (its projection onto the cone of its
     candidate rows, :meth:`~._formulations._operator.PatchOperator.candidate_rows`, or
@@ -456,7 +456,7 @@ def scaled_dual_objective(loss, v, y, fit_intercept, *, beta, top):
 def duality_gap(program, loss, f, y, *, beta, primal, fit_intercept, tol=1e-10):
     """Duality gap of a primal point: its objective minus a dual lower bound.
 
-    The dual point is :func:`dual_point` of ``f`` scaled by ``min(1, beta / max(dual_norms))``,
+    The dual point is :func:`dual_point` of ``f`` scaled by ``min(1, beta / max(pattern_prices))``,
     which makes it feasible, so ``primal - gap`` is a lower bound on the optimum *whatever* the
     primal point. ``primal`` must be the objective of a feasible point (every group in its cone).
 
@@ -480,7 +480,7 @@ def duality_gap(program, loss, f, y, *, beta, primal, fit_intercept, tol=1e-10):
         The dual lower bound.
     """
     v = dual_point(loss, f, y, fit_intercept)
-    norms = dual_norms(program, v, beta=beta, tol=tol)
+    norms = pattern_prices(program, v, beta=beta, tol=tol)
     dual = scaled_dual_objective(
         loss, v, y, fit_intercept, beta=beta, top=float(norms.max(initial=0.0))
     )

@@ -9,7 +9,7 @@ from sklearn.utils import check_array, check_random_state
 from ._compat import Interval, StrOptions, validate_params
 from ._formulations.two_layer import POOLINGS, READOUTS, make_formulation
 from ._losses import best_intercept, centred_targets
-from ._optimality import dual_point, max_dual_norm
+from ._optimality import dual_point, max_pattern_price
 from ._patches import extract_patches, resolve_geometry
 from ._resources import check_patches_memory, check_program_memory
 from ._solvers._native import solve_native
@@ -192,7 +192,7 @@ def convex_cnn_path(
         regions, index = np.zeros(gates.shape[1], dtype=int), np.arange(gates.shape[1])
     if betas is None:
         f = np.full(len(y), best_intercept(loss, y) if fit_intercept else 0.0)
-        beta_max = max_dual_norm(operator, dual_point(loss, f, y, fit_intercept))
+        beta_max = max_pattern_price(operator, dual_point(loss, f, y, fit_intercept))
         if not beta_max > 0:
             raise ValueError(
                 "convex_cnn_path got betas=None, but beta_max is 0: the empty network "

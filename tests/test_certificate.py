@@ -5,7 +5,7 @@ import pytest
 
 from sklearn_convexcnn import ConvexCNNClassifier, ConvexCNNRegressor
 from sklearn_convexcnn._formulations.two_layer import AveragePooling, TwoLayerFormulation
-from sklearn_convexcnn._optimality import dual_norms
+from sklearn_convexcnn._optimality import pattern_prices
 from sklearn_convexcnn._patches import extract_patches
 from sklearn_convexcnn._patterns import enumerate_gates
 from sklearn_convexcnn._solvers import solve_cvxpy
@@ -139,7 +139,7 @@ def test_dual_constraint_over_enumerated_patterns_is_the_max_over_all_filters(ke
     v = y - model.predict(X)
     v -= v.mean()
     operator = TwoLayerFormulation(AveragePooling()).operator(patches, enumerate_gates(patches))
-    enumerated = dual_norms(operator, v, beta=0.05).max()  # exact where above beta
+    enumerated = pattern_prices(operator, v, beta=0.05).max()  # exact where above beta
     if kernel_size == 2:
         angles = np.linspace(0, 2 * np.pi, 1_000_001)
         filters = np.stack([np.cos(angles), np.sin(angles)])

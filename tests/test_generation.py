@@ -15,7 +15,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn_convexcnn import ConvexCNNRegressor
 from sklearn_convexcnn._formulations.two_layer import make_formulation
 from sklearn_convexcnn._generation import generate_patterns, oracle_search
-from sklearn_convexcnn._optimality import dual_norms, dual_point
+from sklearn_convexcnn._optimality import dual_point, pattern_prices
 from sklearn_convexcnn._solvers._native import solve_native
 
 TOL = 1e-9
@@ -196,7 +196,7 @@ def test_oracle_search_finds_the_exact_maximum_on_small_filters():
     formulation = make_formulation("average")
     rng = np.random.default_rng(0)
     v = dual_point("squared", np.zeros_like(y), y, True)
-    exact = dual_norms(formulation.operator(patches, formulation.enumerate_gates(patches)), v)
+    exact = pattern_prices(formulation.operator(patches, formulation.enumerate_gates(patches)), v)
     starts = rng.standard_normal((16, 2))
     U, signs, values = oracle_search(formulation, patches, v, starts)
     assert np.allclose(np.linalg.norm(U, axis=1), 1.0)

@@ -27,11 +27,11 @@ from sklearn_convexcnn._formulations.two_layer import make_formulation
 from sklearn_convexcnn._optimality import (
     cone_prices,
     cone_projections,
-    dual_norms,
     dual_objective,
     dual_point,
     duality_gap,
-    max_dual_norm,
+    max_pattern_price,
+    pattern_prices,
     project_onto_cone,
 )
 from sklearn_convexcnn._patches import extract_patches, resolve_geometry
@@ -60,7 +60,7 @@ def _beta(program, loss, y, fit_intercept, fraction=0.2):
     f = np.zeros(len(y))
     if fit_intercept:
         f += y.mean() if loss == "squared" else np.log((1 + y.mean()) / (1 - y.mean()))
-    return fraction * dual_norms(program, dual_point(loss, f, y, fit_intercept)).max()
+    return fraction * pattern_prices(program, dual_point(loss, f, y, fit_intercept)).max()
 
 
 def _dual_optimum(program, loss, y, beta, fit_intercept):
@@ -472,8 +472,8 @@ def test_max_dual_norm_is_the_largest_dual_norm(seed):
     patches, gates, y, formulation = _problem(seed, "squared", n=40, n_patterns=60)
     v = dual_point("squared", np.full(len(y), y.mean()), y, True)
     for program in (formulation.operator(patches, gates), formulation.program(patches, gates)):
-        expected = dual_norms(program, v, max_rounds=1000).max()
-        assert max_dual_norm(program, v, max_rounds=1000, batch=3) == pytest.approx(
+        expected = pattern_prices(program, v, max_rounds=1000).max()
+        assert max_pattern_price(program, v, max_rounds=1000, batch=3) == pytest.approx(
             expected, rel=1e-12
         )
 
@@ -487,10 +487,10 @@ def test_prices_carried_between_iterations_stay_upper_bounds(wanted):
     operator = formulation.operator(patches, gates)
     rng = np.random.default_rng(0)
     v = dual_point("squared", np.full(len(y), y.mean()), y, True)
-    beta = 0.5 * max_dual_norm(operator, v)
+    beta = 0.5 * max_pattern_price(operator, v)
     memory = _PriceMemory()
     for _ in range(6):
-        exact = dual_norms(operator, v)
+        exact = pattern_prices(operator, v)
         prices = _price(operator, operator.correlations(v), beta, memory, 1000, wanted)
         assert np.all(prices >= exact * (1 - 1e-9))
         deciding = prices > beta
@@ -752,7 +752,7 @@ def test_path_matches_cold_starts(loss):
     mean = y.mean()
     f = np.full(len(y), mean if loss == "squared" else np.log((1 + mean) / (1 - mean)))
     empty = dual_point(loss, f, y, fit_intercept=True)
-    assert betas[0] == pytest.approx(dual_norms(operator, empty).max(), rel=1e-12)
+    assert betas[0] == pytest.approx(pattern_prices(operator, empty).max(), rel=1e-12)
     for beta, objective in zip(betas[1:], objectives[1:], strict=True):
         cold = solve_native(
             operator, y, beta=beta, loss=loss, fit_intercept=True, tol=1e-9, max_iter=100
