@@ -370,7 +370,7 @@ def _lower_of(native, cvxpy, dense_program, dense, y, options):
 
     CVXPY's point is compared once its groups are put in their cones: an interior point that
     stopped early can leave them, and its objective is then below the optimum (a Clarabel
-    iterate at 0.1 of the optimum became 30 times it once in the cones).
+    iterate below it was 30 times it once in the cones).
     """
     cvxpy = solution_with_gap(
         dense_program.formulation,
