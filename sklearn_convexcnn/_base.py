@@ -379,7 +379,9 @@ class _BaseConvexCNN(BaseEstimator):
             return Finishing(formulation, patches, gates, certify=True, residue=residue)
         if isinstance(formulation, CircularFormulation):
             return Finishing(formulation, patches, gates, certify=True, polish=False)
-        return Finishing()  # three-layer and linear CNNs: the solver's point as it is
+        if isinstance(formulation, ThreeLayerFormulation):
+            return Finishing(residue="clean")  # (the network keeps every non-zero group)
+        return Finishing()  # linear CNNs: the solver's point as it is
 
     def _checked_pruning(self, formulation, patches, Y, finished):
         """The pruned solutions if their network attains their objective, else the cleaned.

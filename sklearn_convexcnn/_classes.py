@@ -155,15 +155,14 @@ _PARAMETERS = """\
         ``"native"`` also solves circular programs (3-11x slower than CVXPY) and three-layer
         programs (by column generation with the second layer's multipliers; 0.5-8x CVXPY's
         time), certified to ``tol``, where CVXPY's points are certified only to about ``1e-7``
-        to ``1e-4``. The network of a CVXPY point of a three-layer program can miss
-        ``objective_`` (``4e-6`` relative on standardised inputs, ``1.6e-4`` on inputs of size
-        10 at ``beta=1e-3``: the point's residue, dropped from the network, moves the second
-        ReLU layer off its tight constraints); the native solver's networks attain their
-        objective (to about ``1e-9``). Where the native solver fails, or stalls with a
-        gap above ``1e-5`` times the objective (what the conic solvers certify at best),
-        ``"auto"`` also solves the whole program through CVXPY, with a RuntimeWarning, and
-        keeps the better of the two points (each in its cones). Where it stops at
-        ``max_iter``, ``"auto"`` returns its last point
+        to ``1e-4``. The network of a CVXPY point of a three-layer program attains
+        ``objective_`` only as accurately as the point satisfies the second ReLU layer's
+        constraints (``1e-7`` to ``6e-7`` relative in our examples); the native solver's
+        networks attain their objective (to about ``1e-9``). Where the native solver fails,
+        or stalls with a gap above ``1e-5`` times the objective (what the conic solvers
+        certify at best), ``"auto"`` also solves the whole program through CVXPY, with a
+        RuntimeWarning, and keeps the better of the two points (each in its cones). Where it
+        stops at ``max_iter``, ``"auto"`` returns its last point
         with a ConvergenceWarning, as ``"native"`` does.
 
     fit_intercept : bool, default=True

@@ -22,6 +22,7 @@ from threadpoolctl import threadpool_info, threadpool_limits
 
 from .._certificate import solution_with_gap
 from .._formulations._pruning import clean_solution, prune_solution
+from .._formulations.three_layer import clean_three_layer
 from .._losses import best_intercept, centred_targets, loss_value
 from .._resources import check_memory, dense_program_bytes
 from .._warnings import warn
@@ -128,7 +129,8 @@ class Finishing:
         solution = _empty_if_no_worse(solution, y, options)
         if self.residue is None:
             return solution, None
-        cleaned = clean_solution(program, solution, y, beta=options.beta, loss=options.loss)
+        clean = clean_three_layer if hasattr(program, "outer_masks") else clean_solution
+        cleaned = clean(program, solution, y, beta=options.beta, loss=options.loss)
         if self.residue == "clean":
             return cleaned, None
         return prune_solution(program, solution, y, beta=options.beta, loss=options.loss), cleaned
