@@ -372,7 +372,9 @@ class _BaseConvexCNN(BaseEstimator):
         CVXPY's points from their own dual points only, to 1e-6 to 1e-4 of the objective:
         re-solving for a better one (as for two layers) cost 0.6-5 s per output against
         CVXPY's 0.1-0.5 s (60 samples, d=16), so they are warned about only above
-        ``_outputs.LOOSE_GAP`` (:meth:`_warn_uncertified`).
+        ``_outputs.LOOSE_GAP`` (:meth:`_warn_uncertified`). Three-layer CNNs: no solver
+        residue where dropping it keeps the second layer's rows. Linear CNNs: the point as it
+        is.
         """
         if isinstance(formulation, _PRUNABLE):
             residue = "prune" if self.prune else "clean"

@@ -105,7 +105,8 @@ class Finishing:
     polish : bool
         See :func:`~.._certificate.solution_with_gap`.
     residue : {"prune", "clean", None}
-        Remove the solver's residue (:func:`~.._formulations._pruning.clean_solution`), and
+        Remove the solver's residue (:func:`~.._formulations._pruning.clean_solution`;
+        :func:`~.._formulations.three_layer.clean_three_layer` for three-layer programs), and
         with ``"prune"`` also prune to at most ``n + 1`` groups (``prune_solution``).
     """
 
