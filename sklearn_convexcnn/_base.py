@@ -205,19 +205,16 @@ class _BaseConvexCNN(BaseEstimator):
             program = build(patches, gates)  # the program grew with the generated patterns
             finishing = self._finishing(formulation, patches, gates)
             options = self._solve_options()
-            finished = [
+            solutions = [
                 finishing(program, solution, Y[:, output], options)
                 for output, solution in enumerate(solutions)
             ]
         else:
             finishing = self._finishing(formulation, patches, gates)
-            finished = self._solve_outputs(
+            solutions = self._solve_outputs(
                 program, Y, DenseProgram(formulation, patches, gates), warm, finishing
             )
             generated = generation_attributes(None)
-        solutions = [solution for solution, _ in finished]
-        if finishing.residue == "prune":
-            solutions = self._checked_pruning(formulation, patches, Y, finished)
         self._warn_uncertified(solutions, Y, loose=not isinstance(formulation, _PRUNABLE))
         network = formulation.network(solutions)
         return {
@@ -358,17 +355,18 @@ class _BaseConvexCNN(BaseEstimator):
             )
             for output in range(n_outputs)
         )
-        for output, ((solution, _), caught) in enumerate(results):
+        for output, (solution, caught) in enumerate(results):
             for message, category in caught:
                 warn(message, category)
             self._warn_unconverged(solution, output, options)
-        return [finished for finished, _ in results]
+        return [solution for solution, _ in results]
 
     def _finishing(self, formulation, patches, gates):
         """What every output's solution goes through after its solve (:class:`Finishing`).
 
         Two-layer ReLU CNNs: a certified duality gap, and no solver residue, pruned to at most
-        ``n + 1`` groups with ``prune`` (doc/formulations.md §2.4). Circular CNNs: the gap of
+        ``n + 1`` groups with ``prune`` where the pruned network attains its objective
+        (doc/formulations.md §2.4), each output in its worker. Circular CNNs: the gap of
         CVXPY's points from their own dual points only, to 1e-6 to 1e-4 of the objective:
         re-solving for a better one (as for two layers) cost 0.6-5 s per output against
         CVXPY's 0.1-0.5 s (60 samples, d=16), so they are warned about only above
@@ -384,20 +382,6 @@ class _BaseConvexCNN(BaseEstimator):
         if isinstance(formulation, ThreeLayerFormulation):
             return Finishing(residue="clean")  # (the network keeps every non-zero group)
         return Finishing()  # linear CNNs: the solver's point as it is
-
-    def _checked_pruning(self, formulation, patches, Y, finished):
-        """The pruned solutions if their network attains their objective, else the cleaned.
-
-        Re-checked with real ReLUs (doc/formulations.md §2.4): the pruned network must attain the
-        pruned (= cleaned: the same fit and regulariser) convex objective.
-        """
-        pruned = [solution for solution, _ in finished]
-        convex = sum(solution.objective for solution in pruned)
-        network = formulation.network(pruned).objective(patches, Y, self.beta, self.loss)
-        if network <= convex + 1e-7 * abs(convex):
-            return pruned
-        self._log(f"pruning skipped: objective {network:.9g} > {convex:.9g} unpruned")
-        return [cleaned for _, cleaned in finished]
 
     def _warn_uncertified(self, solutions, Y, *, loose=False):
         """A ConvergenceWarning for every solution that its solver called solved but whose

@@ -135,11 +135,11 @@ _PARAMETERS = """\
         magnitudes are moved along null directions of the fit and the regulariser
         (Carathéodory) until at most ``n_samples + 1`` neurons remain *per output* (outputs,
         one per class in one-vs-rest, are separate programs). The objective does not change,
-        and the result is checked with real ReLUs (the unpruned network is kept if pruning
-        would cost more than ``1e-7`` relative). Interior-point solvers otherwise return many
-        more neurons than needed. With or without pruning, solver residue (groups whose norm
-        *and* fit are both below ``1e-6`` times the largest) is dropped and the other groups
-        are put exactly in their cones.
+        and each output's result is checked with real ReLUs (its unpruned network is kept if
+        pruning would cost more than ``1e-7`` relative). Interior-point solvers otherwise
+        return many more neurons than needed. With or without pruning, solver residue
+        (groups whose norm *and* fit are both below ``1e-6`` times the largest) is dropped
+        and the other groups are put exactly in their cones.
 
     solver : {"auto", "native", "clarabel", "ecos", "scs"}, default="auto"
         ``"native"`` is the package's working-set solver: it keeps only the few groups and

@@ -107,7 +107,9 @@ class Finishing:
     residue : {"prune", "clean", None}
         Remove the solver's residue (:func:`~.._formulations._pruning.clean_solution`;
         :func:`~.._formulations.three_layer.clean_three_layer` for three-layer programs), and
-        with ``"prune"`` also prune to at most ``n + 1`` groups (``prune_solution``).
+        with ``"prune"`` also prune to at most ``n + 1`` groups (``prune_solution``), where
+        the pruned network attains the pruned objective (:meth:`_attains`), and only clean
+        where it does not.
     """
 
     formulation: object = None
@@ -118,9 +120,7 @@ class Finishing:
     residue: str = None
 
     def __call__(self, program, solution, y, options):
-        """``(solution, cleaned)``: the finished solution and, if it was pruned, the same
-        solution only cleaned (what the estimator falls back on if the pruned network does
-        not attain its objective); ``cleaned`` is ``None`` otherwise."""
+        """The finished solution."""
         if self.certify and solution.duality_gap is None:
             solution = solution_with_gap(
                 self.formulation, self.patches, self.gates, program, solution, y,
@@ -129,12 +129,25 @@ class Finishing:
             )  # fmt: skip
         solution = _empty_if_no_worse(solution, y, options)
         if self.residue is None:
-            return solution, None
+            return solution
+        if self.residue == "prune":
+            pruned = prune_solution(program, solution, y, beta=options.beta, loss=options.loss)
+            if self._attains(pruned, y, options):
+                return pruned
         clean = clean_three_layer if hasattr(program, "outer_masks") else clean_solution
-        cleaned = clean(program, solution, y, beta=options.beta, loss=options.loss)
-        if self.residue == "clean":
-            return cleaned, None
-        return prune_solution(program, solution, y, beta=options.beta, loss=options.loss), cleaned
+        return clean(program, solution, y, beta=options.beta, loss=options.loss)
+
+    def _attains(self, pruned, y, options):
+        """Whether the network of ``pruned``, with real ReLUs, attains its objective
+        (doc/formulations.md §2.4); pruned and cleaned points share it (the same fit and
+        regulariser), so the cleaned one is the fallback. One output's network is its
+        share of the estimator's (every neuron reads out to one output)."""
+        network = self.formulation.network([pruned])
+        value = network.objective(self.patches, y[:, None], options.beta, options.loss)
+        if value <= pruned.objective + 1e-7 * abs(pruned.objective):
+            return True
+        options.log(f"pruning skipped: objective {value:.9g} > {pruned.objective:.9g} unpruned")
+        return False
 
 
 def _empty_if_no_worse(solution, y, options):
