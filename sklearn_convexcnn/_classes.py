@@ -151,11 +151,12 @@ _PARAMETERS = """\
         times faster and with memory that grows like ``n * K * h``. The others
         hand the whole program to a conic solver through CVXPY. ``"auto"`` is ``"native"`` for
         two-layer ReLU CNNs (matrix-free for average pooling and no pooling, from the dense
-        program for max pooling), and otherwise the first installed of Clarabel, ECOS, SCS.
-        ``"native"`` also solves circular programs (3-11x slower than CVXPY) and three-layer
-        programs (by column generation with the second layer's multipliers; 0.5-8x CVXPY's
-        time), certified to ``tol``, where CVXPY's points are certified only to about ``1e-7``
-        to ``1e-4``. The network of a CVXPY point of a three-layer program attains
+        program for max pooling), and otherwise the first installed of Clarabel, ECOS, SCS,
+        each failure handing over to the next. ``"native"`` also solves circular programs
+        (3-11x slower than CVXPY) and three-layer programs (by column generation with the
+        second layer's multipliers; 0.5-2.3x CVXPY's time with the squared loss, 1-70x with
+        the logistic loss), certified to ``tol``, where CVXPY's points are certified only to
+        about ``1e-7`` to ``1e-4``. The network of a CVXPY point of a three-layer program attains
         ``objective_`` only as accurately as the point satisfies the second ReLU layer's
         constraints (``1e-7`` to ``6e-7`` relative in our examples); the native solver's
         networks attain their objective (to about ``1e-9``). Where the native solver fails,
@@ -223,7 +224,8 @@ _ATTRIBUTES = """\
         branch, after its second ReLU (``branches_`` maps filters to branches). With
         ``readout="dense"`` or ``pooling="none"``, ``output_weights_[j, l, o]`` weighs region
         ``l`` of ``Q`` (pools in row-major order over the patch grid; patches for
-        ``"none"``), and every neuron reads out exactly one region.
+        ``"none"``), and with ReLUs every neuron reads out exactly one region (a linear CNN
+        without pooling, ``activation="linear"``, reads out every patch).
 
     intercept_ : ndarray of shape (n_outputs,)
         Output bias (zeros when ``fit_intercept=False``).
@@ -268,7 +270,8 @@ _ATTRIBUTES = """\
         Three-layer CNNs only: the branch (row of ``output_weights_``) of each filter.
 
     n_patterns_ : int
-        Number of distinct activation patterns in the convex program.
+        Number of distinct activation patterns in the convex program; with
+        ``patterns="generated"``, those still active at the end (inactive ones are dropped).
 
     gates_ : ndarray of shape (patch_size, `n_patterns_`)
         One filter inside each pattern's cell; ``1[X_k g >= 0]`` recomputes the patterns.
@@ -305,8 +308,11 @@ _ATTRIBUTES = """\
         the true maximum). ``nan`` for ``"sampled"``, which runs no check.
 
     is_certified_ : bool
-        Whether the final check priced every pattern and passed: the network is then a global
-        optimum of the non-convex training problem (to the solver's tolerance).
+        Whether the final check of ``patterns="generated"`` priced every pattern and passed:
+        the network is then a global optimum of the non-convex training problem (to the
+        solver's tolerance). Always ``False`` for ``patterns="sampled"``, which runs no check,
+        even with ``n_patterns="exact"`` (whose fit is that global optimum): :meth:`certify`
+        proves it for any fit.
 
     n_features_in_ : int
         Number of features seen during fit.
@@ -408,7 +414,7 @@ class ConvexCNNClassifier(ClassifierMixin, _BaseConvexCNN):
         (``benchmarks/cvxpy_logistic.py``) ECOS failed on two in three; Clarabel failed on 3
         and warned of an inaccurate point on one in six, and a fifth of its other points lay
         1e-6 to 1e-5 above the optimum (it needs ``tol=1e-9`` for ``1e-6``). The native
-        solver (``"auto"`` for two-layer CNNs) certifies both losses to ``tol``, and there the
+        solver (``"auto"`` for two-layer ReLU CNNs) certifies both losses to ``tol``, and there the
         logistic programs can be the cheaper ones: on the full digits (2x2 regions,
         ``beta=0.1``) they keep 227 neurons against 873 and fit in half the time, at 0.984
         test accuracy against 0.982.
