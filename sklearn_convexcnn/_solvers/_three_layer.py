@@ -60,7 +60,7 @@ from ._native import (
     _from_face,
     _newton_on_blocks,
     _proximal_newton,
-    rounding_floor,
+    certifiable_gap,
 )
 from ._solution import Solution, SolverFailed
 
@@ -438,7 +438,7 @@ def _solve(
     row_norms = np.linalg.norm(program.cones, axis=2)
     multipliers = np.zeros((2 * shape[2], n_samples))
     qp_tol = min(1e-9, max(1e-12, 1e-2 * tol))
-    atol = rounding_floor(y)
+    atol = certifiable_gap(y)
     n_iter, best_dual, converged, stalled = 0, -np.inf, False, False
     # the lowest feasible point so far: the answer of a solve that stops short (a restricted
     # solve failed, a stall, max_iter), whose last point can be the higher one
