@@ -13,10 +13,20 @@ from sklearn_convexcnn._losses import dual_vector, loss_value
 from sklearn_convexcnn._optimality import _nnls_projection
 from sklearn_convexcnn._solvers import _native
 from sklearn_convexcnn._solvers._faces import (
+    _TIGHT,
     FacesFailed,
     _face_system,
     _Faces,
     solve_on_faces,
+)
+
+from ._cones import (
+    ROUNDING_RTOL,
+    SOLVER_RTOL,
+    assert_in_cone,
+    assert_nonnegative,
+    assert_tight,
+    relative_slacks,
 )
 
 
@@ -69,9 +79,13 @@ def _check_kkt_point(M, y, blocks, beta, loss, coef, b):
             projection, _ = _nnls_projection(rows, correlation)
             assert np.linalg.norm(projection) <= beta * (1 + 1e-7)
             continue
-        assert np.min(rows @ coef[j]) >= -1e-14 * norm * np.linalg.norm(rows, axis=1).max()
-        # -gradient = correlation - beta u must be in the normal cone of the active rows
-        active = rows @ coef[j] <= 1e-8 * norm * np.linalg.norm(rows, axis=1)
+        # the face method's point lies on a face: its tight rows at zero slack to rounding.
+        # 1e-14, tighter than ROUNDING_RTOL: the check asked 1e-14 of the largest row (the
+        # points meet it, the worst relative slack measured is 0)
+        assert_in_cone(rows, coef[j], rtol=1e-14, what=f"group {j}")
+        # -gradient = correlation - beta u must be in the normal cone of the active rows (the
+        # rows the face method itself counts as tight)
+        active = relative_slacks(rows, coef[j]) <= _TIGHT
         descent, _ = _nnls_projection(rows[active], correlation - beta * coef[j] / norm)
         assert np.linalg.norm(descent) <= 1e-6 * beta
 
@@ -133,7 +147,7 @@ def test_face_system_is_the_objectives_derivatives_on_the_face(loss, fit_interce
     # the tight rows stay tight along the face
     for i, j in enumerate(active):
         basis = padded[i][:, valid.reshape(len(active), h)[i]]
-        np.testing.assert_allclose(blocks[j][tight[j]] @ basis, 0.0, atol=1e-12)
+        assert_tight(blocks[j][tight[j]], basis, rtol=ROUNDING_RTOL, what=f"group {j}")
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -277,7 +291,7 @@ def test_descent_does_not_cross_dependent_rows_at_zero_slack():
     tight[0][2] = False  # as left by a step that blocked on rows 0 and 1 only
     direction = _descent(faces, coef, y - coef[0], tight, faces.rounding(coef, 0.0))
     assert direction is not None
-    assert np.min(rows @ direction[0]) >= -1e-12
+    assert_in_cone(rows, direction[0], rtol=ROUNDING_RTOL)
     np.testing.assert_allclose(direction[0], [1.5, 1.5, 0.0])
 
 
@@ -316,7 +330,7 @@ def test_blocked_steps_minimise_the_model_on_the_smaller_face():
         expected = -Z @ np.linalg.solve(Z.T @ K @ Z, Z.T @ g)
         step = blocked.step(g)
         np.testing.assert_allclose(step, expected, atol=1e-12)
-        np.testing.assert_allclose(A @ step, 0.0, atol=1e-12)
+        assert_tight(A, step, rtol=ROUNDING_RTOL)
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -348,4 +362,39 @@ def test_blocked_steps_keep_added_rows_tight_on_a_singular_hessian(seed):
         A[k, (k % 2) * h : (k % 2 + 1) * h] = row
     step = blocked.step(g)
     assert g @ step < 0
-    assert np.abs(A @ step).max() <= 1e-9 * np.abs(A).max() * np.abs(step).max()
+    # not to rounding: the Hessian is singular and the step goes through a Schur complement of
+    # condition 1e14. 1e-10 is the check's 1e-9 of max|A| max|step|, made relative to the
+    # rows' and the step's norms (at most sqrt(5 * 10) times those) without loosening it
+    assert_tight(A, step, rtol=1e-10)
+
+
+def test_cone_checks_fail_on_violated_points():
+    """The shared checks of ``tests/_cones.py`` fail where they must, scale-free, and name the
+    row: a row at -2e-9 relative slack passes the solver's tolerance only when loosened."""
+    rows = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    unit = np.array([1.0, 0.0])
+    # row 1 of the scaled point at relative slack -2e-9 (the point is of norm ~1 + 2e-18)
+    outside = np.array([1.0, -2e-9])
+    for scale in (1e-6, 1.0, 1e6):
+        assert_in_cone(scale * rows, scale * unit, rtol=ROUNDING_RTOL)
+        with pytest.raises(AssertionError, match=r"group 3: row 1 has relative slack -2\.000e-09"):
+            assert_in_cone(scale * rows, scale * outside, rtol=SOLVER_RTOL, what="group 3")
+        assert_in_cone(scale * rows, scale * outside, rtol=1e-8)
+    np.testing.assert_allclose(relative_slacks(rows, outside), [1.0, -2e-9, (1 - 2e-9) / 2**0.5])
+    assert np.all(relative_slacks(rows, np.zeros(2)) == 0.0)  # the origin is in every cone
+    # the projection of a polar vector, at rounding's size: relative to the input's norm
+    residue = np.array([-1e-15, 1e-16])
+    with pytest.raises(AssertionError, match="row 0 has relative slack"):
+        assert_in_cone(rows, residue, rtol=ROUNDING_RTOL)
+    assert_in_cone(rows, residue, rtol=ROUNDING_RTOL, size=1.0)
+    # tight rows: |rows @ d| small relative to ||row|| ||d||, per column of a basis
+    basis = np.array([[0.0, 0.0], [1.0, 2.0]])
+    assert_tight(rows[:1], basis, rtol=ROUNDING_RTOL)
+    with pytest.raises(AssertionError, match=r"row 0 \(point 1\) has relative slack 1\.000e-10"):
+        assert_tight(rows[:1], basis + [[0.0, 2e-10], [0.0, 0.0]], rtol=ROUNDING_RTOL)
+    with pytest.raises(AssertionError, match=r"row 0 has relative slack -1\.000e-09"):
+        assert_tight(rows[:1], np.array([-1e-9, 1.0]), rtol=ROUNDING_RTOL)
+    # values relative to a scale of their own (a branch's largest pre-activation)
+    assert_nonnegative(np.zeros(3), rtol=SOLVER_RTOL, scale=0.0)
+    with pytest.raises(AssertionError, match=r"branch \(1, 0\): row 2 has relative slack -2"):
+        assert_nonnegative([4.0, 0.0, -8e-9], rtol=SOLVER_RTOL, scale=4.0, what="branch (1, 0)")
