@@ -430,8 +430,9 @@ def test_three_layer_cutting_planes_reach_the_optimum_over_every_row():
         planes = _layers._solve_three_layer_with("CLARABEL", start, y, **options)
         assert planes.converged
         assert planes.objective == pytest.approx(every.objective, rel=1e-6)
-        # certified: a lower bound that the solve over every row does not undercut
-        assert -1e-9 <= planes.duality_gap <= 1e-4 * planes.objective
+        # certified: a lower bound that the solve over every row does not undercut. CVXPY's
+        # 'optimal' is no gap below tol: its dual point certifies 1.8e-7 and 1.2e-8 here
+        assert -1e-9 <= planes.duality_gap <= 1e-6 * planes.objective
         assert planes.objective - planes.duality_gap <= every.objective * (1 + 1e-9)
         groups = np.moveaxis(planes.coef, 3, 0).reshape(n_patterns, -1, program.cones.shape[2])
         norms = np.linalg.norm(groups, axis=2)
@@ -440,7 +441,8 @@ def test_three_layer_cutting_planes_reach_the_optimum_over_every_row():
             cone_groups = cone_groups[cone_norms > 1e-6 * norms.max()]
             slack = cone @ cone_groups.T
             scale = np.linalg.norm(cone, axis=1)[:, None] * np.linalg.norm(cone_groups, axis=1)
-            assert np.all(slack >= -1e-7 * scale)
+            # (an interior point's accuracy: -1.7e-9 and -4e-10 of the scale here)
+            assert np.all(slack >= -1e-8 * scale)
 
 
 def test_three_layer_gap_bounds_the_distance_to_the_optimum():
@@ -460,10 +462,10 @@ def test_three_layer_gap_bounds_the_distance_to_the_optimum():
     assert half.objective > optimum.objective * 1.01
     multipliers = np.zeros((2 * program.outer_masks.shape[0], len(y)))
     for point in (optimum, half):  # any multipliers >= 0 give a valid bound, here 0
-        gap = _layers.three_layer_gap(program, point, multipliers, y, **options)
-        assert point.objective - gap <= optimum.objective * (1 + 1e-7)
-    gap = _layers.three_layer_gap(program, half, multipliers, y, **options)
-    assert gap >= half.objective - optimum.objective - 1e-7 * optimum.objective
+        lower = point.objective - _layers.three_layer_gap(program, point, multipliers, y, **options)
+        # and not a vacuous one: above the trivial bound 0 of a non-negative objective
+        # (3.1 from the optimum and 0.9 from half of it, where the optimum is 6.2)
+        assert 0 < lower <= optimum.objective * (1 + 1e-7)
 
 
 def test_three_layer_gap_without_multipliers_is_valid_and_looser(monkeypatch):
@@ -617,9 +619,13 @@ def test_estimator_checks_actually_run(estimator):
         estimator, expected_failed_checks=expected_failed_checks(estimator), on_fail=None
     )
     statuses = [result["status"] for result in results]
-    # "xfail" checks ran and failed for the documented reason; skips did not run
+    # "xfail" checks ran and failed by an assertion (check_regressors_train's score, as
+    # test_estimators shows for the same filter), not a crash; skips did not run
     assert statuses.count("passed") + statuses.count("xfail") >= 50, statuses
     assert "failed" not in statuses
+    for result in results:
+        if result["status"] == "xfail":
+            assert type(result["exception"]) is AssertionError, result
 
 
 @pytest.mark.parametrize("params", FAST, ids=lambda p: p.get("architecture", "linear"))

@@ -168,12 +168,21 @@ def test_certify_checks_the_fitted_patterns_where_every_one_would_not_fit(monkey
 
 def test_predictions_cut_patches_in_chunks(monkeypatch):
     import sklearn_convexcnn._base as base
+    from sklearn_convexcnn._patches import extract_patches
 
     X, y = _signals(50, 12)
     reg = ConvexCNNRegressor(n_patterns=8, random_state=0).fit(X, y)
     whole = reg.predict(X)
     monkeypatch.setattr(base, "_PATCH_CHUNK_BYTES", 1000)  # 4 samples a chunk
+    chunks = []
+
+    def extract(X, geometry):
+        chunks.append(len(X))
+        return extract_patches(X, geometry)
+
+    monkeypatch.setattr(base, "extract_patches", extract)
     np.testing.assert_array_equal(reg.predict(X), whole)
+    assert chunks == [4] * 12 + [2]
 
 
 def test_workers_solving_outputs_at_once_each_count(monkeypatch):
@@ -223,7 +232,7 @@ def test_native_solves_are_charged_their_arrays_not_cvxpy(monkeypatch):
     from sklearn_convexcnn._resources import check_program_memory
 
     monkeypatch.setattr(resources, "available_memory", lambda: 2**30)
-    with pytest.raises(MemoryError):
+    with pytest.raises(MemoryError, match=r"up to 4806 patterns \(solver='native'\) needs about"):
         check_program_memory(1000, 5, 2, 4806, kind="dense", solver="native")
     check_program_memory(1000, 5, 2, 4806, kind="dense_operator", solver="native")
     X, y = load_digits(n_class=3, return_X_y=True)

@@ -160,7 +160,7 @@ def test_failed_refit_keeps_previous_model(Estimator):
     before = pickle.dumps(est.network_)
     prediction = est.predict(X)
     est.set_params(input_shape=(2, 2))
-    with pytest.raises(ValueError, match="input_shape"):
+    with pytest.raises(ValueError, match=r"input_shape=\(2, 2\) describes 4 features per sample"):
         est.fit(X, y)
     assert pickle.dumps(est.network_) == before
     np.testing.assert_array_equal(est.set_params(input_shape=None).predict(X), prediction)
