@@ -22,11 +22,12 @@ thread, as numpy's tiny products do. Prints one table; times are wall-clock seco
 machine runs it (read the ratios). Results: ``benchmarks/README.md`` (section "Pattern
 generation ...").
 
-Run: ``PYTHONPATH=. python benchmarks/bench_patterns.py [VERBOSE [N_PATTERNS]]`` (needs torch;
-about 6 minutes on a quiet 2-core machine; ``VERBOSE=1`` prints every round, ``N_PATTERNS`` is
-the budget, default 128).
+Run: ``PYTHONPATH=. python benchmarks/bench_patterns.py [--verbose 1] [--n-patterns 128]``
+(needs torch; about 6 minutes on a quiet 2-core machine; ``--verbose 1`` prints every round,
+``--n-patterns`` is the budget).
 """
 
+import argparse
 import sys
 import time
 
@@ -160,4 +161,8 @@ def main(verbose=0, n_patterns=128):
 
 
 if __name__ == "__main__":
-    main(*(int(arg) for arg in sys.argv[1:3]))
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--verbose", type=int, default=0, help="1: every generation round")
+    parser.add_argument("--n-patterns", type=int, default=128, help="the pattern budget")
+    args = parser.parse_args()
+    main(args.verbose, args.n_patterns)
