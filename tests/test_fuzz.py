@@ -108,20 +108,23 @@ def _assert_exact(estimator, X, y, caught):
     'optimal' with a gap of 12 % of the objective and no warning (now a ConvergenceWarning).
     A ConvergenceWarning fails too: exempting the fits that warned let a solver stopped after
     one iteration pass (a test review). One of CI's 60 examples stalls at rounding (5e-6 of
-    the objective) and is the only exemption.
+    the objective) and is the only exemption; other seeds exempt up to one example in ten,
+    all on inputs of size 1e6.
     """
     value = estimator.regularized_objective(X, y)
     assert value == pytest.approx(estimator.objective_, rel=1e-6, abs=1e-9)
     warned = [str(w.message) for w in caught if issubclass(w.category, ConvergenceWarning)]
     # but one: a native stall at the rounding of large inputs (size 1e6, beta=1e-3, no
     # intercept, whose fits cancel terms of size 40 to fit targets of size 0.1), certified
-    # to 1e-5 of the objective or better, as the gap check below requires, and said so
+    # to 1e-5 of the objective or better, and said so; well-scaled inputs are not exempt
     rounding = [m for m in warned if "closer than CVXPY's solvers certify" in m]
+    if np.abs(X).max() < 1e4:
+        rounding = []
     if rounding:
         event("stalled at the rounding of large inputs, certified to 1e-5")
     warned = [m for m in warned if m not in rounding]
     assert not warned, warned
-    assert estimator.duality_gap_ <= 1e-5 * abs(estimator.objective_) + 1e-9
+    assert estimator.duality_gap_ <= 1e-5 * abs(estimator.objective_) + 1e-12
 
 
 # CI runs the same 60 examples every time, so that a failure reproduces. To explore others:

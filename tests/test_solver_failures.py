@@ -362,8 +362,25 @@ def test_a_tol_below_rounding_is_met_at_the_certifiable_gap():
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)
         reg.fit(X, y)
-    assert reg.duality_gap_ <= certifiable_gap(y - y.mean())
+    assert reg.duality_gap_ <= certifiable_gap(y - y.mean(), reg.objective_)
     assert reg.duality_gap_ > 1e-16 * reg.objective_  # (not tol itself: its rounding)
+
+
+def test_the_rounding_of_large_targets_certifies_no_point_far_from_the_optimum():
+    # targets of size 1e8 without an intercept: 16 eps ||y||^2 is 355, 3.5e-4 of this
+    # objective. Counted in full, it let a Clarabel point 3.4e-4 above the native optimum
+    # (1000340.6 against 999999.9996) pass without a warning (a review)
+    rng = np.random.default_rng(7)
+    X = rng.random((10, 6)) + 0.5
+    X[:, 0] = 1.0
+    y = np.full(10, 1e8) + 1e-3 * rng.standard_normal(10)
+    params = dict(kernel_size=6, beta=0.01, n_patterns=8, fit_intercept=False, random_state=0)
+    native = ConvexCNNRegressor(solver="native", **params).fit(X, y)  # (certified: 3e-10)
+    assert native.duality_gap_ <= 1e-9 * native.objective_
+    with pytest.warns(ConvergenceWarning, match="certified only to a duality gap of "):
+        clarabel = ConvexCNNRegressor(solver="clarabel", tol=1e-10, max_iter=2000, **params)
+        clarabel.fit(X, y)
+    assert clarabel.objective_ > native.objective_ * (1 + 1e-4)
 
 
 # four inputs of size 1e6 at beta=1e-3 without an intercept (a fuzz example): fits that cancel

@@ -29,12 +29,9 @@ from .._warnings import warn
 from ._cvxpy import CVXPY_SOLVERS
 from ._layers import solve_program
 from ._native import certifiable_gap, rounding_floor, solve_native
-from ._solution import SolverFailed
+from ._solution import CVXPY_ACCURACY, SolverFailed
 from ._three_layer import solve_three_layer
 
-# The relative duality gap to which CVXPY's conic solvers certify their solutions, at best:
-# Clarabel's come to about 1e-6 (1.3e-6 in one of scikit-learn's checks).
-CVXPY_ACCURACY = 1e-5
 # The relative duality gap above which a CVXPY point of a circular or three-layer program,
 # certified from the solver's own dual point, is called uncertified (well solved: 1e-7 to
 # 6e-4 of the objective; badly scaled inputs: 7.5e-3 to 0.58, which went unwarned).
@@ -146,7 +143,10 @@ class Finishing:
         value = network.objective(self.patches, y[:, None], options.beta, options.loss)
         if value <= pruned.objective + 1e-7 * abs(pruned.objective):
             return True
-        options.log(f"pruning skipped: objective {value:.9g} > {pruned.objective:.9g} unpruned")
+        options.log(
+            f"pruning skipped: the pruned network's objective {value:.9g} is above the pruned "
+            f"point's {pruned.objective:.9g}; the point is kept unpruned"
+        )
         return False
 
 
@@ -340,7 +340,7 @@ def uncertified_message(solution, y, output, options, *, loose=False):
         return None
     centred, _ = centred_targets(y, options.loss, options.fit_intercept)
     # (the floor from y itself: the intercept's rounding grows with the mean)
-    rounding = certifiable_gap(centred) + rounding_floor(y)
+    rounding = certifiable_gap(centred, solution.objective) + rounding_floor(y)
     relative = max(options.tol, LOOSE_GAP if loose else CVXPY_ACCURACY)
     tolerance = relative * abs(solution.objective) + rounding
     if solution.duality_gap <= tolerance:

@@ -438,7 +438,6 @@ def _solve(
     row_norms = np.linalg.norm(program.cones, axis=2)
     multipliers = np.zeros((2 * shape[2], n_samples))
     qp_tol = min(1e-9, max(1e-12, 1e-2 * tol))
-    atol = certifiable_gap(y)
     n_iter, best_dual, converged, stalled = 0, -np.inf, False, False
     # the lowest feasible point so far: the answer of a solve that stops short (a restricted
     # solve failed, a stall, max_iter), whose last point can be the higher one
@@ -488,7 +487,7 @@ def _solve(
                 f"{time.perf_counter() - start_time:.2f} s",
                 flush=True,
             )
-        if gap <= max(tol * abs(primal), atol):
+        if gap <= max(tol * abs(primal), certifiable_gap(y, primal)):
             converged = True
             break
         if n_iter >= max_iter:
@@ -513,7 +512,7 @@ def _solve(
             )
             gap = primal - best_dual
             certified = _lower(certified, (coef, b, primal))
-            if gap <= max(tol * abs(primal), atol):
+            if gap <= max(tol * abs(primal), certifiable_gap(y, primal)):
                 converged = True
                 break
             if qp_tol <= 1e-12:
