@@ -54,6 +54,17 @@ _PATCH_CHUNK_BYTES = 2**28
 _PRUNABLE = (TwoLayerFormulation, PooledSumFormulation, RegionalFormulation)
 
 
+def _check_rows(X):
+    """Refuse an array of images or signals that are not flattened into rows, naming the fix
+    (scikit-learn's own error says only that a 3-D array is not 2-D)."""
+    shape = getattr(X, "shape", ())
+    if len(shape) >= 3:
+        raise ValueError(
+            f"X has shape {tuple(shape)}, but the estimators take one flattened row per "
+            f"sample. Pass X.reshape(len(X), -1) with input_shape={tuple(shape[1:])}."
+        )
+
+
 class _FittedProgram(NamedTuple):
     """What ``fit`` solved, for the methods that evaluate the fitted network afterwards
     (:meth:`_BaseConvexCNN.regularized_objective`, :meth:`_BaseConvexCNN.certify`): the
@@ -450,6 +461,7 @@ class _BaseConvexCNN(BaseEstimator):
         # previous model paired with the new data's feature count
         recorded = {k: v for k, v in vars(self).items() if k in _INPUT_ATTRIBUTES}
         try:
+            _check_rows(X)
             is_classifier = self._is_classifier()
             X, y = validate_data(
                 self,
@@ -483,6 +495,7 @@ class _BaseConvexCNN(BaseEstimator):
 
     def _decision(self, X):
         check_is_fitted(self)
+        _check_rows(X)
         X = validate_data(self, X, dtype=np.float64, reset=False)
         # in chunks of samples: the patches of X take kernel_size^2 times its memory (images)
         geometry = self.geometry_
@@ -524,6 +537,7 @@ class _BaseConvexCNN(BaseEstimator):
         """Patches of ``X`` and the target columns of ``y``, encoded as ``fit`` encoded them,
         for the methods that evaluate the fitted network on data."""
         check_is_fitted(self)
+        _check_rows(X)
         is_classifier = self._is_classifier()
         X, y = validate_data(
             self,

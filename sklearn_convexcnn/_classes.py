@@ -511,7 +511,17 @@ class ConvexCNNClassifier(ClassifierMixin, _BaseConvexCNN):
         # the loss of the fitted network, once there is one: set_params(loss=...) after fit
         # does not change what its outputs mean
         fitted = getattr(self, "_fitted_program", None)
-        return (self.loss if fitted is None else fitted.loss) == "logistic"
+        loss = self.loss if fitted is None else fitted.loss
+        if loss != "logistic":
+            # (hasattr is False; a call's traceback shows this as the cause of scikit-learn's
+            # "has no attribute", which names no reason)
+            raise AttributeError(
+                f"Probabilities need loss='logistic', but this {type(self).__name__} "
+                f"{'was fitted with' if fitted is not None else 'has'} loss={loss!r}, whose "
+                "scores are not probabilities. Fit with loss='logistic', or use "
+                "decision_function."
+            )
+        return True
 
     @available_if(_has_logistic_loss)
     def predict_proba(self, X):

@@ -1,5 +1,6 @@
 """API contract: scikit-learn's estimator checks, and exactness of the recovered network."""
 
+import re
 import warnings
 
 import numpy as np
@@ -190,6 +191,14 @@ def test_probabilities_follow_the_fitted_loss():
     squared = ConvexCNNClassifier(**params).fit(X, y).set_params(loss="logistic")
     assert not hasattr(squared, "predict_proba")
     assert hasattr(clone(squared), "predict_proba")
+    # the call says why (as the cause of scikit-learn's "has no attribute")
+    with pytest.raises(AttributeError) as error:
+        squared.predict_proba(X)
+    assert re.match(
+        r"Probabilities need loss='logistic', but this ConvexCNNClassifier was fitted with "
+        r"loss='squared', .* or use decision_function\.",
+        str(error.value.__cause__),
+    )
 
 
 @pytest.mark.parametrize("n_classes", [2, 3])

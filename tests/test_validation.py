@@ -48,6 +48,21 @@ def test_kernel_larger_than_input(Estimator):
         Estimator(input_shape=(4, 4), kernel_size=5).fit(X, y)
 
 
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_images_not_flattened_name_the_reshape(Estimator):
+    # students pass (n, 8, 8) arrays; scikit-learn's own error says only "dim 3"
+    X, y = _data(n_features=16)
+    images = X.reshape(-1, 4, 4)
+    message = r"X has shape \(12, 4, 4\), .* X.reshape\(len\(X\), -1\) with input_shape=\(4, 4\)"
+    with pytest.raises(ValueError, match=message):
+        Estimator(input_shape=(4, 4), n_patterns=4).fit(images, y)
+    est = Estimator(input_shape=(4, 4), n_patterns=4, random_state=0).fit(X, y)
+    with pytest.raises(ValueError, match=message):
+        est.predict(images)
+    with pytest.raises(ValueError, match=message):
+        est.regularized_objective(images, y)
+
+
 def test_one_class():
     X, _ = _data()
     with pytest.raises(ValueError, match="at least 2 classes in y.*only one class: 1"):
