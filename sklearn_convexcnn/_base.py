@@ -585,7 +585,8 @@ class _BaseConvexCNN(BaseEstimator):
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
             Targets, as passed to ``fit``.
         tol : float, default=1e-6
-            Relative gap below which the certificate's ``is_optimal`` holds.
+            Relative gap below which the certificate's ``is_optimal`` holds, if every pattern
+            was checked (``exact``).
         max_patterns : int, default=100_000
             Largest Cover bound on the number of patterns that is enumerated.
 
@@ -594,7 +595,10 @@ class _BaseConvexCNN(BaseEstimator):
         certificate : Certificate
             Fields ``objective``, ``lower_bound``, ``gap``, ``relative_gap``, ``exact``,
             ``n_patterns_checked``, ``dual_constraint``, ``beta``, ``tol`` and the property
-            ``is_optimal``.
+            ``is_optimal``: ``exact and relative_gap <= tol``, a global optimum. Where the
+            patterns could not all be enumerated (images: 3x3 filters), ``is_optimal`` is
+            ``False`` whatever the gap, and ``relative_gap <= tol`` certifies the network
+            within its patterns only.
 
         Raises
         ------
