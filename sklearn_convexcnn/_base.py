@@ -228,6 +228,11 @@ class _BaseConvexCNN(BaseEstimator):
             generated = generation_attributes(None)
         self._warn_uncertified(solutions, Y, loose=not isinstance(formulation, _PRUNABLE))
         network = formulation.network(solutions)
+        if len(network.filters) == 0:
+            self._log(
+                f"no neurons: beta={self.beta:g} is at least the largest useful value of every "
+                "output, and the model predicts a constant"
+            )
         return {
             "geometry_": geometry,
             "gates_": gates,

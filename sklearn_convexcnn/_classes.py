@@ -15,7 +15,10 @@ _PARAMETERS = """\
         ``loss + beta/2 * sum_j (||u_j||^2 + ||w_j||^2)``. The loss is *summed* over samples
         (the paper's scaling), so a fixed ``beta`` regularises less as the data grows. ``1.0``
         keeps a few to a few dozen neurons on standardised data of a few hundred samples; tune it
-        with :class:`~sklearn.model_selection.GridSearchCV`.
+        with :class:`~sklearn.model_selection.GridSearchCV`. From a data-dependent value on
+        (``beta_max`` of :func:`convex_cnn_path`) the optimum has no neurons: ``filters_`` is
+        empty and the model predicts a constant (the majority class), as Lasso does above its
+        largest useful ``alpha``; ``verbose=1`` says so.
 
     kernel_size : int or tuple of int, default=3
         Filter size: an int for signals or square image filters, or one entry per spatial

@@ -205,3 +205,14 @@ def test_verbose_prints_progress(capsys):
     assert re.search(r"\[native\] iteration 0: objective \S+, gap", out)
     ConvexCNNClassifier(n_patterns=4, random_state=0).fit(X, y)
     assert capsys.readouterr().out == ""
+
+
+def test_a_beta_too_large_for_any_neuron_is_said_in_verbose(capsys):
+    # a lab trap: beta=10 on digits fitted no neuron and predicted one class, silently (no
+    # warning, as scikit-learn's Lasso gives none above its largest useful alpha)
+    X, y = _data()
+    clf = ConvexCNNClassifier(beta=1e3, n_patterns=4, random_state=0, verbose=1).fit(X, y)
+    assert clf.filters_.shape[0] == 0 and len(set(clf.predict(X))) == 1
+    assert "no neurons: beta=1000 is at least the largest useful value" in capsys.readouterr().out
+    ConvexCNNClassifier(beta=1e-3, n_patterns=4, random_state=0, verbose=1).fit(X, y)
+    assert "no neurons" not in capsys.readouterr().out
