@@ -32,6 +32,8 @@ _PARAMETERS = """\
     input_shape : tuple of int, default=None
         Layout of each row of ``X``: ``None`` for a signal of length ``n_features``, ``(L,)``,
         ``(H, W)`` or ``(H, W, C)`` with channels last. Its product must be ``n_features``.
+        Images need it: with ``None``, 8x8 digits are read as signals of length 64, whose
+        patches cut across rows (0.68 test accuracy against 0.86 with ``(8, 8)``, in a lab).
 
     architecture : {"two_layer", "circular", "three_layer"}, default="two_layer"
         The network, hence the convex regulariser (doc/formulations.md §7-§8).
