@@ -226,7 +226,7 @@ class _BaseConvexCNN(BaseEstimator):
                 program, Y, DenseProgram(formulation, patches, gates), warm, finishing
             )
             generated = generation_attributes(None)
-        self._warn_uncertified(solutions, Y, loose=not isinstance(formulation, _PRUNABLE))
+        self._warn_uncertified(solutions, Y, loose=finishing.loose)
         network = formulation.network(solutions)
         if len(network.filters) == 0:
             self._log(
@@ -394,9 +394,9 @@ class _BaseConvexCNN(BaseEstimator):
             residue = "prune" if self.prune else "clean"
             return Finishing(formulation, patches, gates, certify=True, residue=residue)
         if isinstance(formulation, CircularFormulation):
-            return Finishing(formulation, patches, gates, certify=True, polish=False)
+            return Finishing(formulation, patches, gates, certify=True, polish=False, loose=True)
         if isinstance(formulation, ThreeLayerFormulation):
-            return Finishing(residue="clean")  # (the network keeps every non-zero group)
+            return Finishing(residue="clean", loose=True)  # (the network keeps every group)
         return Finishing()  # linear CNNs: the solver's point as it is
 
     def _warn_uncertified(self, solutions, Y, *, loose=False):

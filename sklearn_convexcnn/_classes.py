@@ -297,9 +297,9 @@ _ATTRIBUTES = """\
         it is at most ``tol * objective_``; for the CVXPY solvers it is computed after the
         solve (for circular and three-layer CNNs from the solver's own dual point, to about
         ``1e-7`` to ``1e-4`` of the objective, up to ``6e-4`` seen with the logistic loss; a
-        ConvergenceWarning above ``1e-3``, or where the solver reports that it could not reach
-        ``tol``, as Clarabel often does on circular programs at the default ``tol``; ``nan``
-        for two-layer linear CNNs). It certifies the convex program over the fitted patterns;
+        ConvergenceWarning above ``1e-3``, whether the solver called its point optimal or
+        inaccurate, as Clarabel does on circular programs at the default ``tol``; ``nan`` for
+        two-layer linear CNNs). It certifies the convex program over the fitted patterns;
         :meth:`certify` checks every pattern. At the optimum it can be negative by rounding
         (about ``1e-16 * objective_``), and for three-layer CNNs by their points' feasibility
         tolerance: they satisfy the second ReLU layer's constraints to about ``1e-8``, and a

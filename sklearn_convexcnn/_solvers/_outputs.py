@@ -107,6 +107,9 @@ class Finishing:
         with ``"prune"`` also prune to at most ``n + 1`` groups (``prune_solution``), where
         the pruned network attains the pruned objective (:meth:`_attains`), and only clean
         where it does not.
+    loose : bool
+        Whether the gaps of CVXPY's points come from the solver's own dual point (circular
+        and three-layer programs: :func:`gap_tolerance`).
     """
 
     formulation: object = None
@@ -115,6 +118,7 @@ class Finishing:
     certify: bool = False
     polish: bool = True
     residue: str = None
+    loose: bool = False
 
     def __call__(self, program, solution, y, options):
         """The finished solution."""
@@ -125,6 +129,10 @@ class Finishing:
                 polish=self.polish,
             )  # fmt: skip
         solution = _empty_if_no_worse(solution, y, options)
+        solution = self._without_residue(program, solution, y, options)
+        return _certified_if_inaccurate(solution, y, options, loose=self.loose)
+
+    def _without_residue(self, program, solution, y, options):
         if self.residue is None:
             return solution
         if self.residue == "prune":
@@ -148,6 +156,28 @@ class Finishing:
             f"point's {pruned.objective:.9g}; the point is kept unpruned"
         )
         return False
+
+
+def _certified_if_inaccurate(solution, y, options, *, loose):
+    """A point its conic solver called inaccurate, converged where its certified gap is within
+    :func:`gap_tolerance`, as a point called optimal would be (status kept).
+
+    Clarabel ends circular fits at the default ``tol`` as 'optimal_inaccurate', certified to
+    about 1e-5 of the objective, where a point it calls optimal counts as certified up to
+    ``LOOSE_GAP``: every such fit warned that it did not converge (an instructor's lab).
+    """
+    if (
+        solution.converged
+        or solution.status != "optimal_inaccurate"
+        or solution.duality_gap is None
+        or solution.duality_gap > gap_tolerance(solution, y, options, loose=loose)
+    ):
+        return solution
+    options.log(
+        f"{solution.solver}'s inaccurate point is certified to a duality gap of "
+        f"{solution.duality_gap:.3e}: converged"
+    )
+    return dataclasses.replace(solution, converged=True)
 
 
 def _empty_if_no_worse(solution, y, options):
@@ -326,28 +356,33 @@ def unconverged_message(solution, output, options):
     )
 
 
-def uncertified_message(solution, y, output, options, *, loose=False):
-    """What to warn about a solution that its solver called solved but whose certified
-    duality gap says otherwise (a CVXPY fallback on badly scaled data reported 'optimal' with
-    a gap of 12 % of its objective; Clarabel on a three-layer program of inputs of size 1e4,
-    58 %), or ``None``.
+def gap_tolerance(solution, y, options, *, loose=False):
+    """The duality gap up to which ``solution`` counts as certified.
 
-    The tolerance is ``tol``, but at least ``CVXPY_ACCURACY`` relative to the objective, or
+    It is ``tol``, but at least ``CVXPY_ACCURACY`` relative to the objective, or
     ``LOOSE_GAP`` where the gap of a CVXPY point comes from the solver's own dual point
     (``loose``: circular and three-layer programs), and at least the rounding of the dual
     objective (:func:`._native.certifiable_gap` of ``y`` centred as the solver centred it,
     the gap to which the native solvers certify; an absolute floor of 1e-9 hid gaps of 3e-4 on
     small objectives), plus the loss of a fit exact to rounding (:func:`._native.rounding_floor`
     of the uncentred ``y``: the objective of a constant target, whose mean is rounded).
-    Unconverged solutions are :func:`unconverged_message`'s.
     """
-    if not solution.converged or solution.duality_gap is None:
-        return None
     centred, _ = centred_targets(y, options.loss, options.fit_intercept)
     # (the floor from y itself: the intercept's rounding grows with the mean)
     rounding = certifiable_gap(centred, solution.objective) + rounding_floor(y)
     relative = max(options.tol, LOOSE_GAP if loose else CVXPY_ACCURACY)
-    tolerance = relative * abs(solution.objective) + rounding
+    return relative * abs(solution.objective) + rounding
+
+
+def uncertified_message(solution, y, output, options, *, loose=False):
+    """What to warn about a solution that its solver called solved but whose certified
+    duality gap is above :func:`gap_tolerance` (a CVXPY fallback on badly scaled data reported
+    'optimal' with a gap of 12 % of its objective; Clarabel on a three-layer program of inputs
+    of size 1e4, 58 %), or ``None``. Unconverged solutions are :func:`unconverged_message`'s.
+    """
+    if not solution.converged or solution.duality_gap is None:
+        return None
+    tolerance = gap_tolerance(solution, y, options, loose=loose)
     if solution.duality_gap <= tolerance:
         return None
     return (
