@@ -77,9 +77,14 @@ def sample_gates(patches, n_patterns, random_state):
     -------
     gates : ndarray of shape (patch_size, n_unique)
     """
+    return unique_gates(patches, random_gates(patches.shape[2], n_patterns, random_state))
+
+
+def random_gates(patch_size, n_patterns, random_state):
+    """``n_patterns`` random Gaussian filters as gates, shape (patch_size, n_patterns): the
+    draw every formulation's ``sample_gates`` de-duplicates by its own patterns."""
     # operator.index: any integer the parameter constraints admit (a bool, as in scikit-learn)
-    gates = random_state.standard_normal((patches.shape[2], operator.index(n_patterns)))
-    return unique_gates(patches, gates)
+    return random_state.standard_normal((patch_size, operator.index(n_patterns)))
 
 
 # --------------------------------------------------------------------------------------------

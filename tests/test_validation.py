@@ -99,13 +99,26 @@ def test_invalid_parameters(Estimator, params, match):
         Estimator(**params).fit(X, y)
 
 
-def test_integer_parameters_take_any_integer():
+@pytest.mark.parametrize(
+    "params",
+    [
+        {},
+        {"pooling": "max"},
+        {"pooling": "average", "pool_size": 2},
+        {"pooling": "none"},
+        {"architecture": "three_layer"},
+        {"architecture": "circular"},
+    ],
+    ids=["global", "max", "local", "none", "three_layer", "circular"],
+)
+def test_integer_parameters_take_any_integer(params):
     # as in scikit-learn, the constraints admit NumPy integers and bools; n_patterns=True once
-    # reached NumPy's sampler and raised "TypeError: an integer is required"
+    # reached NumPy's sampler and raised "TypeError: an integer is required", in every
+    # formulation that drew its filters itself (a review found max and regional pooling)
     X, y = _data()
-    one = ConvexCNNRegressor(n_patterns=1, random_state=0).fit(X, y)
+    one = ConvexCNNRegressor(n_patterns=1, random_state=0, **params).fit(X, y)
     for n_patterns in [True, np.int64(1)]:
-        est = ConvexCNNRegressor(n_patterns=n_patterns, random_state=0).fit(X, y)
+        est = ConvexCNNRegressor(n_patterns=n_patterns, random_state=0, **params).fit(X, y)
         assert est.n_patterns_ == one.n_patterns_ == 1
         assert est.objective_ == one.objective_
 

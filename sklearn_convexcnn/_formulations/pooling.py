@@ -33,7 +33,7 @@ import numpy as np
 
 from .._network import RegionalCNN
 from .._patches import invalid_entries
-from .._patterns import MAX_EXACT_PATTERNS, arrangement_gates
+from .._patterns import MAX_EXACT_PATTERNS, arrangement_gates, random_gates
 from .._resources import check_memory
 from ._operator import DenseOperator, PatchOperator, StackedOperator
 from ._program import GroupProgram, recover_neurons, summed_network
@@ -278,8 +278,7 @@ class PooledSumFormulation:
         -------
         gates : ndarray of shape (patch_size, n_unique)
         """
-        gates = random_state.standard_normal((patches.shape[2], n_patterns))
-        return self._unique(patches, gates)
+        return self._unique(patches, random_gates(patches.shape[2], n_patterns, random_state))
 
     def _unique(self, patches, gates):
         return gates[:, _first_unique(self.pattern_keys(patches, gates))]
@@ -384,8 +383,7 @@ class RegionalFormulation:
         -------
         gates : ndarray of shape (patch_size, n_kept)
         """
-        gates = random_state.standard_normal((patches.shape[2], n_patterns))
-        return self._unique(patches, gates)
+        return self._unique(patches, random_gates(patches.shape[2], n_patterns, random_state))
 
     def pattern_keys(self, patches, gates):
         """The joint patterns of ``gates`` over all regions, one column each (a gate's groups

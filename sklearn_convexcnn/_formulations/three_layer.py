@@ -20,6 +20,7 @@ otherwise the patterns of random branches are sampled, a restriction whose optim
 attained by the recovered network.
 """
 
+import operator
 from dataclasses import dataclass
 
 import numpy as np
@@ -184,6 +185,7 @@ class ThreeLayerFormulation:
         -------
         gates : ndarray of shape (patch_size, n_unique)
         """
+        n_patterns = operator.index(n_patterns)  # (a bool too, as the constraints admit)
         gates = sample_gates(patches, n_patterns, random_state)
         n_samples = patches.shape[0]
         if n_samples <= 20 and 2**n_samples <= n_patterns:
