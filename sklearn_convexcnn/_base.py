@@ -196,7 +196,6 @@ class _BaseConvexCNN(BaseEstimator):
         gates = self.gates_ if warm else self._gates(formulation, patches, rng)
         if self.n_patterns == "exact":  # the enumeration's count, known only now
             self._check_program_memory(patches, formulation, gates.shape[1], Y.shape[1])
-        program = build(patches, gates)
         self._log(
             f"{X.shape[0]} samples, {geometry.n_patches} patches of size "
             f"{geometry.patch_size}, {gates.shape[1]} distinct patterns"
@@ -221,6 +220,7 @@ class _BaseConvexCNN(BaseEstimator):
                 for output, solution in enumerate(solutions)
             ]
         else:
+            program = build(patches, gates)
             finishing = self._finishing(formulation, patches, gates)
             solutions = self._solve_outputs(
                 program, Y, DenseProgram(formulation, patches, gates), warm, finishing

@@ -279,7 +279,8 @@ _ATTRIBUTES = """\
 
     n_patterns_ : int
         Number of distinct activation patterns in the convex program; with
-        ``patterns="generated"``, those still active at the end (inactive ones are dropped).
+        ``patterns="generated"``, those of its last program (patterns unused by every output
+        are dropped before each re-solve, so some may be unused at the end).
 
     gates_ : ndarray of shape (patch_size, `n_patterns_`)
         One filter inside each pattern's cell; ``1[X_k g >= 0]`` recomputes the patterns.

@@ -80,15 +80,11 @@ class GenerationReport:
     stop_reason: str = ""
 
 
-def _operator(formulation, patches, gates, with_candidates=True):
-    return formulation.operator(patches, gates, with_candidates=with_candidates)
-
-
 def _signed_gradients(formulation, patches, U, signs, v):
     """``s_j A_{i(u_j)}^T v`` for every start ``u_j``: the gradient of ``s_j v^T g(u_j)``."""
-    return signs[:, None] * _operator(
-        formulation, patches, U.T, with_candidates=False
-    ).correlations(v)
+    return signs[:, None] * formulation.operator(patches, U.T, with_candidates=False).correlations(
+        v
+    )
 
 
 def _normalize(U):
@@ -196,7 +192,7 @@ def gradient_seeds(
     b_m = b_s = 0.0
     beta1, beta2, eps = 0.9, 0.999, 1e-8
     for t in range(1, n_steps + 1):
-        operator = _operator(formulation, patches, U.T, with_candidates=False)
+        operator = formulation.operator(patches, U.T, with_candidates=False)
         pieces = operator.pieces(np.arange(width))  # (m, n, h)
         outputs = np.einsum("mnh,mh->nm", pieces, U)  # g(u_j) on the data
         f = outputs @ w + b
@@ -283,7 +279,8 @@ def generate_patterns(
         certifies global optimality. ``"auto"`` asks ``formulation.enumerate_gates``; None never
         enumerates.
     max_rounds : int, default=30
-        Rounds of the dual oracle (each a search, then a re-solve with the patterns found).
+        Rounds of the dual oracle (each a search, then a re-solve with the patterns found);
+        one more search checks the last re-solve, so ``report.n_rounds`` can be one more.
     per_round : int, default=8
         Patterns added per output and round (the best distinct violators).
     n_random, n_patch_starts, n_steps : int, default=32, 32, 40
@@ -321,7 +318,9 @@ def generate_patterns(
     known = set(keys)
     seeds = []
     if n_seed_patches:
-        picked = rng.choice(len(rows), size=min(n_seed_patches, len(rows)), replace=False)
+        # (a blank patch is no direction: its gate would have the all-ones pattern on any data)
+        nonzero = np.flatnonzero(np.any(rows, axis=1))
+        picked = rng.choice(nonzero, size=min(n_seed_patches, len(nonzero)), replace=False)
         seeds.append(_interior(rows[picked], rng, 1e-3))
     if seed_steps:
         for output in range(n_outputs):
@@ -347,7 +346,7 @@ def generate_patterns(
         candidate_gates = _enumerate(formulation, patches)
     exhaustive = candidate_gates is not None
     if exhaustive:
-        all_operator = _operator(formulation, patches, candidate_gates)
+        all_operator = formulation.operator(patches, candidate_gates)
 
     solutions = [None] * n_outputs
     program = program_of(patches, gates)
@@ -443,9 +442,10 @@ def generate_patterns(
         objectives.append(sum(s.objective for s in solutions))
 
     if exhaustive:
-        scale = min(1.0, beta / max(check, 1e-300))
+        # each output's dual vector scaled by its own check (one scale for all was looser)
         lower_bound = sum(
-            dual_objective(loss, scale * v, Y[:, o], fit_intercept) for o, v in enumerate(vs)
+            dual_objective(loss, min(1.0, beta / max(value, 1e-300)) * v, Y[:, o], fit_intercept)
+            for o, (v, value) in enumerate(zip(vs, values, strict=True))
         )
     report = GenerationReport(
         n_generated=n_generated,
@@ -529,7 +529,8 @@ def generation_fit(
             "patterns='sampled'."
         )
     if n_patterns == "exact":
-        # column generation over the enumeration: small programs, the same certified optimum
+        # column generation over the enumeration: small programs, and the same certified
+        # optimum where the check passes within max_rounds (else a warning that says so)
         candidates, budget = gates, gates.shape[1]
         gates = formulation.sample_gates(patches, min(EXACT_START, budget), rng)
     else:
@@ -560,7 +561,10 @@ def generation_fit(
 _STOPPED_BY = {
     "budget": "its budget of n_patterns oracle patterns was spent; increase n_patterns",
     "no new pattern": "the search found only patterns the program already had",
-    "max_rounds": "it reached its limit of rounds",
+    "max_rounds": (
+        "it reached its limit of rounds; with n_patterns='exact', patterns='sampled' solves "
+        "the whole enumeration at once"
+    ),
 }
 
 

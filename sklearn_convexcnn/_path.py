@@ -78,7 +78,8 @@ def convex_cnn_path(
     betas : array-like, default=None
         Regularization strengths, each finite and positive; solved in decreasing order.
         ``None`` takes ``n_betas`` values spaced geometrically from ``beta_max`` (the smallest
-        ``beta`` whose optimum is the empty network) down to ``eps * beta_max``.
+        ``beta`` whose optimum over the sampled patterns is the empty network; over all
+        patterns it can be larger) down to ``eps * beta_max``.
     n_betas : int, default=10
         Number of values of ``beta`` when ``betas`` is None.
     eps : float, default=1e-2

@@ -162,10 +162,6 @@ def _row_space(normals):
     return vt[:rank].T
 
 
-def _renormalized(normals):
-    return distinct_hyperplanes(normals)
-
-
 def _best_per_cell(points, normals, block=2**22):
     """One point per distinct sign vector, the one farthest from every hyperplane.
 
@@ -238,7 +234,7 @@ def _sweep_3d(normals):
         seen.add(key)
         through = np.abs(normals @ ray) < _THROUGH
         basis = np.linalg.svd(ray[None])[2][1:].T  # (3, 2), orthogonal to the ray
-        directions = _sweep_2d(_renormalized(normals[through] @ basis)) @ basis.T
+        directions = _sweep_2d(distinct_hyperplanes(normals[through] @ basis)) @ basis.T
         for ray_sign in (1.0, -1.0):
             points.append(ray_sign * ray + steps[index] * directions)
     points = np.concatenate(points)
@@ -259,7 +255,7 @@ def _deletion_restriction(normals):
     for j in range(1, len(normals)):
         g, previous = normals[j], normals[:j]
         basis = np.linalg.svd(g[None])[2][1:].T  # (dim, dim - 1), spans H_j
-        restricted = _cell_points(_renormalized(previous @ basis)) @ basis.T
+        restricted = _cell_points(distinct_hyperplanes(previous @ basis)) @ basis.T
         along = np.abs(previous @ g)
         distance = np.abs(restricted @ previous.T) / np.maximum(along, 1e-300)
         step = np.minimum(0.5 * distance.min(axis=1, initial=np.inf), 1.0)[:, None]
@@ -286,7 +282,7 @@ def _cell_points(normals):
     basis = _row_space(normals)
     rank = basis.shape[1]
     if rank < dim:  # the cells are products with the null space: enumerate in the row space
-        return _cell_points(_renormalized(normals @ basis)) @ basis.T
+        return _cell_points(distinct_hyperplanes(normals @ basis)) @ basis.T
     if dim == 1:
         points = np.array([[1.0], [-1.0]])
     elif dim == 2:

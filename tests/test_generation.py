@@ -135,6 +135,56 @@ def test_exhaustive_check_certifies_the_global_optimum():
     assert gates.shape[1] < every.shape[1] / 2
 
 
+def test_each_output_scales_its_own_dual_vector_in_the_lower_bound():
+    # a review: one scale, beta over the largest check of all outputs, also shrank the dual
+    # vector of an output that was already dual feasible (a looser, still valid, bound)
+    from sklearn_convexcnn._formulations._operator import fit_values
+    from sklearn_convexcnn._optimality import dual_objective
+
+    _, y, patches = _problem(3)
+    formulation = make_formulation("average")
+    beta = 0.05
+    solve = _solver(beta)
+    every = formulation.enumerate_gates(patches)
+    everything = formulation.operator(patches, every)
+    Y = np.column_stack([y, 0.01 * y])  # the second output's optimum is the empty network
+    gates, solutions, report = generate_patterns(
+        patches, formulation, Y, beta=beta, loss="squared", fit_intercept=True, solve=solve,
+        gates=formulation.sample_gates(patches, 4, np.random.default_rng(0)),
+        budget=every.shape[1], rng=np.random.default_rng(0), program_of=formulation.operator,
+        candidate_gates="auto", max_rounds=0,
+    )  # fmt: skip
+    assert not report.passed  # (stopped early: the first output's check is above beta)
+    program = formulation.operator(patches, gates)
+    bounds, checks = [], []
+    for output, solution in enumerate(solutions):
+        fit = fit_values(program, solution.coef, solution.intercept)
+        v = dual_point("squared", fit, Y[:, output], True)
+        checks.append(pattern_prices(everything, v).max())
+        scale = min(1.0, beta / checks[-1])
+        bounds.append(dual_objective("squared", scale * v, Y[:, output], True))
+    assert checks[1] <= beta < checks[0]
+    assert report.lower_bound == pytest.approx(sum(bounds), rel=1e-12)
+    optimum = sum(solve(everything, Y[:, output]).objective for output in range(2))
+    assert report.lower_bound <= optimum * (1 + 1e-9)
+
+
+def test_seed_patches_skip_blank_patches():
+    # a blank patch's gate (a zero vector, nudged by a multiple of its own norm) has the
+    # all-ones pattern on any data and is inside no cell: seeds come from the other patches
+    _, y, patches = _problem(5)
+    patches[::2] = 0.0  # every other sample blank
+    formulation = make_formulation("average")
+    start = formulation.sample_gates(patches, 2, np.random.default_rng(0))
+    gates, _, report = generate_patterns(
+        patches, formulation, y[:, None], beta=0.05, loss="squared", fit_intercept=True,
+        solve=_solver(0.05), gates=start, budget=0, rng=np.random.default_rng(0),
+        program_of=formulation.operator, candidate_gates=None, n_seed_patches=40,
+    )  # fmt: skip
+    assert report.n_seeds > 0
+    assert np.all(np.linalg.norm(gates, axis=0) > 0)
+
+
 def test_dual_check_is_verified_independently():
     """Recompute ``max_u |v^T g(u)|`` on a grid of the circle from the fitted network."""
     X, y, patches = _problem(4)
