@@ -247,7 +247,7 @@ def solution_with_gap(
     Returns
     -------
     solution : Solution
-        A copy with ``duality_gap`` set.
+        A copy with ``objective`` recomputed and ``duality_gap`` set.
     """
     import dataclasses
 
@@ -274,7 +274,9 @@ def solution_with_gap(
         if polished is not None:
             fits.append(polished)
     dual, _ = _best_dual(operator, fits, y, beta=beta, loss=loss, fit_intercept=fit_intercept)
-    return dataclasses.replace(solution, duality_gap=float(primal - dual))
+    # the objective of the point, recomputed, with the gap: the solver's own value (off by its
+    # accuracy) with this gap would have implied a lower bound that is not the dual's
+    return dataclasses.replace(solution, objective=float(primal), duality_gap=float(primal - dual))
 
 
 def _best_dual(operator, fits, y, *, beta, loss, fit_intercept):

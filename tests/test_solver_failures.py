@@ -198,9 +198,11 @@ def test_auto_keeps_the_native_point_when_cvxpy_does_worse(monkeypatch, data):
     cvxpy, stopped = outputs.solve_program, []
 
     def worse_cvxpy(*args, **kwargs):
+        # (with no gap of its own: the gap of the point before the change, kept with a doubled
+        # objective, made a lower bound twice the optimum, and the native point's gap -3.6)
         solution = cvxpy(*args, **kwargs)
         return dataclasses.replace(
-            solution, coef=0.5 * solution.coef, objective=2 * solution.objective
+            solution, coef=0.5 * solution.coef, objective=2 * solution.objective, duality_gap=None
         )
 
     monkeypatch.setattr(outputs, "solve_native", _stalling_native(outputs.solve_native, stopped))
@@ -211,7 +213,7 @@ def test_auto_keeps_the_native_point_when_cvxpy_does_worse(monkeypatch, data):
             reg = _regressor(solver="auto").fit(X, y)
     assert reg.objective_ == pytest.approx(stopped[0].objective, rel=1e-9)
     assert reg.regularized_objective(X, y) == pytest.approx(reg.objective_, rel=1e-9)
-    assert reg.duality_gap_ <= reg.tol * reg.objective_ < stopped[0].duality_gap
+    assert 0 <= reg.duality_gap_ <= reg.tol * reg.objective_ < stopped[0].duality_gap
 
 
 def test_auto_keeps_the_native_point_over_an_early_cvxpy_iterate(monkeypatch, data):
@@ -572,3 +574,41 @@ def test_warnings_name_the_callers_line(fit):
         fit(X, y)
     assert ConvergenceWarning in {w.category for w in record}
     assert {(w.filename, w.lineno) for w in record} == {(__file__, fit.__code__.co_firstlineno)}
+
+
+@pytest.mark.parametrize("loose", [False, True])
+def test_a_gap_below_zero_beyond_rounding_is_an_infeasible_point(loose):
+    # a gap is an upper minus a lower bound; far below zero, the point is outside its cones
+    # and its objective below the optimum, however loose the dual bound of its program
+    from sklearn_convexcnn._solvers._solution import Solution
+
+    y = np.random.default_rng(0).standard_normal(20)
+    options = outputs.SolveOptions(0.1, "squared", True, 1e-7, 500, "auto")
+
+    def solution(gap):
+        return Solution(np.zeros((2, 1, 2)), 0.0, 10.0, True, "optimal", 5, "SCS", gap)
+
+    message = outputs.uncertified_message(solution(-2.3e-3), y, 0, options, loose=loose)
+    assert re.match(
+        r"The convex program for output 0 has a certified duality gap of -2\.300e-03, below "
+        r"zero \(objective 10, tolerance 1\.000e-04\): SCS's point lies outside",
+        message,
+    )
+    assert outputs.uncertified_message(solution(-1e-9), y, 0, options, loose=loose) is None
+
+
+def test_an_inaccurate_point_with_a_gap_below_zero_is_not_accepted():
+    # a review of 557af96: SCS's three-layer point ('optimal_inaccurate' at max_iter, after
+    # Clarabel and ECOS failed) had a gap of -2.3e-4 of its objective, passed as converged,
+    # and its network was 6.9e-4 above the objective reported
+    rng = np.random.default_rng(20)
+    X = rng.normal(size=(20, int(rng.integers(6, 11))))
+    y = rng.integers(0, 2, size=20)
+    clf = ConvexCNNClassifier(
+        architecture="three_layer", n_patterns=16, loss="logistic", beta=0.1, random_state=0
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # (Clarabel and ECOS fail over)
+        with pytest.warns(ConvergenceWarning, match=r"status 'optimal_inaccurate'.* gap: -"):
+            clf.fit(X, y)
+    assert clf.duality_gap_ < -1e-5 * clf.objective_

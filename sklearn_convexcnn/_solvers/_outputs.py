@@ -171,6 +171,7 @@ def _certified_if_inaccurate(solution, y, options, *, loose):
         or solution.status != "optimal_inaccurate"
         or solution.duality_gap is None
         or solution.duality_gap > gap_tolerance(solution, y, options, loose=loose)
+        or _infeasible(solution, y, options)
     ):
         return solution
     options.log(
@@ -374,14 +375,32 @@ def gap_tolerance(solution, y, options, *, loose=False):
     return relative * abs(solution.objective) + rounding
 
 
+def _infeasible(solution, y, options):
+    """Whether the duality gap is further below zero than a feasible point's can be (the
+    tight :func:`gap_tolerance`, whatever the gap's source): the point lies outside its
+    program's constraints, its objective below the optimum (SCS's point of a three-layer
+    program, -2.3e-4 of its objective, in a review; its network was 6.9e-4 above it)."""
+    return solution.duality_gap < -gap_tolerance(solution, y, options)
+
+
 def uncertified_message(solution, y, output, options, *, loose=False):
     """What to warn about a solution that its solver called solved but whose certified
     duality gap is above :func:`gap_tolerance` (a CVXPY fallback on badly scaled data reported
     'optimal' with a gap of 12 % of its objective; Clarabel on a three-layer program of inputs
-    of size 1e4, 58 %), or ``None``. Unconverged solutions are :func:`unconverged_message`'s.
+    of size 1e4, 58 %) or below zero beyond it (:func:`_infeasible`), or ``None``.
+    Unconverged solutions are :func:`unconverged_message`'s.
     """
     if not solution.converged or solution.duality_gap is None:
         return None
+    if _infeasible(solution, y, options):
+        return (
+            f"The convex program for output {output} has a certified duality gap of "
+            f"{solution.duality_gap:.3e}, below zero (objective {solution.objective:.6g}, "
+            f"tolerance {gap_tolerance(solution, y, options):.3e}): {solution.solver}'s point "
+            "lies outside the program's constraints, its objective below the optimum, and the "
+            "network does not attain it. Try solver='native', standardised inputs or a larger "
+            "beta."
+        )
     tolerance = gap_tolerance(solution, y, options, loose=loose)
     if solution.duality_gap <= tolerance:
         return None
