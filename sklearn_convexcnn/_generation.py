@@ -82,9 +82,8 @@ class GenerationReport:
 
 def _signed_gradients(formulation, patches, U, signs, v):
     """``s_j A_{i(u_j)}^T v`` for every start ``u_j``: the gradient of ``s_j v^T g(u_j)``."""
-    return signs[:, None] * formulation.operator(patches, U.T, with_candidates=False).correlations(
-        v
-    )
+    operator = formulation.operator(patches, U.T, with_candidates=False)
+    return signs[:, None] * operator.correlations(v)
 
 
 def _normalize(U):
