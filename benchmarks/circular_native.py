@@ -16,6 +16,7 @@ the groups are active at the optimum. The working set then holds much of the pro
 restricted problem is an interior-point solve of its own and each price a small cone program.
 """
 
+import argparse
 import time
 
 import numpy as np
@@ -59,4 +60,5 @@ def main():
 
 
 if __name__ == "__main__":
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()  # (--help)
     main()

@@ -22,6 +22,7 @@ import os
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # (before numpy is imported)
 
+import argparse  # noqa: E402
 import time  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -96,5 +97,6 @@ def signals(n=1000, n_patterns=64, n_betas=10):
 
 
 if __name__ == "__main__":
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()  # (--help)
     digits()
     signals()
