@@ -65,6 +65,17 @@ def _check_rows(X):
         )
 
 
+def _output_labels(classes, n_outputs):
+    """How warnings name each output: its number, and for a classifier its class (one-vs-rest:
+    output ``k`` is ``classes[k]``; a binary classifier's one output is the second class's
+    score against the first)."""
+    if classes is None:
+        return [str(output) for output in range(n_outputs)]
+    if n_outputs == 1:
+        return [f"0 (class {classes[1]} against {classes[0]})"]
+    return [f"{output} (class {label})" for output, label in enumerate(classes)]
+
+
 class _FittedProgram(NamedTuple):
     """What ``fit`` solved, for the methods that evaluate the fitted network afterwards
     (:meth:`_BaseConvexCNN.regularized_objective`, :meth:`_BaseConvexCNN.certify`): the
@@ -166,10 +177,11 @@ class _BaseConvexCNN(BaseEstimator):
         if self.verbose:
             print(f"[{type(self).__name__}] {message}", flush=True)
 
-    def _fit_network(self, X, Y):
+    def _fit_network(self, X, Y, labels):
         """Solve the convex program once per column of ``Y`` and recover one network.
 
-        Returns the fitted attributes as a dict, so a failure leaves the estimator untouched.
+        ``labels`` names the outputs in warnings (:func:`_output_labels`). Returns the fitted
+        attributes as a dict, so a failure leaves the estimator untouched.
         """
         geometry = self._geometry(X)
         check_patches_memory(X.shape[0], geometry.n_patches, geometry.patch_size)
@@ -205,7 +217,7 @@ class _BaseConvexCNN(BaseEstimator):
                 patches, formulation, Y, gates, rng, n_patterns=self.n_patterns, beta=self.beta,
                 loss=self.loss, fit_intercept=self.fit_intercept, program_of=build,
                 solve=lambda program, y, *, output, **warm_start: self._solve(
-                    program, y, output, Y.shape[1], **warm_start
+                    program, y, output, Y.shape[1], labels[output], **warm_start
                 ),
                 log=self._log,
             )  # fmt: skip
@@ -223,10 +235,10 @@ class _BaseConvexCNN(BaseEstimator):
             program = build(patches, gates)
             finishing = self._finishing(formulation, patches, gates)
             solutions = self._solve_outputs(
-                program, Y, DenseProgram(formulation, patches, gates), warm, finishing
+                program, Y, DenseProgram(formulation, patches, gates), warm, finishing, labels
             )
             generated = generation_attributes(None)
-        self._warn_uncertified(solutions, Y, loose=finishing.loose)
+        self._warn_uncertified(solutions, Y, labels, loose=finishing.loose)
         network = formulation.network(solutions)
         if len(network.filters) == 0:
             self._log(
@@ -338,7 +350,7 @@ class _BaseConvexCNN(BaseEstimator):
         self._log(f"warm start from the previous fit's {self.n_patterns_} patterns")
         return [{"coef_init": coef, "intercept_init": b} for coef, b in solutions]
 
-    def _solve_outputs(self, program, Y, dense_program, warm_starts, finishing):
+    def _solve_outputs(self, program, Y, dense_program, warm_starts, finishing, labels):
         """One solve per column of ``Y``, each followed by ``finishing``, on ``n_jobs`` workers;
         returns what ``finishing`` returns, per output.
 
@@ -374,7 +386,7 @@ class _BaseConvexCNN(BaseEstimator):
         for output, (solution, caught) in enumerate(results):
             for message, category in caught:
                 warn(message, category)
-            self._warn_unconverged(solution, output, options)
+            self._warn_unconverged(solution, labels[output], options)
         return [solution for solution, _ in results]
 
     def _finishing(self, formulation, patches, gates):
@@ -399,13 +411,15 @@ class _BaseConvexCNN(BaseEstimator):
             return Finishing(residue="clean", loose=True)  # (the network keeps every group)
         return Finishing()  # linear CNNs: the solver's point as it is
 
-    def _warn_uncertified(self, solutions, Y, *, loose=False):
+    def _warn_uncertified(self, solutions, Y, labels, *, loose=False):
         """A ConvergenceWarning for every solution that its solver called solved but whose
         certified duality gap says otherwise (:func:`._solvers._outputs.uncertified_message`;
         ``loose`` for CVXPY points certified from their own dual points)."""
         options = self._solve_options()
         for output, solution in enumerate(solutions):
-            message = uncertified_message(solution, Y[:, output], output, options, loose=loose)
+            message = uncertified_message(
+                solution, Y[:, output], labels[output], options, loose=loose
+            )
             if message is not None:
                 warn(message, ConvergenceWarning)
 
@@ -432,16 +446,16 @@ class _BaseConvexCNN(BaseEstimator):
             name=type(self).__name__,
         )
 
-    def _solve(self, program, y, output, n_outputs, dense_program=None, **warm_start):
+    def _solve(self, program, y, output, n_outputs, label, **warm_start):
         """Solve one output's program in this process (:func:`._solvers._outputs.solve_output`),
-        with a ConvergenceWarning if it stopped short."""
+        with a ConvergenceWarning, naming the output by ``label``, if it stopped short."""
         options = self._solve_options()
-        solution = solve_output(program, y, output, n_outputs, options, dense_program, **warm_start)
-        self._warn_unconverged(solution, output, options)
+        solution = solve_output(program, y, output, n_outputs, options, **warm_start)
+        self._warn_unconverged(solution, label, options)
         return solution
 
-    def _warn_unconverged(self, solution, output, options):
-        message = unconverged_message(solution, output, options)
+    def _warn_unconverged(self, solution, label, options):
+        message = unconverged_message(solution, label, options)
         if message is not None:
             warn(message, ConvergenceWarning)
 
@@ -477,7 +491,8 @@ class _BaseConvexCNN(BaseEstimator):
                 y_numeric=not is_classifier,
             )
             Y, target_attributes = self._encode_targets(y)
-            attributes = self._fit_network(X, Y)
+            labels = _output_labels(target_attributes.get("classes_"), Y.shape[1])
+            attributes = self._fit_network(X, Y, labels)
         except BaseException:
             for name in _INPUT_ATTRIBUTES:
                 vars(self).pop(name, None)

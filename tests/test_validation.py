@@ -212,6 +212,19 @@ def test_convergence_warning_when_max_iter_is_too_small(solver):
     assert np.all(np.isfinite(est.predict(X)))
 
 
+def test_warnings_name_the_class_of_each_output():
+    # one-vs-rest outputs are numbered; with string labels a number alone sent users to classes_
+    X, _ = _data(n_samples=30)
+    y = np.array(["cat", "dog", "fish"])[np.arange(30) % 3]
+    clf = ConvexCNNClassifier(beta=0.01, n_patterns=8, max_iter=1, random_state=0)
+    with pytest.warns(ConvergenceWarning) as record:
+        clf.fit(X, y)
+    named = [re.match(r"The convex program for output (.*?) did", str(w.message)) for w in record]
+    assert [m.group(1) for m in named] == ["0 (class cat)", "1 (class dog)", "2 (class fish)"]
+    with pytest.warns(ConvergenceWarning, match=r"output 0 \(class dog against cat\) did not"):
+        clf.fit(X, np.where(y == "fish", "cat", y))
+
+
 def test_verbose_prints_progress(capsys):
     X, y = _data()
     ConvexCNNClassifier(n_patterns=4, random_state=0, verbose=1).fit(X, y)
