@@ -71,8 +71,9 @@ _PARAMETERS = """\
         Pooling of the ReLU map before the output layer: ``"average"`` is the mean over each
         pool (over all patches by default: the paper's main result, doc/formulations.md §2),
         ``"max"`` its maximum (§6.1). ``"none"`` gives every patch its own output weight, a
-        locally connected layer (§5.3); ``pool_size`` and ``readout`` do not apply to it. Every
-        combination is an exact convex program; see ``readout`` for the regulariser.
+        locally connected layer (§5.3); ``readout`` does not apply to it, and a ``pool_size``
+        is ignored with a warning. Every combination is an exact convex program; see
+        ``readout`` for the regulariser.
 
     pool_size : int or tuple of int, default=None
         Extent of each pool on the patch grid, in patches (one entry per spatial axis, or an

@@ -266,6 +266,20 @@ def test_output_weight_shapes():
     assert summed.output_weights_.shape == (len(summed.filters_), 3)
 
 
+def test_pool_size_with_no_pooling_warns_and_is_ignored():
+    X = np.random.default_rng(0).standard_normal((12, 25))
+    y = np.arange(12) % 3
+    params = dict(input_shape=(5, 5), kernel_size=2, n_patterns=8, random_state=0, beta=0.05)
+    with pytest.warns(
+        UserWarning,
+        match=r"pool_size=2 does not apply to pooling='none'.*"
+        r"Leave pool_size=None",
+    ):
+        ignored = ConvexCNNClassifier(pooling="none", pool_size=2, **params).fit(X, y)
+    none = ConvexCNNClassifier(pooling="none", **params).fit(X, y)
+    np.testing.assert_allclose(ignored.decision_function(X), none.decision_function(X))
+
+
 def _fit(X, y, **params):
     defaults = dict(beta=0.1, kernel_size=2, n_patterns=24, random_state=0)
     return ConvexCNNRegressor(**{**defaults, **params}).fit(X, y)

@@ -35,6 +35,7 @@ from .._network import RegionalCNN
 from .._patches import invalid_entries
 from .._patterns import MAX_EXACT_PATTERNS, arrangement_gates, random_gates
 from .._resources import check_memory
+from .._warnings import warn
 from ._operator import DenseOperator, PatchOperator, StackedOperator
 from ._program import GroupProgram, recover_neurons, summed_network
 
@@ -515,11 +516,19 @@ class RegionalFormulation:
 def make_pooled_formulation(pooling, pool_size, readout, grid_shape):
     """The formulation of ``pooling`` in {"average", "max", "none"} with the given read-out.
 
-    ``pooling="none"`` reads out every patch with its own weight (``pool_size`` and ``readout``
-    do not apply); otherwise the ReLU map is cut into pools of ``pool_size`` on the patch grid
-    (``None``: one global pool) and read out by ``readout`` in {"sum", "dense"}.
+    ``pooling="none"`` reads out every patch with its own weight (``readout`` does not apply,
+    ``pool_size`` is ignored with a warning); otherwise the ReLU map is cut into pools of
+    ``pool_size`` on the patch grid (``None``: one global pool) and read out by ``readout`` in
+    {"sum", "dense"}.
     """
     if pooling == "none":
+        if pool_size is not None:
+            warn(
+                f"pool_size={pool_size!r} does not apply to pooling='none', which reads out "
+                "every patch with its own weight; it is ignored. Leave pool_size=None, or "
+                "pool with pooling='average' or 'max'.",
+                UserWarning,
+            )
         n_patches = int(np.prod(grid_shape))
         return RegionalFormulation([np.array([k]) for k in range(n_patches)], "average")
     pools = patch_pools(grid_shape, pool_size)
