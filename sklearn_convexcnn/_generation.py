@@ -37,6 +37,7 @@ import numpy as np
 from ._formulations._operator import fit_values
 from ._losses import dual_vector
 from ._optimality import dual_objective, dual_point, pattern_prices
+from ._patterns import pattern_bytes
 
 
 @dataclass
@@ -162,10 +163,7 @@ def _interior(U, rng, scale=1e-7):
 def _pattern_keys(formulation, patches, gates):
     """One hashable key per gate, equal iff the gates have the same pattern (the
     formulation's ``pattern_keys``: with max pooling, winners as well as signs)."""
-    keys = formulation.pattern_keys(patches, gates)
-    if keys.dtype == bool:
-        keys = np.packbits(keys, axis=0)
-    return [column.tobytes() for column in keys.T]
+    return pattern_bytes(formulation.pattern_keys(patches, gates))
 
 
 def gradient_seeds(

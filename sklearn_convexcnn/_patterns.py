@@ -27,6 +27,42 @@ def pattern_masks(patches, gates):
     return patches @ gates >= 0
 
 
+def all_sign_patterns(n):
+    """Every sign pattern of ``n`` entries, shape (2**n, n) bool (row ``j``: the bits of ``j``)."""
+    return (np.arange(2**n)[:, None] >> np.arange(n) & 1).astype(bool)
+
+
+def pattern_bytes(keys):
+    """One hashable key per column of ``keys``, equal iff the columns are (packed bits for
+    boolean keys: an eighth of the memory)."""
+    columns = np.ascontiguousarray(keys.T)
+    if columns.dtype == bool:
+        columns = np.packbits(columns, axis=1)
+    return [column.tobytes() for column in columns]
+
+
+def first_of_each_pattern(keys):
+    """Column indices of the first occurrence of every distinct column of ``keys``.
+
+    Each column is hashed as bytes (:func:`pattern_bytes`): ``np.unique(axis=1)`` sorts the
+    columns as records, 10x slower on digits' region keys.
+    """
+    first = {}
+    for index, key in enumerate(pattern_bytes(keys)):
+        first.setdefault(key, index)
+    return np.fromiter(first.values(), dtype=int, count=len(first))
+
+
+def row_blocks(n_rows, n_patches, n_columns, max_entries):
+    """Slices of the ``n_rows = n_samples * n_patches`` patch rows, about ``max_entries /
+    n_columns`` rows each: whole samples, and whole bytes of packed signs (multiples of 8
+    rows), so each block's signs of ``n_columns`` gates pack on their own."""
+    unit = n_patches * 8 // math.gcd(n_patches, 8)  # lcm(K, 8)
+    step = max(1, max_entries // max(1, n_columns) // unit) * unit
+    for start in range(0, n_rows, step):
+        yield slice(start, min(start + step, n_rows))
+
+
 def unique_gates(patches, gates, chunk_size=256, block_size=2**22):
     """Keep the first gate of every distinct pattern, in order of appearance.
 
@@ -40,15 +76,12 @@ def unique_gates(patches, gates, chunk_size=256, block_size=2**22):
     seen, keep = set(), []
     for start in range(0, gates.shape[1], chunk_size):
         chunk = gates[:, start : start + chunk_size]
-        # whole samples and whole bytes (multiples of 8 rows) per block
-        unit = 8 // math.gcd(n_patches, 8)
-        step = max(1, block_size // max(1, n_patches * chunk.shape[1]) // unit) * unit * n_patches
         # (gates, rows) products: every gate's signs are packed along a contiguous axis
         # (packing the (rows, gates) masks across their rows took five times as long)
         packed = np.concatenate(
             [
-                np.packbits(chunk.T @ rows[first : first + step].T >= 0, axis=1)
-                for first in range(0, len(rows), step)
+                np.packbits(chunk.T @ rows[block].T >= 0, axis=1)
+                for block in row_blocks(len(rows), n_patches, chunk.shape[1], block_size)
             ],
             axis=1,
         )

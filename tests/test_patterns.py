@@ -1,13 +1,15 @@
-"""Exact enumeration of the joint activation patterns (doc/formulations.md §3, §4.1)."""
+"""Activation patterns: exact enumeration (doc/formulations.md §3, §4.1) and their keys."""
 
 import numpy as np
 import pytest
 
 from sklearn_convexcnn._patterns import (
     MAX_EXACT_PATTERNS,
+    all_sign_patterns,
     cover_bound,
     distinct_hyperplanes,
     enumerate_gates,
+    first_of_each_pattern,
     pattern_masks,
 )
 
@@ -98,3 +100,21 @@ def test_estimator_enumerates_with_n_patterns_exact():
     bound = cover_bound(200 * 16, 5)
     with pytest.raises(ValueError, match=rf"n_patterns='exact' would enumerate up to {bound} "):
         big.fit(rng.standard_normal((200, 20)), rng.standard_normal(200))
+
+
+@pytest.mark.parametrize("dtype", [bool, np.int64])
+def test_first_of_each_pattern_keeps_the_first_of_every_distinct_column(dtype):
+    # boolean keys (average pooling: joint signs) and integer keys (max: winner and sign)
+    rng = np.random.default_rng(0)
+    distinct = rng.integers(0, 2 if dtype is bool else 7, size=(37, 9)).astype(dtype)
+    columns = rng.integers(0, 9, size=40)
+    keys = distinct[:, columns]
+    _, reference = np.unique(keys, axis=1, return_index=True)
+    np.testing.assert_array_equal(first_of_each_pattern(keys), np.sort(reference))
+
+
+def test_all_sign_patterns_are_the_bits_of_their_row():
+    patterns = all_sign_patterns(3)
+    assert patterns.shape == (8, 3)
+    assert len({row.tobytes() for row in patterns}) == 8
+    np.testing.assert_array_equal(patterns[6], [False, True, True])  # 6 = 0b110, lowest first

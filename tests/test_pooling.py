@@ -17,7 +17,7 @@ from sklearn.utils.estimator_checks import check_estimator, parametrize_with_che
 
 from sklearn_convexcnn import ConvexCNNClassifier, ConvexCNNRegressor
 from sklearn_convexcnn._formulations._operator import DenseOperator
-from sklearn_convexcnn._formulations.pooling import _first_unique, patch_pools
+from sklearn_convexcnn._formulations.pooling import patch_pools
 from sklearn_convexcnn._formulations.two_layer import make_formulation
 from sklearn_convexcnn._patches import extract_patches, resolve_geometry
 from sklearn_convexcnn._solvers import solve_cvxpy
@@ -331,17 +331,6 @@ def test_patch_pools_cover_the_grid_row_major():
     ]
     assert [list(p) for p in patch_pools((5,), 2)] == [[0, 1], [2, 3], [4]]
     assert [list(p) for p in patch_pools((3,), None)] == [[0, 1, 2]]
-
-
-@pytest.mark.parametrize("dtype", [bool, np.int64])
-def test_first_unique_keeps_the_first_of_every_distinct_column(dtype):
-    # boolean keys (average pooling: joint signs) and integer keys (max: winner and sign)
-    rng = np.random.default_rng(0)
-    distinct = rng.integers(0, 2 if dtype is bool else 7, size=(37, 9)).astype(dtype)
-    columns = rng.integers(0, 9, size=40)
-    keys = distinct[:, columns]
-    _, reference = np.unique(keys, axis=1, return_index=True)
-    np.testing.assert_array_equal(_first_unique(keys), np.sort(reference))
 
 
 def test_pool_size_mismatch_is_a_clear_error():

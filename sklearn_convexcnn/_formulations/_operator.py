@@ -20,6 +20,7 @@ import bisect
 
 import numpy as np
 
+from .._patterns import row_blocks
 from ._program import GroupNorm
 
 
@@ -111,10 +112,7 @@ class PatchOperator:
 
     def _row_chunks(self, n_columns):
         """Slices of rows, whole samples and multiples of 8 rows (one byte of bits) each."""
-        unit = self.n_patches * 8 // int(np.gcd(self.n_patches, 8))  # lcm(K, 8)
-        step = max(1, self.chunk_size // max(1, n_columns) // unit) * unit
-        for start in range(0, self.n_rows, step):
-            yield slice(start, min(start + step, self.n_rows))
+        return row_blocks(self.n_rows, self.n_patches, n_columns, self.chunk_size)
 
     def _packed_signs(self, n_candidates):
         """Bits ``1[X_k g_i >= 0]`` (n_patterns, ceil(n_rows / 8)) and candidate rows.

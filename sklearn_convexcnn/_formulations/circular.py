@@ -28,6 +28,7 @@ from .._network import Network, weight_decay
 from .._patches import PatchGeometry, resolve_geometry
 from .._patterns import enumerate_gates, sample_gates
 from ._program import GroupNorm, GroupProgram
+from .pooling import average_blocks
 
 
 def spectral_blocks(length, n_layers):
@@ -232,9 +233,7 @@ class CircularFormulation:
         if self.activation == "linear":
             # no ReLU: one piece and an empty (all-zero) cone row
             return GroupProgram(X[None], np.zeros((1, 1, length)), blocks)
-        masks = X @ gates >= 0
-        pieces = np.einsum("np,nh->pnh", masks, X)
-        cones = np.einsum("np,nh->pnh", np.where(masks, 1.0, -1.0), X)
+        _, pieces, cones = average_blocks(patches, gates, 1.0)
         return GroupProgram(pieces, cones, blocks)
 
     def _groups(self, coef, rtol=1e-6):

@@ -33,7 +33,13 @@ import numpy as np
 
 from .._network import RegionalCNN
 from .._patches import invalid_entries
-from .._patterns import MAX_EXACT_PATTERNS, arrangement_gates, random_gates
+from .._patterns import (
+    MAX_EXACT_PATTERNS,
+    arrangement_gates,
+    first_of_each_pattern,
+    pattern_masks,
+    random_gates,
+)
 from .._resources import check_memory
 from .._warnings import warn
 from ._operator import DenseOperator, PatchOperator, StackedOperator
@@ -127,7 +133,7 @@ def average_blocks(patches, gates, weight):
     of them (doc/formulations.md §3). Returns ``keys`` (n * S, n_gates) bool, ``pieces``
     (n_gates, n, h) and ``cones`` (n_gates, n * S, h).
     """
-    masks = patches @ gates >= 0  # (n, S, F)
+    masks = pattern_masks(patches, gates)  # (n, S, F)
     pieces = weight * np.einsum("nkh,nkf->fnh", patches, masks)
     signs = np.where(masks, 1.0, -1.0)
     cones = np.einsum("nkf,nkh->fnkh", signs, patches)
@@ -185,21 +191,6 @@ def _joint_keys(mode, pools, patches, gates):
     return np.concatenate(
         [_pattern_keys(mode, patches[:, pool], gates).reshape(-1, gates.shape[1]) for pool in pools]
     )
-
-
-def _first_unique(keys):
-    """Column indices of the first occurrence of every distinct column of ``keys``.
-
-    Each column is hashed as bytes (packed bits for boolean keys): ``np.unique(axis=1)``
-    sorts the columns as records, 10x slower on digits' region keys.
-    """
-    columns = np.ascontiguousarray(keys.T)
-    if columns.dtype == bool:
-        columns = np.packbits(columns, axis=1)
-    first = {}
-    for index, column in enumerate(columns):
-        first.setdefault(column.tobytes(), index)
-    return np.fromiter(first.values(), dtype=int, count=len(first))
 
 
 # --------------------------------------------------------------------------------------------
@@ -282,7 +273,7 @@ class PooledSumFormulation:
         return self._unique(patches, random_gates(patches.shape[2], n_patterns, random_state))
 
     def _unique(self, patches, gates):
-        return gates[:, _first_unique(self.pattern_keys(patches, gates))]
+        return gates[:, first_of_each_pattern(self.pattern_keys(patches, gates))]
 
     def pattern_keys(self, patches, gates):
         """The patterns of ``gates``, one column each, equal iff the patterns are: the signs
@@ -394,7 +385,7 @@ class RegionalFormulation:
     def _unique(self, patches, gates):
         keep = np.zeros(gates.shape[1], dtype=bool)
         for keys in self._region_keys(patches, gates):
-            keep[_first_unique(keys)] = True
+            keep[first_of_each_pattern(keys)] = True
         return gates[:, keep]
 
     def enumerate_gates(self, patches, max_patterns=MAX_EXACT_PATTERNS):
@@ -420,7 +411,7 @@ class RegionalFormulation:
         """
         regions, index = [], []
         for region, keys in enumerate(self._region_keys(patches, gates)):
-            first = _first_unique(keys)
+            first = first_of_each_pattern(keys)
             regions.append(np.full(len(first), region))
             index.append(first)
         return np.concatenate(regions), np.concatenate(index)
@@ -439,7 +430,7 @@ class RegionalFormulation:
         all_pieces, all_cones, regions = [], [], []
         for region, pool in enumerate(self.pools):
             keys, pieces, cones = _blocks(self.mode, patches[:, pool], gates)
-            first = _first_unique(keys)
+            first = first_of_each_pattern(keys)
             cones = cones[first]
             padding = ((0, 0), (0, n_rows - cones.shape[1]), (0, 0))
             all_pieces.append(pieces[first])

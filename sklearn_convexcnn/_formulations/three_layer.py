@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._network import Network, relu_map, weight_decay
-from .._patterns import enumerate_gates, sample_gates
+from .._patterns import all_sign_patterns, enumerate_gates, first_of_each_pattern, sample_gates
 from .two_layer import AveragePooling, TwoLayerFormulation
 
 # Largest number of first-layer filters in a random branch that samples a second-layer pattern.
@@ -189,8 +189,7 @@ class ThreeLayerFormulation:
         gates = sample_gates(patches, n_patterns, random_state)
         n_samples = patches.shape[0]
         if n_samples <= 20 and 2**n_samples <= n_patterns:
-            codes = np.arange(2**n_samples)[:, None] >> np.arange(n_samples) & 1
-            self.outer_masks_ = codes.astype(bool)
+            self.outer_masks_ = all_sign_patterns(n_samples)
             return gates
         pooled = _pooled(patches, gates)
         widths = random_state.randint(1, min(_MAX_BRANCH_WIDTH, gates.shape[1]) + 1, n_patterns)
@@ -200,8 +199,7 @@ class ThreeLayerFormulation:
             unused = random_state.permutation(gates.shape[1])[width:]
             weights[unused, branch] = 0.0
         masks = np.vstack([np.ones(n_samples, bool), (pooled @ weights >= 0).T])
-        _, first = np.unique(masks, axis=0, return_index=True)
-        self.outer_masks_ = masks[np.sort(first)]
+        self.outer_masks_ = masks[first_of_each_pattern(masks.T)]
         return gates
 
     def enumerate_gates(self, patches):
@@ -222,8 +220,7 @@ class ThreeLayerFormulation:
                 f"more than the limit of {_MAX_EXACT_GROUPS} groups (doc/formulations.md §8.3). "
                 "Pass an int n_patterns=<int> to sample the patterns instead."
             )
-        codes = np.arange(2**n_samples)[:, None] >> np.arange(n_samples) & 1
-        self.outer_masks_ = codes.astype(bool)
+        self.outer_masks_ = all_sign_patterns(n_samples)
         return gates
 
     def program(self, patches, gates):
