@@ -16,7 +16,9 @@ _CHUNK_VALUES = 2**21
 
 class Network:
     """What the recovered networks share: the output ``f = readout + intercept`` and the
-    regularised objective. A subclass defines ``_readout(patches)`` and ``penalty()``."""
+    regularised objective. A subclass defines ``_readout(patches)``, ``penalty()`` and
+    ``n_neurons``, the width of its ReLU map at each patch (which sizes :meth:`forward`'s
+    chunks)."""
 
     def forward(self, patches):
         """Network output for patches of shape (n_samples, n_patches, patch_size).
@@ -30,7 +32,7 @@ class Network:
         f : ndarray of shape (n_samples, n_outputs)
         """
         n_samples, n_patches = patches.shape[:2]
-        width = max(1, n_patches * getattr(self, "n_neurons", 1))
+        width = max(1, n_patches * self.n_neurons)
         chunk = max(1, _CHUNK_VALUES // width)
         if n_samples <= chunk:
             return self._readout(patches) + self.intercept

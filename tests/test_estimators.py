@@ -274,6 +274,37 @@ def test_predictions_use_real_relus_on_new_data():
     np.testing.assert_allclose(reg.predict(X_new), expected.ravel() + reg.intercept_[0])
 
 
+@pytest.mark.parametrize(
+    "params",
+    [
+        dict(),
+        dict(architecture="circular"),
+        dict(architecture="three_layer"),
+        dict(activation="linear"),
+    ],
+)
+def test_forward_chunks_bound_every_networks_relu_map(monkeypatch, params):
+    from sklearn_convexcnn import _network
+
+    X, y = _toy_regression(7, 10, (8,))
+    reg = ConvexCNNRegressor(beta=0.1, n_patterns=8, random_state=0, **params).fit(X, y)
+    network, shapes = reg.network_, []
+    readout = type(network)._readout
+
+    def recording(self, patches):
+        shapes.append(patches.shape)
+        return readout(self, patches)
+
+    monkeypatch.setattr(type(network), "_readout", recording)
+    whole = reg.predict(X)
+    n_patches = shapes[0][1]
+    assert network.n_neurons > 0
+    monkeypatch.setattr(_network, "_CHUNK_VALUES", 3 * n_patches * network.n_neurons)
+    shapes.clear()
+    np.testing.assert_allclose(reg.predict(X), whole, rtol=1e-13, atol=1e-13)
+    assert [shape[0] for shape in shapes] == [3, 3, 3, 1]
+
+
 @pytest.mark.parametrize("readout", ["sum", "dense"])
 def test_forward_in_chunks_of_samples_is_the_one_pass_forward(monkeypatch, readout):
     from sklearn_convexcnn import _network

@@ -142,6 +142,11 @@ class ThreeLayerCNN(Network):
     intercept: np.ndarray
 
     @property
+    def n_neurons(self):
+        """First-layer filters: the width of the ReLU map at each patch."""
+        return self.filters.shape[0]
+
+    @property
     def n_branches(self):
         return self.output_weights.shape[0]
 
