@@ -113,11 +113,9 @@ def cone_projections(program, index, G, *, beta=None, tol=1e-10, max_rounds=100,
         rows = [np.zeros(0, dtype=int) for _ in index]
     else:
         rows = [np.asarray(r, dtype=int) for r in rows]
-    candidates = getattr(operator, "candidate_rows", None)
-    if candidates is not None:
-        # rows likely tight (PatchOperator: the hyperplanes nearest the gate): the first
-        # projection on them is usually exact or below beta without a pass over the data
-        rows = [np.union1d(r, candidates(i)) for r, i in zip(rows, index, strict=True)]
+    # rows likely tight (PatchOperator: the hyperplanes nearest the gate): the first
+    # projection on them is usually exact or below beta without a pass over the data
+    rows = [np.union1d(r, operator.candidate_rows(i)) for r, i in zip(rows, index, strict=True)]
     multipliers = [np.zeros(len(r)) for r in rows]
     for j in range(len(index)):
         if len(rows[j]):

@@ -6,7 +6,14 @@ import numpy as np
 import pytest
 
 from sklearn_convexcnn import ConvexCNNRegressor
-from sklearn_convexcnn._formulations._pruning import clean_groups, prune_groups, prune_solution
+from sklearn_convexcnn._formulations._operator import DenseOperator
+from sklearn_convexcnn._formulations._pruning import (
+    _group_norms,
+    clean_groups,
+    prune_groups,
+    prune_solution,
+)
+from sklearn_convexcnn._formulations.circular import CircularFormulation
 from sklearn_convexcnn._formulations.two_layer import AveragePooling, TwoLayerFormulation
 from sklearn_convexcnn._patterns import enumerate_gates
 from sklearn_convexcnn._solvers import _outputs, solve_cvxpy
@@ -157,3 +164,15 @@ def test_a_small_group_on_large_features_is_not_residue(prune):
     # the case is there: a neuron's group norm is ||u||^2, the smallest below 1e-6 of the largest
     group_norms = np.linalg.norm(reg.filters_, axis=1) ** 2
     assert group_norms.min() < 1e-6 * group_norms.max()
+
+
+def test_group_norms_are_the_programs_own_behind_an_operator():
+    # circular programs: block norms of the spectrum, not the Euclidean norm of the group
+    rng = np.random.default_rng(0)
+    patches = rng.standard_normal((6, 1, 8))
+    program = CircularFormulation(3, "relu").program(patches, rng.standard_normal((8, 4)))
+    coef = rng.standard_normal((2, 4, 8))
+    expected = program.group_norms(coef)
+    assert not np.allclose(expected, np.linalg.norm(coef, axis=2))
+    np.testing.assert_allclose(_group_norms(DenseOperator(program), coef), expected, rtol=1e-14)
+    np.testing.assert_allclose(_group_norms(program, coef), expected, rtol=1e-14)

@@ -7,6 +7,7 @@ densely: ``P * (n + m) * h`` numbers, gigabytes at n=60,000. The native solver o
 * ``pieces(index)``: the dense pieces of the few patterns in its working set;
 * ``cone_products(U, index)``: ``G_i u_i`` for a few patterns (feasibility checks);
 * ``cone_rows(i, rows)``: a few rows of one ``G_i`` (the constraints it adds);
+* ``candidate_rows(i)``: rows of ``G_i`` likely tight at its projections (a start; may be none);
 * ``norm``: the program's :class:`~._program.GroupNorm`.
 
 :class:`DenseOperator` provides them for any :class:`GroupProgram`, so every formulation works
@@ -55,6 +56,10 @@ class DenseOperator:
     def cone_rows(self, i, rows):
         """Rows ``rows`` of ``G_i``, shape (len(rows), patch_size)."""
         return self.program.cones[i, rows]
+
+    def candidate_rows(self, i):
+        """None: a dense program has no cheap guess of the tight rows."""
+        return np.zeros(0, dtype=int)
 
 
 class PatchOperator:
@@ -294,10 +299,8 @@ class StackedOperator:
         return self.operators[block], int(i) - self._starts[block]
 
     def candidate_rows(self, i):
-        """The block's candidate rows of ``G_i`` (none where the block keeps no candidates)."""
+        """The block's candidate rows of ``G_i``."""
         op, local = self._block_of(i)
-        if not hasattr(op, "candidate_rows"):
-            return np.zeros(0, dtype=int)
         return op.candidate_rows(local)
 
     def cone_rows(self, i, rows):

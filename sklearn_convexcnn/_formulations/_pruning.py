@@ -26,9 +26,9 @@ from ._operator import as_operator
 
 
 def _group_norms(program, coef):
-    if hasattr(program, "group_norms"):
-        return program.group_norms(coef)
-    return np.linalg.norm(coef, axis=2)
+    """``R(c_i)`` and ``R(c'_i)``, shape (2, n_patterns): the program's norm (block norms of
+    the spectrum for circular programs, whether dense or behind an operator)."""
+    return as_operator(program).norm(coef)
 
 
 def _group_fits(operator, coef):

@@ -630,9 +630,7 @@ def _start_rows(operator, coef, patterns):
                 operator.cone_rows(int(pattern), rows), axis=0, return_index=True
             )
             rows = np.sort(rows[first[np.any(distinct, axis=1)]])
-            if hasattr(operator, "candidate_rows"):
-                rows = np.union1d(rows, operator.candidate_rows(int(pattern)))
-            found.append(rows)
+            found.append(np.union1d(rows, operator.candidate_rows(int(pattern))))
     return found
 
 
@@ -933,9 +931,10 @@ def solve_native(
                 break
         for flat in candidates:
             sign_index, pattern = divmod(int(flat), n_patterns)
-            rows = memory.rows.get((pattern, sign_index), [])
-            if hasattr(operator, "candidate_rows"):  # likely tight: fewer feasibility rounds
-                rows = np.union1d(rows, operator.candidate_rows(pattern))
+            # with the rows likely tight: fewer feasibility rounds
+            rows = np.union1d(
+                memory.rows.get((pattern, sign_index), []), operator.candidate_rows(pattern)
+            )
             work.add(pattern, sign_index, rows)
         n_iter += 1
         # rows wait while groups are added, but not past the last solve that max_iter allows,
