@@ -50,6 +50,7 @@ Three-layer programs, whose groups are coupled by the second ReLU layer, have a 
 own built from the same pieces (:mod:`._three_layer`).
 """
 
+import dataclasses
 import time
 
 import numpy as np
@@ -82,8 +83,10 @@ _ROWS_PER_ROUND = 40
 _FEASIBILITY_TOL = 1e-9
 # Relative slack below which a row is kept for a group that starts at a warm start's point.
 _START_SLACK = 1e-6
-# Cutting-plane rounds per projection when pricing for candidates rather than certifying.
+# Cutting-plane rounds per projection when pricing for candidates, and when certifying
+# (projections then run to convergence, which takes far fewer rounds than this).
 _PRICING_ROUNDS = 3
+_CERTIFYING_ROUNDS = 1000
 # Groups given a relaxed price (on their start rows) at a time while candidates are sought.
 _RELAXED_PER_ROUND = 64
 # Groups below this times the largest norm are interior-point residue for the polish.
@@ -833,36 +836,26 @@ def solve_native(
     """
     start_time = time.perf_counter()
     operator = as_operator(program)
-    n_patterns, h = operator.n_patterns, operator.patch_size
+    n_patterns = operator.n_patterns
     y = np.asarray(y, dtype=float)
-    work = _WorkingSet(operator, h)
     b = best_intercept(loss, y) if fit_intercept else 0.0
     if fit_intercept and intercept_init is not None:
         b = float(intercept_init)
-    qp_tol = min(1e-9, max(1e-12, 1e-2 * tol))
-    # restricted problems by Newton over faces first (:mod:`._faces`, Euclidean group norms)
-    faces = operator.norm.is_euclidean
-    memory = _PriceMemory()  # what pricing carries over, per group
-    if coef_init is not None:
-        signs, patterns = np.nonzero(np.linalg.norm(coef_init, axis=2) > 0)
-        start = coef_init[signs, patterns]
-        for pattern, sign_index, rows in zip(
-            patterns, signs, _start_rows(operator, start, patterns), strict=True
-        ):
-            work.add(int(pattern), int(sign_index), rows)
-        if len(work):
-            work.coef = start
-            _, b = _restricted_then_feasible(work, y, b, beta, loss, fit_intercept, qp_tol, faces)
-            memory.remember(work)
+    # the restricted problems: by Newton over faces first (:mod:`._faces`, Euclidean group
+    # norms), then ever more exactly (:func:`_finer`) when pricing finds nothing to add
+    accuracy = (min(1e-9, max(1e-12, 1e-2 * tol)), operator.norm.is_euclidean)
 
-    n_iter, gap, primal, converged, stalled = 0, np.inf, np.inf, False, False
+    work, memory = _WorkingSet(operator, operator.patch_size), _PriceMemory()
+    if coef_init is not None and _start_from(work, coef_init):
+        b = _restricted_then_feasible(work, y, b, beta, loss, fit_intercept, *accuracy)[1]
+        memory.remember(work)
+
+    n_iter, status = 0, None
     # every scaled dual point bounds the optimum of the same full program: the gap is to the
     # best of them (near the end the restricted solves are accurate only to rounding, and
     # the latest dual point can be the worse one: 3e-5 against 5e-7 on pixels of 0-255)
     best_dual = -np.inf
-    # the lowest objective so far, when it was reached and its point (coef, b): the answer of
-    # a solve that does not converge, whose last restricted problems may have been solved worse
-    best, best_iter, lowest = np.inf, 0, None
+    lowest = _Lowest()
     # whether the point satisfies every row of its groups' cones, not only the kept ones: the
     # feasibility rounds wait until pricing finds no group to add (see _restricted_then_feasible),
     # for as long as every feasible point is lower than the last; meanwhile the groups of the
@@ -872,26 +865,13 @@ def solve_native(
         design = work.design(intercept=fit_intercept)  # the restricted solves' (cached) one
         f = design[:, : work.coef.size] @ work.coef.ravel() + b
         primal = _objective(loss, f, y, beta, work.coef, operator.norm)
-        v = dual_point(loss, f, y, fit_intercept)
-        correlations = operator.correlations(v)
-        in_set = {group: j for j, group in enumerate(work.groups)}
-        # A few cutting-plane rounds rank the candidates well; exact prices are needed only
-        # when those find nothing new (near the optimum, to certify it).
-        for rounds in (_PRICING_ROUNDS, 1000):
-            if rounds != _PRICING_ROUNDS and not feasible:
-                break  # only a feasible point is worth certifying
-            # candidates: the best-ranked groups only; certificate: every group
-            wanted = _GROUPS_PER_ROUND if rounds == _PRICING_ROUNDS else None
-            prices = _price(operator, correlations, beta, memory, rounds, wanted, in_set)
-            top = float(prices.max(initial=0.0))
-            dual = scaled_dual_objective(loss, v, y, fit_intercept, beta=beta, top=top)
-            best_dual = max(best_dual, dual)
-            gap = primal - best_dual
-            violation = np.where(prices > beta, prices, 0.0)
-            for group in in_set:
-                violation[group[1], group[0]] = 0.0
-            if gap <= max(tol * abs(primal), certifiable_gap(y, primal)) or violation.any():
-                break
+        target = max(tol * abs(primal), certifiable_gap(y, primal))
+        violation, best_dual = _price_groups(
+            work, memory, dual_point(loss, f, y, fit_intercept), y,
+            beta=beta, loss=loss, fit_intercept=fit_intercept, primal=primal, target=target,
+            certify=feasible, best_dual=best_dual,
+        )  # fmt: skip
+        gap = primal - best_dual
         if verbose:
             print(
                 f"[native] iteration {n_iter}: objective {primal:.10g}"
@@ -901,36 +881,30 @@ def solve_native(
                 flush=True,
             )
         if feasible:  # (an infeasible point's objective bounds nothing)
-            if gap <= max(tol * abs(primal), certifiable_gap(y, primal)):
-                converged = True
+            if gap <= target:
+                status = "optimal"
                 break
-            if primal < best - 1e-12 * abs(primal):  # (best starts at inf)
-                best, best_iter, lowest = primal, n_iter, (_full_coef(work, n_patterns), b)
-            else:
+            if not lowest.offer(primal, n_iter, work, b):
                 defer_rows = False  # the groups added meanwhile did not help: one at a time
-                if n_iter - best_iter >= _STALL_ITERATIONS:
-                    stalled = True
+                if n_iter - lowest.iteration >= _STALL_ITERATIONS:
+                    status = "stalled"
                     break
             if n_iter >= max_iter:
+                status = "max_iter reached"
                 break
-        candidates = np.argsort(violation, axis=None)[::-1][:_GROUPS_PER_ROUND]
-        candidates = [c for c in candidates if violation.flat[c] > 0]
-        if not feasible and gap <= max(tol * abs(primal), certifiable_gap(y, primal)):
+        candidates = _most_violating(violation)
+        if not feasible and gap <= target:
             # the groups are settled to tol (prices above beta by rounding would otherwise
             # enter, stay at zero and leave, iteration after iteration): now the rows
             candidates = []
         if feasible and not candidates:  # (infeasible: the next solve adds the rows)
-            # nothing left to add: the restricted solutions must be more exact, until the
-            # interior point at its finest tolerance; after that more iterations cannot help
-            if qp_tol > 1e-12:
-                qp_tol = max(1e-12, qp_tol * 1e-2)
-            elif faces:
-                faces = False
-            else:
-                stalled = True
+            # nothing left to add: the restricted solutions must be more exact; after the
+            # finest, more iterations cannot help
+            accuracy = _finer(*accuracy)
+            if accuracy is None:
+                status = "stalled"
                 break
-        for flat in candidates:
-            sign_index, pattern = divmod(int(flat), n_patterns)
+        for sign_index, pattern in candidates:
             # with the rows likely tight: fewer feasibility rounds
             rows = np.union1d(
                 memory.rows.get((pattern, sign_index), []), operator.candidate_rows(pattern)
@@ -944,17 +918,17 @@ def solve_native(
         feasible = (
             not (defer_rows and candidates)
             or n_iter >= max_iter
-            or n_iter - best_iter >= _STALL_ITERATIONS
+            or n_iter - lowest.iteration >= _STALL_ITERATIONS
         )
         try:
             b = _restricted_then_feasible(
-                work, y, b, beta, loss, fit_intercept, qp_tol, faces, feasibility=feasible
+                work, y, b, beta, loss, fit_intercept, *accuracy, feasibility=feasible
             )[1]
         except SolverFailed:
             # the interior point, the last resort, failed (logistic loss on inputs of size
             # 1e3, beta=0.01: InsufficientProgress): an error would lose the points certified
             # so far (to 5e-7 of the objective there)
-            stalled = True
+            status = "stalled"
             break
         if not feasible:
             # a point on the kept rows may satisfy all the rows (then it is certified at once,
@@ -968,23 +942,104 @@ def solve_native(
         # (without the anchors, max-pooling programs, whose rows decide most, went up and down
         # from one feasible point to the next until they stalled)
         work.drop_zero_groups(keep=() if feasible else anchored)
-    if converged:
+    if status == "optimal":
         coef = _full_coef(work, n_patterns)
     else:
-        # (the interior point, after the faces had settled, once ended at 31.2 where they
-        # had reached 30.1, on inputs of size 100 at beta=0.001)
-        (coef, b), primal = lowest, best
-        gap = primal - best_dual
+        # the lowest feasible point, not the last: the last restricted problems may have been
+        # solved worse (the interior point, after the faces had settled, once ended at 31.2
+        # where they had reached 30.1)
+        coef, b = lowest.coef, lowest.intercept
+        primal, gap = lowest.objective, lowest.objective - best_dual
     return Solution(
         coef=coef,
         intercept=float(b),
         objective=float(primal),
-        converged=converged,
-        status="optimal" if converged else ("stalled" if stalled else "max_iter reached"),
+        converged=status == "optimal",
+        status=status,
         n_iter=n_iter,
         solver="native",
         duality_gap=float(gap),
     )
+
+
+def _start_from(work, coef_init):
+    """Put the nonzero groups of a warm start into ``work``, with their point and the rows
+    they sit on; returns whether there were any."""
+    signs, patterns = np.nonzero(np.linalg.norm(coef_init, axis=2) > 0)
+    start = coef_init[signs, patterns]
+    for pattern, sign_index, rows in zip(
+        patterns, signs, _start_rows(work.operator, start, patterns), strict=True
+    ):
+        work.add(int(pattern), int(sign_index), rows)
+    if len(work):
+        work.coef = start
+    return bool(len(work))
+
+
+def _price_groups(
+    work, memory, v, y, *, beta, loss, fit_intercept, primal, target, certify, best_dual
+):
+    """Prices of the groups outside the working set where they exceed ``beta`` (zero
+    elsewhere), shape (2, n_patterns), and the best dual objective so far.
+
+    A few cutting-plane rounds rank the candidates well; exact prices of every group are
+    needed only when those find none (near the optimum, to certify it), and only at a
+    feasible point (``certify``: an infeasible one is not worth certifying).
+    """
+    operator = work.operator
+    correlations = operator.correlations(v)
+    in_set = set(work.groups)
+    for rounds, wanted in ((_PRICING_ROUNDS, _GROUPS_PER_ROUND), (_CERTIFYING_ROUNDS, None)):
+        if wanted is None and not certify:
+            break
+        prices = _price(operator, correlations, beta, memory, rounds, wanted, in_set)
+        top = float(prices.max(initial=0.0))
+        dual = scaled_dual_objective(loss, v, y, fit_intercept, beta=beta, top=top)
+        best_dual = max(best_dual, dual)
+        violation = np.where(prices > beta, prices, 0.0)
+        for pattern, sign_index in in_set:
+            violation[sign_index, pattern] = 0.0
+        if primal - best_dual <= target or violation.any():
+            break
+    return violation, best_dual
+
+
+def _most_violating(violation):
+    """``(sign_index, pattern)`` of the (at most ``_GROUPS_PER_ROUND``) groups of largest
+    positive ``violation``, largest first."""
+    n_patterns = violation.shape[1]
+    order = np.argsort(violation, axis=None)[::-1][:_GROUPS_PER_ROUND]
+    return [divmod(int(flat), n_patterns) for flat in order if violation.flat[flat] > 0]
+
+
+def _finer(qp_tol, faces):
+    """The next, more exact way to solve the restricted problems: the interior point's
+    tolerance down to 1e-12, then the interior point instead of the faces; ``None`` after
+    the finest."""
+    if qp_tol > 1e-12:
+        return max(1e-12, qp_tol * 1e-2), faces
+    if faces:
+        return qp_tol, False
+    return None
+
+
+@dataclasses.dataclass
+class _Lowest:
+    """The lowest objective of a feasible point so far, the iteration that reached it and
+    the point: the answer of a solve that does not converge."""
+
+    objective: float = np.inf
+    iteration: int = 0
+    coef: np.ndarray | None = None
+    intercept: float = 0.0
+
+    def offer(self, objective, iteration, work, intercept):
+        """Keep the point of ``work`` if it is lower; returns whether it was."""
+        if not objective < self.objective - 1e-12 * abs(objective):  # (inf at first)
+            return False
+        self.objective, self.iteration = objective, iteration
+        self.coef, self.intercept = _full_coef(work, work.operator.n_patterns), intercept
+        return True
 
 
 def _full_coef(work, n_patterns):
