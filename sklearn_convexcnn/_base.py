@@ -6,7 +6,6 @@ from :mod:`._solvers`, and predictions from the recovered network (a
 :class:`~._network.Network`).
 """
 
-import copy
 import hashlib
 import os
 from numbers import Integral, Real
@@ -239,7 +238,7 @@ class _BaseConvexCNN(BaseEstimator):
             )
             generated = generation_attributes(None)
         self._warn_uncertified(solutions, Y, labels, loose=finishing.loose)
-        network = formulation.network(solutions)
+        network = formulation.network(solutions, patches, gates)
         if len(network.filters) == 0:
             self._log(
                 f"no neurons: beta={self.beta:g} is at least the largest useful value of every "
@@ -647,9 +646,7 @@ class _BaseConvexCNN(BaseEstimator):
         )
         patches, Y = self._evaluation_data(X, y)
         fitted = self._fitted_program
-        # building programs records their groups' regions in the formulation: a copy keeps
-        # the fitted one as fit left it
-        formulation = copy.copy(fitted.formulation)
+        formulation = fitted.formulation
         if not isinstance(formulation, _PRUNABLE):
             raise ValueError(
                 "certify is implemented for two-layer ReLU CNNs (architecture='two_layer', "

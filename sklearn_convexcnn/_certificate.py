@@ -15,7 +15,6 @@ The cone projections, dual vectors and dual objectives are those of :mod:`._opti
 Nothing here imports scikit-learn.
 """
 
-import copy
 from dataclasses import dataclass
 
 import numpy as np
@@ -114,8 +113,6 @@ def _polished_fit(formulation, patches, filters, y, *, beta, loss, fit_intercept
 
     if len(filters) == 0:
         return None
-    # a copy: building a program may record state on the formulation (the groups' regions)
-    formulation = copy.copy(formulation)
     program = formulation.operator(patches, filters.T)  # (two-layer formulations only)
     try:
         solution = solve_native(

@@ -378,6 +378,29 @@ def _exact_program(X, pooling, pool_size, readout, input_shape, kernel_size):
     return patches, formulation, gates
 
 
+def test_regional_network_reads_its_regions_from_its_own_patches_and_gates():
+    # network() once read each group's region from the last program() or operator() built
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((10, 16)), rng.standard_normal(10)
+    patches = extract_patches(X, resolve_geometry((4, 4), 2, 1, 16))
+    formulation = make_formulation("average", 2, "dense", (3, 3))
+    gates = formulation.sample_gates(patches, 20, rng)
+    solution = solve_cvxpy(
+        formulation.program(patches, gates), y, beta=0.1, loss="squared", fit_intercept=True,
+        solver="clarabel", tol=1e-8, max_iter=200,
+    )  # fmt: skip
+    expected = formulation.network([solution], patches, gates).output_weights
+    other = extract_patches(rng.standard_normal((7, 16)), resolve_geometry((4, 4), 2, 1, 16))
+    formulation.operator(other, formulation.sample_gates(other, 30, rng))
+    np.testing.assert_array_equal(
+        formulation.network([solution], patches, gates).output_weights, expected
+    )
+    fresh = make_formulation("average", 2, "dense", (3, 3))  # that never built a program
+    np.testing.assert_array_equal(
+        fresh.network([solution], patches, gates).output_weights, expected
+    )
+
+
 @pytest.mark.parametrize("pooling, pool_size, readout", VARIANTS, ids=VARIANT_IDS)
 def test_enumeration_finds_every_sampled_pattern(pooling, pool_size, readout):
     X = np.random.default_rng(0).standard_normal((8, 9))
@@ -458,7 +481,7 @@ def test_gradient_training_never_beats_the_convex_optimum(
         program, y, beta=beta, loss="squared", fit_intercept=True, solver="clarabel",
         tol=1e-9, max_iter=500,
     )  # fmt: skip
-    network = formulation.network([solution])
+    network = formulation.network([solution], patches, gates)
     optimum = solution.objective
     if pooling == "none":
         pools = [[k] for k in range(patches.shape[1])]

@@ -212,13 +212,14 @@ def test_the_regional_output_weights_are_checked(monkeypatch):
     patches = extract_patches(X, resolve_geometry(None, 3, 1, 40))
     formulation = make_formulation("none", None, "sum", (38,))
     gates = formulation.sample_gates(patches, 4, np.random.default_rng(0))
-    operator = formulation.operator(patches, gates)  # (records each group's region)
+    operator = formulation.operator(patches, gates)
     coef = np.abs(np.random.default_rng(1).standard_normal((2, operator.n_patterns, 3)))
     solutions = [Solution(coef, 0.0, 1.0, True, "optimal", 1, "native")] * 20
-    assert len(formulation.network(solutions).output_weights) == 20 * coef.shape[0] * coef.shape[1]
+    network = formulation.network(solutions, patches, gates)
+    assert len(network.output_weights) == 20 * coef.shape[0] * coef.shape[1]
     monkeypatch.setattr(resources, "available_memory", lambda: 2**20)
     with pytest.raises(MemoryError, match=r"The output weights of \d+ neurons x 38 regions x 20 "):
-        formulation.network(solutions)
+        formulation.network(solutions, patches, gates)
 
 
 def test_native_solves_are_charged_their_arrays_not_cvxpy(monkeypatch):

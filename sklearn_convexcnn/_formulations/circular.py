@@ -260,7 +260,7 @@ class CircularFormulation:
             signs = np.array(part_signs, dtype=int)
         return groups, signs
 
-    def network(self, solutions):
+    def network(self, solutions, patches, gates):
         """The recovered circular network, one group of neurons per output.
 
         Each group ``c`` becomes the factorisation of :func:`factorize`, balanced so that the
@@ -271,6 +271,8 @@ class CircularFormulation:
         ----------
         solutions : list of Solution
             One solved program per output.
+        patches, gates : ndarray
+            The program's patches and gates (unused here: the groups say all).
 
         Returns
         -------

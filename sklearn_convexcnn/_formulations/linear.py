@@ -99,12 +99,14 @@ class LinearFormulation:
         piece = patches.mean(axis=1)
         return GroupProgram(piece[None], np.zeros((1, 1, patches.shape[2])))
 
-    def network(self, solutions, rtol=1e-9):
+    def network(self, solutions, patches, gates, rtol=1e-9):
         """The recovered linear network, one group of neurons per output.
 
         Parameters
         ----------
         solutions : list of Solution
+        patches, gates : ndarray
+            The program's patches and gates (unused here: the groups say all).
         rtol : float
             Singular values below ``rtol`` times the largest are dropped (no pooling).
 

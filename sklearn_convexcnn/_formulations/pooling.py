@@ -325,12 +325,14 @@ class PooledSumFormulation:
             weights[pool] += 1.0 / len(pool)
         return PatchOperator(patches, gates, weights, with_candidates=with_candidates)
 
-    def network(self, solutions):
+    def network(self, solutions, patches, gates):
         """The recovered :class:`TwoLayerCNN` (one group of neurons per output).
 
         Parameters
         ----------
         solutions : list of Solution
+        patches, gates : ndarray
+            The program's patches and gates (unused here: the groups say all).
         """
         return summed_network(solutions, self.pooling)
 
@@ -427,17 +429,14 @@ class RegionalFormulation:
         gates : ndarray of shape (patch_size, n_patterns)
         """
         n_rows = len(patches) * max(len(pool) for pool in self.pools)
-        all_pieces, all_cones, regions = [], [], []
-        for region, pool in enumerate(self.pools):
+        all_pieces, all_cones = [], []
+        for pool in self.pools:
             keys, pieces, cones = _blocks(self.mode, patches[:, pool], gates)
             first = first_of_each_pattern(keys)
             cones = cones[first]
             padding = ((0, 0), (0, n_rows - cones.shape[1]), (0, 0))
             all_pieces.append(pieces[first])
             all_cones.append(np.pad(cones, padding))
-            regions.append(np.full(len(first), region))
-        # network() maps each solved group back to its region
-        self.group_regions_ = np.concatenate(regions)
         return GroupProgram(np.concatenate(all_pieces), np.concatenate(all_cones))
 
     @property
@@ -455,7 +454,6 @@ class RegionalFormulation:
         if not self.matrix_free:
             return DenseOperator(self.program(patches, gates))
         regions, index = self.groups(patches, gates)
-        self.group_regions_ = regions  # network() maps each solved group back to its region
         return StackedOperator(
             [
                 PatchOperator(
@@ -468,15 +466,14 @@ class RegionalFormulation:
             ]
         )
 
-    def network(self, solutions):
+    def network(self, solutions, patches, gates):
         """The recovered :class:`RegionalCNN` (one group of neurons per output).
-
-        Must follow :meth:`program` on the same patches and gates (it reads the region of
-        every group from it).
 
         Parameters
         ----------
         solutions : list of Solution
+        patches, gates : ndarray
+            The program's patches and gates: each group's region (:meth:`groups`).
         """
         n_outputs, n_regions = len(solutions), self.pooling.n_regions
         recovered = [recover_neurons(solution.coef) for solution in solutions]
@@ -490,10 +487,11 @@ class RegionalFormulation:
             "Fit the outputs in groups (an estimator for each), a larger beta (fewer neurons) "
             "or readout='sum'.",
         )
+        group_regions, _ = self.groups(patches, gates)
         filters, weights = [], []
         for output, (output_filters, output_weights, patterns) in enumerate(recovered):
             block = np.zeros((len(output_weights), n_regions, n_outputs))
-            block[np.arange(len(patterns)), self.group_regions_[patterns], output] = output_weights
+            block[np.arange(len(patterns)), group_regions[patterns], output] = output_weights
             filters.append(output_filters)
             weights.append(block)
         return RegionalCNN(

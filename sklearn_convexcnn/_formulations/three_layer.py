@@ -242,7 +242,7 @@ class ThreeLayerFormulation:
             first_layer.pieces, first_layer.cones, self.outer_masks_, np.asarray(gates)
         )
 
-    def network(self, solutions):
+    def network(self, solutions, patches, gates):
         """The recovered network (doc/formulations.md §8.2), one group of branches per output.
 
         Each non-zero ``(s, l)`` is a branch: filters ``a/||a||`` with ``w1 = +||a||`` and
@@ -253,6 +253,8 @@ class ThreeLayerFormulation:
         Parameters
         ----------
         solutions : list of Solution
+        patches, gates : ndarray
+            The program's patches and gates (unused here: the groups say all).
 
         Returns
         -------

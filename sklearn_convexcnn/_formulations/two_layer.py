@@ -84,13 +84,15 @@ class TwoLayerFormulation:
         weights = np.full(n_patches, 1.0 / n_patches)
         return PatchOperator(patches, gates, weights, with_candidates=with_candidates)
 
-    def network(self, solutions):
+    def network(self, solutions, patches, gates):
         """The recovered network, one group of neurons per output.
 
         Parameters
         ----------
         solutions : list of Solution
             One solved program per output.
+        patches, gates : ndarray
+            The program's patches and gates (unused here: the groups say all).
 
         Returns
         -------

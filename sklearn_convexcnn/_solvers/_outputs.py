@@ -147,7 +147,7 @@ class Finishing:
         (doc/formulations.md §2.4); pruned and cleaned points share it (the same fit and
         regulariser), so the cleaned one is the fallback. One output's network is its
         share of the estimator's (every neuron reads out to one output)."""
-        network = self.formulation.network([pruned])
+        network = self.formulation.network([pruned], self.patches, self.gates)
         value = network.objective(self.patches, y[:, None], options.beta, options.loss)
         if value <= pruned.objective + 1e-7 * abs(pruned.objective):
             return True
