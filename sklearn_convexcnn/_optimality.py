@@ -138,12 +138,10 @@ def cone_projections(program, index, G, *, beta=None, tol=1e-10, max_rounds=100,
             products = operator.cone_products(U[part], index[part])
             for j, values in zip(part, products, strict=True):
                 threshold = -tol * np.linalg.norm(U[j]) * operator.row_scale
-                violated = np.flatnonzero(values < threshold)
+                violated = most_violated(values, threshold, n_add)
                 if len(violated) == 0:
                     exact[j] = True
                     continue
-                if len(violated) > n_add:
-                    violated = violated[np.argpartition(values[violated], n_add)[:n_add]]
                 rows[j] = np.union1d(rows[j], violated)
                 U[j], multipliers[j] = _nnls_projection(operator.cone_rows(index[j], rows[j]), G[j])
                 norm = np.linalg.norm(U[j])
@@ -208,14 +206,21 @@ def cone_prices(program, index, G, *, beta=None, tol=1e-10, max_rounds=100, rows
             if u is None or (beta is not None and prices[j] <= beta):
                 break
             values = operator.cone_products(u[None], index[j : j + 1])[0]
-            violated = np.flatnonzero(values < -tol * np.linalg.norm(u) * operator.row_scale)
+            violated = most_violated(values, -tol * np.linalg.norm(u) * operator.row_scale, n_add)
             if len(violated) == 0:
                 exact[j] = True
                 break
-            if len(violated) > n_add:
-                violated = violated[np.argpartition(values[violated], n_add)[:n_add]]
             kept = np.union1d(kept, violated)
     return prices, exact, tight
+
+
+def most_violated(values, threshold, limit):
+    """Indices of the (at most ``limit``) smallest ``values`` below ``threshold``: the cone
+    rows a cutting-plane round adds."""
+    violated = np.flatnonzero(values < threshold)
+    if len(violated) > limit:
+        violated = violated[np.argpartition(values[violated], limit)[:limit]]
+    return violated
 
 
 def _block_price(rows, g, norm):

@@ -18,6 +18,7 @@ import pytest
 
 from sklearn_convexcnn import ConvexCNNRegressor
 from sklearn_convexcnn._formulations.two_layer import AveragePooling, TwoLayerFormulation
+from sklearn_convexcnn._optimality import most_violated
 from sklearn_convexcnn._patches import extract_patches
 from sklearn_convexcnn._patterns import pattern_masks
 from sklearn_convexcnn._solvers import solve_cvxpy
@@ -235,3 +236,10 @@ def test_gradient_training_never_beats_the_convex_optimum(problem):
         f"(+{best[0] / optimum - 1:.2e}, width {best[1]}, seed {best[2]}), "
         f"{time.perf_counter() - start:.1f} s"
     )
+
+
+def test_most_violated_rows_are_the_smallest_below_the_threshold():
+    values = np.array([0.5, -3.0, -0.1, -2.0, -1e-12, -4.0])
+    np.testing.assert_array_equal(np.sort(most_violated(values, -1e-9, 10)), [1, 2, 3, 5])
+    np.testing.assert_array_equal(np.sort(most_violated(values, -1e-9, 2)), [1, 5])
+    assert len(most_violated(values, -5.0, 3)) == 0

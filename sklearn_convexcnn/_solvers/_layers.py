@@ -17,7 +17,7 @@ import numpy as np
 
 from .._formulations._program import GroupProgram
 from .._formulations.linear import NuclearProgram
-from .._optimality import cone_prices, dual_point, scaled_dual_objective
+from .._optimality import cone_prices, dual_point, most_violated, scaled_dual_objective
 from ._cvxpy import _loss_expression, _run, _solution, _unit_cones, _unit_scales, solve_cvxpy
 
 
@@ -113,10 +113,7 @@ def _violated_rows(program, coef, rows, row_norms, tol):
         slack = ((cone @ groups.T) / norms).min(axis=1)
         worst = slack / np.where(row_norms[i] > 0, row_norms[i], np.inf)  # (zero rows: 0 >= 0)
         worst[rows[i]] = 0.0
-        new = np.flatnonzero(worst < -tol)
-        if len(new) > _ROWS_PER_ROUND:
-            new = new[np.argpartition(worst[new], _ROWS_PER_ROUND)[:_ROWS_PER_ROUND]]
-        violated.append(new)
+        violated.append(most_violated(worst, -tol, _ROWS_PER_ROUND))
     return violated
 
 

@@ -63,6 +63,7 @@ from .._optimality import (
     cone_prices,
     dual_point,
     groups_per_pass,
+    most_violated,
     price_at_zero,
     scaled_dual_objective,
 )
@@ -650,13 +651,10 @@ def _add_violated_rows(work, add=True):
         products = operator.cone_products(work.coef[part], patterns)
         for j, values in zip(part, products, strict=True):
             threshold = -_FEASIBILITY_TOL * np.linalg.norm(work.coef[j]) * operator.row_scale
-            violated = np.flatnonzero(values < threshold)
-            violated = np.setdiff1d(violated, work.rows[j])
+            values[work.rows[j]] = np.inf  # (kept already)
+            violated = most_violated(values, threshold, _ROWS_PER_ROUND)
             if len(violated) == 0:
                 continue
-            if len(violated) > _ROWS_PER_ROUND:
-                violated = violated[np.argpartition(values[violated], _ROWS_PER_ROUND)]
-                violated = violated[:_ROWS_PER_ROUND]
             if add:
                 work.rows[j] = np.union1d(work.rows[j], violated)
             added += len(violated)
