@@ -33,7 +33,7 @@ _PARAMETERS = """\
         Layout of each row of ``X``: ``None`` for a signal of length ``n_features``, ``(L,)``,
         ``(H, W)`` or ``(H, W, C)`` with channels last. Its product must be ``n_features``.
         Images need it: with ``None``, 8x8 digits are read as signals of length 64, whose
-        patches cut across rows (0.68 test accuracy against 0.86 with ``(8, 8)``, in a lab).
+        patches cut across rows (0.68 test accuracy against 0.86 with ``(8, 8)``).
 
     architecture : {"two_layer", "circular", "three_layer"}, default="two_layer"
         The network, hence the convex regulariser (doc/formulations.md §7-§8).

@@ -94,7 +94,7 @@ _RELAXED_PER_ROUND = 64
 _RESIDUE = 1e-6
 # Iterations without a decrease of the objective after which the solve has stalled: the
 # restricted problems are then solved no more accurately than the prices move (an objective
-# far below the data's scale, 1e-9 against y^T y = 3 in a fuzz example, cycled 500 times).
+# far below the data's scale, 1e-9 against y^T y = 3, cycled 500 times without it).
 _STALL_ITERATIONS = 10
 # Smallest Hessian weight of a proximal Newton model, relative to the largest. 1e-12 left
 # the separable circular fit of test_native_solver unbounded; 1e-8 moved the certificate of
@@ -123,10 +123,10 @@ def certifiable_gap(y, objective):
     ``v = y - f`` rounded to ``eps |y_i|`` in each sample where the fit is close. A gap below
     ``16`` times that, plus the :func:`rounding_floor` of an exact fit, cannot be told from
     rounding. Asked for less, a solve stalled and warned: four inputs of size 1e6 at
-    ``beta=1e-3`` (a fuzz example), an objective of 2.2e-9 whose gap stayed at 3e-16 against
+    ``beta=1e-3``, an objective of 2.2e-9 whose gap stayed at 3e-16 against
     ``tol`` times it, 2.2e-16. The rounding counts for at most ``CVXPY_ACCURACY`` of the
     objective: a larger gap is no certificate, whatever its cause (``16 eps ||y||^2`` of targets
-    of size 1e8 without an intercept is 3.5 % of an objective, in a review).
+    of size 1e8 without an intercept can be 3.5 % of an objective).
     """
     rounding = 16 * np.finfo(float).eps * float(y @ y)
     return min(rounding, CVXPY_ACCURACY * abs(objective)) + rounding_floor(y)

@@ -164,7 +164,7 @@ def _certified_if_inaccurate(solution, y, options, *, loose):
 
     Clarabel ends circular fits at the default ``tol`` as 'optimal_inaccurate', certified to
     about 1e-5 of the objective, where a point it calls optimal counts as certified up to
-    ``LOOSE_GAP``: every such fit warned that it did not converge (an instructor's lab).
+    ``LOOSE_GAP``: otherwise every such fit would warn that it did not converge.
     """
     if (
         solution.converged
@@ -379,7 +379,7 @@ def _infeasible(solution, y, options):
     """Whether the duality gap is further below zero than a feasible point's can be (the
     tight :func:`gap_tolerance`, whatever the gap's source): the point lies outside its
     program's constraints, its objective below the optimum (SCS's point of a three-layer
-    program, -2.3e-4 of its objective, in a review; its network was 6.9e-4 above it)."""
+    program, -2.3e-4 of its objective, had a network 6.9e-4 above it)."""
     return solution.duality_gap < -gap_tolerance(solution, y, options)
 
 
