@@ -249,16 +249,19 @@ _ATTRIBUTES = """\
     objective_ : float
         Optimal value of the convex program, summed over outputs. The recovered network attains
         it: see :meth:`regularized_objective`. Where the program is only a relaxation
-        (``is_exact_`` false) it is the recovered network's objective, an upper bound.
+        (``is_exact_`` false), or a solve did not converge (a ConvergenceWarning; a CVXPY
+        point may then lie outside the program's cones), it is the recovered network's
+        objective.
 
     lower_bound_ : float
         Certified lower bound on the convex program's optimum: its value at the solution minus
-        ``duality_gap_`` (a negative gap, rounding, counts as zero; the value itself for
-        two-layer linear CNNs, whose gap is unknown). It is a lower bound on the training
-        objective of every network whose neurons use the program's patterns (of every network
-        at all with ``n_patterns="exact"``), and that optimum lies in
-        ``[lower_bound_, objective_]``; for an exact program the two differ by the gap (at
-        most ``tol * objective_`` for the native solver's points).
+        ``duality_gap_`` (a negative gap, rounding, counts as zero; for two-layer linear CNNs,
+        whose gap is unknown, the value itself, or ``-inf`` where the solver did not
+        converge). It is a lower bound on the training objective of every network whose
+        neurons use the program's patterns (of every network at all with
+        ``n_patterns="exact"``), and where the solves converged that optimum lies in
+        ``[lower_bound_, objective_]``; for an exact program the two then differ by the gap
+        (at most ``tol * objective_`` for the native solver's points).
 
     is_exact_ : bool
         Whether the recovered network attains the convex program's value: false only for

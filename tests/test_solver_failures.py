@@ -11,6 +11,7 @@ import warnings
 import cvxpy as cp
 import numpy as np
 import pytest
+from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning
 
 from sklearn_convexcnn import ConvexCNNClassifier, ConvexCNNRegressor, convex_cnn_path
@@ -612,3 +613,27 @@ def test_an_inaccurate_point_with_a_gap_below_zero_is_not_accepted():
         with pytest.warns(ConvergenceWarning, match=r"status 'optimal_inaccurate'.* gap: -"):
             clf.fit(X, y)
     assert clf.duality_gap_ < -1e-5 * clf.objective_
+
+
+@pytest.mark.parametrize(
+    "params",
+    [dict(architecture="three_layer", n_patterns=4), dict(architecture="circular"),
+     dict(activation="linear")],
+    ids=["three_layer", "circular", "linear"],
+)  # fmt: skip
+def test_a_fit_that_stops_short_reports_what_its_network_attains(params):
+    # CVXPY's points after one iteration lie outside their cones: their program values
+    # (68.3 for the three-layer network, whose real objective was 74.0) were objective_, and a
+    # linear CNN's lower_bound_ (69.7) was above the optimum (69.2)
+    X, y = load_digits(n_class=3, return_X_y=True)
+    X, y = X[:120] / 16, y[:120]
+    clf = ConvexCNNClassifier(
+        beta=0.1, input_shape=(8, 8), kernel_size=3, stride=2, n_patterns=8, random_state=0,
+        max_iter=1,
+    ).set_params(**params)  # fmt: skip
+    with pytest.warns(ConvergenceWarning):
+        clf.fit(X, y)
+    assert clf.objective_ == pytest.approx(clf.regularized_objective(X, y), rel=1e-12)
+    assert clf.lower_bound_ < clf.objective_
+    if "activation" in params:  # no gap known, and the point is not optimal: nothing certified
+        assert clf.lower_bound_ == -np.inf

@@ -71,17 +71,23 @@ def fitted_bounds(formulation, network, patches, Y, beta, loss, solutions):
     """``objective_``, ``lower_bound_`` and ``is_exact_`` of a fit.
 
     ``objective_`` is the convex program's value at the solution, which the network attains
-    where the formulation is exact; where it is a relaxation (circular CNNs with
-    ``n_layers >= 4``) the realised network's objective, an upper bound. ``lower_bound_`` is
-    the certified bound on the program's optimum, the value minus the duality gap (the value
-    itself where no gap is known: linear CNNs); the solver's primal value is no bound at all.
+    where the formulation is exact and every solve converged; otherwise the realised
+    network's objective: a relaxation's value (circular CNNs with ``n_layers >= 4``) is only
+    an upper bound, and a point a solver did not finish may lie outside the program's cones,
+    its value below anything a network attains. ``lower_bound_`` is the certified bound on
+    the program's optimum, the value minus the duality gap; where no gap is known (linear
+    CNNs) the value itself if the solves converged, else ``-inf`` (nothing is certified).
     """
     convex = sum(solution.objective for solution in solutions)
     gaps = [solution.duality_gap for solution in solutions]
-    known = all(gap is not None and math.isfinite(gap) for gap in gaps)
-    lower = convex - sum(max(gap, 0.0) for gap in gaps) if known else convex
+    converged = all(solution.converged for solution in solutions)
+    if all(gap is not None and math.isfinite(gap) for gap in gaps):
+        lower = convex - sum(max(gap, 0.0) for gap in gaps)
+    else:
+        lower = convex if converged else -math.inf
     is_exact = getattr(formulation, "is_exact", True)
-    objective = convex if is_exact else network.objective(patches, Y, beta, loss)
+    attained = is_exact and converged
+    objective = convex if attained else network.objective(patches, Y, beta, loss)
     return {"objective_": objective, "lower_bound_": lower, "is_exact_": is_exact}
 
 
