@@ -88,6 +88,24 @@ class _FittedProgram(NamedTuple):
     n_outputs: int
 
 
+def _empty_network_message(solutions, beta, tol):
+    """The verbose line of a fit without neurons: whether ``beta`` is past its largest useful
+    value (the empty network is optimal: no gap beyond the default tolerance's), or ``tol``
+    accepted the empty network short of the optimum."""
+    objective = sum(solution.objective for solution in solutions)
+    gap = sum(solution.duality_gap or 0.0 for solution in solutions)
+    if gap <= 1e-7 * abs(objective):
+        return (
+            f"no neurons: beta={beta:g} is at least the largest useful value of every output, "
+            "and the model predicts a constant"
+        )
+    return (
+        f"no neurons: tol={tol:g} accepted the constant model, {gap / abs(objective):.1e} of its "
+        "objective above the certified bound; a smaller tol finds the optimum's neurons, if "
+        "it has any"
+    )
+
+
 class _BaseConvexCNN(BaseEstimator):
     """Fit skeleton shared by the classifier and the regressor.
 
@@ -112,7 +130,7 @@ class _BaseConvexCNN(BaseEstimator):
         "solver": [StrOptions({"auto", "native", *CVXPY_SOLVERS})],
         "fit_intercept": ["boolean"],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
-        "tol": [Interval(Real, 0, None, closed="neither")],
+        "tol": [Interval(Real, 0, 1, closed="neither")],
         "warm_start": ["boolean"],
         "n_jobs": [  # (joblib's meaning: 0 has none)
             None,
@@ -240,10 +258,7 @@ class _BaseConvexCNN(BaseEstimator):
         self._warn_uncertified(solutions, Y, labels, loose=finishing.loose)
         network = formulation.network(solutions, patches, gates)
         if len(network.filters) == 0:
-            self._log(
-                f"no neurons: beta={self.beta:g} is at least the largest useful value of every "
-                "output, and the model predicts a constant"
-            )
+            self._log(_empty_network_message(solutions, self.beta, self.tol))
         return {
             "geometry_": geometry,
             "gates_": gates,
@@ -638,7 +653,7 @@ class _BaseConvexCNN(BaseEstimator):
         """
         validate_parameter_constraints(
             {
-                "tol": [Interval(Real, 0, None, closed="neither")],
+                "tol": [Interval(Real, 0, 1, closed="neither")],
                 "max_patterns": [Interval(Integral, 1, None, closed="left")],
             },
             {"tol": tol, "max_patterns": max_patterns},

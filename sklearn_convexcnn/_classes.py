@@ -189,6 +189,8 @@ _PARAMETERS = """\
         network's objective equal to the convex optimum to well below ``1e-6`` relative;
         interior-point solvers often stall just short of ``1e-8`` on these programs. The
         native solver stops once its certified duality gap is at most ``tol * objective_``.
+        A relative gap, so below 1: at ``tol`` near 1 the constant model already qualifies
+        (``verbose`` says so when it is fitted).
 
     warm_start : bool, default=False
         Whether to start the next ``fit`` from this fit's solution: its patterns (gates) are

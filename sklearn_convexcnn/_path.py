@@ -32,7 +32,7 @@ from ._warnings import warn
         "n_patterns": [Interval(Integral, 1, None, closed="left")],
         "loss": [StrOptions({"squared", "logistic"})],
         "fit_intercept": ["boolean"],
-        "tol": [Interval(Real, 0, None, closed="neither")],
+        "tol": [Interval(Real, 0, 1, closed="neither")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "random_state": ["random_state"],
         "return_regions": ["boolean"],
@@ -104,7 +104,7 @@ def convex_cnn_path(
     fit_intercept : bool, default=True
         Whether to fit an unregularised output bias.
     tol : float, default=1e-7
-        Duality-gap tolerance, relative to the objective.
+        Duality-gap tolerance, relative to the objective, in (0, 1).
     max_iter : int, default=500
         Maximum number of working-set iterations of each solve.
     random_state : int, RandomState instance or None, default=None

@@ -89,6 +89,8 @@ def test_continuous_target_for_classifier():
         ({"max_iter": 0}, "The 'max_iter' parameter"),
         ({"n_jobs": 0}, r"The 'n_jobs' parameter .* Got 0 instead"),
         ({"tol": 0.0}, "The 'tol' parameter"),
+        # a relative gap of 100 % certifies nothing: every fit would be the constant model
+        ({"tol": 1.0}, r"The 'tol' parameter .* in the range \(0.0, 1.0\). Got 1.0 instead"),
         ({"input_shape": 9}, "The 'input_shape' parameter"),
     ],
 )
@@ -245,3 +247,14 @@ def test_a_beta_too_large_for_any_neuron_is_said_in_verbose(capsys):
     assert "no neurons: beta=1000 is at least the largest useful value" in capsys.readouterr().out
     ConvexCNNClassifier(beta=1e-3, n_patterns=4, random_state=0, verbose=1).fit(X, y)
     assert "no neurons" not in capsys.readouterr().out
+
+
+def test_a_constant_model_that_tol_accepted_is_not_blamed_on_beta(capsys):
+    # tol=0.99 stopped at the empty network, whose gap (96 % of its objective) it allows,
+    # and verbose said that beta=0.1 was past its largest useful value
+    X, y = _data()
+    clf = ConvexCNNClassifier(beta=0.1, n_patterns=4, random_state=0, tol=0.99, verbose=1)
+    assert clf.fit(X, y).filters_.shape[0] == 0
+    out = capsys.readouterr().out
+    assert re.search(r"no neurons: tol=0.99 accepted the constant model, \d\.\de-0\d of its", out)
+    assert "largest useful value" not in out
