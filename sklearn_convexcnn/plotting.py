@@ -24,8 +24,14 @@ def _pyplot():
     return plt
 
 
-def _fitted(estimator, attribute):
+def _fitted(estimator, attribute, needs=None):
+    """``estimator.attribute``; ``needs`` names the parameter setting that gives it."""
     if not hasattr(estimator, attribute):
+        if needs is not None and hasattr(estimator, "network_"):  # fitted, but not so
+            raise ValueError(
+                f"This {type(estimator).__name__} has no {attribute!r}: it is fitted with "
+                f"architecture={estimator.architecture!r}; this plot needs {needs}."
+            )
         raise ValueError(
             f"{type(estimator).__name__} has no attribute {attribute!r}: pass a fitted "
             "ConvexCNNClassifier or ConvexCNNRegressor (call fit first)."
@@ -145,7 +151,7 @@ def plot_filter_spectra(estimator, *, ax=None, max_filters=None, floor=None):
     ValueError
         If the estimator has no ``filter_spectra_`` (not fitted, or not circular).
     """
-    spectra = np.abs(np.asarray(_fitted(estimator, "filter_spectra_")))
+    spectra = np.abs(np.asarray(_fitted(estimator, "filter_spectra_", "architecture='circular'")))
     plt = _pyplot()
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 3.5))

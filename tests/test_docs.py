@@ -184,6 +184,21 @@ def test_plotting_refuses_an_unfitted_estimator():
     pytest.importorskip("matplotlib")
     with pytest.raises(ValueError, match="has no attribute 'filters_'.*call fit first"):
         sklearn_convexcnn.plotting.plot_filters(ConvexCNNClassifier())
+    with pytest.raises(ValueError, match="has no attribute 'filter_spectra_'.*call fit first"):
+        sklearn_convexcnn.plotting.plot_filter_spectra(ConvexCNNClassifier())
+
+
+def test_spectra_of_a_two_layer_network_name_the_architecture_they_need():
+    # a fitted two-layer model was told to 'call fit first'
+    pytest.importorskip("matplotlib")
+    X = np.random.default_rng(0).standard_normal((20, 8))
+    reg = ConvexCNNRegressor(n_patterns=4, random_state=0).fit(X, X[:, 0])
+    with pytest.raises(
+        ValueError,
+        match=r"has no 'filter_spectra_': it is fitted with architecture='two_layer'; this "
+        r"plot needs architecture='circular'\.",
+    ):
+        sklearn_convexcnn.plotting.plot_filter_spectra(reg)
 
 
 def test_plot_filters_draws_one_panel_per_filter():

@@ -4,6 +4,7 @@ import warnings
 
 import numpy as np
 import pytest
+from sklearn.datasets import load_digits
 
 from sklearn_convexcnn import ConvexCNNClassifier, ConvexCNNRegressor
 
@@ -135,3 +136,18 @@ def test_patches_on_a_hyperplane():
     y = rng.standard_normal(16)
     reg = ConvexCNNRegressor(beta=0.05, n_patterns=16, random_state=0).fit(X, y)
     assert reg.regularized_objective(X, y) == pytest.approx(reg.objective_, rel=1e-6)
+
+
+def test_long_newton_steps_leak_no_overflow_warning():
+    # logistic loss at beta=1e-6: the line search tried a Newton step long enough to overflow
+    # (rejected by its inf value), and numpy's "overflow encountered in multiply" reached the
+    # user twice
+    X, y = load_digits(n_class=3, return_X_y=True)
+    clf = ConvexCNNClassifier(
+        beta=1e-6, loss="logistic", input_shape=(8, 8), kernel_size=3, stride=2, n_patterns=8,
+        random_state=0, n_jobs=1,
+    )  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message="overflow", category=RuntimeWarning)
+        clf.fit(X[:120] / 16, y[:120])
+    assert clf.objective_ == pytest.approx(clf.regularized_objective(X[:120] / 16, y[:120]))

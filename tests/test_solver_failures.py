@@ -60,7 +60,10 @@ def _regressor(**params):
 def test_explicit_solver_failure_is_an_error(monkeypatch, data, failure, message):
     X, y = data
     _force(monkeypatch, {"CLARABEL"}, **failure)
-    remedy = r"Try another solver= \('native' for ReLU and circular CNNs, or one of"
+    remedy = (
+        r"Try another solver= \('native' for ReLU and circular CNNs, or one of .*\), a larger "
+        r"max_iter \(it was \d+; SCS needs thousands\)"
+    )
     with pytest.raises(RuntimeError, match=rf"could not be solved \(.*{message}.*{remedy}"):
         _regressor(solver="clarabel").fit(X, y)
 

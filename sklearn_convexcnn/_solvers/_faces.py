@@ -214,11 +214,24 @@ class _Faces:
 
         if self.gram is None:
             df = self.fit(dcoef, db)
-            return lambda alpha: loss_value(self.loss, f + alpha * df, self.y) + penalty(alpha)
-        x, dx = self._x(coef, b), self._x(dcoef, db)
-        slope, curvature = (self._gram_times(x) - self._My) @ dx, dx @ (self.gram @ dx)
-        base = current - penalty(0.0)
-        return lambda alpha: base + alpha * (slope + 0.5 * alpha * curvature) + penalty(alpha)
+
+            def value(alpha):
+                return loss_value(self.loss, f + alpha * df, self.y) + penalty(alpha)
+        else:
+            x, dx = self._x(coef, b), self._x(dcoef, db)
+            slope, curvature = (self._gram_times(x) - self._My) @ dx, dx @ (self.gram @ dx)
+            base = current - penalty(0.0)
+
+            def value(alpha):
+                return base + alpha * (slope + 0.5 * alpha * curvature) + penalty(alpha)
+
+        def guarded(alpha):
+            # Newton steps of nearly singular systems (logistic loss, beta=1e-6) can be long
+            # enough to overflow: their value is then inf, and the search shortens them
+            with np.errstate(over="ignore", invalid="ignore"):
+                return value(alpha)
+
+        return guarded
 
     def curvature(self, dcoef):
         """``||M dcoef||^2``: the loss's curvature along a direction of the coefficients."""

@@ -272,7 +272,8 @@ def solve_output(program, y, output, n_outputs, options, dense_program=None, **w
         raise RuntimeError(
             f"The convex program could not be solved ({failure}). Try another solver= "
             f"('native' for ReLU and circular CNNs, or one of {CVXPY_SOLVERS}), a larger "
-            "beta or fewer n_patterns."
+            f"max_iter (it was {options.max_iter}; SCS needs thousands), a larger beta or "
+            "fewer n_patterns."
         ) from failure
     options.log(
         f"output {output} (of {n_outputs}): objective {solution.objective:.6g}, "
