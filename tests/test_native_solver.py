@@ -36,7 +36,7 @@ from sklearn_convexcnn._optimality import (
     project_onto_cone,
 )
 from sklearn_convexcnn._patches import extract_patches, resolve_geometry
-from sklearn_convexcnn._solvers import _native, solve_cvxpy
+from sklearn_convexcnn._solvers import _native, _restricted, solve_cvxpy
 from sklearn_convexcnn._solvers._native import _price, _PriceMemory, solve_native
 
 from ._cones import (
@@ -811,7 +811,7 @@ def test_polish_drops_interior_point_residue_and_reaches_the_kkt_point(residue):
     # small norm (1e-9 typical, 1e-5 next to near-degenerate ones); on a Newton face that keeps
     # them, their beta/||c|| curvature leaves the active prices ~1e-6 off, which the certificate
     # cannot close (it stalled the native solver on regional and generated programs).
-    from sklearn_convexcnn._solvers._native import _polish, _solve_qp
+    from sklearn_convexcnn._solvers._restricted import polish, solve_qp
 
     rng = np.random.default_rng(0)
     n, n_groups, h = 40, 6, 3
@@ -819,14 +819,14 @@ def test_polish_drops_interior_point_residue_and_reaches_the_kkt_point(residue):
     y = M[:, :h] @ [1.0, -2.0, 0.5] + 0.1 * rng.standard_normal(n)
     beta = 2.0
     blocks = [np.zeros((0, h))] * n_groups
-    x, _ = _solve_qp(M, np.ones(n), M.T @ M, -(M.T @ y), beta, h, blocks, 1e-10, np.eye(h)[None])
+    x, _ = solve_qp(M, np.ones(n), M.T @ M, -(M.T @ y), beta, h, blocks, 1e-10, np.eye(h)[None])
     coef = x[:-1].reshape(n_groups, h)
     zero = np.linalg.norm(coef, axis=1) < 1e-6
     assert 1 <= zero.sum() < n_groups  # some groups active, some not
     coef[zero] = residue * rng.standard_normal((zero.sum(), h))
     start = np.concatenate([coef.ravel(), x[-1:]])
 
-    polished = _polish(
+    polished = polish(
         M, y, start, beta=beta, loss="squared", fit_intercept=True, n_groups=n_groups, h=h,
         blocks=blocks,
     )  # fmt: skip
@@ -965,7 +965,7 @@ def test_circular_logistic_fit_on_separable_data_is_solved():
 def test_restricted_qp_with_few_samples_lifts_the_fit():
     # 10 samples, 19 variables: the fit becomes a variable of its own. Zero rows add nothing
     # to the objective and make the same QP dense (30 samples): both must agree.
-    from sklearn_convexcnn._solvers._native import _solve_qp
+    from sklearn_convexcnn._solvers._restricted import solve_qp
 
     rng = np.random.default_rng(0)
     n, n_groups, h = 10, 6, 3
@@ -974,7 +974,7 @@ def test_restricted_qp_with_few_samples_lifts_the_fit():
     cones = [rng.standard_normal((4, h)) for _ in range(n_groups)]
     padded = np.vstack([M, np.zeros((20, M.shape[1]))])
     solutions = [
-        _solve_qp(A, np.ones(len(A)), None, -(M.T @ y), 0.5, h, cones, 1e-10, np.eye(h)[None])[0]
+        solve_qp(A, np.ones(len(A)), None, -(M.T @ y), 0.5, h, cones, 1e-10, np.eye(h)[None])[0]
         for A in (M, padded)
     ]
     np.testing.assert_allclose(solutions[0], solutions[1], atol=1e-6)
@@ -989,7 +989,7 @@ def test_restricted_qp_with_few_samples_lifts_the_fit():
 def test_restricted_qp_multipliers_of_coupling_rows_satisfy_the_kkt_conditions(n):
     # rows over several groups (a three-layer branch's second layer): x optimal iff
     # M^T (M x - y) + beta u_j = K^T mu on each nonzero group, mu >= 0, mu . K x = 0
-    from sklearn_convexcnn._solvers._native import _solve_qp
+    from sklearn_convexcnn._solvers._restricted import solve_qp
 
     rng = np.random.default_rng(1)
     n_groups, h = 4, 3
@@ -997,7 +997,7 @@ def test_restricted_qp_multipliers_of_coupling_rows_satisfy_the_kkt_conditions(n
     y = M[:, : 2 * h] @ rng.standard_normal(2 * h) + 0.1 * rng.standard_normal(n)
     K = np.hstack([rng.standard_normal((5, n_groups * h)), np.zeros((5, 1))])
     blocks = [np.zeros((0, h))] * n_groups
-    x, mu = _solve_qp(M, np.ones(n), None, -(M.T @ y), 0.5, h, blocks, 1e-10, np.eye(h)[None], K)
+    x, mu = solve_qp(M, np.ones(n), None, -(M.T @ y), 0.5, h, blocks, 1e-10, np.eye(h)[None], K)
     assert mu.shape == (5,)
     assert np.all(mu >= -1e-9)
     assert_in_cone(K, x, rtol=SOLVER_RTOL)
@@ -1021,7 +1021,7 @@ def _recording_feasibility(monkeypatch):
         coef, b = original(work, y, b, beta, loss, *args, feasibility=feasibility)
         design = work.design(intercept=True)
         f = design[:, : coef.size] @ coef.ravel() + b
-        calls.append((y.tobytes(), feasibility, _native._objective(loss, f, y, beta, coef)))
+        calls.append((y.tobytes(), feasibility, _restricted.objective(loss, f, y, beta, coef)))
         return coef, b
 
     monkeypatch.setattr(_native, "_restricted_then_feasible", recording)

@@ -12,7 +12,7 @@ the restricted problem:
 
 1. **Restricted problem.** The groups of the working set, the kept rows of their first-layer
    cones, and the kept second-layer rows of their branches: an interior-point QP
-   (:func:`._native._solve_qp`), by proximal Newton for the logistic loss. It returns the point
+   (:func:`._restricted.solve_qp`), by proximal Newton for the logistic loss. It returns the point
    and the multipliers of the kept second-layer rows (zero for the others).
 2. **Rows.** Rows of either layer that the point violates are added, the most violated first
    (at most ``_ROWS_PER_ROUND`` per branch for the second layer), until the point satisfies
@@ -54,13 +54,13 @@ from ._layers import (
     _violated_rows,
     three_layer_prices,
 )
-from ._native import (
-    _EUCLIDEAN,
-    _face_coordinates,
-    _from_face,
-    _newton_on_blocks,
-    _proximal_newton,
-    certifiable_gap,
+from ._native import certifiable_gap
+from ._restricted import (
+    EUCLIDEAN,
+    face_coordinates,
+    from_face,
+    newton_on_blocks,
+    proximal_newton,
 )
 from ._solution import Solution, SolverFailed
 
@@ -193,9 +193,9 @@ def _restricted_solve(groups, y, b, rows, multipliers, *, beta, loss, qp_tol):
     coupling, branch_of_row, sample_of_row = groups.second_layer_rows()
     blocks = [program.cones[pattern][rows[pattern]] for *_, pattern in groups.keys]
     x = np.concatenate([groups.coef.ravel(), [b] if groups.fit_intercept else []])
-    x, value, mu = _proximal_newton(
+    x, value, mu = proximal_newton(
         M, y, x, beta=beta, loss=loss, gram=M.T @ M if loss == "squared" else None,
-        blocks=blocks, patch_size=h, norm=_EUCLIDEAN, qp_tol=qp_tol, coupling=coupling,
+        blocks=blocks, patch_size=h, norm=EUCLIDEAN, qp_tol=qp_tol, coupling=coupling,
     )  # fmt: skip
     # interior-point residue is zeroed: groups that cost less than the QP resolves (where all
     # are, the logistic loss's first solves left them at 1e-12 and the cutting planes chased
@@ -233,7 +233,7 @@ def _polished(groups, y, b, *, beta, loss):
 
     An interior point balances the optimality conditions to about ``1e-6`` only: on programs of
     ``benchmarks/three_layer_rows.py`` the gap stalled at 2e-7 of the objective. On the face the
-    program is smooth, and a few Newton steps reach rounding (as :func:`._native._polish`).
+    program is smooth, and a few Newton steps reach rounding (as :func:`._restricted.polish`).
     """
     program = groups.program
     h = groups.coef.shape[1]
@@ -243,7 +243,7 @@ def _polished(groups, y, b, *, beta, loss):
     if not len(active):
         return None
     cones = [program.cones[pattern] for *_, pattern in groups.keys]
-    face = _face_coordinates(M, groups.coef, active, cones, tight=_TIGHT)
+    face = face_coordinates(M, groups.coef, active, cones, tight=_TIGHT)
     if face is None:
         return None
     bases, B, w = face
@@ -272,10 +272,10 @@ def _polished(groups, y, b, *, beta, loss):
         return loss_value(loss, B @ x, y) + beta * float(sum(norms))
 
     w = Z @ (Z.T @ w)  # onto the face: the interior point leaves its tight rows at ~1e-7
-    x = _newton_on_blocks(B, y, w, sizes, beta=beta, loss=loss, subspace=Z)
+    x = newton_on_blocks(B, y, w, sizes, beta=beta, loss=loss, subspace=Z)
     if x is None:
         return None
-    coef = _from_face(x, active, bases, groups.coef.shape)
+    coef = from_face(x, active, bases, groups.coef.shape)
     if value(x) > value(w) + 1e-14 * abs(value(w)) or not groups.feasible(coef):
         return None
     return coef, (x[-1] if groups.fit_intercept else 0.0)

@@ -1,0 +1,388 @@
+"""The restricted problem on a few groups, for the working-set solvers (:mod:`._native`,
+:mod:`._three_layer`)::
+
+    min_{c, b}  L(sum_j M_j c_j + b) + beta * sum_j R(c_j)   s.t.  K_j c_j >= 0
+
+* :func:`proximal_newton`: each step minimises the loss's quadratic model plus the penalty
+  under the kept rows, a small second-order cone QP (:func:`solve_qp`, Clarabel called
+  directly, no CVXPY compilation);
+* :func:`polish`: Newton's method on the face of the point's nonzero groups and tight rows
+  (:func:`newton_on_face`, :func:`newton_on_blocks`), which takes an interior point to the
+  exact KKT point of its face;
+* :func:`clean`: the interior point's residue, zeroed.
+
+The Newton method over faces of Euclidean groups, which is tried first, is :mod:`._faces`.
+"""
+
+import numpy as np
+import scipy.sparse as sp
+
+from .._formulations._program import GroupNorm
+from .._losses import dual_vector, loss_value
+from .._optimality import price_at_zero
+from ._faces import hessian_weights, newton_step, null_space, weighted_gram
+from ._solution import SolverFailed
+
+# Groups below this times the largest norm are interior-point residue for the polish.
+RESIDUE = 1e-6
+# Smallest Hessian weight of a proximal Newton model, relative to the largest. 1e-12 left
+# the separable circular fit of test_native_solver unbounded; 1e-8 moved the certificate of
+# bad_scales.py's logistic row at scale 100 from 1e-7 of the objective to 3.4e-7.
+_WEIGHT_FLOOR = 1e-10
+
+
+def solve_qp(
+    M, weights, gram, linear, beta, patch_size, cone_blocks, tol, norm_blocks, coupling=None
+):
+    """``min 0.5 x^T M^T W M x + linear^T x + beta * sum_j R(c_j)`` s.t. ``G_j c_j >= 0``
+    (and ``K x >= 0``).
+
+    ``x = (c_1, ..., c_S[, b])``, ``W = diag(weights)`` (``gram``, if given, is ``M^T W M``);
+    ``cone_blocks[j]`` holds the kept rows of ``G_j``; ``R(c) = sum_b ||T_b c||`` with
+    ``norm_blocks`` the ``T_b`` (:meth:`GroupNorm.conic_blocks`); ``coupling``, if given, is
+    ``K``: rows over several groups (a three-layer branch's second ReLU layer). Solved by
+    Clarabel with epigraph variables ``t_jb >= ||T_b c_j||``. Returns ``x`` and the
+    multipliers ``mu >= 0`` of the rows of ``K``, for which ``grad + beta dR = K^T mu`` on the
+    groups (plus the cone rows' terms).
+
+    With fewer samples than variables, the fit ``r = M x`` becomes a variable of its own: the
+    Hessian ``W`` on ``r`` is diagonal, and a factorisation costs about ``n^2 |x|`` instead of
+    the ``|x|^3`` of the dense ``M^T W M``. Circular programs (full-length filters, most groups
+    active) have a thousand variables and more for a hundred samples.
+    """
+    import clarabel
+
+    n_groups = len(cone_blocks)
+    n_coef = n_groups * patch_size
+    n_samples, n_x = M.shape
+    h = patch_size
+    n_blocks, size, _ = norm_blocks.shape
+    n_t = n_groups * n_blocks
+    lifted = n_samples < n_x
+    n_r = n_samples if lifted else 0
+    if lifted:
+        quadratic = [sp.csc_matrix((n_x, n_x)), sp.diags(weights)]
+    else:
+        H = gram if gram is not None else weighted_gram(M, weights)
+        quadratic = [sp.csc_matrix(np.triu(H))]
+    P = sp.block_diag([*quadratic, sp.csc_matrix((n_t, n_t))])
+    q = np.concatenate([linear, np.zeros(n_r), np.full(n_t, beta)])
+    # A in one COO pass: the fit's rows (lifted: M x - r = 0), the kept rows of every cone
+    # (-G_j on c_j), then for every group and block the second-order block (-t_jb, -T_b c_j);
+    # loops over lil matrices cost ~15 ms per QP
+    sizes = np.array([len(rows) for rows in cone_blocks], dtype=int)
+    n_cone_rows = int(sizes.sum())
+    group_of_row = np.repeat(np.arange(n_groups), sizes)
+    stacked = np.concatenate([np.reshape(rows, (-1, h)) for rows in cone_blocks] or [[]])
+    lin_rows = n_r + np.repeat(np.arange(n_cone_rows), h)
+    lin_cols = (group_of_row[:, None] * h + np.arange(h)).ravel()
+    # second-order block (j, b) starts at row soc_start[j, b]: its t, then T_b c_j
+    soc_start = n_r + n_cone_rows + np.arange(n_t).reshape(n_groups, n_blocks) * (size + 1)
+    block_b, block_r, block_k = np.nonzero(norm_blocks)  # (the identity: h entries, not h^2)
+    soc_rows = np.concatenate([soc_start.ravel(), (soc_start[:, block_b] + 1 + block_r).ravel()])
+    soc_cols = np.concatenate(
+        [n_x + n_r + np.arange(n_t), (np.arange(n_groups)[:, None] * h + block_k).ravel()]
+    )
+    soc_values = np.concatenate(
+        [-np.ones(n_t), np.tile(-norm_blocks[block_b, block_r, block_k], n_groups)]
+    )
+    fit_rows, fit_cols = np.nonzero(M) if lifted else (np.zeros(0, int), np.zeros(0, int))
+    # the coupling rows go last, after the second-order blocks
+    coupling = np.zeros((0, n_x)) if coupling is None else coupling
+    n_c = len(coupling)
+    coupling_rows, coupling_cols = np.nonzero(coupling)
+    n_soc_rows = n_t * (size + 1)
+    entries = [
+        (M[fit_rows, fit_cols], fit_rows, fit_cols),
+        (-np.ones(n_r), np.arange(n_r), n_x + np.arange(n_r)),
+        (-np.ravel(stacked), lin_rows, lin_cols),
+        (soc_values, soc_rows, soc_cols),
+        (
+            -coupling[coupling_rows, coupling_cols],
+            n_r + n_cone_rows + n_soc_rows + coupling_rows,
+            coupling_cols,
+        ),
+    ]
+    values, rows, columns = (np.concatenate(part) for part in zip(*entries, strict=True))
+    A = sp.csc_matrix(
+        (values, (rows, columns)),
+        shape=(n_r + n_cone_rows + n_soc_rows + n_c, n_x + n_r + n_t),
+    )
+    cones = [clarabel.ZeroConeT(n_r)] if lifted else []
+    cones += [clarabel.NonnegativeConeT(n_cone_rows)] if n_cone_rows else []
+    cones += [clarabel.SecondOrderConeT(size + 1)] * n_t
+    cones += [clarabel.NonnegativeConeT(n_c)] if n_c else []
+    b = np.zeros(A.shape[0])
+    settings = clarabel.DefaultSettings()
+    settings.verbose = False
+    settings.tol_gap_abs = tol
+    settings.tol_gap_rel = tol
+    settings.tol_feas = tol
+    settings.max_iter = 200
+    # The QPs are small and their Hessian dense: QDLDL factors them 2-2.5x faster than the
+    # supernodal faer that "auto" picks (digits, 2x2 regions: 6.5 s against 16 s per class).
+    settings.direct_solve_method = "qdldl"
+    solver = clarabel.DefaultSolver(sp.triu(P).tocsc(), q, A, b, cones, settings)
+    result = solver.solve()
+    status = str(result.status)
+    if "Solved" not in status:
+        raise SolverFailed(f"the restricted problem ({n_coef} variables) stopped with {status}")
+    return np.asarray(result.x[:n_x]), np.asarray(result.z[A.shape[0] - n_c :])
+
+
+EUCLIDEAN = GroupNorm()
+
+
+def objective(loss, f, y, beta, coef, norm=EUCLIDEAN):
+    return loss_value(loss, f, y) + beta * float(norm(coef).sum())
+
+
+def proximal_newton(M, y, x, *, beta, loss, gram, blocks, patch_size, norm, qp_tol, coupling=None):
+    """Minimise ``loss(M x, y) + beta * sum_j R(c_j)`` on the kept rows ``blocks`` (and
+    ``coupling x >= 0``) by proximal Newton from ``x``: each step an interior-point QP of the
+    loss's quadratic model (one step, exact, for the squared loss, whose ``gram`` is ``M^T M``).
+
+    ``x`` holds the groups (``len(blocks)`` of ``patch_size``) and, after them, any intercept.
+
+    Returns
+    -------
+    x : ndarray
+    objective : float
+    multipliers : ndarray of shape (len(coupling),)
+        Those of the coupling rows in the last QP (:func:`solve_qp`).
+    """
+    n_groups, h = len(blocks), patch_size
+
+    def coef_of(z):
+        return z[: n_groups * h].reshape(n_groups, h)
+
+    def value_of(z):
+        return objective(loss, M @ z, y, beta, coef_of(z), norm)
+
+    current = value_of(x)
+    multipliers = np.zeros(0 if coupling is None else len(coupling))
+    for step in range(50):
+        f = M @ x
+        gradient = -(M.T @ dual_vector(loss, f, y))
+        # floored: the logistic loss's weights underflow to zero on samples it classifies by
+        # a wide margin, and a model without their curvature can be unbounded below (Clarabel:
+        # DualInfeasible; a circular fit on nearly separable data ended at its empty start)
+        weights = hessian_weights(loss, f, y)
+        weights = np.maximum(weights, _WEIGHT_FLOOR * weights.max())
+        curvature_x = gram @ x if gram is not None else M.T @ (weights * f)
+        z, multipliers = solve_qp(
+            M, weights, gram, gradient - curvature_x, beta, h, blocks, qp_tol,
+            norm.conic_blocks(h), coupling,
+        )  # fmt: skip
+        if loss == "squared":
+            return z, value_of(z), multipliers
+        direction = z - x
+        decrease = gradient @ direction + beta * (norm(coef_of(z)).sum() - norm(coef_of(x)).sum())
+        if step == 0:
+            # x may violate newly added rows: the first step goes all the way to the feasible z
+            x, current = z, value_of(z)
+            continue
+        if -decrease <= 1e-3 * qp_tol * max(abs(current), 1.0):
+            break
+        alpha = 1.0
+        while alpha > 1e-10:
+            candidate = x + alpha * direction
+            value = value_of(candidate)
+            if value <= current + 0.1 * alpha * decrease:
+                break
+            alpha *= 0.5
+        else:
+            break
+        x, current = candidate, value
+    return x, current, multipliers
+
+
+def polish(M, y, x, *, beta, loss, fit_intercept, n_groups, h, blocks):
+    """Newton's method on the face the interior-point point identifies; ``None`` if no better.
+
+    Interior-point solutions balance the optimality conditions only to about ``1e-8``. On the
+    face where the nonzero groups keep their tight rows at equality the program is smooth, so a
+    few Newton steps there reach machine accuracy.
+
+    The face first leaves out the interior-point residue: groups whose norm is far below the
+    others (below one of the widest gaps in the sorted norms, or below ``1e-6`` of the
+    largest), which the interior point keeps near zero rather than at zero.
+    On the face their ``beta / ||c||`` curvature makes the Newton system singular, and the
+    active groups keep a KKT residual of about ``1e-6`` that stalls the certificate above
+    ``tol``. Zeroing them is
+    right only if each stays optimal at zero, ``||Proj_{K_j}(A_j^T v)|| <= beta`` on its kept
+    rows ``K_j``; otherwise the whole nonzero set is polished. A result is kept only if it is
+    feasible and no worse than ``x`` (up to rounding).
+    """
+    coef = x[: n_groups * h].reshape(n_groups, h)
+    norms = np.linalg.norm(coef, axis=1)
+    if not norms.any():
+        return None
+    start_value = objective(loss, M @ x, y, beta, coef)
+    faces = []
+    for face in [*_gap_faces(norms), norms > RESIDUE * norms.max(), norms > 0]:
+        if not any(np.array_equal(face, seen) for seen in faces):
+            faces.append(face)
+    for face in faces:
+        polished = newton_on_face(
+            M, y, x, np.flatnonzero(face), loss, beta, fit_intercept, h, blocks
+        )
+        if polished is None:
+            continue
+        coef_p = polished[: n_groups * h].reshape(n_groups, h)
+        f = M @ polished
+        if objective(loss, f, y, beta, coef_p) > start_value + 1e-14 * abs(start_value):
+            continue  # (worse beyond rounding)
+        zeroed = np.flatnonzero(~face & (norms > 0))
+        if len(zeroed) and not _optimal_at_zero(M, f, y, zeroed, loss, beta, h, blocks):
+            continue
+        return polished
+    return None
+
+
+def _gap_faces(norms, n_faces=3):
+    """Faces that keep the groups above one of the widest gaps (10x or more) in the norms.
+
+    Near-degenerate groups (price within ``1e-4`` of ``beta``) converge to zero slowly in the
+    interior point and are left at ``1e-6`` to ``1e-4`` of the largest norm, above a fixed
+    residue threshold; a gap between them and the active groups is what tells them apart.
+    Widest gaps first; :func:`_optimal_at_zero` rejects a face that leaves out an active group.
+    """
+    values = np.sort(norms[norms > 0])[::-1]
+    ratios = values[:-1] / values[1:]
+    widest = np.argsort(-ratios, kind="stable")[:n_faces]
+    return [norms >= values[k] for k in widest if ratios[k] >= 10]
+
+
+def _optimal_at_zero(M, f, y, groups, loss, beta, h, blocks):
+    """Whether each group's KKT condition at zero holds: ``||Proj_{K_j}(A_j^T v)|| <= beta``."""
+    v = dual_vector(loss, f, y)
+    return all(
+        price_at_zero(blocks[j], M[:, j * h : (j + 1) * h].T @ v, beta)[0] <= beta * (1 + 1e-12)
+        for j in groups
+    )
+
+
+def newton_on_face(M, y, x, active, loss, beta, fit_intercept, h, blocks):
+    """Newton's method with the groups ``active`` free on their tight rows' null space and
+    every other group at zero; ``None`` where the face is degenerate or the result infeasible."""
+    n_groups = len(blocks)
+    coef = x[: n_groups * h].reshape(n_groups, h)
+    face = face_coordinates(M, coef, active, blocks, tight=1e-6)
+    if face is None:
+        return None
+    bases, B, w = face
+    if fit_intercept:
+        B = np.hstack([B, np.ones((len(y), 1))])
+        w = np.append(w, x[-1])
+    w = newton_on_blocks(B, y, w, [basis.shape[1] for basis in bases], beta=beta, loss=loss)
+    if w is None:
+        return None
+    polished = from_face(w, active, bases, coef.shape)
+    for j in active:
+        rows = blocks[j]
+        if len(rows):
+            slack = rows @ polished[j]
+            limit = -1e-12 * np.linalg.norm(polished[j]) * np.linalg.norm(rows, axis=1)
+            if np.any(slack < limit):
+                return None
+    return np.concatenate([polished.ravel(), [w[-1]] if fit_intercept else []])
+
+
+def face_coordinates(M, coef, active, cones, *, tight):
+    """The face of ``coef`` on which the groups ``active`` keep the rows of their ``cones[j]``
+    that are tight at ``coef[j]`` (a slack below ``tight`` relative to the norms) at zero.
+
+    Returns each active group's orthonormal basis of its face, the design in the face's
+    coordinates, ``[M_j basis_j]``, and ``coef``'s coordinates; ``None`` where a face is
+    ``{0}``.
+    """
+    h = coef.shape[1]
+    bases = []
+    for j in active:
+        rows, c = cones[j], coef[j]
+        if len(rows):
+            rows = rows[rows @ c <= tight * np.linalg.norm(c) * np.linalg.norm(rows, axis=1)]
+        bases.append(null_space(rows, h))
+        if bases[-1].shape[1] == 0:
+            return None
+    pairs = list(zip(active, bases, strict=True))
+    B = np.hstack([M[:, j * h : (j + 1) * h] @ basis for j, basis in pairs])
+    w = np.concatenate([basis.T @ coef[j] for j, basis in pairs])
+    return bases, B, w
+
+
+def from_face(w, active, bases, shape):
+    """The groups' coefficients, of ``shape``, at the face coordinates ``w`` (those of
+    :func:`face_coordinates`; any entries after them are ignored)."""
+    coef = np.zeros(shape)
+    start = 0
+    for j, basis in zip(active, bases, strict=True):
+        coef[j] = basis @ w[start : start + basis.shape[1]]
+        start += basis.shape[1]
+    return coef
+
+
+def newton_on_blocks(B, y, w, sizes, *, beta, loss, subspace=None):
+    """Minimise ``loss(B x, y) + beta * sum_j ||x_j||`` by Newton's method from ``x = w``.
+
+    ``x_j`` are the leading blocks of ``sizes``; any entries after them (an intercept) are not
+    penalised. With ``subspace`` (orthonormal columns ``Z``, with ``w`` in their range), over
+    ``x = Z omega`` only: linear equalities held, such as a three-layer branch's tight
+    second-layer rows. Returns ``x``, or ``None`` where a block reaches zero (the norm is not
+    smooth there).
+    """
+    Z = np.eye(len(w)) if subspace is None else subspace
+    splits = np.cumsum(sizes)[:-1]
+    n_w = int(sum(sizes))
+
+    def value(x):
+        norms = [np.linalg.norm(part) for part in np.split(x[:n_w], splits)]
+        return loss_value(loss, B @ x, y) + beta * float(sum(norms))
+
+    x = w
+    current = value(x)
+    for _ in range(30):
+        f = B @ x
+        gradient = -(B.T @ dual_vector(loss, f, y))
+        hessian = weighted_gram(B, hessian_weights(loss, f, y))
+        offset = 0
+        for part in np.split(x[:n_w], splits):
+            size, norm = len(part), np.linalg.norm(part)
+            if norm == 0:
+                return None
+            unit = part / norm
+            gradient[offset : offset + size] += beta * unit
+            hessian[offset : offset + size, offset : offset + size] += (
+                beta / norm * (np.eye(size) - np.outer(unit, unit))
+            )
+            offset += size
+        step = Z @ newton_step(Z.T @ hessian @ Z, Z.T @ gradient)
+        decrease = gradient @ step
+        if decrease >= 0:
+            break
+        if -decrease <= 1e-14 * max(abs(current), 1.0):
+            # below what the objective resolves, so no line search can judge the step; this
+            # close, the full Newton step is the accurate one (it zeroes a gradient of 1e-8)
+            x = x + step
+            break
+        alpha = 1.0
+        while alpha > 1e-6:
+            candidate = x + alpha * step
+            candidate_value = value(candidate)
+            if candidate_value <= current + 1e-4 * alpha * decrease:
+                break
+            alpha *= 0.5
+        else:
+            break
+        x, current = candidate, candidate_value
+    return x
+
+
+def clean(coef, beta, scale, norm):
+    """Zero the groups that are interior-point residue (cost far below the accuracy)."""
+    norms = norm(coef)
+    residue = (norms <= 1e-10 * norms.max(initial=0.0)) | (beta * norms <= 1e-14 * scale)
+    coef = coef.copy()
+    coef[residue] = 0.0
+    return coef
