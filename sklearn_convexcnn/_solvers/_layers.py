@@ -17,6 +17,7 @@ import numpy as np
 
 from .._formulations._program import GroupProgram
 from .._formulations.linear import NuclearProgram
+from .._formulations.three_layer import ThreeLayerProgram
 from .._optimality import cone_prices, dual_point, most_violated, scaled_dual_objective
 from ._cvxpy import _loss_expression, _run, _solution, _unit_cones, _unit_scales, solve_cvxpy
 
@@ -25,7 +26,7 @@ def solve_program(program, y, *, solver, **options):
     """Solve any program of the formulations with the CVXPY back-end for its shape."""
     if isinstance(program, NuclearProgram):
         options.update(solve_one=_solve_nuclear_with, psd=True)
-    elif hasattr(program, "outer_masks"):
+    elif isinstance(program, ThreeLayerProgram):
         options.update(solve_one=_solve_three_layer_with)
     return solve_cvxpy(program, y, solver=solver, **options)
 

@@ -22,7 +22,7 @@ from threadpoolctl import threadpool_info, threadpool_limits
 
 from .._certificate import solution_with_gap
 from .._formulations._pruning import clean_solution, prune_solution
-from .._formulations.three_layer import clean_three_layer
+from .._formulations.three_layer import ThreeLayerProgram, clean_three_layer
 from .._losses import best_intercept, centred_targets, loss_value
 from .._resources import check_memory, dense_program_bytes
 from .._warnings import warn
@@ -139,7 +139,7 @@ class Finishing:
             pruned = prune_solution(program, solution, y, beta=options.beta, loss=options.loss)
             if self._attains(pruned, y, options):
                 return pruned
-        clean = clean_three_layer if hasattr(program, "outer_masks") else clean_solution
+        clean = clean_three_layer if isinstance(program, ThreeLayerProgram) else clean_solution
         return clean(program, solution, y, beta=options.beta, loss=options.loss)
 
     def _attains(self, pruned, y, options):
@@ -226,7 +226,7 @@ def solve_output(program, y, output, n_outputs, options, dense_program=None, **w
     solution, failure = None, None
     try:
         if native:
-            solve = solve_three_layer if hasattr(program, "outer_masks") else solve_native
+            solve = solve_three_layer if isinstance(program, ThreeLayerProgram) else solve_native
             solution = solve(program, y, **options.solver_options, **warm_start)
         else:
             solution = solve_program(program, y, solver=options.solver, **options.solver_options)
