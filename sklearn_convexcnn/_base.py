@@ -36,6 +36,7 @@ from ._patches import extract_patches, resolve_geometry
 from ._patterns import MAX_EXACT_PATTERNS
 from ._resources import check_patches_memory, check_program_memory, patches_bytes
 from ._solvers import CVXPY_SOLVERS
+from ._solvers._native import certifiable_gap
 from ._solvers._outputs import (
     DenseProgram,
     Finishing,
@@ -88,21 +89,33 @@ class _FittedProgram(NamedTuple):
     n_outputs: int
 
 
-def _empty_network_message(solutions, beta, tol):
-    """The verbose line of a fit without neurons: whether ``beta`` is past its largest useful
-    value (the empty network is optimal: no gap beyond the default tolerance's), or ``tol``
-    accepted the empty network short of the optimum."""
-    objective = sum(solution.objective for solution in solutions)
-    gap = sum(solution.duality_gap or 0.0 for solution in solutions)
-    if gap <= 1e-7 * abs(objective):
+def _empty_network_message(solutions, Y, beta, tol):
+    """The verbose line of a fit without neurons: why it has none.
+
+    Where every output's solve converged to a gap within the default tolerance's (or within
+    rounding: :func:`~._solvers._native.certifiable_gap`), the empty network is optimal:
+    ``beta`` is past its largest useful value. Otherwise a solve stopped short (its
+    ConvergenceWarning says why), or ``tol`` accepted the constant model short of the optimum.
+    """
+    if not all(solution.converged for solution in solutions):
+        return (
+            "no neurons: a solve stopped short of the optimum (see its ConvergenceWarning), "
+            "and the model predicts a constant"
+        )
+    gaps = [max(solution.duality_gap or 0.0, 0.0) for solution in solutions]
+    if all(
+        gap <= max(1e-7 * abs(solution.objective), certifiable_gap(y, solution.objective))
+        for gap, solution, y in zip(gaps, solutions, Y.T, strict=True)
+    ):
         return (
             f"no neurons: beta={beta:g} is at least the largest useful value of every output, "
             "and the model predicts a constant"
         )
+    objective = sum(solution.objective for solution in solutions)
     return (
-        f"no neurons: tol={tol:g} accepted the constant model, {gap / abs(objective):.1e} of its "
-        "objective above the certified bound; a smaller tol finds the optimum's neurons, if "
-        "it has any"
+        f"no neurons: tol={tol:g} accepted the constant model (objective {objective:.6g}, "
+        f"certified gap {sum(gaps):.2e}); a smaller tol finds the optimum's neurons, if it has "
+        "any"
     )
 
 
@@ -258,7 +271,7 @@ class _BaseConvexCNN(BaseEstimator):
         self._warn_uncertified(solutions, Y, labels, loose=finishing.loose)
         network = formulation.network(solutions, patches, gates)
         if len(network.filters) == 0:
-            self._log(_empty_network_message(solutions, self.beta, self.tol))
+            self._log(_empty_network_message(solutions, Y, self.beta, self.tol))
         return {
             "geometry_": geometry,
             "gates_": gates,
@@ -620,7 +633,7 @@ class _BaseConvexCNN(BaseEstimator):
             Targets, as passed to ``fit``.
         tol : float, default=1e-6
             Relative gap below which the certificate's ``is_optimal`` holds, if every pattern
-            was checked (``exact``).
+            was checked (``exact``); in (0, 1).
         max_patterns : int, default=100_000
             Largest Cover bound on the number of patterns that is enumerated.
 

@@ -256,5 +256,36 @@ def test_a_constant_model_that_tol_accepted_is_not_blamed_on_beta(capsys):
     clf = ConvexCNNClassifier(beta=0.1, n_patterns=4, random_state=0, tol=0.99, verbose=1)
     assert clf.fit(X, y).filters_.shape[0] == 0
     out = capsys.readouterr().out
-    assert re.search(r"no neurons: tol=0.99 accepted the constant model, \d\.\de-0\d of its", out)
+    assert re.search(
+        r"no neurons: tol=0.99 accepted the constant model \(objective [\d.]+, "
+        r"certified gap \d\.\d\de\+\d\d\); a smaller tol",
+        out,
+    )
     assert "largest useful value" not in out
+
+
+def test_a_constant_model_of_a_solve_that_stopped_short_says_so(capsys):
+    # Clarabel stopped by max_iter=1 leaves no neuron; verbose blamed tol=1e-07
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((30, 8))
+    y = X[:, 0] + 0.1 * rng.standard_normal(30)
+    reg = ConvexCNNRegressor(
+        beta=0.5, n_patterns=8, random_state=0, solver="clarabel", max_iter=1, verbose=1
+    )
+    with pytest.warns(ConvergenceWarning):
+        reg.fit(X, y)
+    assert reg.filters_.shape[0] == 0
+    out = capsys.readouterr().out
+    assert "no neurons: a solve stopped short of the optimum" in out
+    assert "tol=" not in out and "largest useful value" not in out
+
+
+@pytest.mark.parametrize("level", [0.1, 1 / 3, 7.77, 1e8 + 0.1])
+def test_constant_targets_blame_no_tol(capsys, level):
+    # the optimum is the constant model: its gap is rounding (about 1e-32 against an objective
+    # of 1e-32), which once read as "tol accepted the constant model"
+    X, _ = _data()
+    reg = ConvexCNNRegressor(n_patterns=4, random_state=0, verbose=1)
+    reg.fit(X, np.full(len(X), level))
+    assert reg.filters_.shape[0] == 0
+    assert "is at least the largest useful value" in capsys.readouterr().out

@@ -27,8 +27,9 @@ from ._operator import as_operator
 
 def _group_norms(program, coef):
     """``R(c_i)`` and ``R(c'_i)``, shape (2, n_patterns): the program's norm (block norms of
-    the spectrum for circular programs, whether dense or behind an operator)."""
-    return as_operator(program).norm(coef)
+    the spectrum for circular programs, whether dense or behind an operator; a dense program
+    is not wrapped: an operator's construction measures every cone row)."""
+    return program.norm(coef)
 
 
 def _group_fits(operator, coef):

@@ -272,8 +272,9 @@ def solve_output(program, y, output, n_outputs, options, dense_program=None, **w
         raise RuntimeError(
             f"The convex program could not be solved ({failure}). Try another solver= "
             f"('native' for ReLU and circular CNNs, or one of {CVXPY_SOLVERS}), a larger "
-            f"max_iter (it was {options.max_iter}; SCS needs thousands), a larger beta or "
-            "fewer n_patterns."
+            f"max_iter (it was {options.max_iter}"
+            + ("; SCS needs thousands" if options.solver == "scs" else "")
+            + "), a larger beta or fewer n_patterns."
         ) from failure
     options.log(
         f"output {output} (of {n_outputs}): objective {solution.objective:.6g}, "
