@@ -300,6 +300,15 @@ class _BaseConvexCNN(BaseEstimator):
     def _geometry(self, X):
         """Patch geometry of ``X``; circular architectures read the whole row as one patch."""
         if self.architecture == "circular":
+            ignored = {"kernel_size": (self.kernel_size, 3), "stride": (self.stride, 1)}
+            for name, (value, default) in ignored.items():
+                if value != default:
+                    warn(
+                        f"{name}={value!r} does not apply to architecture='circular', whose "
+                        f"filters are full-length circular convolutions of each row; it is "
+                        f"ignored. Leave {name}={default!r}.",
+                        UserWarning,
+                    )
             return circular_geometry(self.input_shape, X.shape[1])
         return resolve_geometry(self.input_shape, self.kernel_size, self.stride, X.shape[1])
 

@@ -40,8 +40,8 @@ _PARAMETERS = """\
 
         - ``"two_layer"``: one convolution layer, ReLU, pooling, output weights (§2, §5, §6).
         - ``"circular"``: ``n_layers - 1`` full-length circular convolutions of each row
-          (``kernel_size`` and ``stride`` do not apply; images are convolved as flattened
-          rows), one ReLU, output weights: ``f = sum_j w_j (x . q_j)_+`` with
+          (``kernel_size`` and ``stride`` do not apply, and warn when set; images are
+          convolved as flattened rows), one ReLU, output weights: ``f = sum_j w_j (x . q_j)_+`` with
           ``q_j = u_1j * ... * u_(L-1)j``. Inner filters have norm at most 1, and weight decay
           acts on the last filter and ``w`` (§7.1). The regulariser is an l1 norm of the
           filters' DFT, so the filters use few frequencies (``filter_spectra_``). Exact for

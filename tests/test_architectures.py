@@ -572,6 +572,22 @@ def test_circular_checks_input_shape():
         ConvexCNNRegressor(architecture="circular", input_shape=(2, 2)).fit(X, y)
 
 
+@pytest.mark.parametrize(
+    "param, value, default", [("kernel_size", 100, 3), ("stride", 2, 1)]
+)  # fmt: skip
+def test_circular_warns_that_it_ignores_a_kernel_size_or_stride(param, value, default):
+    X, y = low_rank_data(0, 10, 6, 6)
+    params = dict(architecture="circular", n_patterns=8, random_state=0)
+    with pytest.warns(
+        UserWarning,
+        match=rf"{param}={value} does not apply to architecture='circular'.*it is ignored\. "
+        rf"Leave {param}={default}\.",
+    ):
+        ignored = ConvexCNNRegressor(**params, **{param: value}).fit(X, y)
+    plain = ConvexCNNRegressor(**params).fit(X, y)
+    np.testing.assert_array_equal(ignored.predict(X), plain.predict(X))
+
+
 def test_nuclear_norm_needs_a_psd_capable_solver():
     X, y = low_rank_data(0, 10, 6, 6)
     reg = ConvexCNNRegressor(activation="linear", pooling="none", solver="ecos")

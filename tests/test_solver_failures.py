@@ -626,8 +626,8 @@ def test_an_inaccurate_point_with_a_gap_below_zero_is_not_accepted():
 
 @pytest.mark.parametrize(
     "params",
-    [dict(architecture="three_layer", n_patterns=4), dict(architecture="circular"),
-     dict(activation="linear")],
+    [dict(architecture="three_layer", n_patterns=4, stride=2), dict(architecture="circular"),
+     dict(activation="linear", stride=2)],
     ids=["three_layer", "circular", "linear"],
 )  # fmt: skip
 def test_a_fit_that_stops_short_reports_what_its_network_attains(params):
@@ -637,8 +637,7 @@ def test_a_fit_that_stops_short_reports_what_its_network_attains(params):
     X, y = load_digits(n_class=3, return_X_y=True)
     X, y = X[:120] / 16, y[:120]
     clf = ConvexCNNClassifier(
-        beta=0.1, input_shape=(8, 8), kernel_size=3, stride=2, n_patterns=8, random_state=0,
-        max_iter=1,
+        beta=0.1, input_shape=(8, 8), n_patterns=8, random_state=0, max_iter=1
     ).set_params(**params)  # fmt: skip
     with pytest.warns(ConvergenceWarning):
         clf.fit(X, y)
