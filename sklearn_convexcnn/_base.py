@@ -217,15 +217,7 @@ class _BaseConvexCNN(BaseEstimator):
         check_patches_memory(X.shape[0], geometry.n_patches, geometry.patch_size)
         patches = extract_patches(X, geometry)
         rng = check_random_state(self.random_state)
-        formulation = make_architecture(
-            self.architecture,
-            self.n_layers,
-            self.activation,
-            self.pooling,
-            self.pool_size,
-            self.readout,
-            self.solver,
-        ) or make_formulation(self.pooling, self.pool_size, self.readout, geometry.grid_shape)
+        formulation = self._formulation(geometry)
         warm_start_key = self._warm_start_key(geometry, Y.shape[1], formulation, X)
         warm = self._previous_solutions(warm_start_key)
         if warm:
@@ -243,24 +235,9 @@ class _BaseConvexCNN(BaseEstimator):
             f"{geometry.patch_size}, {gates.shape[1]} distinct patterns"
         )
         if self.patterns == "generated":
-            gates, solutions, report = generation_fit(
-                patches, formulation, Y, gates, rng, n_patterns=self.n_patterns, beta=self.beta,
-                loss=self.loss, fit_intercept=self.fit_intercept, program_of=build,
-                solve=lambda program, y, *, output, **warm_start: self._solve(
-                    program, y, output, Y.shape[1], labels[output], **warm_start
-                ),
-                log=self._log,
-            )  # fmt: skip
-            if (message := unpassed_check_message(report)) is not None:
-                warn(message, ConvergenceWarning)
-            generated = generation_attributes(report)
-            program = build(patches, gates)  # the program grew with the generated patterns
-            finishing = self._finishing(formulation, patches, gates)
-            options = self._solve_options()
-            solutions = [
-                finishing(program, solution, Y[:, output], options)
-                for output, solution in enumerate(solutions)
-            ]
+            gates, solutions, finishing, generated = self._generate(
+                patches, formulation, Y, gates, rng, build, labels
+            )
         else:
             program = build(patches, gates)
             finishing = self._finishing(formulation, patches, gates)
@@ -296,6 +273,44 @@ class _BaseConvexCNN(BaseEstimator):
                 for solution in solutions
             ),
         }
+
+    def _formulation(self, geometry):
+        """The convex program's formulation for the architecture parameters."""
+        return make_architecture(
+            self.architecture,
+            self.n_layers,
+            self.activation,
+            self.pooling,
+            self.pool_size,
+            self.readout,
+            self.solver,
+        ) or make_formulation(self.pooling, self.pool_size, self.readout, geometry.grid_shape)
+
+    def _generate(self, patches, formulation, Y, gates, rng, build, labels):
+        """Pattern generation from ``gates`` (:func:`._generation.generation_fit`), its
+        solutions finished here, in turn (a sampled fit's workers finish their own).
+
+        Returns the generated gates, the finished solutions, the :class:`Finishing` and the
+        generation's fitted attributes.
+        """
+        gates, solutions, report = generation_fit(
+            patches, formulation, Y, gates, rng, n_patterns=self.n_patterns, beta=self.beta,
+            loss=self.loss, fit_intercept=self.fit_intercept, program_of=build,
+            solve=lambda program, y, *, output, **warm_start: self._solve(
+                program, y, output, Y.shape[1], labels[output], **warm_start
+            ),
+            log=self._log,
+        )  # fmt: skip
+        if (message := unpassed_check_message(report)) is not None:
+            warn(message, ConvergenceWarning)
+        program = build(patches, gates)  # the program grew with the generated patterns
+        finishing = self._finishing(formulation, patches, gates)
+        options = self._solve_options()
+        solutions = [
+            finishing(program, solution, Y[:, output], options)
+            for output, solution in enumerate(solutions)
+        ]
+        return gates, solutions, finishing, generation_attributes(report)
 
     def _geometry(self, X):
         """Patch geometry of ``X``; circular architectures read the whole row as one patch."""
