@@ -222,7 +222,8 @@ _PARAMETERS = """\
         iterations (objective, certified gap, groups and rows kept) and one line per solved
         output (numbered from 0, as in warnings and ``classes_``; with ``n_jobs``, each line
         of a worker starts with its output, ``[output 3]``). ``2`` also prints the CVXPY
-        solvers' logs and each output's BLAS threads."""
+        solvers' logs and each output's BLAS threads (their "optimal value" is that of the
+        program as solved, rescaled to unit size: not the ``objective_`` of the fit)."""
 
 _ATTRIBUTES = """\
     filters_ : ndarray of shape (n_neurons, patch_size)
