@@ -460,11 +460,13 @@ def _descent_step(faces, coef, b, direction, tight):
     limit, blocking = faces.ratio_test(coef, direction)
     # where the loss is flat along the direction, the upper bound's step is no guide: at most
     # a step that moves the coefficients by a thousand times their size
-    cap = 1e3 * np.linalg.norm(coef, axis=1).max() / np.linalg.norm(direction, axis=1).max()
-    step = min(-slope / curvature, limit, cap)
+    ratio = np.linalg.norm(coef, axis=1).max() / np.linalg.norm(direction, axis=1).max()
+    step = min(-slope / curvature, limit, 1e3 * ratio)
     current = faces.value(coef, b)
     value = faces.line(coef, b, direction, 0.0, faces.fit(coef, b), current)
-    while step > 1e-12:
+    # (relative: a step is in units of the coefficients over the gradient's, below 1e-12 on
+    # data of size 1e6, where an absolute bound refused every step)
+    while step > 1e-12 * ratio:
         if value(step) <= current + 1e-4 * step * slope:
             if step == limit:
                 tight[blocking[0]][blocking[1]] = True
@@ -552,7 +554,7 @@ def _newton_steps(faces, coef, b, tight, max_iter, max_blocked):
             changed.add(blocking[0])
             continue
         # only a fresh Newton decrement measures the distance to the face's optimum
-        converged = fresh and -decrease <= 1e-14 * max(abs(current), 1.0)
+        converged = fresh and -decrease <= 1e-14 * max(abs(current), 1e-300)
         alpha = min(1.0, limit)
         crossing = _crossing(coef, dcoef, active, alpha)
         if crossing is not None:  # the step takes a group (nearly) through zero: it leaves

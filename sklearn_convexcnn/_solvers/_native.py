@@ -208,7 +208,9 @@ def _restricted_solve(work, y, b, *, beta, loss, fit_intercept, qp_tol, faces=Tr
                 M, gram, y, work.coef, b, blocks, beta=beta, loss=loss,
                 fit_intercept=fit_intercept, kkt_tol=100 * qp_tol,
             )  # fmt: skip
-        except FacesFailed:
+        except (FacesFailed, np.linalg.LinAlgError, RuntimeError):
+            # a failed factorisation, or scipy's NNLS at its iteration limit (RuntimeError),
+            # fails the faces too: the interior point below takes over
             pass
     x = np.concatenate([work.coef.ravel(), [b] if fit_intercept else []])
     # weights 1: M^T (1 M) = M^T M exactly, the cached Gram matrix
