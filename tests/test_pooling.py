@@ -310,11 +310,13 @@ def test_equivalent_configurations():
     assert glob_max.objective_ != pytest.approx(glob.objective_, rel=1e-3)
 
 
-@pytest.mark.parametrize("pooling, readout", [("max", "dense"), ("none", "sum")])
-def test_huge_beta_gives_the_empty_network(pooling, readout):
+@pytest.mark.parametrize(
+    "pooling, pool_size, readout", [("max", 2, "dense"), ("none", None, "sum")]
+)  # fmt: skip
+def test_huge_beta_gives_the_empty_network(pooling, pool_size, readout):
     rng = np.random.default_rng(0)
     X, y = rng.standard_normal((10, 6)), rng.standard_normal(10)
-    reg = _fit(X, y, beta=1e6, pooling=pooling, pool_size=2, readout=readout, **SOLVER)
+    reg = _fit(X, y, beta=1e6, pooling=pooling, pool_size=pool_size, readout=readout, **SOLVER)
     assert reg.filters_.shape[0] == 0
     assert reg.output_weights_.ndim == 3
     np.testing.assert_allclose(reg.predict(X), np.mean(y))

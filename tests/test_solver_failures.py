@@ -542,13 +542,13 @@ def test_uncertified_three_layer_and_circular_cvxpy_points_warn():
         clf.fit(X, y)
     assert clf.duality_gap_ > 1e-3 * clf.objective_
     # and well-scaled programs of both, solved to their usual accuracy, do not warn
-    for architecture in ("three_layer", "circular"):
+    for params in (dict(architecture="three_layer", kernel_size=2, stride=2),
+                   dict(architecture="circular")):  # fmt: skip
         with warnings.catch_warnings():
             warnings.simplefilter("error", ConvergenceWarning)
             ConvexCNNClassifier(
-                architecture=architecture, kernel_size=2, stride=2, beta=0.1, n_patterns=8,
-                random_state=0, solver="clarabel",
-            ).fit(X / 1e4, y)  # fmt: skip
+                beta=0.1, n_patterns=8, random_state=0, solver="clarabel", **params
+            ).fit(X / 1e4, y)
 
 
 def test_a_small_objective_is_held_to_the_relative_tolerance():
