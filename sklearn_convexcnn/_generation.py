@@ -57,7 +57,7 @@ class GenerationReport:
         when ``exhaustive``, else the best the search found (a lower bound on the true maximum).
     beta : float
     passed : bool
-        ``dual_check <= beta * (1 + check_tol)``.
+        ``dual_check <= beta * (1 + _CHECK_TOL)``.
     exhaustive : bool
         Whether the check priced every pattern (an enumeration), so that ``passed`` certifies
         global optimality.
@@ -213,6 +213,11 @@ def gradient_seeds(
 # Largest Cover bound for which the check enumerates the patterns by itself: pricing them all
 # each round must stay cheap next to the solves.
 EXACT_CHECK_LIMIT = 20_000
+# The check passes when its value is at most beta * (1 + _CHECK_TOL).
+_CHECK_TOL = 1e-6
+# Starts of each oracle search: random directions, and data patches.
+_RANDOM_STARTS = 32
+_PATCH_STARTS = 32
 
 
 def _enumerate(formulation, patches):
@@ -235,17 +240,13 @@ def generate_patterns(
     gates,
     budget,
     rng,
-    program_of=None,
+    program_of,
     candidate_gates="auto",
     max_rounds=30,
     per_round=8,
-    n_random=32,
-    n_patch_starts=32,
-    n_steps=40,
     seed_steps=0,
     seed_width=16,
     n_seed_patches=0,
-    check_tol=1e-6,
     drop_inactive=False,
     log=None,
 ):
@@ -269,8 +270,8 @@ def generate_patterns(
     budget : int
         At most this many patterns are generated.
     rng : numpy.random.Generator or RandomState
-    program_of : callable, default=None
-        ``program_of(patches, gates)``; ``formulation.program`` when None.
+    program_of : callable
+        ``program_of(patches, gates)``: ``formulation.program``, or its ``operator``.
     candidate_gates : ndarray of shape (patch_size, n_all), None or "auto", default="auto"
         Gates of *every* pattern. When given, the check prices all of them exactly and its pass
         certifies global optimality. ``"auto"`` asks ``formulation.enumerate_gates``; None never
@@ -280,16 +281,12 @@ def generate_patterns(
         one more search checks the last re-solve, so ``report.n_rounds`` can be one more.
     per_round : int, default=8
         Patterns added per output and round (the best distinct violators).
-    n_random, n_patch_starts, n_steps : int, default=32, 32, 40
-        Random-direction and data-patch starts of the search, and ascent steps per start.
     seed_steps : int, default=0
         Adam steps of the warm-start gradient run (0: none).
     seed_width : int, default=16
         Filters per output of that gradient run.
     n_seed_patches : int, default=0
         Data patches added as gates before the first solve.
-    check_tol : float, default=1e-6
-        The check passes when its value is at most ``beta * (1 + check_tol)``.
     drop_inactive : bool, default=False
         Drop the patterns whose groups are zero in every output before each re-solve (the
         optimum stays feasible, so the objective still never increases); keeps the programs
@@ -304,7 +301,6 @@ def generate_patterns(
         The solutions of the final program, one per output.
     report : GenerationReport
     """
-    program_of = formulation.program if program_of is None else program_of
     Y = np.asarray(Y, dtype=float).reshape(len(Y), -1)
     n_outputs, h = Y.shape[1], patches.shape[2]
     rows = patches.reshape(-1, h)
@@ -370,7 +366,7 @@ def generate_patterns(
                 norms = pattern_prices(all_operator, v, beta=beta)
                 values.append(float(norms.max(initial=0.0)))
                 order = np.argsort(norms.max(axis=0))[::-1]
-                violators = [i for i in order if norms[:, i].max() > beta * (1 + check_tol)]
+                violators = [i for i in order if norms[:, i].max() > beta * (1 + _CHECK_TOL)]
                 new_gates.append(candidate_gates[:, violators[: 4 * per_round]].T)
         else:
             U_now = _current_filters(solutions, gates, rng)
@@ -378,14 +374,14 @@ def generate_patterns(
                 starts = np.vstack(
                     [
                         U_now,
-                        rng.standard_normal((n_random, h)),
-                        rows[rng.choice(len(rows), size=min(n_patch_starts, len(rows)))],
+                        rng.standard_normal((_RANDOM_STARTS, h)),
+                        rows[rng.choice(len(rows), size=min(_PATCH_STARTS, len(rows)))],
                     ]
                 )
-                U, signs, found = oracle_search(formulation, patches, v, starts, n_steps=n_steps)
+                U, signs, found = oracle_search(formulation, patches, v, starts)
                 values.append(float(found.max(initial=0.0)))
                 order = np.argsort(found)[::-1]
-                order = order[found[order] > beta * (1 + check_tol)]
+                order = order[found[order] > beta * (1 + _CHECK_TOL)]
                 new_gates.append(_interior(U[order[: 4 * per_round]], rng))
         check = max(values)
         n_rounds += 1
@@ -395,7 +391,7 @@ def generate_patterns(
                 f"{check / beta:.6f} * beta, {gates.shape[1]} patterns, "
                 f"{time.perf_counter() - start_time:.2f} s"
             )
-        if check <= beta * (1 + check_tol):
+        if check <= beta * (1 + _CHECK_TOL):
             stop_reason = "dual check passed"
             break
         if n_generated >= budget:
@@ -450,7 +446,7 @@ def generate_patterns(
         n_rounds=n_rounds,
         dual_check=check,
         beta=beta,
-        passed=bool(check <= beta * (1 + check_tol)),
+        passed=bool(check <= beta * (1 + _CHECK_TOL)),
         exhaustive=exhaustive,
         lower_bound=lower_bound,
         objectives=objectives,
