@@ -253,7 +253,7 @@ def test_oracle_search_finds_the_exact_maximum_on_small_filters():
     # the values are what they claim: s v^T g(u), recomputed with plain numpy
     recomputed = signs * (v @ np.maximum(patches @ U.T, 0).mean(axis=1))
     assert np.allclose(values, recomputed, rtol=1e-12, atol=1e-14)
-    # the maximum sits on a kink; the ascent stops within ~1e-8 of it (check_tol is 1e-6)
+    # the maximum sits on a kink; the ascent stops within ~1e-8 of it (_CHECK_TOL is 1e-6)
     assert exact.max() * (1 - 1e-7) <= values.max() <= exact.max() * (1 + 1e-12)
 
 
