@@ -58,7 +58,7 @@ class DenseOperator:
         return self.program.cones[i, rows]
 
     def candidate_rows(self, i):
-        """None: a dense program has no cheap guess of the tight rows."""
+        """No rows: a dense program has no cheap guess of the tight ones."""
         return np.zeros(0, dtype=int)
 
 
