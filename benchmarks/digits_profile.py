@@ -33,9 +33,9 @@ from sklearn.model_selection import train_test_split
 from threadpoolctl import threadpool_limits
 
 import sklearn_convexcnn._optimality as optimality
+import sklearn_convexcnn._outputs as outputs
 import sklearn_convexcnn._solvers._faces as faces
 import sklearn_convexcnn._solvers._native as native
-import sklearn_convexcnn._solvers._outputs as outputs
 from sklearn_convexcnn import ConvexCNNClassifier
 
 TIMED = [(native, "_price"), (native, "_restricted_solve"), (native, "_add_violated_rows")]

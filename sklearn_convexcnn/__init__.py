@@ -12,7 +12,7 @@ __all__ = ["ConvexCNNClassifier", "ConvexCNNRegressor", "__version__", "convex_c
 
 # The public names are imported on first use (PEP 562): the worker processes of ``n_jobs``
 # import this package to run its solvers, and importing the estimators would import
-# scikit-learn there too, a second of each fit's start (:mod:`._solvers._outputs`).
+# scikit-learn there too, a second of each fit's start (:mod:`._outputs`).
 _LAZY = {
     "ConvexCNNClassifier": "._classes",
     "ConvexCNNRegressor": "._classes",

@@ -32,12 +32,7 @@ from ._formulations.pooling import PooledSumFormulation, RegionalFormulation
 from ._formulations.three_layer import ThreeLayerFormulation
 from ._formulations.two_layer import POOLINGS, READOUTS, TwoLayerFormulation, make_formulation
 from ._generation import generation_attributes, generation_fit, unpassed_check_message
-from ._patches import extract_patches, resolve_geometry
-from ._patterns import MAX_EXACT_PATTERNS
-from ._resources import check_patches_memory, check_program_memory, patches_bytes
-from ._solvers import CVXPY_SOLVERS
-from ._solvers._native import certifiable_gap
-from ._solvers._outputs import (
+from ._outputs import (
     DenseProgram,
     Finishing,
     SolveOptions,
@@ -46,6 +41,11 @@ from ._solvers._outputs import (
     uncertified_message,
     unconverged_message,
 )
+from ._patches import extract_patches, resolve_geometry
+from ._patterns import MAX_EXACT_PATTERNS
+from ._resources import check_patches_memory, check_program_memory, patches_bytes
+from ._solvers import CVXPY_SOLVERS
+from ._solvers._native import certifiable_gap
 from ._warnings import warn
 
 _INPUT_ATTRIBUTES = ("n_features_in_", "feature_names_in_")
@@ -410,7 +410,7 @@ class _BaseConvexCNN(BaseEstimator):
         raised in another process would otherwise never reach the caller (threads of this
         process, joblib's threading backend, do neither: :func:`solve_in_worker`). The
         workers get the solve's options, not the estimator, and joblib's ``delayed``, not
-        scikit-learn's: they never import scikit-learn (:mod:`._solvers._outputs`).
+        scikit-learn's: they never import scikit-learn (:mod:`._outputs`).
         """
         n_outputs = Y.shape[1]
         n_jobs = self._outputs_at_once(n_outputs)
@@ -464,7 +464,7 @@ class _BaseConvexCNN(BaseEstimator):
 
     def _warn_uncertified(self, solutions, Y, labels, *, loose=False):
         """A ConvergenceWarning for every solution that its solver called solved but whose
-        certified duality gap says otherwise (:func:`._solvers._outputs.uncertified_message`;
+        certified duality gap says otherwise (:func:`._outputs.uncertified_message`;
         ``loose`` for CVXPY points certified from their own dual points)."""
         options = self._solve_options()
         for output, solution in enumerate(solutions):
@@ -498,7 +498,7 @@ class _BaseConvexCNN(BaseEstimator):
         )
 
     def _solve(self, program, y, output, n_outputs, label, **warm_start):
-        """Solve one output's program in this process (:func:`._solvers._outputs.solve_output`),
+        """Solve one output's program in this process (:func:`._outputs.solve_output`),
         with a ConvergenceWarning, naming the output by ``label``, if it stopped short."""
         options = self._solve_options()
         solution = solve_output(program, y, output, n_outputs, options, **warm_start)

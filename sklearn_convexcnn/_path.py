@@ -297,7 +297,7 @@ def _check_betas(betas):
 def _unconverged_message(solution, beta, step, n_betas, tol, max_iter):
     """What to warn about a solve of the path that stopped short of ``tol``.
 
-    (``_solvers._outputs.unconverged_message`` speaks of an estimator's output and network,
+    (``_outputs.unconverged_message`` speaks of an estimator's output and network,
     and of its ``solver`` parameter, which the path does not have.)
     """
     gap = "unknown" if solution.duality_gap is None else f"{solution.duality_gap:.3e}"

@@ -163,7 +163,7 @@ def test_progress_lines_of_workers_name_their_output(four_digits, capfd):
 def test_the_prefixed_stream_writes_every_line_once():
     import io
 
-    from sklearn_convexcnn._solvers._outputs import _Prefixed
+    from sklearn_convexcnn._outputs import _Prefixed
 
     out = io.StringIO()
     with _Prefixed(out, "[output 3] ") as stream:

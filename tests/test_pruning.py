@@ -5,7 +5,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from sklearn_convexcnn import ConvexCNNRegressor
+from sklearn_convexcnn import ConvexCNNRegressor, _outputs
 from sklearn_convexcnn._formulations._operator import DenseOperator
 from sklearn_convexcnn._formulations._pruning import (
     _group_norms,
@@ -16,7 +16,7 @@ from sklearn_convexcnn._formulations._pruning import (
 from sklearn_convexcnn._formulations.circular import CircularFormulation
 from sklearn_convexcnn._formulations.two_layer import AveragePooling, TwoLayerFormulation
 from sklearn_convexcnn._patterns import enumerate_gates
-from sklearn_convexcnn._solvers import _outputs, solve_cvxpy
+from sklearn_convexcnn._solvers import solve_cvxpy
 
 from ._cones import assert_groups_in_cones
 

@@ -16,8 +16,8 @@ from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning
 
 from sklearn_convexcnn import ConvexCNNClassifier, ConvexCNNRegressor, convex_cnn_path
+from sklearn_convexcnn import _outputs as outputs
 from sklearn_convexcnn._solvers import SolverFailed, solve_cvxpy
-from sklearn_convexcnn._solvers import _outputs as outputs
 
 
 @pytest.fixture

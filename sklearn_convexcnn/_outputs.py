@@ -1,5 +1,7 @@
 """One output's convex program, solved as the estimator's ``solver`` says, here or in a worker,
-then certified and rid of solver residue where it was solved (:class:`Finishing`).
+then certified and rid of solver residue where it was solved (:class:`Finishing`). It sits
+between the estimators and :mod:`._solvers` (arrays in, a solution out): it uses the
+formulations' pruning and the certificate, which the solvers do not.
 
 Nothing here imports scikit-learn, and the package imports its estimators lazily, so the worker
 processes of ``n_jobs`` import only NumPy, SciPy and the solvers. Starting two workers that
@@ -20,17 +22,17 @@ import warnings
 import numpy as np
 from threadpoolctl import threadpool_info, threadpool_limits
 
-from .._certificate import solution_with_gap
-from .._formulations._pruning import clean_solution, prune_solution
-from .._formulations.three_layer import ThreeLayerProgram, clean_three_layer
-from .._losses import best_intercept, centred_targets, loss_value
-from .._resources import check_memory, dense_program_bytes
-from .._warnings import warn
-from ._cvxpy import CVXPY_SOLVERS
-from ._layers import solve_program
-from ._native import certifiable_gap, rounding_floor, solve_native
-from ._solution import CVXPY_ACCURACY, SolverFailed
-from ._three_layer import solve_three_layer
+from ._certificate import solution_with_gap
+from ._formulations._pruning import clean_solution, prune_solution
+from ._formulations.three_layer import ThreeLayerProgram, clean_three_layer
+from ._losses import best_intercept, centred_targets, loss_value
+from ._resources import check_memory, dense_program_bytes
+from ._solvers._cvxpy import CVXPY_SOLVERS
+from ._solvers._layers import solve_program
+from ._solvers._native import certifiable_gap, rounding_floor, solve_native
+from ._solvers._solution import CVXPY_ACCURACY, SolverFailed
+from ._solvers._three_layer import solve_three_layer
+from ._warnings import warn
 
 # The relative duality gap above which a CVXPY point of a circular or three-layer program,
 # certified from the solver's own dual point, is called uncertified (well solved: 1e-7 to
@@ -96,14 +98,14 @@ class Finishing:
     Attributes
     ----------
     formulation, patches, gates
-        Those of the program, for :func:`~.._certificate.solution_with_gap` (``certify``).
+        Those of the program, for :func:`~._certificate.solution_with_gap` (``certify``).
     certify : bool
         Give a certified duality gap to a solution whose solver reports none (CVXPY's).
     polish : bool
-        See :func:`~.._certificate.solution_with_gap`.
+        See :func:`~._certificate.solution_with_gap`.
     residue : {"prune", "clean", None}
-        Remove the solver's residue (:func:`~.._formulations._pruning.clean_solution`;
-        :func:`~.._formulations.three_layer.clean_three_layer` for three-layer programs), and
+        Remove the solver's residue (:func:`~._formulations._pruning.clean_solution`;
+        :func:`~._formulations.three_layer.clean_three_layer` for three-layer programs), and
         with ``"prune"`` also prune to at most ``n + 1`` groups (``prune_solution``), where
         the pruned network attains the pruned objective (:meth:`_attains`), and only clean
         where it does not.
@@ -365,10 +367,11 @@ def gap_tolerance(solution, y, options, *, loose=False):
     It is ``tol``, but at least ``CVXPY_ACCURACY`` relative to the objective, or
     ``LOOSE_GAP`` where the gap of a CVXPY point comes from the solver's own dual point
     (``loose``: circular and three-layer programs), and at least the rounding of the dual
-    objective (:func:`._native.certifiable_gap` of ``y`` centred as the solver centred it,
-    the gap to which the native solvers certify; an absolute floor of 1e-9 hid gaps of 3e-4 on
-    small objectives), plus the loss of a fit exact to rounding (:func:`._native.rounding_floor`
-    of the uncentred ``y``: the objective of a constant target, whose mean is rounded).
+    objective (:func:`~._solvers._native.certifiable_gap` of ``y`` centred as the solver
+    centred it, the gap to which the native solvers certify; an absolute floor of 1e-9 hid
+    gaps of 3e-4 on small objectives), plus the loss of a fit exact to rounding
+    (:func:`~._solvers._native.rounding_floor` of the uncentred ``y``: the objective of a
+    constant target, whose mean is rounded).
     """
     centred, _ = centred_targets(y, options.loss, options.fit_intercept)
     # (the floor from y itself: the intercept's rounding grows with the mean)
