@@ -287,6 +287,7 @@ class _Faces:
         PtH = PtH.reshape(n, n)[valid]
         face = np.matmul(np.swapaxes(PtH.reshape(len(PtH), a, h), 0, 1), padded)  # (a, dim, h)
         face = np.swapaxes(face, 0, 1).reshape(len(PtH), n)[:, valid]
+        face = 0.5 * (face + face.T)  # (the two products round differently: made exact)
         if not self.fit_intercept:
             return face
         cross = np.einsum("aik,ai->ak", padded, H[:n, n:].reshape(a, h)).ravel()[valid]
