@@ -10,10 +10,10 @@ they sample, ``beta=0.1``, intercept; the logistic loss on the sign of the targe
 median) and solves it up to three times in the same process: with Clarabel on every row of
 every first-layer cone, as before f30b2af (``--no-every-row`` skips it: 300 s at ``n=300``);
 with Clarabel by the cutting planes of
-:func:`~sklearn_convexcnn._solvers._layers._solve_three_layer_with`; and by the native solver
+:func:`~sklearn_convexcnn._solvers._cvxpy._solve_three_layer_with`; and by the native solver
 (:func:`~sklearn_convexcnn._solvers._three_layer.solve_three_layer`). It prints the times,
 the ratios to the cutting planes, the objectives and the certified gaps
-(:func:`~sklearn_convexcnn._solvers._layers.three_layer_gap` for CVXPY's points).
+(:func:`~sklearn_convexcnn._solvers._three_layer_rows.three_layer_gap` for CVXPY's points).
 """
 
 import argparse
@@ -23,8 +23,9 @@ import numpy as np
 
 from sklearn_convexcnn._formulations.three_layer import ThreeLayerFormulation
 from sklearn_convexcnn._patches import extract_patches, resolve_geometry
-from sklearn_convexcnn._solvers import _layers
+from sklearn_convexcnn._solvers import _cvxpy
 from sklearn_convexcnn._solvers._three_layer import solve_three_layer
+from sklearn_convexcnn._solvers._three_layer_rows import three_layer_gap
 
 PROBLEMS = [(100, 16), (200, 16), (300, 16)]
 _GAP_OPTIONS = ("beta", "loss", "fit_intercept")
@@ -64,12 +65,12 @@ def main():
         if not args.no_every_row:
             every_row = [np.arange(n_rows)] * n_cones
             (every, multipliers), seconds = _timed(
-                _layers._solve_three_layer_rows,
+                _cvxpy._solve_three_layer_rows,
                 "CLARABEL", program, y, every_row, verbose=0, **options,
             )  # fmt: skip
-            gap = _layers.three_layer_gap(program, every, multipliers, y, **gap_options)
+            gap = three_layer_gap(program, every, multipliers, y, **gap_options)
             results["every row"] = (every, gap, seconds)
-        planes, seconds = _timed(_layers._solve_three_layer_with, "CLARABEL", program, y, **options)
+        planes, seconds = _timed(_cvxpy._solve_three_layer_with, "CLARABEL", program, y, **options)
         results["cutting planes"] = (planes, planes.duality_gap, seconds)
         native, seconds = _timed(solve_three_layer, program, y, **options)
         results["native"] = (native, native.duality_gap, seconds)

@@ -27,8 +27,7 @@ from ._formulations._pruning import clean_solution, prune_solution
 from ._formulations.three_layer import ThreeLayerProgram, clean_three_layer
 from ._losses import best_intercept, centred_targets, loss_value
 from ._resources import check_memory, dense_program_bytes
-from ._solvers._cvxpy import CVXPY_SOLVERS
-from ._solvers._layers import solve_program
+from ._solvers._cvxpy import CVXPY_SOLVERS, solve_program
 from ._solvers._native import certifiable_gap, rounding_floor, solve_native
 from ._solvers._solution import CVXPY_ACCURACY, SolverFailed
 from ._solvers._three_layer import solve_three_layer

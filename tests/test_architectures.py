@@ -416,18 +416,19 @@ def _three_layer_program(n=30, length=8, kernel=3, n_patterns=6):
 
 def test_three_layer_cutting_planes_reach_the_optimum_over_every_row():
     # 30 samples x 6 patches: 180 rows per cone, more than the 40 the cutting planes start with
-    from sklearn_convexcnn._solvers import _layers
+    from sklearn_convexcnn._solvers import _cvxpy
+    from sklearn_convexcnn._solvers._three_layer_rows import START_ROWS
 
     program, y = _three_layer_program()
     n_patterns, n_rows, _ = program.cones.shape
-    assert n_rows > _layers._START_ROWS
+    assert n_rows > START_ROWS
     options = dict(beta=0.1, loss="squared", fit_intercept=True, tol=1e-8, max_iter=500)
-    every, _ = _layers._solve_three_layer_rows(
+    every, _ = _cvxpy._solve_three_layer_rows(
         "CLARABEL", program, y, [np.arange(n_rows)] * n_patterns, verbose=0, **options
     )
     for gates in (program.gates, None):  # without gates: from no rows at all
         start = dataclasses.replace(program, gates=gates)
-        planes = _layers._solve_three_layer_with("CLARABEL", start, y, **options)
+        planes = _cvxpy._solve_three_layer_with("CLARABEL", start, y, **options)
         assert planes.converged
         assert planes.objective == pytest.approx(every.objective, rel=1e-6)
         # certified: a lower bound that the solve over every row does not undercut. CVXPY's
@@ -446,11 +447,12 @@ def test_three_layer_cutting_planes_reach_the_optimum_over_every_row():
 
 
 def test_three_layer_gap_bounds_the_distance_to_the_optimum():
-    from sklearn_convexcnn._solvers import _layers
+    from sklearn_convexcnn._solvers import _cvxpy
+    from sklearn_convexcnn._solvers._three_layer_rows import three_layer_gap
 
     program, y = _three_layer_program()
     options = dict(beta=0.1, loss="squared", fit_intercept=True)
-    optimum = _layers._solve_three_layer_with(
+    optimum = _cvxpy._solve_three_layer_with(
         "CLARABEL", program, y, tol=1e-8, max_iter=500, **options
     )
     # half way to zero: feasible (the cones are cones), and above the optimum by this much
@@ -462,7 +464,7 @@ def test_three_layer_gap_bounds_the_distance_to_the_optimum():
     assert half.objective > optimum.objective * 1.01
     multipliers = np.zeros((2 * program.outer_masks.shape[0], len(y)))
     for point in (optimum, half):  # any multipliers >= 0 give a valid bound, here 0
-        lower = point.objective - _layers.three_layer_gap(program, point, multipliers, y, **options)
+        lower = point.objective - three_layer_gap(program, point, multipliers, y, **options)
         # and not a vacuous one: above the trivial bound 0 of a non-negative objective
         # (3.1 from the optimum and 0.9 from half of it, where the optimum is 6.2)
         assert 0 < lower <= optimum.objective * (1 + 1e-7)
@@ -471,23 +473,23 @@ def test_three_layer_gap_bounds_the_distance_to_the_optimum():
 def test_three_layer_gap_without_multipliers_is_valid_and_looser(monkeypatch):
     from cvxpy.constraints.constraint import Constraint
 
-    from sklearn_convexcnn._solvers import _layers
+    from sklearn_convexcnn._solvers import _cvxpy
 
     program, y = _three_layer_program()
     options = dict(beta=0.1, loss="squared", fit_intercept=True, tol=1e-8, max_iter=500)
-    with_multipliers = _layers._solve_three_layer_with("CLARABEL", program, y, **options)
+    with_multipliers = _cvxpy._solve_three_layer_with("CLARABEL", program, y, **options)
     monkeypatch.setattr(Constraint, "dual_value", property(lambda self: None))
-    without = _layers._solve_three_layer_with("CLARABEL", program, y, **options)
+    without = _cvxpy._solve_three_layer_with("CLARABEL", program, y, **options)
     assert without.objective == pytest.approx(with_multipliers.objective, rel=1e-6)
     assert without.duality_gap > with_multipliers.duality_gap  # zero multipliers: looser
     assert without.objective - without.duality_gap <= with_multipliers.objective
 
 
 def test_three_layer_cutting_planes_that_do_not_finish_warn(monkeypatch):
-    from sklearn_convexcnn._solvers import _layers
+    from sklearn_convexcnn._solvers import _cvxpy
 
-    monkeypatch.setattr(_layers, "_MAX_ROUNDS", 1)
-    monkeypatch.setattr(_layers, "_START_ROWS", 0)
+    monkeypatch.setattr(_cvxpy, "_MAX_ROUNDS", 1)
+    monkeypatch.setattr(_cvxpy, "START_ROWS", 0)
     rng = np.random.default_rng(5)
     X, y = rng.standard_normal((30, 8)), rng.standard_normal(30)
     reg = ConvexCNNRegressor(

@@ -126,7 +126,7 @@ def _layered_program(X, kind):
 
 @pytest.mark.parametrize("kind, fallback", [("three_layer", "ECOS"), ("nuclear", "SCS")])
 def test_layered_programs_fall_back_with_a_warning(monkeypatch, data, kind, fallback):
-    from sklearn_convexcnn._solvers._layers import solve_program
+    from sklearn_convexcnn._solvers._cvxpy import solve_program
 
     X, y = data
     program = _layered_program(X, kind)
@@ -141,7 +141,7 @@ def test_layered_programs_fall_back_with_a_warning(monkeypatch, data, kind, fall
 
 
 def test_three_layer_reports_every_failure_when_all_fail(monkeypatch, data):
-    from sklearn_convexcnn._solvers._layers import solve_program
+    from sklearn_convexcnn._solvers._cvxpy import solve_program
 
     X, y = data
     _force(monkeypatch, {"CLARABEL", "ECOS", "SCS"}, exception=ArithmeticError("overflow"))

@@ -11,7 +11,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from sklearn_convexcnn._formulations.three_layer import ThreeLayerFormulation
 from sklearn_convexcnn._patches import extract_patches, resolve_geometry
-from sklearn_convexcnn._solvers import _layers, _three_layer
+from sklearn_convexcnn._solvers import _cvxpy, _three_layer, _three_layer_rows
 from sklearn_convexcnn._solvers._solution import SolverFailed
 from sklearn_convexcnn._solvers._three_layer import solve_three_layer
 
@@ -60,7 +60,7 @@ def _assert_feasible(program, coef):
 
 def _every_row(program, y, options):
     n_patterns, n_rows, _ = program.cones.shape
-    solution, _ = _layers._solve_three_layer_rows(
+    solution, _ = _cvxpy._solve_three_layer_rows(
         "CLARABEL", program, y, [np.arange(n_rows)] * n_patterns, verbose=0, **options
     )
     return solution
@@ -101,7 +101,7 @@ def test_the_second_layer_multipliers_are_what_certifies(monkeypatch):
     # beta, and the gap of the optimal point cannot close
     program, y = _program(0, "squared")
     options = dict(beta=0.1, loss="squared", fit_intercept=True, tol=1e-8, max_iter=30)
-    prices = _layers.three_layer_prices
+    prices = _three_layer_rows.three_layer_prices
     monkeypatch.setattr(
         _three_layer,
         "three_layer_prices",

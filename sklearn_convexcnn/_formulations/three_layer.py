@@ -20,11 +20,13 @@ otherwise the patterns of random branches are sampled, a restriction whose optim
 attained by the recovered network.
 """
 
+import dataclasses
 import operator
 from dataclasses import dataclass
 
 import numpy as np
 
+from .._losses import loss_value
 from .._network import Network, relu_map, weight_decay
 from .._patterns import all_sign_patterns, enumerate_gates, first_of_each_pattern, sample_gates
 from .two_layer import AveragePooling, TwoLayerFormulation
@@ -33,6 +35,9 @@ from .two_layer import AveragePooling, TwoLayerFormulation
 _MAX_BRANCH_WIDTH = 4
 # Largest number of groups (second-layer patterns x first-layer patterns) enumerated exactly.
 _MAX_EXACT_GROUPS = 20_000
+# Groups below this times the largest norm are solver residue: zeroed before the network is
+# recovered (clean_three_layer), and the solvers do not check their first-layer cone rows.
+RESIDUE = 1e-6
 
 
 @dataclass
@@ -89,8 +94,8 @@ class ThreeLayerProgram:
         return np.max(-signs[None] * self.hidden_values(coef), axis=-1, initial=0.0)
 
 
-def clean_three_layer(program, solution, y, *, beta, loss, rtol=1e-6):
-    """``solution`` without its solver residue: groups below ``rtol`` times the largest norm
+def clean_three_layer(program, solution, y, *, beta, loss):
+    """``solution`` without its solver residue: groups below ``RESIDUE`` times the largest norm
     set to zero, but in the branches where that would violate the second ReLU layer's rows
     more than the point does; the objective recomputed and the gap moved by as much.
 
@@ -98,13 +103,9 @@ def clean_three_layer(program, solution, y, *, beta, loss, rtol=1e-6):
     did), the residue moved branches' pre-activations across zero where those rows are
     tight, and the network's objective missed the solution's by up to 1.6e-4 of it.
     """
-    import dataclasses
-
-    from .._losses import loss_value
-
     coef = np.array(solution.coef, dtype=float)
     norms = program.group_norms(coef)
-    residue = (norms > 0) & (norms <= rtol * norms.max(initial=0.0))
+    residue = (norms > 0) & (norms <= RESIDUE * norms.max(initial=0.0))
     cleaned = np.where(residue[..., None], 0.0, coef)
     before, after = program.second_layer_violations(coef), program.second_layer_violations(cleaned)
     worse = after > before  # (sign, outer): keep their residue

@@ -2,18 +2,32 @@
 
 The program is built from a handful of vectorised expressions (one matrix product for the fit,
 one block-sparse product per sign for the cones), so compiling it stays cheap next to solving.
+:func:`solve_program` routes each kind of program to its CVXPY formulation:
+
+* :func:`solve_with`: a :class:`GroupProgram` (every two-layer and circular CNN);
+* :func:`_solve_three_layer_with`: the three-layer program (doc/formulations.md §8.2), whose
+  second-layer cone constraints couple the groups of a branch, by cutting planes over the
+  first-layer cone rows, certified by :func:`._three_layer_rows.three_layer_gap`;
+* :func:`_solve_nuclear_with`: the linear CNN without pooling, a nuclear-norm program (§5.1)
+  that needs a solver with PSD cones (Clarabel or SCS).
+
+All go through :func:`solve_cvxpy`, so all share its fallback and failure semantics.
 """
 
 import contextlib
+import dataclasses
 import threading
 import warnings
 
 import numpy as np
 import scipy.sparse as sp
 
+from .._formulations.linear import NuclearProgram
+from .._formulations.three_layer import ThreeLayerProgram
 from .._losses import loss_value
 from .._warnings import warn
 from ._solution import Solution, SolverFailed
+from ._three_layer_rows import START_ROWS, nearest_rows, three_layer_gap, violated_rows
 
 # Most accurate and fastest first (measured in doc/notes/solver-measurements.md).
 CVXPY_SOLVERS = ("clarabel", "ecos", "scs")
@@ -122,7 +136,7 @@ def solve_with(name, program, y, *, beta, loss, fit_intercept, tol, max_iter, ve
 
     n_patterns, _, patch_size = program.pieces.shape
     size = n_patterns * patch_size
-    x_scale, y_scale, unit_beta = _unit_scales(program.pieces, y, beta, loss)
+    x_scale, y_scale, unit_beta = unit_scales(program.pieces, y, beta, loss)
     pieces, cones = _unit_blocks(program, x_scale)
     positive, negative = cp.Variable(size), cp.Variable(size)
     intercept = cp.Variable() if fit_intercept else 0.0
@@ -152,7 +166,7 @@ def solve_with(name, program, y, *, beta, loss, fit_intercept, tol, max_iter, ve
     return _solution(name, problem, program, coef, intercept, y, beta, loss)
 
 
-def _unit_scales(pieces, y, beta, loss):
+def unit_scales(pieces, y, beta, loss):
     """``x_scale``, ``y_scale`` and ``beta`` at unit scale.
 
     The programs are homogeneous: if the pieces are s * A and (squared loss) y = t * y~, then
@@ -239,3 +253,133 @@ def _solution(name, problem, program, coef, intercept, y, beta, loss):
         n_iter=int(problem.solver_stats.num_iters or 0),
         solver=name,
     )
+
+
+def solve_program(program, y, *, solver, **options):
+    """Solve any program of the formulations with the CVXPY back-end for its shape."""
+    if isinstance(program, NuclearProgram):
+        options.update(solve_one=_solve_nuclear_with, psd=True)
+    elif isinstance(program, ThreeLayerProgram):
+        options.update(solve_one=_solve_three_layer_with)
+    return solve_cvxpy(program, y, solver=solver, **options)
+
+
+# Cutting-plane rounds of the three-layer program before it is given up as infeasible.
+_MAX_ROUNDS = 30
+
+
+def _solve_three_layer_with(
+    name, program, y, *, beta, loss, fit_intercept, tol, max_iter, verbose=0
+):
+    """The three-layer program of doc/formulations.md §8.2 with the CVXPY solver ``name``, by
+    cutting planes over the first-layer cone rows.
+
+    Every group of every branch has the ``n K`` rows of its first-layer cone: 35 million rows
+    for 300 samples of 28 patches, 32 first-layer and 33 second-layer patterns, a fit of
+    552 s. Few of them are tight, so the program is solved over a subset of each cone's rows
+    (the nearest to its gate first), and the rows its solution violates are added until it
+    violates none. The last solution is then feasible for the whole program and optimal for a
+    relaxation of it, hence optimal for it.
+    """
+    rows = nearest_rows(program, START_ROWS)
+    row_norms = np.linalg.norm(program.cones, axis=2)
+    for round_ in range(_MAX_ROUNDS):
+        solution, multipliers = _solve_three_layer_rows(
+            name, program, y, rows, beta=beta, loss=loss, fit_intercept=fit_intercept,
+            tol=tol, max_iter=max_iter, verbose=verbose,
+        )  # fmt: skip
+        violated = violated_rows(program, solution.coef, rows, row_norms, tol)
+        if verbose:
+            print(
+                f"[{name}] three-layer cutting planes, round {round_}: objective "
+                f"{solution.objective:.10g}, {sum(map(len, rows))} rows kept, "
+                f"{sum(map(len, violated))} violated",
+                flush=True,
+            )
+        if not any(len(v) for v in violated):
+            break
+        rows = [np.union1d(kept, new) for kept, new in zip(rows, violated, strict=True)]
+    else:  # infeasible for the whole program: no gap to certify
+        return dataclasses.replace(
+            solution,
+            converged=False,
+            status=f"cone rows still violated after {_MAX_ROUNDS} rounds",
+        )
+    gap = three_layer_gap(
+        program, solution, multipliers, y, beta=beta, loss=loss, fit_intercept=fit_intercept
+    )
+    return dataclasses.replace(solution, duality_gap=gap)
+
+
+def _solve_three_layer_rows(
+    name, program, y, rows, *, beta, loss, fit_intercept, tol, max_iter, verbose
+):
+    """The three-layer program with only the rows ``rows[i]`` of each first-layer cone ``i``.
+
+    Rows ``r = (s, l)`` of the variables are the branches (output sign ``s``, second-layer
+    pattern ``l``); columns hold the ``n_patterns`` first-layer groups of ``patch_size``.
+    """
+    import cvxpy as cp
+
+    n_patterns, _, patch_size = program.pieces.shape
+    n_outer = program.outer_masks.shape[0]
+    n_branches = 2 * n_outer
+    size = n_patterns * patch_size
+    x_scale, y_scale, unit_beta = unit_scales(program.pieces, y, beta, loss)
+    n_samples = program.pieces.shape[1]
+    pieces = program.pieces.transpose(1, 0, 2).reshape(n_samples, size) / x_scale
+    cones = _unit_cones(program.cones, rows)
+    masks = np.vstack([program.outer_masks, program.outer_masks]).astype(float)
+    signs = np.repeat([1.0, -1.0], n_outer)[:, None]
+    outer_signs = 2 * masks - 1
+
+    positive = cp.Variable((n_branches, size))
+    negative = cp.Variable((n_branches, size))
+    intercept = cp.Variable() if fit_intercept else 0.0
+    hidden = (positive - negative) @ pieces.T  # (branches, n): second-layer pre-activations
+    fit = cp.sum(cp.multiply(signs * masks, hidden), axis=0) + intercept
+
+    def group_norms(v):
+        groups = cp.reshape(v, (n_branches * n_patterns, patch_size), order="C")
+        return cp.sum(cp.norm(groups, 2, axis=1))
+
+    objective = _loss_expression(loss, fit, y / y_scale) + unit_beta * (
+        group_norms(positive) + group_norms(negative)
+    )
+    constraints = [cp.multiply(outer_signs, hidden) >= 0]
+    if cones.shape[0]:
+        constraints += [cones @ positive.T >= 0, cones @ negative.T >= 0]
+    problem = cp.Problem(cp.Minimize(objective), constraints)
+    _run(problem, name, tol, max_iter, verbose)
+    coef = np.stack([positive.value, negative.value])
+    coef = coef.reshape(2, 2, n_outer, n_patterns, patch_size)
+    residue = unit_beta * np.linalg.norm(coef, axis=-1) <= 1e-2 * tol * abs(problem.value)
+    coef[residue] = 0.0
+    coef *= y_scale / x_scale
+    intercept = y_scale * float(intercept.value) if fit_intercept else 0.0
+    solution = _solution(name, problem, program, coef, intercept, y, beta, loss)
+    # the unit-scale program is the data-scale one with y / y_scale: so are its multipliers
+    # (none reported: zero, which still gives a valid, looser bound)
+    multipliers = constraints[0].dual_value
+    if multipliers is None:
+        multipliers = np.zeros((n_branches, len(y)))
+    return solution, y_scale * np.maximum(multipliers, 0.0)
+
+
+def _solve_nuclear_with(name, program, y, *, beta, loss, fit_intercept, tol, max_iter, verbose=0):
+    """The nuclear-norm program of doc/formulations.md §5.1 with the CVXPY solver ``name``."""
+    import cvxpy as cp
+
+    n_samples, n_patches, patch_size = program.patches.shape
+    x_scale, y_scale, unit_beta = unit_scales(program.patches, y, beta, loss)
+    # fit_t = sum_{k,h} X[t, k, h] Z[h, k]: one matrix product on vec(Z) in row-major order
+    design = program.patches.transpose(0, 2, 1).reshape(n_samples, -1) / x_scale
+    Z = cp.Variable((patch_size, n_patches))
+    intercept = cp.Variable() if fit_intercept else 0.0
+    fit = design @ cp.reshape(Z, (patch_size * n_patches,), order="C") + intercept
+    objective = _loss_expression(loss, fit, y / y_scale) + unit_beta * cp.normNuc(Z)
+    problem = cp.Problem(cp.Minimize(objective))
+    _run(problem, name, tol, max_iter, verbose)
+    coef = Z.value * (y_scale / x_scale)
+    intercept = y_scale * float(intercept.value) if fit_intercept else 0.0
+    return _solution(name, problem, program, coef, intercept, y, beta, loss)

@@ -16,13 +16,13 @@ the restricted problem:
    and the multipliers of the kept second-layer rows (zero for the others).
 2. **Rows.** Rows of either layer that the point violates are added, the most violated first
    (at most ``_ROWS_PER_ROUND`` per branch for the second layer), until the point satisfies
-   every row (as :func:`._layers._solve_three_layer_with` does for the first layer).
+   every row (as :func:`._cvxpy._solve_three_layer_with` does for the first layer).
 3. **Pricing.** Every group is priced with those multipliers
-   (:func:`._layers.three_layer_prices`); the most violating ones enter the set.
+   (:func:`._three_layer_rows.three_layer_prices`); the most violating ones enter the set.
 4. **Certificate.** Any ``mu >= 0``, scaled with ``v`` by ``beta`` over the largest price, gives a
-   dual feasible point (:func:`._layers.three_layer_gap`): the gap to the best of them bounds
-   the distance to the optimum of the full program. The solver stops when it is at most
-   ``tol`` times the objective.
+   dual feasible point (:func:`._three_layer_rows.three_layer_gap`): the gap to the best of
+   them bounds the distance to the optimum of the full program. The solver stops when it is
+   at most ``tol`` times the objective.
 5. **Polish.** The interior point's point and multipliers satisfy the optimality conditions to
    about ``1e-6`` only, which can leave the gap above ``tol`` once no group is left to add.
    Then the point is polished by Newton's method on its face (:func:`_polished`) and the
@@ -43,17 +43,11 @@ import time
 import numpy as np
 import scipy.linalg
 
+from .._formulations.three_layer import RESIDUE
 from .._losses import best_intercept, loss_value
 from .._optimality import dual_point, scaled_dual_objective
-from ._cvxpy import _unit_scales
+from ._cvxpy import unit_scales
 from ._faces import null_space
-from ._layers import (
-    _RESIDUE,
-    _START_ROWS,
-    _nearest_rows,
-    _violated_rows,
-    three_layer_prices,
-)
 from ._native import certifiable_gap
 from ._restricted import (
     EUCLIDEAN,
@@ -63,6 +57,7 @@ from ._restricted import (
     proximal_newton,
 )
 from ._solution import Solution, SolverFailed
+from ._three_layer_rows import START_ROWS, nearest_rows, three_layer_prices, violated_rows
 
 # Groups added per pricing round. Many groups of a three-layer program enter (191 of the 512
 # of examples/plot_three_layer.py): 8 at a time took 25 iterations there, 32 took 11 (8.2 s
@@ -199,11 +194,11 @@ def _restricted_solve(groups, y, b, rows, multipliers, *, beta, loss, qp_tol):
     )  # fmt: skip
     # interior-point residue is zeroed: groups that cost less than the QP resolves (where all
     # are, the logistic loss's first solves left them at 1e-12 and the cutting planes chased
-    # their rows, 25,000 of them), and groups below _RESIDUE of the largest, which the
+    # their rows, 25,000 of them), and groups below RESIDUE of the largest, which the
     # recovered network drops and whose rows are not checked (_violated_rows)
     coef = x[: groups.coef.size].reshape(-1, h)
     norms = np.linalg.norm(coef, axis=1)
-    kept = (beta * norms > qp_tol * abs(value)) & (norms > _RESIDUE * norms.max(initial=0.0))
+    kept = (beta * norms > qp_tol * abs(value)) & (norms > RESIDUE * norms.max(initial=0.0))
     groups.coef = np.where(kept[:, None], coef, 0.0)
     multipliers[groups.branches()] = 0.0
     multipliers[branch_of_row, sample_of_row] = np.maximum(mu, 0.0)
@@ -218,7 +213,7 @@ def _feasible_restricted_point(groups, y, b, rows, row_norms, multipliers, **opt
     for _ in range(_MAX_ROW_ROUNDS):
         b = _restricted_solve(groups, y, b, rows, multipliers, **options)
         coef = groups.full_coef()
-        violated = _violated_rows(groups.program, coef, rows, row_norms, _FEASIBILITY_TOL)
+        violated = violated_rows(groups.program, coef, rows, row_norms, _FEASIBILITY_TOL)
         if not groups.add_violated_samples(coef) and not any(map(len, violated)):
             return b, rows, True
         rows = [np.union1d(kept, new) for kept, new in zip(rows, violated, strict=True)]
@@ -382,7 +377,7 @@ def solve_three_layer(
     # at unit scale, as CVXPY's solves: Clarabel's tolerances are absolute in part, and on
     # targets of size 1000 the restricted QPs stalled 2.5e-4 of the objective above the optimum
     y = np.asarray(y, dtype=float)
-    x_scale, y_scale, unit_beta = _unit_scales(program.pieces, y, beta, loss)
+    x_scale, y_scale, unit_beta = unit_scales(program.pieces, y, beta, loss)
     coef_scale = y_scale / x_scale
     solution = _solve(
         dataclasses.replace(program, pieces=program.pieces / x_scale),
@@ -434,7 +429,7 @@ def _solve(
     if coef_init is not None:
         keys = np.argwhere(np.linalg.norm(coef_init, axis=-1) > 0)
         groups.add(keys, coef_init[tuple(keys.T)])
-    rows = _nearest_rows(program, _START_ROWS)  # per first-layer cone, for all its groups
+    rows = nearest_rows(program, START_ROWS)  # per first-layer cone, for all its groups
     row_norms = np.linalg.norm(program.cones, axis=2)
     multipliers = np.zeros((2 * shape[2], n_samples))
     qp_tol = min(1e-9, max(1e-12, 1e-2 * tol))
