@@ -585,7 +585,8 @@ class _BaseConvexCNN(BaseEstimator):
 
         ``loss(f(X), y) + beta/2 * sum_j (||u_j||^2 + ||w_j||^2)``, with ``||w_j||_1^2`` in
         place of ``||w_j||^2`` for ``readout="dense"`` and for ``pooling="none"`` with ReLUs
-        (the linear network without pooling keeps weight decay). On the training
+        (the linear network without pooling keeps weight decay), and the l1 norm across
+        outputs where there are several (``beta``). On the training
         data it equals :attr:`objective_`, the convex optimum: that is the exactness guarantee.
 
         Parameters

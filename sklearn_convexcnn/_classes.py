@@ -13,7 +13,12 @@ _PARAMETERS = """\
     beta : float, default=1.0
         Weight-decay strength: the network minimises
         ``loss + beta/2 * sum_j (||u_j||^2 + ||w_j||^2)``. The loss is *summed* over samples
-        (the paper's scaling), so a fixed ``beta`` regularises less as the data grows. ``1.0``
+        (the paper's scaling), so a fixed ``beta`` regularises less as the data grows. With
+        several outputs (more than two classes, or target columns) ``||w_j||`` is the l1 norm of
+        neuron ``j``'s output weights across outputs: the penalty under which one convex program
+        per output is exact (under plain weight decay a neuron shared by outputs would cost
+        less, and no exact program is known). Every recovered neuron serves one output, where
+        the two agree. ``1.0``
         keeps a few to a few dozen neurons on standardised data of a few hundred samples; tune it
         with :class:`~sklearn.model_selection.GridSearchCV`. From a data-dependent value on
         (``beta_max`` of :func:`convex_cnn_path`) the optimum has no neurons: ``filters_`` is
@@ -345,7 +350,7 @@ _REFERENCES = """\
 
 
 class ConvexCNNRegressor(RegressorMixin, _BaseConvexCNN):
-    __doc__ = f"""Two-layer ReLU CNN regressor trained to global optimality by convex optimization.
+    __doc__ = f"""ReLU CNN regressor trained to global optimality by convex optimization.
 
     The network ``f(x) = sum_j w_j * mean_k((x_k . u_j)_+) + b`` is fitted by solving the
     equivalent convex program of Ergen & Pilanci (2021), a group lasso over activation patterns
@@ -414,11 +419,13 @@ class ConvexCNNRegressor(RegressorMixin, _BaseConvexCNN):
 
 
 class ConvexCNNClassifier(ClassifierMixin, _BaseConvexCNN):
-    __doc__ = f"""Two-layer ReLU CNN classifier trained to global optimality by convex optimization.
+    __doc__ = f"""ReLU CNN classifier trained to global optimality by convex optimization.
 
     Binary targets are encoded as ±1. With more classes the network has one output per class
-    (one-vs-rest) and every neuron serves one class, so the convex program splits into one
-    program per class. See :class:`ConvexCNNRegressor` for the network and the program.
+    (one-vs-rest), and a neuron pays the l1 norm of its output weights across classes (see
+    ``beta``): then a neuron serving one class costs what it costs in a binary problem, and the
+    convex program splits into one program per class. See :class:`ConvexCNNRegressor` for the
+    network and the program.
 
     Parameters
     ----------

@@ -61,9 +61,21 @@ def relu_map(patches, filters):
     return activations.reshape(n_samples, n_patches, -1)
 
 
-def weight_decay(filters, output_weights):
-    """``0.5 * (||filters||^2 + ||output_weights||^2)``, the squared norms summed over neurons."""
-    return 0.5 * float(np.sum(filters**2) + np.sum(output_weights**2))
+def neuron_penalty(filters, output_weights):
+    """``0.5 * sum_j (||u_j||^2 + ||w_j||_1^2)``: ``u_j`` row ``j`` of ``filters``, ``w_j`` row
+    ``j`` of ``output_weights`` (shape (n_neurons, n_outputs)), neuron ``j``'s weight in each
+    output (or the norm of its weights there).
+
+    With one output this is weight decay. With several, a neuron pays the squared l1 norm of its
+    weights across outputs: at the balanced scale it costs ``||u_j|| * sum_o |w_jo|``, what one
+    neuron per output with its filter costs, so training decouples into one program per output
+    (the argument of doc/formulations.md §5.3 for regions), which is what the estimators solve.
+    Under weight decay ``||w_j||_2^2`` a neuron shared by outputs would cost less, and no exact
+    program of polynomial size is known for it (§5.2). Every recovered neuron serves one output,
+    where the two penalties agree.
+    """
+    output_l1 = np.abs(output_weights).sum(axis=-1)
+    return 0.5 * float(np.sum(filters**2) + np.sum(output_l1**2))
 
 
 @dataclass
@@ -94,8 +106,9 @@ class TwoLayerCNN(Network):
         return self.pooling.pool(relu_map(patches, self.filters)) @ self.output_weights
 
     def penalty(self):
-        """Weight decay ``0.5 * sum_j (||u_j||^2 + ||w_j||^2)``; the intercept is free."""
-        return weight_decay(self.filters, self.output_weights)
+        """Weight decay ``0.5 * sum_j (||u_j||^2 + ||w_j||^2)``, with ``||w_j||_1`` across outputs
+        (:func:`neuron_penalty`); the intercept is free."""
+        return neuron_penalty(self.filters, self.output_weights)
 
 
 @dataclass
@@ -126,8 +139,8 @@ class RegionalCNN(TwoLayerCNN):
         """``0.5 * sum_j (||u_j||_2^2 + ||W_j||_1^2)``, ``W_j`` all output weights of neuron j.
 
         The squared l1 norm makes a neuron cost ``||u_j|| * sum |W_j|`` at the balanced scale,
-        the cost of one neuron per region: the convex program decouples over regions
-        (doc/formulations.md §5.3). Plain weight decay ``||W_j||_2^2`` does not decouple and has no
-        known exact program of polynomial size (§5.2). The intercept is free.
+        the cost of one neuron per region (and output): the convex program decouples over
+        regions (doc/formulations.md §5.3). Plain weight decay ``||W_j||_2^2`` does not decouple
+        and has no known exact program of polynomial size (§5.2). The intercept is free.
         """
-        return weight_decay(self.filters, np.abs(self.output_weights).sum(axis=(1, 2)))
+        return neuron_penalty(self.filters, np.abs(self.output_weights).sum(axis=1))

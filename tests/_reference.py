@@ -41,7 +41,8 @@ def naive_conv_relu_average(x, filters, input_shape, kernel, stride):
 def naive_objective(
     X, Y, filters, output_weights, intercept, beta, loss, input_shape, kernel, stride
 ):
-    """``loss(f(X), Y) + beta/2 * (sum ||u_j||^2 + sum ||w_j||^2)`` by explicit loops."""
+    """``loss(f(X), Y) + beta/2 * sum_j (||u_j||^2 + ||w_j||_1^2)`` by explicit loops, ``w_j``
+    neuron ``j``'s output weights across outputs (weight decay with one output)."""
     value = 0.0
     for x, targets in zip(X, Y, strict=True):
         pooled = naive_conv_relu_average(x, filters, input_shape, kernel, stride)
@@ -53,5 +54,6 @@ def naive_objective(
                 value += 0.5 * (f - target) ** 2
             else:
                 value += np.log1p(np.exp(-target * f))
-    penalty = sum(float(u @ u) for u in filters) + float(np.sum(output_weights**2))
+    penalty = sum(float(u @ u) for u in filters)
+    penalty += sum(float(np.sum(np.abs(w))) ** 2 for w in output_weights)
     return value + 0.5 * beta * penalty

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._network import Network, weight_decay
+from .._network import Network, neuron_penalty
 from .._patches import PatchGeometry, resolve_geometry
 from .._patterns import enumerate_gates, sample_gates
 from ._program import GroupNorm, GroupProgram
@@ -155,8 +155,9 @@ class CircularCNN(Network):
         return hidden @ self.output_weights
 
     def penalty(self):
-        """``0.5 * sum_j (||u_{(L-1)j}||^2 + ||w_j||^2)``; inner filters are norm-constrained."""
-        return weight_decay(self.layer_filters[-1], self.output_weights)
+        """``0.5 * sum_j (||u_{(L-1)j}||^2 + ||w_j||^2)``, with ``||w_j||_1`` across outputs
+        (:func:`~.._network.neuron_penalty`); inner filters are norm-constrained."""
+        return neuron_penalty(self.layer_filters[-1], self.output_weights)
 
     def spectra(self):
         """Magnitudes of the real DFT of the end-to-end filters, shape (n_neurons, d // 2 + 1).

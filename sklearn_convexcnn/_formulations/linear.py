@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._network import Network, weight_decay
+from .._network import Network, neuron_penalty
 from ._program import GroupProgram, recover_neurons
 
 
@@ -67,8 +67,13 @@ class LinearCNN(Network):
         return maps.mean(axis=1) @ self.output_weights
 
     def penalty(self):
-        """Weight decay ``0.5 * sum_j (||u_j||^2 + ||w_j||^2)``; the intercept is free."""
-        return weight_decay(self.filters, self.output_weights)
+        """Weight decay ``0.5 * sum_j (||u_j||^2 + ||w_j||^2)``, with ``||w_j||`` the l1 norm
+        across outputs of the per-output norms (:func:`~.._network.neuron_penalty`); the
+        intercept is free."""
+        weights = self.output_weights
+        if weights.ndim == 3:  # (neurons, patches, outputs): l2 over the patches
+            weights = np.linalg.norm(weights, axis=1)
+        return neuron_penalty(self.filters, weights)
 
 
 class LinearFormulation:

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._losses import loss_value
-from .._network import Network, relu_map, weight_decay
+from .._network import Network, neuron_penalty, relu_map
 from .._patterns import all_sign_patterns, enumerate_gates, first_of_each_pattern, sample_gates
 from .two_layer import AveragePooling, TwoLayerFormulation
 
@@ -161,8 +161,9 @@ class ThreeLayerCNN(Network):
         return np.maximum(pooled @ self._branch_matrix(), 0.0) @ self.output_weights
 
     def penalty(self):
-        """``0.5 * sum_j (||w1_j||_1^2 + ||w2_j||^2)``; the filters are norm-constrained."""
-        return weight_decay(np.abs(self._branch_matrix()).sum(axis=0), self.output_weights)
+        """``0.5 * sum_j (||w1_j||_1^2 + ||w2_j||^2)``, with ``||w2_j||_1`` across outputs
+        (:func:`~.._network.neuron_penalty`); the filters are norm-constrained."""
+        return neuron_penalty(np.abs(self._branch_matrix()).sum(axis=0), self.output_weights)
 
 
 def _pooled(patches, gates):
