@@ -495,6 +495,8 @@ class _BaseConvexCNN(BaseEstimator):
             solver=self.solver,
             verbose=self.verbose,
             name=type(self).__name__,
+            native_fallback=self.solver == "auto"
+            and self.architecture in ("circular", "three_layer"),
         )
 
     def _solve(self, program, y, output, n_outputs, label, **warm_start):

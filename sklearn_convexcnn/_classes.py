@@ -178,7 +178,10 @@ _PARAMETERS = """\
         certify at best), ``"auto"`` also solves the whole program through CVXPY, with a
         RuntimeWarning, and keeps the better of the two points (each in its cones). Where it
         stops at ``max_iter``, ``"auto"`` returns its last point
-        with a ConvergenceWarning, as ``"native"`` does.
+        with a ConvergenceWarning, as ``"native"`` does. The other way round, where every
+        CVXPY solver fails or stops short on a circular or three-layer program (Clarabel and
+        ECOS fail on some logistic circular programs), ``"auto"`` solves it with the native
+        solver, with a RuntimeWarning.
 
     fit_intercept : bool, default=True
         Whether to fit an unregularised output bias. With the squared loss the targets are

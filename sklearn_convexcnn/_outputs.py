@@ -51,6 +51,9 @@ class SolveOptions:
     solver: str
     verbose: int = 0
     name: str = "ConvexCNN"
+    # with solver="auto": whether a CVXPY solve that fails or stops short hands over to the
+    # native solver (circular and three-layer programs, which "auto" gives to CVXPY first)
+    native_fallback: bool = False
 
     def log(self, message):
         if self.verbose:
@@ -60,7 +63,7 @@ class SolveOptions:
     def solver_options(self):
         """The keyword arguments that ``solve_native`` and ``solve_program`` share."""
         options = dataclasses.asdict(self)
-        del options["solver"], options["name"]
+        del options["solver"], options["name"], options["native_fallback"]
         return options
 
 
@@ -207,7 +210,9 @@ def _empty_if_no_worse(solution, y, options):
 
 def solve_output(program, y, output, n_outputs, options, dense_program=None, **warm_start):
     """Solve one output's program; with ``solver="auto"`` a native solve that fails or stops
-    short hands over to CVXPY on ``dense_program()``, when that fits in memory.
+    short hands over to CVXPY on ``dense_program()``, when that fits in memory, and a CVXPY
+    solve that does hands over to the native solver where it covers the program
+    (``options.native_fallback``).
 
     Returns
     -------
@@ -227,8 +232,7 @@ def solve_output(program, y, output, n_outputs, options, dense_program=None, **w
     solution, failure = None, None
     try:
         if native:
-            solve = solve_three_layer if isinstance(program, ThreeLayerProgram) else solve_native
-            solution = solve(program, y, **options.solver_options, **warm_start)
+            solution = _solve_natively(program, y, options, warm_start)
         else:
             solution = solve_program(program, y, solver=options.solver, **options.solver_options)
     except SolverFailed as exc:
@@ -269,6 +273,10 @@ def solve_output(program, y, output, n_outputs, options, dense_program=None, **w
                 solution = _lower_of(stopped, solution, dense_program, dense, y, options)
             elif stopped is not None:
                 solution = stopped
+    if not native and options.native_fallback and stopped_short:
+        solution, failure = _native_fallback(
+            program, y, output, options, warm_start, solution, failure
+        )
     if solution is None:
         raise RuntimeError(
             f"The convex program could not be solved ({failure}). Try another solver= "
@@ -284,6 +292,39 @@ def solve_output(program, y, output, n_outputs, options, dense_program=None, **w
         + (f", {_blas_threads()} BLAS thread(s)" if options.verbose >= 2 else "")
     )
     return dataclasses.replace(solution, intercept=solution.intercept + offset)
+
+
+def _solve_natively(program, y, options, warm_start):
+    solve = solve_three_layer if isinstance(program, ThreeLayerProgram) else solve_native
+    return solve(program, y, **options.solver_options, **warm_start)
+
+
+def _native_fallback(program, y, output, options, warm_start, stopped, failure):
+    """The native solver's point for a program that CVXPY failed on (``failure``) or
+    ``stopped`` short of, with the failure that remains; of two unconverged points the one
+    with the smaller certified gap.
+
+    Clarabel and ECOS fail on some logistic circular programs without an intercept (14
+    samples of 8 features, beta=0.05), and SCS then stops at a gap of 10 % of the objective,
+    which the native solver closes to 2e-10.
+    """
+    reason = failure or f"status {stopped.status!r}"
+    warn(
+        f"CVXPY stopped short on output {output} ({reason}); solving the program with the "
+        "native solver instead.",
+        RuntimeWarning,
+    )
+    try:
+        solution = _solve_natively(program, y, options, warm_start)
+    except SolverFailed as exc:
+        return stopped, failure or exc
+    if stopped is None or solution.converged:
+        return solution, None
+
+    def gap(point):
+        return np.inf if point.duality_gap is None else point.duality_gap
+
+    return min((solution, stopped), key=gap), None
 
 
 def solve_in_worker(

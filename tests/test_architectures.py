@@ -493,7 +493,12 @@ def test_three_layer_cutting_planes_that_do_not_finish_warn(monkeypatch):
     rng = np.random.default_rng(5)
     X, y = rng.standard_normal((30, 8)), rng.standard_normal(30)
     reg = ConvexCNNRegressor(
-        architecture="three_layer", kernel_size=3, n_patterns=6, beta=0.1, random_state=0
+        architecture="three_layer",
+        kernel_size=3,
+        n_patterns=6,
+        beta=0.1,
+        solver="clarabel",  # ("auto" hands the program to the native solver then)
+        random_state=0,
     )
     with pytest.warns(ConvergenceWarning, match="cone rows still violated after 1 rounds"):
         reg.fit(X, y)

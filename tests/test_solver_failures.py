@@ -17,7 +17,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from sklearn_convexcnn import ConvexCNNClassifier, ConvexCNNRegressor, convex_cnn_path
 from sklearn_convexcnn import _outputs as outputs
-from sklearn_convexcnn._solvers import SolverFailed, solve_cvxpy
+from sklearn_convexcnn._solvers import SolverFailed, _cvxpy, solve_cvxpy
 
 
 @pytest.fixture
@@ -177,6 +177,36 @@ def test_auto_hands_a_failed_native_solve_to_cvxpy(monkeypatch, data, native_out
     with pytest.warns(RuntimeWarning, match="native solver stopped short on output 0 .*CVXPY"):
         reg = _regressor(solver="auto").fit(X, y)
     assert reg.objective_ == pytest.approx(reference.objective_, rel=1e-6)
+
+
+@pytest.mark.parametrize("architecture", ["circular", "three_layer"])
+@pytest.mark.parametrize("cvxpy_outcome", ["raises", "stops short"])
+def test_auto_hands_a_failed_cvxpy_solve_to_the_native_solver(
+    monkeypatch, data, architecture, cvxpy_outcome
+):
+    # programs that "auto" gives to CVXPY first: Clarabel and ECOS fail on some logistic
+    # circular programs, and SCS then stops at a gap of 10 % of the objective
+    X, y = data
+    params = dict(architecture=architecture)
+    reference = _regressor(solver="native", **params).fit(X, y)
+    if cvxpy_outcome == "raises":
+        _force(monkeypatch, {"CLARABEL", "ECOS", "SCS"}, exception=ArithmeticError("overflow"))
+    elif architecture == "circular":
+        _force(monkeypatch, {"CLARABEL", "ECOS", "SCS"}, status=cp.OPTIMAL_INACCURATE)
+    else:  # (an inaccurate three-layer point that its multipliers certify has converged)
+        monkeypatch.setattr(_cvxpy, "_MAX_ROUNDS", 1)
+        monkeypatch.setattr(_cvxpy, "START_ROWS", 0)
+    with pytest.warns(RuntimeWarning, match="CVXPY stopped short on output 0 .*native solver"):
+        reg = _regressor(solver="auto", **params).fit(X, y)
+    assert reg.objective_ == pytest.approx(reference.objective_, rel=1e-9)
+    assert reg.duality_gap_ <= reg.tol * reg.objective_
+
+
+def test_an_explicit_cvxpy_solver_is_not_replaced_by_the_native_one(monkeypatch, data):
+    X, y = data
+    _force(monkeypatch, {"CLARABEL"}, exception=ArithmeticError("overflow"))
+    with pytest.raises(RuntimeError, match="could not be solved .*CLARABEL: .*overflow"):
+        _regressor(solver="clarabel", architecture="circular").fit(X, y)
 
 
 def _stalling_native(native, stopped):
@@ -356,7 +386,9 @@ def test_a_conic_solver_short_of_tol_before_max_iter_is_not_sent_to_max_iter(mon
     rng = np.random.default_rng(0)
     X, y = rng.standard_normal((20, 8)), rng.standard_normal(20)
     _inaccurate(monkeypatch, 0.01)  # (above what circular points are certified to: 1e-3)
-    reg = ConvexCNNRegressor(architecture="circular", beta=0.1, n_patterns=8, random_state=0)
+    reg = ConvexCNNRegressor(  # ("auto" hands the program to the native solver then)
+        architecture="circular", beta=0.1, n_patterns=8, solver="clarabel", random_state=0
+    )
     with pytest.warns(ConvergenceWarning) as record:
         reg.fit(X, y)
     (message,) = [str(w.message) for w in record if "did not converge" in str(w.message)]
