@@ -43,7 +43,7 @@ def n_neurons(estimator, X, y):
 
 betas = np.logspace(-3, 1, 7)
 search = GridSearchCV(
-    # tol=1e-6: model selection needs no more, and it halves the work at the smallest beta
+    # tol=1e-6: model selection needs no more
     ConvexCNNRegressor(kernel_size=kernel_size, n_patterns=32, tol=1e-6, random_state=0),
     {"beta": betas},
     scoring={"r2": "r2", "n_neurons": n_neurons},

@@ -589,7 +589,7 @@ class _BaseConvexCNN(BaseEstimator):
         place of ``||w_j||^2`` for ``readout="dense"`` and for ``pooling="none"`` with ReLUs
         (the linear network without pooling keeps weight decay), and the l1 norm across
         outputs where there are several (``beta``). On the training
-        data it equals :attr:`objective_`, the convex optimum: that is the exactness guarantee.
+        data it equals ``objective_``, the convex optimum: that is the exactness guarantee.
 
         Parameters
         ----------

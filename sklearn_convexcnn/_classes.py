@@ -18,12 +18,12 @@ _PARAMETERS = """\
         neuron ``j``'s output weights across outputs: the penalty under which one convex program
         per output is exact (under plain weight decay a neuron shared by outputs would cost
         less, and no exact program is known). Every recovered neuron serves one output, where
-        the two agree. ``1.0``
-        keeps a few to a few dozen neurons on standardised data of a few hundred samples; tune it
-        with :class:`~sklearn.model_selection.GridSearchCV`. From a data-dependent value on
-        (``beta_max`` of :func:`convex_cnn_path`) the optimum has no neurons: ``filters_`` is
-        empty and the model predicts a constant (the majority class), as Lasso does above its
-        largest useful ``alpha``; ``verbose=1`` says so.
+        the two agree. ``1.0`` keeps a few to a few dozen neurons on standardised data of a few
+        hundred samples; tune it with :class:`~sklearn.model_selection.GridSearchCV`. From a
+        data-dependent value on (``beta_max``, the first ``beta`` of :func:`convex_cnn_path`'s
+        default path) the optimum has no neurons: ``filters_`` is empty and the model predicts
+        a constant (the majority class), as Lasso does above its largest useful ``alpha``;
+        ``verbose=1`` says so.
 
     kernel_size : int or tuple of int, default=3
         Filter size: an int for signals or square image filters, or one entry per spatial
@@ -92,8 +92,9 @@ _PARAMETERS = """\
         readout="dense"`` (2x2 regions, each with its own output weight) is the more accurate
         choice: on the full digits data 0.982 test accuracy against 0.924 for global pooling,
         both at ``beta=0.1`` (:doc:`/pooling_digits`). It is not the default because of its
-        fit time: about 4x global pooling's at ``beta=0.1`` and 7x at ``beta=0.01`` on 150
-        digits, as more neurons become active (a grid search over ``beta`` pays the slowest).
+        fit time: 2.3x global pooling's at ``beta=0.1`` and 3.8x at ``beta=0.01`` on 150
+        digits (commit bae1590), as more neurons become active (a grid search over ``beta``
+        pays the slowest).
 
         ``"sum"``: the pooled values are summed and each neuron has one output weight, with
         weight decay ``beta/2 * (||u_j||^2 + w_j^2)`` (§6.1, §6.2).
@@ -440,10 +441,10 @@ class ConvexCNNClassifier(ClassifierMixin, _BaseConvexCNN):
         (``benchmarks/cvxpy_logistic.py``) ECOS failed on two in three; Clarabel failed on 3
         and warned of an inaccurate point on one in six, and a fifth of its other points lay
         1e-6 to 1e-5 above the optimum (it needs ``tol=1e-9`` for ``1e-6``). The native
-        solver (``"auto"`` for two-layer ReLU CNNs) certifies both losses to ``tol``, and there the
-        logistic programs can be the cheaper ones: on the full digits (2x2 regions,
-        ``beta=0.1``) they keep 227 neurons against 873 and fit in half the time, at 0.984
-        test accuracy against 0.982.
+        solver (``"auto"`` for two-layer ReLU CNNs) certifies both losses to ``tol``, and there
+        the logistic programs can be the cheaper ones: on the full digits (2x2 regions,
+        ``beta=0.1``) they keep 227 neurons against 873 and fit in about a third of the time,
+        at 0.984 test accuracy against 0.982.
 
 {_PARAMETERS}
 
