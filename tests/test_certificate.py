@@ -5,7 +5,7 @@ import pytest
 
 from sklearn_convexcnn import ConvexCNNClassifier, ConvexCNNRegressor
 from sklearn_convexcnn._formulations.two_layer import AveragePooling, TwoLayerFormulation
-from sklearn_convexcnn._optimality import pattern_prices
+from sklearn_convexcnn._optimality import dual_objective, dual_point, pattern_prices
 from sklearn_convexcnn._patches import extract_patches
 from sklearn_convexcnn._patterns import enumerate_gates
 from sklearn_convexcnn._solvers import solve_cvxpy
@@ -198,3 +198,55 @@ def test_max_pooling_optima_found_by_cvxpy_are_certified(params):
     certificate = clarabel.certify(X, y)
     assert certificate.exact and certificate.is_optimal
     assert certificate.lower_bound <= native.objective_ * (1 + 1e-12)
+
+
+def test_the_dual_constraint_is_the_largest_over_outputs():
+    # output 0 fitted on two sampled patterns is not optimal over all of them; output 1 (zero
+    # targets: the empty network) is. The certificate must report output 0's price
+    X, y = _data(10, 7, 5)
+    Y = np.column_stack([y, np.zeros_like(y)])
+    model = ConvexCNNRegressor(beta=0.05, kernel_size=2, n_patterns=2, random_state=0).fit(X, Y)
+    certificate = model.certify(X, Y)
+    assert certificate.exact
+    assert certificate.dual_constraint > 1.01 * model.beta
+    assert not certificate.is_optimal
+
+
+def test_a_warm_exact_refit_enumerates_the_new_data():
+    # the enumeration belongs to the data: a warm start must not keep the previous cells
+    X, y = _data(10, 7, 6)
+    X_new, y_new = _data(10, 7, 7)
+    params = dict(beta=0.05, kernel_size=2, n_patterns="exact")
+    warm = ConvexCNNRegressor(warm_start=True, **params).fit(X, y).fit(X_new, y_new)
+    cold = ConvexCNNRegressor(**params).fit(X_new, y_new)
+    np.testing.assert_array_equal(warm.gates_, cold.gates_)
+    assert warm.objective_ == pytest.approx(cold.objective_, rel=1e-9)
+    assert warm.certify(X_new, y_new).is_optimal
+
+
+@pytest.mark.parametrize("majority", [1.0, -1.0])
+def test_the_logistic_dual_point_shrinks_the_larger_class_sum_to_balance(majority):
+    # with an intercept the dual vector must sum to zero, and stay in the domain 0 <= y v <= 1:
+    # only the side with the larger sum is scaled down
+    rng = np.random.default_rng(0)
+    y = np.where(rng.random(40) < 0.75, majority, -majority)
+    f = rng.standard_normal(40)
+    raw = dual_point("logistic", f, y, fit_intercept=False)
+    v = dual_point("logistic", f, y, fit_intercept=True)
+    assert abs(v.sum()) <= 1e-12 * np.abs(v).sum()
+    assert np.all((y * v >= 0) & (y * v <= 1))
+    larger = (raw > 0) if raw[raw > 0].sum() > -raw[raw < 0].sum() else (raw < 0)
+    np.testing.assert_array_equal(v[~larger], raw[~larger])
+    assert np.all(np.abs(v[larger]) < np.abs(raw[larger]))
+    assert np.isfinite(dual_objective("logistic", v, y, fit_intercept=True))
+
+
+@pytest.mark.parametrize("loss", ["squared", "logistic"])
+def test_an_unbalanced_dual_vector_bounds_nothing_with_an_intercept(loss):
+    # with an intercept the dual has the constraint sum(v) = 0: off it there is no bound
+    rng = np.random.default_rng(1)
+    y = np.where(rng.random(30) < 0.5, 1.0, -1.0)
+    v = dual_point(loss, 0.1 * rng.standard_normal(30), y, fit_intercept=True)
+    v[np.argmax(y * v)] -= 1e-6 * np.abs(v).sum() * y[np.argmax(y * v)]  # (stays in domain)
+    assert dual_objective(loss, v, y, fit_intercept=True) == -np.inf
+    assert np.isfinite(dual_objective(loss, v, y, fit_intercept=False))

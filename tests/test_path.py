@@ -214,3 +214,23 @@ def test_an_offset_of_the_target_moves_only_the_intercepts(data):
     np.testing.assert_allclose(shifted[3], objectives, rtol=1e-7)
     np.testing.assert_allclose(shifted[2] - 1e8, intercepts, atol=1e-6)
     assert np.all(shifted[4] <= 1e-7 * shifted[3])
+
+
+def test_each_beta_starts_from_the_previous_solution(monkeypatch, data):
+    from sklearn_convexcnn import _path
+
+    calls, original = [], _path.solve_native
+
+    def recording(*args, **kwargs):
+        solution = original(*args, **kwargs)
+        calls.append((kwargs["coef_init"], kwargs["intercept_init"], solution))
+        return solution
+
+    monkeypatch.setattr(_path, "solve_native", recording)
+    X, y = data
+    convex_cnn_path(X, y, **FAST)
+    assert len(calls) == FAST["n_betas"]
+    assert calls[0][0] is None and calls[0][1] is None
+    for (_, _, previous), (coef_init, intercept_init, _) in zip(calls, calls[1:], strict=False):
+        assert coef_init is previous.coef
+        assert intercept_init == previous.intercept
