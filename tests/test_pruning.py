@@ -7,6 +7,7 @@ import pytest
 
 from sklearn_convexcnn import ConvexCNNRegressor, _outputs
 from sklearn_convexcnn._formulations._operator import DenseOperator
+from sklearn_convexcnn._formulations._program import GroupProgram
 from sklearn_convexcnn._formulations._pruning import (
     _group_norms,
     clean_groups,
@@ -176,3 +177,18 @@ def test_group_norms_are_the_programs_own_behind_an_operator():
     assert not np.allclose(expected, np.linalg.norm(coef, axis=2))
     np.testing.assert_allclose(_group_norms(DenseOperator(program), coef), expected, rtol=1e-14)
     np.testing.assert_allclose(_group_norms(program, coef), expected, rtol=1e-14)
+
+
+def test_groups_whose_fits_span_less_than_n_plus_1_are_pruned_to_their_span():
+    # three patterns with the same piece and groups in the same direction: one fit vector,
+    # so one group carries it all (n + 1 = 11 would allow all three)
+    rng = np.random.default_rng(0)
+    piece = rng.standard_normal((10, 3))
+    program = GroupProgram(np.stack([piece] * 3), np.zeros((3, 0, 3)))
+    direction = np.array([0.6, 0.8, 0.0])
+    coef = np.zeros((2, 3, 3))
+    coef[0] = np.outer([1.0, 2.0, 0.5], direction)
+    pruned = prune_groups(program, coef)
+    assert np.count_nonzero(np.abs(pruned).max(axis=2)) == 1
+    np.testing.assert_allclose(program.fit_values(pruned), program.fit_values(coef), rtol=1e-12)
+    assert program.regularizer(pruned) == pytest.approx(program.regularizer(coef), rel=1e-12)
