@@ -825,3 +825,35 @@ def test_gradient_training_attains_linear_deep_circular_optimum(torch_single_thr
     assert min(values) >= reg.objective_ * (1 - 1e-6)
     # gradient training reaches it: the weighted norm is the depth-4 cost, not a bound
     assert min(values) == pytest.approx(reg.objective_, rel=1e-5)
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("pooling", ["average", "none"])
+def test_gradient_training_attains_the_linear_two_layer_optimum(pooling, torch_single_thread):
+    # linear two-layer CNNs: a group lasso (average pooling) and a nuclear-norm program (no
+    # pooling, doc/formulations.md §5.1); gradient training of the same network, with
+    # weight decay, never goes below them and reaches them (no spurious local minima)
+    torch = torch_single_thread
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((10, 6)), rng.standard_normal(10)
+    beta = 0.1
+    reg = ConvexCNNRegressor(
+        activation="linear", pooling=pooling, kernel_size=3, beta=beta, tol=1e-9
+    ).fit(X, y)
+    patches = torch.tensor(X).unfold(1, 3, 1)  # (n, K=4, h=3)
+    yt = torch.tensor(y)
+    width = 5
+    U = torch.zeros(width, 3, dtype=torch.float64, requires_grad=True)
+    W = torch.zeros(width, *((4,) if pooling == "none" else ()), dtype=torch.float64)
+    W.requires_grad_()
+    b = torch.zeros((), dtype=torch.float64, requires_grad=True)
+
+    def objective():
+        maps = patches @ U.T  # (n, K, m)
+        f = (maps * W.T).sum(dim=(1, 2)) if pooling == "none" else maps.mean(dim=1) @ W
+        penalty = (U**2).sum() + (W**2).sum()
+        return 0.5 * ((f + b - yt) ** 2).sum() + 0.5 * beta * penalty
+
+    values = [_train(torch, [U, W, b], objective, seed) for seed in range(3)]
+    assert min(values) >= reg.objective_ * (1 - 1e-6), (values, reg.objective_)
+    assert min(values) == pytest.approx(reg.objective_, rel=1e-5)
