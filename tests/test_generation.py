@@ -10,9 +10,10 @@ import warnings
 
 import numpy as np
 import pytest
+from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning
 
-from sklearn_convexcnn import ConvexCNNRegressor
+from sklearn_convexcnn import ConvexCNNClassifier, ConvexCNNRegressor
 from sklearn_convexcnn._formulations.two_layer import make_formulation
 from sklearn_convexcnn._generation import generate_patterns, oracle_search
 from sklearn_convexcnn._optimality import dual_point, pattern_prices
@@ -219,6 +220,19 @@ def test_a_failing_check_is_reported_when_the_budget_runs_out():
     assert model.dual_check_ == pytest.approx(check, rel=1e-5)
     assert not model.is_certified_
     assert model.dual_check_ > beta
+
+
+def test_a_passed_check_that_could_not_enumerate_certifies_nothing():
+    # 3x3 patches of 8x8 images: too many patterns to enumerate, so the check is a search.
+    # Finding no pattern priced above beta is then no proof that none exists
+    X, y = load_digits(return_X_y=True)
+    X, y = X[:300] / 16, y[:300] == 3
+    beta = 1.0
+    model = ConvexCNNClassifier(
+        beta=beta, input_shape=(8, 8), patterns="generated", loss="logistic", random_state=0
+    ).fit(X, y)
+    assert model.dual_check_ <= beta * (1 + 1e-6)  # passed (1.0000000000000095 measured)
+    assert not model.is_certified_
 
 
 # the budget of 12 runs out before the check passes (warned about; the subject of
