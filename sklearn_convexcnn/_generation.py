@@ -566,8 +566,11 @@ def unpassed_check_message(report):
     (a pattern outside the program would lower the objective), or ``None`` if it passed."""
     if report.passed:
         return None
+    # enough digits to show it above 1: 1.0000312 is not "1 * beta"
+    ratio = report.dual_check / report.beta
+    digits = max(4, 2 - int(np.floor(np.log10(ratio - 1)))) if ratio > 1 else 4
     return (
-        f"Pattern generation stopped with the dual check at {report.dual_check / report.beta:.4g} "
+        f"Pattern generation stopped with the dual check at {ratio:.{digits}g} "
         f"* beta (beta={report.beta:.4g}): {_STOPPED_BY[report.stop_reason]}. The fit is the "
         "optimum over its patterns, not the global optimum of the network (is_certified_ is "
         "False)."

@@ -6,6 +6,7 @@ the program over all patterns, and the dual check ``max_{||u||<=1} |v^T g(u)| <=
 recomputed independently on a fine grid of the unit circle.
 """
 
+import types
 import warnings
 
 import numpy as np
@@ -15,7 +16,11 @@ from sklearn.exceptions import ConvergenceWarning
 
 from sklearn_convexcnn import ConvexCNNClassifier, ConvexCNNRegressor
 from sklearn_convexcnn._formulations.two_layer import make_formulation
-from sklearn_convexcnn._generation import generate_patterns, oracle_search
+from sklearn_convexcnn._generation import (
+    generate_patterns,
+    oracle_search,
+    unpassed_check_message,
+)
 from sklearn_convexcnn._optimality import dual_point, pattern_prices
 from sklearn_convexcnn._solvers._native import solve_native
 
@@ -302,3 +307,12 @@ def test_generation_with_max_pooling_reaches_the_exact_optimum(seed):
     assert generated.is_certified_
     assert abs(generated.objective_ - full.objective_) <= 1e-6 * full.objective_
     assert generated.n_patterns_ < full.n_patterns_ / 4, (generated.n_patterns_, full.n_patterns_)
+
+
+@pytest.mark.parametrize("ratio, shown", [(1.0000312, "1.000031"), (1.416, "1.416")])
+def test_the_unpassed_check_shows_how_far_above_beta_it_stopped(ratio, shown):
+    # found on an ordinary fit: a check at 1.0000312 * beta was shown as "at 1 * beta"
+    report = types.SimpleNamespace(
+        passed=False, dual_check=0.5 * ratio, beta=0.5, stop_reason="budget"
+    )
+    assert f"dual check at {shown} * beta (beta=0.5)" in unpassed_check_message(report)
