@@ -360,29 +360,16 @@ def generate_patterns(
             )
             for o in range(n_outputs)
         ]
-        new_gates, values = [], []
+        # the check, and the candidates of the next round: the best violators of each output
         if exhaustive:
-            for v in vs:
-                norms = pattern_prices(all_operator, v, beta=beta)
-                values.append(float(norms.max(initial=0.0)))
-                order = np.argsort(norms.max(axis=0))[::-1]
-                violators = [i for i in order if norms[:, i].max() > beta * (1 + _CHECK_TOL)]
-                new_gates.append(candidate_gates[:, violators[: 4 * per_round]].T)
+            values, new_gates = _priced_violators(
+                all_operator, candidate_gates, vs, beta, limit=4 * per_round
+            )
         else:
-            U_now = _current_filters(solutions, gates, rng)
-            for v in vs:
-                starts = np.vstack(
-                    [
-                        U_now,
-                        rng.standard_normal((_RANDOM_STARTS, h)),
-                        rows[rng.choice(len(rows), size=min(_PATCH_STARTS, len(rows)))],
-                    ]
-                )
-                U, signs, found = oracle_search(formulation, patches, v, starts)
-                values.append(float(found.max(initial=0.0)))
-                order = np.argsort(found)[::-1]
-                order = order[found[order] > beta * (1 + _CHECK_TOL)]
-                new_gates.append(_interior(U[order[: 4 * per_round]], rng))
+            starts = _current_filters(solutions, gates, rng)
+            values, new_gates = _searched_violators(
+                formulation, patches, vs, starts, beta, rng, limit=4 * per_round
+            )
         check = max(values)
         n_rounds += 1
         if log is not None:
@@ -453,6 +440,43 @@ def generate_patterns(
         stop_reason=stop_reason,
     )
     return gates, solutions, report
+
+
+def _priced_violators(operator, candidate_gates, vs, beta, limit):
+    """The exact check over every pattern (``operator`` of ``candidate_gates``): per dual
+    vector of ``vs``, the largest price, and the gates of the (at most ``limit``) patterns
+    priced most above ``beta``, shape (n_violators, patch_size), the most violating first."""
+    values, violators = [], []
+    for v in vs:
+        prices = pattern_prices(operator, v, beta=beta).max(axis=0)
+        values.append(float(prices.max(initial=0.0)))
+        order = np.argsort(prices)[::-1]
+        order = order[prices[order] > beta * (1 + _CHECK_TOL)]
+        violators.append(candidate_gates[:, order[:limit]].T)
+    return values, violators
+
+
+def _searched_violators(formulation, patches, vs, starts, beta, rng, limit):
+    """The check by search (:func:`oracle_search`) from ``starts``, random directions and
+    data patches: per dual vector of ``vs``, the largest price found (a lower bound on the
+    largest), and interior gates of the (at most ``limit``) filters found most above
+    ``beta``, the most violating first."""
+    rows = patches.reshape(-1, patches.shape[2])
+    values, violators = [], []
+    for v in vs:
+        searched = np.vstack(
+            [
+                starts,
+                rng.standard_normal((_RANDOM_STARTS, rows.shape[1])),
+                rows[rng.choice(len(rows), size=min(_PATCH_STARTS, len(rows)))],
+            ]
+        )
+        U, _, found = oracle_search(formulation, patches, v, searched)
+        values.append(float(found.max(initial=0.0)))
+        order = np.argsort(found)[::-1]
+        order = order[found[order] > beta * (1 + _CHECK_TOL)]
+        violators.append(_interior(U[order[:limit]], rng))
+    return values, violators
 
 
 def _current_filters(solutions, gates, rng, n_gates=32):
