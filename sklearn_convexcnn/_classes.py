@@ -16,13 +16,13 @@ _PARAMETERS = """\
         (the paper's scaling), so a fixed ``beta`` regularises less as the data grows. With
         several outputs (more than two classes, or target columns) ``||w_j||`` is the l1 norm of
         neuron ``j``'s output weights across outputs: the penalty under which one convex program
-        per output is exact (under plain weight decay a neuron shared by outputs would cost
+        per output is exact (under plain weight decay a ReLU neuron shared by outputs would cost
         less, and no exact program is known). Every recovered neuron serves one output, where
         the two agree. ``1.0`` keeps a few to a few dozen neurons on standardised data of a few
         hundred samples; tune it with :class:`~sklearn.model_selection.GridSearchCV`. From a
         data-dependent value on (``beta_max``, the first ``beta`` of :func:`convex_cnn_path`'s
-        default path) the optimum has no neurons: ``filters_`` is empty and the model predicts
-        a constant (the majority class), as Lasso does above its largest useful ``alpha``;
+        default path) the optimum has no neurons: ``filters_`` is empty and the model predicts a
+        constant (the majority class), as Lasso does above its largest useful ``alpha``;
         ``verbose=1`` says so.
 
     kernel_size : int or tuple of int, default=3

@@ -592,7 +592,7 @@ def unpassed_check_message(report):
         return None
     # enough digits to show it above 1: 1.0000312 is not "1 * beta"
     ratio = report.dual_check / report.beta
-    digits = max(4, 2 - int(np.floor(np.log10(ratio - 1)))) if ratio > 1 else 4
+    digits = max(4, 2 - int(np.floor(np.log10(ratio - 1)))) if 1 < ratio < np.inf else 4
     return (
         f"Pattern generation stopped with the dual check at {ratio:.{digits}g} "
         f"* beta (beta={report.beta:.4g}): {_STOPPED_BY[report.stop_reason]}. The fit is the "

@@ -70,9 +70,9 @@ def neuron_penalty(filters, output_weights):
     weights across outputs: at the balanced scale it costs ``||u_j|| * sum_o |w_jo|``, what one
     neuron per output with its filter costs, so training decouples into one program per output
     (the argument of doc/formulations.md §5.3 for regions), which is what the estimators solve.
-    Under weight decay ``||w_j||_2^2`` a neuron shared by outputs would cost less, and no exact
-    program of polynomial size is known for it (§5.2). Every recovered neuron serves one output,
-    where the two penalties agree.
+    Under weight decay ``||w_j||_2^2`` a neuron shared by outputs would cost less, and for ReLU
+    networks no exact program of polynomial size is known for it (§5.2). Every recovered
+    neuron serves one output, where the two penalties agree.
     """
     output_l1 = np.abs(output_weights).sum(axis=-1)
     return 0.5 * float(np.sum(filters**2) + np.sum(output_l1**2))

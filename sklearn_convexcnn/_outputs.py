@@ -13,6 +13,7 @@ short is issued in the estimator's process (:func:`unconverged_message`).
 
 import contextlib
 import dataclasses
+import functools
 import io
 import os
 import sys
@@ -39,6 +40,11 @@ from ._warnings import warn
 LOOSE_GAP = 1e-3
 
 
+# Statuses of a solve that spent the iterations the user allowed: returned as they are (an
+# estimator returns its last iterate then), not handed to another solver
+_ITERATIONS_SPENT = ("max_iter reached", "user_limit")
+
+
 @dataclasses.dataclass(frozen=True)
 class SolveOptions:
     """The estimator's parameters that a solve reads, and the name its log lines carry."""
@@ -52,7 +58,8 @@ class SolveOptions:
     verbose: int = 0
     name: str = "ConvexCNN"
     # with solver="auto": whether a CVXPY solve that fails or stops short hands over to the
-    # native solver (circular and three-layer programs, which "auto" gives to CVXPY first)
+    # native solver (circular and three-layer programs, which "auto" gives to CVXPY first;
+    # :func:`solve_and_finish`)
     native_fallback: bool = False
 
     def log(self, message):
@@ -210,9 +217,7 @@ def _empty_if_no_worse(solution, y, options):
 
 def solve_output(program, y, output, n_outputs, options, dense_program=None, **warm_start):
     """Solve one output's program; with ``solver="auto"`` a native solve that fails or stops
-    short hands over to CVXPY on ``dense_program()``, when that fits in memory, and a CVXPY
-    solve that does hands over to the native solver where it covers the program
-    (``options.native_fallback``).
+    short hands over to CVXPY on ``dense_program()``, when that fits in memory.
 
     Returns
     -------
@@ -232,7 +237,8 @@ def solve_output(program, y, output, n_outputs, options, dense_program=None, **w
     solution, failure = None, None
     try:
         if native:
-            solution = _solve_natively(program, y, options, warm_start)
+            solve = solve_three_layer if isinstance(program, ThreeLayerProgram) else solve_native
+            solution = solve(program, y, **options.solver_options, **warm_start)
         else:
             solution = solve_program(program, y, solver=options.solver, **options.solver_options)
     except SolverFailed as exc:
@@ -273,10 +279,6 @@ def solve_output(program, y, output, n_outputs, options, dense_program=None, **w
                 solution = _lower_of(stopped, solution, dense_program, dense, y, options)
             elif stopped is not None:
                 solution = stopped
-    if not native and options.native_fallback and stopped_short:
-        solution, failure = _native_fallback(
-            program, y, output, options, warm_start, solution, failure
-        )
     if solution is None:
         raise RuntimeError(
             f"The convex program could not be solved ({failure}). Try another solver= "
@@ -294,44 +296,69 @@ def solve_output(program, y, output, n_outputs, options, dense_program=None, **w
     return dataclasses.replace(solution, intercept=solution.intercept + offset)
 
 
-def _solve_natively(program, y, options, warm_start):
-    solve = solve_three_layer if isinstance(program, ThreeLayerProgram) else solve_native
-    return solve(program, y, **options.solver_options, **warm_start)
+def solve_and_finish(program, y, output, n_outputs, options, dense_program, warm_start, finishing):
+    """:func:`solve_output`, then ``finishing`` (:class:`Finishing`).
 
-
-def _native_fallback(program, y, output, options, warm_start, stopped, failure):
-    """The native solver's point for a program that CVXPY failed on (``failure``) or
-    ``stopped`` short of, with the failure that remains; of two unconverged points the one
-    with the smaller certified gap.
-
-    Clarabel and ECOS fail on some logistic circular programs without an intercept (14
-    samples of 8 features, beta=0.05), and SCS then stops at a gap of 10 % of the objective,
-    which the native solver closes to 2e-10.
+    With ``options.native_fallback`` a CVXPY solve that fails, or whose finished point is not
+    converged (certified by ``finishing``: Clarabel's 'optimal_inaccurate' points of circular
+    programs usually are), hands over to the native solver, with a RuntimeWarning. Clarabel
+    and ECOS fail on some logistic circular programs without an intercept (14 samples of 8
+    features, beta=0.05), and SCS then stopped at a gap of 10 % of the objective, which the
+    native solver closes to 2e-10. Of two unconverged points the one with the smaller gap is
+    kept.
     """
-    reason = failure or f"status {stopped.status!r}"
+    try:
+        solution = solve_output(program, y, output, n_outputs, options, dense_program, **warm_start)
+    except RuntimeError as failure:
+        if not options.native_fallback:
+            raise
+        return _natively(program, y, output, n_outputs, options, warm_start, finishing, failure)
+    solution = finishing(program, solution, y, options)
+    if not options.native_fallback or solution.converged:
+        return solution
+    if solution.status in _ITERATIONS_SPENT:
+        return solution
+    return _natively(program, y, output, n_outputs, options, warm_start, finishing, solution)
+
+
+def _natively(program, y, output, n_outputs, options, warm_start, finishing, cvxpy):
+    """The native solver's finished point where CVXPY's failed (``cvxpy`` the RuntimeError)
+    or stopped short (``cvxpy`` its finished point): :func:`solve_and_finish`."""
+    failed = isinstance(cvxpy, RuntimeError)
+    if failed:
+        reason = str(cvxpy.__cause__ or cvxpy)
+    else:
+        gap = "" if cvxpy.duality_gap is None else f", duality gap {cvxpy.duality_gap:.3e}"
+        reason = f"status {cvxpy.status!r}{gap}"
     warn(
         f"CVXPY stopped short on output {output} ({reason}); solving the program with the "
         "native solver instead.",
         RuntimeWarning,
     )
+    native_options = dataclasses.replace(options, solver="native", native_fallback=False)
     try:
-        solution = _solve_natively(program, y, options, warm_start)
-    except SolverFailed as exc:
-        return stopped, failure or exc
-    if stopped is None or solution.converged:
-        return solution, None
+        solution = solve_output(program, y, output, n_outputs, native_options, **warm_start)
+    except RuntimeError as native_failure:
+        if failed:
+            raise RuntimeError(f"{cvxpy} The native solver failed too: {native_failure}") from (
+                native_failure
+            )
+        return cvxpy
+    solution = finishing(program, solution, y, options)
+    if failed or solution.converged:
+        return solution
 
     def gap(point):
         return np.inf if point.duality_gap is None else point.duality_gap
 
-    return min((solution, stopped), key=gap), None
+    return min((solution, cvxpy), key=gap)
 
 
 def solve_in_worker(
     program, y, output, n_outputs, options, dense_program, threads, warm_start, finishing, caller
 ):
-    """:func:`solve_output`, then ``finishing`` (:class:`Finishing`); returns what
-    ``finishing`` returns and the warnings to issue again, as ``(message, category)`` pairs.
+    """:func:`solve_and_finish`; returns the finished solution and the warnings to issue
+    again, as ``(message, category)`` pairs.
 
     In a worker process (not the process ``caller``, a process id) the BLAS threads are
     limited to ``threads`` and the warnings recorded, as they would otherwise never reach the
@@ -340,9 +367,11 @@ def solve_in_worker(
     the filters another one replaced leaves every later warning of the process silenced),
     and the warnings reach the caller as they are raised.
     """
+    solve = functools.partial(
+        solve_and_finish, program, y, output, n_outputs, options, dense_program, warm_start
+    )
     if os.getpid() == caller:
-        solution = solve_output(program, y, output, n_outputs, options, dense_program, **warm_start)
-        return finishing(program, solution, y, options), []
+        return solve(finishing), []
     with (
         warnings.catch_warnings(record=True) as caught,
         threadpool_limits(limits=threads, user_api="blas"),
@@ -352,8 +381,7 @@ def solve_in_worker(
         contextlib.redirect_stdout(prefixed),
     ):
         warnings.simplefilter("always")
-        solution = solve_output(program, y, output, n_outputs, options, dense_program, **warm_start)
-        finished = finishing(program, solution, y, options)
+        finished = solve(finishing)
     return finished, [(w.message, w.category) for w in caught]
 
 
@@ -481,9 +509,7 @@ def _remedy(solution, options):
             "The restricted problems cannot be solved more accurately: loosen tol, standardise "
             "the inputs or use a CVXPY solver (e.g. solver='clarabel')"
         )
-    if solution.status in ("max_iter reached", "user_limit") or (
-        solution.n_iter >= options.max_iter
-    ):
+    if solution.status in _ITERATIONS_SPENT or (solution.n_iter >= options.max_iter):
         return "Increase max_iter or loosen tol"
     # a conic solver that ended short of its tolerances before max_iter ('optimal_inaccurate'
     # on circular programs at the default tol): more iterations do not help

@@ -195,7 +195,7 @@ def _restricted_solve(groups, y, b, rows, multipliers, *, beta, loss, qp_tol):
     # interior-point residue is zeroed: groups that cost less than the QP resolves (where all
     # are, the logistic loss's first solves left them at 1e-12 and the cutting planes chased
     # their rows, 25,000 of them), and groups below RESIDUE of the largest, which the
-    # recovered network drops and whose rows are not checked (_violated_rows)
+    # recovered network drops and whose rows are not checked (violated_rows)
     coef = x[: groups.coef.size].reshape(-1, h)
     norms = np.linalg.norm(coef, axis=1)
     kept = (beta * norms > qp_tol * abs(value)) & (norms > RESIDUE * norms.max(initial=0.0))
