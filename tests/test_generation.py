@@ -309,7 +309,9 @@ def test_generation_with_max_pooling_reaches_the_exact_optimum(seed):
     assert generated.n_patterns_ < full.n_patterns_ / 4, (generated.n_patterns_, full.n_patterns_)
 
 
-@pytest.mark.parametrize("ratio, shown", [(1.0000312, "1.000031"), (1.416, "1.416")])
+@pytest.mark.parametrize(
+    "ratio, shown", [(1.0000312, "1.000031"), (1.416, "1.416"), (np.inf, "inf")]
+)
 def test_the_unpassed_check_shows_how_far_above_beta_it_stopped(ratio, shown):
     # found on an ordinary fit: a check at 1.0000312 * beta was shown as "at 1 * beta"
     report = types.SimpleNamespace(
