@@ -35,8 +35,9 @@ class Certificate:
         ReLUs, summed over outputs.
     lower_bound : float
         Dual value of the scaled dual point, summed over outputs. When ``exact``, a lower bound
-        on the objective of every network of any width (whose neurons each serve one output, as
-        the estimators' do); otherwise only on networks whose neurons use the checked patterns.
+        on the objective of every network of any width (with several outputs, under the l1
+        norm across outputs that the networks pay: doc/formulations.md §5.4); otherwise only on
+        networks whose neurons use the checked patterns.
     gap : float
         ``objective - lower_bound`` (at least 0 up to rounding).
     relative_gap : float
