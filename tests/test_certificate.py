@@ -250,3 +250,21 @@ def test_an_unbalanced_dual_vector_bounds_nothing_with_an_intercept(loss):
     v[np.argmax(y * v)] -= 1e-6 * np.abs(v).sum() * y[np.argmax(y * v)]  # (stays in domain)
     assert dual_objective(loss, v, y, fit_intercept=True) == -np.inf
     assert np.isfinite(dual_objective(loss, v, y, fit_intercept=False))
+
+
+def test_each_filter_is_checked_by_the_gate_of_its_pattern():
+    # pruned filters often sit on their cell's boundary, where their own pattern is at the
+    # mercy of rounding: the certificate prices the enumerated gate of the same pattern
+    from sklearn_convexcnn._certificate import _interior_gates
+
+    rng = np.random.default_rng(0)
+    patches = rng.standard_normal((6, 4, 3))
+    formulation = TwoLayerFormulation(AveragePooling())
+    gates = formulation.enumerate_gates(patches)
+    known = gates[:, :10]
+    filters = np.stack([3.0 * gates[:, 7], 0.5 * gates[:, 2], gates[:, 20]])  # the last unknown
+    # two gates per block of products: the search runs over several blocks
+    found = _interior_gates(patches, filters, known, formulation.pattern_keys, block_size=48)
+    np.testing.assert_array_equal(found[0], gates[:, 7])
+    np.testing.assert_array_equal(found[1], gates[:, 2])
+    np.testing.assert_array_equal(found[2], gates[:, 20])  # no gate of its pattern: itself
