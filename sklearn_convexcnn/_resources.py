@@ -109,8 +109,10 @@ def check_program_memory(
     ``kind`` is how it is held: ``"operator"`` (the native solver's matrix-free operator),
     ``"dense_operator"`` (the dense program's arrays, for the native solver), ``"dense"``
     (the dense program, through CVXPY), ``"circular"`` or ``"three_layer"`` (theirs,
-    through CVXPY), ``"three_layer_native"`` (its arrays, for the native solver: 0.39 GB
-    measured at ``n=500``, ``P=64``, where the CVXPY estimate said 23 GiB); ``exact``: the
+    through CVXPY), ``"three_layer_native"`` (its arrays times the second-layer patterns, for
+    the native solver: 0.39 GB measured at ``n=500``, ``P=64``, where the CVXPY estimate said
+    23 GiB; 419 MiB at ``n=500``, ``K=8``, ``h=3``, ``P=64``, and 100 MiB at ``n=300``,
+    ``P=32``, commit a85ff9c, where half of this estimate said 214 and 33 MiB); ``exact``: the
     patterns are ``n_patterns="exact"``'s;
     ``at_once``: how many outputs' programs are solved at the same time (``n_jobs``
     workers, each with its own: 0.72 GB were measured with one worker and 1.56 GB with
@@ -128,7 +130,7 @@ def check_program_memory(
         remedies = f"{fewer} (it grows with their square) or fit on a subset of the samples."
     elif kind == "three_layer_native":
         second_layer = min(n_patterns + 1, 2 ** min(n_samples, 62))
-        required = dense_arrays_bytes(*sizes) * second_layer // 2
+        required = dense_arrays_bytes(*sizes) * second_layer
         remedies = f"{fewer} (it grows with their square) or fit on a subset of the samples."
     elif kind == "dense_operator":
         required = dense_arrays_bytes(*sizes)
