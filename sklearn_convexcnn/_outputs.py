@@ -326,15 +326,11 @@ def _natively(program, y, output, n_outputs, options, warm_start, finishing, cvx
     or stopped short (``cvxpy`` its finished point): :func:`solve_and_finish`."""
     failed = isinstance(cvxpy, RuntimeError)
     if failed:
-        reason = str(cvxpy.__cause__ or cvxpy)
+        what = f"CVXPY could not solve output {output} ({cvxpy.__cause__ or cvxpy})"
     else:
         gap = "" if cvxpy.duality_gap is None else f", duality gap {cvxpy.duality_gap:.3e}"
-        reason = f"status {cvxpy.status!r}{gap}"
-    warn(
-        f"CVXPY stopped short on output {output} ({reason}); solving the program with the "
-        "native solver instead.",
-        RuntimeWarning,
-    )
+        what = f"CVXPY stopped short on output {output} (status {cvxpy.status!r}{gap})"
+    warn(f"{what}; solving the program with the native solver instead.", RuntimeWarning)
     native_options = dataclasses.replace(options, solver="native", native_fallback=False)
     try:
         solution = solve_output(program, y, output, n_outputs, native_options, **warm_start)
