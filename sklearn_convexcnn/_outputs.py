@@ -41,8 +41,14 @@ LOOSE_GAP = 1e-3
 
 
 # Statuses of a solve that spent the iterations the user allowed: returned as they are (an
-# estimator returns its last iterate then), not handed to another solver
+# estimator returns its last iterate then), not handed to another solver. (SCS, the last of
+# "auto"'s CVXPY solvers, says 'optimal_inaccurate' at max_iter; its point is handed over:
+# max_iter is sized for interior points, and SCS needs thousands.)
 _ITERATIONS_SPENT = ("max_iter reached", "user_limit")
+
+
+class NotSolved(RuntimeError):
+    """No solver returned a point for an output's program."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -280,7 +286,7 @@ def solve_output(program, y, output, n_outputs, options, dense_program=None, **w
             elif stopped is not None:
                 solution = stopped
     if solution is None:
-        raise RuntimeError(
+        raise NotSolved(
             f"The convex program could not be solved ({failure}). Try another solver= "
             f"('native' for ReLU and circular CNNs, or one of {CVXPY_SOLVERS}), a larger "
             f"max_iter (it was {options.max_iter}"
@@ -300,31 +306,32 @@ def solve_and_finish(program, y, output, n_outputs, options, dense_program, warm
     """:func:`solve_output`, then ``finishing`` (:class:`Finishing`).
 
     With ``options.native_fallback`` a CVXPY solve that fails, or whose finished point is not
-    converged (certified by ``finishing``: Clarabel's 'optimal_inaccurate' points of circular
-    programs usually are), hands over to the native solver, with a RuntimeWarning. Clarabel
-    and ECOS fail on some logistic circular programs without an intercept (14 samples of 8
-    features, beta=0.05), and SCS then stopped at a gap of 10 % of the objective, which the
-    native solver closes to 2e-10. Of two unconverged points the one with the smaller gap is
-    kept.
+    converged or not certified (by ``finishing``: Clarabel's 'optimal_inaccurate' points of
+    circular programs usually are), hands over to the native solver, with a RuntimeWarning.
+    Clarabel and ECOS fail on some logistic circular programs without an intercept (14
+    samples of 8 features, beta=0.05), and SCS then stopped at a gap of 10 % of the
+    objective, which the native solver closes to 2e-10. Of two unconverged points the one
+    with the smaller gap is kept, where it is not outside its program (a gap below zero).
     """
     try:
         solution = solve_output(program, y, output, n_outputs, options, dense_program, **warm_start)
-    except RuntimeError as failure:
+    except NotSolved as failure:
         if not options.native_fallback:
             raise
         return _natively(program, y, output, n_outputs, options, warm_start, finishing, failure)
     solution = finishing(program, solution, y, options)
-    if not options.native_fallback or solution.converged:
+    if not options.native_fallback or solution.status in _ITERATIONS_SPENT:
         return solution
-    if solution.status in _ITERATIONS_SPENT:
+    certified = uncertified_message(solution, y, output, options, loose=finishing.loose) is None
+    if solution.converged and certified:
         return solution
     return _natively(program, y, output, n_outputs, options, warm_start, finishing, solution)
 
 
 def _natively(program, y, output, n_outputs, options, warm_start, finishing, cvxpy):
-    """The native solver's finished point where CVXPY's failed (``cvxpy`` the RuntimeError)
+    """The native solver's finished point where CVXPY's failed (``cvxpy`` the NotSolved)
     or stopped short (``cvxpy`` its finished point): :func:`solve_and_finish`."""
-    failed = isinstance(cvxpy, RuntimeError)
+    failed = isinstance(cvxpy, NotSolved)
     if failed:
         what = f"CVXPY could not solve output {output} ({cvxpy.__cause__ or cvxpy})"
     else:
@@ -334,20 +341,30 @@ def _natively(program, y, output, n_outputs, options, warm_start, finishing, cvx
     native_options = dataclasses.replace(options, solver="native", native_fallback=False)
     try:
         solution = solve_output(program, y, output, n_outputs, native_options, **warm_start)
-    except RuntimeError as native_failure:
+    except NotSolved as exc:
+        native_failure = exc.__cause__ or exc
         if failed:
-            raise RuntimeError(f"{cvxpy} The native solver failed too: {native_failure}") from (
-                native_failure
-            )
+            raise NotSolved(
+                f"The convex program for output {output} could not be solved: CVXPY "
+                f"({cvxpy.__cause__ or cvxpy}), nor the native solver ({native_failure}). Try "
+                f"a larger max_iter (it was {options.max_iter}), a larger beta or fewer "
+                "n_patterns."
+            ) from exc
+        warn(
+            f"The native solver failed too on output {output} ({native_failure}); the CVXPY "
+            "point is kept.",
+            RuntimeWarning,
+        )
         return cvxpy
     solution = finishing(program, solution, y, options)
     if failed or solution.converged:
         return solution
 
-    def gap(point):
-        return np.inf if point.duality_gap is None else point.duality_gap
+    def badness(point):  # (a gap below zero: outside the program, the worst of all)
+        gap = point.duality_gap
+        return np.inf if gap is None or _infeasible(point, y, options) else gap
 
-    return min((solution, cvxpy), key=gap)
+    return min((solution, cvxpy), key=badness)
 
 
 def solve_in_worker(

@@ -8,6 +8,10 @@ import os
 # 2.6 GB at n=1000 (10.2 M), see doc/notes/solver-measurements.md: 250-330 bytes.
 CVXPY_BYTES_PER_NONZERO = 330
 
+# What the native three-layer solver holds besides its program's arrays (restricted problems,
+# prices, multipliers): at n=300, P=32 it used 100 MiB where the arrays' share is 65 MiB.
+THREE_LAYER_WORKSPACE = 48 * 2**20
+
 
 def available_memory():
     """Bytes the process can still allocate, or None where the platform does not say."""
@@ -109,10 +113,11 @@ def check_program_memory(
     ``kind`` is how it is held: ``"operator"`` (the native solver's matrix-free operator),
     ``"dense_operator"`` (the dense program's arrays, for the native solver), ``"dense"``
     (the dense program, through CVXPY), ``"circular"`` or ``"three_layer"`` (theirs,
-    through CVXPY), ``"three_layer_native"`` (its arrays times the second-layer patterns, for
-    the native solver: 0.39 GB measured at ``n=500``, ``P=64``, where the CVXPY estimate said
-    23 GiB; 419 MiB at ``n=500``, ``K=8``, ``h=3``, ``P=64``, and 100 MiB at ``n=300``,
-    ``P=32``, commit a85ff9c, where half of this estimate said 214 and 33 MiB); ``exact``: the
+    through CVXPY), ``"three_layer_native"`` (its arrays times the second-layer patterns,
+    and ``THREE_LAYER_WORKSPACE`` for the native solver's own arrays: 0.39 GB measured at
+    ``n=500``, ``P=64``, where the CVXPY estimate said 23 GiB; 419 MiB at ``n=500``, ``K=8``,
+    ``h=3``, ``P=64``, and 100 MiB at ``n=300``, ``P=32``, commit a85ff9c, where half the
+    arrays' share said 214 and 33 MiB); ``exact``: the
     patterns are ``n_patterns="exact"``'s;
     ``at_once``: how many outputs' programs are solved at the same time (``n_jobs``
     workers, each with its own: 0.72 GB were measured with one worker and 1.56 GB with
@@ -130,7 +135,7 @@ def check_program_memory(
         remedies = f"{fewer} (it grows with their square) or fit on a subset of the samples."
     elif kind == "three_layer_native":
         second_layer = min(n_patterns + 1, 2 ** min(n_samples, 62))
-        required = dense_arrays_bytes(*sizes) * second_layer
+        required = dense_arrays_bytes(*sizes) * second_layer + THREE_LAYER_WORKSPACE
         remedies = f"{fewer} (it grows with their square) or fit on a subset of the samples."
     elif kind == "dense_operator":
         required = dense_arrays_bytes(*sizes)

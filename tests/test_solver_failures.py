@@ -244,10 +244,77 @@ def test_when_cvxpy_and_the_native_solver_fail_the_error_names_both(monkeypatch,
         pytest.warns(RuntimeWarning),
         pytest.raises(
             RuntimeError,
-            match="CLARABEL: .*overflow.*native solver failed too: .*InsufficientProgress",
+            match=r"output 0 could not be solved: CVXPY \(CLARABEL: .*overflow.*\), nor the "
+            r"native solver \(InsufficientProgress\)\. Try a larger max_iter \(it was 500\)",
         ),
     ):
         _regressor(solver="auto", architecture="circular").fit(X, y)
+
+
+@pytest.mark.parametrize("architecture", ["circular", "three_layer"])
+@pytest.mark.parametrize("relative_gap", [0.05, -0.01])
+def test_auto_hands_over_a_cvxpy_point_called_optimal_that_its_certificate_rejects(
+    monkeypatch, data, architecture, relative_gap
+):
+    # a review: 'optimal' with a gap of 5 %, or below zero (outside the program), was only
+    # warned about, with the advice to try solver='native'
+    X, y = data
+    reference = _regressor(solver="native", architecture=architecture).fit(X, y)
+    original = outputs.solve_program
+
+    def solve_program(*args, **kwargs):
+        solution = original(*args, **kwargs)
+        return dataclasses.replace(solution, duality_gap=relative_gap * solution.objective)
+
+    monkeypatch.setattr(outputs, "solve_program", solve_program)
+    with pytest.warns(RuntimeWarning, match="CVXPY stopped short on output 0 .*'optimal'"):
+        reg = _regressor(solver="auto", architecture=architecture).fit(X, y)
+    assert reg.objective_ == pytest.approx(reference.objective_, rel=1e-9)
+
+
+def test_of_two_unconverged_points_one_outside_its_program_is_not_kept(monkeypatch, data):
+    X, y = data
+    _inaccurate(monkeypatch, -0.01)  # (below zero: outside the program)
+    original = outputs.solve_native
+
+    def stopped(*args, **kwargs):
+        solution = original(*args, **kwargs)
+        return dataclasses.replace(
+            solution, converged=False, status="stalled", duality_gap=1e-3 * solution.objective
+        )
+
+    monkeypatch.setattr(outputs, "solve_native", stopped)
+    with (
+        pytest.warns(ConvergenceWarning, match="native stopped with status 'stalled'"),
+        pytest.warns(RuntimeWarning, match="CVXPY stopped short"),
+    ):
+        reg = _regressor(solver="auto", architecture="circular").fit(X, y)
+    assert reg.duality_gap_ == pytest.approx(1e-3 * reg.objective_, rel=1e-6)
+
+
+def test_a_native_failure_after_an_unconverged_cvxpy_point_is_said(monkeypatch, data):
+    X, y = data
+    _inaccurate(monkeypatch, 0.01)
+
+    def failing(*args, **kwargs):
+        raise SolverFailed("InsufficientProgress")
+
+    monkeypatch.setattr(outputs, "solve_native", failing)
+    with (
+        pytest.warns(ConvergenceWarning, match="CLARABEL stopped with status 'optimal_inacc"),
+        pytest.warns(RuntimeWarning) as record,
+    ):
+        reg = _regressor(solver="auto", architecture="circular").fit(X, y)
+    messages = [str(w.message) for w in record]
+    assert any(
+        re.match(
+            r"The native solver failed too on output 0 \(.*InsufficientProgress\);"
+            " the CVXPY point is kept",
+            m,
+        )
+        for m in messages
+    ), messages
+    assert reg.duality_gap_ == pytest.approx(0.01 * reg.objective_, rel=1e-6)
 
 
 def test_an_explicit_cvxpy_solver_is_not_replaced_by_the_native_one(monkeypatch, data):
