@@ -179,10 +179,11 @@ _PARAMETERS = """\
         certify at best), ``"auto"`` also solves the whole program through CVXPY, with a
         RuntimeWarning, and keeps the better of the two points (each in its cones). Where it
         stops at ``max_iter``, ``"auto"`` returns its last point
-        with a ConvergenceWarning, as ``"native"`` does. The other way round, where every
-        CVXPY solver fails or stops short on a circular or three-layer program (Clarabel and
-        ECOS fail on some logistic circular programs), ``"auto"`` solves it with the native
-        solver, with a RuntimeWarning.
+        with a ConvergenceWarning, as ``"native"`` does. The other way round, where CVXPY
+        fails on a circular or three-layer program, or returns a point its certificate rejects
+        (Clarabel and ECOS fail on some logistic circular programs, and SCS stopped 10 % above
+        the optimum), ``"auto"`` solves it with the native solver, with a RuntimeWarning; not
+        where CVXPY stopped at ``max_iter``.
 
     fit_intercept : bool, default=True
         Whether to fit an unregularised output bias. With the squared loss the targets are
