@@ -128,7 +128,10 @@ def random_gates(patch_size, n_patterns, random_state):
 MAX_EXACT_PATTERNS = 100_000
 
 _ZERO_ROW = 1e-12  # rows below this times the largest norm are zero: 1[0 >= 0] = 1 always
-_PARALLEL = 1e-10  # unit normals closer than this (up to sign) are the same hyperplane
+# Unit normals closer than this (up to sign) are the same hyperplane: the ray where two nearer
+# ones meet, their cross product, is only exact to about eps / angle, and the sweep around it
+# found no hyperplane through it (signals of 100 + 1e-5 * noise: an IndexError).
+_PARALLEL = 1e-7
 _RANK = 1e-10  # singular values below this times the largest do not count in the rank
 _THROUGH = 1e-9  # a hyperplane passes through a ray when |g . t| is below this (unit vectors)
 
@@ -240,6 +243,8 @@ def _sweep_3d(normals):
         part = slice(start, start + block)
         products = np.abs(rays[part] @ normals.T)
         through = products < _THROUGH
+        own = np.arange(len(products))
+        through[own, first[part]] = through[own, second[part]] = True  # (whatever rounding)
         # distance to the nearest hyperplane not through the ray bounds the step
         step = 0.5 * np.min(np.where(through, np.inf, products), axis=1, initial=1.0)
         steps[part] = step
@@ -266,6 +271,7 @@ def _sweep_3d(normals):
             continue
         seen.add(key)
         through = np.abs(normals @ ray) < _THROUGH
+        through[[first[index], second[index]]] = True
         basis = np.linalg.svd(ray[None])[2][1:].T  # (3, 2), orthogonal to the ray
         directions = _sweep_2d(distinct_hyperplanes(normals[through] @ basis)) @ basis.T
         for ray_sign in (1.0, -1.0):
@@ -377,6 +383,11 @@ def enumerate_gates(patches, max_patterns=MAX_EXACT_PATTERNS):
     (doc/formulations.md §3): never the product of per-patch patterns. Their number is at most the
     Cover bound ``2 * sum_{l < r} C(N - 1, l)`` with ``N <= n * K`` distinct hyperplanes and
     ``r`` the rank of the stacked matrix, with equality for data in general position.
+
+    Rows whose directions differ by less than ``1e-7`` (radians, up to sign) count as one
+    hyperplane: the cells between them are slivers that float64 cannot sweep reliably (on
+    signals of ``100 + 1e-5 * noise`` it raised an IndexError), and a gate inside one would sit
+    within ``1e-7`` of both hyperplanes.
 
     Parameters
     ----------

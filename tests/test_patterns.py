@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from sklearn_convexcnn import ConvexCNNRegressor
 from sklearn_convexcnn._patterns import (
     MAX_EXACT_PATTERNS,
     all_sign_patterns,
@@ -60,6 +61,21 @@ def test_degenerate_data_matches_exhaustive_sampling(h):
     n_planes = len(distinct_hyperplanes(patches.reshape(-1, h)))
     # distinct lines in the plane are always in general position; above, these are not
     assert (len(enumerated) == cover_bound(n_planes, h)) == (h == 2)
+
+
+@pytest.mark.parametrize("scale", [1e-5, 1e-7])
+def test_nearly_parallel_rows_are_enumerated_without_error(scale):
+    # a review: signals of 100 + tiny noise make nearly parallel rows, whose rays (cross
+    # products) were too inexact for the sweep to find their own hyperplanes: IndexError
+    rng = np.random.default_rng(0)
+    X = 100 + scale * rng.standard_normal((6, 5))
+    patches = np.stack([X[:, k : k + 3] for k in range(3)], axis=1)
+    gates = enumerate_gates(patches)
+    enumerated = set(_keys(patches, gates))
+    assert len(enumerated) == gates.shape[1]
+    assert set(_keys(patches, rng.standard_normal((3, 100_000)))) <= enumerated
+    reg = ConvexCNNRegressor(kernel_size=3, n_patterns="exact").fit(X, rng.standard_normal(6))
+    assert reg.n_patterns_ == gates.shape[1]
 
 
 def test_rank_deficient_patches_count_in_their_span():
