@@ -193,13 +193,21 @@ def convex_cnn_path(
         regions, index = np.zeros(gates.shape[1], dtype=int), np.arange(gates.shape[1])
     if betas is None:
         f = np.full(len(y), best_intercept(loss, y) if fit_intercept else 0.0)
-        beta_max = max_pattern_price(operator, dual_point(loss, f, y, fit_intercept))
+        with np.errstate(over="ignore", invalid="ignore"):  # (an overflow is said below)
+            beta_max = max_pattern_price(operator, dual_point(loss, f, y, fit_intercept))
+        if not np.isfinite(beta_max):
+            raise ValueError(
+                f"convex_cnn_path got betas=None, but beta_max overflows ({beta_max}): X and y "
+                "are too large for float64 (their product does not fit). Standardise X and y, "
+                "or pass betas."
+            )
         if not beta_max > 0:
             raise ValueError(
                 "convex_cnn_path got betas=None, but beta_max is 0: the empty network "
                 f"{'(the intercept alone) ' if fit_intercept else ''}is optimal at every beta "
-                "> 0 (as when y is constant or X is zero), so there is no path to compute. "
-                "Check X and y, or pass betas to fit the empty network at those values."
+                "> 0 (as when y is constant or X is zero, or their product underflows), so "
+                "there is no path to compute. Check X and y, or pass betas to fit the empty "
+                "network at those values."
             )
         betas = np.geomspace(beta_max, eps * beta_max, n_betas)
     betas = np.sort(betas)[::-1]
@@ -262,7 +270,8 @@ def _check_data(X, y, loss, fit_intercept):
     if loss == "logistic":
         values = np.unique(y)
         if not np.all(np.isin(values, (-1.0, 1.0))):
-            shown = ", ".join(f"{value:g}" for value in values[:4])
+            # every digit (1 + 1e-12 is not 1), none more: 0 and 1 stay "0" and "1"
+            shown = ", ".join(np.format_float_positional(value, trim="-") for value in values[:4])
             raise ValueError(
                 f"convex_cnn_path with loss='logistic' needs y in {{-1, +1}}; got y with "
                 f"values {{{shown}{', ...' if len(values) > 4 else ''}}}. Encode two classes "

@@ -234,3 +234,18 @@ def test_each_beta_starts_from_the_previous_solution(monkeypatch, data):
     for (_, _, previous), (coef_init, intercept_init, _) in zip(calls, calls[1:], strict=False):
         assert coef_init is previous.coef
         assert intercept_init == previous.intercept
+
+
+def test_a_default_path_whose_beta_max_overflows_is_refused(data):
+    # a review: y of size 1e200 made beta_max inf, and the path "fitted" betas [inf, inf]
+    X, y = data
+    with pytest.raises(ValueError, match=r"beta_max overflows \(inf\).*Standardise X and y"):
+        convex_cnn_path(X, y * 1e200, **FAST)
+
+
+def test_logistic_targets_near_plus_minus_one_are_shown_as_they_are(data):
+    # a review: 1 + 1e-12 was shown as "1", as if the values were right
+    X, y = data
+    labels = np.where(y > np.median(y), 1.0, -1.0) * (1 + 1e-12)
+    with pytest.raises(ValueError, match=r"got y with values \{-1\.000000000001, 1\.0000"):
+        convex_cnn_path(X, labels, loss="logistic", **FAST)
