@@ -58,7 +58,7 @@ def relu_map(patches, filters):
     n_samples, n_patches, patch_size = patches.shape
     activations = np.reshape(patches, (-1, patch_size)) @ filters.T
     np.maximum(activations, 0.0, out=activations)
-    return activations.reshape(n_samples, n_patches, -1)
+    return activations.reshape(n_samples, n_patches, len(filters))  # (-1 fails on no samples)
 
 
 def neuron_penalty(filters, output_weights):

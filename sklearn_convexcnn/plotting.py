@@ -5,7 +5,10 @@ called, so ``import sklearn_convexcnn.plotting`` works without it and the estima
 it.
 """
 
+import numbers
+
 import numpy as np
+from sklearn.exceptions import NotFittedError
 
 __all__ = ["plot_filters", "plot_filter_spectra", "plot_objectives"]
 
@@ -32,11 +35,25 @@ def _fitted(estimator, attribute, needs=None):
                 f"This {type(estimator).__name__} has no {attribute!r}: it is fitted with "
                 f"architecture={estimator.architecture!r}; this plot needs {needs}."
             )
-        raise ValueError(
+        raise NotFittedError(  # (a ValueError)
             f"{type(estimator).__name__} has no attribute {attribute!r}: pass a fitted "
             "ConvexCNNClassifier or ConvexCNNRegressor (call fit first)."
         )
     return getattr(estimator, attribute)
+
+
+def _check_max_filters(max_filters):
+    """ValueError unless ``max_filters`` is None or a positive int (a negative one sliced the
+    last filters off, 0 drew an empty panel)."""
+    if max_filters is not None and not (
+        isinstance(max_filters, numbers.Integral)
+        and not isinstance(max_filters, bool)
+        and max_filters >= 1
+    ):
+        raise ValueError(
+            f"max_filters must be a positive int or None (all filters), got "
+            f"max_filters={max_filters!r}."
+        )
 
 
 def _filter_images(estimator):
@@ -87,10 +104,12 @@ def plot_filters(estimator, *, order="norm", max_filters=None, n_cols=None, labe
     ImportError
         If matplotlib is not installed; the message names the extra to install.
     ValueError
-        If the estimator is not fitted or ``order`` is unknown.
+        If the estimator is not fitted (NotFittedError), ``order`` is unknown or
+        ``max_filters`` is not a positive int.
     """
     if order not in ("norm", "fitted"):
         raise ValueError(f"order must be 'norm' or 'fitted', got order={order!r}.")
+    _check_max_filters(max_filters)
     plt = _pyplot()
     images = _filter_images(estimator)
     index = np.arange(len(images))
@@ -115,6 +134,8 @@ def plot_filters(estimator, *, order="norm", max_filters=None, n_cols=None, labe
             ax.set_title(label(j), fontsize=8)
     if mappable is not None:
         fig.colorbar(mappable, ax=axes.ravel().tolist(), shrink=0.8, label="filter weight")
+    else:  # (a beta large enough leaves no neuron)
+        fig.suptitle("no neurons: the network is its intercept")
     return fig
 
 
@@ -149,8 +170,15 @@ def plot_filter_spectra(estimator, *, ax=None, max_filters=None, floor=None):
     ImportError
         If matplotlib is not installed; the message names the extra to install.
     ValueError
-        If the estimator has no ``filter_spectra_`` (not fitted, or not circular).
+        If the estimator has no ``filter_spectra_`` (not fitted: NotFittedError, or not
+        circular), ``max_filters`` is not a positive int or ``floor`` is not in (0, 1).
     """
+    _check_max_filters(max_filters)
+    if floor is not None and not (isinstance(floor, numbers.Real) and 0 < floor < 1):
+        raise ValueError(
+            f"floor must be in (0, 1), the smallest relative magnitude shown on the log scale, "
+            f"or None (a linear scale), got floor={floor!r}."
+        )
     spectra = np.abs(np.asarray(_fitted(estimator, "filter_spectra_", "architecture='circular'")))
     plt = _pyplot()
     if ax is None:
@@ -204,15 +232,22 @@ def plot_objectives(objectives, optimum, *, ax=None, labels=None, optimum_label=
     ImportError
         If matplotlib is not installed; the message names the extra to install.
     ValueError
-        If ``objectives`` is empty or ``labels`` does not name every group.
+        If ``objectives`` is empty, mixes single runs and groups, or ``labels`` does not name
+        every group.
     """
-    groups = list(objectives)
+    groups = [objectives] if np.isscalar(objectives) else list(objectives)
     if not groups:
         raise ValueError(
             "objectives is empty: pass the runs' objectives, or one array of them per group."
         )
-    if np.ndim(groups[0]) == 0:  # one group (groups may differ in size: no ndim of the whole)
+    single = [np.ndim(group) == 0 for group in groups]
+    if all(single):  # one group (groups may differ in size: no ndim of the whole)
         groups = [groups]
+    elif any(single):
+        raise ValueError(
+            "objectives mixes single runs and groups of runs: pass one array of objectives, "
+            "or a list with one array of objectives per group."
+        )
     groups = [np.asarray(group, dtype=float).ravel() for group in groups]
     if labels is None:
         labels = [f"group {i + 1}" for i in range(len(groups))]
