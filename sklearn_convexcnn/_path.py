@@ -117,7 +117,8 @@ def convex_cnn_path(
     betas : ndarray of shape (n_betas,) or (len(betas),)
         The values of ``beta`` solved, in decreasing order (the given ``betas`` sorted).
     coefs : ndarray of shape (n_betas, 2, n_groups, patch_size)
-        The groups ``c_i`` (``coefs[:, 0]``) and ``c'_i`` (``coefs[:, 1]``) at each ``beta``:
+        The groups ``c_i`` (``coefs[:, 0]``) and ``c'_i`` (``coefs[:, 1]``) at each ``beta``
+        (the path's axis first, where :func:`~sklearn.linear_model.lasso_path` puts it last):
         one per distinct pattern of the gates, and with ``readout="dense"`` (or
         ``pooling="none"``) one per region and distinct pattern in that region, the regions
         in order.
