@@ -184,10 +184,18 @@ def distinct_hyperplanes(rows):
     unit = rows / np.linalg.norm(rows, axis=1, keepdims=True)
     leading = np.argmax(np.abs(unit) > 1e-8, axis=1)
     unit *= np.sign(unit[np.arange(len(unit)), leading])[:, None]
-    order = np.lexsort(np.round(unit, 8).T[::-1])
-    unit = unit[order]
+    unit = unit[np.lexsort(np.round(unit, 8).T[::-1])]
+    _, first = np.unique(unit, axis=0, return_index=True)  # exact copies (integer data)
+    unit = unit[np.sort(first)]
+    # near copies, by every pair within _PARALLEL: neighbours in the sorted order missed a
+    # copy whenever a third normal sorted between the two
+    from scipy.spatial import cKDTree  # (here: 80 ms more for every worker that imports us)
+
+    pairs = cKDTree(unit).query_pairs(_PARALLEL, p=np.inf, output_type="ndarray")
     keep = np.ones(len(unit), dtype=bool)
-    keep[1:] = np.abs(np.diff(unit, axis=0)).max(axis=1) > _PARALLEL
+    for i, j in pairs[np.argsort(pairs[:, 1], kind="stable")]:  # (i < j)
+        if keep[i]:
+            keep[j] = False
     return unit[keep]
 
 

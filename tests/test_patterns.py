@@ -78,6 +78,22 @@ def test_nearly_parallel_rows_are_enumerated_without_error(scale):
     assert reg.n_patterns_ == gates.shape[1]
 
 
+def test_near_copies_of_a_hyperplane_are_one_wherever_they_sort():
+    # a review: copies were found only as neighbours in an order sorted on rounded entries,
+    # so a copy 3e-8 away survived when another normal sorted between the two
+    a = np.array([0.6, 0.8, 0.0])
+    copy = np.array([0.6 + 3e-8, 0.8 - 2.25e-8, 0.0])  # the same hyperplane (within 1e-7)
+    between = np.array([0.6 + 1.5e-8, -0.8, 0.0])  # another one, sorted between the two
+    assert len(distinct_hyperplanes(np.stack([a, between, -2.0 * copy]))) == 2
+    # and none is lost among many: 200 planes, each with a scaled near copy, shuffled
+    rng = np.random.default_rng(0)
+    normals = rng.standard_normal((200, 3))
+    normals /= np.linalg.norm(normals, axis=1, keepdims=True)
+    copies = normals + 3e-8 * rng.uniform(-1, 1, normals.shape)
+    rows = np.concatenate([normals, -2.0 * copies, 0.5 * normals])
+    assert len(distinct_hyperplanes(rows[rng.permutation(len(rows))])) == 200
+
+
 def test_rank_deficient_patches_count_in_their_span():
     # patches of size 4 that span a plane: 2 * N cells, each a wedge times the null space
     rng = np.random.default_rng(0)
