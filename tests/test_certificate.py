@@ -167,7 +167,7 @@ def test_a_network_without_neurons_is_certified(estimator):
     certificate = model.certify(X, y)
     assert certificate.exact and certificate.is_optimal
     assert certificate.dual_constraint <= 100.0
-    # the intercept alone: the mean (squared loss), or the log-odds of each class (logistic)
+    # the intercept alone: the mean of the targets, or of each class's +-1 column (squared loss)
     if estimator is ConvexCNNRegressor:
         assert certificate.objective == pytest.approx(0.5 * np.sum((y - y.mean()) ** 2))
     else:

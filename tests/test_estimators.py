@@ -52,6 +52,12 @@ def test_estimator_checks_actually_run(estimator):
     # skips did not run
     assert statuses.count("passed") + statuses.count("xfail") >= 50, statuses
     assert "failed" not in statuses
+    # exactly the listed checks fail, and only the array-API check (SCIPY_ARRAY_API unset) skips
+    names = {status: set() for status in statuses}
+    for result in results:
+        names[result["status"]].add(result["check_name"])
+    assert names.get("xfail", set()) == set(expected_failed_checks(estimator)), names
+    assert names.get("skipped", set()) <= {"check_array_api_input"}, names
     for result in results:
         if result["status"] == "xfail":
             assert type(result["exception"]) is AssertionError, result

@@ -40,6 +40,11 @@ def test_grid_search_with_joblib_workers_matches_sequential(digits):
     np.testing.assert_allclose(
         parallel.cv_results_["mean_test_score"], sequential.cv_results_["mean_test_score"]
     )
+    # the same models, not only the same scores
+    assert parallel.best_params_ == sequential.best_params_
+    assert parallel.best_estimator_.objective_ == pytest.approx(
+        sequential.best_estimator_.objective_, rel=1e-12
+    )
 
 
 @pytest.mark.slow
