@@ -106,6 +106,18 @@ def plot_filters(estimator, *, order="norm", max_filters=None, n_cols=None, labe
     ValueError
         If the estimator is not fitted (NotFittedError), ``order`` is unknown or
         ``max_filters`` is not a positive int.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from sklearn_convexcnn import ConvexCNNClassifier
+    >>> from sklearn_convexcnn.plotting import plot_filters
+    >>> X, y = load_digits(n_class=2, return_X_y=True)
+    >>> clf = ConvexCNNClassifier(beta=0.1, input_shape=(8, 8), stride=2, n_patterns=8,
+    ...                           random_state=0).fit(X[:60] / 16, y[:60])
+    >>> fig = plot_filters(clf, max_filters=4)  # the four largest of the 3x3 filters
+    >>> sum(1 for ax in fig.axes if ax.images)
+    4
     """
     if order not in ("norm", "fitted"):
         raise ValueError(f"order must be 'norm' or 'fitted', got order={order!r}.")
@@ -172,6 +184,18 @@ def plot_filter_spectra(estimator, *, ax=None, max_filters=None, floor=None):
     ValueError
         If the estimator has no ``filter_spectra_`` (not fitted: NotFittedError, or not
         circular), ``max_filters`` is not a positive int or ``floor`` is not in (0, 1).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_convexcnn import ConvexCNNRegressor
+    >>> from sklearn_convexcnn.plotting import plot_filter_spectra
+    >>> X = np.random.default_rng(0).standard_normal((40, 8))
+    >>> reg = ConvexCNNRegressor(architecture="circular", beta=0.5, random_state=0)
+    >>> reg = reg.fit(X, X[:, 0] - X[:, 3])
+    >>> ax = plot_filter_spectra(reg, floor=1e-3)  # one row per neuron, log colour scale
+    >>> ax.get_xlabel()
+    'frequency index k'
     """
     _check_max_filters(max_filters)
     if floor is not None and not (isinstance(floor, numbers.Real) and 0 < floor < 1):
@@ -234,6 +258,13 @@ def plot_objectives(objectives, optimum, *, ax=None, labels=None, optimum_label=
     ValueError
         If ``objectives`` is empty, mixes single runs and groups, or ``labels`` does not name
         every group.
+
+    Examples
+    --------
+    >>> from sklearn_convexcnn.plotting import plot_objectives
+    >>> ax = plot_objectives([[1.31, 1.27, 1.40], [1.26]], 1.25, labels=["Adam", "L-BFGS"])
+    >>> [label.get_text() for label in ax.get_xticklabels()]
+    ['Adam', 'L-BFGS']
     """
     groups = [objectives] if np.isscalar(objectives) else list(objectives)
     if not groups:
