@@ -35,6 +35,7 @@ from ._generation import generation_attributes, generation_fit, unpassed_check_m
 from ._outputs import (
     DenseProgram,
     Finishing,
+    NotSolved,
     SolveOptions,
     solve_in_worker,
     solve_output,
@@ -419,21 +420,26 @@ class _BaseConvexCNN(BaseEstimator):
         if n_jobs > 1:
             self._log(f"{n_outputs} outputs on {n_jobs} workers, {threads} BLAS thread(s) each")
         options = self._solve_options()
-        results = Parallel(n_jobs=n_jobs)(
-            delayed(solve_in_worker)(
-                program,
-                Y[:, output],
-                output,
-                n_outputs,
-                options,
-                dense_program,
-                threads,
-                warm_starts[output] if warm_starts else {},
-                finishing,
-                caller=os.getpid(),
+        try:
+            results = Parallel(n_jobs=n_jobs)(
+                delayed(solve_in_worker)(
+                    program,
+                    Y[:, output],
+                    output,
+                    n_outputs,
+                    options,
+                    dense_program,
+                    threads,
+                    warm_starts[output] if warm_starts else {},
+                    finishing,
+                    caller=os.getpid(),
+                )
+                for output in range(n_outputs)
             )
-            for output in range(n_outputs)
-        )
+        except NotSolved as exc:  # what led to it, from a worker (:func:`solve_in_worker`)
+            for message, category in getattr(exc, "caught_warnings", ()):
+                warn(message, category)
+            raise
         for output, (solution, caught) in enumerate(results):
             for message, category in caught:
                 warn(message, category)

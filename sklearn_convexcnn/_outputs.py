@@ -394,7 +394,11 @@ def solve_in_worker(
         contextlib.redirect_stdout(prefixed),
     ):
         warnings.simplefilter("always")
-        finished = solve(finishing)
+        try:
+            finished = solve(finishing)
+        except NotSolved as exc:  # (the caller issues them before the error: caught_warnings)
+            exc.caught_warnings = [(w.message, w.category) for w in caught]
+            raise
     return finished, [(w.message, w.category) for w in caught]
 
 

@@ -317,6 +317,25 @@ def test_a_native_failure_after_an_unconverged_cvxpy_point_is_said(monkeypatch, 
     assert reg.duality_gap_ == pytest.approx(0.01 * reg.objective_, rel=1e-6)
 
 
+def test_a_worker_whose_solvers_all_fail_still_reports_its_warnings(monkeypatch, data):
+    # a review: a worker that raised lost the warnings it had recorded (each CVXPY solver's
+    # hand-over to the next); the process that fits issues them before the error. The
+    # worker's branch runs here in this process: solve_in_worker sees another process id
+    import types
+
+    X, y = data
+    _force(monkeypatch, {"CLARABEL", "ECOS", "SCS"}, exception=ArithmeticError("overflow"))
+    monkeypatch.setattr(outputs, "os", types.SimpleNamespace(getpid=lambda: -1))
+    with (
+        pytest.warns(RuntimeWarning) as record,
+        pytest.raises(RuntimeError, match="could not be solved"),
+    ):
+        _regressor(solver="auto", activation="linear").fit(X, y)  # (CVXPY alone)
+    messages = [str(w.message) for w in record]
+    assert messages[0].startswith("CLARABEL failed") and "trying ECOS" in messages[0]
+    assert messages[1].startswith("ECOS failed") and "trying SCS" in messages[1]
+
+
 def test_an_explicit_cvxpy_solver_is_not_replaced_by_the_native_one(monkeypatch, data):
     X, y = data
     _force(monkeypatch, {"CLARABEL"}, exception=ArithmeticError("overflow"))
