@@ -572,8 +572,8 @@ class ConvexCNNClassifier(ClassifierMixin, _BaseConvexCNN):
         if scores.ndim == 1:
             positive = expit(scores)
             return np.column_stack([1 - positive, positive])
-        proba = expit(scores)
-        return proba / proba.sum(axis=1, keepdims=True)
+        # normalised in log space: far from the data every expit underflows to 0 (0 / 0)
+        return np.exp(self.predict_log_proba(X))
 
     @available_if(_has_logistic_loss)
     def predict_log_proba(self, X):

@@ -208,7 +208,7 @@ def test_probabilities_follow_the_fitted_loss():
 
 
 @pytest.mark.parametrize("n_classes", [2, 3])
-def test_log_probabilities_stay_finite_where_probabilities_round_to_zero(n_classes):
+def test_log_probabilities_stay_finite_where_probabilities_round_to_zero(n_classes, monkeypatch):
     X, y = _toy_classification(n_classes)
     clf = ConvexCNNClassifier(loss="logistic", beta=0.1, kernel_size=2, random_state=0)
     clf.fit(X, y)
@@ -218,6 +218,14 @@ def test_log_probabilities_stay_finite_where_probabilities_round_to_zero(n_class
         log_proba = clf.predict_log_proba(1000 * X)
     assert np.all(np.isfinite(log_proba))
     np.testing.assert_allclose(np.exp(log_proba), clf.predict_proba(1000 * X), atol=1e-15)
+    if n_classes == 3:
+        # where every class's score is below -745 its expit underflows to 0: the rows were
+        # 0 / 0, NaN (a review, on inputs 1e4 times those of a fit)
+        monkeypatch.setattr(clf, "decision_function", lambda X: np.array([[-800.0, -900.0, -1e3]]))
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", RuntimeWarning)
+            proba = clf.predict_proba(X[:1])
+        np.testing.assert_allclose(proba, [[1.0, np.exp(-100), np.exp(-200)]], rtol=1e-12)
 
 
 def test_refit_as_another_architecture_drops_the_previous_ones_attributes():
