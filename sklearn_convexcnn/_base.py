@@ -43,7 +43,7 @@ from ._outputs import (
     unconverged_message,
 )
 from ._patches import extract_patches, resolve_geometry
-from ._patterns import MAX_EXACT_PATTERNS
+from ._patterns import MAX_EXACT_PATTERNS, TooManyPatterns
 from ._resources import check_patches_memory, check_program_memory, patches_bytes
 from ._solvers import CVXPY_SOLVERS
 from ._solvers._native import certifiable_gap
@@ -726,16 +726,17 @@ class _BaseConvexCNN(BaseEstimator):
             {"tol": tol, "max_patterns": max_patterns},
             caller_name=f"{type(self).__name__}.certify",
         )
-        patches, Y = self._evaluation_data(X, y)
+        check_is_fitted(self)
         fitted = self._fitted_program
         formulation = fitted.formulation
-        if not isinstance(formulation, _PRUNABLE):
+        if not isinstance(formulation, _PRUNABLE):  # (before the data: a cheap refusal)
             raise ValueError(
                 "certify is implemented for two-layer ReLU CNNs (architecture='two_layer', "
                 f"activation='relu'), but this {type(self).__name__} was fitted as a "
                 f"{type(self.network_).__name__}. duality_gap_ certifies its convex program over "
                 "the fitted patterns; is_exact_ says whether that program is exact."
             )
+        patches, Y = self._evaluation_data(X, y)
         try:
             gates = formulation.enumerate_gates(patches, max_patterns=max_patterns)
             check_program_memory(
@@ -746,7 +747,7 @@ class _BaseConvexCNN(BaseEstimator):
                 exact=True,
             )
             exact = True
-        except (ValueError, MemoryError):  # more patterns than max_patterns or memory holds
+        except (TooManyPatterns, MemoryError):  # more than max_patterns or memory holds
             gates, exact = self.gates_, False
         return certify_network(
             self.network_,

@@ -37,7 +37,7 @@ import numpy as np
 from ._formulations._operator import fit_values
 from ._losses import dual_vector
 from ._optimality import dual_objective, dual_point, pattern_prices
-from ._patterns import pattern_bytes
+from ._patterns import TooManyPatterns, pattern_bytes
 
 
 @dataclass
@@ -224,7 +224,7 @@ def _enumerate(formulation, patches):
     """All patterns' gates when the formulation can enumerate them here, else None."""
     try:
         return formulation.enumerate_gates(patches, max_patterns=EXACT_CHECK_LIMIT)
-    except (ValueError, MemoryError, NotImplementedError):
+    except (TooManyPatterns, MemoryError, NotImplementedError):
         return None
 
 

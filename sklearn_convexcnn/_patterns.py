@@ -123,6 +123,11 @@ def random_gates(patch_size, n_patterns, random_state):
 # --------------------------------------------------------------------------------------------
 # Exact enumeration (doc/formulations.md §3)
 
+
+class TooManyPatterns(ValueError):
+    """An exact enumeration refused: the Cover bound exceeds its limit."""
+
+
 #: Largest Cover bound :func:`enumerate_gates` accepts by default. A program over this many
 #: patterns already has ``2 * P * n * K`` cone rows; beyond it, sample the patterns.
 MAX_EXACT_PATTERNS = 100_000
@@ -372,7 +377,7 @@ def arrangement_gates(rows, max_patterns=MAX_EXACT_PATTERNS):
     rank = _row_space(normals).shape[1] if len(normals) else 0
     bound = cover_bound(len(normals), rank)
     if bound > max_patterns:
-        raise ValueError(
+        raise TooManyPatterns(
             f"n_patterns='exact' would enumerate up to {bound} activation patterns (the Cover "
             f"bound of {len(normals)} distinct hyperplanes of rank {rank}), more than the limit "
             f"of {max_patterns}. Pass an int n_patterns=<int> (e.g. n_patterns=256) to sample "

@@ -126,6 +126,25 @@ def test_certify_refuses_other_architectures():
     model = ConvexCNNRegressor(beta=0.1, architecture="circular", n_patterns=8, random_state=0)
     with pytest.raises(ValueError, match="certify is implemented for two-layer ReLU CNNs"):
         model.fit(X, y).certify(X, y)
+    # before the data are checked: the refusal, not a complaint about the features
+    with pytest.raises(ValueError, match="certify is implemented for two-layer ReLU CNNs"):
+        model.certify(X[:, :3], y)
+
+
+def test_certify_falls_back_to_the_fitted_patterns_only_for_a_refused_enumeration(monkeypatch):
+    # a review: every ValueError of the enumeration read as "too many patterns", and hid it
+    from sklearn_convexcnn._formulations.two_layer import TwoLayerFormulation
+
+    X, y = _data(10, 7, 0)
+    model = ConvexCNNRegressor(beta=0.05, kernel_size=2, n_patterns=4, random_state=0).fit(X, y)
+    assert not model.certify(X, y, max_patterns=10).exact  # refused: the fitted patterns
+
+    def broken(self, patches, max_patterns=None):
+        raise ValueError("a bug")
+
+    monkeypatch.setattr(TwoLayerFormulation, "enumerate_gates", broken)
+    with pytest.raises(ValueError, match="a bug"):
+        model.certify(X, y)
 
 
 @pytest.mark.parametrize("kernel_size", [2, 3])
