@@ -58,7 +58,12 @@ _PRUNABLE = (TwoLayerFormulation, PooledSumFormulation, RegionalFormulation)
 def _check_rows(X):
     """Refuse an array of images or signals that are not flattened into rows, naming the fix
     (scikit-learn's own error says only that a 3-D array is not 2-D)."""
-    shape = getattr(X, "shape", ())
+    shape = getattr(X, "shape", None)
+    if shape is None:  # nested lists
+        try:
+            shape = np.shape(X)
+        except ValueError:  # (ragged: scikit-learn's validation says so)
+            return
     if len(shape) >= 3:
         raise ValueError(
             f"X has shape {tuple(shape)}, but the estimators take one flattened row per "
@@ -339,7 +344,7 @@ class _BaseConvexCNN(BaseEstimator):
         if self.architecture == "circular":
             ignored = {"kernel_size": (self.kernel_size, 3), "stride": (self.stride, 1)}
             for name, (value, default) in ignored.items():
-                if value != default:
+                if np.atleast_1d(value).tolist() != [default]:  # ((3,) and [3] are 3)
                     warn(
                         f"{name}={value!r} does not apply to architecture='circular', whose "
                         f"filters are full-length circular convolutions of each row; it is "

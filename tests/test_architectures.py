@@ -5,6 +5,7 @@ Every recovered network is evaluated by a naive forward pass written here with e
 """
 
 import dataclasses
+import warnings
 
 import numpy as np
 import pytest
@@ -593,6 +594,14 @@ def test_circular_warns_that_it_ignores_a_kernel_size_or_stride(param, value, de
         ignored = ConvexCNNRegressor(**params, **{param: value}).fit(X, y)
     plain = ConvexCNNRegressor(**params).fit(X, y)
     np.testing.assert_array_equal(ignored.predict(X), plain.predict(X))
+
+
+def test_circular_takes_the_defaults_in_any_spelling_without_warning():
+    # a review: kernel_size=[3] or stride=(1,) was "ignored" with the advice to leave 3 or 1
+    X, y = low_rank_data(0, 10, 6, 6)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        ConvexCNNRegressor(architecture="circular", kernel_size=[3], stride=(1,)).fit(X, y)
 
 
 def test_nuclear_norm_needs_a_psd_capable_solver():

@@ -56,6 +56,8 @@ def test_images_not_flattened_name_the_reshape(Estimator):
     message = r"X has shape \(12, 4, 4\), .* X.reshape\(len\(X\), -1\) with input_shape=\(4, 4\)"
     with pytest.raises(ValueError, match=message):
         Estimator(input_shape=(4, 4), n_patterns=4).fit(images, y)
+    with pytest.raises(ValueError, match=message):  # nested lists too (a review)
+        Estimator(input_shape=(4, 4), n_patterns=4).fit(images.tolist(), y)
     est = Estimator(input_shape=(4, 4), n_patterns=4, random_state=0).fit(X, y)
     with pytest.raises(ValueError, match=message):
         est.predict(images)
