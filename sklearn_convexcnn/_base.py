@@ -13,7 +13,7 @@ from typing import NamedTuple
 
 import numpy as np
 from joblib import Parallel, cpu_count, delayed, effective_n_jobs
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, is_classifier
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
@@ -58,8 +58,8 @@ _PRUNABLE = (TwoLayerFormulation, PooledSumFormulation, RegionalFormulation)
 def _check_rows(X):
     """Refuse an array of images or signals that are not flattened into rows, naming the fix
     (scikit-learn's own error says only that a 3-D array is not 2-D)."""
-    shape = getattr(X, "shape", None)
-    if shape is None:  # nested lists
+    shape = getattr(X, "shape", ())
+    if isinstance(X, list | tuple):  # nested lists
         try:
             shape = np.shape(X)
         except ValueError:  # (ragged: scikit-learn's validation says so)
@@ -566,14 +566,14 @@ class _BaseConvexCNN(BaseEstimator):
         recorded = {k: v for k, v in vars(self).items() if k in _INPUT_ATTRIBUTES}
         try:
             _check_rows(X)
-            is_classifier = self._is_classifier()
+            classifier = is_classifier(self)
             X, y = validate_data(
                 self,
                 X,
                 y,
                 dtype=np.float64,
-                multi_output=not is_classifier,
-                y_numeric=not is_classifier,
+                multi_output=not classifier,
+                y_numeric=not classifier,
             )
             Y, target_attributes = self._encode_targets(y)
             labels = _output_labels(target_attributes.get("classes_"), Y.shape[1])
@@ -594,9 +594,6 @@ class _BaseConvexCNN(BaseEstimator):
 
     def __sklearn_is_fitted__(self):
         return "network_" in vars(self)
-
-    def _is_classifier(self):
-        return self.__sklearn_tags__().estimator_type == "classifier"
 
     def _decision(self, X):
         check_is_fitted(self)
@@ -644,17 +641,17 @@ class _BaseConvexCNN(BaseEstimator):
         for the methods that evaluate the fitted network on data."""
         check_is_fitted(self)
         _check_rows(X)
-        is_classifier = self._is_classifier()
+        classifier = is_classifier(self)
         X, y = validate_data(
             self,
             X,
             y,
             reset=False,
             dtype=np.float64,
-            multi_output=not is_classifier,
-            y_numeric=not is_classifier,
+            multi_output=not classifier,
+            y_numeric=not classifier,
         )
-        Y, _ = self._encode_targets(y, refit=False)
+        Y, _ = self._encode_targets(y, reset=False)
         n_outputs = self._fitted_program.n_outputs
         if Y.shape[1] != n_outputs:
             raise ValueError(

@@ -396,10 +396,10 @@ class ConvexCNNRegressor(RegressorMixin, _BaseConvexCNN):
         "loss": [StrOptions({"squared"})],
     }
 
-    def _encode_targets(self, y, refit=True):
+    def _encode_targets(self, y, reset=True):
         y = np.asarray(y, dtype=np.float64)
         Y = y.reshape(len(y), -1)
-        return Y, ({"_y_ndim": y.ndim} if refit else {})
+        return Y, ({"_y_ndim": y.ndim} if reset else {})
 
     def predict(self, X):
         """Predict with the recovered network.
@@ -480,8 +480,8 @@ class ConvexCNNClassifier(ClassifierMixin, _BaseConvexCNN):
         "loss": [StrOptions({"squared", "logistic"})],
     }
 
-    def _encode_targets(self, y, refit=True):
-        if refit:
+    def _encode_targets(self, y, reset=True):
+        if reset:
             check_classification_targets(y)
             classes = np.unique(y)
             if len(classes) < 2:
@@ -499,7 +499,7 @@ class ConvexCNNClassifier(ClassifierMixin, _BaseConvexCNN):
                 )
         columns = classes[1:] if len(classes) == 2 else classes
         Y = np.where(np.asarray(y).reshape(-1, 1) == columns, 1.0, -1.0)
-        return Y, ({"classes_": classes} if refit else {})
+        return Y, ({"classes_": classes} if reset else {})
 
     def decision_function(self, X):
         """Output of the recovered network.
