@@ -52,7 +52,9 @@ from ._warnings import warn
 _INPUT_ATTRIBUTES = ("n_features_in_", "feature_names_in_")
 # Patches extracted at a time for predictions (bytes).
 _PATCH_CHUNK_BYTES = 2**28
-_PRUNABLE = (TwoLayerFormulation, PooledSumFormulation, RegionalFormulation)
+# The two-layer ReLU CNNs: their programs are certified over every pattern and pruned to
+# n + 1 neurons, and certify applies to them.
+_TWO_LAYER_RELU = (TwoLayerFormulation, PooledSumFormulation, RegionalFormulation)
 
 
 def _check_rows(X):
@@ -485,7 +487,7 @@ class _BaseConvexCNN(BaseEstimator):
         residue where dropping it keeps the second layer's rows. Linear CNNs: the point as it
         is.
         """
-        if isinstance(formulation, _PRUNABLE):
+        if isinstance(formulation, _TWO_LAYER_RELU):
             residue = "prune" if self.prune else "clean"
             return Finishing(formulation, patches, gates, certify=True, residue=residue)
         if isinstance(formulation, CircularFormulation):
@@ -731,7 +733,7 @@ class _BaseConvexCNN(BaseEstimator):
         check_is_fitted(self)
         fitted = self._fitted_program
         formulation = fitted.formulation
-        if not isinstance(formulation, _PRUNABLE):  # (before the data: a cheap refusal)
+        if not isinstance(formulation, _TWO_LAYER_RELU):  # (before the data: a cheap refusal)
             raise ValueError(
                 "certify is implemented for two-layer ReLU CNNs (architecture='two_layer', "
                 f"activation='relu'), but this {type(self).__name__} was fitted as a "
