@@ -567,16 +567,7 @@ class _BaseConvexCNN(BaseEstimator):
         # previous model paired with the new data's feature count
         recorded = {k: v for k, v in vars(self).items() if k in _INPUT_ATTRIBUTES}
         try:
-            _check_rows(X)
-            classifier = is_classifier(self)
-            X, y = validate_data(
-                self,
-                X,
-                y,
-                dtype=np.float64,
-                multi_output=not classifier,
-                y_numeric=not classifier,
-            )
+            X, y = self._validated(X, y, reset=True)
             Y, target_attributes = self._encode_targets(y)
             labels = _output_labels(target_attributes.get("classes_"), Y.shape[1])
             attributes = self._fit_network(X, Y, labels)
@@ -638,21 +629,26 @@ class _BaseConvexCNN(BaseEstimator):
         fitted = self._fitted_program
         return self.network_.objective(patches, Y, fitted.beta, fitted.loss)
 
-    def _evaluation_data(self, X, y):
-        """Patches of ``X`` and the target columns of ``y``, encoded as ``fit`` encoded them,
-        for the methods that evaluate the fitted network on data."""
-        check_is_fitted(self)
+    def _validated(self, X, y, *, reset):
+        """``X`` and ``y`` through :func:`~sklearn.utils.validation.validate_data` (``reset``:
+        recording the features, as ``fit`` does), after the check that names a reshape."""
         _check_rows(X)
         classifier = is_classifier(self)
-        X, y = validate_data(
+        return validate_data(
             self,
             X,
             y,
-            reset=False,
+            reset=reset,
             dtype=np.float64,
             multi_output=not classifier,
             y_numeric=not classifier,
         )
+
+    def _evaluation_data(self, X, y):
+        """Patches of ``X`` and the target columns of ``y``, encoded as ``fit`` encoded them,
+        for the methods that evaluate the fitted network on data."""
+        check_is_fitted(self)
+        X, y = self._validated(X, y, reset=False)
         Y, _ = self._encode_targets(y, reset=False)
         n_outputs = self._fitted_program.n_outputs
         if Y.shape[1] != n_outputs:
