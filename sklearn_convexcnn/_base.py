@@ -73,6 +73,14 @@ def _check_rows(X):
         )
 
 
+def _spells(value, default):
+    """Whether ``value`` is the int ``default`` in any spelling: ``3``, ``(3,)``, ``[3]``."""
+    try:
+        return np.atleast_1d(value).tolist() == [default]
+    except ValueError:  # (ragged, as (3, (1, 2)))
+        return False
+
+
 def _output_labels(classes, n_outputs):
     """How warnings name each output: its number, and for a classifier its class (one-vs-rest:
     output ``k`` is ``classes[k]``; a binary classifier's one output is the second class's
@@ -346,7 +354,7 @@ class _BaseConvexCNN(BaseEstimator):
         if self.architecture == "circular":
             ignored = {"kernel_size": (self.kernel_size, 3), "stride": (self.stride, 1)}
             for name, (value, default) in ignored.items():
-                if np.atleast_1d(value).tolist() != [default]:  # ((3,) and [3] are 3)
+                if not _spells(value, default):
                     warn(
                         f"{name}={value!r} does not apply to architecture='circular', whose "
                         f"filters are full-length circular convolutions of each row; it is "
@@ -428,7 +436,14 @@ class _BaseConvexCNN(BaseEstimator):
         ):
             return None
         self._log(f"warm start from the previous fit's {self.n_patterns_} patterns")
-        return [{"coef_init": coef.dense(), "intercept_init": b} for coef, b in solutions]
+        return [
+            # (a model pickled before _NonzeroEntries kept the dense array)
+            {
+                "coef_init": coef.dense() if isinstance(coef, _NonzeroEntries) else coef,
+                "intercept_init": b,
+            }
+            for coef, b in solutions
+        ]
 
     def _solve_outputs(self, program, Y, dense_program, warm_starts, finishing, labels):
         """One solve per column of ``Y``, each followed by ``finishing``, on ``n_jobs`` workers;

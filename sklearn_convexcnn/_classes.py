@@ -354,6 +354,13 @@ _REFERENCES = """\
     https://arxiv.org/abs/2006.14798"""
 
 
+def _normalised_log_expit(scores):
+    """Log-probabilities of one-vs-rest scores, shape (n_samples, n_classes): each class's
+    ``log expit``, normalised over the classes."""
+    log_proba = log_expit(scores)
+    return log_proba - logsumexp(log_proba, axis=1, keepdims=True)
+
+
 class ConvexCNNRegressor(RegressorMixin, _BaseConvexCNN):
     __doc__ = f"""ReLU CNN regressor trained to global optimality by convex optimization.
 
@@ -573,7 +580,7 @@ class ConvexCNNClassifier(ClassifierMixin, _BaseConvexCNN):
             positive = expit(scores)
             return np.column_stack([1 - positive, positive])
         # normalised in log space: far from the data every expit underflows to 0 (0 / 0)
-        return np.exp(self.predict_log_proba(X))
+        return np.exp(_normalised_log_expit(scores))
 
     @available_if(_has_logistic_loss)
     def predict_log_proba(self, X):
@@ -593,5 +600,4 @@ class ConvexCNNClassifier(ClassifierMixin, _BaseConvexCNN):
         scores = self.decision_function(X)
         if scores.ndim == 1:
             return np.column_stack([log_expit(-scores), log_expit(scores)])
-        log_proba = log_expit(scores)
-        return log_proba - logsumexp(log_proba, axis=1, keepdims=True)
+        return _normalised_log_expit(scores)

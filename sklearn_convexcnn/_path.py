@@ -272,7 +272,7 @@ def _check_data(X, y, loss, fit_intercept):
         values = np.unique(y)
         if not np.all(np.isin(values, (-1.0, 1.0))):
             # every digit (1 + 1e-12 is not 1), none more: 0 and 1 stay "0" and "1"
-            shown = ", ".join(np.format_float_positional(value, trim="-") for value in values[:4])
+            shown = ", ".join(f"{value!r}".removesuffix(".0") for value in values[:4].tolist())
             raise ValueError(
                 f"convex_cnn_path with loss='logistic' needs y in {{-1, +1}}; got y with "
                 f"values {{{shown}{', ...' if len(values) > 4 else ''}}}. Encode two classes "

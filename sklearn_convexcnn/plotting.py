@@ -266,7 +266,8 @@ def plot_objectives(objectives, optimum, *, ax=None, labels=None, optimum_label=
     >>> [label.get_text() for label in ax.get_xticklabels()]
     ['Adam', 'L-BFGS']
     """
-    groups = [objectives] if np.isscalar(objectives) else list(objectives)
+    one_run = np.isscalar(objectives) or getattr(objectives, "ndim", None) == 0
+    groups = [objectives] if one_run else list(objectives)
     if not groups:
         raise ValueError(
             "objectives is empty: pass the runs' objectives, or one array of them per group."

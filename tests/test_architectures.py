@@ -602,6 +602,8 @@ def test_circular_takes_the_defaults_in_any_spelling_without_warning():
     with warnings.catch_warnings():
         warnings.simplefilter("error", UserWarning)
         ConvexCNNRegressor(architecture="circular", kernel_size=[3], stride=(1,)).fit(X, y)
+    with pytest.warns(UserWarning, match=r"kernel_size=\(3, \(1, 2\)\) does not apply"):
+        ConvexCNNRegressor(architecture="circular", kernel_size=(3, (1, 2))).fit(X, y)
 
 
 def test_nuclear_norm_needs_a_psd_capable_solver():

@@ -275,8 +275,9 @@ def test_plot_objectives_takes_groups_of_different_sizes():
         sklearn_convexcnn.plotting.plot_objectives([], 0.5)
     with pytest.raises(ValueError, match="labels has 1 names for 2 groups"):
         sklearn_convexcnn.plotting.plot_objectives([[1.0], [2.0]], 0.5, labels=["adam"])
-    scalar = sklearn_convexcnn.plotting.plot_objectives(1.0, 0.5)  # one run
-    assert [len(c.get_offsets()) for c in scalar.collections] == [1]
+    for one_run in (1.0, np.array(1.0)):
+        scalar = sklearn_convexcnn.plotting.plot_objectives(one_run, 0.5)
+        assert [len(c.get_offsets()) for c in scalar.collections] == [1]
     with pytest.raises(ValueError, match="objectives mixes single runs and groups of runs"):
         sklearn_convexcnn.plotting.plot_objectives([1.0, [2.0, 3.0]], 0.5)
 

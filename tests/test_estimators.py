@@ -221,11 +221,18 @@ def test_log_probabilities_stay_finite_where_probabilities_round_to_zero(n_class
     if n_classes == 3:
         # where every class's score is below -745 its expit underflows to 0: the rows were
         # 0 / 0, NaN (a review, on inputs 1e4 times those of a fit)
-        monkeypatch.setattr(clf, "decision_function", lambda X: np.array([[-800.0, -900.0, -1e3]]))
+        calls = []
+
+        def scores(X):
+            calls.append(1)
+            return np.array([[-800.0, -900.0, -1e3]])
+
+        monkeypatch.setattr(clf, "decision_function", scores)
         with warnings.catch_warnings():
             warnings.simplefilter("error", RuntimeWarning)
             proba = clf.predict_proba(X[:1])
         np.testing.assert_allclose(proba, [[1.0, np.exp(-100), np.exp(-200)]], rtol=1e-12)
+        assert len(calls) == 1  # (the network runs once, a review found it twice)
 
 
 def test_refit_as_another_architecture_drops_the_previous_ones_attributes():
