@@ -262,7 +262,7 @@ def solve_output(program, y, output, n_outputs, options, dense_program=None, **w
     # not at max_iter: the iterations the user allowed are spent (an estimator returns its
     # last iterate then); a conic solver given the same max_iter ends at an infeasible iterate
     stopped_short = stopped_short and not (
-        solution is not None and solution.status == "max_iter reached"
+        solution is not None and solution.status in _ITERATIONS_SPENT
     )
     if native and options.solver == "auto" and dense_program is not None and stopped_short:
         reason = failure or (f"status {solution.status!r}, duality gap {solution.duality_gap:.3e}")
