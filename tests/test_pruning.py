@@ -192,3 +192,20 @@ def test_groups_whose_fits_span_less_than_n_plus_1_are_pruned_to_their_span():
     assert np.count_nonzero(np.abs(pruned).max(axis=2)) == 1
     np.testing.assert_allclose(program.fit_values(pruned), program.fit_values(coef), rtol=1e-12)
     assert program.regularizer(pruned) == pytest.approx(program.regularizer(coef), rel=1e-12)
+
+
+def test_pruning_returns_the_cleaned_groups_when_its_moves_would_change_the_fit(monkeypatch):
+    # the moves follow the SVD's null direction; should it not be one (rounding on
+    # ill-conditioned fits), pruning must cost nothing: the check falls back to the cleaning
+    _, _, program, solution, _, _ = _dense_solution(0)
+    reference = clean_groups(program, solution.coef)
+    true_svd = np.linalg.svd
+
+    def svd_with_a_wrong_null_direction(a, full_matrices=True):
+        u, singular, vt = true_svd(a, full_matrices=full_matrices)
+        vt[-1] = np.abs(vt[0])  # positive everywhere: far from the fits' null space
+        return u, singular, vt
+
+    monkeypatch.setattr(np.linalg, "svd", svd_with_a_wrong_null_direction)
+    pruned = prune_groups(program, solution.coef)
+    np.testing.assert_array_equal(pruned, reference)
