@@ -286,12 +286,13 @@ def solve_output(program, y, output, n_outputs, options, dense_program=None, **w
             elif stopped is not None:
                 solution = stopped
     if solution is None:
+        others = [name for name in ("native", *CVXPY_SOLVERS) if name != options.solver]
         raise NotSolved(
-            f"The convex program could not be solved ({failure}). Try another solver= "
-            f"('native' for ReLU and circular CNNs, or one of {CVXPY_SOLVERS}), a larger "
-            f"max_iter (it was {options.max_iter}"
+            f"The convex program for output {output} could not be solved ({failure}). Try "
+            f"another solver ({', '.join(map(repr, others))}; 'native' for ReLU CNNs), a "
+            f"larger max_iter (it was {options.max_iter}"
             + ("; SCS needs thousands" if options.solver == "scs" else "")
-            + "), a larger beta or fewer n_patterns."
+            + "), a larger beta or fewer n_patterns; verbose=2 prints the solver's log."
         ) from failure
     options.log(
         f"output {output} (of {n_outputs}): objective {solution.objective:.6g}, "

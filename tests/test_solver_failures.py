@@ -47,6 +47,11 @@ def _regressor(**params):
     return ConvexCNNRegressor(beta=0.1, n_patterns=8, random_state=0, **params)
 
 
+_CVXPY_FAILED = (
+    "Solver 'CLARABEL' failed. Try another solver, or solve with verbose=True for more information."
+)
+
+
 @pytest.mark.parametrize(
     "failure, message",
     [
@@ -56,14 +61,17 @@ def _regressor(**params):
         (dict(status=cp.OPTIMAL, value=np.nan), "CLARABEL returned status 'optimal'"),
         (dict(exception=cp.error.SolverError("KKT solve failed")), "KKT solve failed"),
         (dict(exception=ArithmeticError("overflow")), "overflow"),
+        # CVXPY's advice (its own verbose=True) is not repeated
+        (dict(exception=cp.error.SolverError(_CVXPY_FAILED)), r"CLARABEL failed on .* variables\)"),
     ],
 )
 def test_explicit_solver_failure_is_an_error(monkeypatch, data, failure, message):
     X, y = data
     _force(monkeypatch, {"CLARABEL"}, **failure)
     remedy = (
-        r"Try another solver= \('native' for ReLU and circular CNNs, or one of .*\), a larger "
-        r"max_iter \(it was \d+\), a larger beta"
+        r"Try another solver \('native', 'ecos', 'scs'; 'native' for ReLU CNNs\), a larger "
+        r"max_iter \(it was \d+\), a larger beta or fewer n_patterns; verbose=2 prints the "
+        r"solver's log\.$"
     )
     with pytest.raises(RuntimeError, match=rf"could not be solved \(.*{message}.*{remedy}"):
         _regressor(solver="clarabel").fit(X, y)
@@ -99,7 +107,8 @@ def test_auto_reports_every_failure_when_all_fail(monkeypatch, data):
     with (
         pytest.warns(RuntimeWarning, match=r"returned status 'infeasible'; trying") as record,
         pytest.raises(
-            SolverFailed, match="CLARABEL: .*infeasible.*; ECOS: .*infeasible.*; SCS: .*infeasible"
+            SolverFailed,
+            match="CLARABEL returned .*infeasible.*; ECOS returned .*; SCS returned .*infeasible",
         ),
     ):
         solve_cvxpy(_program(X, y), y, solver="auto", **OPTIONS)
@@ -148,7 +157,8 @@ def test_three_layer_reports_every_failure_when_all_fail(monkeypatch, data):
     with (
         pytest.warns(RuntimeWarning, match="overflow; trying"),
         pytest.raises(
-            SolverFailed, match="CLARABEL: .*overflow.*; ECOS: .*overflow.*; SCS: .*overflow"
+            SolverFailed,
+            match="CLARABEL failed .*overflow.*; ECOS failed .*overflow.*; SCS failed .*overflow",
         ),
     ):
         solve_program(_layered_program(X, "three_layer"), y, solver="auto", **OPTIONS)
@@ -244,7 +254,7 @@ def test_when_cvxpy_and_the_native_solver_fail_the_error_names_both(monkeypatch,
         pytest.warns(RuntimeWarning),
         pytest.raises(
             RuntimeError,
-            match=r"output 0 could not be solved: CVXPY \(CLARABEL: .*overflow.*\), nor the "
+            match=r"output 0 could not be solved: CVXPY \(CLARABEL failed .*overflow.*\), nor the "
             r"native solver \(InsufficientProgress\)\. Try a larger max_iter \(it was 500\)",
         ),
     ):
@@ -339,7 +349,7 @@ def test_a_worker_whose_solvers_all_fail_still_reports_its_warnings(monkeypatch,
 def test_an_explicit_cvxpy_solver_is_not_replaced_by_the_native_one(monkeypatch, data):
     X, y = data
     _force(monkeypatch, {"CLARABEL"}, exception=ArithmeticError("overflow"))
-    with pytest.raises(RuntimeError, match="could not be solved .*CLARABEL: .*overflow"):
+    with pytest.raises(RuntimeError, match="could not be solved .*CLARABEL failed .*overflow"):
         _regressor(solver="clarabel", architecture="circular").fit(X, y)
 
 
@@ -644,8 +654,8 @@ def test_a_failed_scs_solve_asks_for_the_iterations_scs_needs(monkeypatch, data)
 
 
 _INFEASIBLE = (
-    r"^The convex program could not be solved \(CLARABEL: CLARABEL returned status "
-    r"'infeasible'\)\. Try another solver="
+    r"^The convex program for output 0 could not be solved \(CLARABEL returned status "
+    r"'infeasible'\)\. Try another solver "
 )
 
 

@@ -16,6 +16,7 @@ All go through :func:`solve_cvxpy`, so all share its fallback and failure semant
 
 import contextlib
 import dataclasses
+import re
 import threading
 import warnings
 
@@ -31,6 +32,13 @@ from ._three_layer_rows import START_ROWS, nearest_rows, three_layer_gap, violat
 
 # Most accurate and fastest first (measured in doc/notes/solver-measurements.md).
 CVXPY_SOLVERS = ("clarabel", "ecos", "scs")
+
+# CVXPY's words around a solver's failure: they repeat the solver's name and advise CVXPY's
+# own verbose=True (the estimators' is verbose=2); the error says which solver failed already
+_CVXPY_ADVICE = re.compile(
+    r"\s*(Solver '\w+' failed\.)?\s*Try another solver, or solve with verbose=True for more "
+    r"information\."
+)
 
 
 def _solver_options(solver, tol, max_iter):
@@ -100,7 +108,7 @@ def solve_cvxpy(program, y, *, solver, solve_one=None, psd=False, **options):
         try:
             return (solve_one or solve_with)(name, program, y, **options)
         except SolverFailed as exc:
-            failures.append(f"{name}: {exc}")
+            failures.append(str(exc))  # (each message starts with the solver's name)
             if position + 1 < len(names):
                 warn(f"{exc}; trying {names[position + 1]} instead", RuntimeWarning)
     raise SolverFailed("; ".join(failures))
@@ -229,7 +237,10 @@ def _run(problem, name, tol, max_iter, verbose):
             problem.solve(solver=name, verbose=verbose > 1, **_solver_options(name, tol, max_iter))
     except (cp.error.SolverError, ArithmeticError, ValueError) as exc:
         size = sum(variable.size for variable in problem.variables())
-        raise SolverFailed(f"{name} failed on a program of {size} variables: {exc}") from exc
+        reason = _CVXPY_ADVICE.sub("", str(exc)).strip()
+        raise SolverFailed(
+            f"{name} failed on a program of {size} variables" + (f": {reason}" if reason else "")
+        ) from exc
     # USER_LIMIT is max_iter: an unconverged iterate, returned like scikit-learn's solvers do
     usable = (cp.OPTIMAL, cp.OPTIMAL_INACCURATE, cp.USER_LIMIT)
     no_point = any(variable.value is None for variable in problem.variables())
