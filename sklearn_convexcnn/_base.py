@@ -31,7 +31,12 @@ from ._formulations.circular import CircularFormulation, circular_geometry
 from ._formulations.pooling import PooledSumFormulation, RegionalFormulation
 from ._formulations.three_layer import ThreeLayerFormulation
 from ._formulations.two_layer import POOLINGS, READOUTS, TwoLayerFormulation, make_formulation
-from ._generation import generation_attributes, generation_fit, unpassed_check_message
+from ._generation import (
+    generation_attributes,
+    generation_fit,
+    supports_generation,
+    unpassed_check_message,
+)
 from ._outputs import (
     DenseProgram,
     Finishing,
@@ -268,7 +273,8 @@ class _BaseConvexCNN(BaseEstimator):
         if self.n_patterns == "exact":  # the enumeration's count, known only now
             self._check_program_memory(patches, formulation, gates.shape[1], Y.shape[1])
         self._log(
-            f"{X.shape[0]} samples, {geometry.n_patches} patches of size "
+            f"{X.shape[0]} samples, {geometry.n_patches} "
+            f"{'patch' if geometry.n_patches == 1 else 'patches'} of size "
             f"{geometry.patch_size}, {gates.shape[1]} distinct patterns"
         )
         if self.patterns == "generated":
@@ -330,6 +336,14 @@ class _BaseConvexCNN(BaseEstimator):
         Returns the generated gates, the finished solutions, the :class:`Finishing` and the
         generation's fitted attributes.
         """
+        if not supports_generation(formulation):
+            raise ValueError(
+                "patterns='generated' needs a two-layer ReLU CNN with one output weight per "
+                "neuron (architecture='two_layer', activation='relu', readout='sum', pooling "
+                f"other than 'none'); got architecture={self.architecture!r}, activation="
+                f"{self.activation!r}, readout={self.readout!r}, pooling={self.pooling!r}. "
+                "Use patterns='sampled'."
+            )
         gates, solutions, report = generation_fit(
             patches, formulation, Y, gates, rng, n_patterns=self.n_patterns, beta=self.beta,
             loss=self.loss, fit_intercept=self.fit_intercept, program_of=build,
@@ -577,6 +591,22 @@ class _BaseConvexCNN(BaseEstimator):
         -------
         self : object
             The fitted estimator.
+
+        Raises
+        ------
+        ValueError
+            If a parameter or the data is invalid; the message names the fix.
+        MemoryError
+            If the patches or the program would not fit in memory (before allocating them).
+        RuntimeError
+            If no solver returned a point for an output's program (CVXPY's solvers fail on
+            some logistic programs); the message names the output and what to try. A fit
+            that raises leaves a previously fitted model as it was.
+
+        Warns
+        -----
+        ConvergenceWarning
+            For every output whose solve stopped short of ``tol``, with its duality gap.
         """
         # validate_data records n_features_in_ at once; a fit that fails must not leave a
         # previous model paired with the new data's feature count

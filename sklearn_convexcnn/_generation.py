@@ -517,7 +517,9 @@ PER_ROUND = 16
 EXACT_START = 16
 
 
-def _supports(formulation):
+def supports_generation(formulation):
+    """Whether ``formulation`` is one :func:`generation_fit` takes: a two-layer ReLU CNN with
+    one output weight per neuron (its patterns are gates, priced by an oracle search)."""
     from ._formulations.pooling import PooledSumFormulation
     from ._formulations.two_layer import TwoLayerFormulation
 
@@ -538,13 +540,6 @@ def generation_fit(
     solutions : list of Solution
     report : GenerationReport
     """
-    if not _supports(formulation):
-        raise ValueError(
-            f"patterns='generated' needs a two-layer ReLU CNN with one output weight per neuron "
-            f"(architecture='two_layer', activation='relu', readout='sum', pooling other than "
-            f"'none'), but these parameters give a {type(formulation).__name__}; use "
-            "patterns='sampled'."
-        )
     if n_patterns == "exact":
         # column generation over the enumeration: small programs, and the same certified
         # optimum where the check passes within max_rounds (else a warning that says so)
@@ -618,6 +613,7 @@ __all__ = [
     "generate_patterns",
     "generation_attributes",
     "generation_fit",
+    "supports_generation",
     "gradient_seeds",
     "oracle_search",
     "unpassed_check_message",

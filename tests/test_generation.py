@@ -276,10 +276,20 @@ def test_oracle_search_finds_the_exact_maximum_on_small_filters():
     assert exact.max() * (1 - 1e-7) <= values.max() <= exact.max() * (1 + 1e-12)
 
 
-def test_generated_needs_a_gate_based_formulation():
+@pytest.mark.parametrize(
+    "params, given",
+    [
+        (dict(architecture="circular"), "architecture='circular', activation='relu'"),
+        (dict(readout="dense", pool_size=2), "readout='dense', pooling='average'"),
+        (dict(pooling="none"), "readout='sum', pooling='none'"),
+    ],
+)
+def test_generated_needs_a_gate_based_formulation(params, given):
     X, y, _ = _problem(0)
-    model = ConvexCNNRegressor(architecture="circular", patterns="generated")
-    with pytest.raises(ValueError, match="patterns='generated' needs a two-layer ReLU CNN"):
+    model = ConvexCNNRegressor(patterns="generated", **params)
+    with pytest.raises(
+        ValueError, match=rf"patterns='generated' needs a two-layer ReLU CNN .*; got .*{given}"
+    ):
         model.fit(X, y)
 
 
