@@ -63,13 +63,6 @@ html_static_path = []
 html_show_sourcelink = False
 
 
-def _pooling_digits_entry(app, docname, source):
-    """List ``pooling_digits`` (written separately) in the index's toctree once it exists."""
-    if docname == "index":
-        entry = "pooling_digits" if (ROOT / "doc" / "pooling_digits.rst").exists() else ""
-        source[0] = source[0].replace("POOLING_DIGITS_ENTRY", entry)
-
-
 _ROUTING = re.compile(r"^(get_metadata_routing|set_\w+_request)$")
 _SKLEARN_ROLE = re.compile(r":(?:ref|term):`([^`<]*?)\s*(?:<[^`]*>)?`")
 
@@ -87,6 +80,5 @@ def _plain_sklearn_refs(app, what, name, obj, options, lines):
 
 
 def setup(app):
-    app.connect("source-read", _pooling_digits_entry)
     app.connect("autodoc-skip-member", _skip_routing)
     app.connect("autodoc-process-docstring", _plain_sklearn_refs)
