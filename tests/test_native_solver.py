@@ -7,6 +7,7 @@ CVXPY's accuracy (about 1e-9 of the objective); a negative gap fails to rounding
 """
 
 import pickle
+import tracemalloc
 import warnings
 from pathlib import Path
 
@@ -1084,3 +1085,21 @@ def test_feasible_points_of_a_max_pooling_solve_only_go_down(monkeypatch):
     assert len(by_class) == 3 and max(map(len, by_class.values())) >= 3
     for values in by_class.values():
         assert np.all(np.diff(values) <= 1e-9 * np.abs(values[:-1]))
+
+
+def test_operator_of_many_patterns_on_large_images_works_in_bounded_chunks():
+    # a block of rows holds whole samples and whole bytes, lcm(K, 8) = 1352 rows on 28x28
+    # images: 20,000 patterns took (20000, 1352) arrays at once (216 MB each, 815 MiB in
+    # all for a fit of 20 images) until the patterns came in blocks as well
+    rng = np.random.default_rng(0)
+    patches = rng.standard_normal((2, 676, 9))
+    gates = rng.standard_normal((9, 20000))
+    tracemalloc.start()
+    try:
+        operator = PatchOperator(patches, gates, np.full(676, 1 / 676))
+        operator.correlations(rng.standard_normal(2))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # the signs (3.4 MB) and candidates, plus chunks of 2**22 entries (products, ranks)
+    assert peak < 120 * 2**20
