@@ -400,6 +400,7 @@ class _BaseConvexCNN(BaseEstimator):
             solver=self.solver,
             exact=self.n_patterns == "exact",
             at_once=self._outputs_at_once(n_outputs),
+            regions=getattr(formulation, "region_sizes", None),
         )
 
     def _outputs_at_once(self, n_outputs):
@@ -790,6 +791,7 @@ class _BaseConvexCNN(BaseEstimator):
                 kind="operator" if formulation.matrix_free else "dense_operator",
                 solver="native",
                 exact=True,
+                regions=getattr(formulation, "region_sizes", None),
             )
             exact = True
         except (TooManyPatterns, MemoryError):  # more than max_patterns or memory holds

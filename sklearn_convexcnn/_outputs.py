@@ -94,7 +94,11 @@ class DenseProgram:
     def __call__(self):
         if self._program is None:
             check_memory(
-                dense_program_bytes(*self.patches.shape, self.gates.shape[1]),
+                dense_program_bytes(
+                    *self.patches.shape,
+                    self.gates.shape[1],
+                    getattr(self.formulation, "region_sizes", None),
+                ),
                 "The dense convex program",
                 "Use fewer n_patterns.",
             )

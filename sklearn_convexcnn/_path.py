@@ -185,6 +185,7 @@ def convex_cnn_path(
         n_patterns,
         kind="operator" if formulation.matrix_free else "dense_operator",
         solver="native",
+        regions=getattr(formulation, "region_sizes", None),
     )
     gates = formulation.sample_gates(patches, n_patterns, check_random_state(random_state))
     operator = formulation.operator(patches, gates)

@@ -8,6 +8,17 @@ import os
 # 2.6 GB at n=1000 (10.2 M), see doc/notes/solver-measurements.md: 250-330 bytes.
 CVXPY_BYTES_PER_NONZERO = 330
 
+# What the native solver keeps of each group besides its sign bits: its candidate rows, its
+# price bound and correlations between iterations, its gate (with a read-out per region, a
+# copy per region). Measured 2.4-2.6 KB on 28x28 images with pooling="none" (n = 20 and 60,
+# 100 and 300 patterns: 67,600 to 202,800 groups) and 1.3 KB with global pooling (100,000
+# patterns, n = 20).
+OPERATOR_BYTES_PER_GROUP = 2600
+
+# The chunks of (pattern, row) entries in which the operator computes signs and correlations,
+# 2**22 entries of about 24 bytes at once (products, their ranks, masks).
+OPERATOR_CHUNK_BYTES = 24 * 2**22
+
 # What the native three-layer solver holds besides its program's arrays (restricted problems,
 # prices, multipliers): at n=300, P=32 it used 100 MiB where the arrays' share is 65 MiB.
 THREE_LAYER_WORKSPACE = 48 * 2**20
@@ -28,23 +39,34 @@ def available_memory():
         return None
 
 
-def dense_arrays_bytes(n_samples, n_patches, patch_size, n_patterns):
+def _blocks(n_patches, regions):
+    """Groups per pattern and rows per sample of each group's cone: one of ``K`` rows, or
+    with a read-out per region (``regions``: the patches of each) one per region, their
+    cones padded to the largest region's rows."""
+    return (len(regions), max(regions)) if regions else (1, n_patches)
+
+
+def dense_arrays_bytes(n_samples, n_patches, patch_size, n_patterns, regions=None):
     """The dense program's arrays alone, ``P * n * h`` floats of pieces and ``P * n * K * h``
-    of cone rows: what the native solver holds of a dense program (max pooling), without
-    CVXPY's canonicalisation (0.57 GB measured on all digits, 32 patterns, where the CVXPY
-    estimate said 11.6 GiB)."""
-    return 8 * n_patterns * patch_size * (n_samples + n_samples * n_patches)
+    of cone rows per group of patterns (:func:`_blocks`): what the native solver holds of a
+    dense program (max pooling), without CVXPY's canonicalisation (0.57 GB measured on all
+    digits, 32 patterns, where the CVXPY estimate said 11.6 GiB)."""
+    groups, rows = _blocks(n_patches, regions)
+    return 8 * groups * n_patterns * patch_size * (n_samples + n_samples * rows)
 
 
-def dense_program_bytes(n_samples, n_patches, patch_size, n_patterns):
+def dense_program_bytes(n_samples, n_patches, patch_size, n_patterns, regions=None):
     """Peak memory of building and solving the dense program through CVXPY.
 
-    The pieces take ``P * n * h`` floats and the cones ``P * n * K * h``; the solver then holds
-    the constraint matrix of both signs, ``2 * P * n * K * h`` nonzeros.
+    The pieces take ``P * n * h`` floats and the cones ``P * n * K * h`` per group of patterns
+    (:func:`_blocks`); the solver then holds the constraint matrix of both signs,
+    ``2 * P * n * K * h`` nonzeros.
     """
-    rows = n_samples * n_patches
-    arrays = dense_arrays_bytes(n_samples, n_patches, patch_size, n_patterns)
-    return arrays + CVXPY_BYTES_PER_NONZERO * 2 * n_patterns * rows * patch_size
+    groups, rows = _blocks(n_patches, regions)
+    arrays = dense_arrays_bytes(n_samples, n_patches, patch_size, n_patterns, regions)
+    return arrays + CVXPY_BYTES_PER_NONZERO * 2 * groups * n_patterns * n_samples * rows * (
+        patch_size
+    )
 
 
 def circular_program_bytes(n_samples, length, n_patterns):
@@ -92,21 +114,34 @@ def three_layer_program_bytes(n_samples, n_patches, patch_size, n_patterns):
     return dense_program_bytes(n_samples, n_patches, patch_size, n_patterns) * second_layer // 3
 
 
-def operator_bytes(n_samples, n_patches, patch_size, n_patterns):
+def operator_bytes(n_samples, n_patches, patch_size, n_patterns, regions=None):
     """Peak memory of the native solver's matrix-free operator (:class:`PatchOperator`).
 
     One bit per (sample, patch, pattern) for the activation signs, the patch rows twice (a
     margin: the operator shares the estimator's patches where they are contiguous, as they
-    are from :func:`.._patches.extract_patches`), the candidate rows of every pattern, and the
-    32 MB chunks in which signs are computed. The working set's design matrix comes on top; it
-    grows with the number of active groups, not with ``n_patterns``.
+    are from :func:`.._patches.extract_patches`), ``OPERATOR_BYTES_PER_GROUP`` for each group
+    (one per pattern, or per pattern and region, :func:`_blocks`), and the chunks in which
+    signs are computed. The working set's design matrix comes on top; it grows with the
+    number of active groups, not with ``n_patterns``.
     """
     rows = n_samples * n_patches
-    return rows * n_patterns // 8 + 16 * rows * patch_size + 800 * n_patterns + 2**25
+    groups = _blocks(n_patches, regions)[0] * n_patterns
+    return (
+        rows * n_patterns // 8 + 16 * rows * patch_size + OPERATOR_BYTES_PER_GROUP * groups
+    ) + OPERATOR_CHUNK_BYTES
 
 
 def check_program_memory(
-    n_samples, n_patches, patch_size, n_patterns, *, kind, solver, exact=False, at_once=1
+    n_samples,
+    n_patches,
+    patch_size,
+    n_patterns,
+    *,
+    kind,
+    solver,
+    exact=False,
+    at_once=1,
+    regions=None,
 ):
     """MemoryError, naming the fix, when the convex program would not fit in memory.
 
@@ -121,7 +156,8 @@ def check_program_memory(
     patterns are ``n_patterns="exact"``'s;
     ``at_once``: how many outputs' programs are solved at the same time (``n_jobs``
     workers, each with its own: 0.72 GB were measured with one worker and 1.56 GB with
-    two).
+    two); ``regions``: the number of patches of each region of a read-out per region, whose
+    programs have a group per pattern and region (``None``: one group per pattern).
     """
     sizes = (n_samples, n_patches, patch_size, n_patterns)
     fewer = (
@@ -138,18 +174,18 @@ def check_program_memory(
         required = dense_arrays_bytes(*sizes) * second_layer + THREE_LAYER_WORKSPACE
         remedies = f"{fewer} (it grows with their square) or fit on a subset of the samples."
     elif kind == "dense_operator":
-        required = dense_arrays_bytes(*sizes)
+        required = dense_arrays_bytes(*sizes, regions)
     elif kind == "circular":
         required = circular_program_bytes(n_samples, patch_size, n_patterns)
         remedies = f"{fewer}, shorter signals or fewer samples."
     elif kind == "dense":
-        required = dense_program_bytes(*sizes)
+        required = dense_program_bytes(*sizes, regions)
         remedies = (
             f"{fewer}, solver='native' (matrix-free) where the architecture supports it, or "
             "fit on a subset of the samples."
         )
     else:
-        required = operator_bytes(*sizes)
+        required = operator_bytes(*sizes, regions)
     if at_once > 1:
         remedies = f"{remedies[:-1]}, or use a smaller n_jobs."
     check_memory(

@@ -72,6 +72,35 @@ def test_operator_estimate_covers_the_measured_footprint():
     assert 30 * 2**20 <= estimate <= 252 * 2**20
 
 
+@pytest.mark.parametrize(
+    "n_samples, n_patterns, regions, measured_mib",
+    [
+        # peak resident memory of native fits of 28x28 images (K = 676, h = 9), max_iter=2,
+        # above the imports: pooling="none" is a region per patch, a group per pattern and
+        # patch (the estimate once counted one per pattern: 0.04 GiB for 1.5 GiB measured)
+        (20, 100, [1] * 676, 164),
+        (20, 300, [1] * 676, 481),
+        (60, 100, [1] * 676, 185),
+        # global pooling, many patterns: 399 MiB once the signs came in blocks of patterns
+        (20, 100_000, None, 399),
+    ],
+)
+def test_operator_estimate_covers_every_group(n_samples, n_patterns, regions, measured_mib):
+    estimate = operator_bytes(n_samples, 676, 9, n_patterns, regions)
+    assert measured_mib * 2**20 <= estimate <= 2 * measured_mib * 2**20
+
+
+def test_guard_counts_a_group_per_region(monkeypatch):
+    import sklearn_convexcnn._resources as resources
+
+    monkeypatch.setattr(resources, "available_memory", lambda: 2**30)
+    X, y = np.random.default_rng(0).standard_normal((20, 784)), np.zeros(20)
+    reg = ConvexCNNRegressor(input_shape=(28, 28), pooling="none", n_patterns=1000)
+    with pytest.raises(MemoryError, match=r"20 samples x 676 patches .* needs about 1.7 GiB"):
+        reg.fit(X, y)
+    assert not hasattr(reg, "network_")
+
+
 def test_three_layer_estimate_covers_its_measured_footprint():
     # the three-layer program pairs every first-layer pattern with each second-layer one: the
     # two-layer estimate was 8x below these peaks (measured at 042ab11, signals of length 8)

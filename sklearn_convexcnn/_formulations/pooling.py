@@ -360,6 +360,12 @@ class RegionalFormulation:
         self.pools = self.pooling.pools
         self.mode = mode
 
+    @property
+    def region_sizes(self):
+        """The number of patches of each region: the program has a group per pattern and
+        region (what the memory estimates count)."""
+        return [len(pool) for pool in self.pools]
+
     def _region_keys(self, patches, gates):
         for pool in self.pools:
             yield _pattern_keys(self.mode, patches[:, pool], gates)
