@@ -47,7 +47,7 @@ from ._outputs import (
     uncertified_message,
     unconverged_message,
 )
-from ._patches import extract_patches, resolve_geometry
+from ._patches import check_scale, extract_patches, resolve_geometry
 from ._patterns import MAX_EXACT_PATTERNS, TooManyPatterns
 from ._resources import check_patches_memory, check_program_memory, patches_bytes
 from ._solvers import CVXPY_SOLVERS
@@ -596,7 +596,9 @@ class _BaseConvexCNN(BaseEstimator):
         Raises
         ------
         ValueError
-            If a parameter or the data is invalid; the message names the fix.
+            If a parameter or the data is invalid (NaN or infinity, entries of ``X`` or real
+            targets beyond ``1e75`` in magnitude, a shape ``input_shape`` does not describe);
+            the message names the fix.
         MemoryError
             If the patches or the program would not fit in memory (before allocating them).
         RuntimeError
@@ -615,6 +617,8 @@ class _BaseConvexCNN(BaseEstimator):
         try:
             X, y = self._validated(X, y, reset=True)
             Y, target_attributes = self._encode_targets(y)
+            check_scale(X, "X")
+            check_scale(Y, "y")  # (a classifier's are +-1)
             labels = _output_labels(target_attributes.get("classes_"), Y.shape[1])
             attributes = self._fit_network(X, Y, labels)
         except BaseException:
@@ -696,6 +700,8 @@ class _BaseConvexCNN(BaseEstimator):
         check_is_fitted(self)
         X, y = self._validated(X, y, reset=False)
         Y, _ = self._encode_targets(y, reset=False)
+        check_scale(X, "X")
+        check_scale(Y, "y")
         n_outputs = self._fitted_program.n_outputs
         if Y.shape[1] != n_outputs:
             raise ValueError(

@@ -58,6 +58,26 @@ class PatchGeometry:
         return (*self.kernel_size, self.n_channels)
 
 
+# The largest magnitude of X, and of real targets, that the programs take. The native
+# solver's products reach the fourth power of X's scale: from 1e80 on they overflow (with
+# warnings; the fits stayed right), and from about 1e150 its projections fail on infinities;
+# the squared loss of targets beyond 1e154 is infinite.
+MAX_DATA_SCALE = 1e75
+
+
+def check_scale(values, name):
+    """ValueError, naming the fix, where an entry of ``values`` (``X``, or the real targets
+    ``y``) is beyond ``MAX_DATA_SCALE`` in magnitude."""
+    largest = float(np.max(np.abs(values), initial=0.0))
+    if largest > MAX_DATA_SCALE:
+        raise ValueError(
+            f"{name} has entries of magnitude up to {largest:.3g}; the convex program takes "
+            f"them only up to {MAX_DATA_SCALE:.0e} (its products of up to four of them "
+            f"overflow float64). Scale {name} to about unit size, e.g. divide it by its "
+            "largest entry, and choose beta for the scaled data."
+        )
+
+
 def invalid_entries(value):
     """Entries of ``value`` (a scalar or a sequence) that are not integers >= 1.
 

@@ -10,7 +10,7 @@ from ._compat import Interval, StrOptions, validate_params
 from ._formulations.two_layer import POOLINGS, READOUTS, make_formulation
 from ._losses import best_intercept, centred_targets
 from ._optimality import dual_point, max_pattern_price
-from ._patches import extract_patches, resolve_geometry
+from ._patches import check_scale, extract_patches, resolve_geometry
 from ._resources import check_patches_memory, check_program_memory
 from ._solvers._native import solve_native
 from ._warnings import warn
@@ -144,7 +144,8 @@ def convex_cnn_path(
         and ``eps`` positive, ``eps`` at most 1, ``betas`` finite and positive) or not among
         its options (``loss``, ``pooling``, ``readout``; ``n_patterns="exact"`` included); if
         ``X`` is not 2-D, ``y`` not 1-D with one target per row of ``X``, or either contains
-        NaN or infinity; if ``loss="logistic"`` and ``y`` is not in {-1, +1}, or holds one
+        NaN or infinity, or entries beyond ``1e75`` in magnitude (what float64 computes the
+        program with); if ``loss="logistic"`` and ``y`` is not in {-1, +1}, or holds one
         class only while ``fit_intercept=True``; or if ``betas=None`` and ``beta_max`` is 0
         (the empty network is optimal at every ``beta``).
     MemoryError
@@ -195,14 +196,8 @@ def convex_cnn_path(
         regions, index = np.zeros(gates.shape[1], dtype=int), np.arange(gates.shape[1])
     if betas is None:
         f = np.full(len(y), best_intercept(loss, y) if fit_intercept else 0.0)
-        with np.errstate(over="ignore", invalid="ignore"):  # (an overflow is said below)
-            beta_max = max_pattern_price(operator, dual_point(loss, f, y, fit_intercept))
-        if not np.isfinite(beta_max):
-            raise ValueError(
-                f"convex_cnn_path got betas=None, but beta_max overflows ({beta_max}): X and y "
-                "are too large for float64 (their product does not fit). Standardise X and y, "
-                "or pass betas."
-            )
+        # (finite: X and y are at most MAX_DATA_SCALE)
+        beta_max = max_pattern_price(operator, dual_point(loss, f, y, fit_intercept))
         if not beta_max > 0:
             raise ValueError(
                 "convex_cnn_path got betas=None, but beta_max is 0: the empty network "
@@ -287,6 +282,8 @@ def _check_data(X, y, loss, fit_intercept):
                 "without bound (the program has no minimiser). Pass samples of both classes, "
                 "or fit_intercept=False."
             )
+    check_scale(X, "X")
+    check_scale(y, "y")
     return X, y
 
 

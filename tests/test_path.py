@@ -236,11 +236,23 @@ def test_each_beta_starts_from_the_previous_solution(monkeypatch, data):
         assert intercept_init == previous.intercept
 
 
-def test_a_default_path_whose_beta_max_overflows_is_refused(data):
-    # a review: y of size 1e200 made beta_max inf, and the path "fitted" betas [inf, inf]
+@pytest.mark.parametrize(
+    "x_scale, y_scale, betas, name",
+    [
+        # reviews: y of size 1e200 made beta_max inf, and the path "fitted" betas [inf, inf];
+        # with betas given, y of 1e155 returned objectives [inf] as converged, and X of 1e200
+        # failed inside SciPy's NNLS ("array must not contain infs or NaNs")
+        (1.0, 1e200, None, "y"),
+        (1.0, 1e155, [1.0], "y"),
+        (1e200, 1.0, [1.0], "X"),
+    ],
+)
+def test_data_beyond_what_float64_computes_with_is_refused(data, x_scale, y_scale, betas, name):
     X, y = data
-    with pytest.raises(ValueError, match=r"beta_max overflows \(inf\).*Standardise X and y"):
-        convex_cnn_path(X, y * 1e200, **FAST)
+    with pytest.raises(
+        ValueError, match=rf"^{name} has entries of magnitude up to .*; the convex program takes"
+    ):
+        convex_cnn_path(X * x_scale, y * y_scale, **{**FAST, "betas": betas})
 
 
 def test_logistic_targets_near_plus_minus_one_are_shown_as_they_are(data):

@@ -34,6 +34,31 @@ def test_non_finite_regression_target():
         ConvexCNNRegressor(n_patterns=4).fit(X, y)
 
 
+@pytest.mark.parametrize("architecture", ["two_layer", "three_layer"])
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_inputs_too_large_for_float64_are_refused(Estimator, architecture):
+    # a review: X of 1e200 failed in SciPy's NNLS ("array must not contain infs or NaNs")
+    # after dozens of overflow warnings; the previous model must survive the refusal
+    X, y = _data()
+    est = Estimator(n_patterns=4, architecture=architecture, random_state=0).fit(X, y)
+    prediction = est.predict(X)
+    message = r"^X has entries of magnitude up to [\d.]+e\+200; .* only up to 1e\+75"
+    with pytest.raises(ValueError, match=message):
+        est.fit(X * 1e200, y)
+    np.testing.assert_array_equal(est.predict(X), prediction)
+    if architecture == "two_layer":
+        with pytest.raises(ValueError, match=r"^X has entries of magnitude up to [\d.]+e\+200"):
+            est.certify(X * 1e200, y)
+
+
+@pytest.mark.parametrize("architecture", ["two_layer", "three_layer"])
+def test_regression_targets_too_large_for_float64_are_refused(architecture):
+    # three layers: y of 1e160 raised OverflowError (34, 'Numerical result out of range')
+    X, y = _data()
+    with pytest.raises(ValueError, match=r"^y has entries of magnitude up to 1e\+160; .*Scale y"):
+        ConvexCNNRegressor(n_patterns=4, architecture=architecture).fit(X, y * 1e160)
+
+
 @pytest.mark.parametrize("Estimator", ESTIMATORS)
 def test_wrong_input_shape(Estimator):
     X, y = _data(n_features=10)
