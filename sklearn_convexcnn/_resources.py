@@ -159,6 +159,8 @@ def check_program_memory(
     two); ``regions``: the number of patches of each region of a read-out per region, whose
     programs have a group per pattern and region (``None``: one group per pattern).
     """
+    # (Python ints: a NumPy int64 n_patterns of 2**62 overflowed the estimate to a fit)
+    n_patterns = int(n_patterns)
     sizes = (n_samples, n_patches, patch_size, n_patterns)
     fewer = (
         "Sample the patterns (an int n_patterns) instead of n_patterns='exact'"

@@ -53,6 +53,15 @@ def test_guard_fires_before_allocating():
     )
 
 
+def test_guard_refuses_a_numpy_int_that_would_overflow_its_arithmetic():
+    # a review: np.int64(2**62) overflowed the estimate ("overflow encountered in scalar
+    # multiply"), the guard passed, and NumPy's random generator failed on the array size
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((20, 9)), rng.standard_normal(20)
+    with pytest.raises(MemoryError, match=r"with up to 4611686018427387904 patterns"):
+        ConvexCNNRegressor(n_patterns=np.int64(2**62)).fit(X, y)
+
+
 def test_guard_covers_the_matrix_free_operator_of_the_native_solver():
     # one sign bit per (sample, patch, pattern): 5000 x 36 x 10**8 bits are 2.2 TB
     assert operator_bytes(5000, 36, 9, 10**8) > 2 * 10**12

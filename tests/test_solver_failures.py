@@ -847,3 +847,13 @@ def test_a_fit_that_stops_short_reports_what_its_network_attains(params):
     assert clf.lower_bound_ <= converged.objective_ * (1 + 1e-9)  # a bound on the optimum
     if "activation" in params:  # no gap known, and the point is not optimal: nothing certified
         assert clf.lower_bound_ == -np.inf
+
+
+@pytest.mark.parametrize("solver", ["clarabel", "ecos", "scs"])
+def test_a_max_iter_beyond_the_conic_solvers_range_means_no_limit(data, solver):
+    # a review: Clarabel failed on max_iter=10**18 ("out of range integral type conversion")
+    # and the error advised a larger max_iter
+    X, y = data
+    reg = _regressor(solver=solver, max_iter=10**18).fit(X, y)
+    reference = _regressor(solver=solver).fit(X, y)
+    assert reg.objective_ == pytest.approx(reference.objective_, rel=1e-6)

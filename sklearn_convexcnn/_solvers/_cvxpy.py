@@ -42,6 +42,9 @@ _CVXPY_ADVICE = re.compile(
 
 
 def _solver_options(solver, tol, max_iter):
+    # a larger max_iter means no limit, as it does for the native solver: the conic solvers
+    # take a 32-bit count (Clarabel failed on 10**18 with "out of range integral type")
+    max_iter = min(max_iter, 2**31 - 1)
     if solver == "CLARABEL":
         return {"tol_gap_abs": tol, "tol_gap_rel": tol, "tol_feas": tol, "max_iter": max_iter}
     if solver == "ECOS":
