@@ -42,17 +42,15 @@ def _fitted(estimator, attribute, needs=None):
     return getattr(estimator, attribute)
 
 
-def _check_max_filters(max_filters):
-    """ValueError unless ``max_filters`` is None or a positive int (a negative one sliced the
-    last filters off, 0 drew an empty panel)."""
-    if max_filters is not None and not (
-        isinstance(max_filters, numbers.Integral)
-        and not isinstance(max_filters, bool)
-        and max_filters >= 1
+def _check_positive_int(value, name, none_means):
+    """ValueError unless ``value`` is None or a positive int (a negative ``max_filters``
+    sliced the last filters off, 0 drew an empty panel; ``n_cols=-1`` failed in matplotlib
+    on the figure's size)."""
+    if value is not None and not (
+        isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= 1
     ):
         raise ValueError(
-            f"max_filters must be a positive int or None (all filters), got "
-            f"max_filters={max_filters!r}."
+            f"{name} must be a positive int or None ({none_means}), got {name}={value!r}."
         )
 
 
@@ -105,7 +103,7 @@ def plot_filters(estimator, *, order="norm", max_filters=None, n_cols=None, labe
         If matplotlib is not installed; the message names the extra to install.
     ValueError
         If the estimator is not fitted (NotFittedError), ``order`` is unknown or
-        ``max_filters`` is not a positive int.
+        ``max_filters`` or ``n_cols`` is not a positive int.
 
     Examples
     --------
@@ -121,7 +119,8 @@ def plot_filters(estimator, *, order="norm", max_filters=None, n_cols=None, labe
     """
     if order not in ("norm", "fitted"):
         raise ValueError(f"order must be 'norm' or 'fitted', got order={order!r}.")
-    _check_max_filters(max_filters)
+    _check_positive_int(max_filters, "max_filters", "all filters")
+    _check_positive_int(n_cols, "n_cols", "about the square root of the panels")
     plt = _pyplot()
     images = _filter_images(estimator)
     index = np.arange(len(images))
@@ -197,7 +196,7 @@ def plot_filter_spectra(estimator, *, ax=None, max_filters=None, floor=None):
     >>> ax.get_xlabel()
     'frequency index k'
     """
-    _check_max_filters(max_filters)
+    _check_positive_int(max_filters, "max_filters", "all filters")
     if floor is not None and not (isinstance(floor, numbers.Real) and 0 < floor < 1):
         raise ValueError(
             f"floor must be in (0, 1), the smallest relative magnitude shown on the log scale, "
@@ -256,8 +255,8 @@ def plot_objectives(objectives, optimum, *, ax=None, labels=None, optimum_label=
     ImportError
         If matplotlib is not installed; the message names the extra to install.
     ValueError
-        If ``objectives`` is empty, mixes single runs and groups, or ``labels`` does not name
-        every group.
+        If ``objectives`` is empty, mixes single runs and groups, ``labels`` does not name
+        every group, or ``optimum`` is not a number.
 
     Examples
     --------
@@ -281,6 +280,15 @@ def plot_objectives(objectives, optimum, *, ax=None, labels=None, optimum_label=
             "or a list with one array of objectives per group."
         )
     groups = [np.asarray(group, dtype=float).ravel() for group in groups]
+    if (
+        isinstance(optimum, bool)
+        or np.ndim(optimum) != 0
+        or np.asarray(optimum).dtype.kind not in "iuf"
+    ):
+        raise ValueError(
+            f"optimum must be a number, the convex optimum (an estimator's objective_), got "
+            f"optimum={optimum!r}."
+        )
     if labels is None:
         labels = [f"group {i + 1}" for i in range(len(groups))]
     elif len(labels) != len(groups):

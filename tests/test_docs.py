@@ -197,6 +197,9 @@ def test_plotting_refuses_an_unfitted_estimator():
         ("plot_filter_spectra", dict(max_filters=2.5), r"got max_filters=2\.5\."),
         ("plot_filter_spectra", dict(floor=0.0), r"floor must be in \(0, 1\).*got floor=0\.0"),
         ("plot_filter_spectra", dict(floor=2), r"got floor=2\."),
+        # n_cols=-1 failed in matplotlib ("figure size must be positive finite")
+        ("plot_filters", dict(n_cols=-1), r"n_cols must be a positive int or None .*n_cols=-1\."),
+        ("plot_filters", dict(n_cols=2.5), r"got n_cols=2\.5\."),
     ],
 )
 def test_plotting_parameters_are_checked_by_name(plot, params, message):
@@ -280,6 +283,13 @@ def test_plot_objectives_takes_groups_of_different_sizes():
         assert [len(c.get_offsets()) for c in scalar.collections] == [1]
     with pytest.raises(ValueError, match="objectives mixes single runs and groups of runs"):
         sklearn_convexcnn.plotting.plot_objectives([1.0, [2.0, 3.0]], 0.5)
+    # the optimum is one number (a review: "x" was drawn, [1, 2] failed on its truth value)
+    for optimum in ("x", [1.0, 2.0], True):
+        with pytest.raises(ValueError, match=r"optimum must be a number, .* got optimum="):
+            sklearn_convexcnn.plotting.plot_objectives([1.0], optimum)
+    for optimum in (0.5, np.float64(0.5), np.array(0.5), 1):
+        line = sklearn_convexcnn.plotting.plot_objectives([1.0], optimum).lines[0]
+        assert line.get_ydata()[0] == optimum
 
 
 @pytest.mark.parametrize("architecture", ["two_layer", "circular"])
