@@ -3,6 +3,8 @@ fails at once with the numbers and the remedies instead of exhausting memory."""
 
 import os
 
+from ._patterns import cover_bound
+
 # CVXPY's canonicalisation of the cone constraints plus Clarabel's factorisation, per nonzero of
 # the constraint matrix; measured from 0.67 GB at n=200, K=16, h=5, P=64 (2.0 M nonzeros) to
 # 2.6 GB at n=1000 (10.2 M), see doc/notes/solver-measurements.md: 250-330 bytes.
@@ -39,34 +41,44 @@ def available_memory():
         return None
 
 
-def _blocks(n_patches, regions):
-    """Groups per pattern and rows per sample of each group's cone: one of ``K`` rows, or
-    with a read-out per region (``regions``: the patches of each) one per region, their
-    cones padded to the largest region's rows."""
-    return (len(regions), max(regions)) if regions else (1, n_patches)
+def program_groups(n_samples, patch_size, n_patterns, regions=None):
+    """Groups per sign of a program over ``n_patterns`` gates: one per pattern, or with a
+    read-out per region (``regions``: the number of patches of each) one per pattern that is
+    distinct in a region, at most the cells of the region's arrangement (Cover's bound on
+    its ``n |S|^2`` rows and in-pool differences): an exact enumeration's gates, pooled over
+    all regions, are far more than any one region has (39,568 gates of 200 regions of one
+    patch each, 39,800 groups, not 7.9 million)."""
+    if not regions:
+        return n_patterns
+    return sum(
+        min(n_patterns, cover_bound(n_samples * size * size, patch_size)) for size in regions
+    )
+
+
+def _cone_rows(n_patches, regions):
+    """Rows per sample of each group's cone: ``K``, or with a read-out per region the
+    largest region's (the others' cones are padded)."""
+    return max(regions) if regions else n_patches
 
 
 def dense_arrays_bytes(n_samples, n_patches, patch_size, n_patterns, regions=None):
-    """The dense program's arrays alone, ``P * n * h`` floats of pieces and ``P * n * K * h``
-    of cone rows per group of patterns (:func:`_blocks`): what the native solver holds of a
-    dense program (max pooling), without CVXPY's canonicalisation (0.57 GB measured on all
-    digits, 32 patterns, where the CVXPY estimate said 11.6 GiB)."""
-    groups, rows = _blocks(n_patches, regions)
-    return 8 * groups * n_patterns * patch_size * (n_samples + n_samples * rows)
+    """The dense program's arrays alone, ``n * h`` floats of pieces and ``n * K * h`` of cone
+    rows per group (:func:`program_groups`, :func:`_cone_rows`): what the native solver
+    holds of a dense program (max pooling), without CVXPY's canonicalisation (0.57 GB
+    measured on all digits, 32 patterns, where the CVXPY estimate said 11.6 GiB)."""
+    groups = program_groups(n_samples, patch_size, n_patterns, regions)
+    rows = _cone_rows(n_patches, regions)
+    return 8 * groups * patch_size * (n_samples + n_samples * rows)
 
 
 def dense_program_bytes(n_samples, n_patches, patch_size, n_patterns, regions=None):
-    """Peak memory of building and solving the dense program through CVXPY.
-
-    The pieces take ``P * n * h`` floats and the cones ``P * n * K * h`` per group of patterns
-    (:func:`_blocks`); the solver then holds the constraint matrix of both signs,
-    ``2 * P * n * K * h`` nonzeros.
-    """
-    groups, rows = _blocks(n_patches, regions)
+    """Peak memory of building and solving the dense program through CVXPY: its arrays
+    (:func:`dense_arrays_bytes`), then the constraint matrix of both signs' cones, ``2 * n *
+    K * h`` nonzeros per group."""
+    groups = program_groups(n_samples, patch_size, n_patterns, regions)
+    nonzeros = 2 * groups * n_samples * _cone_rows(n_patches, regions) * patch_size
     arrays = dense_arrays_bytes(n_samples, n_patches, patch_size, n_patterns, regions)
-    return arrays + CVXPY_BYTES_PER_NONZERO * 2 * groups * n_patterns * n_samples * rows * (
-        patch_size
-    )
+    return arrays + CVXPY_BYTES_PER_NONZERO * nonzeros
 
 
 def circular_program_bytes(n_samples, length, n_patterns):
@@ -120,15 +132,14 @@ def operator_bytes(n_samples, n_patches, patch_size, n_patterns, regions=None):
     One bit per (sample, patch, pattern) for the activation signs, the patch rows twice (a
     margin: the operator shares the estimator's patches where they are contiguous, as they
     are from :func:`.._patches.extract_patches`), ``OPERATOR_BYTES_PER_GROUP`` for each group
-    (one per pattern, or per pattern and region, :func:`_blocks`), and the chunks in which
-    signs are computed. The working set's design matrix comes on top; it grows with the
-    number of active groups, not with ``n_patterns``.
+    (:func:`program_groups`), and the chunks in which signs are computed. The working set's
+    design matrix comes on top; it grows with the number of active groups, not with
+    ``n_patterns``.
     """
     rows = n_samples * n_patches
-    groups = _blocks(n_patches, regions)[0] * n_patterns
-    return (
-        rows * n_patterns // 8 + 16 * rows * patch_size + OPERATOR_BYTES_PER_GROUP * groups
-    ) + OPERATOR_CHUNK_BYTES
+    groups = program_groups(n_samples, patch_size, n_patterns, regions)
+    signs, patches = rows * n_patterns // 8, 16 * rows * patch_size
+    return signs + patches + OPERATOR_BYTES_PER_GROUP * groups + OPERATOR_CHUNK_BYTES
 
 
 def check_program_memory(
@@ -188,13 +199,20 @@ def check_program_memory(
         )
     else:
         required = operator_bytes(*sizes, regions)
+    groups = ""
+    if regions:
+        groups = (
+            f" in {len(regions)} regions, each read out on its own (up to "
+            f"{program_groups(n_samples, patch_size, n_patterns, regions)} groups)"
+        )
+        remedies = f"{remedies[:-1]}, or use fewer regions (a larger pool_size, or readout='sum')."
     if at_once > 1:
         remedies = f"{remedies[:-1]}, or use a smaller n_jobs."
     check_memory(
         at_once * required,
         f"The {'matrix-free ' if kind == 'operator' else ''}convex program for {n_samples} "
         f"samples x {n_patches} patches of size {patch_size} with up to {n_patterns} "
-        f"patterns (solver={solver!r}"
+        f"patterns{groups} (solver={solver!r}"
         + (f"; {at_once} outputs' programs at once, n_jobs)" if at_once > 1 else ")"),
         remedies,
     )

@@ -10,6 +10,7 @@ from sklearn_convexcnn._resources import (
     check_memory,
     dense_program_bytes,
     operator_bytes,
+    program_groups,
     three_layer_program_bytes,
 )
 
@@ -99,13 +100,35 @@ def test_operator_estimate_covers_every_group(n_samples, n_patterns, regions, me
     assert measured_mib * 2**20 <= estimate <= 2 * measured_mib * 2**20
 
 
+def test_groups_of_an_exact_regional_program_are_counted_per_region():
+    # a review: the enumeration's gates pooled over all regions were counted in every
+    # region: 39,568 gates of 199 one-patch regions were 7.9 million groups (19.3 GiB) for
+    # a fit that peaked at 289 MiB with its 39,800 groups
+    from sklearn_convexcnn._formulations.two_layer import make_formulation
+    from sklearn_convexcnn._patches import extract_patches, resolve_geometry
+
+    assert program_groups(100, 2, 39_568, [1] * 199) == 39_800
+    X = np.random.default_rng(0).standard_normal((30, 20))
+    geometry = resolve_geometry(None, 2, 1, 20)
+    patches = extract_patches(X, geometry)
+    formulation = make_formulation("none", None, "sum", geometry.grid_shape)
+    gates = formulation.enumerate_gates(patches)
+    regions, _ = formulation.groups(patches, gates)
+    # Gaussian rows are in general position: each region has exactly Cover's count
+    assert program_groups(30, 2, gates.shape[1], formulation.region_sizes) == len(regions)
+
+
 def test_guard_counts_a_group_per_region(monkeypatch):
     import sklearn_convexcnn._resources as resources
 
     monkeypatch.setattr(resources, "available_memory", lambda: 2**30)
     X, y = np.random.default_rng(0).standard_normal((20, 784)), np.zeros(20)
     reg = ConvexCNNRegressor(input_shape=(28, 28), pooling="none", n_patterns=1000)
-    with pytest.raises(MemoryError, match=r"20 samples x 676 patches .* needs about 1.7 GiB"):
+    message = (
+        r"20 samples x 676 patches .* 1000 patterns in 676 regions, each read out on its own "
+        r"\(up to 676000 groups\) .* needs about 1.7 GiB .*\(a larger pool_size, or readout='sum'"
+    )
+    with pytest.raises(MemoryError, match=message):
         reg.fit(X, y)
     assert not hasattr(reg, "network_")
 
