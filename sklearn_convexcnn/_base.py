@@ -318,8 +318,9 @@ class _BaseConvexCNN(BaseEstimator):
         }
 
     def _formulation(self, geometry):
-        """The convex program's formulation for the architecture parameters."""
-        return make_architecture(
+        """The convex program's formulation for the architecture parameters (checked against
+        ``patterns``: before any pattern is drawn or enumerated)."""
+        formulation = make_architecture(
             self.architecture,
             self.n_layers,
             self.activation,
@@ -328,6 +329,15 @@ class _BaseConvexCNN(BaseEstimator):
             self.readout,
             self.solver,
         ) or make_formulation(self.pooling, self.pool_size, self.readout, geometry.grid_shape)
+        if self.patterns == "generated" and not supports_generation(formulation):
+            raise ValueError(
+                "patterns='generated' needs a two-layer ReLU CNN with one output weight per "
+                "neuron (architecture='two_layer', activation='relu', readout='sum', pooling "
+                f"other than 'none'); got architecture={self.architecture!r}, activation="
+                f"{self.activation!r}, readout={self.readout!r}, pooling={self.pooling!r}. "
+                "Use patterns='sampled'."
+            )
+        return formulation
 
     def _generate(self, patches, formulation, Y, gates, rng, build, labels):
         """Pattern generation from ``gates`` (:func:`._generation.generation_fit`), its
@@ -336,14 +346,6 @@ class _BaseConvexCNN(BaseEstimator):
         Returns the generated gates, the finished solutions, the :class:`Finishing` and the
         generation's fitted attributes.
         """
-        if not supports_generation(formulation):
-            raise ValueError(
-                "patterns='generated' needs a two-layer ReLU CNN with one output weight per "
-                "neuron (architecture='two_layer', activation='relu', readout='sum', pooling "
-                f"other than 'none'); got architecture={self.architecture!r}, activation="
-                f"{self.activation!r}, readout={self.readout!r}, pooling={self.pooling!r}. "
-                "Use patterns='sampled'."
-            )
         gates, solutions, report = generation_fit(
             patches, formulation, Y, gates, rng, n_patterns=self.n_patterns, beta=self.beta,
             loss=self.loss, fit_intercept=self.fit_intercept, program_of=build,
@@ -700,8 +702,6 @@ class _BaseConvexCNN(BaseEstimator):
         check_is_fitted(self)
         X, y = self._validated(X, y, reset=False)
         Y, _ = self._encode_targets(y, reset=False)
-        check_scale(X, "X")
-        check_scale(Y, "y")
         n_outputs = self._fitted_program.n_outputs
         if Y.shape[1] != n_outputs:
             raise ValueError(
@@ -756,8 +756,9 @@ class _BaseConvexCNN(BaseEstimator):
         Raises
         ------
         ValueError
-            For architectures other than the two-layer ReLU CNN, or a ``tol`` or
-            ``max_patterns`` out of range.
+            For architectures other than the two-layer ReLU CNN, a ``tol`` or
+            ``max_patterns`` out of range, or data that ``fit`` would refuse (entries of ``X``
+            or real targets beyond ``1e75`` in magnitude included).
 
         Examples
         --------
@@ -789,6 +790,8 @@ class _BaseConvexCNN(BaseEstimator):
                 "the fitted patterns; is_exact_ says whether that program is exact."
             )
         patches, Y = self._evaluation_data(X, y)
+        check_scale(patches, "X")  # (its programs are the fit's)
+        check_scale(Y, "y")
         try:
             gates = formulation.enumerate_gates(patches, max_patterns=max_patterns)
             check_program_memory(

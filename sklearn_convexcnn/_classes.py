@@ -19,14 +19,14 @@ _PARAMETERS = """\
         per output is exact (under plain weight decay a ReLU neuron shared by outputs would cost
         less, and no exact program is known). Every recovered neuron serves one output, where
         the two agree. ``1.0`` keeps a few to a few dozen neurons on standardised data of a few
-        hundred samples, often fewer than the best accuracy needs (on the full digits, pixels
-        in [0, 1], 2x2 regions: 0.982 test accuracy at ``beta=0.1`` against 0.960 at ``1.0``,
-        doc/pooling_digits.rst); tune it
-        with :class:`~sklearn.model_selection.GridSearchCV`. From a
-        data-dependent value on (``beta_max``, the first ``beta`` of :func:`convex_cnn_path`'s
-        default path) the optimum has no neurons: ``filters_`` is empty and the model predicts
-        a constant (the mean target, or the majority class), as Lasso does above its largest
-        useful ``alpha``; ``verbose=1`` says so.
+        hundred samples, often fewer than the best accuracy needs (on the full digits, pixels in
+        [0, 1], 2x2 regions, squared loss: 0.982 test accuracy at ``beta=0.1`` against 0.960 at
+        ``1.0``, doc/pooling_digits.rst); tune it with
+        :class:`~sklearn.model_selection.GridSearchCV`. From a data-dependent value on
+        (``beta_max``, the first ``beta`` of :func:`convex_cnn_path`'s default path) the optimum
+        has no neurons: ``filters_`` is empty and the model predicts a constant (the mean
+        target, or the majority class), as Lasso does above its largest useful ``alpha``;
+        ``verbose=1`` says so.
 
     kernel_size : int or tuple of int, default=3
         Filter size: an int for signals or square image filters, or one entry per spatial
@@ -131,25 +131,24 @@ _PARAMETERS = """\
     patterns : {"sampled", "generated"}, default="sampled"
         How the program's patterns are chosen (names describe the patterns, as ``n_patterns``
         counts them). ``"sampled"`` solves the program over the ``n_patterns`` patterns as
-        given. ``"generated"`` starts from the same patterns (so its objective is never
-        higher), adds those of a short numpy gradient run of the same network and of 16 data
-        patches, then repeats: from the dual vector ``v`` of the current optimum, search the
-        filter ``u`` maximising ``|v^T g(u)|`` (the dual constraint of the non-convex problem,
+        given. ``"generated"`` starts from the same patterns (so its objective is never higher),
+        adds those of a short numpy gradient run of the same network and of 16 data patches,
+        then repeats: from the dual vector ``v`` of the current optimum, search the filter ``u``
+        maximising ``|v^T g(u)|`` (the dual constraint of the non-convex problem,
         doc/formulations.md §2.3) by multi-start ascent, and add its pattern while the maximum
-        exceeds ``beta``, at most ``n_patterns`` oracle patterns. ``dual_check_`` is the
-        final maximum; a ConvergenceWarning says when the search stopped with it above
-        ``beta`` (a better pattern exists: raise ``n_patterns``; on 60 signals of length 10,
-        three seeds, ``beta=0.1``, the default 64 stopped at 1.02-1.07 ``beta`` and 256
-        passed). When every
-        pattern can be
-        enumerated (small filters, or ``n_patterns="exact"``, where generation runs over the
-        enumeration with small programs) the check is exact and ``is_certified_`` says the
-        fit is the global optimum of the non-convex problem. Two-layer ReLU CNNs with
+        exceeds ``beta``, at most ``n_patterns`` oracle patterns. ``dual_check_`` is the final
+        maximum; a ConvergenceWarning says when the search stopped with it above ``beta`` (a
+        better pattern exists: raise ``n_patterns``; on 60 signals of length 10, three seeds,
+        ``beta=0.1``, the default 64 stopped at 1.02-1.07 ``beta`` and 256 passed). When every
+        pattern can be enumerated (small filters, or ``n_patterns="exact"``, where generation
+        runs over the enumeration with small programs) the check is exact and ``is_certified_``
+        says the fit is the global optimum of the non-convex problem. Two-layer ReLU CNNs with
         ``readout="sum"`` only. The default is ``"sampled"`` because of cost
-        (``benchmarks/bench_patterns.py``, ``n_patterns=128``): ``"generated"`` reached objectives
-        16-22 % lower than ``"sampled"`` and below the best of 10 Adam restarts of the same network
-        on all three problems (by 0.02-0.40 %), in 0.07-0.18 times the restarts' wall time, but
-        17-34 times the time of ``"sampled"``; use it when the objective matters more than the time.
+        (``benchmarks/bench_patterns.py``, ``n_patterns=128``): ``"generated"`` reached
+        objectives 16-22 % lower than ``"sampled"`` and below the best of 10 Adam restarts of
+        the same network on all three problems (by 0.02-0.40 %), in 0.07-0.18 times the
+        restarts' wall time, but 17-34 times the time of ``"sampled"``; use it when the
+        objective matters more than the time.
 
     prune : bool, default=True
         Whether to prune the solution to a minimal network (doc/formulations.md §2.4): group

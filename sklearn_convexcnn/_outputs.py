@@ -290,11 +290,9 @@ def solve_output(program, y, output, n_outputs, options, dense_program=None, **w
             elif stopped is not None:
                 solution = stopped
     if solution is None:
-        others = [name for name in ("native", *CVXPY_SOLVERS) if name != options.solver]
         raise NotSolved(
             f"The convex program for output {output} could not be solved ({failure}). Try "
-            f"another solver ({', '.join(map(repr, others))}; 'native' for ReLU CNNs), a "
-            f"larger max_iter (it was {options.max_iter}"
+            f"{_other_solvers(options.solver)}a larger max_iter (it was {options.max_iter}"
             + ("; SCS needs thousands" if options.solver == "scs" else "")
             + "), a larger beta or fewer n_patterns; verbose=2 prints the solver's log."
         ) from failure
@@ -305,6 +303,17 @@ def solve_output(program, y, output, n_outputs, options, dense_program=None, **w
         + (f", {_blas_threads()} BLAS thread(s)" if options.verbose >= 2 else "")
     )
     return dataclasses.replace(solution, intercept=solution.intercept + offset)
+
+
+def _other_solvers(solver):
+    """The solvers a failure of ``solver`` could still try, as advice ("" for "auto", which
+    tries the native solver and CVXPY's)."""
+    if solver == "auto":
+        return ""
+    others = ", ".join(repr(name) for name in CVXPY_SOLVERS if name != solver)
+    if solver == "native":
+        return f"a CVXPY solver ({others}), "
+    return f"another solver ('native' for ReLU and circular CNNs, or {others}), "
 
 
 def solve_and_finish(program, y, output, n_outputs, options, dense_program, warm_start, finishing):

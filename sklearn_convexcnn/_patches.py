@@ -61,7 +61,8 @@ class PatchGeometry:
 # The largest magnitude of X, and of real targets, that the programs take. The native
 # solver's products reach the fourth power of X's scale: from 1e80 on they overflow (with
 # warnings; the fits stayed right), and from about 1e150 its projections fail on infinities;
-# the squared loss of targets beyond 1e154 is infinite.
+# the squared loss of targets beyond 1e154 is infinite. The limit is per array: X and y both
+# at 1e70 gave overflow warnings in the path's products, with finite results.
 MAX_DATA_SCALE = 1e75
 
 

@@ -293,6 +293,17 @@ def test_generated_needs_a_gate_based_formulation(params, given):
         model.fit(X, y)
 
 
+def test_generated_on_another_architecture_is_refused_before_any_enumeration():
+    # a review: the check came after the patterns, so an enumeration too large to run was
+    # refused for its size (or paid for) before the parameters were
+    X = np.random.default_rng(0).standard_normal((200, 64))
+    model = ConvexCNNRegressor(
+        input_shape=(8, 8), readout="dense", pool_size=3, patterns="generated", n_patterns="exact"
+    )
+    with pytest.raises(ValueError, match=r"^patterns='generated' needs a two-layer ReLU CNN"):
+        model.fit(X, X[:, 0])
+
+
 def test_generation_over_the_enumeration_certifies_with_a_small_program():
     X, y, _ = _problem(7)
     common = dict(beta=0.05, kernel_size=2, n_patterns="exact", tol=1e-8, random_state=0)

@@ -69,8 +69,8 @@ def test_explicit_solver_failure_is_an_error(monkeypatch, data, failure, message
     X, y = data
     _force(monkeypatch, {"CLARABEL"}, **failure)
     remedy = (
-        r"Try another solver \('native', 'ecos', 'scs'; 'native' for ReLU CNNs\), a larger "
-        r"max_iter \(it was \d+\), a larger beta or fewer n_patterns; verbose=2 prints the "
+        r"Try another solver \('native' for ReLU and circular CNNs, or 'ecos', 'scs'\), a "
+        r"larger max_iter \(it was \d+\), a larger beta or fewer n_patterns; verbose=2 prints the "
         r"solver's log\.$"
     )
     with pytest.raises(RuntimeError, match=rf"could not be solved \(.*{message}.*{remedy}"):
@@ -479,7 +479,9 @@ def test_explicit_native_failure_is_an_error(monkeypatch, data):
 
     monkeypatch.setattr(outputs, "solve_native", failing_native)
     X, y = data
-    with pytest.raises(RuntimeError, match="could not be solved .*InsufficientProgress"):
+    # (the advice names the solvers not tried: a review found 'native' advised after it)
+    advice = r"InsufficientProgress\)\. Try a CVXPY solver \('clarabel', 'ecos', 'scs'\), a larger"
+    with pytest.raises(RuntimeError, match=rf"output 0 could not be solved \(.*{advice}"):
         _regressor(solver="native").fit(X, y)
 
 
