@@ -234,13 +234,13 @@ _PARAMETERS = """\
 
     verbose : int, default=0
         ``1`` prints the fit's progress: the program's size, the native solver's working-set
-        iterations (objective, certified gap, groups and rows kept; a point that satisfies
-        only the cone rows kept so far has no gap yet, "on the kept cone rows") and one line
-        per solved output (numbered from 0, as in warnings and, for a classifier,
-        ``classes_``; with ``n_jobs``, each line of a worker starts with its output,
-        ``[output 3]``). ``2`` also prints the CVXPY
-        solvers' logs and each output's BLAS threads (their "optimal value" is that of the
-        program as solved, rescaled to unit size: not the ``objective_`` of the fit)."""
+        iterations (objective, certified gap, groups and rows kept; a point that satisfies only
+        the cone rows kept so far has no gap yet, "on the kept cone rows") and one line per
+        solved output (numbered from 0, as in warnings and, for a classifier, ``classes_``; with
+        ``n_jobs``, each line of a worker starts with its output, ``[output 3]``). ``2`` also
+        prints the CVXPY solvers' logs and each output's BLAS threads (their "optimal value" is
+        that of the program as solved, rescaled to unit size: not the ``objective_`` of the
+        fit)."""
 
 _ATTRIBUTES = """\
     filters_ : ndarray of shape (n_neurons, patch_size)
