@@ -5,9 +5,12 @@ warm and infeasible starts, on degenerate rows; and the native solver is checked
 same optimum when every face solve fails and the interior point takes over.
 """
 
+import warnings
+
 import cvxpy as cp
 import numpy as np
 import pytest
+from sklearn.exceptions import ConvergenceWarning
 
 from sklearn_convexcnn import ConvexCNNRegressor
 from sklearn_convexcnn._losses import dual_vector, loss_value
@@ -470,3 +473,52 @@ def test_a_numerical_error_inside_the_faces_hands_over_to_the_interior_point(mon
     reg.fit(X, X[:, 0])
     assert failures  # the faces failed, and the interior point certified the optimum
     assert reg.duality_gap_ <= 1e-7 * reg.objective_
+
+
+# An exactness fuzzer's problems (pooling="none", sparse inputs, squared loss): the face
+# system of a nearly degenerate working set asked a group to move 1e12 times its size; the
+# ratio test's tiny limit took a row at a slack of 0.75 of the group for tight, and the point
+# that stopped there for a KKT point. The native solver stalled 1.4e-5 and 2e-6 above the
+# optimum (with a ConvergenceWarning), and solver="auto" kept the second point.
+_SPARSE_ENTRIES = {
+    (0, 4): -0.0009178860092576899, (0, 5): 0.00012129206981900955,
+    (1, 2): 1.1141907501136921e-05, (2, 5): -0.0016245881612147175,
+    (3, 0): -0.0003895861843069188, (3, 3): 0.00047705493945163734,
+    (3, 5): 0.00024164808128440056, (3, 6): -0.00040480246720880924,
+    (4, 0): -0.000288772209921905, (4, 2): 0.0009686090771879235,
+    (5, 4): 0.0011902570426393449, (7, 2): -0.001391138589468332,
+    (7, 4): -0.0011544469682311998, (7, 6): -0.0014376244717643233,
+    (8, 4): 0.0007916746033487815, (8, 5): 0.00035799973924317103,
+}  # fmt: skip
+
+
+def _sparse_problem(case):
+    if case == "small inputs":
+        X = np.zeros((9, 7))
+        for index, value in _SPARSE_ENTRIES.items():
+            X[index] = value
+        y = np.array([1.0, 1, 1, 1, -1, -1, -1, 1, -1])
+        params = dict(beta=4.152682625689058e-06, kernel_size=3, stride=2, n_patterns=4)
+        return X, y, dict(params, random_state=309)
+    rng = np.random.default_rng(282)  # (the fuzzer's draws, in its order)
+    n, d = int(rng.integers(8, 30)), int(rng.integers(6, 12))
+    rng.integers(2, 4), rng.choice([1, 2])
+    scale = 10 ** rng.uniform(-4, 3)
+    X = rng.standard_normal((n, d)) * scale
+    rng.random()
+    X[rng.random(X.shape) < rng.uniform(0.3, 0.8)] = 0.0
+    y = np.where(rng.random(n) < 0.5, 1.0, -1.0)
+    return X, y, dict(beta=0.16016175765269364, kernel_size=2, n_patterns=8, random_state=898)
+
+
+@pytest.mark.parametrize("case", ["small inputs", "unit inputs"])
+def test_a_huge_newton_step_does_not_make_a_slack_row_tight(case):
+    X, y, params = _sparse_problem(case)
+    common = dict(pooling="none", **params)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        native = ConvexCNNRegressor(solver="native", tol=1e-7, **common).fit(X, y)
+    reference = ConvexCNNRegressor(solver="clarabel", tol=1e-9, **common).fit(X, y)
+    assert 0 <= native.duality_gap_ <= 1e-7 * native.objective_
+    assert native.objective_ <= reference.objective_ * (1 + 1e-9)
+    assert native.regularized_objective(X, y) == pytest.approx(native.objective_, rel=1e-9)

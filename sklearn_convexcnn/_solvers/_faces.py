@@ -552,7 +552,12 @@ def _newton_steps(faces, coef, b, tight, max_iter, max_blocked):
         dcoef[active] = np.einsum("aik,ak->ai", padded, step_c.reshape(len(active), faces.h))
         db = step[-1] if faces.fit_intercept else 0.0
         limit, blocking = faces.ratio_test(coef, dcoef)
-        if limit <= 1e-12:  # a row at zero slack blocks the step: it is tight
+        if limit <= 1e-12 and _at_zero_slack(faces, coef, blocking):
+            # a row at zero slack blocks the step: it is tight. (Not every tiny limit: a
+            # nearly singular face system once asked a group to move 1e12 times its size,
+            # a row at a slack of 0.75 of it was taken for tight, and the point that stopped
+            # there was taken for a KKT point, 1.4e-5 above the optimum; such a step goes
+            # on to the line search, which refuses it, and the faces' descent takes over.)
             _block(faces, tight, blocking, blocked)
             changed.add(blocking[0])
             continue
@@ -594,6 +599,12 @@ def _newton_steps(faces, coef, b, tight, max_iter, max_blocked):
             if converged:
                 break
     return coef, b
+
+
+def _at_zero_slack(faces, coef, blocking):
+    """Whether the row ``blocking = (group, row)`` is at zero slack (:func:`_tight`)."""
+    group, row = blocking
+    return bool(_tight(faces.blocks[group][row : row + 1], coef[group])[0])
 
 
 def _block(faces, tight, blocking, blocked):
