@@ -28,8 +28,8 @@ def main(argv=None):
         "--solver",
         default="auto",
         choices=["auto", "native"],  # ("auto" is "native" here)
-        help="CVXPY's solvers are not offered: they take minutes on these programs, and "
-        "Clarabel fails on many logistic ones (docs of ConvexCNNClassifier's solver)",
+        help="CVXPY's solvers are not offered: each class's dense program would take about "
+        "9 GiB, and Clarabel fails on many logistic ones (ConvexCNNClassifier's loss docs)",
     )
     parser.add_argument(
         "--loss", default="logistic", choices=["logistic", "squared"], help="one-vs-rest loss"
