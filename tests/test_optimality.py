@@ -203,17 +203,10 @@ def test_gradient_training_never_beats_the_convex_optimum(problem):
     certificate = model.certify(X, y)
     assert certificate.is_optimal
     patches = extract_patches(X, model.geometry_)
-    enumerated = {
-        c.tobytes() for c in pattern_masks(patches, model.gates_).reshape(-1, model.n_patterns_).T
-    }
     program = TwoLayerFormulation(AveragePooling()).program(patches, model.gates_)
-    index = {
-        key: i
-        for i, key in enumerate(
-            c.tobytes()
-            for c in pattern_masks(patches, model.gates_).reshape(-1, model.n_patterns_).T
-        )
-    }
+    masks = pattern_masks(patches, model.gates_).reshape(-1, model.n_patterns_).T
+    index = {c.tobytes(): i for i, c in enumerate(masks)}  # every enumerated cell's program index
+    enumerated = set(index)
     start, results = time.perf_counter(), []
     for width in (3, n + 5):  # below and above the n + 1 that suffice
         for seed in range(6):
