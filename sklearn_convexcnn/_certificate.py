@@ -49,8 +49,9 @@ class Certificate:
         Number of distinct patterns whose dual constraint was evaluated.
     dual_constraint : float
         ``max_{||u|| <= 1} |v^T g(u)|`` over the checked patterns, largest over the outputs,
-        for the unscaled dual vector ``v`` that gave the bound (an upper bound where it is
-        ``<= beta``). The network is optimal when it is at most ``beta`` and the gap vanishes.
+        for the unscaled dual vector ``v`` that gave the bound (an upper bound; exact above
+        ``beta`` where its projections converged). The network is optimal when it is at most
+        ``beta`` and the gap vanishes.
     beta : float
         The regularisation strength of the fit.
     tol : float

@@ -25,7 +25,7 @@ Nothing here imports scikit-learn.
 """
 
 import numpy as np
-from scipy.optimize import nnls
+from scipy.optimize import lsq_linear, nnls
 from scipy.special import xlogy
 
 from ._formulations._operator import as_operator
@@ -41,7 +41,7 @@ def groups_per_pass(operator):
     return max(1, int(2**24 // max(1, 8 * operator.n_rows)))
 
 
-def _nnls_projection(rows, g):
+def nnls_projection(rows, g):
     """Projection of ``g`` onto ``{u : rows @ u >= 0}`` through the polar cone.
 
     ``Proj_C(g) = g + rows^T lam`` with ``lam = argmin_{lam >= 0} ||g + rows^T lam||``: a
@@ -50,7 +50,10 @@ def _nnls_projection(rows, g):
     """
     if len(rows) == 0:
         return g.copy(), np.zeros(0)
-    lam, _ = nnls(rows.T, -g, maxiter=50 * max(rows.shape))
+    try:
+        lam, _ = nnls(rows.T, -g, maxiter=50 * max(rows.shape))
+    except RuntimeError:  # SciPy's NNLS at its iteration limit: bounded least squares instead
+        lam = lsq_linear(rows.T, -g, bounds=(0.0, np.inf), method="bvls").x
     return g + rows.T @ lam, lam
 
 
@@ -65,7 +68,7 @@ def price_at_zero(rows, g, beta):
     size = float(np.linalg.norm(g))
     if size <= beta:
         return size, None
-    projection, _ = _nnls_projection(rows, g)
+    projection, _ = nnls_projection(rows, g)
     return float(np.linalg.norm(projection)), projection
 
 
@@ -85,9 +88,11 @@ def cone_projections(program, index, G, *, beta=None, tol=1e-10, max_rounds=100,
         The cone of each vector.
     G : ndarray of shape (n_vectors, patch_size)
     beta : float, default=None
-        When given, a vector is settled as soon as its bound is ``<= beta`` (screening: vectors
-        with ``||g|| <= beta`` are never projected); the returned norms are then upper bounds
-        that decide ``<= beta`` exactly, and exact projections for the others.
+        When given, a vector is settled as soon as its bound is ``<= beta`` (screening: a
+        vector with ``||g|| <= beta`` is projected onto its start rows only, never by cutting
+        planes); the returned norms are then upper bounds that decide ``<= beta`` exactly, and
+        exact projections for the others (those whose cutting planes converge within
+        ``max_rounds``).
     tol : float, default=1e-10
         A row counts as violated below ``-tol * ||u|| * row_scale``.
     max_rounds : int, default=100
@@ -119,7 +124,7 @@ def cone_projections(program, index, G, *, beta=None, tol=1e-10, max_rounds=100,
     multipliers = [np.zeros(len(r)) for r in rows]
     for j in range(len(index)):
         if len(rows[j]):
-            U[j], multipliers[j] = _nnls_projection(operator.cone_rows(index[j], rows[j]), G[j])
+            U[j], multipliers[j] = nnls_projection(operator.cone_rows(index[j], rows[j]), G[j])
     norms = np.linalg.norm(U, axis=1)
     settled = norms <= beta if beta is not None else np.zeros(len(index), dtype=bool)
     # A vector in the polar cone projects to 0, which cutting planes approach but never reach
@@ -143,7 +148,7 @@ def cone_projections(program, index, G, *, beta=None, tol=1e-10, max_rounds=100,
                     exact[j] = True
                     continue
                 rows[j] = np.union1d(rows[j], violated)
-                U[j], multipliers[j] = _nnls_projection(operator.cone_rows(index[j], rows[j]), G[j])
+                U[j], multipliers[j] = nnls_projection(operator.cone_rows(index[j], rows[j]), G[j])
                 norm = np.linalg.norm(U[j])
                 exact[j] = norm == 0.0
                 if (beta is not None and norm <= beta) or norm <= zero[j]:
@@ -324,7 +329,8 @@ def pattern_prices(program, v, *, beta=None, tol=1e-10, max_rounds=100):
     beta : float, default=None
         When given, entries at most ``beta`` may be returned as upper bounds (cheap screening:
         ``p_i(g) <= R*(g)``, ``||g||`` for the Euclidean norm); entries above ``beta`` are
-        exact.
+        exact where their cutting planes converge within ``max_rounds`` (upper bounds
+        otherwise).
     tol, max_rounds
         See :func:`cone_projections`.
 

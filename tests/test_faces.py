@@ -14,7 +14,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from sklearn_convexcnn import ConvexCNNRegressor
 from sklearn_convexcnn._losses import dual_vector, loss_value
-from sklearn_convexcnn._optimality import _nnls_projection
+from sklearn_convexcnn._optimality import nnls_projection
 from sklearn_convexcnn._solvers import _faces, _native
 from sklearn_convexcnn._solvers._faces import (
     _TIGHT,
@@ -80,7 +80,7 @@ def _check_kkt_point(M, y, blocks, beta, loss, coef, b):
         correlation = M[:, j * h : (j + 1) * h].T @ v
         norm = np.linalg.norm(coef[j])
         if norm == 0:
-            projection, _ = _nnls_projection(rows, correlation)
+            projection, _ = nnls_projection(rows, correlation)
             assert np.linalg.norm(projection) <= beta * (1 + 1e-7)
             continue
         # the face method's point lies on a face: its tight rows at zero slack to rounding.
@@ -90,7 +90,7 @@ def _check_kkt_point(M, y, blocks, beta, loss, coef, b):
         # -gradient = correlation - beta u must be in the normal cone of the active rows (the
         # rows the face method itself counts as tight)
         active = relative_slacks(rows, coef[j]) <= _TIGHT
-        descent, _ = _nnls_projection(rows[active], correlation - beta * coef[j] / norm)
+        descent, _ = nnls_projection(rows[active], correlation - beta * coef[j] / norm)
         assert np.linalg.norm(descent) <= 1e-6 * beta
 
 
@@ -215,7 +215,7 @@ def test_faces_let_a_group_leave_through_zero():
     # started with every group nonzero at a large beta, most must shrink to exactly zero
     M, y, blocks, beta = _restricted(4, "squared", True)
     beta *= 3
-    start = np.stack([_nnls_projection(rows, np.ones(rows.shape[1]))[0] for rows in blocks])
+    start = np.stack([nnls_projection(rows, np.ones(rows.shape[1]))[0] for rows in blocks])
     start[~np.any(start, axis=1)] = 0.0
     coef, b = solve_on_faces(
         M, M.T @ M, y, start, 0.0, blocks, beta=beta, loss="squared", fit_intercept=True,
@@ -233,7 +233,7 @@ def test_faces_zero_a_group_whose_norm_underflows():
     # is 0 while its entries are not, and the descent's beta * c / ||c|| was NaN
     M, y, blocks, beta = _restricted(0, "squared", True)
     start = np.zeros((len(blocks), blocks[0].shape[1]))
-    inside = _nnls_projection(blocks[1], np.ones(blocks[1].shape[1]))[0]
+    inside = nnls_projection(blocks[1], np.ones(blocks[1].shape[1]))[0]
     start[1] = 1e-181 * inside / np.abs(inside).max()
     assert np.any(start[1]) and np.linalg.norm(start[1]) == 0.0
     coef, b = solve_on_faces(
@@ -459,20 +459,26 @@ def test_newton_stops_relative_to_the_objective_however_small(monkeypatch):
     assert counts[1e-6] == counts[1.0]
 
 
-def test_a_numerical_error_inside_the_faces_hands_over_to_the_interior_point(monkeypatch):
+def test_a_fit_survives_scipys_nnls_at_its_iteration_limit(monkeypatch):
     # scipy's NNLS raises RuntimeError at its iteration limit: that aborted the whole fit
-    failures = []
+    # (from pricing or the certificate), or handed the faces over to the interior point
+    from sklearn_convexcnn import _optimality
 
-    def failing(*args, **kwargs):
-        failures.append(1)
+    calls = []
+
+    def stopped(*args, **kwargs):
+        calls.append(1)
         raise RuntimeError("Maximum number of iterations reached.")
 
-    monkeypatch.setattr(_faces, "_nnls_projection", failing)
+    monkeypatch.setattr(_optimality, "nnls", stopped)
     X = np.random.default_rng(0).standard_normal((30, 8))
     reg = ConvexCNNRegressor(beta=0.1, n_patterns=8, random_state=0, solver="native", n_jobs=1)
-    reg.fit(X, X[:, 0])
-    assert failures  # the faces failed, and the interior point certified the optimum
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        reg.fit(X, X[:, 0])
+    assert calls  # every projection by bounded least squares, and the optimum certified
     assert reg.duality_gap_ <= 1e-7 * reg.objective_
+    assert reg.certify(X, X[:, 0], max_patterns=1).relative_gap <= 1e-7
 
 
 # An exactness fuzzer's problems (pooling="none", sparse inputs, squared loss): the face

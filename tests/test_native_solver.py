@@ -228,6 +228,48 @@ def _unmoved(work, y, b, *args, **kwargs):
     return work.coef, b
 
 
+def test_interior_points_outside_their_kept_rows_are_put_back(monkeypatch):
+    # the feasibility rounds check only the rows not kept yet: a restricted QP whose point
+    # leaves its kept rows (Clarabel's 'AlmostSolved' allows 1e-4) was taken for feasible,
+    # and the solve stalled at a point outside its cones, below the optimum
+    solve_qp = _restricted.solve_qp
+
+    def leaving_qp(M, weights, gram, linear, beta, h, blocks, *args, **kwargs):
+        x, multipliers = solve_qp(M, weights, gram, linear, beta, h, blocks, *args, **kwargs)
+        x = x.copy()
+        for j, rows in enumerate(blocks):
+            c = x[j * h : (j + 1) * h]
+            if len(rows) and c.any():  # across its tightest kept row by 1e-5 of its norm
+                row = rows[np.argmin(rows @ c / np.linalg.norm(rows, axis=1))]
+                c -= 1e-5 * np.linalg.norm(c) * row / np.linalg.norm(row)
+        return x, multipliers
+
+    def no_faces(*args, **kwargs):
+        raise _native.FacesFailed("the interior point's turn")
+
+    reference, problem = _small_solve()
+    monkeypatch.setattr(_restricted, "solve_qp", leaving_qp)
+    monkeypatch.setattr(_native, "solve_on_faces", no_faces)
+    monkeypatch.setattr(_native, "polish", lambda *args, **kwargs: None)
+    solution, _ = _small_solve()
+    patches, gates, _, formulation = problem
+    assert solution.status == "optimal"
+    assert_operator_point_feasible(
+        formulation.operator(patches, gates), solution.coef, rtol=SOLVER_RTOL
+    )
+    assert solution.objective == pytest.approx(reference.objective, rel=1e-8)
+    assert _objective_of(solution, problem) == pytest.approx(solution.objective, rel=1e-12)
+
+
+def test_cone_rows_that_keep_coming_stall_the_solve(monkeypatch):
+    # a group whose violated rows never run out (a degenerate cone) ended the feasibility
+    # rounds after 1000, its point taken for feasible and certified
+    monkeypatch.setattr(_native, "_add_violated_rows", lambda work, add=True: 1)
+    solution, _ = _small_solve()
+    assert solution.status == "stalled"
+    assert not solution.converged
+
+
 def test_native_solver_stops_when_the_objective_stops_decreasing(monkeypatch):
     # restricted solves that never move: pricing keeps finding groups, the objective stays
     monkeypatch.setattr(_native, "_restricted_then_feasible", _unmoved)
@@ -518,6 +560,22 @@ def test_projection_of_a_polar_vector_settles_at_zero():
     U, _, _ = cone_projections(operator, [0], g[None], max_rounds=100)
     assert np.linalg.norm(U) <= 1e-12 * np.linalg.norm(g)
     assert len(calls) < 100
+
+
+def test_projection_survives_scipys_nnls_at_its_iteration_limit(monkeypatch):
+    from sklearn_convexcnn import _optimality
+
+    rng = np.random.default_rng(4)
+    rows, g = rng.standard_normal((30, 5)) + [2.0, 0, 0, 0, 0], 3 * rng.standard_normal(5)
+    expected, _ = _optimality.nnls_projection(rows, g)
+
+    def stopped(*args, **kwargs):
+        raise RuntimeError("Maximum number of iterations reached.")
+
+    monkeypatch.setattr(_optimality, "nnls", stopped)
+    projection, multipliers = _optimality.nnls_projection(rows, g)
+    assert np.all(multipliers >= 0)
+    np.testing.assert_allclose(projection, expected, atol=1e-10 * np.linalg.norm(g))
 
 
 def test_project_onto_cone_matches_qp():
@@ -847,7 +905,7 @@ def test_working_set_drops_zero_groups_and_rebuilds_its_design():
     rng = np.random.default_rng(0)
     pieces, cones = rng.standard_normal((4, 10, 3)), rng.standard_normal((4, 5, 3))
     operator = DenseOperator(GroupProgram(pieces, cones))
-    work = _WorkingSet(operator, 3)
+    work = _WorkingSet(operator)
     for pattern, sign, rows in [(0, 0, [1]), (2, 1, [0, 3]), (3, 0, [])]:
         work.add(pattern, sign, rows)
     work.coef = np.array([[1.0, 0.0, 2.0], [0.0, 0.0, 0.0], [0.5, 0.5, 0.5]])

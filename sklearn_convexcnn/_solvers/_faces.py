@@ -43,7 +43,7 @@ import scipy.linalg
 from scipy.special import expit
 
 from .._losses import dual_vector, loss_value
-from .._optimality import _nnls_projection, price_at_zero
+from .._optimality import nnls_projection, price_at_zero
 
 # A row is tight at ``c`` when its slack is at most this times ``||c|| ||row||``.
 _TIGHT = 1e-9
@@ -70,6 +70,28 @@ def _inside(rows, c):
     if not len(rows):
         return True
     return bool(np.all(rows @ c >= -_TIGHT * np.linalg.norm(c) * np.linalg.norm(rows, axis=1)))
+
+
+def onto_kept_rows(blocks, coef):
+    """``coef`` with each group outside the cone of its kept rows ``blocks[j]`` (beyond the
+    tolerance of :func:`_tight`) replaced by its projection onto that cone; a copy.
+
+    Raises
+    ------
+    FacesFailed
+        If a projection is inaccurate.
+    """
+    coef = np.array(coef, dtype=float)
+    for j, rows in enumerate(blocks):
+        if _inside(rows, coef[j]):
+            continue
+        # (the tolerance of the start's norm: a projection far shorter than its start is
+        # exact only to the rounding of the start)
+        limit = -_TIGHT * np.linalg.norm(coef[j]) * np.linalg.norm(rows, axis=1)
+        coef[j] = nnls_projection(rows, coef[j])[0]
+        if np.any(rows @ coef[j] < limit):
+            raise FacesFailed("inaccurate projection onto a cone")
+    return coef
 
 
 def null_space(rows, h):
@@ -348,16 +370,7 @@ def solve_on_faces(
     faces = _Faces(
         M, gram, y, blocks, beta=beta, loss=loss, fit_intercept=fit_intercept, kkt_tol=kkt_tol
     )
-    coef = np.array(coef, dtype=float)
-    for j, rows in enumerate(blocks):
-        norm = np.linalg.norm(coef[j])
-        if norm == 0 or not len(rows):
-            continue
-        limit = -_TIGHT * norm * np.linalg.norm(rows, axis=1)
-        if np.any(rows @ coef[j] < limit):
-            coef[j] = _nnls_projection(rows, coef[j])[0]
-            if np.any(rows @ coef[j] < limit):
-                raise FacesFailed("inaccurate projection onto a cone")
+    coef = onto_kept_rows(blocks, coef)
     tight = faces.tight_rows(coef)
     stuck = 0
     for change in range(max_changes):
@@ -442,7 +455,7 @@ def _descent(faces, coef, correlations, tight, rounding):
         norm = np.linalg.norm(coef[j])
         gradient = -correlations[j * h : (j + 1) * h] + beta * coef[j] / norm
         rows = faces.blocks[j][tight[j]]
-        d, _ = _nnls_projection(rows, -gradient)
+        d, _ = nnls_projection(rows, -gradient)
         size = np.linalg.norm(d)
         if size <= max(faces.kkt_tol * beta, rounding[j]):
             continue

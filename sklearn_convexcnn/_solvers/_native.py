@@ -64,10 +64,7 @@ from .._optimality import (
     most_violated,
     scaled_dual_objective,
 )
-from ._faces import (
-    FacesFailed,
-    solve_on_faces,
-)
+from ._faces import FacesFailed, onto_kept_rows, solve_on_faces
 from ._restricted import clean, objective, polish, proximal_newton
 from ._solution import CVXPY_ACCURACY, Solution, SolverFailed
 
@@ -123,11 +120,11 @@ def certifiable_gap(y, objective):
 class _WorkingSet:
     """Groups ``(pattern, sign)`` in the working set, their coefficients and kept cone rows."""
 
-    def __init__(self, operator, patch_size):
+    def __init__(self, operator):
         self.operator = operator
-        self.patch_size = patch_size
+        self.patch_size = operator.patch_size
         self.groups = []  # (pattern, sign_index)
-        self.coef = np.zeros((0, patch_size))
+        self.coef = np.zeros((0, self.patch_size))
         self.rows = []  # kept rows of each group's cone (indices)
         self._pieces = {}
         # the design and its Gram matrix change only when groups are added, not when rows are:
@@ -201,20 +198,17 @@ def _restricted_solve(work, y, b, *, beta, loss, fit_intercept, qp_tol, faces=Tr
     n_groups, h = len(work), work.patch_size
     blocks = work.cone_blocks()
     norm = work.operator.norm
+    # (the squared loss's Hessian, the same for both methods: M^T (1 M) = M^T M)
+    gram = work.gram(intercept=fit_intercept) if loss == "squared" else None
     if faces and n_groups:
-        gram = work.gram(intercept=fit_intercept) if loss == "squared" else None
         try:
             return solve_on_faces(
                 M, gram, y, work.coef, b, blocks, beta=beta, loss=loss,
                 fit_intercept=fit_intercept, kkt_tol=100 * qp_tol,
             )  # fmt: skip
-        except (FacesFailed, np.linalg.LinAlgError, RuntimeError):
-            # a failed factorisation, or scipy's NNLS at its iteration limit (RuntimeError),
-            # fails the faces too: the interior point below takes over
-            pass
+        except (FacesFailed, np.linalg.LinAlgError):  # (LinAlgError: a failed factorisation)
+            pass  # the interior point below takes over
     x = np.concatenate([work.coef.ravel(), [b] if fit_intercept else []])
-    # weights 1: M^T (1 M) = M^T M exactly, the cached Gram matrix
-    gram = work.gram(intercept=fit_intercept) if loss == "squared" else None
     x, current, _ = proximal_newton(
         M, y, x, beta=beta, loss=loss, gram=gram, blocks=blocks, patch_size=h, norm=norm,
         qp_tol=qp_tol,
@@ -225,6 +219,12 @@ def _restricted_solve(work, y, b, *, beta, loss, fit_intercept, qp_tol, faces=Tr
 
     coef, b = split(x)
     coef = clean(coef, beta, max(abs(current), 1e-300), norm)
+    # an interior point satisfies the kept rows only to its tolerance (an 'AlmostSolved' QP
+    # to 1e-4): back onto them, as the feasibility rounds check only the rows not kept yet
+    try:
+        coef = onto_kept_rows(blocks, coef)
+    except FacesFailed as exc:
+        raise SolverFailed(f"the restricted problem's point: {exc}") from exc
     x = np.concatenate([coef.ravel(), [b] if fit_intercept else []])
     if not norm.is_euclidean:  # (the polish is Newton's method for Euclidean group norms)
         return split(x)
@@ -467,7 +467,6 @@ def solve_native(
     """
     start_time = time.perf_counter()
     operator = as_operator(program)
-    n_patterns = operator.n_patterns
     y = np.asarray(y, dtype=float)
     b = best_intercept(loss, y) if fit_intercept else 0.0
     if fit_intercept and intercept_init is not None:
@@ -476,7 +475,7 @@ def solve_native(
     # norms), then ever more exactly (:func:`_finer`) when pricing finds nothing to add
     accuracy = (min(1e-9, max(1e-12, 1e-2 * tol)), operator.norm.is_euclidean)
 
-    work, memory = _WorkingSet(operator, operator.patch_size), _PriceMemory()
+    work, memory = _WorkingSet(operator), _PriceMemory()
     if coef_init is not None and _start_from(work, coef_init):
         b = _restricted_then_feasible(work, y, b, beta, loss, fit_intercept, *accuracy)[1]
         memory.remember(work)
@@ -574,7 +573,7 @@ def solve_native(
         # from one feasible point to the next until they stalled)
         work.drop_zero_groups(keep=() if feasible else anchored)
     if status == "optimal":
-        coef = _full_coef(work, n_patterns)
+        coef = _full_coef(work)
     else:
         # the lowest feasible point, not the last: the last restricted problems may have been
         # solved worse (the interior point, after the faces had settled, once ended at 31.2
@@ -669,13 +668,13 @@ class _Lowest:
         if not objective < self.objective - 1e-12 * abs(objective):  # (inf at first)
             return False
         self.objective, self.iteration = objective, iteration
-        self.coef, self.intercept = _full_coef(work, work.operator.n_patterns), intercept
+        self.coef, self.intercept = _full_coef(work), intercept
         return True
 
 
-def _full_coef(work, n_patterns):
+def _full_coef(work):
     """The working set's coefficients as the program's, shape (2, n_patterns, h)."""
-    coef = np.zeros((2, n_patterns, work.patch_size))
+    coef = np.zeros((2, work.operator.n_patterns, work.patch_size))
     for (pattern, sign_index), c in zip(work.groups, work.coef, strict=True):
         coef[sign_index, pattern] = c
     return coef
@@ -702,4 +701,6 @@ def _restricted_then_feasible(
         work.coef = clean(coef, beta, scale, work.operator.norm)
         if not feasibility or _add_violated_rows(work) == 0:
             break
+    else:
+        raise SolverFailed("cone rows of the working set still violated after 1000 rounds")
     return work.coef, b
