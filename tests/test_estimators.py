@@ -185,6 +185,26 @@ def test_set_params_after_fit_does_not_change_what_the_fit_certifies():
     assert certificate.is_optimal
 
 
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"kernel_size": 2},
+        {"kernel_size": 2, "pool_size": 2, "readout": "dense"},
+        {"kernel_size": 2, "activation": "linear"},
+        {"architecture": "circular"},
+        {"kernel_size": 2, "architecture": "three_layer", "n_patterns": 4},
+    ],
+)
+def test_the_network_prints_its_shapes_not_its_arrays(params):
+    X = np.random.default_rng(0).standard_normal((20, 6))
+    reg = ConvexCNNRegressor(beta=0.1, random_state=0, **params).fit(X, X[:, 0])
+    text = repr(reg.network_)
+    name = type(reg.network_).__name__
+    assert text.startswith(f"{name}(n_neurons={reg.network_.n_neurons}, ")
+    assert "filters=<array of shape (" in text
+    assert "\n" not in text and len(text) < 400
+
+
 def test_probabilities_follow_the_fitted_loss():
     # the loss parameter decides until fit; then the fitted network's loss does (a squared
     # fit with set_params(loss="logistic") once gave probabilities of a squared-loss network)

@@ -115,7 +115,7 @@ def circular_geometry(input_shape, n_features):
     return PatchGeometry((n_features,), 1, (n_features,), (1,))
 
 
-@dataclass
+@dataclass(repr=False)  # (Network.__repr__)
 class CircularCNN(Network):
     """``f(x) = sum_j w_j act(x . q_j) + b`` with ``q_j`` the circular convolution of the
     layer filters ``u_{1j}, ..., u_{(L-1)j}``.

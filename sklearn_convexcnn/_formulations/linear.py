@@ -40,7 +40,7 @@ class NuclearProgram:
         return float(np.linalg.svd(Z, compute_uv=False).sum())
 
 
-@dataclass
+@dataclass(repr=False)  # (Network.__repr__)
 class LinearCNN(Network):
     """``f(x) = sum_j w_j mean_k (x_k . u_j) + b`` (pooled), or, with ``output_weights`` of
     shape (n_neurons, n_patches, n_outputs), ``sum_j sum_k w_jk (x_k . u_j) + b`` (no pooling).

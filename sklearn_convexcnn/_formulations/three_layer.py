@@ -119,7 +119,7 @@ def clean_three_layer(program, solution, y, *, beta, loss):
     return dataclasses.replace(solution, coef=coef, objective=objective, duality_gap=gap)
 
 
-@dataclass
+@dataclass(repr=False)  # (Network.__repr__)
 class ThreeLayerCNN(Network):
     """``f(x) = sum_j w2_j (sum_t w1_t mean_k (x_k . u_t)_+ )_+ + b`` over branches ``j``.
 
