@@ -132,8 +132,10 @@ def plot_filters(estimator, *, order="norm", max_filters=None, n_cols=None, labe
     n_panels = max(len(index), 1)
     n_cols = n_cols or int(np.ceil(np.sqrt(n_panels)))
     n_rows = int(np.ceil(n_panels / n_cols))
+    # (wide enough for the title of a network without neurons)
+    width = 1.3 * n_cols + 1.0 if len(index) else 4.5
     fig, axes = plt.subplots(
-        n_rows, n_cols, figsize=(1.3 * n_cols + 1.0, 1.3 * n_rows + 0.4), squeeze=False
+        n_rows, n_cols, figsize=(width, 1.3 * n_rows + 0.4), squeeze=False, layout="constrained"
     )
     limit = float(np.max(np.abs(images[index]))) if len(index) else 1.0
     mappable = None
@@ -205,7 +207,7 @@ def plot_filter_spectra(estimator, *, ax=None, max_filters=None, floor=None):
     spectra = np.abs(np.asarray(_fitted(estimator, "filter_spectra_", "architecture='circular'")))
     plt = _pyplot()
     if ax is None:
-        _, ax = plt.subplots(figsize=(6, 3.5))
+        _, ax = plt.subplots(figsize=(6, 3.5), layout="constrained")
     if not len(spectra):  # (a beta large enough leaves no neuron)
         ax.set_title("no neurons: the network is its intercept")
         return ax
@@ -298,7 +300,7 @@ def plot_objectives(objectives, optimum, *, ax=None, labels=None, optimum_label=
         )
     plt = _pyplot()
     if ax is None:
-        _, ax = plt.subplots(figsize=(6, 4))
+        _, ax = plt.subplots(figsize=(6, 4), layout="constrained")
     rng = np.random.default_rng(0)  # horizontal jitter only, so the dots do not overlap
     for i, group in enumerate(groups):
         ax.scatter(

@@ -297,6 +297,7 @@ def test_plots_of_a_network_without_neurons(architecture):
     # a beta above the largest useful one leaves the intercept alone: not a reason to crash
     pytest.importorskip("matplotlib")
     import matplotlib.pyplot as plt
+    from matplotlib.text import Text
 
     X = np.random.default_rng(0).standard_normal((20, 8))
     reg = ConvexCNNRegressor(beta=100.0, n_patterns=4, architecture=architecture)
@@ -305,6 +306,10 @@ def test_plots_of_a_network_without_neurons(architecture):
     fig = sklearn_convexcnn.plotting.plot_filters(reg)
     assert not any(ax.images for ax in fig.axes)
     assert fig.get_suptitle() == "no neurons: the network is its intercept"
+    fig.canvas.draw()  # (the title once fell off a figure sized for one panel)
+    (title,) = [text for text in fig.findobj(Text) if text.get_text() == fig.get_suptitle()]
+    title = title.get_window_extent()
+    assert 0 <= title.x0 and title.x1 <= fig.bbox.width
     if architecture == "circular":
         ax = sklearn_convexcnn.plotting.plot_filter_spectra(reg)
         assert ax.get_title() == "no neurons: the network is its intercept"
