@@ -739,7 +739,10 @@ class _BaseConvexCNN(BaseEstimator):
             Targets, as passed to ``fit``.
         tol : float, default=1e-6
             Relative gap below which the certificate's ``is_optimal`` holds, if every pattern
-            was checked (``exact``); in (0, 1).
+            was checked (``exact``); in (0, 1). Its default is looser than the estimators'
+            ``tol`` (``1e-7``, their solvers' stopping rule), so that a network fitted to that
+            ``tol`` is called optimal with room to spare; ``1e-6`` is also how closely the
+            tests ask the native solver and CVXPY to agree on an objective.
         max_patterns : int, default=100_000
             Largest Cover bound on the number of patterns that is enumerated.
 

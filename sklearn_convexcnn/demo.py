@@ -25,6 +25,9 @@ def main(argv=None):
     parser.add_argument("--beta", type=float, default=0.1)
     parser.add_argument("--n-jobs", type=int, default=-1, help="classes solved at once")
     parser.add_argument(
+        "--random-state", type=int, default=0, help="seed of the patterns and of the MLP"
+    )
+    parser.add_argument(
         "--solver",
         default="auto",
         choices=["auto", "native"],  # ("auto" is "native" here)
@@ -53,7 +56,7 @@ def main(argv=None):
         loss=args.loss,
         solver=args.solver,
         n_jobs=args.n_jobs,
-        random_state=0,
+        random_state=args.random_state,
     )
     start = time.perf_counter()
     clf.fit(X_train, y_train)
@@ -70,7 +73,7 @@ def main(argv=None):
         "3x3 filters, 2x2 regions of the 6x6 patch grid)"
     )
 
-    mlp = MLPClassifier(max_iter=500, random_state=0)
+    mlp = MLPClassifier(max_iter=500, random_state=args.random_state)
     start = time.perf_counter()
     mlp.fit(X_train, y_train)
     print(
