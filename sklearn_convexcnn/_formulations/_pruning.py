@@ -80,7 +80,7 @@ def clean_groups(program, coef, *, rtol=1e-6, cone_tol=1e-12):
     coef : ndarray of shape (2, n_patterns, patch_size)
         A copy; every non-zero group lies in its cone.
     """
-    from .._optimality import project_onto_cone
+    from .._optimality import groups_per_pass, project_onto_cone
 
     coef = np.array(coef, dtype=float)
     operator = as_operator(program)
@@ -102,8 +102,15 @@ def clean_groups(program, coef, *, rtol=1e-6, cone_tol=1e-12):
     drop_residue(coef, norms)
     sign_index, pattern_index = np.nonzero(np.any(coef, axis=2))
     directions = coef[sign_index, pattern_index] / norms[sign_index, pattern_index][:, None]
-    products = operator.cone_products(directions, pattern_index)
-    outside = products.min(axis=1, initial=0.0) < -cone_tol * operator.row_scale
+    # in blocks of groups: all at once, (groups, rows) products took 1.2 GB for 248 groups of
+    # 3000 signals of 196 patches, 9 times what the solve had used
+    block = groups_per_pass(operator)
+    worst = np.zeros(len(directions))
+    for start in range(0, len(directions), block):
+        part = slice(start, start + block)
+        products = operator.cone_products(directions[part], pattern_index[part])
+        worst[part] = products.min(axis=1, initial=0.0)
+    outside = worst < -cone_tol * operator.row_scale
     all_rows = np.arange(operator.n_rows)
     for s, i in zip(sign_index[outside], pattern_index[outside], strict=True):
         coef[s, i] = project_onto_cone(operator.cone_rows(i, all_rows), coef[s, i])
