@@ -190,24 +190,32 @@ def distinct_hyperplanes(rows):
     unit = rows / np.linalg.norm(rows, axis=1, keepdims=True)
     leading = np.argmax(np.abs(unit) > 1e-8, axis=1)
     unit *= np.sign(unit[np.arange(len(unit)), leading])[:, None]
+    # exact copies first (blank or repeated patches): eight copies of a row filled its
+    # nearest neighbours below, and a near copy of it was never linked
+    unit = unit[first_of_each_pattern(unit.T)]
+    # (a fixed order of the normals, hence of the gates, whatever the order of the rows)
     unit = unit[np.lexsort(np.round(unit, 8).T[::-1])]
     # near copies: the normals linked to one of their nearest within _PARALLEL, one per linked
     # group (neighbours in the sorted order missed a copy whenever a third normal sorted
     # between the two; every pair within _PARALLEL was quadratic on clustered rows: 154 s
-    # for 20,000 rows of 100 + 1e-6 * noise)
+    # for 20,000 rows of 100 + 1e-6 * noise). Of either sign: the sign made positive above
+    # is that of an entry near 1e-8 for some, and differs between near copies
     from scipy.sparse import coo_matrix  # (here: 80 ms more for every worker that imports us)
     from scipy.sparse.csgraph import connected_components
     from scipy.spatial import cKDTree
 
     n = len(unit)
-    _, nearest = cKDTree(unit).query(
-        unit, k=min(_NEAREST, n), distance_upper_bound=_PARALLEL, p=np.inf
-    )
-    nearest = nearest.reshape(n, -1)
-    linked = nearest < n  # (n: none that near)
-    links = coo_matrix(
-        (np.ones(linked.sum()), (np.nonzero(linked)[0], nearest[linked])), shape=(n, n)
-    )
+    tree, sources, targets = cKDTree(unit), [], []
+    for sign in (1.0, -1.0):
+        _, nearest = tree.query(
+            sign * unit, k=min(_NEAREST, n), distance_upper_bound=_PARALLEL, p=np.inf
+        )
+        nearest = nearest.reshape(n, -1)
+        linked = nearest < n  # (n: none that near)
+        sources.append(np.nonzero(linked)[0])
+        targets.append(nearest[linked])
+    sources, targets = np.concatenate(sources), np.concatenate(targets)
+    links = coo_matrix((np.ones(len(sources)), (sources, targets)), shape=(n, n))
     _, group = connected_components(links, directed=False)
     _, first = np.unique(group, return_index=True)
     return unit[np.sort(first)]

@@ -7,6 +7,7 @@ from sklearn_convexcnn import ConvexCNNRegressor
 from sklearn_convexcnn._patterns import (
     MAX_EXACT_PATTERNS,
     all_sign_patterns,
+    arrangement_gates,
     cover_bound,
     distinct_hyperplanes,
     enumerate_gates,
@@ -97,6 +98,22 @@ def test_near_copies_of_a_hyperplane_are_one_wherever_they_sort():
     X = 100 + 1e-6 * rng.standard_normal((500, 12))
     rows = np.stack([X[:, k : k + 3] for k in range(10)], axis=1).reshape(-1, 3)
     assert len(distinct_hyperplanes(rows)) == 1
+
+
+def test_near_copies_are_one_whatever_their_tiny_entries_and_exact_copies():
+    # a review: a normal's sign is made positive at its first entry above 1e-8, which two
+    # near copies can place on opposite sides of zero (then 1e-8 rad apart but far apart as
+    # vectors), and a row repeated eight times filled its nearest neighbours with its copies
+    first, second = np.array([1.5e-8, -1.0, 0.3]), np.array([0.5e-8, -1.0, 0.3])
+    assert len(distinct_hyperplanes(np.stack([first, second]))) == 1
+    a, b = np.array([0.6, 0.8, 0.0]), np.array([0.6, 0.8, 5e-8])
+    for copies in (1, 8, 20):
+        rows = np.concatenate([np.tile(a, (copies, 1)), np.tile(b, (copies, 1))])
+        assert len(distinct_hyperplanes(rows)) == 1
+    # so the arrangement of these rows and five others has Cover's number of cells for six
+    # hyperplanes in general position, not seven
+    rows = np.concatenate([rows, np.random.default_rng(0).standard_normal((5, 3))])
+    assert arrangement_gates(rows).shape[1] == cover_bound(6, 3) == 32
 
 
 def test_rank_deficient_patches_count_in_their_span():
