@@ -156,6 +156,28 @@ def test_estimator_enumerates_with_n_patterns_exact():
         big.fit(rng.standard_normal((200, 20)), rng.standard_normal(200))
 
 
+def test_too_many_patterns_are_refused_from_a_sample_of_the_rows(monkeypatch):
+    # a review: every generated fit asks for the exact patterns up to 20,000, and 4e6 patches
+    # took 32 s and 1.7 GB to be refused, all their hyperplanes found first
+    from sklearn_convexcnn import _patterns
+
+    sizes = []
+    distinct = _patterns.distinct_hyperplanes
+    monkeypatch.setattr(
+        _patterns, "distinct_hyperplanes", lambda rows: sizes.append(len(rows)) or distinct(rows)
+    )
+    rows = np.random.default_rng(0).standard_normal((10_000, 3))
+    with pytest.raises(
+        ValueError, match=r"up to \d+ activation patterns or more .* among 2001 of the 10000 rows"
+    ):
+        arrangement_gates(rows, max_patterns=1000)
+    assert sizes == [2001]
+    # where the sample stays within the limit, every row counts (3 of 10,000 distinct here)
+    sizes.clear()
+    assert arrangement_gates(np.tile(np.eye(3), (3334, 1)), max_patterns=1000).shape[1] == 8
+    assert sizes == [2001, 10_002]
+
+
 @pytest.mark.parametrize("dtype", [bool, np.int64])
 def test_first_of_each_pattern_keeps_the_first_of_every_distinct_column(dtype):
     # boolean keys (average pooling: joint signs) and integer keys (max: winner and sign)
