@@ -6,6 +6,7 @@ from :mod:`._solvers`, and predictions from the recovered network (a
 :class:`~._network.Network`).
 """
 
+import dataclasses
 import hashlib
 import os
 from numbers import Integral, Real
@@ -32,6 +33,7 @@ from ._formulations.pooling import PooledSumFormulation, RegionalFormulation
 from ._formulations.three_layer import ThreeLayerFormulation
 from ._formulations.two_layer import POOLINGS, READOUTS, TwoLayerFormulation, make_formulation
 from ._generation import (
+    GENERATION_TOL,
     generation_attributes,
     generation_fit,
     supports_generation,
@@ -346,11 +348,14 @@ class _BaseConvexCNN(BaseEstimator):
         Returns the generated gates, the finished solutions, the :class:`Finishing` and the
         generation's fitted attributes.
         """
+        # (solved to GENERATION_TOL at least: the check needs it)
+        options = self._solve_options()
+        options = dataclasses.replace(options, tol=min(options.tol, GENERATION_TOL))
         gates, solutions, report = generation_fit(
             patches, formulation, Y, gates, rng, n_patterns=self.n_patterns, beta=self.beta,
             loss=self.loss, fit_intercept=self.fit_intercept, program_of=build,
             solve=lambda program, y, *, output, **warm_start: self._solve(
-                program, y, output, Y.shape[1], labels[output], **warm_start
+                program, y, output, Y.shape[1], labels[output], options, **warm_start
             ),
             log=self._log,
         )  # fmt: skip
@@ -565,10 +570,10 @@ class _BaseConvexCNN(BaseEstimator):
             and self.architecture in ("circular", "three_layer"),
         )
 
-    def _solve(self, program, y, output, n_outputs, label, **warm_start):
+    def _solve(self, program, y, output, n_outputs, label, options=None, **warm_start):
         """Solve one output's program in this process (:func:`._outputs.solve_output`),
         with a ConvergenceWarning, naming the output by ``label``, if it stopped short."""
-        options = self._solve_options()
+        options = options or self._solve_options()
         solution = solve_output(program, y, output, n_outputs, options, **warm_start)
         self._warn_unconverged(solution, label, options)
         return solution

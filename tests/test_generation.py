@@ -336,6 +336,35 @@ def test_generation_with_max_pooling_reaches_the_exact_optimum(seed):
 def test_the_unpassed_check_shows_how_far_above_beta_it_stopped(ratio, shown):
     # found on an ordinary fit: a check at 1.0000312 * beta was shown as "at 1 * beta"
     report = types.SimpleNamespace(
-        passed=False, dual_check=0.5 * ratio, beta=0.5, stop_reason="budget"
+        passed=False, dual_check=0.5 * ratio, beta=0.5, stop_reason="budget", exhaustive=False
     )
     assert f"dual check at {shown} * beta (beta=0.5)" in unpassed_check_message(report)
+
+
+@pytest.mark.parametrize("exhaustive", [False, True])
+def test_an_unpassed_check_advises_the_enumeration_only_where_there_is_one(exhaustive):
+    # patterns='sampled' over the enumeration was advised to fits of an int n_patterns
+    report = types.SimpleNamespace(
+        passed=False, dual_check=0.6, beta=0.5, stop_reason="max_rounds", exhaustive=exhaustive
+    )
+    message = unpassed_check_message(report)
+    assert "it reached its limit of rounds" in message
+    assert ("patterns='sampled' solves the whole enumeration" in message) == exhaustive
+
+
+def test_a_loose_tol_does_not_leave_the_check_above_beta():
+    # the check prices the program's own patterns too: solved to tol=1e-3 they priced above
+    # beta, and 18 of 40 such exact generations stopped unpassed ("only patterns the program
+    # already had"); generation solves to 1e-7 at least
+    rng = np.random.default_rng(22)
+    X = rng.standard_normal((14, 7))
+    y = np.maximum(X[:, 1:4] @ [1.0, -1.0, 0.5], 0) + 0.1 * rng.standard_normal(14)
+    model = ConvexCNNRegressor(
+        beta=0.05, kernel_size=3, tol=1e-3, patterns="generated", n_patterns="exact",
+        random_state=0,
+    )  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        model.fit(X, y)
+    assert model.is_certified_
+    assert model.get_params()["tol"] == 1e-3
