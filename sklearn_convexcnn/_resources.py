@@ -2,6 +2,7 @@
 fails at once with the numbers and the remedies instead of exhausting memory."""
 
 import os
+from pathlib import Path
 
 from ._patterns import cover_bound
 
@@ -26,8 +27,28 @@ OPERATOR_CHUNK_BYTES = 24 * 2**22
 THREE_LAYER_WORKSPACE = 48 * 2**20
 
 
+# Where Linux says which control groups the process is in, and where they are mounted.
+_PROC_CGROUP = Path("/proc/self/cgroup")
+_CGROUP_ROOT = Path("/sys/fs/cgroup")
+# A cgroup limit this large is none (cgroup v1 writes "no limit" as 2**63 rounded to pages).
+_NO_LIMIT = 2**60
+
+
 def available_memory():
-    """Bytes the process can still allocate, or None where the platform does not say."""
+    """Bytes the process can still allocate, or None where the platform does not say.
+
+    What the system has available, but at most what the memory limit of the process's
+    control group leaves (a container's or a CI job's limit: the system's figure is the
+    host's, and a fit it let through would meet the OOM killer instead of an error).
+    """
+    available = _system_available()
+    headroom = _cgroup_headroom()
+    if headroom is None:
+        return available
+    return headroom if available is None else min(available, headroom)
+
+
+def _system_available():
     try:
         with open("/proc/meminfo") as meminfo:
             for line in meminfo:
@@ -39,6 +60,65 @@ def available_memory():
         return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     except (AttributeError, ValueError, OSError):
         return None
+
+
+def _cgroup_headroom():
+    """Bytes below the memory limits of the process's control groups (v2: the group and its
+    ancestors; v1: the memory controller's hierarchical limit), inactive file cache counted
+    as free (the kernel reclaims it first); None where no limit is set or can be read."""
+    try:
+        lines = _PROC_CGROUP.read_text().splitlines()
+        return _headroom(lines)
+    except (OSError, ValueError):  # (not Linux, or files not as documented: no limit known)
+        return None
+
+
+def _headroom(lines):
+    """:func:`_cgroup_headroom` of the lines of ``/proc/self/cgroup``."""
+    headrooms = []
+    for line in lines:
+        _, controllers, path = line.split(":", 2)
+        if controllers == "":  # v2, unified
+            for group in _groups_up_from(_CGROUP_ROOT, path):
+                limit = _read(group / "memory.max")
+                if limit is not None and limit != "max" and int(limit) < _NO_LIMIT:
+                    stat = _stat(group / "memory.stat")
+                    usage = int(_read(group / "memory.current") or 0)
+                    headrooms.append(int(limit) - usage + stat.get("inactive_file", 0))
+        elif "memory" in controllers.split(","):  # v1
+            (group,) = _groups_up_from(_CGROUP_ROOT / "memory", path)[:1]
+            stat = _stat(group / "memory.stat")
+            limit = stat.get("hierarchical_memory_limit", _NO_LIMIT)
+            if limit < _NO_LIMIT:
+                usage = int(_read(group / "memory.usage_in_bytes") or 0)
+                headrooms.append(limit - usage + stat.get("total_inactive_file", 0))
+    return max(0, min(headrooms)) if headrooms else None
+
+
+def _groups_up_from(root, path):
+    """The group ``path`` under ``root`` and its ancestors, innermost first; the root alone
+    where ``path`` is not there (a container sees its own group as the root)."""
+    group = root / path.lstrip("/")
+    if not group.is_dir():
+        return [root]
+    return [group, *[parent for parent in group.parents if root in (parent, *parent.parents)]]
+
+
+def _read(path):
+    try:
+        return path.read_text().strip()
+    except (OSError, ValueError):
+        return None
+
+
+def _stat(path):
+    """``memory.stat`` as a dict of ints (empty where it cannot be read)."""
+    stat = {}
+    for line in (_read(path) or "").splitlines():
+        key, _, value = line.partition(" ")
+        if value.strip().isdigit():
+            stat[key] = int(value)
+    return stat
 
 
 def program_groups(n_samples, patch_size, n_patterns, regions=None):

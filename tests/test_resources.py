@@ -318,3 +318,57 @@ def test_native_solves_are_charged_their_arrays_not_cvxpy(monkeypatch):
     params = dict(input_shape=(8, 8), pooling="max", n_patterns=32, n_jobs=2, random_state=0)
     assert dense_program_bytes(len(X), 36, 9, 32) > 2**30  # what refused it
     ConvexCNNClassifier(**params).fit(X / 16, y)
+
+
+def _cgroups(monkeypatch, tmp_path, membership, files):
+    """A fake /proc/self/cgroup (``membership``) and cgroup tree (``files``: path -> text)."""
+    from sklearn_convexcnn import _resources as resources
+
+    (tmp_path / "proc").write_text(membership)
+    for path, text in files.items():
+        (tmp_path / "cgroup" / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "cgroup" / path).write_text(text)
+    (tmp_path / "cgroup").mkdir(exist_ok=True)
+    monkeypatch.setattr(resources, "_PROC_CGROUP", tmp_path / "proc")
+    monkeypatch.setattr(resources, "_CGROUP_ROOT", tmp_path / "cgroup")
+    monkeypatch.setattr(resources, "_system_available", lambda: 64 * 2**30)
+    return resources
+
+
+def test_a_cgroup_v2_limit_bounds_the_available_memory(monkeypatch, tmp_path):
+    # a container's or CI job's limit: the system's figure is the host's, and a fit let
+    # through on it met the OOM killer, not the guard's error
+    resources = _cgroups(monkeypatch, tmp_path, "0::/ci/job\n", {
+        "ci/memory.max": "4294967296\n",  # 4 GiB for the CI, 1 GiB of it in use
+        "ci/memory.current": "1073741824\n",
+        "ci/job/memory.max": "max\n",  # none for the job itself
+        "ci/job/memory.current": "536870912\n",
+        "ci/memory.stat": "anon 900000000\ninactive_file 1048576\n",
+    })  # fmt: skip
+    assert resources.available_memory() == 3 * 2**30 + 2**20
+    with pytest.raises(MemoryError, match="needs about 4.0 GiB of memory but only 3.0 GiB"):
+        resources.check_memory(4 * 2**30, "The program", "Use less.")
+
+
+def test_a_cgroup_v1_limit_bounds_the_available_memory(monkeypatch, tmp_path):
+    resources = _cgroups(monkeypatch, tmp_path, "4:memory:/docker/abc\n3:cpu:/\n", {
+        "memory/docker/abc/memory.stat": (
+            "cache 5\nhierarchical_memory_limit 2147483648\ntotal_inactive_file 0\n"
+        ),
+        "memory/docker/abc/memory.usage_in_bytes": "1073741824\n",
+    })  # fmt: skip
+    assert resources.available_memory() == 2**30
+
+
+@pytest.mark.parametrize(
+    "membership, files",
+    [
+        ("0::/\n", {}),  # a host: no limit at the root
+        ("0::/job\n", {"job/memory.max": "max\n", "job/memory.current": "5\n"}),
+        ("4:memory:/\n", {"memory/memory.stat": "hierarchical_memory_limit 9223372036854771712\n"}),
+        ("not a cgroup file", {}),
+    ],
+)
+def test_without_a_cgroup_limit_the_system_figure_stands(monkeypatch, tmp_path, membership, files):
+    resources = _cgroups(monkeypatch, tmp_path, membership, files)
+    assert resources.available_memory() == 64 * 2**30
