@@ -153,8 +153,10 @@ def oracle_search(formulation, patches, v, starts, *, n_steps=40, chunk=128):
 def _interior(U, rng, scale=1e-7):
     """Nudge filters off the cell boundaries they sit on (maximisers of a piecewise-linear
     function lie on faces), so that ``1[X_k g >= 0]`` is the same however it is rounded. The
-    nudged filter's cell has the original filter in its closure, so its dual norm is at least
-    the value found."""
+    nudged filter's cell usually has the original filter in its closure, and its dual norm is
+    then at least the value found; where a hyperplane lay within the nudge of the filter
+    without passing through it, the pattern may be another, which costs a pattern added for
+    nothing, never a wrong check (every check prices the patterns themselves)."""
     return U + scale * _normalize(rng.standard_normal(U.shape)) * np.linalg.norm(
         U, axis=1, keepdims=True
     )

@@ -55,8 +55,9 @@ def first_of_each_pattern(keys):
 
 def row_blocks(n_rows, n_patches, n_columns, max_entries):
     """Slices of the ``n_rows = n_samples * n_patches`` patch rows, about ``max_entries /
-    n_columns`` rows each: whole samples, and whole bytes of packed signs (multiples of 8
-    rows), so each block's signs of ``n_columns`` gates pack on their own."""
+    n_columns`` rows each but at least ``lcm(n_patches, 8)``: whole samples, and whole bytes of
+    packed signs (multiples of 8 rows), so each block's signs of ``n_columns`` gates pack on
+    their own (callers with many columns split the columns too)."""
     unit = math.lcm(n_patches, 8)
     step = max(1, max_entries // max(1, n_columns) // unit) * unit
     for start in range(0, n_rows, step):
