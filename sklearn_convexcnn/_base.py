@@ -44,6 +44,7 @@ from ._outputs import (
     Finishing,
     NotSolved,
     SolveOptions,
+    blas_threads,
     solve_in_worker,
     solve_output,
     uncertified_message,
@@ -348,14 +349,16 @@ class _BaseConvexCNN(BaseEstimator):
         Returns the generated gates, the finished solutions, the :class:`Finishing` and the
         generation's fitted attributes.
         """
-        # (solved to GENERATION_TOL at least: the check needs it)
-        options = self._solve_options()
-        options = dataclasses.replace(options, tol=min(options.tol, GENERATION_TOL))
+        # solved to GENERATION_TOL at least (the check needs it), and warned about only where
+        # the last solve of an output stops short: a round's solve that stopped at max_iter
+        # warned of a point the next round's solve replaced
+        solving = self._solve_options()
+        solving = dataclasses.replace(solving, tol=min(solving.tol, GENERATION_TOL))
         gates, solutions, report = generation_fit(
             patches, formulation, Y, gates, rng, n_patterns=self.n_patterns, beta=self.beta,
             loss=self.loss, fit_intercept=self.fit_intercept, program_of=build,
-            solve=lambda program, y, *, output, **warm_start: self._solve(
-                program, y, output, Y.shape[1], labels[output], options, **warm_start
+            solve=lambda program, y, *, output, **warm_start: solve_output(
+                program, y, output, Y.shape[1], solving, **warm_start
             ),
             log=self._log,
         )  # fmt: skip
@@ -364,11 +367,11 @@ class _BaseConvexCNN(BaseEstimator):
         program = build(patches, gates)  # the program grew with the generated patterns
         finishing = self._finishing(formulation, patches, gates)
         options = self._solve_options()
-        solutions = [
-            finishing(program, solution, Y[:, output], options)
-            for output, solution in enumerate(solutions)
-        ]
-        return gates, solutions, finishing, generation_attributes(report)
+        finished = []
+        for output, solution in enumerate(solutions):
+            self._warn_unconverged(solution, labels[output], solving)
+            finished.append(finishing(program, solution, Y[:, output], options))
+        return gates, finished, finishing, generation_attributes(report)
 
     def _geometry(self, X):
         """Patch geometry of ``X``; circular architectures read the whole row as one patch."""
@@ -411,7 +414,10 @@ class _BaseConvexCNN(BaseEstimator):
         )
 
     def _outputs_at_once(self, n_outputs):
-        """How many outputs' programs ``n_jobs`` solves at the same time."""
+        """How many outputs' programs ``n_jobs`` solves at the same time (one with generated
+        patterns, whose outputs share each round's program: solved in turn)."""
+        if self.patterns == "generated":
+            return 1
         return max(1, min(effective_n_jobs(self.n_jobs), n_outputs))
 
     def _warm_start_key(self, geometry, n_outputs, formulation, X):
@@ -471,17 +477,20 @@ class _BaseConvexCNN(BaseEstimator):
         """One solve per column of ``Y``, each followed by ``finishing``, on ``n_jobs`` workers;
         returns what ``finishing`` returns, per output.
 
-        Each worker process limits its BLAS threads to its share of the cores (no
-        oversubscription) and records its warnings, which are issued again here: warnings
-        raised in another process would otherwise never reach the caller (threads of this
-        process, joblib's threading backend, do neither: :func:`solve_in_worker`). The
-        workers get the solve's options, not the estimator, and joblib's ``delayed``, not
-        scikit-learn's: they never import scikit-learn (:mod:`._outputs`).
+        Each worker process limits its BLAS threads to its share of the cores and to this
+        process's own limit (no oversubscription) and records its warnings, which are issued
+        again here: warnings raised in another process would otherwise never reach the caller
+        (threads of this process, joblib's threading backend, do neither:
+        :func:`solve_in_worker`). The workers get the solve's options, not the estimator, and
+        joblib's ``delayed``, not scikit-learn's: they never import scikit-learn
+        (:mod:`._outputs`).
         """
         n_outputs = Y.shape[1]
         n_jobs = self._outputs_at_once(n_outputs)
-        # joblib's count honours the CPU affinity and a container's quota, os.cpu_count not
-        threads = max(1, cpu_count() // n_jobs) if n_jobs > 1 else None
+        # joblib's count honours the CPU affinity and a container's quota, os.cpu_count not;
+        # and no more than this process has (OMP_NUM_THREADS=1, threadpool_limits: 8 per
+        # worker of 16 cores were set where the caller had limited itself to 1)
+        threads = max(1, min(blas_threads(), cpu_count() // n_jobs)) if n_jobs > 1 else None
         if n_jobs > 1:
             self._log(f"{n_outputs} outputs on {n_jobs} workers, {threads} BLAS thread(s) each")
         options = self._solve_options()
@@ -569,14 +578,6 @@ class _BaseConvexCNN(BaseEstimator):
             native_fallback=self.solver == "auto"
             and self.architecture in ("circular", "three_layer"),
         )
-
-    def _solve(self, program, y, output, n_outputs, label, options=None, **warm_start):
-        """Solve one output's program in this process (:func:`._outputs.solve_output`),
-        with a ConvergenceWarning, naming the output by ``label``, if it stopped short."""
-        options = options or self._solve_options()
-        solution = solve_output(program, y, output, n_outputs, options, **warm_start)
-        self._warn_unconverged(solution, label, options)
-        return solution
 
     def _warn_unconverged(self, solution, label, options):
         message = unconverged_message(solution, label, options)

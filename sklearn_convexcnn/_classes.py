@@ -227,10 +227,10 @@ _PARAMETERS = """\
     n_jobs : int, default=None
         Number of processes solving the outputs' programs (one per class in one-vs-rest, one
         per target column) at the same time. ``None`` means 1 unless in a
-        :func:`joblib.parallel_config` context; ``-1`` means all processors. Each worker
-        limits its BLAS threads to its share of the cores, and warnings raised in workers are
-        issued again by ``fit``. The result does not depend on ``n_jobs`` but for rounding (a
-        worker's BLAS threads sum in another order: of 29 fits, gaps, bounds or filters
+        :func:`joblib.parallel_config` context; ``-1`` means all processors. Each worker limits its
+        BLAS threads to its share of the cores and to the caller's own limit, and warnings raised in
+        workers are issued again by ``fit``. The result does not depend on ``n_jobs`` but for
+        rounding (a worker's BLAS threads sum in another order: of 29 fits, gaps, bounds or filters
         differed in their last digits in 5, objectives and predictions in none). With
         ``patterns="generated"`` the outputs are solved one after another.
 

@@ -300,7 +300,7 @@ def solve_output(program, y, output, n_outputs, options, dense_program=None, **w
         f"output {output} (of {n_outputs}): objective {solution.objective:.6g}, "
         f"{solution.solver} {solution.status} in {solution.n_iter} iterations, "
         f"{time.perf_counter() - start:.2f} s"
-        + (f", {_blas_threads()} BLAS thread(s)" if options.verbose >= 2 else "")
+        + (f", {blas_threads()} BLAS thread(s)" if options.verbose >= 2 else "")
     )
     return dataclasses.replace(solution, intercept=solution.intercept + offset)
 
@@ -587,7 +587,7 @@ def _lower_of(native, cvxpy, dense_program, dense, y, options):
     return dataclasses.replace(lower, duality_gap=gap)
 
 
-def _blas_threads():
+def blas_threads():
     """Threads of the BLAS libraries loaded in this process (the largest pool)."""
     pools = [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
     return max(pools, default=1)

@@ -368,3 +368,45 @@ def test_a_loose_tol_does_not_leave_the_check_above_beta():
         model.fit(X, y)
     assert model.is_certified_
     assert model.get_params()["tol"] == 1e-3
+
+
+def test_only_the_last_solve_of_each_output_warns():
+    # every round's solve warned where it stopped at max_iter (five warnings for one output),
+    # of points the next round replaced, with tol=1e-7 where the user asked 1e-2
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((40, 8))
+    y = np.maximum(X[:, 1:4] @ [1.0, -1.0, 0.5], 0) + 0.1 * rng.standard_normal(40)
+    for max_iter, unconverged in ((2, 0), (1, 1)):
+        model = ConvexCNNRegressor(
+            beta=0.05, patterns="generated", max_iter=max_iter, tol=1e-2, random_state=0
+        )
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            model.fit(X, y)
+        stopped = [w for w in caught if "did not converge" in str(w.message)]
+        assert len(stopped) == unconverged
+        assert (model.duality_gap_ <= 1e-2 * model.objective_) == (unconverged == 0)
+
+
+def test_generated_fits_check_the_memory_of_one_output_at_a_time(monkeypatch):
+    # their outputs are solved in turn whatever n_jobs: a fit that n_jobs=1 could run was
+    # refused with n_jobs=4, advised to use a smaller n_jobs
+    from sklearn_convexcnn import _resources
+
+    X = np.random.default_rng(0).standard_normal((60, 8))
+    y = np.arange(60) % 4
+    required = []
+    check_memory = _resources.check_memory
+
+    def recording(needed, what, *args, **kwargs):
+        required.append((needed, what))
+        return check_memory(needed, what, *args, **kwargs)
+
+    monkeypatch.setattr(_resources, "check_memory", recording)
+    params = dict(beta=0.1, patterns="generated", n_patterns=16, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # (16 patterns stop above beta)
+        ConvexCNNClassifier(n_jobs=1, **params).fit(X, y)
+        one = max(needed for needed, what in required if "program" in what)
+        monkeypatch.setattr(_resources, "available_memory", lambda: int(1.5 * one))
+        ConvexCNNClassifier(n_jobs=4, **params).fit(X, y)

@@ -13,7 +13,7 @@ from joblib.externals.loky import get_reusable_executor
 from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV
-from threadpoolctl import threadpool_info
+from threadpoolctl import threadpool_info, threadpool_limits
 
 from sklearn_convexcnn import ConvexCNNClassifier
 
@@ -152,6 +152,22 @@ def test_workers_do_not_oversubscribe_blas_threads(four_digits, capfd):
     # two workers share the cores: neither may start a BLAS pool sized for all of them
     assert len(threads) == 4
     assert max(threads) <= max(1, cpu_count() // 2)
+
+
+def test_workers_keep_the_callers_blas_thread_limit(four_digits, capfd, monkeypatch):
+    # a worker's share of 16 cores is 8 threads, which it set where the caller had limited
+    # itself to one (OMP_NUM_THREADS=1 on a shared machine): a limit, not a count
+    from sklearn_convexcnn import _base
+
+    X, y = four_digits
+    get_reusable_executor().shutdown(wait=True)
+    monkeypatch.setattr(_base, "cpu_count", lambda: 16)
+    with threadpool_limits(limits=1, user_api="blas"):
+        _classifier(n_jobs=2, verbose=2).fit(X, y)
+    out = capfd.readouterr().out
+    assert "4 outputs on 2 workers, 1 BLAS thread(s) each" in out
+    threads = [int(t) for t in re.findall(r"output \d \(of 4\): .*, (\d+) BLAS thread", out)]
+    assert threads == [1, 1, 1, 1]
 
 
 def test_progress_lines_of_workers_name_their_output(four_digits, capfd):
