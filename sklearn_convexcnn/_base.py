@@ -147,7 +147,11 @@ def _empty_network_message(solutions, Y, beta, tol):
             "no neurons: a solve stopped short of the optimum (see its ConvergenceWarning), "
             "and the model predicts a constant"
         )
-    gaps = [max(solution.duality_gap or 0.0, 0.0) for solution in solutions]
+    if any(
+        solution.duality_gap is None or np.isnan(solution.duality_gap) for solution in solutions
+    ):
+        return "no neurons: the model predicts a constant (no duality gap certifies it optimal)"
+    gaps = [max(solution.duality_gap, 0.0) for solution in solutions]
     if all(
         gap <= max(1e-7 * abs(solution.objective), certifiable_gap(y, solution.objective))
         for gap, solution, y in zip(gaps, solutions, Y.T, strict=True)
@@ -464,14 +468,7 @@ class _BaseConvexCNN(BaseEstimator):
         ):
             return None
         self._log(f"warm start from the previous fit's {self.n_patterns_} patterns")
-        return [
-            # (a model pickled before _NonzeroEntries kept the dense array)
-            {
-                "coef_init": coef.dense() if isinstance(coef, _NonzeroEntries) else coef,
-                "intercept_init": b,
-            }
-            for coef, b in solutions
-        ]
+        return [{"coef_init": coef.dense(), "intercept_init": b} for coef, b in solutions]
 
     def _solve_outputs(self, program, Y, dense_program, warm_starts, finishing, labels):
         """One solve per column of ``Y``, each followed by ``finishing``, on ``n_jobs`` workers;

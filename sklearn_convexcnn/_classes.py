@@ -307,7 +307,9 @@ _ATTRIBUTES = """\
         Three-layer CNNs only: the branch (row of ``output_weights_``) of each filter.
 
     n_patterns_ : int
-        Number of distinct activation patterns in the convex program; with
+        Number of distinct activation patterns in the convex program (on the data that drew
+        them: a warm start on other data keeps the previous fit's, of which some may share a
+        pattern there); with
         ``patterns="generated"``, those of its last program (patterns unused by every output
         are dropped before each re-solve, so some may be unused at the end).
 
@@ -324,8 +326,8 @@ _ATTRIBUTES = """\
     duality_gap_ : float
         Certified duality gap of the returned point, summed over outputs: the program's value
         there minus a lower bound on the optimum from a feasible dual point (the value is
-        ``objective_`` unless ``is_exact_`` is false, where ``objective_`` is the network's,
-        above it). The native solver stops when
+        ``objective_`` unless ``is_exact_`` is false or the solve stopped short, where
+        ``objective_`` is the network's, above it). The native solver stops when
         it is at most ``tol * objective_``; for the CVXPY solvers it is computed after the
         solve (for circular and three-layer CNNs from the solver's own dual point, to about
         ``1e-7`` to ``1e-4`` of the objective, up to ``6e-4`` seen with the logistic loss; a

@@ -236,8 +236,8 @@ def solve_output(program, y, output, n_outputs, options, dense_program=None, **w
 
     Raises
     ------
-    RuntimeError
-        If no solver returned a point.
+    NotSolved
+        If no solver returned a point (a RuntimeError).
     """
     start = time.perf_counter()
     y, offset = centred_targets(y, options.loss, options.fit_intercept)

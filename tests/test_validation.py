@@ -276,6 +276,19 @@ def test_a_beta_too_large_for_any_neuron_is_said_in_verbose(capsys):
     assert "no neurons" not in capsys.readouterr().out
 
 
+def test_no_neurons_without_a_gap_is_not_called_optimal(capsys):
+    # linear CNNs compute no duality gap: an unknown gap was taken for zero, and verbose said
+    # beta was past its largest useful value, with no certificate behind it
+    X = np.random.default_rng(0).standard_normal((20, 6))
+    reg = ConvexCNNRegressor(
+        activation="linear", beta=1e3, kernel_size=2, random_state=0, verbose=1
+    ).fit(X, X[:, 0])
+    assert reg.filters_.shape[0] == 0
+    out = capsys.readouterr().out
+    assert "no neurons: the model predicts a constant (no duality gap certifies it" in out
+    assert "largest useful value" not in out
+
+
 def test_a_constant_model_that_tol_accepted_is_not_blamed_on_beta(capsys):
     # tol=0.99 stopped at the empty network, whose gap (96 % of its objective) it allows,
     # and verbose said that beta=0.1 was past its largest useful value
