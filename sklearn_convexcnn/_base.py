@@ -730,7 +730,8 @@ class _BaseConvexCNN(BaseEstimator):
 
         The bound is the dual objective of the convex program at the dual vector of the
         network's fit (its residual for the squared loss; centred when an intercept is fitted),
-        scaled so that ``max_{||u|| <= 1} |v^T sum_k alpha_k (X_k u)_+| <= beta`` holds over the
+        or of a re-solve polished on the network's own patterns where that is better, scaled
+        so that ``max_{||u|| <= 1} |v^T sum_k alpha_k (X_k u)_+| <= beta`` holds over the
         checked patterns (doc/formulations.md §2.3). Each output (class in one-vs-rest) is a
         separate problem; the bounds are summed.
 

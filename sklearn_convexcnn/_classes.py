@@ -185,7 +185,8 @@ _PARAMETERS = """\
         networks attain their objective (to about ``1e-9``). Where the native solver fails,
         or stalls with a gap above ``1e-5`` times the objective (what the conic solvers
         certify at best), ``"auto"`` also solves the whole program through CVXPY, with a
-        RuntimeWarning, and keeps the better of the two points (each in its cones). Where it
+        RuntimeWarning, and keeps the better of the two points (each in its cones; not with
+        ``patterns="generated"``, whose programs change every round). Where it
         stops at ``max_iter``, ``"auto"`` returns its last point
         with a ConvergenceWarning, as ``"native"`` does. The other way round, where CVXPY
         fails on a circular or three-layer program, or returns a point its certificate rejects
@@ -217,12 +218,14 @@ _PARAMETERS = """\
         the optimum over the kept patterns, as a cold fit with those patterns would give.
         Applies when the program keeps its shape and its patterns (same geometry,
         architecture, ``n_layers``, activation, pooling, read-out, number of outputs,
-        ``n_patterns`` and ``random_state``) and ``patterns="sampled"`` with an int
-        ``n_patterns``; with ``readout="dense"``, ``pooling="none"`` or
-        ``architecture="three_layer"``, whose groups are built from the samples, also the same
-        ``X``. Otherwise the fit starts cold. For a whole path of ``beta`` values see
-        :func:`convex_cnn_path`; :class:`~sklearn.model_selection.GridSearchCV` clones the
-        estimator for every candidate, so it always starts cold.
+        ``n_patterns`` and ``random_state``, compared by value: with ``random_state=None`` a
+        warm refit keeps the previous patterns rather than drawing new ones) and
+        ``patterns="sampled"`` with an int ``n_patterns``; with ``readout="dense"``,
+        ``pooling="none"`` or ``architecture="three_layer"``, whose groups are built from the
+        samples, also the same ``X``. Otherwise the fit starts cold. For a whole path of
+        ``beta`` values see :func:`convex_cnn_path`;
+        :class:`~sklearn.model_selection.GridSearchCV` clones the estimator for every
+        candidate, so it always starts cold.
 
     n_jobs : int, default=None
         Number of processes solving the outputs' programs (one per class in one-vs-rest, one
