@@ -50,10 +50,65 @@ def solve_qp(
     the ``|x|^3`` of the dense ``M^T W M``. Circular programs (full-length filters, most groups
     active) have a thousand variables and more for a hundred samples.
     """
+    status, x, z = _clarabel_qp(
+        M, weights, gram, linear, beta, patch_size, cone_blocks, tol, norm_blocks, coupling
+    )
+    if status != "Solved":
+        # Again in the data's units (the groups scaled so that the largest entry of M is one,
+        # the objective divided by about its size): on inputs of size 1e-3 every QP ended
+        # 'AlmostSolved' or failed, and solves stalled up to 3x above the optimum. Not at
+        # first: on inputs of size 1e3 the scaled QPs stalled where these are solved.
+        units, magnitude = _data_units(
+            M, weights, gram, linear, beta, patch_size * len(cone_blocks)
+        )
+        scaled = (
+            M * units,
+            weights / magnitude,
+            None if gram is None else gram * np.outer(units, units) / magnitude,
+            linear * units / magnitude,
+            beta * units[0] / magnitude,
+        )
+        again = _clarabel_qp(
+            *scaled, patch_size, cone_blocks, tol, norm_blocks,
+            None if coupling is None else coupling * units,
+        )  # fmt: skip
+        if again[0] == "Solved" or status != "AlmostSolved":
+            status, x, z = again[0], again[1] * units, again[2] * magnitude
+    # an almost solved QP (Clarabel's reduced tolerances, 1e-4) is still a step: the
+    # certificate judges where the steps end, and the two-layer solver puts the point back
+    # on the kept rows (_native._restricted_solve)
+    if status not in ("Solved", "AlmostSolved"):
+        n_coef = patch_size * len(cone_blocks)
+        raise SolverFailed(f"the restricted problem ({n_coef} variables) stopped with {status}")
+    return x, z
+
+
+def _data_units(M, weights, gram, linear, beta, n_coef):
+    """Units of the variables (the groups': one over the largest entry of their columns) and
+    of the objective (its size in those units) for :func:`solve_qp`'s second try."""
+    largest = float(np.abs(M[:, :n_coef]).max(initial=0.0))
+    units = np.ones(M.shape[1])
+    units[:n_coef] = 1.0 / largest if largest > 0 else 1.0
+    scaled_gram = None if gram is None else gram * np.outer(units, units)
+    return units, _objective_size(M * units, weights, scaled_gram, linear * units, beta * units[0])
+
+
+def _objective_size(M, weights, gram, linear, beta):
+    """About the size of the QP's optimal value: ``max(|linear|, beta)^2`` over its largest
+    curvature (the value of a one-dimensional model); 1 where that is not positive."""
+    curvature = gram.diagonal() if gram is not None else (M**2).T @ weights
+    size = max(float(np.abs(linear).max(initial=0.0)), beta) ** 2
+    size /= max(float(curvature.max(initial=0.0)), 1e-300)
+    return size if 0 < size < np.inf else 1.0
+
+
+def _clarabel_qp(
+    M, weights, gram, linear, beta, patch_size, cone_blocks, tol, norm_blocks, coupling=None
+):
+    """:func:`solve_qp` by one Clarabel solve; returns its status, ``x`` and ``mu``."""
     import clarabel
 
     n_groups = len(cone_blocks)
-    n_coef = n_groups * patch_size
     n_samples, n_x = M.shape
     h = patch_size
     n_blocks, size, _ = norm_blocks.shape
@@ -125,12 +180,7 @@ def solve_qp(
     solver = clarabel.DefaultSolver(sp.triu(P).tocsc(), q, A, b, cones, settings)
     result = solver.solve()
     status = str(result.status)
-    # an almost solved QP (Clarabel's reduced tolerances, 1e-4) is still a step: the
-    # certificate judges where the steps end, and the two-layer solver puts the point back
-    # on the kept rows (_native._restricted_solve)
-    if status not in ("Solved", "AlmostSolved"):
-        raise SolverFailed(f"the restricted problem ({n_coef} variables) stopped with {status}")
-    return np.asarray(result.x[:n_x]), np.asarray(result.z[A.shape[0] - n_c :])
+    return status, np.asarray(result.x[:n_x]), np.asarray(result.z[A.shape[0] - n_c :])
 
 
 EUCLIDEAN = GroupNorm()
