@@ -64,8 +64,9 @@ def _system_available():
 
 def _cgroup_headroom():
     """Bytes below the memory limits of the process's control groups (v2: the group and its
-    ancestors; v1: the memory controller's hierarchical limit), inactive file cache counted
-    as free (the kernel reclaims it first); None where no limit is set or can be read."""
+    ancestors; v1: the memory controller's hierarchical limit), file cache but shared memory
+    counted as free (the kernel reclaims it before it kills: a container that has read many
+    files has a usage near its limit); None where no limit is set or can be read."""
     try:
         lines = _PROC_CGROUP.read_text().splitlines()
         return _headroom(lines)
@@ -84,14 +85,16 @@ def _headroom(lines):
                 if limit is not None and limit != "max" and int(limit) < _NO_LIMIT:
                     stat = _stat(group / "memory.stat")
                     usage = int(_read(group / "memory.current") or 0)
-                    headrooms.append(int(limit) - usage + stat.get("inactive_file", 0))
+                    cache = stat.get("file", 0) - stat.get("shmem", 0)
+                    headrooms.append(int(limit) - usage + max(cache, 0))
         elif "memory" in controllers.split(","):  # v1
             (group,) = _groups_up_from(_CGROUP_ROOT / "memory", path)[:1]
             stat = _stat(group / "memory.stat")
             limit = stat.get("hierarchical_memory_limit", _NO_LIMIT)
             if limit < _NO_LIMIT:
                 usage = int(_read(group / "memory.usage_in_bytes") or 0)
-                headrooms.append(limit - usage + stat.get("total_inactive_file", 0))
+                cache = stat.get("total_cache", 0) - stat.get("total_shmem", 0)
+                headrooms.append(limit - usage + max(cache, 0))
     return max(0, min(headrooms)) if headrooms else None
 
 

@@ -343,7 +343,7 @@ def test_a_cgroup_v2_limit_bounds_the_available_memory(monkeypatch, tmp_path):
         "ci/memory.current": "1073741824\n",
         "ci/job/memory.max": "max\n",  # none for the job itself
         "ci/job/memory.current": "536870912\n",
-        "ci/memory.stat": "anon 900000000\ninactive_file 1048576\n",
+        "ci/memory.stat": "anon 900000000\nfile 3145728\nshmem 2097152\n",  # 1 MiB free
     })  # fmt: skip
     assert resources.available_memory() == 3 * 2**30 + 2**20
     with pytest.raises(MemoryError, match="needs about 4.0 GiB of memory but only 3.0 GiB"):
@@ -353,7 +353,7 @@ def test_a_cgroup_v2_limit_bounds_the_available_memory(monkeypatch, tmp_path):
 def test_a_cgroup_v1_limit_bounds_the_available_memory(monkeypatch, tmp_path):
     resources = _cgroups(monkeypatch, tmp_path, "4:memory:/docker/abc\n3:cpu:/\n", {
         "memory/docker/abc/memory.stat": (
-            "cache 5\nhierarchical_memory_limit 2147483648\ntotal_inactive_file 0\n"
+            "hierarchical_memory_limit 2147483648\ntotal_cache 0\ntotal_shmem 0\n"
         ),
         "memory/docker/abc/memory.usage_in_bytes": "1073741824\n",
     })  # fmt: skip
