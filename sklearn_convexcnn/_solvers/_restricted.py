@@ -58,20 +58,10 @@ def solve_qp(
         # the objective divided by about its size): on inputs of size 1e-3 every QP ended
         # 'AlmostSolved' or failed, and solves stalled up to 3x above the optimum. Not at
         # first: on inputs of size 1e3 the scaled QPs stalled where these are solved.
-        units, magnitude = _data_units(
-            M, weights, gram, linear, beta, patch_size * len(cone_blocks)
+        scaled, units, magnitude = _in_data_units(
+            M, weights, gram, linear, beta, coupling, patch_size * len(cone_blocks)
         )
-        scaled = (
-            M * units,
-            weights / magnitude,
-            None if gram is None else gram * np.outer(units, units) / magnitude,
-            linear * units / magnitude,
-            beta * units[0] / magnitude,
-        )
-        again = _clarabel_qp(
-            *scaled, patch_size, cone_blocks, tol, norm_blocks,
-            None if coupling is None else coupling * units,
-        )  # fmt: skip
+        again = _clarabel_qp(*scaled[:5], patch_size, cone_blocks, tol, norm_blocks, scaled[5])
         if again[0] == "Solved" or status != "AlmostSolved":
             status, x, z = again[0], again[1] * units, again[2] * magnitude
     # an almost solved QP (Clarabel's reduced tolerances, 1e-4) is still a step: the
@@ -83,23 +73,29 @@ def solve_qp(
     return x, z
 
 
-def _data_units(M, weights, gram, linear, beta, n_coef):
-    """Units of the variables (the groups': one over the largest entry of their columns) and
-    of the objective (its size in those units) for :func:`solve_qp`'s second try."""
+def _in_data_units(M, weights, gram, linear, beta, coupling, n_coef):
+    """:func:`solve_qp`'s problem for its second try, ``(M, weights, gram, linear, beta,
+    coupling)``, with the groups in units of one over the largest entry of their columns and
+    the objective divided by its size there (``max(|linear|, beta)^2`` over the largest
+    curvature, the value of a one-dimensional model); and the two units."""
     largest = float(np.abs(M[:, :n_coef]).max(initial=0.0))
     units = np.ones(M.shape[1])
     units[:n_coef] = 1.0 / largest if largest > 0 else 1.0
-    scaled_gram = None if gram is None else gram * np.outer(units, units)
-    return units, _objective_size(M * units, weights, scaled_gram, linear * units, beta * units[0])
-
-
-def _objective_size(M, weights, gram, linear, beta):
-    """About the size of the QP's optimal value: ``max(|linear|, beta)^2`` over its largest
-    curvature (the value of a one-dimensional model); 1 where that is not positive."""
+    M, linear, beta = M * units, linear * units, beta * units[0]
+    gram = None if gram is None else gram * np.outer(units, units)
     curvature = gram.diagonal() if gram is not None else (M**2).T @ weights
     size = max(float(np.abs(linear).max(initial=0.0)), beta) ** 2
     size /= max(float(curvature.max(initial=0.0)), 1e-300)
-    return size if 0 < size < np.inf else 1.0
+    size = size if 0 < size < np.inf else 1.0
+    scaled = (
+        M,
+        weights / size,
+        None if gram is None else gram / size,
+        linear / size,
+        beta / size,
+        None if coupling is None else coupling * units,
+    )
+    return scaled, units, size
 
 
 def _clarabel_qp(
