@@ -24,6 +24,10 @@ import numpy as np
 
 from ._operator import as_operator
 
+# Groups below this times the largest norm are solver residue (an interior point keeps them
+# near zero rather than at zero): dropped before recovery, left out of the polishing faces.
+RESIDUE = 1e-6
+
 
 def _group_norms(program, coef):
     """``R(c_i)`` and ``R(c'_i)``, shape (2, n_patterns): the program's norm (block norms of
@@ -53,7 +57,7 @@ def _fit_norms(operator, coef):
     return norms
 
 
-def clean_groups(program, coef, *, rtol=1e-6, cone_tol=1e-12):
+def clean_groups(program, coef, *, rtol=RESIDUE, cone_tol=1e-12):
     """``coef`` without its solver residue: tiny groups dropped, the others put in their cones.
 
     Parameters
@@ -119,7 +123,7 @@ def clean_groups(program, coef, *, rtol=1e-6, cone_tol=1e-12):
     return coef
 
 
-def prune_groups(program, coef, *, rtol=1e-6, cone_tol=1e-12, null_tol=1e-12):
+def prune_groups(program, coef, *, rtol=RESIDUE, cone_tol=1e-12, null_tol=1e-12):
     """A solution with the same fit and regulariser and at most ``n + 1`` non-zero groups.
 
     Parameters

@@ -29,15 +29,13 @@ import numpy as np
 from .._losses import loss_value
 from .._network import Network, neuron_penalty, relu_map
 from .._patterns import all_sign_patterns, enumerate_gates, first_of_each_pattern, sample_gates
+from ._pruning import RESIDUE
 from .two_layer import AveragePooling, TwoLayerFormulation
 
 # Largest number of first-layer filters in a random branch that samples a second-layer pattern.
 _MAX_BRANCH_WIDTH = 4
 # Largest number of groups (second-layer patterns x first-layer patterns) enumerated exactly.
 _MAX_EXACT_GROUPS = 20_000
-# Groups below this times the largest norm are solver residue: zeroed before the network is
-# recovered (clean_three_layer), and the solvers do not check their first-layer cone rows.
-RESIDUE = 1e-6
 
 
 @dataclass

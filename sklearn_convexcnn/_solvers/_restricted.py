@@ -18,13 +18,12 @@ import numpy as np
 import scipy.sparse as sp
 
 from .._formulations._program import GroupNorm
+from .._formulations._pruning import RESIDUE
 from .._losses import dual_vector, loss_value
 from .._optimality import price_at_zero
 from ._faces import hessian_weights, newton_step, null_space, weighted_gram
 from ._solution import SolverFailed
 
-# Groups below this times the largest norm are interior-point residue for the polish.
-RESIDUE = 1e-6
 # Smallest Hessian weight of a proximal Newton model, relative to the largest. 1e-12 left
 # the separable circular fit of test_native_solver unbounded; 1e-8 moved the certificate of
 # bad_scales.py's logistic row at scale 100 from 1e-7 of the objective to 3.4e-7.

@@ -43,7 +43,7 @@ import time
 import numpy as np
 import scipy.linalg
 
-from .._formulations.three_layer import RESIDUE
+from .._formulations._pruning import RESIDUE
 from .._losses import best_intercept, loss_value
 from .._optimality import dual_point, scaled_dual_objective
 from ._cvxpy import unit_scales

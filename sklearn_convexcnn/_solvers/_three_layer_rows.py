@@ -13,7 +13,7 @@ The CVXPY back-end (:func:`._cvxpy.solve_program`) and the native solver
 import numpy as np
 
 from .._formulations._program import GroupProgram
-from .._formulations.three_layer import RESIDUE
+from .._formulations._pruning import RESIDUE
 from .._optimality import cone_prices, dual_point, most_violated, scaled_dual_objective
 
 # Rows of each first-layer cone that the cutting planes start from (nearest to the gate), and
