@@ -545,14 +545,14 @@ def solve_native(
         # nor for longer than a stall takes to tell: every _STALL_ITERATIONS iterations a
         # feasible point must have decreased the objective (on the kept rows alone, a cycle of
         # groups that price above beta by rounding would run to max_iter)
-        feasible = (
+        add_rows = (
             not (defer_rows and candidates)
             or n_iter >= max_iter
             or n_iter - lowest.iteration >= _STALL_ITERATIONS
         )
         try:
             b = _restricted_then_feasible(
-                work, y, b, beta, loss, fit_intercept, *accuracy, feasibility=feasible
+                work, y, b, beta, loss, fit_intercept, *accuracy, feasibility=add_rows
             )[1]
         except SolverFailed:
             # the interior point, the last resort, failed (logistic loss on inputs of size
@@ -560,12 +560,11 @@ def solve_native(
             # so far (to 5e-7 of the objective there)
             status = "stalled"
             break
-        if not feasible:
-            # a point on the kept rows may satisfy all the rows (then it is certified at once,
-            # without a solve for them). The rows it violates are not kept: on four digits
-            # classes, keeping them made the next deferred solves 842 factorisations against
-            # 680 (and the solves before the rows waited 1359)
-            feasible = _add_violated_rows(work, add=False) == 0
+        # a point on the kept rows alone may satisfy all the rows (then it is certified at
+        # once, without a solve for them). The rows it violates are not kept: on four digits
+        # classes, keeping them made the next deferred solves 842 factorisations against 680
+        # (and the solves before the rows waited 1359)
+        feasible = add_rows or _add_violated_rows(work, add=False) == 0
         memory.remember(work)
         if feasible:
             anchored = {group for group, c in zip(work.groups, work.coef, strict=True) if c.any()}
