@@ -74,11 +74,29 @@ def _check_rows(X):
             shape = np.shape(X)
         except ValueError:  # (ragged: scikit-learn's validation says so)
             return
-    if len(shape) >= 3:
-        raise ValueError(
-            f"X has shape {tuple(shape)}, but the estimators take one flattened row per "
-            f"sample. Pass X.reshape(len(X), -1) with input_shape={tuple(shape[1:])}."
+    if len(shape) < 3:
+        return
+    shape = tuple(int(size) for size in shape)
+    message = (
+        f"X has shape {shape}, but the estimators take one flattened row per sample, channels last."
+    )
+    if len(shape) == 3:  # (grayscale images or multichannel signals: the shape cannot say)
+        _, a, b = shape
+        message += (
+            f" Pass X.reshape(len(X), -1) with input_shape={(a, b)} for images of {a}x{b} "
+            f"pixels, or with input_shape={(a, 1, b)} and kernel_size=(k, 1) for signals of "
+            f"length {a} with {b} channels."
         )
+    elif len(shape) == 4:
+        _, a, b, c = shape
+        message += (
+            f" Pass X.reshape(len(X), -1) with input_shape={(a, b, c)} for {a}x{b} images "
+            f"with {c} channels; if the channels come first (N, C, H, W, as in PyTorch), "
+            f"np.moveaxis(X, 1, -1).reshape(len(X), -1) with input_shape={(b, c, a)}."
+        )
+    else:
+        message += " Images take input_shape=(H, W, C) at most: two spatial axes."
+    raise ValueError(message)
 
 
 def _spells(value, default):

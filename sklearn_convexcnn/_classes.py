@@ -41,7 +41,10 @@ _PARAMETERS = """\
         Layout of each row of ``X``: ``None`` for a signal of length ``n_features``, ``(L,)``,
         ``(H, W)`` or ``(H, W, C)`` with channels last. Its product must be ``n_features``.
         Images need it: with ``None``, 8x8 digits are read as signals of length 64, whose
-        patches cut across rows (0.68 test accuracy against 0.86 with ``(8, 8)``).
+        patches cut across rows (0.68 test accuracy against 0.86 with ``(8, 8)``). Signals
+        with ``C`` channels are ``(L, 1, C)`` images, with ``kernel_size=(k, 1)``. Arrays with
+        the channels first (``(N, C, H, W)``, PyTorch's layout) are flattened after moving
+        them last: ``np.moveaxis(X, 1, -1).reshape(len(X), -1)``.
 
     architecture : {"two_layer", "circular", "three_layer"}, default="two_layer"
         The network, hence the convex regulariser (doc/formulations.md §7-§8).

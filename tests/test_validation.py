@@ -90,6 +90,40 @@ def test_images_not_flattened_name_the_reshape(Estimator):
         est.regularized_objective(images, y)
 
 
+def test_channels_first_images_name_moveaxis():
+    # a PyTorch-style (N, C, H, W) batch: reshaped as the message's first advice, it would be a
+    # 3x8 image of 8 channels (a review found the old message led there); its second advice
+    # gives the same patches as the channels-last images it describes
+    rng = np.random.default_rng(0)
+    channels_last = rng.standard_normal((12, 6, 6, 3))
+    channels_first = np.moveaxis(channels_last, -1, 1)
+    y = np.arange(12) % 2
+    message = (
+        r"X has shape \(12, 3, 6, 6\), .* channels last.*channels come first \(N, C, H, W.*"
+        r"np.moveaxis\(X, 1, -1\).reshape\(len\(X\), -1\) with input_shape=\(6, 6, 3\)"
+    )
+    with pytest.raises(ValueError, match=message):
+        ConvexCNNClassifier().fit(channels_first, y)
+    advised = np.moveaxis(channels_first, 1, -1).reshape(len(y), -1)
+    np.testing.assert_array_equal(advised, channels_last.reshape(len(y), -1))
+    clf = ConvexCNNClassifier(input_shape=(6, 6, 3), n_patterns=4, random_state=0).fit(advised, y)
+    assert clf.geometry_.spatial_shape == (6, 6) and clf.geometry_.n_channels == 3
+    with pytest.raises(ValueError, match=r"input_shape=\(H, W, C\) at most: two spatial axes"):
+        ConvexCNNClassifier().fit(channels_last[..., None], y)  # (a volume: no advice fits)
+
+
+def test_multichannel_signals_name_their_input_shape():
+    rng = np.random.default_rng(0)
+    signals = rng.standard_normal((12, 10, 2))  # length 10, 2 channels
+    y = rng.standard_normal(12)
+    message = r"or with input_shape=\(10, 1, 2\) and kernel_size=\(k, 1\) for signals of length 10"
+    with pytest.raises(ValueError, match=message):
+        ConvexCNNRegressor().fit(signals, y)
+    reg = ConvexCNNRegressor(input_shape=(10, 1, 2), kernel_size=(3, 1), n_patterns=4)
+    reg.fit(signals.reshape(12, -1), y)
+    assert reg.geometry_.spatial_shape == (10, 1) and reg.geometry_.n_channels == 2
+
+
 def test_one_class():
     X, _ = _data()
     with pytest.raises(ValueError, match="at least 2 classes in y.*only one class: 1"):
