@@ -10,6 +10,8 @@ import numbers
 import numpy as np
 from sklearn.exceptions import NotFittedError
 
+from ._base import _BaseConvexCNN
+
 __all__ = ["plot_filters", "plot_filter_spectra", "plot_objectives"]
 
 _INSTALL_HINT = (
@@ -29,6 +31,17 @@ def _pyplot():
 
 def _fitted(estimator, attribute, needs=None):
     """``estimator.attribute``; ``needs`` names the parameter setting that gives it."""
+    if not isinstance(estimator, _BaseConvexCNN):
+        # (a fitted Pipeline has no filters_ either: "call fit first" misled)
+        where = ""
+        if hasattr(estimator, "steps"):
+            where = " For a Pipeline, pass its last step: pipeline[-1]."
+        elif hasattr(estimator, "best_estimator_"):
+            where = " For a search, pass its best_estimator_."
+        raise TypeError(
+            f"The plot takes a ConvexCNNClassifier or ConvexCNNRegressor, got a "
+            f"{type(estimator).__name__}.{where}"
+        )
     if not hasattr(estimator, attribute):
         if needs is not None and hasattr(estimator, "network_"):  # fitted, but not so
             raise ValueError(

@@ -17,7 +17,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from sklearn.datasets import load_digits
 from sklearn.exceptions import NotFittedError
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import MinMaxScaler
 
 import sklearn_convexcnn
 import sklearn_convexcnn.plotting
@@ -189,6 +193,21 @@ def test_plotting_refuses_an_unfitted_estimator():
         sklearn_convexcnn.plotting.plot_filter_spectra(ConvexCNNClassifier())
 
 
+def test_plotting_names_the_step_of_a_fitted_pipeline_or_search():
+    # a review: a fitted Pipeline was refused as "not fitted ... call fit first"
+    pytest.importorskip("matplotlib")
+    X, y = load_digits(n_class=2, return_X_y=True)
+    cnn = ConvexCNNClassifier(input_shape=(8, 8), kernel_size=3, stride=3, n_patterns=4)
+    pipeline = make_pipeline(MinMaxScaler(), cnn).fit(X[:40], y[:40])
+    with pytest.raises(TypeError, match=r"got a Pipeline\. .*pass its last step: pipeline\[-1\]"):
+        sklearn_convexcnn.plotting.plot_filters(pipeline)
+    search = GridSearchCV(pipeline, {"convexcnnclassifier__beta": [1.0]}, cv=2)
+    with pytest.raises(TypeError, match=r"got a GridSearchCV\. For a search, pass its best_"):
+        sklearn_convexcnn.plotting.plot_filter_spectra(search.fit(X[:40], y[:40]))
+    plt = pytest.importorskip("matplotlib.pyplot")
+    plt.close(sklearn_convexcnn.plotting.plot_filters(pipeline[-1]))
+
+
 @pytest.mark.parametrize(
     "plot, params, message",
     [
@@ -224,9 +243,6 @@ def test_spectra_of_a_two_layer_network_name_the_architecture_they_need():
 
 def test_plot_filters_draws_one_panel_per_filter():
     pytest.importorskip("matplotlib")
-    import numpy as np
-    from sklearn.datasets import load_digits
-
     X, y = load_digits(n_class=2, return_X_y=True)
     clf = ConvexCNNClassifier(
         beta=0.1, input_shape=(8, 8), stride=2, n_patterns=8, random_state=0
