@@ -114,6 +114,9 @@ def plot_filters(estimator, *, order="norm", max_filters=None, n_cols=None, labe
     ------
     ImportError
         If matplotlib is not installed; the message names the extra to install.
+    TypeError
+        If ``estimator`` is not one of the package's estimators (a Pipeline or a search:
+        the message names the step to pass).
     ValueError
         If the estimator is not fitted (NotFittedError), ``order`` is unknown or
         ``max_filters`` or ``n_cols`` is not a positive int.
@@ -195,6 +198,9 @@ def plot_filter_spectra(estimator, *, ax=None, max_filters=None, floor=None):
     ------
     ImportError
         If matplotlib is not installed; the message names the extra to install.
+    TypeError
+        If ``estimator`` is not one of the package's estimators (a Pipeline or a search:
+        the message names the step to pass).
     ValueError
         If the estimator has no ``filter_spectra_`` (not fitted: NotFittedError, or not
         circular), ``max_filters`` is not a positive int or ``floor`` is not in (0, 1).
