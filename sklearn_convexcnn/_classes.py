@@ -275,7 +275,10 @@ _ATTRIBUTES = """\
         evaluates its training objective (with its own penalty) on ``X, y``. A ``TwoLayerCNN``;
         ``RegionalCNN`` for ``readout="dense"`` and ``pooling="none"``; ``CircularCNN``,
         ``ThreeLayerCNN`` and ``LinearCNN`` for the other architectures and
-        ``activation="linear"``.
+        ``activation="linear"``. Its arrays are the fitted attributes of the same names
+        without the trailing underscore (``output_weights``, ``intercept``, ...); its
+        ``forward(patches)`` and ``objective(patches, Y, beta, loss)`` take patches cut by
+        ``geometry_``, not ``X``: use the estimator's methods on ``X``.
 
     objective_ : float
         Optimal value of the convex program, summed over outputs. The recovered network attains
@@ -323,7 +326,9 @@ _ATTRIBUTES = """\
         One filter inside each pattern's cell; ``1[X_k g >= 0]`` recomputes the patterns.
 
     geometry_ : PatchGeometry
-        The resolved input shape, kernel size and stride.
+        The resolved input shape, kernel size and stride: fields ``spatial_shape``
+        (``(L,)`` or ``(H, W)``), ``n_channels``, ``kernel_size`` and ``stride`` (tuples
+        with one entry per spatial axis), and ``grid_shape``, the patch positions per axis.
 
     n_iter_ : int
         Largest number of solver iterations over the outputs (working-set iterations for the
