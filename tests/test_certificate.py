@@ -91,7 +91,13 @@ def test_classifier_certificate_with_each_loss(loss):
     ).fit(X, labels)
     certificate = model.certify(X, labels)
     assert certificate.exact
-    assert certificate.objective == pytest.approx(model.regularized_objective(X, labels))
+    # the network's objective by explicit loops, on the +-1 target of class "yes"
+    signs = np.where(labels == "yes", 1.0, -1.0)[:, None]
+    naive = naive_objective(
+        X, signs, model.filters_, model.output_weights_, model.intercept_, 0.05, loss, (7,),
+        (2,), (1,),
+    )  # fmt: skip
+    assert certificate.objective == pytest.approx(naive, rel=1e-9)
     assert 0 <= certificate.relative_gap <= 1e-6
     assert certificate.is_optimal
 
@@ -219,15 +225,18 @@ def test_max_pooling_optima_found_by_cvxpy_are_certified(params):
     assert certificate.lower_bound <= native.objective_ * (1 + 1e-12)
 
 
-def test_the_dual_constraint_is_the_largest_over_outputs():
-    # output 0 fitted on two sampled patterns is not optimal over all of them; output 1 (zero
-    # targets: the empty network) is. The certificate must report output 0's price
+@pytest.mark.parametrize("y_first", [True, False])
+def test_the_dual_constraint_is_the_largest_over_outputs(y_first):
+    # y fitted on two sampled patterns is not optimal over all of them; zero targets (the
+    # empty network) are. The certificate must report y's price, whichever column y is in
     X, y = _data(10, 7, 5)
-    Y = np.column_stack([y, np.zeros_like(y)])
-    model = ConvexCNNRegressor(beta=0.05, kernel_size=2, n_patterns=2, random_state=0).fit(X, Y)
-    certificate = model.certify(X, Y)
+    Y = np.column_stack([y, np.zeros_like(y)] if y_first else [np.zeros_like(y), y])
+    params = dict(beta=0.05, kernel_size=2, n_patterns=2, random_state=0)
+    certificate = ConvexCNNRegressor(**params).fit(X, Y).certify(X, Y)
+    alone = ConvexCNNRegressor(**params).fit(X, y).certify(X, y)
     assert certificate.exact
-    assert certificate.dual_constraint > 1.01 * model.beta
+    assert certificate.dual_constraint > 1.01 * params["beta"]
+    assert certificate.dual_constraint == pytest.approx(alone.dual_constraint, rel=1e-9)
     assert not certificate.is_optimal
 
 
