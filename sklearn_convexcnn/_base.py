@@ -54,7 +54,7 @@ from ._patches import check_scale, extract_patches, resolve_geometry
 from ._patterns import MAX_EXACT_PATTERNS, TooManyPatterns
 from ._resources import check_patches_memory, check_program_memory, patches_bytes
 from ._solvers import CVXPY_SOLVERS
-from ._solvers._native import certifiable_gap
+from ._solvers._native import target_gap
 from ._warnings import warn
 
 _INPUT_ATTRIBUTES = ("n_features_in_", "feature_names_in_")
@@ -156,7 +156,7 @@ def _empty_network_message(solutions, Y, beta, tol):
     """The verbose line of a fit without neurons: why it has none.
 
     Where every output's solve converged to a gap within the default tolerance's (or within
-    rounding: :func:`~._solvers._native.certifiable_gap`), the empty network is optimal:
+    rounding: :func:`~._solvers._native.target_gap`), the empty network is optimal:
     ``beta`` is past its largest useful value. Otherwise a solve stopped short (its
     ConvergenceWarning says why), or ``tol`` accepted the constant model short of the optimum.
     """
@@ -171,7 +171,7 @@ def _empty_network_message(solutions, Y, beta, tol):
         return "no neurons: the model predicts a constant (no duality gap certifies it optimal)"
     gaps = [max(solution.duality_gap, 0.0) for solution in solutions]
     if all(
-        gap <= max(1e-7 * abs(solution.objective), certifiable_gap(y, solution.objective))
+        gap <= target_gap(y, solution.objective, 1e-7)
         for gap, solution, y in zip(gaps, solutions, Y.T, strict=True)
     ):
         return (

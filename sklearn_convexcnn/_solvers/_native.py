@@ -117,6 +117,12 @@ def certifiable_gap(y, objective):
     return min(rounding, CVXPY_ACCURACY * abs(objective)) + rounding_floor(y)
 
 
+def target_gap(y, objective, tol):
+    """The duality gap that certifies ``objective`` to ``tol``: ``tol`` times it, or the
+    smallest gap that can be certified at all (:func:`certifiable_gap`) where that is larger."""
+    return max(tol * abs(objective), certifiable_gap(y, objective))
+
+
 class _WorkingSet:
     """Groups ``(pattern, sign)`` in the working set, their coefficients and kept cone rows."""
 
@@ -495,7 +501,7 @@ def solve_native(
         design = work.design(intercept=fit_intercept)  # the restricted solves' (cached) one
         f = design[:, : work.coef.size] @ work.coef.ravel() + b
         primal = objective(loss, f, y, beta, work.coef, operator.norm)
-        target = max(tol * abs(primal), certifiable_gap(y, primal))
+        target = target_gap(y, primal, tol)
         violation, best_dual = _price_groups(
             work, memory, dual_point(loss, f, y, fit_intercept), y,
             beta=beta, loss=loss, fit_intercept=fit_intercept, primal=primal, target=target,

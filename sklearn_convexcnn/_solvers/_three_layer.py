@@ -48,7 +48,7 @@ from .._losses import best_intercept, loss_value
 from .._optimality import dual_point, scaled_dual_objective
 from ._cvxpy import unit_scales
 from ._faces import null_space
-from ._native import certifiable_gap
+from ._native import target_gap
 from ._restricted import (
     EUCLIDEAN,
     face_coordinates,
@@ -393,14 +393,19 @@ def solve_three_layer(
         objective_scale=y_scale**2,
     )
     coef, b = solution.coef * coef_scale, solution.intercept * y_scale
-    f = program.fit_values(coef) + b
     return dataclasses.replace(
         solution,
         coef=coef,
         intercept=b,
-        objective=float(loss_value(loss, f, y) + beta * program.regularizer(coef)),
+        objective=_objective(program, coef, b, y, beta=beta, loss=loss)[1],
         duality_gap=None if solution.duality_gap is None else solution.duality_gap * y_scale**2,
     )
+
+
+def _objective(program, coef, b, y, *, beta, loss):
+    """The fit of the point ``(coef, b)`` and its objective."""
+    f = program.fit_values(coef) + b
+    return f, float(loss_value(loss, f, y) + beta * program.regularizer(coef))
 
 
 def _solve(
@@ -452,19 +457,17 @@ def _solve(
                 break
             if not feasible:  # infeasible for the whole program: no gap to certify
                 coef = groups.full_coef()
-                f = program.fit_values(coef) + b
                 return Solution(
                     coef=coef,
                     intercept=float(b),
-                    objective=loss_value(loss, f, y) + beta * program.regularizer(coef),
+                    objective=_objective(program, coef, b, y, beta=beta, loss=loss)[1],
                     converged=False,
                     status=f"cone rows still violated after {_MAX_ROW_ROUNDS} rounds",
                     n_iter=n_iter,
                     solver="native",
                 )
         coef = groups.full_coef()
-        f = program.fit_values(coef) + b
-        primal = loss_value(loss, f, y) + beta * program.regularizer(coef)
+        f, primal = _objective(program, coef, b, y, beta=beta, loss=loss)
         v = dual_point(loss, f, y, fit_intercept)
         prices = three_layer_prices(program, v, multipliers, beta=beta)
         top = float(prices.max(initial=0.0))
@@ -482,7 +485,7 @@ def _solve(
                 f"{time.perf_counter() - start_time:.2f} s",
                 flush=True,
             )
-        if gap <= max(tol * abs(primal), certifiable_gap(y, primal)):
+        if gap <= target_gap(y, primal, tol):
             converged = True
             break
         if n_iter >= max_iter:
@@ -497,8 +500,7 @@ def _solve(
             if polished is not None:
                 groups.coef, b = polished
                 coef = groups.full_coef()
-                f = program.fit_values(coef) + b
-                primal = loss_value(loss, f, y) + beta * program.regularizer(coef)
+                f, primal = _objective(program, coef, b, y, beta=beta, loss=loss)
                 v = dual_point(loss, f, y, fit_intercept)
             refined = _refined_multipliers(program, coef, v, multipliers, beta)
             top = float(three_layer_prices(program, v, refined, beta=beta).max(initial=0.0))
@@ -507,7 +509,7 @@ def _solve(
             )
             gap = primal - best_dual
             certified = _lower(certified, (coef, b, primal))
-            if gap <= max(tol * abs(primal), certifiable_gap(y, primal)):
+            if gap <= target_gap(y, primal, tol):
                 converged = True
                 break
             if qp_tol <= 1e-12:
