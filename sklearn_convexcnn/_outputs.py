@@ -298,7 +298,8 @@ def solve_output(program, y, output, n_outputs, options, dense_program=None, **w
         ) from failure
     options.log(
         f"output {output} (of {n_outputs}): objective {solution.objective:.6g}, "
-        f"{solution.solver} {solution.status} in {solution.n_iter} iterations, "
+        f"{solution.solver} {solution.status} in {solution.n_iter} "
+        f"iteration{'' if solution.n_iter == 1 else 's'}, "
         f"{time.perf_counter() - start:.2f} s"
         + (f", {blas_threads()} BLAS thread(s)" if options.verbose >= 2 else "")
     )

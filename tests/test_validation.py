@@ -294,7 +294,11 @@ def test_verbose_prints_progress(capsys):
     out = capsys.readouterr().out
     assert "[ConvexCNNClassifier] 12 samples, 7 patches of size 3" in out
     assert "output 0 (of 1): objective" in out
-    assert re.search(r"\[native\] iteration 0: objective \S+, gap", out)
+    # the gap in the objective's units, and relative as tol is (a review: only the former)
+    gap = r"gap (\S+) \(relative (\S+), target 1\.0e-07\)"
+    first = re.search(r"\[native\] iteration 0: objective (\S+), " + gap, out)
+    objective, absolute, relative = map(float, first.groups())
+    assert relative == pytest.approx(absolute / objective, rel=0.1)
     ConvexCNNClassifier(n_patterns=4, random_state=0).fit(X, y)
     assert capsys.readouterr().out == ""
 

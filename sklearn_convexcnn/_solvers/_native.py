@@ -511,7 +511,12 @@ def solve_native(
         if verbose:
             print(
                 f"[native] iteration {n_iter}: objective {primal:.10g}"
-                + (f", gap {gap:.2e}, " if feasible else " (on the kept cone rows), ")
+                + (
+                    f", gap {gap:.2e} (relative {gap / max(abs(primal), 1e-300):.1e}, "
+                    f"target {target / max(abs(primal), 1e-300):.1e}), "
+                    if feasible
+                    else " (on the kept cone rows), "
+                )
                 + f"{len(work)} groups, {sum(len(r) for r in work.rows)} rows, "
                 f"{time.perf_counter() - start_time:.2f} s",
                 flush=True,

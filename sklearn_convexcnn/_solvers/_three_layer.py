@@ -480,7 +480,9 @@ def _solve(
         if verbose:
             print(
                 f"[native] three-layer iteration {n_iter}: objective "
-                f"{objective_scale * primal:.10g}, gap {objective_scale * gap:.2e}, "
+                f"{objective_scale * primal:.10g}, gap {objective_scale * gap:.2e} "
+                f"(relative {gap / max(abs(primal), 1e-300):.1e}, target "
+                f"{target_gap(y, primal, tol) / max(abs(primal), 1e-300):.1e}), "
                 f"{len(groups)} groups, {sum(map(len, rows))} first-layer rows, "
                 f"{time.perf_counter() - start_time:.2f} s",
                 flush=True,
