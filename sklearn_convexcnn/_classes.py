@@ -187,15 +187,16 @@ _PARAMETERS = """\
         constraints (``1e-7`` to ``6e-7`` relative in our examples); the native solver's
         networks attain their objective (to about ``1e-9``). Where the native solver fails,
         or stalls with a gap above ``1e-5`` times the objective (what the conic solvers
-        certify at best), ``"auto"`` also solves the whole program through CVXPY, with a
-        RuntimeWarning, and keeps the better of the two points (each in its cones; not with
+        certify at best), ``"auto"`` also solves the whole program through CVXPY and keeps the
+        better of the two points (each in its cones; not with
         ``patterns="generated"``, whose programs change every round). Where it
         stops at ``max_iter``, ``"auto"`` returns its last point
         with a ConvergenceWarning, as ``"native"`` does. The other way round, where CVXPY
         fails on a circular or three-layer program, or returns a point its certificate rejects
         (Clarabel and ECOS fail on some logistic circular programs, and SCS stopped 10 % above
-        the optimum), ``"auto"`` solves it with the native solver, with a RuntimeWarning; not
-        where CVXPY stopped at ``max_iter``.
+        the optimum), ``"auto"`` solves it with the native solver; not where CVXPY stopped at
+        ``max_iter``. Each hand-over is a ``verbose`` line; it is no warning unless the point
+        that ``"auto"`` ends at does not converge, whose ConvergenceWarning then lists them.
 
     fit_intercept : bool, default=True
         Whether to fit an unregularised output bias. With the squared loss the targets are

@@ -32,7 +32,6 @@ from ._solvers._cvxpy import CVXPY_SOLVERS, solve_program
 from ._solvers._native import certifiable_gap, rounding_floor, solve_native
 from ._solvers._solution import CVXPY_ACCURACY, SolverFailed
 from ._solvers._three_layer import solve_three_layer
-from ._warnings import warn
 
 # The relative duality gap above which a CVXPY point of a circular or three-layer program,
 # certified from the solver's own dual point, is called uncertified (well solved: 1e-7 to
@@ -250,7 +249,7 @@ def solve_output(program, y, output, n_outputs, options, dense_program=None, **w
             solve = solve_three_layer if isinstance(program, ThreeLayerProgram) else solve_native
             solution = solve(program, y, **options.solver_options, **warm_start)
         else:
-            solution = solve_program(program, y, solver=options.solver, **options.solver_options)
+            solution = _solve_cvxpy(program, y, output, options)
     except SolverFailed as exc:
         failure = exc
     # CVXPY cannot improve on a point certified to its own accuracy: on 400 digits of 0 to
@@ -275,20 +274,27 @@ def solve_output(program, y, output, n_outputs, options, dense_program=None, **w
         except MemoryError as exc:
             options.log(f"no CVXPY fallback for output {output}: {exc}")
         else:
-            warn(
-                f"The native solver stopped short on output {output} ({reason}); "
-                "solving the full program with CVXPY instead.",
-                RuntimeWarning,
+            handover = (
+                f"the native solver stopped short ({reason}); solving the full program with "
+                "CVXPY instead"
             )
+            options.log(f"output {output}: {handover}")
             stopped, solution, failure = solution, None, None
             try:
-                solution = solve_program(dense, y, solver="auto", **options.solver_options)
+                solution = _solve_cvxpy(
+                    dense, y, output, dataclasses.replace(options, solver="auto")
+                )
             except SolverFailed as exc:
                 failure = exc
+            tried = (handover, *(() if solution is None else solution.handovers))
+            if failure is not None and stopped is not None:
+                tried += (f"CVXPY could not solve it either ({failure}): the native point is kept",)
             if stopped is not None and solution is not None:
                 solution = _lower_of(stopped, solution, dense_program, dense, y, options)
             elif stopped is not None:
                 solution = stopped
+            if solution is not None:
+                solution = dataclasses.replace(solution, handovers=tried)
     if solution is None:
         raise NotSolved(
             f"The convex program for output {output} could not be solved ({failure}). Try "
@@ -304,6 +310,15 @@ def solve_output(program, y, output, n_outputs, options, dense_program=None, **w
         + (f", {blas_threads()} BLAS thread(s)" if options.verbose >= 2 else "")
     )
     return dataclasses.replace(solution, intercept=solution.intercept + offset)
+
+
+def _solve_cvxpy(program, y, output, options):
+    """``solve_program`` with ``options.solver``, its hand-overs from one CVXPY solver to the
+    next said in verbose lines."""
+    solution = solve_program(program, y, solver=options.solver, **options.solver_options)
+    for handover in solution.handovers:
+        options.log(f"output {output}: {handover}")
+    return solution
 
 
 def _other_solvers(solver):
@@ -322,7 +337,8 @@ def solve_and_finish(program, y, output, n_outputs, options, dense_program, warm
 
     With ``options.native_fallback`` a CVXPY solve that fails, or whose finished point is not
     converged or not certified (by ``finishing``: Clarabel's 'optimal_inaccurate' points of
-    circular programs usually are), hands over to the native solver, with a RuntimeWarning.
+    circular programs usually are), hands over to the native solver (a verbose line, and
+    ``handovers`` on the solution: :func:`_tried`).
     Clarabel and ECOS fail on some logistic circular programs without an intercept (14
     samples of 8 features, beta=0.05), and SCS then stopped at a gap of 10 % of the
     objective, which the native solver closes to 2e-10. Of two unconverged points the one
@@ -348,11 +364,16 @@ def _natively(program, y, output, n_outputs, options, warm_start, finishing, cvx
     or stopped short (``cvxpy`` its finished point): :func:`solve_and_finish`."""
     failed = isinstance(cvxpy, NotSolved)
     if failed:
-        what = f"CVXPY could not solve output {output} ({cvxpy.__cause__ or cvxpy})"
+        what = f"CVXPY could not solve it ({cvxpy.__cause__ or cvxpy})"
+        tried = ()
     else:
-        gap = "" if cvxpy.duality_gap is None else f", duality gap {cvxpy.duality_gap:.3e}"
-        what = f"CVXPY stopped short on output {output} (status {cvxpy.status!r}{gap})"
-    warn(f"{what}; solving the program with the native solver instead.", RuntimeWarning)
+        gap = (
+            "" if cvxpy.duality_gap is None else f", certified duality gap {cvxpy.duality_gap:.3e}"
+        )
+        what = f"CVXPY's point is not certified (status {cvxpy.status!r}{gap})"
+        tried = cvxpy.handovers
+    tried += (f"{what}; solving the program with the native solver instead",)
+    options.log(f"output {output}: {tried[-1]}")
     native_options = dataclasses.replace(options, solver="native", native_fallback=False)
     try:
         solution = solve_output(program, y, output, n_outputs, native_options, **warm_start)
@@ -365,21 +386,18 @@ def _natively(program, y, output, n_outputs, options, warm_start, finishing, cvx
                 f"a larger max_iter (it was {options.max_iter}), a larger beta or fewer "
                 "n_patterns."
             ) from exc
-        warn(
-            f"The native solver failed too on output {output} ({native_failure}); the CVXPY "
-            "point is kept.",
-            RuntimeWarning,
-        )
-        return cvxpy
+        tried += (f"the native solver failed ({native_failure}): the CVXPY point is kept",)
+        options.log(f"output {output}: {tried[-1]}")
+        return dataclasses.replace(cvxpy, handovers=tried)
     solution = finishing(program, solution, y, options)
-    if failed or solution.converged:
-        return solution
+    if not (failed or solution.converged):
 
-    def badness(point):  # (a gap below zero: outside the program, the worst of all)
-        gap = point.duality_gap
-        return np.inf if gap is None or _infeasible(point, y, options) else gap
+        def badness(point):  # (a gap below zero: outside the program, the worst of all)
+            gap = point.duality_gap
+            return np.inf if gap is None or _infeasible(point, y, options) else gap
 
-    return min((solution, cvxpy), key=badness)
+        solution = min((solution, cvxpy), key=badness)
+    return dataclasses.replace(solution, handovers=tried + solution.handovers)
 
 
 def solve_in_worker(
@@ -458,7 +476,15 @@ def unconverged_message(solution, output, options):
             if solution.duality_gap is None
             else "at most the duality gap above the optimum."
         )
+        + _tried(solution)
     )
+
+
+def _tried(solution):
+    """What solver="auto" tried before ``solution``, for its warning ("" if nothing)."""
+    if not solution.handovers:
+        return ""
+    return " Before it, solver='auto' tried: " + "; ".join(solution.handovers) + "."
 
 
 def gap_tolerance(solution, y, options, *, loose=False):
@@ -504,7 +530,7 @@ def uncertified_message(solution, y, output, options, *, loose=False):
             f"tolerance {gap_tolerance(solution, y, options):.3e}): {solution.solver}'s point "
             "lies outside the program's constraints, its objective below the optimum, and the "
             "network does not attain it. Try solver='native', standardised inputs or a larger "
-            "beta."
+            "beta." + _tried(solution)
         )
     tolerance = gap_tolerance(solution, y, options, loose=loose)
     if solution.duality_gap <= tolerance:
@@ -514,7 +540,7 @@ def uncertified_message(solution, y, output, options, *, loose=False):
         f"{solution.duality_gap:.3e} (objective {solution.objective:.6g}, tolerance "
         f"{tolerance:.3e}), although {solution.solver} reported it solved: the fit may be that "
         "far above the optimum. Try standardised inputs, a larger beta or solver='native' with "
-        "a larger max_iter."
+        "a larger max_iter." + _tried(solution)
     )
 
 

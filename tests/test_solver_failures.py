@@ -95,28 +95,23 @@ def test_auto_falls_back_to_the_next_cvxpy_solver(monkeypatch, data):
     program = _program(X, y)
     reference = solve_cvxpy(program, y, solver="ecos", **OPTIONS)
     _force(monkeypatch, {"CLARABEL"}, status=cp.INFEASIBLE)
-    with pytest.warns(RuntimeWarning, match="CLARABEL returned status 'infeasible'; trying ECOS"):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # (a hand-over that ends solved is no warning)
         solution = solve_cvxpy(program, y, solver="auto", **OPTIONS)
     assert solution.solver == "ECOS"
+    # what was tried first, for verbose lines and an unconverged point's warning
+    assert solution.handovers == ("CLARABEL returned status 'infeasible'; trying ECOS instead",)
     assert solution.objective == pytest.approx(reference.objective, rel=1e-6)
 
 
 def test_auto_reports_every_failure_when_all_fail(monkeypatch, data):
     X, y = data
     _force(monkeypatch, {"CLARABEL", "ECOS", "SCS"}, status=cp.INFEASIBLE)
-    with (
-        pytest.warns(RuntimeWarning, match=r"returned status 'infeasible'; trying") as record,
-        pytest.raises(
-            SolverFailed,
-            match="CLARABEL returned .*infeasible.*; ECOS returned .*; SCS returned .*infeasible",
-        ),
+    with pytest.raises(
+        SolverFailed,
+        match="CLARABEL returned .*infeasible.*; ECOS returned .*; SCS returned .*infeasible",
     ):
         solve_cvxpy(_program(X, y), y, solver="auto", **OPTIONS)
-    # one warning per fallback, naming the solver that failed and the next one
-    assert [str(w.message) for w in record if w.category is RuntimeWarning] == [
-        "CLARABEL returned status 'infeasible'; trying ECOS instead",
-        "ECOS returned status 'infeasible'; trying SCS instead",
-    ]
 
 
 def _layered_program(X, kind):
@@ -134,18 +129,18 @@ def _layered_program(X, kind):
 
 
 @pytest.mark.parametrize("kind, fallback", [("three_layer", "ECOS"), ("nuclear", "SCS")])
-def test_layered_programs_fall_back_with_a_warning(monkeypatch, data, kind, fallback):
+def test_layered_programs_fall_back(monkeypatch, data, kind, fallback):
     from sklearn_convexcnn._solvers._cvxpy import solve_program
 
     X, y = data
     program = _layered_program(X, kind)
     reference = solve_program(program, y, solver=fallback.lower(), **OPTIONS)
     _force(monkeypatch, {"CLARABEL"}, status=cp.INFEASIBLE)
-    with pytest.warns(
-        RuntimeWarning, match=f"CLARABEL returned status 'infeasible'; trying {fallback}"
-    ):
-        solution = solve_program(program, y, solver="auto", **OPTIONS)
+    solution = solve_program(program, y, solver="auto", **OPTIONS)
     assert solution.solver == fallback
+    assert re.match(
+        f"CLARABEL returned status 'infeasible'; trying {fallback}", *solution.handovers
+    )
     assert solution.objective == pytest.approx(reference.objective, rel=1e-6)
 
 
@@ -154,18 +149,15 @@ def test_three_layer_reports_every_failure_when_all_fail(monkeypatch, data):
 
     X, y = data
     _force(monkeypatch, {"CLARABEL", "ECOS", "SCS"}, exception=ArithmeticError("overflow"))
-    with (
-        pytest.warns(RuntimeWarning, match="overflow; trying"),
-        pytest.raises(
-            SolverFailed,
-            match="CLARABEL failed .*overflow.*; ECOS failed .*overflow.*; SCS failed .*overflow",
-        ),
+    with pytest.raises(
+        SolverFailed,
+        match="CLARABEL failed .*overflow.*; ECOS failed .*overflow.*; SCS failed .*overflow",
     ):
         solve_program(_layered_program(X, "three_layer"), y, solver="auto", **OPTIONS)
 
 
 @pytest.mark.parametrize("native_outcome", ["raises", "stops short"])
-def test_auto_hands_a_failed_native_solve_to_cvxpy(monkeypatch, data, native_outcome):
+def test_auto_hands_a_failed_native_solve_to_cvxpy(monkeypatch, capsys, data, native_outcome):
     X, y = data
     reference = _regressor(solver="clarabel").fit(X, y)
     original = outputs.solve_native
@@ -184,15 +176,18 @@ def test_auto_hands_a_failed_native_solve_to_cvxpy(monkeypatch, data, native_out
         )
 
     monkeypatch.setattr(outputs, "solve_native", failing_native)
-    with pytest.warns(RuntimeWarning, match="native solver stopped short on output 0 .*CVXPY"):
-        reg = _regressor(solver="auto").fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # (a hand-over that ends certified is no warning)
+        reg = _regressor(solver="auto", verbose=1).fit(X, y)
     assert reg.objective_ == pytest.approx(reference.objective_, rel=1e-6)
+    out = capsys.readouterr().out
+    assert re.search(r"output 0: the native solver stopped short \(.*\); solving the full", out)
 
 
 @pytest.mark.parametrize("architecture", ["circular", "three_layer"])
 @pytest.mark.parametrize("cvxpy_outcome", ["raises", "stops short"])
 def test_auto_hands_a_failed_cvxpy_solve_to_the_native_solver(
-    monkeypatch, data, architecture, cvxpy_outcome
+    monkeypatch, capsys, data, architecture, cvxpy_outcome
 ):
     # programs that "auto" gives to CVXPY first: Clarabel and ECOS fail on some logistic
     # circular programs, and SCS then stops at a gap of 10 % of the objective
@@ -206,14 +201,18 @@ def test_auto_hands_a_failed_cvxpy_solve_to_the_native_solver(
     else:  # (an inaccurate three-layer point that its multipliers certify has converged)
         monkeypatch.setattr(_cvxpy, "_MAX_ROUNDS", 1)
         monkeypatch.setattr(_cvxpy, "START_ROWS", 0)
-    with pytest.warns(RuntimeWarning) as record:
-        reg = _regressor(solver="auto", **params).fit(X, y)
-    messages = [str(w.message) for w in record]
-    if cvxpy_outcome == "raises":  # each CVXPY solver hands over to the next, the last to us
-        assert "CLARABEL failed" in messages[0] and "trying ECOS" in messages[0]
-        assert "ECOS failed" in messages[1] and "trying SCS" in messages[1]
-    stop = "could not solve" if cvxpy_outcome == "raises" else "stopped short on"
-    assert re.match(rf"CVXPY {stop} output 0 .*native solver instead", messages[-1])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # (a hand-over that ends certified is no warning)
+        reg = _regressor(solver="auto", verbose=1, **params).fit(X, y)
+    lines = [line for line in capsys.readouterr().out.splitlines() if "output 0: " in line]
+    if cvxpy_outcome == "raises":  # every CVXPY solver failed, then the native one solved it
+        assert re.search(
+            r"output 0: CVXPY could not solve it \(CLARABEL failed .*; ECOS failed .*; SCS "
+            r"failed .*\); solving the program with the native solver instead",
+            lines[-1],
+        )
+    else:
+        assert re.search(r"output 0: CVXPY's point is not certified .*native solver", lines[-1])
     assert reg.objective_ == pytest.approx(reference.objective_, rel=1e-9)
     assert reg.duality_gap_ <= reg.tol * reg.objective_
 
@@ -250,13 +249,10 @@ def test_when_cvxpy_and_the_native_solver_fail_the_error_names_both(monkeypatch,
         raise SolverFailed("InsufficientProgress")
 
     monkeypatch.setattr(outputs, "solve_native", failing)
-    with (
-        pytest.warns(RuntimeWarning),
-        pytest.raises(
-            RuntimeError,
-            match=r"output 0 could not be solved: CVXPY \(CLARABEL failed .*overflow.*\), nor the "
-            r"native solver \(InsufficientProgress\)\. Try a larger max_iter \(it was 500\)",
-        ),
+    with pytest.raises(
+        RuntimeError,
+        match=r"output 0 could not be solved: CVXPY \(CLARABEL failed .*overflow.*\), nor the "
+        r"native solver \(InsufficientProgress\)\. Try a larger max_iter \(it was 500\)",
     ):
         _regressor(solver="auto", architecture="circular").fit(X, y)
 
@@ -264,7 +260,7 @@ def test_when_cvxpy_and_the_native_solver_fail_the_error_names_both(monkeypatch,
 @pytest.mark.parametrize("architecture", ["circular", "three_layer"])
 @pytest.mark.parametrize("relative_gap", [0.05, -0.01])
 def test_auto_hands_over_a_cvxpy_point_called_optimal_that_its_certificate_rejects(
-    monkeypatch, data, architecture, relative_gap
+    monkeypatch, capsys, data, architecture, relative_gap
 ):
     # a review: 'optimal' with a gap of 5 %, or below zero (outside the program), was only
     # warned about, with the advice to try solver='native'
@@ -277,9 +273,10 @@ def test_auto_hands_over_a_cvxpy_point_called_optimal_that_its_certificate_rejec
         return dataclasses.replace(solution, duality_gap=relative_gap * solution.objective)
 
     monkeypatch.setattr(outputs, "solve_program", solve_program)
-    with pytest.warns(RuntimeWarning, match="CVXPY stopped short on output 0 .*'optimal'"):
-        reg = _regressor(solver="auto", architecture=architecture).fit(X, y)
+    reg = _regressor(solver="auto", architecture=architecture, verbose=1).fit(X, y)
     assert reg.objective_ == pytest.approx(reference.objective_, rel=1e-9)
+    out = capsys.readouterr().out
+    assert re.search(r"output 0: CVXPY's point is not certified \(status 'optimal'", out)
 
 
 def test_of_two_unconverged_points_one_outside_its_program_is_not_kept(monkeypatch, data):
@@ -294,10 +291,9 @@ def test_of_two_unconverged_points_one_outside_its_program_is_not_kept(monkeypat
         )
 
     monkeypatch.setattr(outputs, "solve_native", stopped)
-    with (
-        pytest.warns(ConvergenceWarning, match="native stopped with status 'stalled'"),
-        pytest.warns(RuntimeWarning, match="CVXPY stopped short"),
-    ):
+    # one warning, which says what "auto" tried before the point it warns of
+    tried = r"Before it, solver='auto' tried: CVXPY's point is not certified \(status"
+    with pytest.warns(ConvergenceWarning, match=f"native stopped with status 'stalled'.*{tried}"):
         reg = _regressor(solver="auto", architecture="circular").fit(X, y)
     assert reg.duality_gap_ == pytest.approx(1e-3 * reg.objective_, rel=1e-6)
 
@@ -310,40 +306,33 @@ def test_a_native_failure_after_an_unconverged_cvxpy_point_is_said(monkeypatch, 
         raise SolverFailed("InsufficientProgress")
 
     monkeypatch.setattr(outputs, "solve_native", failing)
-    with (
-        pytest.warns(ConvergenceWarning, match="CLARABEL stopped with status 'optimal_inacc"),
-        pytest.warns(RuntimeWarning) as record,
+    tried = r"the native solver failed \(.*InsufficientProgress\): the CVXPY point is kept\."
+    with pytest.warns(
+        ConvergenceWarning, match=f"CLARABEL stopped with status 'optimal_inacc.*{tried}"
     ):
         reg = _regressor(solver="auto", architecture="circular").fit(X, y)
-    messages = [str(w.message) for w in record]
-    assert any(
-        re.match(
-            r"The native solver failed too on output 0 \(.*InsufficientProgress\);"
-            " the CVXPY point is kept",
-            m,
-        )
-        for m in messages
-    ), messages
     assert reg.duality_gap_ == pytest.approx(0.01 * reg.objective_, rel=1e-6)
 
 
 def test_a_worker_whose_solvers_all_fail_still_reports_its_warnings(monkeypatch, data):
-    # a review: a worker that raised lost the warnings it had recorded (each CVXPY solver's
-    # hand-over to the next); the process that fits issues them before the error. The
-    # worker's branch runs here in this process: solve_in_worker sees another process id
+    # a review: a worker that raised lost the warnings it had recorded; the process that fits
+    # issues them before the error. The worker's branch runs here in this process:
+    # solve_in_worker sees another process id
     import types
 
     X, y = data
-    _force(monkeypatch, {"CLARABEL", "ECOS", "SCS"}, exception=ArithmeticError("overflow"))
+
+    def warning_then_failing(*args, **kwargs):
+        warnings.warn("the solver's own warning", UserWarning, stacklevel=2)
+        raise SolverFailed("overflow")
+
+    monkeypatch.setattr(outputs, "solve_program", warning_then_failing)
     monkeypatch.setattr(outputs, "os", types.SimpleNamespace(getpid=lambda: -1))
     with (
-        pytest.warns(RuntimeWarning) as record,
-        pytest.raises(RuntimeError, match="could not be solved"),
+        pytest.warns(UserWarning, match="the solver's own warning"),
+        pytest.raises(RuntimeError, match=r"could not be solved \(overflow\)"),
     ):
         _regressor(solver="auto", activation="linear").fit(X, y)  # (CVXPY alone)
-    messages = [str(w.message) for w in record]
-    assert messages[0].startswith("CLARABEL failed") and "trying ECOS" in messages[0]
-    assert messages[1].startswith("ECOS failed") and "trying SCS" in messages[1]
 
 
 def test_an_explicit_cvxpy_solver_is_not_replaced_by_the_native_one(monkeypatch, data):
@@ -387,9 +376,8 @@ def test_auto_keeps_the_native_point_when_cvxpy_does_worse(monkeypatch, data):
     monkeypatch.setattr(outputs, "solve_native", _stalling_native(outputs.solve_native, stopped))
     monkeypatch.setattr(outputs, "solve_program", worse_cvxpy)
     with warnings.catch_warnings():
-        warnings.simplefilter("error", ConvergenceWarning)
-        with pytest.warns(RuntimeWarning, match="stopped short on output 0"):
-            reg = _regressor(solver="auto").fit(X, y)
+        warnings.simplefilter("error")  # (certified in the end: no warning)
+        reg = _regressor(solver="auto").fit(X, y)
     assert reg.objective_ == pytest.approx(stopped[0].objective, rel=1e-9)
     assert reg.regularized_objective(X, y) == pytest.approx(reg.objective_, rel=1e-9)
     assert 0 <= reg.duality_gap_ <= reg.tol * reg.objective_ < stopped[0].duality_gap
@@ -409,8 +397,7 @@ def test_auto_keeps_the_native_point_over_an_early_cvxpy_iterate(monkeypatch, da
     monkeypatch.setattr(outputs, "solve_program", early_cvxpy)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)  # (CVXPY's iterate)
-        with pytest.warns(RuntimeWarning, match="stopped short on output 0"):
-            reg = _regressor(solver="auto").fit(X, y)
+        reg = _regressor(solver="auto").fit(X, y)
     assert reg.objective_ == pytest.approx(stopped[0].objective, rel=1e-9)
     assert reg.regularized_objective(X, y) == pytest.approx(reg.objective_, rel=1e-9)
 
@@ -423,7 +410,7 @@ def test_auto_returns_the_native_iterate_at_max_iter(monkeypatch):
     fits = {}
     for solver in ("auto", "native"):
         with warnings.catch_warnings():
-            warnings.simplefilter("error", RuntimeWarning)  # the hand-over's warning
+            warnings.simplefilter("error")  # (no hand-over, no warning)
             with pytest.warns(ConvergenceWarning, match="status 'max_iter reached'"):
                 fits[solver] = ConvexCNNClassifier(solver=solver, max_iter=2, **params).fit(
                     X[:90] / 16, y[:90]
@@ -440,10 +427,12 @@ def test_auto_keeps_a_stalled_native_point_when_cvxpy_fails(monkeypatch, data):
     monkeypatch.setattr(outputs, "solve_native", _stalling_native(outputs.solve_native, stopped))
     monkeypatch.setattr(outputs, "solve_program", failing_cvxpy)
     X, y = data
-    with (
-        pytest.warns(RuntimeWarning, match="stopped short on output 0"),
-        pytest.warns(ConvergenceWarning, match="did not converge: native stopped"),
-    ):
+    tried = (
+        r"Before it, solver='auto' tried: the native solver stopped short \(status 'stalled'.*"
+        r"CVXPY instead; CVXPY could not solve it either \(Clarabel stopped with "
+        r"InsufficientProgress\): the native point is kept\."
+    )
+    with pytest.warns(ConvergenceWarning, match=f"did not converge: native stopped.*{tried}"):
         reg = _regressor(solver="auto").fit(X, y)
     assert reg.objective_ == pytest.approx(stopped[0].objective, rel=1e-9)
     assert reg.duality_gap_ == pytest.approx(stopped[0].duality_gap, rel=1e-6)
@@ -467,7 +456,7 @@ def test_auto_keeps_a_stalled_native_point_certified_as_well_as_cvxpy_could(monk
     monkeypatch.setattr(outputs, "solve_program", cvxpy)
     X, y = data
     with warnings.catch_warnings():
-        warnings.simplefilter("error", RuntimeWarning)  # the hand-over's warning
+        warnings.simplefilter("error")  # (no hand-over, no warning)
         with pytest.warns(ConvergenceWarning, match="status 'stalled'.*Duality gap"):
             reg = _regressor(solver="auto").fit(X, y)
     assert reg.regularized_objective(X, y) == pytest.approx(reg.objective_, rel=1e-9)
@@ -806,17 +795,19 @@ def _scs_three_layer_data():
     return X, rng.integers(0, 2, size=20)
 
 
-def test_auto_solves_natively_where_every_cvxpy_solver_falls_short():
+def test_auto_solves_natively_where_every_cvxpy_solver_falls_short(capsys):
     # the data above: Clarabel and ECOS fail, SCS's point lies outside the program
     X, y = _scs_three_layer_data()
     params = dict(architecture="three_layer", n_patterns=16, loss="logistic", beta=0.1)
     native = ConvexCNNClassifier(solver="native", random_state=0, **params).fit(X, y)
-    with pytest.warns(RuntimeWarning) as record:
-        clf = ConvexCNNClassifier(solver="auto", random_state=0, **params).fit(X, y)
-    first, second, last = (str(w.message) for w in record)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # (certified in the end: no warning)
+        clf = ConvexCNNClassifier(solver="auto", random_state=0, verbose=1, **params).fit(X, y)
+    lines = [line for line in capsys.readouterr().out.splitlines() if "] output 0: " in line]
+    first, second, last = (line.split("] output 0: ")[1] for line in lines)
     assert first.startswith("CLARABEL failed") and second.startswith("ECOS failed")
     assert re.match(
-        r"CVXPY stopped short on output 0 \(status 'optimal_inaccurate', duality gap -.*"
+        r"CVXPY's point is not certified \(status 'optimal_inaccurate', certified duality gap -.*"
         "native solver instead",
         last,
     )

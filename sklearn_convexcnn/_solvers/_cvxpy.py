@@ -26,7 +26,6 @@ import scipy.sparse as sp
 from .._formulations.linear import NuclearProgram
 from .._formulations.three_layer import ThreeLayerProgram
 from .._losses import loss_value
-from .._warnings import warn
 from ._solution import Solution, SolverFailed
 from ._three_layer_rows import START_ROWS, nearest_rows, three_layer_gap, violated_rows
 
@@ -94,8 +93,8 @@ def solve_cvxpy(program, y, *, solver, solve_one=None, psd=False, **options):
     """Solve a :class:`GroupProgram` for one output with a CVXPY conic solver.
 
     With ``solver="auto"`` a solver that fails (an exception, or a status without a usable
-    point) hands over to the next installed one of :data:`CVXPY_SOLVERS` with a
-    ``RuntimeWarning``; a solver named explicitly is the only one tried. Keyword ``options``
+    point) hands over to the next installed one of :data:`CVXPY_SOLVERS`, which the solution's
+    ``handovers`` record; a solver named explicitly is the only one tried. Keyword ``options``
     are those of :func:`solve_with`. Other programs pass the function that solves them with
     one named solver as ``solve_one`` (same signature as :func:`solve_with`), and ``psd=True``
     if they need a PSD cone.
@@ -107,13 +106,16 @@ def solve_cvxpy(program, y, *, solver, solve_one=None, psd=False, **options):
     """
     names = candidate_solvers(solver, psd)
     failures = []
-    for position, name in enumerate(names):
+    for name in names:
         try:
-            return (solve_one or solve_with)(name, program, y, **options)
+            solution = (solve_one or solve_with)(name, program, y, **options)
         except SolverFailed as exc:
             failures.append(str(exc))  # (each message starts with the solver's name)
-            if position + 1 < len(names):
-                warn(f"{exc}; trying {names[position + 1]} instead", RuntimeWarning)
+            continue
+        handovers = tuple(
+            f"{failure}; trying {names[k + 1]} instead" for k, failure in enumerate(failures)
+        )
+        return dataclasses.replace(solution, handovers=handovers)
     raise SolverFailed("; ".join(failures))
 
 

@@ -34,6 +34,10 @@ class Solution:
     duality_gap : float or None
         Certified duality gap of the returned point (objective minus a dual lower bound), when
         the solver computes one.
+    handovers : tuple of str
+        What ``solver="auto"`` tried before this point, and why it went on: a solver that
+        failed or stopped short. Said in verbose lines, and in the warning of a point that
+        does not converge; a hand-over that ends at a certified point is no warning.
     """
 
     coef: np.ndarray
@@ -44,3 +48,4 @@ class Solution:
     n_iter: int
     solver: str
     duality_gap: float | None = None
+    handovers: tuple = ()
