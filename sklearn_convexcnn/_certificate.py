@@ -21,7 +21,7 @@ import numpy as np
 
 from ._formulations._operator import as_operator, fit_values
 from ._optimality import dual_point, pattern_prices, scaled_dual_objective
-from ._patterns import pattern_bytes
+from ._patterns import key_bytes
 
 
 @dataclass(frozen=True)
@@ -90,11 +90,11 @@ def _interior_gates(patches, filters, gates, pattern_keys, block_size=2**22):
     if len(filters) == 0:
         return filters
     chunk_size = max(1, block_size // max(1, patches.shape[0] * patches.shape[1]))
-    keys = pattern_bytes(pattern_keys(patches, filters.T))
+    keys = key_bytes(pattern_keys, patches, filters.T, block_size)
     wanted, found = set(keys), {}
     for start in range(0, gates.shape[1], chunk_size):
-        block = pattern_keys(patches, gates[:, start : start + chunk_size])
-        for offset, key in enumerate(pattern_bytes(block)):
+        block = key_bytes(pattern_keys, patches, gates[:, start : start + chunk_size], block_size)
+        for offset, key in enumerate(block):
             if key in wanted and key not in found:
                 found[key] = start + offset
     return np.stack(

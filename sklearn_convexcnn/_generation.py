@@ -37,7 +37,7 @@ import numpy as np
 from ._formulations._operator import fit_values
 from ._losses import dual_vector
 from ._optimality import dual_objective, dual_point, pattern_prices
-from ._patterns import TooManyPatterns, pattern_bytes
+from ._patterns import TooManyPatterns, key_bytes
 
 
 @dataclass
@@ -165,7 +165,7 @@ def _interior(U, rng, scale=1e-7):
 def _pattern_keys(formulation, patches, gates):
     """One hashable key per gate, equal iff the gates have the same pattern (the
     formulation's ``pattern_keys``: with max pooling, winners as well as signs)."""
-    return pattern_bytes(formulation.pattern_keys(patches, gates))
+    return key_bytes(formulation.pattern_keys, patches, gates)
 
 
 def gradient_seeds(

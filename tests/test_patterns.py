@@ -4,6 +4,8 @@ import numpy as np
 import pytest
 
 from sklearn_convexcnn import ConvexCNNRegressor
+from sklearn_convexcnn._formulations.two_layer import make_formulation
+from sklearn_convexcnn._patches import extract_patches, resolve_geometry
 from sklearn_convexcnn._patterns import (
     MAX_EXACT_PATTERNS,
     all_sign_patterns,
@@ -11,7 +13,9 @@ from sklearn_convexcnn._patterns import (
     cover_bound,
     distinct_hyperplanes,
     enumerate_gates,
+    first_of_each,
     first_of_each_pattern,
+    key_bytes,
     pattern_masks,
 )
 
@@ -187,6 +191,44 @@ def test_first_of_each_pattern_keeps_the_first_of_every_distinct_column(dtype):
     keys = distinct[:, columns]
     _, reference = np.unique(keys, axis=1, return_index=True)
     np.testing.assert_array_equal(first_of_each_pattern(keys), np.sort(reference))
+
+
+@pytest.mark.parametrize("low, high", [(0, 300), (-5, 300), (0, 70_000)])
+def test_integer_keys_in_fewer_bytes_keep_their_values(low, high):
+    # (max pooling's winners were 8 bytes an entry; narrowed, 256 must not become 0)
+    keys = np.array([[low, 256 % high, high - 1, low], [0, 0, 0, 0]]).T
+    assert len(first_of_each_pattern(keys)) == len({tuple(column) for column in keys.T})
+    rng = np.random.default_rng(0)
+    keys = rng.integers(low, high, size=(20, 30))[:, rng.integers(0, 30, size=60)]
+    _, reference = np.unique(keys, axis=1, return_index=True)
+    np.testing.assert_array_equal(first_of_each_pattern(keys), np.sort(reference))
+
+
+@pytest.mark.parametrize(
+    "pooling, pool_size, readout",
+    [("average", None, "sum"), ("average", 2, "sum"), ("max", 2, "sum"), ("max", None, "sum"),
+     ("average", 2, "dense"), ("none", None, "sum")],
+)  # fmt: skip
+def test_keys_in_blocks_of_samples_group_the_gates_as_all_at_once(pooling, pool_size, readout):
+    # a review: the keys of 200,000 images took their products at once, 3 to 8 GB that no
+    # memory check had counted; in blocks of 4 samples here
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((50, 36))
+    patches = extract_patches(X, resolve_geometry((6, 6), 3, 1, 36))  # a 4x4 patch grid
+    formulation = make_formulation(pooling, pool_size, readout, grid_shape=(4, 4))
+    drawn = rng.integers(0, 30, size=60)
+    gates = rng.standard_normal((9, 30))[:, drawn]  # repeated gates
+    samples = []
+
+    def pattern_keys(patches, gates):
+        samples.append(len(patches))
+        return formulation.pattern_keys(patches, gates)
+
+    blocked = key_bytes(pattern_keys, patches, gates, block_entries=4 * 16 * 60)
+    assert max(samples) == 4 and sum(samples) == 50
+    whole = first_of_each_pattern(formulation.pattern_keys(patches, gates))
+    np.testing.assert_array_equal(first_of_each(blocked), whole)
+    assert len(whole) == len(set(drawn))  # (random gates of distinct patterns)
 
 
 def test_all_sign_patterns_are_the_bits_of_their_row():

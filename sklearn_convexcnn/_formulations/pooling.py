@@ -29,6 +29,8 @@ is the vector-output problem of §5.2, for which no polynomial-size exact progra
 exactly the decoupled group lasso solved here, as in the authors' multi-class code.
 """
 
+import functools
+
 import numpy as np
 
 from .._network import RegionalCNN
@@ -36,7 +38,9 @@ from .._patches import invalid_entries
 from .._patterns import (
     MAX_EXACT_PATTERNS,
     arrangement_gates,
+    first_of_each,
     first_of_each_pattern,
+    key_bytes,
     pattern_masks,
     random_gates,
 )
@@ -273,7 +277,7 @@ class PooledSumFormulation:
         return self._unique(patches, random_gates(patches.shape[2], n_patterns, random_state))
 
     def _unique(self, patches, gates):
-        return gates[:, first_of_each_pattern(self.pattern_keys(patches, gates))]
+        return gates[:, first_of_each(key_bytes(self.pattern_keys, patches, gates))]
 
     def pattern_keys(self, patches, gates):
         """The patterns of ``gates``, one column each, equal iff the patterns are: the signs
@@ -367,8 +371,10 @@ class RegionalFormulation:
         return [len(pool) for pool in self.pools]
 
     def _region_keys(self, patches, gates):
+        """Each region's keys of ``gates`` (:func:`~.._patterns.key_bytes`)."""
+        keys = functools.partial(_pattern_keys, self.mode)
         for pool in self.pools:
-            yield _pattern_keys(self.mode, patches[:, pool], gates)
+            yield key_bytes(keys, patches[:, pool], gates)
 
     def sample_gates(self, patches, n_patterns, random_state):
         """Gates of ``n_patterns`` random filters, keeping those with a pattern new to some region.
@@ -393,7 +399,7 @@ class RegionalFormulation:
     def _unique(self, patches, gates):
         keep = np.zeros(gates.shape[1], dtype=bool)
         for keys in self._region_keys(patches, gates):
-            keep[first_of_each_pattern(keys)] = True
+            keep[first_of_each(keys)] = True
         return gates[:, keep]
 
     def enumerate_gates(self, patches, max_patterns=MAX_EXACT_PATTERNS):
@@ -419,7 +425,7 @@ class RegionalFormulation:
         """
         regions, index = [], []
         for region, keys in enumerate(self._region_keys(patches, gates)):
-            first = first_of_each_pattern(keys)
+            first = first_of_each(keys)
             regions.append(np.full(len(first), region))
             index.append(first)
         return np.concatenate(regions), np.concatenate(index)
