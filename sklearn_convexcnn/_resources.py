@@ -217,7 +217,7 @@ def operator_bytes(n_samples, n_patches, patch_size, n_patterns, regions=None):
     are from :func:`.._patches.extract_patches`), ``OPERATOR_BYTES_PER_GROUP`` for each group
     (:func:`program_groups`), and the chunks in which signs are computed. The working set's
     design matrix comes on top; it grows with the number of active groups, not with
-    ``n_patterns``.
+    ``n_patterns``, and is checked as it grows (``_native._WorkingSet.design``).
     """
     rows = n_samples * n_patches
     groups = program_groups(n_samples, patch_size, n_patterns, regions)

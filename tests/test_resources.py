@@ -244,6 +244,24 @@ def test_certify_checks_the_fitted_patterns_where_every_one_would_not_fit(monkey
     assert not certificate.exact and certificate.n_patterns_checked == reg.n_patterns_
 
 
+def test_the_native_working_set_is_checked_as_it_grows(monkeypatch):
+    # a review: at n=100,000 the working set's design (8 n h bytes a group, which no estimate
+    # before the solve can count) failed with numpy's own MemoryError, 70 s into the solve
+    import functools
+
+    from sklearn_convexcnn._solvers import _native
+
+    monkeypatch.setattr(_native, "_CHECKED_DESIGN_BYTES", 0)
+    monkeypatch.setattr(_native, "check_memory", functools.partial(check_memory, available=1000))
+    X = np.random.default_rng(0).standard_normal((12, 9))
+    message = (
+        r"The native solver's working set \(\d+ groups of 3 coefficients on 12 samples\) needs "
+        r"about .* Use a larger beta \(fewer neurons\), fewer samples or fewer n_patterns\."
+    )
+    with pytest.raises(MemoryError, match=message):
+        ConvexCNNRegressor(beta=0.01, n_patterns=8, solver="native").fit(X, X[:, 0])
+
+
 def test_predictions_cut_patches_in_chunks(monkeypatch):
     import sklearn_convexcnn._base as base
     from sklearn_convexcnn._patches import extract_patches

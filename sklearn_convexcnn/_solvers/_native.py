@@ -64,10 +64,13 @@ from .._optimality import (
     most_violated,
     scaled_dual_objective,
 )
+from .._resources import check_memory
 from ._faces import FacesFailed, onto_kept_rows, solve_on_faces
 from ._restricted import clean, objective, polish, proximal_newton
 from ._solution import CVXPY_ACCURACY, Solution, SolverFailed
 
+# Designs of the working set above this size (bytes) are checked against the free memory.
+_CHECKED_DESIGN_BYTES = 2**26
 # Groups added per pricing round and rows per group per feasibility round.
 _GROUPS_PER_ROUND = 8
 _ROWS_PER_ROUND = 40
@@ -167,16 +170,31 @@ class _WorkingSet:
         self._version += 1
 
     def design(self, intercept=False):
-        """``[+-A_{p_j}]`` side by side (and a column of ones), shape (n_samples, |S| h [+ 1])."""
+        """``[+-A_{p_j}]`` side by side (and a column of ones), shape (n_samples, |S| h [+ 1]).
+
+        It grows with the working set, ``8 n h`` bytes a group (22 MB at n=100,000), which no
+        estimate before the solve can count: a MemoryError that names the remedy where it
+        would not fit (numpy's own, deep in a solve, said nothing of beta).
+        """
         key = (self._version, intercept)
         if self._design is None or self._design[0] != key:
-            columns = [self._pieces[p] * (1.0 if s == 0 else -1.0) for p, s in self.groups]
+            self._design = self._gram = None  # (their memory back before the next design's)
+            n, h = self.operator.n_samples, self.patch_size
+            width = len(self.groups) * h + intercept
+            if 8 * n * width > _CHECKED_DESIGN_BYTES:
+                check_memory(
+                    16 * n * width,  # (and the restricted solves' products of its size)
+                    f"The native solver's working set ({len(self.groups)} groups of {h} "
+                    f"coefficients on {n} samples)",
+                    "Use a larger beta (fewer neurons), fewer samples or fewer n_patterns.",
+                )
+            M = np.empty((n, width))
+            for j, (pattern, sign_index) in enumerate(self.groups):
+                sign = 1.0 if sign_index == 0 else -1.0
+                np.multiply(self._pieces[pattern], sign, out=M[:, j * h : (j + 1) * h])
             if intercept:
-                columns.append(np.ones((self.operator.n_samples, 1)))
-            # (an empty set too: a design returned uncached left gram() its predecessor's)
-            empty = np.zeros((self.operator.n_samples, 0))
-            self._design = (key, np.hstack(columns) if columns else empty)
-            self._gram = None
+                M[:, -1] = 1.0
+            self._design = (key, M)
         return self._design[1]
 
     def gram(self, intercept=False):
