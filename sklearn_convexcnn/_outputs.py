@@ -563,9 +563,13 @@ def _remedy(solution, options):
                 f"certify: loosen tol (tol={enough:.0e} accepts it), or standardise the "
                 "inputs if they are of a large scale"
             )
+        # (not CVXPY where "auto" has handed the program to it already: a review followed
+        # that advice to a worse point and a warning that sent it back)
+        tried_cvxpy = any("CVXPY" in handover for handover in solution.handovers)
         return (
-            "The restricted problems cannot be solved more accurately: loosen tol, standardise "
-            "the inputs or use a CVXPY solver (e.g. solver='clarabel')"
+            "The restricted problems cannot be solved more accurately: loosen tol, use a "
+            "larger beta or standardise the inputs"
+            + ("" if tried_cvxpy else ", or use a CVXPY solver (e.g. solver='clarabel')")
         )
     if solution.status in _ITERATIONS_SPENT or (solution.n_iter >= options.max_iter):
         return "Increase max_iter or loosen tol"
