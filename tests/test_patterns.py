@@ -120,6 +120,19 @@ def test_near_copies_are_one_whatever_their_tiny_entries_and_exact_copies():
     assert arrangement_gates(rows).shape[1] == cover_bound(6, 3) == 32
 
 
+def test_repeated_rows_are_removed_a_block_at_a_time():
+    # binarised images repeat a few patches millions of times (a review: 4.8 GB of copies of
+    # 44 million rows of 2x2 patches, at most 16 distinct)
+    from sklearn_convexcnn._patterns import _distinct_rows
+
+    rng = np.random.default_rng(0)
+    rows = (rng.random((10_000, 4)) < 0.3).astype(float)
+    distinct = _distinct_rows(rows, block_size=1000)
+    np.testing.assert_array_equal(distinct, np.unique(rows, axis=0))
+    assert len(distinct) == 16
+    np.testing.assert_array_equal(distinct_hyperplanes(rows), distinct_hyperplanes(distinct))
+
+
 def test_rank_deficient_patches_count_in_their_span():
     # patches of size 4 that span a plane: 2 * N cells, each a wedge times the null space
     rng = np.random.default_rng(0)
