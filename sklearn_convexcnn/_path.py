@@ -1,5 +1,6 @@
 """Regularization path of the two-layer convex CNN program, warm started (like ``lasso_path``)."""
 
+import time
 from numbers import Integral, Real
 
 import numpy as np
@@ -35,6 +36,7 @@ from ._warnings import warn
         "tol": [Interval(Real, 0, 1, closed="neither")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "random_state": ["random_state"],
+        "verbose": ["verbose"],
         "return_regions": ["boolean"],
     },
     prefer_skip_nested_validation=True,
@@ -58,6 +60,7 @@ def convex_cnn_path(
     tol=1e-7,
     max_iter=500,
     random_state=None,
+    verbose=0,
     return_regions=False,
 ):
     """Solve the convex program of a two-layer ReLU CNN along a decreasing ``beta`` path.
@@ -109,6 +112,9 @@ def convex_cnn_path(
         Maximum number of working-set iterations of each solve.
     random_state : int, RandomState instance or None, default=None
         Seed of the random filters that sample the activation patterns.
+    verbose : int, default=0
+        ``1`` prints a line for each ``beta`` (its objective, certified gap, neurons and
+        time); ``2`` also the native solver's iterations.
     return_regions : bool, default=False
         Whether to return the region of every group as well.
 
@@ -211,6 +217,7 @@ def convex_cnn_path(
     coefs, intercepts, objectives, gaps = [], [], [], []
     coef, intercept = None, None
     for step, beta in enumerate(betas):
+        start = time.perf_counter()
         solution = solve_native(
             operator,
             y,
@@ -221,7 +228,18 @@ def convex_cnn_path(
             max_iter=max_iter,
             coef_init=coef,
             intercept_init=intercept,
+            verbose=max(0, verbose - 1),
         )
+        if verbose:
+            print(
+                f"[convex_cnn_path] beta {step + 1} of {len(betas)}, {beta:.4g}: objective "
+                f"{solution.objective:.6g}, gap {solution.duality_gap:.1e} (relative "
+                f"{solution.duality_gap / max(abs(solution.objective), 1e-300):.1e}), "
+                f"{int(np.count_nonzero(np.any(solution.coef, axis=-1)))} nonzero groups, native "
+                f"{solution.status} in {solution.n_iter} iteration"
+                f"{'' if solution.n_iter == 1 else 's'}, {time.perf_counter() - start:.2f} s",
+                flush=True,
+            )
         if not solution.converged:
             warn(
                 _unconverged_message(solution, beta, step, len(betas), tol, max_iter),

@@ -261,3 +261,28 @@ def test_logistic_targets_near_plus_minus_one_are_shown_as_they_are(data):
     labels = np.where(y > np.median(y), 1.0, -1.0) * (1 + 1e-12)
     with pytest.raises(ValueError, match=r"got y with values \{-1\.000000000001, 1\.0000"):
         convex_cnn_path(X, labels, loss="logistic", **FAST)
+
+
+def test_verbose_prints_a_line_for_each_beta(data, capsys):
+    # a review: a long path printed nothing, where lasso_path has verbose
+    X, y = data
+    betas, _, _, objectives, gaps, _ = convex_cnn_path(
+        X, y, n_betas=3, n_patterns=8, random_state=0, verbose=1
+    )
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 3
+    for k, line in enumerate(lines):
+        found = re.match(
+            rf"\[convex_cnn_path\] beta {k + 1} of 3, (\S+): objective (\S+), gap (\S+) \(relative "
+            r"\S+\), \d+ nonzero groups, native optimal in \d+ iterations?, \S+ s$",
+            line,
+        )
+        assert found, line
+        beta, objective, gap = map(float, found.groups())
+        assert beta == pytest.approx(betas[k], rel=1e-3)
+        assert objective == pytest.approx(objectives[k], rel=1e-5)
+        assert gap == pytest.approx(gaps[k], rel=0.1, abs=1e-300)
+    convex_cnn_path(X, y, n_betas=3, n_patterns=8, random_state=0, verbose=2)
+    assert "[native] iteration 0: objective" in capsys.readouterr().out
+    convex_cnn_path(X, y, n_betas=3, n_patterns=8, random_state=0)
+    assert capsys.readouterr().out == ""
