@@ -397,7 +397,8 @@ def _natively(program, y, output, n_outputs, options, warm_start, finishing, cvx
             return np.inf if gap is None or _infeasible(point, y, options) else gap
 
         solution = min((solution, cvxpy), key=badness)
-    return dataclasses.replace(solution, handovers=tried + solution.handovers)
+    # (the native solve itself hands over to nothing; CVXPY's own hand-overs are in tried)
+    return dataclasses.replace(solution, handovers=tried)
 
 
 def solve_in_worker(

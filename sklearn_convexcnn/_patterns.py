@@ -34,36 +34,38 @@ def all_sign_patterns(n):
 
 def pattern_bytes(keys):
     """One hashable key per column of ``keys``, equal iff the columns are (packed bits for
-    boolean keys, the smallest integer type that holds integer keys: max pooling's winners
-    took 8 bytes an entry)."""
+    boolean keys: an eighth of the memory)."""
     columns = np.ascontiguousarray(keys.T)
     if columns.dtype == bool:
         columns = np.packbits(columns, axis=1)
-    elif columns.dtype.kind in "iu" and columns.size:
-        columns = columns.astype(
-            np.promote_types(np.min_scalar_type(columns.min()), np.min_scalar_type(columns.max()))
-        )
     return [column.tobytes() for column in columns]
 
 
+# Gates whose keys :func:`key_bytes` computes at once.
+_KEY_GATES = 256
+
+
 def key_bytes(pattern_keys, patches, gates, block_entries=2**22):
-    """``pattern_bytes(pattern_keys(patches, gates))``, computed a block of samples at a time.
+    """``pattern_bytes(pattern_keys(patches, gates))``, computed a block at a time.
 
     ``pattern_keys`` of all the samples at once takes ``8 n K P`` bytes for its products
     alone (6.9 GB at n=200,000, 36 patches and 128 gates), where the keys, packed, take a
-    64th of that. A gate's key is the concatenation of its keys of each block of about
-    ``block_entries / (K P)`` samples: equal iff the patterns are, as every gate's blocks
-    end at the same samples.
+    64th of that. Here ``_KEY_GATES`` gates and ``block_entries / (K _KEY_GATES)`` samples
+    at a time: a gate's key is the concatenation of its keys of each block of samples, whose
+    ends depend on ``patches`` and ``block_entries`` alone, so keys of the same patches are
+    equal iff the patterns are, whichever call computed them.
     """
     n_samples = len(patches)
-    step = max(1, block_entries // max(1, patches.shape[1] * gates.shape[1]))
-    if step >= n_samples:
-        return pattern_bytes(pattern_keys(patches, gates))
-    blocks = [
-        pattern_bytes(pattern_keys(patches[start : start + step], gates))
-        for start in range(0, n_samples, step)
-    ]
-    return [b"".join(parts) for parts in zip(*blocks, strict=True)]
+    step = max(1, block_entries // max(1, patches.shape[1] * _KEY_GATES))
+    keys = []
+    for first in range(0, gates.shape[1], _KEY_GATES):
+        chunk = gates[:, first : first + _KEY_GATES]
+        blocks = [
+            pattern_bytes(pattern_keys(patches[start : start + step], chunk))
+            for start in range(0, n_samples, step)
+        ]
+        keys.extend(b"".join(parts) for parts in zip(*blocks, strict=True))
+    return keys
 
 
 def first_of_each(keys):

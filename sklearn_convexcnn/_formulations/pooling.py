@@ -186,7 +186,9 @@ def _pattern_keys(mode, patches, gates):
     values = patches @ gates  # (n, S, F)
     if mode == "max":
         winner, sign = _winners(values)
-        return 2 * winner + sign
+        # (in the smallest type that every pool of this size fits: 8 bytes an entry in the
+        # keys otherwise, and the type of keys compared across calls must not vary)
+        return (2 * winner + sign).astype(np.min_scalar_type(2 * patches.shape[1]))
     return (values >= 0).reshape(-1, gates.shape[1])
 
 
