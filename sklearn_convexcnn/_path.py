@@ -113,8 +113,8 @@ def convex_cnn_path(
     random_state : int, RandomState instance or None, default=None
         Seed of the random filters that sample the activation patterns.
     verbose : int, default=0
-        ``1`` prints a line for each ``beta`` (its objective, certified gap, neurons and
-        time); ``2`` also the native solver's iterations.
+        ``1`` prints a line for each ``beta`` (its objective, certified gap, nonzero groups
+        and time); ``2`` also the native solver's iterations.
     return_regions : bool, default=False
         Whether to return the region of every group as well.
 

@@ -174,8 +174,8 @@ class _WorkingSet:
 
         It grows with the working set, ``8 n h`` bytes a group (7.2 MB at n=100,000 and
         ``h=9``, and the group's cached piece as much again), which no estimate before the
-        solve can count: a MemoryError that names the remedy where it
-        would not fit (numpy's own, deep in a solve, said nothing of beta).
+        solve can count: a MemoryError that names the remedy where it would not fit (numpy's
+        own, deep in a solve, said nothing of beta).
         """
         key = (self._version, intercept)
         if self._design is None or self._design[0] != key:
