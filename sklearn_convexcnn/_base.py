@@ -9,6 +9,7 @@ from :mod:`._solvers`, and predictions from the recovered network (a
 import dataclasses
 import hashlib
 import os
+import time
 from numbers import Integral, Real
 from typing import NamedTuple
 
@@ -97,6 +98,21 @@ def _check_rows(X):
     else:
         message += " Images take input_shape=(H, W, C) at most: two spatial axes."
     raise ValueError(message)
+
+
+def _summary(attributes, seconds):
+    """The verbose line that ends a fit: the network's width, its objective and certificate."""
+    objective, gap = attributes["objective_"], attributes["duality_gap_"]
+    width = len(attributes["filters_"])
+    certified = (
+        "no duality gap (none is computed for this program)"
+        if np.isnan(gap)
+        else f"certified duality gap {gap:.1e} (relative {gap / max(abs(objective), 1e-300):.1e})"
+    )
+    return (
+        f"fit: {width} neuron{'' if width == 1 else 's'}, objective {objective:.6g}, "
+        f"{certified}, {seconds:.2f} s"
+    )
 
 
 def _spells(value, default):
@@ -280,6 +296,7 @@ class _BaseConvexCNN(BaseEstimator):
         ``labels`` names the outputs in warnings (:func:`_output_labels`). Returns the fitted
         attributes as a dict, so a failure leaves the estimator untouched.
         """
+        start = time.perf_counter()
         geometry = self._geometry(X)
         check_patches_memory(X.shape[0], geometry.n_patches, geometry.patch_size)
         patches = extract_patches(X, geometry)
@@ -317,7 +334,7 @@ class _BaseConvexCNN(BaseEstimator):
         network = formulation.network(solutions, patches, gates)
         if len(network.filters) == 0:
             self._log(_empty_network_message(solutions, Y, self.beta, self.tol))
-        return {
+        attributes = {
             "geometry_": geometry,
             "gates_": gates,
             "n_patterns_": gates.shape[1],
@@ -341,6 +358,8 @@ class _BaseConvexCNN(BaseEstimator):
                 for solution in solutions
             ),
         }
+        self._log(_summary(attributes, time.perf_counter() - start))
+        return attributes
 
     def _formulation(self, geometry):
         """The convex program's formulation for the architecture parameters (checked against

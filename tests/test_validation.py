@@ -290,8 +290,19 @@ def test_warnings_name_the_class_of_each_output():
 
 def test_verbose_prints_progress(capsys):
     X, y = _data()
-    ConvexCNNClassifier(n_patterns=4, random_state=0, verbose=1).fit(X, y)
+    clf = ConvexCNNClassifier(n_patterns=4, random_state=0, verbose=1).fit(X, y)
     out = capsys.readouterr().out
+    # a last line sums the fit up (a review: none said what the fit ended at)
+    last = out.splitlines()[-1]
+    found = re.fullmatch(
+        r"\[ConvexCNNClassifier\] fit: (\d+) neurons?, objective (\S+), certified duality gap "
+        r"(\S+) \(relative \S+\), \S+ s",
+        last,
+    )
+    assert found, last
+    assert int(found[1]) == len(clf.filters_)
+    assert float(found[2]) == pytest.approx(clf.objective_, rel=1e-5)
+    assert float(found[3]) == pytest.approx(clf.duality_gap_, rel=0.1, abs=1e-300)
     assert "[ConvexCNNClassifier] 12 samples, 7 patches of size 3" in out
     assert "output 0 (of 1): objective" in out
     # the gap in the objective's units, and relative as tol is (a review: only the former)
