@@ -55,7 +55,7 @@ from ._patches import check_scale, extract_patches, resolve_geometry
 from ._patterns import MAX_EXACT_PATTERNS, TooManyPatterns
 from ._resources import check_patches_memory, check_program_memory, patches_bytes
 from ._solvers import CVXPY_SOLVERS
-from ._solvers._native import target_gap
+from ._solvers._native import relative_to, target_gap
 from ._warnings import warn
 
 _INPUT_ATTRIBUTES = ("n_features_in_", "feature_names_in_")
@@ -107,7 +107,7 @@ def _summary(attributes, seconds):
     certified = (
         "no duality gap (none is computed for this program)"
         if np.isnan(gap)
-        else f"certified duality gap {gap:.1e} (relative {gap / max(abs(objective), 1e-300):.1e})"
+        else f"certified duality gap {gap:.1e} (relative {relative_to(gap, objective):.1e})"
     )
     return (
         f"fit: {width} neuron{'' if width == 1 else 's'}, objective {objective:.6g}, "

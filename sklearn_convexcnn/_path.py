@@ -13,7 +13,7 @@ from ._losses import best_intercept, centred_targets
 from ._optimality import dual_point, max_pattern_price
 from ._patches import check_scale, extract_patches, resolve_geometry
 from ._resources import check_patches_memory, check_program_memory
-from ._solvers._native import solve_native
+from ._solvers._native import relative_to, solve_native
 from ._warnings import warn
 
 
@@ -234,7 +234,7 @@ def convex_cnn_path(
             print(
                 f"[convex_cnn_path] beta {step + 1} of {len(betas)}, {beta:.4g}: objective "
                 f"{solution.objective:.6g}, gap {solution.duality_gap:.1e} (relative "
-                f"{solution.duality_gap / max(abs(solution.objective), 1e-300):.1e}), "
+                f"{relative_to(solution.duality_gap, solution.objective):.1e}), "
                 f"{int(np.count_nonzero(np.any(solution.coef, axis=-1)))} nonzero groups, native "
                 f"{solution.status} in {solution.n_iter} iteration"
                 f"{'' if solution.n_iter == 1 else 's'}, {time.perf_counter() - start:.2f} s",

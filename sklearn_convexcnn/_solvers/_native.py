@@ -126,6 +126,11 @@ def target_gap(y, objective, tol):
     return max(tol * abs(objective), certifiable_gap(y, objective))
 
 
+def relative_to(value, objective):
+    """``value`` (a gap, a target) relative to ``objective``, as progress lines print it."""
+    return value / max(abs(objective), 1e-300)
+
+
 class _WorkingSet:
     """Groups ``(pattern, sign)`` in the working set, their coefficients and kept cone rows."""
 
@@ -531,8 +536,8 @@ def solve_native(
             print(
                 f"[native] iteration {n_iter}: objective {primal:.10g}"
                 + (
-                    f", gap {gap:.2e} (relative {gap / max(abs(primal), 1e-300):.1e}, "
-                    f"target {target / max(abs(primal), 1e-300):.1e}), "
+                    f", gap {gap:.2e} (relative {relative_to(gap, primal):.1e}, "
+                    f"target {relative_to(target, primal):.1e}), "
                     if feasible
                     else " (on the kept cone rows), "
                 )

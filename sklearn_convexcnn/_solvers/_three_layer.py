@@ -48,7 +48,7 @@ from .._losses import best_intercept, loss_value
 from .._optimality import dual_point, scaled_dual_objective
 from ._cvxpy import unit_scales
 from ._faces import null_space
-from ._native import target_gap
+from ._native import relative_to, target_gap
 from ._restricted import (
     EUCLIDEAN,
     face_coordinates,
@@ -481,8 +481,8 @@ def _solve(
             print(
                 f"[native] three-layer iteration {n_iter}: objective "
                 f"{objective_scale * primal:.10g}, gap {objective_scale * gap:.2e} "
-                f"(relative {gap / max(abs(primal), 1e-300):.1e}, target "
-                f"{target_gap(y, primal, tol) / max(abs(primal), 1e-300):.1e}), "
+                f"(relative {relative_to(gap, primal):.1e}, target "
+                f"{relative_to(target_gap(y, primal, tol), primal):.1e}), "
                 f"{len(groups)} groups, {sum(map(len, rows))} first-layer rows, "
                 f"{time.perf_counter() - start_time:.2f} s",
                 flush=True,
