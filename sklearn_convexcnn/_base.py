@@ -408,10 +408,11 @@ class _BaseConvexCNN(BaseEstimator):
         program = build(patches, gates)  # the program grew with the generated patterns
         finishing = self._finishing(formulation, patches, gates)
         options = self._solve_options()
-        finished = []
-        for output, solution in enumerate(solutions):
-            self._warn_unconverged(solution, labels[output], solving)
-            finished.append(finishing(program, solution, Y[:, output], options))
+        self._warn_unconverged(solutions, labels, solving)
+        finished = [
+            finishing(program, solution, Y[:, output], options)
+            for output, solution in enumerate(solutions)
+        ]
         return gates, finished, finishing, generation_attributes(report)
 
     def _geometry(self, X):
@@ -548,11 +549,12 @@ class _BaseConvexCNN(BaseEstimator):
             for message, category in getattr(exc, "caught_warnings", ()):
                 warn(message, category)
             raise
-        for output, (solution, caught) in enumerate(results):
+        for _, caught in results:
             for message, category in caught:
                 warn(message, category)
-            self._warn_unconverged(solution, labels[output], options)
-        return [solution for solution, _ in results]
+        solutions = [solution for solution, _ in results]
+        self._warn_unconverged(solutions, labels, options)
+        return solutions
 
     def _finishing(self, formulation, patches, gates):
         """What every output's solution goes through after its solve (:class:`Finishing`).
@@ -613,8 +615,8 @@ class _BaseConvexCNN(BaseEstimator):
             and self.architecture in ("circular", "three_layer"),
         )
 
-    def _warn_unconverged(self, solution, label, options):
-        message = unconverged_message(solution, label, options)
+    def _warn_unconverged(self, solutions, labels, options):
+        message = unconverged_message(solutions, labels, options)
         if message is not None:
             warn(message, ConvergenceWarning)
 

@@ -455,37 +455,86 @@ class _Prefixed(io.TextIOBase):
         self.stream.flush()
 
 
-def unconverged_message(solution, output, options):
-    """What to warn about a solution that did not converge, or ``None`` if it did."""
-    if solution.converged:
+def unconverged_message(solutions, outputs, options):
+    """What to warn about the solutions that did not converge, in one message, or ``None`` if
+    all did; ``outputs`` names each solution's output.
+
+    One message for all of them: ten one-vs-rest classes stopped at ``max_iter`` were ten
+    warnings of 4,850 characters in all, each with the same advice.
+    """
+    stopped = [(output, s) for output, s in zip(outputs, solutions, strict=True) if not s.converged]
+    if not stopped:
         return None
+    settings = f"max_iter={options.max_iter}, tol={options.tol:.1e}"
+    if len(stopped) == 1:
+        ((output, solution),) = stopped
+        gap = _gap(solution, options)
+        return (
+            f"The convex program for output {output} did not converge: {_stop(solution)} "
+            f"({settings}{'' if gap is None else '; ' + gap}). {_remedy(solution, options)}; "
+            "the network attains the returned point's objective, "
+            + ("not the optimum." if gap is None else "at most the duality gap above the optimum.")
+            + _tried(solution)
+        )
+    stops = {_stop(solution) for _, solution in stopped}
+    shared = stops.pop() if len(stops) == 1 else None  # (then said once)
+    each = "; ".join(
+        f"output {output}: "
+        + ", ".join(
+            ([] if shared else [_stop(solution)]) + [_gap(solution, options) or "no duality gap"]
+        )
+        for output, solution in stopped
+    )
+    remedies = {}  # the outputs of each remedy, in the outputs' order
+    for output, solution in stopped:
+        remedies.setdefault(_remedy(solution, options), []).append(str(output))
+    advice = (
+        next(iter(remedies))
+        if len(remedies) == 1
+        else "; ".join(
+            f"output{'s' if len(named) > 1 else ''} {', '.join(named)}: {remedy}"
+            for remedy, named in remedies.items()
+        )
+    )
+    gapless = any(solution.duality_gap is None for _, solution in stopped)
     return (
-        f"The convex program for output {output} did not converge: {solution.solver} "
-        f"stopped with status {solution.status!r} after {solution.n_iter} iterations "
-        f"(max_iter={options.max_iter}, tol={options.tol:.1e}"
-        + (
-            ""
-            if solution.duality_gap is None
-            else f"; Duality gap: {solution.duality_gap:.3e}, tolerance: "
-            f"{options.tol * abs(solution.objective):.3e}"
-        )
-        + "). "
-        + _remedy(solution, options)
-        + "; the network attains the returned point's objective, "
-        + (
-            "not the optimum."
-            if solution.duality_gap is None
-            else "at most the duality gap above the optimum."
-        )
-        + _tried(solution)
+        f"The convex programs for {len(stopped)} of {len(solutions)} outputs did not converge"
+        + (f": {shared} ({settings}). " if shared else f" ({settings}). ")
+        + f"{_capitalised(each)}. {_capitalised(advice)}. "
+        + "Each network attains its returned point's objective, "
+        + ("not the optimum." if gapless else "at most its duality gap above the optimum.")
+        + "".join(_tried(solution, f"output {output}'s point") for output, solution in stopped)
     )
 
 
-def _tried(solution):
-    """What solver="auto" tried before ``solution``, for its warning ("" if nothing)."""
+def _capitalised(text):
+    return text[:1].upper() + text[1:]
+
+
+def _stop(solution):
+    """How ``solution``'s solver stopped, for a warning."""
+    return (
+        f"{solution.solver} stopped with status {solution.status!r} after {solution.n_iter} "
+        "iterations"
+    )
+
+
+def _gap(solution, options):
+    """``solution``'s duality gap and the tolerance, for a warning, or ``None``."""
+    if solution.duality_gap is None:
+        return None
+    return (
+        f"Duality gap: {solution.duality_gap:.3e}, tolerance: "
+        f"{options.tol * abs(solution.objective):.3e}"
+    )
+
+
+def _tried(solution, before="it"):
+    """What solver="auto" tried before ``solution`` (``before``), for its warning ("" if
+    nothing)."""
     if not solution.handovers:
         return ""
-    return " Before it, solver='auto' tried: " + "; ".join(solution.handovers) + "."
+    return f" Before {before}, solver='auto' tried: " + "; ".join(solution.handovers) + "."
 
 
 def gap_tolerance(solution, y, options, *, loose=False):

@@ -98,14 +98,42 @@ def test_parallel_outputs_give_the_sequential_fit(four_digits):
     np.testing.assert_array_equal(parallel.predict(X), sequential.predict(X))
 
 
-def test_warnings_of_worker_processes_reach_the_caller(four_digits):
-    # a warning raised in another process is lost unless the fit issues it again
+def test_warnings_of_worker_processes_reach_the_caller(four_digits, monkeypatch):
+    # a warning raised in another process is lost unless the fit issues it again. The
+    # worker's branch runs here, in this process: solve_in_worker sees another process id
+    import types
+
+    from sklearn_convexcnn import _outputs
+
+    solve_native = _outputs.solve_native
+
+    def warning(program, y, *args, **kwargs):
+        message = f"raised in the worker of a program of {len(y)} targets"
+        warnings.warn(message, UserWarning, stacklevel=2)
+        return solve_native(program, y, *args, **kwargs)
+
+    monkeypatch.setattr(_outputs, "solve_native", warning)
+    monkeypatch.setattr(_outputs, "os", types.SimpleNamespace(getpid=lambda: -1))
+    X, y = four_digits
+    with pytest.warns(UserWarning, match="raised in the worker") as record:
+        _classifier().fit(X, y)
+    expected = "raised in the worker of a program of 60 targets"
+    assert [str(w.message) for w in record] == [expected] * 4
+
+
+def _stopped_outputs(record):
+    """The outputs named by the one ConvergenceWarning of a fit whose solves all stopped."""
+    (message,) = [str(w.message) for w in record if issubclass(w.category, ConvergenceWarning)]
+    assert message.startswith("The convex programs for 4 of 4 outputs did not converge")
+    return sorted(int(output) for output in re.findall(r"[oO]utput (\d) \(class", message))
+
+
+def test_one_warning_names_every_output_that_stopped(four_digits):
+    # ten one-vs-rest classes stopped at max_iter were ten warnings, each with the same advice
     X, y = four_digits
     with pytest.warns(ConvergenceWarning, match="did not converge") as record:
         _classifier(n_jobs=2, solver="clarabel", max_iter=2).fit(X, y)
-    messages = [str(w.message) for w in record if issubclass(w.category, ConvergenceWarning)]
-    outputs = sorted(int(re.search(r"for output (\d)", m).group(1)) for m in messages)
-    assert outputs == [0, 1, 2, 3]
+    assert _stopped_outputs(record) == [0, 1, 2, 3]
 
 
 def _blas_threads():
@@ -126,9 +154,7 @@ def test_the_threading_backend_leaves_warnings_and_blas_threads_alone(four_digit
             pytest.warns(ConvergenceWarning, match="did not converge") as record,
         ):
             _classifier(n_jobs=2, solver="clarabel", max_iter=2).fit(X, y)
-        messages = [str(w.message) for w in record if issubclass(w.category, ConvergenceWarning)]
-        outputs = sorted(int(re.search(r"for output (\d)", m).group(1)) for m in messages)
-        assert outputs == [0, 1, 2, 3]
+        assert _stopped_outputs(record) == [0, 1, 2, 3]
         assert list(warnings.filters) == filters and warnings.showwarning is show
     after = _blas_threads()  # (the solvers may load BLAS libraries of their own)
     assert {path: after[path] for path in before} == before

@@ -18,6 +18,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn_convexcnn import ConvexCNNClassifier, ConvexCNNRegressor, convex_cnn_path
 from sklearn_convexcnn import _outputs as outputs
 from sklearn_convexcnn._solvers import SolverFailed, _cvxpy, solve_cvxpy
+from sklearn_convexcnn._solvers._solution import Solution
 
 
 @pytest.fixture
@@ -852,3 +853,55 @@ def test_a_max_iter_beyond_the_conic_solvers_range_means_no_limit(data, solver):
     reg = _regressor(solver=solver, max_iter=10**18).fit(X, y)
     reference = _regressor(solver=solver).fit(X, y)
     assert reg.objective_ == pytest.approx(reference.objective_, rel=1e-6)
+
+
+def _stopped(status, n_iter, duality_gap, handovers=()):
+    return Solution(
+        coef=np.zeros(1), intercept=0.0, objective=10.0, converged=False, status=status,
+        n_iter=n_iter, solver="native", duality_gap=duality_gap, handovers=handovers,
+    )  # fmt: skip
+
+
+_OPTIONS = outputs.SolveOptions(
+    beta=1.0, loss="squared", fit_intercept=True, tol=1e-7, max_iter=5, solver="auto"
+)
+
+
+def test_outputs_that_stopped_alike_share_one_warning():
+    # ten one-vs-rest classes stopped at max_iter were ten warnings, each with the same advice
+    stopped = _stopped("max_iter reached", 5, 1.0)
+    converged = dataclasses.replace(stopped, converged=True, status="optimal")
+    message = outputs.unconverged_message(
+        [stopped, converged, stopped], ["0 (class a)", "1 (class b)", "2 (class c)"], _OPTIONS
+    )
+    assert message == (
+        "The convex programs for 2 of 3 outputs did not converge: native stopped with status "
+        "'max_iter reached' after 5 iterations (max_iter=5, tol=1.0e-07). Output 0 (class a): "
+        "Duality gap: 1.000e+00, tolerance: 1.000e-06; output 2 (class c): Duality gap: "
+        "1.000e+00, tolerance: 1.000e-06. Increase max_iter or loosen tol. Each network "
+        "attains its returned point's objective, at most its duality gap above the optimum."
+    )
+    assert outputs.unconverged_message([converged] * 2, ["0", "1"], _OPTIONS) is None
+
+
+def test_outputs_that_stopped_differently_get_each_their_remedy():
+    message = outputs.unconverged_message(
+        [
+            _stopped("max_iter reached", 5, 1.0),
+            _stopped("stalled", 3, 2.0, handovers=("CVXPY stopped short",)),
+            _stopped("max_iter reached", 5, None),
+        ],
+        ["0", "1", "2"],
+        _OPTIONS,
+    )
+    assert message == (
+        "The convex programs for 3 of 3 outputs did not converge (max_iter=5, tol=1.0e-07). "
+        "Output 0: native stopped with status 'max_iter reached' after 5 iterations, Duality "
+        "gap: 1.000e+00, tolerance: 1.000e-06; output 1: native stopped with status 'stalled' "
+        "after 3 iterations, Duality gap: 2.000e+00, tolerance: 1.000e-06; output 2: native "
+        "stopped with status 'max_iter reached' after 5 iterations, no duality gap. "
+        "Outputs 0, 2: Increase max_iter or loosen tol; output 1: The restricted problems "
+        "cannot be solved more accurately: loosen tol, use a larger beta or standardise the "
+        "inputs. Each network attains its returned point's objective, not the optimum. Before "
+        "output 1's point, solver='auto' tried: CVXPY stopped short."
+    )

@@ -282,8 +282,9 @@ def test_warnings_name_the_class_of_each_output():
     clf = ConvexCNNClassifier(beta=0.01, n_patterns=8, max_iter=1, random_state=0)
     with pytest.warns(ConvergenceWarning) as record:
         clf.fit(X, y)
-    named = [re.match(r"The convex program for output (.*?) did", str(w.message)) for w in record]
-    assert [m.group(1) for m in named] == ["0 (class cat)", "1 (class dog)", "2 (class fish)"]
+    (message,) = [str(w.message) for w in record]  # (one for the three outputs)
+    named = re.findall(r"[oO]utput (\d \(.*?\)): Duality gap", message)
+    assert named == ["0 (class cat)", "1 (class dog)", "2 (class fish)"]
     with pytest.warns(ConvergenceWarning, match=r"output 0 \(class dog against cat\) did not"):
         clf.fit(X, np.where(y == "fish", "cat", y))
 
