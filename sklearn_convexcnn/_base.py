@@ -10,6 +10,7 @@ import dataclasses
 import hashlib
 import os
 import time
+from contextlib import nullcontext
 from numbers import Integral, Real
 from typing import NamedTuple
 
@@ -46,6 +47,7 @@ from ._outputs import (
     NotSolved,
     SolveOptions,
     blas_threads,
+    lines_of_output,
     solve_in_worker,
     solve_output,
     uncertified_message,
@@ -395,12 +397,14 @@ class _BaseConvexCNN(BaseEstimator):
         # warned of a point the next round's solve replaced
         solving = self._solve_options()
         solving = dataclasses.replace(solving, tol=min(solving.tol, GENERATION_TOL))
+
+        def solve(program, y, *, output, **warm_start):
+            with lines_of_output(output, Y.shape[1]) if self.verbose else nullcontext():
+                return solve_output(program, y, output, solving, **warm_start)
+
         gates, solutions, report = generation_fit(
             patches, formulation, Y, gates, rng, n_patterns=self.n_patterns, beta=self.beta,
-            loss=self.loss, fit_intercept=self.fit_intercept, program_of=build,
-            solve=lambda program, y, *, output, **warm_start: solve_output(
-                program, y, output, Y.shape[1], solving, **warm_start
-            ),
+            loss=self.loss, fit_intercept=self.fit_intercept, program_of=build, solve=solve,
             log=self._log,
         )  # fmt: skip
         if (message := unpassed_check_message(report)) is not None:

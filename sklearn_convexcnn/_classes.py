@@ -249,9 +249,11 @@ _PARAMETERS = """\
     verbose : int, default=0
         ``1`` prints the fit's progress: the program's size, the native solver's working-set
         iterations (objective, certified gap, groups and rows kept; a point that satisfies only
-        the cone rows kept so far has no gap yet, "on the kept cone rows") and one line per
-        solved output (numbered from 0, as in warnings and, for a classifier, ``classes_``; with
-        ``n_jobs``, each line of a worker starts with its output, ``[output 3]``). ``2`` also
+        the cone rows kept so far has no gap yet, "on the kept cone rows"), one line per
+        solved output and a last line with the fit's neurons, objective, certified gap and
+        time. Where there are several outputs, each output's lines start with it,
+        ``[output 3]`` (numbered from 0, as in warnings and, for a classifier, ``classes_``;
+        with ``n_jobs``, the outputs' lines interleave). ``2`` also
         prints the CVXPY solvers' logs and each output's BLAS threads (their "optimal value" is
         that of the program as solved, rescaled to unit size: not the ``objective_`` of the
         fit)."""

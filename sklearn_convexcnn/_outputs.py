@@ -17,6 +17,7 @@ import functools
 import io
 import os
 import sys
+import threading
 import time
 import warnings
 
@@ -224,7 +225,7 @@ def _empty_if_no_worse(solution, y, options):
     )
 
 
-def solve_output(program, y, output, n_outputs, options, dense_program=None, **warm_start):
+def solve_output(program, y, output, options, dense_program=None, **warm_start):
     """Solve one output's program; with ``solver="auto"`` a native solve that fails or stops
     short hands over to CVXPY on ``dense_program()``, when that fits in memory.
 
@@ -302,8 +303,8 @@ def solve_output(program, y, output, n_outputs, options, dense_program=None, **w
             + ("; SCS needs thousands" if options.solver == "scs" else "")
             + "), a larger beta or fewer n_patterns; verbose=2 prints the solver's log."
         ) from failure
-    options.log(
-        f"output {output} (of {n_outputs}): objective {solution.objective:.6g}, "
+    options.log(  # (the line's output is said before it: lines_of_output)
+        f"objective {solution.objective:.6g}, "
         f"{solution.solver} {solution.status} in {solution.n_iter} "
         f"iteration{'' if solution.n_iter == 1 else 's'}, "
         f"{time.perf_counter() - start:.2f} s"
@@ -332,7 +333,7 @@ def _other_solvers(solver):
     return f"another solver ('native' for ReLU and circular CNNs, or {others}), "
 
 
-def solve_and_finish(program, y, output, n_outputs, options, dense_program, warm_start, finishing):
+def solve_and_finish(program, y, output, options, dense_program, warm_start, finishing):
     """:func:`solve_output`, then ``finishing`` (:class:`Finishing`).
 
     With ``options.native_fallback`` a CVXPY solve that fails, or whose finished point is not
@@ -345,21 +346,21 @@ def solve_and_finish(program, y, output, n_outputs, options, dense_program, warm
     with the smaller gap is kept, where it is not outside its program (a gap below zero).
     """
     try:
-        solution = solve_output(program, y, output, n_outputs, options, dense_program, **warm_start)
+        solution = solve_output(program, y, output, options, dense_program, **warm_start)
     except NotSolved as failure:
         if not options.native_fallback:
             raise
-        return _natively(program, y, output, n_outputs, options, warm_start, finishing, failure)
+        return _natively(program, y, output, options, warm_start, finishing, failure)
     solution = finishing(program, solution, y, options)
     if not options.native_fallback or solution.status in _ITERATIONS_SPENT:
         return solution
     certified = uncertified_message(solution, y, output, options, loose=finishing.loose) is None
     if solution.converged and certified:
         return solution
-    return _natively(program, y, output, n_outputs, options, warm_start, finishing, solution)
+    return _natively(program, y, output, options, warm_start, finishing, solution)
 
 
-def _natively(program, y, output, n_outputs, options, warm_start, finishing, cvxpy):
+def _natively(program, y, output, options, warm_start, finishing, cvxpy):
     """The native solver's finished point where CVXPY's failed (``cvxpy`` the NotSolved)
     or stopped short (``cvxpy`` its finished point): :func:`solve_and_finish`."""
     failed = isinstance(cvxpy, NotSolved)
@@ -376,7 +377,7 @@ def _natively(program, y, output, n_outputs, options, warm_start, finishing, cvx
     options.log(f"output {output}: {tried[-1]}")
     native_options = dataclasses.replace(options, solver="native", native_fallback=False)
     try:
-        solution = solve_output(program, y, output, n_outputs, native_options, **warm_start)
+        solution = solve_output(program, y, output, native_options, **warm_start)
     except NotSolved as exc:
         native_failure = exc.__cause__ or exc
         if failed:
@@ -412,20 +413,19 @@ def solve_in_worker(
     caller. In the caller's own process (sequential, or joblib's threading backend) neither:
     both are process-wide state that concurrent threads would corrupt (a thread restoring
     the filters another one replaced leaves every later warning of the process silenced),
-    and the warnings reach the caller as they are raised.
+    and the warnings reach the caller as they are raised. Progress lines say whose output
+    they are (:func:`lines_of_output`).
     """
     solve = functools.partial(
-        solve_and_finish, program, y, output, n_outputs, options, dense_program, warm_start
+        solve_and_finish, program, y, output, options, dense_program, warm_start
     )
     if os.getpid() == caller:
-        return solve(finishing), []
+        with lines_of_output(output, n_outputs) if options.verbose else contextlib.nullcontext():
+            return solve(finishing), []
     with (
         warnings.catch_warnings(record=True) as caught,
         threadpool_limits(limits=threads, user_api="blas"),
-        # the workers' progress lines interleave: each says whose it is (closing the stream
-        # writes out a last line without its newline)
-        _Prefixed(sys.stdout, f"[output {output}] ") as prefixed,
-        contextlib.redirect_stdout(prefixed),
+        lines_of_output(output, n_outputs),
     ):
         warnings.simplefilter("always")
         try:
@@ -434,6 +434,24 @@ def solve_in_worker(
             exc.caught_warnings = [(w.message, w.category) for w in caught]
             raise
     return finished, [(w.message, w.category) for w in caught]
+
+
+@contextlib.contextmanager
+def lines_of_output(output, n_outputs):
+    """Each line printed in the block after ``[output k] ``, where there are several outputs:
+    the workers' lines interleave, and a solver's own lines do not say whose they are.
+
+    Only in a process's main thread: ``sys.stdout`` is the process's, and fits in other
+    threads (joblib's threading backend, a dask worker) restoring it in another order than
+    they replaced it would leave it prefixed for good.
+    """
+    if n_outputs == 1 or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    # (closing the stream writes out a last line without its newline)
+    with _Prefixed(sys.stdout, f"[output {output}] ") as prefixed:
+        with contextlib.redirect_stdout(prefixed):
+            yield
 
 
 class _Prefixed(io.TextIOBase):

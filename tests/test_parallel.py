@@ -164,6 +164,9 @@ def test_the_threading_backend_leaves_warnings_and_blas_threads_alone(four_digit
     assert [str(w.message) for w in shown] == ["still shown"]
 
 
+_SOLVED_WITH_THREADS = r"\[output \d\] \[ConvexCNNClassifier\] objective .*, (\d+) BLAS thread"
+
+
 def test_workers_do_not_oversubscribe_blas_threads(four_digits, capfd):
     X, y = four_digits
     # workers started by earlier tests would print to the stdout they were started with
@@ -174,7 +177,7 @@ def test_workers_do_not_oversubscribe_blas_threads(four_digits, capfd):
         _classifier(n_jobs=2, verbose=2).fit(X, y)
     out = capfd.readouterr().out
     assert "4 outputs on 2 workers" in out
-    threads = [int(t) for t in re.findall(r"output \d \(of 4\): .*, (\d+) BLAS thread", out)]
+    threads = [int(t) for t in re.findall(_SOLVED_WITH_THREADS, out)]
     # two workers share the cores: neither may start a BLAS pool sized for all of them
     assert len(threads) == 4
     assert max(threads) <= max(1, cpu_count() // 2)
@@ -192,19 +195,49 @@ def test_workers_keep_the_callers_blas_thread_limit(four_digits, capfd, monkeypa
         _classifier(n_jobs=2, verbose=2).fit(X, y)
     out = capfd.readouterr().out
     assert "4 outputs on 2 workers, 1 BLAS thread(s) each" in out
-    threads = [int(t) for t in re.findall(r"output \d \(of 4\): .*, (\d+) BLAS thread", out)]
+    threads = [int(t) for t in re.findall(_SOLVED_WITH_THREADS, out)]
     assert threads == [1, 1, 1, 1]
 
 
-def test_progress_lines_of_workers_name_their_output(four_digits, capfd):
-    # the workers' lines interleave; unlabelled, "[native] iteration 2" belonged to any class
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_progress_lines_of_each_output_name_it(four_digits, capfd, n_jobs):
+    # the workers' lines interleave; unlabelled, "[native] iteration 2" belonged to any class,
+    # and one after another an output's iteration lines were named only by the line after
     X, y = four_digits
     get_reusable_executor().shutdown(wait=True)  # (workers print where they were started)
-    _classifier(n_jobs=2, verbose=1).fit(X, y)
-    lines = [line for line in capfd.readouterr().out.splitlines() if "[native]" in line]
-    labels = {re.match(r"\[output (\d)\] \[native\] iteration \d+: ", line) for line in lines}
-    assert None not in labels
-    assert {match.group(1) for match in labels} == {"0", "1", "2", "3"}
+    _classifier(n_jobs=n_jobs, verbose=1).fit(X, y)
+    lines = capfd.readouterr().out.splitlines()
+    solving = [line for line in lines if "[native]" in line or "] objective" in line]
+    named = [
+        re.match(r"\[output (\d)\] \[(native|ConvexCNNClassifier)\] ", line) for line in solving
+    ]
+    assert None not in named
+    assert sorted({match[1] for match in named}) == ["0", "1", "2", "3"]
+    # (the summary line is the fit's own)
+    assert lines[-1].startswith("[ConvexCNNClassifier] fit: ")
+
+
+def test_lines_of_output_leave_other_threads_stdout_alone(capsys):
+    # sys.stdout is the process's: fits in threads restoring it in another order than they
+    # replaced it would leave it prefixed for good
+    import threading
+
+    from sklearn_convexcnn._outputs import lines_of_output
+
+    def fit_in_a_thread():
+        with lines_of_output(1, n_outputs=2):
+            print("from a thread")
+
+    thread = threading.Thread(target=fit_in_a_thread)
+    thread.start()
+    thread.join()
+    with lines_of_output(0, n_outputs=2):
+        print("from the main thread")
+    with lines_of_output(0, n_outputs=1):
+        print("of the only output")
+    assert capsys.readouterr().out == (
+        "from a thread\n[output 0] from the main thread\nof the only output\n"
+    )
 
 
 def test_the_prefixed_stream_writes_every_line_once():
