@@ -11,7 +11,7 @@ prints, for the ten classes together:
 
 * the CPU time of the whole fit and of the native solver's parts: pricing (``_price``), the
   restricted solves (``_restricted_solve``), the feasibility passes over all cone rows
-  (``_add_violated_rows``) and each class's certification and pruning (``Finishing``);
+  (``_violated_rows``) and each class's certification and pruning (``Finishing``);
 * how often the solver did its costly steps: restricted solves, Newton systems of the face
   method (``_face_system``: a Hessian formed and factorised), Newton steps
   (``_face_gradient``), NNLS projections (scipy's ``nnls``, every cone projection's kernel);
@@ -38,7 +38,7 @@ import sklearn_convexcnn._solvers._faces as faces
 import sklearn_convexcnn._solvers._native as native
 from sklearn_convexcnn import ConvexCNNClassifier
 
-TIMED = [(native, "_price"), (native, "_restricted_solve"), (native, "_add_violated_rows")]
+TIMED = [(native, "_price"), (native, "_restricted_solve"), (native, "_violated_rows")]
 COUNTED = [(faces, "_face_system"), (faces, "_face_gradient"), (optimality, "nnls")]
 
 
@@ -104,7 +104,7 @@ def main(argv=None):
 
     neurons = clf.filters_.shape[0]
     print(f"fit: {total:.2f} s CPU, objective {clf.objective_:.9f}, {neurons} neurons")
-    for name in ("_price", "_restricted_solve", "_add_violated_rows", "__call__"):
+    for name in ("_price", "_restricted_solve", "_violated_rows", "__call__"):
         label = "Finishing" if name == "__call__" else name
         print(f"  {label:20s} {cpu[name]:6.2f} s  ({cpu[name] / total:4.0%})  {calls[name]} calls")
     print(

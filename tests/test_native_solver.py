@@ -291,7 +291,7 @@ def test_restricted_qps_on_small_inputs_are_solved_again_in_the_datas_units(monk
 def test_cone_rows_that_keep_coming_stall_the_solve(monkeypatch):
     # a group whose violated rows never run out (a degenerate cone) ended the feasibility
     # rounds after 1000, its point taken for feasible and certified
-    monkeypatch.setattr(_native, "_add_violated_rows", lambda work, add=True: 1)
+    monkeypatch.setattr(_native, "_violated_rows", lambda work: [(0, np.array([0]))])
     solution, _ = _small_solve()
     assert solution.status == "stalled"
     assert not solution.converged
@@ -327,6 +327,32 @@ def test_a_failed_restricted_solve_returns_the_last_certified_point(monkeypatch)
     assert np.any(solution.coef) and 0 < solution.duality_gap < np.inf
     # the returned point is the one its objective and gap were computed for
     assert solution.objective == pytest.approx(_objective_of(solution, problem), rel=1e-12)
+
+
+def test_a_warm_start_whose_first_solve_fails_starts_cold(monkeypatch, capsys):
+    # the warm start's restricted solve raised, where the empty network is a start too
+    reference, (patches, gates, y, formulation) = _small_solve()
+    original, calls = _native._restricted_then_feasible, []
+
+    def failing_first(*args, **kwargs):
+        calls.append(len(args[0]))  # (the working set's size)
+        if len(calls) == 1:
+            raise _native.SolverFailed("the restricted problem stopped with InsufficientProgress")
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(_native, "_restricted_then_feasible", failing_first)
+    solution = solve_native(
+        formulation.operator(patches, gates), y, beta=0.01, loss="squared", fit_intercept=True,
+        tol=1e-8, max_iter=500, coef_init=reference.coef, intercept_init=reference.intercept,
+        verbose=1,
+    )  # fmt: skip
+    assert calls[0] == np.count_nonzero(np.linalg.norm(reference.coef, axis=2))
+    assert calls[1] <= _native._GROUPS_PER_ROUND  # (from the empty network)
+    assert solution.status == "optimal"
+    assert solution.objective == pytest.approx(reference.objective, rel=1e-8)
+    assert "the warm start failed (the restricted problem stopped with Insuff" in (
+        capsys.readouterr().out
+    )
 
 
 def test_a_solve_that_stops_short_returns_its_lowest_point(monkeypatch):
@@ -937,10 +963,17 @@ def test_working_set_drops_zero_groups_and_rebuilds_its_design():
         work.add(pattern, sign, rows)
     work.coef = np.array([[1.0, 0.0, 2.0], [0.0, 0.0, 0.0], [0.5, 0.5, 0.5]])
     work.gram(intercept=True)  # cached
+    np.testing.assert_allclose(  # (the fit without the design)
+        work.fit(0.5), pieces[0] @ [1.0, 0.0, 2.0] + pieces[3] @ [0.5, 0.5, 0.5] + 0.5
+    )
     work.drop_zero_groups()
     assert work.groups == [(0, 0), (3, 0)]
     np.testing.assert_array_equal(work.coef, [[1.0, 0.0, 2.0], [0.5, 0.5, 0.5]])
     assert [list(r) for r in work.rows] == [[1], []]
+    assert sorted(work._pieces) == [0, 3]  # (the dropped pattern's piece not held)
+    work.coef[1] = 0.0
+    work.drop_zero_groups(protected={(3, 0)})  # (kept at zero)
+    assert work.groups == [(0, 0), (3, 0)]
     # as many groups as before the drop, but other ones: the design must not be the cached one
     work.add(1, 1, [])
     design = work.design(intercept=True)

@@ -158,27 +158,40 @@ class _WorkingSet:
             self._pieces[pattern] = self.operator.pieces([pattern])[0]
         self._version += 1
 
-    def drop_zero_groups(self, keep=()):
-        """Leave out the groups the restricted solution sets to zero, but those in ``keep``.
+    def drop_zero_groups(self, protected=()):
+        """Leave out the groups the restricted solution sets to zero, but the ``protected``.
 
         Each is optimal at zero (its price is at most ``beta``), so pricing adds it back only
         if the dual vector moves; meanwhile the restricted QPs, whose cost grows with the cube
-        of the working set, do not carry it (on regional programs a third of the set).
+        of the working set, do not carry it (on regional programs a third of the set), nor
+        does memory its pattern's piece, unless the pattern's other sign stays.
         """
-        kept = np.array([group in keep for group in self.groups], dtype=bool)
-        keep = np.flatnonzero((np.linalg.norm(self.coef, axis=1) > 0) | kept)
-        if len(keep) == len(self.groups):
+        kept = [
+            j for j, (group, c) in enumerate(zip(self.groups, self.coef, strict=True))
+            if c.any() or group in protected
+        ]  # fmt: skip
+        if len(kept) == len(self.groups):
             return
-        self.groups = [self.groups[j] for j in keep]
-        self.coef = self.coef[keep]
-        self.rows = [self.rows[j] for j in keep]
+        self.groups = [self.groups[j] for j in kept]
+        self.coef = self.coef[kept]
+        self.rows = [self.rows[j] for j in kept]
+        patterns = {pattern for pattern, _ in self.groups}
+        self._pieces = {p: piece for p, piece in self._pieces.items() if p in patterns}
         self._version += 1
+
+    def fit(self, intercept):
+        """The network's output on the samples, ``sum_j +-A_{p_j} c_j + intercept``."""
+        f = np.full(self.operator.n_samples, float(intercept))
+        for (pattern, sign_index), c in zip(self.groups, self.coef, strict=True):
+            if c.any():
+                f += (self._pieces[pattern] @ c) * (1.0 if sign_index == 0 else -1.0)
+        return f
 
     def design(self, intercept=False):
         """``[+-A_{p_j}]`` side by side (and a column of ones), shape (n_samples, |S| h [+ 1]).
 
         It grows with the working set, ``8 n h`` bytes a group (7.2 MB at n=100,000 and
-        ``h=9``, and the group's cached piece as much again), which no estimate before the
+        ``h=9``, and its pattern's cached piece as much again), which no estimate before the
         solve can count: a MemoryError that names the remedy where it would not fit (numpy's
         own, deep in a solve, said nothing of beta).
         """
@@ -221,8 +234,8 @@ def _restricted_solve(work, y, b, *, beta, loss, fit_intercept, qp_tol, faces=Tr
     """The restricted problem of the working set with its kept rows; returns ``(coef, b)``.
 
     With ``faces``, first by Newton's method over faces, from the current point
-    (:mod:`._faces`); where that fails, and without ``faces``, by proximal Newton whose steps
-    are interior-point QPs.
+    (:mod:`._faces`, Euclidean group norms only); where that fails, and without ``faces``,
+    by proximal Newton whose steps are interior-point QPs.
     """
     M = work.design(intercept=fit_intercept)
     n_groups, h = len(work), work.patch_size
@@ -230,7 +243,7 @@ def _restricted_solve(work, y, b, *, beta, loss, fit_intercept, qp_tol, faces=Tr
     norm = work.operator.norm
     # (the squared loss's Hessian, the same for both methods: M^T (1 M) = M^T M)
     gram = work.gram(intercept=fit_intercept) if loss == "squared" else None
-    if faces and n_groups:
+    if faces and norm.is_euclidean and n_groups:
         try:
             return solve_on_faces(
                 M, gram, y, work.coef, b, blocks, beta=beta, loss=loss,
@@ -301,12 +314,12 @@ def _start_rows(operator, coef, patterns):
     return found
 
 
-def _add_violated_rows(work, add=True):
-    """Add the most violated cone rows of each nonzero group; returns how many were added
-    (without ``add``, how many would be: none means the point is feasible)."""
+def _violated_rows(work):
+    """The most violated cone rows of each nonzero group, as ``(group's index, rows)``
+    pairs: none where the point is feasible."""
     operator = work.operator
-    active = np.flatnonzero(np.linalg.norm(work.coef, axis=1) > 0)
-    added = 0
+    active = np.flatnonzero(work.coef.any(axis=1))
+    violations = []
     block = groups_per_pass(operator)
     for start in range(0, len(active), block):
         part = active[start : start + block]
@@ -316,12 +329,9 @@ def _add_violated_rows(work, add=True):
             threshold = -_FEASIBILITY_TOL * np.linalg.norm(work.coef[j]) * operator.row_scale
             values[work.rows[j]] = np.inf  # (kept already)
             violated = most_violated(values, threshold, _ROWS_PER_ROUND)
-            if len(violated) == 0:
-                continue
-            if add:
-                work.rows[j] = np.union1d(work.rows[j], violated)
-            added += len(violated)
-    return added
+            if len(violated):
+                violations.append((j, violated))
+    return violations
 
 
 class _PriceMemory:
@@ -400,8 +410,8 @@ def _price(operator, correlations, beta, memory, max_rounds, wanted=None, skip=(
     bounds = np.minimum(prices[signs, patterns], memory.carried(keys, G, operator.norm))
     start_rows = [memory.rows.get(key, []) for key in keys]
     open_ = bounds > beta
-    relaxed = np.zeros(len(flat), dtype=bool)  # projected onto the cone of the start rows
-    exact = np.zeros(len(flat), dtype=bool)  # projected by cutting planes
+    relaxed = np.zeros(len(flat), dtype=bool)  # priced on the cone of their start rows
+    cut = np.zeros(len(flat), dtype=bool)  # priced by cutting planes
 
     def relax(index):
         """Bounds of ``index`` from prices on the cones of their start rows."""
@@ -412,7 +422,21 @@ def _price(operator, correlations, beta, memory, max_rounds, wanted=None, skip=(
         bounds[index] = np.minimum(bounds[index], relaxed_prices)
         relaxed[index] = True
 
-    if wanted is not None:
+    def cut_planes(index):
+        """Bounds of ``index`` from ``max_rounds`` cutting-plane rounds (exact prices where
+        they converge); the rows of their projections start the next ones."""
+        cut_prices, _, rows = cone_prices(
+            operator, patterns[index], G[index], beta=beta,
+            rows=[start_rows[k] for k in index], max_rounds=max_rounds,
+        )  # fmt: skip
+        bounds[index] = np.minimum(bounds[index], cut_prices)
+        for k, r in zip(index, rows, strict=True):
+            memory.rows[keys[k]] = r
+        cut[index] = True
+
+    if wanted is None:
+        cut_planes(np.flatnonzero(open_))
+    else:
         # the working set's groups do not enter again, but their prices scale the dual point:
         # they need a bound close to beta (about beta at a restricted optimum) for the gap
         skipped = np.array([k for k, key in enumerate(keys) if key in skip], dtype=int)
@@ -420,37 +444,22 @@ def _price(operator, correlations, beta, memory, max_rounds, wanted=None, skip=(
         if len(skipped):
             relax(skipped)
             open_[skipped] = False
-    while True:
-        todo = np.flatnonzero(open_)
-        if wanted is not None:
+        while True:
             ranked = _best(np.where(open_, bounds, -np.inf), wanted)
-            todo = ranked[open_[ranked] & ~exact[ranked]]
+            todo = ranked[open_[ranked] & ~cut[ranked]]
             if len(todo) == 0:
                 break
-            if not relaxed[todo].all():
-                # a cheaper bound first, for a batch of the best-bounded groups without one
-                # (they may drop out of the ranking): batches of `wanted` alone took
-                # hundreds of rounds, each ranking every group, on 10,000 groups
-                unrelaxed = np.flatnonzero(open_ & ~relaxed)
-                batch = unrelaxed[_best(bounds[unrelaxed], _RELAXED_PER_ROUND)]
-                relax(batch)
-                open_[batch] &= bounds[batch] > beta
+            if relaxed[todo].all():
+                cut_planes(todo)
+                open_[todo] &= bounds[todo] > beta
                 continue
-        exact_prices, _, rows = cone_prices(
-            operator,
-            patterns[todo],
-            G[todo],
-            beta=beta,
-            rows=[start_rows[k] for k in todo],
-            max_rounds=max_rounds,
-        )
-        bounds[todo] = np.minimum(bounds[todo], exact_prices)
-        for k, r in zip(todo, rows, strict=True):
-            memory.rows[keys[k]] = r
-        if wanted is None:
-            break
-        exact[todo] = True
-        open_[todo] &= bounds[todo] > beta
+            # a cheaper bound first, for a batch of the best-bounded groups without one (they
+            # may drop out of the ranking): batches of `wanted` alone took hundreds of rounds,
+            # each ranking every group, on 10,000 groups
+            unrelaxed = np.flatnonzero(open_ & ~relaxed)
+            batch = unrelaxed[_best(bounds[unrelaxed], _RELAXED_PER_ROUND)]
+            relax(batch)
+            open_[batch] &= bounds[batch] > beta
     prices[signs, patterns] = bounds
     for k, key in enumerate(keys):
         memory.bounds[key] = (bounds[k], G[k])
@@ -498,16 +507,21 @@ def solve_native(
     start_time = time.perf_counter()
     operator = as_operator(program)
     y = np.asarray(y, dtype=float)
-    b = best_intercept(loss, y) if fit_intercept else 0.0
-    if fit_intercept and intercept_init is not None:
-        b = float(intercept_init)
+    cold_b = best_intercept(loss, y) if fit_intercept else 0.0
+    b = float(intercept_init) if fit_intercept and intercept_init is not None else cold_b
     # the restricted problems: by Newton over faces first (:mod:`._faces`, Euclidean group
     # norms), then ever more exactly (:func:`_finer`) when pricing finds nothing to add
-    accuracy = (min(1e-9, max(1e-12, 1e-2 * tol)), operator.norm.is_euclidean)
+    qp_tol, faces = min(1e-9, max(1e-12, 1e-2 * tol)), operator.norm.is_euclidean
 
     work, memory = _WorkingSet(operator), _PriceMemory()
     if coef_init is not None and _start_from(work, coef_init):
-        b = _restricted_then_feasible(work, y, b, beta, loss, fit_intercept, *accuracy)[1]
+        try:
+            b = _restricted_then_feasible(work, y, b, beta, loss, fit_intercept, qp_tol, faces)[1]
+        except SolverFailed as exc:  # (the empty network is a start too, and certifiable)
+            if verbose:
+                print(f"[native] the warm start failed ({exc}): starting cold", flush=True)
+            work, memory = _WorkingSet(operator), _PriceMemory()
+            b = cold_b
         memory.remember(work)
 
     n_iter, status = 0, None
@@ -522,8 +536,7 @@ def solve_native(
     # last feasible point stay in the set (anchored), so that the next one cannot be higher
     feasible, defer_rows, anchored = True, True, set()
     while True:
-        design = work.design(intercept=fit_intercept)  # the restricted solves' (cached) one
-        f = design[:, : work.coef.size] @ work.coef.ravel() + b
+        f = work.fit(b)
         primal = objective(loss, f, y, beta, work.coef, operator.norm)
         target = target_gap(y, primal, tol)
         violation, best_dual = _price_groups(
@@ -533,18 +546,7 @@ def solve_native(
         )  # fmt: skip
         gap = primal - best_dual
         if verbose:
-            print(
-                f"[native] iteration {n_iter}: objective {primal:.10g}"
-                + (
-                    f", gap {gap:.2e} (relative {relative_to(gap, primal):.1e}, "
-                    f"target {relative_to(target, primal):.1e}), "
-                    if feasible
-                    else " (on the kept cone rows), "
-                )
-                + f"{len(work)} groups, {sum(len(r) for r in work.rows)} rows, "
-                f"{time.perf_counter() - start_time:.2f} s",
-                flush=True,
-            )
+            _print_iteration(n_iter, primal, gap if feasible else None, target, work, start_time)
         if feasible:  # (an infeasible point's objective bounds nothing)
             if gap <= target:
                 status = "optimal"
@@ -565,16 +567,12 @@ def solve_native(
         if feasible and not candidates:  # (infeasible: the next solve adds the rows)
             # nothing left to add: the restricted solutions must be more exact; after the
             # finest, more iterations cannot help
-            accuracy = _finer(*accuracy)
-            if accuracy is None:
+            finer = _finer(qp_tol, faces)
+            if finer is None:
                 status = "stalled"
                 break
-        for sign_index, pattern in candidates:
-            # with the rows likely tight: fewer feasibility rounds
-            rows = np.union1d(
-                memory.rows.get((pattern, sign_index), []), operator.candidate_rows(pattern)
-            )
-            work.add(pattern, sign_index, rows)
+            qp_tol, faces = finer
+        _add_candidates(work, memory, candidates)
         n_iter += 1
         # rows wait while groups are added, but not past the last solve that max_iter allows,
         # nor for longer than a stall takes to tell: every _STALL_ITERATIONS iterations a
@@ -587,7 +585,7 @@ def solve_native(
         )
         try:
             b = _restricted_then_feasible(
-                work, y, b, beta, loss, fit_intercept, *accuracy, feasibility=add_rows
+                work, y, b, beta, loss, fit_intercept, qp_tol, faces, feasibility=add_rows
             )[1]
         except SolverFailed:
             # the interior point, the last resort, failed (logistic loss on inputs of size
@@ -599,30 +597,60 @@ def solve_native(
         # once, without a solve for them). The rows it violates are not kept: on four digits
         # classes, keeping them made the next deferred solves 842 factorisations against 680
         # (and the solves before the rows waited 1359)
-        feasible = add_rows or _add_violated_rows(work, add=False) == 0
+        feasible = add_rows or not _violated_rows(work)
         memory.remember(work)
         if feasible:
             anchored = {group for group, c in zip(work.groups, work.coef, strict=True) if c.any()}
         # (without the anchors, max-pooling programs, whose rows decide most, went up and down
         # from one feasible point to the next until they stalled)
-        work.drop_zero_groups(keep=() if feasible else anchored)
-    if status == "optimal":
-        coef = _full_coef(work)
-    else:
+        work.drop_zero_groups(protected=anchored)
+    if status != "optimal":
         # the lowest feasible point, not the last: the last restricted problems may have been
         # solved worse (the interior point, after the faces had settled, once ended at 31.2
         # where they had reached 30.1)
-        coef, b = lowest.coef, lowest.intercept
-        primal, gap = lowest.objective, lowest.objective - best_dual
+        return _solution(status, n_iter, lowest.coef, lowest.intercept, lowest.objective, best_dual)
+    return _solution(status, n_iter, _full_coef(work), b, primal, best_dual)
+
+
+def _print_iteration(n_iter, primal, gap, target, work, start_time):
+    """The progress line of an iteration; ``gap`` is ``None`` at a point that satisfies only
+    the kept cone rows (whose objective bounds nothing)."""
+    print(
+        f"[native] iteration {n_iter}: objective {primal:.10g}"
+        + (
+            " (on the kept cone rows), "
+            if gap is None
+            else f", gap {gap:.2e} (relative {relative_to(gap, primal):.1e}, "
+            f"target {relative_to(target, primal):.1e}), "
+        )
+        + f"{len(work)} groups, {sum(len(r) for r in work.rows)} rows, "
+        f"{time.perf_counter() - start_time:.2f} s",
+        flush=True,
+    )
+
+
+def _add_candidates(work, memory, candidates):
+    """Put the groups ``candidates`` into the working set, each with the rows likely tight
+    at the next point: its last projection's (:class:`_PriceMemory`) and the operator's
+    candidate rows. Fewer feasibility rounds then."""
+    for pattern, sign_index in candidates:
+        rows = np.union1d(
+            memory.rows.get((pattern, sign_index), []), work.operator.candidate_rows(pattern)
+        )
+        work.add(pattern, sign_index, rows)
+
+
+def _solution(status, n_iter, coef, intercept, objective, best_dual):
+    """The answer at ``coef``, certified by the best dual objective so far."""
     return Solution(
         coef=coef,
-        intercept=float(b),
-        objective=float(primal),
+        intercept=float(intercept),
+        objective=float(objective),
         converged=status == "optimal",
         status=status,
         n_iter=n_iter,
         solver="native",
-        duality_gap=float(gap),
+        duality_gap=float(objective - best_dual),
     )
 
 
@@ -669,11 +697,12 @@ def _price_groups(
 
 
 def _most_violating(violation):
-    """``(sign_index, pattern)`` of the (at most ``_GROUPS_PER_ROUND``) groups of largest
+    """The groups ``(pattern, sign_index)`` of the (at most ``_GROUPS_PER_ROUND``) largest
     positive ``violation``, largest first."""
     n_patterns = violation.shape[1]
-    order = np.argsort(violation, axis=None)[::-1][:_GROUPS_PER_ROUND]
-    return [divmod(int(flat), n_patterns) for flat in order if violation.flat[flat] > 0]
+    best = _best(violation.ravel(), _GROUPS_PER_ROUND)
+    signs, patterns = np.divmod(best[violation.ravel()[best] > 0], n_patterns)
+    return list(zip(patterns.tolist(), signs.tolist(), strict=True))
 
 
 def _finer(qp_tol, faces):
@@ -733,8 +762,11 @@ def _restricted_then_feasible(
             faces=faces,
         )  # fmt: skip
         work.coef = clean(coef, beta, scale, work.operator.norm)
-        if not feasibility or _add_violated_rows(work) == 0:
+        violations = _violated_rows(work) if feasibility else []
+        if not violations:
             break
+        for j, rows in violations:
+            work.rows[j] = np.union1d(work.rows[j], rows)
     else:
         raise SolverFailed("cone rows of the working set still violated after 1000 rounds")
     return work.coef, b
