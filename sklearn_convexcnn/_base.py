@@ -207,8 +207,9 @@ def _empty_network_message(solutions, Y, beta, tol):
 class _BaseConvexCNN(BaseEstimator):
     """Fit skeleton shared by the classifier and the regressor.
 
-    Subclasses provide ``_encode_targets(y) -> (Y, fitted_attributes)`` turning ``y`` into one
-    real target column per output of the network.
+    Subclasses provide ``_encode_targets(y, reset=True) -> (Y, fitted_attributes)`` turning
+    ``y`` into one real target column per output of the network: in ``fit`` (``reset``) with
+    the attributes it fits (``classes_``), otherwise as ``fit`` encoded it, with none.
     """
 
     _parameter_constraints = {

@@ -250,7 +250,7 @@ def solve_output(program, y, output, options, dense_program=None, **warm_start):
             solve = solve_three_layer if isinstance(program, ThreeLayerProgram) else solve_native
             solution = solve(program, y, **options.solver_options, **warm_start)
         else:
-            solution = _solve_cvxpy(program, y, output, options)
+            solution = _solve_cvxpy(program, y, options)
     except SolverFailed as exc:
         failure = exc
     # CVXPY cannot improve on a point certified to its own accuracy: on 400 digits of 0 to
@@ -273,25 +273,23 @@ def solve_output(program, y, output, options, dense_program=None, **warm_start):
         try:
             dense = dense_program()
         except MemoryError as exc:
-            options.log(f"no CVXPY fallback for output {output}: {exc}")
+            options.log(f"no CVXPY fallback: {exc}")
         else:
             handover = (
                 f"the native solver stopped short ({reason}); solving the full program with "
                 "CVXPY instead"
             )
-            options.log(f"output {output}: {handover}")
+            options.log(handover)
             stopped, solution, failure = solution, None, None
             try:
-                solution = _solve_cvxpy(
-                    dense, y, output, dataclasses.replace(options, solver="auto")
-                )
+                solution = _solve_cvxpy(dense, y, options)
             except SolverFailed as exc:
                 failure = exc
             tried = (handover, *(() if solution is None else solution.handovers))
             if failure is not None and stopped is not None:
                 tried += (f"CVXPY could not solve it either ({failure}): the native point is kept",)
             if stopped is not None and solution is not None:
-                solution = _lower_of(stopped, solution, dense_program, dense, y, options)
+                solution = _lower_of(stopped, solution, dense_program, y, options)
             elif stopped is not None:
                 solution = stopped
             if solution is not None:
@@ -313,12 +311,12 @@ def solve_output(program, y, output, options, dense_program=None, **warm_start):
     return dataclasses.replace(solution, intercept=solution.intercept + offset)
 
 
-def _solve_cvxpy(program, y, output, options):
+def _solve_cvxpy(program, y, options):
     """``solve_program`` with ``options.solver``, its hand-overs from one CVXPY solver to the
     next said in verbose lines."""
     solution = solve_program(program, y, solver=options.solver, **options.solver_options)
     for handover in solution.handovers:
-        options.log(f"output {output}: {handover}")
+        options.log(handover)
     return solution
 
 
@@ -374,7 +372,7 @@ def _natively(program, y, output, options, warm_start, finishing, cvxpy):
         what = f"CVXPY's point is not certified (status {cvxpy.status!r}{gap})"
         tried = cvxpy.handovers
     tried += (f"{what}; solving the program with the native solver instead",)
-    options.log(f"output {output}: {tried[-1]}")
+    options.log(tried[-1])
     native_options = dataclasses.replace(options, solver="native", native_fallback=False)
     try:
         solution = solve_output(program, y, output, native_options, **warm_start)
@@ -388,7 +386,7 @@ def _natively(program, y, output, options, warm_start, finishing, cvxpy):
                 "n_patterns."
             ) from exc
         tried += (f"the native solver failed ({native_failure}): the CVXPY point is kept",)
-        options.log(f"output {output}: {tried[-1]}")
+        options.log(tried[-1])
         return dataclasses.replace(cvxpy, handovers=tried)
     solution = finishing(program, solution, y, options)
     if not (failed or solution.converged):
@@ -489,7 +487,7 @@ def unconverged_message(solutions, outputs, options):
         gap = _gap(solution, options)
         return (
             f"The convex program for output {output} did not converge: {_stop(solution)} "
-            f"({settings}{'' if gap is None else '; ' + gap}). {_remedy(solution, options)}; "
+            f"({settings}{'' if gap is None else '; ' + gap}). {remedy(solution, options)}; "
             "the network attains the returned point's objective, "
             + ("not the optimum." if gap is None else "at most the duality gap above the optimum.")
             + _tried(solution)
@@ -505,7 +503,7 @@ def unconverged_message(solutions, outputs, options):
     )
     remedies = {}  # the outputs of each remedy, in the outputs' order
     for output, solution in stopped:
-        remedies.setdefault(_remedy(solution, options), []).append(str(output))
+        remedies.setdefault(remedy(solution, options), []).append(str(output))
     advice = (
         next(iter(remedies))
         if len(remedies) == 1
@@ -612,8 +610,9 @@ def uncertified_message(solution, y, output, options, *, loose=False):
     )
 
 
-def _remedy(solution, options):
-    """What a user can do about a solve that stopped short, by why it stopped."""
+def remedy(solution, options, cvxpy="use a CVXPY solver (e.g. solver='clarabel')"):
+    """What a user can do about a solve that stopped short, by why it stopped; ``cvxpy``
+    says how to reach a CVXPY solver where that may help."""
     if solution.status == "stalled":
         relative = (
             np.inf
@@ -636,8 +635,7 @@ def _remedy(solution, options):
         tried_cvxpy = any("CVXPY" in handover for handover in solution.handovers)
         return (
             "The restricted problems cannot be solved more accurately: loosen tol, use a "
-            "larger beta or standardise the inputs"
-            + ("" if tried_cvxpy else ", or use a CVXPY solver (e.g. solver='clarabel')")
+            "larger beta or standardise the inputs" + ("" if tried_cvxpy else f", or {cvxpy}")
         )
     if solution.status in _ITERATIONS_SPENT or (solution.n_iter >= options.max_iter):
         return "Increase max_iter or loosen tol"
@@ -652,7 +650,7 @@ def _remedy(solution, options):
     return f"{solution.solver} cannot reach tol on this program{reached}: loosen tol"
 
 
-def _lower_of(native, cvxpy, dense_program, dense, y, options):
+def _lower_of(native, cvxpy, dense_program, y, options):
     """Of a stopped native point and CVXPY's point for the same program, the one of the
     lower objective, certified by the better of their dual bounds.
 
@@ -665,6 +663,7 @@ def _lower_of(native, cvxpy, dense_program, dense, y, options):
     stopped early can leave them, and its objective is then below the optimum (a Clarabel
     iterate below it was 30 times it once in the cones).
     """
+    dense = dense_program()  # (built already: kept)
     cvxpy = solution_with_gap(
         dense_program.formulation,
         dense_program.patches,

@@ -11,6 +11,7 @@ from ._compat import Interval, StrOptions, validate_params
 from ._formulations.two_layer import POOLINGS, READOUTS, make_formulation
 from ._losses import best_intercept, centred_targets
 from ._optimality import dual_point, max_pattern_price
+from ._outputs import SolveOptions, remedy
 from ._patches import check_scale, extract_patches, resolve_geometry
 from ._resources import check_patches_memory, check_program_memory
 from ._solvers._native import relative_to, solve_native
@@ -241,9 +242,12 @@ def convex_cnn_path(
                 flush=True,
             )
         if not solution.converged:
+            options = SolveOptions(
+                beta=beta, loss=loss, fit_intercept=fit_intercept, tol=tol, max_iter=max_iter,
+                solver="native",
+            )  # fmt: skip
             warn(
-                _unconverged_message(solution, beta, step, len(betas), tol, max_iter),
-                ConvergenceWarning,
+                _unconverged_message(solution, beta, step, len(betas), options), ConvergenceWarning
             )
         coef, intercept = solution.coef, solution.intercept
         coefs.append(coef)
@@ -320,23 +324,17 @@ def _check_betas(betas):
     return values
 
 
-def _unconverged_message(solution, beta, step, n_betas, tol, max_iter):
+def _unconverged_message(solution, beta, step, n_betas, options):
     """What to warn about a solve of the path that stopped short of ``tol``.
 
     (``_outputs.unconverged_message`` speaks of an estimator's output and network,
     and of its ``solver`` parameter, which the path does not have.)
     """
-    gap = "unknown" if solution.duality_gap is None else f"{solution.duality_gap:.3e}"
+    cvxpy = "fit ConvexCNNRegressor or ConvexCNNClassifier with solver='clarabel' at this beta"
     return (
         f"convex_cnn_path did not converge at beta={beta:.3e} ({step + 1} of {n_betas}): "
         f"{solution.solver} stopped with status {solution.status!r} after {solution.n_iter} "
-        f"iterations (max_iter={max_iter}, tol={tol:.1e}). Duality gap: {gap}, tolerance: "
-        f"{tol * abs(solution.objective):.3e}. "
-        + (
-            "The restricted problems cannot be solved more accurately: loosen tol, or fit "
-            "ConvexCNNRegressor or ConvexCNNClassifier with solver='clarabel' at this beta."
-            if solution.status == "stalled"
-            else "Increase max_iter or loosen tol."
-        )
-        + " The path's coefs at this beta are not the optimum."
+        f"iterations (max_iter={options.max_iter}, tol={options.tol:.1e}). Duality gap: "
+        f"{solution.duality_gap:.3e}, tolerance: {options.tol * abs(solution.objective):.3e}. "
+        f"{remedy(solution, options, cvxpy)}. The path's coefs at this beta are not the optimum."
     )

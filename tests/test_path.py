@@ -286,3 +286,33 @@ def test_verbose_prints_a_line_for_each_beta(data, capsys):
     assert "[native] iteration 0: objective" in capsys.readouterr().out
     convex_cnn_path(X, y, n_betas=3, n_patterns=8, random_state=0)
     assert capsys.readouterr().out == ""
+
+
+@pytest.mark.parametrize(
+    "relative, advice",
+    [
+        # certified closer than CVXPY certifies: a CVXPY solver would end further away
+        (1e-7, r"certified to 1\.0e-07 of the objective, closer than CVXPY's solvers certify: "
+         r"loosen tol \(tol=1e-07 accepts it\)"),
+        (1e-2, r"loosen tol, use a larger beta or standardise the inputs, or fit "
+         r"ConvexCNNRegressor or ConvexCNNClassifier with solver='clarabel' at this beta\."),
+    ],
+)  # fmt: skip
+def test_a_stalled_path_advises_as_the_estimators_do(data, monkeypatch, relative, advice):
+    # the path sent every stall to CVXPY, which ends further from the optimum than a point
+    # certified to 1e-7 (the estimators' own warning says so)
+    import dataclasses
+
+    from sklearn_convexcnn import _path
+
+    solve_native = _path.solve_native
+
+    def stalling(*args, **kwargs):
+        solution = solve_native(*args, **kwargs)
+        gap = relative * solution.objective
+        return dataclasses.replace(solution, converged=False, status="stalled", duality_gap=gap)
+
+    monkeypatch.setattr(_path, "solve_native", stalling)
+    X, y = data
+    with pytest.warns(ConvergenceWarning, match=advice):
+        convex_cnn_path(X, y, tol=1e-8, **{**FAST, "n_betas": 1})

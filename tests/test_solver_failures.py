@@ -182,7 +182,15 @@ def test_auto_hands_a_failed_native_solve_to_cvxpy(monkeypatch, capsys, data, na
         reg = _regressor(solver="auto", verbose=1).fit(X, y)
     assert reg.objective_ == pytest.approx(reference.objective_, rel=1e-6)
     out = capsys.readouterr().out
-    assert re.search(r"output 0: the native solver stopped short \(.*\); solving the full", out)
+    assert re.search(
+        r"\n\[ConvexCNNRegressor\] the native solver stopped short \(.*\); solving the full", out
+    )
+
+
+def _handovers(out, estimator):
+    """The hand-overs of solver="auto" in a verbose fit's lines (of its only output)."""
+    lines = [line.removeprefix(f"[{estimator}] ") for line in out.splitlines()]
+    return [line for line in lines if re.search(r" failed|not certified|could not", line)]
 
 
 @pytest.mark.parametrize("architecture", ["circular", "three_layer"])
@@ -205,15 +213,15 @@ def test_auto_hands_a_failed_cvxpy_solve_to_the_native_solver(
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # (a hand-over that ends certified is no warning)
         reg = _regressor(solver="auto", verbose=1, **params).fit(X, y)
-    lines = [line for line in capsys.readouterr().out.splitlines() if "output 0: " in line]
+    lines = _handovers(capsys.readouterr().out, "ConvexCNNRegressor")
     if cvxpy_outcome == "raises":  # every CVXPY solver failed, then the native one solved it
-        assert re.search(
-            r"output 0: CVXPY could not solve it \(CLARABEL failed .*; ECOS failed .*; SCS "
+        assert re.fullmatch(
+            r"CVXPY could not solve it \(CLARABEL failed .*; ECOS failed .*; SCS "
             r"failed .*\); solving the program with the native solver instead",
             lines[-1],
         )
     else:
-        assert re.search(r"output 0: CVXPY's point is not certified .*native solver", lines[-1])
+        assert re.match(r"CVXPY's point is not certified .*native solver", lines[-1])
     assert reg.objective_ == pytest.approx(reference.objective_, rel=1e-9)
     assert reg.duality_gap_ <= reg.tol * reg.objective_
 
@@ -277,7 +285,9 @@ def test_auto_hands_over_a_cvxpy_point_called_optimal_that_its_certificate_rejec
     reg = _regressor(solver="auto", architecture=architecture, verbose=1).fit(X, y)
     assert reg.objective_ == pytest.approx(reference.objective_, rel=1e-9)
     out = capsys.readouterr().out
-    assert re.search(r"output 0: CVXPY's point is not certified \(status 'optimal'", out)
+    assert re.search(
+        r"\n\[ConvexCNNRegressor\] CVXPY's point is not certified \(status 'optimal'", out
+    )
 
 
 def test_of_two_unconverged_points_one_outside_its_program_is_not_kept(monkeypatch, data):
@@ -806,8 +816,7 @@ def test_auto_solves_natively_where_every_cvxpy_solver_falls_short(capsys):
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # (certified in the end: no warning)
         clf = ConvexCNNClassifier(solver="auto", random_state=0, verbose=1, **params).fit(X, y)
-    lines = [line for line in capsys.readouterr().out.splitlines() if "] output 0: " in line]
-    first, second, last = (line.split("] output 0: ")[1] for line in lines)
+    first, second, last = _handovers(capsys.readouterr().out, "ConvexCNNClassifier")
     assert first.startswith("CLARABEL failed") and second.startswith("ECOS failed")
     assert re.match(
         r"CVXPY's point is not certified \(status 'optimal_inaccurate', certified duality gap -.*"
