@@ -322,17 +322,22 @@ class _BaseConvexCNN(BaseEstimator):
             f"{'patch' if geometry.n_patches == 1 else 'patches'} of size "
             f"{geometry.patch_size}, {gates.shape[1]} distinct patterns"
         )
+        options = self._solve_options()
         if self.patterns == "generated":
+            # solved to GENERATION_TOL at least (the check needs it)
+            options = dataclasses.replace(options, tol=min(options.tol, GENERATION_TOL))
             gates, solutions, finishing, generated = self._generate(
-                patches, formulation, Y, gates, rng, build, labels
+                patches, formulation, Y, gates, rng, build, options
             )
         else:
             program = build(patches, gates)
             finishing = self._finishing(formulation, patches, gates)
             solutions = self._solve_outputs(
-                program, Y, DenseProgram(formulation, patches, gates), warm, finishing, labels
+                program, Y, DenseProgram(formulation, patches, gates), warm, finishing, options
             )
             generated = generation_attributes(None)
+        # (of the finished points: finishing certifies some that their solver left inaccurate)
+        self._warn_unconverged(solutions, labels, options)
         self._warn_uncertified(solutions, Y, labels, loose=finishing.loose)
         network = formulation.network(solutions, patches, gates)
         if len(network.filters) == 0:
@@ -386,18 +391,16 @@ class _BaseConvexCNN(BaseEstimator):
             )
         return formulation
 
-    def _generate(self, patches, formulation, Y, gates, rng, build, labels):
-        """Pattern generation from ``gates`` (:func:`._generation.generation_fit`), its
-        solutions finished here, in turn (a sampled fit's workers finish their own).
+    def _generate(self, patches, formulation, Y, gates, rng, build, solving):
+        """Pattern generation from ``gates`` (:func:`._generation.generation_fit`), each
+        solve with the options ``solving``, its solutions finished here, in turn (a sampled
+        fit's workers finish their own).
 
         Returns the generated gates, the finished solutions, the :class:`Finishing` and the
-        generation's fitted attributes.
+        generation's fitted attributes. Only the last solve of an output is warned about
+        (by the caller): a round's solve that stopped at max_iter has a point that the next
+        round's solve replaces.
         """
-        # solved to GENERATION_TOL at least (the check needs it), and warned about only where
-        # the last solve of an output stops short: a round's solve that stopped at max_iter
-        # warned of a point the next round's solve replaced
-        solving = self._solve_options()
-        solving = dataclasses.replace(solving, tol=min(solving.tol, GENERATION_TOL))
 
         def solve(program, y, *, output, **warm_start):
             with lines_of_output(output, Y.shape[1]) if self.verbose else nullcontext():
@@ -413,7 +416,6 @@ class _BaseConvexCNN(BaseEstimator):
         program = build(patches, gates)  # the program grew with the generated patterns
         finishing = self._finishing(formulation, patches, gates)
         options = self._solve_options()
-        self._warn_unconverged(solutions, labels, solving)
         finished = [
             finishing(program, solution, Y[:, output], options)
             for output, solution in enumerate(solutions)
@@ -513,9 +515,9 @@ class _BaseConvexCNN(BaseEstimator):
         self._log(f"warm start from the previous fit's {self.n_patterns_} patterns")
         return [{"coef_init": coef.dense(), "intercept_init": b} for coef, b in solutions]
 
-    def _solve_outputs(self, program, Y, dense_program, warm_starts, finishing, labels):
-        """One solve per column of ``Y``, each followed by ``finishing``, on ``n_jobs`` workers;
-        returns what ``finishing`` returns, per output.
+    def _solve_outputs(self, program, Y, dense_program, warm_starts, finishing, options):
+        """One solve per column of ``Y`` with the options ``options``, each followed by
+        ``finishing``, on ``n_jobs`` workers; returns what ``finishing`` returns, per output.
 
         Each worker process limits its BLAS threads to its share of the cores and to this
         process's own limit (no oversubscription) and records its warnings, which are issued
@@ -533,7 +535,6 @@ class _BaseConvexCNN(BaseEstimator):
         threads = max(1, min(blas_threads(), cpu_count() // n_jobs)) if n_jobs > 1 else None
         if n_jobs > 1:
             self._log(f"{n_outputs} outputs on {n_jobs} workers, {threads} BLAS thread(s) each")
-        options = self._solve_options()
         try:
             results = Parallel(n_jobs=n_jobs)(
                 delayed(solve_in_worker)(
@@ -557,9 +558,7 @@ class _BaseConvexCNN(BaseEstimator):
         for _, caught in results:
             for message, category in caught:
                 warn(message, category)
-        solutions = [solution for solution, _ in results]
-        self._warn_unconverged(solutions, labels, options)
-        return solutions
+        return [solution for solution, _ in results]
 
     def _finishing(self, formulation, patches, gates):
         """What every output's solution goes through after its solve (:class:`Finishing`).

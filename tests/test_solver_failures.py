@@ -914,3 +914,17 @@ def test_outputs_that_stopped_differently_get_each_their_remedy():
         "inputs. Each network attains its returned point's objective, not the optimum. Before "
         "output 1's point, solver='auto' tried: CVXPY stopped short."
     )
+
+
+def test_generated_patterns_warn_of_the_finished_points_as_sampled_ones_do(monkeypatch):
+    # a review: pattern generation warned of its solvers' points before finishing them, which
+    # certifies an 'optimal_inaccurate' point within tolerance as converged: a false warning
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((20, 8)), rng.standard_normal(20)
+    _inaccurate(monkeypatch, 1e-12)
+    params = dict(kernel_size=3, n_patterns=4, solver="clarabel", random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for patterns in ("sampled", "generated"):
+            reg = ConvexCNNRegressor(patterns=patterns, **params).fit(X, y)
+            assert reg.duality_gap_ <= 1e-7 * reg.objective_
