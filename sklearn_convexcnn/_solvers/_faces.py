@@ -105,11 +105,6 @@ def null_space(rows, h):
     return vt[rank:].T
 
 
-def _lipschitz(loss):
-    """Upper bound on the loss's second derivative in ``f``: a safe first step length."""
-    return 1.0 if loss == "squared" else 0.25
-
-
 def hessian_weights(loss, f, y):
     """The loss's second derivative in ``f``, sample by sample."""
     if loss == "squared":
@@ -134,7 +129,7 @@ class _Faces:
 
     The kept rows of all groups are stacked (``rows``, ``row_group``) so that the ratio test
     is one vectorised pass; ``tight`` (see :meth:`tight_rows`) is a flat mask over them whose
-    per-group pieces are views.
+    per-group pieces are views, which the face's changes write in place.
     """
 
     def __init__(self, M, gram, y, blocks, *, beta, loss, fit_intercept, kkt_tol):
@@ -147,6 +142,7 @@ class _Faces:
         self.offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(int)
         self.rows = np.concatenate([np.reshape(rows, (-1, self.h)) for rows in blocks])
         self.row_group = np.repeat(np.arange(len(blocks)), sizes)
+        self.tight = np.zeros(len(self.rows), dtype=bool)
         self._bases = {}
         self._hessian = None
         self._product = (None, None)  # the last (x, gram @ x): see _gram_times
@@ -163,7 +159,9 @@ class _Faces:
             self.magnitude = 0.5 * self._yy
 
     def tight_rows(self, coef):
-        """Per-group masks of the rows tight at ``coef``, views of one flat mask."""
+        """Per-group masks of the rows tight at ``coef``, views of the flat mask ``tight``:
+        written in place (``tight[j][:] = ...``), never rebound, or :meth:`ratio_test` would
+        not see the change."""
         self.tight = np.concatenate(
             [_tight(rows, c) for rows, c in zip(self.blocks, coef, strict=True)]
         ).astype(bool)
@@ -255,13 +253,18 @@ class _Faces:
 
         return guarded
 
-    def curvature(self, dcoef):
-        """``||M dcoef||^2``: the loss's curvature along a direction of the coefficients."""
+    def curvature_bound(self, dcoef):
+        """An upper bound on the loss's second derivative along a direction of the
+        coefficients: ``||M dcoef||^2`` times the largest second derivative of the loss in
+        ``f`` (1 for the squared loss, 1/4 for the logistic), at least ``1e-300``. Its
+        quadratic model bounds the loss from above, so its minimiser is a safe step."""
         if self.gram is not None:
             dx = np.append(dcoef.ravel(), 0.0) if self.fit_intercept else dcoef.ravel()
-            return float(dx @ (self.gram @ dx))
-        a = self.M[:, : self.n_coef] @ dcoef.ravel()
-        return float(a @ a)
+            squared = float(dx @ (self.gram @ dx))
+        else:
+            fit = self.M[:, : self.n_coef] @ dcoef.ravel()
+            squared = float(fit @ fit)
+        return (1.0 if self.loss == "squared" else 0.25) * max(squared, 1e-300)
 
     def basis(self, j, tight):
         key = (j, tight.tobytes())
@@ -381,7 +384,7 @@ def solve_on_faces(
         if change > 0 and not entering:
             direction = _descent(faces, coef, correlations, tight, rounding)
             if direction is None:
-                coef = _onto_cones(faces, coef)
+                coef = _zero_negative_slacks(faces, coef)
                 if not all(map(_inside, faces.blocks, coef)):
                     raise FacesFailed("the steps left the cone of the kept rows")
                 return coef, b
@@ -391,8 +394,7 @@ def solve_on_faces(
             # shared among the groups that enter together (their fits may be alike)
             along = np.zeros_like(coef)
             along[j] = direction
-            curvature = _lipschitz(loss) * max(faces.curvature(along), 1e-300)
-            step = (price - beta) / (curvature * len(entering))
+            step = (price - beta) / (faces.curvature_bound(along) * len(entering))
             coef[j] = step * direction
             tight[j][:] = _tight(blocks[j], direction)
         coef, b = _newton(faces, coef, b, tight)
@@ -404,7 +406,7 @@ def solve_on_faces(
     raise FacesFailed(f"the face changed {max_changes} times")
 
 
-def _onto_cones(faces, coef):
+def _zero_negative_slacks(faces, coef):
     """``coef`` with rounding's violations of the kept rows corrected away.
 
     The face's bases are null spaces to a relative ``1e-9``, so tight rows drift to slacks of
@@ -472,7 +474,7 @@ def _descent_step(faces, coef, b, direction, tight):
     the first trial minimises the loss's quadratic upper bound along it.
     """
     slope = -float(np.sum(direction**2))
-    curvature = _lipschitz(faces.loss) * max(faces.curvature(direction), 1e-300)
+    curvature = faces.curvature_bound(direction)
     limit, blocking = faces.ratio_test(coef, direction)
     # where the loss is flat along the direction, the upper bound's step is no guide: at most
     # a step that moves the coefficients by a thousand times their size
