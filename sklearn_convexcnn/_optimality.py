@@ -41,6 +41,17 @@ def groups_per_pass(operator):
     return max(1, int(2**24 // max(1, 8 * operator.n_rows)))
 
 
+def cone_products_by_block(operator, U, patterns, which):
+    """The products of the groups ``which`` (positions in ``U`` and ``patterns``) with all
+    their cone rows, :func:`groups_per_pass` groups at a time: yields ``(part, products)``,
+    ``products[k]`` those of group ``part[k]``. (All at once, the products of 248 groups of
+    3000 signals of 196 patches took 1.2 GB, 9 times what their solve had used.)"""
+    block = groups_per_pass(operator)
+    for start in range(0, len(which), block):
+        part = which[start : start + block]
+        yield part, operator.cone_products(U[part], patterns[part])
+
+
 def nnls_projection(rows, g):
     """Projection of ``g`` onto ``{u : rows @ u >= 0}`` through the polar cone.
 
@@ -133,14 +144,11 @@ def cone_projections(program, index, G, *, beta=None, tol=1e-10, max_rounds=100,
     exact |= norms == 0.0  # 0 is in every cone
     settled |= norms <= zero
     n_add = 2 * G.shape[1]
-    block = groups_per_pass(operator)
     for _ in range(max_rounds):
         todo = np.flatnonzero(~settled & ~exact)
         if len(todo) == 0:
             break
-        for start in range(0, len(todo), block):
-            part = todo[start : start + block]
-            products = operator.cone_products(U[part], index[part])
+        for part, products in cone_products_by_block(operator, U, index, todo):
             for j, values in zip(part, products, strict=True):
                 threshold = -tol * np.linalg.norm(U[j]) * operator.row_scale
                 violated = most_violated(values, threshold, n_add)
