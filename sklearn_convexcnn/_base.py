@@ -57,7 +57,7 @@ from ._patches import check_scale, extract_patches, resolve_geometry
 from ._patterns import MAX_EXACT_PATTERNS, TooManyPatterns
 from ._resources import check_patches_memory, check_program_memory, patches_bytes
 from ._solvers import CVXPY_SOLVERS
-from ._solvers._native import relative_to, target_gap
+from ._solvers._solution import relative_to, target_gap
 from ._warnings import warn
 
 _INPUT_ATTRIBUTES = ("n_features_in_", "feature_names_in_")
@@ -174,7 +174,7 @@ def _empty_network_message(solutions, Y, beta, tol):
     """The verbose line of a fit without neurons: why it has none.
 
     Where every output's solve converged to a gap within the default tolerance's (or within
-    rounding: :func:`~._solvers._native.target_gap`), the empty network is optimal:
+    rounding: :func:`~._solvers._solution.target_gap`), the empty network is optimal:
     ``beta`` is past its largest useful value. Otherwise a solve stopped short (its
     ConvergenceWarning says why), or ``tol`` accepted the constant model short of the optimum.
     """

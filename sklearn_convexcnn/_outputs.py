@@ -30,8 +30,8 @@ from ._formulations.three_layer import ThreeLayerProgram, clean_three_layer
 from ._losses import best_intercept, centred_targets, loss_value
 from ._resources import check_memory, dense_program_bytes
 from ._solvers._cvxpy import CVXPY_SOLVERS, solve_program
-from ._solvers._native import certifiable_gap, rounding_floor, solve_native
-from ._solvers._solution import CVXPY_ACCURACY, SolverFailed
+from ._solvers._native import solve_native
+from ._solvers._solution import CVXPY_ACCURACY, SolverFailed, certifiable_gap, rounding_floor
 from ._solvers._three_layer import solve_three_layer
 
 # The relative duality gap above which a CVXPY point of a circular or three-layer program,
@@ -559,10 +559,10 @@ def gap_tolerance(solution, y, options, *, loose=False):
     It is ``tol``, but at least ``CVXPY_ACCURACY`` relative to the objective, or
     ``LOOSE_GAP`` where the gap of a CVXPY point comes from the solver's own dual point
     (``loose``: circular and three-layer programs), and at least the rounding of the dual
-    objective (:func:`~._solvers._native.certifiable_gap` of ``y`` centred as the solver
+    objective (:func:`~._solvers._solution.certifiable_gap` of ``y`` centred as the solver
     centred it, the gap to which the native solvers certify; an absolute floor of 1e-9 hid
     gaps of 3e-4 on small objectives), plus the loss of a fit exact to rounding
-    (:func:`~._solvers._native.rounding_floor` of the uncentred ``y``: the objective of a
+    (:func:`~._solvers._solution.rounding_floor` of the uncentred ``y``: the objective of a
     constant target, whose mean is rounded).
     """
     centred, _ = centred_targets(y, options.loss, options.fit_intercept)

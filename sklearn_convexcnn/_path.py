@@ -14,7 +14,8 @@ from ._optimality import dual_point, max_pattern_price
 from ._outputs import SolveOptions, remedy
 from ._patches import check_scale, extract_patches, resolve_geometry
 from ._resources import check_patches_memory, check_program_memory
-from ._solvers._native import relative_to, solve_native
+from ._solvers._native import solve_native
+from ._solvers._solution import relative_to
 from ._warnings import warn
 
 

@@ -552,7 +552,7 @@ def test_a_conic_solver_short_of_tol_before_max_iter_is_not_sent_to_max_iter(mon
 def test_a_tol_below_rounding_is_met_at_the_certifiable_gap():
     # tol=1e-16 asks for less than the dual objective's rounding (16 eps ||y||^2): the solve
     # stops there, certified (before: it stalled, and warned, at that same gap)
-    from sklearn_convexcnn._solvers._native import certifiable_gap
+    from sklearn_convexcnn._solvers._solution import certifiable_gap
 
     rng = np.random.default_rng(4)
     X, y = rng.standard_normal((20, 16)), rng.standard_normal(20)

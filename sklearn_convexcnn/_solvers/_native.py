@@ -67,7 +67,7 @@ from .._optimality import (
 from .._resources import check_memory
 from ._faces import FacesFailed, onto_kept_rows, solve_on_faces
 from ._restricted import clean, objective, polish, proximal_newton
-from ._solution import CVXPY_ACCURACY, Solution, SolverFailed
+from ._solution import Solution, SolverFailed, relative_to, target_gap
 
 # Designs of the working set above this size (bytes) are checked against the free memory.
 _CHECKED_DESIGN_BYTES = 2**26
@@ -88,47 +88,6 @@ _RELAXED_PER_ROUND = 64
 # restricted problems are then solved no more accurately than the prices move (an objective
 # far below the data's scale, 1e-9 against y^T y = 3, cycled 500 times without it).
 _STALL_ITERATIONS = 10
-
-
-def rounding_floor(y):
-    """The smallest duality gap worth asking for: that of a fit exact to rounding.
-
-    The gap is relative to the objective, but an exact fit (a constant ``y`` and its
-    intercept) leaves residuals at the rounding of ``y``, ``|r_i| <~ eps |y_i|``: an objective
-    and a gap of order ``(eps ||y||)^2`` (``1e-32``), which no relative tolerance reaches.
-    Unlike ``eps`` times the loss at zero, this floor grows with an offset of ``y`` that the
-    intercept absorbs only like ``(eps * offset)^2``, far below the objective (``eps`` times
-    the loss at zero, 66 for ``y + 1e8``, called the empty network optimal at twice the
-    optimum).
-    """
-    return 16 * (np.finfo(float).eps * np.linalg.norm(y)) ** 2
-
-
-def certifiable_gap(y, objective):
-    """The smallest duality gap that can be certified for the targets ``y`` at ``objective``.
-
-    The dual objective is computed to about ``eps ||y||^2``: its term ``y . v``, with
-    ``v = y - f`` rounded to ``eps |y_i|`` in each sample where the fit is close. A gap below
-    ``16`` times that, plus the :func:`rounding_floor` of an exact fit, cannot be told from
-    rounding. Asked for less, a solve stalled and warned: four inputs of size 1e6 at
-    ``beta=1e-3``, an objective of 2.2e-9 whose gap stayed at 3e-16 against
-    ``tol`` times it, 2.2e-16. The rounding counts for at most ``CVXPY_ACCURACY`` of the
-    objective: a larger gap is no certificate, whatever its cause (``16 eps ||y||^2`` of targets
-    of size 1e8 without an intercept can be 3.5 % of an objective).
-    """
-    rounding = 16 * np.finfo(float).eps * float(y @ y)
-    return min(rounding, CVXPY_ACCURACY * abs(objective)) + rounding_floor(y)
-
-
-def target_gap(y, objective, tol):
-    """The duality gap that certifies ``objective`` to ``tol``: ``tol`` times it, or the
-    smallest gap that can be certified at all (:func:`certifiable_gap`) where that is larger."""
-    return max(tol * abs(objective), certifiable_gap(y, objective))
-
-
-def relative_to(value, objective):
-    """``value`` (a gap, a target) relative to ``objective``, as progress lines print it."""
-    return value / max(abs(objective), 1e-300)
 
 
 class _WorkingSet:

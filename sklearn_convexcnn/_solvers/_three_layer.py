@@ -48,7 +48,6 @@ from .._losses import best_intercept, loss_value
 from .._optimality import dual_point, scaled_dual_objective
 from ._cvxpy import unit_scales
 from ._faces import null_space
-from ._native import relative_to, target_gap
 from ._restricted import (
     EUCLIDEAN,
     face_coordinates,
@@ -56,7 +55,7 @@ from ._restricted import (
     newton_on_blocks,
     proximal_newton,
 )
-from ._solution import Solution, SolverFailed
+from ._solution import Solution, SolverFailed, relative_to, target_gap
 from ._three_layer_rows import START_ROWS, nearest_rows, three_layer_prices, violated_rows
 
 # Groups added per pricing round. Many groups of a three-layer program enter (191 of the 512
