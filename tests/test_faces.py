@@ -317,7 +317,8 @@ def test_crossing_finds_the_group_a_step_takes_through_zero():
 def test_blocked_steps_minimise_the_model_on_the_smaller_face():
     # After rows are added, the reused factorisation must give the exact minimiser of the same
     # quadratic model on the face the rows leave: -Z (Z^T K Z)^{-1} Z^T g, Z its null space.
-    from sklearn_convexcnn._solvers._faces import _BlockedSteps, null_space
+    from sklearn_convexcnn._solvers._faces import _BlockedSteps
+    from sklearn_convexcnn._solvers._linalg import null_space
 
     rng = np.random.default_rng(0)
     h, active = 3, np.array([0, 1])

@@ -40,10 +40,10 @@ is used.
 
 import numpy as np
 import scipy.linalg
-from scipy.special import expit
 
 from .._losses import dual_vector, loss_value
 from .._optimality import nnls_projection, price_at_zero
+from ._linalg import hessian_weights, newton_step, null_space, weighted_gram
 
 # A row is tight at ``c`` when its slack is at most this times ``||c|| ||row||``.
 _TIGHT = 1e-9
@@ -92,36 +92,6 @@ def onto_kept_rows(blocks, coef):
         if np.any(rows @ coef[j] < limit):
             raise FacesFailed("inaccurate projection onto a cone")
     return coef
-
-
-def null_space(rows, h):
-    """Orthonormal basis of ``{u : rows @ u = 0}``, shape (h, k)."""
-    if not len(rows):
-        return np.eye(h)
-    # all h right singular vectors, without the left ones: thousands of rows can be tight on
-    # degenerate data (a full U of 2641 x 2641 took 0.17 s, a third of a warm-started fit)
-    _, singular, vt = np.linalg.svd(rows, full_matrices=len(rows) < h)
-    rank = int(np.sum(singular > 1e-9 * singular[0])) if singular[0] > 0 else 0
-    return vt[rank:].T
-
-
-def hessian_weights(loss, f, y):
-    """The loss's second derivative in ``f``, sample by sample."""
-    if loss == "squared":
-        return np.ones_like(f)
-    p = expit(y * f)
-    return p * (1 - p)
-
-
-def weighted_gram(B, weights, *, overwrite=False):
-    """``B^T diag(weights) B`` for ``weights >= 0``, as the symmetric product ``C^T C`` with
-    ``C = sqrt(weights) B``: BLAS forms it in half the flops of ``B^T (weights B)``. With
-    ``overwrite``, ``C`` is formed in ``B``'s memory."""
-    if overwrite:
-        B *= np.sqrt(weights)[:, None]
-        return B.T @ B
-    C = np.sqrt(weights)[:, None] * B
-    return C.T @ C
 
 
 class _Faces:
@@ -769,25 +739,3 @@ def _crossing(coef, dcoef, active, alpha, ratio=1e-2):
         return None
     k = np.flatnonzero(through)[np.argmin(at[through])]
     return active[k], at[k]
-
-
-def newton_step(hessian, gradient):
-    """``-hessian^{-1} gradient``: Cholesky (10-20x faster than an SVD at a few hundred
-    variables), least squares where the Hessian is singular or the solve inaccurate.
-
-    ``cho_factor``, not ``solve(assume_a="pos")``: the latter warns on ill-conditioning,
-    which the residual below judges anyway, and silencing it would take
-    ``warnings.catch_warnings``, process-wide state that threads (joblib's threading
-    backend) corrupt.
-    """
-    try:
-        factor = scipy.linalg.cho_factor(hessian, check_finite=False)
-        step = scipy.linalg.cho_solve(factor, -gradient, check_finite=False)
-    except np.linalg.LinAlgError:
-        step = None
-    # (not "residual > bound": a NaN residual, from a factor of a singular Hessian, is not)
-    if step is None or not np.linalg.norm(hessian @ step + gradient) <= 1e-10 * max(
-        np.linalg.norm(gradient), 1e-300
-    ):
-        step = np.linalg.lstsq(hessian, -gradient, rcond=1e-14)[0]
-    return step

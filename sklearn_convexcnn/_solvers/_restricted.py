@@ -21,7 +21,7 @@ from .._formulations._program import GroupNorm
 from .._formulations._pruning import RESIDUE
 from .._losses import dual_vector, loss_value
 from .._optimality import price_at_zero
-from ._faces import hessian_weights, newton_step, null_space, weighted_gram
+from ._linalg import hessian_weights, newton_step, null_space, weighted_gram
 from ._solution import SolverFailed
 
 # Smallest Hessian weight of a proximal Newton model, relative to the largest. 1e-12 left

@@ -47,7 +47,7 @@ from .._formulations._pruning import RESIDUE
 from .._losses import best_intercept, loss_value
 from .._optimality import dual_point, scaled_dual_objective
 from ._cvxpy import unit_scales
-from ._faces import null_space
+from ._linalg import null_space
 from ._restricted import (
     EUCLIDEAN,
     face_coordinates,
