@@ -204,6 +204,16 @@ def _empty_network_message(solutions, Y, beta, tol):
     )
 
 
+# The parameters that a warm start may change: they leave the program's groups and patterns
+# as they were (kernel_size, stride and input_shape count through the patch geometry).
+_WARM_START_FREE = frozenset(
+    {
+        "beta", "loss", "fit_intercept", "tol", "max_iter", "solver", "prune", "verbose",
+        "n_jobs", "warm_start", "kernel_size", "stride", "input_shape",
+    }
+)  # fmt: skip
+
+
 class _BaseConvexCNN(BaseEstimator):
     """Fit skeleton shared by the classifier and the regressor.
 
@@ -471,7 +481,9 @@ class _BaseConvexCNN(BaseEstimator):
 
     def _warm_start_key(self, geometry, n_outputs, formulation, X):
         """What must not change for a previous solution to be a start of the next fit: the
-        program's shape and what draws its patterns (asking for other patterns starts cold).
+        program's shape and what draws its patterns (asking for other patterns starts cold),
+        that is every parameter but those of :data:`_WARM_START_FREE` (a parameter added
+        later starts cold until it is listed there).
 
         Where the program's groups are built from the samples themselves (a read-out per
         region: one group per pattern that occurs in a region; three layers: second-layer
@@ -482,20 +494,9 @@ class _BaseConvexCNN(BaseEstimator):
         if isinstance(formulation, RegionalFormulation | ThreeLayerFormulation):
             digest = hashlib.blake2b(np.ascontiguousarray(X).view(np.uint8), digest_size=16)
             data = (X.shape, digest.hexdigest())
-        return (
-            data,
-            geometry,
-            self.pool_size,
-            self.readout,
-            self.architecture,
-            self.n_layers,
-            self.activation,
-            self.pooling,
-            self.patterns,
-            self.n_patterns,
-            self.random_state,
-            n_outputs,
-        )
+        params = self.get_params(deep=False)
+        drawing = tuple((name, params[name]) for name in sorted(params.keys() - _WARM_START_FREE))
+        return (data, geometry, n_outputs, drawing)
 
     def _previous_solutions(self, key):
         """Each output's ``coef_init``/``intercept_init`` from the last fit, or ``None``.

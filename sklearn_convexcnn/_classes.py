@@ -222,10 +222,11 @@ _PARAMETERS = """\
         kept and, with the native solver, its neurons form the first working set, so refitting
         with another ``beta`` (or a few more samples) takes fewer iterations. The result is
         the optimum over the kept patterns, as a cold fit with those patterns would give.
-        Applies when the program keeps its shape and its patterns (same geometry,
-        architecture, ``n_layers``, activation, pooling, read-out, number of outputs,
-        ``n_patterns`` and ``random_state``, compared by value: with ``random_state=None`` a
-        warm refit keeps the previous patterns rather than drawing new ones) and
+        Applies when the program keeps its shape and its patterns: the same patch geometry,
+        number of outputs and parameters but ``beta``, ``loss``, ``fit_intercept``, ``tol``,
+        ``max_iter``, ``solver``, ``prune``, ``verbose`` and ``n_jobs``, compared by value
+        (with ``random_state=None`` a warm refit keeps the previous patterns rather than
+        drawing new ones), and
         ``patterns="sampled"`` with an int ``n_patterns``; with ``readout="dense"``,
         ``pooling="none"`` or ``architecture="three_layer"``, whose groups are built from the
         samples, also the same ``X``. Otherwise the fit starts cold. For a whole path of
