@@ -344,15 +344,16 @@ def pattern_prices(program, v, *, beta=None, tol=1e-10, max_rounds=100):
 
     Returns
     -------
-    norms : ndarray of shape (2, n_patterns)
-        ``norms[0]`` for ``+A_i^T v`` (groups ``c_i``), ``norms[1]`` for ``-A_i^T v`` (``c'_i``).
-        Always upper bounds on the true values, so ``max(norms)`` gives a valid dual scaling.
+    prices : ndarray of shape (2, n_patterns)
+        ``prices[0]`` for ``+A_i^T v`` (groups ``c_i``), ``prices[1]`` for ``-A_i^T v``
+        (``c'_i``). Always upper bounds on the true values, so ``max(prices)`` gives a valid
+        dual scaling.
     """
     operator = as_operator(program)
     correlations = operator.correlations(np.asarray(v, dtype=float))
-    norms = np.empty((2, operator.n_patterns))
+    prices = np.empty((2, operator.n_patterns))
     for sign_index, sign in enumerate((1.0, -1.0)):
-        norms[sign_index], _, _ = cone_prices(
+        prices[sign_index], _, _ = cone_prices(
             operator,
             np.arange(operator.n_patterns),
             sign * correlations,
@@ -360,7 +361,7 @@ def pattern_prices(program, v, *, beta=None, tol=1e-10, max_rounds=100):
             tol=tol,
             max_rounds=max_rounds,
         )
-    return norms
+    return prices
 
 
 def max_pattern_price(program, v, *, tol=1e-10, max_rounds=100, batch=8):
@@ -497,8 +498,8 @@ def duality_gap(program, loss, f, y, *, beta, primal, fit_intercept, tol=1e-10):
         The dual lower bound.
     """
     v = dual_point(loss, f, y, fit_intercept)
-    norms = pattern_prices(program, v, beta=beta, tol=tol)
+    prices = pattern_prices(program, v, beta=beta, tol=tol)
     dual = scaled_dual_objective(
-        loss, v, y, fit_intercept, beta=beta, top=float(norms.max(initial=0.0))
+        loss, v, y, fit_intercept, beta=beta, top=float(prices.max(initial=0.0))
     )
     return primal - dual, dual
