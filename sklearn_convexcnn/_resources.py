@@ -23,7 +23,10 @@ OPERATOR_BYTES_PER_GROUP = 2600
 OPERATOR_CHUNK_BYTES = 24 * 2**22
 
 # What the native three-layer solver holds besides its program's arrays (restricted problems,
-# prices, multipliers): at n=300, P=32 it used 100 MiB where the arrays' share is 65 MiB.
+# prices, multipliers): at n=300, P=32 it used 100 MiB where the arrays' share is 65 MiB. With
+# the arrays times the second-layer patterns it covers what was measured (commit a85ff9c):
+# 0.39 GB at n=500, P=64 (where the CVXPY estimate said 23 GiB), 419 MiB at n=500, K=8, h=3,
+# P=64, and 100 MiB at n=300, P=32, where half the arrays' share said 214 and 33 MiB.
 THREE_LAYER_WORKSPACE = 48 * 2**20
 
 
@@ -205,8 +208,14 @@ def three_layer_program_bytes(n_samples, n_patches, patch_size, n_patterns):
     177 MiB at ``n=50``. The dense two-layer estimate times a third of the second-layer
     patterns covers them (1.1-1.3x) but for the smallest, where CVXPY's own import dominates.
     """
-    second_layer = min(n_patterns + 1, 2 ** min(n_samples, 62))
+    second_layer = _second_layer_patterns(n_samples, n_patterns)
     return dense_program_bytes(n_samples, n_patches, patch_size, n_patterns) * second_layer // 3
+
+
+def _second_layer_patterns(n_samples, n_patterns):
+    """At most how many second-layer patterns a three-layer program pairs each first-layer
+    pattern with: ``n_patterns + 1``, or ``2^n`` where that is fewer."""
+    return min(n_patterns + 1, 2 ** min(n_samples, 62))
 
 
 def operator_bytes(n_samples, n_patches, patch_size, n_patterns, regions=None):
@@ -243,10 +252,7 @@ def check_program_memory(
     ``"dense_operator"`` (the dense program's arrays, for the native solver), ``"dense"``
     (the dense program, through CVXPY), ``"circular"`` or ``"three_layer"`` (theirs,
     through CVXPY), ``"three_layer_native"`` (its arrays times the second-layer patterns,
-    and ``THREE_LAYER_WORKSPACE`` for the native solver's own arrays: 0.39 GB measured at
-    ``n=500``, ``P=64``, where the CVXPY estimate said 23 GiB; 419 MiB at ``n=500``, ``K=8``,
-    ``h=3``, ``P=64``, and 100 MiB at ``n=300``, ``P=32``, commit a85ff9c, where half the
-    arrays' share said 214 and 33 MiB); ``exact``: the
+    and ``THREE_LAYER_WORKSPACE`` for the native solver's own arrays); ``exact``: the
     patterns are ``n_patterns="exact"``'s;
     ``at_once``: how many outputs' programs are solved at the same time (``n_jobs``
     workers, each with its own: 0.72 GB were measured with one worker and 1.56 GB with
@@ -261,25 +267,22 @@ def check_program_memory(
         if exact
         else "Use fewer n_patterns"
     )
-    remedies = f"{fewer} or fit on a subset of the samples."
+    remedies = [fewer, "fit on a subset of the samples"]
     if kind == "three_layer":
         required = three_layer_program_bytes(*sizes)
-        remedies = f"{fewer} (it grows with their square) or fit on a subset of the samples."
+        remedies[0] += " (it grows with their square)"
     elif kind == "three_layer_native":
-        second_layer = min(n_patterns + 1, 2 ** min(n_samples, 62))
+        second_layer = _second_layer_patterns(n_samples, n_patterns)
         required = dense_arrays_bytes(*sizes) * second_layer + THREE_LAYER_WORKSPACE
-        remedies = f"{fewer} (it grows with their square) or fit on a subset of the samples."
+        remedies[0] += " (it grows with their square)"
     elif kind == "dense_operator":
         required = dense_arrays_bytes(*sizes, regions)
     elif kind == "circular":
         required = circular_program_bytes(n_samples, patch_size, n_patterns)
-        remedies = f"{fewer}, shorter signals or fewer samples."
+        remedies = [fewer, "shorter signals", "fewer samples"]
     elif kind == "dense":
         required = dense_program_bytes(*sizes, regions)
-        remedies = (
-            f"{fewer}, solver='native' (matrix-free) where the architecture supports it, or "
-            "fit on a subset of the samples."
-        )
+        remedies.insert(1, "solver='native' (matrix-free) where the architecture supports it")
     else:
         required = operator_bytes(*sizes, regions)
     groups = ""
@@ -288,9 +291,13 @@ def check_program_memory(
             f" in {len(regions)} regions, each read out on its own (up to "
             f"{program_groups(n_samples, patch_size, n_patterns, regions)} groups)"
         )
-        remedies = f"{remedies[:-1]}, or use fewer regions (a larger pool_size, or readout='sum')."
+        remedies.append("use fewer regions (a larger pool_size, or readout='sum')")
     if at_once > 1:
-        remedies = f"{remedies[:-1]}, or use a smaller n_jobs."
+        remedies.append("use a smaller n_jobs")
+    remedies = (
+        " or ".join(remedies) if len(remedies) == 2 else ", ".join(remedies[:-1]) + ", or "
+        + remedies[-1]
+    ) + "."  # fmt: skip
     check_memory(
         at_once * required,
         f"The {'matrix-free ' if kind == 'operator' else ''}convex program for {n_samples} "
