@@ -578,7 +578,9 @@ class _BaseConvexCNN(BaseEstimator):
             residue = "prune" if self.prune else "clean"
             return Finishing(formulation, patches, gates, certify=True, residue=residue)
         if isinstance(formulation, CircularFormulation):
-            return Finishing(formulation, patches, gates, certify=True, polish=False, loose=True)
+            return Finishing(
+                formulation, patches, gates, certify=True, polish=False, residue="clean", loose=True
+            )
         if isinstance(formulation, ThreeLayerFormulation):
             return Finishing(residue="clean", loose=True)  # (the network keeps every group)
         return Finishing()  # linear CNNs: the solver's point as it is
