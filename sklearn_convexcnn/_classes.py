@@ -126,7 +126,10 @@ _PARAMETERS = """\
         non-convex problem itself. Their number grows like ``(n * K) ** patch_size``: exact
         enumeration is refused with a ValueError when Cover's bound
         ``2 * sum_{l < r} C(N - 1, l)`` (``N`` distinct patch hyperplanes of rank ``r``)
-        exceeds 100,000; use it for small filters (``patch_size`` up to 3 or 4) and few samples.
+        exceeds 100,000, or where patches are nearly parallel without being parallel (an
+        offset common to all entries of ``X``: standardise it), whose patterns are too thin to
+        enumerate in float64; use it for small filters (``patch_size`` up to 3 or 4) and few
+        samples.
         Sampled, 16 to 256 patterns are typical: the fit's time grows with the distinct
         patterns (200 digit images, four classes: 0.3 s at 16, 18 s at 5,000, 3.5 minutes a
         class at 100,000; ``verbose=1`` prints their number before the solves).

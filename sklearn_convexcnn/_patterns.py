@@ -158,7 +158,8 @@ def random_gates(patch_size, n_patterns, random_state):
 
 
 class TooManyPatterns(ValueError):
-    """An exact enumeration refused: the Cover bound exceeds its limit."""
+    """An exact enumeration refused: the Cover bound exceeds its limit, or rows of the data
+    are nearly parallel (their patterns too thin to enumerate in float64)."""
 
 
 #: Largest Cover bound :func:`enumerate_gates` accepts by default. A program over this many
@@ -170,6 +171,13 @@ _ZERO_ROW = 1e-12  # rows below this times the largest norm are zero: 1[0 >= 0] 
 # ones meet, their cross product, is only exact to about eps / angle, and the sweep around it
 # found no hyperplane through it (signals of 100 + 1e-5 * noise: an IndexError).
 _PARALLEL = 1e-7
+# Normals of parallel rows differ by their rounding alone (about 1e-16): merged further apart,
+# nearly parallel rows leave out the thin cells between their hyperplanes, which an exact
+# enumeration must not (a chain of 200 normals 0.9e-7 apart, merged into one, left 2 of 400
+# patterns, and certify called a network optimal at 6.75 where one of 0.002 exists)
+_ROUNDING_SPREAD = 1e-12
+# Points closer than this to a hyperplane are on it: they are no cell's (unit vectors)
+_ON_HYPERPLANE = 64 * np.finfo(float).eps
 _RANK = 1e-10  # singular values below this times the largest do not count in the rank
 _NEAREST = 8  # neighbours of each normal that may link it to a copy (a cluster stays linked)
 _THROUGH = 1e-9  # a hyperplane passes through a ray when |g . t| is below this (unit vectors)
@@ -200,20 +208,32 @@ def cover_bound(n_hyperplanes, rank):
     return 2 * sum(math.comb(n_hyperplanes - 1, level) for level in range(rank))
 
 
-def distinct_hyperplanes(rows):
+def distinct_hyperplanes(rows, *, strict=False):
     """Unit normals of the distinct hyperplanes ``{u : row . u = 0}`` of the rows.
 
     Zero rows define no hyperplane (their sign is ``1[0 >= 0] = 1`` for every filter), and rows
-    that are multiples of each other, of either sign, define the same one.
+    that are multiples of each other, of either sign, define the same one, as do rows whose
+    directions are within ``_PARALLEL`` of each other (the cells between their hyperplanes are
+    slivers that the sweeps cannot resolve in float64).
 
     Parameters
     ----------
     rows : ndarray of shape (n_rows, dim)
+    strict : bool, default=False
+        Refuse to merge rows that are only nearly parallel (directions further apart than
+        their rounding): an exact enumeration of the data's own rows must not leave out the
+        cells between them. The enumeration's inner arrangements (projections onto
+        hyperplanes) merge them.
 
     Returns
     -------
     normals : ndarray of shape (n_hyperplanes, dim)
         Unit vectors, the first entry of each that is not negligible made positive.
+
+    Raises
+    ------
+    TooManyPatterns
+        With ``strict``, where nearly parallel rows would be merged.
     """
     rows = _distinct_rows(np.asarray(rows, dtype=float))
     norms = np.linalg.norm(rows, axis=1)
@@ -251,6 +271,22 @@ def distinct_hyperplanes(rows):
     links = coo_matrix((np.ones(len(sources)), (sources, targets)), shape=(n, n))
     _, group = connected_components(links, directed=False)
     _, first = np.unique(group, return_index=True)
+    if strict:
+        # each normal's distance to the one that stands for its group, up to sign
+        representative = unit[first[group]]
+        spread = np.minimum(
+            np.abs(unit - representative).max(axis=1), np.abs(unit + representative).max(axis=1)
+        )
+        if spread.max(initial=0.0) > _ROUNDING_SPREAD:
+            merged = int(np.count_nonzero(spread > _ROUNDING_SPREAD))
+            raise TooManyPatterns(
+                f"n_patterns='exact' cannot enumerate the patterns of these data: {merged} "
+                "rows (patches) are nearly parallel to others without being parallel "
+                f"(directions {spread.max():.1e} apart), and the patterns between their "
+                "hyperplanes are too thin to enumerate in float64. Standardise X (an offset "
+                "common to all entries makes the patches nearly parallel), or pass an int "
+                "n_patterns=<int> (e.g. n_patterns=256) to sample the patterns."
+            )
     return unit[np.sort(first)]
 
 
@@ -276,7 +312,9 @@ def _row_space(normals):
 
 
 def _best_per_cell(points, normals, block=2**22):
-    """One point per distinct sign vector, the one farthest from every hyperplane.
+    """One point per distinct sign vector, the one farthest from every hyperplane; none of
+    the points on a hyperplane, which are no cell's (deletion-restriction's first points can
+    lie on a later hyperplane: two such 'patterns' among 558 cells of ternary data).
 
     Points are processed ``block // n_hyperplanes`` at a time, so memory stays at ``block``
     numbers plus one bit per (point, hyperplane).
@@ -288,6 +326,8 @@ def _best_per_cell(points, normals, block=2**22):
         margins.append(np.abs(values).min(axis=1, initial=np.inf))
         keys.append(np.packbits(values >= 0, axis=1))
     margin, keys = np.concatenate(margins), np.concatenate(keys)
+    off = margin > _ON_HYPERPLANE
+    points, margin, keys = points[off], margin[off], keys[off]
     order = np.argsort(-margin, kind="stable")
     _, first = np.unique(keys[order], axis=0, return_index=True)
     return points[order[np.sort(first)]]
@@ -433,8 +473,9 @@ def arrangement_gates(rows, max_patterns=MAX_EXACT_PATTERNS):
 
     Raises
     ------
-    ValueError
-        If the Cover bound exceeds ``max_patterns``.
+    TooManyPatterns
+        If the Cover bound exceeds ``max_patterns``, or rows are nearly parallel without being
+        parallel (:func:`distinct_hyperplanes`).
     """
     rows = np.asarray(rows, dtype=float)
     # A subset's hyperplanes and rank are at most the whole's, and Cover's bound grows with
@@ -454,7 +495,7 @@ def arrangement_gates(rows, max_patterns=MAX_EXACT_PATTERNS):
 def _check_bound(rows, max_patterns, n_rows=None):
     """The distinct hyperplanes of ``rows``; TooManyPatterns where their Cover bound exceeds
     ``max_patterns`` (``rows`` a sample of ``n_rows`` rows: a bound on the whole from below)."""
-    normals = distinct_hyperplanes(rows)
+    normals = distinct_hyperplanes(rows, strict=True)
     rank = _row_space(normals).shape[1] if len(normals) else 0
     bound = cover_bound(len(normals), rank)
     if bound > max_patterns:
@@ -478,10 +519,11 @@ def enumerate_gates(patches, max_patterns=MAX_EXACT_PATTERNS):
     Cover bound ``2 * sum_{l < r} C(N - 1, l)`` with ``N <= n * K`` distinct hyperplanes and
     ``r`` the rank of the stacked matrix, with equality for data in general position.
 
-    Rows whose directions differ by less than ``1e-7`` (radians, up to sign) count as one
-    hyperplane: the cells between them are slivers that float64 cannot sweep reliably (on
-    signals of ``100 + 1e-5 * noise`` it raised an IndexError), and a gate inside one would sit
-    within ``1e-7`` of both hyperplanes.
+    Rows that are multiples of each other count as one hyperplane. Rows whose directions are
+    closer than ``1e-7`` (largest difference of the unit normals, up to sign) without being
+    parallel are refused: the cells between them are slivers that float64 cannot sweep
+    reliably (on signals of ``100 + 1e-5 * noise`` it raised an IndexError), and left out
+    they made the enumeration, and certificates over it, inexact.
 
     Parameters
     ----------
@@ -497,8 +539,9 @@ def enumerate_gates(patches, max_patterns=MAX_EXACT_PATTERNS):
     Raises
     ------
     ValueError
-        If the Cover bound exceeds ``max_patterns``: the error names the bound and suggests
-        sampling with ``n_patterns=<int>``.
+        If the Cover bound exceeds ``max_patterns`` (the error names the bound and suggests
+        sampling with ``n_patterns=<int>``), or rows are nearly parallel (it suggests
+        standardising ``X``): :class:`TooManyPatterns`.
     """
     gates = arrangement_gates(patches.reshape(-1, patches.shape[2]), max_patterns)
     # the cells are already distinct on the distinct hyperplanes, which fix every row's sign;

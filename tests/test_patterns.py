@@ -69,18 +69,40 @@ def test_degenerate_data_matches_exhaustive_sampling(h):
 
 
 @pytest.mark.parametrize("scale", [1e-5, 1e-7])
-def test_nearly_parallel_rows_are_enumerated_without_error(scale):
-    # a review: signals of 100 + tiny noise make nearly parallel rows, whose rays (cross
-    # products) were too inexact for the sweep to find their own hyperplanes: IndexError
+def test_nearly_parallel_rows_are_refused_with_the_fix(scale):
+    # signals of 100 + tiny noise make nearly parallel rows, whose rays (cross products) were
+    # too inexact for the sweep (a review: IndexError); merged, the patterns between them were
+    # left out of an "exact" enumeration (another review: a certificate of 6.75 for a problem
+    # with a network of 0.002). Refused, with the remedy, which then enumerates them
+    from sklearn.preprocessing import StandardScaler
+
     rng = np.random.default_rng(0)
     X = 100 + scale * rng.standard_normal((6, 5))
-    patches = np.stack([X[:, k : k + 3] for k in range(3)], axis=1)
+    y = rng.standard_normal(6)
+    reg = ConvexCNNRegressor(kernel_size=3, n_patterns="exact")
+    with pytest.raises(ValueError, match=r"nearly parallel .* Standardise X \(an offset common"):
+        reg.fit(X, y)
+    standardised = StandardScaler().fit_transform(X)
+    patches = np.stack([standardised[:, k : k + 3] for k in range(3)], axis=1)
     gates = enumerate_gates(patches)
-    enumerated = set(_keys(patches, gates))
-    assert len(enumerated) == gates.shape[1]
-    assert set(_keys(patches, rng.standard_normal((3, 100_000)))) <= enumerated
-    reg = ConvexCNNRegressor(kernel_size=3, n_patterns="exact").fit(X, rng.standard_normal(6))
-    assert reg.n_patterns_ == gates.shape[1]
+    assert set(_keys(patches, rng.standard_normal((3, 100_000)))) <= set(_keys(patches, gates))
+    assert reg.fit(standardised, y).n_patterns_ == gates.shape[1]
+
+
+def test_a_chain_of_nearly_parallel_rows_is_refused_not_merged():
+    # a review: near copies were merged transitively, so 200 rows 0.9e-7 apart in a chain
+    # became one hyperplane and 2 of their 400 patterns; certify then called a network at
+    # 6.75 optimal where one of 0.002 exists
+    angles = 0.9e-7 * np.arange(200)
+    X = np.column_stack([np.cos(angles), np.sin(angles)])
+    u0 = np.array([np.cos(1e-5), np.sin(1e-5)])
+    y = np.abs(X @ u0)
+    reg = ConvexCNNRegressor(kernel_size=2, beta=1e-3, fit_intercept=False, n_patterns=8)
+    reg.fit(X, y)
+    with pytest.raises(ValueError, match="nearly parallel"):
+        enumerate_gates(X[:, None, :])
+    certificate = reg.certify(X, y)
+    assert not certificate.exact and not certificate.is_optimal
 
 
 def test_near_copies_of_a_hyperplane_are_one_wherever_they_sort():
@@ -114,9 +136,13 @@ def test_near_copies_are_one_whatever_their_tiny_entries_and_exact_copies():
     for copies in (1, 8, 20):
         rows = np.concatenate([np.tile(a, (copies, 1)), np.tile(b, (copies, 1))])
         assert len(distinct_hyperplanes(rows)) == 1
-    # so the arrangement of these rows and five others has Cover's number of cells for six
-    # hyperplanes in general position, not seven
-    rows = np.concatenate([rows, np.random.default_rng(0).standard_normal((5, 3))])
+    # an exact enumeration refuses them (the cells between them would be left out); with
+    # exact copies, the arrangement of these rows and five others has Cover's number of
+    # cells for six hyperplanes in general position
+    others = np.random.default_rng(0).standard_normal((5, 3))
+    with pytest.raises(ValueError, match="nearly parallel"):
+        arrangement_gates(np.concatenate([rows, others]))
+    rows = np.concatenate([np.tile(a, (8, 1)), -2.5 * np.tile(a, (8, 1)), others])
     assert arrangement_gates(rows).shape[1] == cover_bound(6, 3) == 32
 
 
@@ -181,7 +207,9 @@ def test_too_many_patterns_are_refused_from_a_sample_of_the_rows(monkeypatch):
     sizes = []
     distinct = _patterns.distinct_hyperplanes
     monkeypatch.setattr(
-        _patterns, "distinct_hyperplanes", lambda rows: sizes.append(len(rows)) or distinct(rows)
+        _patterns,
+        "distinct_hyperplanes",
+        lambda rows, **kwargs: sizes.append(len(rows)) or distinct(rows, **kwargs),
     )
     rows = np.random.default_rng(0).standard_normal((10_000, 3))
     with pytest.raises(
@@ -244,3 +272,19 @@ def test_all_sign_patterns_are_the_bits_of_their_row():
     assert patterns.shape == (8, 3)
     assert len({row.tobytes() for row in patterns}) == 8
     np.testing.assert_array_equal(patterns[6], [False, True, True])  # 6 = 0b110, lowest first
+
+
+@pytest.mark.parametrize("seed", [30, 35])
+def test_every_enumerated_gate_is_inside_a_cell(seed):
+    # a review: deletion-restriction's first points (+-the first normal) can lie on a later
+    # hyperplane; kept, their sign vectors were "patterns" of no cell (1 or 2 more than the
+    # cells of these ternary signals, the same draw as the review's)
+    rng = np.random.default_rng(seed)
+    h = int(rng.integers(4, 6))
+    X = rng.integers(-1, 2, size=(5, h + 3)).astype(float)
+    patches = extract_patches(X, resolve_geometry(None, h, 1, h + 3))
+    gates = enumerate_gates(patches)
+    rows = patches.reshape(-1, h)
+    rows = rows[np.linalg.norm(rows, axis=1) > 0]
+    margins = np.abs(rows @ gates) / np.linalg.norm(rows, axis=1, keepdims=True)
+    assert margins.min() > 1e-12
