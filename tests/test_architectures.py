@@ -908,3 +908,31 @@ def test_a_circular_network_keeps_a_small_group_of_large_fit():
     assert network.objective(patches, y[:, None], 0.1, "squared") == pytest.approx(
         solution.objective, rel=1e-12
     )
+
+
+def test_a_linear_network_keeps_a_small_component_of_large_fit():
+    # a review: without pooling the recovery dropped singular components below 1e-9 of the
+    # largest, and on inputs whose scales differ by 1e12 one of 1e-10 carried a fit of 359
+    from sklearn_convexcnn._formulations.linear import LinearFormulation
+    from sklearn_convexcnn._patches import extract_patches, resolve_geometry
+    from sklearn_convexcnn._solvers import Solution
+
+    rng = np.random.RandomState(0)
+    X = rng.randn(8, 5)
+    X[:, 0] *= 1e12
+    patches = extract_patches(X, resolve_geometry(None, 2, 1, 5))
+    formulation = LinearFormulation("none")
+    program = formulation.program(patches, None)
+    coef = np.zeros((2, 4))
+    coef[1, 1], coef[0, 0] = 1.0, 1e-10  # (the second singular value 1e-10 of the first)
+    solution = Solution(coef, 0.0, 0.0, True, "optimal", 1, "clarabel", 0.0)
+    network = formulation.network([solution], patches, None)
+    assert network.n_neurons == 2
+    fit = program.fit_values(coef)
+    np.testing.assert_allclose(network.forward(patches)[:, 0], fit, rtol=1e-12, atol=1e-9)
+    # solver residue still goes: a component small in both its singular value and its fit
+    coef[0, 0] = 1e-12 * X[:, 0].std() ** -1
+    assert (
+        formulation.network([dataclasses.replace(solution, coef=coef)], patches, None).n_neurons
+        == 1
+    )

@@ -113,7 +113,10 @@ class LinearFormulation:
         patches, gates : ndarray
             The program's patches and gates (unused here: the groups say all).
         rtol : float
-            Singular values below ``rtol`` times the largest are dropped (no pooling).
+            Without pooling, a singular component is dropped where both its singular value
+            and its fit are below ``rtol`` times the largest: solver residue. (Not by its
+            singular value alone: on inputs whose scales differ by 1e12, one of 1e-10 of the
+            largest carried a fit of 255.)
 
         Returns
         -------
@@ -125,7 +128,10 @@ class LinearFormulation:
         for output, solution in enumerate(solutions):
             if self.pooling == "none":
                 P, S, Qt = np.linalg.svd(solution.coef, full_matrices=False)
-                keep = S > rtol * S.max(initial=0.0)
+                # each component's fit: sum_k X_k p q_k s, on the samples
+                fits = np.linalg.norm(np.einsum("nkh,hc,ck->nc", patches, P, Qt) * S, axis=0)
+                keep = (S > rtol * S.max(initial=0.0)) | (fits > rtol * fits.max(initial=0.0))
+                keep &= S > 0
                 root = np.sqrt(S[keep])
                 filters.append((P[:, keep] * root).T)
                 block = np.zeros((keep.sum(), Qt.shape[1], n_outputs))
