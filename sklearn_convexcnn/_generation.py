@@ -36,7 +36,7 @@ import numpy as np
 
 from ._formulations._operator import fit_values
 from ._losses import dual_vector
-from ._optimality import dual_objective, dual_point, pattern_prices
+from ._optimality import dual_point, pattern_prices, scaled_dual_objective
 from ._patterns import TooManyPatterns, key_bytes
 
 
@@ -53,8 +53,10 @@ class GenerationReport:
     n_rounds : int
         Oracle rounds (searches) performed.
     dual_check : float
-        Final value of ``max_u |v^T g(u)|`` over ``||u|| <= 1``, maximised over outputs: exact
-        when ``exhaustive``, else the best the search found (a lower bound on the true maximum).
+        Final value of ``max_u |v^T g(u)|`` over ``||u|| <= 1``, maximised over outputs. When
+        ``exhaustive``, an upper bound on it, exact where it exceeds ``beta`` (every pattern
+        priced, those at most ``beta`` perhaps only by a cheap bound); otherwise the best the
+        search found (a lower bound on it).
     beta : float
     passed : bool
         ``dual_check <= beta * (1 + _CHECK_TOL)``.
@@ -430,7 +432,7 @@ def generate_patterns(
     if exhaustive:
         # each output's dual vector scaled by its own check (one scale for all was looser)
         lower_bound = sum(
-            dual_objective(loss, min(1.0, beta / max(value, 1e-300)) * v, Y[:, o], fit_intercept)
+            scaled_dual_objective(loss, v, Y[:, o], fit_intercept, beta=beta, top=value)
             for o, (v, value) in enumerate(zip(vs, values, strict=True))
         )
     report = GenerationReport(

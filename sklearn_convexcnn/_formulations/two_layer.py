@@ -109,8 +109,8 @@ def make_formulation(pooling, pool_size=None, readout="sum", grid_shape=None):
     """The formulation for the estimators' parameters.
 
     Global average pooling with a summed read-out is :class:`TwoLayerFormulation`; local and
-    max pooling, regional read-out and no pooling are in :mod:`.pooling`. ``grid_shape`` (the
-    patch grid) is needed whenever ``pool_size`` is given or ``pooling="none"``.
+    max pooling, regional read-out and no pooling are in :mod:`.pooling`, which need
+    ``grid_shape`` (the patch grid) to cut the pools.
     """
     if pooling == "average" and pool_size is None and readout == "sum":
         return TwoLayerFormulation(AveragePooling())
