@@ -322,7 +322,8 @@ def test_a_native_failure_after_an_unconverged_cvxpy_point_is_said(monkeypatch, 
         ConvergenceWarning, match=f"CLARABEL stopped with status 'optimal_inacc.*{tried}"
     ):
         reg = _regressor(solver="auto", architecture="circular").fit(X, y)
-    assert reg.duality_gap_ == pytest.approx(0.01 * reg.objective_, rel=1e-6)
+    # (the CVXPY point's residue removed moves its objective, and the gap by as much: 3e-8)
+    assert reg.duality_gap_ == pytest.approx(0.01 * reg.objective_, rel=1e-4)
 
 
 def test_a_worker_whose_solvers_all_fail_still_reports_its_warnings(monkeypatch, data):
