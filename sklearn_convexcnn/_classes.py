@@ -319,7 +319,9 @@ _ATTRIBUTES = """\
 
     filter_spectra_ : ndarray of shape (n_neurons, n_features // 2 + 1)
         Circular CNNs only: ``|DFT(q_j)|`` at the real frequencies ``0 .. n_features // 2``;
-        ``network_.frequencies_used()`` lists the frequencies each neuron uses.
+        ``network_.frequencies_used()`` lists the frequencies each neuron uses. Frequencies of
+        the row as the convolutions see it: for images (convolved as flattened rows) those of
+        the flattened, channel-interleaved row, not two-dimensional ones.
 
     middle_weights_ : ndarray of shape (n_neurons,)
         Three-layer CNNs only: weight ``w1`` of each first-layer filter in its branch.
