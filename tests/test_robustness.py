@@ -29,6 +29,44 @@ def test_regressor_is_equivariant_to_units(x_scale, y_scale):
     assert value == pytest.approx(scaled.objective_, rel=1e-6)
 
 
+@pytest.mark.parametrize("solver", ["clarabel", "native"])
+@pytest.mark.parametrize("scale", [1e-3, 1e-4])
+def test_circular_fits_are_equivariant_to_small_units(solver, scale):
+    # a review: circular prices (small Clarabel programs) and the native solver's restricted
+    # QPs had absolute tolerances, which on inputs scaled by 1e-4 left certificates 1.6e-2 of
+    # the objective loose (and warned), and the native solver stalled
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((20, 8))
+    y = X[:, :3].sum(axis=1) + 0.3 * np.maximum(X[:, 4], 0) + 0.1 * rng.standard_normal(20)
+    params = dict(architecture="circular", n_patterns=8, random_state=0, solver=solver)
+    reference = ConvexCNNRegressor(beta=0.3, **params).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        scaled = ConvexCNNRegressor(beta=0.3 * scale**2, **params).fit(scale * X, scale * y)
+    assert scaled.objective_ / scale**2 == pytest.approx(reference.objective_, rel=1e-6)
+    assert scaled.duality_gap_ <= 1e-6 * scaled.objective_
+
+
+def test_the_restricted_qp_is_solved_at_any_scale_of_its_objective():
+    # a review: Clarabel's gaps are absolute below one, and a QP of size 1e-8 was 'Solved' at
+    # once, 8e-3 off its minimiser
+    from sklearn_convexcnn._formulations._program import GroupNorm
+    from sklearn_convexcnn._solvers._restricted import solve_qp
+
+    rng = np.random.default_rng(0)
+    M, y = rng.standard_normal((30, 20)), rng.standard_normal(30)
+    blocks = [rng.standard_normal((6, 5)) for _ in range(4)]
+    norm_blocks = GroupNorm().conic_blocks(5)
+
+    def minimiser(scale):
+        weights, linear = np.full(30, scale), -scale * (M.T @ y)
+        return solve_qp(M, weights, None, linear, scale, 5, blocks, 1e-9, norm_blocks)[0]
+
+    reference = minimiser(1.0)
+    for scale in (1e-4, 1e-8, 1e-12):
+        np.testing.assert_allclose(minimiser(scale), reference, rtol=1e-4, atol=1e-5)
+
+
 @pytest.mark.parametrize("scale", [1e-6, 1e6])
 def test_classifier_on_tiny_and_huge_features(scale):
     rng = np.random.default_rng(1)

@@ -49,20 +49,26 @@ def solve_qp(
     the ``|x|^3`` of the dense ``M^T W M``. Circular programs (full-length filters, most groups
     active) have a thousand variables and more for a hundred samples.
     """
-    status, x, z = _clarabel_qp(
-        M, weights, gram, linear, beta, patch_size, cone_blocks, tol, norm_blocks, coupling
+    # As given, and where that is not 'Solved' in the data's units (the groups scaled so that
+    # the largest entry of M is one, the objective divided by about its size): on inputs of
+    # size 1e-3 every QP ended 'AlmostSolved' or failed, and solves stalled up to 3x above the
+    # optimum. In that order where the objective is of unit size or more (on inputs of size
+    # 1e3 the scaled QPs stalled where these are solved); below, the other way round:
+    # Clarabel's gaps are absolute there (its relative gap divides by at least 1), and a QP
+    # of size 1e-8 was 'Solved' at once, 8e-3 off its minimiser.
+    scaled, units, magnitude = _in_data_units(
+        M, weights, gram, linear, beta, coupling, patch_size * len(cone_blocks)
     )
-    if status != "Solved":
-        # Again in the data's units (the groups scaled so that the largest entry of M is one,
-        # the objective divided by about its size): on inputs of size 1e-3 every QP ended
-        # 'AlmostSolved' or failed, and solves stalled up to 3x above the optimum. Not at
-        # first: on inputs of size 1e3 the scaled QPs stalled where these are solved.
-        scaled, units, magnitude = _in_data_units(
-            M, weights, gram, linear, beta, coupling, patch_size * len(cone_blocks)
-        )
-        again = _clarabel_qp(*scaled[:5], patch_size, cone_blocks, tol, norm_blocks, scaled[5])
-        if again[0] == "Solved" or status != "AlmostSolved":
-            status, x, z = again[0], again[1] * units, again[2] * magnitude
+    tries = [((M, weights, gram, linear, beta, coupling), 1.0, 1.0), (scaled, units, magnitude)]
+    if _objective_size(M, weights, gram, linear, beta) < 1.0:
+        tries.reverse()
+    status, x, z = None, None, None
+    for problem, x_units, z_units in tries:
+        again = _clarabel_qp(*problem[:5], patch_size, cone_blocks, tol, norm_blocks, problem[5])
+        if status is None or again[0] == "Solved" or status != "AlmostSolved":
+            status, x, z = again[0], again[1] * x_units, again[2] * z_units
+        if status == "Solved":
+            break
     # an almost solved QP (Clarabel's reduced tolerances, 1e-4) is still a step: the
     # certificate judges where the steps end, and the two-layer solver puts the point back
     # on the kept rows (_native._restricted_solve)
@@ -82,10 +88,7 @@ def _in_data_units(M, weights, gram, linear, beta, coupling, n_coef):
     units[:n_coef] = 1.0 / largest if largest > 0 else 1.0
     M, linear, beta = M * units, linear * units, beta * units[0]
     gram = None if gram is None else gram * np.outer(units, units)
-    curvature = gram.diagonal() if gram is not None else (M**2).T @ weights
-    size = max(float(np.abs(linear).max(initial=0.0)), beta) ** 2
-    size /= max(float(curvature.max(initial=0.0)), 1e-300)
-    size = size if 0 < size < np.inf else 1.0
+    size = _objective_size(M, weights, gram, linear, beta)
     scaled = (
         M,
         weights / size,
@@ -95,6 +98,15 @@ def _in_data_units(M, weights, gram, linear, beta, coupling, n_coef):
         None if coupling is None else coupling * units,
     )
     return scaled, units, size
+
+
+def _objective_size(M, weights, gram, linear, beta):
+    """The size of a QP's objective: ``max(|linear|, beta)^2`` over the largest curvature,
+    the value of a one-dimensional model (1 where that is not a positive number)."""
+    curvature = gram.diagonal() if gram is not None else (M**2).T @ weights
+    size = max(float(np.abs(linear).max(initial=0.0)), beta) ** 2
+    size /= max(float(curvature.max(initial=0.0)), 1e-300)
+    return size if 0 < size < np.inf else 1.0
 
 
 def _clarabel_qp(
