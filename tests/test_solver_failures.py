@@ -929,3 +929,22 @@ def test_generated_patterns_warn_of_the_finished_points_as_sampled_ones_do(monke
         for patterns in ("sampled", "generated"):
             reg = ConvexCNNRegressor(patterns=patterns, **params).fit(X, y)
             assert reg.duality_gap_ <= 1e-7 * reg.objective_
+
+
+def test_an_ecos_failure_on_the_logistic_loss_says_what_solves_it(monkeypatch):
+    # a review: ECOS failed on every two-layer ReLU logistic program at beta=0.3 ("NUMERICAL
+    # PROBLEMS"), and the error gave no reason: CVXPY's message is only its advice
+    X, y = load_digits(n_class=2, return_X_y=True)
+    failed = (
+        "Solver 'ECOS' failed. Try another solver, or solve with verbose=True for more information."
+    )
+    _force(monkeypatch, {"ECOS"}, exception=cp.error.SolverError(failed))
+    classifier = ConvexCNNClassifier(
+        input_shape=(8, 8), stride=2, n_patterns=4, solver="ecos", loss="logistic"
+    )
+    with pytest.raises(RuntimeError, match=r"ECOS failed on .*: a numerical failure \(ECOS often "):
+        classifier.fit(X[:40] / 16, y[:40])
+    with pytest.raises(
+        RuntimeError, match=r"ECOS failed on a program of \d+ variables: a num.*\)\)"
+    ):
+        classifier.set_params(loss="squared").fit(X[:40] / 16, y[:40])
