@@ -944,7 +944,6 @@ def test_an_ecos_failure_on_the_logistic_loss_says_what_solves_it(monkeypatch):
     )
     with pytest.raises(RuntimeError, match=r"ECOS failed on .*: a numerical failure \(ECOS often "):
         classifier.fit(X[:40] / 16, y[:40])
-    with pytest.raises(
-        RuntimeError, match=r"ECOS failed on a program of \d+ variables: a num.*\)\)"
-    ):
+    # (the squared loss has no exponential cone: the reason alone)
+    with pytest.raises(RuntimeError, match=r"variables: a numerical failure\)\. Try another"):
         classifier.set_params(loss="squared").fit(X[:40] / 16, y[:40])
