@@ -62,8 +62,11 @@ _CVXPY_FAILED = (
         (dict(status=cp.OPTIMAL, value=np.nan), "CLARABEL returned status 'optimal'"),
         (dict(exception=cp.error.SolverError("KKT solve failed")), "KKT solve failed"),
         (dict(exception=ArithmeticError("overflow")), "overflow"),
-        # CVXPY's advice (its own verbose=True) is not repeated
-        (dict(exception=cp.error.SolverError(_CVXPY_FAILED)), r"CLARABEL failed on .* variables\)"),
+        # CVXPY's advice (its own verbose=True) is not repeated, and no reason is one
+        (
+            dict(exception=cp.error.SolverError(_CVXPY_FAILED)),
+            r"CLARABEL failed on .* variables: a numerical failure\)",
+        ),
     ],
 )
 def test_explicit_solver_failure_is_an_error(monkeypatch, data, failure, message):
