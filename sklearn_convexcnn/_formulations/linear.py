@@ -116,7 +116,7 @@ class LinearFormulation:
             Without pooling, a singular component is dropped where both its singular value
             and its fit are below ``rtol`` times the largest: solver residue. (Not by its
             singular value alone: on inputs whose scales differ by 1e12, one of 1e-10 of the
-            largest carried a fit of 255.)
+            largest carried a fit of 359.)
 
         Returns
         -------
