@@ -296,3 +296,20 @@ def test_each_filter_is_checked_by_the_gate_of_its_pattern():
     np.testing.assert_array_equal(found[0], gates[:, 7])
     np.testing.assert_array_equal(found[1], gates[:, 2])
     np.testing.assert_array_equal(found[2], gates[:, 20])  # no gate of its pattern: itself
+
+
+def test_the_bound_holds_for_targets_with_a_large_offset():
+    # a fuzz of the certificates: the dual objective's y . v lost eps * sum|y v| on targets
+    # of 1e9, and an exact certificate put its lower bound 5e-4 above the best constant model
+    # (computed here in rationals), calling the fit optimal on the way
+    from fractions import Fraction
+
+    rng = np.random.default_rng(1)
+    X, y = rng.standard_normal((5, 4)), 1e9 + 1e-4 * rng.standard_normal(5)
+    model = ConvexCNNRegressor(beta=1e-2, kernel_size=2, n_patterns="exact").fit(X, y)
+    certificate = model.certify(X, y)
+    assert certificate.exact
+    mean = sum(map(Fraction, y)) / len(y)
+    best_constant = float(sum((mean - Fraction(t)) ** 2 for t in y) / 2)
+    assert certificate.lower_bound <= best_constant * (1 + 1e-12)
+    assert model.objective_ - model.duality_gap_ <= best_constant * (1 + 1e-12)
