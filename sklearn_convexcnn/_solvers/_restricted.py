@@ -49,6 +49,7 @@ def solve_qp(
     the ``|x|^3`` of the dense ``M^T W M``. Circular programs (full-length filters, most groups
     active) have a thousand variables and more for a hundred samples.
     """
+
     # As given, and where that is not 'Solved' in the data's units (the groups scaled so that
     # the largest entry of M is one, the objective divided by about its size): on inputs of
     # size 1e-3 every QP ended 'AlmostSolved' or failed, and solves stalled up to 3x above the
@@ -56,14 +57,20 @@ def solve_qp(
     # 1e3 the scaled QPs stalled where these are solved); below, the other way round:
     # Clarabel's gaps are absolute there (its relative gap divides by at least 1), and a QP
     # of size 1e-8 was 'Solved' at once, 8e-3 off its minimiser.
-    scaled, units, magnitude = _in_data_units(
-        M, weights, gram, linear, beta, coupling, patch_size * len(cone_blocks)
-    )
-    tries = [((M, weights, gram, linear, beta, coupling), 1.0, 1.0), (scaled, units, magnitude)]
+    def as_given():
+        return (M, weights, gram, linear, beta, coupling), 1.0, 1.0
+
+    def in_data_units():  # (built only when tried)
+        return _in_data_units(
+            M, weights, gram, linear, beta, coupling, patch_size * len(cone_blocks)
+        )
+
+    tries = [as_given, in_data_units]
     if _objective_size(M, weights, gram, linear, beta) < 1.0:
         tries.reverse()
     status, x, z = None, None, None
-    for problem, x_units, z_units in tries:
+    for posed in tries:
+        problem, x_units, z_units = posed()
         again = _clarabel_qp(*problem[:5], patch_size, cone_blocks, tol, norm_blocks, problem[5])
         if status is None or again[0] == "Solved" or status != "AlmostSolved":
             status, x, z = again[0], again[1] * x_units, again[2] * z_units
