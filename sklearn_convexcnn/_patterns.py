@@ -96,34 +96,16 @@ def row_blocks(n_rows, n_patches, n_columns, max_entries):
         yield slice(start, min(start + step, n_rows))
 
 
-def unique_gates(patches, gates, chunk_size=256, block_size=2**22):
-    """Keep the first gate of every distinct pattern, in order of appearance.
+def joint_signs(patches, gates):
+    """The pattern of every gate, one column each: the signs ``1[X_k g >= 0]`` of every
+    patch of every sample, shape (n_samples * n_patches, n_gates)."""
+    return pattern_masks(patches, gates).reshape(-1, gates.shape[1])
 
-    Patterns are compared as packed bits, ``chunk_size`` gates at a time, so memory stays at
-    ``n_samples * n_patches * chunk_size`` bits whatever the number of gates; the signs are
-    computed ``block_size`` (sample, patch, gate) entries at a time, so the products never
-    take more than ``8 * block_size`` bytes (not ``8 n K chunk_size``: 2 GB at n=60,000).
-    """
-    n_samples, n_patches, patch_size = patches.shape
-    rows = patches.reshape(-1, patch_size)
-    seen, keep = set(), []
-    for start in range(0, gates.shape[1], chunk_size):
-        chunk = gates[:, start : start + chunk_size]
-        # (gates, rows) products: every gate's signs are packed along a contiguous axis
-        # (packing the (rows, gates) masks across their rows took five times as long)
-        packed = np.concatenate(
-            [
-                np.packbits(chunk.T @ rows[block].T >= 0, axis=1)
-                for block in row_blocks(len(rows), n_patches, chunk.shape[1], block_size)
-            ],
-            axis=1,
-        )
-        for offset, signs in enumerate(packed):
-            key = signs.tobytes()
-            if key not in seen:
-                seen.add(key)
-                keep.append(start + offset)
-    return gates[:, keep]
+
+def unique_gates(patches, gates):
+    """Keep the first gate of every distinct pattern (:func:`joint_signs`), in order of
+    appearance; computed a block of samples and gates at a time (:func:`key_bytes`)."""
+    return gates[:, first_of_each(key_bytes(joint_signs, patches, gates))]
 
 
 def sample_gates(patches, n_patterns, random_state):

@@ -40,6 +40,7 @@ from .._patterns import (
     arrangement_gates,
     first_of_each,
     first_of_each_pattern,
+    joint_signs,
     key_bytes,
     pattern_masks,
     random_gates,
@@ -183,13 +184,12 @@ def _blocks(mode, patches, gates):
 def _pattern_keys(mode, patches, gates):
     """The keys of :func:`_blocks` alone, without its pieces and cones (which are ``P n S h``
     numbers: what de-duplicating the gates does not need)."""
-    values = patches @ gates  # (n, S, F)
     if mode == "max":
-        winner, sign = _winners(values)
+        winner, sign = _winners(patches @ gates)
         # (in the smallest type that every pool of this size fits: 8 bytes an entry in the
         # keys otherwise, and the type of keys compared across calls must not vary)
         return (2 * winner + sign).astype(np.min_scalar_type(2 * patches.shape[1]))
-    return (values >= 0).reshape(-1, gates.shape[1])
+    return joint_signs(patches, gates)
 
 
 def _joint_keys(mode, pools, patches, gates):

@@ -7,7 +7,7 @@ linear with piece ``A_i = sum_k alpha_k D_i^k X_k``, and the cell is
 
 import numpy as np
 
-from .._patterns import MAX_EXACT_PATTERNS, enumerate_gates, pattern_masks, sample_gates
+from .._patterns import MAX_EXACT_PATTERNS, enumerate_gates, joint_signs, sample_gates
 from ._operator import PatchOperator
 from ._program import GroupProgram, summed_network
 from .pooling import average_blocks, make_pooled_formulation
@@ -48,7 +48,7 @@ class TwoLayerFormulation:
 
     def pattern_keys(self, patches, gates):
         """The patterns of ``gates``, one column each: the signs of every patch."""
-        return pattern_masks(patches, gates).reshape(-1, gates.shape[1])
+        return joint_signs(patches, gates)
 
     def program(self, patches, gates):
         """The :class:`GroupProgram` over the patterns of ``gates``.
