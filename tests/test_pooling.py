@@ -446,11 +446,28 @@ def test_enumeration_finds_every_sampled_pattern(pooling, pool_size, readout):
 
 def test_max_pooling_enumeration_count():
     # global max over K patches in R^2: cells of the arrangement of the nK patch lines and the
-    # n K(K-1)/2 difference lines, merged where they agree on (winner, sign) for every sample
+    # n K(K-1)/2 difference lines, merged where they agree on every sample's winner, or where
+    # its maximum is negative (the pool is 0 whichever patch wins)
     X = np.random.default_rng(0).standard_normal((1, 3))
     patches, formulation, gates = _exact_program(X, "max", None, "sum", (3,), 2)
-    # one sample, two patches: lines x1, x2, x1-x2 give 6 cells; (winner, sign) takes 4 values
-    assert gates.shape[1] == 4
+    # one sample, two patches: lines x1, x2, x1-x2 give 6 cells; x1 wins, x2 wins or both < 0
+    assert gates.shape[1] == 3
+
+
+def test_max_pooling_merges_the_winners_of_negative_pools():
+    # gates that differ only in which patch wins a negative pool have one piece (0 there):
+    # one pattern, whose cone is the union of theirs (every patch of the pool <= 0), so no
+    # feasible point is lost (a program over the split cones reaches the same optimum)
+    patches = np.array([[[1.0, 0.0], [0.0, 1.0]]])  # one sample, two patches in R^2
+    formulation = make_formulation("max", None, "sum", (2,))
+    gates = np.array([[-1.0, -2.0], [-2.0, -1.0]])  # both patches negative, either wins
+    keys, pieces, cones = formulation._parts(patches, gates)
+    assert formulation.sample_gates(patches, 0, np.random.default_rng(0)).shape[1] == 0
+    assert formulation._unique(patches, gates).shape[1] == 1
+    np.testing.assert_array_equal(keys[:, 0], keys[:, 1])
+    np.testing.assert_array_equal(pieces, 0.0)
+    np.testing.assert_array_equal(cones[0], -patches[0])  # x . u <= 0 for both patches
+    np.testing.assert_array_equal(cones[1], cones[0])
 
 
 @pytest.mark.parametrize("pooling, pool_size, readout", VARIANTS, ids=VARIANT_IDS)

@@ -149,30 +149,40 @@ def average_blocks(patches, gates, weight):
 def _max_blocks(patches, gates):
     """Pattern keys, pieces and cones of ``max_k (X_k u)_+`` over the given patches (§6.1).
 
-    On the cone where sample ``t``'s maximum is attained at patch ``a_t`` with sign ``s_t``, the
-    pool is ``s_t x_{t,a_t} . u``. The cone rows are ``x_{t,a_t} - x_{t,k}`` for ``k != a_t`` (the
-    winner stays the winner) and ``(2 s_t - 1) x_{t,a_t}`` in the winner's own slot. ``(a, s)``
-    determines both, so it is the pattern key: gates that agree on it give the same piece and
-    cone, whatever the signs of the losing patches.
+    Where sample ``t``'s maximum is non-negative and attained at patch ``a_t``, the pool is
+    ``x_{t,a_t} . u``: the cone rows are ``x_{t,a_t} - x_{t,k}`` for ``k != a_t`` (the winner
+    stays the winner) and ``x_{t,a_t}`` in the winner's own slot (it stays non-negative).
+    Where the maximum is negative the pool is 0 whichever patch wins, and the rows are
+    ``-x_{t,k}`` for every ``k``: one cone for all the winners, the union of theirs, so gates
+    that differ only in the winners of negative pools are one pattern (:func:`_max_keys`).
     """
-    winner, sign = _winners(patches @ gates)
+    winner, positive = _winners(patches @ gates)
     chosen = patches[np.arange(len(patches))[:, None], winner]  # (n, F, h)
-    pieces = np.where(sign[:, :, None], chosen, 0.0).transpose(1, 0, 2)
+    pieces = np.where(positive[:, :, None], chosen, 0.0).transpose(1, 0, 2)
     cones = chosen[:, None] - patches[:, :, None]  # (n, S, F, h)
     own = np.arange(patches.shape[1])[None, :, None] == winner[:, None, :]  # (n, S, F)
-    signed = np.where(sign[:, :, None], chosen, -chosen)  # (n, F, h)
-    cones = np.where(own[..., None], signed[:, None], cones)
+    cones = np.where(own[..., None], chosen[:, None], cones)
+    cones = np.where(positive[:, None, :, None], cones, -patches[:, :, None])
     n_gates = gates.shape[1]
     cones = cones.transpose(2, 0, 1, 3).reshape(n_gates, -1, patches.shape[2])
-    keys = 2 * winner + sign
-    return keys, pieces, cones
+    return _max_keys(winner, positive, patches.shape[1]), pieces, cones
 
 
 def _winners(values):
-    """Winning patch ``(n, F)`` and its sign ``(n, F)`` of pool values ``(n, S, F)``."""
+    """Winning patch ``(n, F)`` of pool values ``(n, S, F)``, and whether its value is
+    non-negative ``(n, F)``."""
     winner = values.argmax(axis=1)
-    sign = np.take_along_axis(values, winner[:, None], axis=1)[:, 0] >= 0
-    return winner, sign
+    positive = np.take_along_axis(values, winner[:, None], axis=1)[:, 0] >= 0
+    return winner, positive
+
+
+def _max_keys(winner, positive, n_patches):
+    """The pattern of each (sample, gate) of a max pool: ``1 + a_t`` where the maximum is
+    non-negative, 0 where it is negative (any winner: the pool is 0)."""
+    # (in the smallest type that every pool of this size fits: 8 bytes an entry in the keys
+    # otherwise, and the type of keys compared across calls must not vary)
+    keys = np.where(positive, winner + 1, 0)
+    return keys.astype(np.min_scalar_type(n_patches))
 
 
 def _blocks(mode, patches, gates):
@@ -185,10 +195,7 @@ def _pattern_keys(mode, patches, gates):
     """The keys of :func:`_blocks` alone, without its pieces and cones (which are ``P n S h``
     numbers: what de-duplicating the gates does not need)."""
     if mode == "max":
-        winner, sign = _winners(patches @ gates)
-        # (in the smallest type that every pool of this size fits: 8 bytes an entry in the
-        # keys otherwise, and the type of keys compared across calls must not vary)
-        return (2 * winner + sign).astype(np.min_scalar_type(2 * patches.shape[1]))
+        return _max_keys(*_winners(patches @ gates), patches.shape[1])
     return joint_signs(patches, gates)
 
 
@@ -240,8 +247,9 @@ class PooledSumFormulation:
 
     * Average: ``sum_l mean_{k in S_l}`` is ``sum_k alpha_k`` with ``alpha_k = 1/|S_k's pool|``,
       the program of §2 on rescaled patches; the patterns are those of §2.
-    * Max: on the cone where every (sample, pool) has a fixed winning patch and sign, the neuron
-      is linear; the pattern of a gate is the tuple of its winners and signs over all pools.
+    * Max: on the cone where every (sample, pool) has a fixed winning patch with a
+      non-negative value, or a negative maximum, the neuron is linear; the pattern of a gate
+      is the tuple of its pools' keys (:func:`_max_keys`).
 
     Parameters
     ----------
@@ -283,7 +291,7 @@ class PooledSumFormulation:
 
     def pattern_keys(self, patches, gates):
         """The patterns of ``gates``, one column each, equal iff the patterns are: the signs
-        of every patch (average), the winners and signs of every pool (max)."""
+        of every patch (average), the winners of the non-negative pools (max)."""
         return _joint_keys(self.mode, self.pools, patches, gates)
 
     def enumerate_gates(self, patches, max_patterns=MAX_EXACT_PATTERNS):
@@ -291,7 +299,8 @@ class PooledSumFormulation:
 
         With max pooling the cells are those of the larger arrangement that includes the
         differences of the patches of each pool, so there are more of them than with average
-        pooling; they are merged where they agree on every (winner, sign).
+        pooling; they are merged where they agree on every pool's winner, or the pool is
+        negative (:func:`_max_keys`).
 
         Raises
         ------
@@ -349,7 +358,7 @@ class RegionalFormulation:
     ``f(x) = sum_j sum_l w_jl pool_{k in S_l} (x_k . u_j)_+`` with
     ``(beta/2) sum_j (||u_j||^2 + ||w_j||_1^2)``, which decouples into one group-lasso block per
     region: groups ``(l, i)`` with the pieces and cones of pool ``l`` alone under pattern ``i``
-    (average: joint signs of the region's patches; max: winner and sign per sample). A group
+    (average: joint signs of the region's patches; max: :func:`_max_keys`). A group
     becomes a neuron whose output weight is non-zero in its own region only.
 
     Gates are shared by all regions: each region keeps the first gate of each of its distinct
