@@ -351,7 +351,7 @@ class _BaseConvexCNN(BaseEstimator):
         self._warn_uncertified(solutions, Y, labels, loose=finishing.loose)
         network = formulation.network(solutions, patches, gates)
         if len(network.filters) == 0:
-            self._log(_empty_network_message(solutions, Y, self.beta, self.tol))
+            self._log(_empty_network_message(solutions, Y, options.beta, float(self.tol)))
         attributes = {
             "geometry_": geometry,
             "gates_": gates,
@@ -360,7 +360,7 @@ class _BaseConvexCNN(BaseEstimator):
             "filters_": network.filters,
             "output_weights_": network.output_weights,
             "intercept_": network.intercept,
-            **fitted_bounds(formulation, network, patches, Y, self.beta, self.loss, solutions),
+            **fitted_bounds(formulation, network, patches, Y, options.beta, self.loss, solutions),
             **network_attributes(network),
             "n_iter_": max(solution.n_iter for solution in solutions),
             "_warm_start_state": (
@@ -368,7 +368,7 @@ class _BaseConvexCNN(BaseEstimator):
                 [(_NonzeroEntries.of(solution.coef), solution.intercept) for solution in solutions],
             ),
             "_fitted_program": _FittedProgram(
-                formulation, self.beta, self.loss, self.fit_intercept, Y.shape[1]
+                formulation, options.beta, self.loss, self.fit_intercept, Y.shape[1]
             ),
             **generated,
             "duality_gap_": sum(
@@ -417,7 +417,7 @@ class _BaseConvexCNN(BaseEstimator):
                 return solve_output(program, y, output, solving, **warm_start)
 
         gates, solutions, report = generation_fit(
-            patches, formulation, Y, gates, rng, n_patterns=self.n_patterns, beta=self.beta,
+            patches, formulation, Y, gates, rng, n_patterns=self.n_patterns, beta=solving.beta,
             loss=self.loss, fit_intercept=self.fit_intercept, program_of=build, solve=solve,
             log=self._log,
         )  # fmt: skip
@@ -609,11 +609,13 @@ class _BaseConvexCNN(BaseEstimator):
         return self.solver in ("auto", "native") and hasattr(formulation, "operator")
 
     def _solve_options(self):
+        # beta and tol as Python floats: a NumPy float32 beta made every objective and gap
+        # float32 (NumPy 2 keeps the scalar's type), and their rounding a ConvergenceWarning
         return SolveOptions(
-            beta=self.beta,
+            beta=float(self.beta),
             loss=self.loss,
             fit_intercept=self.fit_intercept,
-            tol=self.tol,
+            tol=float(self.tol),
             max_iter=self.max_iter,
             solver=self.solver,
             verbose=self.verbose,

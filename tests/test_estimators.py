@@ -185,6 +185,23 @@ def test_set_params_after_fit_does_not_change_what_the_fit_certifies():
     assert certificate.is_optimal
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float16])
+def test_a_numpy_scalar_beta_gives_float64_results(dtype):
+    # NumPy 2 keeps a scalar's type through products: with beta=np.float32(0.1) the
+    # objective, the gap and the lower bound were float32, the gap a float32 rounding step
+    # (1.9e-6 against 2.8e-13) and a false ConvergenceWarning; with float16 certify's gap < 0
+    X, y = _toy_regression(0, 12, (9,))
+    beta = dtype(0.1)
+    reg = ConvexCNNRegressor(beta=beta, kernel_size=2, n_patterns="exact").fit(X, y)
+    same = ConvexCNNRegressor(beta=float(beta), kernel_size=2, n_patterns="exact").fit(X, y)
+    results = [reg.objective_, reg.duality_gap_, reg.lower_bound_, reg.regularized_objective(X, y)]
+    assert all(np.asarray(value).dtype == np.float64 for value in results)
+    assert reg.objective_ == same.objective_
+    assert reg.duality_gap_ == same.duality_gap_
+    assert reg.certify(X, y).gap == same.certify(X, y).gap >= 0
+    assert reg.get_params()["beta"] is beta  # (the parameter as given)
+
+
 @pytest.mark.parametrize(
     "params",
     [
