@@ -125,6 +125,15 @@ def _spells(value, default):
         return False
 
 
+def _warn_ignored(name, value, default, network):
+    """The UserWarning of a parameter set away from its default where ``network`` has no use
+    for it (scikit-learn's practice: ignored, with a warning)."""
+    warn(
+        f"{name}={value!r} does not apply to {network}; it is ignored. Leave {name}={default!r}.",
+        UserWarning,
+    )
+
+
 def _output_labels(classes, n_outputs):
     """How warnings name each output: its number, and for a classifier its class (one-vs-rest:
     output ``k`` is ``classes[k]``; a binary classifier's one output is the second class's
@@ -391,6 +400,16 @@ class _BaseConvexCNN(BaseEstimator):
             self.readout,
             self.solver,
         ) or make_formulation(self.pooling, self.pool_size, self.readout, geometry.grid_shape)
+        if self.activation == "linear" and not _spells(self.n_patterns, 64):
+            _warn_ignored(
+                "n_patterns", self.n_patterns, 64, "activation='linear', which has no "
+                "activation patterns",
+            )  # fmt: skip
+        if not self.prune and not isinstance(formulation, _TWO_LAYER_RELU):
+            _warn_ignored(
+                "prune", False, True, f"architecture={self.architecture!r} with "
+                f"activation={self.activation!r}: only two-layer ReLU CNNs are pruned",
+            )  # fmt: skip
         if self.patterns == "generated" and not supports_generation(formulation):
             raise ValueError(
                 "patterns='generated' needs a two-layer ReLU CNN with one output weight per "
@@ -435,15 +454,15 @@ class _BaseConvexCNN(BaseEstimator):
     def _geometry(self, X):
         """Patch geometry of ``X``; circular architectures read the whole row as one patch."""
         if self.architecture == "circular":
-            ignored = {"kernel_size": (self.kernel_size, 3), "stride": (self.stride, 1)}
-            for name, (value, default) in ignored.items():
+            for name, value, default in [
+                ("kernel_size", self.kernel_size, 3),
+                ("stride", self.stride, 1),
+            ]:
                 if not _spells(value, default):
-                    warn(
-                        f"{name}={value!r} does not apply to architecture='circular', whose "
-                        f"filters are full-length circular convolutions of each row; it is "
-                        f"ignored. Leave {name}={default!r}.",
-                        UserWarning,
-                    )
+                    _warn_ignored(
+                        name, value, default, "architecture='circular', whose filters are "
+                        "full-length circular convolutions of each row",
+                    )  # fmt: skip
             return circular_geometry(self.input_shape, X.shape[1])
         return resolve_geometry(self.input_shape, self.kernel_size, self.stride, X.shape[1])
 

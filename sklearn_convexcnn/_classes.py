@@ -132,7 +132,8 @@ _PARAMETERS = """\
         samples.
         Sampled, 16 to 256 patterns are typical: the fit's time grows with the distinct
         patterns (200 digit images, four classes: 0.3 s at 16, 18 s at 5,000, 3.5 minutes a
-        class at 100,000; ``verbose=1`` prints their number before the solves).
+        class at 100,000; ``verbose=1`` prints their number before the solves). Linear
+        CNNs (``activation="linear"``) have no patterns: another value warns that it is ignored.
 
     patterns : {"sampled", "generated"}, default="sampled"
         How the program's patterns are chosen (names describe the patterns, as ``n_patterns``
@@ -167,7 +168,8 @@ _PARAMETERS = """\
         pruning would cost more than ``1e-7`` relative). Interior-point solvers otherwise
         return many more neurons than needed. With or without pruning, solver residue
         (groups whose norm *and* fit are both below ``1e-6`` times the largest) is dropped
-        and the other groups are put exactly in their cones.
+        and the other groups are put exactly in their cones. Only two-layer ReLU CNNs are
+        pruned: elsewhere ``prune=False`` is ignored with a warning.
 
     solver : {"auto", "native", "clarabel", "ecos", "scs"}, default="auto"
         ``"native"`` is the package's working-set solver: it keeps only the few groups and

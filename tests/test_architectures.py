@@ -601,6 +601,34 @@ def test_circular_warns_that_it_ignores_a_kernel_size_or_stride(param, value, de
     np.testing.assert_array_equal(ignored.predict(X), plain.predict(X))
 
 
+@pytest.mark.parametrize(
+    "params, ignored",
+    [
+        ({"activation": "linear", "n_patterns": 500}, r"n_patterns=500 does not apply to "
+         r"activation='linear', which has no activation patterns.*Leave n_patterns=64\."),
+        ({"activation": "linear", "n_patterns": "exact"}, r"n_patterns='exact' does not apply"),
+        ({"architecture": "circular", "prune": False}, r"prune=False does not apply to "
+         r"architecture='circular' with activation='relu': only two-layer ReLU CNNs are "
+         r"pruned; it is ignored\. Leave prune=True\."),
+        ({"architecture": "three_layer", "n_patterns": 4, "prune": False},
+         r"prune=False does not apply to architecture='three_layer'"),
+        ({"activation": "linear", "prune": False}, r"prune=False does not apply"),
+    ],
+)  # fmt: skip
+def test_parameters_a_network_does_not_use_are_ignored_with_a_warning(params, ignored):
+    # (the user guide promises it; a review found n_patterns and prune ignored silently)
+    X, y = low_rank_data(0, 10, 6, 6)
+    params = {"random_state": 0, **params}
+    with pytest.warns(UserWarning, match=ignored):
+        fitted = ConvexCNNRegressor(**params).fit(X, y)
+    defaults = {name: params[name] for name in ("activation", "architecture") if name in params}
+    if params.get("architecture") != "three_layer":  # (its default n_patterns differs)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", UserWarning)
+            plain = ConvexCNNRegressor(**defaults, random_state=0).fit(X, y)
+        np.testing.assert_allclose(fitted.predict(X), plain.predict(X), rtol=1e-12)
+
+
 def test_circular_takes_the_defaults_in_any_spelling_without_warning():
     # a review: kernel_size=[3] or stride=(1,) was "ignored" with the advice to leave 3 or 1
     X, y = low_rank_data(0, 10, 6, 6)
