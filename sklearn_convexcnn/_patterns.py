@@ -487,7 +487,8 @@ def _check_bound(rows, max_patterns, n_rows=None):
             f"{'or more ' if n_rows is not None else ''}(the Cover bound of {len(normals)} "
             f"distinct hyperplanes of rank {rank}{among}), more than the limit of "
             f"{max_patterns}. Pass an int n_patterns=<int> (e.g. n_patterns=256) to sample the "
-            "patterns instead, or use fewer samples or a smaller kernel_size."
+            "patterns instead, or use fewer samples or shorter patches (a smaller kernel_size;"
+            " with architecture='circular' the patch is the whole row: fewer features)."
         )
     return normals
 

@@ -197,6 +197,11 @@ def test_estimator_enumerates_with_n_patterns_exact():
     bound = cover_bound(200 * 16, 5)
     with pytest.raises(ValueError, match=rf"n_patterns='exact' would enumerate up to {bound} "):
         big.fit(rng.standard_normal((200, 20)), rng.standard_normal(200))
+    # circular CNNs ignore kernel_size (a review followed that advice to a warning): the
+    # advice names what shortens their patches
+    circular = ConvexCNNRegressor(architecture="circular", n_patterns="exact")
+    with pytest.raises(ValueError, match=r"architecture='circular' the patch is the whole row"):
+        circular.fit(rng.standard_normal((200, 20)), rng.standard_normal(200))
 
 
 def test_too_many_patterns_are_refused_from_a_sample_of_the_rows(monkeypatch):
