@@ -595,8 +595,9 @@ def uncertified_message(solution, y, output, options, *, loose=False):
             f"{solution.duality_gap:.3e}, below zero (objective {solution.objective:.6g}, "
             f"tolerance {gap_tolerance(solution, y, options):.3e}): {solution.solver}'s point "
             "lies outside the program's constraints, its objective below the optimum, and the "
-            "network does not attain it. Try solver='native', standardised inputs or a larger "
-            "beta." + _tried(solution)
+            "network does not attain it. Try "
+            f"{_native_if_untried(solution)}standardised inputs or a larger beta."
+            + _tried(solution)
         )
     tolerance = gap_tolerance(solution, y, options, loose=loose)
     if solution.duality_gap <= tolerance:
@@ -605,9 +606,19 @@ def uncertified_message(solution, y, output, options, *, loose=False):
         f"The convex program for output {output} is certified only to a duality gap of "
         f"{solution.duality_gap:.3e} (objective {solution.objective:.6g}, tolerance "
         f"{tolerance:.3e}), although {solution.solver} reported it solved: the fit may be that "
-        "far above the optimum. Try standardised inputs, a larger beta or solver='native' with "
-        "a larger max_iter." + _tried(solution)
+        f"far above the optimum. Try {_native_if_untried(solution)}standardised "
+        "inputs or a larger beta." + _tried(solution)
     )
+
+
+def _native_if_untried(solution):
+    """ "solver='native', " where the native solver has not had the program: with "auto" it
+    had it first and handed it over stalled (:func:`_tried` says so), and a larger max_iter
+    does not help a stall (a review followed that advice to the native solver's own warning,
+    which sent it back to CVXPY)."""
+    if solution.handovers or solution.solver == "native":
+        return ""
+    return "solver='native', "
 
 
 def remedy(solution, options, cvxpy="use a CVXPY solver (e.g. solver='clarabel')"):

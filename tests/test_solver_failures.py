@@ -791,6 +791,33 @@ def test_a_gap_below_zero_beyond_rounding_is_an_infeasible_point(loose):
     assert outputs.uncertified_message(solution(-1e-9), y, 0, options, loose=loose) is None
 
 
+@pytest.mark.parametrize(
+    "solver, handovers, advice",
+    [
+        ("CLARABEL", (), "Try solver='native', standardised inputs or a larger beta."),
+        ("native", (), "Try standardised inputs or a larger beta."),
+        # "auto" handed the program over after the native solver stalled: no advice to go
+        # back to it (a review followed "solver='native' with a larger max_iter" to a stall)
+        ("CLARABEL", ("the native solver stopped short (status 'stalled')",),
+         "Try standardised inputs or a larger beta. Before it, solver='auto' tried: the "
+         "native solver stopped short"),
+    ],
+)  # fmt: skip
+def test_an_uncertified_point_is_advised_the_native_solver_only_where_untried(
+    solver, handovers, advice
+):
+    from sklearn_convexcnn._solvers._solution import Solution
+
+    y = np.random.default_rng(0).standard_normal(20)
+    options = outputs.SolveOptions(0.1, "squared", True, 1e-7, 500, "auto")
+    solution = Solution(np.zeros((2, 1, 2)), 0.0, 10.0, True, "optimal", 5, solver, 2.0)
+    solution = dataclasses.replace(solution, handovers=handovers)
+    for gap in (2.0, -2.0):  # (too large, and below zero: an infeasible point)
+        point = dataclasses.replace(solution, duality_gap=gap)
+        assert advice in outputs.uncertified_message(point, y, 0, options)
+    assert "max_iter" not in outputs.uncertified_message(solution, y, 0, options)
+
+
 def test_an_inaccurate_point_with_a_gap_below_zero_is_not_accepted():
     # a review of 557af96: SCS's three-layer point ('optimal_inaccurate' at max_iter, after
     # Clarabel and ECOS failed) had a gap of -2.3e-4 of its objective, passed as converged,
