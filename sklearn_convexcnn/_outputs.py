@@ -486,18 +486,19 @@ def unconverged_message(solutions, outputs, options):
         ((output, solution),) = stopped
         gap = _gap(solution, options)
         return (
-            f"The convex program for output {output} did not converge: {_stop(solution)} "
+            f"The convex program for output {output} did not converge: {how_it_stopped(solution)} "
             f"({settings}{'' if gap is None else '; ' + gap}). {remedy(solution, options)}; "
             "the network attains the returned point's objective, "
             + ("not the optimum." if gap is None else "at most the duality gap above the optimum.")
             + _tried(solution)
         )
-    stops = {_stop(solution) for _, solution in stopped}
+    stops = {how_it_stopped(solution) for _, solution in stopped}
     shared = stops.pop() if len(stops) == 1 else None  # (then said once)
     each = "; ".join(
         f"output {output}: "
         + ", ".join(
-            ([] if shared else [_stop(solution)]) + [_gap(solution, options) or "no duality gap"]
+            ([] if shared else [how_it_stopped(solution)])
+            + [_gap(solution, options) or "no duality gap"]
         )
         for output, solution in stopped
     )
@@ -527,11 +528,12 @@ def _capitalised(text):
     return text[:1].upper() + text[1:]
 
 
-def _stop(solution):
+def how_it_stopped(solution):
     """How ``solution``'s solver stopped, for a warning."""
+    plural = "" if solution.n_iter == 1 else "s"
     return (
         f"{solution.solver} stopped with status {solution.status!r} after {solution.n_iter} "
-        "iterations"
+        f"iteration{plural}"
     )
 
 

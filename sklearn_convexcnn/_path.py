@@ -11,7 +11,7 @@ from ._compat import Interval, StrOptions, validate_params
 from ._formulations.two_layer import POOLINGS, READOUTS, make_formulation
 from ._losses import best_intercept, centred_targets
 from ._optimality import dual_point, max_pattern_price
-from ._outputs import SolveOptions, remedy
+from ._outputs import SolveOptions, how_it_stopped, remedy
 from ._patches import check_scale, extract_patches, resolve_geometry
 from ._resources import check_patches_memory, check_program_memory
 from ._solvers._native import solve_native
@@ -334,8 +334,8 @@ def _unconverged_message(solution, beta, step, n_betas, options):
     cvxpy = "fit ConvexCNNRegressor or ConvexCNNClassifier with solver='clarabel' at this beta"
     return (
         f"convex_cnn_path did not converge at beta={beta:.3e} ({step + 1} of {n_betas}): "
-        f"{solution.solver} stopped with status {solution.status!r} after {solution.n_iter} "
-        f"iterations (max_iter={options.max_iter}, tol={options.tol:.1e}). Duality gap: "
+        f"{how_it_stopped(solution)} (max_iter={options.max_iter}, tol={options.tol:.1e}). "
+        "Duality gap: "
         f"{solution.duality_gap:.3e}, tolerance: {options.tol * abs(solution.objective):.3e}. "
         f"{remedy(solution, options, cvxpy)}. The path's coefs at this beta are not the optimum."
     )

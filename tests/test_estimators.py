@@ -338,14 +338,15 @@ def test_predictions_use_real_relus_on_new_data():
         dict(),
         dict(architecture="circular"),
         dict(architecture="three_layer"),
-        dict(activation="linear"),
+        dict(activation="linear", n_patterns=64),  # (it has none: the default, no warning)
     ],
 )
 def test_forward_chunks_bound_every_networks_relu_map(monkeypatch, params):
     from sklearn_convexcnn import _network
 
     X, y = _toy_regression(7, 10, (8,))
-    reg = ConvexCNNRegressor(beta=0.1, n_patterns=8, random_state=0, **params).fit(X, y)
+    params = {"beta": 0.1, "n_patterns": 8, "random_state": 0, **params}
+    reg = ConvexCNNRegressor(**params).fit(X, y)
     network, shapes = reg.network_, []
     readout = type(network)._readout
 

@@ -171,7 +171,7 @@ def test_max_iter_too_small_warns_once_per_unconverged_beta_with_the_gap(data):
     with pytest.warns(
         ConvergenceWarning,
         match=r"convex_cnn_path did not converge at beta=\d\.\d{3}e[+-]\d+ \([23] of 3\): "
-        r"native stopped with status 'max_iter reached' after 1 iterations \(max_iter=1, "
+        r"native stopped with status 'max_iter reached' after 1 iteration \(max_iter=1, "
         rf"tol=1\.0e-07\)\. {gap} Increase max_iter or loosen tol\.",
     ) as record:
         betas, _, _, objectives, gaps, _ = convex_cnn_path(

@@ -45,7 +45,7 @@ def _force(monkeypatch, failing, *, status=None, value=None, exception=None):
 
 
 def _regressor(**params):
-    return ConvexCNNRegressor(beta=0.1, n_patterns=8, random_state=0, **params)
+    return ConvexCNNRegressor(**{"beta": 0.1, "n_patterns": 8, "random_state": 0, **params})
 
 
 _CVXPY_FAILED = (
@@ -347,7 +347,7 @@ def test_a_worker_whose_solvers_all_fail_still_reports_its_warnings(monkeypatch,
         pytest.warns(UserWarning, match="the solver's own warning"),
         pytest.raises(RuntimeError, match=r"could not be solved \(overflow\)"),
     ):
-        _regressor(solver="auto", activation="linear").fit(X, y)  # (CVXPY alone)
+        _regressor(solver="auto", activation="linear", n_patterns=64).fit(X, y)  # (CVXPY alone)
 
 
 def test_an_explicit_cvxpy_solver_is_not_replaced_by_the_native_one(monkeypatch, data):
@@ -818,6 +818,15 @@ def test_an_uncertified_point_is_advised_the_native_solver_only_where_untried(
     assert "max_iter" not in outputs.uncertified_message(solution, y, 0, options)
 
 
+def test_how_a_solver_stopped_counts_its_iterations_in_english():
+    from sklearn_convexcnn._solvers._solution import Solution
+
+    solution = Solution(np.zeros((2, 1, 2)), 0.0, 10.0, False, "stalled", 1, "native", 2.0)
+    assert outputs.how_it_stopped(solution).endswith("after 1 iteration")  # (not "iterations")
+    solution = dataclasses.replace(solution, n_iter=4)
+    assert outputs.how_it_stopped(solution).endswith("after 4 iterations")
+
+
 def test_an_inaccurate_point_with_a_gap_below_zero_is_not_accepted():
     # a review of 557af96: SCS's three-layer point ('optimal_inaccurate' at max_iter, after
     # Clarabel and ECOS failed) had a gap of -2.3e-4 of its objective, passed as converged,
@@ -862,7 +871,7 @@ def test_auto_solves_natively_where_every_cvxpy_solver_falls_short(capsys):
 @pytest.mark.parametrize(
     "params",
     [dict(architecture="three_layer", n_patterns=4, stride=2), dict(architecture="circular"),
-     dict(activation="linear", stride=2)],
+     dict(activation="linear", stride=2, n_patterns=64)],
     ids=["three_layer", "circular", "linear"],
 )  # fmt: skip
 def test_a_fit_that_stops_short_reports_what_its_network_attains(params):

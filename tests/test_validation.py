@@ -315,6 +315,20 @@ def test_verbose_prints_progress(capsys):
     assert capsys.readouterr().out == ""
 
 
+def test_verbose_counts_a_warm_starts_patterns_without_calling_them_distinct(capsys):
+    # a warm start keeps the previous fit's gates, distinct on its data: on other data 16
+    # gates had 12 patterns, and the line said "16 distinct patterns" (a fuzz)
+    rng = np.random.default_rng(2)
+    X, y = rng.standard_normal((30, 10)), rng.standard_normal(30)
+    reg = ConvexCNNRegressor(beta=0.5, n_patterns=16, random_state=2, warm_start=True)
+    reg.set_params(verbose=1).fit(X, y)
+    assert f"patches of size 3, {reg.n_patterns_} distinct patterns" in capsys.readouterr().out
+    reg.fit(np.abs(rng.standard_normal((30, 10))), y)
+    out = capsys.readouterr().out
+    assert f"patches of size 3, {reg.n_patterns_} patterns\n" in out
+    assert "warm start from the previous fit's" in out
+
+
 def test_a_beta_too_large_for_any_neuron_is_said_in_verbose(capsys):
     # a lab trap: beta=10 on digits fitted no neuron and predicted one class, silently (no
     # warning, as scikit-learn's Lasso gives none above its largest useful alpha)
