@@ -127,9 +127,11 @@ _PARAMETERS = """\
         enumeration is refused with a ValueError when Cover's bound
         ``2 * sum_{l < r} C(N - 1, l)`` (``N`` distinct patch hyperplanes of rank ``r``)
         exceeds 100,000, or where patches are nearly parallel without being parallel (an
-        offset common to all entries of ``X``: standardise it), whose patterns are too thin to
-        enumerate in float64; use it for small filters (``patch_size`` up to 3 or 4) and few
-        samples.
+        offset common to all entries of ``X``: standardise it; or by chance, among hundreds of
+        patches of size 2), whose patterns are too thin to enumerate in float64; use it for
+        small filters (``patch_size`` up to 3 or 4) and few samples. A circular CNN's patch is
+        the whole row: up to ``2 ** n_samples`` patterns where ``n_features >= n_samples``
+        (32,768 for 15 samples of 20 features: unfinished after two minutes).
         Sampled, 16 to 256 patterns are typical: the fit's time grows with the distinct
         patterns (200 digit images, four classes: 0.3 s at 16, 18 s at 5,000, 3.5 minutes a
         class at 100,000; ``verbose=1`` prints their number before the solves). Linear

@@ -265,9 +265,10 @@ def distinct_hyperplanes(rows, *, strict=False):
                 f"n_patterns='exact' cannot enumerate the patterns of these data: {merged} "
                 "rows (patches) are nearly parallel to others without being parallel "
                 f"(directions {spread.max():.1e} apart), and the patterns between their "
-                "hyperplanes are too thin to enumerate in float64. Standardise X (an offset "
-                "common to all entries makes the patches nearly parallel), or pass an int "
-                "n_patterns=<int> (e.g. n_patterns=256) to sample the patterns."
+                "hyperplanes are too thin to enumerate in float64. Pass an int "
+                "n_patterns=<int> (e.g. n_patterns=256) to sample the patterns, or standardise "
+                "X if it has an offset common to all entries (which makes the patches nearly "
+                "parallel; hundreds of patches of size 2 or 3 also come this close by chance)."
             )
     return unit[np.sort(first)]
 
