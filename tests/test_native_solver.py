@@ -288,6 +288,27 @@ def test_restricted_qps_on_small_inputs_are_solved_again_in_the_datas_units(monk
     assert solution.objective == pytest.approx(reference.objective, rel=1e-9)
 
 
+@pytest.mark.parametrize("scale, tried", [(1e-3, 2), (100.0, 1)])
+def test_only_qps_of_small_entries_are_tried_again_in_the_datas_units(monkeypatch, scale, tried):
+    # scaled down, the QPs of logistic signals of size 100 were 'AlmostSolved' again, and
+    # one that failed as given (which ends the proximal Newton steps) went on for 13 more:
+    # bad_scales.py's row took 17 s against 2 s, and ended further from its certificate
+    rng = np.random.default_rng(0)
+    n, h = 30, 3
+    M = np.hstack([scale * rng.standard_normal((n, 2 * h)), np.ones((n, 1))])
+    y = M[:, :h] @ [1.0, -2.0, 0.5] / scale + 0.1 * rng.standard_normal(n)
+    calls = []
+
+    def almost(*args, **kwargs):
+        calls.append(args[4])
+        return "AlmostSolved", np.zeros(M.shape[1]), np.zeros(0)
+
+    monkeypatch.setattr(_restricted, "_clarabel_qp", almost)
+    blocks = [np.zeros((0, h))] * 2
+    _restricted.solve_qp(M, np.ones(n), M.T @ M, -(M.T @ y), 0.1, h, blocks, 1e-10, np.eye(h)[None])
+    assert len(calls) == tried
+
+
 def test_cone_rows_that_keep_coming_stall_the_solve(monkeypatch):
     # a group whose violated rows never run out (a degenerate cone) ended the feasibility
     # rounds after 1000, its point taken for feasible and certified
