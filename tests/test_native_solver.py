@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from sklearn.exceptions import ConvergenceWarning
 
-from sklearn_convexcnn import ConvexCNNClassifier, ConvexCNNRegressor
+from sklearn_convexcnn import ConvexCNNClassifier, ConvexCNNRegressor, convex_cnn_path
 from sklearn_convexcnn._formulations._operator import (
     DenseOperator,
     PatchOperator,
@@ -321,10 +321,41 @@ def test_cone_rows_that_keep_coming_stall_the_solve(monkeypatch):
 def test_native_solver_stops_when_the_objective_stops_decreasing(monkeypatch):
     # restricted solves that never move: pricing keeps finding groups, the objective stays
     monkeypatch.setattr(_native, "_restricted_then_feasible", _unmoved)
-    solution, _ = _small_solve()
+    solution, (patches, gates, y, formulation) = _small_solve()
     assert solution.status == "stalled"
-    assert solution.n_iter == _native._STALL_ITERATIONS
     assert solution.duality_gap > 0
+    # (lost, far from its certificate, it tried again from larger betas, stalling there too)
+    options = dict(loss="squared", fit_intercept=True, tol=1e-8, max_iter=500, verbose=0)
+    first = _native._solve(formulation.operator(patches, gates), y, beta=0.01, **options)
+    assert first.status == "stalled"
+    assert first.n_iter == _native._STALL_ITERATIONS < solution.n_iter
+
+
+def test_a_cold_start_lost_at_a_small_beta_is_solved_again_from_larger_betas():
+    # a path fuzz: at beta = 1e-5 beta_max on nearly separable labels the faces cycled, the
+    # interior point ran out of iterations from filters of norm 1e3, and the cold solve
+    # stalled at 97 % of its objective, 0.1809 (Clarabel after it: 0.1078), where the path
+    # from larger betas certifies 0.0805868
+    rng = np.random.default_rng(4)
+    X, w = rng.standard_normal((30, 36)), rng.standard_normal(3)
+    y = np.maximum(X[:, 2:5] @ w, 0) - np.maximum(X[:, 5:8] @ w[::-1], 0)
+    y = y + 0.3 * rng.standard_normal(30)
+    y = np.where(y > np.median(y), 1.0, -1.0)
+    params = dict(
+        kernel_size=(2, 2), input_shape=(6, 6), n_patterns=16, random_state=4, pool_size=2,
+        loss="logistic", fit_intercept=False,
+    )  # fmt: skip
+    beta = 5.247993997175879e-05
+    path = convex_cnn_path(X, y, betas=beta * np.array([1e4, 1e3, 1e2, 10, 1]), **params)
+    clf = ConvexCNNClassifier(beta=beta, solver="native", **params).fit(X, y)
+    assert clf.objective_ == pytest.approx(path[3][-1], rel=1e-7)
+    assert clf.duality_gap_ <= 1e-7 * clf.objective_
+    # the first solve alone is lost: what the second try is for
+    formulation = clf._fitted_program.formulation
+    operator = formulation.operator(extract_patches(X, clf.geometry_), clf.gates_)
+    options = dict(beta=beta, loss="logistic", fit_intercept=False, tol=1e-7, max_iter=500)
+    first = _native._solve(operator, y, verbose=0, **options)
+    assert first.status == "stalled" and first.duality_gap > 0.5 * first.objective
 
 
 def test_a_failed_restricted_solve_returns_the_last_certified_point(monkeypatch):

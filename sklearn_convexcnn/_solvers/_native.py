@@ -51,6 +51,7 @@ own built from the same pieces (:mod:`._three_layer`).
 """
 
 import dataclasses
+import functools
 import time
 
 import numpy as np
@@ -84,6 +85,12 @@ _PRICING_ROUNDS = 3
 _CERTIFYING_ROUNDS = 1000
 # Groups given a relaxed price (on their start rows) at a time while candidates are sought.
 _RELAXED_PER_ROUND = 64
+# A stalled solve whose gap is above this fraction of its objective lost its way (rounding
+# stalls at 1e-7 to 1e-5 of it): at beta = 1e-5 beta_max on nearly separable labels the faces
+# cycled, and the interior point ran out of iterations from filters of norm 1e3, at 97 % of the
+# objective, where a path from 100 beta certified the optimum in a third of the time
+_LOST = 1e-3
+_CONTINUATION = (100.0, 10.0, 1.0)
 # Iterations without a decrease of the objective after which the solve has stalled: the
 # restricted problems are then solved no more accurately than the prices move (an objective
 # far below the data's scale, 1e-9 against y^T y = 3, cycled 500 times without it).
@@ -458,10 +465,63 @@ def solve_native(
     -------
     solution : Solution
         With ``duality_gap`` the certified gap of the returned point.
+
+    Notes
+    -----
+    A cold start that stalls far from its certificate (``_LOST``) is solved again along a
+    short path, ``100 beta``, ``10 beta``, ``beta``, each solve warm started from the last
+    (as :func:`~sklearn_convexcnn.convex_cnn_path` does), within the same ``max_iter``; the
+    lower of the two points is returned.
     """
+    solve = functools.partial(
+        _solve, as_operator(program), np.asarray(y, dtype=float), loss=loss,
+        fit_intercept=fit_intercept, tol=tol, verbose=verbose,
+    )  # fmt: skip
+    solution = solve(
+        beta=beta, max_iter=max_iter, coef_init=coef_init, intercept_init=intercept_init
+    )
+    if coef_init is not None or not _lost(solution):
+        return solution
+    if verbose:
+        print(
+            f"[native] stalled at {solution.duality_gap / abs(solution.objective):.1e} of the "
+            "objective from a cold start: solving again from larger betas "
+            f"({', '.join(f'{factor:g} beta' for factor in _CONTINUATION)})",
+            flush=True,
+        )
+    point, n_iter = None, solution.n_iter
+    for factor in _CONTINUATION:
+        if n_iter >= max_iter:
+            return dataclasses.replace(solution, n_iter=n_iter)
+        warm = {} if point is None else {"coef_init": point.coef, "intercept_init": point.intercept}
+        point = solve(beta=factor * beta, max_iter=max_iter - n_iter, **warm)
+        n_iter += point.n_iter
+    # both certified by dual points of the same program: the gap is to the better bound
+    dual = max(p.objective - p.duality_gap for p in (solution, point))
+    lower = min(solution, point, key=lambda p: p.objective)
+    return dataclasses.replace(lower, n_iter=n_iter, duality_gap=lower.objective - dual)
+
+
+def _lost(solution):
+    """Whether a stalled solve ended further from its certificate than rounding explains."""
+    return solution.status == "stalled" and solution.duality_gap > _LOST * abs(solution.objective)
+
+
+def _solve(
+    operator,
+    y,
+    *,
+    beta,
+    loss,
+    fit_intercept,
+    tol,
+    max_iter,
+    verbose,
+    coef_init=None,
+    intercept_init=None,
+):
+    """One working-set solve (:func:`solve_native`), without its second try."""
     start_time = time.perf_counter()
-    operator = as_operator(program)
-    y = np.asarray(y, dtype=float)
     cold_b = best_intercept(loss, y) if fit_intercept else 0.0
     b = float(intercept_init) if fit_intercept and intercept_init is not None else cold_b
     # the restricted problems: by Newton over faces first (:mod:`._faces`, Euclidean group
