@@ -483,9 +483,10 @@ def solve_native(
     if coef_init is not None or not _lost(solution):
         return solution
     if verbose:
+        relative = relative_to(solution.duality_gap, solution.objective)
         print(
-            f"[native] stalled at {solution.duality_gap / abs(solution.objective):.1e} of the "
-            "objective from a cold start: solving again from larger betas "
+            f"[native] stalled at {relative:.1e} of the objective from a cold start: solving "
+            "again from larger betas "
             f"({', '.join(f'{factor:g} beta' for factor in _CONTINUATION)})",
             flush=True,
         )
