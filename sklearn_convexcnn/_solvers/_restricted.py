@@ -50,16 +50,13 @@ def solve_qp(
     active) have a thousand variables and more for a hundred samples.
     """
 
-    # As given, and for groups of entries below one where that is not 'Solved' in the data's
-    # units (the groups scaled so that the largest entry of M is one, the objective divided
-    # by about its size): on inputs of size 1e-3 every QP ended 'AlmostSolved' or failed, and
-    # solves stalled up to 3x above the optimum. Larger entries are not scaled down: on inputs
-    # of size 1e3 the scaled QPs stalled where these are solved, and on logistic signals of
-    # size 100 every 'AlmostSolved' QP was again so, and a QP that failed as given (which ends
-    # the proximal Newton steps: the certificate was 2.3e-7 of the objective) went on for 13
-    # more, 9x the time, to 6.4e-7. Where the objective is below unit size, scaled first:
-    # Clarabel's gaps are absolute there (its relative gap divides by at least 1), and a QP
-    # of size 1e-8 was 'Solved' at once, 8e-3 off its minimiser.
+    # In the data's units (the groups scaled so that the largest entry of M is one, the
+    # objective divided by about its size) where the objective is below unit size, as
+    # Clarabel's absolute gaps there misjudge it (a QP of size 1e-8 was 'Solved' 8e-3 off its
+    # minimiser), then as given. Otherwise as given, and where that is not 'Solved' and the
+    # entries are below one, scaled up (on inputs of size 1e-3 the QPs ended 'AlmostSolved'
+    # or failed, 3x above the optimum); never scaled down (inputs of size 1e3 stalled, and on
+    # logistic signals of size 100 a failed QP, which ends the steps, went on for 13 more).
     def as_given():
         return (M, weights, gram, linear, beta, coupling), 1.0, 1.0
 
@@ -68,11 +65,12 @@ def solve_qp(
             M, weights, gram, linear, beta, coupling, patch_size * len(cone_blocks)
         )
 
-    tries = [as_given]
-    if np.abs(M[:, : patch_size * len(cone_blocks)]).max(initial=0.0) < 1.0:
-        tries.append(in_data_units)
-        if _objective_size(M, weights, gram, linear, beta) < 1.0:
-            tries.reverse()
+    if _objective_size(M, weights, gram, linear, beta) < 1.0:
+        tries = [in_data_units, as_given]
+    elif np.abs(M[:, : patch_size * len(cone_blocks)]).max(initial=0.0) < 1.0:
+        tries = [as_given, in_data_units]
+    else:
+        tries = [as_given]
     status, x, z = None, None, None
     for posed in tries:
         problem, x_units, z_units = posed()
