@@ -31,7 +31,13 @@ from ._losses import best_intercept, centred_targets, loss_value
 from ._resources import check_memory, dense_program_bytes
 from ._solvers._cvxpy import CVXPY_SOLVERS, solve_program
 from ._solvers._native import solve_native
-from ._solvers._solution import CVXPY_ACCURACY, SolverFailed, certifiable_gap, rounding_floor
+from ._solvers._solution import (
+    CVXPY_ACCURACY,
+    SolverFailed,
+    certifiable_gap,
+    lower_of,
+    rounding_floor,
+)
 from ._solvers._three_layer import solve_three_layer
 
 # The relative duality gap above which a CVXPY point of a circular or three-layer program,
@@ -615,10 +621,10 @@ def uncertified_message(solution, y, output, options, *, loose=False):
 
 def _native_if_untried(solution):
     """ "solver='native', " where the native solver has not had the program: with "auto" it
-    had it first and handed it over stalled (:func:`_tried` says so), and a larger max_iter
+    can have had it first and handed it over (:func:`_tried` says so), and a larger max_iter
     does not help a stall (a review followed that advice to the native solver's own warning,
     which sent it back to CVXPY)."""
-    if solution.handovers or solution.solver == "native":
+    if solution.solver == "native" or any("native solver" in h for h in solution.handovers):
         return ""
     return "solver='native', "
 
@@ -689,13 +695,9 @@ def _lower_of(native, cvxpy, dense_program, y, options):
         fit_intercept=options.fit_intercept,
     )
     cvxpy = clean_solution(dense, cvxpy, y, beta=options.beta, loss=options.loss)
-    bound = max(solution.objective - solution.duality_gap for solution in (native, cvxpy))
-    lower = native if native.objective <= cvxpy.objective else cvxpy
-    gap = lower.objective - bound
-    options.log(f"{lower.solver}'s point is the lower; duality gap {gap:.3e}")
-    if gap <= options.tol * abs(lower.objective):
-        return dataclasses.replace(lower, duality_gap=gap, converged=True, status="optimal")
-    return dataclasses.replace(lower, duality_gap=gap)
+    lower = lower_of(native, cvxpy, lambda objective: options.tol * abs(objective))
+    options.log(f"{lower.solver}'s point is the lower; duality gap {lower.duality_gap:.3e}")
+    return lower
 
 
 def blas_threads():

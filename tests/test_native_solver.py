@@ -39,6 +39,7 @@ from sklearn_convexcnn._optimality import (
 from sklearn_convexcnn._patches import extract_patches, resolve_geometry
 from sklearn_convexcnn._solvers import _native, _restricted, solve_cvxpy
 from sklearn_convexcnn._solvers._native import _price, _PriceMemory, solve_native
+from sklearn_convexcnn._solvers._solution import Solution
 
 from ._cones import (
     ROUNDING_RTOL,
@@ -331,11 +332,11 @@ def test_native_solver_stops_when_the_objective_stops_decreasing(monkeypatch):
     assert first.n_iter == _native._STALL_ITERATIONS < solution.n_iter
 
 
-def test_a_cold_start_lost_at_a_small_beta_is_solved_again_from_larger_betas():
-    # a path fuzz: at beta = 1e-5 beta_max on nearly separable labels the faces cycled, the
-    # interior point ran out of iterations from filters of norm 1e3, and the cold solve
-    # stalled at 97 % of its objective, 0.1809 (Clarabel after it: 0.1078), where the path
-    # from larger betas certifies 0.0805868
+def _separable_labels():
+    """A path fuzz's problem where a cold start at beta = 1e-5 beta_max gets lost: nearly
+    separable labels, the faces cycled and the interior point ran out of iterations from
+    filters of norm 1e3, stalling at 0.1809, 97 % of it above its certificate (Clarabel after
+    it: 0.1078); the path from larger betas certifies 0.0805868."""
     rng = np.random.default_rng(4)
     X, w = rng.standard_normal((30, 36)), rng.standard_normal(3)
     y = np.maximum(X[:, 2:5] @ w, 0) - np.maximum(X[:, 5:8] @ w[::-1], 0)
@@ -345,7 +346,11 @@ def test_a_cold_start_lost_at_a_small_beta_is_solved_again_from_larger_betas():
         kernel_size=(2, 2), input_shape=(6, 6), n_patterns=16, random_state=4, pool_size=2,
         loss="logistic", fit_intercept=False,
     )  # fmt: skip
-    beta = 5.247993997175879e-05
+    return X, y, params, 5.247993997175879e-05
+
+
+def test_a_cold_start_lost_at_a_small_beta_is_solved_again_from_larger_betas():
+    X, y, params, beta = _separable_labels()
     path = convex_cnn_path(X, y, betas=beta * np.array([1e4, 1e3, 1e2, 10, 1]), **params)
     clf = ConvexCNNClassifier(beta=beta, solver="native", **params).fit(X, y)
     assert clf.objective_ == pytest.approx(path[3][-1], rel=1e-7)
@@ -356,6 +361,31 @@ def test_a_cold_start_lost_at_a_small_beta_is_solved_again_from_larger_betas():
     options = dict(beta=beta, loss="logistic", fit_intercept=False, tol=1e-7, max_iter=500)
     first = _native._solve(operator, y, verbose=0, **options)
     assert first.status == "stalled" and first.duality_gap > 0.5 * first.objective
+    # a warm start from no neuron (the path from beta=10) is a cold start, and tries again
+    # (a review: it did not, and ended at 0.1809 with a warning)
+    empty_first = convex_cnn_path(X, y, betas=np.array([10.0, beta]), **params)
+    assert empty_first[3][-1] == pytest.approx(path[3][-1], rel=1e-7)
+    # the second try within max_iter: where that runs out, the advice is more iterations,
+    # not a stall's (12 certify it)
+    short = ConvexCNNClassifier(beta=beta, solver="native", max_iter=11, **params)
+    with pytest.warns(ConvergenceWarning, match="'max_iter reached' after 11 iterations.*max_iter"):
+        short.fit(X, y)
+
+
+def test_the_second_try_certifies_the_lower_point_by_the_better_bound(monkeypatch):
+    # the lost point is the lower one, and the second try's dual bound certifies it (a
+    # review: the point came back 'stalled', unconverged, with a gap of 0)
+    def point(objective, gap, status="stalled"):
+        return Solution(np.zeros((2, 1, 2)), 0.0, objective, False, status, 3, "native", gap)
+
+    answers = iter([point(1.0, 0.9), point(0.0, 0.0, "optimal"), point(0.5, 0.1), point(1.2, 0.2)])
+    monkeypatch.setattr(_native, "_solve", lambda *args, **kwargs: next(answers))
+    options = dict(beta=0.1, loss="squared", fit_intercept=True, tol=1e-7, max_iter=500)
+    patches, gates, y, formulation = _problem(0, "squared")
+    solution = solve_native(formulation.operator(patches, gates), y, **options)
+    assert solution.objective == 1.0 and solution.duality_gap == 0.0
+    assert solution.converged and solution.status == "optimal"
+    assert solution.n_iter == 12
 
 
 def test_a_failed_restricted_solve_returns_the_last_certified_point(monkeypatch):

@@ -796,6 +796,9 @@ def test_a_gap_below_zero_beyond_rounding_is_an_infeasible_point(loose):
     [
         ("CLARABEL", (), "Try solver='native', standardised inputs or a larger beta."),
         ("native", (), "Try standardised inputs or a larger beta."),
+        # (a hand-over between CVXPY's solvers alone leaves the native solver untried)
+        ("SCS", ("CLARABEL failed on a program of 49 variables; trying SCS instead",),
+         "Try solver='native', standardised inputs or a larger beta."),
         # "auto" handed the program over after the native solver stalled: no advice to go
         # back to it (a review followed "solver='native' with a larger max_iter" to a stall)
         ("CLARABEL", ("the native solver stopped short (status 'stalled')",),

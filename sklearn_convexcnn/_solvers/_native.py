@@ -68,7 +68,7 @@ from .._optimality import (
 from .._resources import check_memory
 from ._faces import FacesFailed, onto_kept_rows, solve_on_faces
 from ._restricted import clean, objective, polish, proximal_newton
-from ._solution import Solution, SolverFailed, relative_to, target_gap
+from ._solution import Solution, SolverFailed, lower_of, relative_to, target_gap
 
 # Designs of the working set above this size (bytes) are checked against the free memory.
 _CHECKED_DESIGN_BYTES = 2**26
@@ -473,14 +473,16 @@ def solve_native(
     (as :func:`~sklearn_convexcnn.convex_cnn_path` does), within the same ``max_iter``; the
     lower of the two points is returned.
     """
+    y = np.asarray(y, dtype=float)
     solve = functools.partial(
-        _solve, as_operator(program), np.asarray(y, dtype=float), loss=loss,
-        fit_intercept=fit_intercept, tol=tol, verbose=verbose,
+        _solve, as_operator(program), y, loss=loss, fit_intercept=fit_intercept, tol=tol,
+        verbose=verbose,
     )  # fmt: skip
     solution = solve(
         beta=beta, max_iter=max_iter, coef_init=coef_init, intercept_init=intercept_init
     )
-    if coef_init is not None or not _lost(solution):
+    # (a warm start of no nonzero group is a cold start)
+    if (coef_init is not None and np.any(coef_init)) or not _lost(solution):
         return solution
     if verbose:
         relative = relative_to(solution.duality_gap, solution.objective)
@@ -492,15 +494,13 @@ def solve_native(
         )
     point, n_iter = None, solution.n_iter
     for factor in _CONTINUATION:
-        if n_iter >= max_iter:
-            return dataclasses.replace(solution, n_iter=n_iter)
+        if n_iter >= max_iter:  # (more iterations would have gone on: not a stall)
+            return dataclasses.replace(solution, n_iter=n_iter, status="max_iter reached")
         warm = {} if point is None else {"coef_init": point.coef, "intercept_init": point.intercept}
         point = solve(beta=factor * beta, max_iter=max_iter - n_iter, **warm)
         n_iter += point.n_iter
-    # both certified by dual points of the same program: the gap is to the better bound
-    dual = max(p.objective - p.duality_gap for p in (solution, point))
-    lower = min(solution, point, key=lambda p: p.objective)
-    return dataclasses.replace(lower, n_iter=n_iter, duality_gap=lower.objective - dual)
+    lower = lower_of(point, solution, lambda value: target_gap(y, value, tol))
+    return dataclasses.replace(lower, n_iter=n_iter)
 
 
 def _lost(solution):

@@ -1,3 +1,4 @@
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -45,6 +46,18 @@ def target_gap(y, objective, tol):
 def relative_to(value, objective):
     """``value`` (a gap, a target) relative to ``objective``, as progress lines print it."""
     return value / max(abs(objective), 1e-300)
+
+
+def lower_of(first, second, target):
+    """Of two points of the same program, the one of the lower objective (``first`` where
+    equal), certified by the better of their dual bounds (both bound the same optimum):
+    optimal where that gap is at most ``target(objective)``."""
+    bound = max(point.objective - point.duality_gap for point in (first, second))
+    lower = first if first.objective <= second.objective else second
+    gap = lower.objective - bound
+    if gap <= target(lower.objective):
+        return dataclasses.replace(lower, duality_gap=gap, converged=True, status="optimal")
+    return dataclasses.replace(lower, duality_gap=gap)
 
 
 class SolverFailed(RuntimeError):
