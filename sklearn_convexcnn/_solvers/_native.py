@@ -85,10 +85,9 @@ _PRICING_ROUNDS = 3
 _CERTIFYING_ROUNDS = 1000
 # Groups given a relaxed price (on their start rows) at a time while candidates are sought.
 _RELAXED_PER_ROUND = 64
-# A stalled solve whose gap is above this fraction of its objective lost its way (rounding
-# stalls at 1e-7 to 1e-5 of it): at beta = 1e-5 beta_max on nearly separable labels the faces
-# cycled, and the interior point ran out of iterations from filters of norm 1e3, at 97 % of the
-# objective, where a path from 100 beta certified the optimum in a third of the time
+# A stall whose gap is above this fraction of the objective is not rounding (which stalls at
+# 1e-7 to 1e-5 of it) but a lost start: one at 97 % (a tiny beta, nearly separable labels)
+# was certified from the optimum at 100 beta (solve_native's second try)
 _LOST = 1e-3
 _CONTINUATION = (100.0, 10.0, 1.0)
 # Iterations without a decrease of the objective after which the solve has stalled: the
