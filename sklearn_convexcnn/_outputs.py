@@ -620,10 +620,10 @@ def uncertified_message(solution, y, output, options, *, loose=False):
 
 
 def _native_if_untried(solution):
-    """ "solver='native', " where the native solver has not had the program: with "auto" it
-    can have had it first and handed it over (:func:`_tried` says so), and a larger max_iter
-    does not help a stall (a review followed that advice to the native solver's own warning,
-    which sent it back to CVXPY)."""
+    """The advice ``solver='native', `` where the native solver has not had the program:
+    with "auto" it can have had it first and handed it over (:func:`_tried` says so), and a
+    larger max_iter does not help a stall (a review followed that advice to the native
+    solver's own warning, which sent it back to CVXPY)."""
     if solution.solver == "native" or any("native solver" in h for h in solution.handovers):
         return ""
     return "solver='native', "

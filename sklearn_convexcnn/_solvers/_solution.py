@@ -1,5 +1,4 @@
-import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -56,8 +55,8 @@ def lower_of(first, second, target):
     lower = first if first.objective <= second.objective else second
     gap = lower.objective - bound
     if gap <= target(lower.objective):
-        return dataclasses.replace(lower, duality_gap=gap, converged=True, status="optimal")
-    return dataclasses.replace(lower, duality_gap=gap)
+        return replace(lower, duality_gap=gap, converged=True, status="optimal")
+    return replace(lower, duality_gap=gap)
 
 
 class SolverFailed(RuntimeError):
