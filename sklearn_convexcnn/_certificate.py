@@ -79,7 +79,7 @@ def _interior_gates(patches, filters, gates, pattern_keys, block_size=2**22):
     """For each filter, the gate of ``gates`` with the same pattern, or the filter itself.
 
     Patterns are compared by the formulation's ``pattern_keys``: with max pooling the winner
-    of every pool as well as its sign (sign patterns alone matched CVXPY's max-pooling
+    of every non-negative pool (sign patterns alone matched CVXPY's max-pooling
     optima to gates of other cells, and left their certificates at 2e-4 to 1e-3).
 
     Pruned filters often lie on the boundary of their cell (tight cone rows, products of

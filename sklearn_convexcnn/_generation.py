@@ -166,7 +166,7 @@ def _interior(U, rng, scale=1e-7):
 
 def _pattern_keys(formulation, patches, gates):
     """One hashable key per gate, equal iff the gates have the same pattern (the
-    formulation's ``pattern_keys``: with max pooling, winners as well as signs)."""
+    formulation's ``pattern_keys``: with max pooling, the pools' winners, not signs)."""
     return key_bytes(formulation.pattern_keys, patches, gates)
 
 

@@ -317,8 +317,8 @@ def test_generation_over_the_enumeration_certifies_with_a_small_program():
 
 @pytest.mark.parametrize("seed", [0, 1])
 def test_generation_with_max_pooling_reaches_the_exact_optimum(seed):
-    # max pooling's patterns are the pools' winners with their signs (pattern_keys), not the
-    # signs alone: generation must add and certify those
+    # max pooling's patterns are the winners of the non-negative pools (pattern_keys), not
+    # the signs alone: generation must add and certify those
     X, y, _ = _problem(seed)
     common = dict(beta=0.05, kernel_size=2, pooling="max", pool_size=3, tol=1e-8, random_state=0)
     full = ConvexCNNRegressor(n_patterns="exact", **common).fit(X, y)
