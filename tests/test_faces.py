@@ -125,7 +125,7 @@ def test_face_system_is_the_objectives_derivatives_on_the_face(loss, fit_interce
     active = np.flatnonzero(norms)
     assert {j: int(tight[j].sum()) for j in active} == counts
     f = M[:, : coef.size] @ coef.ravel() + b
-    gradient, hessian, padded, valid = _face_system(faces, coef, b, f, tight, active, norms)
+    gradient, hessian, padded, valid, _ = _face_system(faces, coef, b, f, tight, active, norms)
     assert hessian.shape == (len(gradient), len(gradient))
     # exactly symmetric: the steps' projections (and a badly scaled fit's certificate, 3e-10
     # against 3.9e-6 of the objective in test_solver_failures) rely on it

@@ -167,7 +167,7 @@ class _WorkingSet:
             width = len(self.groups) * h + intercept
             if 8 * n * width > _CHECKED_DESIGN_BYTES:
                 check_memory(
-                    16 * n * width,  # (and the restricted solves' products of its size)
+                    24 * n * width,  # (and the face method's two designs, each at most its size)
                     f"The native solver's working set ({len(self.groups)} groups of {h} "
                     f"coefficients on {n} samples)",
                     "Use a larger beta (fewer neurons), fewer samples or fewer n_patterns.",
