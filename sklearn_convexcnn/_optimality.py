@@ -59,13 +59,20 @@ def nnls_projection(rows, g):
     non-negative least-squares problem with ``h`` equations. Any ``lam >= 0`` gives a norm
     that is an upper bound on ``||Proj_C(g)||``, so an inaccurate NNLS never certifies too much.
     """
+    pushed, lam = _pushed(rows, g)
+    return g + pushed, lam
+
+
+def _pushed(rows, g):
+    """``rows^T lam`` and ``lam`` of :func:`nnls_projection` (``g`` plus the former is the
+    projection; minus it is a vector of the polar cone)."""
     if len(rows) == 0:
-        return g.copy(), np.zeros(0)
+        return np.zeros_like(g), np.zeros(0)
     try:
         lam, _ = nnls(rows.T, -g, maxiter=50 * max(rows.shape))
     except RuntimeError:  # SciPy's NNLS at its iteration limit: bounded least squares instead
         lam = lsq_linear(rows.T, -g, bounds=(0.0, np.inf), method="bvls").x
-    return g + rows.T @ lam, lam
+    return rows.T @ lam, lam
 
 
 def price_at_zero(rows, g, beta):
@@ -83,7 +90,9 @@ def price_at_zero(rows, g, beta):
     return float(np.linalg.norm(projection)), projection
 
 
-def cone_projections(program, index, G, *, beta=None, tol=1e-10, max_rounds=100, rows=None):
+def cone_projections(
+    program, index, G, *, beta=None, tol=1e-10, max_rounds=100, rows=None, with_polar=False
+):
     """Projections of the vectors ``G[j]`` onto the cones ``C_{index[j]}``, by cutting planes.
 
     Each projection starts from no constraint, adds the rows of ``G_i`` that the current point
@@ -109,6 +118,8 @@ def cone_projections(program, index, G, *, beta=None, tol=1e-10, max_rounds=100,
     max_rounds : int, default=100
     rows : list of ndarray, default=None
         Rows of each cone to start from.
+    with_polar : bool, default=False
+        Whether to return ``polar`` too.
 
     Returns
     -------
@@ -119,11 +130,15 @@ def cone_projections(program, index, G, *, beta=None, tol=1e-10, max_rounds=100,
     rows : list of ndarray of int
         The rows of each cone with a positive multiplier in the final projection (its tight
         rows): a good start for projecting a nearby vector.
+    polar : ndarray of shape (n_vectors, patch_size)
+        Only with ``with_polar``: ``-H^T lam``, the multipliers ``lam >= 0`` of the final
+        projection ``U[j] = G[j] + H^T lam`` (``H`` its rows), a vector of the polar cone as
+        computed (``G - U`` is one only up to the rounding of ``U``, relative to ``U``).
     """
     operator = as_operator(program)
     index = np.asarray(index, dtype=int)
     G = np.asarray(G, dtype=float)
-    U = G.copy()
+    U, pushed = G.copy(), np.zeros_like(G)
     exact = np.zeros(len(index), dtype=bool)
     if rows is None:
         rows = [np.zeros(0, dtype=int) for _ in index]
@@ -131,11 +146,14 @@ def cone_projections(program, index, G, *, beta=None, tol=1e-10, max_rounds=100,
         rows = [np.asarray(r, dtype=int) for r in rows]
     # rows likely tight (PatchOperator: the hyperplanes nearest the gate): the first
     # projection on them is usually exact or below beta without a pass over the data
-    rows = [np.union1d(r, operator.candidate_rows(i)) for r, i in zip(rows, index, strict=True)]
+    rows = [
+        _with_candidates(r, operator.candidate_rows(i)) for r, i in zip(rows, index, strict=True)
+    ]
     multipliers = [np.zeros(len(r)) for r in rows]
-    for j in range(len(index)):
-        if len(rows[j]):
-            U[j], multipliers[j] = nnls_projection(operator.cone_rows(index[j], rows[j]), G[j])
+    for j, start in enumerate(operator.cone_rows_of(index, rows)):
+        if len(start):
+            pushed[j], multipliers[j] = _pushed(start, G[j])
+            U[j] = G[j] + pushed[j]
     norms = np.linalg.norm(U, axis=1)
     settled = norms <= beta if beta is not None else np.zeros(len(index), dtype=bool)
     # A vector in the polar cone projects to 0, which cutting planes approach but never reach
@@ -156,13 +174,24 @@ def cone_projections(program, index, G, *, beta=None, tol=1e-10, max_rounds=100,
                     exact[j] = True
                     continue
                 rows[j] = np.union1d(rows[j], violated)
-                U[j], multipliers[j] = nnls_projection(operator.cone_rows(index[j], rows[j]), G[j])
+                pushed[j], multipliers[j] = _pushed(operator.cone_rows(index[j], rows[j]), G[j])
+                U[j] = G[j] + pushed[j]
                 norm = np.linalg.norm(U[j])
                 exact[j] = norm == 0.0
                 if (beta is not None and norm <= beta) or norm <= zero[j]:
                     settled[j] = True
     tight = [r[m > 0] for r, m in zip(rows, multipliers, strict=True)]
+    if with_polar:
+        return U, exact, tight, -pushed
     return U, exact, tight
+
+
+def _with_candidates(rows, candidates):
+    """``np.union1d(rows, candidates)``, ``candidates`` (sorted, distinct) itself where no
+    ``rows``: pricing projects most groups from their candidate rows alone."""
+    if len(rows) == 0:
+        return candidates
+    return np.union1d(rows, candidates)
 
 
 def cone_prices(program, index, G, *, beta=None, tol=1e-10, max_rounds=100, rows=None):

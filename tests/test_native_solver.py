@@ -647,6 +647,51 @@ def test_stacked_operator_forwards_each_blocks_candidate_rows():
     assert len(stacked.candidate_rows(5)) == 0  # a block without candidates
 
 
+def test_cone_rows_of_many_cones_are_each_cones_rows():
+    # gathered at once for pricing's projections; a block with fewer rows pads with zeros
+    rng = np.random.default_rng(0)
+    patches = rng.standard_normal((6, 4, 3))
+    first = PatchOperator(patches, rng.standard_normal((3, 2)), np.full(4, 0.25))
+    second = PatchOperator(patches[:, :2], rng.standard_normal((3, 3)), np.full(2, 0.5))
+    dense = DenseOperator(GroupProgram(np.zeros((1, 6, 3)), rng.standard_normal((1, 24, 3))))
+    stacked = StackedOperator([first, second, dense])
+    index = np.array([4, 0, 2, 5, 1, 3])
+    rows = [np.array([0, 13, 23]), np.array([], dtype=int), np.array([1, 2, 11]), np.arange(24),
+            np.array([7]), np.array([5, 12, 20])]  # fmt: skip
+    for operator, chosen in ((stacked, index), (first, [1, 0, 1]), (dense, [0, 0])):
+        wanted = [rows[j][rows[j] < operator.n_rows] for j in range(len(chosen))]
+        found = operator.cone_rows_of(chosen, wanted)
+        assert len(found) == len(chosen)
+        for i, r, block in zip(chosen, wanted, found, strict=True):
+            np.testing.assert_array_equal(block, operator.cone_rows(i, r).reshape(len(r), 3))
+
+
+def test_prices_carried_along_the_last_projection_are_tight():
+    # a projection's multipliers, scaled, bound the price of a nearby correlation: of a
+    # multiple of the last one exactly, where the Lipschitz bound adds all of the move
+    patches, gates, y, formulation = _problem(5, "squared", n_patterns=16)
+    operator = formulation.operator(patches, gates)
+    v = dual_point("squared", np.full(len(y), y.mean()), y, True)
+    exact = pattern_prices(operator, v)
+    memory = _PriceMemory()
+    beta = 1e-9 * exact.max()
+    _price(operator, operator.correlations(v), beta, memory, 1000)
+    G = operator.correlations(v)
+    keys = [(p, s) for s in range(2) for p in range(operator.n_patterns)]
+    moved = 3.0 * np.concatenate([G, -G])
+    carried = memory.carried(keys, moved, operator.norm)
+    np.testing.assert_allclose(carried, 3.0 * exact.ravel(), rtol=1e-9, atol=1e-12)
+    lipschitz = np.array([memory.bounds[key][0] for key in keys]) + 2.0 * np.linalg.norm(
+        np.concatenate([G, -G]), axis=1
+    )
+    assert np.all(carried <= lipschitz)
+    # a polar part of zero or of denormal size (no multiplier to scale) leaves the others
+    memory.polar[keys[0]] = np.zeros(G.shape[1])
+    memory.polar[keys[1]] = np.full(G.shape[1], 5e-324)
+    carried = memory.carried(keys[:2], moved[:2], operator.norm)
+    np.testing.assert_allclose(carried, lipschitz[:2], rtol=1e-12)
+
+
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_max_dual_norm_is_the_largest_dual_norm(seed):
     patches, gates, y, formulation = _problem(seed, "squared", n=40, n_patterns=60)

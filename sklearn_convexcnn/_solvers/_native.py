@@ -61,6 +61,7 @@ from .._losses import best_intercept, loss_value
 from .._optimality import (
     cone_prices,
     cone_products_by_block,
+    cone_projections,
     dual_point,
     most_violated,
     scaled_dual_objective,
@@ -299,12 +300,14 @@ class _PriceMemory:
     """What pricing carries from one working-set iteration to the next, per group
     ``(pattern, sign)``: the rows where its next projection starts (the tight rows of its last
     projection, which the next dual vector usually shares, or the rows it kept in the working
-    set: :meth:`remember`), and its last upper bound with the vector it bounded.
+    set: :meth:`remember`), its last upper bound with the vector it bounded, and the polar
+    part of its last projection (:meth:`learn`), which bounds the next prices more closely.
     """
 
     def __init__(self):
         self.rows = {}
         self.bounds = {}
+        self.polar = {}
 
     def remember(self, work):
         """Start the next prices of the working set's groups from their kept rows.
@@ -320,12 +323,23 @@ class _PriceMemory:
         for group, rows in zip(work.groups, work.rows, strict=True):
             self.rows[group] = rows
 
+    def learn(self, keys, polar):
+        """Keep ``polar[k]``, ``-H^T lam`` of the last projection of ``keys[k]`` (a vector of
+        the polar cone of its pattern's cone), to bound its next prices (:meth:`carried`)."""
+        for key, q in zip(keys, polar, strict=True):
+            self.polar[key] = q
+
     def carried(self, keys, G, norm):
         """Upper bounds on the prices of ``G[k]`` from the last ones, ``inf`` where none.
 
         A price ``p(g) = max {g.u : u in C, R(u) <= 1}`` is 1-Lipschitz in the dual norm, so
         ``p(g') <= p(g) + R*(g' - g) <= bound(g) + R*(g' - g)`` (for the Euclidean norm:
-        a projection onto a closed convex cone is 1-Lipschitz).
+        a projection onto a closed convex cone is 1-Lipschitz). Often far tighter: the last
+        projection's multipliers, ``g + H^T lam`` (``H`` rows of the cone, ``lam >= 0``),
+        leave ``q = -H^T lam`` (:meth:`learn`), and ``p(g') <= R*(g' - alpha q)`` for every
+        ``alpha >= 0`` (the multipliers ``alpha lam``); ``alpha`` is the Euclidean best (none
+        where it overflows: ``q`` of denormal size). The README demo's pricing projected 9,996
+        times, against 12,535 with the Lipschitz bound alone (the same groups entered).
         """
         bounds = np.full(len(keys), np.inf)
         known = [k for k, key in enumerate(keys) if key in self.bounds]
@@ -333,6 +347,16 @@ class _PriceMemory:
             last = [self.bounds[keys[k]] for k in known]
             moved = norm.dual(G[known] - np.array([g for _, g in last]))
             bounds[known] = np.array([bound for bound, _ in last]) + moved
+        learnt = [k for k, key in enumerate(keys) if key in self.polar]
+        if learnt:
+            polar = np.array([self.polar[keys[k]] for k in learnt])
+            size = np.einsum("kh,kh->k", polar, polar)
+            with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+                alpha = np.einsum("kh,kh->k", G[learnt], polar) / size
+                witnesses = G[learnt] - np.maximum(alpha, 0.0)[:, None] * polar
+                found = norm.dual(witnesses)
+            # (np.fmin: a nan of an overflow leaves the other bound)
+            bounds[learnt] = np.fmin(bounds[learnt], found)
         return bounds
 
 
@@ -357,6 +381,9 @@ def _price(operator, correlations, beta, memory, max_rounds, wanted=None, skip=(
     ``max_rounds`` cutting-plane rounds, until the ``wanted`` best bounds (``skip`` aside) all
     come from the latter: enough to pick the groups that enter the working set. Every other
     group keeps an upper bound, so a bound above beta is exact only for the projected groups.
+    The groups ``skip`` (the working set's) are priced on their start rows last, and only where
+    their bound exceeds every other group's: their prices only scale the dual point, by the
+    largest price (on the README demo, 432 of pricing's 9,996 projections fewer).
     Without ``wanted`` every group with a bound above beta is projected (a certificate).
     """
     n_patterns = operator.n_patterns
@@ -374,23 +401,29 @@ def _price(operator, correlations, beta, memory, max_rounds, wanted=None, skip=(
     relaxed = np.zeros(len(flat), dtype=bool)  # priced on the cone of their start rows
     cut = np.zeros(len(flat), dtype=bool)  # priced by cutting planes
 
+    def lower(index, found, polar):
+        """Lower the bounds of ``index`` to ``found`` where it is lower; the ``polar`` parts of
+        their projections bound the next prices (:meth:`_PriceMemory.learn`)."""
+        bounds[index] = np.minimum(bounds[index], found)
+        if polar is not None:
+            memory.learn([keys[k] for k in index], polar)
+
     def relax(index):
         """Bounds of ``index`` from prices on the cones of their start rows."""
-        relaxed_prices, _, _ = cone_prices(
+        lower(index, *_prices_polar(
             operator, patterns[index], G[index], rows=[start_rows[k] for k in index],
             max_rounds=0,
-        )  # fmt: skip
-        bounds[index] = np.minimum(bounds[index], relaxed_prices)
+        )[:2])  # fmt: skip
         relaxed[index] = True
 
     def cut_planes(index):
         """Bounds of ``index`` from ``max_rounds`` cutting-plane rounds (exact prices where
         they converge); the rows of their projections start the next ones."""
-        cut_prices, _, rows = cone_prices(
+        cut_prices, polar, rows = _prices_polar(
             operator, patterns[index], G[index], beta=beta,
             rows=[start_rows[k] for k in index], max_rounds=max_rounds,
         )  # fmt: skip
-        bounds[index] = np.minimum(bounds[index], cut_prices)
+        lower(index, cut_prices, polar)
         for k, r in zip(index, rows, strict=True):
             memory.rows[keys[k]] = r
         cut[index] = True
@@ -398,13 +431,9 @@ def _price(operator, correlations, beta, memory, max_rounds, wanted=None, skip=(
     if wanted is None:
         cut_planes(np.flatnonzero(open_))
     else:
-        # the working set's groups do not enter again, but their prices scale the dual point:
-        # they need a bound close to beta (about beta at a restricted optimum) for the gap
         skipped = np.array([k for k, key in enumerate(keys) if key in skip], dtype=int)
         skipped = skipped[open_[skipped]]
-        if len(skipped):
-            relax(skipped)
-            open_[skipped] = False
+        open_[skipped] = False
         while True:
             ranked = _best(np.where(open_, bounds, -np.inf), wanted)
             todo = ranked[open_[ranked] & ~cut[ranked]]
@@ -421,10 +450,38 @@ def _price(operator, correlations, beta, memory, max_rounds, wanted=None, skip=(
             batch = unrelaxed[_best(bounds[unrelaxed], _RELAXED_PER_ROUND)]
             relax(batch)
             open_[batch] &= bounds[batch] > beta
+        # the working set's groups do not enter again, but their prices scale the dual point:
+        # they need a bound close to beta (about beta at a restricted optimum) for the gap,
+        # unless another group's bound is larger (the dual point's scale is the largest)
+        outside = np.ones(len(flat), dtype=bool)
+        outside[skipped] = False
+        skipped = skipped[bounds[skipped] > bounds[outside].max(initial=beta)]
+        if len(skipped):
+            relax(skipped)
     prices[signs, patterns] = bounds
     for k, key in enumerate(keys):
         memory.bounds[key] = (bounds[k], G[k])
     return prices
+
+
+def _prices_polar(operator, index, G, **kwargs):
+    """:func:`~.._optimality.cone_prices` with the polar parts of their projections
+    (``polar`` of :func:`~.._optimality.cone_projections`), which bound the prices of nearby
+    vectors (:meth:`_PriceMemory.carried`); ``None`` for group norms other than the Euclidean
+    one.
+
+    Returns
+    -------
+    prices : ndarray of shape (len(index),)
+    polar : ndarray of shape (len(index), patch_size) or None
+    rows : list of ndarray of int
+        The rows with a positive multiplier in each price.
+    """
+    if not operator.norm.is_euclidean:
+        prices, _, rows = cone_prices(operator, index, G, **kwargs)
+        return prices, None, rows
+    projections, _, rows, polar = cone_projections(operator, index, G, with_polar=True, **kwargs)
+    return np.linalg.norm(projections, axis=1), polar, rows
 
 
 def solve_native(
