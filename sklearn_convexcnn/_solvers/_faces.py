@@ -445,11 +445,10 @@ def _zero_negative_slacks(faces, coef):
     had a slack below ``-1e-15 ||r|| ||c||``.
     """
     coef = coef.copy()
-    nonzero = np.any(coef, axis=1)
-    bound = faces.h * np.finfo(float).eps * np.linalg.norm(coef, axis=1)[faces.row_group]
-    slacks = np.einsum("rh,rh->r", faces.rows, coef[faces.row_group])
-    below = slacks < -bound * faces.row_norms
-    for j in np.flatnonzero(nonzero & np.bincount(faces.row_group[below], minlength=len(coef))):
+    # (each group's slacks as ``rows @ c``, as the test below computes them: the stacked
+    # slacks of all groups at once round differently, and a group they passed over left a
+    # fit stalled at 1.14 tol that converged at 0.8 tol: a helper's fuzz, 1 of 380 problems)
+    for j in np.flatnonzero(np.any(coef, axis=1)):
         rows, c = faces.blocks[j], coef[j]
         limit = -faces.h * np.finfo(float).eps * np.linalg.norm(c) * faces.block_norms[j]
         for _ in range(3):
