@@ -9,7 +9,7 @@ show that weight decay becomes an **l1 penalty on the Fourier spectrum** of each
 end-to-end filter. The convex program therefore prefers filters built from few frequencies.
 
 We compare it with a two-layer ReLU network whose single filter spans the whole signal
-(``kernel_size`` equal to the signal length, the same number of weights per neuron), where
+(``kernel_size`` equal to the signal length: an end-to-end filter of the same length), where
 weight decay is a group l2 penalty that has no preference for any basis. Both are fitted, to
 the global optimum over 32 sampled activation patterns, on the same generated signals whose
 targets come from one planted neuron made of two frequencies (2 and 5 cycles per signal).

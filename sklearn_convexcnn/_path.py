@@ -69,7 +69,7 @@ def convex_cnn_path(
 
     Each solve of the native solver starts from the previous solution, whose groups form the
     initial working set and keep the cone rows they sit on: along a fine path each step adds
-    only a few groups. On 1-D signals (n=1000, 64 patterns) a path of 10 values took 0.34-0.42
+    only a few groups. On 1-D signals (n=1000, 64 patterns) a path of 10 values took 0.34-0.45
     times the time of the same 10 solves started cold (``benchmarks/warm_starts.py``). The
     sampled patterns are the same for every ``beta``.
 

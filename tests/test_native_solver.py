@@ -910,6 +910,18 @@ def test_warm_start_refit_reaches_the_cold_optimum_in_fewer_iterations():
     assert reg.n_iter_ < cold.n_iter_  # 2 against 4 working-set rounds on these data
 
 
+def test_warm_start_without_a_seed_keeps_the_patterns():
+    # (the warm_start docstring's promise: random_state=None does not draw new patterns)
+    X, y = _signals()
+    reg = ConvexCNNRegressor(beta=1.0, random_state=None, warm_start=True).fit(X, y)
+    gates = reg.gates_.copy()
+    reg.set_params(beta=0.3).fit(X, y)
+    np.testing.assert_array_equal(reg.gates_, gates)
+    # and a cold refit without a seed draws others
+    reg.set_params(warm_start=False).fit(X, y)
+    assert not np.array_equal(reg.gates_, gates)
+
+
 def test_warm_start_starts_cold_when_the_program_changes():
     X, y = _signals()
     reg = ConvexCNNRegressor(random_state=0, warm_start=True).fit(X, y)

@@ -1,4 +1,4 @@
-"""Activation patterns: exact enumeration (doc/formulations.md §3, §4.1) and their keys."""
+"""Activation patterns: exact enumeration (doc/formulations.md §3, §4 check 1) and their keys."""
 
 import numpy as np
 import pytest
