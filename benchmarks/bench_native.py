@@ -55,7 +55,7 @@ def synthetic(n, n_patterns, seed=0, phases=None):
     _, patches, y = signals(n, rng)
     phases["data"] = time.perf_counter() - start
     start = time.perf_counter()
-    formulation = make_formulation("average")
+    formulation = make_formulation("average", None, "sum", (patches.shape[1],))
     gates = formulation.sample_gates(patches, n_patterns, rng)
     phases["patterns"] = time.perf_counter() - start
     start = time.perf_counter()
@@ -73,7 +73,7 @@ def _solve_child(queue, method, n, n_patterns):
     at_start = _rss_mib()
     phases = {}
     patches, gates, y, beta = synthetic(n, n_patterns, phases=phases)
-    formulation = make_formulation("average")
+    formulation = make_formulation("average", None, "sum", (patches.shape[1],))
     before = _rss_mib()
     start = time.perf_counter()
     if method == "native":

@@ -85,7 +85,8 @@ def beta_max(X, y, params, rng):
     starts = np.vstack(
         [rng.standard_normal((64, patches.shape[2])), rows[rng.choice(len(rows), 64)]]
     )
-    _, _, values = oracle_search(make_formulation("average"), patches, y - y.mean(), starts)
+    formulation = make_formulation("average", None, "sum", geometry.grid_shape)
+    _, _, values = oracle_search(formulation, patches, y - y.mean(), starts)
     return float(values.max()), patches
 
 

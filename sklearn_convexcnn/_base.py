@@ -31,9 +31,14 @@ from ._formulations.architectures import (
     network_attributes,
 )
 from ._formulations.circular import CircularFormulation, circular_geometry
-from ._formulations.pooling import PooledSumFormulation, RegionalFormulation
 from ._formulations.three_layer import ThreeLayerFormulation
-from ._formulations.two_layer import POOLINGS, READOUTS, TwoLayerFormulation, make_formulation
+from ._formulations.two_layer import (
+    POOLINGS,
+    READOUTS,
+    PooledSumFormulation,
+    RegionalFormulation,
+    make_formulation,
+)
 from ._generation import (
     GENERATION_TOL,
     generation_attributes,
@@ -65,7 +70,7 @@ _INPUT_ATTRIBUTES = ("n_features_in_", "feature_names_in_")
 _PATCH_CHUNK_BYTES = 2**28
 # The two-layer ReLU CNNs: their programs are certified over every pattern and pruned to
 # n + 1 neurons, and certify applies to them.
-_TWO_LAYER_RELU = (TwoLayerFormulation, PooledSumFormulation, RegionalFormulation)
+_TWO_LAYER_RELU = (PooledSumFormulation, RegionalFormulation)
 
 
 def _check_rows(X):

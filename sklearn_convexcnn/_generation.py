@@ -103,7 +103,7 @@ def oracle_search(formulation, patches, v, starts, *, n_steps=40, chunk=128):
 
     Parameters
     ----------
-    formulation : TwoLayerFormulation
+    formulation : PooledSumFormulation
     patches : ndarray of shape (n_samples, n_patches, patch_size)
     v : ndarray of shape (n_samples,)
     starts : ndarray of shape (n_starts, patch_size)
@@ -263,7 +263,7 @@ def generate_patterns(
     Parameters
     ----------
     patches : ndarray of shape (n_samples, n_patches, patch_size)
-    formulation : TwoLayerFormulation
+    formulation : PooledSumFormulation
         Provides ``program`` (or ``operator``) over gates; ``enumerate_gates`` when it can.
     Y : ndarray of shape (n_samples, n_outputs)
         One target column per output (±1 for classification); the outputs share the patterns.
@@ -528,10 +528,9 @@ EXACT_START = 16
 def supports_generation(formulation):
     """Whether ``formulation`` is one :func:`generation_fit` takes: a two-layer ReLU CNN with
     one output weight per neuron (its patterns are gates, priced by an oracle search)."""
-    from ._formulations.pooling import PooledSumFormulation
-    from ._formulations.two_layer import TwoLayerFormulation
+    from ._formulations.two_layer import PooledSumFormulation
 
-    return isinstance(formulation, TwoLayerFormulation | PooledSumFormulation)
+    return isinstance(formulation, PooledSumFormulation)
 
 
 def generation_fit(

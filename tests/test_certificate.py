@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from sklearn_convexcnn import ConvexCNNClassifier, ConvexCNNRegressor
-from sklearn_convexcnn._formulations.two_layer import AveragePooling, TwoLayerFormulation
+from sklearn_convexcnn._formulations.two_layer import PooledSumFormulation, make_formulation
 from sklearn_convexcnn._optimality import dual_objective, dual_point, pattern_prices
 from sklearn_convexcnn._patches import extract_patches
 from sklearn_convexcnn._patterns import enumerate_gates
@@ -67,7 +67,8 @@ def test_enumerated_fits_are_certified_and_the_bound_matches_an_independent_solv
     assert certificate.dual_constraint <= beta * (1 + 1e-6)
     # independently: the whole enumerated program handed to Clarabel through CVXPY
     patches = extract_patches(X, model.geometry_)
-    program = TwoLayerFormulation(AveragePooling()).program(patches, model.gates_)
+    formulation = make_formulation("average", None, "sum", model.geometry_.grid_shape)
+    program = formulation.program(patches, model.gates_)
     reference = solve_cvxpy(
         program,
         y,
@@ -139,8 +140,6 @@ def test_certify_refuses_other_architectures():
 
 def test_certify_falls_back_to_the_fitted_patterns_only_for_a_refused_enumeration(monkeypatch):
     # a review: every ValueError of the enumeration read as "too many patterns", and hid it
-    from sklearn_convexcnn._formulations.two_layer import TwoLayerFormulation
-
     X, y = _data(10, 7, 0)
     model = ConvexCNNRegressor(beta=0.05, kernel_size=2, n_patterns=4, random_state=0).fit(X, y)
     assert not model.certify(X, y, max_patterns=10).exact  # refused: the fitted patterns
@@ -148,7 +147,7 @@ def test_certify_falls_back_to_the_fitted_patterns_only_for_a_refused_enumeratio
     def broken(self, patches, max_patterns=None):
         raise ValueError("a bug")
 
-    monkeypatch.setattr(TwoLayerFormulation, "enumerate_gates", broken)
+    monkeypatch.setattr(PooledSumFormulation, "enumerate_gates", broken)
     with pytest.raises(ValueError, match="a bug"):
         model.certify(X, y)
 
@@ -163,7 +162,8 @@ def test_dual_constraint_over_enumerated_patterns_is_the_max_over_all_filters(ke
     patches = extract_patches(X, model.geometry_)
     v = y - model.predict(X)
     v -= v.mean()
-    operator = TwoLayerFormulation(AveragePooling()).operator(patches, enumerate_gates(patches))
+    formulation = make_formulation("average", None, "sum", model.geometry_.grid_shape)
+    operator = formulation.operator(patches, enumerate_gates(patches))
     enumerated = pattern_prices(operator, v, beta=0.05).max()  # exact where above beta
     if kernel_size == 2:
         angles = np.linspace(0, 2 * np.pi, 1_000_001)
@@ -287,7 +287,7 @@ def test_each_filter_is_checked_by_the_gate_of_its_pattern():
 
     rng = np.random.default_rng(0)
     patches = rng.standard_normal((6, 4, 3))
-    formulation = TwoLayerFormulation(AveragePooling())
+    formulation = make_formulation("average", None, "sum", (patches.shape[1],))
     gates = formulation.enumerate_gates(patches)
     known = gates[:, :10]
     filters = np.stack([3.0 * gates[:, 7], 0.5 * gates[:, 2], gates[:, 20]])  # the last unknown

@@ -82,7 +82,7 @@ def _max_on_circle(patches, v):
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_generation_reaches_the_exact_optimum_with_few_patterns(seed):
     _, y, patches = _problem(seed)
-    formulation = make_formulation("average")
+    formulation = make_formulation("average", None, "sum", (patches.shape[1],))
     beta = 0.05
     solve = _solver(beta)
     every = formulation.enumerate_gates(patches)
@@ -112,7 +112,7 @@ def test_generation_reaches_the_exact_optimum_with_few_patterns(seed):
 
 def test_exhaustive_check_certifies_the_global_optimum():
     _, y, patches = _problem(3)
-    formulation = make_formulation("average")
+    formulation = make_formulation("average", None, "sum", (patches.shape[1],))
     beta = 0.05
     solve = _solver(beta)
     every = formulation.enumerate_gates(patches)
@@ -148,7 +148,7 @@ def test_each_output_scales_its_own_dual_vector_in_the_lower_bound():
     from sklearn_convexcnn._optimality import dual_objective
 
     _, y, patches = _problem(3)
-    formulation = make_formulation("average")
+    formulation = make_formulation("average", None, "sum", (patches.shape[1],))
     beta = 0.05
     solve = _solver(beta)
     every = formulation.enumerate_gates(patches)
@@ -180,7 +180,7 @@ def test_seed_patches_skip_blank_patches():
     # all-ones pattern on any data and is inside no cell: seeds come from the other patches
     _, y, patches = _problem(5)
     patches[::2] = 0.0  # every other sample blank
-    formulation = make_formulation("average")
+    formulation = make_formulation("average", None, "sum", (patches.shape[1],))
     start = formulation.sample_gates(patches, 2, np.random.default_rng(0))
     gates, _, report = generate_patterns(
         patches, formulation, y[:, None], beta=0.05, loss="squared", fit_intercept=True,
@@ -262,7 +262,7 @@ def test_generated_objective_never_above_sampled_with_the_same_budget(seed):
 
 def test_oracle_search_finds_the_exact_maximum_on_small_filters():
     _, y, patches = _problem(6)
-    formulation = make_formulation("average")
+    formulation = make_formulation("average", None, "sum", (patches.shape[1],))
     rng = np.random.default_rng(0)
     v = dual_point("squared", np.zeros_like(y), y, True)
     exact = pattern_prices(formulation.operator(patches, formulation.enumerate_gates(patches)), v)

@@ -24,8 +24,7 @@ from sklearn_convexcnn._formulations._operator import (
 )
 from sklearn_convexcnn._formulations._program import GroupNorm, GroupProgram
 from sklearn_convexcnn._formulations.circular import CircularFormulation, spectral_blocks
-from sklearn_convexcnn._formulations.pooling import patch_pools
-from sklearn_convexcnn._formulations.two_layer import make_formulation
+from sklearn_convexcnn._formulations.two_layer import make_formulation, patch_pools
 from sklearn_convexcnn._optimality import (
     cone_prices,
     cone_projections,
@@ -59,7 +58,7 @@ def _problem(seed, loss, n=30, length=8, kernel=3, n_patterns=8):
     y = y + 0.1 * rng.standard_normal(n)
     if loss == "logistic":
         y = np.where(y > np.median(y), 1.0, -1.0)
-    formulation = make_formulation("average")
+    formulation = make_formulation("average", None, "sum", (patches.shape[1],))
     gates = formulation.sample_gates(patches, n_patterns, rng)
     return patches, gates, y, formulation
 
@@ -273,7 +272,7 @@ def test_restricted_qps_on_small_inputs_are_solved_again_in_the_datas_units(monk
     y = np.maximum(patches @ rng.standard_normal((2, kernel)).T, 0).mean(axis=1) @ [1.0, -1.0]
     y = y + 0.1 * np.std(y) * rng.standard_normal(20)
     y = y / np.std(y)
-    formulation = make_formulation("average")
+    formulation = make_formulation("average", None, "sum", (patches.shape[1],))
     gates = formulation.sample_gates(patches, 11, rng)
     operator = formulation.operator(patches, gates)
     beta = 0.0117 * pattern_prices(operator, dual_point("squared", np.full(20, y.mean()), y, True))
@@ -851,7 +850,7 @@ def _stored_bars_program():
     targets, beta and start point, and the problem tuple of :func:`_objective_of`."""
     patches, y = _bars()
     stored = np.load(Path(__file__).parent / "data" / "bars_generated.npz")
-    formulation = make_formulation("average")
+    formulation = make_formulation("average", None, "sum", (patches.shape[1],))
     operator = formulation.operator(patches, stored["gates"])
     start = dict(coef_init=stored["coef_init"], intercept_init=float(stored["intercept_init"]))
     problem = (patches, stored["gates"], y, formulation)
@@ -998,7 +997,8 @@ def test_path_matches_cold_starts(loss):
     assert np.all(coefs[0] == 0)  # beta_max: the empty network
     assert np.all(gaps <= 1e-9 * objectives)
     patches = extract_patches(X, resolve_geometry(None, 3, 1, 8))
-    operator = make_formulation("average").operator(patches, gates)
+    formulation = make_formulation("average", None, "sum", (patches.shape[1],))
+    operator = formulation.operator(patches, gates)
     # beta_max is the largest dual norm at the empty network's fit (its intercept alone)
     mean = y.mean()
     f = np.full(len(y), mean if loss == "squared" else np.log((1 + mean) / (1 - mean)))

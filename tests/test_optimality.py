@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from sklearn_convexcnn import ConvexCNNRegressor
-from sklearn_convexcnn._formulations.two_layer import AveragePooling, TwoLayerFormulation
+from sklearn_convexcnn._formulations.two_layer import make_formulation
 from sklearn_convexcnn._optimality import most_violated
 from sklearn_convexcnn._patches import extract_patches
 from sklearn_convexcnn._patterns import pattern_masks
@@ -113,7 +113,7 @@ def test_sampled_values_decrease_to_the_exact_value():
     X, y = _data(problem)
     model = _fit(problem, "clarabel", True)
     patches = extract_patches(X, model.geometry_)
-    formulation = TwoLayerFormulation(AveragePooling())
+    formulation = make_formulation("average", None, "sum", model.geometry_.grid_shape)
 
     def value(gates):
         program = formulation.program(patches, gates)
@@ -203,7 +203,8 @@ def test_gradient_training_never_beats_the_convex_optimum(problem):
     certificate = model.certify(X, y)
     assert certificate.is_optimal
     patches = extract_patches(X, model.geometry_)
-    program = TwoLayerFormulation(AveragePooling()).program(patches, model.gates_)
+    formulation = make_formulation("average", None, "sum", model.geometry_.grid_shape)
+    program = formulation.program(patches, model.gates_)
     masks = pattern_masks(patches, model.gates_).reshape(-1, model.n_patterns_).T
     index = {c.tobytes(): i for i, c in enumerate(masks)}  # every enumerated cell's program index
     enumerated = set(index)

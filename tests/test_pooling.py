@@ -17,8 +17,7 @@ from sklearn.utils.estimator_checks import check_estimator, parametrize_with_che
 
 from sklearn_convexcnn import ConvexCNNClassifier, ConvexCNNRegressor
 from sklearn_convexcnn._formulations._operator import DenseOperator
-from sklearn_convexcnn._formulations.pooling import patch_pools
-from sklearn_convexcnn._formulations.two_layer import make_formulation
+from sklearn_convexcnn._formulations.two_layer import make_formulation, patch_pools
 from sklearn_convexcnn._patches import extract_patches, resolve_geometry
 from sklearn_convexcnn._solvers import solve_cvxpy
 
@@ -461,7 +460,9 @@ def test_max_pooling_merges_the_winners_of_negative_pools():
     patches = np.array([[[1.0, 0.0], [0.0, 1.0]]])  # one sample, two patches in R^2
     formulation = make_formulation("max", None, "sum", (2,))
     gates = np.array([[-1.0, -2.0], [-2.0, -1.0]])  # both patches negative, either wins
-    keys, pieces, cones = formulation._parts(patches, gates)
+    keys = formulation.pattern_keys(patches, gates)
+    program = formulation.program(patches, gates)
+    pieces, cones = program.pieces, program.cones
     assert formulation.sample_gates(patches, 0, np.random.default_rng(0)).shape[1] == 0
     assert formulation._unique(patches, gates).shape[1] == 1
     np.testing.assert_array_equal(keys[:, 0], keys[:, 1])

@@ -15,7 +15,7 @@ from sklearn_convexcnn._formulations._pruning import (
     prune_solution,
 )
 from sklearn_convexcnn._formulations.circular import CircularFormulation
-from sklearn_convexcnn._formulations.two_layer import AveragePooling, TwoLayerFormulation
+from sklearn_convexcnn._formulations.two_layer import make_formulation
 from sklearn_convexcnn._patterns import enumerate_gates
 from sklearn_convexcnn._solvers import solve_cvxpy
 
@@ -41,7 +41,7 @@ def _dense_solution(seed, n=10, K=6, h=2, beta=0.05):
     rng = np.random.default_rng(seed)
     patches = rng.standard_normal((n, K, h))
     y = rng.standard_normal(n)
-    formulation = TwoLayerFormulation(AveragePooling())
+    formulation = make_formulation("average", None, "sum", (K,))
     program = formulation.program(patches, enumerate_gates(patches))
     solution = solve_cvxpy(
         program,

@@ -88,7 +88,7 @@ def _program(X, y):
 
     patches = extract_patches(X, resolve_geometry(None, 3, 1, X.shape[1]))
     gates = sample_gates(patches, 8, np.random.default_rng(0))
-    return make_formulation("average").program(patches, gates)
+    return make_formulation("average", None, "sum", (patches.shape[1],)).program(patches, gates)
 
 
 OPTIONS = dict(beta=0.1, loss="squared", fit_intercept=True, tol=1e-7, max_iter=500)

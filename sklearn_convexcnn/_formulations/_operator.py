@@ -300,7 +300,7 @@ class StackedOperator:
 
     Block ``b`` holds the patterns of ``operators[b]``; the program's pattern index runs over the
     blocks in order. Cones of blocks with fewer rows than the largest are padded with zero rows
-    (``0 >= 0``), as in :meth:`~.pooling.RegionalFormulation.program`.
+    (``0 >= 0``), as in :meth:`~.two_layer.RegionalFormulation.program`.
 
     Parameters
     ----------

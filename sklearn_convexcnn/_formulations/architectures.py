@@ -1,6 +1,6 @@
 """The estimators' ``architecture`` / ``n_layers`` / ``activation`` parameters, resolved.
 
-``architecture="two_layer"`` with ReLUs is :mod:`.two_layer` (and its pooling variants); the
+``architecture="two_layer"`` with ReLUs is :mod:`.two_layer` (every pooling and read-out); the
 rest is here: circular CNNs (:mod:`.circular`), three-layer CNNs with two ReLU layers
 (:mod:`.three_layer`) and linear CNNs (:mod:`.linear`).
 """

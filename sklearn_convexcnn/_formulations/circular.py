@@ -28,7 +28,7 @@ from .._network import Network, neuron_penalty
 from .._patches import PatchGeometry, resolve_geometry
 from .._patterns import enumerate_gates, sample_gates
 from ._program import GroupNorm, GroupProgram
-from .pooling import average_blocks
+from .two_layer import average_blocks
 
 
 def spectral_blocks(length, n_layers):

@@ -30,7 +30,7 @@ from .._losses import loss_value
 from .._network import Network, neuron_penalty, relu_map
 from .._patterns import all_sign_patterns, enumerate_gates, first_of_each_pattern, sample_gates
 from ._pruning import RESIDUE
-from .two_layer import AveragePooling, TwoLayerFormulation
+from .two_layer import average_blocks
 
 # Largest number of first-layer filters in a random branch that samples a second-layer pattern.
 _MAX_BRANCH_WIDTH = 4
@@ -237,10 +237,8 @@ class ThreeLayerFormulation:
         patches : ndarray of shape (n_samples, n_patches, patch_size)
         gates : ndarray of shape (patch_size, n_patterns)
         """
-        first_layer = TwoLayerFormulation(AveragePooling()).program(patches, gates)
-        return ThreeLayerProgram(
-            first_layer.pieces, first_layer.cones, self.outer_masks_, np.asarray(gates)
-        )
+        _, pieces, cones = average_blocks(patches, gates, 1.0 / patches.shape[1])
+        return ThreeLayerProgram(pieces, cones, self.outer_masks_, np.asarray(gates))
 
     def network(self, solutions, patches, gates):
         """The recovered network (doc/formulations.md §8.2), one group of branches per output.

@@ -1,54 +1,319 @@
-"""Two-layer ReLU CNN with global pooling by a (weighted) sum (doc/formulations.md §2, §6.2).
+"""Two-layer ReLU CNNs: global or local, average or max pooling, regional read-out, no pooling.
 
-``f(x) = sum_j w_j sum_k alpha_k (x_k . u_j)_+``. On the cell of pattern ``i`` the neuron is
-linear with piece ``A_i = sum_k alpha_k D_i^k X_k``, and the cell is
-``{u : (2 D_i^k - I) X_k u >= 0 for all k}``. Average pooling is ``alpha_k = 1/K``.
+Every variant is an instance of Lemma B (doc/formulations.md §1) and only changes the pieces
+``A_i`` and the cones ``C_i``; the convex regulariser stays the group ``l2`` norm. The
+estimators' default, global average pooling with a summed read-out, is the program of §2:
+``f(x) = sum_j w_j sum_k alpha_k (x_k . u_j)_+`` with ``alpha_k = 1/K``, whose piece on the
+cell of pattern ``i`` is ``A_i = sum_k alpha_k D_i^k X_k``.
+
+The ReLU map ``(X_k u)_+`` lives on the patch grid (``K`` positions). It is cut into pools
+``S_1, ..., S_Q`` (``pool_size`` positions along each grid axis, non-overlapping; the last pool
+along an axis is smaller when the grid does not divide evenly). Each pool is reduced by its mean
+or its maximum, and the ``Q`` pooled values are read out in one of two ways:
+
+``readout="sum"``
+    The pooled values are summed and every neuron has one output weight ``w_j``, with weight
+    decay ``(beta/2)(||u_j||^2 + w_j^2)``: §6.2 (local average pooling, a rescaling of the
+    patches) and §6.1 (max pooling: pieces from the argmax of each pool, extra cone rows that
+    say which patch wins). Global pooling is the case ``Q = 1``.
+
+``readout="dense"``
+    Every pool (region) has its own output weight, ``w_j`` in ``R^Q``, with the penalty
+    ``(beta/2)(||u_j||^2 + ||w_j||_1^2)`` (§6.3, §5.3). By Lemma A a neuron then costs
+    ``||u_j|| * sum_l |w_jl|``, which is the cost of ``Q`` neurons with the same filter, each
+    reading out one region: the program decouples into one group-lasso block per region.
+    No pooling (``pooling="none"``) is the case of one patch per region: a locally connected
+    layer (§5.3).
+
+The ``l1^2`` penalty of the dense read-out is not weight decay on the output layer: with
+``||w_j||_2^2`` the neuron costs ``||u_j|| * ||w_j||_2``, which does not split over regions; that
+is the vector-output problem of §5.2, for which no polynomial-size exact program is known
+(Sahiner et al. show it is copositive). ``||w_j||_1^2`` is the penalty whose convex counterpart is
+exactly the decoupled group lasso solved here, as in the authors' multi-class code.
 """
+
+import functools
 
 import numpy as np
 
-from .._patterns import MAX_EXACT_PATTERNS, enumerate_gates, joint_signs, sample_gates
-from ._operator import PatchOperator
-from ._program import GroupProgram, summed_network
-from .pooling import average_blocks, make_pooled_formulation
+from .._network import RegionalCNN
+from .._patches import invalid_entries
+from .._patterns import (
+    MAX_EXACT_PATTERNS,
+    arrangement_gates,
+    enumerate_gates,
+    first_of_each,
+    first_of_each_pattern,
+    joint_signs,
+    key_bytes,
+    pattern_masks,
+    random_gates,
+)
+from .._resources import check_memory
+from .._warnings import warn
+from ._operator import DenseOperator, PatchOperator, StackedOperator
+from ._program import GroupProgram, recover_neurons, summed_network
+
+# --------------------------------------------------------------------------------------------
+# Pools on the patch grid
 
 
-class AveragePooling:
-    """Global average pooling: the mean of the ReLU map over all patches."""
-
-    def pool(self, activations):
-        """Map activations of shape (n, K, m) to pooled features of shape (n, m)."""
-        return activations.mean(axis=1)
-
-
-class TwoLayerFormulation:
-    """Convex program and network recovery of a two-layer CNN with the given pooling.
+def patch_pools(grid_shape, pool_size):
+    """Indices of the patches in every pool, pools in row-major order over the grid.
 
     Parameters
     ----------
-    pooling : AveragePooling
+    grid_shape : tuple of int
+        Patch positions along each spatial axis (``PatchGeometry.grid_shape``).
+    pool_size : None, int or tuple of int
+        Pool extent along each grid axis; ``None`` is one pool over the whole grid. Pools do not
+        overlap; the last pool along an axis is smaller when the grid does not divide evenly,
+        and a ``pool_size`` larger than the grid gives a single pool along that axis.
+
+    Returns
+    -------
+    pools : list of ndarray of int
+        Flat patch indices (the order of :func:`~.._patches.extract_patches`) of each pool.
+
+    Raises
+    ------
+    ValueError
+        If ``pool_size`` has an entry that is not a positive integer, or a number of entries
+        other than the number of grid axes.
+    """
+    grid = np.arange(int(np.prod(grid_shape))).reshape(grid_shape)
+    if pool_size is None:
+        return [grid.ravel()]
+    if invalid := invalid_entries(pool_size):
+        raise ValueError(
+            f"pool_size={pool_size!r} is not valid: {invalid[0]!r} is not a positive integer; "
+            f"pass None, a positive int or a tuple of {len(grid_shape)} positive int(s)."
+        )
+    size = tuple(pool_size) if np.iterable(pool_size) else (pool_size,) * len(grid_shape)
+    if len(size) != len(grid_shape):
+        raise ValueError(
+            f"pool_size={pool_size!r} does not match the patch grid of shape {tuple(grid_shape)}:"
+            f" pass a positive int or a tuple of {len(grid_shape)} positive int(s)."
+        )
+    starts = [range(0, n, s) for n, s in zip(grid_shape, size, strict=True)]
+    pools = []
+    for corner in np.stack(np.meshgrid(*starts, indexing="ij"), -1).reshape(-1, len(size)):
+        block = tuple(slice(c, c + s) for c, s in zip(corner, size, strict=True))
+        pools.append(grid[block].ravel())
+    return pools
+
+
+class PatchPooling:
+    """Mean or maximum of the ReLU map over each pool.
+
+    Parameters
+    ----------
+    pools : list of ndarray of int
+        Patch indices of every pool (:func:`patch_pools`).
+    mode : {"average", "max"}
     """
 
-    def __init__(self, pooling):
-        self.pooling = pooling
+    def __init__(self, pools, mode):
+        self.pools = [np.asarray(pool, dtype=int) for pool in pools]
+        self.mode = mode
+
+    @property
+    def n_regions(self):
+        return len(self.pools)
+
+    def _reduce(self, activations):
+        return (np.mean if self.mode == "average" else np.max)(activations, axis=1)
+
+    def regions(self, activations):
+        """Map activations of shape (n, K, m) to pooled regions of shape (n, Q, m)."""
+        return np.stack([self._reduce(activations[:, pool]) for pool in self.pools], axis=1)
+
+    def pool(self, activations):
+        """Sum of the pooled regions, shape (n, m): the ``readout="sum"`` network."""
+        if len(self.pools) == 1:  # one pool over every patch: the ReLU map is not copied
+            return self._reduce(activations)
+        return self.regions(activations).sum(axis=1)
+
+
+# --------------------------------------------------------------------------------------------
+# Pieces and cones of one pool
+
+
+def average_blocks(patches, gates, weight):
+    """Pattern keys, pieces and cones of ``weight * sum_k D^k X_k`` over the given patches.
+
+    ``patches`` holds the pool's patches, shape (n, S, h). The pattern is the joint sign of all
+    of them (doc/formulations.md §3). Returns ``keys`` (n * S, n_gates) bool, ``pieces``
+    (n_gates, n, h) and ``cones`` (n_gates, n * S, h).
+    """
+    masks = pattern_masks(patches, gates)  # (n, S, F)
+    pieces = weight * np.einsum("nkh,nkf->fnh", patches, masks)
+    signs = np.where(masks, 1.0, -1.0)
+    cones = np.einsum("nkf,nkh->fnkh", signs, patches)
+    n_gates = gates.shape[1]
+    return masks.reshape(-1, n_gates), pieces, cones.reshape(n_gates, -1, patches.shape[2])
+
+
+def _max_blocks(patches, gates):
+    """Pattern keys, pieces and cones of ``max_k (X_k u)_+`` over the given patches (§6.1).
+
+    Where sample ``t``'s maximum is non-negative and attained at patch ``a_t``, the pool is
+    ``x_{t,a_t} . u``: the cone rows are ``x_{t,a_t} - x_{t,k}`` for ``k != a_t`` (the winner
+    stays the winner) and ``x_{t,a_t}`` in the winner's own slot (it stays non-negative).
+    Where the maximum is negative the pool is 0 whichever patch wins, and the rows are
+    ``-x_{t,k}`` for every ``k``: one cone for all the winners, the union of theirs, so gates
+    that differ only in the winners of negative pools are one pattern (:func:`_max_keys`).
+    """
+    winner, positive = _winners(patches @ gates)
+    chosen = patches[np.arange(len(patches))[:, None], winner]  # (n, F, h)
+    pieces = np.where(positive[:, :, None], chosen, 0.0).transpose(1, 0, 2)
+    cones = chosen[:, None] - patches[:, :, None]  # (n, S, F, h)
+    own = np.arange(patches.shape[1])[None, :, None] == winner[:, None, :]  # (n, S, F)
+    cones = np.where(own[..., None], chosen[:, None], cones)
+    cones = np.where(positive[:, None, :, None], cones, -patches[:, :, None])
+    n_gates = gates.shape[1]
+    cones = cones.transpose(2, 0, 1, 3).reshape(n_gates, -1, patches.shape[2])
+    return _max_keys(winner, positive, patches.shape[1]), pieces, cones
+
+
+def _winners(values):
+    """Winning patch ``(n, F)`` of pool values ``(n, S, F)``, and whether its value is
+    non-negative ``(n, F)``."""
+    winner = values.argmax(axis=1)
+    positive = np.take_along_axis(values, winner[:, None], axis=1)[:, 0] >= 0
+    return winner, positive
+
+
+def _max_keys(winner, positive, n_patches):
+    """The pattern of each (sample, gate) of a max pool: ``1 + a_t`` where the maximum is
+    non-negative, 0 where it is negative (any winner: the pool is 0)."""
+    # (in the smallest type that every pool of this size fits: 8 bytes an entry in the keys
+    # otherwise, and the type of keys compared across calls must not vary)
+    keys = np.where(positive, winner + 1, 0)
+    return keys.astype(np.min_scalar_type(n_patches))
+
+
+def _blocks(mode, patches, gates):
+    if mode == "max":
+        return _max_blocks(patches, gates)
+    return average_blocks(patches, gates, 1.0 / patches.shape[1])
+
+
+def _pattern_keys(mode, patches, gates):
+    """The keys of :func:`_blocks` alone, without its pieces and cones (which are ``P n S h``
+    numbers: what de-duplicating the gates does not need)."""
+    if mode == "max":
+        return _max_keys(*_winners(patches @ gates), patches.shape[1])
+    return joint_signs(patches, gates)
+
+
+def _joint_keys(mode, pools, patches, gates):
+    """:func:`_pattern_keys` of every pool, stacked: one column per gate."""
+    return np.concatenate(
+        [_pattern_keys(mode, patches[:, pool], gates).reshape(-1, gates.shape[1]) for pool in pools]
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Exact enumeration (small filters)
+
+
+def _exact_gates(patches, pools, mode, max_patterns):
+    """One gate in every cell of the arrangement whose cells refine the patterns.
+
+    Average pooling: the hyperplanes of the patch rows (doc/formulations.md §3). Max pooling: those
+    and the ``x_{t,k} - x_{t,k'}`` of every pair of patches in the same pool, where the winner of
+    the pool changes (§6.1). Cells are enumerated by :func:`~.._patterns.arrangement_gates`.
+    """
+    h = patches.shape[2]
+    normals = [patches.reshape(-1, h)]
+    if mode == "max":
+        n_pairs = sum(len(pool) * (len(pool) - 1) // 2 for pool in pools)
+        check_memory(
+            8 * patches.shape[0] * n_pairs * h,
+            f"The enumeration of max pooling's patterns ({patches.shape[0]} samples x "
+            f"{n_pairs} pairs of patches in a pool, of size {h})",
+            "Sample the patterns (an int n_patterns) or pool over smaller regions (pool_size).",
+        )
+        for pool in pools:
+            block = patches[:, pool]
+            first, second = np.triu_indices(len(pool), k=1)
+            normals.append((block[:, first] - block[:, second]).reshape(-1, h))
+    return arrangement_gates(np.concatenate(normals), max_patterns)
+
+
+# --------------------------------------------------------------------------------------------
+# Formulations
+
+
+class PooledSumFormulation:
+    """Average or max pooling, global or local, pooled values summed, one output weight per
+    neuron (doc/formulations.md §2, §6.1, §6.2).
+
+    ``f(x) = sum_j w_j sum_l pool_{k in S_l} (x_k . u_j)_+`` with weight decay
+    ``(beta/2) sum_j (||u_j||^2 + w_j^2)``.
+
+    * Average: ``sum_l mean_{k in S_l}`` is ``sum_k alpha_k`` with ``alpha_k = 1/|S_k's pool|``
+      (``1/K`` for one global pool, the estimators' default), the program of §2 on rescaled
+      patches; the patterns are those of §2, the joint signs of every patch, whatever the pools.
+    * Max: on the cone where every (sample, pool) has a fixed winning patch with a
+      non-negative value, or a negative maximum, the neuron is linear; the pattern of a gate
+      is the tuple of its pools' keys (:func:`_max_keys`).
+
+    Parameters
+    ----------
+    pools : list of ndarray of int
+        Patch indices of every pool (:func:`patch_pools`).
+    mode : {"average", "max"}
+    """
+
+    def __init__(self, pools, mode):
+        self.pooling = PatchPooling(pools, mode)
+        self.pools = self.pooling.pools
+        self.mode = mode
 
     def sample_gates(self, patches, n_patterns, random_state):
-        """Gates of the sampled patterns (see :func:`~.._patterns.sample_gates`)."""
-        return sample_gates(patches, n_patterns, random_state)
+        """Gates of the distinct patterns of ``n_patterns`` random Gaussian filters.
+
+        Parameters
+        ----------
+        patches : ndarray of shape (n_samples, n_patches, patch_size)
+        n_patterns : int
+        random_state : numpy.random.Generator or RandomState
+
+        Returns
+        -------
+        gates : ndarray of shape (patch_size, n_unique)
+        """
+        return self._unique(patches, random_gates(patches.shape[2], n_patterns, random_state))
+
+    def _unique(self, patches, gates):
+        return gates[:, first_of_each(key_bytes(self.pattern_keys, patches, gates))]
+
+    def pattern_keys(self, patches, gates):
+        """The patterns of ``gates``, one column each, equal iff the patterns are: the signs
+        of every patch (average), the winners of the non-negative pools (max)."""
+        if self.mode == "average":
+            return joint_signs(patches, gates)
+        return _joint_keys(self.mode, self.pools, patches, gates)
 
     def enumerate_gates(self, patches, max_patterns=MAX_EXACT_PATTERNS):
-        """Gates of every joint pattern (see :func:`~.._patterns.enumerate_gates`).
+        """Gates of every pattern (exact enumeration).
+
+        With average pooling those of :func:`~.._patterns.enumerate_gates`. With max pooling
+        the cells are those of the larger arrangement that includes the differences of the
+        patches of each pool, so there are more of them; they are merged where they agree on
+        every pool's winner, or the pool is negative (:func:`_max_keys`).
 
         Raises
         ------
         ValueError
-            If the Cover bound on the number of patterns exceeds ``max_patterns``.
+            If the Cover bound of the arrangement exceeds ``max_patterns``.
         """
-        return enumerate_gates(patches, max_patterns)
-
-    def pattern_keys(self, patches, gates):
-        """The patterns of ``gates``, one column each: the signs of every patch."""
-        return joint_signs(patches, gates)
+        if self.mode == "average":
+            return enumerate_gates(patches, max_patterns)
+        gates = _exact_gates(patches, self.pools, self.mode, max_patterns)
+        return self._unique(patches, gates)
 
     def program(self, patches, gates):
         """The :class:`GroupProgram` over the patterns of ``gates``.
@@ -58,15 +323,25 @@ class TwoLayerFormulation:
         patches : ndarray of shape (n_samples, n_patches, patch_size)
         gates : ndarray of shape (patch_size, n_patterns)
         """
-        _, pieces, cones = average_blocks(patches, gates, 1.0 / patches.shape[1])
-        return GroupProgram(pieces, cones)
+        pieces, cones = 0.0, []
+        for pool in self.pools:
+            _, piece, cone = _blocks(self.mode, patches[:, pool], gates)
+            pieces = pieces + piece
+            cones.append(cone)
+        return GroupProgram(pieces, np.concatenate(cones, axis=1))
 
-    matrix_free = True  # (as the other formulations say whether :meth:`operator` is)
+    @property
+    def matrix_free(self):
+        """Whether :meth:`operator` avoids the dense program (average pooling)."""
+        return self.mode != "max"
 
     def operator(self, patches, gates, with_candidates=True):
-        """The same program as :meth:`program`, matrix-free: patterns recomputed from the gates.
+        """The same program as :meth:`program` for the native solver: matrix-free for average
+        pooling (patterns recomputed from the gates, memory growing with ``n * K * h``, not
+        ``n * K * P * h``), else dense.
 
-        What the native solver uses; memory grows with ``n * K * h``, not ``n * K * P * h``.
+        Average pooling is ``sum_k alpha_k (X_k u)_+``, the program of
+        :class:`~._operator.PatchOperator` with the pooling weights ``alpha_k``.
 
         Parameters
         ----------
@@ -78,40 +353,223 @@ class TwoLayerFormulation:
 
         Returns
         -------
-        operator : PatchOperator
+        operator : PatchOperator or DenseOperator
         """
-        n_patches = patches.shape[1]
-        weights = np.full(n_patches, 1.0 / n_patches)
+        if not self.matrix_free:
+            return DenseOperator(self.program(patches, gates))
+        weights = np.zeros(patches.shape[1])
+        for pool in self.pools:
+            weights[pool] += 1.0 / len(pool)
         return PatchOperator(patches, gates, weights, with_candidates=with_candidates)
 
     def network(self, solutions, patches, gates):
-        """The recovered network, one group of neurons per output.
+        """The recovered :class:`TwoLayerCNN` (one group of neurons per output).
 
         Parameters
         ----------
         solutions : list of Solution
-            One solved program per output.
         patches, gates : ndarray
             The program's patches and gates (unused here: the groups say all).
+        """
+        return summed_network(solutions, self.pooling)
+
+
+class RegionalFormulation:
+    """Pooling into regions, every region read out with its own weight (§6.3, §5.3).
+
+    ``f(x) = sum_j sum_l w_jl pool_{k in S_l} (x_k . u_j)_+`` with
+    ``(beta/2) sum_j (||u_j||^2 + ||w_j||_1^2)``, which decouples into one group-lasso block per
+    region: groups ``(l, i)`` with the pieces and cones of pool ``l`` alone under pattern ``i``
+    (average: joint signs of the region's patches; max: :func:`_max_keys`). A group
+    becomes a neuron whose output weight is non-zero in its own region only.
+
+    Gates are shared by all regions: each region keeps the first gate of each of its distinct
+    patterns, so a program over ``P`` gates has at most ``Q * P`` groups per sign.
+
+    Parameters
+    ----------
+    pools : list of ndarray of int
+    mode : {"average", "max"}
+    """
+
+    def __init__(self, pools, mode):
+        self.pooling = PatchPooling(pools, mode)
+        self.pools = self.pooling.pools
+        self.mode = mode
+
+    @property
+    def region_sizes(self):
+        """The number of patches of each region: the program has a group per pattern and
+        region (what the memory estimates count)."""
+        return [len(pool) for pool in self.pools]
+
+    def _region_keys(self, patches, gates):
+        """Each region's keys of ``gates`` (:func:`~.._patterns.key_bytes`)."""
+        keys = functools.partial(_pattern_keys, self.mode)
+        for pool in self.pools:
+            yield key_bytes(keys, patches[:, pool], gates)
+
+    def sample_gates(self, patches, n_patterns, random_state):
+        """Gates of ``n_patterns`` random filters, keeping those with a pattern new to some region.
+
+        Parameters
+        ----------
+        patches : ndarray of shape (n_samples, n_patches, patch_size)
+        n_patterns : int
+        random_state : numpy.random.Generator or RandomState
 
         Returns
         -------
-        network : TwoLayerCNN
+        gates : ndarray of shape (patch_size, n_kept)
         """
-        return summed_network(solutions, self.pooling)
+        return self._unique(patches, random_gates(patches.shape[2], n_patterns, random_state))
+
+    def pattern_keys(self, patches, gates):
+        """The joint patterns of ``gates`` over all regions, one column each (a gate's groups
+        are those of its pattern in each region)."""
+        return _joint_keys(self.mode, self.pools, patches, gates)
+
+    def _unique(self, patches, gates):
+        keep = np.zeros(gates.shape[1], dtype=bool)
+        for keys in self._region_keys(patches, gates):
+            keep[first_of_each(keys)] = True
+        return gates[:, keep]
+
+    def enumerate_gates(self, patches, max_patterns=MAX_EXACT_PATTERNS):
+        """Gates of every pattern of every region (exact enumeration).
+
+        The cells of the arrangement of all patch rows (and, for max pooling, of the in-pool
+        differences) refine the patterns of every region.
+
+        Raises
+        ------
+        ValueError
+            If the Cover bound of the arrangement exceeds ``max_patterns``.
+        """
+        gates = _exact_gates(patches, self.pools, self.mode, max_patterns)
+        return self._unique(patches, gates)
+
+    def groups(self, patches, gates):
+        """Region and gate of every group of the program, in program order.
+
+        Returns
+        -------
+        regions, gate_index : ndarray of int, shape (n_groups,)
+        """
+        regions, index = [], []
+        for region, keys in enumerate(self._region_keys(patches, gates)):
+            first = first_of_each(keys)
+            regions.append(np.full(len(first), region))
+            index.append(first)
+        return np.concatenate(regions), np.concatenate(index)
+
+    def program(self, patches, gates):
+        """The :class:`GroupProgram`: all regions' groups side by side.
+
+        Regions with fewer patches than the largest pad their cones with zero rows (``0 >= 0``).
+
+        Parameters
+        ----------
+        patches : ndarray of shape (n_samples, n_patches, patch_size)
+        gates : ndarray of shape (patch_size, n_patterns)
+        """
+        n_rows = len(patches) * max(len(pool) for pool in self.pools)
+        all_pieces, all_cones = [], []
+        for pool in self.pools:
+            keys, pieces, cones = _blocks(self.mode, patches[:, pool], gates)
+            first = first_of_each_pattern(keys)
+            cones = cones[first]
+            padding = ((0, 0), (0, n_rows - cones.shape[1]), (0, 0))
+            all_pieces.append(pieces[first])
+            all_cones.append(np.pad(cones, padding))
+        return GroupProgram(np.concatenate(all_pieces), np.concatenate(all_cones))
+
+    @property
+    def matrix_free(self):
+        """Whether :meth:`operator` avoids the dense program (average pooling, no pooling)."""
+        return self.mode != "max"
+
+    def operator(self, patches, gates, with_candidates=True):
+        """The program for the native solver: matrix-free for average pooling, else dense.
+
+        Region ``l``'s block is the program of ``sum_{k in S_l} (X_k u)_+ / |S_l|`` over the
+        gates of its distinct patterns, a :class:`~._operator.PatchOperator` on the region's
+        patches; the blocks stand side by side in the order of :meth:`program`.
+        """
+        if not self.matrix_free:
+            return DenseOperator(self.program(patches, gates))
+        regions, index = self.groups(patches, gates)
+        return StackedOperator(
+            [
+                PatchOperator(
+                    patches[:, pool],
+                    gates[:, index[regions == region]],
+                    np.full(len(pool), 1.0 / len(pool)),
+                    with_candidates=with_candidates,
+                )
+                for region, pool in enumerate(self.pools)
+            ]
+        )
+
+    def network(self, solutions, patches, gates):
+        """The recovered :class:`RegionalCNN` (one group of neurons per output).
+
+        Parameters
+        ----------
+        solutions : list of Solution
+        patches, gates : ndarray
+            The program's patches and gates: each group's region (:meth:`groups`).
+        """
+        n_outputs, n_regions = len(solutions), self.pooling.n_regions
+        recovered = [recover_neurons(solution.coef) for solution in solutions]
+        n_neurons = sum(len(output_weights) for _, output_weights, _ in recovered)
+        # every neuron has a weight per region and output, zero but for its own output's: the
+        # array grows with the square of the outputs (2.6 GiB at 200 outputs)
+        check_memory(
+            8 * n_neurons * n_regions * n_outputs,
+            f"The output weights of {n_neurons} neurons x {n_regions} regions x {n_outputs} "
+            "outputs",
+            "Fit the outputs in groups (an estimator for each), a larger beta (fewer neurons) "
+            "or readout='sum'.",
+        )
+        group_regions, _ = self.groups(patches, gates)
+        filters, weights = [], []
+        for output, (output_filters, output_weights, patterns) in enumerate(recovered):
+            block = np.zeros((len(output_weights), n_regions, n_outputs))
+            block[np.arange(len(patterns)), group_regions[patterns], output] = output_weights
+            filters.append(output_filters)
+            weights.append(block)
+        return RegionalCNN(
+            filters=np.concatenate(filters),
+            output_weights=np.concatenate(weights),
+            intercept=np.array([solution.intercept for solution in solutions]),
+            pooling=self.pooling,
+        )
 
 
 POOLINGS = ("average", "max", "none")
 READOUTS = ("sum", "dense")
 
 
-def make_formulation(pooling, pool_size=None, readout="sum", grid_shape=None):
-    """The formulation for the estimators' parameters.
+def make_formulation(pooling, pool_size, readout, grid_shape):
+    """The formulation of ``pooling`` in :data:`POOLINGS` with the given read-out.
 
-    Global average pooling with a summed read-out is :class:`TwoLayerFormulation`; local and
-    max pooling, regional read-out and no pooling are in :mod:`.pooling`, which need
-    ``grid_shape`` (the patch grid) to cut the pools.
+    ``pooling="none"`` reads out every patch with its own weight (``readout`` does not apply,
+    ``pool_size`` is ignored with a warning); otherwise the ReLU map is cut into pools of
+    ``pool_size`` on the patch grid ``grid_shape`` (``None``: one global pool) and read out by
+    ``readout`` in :data:`READOUTS`.
     """
-    if pooling == "average" and pool_size is None and readout == "sum":
-        return TwoLayerFormulation(AveragePooling())
-    return make_pooled_formulation(pooling, pool_size, readout, grid_shape)
+    if pooling == "none":
+        if pool_size is not None:
+            warn(
+                f"pool_size={pool_size!r} does not apply to pooling='none', which reads out "
+                "every patch with its own weight; it is ignored. Leave pool_size=None, or "
+                "pool with pooling='average' or 'max'.",
+                UserWarning,
+            )
+        n_patches = int(np.prod(grid_shape))
+        return RegionalFormulation([np.array([k]) for k in range(n_patches)], "average")
+    pools = patch_pools(grid_shape, pool_size)
+    if readout == "dense":
+        return RegionalFormulation(pools, pooling)
+    return PooledSumFormulation(pools, pooling)
