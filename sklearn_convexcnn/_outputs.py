@@ -259,47 +259,9 @@ def solve_output(program, y, output, options, dense_program=None, **warm_start):
             solution = _solve_cvxpy(program, y, options)
     except SolverFailed as exc:
         failure = exc
-    # CVXPY cannot improve on a point certified to its own accuracy: on 400 digits of 0 to
-    # 255 the native solver stalled at a relative gap of 1e-6 (its rounding), and the
-    # fallback took 80 s to end above the native point
-    stopped_short = solution is None or not (
-        solution.converged
-        or (
-            solution.duality_gap is not None
-            and solution.duality_gap <= CVXPY_ACCURACY * abs(solution.objective)
-        )
-    )
-    # not at max_iter: the iterations the user allowed are spent (an estimator returns its
-    # last iterate then); a conic solver given the same max_iter ends at an infeasible iterate
-    stopped_short = stopped_short and not (
-        solution is not None and solution.status in _ITERATIONS_SPENT
-    )
-    if native and options.solver == "auto" and dense_program is not None and stopped_short:
-        reason = failure or (f"status {solution.status!r}, duality gap {solution.duality_gap:.3e}")
-        try:
-            dense = dense_program()
-        except MemoryError as exc:
-            options.log(f"no CVXPY fallback: {exc}")
-        else:
-            handover = (
-                f"the native solver stopped short ({reason}); solving the full program with "
-                "CVXPY instead"
-            )
-            options.log(handover)
-            stopped, solution, failure = solution, None, None
-            try:
-                solution = _solve_cvxpy(dense, y, options)
-            except SolverFailed as exc:
-                failure = exc
-            tried = (handover, *(() if solution is None else solution.handovers))
-            if failure is not None and stopped is not None:
-                tried += (f"CVXPY could not solve it either ({failure}): the native point is kept",)
-            if stopped is not None and solution is not None:
-                solution = _lower_of(stopped, solution, dense_program, y, options)
-            elif stopped is not None:
-                solution = stopped
-            if solution is not None:
-                solution = dataclasses.replace(solution, handovers=tried)
+    can_hand_over = native and options.solver == "auto" and dense_program is not None
+    if can_hand_over and _stopped_short(solution):
+        solution, failure = _cvxpy_fallback(solution, failure, dense_program, y, options)
     if solution is None:
         raise NotSolved(
             f"The convex program for output {output} could not be solved ({failure}). Try "
@@ -315,6 +277,58 @@ def solve_output(program, y, output, options, dense_program=None, **warm_start):
         + (f", {blas_threads()} BLAS thread(s)" if options.verbose >= 2 else "")
     )
     return dataclasses.replace(solution, intercept=solution.intercept + offset)
+
+
+def _stopped_short(solution):
+    """Whether a native solve that ended at ``solution`` (``None``: it failed) is handed over
+    to CVXPY by ``solver="auto"``."""
+    if solution is None:
+        return True
+    # CVXPY cannot improve on a point certified to its own accuracy: on 400 digits of 0 to
+    # 255 the native solver stalled at a relative gap of 1e-6 (its rounding), and the
+    # fallback took 80 s to end above the native point
+    gap = solution.duality_gap
+    certified = gap is not None and gap <= CVXPY_ACCURACY * abs(solution.objective)
+    # not at max_iter: the iterations the user allowed are spent (an estimator returns its
+    # last iterate then); a conic solver given the same max_iter ends at an infeasible iterate
+    return not (solution.converged or certified or solution.status in _ITERATIONS_SPENT)
+
+
+def _cvxpy_fallback(stopped, failure, dense_program, y, options):
+    """CVXPY on ``dense_program()`` where the native solve stopped short at ``stopped`` or
+    failed (``stopped`` None, ``failure`` its error).
+
+    Returns the point to keep and CVXPY's failure (``None`` if it solved): the lower of the two
+    points where both exist (:func:`_lower_of`), else the one there is (``None`` if neither),
+    with what was tried in its ``handovers``; ``(stopped, failure)`` as they were where the
+    dense program does not fit in memory.
+    """
+    reason = failure or f"status {stopped.status!r}, duality gap {stopped.duality_gap:.3e}"
+    try:
+        dense = dense_program()
+    except MemoryError as exc:
+        options.log(f"no CVXPY fallback: {exc}")
+        return stopped, failure
+    handover = (
+        f"the native solver stopped short ({reason}); solving the full program with CVXPY instead"
+    )
+    options.log(handover)
+    cvxpy, failure = None, None
+    try:
+        cvxpy = _solve_cvxpy(dense, y, options)
+    except SolverFailed as exc:
+        failure = exc
+    tried = (handover, *(() if cvxpy is None else cvxpy.handovers))
+    if stopped is None:
+        kept = cvxpy
+    elif cvxpy is None:
+        kept = stopped
+        tried += (f"CVXPY could not solve it either ({failure}): the native point is kept",)
+    else:
+        kept = _lower_of(stopped, cvxpy, dense_program, y, options)
+    if kept is not None:
+        kept = dataclasses.replace(kept, handovers=tried)
+    return kept, failure
 
 
 def _solve_cvxpy(program, y, options):
