@@ -476,12 +476,9 @@ class _BaseConvexCNN(BaseEstimator):
         """MemoryError, naming the fix, when the program would not fit in memory
         (:func:`._resources.check_program_memory`), held as the solver that will run holds
         it (the CVXPY fallback of ``"auto"`` checks its own, :class:`DenseProgram`)."""
-        native = self.solver == "native" or (
-            self.solver == "auto" and hasattr(formulation, "operator")
-        )
         if isinstance(formulation, ThreeLayerFormulation):
-            kind = "three_layer_native" if native else "three_layer"
-        elif native and hasattr(formulation, "operator"):
+            kind = "three_layer_native" if self.solver == "native" else "three_layer"
+        elif self._uses_operator(formulation):
             kind = "operator" if formulation.matrix_free else "dense_operator"
         elif isinstance(formulation, CircularFormulation):
             kind = "circular"
@@ -630,7 +627,9 @@ class _BaseConvexCNN(BaseEstimator):
 
     def _uses_operator(self, formulation):
         """Whether the program goes to the native solver as an operator (matrix-free where
-        the formulation can be), rather than as a dense program."""
+        the formulation can be), rather than as a dense program: with ``solver="auto"``, the
+        formulations that have one (two-layer ReLU CNNs) are solved natively first, the
+        others by CVXPY first (:class:`._outputs.SolveOptions`, ``native_fallback``)."""
         return self.solver in ("auto", "native") and hasattr(formulation, "operator")
 
     def _solve_options(self):

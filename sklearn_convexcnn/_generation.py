@@ -340,8 +340,7 @@ def generate_patterns(
             )
     n_seeds = 0
     if seeds:
-        gates, added = _add_new(formulation, patches, gates, np.vstack(seeds).T, known)
-        n_seeds = added
+        gates, n_seeds = _add_new(formulation, patches, gates, np.vstack(seeds).T, known)
 
     if isinstance(candidate_gates, str):
         candidate_gates = _enumerate(formulation, patches)
@@ -349,14 +348,11 @@ def generate_patterns(
     if exhaustive:
         all_operator = formulation.operator(patches, candidate_gates)
 
-    solutions = [None] * n_outputs
     program = program_of(patches, gates)
-    for output in range(n_outputs):
-        solutions[output] = solve(program, Y[:, output], output=output)
+    solutions = [solve(program, Y[:, output], output=output) for output in range(n_outputs)]
     objectives = [sum(s.objective for s in solutions)]
 
-    n_generated, n_rounds, check, stop_reason = 0, 0, np.inf, "max_rounds"
-    lower_bound = None
+    n_generated, n_rounds = 0, 0
     while True:
         # dual vectors of the restricted optima, and the check
         vs = [
@@ -393,6 +389,7 @@ def generate_patterns(
             stop_reason = "budget"
             break
         if n_rounds > max_rounds:
+            stop_reason = "max_rounds"
             break
         before = gates.shape[1]
         for candidates in new_gates:
@@ -429,6 +426,7 @@ def generate_patterns(
             )
         objectives.append(sum(s.objective for s in solutions))
 
+    lower_bound = None
     if exhaustive:
         # each output's dual vector scaled by its own check (one scale for all was looser)
         lower_bound = sum(

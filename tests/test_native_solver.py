@@ -225,7 +225,7 @@ def _objective_of(solution, problem, beta=0.01):
 
 def _unmoved(work, y, b, *args, **kwargs):
     """A ``_restricted_then_feasible`` whose solves never move the point."""
-    return work.coef, b
+    return b
 
 
 def test_interior_points_outside_their_kept_rows_are_put_back(monkeypatch):
@@ -404,7 +404,7 @@ def test_a_failed_restricted_solve_returns_the_last_certified_point(monkeypatch)
     monkeypatch.setattr(_native, "_GROUPS_PER_ROUND", 1)  # iterations enough to fail in
     solution, problem = _small_solve()
     assert solution.status == "stalled" and len(points) == 1
-    assert solution.intercept == points[0][1]
+    assert solution.intercept == points[0]
     assert np.any(solution.coef) and 0 < solution.duality_gap < np.inf
     # the returned point is the one its objective and gap were computed for
     assert solution.objective == pytest.approx(_objective_of(solution, problem), rel=1e-12)
@@ -442,12 +442,13 @@ def test_a_solve_that_stops_short_returns_its_lowest_point(monkeypatch):
     original, objectives = _native._restricted_then_feasible, []
 
     def worse_from_the_third_time(work, y, b, beta, loss, *args, feasibility=True):
-        coef, b = original(work, y, b, beta, loss, *args)  # (feasible: the rows do not wait)
+        b = original(work, y, b, beta, loss, *args)  # (feasible: the rows do not wait)
         if len(objectives) >= 2:  # still in the cones (they are cones), but further from y
-            work.coef = coef = 0.5 * coef
+            work.coef = 0.5 * work.coef
+        coef = work.coef
         f = work.design(intercept=True) @ np.append(coef.ravel(), b)
         objectives.append(0.5 * np.sum((f - y) ** 2) + beta * np.linalg.norm(coef, axis=1).sum())
-        return coef, b
+        return b
 
     monkeypatch.setattr(_native, "_restricted_then_feasible", worse_from_the_third_time)
     monkeypatch.setattr(_native, "_GROUPS_PER_ROUND", 1)
@@ -1277,11 +1278,12 @@ def _recording_feasibility(monkeypatch):
     original, calls = _native._restricted_then_feasible, []
 
     def recording(work, y, b, beta, loss, *args, feasibility=True):
-        coef, b = original(work, y, b, beta, loss, *args, feasibility=feasibility)
+        b = original(work, y, b, beta, loss, *args, feasibility=feasibility)
+        coef = work.coef
         design = work.design(intercept=True)
         f = design[:, : coef.size] @ coef.ravel() + b
         calls.append((y.tobytes(), feasibility, _restricted.objective(loss, f, y, beta, coef)))
-        return coef, b
+        return b
 
     monkeypatch.setattr(_native, "_restricted_then_feasible", recording)
     return calls

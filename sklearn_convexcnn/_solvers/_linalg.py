@@ -25,14 +25,10 @@ def hessian_weights(loss, f, y):
     return p * (1 - p)
 
 
-def weighted_gram(B, weights, *, overwrite=False, rows=None):
+def weighted_gram(B, weights, *, rows=None):
     """``B^T diag(weights) B`` for ``weights >= 0``, as the symmetric product ``C^T C`` with
     ``C = sqrt(weights) B``: BLAS forms it in half the flops of ``B^T (weights B)``. With
-    ``overwrite``, ``C`` is formed in ``B``'s memory; with ``rows``, ``B`` is kept and ``C``
-    formed ``rows`` rows at a time (a copy of at most that many rows)."""
-    if overwrite:
-        B *= np.sqrt(weights)[:, None]
-        return B.T @ B
+    ``rows``, ``C`` is formed ``rows`` rows at a time (a copy of at most that many rows)."""
     if rows is None or len(B) <= rows:
         C = np.sqrt(weights)[:, None] * B
         return C.T @ C

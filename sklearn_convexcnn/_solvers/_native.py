@@ -588,7 +588,7 @@ def _solve(
     work, memory = _WorkingSet(operator), _PriceMemory()
     if coef_init is not None and _start_from(work, coef_init):
         try:
-            b = _restricted_then_feasible(work, y, b, beta, loss, fit_intercept, qp_tol, faces)[1]
+            b = _restricted_then_feasible(work, y, b, beta, loss, fit_intercept, qp_tol, faces)
         except SolverFailed as exc:  # (the empty network is a start too, and certifiable)
             if verbose:
                 print(f"[native] the warm start failed ({exc}): starting cold", flush=True)
@@ -658,7 +658,7 @@ def _solve(
         try:
             b = _restricted_then_feasible(
                 work, y, b, beta, loss, fit_intercept, qp_tol, faces, feasibility=add_rows
-            )[1]
+            )
         except SolverFailed:
             # the interior point, the last resort, failed (logistic loss on inputs of size
             # 1e3, beta=0.01: InsufficientProgress): an error would lose the points certified
@@ -818,7 +818,8 @@ def _full_coef(work):
 def _restricted_then_feasible(
     work, y, b, beta, loss, fit_intercept, qp_tol, faces, feasibility=True
 ):
-    """Solve the restricted problem, adding violated cone rows until the point is feasible.
+    """Solve the restricted problem, adding violated cone rows until the point is feasible;
+    the point goes to ``work.coef``, its intercept is returned.
 
     Without ``feasibility``, one solve on the kept rows only. The working-set loop asks for
     that while pricing still adds groups: the point is then only a guide to the next groups,
@@ -841,4 +842,4 @@ def _restricted_then_feasible(
             work.rows[j] = np.union1d(work.rows[j], rows)
     else:
         raise SolverFailed("cone rows of the working set still violated after 1000 rounds")
-    return work.coef, b
+    return b

@@ -451,8 +451,7 @@ def _solve(
             except SolverFailed:
                 if certified is None:
                     raise
-                (coef, b, primal), stalled = certified, True
-                gap = primal - best_dual
+                stalled = True
                 break
             if not feasible:  # infeasible for the whole program: no gap to certify
                 coef = groups.full_coef()
