@@ -26,6 +26,7 @@ from ._compat import Interval, StrOptions, _fit_context, validate_parameter_cons
 from ._formulations.architectures import (
     ACTIVATIONS,
     ARCHITECTURES,
+    ATTAINED_TOL,
     fitted_bounds,
     make_architecture,
     network_attributes,
@@ -47,6 +48,7 @@ from ._generation import (
     unpassed_check_message,
 )
 from ._outputs import (
+    LOOSE_GAP,
     DenseProgram,
     Finishing,
     NotSolved,
@@ -391,6 +393,7 @@ class _BaseConvexCNN(BaseEstimator):
                 for solution in solutions
             ),
         }
+        self._warn_unattained(attributes, solutions, options)
         self._log(_summary(attributes, time.perf_counter() - start))
         return attributes
 
@@ -618,6 +621,36 @@ class _BaseConvexCNN(BaseEstimator):
             )
             if message is not None:
                 warn(message, ConvergenceWarning)
+
+    def _warn_unattained(self, attributes, solutions, options):
+        """A ConvergenceWarning where the network misses the value of its converged program
+        (``objective_`` is then the network's: :func:`.fitted_bounds`) by more than a fit's
+        tolerance allows: ``objective_ - lower_bound_`` above ``tol`` (at least ``LOOSE_GAP``,
+        as for the CVXPY points of three-layer programs, the only ones it happens to) where
+        the program's own gap is within it."""
+        convex = sum(solution.objective for solution in solutions)
+        objective, lower = attributes["objective_"], attributes["lower_bound_"]
+        converged = all(solution.converged for solution in solutions)
+        attained = objective <= convex + ATTAINED_TOL * abs(convex)
+        if attained or not (converged and attributes["is_exact_"]):
+            return  # (unconverged solves have their own warnings; a relaxation is never attained)
+        relative = max(options.tol, LOOSE_GAP)
+        if objective - lower <= relative * abs(objective) or convex - lower > relative * abs(
+            convex
+        ):
+            return  # (a program's point short of tol has its own warning: _warn_uncertified)
+        tolerance = relative * abs(objective)
+        solvers = " and ".join(sorted({solution.solver for solution in solutions}))
+        excess = relative_to(objective - convex, convex)
+        warn(
+            f"The recovered network's objective {objective:.6g} is {excess:.1e} above its "
+            f"convex program's value {convex:.6g}: {solvers}'s "
+            "point satisfies the second ReLU layer's constraints only to its accuracy, and the "
+            f"network is certified only to a duality gap of {objective - lower:.3e} "
+            f"(objective_ - lower_bound_; tolerance {tolerance:.3e}). objective_ is the "
+            f"network's. Try solver='native' or a smaller tol (it is {self.tol!r}).",
+            ConvergenceWarning,
+        )
 
     def _gates(self, formulation, patches, rng):
         """Gates of the program's patterns: every pattern, or those of random filters."""

@@ -301,7 +301,10 @@ _ATTRIBUTES = """\
         it: see :meth:`regularized_objective`. Where the program is only a relaxation
         (``is_exact_`` false), or a solve did not converge (a ConvergenceWarning; a CVXPY
         point may then lie outside the program's cones), it is the recovered network's
-        objective.
+        objective; so too for a three-layer CNN whose network misses the program's value by
+        more than ``1e-6`` of it (a CVXPY point that satisfies the second ReLU layer's
+        constraints loosely, at a large ``tol``: a ConvergenceWarning where the network is
+        then further than ``tol``, and ``1e-3``, of it from ``lower_bound_``).
 
     lower_bound_ : float
         Certified lower bound on the convex program's optimum: its value at the solution minus

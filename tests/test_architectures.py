@@ -361,6 +361,44 @@ def test_three_layer_fits_are_attained_by_their_networks(solver, rtol):
     assert reg.lower_bound_ <= value
 
 
+def _three_digits():
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(n_class=3, return_X_y=True)
+    return X[:40] / 16, y[:40]
+
+
+@pytest.mark.parametrize("solver", ["auto", "scs"])
+def test_three_layer_objective_is_the_networks_at_a_loose_tol(solver):
+    # at tol=0.5 CVXPY's points satisfy the second layer's rows loosely: the networks
+    # attained 27 % ("auto") and 71 % (SCS) above the programs' values, which objective_ was,
+    # 7 % below the optimum for SCS's
+    X, y = _three_digits()
+    clf = ConvexCNNClassifier(
+        architecture="three_layer", solver=solver, tol=0.5, beta=0.3, input_shape=(8, 8),
+        n_patterns=4, random_state=0,
+    ).fit(X, y)  # fmt: skip
+    assert clf.objective_ == pytest.approx(clf.regularized_objective(X, y), rel=1e-12)
+    assert clf.lower_bound_ <= clf.objective_
+
+
+def test_three_layer_network_missing_its_certified_program_warns(monkeypatch):
+    # (a network 1.5 times its program's value, from a solve certified to tol: forced)
+    from sklearn_convexcnn._formulations.three_layer import ThreeLayerCNN
+
+    objective = ThreeLayerCNN.objective
+    monkeypatch.setattr(ThreeLayerCNN, "objective", lambda *args: 1.5 * objective(*args))
+    X, y = _three_digits()
+    params = dict(architecture="three_layer", beta=0.3, input_shape=(8, 8), n_patterns=4)
+    with pytest.warns(ConvergenceWarning) as caught:
+        clf = ConvexCNNClassifier(solver="native", random_state=0, **params).fit(X, y)
+    (message,) = [str(w.message) for w in caught]
+    assert message.startswith("The recovered network's objective ")
+    assert "5.0e-01 above its convex program's value" in message
+    assert "Try solver='native' or a smaller tol (it is 1e-07)" in message
+    assert clf.objective_ == pytest.approx(clf.regularized_objective(X, y), rel=1e-12)
+
+
 def test_native_three_layer_fits_match_the_cvxpy_fits():
     rng = np.random.default_rng(4)
     X = rng.standard_normal((30, 6))
