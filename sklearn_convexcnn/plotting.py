@@ -11,6 +11,8 @@ import numpy as np
 from sklearn.exceptions import NotFittedError
 
 from ._base import _BaseConvexCNN
+from ._formulations.circular import CircularCNN
+from ._formulations.three_layer import ThreeLayerCNN
 
 __all__ = ["plot_filters", "plot_filter_spectra", "plot_objectives"]
 
@@ -44,9 +46,17 @@ def _fitted(estimator, attribute, needs=None):
         )
     if not hasattr(estimator, attribute):
         if needs is not None and hasattr(estimator, "network_"):  # fitted, but not so
+            # (the network's architecture: the parameter may have been set since the fit)
+            fitted = (
+                "circular"
+                if isinstance(estimator.network_, CircularCNN)
+                else "three_layer"
+                if isinstance(estimator.network_, ThreeLayerCNN)
+                else "two_layer"
+            )
             raise ValueError(
-                f"This {type(estimator).__name__} has no {attribute!r}: it is fitted with "
-                f"architecture={estimator.architecture!r}; this plot needs {needs}."
+                f"This {type(estimator).__name__} has no {attribute!r}: it was fitted with "
+                f"architecture={fitted!r}; this plot needs {needs} (refit with it)."
             )
         raise NotFittedError(  # (a ValueError)
             f"{type(estimator).__name__} has no attribute {attribute!r}: pass a fitted "
@@ -95,8 +105,9 @@ def plot_filters(estimator, *, order="norm", max_filters=None, n_cols=None, labe
     estimator : ConvexCNNClassifier or ConvexCNNRegressor
         A fitted estimator.
     order : {"norm", "fitted"}, default="norm"
-        ``"norm"`` sorts the filters by decreasing norm (the most used neurons first);
-        ``"fitted"`` keeps the order of ``filters_``.
+        ``"norm"`` sorts the filters by decreasing norm (the most used neurons first; for a
+        three-layer CNN, whose filters have unit norm, by the size of their middle-layer
+        weights ``middle_weights_``); ``"fitted"`` keeps the order of ``filters_``.
     max_filters : int, default=None
         Draw at most this many filters (all when None).
     n_cols : int, default=None
@@ -142,6 +153,8 @@ def plot_filters(estimator, *, order="norm", max_filters=None, n_cols=None, labe
     index = np.arange(len(images))
     if order == "norm":
         norms = np.sqrt(np.sum(images**2, axis=tuple(range(1, images.ndim))))
+        if hasattr(estimator, "middle_weights_"):  # (unit filters: the scale is in w1)
+            norms = norms * np.abs(estimator.middle_weights_)
         index = np.argsort(-norms, kind="stable")
     if max_filters is not None:
         index = index[:max_filters]

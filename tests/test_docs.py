@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from sklearn.base import clone
 from sklearn.datasets import load_digits
 from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import GridSearchCV
@@ -233,12 +234,31 @@ def test_spectra_of_a_two_layer_network_name_the_architecture_they_need():
     pytest.importorskip("matplotlib")
     X = np.random.default_rng(0).standard_normal((20, 8))
     reg = ConvexCNNRegressor(n_patterns=4, random_state=0).fit(X, X[:, 0])
-    with pytest.raises(
-        ValueError,
-        match=r"has no 'filter_spectra_': it is fitted with architecture='two_layer'; this "
-        r"plot needs architecture='circular'\.",
-    ):
-        sklearn_convexcnn.plotting.plot_filter_spectra(reg)
+    # the fitted architecture, not the parameter as set since (the message contradicted itself)
+    for fitted in [reg, clone(reg).fit(X, X[:, 0]).set_params(architecture="circular")]:
+        with pytest.raises(
+            ValueError,
+            match=r"has no 'filter_spectra_': it was fitted with architecture='two_layer'; "
+            r"this plot needs architecture='circular' \(refit with it\)\.",
+        ):
+            sklearn_convexcnn.plotting.plot_filter_spectra(fitted)
+
+
+def test_plot_filters_orders_three_layer_filters_by_their_middle_weights():
+    # its filters have unit norm: ordered by rounding, the largest four were residue
+    plt = pytest.importorskip("matplotlib.pyplot")
+    X, y = load_digits(n_class=3, return_X_y=True)
+    clf = ConvexCNNClassifier(
+        architecture="three_layer", input_shape=(8, 8), stride=2, n_patterns=4, beta=0.3,
+        random_state=0,
+    ).fit(X[:50] / 16, y[:50])  # fmt: skip
+    shown = []
+    fig = sklearn_convexcnn.plotting.plot_filters(
+        clf, max_filters=4, label=lambda j: (shown.append(j), str(j))[1]
+    )
+    largest = np.argsort(-np.abs(clf.middle_weights_), kind="stable")[:4]
+    np.testing.assert_array_equal(shown, largest)
+    plt.close(fig)
 
 
 def test_plot_filters_draws_one_panel_per_filter():
