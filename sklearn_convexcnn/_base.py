@@ -60,7 +60,7 @@ from ._outputs import (
     uncertified_message,
     unconverged_message,
 )
-from ._patches import check_scale, extract_patches, resolve_geometry
+from ._patches import check_rows, check_scale, extract_patches, resolve_geometry
 from ._patterns import MAX_EXACT_PATTERNS, TooManyPatterns
 from ._resources import check_patches_memory, check_program_memory, patches_bytes
 from ._solvers import CVXPY_SOLVERS
@@ -73,40 +73,6 @@ _PATCH_CHUNK_BYTES = 2**28
 # The two-layer ReLU CNNs: their programs are certified over every pattern and pruned to
 # n + 1 neurons, and certify applies to them.
 _TWO_LAYER_RELU = (PooledSumFormulation, RegionalFormulation)
-
-
-def _check_rows(X):
-    """Refuse an array of images or signals that are not flattened into rows, naming the fix
-    (scikit-learn's own error says only that a 3-D array is not 2-D)."""
-    shape = getattr(X, "shape", ())
-    if isinstance(X, list | tuple):  # nested lists
-        try:
-            shape = np.shape(X)
-        except ValueError:  # (ragged: scikit-learn's validation says so)
-            return
-    if len(shape) < 3:
-        return
-    shape = tuple(int(size) for size in shape)
-    message = (
-        f"X has shape {shape}, but the estimators take one flattened row per sample, channels last."
-    )
-    if len(shape) == 3:  # (grayscale images or multichannel signals: the shape cannot say)
-        _, a, b = shape
-        message += (
-            f" Pass X.reshape(len(X), -1) with input_shape={(a, b)} for images of {a}x{b} "
-            f"pixels, or with input_shape={(a, 1, b)} and kernel_size=(k, 1) for signals of "
-            f"length {a} with {b} channels."
-        )
-    elif len(shape) == 4:
-        _, a, b, c = shape
-        message += (
-            f" Pass X.reshape(len(X), -1) with input_shape={(a, b, c)} for {a}x{b} images "
-            f"with {c} channels; if the channels come first (N, C, H, W, as in PyTorch), "
-            f"np.moveaxis(X, 1, -1).reshape(len(X), -1) with input_shape={(b, c, a)}."
-        )
-    else:
-        message += " Images take input_shape=(H, W, C) at most: two spatial axes."
-    raise ValueError(message)
 
 
 def _summary(attributes, seconds):
@@ -750,7 +716,7 @@ class _BaseConvexCNN(BaseEstimator):
 
     def _decision(self, X):
         check_is_fitted(self)
-        _check_rows(X)
+        check_rows(X, "the estimators take")
         X = validate_data(self, X, dtype=np.float64, reset=False)
         # in chunks of samples: the patches of X take kernel_size^2 times its memory (images)
         geometry = self.geometry_
@@ -792,7 +758,7 @@ class _BaseConvexCNN(BaseEstimator):
     def _validated(self, X, y, *, reset):
         """``X`` and ``y`` through :func:`~sklearn.utils.validation.validate_data` (``reset``:
         recording the features, as ``fit`` does), after the check that names a reshape."""
-        _check_rows(X)
+        check_rows(X, "the estimators take")
         classifier = is_classifier(self)
         return validate_data(
             self,

@@ -185,3 +185,36 @@ def extract_patches(X, geometry):
     # move channels after the kernel axes so a patch flattens as (*kernel, C)
     windows = np.moveaxis(windows, 1 + len(spatial_axes), -1)
     return np.ascontiguousarray(windows).reshape(n_samples, geometry.n_patches, geometry.patch_size)
+
+
+def check_rows(X, who):
+    """Refuse an array of images or signals that are not flattened into rows, naming the fix
+    (scikit-learn's own error says only that a 3-D array is not 2-D); ``who`` says who takes
+    rows ("the estimators take")."""
+    shape = getattr(X, "shape", ())
+    if isinstance(X, list | tuple):  # nested lists
+        try:
+            shape = np.shape(X)
+        except ValueError:  # (ragged: scikit-learn's validation says so)
+            return
+    if len(shape) < 3:
+        return
+    shape = tuple(int(size) for size in shape)
+    message = f"X has shape {shape}, but {who} one flattened row per sample, channels last."
+    if len(shape) == 3:  # (grayscale images or multichannel signals: the shape cannot say)
+        _, a, b = shape
+        message += (
+            f" Pass X.reshape(len(X), -1) with input_shape={(a, b)} for images of {a}x{b} "
+            f"pixels, or with input_shape={(a, 1, b)} and kernel_size=(k, 1) for signals of "
+            f"length {a} with {b} channels."
+        )
+    elif len(shape) == 4:
+        _, a, b, c = shape
+        message += (
+            f" Pass X.reshape(len(X), -1) with input_shape={(a, b, c)} for {a}x{b} images "
+            f"with {c} channels; if the channels come first (N, C, H, W, as in PyTorch), "
+            f"np.moveaxis(X, 1, -1).reshape(len(X), -1) with input_shape={(b, c, a)}."
+        )
+    else:
+        message += " Images take input_shape=(H, W, C) at most: two spatial axes."
+    raise ValueError(message)

@@ -12,7 +12,7 @@ from ._formulations.two_layer import POOLINGS, READOUTS, make_formulation
 from ._losses import best_intercept, centred_targets
 from ._optimality import dual_point, max_pattern_price
 from ._outputs import SolveOptions, how_it_stopped, remedy
-from ._patches import check_scale, extract_patches, resolve_geometry
+from ._patches import check_rows, check_scale, extract_patches, resolve_geometry
 from ._resources import check_patches_memory, check_program_memory
 from ._solvers._native import solve_native
 from ._solvers._solution import relative_to
@@ -268,6 +268,7 @@ def convex_cnn_path(
 
 def _check_data(X, y, loss, fit_intercept):
     """``X`` and ``y`` as finite float arrays of shapes (n, d) and (n,); logistic targets +-1."""
+    check_rows(X, "convex_cnn_path takes")
     X = check_array(X, dtype=np.float64, input_name="X", estimator="convex_cnn_path")
     try:
         y = check_array(

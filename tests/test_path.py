@@ -75,6 +75,17 @@ def test_class_labels_are_refused_with_their_encoding(data):
         convex_cnn_path(X, labels, loss="logistic", **FAST)
 
 
+def test_images_not_flattened_name_the_reshape():
+    # (as the estimators do: scikit-learn's own message said only that X was 3-D)
+    X = np.random.default_rng(0).standard_normal((12, 4, 4))
+    message = (
+        r"X has shape \(12, 4, 4\), but convex_cnn_path takes one flattened row per sample, "
+        r"channels last\. Pass X.reshape\(len\(X\), -1\) with input_shape=\(4, 4\)"
+    )
+    with pytest.raises(ValueError, match=message):
+        convex_cnn_path(X, np.arange(12.0), **FAST)
+
+
 @pytest.mark.parametrize("where", ["X", "y"])
 @pytest.mark.parametrize("value, message", [(np.nan, "NaN"), (np.inf, "infinity")])
 def test_non_finite_data_is_refused_by_name(data, where, value, message):
