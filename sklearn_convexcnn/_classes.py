@@ -358,8 +358,9 @@ _ATTRIBUTES = """\
     duality_gap_ : float
         Certified duality gap of the returned point, summed over outputs: the program's value
         there minus a lower bound on the optimum from a feasible dual point (the value is
-        ``objective_`` unless ``is_exact_`` is false or the solve stopped short, where
-        ``objective_`` is the network's, above it). The native solver stops when
+        ``objective_`` unless ``is_exact_`` is false, the solve stopped short or a three-layer
+        network misses it by more than ``1e-6`` of it, where ``objective_`` is the network's,
+        above it). The native solver stops when
         it is at most ``tol * objective_``; for the CVXPY solvers it is computed after the
         solve (for circular and three-layer CNNs from the solver's own dual point, to about
         ``1e-7`` to ``1e-4`` of the objective, up to ``6e-4`` seen with the logistic loss; a

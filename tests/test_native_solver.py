@@ -36,7 +36,7 @@ from sklearn_convexcnn._optimality import (
     project_onto_cone,
 )
 from sklearn_convexcnn._patches import extract_patches, resolve_geometry
-from sklearn_convexcnn._solvers import _native, _restricted, solve_cvxpy
+from sklearn_convexcnn._solvers import SolverFailed, _native, _restricted, solve_cvxpy
 from sklearn_convexcnn._solvers._native import _price, _PriceMemory, solve_native
 from sklearn_convexcnn._solvers._solution import Solution
 
@@ -107,7 +107,7 @@ def _reference(program, y, beta, loss, fit_intercept):
                 tol=1e-9,
                 max_iter=200 if solver != "scs" else 200_000,
             )
-        except Exception:  # noqa: BLE001 - some conic solvers fail on exponential cones
+        except SolverFailed:  # (some conic solvers fail on exponential cones; bugs raise)
             continue
     pytest.fail("no CVXPY solver solved the reference program")
 
@@ -156,6 +156,41 @@ def test_native_matches_cvxpy_and_dual(seed, loss, fit_intercept):
     # certify the point to tol
     for certified in (native.duality_gap, gap):
         assert -1e-12 * native.objective <= certified <= tol * native.objective
+
+
+@pytest.mark.parametrize("loss", ["squared", "logistic"])
+def test_the_gap_of_an_unfinished_native_solve_bounds_the_dual_optimum(monkeypatch, loss):
+    # the solves above end at rounding, where a gap of 0 would pass too (a helper's mutation):
+    # one stopped early has a gap to certify, and it must reach below the dual optimum
+    monkeypatch.setattr(_native, "_GROUPS_PER_ROUND", 1)
+    patches, gates, y, formulation = _problem(1, loss, n_patterns=16)
+    program = formulation.program(patches, gates)
+    beta = _beta(program, loss, y, True, fraction=0.05)
+    native = solve_native(
+        formulation.operator(patches, gates), y, beta=beta, loss=loss, fit_intercept=True,
+        tol=1e-9, max_iter=1,
+    )  # fmt: skip
+    dual = _dual_optimum(program, loss, y, beta, True)
+    assert not native.converged
+    assert native.objective - dual > 1e-3 * abs(dual)
+    assert native.objective - native.duality_gap <= dual + 1e-8 * abs(dual)
+
+
+@pytest.mark.parametrize("loss", ["squared", "logistic"])
+def test_native_without_candidate_rows_matches_cvxpy(loss):
+    # the problems above never reach the feasibility rounds (their candidate rows hold every
+    # row the optimum needs): without candidates, the rounds must find the rows
+    patches, gates, y, formulation = _problem(0, loss)
+    program = formulation.program(patches, gates)
+    operator = formulation.operator(patches, gates, with_candidates=False)
+    beta = _beta(program, loss, y, True)
+    native = solve_native(
+        operator, y, beta=beta, loss=loss, fit_intercept=True, tol=1e-9, max_iter=200
+    )
+    assert native.converged
+    assert_groups_in_cones(program.cones, native.coef, rtol=SOLVER_RTOL)
+    reference = _reference(program, y, beta, loss, True)
+    assert native.objective == pytest.approx(reference.objective, rel=1e-6)
 
 
 def test_native_point_is_feasible_on_degenerate_binary_images():
@@ -790,7 +825,7 @@ def test_dual_objective_is_the_conjugate():
 def test_warm_start_gives_the_cold_solution():
     patches, gates, y, formulation = _problem(1, "squared", n=40)
     operator = formulation.operator(patches, gates)
-    beta = _beta(operator, "squared", y, True, fraction=0.3)
+    beta = _beta(operator, "squared", y, True, fraction=0.1)  # (a cold solve needs an iteration)
     options = dict(loss="squared", fit_intercept=True, tol=1e-10, max_iter=100)
     cold = solve_native(operator, y, beta=beta, **options)
     warm = solve_native(
@@ -803,6 +838,7 @@ def test_warm_start_gives_the_cold_solution():
     )
     again = solve_native(operator, y, beta=0.8 * beta, **options)
     assert warm.objective == pytest.approx(again.objective, rel=1e-9)
+    assert warm.n_iter < again.n_iter  # (the warm start was used: 0 against 1)
 
 
 def test_warm_start_from_the_optimum_keeps_the_rows_it_sits_on(monkeypatch):

@@ -100,6 +100,9 @@ def test_recovered_network_attains_the_convex_optimum(problem, solver):
         )
         assert value == pytest.approx(model.objective_, rel=1e-6)
         assert value == pytest.approx(dense.objective_, rel=1e-6)
+    # the optimum of another solver: a native solve that priced groups 3 % low ended 0.19 %
+    # above it, its network attaining its own objective_ (a helper's mutation)
+    assert value == pytest.approx(_fit(problem, "clarabel", True).objective_, rel=1e-6)
     assert pruned.filters_.shape[0] <= n + 1
 
 
@@ -230,7 +233,8 @@ def test_gradient_training_never_beats_the_convex_optimum(problem):
             assert mapped >= optimum * (1 - 1e-6)
     best = min(results)
     # and it is not below reach: the best restart comes within 5 % of it (+2.3 % and +0.24 %
-    # measured), so an understated optimum fails here too
+    # measured), so an optimum understated by more than that fails here too (smaller
+    # understatements: test_recovered_network_attains_the_convex_optimum, against Clarabel)
     assert best[0] <= 1.05 * optimum, (best, optimum)
     print(
         f"convex optimum {optimum:.9f}; best of {len(results)} torch restarts {best[0]:.9f} "
