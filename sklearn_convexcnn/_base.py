@@ -84,6 +84,15 @@ def _summary(attributes, seconds):
         if np.isnan(gap)
         else f"certified duality gap {gap:.1e} (relative {relative_to(gap, objective):.1e})"
     )
+    # (objective_ is the network's where it misses its program: relaxations, unfinished
+    # solves, loose three-layer points; the gap is the program's)
+    bound = objective - attributes["lower_bound_"]
+    if (
+        not np.isnan(gap)
+        and np.isfinite(bound)
+        and abs(bound - max(gap, 0.0)) > 1e-9 * abs(objective)
+    ):
+        certified += f", objective_ - lower_bound_ {bound:.1e}"
     return (
         f"fit: {width} neuron{'' if width == 1 else 's'}, objective {objective:.6g}, "
         f"{certified}, {seconds:.2f} s"
@@ -592,29 +601,29 @@ class _BaseConvexCNN(BaseEstimator):
         """A ConvergenceWarning where the network misses the value of its converged program
         (``objective_`` is then the network's: :func:`.fitted_bounds`) by more than a fit's
         tolerance allows: ``objective_ - lower_bound_`` above ``tol`` (at least ``LOOSE_GAP``,
-        as for the CVXPY points of three-layer programs, the only ones it happens to) where
-        the program's own gap is within it."""
+        as for the CVXPY points of three-layer programs, the only ones it happens to) or below
+        zero, where the program's own gap is within that tolerance."""
         convex = sum(solution.objective for solution in solutions)
         objective, lower = attributes["objective_"], attributes["lower_bound_"]
         converged = all(solution.converged for solution in solutions)
-        attained = objective <= convex + ATTAINED_TOL * abs(convex)
+        attained = abs(objective - convex) <= ATTAINED_TOL * abs(convex)
         if attained or not (converged and attributes["is_exact_"]):
             return  # (unconverged solves have their own warnings; a relaxation is never attained)
         relative = max(options.tol, LOOSE_GAP)
-        if objective - lower <= relative * abs(objective) or convex - lower > relative * abs(
-            convex
-        ):
+        if convex - lower > relative * abs(convex):
             return  # (a program's point short of tol has its own warning: _warn_uncertified)
         tolerance = relative * abs(objective)
-        solvers = " and ".join(sorted({solution.solver for solution in solutions}))
-        excess = relative_to(objective - convex, convex)
+        if 0.0 <= objective - lower <= tolerance:
+            return
+        solvers = {solution.solver for solution in solutions}
+        advice = "a smaller tol" if solvers == {"native"} else "solver='native' or a smaller tol"
         warn(
-            f"The recovered network's objective {objective:.6g} is {excess:.1e} above its "
-            f"convex program's value {convex:.6g}: {solvers}'s "
-            "point satisfies the second ReLU layer's constraints only to its accuracy, and the "
-            f"network is certified only to a duality gap of {objective - lower:.3e} "
-            f"(objective_ - lower_bound_; tolerance {tolerance:.3e}). objective_ is the "
-            f"network's. Try solver='native' or a smaller tol (it is {self.tol!r}).",
+            f"The recovered network's objective {objective:.6g} differs from its convex "
+            f"program's value {convex:.6g} by {relative_to(objective - convex, convex):.1e} of "
+            "it (a solver's point satisfies the second ReLU layer's constraints only to its "
+            f"accuracy), and objective_ - lower_bound_ is {objective - lower:.3e} (tolerance "
+            f"{tolerance:.3e}; below zero, its neurons left the program's patterns); objective_ "
+            f"is the network's. Try {advice} (tol is {self.tol!r}).",
             ConvergenceWarning,
         )
 
