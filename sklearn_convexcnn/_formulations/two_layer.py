@@ -246,7 +246,39 @@ def _exact_gates(patches, pools, mode, max_patterns):
 # Formulations
 
 
-class PooledSumFormulation:
+class _PooledFormulation:
+    """What the formulations of pooled ReLU maps share: the pools, their reduction, and gates
+    sampled as random filters of which :meth:`_unique` keeps those with new patterns.
+
+    Parameters
+    ----------
+    pools : list of ndarray of int
+        Patch indices of every pool (:func:`patch_pools`).
+    mode : {"average", "max"}
+    """
+
+    def __init__(self, pools, mode):
+        self.pooling = PatchPooling(pools, mode)
+        self.pools = self.pooling.pools
+        self.mode = mode
+
+    def sample_gates(self, patches, n_patterns, random_state):
+        """Gates of ``n_patterns`` random Gaussian filters, those that ``_unique`` keeps.
+
+        Parameters
+        ----------
+        patches : ndarray of shape (n_samples, n_patches, patch_size)
+        n_patterns : int
+        random_state : numpy.random.Generator or RandomState
+
+        Returns
+        -------
+        gates : ndarray of shape (patch_size, n_kept)
+        """
+        return self._unique(patches, random_gates(patches.shape[2], n_patterns, random_state))
+
+
+class PooledSumFormulation(_PooledFormulation):
     """Average or max pooling, global or local, pooled values summed, one output weight per
     neuron (doc/formulations.md §2, §6.1, §6.2).
 
@@ -266,26 +298,6 @@ class PooledSumFormulation:
         Patch indices of every pool (:func:`patch_pools`).
     mode : {"average", "max"}
     """
-
-    def __init__(self, pools, mode):
-        self.pooling = PatchPooling(pools, mode)
-        self.pools = self.pooling.pools
-        self.mode = mode
-
-    def sample_gates(self, patches, n_patterns, random_state):
-        """Gates of the distinct patterns of ``n_patterns`` random Gaussian filters.
-
-        Parameters
-        ----------
-        patches : ndarray of shape (n_samples, n_patches, patch_size)
-        n_patterns : int
-        random_state : numpy.random.Generator or RandomState
-
-        Returns
-        -------
-        gates : ndarray of shape (patch_size, n_unique)
-        """
-        return self._unique(patches, random_gates(patches.shape[2], n_patterns, random_state))
 
     def _unique(self, patches, gates):
         return gates[:, first_of_each(key_bytes(self.pattern_keys, patches, gates))]
@@ -374,7 +386,7 @@ class PooledSumFormulation:
         return summed_network(solutions, self.pooling)
 
 
-class RegionalFormulation:
+class RegionalFormulation(_PooledFormulation):
     """Pooling into regions, every region read out with its own weight (§6.3, §5.3).
 
     ``f(x) = sum_j sum_l w_jl pool_{k in S_l} (x_k . u_j)_+`` with
@@ -392,11 +404,6 @@ class RegionalFormulation:
     mode : {"average", "max"}
     """
 
-    def __init__(self, pools, mode):
-        self.pooling = PatchPooling(pools, mode)
-        self.pools = self.pooling.pools
-        self.mode = mode
-
     @property
     def region_sizes(self):
         """The number of patches of each region: the program has a group per pattern and
@@ -408,21 +415,6 @@ class RegionalFormulation:
         keys = functools.partial(_pattern_keys, self.mode)
         for pool in self.pools:
             yield key_bytes(keys, patches[:, pool], gates)
-
-    def sample_gates(self, patches, n_patterns, random_state):
-        """Gates of ``n_patterns`` random filters, keeping those with a pattern new to some region.
-
-        Parameters
-        ----------
-        patches : ndarray of shape (n_samples, n_patches, patch_size)
-        n_patterns : int
-        random_state : numpy.random.Generator or RandomState
-
-        Returns
-        -------
-        gates : ndarray of shape (patch_size, n_kept)
-        """
-        return self._unique(patches, random_gates(patches.shape[2], n_patterns, random_state))
 
     def pattern_keys(self, patches, gates):
         """The joint patterns of ``gates`` over all regions, one column each (a gate's groups
