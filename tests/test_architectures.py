@@ -378,7 +378,8 @@ def test_three_layer_objective_is_the_networks_at_a_loose_tol(solver, tol):
         architecture="three_layer", solver=solver, tol=tol, beta=0.3, input_shape=(8, 8),
         n_patterns=4, random_state=0,
     ).fit(X, y)  # fmt: skip
-    assert clf.objective_ == pytest.approx(clf.regularized_objective(X, y), rel=1e-12)
+    # (to ATTAINED_TOL: a point within it keeps the program's value, whichever solver version)
+    assert clf.objective_ == pytest.approx(clf.regularized_objective(X, y), rel=1e-6)
     assert clf.lower_bound_ <= clf.objective_
 
 
