@@ -310,38 +310,23 @@ def generate_patterns(
     report : GenerationReport
     """
     Y = np.asarray(Y, dtype=float).reshape(len(Y), -1)
-    n_outputs, h = Y.shape[1], patches.shape[2]
-    rows = patches.reshape(-1, h)
+    n_outputs = Y.shape[1]
     start_time = time.perf_counter()
-
-    # warm-start augmentation
-    keys = _pattern_keys(formulation, patches, gates)
-    known = set(keys)
-    seeds = []
-    if n_seed_patches:
-        # (a blank patch is no direction: its gate would have the all-ones pattern on any data)
-        nonzero = np.flatnonzero(np.any(rows, axis=1))
-        picked = rng.choice(nonzero, size=min(n_seed_patches, len(nonzero)), replace=False)
-        seeds.append(_interior(rows[picked], rng, 1e-3))
-    if seed_steps:
-        for output in range(n_outputs):
-            seeds.append(
-                gradient_seeds(
-                    formulation,
-                    patches,
-                    Y[:, output],
-                    beta=beta,
-                    loss=loss,
-                    fit_intercept=fit_intercept,
-                    width=seed_width,
-                    n_steps=seed_steps,
-                    rng=rng,
-                )
-            )
-    n_seeds = 0
-    if seeds:
-        gates, n_seeds = _add_new(formulation, patches, gates, np.vstack(seeds).T, known)
-
+    known = set(_pattern_keys(formulation, patches, gates))
+    gates, n_seeds = _seeded(
+        formulation,
+        patches,
+        Y,
+        gates,
+        known,
+        beta=beta,
+        loss=loss,
+        fit_intercept=fit_intercept,
+        rng=rng,
+        seed_steps=seed_steps,
+        seed_width=seed_width,
+        n_seed_patches=n_seed_patches,
+    )
     if isinstance(candidate_gates, str):
         candidate_gates = _enumerate(formulation, patches)
     exhaustive = candidate_gates is not None
@@ -354,17 +339,11 @@ def generate_patterns(
 
     n_generated, n_rounds = 0, 0
     while True:
-        # dual vectors of the restricted optima, and the check
+        # the check at the restricted optimum, and the best violators of each output
         vs = [
-            dual_point(
-                loss,
-                fit_values(program, solutions[o].coef, solutions[o].intercept),
-                Y[:, o],
-                fit_intercept,
-            )
-            for o in range(n_outputs)
+            dual_point(loss, fit_values(program, s.coef, s.intercept), Y[:, o], fit_intercept)
+            for o, s in enumerate(solutions)
         ]
-        # the check, and the candidates of the next round: the best violators of each output
         if exhaustive:
             values, new_gates = _priced_violators(
                 all_operator, candidate_gates, vs, beta, limit=4 * per_round
@@ -392,38 +371,23 @@ def generate_patterns(
             stop_reason = "max_rounds"
             break
         before = gates.shape[1]
-        for candidates in new_gates:
-            room = budget - n_generated - (gates.shape[1] - before)
-            if room <= 0:
-                break
-            gates, _ = _add_new(
-                formulation, patches, gates, candidates.T, known, limit=min(per_round, room)
-            )
+        gates = _with_violators(
+            formulation, patches, gates, new_gates, known, per_round, budget - n_generated
+        )
         added = gates.shape[1] - before
         if added == 0:
             stop_reason = "no new pattern"
             break
         n_generated += added
-        kept = np.arange(before)
-        if drop_inactive:
-            # zero groups leave the optimum feasible: dropping them keeps the objective
-            used = np.zeros(before, dtype=bool)
-            for solution in solutions:
-                used |= np.linalg.norm(solution.coef, axis=2).max(axis=0) > 0
-            kept = np.flatnonzero(used)
+        kept = _used_groups(solutions, before) if drop_inactive else np.arange(before)
+        if drop_inactive:  # (zero groups leave the optimum feasible: the objective is kept)
             gates = np.hstack([gates[:, kept], gates[:, before:]])
             known = set(_pattern_keys(formulation, patches, gates))
         program = program_of(patches, gates)
-        for output in range(n_outputs):
-            coef = np.zeros((2, gates.shape[1], h))
-            coef[:, : len(kept)] = solutions[output].coef[:, kept]
-            solutions[output] = solve(
-                program,
-                Y[:, output],
-                output=output,
-                coef_init=coef,
-                intercept_init=solutions[output].intercept,
-            )
+        solutions = [
+            _resolved(solve, program, gates.shape[1], Y[:, output], output, solution, kept)
+            for output, solution in enumerate(solutions)
+        ]
         objectives.append(sum(s.objective for s in solutions))
 
     lower_bound = None
@@ -446,6 +410,81 @@ def generate_patterns(
         stop_reason=stop_reason,
     )
     return gates, solutions, report
+
+
+def _seeded(
+    formulation,
+    patches,
+    Y,
+    gates,
+    known,
+    *,
+    beta,
+    loss,
+    fit_intercept,
+    rng,
+    seed_steps,
+    seed_width,
+    n_seed_patches,
+):
+    """Warm-start augmentation: ``gates`` with the new patterns of ``n_seed_patches`` data
+    patches and of a ``seed_steps``-step gradient run per output (their keys added to
+    ``known``), and how many were added."""
+    rows = patches.reshape(-1, patches.shape[2])
+    seeds = []
+    if n_seed_patches:
+        # (a blank patch is no direction: its gate would have the all-ones pattern on any data)
+        nonzero = np.flatnonzero(np.any(rows, axis=1))
+        picked = rng.choice(nonzero, size=min(n_seed_patches, len(nonzero)), replace=False)
+        seeds.append(_interior(rows[picked], rng, 1e-3))
+    if seed_steps:
+        seeds.extend(
+            gradient_seeds(
+                formulation,
+                patches,
+                y,
+                beta=beta,
+                loss=loss,
+                fit_intercept=fit_intercept,
+                width=seed_width,
+                n_steps=seed_steps,
+                rng=rng,
+            )
+            for y in Y.T
+        )
+    if not seeds:
+        return gates, 0
+    return _add_new(formulation, patches, gates, np.vstack(seeds).T, known)
+
+
+def _with_violators(formulation, patches, gates, violators, known, per_round, room):
+    """``gates`` with the new patterns among each output's ``violators`` (at most
+    ``per_round`` an output, ``room`` in all), in the outputs' order."""
+    before = gates.shape[1]
+    for candidates in violators:
+        left = room - (gates.shape[1] - before)
+        if left <= 0:
+            break
+        gates, _ = _add_new(
+            formulation, patches, gates, candidates.T, known, limit=min(per_round, left)
+        )
+    return gates
+
+
+def _used_groups(solutions, n_patterns):
+    """The patterns among the first ``n_patterns`` whose groups are nonzero in a solution."""
+    used = np.zeros(n_patterns, dtype=bool)
+    for solution in solutions:
+        used |= np.linalg.norm(solution.coef, axis=2).max(axis=0) > 0
+    return np.flatnonzero(used)
+
+
+def _resolved(solve, program, n_patterns, y, output, solution, kept):
+    """``solve`` of ``program``, over ``n_patterns`` patterns, warm started from
+    ``solution``: its patterns ``kept`` are the program's first ones, the rest start at 0."""
+    coef = np.zeros((2, n_patterns, solution.coef.shape[2]))
+    coef[:, : len(kept)] = solution.coef[:, kept]
+    return solve(program, y, output=output, coef_init=coef, intercept_init=solution.intercept)
 
 
 def _priced_violators(operator, candidate_gates, vs, beta, limit):
