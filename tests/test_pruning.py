@@ -86,6 +86,24 @@ def test_prune_keeps_fit_and_regularizer_with_at_most_n_plus_1_groups(seed, matr
         )
 
 
+@pytest.mark.parametrize("scale", [1e-13, 1e13])
+def test_pruning_does_not_depend_on_the_units_of_the_data(scale):
+    # patches scaled by s and groups by 1/s have the same fits and the regulariser over s:
+    # pruning keeps both at any s (fits of 1e-13 next to the regulariser's row of ones
+    # looked dependent: all groups but one went, the fit with them)
+    formulation, patches, program, solution, y, beta = _dense_solution(0)
+    scaled_program = formulation.program(scale * patches, enumerate_gates(patches))
+    pruned = prune_groups(scaled_program, solution.coef / scale)
+    assert np.any(pruned, axis=2).sum() <= len(y) + 1
+    reference = clean_groups(program, solution.coef)
+    np.testing.assert_allclose(
+        scaled_program.fit_values(pruned), program.fit_values(reference), rtol=0, atol=1e-9
+    )
+    assert scaled_program.regularizer(pruned) * scale == pytest.approx(
+        program.regularizer(reference), rel=1e-10
+    )
+
+
 def test_groups_outside_their_cone_are_repaired_before_pruning():
     _, _, program, solution, _, _ = _dense_solution(2)
     coef = solution.coef.copy()

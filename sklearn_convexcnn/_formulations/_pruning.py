@@ -161,7 +161,11 @@ def prune_groups(program, coef, *, rtol=RESIDUE, cone_tol=1e-12, null_tol=1e-12)
     pieces = operator.pieces(pattern_index)  # (m, n, h)
     signs = np.where(sign_index == 0, 1.0, -1.0)
     fits = signs[:, None] * np.einsum("mnh,mh->mn", pieces, directions)  # a_j
-    system = np.vstack([fits.T, np.ones(len(lam))])  # (n + 1, m)
+    # the fits scaled to the regulariser's row of ones: the null space is the same, and
+    # null_tol then compares like with like (fits of 1e-12, inputs of that size, fell below
+    # it next to the ones: every group but one looked dependent and was dropped)
+    fit_size = float(np.linalg.norm(fits, axis=1).max()) or 1.0
+    system = np.vstack([fits.T / fit_size, np.ones(len(lam))])  # (n + 1, m)
     start = lam.copy()
     active = np.ones(len(lam), dtype=bool)
     while active.any():
@@ -183,10 +187,13 @@ def prune_groups(program, coef, *, rtol=RESIDUE, cone_tol=1e-12, null_tol=1e-12)
         lam[columns[positive][np.argmin(ratios)]] = 0.0
         lam = np.maximum(lam, 0.0)
         active = lam > 0.0
-    # the moves keep fit and regulariser up to rounding; check, as pruning must never cost
-    scale = np.abs(fits).sum(axis=1) @ start + start.sum()
-    change = np.abs(system @ (lam - start)).max()
-    if not change <= 1e-9 * scale:
+    # the moves keep fit and regulariser up to rounding; check each against its own size,
+    # as pruning must never cost
+    fit_change = np.abs(fits.T @ (lam - start)).max()
+    if not (
+        fit_change <= 1e-9 * (np.abs(fits).T @ start).max()
+        and abs(lam.sum() - start.sum()) <= 1e-9 * start.sum()
+    ):
         return dropped
     return assemble(lam)
 
