@@ -24,8 +24,9 @@ _PARAMETERS = """\
         ``1.0``, doc/pooling_digits.rst); tune it with
         :class:`~sklearn.model_selection.GridSearchCV`. From a data-dependent value on
         (``beta_max``, the first ``beta`` of :func:`convex_cnn_path`'s default path) the optimum
-        has no neurons: ``filters_`` is empty and the model predicts a constant (the mean
-        target, or the majority class), as Lasso does above its largest useful ``alpha``;
+        has no neurons: ``filters_`` is empty and the model predicts a constant (with
+        ``fit_intercept=True`` the mean target, or the majority class; without, 0, or
+        ``classes_[0]``), as Lasso does above its largest useful ``alpha``;
         ``verbose=1`` says so.
 
     kernel_size : int or tuple of int, default=3

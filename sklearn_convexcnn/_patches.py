@@ -89,7 +89,14 @@ def invalid_entries(value):
     return [v for v in entries if isinstance(v, bool) or not isinstance(v, Integral) or v < 1]
 
 
-def _as_tuple(value, ndim, name):
+# where a tuple has more entries than a signal's one dimension: the likely fix
+SIGNALS_HINT = (
+    " (with input_shape=None each row of X is a 1-D signal: for images, set "
+    "input_shape=(H, W) or (H, W, C))"
+)
+
+
+def _as_tuple(value, ndim, name, hint=""):
     if invalid := invalid_entries(value):
         raise ValueError(
             f"{name}={value!r} is not valid: {invalid[0]!r} is not a positive integer; pass a "
@@ -100,7 +107,8 @@ def _as_tuple(value, ndim, name):
     if len(value) != ndim:
         raise ValueError(
             f"{name}={value!r} has {len(value)} entries but the input has {ndim} spatial "
-            f"dimension(s); pass an int or a tuple of length {ndim}."
+            f"dimension(s){hint if len(value) > ndim else ''}; pass an int or a tuple of "
+            f"length {ndim}."
         )
     return tuple(int(v) for v in value)
 
@@ -128,6 +136,7 @@ def resolve_geometry(input_shape, kernel_size, stride, n_features):
         (``numbers.Integral``, bools excluded), if ``input_shape`` does not multiply out to
         ``n_features``, or if the kernel does not fit.
     """
+    hint = SIGNALS_HINT if input_shape is None else ""
     if input_shape is None:
         input_shape = (n_features,)
     valid_shapes = "use None, (L,), (H, W) or (H, W, C) with positive integer entries."
@@ -149,8 +158,8 @@ def resolve_geometry(input_shape, kernel_size, stride, n_features):
     else:
         spatial_shape, n_channels = input_shape, 1
     ndim = len(spatial_shape)
-    kernel = _as_tuple(kernel_size, ndim, "kernel_size")
-    step = _as_tuple(stride, ndim, "stride")
+    kernel = _as_tuple(kernel_size, ndim, "kernel_size", hint)
+    step = _as_tuple(stride, ndim, "stride", hint)
     if any(k > s for k, s in zip(kernel, spatial_shape, strict=True)):
         raise ValueError(
             f"kernel_size={kernel_size!r} does not fit in inputs of spatial shape "

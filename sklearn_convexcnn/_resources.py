@@ -193,7 +193,7 @@ def check_patches_memory(
     """MemoryError, naming the fix, when the patches of ``X`` would not fit in memory."""
     check_memory(
         patches_bytes(n_samples, n_patches, patch_size),
-        f"The patches of X ({n_samples} samples x {n_patches} patches of size {patch_size})",
+        f"Cutting X into patches ({n_samples} samples x {n_patches} patches of size {patch_size})",
         remedies,
     )
 

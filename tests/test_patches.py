@@ -65,6 +65,22 @@ def test_geometry_errors(input_shape, kernel_size, stride, match):
         resolve_geometry(input_shape, kernel_size, stride, n_features)
 
 
+SIGNALS = r" \(with input_shape=None each row of X is a 1-D signal: for images, set input_shape"
+
+
+@pytest.mark.parametrize(
+    "kernel_size, stride, match",
+    [
+        ((3, 3), 1, r"kernel_size=\(3, 3\) has 2 entries but the input has 1 spatial dimension"),
+        (3, (2, 2), r"stride=\(2, 2\) has 2 entries but the input has 1 spatial dimension"),
+    ],
+)
+def test_an_image_geometry_on_signals_names_input_shape(kernel_size, stride, match):
+    # a student's images without input_shape: the fix is input_shape, not a shorter tuple
+    with pytest.raises(ValueError, match=match + r"\(s\)" + SIGNALS):
+        resolve_geometry(None, kernel_size, stride, 64)
+
+
 SHAPES = r"use None, \(L,\), \(H, W\) or \(H, W, C\) with positive integer entries\."
 
 

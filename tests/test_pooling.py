@@ -366,6 +366,18 @@ def test_pool_size_mismatch_is_a_clear_error():
         reg.fit(X, X[:, 0])
 
 
+def test_a_tuple_pool_size_on_signals_names_input_shape():
+    # images passed without input_shape are 1-D signals: the fix is input_shape, not pool_size
+    X = np.random.default_rng(0).standard_normal((10, 16))
+    reg = ConvexCNNRegressor(kernel_size=2, pool_size=(2, 2))
+    with pytest.raises(
+        ValueError,
+        match=r"patch grid of shape \(15,\) \(with input_shape=None "
+        r"each row of X is a 1-D signal: for images, set input_shape=\(H, W\)",
+    ):
+        reg.fit(X, X[:, 0])
+
+
 @pytest.mark.parametrize(
     "pool_size, bad", [((None, 2), "None"), (("a", 2), "'a'"), ((2, 0), "0"), ((2.0, 2), "2.0")]
 )

@@ -197,7 +197,7 @@ def _signals(n_samples, length, seed=0):
 
 def test_the_patches_of_x_are_checked_before_they_are_cut(two_mib):
     X, y = _signals(3000, 200)  # 4.8 MB, its patches of size 3 take 14 MB
-    with pytest.raises(MemoryError, match=r"The patches of X \(3000 samples x 198 patches"):
+    with pytest.raises(MemoryError, match=r"Cutting X into patches \(3000 samples x 198 patches"):
         ConvexCNNRegressor(n_patterns=2).fit(X, y)
 
 

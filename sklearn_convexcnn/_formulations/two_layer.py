@@ -37,7 +37,7 @@ import functools
 import numpy as np
 
 from .._network import RegionalCNN
-from .._patches import invalid_entries
+from .._patches import SIGNALS_HINT, invalid_entries
 from .._patterns import (
     MAX_EXACT_PATTERNS,
     arrangement_gates,
@@ -92,8 +92,9 @@ def patch_pools(grid_shape, pool_size):
     size = tuple(pool_size) if np.iterable(pool_size) else (pool_size,) * len(grid_shape)
     if len(size) != len(grid_shape):
         raise ValueError(
-            f"pool_size={pool_size!r} does not match the patch grid of shape {tuple(grid_shape)}:"
-            f" pass a positive int or a tuple of {len(grid_shape)} positive int(s)."
+            f"pool_size={pool_size!r} does not match the patch grid of shape {tuple(grid_shape)}"
+            + (SIGNALS_HINT if len(grid_shape) == 1 else "")
+            + f": pass a positive int or a tuple of {len(grid_shape)} positive int(s)."
         )
     starts = [range(0, n, s) for n, s in zip(grid_shape, size, strict=True)]
     pools = []

@@ -695,7 +695,8 @@ def _print_iteration(n_iter, primal, gap, target, work, start_time):
             else f", gap {gap:.2e} (relative {relative_to(gap, primal):.1e}, "
             f"target {relative_to(target, primal):.1e}), "
         )
-        + f"{len(work)} groups, {sum(len(r) for r in work.rows)} rows, "
+        + f"{len(work)} group{'' if len(work) == 1 else 's'}, "
+        + f"{sum(len(r) for r in work.rows)} rows, "
         f"{time.perf_counter() - start_time:.2f} s",
         flush=True,
     )
