@@ -625,7 +625,11 @@ class ConvexCNNClassifier(ClassifierMixin, _BaseConvexCNN):
         Returns
         -------
         proba : ndarray of shape (n_samples, n_classes)
-            Probabilities in the order of ``classes_``; each row sums to 1.
+            Probabilities in the order of ``classes_``; each row sums to 1. Classes whose
+            scores all exceed about 37 (far from the training data) share their probability
+            equally, as their one-vs-rest probabilities round to 1: :meth:`predict` compares
+            the scores themselves, so that there the most probable class can differ from the
+            predicted one.
         """
         scores = self.decision_function(X)
         if scores.ndim == 1:
