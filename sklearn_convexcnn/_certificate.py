@@ -44,7 +44,8 @@ class Certificate:
         ``gap / max(|objective|, tiny)``.
     exact : bool
         Whether every activation pattern of the data was enumerated and checked, which makes
-        ``lower_bound`` a bound on the global optimum of the non-convex problem.
+        ``lower_bound`` a bound on the global optimum of the non-convex problem (patches below
+        ``1e-12`` of the largest in norm count as zero: :func:`~._patterns.enumerate_gates`).
     n_patterns_checked : int
         Number of distinct patterns whose dual constraint was evaluated.
     dual_constraint : float

@@ -124,7 +124,9 @@ _PARAMETERS = """\
         objective can rise from 8 to 16 patterns). ``"exact"`` enumerates every joint
         pattern of a filter, the cells of the arrangement of the ``n * K`` patch hyperplanes in
         ``R^patch_size`` (doc/formulations.md §3), which makes the fit the global optimum of the
-        non-convex problem itself. Their number grows like ``(n * K) ** patch_size``: exact
+        non-convex problem itself (patches below ``1e-12`` of the largest in norm count as zero:
+        the patterns they alone tell apart differ by at most that much in a neuron's
+        output). Their number grows like ``(n * K) ** patch_size``: exact
         enumeration is refused with a ValueError when Cover's bound
         ``2 * sum_{l < r} C(N - 1, l)`` (``N`` distinct patch hyperplanes of rank ``r``)
         exceeds 100,000, or where patches are nearly parallel without being parallel (an

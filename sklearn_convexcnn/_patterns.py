@@ -111,7 +111,7 @@ def unique_gates(patches, gates):
 def sample_gates(patches, n_patterns, random_state):
     """Gates of the patterns of ``n_patterns`` random Gaussian filters, de-duplicated.
 
-    This is the sampled program of doc/formulations.md §2.5: a restriction of the exact one, so its
+    This is the sampled program of doc/formulations.md §3: a restriction of the exact one, so its
     optimum is an upper bound on the global optimum and always a realisable network.
 
     Parameters
@@ -148,7 +148,7 @@ class TooManyPatterns(ValueError):
 #: patterns already has ``2 * P * n * K`` cone rows; beyond it, sample the patterns.
 MAX_EXACT_PATTERNS = 100_000
 
-_ZERO_ROW = 1e-12  # rows below this times the largest norm are zero: 1[0 >= 0] = 1 always
+_ZERO_ROW = 1e-12  # rows below this times the largest norm count as zero (enumerate_gates)
 # Unit normals closer than this (up to sign) are the same hyperplane: the ray where two nearer
 # ones meet, their cross product, is only exact to about eps / angle, and the sweep around it
 # found no hyperplane through it (signals of 100 + 1e-5 * noise: an IndexError).
@@ -503,7 +503,11 @@ def enumerate_gates(patches, max_patterns=MAX_EXACT_PATTERNS):
     Cover bound ``2 * sum_{l < r} C(N - 1, l)`` with ``N <= n * K`` distinct hyperplanes and
     ``r`` the rank of the stacked matrix, with equality for data in general position.
 
-    Rows that are multiples of each other count as one hyperplane. Rows whose directions are
+    Rows that are multiples of each other count as one hyperplane, and rows below ``1e-12``
+    times the largest row's norm as zero rows (no hyperplane): a filter's output on them is at
+    most ``1e-12`` of its largest, and rounding leaves such residues where zero was meant (a
+    constant feature minus its computed mean), which would otherwise multiply the patterns.
+    The patterns that differ only on them are not told apart. Rows whose directions are
     closer than ``1e-7`` (largest difference of the unit normals, up to sign) without being
     parallel are refused: the cells between them are slivers that float64 cannot sweep
     reliably (on signals of ``100 + 1e-5 * noise`` it raised an IndexError), and left out

@@ -78,7 +78,7 @@ def _check_positive_int(value, name, none_means):
 
 
 def _filter_images(estimator):
-    """Filters as images of shape (n_neurons, *kernel_size) plus a per-neuron label."""
+    """Filters as images of shape (n_neurons, *kernel_size), channels side by side."""
     filters = _fitted(estimator, "filters_")
     geometry = _fitted(estimator, "geometry_")
     kernel, channels = tuple(geometry.kernel_size), geometry.n_channels
