@@ -302,7 +302,12 @@ class _BaseConvexCNN(BaseEstimator):
         """
         start = time.perf_counter()
         geometry = self._geometry(X)
-        check_patches_memory(X.shape[0], geometry.n_patches, geometry.patch_size)
+        check_patches_memory(
+            X.shape[0],
+            geometry.n_patches,
+            geometry.patch_size,
+            *(["Use shorter signals or fewer samples."] if self.architecture == "circular" else []),
+        )
         patches = extract_patches(X, geometry)
         rng = check_random_state(self.random_state)
         formulation = self._formulation(geometry)
@@ -335,7 +340,12 @@ class _BaseConvexCNN(BaseEstimator):
             program = build(patches, gates)
             finishing = self._finishing(formulation, patches, gates)
             solutions = self._solve_outputs(
-                program, Y, DenseProgram(formulation, patches, gates), warm, finishing, options
+                program,
+                Y,
+                DenseProgram(formulation, patches, gates, exact=self.n_patterns == "exact"),
+                warm,
+                finishing,
+                options,
             )
             generated = generation_attributes(None)
         # (of the finished points: finishing certifies some that their solver left inaccurate)

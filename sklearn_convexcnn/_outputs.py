@@ -28,7 +28,7 @@ from ._certificate import solution_with_gap
 from ._formulations._pruning import clean_solution, prune_solution
 from ._formulations.three_layer import ThreeLayerProgram, clean_three_layer
 from ._losses import best_intercept, centred_targets, loss_value
-from ._resources import check_memory, dense_program_bytes
+from ._resources import check_program_memory
 from ._solvers._cvxpy import CVXPY_SOLVERS, solve_program
 from ._solvers._native import solve_native
 from ._solvers._solution import (
@@ -93,20 +93,20 @@ class DenseProgram:
     and the program fits in memory. A class, not a closure, so that it travels to workers.
     """
 
-    def __init__(self, formulation, patches, gates):
+    def __init__(self, formulation, patches, gates, exact=False):
         self.formulation, self.patches, self.gates = formulation, patches, gates
+        self.exact = exact  # (whether the gates are n_patterns="exact"'s, for the remedy)
         self._program = None
 
     def __call__(self):
         if self._program is None:
-            check_memory(
-                dense_program_bytes(
-                    *self.patches.shape,
-                    self.gates.shape[1],
-                    getattr(self.formulation, "region_sizes", None),
-                ),
-                "The dense convex program",
-                "Use fewer n_patterns.",
+            check_program_memory(
+                *self.patches.shape,
+                self.gates.shape[1],
+                kind="dense",
+                solver="auto",
+                exact=self.exact,
+                regions=getattr(self.formulation, "region_sizes", None),
             )
             self._program = self.formulation.program(self.patches, self.gates)
         return self._program

@@ -283,8 +283,10 @@ def check_program_memory(
     elif kind == "dense":
         required = dense_program_bytes(*sizes, regions)
         remedies.insert(1, "solver='native' (matrix-free) where the architecture supports it")
-    else:
+    elif kind == "operator":
         required = operator_bytes(*sizes, regions)
+    else:
+        raise ValueError(f"unknown kind={kind!r} of program")
     groups = ""
     if regions:
         groups = (
@@ -309,6 +311,9 @@ def check_program_memory(
 
 
 def _gigabytes(n_bytes):
+    """``n_bytes`` in GiB, or in MiB below one GiB (where 0.1 GiB steps say too little)."""
+    if n_bytes < 2**30:
+        return f"{n_bytes / 2**20:.1f} MiB"
     return f"{n_bytes / 2**30:.1f} GiB"
 
 

@@ -6,8 +6,11 @@ import numpy as np
 import pytest
 
 from sklearn_convexcnn import ConvexCNNRegressor
+from sklearn_convexcnn._formulations.two_layer import make_formulation
+from sklearn_convexcnn._outputs import DenseProgram
 from sklearn_convexcnn._resources import (
     check_memory,
+    check_program_memory,
     dense_program_bytes,
     operator_bytes,
     program_groups,
@@ -27,6 +30,14 @@ def test_check_memory_message_names_sizes_and_remedies():
     with pytest.raises(MemoryError, match=r"The thing needs about 2.0 GiB .* only 1.0 GiB .* Fix"):
         check_memory(2 * 2**30, "The thing", "Fix it.", available=2**30)
     check_memory(2**30, "The thing", "Fix it.", available=2 * 2**30)  # fits: no error
+    # below a GiB in MiB (a review: "needs about 0.0 GiB but only 0.0 GiB is available")
+    with pytest.raises(MemoryError, match=r"needs about 40.0 MiB .* only 30.0 MiB is available"):
+        check_memory(40 * 2**20, "The thing", "Fix it.", available=30 * 2**20)
+
+
+def test_an_unknown_kind_of_program_is_an_error_not_an_estimate():
+    with pytest.raises(ValueError, match=r"unknown kind='dense_oprator'"):
+        check_program_memory(200, 36, 9, 64, kind="dense_oprator", solver="auto")
 
 
 def _assert_refused_before_allocating(n_patterns, solver, match):
@@ -201,12 +212,31 @@ def test_the_patches_of_x_are_checked_before_they_are_cut(two_mib):
         ConvexCNNRegressor(n_patterns=2).fit(X, y)
 
 
+def test_the_patches_of_circular_rows_name_the_fixes_that_apply(two_mib):
+    # (circular CNNs ignore kernel_size and stride, which the two-layer remedy names)
+    X, y = _signals(3000, 200)
+    with pytest.raises(MemoryError, match=r"patches of size 200\) .*Use shorter signals or fewer"):
+        ConvexCNNRegressor(architecture="circular", n_patterns=2).fit(X, y)
+
+
+@pytest.mark.parametrize("exact", [False, True])
+def test_the_dense_fallback_program_is_refused_with_its_sizes_and_fix(two_mib, exact):
+    # solver="auto"'s CVXPY fallback (logged, not raised): it said "The dense convex program
+    # needs ... Use fewer n_patterns." without sizes, also for n_patterns="exact"
+    patches = np.zeros((500, 36, 9))
+    formulation = make_formulation("average", None, "sum", (6, 6))
+    fallback = DenseProgram(formulation, patches, np.zeros((9, 64)), exact=exact)
+    remedy = "Sample the patterns .*instead of n_patterns='exact'" if exact else "Use fewer n_p"
+    with pytest.raises(MemoryError, match=r"500 samples x 36 patches of size 9 .*" + remedy):
+        fallback()
+
+
 def test_circular_programs_count_their_spectral_blocks(two_mib):
     # (d + 2) d nonzeros per group and sign: 20 signals of length 200 with 8 patterns take
     # 0.2 GiB through CVXPY, where the two-layer estimate said 21 MiB
     X, y = _signals(20, 200)
     reg = ConvexCNNRegressor(architecture="circular", n_patterns=8)
-    with pytest.raises(MemoryError, match=r"0\.2 GiB .* shorter signals"):
+    with pytest.raises(MemoryError, match=r"224\.1 MiB .* shorter signals"):
         reg.fit(X, y)
     assert not hasattr(reg, "network_")
 
