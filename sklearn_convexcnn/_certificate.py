@@ -28,7 +28,11 @@ from ._patterns import key_bytes
 class Certificate:
     """Result of :meth:`ConvexCNNRegressor.certify` / :meth:`ConvexCNNClassifier.certify`.
 
-    Attributes
+    A record of how far a fitted network is from the optimum of its convex program, and,
+    when ``exact``, from the global optimum of the non-convex training problem (Ergen &
+    Pilanci, 2021). The fields are its parameters and attributes; ``certify`` builds it.
+
+    Parameters
     ----------
     objective : float
         Regularised training objective of the fitted network on the given data, with real
@@ -57,6 +61,28 @@ class Certificate:
         The regularisation strength of the fit.
     tol : float
         Relative gap below which :attr:`is_optimal` holds.
+
+    Attributes
+    ----------
+    is_optimal : bool
+        Whether the patterns were enumerated and ``relative_gap <= tol``.
+
+    References
+    ----------
+    T. Ergen and M. Pilanci, "Implicit Convex Regularizers of CNN Architectures: Convex
+    Optimization of Two- and Three-Layer Networks in Polynomial Time", ICLR 2021.
+    https://arxiv.org/abs/2006.14798
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_convexcnn import ConvexCNNRegressor
+    >>> rng = np.random.default_rng(0)
+    >>> X, y = rng.standard_normal((12, 4)), rng.standard_normal(12)
+    >>> reg = ConvexCNNRegressor(beta=0.1, kernel_size=2, n_patterns="exact").fit(X, y)
+    >>> certificate = reg.certify(X, y)
+    >>> certificate.exact, certificate.is_optimal
+    (True, True)
     """
 
     objective: float
@@ -71,8 +97,10 @@ class Certificate:
 
     @property
     def is_optimal(self):
-        """True when the patterns were enumerated and ``relative_gap <= tol``: the network is
-        a global optimum of the non-convex training problem up to ``tol``."""
+        """Whether the network is a global optimum of the non-convex problem up to ``tol``.
+
+        True when the patterns were enumerated (``exact``) and ``relative_gap <= tol``.
+        """
         return bool(self.exact and self.relative_gap <= self.tol)
 
 
