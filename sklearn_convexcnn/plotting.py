@@ -289,8 +289,9 @@ def plot_objectives(objectives, optimum, *, ax=None, labels=None, optimum_label=
     ImportError
         If matplotlib is not installed; the message names the extra to install.
     ValueError
-        If ``objectives`` is empty, mixes single runs and groups, ``labels`` does not name
-        every group, or ``optimum`` is not a number.
+        If ``objectives`` is empty, has an empty group or an entry that is not a number,
+        mixes single runs and groups, ``labels`` does not name every group, or ``optimum`` is
+        not a number.
 
     Examples
     --------
@@ -313,7 +314,16 @@ def plot_objectives(objectives, optimum, *, ax=None, labels=None, optimum_label=
             "objectives mixes single runs and groups of runs: pass one array of objectives, "
             "or a list with one array of objectives per group."
         )
-    groups = [np.asarray(group, dtype=float).ravel() for group in groups]
+    try:
+        groups = [np.asarray(group, dtype=float).ravel() for group in groups]
+    except (TypeError, ValueError) as exc:
+        raise ValueError(
+            f"objectives must hold numbers, the runs' final objectives; got {objectives!r} ({exc})."
+        ) from None
+    if not all(map(len, groups)):
+        raise ValueError(
+            "objectives has a group without runs: pass at least one objective per group."
+        )
     if (
         isinstance(optimum, bool)
         or np.ndim(optimum) != 0

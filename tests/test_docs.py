@@ -321,6 +321,12 @@ def test_plot_objectives_takes_groups_of_different_sizes():
         assert [len(c.get_offsets()) for c in scalar.collections] == [1]
     with pytest.raises(ValueError, match="objectives mixes single runs and groups of runs"):
         sklearn_convexcnn.plotting.plot_objectives([1.0, [2.0, 3.0]], 0.5)
+    # (a review: NumPy's "could not convert string to float", and an empty group drawn)
+    for objectives in ("abc", [1.3, "x"]):
+        with pytest.raises(ValueError, match=r"objectives must hold numbers, .* got "):
+            sklearn_convexcnn.plotting.plot_objectives(objectives, 0.5)
+    with pytest.raises(ValueError, match="objectives has a group without runs"):
+        sklearn_convexcnn.plotting.plot_objectives([[1.0], []], 0.5)
     # the optimum is one number (a review: "x" was drawn, [1, 2] failed on its truth value)
     for optimum in ("x", [1.0, 2.0], True):
         with pytest.raises(ValueError, match=r"optimum must be a number, .* got optimum="):
