@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._formulations._operator import as_operator, fit_values
-from ._optimality import dual_point, pattern_prices, scaled_dual_objective
+from ._optimality import dual_bound
 from ._patterns import key_bytes
 
 
@@ -312,9 +312,7 @@ def _best_dual(operator, fits, y, *, beta, loss, fit_intercept):
     of ``operator``; returns it and its vector's largest price."""
     best, best_top = -np.inf, np.inf
     for fit in fits:
-        v = dual_point(loss, fit, y, fit_intercept)
-        top = float(pattern_prices(operator, v, beta=beta).max(initial=0.0))
-        value = scaled_dual_objective(loss, v, y, fit_intercept, beta=beta, top=top)
+        value, top = dual_bound(operator, loss, fit, y, beta=beta, fit_intercept=fit_intercept)
         if value > best:
             best, best_top = value, top
     return best, best_top

@@ -537,9 +537,13 @@ def duality_gap(program, loss, f, y, *, beta, primal, fit_intercept, tol=1e-10):
     dual : float
         The dual lower bound.
     """
-    v = dual_point(loss, f, y, fit_intercept)
-    prices = pattern_prices(program, v, beta=beta, tol=tol)
-    dual = scaled_dual_objective(
-        loss, v, y, fit_intercept, beta=beta, top=float(prices.max(initial=0.0))
-    )
+    dual, _ = dual_bound(program, loss, f, y, beta=beta, fit_intercept=fit_intercept, tol=tol)
     return primal - dual, dual
+
+
+def dual_bound(program, loss, f, y, *, beta, fit_intercept, tol=1e-10):
+    """The lower bound of :func:`duality_gap` (the dual vector of the fit ``f``, scaled into
+    every constraint of ``program``) and that vector's largest price."""
+    v = dual_point(loss, f, y, fit_intercept)
+    top = float(pattern_prices(program, v, beta=beta, tol=tol).max(initial=0.0))
+    return scaled_dual_objective(loss, v, y, fit_intercept, beta=beta, top=top), top
