@@ -173,7 +173,10 @@ _PARAMETERS = """\
         pruning would cost more than ``1e-7`` relative). Interior-point solvers otherwise
         return many more neurons than needed. With or without pruning, solver residue
         (groups whose norm *and* fit are both below ``1e-6`` times the largest) is dropped
-        and the other groups are put exactly in their cones. Only two-layer ReLU CNNs are
+        and the other groups are put exactly in their cones; where dropping it would raise the
+        objective by more than a certified gap's tolerance (fits that cancel on columns of
+        very different scales), the residue is kept and put in its cones too, and ``verbose``
+        says so. Only two-layer ReLU CNNs are
         pruned: elsewhere ``prune=False`` is ignored with a warning.
 
     solver : {"auto", "native", "clarabel", "ecos", "scs"}, default="auto"

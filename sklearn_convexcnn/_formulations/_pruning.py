@@ -199,7 +199,7 @@ def prune_groups(program, coef, *, rtol=RESIDUE, cone_tol=1e-12, null_tol=1e-12)
     return assemble(lam)
 
 
-def prune_solution(program, solution, y, *, beta, loss):
+def prune_solution(program, solution, y, *, beta, loss, rtol=RESIDUE):
     """``solution`` with its groups pruned by :func:`prune_groups`, objective and gap updated.
 
     The objective is recomputed for the pruned point (it differs from the solver's only by the
@@ -213,20 +213,23 @@ def prune_solution(program, solution, y, *, beta, loss):
     y : ndarray of shape (n_samples,)
     beta : float
     loss : {"squared", "logistic"}
+    rtol : float, default=RESIDUE
+        See :func:`clean_groups` (0: no group is residue).
 
     Returns
     -------
     solution : Solution
         A new object; ``solution`` itself is not modified.
     """
-    coef = prune_groups(program, solution.coef)
+    coef = prune_groups(program, solution.coef, rtol=rtol)
     return _with_coef(program, solution, coef, y, beta=beta, loss=loss)
 
 
-def clean_solution(program, solution, y, *, beta, loss):
-    """``solution`` without its residue (:func:`clean_groups`), objective and gap updated as
-    in :func:`prune_solution`: what the network is recovered from when pruning is off."""
-    coef = clean_groups(program, solution.coef)
+def clean_solution(program, solution, y, *, beta, loss, rtol=RESIDUE):
+    """``solution`` without its residue (:func:`clean_groups`, ``rtol`` its), objective and gap
+    updated as in :func:`prune_solution`: what the network is recovered from when pruning is
+    off."""
+    coef = clean_groups(program, solution.coef, rtol=rtol)
     return _with_coef(program, solution, coef, y, beta=beta, loss=loss)
 
 
