@@ -229,7 +229,8 @@ _PARAMETERS = """\
         the native solver; CVXPY's interior-point solvers often stall just short of ``1e-8``
         on these programs, and some of their points (``solver`` above) are up to ``1e-5``
         above the optimum, within the warning's threshold (``duality_gap_`` says so). The
-        native solver stops once its certified duality gap is at most ``tol * objective_``.
+        native solver stops once its certified duality gap is at most ``tol * objective_``
+        (or the rounding of its dual bound, where that is larger: ``duality_gap_``).
         A relative gap, so below 1: at ``tol`` near 1 the constant model already qualifies
         (``verbose`` says so when it is fitted).
 
@@ -323,7 +324,8 @@ _ATTRIBUTES = """\
         neurons use the program's patterns (of every network at all with
         ``n_patterns="exact"``), and where the solves converged that optimum lies in
         ``[lower_bound_, objective_]``; for an exact program the two then differ by the gap
-        (at most ``tol * objective_`` for the native solver's points).
+        (at most ``tol * objective_`` for the native solver's points, or the rounding of the
+        dual bound where that is larger: ``duality_gap_``).
 
     is_exact_ : bool
         Whether the recovered network attains the convex program's value: false only for
@@ -370,7 +372,10 @@ _ATTRIBUTES = """\
         ``objective_`` unless ``is_exact_`` is false, the solve stopped short or a three-layer
         network misses it by more than ``1e-6`` of it, where ``objective_`` is the network's,
         above it). The native solver stops when
-        it is at most ``tol * objective_``; for the CVXPY solvers it is computed after the
+        it is at most ``tol * objective_``, or at most what rounding lets it certify where
+        that is more (``16 eps ||y||^2``, at most ``1e-5`` of the objective: near-interpolating
+        fits at tiny ``beta``, where it was ``2e-7`` of it in a review, without a warning);
+        for the CVXPY solvers it is computed after the
         solve (for circular and three-layer CNNs from the solver's own dual point, to about
         ``1e-7`` to ``1e-4`` of the objective, up to ``6e-4`` seen with the logistic loss; a
         ConvergenceWarning above ``1e-3``, whether the solver called its point optimal or
