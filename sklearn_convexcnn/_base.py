@@ -306,7 +306,7 @@ class _BaseConvexCNN(BaseEstimator):
             X.shape[0],
             geometry.n_patches,
             geometry.patch_size,
-            *(["Use shorter signals or fewer samples."] if self.architecture == "circular" else []),
+            whole_rows=self.architecture == "circular",
         )
         patches = extract_patches(X, geometry)
         rng = check_random_state(self.random_state)

@@ -184,13 +184,16 @@ def patches_bytes(n_samples, n_patches, patch_size):
     return 8 * n_samples * n_patches * patch_size
 
 
-def check_patches_memory(
-    n_samples,
-    n_patches,
-    patch_size,
-    remedies="Use a larger stride, a smaller kernel_size or fewer samples.",
-):
-    """MemoryError, naming the fix, when the patches of ``X`` would not fit in memory."""
+def check_patches_memory(n_samples, n_patches, patch_size, remedies=None, *, whole_rows=False):
+    """MemoryError, naming the fix (``remedies``), when the patches of ``X`` would not fit in
+    memory. By default the fix is in the patches' geometry, or with ``whole_rows`` (circular
+    CNNs: each patch a whole row, no kernel_size or stride to change) in the signals."""
+    if remedies is None:
+        remedies = (
+            "Use shorter signals or fewer samples."
+            if whole_rows
+            else "Use a larger stride, a smaller kernel_size or fewer samples."
+        )
     check_memory(
         patches_bytes(n_samples, n_patches, patch_size),
         f"Cutting X into patches ({n_samples} samples x {n_patches} patches of size {patch_size})",
