@@ -38,7 +38,7 @@ from sklearn_convexcnn._optimality import (
 from sklearn_convexcnn._patches import extract_patches, resolve_geometry
 from sklearn_convexcnn._solvers import SolverFailed, _native, _restricted, solve_cvxpy
 from sklearn_convexcnn._solvers._native import _price, _PriceMemory, solve_native
-from sklearn_convexcnn._solvers._solution import Solution
+from sklearn_convexcnn._solvers._solution import Solution, target_gap
 
 from ._cones import (
     ROUNDING_RTOL,
@@ -564,15 +564,19 @@ def test_native_solver_certifies_large_integers_that_it_interpolates():
     patches = extract_patches(X, geometry)
     formulation = make_formulation("average", None, "sum", geometry.grid_shape)
     gates = formulation.sample_gates(patches, 12, np.random.RandomState(0))
-    # tol=1e-6: with entries of 1e6 the Newton systems have a condition of about 1e12, and
-    # the gap they reach depends on the machine's BLAS kernels: below 1e-7 of the objective
-    # on the earlier development machines, 1.35e-7 on an AMD EPYC (OpenBLAS 0.3.31)
+    # with entries of 1e6 the Newton systems have a condition of about 1e12, and the gap
+    # they reach depends on the machine's BLAS kernels: below 1e-7 of the objective on the
+    # earlier development machines, 1.35e-7 and 1.2e-6 on two AMD EPYCs (OpenBLAS 0.3.31).
+    # The last is within the rounding of the dual bound (y^T y = 3.4 against an objective of
+    # 1.6e-9), which is what the solver certifies to where tol asks for less
     solution = solve_native(
         formulation.operator(patches, gates), y, beta=0.001, loss="squared",
         fit_intercept=False, tol=1e-6, max_iter=60,
     )  # fmt: skip
     assert solution.converged and solution.n_iter < 20  # (not 500 cycling iterations)
-    assert 0 <= solution.duality_gap <= 1e-6 * solution.objective
+    allowed = target_gap(y, solution.objective, 1e-6)
+    assert allowed <= 1e-5 * solution.objective  # (the rounding allowance stays small)
+    assert 0 <= solution.duality_gap <= allowed
 
 
 def test_operator_matches_dense_program():
