@@ -772,16 +772,6 @@ def _train(torch, parameters, objective, seed, adam_steps=1000):
     return float(objective().detach())
 
 
-@pytest.fixture
-def torch_single_thread():
-    # a few tiny tensors: threads only contend for the shared cores
-    torch = pytest.importorskip("torch")
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield torch
-    torch.set_num_threads(threads)
-
-
 @pytest.mark.torch
 @pytest.mark.parametrize("n_layers, delta", [(3, 0.05), (4, 0.15)])
 def test_gradient_training_never_below_circular_optimum(n_layers, delta, torch_single_thread):

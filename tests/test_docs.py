@@ -274,6 +274,9 @@ def test_plot_filters_draws_one_panel_per_filter():
     assert len(images) == clf.filters_.shape[0]
     largest = np.argmax(np.linalg.norm(clf.filters_, axis=1))
     np.testing.assert_allclose(images[0], clf.filters_[largest].reshape(3, 3))
+    # (a review: a list of titles failed inside the drawing, "'list' object is not callable")
+    with pytest.raises(TypeError, match=r"label must be a function .* got a list\. .*__getitem__"):
+        sklearn_convexcnn.plotting.plot_filters(clf, label=["a", "b"])
 
 
 @pytest.mark.slow
@@ -329,11 +332,35 @@ def test_plot_objectives_takes_groups_of_different_sizes():
         sklearn_convexcnn.plotting.plot_objectives([[1.0], []], 0.5)
     # the optimum is one number (a review: "x" was drawn, [1, 2] failed on its truth value)
     for optimum in ("x", [1.0, 2.0], True):
-        with pytest.raises(ValueError, match=r"optimum must be a number, .* got optimum="):
+        with pytest.raises(ValueError, match=r"optimum must be a finite number, .* got optimum="):
             sklearn_convexcnn.plotting.plot_objectives([1.0], optimum)
     for optimum in (0.5, np.float64(0.5), np.array(0.5), 1):
         line = sklearn_convexcnn.plotting.plot_objectives([1.0], optimum).lines[0]
         assert line.get_ydata()[0] == optimum
+    # a diverged run or optimum is refused, not left out of the plot (a review)
+    with pytest.raises(ValueError, match=r"not finite in group 1: \[nan, inf\]"):
+        sklearn_convexcnn.plotting.plot_objectives([[1.3, np.nan, np.inf], [1.2]], 0.5)
+    with pytest.raises(ValueError, match="optimum must be a finite number"):
+        sklearn_convexcnn.plotting.plot_objectives([1.0], np.inf)
+
+
+def test_plot_objectives_takes_a_mapping_of_groups():
+    # (a review: a DataFrame's column names were read as runs, "objectives must hold numbers")
+    pd = pytest.importorskip("pandas")
+    pytest.importorskip("matplotlib")
+    table = pd.DataFrame({"Adam": [1.3, 1.4, 1.35], "L-BFGS": [1.26, 1.27, 1.28]})
+    for objectives in (table, {"Adam": [1.3, 1.4, 1.35], "L-BFGS": (1.26, 1.27, 1.28)}):
+        ax = sklearn_convexcnn.plotting.plot_objectives(objectives, 1.25)
+        assert [label.get_text() for label in ax.get_xticklabels()] == ["Adam", "L-BFGS"]
+        assert [list(c.get_offsets()[:, 1]) for c in ax.collections] == [
+            [1.3, 1.4, 1.35],
+            [1.26, 1.27, 1.28],
+        ]
+    ax = sklearn_convexcnn.plotting.plot_objectives({"a": 1.3, "b": [1.2]}, 1.0, labels=["A", "B"])
+    assert [label.get_text() for label in ax.get_xticklabels()] == ["A", "B"]
+    assert [len(c.get_offsets()) for c in ax.collections] == [1, 1]
+    series = sklearn_convexcnn.plotting.plot_objectives(pd.Series([1.3, 1.4]), 1.0)
+    assert [len(c.get_offsets()) for c in series.collections] == [2]  # (one group, not two)
 
 
 @pytest.mark.parametrize("architecture", ["two_layer", "circular"])

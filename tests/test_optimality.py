@@ -197,8 +197,8 @@ def _train_torch(torch, X, y, kernel_size, stride, beta, width, seed, output_nor
 
 @pytest.mark.torch
 @pytest.mark.parametrize("problem", [PROBLEMS[0], PROBLEMS[2]])
-def test_gradient_training_never_beats_the_convex_optimum(problem):
-    torch = pytest.importorskip("torch")
+def test_gradient_training_never_beats_the_convex_optimum(problem, torch_single_thread):
+    torch = torch_single_thread
     n, _, kernel_size, stride, beta, _ = problem
     X, y = _data(problem)
     model = _fit(problem, "auto", True)
@@ -253,12 +253,12 @@ def _two_outputs(problem):
 
 @pytest.mark.torch
 @pytest.mark.parametrize("problem", [PROBLEMS[0], PROBLEMS[2]])
-def test_gradient_training_never_beats_the_optimum_of_several_outputs(problem):
+def test_gradient_training_never_beats_the_optimum_of_several_outputs(problem, torch_single_thread):
     # one convex program per output is exact for the penalty that charges a neuron the squared
     # l1 norm of its output weights across outputs (_network.neuron_penalty). Under weight
     # decay across outputs these same restarts reach 0.86 and 0.95 of the optimum: a neuron
     # shared by both outputs is cheaper there, and the certificate below would be false.
-    torch = pytest.importorskip("torch")
+    torch = torch_single_thread
     n, _, kernel_size, stride, beta, _ = problem
     X, Y = _two_outputs(problem)
     model = ConvexCNNRegressor(

@@ -523,9 +523,9 @@ def _torch_objective(torch, params, patches, y, pools, pooling, readout, beta):
 @pytest.mark.parametrize("input_shape, kernel_size", TINY, ids=["1d", "2d"])
 @pytest.mark.parametrize("pooling, pool_size, readout", VARIANTS, ids=VARIANT_IDS)
 def test_gradient_training_never_beats_the_convex_optimum(
-    pooling, pool_size, readout, input_shape, kernel_size
+    pooling, pool_size, readout, input_shape, kernel_size, torch_single_thread
 ):
-    torch = pytest.importorskip("torch")
+    torch = torch_single_thread
     beta = 0.1
     rng = np.random.default_rng(0)
     X = rng.standard_normal((8, int(np.prod(input_shape))))
