@@ -127,7 +127,7 @@ def plot_filters(estimator, *, order="norm", max_filters=None, n_cols=None, labe
         If matplotlib is not installed; the message names the extra to install.
     TypeError
         If ``estimator`` is not one of the package's estimators (a Pipeline or a search:
-        the message names the step to pass).
+        the message names the step to pass), or ``label`` is not callable.
     ValueError
         If the estimator is not fitted (NotFittedError), ``order`` is unknown or
         ``max_filters`` or ``n_cols`` is not a positive int.
@@ -146,6 +146,11 @@ def plot_filters(estimator, *, order="norm", max_filters=None, n_cols=None, labe
     """
     if order not in ("norm", "fitted"):
         raise ValueError(f"order must be 'norm' or 'fitted', got order={order!r}.")
+    if label is not None and not callable(label):
+        raise TypeError(
+            f"label must be a function label(j) -> str of the neuron's index j, or None; got "
+            f"a {type(label).__name__}. For a sequence of titles, pass label=titles.__getitem__."
+        )
     _check_positive_int(max_filters, "max_filters", "all filters")
     _check_positive_int(n_cols, "n_cols", "about the square root of the panels")
     plt = _pyplot()
@@ -262,20 +267,24 @@ def plot_filter_spectra(estimator, *, ax=None, max_filters=None, floor=None):
 def plot_objectives(objectives, optimum, *, ax=None, labels=None, optimum_label="convex optimum"):
     """Training objectives of gradient-trained runs against the convex optimum.
 
-    Each column is one group of runs (for example restarts of one optimiser); each dot is the
-    final regularised objective of one run, and the horizontal line is the global optimum the
-    convex program certifies. No run of the same network can lie below the line.
+    Each group of runs (for example restarts of one optimiser) is drawn as one column of
+    dots; each dot is the final regularised objective of one run, and the horizontal line is
+    the global optimum the convex program certifies. No run of the same network can lie
+    below the line.
 
     Parameters
     ----------
-    objectives : array-like of shape (n_runs,) or list of array-like
-        Final objectives of the runs, one array per group (the groups may differ in size).
+    objectives : array-like of shape (n_runs,), list of array-like, or mapping
+        Final objectives of the runs, one array per group (the groups may differ in size; the
+        rows of a 2-D array are groups). A mapping (a dict, a pandas DataFrame) holds one
+        group per key (per column of a DataFrame), its keys naming the groups unless
+        ``labels`` does.
     optimum : float
         The convex optimum (``objective_`` of a fit with ``n_patterns="exact"``).
     ax : matplotlib.axes.Axes, default=None
         Axes to draw on; a new figure when None.
     labels : list of str, default=None
-        One name per group.
+        One name per group; ``"group 1"``, ``"group 2"``, ... (or a mapping's keys) when None.
     optimum_label : str, default="convex optimum"
         Legend entry of the horizontal line.
 
@@ -289,9 +298,9 @@ def plot_objectives(objectives, optimum, *, ax=None, labels=None, optimum_label=
     ImportError
         If matplotlib is not installed; the message names the extra to install.
     ValueError
-        If ``objectives`` is empty, has an empty group or an entry that is not a number,
-        mixes single runs and groups, ``labels`` does not name every group, or ``optimum`` is
-        not a number.
+        If ``objectives`` is empty, has an empty group or an entry that is not a finite
+        number (a diverged run has no objective to draw), mixes single runs and groups,
+        ``labels`` does not name every group, or ``optimum`` is not a finite number.
 
     Examples
     --------
@@ -301,7 +310,14 @@ def plot_objectives(objectives, optimum, *, ax=None, labels=None, optimum_label=
     ['Adam', 'L-BFGS']
     """
     one_run = np.isscalar(objectives) or getattr(objectives, "ndim", None) == 0
-    groups = [objectives] if one_run else list(objectives)
+    # (a pandas Series has items too, but is one group of runs)
+    if hasattr(objectives, "items") and getattr(objectives, "ndim", None) != 1:
+        items = list(objectives.items())  # (each value a group, if of one run)
+        groups = [[group] if np.ndim(group) == 0 else group for _, group in items]
+        if labels is None:
+            labels = [str(name) for name, _ in items]
+    else:
+        groups = [objectives] if one_run else list(objectives)
     if not groups:
         raise ValueError(
             "objectives is empty: pass the runs' objectives, or one array of them per group."
@@ -324,14 +340,22 @@ def plot_objectives(objectives, optimum, *, ax=None, labels=None, optimum_label=
         raise ValueError(
             "objectives has a group without runs: pass at least one objective per group."
         )
+    for i, group in enumerate(groups):
+        if not np.all(np.isfinite(group)):
+            raise ValueError(
+                f"objectives has runs that are not finite in group {i + 1}: "
+                f"{group[~np.isfinite(group)][:4].tolist()}. A run that diverged has no "
+                "objective to draw: leave it out (and say so in the figure's caption)."
+            )
     if (
         isinstance(optimum, bool)
         or np.ndim(optimum) != 0
         or np.asarray(optimum).dtype.kind not in "iuf"
+        or not np.isfinite(optimum)
     ):
         raise ValueError(
-            f"optimum must be a number, the convex optimum (an estimator's objective_), got "
-            f"optimum={optimum!r}."
+            f"optimum must be a finite number, the convex optimum (an estimator's objective_), "
+            f"got optimum={optimum!r}."
         )
     if labels is None:
         labels = [f"group {i + 1}" for i in range(len(groups))]
