@@ -247,7 +247,7 @@ def _empty_if_no_worse(solution, y, options):
     """
     b = best_intercept(options.loss, y) if options.fit_intercept else 0.0
     value = float(loss_value(options.loss, np.full(len(y), b), y))
-    if not solution.coef.any() or value > solution.objective:
+    if value > solution.objective:  # (and where coef is zero, b is the best intercept)
         return solution
     gap = solution.duality_gap
     return dataclasses.replace(

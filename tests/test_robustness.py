@@ -90,6 +90,46 @@ def test_dropping_residue_never_costs_more_than_the_certified_tolerance(solver):
     assert reg.regularized_objective(X, y) == pytest.approx(reg.objective_, rel=1e-6)
 
 
+@pytest.mark.parametrize("architecture", ["two_layer", "circular", "three_layer"])
+def test_a_tiny_beta_keeps_the_groups_that_carry_the_fit(architecture):
+    # a review: at beta=1e-12 every group of a conic solver's point costs less than 1e-2 tol
+    # of the objective, the rule for residue, and all were dropped: no neuron, the intercept
+    # fitted along with them, 5 times the objective of a constant (two-layer: 226.6 against
+    # 44.0, where the optimum is 8.8). Residue is now dropped only where the objective allows
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((40, 10))
+    y = np.maximum(X[:, 2:5] @ [1.0, -1.0, 0.5], 0) + X[:, 0]
+    reg = ConvexCNNRegressor(
+        beta=1e-12, n_patterns=8, random_state=0, solver="clarabel", architecture=architecture
+    )
+    with pytest.warns(ConvergenceWarning, match="certified only to a duality gap"):
+        reg.fit(X, y)  # (a gap of the size of the objective: 1e-12 is below what it certifies)
+    constant = 0.5 * np.sum((y - y.mean()) ** 2)  # 44.0
+    assert reg.filters_.shape[0] > 0
+    assert reg.objective_ < 0.25 * constant  # 8.8 (two-layer), 0.07, 7.7
+    assert reg.regularized_objective(X, y) == pytest.approx(reg.objective_, rel=1e-6)
+
+
+def test_a_point_without_neurons_gets_the_best_intercept():
+    # (the point above kept the intercept fitted along with its dropped groups: -2.4 where
+    # the mean of y is 0.62; the empty network's own intercept is no worse)
+    from sklearn_convexcnn._outputs import SolveOptions, _empty_if_no_worse
+    from sklearn_convexcnn._solvers._solution import Solution
+
+    y = np.array([1.0, 2.0, 6.0])
+    stale = Solution(
+        coef=np.zeros((2, 4, 3)), intercept=-2.4, objective=0.5 * np.sum((y + 2.4) ** 2),
+        converged=False, status="user_limit", n_iter=10, solver="clarabel", duality_gap=40.0,
+    )  # fmt: skip
+    options = SolveOptions(
+        beta=1.0, loss="squared", fit_intercept=True, tol=1e-7, max_iter=10, solver="clarabel"
+    )
+    solution = _empty_if_no_worse(stale, y, options)
+    assert solution.intercept == pytest.approx(3.0)
+    assert solution.objective == pytest.approx(0.5 * np.sum((y - 3.0) ** 2))
+    assert solution.duality_gap == pytest.approx(40.0 - (stale.objective - solution.objective))
+
+
 @pytest.mark.parametrize("scale", [1e-13, 1e-6, 1e6])
 def test_classifier_on_tiny_and_huge_features(scale):
     # (1e-13: pruning compared fits of that size with its regulariser's row of ones, took

@@ -170,13 +170,10 @@ def solve_with(name, program, y, *, beta, loss, fit_intercept, tol, max_iter, ve
     problem = cp.Problem(cp.Minimize(objective), [cones @ positive >= 0, cones @ negative >= 0])
     _run(problem, name, tol, max_iter, verbose)
     coef = np.stack([positive.value, negative.value]).reshape(2, n_patterns, patch_size)
-    # Interior-point methods never return exact zeros. A group whose cost is far below the
-    # solver's accuracy on the objective is residue, not a neuron (it matters when beta is so
-    # large that the optimum is the empty network and every group is residue).
-    coef[unit_beta * program.group_norms(coef) <= 1e-2 * tol * abs(problem.value)] = 0.0
+    residue = unit_beta * program.group_norms(coef) <= 1e-2 * tol * abs(problem.value)
     coef *= y_scale / x_scale
     intercept = y_scale * float(intercept.value) if fit_intercept else 0.0
-    return _solution(name, problem, program, coef, intercept, y, beta, loss)
+    return _without_residue(residue, tol, name, problem, program, coef, intercept, y, beta, loss)
 
 
 def unit_scales(pieces, y, beta, loss):
@@ -256,6 +253,25 @@ def _run(problem, name, tol, max_iter, verbose):
     no_point = any(variable.value is None for variable in problem.variables())
     if problem.status not in usable or no_point or not np.isfinite(problem.value):
         raise SolverFailed(f"{name} returned status {problem.status!r}")
+
+
+def _without_residue(residue, tol, name, problem, program, coef, *point):
+    """The :func:`_solution` at ``coef`` with its ``residue`` groups set to zero, where that
+    raises the objective by at most ``1e-2 * tol`` of it; at ``coef`` otherwise.
+
+    Interior-point methods never return exact zeros: a group whose cost is far below the
+    solver's accuracy on the objective is residue, not a neuron (every group is, where beta
+    is so large that the optimum is the empty network). But at a tiny ``beta`` every group's
+    cost is that small, however much it fits: dropping them all left a regressor at 1e-12
+    with no neuron, at 5 times the objective of a constant.
+    """
+    solution = _solution(name, problem, program, coef, *point)
+    if not residue.any():
+        return solution
+    dropped = _solution(name, problem, program, np.where(residue[..., None], 0.0, coef), *point)
+    if dropped.objective <= solution.objective + 1e-2 * tol * abs(solution.objective):
+        return dropped
+    return solution
 
 
 def _solution(name, problem, program, coef, intercept, y, beta, loss):
@@ -375,10 +391,11 @@ def _solve_three_layer_rows(
     coef = np.stack([positive.value, negative.value])
     coef = coef.reshape(2, 2, n_outer, n_patterns, patch_size)
     residue = unit_beta * np.linalg.norm(coef, axis=-1) <= 1e-2 * tol * abs(problem.value)
-    coef[residue] = 0.0
     coef *= y_scale / x_scale
     intercept = y_scale * float(intercept.value) if fit_intercept else 0.0
-    solution = _solution(name, problem, program, coef, intercept, y, beta, loss)
+    solution = _without_residue(
+        residue, tol, name, problem, program, coef, intercept, y, beta, loss
+    )
     # the unit-scale program is the data-scale one with y / y_scale: so are its multipliers
     # (none reported: zero, which still gives a valid, looser bound)
     multipliers = constraints[0].dual_value
