@@ -25,14 +25,17 @@ import numpy as np
 from threadpoolctl import threadpool_info, threadpool_limits
 
 from ._certificate import solution_with_gap
+from ._formulations._program import GroupProgram
 from ._formulations._pruning import RESIDUE, clean_solution, prune_solution
 from ._formulations.three_layer import ThreeLayerProgram, clean_three_layer
 from ._losses import best_intercept, centred_targets, loss_value
+from ._optimality import dual_point, max_pattern_price, scaled_dual_objective
 from ._resources import check_program_memory
 from ._solvers._cvxpy import CVXPY_SOLVERS, solve_program
 from ._solvers._native import solve_native
 from ._solvers._solution import (
     CVXPY_ACCURACY,
+    Solution,
     SolverFailed,
     certifiable_gap,
     lower_of,
@@ -284,7 +287,7 @@ def solve_output(program, y, output, options, dense_program=None, **warm_start):
             solve = solve_three_layer if isinstance(program, ThreeLayerProgram) else solve_native
             solution = solve(program, y, **options.solver_options, **warm_start)
         else:
-            solution = _solve_cvxpy(program, y, options)
+            solution = _empty_if_optimal(program, y, options) or _solve_cvxpy(program, y, options)
     except SolverFailed as exc:
         failure = exc
     can_hand_over = native and options.solver == "auto" and dense_program is not None
@@ -305,6 +308,42 @@ def solve_output(program, y, output, options, dense_program=None, **warm_start):
         + (f", {blas_threads()} BLAS thread(s)" if options.verbose >= 2 else "")
     )
     return dataclasses.replace(solution, intercept=solution.intercept + offset)
+
+
+def _empty_if_optimal(program, y, options):
+    """The network without neurons where it is optimal, else None: checked before a conic
+    solve of a two-layer program, by the prices of the patterns at that network (the native
+    solver's first step).
+
+    Far above ``beta_max`` the logistic programs' weights made Clarabel and ECOS fail
+    numerically (a review: from 18 times ``beta_max``), where the answer is known.
+    """
+    if not isinstance(program, GroupProgram) or program.norm_blocks is not None:
+        return None  # (circular programs: their prices are not the group prices)
+    f = np.full(len(y), best_intercept(options.loss, y) if options.fit_intercept else 0.0)
+    v = dual_point(options.loss, f, y, options.fit_intercept)
+    top = max_pattern_price(program, v)
+    if top > options.beta:
+        return None
+    objective = float(loss_value(options.loss, f, y))
+    dual = scaled_dual_objective(
+        options.loss, v, y, options.fit_intercept, beta=options.beta, top=top
+    )
+    options.log(
+        f"the network without neurons is optimal (the patterns' largest price at it, "
+        f"{top:.4g}, is at most beta): no conic solve"
+    )
+    n_patterns, _, patch_size = program.pieces.shape
+    return Solution(
+        coef=np.zeros((2, n_patterns, patch_size)),
+        intercept=float(f[0]) if len(f) else 0.0,
+        objective=objective,
+        converged=True,
+        status="optimal",
+        n_iter=0,
+        solver=options.solver,
+        duality_gap=max(objective - dual, 0.0),
+    )
 
 
 def _stopped_short(solution):

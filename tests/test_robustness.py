@@ -7,7 +7,7 @@ import pytest
 from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning
 
-from sklearn_convexcnn import ConvexCNNClassifier, ConvexCNNRegressor
+from sklearn_convexcnn import ConvexCNNClassifier, ConvexCNNRegressor, convex_cnn_path
 
 
 @pytest.mark.parametrize("x_scale", [1e-13, 1e-6, 1.0, 1e6])
@@ -155,6 +155,34 @@ def test_huge_beta_gives_the_empty_network(params):
     assert reg.filters_.shape[0] == 0
     np.testing.assert_allclose(reg.predict(X), np.full(15, y.mean()))
     assert reg.objective_ == pytest.approx(0.5 * np.sum((y - y.mean()) ** 2), rel=1e-6)
+
+
+@pytest.mark.parametrize("solver", ["clarabel", "ecos"])
+@pytest.mark.parametrize(
+    "params", [dict(), dict(pooling="max"), dict(readout="dense", pool_size=2)]
+)
+def test_conic_solvers_are_not_asked_for_an_empty_network(solver, params):
+    # a review: Clarabel and ECOS failed numerically on logistic programs from about 18
+    # times beta_max ("a numerical failure ... Try ... a larger beta"), where the empty
+    # network is optimal; its optimality is now checked before a conic solve
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((20, 8))
+    y = (X[:, :3].sum(axis=1) > 0).astype(int)
+    labels = np.where(y == 1, 1.0, -1.0)
+    params = dict(loss="logistic", kernel_size=3, n_patterns=8, random_state=0, **params)
+    beta_max = convex_cnn_path(X, labels, n_betas=1, **params)[0][0]
+    empty = ConvexCNNClassifier(beta=30, solver=solver, **params).fit(X, y)
+    assert empty.filters_.shape[0] == 0 and empty.duality_gap_ == pytest.approx(0, abs=1e-12)
+    constant = np.sum(np.logaddexp(0, -labels * empty.intercept_[0]))
+    assert empty.objective_ == pytest.approx(constant, rel=1e-12)
+    assert constant == pytest.approx(
+        np.sum(np.logaddexp(0, -labels * np.log(np.mean(y) / (1 - np.mean(y))))), rel=1e-12
+    )
+    # and the check is the KKT test at that network: just below beta_max the solver runs
+    below = ConvexCNNClassifier(beta=0.99 * beta_max, solver="clarabel", **params).fit(X, y)
+    assert below.filters_.shape[0] > 0 and below.objective_ < constant
+    at = ConvexCNNClassifier(beta=1.001 * beta_max, solver="clarabel", **params).fit(X, y)
+    assert at.filters_.shape[0] == 0
 
 
 @pytest.mark.parametrize(

@@ -981,8 +981,8 @@ def test_an_ecos_failure_on_the_logistic_loss_says_what_solves_it(monkeypatch):
         "Solver 'ECOS' failed. Try another solver, or solve with verbose=True for more information."
     )
     _force(monkeypatch, {"ECOS"}, exception=cp.error.SolverError(failed))
-    classifier = ConvexCNNClassifier(
-        input_shape=(8, 8), stride=2, n_patterns=4, solver="ecos", loss="logistic"
+    classifier = ConvexCNNClassifier(  # (at the default beta=1 no neuron is optimal: no solve)
+        beta=0.1, input_shape=(8, 8), stride=2, n_patterns=4, solver="ecos", loss="logistic"
     )
     with pytest.raises(RuntimeError, match=r"ECOS failed on .*: a numerical failure \(ECOS often "):
         classifier.fit(X[:40] / 16, y[:40])

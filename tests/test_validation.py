@@ -341,16 +341,21 @@ def test_a_beta_too_large_for_any_neuron_is_said_in_verbose(capsys):
 
 
 def test_no_neurons_without_a_gap_is_not_called_optimal(capsys):
-    # linear CNNs compute no duality gap: an unknown gap was taken for zero, and verbose said
-    # beta was past its largest useful value, with no certificate behind it
+    # linear CNNs without pooling (nuclear-norm programs) compute no duality gap: an unknown
+    # gap was taken for zero, and verbose said beta was past its largest useful value, with
+    # no certificate behind it
     X = np.random.default_rng(0).standard_normal((20, 6))
-    reg = ConvexCNNRegressor(
-        activation="linear", beta=1e3, kernel_size=2, random_state=0, verbose=1
-    ).fit(X, X[:, 0])
-    assert reg.filters_.shape[0] == 0
+    params = dict(activation="linear", beta=1e3, kernel_size=2, random_state=0, verbose=1)
+    reg = ConvexCNNRegressor(pooling="none", **params).fit(X, X[:, 0])
+    assert reg.filters_.shape[0] == 0 and np.isnan(reg.duality_gap_).all()
     out = capsys.readouterr().out
     assert "no neurons: the model predicts a constant (no duality gap certifies it" in out
     assert "largest useful value" not in out
+    # (with average pooling, a group lasso, the empty network is checked optimal before the
+    # conic solve: then there is a certificate, and verbose says so)
+    reg = ConvexCNNRegressor(**params).fit(X, X[:, 0])
+    assert reg.filters_.shape[0] == 0 and np.all(reg.duality_gap_ < 1e-12)
+    assert "beta=1000 is at least the largest useful value" in capsys.readouterr().out
 
 
 def test_a_constant_model_that_tol_accepted_is_not_blamed_on_beta(capsys):
