@@ -1432,6 +1432,28 @@ def test_pieces_and_cleaning_of_many_groups_work_in_bounded_chunks():
     assert peak < 128 * 2**20
 
 
+@pytest.mark.parametrize("pooling", ["none", "average"])
+def test_a_tiny_beta_keeps_the_groups_that_carry_the_fit(pooling):
+    # a review: the residue rule beta ||c_j|| <= 1e-14 * loss(constant) zeroed every group of
+    # the restricted optimum at beta=1e-13 (7 groups of norms up to 1.3, a point of 0.997)
+    # and kept the intercept fitted along with them: 16.29, above the empty network's 15.95,
+    # iteration after iteration, then the empty network; average pooling ended at 1.27.
+    # Residue is now dropped only where the objective allows (as the CVXPY back-ends do)
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((20, 8))
+    y = np.maximum(X @ rng.standard_normal(8), 0) + 0.3 * rng.standard_normal(20)
+    reg = ConvexCNNRegressor(
+        beta=1e-13, kernel_size=3, n_patterns=8, pooling=pooling, solver="native",
+        random_state=0, max_iter=3,
+    )  # fmt: skip
+    with pytest.warns(ConvergenceWarning):  # (1e-13 is below what rounding lets it certify)
+        reg.fit(X, y)
+    constant = 0.5 * np.sum((y - y.mean()) ** 2)  # 15.95
+    assert reg.filters_.shape[0] > 0
+    assert reg.objective_ < 1e-6 * constant  # 2.9e-12 and 3.2e-10
+    assert reg.regularized_objective(X, y) == pytest.approx(reg.objective_, rel=1e-6, abs=1e-15)
+
+
 def test_small_inputs_and_beta_certify_within_tol():
     # inputs of size 1e-2 and beta 2e-5, no intercept: the face method's last correction of
     # the kept rows' rounding decides such fits near tol. Deciding which groups to correct

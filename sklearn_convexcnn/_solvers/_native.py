@@ -227,7 +227,10 @@ def _restricted_solve(work, y, b, *, beta, loss, fit_intercept, qp_tol, faces=Tr
         return z[: n_groups * h].reshape(n_groups, h), (z[-1] if fit_intercept else 0.0)
 
     coef, b = split(x)
-    coef = clean(coef, beta, max(abs(current), 1e-300), norm)
+    coef = _without_residue(
+        M, y, coef, b, beta=beta, loss=loss, fit_intercept=fit_intercept, norm=norm,
+        scale=max(abs(current), 1e-300), slack=qp_tol,
+    )  # fmt: skip
     # an interior point satisfies the kept rows only to its tolerance (an 'AlmostSolved' QP
     # to 1e-4): back onto them, as the feasibility rounds check only the rows not kept yet
     try:
@@ -251,6 +254,29 @@ def _restricted_solve(work, y, b, *, beta, loss, fit_intercept, qp_tol, faces=Tr
     if polished is not None:
         x = polished
     return split(x)
+
+
+def _without_residue(M, y, coef, b, *, beta, loss, fit_intercept, norm, scale, slack):
+    """``coef`` with its interior-point residue zeroed (:func:`~._restricted.clean`), where
+    that raises the objective by at most ``slack`` of it; ``coef`` otherwise.
+
+    At a tiny ``beta`` every group costs less than the residue's ``1e-14 * scale``, however
+    much it fits (as in the CVXPY back-ends' ``_without_residue``): at ``beta=1e-13`` on 20
+    samples, all 7 groups of a restricted optimum of 0.997 (norms up to 1.3) were zeroed and
+    the intercept fitted along with them kept, the empty network at 16.3 above its start at
+    15.95, iteration after iteration; warm started at ``1e-12``, 9 of 34 groups of a point
+    at 1.2e-10 (norms up to 1.9) were zeroed: 285.
+    """
+    cleaned = clean(coef, beta, scale, norm)
+    if np.array_equal(cleaned, coef):
+        return cleaned
+
+    def value(c):
+        x = np.concatenate([c.ravel(), [b] if fit_intercept else []])
+        return objective(loss, M @ x, y, beta, c, norm)
+
+    kept = value(coef)
+    return cleaned if value(cleaned) <= kept + slack * abs(kept) else coef
 
 
 def _start_rows(operator, coef, patterns):
@@ -835,7 +861,10 @@ def _restricted_then_feasible(
             work, y, b, beta=beta, loss=loss, fit_intercept=fit_intercept, qp_tol=qp_tol,
             faces=faces,
         )  # fmt: skip
-        work.coef = clean(coef, beta, scale, work.operator.norm)
+        work.coef = _without_residue(
+            work.design(intercept=fit_intercept), y, coef, b, beta=beta, loss=loss,
+            fit_intercept=fit_intercept, norm=work.operator.norm, scale=scale, slack=qp_tol,
+        )  # fmt: skip
         violations = _violated_rows(work) if feasibility else []
         if not violations:
             break
