@@ -27,7 +27,11 @@ _PARAMETERS = """\
         has no neurons: ``filters_`` is empty and the model predicts a constant (with
         ``fit_intercept=True`` the mean target, or the majority class; without, 0, or
         ``classes_[0]``), as Lasso does above its largest useful ``alpha``;
-        ``verbose=1`` says so.
+        ``verbose=1`` says so. At the other extreme (in a fuzz of small problems, ``beta``
+        below about ``1e-6 ||X|| ||y|| / sqrt(n_samples)``) the fit nears interpolation and
+        its duality gap often cannot be certified to ``tol`` in floating point: a
+        ConvergenceWarning, with the near-interpolating network (an objective of 8.8 at
+        ``beta=1e-12`` on 40 samples, where a constant model has 44).
 
     kernel_size : int or tuple of int, default=3
         Filter size: an int for signals or square image filters, or one entry per spatial
