@@ -341,7 +341,7 @@ def _empty_if_optimal(program, y, options):
         converged=True,
         status="optimal",
         n_iter=0,
-        solver=options.solver,
+        solver="empty network",  # (no solver ran: "objective ..., empty network optimal")
         duality_gap=max(objective - dual, 0.0),
     )
 

@@ -15,7 +15,6 @@ import cvxpy as cp
 import numpy as np
 import pytest
 from sklearn.exceptions import ConvergenceWarning
-from threadpoolctl import threadpool_limits
 
 from sklearn_convexcnn import ConvexCNNClassifier, ConvexCNNRegressor, convex_cnn_path
 from sklearn_convexcnn._formulations._operator import (
@@ -1447,7 +1446,8 @@ def test_a_tiny_beta_keeps_the_groups_that_carry_the_fit(pooling):
         beta=1e-13, kernel_size=3, n_patterns=8, pooling=pooling, solver="native",
         random_state=0, max_iter=3,
     )  # fmt: skip
-    with pytest.warns(ConvergenceWarning):  # (1e-13 is below what rounding lets it certify)
+    with warnings.catch_warnings():  # (max_iter; such a beta is below what rounding certifies)
+        warnings.simplefilter("ignore", ConvergenceWarning)
         reg.fit(X, y)
     constant = 0.5 * np.sum((y - y.mean()) ** 2)  # 15.95
     assert reg.filters_.shape[0] > 0
@@ -1459,9 +1459,10 @@ def test_small_inputs_and_beta_certify_within_tol():
     # inputs of size 1e-2 and beta 2e-5, no intercept: the face method's last correction of
     # the kept rows' rounding decides such fits near tol. Deciding which groups to correct
     # from slacks rounded otherwise than the correction's own test left this one stalled at
-    # 1.14 tol (a fuzz, 1 of 380 problems); it certifies at 0.84 to 0.93 tol. So near tol,
-    # the result depends on the BLAS's rounding: with one thread (OMP_NUM_THREADS=1) this
-    # fit stalls at 1.19 tol, and warns so. The test fixes two BLAS threads, as measured
+    # 1.14 tol (a fuzz, 1 of 380 problems). So near tol, the result is the BLAS's rounding:
+    # 0.84-0.93 tol with two threads, a stall at 1.19, 1.35 and 1.17 tol with one, three and
+    # four (a review), warned. What holds on every machine: within tol, or a stall warned as
+    # one at the restricted problems' accuracy, not far from tol
     rng = np.random.default_rng(389805)
     rng.random()  # (the fuzz's draw of the kind of signal: random walks)
     X = rng.standard_normal((148, 40)).cumsum(axis=1) / np.sqrt(40)
@@ -1472,7 +1473,13 @@ def test_small_inputs_and_beta_certify_within_tol():
         beta=2.2047418611520035e-05, kernel_size=5, pool_size=2, n_patterns=38,
         fit_intercept=False, solver="native", random_state=805,
     )  # fmt: skip
-    with threadpool_limits(limits=2, user_api="blas"), warnings.catch_warnings():
-        warnings.simplefilter("error", ConvergenceWarning)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
         est.fit(X * 0.009006807813049886, y)
-    assert est.duality_gap_ <= est.tol * est.objective_
+    ratio = est.duality_gap_ / (est.tol * est.objective_)
+    messages = [str(w.message) for w in caught if w.category is ConvergenceWarning]
+    if ratio <= 1:
+        assert not messages, messages
+    else:
+        assert ratio < 2, ratio
+        assert len(messages) == 1 and "cannot be solved more accurately" in messages[0]

@@ -26,7 +26,7 @@ import scipy.sparse as sp
 from .._formulations.linear import NuclearProgram
 from .._formulations.three_layer import ThreeLayerProgram
 from .._losses import loss_value
-from ._solution import Solution, SolverFailed
+from ._solution import Solution, SolverFailed, cleaned_if_no_worse
 from ._three_layer_rows import START_ROWS, nearest_rows, three_layer_gap, violated_rows
 
 # Most accurate and fastest first (measured in doc/notes/solver-measurements.md).
@@ -173,7 +173,8 @@ def solve_with(name, program, y, *, beta, loss, fit_intercept, tol, max_iter, ve
     residue = unit_beta * program.group_norms(coef) <= 1e-2 * tol * abs(problem.value)
     coef *= y_scale / x_scale
     intercept = y_scale * float(intercept.value) if fit_intercept else 0.0
-    return _without_residue(residue, tol, name, problem, program, coef, intercept, y, beta, loss)
+    coef = _without_residue(coef, residue, tol, program, intercept, y, beta, loss)
+    return _solution(name, problem, program, coef, intercept, y, beta, loss)
 
 
 def unit_scales(pieces, y, beta, loss):
@@ -255,23 +256,22 @@ def _run(problem, name, tol, max_iter, verbose):
         raise SolverFailed(f"{name} returned status {problem.status!r}")
 
 
-def _without_residue(residue, tol, name, problem, program, coef, *point):
-    """The :func:`_solution` at ``coef`` with its ``residue`` groups set to zero, where that
-    raises the objective by at most ``1e-2 * tol`` of it; at ``coef`` otherwise.
+def _without_residue(coef, residue, tol, program, intercept, y, beta, loss):
+    """``coef`` with its ``residue`` groups (an interior point's, whose cost is far below the
+    solver's accuracy on the objective) set to zero where that raises the objective by at
+    most ``1e-2 * tol`` of it (:func:`~._solution.cleaned_if_no_worse`)."""
 
-    Interior-point methods never return exact zeros: a group whose cost is far below the
-    solver's accuracy on the objective is residue, not a neuron (every group is, where beta
-    is so large that the optimum is the empty network). But at a tiny ``beta`` every group's
-    cost is that small, however much it fits: dropping them all left a regressor at 1e-12
-    with no neuron, at 5 times the objective of a constant.
-    """
-    solution = _solution(name, problem, program, coef, *point)
-    if not residue.any():
-        return solution
-    dropped = _solution(name, problem, program, np.where(residue[..., None], 0.0, coef), *point)
-    if dropped.objective <= solution.objective + 1e-2 * tol * abs(solution.objective):
-        return dropped
-    return solution
+    def value(c):
+        return _objective(program, c, intercept, y, beta, loss)
+
+    cleaned = np.where(residue[..., None], 0.0, coef)
+    return cleaned_if_no_worse(coef, cleaned, value, 1e-2 * tol)
+
+
+def _objective(program, coef, intercept, y, beta, loss):
+    """The objective of ``program`` at ``coef`` and ``intercept`` (at data scale)."""
+    value = loss_value(loss, program.fit_values(coef) + intercept, y)
+    return value + beta * program.regularizer(coef)
 
 
 def _solution(name, problem, program, coef, intercept, y, beta, loss):
@@ -279,8 +279,7 @@ def _solution(name, problem, program, coef, intercept, y, beta, loss):
     import cvxpy as cp
 
     # the objective of the point we return, not the solver's estimate of the optimum
-    objective = loss_value(loss, program.fit_values(coef) + intercept, y)
-    objective += beta * program.regularizer(coef)
+    objective = _objective(program, coef, intercept, y, beta, loss)
     return Solution(
         coef=coef,
         intercept=intercept,
@@ -393,9 +392,8 @@ def _solve_three_layer_rows(
     residue = unit_beta * np.linalg.norm(coef, axis=-1) <= 1e-2 * tol * abs(problem.value)
     coef *= y_scale / x_scale
     intercept = y_scale * float(intercept.value) if fit_intercept else 0.0
-    solution = _without_residue(
-        residue, tol, name, problem, program, coef, intercept, y, beta, loss
-    )
+    coef = _without_residue(coef, residue, tol, program, intercept, y, beta, loss)
+    solution = _solution(name, problem, program, coef, intercept, y, beta, loss)
     # the unit-scale program is the data-scale one with y / y_scale: so are its multipliers
     # (none reported: zero, which still gives a valid, looser bound)
     multipliers = constraints[0].dual_value

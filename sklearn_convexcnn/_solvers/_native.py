@@ -69,7 +69,14 @@ from .._optimality import (
 from .._resources import check_memory
 from ._faces import FacesFailed, onto_kept_rows, solve_on_faces
 from ._restricted import clean, objective, polish, proximal_newton
-from ._solution import Solution, SolverFailed, lower_of, relative_to, target_gap
+from ._solution import (
+    Solution,
+    SolverFailed,
+    cleaned_if_no_worse,
+    lower_of,
+    relative_to,
+    target_gap,
+)
 
 # Designs of the working set above this size (bytes) are checked against the free memory.
 _CHECKED_DESIGN_BYTES = 2**26
@@ -257,26 +264,16 @@ def _restricted_solve(work, y, b, *, beta, loss, fit_intercept, qp_tol, faces=Tr
 
 
 def _without_residue(M, y, coef, b, *, beta, loss, fit_intercept, norm, scale, slack):
-    """``coef`` with its interior-point residue zeroed (:func:`~._restricted.clean`), where
-    that raises the objective by at most ``slack`` of it; ``coef`` otherwise.
-
-    At a tiny ``beta`` every group costs less than the residue's ``1e-14 * scale``, however
-    much it fits (as in the CVXPY back-ends' ``_without_residue``): at ``beta=1e-13`` on 20
-    samples, all 7 groups of a restricted optimum of 0.997 (norms up to 1.3) were zeroed and
-    the intercept fitted along with them kept, the empty network at 16.3 above its start at
-    15.95, iteration after iteration; warm started at ``1e-12``, 9 of 34 groups of a point
-    at 1.2e-10 (norms up to 1.9) were zeroed: 285.
-    """
-    cleaned = clean(coef, beta, scale, norm)
-    if np.array_equal(cleaned, coef):
-        return cleaned
+    """``coef`` with its residue (:func:`~._restricted.clean`) set to zero where that raises
+    the objective at ``M``'s fit by at most ``slack`` of it
+    (:func:`~._solution.cleaned_if_no_worse`: at ``beta=1e-13`` on 20 samples every group of
+    a restricted optimum of 0.997, of norms up to 1.3, was residue)."""
 
     def value(c):
         x = np.concatenate([c.ravel(), [b] if fit_intercept else []])
         return objective(loss, M @ x, y, beta, c, norm)
 
-    kept = value(coef)
-    return cleaned if value(cleaned) <= kept + slack * abs(kept) else coef
+    return cleaned_if_no_worse(coef, clean(coef, beta, scale, norm), value, slack)
 
 
 def _start_rows(operator, coef, patterns):
