@@ -40,6 +40,8 @@ def _fitted(estimator, attribute, needs=None):
             where = " For a Pipeline, pass its last step: pipeline[-1]."
         elif hasattr(estimator, "best_estimator_"):
             where = " For a search, pass its best_estimator_."
+        elif hasattr(estimator, "refit"):  # (a search not fitted yet, or without refit)
+            where = " For a search, fit it (with refit=True) and pass its best_estimator_."
         raise TypeError(
             f"The plot takes a ConvexCNNClassifier or ConvexCNNRegressor, got a "
             f"{type(estimator).__name__}.{where}"

@@ -232,6 +232,8 @@ def test_plotting_names_the_step_of_a_fitted_pipeline_or_search():
     with pytest.raises(TypeError, match=r"got a Pipeline\. .*pass its last step: pipeline\[-1\]"):
         sklearn_convexcnn.plotting.plot_filters(pipeline)
     search = GridSearchCV(pipeline, {"convexcnnclassifier__beta": [1.0]}, cv=2)
+    with pytest.raises(TypeError, match=r"GridSearchCV\. For a search, fit it \(with refit=True"):
+        sklearn_convexcnn.plotting.plot_filters(search)  # (a review: no hint before the fit)
     with pytest.raises(TypeError, match=r"got a GridSearchCV\. For a search, pass its best_"):
         sklearn_convexcnn.plotting.plot_filter_spectra(search.fit(X[:40], y[:40]))
     plt = pytest.importorskip("matplotlib.pyplot")
