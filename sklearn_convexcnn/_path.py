@@ -314,8 +314,9 @@ def _check_data(X, y, loss, fit_intercept):
 def _check_betas(betas):
     """``betas`` as a non-empty 1-D float array of finite values > 0."""
     try:
-        values = np.asarray(betas, dtype=np.float64)
-    except (TypeError, ValueError):  # a set, a dict, strings
+        numbers = np.asarray(betas).dtype.kind in "iuf"  # (not "1.0", True or None)
+        values = np.asarray(betas, dtype=np.float64) if numbers else np.zeros(0)
+    except (TypeError, ValueError):  # a set, a dict, ragged lists
         values = np.zeros(0)
     if values.ndim != 1 or not values.size or not np.all(np.isfinite(values) & (values > 0)):
         raise ValueError(

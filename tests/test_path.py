@@ -60,6 +60,9 @@ def _invalid(name, expected, got):
         # (these reached float() with a TypeError or "could not convert string to float")
         (dict(betas={0.1, 0.2}), r"got betas=\{0.1, 0.2\}; pass a non-empty 1-D array"),
         (dict(betas=["a"]), r"got betas=\['a'\]; pass a non-empty 1-D array"),
+        # (numeric strings and booleans were read as numbers: a review)
+        (dict(betas=["1.0", "0.5"]), r"got betas=\['1.0', '0.5'\]; pass a non-empty 1-D"),
+        (dict(betas=[True]), r"got betas=\[True\]; pass a non-empty 1-D array"),
     ],
 )
 def test_invalid_parameter_names_itself_its_value_and_the_fix(data, params, message):
