@@ -248,8 +248,7 @@ def _empty_if_no_worse(solution, y, options):
     cost as much as they fit; on a constant target the certificate of such a point, 8e-11
     against an optimum of 0, is 100 % of its objective and was warned about.
     """
-    b = best_intercept(options.loss, y) if options.fit_intercept else 0.0
-    value = float(loss_value(options.loss, np.full(len(y), b), y))
+    b, _, value = _empty_network(y, options)
     if value > solution.objective:  # (and where coef is zero, b is the best intercept)
         return solution
     gap = solution.duality_gap
@@ -260,6 +259,13 @@ def _empty_if_no_worse(solution, y, options):
         objective=value,
         duality_gap=None if gap is None else gap + value - solution.objective,
     )
+
+
+def _empty_network(y, options):
+    """The network without neurons: its best intercept, its fit and its objective."""
+    b = float(best_intercept(options.loss, y)) if options.fit_intercept else 0.0
+    f = np.full(len(y), b)
+    return b, f, float(loss_value(options.loss, f, y))
 
 
 def solve_output(program, y, output, options, dense_program=None, **warm_start):
@@ -320,12 +326,11 @@ def _empty_if_optimal(program, y, options):
     """
     if not isinstance(program, GroupProgram) or program.norm_blocks is not None:
         return None  # (circular programs: their prices are not the group prices)
-    f = np.full(len(y), best_intercept(options.loss, y) if options.fit_intercept else 0.0)
+    b, f, objective = _empty_network(y, options)
     v = dual_point(options.loss, f, y, options.fit_intercept)
     top = max_pattern_price(program, v)
     if top > options.beta:
         return None
-    objective = float(loss_value(options.loss, f, y))
     dual = scaled_dual_objective(
         options.loss, v, y, options.fit_intercept, beta=options.beta, top=top
     )
@@ -336,7 +341,7 @@ def _empty_if_optimal(program, y, options):
     n_patterns, _, patch_size = program.pieces.shape
     return Solution(
         coef=np.zeros((2, n_patterns, patch_size)),
-        intercept=float(f[0]) if len(f) else 0.0,
+        intercept=b,
         objective=objective,
         converged=True,
         status="optimal",
