@@ -7,6 +7,7 @@ declarative validation; they are private API, stable since scikit-learn 1.3.
 
 from sklearn.base import _fit_context
 from sklearn.utils._param_validation import (
+    Hidden,
     Interval,
     StrOptions,
     validate_parameter_constraints,
@@ -14,6 +15,7 @@ from sklearn.utils._param_validation import (
 )
 
 __all__ = [
+    "Hidden",
     "Interval",
     "StrOptions",
     "_fit_context",

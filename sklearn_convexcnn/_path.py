@@ -7,7 +7,7 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_array, check_random_state
 
-from ._compat import Interval, StrOptions, validate_params
+from ._compat import Hidden, Interval, StrOptions, validate_params
 from ._formulations.two_layer import POOLINGS, READOUTS, make_formulation
 from ._losses import best_intercept, centred_targets
 from ._optimality import dual_point, max_pattern_price
@@ -23,7 +23,8 @@ from ._warnings import warn
     {
         "X": ["array-like"],
         "y": ["array-like"],
-        "betas": ["array-like", None],
+        # (a number gets _check_betas's message, which says how to pass one beta)
+        "betas": ["array-like", None, Hidden(Real)],
         "n_betas": [Interval(Integral, 1, None, closed="left")],
         "eps": [Interval(Real, 0, 1, closed="right")],
         "kernel_size": [Interval(Integral, 1, None, closed="left"), tuple, list],
@@ -81,7 +82,8 @@ def convex_cnn_path(
         Real targets for ``loss="squared"``, ``-1``/``+1`` for ``loss="logistic"`` (both
         classes present when ``fit_intercept=True``).
     betas : array-like, default=None
-        Regularization strengths, each finite and positive; solved in decreasing order.
+        Regularization strengths, each finite and positive; solved in decreasing order. A
+        path of one ``beta`` is a list of one (``betas=[0.5]``; a number alone is refused).
         ``None`` takes ``n_betas`` values spaced geometrically from ``beta_max`` (the smallest
         ``beta`` whose optimum over the sampled patterns is the empty network; over all
         patterns it can be larger) down to ``eps * beta_max``.
@@ -149,13 +151,13 @@ def convex_cnn_path(
     ------
     ValueError
         If a parameter is out of its range (``n_patterns``, ``tol``, ``max_iter``, ``n_betas``
-        and ``eps`` positive, ``eps`` at most 1, ``betas`` finite and positive) or not among
-        its options (``loss``, ``pooling``, ``readout``; ``n_patterns="exact"`` included); if
-        ``X`` is not 2-D, ``y`` not 1-D with one target per row of ``X``, or either contains
-        NaN or infinity, or entries beyond ``1e75`` in magnitude (what float64 computes the
-        program with); if ``loss="logistic"`` and ``y`` is not in {-1, +1}, or holds one
-        class only while ``fit_intercept=True``; or if ``betas=None`` and ``beta_max`` is 0
-        (the empty network is optimal at every ``beta``).
+        and ``eps`` positive, ``eps`` at most 1, ``betas`` a sequence of finite positive
+        numbers) or not among its options (``loss``, ``pooling``, ``readout``;
+        ``n_patterns="exact"`` included); if ``X`` is not 2-D, ``y`` not 1-D with one target
+        per row of ``X``, or either contains NaN or infinity, or entries beyond ``1e75`` in
+        magnitude (what float64 computes the program with); if ``loss="logistic"`` and ``y``
+        is not in {-1, +1}, or holds one class only while ``fit_intercept=True``; or if
+        ``betas=None`` and ``beta_max`` is 0 (the empty network is optimal at every ``beta``).
     MemoryError
         If the patches of ``X`` or the program would not fit in memory; the message gives the
         sizes and what to change.
@@ -318,6 +320,13 @@ def _check_betas(betas):
         values = np.asarray(betas, dtype=np.float64) if numbers else np.zeros(0)
     except (TypeError, ValueError):  # a set, a dict, ragged lists
         values = np.zeros(0)
+    if values.ndim == 0 and np.isfinite(values) and values > 0:
+        beta = float(values)
+        raise ValueError(
+            f"convex_cnn_path got betas={betas!r}, a single number; betas is a sequence of "
+            f"values. Pass betas=[{beta!r}] for a path of one beta, or fit "
+            f"ConvexCNNRegressor(beta={beta!r}) (or ConvexCNNClassifier) for one beta."
+        )
     if values.ndim != 1 or not values.size or not np.all(np.isfinite(values) & (values > 0)):
         raise ValueError(
             f"convex_cnn_path got betas={betas!r}; pass a non-empty 1-D array of finite floats "

@@ -63,6 +63,18 @@ def _invalid(name, expected, got):
         # (numeric strings and booleans were read as numbers: a review)
         (dict(betas=["1.0", "0.5"]), r"got betas=\['1.0', '0.5'\]; pass a non-empty 1-D"),
         (dict(betas=[True]), r"got betas=\[True\]; pass a non-empty 1-D array"),
+        # (a number had scikit-learn's "must be an array-like or None": a review)
+        (
+            dict(betas=0.5),
+            r"got betas=0.5, a single number; betas is a sequence of values\. Pass "
+            r"betas=\[0.5\] for a path of one beta, or fit ConvexCNNRegressor\(beta=0.5\) "
+            r"\(or ConvexCNNClassifier\) for one beta\.",
+        ),
+        (dict(betas=1), r"got betas=1, a single number; .* Pass betas=\[1.0\] for a path"),
+        (dict(betas=np.float64(0.5)), r"a single number; .* Pass betas=\[0.5\] for a path"),
+        (dict(betas=np.array(0.5)), r"a single number; .* Pass betas=\[0.5\] for a path"),
+        (dict(betas=-0.5), r"got betas=-0.5; pass a non-empty 1-D array"),
+        (dict(betas=np.nan), r"got betas=nan; pass a non-empty 1-D array"),
     ],
 )
 def test_invalid_parameter_names_itself_its_value_and_the_fix(data, params, message):
