@@ -33,7 +33,8 @@ from ._warnings import warn
         "pooling": [StrOptions(set(POOLINGS))],
         "pool_size": [None, Interval(Integral, 1, None, closed="left"), tuple, list],
         "readout": [StrOptions(set(READOUTS))],
-        "n_patterns": [Interval(Integral, 1, None, closed="left")],
+        # ("exact" gets the path's own message, which names what to use instead)
+        "n_patterns": [Interval(Integral, 1, None, closed="left"), Hidden(StrOptions({"exact"}))],
         "loss": [StrOptions({"squared", "logistic"})],
         "fit_intercept": ["boolean"],
         "tol": [Interval(Real, 0, 1, closed="neither")],
@@ -105,7 +106,8 @@ def convex_cnn_path(
         As in :class:`~sklearn_convexcnn.ConvexCNNRegressor`.
     n_patterns : int, default=64
         Number of random filters whose activation patterns define the program. Unlike the
-        estimators, the path does not accept ``"exact"``: it only samples its patterns.
+        estimators, the path does not accept ``"exact"``: it only samples its patterns (for
+        every pattern, fit an estimator with ``n_patterns="exact"`` at each ``beta``).
     loss : {"squared", "logistic"}, default="squared"
         The loss, summed over samples.
     fit_intercept : bool, default=True
@@ -153,11 +155,12 @@ def convex_cnn_path(
         If a parameter is out of its range (``n_patterns``, ``tol``, ``max_iter``, ``n_betas``
         and ``eps`` positive, ``eps`` at most 1, ``betas`` a sequence of finite positive
         numbers) or not among its options (``loss``, ``pooling``, ``readout``;
-        ``n_patterns="exact"`` included); if ``X`` is not 2-D, ``y`` not 1-D with one target
-        per row of ``X``, or either contains NaN or infinity, or entries beyond ``1e75`` in
-        magnitude (what float64 computes the program with); if ``loss="logistic"`` and ``y``
-        is not in {-1, +1}, or holds one class only while ``fit_intercept=True``; or if
-        ``betas=None`` and ``beta_max`` is 0 (the empty network is optimal at every ``beta``).
+        ``n_patterns="exact"``, which only the estimators take); if ``X`` is not 2-D, ``y``
+        not 1-D with one target per row of ``X``, or either contains NaN or infinity, or
+        entries beyond ``1e75`` in magnitude (what float64 computes the program with); if
+        ``loss="logistic"`` and ``y`` is not in {-1, +1}, or holds one class only while
+        ``fit_intercept=True``; or if ``betas=None`` and ``beta_max`` is 0 (the empty network
+        is optimal at every ``beta``).
     MemoryError
         If the patches of ``X`` or the program would not fit in memory; the message gives the
         sizes and what to change.
@@ -183,6 +186,13 @@ def convex_cnn_path(
     >>> bool(np.all(coefs[0] == 0)) and bool(np.any(coefs[-1] != 0))
     True
     """
+    if n_patterns == "exact":
+        raise ValueError(
+            "convex_cnn_path got n_patterns='exact', but the path only samples its patterns "
+            "(it has no exact enumeration). Pass an int n_patterns (e.g. n_patterns=256), or, "
+            "for the program over every pattern, fit ConvexCNNRegressor(n_patterns='exact', "
+            "beta=...) (or ConvexCNNClassifier) at each beta."
+        )
     X, y = _check_data(X, y, loss, fit_intercept)
     if betas is not None:
         betas = _check_betas(betas)

@@ -36,7 +36,15 @@ def _invalid(name, expected, got):
         (dict(readout="full"), _invalid("readout", r"a str among \{.*'dense'.*\}", "'full'")),
         (
             dict(n_patterns="exact"),
-            _invalid("n_patterns", r"an int in the range \[1, inf\)", "'exact'"),
+            r"got n_patterns='exact', but the path only samples its patterns \(it has no exact "
+            r"enumeration\)\. Pass an int n_patterns \(e\.g\. n_patterns=256\), or, for the "
+            r"program over every pattern, fit ConvexCNNRegressor\(n_patterns='exact', "
+            r"beta=\.\.\.\) \(or ConvexCNNClassifier\) at each beta\.",
+        ),
+        # ("exact" is hidden from scikit-learn's message: the other strings get the int range)
+        (
+            dict(n_patterns="all"),
+            _invalid("n_patterns", r"an int in the range \[1, inf\)", "'all'"),
         ),
         (dict(n_patterns=0), _invalid("n_patterns", r"an int in the range \[1, inf\)", "0")),
         (dict(n_patterns=6.0), _invalid("n_patterns", r"an int in the range \[1, inf\)", "6.0")),
