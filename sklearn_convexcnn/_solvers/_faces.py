@@ -548,20 +548,14 @@ def _newton(faces, coef, b, tight, max_iter=100, max_blocked=40):
 
 
 def _newton_steps(faces, coef, b, tight, max_iter, max_blocked):
+    """:func:`_newton` but for its last check: the point returned may hold collapsed groups."""
     f = faces.fit(coef, b)  # None for the squared loss (see _Faces.fit)
     current = faces.value(coef, b, f)
     blocked = None
     changed = set(np.flatnonzero(np.any(coef, axis=1)))  # groups whose tight rows grew
     for _ in range(max_iter):
         norms = np.linalg.norm(coef, axis=1)
-        # (fewer than h tight rows cannot pin a group: no null space to compute for them)
-        pinned = [
-            j
-            for j in changed
-            if norms[j]
-            and np.count_nonzero(tight[j]) >= faces.h
-            and faces.basis(j, tight[j]).shape[1] == 0
-        ]
+        pinned = _pinned(faces, norms, tight, changed)
         changed.clear()
         collapsed = _collapsed(coef, norms)
         if pinned or collapsed.any():  # their rows leave no room: the group is zero
@@ -572,6 +566,7 @@ def _newton_steps(faces, coef, b, tight, max_iter, max_blocked):
             blocked = None
             continue
         active = np.flatnonzero(norms)
+        # the direction: from the last factorisation while rows block the steps, else afresh
         if blocked is not None and (
             blocked.n_rows >= max_blocked or not np.array_equal(blocked.active, active)
         ):
@@ -596,11 +591,7 @@ def _newton_steps(faces, coef, b, tight, max_iter, max_blocked):
                 break
             blocked = None
             continue
-        step_c = np.zeros(valid.size)
-        step_c[valid] = step[: len(step) - faces.fit_intercept]
-        dcoef = np.zeros_like(coef)
-        dcoef[active] = np.einsum("aik,ak->ai", padded, step_c.reshape(len(active), faces.h))
-        db = step[-1] if faces.fit_intercept else 0.0
+        dcoef, db = _in_coefficients(faces, coef, active, padded, valid, step)
         limit, blocking = faces.ratio_test(coef, dcoef)
         if limit <= 1e-12 and _at_zero_slack(faces, coef, blocking):
             # a row at zero slack blocks the step: it is tight. (Not every tiny limit: a
@@ -608,20 +599,16 @@ def _newton_steps(faces, coef, b, tight, max_iter, max_blocked):
             # a row at a slack of 0.75 of it was taken for tight, and the point that stopped
             # there was taken for a KKT point, 1.4e-5 above the optimum; such a step goes
             # on to the line search, which refuses it, and the faces' descent takes over.)
-            _block(faces, tight, blocking, blocked)
-            changed.add(blocking[0])
+            _block(faces, tight, blocking, blocked, changed)
             continue
         # only a fresh Newton decrement measures the distance to the face's optimum
         converged = fresh and -decrease <= 1e-14 * max(abs(current), 1e-300)
         alpha = min(1.0, limit)
         crossing = _crossing(coef, dcoef, active, alpha)
         if crossing is not None:  # the step takes a group (nearly) through zero: it leaves
-            j, at = crossing
-            candidate = (coef + at * dcoef, b + at * db)
-            candidate[0][j] = 0.0
-            value = faces.value(*candidate)
+            left, b_left, value = _leaving(faces, coef, b, dcoef, db, *crossing)
             if value <= current:
-                (coef, b), current = candidate, value
+                coef, b, current = left, b_left, value
                 f = faces.fit(coef, b)
                 blocked = None
                 continue
@@ -631,27 +618,69 @@ def _newton_steps(faces, coef, b, tight, max_iter, max_blocked):
         # intercept's last), not from the working set's
         df = None if design is None else design @ step
         along = faces.line(coef, b, dcoef, db, f, current, df)
-        while alpha >= 1e-12:
-            candidate = (coef + alpha * dcoef, b + alpha * db)
-            value = along(alpha)
-            if value <= current + 1e-4 * alpha * decrease:
-                break
-            alpha *= 0.5
-        else:
+        searched = _backtracking(along, alpha, current, decrease)
+        if searched is None:
             if fresh:
                 return coef, b
             blocked = None  # the old model misled the search: factorise afresh
             continue
-        (coef, b), current = candidate, value
+        alpha, current = searched
+        coef, b = coef + alpha * dcoef, b + alpha * db
         f = faces.fit(coef, b) if df is None else f + alpha * df  # (the fit the search valued)
         if alpha == limit:
-            _block(faces, tight, blocking, blocked)
-            changed.add(blocking[0])
+            _block(faces, tight, blocking, blocked, changed)
         else:
             blocked = None
             if converged:
                 break
     return coef, b
+
+
+def _pinned(faces, norms, tight, changed):
+    """The nonzero groups among ``changed`` whose tight rows leave them no direction (a
+    null space of dimension zero): they are zero on this face.
+
+    Only the groups whose tight rows grew can have become pinned, and fewer than ``h`` tight
+    rows cannot pin a group: no null space to compute for the others.
+    """
+    return [
+        j
+        for j in changed
+        if norms[j]
+        and np.count_nonzero(tight[j]) >= faces.h
+        and faces.basis(j, tight[j]).shape[1] == 0
+    ]
+
+
+def _in_coefficients(faces, coef, active, padded, valid, step):
+    """A step in the face's coordinates (:func:`_face_system`; the intercept's last) as a
+    step ``(dcoef, db)`` of the working set's coefficients and intercept."""
+    step_c = np.zeros(valid.size)
+    step_c[valid] = step[: len(step) - faces.fit_intercept]
+    dcoef = np.zeros_like(coef)
+    dcoef[active] = np.einsum("aik,ak->ai", padded, step_c.reshape(len(active), faces.h))
+    db = step[-1] if faces.fit_intercept else 0.0
+    return dcoef, db
+
+
+def _leaving(faces, coef, b, dcoef, db, group, at):
+    """The point ``at`` along ``(dcoef, db)``, where the step takes ``group`` nearest zero
+    (:func:`_crossing`), with that group at zero, and its objective: ``(coef, b, value)``."""
+    coef, b = coef + at * dcoef, b + at * db
+    coef[group] = 0.0
+    return coef, b, faces.value(coef, b)
+
+
+def _backtracking(along, alpha, current, decrease):
+    """Armijo's line search from ``alpha``, halving: the first step whose value ``along``
+    (:meth:`_Faces.line`) is below ``current`` by a ``1e-4`` of the ``decrease`` it
+    predicts, and that value; ``None`` where the step falls below ``1e-12``."""
+    while alpha >= 1e-12:
+        value = along(alpha)
+        if value <= current + 1e-4 * alpha * decrease:
+            return alpha, value
+        alpha *= 0.5
+    return None
 
 
 def _at_zero_slack(faces, coef, blocking):
@@ -661,10 +690,12 @@ def _at_zero_slack(faces, coef, blocking):
     return bool(_tight(faces.blocks[group][row : row + 1], coef[group], norms)[0])
 
 
-def _block(faces, tight, blocking, blocked):
-    """Row ``blocking = (group, row)`` stopped a step: it is tight (and on the factorisation)."""
+def _block(faces, tight, blocking, blocked, changed):
+    """Row ``blocking = (group, row)`` stopped a step: it is tight (and on the factorisation),
+    and its group's tight rows have grown (``changed``)."""
     group, row = blocking
     tight[group][row] = True
+    changed.add(group)
     if blocked is not None:
         blocked.add_row(group, faces.blocks[group][row], faces.h)
 
