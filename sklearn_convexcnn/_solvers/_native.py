@@ -399,15 +399,9 @@ def _price(operator, correlations, beta, memory, max_rounds, wanted=None, skip=(
     Only groups with ``R*(A_i^T v) > beta`` are priced (screening), and of those only the
     ones whose bound carried from the last iteration (``memory``, updated) exceeds beta.
 
-    With ``wanted``, groups are priced lazily, best bound first: first on the cone of
-    their start rows (a relaxation, so an upper bound, without a pass over the data), then by
-    ``max_rounds`` cutting-plane rounds, until the ``wanted`` best bounds (``skip`` aside) all
-    come from the latter: enough to pick the groups that enter the working set. Every other
-    group keeps an upper bound, so a bound above beta is exact only for the projected groups.
-    The groups ``skip`` (the working set's) are priced on their start rows last, and only where
-    their bound exceeds every other group's: their prices only scale the dual point, by the
-    largest price (on the README demo, 432 of pricing's 9,996 projections fewer).
-    Without ``wanted`` every group with a bound above beta is projected (a certificate).
+    With ``wanted``, groups are priced lazily, best bound first (:func:`_best_first`), and
+    the groups ``skip`` (the working set's) last (:func:`_working_set_last`). Without
+    ``wanted`` every group with a bound above beta is projected (a certificate).
     """
     n_patterns = operator.n_patterns
     signed = np.stack([correlations, -correlations])  # (2, P, h)
@@ -418,73 +412,110 @@ def _price(operator, correlations, beta, memory, max_rounds, wanted=None, skip=(
     signs, patterns = np.divmod(flat, n_patterns)
     keys = list(zip(patterns.tolist(), signs.tolist(), strict=True))
     G = signed[signs, patterns]
-    bounds = np.minimum(prices[signs, patterns], memory.carried(keys, G, operator.norm))
-    start_rows = [memory.rows.get(key, []) for key in keys]
-    open_ = bounds > beta
-    relaxed = np.zeros(len(flat), dtype=bool)  # priced on the cone of their start rows
-    cut = np.zeros(len(flat), dtype=bool)  # priced by cutting planes
-
-    def lower(index, found, polar):
-        """Lower the bounds of ``index`` to ``found`` where it is lower; the ``polar`` parts of
-        their projections bound the next prices (:meth:`_PriceMemory.learn`)."""
-        bounds[index] = np.minimum(bounds[index], found)
-        if polar is not None:
-            memory.learn([keys[k] for k in index], polar)
-
-    def relax(index):
-        """Bounds of ``index`` from prices on the cones of their start rows."""
-        lower(index, *_prices_polar(
-            operator, patterns[index], G[index], rows=[start_rows[k] for k in index],
-            max_rounds=0,
-        )[:2])  # fmt: skip
-        relaxed[index] = True
-
-    def cut_planes(index):
-        """Bounds of ``index`` from ``max_rounds`` cutting-plane rounds (exact prices where
-        they converge); the rows of their projections start the next ones."""
-        cut_prices, polar, rows = _prices_polar(
-            operator, patterns[index], G[index], beta=beta,
-            rows=[start_rows[k] for k in index], max_rounds=max_rounds,
-        )  # fmt: skip
-        lower(index, cut_prices, polar)
-        for k, r in zip(index, rows, strict=True):
-            memory.rows[keys[k]] = r
-        cut[index] = True
-
+    bounds = _PriceBounds(
+        operator, memory, keys, patterns, G, prices[signs, patterns], beta=beta,
+        max_rounds=max_rounds,
+    )  # fmt: skip
+    open_ = bounds.values > beta
     if wanted is None:
-        cut_planes(np.flatnonzero(open_))
+        bounds.cut_planes(np.flatnonzero(open_))
     else:
         skipped = np.array([k for k, key in enumerate(keys) if key in skip], dtype=int)
         skipped = skipped[open_[skipped]]
         open_[skipped] = False
-        while True:
-            ranked = _best(np.where(open_, bounds, -np.inf), wanted)
-            todo = ranked[open_[ranked] & ~cut[ranked]]
-            if len(todo) == 0:
-                break
-            if relaxed[todo].all():
-                cut_planes(todo)
-                open_[todo] &= bounds[todo] > beta
-                continue
-            # a cheaper bound first, for a batch of the best-bounded groups without one (they
-            # may drop out of the ranking): batches of `wanted` alone took hundreds of rounds,
-            # each ranking every group, on 10,000 groups
-            unrelaxed = np.flatnonzero(open_ & ~relaxed)
-            batch = unrelaxed[_best(bounds[unrelaxed], _RELAXED_PER_ROUND)]
-            relax(batch)
-            open_[batch] &= bounds[batch] > beta
-        # the working set's groups do not enter again, but their prices scale the dual point:
-        # they need a bound close to beta (about beta at a restricted optimum) for the gap,
-        # unless another group's bound is larger (the dual point's scale is the largest)
-        outside = np.ones(len(flat), dtype=bool)
-        outside[skipped] = False
-        skipped = skipped[bounds[skipped] > bounds[outside].max(initial=beta)]
-        if len(skipped):
-            relax(skipped)
-    prices[signs, patterns] = bounds
+        _best_first(bounds, open_, wanted)
+        _working_set_last(bounds, skipped)
+    prices[signs, patterns] = bounds.values
     for k, key in enumerate(keys):
-        memory.bounds[key] = (bounds[k], G[k])
+        memory.bounds[key] = (bounds.values[k], G[k])
     return prices
+
+
+class _PriceBounds:
+    """Upper bounds on the prices of the screened groups ``keys`` (their ``patterns`` and
+    vectors ``G``), from their screening and the bounds that ``memory`` carried, lowered by
+    projections: on the cones of their start rows (:meth:`relax`) or by cutting planes
+    (:meth:`cut_planes`). ``relaxed`` and ``cut`` say which groups had which."""
+
+    def __init__(self, operator, memory, keys, patterns, G, screened, *, beta, max_rounds):
+        self.operator, self.memory = operator, memory
+        self.keys, self.patterns, self.G = keys, patterns, G
+        self.beta, self.max_rounds = beta, max_rounds
+        self.values = np.minimum(screened, memory.carried(keys, G, operator.norm))
+        self.start_rows = [memory.rows.get(key, []) for key in keys]
+        self.relaxed = np.zeros(len(keys), dtype=bool)  # priced on the cone of their start rows
+        self.cut = np.zeros(len(keys), dtype=bool)  # priced by cutting planes
+
+    def _lower(self, index, found, polar):
+        """Lower the bounds of ``index`` to ``found`` where it is lower; the ``polar`` parts of
+        their projections bound the next prices (:meth:`_PriceMemory.learn`)."""
+        self.values[index] = np.minimum(self.values[index], found)
+        if polar is not None:
+            self.memory.learn([self.keys[k] for k in index], polar)
+
+    def relax(self, index):
+        """Bounds of ``index`` from prices on the cones of their start rows."""
+        self._lower(index, *_prices_polar(
+            self.operator, self.patterns[index], self.G[index],
+            rows=[self.start_rows[k] for k in index], max_rounds=0,
+        )[:2])  # fmt: skip
+        self.relaxed[index] = True
+
+    def cut_planes(self, index):
+        """Bounds of ``index`` from ``max_rounds`` cutting-plane rounds (exact prices where
+        they converge); the rows of their projections start the next ones."""
+        cut_prices, polar, rows = _prices_polar(
+            self.operator, self.patterns[index], self.G[index], beta=self.beta,
+            rows=[self.start_rows[k] for k in index], max_rounds=self.max_rounds,
+        )  # fmt: skip
+        self._lower(index, cut_prices, polar)
+        for k, r in zip(index, rows, strict=True):
+            self.memory.rows[self.keys[k]] = r
+        self.cut[index] = True
+
+
+def _best_first(bounds, open_, wanted):
+    """Lower the bounds of the groups ``open_`` (updated: those still above beta and not
+    projected), best bound first, until the ``wanted`` best all come from cutting planes:
+    enough to pick the groups that enter the working set.
+
+    Each group is priced first on the cone of its start rows (a relaxation, so an upper
+    bound, without a pass over the data), then by cutting-plane rounds. Every other group
+    keeps an upper bound, so a bound above beta is exact only for the projected groups.
+    """
+    beta = bounds.beta
+    while True:
+        ranked = _best(np.where(open_, bounds.values, -np.inf), wanted)
+        todo = ranked[open_[ranked] & ~bounds.cut[ranked]]
+        if len(todo) == 0:
+            return
+        if bounds.relaxed[todo].all():
+            bounds.cut_planes(todo)
+            open_[todo] &= bounds.values[todo] > beta
+            continue
+        # a cheaper bound first, for a batch of the best-bounded groups without one (they
+        # may drop out of the ranking): batches of `wanted` alone took hundreds of rounds,
+        # each ranking every group, on 10,000 groups
+        unrelaxed = np.flatnonzero(open_ & ~bounds.relaxed)
+        batch = unrelaxed[_best(bounds.values[unrelaxed], _RELAXED_PER_ROUND)]
+        bounds.relax(batch)
+        open_[batch] &= bounds.values[batch] > beta
+
+
+def _working_set_last(bounds, skipped):
+    """Lower the bounds of the working set's groups ``skipped`` on their start rows, where
+    they exceed every other group's.
+
+    They do not enter again, but their prices scale the dual point, by the largest price: they
+    need a bound close to beta (about beta at a restricted optimum) for the gap, unless
+    another group's bound is larger (on the README demo, 432 of pricing's 9,996 projections
+    fewer than pricing them with the others).
+    """
+    outside = np.ones(len(bounds.values), dtype=bool)
+    outside[skipped] = False
+    skipped = skipped[bounds.values[skipped] > bounds.values[outside].max(initial=bounds.beta)]
+    if len(skipped):
+        bounds.relax(skipped)
 
 
 def _prices_polar(operator, index, G, **kwargs):
