@@ -7,7 +7,9 @@ from :mod:`._solvers`, and predictions from the recovered network (a
 """
 
 import dataclasses
+import functools
 import hashlib
+import inspect
 import os
 import time
 from contextlib import nullcontext
@@ -193,6 +195,33 @@ def _empty_network_message(solutions, Y, beta, tol):
         f"certified gap {sum(gaps):.2e}); a smaller tol finds the optimum's neurons, if it has "
         "any"
     )
+
+
+def _named_after_the_estimator(fit):
+    """``fit`` whose wrong arguments raise a TypeError naming the estimator's own class.
+
+    Python names the class that defines ``fit`` (``_BaseConvexCNN.fit()``, private). The
+    signature is ``fit``'s (``functools.wraps``), as scikit-learn inspects it: ``sample_weight``
+    is not a parameter (``has_fit_parameter``), and is refused here with the workaround.
+    """
+    signature = inspect.signature(fit)
+
+    @functools.wraps(fit)
+    def wrapper(self, *args, **kwargs):
+        try:
+            signature.bind(self, *args, **kwargs)
+        except TypeError as exc:
+            hint = (
+                ". Sample weights are not supported (every solver and certificate sums "
+                "unweighted losses); for integer weights w, repeat the rows: "
+                "fit(np.repeat(X, w, axis=0), np.repeat(y, w, axis=0))"
+                if "sample_weight" in kwargs
+                else ""
+            )
+            raise TypeError(f"{type(self).__name__}.fit() {exc}{hint}") from None
+        return fit(self, *args, **kwargs)
+
+    return wrapper
 
 
 # The parameters that a warm start may change: they leave the program's groups and patterns
@@ -671,6 +700,7 @@ class _BaseConvexCNN(BaseEstimator):
         if message is not None:
             warn(message, ConvergenceWarning)
 
+    @_named_after_the_estimator
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
         """Train the network to the global optimum over the sampled patterns.
@@ -700,6 +730,9 @@ class _BaseConvexCNN(BaseEstimator):
             If no solver returned a point for an output's program (CVXPY's solvers fail on
             some logistic programs); the message names the output and what to try. A fit
             that raises leaves a previously fitted model as it was.
+        TypeError
+            If given any argument other than ``X`` and ``y``: ``sample_weight`` is not
+            supported (for integer weights, repeat the rows; the message shows how).
 
         Warns
         -----

@@ -1,11 +1,13 @@
 """Bad input fails at once with a message that names the problem and the fix."""
 
+import inspect
 import pickle
 import re
 
 import numpy as np
 import pytest
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
+from sklearn.utils.validation import has_fit_parameter
 
 from sklearn_convexcnn import ConvexCNNClassifier, ConvexCNNRegressor
 
@@ -207,6 +209,31 @@ def test_regressor_rejects_logistic_loss():
     X, y = _data()
     with pytest.raises(ValueError, match="The 'loss' parameter of ConvexCNNRegressor"):
         ConvexCNNRegressor(loss="logistic").fit(X, y)
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_sample_weight_is_refused_in_the_estimators_own_name(Estimator):
+    # a review: Python's TypeError named _BaseConvexCNN.fit, a private class, and no fix
+    X, y = _data()
+    est = Estimator(n_patterns=4, random_state=0)
+    with pytest.raises(
+        TypeError,
+        match=rf"^{Estimator.__name__}\.fit\(\) got an unexpected keyword argument "
+        r"'sample_weight'\. Sample weights are not supported \(every solver and certificate "
+        r"sums unweighted losses\); for integer weights w, repeat the rows: "
+        r"fit\(np\.repeat\(X, w, axis=0\), np\.repeat\(y, w, axis=0\)\)$",
+    ):
+        est.fit(X, y, sample_weight=np.ones(len(y)))
+    with pytest.raises(
+        TypeError, match=rf"^{Estimator.__name__}\.fit\(\) got an unexpected keyword argument 'w'$"
+    ):
+        est.fit(X, y, w=1)
+    with pytest.raises(TypeError, match=rf"^{Estimator.__name__}\.fit\(\) missing .* 'y'$"):
+        est.fit(X)
+    assert not hasattr(est, "network_")
+    # the signature scikit-learn inspects is fit's own: it runs no sample-weight checks
+    assert list(inspect.signature(est.fit).parameters) == ["X", "y"]
+    assert not has_fit_parameter(est, "sample_weight")
 
 
 @pytest.mark.parametrize("Estimator", ESTIMATORS)
