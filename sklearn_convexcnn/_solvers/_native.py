@@ -152,6 +152,10 @@ class _WorkingSet:
         self._pieces = {p: piece for p, piece in self._pieces.items() if p in patterns}
         self._version += 1
 
+    def nonzero_groups(self):
+        """The groups ``(pattern, sign)`` whose coefficients are not all zero."""
+        return {group for group, c in zip(self.groups, self.coef, strict=True) if c.any()}
+
     def fit(self, intercept):
         """The network's output on the samples, ``sum_j +-A_{p_j} c_j + intercept``."""
         f = np.full(self.operator.n_samples, float(intercept))
@@ -633,22 +637,13 @@ def _solve(
 ):
     """One working-set solve (:func:`solve_native`), without its second try."""
     start_time = time.perf_counter()
-    cold_b = best_intercept(loss, y) if fit_intercept else 0.0
-    b = float(intercept_init) if fit_intercept and intercept_init is not None else cold_b
     # the restricted problems: by Newton over faces first (:mod:`._faces`, Euclidean group
     # norms), then ever more exactly (:func:`_finer`) when pricing finds nothing to add
     qp_tol, faces = min(1e-9, max(1e-12, 1e-2 * tol)), operator.norm.is_euclidean
-
-    work, memory = _WorkingSet(operator), _PriceMemory()
-    if coef_init is not None and _start_from(work, coef_init):
-        try:
-            b = _restricted_then_feasible(work, y, b, beta, loss, fit_intercept, qp_tol, faces)
-        except SolverFailed as exc:  # (the empty network is a start too, and certifiable)
-            if verbose:
-                print(f"[native] the warm start failed ({exc}): starting cold", flush=True)
-            work, memory = _WorkingSet(operator), _PriceMemory()
-            b = cold_b
-        memory.remember(work)
+    work, memory, b = _started(
+        operator, y, coef_init, intercept_init, beta=beta, loss=loss,
+        fit_intercept=fit_intercept, qp_tol=qp_tol, faces=faces, verbose=verbose,
+    )  # fmt: skip
 
     n_iter, status = 0, None
     # every scaled dual point bounds the optimum of the same full program: the gap is to the
@@ -685,11 +680,10 @@ def _solve(
             if n_iter >= max_iter:
                 status = "max_iter reached"
                 break
-        candidates = _most_violating(violation)
-        if not feasible and gap <= target:
-            # the groups are settled to tol (prices above beta by rounding would otherwise
-            # enter, stay at zero and leave, iteration after iteration): now the rows
-            candidates = []
+        # at an infeasible point whose groups are settled to tol, none enters (prices above
+        # beta by rounding would enter, stay at zero and leave, iteration after iteration):
+        # now the rows
+        candidates = [] if not feasible and gap <= target else _most_violating(violation)
         if feasible and not candidates:  # (infeasible: the next solve adds the rows)
             # nothing left to add: the restricted solutions must be more exact; after the
             # finest, more iterations cannot help
@@ -700,15 +694,7 @@ def _solve(
             qp_tol, faces = finer
         _add_candidates(work, memory, candidates)
         n_iter += 1
-        # rows wait while groups are added, but not past the last solve that max_iter allows,
-        # nor for longer than a stall takes to tell: every _STALL_ITERATIONS iterations a
-        # feasible point must have decreased the objective (on the kept rows alone, a cycle of
-        # groups that price above beta by rounding would run to max_iter)
-        add_rows = (
-            not (defer_rows and candidates)
-            or n_iter >= max_iter
-            or n_iter - lowest.iteration >= _STALL_ITERATIONS
-        )
+        add_rows = _rows_due(candidates, defer_rows, n_iter, max_iter, lowest)
         try:
             b = _restricted_then_feasible(
                 work, y, b, beta, loss, fit_intercept, qp_tol, faces, feasibility=add_rows
@@ -726,7 +712,7 @@ def _solve(
         feasible = add_rows or not _violated_rows(work)
         memory.remember(work)
         if feasible:
-            anchored = {group for group, c in zip(work.groups, work.coef, strict=True) if c.any()}
+            anchored = work.nonzero_groups()
         # (without the anchors, max-pooling programs, whose rows decide most, went up and down
         # from one feasible point to the next until they stalled)
         work.drop_zero_groups(protected=anchored)
@@ -736,6 +722,44 @@ def _solve(
         # where they had reached 30.1)
         return _solution(status, n_iter, lowest.coef, lowest.intercept, lowest.objective, best_dual)
     return _solution(status, n_iter, _full_coef(work), b, primal, best_dual)
+
+
+def _started(
+    operator, y, coef_init, intercept_init, *, beta, loss, fit_intercept, qp_tol, faces, verbose
+):
+    """The working set, price memory and intercept to start from: a warm start's groups at
+    their restricted optimum (:func:`_restricted_then_feasible`) where ``coef_init`` has a
+    nonzero group, else the empty set; a cold start (the empty set at the best intercept)
+    where the warm start's solve fails (the empty network is a start too, and certifiable)."""
+    cold_b = best_intercept(loss, y) if fit_intercept else 0.0
+    b = float(intercept_init) if fit_intercept and intercept_init is not None else cold_b
+    work, memory = _WorkingSet(operator), _PriceMemory()
+    if coef_init is None or not _start_from(work, coef_init):
+        return work, memory, b
+    try:
+        b = _restricted_then_feasible(work, y, b, beta, loss, fit_intercept, qp_tol, faces)
+    except SolverFailed as exc:
+        if verbose:
+            print(f"[native] the warm start failed ({exc}): starting cold", flush=True)
+        return _WorkingSet(operator), _PriceMemory(), cold_b
+    memory.remember(work)
+    return work, memory, b
+
+
+def _rows_due(candidates, defer_rows, n_iter, max_iter, lowest):
+    """Whether the next restricted solve adds the cone rows its point violates.
+
+    Rows wait while groups are added (``candidates``, where ``defer_rows``), but not past the
+    last solve that ``max_iter`` allows, nor for longer than a stall takes to tell: every
+    ``_STALL_ITERATIONS`` iterations a feasible point must have decreased the objective
+    (:class:`_Lowest`; on the kept rows alone, a cycle of groups that price above beta by
+    rounding would run to ``max_iter``).
+    """
+    return (
+        not (defer_rows and candidates)
+        or n_iter >= max_iter
+        or n_iter - lowest.iteration >= _STALL_ITERATIONS
+    )
 
 
 def _print_iteration(n_iter, primal, gap, target, work, start_time):
