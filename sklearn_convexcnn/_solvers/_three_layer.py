@@ -275,11 +275,6 @@ def _polished(groups, y, b, *, beta, loss):
     return coef, (x[-1] if groups.fit_intercept else 0.0)
 
 
-def _lower(point, other):
-    """Of two points ``(coef, b, objective)`` (the first may be ``None``), the lower."""
-    return other if point is None or other[2] < point[2] else point
-
-
 def _refined_multipliers(program, coef, v, multipliers, beta):
     """Second-layer multipliers that satisfy the KKT conditions of the nonzero groups to
     rounding, where the interior point's satisfy them to its accuracy only.
@@ -424,23 +419,13 @@ def _solve(
     """:func:`solve_three_layer` on unit-scale data; ``objective_scale`` converts the
     objectives it prints back to the data's scale."""
     start_time = time.perf_counter()
-    n_patterns, n_samples, h = program.pieces.shape
-    shape = (2, 2, program.outer_masks.shape[0], n_patterns)
-    groups = _Groups(program, fit_intercept)
-    b = best_intercept(loss, y) if fit_intercept else 0.0
-    if fit_intercept and intercept_init is not None:
-        b = float(intercept_init)
-    if coef_init is not None:
-        keys = np.argwhere(np.linalg.norm(coef_init, axis=-1) > 0)
-        groups.add(keys, coef_init[tuple(keys.T)])
+    options = dict(beta=beta, loss=loss, fit_intercept=fit_intercept)
+    groups, b = _started(program, y, coef_init, intercept_init, loss, fit_intercept)
     rows = nearest_rows(program, START_ROWS)  # per first-layer cone, for all its groups
     row_norms = np.linalg.norm(program.cones, axis=2)
-    multipliers = np.zeros((2 * shape[2], n_samples))
+    multipliers = np.zeros((2 * program.outer_masks.shape[0], program.pieces.shape[1]))
     qp_tol = min(1e-9, max(1e-12, 1e-2 * tol))
-    n_iter, best_dual, converged, stalled = 0, -np.inf, False, False
-    # the lowest feasible point so far: the answer of a solve that stops short (a restricted
-    # solve failed, a stall, max_iter), whose last point can be the higher one
-    certified = None
+    n_iter, converged, stalled, best = 0, False, False, _Best()
     while True:
         if len(groups):
             try:
@@ -449,66 +434,34 @@ def _solve(
                     qp_tol=qp_tol,
                 )  # fmt: skip
             except SolverFailed:
-                if certified is None:
+                if best.point is None:
                     raise
                 stalled = True
                 break
             if not feasible:  # infeasible for the whole program: no gap to certify
-                coef = groups.full_coef()
-                return Solution(
-                    coef=coef,
-                    intercept=float(b),
-                    objective=_objective(program, coef, b, y, beta=beta, loss=loss)[1],
-                    converged=False,
-                    status=f"cone rows still violated after {_MAX_ROW_ROUNDS} rounds",
-                    n_iter=n_iter,
-                    solver="native",
-                )
-        coef = groups.full_coef()
-        f, primal = _objective(program, coef, b, y, beta=beta, loss=loss)
-        v = dual_point(loss, f, y, fit_intercept)
+                return _infeasible(program, groups, b, y, n_iter, beta=beta, loss=loss)
+        coef, v, primal = _point(program, groups, b, y, **options)
         prices = three_layer_prices(program, v, multipliers, beta=beta)
-        top = float(prices.max(initial=0.0))
-        best_dual = max(
-            best_dual,
-            scaled_dual_objective(loss, v, y, fit_intercept, beta=beta, top=top),
-        )
-        gap = primal - best_dual
-        certified = _lower(certified, (coef, b, primal))
+        gap = best.offer(coef, b, primal, _dual_objective(prices, v, y, **options))
+        target = target_gap(y, primal, tol)
         if verbose:
-            print(
-                f"[native] three-layer iteration {n_iter}: objective "
-                f"{objective_scale * primal:.10g}, gap {objective_scale * gap:.2e} "
-                f"(relative {relative_to(gap, primal):.1e}, target "
-                f"{relative_to(target_gap(y, primal, tol), primal):.1e}), "
-                f"{len(groups)} groups, {sum(map(len, rows))} first-layer rows, "
-                f"{time.perf_counter() - start_time:.2f} s",
-                flush=True,
-            )
-        if gap <= target_gap(y, primal, tol):
+            _print_iteration(n_iter, objective_scale, primal, gap, target, groups, rows, start_time)
+        if gap <= target:
             converged = True
             break
         if n_iter >= max_iter:
             break
-        prices[tuple(np.array(groups.keys, dtype=int).reshape(-1, 4).T)] = 0.0
-        order = np.argsort(prices, axis=None)[::-1][:_GROUPS_PER_ROUND]
-        candidates = [np.unravel_index(k, shape) for k in order if prices.flat[k] > beta]
+        candidates = _most_violating(prices, groups, beta)
         if not candidates:
             # nothing left to add: the bound may be the interior point's accuracy (polish the
             # point and its multipliers), or the restricted solutions must be more exact
             polished = _polished(groups, y, b, beta=beta, loss=loss)
             if polished is not None:
                 groups.coef, b = polished
-                coef = groups.full_coef()
-                f, primal = _objective(program, coef, b, y, beta=beta, loss=loss)
-                v = dual_point(loss, f, y, fit_intercept)
+                coef, v, primal = _point(program, groups, b, y, **options)
             refined = _refined_multipliers(program, coef, v, multipliers, beta)
-            top = float(three_layer_prices(program, v, refined, beta=beta).max(initial=0.0))
-            best_dual = max(
-                best_dual, scaled_dual_objective(loss, v, y, fit_intercept, beta=beta, top=top)
-            )
-            gap = primal - best_dual
-            certified = _lower(certified, (coef, b, primal))
+            prices = three_layer_prices(program, v, refined, beta=beta)
+            gap = best.offer(coef, b, primal, _dual_objective(prices, v, y, **options))
             if gap <= target_gap(y, primal, tol):
                 converged = True
                 break
@@ -519,7 +472,7 @@ def _solve(
         groups.add(candidates)
         n_iter += 1
     if not converged:
-        (coef, b, primal), gap = certified, certified[2] - best_dual
+        (coef, b, primal), gap = best.point, best.point[2] - best.dual
     return Solution(
         coef=coef,
         intercept=float(b),
@@ -529,4 +482,87 @@ def _solve(
         n_iter=n_iter,
         solver="native",
         duality_gap=float(gap),
+    )
+
+
+def _started(program, y, coef_init, intercept_init, loss, fit_intercept):
+    """The working set of a warm start's nonzero groups, at their point, and the intercept
+    to start from (the best one for the empty network, where none is given)."""
+    groups = _Groups(program, fit_intercept)
+    b = best_intercept(loss, y) if fit_intercept else 0.0
+    if fit_intercept and intercept_init is not None:
+        b = float(intercept_init)
+    if coef_init is not None:
+        keys = np.argwhere(np.linalg.norm(coef_init, axis=-1) > 0)
+        groups.add(keys, coef_init[tuple(keys.T)])
+    return groups, b
+
+
+def _point(program, groups, b, y, *, beta, loss, fit_intercept):
+    """The working set's point in the program's layout, the dual vector at its fit and its
+    objective: ``(coef, v, objective)``."""
+    coef = groups.full_coef()
+    f, primal = _objective(program, coef, b, y, beta=beta, loss=loss)
+    return coef, dual_point(loss, f, y, fit_intercept), primal
+
+
+def _dual_objective(prices, v, y, *, beta, loss, fit_intercept):
+    """The dual objective of ``v`` scaled into the dual feasible set by the largest of the
+    groups' ``prices`` (:func:`~.._optimality.scaled_dual_objective`)."""
+    top = float(prices.max(initial=0.0))
+    return scaled_dual_objective(loss, v, y, fit_intercept, beta=beta, top=top)
+
+
+@dataclasses.dataclass
+class _Best:
+    """The best bounds on the optimum so far: the largest dual objective (any ``mu >= 0``
+    gives one, and the gap is to the largest) and the lowest feasible point
+    ``(coef, b, objective)``, the answer of a solve that stops short (a restricted solve
+    failed, a stall, max_iter), whose last point can be the higher one."""
+
+    dual: float = -np.inf
+    point: tuple | None = None
+
+    def offer(self, coef, b, primal, dual):
+        """Keep the dual objective ``dual``, and the point ``(coef, b)`` of objective
+        ``primal``, where better; returns the point's gap to the best dual objective."""
+        self.dual = max(self.dual, dual)
+        if self.point is None or primal < self.point[2]:
+            self.point = (coef, b, primal)
+        return primal - self.dual
+
+
+def _most_violating(prices, groups, beta):
+    """The groups outside the working set whose ``prices`` exceed ``beta``, at most
+    ``_GROUPS_PER_ROUND``, the largest first; the set's prices are zeroed in place."""
+    prices[tuple(np.array(groups.keys, dtype=int).reshape(-1, 4).T)] = 0.0
+    order = np.argsort(prices, axis=None)[::-1][:_GROUPS_PER_ROUND]
+    return [np.unravel_index(k, prices.shape) for k in order if prices.flat[k] > beta]
+
+
+def _infeasible(program, groups, b, y, n_iter, *, beta, loss):
+    """The answer at a point that still violates cone rows after ``_MAX_ROW_ROUNDS``
+    feasibility rounds: infeasible for the whole program, so without a gap."""
+    coef = groups.full_coef()
+    return Solution(
+        coef=coef,
+        intercept=float(b),
+        objective=_objective(program, coef, b, y, beta=beta, loss=loss)[1],
+        converged=False,
+        status=f"cone rows still violated after {_MAX_ROW_ROUNDS} rounds",
+        n_iter=n_iter,
+        solver="native",
+    )
+
+
+def _print_iteration(n_iter, objective_scale, primal, gap, target, groups, rows, start_time):
+    """The progress line of an iteration, its objective and gap at the data's scale."""
+    print(
+        f"[native] three-layer iteration {n_iter}: objective "
+        f"{objective_scale * primal:.10g}, gap {objective_scale * gap:.2e} "
+        f"(relative {relative_to(gap, primal):.1e}, target "
+        f"{relative_to(target, primal):.1e}), "
+        f"{len(groups)} groups, {sum(map(len, rows))} first-layer rows, "
+        f"{time.perf_counter() - start_time:.2f} s",
+        flush=True,
     )
