@@ -161,6 +161,15 @@ class _FittedProgram(NamedTuple):
     loss: str
     fit_intercept: bool
     n_outputs: int
+    # the digest of X (_data_digest) where gates_ are every pattern of X (sampled patterns of
+    # n_patterns="exact"), else None: certify's proof that gates_ enumerate the data it gets
+    enumerated: tuple | None = None
+
+
+def _data_digest(X):
+    """``X``'s shape and a digest of its bytes: equal for equal float64 arrays."""
+    digest = hashlib.blake2b(np.ascontiguousarray(X).view(np.uint8), digest_size=16)
+    return X.shape, digest.hexdigest()
 
 
 def _empty_network_message(solutions, Y, beta, tol):
@@ -399,7 +408,15 @@ class _BaseConvexCNN(BaseEstimator):
                 [(_NonzeroEntries.of(solution.coef), solution.intercept) for solution in solutions],
             ),
             "_fitted_program": _FittedProgram(
-                formulation, options.beta, self.loss, self.fit_intercept, Y.shape[1]
+                formulation,
+                options.beta,
+                self.loss,
+                self.fit_intercept,
+                Y.shape[1],
+                # (generated patterns are a subset of the enumeration)
+                enumerated=_data_digest(X)
+                if self.n_patterns == "exact" and self.patterns == "sampled"
+                else None,
             ),
             **generated,
             "duality_gap_": sum(
@@ -531,8 +548,7 @@ class _BaseConvexCNN(BaseEstimator):
         """
         data = None
         if isinstance(formulation, RegionalFormulation | ThreeLayerFormulation):
-            digest = hashlib.blake2b(np.ascontiguousarray(X).view(np.uint8), digest_size=16)
-            data = (X.shape, digest.hexdigest())
+            data = _data_digest(X)
         params = self.get_params(deep=False)
         drawing = tuple((name, params[name]) for name in sorted(params.keys() - _WARM_START_FREE))
         return (data, geometry, n_outputs, drawing)
@@ -803,7 +819,7 @@ class _BaseConvexCNN(BaseEstimator):
         objective : float
             Loss summed over samples plus the penalty, evaluated with real ReLUs.
         """
-        patches, Y = self._evaluation_data(X, y)
+        _, patches, Y = self._evaluation_data(X, y)
         fitted = self._fitted_program
         return self.network_.objective(patches, Y, fitted.beta, fitted.loss)
 
@@ -823,8 +839,8 @@ class _BaseConvexCNN(BaseEstimator):
         )
 
     def _evaluation_data(self, X, y):
-        """Patches of ``X`` and the target columns of ``y``, encoded as ``fit`` encoded them,
-        for the methods that evaluate the fitted network on data."""
+        """``X`` validated, its patches and the target columns of ``y``, encoded as ``fit``
+        encoded them, for the methods that evaluate the fitted network on data."""
         check_is_fitted(self)
         X, y = self._validated(X, y, reset=False)
         Y, _ = self._encode_targets(y, reset=False)
@@ -838,7 +854,7 @@ class _BaseConvexCNN(BaseEstimator):
         check_patches_memory(
             X.shape[0], geometry.n_patches, geometry.patch_size, "Evaluate on fewer samples."
         )
-        return extract_patches(X, geometry), Y
+        return X, extract_patches(X, geometry), Y
 
     def certify(self, X, y, *, tol=1e-6, max_patterns=MAX_EXACT_PATTERNS):
         """Certificate of global optimality of the fitted network on ``(X, y)``.
@@ -849,7 +865,8 @@ class _BaseConvexCNN(BaseEstimator):
         exact when every activation pattern of ``X`` can be enumerated (``exact=True``, at
         most ``max_patterns`` patterns, whose program fits in memory); otherwise only the
         fitted patterns are checked and the bound holds only for networks whose neurons use
-        those patterns.
+        those patterns, unless ``X`` is the very data of a fit with ``n_patterns="exact"`` and
+        ``patterns="sampled"``, whose patterns are every pattern of ``X`` (``exact=True``).
 
         The bound is the dual objective of the convex program at the dual vector of the
         network's fit (its residual for the squared loss; centred when an intercept is fitted),
@@ -871,7 +888,9 @@ class _BaseConvexCNN(BaseEstimator):
             ``tol`` is called optimal with room to spare; ``1e-6`` is also how closely the
             tests ask the native solver and CVXPY to agree on an objective.
         max_patterns : int, default=100_000
-            Largest Cover bound on the number of patterns that is enumerated.
+            Largest Cover bound on the number of patterns that is enumerated. Beyond it the
+            fitted patterns are checked instead (every pattern, on the data of a fit with
+            ``n_patterns="exact"`` and ``patterns="sampled"``).
 
         Returns
         -------
@@ -919,7 +938,7 @@ class _BaseConvexCNN(BaseEstimator):
                 f"{type(self.network_).__name__}. duality_gap_ certifies its convex program over "
                 "the fitted patterns; is_exact_ says whether that program is exact."
             )
-        patches, Y = self._evaluation_data(X, y)
+        X, patches, Y = self._evaluation_data(X, y)
         check_scale(patches, "X")  # (its programs are the fit's)
         check_scale(Y, "y")
         try:
@@ -934,7 +953,9 @@ class _BaseConvexCNN(BaseEstimator):
             )
             exact = True
         except (TooManyPatterns, MemoryError):  # more than max_patterns or memory holds
-            gates, exact = self.gates_, False
+            # the fitted patterns: every pattern of X where fit enumerated this very X
+            gates = self.gates_
+            exact = fitted.enumerated is not None and fitted.enumerated == _data_digest(X)
         return certify_network(
             self.network_,
             formulation,

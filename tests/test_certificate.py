@@ -128,6 +128,37 @@ def test_without_enumeration_only_the_fitted_patterns_are_checked():
     assert certificate.relative_gap <= 1e-6
 
 
+@pytest.mark.parametrize(
+    "params",
+    [dict(), dict(pooling="max", pool_size=3), dict(readout="dense", pool_size=3)],
+    ids=["average", "max", "regional"],
+)
+def test_on_the_data_of_an_exact_fit_the_fitted_patterns_are_every_pattern(params):
+    # a review: max_patterns=1 on the data of an n_patterns="exact" fit said exact=False,
+    # though the fitted patterns, which certify then checks, are every pattern of those data
+    X, y = _data(10, 7, 0)
+    params = dict(beta=0.05, kernel_size=2, **params)
+    model = ConvexCNNRegressor(n_patterns="exact", **params).fit(X, y)
+    certificate = model.certify(X, y, max_patterns=1)
+    assert certificate.exact and certificate.is_optimal
+    assert certificate == model.certify(X, y)  # the enumeration's patterns, the same bound
+    assert model.certify(np.asfortranarray(X), y, max_patterns=1).exact  # the same data
+    # other data have other patterns: exact only where certify enumerates them itself
+    X_other = X + 0.1 * np.random.default_rng(1).standard_normal(X.shape)
+    assert not model.certify(X_other, y, max_patterns=1).exact
+    assert model.certify(X_other, y).exact
+
+
+def test_generated_patterns_of_an_exact_fit_are_not_every_pattern():
+    X, y = _data(10, 7, 0)
+    params = dict(beta=0.05, kernel_size=2, n_patterns="exact", random_state=0)
+    exact = ConvexCNNRegressor(**params).fit(X, y)
+    generated = ConvexCNNRegressor(patterns="generated", **params).fit(X, y)
+    assert generated.n_patterns_ < exact.n_patterns_  # a subset of the enumeration
+    assert not generated.certify(X, y, max_patterns=1).exact
+    assert generated.certify(X, y).exact
+
+
 def test_certify_refuses_other_architectures():
     X, y = _data(8, 6, 8)
     model = ConvexCNNRegressor(beta=0.1, architecture="circular", n_patterns=8, random_state=0)
