@@ -224,7 +224,8 @@ def _named_after_the_estimator(fit):
                 ". Sample weights are not supported (every solver and certificate sums "
                 "unweighted losses); for integer weights w, repeat the rows: "
                 "fit(np.repeat(X, w, axis=0), np.repeat(y, w, axis=0))"
-                if "sample_weight" in kwargs
+                # (scikit-learn's fit takes sample_weight third)
+                if "sample_weight" in kwargs or len(args) > 2
                 else ""
             )
             raise TypeError(f"{type(self).__name__}.fit() {exc}{hint}") from None

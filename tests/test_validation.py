@@ -225,6 +225,12 @@ def test_sample_weight_is_refused_in_the_estimators_own_name(Estimator):
     ):
         est.fit(X, y, sample_weight=np.ones(len(y)))
     with pytest.raises(
+        TypeError,
+        match=rf"^{Estimator.__name__}\.fit\(\) too many positional arguments\. Sample weights "
+        r"are not supported",
+    ):
+        est.fit(X, y, np.ones(len(y)))  # (scikit-learn's fit(X, y, sample_weight))
+    with pytest.raises(
         TypeError, match=rf"^{Estimator.__name__}\.fit\(\) got an unexpected keyword argument 'w'$"
     ):
         est.fit(X, y, w=1)
