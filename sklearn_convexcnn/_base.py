@@ -63,7 +63,7 @@ from ._outputs import (
     unconverged_message,
 )
 from ._patches import check_rows, check_scale, extract_patches, resolve_geometry
-from ._patterns import MAX_EXACT_PATTERNS, TooManyPatterns
+from ._patterns import MAX_EXACT_PATTERNS, TooManyPatterns, program_gates
 from ._resources import check_patches_memory, check_program_memory, patches_bytes
 from ._solvers import CVXPY_SOLVERS
 from ._solvers._solution import relative_to, target_gap
@@ -357,11 +357,14 @@ class _BaseConvexCNN(BaseEstimator):
             # (a three-layer formulation holds its second-layer patterns)
             formulation = self._fitted_program.formulation
         build = formulation.operator if self._uses_operator(formulation) else formulation.program
-        if self.n_patterns != "exact":  # before sampling: 10**9 filters alone take 22 GiB
-            self._check_program_memory(patches, formulation, self.n_patterns, Y.shape[1])
-        gates = self.gates_ if warm else self._gates(formulation, patches, rng)
-        if self.n_patterns == "exact":  # the enumeration's count, known only now
-            self._check_program_memory(patches, formulation, gates.shape[1], Y.shape[1])
+        check_memory = functools.partial(
+            self._check_program_memory, patches, formulation, n_outputs=Y.shape[1]
+        )
+        if warm:  # (sampled patterns, checked as their draw was)
+            check_memory(self.n_patterns)
+            gates = self.gates_
+        else:
+            gates = program_gates(formulation, patches, self.n_patterns, rng, check_memory)
         self._log(
             f"{X.shape[0]} samples, {geometry.n_patches} "
             f"{'patch' if geometry.n_patches == 1 else 'patches'} of size "
@@ -682,12 +685,6 @@ class _BaseConvexCNN(BaseEstimator):
             f"is the network's. Try {advice} (tol is {self.tol!r}).",
             ConvergenceWarning,
         )
-
-    def _gates(self, formulation, patches, rng):
-        """Gates of the program's patterns: every pattern, or those of random filters."""
-        if self.n_patterns == "exact":
-            return formulation.enumerate_gates(patches)
-        return formulation.sample_gates(patches, self.n_patterns, rng)
 
     def _uses_operator(self, formulation):
         """Whether the program goes to the native solver as an operator (matrix-free where

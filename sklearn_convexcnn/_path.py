@@ -1,5 +1,6 @@
 """Regularization path of the two-layer convex CNN program, warm started (like ``lasso_path``)."""
 
+import functools
 import time
 from numbers import Integral, Real
 
@@ -13,6 +14,7 @@ from ._losses import best_intercept, centred_targets
 from ._optimality import dual_point, max_pattern_price
 from ._outputs import SolveOptions, how_it_stopped, remedy
 from ._patches import check_rows, check_scale, extract_patches, resolve_geometry
+from ._patterns import program_gates
 from ._resources import check_patches_memory, check_program_memory
 from ._solvers._native import solve_native
 from ._solvers._solution import relative_to
@@ -33,8 +35,7 @@ from ._warnings import warn
         "pooling": [StrOptions(set(POOLINGS))],
         "pool_size": [None, Interval(Integral, 1, None, closed="left"), tuple, list],
         "readout": [StrOptions(set(READOUTS))],
-        # ("exact" gets the path's own message, which names what to use instead)
-        "n_patterns": [Interval(Integral, 1, None, closed="left"), Hidden(StrOptions({"exact"}))],
+        "n_patterns": [Interval(Integral, 1, None, closed="left"), StrOptions({"exact"})],
         "loss": [StrOptions({"squared", "logistic"})],
         "fit_intercept": ["boolean"],
         "tol": [Interval(Real, 0, 1, closed="neither")],
@@ -73,7 +74,8 @@ def convex_cnn_path(
     initial working set and keep the cone rows they sit on: along a fine path each step adds
     only a few groups. On 1-D signals (n=1000, 64 patterns) a path of 10 values took 0.34-0.45
     times the time of the same 10 solves started cold (``benchmarks/warm_starts.py``). The
-    sampled patterns are the same for every ``beta``.
+    patterns, sampled or enumerated, are the same for every ``beta``: with
+    ``n_patterns="exact"`` the path is that of the global optimum.
 
     Parameters
     ----------
@@ -86,8 +88,8 @@ def convex_cnn_path(
         Regularization strengths, each finite and positive; solved in decreasing order. A
         path of one ``beta`` is a list of one (``betas=[0.5]``; a number alone is refused).
         ``None`` takes ``n_betas`` values spaced geometrically from ``beta_max`` (the smallest
-        ``beta`` whose optimum over the sampled patterns is the empty network; over all
-        patterns it can be larger) down to ``eps * beta_max``.
+        ``beta`` whose optimum over the program's patterns is the empty network; over all
+        patterns it can be larger, unless ``n_patterns="exact"``) down to ``eps * beta_max``.
     n_betas : int, default=10
         Number of values of ``beta`` when ``betas`` is None.
     eps : float, default=1e-2
@@ -104,10 +106,13 @@ def convex_cnn_path(
         As in :class:`~sklearn_convexcnn.ConvexCNNRegressor`.
     readout : {"sum", "dense"}, default="sum"
         As in :class:`~sklearn_convexcnn.ConvexCNNRegressor`.
-    n_patterns : int, default=64
-        Number of random filters whose activation patterns define the program. Unlike the
-        estimators, the path does not accept ``"exact"``: it only samples its patterns (for
-        every pattern, fit an estimator with ``n_patterns="exact"`` at each ``beta``).
+    n_patterns : int or "exact", default=64
+        An int is the number of random filters whose activation patterns define the program
+        (duplicates dropped). ``"exact"`` enumerates every pattern, as in
+        :class:`~sklearn_convexcnn.ConvexCNNRegressor`: each ``beta``'s solution is then the
+        global optimum of the non-convex problem, and ``random_state`` is not used. The
+        enumeration is refused with a ValueError, as the estimators refuse it, where Cover's
+        bound on the number of patterns exceeds 100,000 (small filters and few samples only).
     loss : {"squared", "logistic"}, default="squared"
         The loss, summed over samples.
     fit_intercept : bool, default=True
@@ -117,7 +122,8 @@ def convex_cnn_path(
     max_iter : int, default=500
         Maximum number of working-set iterations of each solve.
     random_state : int, RandomState instance or None, default=None
-        Seed of the random filters that sample the activation patterns.
+        Seed of the random filters that sample the activation patterns (unused with
+        ``n_patterns="exact"``).
     verbose : int, default=0
         ``1`` prints a line for each ``beta`` (its objective, certified gap, nonzero groups
         and time); ``2`` also the native solver's iterations.
@@ -142,9 +148,10 @@ def convex_cnn_path(
         Certified gaps, each at most ``tol`` times its objective where its solve converged
         (a :class:`~sklearn.exceptions.ConvergenceWarning` names every ``beta`` where not).
     gates : ndarray of shape (patch_size, n_groups)
-        The gate of every group: for a summed read-out the sampled patterns' gates, as
-        ``ConvexCNNRegressor.gates_``; with ``readout="dense"`` (or ``pooling="none"``) a
-        gate appears once for every region where its pattern is new.
+        The gate of every group: for a summed read-out the sampled (or enumerated) patterns'
+        gates, as ``ConvexCNNRegressor.gates_`` (their number its ``n_patterns_``); with
+        ``readout="dense"`` (or ``pooling="none"``) a gate appears once for every region
+        where its pattern is new.
     regions : ndarray of int, shape (n_groups,)
         Only with ``return_regions=True``: the region (pool, in row-major order over the pool
         grid) that every group reads out; all zero for a summed read-out.
@@ -154,8 +161,10 @@ def convex_cnn_path(
     ValueError
         If a parameter is out of its range (``n_patterns``, ``tol``, ``max_iter``, ``n_betas``
         and ``eps`` positive, ``eps`` at most 1, ``betas`` a sequence of finite positive
-        numbers) or not among its options (``loss``, ``pooling``, ``readout``;
-        ``n_patterns="exact"``, which only the estimators take); if ``X`` is not 2-D, ``y``
+        numbers) or not among its options (``loss``, ``pooling``, ``readout``); if
+        ``n_patterns="exact"`` and the patterns are too many to enumerate (the message gives
+        Cover's bound and says to sample them with an int ``n_patterns``) or the patches are
+        nearly parallel (as the estimators refuse them); if ``X`` is not 2-D, ``y``
         not 1-D with one target per row of ``X``, or either contains NaN or infinity, or
         entries beyond ``1e75`` in magnitude (what float64 computes the program with); if
         ``loss="logistic"`` and ``y`` is not in {-1, +1}, or holds one class only while
@@ -186,13 +195,6 @@ def convex_cnn_path(
     >>> bool(np.all(coefs[0] == 0)) and bool(np.any(coefs[-1] != 0))
     True
     """
-    if n_patterns == "exact":
-        raise ValueError(
-            "convex_cnn_path got n_patterns='exact', but the path only samples its patterns "
-            "(it has no exact enumeration). Pass an int n_patterns (e.g. n_patterns=256), or, "
-            "for the program over every pattern, fit ConvexCNNRegressor(n_patterns='exact', "
-            "beta=...) (or ConvexCNNClassifier) at each beta."
-        )
     X, y = _check_data(X, y, loss, fit_intercept)
     if betas is not None:
         betas = _check_betas(betas)
@@ -201,14 +203,17 @@ def convex_cnn_path(
     check_patches_memory(X.shape[0], geometry.n_patches, geometry.patch_size)
     patches = extract_patches(X, geometry)
     formulation = make_formulation(pooling, pool_size, readout, geometry.grid_shape)
-    check_program_memory(  # (as the estimators do, before the patterns are drawn)
+    check_memory = functools.partial(  # (as the estimators check theirs)
+        check_program_memory,
         *patches.shape,
-        n_patterns,
         kind="operator" if formulation.matrix_free else "dense_operator",
         solver="native",
+        exact=n_patterns == "exact",
         regions=getattr(formulation, "region_sizes", None),
     )
-    gates = formulation.sample_gates(patches, n_patterns, check_random_state(random_state))
+    gates = program_gates(
+        formulation, patches, n_patterns, check_random_state(random_state), check_memory
+    )
     operator = formulation.operator(patches, gates)
     if hasattr(formulation, "groups"):  # regional read-outs: groups per region
         regions, index = formulation.groups(patches, gates)

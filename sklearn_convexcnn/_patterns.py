@@ -537,3 +537,22 @@ def enumerate_gates(patches, max_patterns=MAX_EXACT_PATTERNS):
     if gates.shape[1] * patches.shape[0] * patches.shape[1] <= 2**30:
         gates = unique_gates(patches, gates)
     return gates
+
+
+def program_gates(formulation, patches, n_patterns, random_state, check_memory):
+    """Gates of the program's patterns for the parameter ``n_patterns``, as the estimators
+    and :func:`~sklearn_convexcnn.convex_cnn_path` take it.
+
+    ``"exact"``: every pattern (``formulation.enumerate_gates``; :class:`TooManyPatterns`
+    above :data:`MAX_EXACT_PATTERNS`), checked by ``check_memory(n_enumerated)`` after the
+    enumeration, whose count is known only then. An int: the patterns of that many random
+    filters drawn from ``random_state`` (``formulation.sample_gates``), checked by
+    ``check_memory(n_patterns)`` before the draw (``10**9`` filters alone take 22 GiB).
+    ``check_memory`` raises a MemoryError where the program would not fit.
+    """
+    if n_patterns == "exact":
+        gates = formulation.enumerate_gates(patches)
+        check_memory(gates.shape[1])
+        return gates
+    check_memory(n_patterns)
+    return formulation.sample_gates(patches, n_patterns, random_state)
