@@ -217,6 +217,8 @@ def _named_after_the_estimator(fit):
 
     @functools.wraps(fit)
     def wrapper(self, *args, **kwargs):
+        if not isinstance(self, BaseEstimator):  # (called on the class: Python's own error)
+            return fit(self, *args, **kwargs)
         try:
             signature.bind(self, *args, **kwargs)
         except TypeError as exc:
@@ -745,8 +747,8 @@ class _BaseConvexCNN(BaseEstimator):
             some logistic programs); the message names the output and what to try. A fit
             that raises leaves a previously fitted model as it was.
         TypeError
-            If given any argument other than ``X`` and ``y``: ``sample_weight`` is not
-            supported (for integer weights, repeat the rows; the message shows how).
+            If ``X`` or ``y`` is missing, or another argument is given: ``sample_weight`` is
+            not supported (for integer weights, repeat the rows; the message shows how).
 
         Warns
         -----
@@ -896,9 +898,10 @@ class _BaseConvexCNN(BaseEstimator):
             Fields ``objective``, ``lower_bound``, ``gap``, ``relative_gap``, ``exact``,
             ``n_patterns_checked``, ``dual_constraint``, ``beta``, ``tol`` and the property
             ``is_optimal``: ``exact and relative_gap <= tol``, a global optimum. Where the
-            patterns could not all be enumerated (images: 3x3 filters), ``is_optimal`` is
-            ``False`` whatever the gap, and ``relative_gap <= tol`` certifies the network
-            within its patterns only.
+            patterns could not all be enumerated (images: 3x3 filters) and are not those of
+            an ``n_patterns="exact"`` fit on this ``X``, ``is_optimal`` is ``False`` whatever
+            the gap, and ``relative_gap <= tol`` certifies the network within its patterns
+            only.
 
         Raises
         ------

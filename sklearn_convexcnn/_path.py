@@ -336,11 +336,11 @@ def _check_betas(betas):
     except (TypeError, ValueError):  # a set, a dict, ragged lists
         values = np.zeros(0)
     if values.ndim == 0 and np.isfinite(values) and values > 0:
-        beta = float(values)
+        beta = str(betas)  # (as written: a float32's 0.1 is 0.10000000149011612 in float64)
         raise ValueError(
             f"convex_cnn_path got betas={betas!r}, a single number; betas is a sequence of "
-            f"values. Pass betas=[{beta!r}] for a path of one beta, or fit "
-            f"ConvexCNNRegressor(beta={beta!r}) (or ConvexCNNClassifier) for one beta."
+            f"values. Pass betas=[{beta}] for a path of one beta, or fit "
+            f"ConvexCNNRegressor(beta={beta}) (or ConvexCNNClassifier) for one beta."
         )
     if values.ndim != 1 or not values.size or not np.all(np.isfinite(values) & (values > 0)):
         raise ValueError(

@@ -433,7 +433,7 @@ def _cell_points(normals):
     return _best_per_cell(points, normals)
 
 
-def arrangement_gates(rows, max_patterns=MAX_EXACT_PATTERNS):
+def arrangement_gates(rows, max_patterns=MAX_EXACT_PATTERNS, *, shorter="a smaller kernel_size"):
     """One point inside every cell of the central arrangement ``{u : row . u = 0}``.
 
     Exact for any dimension and any data (general position is not needed): a 2-D angular sweep,
@@ -448,6 +448,8 @@ def arrangement_gates(rows, max_patterns=MAX_EXACT_PATTERNS):
         Normals of the hyperplanes, possibly repeated, parallel or zero.
     max_patterns : int, default=MAX_EXACT_PATTERNS
         Refuse arrangements whose Cover bound (:func:`cover_bound`) exceeds this.
+    shorter : str, default="a smaller kernel_size"
+        What shortens the rows, in the refusal's advice.
 
     Returns
     -------
@@ -468,14 +470,14 @@ def arrangement_gates(rows, max_patterns=MAX_EXACT_PATTERNS):
     sample = 2 * max_patterns + 1
     if len(rows) > 4 * sample:
         spread = np.linspace(0, len(rows) - 1, sample).astype(int)
-        _check_bound(rows[spread], max_patterns, n_rows=len(rows))
-    normals = _check_bound(rows, max_patterns)
+        _check_bound(rows[spread], max_patterns, shorter, n_rows=len(rows))
+    normals = _check_bound(rows, max_patterns, shorter)
     if len(normals) == 0:
         return np.eye(rows.shape[1])[:, :1]
     return _cell_points(normals).T
 
 
-def _check_bound(rows, max_patterns, n_rows=None):
+def _check_bound(rows, max_patterns, shorter, n_rows=None):
     """The distinct hyperplanes of ``rows``; TooManyPatterns where their Cover bound exceeds
     ``max_patterns`` (``rows`` a sample of ``n_rows`` rows: a bound on the whole from below)."""
     normals = distinct_hyperplanes(rows, strict=True)
@@ -488,13 +490,12 @@ def _check_bound(rows, max_patterns, n_rows=None):
             f"{'or more ' if n_rows is not None else ''}(the Cover bound of {len(normals)} "
             f"distinct hyperplanes of rank {rank}{among}), more than the limit of "
             f"{max_patterns}. Pass an int n_patterns=<int> (e.g. n_patterns=256) to sample the "
-            "patterns instead, or use fewer samples or shorter patches (a smaller kernel_size;"
-            " with architecture='circular' the patch is the whole row: fewer features)."
+            f"patterns instead, or use fewer samples or shorter patches ({shorter})."
         )
     return normals
 
 
-def enumerate_gates(patches, max_patterns=MAX_EXACT_PATTERNS):
+def enumerate_gates(patches, max_patterns=MAX_EXACT_PATTERNS, *, shorter="a smaller kernel_size"):
     """Gates of every joint activation pattern of a single filter (exact enumeration).
 
     The patterns ``(1[X_k u >= 0])_k`` over all ``u`` are the cells of the central arrangement
@@ -518,6 +519,8 @@ def enumerate_gates(patches, max_patterns=MAX_EXACT_PATTERNS):
     patches : ndarray of shape (n_samples, n_patches, patch_size)
     max_patterns : int, default=MAX_EXACT_PATTERNS
         Largest Cover bound accepted; the enumeration is refused above it.
+    shorter : str, default="a smaller kernel_size"
+        What shortens the patches, in the refusal's advice.
 
     Returns
     -------
@@ -531,7 +534,7 @@ def enumerate_gates(patches, max_patterns=MAX_EXACT_PATTERNS):
         sampling with ``n_patterns=<int>``), or rows are nearly parallel (it suggests
         standardising ``X``): :class:`TooManyPatterns`.
     """
-    gates = arrangement_gates(patches.reshape(-1, patches.shape[2]), max_patterns)
+    gates = arrangement_gates(patches.reshape(-1, patches.shape[2]), max_patterns, shorter=shorter)
     # the cells are already distinct on the distinct hyperplanes, which fix every row's sign;
     # re-checking on all rows costs n * K bits per cell, so only where that is small
     if gates.shape[1] * patches.shape[0] * patches.shape[1] <= 2**30:

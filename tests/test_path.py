@@ -72,7 +72,9 @@ _N_PATTERNS = r"an int in the range \[1, inf\) or a str among \{'exact'\}"
             r"betas=\[0.5\] for a path of one beta, or fit ConvexCNNRegressor\(beta=0.5\) "
             r"\(or ConvexCNNClassifier\) for one beta\.",
         ),
-        (dict(betas=1), r"got betas=1, a single number; .* Pass betas=\[1.0\] for a path"),
+        (dict(betas=1), r"got betas=1, a single number; .* Pass betas=\[1\] for a path"),
+        # (as written: a float32's 0.1 read as a float64 is 0.10000000149011612)
+        (dict(betas=np.float32(0.1)), r"a single number; .* Pass betas=\[0.1\] for a path"),
         (dict(betas=np.float64(0.5)), r"a single number; .* Pass betas=\[0.5\] for a path"),
         (dict(betas=np.array(0.5)), r"a single number; .* Pass betas=\[0.5\] for a path"),
         (dict(betas=-0.5), r"got betas=-0.5; pass a non-empty 1-D array"),
@@ -359,7 +361,7 @@ def test_exact_path_is_the_estimators_global_optimum_at_every_beta(loss, pooling
     params = dict(kernel_size=3, pooling=pooling, pool_size=pool_size, n_patterns="exact")
     tol = 1e-7
     with warnings.catch_warnings():
-        warnings.simplefilter("error")
+        warnings.simplefilter("error", ConvergenceWarning)
         # (random_state differs from the estimators': the enumeration draws nothing)
         betas, _, _, objectives, gaps, gates = convex_cnn_path(
             X, y, n_betas=3, eps=0.05, loss=loss, tol=tol, random_state=1, **params
@@ -381,7 +383,7 @@ def test_exact_path_with_too_many_patterns_is_refused_as_the_estimators_are():
         rf"n_patterns='exact' would enumerate up to {bound} activation patterns \(the Cover "
         r"bound of 3200 distinct hyperplanes of rank 5\), more than the limit of 100000\. "
         r"Pass an int n_patterns=<int> \(e\.g\. n_patterns=256\) to sample the patterns "
-        r"instead, or use fewer samples or shorter patches \(a smaller kernel_size"
+        r"instead, or use fewer samples or shorter patches \(a smaller kernel_size\)\.$"
     )
     with pytest.raises(ValueError, match=message) as path:
         convex_cnn_path(X, y, kernel_size=5, n_patterns="exact")

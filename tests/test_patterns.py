@@ -200,7 +200,9 @@ def test_estimator_enumerates_with_n_patterns_exact():
     # circular CNNs ignore kernel_size (a review followed that advice to a warning): the
     # advice names what shortens their patches
     circular = ConvexCNNRegressor(architecture="circular", n_patterns="exact")
-    with pytest.raises(ValueError, match=r"architecture='circular' the patch is the whole row"):
+    with pytest.raises(
+        ValueError, match=r"shorter patches \(architecture='circular': fewer features\)\.$"
+    ):
         circular.fit(rng.standard_normal((200, 20)), rng.standard_normal(200))
 
 

@@ -218,7 +218,8 @@ class CircularFormulation:
         ``r`` (doc/formulations.md §7.2). Raises ValueError beyond the enumeration limit."""
         if self.activation == "linear":
             return np.zeros((patches.shape[2], 1))
-        return enumerate_gates(patches)
+        # (kernel_size does not shorten them: a circular CNN's patch is the whole row)
+        return enumerate_gates(patches, shorter="architecture='circular': fewer features")
 
     def program(self, patches, gates):
         """The :class:`GroupProgram` with the (weighted) spectral l1 norm.
