@@ -738,8 +738,8 @@ class _BaseConvexCNN(BaseEstimator):
         ------
         ValueError
             If a parameter or the data is invalid (NaN or infinity, entries of ``X`` or real
-            targets beyond ``1e75`` in magnitude, a shape ``input_shape`` does not describe);
-            the message names the fix.
+            targets beyond ``1e75`` in magnitude, a shape ``input_shape`` does not describe,
+            targets of a regressor that are not numbers); the message names the fix.
         MemoryError
             If the patches or the program would not fit in memory (before allocating them).
         RuntimeError

@@ -474,7 +474,14 @@ class ConvexCNNRegressor(RegressorMixin, _BaseConvexCNN):
     }
 
     def _encode_targets(self, y, reset=True):
-        y = np.asarray(y, dtype=np.float64)
+        try:
+            y = np.asarray(y, dtype=np.float64)
+        except (TypeError, ValueError):  # (numpy's message names neither y nor the fix)
+            raise ValueError(
+                f"{type(self).__name__} needs numeric targets, but y holds values that are "
+                f"not numbers (dtype {np.asarray(y).dtype}); for class labels use "
+                "ConvexCNNClassifier."
+            ) from None
         Y = y.reshape(len(y), -1)
         return Y, ({"_y_ndim": y.ndim} if reset else {})
 

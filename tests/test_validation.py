@@ -205,6 +205,22 @@ def test_certify_checks_its_parameters_first(params, match):
         reg.certify(X, y, **params)
 
 
+def test_regressor_names_non_numeric_targets_and_the_classifier():
+    # a review: numpy's "could not convert string to float" named neither y nor the fix
+    X, y = _data()
+    labels = np.where(y > np.median(y), "high", "low")
+    with pytest.raises(
+        ValueError,
+        match=r"^ConvexCNNRegressor needs numeric targets, but y holds values that are not "
+        r"numbers \(dtype <U4\); for class labels use ConvexCNNClassifier\.$",
+    ):
+        ConvexCNNRegressor(n_patterns=4).fit(X, labels)
+    # numbers held as objects are numbers
+    as_objects = ConvexCNNRegressor(n_patterns=4, random_state=0).fit(X, y.astype(object))
+    as_floats = ConvexCNNRegressor(n_patterns=4, random_state=0).fit(X, y)
+    assert np.array_equal(as_objects.predict(X), as_floats.predict(X))
+
+
 def test_regressor_rejects_logistic_loss():
     X, y = _data()
     with pytest.raises(ValueError, match="The 'loss' parameter of ConvexCNNRegressor"):
