@@ -568,8 +568,16 @@ class ConvexCNNClassifier(ClassifierMixin, _BaseConvexCNN):
 
     def _encode_targets(self, y, reset=True):
         if reset:
-            check_classification_targets(y)
-            classes = np.unique(y)
+            try:
+                check_classification_targets(y)
+                classes = np.unique(y)
+            except TypeError:  # (numpy's "'<' not supported between ..." names no fix)
+                kinds = sorted({type(label).__name__ for label in np.ravel(y)})
+                raise ValueError(
+                    f"{type(self).__name__} needs class labels that sort together, but y "
+                    f"mixes labels of types {', '.join(kinds)}. Pass labels of one type (e.g. "
+                    "all strings: y.astype(str))."
+                ) from None
             if len(classes) < 2:
                 raise ValueError(
                     f"{type(self).__name__} needs samples of at least 2 classes in y, but the "

@@ -221,6 +221,24 @@ def test_regressor_names_non_numeric_targets_and_the_classifier():
     assert np.array_equal(as_objects.predict(X), as_floats.predict(X))
 
 
+def test_classifier_names_labels_of_mixed_types():
+    # a fuzz review: numpy's "'<' not supported between instances of 'NoneType' and 'str'"
+    X, y = _data()
+    labels = np.where(np.arange(len(y)) % 2 == 0, "high", None)  # (a str first: see below)
+    with pytest.raises(
+        ValueError,
+        match=r"^ConvexCNNClassifier needs class labels that sort together, but y mixes labels "
+        r"of types NoneType, str\. Pass labels of one type \(e\.g\. all strings: "
+        r"y\.astype\(str\)\)\.$",
+    ):
+        ConvexCNNClassifier(n_patterns=4).fit(X, labels)
+    clf = ConvexCNNClassifier(n_patterns=4, random_state=0).fit(X, labels.astype(str))
+    assert list(clf.classes_) == ["None", "high"]
+    # (None first: scikit-learn's type_of_target answers before any sort, "Unknown label type")
+    with pytest.raises(ValueError, match="Unknown label type"):
+        ConvexCNNClassifier(n_patterns=4).fit(X, labels[::-1])
+
+
 def test_regressor_rejects_logistic_loss():
     X, y = _data()
     with pytest.raises(ValueError, match="The 'loss' parameter of ConvexCNNRegressor"):
