@@ -161,8 +161,8 @@ class _FittedProgram(NamedTuple):
     loss: str
     fit_intercept: bool
     n_outputs: int
-    # the digest of X (_data_digest) where gates_ are every pattern of X (sampled patterns of
-    # n_patterns="exact"), else None: certify's proof that gates_ enumerate the data it gets
+    # the digest of X (_data_digest) where gates_ are every pattern of X (n_patterns="exact"
+    # with patterns="sampled"), else None: certify's proof that gates_ enumerate its data
     enumerated: tuple | None = None
 
 
