@@ -352,7 +352,8 @@ def test_a_stalled_path_advises_as_the_estimators_do(data, monkeypatch, relative
 @pytest.mark.parametrize("pooling, pool_size", [("average", None), ("max", 2), ("none", None)])
 def test_exact_path_is_the_estimators_global_optimum_at_every_beta(loss, pooling, pool_size):
     # every pattern enumerated, as the estimators' n_patterns="exact": the same program at
-    # each beta (a sampled path's, at 64 patterns, are 0.2 % to 12 % above)
+    # each beta (a path of 64 sampled patterns ends up to 3.5 % above at the smaller betas;
+    # without pooling, and at the largest beta, it ends at the same optimum)
     rng = np.random.default_rng(0)
     X = rng.standard_normal((10, 6))
     y = np.maximum(X[:, 1:4] @ [1.0, -1.0, 0.5], 0) + X[:, 0]
