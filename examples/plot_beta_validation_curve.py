@@ -106,7 +106,7 @@ plt.show()
 # ``beta_max``, the smallest ``beta`` whose optimum is the network without neurons, and starts
 # each solve from the previous optimum, which makes a fine grid cheap. Every point is the
 # optimum over the same 32 sampled patterns as the estimators above (the same
-# ``random_state``), certified by its duality gap. Neurons enter one or two at a time as
+# ``random_state``), certified by its duality gap. Neurons enter a few at a time as
 # ``beta`` decreases, and now and then one leaves: the width is not monotone in ``beta``.
 start = time.perf_counter()
 path_betas, coefs, _, objectives, gaps, _ = convex_cnn_path(
