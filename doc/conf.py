@@ -64,12 +64,15 @@ html_show_sourcelink = False
 
 
 _ROUTING = re.compile(r"^(get_metadata_routing|set_\w+_request)$")
+# fitted attributes that are descriptors onto ``network_``: the classes' Attributes list them
+_FITTED = re.compile(r"^[a-z]\w*_$")
 _SKLEARN_ROLE = re.compile(r":(?:ref|term):`([^`<]*?)\s*(?:<[^`]*>)?`")
 
 
-def _skip_routing(app, what, name, obj, skip, options):
-    """Leave out scikit-learn's metadata-routing helpers: documented upstream, not ours."""
-    return True if _ROUTING.match(name) else None
+def _skip_members(app, what, name, obj, skip, options):
+    """Leave out scikit-learn's metadata-routing helpers, documented upstream, and fitted
+    attributes, documented in the class's Attributes section."""
+    return True if _ROUTING.match(name) or _FITTED.match(name) else None
 
 
 def _plain_sklearn_refs(app, what, name, obj, options, lines):
@@ -80,5 +83,5 @@ def _plain_sklearn_refs(app, what, name, obj, options, lines):
 
 
 def setup(app):
-    app.connect("autodoc-skip-member", _skip_routing)
+    app.connect("autodoc-skip-member", _skip_members)
     app.connect("autodoc-process-docstring", _plain_sklearn_refs)

@@ -31,7 +31,6 @@ from ._formulations.architectures import (
     ATTAINED_TOL,
     fitted_bounds,
     make_architecture,
-    network_attributes,
 )
 from ._formulations.circular import CircularFormulation, circular_geometry
 from ._formulations.three_layer import ThreeLayerFormulation
@@ -80,7 +79,7 @@ _TWO_LAYER_RELU = (PooledSumFormulation, RegionalFormulation)
 def _summary(attributes, seconds):
     """The verbose line that ends a fit: the network's width, its objective and certificate."""
     objective, gap = attributes["objective_"], attributes["duality_gap_"]
-    width = len(attributes["filters_"])
+    width = attributes["network_"].n_neurons
     certified = (
         "no duality gap (none is computed for this program)"
         if np.isnan(gap)
@@ -246,6 +245,50 @@ _WARM_START_FREE = frozenset(
 )  # fmt: skip
 
 
+class _NetworkArray:
+    """A fitted attribute that is an array of ``network_``, the model that predicts: so that
+    assigning it, as to a scikit-learn model's ``coef_``, changes the predictions (a copy
+    taken at fit ignored the assignment). The network's derived arrays (a circular CNN's
+    ``filters``) are read-only, and assigning them says what to assign instead."""
+
+    def __init__(self, field, derived_from=None):
+        self.field = field
+        self.derived_from = derived_from
+
+    def __set_name__(self, owner, name):
+        self.name = name
+
+    def _network(self, estimator):
+        network = vars(estimator).get("network_")
+        if not hasattr(network, self.field):  # (unfitted, or another architecture's)
+            raise AttributeError(
+                f"{type(estimator).__name__!r} object has no attribute {self.name!r}"
+            )
+        return network
+
+    def __get__(self, estimator, owner=None):
+        if estimator is None:
+            return self
+        value = getattr(self._network(estimator), self.field)
+        return value() if callable(value) else value
+
+    def __set__(self, estimator, value):
+        network = self._network(estimator)
+        if self.field not in {field.name for field in dataclasses.fields(network)}:
+            raise AttributeError(
+                f"{self.name} of a {type(network).__name__} is computed from "
+                f"{self.derived_from}: assign that instead"
+            )
+        current = getattr(network, self.field)
+        value = np.asarray(value, dtype=current.dtype)
+        if value.shape != current.shape:
+            raise ValueError(
+                f"{self.name} must keep its shape {current.shape} (the network's), got an "
+                f"array of shape {value.shape}; to change the network's width, refit."
+            )
+        setattr(network, self.field, value)
+
+
 class _BaseConvexCNN(BaseEstimator):
     """Fit skeleton shared by the classifier and the regressor.
 
@@ -281,6 +324,15 @@ class _BaseConvexCNN(BaseEstimator):
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
+
+    # the network's arrays, documented in the classes' Attributes
+    filters_ = _NetworkArray("filters", derived_from="layer_filters_")
+    output_weights_ = _NetworkArray("output_weights")
+    intercept_ = _NetworkArray("intercept")
+    layer_filters_ = _NetworkArray("layer_filters")
+    filter_spectra_ = _NetworkArray("spectra", derived_from="layer_filters_")
+    middle_weights_ = _NetworkArray("middle_weights")
+    branches_ = _NetworkArray("branches")
 
     def __init__(
         self,
@@ -403,11 +455,7 @@ class _BaseConvexCNN(BaseEstimator):
             "gates_": gates,
             "n_patterns_": gates.shape[1],
             "network_": network,
-            "filters_": network.filters,
-            "output_weights_": network.output_weights,
-            "intercept_": network.intercept,
             **fitted_bounds(formulation, network, patches, Y, options.beta, self.loss, solutions),
-            **network_attributes(network),
             "n_iter_": max(solution.n_iter for solution in solutions),
             "_warm_start_state": (
                 warm_start_key,

@@ -309,7 +309,11 @@ _ATTRIBUTES = """\
         ``RegionalCNN`` for ``readout="dense"`` and ``pooling="none"``; ``CircularCNN``,
         ``ThreeLayerCNN`` and ``LinearCNN`` for the other architectures and
         ``activation="linear"``. Its arrays are the fitted attributes of the same names
-        without the trailing underscore (``output_weights``, ``intercept``, ...); its
+        without the trailing underscore (``output_weights``, ``intercept``, ...), not copies:
+        assigning ``intercept_`` (an array of the same shape) or editing it in place changes
+        the predictions, though not ``objective_`` or ``duality_gap_``, which describe the
+        fit (a circular CNN's ``filters_`` and ``filter_spectra_`` are computed from
+        ``layer_filters_``, and read-only); its
         ``forward(patches)`` and ``objective(patches, Y, beta, loss)`` take patches cut by
         ``geometry_``, not ``X``: use the estimator's methods on ``X``.
 

@@ -266,6 +266,32 @@ def test_refit_as_another_architecture_drops_the_previous_ones_attributes():
     assert reg.n_features_in_ == 9 and hasattr(reg, "network_")
 
 
+def test_assigning_a_fitted_array_changes_the_predictions():
+    # predict runs network_: a copy taken at fit ignored an assigned intercept_ (a review)
+    X, y = _toy_regression(0, 12, (9,))
+    reg = ConvexCNNRegressor(beta=0.1, n_patterns=8, random_state=0).fit(X, y)
+    before = reg.predict(X)
+    reg.intercept_ = reg.intercept_ + 1.0
+    np.testing.assert_allclose(reg.predict(X), before + 1.0)
+    reg.output_weights_ = np.zeros_like(reg.output_weights_)
+    np.testing.assert_allclose(reg.predict(X), reg.intercept_[0])
+    assert reg.network_.intercept is reg.intercept_
+    with pytest.raises(ValueError, match=r"filters_ must keep its shape \(\d+, 3\).*refit"):
+        reg.filters_ = np.zeros((2, 2))
+
+
+def test_a_circular_cnns_end_to_end_filters_are_read_only():
+    X, y = _toy_regression(0, 12, (8,))
+    reg = ConvexCNNRegressor(architecture="circular", n_patterns=4, random_state=0).fit(X, y)
+    with pytest.raises(AttributeError, match="computed from layer_filters_: assign that"):
+        reg.filters_ = reg.filters_ * 2
+    with pytest.raises(ValueError, match="read-only"):
+        reg.filter_spectra_[0] = 1.0
+    before = reg.predict(X)
+    reg.layer_filters_ = 2 * reg.layer_filters_
+    assert not np.allclose(reg.predict(X), before)
+
+
 def test_warm_start_starts_cold_when_the_circular_depth_changes():
     X, y = _toy_regression(1, 12, (8,))
     params = dict(architecture="circular", beta=0.1, n_patterns=8, random_state=0)

@@ -7,9 +7,9 @@ rest is here: circular CNNs (:mod:`.circular`), three-layer CNNs with two ReLU l
 
 import math
 
-from .circular import CircularCNN, CircularFormulation
+from .circular import CircularFormulation
 from .linear import LinearFormulation
-from .three_layer import ThreeLayerCNN, ThreeLayerFormulation
+from .three_layer import ThreeLayerFormulation
 
 ARCHITECTURES = ("two_layer", "circular", "three_layer")
 ACTIVATIONS = ("relu", "linear")
@@ -100,12 +100,3 @@ def fitted_bounds(formulation, network, patches, Y, beta, loss, solutions):
         if abs(realised - convex) > ATTAINED_TOL * abs(convex):  # (below too: SCS's points)
             objective = realised
     return {"objective_": objective, "lower_bound_": lower, "is_exact_": is_exact}
-
-
-def network_attributes(network):
-    """Fitted attributes particular to an architecture's network."""
-    if isinstance(network, CircularCNN):
-        return {"layer_filters_": network.layer_filters, "filter_spectra_": network.spectra()}
-    if isinstance(network, ThreeLayerCNN):
-        return {"middle_weights_": network.middle_weights, "branches_": network.branches}
-    return {}

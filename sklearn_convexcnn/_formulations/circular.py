@@ -145,8 +145,9 @@ class CircularCNN(Network):
 
     @property
     def filters(self):
-        """End-to-end filters ``q_j``, shape (n_neurons, d)."""
-        return circular_convolve(self.layer_filters)
+        """End-to-end filters ``q_j``, shape (n_neurons, d): read-only, as computed from
+        ``layer_filters`` (an edit in place would change no prediction)."""
+        return _read_only(circular_convolve(self.layer_filters))
 
     def _readout(self, patches):
         # patches of shape (n_samples, 1, d): the whole rows
@@ -165,7 +166,7 @@ class CircularCNN(Network):
         Column ``k`` is the frequency ``k`` cycles per signal length; it stands for the DFT pair
         ``(k, d - k)`` of a real filter.
         """
-        return np.abs(np.fft.rfft(self.filters, axis=1))
+        return _read_only(np.abs(np.fft.rfft(self.filters, axis=1)))
 
     def frequencies_used(self, rtol=1e-6):
         """The real frequencies each neuron uses: the spectral sparsity the l1 norm promotes.
@@ -306,3 +307,8 @@ class CircularFormulation:
             intercept=np.array([solution.intercept for solution in solutions]),
             activation=self.activation,
         )
+
+
+def _read_only(array):
+    array.flags.writeable = False
+    return array
