@@ -205,19 +205,20 @@ def _empty_network_message(solutions, Y, beta, tol):
     )
 
 
-def _named_after_the_estimator(fit):
-    """``fit`` whose wrong arguments raise a TypeError naming the estimator's own class.
+def _named_after_the_estimator(method):
+    """``method`` whose wrong arguments raise a TypeError naming the estimator's own class.
 
-    Python names the class that defines ``fit`` (``_BaseConvexCNN.fit()``, private). The
-    signature is ``fit``'s (``functools.wraps``), as scikit-learn inspects it: ``sample_weight``
-    is not a parameter (``has_fit_parameter``), and is refused here with the workaround.
+    Python names the class that defines it (``_BaseConvexCNN.fit()``, private). The signature
+    is ``method``'s (``functools.wraps``), as scikit-learn inspects it: ``sample_weight`` is
+    not a parameter of ``fit`` (``has_fit_parameter``), and is refused there with the
+    workaround.
     """
-    signature = inspect.signature(fit)
+    signature = inspect.signature(method)
 
-    @functools.wraps(fit)
+    @functools.wraps(method)
     def wrapper(self, *args, **kwargs):
         if not isinstance(self, BaseEstimator):  # (called on the class: Python's own error)
-            return fit(self, *args, **kwargs)
+            return method(self, *args, **kwargs)
         try:
             signature.bind(self, *args, **kwargs)
         except TypeError as exc:
@@ -226,11 +227,11 @@ def _named_after_the_estimator(fit):
                 "unweighted losses); for integer weights w, repeat the rows: "
                 "fit(np.repeat(X, w, axis=0), np.repeat(y, w, axis=0))"
                 # (scikit-learn's fit takes sample_weight third)
-                if "sample_weight" in kwargs or len(args) > 2
+                if method.__name__ == "fit" and ("sample_weight" in kwargs or len(args) > 2)
                 else ""
             )
-            raise TypeError(f"{type(self).__name__}.fit() {exc}{hint}") from None
-        return fit(self, *args, **kwargs)
+            raise TypeError(f"{type(self).__name__}.{method.__name__}() {exc}{hint}") from None
+        return method(self, *args, **kwargs)
 
     return wrapper
 
@@ -846,6 +847,7 @@ class _BaseConvexCNN(BaseEstimator):
             ]
         )
 
+    @_named_after_the_estimator
     def regularized_objective(self, X, y):
         """Regularised training objective of the fitted (non-convex) network on ``(X, y)``.
 
@@ -904,6 +906,7 @@ class _BaseConvexCNN(BaseEstimator):
         )
         return X, extract_patches(X, geometry), Y
 
+    @_named_after_the_estimator
     def certify(self, X, y, *, tol=1e-6, max_patterns=MAX_EXACT_PATTERNS):
         """Certificate of global optimality of the fitted network on ``(X, y)``.
 

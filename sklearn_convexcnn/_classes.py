@@ -575,7 +575,9 @@ class ConvexCNNClassifier(ClassifierMixin, _BaseConvexCNN):
             try:
                 check_classification_targets(y)
                 classes = np.unique(y)
-            except TypeError:  # (numpy's "'<' not supported between ..." names no fix)
+            except TypeError as exc:
+                if not _is_unsortable(exc):  # (scikit-learn's own, on bytes, names the fix)
+                    raise
                 kinds = sorted({type(label).__name__ for label in np.ravel(y)})
                 raise ValueError(
                     f"{type(self).__name__} needs class labels that sort together, but y "
@@ -589,10 +591,13 @@ class ConvexCNNClassifier(ClassifierMixin, _BaseConvexCNN):
                 )
         else:
             classes = self.classes_
-            unseen = np.setdiff1d(y, classes)
-            if len(unseen):
+            # (by membership: labels that do not sort against classes_, None among str,
+            # made np.setdiff1d raise "'<' not supported")
+            fitted = set(classes.tolist())
+            unseen = [label for label in dict.fromkeys(np.ravel(y).tolist()) if label not in fitted]
+            if unseen:
                 raise ValueError(
-                    f"y contains labels that fit did not see: {unseen[:5].tolist()}; the "
+                    f"y contains labels that fit did not see: {unseen[:5]}; the "
                     f"classes are {classes.tolist()}. Pass labels of the fitted classes."
                 )
         columns = classes[1:] if len(classes) == 2 else classes
@@ -696,3 +701,8 @@ class ConvexCNNClassifier(ClassifierMixin, _BaseConvexCNN):
         if scores.ndim == 1:
             return np.column_stack([log_expit(-scores), log_expit(scores)])
         return _normalised_log_expit(scores)
+
+
+def _is_unsortable(exc):
+    """Whether a TypeError is Python's on comparing labels of types that do not sort."""
+    return "not supported between instances of" in str(exc)

@@ -237,6 +237,9 @@ def test_classifier_names_labels_of_mixed_types():
     # (None first: scikit-learn's type_of_target answers before any sort, "Unknown label type")
     with pytest.raises(ValueError, match="Unknown label type"):
         ConvexCNNClassifier(n_patterns=4).fit(X, labels[::-1])
+    # scikit-learn's own TypeError on bytes names the fix: not hidden behind "mixes labels"
+    with pytest.raises(TypeError, match="^Support for labels represented as bytes"):
+        ConvexCNNClassifier(n_patterns=4).fit(X, labels.astype(str).astype(bytes))
 
 
 def test_regressor_rejects_logistic_loss():
@@ -276,6 +279,16 @@ def test_sample_weight_is_refused_in_the_estimators_own_name(Estimator):
     assert not has_fit_parameter(est, "sample_weight")
 
 
+@pytest.mark.parametrize("method", ["regularized_objective", "certify"])
+def test_evaluating_without_targets_names_the_estimator(method):
+    X, y = _data()
+    est = ConvexCNNRegressor(n_patterns=4, random_state=0).fit(X, y)
+    with pytest.raises(
+        TypeError, match=rf"^ConvexCNNRegressor\.{method}\(\) missing a required argument: 'y'$"
+    ):
+        getattr(est, method)(X)
+
+
 @pytest.mark.parametrize("Estimator", ESTIMATORS)
 def test_unfitted(Estimator):
     X, y = _data()
@@ -294,6 +307,12 @@ def test_unfitted(Estimator):
         (ConvexCNNRegressor, lambda y: np.c_[y, y], r"y has 2 target columns, .* fitted to 1"),
         (ConvexCNNClassifier, lambda y: y[:5], "inconsistent numbers of samples"),
         (ConvexCNNClassifier, lambda y: y + 5, r"labels that fit did not see: \[5, 6\]"),
+        # (not sorting against the classes: np.setdiff1d raised "'<' not supported")
+        (
+            ConvexCNNClassifier,
+            lambda y: np.where(y == 0, None, y),
+            r"labels that fit did not see: \[None\]; the classes are \[0, 1\]",
+        ),
     ],
 )
 def test_evaluating_the_network_checks_the_targets(method, Estimator, targets, match):
