@@ -43,7 +43,7 @@ def _fitted(estimator, attribute, needs=None):
         elif hasattr(estimator, "refit"):  # (a search not fitted yet, or without refit)
             where = " For a search, fit it (with refit=True) and pass its best_estimator_."
         raise TypeError(
-            f"The plot takes a ConvexCNNClassifier or ConvexCNNRegressor, got a "
+            f"estimator must be a ConvexCNNClassifier or ConvexCNNRegressor, got a "
             f"{type(estimator).__name__}.{where}"
         )
     if not hasattr(estimator, attribute):
@@ -65,6 +65,22 @@ def _fitted(estimator, attribute, needs=None):
             "ConvexCNNClassifier or ConvexCNNRegressor (call fit first)."
         )
     return getattr(estimator, attribute)
+
+
+def _axes(ax, plt, figsize):
+    """``ax``, or new Axes where it is None; a TypeError for anything else (an array of
+    Axes from ``plt.subplots`` failed deep in matplotlib)."""
+    if ax is None:
+        return plt.subplots(figsize=figsize, layout="constrained")[1]
+    from matplotlib.axes import Axes
+
+    if not isinstance(ax, Axes):
+        many = f" of shape {ax.shape}" if isinstance(ax, np.ndarray) else ""
+        raise TypeError(
+            f"ax must be one matplotlib Axes or None, got a {type(ax).__name__}{many}. "
+            "For a grid of Axes from plt.subplots, pass one of them (ax=axes[0])."
+        )
+    return ax
 
 
 def _check_positive_int(value, name, none_means):
@@ -220,7 +236,7 @@ def plot_filter_spectra(estimator, *, ax=None, max_filters=None, floor=None):
         If matplotlib is not installed; the message names the extra to install.
     TypeError
         If ``estimator`` is not one of the package's estimators (a Pipeline or a search:
-        the message names the step to pass).
+        the message names the step to pass), or ``ax`` is not one Axes.
     ValueError
         If the estimator has no ``filter_spectra_`` (not fitted: NotFittedError, or not
         circular), ``max_filters`` is not a positive int or ``floor`` is not in (0, 1).
@@ -245,8 +261,7 @@ def plot_filter_spectra(estimator, *, ax=None, max_filters=None, floor=None):
         )
     spectra = np.abs(np.asarray(_fitted(estimator, "filter_spectra_", "architecture='circular'")))
     plt = _pyplot()
-    if ax is None:
-        _, ax = plt.subplots(figsize=(6, 3.5), layout="constrained")
+    ax = _axes(ax, plt, figsize=(6, 3.5))
     if not len(spectra):  # (a beta large enough leaves no neuron)
         ax.set_title("no neurons: the network is its intercept")
         return ax
@@ -299,6 +314,8 @@ def plot_objectives(objectives, optimum, *, ax=None, labels=None, optimum_label=
     ------
     ImportError
         If matplotlib is not installed; the message names the extra to install.
+    TypeError
+        If ``ax`` is not one Axes, or ``labels`` is not a sequence of names.
     ValueError
         If ``objectives`` is empty, has an empty group or an entry that is not a finite
         number (a diverged run has no objective to draw), mixes single runs and groups,
@@ -311,11 +328,11 @@ def plot_objectives(objectives, optimum, *, ax=None, labels=None, optimum_label=
     >>> [label.get_text() for label in ax.get_xticklabels()]
     ['Adam', 'L-BFGS']
     """
-    one_run = np.isscalar(objectives) or getattr(objectives, "ndim", None) == 0
+    one_run = _is_one_run(objectives)
     # (a pandas Series has items too, but is one group of runs)
     if hasattr(objectives, "items") and getattr(objectives, "ndim", None) != 1:
         items = list(objectives.items())  # (each value a group, if of one run)
-        groups = [[group] if np.ndim(group) == 0 else group for _, group in items]
+        groups = [[group] if _is_one_run(group) else group for _, group in items]
         if labels is None:
             labels = [str(name) for name, _ in items]
     else:
@@ -324,7 +341,7 @@ def plot_objectives(objectives, optimum, *, ax=None, labels=None, optimum_label=
         raise ValueError(
             "objectives is empty: pass the runs' objectives, or one array of them per group."
         )
-    single = [np.ndim(group) == 0 for group in groups]
+    single = [_is_one_run(group) for group in groups]
     if all(single):  # one group (groups may differ in size: no ndim of the whole)
         groups = [groups]
     elif any(single):
@@ -361,14 +378,17 @@ def plot_objectives(objectives, optimum, *, ax=None, labels=None, optimum_label=
         )
     if labels is None:
         labels = [f"group {i + 1}" for i in range(len(groups))]
+    elif isinstance(labels, str) or not hasattr(labels, "__len__"):
+        raise TypeError(
+            f"labels must be a list of str, one per group of objectives, got labels={labels!r}."
+        )
     elif len(labels) != len(groups):
         raise ValueError(
             f"labels has {len(labels)} names for {len(groups)} groups of objectives; pass one "
             "label per group."
         )
     plt = _pyplot()
-    if ax is None:
-        _, ax = plt.subplots(figsize=(6, 4), layout="constrained")
+    ax = _axes(ax, plt, figsize=(6, 4))
     rng = np.random.default_rng(0)  # horizontal jitter only, so the dots do not overlap
     for i, group in enumerate(groups):
         ax.scatter(
@@ -380,3 +400,11 @@ def plot_objectives(objectives, optimum, *, ax=None, labels=None, optimum_label=
     ax.set_ylabel("regularised training objective")
     ax.legend(loc="best")
     return ax
+
+
+def _is_one_run(objectives):
+    """Whether ``objectives`` is one value, not a group of them (np.ndim raised on a ragged
+    group, before the message that names it)."""
+    if isinstance(objectives, str) or not hasattr(objectives, "__iter__"):
+        return True
+    return getattr(objectives, "ndim", None) == 0

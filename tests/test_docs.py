@@ -373,6 +373,29 @@ def test_plot_objectives_takes_groups_of_different_sizes():
         sklearn_convexcnn.plotting.plot_objectives([1.0], np.inf)
 
 
+def test_plots_name_an_ax_or_labels_of_the_wrong_kind():
+    # a review: an array of Axes failed in matplotlib, labels=3 on "no len()", a ragged group
+    # on numpy's "inhomogeneous shape" before the message that names objectives
+    plt = pytest.importorskip("matplotlib.pyplot")
+    X = np.random.default_rng(0).standard_normal((12, 8))
+    reg = ConvexCNNRegressor(architecture="circular", n_patterns=4, random_state=0)
+    reg.fit(X, X[:, 0])
+    fig, axes = plt.subplots(1, 2)
+    message = (
+        r"^ax must be one matplotlib Axes or None, got a ndarray of shape \(2,\)\. .*axes\[0\]"
+    )
+    with pytest.raises(TypeError, match=message):
+        sklearn_convexcnn.plotting.plot_filter_spectra(reg, ax=axes)
+    with pytest.raises(TypeError, match=message):
+        sklearn_convexcnn.plotting.plot_objectives([1.3, 1.2], 1.0, ax=axes)
+    assert sklearn_convexcnn.plotting.plot_objectives([1.3], 1.0, ax=axes[1]) is axes[1]
+    plt.close(fig)
+    with pytest.raises(TypeError, match=r"^labels must be a list of str, .* got labels=3\.$"):
+        sklearn_convexcnn.plotting.plot_objectives([[1.3], [1.4]], 1.0, labels=3)
+    with pytest.raises(ValueError, match=r"objectives must hold numbers, .* got \[\[1\.3, \[1"):
+        sklearn_convexcnn.plotting.plot_objectives([[1.3, [1.2]]], 1.0)
+
+
 def test_plot_objectives_takes_a_mapping_of_groups():
     # (a review: a DataFrame's column names were read as runs, "objectives must hold numbers")
     pd = pytest.importorskip("pandas")
