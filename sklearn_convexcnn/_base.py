@@ -605,6 +605,10 @@ class _BaseConvexCNN(BaseEstimator):
         if isinstance(formulation, RegionalFormulation | ThreeLayerFormulation):
             data = _data_digest(X)
         params = self.get_params(deep=False)
+        # as the program reads them: pool_size=2, (2,) and [2] pool alike; n_layers=None is 3
+        pools = getattr(formulation, "pools", None)
+        params["pool_size"] = None if pools is None else tuple(map(tuple, map(list, pools)))
+        params["n_layers"] = getattr(formulation, "n_layers", None)
         drawing = tuple((name, params[name]) for name in sorted(params.keys() - _WARM_START_FREE))
         return (data, geometry, n_outputs, drawing)
 

@@ -292,6 +292,26 @@ def test_a_circular_cnns_end_to_end_filters_are_read_only():
     assert not np.allclose(reg.predict(X), before)
 
 
+@pytest.mark.parametrize(
+    "params, spellings",
+    [
+        (dict(pooling="average"), [dict(pool_size=2), dict(pool_size=(2,)), dict(pool_size=[2])]),
+        (dict(architecture="circular"), [dict(n_layers=None), dict(n_layers=3)]),
+    ],
+)
+def test_warm_start_stays_warm_when_a_parameter_is_spelled_otherwise(params, spellings):
+    # a review: pool_size=2 then (2,) started cold, the raw parameters compared
+    X, y = _toy_regression(1, 12, (8,))
+    reg = ConvexCNNRegressor(warm_start=True, random_state=None, n_patterns=8, **params)
+    gates = reg.set_params(**spellings[0]).fit(X, y).gates_
+    for spelling in spellings[1:]:
+        reg.set_params(beta=0.5, **spelling).fit(X, y)
+        assert reg.gates_ is gates  # (kept: a cold fit without a seed draws new ones)
+    if "pool_size" in spellings[0]:
+        reg.set_params(pool_size=3).fit(X, y)  # other pools: another program
+        assert reg.gates_ is not gates
+
+
 def test_warm_start_starts_cold_when_the_circular_depth_changes():
     X, y = _toy_regression(1, 12, (8,))
     params = dict(architecture="circular", beta=0.1, n_patterns=8, random_state=0)
