@@ -143,7 +143,8 @@ def convex_cnn_path(
     intercepts : ndarray of shape (n_betas,)
         Output bias at each ``beta``.
     objectives : ndarray of shape (n_betas,)
-        Optimal value of the convex program at each ``beta``.
+        Value of the convex program at each ``beta``'s solution: its optimum, within
+        ``duality_gaps``, where the solve converged.
     duality_gaps : ndarray of shape (n_betas,)
         Certified gaps, each at most ``tol`` times its objective where its solve converged
         (a :class:`~sklearn.exceptions.ConvergenceWarning` names every ``beta`` where not).
