@@ -807,6 +807,9 @@ class _BaseConvexCNN(BaseEstimator):
         -----
         ConvergenceWarning
             For every output whose solve stopped short of ``tol``, with its duality gap.
+        UserWarning
+            For a parameter that the architecture ignores (it names the value to leave), or
+            a ``stride`` larger than ``kernel_size`` (it counts the features in no patch).
         """
         # validate_data records n_features_in_ at once; a fit that fails must not leave a
         # previous model paired with the new data's feature count

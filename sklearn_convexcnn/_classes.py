@@ -40,7 +40,10 @@ _PARAMETERS = """\
 
     stride : int or tuple of int, default=1
         Step between patches. Patch ``k`` of a signal ``x`` is
-        ``x[k * stride : k * stride + kernel_size]`` (valid convolution, no padding).
+        ``x[k * stride : k * stride + kernel_size]`` (valid convolution, no padding), so that
+        features past the last whole patch are in none (8x8 images, ``kernel_size=3``,
+        ``stride=2``: the last row and column). A stride larger than ``kernel_size`` also
+        skips the features between patches, with a UserWarning that counts them.
 
     input_shape : tuple of int, default=None
         Layout of each row of ``X``: ``None`` for a signal of length ``n_features``, ``(L,)``,

@@ -13,6 +13,8 @@ from numbers import Integral
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from ._warnings import warn
+
 
 @dataclass(frozen=True)
 class PatchGeometry:
@@ -166,7 +168,24 @@ def resolve_geometry(input_shape, kernel_size, stride, n_features):
             f"{spatial_shape!r} (X has {n_features} feature(s)); use a kernel_size of at most "
             f"{spatial_shape!r} or set input_shape."
         )
-    return PatchGeometry(spatial_shape, n_channels, kernel, step)
+    geometry = PatchGeometry(spatial_shape, n_channels, kernel, step)
+    if any(s > k for k, s in zip(kernel, step, strict=True)):
+        unseen = n_features - n_channels * prod(map(len, _covered(geometry)))
+        warn(
+            f"stride={stride!r} is larger than kernel_size={kernel_size!r}: {unseen} of the "
+            f"{n_features} features of each row lie between patches or past the last one, in "
+            "no patch, and the network never sees them. Use a stride of at most kernel_size.",
+            UserWarning,
+        )
+    return geometry
+
+
+def _covered(geometry):
+    """The positions along each spatial axis that some patch covers."""
+    return [
+        np.unique(np.add.outer(np.arange(n) * s, np.arange(k)))
+        for n, k, s in zip(geometry.grid_shape, geometry.kernel_size, geometry.stride, strict=True)
+    ]
 
 
 def extract_patches(X, geometry):

@@ -1,3 +1,5 @@
+import warnings
+
 import numpy as np
 import pytest
 
@@ -26,6 +28,7 @@ def test_1d_patch_convention(kernel_size, stride):
         np.testing.assert_array_equal(patches[:, k], X[:, k * stride : k * stride + kernel_size])
 
 
+@pytest.mark.filterwarnings("ignore:stride=:UserWarning")  # ((2, 3) skips: tested below)
 @pytest.mark.parametrize(
     "input_shape, kernel_size, stride",
     [((6, 5), 3, 1), ((6, 5), (2, 3), (2, 1)), ((5, 4, 3), 2, 1), ((7, 7, 2), (3, 2), (2, 3))],
@@ -40,6 +43,33 @@ def test_2d_patches_match_loops(input_shape, kernel_size, stride):
         image = x.reshape(*geometry.spatial_shape, geometry.n_channels)
         np.testing.assert_array_equal(row, naive_patches_2d(image, kernel, step))
     assert patches.shape[2] == geometry.patch_size == np.prod(kernel) * geometry.n_channels
+
+
+@pytest.mark.parametrize(
+    "input_shape, kernel_size, stride",
+    [((9,), 2, 3), ((8, 8), 2, (3, 2)), ((7, 7, 2), (3, 2), (2, 3)), ((10,), 1, 4)],
+)
+def test_a_stride_past_the_kernel_warns_of_the_features_no_patch_sees(
+    input_shape, kernel_size, stride
+):
+    # a review: the features between patches were dropped silently
+    n_features = int(np.prod(input_shape))
+    with pytest.warns(UserWarning, match=r"^stride=.* is larger than kernel_size=") as record:
+        geometry = resolve_geometry(input_shape, kernel_size, stride, n_features)
+    seen = np.unique(extract_patches(np.arange(n_features)[None, :], geometry))
+    unseen = n_features - len(seen)
+    assert unseen > 0
+    assert f": {unseen} of the {n_features} features of each row lie between" in str(
+        record[0].message
+    )
+
+
+@pytest.mark.parametrize("input_shape, kernel_size, stride", [((8, 8), 3, 2), ((9,), 2, 2)])
+def test_a_stride_within_the_kernel_does_not_warn(input_shape, kernel_size, stride):
+    # (a stride that does not tile leaves the last rows out, as a valid convolution does)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        resolve_geometry(input_shape, kernel_size, stride, int(np.prod(input_shape)))
 
 
 def test_geometry_properties():
