@@ -163,10 +163,18 @@ def resolve_geometry(input_shape, kernel_size, stride, n_features):
     kernel = _as_tuple(kernel_size, ndim, "kernel_size", hint)
     step = _as_tuple(stride, ndim, "stride", hint)
     if any(k > s for k, s in zip(kernel, spatial_shape, strict=True)):
+        channels_hint = ""
+        if ndim == 2 and kernel[0] <= spatial_shape[0] and kernel[1] > spatial_shape[1]:
+            # (L, C) is an L x C image; signals with channels are (L, 1, C)
+            length, channels = spatial_shape
+            channels_hint = (
+                f" For signals of length {length} with {channels} channels, pass "
+                f"input_shape={(length, 1, channels)} and kernel_size={(kernel[0], 1)}."
+            )
         raise ValueError(
             f"kernel_size={kernel_size!r} does not fit in inputs of spatial shape "
             f"{spatial_shape!r} (X has {n_features} feature(s)); use a kernel_size of at most "
-            f"{spatial_shape!r} or set input_shape."
+            f"{spatial_shape!r} or set input_shape.{channels_hint}"
         )
     geometry = PatchGeometry(spatial_shape, n_channels, kernel, step)
     if any(s > k for k, s in zip(kernel, step, strict=True)):

@@ -84,7 +84,15 @@ def test_geometry_properties():
     [
         ((4, 4), 3, 1, r"input_shape=\(4, 4\) describes 16 features per sample but X has 20"),
         ((2, 2, 2, 2), 1, 1, r"input_shape=\(2, 2, 2, 2\) is not a valid shape"),
-        ((4, 5), 6, 1, r"kernel_size=6 does not fit in inputs of spatial shape \(4, 5\)"),
+        ((4, 5), 6, 1, r"kernel_size=6 does not fit in inputs of spatial shape \(4, 5\).*pe\.$"),
+        # (L, C) is read as an image; signals with channels are (L, 1, C) (a review)
+        (
+            (10, 2),
+            3,
+            1,
+            r"set input_shape\. For signals of length 10 with 2 channels, pass "
+            r"input_shape=\(10, 1, 2\) and kernel_size=\(3, 1\)\.$",
+        ),
         ((4, 5), (2, 2, 2), 1, r"kernel_size=\(2, 2, 2\) has 3 entries but the input has 2"),
         ((4, 5), 2, (1,), r"stride=\(1,\) has 1 entries but the input has 2"),
     ],
