@@ -597,7 +597,8 @@ def test_linear_two_layer_is_exact(pooling):
         ),
         (
             {"activation": "linear", "pooling": "max"},
-            r"activation='linear' supports pooling='average' and pooling='none'",
+            r"activation='linear' supports pooling='average' with pool_size=None and "
+            r"readout='sum', and pooling='none' with pool_size=None, not pooling='max'",
         ),
     ],
 )
@@ -605,6 +606,18 @@ def test_unsupported_combinations_say_what_to_do(params, match):
     X, y = low_rank_data(0, 10, 6, 6)
     with pytest.raises(ValueError, match=match):
         ConvexCNNRegressor(**params).fit(X, y)
+
+
+@pytest.mark.parametrize("activation", ["relu", "linear"])
+def test_no_pooling_reads_every_patch_out_whatever_the_readout(activation):
+    # a review: readout='dense' was accepted with ReLUs and refused for a linear CNN
+    X, y = low_rank_data(0, 10, 6, 6)
+    patterns = dict(n_patterns=8) if activation == "relu" else {}  # (linear: none to draw)
+    params = dict(activation=activation, pooling="none", random_state=0, **patterns)
+    dense = ConvexCNNRegressor(readout="dense", **params).fit(X, y)
+    summed = ConvexCNNRegressor(readout="sum", **params).fit(X, y)
+    assert dense.objective_ == pytest.approx(summed.objective_, rel=1e-9)
+    assert dense.output_weights_.shape == summed.output_weights_.shape
 
 
 def test_n_layers_below_three_is_rejected():

@@ -56,11 +56,17 @@ def make_architecture(architecture, n_layers, activation, pooling, pool_size, re
                 f"{activation!r} here; use activation='relu'."
             )
         return ThreeLayerFormulation()
-    if pool_size is not None or readout != "sum" or pooling not in ("average", "none"):
+    # (pooling='none' reads out every patch with its own weight, whatever the read-out: as
+    # for ReLUs, readout='dense' is accepted there)
+    if (
+        pool_size is not None
+        or pooling not in ("average", "none")
+        or (pooling == "average" and readout != "sum")
+    ):
         raise ValueError(
-            f"activation='linear' supports pooling='average' and pooling='none' with "
-            f"pool_size=None and readout='sum', not pooling={pooling!r}, pool_size="
-            f"{pool_size!r}, readout={readout!r}."
+            f"activation='linear' supports pooling='average' with pool_size=None and "
+            f"readout='sum', and pooling='none' with pool_size=None, not pooling={pooling!r}, "
+            f"pool_size={pool_size!r}, readout={readout!r}."
         )
     if pooling == "none" and solver == "ecos":
         raise ValueError(
