@@ -529,3 +529,17 @@ def test_a_huge_newton_step_does_not_make_a_slack_row_tight(case):
     assert 0 <= native.duality_gap_ <= 1e-7 * native.objective_
     assert native.objective_ <= reference.objective_ * (1 + 1e-9)
     assert native.regularized_objective(X, y) == pytest.approx(native.objective_, rel=1e-9)
+
+
+def test_a_newton_step_survives_lapacks_svd_failing_to_converge(monkeypatch):
+    # a review: on a finite Hessian of condition 1e18 (beta=1e-10 on the regressor
+    # docstring's data) gelsd raised "SVD did not converge" out of fit; a pivoted QR solves it
+    from sklearn_convexcnn._solvers import _linalg
+
+    def failing(*args, **kwargs):
+        raise np.linalg.LinAlgError("SVD did not converge in Linear Least Squares")
+
+    hessian = np.diag([1.0, 1e-3, 0.0])  # singular: Cholesky's step is refused
+    gradient = np.array([1.0, 1.0, 0.0])
+    monkeypatch.setattr(_linalg.np.linalg, "lstsq", failing)
+    np.testing.assert_allclose(_linalg.newton_step(hessian, gradient), [-1.0, -1e3, 0.0])
