@@ -249,8 +249,10 @@ _WARM_START_FREE = frozenset(
 class _NetworkArray:
     """A fitted attribute that is an array of ``network_``, the model that predicts: so that
     assigning it, as to a scikit-learn model's ``coef_``, changes the predictions (a copy
-    taken at fit ignored the assignment). The network's derived arrays (a circular CNN's
-    ``filters``) are read-only, and assigning them says what to assign instead."""
+    taken at fit ignored the assignment). An assignment is checked as the network needs it
+    (shape, finite numbers, the weights' constraints: ``Network.check_assigned``) and builds
+    a new network, so that a shallow copy of the estimator keeps its own. The network's
+    derived arrays (a circular CNN's ``filters``) are read-only."""
 
     def __init__(self, field, derived_from=None):
         self.field = field
@@ -259,35 +261,64 @@ class _NetworkArray:
     def __set_name__(self, owner, name):
         self.name = name
 
-    def _network(self, estimator):
+    def __get__(self, estimator, owner=None):
+        if estimator is None:
+            return self
         network = vars(estimator).get("network_")
         if not hasattr(network, self.field):  # (unfitted, or another architecture's)
             raise AttributeError(
                 f"{type(estimator).__name__!r} object has no attribute {self.name!r}"
             )
-        return network
-
-    def __get__(self, estimator, owner=None):
-        if estimator is None:
-            return self
-        value = getattr(self._network(estimator), self.field)
+        value = getattr(network, self.field)
         return value() if callable(value) else value
 
     def __set__(self, estimator, value):
-        network = self._network(estimator)
+        network = vars(estimator).get("network_")
+        if network is None:
+            raise AttributeError(
+                f"This {type(estimator).__name__} is not fitted: {self.name} is an array of "
+                "the fitted network_. Call fit first."
+            )
+        if not hasattr(network, self.field):
+            raise AttributeError(
+                f"This {type(estimator).__name__} was fitted as a {type(network).__name__}, "
+                f"which has no {self.name}: it belongs to another architecture."
+            )
         if self.field not in {field.name for field in dataclasses.fields(network)}:
             raise AttributeError(
                 f"{self.name} of a {type(network).__name__} is computed from "
-                f"{self.derived_from}: assign that instead"
+                f"{self.derived_from}: assign that instead."
             )
         current = getattr(network, self.field)
-        value = np.asarray(value, dtype=current.dtype)
-        if value.shape != current.shape:
+        integers = current.dtype.kind in "iu"
+        try:
+            array = np.asarray(value)
+        except ValueError:  # (ragged)
+            array = np.asarray(value, dtype=object)
+        if array.shape != current.shape or array.dtype.kind not in ("iu" if integers else "iuf"):
+            got = f"shape {array.shape}, dtype {array.dtype}"
             raise ValueError(
-                f"{self.name} must keep its shape {current.shape} (the network's), got an "
-                f"array of shape {value.shape}; to change the network's width, refit."
+                f"{self.name} must be an array of {'integers' if integers else 'real numbers'} "
+                f"of shape {current.shape}, as fitted, got one of {got}"
+                + (
+                    "; to change the number of neurons, refit."
+                    if self.field != "intercept"
+                    and array.shape[0] != current.shape[0]
+                    and array.shape[1:] == current.shape[1:]
+                    else "."
+                )
             )
-        setattr(network, self.field, value)
+        if not np.all(np.isfinite(array)):
+            raise ValueError(f"{self.name} must be finite, got NaN or infinite entries.")
+        array = array.astype(current.dtype)
+        network.check_assigned(self.field, array)
+        vars(estimator)["network_"] = dataclasses.replace(network, **{self.field: array})
+
+    def __delete__(self, estimator):
+        raise AttributeError(
+            f"{self.name} cannot be deleted: it is an array of the fitted network_ (assign "
+            "it an array of the same shape instead)."
+        )
 
 
 class _BaseConvexCNN(BaseEstimator):
@@ -830,7 +861,7 @@ class _BaseConvexCNN(BaseEstimator):
         # a previous fit's attributes that this fit does not set (another architecture's)
         for name in [name for name in vars(self) if name.endswith("_") and name not in fitted]:
             if name not in _INPUT_ATTRIBUTES and not name.startswith("__"):
-                delattr(self, name)
+                del vars(self)[name]  # (not delattr: the network's arrays are descriptors)
         for name, value in fitted.items():
             setattr(self, name, value)
         return self

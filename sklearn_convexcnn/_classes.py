@@ -247,7 +247,8 @@ _PARAMETERS = """\
         (``verbose`` says so when it is fitted).
 
     warm_start : bool, default=False
-        Whether to start the next ``fit`` from this fit's solution: its patterns (gates) are
+        Whether to start the next ``fit`` from this fit's solution (the convex program's, not
+        arrays assigned since): its patterns (gates) are
         kept and, with the native solver, its neurons form the first working set, so refitting
         with another ``beta`` (or a few more samples) takes fewer iterations. The result is
         the optimum over the kept patterns, as a cold fit with those patterns would give.
@@ -315,10 +316,12 @@ _ATTRIBUTES = """\
         ``ThreeLayerCNN`` and ``LinearCNN`` for the other architectures and
         ``activation="linear"``. Its arrays are the fitted attributes of the same names
         without the trailing underscore (``output_weights``, ``intercept``, ...), not copies:
-        assigning ``intercept_`` (an array of the same shape) or editing it in place changes
-        the predictions, though not ``objective_`` or ``duality_gap_``, which describe the
-        fit (a circular CNN's ``filters_`` and ``filter_spectra_`` are computed from
-        ``layer_filters_``, and read-only); its
+        assigning ``intercept_`` (finite numbers of the same shape) or editing it in place
+        changes the predictions, though not ``objective_`` or ``duality_gap_``, which
+        describe the fit. An assignment keeps the weights that the penalty assumes (a
+        three-layer CNN's ``filters_`` of unit norm, a circular CNN's inner
+        ``layer_filters_`` of norm at most 1); a circular CNN's ``filters_`` and
+        ``filter_spectra_`` are computed from ``layer_filters_``, and read-only. Its
         ``forward(patches)`` and ``objective(patches, Y, beta, loss)`` take patches cut by
         ``geometry_``, not ``X``: use the estimator's methods on ``X``.
 

@@ -54,6 +54,11 @@ class Network:
                 parts.append(f"{field.name}=<{type(value).__name__}>")
         return f"{type(self).__name__}({', '.join(parts)})"
 
+    def check_assigned(self, field, value):
+        """Refuse a new value of array ``field`` that breaks what :meth:`penalty` assumes
+        (ValueError naming the estimator's attribute and the fix). Any value of the same
+        shape does, unless a subclass constrains its weights."""
+
     def objective(self, patches, Y, beta, loss):
         """Regularised training objective ``loss(f(X), Y) + beta * penalty``.
 

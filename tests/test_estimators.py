@@ -1,5 +1,6 @@
 """API contract: scikit-learn's estimator checks, and exactness of the recovered network."""
 
+import copy
 import re
 import warnings
 
@@ -276,8 +277,57 @@ def test_assigning_a_fitted_array_changes_the_predictions():
     reg.output_weights_ = np.zeros_like(reg.output_weights_)
     np.testing.assert_allclose(reg.predict(X), reg.intercept_[0])
     assert reg.network_.intercept is reg.intercept_
-    with pytest.raises(ValueError, match=r"filters_ must keep its shape \(\d+, 3\).*refit"):
-        reg.filters_ = np.zeros((2, 2))
+    with pytest.raises(ValueError, match=r"filters_ .* shape \(\d+, 3\), as fitted, .*, refit\.$"):
+        reg.filters_ = np.zeros((2, 3))
+
+
+def test_an_assigned_array_is_checked_and_builds_a_new_network():
+    # a review: NaN, floats for int branches and a shallow copy's assignment reached the model
+    X, y = _toy_regression(0, 12, (9,))
+    reg = ConvexCNNRegressor(beta=0.1, n_patterns=8, random_state=0).fit(X, y)
+    before = reg.predict(X)
+    shallow = copy.copy(reg)
+    shallow.intercept_ = shallow.intercept_ + 1.0
+    np.testing.assert_array_equal(reg.predict(X), before)  # (the original keeps its network)
+    for value, message in [
+        ([np.nan], r"^intercept_ must be finite, got NaN or infinite entries\.$"),
+        (
+            0.5,
+            r"^intercept_ must be an array of real numbers of shape \(1,\), as fitted, got "
+            r"one of shape \(\), dtype float64\.$",
+        ),  # fmt: skip
+        (["a"], r"got one of shape \(1,\), dtype <U1\.$"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            reg.intercept_ = value
+    np.testing.assert_array_equal(reg.predict(X), before)
+    with pytest.raises(AttributeError, match=r"^This ConvexCNNRegressor was fitted as a "):
+        reg.layer_filters_ = np.zeros((2, 3, 9))
+    with pytest.raises(AttributeError, match=r"^intercept_ cannot be deleted"):
+        del reg.intercept_
+    with pytest.raises(AttributeError, match=r"^This ConvexCNNRegressor is not fitted: .* fit"):
+        ConvexCNNRegressor().intercept_ = [0.0]
+
+
+def test_an_assignment_keeps_the_weights_the_penalty_assumes():
+    # a review: rescaled weights, the same predictions, an objective below lower_bound_
+    X, y = _toy_regression(0, 12, (8,))
+    three = ConvexCNNRegressor(
+        architecture="three_layer", beta=0.1, n_patterns=4, max_iter=50, random_state=0
+    ).fit(X, y)
+    with pytest.raises(ValueError, match=r"^filters_ of a three-layer CNN have unit norm .* 10"):
+        three.filters_ = 10 * three.filters_
+    with pytest.raises(ValueError, match=r"^branches_ must hold branch indices from 0 to "):
+        three.branches_ = -np.ones_like(three.branches_)
+    with pytest.raises(ValueError, match=r"^branches_ must be an array of integers"):
+        three.branches_ = three.branches_ + 0.5
+    three.filters_ = -three.filters_  # (unit norm: taken)
+    circular = ConvexCNNRegressor(architecture="circular", n_patterns=4, random_state=0)
+    circular.fit(X, y)
+    inner = circular.layer_filters_.copy()
+    inner[0] *= 10
+    with pytest.raises(ValueError, match=r"^layer_filters_ of a circular CNN have norm at most"):
+        circular.layer_filters_ = inner
 
 
 def test_a_circular_cnns_end_to_end_filters_are_read_only():
@@ -288,7 +338,9 @@ def test_a_circular_cnns_end_to_end_filters_are_read_only():
     with pytest.raises(ValueError, match="read-only"):
         reg.filter_spectra_[0] = 1.0
     before = reg.predict(X)
-    reg.layer_filters_ = 2 * reg.layer_filters_
+    scaled = reg.layer_filters_.copy()
+    scaled[-1] *= 2  # (the last layer's: the inner ones have norm at most 1)
+    reg.layer_filters_ = scaled
     assert not np.allclose(reg.predict(X), before)
 
 

@@ -155,6 +155,18 @@ class CircularCNN(Network):
         hidden = np.maximum(pre, 0.0) if self.activation == "relu" else pre
         return hidden @ self.output_weights
 
+    def check_assigned(self, field, value):
+        """Inner filters of norm at most 1 (the penalty counts the last layer's only)."""
+        if field == "layer_filters" and len(value) > 1:
+            largest = float(np.linalg.norm(value[:-1], axis=-1).max(initial=0.0))
+            if largest > 1.0 + 1e-6:
+                raise ValueError(
+                    "layer_filters_ of a circular CNN have norm at most 1 in every layer but "
+                    f"the last (its penalty counts the last only), got a norm of {largest:.3g}: "
+                    "divide an inner filter by its norm and multiply the neuron's last filter "
+                    "by it."
+                )
+
     def penalty(self):
         """``0.5 * sum_j (||u_{(L-1)j}||^2 + ||w_j||^2)``, with ``||w_j||_1`` across outputs
         (:func:`~.._network.neuron_penalty`); inner filters are norm-constrained."""

@@ -158,6 +158,28 @@ class ThreeLayerCNN(Network):
         pooled = relu_map(patches, self.filters).mean(axis=1)
         return np.maximum(pooled @ self._branch_matrix(), 0.0) @ self.output_weights
 
+    def check_assigned(self, field, value):
+        """Unit-norm filters (the penalty counts their scale in the middle weights) and
+        branches in ``[0, n_branches)``."""
+        if field == "filters":
+            norms = np.linalg.norm(value, axis=1)
+            if not np.allclose(norms, 1.0, rtol=0.0, atol=1e-6):
+                raise ValueError(
+                    "filters_ of a three-layer CNN have unit norm (its penalty counts their "
+                    "scale in middle_weights_), got norms from "
+                    f"{norms.min():.3g} to {norms.max():.3g}: divide each filter by its norm "
+                    "and multiply its middle weight by it."
+                )
+        if (
+            field == "branches"
+            and len(value)
+            and not (0 <= value.min() and value.max() < self.n_branches)
+        ):
+            raise ValueError(
+                f"branches_ must hold branch indices from 0 to {self.n_branches - 1} (rows of "
+                f"output_weights_), got values from {value.min()} to {value.max()}."
+            )
+
     def penalty(self):
         """``0.5 * sum_j (||w1_j||_1^2 + ||w2_j||^2)``, with ``||w2_j||_1`` across outputs
         (:func:`~.._network.neuron_penalty`); the filters are norm-constrained."""
