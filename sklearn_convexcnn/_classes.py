@@ -52,7 +52,8 @@ _PARAMETERS = """\
         ``(H, W)`` or ``(H, W, C)`` with channels last. Its product must be ``n_features``.
         Images need it: with ``None``, 8x8 digits are read as signals of length 64, whose
         patches cut across rows (0.68 test accuracy against 0.86 with ``(8, 8)``). Signals
-        with ``C`` channels are ``(L, 1, C)`` images, with ``kernel_size=(k, 1)``. Arrays with
+        with ``C`` channels are ``(L, 1, C)`` images, with ``kernel_size=(k, 1)``: ``(L, C)``
+        is always an ``L x C`` image (``kernel_size=3`` convolves it in two dimensions). Arrays with
         the channels first (``(N, C, H, W)``, PyTorch's layout) are flattened after moving
         them last: ``np.moveaxis(X, 1, -1).reshape(len(X), -1)``.
 

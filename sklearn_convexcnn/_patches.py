@@ -165,19 +165,24 @@ def resolve_geometry(input_shape, kernel_size, stride, n_features):
     if any(k > s for k, s in zip(kernel, spatial_shape, strict=True)):
         channels_hint = ""
         if ndim == 2 and kernel[0] <= spatial_shape[0] and kernel[1] > spatial_shape[1]:
-            # (L, C) is an L x C image; signals with channels are (L, 1, C)
-            length, channels = spatial_shape
-            channels_hint = (
-                f" For signals of length {length} with {channels} channels, pass "
-                f"input_shape={(length, 1, channels)} and kernel_size={(kernel[0], 1)}."
-            )
+            length, width = spatial_shape
+            if n_channels == 1 and width > 1:  # (L, C) is an L x C image
+                channels_hint = (
+                    f" For signals of length {length} with {width} channels, pass "
+                    f"input_shape={(length, 1, width)} and kernel_size={(kernel[0], 1)}."
+                )
+            elif width == 1:  # (L, 1, C): signals, whose filters are (k, 1)
+                channels_hint = (
+                    f" For signals of length {length}, pass kernel_size={(kernel[0], 1)}."
+                )
         raise ValueError(
             f"kernel_size={kernel_size!r} does not fit in inputs of spatial shape "
             f"{spatial_shape!r} (X has {n_features} feature(s)); use a kernel_size of at most "
             f"{spatial_shape!r} or set input_shape.{channels_hint}"
         )
     geometry = PatchGeometry(spatial_shape, n_channels, kernel, step)
-    if any(s > k for k, s in zip(kernel, step, strict=True)):
+    # (along an axis with one patch position the stride moves nothing)
+    if any(s > k and n > 1 for k, s, n in zip(kernel, step, geometry.grid_shape, strict=True)):
         unseen = n_features - n_channels * prod(map(len, _covered(geometry)))
         warn(
             f"stride={stride!r} is larger than kernel_size={kernel_size!r}: {unseen} of the "

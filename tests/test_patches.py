@@ -64,7 +64,11 @@ def test_a_stride_past_the_kernel_warns_of_the_features_no_patch_sees(
     )
 
 
-@pytest.mark.parametrize("input_shape, kernel_size, stride", [((8, 8), 3, 2), ((9,), 2, 2)])
+@pytest.mark.parametrize(
+    "input_shape, kernel_size, stride",
+    # (one patch position along the axis of the larger stride: it moves nothing; a review)
+    [((8, 8), 3, 2), ((9,), 2, 2), ((8, 1, 2), (3, 1), 2), ((16,), 16, 20)],
+)
 def test_a_stride_within_the_kernel_does_not_warn(input_shape, kernel_size, stride):
     # (a stride that does not tile leaves the last rows out, as a valid convolution does)
     with warnings.catch_warnings():
@@ -92,6 +96,13 @@ def test_geometry_properties():
             1,
             r"set input_shape\. For signals of length 10 with 2 channels, pass "
             r"input_shape=\(10, 1, 2\) and kernel_size=\(3, 1\)\.$",
+        ),
+        # (L, 1, C) already: only the kernel (a review: the hint said (10, 1, 1))
+        (
+            (10, 1, 2),
+            3,
+            1,
+            r"set input_shape\. For signals of length 10, pass kernel_size=\(3, 1\)\.$",
         ),
         ((4, 5), (2, 2, 2), 1, r"kernel_size=\(2, 2, 2\) has 3 entries but the input has 2"),
         ((4, 5), 2, (1,), r"stride=\(1,\) has 1 entries but the input has 2"),
