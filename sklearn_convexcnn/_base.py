@@ -640,6 +640,8 @@ class _BaseConvexCNN(BaseEstimator):
         pools = getattr(formulation, "pools", None)
         params["pool_size"] = None if pools is None else tuple(map(tuple, map(list, pools)))
         params["n_layers"] = getattr(formulation, "n_layers", None)
+        if params["pooling"] == "none":  # (every patch read out, whatever the read-out)
+            params["readout"] = None
         drawing = tuple((name, params[name]) for name in sorted(params.keys() - _WARM_START_FREE))
         return (data, geometry, n_outputs, drawing)
 

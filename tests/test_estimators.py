@@ -349,6 +349,7 @@ def test_a_circular_cnns_end_to_end_filters_are_read_only():
     [
         (dict(pooling="average"), [dict(pool_size=2), dict(pool_size=(2,)), dict(pool_size=[2])]),
         (dict(architecture="circular"), [dict(n_layers=None), dict(n_layers=3)]),
+        (dict(pooling="none"), [dict(readout="sum"), dict(readout="dense")]),
     ],
 )
 def test_warm_start_stays_warm_when_a_parameter_is_spelled_otherwise(params, spellings):
