@@ -6,6 +6,7 @@ it.
 """
 
 import numbers
+from collections.abc import Mapping, Set
 
 import numpy as np
 from sklearn.exceptions import NotFittedError
@@ -350,11 +351,18 @@ def plot_objectives(objectives, optimum, *, ax=None, labels=None, optimum_label=
             "or a list with one array of objectives per group."
         )
     try:
-        groups = [np.asarray(group, dtype=float).ravel() for group in groups]
-    except (TypeError, ValueError) as exc:
+        groups = [np.asarray(group).ravel() for group in groups]
+    except (TypeError, ValueError) as exc:  # (ragged)
         raise ValueError(
             f"objectives must hold numbers, the runs' final objectives; got {objectives!r} ({exc})."
         ) from None
+    # (not a float conversion: it read None as NaN and the string "1.5" as a number)
+    if kinds := {group.dtype.kind for group in groups} - set("iuf"):
+        raise ValueError(
+            f"objectives must hold numbers, the runs' final objectives; got {objectives!r} "
+            f"(entries of dtype kind {''.join(sorted(kinds))!r})."
+        )
+    groups = [group.astype(float) for group in groups]
     if not all(map(len, groups)):
         raise ValueError(
             "objectives has a group without runs: pass at least one objective per group."
@@ -378,7 +386,7 @@ def plot_objectives(objectives, optimum, *, ax=None, labels=None, optimum_label=
         )
     if labels is None:
         labels = [f"group {i + 1}" for i in range(len(groups))]
-    elif isinstance(labels, str) or not hasattr(labels, "__len__"):
+    elif isinstance(labels, str | Mapping | Set) or not hasattr(labels, "__getitem__"):
         raise TypeError(
             f"labels must be a list of str, one per group of objectives, got labels={labels!r}."
         )

@@ -390,8 +390,13 @@ def test_plots_name_an_ax_or_labels_of_the_wrong_kind():
         sklearn_convexcnn.plotting.plot_objectives([1.3, 1.2], 1.0, ax=axes)
     assert sklearn_convexcnn.plotting.plot_objectives([1.3], 1.0, ax=axes[1]) is axes[1]
     plt.close(fig)
-    with pytest.raises(TypeError, match=r"^labels must be a list of str, .* got labels=3\.$"):
-        sklearn_convexcnn.plotting.plot_objectives([[1.3], [1.4]], 1.0, labels=3)
+    for labels in (3, {"Adam", "SGD"}, {"Adam": 0, "SGD": 1}):  # (a set: "not subscriptable")
+        with pytest.raises(TypeError, match=r"^labels must be a list of str, .* got labels="):
+            sklearn_convexcnn.plotting.plot_objectives([[1.3], [1.4]], 1.0, labels=labels)
+    # None was drawn as a run that is not finite, and "1.5" as a number
+    for objectives, kind in ((None, "O"), (["1.5", "2"], "U"), ([True], "b")):
+        with pytest.raises(ValueError, match=rf"must hold numbers, .*dtype kind '{kind}'\)\.$"):
+            sklearn_convexcnn.plotting.plot_objectives(objectives, 1.0)
     with pytest.raises(ValueError, match=r"objectives must hold numbers, .* got \[\[1\.3, \[1"):
         sklearn_convexcnn.plotting.plot_objectives([[1.3, [1.2]]], 1.0)
 
