@@ -582,18 +582,23 @@ class ConvexCNNClassifier(ClassifierMixin, _BaseConvexCNN):
 
     def _encode_targets(self, y, reset=True):
         if reset:
+            # labels that do not sort together: numpy's "'<' not supported", or scikit-learn's
+            # "Unknown label type: unknown ... continuous values" (an int among str)
+            mixed = _mixed_label_types(y)
             try:
-                check_classification_targets(y)
-                classes = np.unique(y)
+                if not mixed:
+                    check_classification_targets(y)
+                    classes = np.unique(y)
             except TypeError as exc:
                 if not _is_unsortable(exc):  # (scikit-learn's own, on bytes, names the fix)
                     raise
-                kinds = sorted({type(label).__name__ for label in np.ravel(y)})
+                mixed = sorted({type(label).__name__ for label in np.ravel(y)})
+            if mixed:
                 raise ValueError(
                     f"{type(self).__name__} needs class labels that sort together, but y "
-                    f"mixes labels of types {', '.join(kinds)}. Pass labels of one type (e.g. "
+                    f"mixes labels of types {', '.join(mixed)}. Pass labels of one type (e.g. "
                     "all strings: y.astype(str))."
-                ) from None
+                )
             if len(classes) < 2:
                 raise ValueError(
                     f"{type(self).__name__} needs samples of at least 2 classes in y, but the "
@@ -716,3 +721,14 @@ class ConvexCNNClassifier(ClassifierMixin, _BaseConvexCNN):
 def _is_unsortable(exc):
     """Whether a TypeError is Python's on comparing labels of types that do not sort."""
     return "not supported between instances of" in str(exc)
+
+
+def _mixed_label_types(y):
+    """The types of ``y``'s labels, sorted, where it holds strings and other labels together
+    (None, numbers), else an empty list."""
+    if getattr(getattr(y, "dtype", None), "kind", None) != "O":
+        return []
+    types = {type(label) for label in np.ravel(y)}
+    if len(types) > 1 and any(issubclass(kind, str) for kind in types):
+        return sorted(kind.__name__ for kind in types)
+    return []

@@ -234,9 +234,16 @@ def test_classifier_names_labels_of_mixed_types():
         ConvexCNNClassifier(n_patterns=4).fit(X, labels)
     clf = ConvexCNNClassifier(n_patterns=4, random_state=0).fit(X, labels.astype(str))
     assert list(clf.classes_) == ["None", "high"]
-    # (None first: scikit-learn's type_of_target answers before any sort, "Unknown label type")
-    with pytest.raises(ValueError, match="Unknown label type"):
-        ConvexCNNClassifier(n_patterns=4).fit(X, labels[::-1])
+    # None first, or an int among str: scikit-learn's type_of_target answered before any
+    # sort, "Unknown label type: unknown ... continuous values" (a review)
+    for mixed, types in [
+        (labels[::-1], "NoneType, str"),
+        (np.array(["high" if v else 1 for v in y], dtype=object), "int, str"),
+    ]:
+        with pytest.raises(
+            ValueError, match=rf"sort together, but y mixes labels of types {types}\."
+        ):
+            ConvexCNNClassifier(n_patterns=4).fit(X, mixed.astype(object))
     # scikit-learn's own TypeError on bytes names the fix: not hidden behind "mixes labels"
     with pytest.raises(TypeError, match="^Support for labels represented as bytes"):
         ConvexCNNClassifier(n_patterns=4).fit(X, labels.astype(str).astype(bytes))
