@@ -26,11 +26,13 @@ from ._patterns import key_bytes
 
 @dataclass(frozen=True)
 class Certificate:
-    """Result of :meth:`ConvexCNNRegressor.certify` / :meth:`ConvexCNNClassifier.certify`.
+    """Result of an estimator's ``certify`` method.
 
-    A record of how far a fitted network is from the optimum of its convex program, and,
-    when ``exact``, from the global optimum of the non-convex training problem (Ergen &
-    Pilanci, 2021). The fields are its parameters and attributes; ``certify`` builds it.
+    Returned by :meth:`~sklearn_convexcnn.ConvexCNNRegressor.certify` and
+    :meth:`~sklearn_convexcnn.ConvexCNNClassifier.certify`: a record of how far a fitted
+    network is from the optimum of its convex program, and, when ``exact``, from the global
+    optimum of the non-convex training problem (Ergen & Pilanci, 2021). The fields are its
+    parameters and attributes; ``certify`` builds it.
 
     Parameters
     ----------
@@ -49,7 +51,7 @@ class Certificate:
     exact : bool
         Whether every activation pattern of the data was enumerated and checked, which makes
         ``lower_bound`` a bound on the global optimum of the non-convex problem (patches below
-        ``1e-12`` of the largest in norm count as zero: :func:`~._patterns.enumerate_gates`).
+        ``1e-12`` of the largest in norm count as zero).
     n_patterns_checked : int
         Number of distinct patterns whose dual constraint was evaluated.
     dual_constraint : float

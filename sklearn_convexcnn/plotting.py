@@ -210,7 +210,8 @@ def plot_filter_spectra(estimator, *, ax=None, max_filters=None, floor=None):
 
     The convex program of a three-layer circular CNN penalises the l1 norm of the filters'
     spectra (``doc/formulations.md`` §7), so the optimal filters tend to leave some
-    frequencies exactly zero: each row of the image is one neuron, each column one frequency.
+    frequencies at zero (to the solver's precision): each row of the image is one neuron,
+    each column one frequency.
 
     Parameters
     ----------
