@@ -17,7 +17,7 @@ from numbers import Integral, Real
 from typing import NamedTuple
 
 import numpy as np
-from joblib import Parallel, cpu_count, delayed, effective_n_jobs
+from joblib import cpu_count, delayed, effective_n_jobs
 from sklearn.base import BaseEstimator, is_classifier
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
@@ -61,6 +61,7 @@ from ._outputs import (
     uncertified_message,
     unconverged_message,
 )
+from ._parallel import caller_takes_part, run_calls
 from ._patches import check_rows, check_scale, extract_patches, resolve_geometry
 from ._patterns import MAX_EXACT_PATTERNS, TooManyPatterns, program_gates
 from ._resources import check_patches_memory, check_program_memory, patches_bytes
@@ -474,6 +475,8 @@ class _BaseConvexCNN(BaseEstimator):
                 warm,
                 finishing,
                 options,
+                # (a matrix-free program is its data; a dense one is larger, and CVXPY's)
+                patches.nbytes + gates.nbytes if build is not formulation.program else np.inf,
             )
             generated = generation_attributes(None)
         # (of the finished points: finishing certifies some that their solver left inaccurate)
@@ -663,9 +666,13 @@ class _BaseConvexCNN(BaseEstimator):
         self._log(f"warm start from the previous fit's {self.n_patterns_} patterns")
         return [{"coef_init": coef.dense(), "intercept_init": b} for coef, b in solutions]
 
-    def _solve_outputs(self, program, Y, dense_program, warm_starts, finishing, options):
+    def _solve_outputs(
+        self, program, Y, dense_program, warm_starts, finishing, options, program_bytes
+    ):
         """One solve per column of ``Y`` with the options ``options``, each followed by
-        ``finishing``, on ``n_jobs`` workers; returns what ``finishing`` returns, per output.
+        ``finishing``, on ``n_jobs`` processes (this one among them where joblib's default
+        backend would start workers: :mod:`._parallel`); returns what ``finishing`` returns,
+        per output. ``program_bytes``: what a call sends of the program's arrays.
 
         Each worker process limits its BLAS threads to its share of the cores and to this
         process's own limit (no oversubscription) and records its warnings, which are issued
@@ -681,23 +688,33 @@ class _BaseConvexCNN(BaseEstimator):
         # and no more than this process has (OMP_NUM_THREADS=1, threadpool_limits: 8 per
         # worker of 16 cores were set where the caller had limited itself to 1)
         threads = max(1, min(blas_threads(), cpu_count() // n_jobs)) if n_jobs > 1 else None
-        if n_jobs > 1:
+        if caller_takes_part(n_jobs, program_bytes):
+            self._log(
+                f"{n_outputs} outputs on {n_jobs} processes (this one and {n_jobs - 1} "
+                f"worker(s)), {threads} BLAS thread(s) each"
+            )
+        elif n_jobs > 1:
             self._log(f"{n_outputs} outputs on {n_jobs} workers, {threads} BLAS thread(s) each")
         try:
-            results = Parallel(n_jobs=n_jobs)(
-                delayed(solve_in_worker)(
-                    program,
-                    Y[:, output],
-                    output,
-                    n_outputs,
-                    options,
-                    dense_program,
-                    threads,
-                    warm_starts[output] if warm_starts else {},
-                    finishing,
-                    caller=os.getpid(),
-                )
-                for output in range(n_outputs)
+            results = run_calls(
+                (
+                    delayed(solve_in_worker)(
+                        program,
+                        Y[:, output],
+                        output,
+                        n_outputs,
+                        options,
+                        dense_program,
+                        threads,
+                        warm_starts[output] if warm_starts else {},
+                        finishing,
+                        caller=os.getpid(),
+                    )
+                    for output in range(n_outputs)
+                ),
+                n_jobs,
+                threads,
+                call_bytes=program_bytes,
             )
         except NotSolved as exc:  # what led to it, from a worker (:func:`solve_in_worker`)
             for message, category in getattr(exc, "caught_warnings", ()):

@@ -1,5 +1,6 @@
 """Hyperparameter search beyond one process: joblib workers and a dask.distributed cluster."""
 
+import os
 import re
 import subprocess
 import sys
@@ -8,14 +9,20 @@ import warnings
 
 import numpy as np
 import pytest
-from joblib import cpu_count, parallel_backend, parallel_config
-from joblib.externals.loky import get_reusable_executor
+from joblib import Parallel, cpu_count, delayed, parallel_backend, parallel_config
 from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV
 from threadpoolctl import threadpool_info, threadpool_limits
 
 from sklearn_convexcnn import ConvexCNNClassifier
+from sklearn_convexcnn._parallel import (
+    SHARED_MAX_BYTES,
+    caller_takes_part,
+    run_calls,
+    stop_workers,
+    workers,
+)
 
 
 def _search():
@@ -170,13 +177,13 @@ _SOLVED_WITH_THREADS = r"\[output \d\] \[ConvexCNNClassifier\] objective .*, (\d
 def test_workers_do_not_oversubscribe_blas_threads(four_digits, capfd):
     X, y = four_digits
     # workers started by earlier tests would print to the stdout they were started with
-    get_reusable_executor().shutdown(wait=True)
+    stop_workers()
     # let joblib start each worker with a BLAS pool as large as the machine: the fit's own
     # limit must bring it down
     with parallel_config(backend="loky", inner_max_num_threads=cpu_count()):
         _classifier(n_jobs=2, verbose=2).fit(X, y)
     out = capfd.readouterr().out
-    assert "4 outputs on 2 workers" in out
+    assert "4 outputs on 2 processes (this one and 1 worker(s))" in out
     threads = [int(t) for t in re.findall(_SOLVED_WITH_THREADS, out)]
     # two workers share the cores: neither may start a BLAS pool sized for all of them
     assert len(threads) == 4
@@ -189,12 +196,12 @@ def test_workers_keep_the_callers_blas_thread_limit(four_digits, capfd, monkeypa
     from sklearn_convexcnn import _base
 
     X, y = four_digits
-    get_reusable_executor().shutdown(wait=True)
+    stop_workers()
     monkeypatch.setattr(_base, "cpu_count", lambda: 16)
     with threadpool_limits(limits=1, user_api="blas"):
         _classifier(n_jobs=2, verbose=2).fit(X, y)
     out = capfd.readouterr().out
-    assert "4 outputs on 2 workers, 1 BLAS thread(s) each" in out
+    assert "4 outputs on 2 processes (this one and 1 worker(s)), 1 BLAS thread(s) each" in out
     threads = [int(t) for t in re.findall(_SOLVED_WITH_THREADS, out)]
     assert threads == [1, 1, 1, 1]
 
@@ -204,7 +211,7 @@ def test_progress_lines_of_each_output_name_it(four_digits, capfd, n_jobs):
     # the workers' lines interleave; unlabelled, "[native] iteration 2" belonged to any class,
     # and one after another an output's iteration lines were named only by the line after
     X, y = four_digits
-    get_reusable_executor().shutdown(wait=True)  # (workers print where they were started)
+    stop_workers()  # (workers print where they were started)
     _classifier(n_jobs=n_jobs, verbose=1).fit(X, y)
     lines = capfd.readouterr().out.splitlines()
     solving = [line for line in lines if "[native]" in line or "] objective" in line]
@@ -260,10 +267,10 @@ def test_workers_solve_without_importing_scikit_learn():
     # estimator. A fresh interpreter, so that the workers asked are the fit's own.
     script = textwrap.dedent(
         """
-        from joblib import Parallel, delayed
         from sklearn.datasets import load_digits
 
         from sklearn_convexcnn import ConvexCNNClassifier
+        from sklearn_convexcnn._parallel import workers
 
         X, y = load_digits(n_class=4, return_X_y=True)
         ConvexCNNClassifier(
@@ -275,11 +282,67 @@ def test_workers_solve_without_importing_scikit_learn():
 
             return "sklearn" in sys.modules, "sklearn_convexcnn._solvers._native" in sys.modules
 
-        print(set(Parallel(n_jobs=2)(delayed(imported)() for _ in range(8))))
+        print(workers(1).submit(imported).result())
         """
     )
     out = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, check=True
     ).stdout
-    # (the workers that solved the classes, without scikit-learn)
-    assert out.strip() == "{(False, True)}"
+    # (the worker that solved classes, without scikit-learn)
+    assert out.strip() == "(False, True)"
+
+
+# joblib would start n_jobs workers and leave this process waiting while they import NumPy and
+# SciPy (the README demo's first second); here it solves too, with n_jobs - 1 workers
+
+
+def _pids(n_calls, n_jobs=2, call_bytes=0):
+    return run_calls(
+        [delayed(os.getpid)() for _ in range(n_calls)], n_jobs, 1, call_bytes=call_bytes
+    )
+
+
+def test_this_process_takes_calls_from_the_back_and_workers_from_the_front():
+    stop_workers()
+    results = _pids(6)
+    assert results[-1] == os.getpid()  # (taken here at once: the worker is still starting)
+    # the worker's calls come first; none of this process's before one of the worker's
+    ours = [pid == os.getpid() for pid in results]
+    assert ours == sorted(ours)
+
+
+def test_any_other_backend_or_large_calls_go_to_joblib():
+    assert caller_takes_part(2, 0) and not caller_takes_part(1, 0)
+    with parallel_config(backend="threading"):
+        assert not caller_takes_part(2, 0)
+        assert _pids(4) == [os.getpid()] * 4
+    # joblib memory-maps large arrays for its workers once; this module would pickle them
+    large = SHARED_MAX_BYTES + 1
+    assert not caller_takes_part(2, large)
+    assert os.getpid() not in _pids(4, call_bytes=large)
+    # in joblib's workers (GridSearchCV's, say), joblib's nested backend decides
+    assert Parallel(n_jobs=2)(delayed(caller_takes_part)(2, 0) for _ in range(2)) == [False] * 2
+
+
+def _with_a_failure(position, n_calls=2):
+    calls = [delayed(os.getpid)() for _ in range(n_calls)]
+    calls[position] = delayed(int)("not a number")
+    return calls
+
+
+def test_a_workers_error_is_raised_here():
+    with pytest.raises(ValueError, match="invalid literal"):
+        run_calls(_with_a_failure(0), n_jobs=2, threads=1, call_bytes=0)
+    assert workers(1).submit(os.getpid).result() != os.getpid()  # (the workers still serve)
+
+
+def test_an_error_here_stops_the_workers():
+    import time
+
+    from sklearn_convexcnn import _parallel
+
+    calls = _with_a_failure(-1)
+    calls[0] = delayed(time.sleep)(0.5)  # (the worker's, or it might take the last call too)
+    with pytest.raises(ValueError, match="invalid literal"):
+        run_calls(calls, n_jobs=2, threads=1, call_bytes=0)
+    assert _parallel._workers is None

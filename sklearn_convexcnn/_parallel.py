@@ -1,0 +1,145 @@
+"""The outputs' solves on ``n_jobs`` processes: this one and ``n_jobs - 1`` workers.
+
+joblib's ``Parallel`` starts ``n_jobs`` worker processes and leaves the calling process waiting
+for them. A worker's start is mostly importing NumPy and SciPy, about a second of CPU time on
+the development machine, so on two cores the README demo's fit spent its first second starting
+two workers and solving nothing. Here the calling process solves outputs from the back of the
+list while ``n_jobs - 1`` workers take them from the front, one at a time: one start fewer, and
+the calling process solves from the start. The README demo's first fit: 2.7-3.5 s against
+3.3-3.9 s in six alternating runs; later fits in one process, the workers started, 2.2-2.7 s
+against 2.2-2.9 s (benchmarks/README.md).
+
+That is done only with joblib's default, process-based backend (loky), outside joblib's own
+workers, from the main thread (the BLAS threads of this process are limited while it solves,
+a process-wide setting), and for calls that send little data (:data:`SHARED_MAX_BYTES`). Any
+other backend (``parallel_config(backend="threading")``, dask), a nested call (in
+GridSearchCV's workers joblib runs it with threads), a fit in a thread or a larger program
+goes to joblib's ``Parallel`` as it is.
+"""
+
+import collections
+import concurrent.futures
+import threading
+
+from joblib import Parallel
+from joblib._parallel_backends import LokyBackend  # (private: what joblib would use here)
+from joblib.externals.loky import ProcessPoolExecutor
+from joblib.parallel import get_active_backend
+from threadpoolctl import threadpool_limits
+
+# Seconds a worker waits for a call before it ends, as joblib's do by default.
+IDLE_WORKER_TIMEOUT = 300
+
+# The most bytes of arrays that a call may send for this process to take part. Above, joblib's
+# workers, to which joblib memory-maps large arrays once where this module's executor pickles
+# them to every call: 3.5 ms a MiB on the development machine, 0.11 s a call at 32 MiB, against
+# about 0.4 s that one worker fewer saves a first fit. The README demo's calls send 3.5 MiB.
+SHARED_MAX_BYTES = 8 * 2**20
+
+_workers = None  # (executor, number of workers) of the last shared calls
+_workers_lock = threading.Lock()
+
+
+def caller_takes_part(n_jobs, call_bytes):
+    """Whether :func:`run_calls` solves in this process as well as in ``n_jobs - 1`` workers,
+    for calls that send ``call_bytes`` of arrays each."""
+    backend, _ = get_active_backend()
+    return (
+        n_jobs > 1
+        and call_bytes <= SHARED_MAX_BYTES
+        and isinstance(backend, LokyBackend)
+        and not backend.nesting_level
+        and threading.current_thread() is threading.main_thread()
+    )
+
+
+def run_calls(calls, n_jobs, threads, *, call_bytes):
+    """The results of ``calls`` (joblib ``delayed`` triples) in their order, ``n_jobs`` at a
+    time, this process's share with at most ``threads`` BLAS threads; each call sends
+    ``call_bytes`` of arrays (module docstring)."""
+    if not caller_takes_part(n_jobs, call_bytes):
+        return Parallel(n_jobs=n_jobs)(calls)
+    return _SharedCalls(list(calls), n_workers=n_jobs - 1).run(threads)
+
+
+def workers(n_workers):
+    """The executor of ``n_workers`` worker processes that shared calls use, kept for the next
+    fit (started afresh with another number of workers, or after :func:`stop_workers`).
+
+    Not joblib's: loky keeps one reusable executor per process, which joblib expects to be its
+    own (a joblib ``Parallel`` after one built here failed on a missing attribute).
+    """
+    global _workers
+    with _workers_lock:
+        if _workers is None or _workers[1] != n_workers:
+            if _workers is not None:
+                _workers[0].shutdown(wait=False)
+            executor = ProcessPoolExecutor(max_workers=n_workers, timeout=IDLE_WORKER_TIMEOUT)
+            _workers = (executor, n_workers)
+        return _workers[0]
+
+
+def stop_workers(kill=False):
+    """End the workers of shared calls (killed, with ``kill``, amid their calls)."""
+    global _workers
+    with _workers_lock:
+        if _workers is not None:
+            _workers[0].shutdown(wait=not kill, kill_workers=kill)
+            _workers = None
+
+
+class _SharedCalls:
+    """Calls taken from the front by workers, one each at a time, and from the back here."""
+
+    def __init__(self, calls, n_workers):
+        self.calls, self.n_workers = calls, n_workers
+        self.waiting = collections.deque(range(len(calls)))
+        self.submitted = []  # (position, future) pairs
+        self.lock = threading.Lock()  # (workers' next calls are submitted from loky's thread)
+        self.executor = workers(n_workers)
+
+    def run(self, threads):
+        results = [None] * len(self.calls)
+        try:
+            for _ in range(self.n_workers):
+                self._submit_next()
+            with threadpool_limits(limits=threads, user_api="blas"):
+                while (position := self._take_last()) is not None:
+                    function, args, kwargs = self.calls[position]
+                    results[position] = function(*args, **kwargs)
+            with self.lock:  # (nothing is waiting: no call is submitted any more)
+                submitted = list(self.submitted)
+            concurrent.futures.wait([future for _, future in submitted])
+        except BaseException:  # (KeyboardInterrupt too: the workers' calls stop, as joblib's)
+            with self.lock:
+                self.waiting.clear()
+            stop_workers(kill=True)
+            raise
+        for position, future in submitted:
+            results[position] = future.result()  # (raises what the worker raised)
+        return results
+
+    def _take_last(self):
+        with self.lock:
+            return self.waiting.pop() if self.waiting else None
+
+    def _submit_next(self):
+        with self.lock:
+            if not self.waiting:
+                return
+            position = self.waiting.popleft()
+            function, args, kwargs = self.calls[position]
+            try:
+                future = self.executor.submit(function, *args, **kwargs)
+            except BaseException:  # (a broken pool: the call is left to this process)
+                self.waiting.appendleft(position)
+                raise
+            self.submitted.append((position, future))
+        future.add_done_callback(self._done)
+
+    def _done(self, future):
+        if future.cancelled() or future.exception() is not None:
+            with self.lock:  # (what failed is raised once the running calls have ended)
+                self.waiting.clear()
+            return
+        self._submit_next()
