@@ -456,7 +456,8 @@ class _BaseConvexCNN(BaseEstimator):
             f"{X.shape[0]} samples, {geometry.n_patches} "
             f"{'patch' if geometry.n_patches == 1 else 'patches'} of size "
             # (a warm start's are the previous fit's: distinct on its data, maybe not on these)
-            f"{geometry.patch_size}, {gates.shape[1]} {'' if warm else 'distinct '}patterns"
+            f"{geometry.patch_size}, {gates.shape[1]} {'' if warm else 'distinct '}"
+            f"{'pattern' if gates.shape[1] == 1 else 'patterns'}"
         )
         options = self._solve_options()
         if self.patterns == "generated":

@@ -344,13 +344,13 @@ _ATTRIBUTES = """\
     lower_bound_ : float
         Certified lower bound on the convex program's optimum: its value at the solution minus
         ``duality_gap_`` (a negative gap, rounding, counts as zero; for two-layer linear CNNs,
-        whose gap is unknown, the value itself, or ``-inf`` where the solver did not
-        converge). It is a lower bound on the training objective of every network whose
-        neurons use the program's patterns (of every network at all with
+        whose gap is unknown but at an empty network, the value itself, or ``-inf`` where the
+        solver did not converge). It is a lower bound on the training objective of every network
+        whose neurons use the program's patterns (of every network at all with
         ``n_patterns="exact"``), and where the solves converged that optimum lies in
-        ``[lower_bound_, objective_]``; for an exact program the two then differ by the gap
-        (at most ``tol * objective_`` for the native solver's points, or the rounding of the
-        dual bound where that is larger: ``duality_gap_``).
+        ``[lower_bound_, objective_]``; for an exact program the two then differ by the gap (at
+        most ``tol * objective_`` for the native solver's points, or the rounding of the dual
+        bound where that is larger: ``duality_gap_``).
 
     is_exact_ : bool
         Whether the recovered network attains the convex program's value: false only for
@@ -405,7 +405,8 @@ _ATTRIBUTES = """\
         ``1e-7`` to ``1e-4`` of the objective, up to ``6e-4`` seen with the logistic loss; a
         ConvergenceWarning above ``1e-3``, whether the solver called its point optimal or
         inaccurate, as Clarabel does on circular programs at the default ``tol``; ``nan`` for
-        two-layer linear CNNs). It certifies the convex program over the fitted patterns;
+        two-layer linear CNNs, but where the network without neurons is optimal: checked,
+        and certified, before any solve). It certifies the convex program over the fitted patterns;
         :meth:`certify` checks every pattern. At the optimum it can be negative by rounding
         (about ``1e-16 * objective_``), and for three-layer CNNs by their points' feasibility
         tolerance: they satisfy the second ReLU layer's constraints to about ``1e-8``, and a

@@ -27,6 +27,7 @@ from threadpoolctl import threadpool_info, threadpool_limits
 from ._certificate import solution_with_gap
 from ._formulations._program import GroupProgram
 from ._formulations._pruning import RESIDUE, clean_solution, prune_solution
+from ._formulations.linear import NuclearProgram
 from ._formulations.three_layer import ThreeLayerProgram, clean_three_layer
 from ._losses import best_intercept, centred_targets, loss_value
 from ._optimality import dual_point, max_pattern_price, scaled_dual_objective
@@ -319,28 +320,37 @@ def solve_output(program, y, output, options, dense_program=None, **warm_start):
 def _empty_if_optimal(program, y, options):
     """The network without neurons where it is optimal, else None: checked before a conic
     solve of a two-layer program, by the prices of the patterns at that network (the native
-    solver's first step).
+    solver's first step), or of a linear CNN without pooling, by the spectral norm of its
+    correlations (the dual norm of the nuclear norm).
 
     Far above ``beta_max`` the logistic programs' weights made Clarabel and ECOS fail
-    numerically (a review: from 18 times ``beta_max``), where the answer is known.
+    numerically (a review: from 18 times ``beta_max``), where the answer is known; so did the
+    nuclear-norm program from about 1e11 times its ``beta_max`` (a review: NotSolved).
     """
-    if not isinstance(program, GroupProgram) or program.norm_blocks is not None:
+    if isinstance(program, NuclearProgram):
+        n_samples, n_patches, patch_size = program.patches.shape
+        coef = np.zeros((patch_size, n_patches))
+        price = _spectral_price
+    elif isinstance(program, GroupProgram) and program.norm_blocks is None:
+        n_patterns, _, patch_size = program.pieces.shape
+        coef = np.zeros((2, n_patterns, patch_size))
+        price = max_pattern_price
+    else:
         return None  # (circular programs: their prices are not the group prices)
     b, f, objective = _empty_network(y, options)
     v = dual_point(options.loss, f, y, options.fit_intercept)
-    top = max_pattern_price(program, v)
+    top = price(program, v)
     if top > options.beta:
         return None
     dual = scaled_dual_objective(
         options.loss, v, y, options.fit_intercept, beta=options.beta, top=top
     )
     options.log(
-        f"the network without neurons is optimal (the patterns' largest price at it, "
-        f"{top:.4g}, is at most beta): no conic solve"
+        f"the network without neurons is optimal (the largest price at it, {top:.4g}, is at "
+        "most beta): no conic solve"
     )
-    n_patterns, _, patch_size = program.pieces.shape
     return Solution(
-        coef=np.zeros((2, n_patterns, patch_size)),
+        coef=coef,
         intercept=b,
         objective=objective,
         converged=True,
@@ -349,6 +359,12 @@ def _empty_if_optimal(program, y, options):
         solver="empty network",  # (no solver ran: "objective ..., empty network optimal")
         duality_gap=max(objective - dual, 0.0),
     )
+
+
+def _spectral_price(program, v):
+    """``||sum_t v_t X_t||_2`` (``X_t`` a sample's patches, transposed as the program's
+    variable ``Z``): the empty network is optimal where it is at most ``beta``."""
+    return float(np.linalg.norm(np.einsum("t,tkh->hk", v, program.patches), 2))
 
 
 def _stopped_short(solution):

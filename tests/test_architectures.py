@@ -574,6 +574,41 @@ def test_linear_two_layer_is_exact(pooling):
         np.testing.assert_allclose(Xbar.T @ residual, 0.1 * z / np.linalg.norm(z), atol=1e-6)
 
 
+@pytest.mark.parametrize("pooling", ["average", "none"])
+def test_linear_cnns_have_no_patterns(pooling, capsys):
+    # they had one unused zero gate, counted in n_patterns_ and as "1 distinct patterns"
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((10, 6)), rng.standard_normal(10)
+    reg = ConvexCNNRegressor(activation="linear", pooling=pooling, kernel_size=3, verbose=1)
+    reg.fit(X, y)
+    assert reg.n_patterns_ == 0 and reg.gates_.shape == (3, 0)
+    assert "patches of size 3, 0 distinct patterns" in capsys.readouterr().out
+    ConvexCNNRegressor(n_patterns=1, kernel_size=3, random_state=0, verbose=1).fit(X, y)
+    assert "patches of size 3, 1 distinct pattern\n" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("scale", [0.95, 1.05, 1e13])
+def test_linear_cnn_without_pooling_is_empty_exactly_above_the_spectral_norm(scale, capsys):
+    # the nuclear norm's dual is the spectral norm: Z = 0 is optimal iff ||sum_t r_t X_t||_2 <=
+    # beta. Far above it Clarabel and SCS failed (NotSolved at 1e14, a review)
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((15, 12))
+    y = X[:, 1] + np.maximum(X[:, 2], 0)
+    patches = np.lib.stride_tricks.sliding_window_view(X, 3, axis=1)  # (15, 10, 3)
+    threshold = np.linalg.norm(np.einsum("t,tkh->hk", y - y.mean(), patches), 2)
+    reg = ConvexCNNRegressor(
+        activation="linear", pooling="none", kernel_size=3, beta=scale * threshold, verbose=1
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        reg.fit(X, y)
+    solved = "no conic solve" not in capsys.readouterr().out
+    assert solved == (scale < 1) == (reg.filters_.shape[0] > 0)
+    if not solved:
+        assert reg.objective_ == pytest.approx(0.5 * np.sum((y - y.mean()) ** 2), rel=1e-12)
+        assert reg.duality_gap_ == pytest.approx(0.0, abs=1e-12 * reg.objective_)
+
+
 # --------------------------------------------------------------------------------------------
 # parameters
 
@@ -581,7 +616,10 @@ def test_linear_two_layer_is_exact(pooling):
 @pytest.mark.parametrize(
     "params, match",
     [
-        ({"n_layers": 4}, r"n_layers=4 applies to architecture='circular' only"),
+        (
+            {"n_layers": 4},
+            r"n_layers=4 applies to architecture='circular' only, .* a list of grids\)\.$",
+        ),
         (
             {"architecture": "three_layer", "activation": "linear"},
             r"architecture='three_layer' has no convex program with activation='linear'",

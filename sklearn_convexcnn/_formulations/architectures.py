@@ -29,7 +29,9 @@ def make_architecture(architecture, n_layers, activation, pooling, pool_size, re
     if n_layers is not None and architecture != "circular":
         raise ValueError(
             f"n_layers={n_layers!r} applies to architecture='circular' only, but "
-            f"architecture={architecture!r}; leave n_layers=None."
+            f"architecture={architecture!r}; leave n_layers=None (in a grid search over "
+            "architectures, give n_layers in a grid of architecture='circular' only: a list "
+            "of grids)."
         )
     if architecture == "two_layer" and activation == "relu":
         return None

@@ -90,12 +90,12 @@ class LinearFormulation:
         self.pooling = pooling
 
     def sample_gates(self, patches, n_patterns, random_state):
-        """No activation patterns: one (unused) zero gate."""
-        return np.zeros((patches.shape[2], 1))
+        """No activation patterns: no gate."""
+        return np.zeros((patches.shape[2], 0))
 
     def enumerate_gates(self, patches):
-        """No activation patterns: one (unused) zero gate."""
-        return np.zeros((patches.shape[2], 1))
+        """No activation patterns: no gate."""
+        return np.zeros((patches.shape[2], 0))
 
     def program(self, patches, gates):
         """:class:`GroupProgram` (pooled) or :class:`NuclearProgram` (no pooling)."""
