@@ -23,7 +23,7 @@ import threading
 
 from joblib import Parallel
 from joblib._parallel_backends import LokyBackend  # (private: what joblib would use here)
-from joblib.externals.loky import ProcessPoolExecutor
+from joblib.externals.loky import BrokenProcessPool, ProcessPoolExecutor
 from joblib.parallel import get_active_backend
 from threadpoolctl import threadpool_limits
 
@@ -89,39 +89,67 @@ def stop_workers(kill=False):
 
 
 class _SharedCalls:
-    """Calls taken from the front by workers, one each at a time, and from the back here."""
+    """Calls taken from the back here and from the front by the workers, one each at a time.
+
+    A worker takes its first call once it is ready (a no-op call has returned): a call kept
+    for a worker still starting left this process waiting for it, 0.7 s of a small first fit
+    that took 0.05 s without workers (a review). An error here is raised once the workers'
+    running calls have returned (they are stopped only by KeyboardInterrupt); a worker's,
+    once this process's running call has.
+    """
 
     def __init__(self, calls, n_workers):
         self.calls, self.n_workers = calls, n_workers
         self.waiting = collections.deque(range(len(calls)))
         self.submitted = []  # (position, future) pairs
-        self.lock = threading.Lock()  # (workers' next calls are submitted from loky's thread)
-        self.executor = workers(n_workers)
+        self.lock = threading.Lock()  # (workers' calls are submitted from loky's thread)
+        self.broken = False  # (a worker died before its first call)
 
     def run(self, threads):
         results = [None] * len(self.calls)
+        self._start_workers()
         try:
-            for _ in range(self.n_workers):
-                self._submit_next()
             with threadpool_limits(limits=threads, user_api="blas"):
                 while (position := self._take_last()) is not None:
                     function, args, kwargs = self.calls[position]
                     results[position] = function(*args, **kwargs)
-            with self.lock:  # (nothing is waiting: no call is submitted any more)
-                submitted = list(self.submitted)
-            concurrent.futures.wait([future for _, future in submitted])
-        except BaseException:  # (KeyboardInterrupt too: the workers' calls stop, as joblib's)
-            with self.lock:
-                self.waiting.clear()
-            stop_workers(kill=True)
+        except KeyboardInterrupt:
+            self._stop_submitting()
+            stop_workers(kill=True)  # (their calls stop at once, as joblib's do)
             raise
-        for position, future in submitted:
-            results[position] = future.result()  # (raises what the worker raised)
+        except BaseException:
+            concurrent.futures.wait([future for _, future in self._stop_submitting()])
+            raise
+        for position, future in self._stop_submitting():
+            try:
+                results[position] = future.result()  # (raises what the worker raised)
+            except BrokenProcessPool:  # (a worker died: the next fit starts new ones)
+                stop_workers(kill=True)
+                raise
+        if self.broken:
+            stop_workers(kill=True)
         return results
+
+    def _start_workers(self):
+        self.executor = workers(self.n_workers)
+        for _ in range(self.n_workers):
+            try:
+                ready = self.executor.submit(int)  # (starts the workers not running)
+            except BrokenProcessPool:  # (a worker died since the last fit, idle)
+                stop_workers(kill=True)
+                self.executor = workers(self.n_workers)
+                ready = self.executor.submit(int)
+            ready.add_done_callback(self._ready)
 
     def _take_last(self):
         with self.lock:
             return self.waiting.pop() if self.waiting else None
+
+    def _stop_submitting(self):
+        """No call is submitted from now on; the submitted calls, as ``(position, future)``."""
+        with self.lock:
+            self.waiting.clear()
+            return list(self.submitted)
 
     def _submit_next(self):
         with self.lock:
@@ -131,15 +159,21 @@ class _SharedCalls:
             function, args, kwargs = self.calls[position]
             try:
                 future = self.executor.submit(function, *args, **kwargs)
-            except BaseException:  # (a broken pool: the call is left to this process)
+            except Exception:  # (a pool broken since: the call is left to this process)
                 self.waiting.appendleft(position)
-                raise
+                return
             self.submitted.append((position, future))
         future.add_done_callback(self._done)
 
+    def _ready(self, future):
+        if not future.cancelled() and future.exception() is None:
+            self._submit_next()
+        elif isinstance(future.exception(), BrokenProcessPool):
+            self.broken = True  # (replaced once the calls have returned: stop_workers)
+
     def _done(self, future):
         if future.cancelled() or future.exception() is not None:
-            with self.lock:  # (what failed is raised once the running calls have ended)
+            with self.lock:  # (what failed is raised once this process's call has returned)
                 self.waiting.clear()
             return
         self._submit_next()
