@@ -320,23 +320,25 @@ def solve_output(program, y, output, options, dense_program=None, **warm_start):
 def _empty_if_optimal(program, y, options):
     """The network without neurons where it is optimal, else None: checked before a conic
     solve of a two-layer program, by the prices of the patterns at that network (the native
-    solver's first step), or of a linear CNN without pooling, by the spectral norm of its
-    correlations (the dual norm of the nuclear norm).
+    solver's first step) or, for circular CNNs, a bound on them (:func:`_price_bound`), or of
+    a linear CNN without pooling, by the spectral norm of its correlations (the dual norm of
+    the nuclear norm).
 
     Far above ``beta_max`` the logistic programs' weights made Clarabel and ECOS fail
     numerically (a review: from 18 times ``beta_max``), where the answer is known; so did the
-    nuclear-norm program from about 1e11 times its ``beta_max`` (a review: NotSolved).
+    nuclear-norm program from about 1e11 times its ``beta_max`` (a review: NotSolved), and SCS
+    printed an error on a circular program at ``beta=1e308``.
     """
     if isinstance(program, NuclearProgram):
         n_samples, n_patches, patch_size = program.patches.shape
         coef = np.zeros((patch_size, n_patches))
         price = _spectral_price
-    elif isinstance(program, GroupProgram) and program.norm_blocks is None:
+    elif isinstance(program, GroupProgram):
         n_patterns, _, patch_size = program.pieces.shape
         coef = np.zeros((2, n_patterns, patch_size))
-        price = max_pattern_price
+        price = max_pattern_price if program.norm.is_euclidean else _price_bound
     else:
-        return None  # (circular programs: their prices are not the group prices)
+        return None  # (three-layer programs)
     b, f, objective = _empty_network(y, options)
     v = dual_point(options.loss, f, y, options.fit_intercept)
     top = price(program, v)
@@ -346,8 +348,8 @@ def _empty_if_optimal(program, y, options):
         options.loss, v, y, options.fit_intercept, beta=options.beta, top=top
     )
     options.log(
-        f"the network without neurons is optimal (the largest price at it, {top:.4g}, is at "
-        "most beta): no conic solve"
+        f"the network without neurons is optimal (the largest price at it, at most {top:.4g}, "
+        "is at most beta): no conic solve"
     )
     return Solution(
         coef=coef,
@@ -359,6 +361,13 @@ def _empty_if_optimal(program, y, options):
         solver="empty network",  # (no solver ran: "objective ..., empty network optimal")
         duality_gap=max(objective - dual, 0.0),
     )
+
+
+def _price_bound(program, v):
+    """An upper bound on the largest price of a program whose group norm is not Euclidean
+    (circular CNNs' spectral l1): the dual norm of each pattern's correlation, the price
+    without its cone (which only narrows the filters that it is a maximum over)."""
+    return float(program.norm.dual(np.einsum("pnh,n->ph", program.pieces, v)).max(initial=0.0))
 
 
 def _spectral_price(program, v):

@@ -140,6 +140,24 @@ def test_circular_three_layers_is_exact(seed):
     assert reg.regularized_objective(X, y) == pytest.approx(reg.objective_, rel=1e-12)
 
 
+@pytest.mark.parametrize("beta", [1e6, 1e308])
+def test_circular_cnns_far_above_beta_max_are_empty_without_a_conic_solve(beta, capfd):
+    # the cone-free dual norm bounds every price: there the empty network is certified at once.
+    # CVXPY's solvers were given these programs, and SCS printed an error at beta=1e308
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((30, 12))
+    y = X[:, 1] + np.maximum(X[:, 2], 0)
+    reg = ConvexCNNRegressor(beta=beta, architecture="circular", n_patterns=8, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        reg.fit(X, y)
+    assert reg.filters_.shape[0] == 0
+    assert reg.objective_ == pytest.approx(0.5 * np.sum((y - y.mean()) ** 2), rel=1e-12)
+    assert capfd.readouterr() == ("", "")
+    reg.set_params(verbose=1).fit(X, y)
+    assert "no conic solve" in capfd.readouterr().out
+
+
 def test_circular_matches_the_reference_computation():
     # doc/formulations.md §7.2-7.3 (n=12, d=8, rank 3, beta=0.05, exact P=134), same data:
     # values of the paper notes' own verification, a computation outside this package made
