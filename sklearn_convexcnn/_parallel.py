@@ -18,8 +18,8 @@ goes to joblib's ``Parallel`` as it is.
 """
 
 import collections
-import concurrent.futures
 import threading
+import time
 
 from joblib import Parallel
 from joblib._parallel_backends import LokyBackend  # (private: what joblib would use here)
@@ -93,9 +93,9 @@ class _SharedCalls:
 
     A worker takes its first call once it is ready (a no-op call has returned): a call kept
     for a worker still starting left this process waiting for it, 0.7 s of a small first fit
-    that took 0.05 s without workers (a review). An error here is raised once the workers'
-    running calls have returned (they are stopped only by KeyboardInterrupt); a worker's,
-    once this process's running call has.
+    that took 0.05 s without workers (a review). An error here (KeyboardInterrupt too) stops
+    the workers amid their calls; a worker's error is raised once this process's running call
+    has returned.
     """
 
     def __init__(self, calls, n_workers):
@@ -104,6 +104,7 @@ class _SharedCalls:
         self.submitted = []  # (position, future) pairs
         self.lock = threading.Lock()  # (workers' calls are submitted from loky's thread)
         self.broken = False  # (a worker died before its first call)
+        self.readies = []  # (the no-op calls' futures)
 
     def run(self, threads):
         results = [None] * len(self.calls)
@@ -113,12 +114,8 @@ class _SharedCalls:
                 while (position := self._take_last()) is not None:
                     function, args, kwargs = self.calls[position]
                     results[position] = function(*args, **kwargs)
-        except KeyboardInterrupt:
-            self._stop_submitting()
-            stop_workers(kill=True)  # (their calls stop at once, as joblib's do)
-            raise
-        except BaseException:
-            concurrent.futures.wait([future for _, future in self._stop_submitting()])
+        except BaseException:  # (KeyboardInterrupt too)
+            self._stop_workers()
             raise
         for position, future in self._stop_submitting():
             try:
@@ -139,7 +136,18 @@ class _SharedCalls:
                 stop_workers(kill=True)
                 self.executor = workers(self.n_workers)
                 ready = self.executor.submit(int)
+            self.readies.append(ready)
             ready.add_done_callback(self._ready)
+
+    def _stop_workers(self):
+        """Stop the workers amid their calls, as joblib does on an error: once loky has taken
+        every call submitted (killed before, one made loky's thread fail on a KeyError, a
+        review; a script that raised waited for the workers' calls at its exit otherwise)."""
+        futures = [future for _, future in self._stop_submitting()] + self.readies
+        deadline = time.monotonic() + 1.0
+        while not all(f.running() or f.done() for f in futures) and time.monotonic() < deadline:
+            time.sleep(1e-3)
+        stop_workers(kill=True)
 
     def _take_last(self):
         with self.lock:
@@ -166,7 +174,9 @@ class _SharedCalls:
         future.add_done_callback(self._done)
 
     def _ready(self, future):
-        if not future.cancelled() and future.exception() is None:
+        if future.cancelled():
+            return
+        if future.exception() is None:
             self._submit_next()
         elif isinstance(future.exception(), BrokenProcessPool):
             self.broken = True  # (replaced once the calls have returned: stop_workers)

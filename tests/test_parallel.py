@@ -352,30 +352,44 @@ def test_a_workers_error_is_raised_here():
     assert workers(1).submit(os.getpid).result() != os.getpid()  # (the workers still serve)
 
 
-def test_an_error_here_is_raised_after_the_workers_calls():
-    import time
-
-    calls = _with_a_failure(-1)
-    calls[0] = delayed(time.sleep)(0.5)  # (the worker's, or it might take the last call too)
-    workers(1).submit(os.getpid).result()
-    with pytest.raises(ValueError, match="invalid literal"):
-        run_calls(calls, n_jobs=2, threads=1, call_bytes=0)
-    # (killing a pool amid a call it had just been given made loky's thread fail, a review)
-    assert workers(1).submit(os.getpid).result() != os.getpid()
-
-
-def test_an_interrupt_here_stops_the_workers():
+@pytest.mark.parametrize("error", [ValueError, KeyboardInterrupt])
+@pytest.mark.parametrize("after", [0.0, 0.2])  # (before and after the worker took a call)
+def test_an_error_here_stops_the_workers_at_once(error, after, monkeypatch):
     import time
 
     from sklearn_convexcnn import _parallel
 
-    def interrupted():
-        raise KeyboardInterrupt
+    # killing a pool amid a call that loky had not yet taken made loky's thread fail on a
+    # KeyError (a review; in scripts, every time the error came at once): the workers are
+    # stopped once every call submitted is running or done
+    shared, taken = [], []
+    stop_submitting, stop_workers = _parallel._SharedCalls._stop_submitting, _parallel.stop_workers
+
+    def spied_stop_submitting(self):
+        shared.append(self)
+        return stop_submitting(self)
+
+    def spied_stop_workers(kill=False):
+        futures = [f for _, f in shared[-1].submitted] + shared[-1].readies
+        taken.append(all(f.running() or f.done() for f in futures))
+        stop_workers(kill)
+
+    monkeypatch.setattr(_parallel._SharedCalls, "_stop_submitting", spied_stop_submitting)
+    monkeypatch.setattr(_parallel, "stop_workers", spied_stop_workers)
+
+    def failing():
+        if after:  # (time.sleep(0) would let loky's thread take the calls)
+            time.sleep(after)
+        raise error("here")
 
     workers(1).submit(os.getpid).result()
-    with pytest.raises(KeyboardInterrupt):
-        run_calls([delayed(time.sleep)(0.5), (interrupted, (), {})], 2, 1, call_bytes=0)
+    start = time.perf_counter()
+    with pytest.raises(error, match="here"):
+        run_calls([delayed(time.sleep)(30), (failing, (), {})], 2, 1, call_bytes=0)
+    assert time.perf_counter() - start < 20  # (not after the worker's call: it was killed)
     assert _parallel._workers is None
+    assert taken == [True]
+    assert workers(1).submit(os.getpid).result() != os.getpid()
 
 
 def test_a_worker_that_died_is_replaced():
