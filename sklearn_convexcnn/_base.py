@@ -443,7 +443,8 @@ class _BaseConvexCNN(BaseEstimator):
             # the previous fit's patterns: its gates, and the formulation that sampled them
             # (a three-layer formulation holds its second-layer patterns)
             formulation = self._fitted_program.formulation
-        build = formulation.operator if self._uses_operator(formulation) else formulation.program
+        matrix_free = self._uses_operator(formulation)
+        build = formulation.operator if matrix_free else formulation.program
         check_memory = functools.partial(
             self._check_program_memory, patches, formulation, n_outputs=Y.shape[1]
         )
@@ -477,7 +478,7 @@ class _BaseConvexCNN(BaseEstimator):
                 finishing,
                 options,
                 # (a matrix-free program is its data; a dense one is larger, and CVXPY's)
-                patches.nbytes + gates.nbytes if build is not formulation.program else np.inf,
+                patches.nbytes + gates.nbytes if matrix_free else np.inf,
             )
             generated = generation_attributes(None)
         # (of the finished points: finishing certifies some that their solver left inaccurate)

@@ -330,7 +330,7 @@ def _empty_if_optimal(program, y, options):
     printed an error on a circular program at ``beta=1e308``.
     """
     if isinstance(program, NuclearProgram):
-        n_samples, n_patches, patch_size = program.patches.shape
+        _, n_patches, patch_size = program.patches.shape
         coef = np.zeros((patch_size, n_patches))
         price = _spectral_price
     elif isinstance(program, GroupProgram):

@@ -340,6 +340,18 @@ def test_any_other_backend_or_large_calls_go_to_joblib():
     assert Parallel(n_jobs=2)(delayed(caller_takes_part)(2, 0) for _ in range(2)) == [False] * 2
 
 
+@pytest.mark.parametrize(
+    "solver, shared",
+    [("native", True), ("clarabel", False)],  # (a dense program: larger)
+)
+def test_only_matrix_free_programs_are_solved_here_too(four_digits, capfd, solver, shared):
+    X, y = four_digits
+    _classifier(n_jobs=2, solver=solver, verbose=1).fit(X, y)
+    out = capfd.readouterr().out
+    assert ("4 outputs on 2 processes (this one and 1 worker(s))" in out) == shared
+    assert ("4 outputs on 2 workers" in out) == (not shared)
+
+
 def _with_a_failure(position, n_calls=2):
     calls = [delayed(os.getpid)() for _ in range(n_calls)]
     calls[position] = delayed(int)("not a number")
