@@ -33,7 +33,8 @@ IDLE_WORKER_TIMEOUT = 300
 # The most bytes of arrays that a call may send for this process to take part. Above, joblib's
 # workers, to which joblib memory-maps large arrays once where this module's executor pickles
 # them to every call: 3.5 ms a MiB on the development machine, 0.11 s a call at 32 MiB, against
-# about 0.4 s that one worker fewer saves a first fit. The README demo's calls send 3.5 MiB.
+# the 0.2-0.4 s that one worker fewer saved the README demo's first fit (whose calls send
+# 3.5 MiB).
 SHARED_MAX_BYTES = 8 * 2**20
 
 _workers = None  # (executor, number of workers) of the last shared calls
