@@ -21,6 +21,7 @@ from sklearn_convexcnn._solvers._faces import (
     FacesFailed,
     _face_system,
     _Faces,
+    onto_kept_rows,
     solve_on_faces,
 )
 
@@ -339,6 +340,27 @@ def test_blocked_steps_minimise_the_model_on_the_smaller_face():
         step = blocked.step(g)
         np.testing.assert_allclose(step, expected, atol=1e-12)
         assert_tight(A, step, rtol=ROUNDING_RTOL)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_steps_that_rows_block_do_not_count_against_newtons_max_iter(seed):
+    # Counted, 100 iterations ran out amid 100 rows met one after the other (4x4 filters on
+    # digits), before Newton's method reached the face's optimum: the face changed 60 times
+    # and the interior point took over. Here one iteration is allowed and several rows block.
+    M, y, blocks, beta = _restricted(seed, "squared", True)
+    start = onto_kept_rows(blocks, np.random.default_rng(seed).standard_normal((6, 4)))
+    ends = []
+    for max_iter in (1, 100):
+        faces = _Faces(M, M.T @ M, y, blocks, beta=beta, loss="squared", fit_intercept=True,
+                       kkt_tol=1e-9)  # fmt: skip
+        tight = faces.tight_rows(start)
+        n_tight = np.count_nonzero(faces.tight)
+        coef, b = _faces._newton(faces, start.copy(), 0.0, tight, max_iter=max_iter)
+        ends.append((coef, b, faces.tight.copy()))
+    assert np.count_nonzero(ends[0][2]) - n_tight >= 5  # (rows that blocked a step)
+    np.testing.assert_array_equal(ends[0][2], ends[1][2])
+    np.testing.assert_allclose(ends[0][0], ends[1][0], rtol=1e-12, atol=1e-14)
+    assert ends[0][1] == pytest.approx(ends[1][1], rel=1e-12)
 
 
 @pytest.mark.parametrize("seed", range(5))

@@ -539,6 +539,51 @@ def test_face_method_settles_on_pixels_of_0_to_255(monkeypatch):
     assert model.duality_gap_ <= model.tol * model.objective_
 
 
+def test_face_method_settles_where_many_rows_block_its_steps(monkeypatch):
+    # 4x4 filters (16 coordinates a group, about 50 kept rows each) on 600 digits: after a
+    # feasibility round, Newton's steps met one row after another, 1e-8 of the point apart,
+    # and ran out of iterations short of the face's optimum; the descent released those rows
+    # and Newton met them again. The face changed 57 times (two BLAS threads; 14 s), or 60
+    # and the interior point took over (one thread; 8 s), where it now changes at most 10
+    # times (1-2 s). (:func:`~sklearn_convexcnn._solvers._faces._newton`)
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    from sklearn_convexcnn._solvers import _faces
+
+    failures, changes = [], []
+    solve, newton = _faces.solve_on_faces, _faces._newton
+
+    def solve_on_faces(*args, **kwargs):
+        changes.append(0)
+        try:
+            return solve(*args, **kwargs)
+        except _faces.FacesFailed as exc:
+            failures.append(str(exc))
+            raise
+
+    def counted_newton(*args, **kwargs):
+        changes[-1] += 1
+        return newton(*args, **kwargs)
+
+    monkeypatch.setattr(_native, "solve_on_faces", solve_on_faces)
+    monkeypatch.setattr(_faces, "_newton", counted_newton)
+    X, y = load_digits(return_X_y=True)
+    X_train, _, y_train, _ = train_test_split(
+        X / 16.0, y, test_size=0.25, stratify=y, random_state=0
+    )
+    model = ConvexCNNClassifier(
+        beta=0.1, input_shape=(8, 8), kernel_size=4, pool_size=3, readout="dense",
+        n_patterns=32, loss="logistic", solver="native", random_state=0,
+    )  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        model.fit(X_train[:600], y_train[:600] == 8)
+    assert failures == []
+    assert max(changes) <= 20
+    assert model.duality_gap_ <= model.tol * model.objective_
+
+
 def test_native_solver_certifies_large_integers_that_it_interpolates():
     # found by test_fuzz: integers of size 1e6 and beta=0.001 interpolate the targets, the
     # objective (1e-9) far below y^T y = 3.4. The face method's KKT test (1e-7 * beta) was

@@ -540,7 +540,13 @@ def _newton(faces, coef, b, tight, max_iter=100, max_blocked=40):
     a step or groups collapse); returns ``(coef, b)`` with no collapsed group left in it.
 
     While rows block the steps, the directions come from one factorisation
-    (:class:`_BlockedSteps`, at most ``max_blocked`` rows on it).
+    (:class:`_BlockedSteps`, at most ``max_blocked`` rows on it). Steps that a row blocks do
+    not use up ``max_iter``: the iterations are at most ``max_iter`` plus the kept rows, as a
+    row that blocks a step stays tight for the rest of the call (no row is released here).
+    Counted with the others, 100 iterations ran out amid rows met one after the other, each
+    a step of 1e-8 of the point, short of the face's optimum; the descent released the rows
+    and Newton met them again, until the face had changed 60 times (a digits class with 4x4
+    filters: 5 s, then 7 s of interior-point solves, against 0.9 s now).
     """
     coef, b = _newton_steps(faces, coef, b, tight, max_iter, max_blocked)
     coef[_collapsed(coef, np.linalg.norm(coef, axis=1))] = 0.0
@@ -553,7 +559,7 @@ def _newton_steps(faces, coef, b, tight, max_iter, max_blocked):
     current = faces.value(coef, b, f)
     blocked = None
     changed = set(np.flatnonzero(np.any(coef, axis=1)))  # groups whose tight rows grew
-    for _ in range(max_iter):
+    for _ in range(max_iter + len(faces.rows)):  # (:func:`_newton`: the blocked steps)
         norms = np.linalg.norm(coef, axis=1)
         pinned = _pinned(faces, norms, tight, changed)
         changed.clear()
