@@ -125,7 +125,11 @@ def test_face_system_is_the_objectives_derivatives_on_the_face(loss, fit_interce
     norms = np.linalg.norm(coef, axis=1)
     active = np.flatnonzero(norms)
     assert {j: int(tight[j].sum()) for j in active} == counts
-    f = M[:, : coef.size] @ coef.ravel() + b
+    f = faces.fit(coef, b)  # (M x, or M^T M x for the squared loss)
+    if loss == "logistic":
+        np.testing.assert_allclose(f, M[:, : coef.size] @ coef.ravel() + b)
+    else:
+        np.testing.assert_allclose(f, M.T @ (M[:, : coef.size] @ coef.ravel() + b))
     gradient, hessian, padded, valid, _ = _face_system(faces, coef, b, f, tight, active, norms)
     assert hessian.shape == (len(gradient), len(gradient))
     # exactly symmetric: the steps' projections (and a badly scaled fit's certificate, 3e-10

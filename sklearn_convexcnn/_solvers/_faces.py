@@ -188,17 +188,24 @@ class _Faces:
         return self._product[1]
 
     def fit(self, coef, b):
-        """``M (coef, b)``; ``None`` for the squared loss, which works from the Gram matrix
-        alone: its costs per step then do not grow with ``n`` (a pass over 60,000 samples per
-        line-search trial made large-``n`` fits slower than interior-point QPs on the Gram)."""
+        """``M (coef, b)``; for the squared loss, which works from the Gram matrix alone,
+        ``M^T M (coef, b)``: its costs per step then do not grow with ``n`` (a pass over
+        60,000 samples per line-search trial made large-``n`` fits slower than
+        interior-point QPs on the Gram)."""
         if self.gram is not None:
-            return None
-        return self.M[:, : self.n_coef] @ coef.ravel() + b
+            return self._gram_times(self._x(coef, b))
+        return self.fit_along(coef, b)
+
+    def fit_along(self, dcoef, db):
+        """:meth:`fit` of a direction ``(dcoef, db)``: the fit's change along it (not kept)."""
+        if self.gram is not None:
+            return self.gram @ self._x(dcoef, db)
+        return self.M[:, : self.n_coef] @ dcoef.ravel() + db
 
     def correlations(self, coef, b, f):
         """``M^T v`` with ``v`` the dual vector at ``(coef, b)`` (the intercept's last)."""
         if self.gram is not None:
-            return self._My - self._gram_times(self._x(coef, b))
+            return self._My - (self.fit(coef, b) if f is None else f)
         v = dual_vector(self.loss, f, self.y)
         return (
             np.append(self.M[:, : self.n_coef].T @ v, np.sum(v))
@@ -207,33 +214,33 @@ class _Faces:
         )
 
     def value(self, coef, b, f=None):
-        """The objective at ``(coef, b)``, whose fit is ``f`` (ignored for the squared loss)."""
+        """The objective at ``(coef, b)``, whose :meth:`fit` is ``f`` (computed if ``None``)."""
         penalty = self.beta * float(np.linalg.norm(coef, axis=1).sum())
+        f = self.fit(coef, b) if f is None else f
         if self.gram is not None:
             x = self._x(coef, b)
-            return 0.5 * self._yy - self._My @ x + 0.5 * x @ self._gram_times(x) + penalty
-        f = self.fit(coef, b) if f is None else f
+            return 0.5 * self._yy - self._My @ x + 0.5 * x @ f + penalty
         return loss_value(self.loss, f, self.y) + penalty
 
     def line(self, coef, b, dcoef, db, f, current, df=None):
         """The objective along ``(coef, b) + alpha (dcoef, db)`` as a function of ``alpha``.
 
         For the squared loss it is ``current``'s loss plus the exact quadratic change, so that
-        the line search compares differences free of the cancellation in ``y^T y``. ``df``,
-        where given, is the direction's fit ``M (dcoef, db)``.
+        the line search compares differences free of the cancellation in ``y^T y``. ``f`` is
+        the point's :meth:`fit`, ``df``, where given, the direction's (:meth:`fit_along`).
         """
 
         def penalty(alpha):
             return self.beta * float(np.linalg.norm(coef + alpha * dcoef, axis=1).sum())
 
+        df = self.fit_along(dcoef, db) if df is None else df
         if self.gram is None:
-            df = self.fit(dcoef, db) if df is None else df
 
             def value(alpha):
                 return loss_value(self.loss, f + alpha * df, self.y) + penalty(alpha)
         else:
-            x, dx = self._x(coef, b), self._x(dcoef, db)
-            slope, curvature = (self._gram_times(x) - self._My) @ dx, dx @ (self.gram @ dx)
+            dx = self._x(dcoef, db)
+            slope, curvature = (f - self._My) @ dx, dx @ df
             base = current - penalty(0.0)
 
             def value(alpha):
@@ -396,7 +403,7 @@ def solve_on_faces(
     coef = onto_kept_rows(blocks, coef, faces.block_norms)
     tight = faces.tight_rows(coef)
     stuck = 0
-    f = faces.fit(coef, b)  # at the current point (None for the squared loss)
+    f = faces.fit(coef, b)  # at the current point
     for change in range(max_changes):
         correlations = faces.correlations(coef, b, f)
         rounding = faces.rounding(coef, b)
@@ -555,7 +562,7 @@ def _newton(faces, coef, b, tight, max_iter=100, max_blocked=40):
 
 def _newton_steps(faces, coef, b, tight, max_iter, max_blocked):
     """:func:`_newton` but for its last check: the point returned may hold collapsed groups."""
-    f = faces.fit(coef, b)  # None for the squared loss (see _Faces.fit)
+    f = faces.fit(coef, b)  # (the squared loss's from the Gram: _Faces.fit)
     current = faces.value(coef, b, f)
     blocked = None
     changed = set(np.flatnonzero(np.any(coef, axis=1)))  # groups whose tight rows grew
@@ -621,8 +628,8 @@ def _newton_steps(faces, coef, b, tight, max_iter, max_blocked):
         if converged and alpha == 1.0:  # below what a line search can judge: the full step
             return coef + dcoef, b + db
         # the step's fit from the face's design (a column per face coordinate, the
-        # intercept's last), not from the working set's
-        df = None if design is None else design @ step
+        # intercept's last), not from the working set's; the squared loss's from the Gram
+        df = faces.fit_along(dcoef, db) if design is None else design @ step
         along = faces.line(coef, b, dcoef, db, f, current, df)
         searched = _backtracking(along, alpha, current, decrease)
         if searched is None:
@@ -632,7 +639,7 @@ def _newton_steps(faces, coef, b, tight, max_iter, max_blocked):
             continue
         alpha, current = searched
         coef, b = coef + alpha * dcoef, b + alpha * db
-        f = faces.fit(coef, b) if df is None else f + alpha * df  # (the fit the search valued)
+        f = f + alpha * df  # (the fit the search valued: no product at the new point)
         if alpha == limit:
             _block(faces, tight, blocking, blocked, changed)
         else:
