@@ -539,6 +539,32 @@ def test_face_method_settles_on_pixels_of_0_to_255(monkeypatch):
     assert model.duality_gap_ <= model.tol * model.objective_
 
 
+def test_squared_loss_faces_use_the_design_where_samples_are_fewer_than_coordinates(
+    monkeypatch,
+):
+    # a step's product with the Gram costs the square of the working set's coordinates, with
+    # the design n times the face's dimension: on 600 digits with 5x5 filters (up to 1,750
+    # coordinates) the Gram's took twice the time (benchmarks/README.md)
+    routes, original = [], _native.solve_on_faces
+
+    def solve_on_faces(M, gram, y, *args, **kwargs):
+        routes.append((len(y) < M.shape[1], gram is None))
+        return original(M, gram, y, *args, **kwargs)
+
+    monkeypatch.setattr(_native, "solve_on_faces", solve_on_faces)
+    patches, gates, y, formulation = _problem(0, "squared", n=30, n_patterns=16)
+    operator = formulation.operator(patches, gates)
+    beta = _beta(formulation.program(patches, gates), "squared", y, True, fraction=0.02)
+    solution = _native.solve_native(
+        operator, y, beta=beta, loss="squared", fit_intercept=True, tol=1e-9, max_iter=200
+    )
+    assert {fewer for fewer, _ in routes} == {False, True}  # (working sets of both kinds)
+    assert all(fewer == from_design for fewer, from_design in routes)
+    assert solution.converged and solution.duality_gap <= 1e-9 * solution.objective
+    reference = _dual_optimum(formulation.program(patches, gates), "squared", y, beta, True)
+    assert solution.objective == pytest.approx(reference, rel=1e-6)
+
+
 def test_face_method_settles_where_many_rows_block_its_steps(monkeypatch):
     # 4x4 filters (16 coordinates a group, about 50 kept rows each) on 600 digits: after a
     # feasibility round, Newton's steps met one row after another, 1e-8 of the point apart,

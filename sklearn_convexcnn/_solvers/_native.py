@@ -218,19 +218,24 @@ def _restricted_solve(work, y, b, *, beta, loss, fit_intercept, qp_tol, faces=Tr
     n_groups, h = len(work), work.patch_size
     blocks = work.cone_blocks()
     norm = work.operator.norm
-    # (the squared loss's Hessian, the same for both methods: M^T (1 M) = M^T M)
-    gram = work.gram(intercept=fit_intercept) if loss == "squared" else None
+
+    def gram():  # (the squared loss's Hessian, the same for both methods: M^T (1 M) = M^T M)
+        return work.gram(intercept=fit_intercept) if loss == "squared" else None
+
     if faces and norm.is_euclidean and n_groups:
         try:
             return solve_on_faces(
-                M, gram, y, work.coef, b, blocks, beta=beta, loss=loss,
-                fit_intercept=fit_intercept, kkt_tol=100 * qp_tol,
+                # with fewer samples than coordinates, from the design, as the logistic loss:
+                # a step's products then cost n times the face's dimension, not the square of
+                # the working set's (benchmarks/README.md, "Larger filters on digits")
+                M, gram() if len(y) >= M.shape[1] else None, y, work.coef, b, blocks,
+                beta=beta, loss=loss, fit_intercept=fit_intercept, kkt_tol=100 * qp_tol,
             )  # fmt: skip
         except (FacesFailed, np.linalg.LinAlgError):  # (LinAlgError: a failed factorisation)
             pass  # the interior point below takes over
     x = np.concatenate([work.coef.ravel(), [b] if fit_intercept else []])
     x, current, _ = proximal_newton(
-        M, y, x, beta=beta, loss=loss, gram=gram, blocks=blocks, patch_size=h, norm=norm,
+        M, y, x, beta=beta, loss=loss, gram=gram(), blocks=blocks, patch_size=h, norm=norm,
         qp_tol=qp_tol,
     )  # fmt: skip
 
