@@ -220,7 +220,7 @@ def _restricted_solve(work, y, b, *, beta, loss, fit_intercept, qp_tol, faces=Tr
     blocks = work.cone_blocks()
     norm = work.operator.norm
 
-    def gram():  # (the squared loss's Hessian, the same for both methods: M^T (1 M) = M^T M)
+    def gram():  # (the squared loss's Hessian M^T (1 M) = M^T M, formed only where used)
         return work.gram(intercept=fit_intercept) if loss == "squared" else None
 
     if faces and norm.is_euclidean and n_groups:
