@@ -212,8 +212,9 @@ def _restricted_solve(work, y, b, *, beta, loss, fit_intercept, qp_tol, faces=Tr
 
     With ``faces``, first by Newton's method over faces, from the current point
     (:mod:`._faces`, Euclidean group norms only); where that fails (said with ``verbose``: a
-    fit that falls back often is slow, 13 s against 1.6 s for a digits class before
-    fa33eb8), and without ``faces``, by proximal Newton whose steps are interior-point QPs.
+    fit that falls back often is slow, as a digits class was before fa33eb8, 13 s where it
+    now takes 1.6 s), and without ``faces``, by proximal Newton whose steps are
+    interior-point QPs.
     """
     M = work.design(intercept=fit_intercept)
     n_groups, h = len(work), work.patch_size
