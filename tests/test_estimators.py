@@ -1,8 +1,12 @@
 """API contract: scikit-learn's estimator checks, and exactness of the recovered network."""
 
 import copy
+import os
 import re
+import subprocess
+import sys
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -47,6 +51,30 @@ def test_sklearn_compatible_estimator(estimator, check):
 def test_estimator_checks_actually_run(estimator):
     # (the xfails: check_regressors_train's score, the next test)
     assert_checks_ran(estimator, expected_failed_checks(estimator))
+
+
+# the modules whose parametrize_with_checks lists each hold estimators to check
+_CHECKED_MODULES = ["test_estimators.py", "test_architectures.py", "test_pooling.py"]
+
+
+def test_array_api_checks_pass_where_scipy_array_api_is_set():
+    # scikit-learn's check_array_api_input runs only where SCIPY_ARRAY_API=1 was set before
+    # SciPy's first import (scikit-learn's array-API docs ask users to set it); in this
+    # process it skips itself (tests/conftest.py). A fresh interpreter with it set runs the
+    # check for every estimator that parametrize_with_checks lists, and each must pass
+    from . import test_architectures, test_pooling
+
+    expected = len(CHECKED) + len(test_architectures.CHECKED) + len(test_pooling.CHECKED)
+    tests = Path(__file__).parent
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-k",
+         "check_array_api_input", *(str(tests / name) for name in _CHECKED_MODULES)],
+        cwd=tests.parent, env={**os.environ, "SCIPY_ARRAY_API": "1"}, capture_output=True,
+        text=True, timeout=600,
+    )  # fmt: skip
+    summary = result.stdout.strip().splitlines()[-1]
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert re.match(rf"{expected} passed, \d+ deselected in ", summary), summary
 
 
 def test_the_expected_failure_of_check_regressors_train_is_its_score():
