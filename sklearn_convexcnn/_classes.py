@@ -85,9 +85,10 @@ _PARAMETERS = """\
         ``"linear"`` drops the ReLU where that gives a cheap exact program (§9, §5.1): with
         ``architecture="two_layer"``, average pooling is a group lasso (one neuron) and
         ``pooling="none"`` with weight decay on the per-patch output weights is a nuclear-norm
-        program (solved by Clarabel or SCS, not ECOS), both with ``pool_size=None``, average
-        pooling with ``readout="sum"`` (``pooling="none"`` reads out every patch, whatever
-        ``readout``; other settings are refused, not ignored); with
+        program (solved by Clarabel or SCS, not ECOS); average pooling with
+        ``pool_size=None`` and ``readout="sum"`` (``pooling="none"`` reads out every patch,
+        whatever ``readout``, and ignores a ``pool_size`` with a warning, as with ReLUs; other
+        settings are refused, not ignored); with
         ``architecture="circular"`` the weighted spectral l1 is exact for every ``n_layers``
         (one neuron per frequency for ``n_layers >= 4``; with 3 layers a single neuron).
 

@@ -654,7 +654,7 @@ def test_linear_cnn_without_pooling_is_empty_exactly_above_the_spectral_norm(sca
         (
             {"activation": "linear", "pooling": "max"},
             r"activation='linear' supports pooling='average' with pool_size=None and "
-            r"readout='sum', and pooling='none' with pool_size=None, not pooling='max'",
+            r"readout='sum', and pooling='none', not pooling='max'",
         ),
     ],
 )

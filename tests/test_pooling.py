@@ -290,10 +290,17 @@ def test_output_weight_shapes():
     assert summed.output_weights_.shape == (len(summed.filters_), 3)
 
 
-def test_pool_size_with_no_pooling_warns_and_is_ignored():
+@pytest.mark.parametrize("activation", ["relu", "linear"])
+def test_pool_size_with_no_pooling_warns_and_is_ignored(activation):
+    # (a linear CNN refused it, where a ReLU CNN warned: a grid search over the activation
+    # lost the linear candidates to an error)
     X = np.random.default_rng(0).standard_normal((12, 25))
     y = np.arange(12) % 3
-    params = dict(input_shape=(5, 5), kernel_size=2, n_patterns=8, random_state=0, beta=0.05)
+    patterns = dict(n_patterns=8) if activation == "relu" else {}  # (linear: none to draw)
+    params = dict(
+        input_shape=(5, 5), kernel_size=2, activation=activation, random_state=0, beta=0.05,
+        **patterns,
+    )  # fmt: skip
     with pytest.warns(
         UserWarning,
         match=r"pool_size=2 does not apply to pooling='none'.*"

@@ -10,6 +10,7 @@ import math
 from .circular import CircularFormulation
 from .linear import LinearFormulation
 from .three_layer import ThreeLayerFormulation
+from .two_layer import warn_pool_size_ignored
 
 ARCHITECTURES = ("two_layer", "circular", "three_layer")
 ACTIVATIONS = ("relu", "linear")
@@ -58,18 +59,18 @@ def make_architecture(architecture, n_layers, activation, pooling, pool_size, re
                 f"{activation!r} here; use activation='relu'."
             )
         return ThreeLayerFormulation()
-    # (pooling='none' reads out every patch with its own weight, whatever the read-out: as
-    # for ReLUs, readout='dense' is accepted there)
-    if (
-        pool_size is not None
-        or pooling not in ("average", "none")
-        or (pooling == "average" and readout != "sum")
+    # (pooling='none' reads out every patch with its own weight, whatever the read-out and
+    # pool size: as for ReLUs, readout='dense' is accepted there and pool_size ignored)
+    if pooling not in ("average", "none") or (
+        pooling == "average" and (pool_size is not None or readout != "sum")
     ):
         raise ValueError(
             f"activation='linear' supports pooling='average' with pool_size=None and "
-            f"readout='sum', and pooling='none' with pool_size=None, not pooling={pooling!r}, "
+            f"readout='sum', and pooling='none', not pooling={pooling!r}, "
             f"pool_size={pool_size!r}, readout={readout!r}."
         )
+    if pooling == "none":
+        warn_pool_size_ignored(pool_size)
     if pooling == "none" and solver == "ecos":
         raise ValueError(
             "activation='linear' with pooling='none' is a nuclear-norm program, which "

@@ -544,6 +544,17 @@ POOLINGS = ("average", "max", "none")
 READOUTS = ("sum", "dense")
 
 
+def warn_pool_size_ignored(pool_size):
+    """Warn that ``pool_size``, unless ``None``, does not apply to ``pooling="none"``."""
+    if pool_size is not None:
+        warn(
+            f"pool_size={pool_size!r} does not apply to pooling='none', which reads out "
+            "every patch with its own weight; it is ignored. Leave pool_size=None, or "
+            "pool with pooling='average' or 'max'.",
+            UserWarning,
+        )
+
+
 def make_formulation(pooling, pool_size, readout, grid_shape):
     """The formulation of ``pooling`` in :data:`POOLINGS` with the given read-out.
 
@@ -553,13 +564,7 @@ def make_formulation(pooling, pool_size, readout, grid_shape):
     ``readout`` in :data:`READOUTS`.
     """
     if pooling == "none":
-        if pool_size is not None:
-            warn(
-                f"pool_size={pool_size!r} does not apply to pooling='none', which reads out "
-                "every patch with its own weight; it is ignored. Leave pool_size=None, or "
-                "pool with pooling='average' or 'max'.",
-                UserWarning,
-            )
+        warn_pool_size_ignored(pool_size)
         n_patches = int(np.prod(grid_shape))
         return RegionalFormulation([np.array([k]) for k in range(n_patches)], "average")
     pools = patch_pools(grid_shape, pool_size)
