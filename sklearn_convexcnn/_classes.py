@@ -235,7 +235,8 @@ _PARAMETERS = """\
     max_iter : int, default=500
         Maximum number of solver iterations. Interior-point solvers need tens; SCS needs
         thousands; the native solver counts working-set iterations (a handful to a few dozen).
-        Where a solve stops short, the fit raises one ``ConvergenceWarning`` that names every
+        CVXPY's three-layer cutting planes give each round's solve ``max_iter`` and stop
+        after the first round it cuts short. Where a solve stops short, the fit raises one ``ConvergenceWarning`` that names every
         output (class) whose program did not converge, with its duality gap.
 
     tol : float, default=1e-7

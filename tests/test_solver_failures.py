@@ -897,6 +897,26 @@ def test_a_fit_that_stops_short_reports_what_its_network_attains(params):
         assert clf.lower_bound_ == -np.inf
 
 
+def test_max_iter_that_stops_a_round_ends_the_three_layer_cutting_planes(capsys):
+    # with max_iter=1 the cutting planes ran 12-15 rounds of one-iteration points, until none
+    # violated a row: 3 s for a fit warned as unconverged all the same
+    X, y = load_digits(n_class=2, return_X_y=True)
+    X, y = X[:120] / 16, y[:120]
+    clf = ConvexCNNClassifier(
+        architecture="three_layer", beta=0.1, input_shape=(8, 8), n_patterns=4, stride=2,
+        random_state=0, max_iter=1, verbose=1,
+    )  # fmt: skip
+    with pytest.warns(ConvergenceWarning, match="user_limit"):
+        clf.fit(X, y)
+    rounds = re.findall(
+        r"three-layer cutting planes, round (\d+): .* (\d+) violated", capsys.readouterr().out
+    )
+    # (the first round violates rows: the rounds went on from it before)
+    assert rounds[0][0] == "0" and int(rounds[0][1]) > 0, rounds
+    assert len(rounds) == 1, rounds
+    assert clf.objective_ == pytest.approx(clf.regularized_objective(X, y), rel=1e-12)
+
+
 @pytest.mark.parametrize("solver", ["clarabel", "ecos", "scs"])
 def test_a_max_iter_beyond_the_conic_solvers_range_means_no_limit(data, solver):
     # a review: Clarabel failed on max_iter=10**18 ("out of range integral type conversion")
