@@ -236,8 +236,9 @@ _PARAMETERS = """\
         Maximum number of solver iterations. Interior-point solvers need tens; SCS needs
         thousands; the native solver counts working-set iterations (a handful to a few dozen).
         CVXPY's three-layer cutting planes give each round's solve ``max_iter`` and stop
-        after the first round it cuts short. Where a solve stops short, the fit raises one ``ConvergenceWarning`` that names every
-        output (class) whose program did not converge, with its duality gap.
+        after the first round it cuts short. Where a solve stops short, the fit raises one
+        ``ConvergenceWarning`` that names every output (class) whose program did not
+        converge, with its duality gap.
 
     tol : float, default=1e-7
         Feasibility and duality-gap tolerance of the solver. ``1e-7`` keeps the recovered
