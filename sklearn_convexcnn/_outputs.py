@@ -122,7 +122,7 @@ class Finishing:
 
     With ``n_jobs`` that is in the workers, in parallel: done in the estimator's process after
     all the solves, pruning alone took 0.25-0.33 s of a 5 s README demo fit (ten outputs,
-    ``benchmarks/README.md``), and a CVXPY point's certificate can cost more than its solve.
+    ``benchmarks/digits_history.md``), and a CVXPY point's certificate can cost more than its solve.
 
     Attributes
     ----------

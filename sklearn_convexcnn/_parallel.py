@@ -7,7 +7,7 @@ two workers and solving nothing. Here the calling process solves outputs from th
 list while ``n_jobs - 1`` workers take them from the front, one at a time: one start fewer, and
 the calling process solves from the start. The README demo's first fit: 2.7-3.5 s against
 3.3-3.9 s in six alternating runs, 3.5-3.9 s against 3.7-4.4 s in six more on a noisier hour;
-later fits in one process, the workers started, about the same (benchmarks/README.md).
+later fits in one process, the workers started, about the same (benchmarks/digits_history.md).
 
 That is done only with joblib's default, process-based backend (loky), outside joblib's own
 workers, from the main thread (the BLAS threads of this process are limited while it solves,

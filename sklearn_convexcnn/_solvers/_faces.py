@@ -280,7 +280,7 @@ class _Faces:
         The logistic loss's is the design in those coordinates, weighted
         (:func:`weighted_gram`): no projection of an ``(a h)^2`` Hessian afterwards, and each
         group's block of columns is projected straight into one array, without copies of the
-        working set's design (the times and memory: ``benchmarks/README.md``, digits). That
+        working set's design (the times and memory: ``benchmarks/digits_history.md``). That
         array is kept: while the face is the same, the steps' gradients and fits are products
         with it, of the face's dimension rather than the working set's (:func:`_newton_steps`),
         and the next face copies from it the columns of the groups whose ``bases`` (the
