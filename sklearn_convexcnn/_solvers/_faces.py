@@ -361,9 +361,11 @@ class _Faces:
 
 
 def solve_on_faces(
-    M, gram, y, coef, b, blocks, *, beta, loss, fit_intercept, kkt_tol, max_changes=60
-):
-    """KKT point of the restricted problem, from ``(coef, b)`` (module docstring).
+    M, gram, y, coef, b, blocks, *, beta, loss, fit_intercept, kkt_tol, max_changes=60,
+    guide=False,
+):  # fmt: skip
+    """KKT point of the restricted problem, from ``(coef, b)`` (module docstring); with
+    ``guide``, the point after the first change of face instead.
 
     Parameters
     ----------
@@ -384,6 +386,11 @@ def solve_on_faces(
         Relative accuracy of the KKT conditions: prices and descent directions are compared
         with ``beta * (1 + kkt_tol)`` and ``beta * kkt_tol``.
     max_changes : int, default=60
+    guide : bool, default=False
+        Return after the first change of face: the groups priced above ``beta`` enter, and
+        Newton's method solves the face they make; the descents that correct that face are
+        left out. Not a KKT point, but a point of the kept rows' cones: a guide to the
+        groups that enter next (:func:`._native._restricted_then_feasible`).
 
     Returns
     -------
@@ -412,10 +419,7 @@ def solve_on_faces(
         if change > 0 and not entering:
             direction = _descent(faces, coef, correlations, tight, rounding)
             if direction is None:
-                coef = _zero_negative_slacks(faces, coef)
-                if not faces.inside(coef):
-                    raise FacesFailed("the steps left the cone of the kept rows")
-                return coef, b
+                return _on_kept_rows(faces, coef), b
             coef = _descent_step(faces, coef, b, direction, tight)
         for j, direction, price in entering:
             # the step that minimises the loss's quadratic upper bound along the direction,
@@ -426,6 +430,8 @@ def solve_on_faces(
             coef[j] = step * direction
             tight[j][:] = _tight(blocks[j], direction, faces.block_norms[j])
         coef, b = _newton(faces, coef, b, tight)
+        if guide:
+            return _on_kept_rows(faces, coef), b
         f = faces.fit(coef, b)
         # every change decreases the objective, which rules out cycling; rounding aside
         resolution = 1e-15 * max(abs(before), faces.magnitude)
@@ -433,6 +439,15 @@ def solve_on_faces(
         if stuck == 3:
             raise FacesFailed("the objective stopped decreasing off a KKT point")
     raise FacesFailed(f"the face changed {max_changes} times")
+
+
+def _on_kept_rows(faces, coef):
+    """``coef`` with rounding's violations of the kept rows corrected away
+    (:func:`_zero_negative_slacks`), checked."""
+    coef = _zero_negative_slacks(faces, coef)
+    if not faces.inside(coef):
+        raise FacesFailed("the steps left the cone of the kept rows")
+    return coef
 
 
 def _zero_negative_slacks(faces, coef):

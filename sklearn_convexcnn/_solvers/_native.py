@@ -18,10 +18,10 @@ rows (``doc/notes/solver-measurements.md``). So:
 2. **Rows.** The active groups are checked against *all* rows of their cones, and the most
    violated rows are added, until the point is feasible for the full program. This waits while
    pricing still adds groups: those working sets are steps on the way, and their points, on the
-   kept rows alone, serve pricing as well (any dual vector does). Only feasible points are
-   certified or returned; the groups of the last one stay in the set until the next, so that
-   feasible objectives only go down, and a feasible point that does not go down ends the
-   waiting for the rest of the solve.
+   kept rows alone and after the face method's first change of face, serve pricing as well
+   (any dual vector does). Only feasible points are certified or returned; the groups of the
+   last one stay in the set until the next, so that feasible objectives only go down, and a
+   feasible point that does not go down ends the waiting for the rest of the solve.
 3. **Pricing.** Every pattern ``i`` is priced by the KKT test ``||Proj_{C_i}(+-A_i^T v)|| <= beta``
    with ``v`` the dual vector: screened by ``||A_i^T v|| <= beta`` and by the bound carried from
    the last iteration (a projection is 1-Lipschitz) first, the projection otherwise by
@@ -134,10 +134,12 @@ class _WorkingSet:
     def drop_zero_groups(self, protected=()):
         """Leave out the groups the restricted solution sets to zero, but the ``protected``.
 
-        Each is optimal at zero (its price is at most ``beta``), so pricing adds it back only
-        if the dual vector moves; meanwhile the restricted QPs, whose cost grows with the cube
-        of the working set, do not carry it (on regional programs a third of the set), nor
-        does memory its pattern's piece, unless the pattern's other sign stays.
+        Each is optimal at zero where the restricted problem was solved to its optimum (its
+        price is at most ``beta``), and pricing adds it back where its price exceeds ``beta``
+        (after a guide, :func:`_restricted_then_feasible`, or once the dual vector moves);
+        meanwhile the restricted QPs, whose cost grows with the cube of the working set, do
+        not carry it (on regional programs a third of the set), nor does memory its
+        pattern's piece, unless the pattern's other sign stays.
         """
         kept = [
             j for j, (group, c) in enumerate(zip(self.groups, self.coef, strict=True))
@@ -207,11 +209,14 @@ class _WorkingSet:
         ]
 
 
-def _restricted_solve(work, y, b, *, beta, loss, fit_intercept, qp_tol, faces=True, verbose=0):
+def _restricted_solve(
+    work, y, b, *, beta, loss, fit_intercept, qp_tol, faces=True, guide=False, verbose=0
+):
     """The restricted problem of the working set with its kept rows; returns ``(coef, b)``.
 
     With ``faces``, first by Newton's method over faces, from the current point
-    (:mod:`._faces`, Euclidean group norms only); where that fails (said with ``verbose``: a
+    (:mod:`._faces`, Euclidean group norms only; with ``guide``, its first change of face
+    only: :func:`~._faces.solve_on_faces`); where that fails (said with ``verbose``: a
     fit that falls back often is slow, as a digits class was before fa33eb8, 13 s where it
     now takes 1.6 s), and without ``faces``, by proximal Newton whose steps are
     interior-point QPs.
@@ -232,6 +237,7 @@ def _restricted_solve(work, y, b, *, beta, loss, fit_intercept, qp_tol, faces=Tr
                 # the working set's (benchmarks/README.md, "Larger filters on digits")
                 M, gram() if len(y) >= M.shape[1] else None, y, work.coef, b, blocks,
                 beta=beta, loss=loss, fit_intercept=fit_intercept, kkt_tol=100 * qp_tol,
+                guide=guide,
             )  # fmt: skip
         except (FacesFailed, np.linalg.LinAlgError) as exc:  # (a failed factorisation too)
             if verbose:
@@ -708,7 +714,7 @@ def _solve(
         n_iter += 1
         add_rows = _rows_due(candidates, defer_rows, n_iter, max_iter, lowest)
         try:
-            b = _restricted_then_feasible(
+            b, feasible = _restricted_then_feasible(
                 work, y, b, beta, loss, fit_intercept, qp_tol, faces, feasibility=add_rows,
                 verbose=verbose,
             )  # fmt: skip
@@ -722,7 +728,6 @@ def _solve(
         # once, without a solve for them). The rows it violates are not kept: on four digits
         # classes, keeping them made the next deferred solves 842 factorisations against 680
         # (and the solves before the rows waited 1359)
-        feasible = add_rows or not _violated_rows(work)
         memory.remember(work)
         if feasible:
             anchored = work.nonzero_groups()
@@ -750,7 +755,7 @@ def _started(
     if coef_init is None or not _start_from(work, coef_init):
         return work, memory, b
     try:
-        b = _restricted_then_feasible(
+        b, _ = _restricted_then_feasible(
             work, y, b, beta, loss, fit_intercept, qp_tol, faces, verbose=verbose
         )
     except SolverFailed as exc:
@@ -913,30 +918,37 @@ def _restricted_then_feasible(
     work, y, b, beta, loss, fit_intercept, qp_tol, faces, feasibility=True, verbose=0
 ):
     """Solve the restricted problem, adding violated cone rows until the point is feasible;
-    the point goes to ``work.coef``, its intercept is returned.
+    the point goes to ``work.coef``. Returns its intercept and whether it satisfies every
+    row of its groups' cones (with ``feasibility``, always).
 
-    Without ``feasibility``, one solve on the kept rows only. The working-set loop asks for
-    that while pricing still adds groups: the point is then only a guide to the next groups,
-    and the rows that the final groups need are found once, at the end, rather than for every
-    working set on the way. Half the restricted solves of a digits class were such re-solves;
-    without them four classes (the README demo's, logistic loss) took 4.8-5.3 s against
-    6.2-6.6 s, CPU time in alternating runs.
+    Without ``feasibility``, a guide on the kept rows only. The working-set loop asks for that
+    while pricing still adds groups: the point only guides pricing to the next groups, and the
+    rows that the final groups need are found once, at the end, rather than for every working
+    set on the way. Half the restricted solves of a digits class were such re-solves; without
+    them four classes (the README demo's, logistic loss) took 4.8-5.3 s against 6.2-6.6 s,
+    CPU time in alternating runs. Nor does a guide need the restricted optimum: the face
+    method stops after its first change of face (``guide``, :func:`~._faces.solve_on_faces`),
+    which cut the README demo's Newton systems from 1,476 to 1,132 and its Newton steps from
+    3,163 to 2,418. A guide that happens to satisfy every row is solved to the optimum, as
+    the working-set loop then certifies it at once.
     """
     scale = max(loss_value(loss, np.full(len(y), b), y), 1e-300)
+    guide = not feasibility
     for _ in range(1000):
         coef, b = _restricted_solve(
             work, y, b, beta=beta, loss=loss, fit_intercept=fit_intercept, qp_tol=qp_tol,
-            faces=faces, verbose=verbose,
+            faces=faces, guide=guide, verbose=verbose,
         )  # fmt: skip
         work.coef = _without_residue(
             work.design(intercept=fit_intercept), y, coef, b, beta=beta, loss=loss,
             fit_intercept=fit_intercept, norm=work.operator.norm, scale=scale, slack=qp_tol,
         )  # fmt: skip
-        violations = _violated_rows(work) if feasibility else []
-        if not violations:
-            break
+        violations = _violated_rows(work)
+        if not violations and guide:
+            guide = False  # (a point that may be certified: to the restricted optimum)
+            continue
+        if not violations or not feasibility:
+            return b, not violations
         for j, rows in violations:
             work.rows[j] = np.union1d(work.rows[j], rows)
-    else:
-        raise SolverFailed("cone rows of the working set still violated after 1000 rounds")
-    return b
+    raise SolverFailed("cone rows of the working set still violated after 1000 rounds")
