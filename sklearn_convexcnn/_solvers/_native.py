@@ -724,10 +724,10 @@ def _solve(
             # so far (to 5e-7 of the objective there)
             status = "stalled"
             break
-        # a point on the kept rows alone may satisfy all the rows (then it is certified at
-        # once, without a solve for them). The rows it violates are not kept: on four digits
-        # classes, keeping them made the next deferred solves 842 factorisations against 680
-        # (and the solves before the rows waited 1359)
+        # (feasible: a point on the kept rows alone may satisfy all the rows, and is then
+        # certified at once, without a solve for them. The rows it violates are not kept: on
+        # four digits classes, keeping them made the next deferred solves 842 factorisations
+        # against 680, and the solves before the rows waited 1359)
         memory.remember(work)
         if feasible:
             anchored = work.nonzero_groups()
