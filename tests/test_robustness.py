@@ -69,7 +69,7 @@ def test_the_restricted_qp_is_solved_at_any_scale_of_its_objective():
 
 
 @pytest.mark.parametrize("solver", ["native", "clarabel"])
-def test_dropping_residue_never_costs_more_than_the_certified_tolerance(solver):
+def test_dropping_residue_never_costs_more_than_the_certified_tolerance(solver, capsys):
     # a review: on columns of scale 1 and 1e8, groups of 1e-6 of the largest norm carried fits
     # of 50-270 that cancelled others of 1e8; dropping them as residue took native's stalled
     # point of 0.80 (which "auto" kept, being below Clarabel's 1.10) to a network of 90,561
@@ -81,10 +81,12 @@ def test_dropping_residue_never_costs_more_than_the_certified_tolerance(solver):
     X[:, ::2] *= 3e7 if solver == "clarabel" else 1e8
     max_iter = 40 if solver == "native" else 500
     reg = ConvexCNNRegressor(
-        beta=0.1, n_patterns=8, random_state=0, solver=solver, max_iter=max_iter
+        beta=0.1, n_patterns=8, random_state=0, solver=solver, max_iter=max_iter, verbose=1
     )
     with pytest.warns(ConvergenceWarning):  # (native's max_iter, or Clarabel's point uncertified)
         reg.fit(X, y)
+    # (the point has such residue: without it this test would check nothing)
+    assert "dropping the solver's residue took the objective from" in capsys.readouterr().out
     empty = 0.5 * np.sum((y - y.mean()) ** 2)  # 12.5
     assert reg.objective_ < 0.1 * empty
     assert reg.regularized_objective(X, y) == pytest.approx(reg.objective_, rel=1e-6)
