@@ -61,7 +61,7 @@ from ._outputs import (
     uncertified_message,
     unconverged_message,
 )
-from ._parallel import caller_takes_part, run_calls
+from ._parallel import caller_takes_part, longest_first, run_calls
 from ._patches import check_rows, check_scale, extract_patches, resolve_geometry
 from ._patterns import MAX_EXACT_PATTERNS, TooManyPatterns, program_gates
 from ._resources import check_patches_memory, check_program_memory, patches_bytes
@@ -472,6 +472,7 @@ class _BaseConvexCNN(BaseEstimator):
             finishing = self._finishing(formulation, patches, gates)
             solutions = self._solve_outputs(
                 program,
+                X,
                 Y,
                 DenseProgram(formulation, patches, gates, exact=self.n_patterns == "exact"),
                 warm,
@@ -669,11 +670,12 @@ class _BaseConvexCNN(BaseEstimator):
         return [{"coef_init": coef.dense(), "intercept_init": b} for coef, b in solutions]
 
     def _solve_outputs(
-        self, program, Y, dense_program, warm_starts, finishing, options, program_bytes
+        self, program, X, Y, dense_program, warm_starts, finishing, options, program_bytes
     ):
         """One solve per column of ``Y`` with the options ``options``, each followed by
         ``finishing``, on ``n_jobs`` processes (this one among them where joblib's default
-        backend would start workers: :mod:`._parallel`); returns what ``finishing`` returns,
+        backend would start workers: :mod:`._parallel`), the longest first as the samples
+        ``X`` suggest (:func:`._parallel.longest_first`); returns what ``finishing`` returns,
         per output. ``program_bytes``: what a call sends of the program's arrays.
 
         Each worker process limits its BLAS threads to its share of the cores and to this
@@ -697,8 +699,9 @@ class _BaseConvexCNN(BaseEstimator):
             )
         elif n_jobs > 1:
             self._log(f"{n_outputs} outputs on {n_jobs} workers, {threads} BLAS thread(s) each")
+        order = longest_first(X, Y) if n_jobs > 1 else range(n_outputs)
         try:
-            results = run_calls(
+            in_order = run_calls(
                 (
                     delayed(solve_in_worker)(
                         program,
@@ -712,7 +715,7 @@ class _BaseConvexCNN(BaseEstimator):
                         finishing,
                         caller=os.getpid(),
                     )
-                    for output in range(n_outputs)
+                    for output in order
                 ),
                 n_jobs,
                 threads,
@@ -722,6 +725,9 @@ class _BaseConvexCNN(BaseEstimator):
             for message, category in getattr(exc, "caught_warnings", ()):
                 warn(message, category)
             raise
+        results = [None] * n_outputs
+        for output, result in zip(order, in_order, strict=True):
+            results[output] = result
         for _, caught in results:
             for message, category in caught:
                 warn(message, category)

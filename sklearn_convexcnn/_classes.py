@@ -272,20 +272,20 @@ _PARAMETERS = """\
     n_jobs : int, default=None
         Number of processes solving the outputs' programs (one per class in one-vs-rest, one per
         target column) at the same time. ``None`` means 1 unless in a
-        :func:`joblib.parallel_config` context; ``-1`` means all processors. With joblib's
-        default backend these are the fitting process itself, which solves outputs from the
-        last, and ``n_jobs - 1`` worker processes, which take them from the first (one worker
-        fewer to start than joblib would); with another backend (``parallel_config``), in
-        joblib's own workers, or for programs solved by CVXPY or larger than 8 MiB, joblib's
-        workers solve them. Each worker limits its BLAS threads to its share of the cores and to
-        the caller's own limit, and warnings raised in workers are issued again by ``fit``. The
-        result does not depend on ``n_jobs`` but for rounding (a worker's BLAS threads sum in
-        another order: of 29 fits, gaps, bounds or filters differed in their last digits in 5,
-        objectives and predictions in none). With ``patterns="generated"`` the outputs are
-        solved one after another. The first parallel fit of a process starts the workers, which
-        import NumPy and SciPy (0.8-0.9 s on two cores, where three small classes then took 0.05
-        s); later fits reuse them while they have been idle for less than 300 s (joblib's
-        timeout).
+        :func:`joblib.parallel_config` context; ``-1`` means all processors. With joblib's default
+        backend these are the fitting process itself and ``n_jobs - 1`` worker processes (one worker
+        fewer to start than joblib would), each taking the next output when free, those that the
+        samples explain least linearly first (the longest solves, as a rule: the processes end
+        closer together); with another backend (``parallel_config``), in joblib's own workers, or
+        for programs solved by CVXPY or larger than 8 MiB, joblib's workers solve them. Each worker
+        limits its BLAS threads to its share of the cores and to the caller's own limit, and
+        warnings raised in workers are issued again by ``fit``. The result does not depend on
+        ``n_jobs`` but for rounding (a worker's BLAS threads sum in another order: of 29 fits, gaps,
+        bounds or filters differed in their last digits in 5, objectives and predictions in none).
+        With ``patterns="generated"`` the outputs are solved one after another. The first parallel
+        fit of a process starts the workers, which import NumPy and SciPy (0.8-0.9 s on two cores,
+        where three small classes then took 0.05 s); later fits reuse them while they have been idle
+        for less than 300 s (joblib's timeout).
 
     random_state : int, RandomState instance or None, default=None
         Seed of the random filters that sample the activation patterns.

@@ -1,10 +1,12 @@
 """Hyperparameter search beyond one process: joblib workers and a dask.distributed cluster."""
 
+import itertools
 import os
 import re
 import subprocess
 import sys
 import textwrap
+import time
 import warnings
 
 import numpy as np
@@ -20,6 +22,7 @@ from sklearn_convexcnn import ConvexCNNClassifier
 from sklearn_convexcnn._parallel import (
     SHARED_MAX_BYTES,
     caller_takes_part,
+    longest_first,
     run_calls,
     stop_workers,
     workers,
@@ -98,6 +101,8 @@ def four_digits():
 
 def test_parallel_outputs_give_the_sequential_fit(four_digits):
     X, y = four_digits
+    # (solved in another order than the outputs', their results back in the outputs' order)
+    assert list(longest_first(X, np.equal.outer(y, np.unique(y)))) != [0, 1, 2, 3]
     parallel = _classifier(n_jobs=2).fit(X, y)
     sequential = _classifier().fit(X, y)
     assert parallel.objective_ == sequential.objective_
@@ -304,20 +309,31 @@ def _pids(n_calls, n_jobs=2, call_bytes=0):
     )
 
 
-def _pid_after(seconds):
-    import time
-
+def _started_by(seconds):
+    started = time.time()
     time.sleep(seconds)
-    return os.getpid()
+    return os.getpid(), started
 
 
-def test_this_process_takes_calls_from_the_back_and_workers_from_the_front():
-    workers(1).submit(os.getpid).result()  # (started)
-    results = run_calls([delayed(_pid_after)(0.3) for _ in range(4)], 2, 1, call_bytes=0)
-    assert results[0] != os.getpid() and results[-1] == os.getpid()
-    # the worker's calls come first; none of this process's before one of the worker's
-    ours = [pid == os.getpid() for pid in results]
-    assert ours == sorted(ours)
+def test_calls_start_in_their_order_here_and_in_the_workers():
+    # (given the longest first, they end together)
+    worker, _ = workers(1).submit(_started_by, 0).result()  # (started, this module imported)
+    results = run_calls([delayed(_started_by)(0.3) for _ in range(6)], 2, 1, call_bytes=0)
+    pids, starts = zip(*results, strict=True)
+    assert set(pids) == {os.getpid(), worker}
+    # each call started before the next, but for the milliseconds of a hand-over to a worker
+    assert all(start < later + 0.1 for start, later in itertools.pairwise(starts))
+
+
+def test_outputs_explained_least_by_the_samples_come_first():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((200, 5))
+    linear, noise = X @ rng.standard_normal(5), rng.standard_normal(200)
+    Y = np.column_stack([linear, 5 + 3 * noise, linear + noise, 2 * linear + noise])
+    assert list(longest_first(X, Y)) == [1, 2, 3, 0]
+    # a constant output (nothing to explain) first; one output alone
+    assert list(longest_first(X, np.column_stack([linear, np.ones(200)]))) == [1, 0]
+    assert list(longest_first(X, linear[:, None])) == [0]
 
 
 def test_no_call_waits_for_a_worker_that_is_starting():
@@ -397,7 +413,7 @@ def test_an_error_here_stops_the_workers_at_once(error, after, monkeypatch):
     workers(1).submit(os.getpid).result()
     start = time.perf_counter()
     with pytest.raises(error, match="here"):
-        run_calls([delayed(time.sleep)(30), (failing, (), {})], 2, 1, call_bytes=0)
+        run_calls([(failing, (), {}), delayed(time.sleep)(30)], 2, 1, call_bytes=0)
     assert time.perf_counter() - start < 20  # (not after the worker's call: it was killed)
     assert _parallel._workers is None
     assert taken == [True]
@@ -408,12 +424,12 @@ def test_a_worker_that_died_is_replaced():
     # the pool stays broken: the next fit failed with the old error (a review)
     import time
 
-    def slowly():  # (this process's call: the worker's is the first)
+    def slowly():  # (this process's call, the first: the worker's is the second)
         time.sleep(0.5)
 
     workers(1).submit(os.getpid).result()
     with pytest.raises(BrokenProcessPool):
-        run_calls([delayed(os._exit)(1), (slowly, (), {})], 2, 1, call_bytes=0)
+        run_calls([(slowly, (), {}), delayed(os._exit)(1)], 2, 1, call_bytes=0)
     assert workers(1).submit(os.getpid).result() != os.getpid()
 
 
