@@ -36,6 +36,9 @@ setup(
         "cvxpy>=1.5",
         "clarabel>=0.9",
         "ecos>=2.0.12",
+        # the workers of n_jobs (sklearn_convexcnn/_parallel.py): joblib's own copy of loky
+        # makes every worker process and its resource tracker import joblib
+        "loky>=3.6",
     ],
     extras_require={
         # torch is pinned to the wheel that the project's machines carry; it is only the
