@@ -82,11 +82,11 @@ def longest_first(X, Y):
     product with ``X``.
     """
     targets = Y - Y.mean(axis=0)
-    # (X^T y_c is X_c^T y_c, as y_c sums to zero: no centred copy of X)
-    explained = np.sum((X.T @ targets) ** 2, axis=0) / np.maximum(
-        np.sum(targets**2, axis=0), np.finfo(float).tiny
-    )
-    return np.argsort(explained, kind="stable")
+    sizes = np.linalg.norm(targets, axis=0)
+    # unit columns, so that data of any accepted scale (MAX_DATA_SCALE) cannot overflow; and
+    # X^T u is X_c^T u, as u sums to zero: no centred copy of X. A constant output: first.
+    units = np.divide(targets, sizes, out=np.zeros_like(targets), where=sizes > 0)
+    return np.argsort(np.linalg.norm(X.T @ units, axis=0), kind="stable")
 
 
 def workers(n_workers):

@@ -333,13 +333,18 @@ def test_calls_start_in_their_order_here_and_in_the_workers():
 
 def test_outputs_explained_least_by_the_samples_come_first():
     rng = np.random.default_rng(0)
-    X = rng.standard_normal((200, 5))
-    linear, noise = X @ rng.standard_normal(5), rng.standard_normal(200)
+    X = rng.standard_normal((20_000, 5))
+    linear, noise = X @ rng.standard_normal(5), rng.standard_normal(20_000)
     Y = np.column_stack([linear, 5 + 3 * noise, linear + noise, 2 * linear + noise])
     assert list(longest_first(X, Y)) == [1, 2, 3, 0]
     # a constant output (nothing to explain) first; one output alone
-    assert list(longest_first(X, np.column_stack([linear, np.ones(200)]))) == [1, 0]
+    assert list(longest_first(X, np.column_stack([linear, np.ones(20_000)]))) == [1, 0]
     assert list(longest_first(X, linear[:, None])) == [0]
+    # at the largest scale the estimators accept (MAX_DATA_SCALE) the same order, without
+    # an overflow (squared correlations overflowed here)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert list(longest_first(1e75 * X, 1e75 * Y)) == [1, 2, 3, 0]
 
 
 def test_no_call_waits_for_a_worker_that_is_starting():
