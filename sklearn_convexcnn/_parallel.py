@@ -84,9 +84,11 @@ def longest_first(X, Y):
     targets = Y - Y.mean(axis=0)
     sizes = np.linalg.norm(targets, axis=0)
     # unit columns, so that data of any accepted scale (MAX_DATA_SCALE) cannot overflow; and
-    # X^T u is X_c^T u, as u sums to zero: no centred copy of X. A constant output: first.
+    # X^T u is X_c^T u, as u sums to zero: no centred copy of X
     units = np.divide(targets, sizes, out=np.zeros_like(targets), where=sizes > 0)
-    return np.argsort(np.linalg.norm(X.T @ units, axis=0), kind="stable")
+    explained = np.linalg.norm(X.T @ units, axis=0)
+    explained[sizes == 0] = np.inf  # (a constant output has no neuron to find: the last)
+    return np.argsort(explained, kind="stable")
 
 
 def workers(n_workers):

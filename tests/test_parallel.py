@@ -337,8 +337,8 @@ def test_outputs_explained_least_by_the_samples_come_first():
     linear, noise = X @ rng.standard_normal(5), rng.standard_normal(20_000)
     Y = np.column_stack([linear, 5 + 3 * noise, linear + noise, 2 * linear + noise])
     assert list(longest_first(X, Y)) == [1, 2, 3, 0]
-    # a constant output (nothing to explain) first; one output alone
-    assert list(longest_first(X, np.column_stack([linear, np.ones(20_000)]))) == [1, 0]
+    # a constant output (the empty network, at once) last; one output alone
+    assert list(longest_first(X, np.column_stack([np.ones(20_000), linear]))) == [1, 0]
     assert list(longest_first(X, linear[:, None])) == [0]
     # at the largest scale the estimators accept (MAX_DATA_SCALE) the same order, without
     # an overflow (squared correlations overflowed here)
