@@ -98,7 +98,7 @@ def workers(n_workers):
     Not joblib's: loky keeps one reusable executor per process, which joblib expects to be its
     own (a joblib ``Parallel`` after one built here failed on a missing attribute). Nor from
     joblib's copy of loky: its processes (the workers and loky's resource tracker) import
-    joblib, 0.12 s each on the development machine, where the standalone loky's import
+    joblib, 0.12 s each on the development machine, where the standalone loky's take
     0.03 s. The README demo's first fit took 1.71-1.73 s against 1.74-1.82 s, in five
     alternating runs (benchmarks/digits_history.md).
     """
