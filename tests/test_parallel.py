@@ -327,8 +327,9 @@ def test_calls_start_in_their_order_here_and_in_the_workers():
     results = run_calls([delayed(_started_by)(0.3) for _ in range(6)], 2, 1, call_bytes=0)
     pids, starts = zip(*results, strict=True)
     assert set(pids) == {os.getpid(), worker}
-    # each call started before the next, but for the milliseconds of a hand-over to a worker
-    assert all(start < later + 0.1 for start, later in itertools.pairwise(starts))
+    # each call started before the next, but for a hand-over to a worker (milliseconds; the
+    # calls are 0.3 s apart: taken from the back here, a call started 0.3 s after the next)
+    assert all(start < later + 0.2 for start, later in itertools.pairwise(starts))
 
 
 def test_outputs_explained_least_by_the_samples_come_first():
