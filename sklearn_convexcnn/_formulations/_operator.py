@@ -26,6 +26,13 @@ import numpy as np
 from .._patterns import row_blocks
 from ._program import GroupNorm
 
+# Entries of one block of float masks in PatchOperator.correlations: 2**16 (512 KiB) stay in a
+# core's cache from their conversion to their product. Blocks of chunk_size (32 MiB) went
+# through memory: on the development machine 0.87 ms against 0.50 ms a call for one region of
+# the README demo (1347 samples, 9 patches, 32 patterns), 91.7 ms against 34.9 ms for 10,000
+# samples, 16 patches and 256 patterns; blocks of 2**15 entries took as long as 2**16 or longer.
+CACHED_ENTRIES = 2**16
+
 
 class DenseOperator:
     """The operator interface over a dense :class:`~._program.GroupProgram`.
@@ -225,8 +232,10 @@ class PatchOperator:
         weights = (np.asarray(v, dtype=float)[:, None] * self.patch_weights[None, :]).ravel()
         weighted = weights[:, None] * self.rows  # (n_rows, h)
         out = np.zeros((self.n_patterns, self.patch_size))
+        cached = min(self.chunk_size, CACHED_ENTRIES)
         for block in self._pattern_blocks():
-            for chunk in self._row_chunks(block.stop - block.start):
+            n_block = block.stop - block.start
+            for chunk in row_blocks(self.n_rows, self.n_patches, n_block, cached):
                 bits = self.signs[block, chunk.start // 8 : -(-chunk.stop // 8)]
                 masks = np.unpackbits(bits, axis=1, count=chunk.stop - chunk.start)
                 out[block] += masks.astype(float) @ weighted[chunk]
