@@ -718,6 +718,29 @@ def test_packed_operator_matches_dense_program(n_patterns, chunk_size):
         np.testing.assert_array_equal(lazy.candidate_rows(i), np.sort(nearest))
 
 
+@pytest.mark.parametrize("chunk_size", [120, 360, 2**22])
+def test_candidates_break_ties_by_row_whatever_the_chunks(chunk_size):
+    # digits repeat patches: rows of equal margins, of which the lower ones must be the
+    # candidates in every chunking (the first chunk's argpartition once chose among them)
+    rng = np.random.default_rng(0)
+    distinct = rng.integers(-2, 3, size=(10, 4, 3)).astype(float)  # (exact products)
+    patches = np.concatenate([distinct, -distinct[::-1], 2 * distinct])  # (ties in threes)
+    patches[3, 1] = 0.0  # a zero row: never a candidate
+    gates = rng.integers(-3, 4, size=(3, 3)).astype(float)
+    operator = PatchOperator(patches, gates, np.full(4, 0.25), chunk_size)
+    assert operator.n_rows > operator.n_candidates  # (chunk_size // 3 >= 40: all 40 kept)
+    norms = np.linalg.norm(operator.rows, axis=1)
+    for i in range(gates.shape[1]):
+        with np.errstate(invalid="ignore"):
+            margins = np.abs(operator.rows @ gates[:, i]) / norms
+        finite = np.flatnonzero(np.isfinite(margins))
+        order = finite[np.lexsort((finite, margins[finite]))]
+        ties = margins[order[operator.n_candidates - 1]] == margins[order[operator.n_candidates]]
+        assert ties  # (the premise: the 40th and 41st rows tie)
+        expected = np.sort(order[: operator.n_candidates])
+        np.testing.assert_array_equal(operator.candidate_rows(i), expected)
+
+
 @pytest.mark.parametrize("chunk_size", [2**22, 40])
 def test_operator_without_candidates_has_the_same_signs(chunk_size):
     # what pattern generation's oracle builds for every ascent step: the signs only
