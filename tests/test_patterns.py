@@ -16,6 +16,8 @@ from sklearn_convexcnn._patterns import (
     first_of_each,
     first_of_each_pattern,
     key_bytes,
+    packed_columns,
+    pattern_bytes,
     pattern_masks,
 )
 
@@ -272,6 +274,17 @@ def test_keys_in_blocks_of_samples_group_the_gates_as_all_at_once(pooling, pool_
         key_bytes(pattern_keys, patches, gates[:, 3:5], block_entries=4 * 16 * 256)
         == (blocked[3:5])
     )
+
+
+@pytest.mark.parametrize("n_rows", [1, 8, 13, 64])
+def test_packed_columns_are_numpys_packed_bits(n_rows):
+    # the keys of every pattern (packed from a byte view of the rows, not transposed first)
+    rng = np.random.default_rng(n_rows)
+    bits = rng.random((n_rows, 5)) < 0.5
+    for keys in (bits, np.asfortranarray(bits), bits[:, ::-1]):
+        expected = np.packbits(keys.T, axis=1)
+        np.testing.assert_array_equal(packed_columns(keys), expected)
+        assert pattern_bytes(keys) == [column.tobytes() for column in expected]
 
 
 def test_all_sign_patterns_are_the_bits_of_their_row():
