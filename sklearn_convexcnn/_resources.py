@@ -18,8 +18,9 @@ CVXPY_BYTES_PER_NONZERO = 330
 # patterns, n = 20).
 OPERATOR_BYTES_PER_GROUP = 2600
 
-# The chunks of (pattern, row) entries in which the operator computes signs and correlations,
-# 2**22 entries of about 24 bytes at once (products, their ranks, masks).
+# The largest chunks of (pattern, row) entries the operator holds at once: its pieces' chunk_size,
+# 2**22 entries of about 24 bytes (masks, weighted masks, products). Its signs and correlations
+# take smaller blocks, which stay in a core's cache.
 OPERATOR_CHUNK_BYTES = 24 * 2**22
 
 # What the native three-layer solver holds besides its program's arrays (restricted problems,
