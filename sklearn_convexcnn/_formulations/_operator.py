@@ -211,14 +211,15 @@ class PatchOperator:
             with np.errstate(divide="ignore", invalid="ignore"):
                 margins /= norms[chunk]  # zero rows: nan, never kept
             bound = limit
-            if np.isinf(limit).any():  # no n_best-th margin yet: this chunk's, ties included
+            unranked = np.isinf(limit)  # patterns without n_best candidates yet
+            if unranked.any():  # their bound: this chunk's n_best-th margin, ties included
                 count = min(n_best, margins.shape[1])
                 nth = np.partition(margins, count - 1, axis=1)[:, count - 1]  # (nan: too few)
-                bound = np.where(np.isinf(limit) & ~np.isnan(nth), np.nextafter(nth, np.inf), limit)
+                bound = np.where(unranked & ~np.isnan(nth), np.nextafter(nth, np.inf), limit)
             patterns, rows = np.nonzero(margins < bound[:, None])
             pending.append((patterns, margins[patterns, rows], rows + chunk.start))
             n_pending += len(patterns)
-            if n_pending > n_best * n_patterns or bound is not limit or chunk.stop == self.n_rows:
+            if unranked.any() or n_pending > n_best * n_patterns or chunk.stop == self.n_rows:
                 found = [np.concatenate(parts) for parts in zip(kept, *pending, strict=True)]
                 pending, n_pending = [], 0
                 order = np.lexsort((found[2], found[1], found[0]))  # pattern, margin, row
