@@ -162,7 +162,7 @@ def test_native_matches_cvxpy_and_dual(seed, loss, fit_intercept):
 def test_the_gap_of_an_unfinished_native_solve_bounds_the_dual_optimum(monkeypatch, loss):
     # the solves above end at rounding, where a gap of 0 would pass too (a helper's mutation):
     # one stopped early has a gap to certify, and it must reach below the dual optimum
-    monkeypatch.setattr(_native, "_groups_per_round", lambda n_groups: 1)
+    monkeypatch.setattr(_native, "_groups_per_round", lambda work: 1)
     patches, gates, y, formulation = _problem(1, loss, n_patterns=16)
     program = formulation.program(patches, gates)
     beta = _beta(program, loss, y, True, fraction=0.05)
@@ -229,7 +229,7 @@ def test_native_point_is_feasible_on_degenerate_binary_images():
 def test_native_solver_runs_past_the_stall_window_while_it_makes_progress(monkeypatch):
     # one group per round: more working-set iterations than the stall window, every one of
     # them decreasing the objective (the first version of the rule compared with inf - inf)
-    monkeypatch.setattr(_native, "_groups_per_round", lambda n_groups: 1)
+    monkeypatch.setattr(_native, "_groups_per_round", lambda work: 1)
     patches, gates, y, formulation = _problem(2, "squared", n=60, n_patterns=64)
     operator = formulation.operator(patches, gates)
     beta = _beta(operator, "squared", y, True, fraction=0.01)
@@ -240,9 +240,16 @@ def test_native_solver_runs_past_the_stall_window_while_it_makes_progress(monkey
     assert solution.n_iter > _native._STALL_ITERATIONS
 
 
-def test_a_working_set_of_many_groups_grows_by_half_its_size_a_round(monkeypatch):
+@pytest.mark.parametrize(
+    "n_patterns, pool_size, most",
+    [(64, None, 12), (16, 4, 8)],  # K P / (16 h): 16 * 128 / 80 = 12; 4 * 128 / 80 = 6, so 8
+)
+def test_a_working_set_of_many_groups_grows_by_half_its_size_a_round(
+    monkeypatch, n_patterns, pool_size, most
+):
     # every round is a pass over all the signs: 8 groups a round took 44 rounds where a fit
-    # ends with 236 neurons (2x2 regions, 30,000 signals), half the set a round 19
+    # ends with 236 neurons (4 regions, 30,000 signals), half the set a round 19; where the
+    # pass is cheap (few patches and patterns a sample), 8 stay the most
     original, added = _native._add_candidates, []
 
     def recording(work, memory, candidates):
@@ -254,13 +261,14 @@ def test_a_working_set_of_many_groups_grows_by_half_its_size_a_round(monkeypatch
     X, filters = rng.standard_normal((100, 20)), rng.standard_normal((2, 5))
     y = np.maximum(X[:, 2:7] @ filters[0], 0) - np.maximum(X[:, 11:16] @ filters[1], 0)
     reg = ConvexCNNRegressor(
-        beta=0.01, kernel_size=5, pool_size=4, readout="dense", n_patterns=16, random_state=0,
-        solver="native",
+        beta=0.003, kernel_size=5, pool_size=pool_size, readout="dense", random_state=0,
+        n_patterns=n_patterns, solver="native",
     )  # fmt: skip
     reg.fit(X, y)
     assert reg.duality_gap_ <= reg.tol * reg.objective_
-    assert all(count <= max(8, size // 2) for size, count in added)
-    assert any(count > 8 for _, count in added)  # (the premise: sets of more than 16 groups)
+    assert all(count <= max(8, min(size // 2, most)) for size, count in added)
+    assert max(count for _, count in added) == most
+    assert max(size for size, _ in added) >= 2 * most + 2  # (the premise: sets large enough)
 
 
 def _small_solve():
@@ -460,7 +468,7 @@ def test_a_failed_restricted_solve_returns_the_last_certified_point(monkeypatch)
 
     monkeypatch.setattr(_native, "_restricted_then_feasible", failing_after_the_first)
     # (one group a round: iterations enough to fail in)
-    monkeypatch.setattr(_native, "_groups_per_round", lambda n_groups: 1)
+    monkeypatch.setattr(_native, "_groups_per_round", lambda work: 1)
     solution, problem = _small_solve()
     assert solution.status == "stalled" and len(points) == 1
     assert solution.intercept == points[0][0]
@@ -531,7 +539,7 @@ def test_a_solve_that_stops_short_returns_its_lowest_point(monkeypatch):
         return b, feasible
 
     monkeypatch.setattr(_native, "_restricted_then_feasible", worse_from_the_third_time)
-    monkeypatch.setattr(_native, "_groups_per_round", lambda n_groups: 1)
+    monkeypatch.setattr(_native, "_groups_per_round", lambda work: 1)
     solution, problem = _small_solve()
     assert solution.status == "stalled"
     assert objectives[-1] > min(objectives)

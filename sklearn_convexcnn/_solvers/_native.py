@@ -26,8 +26,8 @@ rows (``doc/notes/solver-measurements.md``). So:
    with ``v`` the dual vector: screened by ``||A_i^T v|| <= beta`` and by the bound carried from
    the last iteration (a projection is 1-Lipschitz) first, the projection otherwise by
    cutting-plane NNLS (:mod:`.._optimality`), lazily, best bound first. The most violating
-   groups enter the working set: 8, or half the set's size where that is more
-   (:func:`_groups_per_round`).
+   groups enter the working set: 8, or up to half the set's size where passes over the data
+   cost more than the groups (:func:`_groups_per_round`).
 4. **Certificate.** The same prices scale ``v`` into the dual feasible set; the duality gap
    ``primal - dual``, with the best dual value so far, bounds the distance to the optimum of the
    *full* program. The solver stops when it is at most ``tol`` times the objective.
@@ -705,7 +705,7 @@ def _solve(
         # now the rows
         candidates = (
             [] if not feasible and gap <= target
-            else _most_violating(violation, _groups_per_round(len(work)))
+            else _most_violating(violation, _groups_per_round(work))
         )  # fmt: skip
         if feasible and not candidates:  # (infeasible: the next solve adds the rows)
             # nothing left to add: the restricted solutions must be more exact; after the
@@ -857,7 +857,7 @@ def _price_groups(
     operator = work.operator
     correlations = operator.correlations(v)
     in_set = set(work.groups)
-    most = _groups_per_round(len(work))
+    most = _groups_per_round(work)
     for rounds, wanted in ((_PRICING_ROUNDS, most), (_CERTIFYING_ROUNDS, None)):
         if wanted is None and not certify:
             break
@@ -873,21 +873,27 @@ def _price_groups(
     return violation, best_dual
 
 
-def _groups_per_round(n_groups):
-    """How many groups a pricing round adds to a working set of ``n_groups``: 8, or half the
-    set where that is more, so that a set of many groups grows geometrically.
+def _groups_per_round(work):
+    """How many groups a pricing round adds to the working set ``work`` at most: half the
+    set's size, so that a set of many groups grows geometrically, but at least 8, and at most
+    a 16th of the pass's entries a sample over the patch size (``K P / (16 h)``).
 
-    Every round is a pass over all the signs (correlations, feasibility checks), whose cost
-    grows with ``n K P``. Eight a round took 19 rounds at 60,000 signals (83 neurons) and 44 at
-    30,000 signals with 4 regions (236 neurons); with half the set, 15 and 19 rounds, and the
-    estimators' fits 13.0-13.6 s against 16.0 s and 16.9-17.7 s against 27.2-29.0 s (two
-    runs each; the logistic loss at 30,000 signals 6.8-7.2 s against 9.0-9.6 s; regions at
-    10,000 and 3,000 signals 8.1 s and 1.5 s against 9.7 s and 1.7 s). 32 a round was about as
-    fast there, but on the README demo, whose classes end with about 23 groups of 256, it took
-    1,558 Newton systems against 1,160 and 30 % more CPU; with half the set the demo is
-    unchanged (1,157 Newton systems, CPU 3.03-3.20 s against 3.11-3.26 s).
+    Every round is a pass over all the signs (correlations, feasibility checks), ``n K P``
+    entries, and every group the restricted problems carry costs ``n h`` a product. Eight a
+    round took 19 rounds at 60,000 signals (83 neurons) and 44 at 30,000 signals with 4
+    regions (236 neurons): with half the set, 15 and 19 rounds, and the estimators' fits
+    13.0-13.6 s against 16.0 s and 16.9-17.7 s against 27.2-29.0 s (two runs each; the
+    logistic loss at 30,000 signals 6.8-7.2 s against 9.0-9.6 s; regions at 10,000 and 3,000
+    signals 8.1 s and 1.5 s against 9.7 s and 1.7 s). Where a pass is cheap, the groups that
+    enter and leave again cost more than the rounds saved: the README demo's squared loss
+    (classes of about 87 groups of 256, ``K P / h = 128``) took 13.2-13.7 s of CPU against
+    12.7-13.0 s with half the set a round; the cap keeps it at 8 (12.5-12.6 s), and the large
+    fits as fast as without it (within this machine's noise, one run each).
     """
-    return max(_GROUPS_PER_ROUND, n_groups // 2)
+    operator = work.operator
+    per_sample = operator.n_rows * operator.n_patterns // operator.n_samples  # K P
+    cap = per_sample // (16 * operator.patch_size)
+    return max(_GROUPS_PER_ROUND, min(len(work) // 2, cap))
 
 
 def _most_violating(violation, count):
