@@ -881,14 +881,13 @@ def _groups_per_round(work):
     Every round is a pass over all the signs (correlations, feasibility checks), ``n K P``
     entries, and every group the restricted problems carry costs ``n h`` a product. Eight a
     round took 19 rounds at 60,000 signals (83 neurons) and 44 at 30,000 signals with 4
-    regions (236 neurons): with half the set, 15 and 19 rounds, and the estimators' fits
-    13.0-13.6 s against 16.0 s and 16.9-17.7 s against 27.2-29.0 s (two runs each; the
-    logistic loss at 30,000 signals 6.8-7.2 s against 9.0-9.6 s; regions at 10,000 and 3,000
-    signals 8.1 s and 1.5 s against 9.7 s and 1.7 s). Where a pass is cheap, the groups that
-    enter and leave again cost more than the rounds saved: the README demo's squared loss
-    (classes of about 87 groups of 256, ``K P / h = 128``) took 13.2-13.7 s of CPU against
-    12.7-13.0 s with half the set a round; the cap keeps it at 8 (12.5-12.6 s), and the large
-    fits as fast as without it (within this machine's noise, one run each).
+    regions (236 neurons); now 15 and 23, and the estimators' fits 14.4-14.8 s against 16.6 s
+    and 17.6-17.8 s against 28.3 s (the logistic loss at 30,000 signals 6.8-7.0 s against 9.0
+    s; 4 regions at 10,000 and 3,000 signals 8.0-8.8 s and 1.4-1.5 s against 9.3 s and 1.6 s;
+    the same objectives). Half the set without the cap was as fast there, but where a pass is
+    cheap the groups that enter and leave again cost more than the rounds saved: the README
+    demo's squared loss (classes of about 87 groups of 256, ``K P / h = 128``) took 13.2-13.7 s
+    of CPU against 12.7-13.0 s; the cap keeps the digits fits at 8 a round, as before.
     """
     operator = work.operator
     per_sample = operator.n_rows * operator.n_patterns // operator.n_samples  # K P
