@@ -242,7 +242,7 @@ def test_native_solver_runs_past_the_stall_window_while_it_makes_progress(monkey
 
 @pytest.mark.parametrize(
     "n_patterns, pool_size, most",
-    [(64, None, 12), (16, 4, 8)],  # K P / (16 h): 16 * 128 / 80 = 12; 4 * 128 / 80 = 6, so 8
+    [(64, None, 12), (16, 4, 8)],  # K P / (16 h): 16 * 64 / 80 = 12; 4 * 64 / 80 = 3, so 8
 )
 def test_a_working_set_of_many_groups_grows_by_half_its_size_a_round(
     monkeypatch, n_patterns, pool_size, most
