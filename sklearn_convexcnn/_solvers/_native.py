@@ -884,7 +884,7 @@ def _groups_per_round(work):
     regions (236 neurons); now 15 and 23, and the estimators' fits 14.4-14.8 s against 16.6 s
     and 17.6-17.8 s against 28.3 s (the logistic loss at 30,000 signals 6.8-7.0 s against 9.0
     s; 4 regions at 10,000 and 3,000 signals 8.0-8.8 s and 1.4-1.5 s against 9.3 s and 1.6 s;
-    the same objectives). Half the set without the cap was as fast there, but where a pass is
+    the same objectives). Half the set without the cap was about as fast there, but where a pass is
     cheap the groups that enter and leave again cost more than the rounds saved: the README
     demo's squared loss (classes of about 87 groups of 256, ``K P / h = 128``) took 13.2-13.7 s
     of CPU against 12.7-13.0 s; the cap keeps the digits fits at 8 a round, as before.
