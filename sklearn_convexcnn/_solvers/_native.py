@@ -680,10 +680,11 @@ def _solve(
         f = work.fit(b)
         primal = objective(loss, f, y, beta, work.coef, operator.norm)
         target = target_gap(y, primal, tol)
+        wanted = _groups_per_round(work)
         violation, best_dual = _price_groups(
             work, memory, dual_point(loss, f, y, fit_intercept), y,
             beta=beta, loss=loss, fit_intercept=fit_intercept, primal=primal, target=target,
-            certify=feasible, best_dual=best_dual,
+            certify=feasible, best_dual=best_dual, wanted=wanted,
         )  # fmt: skip
         gap = primal - best_dual
         if verbose:
@@ -703,10 +704,7 @@ def _solve(
         # at an infeasible point whose groups are settled to tol, none enters (prices above
         # beta by rounding would enter, stay at zero and leave, iteration after iteration):
         # now the rows
-        candidates = (
-            [] if not feasible and gap <= target
-            else _most_violating(violation, _groups_per_round(work))
-        )  # fmt: skip
+        candidates = [] if not feasible and gap <= target else _most_violating(violation, wanted)
         if feasible and not candidates:  # (infeasible: the next solve adds the rows)
             # nothing left to add: the restricted solutions must be more exact; after the
             # finest, more iterations cannot help
@@ -845,10 +843,11 @@ def _start_from(work, coef_init):
 
 
 def _price_groups(
-    work, memory, v, y, *, beta, loss, fit_intercept, primal, target, certify, best_dual
+    work, memory, v, y, *, beta, loss, fit_intercept, primal, target, certify, best_dual, wanted
 ):
     """Prices of the groups outside the working set where they exceed ``beta`` (zero
-    elsewhere), shape (2, n_patterns), and the best dual objective so far.
+    elsewhere), shape (2, n_patterns), and the best dual objective so far; the ``wanted``
+    largest by cutting planes, the groups that may enter (:func:`_groups_per_round`).
 
     A few cutting-plane rounds rank the candidates well; exact prices of every group are
     needed only when those find none (near the optimum, to certify it), and only at a
@@ -857,11 +856,10 @@ def _price_groups(
     operator = work.operator
     correlations = operator.correlations(v)
     in_set = set(work.groups)
-    most = _groups_per_round(work)
-    for rounds, wanted in ((_PRICING_ROUNDS, most), (_CERTIFYING_ROUNDS, None)):
-        if wanted is None and not certify:
+    for rounds, exact in ((_PRICING_ROUNDS, wanted), (_CERTIFYING_ROUNDS, None)):
+        if exact is None and not certify:
             break
-        prices = _price(operator, correlations, beta, memory, rounds, wanted, in_set)
+        prices = _price(operator, correlations, beta, memory, rounds, exact, in_set)
         top = float(prices.max(initial=0.0))
         dual = scaled_dual_objective(loss, v, y, fit_intercept, beta=beta, top=top)
         best_dual = max(best_dual, dual)
