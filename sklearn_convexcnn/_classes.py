@@ -272,20 +272,19 @@ _PARAMETERS = """\
     n_jobs : int, default=None
         Number of processes solving the outputs' programs (one per class in one-vs-rest, one per
         target column) at the same time. ``None`` means 1 unless in a
-        :func:`joblib.parallel_config` context; ``-1`` means all processors. With joblib's default
-        backend these are the fitting process itself and ``n_jobs - 1`` worker processes (one worker
-        fewer to start than joblib would), each taking the next output when free, those that the
-        samples explain least linearly first (the longest solves, as a rule: the processes end
-        closer together); with another backend (``parallel_config``), in joblib's own workers, or
-        for programs solved by CVXPY or larger than 8 MiB, joblib's workers solve them. Each worker
-        limits its BLAS threads to its share of the cores and to the caller's own limit, and
-        warnings raised in workers are issued again by ``fit``. The result does not depend on
-        ``n_jobs`` but for rounding (a worker's BLAS threads sum in another order: of 29 fits, gaps,
-        bounds or filters differed in their last digits in 5, objectives and predictions in none).
-        With ``patterns="generated"`` the outputs are solved one after another. The first parallel
-        fit of a process starts the workers, which import NumPy and SciPy (0.8-0.9 s on two cores,
-        where three small classes then took 0.05 s); later fits reuse them while they have been idle
-        for less than 300 s (joblib's timeout).
+        :func:`joblib.parallel_config` context; ``-1`` means all processors. With joblib's
+        default backend these are the fitting process itself and ``n_jobs - 1`` worker
+        processes (one worker fewer to start than joblib would), each taking the next output
+        when free, those that the samples explain least linearly first (as a rule the longest
+        solves, so that the processes end close together). With another backend, inside
+        joblib's own workers, for programs solved by CVXPY or for calls that send more than
+        8 MiB, joblib's workers solve them. Each worker limits its BLAS threads to its share of
+        the cores and to the caller's own limit, and warnings raised in workers are issued again
+        by ``fit``. The result does not depend on ``n_jobs`` but for rounding in the last digits
+        (a worker's BLAS threads sum in another order). With ``patterns="generated"`` the
+        outputs are solved one after another. The first parallel fit of a process starts the
+        workers, which import NumPy and SciPy (about half a second on two cores); later fits
+        reuse them while they have been idle for less than 300 s (joblib's timeout).
 
     random_state : int, RandomState instance or None, default=None
         Seed of the random filters that sample the activation patterns.
@@ -496,15 +495,26 @@ class ConvexCNNRegressor(RegressorMixin, _BaseConvexCNN):
         "loss": [StrOptions({"squared"})],
     }
 
-    def _encode_targets(self, y, reset=True):
+    def _validated(self, X, y, *, reset):
+        # before validate_data, which converts object targets (a pandas Series of strings)
+        # itself, with numpy's message: it names neither y nor the fix
         try:
-            y = np.asarray(y, dtype=np.float64)
-        except (TypeError, ValueError):  # (numpy's message names neither y nor the fix)
-            raise ValueError(
-                f"{type(self).__name__} needs numeric targets, but y holds values that are "
-                f"not numbers (dtype {np.asarray(y).dtype}); for class labels use "
-                "ConvexCNNClassifier."
-            ) from None
+            values = np.asarray(y)
+        except ValueError:  # (ragged: validate_data names that)
+            values = None
+        if values is not None and values.dtype.kind in "OUS":
+            try:
+                values.astype(np.float64)
+            except (TypeError, ValueError):
+                raise ValueError(
+                    f"{type(self).__name__} needs numeric targets, but y holds values that "
+                    f"are not numbers (dtype {values.dtype}); for class labels use "
+                    "ConvexCNNClassifier."
+                ) from None
+        return super()._validated(X, y, reset=reset)
+
+    def _encode_targets(self, y, reset=True):
+        y = np.asarray(y, dtype=np.float64)
         Y = y.reshape(len(y), -1)
         return Y, ({"_y_ndim": y.ndim} if reset else {})
 

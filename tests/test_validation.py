@@ -5,6 +5,7 @@ import pickle
 import re
 
 import numpy as np
+import pandas as pd
 import pytest
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.utils.validation import has_fit_parameter
@@ -205,14 +206,23 @@ def test_certify_checks_its_parameters_first(params, match):
         reg.certify(X, y, **params)
 
 
-def test_regressor_names_non_numeric_targets_and_the_classifier():
+@pytest.mark.parametrize(
+    "as_targets, dtype",
+    [
+        (np.asarray, "<U4"),
+        # (validate_data converts these itself, and raised numpy's message: a review)
+        (lambda labels: labels.astype(object), "object"),
+        (pd.Series, "object"),
+    ],
+)
+def test_regressor_names_non_numeric_targets_and_the_classifier(as_targets, dtype):
     # a review: numpy's "could not convert string to float" named neither y nor the fix
     X, y = _data()
-    labels = np.where(y > np.median(y), "high", "low")
+    labels = as_targets(np.where(y > np.median(y), "high", "low"))
     with pytest.raises(
         ValueError,
         match=r"^ConvexCNNRegressor needs numeric targets, but y holds values that are not "
-        r"numbers \(dtype <U4\); for class labels use ConvexCNNClassifier\.$",
+        rf"numbers \(dtype {dtype}\); for class labels use ConvexCNNClassifier\.$",
     ):
         ConvexCNNRegressor(n_patterns=4).fit(X, labels)
     # numbers held as objects are numbers
