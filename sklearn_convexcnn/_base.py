@@ -61,7 +61,7 @@ from ._outputs import (
     uncertified_message,
     unconverged_message,
 )
-from ._parallel import caller_takes_part, longest_first, run_calls
+from ._parallel import call_size, caller_takes_part, longest_first, run_calls
 from ._patches import check_rows, check_scale, extract_patches, resolve_geometry
 from ._patterns import MAX_EXACT_PATTERNS, TooManyPatterns, program_gates
 from ._resources import check_patches_memory, check_program_memory, patches_bytes
@@ -443,8 +443,8 @@ class _BaseConvexCNN(BaseEstimator):
             # the previous fit's patterns: its gates, and the formulation that sampled them
             # (a three-layer formulation holds its second-layer patterns)
             formulation = self._fitted_program.formulation
-        matrix_free = self._uses_operator(formulation)
-        build = formulation.operator if matrix_free else formulation.program
+        uses_operator = self._uses_operator(formulation)
+        build = formulation.operator if uses_operator else formulation.program
         check_memory = functools.partial(
             self._check_program_memory, patches, formulation, n_outputs=Y.shape[1]
         )
@@ -478,8 +478,7 @@ class _BaseConvexCNN(BaseEstimator):
                 warm,
                 finishing,
                 options,
-                # (a matrix-free program is its data; a dense one is larger, and CVXPY's)
-                patches.nbytes + gates.nbytes if matrix_free else np.inf,
+                shareable=uses_operator,
             )
             generated = generation_attributes(None)
         # (of the finished points: finishing certifies some that their solver left inaccurate)
@@ -670,13 +669,13 @@ class _BaseConvexCNN(BaseEstimator):
         return [{"coef_init": coef.dense(), "intercept_init": b} for coef, b in solutions]
 
     def _solve_outputs(
-        self, program, X, Y, dense_program, warm_starts, finishing, options, program_bytes
+        self, program, X, Y, dense_program, warm_starts, finishing, options, *, shareable
     ):
         """One solve per column of ``Y`` with the options ``options``, each followed by
         ``finishing``, on ``n_jobs`` processes (this one among them where joblib's default
-        backend would start workers: :mod:`._parallel`), the longest first as the samples
-        ``X`` suggest (:func:`._parallel.longest_first`); returns what ``finishing`` returns,
-        per output. ``program_bytes``: what a call sends of the program's arrays.
+        backend would start workers, for ``shareable`` programs whose calls are small:
+        :mod:`._parallel`), the longest first as the samples ``X`` suggest
+        (:func:`._parallel.longest_first`); returns what ``finishing`` returns, per output.
 
         Each worker process limits its BLAS threads to its share of the cores and to this
         process's own limit (no oversubscription) and records its warnings, which are issued
@@ -692,35 +691,33 @@ class _BaseConvexCNN(BaseEstimator):
         # and no more than this process has (OMP_NUM_THREADS=1, threadpool_limits: 8 per
         # worker of 16 cores were set where the caller had limited itself to 1)
         threads = max(1, min(blas_threads(), cpu_count() // n_jobs)) if n_jobs > 1 else None
-        if caller_takes_part(n_jobs, program_bytes):
+        order = longest_first(X, Y) if n_jobs > 1 else range(n_outputs)
+        calls = [
+            delayed(solve_in_worker)(
+                program,
+                Y[:, output],
+                output,
+                n_outputs,
+                options,
+                dense_program,
+                threads,
+                warm_starts[output] if warm_starts else {},
+                finishing,
+                caller=os.getpid(),
+            )
+            for output in order
+        ]
+        # (the others, CVXPY's programs, go to joblib's workers whatever their size: n_jobs)
+        call_bytes = call_size(calls[0]) if shareable and n_jobs > 1 else np.inf
+        if caller_takes_part(n_jobs, call_bytes):
             self._log(
                 f"{n_outputs} outputs on {n_jobs} processes (this one and {n_jobs - 1} "
                 f"worker(s)), {threads} BLAS thread(s) each"
             )
         elif n_jobs > 1:
             self._log(f"{n_outputs} outputs on {n_jobs} workers, {threads} BLAS thread(s) each")
-        order = longest_first(X, Y) if n_jobs > 1 else range(n_outputs)
         try:
-            in_order = run_calls(
-                (
-                    delayed(solve_in_worker)(
-                        program,
-                        Y[:, output],
-                        output,
-                        n_outputs,
-                        options,
-                        dense_program,
-                        threads,
-                        warm_starts[output] if warm_starts else {},
-                        finishing,
-                        caller=os.getpid(),
-                    )
-                    for output in order
-                ),
-                n_jobs,
-                threads,
-                call_bytes=program_bytes,
-            )
+            in_order = run_calls(calls, n_jobs, threads, call_bytes=call_bytes)
         except NotSolved as exc:  # what led to it, from a worker (:func:`solve_in_worker`)
             for message, category in getattr(exc, "caught_warnings", ()):
                 warn(message, category)

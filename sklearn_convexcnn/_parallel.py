@@ -23,6 +23,7 @@ goes to joblib's ``Parallel`` as it is.
 """
 
 import collections
+import pickle
 import threading
 import time
 
@@ -36,11 +37,11 @@ from threadpoolctl import threadpool_limits
 # Seconds a worker waits for a call before it ends, as joblib's do by default.
 IDLE_WORKER_TIMEOUT = 300
 
-# The most bytes of arrays that a call may send for this process to take part. Above, joblib's
-# workers, to which joblib memory-maps large arrays once where this module's executor pickles
-# them to every call: 3.5 ms a MiB on the development machine, 0.11 s a call at 32 MiB, against
-# the 0.2-0.4 s that one worker fewer saved the README demo's first fit (whose calls send
-# 3.5 MiB).
+# The most bytes that a call may send (:func:`call_size`) for this process to take part. Above,
+# joblib's workers, to which joblib memory-maps large arrays once where this module's executor
+# pickles them to every call: 3.5 ms a MiB on the development machine, 0.11 s a call at 32 MiB,
+# against the 0.2-0.4 s that one worker fewer saved the README demo's first fit (whose calls
+# send 6.9 MiB: the patches in the operator's rows and again for the certificate).
 SHARED_MAX_BYTES = 8 * 2**20
 
 _workers = None  # (executor, number of workers) of the last shared calls
@@ -67,6 +68,19 @@ def run_calls(calls, n_jobs, threads, *, call_bytes):
     if not caller_takes_part(n_jobs, call_bytes):
         return Parallel(n_jobs=n_jobs)(calls)
     return _SharedCalls(list(calls), n_workers=n_jobs - 1).run(threads)
+
+
+def call_size(call):
+    """The bytes that pickling ``call`` (a joblib ``delayed`` triple) sends, its arrays' data
+    counted without a copy of it (pickle's out-of-band buffers)."""
+    size = 0
+
+    def count(buffer):
+        nonlocal size
+        size += buffer.raw().nbytes
+
+    in_band = len(pickle.dumps(call, protocol=5, buffer_callback=count))
+    return in_band + size
 
 
 def longest_first(X, Y):

@@ -2,6 +2,7 @@
 
 import itertools
 import os
+import pickle
 import re
 import subprocess
 import sys
@@ -18,7 +19,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV
 from threadpoolctl import threadpool_info, threadpool_limits
 
-from sklearn_convexcnn import ConvexCNNClassifier
+from sklearn_convexcnn import ConvexCNNClassifier, _base
 from sklearn_convexcnn._parallel import (
     SHARED_MAX_BYTES,
     caller_takes_part,
@@ -368,16 +369,30 @@ def test_any_other_backend_or_large_calls_go_to_joblib():
     assert Parallel(n_jobs=2)(delayed(caller_takes_part)(2, 0) for _ in range(2)) == [False] * 2
 
 
-@pytest.mark.parametrize(
-    "solver, shared",
-    [("native", True), ("clarabel", False)],  # (a dense program: larger)
-)
-def test_only_matrix_free_programs_are_solved_here_too(four_digits, capfd, solver, shared):
+@pytest.mark.parametrize("solver, shared", [("native", True), ("clarabel", False)])
+def test_programs_solved_by_cvxpy_go_to_joblibs_workers(four_digits, capfd, solver, shared):
     X, y = four_digits
     _classifier(n_jobs=2, solver=solver, verbose=1).fit(X, y)
     out = capfd.readouterr().out
     assert ("4 outputs on 2 processes (this one and 1 worker(s))" in out) == shared
     assert ("4 outputs on 2 workers" in out) == (not shared)
+
+
+@pytest.mark.parametrize("pooling", ["average", "max"])
+def test_a_fit_counts_the_bytes_its_calls_send(four_digits, monkeypatch, pooling):
+    # the count decides where the calls are solved (SHARED_MAX_BYTES); max pooling's dense
+    # program was counted as its patches once, 1/65 of it on a review's larger problem
+    sent = []
+
+    def counted_calls(calls, n_jobs, threads, *, call_bytes):
+        sent.append((call_bytes, [len(pickle.dumps(call)) for call in calls]))
+        return run_calls(calls, n_jobs, threads, call_bytes=call_bytes)
+
+    monkeypatch.setattr(_base, "run_calls", counted_calls)
+    # (64 patterns of 9 patches: max pooling's program is 7 times its patches)
+    _classifier(n_jobs=2, pooling=pooling).set_params(n_patterns=64).fit(*four_digits)
+    [(counted, pickled)] = sent
+    assert min(pickled) * 0.95 <= counted <= max(pickled) * 1.05
 
 
 def _with_a_failure(position, n_calls=2):
