@@ -740,8 +740,9 @@ class _BaseConvexCNN(BaseEstimator):
         re-solving for a better one (as for two layers) cost 0.6-5 s per output against
         CVXPY's 0.1-0.5 s (60 samples, d=16), so they are warned about only above
         ``_outputs.LOOSE_GAP`` (:meth:`_warn_uncertified`). Three-layer CNNs: no solver
-        residue where dropping it keeps the second layer's rows. Linear CNNs: the point as it
-        is.
+        residue where dropping it keeps the second layer's rows. Linear CNNs: the gap of
+        CVXPY's points from their own dual points, as for circular CNNs (the point as it is:
+        no pattern to prune).
         """
         if isinstance(formulation, _TWO_LAYER_RELU):
             residue = "prune" if self.prune else "clean"
@@ -752,7 +753,7 @@ class _BaseConvexCNN(BaseEstimator):
             )
         if isinstance(formulation, ThreeLayerFormulation):
             return Finishing(residue="clean", loose=True)  # (the network keeps every group)
-        return Finishing()  # linear CNNs: the solver's point as it is
+        return Finishing(formulation, patches, gates, certify=True, polish=False, loose=True)
 
     def _warn_uncertified(self, solutions, Y, labels, *, loose=False):
         """A ConvergenceWarning for every solution that its solver called solved but whose

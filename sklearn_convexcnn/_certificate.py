@@ -20,7 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._formulations._operator import as_operator, fit_values
-from ._optimality import dual_bound
+from ._formulations.linear import NuclearProgram
+from ._optimality import dual_bound, dual_point, scaled_dual_objective
 from ._patterns import key_bytes
 
 
@@ -262,8 +263,9 @@ def solution_with_gap(
     formulation : object
     patches : ndarray of shape (n_samples, n_patches, patch_size)
     gates : ndarray of shape (patch_size, n_patterns)
-    program : GroupProgram or operator
-        The program over ``gates`` that ``solution`` solves.
+    program : GroupProgram, operator or NuclearProgram
+        The program over ``gates`` that ``solution`` solves; a linear CNN's without pooling
+        (a nuclear-norm program, whose dual norm is the spectral norm: never polished).
     solution : Solution
     y : ndarray of shape (n_samples,)
     beta : float
@@ -283,6 +285,15 @@ def solution_with_gap(
 
     from ._losses import loss_value
 
+    if isinstance(program, NuclearProgram):  # (no pattern: the dual norm is spectral)
+        f = program.fit_values(solution.coef) + solution.intercept
+        primal = loss_value(loss, f, y) + beta * program.regularizer(solution.coef)
+        v = dual_point(loss, f, y, fit_intercept)
+        top = program.dual_norm(v)
+        dual = scaled_dual_objective(loss, v, y, fit_intercept, beta=beta, top=top)
+        return dataclasses.replace(
+            solution, objective=float(primal), duality_gap=float(primal - dual)
+        )
     operator = as_operator(program)
     coef = solution.coef
     active = np.flatnonzero(np.abs(coef).max(axis=(0, 2)) > 0)

@@ -346,14 +346,13 @@ _ATTRIBUTES = """\
 
     lower_bound_ : float
         Certified lower bound on the convex program's optimum: its value at the solution minus
-        ``duality_gap_`` (a negative gap, rounding, counts as zero; for two-layer linear CNNs,
-        whose gap is unknown but at an empty network, the value itself, or ``-inf`` where the
-        solver did not converge). It is a lower bound on the training objective of every network
-        whose neurons use the program's patterns (of every network at all with
-        ``n_patterns="exact"``), and where the solves converged that optimum lies in
-        ``[lower_bound_, objective_]``; for an exact program the two then differ by the gap (at
-        most ``tol * objective_`` for the native solver's points, or the rounding of the dual
-        bound where that is larger: ``duality_gap_``).
+        ``duality_gap_`` (a negative gap, rounding, counts as zero; ``-inf`` where a solve
+        stopped short without a gap, outside its program's cones). It is a lower bound on the
+        training objective of every network whose neurons use the program's patterns (of every
+        network at all with ``n_patterns="exact"``), and where the solves converged that
+        optimum lies in ``[lower_bound_, objective_]``; for an exact program the two then
+        differ by the gap (at most ``tol * objective_`` for the native solver's points, or the
+        rounding of the dual bound where that is larger: ``duality_gap_``).
 
     is_exact_ : bool
         Whether the recovered network attains the convex program's value: false only for
@@ -397,19 +396,16 @@ _ATTRIBUTES = """\
     duality_gap_ : float
         Certified duality gap of the returned point, summed over outputs: the program's value
         there minus a lower bound on the optimum from a feasible dual point (the value is
-        ``objective_`` unless ``is_exact_`` is false, the solve stopped short or a three-layer
-        network misses it by more than ``1e-6`` of it, where ``objective_`` is the network's,
-        above it). The native solver stops when
-        it is at most ``tol * objective_``, or at most what rounding lets it certify where
-        that is more (``16 eps ||y||^2``, at most ``1e-5`` of the objective: near-interpolating
-        fits at tiny ``beta``, where it was ``2e-7`` of it in a review, without a warning);
-        for the CVXPY solvers it is computed after the
-        solve (for circular and three-layer CNNs from the solver's own dual point, to about
-        ``1e-7`` to ``1e-4`` of the objective, up to ``6e-4`` seen with the logistic loss; a
-        ConvergenceWarning above ``1e-3``, whether the solver called its point optimal or
-        inaccurate, as Clarabel does on circular programs at the default ``tol``; ``nan`` for
-        two-layer linear CNNs, but where the network without neurons is optimal: checked,
-        and certified, before any solve). It certifies the convex program over the fitted patterns;
+        ``objective_`` unless ``is_exact_`` is false, the solve stopped short, or a three-layer
+        network misses it by more than ``1e-6`` of it; ``objective_`` is then the network's,
+        above it). The native solver stops when it is at most ``tol * objective_``, or at most
+        what rounding lets it certify where that is more (``16 eps ||y||^2``, at most ``1e-5``
+        of the objective, on near-interpolating fits at tiny ``beta``). For the CVXPY solvers
+        it is computed after the solve; for circular, three-layer and linear CNNs from the
+        solver's own dual point, to about ``1e-7`` to ``1e-4`` of the objective (up to
+        ``6e-4`` seen with the logistic loss; a ConvergenceWarning above ``1e-3``, whether the
+        solver called its point optimal or inaccurate, as Clarabel does on circular programs at
+        the default ``tol``). It certifies the convex program over the fitted patterns;
         :meth:`certify` checks every pattern. At the optimum it can be negative by rounding
         (about ``1e-16 * objective_``), and for three-layer CNNs by their points' feasibility
         tolerance: they satisfy the second ReLU layer's constraints to about ``1e-8``, and a

@@ -91,8 +91,8 @@ def fitted_bounds(formulation, network, patches, Y, beta, loss, solutions):
     (to the solver's accuracy: 27 % above it at ``tol=0.5``, 0.1 % below it with SCS at
     ``tol=0.1``): beyond ``ATTAINED_TOL`` of it, ``objective_`` is the network's too.
     ``lower_bound_`` is the certified bound on the program's optimum, the value minus the
-    duality gap; where no gap is known (linear CNNs) the value itself if the solves
-    converged, else ``-inf`` (nothing is certified).
+    duality gap; ``-inf`` where a gap is unknown (a point outside its cones: nothing is
+    certified).
     """
     convex = sum(solution.objective for solution in solutions)
     gaps = [solution.duality_gap for solution in solutions]
@@ -100,7 +100,7 @@ def fitted_bounds(formulation, network, patches, Y, beta, loss, solutions):
     if all(gap is not None and math.isfinite(gap) for gap in gaps):
         lower = convex - sum(max(gap, 0.0) for gap in gaps)
     else:
-        lower = convex if converged else -math.inf
+        lower = -math.inf
     is_exact = getattr(formulation, "is_exact", True)
     attained = is_exact and converged
     objective = convex if attained else network.objective(patches, Y, beta, loss)

@@ -39,6 +39,11 @@ class NuclearProgram:
         """The nuclear norm ``||Z||_*``."""
         return float(np.linalg.svd(Z, compute_uv=False).sum())
 
+    def dual_norm(self, v):
+        """``||sum_k X_k^T v e_k^T||_2``, the spectral norm (the nuclear norm's dual) of the
+        adjoint at ``v``: the dual vector ``v`` is feasible where it is at most ``beta``."""
+        return float(np.linalg.norm(np.einsum("nkh,n->hk", self.patches, v), 2))
+
 
 @dataclass(repr=False)  # (Network.__repr__)
 class LinearCNN(Network):
