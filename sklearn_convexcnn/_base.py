@@ -999,8 +999,9 @@ class _BaseConvexCNN(BaseEstimator):
             Relative gap below which the certificate's ``is_optimal`` holds, if every pattern
             was checked (``exact``); in (0, 1). Its default is looser than the estimators'
             ``tol`` (``1e-7``, their solvers' stopping rule), so that a network fitted to that
-            ``tol`` is called optimal with room to spare; ``1e-6`` is also how closely the
-            tests ask the native solver and CVXPY to agree on an objective.
+            ``tol`` is called optimal with room to spare. A gap within the rounding of the
+            targets (``rounding_gap``, as ``fit`` allows it) is optimal too: an exact fit of a
+            constant target has an objective and a gap of about ``1e-32``.
         max_patterns : int, default=100_000
             Largest Cover bound on the number of patterns that is enumerated. Beyond it the
             fitted patterns are checked instead (every pattern, on the data of a fit with
@@ -1010,8 +1011,9 @@ class _BaseConvexCNN(BaseEstimator):
         -------
         certificate : Certificate
             Fields ``objective``, ``lower_bound``, ``gap``, ``relative_gap``, ``exact``,
-            ``n_patterns_checked``, ``dual_constraint``, ``beta``, ``tol`` and the property
-            ``is_optimal``: ``exact and relative_gap <= tol``, a global optimum. Where the
+            ``n_patterns_checked``, ``dual_constraint``, ``beta``, ``tol``,
+            ``rounding_gap`` and the property ``is_optimal``: ``exact`` and
+            ``relative_gap <= tol`` (or ``gap <= rounding_gap``), a global optimum. Where the
             patterns could not all be enumerated (images: 3x3 filters) and are not those of
             an ``n_patterns="exact"`` fit on this ``X``, ``is_optimal`` is ``False`` whatever
             the gap, and ``relative_gap <= tol`` certifies the network within its patterns

@@ -1,5 +1,7 @@
 """The certificate of global optimality: duality_gap_ and certify (doc/formulations.md §2.3)."""
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -210,6 +212,19 @@ def test_dual_constraint_over_enumerated_patterns_is_the_max_over_all_filters(ke
     assert enumerated > 0.05  # the poor fit violates the constraint: the check has teeth
     certificate = model.certify(X, y)
     assert certificate.exact and not certificate.is_optimal
+
+
+@pytest.mark.parametrize("value", [0.3, 0.1, 1e8 + 0.1])
+def test_an_exact_fit_of_a_constant_target_is_certified(value):
+    # its objective and gap are the rounding of y (1.8e-32 for 0.3), which fit certifies and
+    # certify called 100 % of the objective, not optimal (a review)
+    X, y = _data(12, 4, 0)[0], np.full(12, value)
+    model = ConvexCNNRegressor(beta=0.1, kernel_size=2, n_patterns="exact")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        certificate = model.fit(X, y).certify(X, y)
+    assert certificate.gap <= certificate.rounding_gap < 1e-12 * (y @ y)
+    assert certificate.exact and certificate.is_optimal
 
 
 @pytest.mark.parametrize("estimator", [ConvexCNNRegressor, ConvexCNNClassifier])
