@@ -180,17 +180,54 @@ def test_a_restricted_optimum_at_zero_is_returned_as_zero(loss):
 
 
 def test_cone_rows_still_violated_are_reported_not_certified(monkeypatch):
-    # one feasibility round from no rows at all cannot make the point feasible: no gap then
-    monkeypatch.setattr(_three_layer, "_MAX_ROW_ROUNDS", 1)
+    # one feasibility round from no rows at all cannot make the point feasible: the solve
+    # stops there, with the only point it certified, the first (no group)
     program, y = _program(2, "squared", n=30, length=8)
+    program = dataclasses.replace(program, gates=None)
     options = dict(beta=0.05, loss="squared", fit_intercept=True, tol=1e-8, max_iter=500)
-    stopped = solve_three_layer(dataclasses.replace(program, gates=None), y, **options)
+    optimum = solve_three_layer(program, y, **options)
+    monkeypatch.setattr(_three_layer, "_MAX_ROW_ROUNDS", 1)
+    stopped = solve_three_layer(program, y, **options)
     assert not stopped.converged
     assert stopped.status == "cone rows still violated after 1 rounds"
-    assert stopped.duality_gap is None
+    assert not stopped.coef.any() and stopped.duality_gap > 1e-3 * stopped.objective
     assert stopped.objective == pytest.approx(
         _objective(program, stopped.coef, stopped.intercept, y, 0.05, "squared"), rel=1e-12
     )
+    # warm started, its first point has groups: nothing certified, no gap
+    warm = solve_three_layer(program, y, coef_init=optimum.coef, **options)
+    assert warm.status == "cone rows still violated after 1 rounds"
+    assert warm.coef.any() and warm.duality_gap is None
+    assert warm.objective == pytest.approx(
+        _objective(program, warm.coef, warm.intercept, y, 0.05, "squared"), rel=1e-12
+    )
+
+
+def test_cone_rows_violated_late_return_the_best_certified_point(monkeypatch):
+    # a restricted point still violating rows after its rounds ended the solve without a
+    # gap, though earlier iterations had certified points (a review)
+    program, y = _program(2, "squared", n=30, length=8)
+    options = dict(beta=0.05, loss="squared", fit_intercept=True, tol=1e-8, max_iter=500)
+    feasible_point, calls, fail_at = _three_layer._feasible_restricted_point, [], [None]
+
+    def infeasible_late(*args, **kwargs):
+        calls.append(1)
+        b, rows, feasible = feasible_point(*args, **kwargs)
+        return b, rows, feasible and len(calls) != fail_at[0]
+
+    monkeypatch.setattr(_three_layer, "_feasible_restricted_point", infeasible_late)
+    optimum = solve_three_layer(program, y, **options)
+    assert len(calls) >= 2
+    fail_at[0] = len(calls)  # now the last restricted point is infeasible
+    calls.clear()
+    stopped = solve_three_layer(program, y, **options)
+    assert not stopped.converged
+    assert stopped.status == "cone rows still violated after 100 rounds"
+    _assert_feasible(program, stopped.coef)
+    assert stopped.objective == pytest.approx(
+        _objective(program, stopped.coef, stopped.intercept, y, 0.05, "squared"), rel=1e-12
+    )
+    assert stopped.objective - stopped.duality_gap <= optimum.objective * (1 + 1e-12)
 
 
 def test_large_targets_are_solved_at_unit_scale():

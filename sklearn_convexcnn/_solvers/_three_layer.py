@@ -425,7 +425,7 @@ def _solve(
     row_norms = np.linalg.norm(program.cones, axis=2)
     multipliers = np.zeros((2 * program.outer_masks.shape[0], program.pieces.shape[1]))
     qp_tol = min(1e-9, max(1e-12, 1e-2 * tol))
-    n_iter, converged, stalled, best = 0, False, False, _Best()
+    n_iter, converged, stopped, best = 0, False, None, _Best()  # (stopped: why, if not at max_iter)
     while True:
         if len(groups):
             try:
@@ -436,10 +436,13 @@ def _solve(
             except SolverFailed:
                 if best.point is None:
                     raise
-                stalled = True
+                stopped = "stalled"
                 break
-            if not feasible:  # infeasible for the whole program: no gap to certify
-                return _infeasible(program, groups, b, y, n_iter, beta=beta, loss=loss)
+            if not feasible:  # (its rows still violated: the best certified point, if any)
+                if best.point is None:
+                    return _infeasible(program, groups, b, y, n_iter, beta=beta, loss=loss)
+                stopped = _still_violated()
+                break
         coef, v, primal = _point(program, groups, b, y, **options)
         prices = three_layer_prices(program, v, multipliers, beta=beta)
         gap = best.offer(coef, b, primal, _dual_objective(prices, v, y, **options))
@@ -466,7 +469,7 @@ def _solve(
                 converged = True
                 break
             if qp_tol <= 1e-12:
-                stalled = True
+                stopped = "stalled"
                 break
             qp_tol = max(1e-12, qp_tol * 1e-2)
         groups.add(candidates)
@@ -478,7 +481,7 @@ def _solve(
         intercept=float(b),
         objective=float(primal),
         converged=converged,
-        status="optimal" if converged else ("stalled" if stalled else "max_iter reached"),
+        status="optimal" if converged else stopped or "max_iter reached",
         n_iter=n_iter,
         solver="native",
         duality_gap=float(gap),
@@ -542,17 +545,23 @@ def _most_violating(prices, groups, beta):
 
 def _infeasible(program, groups, b, y, n_iter, *, beta, loss):
     """The answer at a point that still violates cone rows after ``_MAX_ROW_ROUNDS``
-    feasibility rounds: infeasible for the whole program, so without a gap."""
+    feasibility rounds, where no earlier point was certified: infeasible for the whole
+    program, so without a gap."""
     coef = groups.full_coef()
     return Solution(
         coef=coef,
         intercept=float(b),
         objective=_objective(program, coef, b, y, beta=beta, loss=loss)[1],
         converged=False,
-        status=f"cone rows still violated after {_MAX_ROW_ROUNDS} rounds",
+        status=_still_violated(),
         n_iter=n_iter,
         solver="native",
     )
+
+
+def _still_violated():
+    """The status of a solve whose last point still violated cone rows."""
+    return f"cone rows still violated after {_MAX_ROW_ROUNDS} rounds"
 
 
 def _print_iteration(n_iter, objective_scale, primal, gap, target, groups, rows, start_time):
