@@ -202,8 +202,9 @@ def prune_groups(program, coef, *, rtol=RESIDUE, cone_tol=1e-12, null_tol=1e-12)
 def prune_solution(program, solution, y, *, beta, loss, rtol=RESIDUE):
     """``solution`` with its groups pruned by :func:`prune_groups`, objective and gap updated.
 
-    The objective is recomputed for the pruned point (it differs from the solver's only by the
-    dropped residue groups), and the duality gap moves by the same amount: the dual bound
+    The objective is recomputed for the pruned point (it differs from the solver's by the
+    dropped residue groups and the groups' projections onto their cones,
+    :func:`clean_groups`), and the duality gap moves by the same amount: the dual bound
     behind it does not depend on the primal point.
 
     Parameters

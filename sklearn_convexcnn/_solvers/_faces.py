@@ -401,8 +401,8 @@ def solve_on_faces(
     ------
     FacesFailed
         If a projection is inaccurate, three corrections in a row do not decrease the
-        objective (rounding at a point that is not a KKT point) or the face changes more than
-        ``max_changes`` times.
+        objective (rounding at a point that is not a KKT point), the steps leave the cone of
+        the kept rows, or the face changes more than ``max_changes`` times.
     """
     faces = _Faces(
         M, gram, y, blocks, beta=beta, loss=loss, fit_intercept=fit_intercept, kkt_tol=kkt_tol

@@ -856,10 +856,10 @@ def _price_groups(
     operator = work.operator
     correlations = operator.correlations(v)
     in_set = set(work.groups)
-    for rounds, exact in ((_PRICING_ROUNDS, wanted), (_CERTIFYING_ROUNDS, None)):
-        if exact is None and not certify:
+    for rounds, wanted_now in ((_PRICING_ROUNDS, wanted), (_CERTIFYING_ROUNDS, None)):
+        if wanted_now is None and not certify:
             break
-        prices = _price(operator, correlations, beta, memory, rounds, exact, in_set)
+        prices = _price(operator, correlations, beta, memory, rounds, wanted_now, in_set)
         top = float(prices.max(initial=0.0))
         dual = scaled_dual_objective(loss, v, y, fit_intercept, beta=beta, top=top)
         best_dual = max(best_dual, dual)

@@ -102,7 +102,8 @@ def three_layer_prices(program, v, multipliers, *, beta=None):
         ``mu_sl``, branches in the order ``(+, l)`` then ``(-, l)``.
     beta : float, default=None
         When given, prices at most ``beta`` are upper bounds, also at most ``beta``; those above
-        it are exact (:func:`~.._optimality.cone_projections`).
+        it are exact where their cutting planes converged (within the 100 rounds of
+        :func:`~.._optimality.cone_prices`), upper bounds otherwise.
 
     Returns
     -------
