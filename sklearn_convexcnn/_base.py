@@ -931,6 +931,12 @@ class _BaseConvexCNN(BaseEstimator):
         -------
         objective : float
             Loss summed over samples plus the penalty, evaluated with real ReLUs.
+
+        Raises
+        ------
+        ValueError
+            Where ``X`` or ``y`` is not what ``fit`` would take: their shapes, or entries
+            beyond the magnitude at which the objective overflows (as ``fit`` refuses them).
         """
         _, patches, Y = self._evaluation_data(X, y)
         fitted = self._fitted_program
@@ -953,7 +959,9 @@ class _BaseConvexCNN(BaseEstimator):
 
     def _evaluation_data(self, X, y):
         """``X`` validated, its patches and the target columns of ``y``, encoded as ``fit``
-        encoded them, for the methods that evaluate the fitted network on data."""
+        encoded them, for the methods that evaluate the fitted network on data; refused
+        beyond the scale that ``fit`` takes (:func:`._patches.check_scale`), where the
+        objective overflows."""
         check_is_fitted(self)
         X, y = self._validated(X, y, reset=False)
         Y, _ = self._encode_targets(y, reset=False)
@@ -967,7 +975,10 @@ class _BaseConvexCNN(BaseEstimator):
         check_patches_memory(
             X.shape[0], geometry.n_patches, geometry.patch_size, "Evaluate on fewer samples."
         )
-        return X, extract_patches(X, geometry), Y
+        patches = extract_patches(X, geometry)
+        check_scale(patches, "X")  # (the network sees only its patches)
+        check_scale(Y, "y")
+        return X, patches, Y
 
     @_named_after_the_estimator
     def certify(self, X, y, *, tol=1e-6, max_patterns=MAX_EXACT_PATTERNS):
@@ -1056,8 +1067,6 @@ class _BaseConvexCNN(BaseEstimator):
                 "the fitted patterns; is_exact_ says whether that program is exact."
             )
         X, patches, Y = self._evaluation_data(X, y)
-        check_scale(patches, "X")  # (its programs are the fit's)
-        check_scale(Y, "y")
         try:
             gates = formulation.enumerate_gates(patches, max_patterns=max_patterns)
             check_program_memory(
