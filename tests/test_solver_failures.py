@@ -237,10 +237,22 @@ def test_a_cvxpy_point_that_its_certificate_accepts_is_not_solved_again(
     # only after the solve; deciding before, "auto" re-solved them all natively
     X, y = data
     _force(monkeypatch, {"CLARABEL"}, status=cp.OPTIMAL_INACCURATE)
+    native_solves = []
+
+    def counted(solve):
+        def counting(*args, **kwargs):
+            native_solves.append(solve.__name__)
+            return solve(*args, **kwargs)
+
+        return counting
+
+    for name in ("solve_native", "solve_three_layer"):  # (where "auto" hands a point over)
+        monkeypatch.setattr(outputs, name, counted(getattr(outputs, name)))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         reg = _regressor(solver="auto", architecture=architecture).fit(X, y)
     assert reg.duality_gap_ <= 1e-3 * reg.objective_
+    assert native_solves == []
 
 
 @pytest.mark.parametrize("architecture", ["circular", "three_layer"])
