@@ -351,6 +351,7 @@ def test_three_layer_sampled_patterns_are_attained():
 
 _CVXPY_EXACT = pytest.mark.xfail(
     strict=True,
+    raises=AssertionError,  # (a wrong value, not an error)
     reason="not yet: the interior point satisfies the second ReLU layer's rows to its accuracy "
     "only (here the network misses objective_ by 5.5e-7 of it). Neither a Newton polish on the "
     "point's face (infeasible from such points) nor five native iterations from it (up to 90x "
@@ -810,7 +811,11 @@ def test_sklearn_compatible(estimator, check):
     check(estimator)
 
 
-@pytest.mark.parametrize("estimator", CHECKED[::3], ids=lambda est: type(est).__name__)
+@pytest.mark.parametrize(
+    "estimator",
+    [CHECKED[0], CHECKED[3], CHECKED[5]],
+    ids=lambda est: f"{type(est).__name__}-{est.architecture}-{est.activation}",
+)
 def test_estimator_checks_actually_run(estimator):
     # (the xfails: check_regressors_train's score, as test_estimators shows for the same filter)
     assert_checks_ran(estimator, expected_failed_checks(estimator))

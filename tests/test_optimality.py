@@ -100,9 +100,10 @@ def test_recovered_network_attains_the_convex_optimum(problem, solver):
         )
         assert value == pytest.approx(model.objective_, rel=1e-6)
         assert value == pytest.approx(dense.objective_, rel=1e-6)
-    # the optimum of another solver: a native solve that priced groups 3 % low ended 0.19 %
-    # above it, its network attaining its own objective_ (a helper's mutation)
-    assert value == pytest.approx(_fit(problem, "clarabel", True).objective_, rel=1e-6)
+    if solver != "clarabel":
+        # the optimum of another solver: a native solve that priced groups 3 % low ended
+        # 0.19 % above it, its network attaining its own objective_ (a helper's mutation)
+        assert value == pytest.approx(_fit(problem, "clarabel", True).objective_, rel=1e-6)
     assert pruned.filters_.shape[0] <= n + 1
 
 

@@ -29,12 +29,14 @@ def test_non_finite_input(Estimator, bad):
         Estimator(n_patterns=4).fit(X, y)
 
 
-def test_non_finite_regression_target():
+@pytest.mark.parametrize("bad, name", [(np.nan, "NaN"), (np.inf, "infinity")])
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_non_finite_target(Estimator, bad, name):
     X, y = _data()
     y = y.astype(float)
-    y[0] = np.nan
-    with pytest.raises(ValueError, match="Input y contains NaN"):
-        ConvexCNNRegressor(n_patterns=4).fit(X, y)
+    y[0] = bad
+    with pytest.raises(ValueError, match=f"^Input y contains {name}"):
+        Estimator(n_patterns=4).fit(X, y)
 
 
 @pytest.mark.parametrize("architecture", ["two_layer", "three_layer"])
@@ -149,19 +151,19 @@ def test_continuous_target_for_classifier():
     "params, match",
     [
         ({"beta": 0.0}, r"The 'beta' parameter .* must be a float in the range \(0.0, inf\)"),
-        ({"beta": -1.0}, "The 'beta' parameter"),
-        ({"kernel_size": 0}, "The 'kernel_size' parameter"),
-        ({"stride": "two"}, "The 'stride' parameter"),
+        ({"beta": -1.0}, r"The 'beta' parameter .* Got -1.0 instead"),
+        ({"kernel_size": 0}, r"The 'kernel_size' parameter .* Got 0 instead"),
+        ({"stride": "two"}, r"The 'stride' parameter .* Got 'two' instead"),
         ({"pooling": "median"}, "The 'pooling' parameter .* Got 'median' instead"),
-        ({"n_patterns": 0}, "The 'n_patterns' parameter"),
+        ({"n_patterns": 0}, r"The 'n_patterns' parameter .* or a str among \{'exact'\}. Got 0"),
         ({"solver": "mosek"}, "The 'solver' parameter .* Got 'mosek' instead"),
-        ({"loss": "hinge"}, "The 'loss' parameter"),
-        ({"max_iter": 0}, "The 'max_iter' parameter"),
+        ({"loss": "hinge"}, r"The 'loss' parameter .* Got 'hinge' instead"),
+        ({"max_iter": 0}, r"The 'max_iter' parameter .* Got 0 instead"),
         ({"n_jobs": 0}, r"The 'n_jobs' parameter .* Got 0 instead"),
-        ({"tol": 0.0}, "The 'tol' parameter"),
+        ({"tol": 0.0}, r"The 'tol' parameter .* Got 0.0 instead"),
         # a relative gap of 100 % certifies nothing: every fit would be the constant model
         ({"tol": 1.0}, r"The 'tol' parameter .* in the range \(0.0, 1.0\). Got 1.0 instead"),
-        ({"input_shape": 9}, "The 'input_shape' parameter"),
+        ({"input_shape": 9}, r"The 'input_shape' parameter .* Got 9 instead"),
     ],
 )
 @pytest.mark.parametrize("Estimator", ESTIMATORS)
