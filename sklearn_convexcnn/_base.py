@@ -465,7 +465,7 @@ class _BaseConvexCNN(BaseEstimator):
             # solved to GENERATION_TOL at least (the check needs it)
             options = dataclasses.replace(options, tol=min(options.tol, GENERATION_TOL))
             gates, solutions, finishing, generated = self._generate(
-                patches, formulation, Y, gates, rng, build, options
+                patches, formulation, Y, labels, gates, rng, build, options
             )
         else:
             program = build(patches, gates)
@@ -478,6 +478,7 @@ class _BaseConvexCNN(BaseEstimator):
                 warm,
                 finishing,
                 options,
+                labels,
                 shareable=uses_operator,
             )
             generated = generation_attributes(None)
@@ -551,10 +552,10 @@ class _BaseConvexCNN(BaseEstimator):
             )
         return formulation
 
-    def _generate(self, patches, formulation, Y, gates, rng, build, solving):
+    def _generate(self, patches, formulation, Y, labels, gates, rng, build, solving):
         """Pattern generation from ``gates`` (:func:`._generation.generation_fit`), each
         solve with the options ``solving``, its solutions finished here, in turn (a sampled
-        fit's workers finish their own).
+        fit's workers finish their own); ``labels`` name the outputs in errors.
 
         Returns the generated gates, the finished solutions, the :class:`Finishing` and the
         generation's fitted attributes. Only the last solve of an output is warned about
@@ -564,7 +565,7 @@ class _BaseConvexCNN(BaseEstimator):
 
         def solve(program, y, *, output, **warm_start):
             with lines_of_output(output, Y.shape[1]) if self.verbose else nullcontext():
-                return solve_output(program, y, output, solving, **warm_start)
+                return solve_output(program, y, labels[output], solving, **warm_start)
 
         gates, solutions, report = generation_fit(
             patches, formulation, Y, gates, rng, n_patterns=self.n_patterns, beta=solving.beta,
@@ -669,13 +670,14 @@ class _BaseConvexCNN(BaseEstimator):
         return [{"coef_init": coef.dense(), "intercept_init": b} for coef, b in solutions]
 
     def _solve_outputs(
-        self, program, X, Y, dense_program, warm_starts, finishing, options, *, shareable
+        self, program, X, Y, dense_program, warm_starts, finishing, options, labels, *, shareable
     ):
         """One solve per column of ``Y`` with the options ``options``, each followed by
         ``finishing``, on ``n_jobs`` processes (this one among them where joblib's default
         backend would start workers, for ``shareable`` programs whose calls are small:
         :mod:`._parallel`), the longest first as the samples ``X`` suggest
         (:func:`._parallel.longest_first`); returns what ``finishing`` returns, per output.
+        ``labels`` name the outputs in errors.
 
         Each worker process limits its BLAS threads to its share of the cores and to this
         process's own limit (no oversubscription) and records its warnings, which are issued
@@ -704,6 +706,7 @@ class _BaseConvexCNN(BaseEstimator):
                 warm_starts[output] if warm_starts else {},
                 finishing,
                 caller=os.getpid(),
+                label=labels[output],
             )
             for output in order
         ]
@@ -828,7 +831,7 @@ class _BaseConvexCNN(BaseEstimator):
     @_named_after_the_estimator
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
-        """Train the network to the global optimum over the sampled patterns.
+        """Train the network to the global optimum over the program's activation patterns.
 
         Parameters
         ----------
@@ -862,7 +865,8 @@ class _BaseConvexCNN(BaseEstimator):
         Warns
         -----
         ConvergenceWarning
-            For every output whose solve stopped short of ``tol``, with its duality gap.
+            Where a solve stopped short of ``tol``: one warning naming every such output,
+            with its duality gap.
         UserWarning
             For a parameter that the architecture ignores (it names the value to leave), or
             a ``stride`` larger than ``kernel_size`` (it counts the features in no patch).

@@ -82,15 +82,15 @@ _PARAMETERS = """\
         ``None`` means 3. Only for ``architecture="circular"``.
 
     activation : {"relu", "linear"}, default="relu"
-        ``"linear"`` drops the ReLU where that gives a cheap exact program (§9, §5.1): with
-        ``architecture="two_layer"``, average pooling is a group lasso (one neuron) and
-        ``pooling="none"`` with weight decay on the per-patch output weights is a nuclear-norm
-        program (solved by Clarabel or SCS, not ECOS); average pooling with
-        ``pool_size=None`` and ``readout="sum"`` (``pooling="none"`` reads out every patch,
-        whatever ``readout``, and ignores a ``pool_size`` with a warning, as with ReLUs; other
-        settings are refused, not ignored); with
-        ``architecture="circular"`` the weighted spectral l1 is exact for every ``n_layers``
-        (one neuron per frequency for ``n_layers >= 4``; with 3 layers a single neuron).
+        ``"linear"`` drops the ReLU where that gives a cheap exact program (§9, §5.1). With
+        ``architecture="two_layer"`` it supports two settings, and refuses the others:
+        ``pooling="average"`` with ``pool_size=None`` and ``readout="sum"``, a group lasso
+        (one neuron); and ``pooling="none"`` (every patch read out, whatever ``readout``; a
+        ``pool_size`` is ignored with a warning, as with ReLUs), with weight decay on the
+        per-patch output weights a nuclear-norm program (solved by Clarabel or SCS, not ECOS).
+        With ``architecture="circular"`` the weighted spectral l1 is exact for every
+        ``n_layers`` (one neuron per frequency for ``n_layers >= 4``; with 3 layers a single
+        neuron).
 
     pooling : {"average", "max", "none"}, default="average"
         Pooling of the ReLU map before the output layer: ``"average"`` is the mean over each
@@ -287,7 +287,9 @@ _PARAMETERS = """\
         reuse them while they have been idle for less than 300 s (joblib's timeout).
 
     random_state : int, RandomState instance or None, default=None
-        Seed of the random filters that sample the activation patterns.
+        Seeds every random choice of a fit: the random filters that sample the activation
+        patterns, the searches of ``patterns="generated"`` and the sampled second-layer
+        patterns of three-layer CNNs. Pass an int for reproducible fits.
 
     verbose : int, default=0
         ``1`` prints the fit's progress: the program's size, the native solver's working-set
@@ -559,8 +561,8 @@ class ConvexCNNClassifier(ClassifierMixin, _BaseConvexCNN):
         ``beta`` 0.1 and 1) 6 of 12 fits with ``solver="clarabel"`` raised. The native
         solver (``"auto"`` for two-layer ReLU CNNs) certifies both losses to ``tol``, and there
         the logistic programs can be the cheaper ones: on the full digits (2x2 regions,
-        ``beta=0.1``) they keep 227 neurons against 873 and fit in about a third of the time,
-        at 0.984 test accuracy against 0.982.
+        ``beta=0.1``) they keep 227 neurons against 873 and fit in about half the time
+        (doc/pooling_digits.rst), at 0.984 test accuracy against 0.982.
 
 {_PARAMETERS}
 

@@ -6,7 +6,8 @@ formulations' pruning and the certificate, which the solvers do not.
 Nothing here imports scikit-learn, and the package imports its estimators lazily, so the worker
 processes of ``n_jobs`` import only NumPy, SciPy and the solvers. Starting two workers that
 imported scikit-learn took 2.3 s on the development machine, 1.1 s without it (most of it
-SciPy's statistics and pandas, which scikit-learn imports), in a README demo fit of 8-10 s.
+SciPy's statistics and pandas, which scikit-learn imports), when the README demo's fit took
+8-10 s.
 The estimator keeps what needs scikit-learn: the ``ConvergenceWarning`` of a solve that stopped
 short is issued in the estimator's process (:func:`unconverged_message`).
 """
@@ -121,7 +122,7 @@ class Finishing:
     """What every output's solution goes through after its solve, where it was solved.
 
     With ``n_jobs`` that is in the workers, in parallel: done in the estimator's process after
-    all the solves, pruning alone took 0.25-0.33 s of a 5 s README demo fit (ten outputs,
+    all the solves, pruning alone took 0.25-0.33 s of a README demo fit of 5 s then (ten outputs,
     ``benchmarks/digits_history.md``), and a CVXPY point's certificate can cost more than its solve.
 
     Attributes
@@ -271,7 +272,9 @@ def _empty_network(y, options):
 
 def solve_output(program, y, output, options, dense_program=None, **warm_start):
     """Solve one output's program; with ``solver="auto"`` a native solve that fails or stops
-    short hands over to CVXPY on ``dense_program()``, when that fits in memory.
+    short hands over to CVXPY on ``dense_program()``, when that fits in memory. ``output``
+    names the output in messages: its number, and a classifier's class (the estimators'
+    labels).
 
     Returns
     -------
@@ -518,10 +521,21 @@ def _natively(program, y, output, options, warm_start, finishing, cvxpy):
 
 
 def solve_in_worker(
-    program, y, output, n_outputs, options, dense_program, threads, warm_start, finishing, caller
+    program,
+    y,
+    output,
+    n_outputs,
+    options,
+    dense_program,
+    threads,
+    warm_start,
+    finishing,
+    caller,
+    label,
 ):
-    """:func:`solve_and_finish`; returns the finished solution and the warnings to issue
-    again, as ``(message, category)`` pairs.
+    """:func:`solve_and_finish` of output number ``output``, which its errors call ``label``;
+    returns the finished solution and the warnings to issue again, as ``(message, category)``
+    pairs.
 
     In a worker process (not the process ``caller``, a process id) the BLAS threads are
     limited to ``threads`` and the warnings recorded, as they would otherwise never reach the
@@ -532,7 +546,7 @@ def solve_in_worker(
     they are (:func:`lines_of_output`).
     """
     solve = functools.partial(
-        solve_and_finish, program, y, output, options, dense_program, warm_start
+        solve_and_finish, program, y, label, options, dense_program, warm_start
     )
     if os.getpid() == caller:
         with lines_of_output(output, n_outputs) if options.verbose else contextlib.nullcontext():

@@ -79,9 +79,9 @@ def convex_cnn_path(
 
     Parameters
     ----------
-    X : ndarray of shape (n_samples, n_features)
+    X : array-like of shape (n_samples, n_features)
         One flattened signal or image per row, laid out as ``input_shape`` says.
-    y : ndarray of shape (n_samples,)
+    y : array-like of shape (n_samples,)
         Real targets for ``loss="squared"``, ``-1``/``+1`` for ``loss="logistic"`` (both
         classes present when ``fit_intercept=True``).
     betas : array-like, default=None
@@ -183,7 +183,9 @@ def convex_cnn_path(
 
     References
     ----------
-    T. Ergen and M. Pilanci, "Implicit Convex Regularizers of CNN Architectures", ICLR 2021.
+    T. Ergen and M. Pilanci, "Implicit Convex Regularizers of CNN Architectures: Convex
+    Optimization of Two- and Three-Layer Networks in Polynomial Time", ICLR 2021.
+    https://arxiv.org/abs/2006.14798
 
     Examples
     --------

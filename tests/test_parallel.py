@@ -12,7 +12,7 @@ import warnings
 
 import numpy as np
 import pytest
-from joblib import Parallel, cpu_count, delayed, parallel_backend, parallel_config
+from joblib import Parallel, cpu_count, delayed, parallel_config
 from loky import BrokenProcessPool
 from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning
@@ -74,7 +74,7 @@ def test_grid_search_on_a_dask_cluster(digits):
         ) as cluster,
         distributed.Client(cluster) as client,
     ):
-        with parallel_backend("dask"), distributed.get_task_stream(client) as stream:
+        with parallel_config(backend="dask"), distributed.get_task_stream(client) as stream:
             search = _search().fit(X, y)
         # the fits ran as tasks on the cluster's workers
         workers = {task["worker"] for task in stream.data}
