@@ -8,12 +8,19 @@ import importlib
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["ConvexCNNClassifier", "ConvexCNNRegressor", "__version__", "convex_cnn_path"]
+__all__ = [
+    "Certificate",
+    "ConvexCNNClassifier",
+    "ConvexCNNRegressor",
+    "__version__",
+    "convex_cnn_path",
+]
 
 # The public names are imported on first use (PEP 562): the worker processes of ``n_jobs``
 # import this package to run its solvers, and importing the estimators would import
 # scikit-learn there too, a second of each fit's start (:mod:`._outputs`).
 _LAZY = {
+    "Certificate": "._certificate",
     "ConvexCNNClassifier": "._classes",
     "ConvexCNNRegressor": "._classes",
     "convex_cnn_path": "._path",

@@ -27,7 +27,7 @@ _PARAMETERS = """\
         has no neurons: ``filters_`` is empty and the model predicts a constant (with
         ``fit_intercept=True`` the mean target, or the majority class; without, 0, or
         ``classes_[0]``), as Lasso does above its largest useful ``alpha``;
-        ``verbose=1`` says so. At the other extreme (in a fuzz of small problems, ``beta``
+        ``verbose=1`` says so. At the other extreme (on small random problems, ``beta``
         below about ``1e-6 ||X|| ||y|| / sqrt(n_samples)``) the fit nears interpolation and
         its duality gap often cannot be certified to ``tol`` in floating point: a
         ConvergenceWarning, with the near-interpolating network (on the regressor example's
@@ -113,7 +113,7 @@ _PARAMETERS = """\
         choice: on the full digits data 0.982 test accuracy against 0.924 for global pooling,
         both at ``beta=0.1`` (:doc:`/pooling_digits`). It is not the default because of its
         fit time: 2.3x global pooling's at ``beta=0.1`` and 3.8x at ``beta=0.01`` on 150
-        digits (commit bae1590), as more neurons become active (a grid search over ``beta``
+        digits, as more neurons become active (a grid search over ``beta``
         pays the slowest).
 
         ``"sum"``: the pooled values are summed and each neuron has one output weight, with
@@ -199,7 +199,7 @@ _PARAMETERS = """\
         its KKT test and stops when the certified duality gap is at most ``tol`` times the
         objective. It reaches the same optimum as Clarabel (``1e-6`` relative or better;
         Clarabel's own point is often ``1e-6`` to ``1e-5`` above it with the logistic loss, and
-        with max pooling on images: ``7.6e-6`` in a review; up to ``1e-4`` with Clarabel's
+        with max pooling on images: ``7.6e-6`` seen; up to ``1e-4`` with Clarabel's
         ConvergenceWarning; ``duality_gap_`` says how far) tens to hundreds of
         times faster and with memory that grows like ``n * K * h``. The others
         hand the whole program to a conic solver through CVXPY (for two-layer CNNs, unless

@@ -132,8 +132,6 @@ def _public_names():
     names += [
         (f"sklearn_convexcnn.{obj.__name__}", True) for obj in public if inspect.isfunction(obj)
     ]
-    # certify's result, documented in doc/api.rst though not exported
-    names.append(("sklearn_convexcnn._certificate.Certificate", False))
     for cls in [obj for obj in public if inspect.isclass(obj)]:
         names.append((f"sklearn_convexcnn.{cls.__name__}", False))
         for name, member in inspect.getmembers(cls):
