@@ -4,8 +4,8 @@ Usage::
 
     python benchmarks/bad_scales.py [--only NAME [NAME ...]]
 
-The fit of ``s * X`` at ``beta`` is the fit of ``X`` at ``beta / s`` (the filters shrink by
-``s``), so large inputs are small effective betas: near-interpolating fits whose gradients
+The fit of ``s * X`` at ``beta`` is the fit of ``X`` at ``beta / s`` (filters and output
+weights shrink by ``sqrt(s)``), so large inputs are small effective betas: near-interpolating fits whose gradients
 round above the solver's KKT tolerance. Every problem is solved with ``solver="auto"``, one
 after the other in one process; each line gives the fit time, the objective, the certified
 ``duality_gap_ / objective_``, and the warnings raised (a gap above ``tol`` is a

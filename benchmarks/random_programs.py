@@ -21,7 +21,7 @@ goes to ``--out``; then the summary, in which every line but the counts is a fin
   relaxation and whose network is not its optimum) where the native objective is above
   Clarabel's by more than 1e-6 relative, although Clarabel's own gap is within its tolerance.
 
-Slow on purpose (about 5 s a seed; three-layer programs take longest): run it after a change
+Slow on purpose (about 1 s a seed; three-layer programs take longest): run it after a change
 to a solver, on a range of seeds no earlier run has used, in the background.
 """
 

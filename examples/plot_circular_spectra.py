@@ -60,7 +60,7 @@ for name, spectra in (("circular", circular_spectra), ("two-layer", dense_spectr
 # Each row is one neuron, each column one frequency (0 to 8 cycles per signal), divided by the
 # row's largest coefficient, on a log colour scale where values below 1e-3 (exact zeros
 # included) are drawn in the lowest colour. The circular CNN's filters leave some frequencies
-# at zero, to the solver's precision (below ``1e-7`` of the row's largest: dark cells); the
+# at zero or near it (below ``1e-3`` of the row's largest, as counted above: dark cells); the
 # filters of the two-layer network use all of them.
 # :func:`~sklearn_convexcnn.plotting.plot_filter_spectra` draws the left panel.
 fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
