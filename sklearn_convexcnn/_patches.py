@@ -181,8 +181,9 @@ def resolve_geometry(input_shape, kernel_size, stride, n_features):
             f"{spatial_shape!r} or set input_shape.{channels_hint}"
         )
     geometry = PatchGeometry(spatial_shape, n_channels, kernel, step)
-    # (along an axis with one patch position the stride moves nothing)
-    if any(s > k and n > 1 for k, s, n in zip(kernel, step, geometry.grid_shape, strict=True)):
+    # (a stride past the kernel leaves feature k of an axis longer than the kernel unseen;
+    # along an axis that the kernel fills, one patch position, the stride moves nothing)
+    if any(s > k and n > k for k, s, n in zip(kernel, step, spatial_shape, strict=True)):
         unseen = n_features - n_channels * prod(map(len, _covered(geometry)))
         warn(
             f"stride={stride!r} is larger than kernel_size={kernel_size!r}: {unseen} of the "

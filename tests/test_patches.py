@@ -47,7 +47,16 @@ def test_2d_patches_match_loops(input_shape, kernel_size, stride):
 
 @pytest.mark.parametrize(
     "input_shape, kernel_size, stride",
-    [((9,), 2, 3), ((8, 8), 2, (3, 2)), ((7, 7, 2), (3, 2), (2, 3)), ((10,), 1, 4)],
+    [
+        ((9,), 2, 3),
+        ((8, 8), 2, (3, 2)),
+        ((7, 7, 2), (3, 2), (2, 3)),
+        ((10,), 1, 4),
+        # (one patch position because of the stride: the most features unseen, and no
+        # warning, a review)
+        ((10,), 3, 8),
+        ((8, 8), 2, (7, 1)),
+    ],
 )
 def test_a_stride_past_the_kernel_warns_of_the_features_no_patch_sees(
     input_shape, kernel_size, stride
