@@ -202,24 +202,27 @@ def check_patches_memory(n_samples, n_patches, patch_size, remedies=None, *, who
     )
 
 
-def three_layer_program_bytes(n_samples, n_patches, patch_size, n_patterns):
+def three_layer_program_bytes(n_samples, n_patches, patch_size, n_patterns, exact=False):
     """Peak memory of solving the three-layer program through CVXPY (cutting planes).
 
-    Its groups pair each first-layer pattern with each of at most ``n_patterns + 1``
-    second-layer patterns (``2^n`` when fewer), and the cutting planes keep part of their cone
+    Its groups pair each first-layer pattern with each of its second-layer patterns
+    (:func:`_second_layer_patterns`; ``exact``: the first-layer patterns are
+    ``n_patterns="exact"``'s), and the cutting planes keep part of their cone
     rows. Peak memory above the package's imports, measured on signals of length 8 (``K=6``,
     ``h=3``, commit 042ab11): 95 and 305 MiB at ``n=100`` with 16 and 32 patterns, 61 and
     177 MiB at ``n=50``. The dense two-layer estimate times a third of the second-layer
     patterns covers them (1.1-1.3x) but for the smallest, where CVXPY's own import dominates.
     """
-    second_layer = _second_layer_patterns(n_samples, n_patterns)
+    second_layer = _second_layer_patterns(n_samples, n_patterns, exact)
     return dense_program_bytes(n_samples, n_patches, patch_size, n_patterns) * second_layer // 3
 
 
-def _second_layer_patterns(n_samples, n_patterns):
+def _second_layer_patterns(n_samples, n_patterns, exact):
     """At most how many second-layer patterns a three-layer program pairs each first-layer
-    pattern with: ``n_patterns + 1``, or ``2^n`` where that is fewer."""
-    return min(n_patterns + 1, 2 ** min(n_samples, 62))
+    pattern with: ``n_patterns + 1``, or ``2^n`` where that is fewer; all ``2^n`` with
+    ``n_patterns="exact"`` (``exact``), which enumerates them."""
+    every = 2 ** min(n_samples, 62)
+    return every if exact else min(n_patterns + 1, every)
 
 
 def operator_bytes(n_samples, n_patches, patch_size, n_patterns, regions=None):
@@ -273,10 +276,10 @@ def check_program_memory(
     )
     remedies = [fewer, "fit on a subset of the samples"]
     if kind == "three_layer":
-        required = three_layer_program_bytes(*sizes)
+        required = three_layer_program_bytes(*sizes, exact)
         remedies[0] += " (it grows with their square)"
     elif kind == "three_layer_native":
-        second_layer = _second_layer_patterns(n_samples, n_patterns)
+        second_layer = _second_layer_patterns(n_samples, n_patterns, exact)
         required = dense_arrays_bytes(*sizes) * second_layer + THREE_LAYER_WORKSPACE
         remedies[0] += " (it grows with their square)"
     elif kind == "dense_operator":

@@ -170,6 +170,27 @@ def test_the_native_three_layer_estimate_covers_its_measured_footprint(
     assert measured_mib * 2**20 <= required[0] <= 2 * measured_mib * 2**20
 
 
+@pytest.mark.parametrize("kind", ["three_layer", "three_layer_native"])
+def test_the_exact_three_layer_estimate_counts_every_second_layer_pattern(monkeypatch, kind):
+    # n_patterns="exact" pairs each first-layer pattern with all 2^n second-layer patterns;
+    # the estimate counted n_patterns + 1 of them (3 of 1024 here, a review)
+    import sklearn_convexcnn._resources as resources
+    from sklearn_convexcnn._formulations.three_layer import ThreeLayerFormulation
+
+    patches = np.random.default_rng(0).standard_normal((10, 50, 1))
+    formulation = ThreeLayerFormulation()
+    n_patterns = formulation.enumerate_gates(patches).shape[1]
+    required = []
+    monkeypatch.setattr(resources, "check_memory", lambda nbytes, *args: required.append(nbytes))
+    for exact in (False, True):
+        resources.check_program_memory(10, 50, 1, n_patterns, kind=kind, solver="auto", exact=exact)
+    # (arrays times the second-layer patterns, and the native solver's fixed workspace)
+    workspace = resources.THREE_LAYER_WORKSPACE if kind == "three_layer_native" else 0
+    sampled, exact = (nbytes - workspace for nbytes in required)
+    assert len(formulation.outer_masks_) == 2**10
+    assert exact >= sampled * 2**10 / (n_patterns + 1) * 0.99
+
+
 def test_guard_covers_the_three_layer_program(monkeypatch):
     # 200 images of 8x8, 16 patterns: 0.7 GB as a two-layer program, 3.7 GiB as a three-layer
     # one; with 2 GiB available only the three-layer fit is refused, before any work
