@@ -170,6 +170,39 @@ def test_the_native_three_layer_estimate_covers_its_measured_footprint(
     assert measured_mib * 2**20 <= required[0] <= 2 * measured_mib * 2**20
 
 
+@pytest.mark.parametrize(
+    "pool_size, readout, n_samples, n_patterns",
+    [(None, "sum", 1000, 64), (2, "sum", 300, 32), (3, "dense", 300, 32)],
+)
+def test_the_dense_operator_estimate_covers_building_it(
+    monkeypatch, pool_size, readout, n_samples, n_patterns
+):
+    # max pooling's program is dense; concatenating its pools' or regions' blocks held 2.2
+    # times its arrays, which the estimate counted once (a review)
+    import sklearn_convexcnn._resources as resources
+    from sklearn_convexcnn._patches import extract_patches, resolve_geometry
+
+    X = np.random.default_rng(0).random((n_samples, 64))
+    geometry = resolve_geometry((8, 8), 3, 1, 64)
+    patches = extract_patches(X, geometry)
+    formulation = make_formulation("max", pool_size, readout, geometry.grid_shape)
+    gates = formulation.sample_gates(patches, n_patterns, np.random.RandomState(0))
+    required = []
+    monkeypatch.setattr(resources, "check_memory", lambda nbytes, *args: required.append(nbytes))
+    regions = getattr(formulation, "region_sizes", None)
+    check_program_memory(
+        n_samples, 36, 9, gates.shape[1], kind="dense_operator", solver="native", regions=regions
+    )
+    tracemalloc.start()
+    try:
+        operator = formulation.operator(patches, gates)
+        kept, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert operator.n_patterns >= gates.shape[1]
+    assert kept <= peak <= required[0] <= 2 * peak
+
+
 @pytest.mark.parametrize("kind", ["three_layer", "three_layer_native"])
 def test_the_exact_three_layer_estimate_counts_every_second_layer_pattern(monkeypatch, kind):
     # n_patterns="exact" pairs each first-layer pattern with all 2^n second-layer patterns;

@@ -56,8 +56,9 @@ class DenseOperator:
         self.program = program
         self.n_patterns, self.n_samples, self.patch_size = program.pieces.shape
         self.n_rows = program.cones.shape[1]
-        norms = np.linalg.norm(program.cones, axis=2)
-        self.row_scale = float(norms.max(initial=0.0)) or 1.0
+        # (by einsum: the norm's squares were a temporary as large as the cones)
+        squares = np.einsum("pmh,pmh->pm", program.cones, program.cones)
+        self.row_scale = float(np.sqrt(squares.max(initial=0.0))) or 1.0
         self.norm = program.norm
 
     def correlations(self, v):

@@ -43,7 +43,6 @@ from .._patterns import (
     arrangement_gates,
     enumerate_gates,
     first_of_each,
-    first_of_each_pattern,
     joint_signs,
     key_bytes,
     pattern_masks,
@@ -165,16 +164,19 @@ def _max_blocks(patches, gates):
     ``-x_{t,k}`` for every ``k``: one cone for all the winners, the union of theirs, so gates
     that differ only in the winners of negative pools are one pattern (:func:`_max_keys`).
     """
+    n_samples, n_patches, patch_size = patches.shape
     winner, positive = _winners(patches @ gates)
-    chosen = patches[np.arange(len(patches))[:, None], winner]  # (n, F, h)
-    pieces = np.where(positive[:, :, None], chosen, 0.0).transpose(1, 0, 2)
-    cones = chosen[:, None] - patches[:, :, None]  # (n, S, F, h)
-    own = np.arange(patches.shape[1])[None, :, None] == winner[:, None, :]  # (n, S, F)
-    cones = np.where(own[..., None], chosen[:, None], cones)
-    cones = np.where(positive[:, None, :, None], cones, -patches[:, :, None])
-    n_gates = gates.shape[1]
-    cones = cones.transpose(2, 0, 1, 3).reshape(n_gates, -1, patches.shape[2])
-    return _max_keys(winner, positive, patches.shape[1]), pieces, cones
+    chosen = patches[np.arange(n_samples)[:, None], winner].transpose(1, 0, 2)  # (F, n, h)
+    pieces = np.where(positive.T[:, :, None], chosen, 0.0)
+    # the rows built in place, in the program's layout (F, n, S, h): a new array at each step
+    # held 2.2 times the program's arrays at once (a review)
+    cones = np.empty((gates.shape[1], n_samples, n_patches, patch_size))
+    np.subtract(chosen[:, :, None], patches, out=cones)
+    own = np.arange(n_patches) == winner.T[:, :, None]  # (F, n, S)
+    np.copyto(cones, chosen[:, :, None], where=own[..., None])
+    np.copyto(cones, -patches, where=~positive.T[:, :, None, None])
+    cones = cones.reshape(gates.shape[1], n_samples * n_patches, patch_size)
+    return _max_keys(winner, positive, n_patches), pieces, cones
 
 
 def _winners(values):
@@ -336,12 +338,20 @@ class PooledSumFormulation(_PooledFormulation):
         patches : ndarray of shape (n_samples, n_patches, patch_size)
         gates : ndarray of shape (patch_size, n_patterns)
         """
-        pieces, cones = 0.0, []
-        for pool in self.pools:
+        # each pool's cone rows written into the program's, not concatenated: the pools'
+        # blocks and the program were held at once, twice its largest array (a review)
+        starts = len(patches) * np.cumsum([0] + [len(pool) for pool in self.pools])
+        pieces, cones = 0.0, None
+        for pool, start, stop in zip(self.pools, starts[:-1], starts[1:], strict=True):
             _, piece, cone = _blocks(self.mode, patches[:, pool], gates)
             pieces = pieces + piece
-            cones.append(cone)
-        return GroupProgram(pieces, np.concatenate(cones, axis=1))
+            if len(self.pools) == 1:
+                cones = cone
+                break
+            if cones is None:
+                cones = np.empty((cone.shape[0], starts[-1], cone.shape[2]))
+            cones[:, start:stop] = cone
+        return GroupProgram(pieces, cones)
 
     @property
     def matrix_free(self):
@@ -466,16 +476,22 @@ class RegionalFormulation(_PooledFormulation):
         patches : ndarray of shape (n_samples, n_patches, patch_size)
         gates : ndarray of shape (patch_size, n_patterns)
         """
-        n_rows = len(patches) * max(len(pool) for pool in self.pools)
-        all_pieces, all_cones = [], []
-        for pool in self.pools:
-            keys, pieces, cones = _blocks(self.mode, patches[:, pool], gates)
-            first = first_of_each_pattern(keys)
-            cones = cones[first]
-            padding = ((0, 0), (0, n_rows - cones.shape[1]), (0, 0))
-            all_pieces.append(pieces[first])
-            all_cones.append(np.pad(cones, padding))
-        return GroupProgram(np.concatenate(all_pieces), np.concatenate(all_cones))
+        n_samples, _, patch_size = patches.shape
+        n_rows = n_samples * max(len(pool) for pool in self.pools)
+        # each region's groups written into the program's arrays, not concatenated: the
+        # regions' blocks and the program were held at once, 2.2 times its arrays (a review)
+        firsts = [first_of_each(keys) for keys in self._region_keys(patches, gates)]
+        n_groups = sum(map(len, firsts))
+        pieces = np.empty((n_groups, n_samples, patch_size))
+        cones = np.zeros((n_groups, n_rows, patch_size))
+        start = 0
+        for pool, first in zip(self.pools, firsts, strict=True):  # (its distinct gates only)
+            _, piece, cone = _blocks(self.mode, patches[:, pool], gates[:, first])
+            stop = start + len(first)
+            pieces[start:stop] = piece
+            cones[start:stop, : cone.shape[1]] = cone
+            start = stop
+        return GroupProgram(pieces, cones)
 
     @property
     def matrix_free(self):
