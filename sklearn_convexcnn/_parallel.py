@@ -140,9 +140,9 @@ class _SharedCalls:
 
     A worker takes its first call once it is ready (a no-op call has returned): a call kept
     for a worker still starting left this process waiting for it, 0.7 s of a small first fit
-    that took 0.05 s without workers (a review). An error here (KeyboardInterrupt too) stops
-    the workers amid their calls; a worker's error is raised once this process's running call
-    has returned.
+    that took 0.05 s without workers (a review). An error here (KeyboardInterrupt too), or an
+    interrupt while this process waits for the workers' calls, stops the workers amid their
+    calls; a worker's error is raised once this process's running call has returned.
     """
 
     def __init__(self, calls, n_workers):
@@ -166,12 +166,16 @@ class _SharedCalls:
         except BaseException:  # (KeyboardInterrupt too)
             self._stop_workers()
             raise
-        for position, future in self._stop_submitting():
-            try:
-                results[position] = future.result()  # (raises what the worker raised)
-            except BrokenProcessPool:  # (a worker died: the next fit starts new ones)
-                stop_workers(kill=True)
-                raise
+        try:
+            for position, future in self._stop_submitting():
+                try:
+                    results[position] = future.result()  # (raises what the worker raised)
+                except BrokenProcessPool:  # (a worker died: the next fit starts new ones)
+                    stop_workers(kill=True)
+                    raise
+        except KeyboardInterrupt:  # (else the workers go on with calls nobody waits for)
+            self._stop_workers()
+            raise
         if self.broken:
             stop_workers(kill=True)
         return results

@@ -16,10 +16,18 @@ from sklearn.neural_network import MLPClassifier
 from sklearn_convexcnn import ConvexCNNClassifier
 
 
+def _positive_int(text):
+    """An int of at least 1, for argparse (a negative --n-train sliced from the end)."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not a positive int")
+    return value
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--n-train", type=int, default=None, help="training images (default: all 1347)"
+        "--n-train", type=_positive_int, default=None, help="training images (default: all 1347)"
     )
     parser.add_argument("--n-patterns", type=int, default=32)
     parser.add_argument("--beta", type=float, default=0.1)

@@ -81,6 +81,16 @@ def test_random_state_reproducibility():
     assert state.randint(10**9) != np.random.RandomState(7).randint(10**9)
 
 
+@pytest.mark.parametrize("n_train", ["0", "-5"])
+def test_the_demo_refuses_a_training_size_below_one(capsys, n_train):
+    # -5 trained on all but 5 images, silently; 0 failed deep in scikit-learn (a review)
+    from sklearn_convexcnn import demo
+
+    with pytest.raises(SystemExit):
+        demo.main(["--n-train", n_train])
+    assert f"argument --n-train: {n_train} is not a positive int" in capsys.readouterr().err
+
+
 def test_readme_demo_runs_and_its_network_attains_the_optimum(capsys):
     # the README's main job, on a slice of the data: it must run and print consistent figures
     from sklearn_convexcnn import demo

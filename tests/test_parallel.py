@@ -447,6 +447,29 @@ def test_an_error_here_stops_the_workers_at_once(error, after, monkeypatch):
     assert workers(1).submit(os.getpid).result() != os.getpid()
 
 
+def test_an_interrupt_while_waiting_for_the_workers_stops_them():
+    # where a user presses Ctrl-C on a long fit, this process has often solved its share and
+    # waits: the workers went on with the abandoned calls, and the next fit queued behind
+    # them (a review)
+    import signal
+    import threading
+
+    from sklearn_convexcnn import _parallel
+
+    workers(1).submit(os.getpid).result()
+    interrupt = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT))
+    interrupt.start()
+    start = time.perf_counter()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            run_calls([delayed(int)("1"), delayed(time.sleep)(30)], 2, 1, call_bytes=0)
+    finally:
+        interrupt.cancel()
+    assert time.perf_counter() - start < 20
+    assert _parallel._workers is None
+    assert workers(1).submit(os.getpid).result() != os.getpid()
+
+
 def test_a_worker_that_died_is_replaced():
     # the pool stays broken: the next fit failed with the old error (a review)
     import time
