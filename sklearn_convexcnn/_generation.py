@@ -621,11 +621,6 @@ _STOPPED_BY = {
 }
 # what is added where the check ran over every pattern (n_patterns="exact")
 _STOPPED_BY_EXHAUSTIVE = {
-    # (the budget is the enumeration's size there: no larger n_patterns to ask for)
-    "budget": (
-        "its budget of as many oracle patterns as the enumeration has was spent; "
-        "patterns='sampled' solves the whole enumeration at once"
-    ),
     "no new pattern": "the check found only patterns the program already had",
     "max_rounds": (
         "it reached its limit of rounds; patterns='sampled' solves the whole enumeration at once"

@@ -342,18 +342,6 @@ def test_the_unpassed_check_shows_how_far_above_beta_it_stopped(ratio, shown):
 
 
 @pytest.mark.parametrize("exhaustive", [False, True])
-def test_a_spent_budget_asks_for_more_patterns_only_where_there_can_be_more(exhaustive):
-    # with n_patterns="exact" the budget is the enumeration's size: "increase n_patterns"
-    # could not be followed (a review)
-    report = types.SimpleNamespace(
-        passed=False, dual_check=0.6, beta=0.5, stop_reason="budget", exhaustive=exhaustive
-    )
-    message = unpassed_check_message(report)
-    assert ("increase n_patterns" in message) == (not exhaustive)
-    assert ("patterns='sampled' solves the whole enumeration" in message) == exhaustive
-
-
-@pytest.mark.parametrize("exhaustive", [False, True])
 def test_an_unpassed_check_advises_the_enumeration_only_where_there_is_one(exhaustive):
     # patterns='sampled' over the enumeration was advised to fits of an int n_patterns
     report = types.SimpleNamespace(
