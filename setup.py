@@ -39,6 +39,8 @@ setup(
         # the workers of n_jobs (sklearn_convexcnn/_parallel.py): joblib's own copy of loky
         # makes every worker process and its resource tracker import joblib
         "loky>=3.6",
+        # (loky's own pickler, which _parallel.call_size measures calls with; loky requires it)
+        "cloudpickle>=2.0",
     ],
     extras_require={
         # torch is pinned to the wheel that the project's machines carry; it is only the

@@ -22,6 +22,7 @@ from threadpoolctl import threadpool_info, threadpool_limits
 from sklearn_convexcnn import ConvexCNNClassifier, _base
 from sklearn_convexcnn._parallel import (
     SHARED_MAX_BYTES,
+    call_size,
     caller_takes_part,
     longest_first,
     run_calls,
@@ -393,6 +394,16 @@ def test_a_fit_counts_the_bytes_its_calls_send(four_digits, monkeypatch, pooling
     _classifier(n_jobs=2, pooling=pooling).set_params(n_patterns=64).fit(*four_digits)
     [(counted, pickled)] = sent
     assert min(pickled) * 0.95 <= counted <= max(pickled) * 1.05
+
+
+def test_a_call_is_sized_as_loky_pickles_it():
+    # by cloudpickle, which takes functions defined in other functions by value: the standard
+    # pickle refused benchmarks/digits_timeline.py's wrapped solve
+    def local(values):
+        return values
+
+    values = np.zeros(1000)
+    assert values.nbytes <= call_size(delayed(local)(values)) <= values.nbytes + 4000
 
 
 def _with_a_failure(position, n_calls=2):
