@@ -227,6 +227,22 @@ def test_an_exact_fit_of_a_constant_target_is_certified(value):
     assert certificate.exact and certificate.is_optimal
 
 
+def test_an_exact_output_lends_no_rounding_to_another():
+    # rounding_gap gave every output a share of the whole objective: a target of 1e8 fitted
+    # exactly covered the other output's gap of 4.3e-6 of the objective (a review)
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((12, 4)), rng.standard_normal(12)
+    certificates = []
+    for Y in (np.c_[np.full(12, 1e8), y], y):
+        model = ConvexCNNRegressor(beta=0.1, kernel_size=2, n_patterns="exact").fit(X, Y)
+        model.network_.intercept[-1] += 1.4e-3  # (y's fit off its optimum)
+        certificates.append(model.certify(X, Y, tol=1e-6))
+    both, alone = certificates
+    assert both.relative_gap == pytest.approx(alone.relative_gap, rel=1e-3)
+    assert alone.relative_gap > 1e-6
+    assert not both.is_optimal and not alone.is_optimal
+
+
 @pytest.mark.parametrize("estimator", [ConvexCNNRegressor, ConvexCNNClassifier])
 def test_a_network_without_neurons_is_certified(estimator):
     # beta above every dual constraint: the optimum is the constant fit, no neuron at all
