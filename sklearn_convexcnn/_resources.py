@@ -31,11 +31,12 @@ OPERATOR_CHUNK_BYTES = 24 * 2**22
 THREE_LAYER_WORKSPACE = 48 * 2**20
 
 # Peak memory of building the dense program of max pooling for the native solver, in times its
-# arrays: one pool's or region's block (F, n, S, h) beside the program's, and a tenth more in
-# temporaries. Measured with tracemalloc on digits (n = 300 and 1000, 32 and 64 patterns): 1.11
-# for one pool, 1.31 for four pools summed and 1.55 for 2x2 regions read out densely (2.2
-# before the blocks were written into the program's arrays in place of concatenated).
-DENSE_OPERATOR_PEAK = 1.6
+# arrays: the pools' and regions' rows are written into the program's in place, and the rest
+# is temporaries of one pool's size or less. Measured with tracemalloc on 8x8 inputs (n = 300
+# and 1000, 32 and 64 patterns, equal and unequal pools and regions): 1.11-1.21 (2.2 when the
+# pools' blocks were built apart and concatenated; up to 2.07 with unequal pools when only
+# their concatenation was gone).
+DENSE_OPERATOR_PEAK = 1.25
 
 
 # Where Linux says which control groups the process is in, and where they are mounted.

@@ -154,8 +154,10 @@ def average_blocks(patches, gates, weight):
     return masks.reshape(-1, n_gates), pieces, cones.reshape(n_gates, -1, patches.shape[2])
 
 
-def _max_blocks(patches, gates):
-    """Pattern keys, pieces and cones of ``max_k (X_k u)_+`` over the given patches (§6.1).
+def _max_blocks(patches, gates, cones=None):
+    """Pattern keys, pieces and cones of ``max_k (X_k u)_+`` over the given patches (§6.1);
+    the cones written into ``cones`` where given (a view of shape (n_gates, n * S, h): a
+    slice of the program's, which then holds no block of its own).
 
     Where sample ``t``'s maximum is non-negative and attained at patch ``a_t``, the pool is
     ``x_{t,a_t} . u``: the cone rows are ``x_{t,a_t} - x_{t,k}`` for ``k != a_t`` (the winner
@@ -170,12 +172,15 @@ def _max_blocks(patches, gates):
     pieces = np.where(positive.T[:, :, None], chosen, 0.0)
     # the rows built in place, in the program's layout (F, n, S, h): a new array at each step
     # held 2.2 times the program's arrays at once (a review)
-    cones = np.empty((gates.shape[1], n_samples, n_patches, patch_size))
-    np.subtract(chosen[:, :, None], patches, out=cones)
+    shape = (gates.shape[1], n_samples, n_patches, patch_size)
+    if cones is None:
+        cones = np.empty((shape[0], n_samples * n_patches, patch_size))
+    rows = cones.view()
+    rows.shape = shape  # (a view or an error, never a copy)
+    np.subtract(chosen[:, :, None], patches, out=rows)
     own = np.arange(n_patches) == winner.T[:, :, None]  # (F, n, S)
-    np.copyto(cones, chosen[:, :, None], where=own[..., None])
-    np.copyto(cones, -patches, where=~positive.T[:, :, None, None])
-    cones = cones.reshape(gates.shape[1], n_samples * n_patches, patch_size)
+    np.copyto(rows, chosen[:, :, None], where=own[..., None])
+    np.copyto(rows, -patches, where=~positive.T[:, :, None, None])
     return _max_keys(winner, positive, n_patches), pieces, cones
 
 
@@ -196,10 +201,16 @@ def _max_keys(winner, positive, n_patches):
     return keys.astype(np.min_scalar_type(n_patches))
 
 
-def _blocks(mode, patches, gates):
+def _blocks(mode, patches, gates, cones=None):
+    """:func:`_max_blocks` or :func:`average_blocks`, the cones written into ``cones`` where
+    given (in place for max pooling)."""
     if mode == "max":
-        return _max_blocks(patches, gates)
-    return average_blocks(patches, gates, 1.0 / patches.shape[1])
+        return _max_blocks(patches, gates, cones)
+    keys, pieces, block = average_blocks(patches, gates, 1.0 / patches.shape[1])
+    if cones is None:
+        return keys, pieces, block
+    cones[...] = block
+    return keys, pieces, cones
 
 
 def _pattern_keys(mode, patches, gates):
@@ -341,16 +352,11 @@ class PooledSumFormulation(_PooledFormulation):
         # each pool's cone rows written into the program's, not concatenated: the pools'
         # blocks and the program were held at once, twice its largest array (a review)
         starts = len(patches) * np.cumsum([0] + [len(pool) for pool in self.pools])
-        pieces, cones = 0.0, None
+        cones = np.empty((gates.shape[1], starts[-1], patches.shape[2]))
+        pieces = 0.0
         for pool, start, stop in zip(self.pools, starts[:-1], starts[1:], strict=True):
-            _, piece, cone = _blocks(self.mode, patches[:, pool], gates)
+            _, piece, _ = _blocks(self.mode, patches[:, pool], gates, cones[:, start:stop])
             pieces = pieces + piece
-            if len(self.pools) == 1:
-                cones = cone
-                break
-            if cones is None:
-                cones = np.empty((cone.shape[0], starts[-1], cone.shape[2]))
-            cones[:, start:stop] = cone
         return GroupProgram(pieces, cones)
 
     @property
@@ -486,10 +492,10 @@ class RegionalFormulation(_PooledFormulation):
         cones = np.zeros((n_groups, n_rows, patch_size))
         start = 0
         for pool, first in zip(self.pools, firsts, strict=True):  # (its distinct gates only)
-            _, piece, cone = _blocks(self.mode, patches[:, pool], gates[:, first])
             stop = start + len(first)
+            block = cones[start:stop, : n_samples * len(pool)]
+            _, piece, _ = _blocks(self.mode, patches[:, pool], gates[:, first], block)
             pieces[start:stop] = piece
-            cones[start:stop, : cone.shape[1]] = cone
             start = stop
         return GroupProgram(pieces, cones)
 
