@@ -979,10 +979,9 @@ class _BaseConvexCNN(BaseEstimator):
         check_patches_memory(
             X.shape[0], geometry.n_patches, geometry.patch_size, "Evaluate on fewer samples."
         )
-        patches = extract_patches(X, geometry)
-        check_scale(patches, "X")  # (the network sees only its patches)
+        check_scale(X, "X")  # (as fit: its features in no patch too)
         check_scale(Y, "y")
-        return X, patches, Y
+        return X, extract_patches(X, geometry), Y
 
     @_named_after_the_estimator
     def certify(self, X, y, *, tol=1e-6, max_patterns=MAX_EXACT_PATTERNS):

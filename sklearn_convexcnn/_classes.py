@@ -1,6 +1,7 @@
 """The public estimators: thin wrappers that encode targets and read out predictions."""
 
 import numpy as np
+from scipy import sparse
 from scipy.special import expit, log_expit, logsumexp
 from sklearn.base import ClassifierMixin, RegressorMixin
 from sklearn.utils.metaestimators import available_if
@@ -494,15 +495,21 @@ class ConvexCNNRegressor(RegressorMixin, _BaseConvexCNN):
     }
 
     def _validated(self, X, y, *, reset):
-        # before validate_data, which converts object targets (a pandas Series of strings)
-        # itself, with numpy's message: it names neither y nor the fix
+        # object and string targets converted here: validate_data's own conversion raised
+        # numpy's message, which names neither y nor the fix (a pandas Series of strings),
+        # and a None among them became a NaN that its check missed (a crash in pruning)
+        if sparse.issparse(y):  # (validate_data accepts it; it is no array of numbers)
+            raise ValueError(
+                f"{type(self).__name__} takes dense targets, but y is a sparse "
+                f"{type(y).__name__}; pass y.toarray()."
+            )
         try:
             values = np.asarray(y)
-        except ValueError:  # (ragged: validate_data names that)
+        except ValueError:  # (ragged: left to validate_data)
             values = None
         if values is not None and values.dtype.kind in "OUS":
             try:
-                values.astype(np.float64)
+                y = values.astype(np.float64)
             except (TypeError, ValueError):
                 raise ValueError(
                     f"{type(self).__name__} needs numeric targets, but y holds values that "

@@ -619,11 +619,13 @@ _STOPPED_BY = {
     "no new pattern": "the search found only patterns the program already had",
     "max_rounds": "it reached its limit of rounds",
 }
-# what is added where the check ran over every pattern (n_patterns="exact")
+# what is added where the check ran over every pattern (an enumeration: n_patterns="exact", or
+# an int n_patterns on filters small enough to enumerate)
 _STOPPED_BY_EXHAUSTIVE = {
     "no new pattern": "the check found only patterns the program already had",
     "max_rounds": (
-        "it reached its limit of rounds; patterns='sampled' solves the whole enumeration at once"
+        "it reached its limit of rounds; patterns='sampled' with n_patterns='exact' solves the "
+        "whole enumeration at once"
     ),
 }
 

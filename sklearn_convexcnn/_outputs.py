@@ -140,8 +140,8 @@ class Finishing:
         the pruned network attains the pruned objective (:meth:`_attains`), and only clean
         where it does not.
     loose : bool
-        Whether the gaps of CVXPY's points come from the solver's own dual point (circular
-        and three-layer programs: :func:`gap_tolerance`).
+        Whether the gaps of CVXPY's points come from the solver's own dual point (circular,
+        three-layer and linear programs: :func:`gap_tolerance`).
     """
 
     formulation: object = None
@@ -691,7 +691,7 @@ def gap_tolerance(solution, y, options, *, loose=False):
 
     It is ``tol``, but at least ``CVXPY_ACCURACY`` relative to the objective, or
     ``LOOSE_GAP`` where the gap of a CVXPY point comes from the solver's own dual point
-    (``loose``: circular and three-layer programs), and at least the rounding of the dual
+    (``loose``: circular, three-layer and linear programs), and at least the rounding of the dual
     objective (:func:`~._solvers._solution.certifiable_gap` of ``y`` centred as the solver
     centred it, the gap to which the native solvers certify; an absolute floor of 1e-9 hid
     gaps of 3e-4 on small objectives), plus the loss of a fit exact to rounding

@@ -50,7 +50,7 @@ _workers_lock = threading.Lock()
 
 def caller_takes_part(n_jobs, call_bytes):
     """Whether :func:`run_calls` solves in this process as well as in ``n_jobs - 1`` workers,
-    for calls that send ``call_bytes`` of arrays each."""
+    for calls that send ``call_bytes`` each (:func:`call_size`)."""
     backend, _ = get_active_backend()
     return (
         n_jobs > 1
@@ -64,7 +64,7 @@ def caller_takes_part(n_jobs, call_bytes):
 def run_calls(calls, n_jobs, threads, *, call_bytes):
     """The results of ``calls`` (joblib ``delayed`` triples) in their order, ``n_jobs`` at a
     time, started in that order, this process's share with at most ``threads`` BLAS threads;
-    each call sends ``call_bytes`` of arrays (module docstring)."""
+    each call sends ``call_bytes`` (:func:`call_size`; module docstring)."""
     if not caller_takes_part(n_jobs, call_bytes):
         return Parallel(n_jobs=n_jobs)(calls)
     return _SharedCalls(list(calls), n_workers=n_jobs - 1).run(threads)

@@ -18,9 +18,12 @@ from sklearn_convexcnn import ConvexCNNClassifier
 
 def _positive_int(text):
     """An int of at least 1, for argparse (a negative --n-train sliced from the end)."""
-    value = int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
     if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} is not a positive int")
+        raise argparse.ArgumentTypeError(f"{text} is not a positive int")
     return value
 
 

@@ -349,7 +349,9 @@ def test_an_unpassed_check_advises_the_enumeration_only_where_there_is_one(exhau
     )
     message = unpassed_check_message(report)
     assert "it reached its limit of rounds" in message
-    assert ("patterns='sampled' solves the whole enumeration" in message) == exhaustive
+    assert (
+        "patterns='sampled' with n_patterns='exact' solves the whole enumeration" in message
+    ) == exhaustive
 
 
 def test_a_loose_tol_does_not_leave_the_check_above_beta():

@@ -81,7 +81,7 @@ def test_random_state_reproducibility():
     assert state.randint(10**9) != np.random.RandomState(7).randint(10**9)
 
 
-@pytest.mark.parametrize("n_train", ["0", "-5"])
+@pytest.mark.parametrize("n_train", ["0", "-5", "abc"])
 def test_the_demo_refuses_a_training_size_below_one(capsys, n_train):
     # -5 trained on all but 5 images, silently; 0 failed deep in scikit-learn (a review)
     from sklearn_convexcnn import demo
