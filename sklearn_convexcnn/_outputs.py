@@ -103,6 +103,11 @@ class DenseProgram:
         self.exact = exact  # (whether the gates are n_patterns="exact"'s, for the remedy)
         self._program = None
 
+    def __getstate__(self):
+        # without the program built here: after a hand-over in the fitting process, every
+        # later call to a worker pickled it (a review), where the worker builds its own
+        return {**self.__dict__, "_program": None}
+
     def __call__(self):
         if self._program is None:
             check_program_memory(

@@ -293,6 +293,23 @@ def test_the_dense_fallback_program_is_refused_with_its_sizes_and_fix(two_mib, e
         fallback()
 
 
+def test_a_built_dense_fallback_program_is_not_sent_to_workers():
+    # built in the fitting process by a hand-over to CVXPY, it was pickled into every later
+    # call to a worker, the traffic SHARED_MAX_BYTES keeps away (a review)
+    import pickle
+
+    rng = np.random.default_rng(0)
+    patches = rng.standard_normal((50, 36, 9))
+    formulation = make_formulation("average", None, "sum", (6, 6))
+    fallback = DenseProgram(formulation, patches, rng.standard_normal((9, 64)))
+    before = len(pickle.dumps(fallback))
+    program = fallback()
+    assert program.pieces.nbytes + program.cones.nbytes > 10 * before
+    assert len(pickle.dumps(fallback)) == before
+    assert fallback() is program  # (kept where it was built)
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(fallback))().cones, program.cones)
+
+
 def test_circular_programs_count_their_spectral_blocks(two_mib):
     # (d + 2) d nonzeros per group and sign: 20 signals of length 200 with 8 patterns take
     # 0.2 GiB through CVXPY, where the two-layer estimate said 21 MiB
