@@ -507,7 +507,7 @@ class ConvexCNNRegressor(RegressorMixin, _BaseConvexCNN):
             values = np.asarray(y)
         except ValueError:  # (ragged: left to validate_data)
             values = None
-        if values is not None and values.dtype.kind in "OUS":
+        if y is not None and values is not None and values.dtype.kind in "OUS":
             try:
                 y = values.astype(np.float64)
             except (TypeError, ValueError):

@@ -59,6 +59,20 @@ def test_inputs_too_large_for_float64_are_refused(Estimator, architecture):
             method(X * 1e200, y)
 
 
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_a_missing_y_is_named(Estimator):
+    # the regressor's conversion of object targets took None for a NaN target: "Input y
+    # contains NaN" (a fuzz of the API)
+    X, y = _data()
+    message = rf"^This {Estimator.__name__} estimator requires y to be passed"
+    with pytest.raises(ValueError, match=message):
+        Estimator(n_patterns=4).fit(X, None)
+    est = Estimator(n_patterns=4, random_state=0).fit(X, y)
+    for method in (est.regularized_objective, est.certify):
+        with pytest.raises(ValueError, match=message):
+            method(X, None)
+
+
 def test_evaluation_refuses_large_features_that_no_patch_sees_as_fit_does():
     # kernel 2, stride 3: feature 2 is in no patch; fit refused it at 1e200, and
     # regularized_objective, which checked the patches only, took it (a review)
