@@ -33,6 +33,7 @@ from ._formulations.architectures import (
     make_architecture,
 )
 from ._formulations.circular import CircularFormulation, circular_geometry
+from ._formulations.linear import LinearFormulation
 from ._formulations.three_layer import ThreeLayerFormulation
 from ._formulations.two_layer import (
     POOLINGS,
@@ -64,7 +65,12 @@ from ._outputs import (
 from ._parallel import call_size, caller_takes_part, longest_first, run_calls
 from ._patches import check_rows, check_scale, extract_patches, resolve_geometry
 from ._patterns import MAX_EXACT_PATTERNS, TooManyPatterns, program_gates
-from ._resources import check_patches_memory, check_program_memory, patches_bytes
+from ._resources import (
+    check_nuclear_program_memory,
+    check_patches_memory,
+    check_program_memory,
+    patches_bytes,
+)
 from ._solvers import CVXPY_SOLVERS
 from ._solvers._solution import relative_to, target_gap
 from ._warnings import warn
@@ -602,6 +608,12 @@ class _BaseConvexCNN(BaseEstimator):
         """MemoryError, naming the fix, when the program would not fit in memory
         (:func:`._resources.check_program_memory`), held as the solver that will run holds
         it (the CVXPY fallback of ``"auto"`` checks its own, :class:`DenseProgram`)."""
+        if isinstance(formulation, LinearFormulation):  # (no patterns: n_patterns ignored)
+            if formulation.pooling == "none":
+                check_nuclear_program_memory(
+                    *patches.shape[1:], self.solver, at_once=self._outputs_at_once(n_outputs)
+                )
+            return  # (the pooled one: a group lasso of one group, n * h numbers)
         if isinstance(formulation, ThreeLayerFormulation):
             kind = "three_layer_native" if self.solver == "native" else "three_layer"
         elif self._uses_operator(formulation):

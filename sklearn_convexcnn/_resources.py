@@ -38,6 +38,14 @@ THREE_LAYER_WORKSPACE = 48 * 2**20
 # their concatenation was gone).
 DENSE_OPERATOR_PEAK = 1.25
 
+# A linear CNN without pooling is a nuclear-norm program, for Clarabel a semidefinite cone of
+# order m = h + K whose KKT system is dense in the cone's m (m + 1) / 2 entries. Peak memory
+# above the imports, h = 3 and K = 58, 98 and 138 (n = 5 and 20: n does not count), was 6.4-6.6
+# times those entries squared in float64 (0.18, 1.36 and 5.1 GiB; 91 s for the last), where
+# SCS, first-order, took 28 MiB; at K = 398 Clarabel asked for 52 GB and the process aborted
+# (a fuzz of the API), out of reach of any MemoryError.
+NUCLEAR_KKT_COPIES = 8
+
 
 # Where Linux says which control groups the process is in, and where they are mounted.
 _PROC_CGROUP = Path("/proc/self/cgroup")
@@ -323,6 +331,24 @@ def check_program_memory(
         f"patterns{groups} (solver={solver!r}"
         + (f"; {at_once} outputs' programs at once, n_jobs)" if at_once > 1 else ")"),
         remedies,
+    )
+
+
+def check_nuclear_program_memory(n_patches, patch_size, solver, at_once=1):
+    """MemoryError, naming the fix, where Clarabel's nuclear-norm program (a linear CNN
+    without pooling, ``solver`` ``"auto"`` or ``"clarabel"``) would not fit in memory
+    (:data:`NUCLEAR_KKT_COPIES`); SCS's takes megabytes, and is not checked."""
+    if solver not in ("auto", "clarabel"):
+        return
+    order = patch_size + n_patches
+    entries = order * (order + 1) // 2
+    check_memory(
+        at_once * NUCLEAR_KKT_COPIES * 8 * entries**2,
+        f"The nuclear-norm program of a linear CNN without pooling, {n_patches} patches of "
+        f"size {patch_size} (solver={solver!r}: Clarabel, a semidefinite cone of order {order}"
+        + (f"; {at_once} outputs' programs at once, n_jobs)" if at_once > 1 else ")"),
+        "Use solver='scs' (first-order: megabytes where Clarabel takes gigabytes), or fewer "
+        "patches (a larger stride or kernel_size).",
     )
 
 

@@ -310,6 +310,44 @@ def test_a_built_dense_fallback_program_is_not_sent_to_workers():
     np.testing.assert_array_equal(pickle.loads(pickle.dumps(fallback))().cones, program.cones)
 
 
+def _linear_formulation():
+    from sklearn_convexcnn._formulations.linear import LinearFormulation
+
+    return LinearFormulation("none")
+
+
+@pytest.mark.parametrize("solver", ["auto", "clarabel", "scs"])
+def test_a_linear_cnn_without_pooling_is_checked_as_clarabel_holds_it(monkeypatch, solver):
+    # Clarabel's semidefinite cone of order h + K: 5 signals of length 400 asked for 52 GB
+    # and aborted the process, as no MemoryError could; the check counted n_patterns
+    # (ignored by linear CNNs) and advised solver='native', which refuses them (a fuzz)
+    import sklearn_convexcnn._resources as resources
+
+    # (1 GiB available and 98 patches: without the check Clarabel takes 1.36 GiB, 12 s, and
+    # the test fails, rather than aborting the test process as at 398 patches)
+    X, y = _signals(5, 100)
+    monkeypatch.setattr(resources, "available_memory", lambda: 2**30)
+    reg = ConvexCNNRegressor(activation="linear", pooling="none", solver=solver)
+    required = []
+    if solver == "scs":  # (first-order: 28 MiB at 140 patches where Clarabel took 5.1 GiB)
+        monkeypatch.setattr(resources, "check_memory", lambda n, *args: required.append(n))
+        reg._check_program_memory(np.zeros((5, 98, 3)), _linear_formulation(), 64, 1)
+        assert required == []
+        return
+    message = (
+        r"^The nuclear-norm program of a linear CNN without pooling, 98 patches of size 3 "
+        rf"\(solver='{solver}': Clarabel, a semidefinite cone of order 101\) needs about "
+        r"[\d.]+ GiB .* Use solver='scs' .*or fewer patches \(a larger stride or kernel_size\)"
+    )
+    with pytest.raises(MemoryError, match=message):
+        reg.fit(X, y)
+    assert not hasattr(reg, "network_")
+    # its estimate covers what was measured: 5.1 GiB above the imports at 138 patches
+    monkeypatch.setattr(resources, "check_memory", lambda nbytes, *args: required.append(nbytes))
+    resources.check_nuclear_program_memory(138, 3, solver)
+    assert 5.1 * 2**30 <= required[0] <= 2 * 5.1 * 2**30
+
+
 def test_circular_programs_count_their_spectral_blocks(two_mib):
     # (d + 2) d nonzeros per group and sign: 20 signals of length 200 with 8 patterns take
     # 0.2 GiB through CVXPY, where the two-layer estimate said 21 MiB
