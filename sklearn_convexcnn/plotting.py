@@ -130,7 +130,8 @@ def plot_filters(estimator, *, order="norm", max_filters=None, n_cols=None, labe
     max_filters : int, default=None
         Draw at most this many filters (all when None).
     n_cols : int, default=None
-        Panels per row; about the square root of the number of panels when None.
+        Panels per row (at most the number of panels); about the square root of the number
+        of panels when None.
     label : callable, default=None
         ``label(j) -> str`` titles the panel of neuron ``j`` (index into ``filters_``), for
         example with the class it serves. No titles when None.
@@ -183,7 +184,8 @@ def plot_filters(estimator, *, order="norm", max_filters=None, n_cols=None, labe
     if max_filters is not None:
         index = index[:max_filters]
     n_panels = max(len(index), 1)
-    n_cols = n_cols or int(np.ceil(np.sqrt(n_panels)))
+    # (no more columns than panels: n_cols=10**6 laid out a million empty axes)
+    n_cols = min(n_cols or int(np.ceil(np.sqrt(n_panels))), n_panels)
     n_rows = int(np.ceil(n_panels / n_cols))
     # (wide enough for the title of a network without neurons)
     width = 1.3 * n_cols + 1.0 if len(index) else 4.5

@@ -306,6 +306,9 @@ def test_plot_filters_draws_one_panel_per_filter():
     # (a review: a list of titles failed inside the drawing, "'list' object is not callable")
     with pytest.raises(TypeError, match=r"label must be a function .* got a list\. .*__getitem__"):
         sklearn_convexcnn.plotting.plot_filters(clf, label=["a", "b"])
+    # (no more columns than panels: n_cols=200 drew 201 axes, a figure 261 inches wide; a fuzz)
+    wide = sklearn_convexcnn.plotting.plot_filters(clf, n_cols=200)
+    assert len(wide.axes) == clf.filters_.shape[0] + 1  # (and the colorbar)
 
 
 @pytest.mark.slow
