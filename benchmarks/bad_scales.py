@@ -5,12 +5,12 @@ Usage::
     python benchmarks/bad_scales.py [--only NAME [NAME ...]]
 
 The fit of ``s * X`` at ``beta`` is the fit of ``X`` at ``beta / s`` (filters and output
-weights shrink by ``sqrt(s)``), so large inputs are small effective betas: near-interpolating fits whose gradients
-round above the solver's KKT tolerance. Every problem is solved with ``solver="auto"``, one
-after the other in one process; each line gives the fit time, the objective, the certified
-``duality_gap_ / objective_``, and the warnings raised (a gap above ``tol`` is a
-ConvergenceWarning, which names any hand-over to CVXPY; until 2 Dec 2026 a hand-over was a
-RuntimeWarning of its own).
+weights shrink by ``sqrt(s)``), so large inputs are small effective betas: near-interpolating
+fits whose gradients round above the solver's KKT tolerance. Every problem is solved with
+``solver="auto"``, one after the other in one process; each line gives the fit time, the
+objective, the certified ``duality_gap_ / objective_``, and the warnings raised (a gap above
+``tol`` is a ConvergenceWarning, which names any hand-over to CVXPY; until 2 Dec 2026 a
+hand-over was a RuntimeWarning of its own).
 
 Problems: 300 random walks of length 32 (``kernel_size=5``, 32 sampled patterns) with a planted
 ReLU target, at input scales 1 and 100, squared and logistic loss, global and regional pooling
