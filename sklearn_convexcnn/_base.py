@@ -833,6 +833,7 @@ class _BaseConvexCNN(BaseEstimator):
             name=type(self).__name__,
             native_fallback=self.solver == "auto"
             and self.architecture in ("circular", "three_layer"),
+            native_supported=self.activation == "relu" or self.architecture == "circular",
         )
 
     def _warn_unconverged(self, solutions, labels, options):

@@ -78,6 +78,8 @@ class SolveOptions:
     # native solver (circular and three-layer programs, which "auto" gives to CVXPY first;
     # :func:`solve_and_finish`)
     native_fallback: bool = False
+    # whether solver="native" takes the program (ReLU and circular CNNs), for advice
+    native_supported: bool = True
 
     def log(self, message):
         if self.verbose:
@@ -87,7 +89,8 @@ class SolveOptions:
     def solver_options(self):
         """The keyword arguments that ``solve_native`` and ``solve_program`` share."""
         options = dataclasses.asdict(self)
-        del options["solver"], options["name"], options["native_fallback"]
+        for name in ("solver", "name", "native_fallback", "native_supported"):
+            del options[name]
         return options
 
 
@@ -734,7 +737,7 @@ def uncertified_message(solution, y, output, options, *, loose=False):
             f"tolerance {gap_tolerance(solution, y, options):.3e}): {solution.solver}'s point "
             "lies outside the program's constraints, its objective below the optimum, and the "
             "network does not attain it. Try "
-            f"{_native_if_untried(solution)}standardised inputs or a larger beta."
+            f"{_native_if_untried(solution, options)}standardised inputs or a larger beta."
             + _tried(solution)
         )
     tolerance = gap_tolerance(solution, y, options, loose=loose)
@@ -744,16 +747,19 @@ def uncertified_message(solution, y, output, options, *, loose=False):
         f"The convex program for output {output} is certified only to a duality gap of "
         f"{solution.duality_gap:.3e} (objective {solution.objective:.6g}, tolerance "
         f"{tolerance:.3e}), although {solution.solver} reported it solved: the fit may be that "
-        f"far above the optimum. Try {_native_if_untried(solution)}standardised "
+        f"far above the optimum. Try {_native_if_untried(solution, options)}standardised "
         "inputs or a larger beta." + _tried(solution)
     )
 
 
-def _native_if_untried(solution):
-    """The advice ``solver='native', `` where the native solver has not had the program:
-    with "auto" it can have had it first and handed it over (:func:`_tried` says so), and a
-    larger max_iter does not help a stall (a review followed that advice to the native
-    solver's own warning, which sent it back to CVXPY)."""
+def _native_if_untried(solution, options):
+    """The advice ``solver='native', `` where the native solver takes the program and has not
+    had it: with "auto" it can have had it first and handed it over (:func:`_tried` says so),
+    and a larger max_iter does not help a stall (a review followed that advice to the native
+    solver's own warning, which sent it back to CVXPY); it refuses linear CNNs but circular
+    ones (a fuzz followed the advice to that refusal)."""
+    if not options.native_supported:
+        return ""
     if solution.solver == "native" or any("native solver" in h for h in solution.handovers):
         return ""
     return "solver='native', "

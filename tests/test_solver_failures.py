@@ -848,6 +848,26 @@ def test_an_uncertified_point_is_advised_the_native_solver_only_where_untried(
     assert "max_iter" not in outputs.uncertified_message(solution, y, 0, options)
 
 
+def test_an_uncertified_point_of_a_linear_cnn_is_not_advised_the_native_solver():
+    # solver='native' refuses two-layer linear CNNs: an SCS point of a nuclear-norm program
+    # was advised it all the same (a fuzz of the API)
+    from sklearn_convexcnn._solvers._solution import Solution
+
+    y = np.random.default_rng(0).standard_normal(20)
+    options = outputs.SolveOptions(0.1, "squared", True, 1e-7, 500, "scs", native_supported=False)
+    solution = Solution(np.zeros((3, 4)), 0.0, 10.0, True, "optimal", 5, "SCS", 2.0)
+    message = outputs.uncertified_message(solution, y, 0, options)
+    assert message.endswith("Try standardised inputs or a larger beta.")
+    reg = ConvexCNNRegressor(activation="linear", pooling="none", solver="scs")
+    assert not reg._solve_options().native_supported
+    assert reg.set_params(activation="relu")._solve_options().native_supported
+    assert (
+        reg.set_params(activation="linear", architecture="circular")
+        ._solve_options()
+        .native_supported
+    )
+
+
 def test_how_a_solver_stopped_counts_its_iterations_in_english():
     from sklearn_convexcnn._solvers._solution import Solution
 
