@@ -275,8 +275,9 @@ def generate_patterns(
         output number ``output``; it may ignore the warm start.
     gates : ndarray of shape (patch_size, n_initial)
         Initial patterns (e.g. the sampled ones: the result is then never worse than them).
-    budget : int
-        At most this many patterns are generated.
+    budget : int or inf
+        At most this many patterns are generated (a pattern dropped and generated again
+        counts each time).
     rng : numpy.random.Generator or RandomState
     program_of : callable
         ``program_of(patches, gates)``: ``formulation.program``, or its ``operator``.
@@ -586,9 +587,11 @@ def generation_fit(
     """
     if n_patterns == "exact":
         # column generation over the enumeration: small programs, and the same certified
-        # optimum where the check passes within max_rounds (else a warning that says so)
-        candidates, budget = gates, gates.shape[1]
-        gates = formulation.sample_gates(patches, min(EXACT_START, budget), rng)
+        # optimum where the check passes within max_rounds (else a warning that says so).
+        # No budget: the program never holds more than the enumeration, and patterns dropped
+        # and generated again would spend one of its size without a reason to give the user
+        candidates, budget = gates, np.inf
+        gates = formulation.sample_gates(patches, min(EXACT_START, gates.shape[1]), rng)
     else:
         candidates, budget = "auto", n_patterns
     gates, solutions, report = generate_patterns(

@@ -412,3 +412,24 @@ def test_generated_fits_check_the_memory_of_one_output_at_a_time(monkeypatch):
         one = max(needed for needed, what in required if "program" in what)
         monkeypatch.setattr(_resources, "available_memory", lambda: int(1.5 * one))
         ConvexCNNClassifier(n_jobs=4, **params).fit(X, y)
+
+
+def test_an_enumeration_that_keeps_dropping_patterns_is_not_told_to_increase_n_patterns(
+    monkeypatch,
+):
+    # n_patterns='exact' has no budget to increase: its generation once stopped at the
+    # enumeration's size (patterns dropped and generated again count each time) and advised
+    # "increase n_patterns". A check that cannot pass (its tolerance forced to -0.5) makes
+    # the dropped patterns come back every round
+    import sklearn_convexcnn._generation as generation
+
+    monkeypatch.setattr(generation, "_CHECK_TOL", -0.5)
+    X, y, _ = _problem(5)
+    model = ConvexCNNRegressor(
+        beta=0.05, kernel_size=2, n_patterns="exact", patterns="generated", random_state=0
+    )
+    with pytest.warns(ConvergenceWarning, match="Pattern generation stopped") as record:
+        model.fit(X, y)
+    (message,) = [str(w.message) for w in record if "Pattern generation" in str(w.message)]
+    assert "increase n_patterns" not in message
+    assert "patterns='sampled' with n_patterns='exact'" in message
