@@ -402,7 +402,8 @@ def test_exact_path_checks_the_memory_of_the_enumerated_patterns(monkeypatch):
     message = (
         r"The matrix-free convex program for 10 samples x 4 patches of size 3 with up to 1562 "
         r"patterns \(solver='native'\) needs about .* Sample the patterns \(an int n_patterns\) "
-        r"instead of n_patterns='exact' or fit on a subset of the samples\."
+        r"instead of n_patterns='exact', use fewer or smaller patches \(a larger stride or a "
+        r"smaller kernel_size\), or fit on a subset of the samples\."
     )
     with pytest.raises(MemoryError, match=message):
         convex_cnn_path(X, X[:, 0], kernel_size=3, n_patterns="exact")

@@ -293,6 +293,20 @@ def test_the_dense_fallback_program_is_refused_with_its_sizes_and_fix(two_mib, e
         fallback()
 
 
+@pytest.mark.parametrize(
+    "architecture, named", [("two_layer", True), ("three_layer", True), ("circular", False)]
+)
+def test_a_program_refused_for_its_patches_names_their_geometry(two_mib, architecture, named):
+    # a huge kernel_size on long signals, with n_patterns=2, was told "Use fewer n_patterns"
+    # alone; circular CNNs (whole rows as patches) have no stride or kernel_size to change
+    X, y = _signals(200, 60)
+    geometry = {} if architecture == "circular" else {"kernel_size": 30}
+    reg = ConvexCNNRegressor(architecture=architecture, n_patterns=2, **geometry)
+    with pytest.raises(MemoryError, match="convex program for 200 samples") as error:
+        reg.fit(X, y)
+    assert ("a larger stride or a smaller kernel_size" in str(error.value)) == named
+
+
 def test_a_built_dense_fallback_program_is_not_sent_to_workers():
     # built in the fitting process by a hand-over to CVXPY, it was pickled into every later
     # call to a worker, the traffic SHARED_MAX_BYTES keeps away (a review)
