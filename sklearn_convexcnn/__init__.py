@@ -27,13 +27,21 @@ _LAZY = {
 }
 
 
+# Public submodules, imported on first use as scikit-learn's are (``sklearn_convexcnn.plotting``
+# after ``import sklearn_convexcnn``).
+_SUBMODULES = {"plotting"}
+
+
 def __getattr__(name):
     if name in _LAZY:
         value = getattr(importlib.import_module(_LAZY[name], __name__), name)
-        globals()[name] = value  # later lookups skip this function
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    elif name in _SUBMODULES:
+        value = importlib.import_module(f".{name}", __name__)
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value  # later lookups skip this function
+    return value
 
 
 def __dir__():
-    return sorted(__all__)
+    return sorted({*__all__, *_SUBMODULES})

@@ -200,6 +200,17 @@ def test_docs_cite_files_of_the_repository():
     assert (ROOT / "doc" / "formulations.md").read_text().count("\n## ") >= 10
 
 
+def test_plotting_is_reached_from_the_package_as_scikit_learns_submodules_are():
+    # ``sklearn_convexcnn.plotting`` after ``import sklearn_convexcnn`` raised AttributeError,
+    # and dir() did not list it (a fresh interpreter: this module imports it itself)
+    script = (
+        "import sklearn_convexcnn as s; print('plotting' in dir(s), "
+        "s.plotting.plot_filters.__module__)"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.stdout.split() == ["True", "sklearn_convexcnn.plotting"], done.stderr
+
+
 def test_plotting_says_how_to_install_matplotlib_when_it_is_missing(monkeypatch):
     import builtins
 
