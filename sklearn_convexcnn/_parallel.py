@@ -23,6 +23,7 @@ goes to joblib's ``Parallel`` as it is.
 """
 
 import collections
+import multiprocessing.context
 import threading
 import time
 
@@ -30,9 +31,22 @@ import cloudpickle
 import numpy as np
 from joblib import Parallel
 from joblib._parallel_backends import LokyBackend  # (private: what joblib would use here)
+from joblib.externals.loky.backend import context as joblib_loky_context
 from joblib.parallel import get_active_backend
 from loky import BrokenProcessPool, ProcessPoolExecutor
+from loky.backend.context import LokyContext
 from threadpoolctl import threadpool_limits
+
+# Importing the standalone loky registered its start method as multiprocessing's "loky", over
+# joblib's copy's: joblib's workers, started by it, then registered their memory-mapped arrays
+# with the standalone loky's resource tracker, and joblib's printed KeyErrors and "leaked
+# file objects" at the exit of any process that had imported the estimators (a review: a
+# GridSearchCV of Ridge did). joblib gets its own back; the executor here is given this one.
+multiprocessing.context._concrete_contexts.update(
+    loky=joblib_loky_context.ctx_loky,
+    loky_init_main=joblib_loky_context.LokyInitMainContext(),
+)
+_LOKY_CONTEXT = LokyContext()
 
 # Seconds a worker waits for a call before it ends, as joblib's do by default.
 IDLE_WORKER_TIMEOUT = 300
@@ -123,7 +137,9 @@ def workers(n_workers):
         if _workers is None or _workers[1] != n_workers:
             if _workers is not None:
                 _workers[0].shutdown(wait=False)
-            executor = ProcessPoolExecutor(max_workers=n_workers, timeout=IDLE_WORKER_TIMEOUT)
+            executor = ProcessPoolExecutor(
+                max_workers=n_workers, timeout=IDLE_WORKER_TIMEOUT, context=_LOKY_CONTEXT
+            )
             _workers = (executor, n_workers)
         return _workers[0]
 

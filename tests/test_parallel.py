@@ -269,6 +269,33 @@ def test_the_prefixed_stream_writes_every_line_once():
     assert not out.closed  # (the worker's stdout stays open)
 
 
+def test_joblibs_memory_mapped_calls_end_cleanly_beside_this_packages_workers():
+    # importing the standalone loky made its start method multiprocessing's "loky" in place
+    # of joblib's copy's: joblib's memory-mapped arrays were then registered with one resource
+    # tracker and released in the other, which printed KeyErrors and "leaked file objects" at
+    # the exit of any process that had imported the estimators (a review)
+    script = textwrap.dedent(
+        """
+        import numpy as np
+        from joblib import Parallel, delayed
+        from sklearn.datasets import load_digits
+
+        from sklearn_convexcnn import ConvexCNNClassifier
+
+        X, y = load_digits(return_X_y=True)
+        ConvexCNNClassifier(
+            input_shape=(8, 8), stride=2, n_patterns=8, random_state=0, n_jobs=2
+        ).fit(X[:100] / 16, y[:100])
+        big = np.ones((2000, 100))  # (above joblib's 1 MB: memory-mapped for its workers)
+        print(Parallel(n_jobs=2)(delayed(np.sum)(big) for _ in range(2)))
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[np.float64(200000.0), np.float64(200000.0)]"
+    assert "Traceback" not in done.stderr and "leaked" not in done.stderr, done.stderr
+
+
 def test_workers_solve_without_importing_scikit_learn_or_joblib():
     # importing scikit-learn was over half of a worker's start (2.3 s against 1.1 s for two
     # workers), paid by the README demo's fit: the workers get the solve's options, not the
