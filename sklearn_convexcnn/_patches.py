@@ -70,8 +70,16 @@ MAX_DATA_SCALE = 1e75
 
 def check_scale(values, name):
     """ValueError, naming the fix, where an entry of ``values`` (``X``, or the real targets
-    ``y``) is beyond ``MAX_DATA_SCALE`` in magnitude."""
+    ``y``) is beyond ``MAX_DATA_SCALE`` in magnitude, or not finite."""
     largest = float(np.max(np.abs(values), initial=0.0))
+    if not np.isfinite(largest):
+        # (reached under scikit-learn's assume_finite=True, which skips its own check: a NaN
+        # in X gave an empty network, certified optimal, with no warning; a review)
+        raise ValueError(
+            f"Input {name} contains NaN or infinity (scikit-learn's assume_finite=True skips "
+            "its own check of them). Remove or impute them, e.g. with "
+            "sklearn.impute.SimpleImputer."
+        )
     if largest > MAX_DATA_SCALE:
         raise ValueError(
             f"{name} has entries of magnitude up to {largest:.3g}; the convex program takes "

@@ -30,6 +30,28 @@ def test_non_finite_input(Estimator, bad):
         Estimator(n_patterns=4).fit(X, y)
 
 
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_non_finite_input_is_refused_where_scikit_learn_is_told_not_to_check(Estimator, bad):
+    # assume_finite=True skips scikit-learn's check: a NaN in X gave an empty network with a
+    # duality gap of -7e-15, certified optimal, and no warning (a review); the previous model
+    # survives the refusal
+    import sklearn
+
+    X, y = _data()
+    est = Estimator(n_patterns=4, random_state=0).fit(X, y)
+    prediction = est.predict(X)
+    X_bad = X.copy()
+    X_bad[3, 4] = bad
+    with sklearn.config_context(assume_finite=True):
+        with pytest.raises(ValueError, match=r"^Input X contains NaN or infinity \(scikit"):
+            est.fit(X_bad, y)
+        if Estimator is ConvexCNNRegressor:
+            with pytest.raises(ValueError, match=r"^Input y contains NaN or infinity"):
+                est.fit(X, np.where(np.arange(len(y)) == 0, bad, y))
+    np.testing.assert_array_equal(est.predict(X), prediction)
+
+
 @pytest.mark.parametrize("bad, name", [(np.nan, "NaN"), (np.inf, "infinity")])
 @pytest.mark.parametrize("Estimator", ESTIMATORS)
 def test_non_finite_target(Estimator, bad, name):
