@@ -186,7 +186,7 @@ def resolve_geometry(input_shape, kernel_size, stride, n_features):
         raise ValueError(
             f"kernel_size={kernel_size!r} does not fit in inputs of spatial shape "
             f"{spatial_shape!r} (X has {n_features} feature(s)); use a kernel_size of at most "
-            f"{spatial_shape!r} or set input_shape.{channels_hint}"
+            f"{spatial_shape!r}.{channels_hint}"
         )
     geometry = PatchGeometry(spatial_shape, n_channels, kernel, step)
     # (a stride past the kernel leaves feature k of an axis longer than the kernel unseen;

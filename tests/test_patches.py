@@ -97,13 +97,15 @@ def test_geometry_properties():
     [
         ((4, 4), 3, 1, r"input_shape=\(4, 4\) describes 16 features per sample but X has 20"),
         ((2, 2, 2, 2), 1, 1, r"input_shape=\(2, 2, 2, 2\) is not a valid shape"),
-        ((4, 5), 6, 1, r"kernel_size=6 does not fit in inputs of spatial shape \(4, 5\).*pe\.$"),
+        # (it also said "or set input_shape", already set: a review)
+        ((4, 5), 6, 1, r"spatial shape \(4, 5\) .*; use a kernel_size of at most \(4, 5\)\.$"),
+        ((20,), 21, 1, r"spatial shape \(20,\) .*; use a kernel_size of at most \(20,\)\.$"),
         # (L, C) is read as an image; signals with channels are (L, 1, C) (a review)
         (
             (10, 2),
             3,
             1,
-            r"set input_shape\. For signals of length 10 with 2 channels, pass "
+            r"at most \(10, 2\)\. For signals of length 10 with 2 channels, pass "
             r"input_shape=\(10, 1, 2\) and kernel_size=\(3, 1\)\.$",
         ),
         # (L, 1, C) already: only the kernel (a review: the hint said (10, 1, 1))
@@ -111,7 +113,7 @@ def test_geometry_properties():
             (10, 1, 2),
             3,
             1,
-            r"set input_shape\. For signals of length 10, pass kernel_size=\(3, 1\)\.$",
+            r"at most \(10, 1\)\. For signals of length 10, pass kernel_size=\(3, 1\)\.$",
         ),
         ((4, 5), (2, 2, 2), 1, r"kernel_size=\(2, 2, 2\) has 3 entries but the input has 2"),
         ((4, 5), 2, (1,), r"stride=\(1,\) has 1 entries but the input has 2"),
