@@ -215,7 +215,8 @@ def _empty_network_message(solutions, Y, beta, tol):
 def _named_after_the_estimator(method):
     """``method`` whose wrong arguments raise a TypeError naming the estimator's own class.
 
-    Python names the class that defines it (``_BaseConvexCNN.fit()``, private). The signature
+    Python names the class that defines it (``_BaseConvexCNN.fit()`` or
+    ``_BaseConvexCNN.__init__()``, private). The signature
     is ``method``'s (``functools.wraps``), as scikit-learn inspects it: ``sample_weight`` is
     not a parameter of ``fit`` (``has_fit_parameter``), and is refused there with the
     workaround.
@@ -229,14 +230,16 @@ def _named_after_the_estimator(method):
         try:
             signature.bind(self, *args, **kwargs)
         except TypeError as exc:
-            hint = (
-                ". Sample weights are not supported (every solver and certificate sums "
-                "unweighted losses); for integer weights w, repeat the rows: "
-                "fit(np.repeat(X, w, axis=0), np.repeat(y, w, axis=0))"
-                # (scikit-learn's fit takes sample_weight third)
-                if method.__name__ == "fit" and ("sample_weight" in kwargs or len(args) > 2)
-                else ""
-            )
+            hint = ""
+            # (scikit-learn's fit takes sample_weight third)
+            if method.__name__ == "fit" and ("sample_weight" in kwargs or len(args) > 2):
+                hint = (
+                    ". Sample weights are not supported (every solver and certificate sums "
+                    "unweighted losses); for integer weights w, repeat the rows: "
+                    "fit(np.repeat(X, w, axis=0), np.repeat(y, w, axis=0))"
+                )
+            elif method.__name__ == "__init__" and "alpha" in kwargs:
+                hint = ". The regularization strength is beta (alpha in scikit-learn's models)"
             raise TypeError(f"{type(self).__name__}.{method.__name__}() {exc}{hint}") from None
         return method(self, *args, **kwargs)
 
@@ -373,6 +376,7 @@ class _BaseConvexCNN(BaseEstimator):
     middle_weights_ = _NetworkArray("middle_weights")
     branches_ = _NetworkArray("branches")
 
+    @_named_after_the_estimator
     def __init__(
         self,
         *,

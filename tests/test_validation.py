@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy import sparse
+from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.utils.validation import has_fit_parameter
 
@@ -373,6 +374,28 @@ def test_sample_weight_is_refused_in_the_estimators_own_name(Estimator):
     # the signature scikit-learn inspects is fit's own: it runs no sample-weight checks
     assert list(inspect.signature(est.fit).parameters) == ["X", "y"]
     assert not has_fit_parameter(est, "sample_weight")
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_a_wrong_constructor_argument_is_refused_in_the_estimators_own_name(Estimator):
+    # Python named _BaseConvexCNN.__init__, a private class (a review), where scikit-learn's
+    # estimators name themselves; alpha is scikit-learn's name for the regularization
+    name = re.escape(f"{Estimator.__name__}.__init__()")
+    with pytest.raises(
+        TypeError,
+        match=rf"^{name} got an unexpected keyword argument 'alpha'\. The regularization "
+        r"strength is beta \(alpha in scikit-learn's models\)$",
+    ):
+        Estimator(alpha=0.1)
+    with pytest.raises(TypeError, match=rf"^{name} got an unexpected keyword argument 'w'$"):
+        Estimator(w=1)
+    with pytest.raises(TypeError, match=rf"^{name} too many positional arguments$"):
+        Estimator(0.1)
+    # the signature that get_params and clone read is __init__'s own
+    assert list(inspect.signature(Estimator.__init__).parameters)[:3] == [
+        "self", "beta", "kernel_size"
+    ]  # fmt: skip
+    assert clone(Estimator(beta=0.3)).beta == 0.3
 
 
 @pytest.mark.parametrize("method", ["regularized_objective", "certify"])
