@@ -215,11 +215,11 @@ def _empty_network_message(solutions, Y, beta, tol):
 def _named_after_the_estimator(method):
     """``method`` whose wrong arguments raise a TypeError naming the estimator's own class.
 
-    Python names the class that defines it (``_BaseConvexCNN.fit()`` or
-    ``_BaseConvexCNN.__init__()``, private). The signature
-    is ``method``'s (``functools.wraps``), as scikit-learn inspects it: ``sample_weight`` is
-    not a parameter of ``fit`` (``has_fit_parameter``), and is refused there with the
-    workaround.
+    Python names the class that defines it (``_BaseConvexCNN.fit()``, private). The signature
+    is ``method``'s (``functools.wraps``), as scikit-learn inspects it (``get_params`` reads
+    ``__init__``'s): ``sample_weight`` is not a parameter of ``fit`` (``has_fit_parameter``),
+    and is refused there with the workaround; ``alpha``, scikit-learn's name for the
+    regularization, is pointed to ``beta``.
     """
     signature = inspect.signature(method)
 

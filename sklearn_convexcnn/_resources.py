@@ -293,8 +293,11 @@ def check_program_memory(
     )
     # (the program grows with the patches as much as with the patterns: a huge kernel_size
     # on long signals was refused with n_patterns=2 and "Use fewer n_patterns" alone)
-    remedies = [fewer, "use fewer or smaller patches (a larger stride or a smaller kernel_size)"]
-    remedies.append("fit on a subset of the samples")
+    remedies = [
+        fewer,
+        "use fewer or smaller patches (a larger stride or a smaller kernel_size)",
+        "fit on a subset of the samples",
+    ]
     if kind == "three_layer":
         required = three_layer_program_bytes(*sizes, exact)
         remedies[0] += " (it grows with their square)"
