@@ -1,6 +1,7 @@
 """Regularization path of the two-layer convex CNN program, warm started (like ``lasso_path``)."""
 
 import functools
+import inspect
 import time
 from numbers import Integral, Real
 
@@ -21,6 +22,27 @@ from ._solvers._solution import relative_to
 from ._warnings import warn
 
 
+def _named(function):
+    """``function`` whose wrong arguments raise a TypeError that names it, as Python's own
+    does (scikit-learn's ``validate_params`` says "got an unexpected keyword argument" of no
+    function; a review), and that points ``lasso_path``'s ``alphas`` to ``betas``."""
+    signature = inspect.signature(function)
+
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        try:
+            signature.bind(*args, **kwargs)
+        except TypeError as exc:
+            hint = ""
+            if {"alpha", "alphas"} & kwargs.keys():
+                hint = ". The path's regularization strengths are betas (lasso_path's alphas)"
+            raise TypeError(f"{function.__name__}() {exc}{hint}") from None
+        return function(*args, **kwargs)
+
+    return wrapper
+
+
+@_named
 @validate_params(
     {
         "X": ["array-like"],

@@ -87,6 +87,22 @@ def test_invalid_parameter_names_itself_its_value_and_the_fix(data, params, mess
         convex_cnn_path(X, y, **{**FAST, **params})
 
 
+def test_wrong_arguments_name_the_path_and_point_alphas_to_betas(data):
+    # scikit-learn's validate_params said "got an unexpected keyword argument 'alphas'" of no
+    # function, where lasso_path's users type alphas (a review)
+    X, y = data
+    with pytest.raises(
+        TypeError,
+        match=r"^convex_cnn_path\(\) got an unexpected keyword argument 'alphas'\. The path's "
+        r"regularization strengths are betas \(lasso_path's alphas\)$",
+    ):
+        convex_cnn_path(X, y, alphas=[1.0])
+    with pytest.raises(TypeError, match=r"^convex_cnn_path\(\) too many positional arguments$"):
+        convex_cnn_path(X, y, [1.0])
+    with pytest.raises(TypeError, match=r"^convex_cnn_path\(\) missing a required argument: 'y'"):
+        convex_cnn_path(X)
+
+
 def test_class_labels_are_refused_with_their_encoding(data):
     X, _ = data
     labels = np.where(np.arange(len(X)) % 2, "cat", "dog")
