@@ -341,7 +341,7 @@ class _BaseConvexCNN(BaseEstimator):
 
     _parameter_constraints = {
         "beta": [Interval(Real, 0, None, closed="neither")],
-        "kernel_size": [Interval(Integral, 1, None, closed="left"), tuple, list],
+        "kernel_size": [None, Interval(Integral, 1, None, closed="left"), tuple, list],
         "stride": [Interval(Integral, 1, None, closed="left"), tuple, list],
         "input_shape": [None, tuple, list],
         "architecture": [StrOptions(set(ARCHITECTURES))],
@@ -381,7 +381,7 @@ class _BaseConvexCNN(BaseEstimator):
         self,
         *,
         beta=1.0,
-        kernel_size=3,
+        kernel_size=None,
         stride=1,
         input_shape=None,
         architecture="two_layer",
@@ -596,15 +596,14 @@ class _BaseConvexCNN(BaseEstimator):
     def _geometry(self, X):
         """Patch geometry of ``X``; circular architectures read the whole row as one patch."""
         if self.architecture == "circular":
-            for name, value, default in [
-                ("kernel_size", self.kernel_size, 3),
-                ("stride", self.stride, 1),
-            ]:
-                if not _spells(value, default):
-                    _warn_ignored(
-                        name, value, default, "architecture='circular', whose filters are "
-                        "full-length circular convolutions of each row",
-                    )  # fmt: skip
+            network = (
+                "architecture='circular', whose filters are full-length circular convolutions "
+                "of each row"
+            )
+            if self.kernel_size is not None:
+                _warn_ignored("kernel_size", self.kernel_size, None, network)
+            if not _spells(self.stride, 1):
+                _warn_ignored("stride", self.stride, 1, network)
             return circular_geometry(self.input_shape, X.shape[1])
         return resolve_geometry(self.input_shape, self.kernel_size, self.stride, X.shape[1])
 

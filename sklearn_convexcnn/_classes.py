@@ -36,10 +36,13 @@ _PARAMETERS = """\
         and 9e-10 at ``1e-12``, after 40-90 s, as ``solver="auto"`` hands the stalled native
         solve to CVXPY).
 
-    kernel_size : int or tuple of int, default=3
+    kernel_size : int, tuple of int or None, default=None
         Filter size: an int for signals or square image filters, or one entry per spatial
-        dimension. ``3`` (``3x3`` on images) is the classic small-CNN choice, and the size of the
-        convex program grows quickly with the filter length.
+        dimension. ``None`` is 3 along each spatial dimension (``3x3`` on images, the classic
+        small-CNN choice), or the whole dimension where it is shorter: ``(3, 1)`` on signals
+        with channels, ``(L, 1, C)``, and one patch (a fully connected first layer) on
+        signals of one or two features. The size of the convex program grows quickly with the
+        filter length.
 
     stride : int or tuple of int, default=1
         Step between patches. Patch ``k`` of a signal ``x`` is
@@ -53,10 +56,11 @@ _PARAMETERS = """\
         ``(H, W)`` or ``(H, W, C)`` with channels last. Its product must be ``n_features``.
         Images need it: with ``None``, 8x8 digits are read as signals of length 64, whose
         patches cut across rows (0.68 test accuracy against 0.86 with ``(8, 8)``). Signals
-        with ``C`` channels are ``(L, 1, C)`` images, with ``kernel_size=(k, 1)``: ``(L, C)``
-        is always an ``L x C`` image (``kernel_size=3`` convolves it in two dimensions). Arrays with
-        the channels first (``(N, C, H, W)``, PyTorch's layout) are flattened after moving
-        them last: ``np.moveaxis(X, 1, -1).reshape(len(X), -1)``.
+        with ``C`` channels are ``(L, 1, C)`` images, whose filters are ``(k, 1)`` (the
+        default's ``(3, 1)``): ``(L, C)`` is always an ``L x C`` image, which ``3x3`` filters
+        convolve in two dimensions. Arrays with the channels first (``(N, C, H, W)``,
+        PyTorch's layout) are flattened after moving them last:
+        ``np.moveaxis(X, 1, -1).reshape(len(X), -1)``.
 
     architecture : {"two_layer", "circular", "three_layer"}, default="two_layer"
         The network, hence the convex regulariser (doc/formulations.md §7-§8).

@@ -15,6 +15,9 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from ._warnings import warn
 
+# The kernel_size of None along each spatial axis, where the axis is at least that long
+DEFAULT_KERNEL = 3
+
 
 @dataclass(frozen=True)
 class PatchGeometry:
@@ -130,7 +133,10 @@ def resolve_geometry(input_shape, kernel_size, stride, n_features):
     ----------
     input_shape : None or tuple of int
         ``None`` (each row is a signal), ``(L,)``, ``(H, W)`` or ``(H, W, C)``.
-    kernel_size, stride : int or tuple of int
+    kernel_size : None, int or tuple of int
+        One int used along every spatial dimension, or one entry per spatial dimension;
+        ``None`` is :data:`DEFAULT_KERNEL` along each, or the whole axis where it is shorter.
+    stride : int or tuple of int
         One int used along every spatial dimension, or one entry per spatial dimension.
     n_features : int
         Number of columns of ``X``.
@@ -168,7 +174,10 @@ def resolve_geometry(input_shape, kernel_size, stride, n_features):
     else:
         spatial_shape, n_channels = input_shape, 1
     ndim = len(spatial_shape)
-    kernel = _as_tuple(kernel_size, ndim, "kernel_size", hint)
+    if kernel_size is None:  # (so that the default fits any input: 1 or 2 features too)
+        kernel = tuple(min(DEFAULT_KERNEL, size) for size in spatial_shape)
+    else:
+        kernel = _as_tuple(kernel_size, ndim, "kernel_size", hint)
     step = _as_tuple(stride, ndim, "stride", hint)
     if any(k > s for k, s in zip(kernel, spatial_shape, strict=True)):
         channels_hint = ""
@@ -193,10 +202,12 @@ def resolve_geometry(input_shape, kernel_size, stride, n_features):
     # along an axis that the kernel fills, one patch position, the stride moves nothing)
     if any(s > k and n > k for k, s, n in zip(kernel, step, spatial_shape, strict=True)):
         unseen = n_features - n_channels * prod(map(len, _covered(geometry)))
+        resolved = "" if kernel_size is not None else f" (a kernel of {kernel!r})"
         warn(
-            f"stride={stride!r} is larger than kernel_size={kernel_size!r}: {unseen} of the "
-            f"{n_features} features of each row lie between patches or past the last one, in "
-            "no patch, and the network never sees them. Use a stride of at most kernel_size.",
+            f"stride={stride!r} is larger than kernel_size={kernel_size!r}{resolved}: {unseen} "
+            f"of the {n_features} features of each row lie between patches or past the last "
+            "one, in no patch, and the network never sees them. Use a stride of at most "
+            "kernel_size.",
             UserWarning,
         )
     return geometry

@@ -51,7 +51,7 @@ def _named(function):
         "betas": ["array-like", None, Hidden(Real)],
         "n_betas": [Interval(Integral, 1, None, closed="left")],
         "eps": [Interval(Real, 0, 1, closed="right")],
-        "kernel_size": [Interval(Integral, 1, None, closed="left"), tuple, list],
+        "kernel_size": [None, Interval(Integral, 1, None, closed="left"), tuple, list],
         "stride": [Interval(Integral, 1, None, closed="left"), tuple, list],
         "input_shape": [None, tuple, list],
         "pooling": [StrOptions(set(POOLINGS))],
@@ -75,7 +75,7 @@ def convex_cnn_path(
     betas=None,
     n_betas=10,
     eps=1e-2,
-    kernel_size=3,
+    kernel_size=None,
     stride=1,
     input_shape=None,
     pooling="average",
@@ -116,7 +116,7 @@ def convex_cnn_path(
         Number of values of ``beta`` when ``betas`` is None.
     eps : float, default=1e-2
         Smallest ``beta`` of the default path, relative to ``beta_max``; in (0, 1].
-    kernel_size : int or tuple of int, default=3
+    kernel_size : int, tuple of int or None, default=None
         As in :class:`~sklearn_convexcnn.ConvexCNNRegressor`.
     stride : int or tuple of int, default=1
         As in :class:`~sklearn_convexcnn.ConvexCNNRegressor`.

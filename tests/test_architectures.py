@@ -718,8 +718,9 @@ def test_circular_checks_input_shape():
 
 
 @pytest.mark.parametrize(
-    "param, value, default", [("kernel_size", 100, 3), ("stride", 2, 1)]
-)  # fmt: skip
+    "param, value, default",
+    [("kernel_size", 100, None), ("kernel_size", 3, None), ("stride", 2, 1)],
+)
 def test_circular_warns_that_it_ignores_a_kernel_size_or_stride(param, value, default):
     X, y = low_rank_data(0, 10, 6, 6)
     params = dict(architecture="circular", n_patterns=8, random_state=0)
@@ -762,11 +763,13 @@ def test_parameters_a_network_does_not_use_are_ignored_with_a_warning(params, ig
 
 
 def test_circular_takes_the_defaults_in_any_spelling_without_warning():
-    # a review: kernel_size=[3] or stride=(1,) was "ignored" with the advice to leave 3 or 1
+    # a review: stride=(1,) was "ignored" with the advice to leave 1 (kernel_size's default is
+    # None, and any kernel_size is ignored with a warning: the test above)
     X, y = low_rank_data(0, 10, 6, 6)
     with warnings.catch_warnings():
         warnings.simplefilter("error", UserWarning)
-        ConvexCNNRegressor(architecture="circular", kernel_size=[3], stride=(1,)).fit(X, y)
+        ConvexCNNRegressor(architecture="circular", stride=(1,)).fit(X, y)
+        ConvexCNNRegressor(architecture="circular", stride=[1]).fit(X, y)
     with pytest.warns(UserWarning, match=r"kernel_size=\(3, \(1, 2\)\) does not apply"):
         ConvexCNNRegressor(architecture="circular", kernel_size=(3, (1, 2))).fit(X, y)
 

@@ -93,6 +93,27 @@ def test_geometry_properties():
 
 
 @pytest.mark.parametrize(
+    "input_shape, n_features, kernel",
+    [
+        (None, 64, (3,)),
+        ((8, 8), 64, (3, 3)),
+        ((5, 2), 10, (3, 2)),  # ((L, C) is an image: 3x3 does not fit its 2 columns)
+        ((10, 1, 3), 30, (3, 1)),  # (signals with channels)
+        (None, 2, (2,)),  # (scikit-learn's checks: 2 features, one patch)
+        (None, 1, (1,)),
+    ],
+)
+def test_the_default_kernel_is_3_or_the_whole_axis_where_shorter(input_shape, n_features, kernel):
+    assert resolve_geometry(input_shape, None, 1, n_features).kernel_size == kernel
+
+
+def test_a_stride_past_the_default_kernel_names_the_kernel_it_resolved_to():
+    with pytest.warns(UserWarning, match=r"stride=4 is larger than kernel_size=None \(a kernel "
+                      r"of \(3,\)\): 4 of the 10 features"):  # fmt: skip
+        resolve_geometry(None, None, 4, 10)
+
+
+@pytest.mark.parametrize(
     "input_shape, kernel_size, stride, match",
     [
         ((4, 4), 3, 1, r"input_shape=\(4, 4\) describes 16 features per sample but X has 20"),
