@@ -1,13 +1,11 @@
 """The outputs' solves on ``n_jobs`` processes: this one and ``n_jobs - 1`` workers.
 
 joblib's ``Parallel`` starts ``n_jobs`` worker processes and leaves the calling process waiting
-for them. A worker's start is mostly importing NumPy and SciPy, about a second of CPU time on
-the development machine, so on two cores the README demo's fit spent its first second starting
-two workers and solving nothing. Here the calling process solves outputs as ``n_jobs - 1``
-workers do, each taking the next in the list when it is free: one start fewer, and the calling
-process solves from the start. The README demo's first fit: 2.7-3.5 s against 3.3-3.9 s in six
-alternating runs, 3.5-3.9 s against 3.7-4.4 s in six more on a noisier hour; later fits in one
-process, the workers started, about the same (benchmarks/digits_history.md).
+for them. A worker's start is mostly importing NumPy and SciPy, half a second to a second of
+CPU time, so on two cores the README demo's first fit spent that long solving nothing. Here the
+calling process solves outputs as ``n_jobs - 1`` workers do, each taking the next in the list
+when it is free: one start fewer, and the calling process solves from the start
+(benchmarks/digits_history.md, "The fitting process solves too").
 
 The first call is this process's. Once no call is left, a process waits at most for the rest
 of another's running call: given the longest first, the calls running at the end are the
@@ -128,9 +126,8 @@ def workers(n_workers):
     Not joblib's: loky keeps one reusable executor per process, which joblib expects to be its
     own (a joblib ``Parallel`` after one built here failed on a missing attribute). Nor from
     joblib's copy of loky: its processes (the workers and loky's resource tracker) import
-    joblib, 0.12 s each on the development machine, where the standalone loky's take
-    0.03 s. The README demo's first fit took 1.71-1.73 s against 1.74-1.82 s, in five
-    alternating runs (benchmarks/digits_history.md).
+    joblib, 0.12 s each on the development machine, where the standalone loky's take 0.03 s
+    (benchmarks/digits_history.md, "the standalone loky").
     """
     global _workers
     with _workers_lock:
