@@ -93,10 +93,10 @@ def convex_cnn_path(
     """Solve the convex program of a two-layer ReLU CNN along a decreasing ``beta`` path.
 
     Each solve of the native solver starts from the previous solution, whose groups form the
-    initial working set and keep the cone rows they sit on: along a fine path each step adds
-    only a few groups. On 1-D signals (n=1000, 64 patterns) a path of 10 values took 0.34-0.45
-    times the time of the same 10 solves started cold (``benchmarks/warm_starts.py``). The
-    patterns, sampled or enumerated, are the same for every ``beta``: with
+    initial working set and keep the cone rows that hold them there: along a fine path each
+    step adds only a few groups. On 1-D signals (n=1000, 64 patterns) a path of 10 values took
+    0.34-0.45 times the time of the same 10 solves started cold (``benchmarks/warm_starts.py``).
+    The patterns, sampled or enumerated, are the same for every ``beta``: with
     ``n_patterns="exact"`` the path is that of the global optimum.
 
     Parameters

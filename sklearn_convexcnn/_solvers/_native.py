@@ -87,8 +87,6 @@ _GROUPS_PER_ROUND = 8
 _ROWS_PER_ROUND = 40
 # Relative violation of a cone row that counts as infeasible (interior-point accuracy).
 _FEASIBILITY_TOL = 1e-9
-# Relative slack below which a row is kept for a group that starts at a warm start's point.
-_START_SLACK = 1e-6
 # Cutting-plane rounds per projection when pricing for candidates, and when certifying
 # (projections then run to convergence, which takes far fewer rounds than this).
 _PRICING_ROUNDS = 3
@@ -300,30 +298,27 @@ def _without_residue(M, y, coef, b, *, beta, loss, fit_intercept, norm, scale, s
     return cleaned_if_no_worse(coef, clean(coef, beta, scale, norm), value, slack)
 
 
-def _start_rows(operator, coef, patterns):
-    """Rows to keep for groups that start at ``coef[j]`` (a warm start): the rows nearly
-    tight there, where the restricted solution is likely to keep them tight, and the
-    operator's candidate rows.
+def _start_rows(operator, patterns, signs, v):
+    """Rows to keep for the groups ``(pattern, sign)`` of a warm start, whose dual vector is
+    ``v``: the rows with a positive multiplier in the projection of each group's correlation
+    onto its cone, and the operator's candidate rows.
 
-    Started without rows, the first restricted solution left the cones far behind, and the
-    feasibility rounds brought the rows back 40 per group at a time: on one digits class
-    (``2x2`` regions, ``beta=0.1``, 88 groups) a refit from the optimum itself took 55 s, a
-    cold fit 3 s; with these rows the refit takes 0.4 s.
+    At the optimum of the start's own ``beta`` those are the group's KKT multipliers: the rows
+    that hold it on its face (at most ``h`` for the Euclidean norm). Without rows, the first
+    restricted solution left the cones far behind and the feasibility rounds brought the rows
+    back 40 per group at a time (a refit of a digits class from its optimum: 55 s against 3 s
+    cold). With every row nearly tight at the start, too many where a filter is zero on some
+    pixels, as every patch blank there is tight (one group kept 6,579 rows), warm fits took
+    2-3 times as long as cold ones (``benchmarks/README.md``, "Warm starts against cold
+    fits").
     """
-    found = []
-    for part, products in cone_products_by_block(
-        operator, coef, patterns, np.arange(len(patterns))
-    ):
-        for c, pattern, values in zip(coef[part], patterns[part], products, strict=True):
-            rows = np.flatnonzero(values <= _START_SLACK * np.linalg.norm(c) * operator.row_scale)
-            # one of each repeated row; none of the zero rows (blank patches), which are
-            # tight everywhere and bind nothing
-            distinct, first = np.unique(
-                operator.cone_rows(int(pattern), rows), axis=0, return_index=True
-            )
-            rows = np.sort(rows[first[np.any(distinct, axis=1)]])
-            found.append(np.union1d(rows, operator.candidate_rows(int(pattern))))
-    return found
+    correlations = operator.correlations(v)
+    G = np.where((signs == 0)[:, None], correlations[patterns], -correlations[patterns])
+    _, _, rows = _prices_polar(operator, patterns, G, max_rounds=_CERTIFYING_ROUNDS)
+    return [
+        np.union1d(r, operator.candidate_rows(int(pattern))).astype(int)
+        for r, pattern in zip(rows, patterns, strict=True)
+    ]
 
 
 def _violated_rows(work):
@@ -755,7 +750,9 @@ def _started(
     cold_b = best_intercept(loss, y) if fit_intercept else 0.0
     b = float(intercept_init) if fit_intercept and intercept_init is not None else cold_b
     work, memory = _WorkingSet(operator), _PriceMemory()
-    if coef_init is None or not _start_from(work, coef_init):
+    if coef_init is None or not _start_from(
+        work, coef_init, y, b, loss=loss, fit_intercept=fit_intercept
+    ):
         return work, memory, b
     try:
         b, _ = _restricted_then_feasible(
@@ -828,18 +825,18 @@ def _solution(status, n_iter, coef, intercept, objective, best_dual):
     )
 
 
-def _start_from(work, coef_init):
+def _start_from(work, coef_init, y, intercept, *, loss, fit_intercept):
     """Put the nonzero groups of a warm start into ``work``, with their point and the rows
-    they sit on; returns whether there were any."""
+    that hold them there (:func:`_start_rows`); returns whether there were any."""
     signs, patterns = np.nonzero(np.linalg.norm(coef_init, axis=2) > 0)
-    start = coef_init[signs, patterns]
-    for pattern, sign_index, rows in zip(
-        patterns, signs, _start_rows(work.operator, start, patterns), strict=True
-    ):
-        work.add(int(pattern), int(sign_index), rows)
-    if len(work):
-        work.coef = start
-    return bool(len(work))
+    if not len(patterns):
+        return False
+    for pattern, sign_index in zip(patterns.tolist(), signs.tolist(), strict=True):
+        work.add(pattern, sign_index, [])
+    work.coef = coef_init[signs, patterns]
+    v = dual_point(loss, work.fit(intercept), y, fit_intercept)
+    work.rows = _start_rows(work.operator, patterns, signs, v)
+    return True
 
 
 def _price_groups(
