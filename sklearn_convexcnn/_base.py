@@ -707,7 +707,8 @@ class _BaseConvexCNN(BaseEstimator):
         # joblib's count honours the CPU affinity and a container's quota, os.cpu_count not;
         # and no more than this process has (OMP_NUM_THREADS=1, threadpool_limits: 8 per
         # worker of 16 cores were set where the caller had limited itself to 1)
-        threads = max(1, min(blas_threads(), cpu_count() // n_jobs)) if n_jobs > 1 else None
+        # (one in a process that solves alone: _parallel.blas_limited)
+        threads = max(1, min(blas_threads(), cpu_count() // n_jobs)) if n_jobs > 1 else 1
         order = longest_first(X, Y) if n_jobs > 1 else range(n_outputs)
         calls = [
             delayed(solve_in_worker)(

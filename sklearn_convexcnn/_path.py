@@ -14,6 +14,7 @@ from ._formulations.two_layer import POOLINGS, READOUTS, make_formulation
 from ._losses import best_intercept, centred_targets
 from ._optimality import dual_point, max_pattern_price
 from ._outputs import SolveOptions, how_it_stopped, remedy
+from ._parallel import blas_limited
 from ._patches import check_rows, check_scale, extract_patches, resolve_geometry
 from ._patterns import program_gates
 from ._resources import check_patches_memory, check_program_memory
@@ -262,18 +263,19 @@ def convex_cnn_path(
     coef, intercept = None, None
     for step, beta in enumerate(betas):
         start = time.perf_counter()
-        solution = solve_native(
-            operator,
-            y,
-            beta=beta,
-            loss=loss,
-            fit_intercept=fit_intercept,
-            tol=tol,
-            max_iter=max_iter,
-            coef_init=coef,
-            intercept_init=intercept,
-            verbose=max(0, verbose - 1),
-        )
+        with blas_limited(1):
+            solution = solve_native(
+                operator,
+                y,
+                beta=beta,
+                loss=loss,
+                fit_intercept=fit_intercept,
+                tol=tol,
+                max_iter=max_iter,
+                coef_init=coef,
+                intercept_init=intercept,
+                verbose=max(0, verbose - 1),
+            )
         if verbose:
             print(
                 f"[convex_cnn_path] beta {step + 1} of {len(betas)}, {beta:.4g}: objective "

@@ -214,6 +214,36 @@ def test_workers_keep_the_callers_blas_thread_limit(four_digits, capfd, monkeypa
     assert threads == [1, 1, 1, 1]
 
 
+def test_a_process_that_solves_alone_uses_one_blas_thread(four_digits, capfd):
+    # NumPy's and SciPy's OpenBLAS pools spun against each other: the README example took
+    # 5.6 s on two cores with two threads in each, 1.35 s with one (_parallel.blas_limited)
+    X, y = four_digits
+    with threadpool_limits(limits=2, user_api="blas"):
+        before = _blas_threads()
+        _classifier(n_jobs=1, verbose=2).fit(X, y)
+        after = _blas_threads()  # (the solvers may load BLAS libraries of their own)
+    assert {path: after[path] for path in before} == before
+    threads = [int(t) for t in re.findall(_SOLVED_WITH_THREADS, capfd.readouterr().out)]
+    assert threads == [1, 1, 1, 1]
+
+
+def test_convex_cnn_path_solves_with_one_blas_thread(four_digits, monkeypatch):
+    from sklearn_convexcnn import _path, convex_cnn_path
+
+    X, y = four_digits
+    seen, solve = [], _path.solve_native
+
+    def recording(*args, **kwargs):
+        seen.append(max(_blas_threads().values()))
+        return solve(*args, **kwargs)
+
+    monkeypatch.setattr(_path, "solve_native", recording)
+    with threadpool_limits(limits=2, user_api="blas"):
+        convex_cnn_path(X, np.where(y == 1, 1.0, -1.0), n_betas=2, random_state=0)
+        assert max(_blas_threads().values()) == min(2, cpu_count())
+    assert seen == [1, 1]
+
+
 @pytest.mark.parametrize("n_jobs", [1, 2])
 def test_progress_lines_of_each_output_name_it(four_digits, capfd, n_jobs):
     # the workers' lines interleave; unlabelled, "[native] iteration 2" belonged to any class,
