@@ -195,19 +195,23 @@ def resolve_geometry(input_shape, kernel_size, stride, n_features):
         raise ValueError(
             f"kernel_size={kernel_size!r} does not fit in inputs of spatial shape "
             f"{spatial_shape!r} (X has {n_features} feature(s)); use a kernel_size of at most "
-            f"{spatial_shape!r}.{channels_hint}"
+            f"{spatial_shape!r}, or kernel_size=None (3 along each axis, the whole axis where "
+            f"it is shorter).{channels_hint}"
         )
     geometry = PatchGeometry(spatial_shape, n_channels, kernel, step)
-    # (a stride past the kernel leaves feature k of an axis longer than the kernel unseen;
-    # along an axis that the kernel fills, one patch position, the stride moves nothing)
-    if any(s > k and n > k for k, s, n in zip(kernel, step, spatial_shape, strict=True)):
-        unseen = n_features - n_channels * prod(map(len, _covered(geometry)))
+    # (a stride past the kernel skips the features between two patches, or leaves more past
+    # the last one than a stride of the kernel's size would: those the valid convolution of
+    # a stride that does not tile the axis leaves out anyway are no warning)
+    unseen = n_features - n_channels * prod(map(len, _covered(geometry)))
+    tiling = PatchGeometry(spatial_shape, n_channels, kernel, tuple(map(min, step, kernel)))
+    if unseen > n_features - n_channels * prod(map(len, _covered(tiling))):
         resolved = "" if kernel_size is not None else f" (a kernel of {kernel!r})"
+        widest = kernel[0] if len(set(kernel)) == 1 else kernel
         warn(
             f"stride={stride!r} is larger than kernel_size={kernel_size!r}{resolved}: {unseen} "
             f"of the {n_features} features of each row lie between patches or past the last "
             "one, in no patch, and the network never sees them. Use a stride of at most "
-            "kernel_size.",
+            f"{widest!r}.",
             UserWarning,
         )
     return geometry
@@ -266,8 +270,8 @@ def check_rows(X, who):
         _, a, b = shape
         message += (
             f" Pass X.reshape(len(X), -1) with input_shape={(a, b)} for images of {a}x{b} "
-            f"pixels, or with input_shape={(a, 1, b)} and kernel_size=(k, 1) for signals of "
-            f"length {a} with {b} channels."
+            f"pixels, or with input_shape={(a, 1, b)} for signals of length {a} with {b} "
+            "channels (filters of (3, 1) by default)."
         )
     elif len(shape) == 4:
         _, a, b, c = shape

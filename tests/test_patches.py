@@ -108,9 +108,23 @@ def test_the_default_kernel_is_3_or_the_whole_axis_where_shorter(input_shape, n_
 
 
 def test_a_stride_past_the_default_kernel_names_the_kernel_it_resolved_to():
-    with pytest.warns(UserWarning, match=r"stride=4 is larger than kernel_size=None \(a kernel "
-                      r"of \(3,\)\): 4 of the 10 features"):  # fmt: skip
+    with pytest.warns(
+        UserWarning,
+        match=r"stride=4 is larger than kernel_size=None \(a kernel of \(3,\)\): 4 of the 10 "
+        r"features .* Use a stride of at most 3\.$",
+    ):
         resolve_geometry(None, None, 4, 10)
+
+
+@pytest.mark.parametrize("kernel_size", [None, 3])
+@pytest.mark.parametrize("stride", [4, 10])
+def test_a_stride_that_leaves_out_no_more_than_the_kernels_does_not_warn(kernel_size, stride):
+    # a review: on 4 features, strides 2 and 3 were silent where 4 and 10 warned, for the
+    # same model (one patch, and the last feature past it whatever the stride)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        geometry = resolve_geometry(None, kernel_size, stride, 4)
+    assert geometry.grid_shape == (1,)
 
 
 @pytest.mark.parametrize(
@@ -119,14 +133,21 @@ def test_a_stride_past_the_default_kernel_names_the_kernel_it_resolved_to():
         ((4, 4), 3, 1, r"input_shape=\(4, 4\) describes 16 features per sample but X has 20"),
         ((2, 2, 2, 2), 1, 1, r"input_shape=\(2, 2, 2, 2\) is not a valid shape"),
         # (it also said "or set input_shape", already set: a review)
-        ((4, 5), 6, 1, r"spatial shape \(4, 5\) .*; use a kernel_size of at most \(4, 5\)\.$"),
-        ((20,), 21, 1, r"spatial shape \(20,\) .*; use a kernel_size of at most \(20,\)\.$"),
+        (
+            (4, 5),
+            6,
+            1,
+            r"spatial shape \(4, 5\) .*; use a kernel_size of at most \(4, 5\), or "
+            r"kernel_size=None \(3 along each axis, the whole axis where it is shorter\)\.$",
+        ),
+        ((20,), 21, 1, r"spatial shape \(20,\) .*; use a kernel_size of at most \(20,\), or "),
         # (L, C) is read as an image; signals with channels are (L, 1, C) (a review)
         (
             (10, 2),
             3,
             1,
-            r"at most \(10, 2\)\. For signals of length 10 with 2 channels, pass "
+            r"at most \(10, 2\), or kernel_size=None .*\. For signals of length 10 with 2 "
+            r"channels, pass "
             r"input_shape=\(10, 1, 2\) and kernel_size=\(3, 1\)\.$",
         ),
         # (L, 1, C) already: only the kernel (a review: the hint said (10, 1, 1))
@@ -134,7 +155,8 @@ def test_a_stride_past_the_default_kernel_names_the_kernel_it_resolved_to():
             (10, 1, 2),
             3,
             1,
-            r"at most \(10, 1\)\. For signals of length 10, pass kernel_size=\(3, 1\)\.$",
+            r"at most \(10, 1\), or kernel_size=None .*\. For signals of length 10, pass "
+            r"kernel_size=\(3, 1\)\.$",
         ),
         ((4, 5), (2, 2, 2), 1, r"kernel_size=\(2, 2, 2\) has 3 entries but the input has 2"),
         ((4, 5), 2, (1,), r"stride=\(1,\) has 1 entries but the input has 2"),

@@ -178,7 +178,7 @@ def test_multichannel_signals_name_their_input_shape():
     rng = np.random.default_rng(0)
     signals = rng.standard_normal((12, 10, 2))  # length 10, 2 channels
     y = rng.standard_normal(12)
-    message = r"or with input_shape=\(10, 1, 2\) and kernel_size=\(k, 1\) for signals of length 10"
+    message = r"or with input_shape=\(10, 1, 2\) for signals of length 10 with 2 channels \(filters"
     with pytest.raises(ValueError, match=message):
         ConvexCNNRegressor().fit(signals, y)
     reg = ConvexCNNRegressor(input_shape=(10, 1, 2), kernel_size=(3, 1), n_patterns=4)
