@@ -162,7 +162,9 @@ def convex_cnn_path(
         (the path's axis first, where :func:`~sklearn.linear_model.lasso_path` puts it last):
         one per distinct pattern of the gates, and with ``readout="dense"`` (or
         ``pooling="none"``) one per region and distinct pattern in that region, the regions
-        in order.
+        in order. A group is a filter flattened like a patch, ``(*kernel, n_channels)`` in
+        row-major order, with ``kernel`` as ``kernel_size`` resolves it (``None``: 3 along
+        each spatial axis, the whole axis where it is shorter).
     intercepts : ndarray of shape (n_betas,)
         Output bias at each ``beta``.
     objectives : ndarray of shape (n_betas,)
