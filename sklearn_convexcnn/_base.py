@@ -463,11 +463,18 @@ class _BaseConvexCNN(BaseEstimator):
             gates = self.gates_
         else:
             gates = program_gates(formulation, patches, self.n_patterns, rng, check_memory)
+        kernel = (
+            "the whole row"
+            if self.architecture == "circular"
+            else "kernel " + "x".join(map(str, geometry.kernel_size))
+        )  # (what kernel_size=None resolved to)
+        channels = f", {geometry.n_channels} channels" if geometry.n_channels > 1 else ""
         self._log(
             f"{X.shape[0]} samples, {geometry.n_patches} "
             f"{'patch' if geometry.n_patches == 1 else 'patches'} of size "
+            f"{geometry.patch_size} ({kernel}{channels}), "
             # (a warm start's are the previous fit's: distinct on its data, maybe not on these)
-            f"{geometry.patch_size}, {gates.shape[1]} {'' if warm else 'distinct '}"
+            f"{gates.shape[1]} {'' if warm else 'distinct '}"
             f"{'pattern' if gates.shape[1] == 1 else 'patterns'}"
         )
         options = self._solve_options()

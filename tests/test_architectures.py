@@ -622,9 +622,9 @@ def test_linear_cnns_have_no_patterns(pooling, capsys):
     reg = ConvexCNNRegressor(activation="linear", pooling=pooling, kernel_size=3, verbose=1)
     reg.fit(X, y)
     assert reg.n_patterns_ == 0 and reg.gates_.shape == (3, 0)
-    assert "patches of size 3, 0 distinct patterns" in capsys.readouterr().out
+    assert "patches of size 3 (kernel 3), 0 distinct patterns" in capsys.readouterr().out
     ConvexCNNRegressor(n_patterns=1, kernel_size=3, random_state=0, verbose=1).fit(X, y)
-    assert "patches of size 3, 1 distinct pattern\n" in capsys.readouterr().out
+    assert "patches of size 3 (kernel 3), 1 distinct pattern\n" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("scale", [0.95, 1.05, 1e13])

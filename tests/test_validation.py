@@ -509,7 +509,8 @@ def test_verbose_prints_progress(capsys):
     assert int(found[1]) == len(clf.filters_)
     assert float(found[2]) == pytest.approx(clf.objective_, rel=1e-5)
     assert float(found[3]) == pytest.approx(clf.duality_gap_, rel=0.1, abs=1e-300)
-    assert "[ConvexCNNClassifier] 12 samples, 7 patches of size 3" in out
+    # (the kernel as kernel_size=None resolved it)
+    assert "[ConvexCNNClassifier] 12 samples, 7 patches of size 3 (kernel 3), " in out
     assert "\n[ConvexCNNClassifier] objective " in out  # (one output: no "[output 0]")
     # the gap in the objective's units, and relative as tol is (a review: only the former)
     gap = r"gap (\S+) \(relative (\S+), target 1\.0e-07\)"
@@ -527,10 +528,10 @@ def test_verbose_counts_a_warm_starts_patterns_without_calling_them_distinct(cap
     X, y = rng.standard_normal((30, 10)), rng.standard_normal(30)
     reg = ConvexCNNRegressor(beta=0.5, n_patterns=16, random_state=2, warm_start=True)
     reg.set_params(verbose=1).fit(X, y)
-    assert f"patches of size 3, {reg.n_patterns_} distinct patterns" in capsys.readouterr().out
+    assert f"(kernel 3), {reg.n_patterns_} distinct patterns" in capsys.readouterr().out
     reg.fit(np.abs(rng.standard_normal((30, 10))), y)
     out = capsys.readouterr().out
-    assert f"patches of size 3, {reg.n_patterns_} patterns\n" in out
+    assert f"patches of size 3 (kernel 3), {reg.n_patterns_} patterns\n" in out
     assert "warm start from the previous fit's" in out
 
 
