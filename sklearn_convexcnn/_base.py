@@ -17,7 +17,7 @@ from numbers import Integral, Real
 from typing import NamedTuple
 
 import numpy as np
-from joblib import cpu_count, delayed, effective_n_jobs
+from joblib import delayed, effective_n_jobs
 from sklearn.base import BaseEstimator, is_classifier
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
@@ -55,7 +55,6 @@ from ._outputs import (
     Finishing,
     NotSolved,
     SolveOptions,
-    blas_threads,
     lines_of_output,
     solve_in_worker,
     solve_output,
@@ -701,8 +700,8 @@ class _BaseConvexCNN(BaseEstimator):
         (:func:`._parallel.longest_first`); returns what ``finishing`` returns, per output.
         ``labels`` name the outputs in errors.
 
-        Each worker process limits its BLAS threads to its share of the cores and to this
-        process's own limit (no oversubscription) and records its warnings, which are issued
+        Every process that solves limits its BLAS threads to one (:func:`._parallel.blas_limited`),
+        and each worker records its warnings, which are issued
         again here: warnings raised in another process would otherwise never reach the caller
         (threads of this process, joblib's threading backend, do neither:
         :func:`solve_in_worker`). The workers get the solve's options, not the estimator, and
@@ -711,11 +710,9 @@ class _BaseConvexCNN(BaseEstimator):
         """
         n_outputs = Y.shape[1]
         n_jobs = self._outputs_at_once(n_outputs)
-        # joblib's count honours the CPU affinity and a container's quota, os.cpu_count not;
-        # and no more than this process has (OMP_NUM_THREADS=1, threadpool_limits: 8 per
-        # worker of 16 cores were set where the caller had limited itself to 1)
-        # (one in a process that solves alone: _parallel.blas_limited)
-        threads = max(1, min(blas_threads(), cpu_count() // n_jobs)) if n_jobs > 1 else 1
+        # one BLAS thread in every process that solves: NumPy's and SciPy's pools otherwise
+        # spin against each other (_parallel.blas_limited)
+        threads = 1
         order = longest_first(X, Y) if n_jobs > 1 else range(n_outputs)
         calls = [
             delayed(solve_in_worker)(

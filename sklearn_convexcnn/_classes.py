@@ -283,12 +283,10 @@ _PARAMETERS = """\
         when free, those that the samples explain least linearly first (as a rule the longest
         solves, so that the processes end close together). With another backend, inside
         joblib's own workers, for programs solved by CVXPY or for calls that send more than
-        8 MiB, joblib's workers solve them. Each worker limits its BLAS threads to its share of
-        the cores and to the caller's own limit, a process that solves alone to one (NumPy's
-        and SciPy's BLAS otherwise spin against each other; user guide, "Parallel fits and
-        clusters"), and warnings raised in workers are issued again by ``fit``. The result
-        does not depend on ``n_jobs`` but for rounding in the last digits (a worker's BLAS
-        threads sum in another order). With ``patterns="generated"`` the outputs are solved
+        8 MiB, joblib's workers solve them. Every process that solves uses one BLAS thread
+        (NumPy's and SciPy's BLAS otherwise spin against each other; user guide, "Parallel
+        fits and clusters"), and warnings raised in workers are issued again by ``fit``. The
+        result does not depend on ``n_jobs``. With ``patterns="generated"`` the outputs are solved
         one after another. The first parallel fit of a process starts the
         workers, which import NumPy and SciPy (about half a second on two cores); later fits
         reuse them while they have been idle for less than 300 s (joblib's timeout).

@@ -94,7 +94,7 @@ def blas_limited(threads):
     a dask worker) would restore it out of order. Elsewhere, or with ``threads=None``, as
     they are.
 
-    The native solver wants one. Its small factorisations (SciPy's LAPACK) alternate with
+    The native solver wants one, in every process that solves. Its small factorisations (SciPy's LAPACK) alternate with
     NumPy's products, and where NumPy and SciPy each bring their own OpenBLAS (their
     wheels do) two pools of threads spin on the same cores: the README example took 5.6 s on
     two cores with two threads in each, 1.35 s with one thread in either or both, and the
