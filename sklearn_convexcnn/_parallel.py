@@ -89,18 +89,19 @@ def run_calls(calls, n_jobs, threads, *, call_bytes):
 
 @contextlib.contextmanager
 def blas_limited(threads):
-    """This process's BLAS threads limited to ``threads`` in the block, from its main thread
-    only: the limit is process-wide, and fits in other threads (joblib's threading backend,
-    a dask worker) would restore it out of order. Elsewhere, or with ``threads=None``, as
-    they are.
+    """This process's BLAS threads limited to ``threads`` in the block (or the decorated
+    function), from its main thread only: the limit is process-wide, and fits in other
+    threads (joblib's threading backend, a dask worker) would restore it out of order.
+    Elsewhere, or with ``threads=None``, as they are.
 
-    The native solver wants one, in every process that solves. Its small factorisations (SciPy's LAPACK) alternate with
-    NumPy's products, and where NumPy and SciPy each bring their own OpenBLAS (their
-    wheels do) two pools of threads spin on the same cores: the README example took 5.6 s on
-    two cores with two threads in each, 1.35 s with one thread in either or both, and the
-    README demo's model on all the digits in one process 3.4 s either way (twice the CPU
-    time with two). The largest problem measured, 60,000 signals with 256 patterns, took
-    4.8 s with two threads and 5.3 s with one.
+    The native solver wants one, in every process that solves, for the whole fit (threads
+    woken by the products before the solves spin on after them). Its small factorisations
+    (SciPy's LAPACK) alternate with NumPy's products, and where NumPy and SciPy each bring
+    their own OpenBLAS (their wheels do) two pools of threads spin on the same cores: the
+    README example took 5.6 s on two cores with two threads in each, 1.35 s with one thread
+    in either or both, and the README demo's model on all the digits in one process 3.4 s
+    either way (twice the CPU time with two). The largest problem measured, 60,000 signals
+    with 256 patterns, took 4.8 s with two threads and 5.3 s with one.
     """
     if threads is None or threading.current_thread() is not threading.main_thread():
         yield

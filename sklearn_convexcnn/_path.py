@@ -69,6 +69,7 @@ def _named(function):
     },
     prefer_skip_nested_validation=True,
 )
+@blas_limited(1)  # (_parallel.blas_limited: as the estimators' fits)
 def convex_cnn_path(
     X,
     y,
@@ -265,19 +266,18 @@ def convex_cnn_path(
     coef, intercept = None, None
     for step, beta in enumerate(betas):
         start = time.perf_counter()
-        with blas_limited(1):
-            solution = solve_native(
-                operator,
-                y,
-                beta=beta,
-                loss=loss,
-                fit_intercept=fit_intercept,
-                tol=tol,
-                max_iter=max_iter,
-                coef_init=coef,
-                intercept_init=intercept,
-                verbose=max(0, verbose - 1),
-            )
+        solution = solve_native(
+            operator,
+            y,
+            beta=beta,
+            loss=loss,
+            fit_intercept=fit_intercept,
+            tol=tol,
+            max_iter=max_iter,
+            coef_init=coef,
+            intercept_init=intercept,
+            verbose=max(0, verbose - 1),
+        )
         if verbose:
             print(
                 f"[convex_cnn_path] beta {step + 1} of {len(betas)}, {beta:.4g}: objective "

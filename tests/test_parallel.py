@@ -211,6 +211,30 @@ def test_every_process_that_solves_uses_one_blas_thread(four_digits, capfd, n_jo
     assert threads == [1, 1, 1, 1]
 
 
+def test_fit_generation_and_certify_hold_one_blas_thread_throughout(four_digits, monkeypatch):
+    # a review: patterns="generated" (its oracle's products and solves) and certify (its
+    # re-solves) ran outside the limit, certify on 1000 digits in 32 s against 24 s, and
+    # threads woken before the solves spun on beside them
+    X, y = four_digits
+    seen = {}
+
+    def recording(name, function):
+        def recorded(*args, **kwargs):
+            seen.setdefault(name, []).append(max(_blas_threads().values()))
+            return function(*args, **kwargs)
+
+        return recorded
+
+    for name in ("extract_patches", "generation_fit", "certify_network"):
+        monkeypatch.setattr(_base, name, recording(name, getattr(_base, name)))
+    with threadpool_limits(limits=2, user_api="blas"):
+        clf = _classifier(patterns="generated").set_params(n_patterns=64).fit(X, y)
+        clf.certify(X, y)
+        assert max(_blas_threads().values()) == min(2, cpu_count())
+    assert seen.keys() == {"extract_patches", "generation_fit", "certify_network"}
+    assert {threads for calls in seen.values() for threads in calls} == {1}
+
+
 def test_convex_cnn_path_solves_with_one_blas_thread(four_digits, monkeypatch):
     from sklearn_convexcnn import _path, convex_cnn_path
 
