@@ -715,6 +715,9 @@ def test_operator_matches_dense_program():
     np.testing.assert_allclose(lazy.pieces(index), dense.pieces(index), atol=1e-12)
     U = rng.standard_normal((3, patches.shape[2]))
     np.testing.assert_allclose(lazy.cone_products(U, index), dense.cone_products(U, index))
+    repeated = [5, 5, 0]  # (the dense products are one per cone, on views: a cone twice)
+    np.testing.assert_allclose(lazy.cone_products(U, repeated), dense.cone_products(U, repeated))
+    assert dense.cone_products(U[:0], []).shape == (0, lazy.n_rows)
     np.testing.assert_allclose(lazy.cone_rows(3, [0, 4, 7]), dense.cone_rows(3, [0, 4, 7]))
 
 
