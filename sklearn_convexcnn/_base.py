@@ -61,7 +61,7 @@ from ._outputs import (
     uncertified_message,
     unconverged_message,
 )
-from ._parallel import blas_limited, call_size, caller_takes_part, longest_first, run_calls
+from ._parallel import call_size, caller_takes_part, longest_first, one_blas_thread, run_calls
 from ._patches import check_rows, check_scale, extract_patches, resolve_geometry
 from ._patterns import MAX_EXACT_PATTERNS, TooManyPatterns, program_gates
 from ._resources import (
@@ -851,7 +851,7 @@ class _BaseConvexCNN(BaseEstimator):
 
     @_named_after_the_estimator
     @_fit_context(prefer_skip_nested_validation=True)
-    @blas_limited(1)  # (the whole fit: threads woken before the solves spin on after them)
+    @one_blas_thread  # (the whole fit: threads woken before the solves spin on after them)
     def fit(self, X, y):
         """Train the network to the global optimum over the program's activation patterns.
 
@@ -1006,7 +1006,7 @@ class _BaseConvexCNN(BaseEstimator):
         return X, extract_patches(X, geometry), Y
 
     @_named_after_the_estimator
-    @blas_limited(1)  # (it re-solves each output's program: as fit)
+    @one_blas_thread  # (it re-solves each output's program: as fit)
     def certify(self, X, y, *, tol=1e-6, max_patterns=MAX_EXACT_PATTERNS):
         """Certificate of global optimality of the fitted network on ``(X, y)``.
 

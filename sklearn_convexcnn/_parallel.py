@@ -22,6 +22,7 @@ goes to joblib's ``Parallel`` as it is.
 
 import collections
 import contextlib
+import functools
 import multiprocessing.context
 import threading
 import time
@@ -89,10 +90,10 @@ def run_calls(calls, n_jobs, threads, *, call_bytes):
 
 @contextlib.contextmanager
 def blas_limited(threads):
-    """This process's BLAS threads limited to ``threads`` in the block (or the decorated
-    function), from its main thread only: the limit is process-wide, and fits in other
-    threads (joblib's threading backend, a dask worker) would restore it out of order.
-    Elsewhere, or with ``threads=None``, as they are.
+    """This process's BLAS threads limited to ``threads`` in the block, from its main thread
+    only: the limit is process-wide, and fits in other threads (joblib's threading backend,
+    a dask worker) would restore it out of order. Elsewhere, or with ``threads=None``, as
+    they are.
 
     The native solver wants one, in every process that solves, for the whole fit (threads
     woken by the products before the solves spin on after them). Its small factorisations
@@ -108,6 +109,19 @@ def blas_limited(threads):
         return
     with threadpool_limits(limits=threads, user_api="blas"):
         yield
+
+
+def one_blas_thread(function):
+    """``function`` run under :func:`blas_limited` ``(1)``, from a frame of this package
+    (the context manager's own decorator adds one of ``contextlib``, which warnings would
+    then name instead of the user's line: :func:`._warnings.warn`)."""
+
+    @functools.wraps(function)
+    def limited(*args, **kwargs):
+        with blas_limited(1):
+            return function(*args, **kwargs)
+
+    return limited
 
 
 def call_size(call):

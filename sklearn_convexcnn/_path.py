@@ -14,7 +14,7 @@ from ._formulations.two_layer import POOLINGS, READOUTS, make_formulation
 from ._losses import best_intercept, centred_targets
 from ._optimality import dual_point, max_pattern_price
 from ._outputs import SolveOptions, how_it_stopped, remedy
-from ._parallel import blas_limited
+from ._parallel import one_blas_thread
 from ._patches import check_rows, check_scale, extract_patches, resolve_geometry
 from ._patterns import program_gates
 from ._resources import check_patches_memory, check_program_memory
@@ -69,7 +69,7 @@ def _named(function):
     },
     prefer_skip_nested_validation=True,
 )
-@blas_limited(1)  # (_parallel.blas_limited: as the estimators' fits)
+@one_blas_thread  # (_parallel.blas_limited: as the estimators' fits)
 def convex_cnn_path(
     X,
     y,
