@@ -700,10 +700,10 @@ class _BaseConvexCNN(BaseEstimator):
         (:func:`._parallel.longest_first`); returns what ``finishing`` returns, per output.
         ``labels`` name the outputs in errors.
 
-        Every process that solves limits its BLAS threads to one (:func:`._parallel.blas_limited`),
-        and each worker records its warnings, which are issued
-        again here: warnings raised in another process would otherwise never reach the caller
-        (threads of this process, joblib's threading backend, do neither:
+        Every process that solves limits its BLAS threads to one
+        (:func:`._parallel.blas_limited`), and each worker records its warnings, which are
+        issued again here: warnings raised in another process would otherwise never reach the
+        caller (threads of this process, joblib's threading backend, do neither:
         :func:`solve_in_worker`). The workers get the solve's options, not the estimator, and
         joblib's ``delayed``, not scikit-learn's: they never import scikit-learn
         (:mod:`._outputs`).
