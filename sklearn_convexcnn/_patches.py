@@ -195,8 +195,8 @@ def resolve_geometry(input_shape, kernel_size, stride, n_features):
         raise ValueError(
             f"kernel_size={kernel_size!r} does not fit in inputs of spatial shape "
             f"{spatial_shape!r} (X has {n_features} feature(s)); use a kernel_size of at most "
-            f"{spatial_shape!r}, or kernel_size=None (3 along each axis, the whole axis where "
-            f"it is shorter).{channels_hint}"
+            f"{spatial_shape!r}, or kernel_size=None ({DEFAULT_KERNEL} along each axis, the "
+            f"whole axis where it is shorter).{channels_hint}"
         )
     geometry = PatchGeometry(spatial_shape, n_channels, kernel, step)
     # (a stride past the kernel skips the features between two patches, or leaves more past
@@ -271,7 +271,7 @@ def check_rows(X, who):
         message += (
             f" Pass X.reshape(len(X), -1) with input_shape={(a, b)} for images of {a}x{b} "
             f"pixels, or with input_shape={(a, 1, b)} for signals of length {a} with {b} "
-            "channels (filters of (3, 1) by default)."
+            f"channels (filters of {(DEFAULT_KERNEL, 1)} by default)."
         )
     elif len(shape) == 4:
         _, a, b, c = shape
