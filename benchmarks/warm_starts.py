@@ -47,6 +47,26 @@ def _timed(function, *args, **kwargs):
     return result, time.process_time() - start
 
 
+def _warm_against_cold(Estimator, options, X, y):
+    """Cold fits of ``Estimator(**options)`` at each of :data:`BETAS` and the same path refitted
+    with ``warm_start=True``, a line each; returns the warm estimator and the last cold time."""
+    warm = Estimator(beta=BETAS[0], warm_start=True, **options)
+    cold_total = warm_total = 0.0
+    for beta in BETAS:
+        cold, cold_time = _timed(Estimator(beta=beta, **options).fit, X, y)
+        _, warm_time = _timed(warm.set_params(beta=beta).fit, X, y)
+        cold_total += cold_time
+        warm_total += warm_time
+        print(
+            f"  beta={beta:<4}  cold {cold_time:6.2f} s ({cold.n_iter_:2d} iterations)  "
+            f"warm {warm_time:6.2f} s ({warm.n_iter_:2d})  objectives {cold.objective_:.9f} / "
+            f"{warm.objective_:.9f}"
+        )
+    print(f"  path {BETAS}: cold {cold_total:.2f} s, warm {warm_total:.2f} s, "
+          f"warm / cold {warm_total / cold_total:.2f}")  # fmt: skip
+    return warm, cold_time
+
+
 def digits():
     X, y = load_digits(return_X_y=True)
     X_train, _, y_train, _ = train_test_split(
@@ -57,21 +77,8 @@ def digits():
         input_shape=(8, 8), kernel_size=3, pool_size=3, readout="dense", n_patterns=32,
         random_state=0,
     )  # fmt: skip
-    warm = ConvexCNNRegressor(beta=BETAS[0], warm_start=True, **options)
-    cold_total = warm_total = 0.0
     print("digits, class 3 (1347 images, 2x2 regions, 32 patterns), CPU seconds:")
-    for beta in BETAS:
-        cold, cold_time = _timed(ConvexCNNRegressor(beta=beta, **options).fit, X_train, target)
-        _, warm_time = _timed(warm.set_params(beta=beta).fit, X_train, target)
-        cold_total += cold_time
-        warm_total += warm_time
-        print(
-            f"  beta={beta:<4}  cold {cold_time:6.2f} s ({cold.n_iter_:2d} iterations)  "
-            f"warm {warm_time:6.2f} s ({warm.n_iter_:2d})  objectives {cold.objective_:.9f} / "
-            f"{warm.objective_:.9f}"
-        )
-    print(f"  path {BETAS}: cold {cold_total:.2f} s, warm {warm_total:.2f} s, "
-          f"warm / cold {warm_total / cold_total:.2f}")  # fmt: skip
+    warm, cold_time = _warm_against_cold(ConvexCNNRegressor, options, X_train, target)
     _, again_time = _timed(warm.fit, X_train, target)
     print(
         f"  refit at beta={BETAS[-1]} from its own optimum: {again_time:.2f} s "
@@ -83,21 +90,10 @@ def digits():
 def user_guide_block():
     X, y = load_digits(n_class=4, return_X_y=True)
     X_train, _, y_train, _ = train_test_split(X / 16, y, random_state=0)
-    options = dict(input_shape=(8, 8), random_state=0)
-    warm = ConvexCNNClassifier(warm_start=True, **options)
-    cold_total = warm_total = 0.0
     print("the user guide's block (4 digits classes, global pooling, 64 patterns), CPU seconds:")
-    for beta in BETAS:
-        cold, cold_time = _timed(ConvexCNNClassifier(beta=beta, **options).fit, X_train, y_train)
-        _, warm_time = _timed(warm.set_params(beta=beta).fit, X_train, y_train)
-        cold_total += cold_time
-        warm_total += warm_time
-        print(
-            f"  beta={beta:<4}  cold {cold_time:6.2f} s  warm {warm_time:6.2f} s  objectives "
-            f"{cold.objective_:.9f} / {warm.objective_:.9f}"
-        )
-    print(f"  path {BETAS}: cold {cold_total:.2f} s, warm {warm_total:.2f} s, "
-          f"warm / cold {warm_total / cold_total:.2f}")  # fmt: skip
+    _warm_against_cold(
+        ConvexCNNClassifier, dict(input_shape=(8, 8), random_state=0), X_train, y_train
+    )
 
 
 def signals(n=1000, n_patterns=64, n_betas=10):
