@@ -291,6 +291,21 @@ class _PooledFormulation:
         """
         return self._unique(patches, random_gates(patches.shape[2], n_patterns, random_state))
 
+    def neuron_gates(self, solutions, patches, gates):
+        """The gate of every neuron of :meth:`network`, in its order: a column of ``gates``.
+
+        A neuron lies in its gate's cell, often on the cell's boundary (tight cone rows,
+        products of order 1e-16), where its own pattern is at the mercy of rounding; the gate
+        is an interior point, whose pattern is the neuron's group's. The certificates
+        re-solve over these.
+
+        Returns
+        -------
+        index : ndarray of int, shape (n_neurons,)
+        """
+        groups = np.concatenate([recover_neurons(solution.coef)[2] for solution in solutions])
+        return self._group_gates(patches, gates)[groups]
+
 
 class PooledSumFormulation(_PooledFormulation):
     """Average or max pooling, global or local, pooled values summed, one output weight per
@@ -315,6 +330,9 @@ class PooledSumFormulation(_PooledFormulation):
 
     def _unique(self, patches, gates):
         return gates[:, first_of_each(key_bytes(self.pattern_keys, patches, gates))]
+
+    def _group_gates(self, patches, gates):
+        return np.arange(gates.shape[1])  # (a group per gate)
 
     def pattern_keys(self, patches, gates):
         """The patterns of ``gates``, one column each, equal iff the patterns are: the signs
@@ -458,6 +476,9 @@ class RegionalFormulation(_PooledFormulation):
         gates = _exact_gates(patches, self.pools, self.mode, max_patterns)
         return self._unique(patches, gates)
 
+    def _group_gates(self, patches, gates):
+        return self.groups(patches, gates)[1]
+
     def groups(self, patches, gates):
         """Region and gate of every group of the program, in program order.
 
@@ -472,7 +493,7 @@ class RegionalFormulation(_PooledFormulation):
             index.append(first)
         return np.concatenate(regions), np.concatenate(index)
 
-    def program(self, patches, gates):
+    def program(self, patches, gates, groups=None):
         """The :class:`GroupProgram`: all regions' groups side by side.
 
         Regions with fewer patches than the largest pad their cones with zero rows (``0 >= 0``).
@@ -481,20 +502,24 @@ class RegionalFormulation(_PooledFormulation):
         ----------
         patches : ndarray of shape (n_samples, n_patches, patch_size)
         gates : ndarray of shape (patch_size, n_patterns)
+        groups : tuple of two ndarray of int, default=None
+            The program's groups as ``(regions, gate_index)``, sorted by region: every
+            region's distinct patterns (:meth:`groups`) by default. The certificates re-solve
+            over the neurons' own groups, one region each.
         """
+        regions, index = self.groups(patches, gates) if groups is None else groups
         n_samples, _, patch_size = patches.shape
         n_rows = n_samples * max(len(pool) for pool in self.pools)
         # each region's groups written into the program's arrays, not concatenated: the
         # regions' blocks and the program were held at once, 2.2 times its arrays (a review)
-        firsts = [first_of_each(keys) for keys in self._region_keys(patches, gates)]
-        n_groups = sum(map(len, firsts))
-        pieces = np.empty((n_groups, n_samples, patch_size))
-        cones = np.zeros((n_groups, n_rows, patch_size))
+        pieces = np.empty((len(index), n_samples, patch_size))
+        cones = np.zeros((len(index), n_rows, patch_size))
         start = 0
-        for pool, first in zip(self.pools, firsts, strict=True):  # (its distinct gates only)
-            stop = start + len(first)
+        for region, pool in enumerate(self.pools):
+            mine = index[regions == region]
+            stop = start + len(mine)
             block = cones[start:stop, : n_samples * len(pool)]
-            _, piece, _ = _blocks(self.mode, patches[:, pool], gates[:, first], block)
+            _, piece, _ = _blocks(self.mode, patches[:, pool], gates[:, mine], block)
             pieces[start:stop] = piece
             start = stop
         return GroupProgram(pieces, cones)
@@ -504,16 +529,17 @@ class RegionalFormulation(_PooledFormulation):
         """Whether :meth:`operator` avoids the dense program (average pooling, no pooling)."""
         return self.mode != "max"
 
-    def operator(self, patches, gates, with_candidates=True):
+    def operator(self, patches, gates, with_candidates=True, groups=None):
         """The program for the native solver: matrix-free for average pooling, else dense.
 
         Region ``l``'s block is the program of ``sum_{k in S_l} (X_k u)_+ / |S_l|`` over the
-        gates of its distinct patterns, a :class:`~._operator.PatchOperator` on the region's
-        patches; the blocks stand side by side in the order of :meth:`program`.
+        gates of its groups, a :class:`~._operator.PatchOperator` on the region's patches;
+        the blocks stand side by side in the order of :meth:`program`, whose ``groups`` this
+        takes too.
         """
         if not self.matrix_free:
-            return DenseOperator(self.program(patches, gates))
-        regions, index = self.groups(patches, gates)
+            return DenseOperator(self.program(patches, gates, groups))
+        regions, index = self.groups(patches, gates) if groups is None else groups
         return StackedOperator(
             [
                 PatchOperator(
