@@ -169,6 +169,9 @@ class _FittedProgram(NamedTuple):
     # the digest of X (_data_digest) where gates_ are every pattern of X (n_patterns="exact"
     # with patterns="sampled"), else None: certify's proof that gates_ enumerate its data
     enumerated: tuple | None = None
+    # the column of gates_ of each neuron's group (two-layer ReLU CNNs: the formulation's
+    # neuron_gates), where certify re-solves: interior points of the neurons' cells
+    neuron_gates: np.ndarray | None = None
 
 
 def _data_digest(X):
@@ -524,6 +527,9 @@ class _BaseConvexCNN(BaseEstimator):
                 # (generated patterns are a subset of the enumeration)
                 enumerated=_data_digest(X)
                 if self.n_patterns == "exact" and self.patterns == "sampled"
+                else None,
+                neuron_gates=formulation.neuron_gates(solutions, patches, gates)
+                if isinstance(formulation, _TWO_LAYER_RELU)
                 else None,
             ),
             **generated,
@@ -1021,10 +1027,11 @@ class _BaseConvexCNN(BaseEstimator):
 
         The bound is the dual objective of the convex program at the dual vector of the
         network's fit (its residual for the squared loss; centred when an intercept is fitted),
-        or of a re-solve polished on the network's own patterns where that is better, scaled
-        so that ``max_{||u|| <= 1} |v^T sum_k alpha_k (X_k u)_+| <= beta`` holds over the
-        checked patterns (doc/formulations.md §2.3). Each output (class in one-vs-rest) is a
-        separate problem; the bounds are summed.
+        or of a tight re-solve over the patterns of the network's groups (their gates in
+        ``gates_``) where that is better, scaled so that
+        ``max_{||u|| <= 1} |v^T sum_k alpha_k (X_k u)_+| <= beta`` holds over the checked
+        patterns (doc/formulations.md §2.3). Each output (class in one-vs-rest) is a separate
+        problem; the bounds are summed.
 
         Parameters
         ----------
@@ -1114,6 +1121,7 @@ class _BaseConvexCNN(BaseEstimator):
             patches,
             Y,
             gates,
+            self.gates_[:, fitted.neuron_gates].T,
             beta=fitted.beta,
             loss=fitted.loss,
             fit_intercept=fitted.fit_intercept,

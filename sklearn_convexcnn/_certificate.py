@@ -23,7 +23,6 @@ from ._formulations._operator import as_operator, fit_values
 from ._formulations.linear import NuclearProgram
 from ._losses import loss_value
 from ._optimality import dual_bound, dual_point, scaled_dual_objective
-from ._patterns import key_bytes
 from ._solvers._solution import certifiable_gap
 
 
@@ -118,47 +117,27 @@ class Certificate:
         return bool(self.exact and (self.relative_gap <= self.tol or self.gap <= self.rounding_gap))
 
 
-def _interior_gates(patches, filters, gates, pattern_keys, block_size=2**22):
-    """For each filter, the gate of ``gates`` with the same pattern, or the filter itself.
-
-    Patterns are compared by the formulation's ``pattern_keys``: with max pooling the winner
-    of every non-negative pool (sign patterns alone matched CVXPY's max-pooling
-    optima to gates of other cells, and left their certificates at 2e-4 to 1e-3).
-
-    Pruned filters often lie on the boundary of their cell (tight cone rows, products of
-    order 1e-16), where recomputing the pattern from the filter is at the mercy of rounding;
-    the gates of the checked patterns are interior points. Gates are compared
-    ``block_size / (n K)`` at a time, so the products take at most ``8 * block_size`` bytes.
-    """
-    if len(filters) == 0:
-        return filters
-    chunk_size = max(1, block_size // max(1, patches.shape[0] * patches.shape[1]))
-    keys = key_bytes(pattern_keys, patches, filters.T, block_size)
-    wanted, found = set(keys), {}
-    for start in range(0, gates.shape[1], chunk_size):
-        block = key_bytes(pattern_keys, patches, gates[:, start : start + chunk_size], block_size)
-        for offset, key in enumerate(block):
-            if key in wanted and key not in found:
-                found[key] = start + offset
-    return np.stack(
-        [gates[:, found[key]] if key in found else u for key, u in zip(keys, filters, strict=True)]
-    )
-
-
-def _polished_fit(formulation, patches, filters, y, *, beta, loss, fit_intercept):
-    """The optimal fit over the patterns of ``filters``, solved tightly (a better dual point).
+def _polished_fit(formulation, patches, gates, y, *, beta, loss, fit_intercept, groups=None):
+    """The optimal fit over the patterns of ``gates``, solved tightly (a better dual point).
 
     The dual vector of the network's own fit is first-order sensitive to its residue: a fit
     off by 1e-6 can leave the dual constraint violated by 1e-4. Re-solving the small program
-    over the network's own patterns recovers the fit that the optimum's dual vector needs.
-    Returns ``None`` when the solve fails.
+    over the gates of the network's groups recovers the fit that the optimum's dual vector
+    needs. With a read-out per region, ``groups`` (``(regions, gate_index)``, sorted by
+    region) are the network's own: over every region, the program had up to ``Q`` times as
+    many groups as the fit, and took most of ``certify``'s time. Returns ``None`` when the
+    solve fails.
     """
     from ._solvers import SolverFailed
     from ._solvers._native import solve_native
 
-    if len(filters) == 0:
+    if gates.shape[1] == 0:
         return None
-    program = formulation.operator(patches, filters.T)  # (two-layer formulations only)
+    # (two-layer formulations only)
+    if groups is None:
+        program = formulation.operator(patches, gates)
+    else:
+        program = formulation.operator(patches, gates, groups=groups)
     try:
         solution = solve_native(
             program,
@@ -182,6 +161,7 @@ def certify_network(
     patches,
     Y,
     gates,
+    neuron_gates,
     *,
     beta,
     loss,
@@ -193,8 +173,8 @@ def certify_network(
 
     Two dual vectors are tried per output, each scaled into the constraints over every
     pattern of ``gates``: that of the network's fit, and that of the optimal fit over the
-    network's own patterns (:func:`_polished_fit`). Any feasible dual vector gives a valid
-    bound; the larger one is kept.
+    patterns of the network's groups (:func:`_polished_fit`). Any feasible dual vector gives
+    a valid bound; the larger one is kept.
 
     Parameters
     ----------
@@ -206,6 +186,10 @@ def certify_network(
     Y : ndarray of shape (n_samples, n_outputs)
     gates : ndarray of shape (patch_size, n_patterns)
         The patterns to check.
+    neuron_gates : ndarray of shape (n_neurons, patch_size)
+        The gate of each neuron's group in the fit (``neuron_gates`` of the formulation):
+        interior points of the neurons' cells, where the neurons' own filters may lie on
+        their boundaries, and their patterns change with rounding.
     beta : float
     loss : {"squared", "logistic"}
     fit_intercept : bool
@@ -222,8 +206,10 @@ def certify_network(
     f = network.forward(patches)
     objective = float(network.objective(patches, Y, beta, loss))
     weights = network.output_weights  # (n_neurons, [Q,] n_outputs): Q regions, or none
-    if weights.ndim == 2:
+    regional = weights.ndim == 3
+    if not regional:
         weights = weights[:, np.newaxis, :]
+    options = {"beta": beta, "loss": loss, "fit_intercept": fit_intercept}
     lower, worst, rounding = 0.0, 0.0, 0.0
     for output in range(Y.shape[1]):
         y = Y[:, output]
@@ -232,20 +218,19 @@ def certify_network(
         # output's rounding cover another's gap, a review)
         rounding += certifiable_gap(y, loss_value(loss, f[:, output], y))
         mine = np.abs(weights[:, :, output]).max(axis=1, initial=0.0) > 0
-        polished = _polished_fit(
-            formulation,
-            patches,
-            _interior_gates(patches, network.filters[mine], gates, formulation.pattern_keys),
-            y,
-            beta=beta,
-            loss=loss,
-            fit_intercept=fit_intercept,
-        )
+        if regional:  # (a neuron reads out in one region: its group's)
+            regions = np.abs(weights[mine, :, output]).argmax(axis=1)
+            pairs = np.unique(np.column_stack([regions, neuron_gates[mine]]), axis=0)
+            groups = (pairs[:, 0].astype(int), np.arange(len(pairs)))  # (sorted by region)
+            polished = _polished_fit(
+                formulation, patches, pairs[:, 1:].T, y, groups=groups, **options
+            )
+        else:
+            own = np.unique(neuron_gates[mine], axis=0)
+            polished = _polished_fit(formulation, patches, own.T, y, **options)
         if polished is not None:
             fits.append(polished)
-        best, best_top = _best_dual(
-            operator, fits, y, beta=beta, loss=loss, fit_intercept=fit_intercept
-        )
+        best, best_top = _best_dual(operator, fits, y, **options)
         lower += best
         worst = max(worst, best_top)
     gap = objective - lower
@@ -314,17 +299,13 @@ def solution_with_gap(
     primal = loss_value(loss, f, y) + beta * float(operator.norm(coef).sum())
     fits = [f]
     if polish:
+        options = {"beta": beta, "loss": loss, "fit_intercept": fit_intercept}
         if hasattr(formulation, "groups"):  # groups are (region, pattern) pairs, not gates
-            active = np.unique(formulation.groups(patches, gates)[1][active])
-        polished = _polished_fit(
-            formulation,
-            patches,
-            gates[:, active].T,
-            y,
-            beta=beta,
-            loss=loss,
-            fit_intercept=fit_intercept,
-        )
+            regions, index = formulation.groups(patches, gates)
+            groups = (regions[active], index[active])  # (in program order: by region)
+            polished = _polished_fit(formulation, patches, gates, y, groups=groups, **options)
+        else:
+            polished = _polished_fit(formulation, patches, gates[:, active], y, **options)
         if polished is not None:
             fits.append(polished)
     dual, _ = _best_dual(operator, fits, y, beta=beta, loss=loss, fit_intercept=fit_intercept)
