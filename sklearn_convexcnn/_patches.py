@@ -109,11 +109,20 @@ SIGNALS_HINT = (
 )
 
 
+# the default kernel, as the messages offer it
+DEFAULT_KERNEL_FIX = (
+    f"kernel_size=None ({DEFAULT_KERNEL} along each axis, the whole axis where it is shorter)"
+)
+
+
 def _as_tuple(value, ndim, name, hint=""):
     if invalid := invalid_entries(value):
+        # (a None entry reads as "the default on this axis": the default is one None)
+        offer_default = name == "kernel_size" and any(v is None for v in invalid)
         raise ValueError(
             f"{name}={value!r} is not valid: {invalid[0]!r} is not a positive integer; pass a "
-            f"positive int or a tuple of length {ndim} of positive ints."
+            f"positive int or a tuple of length {ndim} of positive ints"
+            + (f", or {DEFAULT_KERNEL_FIX}." if offer_default else ".")
         )
     if not np.iterable(value):
         return (int(value),) * ndim
@@ -195,8 +204,7 @@ def resolve_geometry(input_shape, kernel_size, stride, n_features):
         raise ValueError(
             f"kernel_size={kernel_size!r} does not fit in inputs of spatial shape "
             f"{spatial_shape!r} (X has {n_features} feature(s)); use a kernel_size of at most "
-            f"{spatial_shape!r}, or kernel_size=None ({DEFAULT_KERNEL} along each axis, the "
-            f"whole axis where it is shorter).{channels_hint}"
+            f"{spatial_shape!r}, or {DEFAULT_KERNEL_FIX}.{channels_hint}"
         )
     geometry = PatchGeometry(spatial_shape, n_channels, kernel, step)
     # (a stride past the kernel skips the features between two patches, or leaves more past

@@ -220,6 +220,18 @@ def test_geometry_entries_must_be_positive_integers(input_shape, kernel_size, st
     assert excinfo.match(fix)
 
 
+@pytest.mark.parametrize("kernel_size", [(None,), (None, None), (2, None)])
+def test_a_none_kernel_entry_is_offered_the_default_kernel(kernel_size):
+    # None entries read as "the default along this axis"; the default is a single None
+    with pytest.raises(ValueError, match=r"positive ints, or kernel_size=None \(3 along each"):
+        resolve_geometry((4, 5), kernel_size, 1, 20)
+
+
+def test_a_none_stride_entry_is_not_offered_a_default_kernel():
+    with pytest.raises(ValueError, match=r"tuple of length 2 of positive ints\.$"):
+        resolve_geometry((4, 5), 2, (None, 1), 20)
+
+
 def test_kernel_entry_errors_name_the_number_of_dimensions():
     with pytest.raises(
         ValueError, match=r"pass a positive int or a tuple of length 2 of positive ints\."
