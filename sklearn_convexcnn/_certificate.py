@@ -131,13 +131,11 @@ def _polished_fit(formulation, patches, gates, y, *, beta, loss, fit_intercept, 
     from ._solvers import SolverFailed
     from ._solvers._native import solve_native
 
-    if gates.shape[1] == 0:
+    if (gates.shape[1] if groups is None else len(groups[1])) == 0:
         return None
-    # (two-layer formulations only)
-    if groups is None:
-        program = formulation.operator(patches, gates)
-    else:
-        program = formulation.operator(patches, gates, groups=groups)
+    # (two-layer formulations only; only regional ones take groups)
+    extra = {} if groups is None else {"groups": groups}
+    program = formulation.operator(patches, gates, **extra)
     try:
         solution = solve_native(
             program,
@@ -298,8 +296,8 @@ def solution_with_gap(
     f = fit_values(operator, coef, solution.intercept)
     primal = loss_value(loss, f, y) + beta * float(operator.norm(coef).sum())
     fits = [f]
+    options = {"beta": beta, "loss": loss, "fit_intercept": fit_intercept}
     if polish:
-        options = {"beta": beta, "loss": loss, "fit_intercept": fit_intercept}
         if hasattr(formulation, "groups"):  # groups are (region, pattern) pairs, not gates
             regions, index = formulation.groups(patches, gates)
             groups = (regions[active], index[active])  # (in program order: by region)
@@ -308,7 +306,7 @@ def solution_with_gap(
             polished = _polished_fit(formulation, patches, gates[:, active], y, **options)
         if polished is not None:
             fits.append(polished)
-    dual, _ = _best_dual(operator, fits, y, beta=beta, loss=loss, fit_intercept=fit_intercept)
+    dual, _ = _best_dual(operator, fits, y, **options)
     # the objective of the point, recomputed, with the gap: the solver's own value (off by its
     # accuracy) with this gap would have implied a lower bound that is not the dual's
     return dataclasses.replace(solution, objective=float(primal), duality_gap=float(primal - dual))

@@ -428,6 +428,21 @@ def test_a_regional_certificate_re_solves_over_the_neurons_groups_alone(monkeypa
     assert certificate.relative_gap <= 1e-10
 
 
+def test_a_re_solve_over_no_groups_is_skipped():
+    # (a regional network with no neuron for an output: nothing to polish, no solve)
+    from sklearn_convexcnn._certificate import _polished_fit
+
+    rng = np.random.default_rng(0)
+    patches, gates = rng.standard_normal((20, 9, 4)), rng.standard_normal((4, 6))
+    formulation = make_formulation("average", 2, "dense", (3, 3))
+    none = (np.array([], dtype=int), np.array([], dtype=int))
+    polished = _polished_fit(
+        formulation, patches, gates, rng.standard_normal(20), beta=0.1, loss="squared",
+        fit_intercept=True, groups=none,
+    )  # fmt: skip
+    assert polished is None
+
+
 def test_the_bound_holds_for_targets_with_a_large_offset():
     # a fuzz of the certificates: the dual objective's y . v lost eps * sum|y v| on targets
     # of 1e9, and an exact certificate put its lower bound 5e-4 above the best constant model
