@@ -350,14 +350,19 @@ POLISHED_ARCHITECTURES = [
 ]
 
 
+def _planted_images(seed):
+    """30 images of 4x4 whose target is the sum of their first four pixels, plus noise."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((30, 16))
+    return X, X[:, :4].sum(axis=1) + 0.1 * rng.standard_normal(30)
+
+
 @pytest.mark.parametrize("params", POLISHED_ARCHITECTURES)
 def test_a_cvxpy_fit_is_certified_as_tightly_as_its_duality_gap(params):
     # CVXPY's neurons lie on their cells' boundaries to its accuracy, where their own patterns
     # were other cells than their groups': re-solved over those, certify's dual vector missed
     # the program's, and a fit certified at 1e-9 by duality_gap_ got 1e-4 to 1e-2 from certify
-    rng = np.random.default_rng(0)
-    X = rng.standard_normal((30, 16))
-    y = X[:, :4].sum(axis=1) + 0.1 * rng.standard_normal(30)
+    X, y = _planted_images(0)
     model = ConvexCNNRegressor(
         input_shape=(4, 4), kernel_size=2, beta=0.05, n_patterns=40, random_state=0,
         solver="clarabel", **params,
@@ -372,9 +377,7 @@ def test_a_cvxpy_fit_is_certified_as_tightly_as_its_duality_gap(params):
 def test_each_neuron_lies_in_the_cell_of_its_gate(params):
     # the certificates re-solve over each neuron's gate: an interior point of its cell (a
     # neuron's own pattern changes with rounding on the cell's boundary)
-    rng = np.random.default_rng(1)
-    X = rng.standard_normal((30, 16))
-    y = X[:, :4].sum(axis=1) + 0.1 * rng.standard_normal(30)
+    X, y = _planted_images(1)
     model = ConvexCNNClassifier(
         input_shape=(4, 4), kernel_size=2, beta=0.05, n_patterns=40, random_state=0, **params
     ).fit(X, np.digitize(y, [-1, 1]))
