@@ -1099,6 +1099,7 @@ class _BaseConvexCNN(BaseEstimator):
                 f"{type(self.network_).__name__}. duality_gap_ certifies its convex program over "
                 "the fitted patterns; is_exact_ says whether that program is exact."
             )
+        start = time.perf_counter()
         X, patches, Y = self._evaluation_data(X, y)
         try:
             gates = formulation.enumerate_gates(patches, max_patterns=max_patterns)
@@ -1115,7 +1116,17 @@ class _BaseConvexCNN(BaseEstimator):
             # the fitted patterns: every pattern of X where fit enumerated this very X
             gates = self.gates_
             exact = fitted.enumerated is not None and fitted.enumerated == _data_digest(X)
-        return certify_network(
+        self._log(
+            f"certify: {gates.shape[1]} {'pattern' if gates.shape[1] == 1 else 'patterns'}, "
+            + (
+                "every pattern of X"
+                if exact
+                else "the fitted ones, not every pattern of X (the bound holds for networks "
+                "whose neurons use them)"
+            )
+            + f", {time.perf_counter() - start:.2f} s"
+        )
+        certificate = certify_network(
             self.network_,
             formulation,
             patches,
@@ -1127,4 +1138,12 @@ class _BaseConvexCNN(BaseEstimator):
             fit_intercept=fitted.fit_intercept,
             exact=exact,
             tol=tol,
+            log=lambda message: self._log(f"certify: {message}"),
         )
+        self._log(
+            f"certify: objective {certificate.objective:.6g}, lower bound "
+            f"{certificate.lower_bound:.6g}, gap {certificate.gap:.1e} (relative "
+            f"{certificate.relative_gap:.1e}), is_optimal={certificate.is_optimal}, "
+            f"{time.perf_counter() - start:.2f} s"
+        )
+        return certificate

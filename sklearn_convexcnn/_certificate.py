@@ -15,6 +15,7 @@ The cone projections, dual vectors and dual objectives are those of :mod:`._opti
 Nothing here imports scikit-learn.
 """
 
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -166,6 +167,7 @@ def certify_network(
     fit_intercept,
     exact,
     tol=1e-6,
+    log=None,
 ):
     """Certificate of ``network`` on ``(patches, Y)`` against the patterns of ``gates``.
 
@@ -195,6 +197,9 @@ def certify_network(
     exact : bool
         Whether ``gates`` holds every pattern.
     tol : float, default=1e-6
+    log : callable, default=None
+        Called with a line of progress after each output (its lower bound, how many groups
+        were re-solved, its time): ``verbose`` output. Silent where ``None``.
 
     Returns
     -------
@@ -210,6 +215,7 @@ def certify_network(
     options = {"beta": beta, "loss": loss, "fit_intercept": fit_intercept}
     lower, worst, rounding = 0.0, 0.0, 0.0
     for output in range(Y.shape[1]):
+        start = time.perf_counter()
         y = Y[:, output]
         fits = [f[:, output]]
         # (capped by the output's own loss: a share of the whole objective let an exact
@@ -223,14 +229,22 @@ def certify_network(
             polished = _polished_fit(
                 formulation, patches, pairs[:, 1:].T, y, groups=groups, **options
             )
+            n_groups = len(pairs)
         else:
             own = np.unique(neuron_gates[mine], axis=0)
             polished = _polished_fit(formulation, patches, own.T, y, **options)
+            n_groups = len(own)
         if polished is not None:
             fits.append(polished)
         best, best_top = _best_dual(operator, fits, y, **options)
         lower += best
         worst = max(worst, best_top)
+        if log is not None:
+            log(
+                f"output {output}: lower bound {best:.10g}, its network's {n_groups} "
+                f"{'group' if n_groups == 1 else 'groups'} re-solved, "
+                f"{time.perf_counter() - start:.2f} s"
+            )
     gap = objective - lower
     return Certificate(
         objective=objective,

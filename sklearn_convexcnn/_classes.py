@@ -305,7 +305,8 @@ _PARAMETERS = """\
         ``[output 3]`` (numbered from 0, as in warnings and, for a classifier, ``classes_``;
         with ``n_jobs``, the outputs' lines interleave, and a worker process prints to the
         standard output it was started with: in a Jupyter notebook, the terminal that runs
-        the kernel, not the notebook). ``2`` also
+        the kernel, not the notebook). :meth:`certify` prints what it checks, each output's
+        lower bound and the gap. ``2`` also
         prints the CVXPY solvers' logs and each output's BLAS threads (their "optimal value" is
         that of the program as solved, rescaled to unit size: not the ``objective_`` of the
         fit)."""

@@ -1,5 +1,6 @@
 """The certificate of global optimality: duality_gap_ and certify (doc/formulations.md §2.3)."""
 
+import re
 import warnings
 
 import numpy as np
@@ -461,3 +462,31 @@ def test_the_bound_holds_for_targets_with_a_large_offset():
     best_constant = float(sum((mean - Fraction(t)) ** 2 for t in y) / 2)
     assert certificate.lower_bound <= best_constant * (1 + 1e-12)
     assert model.objective_ - model.duality_gap_ <= best_constant * (1 + 1e-12)
+
+
+def test_verbose_certify_says_what_it_checks_and_each_outputs_bound(capsys):
+    # certify of all digits without pooling took 34 s without a line of progress
+    X, y = _planted_images(2)
+    classes = np.digitize(y, [-1, 1])
+    clf = ConvexCNNClassifier(
+        input_shape=(4, 4), kernel_size=2, beta=0.05, n_patterns=20, random_state=0
+    ).fit(X, classes)
+    clf.certify(X, classes)
+    assert capsys.readouterr().out == ""
+    certificate = clf.set_params(verbose=1).certify(X, classes, max_patterns=10)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith(
+        "[ConvexCNNClassifier] certify: 20 patterns, the fitted ones, not every pattern of X"
+    )
+    bounds = [
+        float(re.fullmatch(r".* certify: output \d: lower bound (\S+), its network's \d+ groups? "
+                           r"re-solved, \S+ s", line)[1])
+        for line in lines[1:-1]
+    ]  # fmt: skip
+    assert len(bounds) == 3  # (one-vs-rest: an output per class)
+    assert sum(bounds) == pytest.approx(certificate.lower_bound, rel=1e-9)
+    assert re.fullmatch(
+        rf".* certify: objective \S+, lower bound \S+, gap \S+ \(relative "
+        rf"{certificate.relative_gap:.1e}\), is_optimal=False, \S+ s",
+        lines[-1],
+    )
