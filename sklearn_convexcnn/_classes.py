@@ -1,5 +1,7 @@
 """The public estimators: thin wrappers that encode targets and read out predictions."""
 
+from numbers import Integral, Real
+
 import numpy as np
 from scipy import sparse
 from scipy.special import expit, log_expit, logsumexp
@@ -613,6 +615,14 @@ class ConvexCNNClassifier(ClassifierMixin, _BaseConvexCNN):
 
     def _encode_targets(self, y, reset=True):
         if reset:
+            # numbers held as objects (a pandas column of dtype object): scikit-learn's
+            # type_of_target calls them "unknown", and so would its metrics, after the fit
+            if fix := _numeric_dtype_of(y):
+                raise ValueError(
+                    "Unknown label type: unknown. y holds numbers as Python objects "
+                    "(dtype=object, as in a pandas column of dtype object), which scikit-"
+                    f"learn's classifiers and metrics refuse; pass y.astype({fix})."
+                )
             # labels that do not sort together: numpy's "'<' not supported", or scikit-learn's
             # "Unknown label type: unknown ... continuous values" (an int among str)
             mixed = _mixed_label_types(y)
@@ -752,6 +762,33 @@ class ConvexCNNClassifier(ClassifierMixin, _BaseConvexCNN):
 def _is_unsortable(exc):
     """Whether a TypeError is Python's on comparing labels of types that do not sort."""
     return "not supported between instances of" in str(exc)
+
+
+def _numeric_dtype_of(y):
+    """The dtype, ``"bool"``, ``"int"`` or ``"float"``, that holds ``y``'s labels where they are
+    numbers held as objects (integers within int64), else ``None``."""
+    if getattr(getattr(y, "dtype", None), "kind", None) != "O" or np.size(y) == 0:
+        return None
+    kinds = {_number_kind(label) for label in np.ravel(y)}
+    if kinds == {"bool"}:
+        return "bool"
+    if kinds <= {"int", "float"}:
+        if "float" in kinds:
+            return "float"
+        try:
+            np.asarray(y, dtype=np.int64)
+        except OverflowError:
+            return None
+        return "int"
+    return None
+
+
+def _number_kind(label):
+    if isinstance(label, bool | np.bool_):
+        return "bool"
+    if isinstance(label, Integral):
+        return "int"
+    return "float" if isinstance(label, Real) else None
 
 
 def _mixed_label_types(y):

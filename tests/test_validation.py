@@ -339,6 +339,42 @@ def test_classifier_names_labels_of_mixed_types():
         ConvexCNNClassifier(n_patterns=4).fit(X, labels.astype(str).astype(bytes))
 
 
+@pytest.mark.parametrize(
+    "labels, fix",
+    [
+        (lambda y: y.astype(object), "int"),  # (a pandas column of dtype object)
+        (lambda y: y.astype(float).astype(object), "float"),
+        (lambda y: np.array([int(v) if v else 0.0 for v in y], dtype=object), "float"),
+        (lambda y: (y == 1).astype(object), "bool"),
+    ],
+    ids=["int", "float", "int-and-float", "bool"],
+)
+def test_classifier_names_numbers_held_as_objects_and_their_conversion(labels, fix):
+    # scikit-learn's message was "Unknown label type: unknown. Maybe you are trying to fit a
+    # classifier ... on a regression target with continuous values"; its metrics refuse such
+    # labels too, so a fit on them would fail at its score (check_dtype_object wants the
+    # first words)
+    X, _ = _data()
+    y = np.arange(len(X)) % 3 % 2
+    with pytest.raises(
+        ValueError,
+        match=r"^Unknown label type: unknown\. y holds numbers as Python objects "
+        r"\(dtype=object, as in a pandas column of dtype object\), which scikit-learn's "
+        rf"classifiers and metrics refuse; pass y\.astype\({fix}\)\.$",
+    ):
+        ConvexCNNClassifier(n_patterns=4).fit(X, labels(y))
+    clf = ConvexCNNClassifier(n_patterns=4, random_state=0).fit(X, labels(y).astype(fix))
+    assert clf.score(X, labels(y).astype(fix)) > 0.5
+
+
+def test_classifier_leaves_labels_that_no_numeric_dtype_holds_to_scikit_learn():
+    # integers beyond int64 stay objects, with scikit-learn's message
+    X, _ = _data()
+    huge = np.array([2**70 if v else 1 for v in np.arange(len(X)) % 2], dtype=object)
+    with pytest.raises(ValueError, match=r"^Unknown label type: unknown\. Maybe you are"):
+        ConvexCNNClassifier(n_patterns=4).fit(X, huge)
+
+
 def test_regressor_rejects_logistic_loss():
     X, y = _data()
     with pytest.raises(ValueError, match="The 'loss' parameter of ConvexCNNRegressor"):
