@@ -1126,13 +1126,17 @@ class _BaseConvexCNN(BaseEstimator):
             )
             + f", {time.perf_counter() - start:.2f} s"
         )
+        if fitted.neuron_gates is None:  # (pickled before fits recorded them: the filters
+            neuron_gates = self.network_.filters  # as gates, a bound as valid, maybe looser)
+        else:
+            neuron_gates = self.gates_[:, fitted.neuron_gates].T
         certificate = certify_network(
             self.network_,
             formulation,
             patches,
             Y,
             gates,
-            self.gates_[:, fitted.neuron_gates].T,
+            neuron_gates,
             beta=fitted.beta,
             loss=fitted.loss,
             fit_intercept=fitted.fit_intercept,

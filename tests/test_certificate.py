@@ -490,3 +490,17 @@ def test_verbose_certify_says_what_it_checks_and_each_outputs_bound(capsys):
         rf"{certificate.relative_gap:.1e}\), is_optimal=False, \S+ s",
         lines[-1],
     )
+
+
+@pytest.mark.parametrize("params", [{}, {"readout": "dense", "pool_size": 2}])
+def test_a_model_pickled_before_fits_recorded_their_gates_is_certified(params):
+    # (its _FittedProgram unpickles with neuron_gates=None: certify re-solves over the
+    # filters' own patterns, as it did then, where indexing gates_ by None raised IndexError)
+    X, y = _planted_images(3)
+    model = ConvexCNNRegressor(
+        input_shape=(4, 4), kernel_size=2, beta=0.05, n_patterns=30, random_state=0, **params
+    ).fit(X, y)
+    model._fitted_program = model._fitted_program._replace(neuron_gates=None)
+    certificate = model.certify(X, y)
+    assert certificate.objective == pytest.approx(model.objective_, rel=1e-9)
+    assert abs(certificate.relative_gap) <= 1e-8
