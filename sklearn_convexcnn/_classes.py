@@ -766,21 +766,20 @@ def _is_unsortable(exc):
 
 def _numeric_dtype_of(y):
     """The dtype, ``"bool"``, ``"int"`` or ``"float"``, that holds ``y``'s labels where they are
-    numbers held as objects (integers within int64), else ``None``."""
+    numbers held as objects, and whole (integers within int64), else ``None``."""
     if getattr(getattr(y, "dtype", None), "kind", None) != "O" or np.size(y) == 0:
         return None
     kinds = {_number_kind(label) for label in np.ravel(y)}
     if kinds == {"bool"}:
         return "bool"
-    if kinds <= {"int", "float"}:
-        if "float" in kinds:
-            return "float"
-        try:
-            np.asarray(y, dtype=np.int64)
-        except OverflowError:
-            return None
-        return "int"
-    return None
+    if not kinds <= {"int", "float"}:
+        return None
+    try:
+        values = np.asarray(y, dtype=float if "float" in kinds else np.int64)
+    except OverflowError:
+        return None
+    # (other reals are continuous targets, as scikit-learn says of them)
+    return ("float" if "float" in kinds else "int") if np.all(values == np.round(values)) else None
 
 
 def _number_kind(label):

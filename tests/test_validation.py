@@ -373,6 +373,11 @@ def test_classifier_leaves_labels_that_no_numeric_dtype_holds_to_scikit_learn():
     huge = np.array([2**70 if v else 1 for v in np.arange(len(X)) % 2], dtype=object)
     with pytest.raises(ValueError, match=r"^Unknown label type: unknown\. Maybe you are"):
         ConvexCNNClassifier(n_patterns=4).fit(X, huge)
+    # and so do numbers that are not whole: continuous targets, whatever their dtype (a
+    # review: "pass y.astype(float)" led to "Unknown label type: continuous")
+    halves = np.array([1.5 if v else 0 for v in np.arange(len(X)) % 2], dtype=object)
+    with pytest.raises(ValueError, match=r"^Unknown label type: unknown\. Maybe you are"):
+        ConvexCNNClassifier(n_patterns=4).fit(X, halves)
 
 
 def test_regressor_rejects_logistic_loss():
