@@ -665,3 +665,18 @@ def test_pipeline_and_grid_search_over_beta(digits):
     assert search.best_params_["convexcnnclassifier__beta"] == 0.01
     assert search.score(X_test, y_test) >= 0.9
     assert search.best_estimator_[-1].output_weights_.shape[1] == 4  # 2x2 regions
+
+
+@pytest.mark.parametrize("mode", ["average", "max"])
+def test_a_regional_program_over_given_groups_is_the_full_programs_part(mode):
+    # the certificates re-solve over the neurons' (region, gate) pairs, which may leave a
+    # region out: average pooling's blocks raised "cannot reshape array of size 0" (a review)
+    rng = np.random.default_rng(1)
+    patches, gates = rng.standard_normal((20, 9, 4)), rng.standard_normal((4, 6))
+    formulation = make_formulation(mode, 2, "dense", (3, 3))
+    full = formulation.program(patches, gates)
+    regions, index = formulation.groups(patches, gates)
+    kept = np.flatnonzero(regions != 2)[::2]  # (sorted by region; none of region 2)
+    part = formulation.program(patches, gates, (regions[kept], index[kept]))
+    np.testing.assert_array_equal(part.pieces, full.pieces[kept])
+    np.testing.assert_array_equal(part.cones, full.cones[kept])

@@ -517,6 +517,8 @@ class RegionalFormulation(_PooledFormulation):
         start = 0
         for region, pool in enumerate(self.pools):
             mine = index[regions == region]
+            if len(mine) == 0:  # (given groups may leave a region out)
+                continue
             stop = start + len(mine)
             block = cones[start:stop, : n_samples * len(pool)]
             _, piece, _ = _blocks(self.mode, patches[:, pool], gates[:, mine], block)
