@@ -490,6 +490,12 @@ def test_verbose_certify_says_what_it_checks_and_each_outputs_bound(capsys):
         rf"{certificate.relative_gap:.1e}\), is_optimal=False, \S+ s",
         lines[-1],
     )
+    clf.set_params(beta=1e6).fit(X, classes)  # (no neuron)
+    capsys.readouterr()
+    clf.certify(X, classes)
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 5
+    assert all(", no neuron, nothing re-solved, " in line for line in lines[1:-1])
 
 
 @pytest.mark.parametrize("params", [{}, {"readout": "dense", "pool_size": 2}])
