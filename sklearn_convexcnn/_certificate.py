@@ -240,13 +240,13 @@ def certify_network(
         lower += best
         worst = max(worst, best_top)
         if log is not None:
-            groups = f"its network's {n_groups} {'group' if n_groups == 1 else 'groups'}"
+            counted = f"its network's {n_groups} {'group' if n_groups == 1 else 'groups'}"
             if n_groups == 0:
                 resolved = "no neuron, nothing re-solved"
             elif polished is None:
-                resolved = f"the re-solve over {groups} failed"
+                resolved = f"the re-solve over {counted} failed"
             else:
-                resolved = f"{groups} re-solved"
+                resolved = f"{counted} re-solved"
             log(
                 f"output {output}: lower bound {best:.10g}, {resolved}, "
                 f"{time.perf_counter() - start:.2f} s"

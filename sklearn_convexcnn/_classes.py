@@ -778,8 +778,9 @@ def _numeric_dtype_of(y):
         values = np.asarray(y, dtype=float if "float" in kinds else np.int64)
     except OverflowError:
         return None
-    # (other reals are continuous targets, as scikit-learn says of them)
-    return ("float" if "float" in kinds else "int") if np.all(values == np.round(values)) else None
+    if not np.all(values == np.round(values)):  # (continuous targets, as scikit-learn says)
+        return None
+    return "float" if "float" in kinds else "int"
 
 
 def _number_kind(label):
