@@ -97,27 +97,25 @@ def _check_positive_int(value, name, none_means):
 
 
 def _filter_images(estimator):
-    """Filters as images of shape (n_neurons, *kernel_size), channels side by side."""
+    """Filters as images of shape (n_neurons, rows, columns): a 1-D filter one row, the
+    channels side by side, each after the first behind a column of NaN (drawn blank: without
+    it, a (3, 1) filter of 3 channels looked like a 3x3 filter)."""
     filters = _fitted(estimator, "filters_")
     geometry = _fitted(estimator, "geometry_")
-    kernel, channels = tuple(geometry.kernel_size), geometry.n_channels
     images = filters.reshape(len(filters), *geometry.filter_shape)
-    if channels > 1:  # one panel per filter: the channels side by side
-        images = np.concatenate(np.moveaxis(images, -1, 0), axis=-1)
-        images = images.reshape(len(filters), *kernel[:-1], kernel[-1] * channels)
-    else:
-        images = images[..., 0]
-    if images.ndim == 2:  # 1-D signals: show the filter as a one-row image
-        images = images[:, None, :]
-    return images
+    if images.ndim == 3:  # 1-D signals: (n_neurons, length, channels), shown as one row
+        images = images[:, None]
+    channels = [images[..., c] for c in range(geometry.n_channels)]
+    gap = np.full((*images.shape[:-2], 1), np.nan)
+    return np.concatenate([channels[0], *(part for c in channels[1:] for part in (gap, c))], -1)
 
 
 def plot_filters(estimator, *, order="norm", max_filters=None, n_cols=None, label=None):
     """Show the first-layer filters of a fitted estimator as images.
 
-    Each panel is one filter ``u_j`` reshaped to ``kernel_size`` (channels side by side),
-    drawn on a symmetric diverging colour scale shared by all panels, so the panels compare
-    directly: red weighs a pixel positively, blue negatively.
+    Each panel is one filter ``u_j`` reshaped to ``kernel_size`` (channels side by side, a
+    blank column between them), drawn on a symmetric diverging colour scale shared by all
+    panels, so the panels compare directly: red weighs a pixel positively, blue negatively.
 
     Parameters
     ----------
@@ -177,7 +175,7 @@ def plot_filters(estimator, *, order="norm", max_filters=None, n_cols=None, labe
     images = _filter_images(estimator)
     index = np.arange(len(images))
     if order == "norm":
-        norms = np.sqrt(np.sum(images**2, axis=tuple(range(1, images.ndim))))
+        norms = np.sqrt(np.nansum(images**2, axis=(1, 2)))
         if hasattr(estimator, "middle_weights_"):  # (unit filters: the scale is in w1)
             norms = norms * np.abs(estimator.middle_weights_)
         index = np.argsort(-norms, kind="stable")
@@ -192,7 +190,7 @@ def plot_filters(estimator, *, order="norm", max_filters=None, n_cols=None, labe
     fig, axes = plt.subplots(
         n_rows, n_cols, figsize=(width, 1.3 * n_rows + 0.4), squeeze=False, layout="constrained"
     )
-    limit = float(np.max(np.abs(images[index]))) if len(index) else 1.0
+    limit = float(np.nanmax(np.abs(images[index]))) if len(index) else 1.0
     mappable = None
     for ax in axes.ravel():
         ax.set_axis_off()

@@ -322,6 +322,29 @@ def test_plot_filters_draws_one_panel_per_filter():
     assert len(wide.axes) == clf.filters_.shape[0] + 1  # (and the colorbar)
 
 
+@pytest.mark.parametrize(
+    "input_shape, kernel_size", [((6, 4, 3), (3, 1)), ((6, 4, 2), 2), ((8,), 3)],
+    ids=["3-channels", "2-channels", "signal"],
+)  # fmt: skip
+def test_plot_filters_separates_the_channels(input_shape, kernel_size):
+    # a review: a (3, 1) filter of 3 channels, drawn side by side, looked like a 3x3 filter
+    plt = pytest.importorskip("matplotlib.pyplot")
+    X = np.random.default_rng(0).standard_normal((30, int(np.prod(input_shape))))
+    reg = ConvexCNNRegressor(
+        beta=0.1, input_shape=input_shape, kernel_size=kernel_size, n_patterns=4, random_state=0
+    ).fit(X, X[:, 0])
+    fig = sklearn_convexcnn.plotting.plot_filters(reg, order="fitted", max_filters=1)
+    (image,) = [np.asarray(ax.images[0].get_array()) for ax in fig.axes if ax.images]
+    # each channel's filter as an image (a signal's as one row), a blank column after each
+    *rows, width, channels = (1, *reg.geometry_.filter_shape)[-3:]
+    filter_ = reg.filters_[0].reshape(*rows, width, channels)
+    expected = np.full((*rows, channels * (width + 1) - 1), np.nan)
+    for c in range(channels):
+        expected[:, c * (width + 1) : c * (width + 1) + width] = filter_[..., c]
+    np.testing.assert_array_equal(image, expected)
+    plt.close(fig)
+
+
 @pytest.mark.slow
 def test_sphinx_site_builds_without_warnings(tmp_path):
     """The site builds with warnings as errors; the examples are run by the test above."""
