@@ -44,19 +44,19 @@ def _restricted(seed, loss, fit_intercept, n=40, n_groups=6, h=4, n_rows=8):
     if loss == "logistic":
         y = np.where(y > np.median(y), 1.0, -1.0)
     # every cone contains a random direction, so no cone is {0}
-    blocks = []
+    kept_rows = []
     for _ in range(n_groups):
         inside = rng.standard_normal(h)
         rows = rng.standard_normal((n_rows, h))
         rows[rows @ inside < 0] *= -1
-        blocks.append(rows)
+        kept_rows.append(rows)
     beta = 0.2 * np.max([np.linalg.norm(M[:, j * h : (j + 1) * h].T @ y) for j in range(n_groups)])
-    return M, y, blocks, beta
+    return M, y, kept_rows, beta
 
 
-def _cvxpy_optimum(M, y, blocks, beta, loss, fit_intercept):
-    h = blocks[0].shape[1]
-    coef = [cp.Variable(h) for _ in blocks]
+def _cvxpy_optimum(M, y, kept_rows, beta, loss, fit_intercept):
+    h = kept_rows[0].shape[1]
+    coef = [cp.Variable(h) for _ in kept_rows]
     f = sum(M[:, j * h : (j + 1) * h] @ c for j, c in enumerate(coef))
     if fit_intercept:
         f = f + cp.Variable()
@@ -66,18 +66,18 @@ def _cvxpy_optimum(M, y, blocks, beta, loss, fit_intercept):
         data = cp.sum(cp.logistic(-cp.multiply(y, f)))
     problem = cp.Problem(
         cp.Minimize(data + beta * sum(cp.norm(c) for c in coef)),
-        [rows @ c >= 0 for rows, c in zip(blocks, coef, strict=True)],
+        [rows @ c >= 0 for rows, c in zip(kept_rows, coef, strict=True)],
     )
     problem.solve(solver="CLARABEL")
     return problem.value
 
 
-def _check_kkt_point(M, y, blocks, beta, loss, coef, b):
+def _check_kkt_point(M, y, kept_rows, beta, loss, coef, b):
     """Feasible, zero groups priced at most beta, nonzero groups stationary in their cone."""
-    h = blocks[0].shape[1]
+    h = kept_rows[0].shape[1]
     f = M[:, : coef.size] @ coef.ravel() + b
     v = dual_vector(loss, f, y)
-    for j, rows in enumerate(blocks):
+    for j, rows in enumerate(kept_rows):
         correlation = M[:, j * h : (j + 1) * h].T @ v
         norm = np.linalg.norm(coef[j])
         if norm == 0:
@@ -95,7 +95,7 @@ def _check_kkt_point(M, y, blocks, beta, loss, coef, b):
         assert np.linalg.norm(descent) <= 1e-6 * beta
 
 
-def _objective(M, y, blocks, beta, loss, coef, b):
+def _objective(M, y, kept_rows, beta, loss, coef, b):
     f = M[:, : coef.size] @ coef.ravel() + b
     return loss_value(loss, f, y) + beta * np.linalg.norm(coef, axis=1).sum()
 
@@ -105,19 +105,19 @@ def _objective(M, y, blocks, beta, loss, coef, b):
 def test_face_system_is_the_objectives_derivatives_on_the_face(loss, fit_intercept):
     """Gradient and Hessian in the face's coordinates match central differences of the
     objective along the face: nonzero groups move in the null space of their tight rows."""
-    M, y, blocks, beta = _restricted(3, loss, fit_intercept)
+    M, y, kept_rows, beta = _restricted(3, loss, fit_intercept)
     rng = np.random.default_rng(3)
-    h, n_groups = blocks[0].shape[1], len(blocks)
+    h, n_groups = kept_rows[0].shape[1], len(kept_rows)
     coef = rng.standard_normal((n_groups, h))
     coef[[1, 4]] = 0.0  # two groups off the face
     counts = {0: 1, 2: 0, 3: 2, 5: 3}  # tight rows of the nonzero groups
     for j, tight_count in counts.items():
         # rows at zero slack at coef[j], and slack rows
-        rows = blocks[j]
+        rows = kept_rows[j]
         rows[rows @ coef[j] < 0] *= -1
         rows[:tight_count] -= np.outer(rows[:tight_count] @ coef[j], coef[j]) / (coef[j] @ coef[j])
     faces = _Faces(
-        M, M.T @ M if loss == "squared" else None, y, blocks,
+        M, M.T @ M if loss == "squared" else None, y, kept_rows,
         beta=beta, loss=loss, fit_intercept=fit_intercept, kkt_tol=1e-9,
     )  # fmt: skip
     b = 0.3 if fit_intercept else 0.0
@@ -142,7 +142,7 @@ def test_face_system_is_the_objectives_derivatives_on_the_face(loss, fit_interce
         step[valid] = t[: valid.sum()]
         moved = coef.copy()
         moved[active] += np.einsum("aik,ak->ai", padded, step.reshape(len(active), h))
-        return _objective(M, y, blocks, beta, loss, moved, b + (t[-1] if fit_intercept else 0))
+        return _objective(M, y, kept_rows, beta, loss, moved, b + (t[-1] if fit_intercept else 0))
 
     def numerical_gradient(t, eps=1e-5):
         steps = eps * np.eye(len(t))
@@ -159,54 +159,56 @@ def test_face_system_is_the_objectives_derivatives_on_the_face(loss, fit_interce
     # the tight rows stay tight along the face
     for i, j in enumerate(active):
         basis = padded[i][:, valid.reshape(len(active), h)[i]]
-        assert_tight(blocks[j][tight[j]], basis, rtol=ROUNDING_RTOL, what=f"group {j}")
+        assert_tight(kept_rows[j][tight[j]], basis, rtol=ROUNDING_RTOL, what=f"group {j}")
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 @pytest.mark.parametrize("fit_intercept", [True, False])
 @pytest.mark.parametrize("loss", ["squared", "logistic"])
 def test_faces_reach_the_restricted_optimum_from_zero(seed, loss, fit_intercept):
-    M, y, blocks, beta = _restricted(seed, loss, fit_intercept)
+    M, y, kept_rows, beta = _restricted(seed, loss, fit_intercept)
     gram = M.T @ M if loss == "squared" else None
-    start = np.zeros((len(blocks), blocks[0].shape[1]))
+    start = np.zeros((len(kept_rows), kept_rows[0].shape[1]))
     coef, b = solve_on_faces(
-        M, gram, y, start, 0.0, blocks, beta=beta, loss=loss, fit_intercept=fit_intercept,
+        M, gram, y, start, 0.0, kept_rows, beta=beta, loss=loss, fit_intercept=fit_intercept,
         kkt_tol=1e-9,
     )  # fmt: skip
     assert np.count_nonzero(np.linalg.norm(coef, axis=1)) >= 1
     if not fit_intercept:
         assert b == 0.0
-    _check_kkt_point(M, y, blocks, beta, loss, coef, b)
-    reference = _cvxpy_optimum(M, y, blocks, beta, loss, fit_intercept)
-    assert _objective(M, y, blocks, beta, loss, coef, b) == pytest.approx(reference, rel=1e-7)
+    _check_kkt_point(M, y, kept_rows, beta, loss, coef, b)
+    reference = _cvxpy_optimum(M, y, kept_rows, beta, loss, fit_intercept)
+    assert _objective(M, y, kept_rows, beta, loss, coef, b) == pytest.approx(reference, rel=1e-7)
 
 
 @pytest.mark.parametrize("seed", [0, 1])
 def test_faces_start_from_an_infeasible_point(seed):
     # after new rows are added, the previous solution violates them: it is projected first
-    M, y, blocks, beta = _restricted(seed, "squared", True)
+    M, y, kept_rows, beta = _restricted(seed, "squared", True)
     rng = np.random.default_rng(seed + 10)
-    start = rng.standard_normal((len(blocks), blocks[0].shape[1]))
-    assert any(np.min(rows @ c) < 0 for rows, c in zip(blocks, start, strict=True))
+    start = rng.standard_normal((len(kept_rows), kept_rows[0].shape[1]))
+    assert any(np.min(rows @ c) < 0 for rows, c in zip(kept_rows, start, strict=True))
     coef, b = solve_on_faces(
-        M, M.T @ M, y, start, 3.0, blocks, beta=beta, loss="squared", fit_intercept=True,
+        M, M.T @ M, y, start, 3.0, kept_rows, beta=beta, loss="squared", fit_intercept=True,
         kkt_tol=1e-9,
     )  # fmt: skip
-    _check_kkt_point(M, y, blocks, beta, "squared", coef, b)
-    reference = _cvxpy_optimum(M, y, blocks, beta, "squared", True)
-    assert _objective(M, y, blocks, beta, "squared", coef, b) == pytest.approx(reference, rel=1e-7)
+    _check_kkt_point(M, y, kept_rows, beta, "squared", coef, b)
+    reference = _cvxpy_optimum(M, y, kept_rows, beta, "squared", True)
+    assert _objective(M, y, kept_rows, beta, "squared", coef, b) == pytest.approx(
+        reference, rel=1e-7
+    )
 
 
 def test_faces_handle_duplicate_and_dependent_rows():
     # digits' cones repeat rows (equal patches) and have rows that vanish on the same face
     # as others without being blocked on: a descent direction must not cross them
-    M, y, blocks, beta = _restricted(3, "squared", True, n_rows=6)
+    M, y, kept_rows, beta = _restricted(3, "squared", True, n_rows=6)
     degenerate = []
-    for rows in blocks:
+    for rows in kept_rows:
         combination = rows[0] + 0.5 * rows[1]  # zero wherever rows 0 and 1 are
         degenerate.append(np.vstack([rows, rows[:3], combination, np.zeros(rows.shape[1])]))
     coef, b = solve_on_faces(
-        M, M.T @ M, y, np.zeros((len(blocks), blocks[0].shape[1])), 0.0, degenerate,
+        M, M.T @ M, y, np.zeros((len(kept_rows), kept_rows[0].shape[1])), 0.0, degenerate,
         beta=beta, loss="squared", fit_intercept=True, kkt_tol=1e-9,
     )  # fmt: skip
     _check_kkt_point(M, y, degenerate, beta, "squared", coef, b)
@@ -218,46 +220,50 @@ def test_faces_handle_duplicate_and_dependent_rows():
 
 def test_faces_let_a_group_leave_through_zero():
     # started with every group nonzero at a large beta, most must shrink to exactly zero
-    M, y, blocks, beta = _restricted(4, "squared", True)
+    M, y, kept_rows, beta = _restricted(4, "squared", True)
     beta *= 3
-    start = np.stack([nnls_projection(rows, np.ones(rows.shape[1]))[0] for rows in blocks])
+    start = np.stack([nnls_projection(rows, np.ones(rows.shape[1]))[0] for rows in kept_rows])
     start[~np.any(start, axis=1)] = 0.0
     coef, b = solve_on_faces(
-        M, M.T @ M, y, start, 0.0, blocks, beta=beta, loss="squared", fit_intercept=True,
+        M, M.T @ M, y, start, 0.0, kept_rows, beta=beta, loss="squared", fit_intercept=True,
         kkt_tol=1e-9,
     )  # fmt: skip
     zero = ~np.any(coef, axis=1)
     assert zero.sum() > np.sum(~np.any(start, axis=1))
-    _check_kkt_point(M, y, blocks, beta, "squared", coef, b)
-    reference = _cvxpy_optimum(M, y, blocks, beta, "squared", True)
-    assert _objective(M, y, blocks, beta, "squared", coef, b) == pytest.approx(reference, rel=1e-7)
+    _check_kkt_point(M, y, kept_rows, beta, "squared", coef, b)
+    reference = _cvxpy_optimum(M, y, kept_rows, beta, "squared", True)
+    assert _objective(M, y, kept_rows, beta, "squared", coef, b) == pytest.approx(
+        reference, rel=1e-7
+    )
 
 
 def test_faces_zero_a_group_whose_norm_underflows():
     # a digits class left a group at 1e-181 after a step: its squares underflow, so its norm
     # is 0 while its entries are not, and the descent's beta * c / ||c|| was NaN
-    M, y, blocks, beta = _restricted(0, "squared", True)
-    start = np.zeros((len(blocks), blocks[0].shape[1]))
-    inside = nnls_projection(blocks[1], np.ones(blocks[1].shape[1]))[0]
+    M, y, kept_rows, beta = _restricted(0, "squared", True)
+    start = np.zeros((len(kept_rows), kept_rows[0].shape[1]))
+    inside = nnls_projection(kept_rows[1], np.ones(kept_rows[1].shape[1]))[0]
     start[1] = 1e-181 * inside / np.abs(inside).max()
     assert np.any(start[1]) and np.linalg.norm(start[1]) == 0.0
     coef, b = solve_on_faces(
-        M, M.T @ M, y, start, 0.0, blocks, beta=beta, loss="squared", fit_intercept=True,
+        M, M.T @ M, y, start, 0.0, kept_rows, beta=beta, loss="squared", fit_intercept=True,
         kkt_tol=1e-9,
     )  # fmt: skip
     norms = np.linalg.norm(coef, axis=1)
     assert np.all(np.any(coef, axis=1) == (norms > 0))
-    _check_kkt_point(M, y, blocks, beta, "squared", coef, b)
-    reference = _cvxpy_optimum(M, y, blocks, beta, "squared", True)
-    assert _objective(M, y, blocks, beta, "squared", coef, b) == pytest.approx(reference, rel=1e-7)
+    _check_kkt_point(M, y, kept_rows, beta, "squared", coef, b)
+    reference = _cvxpy_optimum(M, y, kept_rows, beta, "squared", True)
+    assert _objective(M, y, kept_rows, beta, "squared", coef, b) == pytest.approx(
+        reference, rel=1e-7
+    )
 
 
 def test_faces_fail_loudly_when_out_of_changes():
-    M, y, blocks, beta = _restricted(0, "squared", True)
-    start = np.zeros((len(blocks), blocks[0].shape[1]))
+    M, y, kept_rows, beta = _restricted(0, "squared", True)
+    start = np.zeros((len(kept_rows), kept_rows[0].shape[1]))
     with pytest.raises(FacesFailed, match="the face changed 1 times"):
         solve_on_faces(
-            M, M.T @ M, y, start, 0.0, blocks, beta=beta, loss="squared", fit_intercept=True,
+            M, M.T @ M, y, start, 0.0, kept_rows, beta=beta, loss="squared", fit_intercept=True,
             kkt_tol=1e-9, max_changes=1,
         )  # fmt: skip
 
@@ -351,11 +357,11 @@ def test_steps_that_rows_block_do_not_count_against_newtons_max_iter(seed):
     # Counted, 100 iterations ran out amid 100 rows met one after the other (4x4 filters on
     # digits), before Newton's method reached the face's optimum: the face changed 60 times
     # and the interior point took over. Here one iteration is allowed and several rows block.
-    M, y, blocks, beta = _restricted(seed, "squared", True)
-    start = onto_kept_rows(blocks, np.random.default_rng(seed).standard_normal((6, 4)))
+    M, y, kept_rows, beta = _restricted(seed, "squared", True)
+    start = onto_kept_rows(kept_rows, np.random.default_rng(seed).standard_normal((6, 4)))
     ends = []
     for max_iter in (1, 100):
-        faces = _Faces(M, M.T @ M, y, blocks, beta=beta, loss="squared", fit_intercept=True,
+        faces = _Faces(M, M.T @ M, y, kept_rows, beta=beta, loss="squared", fit_intercept=True,
                        kkt_tol=1e-9)  # fmt: skip
         tight = faces.tight_rows(start)
         n_tight = np.count_nonzero(faces.tight)
@@ -448,12 +454,12 @@ def test_descent_steps_move_the_point_at_every_scale_of_the_data(monkeypatch, lo
 
     monkeypatch.setattr(_faces, "_descent_step", recording)
     for seed in range(60):  # (descent steps are rare: 8 and 4 in these 60 problems)
-        M, y, blocks, beta = _restricted(seed, loss, True, n_rows=20)
+        M, y, kept_rows, beta = _restricted(seed, loss, True, n_rows=20)
         M[:, :-1] *= scale
-        h = blocks[0].shape[1]
+        h = kept_rows[0].shape[1]
         gram = M.T @ M if loss == "squared" else None
         solve_on_faces(
-            M, gram, y, np.zeros((len(blocks), h)), 0.0, blocks, beta=beta * scale, loss=loss,
+            M, gram, y, np.zeros((len(kept_rows), h)), 0.0, kept_rows, beta=beta * scale, loss=loss,
             fit_intercept=True, kkt_tol=1e-7,
         )  # fmt: skip
     assert moved and all(moved)
@@ -475,10 +481,10 @@ def test_newton_stops_relative_to_the_objective_however_small(monkeypatch):
     for size in (1.0, 1e-6):
         calls.clear()
         for seed in range(20):
-            M, y, blocks, beta = _restricted(seed, "squared", True)
-            h = blocks[0].shape[1]
+            M, y, kept_rows, beta = _restricted(seed, "squared", True)
+            h = kept_rows[0].shape[1]
             solve_on_faces(
-                M, M.T @ M, size * y, np.zeros((len(blocks), h)), 0.0, blocks,
+                M, M.T @ M, size * y, np.zeros((len(kept_rows), h)), 0.0, kept_rows,
                 beta=size * beta, loss="squared", fit_intercept=True, kkt_tol=1e-7,
             )  # fmt: skip
         counts[size] = len(calls)

@@ -300,10 +300,10 @@ def test_interior_points_outside_their_kept_rows_are_put_back(monkeypatch):
     # and the solve stalled at a point outside its cones, below the optimum
     solve_qp = _restricted.solve_qp
 
-    def leaving_qp(M, weights, gram, linear, beta, h, blocks, *args, **kwargs):
-        x, multipliers = solve_qp(M, weights, gram, linear, beta, h, blocks, *args, **kwargs)
+    def leaving_qp(M, weights, gram, linear, beta, h, kept_rows, *args, **kwargs):
+        x, multipliers = solve_qp(M, weights, gram, linear, beta, h, kept_rows, *args, **kwargs)
         x = x.copy()
-        for j, rows in enumerate(blocks):
+        for j, rows in enumerate(kept_rows):
             c = x[j * h : (j + 1) * h]
             if len(rows) and c.any():  # across its tightest kept row by 1e-5 of its norm
                 row = rows[np.argmin(rows @ c / np.linalg.norm(rows, axis=1))]
@@ -370,8 +370,10 @@ def test_only_qps_of_small_entries_are_tried_again_in_the_datas_units(monkeypatc
         return "AlmostSolved", np.zeros(M.shape[1]), np.zeros(0)
 
     monkeypatch.setattr(_restricted, "_clarabel_qp", almost)
-    blocks = [np.zeros((0, h))] * 2
-    _restricted.solve_qp(M, np.ones(n), M.T @ M, -(M.T @ y), 0.1, h, blocks, 1e-10, np.eye(h)[None])
+    kept_rows = [np.zeros((0, h))] * 2
+    _restricted.solve_qp(
+        M, np.ones(n), M.T @ M, -(M.T @ y), 0.1, h, kept_rows, 1e-10, np.eye(h)[None]
+    )
     assert len(calls) == tried
 
 
@@ -1293,8 +1295,8 @@ def test_polish_drops_interior_point_residue_and_reaches_the_kkt_point(residue):
     M = np.hstack([rng.standard_normal((n, n_groups * h)), np.ones((n, 1))])
     y = M[:, :h] @ [1.0, -2.0, 0.5] + 0.1 * rng.standard_normal(n)
     beta = 2.0
-    blocks = [np.zeros((0, h))] * n_groups
-    x, _ = solve_qp(M, np.ones(n), M.T @ M, -(M.T @ y), beta, h, blocks, 1e-10, np.eye(h)[None])
+    kept_rows = [np.zeros((0, h))] * n_groups
+    x, _ = solve_qp(M, np.ones(n), M.T @ M, -(M.T @ y), beta, h, kept_rows, 1e-10, np.eye(h)[None])
     coef = x[:-1].reshape(n_groups, h)
     zero = np.linalg.norm(coef, axis=1) < 1e-6
     assert 1 <= zero.sum() < n_groups  # some groups active, some not
@@ -1303,7 +1305,7 @@ def test_polish_drops_interior_point_residue_and_reaches_the_kkt_point(residue):
 
     polished = polish(
         M, y, start, beta=beta, loss="squared", fit_intercept=True, n_groups=n_groups, h=h,
-        blocks=blocks,
+        kept_rows=kept_rows,
     )  # fmt: skip
     assert polished is not None
     result = polished[:-1].reshape(n_groups, h)

@@ -77,10 +77,10 @@ def _inside(rows, c, row_norms=None):
     return bool(np.all(rows @ c >= -_TIGHT * np.linalg.norm(c) * row_norms))
 
 
-def onto_kept_rows(blocks, coef, block_norms=None):
-    """``coef`` with each group outside the cone of its kept rows ``blocks[j]`` (beyond the
+def onto_kept_rows(kept_rows, coef, kept_row_norms=None):
+    """``coef`` with each group outside the cone of its kept rows ``kept_rows[j]`` (beyond the
     tolerance of :func:`_tight`) replaced by its projection onto that cone; a copy.
-    ``block_norms``, where given, are the rows' norms (:class:`_Faces`).
+    ``kept_row_norms``, where given, are the rows' norms (:class:`_Faces`).
 
     Raises
     ------
@@ -88,8 +88,8 @@ def onto_kept_rows(blocks, coef, block_norms=None):
         If a projection is inaccurate.
     """
     coef = np.array(coef, dtype=float)
-    for j, rows in enumerate(blocks):
-        if _inside(rows, coef[j], None if block_norms is None else block_norms[j]):
+    for j, rows in enumerate(kept_rows):
+        if _inside(rows, coef[j], None if kept_row_norms is None else kept_row_norms[j]):
             continue
         # (the tolerance of the start's norm: a projection far shorter than its start is
         # exact only to the rounding of the start)
@@ -107,21 +107,21 @@ class _Faces:
     is one vectorised pass; ``tight`` (see :meth:`tight_rows`) is a flat mask over them whose
     per-group pieces are views, which the face's changes write in place. The rows' norms,
     which every test of tightness scales by, are computed once (``row_norms``, per group
-    ``block_norms``).
+    ``kept_row_norms``).
     """
 
-    def __init__(self, M, gram, y, blocks, *, beta, loss, fit_intercept, kkt_tol):
-        self.M, self.gram, self.y, self.blocks = M, gram, y, blocks
+    def __init__(self, M, gram, y, kept_rows, *, beta, loss, fit_intercept, kkt_tol):
+        self.M, self.gram, self.y, self.kept_rows = M, gram, y, kept_rows
         self.beta, self.loss, self.fit_intercept = beta, loss, fit_intercept
         self.kkt_tol = kkt_tol
-        self.h = blocks[0].shape[1]
-        self.n_coef = len(blocks) * self.h
-        sizes = [len(rows) for rows in blocks]
+        self.h = kept_rows[0].shape[1]
+        self.n_coef = len(kept_rows) * self.h
+        sizes = [len(rows) for rows in kept_rows]
         self.offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(int)
-        self.rows = np.concatenate([np.reshape(rows, (-1, self.h)) for rows in blocks])
-        self.row_group = np.repeat(np.arange(len(blocks)), sizes)
+        self.rows = np.concatenate([np.reshape(rows, (-1, self.h)) for rows in kept_rows])
+        self.row_group = np.repeat(np.arange(len(kept_rows)), sizes)
         self.row_norms = np.linalg.norm(self.rows, axis=1)
-        self.block_norms = self._per_group(self.row_norms)
+        self.kept_row_norms = self._per_group(self.row_norms)
         self.tight = np.zeros(len(self.rows), dtype=bool)
         self._bases = {}
         self._hessian = None
@@ -147,7 +147,7 @@ class _Faces:
         self.tight = np.concatenate(
             [
                 _tight(rows, c, norms)
-                for rows, c, norms in zip(self.blocks, coef, self.block_norms, strict=True)
+                for rows, c, norms in zip(self.kept_rows, coef, self.kept_row_norms, strict=True)
             ]
         ).astype(bool)
         return self._per_group(self.tight)
@@ -158,7 +158,7 @@ class _Faces:
 
     def inside(self, coef):
         """Whether every group of ``coef`` satisfies its kept rows (:func:`_inside`)."""
-        return all(map(_inside, self.blocks, coef, self.block_norms))
+        return all(map(_inside, self.kept_rows, coef, self.kept_row_norms))
 
     def rounding(self, coef, b):
         """Per group, a bound on the rounding error of its part of :meth:`correlations`.
@@ -270,7 +270,7 @@ class _Faces:
     def basis(self, j, tight):
         key = (j, tight.tobytes())
         if key not in self._bases:
-            self._bases[key] = null_space(self.blocks[j][tight], self.h)
+            self._bases[key] = null_space(self.kept_rows[j][tight], self.h)
         return self._bases[key]
 
     def loss_hessian(self, active, padded, valid, f, bases=None):
@@ -361,7 +361,7 @@ class _Faces:
 
 
 def solve_on_faces(
-    M, gram, y, coef, b, blocks, *, beta, loss, fit_intercept, kkt_tol, max_changes=60,
+    M, gram, y, coef, b, kept_rows, *, beta, loss, fit_intercept, kkt_tol, max_changes=60,
     guide=False,
 ):  # fmt: skip
     """KKT point of the restricted problem, from ``(coef, b)`` (module docstring); with
@@ -377,7 +377,7 @@ def solve_on_faces(
     coef : ndarray of shape (n_groups, h)
         Start; need not satisfy the kept rows (it is projected onto them).
     b : float
-    blocks : list of ndarray
+    kept_rows : list of ndarray
         The kept rows of every group's cone, each of shape (n_rows_j, h).
     beta : float
     loss : {"squared", "logistic"}
@@ -405,9 +405,9 @@ def solve_on_faces(
         the kept rows, or the face changes more than ``max_changes`` times.
     """
     faces = _Faces(
-        M, gram, y, blocks, beta=beta, loss=loss, fit_intercept=fit_intercept, kkt_tol=kkt_tol
+        M, gram, y, kept_rows, beta=beta, loss=loss, fit_intercept=fit_intercept, kkt_tol=kkt_tol
     )
-    coef = onto_kept_rows(blocks, coef, faces.block_norms)
+    coef = onto_kept_rows(kept_rows, coef, faces.kept_row_norms)
     tight = faces.tight_rows(coef)
     stuck = 0
     f = faces.fit(coef, b)  # at the current point
@@ -428,7 +428,7 @@ def solve_on_faces(
             along[j] = direction
             step = (price - beta) / (faces.curvature_bound(along) * len(entering))
             coef[j] = step * direction
-            tight[j][:] = _tight(blocks[j], direction, faces.block_norms[j])
+            tight[j][:] = _tight(kept_rows[j], direction, faces.kept_row_norms[j])
         coef, b = _newton(faces, coef, b, tight)
         if guide:
             return _on_kept_rows(faces, coef), b
@@ -471,8 +471,8 @@ def _zero_negative_slacks(faces, coef):
     # slacks of all groups at once round differently, and a group they passed over left a
     # fit stalled at 1.14 tol that converged at 0.8 tol: a helper's fuzz, 1 of 380 problems)
     for j in np.flatnonzero(np.any(coef, axis=1)):
-        rows, c = faces.blocks[j], coef[j]
-        limit = -faces.h * np.finfo(float).eps * np.linalg.norm(c) * faces.block_norms[j]
+        rows, c = faces.kept_rows[j], coef[j]
+        limit = -faces.h * np.finfo(float).eps * np.linalg.norm(c) * faces.kept_row_norms[j]
         for _ in range(3):
             violated = rows @ c < limit
             if not violated.any():
@@ -489,7 +489,9 @@ def _entering(faces, coef, correlations, rounding):
     h, beta = faces.h, faces.beta
     entering = []
     for j in np.flatnonzero(~np.any(coef, axis=1)):
-        price, projection = price_at_zero(faces.blocks[j], correlations[j * h : (j + 1) * h], beta)
+        price, projection = price_at_zero(
+            faces.kept_rows[j], correlations[j * h : (j + 1) * h], beta
+        )
         if price > beta * (1 + faces.kkt_tol) + rounding[j]:
             entering.append((j, projection / price, price))
     return entering
@@ -508,16 +510,16 @@ def _descent(faces, coef, correlations, tight, rounding):
     for j in np.flatnonzero(np.any(coef, axis=1)):
         # rows at zero slack that no step blocked on (dependent on the tight ones) are tight
         # too: the direction must not cross them
-        tight[j] |= _tight(faces.blocks[j], coef[j], faces.block_norms[j])
+        tight[j] |= _tight(faces.kept_rows[j], coef[j], faces.kept_row_norms[j])
         norm = np.linalg.norm(coef[j])
         gradient = -correlations[j * h : (j + 1) * h] + beta * coef[j] / norm
-        rows = faces.blocks[j][tight[j]]
+        rows = faces.kept_rows[j][tight[j]]
         d, _ = nnls_projection(rows, -gradient)
         size = np.linalg.norm(d)
         if size <= max(faces.kkt_tol * beta, rounding[j]):
             continue
         direction[j] = d
-        leaving = rows @ d > _TIGHT * size * faces.block_norms[j][tight[j]]
+        leaving = rows @ d > _TIGHT * size * faces.kept_row_norms[j][tight[j]]
         tight[j][np.flatnonzero(tight[j])[leaving]] = False
     return direction if direction.any() else None
 
@@ -714,8 +716,8 @@ def _backtracking(along, alpha, current, decrease):
 def _at_zero_slack(faces, coef, blocking):
     """Whether the row ``blocking = (group, row)`` is at zero slack (:func:`_tight`)."""
     group, row = blocking
-    norms = faces.block_norms[group][row : row + 1]
-    return bool(_tight(faces.blocks[group][row : row + 1], coef[group], norms)[0])
+    norms = faces.kept_row_norms[group][row : row + 1]
+    return bool(_tight(faces.kept_rows[group][row : row + 1], coef[group], norms)[0])
 
 
 def _block(faces, tight, blocking, blocked, changed):
@@ -725,7 +727,7 @@ def _block(faces, tight, blocking, blocked, changed):
     tight[group][row] = True
     changed.add(group)
     if blocked is not None:
-        blocked.add_row(group, faces.blocks[group][row], faces.h)
+        blocked.add_row(group, faces.kept_rows[group][row], faces.h)
 
 
 def _face_system(faces, coef, b, f, tight, active, norms):

@@ -202,7 +202,7 @@ class _WorkingSet:
             self._gram = (self._design[0], M.T @ M)
         return self._gram[1]
 
-    def cone_blocks(self):
+    def kept_rows(self):
         return [
             self.operator.cone_rows(p, rows)
             for (p, _), rows in zip(self.groups, self.rows, strict=True)
@@ -223,7 +223,7 @@ def _restricted_solve(
     """
     M = work.design(intercept=fit_intercept)
     n_groups, h = len(work), work.patch_size
-    blocks = work.cone_blocks()
+    kept_rows = work.kept_rows()
     norm = work.operator.norm
 
     def gram():  # (the squared loss's Hessian M^T (1 M) = M^T M, formed only where used)
@@ -235,7 +235,7 @@ def _restricted_solve(
                 # with fewer samples than coordinates, from the design, as the logistic loss:
                 # a step's products then cost n times the face's dimension, not the square of
                 # the working set's (benchmarks/README.md, "Larger filters on digits")
-                M, gram() if len(y) >= M.shape[1] else None, y, work.coef, b, blocks,
+                M, gram() if len(y) >= M.shape[1] else None, y, work.coef, b, kept_rows,
                 beta=beta, loss=loss, fit_intercept=fit_intercept, kkt_tol=100 * qp_tol,
                 guide=guide,
             )  # fmt: skip
@@ -248,7 +248,7 @@ def _restricted_solve(
                 )
     x = np.concatenate([work.coef.ravel(), [b] if fit_intercept else []])
     x, current, _ = proximal_newton(
-        M, y, x, beta=beta, loss=loss, gram=gram(), blocks=blocks, patch_size=h, norm=norm,
+        M, y, x, beta=beta, loss=loss, gram=gram(), kept_rows=kept_rows, patch_size=h, norm=norm,
         qp_tol=qp_tol,
     )  # fmt: skip
 
@@ -263,7 +263,7 @@ def _restricted_solve(
     # an interior point satisfies the kept rows only to its tolerance (an 'AlmostSolved' QP
     # to 1e-4): back onto them, as the feasibility rounds check only the rows not kept yet
     try:
-        coef = onto_kept_rows(blocks, coef)
+        coef = onto_kept_rows(kept_rows, coef)
     except FacesFailed as exc:
         raise SolverFailed(f"the restricted problem's point: {exc}") from exc
     x = np.concatenate([coef.ravel(), [b] if fit_intercept else []])
@@ -278,7 +278,7 @@ def _restricted_solve(
         fit_intercept=fit_intercept,
         n_groups=n_groups,
         h=h,
-        blocks=blocks,
+        kept_rows=kept_rows,
     )
     if polished is not None:
         x = polished

@@ -31,13 +31,13 @@ _WEIGHT_FLOOR = 1e-10
 
 
 def solve_qp(
-    M, weights, gram, linear, beta, patch_size, cone_blocks, tol, norm_blocks, coupling=None
+    M, weights, gram, linear, beta, patch_size, kept_rows, tol, norm_blocks, coupling=None
 ):
     """``min 0.5 x^T M^T W M x + linear^T x + beta * sum_j R(c_j)`` s.t. ``G_j c_j >= 0``
     (and ``K x >= 0``).
 
     ``x = (c_1, ..., c_S[, b])``, ``W = diag(weights)`` (``gram``, if given, is ``M^T W M``);
-    ``cone_blocks[j]`` holds the kept rows of ``G_j``; ``R(c) = sum_b ||T_b c||`` with
+    ``kept_rows[j]`` holds the kept rows of ``G_j``; ``R(c) = sum_b ||T_b c||`` with
     ``norm_blocks`` the ``T_b`` (:meth:`GroupNorm.conic_blocks`); ``coupling``, if given, is
     ``K``: rows over several groups (a three-layer branch's second ReLU layer). Solved by
     Clarabel with epigraph variables ``t_jb >= ||T_b c_j||``. Returns ``x`` and the
@@ -61,20 +61,18 @@ def solve_qp(
         return (M, weights, gram, linear, beta, coupling), 1.0, 1.0
 
     def in_data_units():  # (built only when tried)
-        return _in_data_units(
-            M, weights, gram, linear, beta, coupling, patch_size * len(cone_blocks)
-        )
+        return _in_data_units(M, weights, gram, linear, beta, coupling, patch_size * len(kept_rows))
 
     if _objective_size(M, weights, gram, linear, beta) < 1.0:
         tries = [in_data_units, as_given]
-    elif np.abs(M[:, : patch_size * len(cone_blocks)]).max(initial=0.0) < 1.0:
+    elif np.abs(M[:, : patch_size * len(kept_rows)]).max(initial=0.0) < 1.0:
         tries = [as_given, in_data_units]
     else:
         tries = [as_given]
     status, x, z = None, None, None
     for posed in tries:
         problem, x_units, z_units = posed()
-        again = _clarabel_qp(*problem[:5], patch_size, cone_blocks, tol, norm_blocks, problem[5])
+        again = _clarabel_qp(*problem[:5], patch_size, kept_rows, tol, norm_blocks, problem[5])
         if status is None or again[0] == "Solved" or status != "AlmostSolved":
             status, x, z = again[0], again[1] * x_units, again[2] * z_units
         if status == "Solved":
@@ -83,7 +81,7 @@ def solve_qp(
     # certificate judges where the steps end, and the two-layer solver puts the point back
     # on the kept rows (_native._restricted_solve)
     if status not in ("Solved", "AlmostSolved"):
-        n_coef = patch_size * len(cone_blocks)
+        n_coef = patch_size * len(kept_rows)
         raise SolverFailed(f"the restricted problem ({n_coef} variables) stopped with {status}")
     return x, z
 
@@ -120,12 +118,12 @@ def _objective_size(M, weights, gram, linear, beta):
 
 
 def _clarabel_qp(
-    M, weights, gram, linear, beta, patch_size, cone_blocks, tol, norm_blocks, coupling=None
+    M, weights, gram, linear, beta, patch_size, kept_rows, tol, norm_blocks, coupling=None
 ):
     """:func:`solve_qp` by one Clarabel solve; returns its status, ``x`` and ``mu``."""
     import clarabel
 
-    n_groups = len(cone_blocks)
+    n_groups = len(kept_rows)
     n_samples, n_x = M.shape
     h = patch_size
     n_blocks, size, _ = norm_blocks.shape
@@ -142,10 +140,10 @@ def _clarabel_qp(
     # A in one COO pass: the fit's rows (lifted: M x - r = 0), the kept rows of every cone
     # (-G_j on c_j), then for every group and block the second-order block (-t_jb, -T_b c_j);
     # loops over lil matrices cost ~15 ms per QP
-    sizes = np.array([len(rows) for rows in cone_blocks], dtype=int)
+    sizes = np.array([len(rows) for rows in kept_rows], dtype=int)
     n_cone_rows = int(sizes.sum())
     group_of_row = np.repeat(np.arange(n_groups), sizes)
-    stacked = np.concatenate([np.reshape(rows, (-1, h)) for rows in cone_blocks] or [[]])
+    stacked = np.concatenate([np.reshape(rows, (-1, h)) for rows in kept_rows] or [[]])
     lin_rows = n_r + np.repeat(np.arange(n_cone_rows), h)
     lin_cols = (group_of_row[:, None] * h + np.arange(h)).ravel()
     # second-order block (j, b) starts at row soc_start[j, b]: its t, then T_b c_j
@@ -207,12 +205,15 @@ def objective(loss, f, y, beta, coef, norm=EUCLIDEAN):
     return loss_value(loss, f, y) + beta * float(norm(coef).sum())
 
 
-def proximal_newton(M, y, x, *, beta, loss, gram, blocks, patch_size, norm, qp_tol, coupling=None):
-    """Minimise ``loss(M x, y) + beta * sum_j R(c_j)`` on the kept rows ``blocks`` (and
-    ``coupling x >= 0``) by proximal Newton from ``x``: each step an interior-point QP of the
-    loss's quadratic model (one step, exact, for the squared loss, whose ``gram`` is ``M^T M``).
+def proximal_newton(
+    M, y, x, *, beta, loss, gram, kept_rows, patch_size, norm, qp_tol, coupling=None
+):
+    """Minimise ``loss(M x, y) + beta * sum_j R(c_j)`` on the kept cone rows ``kept_rows[j]``
+    of each group (and ``coupling x >= 0``) by proximal Newton from ``x``: each step an
+    interior-point QP of the loss's quadratic model (one step, exact, for the squared loss,
+    whose ``gram`` is ``M^T M``).
 
-    ``x`` holds the groups (``len(blocks)`` of ``patch_size``) and, after them, any intercept.
+    ``x`` holds the groups (``len(kept_rows)`` of ``patch_size``) and, after them, any intercept.
 
     Returns
     -------
@@ -221,7 +222,7 @@ def proximal_newton(M, y, x, *, beta, loss, gram, blocks, patch_size, norm, qp_t
     multipliers : ndarray of shape (len(coupling),)
         Those of the coupling rows in the last QP (:func:`solve_qp`).
     """
-    n_groups, h = len(blocks), patch_size
+    n_groups, h = len(kept_rows), patch_size
 
     def coef_of(z):
         return z[: n_groups * h].reshape(n_groups, h)
@@ -241,7 +242,7 @@ def proximal_newton(M, y, x, *, beta, loss, gram, blocks, patch_size, norm, qp_t
         weights = np.maximum(weights, _WEIGHT_FLOOR * weights.max())
         curvature_x = gram @ x if gram is not None else M.T @ (weights * f)
         z, multipliers = solve_qp(
-            M, weights, gram, gradient - curvature_x, beta, h, blocks, qp_tol,
+            M, weights, gram, gradient - curvature_x, beta, h, kept_rows, qp_tol,
             norm.conic_blocks(h), coupling,
         )  # fmt: skip
         if loss == "squared":
@@ -267,7 +268,7 @@ def proximal_newton(M, y, x, *, beta, loss, gram, blocks, patch_size, norm, qp_t
     return x, current, multipliers
 
 
-def polish(M, y, x, *, beta, loss, fit_intercept, n_groups, h, blocks):
+def polish(M, y, x, *, beta, loss, fit_intercept, n_groups, h, kept_rows):
     """Newton's method on the face the interior-point point identifies; ``None`` if no better.
 
     Interior-point solutions balance the optimality conditions only to about ``1e-8``. On the
@@ -295,7 +296,7 @@ def polish(M, y, x, *, beta, loss, fit_intercept, n_groups, h, blocks):
             faces.append(face)
     for face in faces:
         polished = newton_on_face(
-            M, y, x, np.flatnonzero(face), loss, beta, fit_intercept, h, blocks
+            M, y, x, np.flatnonzero(face), loss, beta, fit_intercept, h, kept_rows
         )
         if polished is None:
             continue
@@ -304,7 +305,7 @@ def polish(M, y, x, *, beta, loss, fit_intercept, n_groups, h, blocks):
         if objective(loss, f, y, beta, coef_p) > start_value + 1e-14 * abs(start_value):
             continue  # (worse beyond rounding)
         zeroed = np.flatnonzero(~face & (norms > 0))
-        if len(zeroed) and not _optimal_at_zero(M, f, y, zeroed, loss, beta, h, blocks):
+        if len(zeroed) and not _optimal_at_zero(M, f, y, zeroed, loss, beta, h, kept_rows):
             continue
         return polished
     return None
@@ -324,21 +325,21 @@ def _gap_faces(norms, n_faces=3):
     return [norms >= values[k] for k in widest if ratios[k] >= 10]
 
 
-def _optimal_at_zero(M, f, y, groups, loss, beta, h, blocks):
+def _optimal_at_zero(M, f, y, groups, loss, beta, h, kept_rows):
     """Whether each group's KKT condition at zero holds: ``||Proj_{K_j}(A_j^T v)|| <= beta``."""
     v = dual_vector(loss, f, y)
     return all(
-        price_at_zero(blocks[j], M[:, j * h : (j + 1) * h].T @ v, beta)[0] <= beta * (1 + 1e-12)
+        price_at_zero(kept_rows[j], M[:, j * h : (j + 1) * h].T @ v, beta)[0] <= beta * (1 + 1e-12)
         for j in groups
     )
 
 
-def newton_on_face(M, y, x, active, loss, beta, fit_intercept, h, blocks):
+def newton_on_face(M, y, x, active, loss, beta, fit_intercept, h, kept_rows):
     """Newton's method with the groups ``active`` free on their tight rows' null space and
     every other group at zero; ``None`` where the face is degenerate or the result infeasible."""
-    n_groups = len(blocks)
+    n_groups = len(kept_rows)
     coef = x[: n_groups * h].reshape(n_groups, h)
-    face = face_coordinates(M, coef, active, blocks, tight=1e-6)
+    face = face_coordinates(M, coef, active, kept_rows, tight=1e-6)
     if face is None:
         return None
     bases, B, w = face
@@ -350,7 +351,7 @@ def newton_on_face(M, y, x, active, loss, beta, fit_intercept, h, blocks):
         return None
     polished = from_face(w, active, bases, coef.shape)
     for j in active:
-        rows = blocks[j]
+        rows = kept_rows[j]
         if len(rows):
             slack = rows @ polished[j]
             limit = -1e-12 * np.linalg.norm(polished[j]) * np.linalg.norm(rows, axis=1)

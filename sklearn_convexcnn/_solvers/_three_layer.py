@@ -185,11 +185,11 @@ def _restricted_solve(groups, y, b, rows, multipliers, *, beta, loss, qp_tol):
     n_samples, h = program.pieces.shape[1:]
     M = groups.design()
     coupling, branch_of_row, sample_of_row = groups.second_layer_rows()
-    blocks = [program.cones[pattern][rows[pattern]] for *_, pattern in groups.keys]
+    kept_rows = [program.cones[pattern][rows[pattern]] for *_, pattern in groups.keys]
     x = np.concatenate([groups.coef.ravel(), [b] if groups.fit_intercept else []])
     x, value, mu = proximal_newton(
         M, y, x, beta=beta, loss=loss, gram=M.T @ M if loss == "squared" else None,
-        blocks=blocks, patch_size=h, norm=EUCLIDEAN, qp_tol=qp_tol, coupling=coupling,
+        kept_rows=kept_rows, patch_size=h, norm=EUCLIDEAN, qp_tol=qp_tol, coupling=coupling,
     )  # fmt: skip
     # interior-point residue is zeroed: groups that cost less than the QP resolves (where all
     # are, the logistic loss's first solves left them at 1e-12 and the cutting planes chased
