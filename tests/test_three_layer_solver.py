@@ -179,6 +179,26 @@ def test_a_restricted_optimum_at_zero_is_returned_as_zero(loss):
     assert not groups.coef.any()
 
 
+def test_a_tiny_beta_keeps_the_groups_that_fit():
+    # at beta=1e-12 every group costs less than the QP resolves: all were dropped as residue,
+    # and the fit ended at the empty network, its objective 2e9 times Clarabel's
+    program, y = _program(0, "squared")
+    empty = 0.5 * np.sum((y - y.mean()) ** 2)
+    groups = _three_layer._Groups(program, fit_intercept=True)
+    groups.add([(0, 0, 0, 0), (1, 0, 0, 1), (0, 1, 0, 2)])
+    rows = [np.zeros(0, dtype=int)] * program.n_patterns
+    multipliers = np.zeros((2 * program.outer_masks.shape[0], len(y)))
+    b = _three_layer._restricted_solve(
+        groups, y, 0.0, rows, multipliers, beta=1e-12, loss="squared", qp_tol=1e-9
+    )
+    fit = program.fit_values(groups.full_coef()) + b
+    assert 0.5 * np.sum((fit - y) ** 2) < 0.9 * empty
+    solution = solve_three_layer(
+        program, y, beta=1e-12, loss="squared", fit_intercept=True, tol=1e-7, max_iter=50
+    )
+    assert solution.objective < 1e-6 * empty
+
+
 def test_cone_rows_still_violated_are_reported_not_certified(monkeypatch):
     # one feasibility round from no rows at all cannot make the point feasible: the solve
     # stops there, with the only point it certified, the first (no group)

@@ -53,9 +53,10 @@ from ._restricted import (
     face_coordinates,
     from_face,
     newton_on_blocks,
+    objective,
     proximal_newton,
 )
-from ._solution import Solution, SolverFailed, relative_to, target_gap
+from ._solution import Solution, SolverFailed, cleaned_if_no_worse, relative_to, target_gap
 from ._three_layer_rows import START_ROWS, nearest_rows, three_layer_prices, violated_rows
 
 # Groups added per pricing round. Many groups of a three-layer program enter (191 of the 512
@@ -191,14 +192,22 @@ def _restricted_solve(groups, y, b, rows, multipliers, *, beta, loss, qp_tol):
         M, y, x, beta=beta, loss=loss, gram=M.T @ M if loss == "squared" else None,
         kept_rows=kept_rows, patch_size=h, norm=EUCLIDEAN, qp_tol=qp_tol, coupling=coupling,
     )  # fmt: skip
-    # interior-point residue is zeroed: groups that cost less than the QP resolves (where all
-    # are, the logistic loss's first solves left them at 1e-12 and the cutting planes chased
-    # their rows, 25,000 of them), and groups below RESIDUE of the largest, which the
-    # recovered network drops and whose rows are not checked (violated_rows)
+    # interior-point residue is zeroed: groups below RESIDUE of the largest, which the
+    # recovered network drops and whose rows are not checked (violated_rows), and groups
+    # that cost less than the QP resolves (where all are, the logistic loss's first solves
+    # left them at 1e-12 and the cutting planes chased their rows, 25,000 of them) where
+    # that costs no more than it resolves: at beta=1e-12 all of a close fit's groups cost
+    # that little, and zeroed they left the empty network at 2e9 times the optimum
     coef = x[: groups.coef.size].reshape(-1, h)
     norms = np.linalg.norm(coef, axis=1)
-    kept = (beta * norms > qp_tol * abs(value)) & (norms > RESIDUE * norms.max(initial=0.0))
-    groups.coef = np.where(kept[:, None], coef, 0.0)
+    coef = np.where((norms > RESIDUE * norms.max(initial=0.0))[:, None], coef, 0.0)
+    cheap = beta * norms <= qp_tol * abs(value)
+    intercept = x[-1:] if groups.fit_intercept else []
+
+    def value_of(c):
+        return objective(loss, M @ np.concatenate([c.ravel(), intercept]), y, beta, c)
+
+    groups.coef = cleaned_if_no_worse(coef, np.where(cheap[:, None], 0.0, coef), value_of, qp_tol)
     multipliers[groups.branches()] = 0.0
     multipliers[branch_of_row, sample_of_row] = np.maximum(mu, 0.0)
     return x[-1] if groups.fit_intercept else 0.0
