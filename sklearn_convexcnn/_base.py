@@ -949,8 +949,13 @@ class _BaseConvexCNN(BaseEstimator):
         ``loss(f(X), y) + beta/2 * sum_j (||u_j||^2 + ||w_j||^2)``, with ``||w_j||_1^2`` in
         place of ``||w_j||^2`` for ``readout="dense"`` and for ``pooling="none"`` with ReLUs
         (the linear network without pooling keeps weight decay), and the l1 norm across
-        outputs where there are several (``beta``). On the training
-        data it equals ``objective_``, the convex optimum: that is the exactness guarantee.
+        outputs where there are several (``beta``). For circular CNNs ``u_j`` is neuron
+        ``j``'s last circular filter, ``layer_filters_[-1, j]`` (the inner ones have unit
+        norm). For three-layer CNNs the sum runs over the branches ``b``, with
+        ``||w1_b||_1^2``, the l1 norm of the branch's ``middle_weights_``, in place of
+        ``||u_j||^2`` (the filters have unit norm) and ``w_j`` the branch's output weights.
+        On the training data it equals ``objective_``, the convex optimum: that is the
+        exactness guarantee.
 
         Parameters
         ----------
@@ -1056,8 +1061,8 @@ class _BaseConvexCNN(BaseEstimator):
         certificate : Certificate
             Fields ``objective``, ``lower_bound``, ``gap``, ``relative_gap``, ``exact``,
             ``n_patterns_checked``, ``dual_constraint``, ``beta``, ``tol``,
-            ``rounding_gap`` and the property ``is_optimal``: ``exact`` and
-            ``relative_gap <= tol`` (or ``gap <= rounding_gap``), a global optimum. Where the
+            ``rounding_gap`` and the property ``is_optimal``: ``exact``, and either
+            ``relative_gap <= tol`` or ``gap <= rounding_gap``, a global optimum. Where the
             patterns could not all be enumerated (images: 3x3 filters) and are not those of
             an ``n_patterns="exact"`` fit on this ``X``, ``is_optimal`` is ``False`` whatever
             the gap, and ``relative_gap <= tol`` certifies the network within its patterns

@@ -112,8 +112,9 @@ class Certificate:
     def is_optimal(self):
         """Whether the network is a global optimum of the non-convex problem up to ``tol``.
 
-        True when the patterns were enumerated (``exact``) and ``relative_gap <= tol``, or
-        the gap is at most ``rounding_gap``.
+        True when the patterns were enumerated (``exact``) and either ``relative_gap <= tol``
+        or the gap is at most ``rounding_gap``: never for a certificate over sampled patterns,
+        whatever its gap.
         """
         return bool(self.exact and (self.relative_gap <= self.tol or self.gap <= self.rounding_gap))
 

@@ -15,16 +15,17 @@ from ._compat import StrOptions
 _PARAMETERS = """\
     beta : float, default=1.0
         Weight-decay strength: the network minimises
-        ``loss + beta/2 * sum_j (||u_j||^2 + ||w_j||^2)``. The loss is *summed* over samples
-        (the paper's scaling), so a fixed ``beta`` regularises less as the data grows. With
-        several outputs (more than two classes, or target columns) ``||w_j||`` is the l1 norm of
-        neuron ``j``'s output weights across outputs: the penalty under which one convex program
-        per output is exact (under plain weight decay a ReLU neuron shared by outputs would cost
-        less, and no exact program is known). Every recovered neuron serves one output, where
-        the two agree. ``1.0`` keeps a few to a few dozen neurons on standardised data of a few
-        hundred samples, often fewer than the best accuracy needs (on the full digits, pixels in
-        [0, 1], 2x2 regions, squared loss: 0.982 test accuracy at ``beta=0.1`` against 0.960 at
-        ``1.0``, doc/pooling_digits.rst); tune it with
+        ``loss + beta/2 * sum_j (||u_j||^2 + ||w_j||^2)`` (the penalties of the other
+        read-outs and architectures: :meth:`regularized_objective`). The loss is *summed*
+        over samples (the paper's scaling), so a fixed ``beta`` regularises less as the data
+        grows. With several outputs (more than two classes, or target columns) ``||w_j||`` is
+        the l1 norm of neuron ``j``'s output weights across outputs: the penalty under which
+        one convex program per output is exact (under plain weight decay a ReLU neuron shared
+        by outputs would cost less, and no exact program is known). Every recovered neuron
+        serves one output, where the two agree. ``1.0`` keeps a few to a few dozen neurons on
+        standardised data of a few hundred samples, often fewer than the best accuracy needs
+        (on the full digits, pixels in [0, 1], 2x2 regions, squared loss: 0.982 test accuracy
+        at ``beta=0.1`` against 0.960 at ``1.0``, doc/pooling_digits.rst); tune it with
         :class:`~sklearn.model_selection.GridSearchCV`. From a data-dependent value on
         (``beta_max``, the first ``beta`` of :func:`convex_cnn_path`'s default path) the optimum
         has no neurons: ``filters_`` is empty and the model predicts a constant (with
@@ -368,7 +369,10 @@ _ATTRIBUTES = """\
 
     is_exact_ : bool
         Whether the recovered network attains the convex program's value: false only for
-        circular ReLU CNNs with ``n_layers >= 4`` (doc/formulations.md §7.3).
+        circular ReLU CNNs with ``n_layers >= 4`` (doc/formulations.md §7.3). It says nothing
+        about the patterns: a fit over sampled ones is optimal among the networks whose
+        neurons use them, which more patterns can beat (``n_patterns="exact"`` enumerates
+        them all; :meth:`certify` tells the two apart, in its ``exact`` field).
 
     layer_filters_ : ndarray of shape (n_layers - 1, n_neurons, n_features)
         Circular CNNs only: ``layer_filters_[l, j]`` is neuron ``j``'s filter in circular layer
@@ -429,9 +433,10 @@ _ATTRIBUTES = """\
 
     dual_check_ : float
         ``max_{||u|| <= 1} |v^T g(u)|`` at the end of ``patterns="generated"``, maximised over
-        outputs; the fit is optimal over *all* patterns iff it is at most ``beta``. Exact when
-        the patterns could be enumerated, else the best the search found (a lower bound on
-        the true maximum). ``nan`` for ``"sampled"``, which runs no check.
+        outputs; the fit is optimal over *all* patterns iff it is at most ``beta`` (the check
+        passes up to ``1e-6`` of ``beta``, the solver's accuracy). Exact when the patterns
+        could be enumerated, else the best the search found (a lower bound on the true
+        maximum). ``nan`` for ``"sampled"``, which runs no check.
 
     is_certified_ : bool
         Whether the final check of ``patterns="generated"`` priced every pattern and passed:
