@@ -1,5 +1,6 @@
 """The public estimators: thin wrappers that encode targets and read out predictions."""
 
+import sys
 from numbers import Integral, Real
 
 import numpy as np
@@ -522,13 +523,18 @@ class ConvexCNNRegressor(RegressorMixin, _BaseConvexCNN):
         except ValueError:  # (ragged: left to validate_data)
             values = None
         if y is not None and values is not None and values.dtype.kind in "OUS":
+            # pandas' NA as None, a NaN that validate_data then names (a review: pd.NA in a
+            # column of dtype object was called "not numbers", sent to the classifier)
+            if values.dtype.kind == "O":
+                values = np.where(_missing(values), np.nan, values)
             try:
                 y = values.astype(np.float64)
             except (TypeError, ValueError):
+                sample, value = _first_not_a_number(values)
                 raise ValueError(
                     f"{type(self).__name__} needs numeric targets, but y holds values that "
-                    f"are not numbers (dtype {values.dtype}); for class labels use "
-                    "ConvexCNNClassifier."
+                    f"are not numbers (dtype {values.dtype}), such as {value!r} at sample "
+                    f"{sample}; for class labels use ConvexCNNClassifier."
                 ) from None
         return super()._validated(X, y, reset=reset)
 
@@ -617,6 +623,26 @@ class ConvexCNNClassifier(ClassifierMixin, _BaseConvexCNN):
         **_BaseConvexCNN._parameter_constraints,
         "loss": [StrOptions({"squared", "logistic"})],
     }
+
+    def _validated(self, X, y, *, reset):
+        # missing labels before validate_data, whose check of object arrays says "Input
+        # contains NaN", without naming y, and misses None: that one was called a label
+        # that does not sort with strings, and a type of its own (a review)
+        try:
+            missing = np.flatnonzero(_missing(np.asarray(y))) if y is not None else []
+        except ValueError:  # (ragged: left to validate_data)
+            missing = []
+        if len(missing):
+            shown = ", ".join(map(str, missing[:5]))
+            if len(missing) > 5:
+                shown += f" and {len(missing) - 5} more"
+            raise ValueError(
+                f"{type(self).__name__} needs a class label for every sample, but y has none "
+                f"(None, NaN or pandas' NA) for {len(missing)} sample(s): {shown}. Drop those "
+                "samples, or, where a missing label is a class of its own, give it a name "
+                "(e.g. y.fillna('missing') on a pandas Series)."
+            )
+        return super()._validated(X, y, reset=reset)
 
     def _encode_targets(self, y, reset=True):
         if reset:
@@ -798,10 +824,37 @@ def _number_kind(label):
 
 def _mixed_label_types(y):
     """The types of ``y``'s labels, sorted, where it holds strings and other labels together
-    (None, numbers), else an empty list."""
+    (numbers), else an empty list. Subclasses of ``str`` count as ``str``: ``numpy.str_``
+    sorts with it (a review: pandas 3 keeps the ``numpy.str_`` labels put in a column of
+    strings, which were refused as another type)."""
     if getattr(getattr(y, "dtype", None), "kind", None) != "O":
         return []
-    types = {type(label) for label in np.ravel(y)}
-    if len(types) > 1 and any(issubclass(kind, str) for kind in types):
+    types = {str if isinstance(label, str) else type(label) for label in np.ravel(y)}
+    if len(types) > 1 and str in types:
         return sorted(kind.__name__ for kind in types)
     return []
+
+
+def _missing(values):
+    """Which entries of the array ``values`` are missing: None, a float NaN or pandas' NA
+    (only object arrays hold them; pandas' NA is known where pandas is imported, as it is
+    wherever one is made)."""
+    if values.dtype.kind != "O":
+        return np.zeros(values.shape, dtype=bool)
+    na = getattr(sys.modules.get("pandas"), "NA", None)
+    missing = [
+        label is None or label is na or (isinstance(label, float) and label != label)
+        for label in values.ravel()
+    ]
+    return np.reshape(missing, values.shape)
+
+
+def _first_not_a_number(values):
+    """The sample (row) and the value of the first entry of ``values`` that ``float`` refuses."""
+    for index, value in enumerate(values.ravel()):
+        try:
+            float(value)
+        except (TypeError, ValueError):
+            value = value.item() if isinstance(value, np.generic) else value  # ('x', not np.str_)
+            return int(np.unravel_index(index, values.shape)[0]), value
+    return None, None

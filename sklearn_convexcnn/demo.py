@@ -27,14 +27,38 @@ def _positive_int(text):
     return value
 
 
+def _positive_float(text):
+    """A float above 0, for argparse (the estimator's own refusal came as a traceback)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0.0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text} is not a positive number")
+    return value
+
+
+def _n_jobs(text):
+    """An int other than 0, for argparse: joblib's -1 is every core."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value == 0:
+        raise argparse.ArgumentTypeError(f"{text} is not a non-zero int (-1: every core)")
+    return value
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--n-train", type=_positive_int, default=None, help="training images (default: all 1347)"
     )
-    parser.add_argument("--n-patterns", type=int, default=32)
-    parser.add_argument("--beta", type=float, default=0.1)
-    parser.add_argument("--n-jobs", type=int, default=-1, help="classes solved at once")
+    parser.add_argument("--n-patterns", type=_positive_int, default=32)
+    parser.add_argument("--beta", type=_positive_float, default=0.1)
+    parser.add_argument(
+        "--n-jobs", type=_n_jobs, default=-1, help="classes solved at once (-1: every core)"
+    )
     parser.add_argument(
         "--random-state", type=int, default=0, help="seed of the patterns and of the MLP"
     )

@@ -81,14 +81,26 @@ def test_random_state_reproducibility():
     assert state.randint(10**9) != np.random.RandomState(7).randint(10**9)
 
 
-@pytest.mark.parametrize("n_train", ["0", "-5", "abc"])
-def test_the_demo_refuses_a_training_size_below_one(capsys, n_train):
-    # -5 trained on all but 5 images, silently; 0 failed deep in scikit-learn (a review)
+@pytest.mark.parametrize(
+    "option, value, message",
+    [
+        ("--n-train", "0", "0 is not a positive int"),
+        ("--n-train", "-5", "-5 is not a positive int"),
+        ("--n-train", "abc", "abc is not a positive int"),
+        # (a review: these three ended in a traceback of the estimator's parameter check)
+        ("--n-patterns", "0", "0 is not a positive int"),
+        ("--beta", "-1", "-1 is not a positive number"),
+        ("--beta", "nan", "nan is not a positive number"),
+        ("--n-jobs", "0", r"0 is not a non-zero int (-1: every core)"),
+    ],
+)
+def test_the_demo_refuses_bad_options_by_name(capsys, option, value, message):
+    # --n-train -5 trained on all but 5 images, silently; 0 failed deep in scikit-learn (a review)
     from sklearn_convexcnn import demo
 
     with pytest.raises(SystemExit):
-        demo.main(["--n-train", n_train])
-    assert f"argument --n-train: {n_train} is not a positive int" in capsys.readouterr().err
+        demo.main([option, value])
+    assert f"argument {option}: {message}" in capsys.readouterr().err
 
 
 def test_readme_demo_runs_and_its_network_attains_the_optimum(capsys):

@@ -281,7 +281,8 @@ def test_regressor_names_non_numeric_targets_and_the_classifier(as_targets, dtyp
     with pytest.raises(
         ValueError,
         match=r"^ConvexCNNRegressor needs numeric targets, but y holds values that are not "
-        rf"numbers \(dtype {dtype}\); for class labels use ConvexCNNClassifier\.$",
+        rf"numbers \(dtype {dtype}\), such as '(high|low)' at sample 0; for class labels use "
+        r"ConvexCNNClassifier\.$",
     ):
         ConvexCNNRegressor(n_patterns=4).fit(X, labels)
     # numbers held as objects are numbers
@@ -312,31 +313,58 @@ def test_regressor_targets_that_are_no_array_of_numbers(targets, match):
 
 
 def test_classifier_names_labels_of_mixed_types():
-    # a fuzz review: numpy's "'<' not supported between instances of 'NoneType' and 'str'"
+    # a fuzz review: numpy's "'<' not supported between instances of 'int' and 'str'"
     X, y = _data()
-    labels = np.where(np.arange(len(y)) % 2 == 0, "high", None)  # (a str first: see below)
+    labels = np.array(["high" if v else 1 for v in y], dtype=object)
     with pytest.raises(
         ValueError,
         match=r"^ConvexCNNClassifier needs class labels that sort together, but y mixes labels "
-        r"of types NoneType, str\. Pass labels of one type \(e\.g\. all strings: "
+        r"of types int, str\. Pass labels of one type \(e\.g\. all strings: "
         r"y\.astype\(str\)\)\.$",
     ):
         ConvexCNNClassifier(n_patterns=4).fit(X, labels)
     clf = ConvexCNNClassifier(n_patterns=4, random_state=0).fit(X, labels.astype(str))
-    assert list(clf.classes_) == ["None", "high"]
-    # None first, or an int among str: scikit-learn's type_of_target answered before any
-    # sort, "Unknown label type: unknown ... continuous values" (a review)
-    for mixed, types in [
-        (labels[::-1], "NoneType, str"),
-        (np.array(["high" if v else 1 for v in y], dtype=object), "int, str"),
-    ]:
-        with pytest.raises(
-            ValueError, match=rf"sort together, but y mixes labels of types {types}\."
-        ):
-            ConvexCNNClassifier(n_patterns=4).fit(X, mixed.astype(object))
+    assert list(clf.classes_) == ["1", "high"]
+    # an int first: scikit-learn's type_of_target answered before any sort, "Unknown label
+    # type: unknown ... continuous values" (a review)
+    with pytest.raises(ValueError, match=r"sort together, but y mixes labels of types int, str\."):
+        ConvexCNNClassifier(n_patterns=4).fit(X, labels[::-1])
+    # numpy's strings are strings: pandas 3 keeps them in a column of str (a review: they
+    # were refused as "types str, str_"), and scikit-learn's classifiers take them
+    strings = np.array(["high" if v else "low" for v in y], dtype=object)
+    strings[strings == "low"] = np.str_("low")
+    fitted = ConvexCNNClassifier(n_patterns=4, random_state=0).fit(X, strings)
+    assert fitted.classes_.tolist() == ["high", "low"]
     # scikit-learn's own TypeError on bytes names the fix: not hidden behind "mixes labels"
     with pytest.raises(TypeError, match="^Support for labels represented as bytes"):
         ConvexCNNClassifier(n_patterns=4).fit(X, labels.astype(str).astype(bytes))
+
+
+@pytest.mark.parametrize(
+    "labels",
+    [
+        lambda y: np.array(["high" if v else None for v in y], dtype=object),
+        lambda y: np.array([1 if v else None for v in y], dtype=object),
+        lambda y: pd.Series(np.where(y == 1, "high", "low")).where(y == 1, None),
+        lambda y: pd.Series(np.where(y == 1, "high", "low"), dtype=object).where(y == 1, pd.NA),
+        lambda y: np.array(["high" if v else np.nan for v in y], dtype=object),
+    ],
+    ids=["None-among-str", "None-among-int", "series-None", "pandas-NA", "nan-among-str"],
+)
+def test_classifier_names_missing_labels(labels):
+    # a review: None among strings was "mixes labels of types NoneType, str" and told to
+    # y.astype(str), which trains a class "None"; among ints "Unknown label type ...
+    # continuous values"; in a pandas Series "Input contains NaN", without naming y
+    X, _ = _data()
+    y = np.arange(len(X)) % 2  # (the labels of the even samples missing)
+    with pytest.raises(
+        ValueError,
+        match=r"^ConvexCNNClassifier needs a class label for every sample, but y has none "
+        r"\(None, NaN or pandas' NA\) for \d+ sample\(s\): 0, 2, 4, 6, 8 and 1 more\. Drop those "
+        r"samples, or, where a missing label is a class of its own, give it a name \(e\.g\. "
+        r"y\.fillna\('missing'\) on a pandas Series\)\.$",
+    ):
+        ConvexCNNClassifier(n_patterns=4).fit(X, labels(y))
 
 
 @pytest.mark.parametrize(
@@ -467,11 +495,12 @@ def test_unfitted(Estimator):
         (ConvexCNNRegressor, lambda y: np.c_[y, y], r"y has 2 target columns, .* fitted to 1"),
         (ConvexCNNClassifier, lambda y: y[:5], "inconsistent numbers of samples"),
         (ConvexCNNClassifier, lambda y: y + 5, r"labels that fit did not see: \[5, 6\]"),
-        # (not sorting against the classes: np.setdiff1d raised "'<' not supported")
+        # (np.setdiff1d raised "'<' not supported"; then "labels that fit did not see:
+        # [None]", now a missing label)
         (
             ConvexCNNClassifier,
             lambda y: np.where(y == 0, None, y),
-            r"labels that fit did not see: \[None\]; the classes are \[0, 1\]",
+            r"needs a class label for every sample, but y has none .* for 6 sample\(s\)",
         ),
     ],
 )
