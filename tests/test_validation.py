@@ -298,13 +298,15 @@ def test_regressor_names_non_numeric_targets_and_the_classifier(as_targets, dtyp
         # arrays missed: an AxisError in pruning; a review)
         (lambda y: np.array([None, *y[1:]], dtype=object), r"^Input y contains NaN"),
         (lambda y: np.array(["nan", *map(str, y[1:])]), r"^Input y contains NaN"),
+        # (pandas' NA was "not numbers ... for class labels use ConvexCNNClassifier")
+        (lambda y: pd.Series([pd.NA, *y[1:]], dtype=object), r"^Input y contains NaN"),
         (
             lambda y: sparse.csr_matrix(y[:, None]),
             r"^ConvexCNNRegressor takes dense targets, but y is a sparse csr_matrix; pass "
             r"y\.toarray\(\)\.$",
         ),
     ],
-    ids=["None", "nan-string", "sparse"],
+    ids=["None", "nan-string", "pandas-NA", "sparse"],
 )
 def test_regressor_targets_that_are_no_array_of_numbers(targets, match):
     X, y = _data()
