@@ -125,7 +125,7 @@ def test_face_system_is_the_objectives_derivatives_on_the_face(loss, fit_interce
     norms = np.linalg.norm(coef, axis=1)
     active = np.flatnonzero(norms)
     assert {j: int(tight[j].sum()) for j in active} == counts
-    f = faces.fit(coef, b)  # (M x, or M^T M x for the squared loss)
+    f = faces.image(coef, b)  # (M x, or M^T M x for the squared loss)
     if loss == "logistic":
         np.testing.assert_allclose(f, M[:, : coef.size] @ coef.ravel() + b)
     else:

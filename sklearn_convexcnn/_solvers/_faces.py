@@ -187,17 +187,17 @@ class _Faces:
             self._product = (key, self.gram @ x)
         return self._product[1]
 
-    def fit(self, coef, b):
-        """``M (coef, b)``; for the squared loss, which works from the Gram matrix alone,
-        ``M^T M (coef, b)``: its costs per step then do not grow with ``n`` (a pass over
-        60,000 samples per line-search trial made large-``n`` fits slower than
-        interior-point QPs on the Gram)."""
+    def image(self, coef, b):
+        """The point's image, what the loss sees of it: the fit ``M (coef, b)``, or, for the
+        squared loss, which works from the Gram matrix alone, ``M^T M (coef, b)``: its costs
+        per step then do not grow with ``n`` (a pass over 60,000 samples per line-search
+        trial made large-``n`` fits slower than interior-point QPs on the Gram)."""
         if self.gram is not None:
             return self._gram_times(self._x(coef, b))
-        return self.fit_along(coef, b)
+        return self.image_along(coef, b)
 
-    def fit_along(self, dcoef, db):
-        """:meth:`fit` of a direction ``(dcoef, db)``: the fit's change along it (not kept)."""
+    def image_along(self, dcoef, db):
+        """:meth:`image` of a direction ``(dcoef, db)``: the fit's change along it (not kept)."""
         if self.gram is not None:
             return self.gram @ self._x(dcoef, db)
         return self.M[:, : self.n_coef] @ dcoef.ravel() + db
@@ -205,7 +205,7 @@ class _Faces:
     def correlations(self, coef, b, f):
         """``M^T v`` with ``v`` the dual vector at ``(coef, b)`` (the intercept's last)."""
         if self.gram is not None:
-            return self._My - (self.fit(coef, b) if f is None else f)
+            return self._My - (self.image(coef, b) if f is None else f)
         v = dual_vector(self.loss, f, self.y)
         return (
             np.append(self.M[:, : self.n_coef].T @ v, np.sum(v))
@@ -214,9 +214,9 @@ class _Faces:
         )
 
     def value(self, coef, b, f=None):
-        """The objective at ``(coef, b)``, whose :meth:`fit` is ``f`` (computed if ``None``)."""
+        """The objective at ``(coef, b)``, whose :meth:`image` is ``f`` (computed if ``None``)."""
         penalty = self.beta * float(np.linalg.norm(coef, axis=1).sum())
-        f = self.fit(coef, b) if f is None else f
+        f = self.image(coef, b) if f is None else f
         if self.gram is not None:
             x = self._x(coef, b)
             return 0.5 * self._yy - self._My @ x + 0.5 * x @ f + penalty
@@ -227,13 +227,13 @@ class _Faces:
 
         For the squared loss it is ``current``'s loss plus the exact quadratic change, so that
         the line search compares differences free of the cancellation in ``y^T y``. ``f`` is
-        the point's :meth:`fit`, ``df``, where given, the direction's (:meth:`fit_along`).
+        the point's :meth:`image`, ``df``, where given, the direction's (:meth:`image_along`).
         """
 
         def penalty(alpha):
             return self.beta * float(np.linalg.norm(coef + alpha * dcoef, axis=1).sum())
 
-        df = self.fit_along(dcoef, db) if df is None else df
+        df = self.image_along(dcoef, db) if df is None else df
         if self.gram is None:
 
             def value(alpha):
@@ -410,7 +410,7 @@ def solve_on_faces(
     coef = onto_kept_rows(kept_rows, coef, faces.kept_row_norms)
     tight = faces.tight_rows(coef)
     stuck = 0
-    f = faces.fit(coef, b)  # at the current point
+    f = faces.image(coef, b)  # at the current point
     for change in range(max_changes):
         correlations = faces.correlations(coef, b, f)
         rounding = faces.rounding(coef, b)
@@ -432,7 +432,7 @@ def solve_on_faces(
         coef, b = _newton(faces, coef, b, tight)
         if guide:
             return _on_kept_rows(faces, coef), b
-        f = faces.fit(coef, b)
+        f = faces.image(coef, b)
         # every change decreases the objective, which rules out cycling; rounding aside
         resolution = 1e-15 * max(abs(before), faces.magnitude)
         stuck = stuck + 1 if faces.value(coef, b, f) >= before - resolution else 0
@@ -538,7 +538,7 @@ def _descent_step(faces, coef, b, direction, tight):
     ratio = np.linalg.norm(coef, axis=1).max() / np.linalg.norm(direction, axis=1).max()
     step = min(-slope / curvature, limit, 1e3 * ratio)
     current = faces.value(coef, b)
-    value = faces.line(coef, b, direction, 0.0, faces.fit(coef, b), current)
+    value = faces.line(coef, b, direction, 0.0, faces.image(coef, b), current)
     # (relative: a step is in units of the coefficients over the gradient's, below 1e-12 on
     # data of size 1e6, where an absolute bound refused every step)
     while step > 1e-12 * ratio:
@@ -579,7 +579,7 @@ def _newton(faces, coef, b, tight, max_iter=100, max_blocked=40):
 
 def _newton_steps(faces, coef, b, tight, max_iter, max_blocked):
     """:func:`_newton` but for its last check: the point returned may hold collapsed groups."""
-    f = faces.fit(coef, b)  # (the squared loss's from the Gram: _Faces.fit)
+    f = faces.image(coef, b)  # (the squared loss's from the Gram: _Faces.image)
     current = faces.value(coef, b, f)
     blocked = None
     changed = set(np.flatnonzero(np.any(coef, axis=1)))  # groups whose tight rows grew
@@ -591,7 +591,7 @@ def _newton_steps(faces, coef, b, tight, max_iter, max_blocked):
         if pinned or collapsed.any():  # their rows leave no room: the group is zero
             coef[pinned] = 0.0
             coef[collapsed] = 0.0
-            f = faces.fit(coef, b)
+            f = faces.image(coef, b)
             current = faces.value(coef, b, f)
             blocked = None
             continue
@@ -639,14 +639,14 @@ def _newton_steps(faces, coef, b, tight, max_iter, max_blocked):
             left, b_left, value = _leaving(faces, coef, b, dcoef, db, *crossing)
             if value <= current:
                 coef, b, current = left, b_left, value
-                f = faces.fit(coef, b)
+                f = faces.image(coef, b)
                 blocked = None
                 continue
         if converged and alpha == 1.0:  # below what a line search can judge: the full step
             return coef + dcoef, b + db
         # the step's fit from the face's design (a column per face coordinate, the
         # intercept's last), not from the working set's; the squared loss's from the Gram
-        df = faces.fit_along(dcoef, db) if design is None else design @ step
+        df = faces.image_along(dcoef, db) if design is None else design @ step
         along = faces.line(coef, b, dcoef, db, f, current, df)
         searched = _backtracking(along, alpha, current, decrease)
         if searched is None:
