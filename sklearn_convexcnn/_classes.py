@@ -1,6 +1,5 @@
 """The public estimators: thin wrappers that encode targets and read out predictions."""
 
-import sys
 from numbers import Integral, Real
 
 import numpy as np
@@ -12,6 +11,7 @@ from sklearn.utils.multiclass import check_classification_targets
 
 from ._base import _BaseConvexCNN
 from ._compat import StrOptions
+from ._patches import missing_entries
 
 _PARAMETERS = """\
     beta : float, default=1.0
@@ -526,7 +526,7 @@ class ConvexCNNRegressor(RegressorMixin, _BaseConvexCNN):
             # pandas' NA as None, a NaN that validate_data then names (a review: pd.NA in a
             # column of dtype object was called "not numbers", sent to the classifier)
             if values.dtype.kind == "O":
-                values = np.where(_missing(values), np.nan, values)
+                values = np.where(missing_entries(values), np.nan, values)
             try:
                 y = values.astype(np.float64)
             except (TypeError, ValueError):
@@ -629,7 +629,7 @@ class ConvexCNNClassifier(ClassifierMixin, _BaseConvexCNN):
         # contains NaN", without naming y, and misses None: that one was called a label
         # that does not sort with strings, and a type of its own (a review)
         try:
-            missing = np.flatnonzero(_missing(np.asarray(y))) if y is not None else []
+            missing = np.flatnonzero(missing_entries(np.asarray(y))) if y is not None else []
         except ValueError:  # (ragged: left to validate_data)
             missing = []
         if len(missing):
@@ -833,20 +833,6 @@ def _mixed_label_types(y):
     if len(types) > 1 and str in types:
         return sorted(kind.__name__ for kind in types)
     return []
-
-
-def _missing(values):
-    """Which entries of the array ``values`` are missing: None, a float NaN or pandas' NA
-    (only object arrays hold them; pandas' NA is known where pandas is imported, as it is
-    wherever one is made)."""
-    if values.dtype.kind != "O":
-        return np.zeros(values.shape, dtype=bool)
-    na = getattr(sys.modules.get("pandas"), "NA", None)
-    missing = [
-        label is None or label is na or (isinstance(label, float) and label != label)
-        for label in values.ravel()
-    ]
-    return np.reshape(missing, values.shape)
 
 
 def _first_not_a_number(values):

@@ -6,6 +6,7 @@ order (row-major, channels fastest), so a filter ``u`` of length ``h = prod(kern
 is applied to patch ``k`` of every sample at once as ``patches[:, k, :] @ u``.
 """
 
+import sys
 from dataclasses import dataclass
 from math import prod
 from numbers import Integral
@@ -90,6 +91,20 @@ def check_scale(values, name):
             f"overflow float64). Scale {name} to about unit size, e.g. divide it by its "
             "largest entry, and choose beta for the scaled data."
         )
+
+
+def missing_entries(values):
+    """Which entries of the array ``values`` are missing: None, a float NaN or pandas' NA
+    (only object arrays hold them; pandas' NA is known where pandas is imported, as it is
+    wherever one is made)."""
+    if values.dtype.kind != "O":
+        return np.zeros(values.shape, dtype=bool)
+    na = getattr(sys.modules.get("pandas"), "NA", None)
+    missing = [
+        label is None or label is na or (isinstance(label, float) and label != label)
+        for label in values.ravel()
+    ]
+    return np.reshape(missing, values.shape)
 
 
 def invalid_entries(value):

@@ -15,7 +15,13 @@ from ._losses import best_intercept, centred_targets
 from ._optimality import dual_point, max_pattern_price
 from ._outputs import SolveOptions, how_it_stopped, remedy
 from ._parallel import one_blas_thread
-from ._patches import check_rows, check_scale, extract_patches, resolve_geometry
+from ._patches import (
+    check_rows,
+    check_scale,
+    extract_patches,
+    missing_entries,
+    resolve_geometry,
+)
 from ._patterns import program_gates
 from ._resources import check_patches_memory, check_program_memory
 from ._solvers._native import solve_native
@@ -317,17 +323,25 @@ def _check_data(X, y, loss, fit_intercept):
     check_rows(X, "convex_cnn_path takes")
     X = check_array(X, dtype=np.float64, input_name="X", estimator="convex_cnn_path")
     try:
-        y = check_array(
-            y, ensure_2d=False, dtype=np.float64, input_name="y", estimator="convex_cnn_path"
-        )
-    except ValueError as exc:
-        if np.asarray(y).dtype.kind not in "OUS":
-            raise
-        raise ValueError(
-            f"convex_cnn_path needs numeric targets y; got {np.asarray(y).dtype} labels "
-            f"({exc}). Encode two classes as +-1 and pass loss='logistic': classes = "
-            "np.unique(labels); y = np.where(labels == classes[1], 1.0, -1.0)."
-        ) from exc
+        values = np.asarray(y)
+    except ValueError:  # (ragged: left to check_array)
+        values = None
+    if values is not None and values.dtype.kind in "OUS":
+        # missing targets (None, pandas' NA) as NaN, which check_array then names: they were
+        # called labels to encode, and pandas' NA raised float()'s TypeError (a review)
+        if values.dtype.kind == "O":
+            values = np.where(missing_entries(values), np.nan, values)
+        try:
+            y = values.astype(np.float64)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(
+                f"convex_cnn_path needs numeric targets y; got {values.dtype} labels "
+                f"({exc}). Encode two classes as +-1 and pass loss='logistic': classes = "
+                "np.unique(labels); y = np.where(labels == classes[1], 1.0, -1.0)."
+            ) from exc
+    y = check_array(
+        y, ensure_2d=False, dtype=np.float64, input_name="y", estimator="convex_cnn_path"
+    )
     if y.shape != (X.shape[0],):
         raise ValueError(
             f"convex_cnn_path needs X of shape (n_samples, n_features) and y of shape "

@@ -110,6 +110,20 @@ def test_class_labels_are_refused_with_their_encoding(data):
         convex_cnn_path(X, labels, loss="logistic", **FAST)
 
 
+@pytest.mark.parametrize("missing", ["None", "pandas-NA"])
+def test_missing_targets_are_named_as_nan(data, missing):
+    # a review: a None among object targets was called labels to encode as +-1, and pandas'
+    # NA raised float()'s "argument must be a string or a real number, not 'NAType'"
+    X, y = data
+    if missing == "None":
+        targets = np.array([None, *y[1:]], dtype=object)
+    else:
+        pd = pytest.importorskip("pandas")
+        targets = pd.Series([pd.NA, *y[1:]], dtype=object)
+    with pytest.raises(ValueError, match=r"^Input y contains NaN\.$"):
+        convex_cnn_path(X, targets, **FAST)
+
+
 def test_images_not_flattened_name_the_reshape():
     # (as the estimators do: scikit-learn's own message said only that X was 3-D)
     X = np.random.default_rng(0).standard_normal((12, 4, 4))
