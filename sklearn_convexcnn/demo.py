@@ -7,6 +7,7 @@ descent on the same split.
 """
 
 import argparse
+import math
 import time
 
 from sklearn.datasets import load_digits
@@ -16,37 +17,26 @@ from sklearn.neural_network import MLPClassifier
 from sklearn_convexcnn import ConvexCNNClassifier
 
 
-def _positive_int(text):
-    """An int of at least 1, for argparse (a negative --n-train sliced from the end)."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text} is not a positive int")
-    return value
+def _argument(convert, accept, what):
+    """An argparse type: ``convert(text)``, refused as "<text> is not <what>" unless
+    ``accept(value)`` (the estimator's own refusal of a bad value came as a traceback, and a
+    negative --n-train sliced the training set from its end)."""
+
+    def parse(text):
+        try:
+            value = convert(text)
+        except ValueError:
+            value = None
+        if value is None or not accept(value):
+            raise argparse.ArgumentTypeError(f"{text} is not {what}")
+        return value
+
+    return parse
 
 
-def _positive_float(text):
-    """A float above 0, for argparse (the estimator's own refusal came as a traceback)."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = 0.0
-    if not value > 0.0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"{text} is not a positive number")
-    return value
-
-
-def _n_jobs(text):
-    """An int other than 0, for argparse: joblib's -1 is every core."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value == 0:
-        raise argparse.ArgumentTypeError(f"{text} is not a non-zero int (-1: every core)")
-    return value
+_positive_int = _argument(int, lambda value: value >= 1, "a positive int")
+_positive_float = _argument(float, lambda value: 0.0 < value < math.inf, "a positive number")
+_n_jobs = _argument(int, lambda value: value != 0, "a non-zero int (-1: every core)")
 
 
 def main(argv=None):
