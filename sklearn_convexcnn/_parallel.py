@@ -230,8 +230,11 @@ class _SharedCalls:
                 except BrokenProcessPool:  # (a worker died: the next fit starts new ones)
                     stop_workers(kill=True)
                     raise
-        except KeyboardInterrupt:  # (else the workers go on with calls nobody waits for)
-            self._stop_workers()
+        except BaseException:  # (a worker's error, an interrupt, a signal handler's exception)
+            # workers still amid calls would go on with them, and the next fit queue behind
+            # (a review: a SIGALRM timeout's TimeoutError and SIGTERM's SystemExit left them)
+            if not all(future.done() for _, future in self._stop_submitting()):
+                self._stop_workers()
             raise
         if self.broken:
             stop_workers(kill=True)

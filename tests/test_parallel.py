@@ -523,24 +523,33 @@ def test_an_error_here_stops_the_workers_at_once(error, after, monkeypatch):
     assert workers(1).submit(os.getpid).result() != os.getpid()
 
 
-def test_an_interrupt_while_waiting_for_the_workers_stops_them():
+@pytest.mark.parametrize("error", [KeyboardInterrupt, TimeoutError])
+def test_an_interrupt_while_waiting_for_the_workers_stops_them(error):
     # where a user presses Ctrl-C on a long fit, this process has often solved its share and
     # waits: the workers went on with the abandoned calls, and the next fit queued behind
-    # them (a review)
+    # them (a review); so too where a signal handler raised another error (a later review:
+    # a SIGALRM timeout's TimeoutError left the worker on its call)
     import signal
     import threading
 
     from sklearn_convexcnn import _parallel
 
+    def raise_error(*_):
+        raise error("interrupted")
+
     workers(1).submit(os.getpid).result()
-    interrupt = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT))
+    previous = signal.signal(signal.SIGUSR1, raise_error)
+    interrupt = threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGUSR1))
     interrupt.start()
     start = time.perf_counter()
     try:
-        with pytest.raises(KeyboardInterrupt):
-            run_calls([delayed(int)("1"), delayed(time.sleep)(30)], 2, 1, call_bytes=0)
+        with pytest.raises(error):
+            # (this process's call long enough for the worker to take the other: the
+            # signal comes while this process waits for it)
+            run_calls([delayed(time.sleep)(0.5), delayed(time.sleep)(30)], 2, 1, call_bytes=0)
     finally:
         interrupt.cancel()
+        signal.signal(signal.SIGUSR1, previous)
     assert time.perf_counter() - start < 20
     assert _parallel._workers is None
     assert workers(1).submit(os.getpid).result() != os.getpid()
