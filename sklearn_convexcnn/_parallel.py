@@ -231,7 +231,7 @@ class _SharedCalls:
                     stop_workers(kill=True)
                     raise
         except BaseException:  # (a worker's error, an interrupt, a signal handler's exception)
-            # workers still amid calls would go on with them, and the next fit queue behind
+            # workers still amid calls would go on with them, and the next fit queue behind them
             # (a review: a SIGALRM timeout's TimeoutError and SIGTERM's SystemExit left them)
             if not all(future.done() for _, future in self._stop_submitting()):
                 self._stop_workers()
