@@ -21,6 +21,7 @@ goes to joblib's ``Parallel`` as it is.
 """
 
 import collections
+import concurrent.futures
 import contextlib
 import functools
 import multiprocessing.context
@@ -192,6 +193,10 @@ def stop_workers(kill=False):
             _workers = None
 
 
+def _failed(future):
+    return future.done() and not future.cancelled() and future.exception() is not None
+
+
 class _SharedCalls:
     """Calls taken in their order, here and by the workers alike, one each at a time.
 
@@ -199,7 +204,8 @@ class _SharedCalls:
     for a worker still starting left this process waiting for it, 0.7 s of a small first fit
     that took 0.05 s without workers (a review). An error here (KeyboardInterrupt too), or an
     interrupt while this process waits for the workers' calls, stops the workers amid their
-    calls; a worker's error is raised once this process's running call has returned.
+    calls; a worker's error is raised once this process's running call has returned, without
+    waiting for the workers' other calls.
     """
 
     def __init__(self, calls, n_workers):
@@ -224,7 +230,13 @@ class _SharedCalls:
             self._stop_workers()
             raise
         try:
-            for position, future in self._stop_submitting():
+            submitted = self._stop_submitting()
+            concurrent.futures.wait(
+                [future for _, future in submitted], return_when=concurrent.futures.FIRST_EXCEPTION
+            )
+            # a worker's error at once, not after the calls submitted before its own
+            submitted.sort(key=lambda pair: not _failed(pair[1]))
+            for position, future in submitted:
                 try:
                     results[position] = future.result()  # (raises what the worker raised)
                 except BrokenProcessPool:  # (a worker died: the next fit starts new ones)

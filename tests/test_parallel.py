@@ -477,10 +477,35 @@ def _with_a_failure(position, n_calls=2):
     return calls
 
 
-def test_a_workers_error_is_raised_here():
+def test_an_error_in_this_process_is_raised_and_the_workers_serve_on():
     with pytest.raises(ValueError, match="invalid literal"):
         run_calls(_with_a_failure(0), n_jobs=2, threads=1, call_bytes=0)
-    assert workers(1).submit(os.getpid).result() != os.getpid()  # (the workers still serve)
+    assert workers(1).submit(os.getpid).result() != os.getpid()
+
+
+def _failing_in_a_worker():
+    raise ValueError(f"failed in process {os.getpid()}")
+
+
+def _two_running_workers():
+    executor = workers(2)
+    for _ in range(20):  # (both started: a call each at once, and not both on one)
+        if len({f.result()[0] for f in [executor.submit(_started_by, 0.5) for _ in range(2)]}) == 2:
+            return
+    pytest.fail("the second worker never took a call")
+
+
+def test_a_workers_error_is_raised_without_waiting_for_the_others_calls():
+    # with n_jobs >= 3, the error waited for the calls submitted before the failing one (a
+    # review): here a 30 s call on the other worker
+    _two_running_workers()
+    calls = [delayed(time.sleep)(1.0), delayed(time.sleep)(30), delayed(_failing_in_a_worker)()]
+    start = time.perf_counter()
+    with pytest.raises(ValueError, match="failed in process") as raised:
+        run_calls(calls, n_jobs=3, threads=1, call_bytes=0)
+    assert time.perf_counter() - start < 20
+    assert str(os.getpid()) not in str(raised.value)  # (a worker's error)
+    assert workers(2).submit(os.getpid).result() != os.getpid()  # (replaced, or serving on)
 
 
 @pytest.mark.parametrize("error", [ValueError, KeyboardInterrupt])
