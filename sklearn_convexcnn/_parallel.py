@@ -25,6 +25,8 @@ import concurrent.futures
 import contextlib
 import functools
 import multiprocessing.context
+import multiprocessing.util
+import os
 import threading
 import time
 
@@ -61,6 +63,17 @@ SHARED_MAX_BYTES = 8 * 2**20
 
 _workers = None  # (executor, number of workers) of the last shared calls
 _workers_lock = threading.Lock()
+_stopped_at_exit_of = None  # (the process whose multiprocessing exit stops its workers)
+
+
+def _forget_parents_workers():
+    # a forked child holds a copy of the parent's executor without its thread or its
+    # workers: its calls were never taken, and the child solved them all alone (a review)
+    global _workers, _workers_lock
+    _workers, _workers_lock = None, threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_parents_workers)
 
 
 def caller_takes_part(n_jobs, call_bytes):
@@ -164,7 +177,8 @@ def longest_first(X, Y):
 
 def workers(n_workers):
     """The executor of ``n_workers`` worker processes that shared calls use, kept for the next
-    fit (started afresh with another number of workers, or after :func:`stop_workers`).
+    fit (started afresh with another number of workers, after :func:`stop_workers`, or in a
+    forked child); stopped at the exit of the process, a multiprocessing child's included.
 
     Not joblib's: loky keeps one reusable executor per process, which joblib expects to be its
     own (a joblib ``Parallel`` after one built here failed on a missing attribute). Nor from
@@ -172,7 +186,7 @@ def workers(n_workers):
     joblib, 0.12 s each on the development machine, where the standalone loky's take 0.03 s
     (benchmarks/digits_history.md, "the standalone loky").
     """
-    global _workers
+    global _workers, _stopped_at_exit_of
     with _workers_lock:
         if _workers is None or _workers[1] != n_workers:
             if _workers is not None:
@@ -181,6 +195,13 @@ def workers(n_workers):
                 max_workers=n_workers, timeout=IDLE_WORKER_TIMEOUT, context=_LOKY_CONTEXT
             )
             _workers = (executor, n_workers)
+        if _stopped_at_exit_of != os.getpid():
+            # a multiprocessing child waits at its exit for its child processes, before
+            # loky's exit handler would stop them: for the idle timeout, 300 s (a review).
+            # Stopped first: after multiprocessing's queues close (priority 10), the workers'
+            # stop is never sent
+            multiprocessing.util.Finalize(None, stop_workers, exitpriority=20)
+            _stopped_at_exit_of = os.getpid()
         return _workers[0]
 
 

@@ -602,3 +602,68 @@ def test_a_worker_killed_between_fits_is_replaced():
     time.sleep(1)  # (for loky to see it)
     assert _pids(3) == [os.getpid()] * 3  # (the new worker is still starting)
     assert workers(1).submit(os.getpid).result() not in (pid, os.getpid())
+
+
+def test_a_forked_child_solves_with_workers_of_its_own():
+    # the child held a copy of the parent's executor, without its thread or its workers: it
+    # solved every call alone, while verbose said two processes (a review)
+    script = textwrap.dedent(
+        """
+        import os
+        import time
+
+        from joblib import delayed
+
+        from sklearn_convexcnn._parallel import run_calls, stop_workers, workers
+
+        def slept_in():
+            time.sleep(0.5)
+            return os.getpid()
+
+        workers(1).submit(os.getpid).result()
+        child = os.fork()
+        if child == 0:
+            pids = run_calls([delayed(slept_in)() for _ in range(8)], 2, 1, call_bytes=0)
+            print(len(set(pids)), flush=True)
+            stop_workers()  # (os._exit skips the exit handlers that would)
+            os._exit(0)
+        os.waitpid(child, 0)
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "2"  # (the child and its worker)
+
+
+def test_a_multiprocessing_child_that_used_workers_ends_at_once():
+    # multiprocessing's exit joins a process's children before loky's exit handler stops the
+    # workers: a child that had fitted with n_jobs=2 ended after the workers' idle timeout,
+    # 300 s (a review)
+    script = textwrap.dedent(
+        """
+        import multiprocessing
+        import time
+
+        from joblib import delayed
+
+        from sklearn_convexcnn._parallel import run_calls
+
+        def fit():
+            run_calls([delayed(time.sleep)(0.5) for _ in range(4)], 2, 1, call_bytes=0)
+
+        if __name__ == "__main__":
+            child = multiprocessing.get_context("fork").Process(target=fit)
+            child.start()
+            child.join(30)
+            print(child.exitcode, flush=True)
+            if child.is_alive():
+                child.kill()
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "0"  # (not None: still running after 30 s)
