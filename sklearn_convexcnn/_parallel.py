@@ -221,12 +221,12 @@ def _failed(future):
 class _SharedCalls:
     """Calls taken in their order, here and by the workers alike, one each at a time.
 
-    A worker takes its first call once it is ready (a no-op call has returned): a call kept
-    for a worker still starting left this process waiting for it, 0.7 s of a small first fit
-    that took 0.05 s without workers (a review). An error here (KeyboardInterrupt too), or an
-    interrupt while this process waits for the workers' calls, stops the workers amid their
-    calls; a worker's error is raised once this process's running call has returned, without
-    waiting for the workers' other calls.
+    A worker takes its first call once it is ready (a no-op call that imports the calls'
+    module has returned): a call kept for a worker still starting left this process waiting
+    for it, 0.7 s of a small first fit that took 0.05 s without workers (a review). An error
+    here (KeyboardInterrupt too), or an interrupt while this process waits for the workers'
+    calls, stops the workers amid their calls; a worker's error is raised once this process's
+    running call has returned, without waiting for the workers' other calls.
     """
 
     def __init__(self, calls, n_workers):
@@ -274,14 +274,18 @@ class _SharedCalls:
         return results
 
     def _start_workers(self):
+        # the no-op imports the calls' module: a new worker took a call, then imported the
+        # solvers for it (0.34 s) while this process could have solved it (a review)
+        function = self.calls[0][0]
+        imports = f"import {getattr(function, '__module__', None) or 'builtins'}"
         self.executor = workers(self.n_workers)
         for _ in range(self.n_workers):
             try:
-                ready = self.executor.submit(int)  # (starts the workers not running)
+                ready = self.executor.submit(exec, imports)  # (starts the workers not running)
             except BrokenProcessPool:  # (a worker died since the last fit, idle)
                 stop_workers(kill=True)
                 self.executor = workers(self.n_workers)
-                ready = self.executor.submit(int)
+                ready = self.executor.submit(exec, imports)
             self.readies.append(ready)
             ready.add_done_callback(self._ready)
 

@@ -399,6 +399,28 @@ def test_calls_start_in_their_order_here_and_in_the_workers():
     assert all(start < later + 0.2 for start, later in itertools.pairwise(starts))
 
 
+def test_a_new_worker_takes_a_call_once_it_has_imported_the_calls_module(tmp_path, monkeypatch):
+    # a worker took a call as soon as it had started, then imported the solvers for it (0.34
+    # s) while this process went on with the later calls (a review): here a module that
+    # takes a second to import
+    (tmp_path / "slowly_imported.py").write_text(
+        "import os, time\n"
+        "time.sleep(1.0)\n"
+        "def started_by(seconds):\n"
+        "    started = time.time()\n"
+        "    time.sleep(seconds)\n"
+        "    return os.getpid(), started\n"
+    )
+    monkeypatch.syspath_prepend(tmp_path)  # (for the workers started from now on too)
+    from slowly_imported import started_by
+
+    stop_workers()
+    results = run_calls([delayed(started_by)(0.2) for _ in range(12)], 2, 1, call_bytes=0)
+    pids, starts = zip(*results, strict=True)
+    assert len(set(pids)) == 2
+    assert all(start < later + 0.1 for start, later in itertools.pairwise(starts))
+
+
 def test_outputs_explained_least_by_the_samples_come_first():
     rng = np.random.default_rng(0)
     X = rng.standard_normal((20_000, 5))
@@ -580,6 +602,11 @@ def test_an_interrupt_while_waiting_for_the_workers_stops_them(error):
     assert workers(1).submit(os.getpid).result() != os.getpid()
 
 
+def _exit_in_a_worker(caller):
+    if os.getpid() != caller:  # (were the call this process's, pytest would end)
+        os._exit(1)
+
+
 def test_a_worker_that_died_is_replaced():
     # the pool stays broken: the next fit failed with the old error (a review)
     import time
@@ -587,9 +614,10 @@ def test_a_worker_that_died_is_replaced():
     def slowly():  # (this process's call, the first: the worker's is the second)
         time.sleep(0.5)
 
-    workers(1).submit(os.getpid).result()
+    workers(1).submit(_started_by, 0).result()  # (started, this module imported)
     with pytest.raises(BrokenProcessPool):
-        run_calls([(slowly, (), {}), delayed(os._exit)(1)], 2, 1, call_bytes=0)
+        calls = [(slowly, (), {}), delayed(_exit_in_a_worker)(os.getpid())]
+        run_calls(calls, 2, 1, call_bytes=0)
     assert workers(1).submit(os.getpid).result() != os.getpid()
 
 
