@@ -581,9 +581,9 @@ class ConvexCNNClassifier(ClassifierMixin, _BaseConvexCNN):
         the fastest and most robust to solve through CVXPY. ``"logistic"`` is
         ``sum log(1 + exp(-y f))`` and enables :meth:`predict_proba`; through CVXPY it needs
         exponential cones and is slower and less reliable: on 300 small random programs
-        (``benchmarks/cvxpy_logistic.py``) ECOS failed on two in three; Clarabel failed on 3
-        and warned of an inaccurate point on one in six, and a fifth of its other points lay
-        1e-6 to 1e-5 above the optimum (it needs ``tol=1e-9`` for ``1e-6``). On images it
+        (``benchmarks/cvxpy_logistic.py``) ECOS failed on 133; Clarabel failed on 5 and
+        warned of an inaccurate point on 36, and a fifth of its other points lay 1e-6 to 1e-5
+        above the optimum (it needs ``tol=1e-9`` for ``1e-6``). On images it
         fails more often: on 80 digits of 3 classes (``stride=2``, 8 patterns, six seeds,
         ``beta`` 0.1 and 1) 6 of 12 fits with ``solver="clarabel"`` raised. The native
         solver (``"auto"`` for two-layer ReLU CNNs) certifies both losses to ``tol``, and there
