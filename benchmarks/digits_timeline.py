@@ -10,8 +10,8 @@ regions with their own output weights, 32 sampled patterns, ``beta=0.1``, one-vs
 logistic loss, ``n_jobs=2``) on the demo's 1347 training images, then fits it again in the
 same process (the worker started), and prints, from the first fit's start:
 
-* when the worker was ready (its interpreter and loky's bootstrap; it then imports NumPy,
-  SciPy and the solvers as its first call arrives);
+* when the worker was ready (its interpreter, loky's bootstrap and the imports of NumPy,
+  SciPy and the solvers; it then takes its first call);
 * each class: the process that solved it, when it started and ended, its CPU time there;
 * how long each process waited for the other at the end;
 * the second fit's time.
@@ -22,6 +22,7 @@ included. Times vary from machine to machine: compare runs of one sitting.
 """
 
 import argparse
+import functools
 import os
 import subprocess
 import sys
@@ -31,8 +32,11 @@ import time
 
 def _timed(log_path, solve):
     """``solve`` (``solve_in_worker``), appending ``pid output start end cpu`` to ``log_path``
-    in whichever process runs it (pickled by value into the worker: it lives in ``__main__``)."""
+    in whichever process runs it (pickled by value into the worker: it lives in ``__main__``).
+    It carries ``solve``'s module name, which the worker imports before it is ready, as it
+    does for the fit's own calls (``_parallel._SharedCalls``)."""
 
+    @functools.wraps(solve)
     def timed_solve(program, y, output, *args, **kwargs):
         start, cpu = time.time(), time.process_time()
         result = solve(program, y, output, *args, **kwargs)
