@@ -71,7 +71,7 @@ from ._resources import (
     patches_bytes,
 )
 from ._solvers import CVXPY_SOLVERS
-from ._solvers._solution import relative_to, target_gap
+from ._solvers._solution import gap_in_words, relative_to, target_gap
 from ._warnings import warn
 
 _INPUT_ATTRIBUTES = ("n_features_in_", "feature_names_in_")
@@ -89,7 +89,7 @@ def _summary(attributes, seconds):
     certified = (
         "no duality gap (none is computed for this program)"
         if np.isnan(gap)
-        else f"certified duality gap {gap:.1e} (relative {relative_to(gap, objective):.1e})"
+        else f"certified duality gap {gap_in_words(gap, objective)}"
     )
     # (objective_ is the network's where it misses its program: relaxations, unfinished
     # solves, loose three-layer points; the gap is the program's)

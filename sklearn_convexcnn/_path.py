@@ -25,7 +25,7 @@ from ._patches import (
 from ._patterns import program_gates
 from ._resources import check_patches_memory, check_program_memory
 from ._solvers._native import solve_native
-from ._solvers._solution import relative_to
+from ._solvers._solution import gap_in_words
 from ._warnings import warn
 
 
@@ -287,8 +287,8 @@ def convex_cnn_path(
         if verbose:
             print(
                 f"[convex_cnn_path] beta {step + 1} of {len(betas)}, {beta:.4g}: objective "
-                f"{solution.objective:.6g}, gap {solution.duality_gap:.1e} (relative "
-                f"{relative_to(solution.duality_gap, solution.objective):.1e}), "
+                f"{solution.objective:.6g}, gap "
+                f"{gap_in_words(solution.duality_gap, solution.objective)}, "
                 f"{int(np.count_nonzero(np.any(solution.coef, axis=-1)))} nonzero groups, native "
                 f"{solution.status} in {solution.n_iter} iteration"
                 f"{'' if solution.n_iter == 1 else 's'}, {time.perf_counter() - start:.2f} s",

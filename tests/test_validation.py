@@ -593,6 +593,29 @@ def test_verbose_prints_progress(capsys):
     assert capsys.readouterr().out == ""
 
 
+@pytest.mark.parametrize(
+    "gap, said",
+    [
+        (3e-9, "certified duality gap 3.0e-09 (relative 4.3e-10)"),
+        # at the optimum the lower bound can pass the objective by rounding: 10 of 80 random
+        # programs' verbose fits printed a gap of -4e-19 to -1.5e-12 and left it unexplained
+        (-1.8e-15, "certified duality gap -1.8e-15 (relative -2.6e-16: zero to the solver's "),
+    ],
+)
+def test_the_fits_last_verbose_line_says_what_a_gap_below_zero_is(gap, said):
+    from types import SimpleNamespace
+
+    from sklearn_convexcnn._base import _summary
+
+    attributes = dict(
+        objective_=7.0,
+        duality_gap_=gap,
+        lower_bound_=7.0 - gap,
+        network_=SimpleNamespace(n_neurons=2),
+    )
+    assert _summary(attributes, 0.01).startswith(f"fit: 2 neurons, objective 7, {said}")
+
+
 def test_verbose_counts_a_warm_starts_patterns_without_calling_them_distinct(capsys):
     # a warm start keeps the previous fit's gates, distinct on its data: on other data 16
     # gates had 12 patterns, and the line said "16 distinct patterns" (a fuzz)

@@ -64,6 +64,14 @@ def relative_to(value, objective):
     return value / max(abs(objective), 1e-300)
 
 
+def gap_in_words(gap, objective):
+    """``gap`` and its value relative to ``objective``, as a fit's or a path's progress line
+    prints them; a gap below zero (a lower bound past the objective by rounding, at the
+    optimum) is said to be zero to the solver's accuracy."""
+    said = f"{gap:.1e} (relative {relative_to(gap, objective):.1e}"
+    return said + (": zero to the solver's accuracy)" if gap < 0 else ")")
+
+
 def lower_of(first, second, target):
     """Of two points of the same program, the one of the lower objective (``first`` where
     equal), certified by the better of their dual bounds (both bound the same optimum):
