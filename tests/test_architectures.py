@@ -664,6 +664,12 @@ def test_linear_cnn_without_pooling_is_empty_exactly_above_the_spectral_norm(sca
             {"architecture": "three_layer", "activation": "linear"},
             r"architecture='three_layer' has no convex program with activation='linear'",
         ),
+        # (the native solver's refusal came first, advising solver='auto', which then
+        # refused the activation: a review)
+        (
+            {"architecture": "three_layer", "activation": "linear", "solver": "native"},
+            r"architecture='three_layer' has no convex program with activation='linear'",
+        ),
         (
             {"architecture": "circular", "pooling": "max"},
             r"architecture='circular' pools by a global average only, but got pooling='max'",

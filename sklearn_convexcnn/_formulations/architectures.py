@@ -36,6 +36,12 @@ def make_architecture(architecture, n_layers, activation, pooling, pool_size, re
         )
     if architecture == "two_layer" and activation == "relu":
         return None
+    # (before the native solver's refusal, whose advice, another solver, would end here)
+    if architecture == "three_layer" and activation != "relu":
+        raise ValueError(
+            f"architecture='three_layer' has no convex program with activation="
+            f"{activation!r} here; use activation='relu'."
+        )
     if solver == "native" and activation != "relu" and architecture != "circular":
         raise ValueError(
             f"solver='native' solves ReLU CNNs and circular CNNs only, not "
@@ -53,11 +59,6 @@ def make_architecture(architecture, n_layers, activation, pooling, pool_size, re
     if architecture == "circular":
         return CircularFormulation(3 if n_layers is None else n_layers, activation)
     if architecture == "three_layer":
-        if activation != "relu":
-            raise ValueError(
-                f"architecture='three_layer' has no convex program with activation="
-                f"{activation!r} here; use activation='relu'."
-            )
         return ThreeLayerFormulation()
     # (pooling='none' reads out every patch with its own weight, whatever the read-out and
     # pool size: as for ReLUs, readout='dense' is accepted there and pool_size ignored)
