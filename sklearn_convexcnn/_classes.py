@@ -28,7 +28,8 @@ _PARAMETERS = """\
         (on the full digits, pixels in [0, 1], 2x2 regions, squared loss: 0.982 test accuracy
         at ``beta=0.1`` against 0.960 at ``1.0``, doc/pooling_digits.rst); tune it with
         :class:`~sklearn.model_selection.GridSearchCV`. From a data-dependent value on
-        (``beta_max``, the first ``beta`` of :func:`convex_cnn_path`'s default path) the optimum
+        (``beta_max``; for two-layer ReLU CNNs the first ``beta`` of :func:`convex_cnn_path`'s
+        default path) the optimum
         has no neurons: ``filters_`` is empty and the model predicts a constant (with
         ``fit_intercept=True`` the mean target, or the majority class; without, 0, or
         ``classes_[0]``), as Lasso does above its largest useful ``alpha``;
@@ -94,12 +95,13 @@ _PARAMETERS = """\
         ``"linear"`` drops the ReLU where that gives a cheap exact program (§9, §5.1). With
         ``architecture="two_layer"`` it supports two settings, and refuses the others:
         ``pooling="average"`` with ``pool_size=None`` and ``readout="sum"``, a group lasso
-        (one neuron); and ``pooling="none"`` (every patch read out, whatever ``readout``; a
-        ``pool_size`` is ignored with a warning, as with ReLUs), with weight decay on the
-        per-patch output weights a nuclear-norm program (solved by Clarabel or SCS, not ECOS).
+        (one neuron per output); and ``pooling="none"`` (every patch read out, whatever
+        ``readout``; a ``pool_size`` is ignored with a warning, as with ReLUs), with weight decay
+        on the per-patch output weights a nuclear-norm program (solved by Clarabel or SCS, not
+        ECOS).
         With ``architecture="circular"`` the weighted spectral l1 is exact for every
-        ``n_layers`` (one neuron per frequency for ``n_layers >= 4``; with 3 layers a single
-        neuron).
+        ``n_layers`` (one neuron per frequency for ``n_layers >= 4``; with 3 layers one neuron
+        per output).
 
     pooling : {"average", "max", "none"}, default="average"
         Pooling of the ReLU map before the output layer: ``"average"`` is the mean over each
@@ -218,8 +220,10 @@ _PARAMETERS = """\
         program for max pooling), and otherwise the first installed of Clarabel, ECOS, SCS,
         each failure handing over to the next. ``"native"`` also solves circular programs
         (3-11x slower than CVXPY) and three-layer programs (by column generation with the
-        second layer's multipliers; 0.5-2.3x CVXPY's time with the squared loss, 1-70x with
-        the logistic loss), certified to ``tol``, where CVXPY's points are certified only to
+        second layer's multipliers; 0.46-2.3x CVXPY's time with the squared loss and 1.1-8.3x
+        with the logistic loss on 100-300 signals, ``benchmarks/three_layer_rows.py``, and
+        about 20x on tiny programs of every pattern, where it prices hundreds of groups into
+        its set), certified to ``tol``, where CVXPY's points are certified only to
         about ``1e-7`` to ``1e-4``. The network of a CVXPY point of a three-layer program attains
         ``objective_`` only as accurately as the point satisfies the second ReLU layer's
         constraints (``1e-7`` to ``6e-7`` relative in our examples); the native solver's
@@ -418,15 +422,15 @@ _ATTRIBUTES = """\
         above it). The native solver stops when it is at most ``tol * objective_``, or at most
         what rounding lets it certify where that is more (``16 eps ||y||^2``, at most ``1e-5``
         of the objective, on near-interpolating fits at tiny ``beta``). For the CVXPY solvers
-        it is computed after the solve; for circular, three-layer and linear CNNs from the
-        solver's own dual point, to about ``1e-7`` to ``1e-4`` of the objective (up to
-        ``6e-4`` seen with the logistic loss; a ConvergenceWarning above ``1e-3``, whether the
-        solver called its point optimal or inaccurate, as Clarabel does on circular programs at
-        the default ``tol``). It certifies the convex program over the fitted patterns;
-        :meth:`certify` checks every pattern. At the optimum it can be negative by rounding
-        (about ``1e-16 * objective_``), and for three-layer CNNs by their points' feasibility
-        tolerance: they satisfy the second ReLU layer's constraints to about ``1e-8``, and a
-        gap of ``-1.8e-8 * objective_`` has been seen.
+        it is computed after the solve; for circular, three-layer and linear CNNs from the solver's
+        own dual point, to about ``1e-7`` to ``1e-4`` of the objective (up to ``7e-4`` seen with the
+        logistic loss, on a three-layer classifier of 5 signals; a ConvergenceWarning above
+        ``1e-3``, whether the solver called its point optimal or inaccurate, as Clarabel does on
+        circular programs at the default ``tol``). It certifies the convex program over the fitted
+        patterns; :meth:`certify` checks every pattern. At the optimum it can be negative by
+        rounding (about ``1e-16 * objective_``), and for three-layer CNNs by their points'
+        feasibility tolerance: they satisfy the second ReLU layer's constraints to about ``1e-8``,
+        and a gap of ``-1.8e-8 * objective_`` has been seen.
 
     n_generated_ : int
         Patterns added to the sampled ones by ``patterns="generated"`` (gradient-run and data
