@@ -281,11 +281,13 @@ class _SharedCalls:
         self.executor = workers(self.n_workers)
         for _ in range(self.n_workers):
             try:
-                ready = self.executor.submit(exec, imports)  # (starts the workers not running)
+                # (starts the workers not running; in a namespace of its own, not the
+                # globals of loky's frame that calls it)
+                ready = self.executor.submit(exec, imports, {})
             except BrokenProcessPool:  # (a worker died since the last fit, idle)
                 stop_workers(kill=True)
                 self.executor = workers(self.n_workers)
-                ready = self.executor.submit(exec, imports)
+                ready = self.executor.submit(exec, imports, {})
             self.readies.append(ready)
             ready.add_done_callback(self._ready)
 
