@@ -531,13 +531,22 @@ def _lower_unconverged(native, cvxpy, y, options):
 
     The smaller gap alone kept a native point of a three-layer program 1.4e-6 of its
     objective above CVXPY's, whose dual bound was the worse (a review: 9.8e-6 against
-    2.3e-5); the lower point with the better bound has both.
+    2.3e-5); the lower point with the better bound has both. A point below the other's bound
+    is outside its program too, however its own bound puts it (a later review: it was kept,
+    at a gap below zero, and called optimal).
     """
     inside = [
         point
         for point in (native, cvxpy)
         if point.duality_gap is not None and not _infeasible(point, y, options)
     ]
+    if len(inside) == 2:
+        bound = max(point.objective - point.duality_gap for point in inside)
+        inside = [
+            point
+            for point in inside
+            if point.objective - bound >= -gap_tolerance(point, y, options)
+        ]
     if len(inside) < 2:
         return inside[0] if inside else native
     lower = lower_of(native, cvxpy, lambda objective: options.tol * abs(objective))

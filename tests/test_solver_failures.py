@@ -838,6 +838,11 @@ def test_of_two_unconverged_points_the_lower_is_kept_with_the_better_bound():
     # a bound that meets the lower point within tol certifies it
     kept = outputs._lower_unconverged(native, point("CLARABEL", 0.99470145, 1e-2), y, options)
     assert kept.converged and kept.duality_gap <= 1e-7 * kept.objective
+    # nor one below the other's bound, whatever its own (a later review: the SCS point was
+    # kept, its gap -1e-3, and called optimal)
+    outside = point("SCS", 0.998, 1e-3)  # (below the native bound, 0.999)
+    kept = outputs._lower_unconverged(point("native", 1.0, 1e-3), outside, y, options)
+    assert (kept.solver, kept.objective, kept.converged) == ("native", 1.0, False)
     # a point outside its program (its gap far below zero), or without a gap, is not kept
     for gap in (-0.5, None):
         assert outputs._lower_unconverged(native, point("SCS", 0.9, gap), y, options) is native
