@@ -66,10 +66,16 @@ def relative_to(value, objective):
 
 def gap_in_words(gap, objective):
     """``gap`` and its value relative to ``objective``, as a fit's or a path's progress line
-    prints them; a gap below zero (a lower bound past the objective by rounding, at the
-    optimum) is said to be zero to the solver's accuracy."""
+    prints them. A gap below zero is said to be zero to the solver's accuracy where it is
+    within ``CVXPY_ACCURACY`` of the objective (a lower bound past the objective by rounding,
+    at the optimum), and a point outside its program beyond that (which a warning says too).
+    """
     said = f"{gap:.1e} (relative {relative_to(gap, objective):.1e}"
-    return said + (": zero to the solver's accuracy)" if gap < 0 else ")")
+    if gap >= 0:
+        return said + ")"
+    if -gap <= CVXPY_ACCURACY * abs(objective):
+        return said + ": zero to the solver's accuracy)"
+    return said + ": below zero, the point is outside its program)"
 
 
 def lower_of(first, second, target):
