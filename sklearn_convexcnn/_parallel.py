@@ -328,10 +328,10 @@ class _SharedCalls:
     def _ready(self, future):
         if future.cancelled():
             return
-        if future.exception() is None:
-            self._submit_next()
-        elif isinstance(future.exception(), BrokenProcessPool):
+        if isinstance(future.exception(), BrokenProcessPool):
             self.broken = True  # (replaced once the calls have returned: stop_workers)
+        else:  # (an import that failed is no reason to idle: calls pickled by value run)
+            self._submit_next()
 
     def _done(self, future):
         if future.cancelled() or future.exception() is not None:

@@ -421,6 +421,18 @@ def test_a_new_worker_takes_a_call_once_it_has_imported_the_calls_module(tmp_pat
     assert all(start < later + 0.1 for start, later in itertools.pairwise(starts))
 
 
+def test_calls_whose_module_a_worker_cannot_import_still_reach_it():
+    # the readiness call imports the calls' module; where that failed, the worker never took
+    # a call, and this process solved them all (a review): functions pickled by value run
+    def slept_in():
+        time.sleep(0.3)
+        return os.getpid()
+
+    slept_in.__module__ = "no_module_of_this_name"
+    workers(1).submit(_started_by, 0).result()  # (started, this module imported)
+    assert len(set(run_calls([delayed(slept_in)() for _ in range(8)], 2, 1, call_bytes=0))) == 2
+
+
 def test_outputs_explained_least_by_the_samples_come_first():
     rng = np.random.default_rng(0)
     X = rng.standard_normal((20_000, 5))
