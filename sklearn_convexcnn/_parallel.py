@@ -66,10 +66,16 @@ _workers_lock = threading.Lock()
 _stopped_at_exit_of = None  # (the process whose multiprocessing exit stops its workers)
 
 
+_parents_workers = []  # (in a forked child: never freed, see below)
+
+
 def _forget_parents_workers():
     # a forked child holds a copy of the parent's executor without its thread or its
-    # workers: its calls were never taken, and the child solved them all alone (a review)
+    # workers: its calls were never taken, and the child solved them all alone (a review).
+    # The copy stays referenced: freed, it would run loky's callback on a lock copied from
+    # the parent, which another of its threads may have held at the fork (a later review)
     global _workers, _workers_lock
+    _parents_workers.append(_workers)
     _workers, _workers_lock = None, threading.Lock()
 
 

@@ -707,3 +707,50 @@ def test_a_multiprocessing_child_that_used_workers_ends_at_once():
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "0"  # (not None: still running after 30 s)
+
+
+def test_a_forked_child_never_frees_the_parents_executor():
+    # freed in the child, the executor ran loky's callback on its lock, a copy of the
+    # parent's: held at the fork by another thread (here this one, as loky's own hold it in
+    # submit), the child hung for good (a review)
+    script = textwrap.dedent(
+        """
+        import gc
+        import os
+        import threading
+        import time
+
+        from joblib import delayed
+
+        from sklearn_convexcnn import _parallel
+
+        _parallel.run_calls([delayed(time.sleep)(0.1) for _ in range(4)], 2, 1, call_bytes=0)
+        children = []
+
+        def fork():
+            child = os.fork()
+            if child == 0:
+                gc.collect()
+                os._exit(0)
+            children.append(child)
+
+        with _parallel._workers[0]._shutdown_lock:
+            thread = threading.Thread(target=fork)
+            thread.start()
+            thread.join()
+        for _ in range(100):
+            ended, status = os.waitpid(children[0], os.WNOHANG)
+            if ended:
+                print("ended", status)
+                break
+            time.sleep(0.1)
+        else:
+            os.kill(children[0], 9)
+            print("hung")
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ended 0"
