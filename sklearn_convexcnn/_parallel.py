@@ -64,9 +64,7 @@ SHARED_MAX_BYTES = 8 * 2**20
 _workers = None  # (executor, number of workers) of the last shared calls
 _workers_lock = threading.Lock()
 _stopped_at_exit_of = None  # (the process whose multiprocessing exit stops its workers)
-
-
-_parents_workers = []  # (in a forked child: never freed, see below)
+_parents_workers = []  # (in a forked child, its copies of them: never freed, see below)
 
 
 def _forget_parents_workers():
