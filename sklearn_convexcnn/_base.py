@@ -32,7 +32,7 @@ from ._formulations.architectures import (
     fitted_bounds,
     make_architecture,
 )
-from ._formulations.circular import CircularFormulation, circular_geometry
+from ._formulations.circular import MAX_LAYERS, CircularFormulation, circular_geometry
 from ._formulations.linear import LinearFormulation
 from ._formulations.three_layer import ThreeLayerFormulation
 from ._formulations.two_layer import (
@@ -347,7 +347,7 @@ class _BaseConvexCNN(BaseEstimator):
         "stride": [Interval(Integral, 1, None, closed="left"), tuple, list],
         "input_shape": [None, tuple, list],
         "architecture": [StrOptions(set(ARCHITECTURES))],
-        "n_layers": [None, Interval(Integral, 3, None, closed="left")],
+        "n_layers": [None, Interval(Integral, 3, MAX_LAYERS, closed="both")],
         "activation": [StrOptions(set(ACTIVATIONS))],
         "pooling": [StrOptions(set(POOLINGS))],
         "pool_size": [None, Interval(Integral, 1, None, closed="left"), tuple, list],

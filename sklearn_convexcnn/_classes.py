@@ -88,7 +88,8 @@ _PARAMETERS = """\
           ``4 * P1 * P2 * patch_size`` variables, so keep it to small data.
 
     n_layers : int, default=None
-        Depth ``L >= 3`` of a circular CNN (``L - 1`` circular layers plus the output layer);
+        Depth ``L`` of a circular CNN (``L - 1`` circular layers plus the output layer), from 3
+        to 105 (deeper programs weigh frequencies by more than float64 resolves, §7.3);
         ``None`` means 3. Only for ``architecture="circular"``.
 
     activation : {"relu", "linear"}, default="relu"

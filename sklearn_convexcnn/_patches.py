@@ -221,6 +221,9 @@ def resolve_geometry(input_shape, kernel_size, stride, n_features):
             f"{spatial_shape!r} (X has {n_features} feature(s)); use a kernel_size of at most "
             f"{spatial_shape!r}, or {DEFAULT_KERNEL_FIX}.{channels_hint}"
         )
+    # (a stride past the axis takes one patch along it, as the axis's own length does; NumPy
+    # would overflow on 2**70)
+    step = tuple(map(min, step, spatial_shape))
     geometry = PatchGeometry(spatial_shape, n_channels, kernel, step)
     # (a stride past the kernel skips the features between two patches, or leaves more past
     # the last one than a stride of the kernel's size would: those the valid convolution of

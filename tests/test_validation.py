@@ -3,6 +3,7 @@
 import inspect
 import pickle
 import re
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -215,6 +216,9 @@ def test_continuous_target_for_classifier():
         # a relative gap of 100 % certifies nothing: every fit would be the constant model
         ({"tol": 1.0}, r"The 'tol' parameter .* in the range \(0.0, 1.0\). Got 1.0 instead"),
         ({"input_shape": 9}, r"The 'input_shape' parameter .* Got 9 instead"),
+        # deeper circular programs weigh frequencies beyond float64's resolution (a review:
+        # n_layers=1000 certified a lower bound above what deeper networks reach)
+        ({"n_layers": 106}, r"The 'n_layers' parameter .* in the range \[3, 105\]. Got 106"),
     ],
 )
 @pytest.mark.parametrize("Estimator", ESTIMATORS)
@@ -246,6 +250,29 @@ def test_integer_parameters_take_any_integer(params):
         est = ConvexCNNRegressor(n_patterns=n_patterns, random_state=0, **params).fit(X, y)
         assert est.n_patterns_ == one.n_patterns_ == 1
         assert est.objective_ == one.objective_
+
+
+@pytest.mark.parametrize(
+    "params, same_as",
+    [
+        # (a review: n_layers=np.uint8(4) wrapped around in the norm's exponent, a fit of no
+        # neuron; a NumPy unsigned pool_size did not index, and 2**70 overflowed in NumPy)
+        ({"architecture": "circular", "n_layers": np.uint8(4)}, {"n_layers": 4}),
+        ({"pool_size": np.uint64(2)}, {"pool_size": 2}),
+        ({"pool_size": 2**70}, {"pool_size": 7}),  # the whole grid of 7 patches
+        ({"stride": np.uint64(2)}, {"stride": 2}),
+        ({"stride": 2**70}, {"stride": 9}),  # one patch per row
+    ],
+)
+def test_integer_parameters_of_any_type_and_size_mean_their_value(params, same_as):
+    X, y = _data()
+    fits = []
+    for p in [params, {**params, **same_as}]:
+        with warnings.catch_warnings():  # (a stride past the kernel's size, and says so)
+            warnings.filterwarnings("ignore", "stride=", UserWarning)
+            fits.append(ConvexCNNRegressor(beta=0.1, random_state=0, **p).fit(X, y))
+    assert fits[0].objective_ == fits[1].objective_
+    assert np.array_equal(fits[0].predict(X), fits[1].predict(X))
 
 
 @pytest.mark.parametrize(

@@ -57,7 +57,8 @@ def make_architecture(architecture, n_layers, activation, pooling, pool_size, re
             "pooling='average', pool_size=None, readout='sum'."
         )
     if architecture == "circular":
-        return CircularFormulation(3 if n_layers is None else n_layers, activation)
+        # (int: a numpy unsigned depth would wrap around in the norm's exponent)
+        return CircularFormulation(3 if n_layers is None else int(n_layers), activation)
     if architecture == "three_layer":
         return ThreeLayerFormulation()
     # (pooling='none' reads out every patch with its own weight, whatever the read-out and

@@ -30,6 +30,12 @@ from .._patterns import enumerate_gates, sample_gates
 from ._program import GroupNorm, GroupProgram
 from .two_layer import average_blocks
 
+# The deepest circular CNN whose program float64 can hold: the weighted spectral l1 prices a
+# paired frequency 2^((L-1)/2) times DC's (2 w_k), beyond 1 / eps = 2^52 for L > 105, where DC
+# costs less than the others' rounding. (At n_layers=1000 a review's fit had no neuron and a
+# lower bound of 20.8, where 20-layer networks padded with identity filters reach 0.05-0.08.)
+MAX_LAYERS = 105
+
 
 def spectral_blocks(length, n_layers):
     """Norm blocks of the (weighted) spectral l1 norm, for :class:`GroupProgram`.

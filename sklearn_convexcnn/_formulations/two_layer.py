@@ -95,6 +95,9 @@ def patch_pools(grid_shape, pool_size):
             + (SIGNALS_HINT if len(grid_shape) == 1 else "")
             + f": pass a positive int or a tuple of {len(grid_shape)} positive int(s)."
         )
+    # (a size past the grid is the grid's: one pool, and no overflow of 2**70 in NumPy; int:
+    # a NumPy unsigned size does not index)
+    size = tuple(min(int(s), n) for s, n in zip(size, grid_shape, strict=True))
     starts = [range(0, n, s) for n, s in zip(grid_shape, size, strict=True)]
     pools = []
     for corner in np.stack(np.meshgrid(*starts, indexing="ij"), -1).reshape(-1, len(size)):
