@@ -70,12 +70,18 @@ class PatchGeometry:
 # the squared loss of targets beyond 1e154 is infinite. The limit is per array: X and y both
 # at 1e70 gave overflow warnings in the path's products, with finite results.
 MAX_DATA_SCALE = 1e75
+# And the smallest largest magnitude, by symmetry: a review's fits (X and beta scaled alike, an
+# equivalent program) were right down to 1e-150, and from 1e-180 on, where squares underflow,
+# had no neuron and a gap of -1.8e-15, "optimal" to certify().
+MIN_DATA_SCALE = 1e-75
 
 
 def check_scale(values, name):
     """ValueError, naming the fix, where an entry of ``values`` (``X``, or the real targets
-    ``y``) is beyond ``MAX_DATA_SCALE`` in magnitude, or not finite."""
-    largest = float(np.max(np.abs(values), initial=0.0))
+    ``y``) is beyond ``MAX_DATA_SCALE`` in magnitude, or not finite, or where the largest
+    magnitude is below ``MIN_DATA_SCALE`` but not zero."""
+    # (no copy: np.abs(X) took as much memory as X before a memory check could refuse it)
+    largest = max(float(np.max(values, initial=0.0)), -float(np.min(values, initial=0.0)))
     if not np.isfinite(largest):
         # (reached under scikit-learn's assume_finite=True, which skips its own check: a NaN
         # in X gave an empty network, certified optimal, with no warning; a review)
@@ -90,6 +96,13 @@ def check_scale(values, name):
             f"them only up to {MAX_DATA_SCALE:.0e} (its products of up to four of them "
             f"overflow float64). Scale {name} to about unit size, e.g. divide it by its "
             "largest entry, and choose beta for the scaled data."
+        )
+    if 0.0 < largest < MIN_DATA_SCALE:
+        raise ValueError(
+            f"{name} has entries of magnitude at most {largest:.3g}; the convex program takes "
+            f"data whose largest entry is at least {MIN_DATA_SCALE:.0e} (products of its "
+            f"entries underflow float64). Scale {name} to about unit size, e.g. divide it by "
+            "its largest entry, and choose beta for the scaled data."
         )
 
 

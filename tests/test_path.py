@@ -305,12 +305,15 @@ def test_each_beta_starts_from_the_previous_solution(monkeypatch, data):
         (1.0, 1e200, None, "y"),
         (1.0, 1e155, [1.0], "y"),
         (1e200, 1.0, [1.0], "X"),
+        (1e-200, 1.0, [1e-200], "X"),
+        (1.0, 1e-200, None, "y"),
     ],
 )
 def test_data_beyond_what_float64_computes_with_is_refused(data, x_scale, y_scale, betas, name):
     X, y = data
     with pytest.raises(
-        ValueError, match=rf"^{name} has entries of magnitude up to .*; the convex program takes"
+        ValueError,
+        match=rf"^{name} has entries of magnitude (up to|at most) .*; the convex program takes",
     ):
         convex_cnn_path(X * x_scale, y * y_scale, **{**FAST, "betas": betas})
 

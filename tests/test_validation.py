@@ -64,23 +64,39 @@ def test_non_finite_target(Estimator, bad, name):
         Estimator(n_patterns=4).fit(X, y)
 
 
+@pytest.mark.parametrize(
+    "scale, message",
+    [
+        # a review: X of 1e200 failed in SciPy's NNLS ("array must not contain infs or NaNs")
+        # after dozens of overflow warnings
+        (1e200, r"^X has entries of magnitude up to [\d.]+e\+200; .* only up to 1e\+75"),
+        # another: X (and beta) of 1e-200 gave no neuron, "optimal" to certify()
+        (1e-200, r"^X has entries of magnitude at most [\d.]+e-200; .* at least 1e-75 .*Scale X"),
+    ],
+)
 @pytest.mark.parametrize("architecture", ["two_layer", "three_layer"])
 @pytest.mark.parametrize("Estimator", ESTIMATORS)
-def test_inputs_too_large_for_float64_are_refused(Estimator, architecture):
-    # a review: X of 1e200 failed in SciPy's NNLS ("array must not contain infs or NaNs")
-    # after dozens of overflow warnings; the previous model must survive the refusal
+def test_inputs_beyond_float64s_range_are_refused(Estimator, architecture, scale, message):
+    # the previous model must survive the refusal
     X, y = _data()
     est = Estimator(n_patterns=4, architecture=architecture, random_state=0).fit(X, y)
     prediction = est.predict(X)
-    message = r"^X has entries of magnitude up to [\d.]+e\+200; .* only up to 1e\+75"
     with pytest.raises(ValueError, match=message):
-        est.fit(X * 1e200, y)
+        est.fit(X * scale, y)
     np.testing.assert_array_equal(est.predict(X), prediction)
     # (regularized_objective returned inf, with NumPy's overflow warning: a review)
     methods = [est.regularized_objective, *([est.certify] if architecture == "two_layer" else [])]
     for method in methods:
-        with pytest.raises(ValueError, match=r"^X has entries of magnitude up to [\d.]+e\+200"):
-            method(X * 1e200, y)
+        with pytest.raises(ValueError, match=message):
+            method(X * scale, y)
+
+
+def test_all_zero_inputs_are_not_too_small():
+    # (zero is no scale: the constant model, as for any X the filters cannot use)
+    X, y = _data()
+    reg = ConvexCNNRegressor(n_patterns=4, random_state=0).fit(np.zeros_like(X), y)
+    assert reg.filters_.shape[0] == 0
+    np.testing.assert_allclose(reg.predict(X), y.mean())
 
 
 @pytest.mark.parametrize("Estimator", ESTIMATORS)
@@ -111,15 +127,21 @@ def test_evaluation_refuses_large_features_that_no_patch_sees_as_fit_does():
 
 
 @pytest.mark.parametrize("architecture", ["two_layer", "three_layer"])
-def test_regression_targets_too_large_for_float64_are_refused(architecture):
-    # three layers: y of 1e160 raised OverflowError (34, 'Numerical result out of range')
+@pytest.mark.parametrize(
+    "scale, message",
+    [
+        # three layers: y of 1e160 raised OverflowError (34, 'Numerical result out of range')
+        (1e160, r"^y has entries of magnitude up to 1e\+160; .*Scale y"),
+        (1e-160, r"^y has entries of magnitude at most 1e-160; .*Scale y"),
+    ],
+)
+def test_regression_targets_beyond_float64s_range_are_refused(architecture, scale, message):
     X, y = _data()
-    message = r"^y has entries of magnitude up to 1e\+160; .*Scale y"
     reg = ConvexCNNRegressor(n_patterns=4, architecture=architecture, random_state=0)
     with pytest.raises(ValueError, match=message):
-        reg.fit(X, y * 1e160)
+        reg.fit(X, y * scale)
     with pytest.raises(ValueError, match=message):
-        reg.fit(X, y).regularized_objective(X, y * 1e160)
+        reg.fit(X, y).regularized_objective(X, y * scale)
 
 
 @pytest.mark.parametrize("Estimator", ESTIMATORS)
