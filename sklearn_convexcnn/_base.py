@@ -62,7 +62,7 @@ from ._outputs import (
     unconverged_message,
 )
 from ._parallel import call_size, caller_takes_part, longest_first, one_blas_thread, run_calls
-from ._patches import check_rows, check_scale, extract_patches, resolve_geometry
+from ._patches import check_numbers, check_rows, check_scale, extract_patches, resolve_geometry
 from ._patterns import MAX_EXACT_PATTERNS, TooManyPatterns, program_gates
 from ._resources import (
     check_nuclear_program_memory,
@@ -878,8 +878,9 @@ class _BaseConvexCNN(BaseEstimator):
         ------
         ValueError
             If a parameter or the data is invalid (NaN or infinity, entries of ``X`` or real
-            targets beyond ``1e75`` in magnitude, a shape ``input_shape`` does not describe,
-            targets of a regressor that are not numbers); the message names the fix.
+            targets beyond ``1e75`` in magnitude or all below ``1e-75``, a shape
+            ``input_shape`` does not describe, entries of ``X`` or targets of a regressor that
+            are not numbers); the message names the fix.
         MemoryError
             If the patches or the program would not fit in memory (before allocating them).
         RuntimeError
@@ -888,7 +889,8 @@ class _BaseConvexCNN(BaseEstimator):
             that raises leaves a previously fitted model as it was.
         TypeError
             If ``X`` or ``y`` is missing, or another argument is given: ``sample_weight`` is
-            not supported (for integer weights, repeat the rows; the message shows how).
+            not supported (for integer weights, repeat the rows; the message shows how). If
+            ``X`` holds pandas' NA (the message names the entry).
 
         Warns
         -----
@@ -929,6 +931,7 @@ class _BaseConvexCNN(BaseEstimator):
     def _decision(self, X):
         check_is_fitted(self)
         check_rows(X, "the estimators take")
+        check_numbers(X)
         X = validate_data(self, X, dtype=np.float64, reset=False)
         # in chunks of samples: the patches of X take kernel_size^2 times its memory (images)
         geometry = self.geometry_
@@ -983,6 +986,7 @@ class _BaseConvexCNN(BaseEstimator):
         """``X`` and ``y`` through :func:`~sklearn.utils.validation.validate_data` (``reset``:
         recording the features, as ``fit`` does), after the check that names a reshape."""
         check_rows(X, "the estimators take")
+        check_numbers(X)
         classifier = is_classifier(self)
         return validate_data(
             self,

@@ -11,7 +11,7 @@ from sklearn.utils.multiclass import check_classification_targets
 
 from ._base import _BaseConvexCNN
 from ._compat import StrOptions
-from ._patches import missing_entries
+from ._patches import first_not_a_number, missing_entries
 
 _PARAMETERS = """\
     beta : float, default=1.0
@@ -535,7 +535,7 @@ class ConvexCNNRegressor(RegressorMixin, _BaseConvexCNN):
             try:
                 y = values.astype(np.float64)
             except (TypeError, ValueError):
-                sample, value = _first_not_a_number(values)
+                (sample, *_), value = first_not_a_number(values)
                 raise ValueError(
                     f"{type(self).__name__} needs numeric targets, but y holds values that "
                     f"are not numbers (dtype {values.dtype}), such as {value!r} at sample "
@@ -838,14 +838,3 @@ def _mixed_label_types(y):
     if len(types) > 1 and str in types:
         return sorted(kind.__name__ for kind in types)
     return []
-
-
-def _first_not_a_number(values):
-    """The sample (row) and the value of the first entry of ``values`` that ``float`` refuses."""
-    for index, value in enumerate(values.ravel()):
-        try:
-            float(value)
-        except (TypeError, ValueError):
-            value = value.item() if isinstance(value, np.generic) else value  # ('x', not np.str_)
-            return int(np.unravel_index(index, values.shape)[0]), value
-    return None, None

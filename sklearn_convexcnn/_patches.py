@@ -120,6 +120,48 @@ def missing_entries(values):
     return np.reshape(missing, values.shape)
 
 
+def first_not_a_number(values):
+    """The index (a tuple) and the value of the first entry of the array ``values`` that
+    ``float`` refuses, or ``(None, None)``."""
+    for index, value in enumerate(values.ravel()):
+        try:
+            float(value)
+        except (TypeError, ValueError):
+            value = value.item() if isinstance(value, np.generic) else value  # ('x', not np.str_)
+            return tuple(int(i) for i in np.unravel_index(index, values.shape)), value
+    return None, None
+
+
+def check_numbers(X):
+    """Refuse an ``X`` of objects or strings that are not all numbers, naming the entry and
+    the fix (NumPy's own error names neither ``X`` nor where; pandas' NA raised ``float()``'s
+    TypeError, where None and NaN are named "Input X contains NaN").
+
+    The error keeps the type and the words of NumPy's (scikit-learn's estimator checks
+    expect them). ``X`` itself is left to ``validate_data``, which keeps a DataFrame's
+    feature names.
+    """
+    try:
+        values = np.asarray(X)
+    except ValueError:  # (ragged: scikit-learn's validation says so)
+        return
+    if values.dtype.kind not in "OUS":
+        return
+    try:
+        values.astype(np.float64)
+    except (TypeError, ValueError) as error:
+        index, value = first_not_a_number(values)
+        where = f"sample {index[0]}, feature {index[1]}" if len(index) == 2 else f"{index}"
+        if value is getattr(sys.modules.get("pandas"), "NA", None):
+            fix = "impute the missing values, e.g. with sklearn.impute.SimpleImputer"
+        else:
+            fix = "encode such values as numbers, e.g. with sklearn.preprocessing.OrdinalEncoder"
+        raise type(error)(
+            f"X holds values that are not numbers (dtype {values.dtype}), such as {value!r} at "
+            f"{where} ({error}); {fix}."
+        ) from None
+
+
 def invalid_entries(value):
     """Entries of ``value`` (a scalar or a sequence) that are not integers >= 1.
 

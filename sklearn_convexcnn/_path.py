@@ -16,6 +16,7 @@ from ._optimality import dual_point, max_pattern_price
 from ._outputs import SolveOptions, how_it_stopped, remedy
 from ._parallel import one_blas_thread
 from ._patches import (
+    check_numbers,
     check_rows,
     check_scale,
     extract_patches,
@@ -321,6 +322,7 @@ def convex_cnn_path(
 def _check_data(X, y, loss, fit_intercept):
     """``X`` and ``y`` as finite float arrays of shapes (n, d) and (n,); logistic targets +-1."""
     check_rows(X, "convex_cnn_path takes")
+    check_numbers(X)
     X = check_array(X, dtype=np.float64, input_name="X", estimator="convex_cnn_path")
     try:
         values = np.asarray(y)

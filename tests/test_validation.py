@@ -13,7 +13,7 @@ from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.utils.validation import has_fit_parameter
 
-from sklearn_convexcnn import ConvexCNNClassifier, ConvexCNNRegressor
+from sklearn_convexcnn import ConvexCNNClassifier, ConvexCNNRegressor, convex_cnn_path
 
 ESTIMATORS = [ConvexCNNClassifier, ConvexCNNRegressor]
 
@@ -312,6 +312,39 @@ def test_certify_checks_its_parameters_first(params, match):
     reg = ConvexCNNRegressor(n_patterns=4, random_state=0).fit(X, y)
     with pytest.raises(ValueError, match=match):
         reg.certify(X, y, **params)
+
+
+@pytest.mark.parametrize(
+    "entry, error, match",
+    [
+        # a review: pandas' NA in an X of objects raised float()'s TypeError, naming neither
+        # X nor where; a string, NumPy's "could not convert string to float". (None converts
+        # to a NaN, which scikit-learn names: "Input X contains NaN".)
+        (pd.NA, TypeError, r"such as <NA> at sample 3, feature 2 \(float\(\) argument must "
+         r"be a string or a real number, not 'NAType'\); impute the missing values"),
+        ("abc", ValueError, r"such as 'abc' at sample 3, feature 2 \(could not convert string "
+         r"to float: 'abc'\); encode such values as numbers"),
+    ],
+)  # fmt: skip
+def test_an_x_of_objects_names_the_entry_that_is_no_number(entry, error, match):
+    X, y = _data()
+    objects = X.astype(object)
+    objects[3, 2] = entry
+    match = r"^X holds values that are not numbers \(dtype object\), " + match
+    reg = ConvexCNNRegressor(n_patterns=4, random_state=0)
+    with pytest.raises(error, match=match):
+        reg.fit(objects, y)
+    reg.fit(X, y)
+    frame = pd.DataFrame(objects, columns=[f"x{j}" for j in range(X.shape[1])])
+    for method in (reg.fit, reg.regularized_objective):
+        with pytest.raises(error, match=match):
+            method(frame, y)
+    with pytest.raises(error, match=match):
+        reg.predict(objects)
+    with pytest.raises(error, match=match):
+        convex_cnn_path(objects, y, n_betas=2)
+    # numbers held as objects are numbers
+    np.testing.assert_array_equal(reg.predict(X.astype(object)), reg.predict(X))
 
 
 @pytest.mark.parametrize(
