@@ -227,6 +227,19 @@ def test_a_failing_check_is_reported_when_the_budget_runs_out():
     assert model.dual_check_ > beta
 
 
+def test_a_failing_check_after_short_solves_names_max_iter():
+    # a review: at max_iter=1 the rounds' solves stopped short, the check ended at 2.8 * beta
+    # (1.1 * beta with the default max_iter), and the warning blamed n_patterns alone
+    X, y, _ = _problem(5)
+    params = dict(beta=0.05, kernel_size=2, n_patterns=1, patterns="generated", random_state=0)
+    short = r"budget of n_patterns .*\. [1-9]\d* of its \d+ solves stopped short of tol"
+    with pytest.warns(ConvergenceWarning, match=short + r".*: increase max_iter\. The fit"):
+        ConvexCNNRegressor(max_iter=1, **params).fit(X, y)
+    with pytest.warns(ConvergenceWarning) as record:  # (the budget: the test above)
+        ConvexCNNRegressor(tol=1e-8, **params).fit(X, y)
+    assert not any("stopped short" in str(w.message) for w in record)
+
+
 def test_a_passed_check_that_could_not_enumerate_certifies_nothing():
     # 3x3 patches of 8x8 images: too many patterns to enumerate, so the check is a search.
     # Finding no pattern priced above beta is then no proof that none exists
