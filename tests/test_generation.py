@@ -349,8 +349,9 @@ def test_generation_with_max_pooling_reaches_the_exact_optimum(seed):
 def test_the_unpassed_check_shows_how_far_above_beta_it_stopped(ratio, shown):
     # found on an ordinary fit: a check at 1.0000312 * beta was shown as "at 1 * beta"
     report = types.SimpleNamespace(
-        passed=False, dual_check=0.5 * ratio, beta=0.5, stop_reason="budget", exhaustive=False
-    )
+        passed=False, dual_check=0.5 * ratio, beta=0.5, stop_reason="budget", exhaustive=False,
+        n_short_solves=0, n_solves=1,
+    )  # fmt: skip
     assert f"dual check at {shown} * beta (beta=0.5)" in unpassed_check_message(report)
 
 
@@ -358,8 +359,9 @@ def test_the_unpassed_check_shows_how_far_above_beta_it_stopped(ratio, shown):
 def test_an_unpassed_check_advises_the_enumeration_only_where_there_is_one(exhaustive):
     # patterns='sampled' over the enumeration was advised to fits of an int n_patterns
     report = types.SimpleNamespace(
-        passed=False, dual_check=0.6, beta=0.5, stop_reason="max_rounds", exhaustive=exhaustive
-    )
+        passed=False, dual_check=0.6, beta=0.5, stop_reason="max_rounds", exhaustive=exhaustive,
+        n_short_solves=0, n_solves=1,
+    )  # fmt: skip
     message = unpassed_check_message(report)
     assert "it reached its limit of rounds" in message
     assert (
