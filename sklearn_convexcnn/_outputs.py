@@ -182,28 +182,29 @@ class Finishing:
         # norm 1e-6 of the largest carried fits of 50-270 that cancelled others of 1e8, and
         # dropping them took a point of 0.80 to a network of 90,561 (a review)
         for rtol in (RESIDUE, 0.0):
-            kept = functools.partial(self._keeps, solution, y, options, last=rtol == 0.0)
+            kept = functools.partial(self._keeps, solution, y, options)
             if self.residue == "prune":
                 pruned = prune_solution(
                     program, solution, y, beta=options.beta, loss=options.loss, rtol=rtol
                 )
-                if self._attains(pruned, y, options) and kept(pruned):
+                # (quiet: the cleaned point shares its objective, and says so once)
+                if self._attains(pruned, y, options) and kept(pruned, say=False):
                     return pruned
             clean = clean_solution(
                 program, solution, y, beta=options.beta, loss=options.loss, rtol=rtol
             )
-            if kept(clean):
+            if kept(clean, say=rtol > 0.0):
                 return clean
         return clean
 
-    def _keeps(self, solution, y, options, finished, *, last):
+    def _keeps(self, solution, y, options, finished, *, say):
         """Whether ``finished``, ``solution`` without its residue, keeps its objective to the
-        tolerance of a certified gap (:func:`gap_tolerance`); where not, and not ``last``,
-        says so in a ``verbose`` line."""
+        tolerance of a certified gap (:func:`gap_tolerance`); where not, and ``say``, says so
+        in a ``verbose`` line."""
         tolerance = gap_tolerance(solution, y, options, loose=self.loose)
         if finished.objective <= solution.objective + tolerance:
             return True
-        if not last:
+        if say:
             options.log(
                 f"dropping the solver's residue took the objective from {solution.objective:.9g}"
                 f" to {finished.objective:.9g}: the groups are only put in their cones"
