@@ -24,7 +24,7 @@ from ._patches import (
     resolve_geometry,
 )
 from ._patterns import program_gates
-from ._resources import check_patches_memory, check_program_memory
+from ._resources import check_memory, check_patches_memory, check_program_memory
 from ._solvers._native import solve_native
 from ._solvers._solution import gap_in_words
 from ._warnings import warn
@@ -200,13 +200,14 @@ def convex_cnn_path(
         Cover's bound and says to sample them with an int ``n_patterns``) or the patches are
         nearly parallel (as the estimators refuse them); if ``X`` is not 2-D, ``y``
         not 1-D with one target per row of ``X``, or either contains NaN or infinity, or
-        entries beyond ``1e75`` in magnitude (what float64 computes the program with); if
+        entries beyond ``1e75`` in magnitude or all below ``1e-75`` (what float64 computes
+        the program with), or ``X`` entries that are not numbers; if
         ``loss="logistic"`` and ``y`` is not in {-1, +1}, or holds one class only while
         ``fit_intercept=True``; or if ``betas=None`` and ``beta_max`` is 0 (the empty network
         is optimal at every ``beta``).
     MemoryError
-        If the patches of ``X`` or the program would not fit in memory; the message gives the
-        sizes and what to change.
+        If the patches of ``X``, the program or the path's solutions (one per ``beta``) would
+        not fit in memory; the message gives the sizes and what to change.
 
     Warns
     -----
@@ -239,7 +240,7 @@ def convex_cnn_path(
     check_patches_memory(X.shape[0], geometry.n_patches, geometry.patch_size)
     patches = extract_patches(X, geometry)
     formulation = make_formulation(pooling, pool_size, readout, geometry.grid_shape)
-    check_memory = functools.partial(  # (as the estimators check theirs)
+    check_program = functools.partial(  # (as the estimators check theirs)
         check_program_memory,
         *patches.shape,
         kind="operator" if formulation.matrix_free else "dense_operator",
@@ -248,9 +249,18 @@ def convex_cnn_path(
         regions=getattr(formulation, "region_sizes", None),
     )
     gates = program_gates(
-        formulation, patches, n_patterns, check_random_state(random_state), check_memory
+        formulation, patches, n_patterns, check_random_state(random_state), check_program
     )
     operator = formulation.operator(patches, gates)
+    # the solutions the path returns (a review: n_betas=10**13 got NumPy's MemoryError for
+    # 72.8 TiB of betas, which named neither n_betas nor the fix)
+    n_steps = n_betas if betas is None else len(betas)
+    n_groups = 2 * operator.n_patterns
+    check_memory(
+        n_steps * (n_groups * geometry.patch_size + 4) * 8,
+        f"The path's {n_steps} solutions of {n_groups} groups of size {geometry.patch_size}",
+        "Pass a smaller n_betas (or fewer betas), or fewer patterns (n_patterns).",
+    )
     if hasattr(formulation, "groups"):  # regional read-outs: groups per region
         regions, index = formulation.groups(patches, gates)
     else:

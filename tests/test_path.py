@@ -440,3 +440,23 @@ def test_exact_path_checks_the_memory_of_the_enumerated_patterns(monkeypatch):
     )
     with pytest.raises(MemoryError, match=message):
         convex_cnn_path(X, X[:, 0], kernel_size=3, n_patterns="exact")
+
+
+@pytest.mark.parametrize("how", ["n_betas", "betas"])
+def test_a_path_longer_than_memory_holds_is_refused_before_its_solves(data, how, monkeypatch):
+    # a review: n_betas=10**13 raised NumPy's MemoryError for 72.8 TiB of betas, which named
+    # neither n_betas nor the fix; the solutions the path returns are checked before any solve
+    import sklearn_convexcnn._resources as resources
+
+    X, y = data
+    if how == "n_betas":
+        n_steps, steps = 10**13, {"n_betas": 10**13}
+    else:  # (as many as the machine holds, with less memory than their solutions need)
+        n_steps, steps = 10**6, {"betas": np.geomspace(1, 1e-3, 10**6)}
+        monkeypatch.setattr(resources, "available_memory", lambda: 100 * 2**20)
+    message = (
+        rf"^The path's {n_steps} solutions of 12 groups of size 3 needs about .* Pass a "
+        r"smaller n_betas \(or fewer betas\), or fewer patterns \(n_patterns\)\.$"
+    )
+    with pytest.raises(MemoryError, match=message):
+        convex_cnn_path(X, y, **{**FAST, **steps})
