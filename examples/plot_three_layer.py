@@ -59,9 +59,15 @@ for name, model in models.items():
         f"certified gap / objective {model.duality_gap_ / model.objective_:.1e}"
     )
 three = models["three layers (two ReLUs)"]
+# filters whose middle weight is below 1e-6 of the largest are the interior point's residue,
+# kept where dropping them would move the second ReLU's inputs across zero (user guide)
+middle = np.abs(three.middle_weights_)
+real = middle > 1e-6 * middle.max()
+n_branches = three.network_.n_branches
 print(
-    f"three-layer network: {three.network_.n_branches} branches of "
-    f"{np.bincount(three.branches_).tolist()} filters"
+    f"three-layer network: {n_branches} branches of "
+    f"{np.bincount(three.branches_[real], minlength=n_branches).tolist()} filters, and "
+    f"{np.count_nonzero(~real)} filters of residue"
 )
 
 # %%

@@ -124,7 +124,7 @@ _PARAMETERS = """\
         readout="dense"`` (2x2 regions, each with its own output weight) is the more accurate
         choice: on the full digits data 0.982 test accuracy against 0.924 for global pooling,
         both at ``beta=0.1`` (:doc:`/pooling_digits`). It is not the default because of its
-        fit time: 2.3x global pooling's at ``beta=0.1`` and 3.8x at ``beta=0.01`` on 150
+        fit time: 2.3x global pooling's at ``beta=0.1`` and 3.9x at ``beta=0.01`` on 150
         digits, as more neurons become active (a grid search over ``beta``
         pays the slowest).
 
