@@ -133,32 +133,37 @@ def first_not_a_number(values):
 
 
 def check_numbers(X):
-    """Refuse an ``X`` of objects or strings that are not all numbers, naming the entry and
-    the fix (NumPy's own error names neither ``X`` nor where; pandas' NA raised ``float()``'s
-    TypeError, where None and NaN are named "Input X contains NaN").
+    """Refuse a 2-D ``X`` of objects or strings that are not all numbers, naming the entry and
+    the fix (NumPy's own error names neither ``X`` nor where): a missing value (None, pandas'
+    NA) as scikit-learn names a NaN, "Input X contains NaN" (pandas' NA in an array of
+    objects raised ``float()``'s TypeError), other values with the type and the words of
+    NumPy's error (scikit-learn's estimator checks expect them).
 
-    The error keeps the type and the words of NumPy's (scikit-learn's estimator checks
-    expect them). ``X`` itself is left to ``validate_data``, which keeps a DataFrame's
-    feature names.
+    ``X`` itself is left to ``validate_data``, which keeps a DataFrame's feature names, and
+    so is what is not a 2-D array (sparse matrices, 1-D lists), whose errors it words.
     """
     try:
         values = np.asarray(X)
     except ValueError:  # (ragged: scikit-learn's validation says so)
         return
-    if values.dtype.kind not in "OUS":
+    if values.dtype.kind not in "OUS" or values.ndim != 2:
         return
     try:
         values.astype(np.float64)
     except (TypeError, ValueError) as error:
-        index, value = first_not_a_number(values)
-        where = f"sample {index[0]}, feature {index[1]}" if len(index) == 2 else f"{index}"
-        if value is getattr(sys.modules.get("pandas"), "NA", None):
-            fix = "impute the missing values, e.g. with sklearn.impute.SimpleImputer"
-        else:
-            fix = "encode such values as numbers, e.g. with sklearn.preprocessing.OrdinalEncoder"
+        missing = np.argwhere(missing_entries(values))
+        if len(missing):
+            sample, feature = missing[0]
+            raise ValueError(
+                f"Input X contains NaN: a missing value ({values[sample, feature]!r}) at "
+                f"sample {sample}, feature {feature}. Impute the missing values, e.g. with "
+                "sklearn.impute.SimpleImputer, or drop those samples."
+            ) from None
+        (sample, feature), value = first_not_a_number(values)
         raise type(error)(
             f"X holds values that are not numbers (dtype {values.dtype}), such as {value!r} at "
-            f"{where} ({error}); {fix}."
+            f"sample {sample}, feature {feature} ({error}); encode such values as numbers, "
+            "e.g. with sklearn.preprocessing.OrdinalEncoder."
         ) from None
 
 

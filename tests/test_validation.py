@@ -320,17 +320,19 @@ def test_certify_checks_its_parameters_first(params, match):
         # a review: pandas' NA in an X of objects raised float()'s TypeError, naming neither
         # X nor where; a string, NumPy's "could not convert string to float". (None converts
         # to a NaN, which scikit-learn names: "Input X contains NaN".)
-        (pd.NA, TypeError, r"such as <NA> at sample 3, feature 2 \(float\(\) argument must "
-         r"be a string or a real number, not 'NAType'\); impute the missing values"),
-        ("abc", ValueError, r"such as 'abc' at sample 3, feature 2 \(could not convert string "
-         r"to float: 'abc'\); encode such values as numbers"),
+        (pd.NA, ValueError, r"^Input X contains NaN: a missing value \(<NA>\) at sample 3, "
+         r"feature 2\. Impute the missing values"),
+        ("abc", ValueError, r"^X holds values that are not numbers \(dtype object\), such as "
+         r"'abc' at sample 3, feature 2 \(could not convert string to float: 'abc'\); encode "
+         r"such values as numbers"),
+        ({"a": 1}, TypeError, r"^X holds values that are not numbers .* such as \{'a': 1\} at "
+         r"sample 3, feature 2 \(float\(\) argument must be a string or a real number"),
     ],
 )  # fmt: skip
 def test_an_x_of_objects_names_the_entry_that_is_no_number(entry, error, match):
     X, y = _data()
     objects = X.astype(object)
     objects[3, 2] = entry
-    match = r"^X holds values that are not numbers \(dtype object\), " + match
     reg = ConvexCNNRegressor(n_patterns=4, random_state=0)
     with pytest.raises(error, match=match):
         reg.fit(objects, y)
@@ -345,6 +347,19 @@ def test_an_x_of_objects_names_the_entry_that_is_no_number(entry, error, match):
         convex_cnn_path(objects, y, n_betas=2)
     # numbers held as objects are numbers
     np.testing.assert_array_equal(reg.predict(X.astype(object)), reg.predict(X))
+
+
+def test_nullable_and_sparse_x_keep_scikit_learns_errors():
+    # a review of the check above: pandas' nullable columns (Float64) became an array of
+    # objects holding NA, refused with a TypeError where scikit-learn says "Input X contains
+    # NaN" (a ValueError); a sparse X was told to encode its values, not to call toarray()
+    X, y = _data()
+    frame = pd.DataFrame(X).astype("Float64")
+    frame.iloc[3, 2] = pd.NA
+    with pytest.raises(ValueError, match=r"^Input X contains NaN"):
+        ConvexCNNRegressor(n_patterns=4).fit(frame, y)
+    with pytest.raises(TypeError, match=r"^Sparse data was passed .* Use '\.toarray\(\)'"):
+        ConvexCNNRegressor(n_patterns=4).fit(sparse.csr_matrix(X), y)
 
 
 @pytest.mark.parametrize(
