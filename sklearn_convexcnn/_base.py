@@ -263,8 +263,12 @@ class _NetworkArray:
     assigning it, as to a scikit-learn model's ``coef_``, changes the predictions (a copy
     taken at fit ignored the assignment). An assignment is checked as the network needs it
     (shape, finite numbers, the weights' constraints: ``Network.check_assigned``) and builds
-    a new network, so that a shallow copy of the estimator keeps its own. The network's
-    derived arrays (a circular CNN's ``filters``) are read-only."""
+    a new network, so that a shallow copy of the estimator keeps its own. Reading gives a
+    read-only view: edits in place, which no check saw, changed the network before a refused
+    ``+=`` was refused (a review: ``branches_ += 10`` left a model that failed to predict,
+    ``filters_[0, 0] = nan`` one that predicted NaN, and a shallow copy's ``+=`` moved the
+    original's predictions). The network's derived arrays (a circular CNN's ``filters``)
+    cannot be assigned."""
 
     def __init__(self, field, derived_from=None):
         self.field = field
@@ -282,7 +286,9 @@ class _NetworkArray:
                 f"{type(estimator).__name__!r} object has no attribute {self.name!r}"
             )
         value = getattr(network, self.field)
-        return value() if callable(value) else value
+        view = (value() if callable(value) else value).view()
+        view.flags.writeable = False
+        return view
 
     def __set__(self, estimator, value):
         network = vars(estimator).get("network_")

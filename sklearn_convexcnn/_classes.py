@@ -343,9 +343,10 @@ _ATTRIBUTES = """\
         ``RegionalCNN`` for ``readout="dense"`` and ``pooling="none"``; ``CircularCNN``,
         ``ThreeLayerCNN`` and ``LinearCNN`` for the other architectures and
         ``activation="linear"``. Its arrays are the fitted attributes of the same names
-        without the trailing underscore (``output_weights``, ``intercept``, ...), not copies:
-        assigning ``intercept_`` (finite numbers of the same shape) or editing it in place
-        changes the predictions, though not ``objective_`` or ``duality_gap_``, which
+        without the trailing underscore (``output_weights``, ``intercept``, ...), as
+        read-only views: assigning ``intercept_`` (finite numbers of the same shape, e.g.
+        ``est.intercept_ = est.intercept_ + 1``; an edit in place raises NumPy's "read-only"
+        error) changes the predictions, though not ``objective_`` or ``duality_gap_``, which
         describe the fit. An assignment keeps the weights that the penalty assumes (a
         three-layer CNN's ``filters_`` of unit norm, a circular CNN's inner
         ``layer_filters_`` of norm at most 1); a circular CNN's ``filters_`` and

@@ -306,7 +306,7 @@ def test_assigning_a_fitted_array_changes_the_predictions():
     np.testing.assert_allclose(reg.predict(X), before + 1.0)
     reg.output_weights_ = np.zeros_like(reg.output_weights_)
     np.testing.assert_allclose(reg.predict(X), reg.intercept_[0])
-    assert reg.network_.intercept is reg.intercept_
+    assert np.shares_memory(reg.network_.intercept, reg.intercept_)  # (a view, not a copy)
     with pytest.raises(ValueError, match=r"filters_ .* shape \(\d+, 3\), as fitted, .*, refit\.$"):
         reg.filters_ = np.zeros((2, 3))
 
@@ -337,6 +337,32 @@ def test_an_assigned_array_is_checked_and_builds_a_new_network():
         del reg.intercept_
     with pytest.raises(AttributeError, match=r"^This ConvexCNNRegressor is not fitted: .* fit"):
         ConvexCNNRegressor().intercept_ = [0.0]
+
+
+def test_fitted_arrays_cannot_be_edited_in_place_past_their_checks():
+    # a review: an in-place edit changed the network before the assignment's check ran, so a
+    # refused `+=` left a broken model (three-layer branches_ += 10: an IndexError in
+    # predict), filters_[0, 0] = nan was never checked, and a shallow copy's intercept_ += 1
+    # moved the original's predictions; reading now gives read-only views
+    X, y = _toy_regression(0, 12, (8,))
+    three = ConvexCNNRegressor(
+        architecture="three_layer", beta=0.3, kernel_size=2, n_patterns=3, random_state=0
+    ).fit(X, y)
+    before = three.predict(X)
+    with pytest.raises(ValueError, match="read-only"):
+        three.branches_ += 10
+    with pytest.raises(ValueError, match="read-only"):
+        three.filters_[0, 0] = np.nan
+    np.testing.assert_array_equal(three.predict(X), before)
+    shallow = copy.copy(three)
+    with pytest.raises(ValueError, match="read-only"):
+        shallow.intercept_ += 1.0
+    shallow.intercept_ = shallow.intercept_ + 1.0  # (the way to change it)
+    np.testing.assert_allclose(shallow.predict(X), before + 1.0)
+    np.testing.assert_array_equal(three.predict(X), before)
+    circular = ConvexCNNRegressor(architecture="circular", beta=0.3, random_state=0).fit(X, y)
+    for name in ("filters_", "filter_spectra_", "layer_filters_"):  # (derived ones too)
+        assert not getattr(circular, name).flags.writeable
 
 
 def test_an_assignment_keeps_the_weights_the_penalty_assumes():
