@@ -32,7 +32,7 @@ from ._formulations.architectures import (
     fitted_bounds,
     make_architecture,
 )
-from ._formulations.circular import MAX_LAYERS, CircularFormulation, circular_geometry
+from ._formulations.circular import CircularFormulation, check_depth, circular_geometry
 from ._formulations.linear import LinearFormulation
 from ._formulations.three_layer import ThreeLayerFormulation
 from ._formulations.two_layer import (
@@ -353,7 +353,7 @@ class _BaseConvexCNN(BaseEstimator):
         "stride": [Interval(Integral, 1, None, closed="left"), tuple, list],
         "input_shape": [None, tuple, list],
         "architecture": [StrOptions(set(ARCHITECTURES))],
-        "n_layers": [None, Interval(Integral, 3, MAX_LAYERS, closed="both")],
+        "n_layers": [None, Interval(Integral, 3, None, closed="left")],
         "activation": [StrOptions(set(ACTIVATIONS))],
         "pooling": [StrOptions(set(POOLINGS))],
         "pool_size": [None, Interval(Integral, 1, None, closed="left"), tuple, list],
@@ -622,6 +622,7 @@ class _BaseConvexCNN(BaseEstimator):
                 _warn_ignored("kernel_size", self.kernel_size, None, network)
             if not _spells(self.stride, 1):
                 _warn_ignored("stride", self.stride, 1, network)
+            check_depth(X.shape[1], 3 if self.n_layers is None else int(self.n_layers))
             return circular_geometry(self.input_shape, X.shape[1])
         return resolve_geometry(self.input_shape, self.kernel_size, self.stride, X.shape[1])
 

@@ -88,9 +88,10 @@ _PARAMETERS = """\
           ``4 * P1 * P2 * patch_size`` variables, so keep it to small data.
 
     n_layers : int, default=None
-        Depth ``L`` of a circular CNN (``L - 1`` circular layers plus the output layer), from 3
-        to 105 (deeper programs weigh frequencies by more than float64 resolves, §7.3);
-        ``None`` means 3. Only for ``architecture="circular"``.
+        Depth ``L >= 3`` of a circular CNN (``L - 1`` circular layers plus the output layer);
+        ``None`` means 3. Only for ``architecture="circular"``. The program's norm is scaled
+        by ``d^(-(L-1)/2)`` for rows of ``d`` features, and depths that take it below
+        ``1e-75`` are refused (at most 158 layers for ``d = 9``, 52 for ``d = 784``).
 
     activation : {"relu", "linear"}, default="relu"
         ``"linear"`` drops the ReLU where that gives a cheap exact program (§9, §5.1). With

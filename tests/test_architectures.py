@@ -5,6 +5,7 @@ Every recovered network is evaluated by a naive forward pass written here with e
 """
 
 import dataclasses
+import re
 import warnings
 
 import numpy as np
@@ -708,6 +709,25 @@ def test_n_layers_below_three_is_rejected():
     X, y = low_rank_data(0, 10, 6, 6)
     with pytest.raises(ValueError, match="'n_layers' parameter"):
         ConvexCNNRegressor(architecture="circular", n_layers=2).fit(X, y)
+
+
+@pytest.mark.parametrize(
+    "n_layers, shown", [(159, "9^-79 = 4.1e-76"), (1000, "9^-499.5 = 2.3e-477")]
+)
+def test_a_depth_whose_norm_underflows_is_refused(n_layers, shown):
+    # a review: at n_layers=1000 every block of the spectral norm underflowed to zero, and
+    # the fit had no neuron and a lower bound of 20.8 where deeper networks reach 0.05
+    X, y = low_rank_data(0, 10, 9, 9)
+    message = (
+        rf"^n_layers={n_layers} on rows of 9 features scales the spectral norm by "
+        rf"{re.escape(shown)}, "
+        r"below the 1e-75 that float64 computes the program with; use n_layers of at most 158 "
+        r"for rows of 9 features\.$"
+    )
+    for activation in ("relu", "linear"):
+        est = ConvexCNNRegressor(architecture="circular", n_layers=n_layers, activation=activation)
+        with pytest.raises(ValueError, match=message):
+            est.fit(X, y)
 
 
 def test_exact_three_layer_is_refused_beyond_its_limit():

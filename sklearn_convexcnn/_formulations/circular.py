@@ -25,16 +25,28 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._network import Network, neuron_penalty
-from .._patches import PatchGeometry, resolve_geometry
+from .._patches import MIN_DATA_SCALE, PatchGeometry, resolve_geometry
 from .._patterns import enumerate_gates, sample_gates
 from ._program import GroupNorm, GroupProgram
 from .two_layer import average_blocks
 
-# The deepest circular CNN whose program float64 can hold: the weighted spectral l1 prices a
-# paired frequency 2^((L-1)/2) times DC's (2 w_k), beyond 1 / eps = 2^52 for L > 105, where DC
-# costs less than the others' rounding. (At n_layers=1000 a review's fit had no neuron and a
-# lower bound of 20.8, where 20-layer networks padded with identity filters reach 0.05-0.08.)
-MAX_LAYERS = 105
+
+def check_depth(length, n_layers):
+    """ValueError, naming the fix, where the spectral norm's scale ``length^(-(L-1)/2)`` (the
+    DC block's) falls below ``MIN_DATA_SCALE``, as data of that scale is refused: the blocks
+    underflow (at ``n_layers=1000`` on rows of 8 features every block was zero, and a
+    review's fit had no neuron and a lower bound of 20.8 where deeper networks reach 0.05)."""
+    half = (n_layers - 1) / 2
+    if length > 1 and half * np.log10(length) > -np.log10(MIN_DATA_SCALE):
+        deepest = int(1 + 2 * -np.log10(MIN_DATA_SCALE) / np.log10(length))
+        exponent = -half * np.log10(length)  # (the scale itself may underflow: shown by its log)
+        scale = f"{10 ** (exponent - np.floor(exponent)):.1f}e{np.floor(exponent):.0f}"
+        raise ValueError(
+            f"n_layers={n_layers} on rows of {length} features scales the spectral norm by "
+            f"{length}^-{half:g} = {scale}, below the "
+            f"{MIN_DATA_SCALE:.0e} that float64 computes the program with; use n_layers of at "
+            f"most {deepest} for rows of {length} features."
+        )
 
 
 def spectral_blocks(length, n_layers):
@@ -57,7 +69,9 @@ def spectral_blocks(length, n_layers):
     angles = 2 * np.pi * np.outer(frequencies, np.arange(length)) / length
     # a real frequency occupies the DFT pair (k, d - k), except DC and Nyquist
     single = (frequencies == 0) | (2 * frequencies == length)
-    weight = np.where(single, 1.0, 2.0 * 2.0 ** ((n_layers - 3) / 2))
+    # (no pair below 3 features: nothing to overflow at any depth there)
+    pair = 2.0 * 2.0 ** ((n_layers - 3) / 2) if length > 2 else 1.0
+    weight = np.where(single, 1.0, pair)
     scale = weight * length ** (-(n_layers - 1) / 2)
     blocks = np.stack([np.cos(angles), -np.sin(angles)], axis=1) * scale[:, None, None]
     blocks[single, 1] = 0.0  # exactly: sin(pi t) rounds to 1e-16 t
