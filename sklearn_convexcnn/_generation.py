@@ -38,6 +38,7 @@ from ._formulations._operator import fit_values
 from ._losses import dual_vector
 from ._optimality import dual_point, pattern_prices, scaled_dual_objective
 from ._patterns import TooManyPatterns, key_bytes
+from ._solvers._solution import ITERATIONS_SPENT
 
 
 @dataclass
@@ -69,9 +70,10 @@ class GenerationReport:
     objectives : list of float
         The program's objective (summed over outputs) after each solve.
     stop_reason : str
-    n_short_solves : int
-        Solves (of every output, in every round) that stopped short of their tolerance; the
-        checks after them were taken at points that are not their programs' optima.
+    short_statuses : list of str
+        The statuses of the solves (of every output, in every round) that stopped short of
+        their tolerance; the checks after them were taken at points that are not their
+        programs' optima.
     n_solves : int
     """
 
@@ -85,7 +87,7 @@ class GenerationReport:
     lower_bound: float | None
     objectives: list = field(default_factory=list)
     stop_reason: str = ""
-    n_short_solves: int = 0
+    short_statuses: list = field(default_factory=list)
     n_solves: int = 0
 
 
@@ -343,7 +345,8 @@ def generate_patterns(
     program = program_of(patches, gates)
     solutions = [solve(program, Y[:, output], output=output) for output in range(n_outputs)]
     objectives = [sum(s.objective for s in solutions)]
-    short = [not s.converged for s in solutions]
+    statuses = [s.status for s in solutions if not s.converged]
+    n_solves = len(solutions)
 
     n_generated, n_rounds = 0, 0
     while True:
@@ -397,7 +400,8 @@ def generate_patterns(
             for output, solution in enumerate(solutions)
         ]
         objectives.append(sum(s.objective for s in solutions))
-        short += [not s.converged for s in solutions]
+        statuses += [s.status for s in solutions if not s.converged]
+        n_solves += len(solutions)
 
     lower_bound = None
     if exhaustive:
@@ -417,8 +421,8 @@ def generate_patterns(
         lower_bound=lower_bound,
         objectives=objectives,
         stop_reason=stop_reason,
-        n_short_solves=sum(short),
-        n_solves=len(short),
+        short_statuses=statuses,
+        n_solves=n_solves,
     )
     return gates, solutions, report
 
@@ -651,20 +655,33 @@ def unpassed_check_message(report):
     # enough digits to show it above 1: 1.0000312 is not "1 * beta"
     ratio = report.dual_check / report.beta
     digits = max(4, 2 - int(np.floor(np.log10(ratio - 1)))) if 1 < ratio < np.inf else 4
-    # (a review: at max_iter=1 the check ended at 2.8 * beta, at 1.1 * beta with the default,
-    # and the message blamed n_patterns alone)
-    short = (
-        f" {report.n_short_solves} of its {report.n_solves} solves stopped short of tol, and "
-        "the checks after them priced points that were not their programs' optima: increase "
-        "max_iter."
-        if report.n_short_solves
-        else ""
-    )
     return (
         f"Pattern generation stopped with the dual check at {ratio:.{digits}g} "
-        f"* beta (beta={report.beta:.4g}): {_stopped_by(report)}.{short} The fit is the "
-        "optimum over its patterns, not the global optimum of the network (is_certified_ is "
-        "False)."
+        f"* beta (beta={report.beta:.4g}): {_stopped_by(report)}.{_short_solves(report)} The "
+        "fit is the optimum over its patterns, not the global optimum of the network "
+        "(is_certified_ is False)."
+    )
+
+
+def _short_solves(report):
+    """What the solves that stopped short of their tolerance say about the check, by why they
+    stopped, and what to do ("" if none did). (A review: at max_iter=1 the check ended at 2.8
+    * beta, at 1.1 * beta with the default, and the message blamed n_patterns alone.)"""
+    spent = sum(status in ITERATIONS_SPENT for status in report.short_statuses)
+    stalled = len(report.short_statuses) - spent
+    said = []
+    if spent:
+        said.append(f"{spent} stopped at max_iter (increase max_iter)")
+    if stalled:  # (stalled, or a conic solver's inaccurate point)
+        said.append(
+            f"{stalled} stopped short of their tolerance (tol, at most {GENERATION_TOL:g} "
+            "here) before max_iter (standardise the inputs or use a larger beta)"
+        )
+    if not said:
+        return ""
+    return (
+        f" Of its {report.n_solves} solves, {' and '.join(said)}: the checks after them priced "
+        "points that were not their programs' optima."
     )
 
 

@@ -37,6 +37,7 @@ from ._solvers._cvxpy import CVXPY_SOLVERS, solve_program
 from ._solvers._native import solve_native
 from ._solvers._solution import (
     CVXPY_ACCURACY,
+    ITERATIONS_SPENT,
     Solution,
     SolverFailed,
     certifiable_gap,
@@ -49,13 +50,6 @@ from ._solvers._three_layer import solve_three_layer
 # certified from the solver's own dual point, is called uncertified (well solved: 1e-7 to
 # 6e-4 of the objective; badly scaled inputs: 7.5e-3 to 0.58, which went unwarned).
 LOOSE_GAP = 1e-3
-
-
-# Statuses of a solve that spent the iterations the user allowed: returned as they are (an
-# estimator returns its last iterate then), not handed to another solver. (SCS, the last of
-# "auto"'s CVXPY solvers, says 'optimal_inaccurate' at max_iter; its point is handed over:
-# max_iter is sized for interior points, and SCS needs thousands.)
-_ITERATIONS_SPENT = ("max_iter reached", "user_limit")
 
 
 class NotSolved(RuntimeError):
@@ -400,7 +394,7 @@ def _stopped_short(solution):
     certified = gap is not None and gap <= CVXPY_ACCURACY * abs(solution.objective)
     # not at max_iter: the iterations the user allowed are spent (an estimator returns its
     # last iterate then); a conic solver given the same max_iter ends at an infeasible iterate
-    return not (solution.converged or certified or solution.status in _ITERATIONS_SPENT)
+    return not (solution.converged or certified or solution.status in ITERATIONS_SPENT)
 
 
 def _cvxpy_fallback(stopped, failure, dense_program, y, options):
@@ -479,7 +473,7 @@ def solve_and_finish(program, y, output, options, dense_program, warm_start, fin
             raise
         return _natively(program, y, output, options, warm_start, finishing, failure)
     solution = finishing(program, solution, y, options)
-    if not options.native_fallback or solution.status in _ITERATIONS_SPENT:
+    if not options.native_fallback or solution.status in ITERATIONS_SPENT:
         return solution
     certified = uncertified_message(solution, y, output, options, loose=finishing.loose) is None
     if solution.converged and certified:
@@ -819,7 +813,7 @@ def remedy(solution, options, cvxpy="use a CVXPY solver (e.g. solver='clarabel')
             "The restricted problems cannot be solved more accurately: loosen tol, use a "
             "larger beta or standardise the inputs" + ("" if tried_cvxpy else f", or {cvxpy}")
         )
-    if solution.status in _ITERATIONS_SPENT or (solution.n_iter >= options.max_iter):
+    if solution.status in ITERATIONS_SPENT or (solution.n_iter >= options.max_iter):
         return "Increase max_iter or loosen tol"
     # a conic solver that ended short of its tolerances before max_iter ('optimal_inaccurate'
     # on circular programs at the default tol): more iterations do not help

@@ -2,6 +2,12 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+# Statuses of a solve that spent the iterations the user allowed (the native solvers',
+# CVXPY's): returned as they are (an estimator returns its last iterate then), not handed to
+# another solver. (SCS, the last of "auto"'s CVXPY solvers, says 'optimal_inaccurate' at
+# max_iter; its point is handed over: max_iter is sized for interior points, and SCS needs
+# thousands.)
+ITERATIONS_SPENT = ("max_iter reached", "user_limit")
 # The relative duality gap to which CVXPY's conic solvers certify their solutions, at best:
 # Clarabel's come to about 1e-6 (1.3e-6 in one of scikit-learn's checks).
 CVXPY_ACCURACY = 1e-5
