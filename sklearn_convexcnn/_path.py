@@ -252,13 +252,14 @@ def convex_cnn_path(
         formulation, patches, n_patterns, check_random_state(random_state), check_program
     )
     operator = formulation.operator(patches, gates)
-    # the solutions the path returns (a review: n_betas=10**13 got NumPy's MemoryError for
-    # 72.8 TiB of betas, which named neither n_betas nor the fix)
+    # the solutions the path returns, twice (their list and the array made of it) (a review:
+    # n_betas=10**13 got NumPy's MemoryError for 72.8 TiB of betas, which named neither
+    # n_betas nor the fix)
     n_steps = n_betas if betas is None else len(betas)
-    n_groups = 2 * operator.n_patterns
+    n_groups = operator.n_patterns
     check_memory(
-        n_steps * (n_groups * geometry.patch_size + 4) * 8,
-        f"The path's {n_steps} solutions of {n_groups} groups of size {geometry.patch_size}",
+        2 * n_steps * (2 * n_groups * geometry.patch_size + 4) * 8,
+        f"The path's {n_steps} solutions of 2 x {n_groups} groups of size {geometry.patch_size}",
         "Pass a smaller n_betas (or fewer betas), or fewer patterns (n_patterns).",
     )
     if hasattr(formulation, "groups"):  # regional read-outs: groups per region
@@ -276,6 +277,11 @@ def convex_cnn_path(
                 "> 0 (as when y is constant or X is zero, or their product underflows), so "
                 "there is no path to compute. Check X and y, or pass betas to fit the empty "
                 "network at those values."
+            )
+        if not eps * beta_max > 0:  # (NumPy's "Geometric sequence cannot include zero")
+            raise ValueError(
+                f"eps={eps!r} times beta_max={beta_max:.3g} is 0 in float64, so the path "
+                "has no smallest beta; pass a larger eps (e.g. eps=1e-3), or betas."
             )
         betas = np.geomspace(beta_max, eps * beta_max, n_betas)
     betas = np.sort(betas)[::-1]

@@ -452,11 +452,20 @@ def test_a_path_longer_than_memory_holds_is_refused_before_its_solves(data, how,
     if how == "n_betas":
         n_steps, steps = 10**13, {"n_betas": 10**13}
     else:  # (as many as the machine holds, with less memory than their solutions need)
+        # (their list and the array made of it: 2 x 10**6 x 40 x 8 bytes, 610 MiB)
         n_steps, steps = 10**6, {"betas": np.geomspace(1, 1e-3, 10**6)}
-        monkeypatch.setattr(resources, "available_memory", lambda: 100 * 2**20)
+        monkeypatch.setattr(resources, "available_memory", lambda: 400 * 2**20)
     message = (
-        rf"^The path's {n_steps} solutions of 12 groups of size 3 needs about .* Pass a "
+        rf"^The path's {n_steps} solutions of 2 x 6 groups of size 3 needs about .* Pass a "
         r"smaller n_betas \(or fewer betas\), or fewer patterns \(n_patterns\)\.$"
     )
     with pytest.raises(MemoryError, match=message):
         convex_cnn_path(X, y, **{**FAST, **steps})
+
+
+def test_an_eps_whose_smallest_beta_underflows_is_named():
+    # a review: NumPy's "Geometric sequence cannot include zero" named neither eps nor the fix
+    X = np.random.default_rng(0).standard_normal((20, 6))
+    with pytest.raises(ValueError, match=r"^eps=1e-320 times beta_max=.* is 0 in float64, so "
+                       r"the path has no smallest beta; pass a larger eps"):  # fmt: skip
+        convex_cnn_path(X, 1e-5 * X[:, 0], eps=1e-320, n_betas=2, kernel_size=2, n_patterns=4)
