@@ -59,15 +59,15 @@ for name, model in models.items():
         f"certified gap / objective {model.duality_gap_ / model.objective_:.1e}"
     )
 three = models["three layers (two ReLUs)"]
-# filters whose middle weight is below 1e-6 of the largest are the interior point's residue,
-# kept where dropping them would move the second ReLU's inputs across zero (user guide)
+# many filters carry tiny middle weights: the interior point's residue, kept where dropping
+# it would move the second ReLU's inputs across zero (the user guide's three-layer notes)
 middle = np.abs(three.middle_weights_)
-real = middle > 1e-6 * middle.max()
+sizable = middle >= 1e-6 * middle.max()
 n_branches = three.network_.n_branches
 print(
     f"three-layer network: {n_branches} branches of "
-    f"{np.bincount(three.branches_[real], minlength=n_branches).tolist()} filters, and "
-    f"{np.count_nonzero(~real)} filters of residue"
+    f"{np.bincount(three.branches_[sizable], minlength=n_branches).tolist()} filters with a "
+    f"middle weight of at least 1e-6 of the largest, and {np.count_nonzero(~sizable)} below"
 )
 
 # %%
