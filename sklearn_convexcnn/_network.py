@@ -21,6 +21,23 @@ class Network:
     ``n_neurons``, the width of its ReLU map at each patch (which sizes :meth:`forward`'s
     chunks)."""
 
+    def __post_init__(self):
+        """The arrays as read-only copies: the fitted attributes are views of them, and an edit
+        in place, through those or through ``network_``, skipped the checks of an assignment
+        (a review: NaN filters, a shallow copy's ``+=`` that moved the original's
+        predictions). An assignment builds a new network (``dataclasses.replace``)."""
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if isinstance(value, np.ndarray):
+                value = np.array(value)
+                value.flags.writeable = False
+                setattr(self, field.name, value)
+
+    def __setstate__(self, state):
+        # (unpickled arrays are writable again)
+        self.__dict__.update(state)
+        self.__post_init__()
+
     def forward(self, patches):
         """Network output for patches of shape (n_samples, n_patches, patch_size).
 

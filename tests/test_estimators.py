@@ -2,6 +2,7 @@
 
 import copy
 import os
+import pickle
 import re
 import subprocess
 import sys
@@ -363,6 +364,14 @@ def test_fitted_arrays_cannot_be_edited_in_place_past_their_checks():
     circular = ConvexCNNRegressor(architecture="circular", beta=0.3, random_state=0).fit(X, y)
     for name in ("filters_", "filter_spectra_", "layer_filters_"):  # (derived ones too)
         assert not getattr(circular, name).flags.writeable
+    # a review of that: the network's own arrays were writable, and so a view made writable
+    view = three.intercept_
+    with pytest.raises(ValueError, match="WRITEABLE"):
+        view.flags.writeable = True
+    for model in (copy.copy(three), pickle.loads(pickle.dumps(three))):
+        with pytest.raises(ValueError, match="read-only"):
+            model.network_.intercept += 1.0
+    np.testing.assert_array_equal(three.predict(X), before)
 
 
 def test_an_assignment_keeps_the_weights_the_penalty_assumes():

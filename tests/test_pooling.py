@@ -558,9 +558,9 @@ def test_gradient_training_never_beats_the_convex_optimum(
     tensors = torch.from_numpy(patches), torch.from_numpy(y)
 
     # the torch objective is the library's: the recovered network attains the optimum in it
-    recovered = (
-        torch.from_numpy(network.filters),
-        torch.from_numpy(network.output_weights[..., 0]),
+    recovered = (  # (copies: the network's arrays are read-only, which torch warns about)
+        torch.tensor(network.filters),
+        torch.tensor(network.output_weights[..., 0]),
         torch.tensor(network.intercept[0]),
     )
     value = _torch_objective(torch, recovered, *tensors, pools, pooling, readout, beta)
