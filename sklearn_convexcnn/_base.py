@@ -32,7 +32,12 @@ from ._formulations.architectures import (
     fitted_bounds,
     make_architecture,
 )
-from ._formulations.circular import CircularFormulation, check_depth, circular_geometry
+from ._formulations.circular import (
+    MAX_LAYERS,
+    CircularFormulation,
+    check_depth,
+    circular_geometry,
+)
 from ._formulations.linear import LinearFormulation
 from ._formulations.three_layer import ThreeLayerFormulation
 from ._formulations.two_layer import (
@@ -353,7 +358,7 @@ class _BaseConvexCNN(BaseEstimator):
         "stride": [Interval(Integral, 1, None, closed="left"), tuple, list],
         "input_shape": [None, tuple, list],
         "architecture": [StrOptions(set(ARCHITECTURES))],
-        "n_layers": [None, Interval(Integral, 3, None, closed="left")],
+        "n_layers": [None, Interval(Integral, 3, MAX_LAYERS, closed="both")],
         "activation": [StrOptions(set(ACTIVATIONS))],
         "pooling": [StrOptions(set(POOLINGS))],
         "pool_size": [None, Interval(Integral, 1, None, closed="left"), tuple, list],
@@ -600,7 +605,7 @@ class _BaseConvexCNN(BaseEstimator):
             loss=self.loss, fit_intercept=self.fit_intercept, program_of=build, solve=solve,
             log=self._log,
         )  # fmt: skip
-        if (message := unpassed_check_message(report)) is not None:
+        if (message := unpassed_check_message(report, solving.max_iter)) is not None:
             warn(message, ConvergenceWarning)
         program = build(patches, gates)  # the program grew with the generated patterns
         finishing = self._finishing(formulation, patches, gates)

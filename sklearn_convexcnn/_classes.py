@@ -91,7 +91,8 @@ _PARAMETERS = """\
         Depth ``L >= 3`` of a circular CNN (``L - 1`` circular layers plus the output layer);
         ``None`` means 3. Only for ``architecture="circular"``. The program's norm is scaled
         by ``d^(-(L-1)/2)`` for rows of ``d`` features, and depths that take it below
-        ``1e-75`` are refused (at most 158 layers for ``d = 9``, 52 for ``d = 784``).
+        ``1e-75`` are refused (at most 158 layers for ``d = 9``, 52 for ``d = 784``; 499
+        for any ``d``).
 
     activation : {"relu", "linear"}, default="relu"
         ``"linear"`` drops the ReLU where that gives a cheap exact program (§9, §5.1). With

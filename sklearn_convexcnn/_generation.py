@@ -70,10 +70,10 @@ class GenerationReport:
     objectives : list of float
         The program's objective (summed over outputs) after each solve.
     stop_reason : str
-    short_statuses : list of str
-        The statuses of the solves (of every output, in every round) that stopped short of
-        their tolerance; the checks after them were taken at points that are not their
-        programs' optima.
+    short_solves : list of (str, int)
+        The status and iterations of each solve (of every output, in every round) that
+        stopped short of its tolerance; the checks after them were taken at points that are
+        not their programs' optima.
     n_solves : int
     """
 
@@ -87,7 +87,7 @@ class GenerationReport:
     lower_bound: float | None
     objectives: list = field(default_factory=list)
     stop_reason: str = ""
-    short_statuses: list = field(default_factory=list)
+    short_solves: list = field(default_factory=list)
     n_solves: int = 0
 
 
@@ -345,7 +345,7 @@ def generate_patterns(
     program = program_of(patches, gates)
     solutions = [solve(program, Y[:, output], output=output) for output in range(n_outputs)]
     objectives = [sum(s.objective for s in solutions)]
-    statuses = [s.status for s in solutions if not s.converged]
+    short = [(s.status, s.n_iter) for s in solutions if not s.converged]
     n_solves = len(solutions)
 
     n_generated, n_rounds = 0, 0
@@ -400,7 +400,7 @@ def generate_patterns(
             for output, solution in enumerate(solutions)
         ]
         objectives.append(sum(s.objective for s in solutions))
-        statuses += [s.status for s in solutions if not s.converged]
+        short += [(s.status, s.n_iter) for s in solutions if not s.converged]
         n_solves += len(solutions)
 
     lower_bound = None
@@ -421,7 +421,7 @@ def generate_patterns(
         lower_bound=lower_bound,
         objectives=objectives,
         stop_reason=stop_reason,
-        short_statuses=statuses,
+        short_solves=short,
         n_solves=n_solves,
     )
     return gates, solutions, report
@@ -647,9 +647,10 @@ _STOPPED_BY_EXHAUSTIVE = {
 }
 
 
-def unpassed_check_message(report):
+def unpassed_check_message(report, max_iter):
     """What to warn about a generation that stopped with its dual check above ``beta``
-    (a pattern outside the program would lower the objective), or ``None`` if it passed."""
+    (a pattern outside the program would lower the objective), or ``None`` if it passed;
+    ``max_iter`` the solves' own."""
     if report.passed:
         return None
     # enough digits to show it above 1: 1.0000312 is not "1 * beta"
@@ -657,18 +658,23 @@ def unpassed_check_message(report):
     digits = max(4, 2 - int(np.floor(np.log10(ratio - 1)))) if 1 < ratio < np.inf else 4
     return (
         f"Pattern generation stopped with the dual check at {ratio:.{digits}g} "
-        f"* beta (beta={report.beta:.4g}): {_stopped_by(report)}.{_short_solves(report)} The "
+        f"* beta (beta={report.beta:.4g}): {_stopped_by(report)}."
+        f"{_short_solves(report, max_iter)} The "
         "fit is the optimum over its patterns, not the global optimum of the network "
         "(is_certified_ is False)."
     )
 
 
-def _short_solves(report):
+def _short_solves(report, max_iter):
     """What the solves that stopped short of their tolerance say about the check, by why they
     stopped, and what to do ("" if none did). (A review: at max_iter=1 the check ended at 2.8
-    * beta, at 1.1 * beta with the default, and the message blamed n_patterns alone.)"""
-    spent = sum(status in ITERATIONS_SPENT for status in report.short_statuses)
-    stalled = len(report.short_statuses) - spent
+    * beta, at 1.1 * beta with the default, and the message blamed n_patterns alone.) As
+    :func:`~._outputs.remedy` tells them: by status, or by the iterations (SCS says
+    'optimal_inaccurate' at max_iter)."""
+    spent = sum(
+        status in ITERATIONS_SPENT or n_iter >= max_iter for status, n_iter in report.short_solves
+    )
+    stalled = len(report.short_solves) - spent
     said = []
     if spent:
         said.append(f"{spent} stopped at max_iter (increase max_iter)")

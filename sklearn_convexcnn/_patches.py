@@ -107,14 +107,18 @@ def check_scale(values, name):
 
 
 def missing_entries(values):
-    """Which entries of the array ``values`` are missing: None, a float NaN or pandas' NA
-    (only object arrays hold them; pandas' NA is known where pandas is imported, as it is
+    """Which entries of the array ``values`` are missing: None, a float NaN, pandas' NA or
+    NaT (only object arrays hold them; pandas' are known where pandas is imported, as it is
     wherever one is made)."""
     if values.dtype.kind != "O":
         return np.zeros(values.shape, dtype=bool)
-    na = getattr(sys.modules.get("pandas"), "NA", None)
+    pandas = sys.modules.get("pandas")
+    na, nat = getattr(pandas, "NA", None), getattr(pandas, "NaT", None)
     missing = [
-        label is None or label is na or (isinstance(label, float) and label != label)
+        label is None
+        or label is na
+        or label is nat
+        or (isinstance(label, float) and label != label)
         for label in values.ravel()
     ]
     return np.reshape(missing, values.shape)
@@ -122,14 +126,14 @@ def missing_entries(values):
 
 def first_not_a_number(values):
     """The index (a tuple) and the value of the first entry of the array ``values`` that
-    ``float`` refuses, or ``(None, None)``."""
+    ``float`` refuses, or ``((None, None), None)``."""
     for index, value in enumerate(values.ravel()):
         try:
             float(value)
         except (TypeError, ValueError):
             value = value.item() if isinstance(value, np.generic) else value  # ('x', not np.str_)
             return tuple(int(i) for i in np.unravel_index(index, values.shape)), value
-    return None, None
+    return (None,) * values.ndim, None
 
 
 def check_numbers(X):
@@ -151,15 +155,16 @@ def check_numbers(X):
     try:
         values.astype(np.float64)
     except (TypeError, ValueError) as error:
-        missing = np.argwhere(missing_entries(values))
-        if len(missing):
-            sample, feature = missing[0]
+        missing = missing_entries(values)
+        # a value that is no number first: imputing the missing ones leaves it
+        (sample, feature), value = first_not_a_number(np.where(missing, 0.0, values))
+        if sample is None:
+            sample, feature = np.argwhere(missing)[0]
             raise ValueError(
                 f"Input X contains NaN: a missing value ({values[sample, feature]!r}) at "
                 f"sample {sample}, feature {feature}. Impute the missing values, e.g. with "
                 "sklearn.impute.SimpleImputer, or drop those samples."
             ) from None
-        (sample, feature), value = first_not_a_number(values)
         raise type(error)(
             f"X holds values that are not numbers (dtype {values.dtype}), such as {value!r} at "
             f"sample {sample}, feature {feature} ({error}); encode such values as numbers, "

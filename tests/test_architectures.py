@@ -711,9 +711,7 @@ def test_n_layers_below_three_is_rejected():
         ConvexCNNRegressor(architecture="circular", n_layers=2).fit(X, y)
 
 
-@pytest.mark.parametrize(
-    "n_layers, shown", [(159, "9^-79 = 4.1e-76"), (1000, "9^-499.5 = 2.3e-477")]
-)
+@pytest.mark.parametrize("n_layers, shown", [(159, "9^-79 = 4.1e-76"), (499, "9^-249 = 2.5e-238")])
 def test_a_depth_whose_norm_underflows_is_refused(n_layers, shown):
     # a review: at n_layers=1000 every block of the spectral norm underflowed to zero, and
     # the fit had no neuron and a lower bound of 20.8 where deeper networks reach 0.05
@@ -728,6 +726,16 @@ def test_a_depth_whose_norm_underflows_is_refused(n_layers, shown):
         est = ConvexCNNRegressor(architecture="circular", n_layers=n_layers, activation=activation)
         with pytest.raises(ValueError, match=message):
             est.fit(X, y)
+
+
+def test_the_depth_refusal_shows_the_scale_it_rounds():
+    # a review: 4991^-26.5 was shown as "10.0e-99"
+    from sklearn_convexcnn._formulations.circular import check_depth
+
+    with pytest.raises(ValueError, match=r"by 4991\^-26\.5 = 1\.0e-98, .* at most 41 for"):
+        check_depth(4991, 54)
+    check_depth(4991, 41)
+    check_depth(1, 499)  # (rows of one feature: no scale to underflow)
 
 
 def test_exact_three_layer_is_refused_beyond_its_limit():

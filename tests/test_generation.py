@@ -241,6 +241,10 @@ def test_a_failing_check_after_short_solves_says_why_they_stopped():
     with pytest.warns(ConvergenceWarning) as record:  # (the budget: the test above)
         ConvexCNNRegressor(beta=0.05, tol=1e-8, **params).fit(X, y)
     assert not any("Of its" in str(w.message) for w in record)
+    # (SCS says 'optimal_inaccurate' at max_iter: its iterations tell, as remedy() reads them)
+    with pytest.warns(ConvergenceWarning) as record:  # (and each output's own warning)
+        ConvexCNNRegressor(beta=0.05, solver="scs", max_iter=5, **params).fit(X, y)
+    assert any(re.search(spent, str(w.message)) for w in record), [str(w.message) for w in record]
     rng = np.random.default_rng(0)
     X, y = rng.standard_normal((12, 9)), rng.standard_normal(12)
     with pytest.warns(ConvergenceWarning) as record:  # (a tiny beta: the solves stall)
@@ -362,9 +366,9 @@ def test_the_unpassed_check_shows_how_far_above_beta_it_stopped(ratio, shown):
     # found on an ordinary fit: a check at 1.0000312 * beta was shown as "at 1 * beta"
     report = types.SimpleNamespace(
         passed=False, dual_check=0.5 * ratio, beta=0.5, stop_reason="budget", exhaustive=False,
-        short_statuses=[], n_solves=1,
+        short_solves=[], n_solves=1,
     )  # fmt: skip
-    assert f"dual check at {shown} * beta (beta=0.5)" in unpassed_check_message(report)
+    assert f"dual check at {shown} * beta (beta=0.5)" in unpassed_check_message(report, 500)
 
 
 @pytest.mark.parametrize("exhaustive", [False, True])
@@ -372,9 +376,9 @@ def test_an_unpassed_check_advises_the_enumeration_only_where_there_is_one(exhau
     # patterns='sampled' over the enumeration was advised to fits of an int n_patterns
     report = types.SimpleNamespace(
         passed=False, dual_check=0.6, beta=0.5, stop_reason="max_rounds", exhaustive=exhaustive,
-        short_statuses=[], n_solves=1,
+        short_solves=[], n_solves=1,
     )  # fmt: skip
-    message = unpassed_check_message(report)
+    message = unpassed_check_message(report, 500)
     assert "it reached its limit of rounds" in message
     assert (
         "patterns='sampled' with n_patterns='exact' solves the whole enumeration" in message

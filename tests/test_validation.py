@@ -238,6 +238,9 @@ def test_continuous_target_for_classifier():
         # a relative gap of 100 % certifies nothing: every fit would be the constant model
         ({"tol": 1.0}, r"The 'tol' parameter .* in the range \(0.0, 1.0\). Got 1.0 instead"),
         ({"input_shape": 9}, r"The 'input_shape' parameter .* Got 9 instead"),
+        # (the deepest that any row allows: 2**70 layers on rows of one feature overflowed
+        # NumPy, 10**400 overflowed a float)
+        ({"n_layers": 500}, r"The 'n_layers' parameter .* in the range \[3, 499\]. Got 500"),
     ],
 )
 @pytest.mark.parametrize("Estimator", ESTIMATORS)
@@ -344,6 +347,19 @@ def test_an_x_of_objects_names_the_entry_that_is_no_number(entry, error, match):
         convex_cnn_path(objects, y, n_betas=2)
     # numbers held as objects are numbers
     np.testing.assert_array_equal(reg.predict(X.astype(object)), reg.predict(X))
+
+
+def test_a_value_that_is_no_number_is_named_before_a_missing_one():
+    # a review: a missing value was named first, and imputing it led to a second error for
+    # the string; pandas' NaT was told to be encoded, not imputed
+    X, y = _data()
+    objects = X.astype(object)
+    objects[0, 0], objects[3, 2] = None, "abc"
+    with pytest.raises(ValueError, match=r"^X holds .* such as 'abc' at sample 3, feature 2 "):
+        ConvexCNNRegressor(n_patterns=4).fit(objects, y)
+    objects[0, 0], objects[3, 2] = 0.5, pd.NaT
+    with pytest.raises(ValueError, match=r"^Input X contains NaN: a missing value \(NaT\) at "):
+        ConvexCNNRegressor(n_patterns=4).fit(objects, y)
 
 
 def test_nullable_and_sparse_x_keep_scikit_learns_errors():

@@ -30,6 +30,11 @@ from .._patterns import enumerate_gates, sample_gates
 from ._program import GroupNorm, GroupProgram
 from .two_layer import average_blocks
 
+# The deepest circular CNN that rows of 2 features allow (:func:`check_depth`), the longest
+# rows' limit being lower; a bound for rows of one feature too, whose norm never underflows
+# but whose network holds a layer per depth (2**70 layers overflowed NumPy).
+MAX_LAYERS = 499
+
 
 def check_depth(length, n_layers):
     """ValueError, naming the fix, where the spectral norm's scale ``length^(-(L-1)/2)`` (the
@@ -39,8 +44,12 @@ def check_depth(length, n_layers):
     half = (n_layers - 1) / 2
     if length > 1 and half * np.log10(length) > -np.log10(MIN_DATA_SCALE):
         deepest = int(1 + 2 * -np.log10(MIN_DATA_SCALE) / np.log10(length))
-        exponent = -half * np.log10(length)  # (the scale itself may underflow: shown by its log)
-        scale = f"{10 ** (exponent - np.floor(exponent)):.1f}e{np.floor(exponent):.0f}"
+        # (the scale itself may underflow: shown from its log, the mantissa rounded first)
+        exponent = -half * np.log10(length)
+        mantissa, power = float(f"{10 ** (exponent % 1):.1f}"), int(np.floor(exponent))
+        if mantissa >= 10:
+            mantissa, power = mantissa / 10, power + 1
+        scale = f"{mantissa:.1f}e{power}"
         raise ValueError(
             f"n_layers={n_layers} on rows of {length} features scales the spectral norm by "
             f"{length}^-{half:g} = {scale}, below the "
