@@ -126,7 +126,7 @@ def missing_entries(values):
 
 def first_not_a_number(values):
     """The index (a tuple) and the value of the first entry of the array ``values`` that
-    ``float`` refuses, or ``((None, None), None)``."""
+    ``float`` refuses, or a tuple of Nones and None."""
     for index, value in enumerate(values.ravel()):
         try:
             float(value)
@@ -157,7 +157,9 @@ def check_numbers(X):
     except (TypeError, ValueError) as error:
         missing = missing_entries(values)
         # a value that is no number first: imputing the missing ones leaves it
-        (sample, feature), value = first_not_a_number(np.where(missing, 0.0, values))
+        present = values.astype(object)  # (strings and floats share no other dtype)
+        present[missing] = 0.0
+        (sample, feature), value = first_not_a_number(present)
         if sample is None:
             sample, feature = np.argwhere(missing)[0]
             raise ValueError(

@@ -360,6 +360,10 @@ def test_a_value_that_is_no_number_is_named_before_a_missing_one():
     objects[0, 0], objects[3, 2] = 0.5, pd.NaT
     with pytest.raises(ValueError, match=r"^Input X contains NaN: a missing value \(NaT\) at "):
         ConvexCNNRegressor(n_patterns=4).fit(objects, y)
+    strings = X.astype(str)  # (and an array of strings: no missing value, one that is no number)
+    strings[3, 2] = "abc"
+    with pytest.raises(ValueError, match=r"^X holds .* \(dtype <U\d+\), such as 'abc' at sample 3"):
+        ConvexCNNRegressor(n_patterns=4).fit(strings, y)
 
 
 def test_nullable_and_sparse_x_keep_scikit_learns_errors():
