@@ -269,8 +269,9 @@ class _NetworkArray:
     taken at fit ignored the assignment). An assignment is checked as the network needs it
     (shape, finite numbers, the weights' constraints: ``Network.check_assigned``) and builds
     a new network, so that a shallow copy of the estimator keeps its own. Reading gives a
-    read-only view: edits in place, which no check saw, changed the network before a refused
-    ``+=`` was refused (a review: ``branches_ += 10`` left a model that failed to predict,
+    read-only view (of the network's arrays, read-only themselves: ``Network.__post_init__``):
+    edits in place, which no check saw, changed the network before a refused ``+=`` was
+    refused (a review: ``branches_ += 10`` left a model that failed to predict,
     ``filters_[0, 0] = nan`` one that predicted NaN, and a shallow copy's ``+=`` moved the
     original's predictions). The network's derived arrays (a circular CNN's ``filters``)
     cannot be assigned."""
@@ -902,7 +903,8 @@ class _BaseConvexCNN(BaseEstimator):
         TypeError
             If ``X`` or ``y`` is missing, or another argument is given: ``sample_weight`` is
             not supported (for integer weights, repeat the rows; the message shows how). If
-            ``X`` holds pandas' NA (the message names the entry).
+            ``X`` holds objects that ``float()`` refuses by their type (the message names the
+            entry).
 
         Warns
         -----
