@@ -646,7 +646,7 @@ class ConvexCNNClassifier(ClassifierMixin, _BaseConvexCNN):
                 shown += f" and {len(missing) - 5} more"
             raise ValueError(
                 f"{type(self).__name__} needs a class label for every sample, but y has none "
-                f"(None, NaN or pandas' NA) for {len(missing)} sample(s): {shown}. Drop those "
+                f"(None, NaN, pandas' NA or NaT) for {len(missing)} sample(s): {shown}. Drop those "
                 "samples, or, where a missing label is a class of its own, give it a name "
                 "(e.g. y.fillna('missing') on a pandas Series)."
             )

@@ -139,9 +139,9 @@ def first_not_a_number(values):
 def check_numbers(X):
     """Refuse a 2-D ``X`` of objects or strings that are not all numbers, naming the entry and
     the fix (NumPy's own error names neither ``X`` nor where): a missing value (None, pandas'
-    NA) as scikit-learn names a NaN, "Input X contains NaN" (pandas' NA in an array of
+    NA or NaT) as scikit-learn names a NaN, "Input X contains NaN" (pandas' NA in an array of
     objects raised ``float()``'s TypeError), other values with the type and the words of
-    NumPy's error (scikit-learn's estimator checks expect them).
+    ``float()``'s error on them (scikit-learn's estimator checks expect them).
 
     ``X`` itself is left to ``validate_data``, which keeps a DataFrame's feature names, and
     so is what is not a 2-D array (sparse matrices, 1-D lists), whose errors it words.
@@ -154,7 +154,7 @@ def check_numbers(X):
         return
     try:
         values.astype(np.float64)
-    except (TypeError, ValueError) as error:
+    except (TypeError, ValueError):
         missing = missing_entries(values)
         # a value that is no number first: imputing the missing ones leaves it
         present = values.astype(object)  # (strings and floats share no other dtype)
@@ -167,11 +167,14 @@ def check_numbers(X):
                 f"sample {sample}, feature {feature}. Impute the missing values, e.g. with "
                 "sklearn.impute.SimpleImputer, or drop those samples."
             ) from None
-        raise type(error)(
-            f"X holds values that are not numbers (dtype {values.dtype}), such as {value!r} at "
-            f"sample {sample}, feature {feature} ({error}); encode such values as numbers, "
-            "e.g. with sklearn.preprocessing.OrdinalEncoder."
-        ) from None
+        try:  # (its own error: NumPy's was of the first entry it refused, maybe a missing one)
+            float(value)
+        except (TypeError, ValueError) as refused:
+            raise type(refused)(
+                f"X holds values that are not numbers (dtype {values.dtype}), such as {value!r} "
+                f"at sample {sample}, feature {feature} ({refused}); encode such values as "
+                "numbers, e.g. with sklearn.preprocessing.OrdinalEncoder."
+            ) from None
 
 
 def invalid_entries(value):

@@ -360,6 +360,10 @@ def test_a_value_that_is_no_number_is_named_before_a_missing_one():
     objects[0, 0], objects[3, 2] = 0.5, pd.NaT
     with pytest.raises(ValueError, match=r"^Input X contains NaN: a missing value \(NaT\) at "):
         ConvexCNNRegressor(n_patterns=4).fit(objects, y)
+    objects[0, 0] = pd.NaT  # (a missing value first: the error is the string's own)
+    objects[3, 2] = "abc"
+    with pytest.raises(ValueError, match=r"such as 'abc' .* \(could not convert string to float"):
+        ConvexCNNRegressor(n_patterns=4).fit(objects, y)
     strings = X.astype(str)  # (and an array of strings: no missing value, one that is no number)
     strings[3, 2] = "abc"
     with pytest.raises(ValueError, match=r"^X holds .* \(dtype <U\d+\), such as 'abc' at sample 3"):
@@ -476,7 +480,8 @@ def test_classifier_names_missing_labels(labels):
     with pytest.raises(
         ValueError,
         match=r"^ConvexCNNClassifier needs a class label for every sample, but y has none "
-        r"\(None, NaN or pandas' NA\) for \d+ sample\(s\): 0, 2, 4, 6, 8 and 1 more\. Drop those "
+        r"\(None, NaN, pandas' NA or NaT\) for \d+ sample\(s\): 0, 2, 4, 6, 8 and 1 more\. "
+        r"Drop those "
         r"samples, or, where a missing label is a class of its own, give it a name \(e\.g\. "
         r"y\.fillna\('missing'\) on a pandas Series\)\.$",
     ):
