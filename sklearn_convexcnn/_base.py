@@ -68,7 +68,7 @@ from ._outputs import (
 )
 from ._parallel import call_size, caller_takes_part, longest_first, one_blas_thread, run_calls
 from ._patches import check_numbers, check_rows, check_scale, extract_patches, resolve_geometry
-from ._patterns import MAX_EXACT_PATTERNS, TooManyPatterns, program_gates
+from ._patterns import MAX_EXACT_PATTERNS, TooManyPatterns, check_enumeration, program_gates
 from ._resources import (
     check_nuclear_program_memory,
     check_patches_memory,
@@ -452,6 +452,9 @@ class _BaseConvexCNN(BaseEstimator):
         """
         start = time.perf_counter()
         geometry = self._geometry(X)
+        formulation = self._formulation(geometry)
+        if self.n_patterns == "exact":  # (refused, where it would be, before the patches)
+            check_enumeration(formulation, X, geometry)
         check_patches_memory(
             X.shape[0],
             geometry.n_patches,
@@ -460,7 +463,6 @@ class _BaseConvexCNN(BaseEstimator):
         )
         patches = extract_patches(X, geometry)
         rng = check_random_state(self.random_state)
-        formulation = self._formulation(geometry)
         warm_start_key = self._warm_start_key(geometry, Y.shape[1], formulation, X)
         warm = self._previous_solutions(warm_start_key)
         if warm:

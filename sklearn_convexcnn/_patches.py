@@ -336,16 +336,31 @@ def extract_patches(X, geometry):
     -------
     patches : ndarray of shape (n_samples, n_patches, patch_size)
     """
-    n_samples = X.shape[0]
-    images = X.reshape(n_samples, *geometry.spatial_shape, geometry.n_channels)
+    windows = _windows(X, geometry)
+    return np.ascontiguousarray(windows).reshape(
+        X.shape[0], geometry.n_patches, geometry.patch_size
+    )
+
+
+def patch_rows(X, geometry, rows):
+    """The patches numbered ``rows`` in the rows of ``extract_patches(X, geometry)`` stacked
+    as ``(n_samples * n_patches, patch_size)``, without cutting the others: shape
+    ``(len(rows), patch_size)``."""
+    samples, positions = np.divmod(np.asarray(rows), geometry.n_patches)
+    index = (samples, *np.unravel_index(positions, geometry.grid_shape))
+    return _windows(X, geometry)[index].reshape(len(samples), geometry.patch_size)
+
+
+def _windows(X, geometry):
+    """The patches as a view of ``X``: ``(n_samples, *grid_shape, *kernel_size, channels)``."""
+    images = X.reshape(X.shape[0], *geometry.spatial_shape, geometry.n_channels)
     spatial_axes = tuple(range(1, 1 + len(geometry.spatial_shape)))
     # windows: (n, *grid_full, C, *kernel); strided by `stride` along the grid axes
     windows = sliding_window_view(images, geometry.kernel_size, axis=spatial_axes)
     grid_index = (slice(None),) + tuple(slice(None, None, s) for s in geometry.stride)
     windows = windows[grid_index]
     # move channels after the kernel axes so a patch flattens as (*kernel, C)
-    windows = np.moveaxis(windows, 1 + len(spatial_axes), -1)
-    return np.ascontiguousarray(windows).reshape(n_samples, geometry.n_patches, geometry.patch_size)
+    return np.moveaxis(windows, 1 + len(spatial_axes), -1)
 
 
 def check_rows(X, who):

@@ -23,7 +23,7 @@ from ._patches import (
     missing_entries,
     resolve_geometry,
 )
-from ._patterns import program_gates
+from ._patterns import check_enumeration, program_gates
 from ._resources import check_memory, check_patches_memory, check_program_memory
 from ._solvers._native import solve_native
 from ._solvers._solution import gap_in_words
@@ -237,9 +237,11 @@ def convex_cnn_path(
         betas = _check_betas(betas)
     y, offset = centred_targets(y, loss, fit_intercept)  # (as the estimators' solves)
     geometry = resolve_geometry(input_shape, kernel_size, stride, X.shape[1])
+    formulation = make_formulation(pooling, pool_size, readout, geometry.grid_shape)
+    if n_patterns == "exact":  # (refused, where it would be, before the patches)
+        check_enumeration(formulation, X, geometry)
     check_patches_memory(X.shape[0], geometry.n_patches, geometry.patch_size)
     patches = extract_patches(X, geometry)
-    formulation = make_formulation(pooling, pool_size, readout, geometry.grid_shape)
     check_program = functools.partial(  # (as the estimators check theirs)
         check_program_memory,
         *patches.shape,

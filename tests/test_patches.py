@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from sklearn_convexcnn._formulations.circular import circular_geometry
-from sklearn_convexcnn._patches import extract_patches, resolve_geometry
+from sklearn_convexcnn._patches import extract_patches, patch_rows, resolve_geometry
 
 
 def naive_patches_2d(image, kernel, stride):
@@ -43,6 +43,21 @@ def test_2d_patches_match_loops(input_shape, kernel_size, stride):
         image = x.reshape(*geometry.spatial_shape, geometry.n_channels)
         np.testing.assert_array_equal(row, naive_patches_2d(image, kernel, step))
     assert patches.shape[2] == geometry.patch_size == np.prod(kernel) * geometry.n_channels
+
+
+@pytest.mark.filterwarnings("ignore:stride=:UserWarning")
+@pytest.mark.parametrize(
+    "input_shape, kernel_size, stride",
+    [((12,), 3, 1), ((12,), 4, 3), ((6, 5), (2, 3), (2, 1)), ((7, 7, 2), (3, 2), (2, 3))],
+)
+def test_patch_rows_are_the_stacked_patches_rows(input_shape, kernel_size, stride):
+    # (the rows an exact enumeration's refusal is checked on before the patches are cut)
+    rng = np.random.default_rng(2)
+    X = rng.standard_normal((5, int(np.prod(input_shape))))
+    geometry = resolve_geometry(input_shape, kernel_size, stride, X.shape[1])
+    stacked = extract_patches(X, geometry).reshape(-1, geometry.patch_size)
+    rows = rng.integers(0, len(stacked), size=30)
+    np.testing.assert_array_equal(patch_rows(X, geometry, rows), stacked[rows])
 
 
 @pytest.mark.parametrize(

@@ -232,6 +232,52 @@ def test_too_many_patterns_are_refused_from_a_sample_of_the_rows(monkeypatch):
     assert sizes == [2001, 10_002]
 
 
+@pytest.mark.parametrize(
+    "params",
+    [
+        dict(),
+        dict(pooling="max", pool_size=4),
+        dict(pool_size=100, readout="dense"),
+        dict(architecture="three_layer"),
+        dict(architecture="circular", input_shape=(1, 3)),
+    ],
+    ids=["average", "max", "regional", "three_layer", "circular"],
+)
+def test_exact_enumeration_is_refused_before_the_patches_are_cut(monkeypatch, params):
+    # a review: 50,000 images of 28 x 28 pixels were refused after 2.4 GB of patches; the
+    # refusal comes from a spread sample of their rows, which patch_rows cuts alone
+    from sklearn_convexcnn import _base, _path, convex_cnn_path
+
+    def cut(*args):
+        raise AssertionError("every patch was cut")
+
+    monkeypatch.setattr(_base, "extract_patches", cut)
+    monkeypatch.setattr(_path, "extract_patches", cut)
+    rng = np.random.default_rng(0)
+    # more than 4 * (2 * MAX_EXACT_PATTERNS + 1) rows, patches of 3 (a circular CNN's: rows)
+    if params.get("architecture") == "circular":
+        X = rng.standard_normal((800_005, 3))
+    else:
+        X, params = rng.standard_normal((802, 1000)), dict(params, kernel_size=3)
+    y = rng.standard_normal(len(X))
+    model = ConvexCNNRegressor(n_patterns="exact", **params)
+    if params.get("architecture") == "three_layer":
+        # (its 2^n second-layer patterns refuse it whatever the first layer's)
+        match = r"needs all 2\^802 second-layer patterns for each first-layer pattern, "
+    else:
+        match = r"would enumerate up to \d+ activation patterns or more .* among 200001 of the"
+    with pytest.raises(ValueError, match=match) as early:
+        model.fit(X, y)
+    if params in (dict(kernel_size=3), dict(pooling="max", pool_size=4, kernel_size=3)):
+        with pytest.raises(ValueError, match=match):
+            convex_cnn_path(X, y, n_patterns="exact", **params)
+    if params == dict(kernel_size=3):  # the message of the enumeration on every patch
+        geometry = resolve_geometry(None, 3, 1, X.shape[1])
+        with pytest.raises(ValueError) as late:
+            enumerate_gates(extract_patches(X, geometry))
+        assert str(late.value) == str(early.value)
+
+
 @pytest.mark.parametrize("dtype", [bool, np.int64])
 def test_first_of_each_pattern_keeps_the_first_of_every_distinct_column(dtype):
     # boolean keys (average pooling: joint signs) and integer keys (max: winner and sign)

@@ -26,7 +26,7 @@ import numpy as np
 
 from .._network import Network, neuron_penalty
 from .._patches import MIN_DATA_SCALE, PatchGeometry, resolve_geometry
-from .._patterns import enumerate_gates, sample_gates
+from .._patterns import check_sampled_bound, enumerate_gates, sample_gates
 from ._program import GroupNorm, GroupProgram
 from .two_layer import average_blocks
 
@@ -226,6 +226,11 @@ class CircularCNN(Network):
         return [np.flatnonzero(row > rtol * row.max(initial=0.0)) for row in spectra]
 
 
+# What shortens a circular CNN's patches, in the exact enumeration's refusal (kernel_size does
+# not: its patch is the whole row)
+_FEWER_FEATURES = "architecture='circular': fewer features"
+
+
 class CircularFormulation:
     """Convex program and recovery of an ``n_layers``-layer circular CNN.
 
@@ -254,14 +259,19 @@ class CircularFormulation:
             return np.zeros((patches.shape[2], 1))
         return sample_gates(patches, n_patterns, random_state)
 
+    def check_enumeration(self, rows_at, n_samples, n_rows):
+        """Refuse ``n_patterns='exact'`` from a spread sample of the rows (``rows_at(indices)``)
+        before the patches are cut, as :meth:`enumerate_gates` would refuse all ``n_rows``."""
+        if self.activation != "linear":
+            check_sampled_bound(rows_at, n_rows, shorter=_FEWER_FEATURES)
+
     def enumerate_gates(self, patches):
         """Gates of every pattern ``1[X q >= 0]``: the cells of the arrangement of the ``n``
         sample hyperplanes in ``R^d``, at most ``2 sum_{l < r} C(n - 1, l)`` for data of rank
         ``r`` (doc/formulations.md §7.2). Raises ValueError beyond the enumeration limit."""
         if self.activation == "linear":
             return np.zeros((patches.shape[2], 1))
-        # (kernel_size does not shorten them: a circular CNN's patch is the whole row)
-        return enumerate_gates(patches, shorter="architecture='circular': fewer features")
+        return enumerate_gates(patches, shorter=_FEWER_FEATURES)
 
     def program(self, patches, gates):
         """The :class:`GroupProgram` with the (weighted) spectral l1 norm.

@@ -98,6 +98,9 @@ class LinearFormulation:
         """No activation patterns: no gate."""
         return np.zeros((patches.shape[2], 0))
 
+    def check_enumeration(self, rows_at, n_samples, n_rows):
+        """No activation patterns: nothing to refuse."""
+
     def enumerate_gates(self, patches):
         """No activation patterns: no gate."""
         return np.zeros((patches.shape[2], 0))

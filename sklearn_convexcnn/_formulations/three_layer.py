@@ -28,7 +28,13 @@ import numpy as np
 
 from .._losses import loss_value
 from .._network import Network, neuron_penalty, relu_map
-from .._patterns import all_sign_patterns, enumerate_gates, first_of_each_pattern, sample_gates
+from .._patterns import (
+    all_sign_patterns,
+    check_sampled_bound,
+    enumerate_gates,
+    first_of_each_pattern,
+    sample_gates,
+)
 from ._pruning import RESIDUE
 from .two_layer import average_blocks
 
@@ -36,6 +42,27 @@ from .two_layer import average_blocks
 _MAX_BRANCH_WIDTH = 4
 # Largest number of groups (second-layer patterns x first-layer patterns) enumerated exactly.
 _MAX_EXACT_GROUPS = 20_000
+
+
+def _check_exact_groups(n_samples, n_first_layer=None):
+    """ValueError where all ``2^n_samples`` second-layer patterns for each first-layer
+    pattern (``n_first_layer`` of them, at least one where not known yet) exceed
+    ``_MAX_EXACT_GROUPS``."""
+    if (
+        n_samples > 20
+        or 2**n_samples * (1 if n_first_layer is None else n_first_layer) > _MAX_EXACT_GROUPS
+    ):
+        each = (
+            "each first-layer pattern"
+            if n_first_layer is None
+            else f"each of the {n_first_layer} first-layer patterns"
+        )
+        raise ValueError(
+            f"n_patterns='exact' with architecture='three_layer' needs all 2^{n_samples} "
+            f"second-layer patterns for {each}, more than the limit of {_MAX_EXACT_GROUPS} "
+            "groups (doc/formulations.md §8.3). Pass an int n_patterns=<int> to sample the "
+            "patterns instead."
+        )
 
 
 @dataclass
@@ -229,6 +256,14 @@ class ThreeLayerFormulation:
         self.outer_masks_ = masks[first_of_each_pattern(masks.T)]
         return gates
 
+    def check_enumeration(self, rows_at, n_samples, n_rows):
+        """Refuse ``n_patterns='exact'`` before the patches are cut where :meth:`enumerate_gates`
+        would refuse it: too many samples for all their second-layer patterns, or a spread
+        sample of the ``n_rows`` patch rows (``rows_at(indices)``) with too many first-layer
+        patterns (:func:`~.._patterns.check_sampled_bound`)."""
+        _check_exact_groups(n_samples)
+        check_sampled_bound(rows_at, n_rows)
+
     def enumerate_gates(self, patches):
         """Every first-layer pattern (:func:`~.._patterns.enumerate_gates`) and all ``2^n``
         second-layer sign patterns: the program is then the training problem itself.
@@ -238,15 +273,10 @@ class ThreeLayerFormulation:
         ValueError
             If ``2^n_samples`` times the number of first-layer patterns exceeds 20,000.
         """
-        gates = enumerate_gates(patches)
         n_samples = patches.shape[0]
-        if n_samples > 20 or 2**n_samples * gates.shape[1] > _MAX_EXACT_GROUPS:
-            raise ValueError(
-                f"n_patterns='exact' with architecture='three_layer' needs all 2^{n_samples} "
-                f"second-layer patterns for each of the {gates.shape[1]} first-layer patterns, "
-                f"more than the limit of {_MAX_EXACT_GROUPS} groups (doc/formulations.md §8.3). "
-                "Pass an int n_patterns=<int> to sample the patterns instead."
-            )
+        _check_exact_groups(n_samples)  # (before the first layer's enumeration)
+        gates = enumerate_gates(patches)
+        _check_exact_groups(n_samples, gates.shape[1])
         self.outer_masks_ = all_sign_patterns(n_samples)
         return gates
 

@@ -41,6 +41,7 @@ from .._patches import SIGNALS_HINT, invalid_entries
 from .._patterns import (
     MAX_EXACT_PATTERNS,
     arrangement_gates,
+    check_sampled_bound,
     enumerate_gates,
     first_of_each,
     joint_signs,
@@ -293,6 +294,13 @@ class _PooledFormulation:
         gates : ndarray of shape (patch_size, n_kept)
         """
         return self._unique(patches, random_gates(patches.shape[2], n_patterns, random_state))
+
+    def check_enumeration(self, rows_at, n_samples, n_rows):
+        """Refuse ``n_patterns='exact'`` before the patches are cut, where a spread sample of
+        their ``n_rows`` stacked rows (``rows_at(indices)``) is refused
+        (:func:`~.._patterns.check_sampled_bound`): the arrangement of :meth:`enumerate_gates`
+        holds these rows (and, for max pooling, their in-pool differences)."""
+        check_sampled_bound(rows_at, n_rows)
 
     def neuron_gates(self, solutions, patches, gates):
         """The gate of every neuron of :meth:`network`, in its order: a column of ``gates``.
