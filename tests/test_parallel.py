@@ -101,11 +101,36 @@ def four_digits():
     return X[:60] / 16, y[:60]
 
 
-def test_parallel_outputs_give_the_sequential_fit(four_digits):
+@pytest.fixture
+def solved_here(monkeypatch):
+    """The outputs solved in this process, one entry a solve: a worker's are not counted (it
+    runs the module as imported), so that a test of workers can tell that one solved."""
+    from sklearn_convexcnn import _outputs
+
+    solved, solve_output = [], _outputs.solve_output
+
+    def counted(program, y, output, *args, **kwargs):
+        solved.append(output)
+        return solve_output(program, y, output, *args, **kwargs)
+
+    monkeypatch.setattr(_outputs, "solve_output", counted)
+    return solved
+
+
+def _ready_worker():
+    """The shared calls' worker started, the solvers imported: it takes a fit's second output
+    at once (a worker still importing took none of four small outputs, which this process
+    had solved by then, and a test of the workers passed without them)."""
+    workers(1).submit(exec, "import sklearn_convexcnn._outputs", {}).result()
+
+
+def test_parallel_outputs_give_the_sequential_fit(four_digits, solved_here):
     X, y = four_digits
     # (solved in another order than the outputs', their results back in the outputs' order)
     assert list(longest_first(X, np.equal.outer(y, np.unique(y)))) != [0, 1, 2, 3]
+    _ready_worker()
     parallel = _classifier(n_jobs=2).fit(X, y)
+    assert 0 < len(solved_here) < 4  # (the others, the worker's)
     sequential = _classifier().fit(X, y)
     assert parallel.objective_ == sequential.objective_
     np.testing.assert_array_equal(parallel.filters_, sequential.filters_)
@@ -143,12 +168,13 @@ def _stopped_outputs(record):
     return sorted(int(output) for output in re.findall(r"[oO]utput (\d) \(class", message))
 
 
-def test_one_warning_names_every_output_that_stopped(four_digits):
+def test_one_warning_names_every_output_that_stopped(four_digits, solved_here):
     # ten one-vs-rest classes stopped at max_iter were ten warnings, each with the same advice
     X, y = four_digits
     with pytest.warns(ConvergenceWarning, match="did not converge") as record:
         _classifier(n_jobs=2, solver="clarabel", max_iter=2).fit(X, y)
     assert _stopped_outputs(record) == [0, 1, 2, 3]
+    assert solved_here == []  # (CVXPY's programs: joblib's workers, each warning in its own)
 
 
 def _blas_threads():
@@ -182,31 +208,36 @@ def test_the_threading_backend_leaves_warnings_and_blas_threads_alone(four_digit
 _SOLVED_WITH_THREADS = r"\[output \d\] \[ConvexCNNClassifier\] objective .*, (\d+) BLAS thread"
 
 
-def test_workers_do_not_oversubscribe_blas_threads(four_digits, capfd):
+def test_workers_do_not_oversubscribe_blas_threads(four_digits, capfd, solved_here):
     X, y = four_digits
     # workers started by earlier tests would print to the stdout they were started with
     stop_workers()
     # let joblib start each worker with a BLAS pool as large as the machine: the fit's own
     # limit must bring it down
     with parallel_config(backend="loky", inner_max_num_threads=cpu_count()):
+        _ready_worker()
         _classifier(n_jobs=2, verbose=2).fit(X, y)
+    assert len(solved_here) < 4  # (the others, the worker's)
     out = capfd.readouterr().out
     assert "4 outputs on 2 processes (this one and 1 worker(s)), 1 BLAS thread(s) each" in out
     assert [int(t) for t in re.findall(_SOLVED_WITH_THREADS, out)] == [1, 1, 1, 1]
 
 
 @pytest.mark.parametrize("n_jobs", [1, 2])
-def test_every_process_that_solves_uses_one_blas_thread(four_digits, capfd, n_jobs):
+def test_every_process_that_solves_uses_one_blas_thread(four_digits, capfd, n_jobs, solved_here):
     # NumPy's and SciPy's OpenBLAS pools spun against each other: the README example took
     # 5.6 s on two cores with two threads in each, 1.35 s with one (_parallel.blas_limited);
     # a worker's share of the cores (8 threads each of 16 cores for n_jobs=2) is no better
     X, y = four_digits
     stop_workers()
     with threadpool_limits(limits=2, user_api="blas"):
+        if n_jobs > 1:
+            _ready_worker()
         before = _blas_threads()
         _classifier(n_jobs=n_jobs, verbose=2).fit(X, y)
         after = _blas_threads()  # (the solvers may load BLAS libraries of their own)
     assert {path: after[path] for path in before} == before
+    assert (len(solved_here) == 4) == (n_jobs == 1)
     threads = [int(t) for t in re.findall(_SOLVED_WITH_THREADS, capfd.readouterr().out)]
     assert threads == [1, 1, 1, 1]
 
@@ -253,12 +284,15 @@ def test_convex_cnn_path_solves_with_one_blas_thread(four_digits, monkeypatch):
 
 
 @pytest.mark.parametrize("n_jobs", [1, 2])
-def test_progress_lines_of_each_output_name_it(four_digits, capfd, n_jobs):
+def test_progress_lines_of_each_output_name_it(four_digits, capfd, n_jobs, solved_here):
     # the workers' lines interleave; unlabelled, "[native] iteration 2" belonged to any class,
     # and one after another an output's iteration lines were named only by the line after
     X, y = four_digits
     stop_workers()  # (workers print where they were started)
+    if n_jobs > 1:
+        _ready_worker()
     _classifier(n_jobs=n_jobs, verbose=1).fit(X, y)
+    assert (len(solved_here) == 4) == (n_jobs == 1)
     lines = capfd.readouterr().out.splitlines()
     solving = [line for line in lines if "[native]" in line or "] objective" in line]
     named = [
@@ -511,10 +545,14 @@ def _with_a_failure(position, n_calls=2):
     return calls
 
 
-def test_an_error_in_this_process_is_raised_and_the_workers_serve_on():
+def test_an_error_in_this_process_is_raised_and_new_workers_take_the_next_calls():
+    from sklearn_convexcnn import _parallel
+
+    before = workers(1).submit(os.getpid).result()
     with pytest.raises(ValueError, match="invalid literal"):
         run_calls(_with_a_failure(0), n_jobs=2, threads=1, call_bytes=0)
-    assert workers(1).submit(os.getpid).result() != os.getpid()
+    assert _parallel._workers is None  # (stopped amid their calls, as joblib stops its own)
+    assert workers(1).submit(os.getpid).result() not in (before, os.getpid())
 
 
 def _failing_in_a_worker():
@@ -522,24 +560,29 @@ def _failing_in_a_worker():
 
 
 def _two_running_workers():
+    """The process ids of the two workers, both started."""
     executor = workers(2)
     for _ in range(20):  # (both started: a call each at once, and not both on one)
-        if len({f.result()[0] for f in [executor.submit(_started_by, 0.5) for _ in range(2)]}) == 2:
-            return
+        pids = {f.result()[0] for f in [executor.submit(_started_by, 0.5) for _ in range(2)]}
+        if len(pids) == 2:
+            return pids
     pytest.fail("the second worker never took a call")
 
 
 def test_a_workers_error_is_raised_without_waiting_for_the_others_calls():
     # with n_jobs >= 3, the error waited for the calls submitted before the failing one (a
     # review): here a 30 s call on the other worker
-    _two_running_workers()
+    from sklearn_convexcnn import _parallel
+
+    before = _two_running_workers()
     calls = [delayed(time.sleep)(1.0), delayed(time.sleep)(30), delayed(_failing_in_a_worker)()]
     start = time.perf_counter()
     with pytest.raises(ValueError, match="failed in process") as raised:
         run_calls(calls, n_jobs=3, threads=1, call_bytes=0)
     assert time.perf_counter() - start < 20
     assert str(os.getpid()) not in str(raised.value)  # (a worker's error)
-    assert workers(2).submit(os.getpid).result() != os.getpid()  # (replaced, or serving on)
+    assert _parallel._workers is None  # (the 30 s call's worker stopped amid it)
+    assert workers(2).submit(os.getpid).result() not in before | {os.getpid()}
 
 
 @pytest.mark.parametrize("error", [ValueError, KeyboardInterrupt])

@@ -809,7 +809,7 @@ def test_a_constant_model_of_a_solve_that_stopped_short_says_so(capsys):
     reg = ConvexCNNRegressor(
         beta=0.5, n_patterns=8, random_state=0, solver="clarabel", max_iter=1, verbose=1
     )
-    with pytest.warns(ConvergenceWarning):
+    with pytest.warns(ConvergenceWarning, match=r"did not converge: CLARABEL .* \(max_iter=1,"):
         reg.fit(X, y)
     assert reg.filters_.shape[0] == 0
     out = capsys.readouterr().out
