@@ -453,14 +453,14 @@ class _BaseConvexCNN(BaseEstimator):
         start = time.perf_counter()
         geometry = self._geometry(X)
         formulation = self._formulation(geometry)
-        if self.n_patterns == "exact":  # (refused, where it would be, before the patches)
-            check_enumeration(formulation, X, geometry)
         check_patches_memory(
             X.shape[0],
             geometry.n_patches,
             geometry.patch_size,
             whole_rows=self.architecture == "circular",
         )
+        if self.n_patterns == "exact":  # (refused, where it would be, before the patches)
+            check_enumeration(formulation, X, geometry)
         patches = extract_patches(X, geometry)
         rng = check_random_state(self.random_state)
         warm_start_key = self._warm_start_key(geometry, Y.shape[1], formulation, X)

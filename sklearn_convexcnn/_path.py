@@ -238,9 +238,9 @@ def convex_cnn_path(
     y, offset = centred_targets(y, loss, fit_intercept)  # (as the estimators' solves)
     geometry = resolve_geometry(input_shape, kernel_size, stride, X.shape[1])
     formulation = make_formulation(pooling, pool_size, readout, geometry.grid_shape)
+    check_patches_memory(X.shape[0], geometry.n_patches, geometry.patch_size)
     if n_patterns == "exact":  # (refused, where it would be, before the patches)
         check_enumeration(formulation, X, geometry)
-    check_patches_memory(X.shape[0], geometry.n_patches, geometry.patch_size)
     patches = extract_patches(X, geometry)
     check_program = functools.partial(  # (as the estimators check theirs)
         check_program_memory,

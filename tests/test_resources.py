@@ -268,10 +268,18 @@ def _signals(n_samples, length, seed=0):
 # process, where the same sizes in another path were refused with the numbers and the fix.
 
 
-def test_the_patches_of_x_are_checked_before_they_are_cut(two_mib):
-    X, y = _signals(3000, 200)  # 4.8 MB, its patches of size 3 take 14 MB
-    with pytest.raises(MemoryError, match=r"Cutting X into patches \(3000 samples x 198 patches"):
-        ConvexCNNRegressor(n_patterns=2).fit(X, y)
+@pytest.mark.parametrize("n_patterns", [2, "exact"])
+def test_the_patches_of_x_are_checked_before_they_are_cut(two_mib, n_patterns):
+    # 7.2 MB, its patches of size 3 take 21 MB. "exact" (894,000 patch rows) first refused
+    # from a sample of its rows, which cut 200,001 of them and copied those several times:
+    # with kernel_size=200, 1.9 GB where 1 GiB was said free (a review)
+    from sklearn_convexcnn import convex_cnn_path
+
+    X, y = _signals(3000, 300)
+    with pytest.raises(MemoryError, match=r"Cutting X into patches \(3000 samples x 298 patches"):
+        ConvexCNNRegressor(n_patterns=n_patterns).fit(X, y)
+    with pytest.raises(MemoryError, match=r"Cutting X into patches \(3000 samples x 298 patches"):
+        convex_cnn_path(X, y, n_patterns=n_patterns)
 
 
 def test_the_patches_of_circular_rows_name_the_fixes_that_apply(two_mib):

@@ -260,7 +260,9 @@ class ThreeLayerFormulation:
         """Refuse ``n_patterns='exact'`` before the patches are cut where :meth:`enumerate_gates`
         would refuse it: too many samples for all their second-layer patterns, or a spread
         sample of the ``n_rows`` patch rows (``rows_at(indices)``) with too many first-layer
-        patterns (:func:`~.._patterns.check_sampled_bound`)."""
+        patterns (:func:`~.._patterns.check_sampled_bound`). The first, from 15 samples on,
+        refuses whatever the first layer's patterns, and so before they are counted: its
+        message does not give their number."""
         _check_exact_groups(n_samples)
         check_sampled_bound(rows_at, n_rows)
 

@@ -299,7 +299,9 @@ class _PooledFormulation:
         """Refuse ``n_patterns='exact'`` before the patches are cut, where a spread sample of
         their ``n_rows`` stacked rows (``rows_at(indices)``) is refused
         (:func:`~.._patterns.check_sampled_bound`): the arrangement of :meth:`enumerate_gates`
-        holds these rows (and, for max pooling, their in-pool differences)."""
+        holds these rows (and, for max pooling, their in-pool differences, which the sample
+        leaves out: its refusal counts the patch rows, the enumeration's the differences too,
+        and it comes before the differences' memory is checked)."""
         check_sampled_bound(rows_at, n_rows)
 
     def neuron_gates(self, solutions, patches, gates):
