@@ -111,6 +111,11 @@ def _summary(attributes, seconds):
     )
 
 
+# Working-set iterations that a relaxation's output-layer refit may take, at least
+# (:meth:`_BaseConvexCNN._refit_output_weights`): the estimators' default max_iter
+_REFIT_MAX_ITER = 500
+
+
 def _spells(value, default):
     """Whether ``value`` is the int ``default`` in any spelling: ``3``, ``(3,)``, ``[3]``."""
     try:
@@ -516,9 +521,12 @@ class _BaseConvexCNN(BaseEstimator):
             )
             generated = generation_attributes(None)
         # (of the finished points: finishing certifies some that their solver left inaccurate)
-        self._warn_unconverged(solutions, labels, options)
-        self._warn_uncertified(solutions, Y, labels, loose=finishing.loose)
+        relaxation = not getattr(formulation, "is_exact", True)  # (circular, n_layers >= 4)
+        self._warn_unconverged(solutions, labels, options, relaxation=relaxation)
+        self._warn_uncertified(solutions, Y, labels, loose=finishing.loose, relaxation=relaxation)
         network = formulation.network(solutions, patches, gates)
+        if relaxation:
+            network = self._refit_output_weights(formulation, network, patches, Y, labels, options)
         if len(network.filters) == 0:
             self._log(_empty_network_message(solutions, Y, options.beta, float(self.tol)))
         attributes = {
@@ -555,6 +563,35 @@ class _BaseConvexCNN(BaseEstimator):
         self._warn_unattained(attributes, solutions, options)
         self._log(_summary(attributes, time.perf_counter() - start))
         return attributes
+
+    def _refit_output_weights(self, formulation, network, patches, Y, labels, options):
+        """A relaxation's realised network with its output layer refit by the native solver
+        (:meth:`~._formulations.circular.CircularFormulation.refit_output_weights`), where that
+        lowers its objective. The refit, a lasso over the neurons, is allowed the default
+        ``max_iter`` at least: the user's bounds the program's solve (``max_iter=1`` left the
+        refit at the realised network's objective)."""
+
+        def solve(program, output, coef_init, intercept_init):
+            return solve_output(
+                program, Y[:, output], labels[output], refit_options,
+                coef_init=coef_init, intercept_init=intercept_init,
+            )  # fmt: skip
+
+        refit_options = dataclasses.replace(
+            options, solver="native", verbose=0, max_iter=max(options.max_iter, _REFIT_MAX_ITER)
+        )
+        try:
+            refit = formulation.refit_output_weights(network, patches, solve)
+        except NotSolved as exc:  # (the realised network is an answer already)
+            self._log(f"the realised network's output weights were not refit: {exc}")
+            return network
+        before = network.objective(patches, Y, options.beta, self.loss)
+        after = refit.objective(patches, Y, options.beta, self.loss)
+        self._log(
+            f"the realised network's output weights refit: objective {before:.6g} -> {after:.6g}"
+            + ("" if after < before else " (kept the realised network)")
+        )
+        return refit if after < before else network
 
     def _formulation(self, geometry):
         """The convex program's formulation for the architecture parameters (checked against
@@ -799,14 +836,14 @@ class _BaseConvexCNN(BaseEstimator):
             return Finishing(residue="clean", loose=True)  # (the network keeps every group)
         return Finishing(formulation, patches, gates, certify=True, polish=False, loose=True)
 
-    def _warn_uncertified(self, solutions, Y, labels, *, loose=False):
+    def _warn_uncertified(self, solutions, Y, labels, *, loose=False, relaxation=False):
         """A ConvergenceWarning for every solution that its solver called solved but whose
         certified duality gap says otherwise (:func:`._outputs.uncertified_message`;
         ``loose`` for CVXPY points certified from their own dual points)."""
         options = self._solve_options()
         for output, solution in enumerate(solutions):
             message = uncertified_message(
-                solution, Y[:, output], labels[output], options, loose=loose
+                solution, Y[:, output], labels[output], options, loose=loose, relaxation=relaxation
             )
             if message is not None:
                 warn(message, ConvergenceWarning)
@@ -865,8 +902,8 @@ class _BaseConvexCNN(BaseEstimator):
             native_supported=self.activation == "relu" or self.architecture == "circular",
         )
 
-    def _warn_unconverged(self, solutions, labels, options):
-        message = unconverged_message(solutions, labels, options)
+    def _warn_unconverged(self, solutions, labels, options, *, relaxation=False):
+        message = unconverged_message(solutions, labels, options, relaxation=relaxation)
         if message is not None:
             warn(message, ConvergenceWarning)
 

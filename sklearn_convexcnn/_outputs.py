@@ -631,9 +631,19 @@ class _Prefixed(io.TextIOBase):
         self.stream.flush()
 
 
-def unconverged_message(solutions, outputs, options):
+# What a relaxation's duality gap bounds (circular CNNs with n_layers >= 4): its network does
+# not attain the program's value (a review: a warning said it did, of a network at twice it)
+_RELAXATION = (
+    "the program is a relaxation (n_layers >= 4): the duality gap bounds its point's distance "
+    "to the relaxation's optimum, a lower bound on the network's; the realised network's "
+    "objective_ is only an upper bound."
+)
+
+
+def unconverged_message(solutions, outputs, options, *, relaxation=False):
     """What to warn about the solutions that did not converge, in one message, or ``None`` if
-    all did; ``outputs`` names each solution's output.
+    all did; ``outputs`` names each solution's output; ``relaxation``, whether the program
+    only relaxes the network's (whose objective the network does not attain).
 
     One message for all of them: ten one-vs-rest classes stopped at ``max_iter`` were ten
     warnings of 4,850 characters in all, each with the same advice.
@@ -648,8 +658,16 @@ def unconverged_message(solutions, outputs, options):
         return (
             f"The convex program for output {output} did not converge: {how_it_stopped(solution)} "
             f"({settings}{'' if gap is None else '; ' + gap}). {remedy(solution, options)}; "
-            "the network attains the returned point's objective, "
-            + ("not the optimum." if gap is None else "at most the duality gap above the optimum.")
+            + (
+                _RELAXATION
+                if relaxation
+                else "the network attains the returned point's objective, "
+                + (
+                    "not the optimum."
+                    if gap is None
+                    else "at most the duality gap above the optimum."
+                )
+            )
             + _tried(solution)
         )
     stops = {how_it_stopped(solution) for _, solution in stopped}
@@ -678,8 +696,12 @@ def unconverged_message(solutions, outputs, options):
         f"The convex programs for {len(stopped)} of {len(solutions)} outputs did not converge"
         + (f": {shared} ({settings}). " if shared else f" ({settings}). ")
         + f"{_capitalised(each)}. {_capitalised(advice)}. "
-        + "Each network attains its returned point's objective, "
-        + ("not the optimum." if gapless else "at most its duality gap above the optimum.")
+        + (
+            _capitalised(_RELAXATION)
+            if relaxation
+            else "Each network attains its returned point's objective, "
+            + ("not the optimum." if gapless else "at most its duality gap above the optimum.")
+        )
         + "".join(_tried(solution, f"output {output}'s point") for output, solution in stopped)
     )
 
@@ -742,12 +764,12 @@ def _infeasible(solution, y, options):
     return solution.duality_gap < -gap_tolerance(solution, y, options)
 
 
-def uncertified_message(solution, y, output, options, *, loose=False):
+def uncertified_message(solution, y, output, options, *, loose=False, relaxation=False):
     """What to warn about a solution that its solver called solved but whose certified
     duality gap is above :func:`gap_tolerance` (a CVXPY fallback on badly scaled data reported
     'optimal' with a gap of 12 % of its objective; Clarabel on a three-layer program of inputs
     of size 1e4, 58 %) or below zero beyond it (:func:`_infeasible`), or ``None``.
-    Unconverged solutions are :func:`unconverged_message`'s.
+    Unconverged solutions are :func:`unconverged_message`'s; ``relaxation`` as there.
     """
     if not solution.converged or solution.duality_gap is None:
         return None
@@ -767,9 +789,14 @@ def uncertified_message(solution, y, output, options, *, loose=False):
     return (
         f"The convex program for output {output} is certified only to a duality gap of "
         f"{solution.duality_gap:.3e} (objective {solution.objective:.6g}, tolerance "
-        f"{tolerance:.3e}), although {solution.solver} reported it solved: the fit may be that "
-        f"far above the optimum. Try {_native_if_untried(solution, options)}standardised "
-        "inputs or a larger beta." + _tried(solution)
+        f"{tolerance:.3e}), although {solution.solver} reported it solved: "
+        + (
+            f"{_RELAXATION[:-1]}, and may be that far further from the network's optimum. "
+            if relaxation
+            else "the fit may be that far above the optimum. "
+        )
+        + f"Try {_native_if_untried(solution, options)}standardised inputs or a larger beta."
+        + _tried(solution)
     )
 
 
