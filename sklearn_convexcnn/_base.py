@@ -525,9 +525,16 @@ class _BaseConvexCNN(BaseEstimator):
         self._warn_unconverged(solutions, labels, options, relaxation=relaxation)
         self._warn_uncertified(solutions, Y, labels, loose=finishing.loose, relaxation=relaxation)
         network = formulation.network(solutions, patches, gates)
+        realised = network
         if relaxation:
             network = self._refit_output_weights(formulation, network, patches, Y, labels, options)
-        if len(network.filters) == 0:
+        if len(network.filters) == 0 and len(realised.filters) > 0:
+            self._log(
+                "no neurons: the refit of the realised network's output weights dropped every "
+                "one (the relaxation's neurons cost more than they fit), and the model predicts "
+                "a constant"
+            )
+        elif len(network.filters) == 0:
             self._log(_empty_network_message(solutions, Y, options.beta, float(self.tol)))
         attributes = {
             "geometry_": geometry,
@@ -584,6 +591,8 @@ class _BaseConvexCNN(BaseEstimator):
             refit = formulation.refit_output_weights(network, patches, solve)
         except NotSolved as exc:  # (the realised network is an answer already)
             self._log(f"the realised network's output weights were not refit: {exc}")
+            return network
+        if refit is network:  # (no neuron to refit)
             return network
         before = network.objective(patches, Y, options.beta, self.loss)
         after = refit.objective(patches, Y, options.beta, self.loss)

@@ -80,8 +80,9 @@ _PARAMETERS = """\
           ``n_layers=3``; for ``n_layers >= 4`` the weighted spectral l1 program is only a
           relaxation, see ``lower_bound_``: its solution is realised as a network whose
           output weights are then refit (a lasso over its neurons), and ``objective_`` is
-          that network's, an upper bound, which depends on the solver's point (up to
-          ``2e-4`` of it between solvers in a review) and can be above the 3-layer fit's
+          that network's, an upper bound, which depends on the solver's point (``2e-3`` of
+          it between solvers on doc/formulations.md §7.3's example) and can be above the
+          3-layer fit's
           (which a deeper network reproduces with identity filters): compare them.
         - ``"three_layer"``: per-branch convolution filters of unit norm, global average
           pooling, a scalar layer ``w1`` with penalty ``||w1_j||_1^2``, a second ReLU, output

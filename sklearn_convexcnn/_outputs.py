@@ -631,13 +631,20 @@ class _Prefixed(io.TextIOBase):
         self.stream.flush()
 
 
-# What a relaxation's duality gap bounds (circular CNNs with n_layers >= 4): its network does
-# not attain the program's value (a review: a warning said it did, of a network at twice it)
-_RELAXATION = (
-    "the program is a relaxation (n_layers >= 4): the duality gap bounds its point's distance "
-    "to the relaxation's optimum, a lower bound on the network's; the realised network's "
-    "objective_ is only an upper bound."
-)
+def _relaxation(gap=True):
+    """What a relaxation's point and duality gap (``gap``: where it has one) say, for circular
+    CNNs with n_layers >= 4: its network does not attain the program's value (a review: a
+    warning said it did, of a network at twice it)."""
+    bound = (
+        "the duality gap bounds its point's distance to the relaxation's optimum, a lower "
+        "bound on the network's; "
+        if gap
+        else ""
+    )
+    return (
+        f"the program is a relaxation (n_layers >= 4): {bound}the realised network's "
+        "objective_ is only an upper bound."
+    )
 
 
 def unconverged_message(solutions, outputs, options, *, relaxation=False):
@@ -659,7 +666,7 @@ def unconverged_message(solutions, outputs, options, *, relaxation=False):
             f"The convex program for output {output} did not converge: {how_it_stopped(solution)} "
             f"({settings}{'' if gap is None else '; ' + gap}). {remedy(solution, options)}; "
             + (
-                _RELAXATION
+                _relaxation(gap is not None)
                 if relaxation
                 else "the network attains the returned point's objective, "
                 + (
@@ -697,7 +704,7 @@ def unconverged_message(solutions, outputs, options, *, relaxation=False):
         + (f": {shared} ({settings}). " if shared else f" ({settings}). ")
         + f"{_capitalised(each)}. {_capitalised(advice)}. "
         + (
-            _capitalised(_RELAXATION)
+            _capitalised(_relaxation(not gapless))
             if relaxation
             else "Each network attains its returned point's objective, "
             + ("not the optimum." if gapless else "at most its duality gap above the optimum.")
@@ -791,7 +798,7 @@ def uncertified_message(solution, y, output, options, *, loose=False, relaxation
         f"{solution.duality_gap:.3e} (objective {solution.objective:.6g}, tolerance "
         f"{tolerance:.3e}), although {solution.solver} reported it solved: "
         + (
-            f"{_RELAXATION[:-1]}, and may be that far further from the network's optimum. "
+            f"{_relaxation()[:-1]}, and may be that far further from the network's optimum. "
             if relaxation
             else "the fit may be that far above the optimum. "
         )

@@ -269,6 +269,44 @@ def test_a_deep_circular_solve_that_stopped_says_the_program_is_a_relaxation():
     assert reg.objective_ - reg.lower_bound_ > reg.duality_gap_
 
 
+def test_a_deep_circular_refit_says_what_it_did(capsys):
+    # a review: a refit that dropped every neuron was logged as "beta=2 is at least the largest
+    # useful value", of a program with 8 nonzero groups; and a refit line was printed for a
+    # network with no neuron to refit
+    rng = np.random.default_rng(6)
+    X = rng.standard_normal((15, 3))
+    y = np.maximum(X[:, 0] - X[:, 1], 0)
+    params = dict(architecture="circular", solver="native", n_patterns=8, random_state=0)
+    reg = ConvexCNNRegressor(n_layers=20, beta=2.0, verbose=1, **params).fit(X, y)
+    out = capsys.readouterr().out
+    assert reg.filters_.shape[0] == 0
+    assert "no neurons: the refit of the realised network's output weights dropped every" in out
+    assert "largest useful value" not in out
+    ConvexCNNRegressor(n_layers=4, beta=100.0, verbose=1, **params).fit(X, y)
+    out = capsys.readouterr().out
+    assert "largest useful value" in out and "refit" not in out
+
+
+def test_a_relaxations_warning_without_a_duality_gap_names_none():
+    import types
+
+    from sklearn_convexcnn._outputs import SolveOptions, unconverged_message
+
+    options = SolveOptions(0.1, "squared", True, 1e-7, 10, "clarabel")
+    stopped = types.SimpleNamespace(
+        converged=False, duality_gap=None, objective=1.0, solver="CLARABEL", status="user_limit",
+        n_iter=10, handovers=(),
+    )  # fmt: skip
+    for solutions in ([stopped], [stopped, stopped]):
+        message = unconverged_message(solutions, ["0", "1"][: len(solutions)], options)
+        relaxed = unconverged_message(
+            solutions, ["0", "1"][: len(solutions)], options, relaxation=True
+        )
+        assert "not the optimum" in message
+        assert "relaxation (n_layers >= 4): the realised network's objective_ is only" in relaxed
+        assert "duality gap bounds" not in relaxed
+
+
 @pytest.mark.parametrize("estimator", [ConvexCNNRegressor, ConvexCNNClassifier])
 def test_circular_native_reaches_the_cvxpy_optimum_and_certifies_it(estimator):
     X, y = low_rank_data(1, 30, 8, 4)
