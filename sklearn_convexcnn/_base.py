@@ -654,7 +654,7 @@ class _BaseConvexCNN(BaseEstimator):
             loss=self.loss, fit_intercept=self.fit_intercept, program_of=build, solve=solve,
             log=self._log,
         )  # fmt: skip
-        if (message := unpassed_check_message(report, solving.max_iter)) is not None:
+        if (message := unpassed_check_message(report, solving.max_iter, self.solver)) is not None:
             warn(message, ConvergenceWarning)
         program = build(patches, gates)  # the program grew with the generated patterns
         finishing = self._finishing(formulation, patches, gates)

@@ -184,13 +184,16 @@ _PARAMETERS = """\
         maximum; a ConvergenceWarning says when the search stopped with it above ``beta`` (a
         better pattern exists: raise ``n_patterns``; on 60 signals of length 10, three seeds,
         ``beta=0.1``, the default 64 stopped at 1.02-1.07 ``beta`` and 256 passed). When every
-        pattern can be enumerated (small filters, or ``n_patterns="exact"``, where generation
-        runs over the enumeration with small programs) the check is exact and ``is_certified_``
-        says the fit is the global optimum of the non-convex problem. Its programs are solved
-        to ``tol=1e-7`` at least, whatever ``tol`` is larger: the check prices the program's
-        own patterns as well, which a looser solve leaves above ``beta``. Two-layer ReLU CNNs
-        with ``readout="sum"`` only. The default is ``"sampled"`` because of cost
-        (``benchmarks/bench_patterns.py``, ``n_patterns=128``): ``"generated"`` reached
+        pattern can be enumerated (``n_patterns="exact"``, where generation runs over the
+        enumeration with small programs; with an int, filters small enough for a Cover bound of
+        at most 20,000 patterns, where ``n_patterns="exact"`` and :meth:`certify` take up to
+        100,000) the check is exact and ``is_certified_`` says the fit is the global optimum
+        of the non-convex problem. Its programs are solved to ``tol=1e-7`` at least, whatever
+        ``tol`` is larger: the check prices the program's own patterns as well, which a looser
+        solve leaves above ``beta``; so do CVXPY's points (Clarabel's up to ``5e-4`` above it
+        in a review, their fits optimal by :meth:`certify`: the warning then says so).
+        Two-layer ReLU CNNs with ``readout="sum"`` only. The default is ``"sampled"`` because
+        of cost (``benchmarks/bench_patterns.py``, ``n_patterns=128``): ``"generated"`` reached
         objectives 16-22 % lower than ``"sampled"`` and below the best of 10 Adam restarts of
         the same network on all three problems (by 0.02-0.40 %), in 0.07-0.18 times the
         restarts' wall time, but 17-34 times the time of ``"sampled"``; use it when the

@@ -385,6 +385,26 @@ def test_an_unpassed_check_advises_the_enumeration_only_where_there_is_one(exhau
     ) == exhaustive
 
 
+def test_a_check_above_beta_on_the_programs_own_patterns_says_none_is_missing():
+    # a review: Clarabel's points price their own patterns 1e-6 to 5e-4 above beta; the
+    # warning said such fits were not the global optimum, where certify found them optimal
+    rng = np.random.default_rng(2)
+    X, y = rng.standard_normal((12, 6)), rng.standard_normal(12)
+    params = dict(n_patterns="exact", patterns="generated", beta=0.05, kernel_size=2)
+    model = ConvexCNNRegressor(random_state=2, solver="clarabel", **params)
+    with pytest.warns(ConvergenceWarning, match="Pattern generation stopped") as record:
+        model.fit(X, y)
+    (message,) = [str(w.message) for w in record if "Pattern generation" in str(w.message)]
+    assert "found only patterns the program already had" in message
+    assert "no pattern is missing, but the fit is not certified" in message
+    assert "solver='native' solves them to the check's accuracy" in message
+    assert "not the global optimum of the network" not in message
+    assert not model.is_certified_ and model.certify(X, y).is_optimal
+    with warnings.catch_warnings():  # (the advice holds)
+        warnings.simplefilter("error", ConvergenceWarning)
+        assert ConvexCNNRegressor(random_state=2, **params).fit(X, y).is_certified_
+
+
 def test_a_loose_tol_does_not_leave_the_check_above_beta():
     # the check prices the program's own patterns too: solved to tol=1e-3 they priced above
     # beta, and 18 of 40 such exact generations stopped unpassed ("only patterns the program
