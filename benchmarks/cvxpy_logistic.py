@@ -77,10 +77,15 @@ def main():
         errors = sum(above is None for above, _ in outcomes)
         warned = sum(above is not None and status for above, status in outcomes)
         quiet = np.array([above for above, status in outcomes if above is not None and not status])
-        print(
-            f"{solver:9s} errors {errors}/{len(outcomes)}, warned {warned}, unwarned {len(quiet)}: "
-            f"relative objective above native median {np.median(quiet):.1e}, "
+        above = (
+            f": relative objective above native median {np.median(quiet):.1e}, "
             f"max {quiet.max():.1e}, above 1e-6 in {int(np.sum(quiet > 1e-6))}"
+            if len(quiet)
+            else ""  # (every fit failed or warned: nothing to compare; max() raised here)
+        )
+        print(
+            f"{solver:9s} errors {errors}/{len(outcomes)}, warned {warned}, "
+            f"unwarned {len(quiet)}{above}"
         )
 
 
