@@ -388,8 +388,8 @@ def test_an_unpassed_check_advises_the_enumeration_only_where_there_is_one(exhau
 def test_a_check_above_beta_on_the_programs_own_patterns_says_none_is_missing(monkeypatch):
     # a review: Clarabel's points price their own patterns 1e-6 to 5e-4 above beta; the
     # warning said such fits were not the global optimum, where certify found them optimal.
-    # (Here 1.9e-6 above it: the check's tolerance is made 1e-8 so that another version of
-    # Clarabel, a little more accurate, still shows the case)
+    # (Here about 1e-6 above it: the check's tolerance is made 1e-8 so that another version
+    # of Clarabel, a little more accurate, still shows the case)
     import sklearn_convexcnn._generation as generation
 
     rng = np.random.default_rng(2)
@@ -421,30 +421,40 @@ def test_the_exhaustive_check_finds_patterns_outside_the_program_below_its_own(m
     prices = np.array([[5.0, 4.0, 3.0, 2.0, 1.5, 0.5]])
     monkeypatch.setattr(generation, "pattern_prices", lambda operator, v, beta: prices)
     gates = np.arange(12.0).reshape(2, 6)
-    keys = [b"a", b"b", b"c", b"d", b"e", b"f"]
-    values, violators = generation._priced_violators(
-        None, gates, keys, {b"a", b"c"}, [np.zeros(3)], 1.0, limit=2
+    asked = []
+
+    def outside_of(own):
+        def outside(block):  # (columns of gates: their first row tells them apart)
+            asked.append(len(block.T))
+            return np.array([g not in own for g in block[0]])
+
+        return outside
+
+    values, (found,) = generation._priced_violators(
+        None, gates, [np.zeros(3)], 1.0, limit=1, outside=outside_of({0.0, 1.0, 2.0, 3.0})
     )
     assert values == [5.0]
-    np.testing.assert_array_equal(violators[0], gates[:, [1, 3]].T)
+    np.testing.assert_array_equal(found, gates[:, [4]].T)
+    assert asked == [4, 1]  # (blocks of 4 * limit, most violating first, until one is found)
     _, (none,) = generation._priced_violators(
-        None, gates, keys, set(keys[:5]), [np.zeros(3)], 1.0, limit=2
+        None, gates, [np.zeros(3)], 1.0, limit=2, outside=outside_of({0.0, 1.0, 2.0, 3.0, 4.0})
     )
-    assert none.shape == (0, 2)  # (f is below beta)
+    assert none.shape == (0, 2)  # (the sixth is below beta)
 
 
-def test_an_unpassed_check_after_short_solves_claims_no_pattern_is_priced_outside():
+@pytest.mark.parametrize("last_converged", [False, True])
+def test_an_unpassed_check_claims_no_pattern_outside_only_after_converged_solves(
+    last_converged,
+):
+    # short solves of earlier rounds hid the claim from fits certify found optimal (a review)
     report = types.SimpleNamespace(
         passed=False, dual_check=0.6, beta=0.5, stop_reason="no new pattern", exhaustive=True,
-        short_solves=[("max_iter reached", 5)], n_solves=3,
+        short_solves=[("max_iter reached", 5)], n_solves=3, last_converged=last_converged,
     )  # fmt: skip
     message = unpassed_check_message(report, 5, "clarabel")
     assert "1 stopped at max_iter" in message
-    assert "No pattern outside the program" not in message
-    message = unpassed_check_message(
-        types.SimpleNamespace(**{**vars(report), "short_solves": []}), 5, "clarabel"
-    )
-    assert "No pattern outside the program is priced above beta" in message
+    assert ("No pattern outside the program is priced above beta" in message) == last_converged
+    assert ("(the last round's converged)" in message) == last_converged
 
 
 def test_a_loose_tol_does_not_leave_the_check_above_beta():
