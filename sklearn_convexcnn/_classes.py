@@ -456,11 +456,11 @@ _ATTRIBUTES = """\
         maximum). ``nan`` for ``"sampled"``, which runs no check.
 
     is_certified_ : bool
-        Whether the final check of ``patterns="generated"`` priced every pattern and passed:
-        the network is then a global optimum of the non-convex training problem (to the
-        solver's tolerance). Always ``False`` for ``patterns="sampled"``, which runs no check,
-        even with ``n_patterns="exact"`` (whose fit is that global optimum): :meth:`certify`
-        proves it for any fit.
+        Whether the final check of ``patterns="generated"`` priced every pattern and passed,
+        at the points of solves that converged: the network is then a global optimum of the
+        non-convex training problem (to the solver's tolerance). Always ``False`` for
+        ``patterns="sampled"``, which runs no check, even with ``n_patterns="exact"`` (whose
+        fit is that global optimum): :meth:`certify` proves it for any fit.
 
     n_features_in_ : int
         Number of features seen during fit.

@@ -412,34 +412,70 @@ def test_a_check_above_beta_on_the_programs_own_patterns_says_none_is_missing(mo
         assert ConvexCNNRegressor(random_state=2, **params).fit(X, y).is_certified_
 
 
-def test_the_exhaustive_check_finds_patterns_outside_the_program_below_its_own(monkeypatch):
+@pytest.mark.parametrize(
+    "own, limit, expected, asked",
+    [
+        ({0, 1, 2, 3}, 1, [4], [4, 4]),  # (blocks of 4 * limit, until `limit` are found)
+        ({0, 2}, 2, [1, 3], [8]),  # (the most violating first, at most `limit`)
+        (set(range(11)), 1, [], [4, 4, 3]),  # (the last is below beta)
+    ],
+)
+def test_the_exhaustive_check_finds_patterns_outside_the_program_below_its_own(
+    monkeypatch, own, limit, expected, asked
+):
     # a review: a point short of its optimum priced more than the limit's number of the
     # program's own patterns above beta, the check returned those, and the generation stopped
     # ("no new pattern") with 298 patterns outside the program above beta further down
     import sklearn_convexcnn._generation as generation
 
-    prices = np.array([[5.0, 4.0, 3.0, 2.0, 1.5, 0.5]])
+    prices = np.array([np.linspace(12.0, 1.5, 12)])
+    prices[0, -1] = 0.5
     monkeypatch.setattr(generation, "pattern_prices", lambda operator, v, beta: prices)
-    gates = np.arange(12.0).reshape(2, 6)
-    asked = []
+    gates = np.vstack([np.arange(12.0), -np.arange(12.0)])
+    sizes = []
 
-    def outside_of(own):
-        def outside(block):  # (columns of gates: their first row tells them apart)
-            asked.append(len(block.T))
-            return np.array([g not in own for g in block[0]])
-
-        return outside
+    def outside(block):  # (a gate's first entry is its column)
+        sizes.append(block.shape[1])
+        return np.array([g not in own for g in block[0]])
 
     values, (found,) = generation._priced_violators(
-        None, gates, [np.zeros(3)], 1.0, limit=1, outside=outside_of({0.0, 1.0, 2.0, 3.0})
+        None, gates, [np.zeros(3)], 1.0, limit=limit, outside=outside
     )
-    assert values == [5.0]
-    np.testing.assert_array_equal(found, gates[:, [4]].T)
-    assert asked == [4, 1]  # (blocks of 4 * limit, most violating first, until one is found)
-    _, (none,) = generation._priced_violators(
-        None, gates, [np.zeros(3)], 1.0, limit=2, outside=outside_of({0.0, 1.0, 2.0, 3.0, 4.0})
-    )
-    assert none.shape == (0, 2)  # (the sixth is below beta)
+    assert values == [12.0]
+    np.testing.assert_array_equal(found, gates[:, expected].T)
+    assert found.shape == (len(expected), 2)
+    assert sizes == asked
+
+
+def test_a_passed_check_after_solves_that_stopped_short_certifies_nothing():
+    # a review: Clarabel stopped at max_iter=2, 30 % above the optimum, and the check passed
+    # at its point's dual: is_certified_ was True
+    rng = np.random.default_rng(1)
+    X, y = rng.standard_normal((18, 7)), rng.standard_normal(18)
+    params = dict(beta=0.05, kernel_size=2, n_patterns="exact", random_state=1)
+    model = ConvexCNNRegressor(patterns="generated", solver="clarabel", max_iter=2, **params)
+    with pytest.warns(ConvergenceWarning, match="did not converge"):
+        model.fit(X, y)
+    assert model.dual_check_ <= model.beta  # (the case: the check passed)
+    assert not model.is_certified_
+    assert not model.certify(X, y).is_optimal
+
+
+def test_the_last_rounds_solves_decide_the_claim_of_no_pattern_outside():
+    # a review: a first solve stopped at max_iter hid the claim from a fit whose last solve
+    # converged and that certify found optimal
+    rng = np.random.default_rng(5)
+    X, y = rng.standard_normal((16, 8)), rng.standard_normal(16)
+    model = ConvexCNNRegressor(
+        patterns="generated", n_patterns="exact", beta=0.05, kernel_size=2, random_state=0,
+        solver="clarabel", max_iter=14,
+    )  # fmt: skip
+    with pytest.warns(ConvergenceWarning, match="Pattern generation stopped") as record:
+        model.fit(X, y)
+    (message,) = [str(w.message) for w in record if "Pattern generation" in str(w.message)]
+    assert "1 stopped at max_iter" in message and "(the last round's converged)" in message
+    assert "No pattern outside the program is priced above beta" in message
+    assert model.certify(X, y).is_optimal
 
 
 @pytest.mark.parametrize("last_converged", [False, True])
