@@ -521,7 +521,8 @@ def _priced_violators(operator, candidate_gates, vs, beta, limit, outside=None):
     program's own, so that the generation stopped ("no new pattern") with 298 patterns
     outside the program above ``beta`` further down (a review: SCS stopped by max_iter).
     Asked of the violators a block at a time, most violating first, not of every candidate
-    once: the keys of 100,000 candidates of 1000 samples x 36 patches take 454 MB."""
+    once: the keys of 100,000 candidates of 1000 samples x 36 patches would take about
+    454 MB (4,542 bytes a key, average pooling)."""
     values, violators = [], []
     for v in vs:
         prices = pattern_prices(operator, v, beta=beta).max(axis=0)
@@ -683,10 +684,9 @@ def unpassed_check_message(report, max_iter, solver="native"):
 
     Where the check ran over every pattern, found none outside the program above ``beta``
     (:func:`_priced_violators`), and the last round's solves converged, the program's own
-    patterns are
-    above it because its solver's points are not the programs' exact optima (a review:
-    Clarabel's, 1e-6 to 5e-4 above ``beta``, in fits that :meth:`certify` found optimal, of
-    which the warning said they were not). After solves that stopped short (their sentence
+    patterns are above it because its solver's points are not the programs' exact optima (a
+    review: Clarabel's, 1e-6 to 5e-4 above ``beta``, in fits that :meth:`certify` found
+    optimal, of which the warning said they were not). After solves that stopped short (their sentence
     says so) a pattern may still be missing: a later review found 298 outside the program
     above ``beta`` where the message said none was. Short solves of earlier rounds do not
     matter to the last check (another review: they hid the sentence from fits that
