@@ -686,11 +686,11 @@ def unpassed_check_message(report, max_iter, solver="native"):
     (:func:`_priced_violators`), and the last round's solves converged, the program's own
     patterns are above it because its solver's points are not the programs' exact optima (a
     review: Clarabel's, 1e-6 to 5e-4 above ``beta``, in fits that :meth:`certify` found
-    optimal, of which the warning said they were not). After solves that stopped short (their sentence
-    says so) a pattern may still be missing: a later review found 298 outside the program
-    above ``beta`` where the message said none was. Short solves of earlier rounds do not
-    matter to the last check (another review: they hid the sentence from fits that
-    :meth:`certify` found optimal).
+    optimal, of which the warning said they were not). After solves that stopped short
+    (their sentence says so) a pattern may still be missing: a later review found 298
+    outside the program above ``beta`` where the message said none was. Short solves of
+    earlier rounds do not matter to the last check (another review: they hid the sentence
+    from fits that :meth:`certify` found optimal).
     """
     if report.passed:
         return None
