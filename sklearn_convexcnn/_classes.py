@@ -122,7 +122,8 @@ _PARAMETERS = """\
     pool_size : int or tuple of int, default=None
         Extent of each pool on the patch grid, in patches (one entry per spatial axis, or an
         int for all): pools do not overlap, and the last pool along an axis is smaller when the
-        grid does not divide evenly. ``None`` pools the whole grid (global pooling). On 8x8
+        grid does not divide evenly. ``None`` pools the whole grid (global pooling), as does a
+        size larger than the grid along every axis (along one axis: the whole axis). On 8x8
         images with 3x3 filters the grid is 6x6, and ``pool_size=3`` gives 2x2 regions; at
         ``stride=2`` it is 3x3, and ``pool_size=2`` does (``geometry_.grid_shape`` after a fit).
 
