@@ -777,9 +777,6 @@ class _BaseConvexCNN(BaseEstimator):
         """
         n_outputs = Y.shape[1]
         n_jobs = self._outputs_at_once(n_outputs)
-        # one BLAS thread in every process that solves: NumPy's and SciPy's pools otherwise
-        # spin against each other (_parallel.blas_limited)
-        threads = 1
         order = longest_first(X, Y) if n_jobs > 1 else range(n_outputs)
         calls = [
             delayed(solve_in_worker)(
@@ -789,7 +786,6 @@ class _BaseConvexCNN(BaseEstimator):
                 n_outputs,
                 options,
                 dense_program,
-                threads,
                 warm_starts[output] if warm_starts else {},
                 finishing,
                 caller=os.getpid(),
@@ -802,12 +798,12 @@ class _BaseConvexCNN(BaseEstimator):
         if caller_takes_part(n_jobs, call_bytes):
             self._log(
                 f"{n_outputs} outputs on {n_jobs} processes (this one and {n_jobs - 1} "
-                f"worker(s)), {threads} BLAS thread(s) each"
+                f"worker(s)), one BLAS thread each"
             )
         elif n_jobs > 1:
-            self._log(f"{n_outputs} outputs on {n_jobs} workers, {threads} BLAS thread(s) each")
+            self._log(f"{n_outputs} outputs on {n_jobs} workers, one BLAS thread each")
         try:
-            in_order = run_calls(calls, n_jobs, threads, call_bytes=call_bytes)
+            in_order = run_calls(calls, n_jobs, call_bytes=call_bytes)
         except NotSolved as exc:  # what led to it, from a worker (:func:`solve_in_worker`)
             for message, category in getattr(exc, "caught_warnings", ()):
                 warn(message, category)

@@ -273,10 +273,10 @@ def _empty_network(y, options):
     return b, f, float(loss_value(options.loss, f, y))
 
 
-def solve_output(program, y, output, options, dense_program=None, **warm_start):
+def solve_output(program, y, label, options, dense_program=None, **warm_start):
     """Solve one output's program; with ``solver="auto"`` a native solve that fails or stops
-    short hands over to CVXPY on ``dense_program()``, when that fits in memory. ``output``
-    names the output in messages: its number, and a classifier's class (the estimators'
+    short hands over to CVXPY on ``dense_program()``, when that fits in memory. ``label``
+    names the output in messages: its number, or a classifier's class (the estimators'
     labels).
 
     Returns
@@ -308,7 +308,7 @@ def solve_output(program, y, output, options, dense_program=None, **warm_start):
         solution, failure = _cvxpy_fallback(solution, failure, dense_program, y, options)
     if solution is None:
         raise NotSolved(
-            f"The convex program for output {output} could not be solved ({failure}). Try "
+            f"The convex program for output {label} could not be solved ({failure}). Try "
             f"{_other_solvers(options.solver)}a larger max_iter (it was {options.max_iter}"
             + ("; SCS needs thousands" if options.solver == "scs" else "")
             + "), a larger beta or fewer n_patterns; verbose=2 prints the solver's log."
@@ -454,7 +454,7 @@ def _other_solvers(solver):
     return f"another solver ('native' for ReLU and circular CNNs, or {others}), "
 
 
-def solve_and_finish(program, y, output, options, dense_program, warm_start, finishing):
+def solve_and_finish(program, y, label, options, dense_program, warm_start, finishing):
     """:func:`solve_output`, then ``finishing`` (:class:`Finishing`).
 
     With ``options.native_fallback`` a CVXPY solve that fails, or whose finished point is not
@@ -467,21 +467,21 @@ def solve_and_finish(program, y, output, options, dense_program, warm_start, fin
     is kept, certified by the better of their dual bounds (:func:`_lower_unconverged`).
     """
     try:
-        solution = solve_output(program, y, output, options, dense_program, **warm_start)
+        solution = solve_output(program, y, label, options, dense_program, **warm_start)
     except NotSolved as failure:
         if not options.native_fallback:
             raise
-        return _natively(program, y, output, options, warm_start, finishing, failure)
+        return _natively(program, y, label, options, warm_start, finishing, failure)
     solution = finishing(program, solution, y, options)
     if not options.native_fallback or solution.status in ITERATIONS_SPENT:
         return solution
-    certified = uncertified_message(solution, y, output, options, loose=finishing.loose) is None
+    certified = uncertified_message(solution, y, label, options, loose=finishing.loose) is None
     if solution.converged and certified:
         return solution
-    return _natively(program, y, output, options, warm_start, finishing, solution)
+    return _natively(program, y, label, options, warm_start, finishing, solution)
 
 
-def _natively(program, y, output, options, warm_start, finishing, cvxpy):
+def _natively(program, y, label, options, warm_start, finishing, cvxpy):
     """The native solver's finished point where CVXPY's failed (``cvxpy`` the NotSolved)
     or stopped short (``cvxpy`` its finished point): :func:`solve_and_finish`."""
     failed = isinstance(cvxpy, NotSolved)
@@ -498,12 +498,12 @@ def _natively(program, y, output, options, warm_start, finishing, cvxpy):
     options.log(tried[-1])
     native_options = dataclasses.replace(options, solver="native", native_fallback=False)
     try:
-        solution = solve_output(program, y, output, native_options, **warm_start)
+        solution = solve_output(program, y, label, native_options, **warm_start)
     except NotSolved as exc:
         native_failure = exc.__cause__ or exc
         if failed:
             raise NotSolved(
-                f"The convex program for output {output} could not be solved: CVXPY "
+                f"The convex program for output {label} could not be solved: CVXPY "
                 f"({cvxpy.__cause__ or cvxpy}), nor the native solver ({native_failure}). Try "
                 f"a larger max_iter (it was {options.max_iter}), a larger beta or fewer "
                 "n_patterns."
@@ -556,7 +556,6 @@ def solve_in_worker(
     n_outputs,
     options,
     dense_program,
-    threads,
     warm_start,
     finishing,
     caller,
@@ -567,12 +566,12 @@ def solve_in_worker(
     pairs.
 
     In a worker process (not the process ``caller``, a process id) the BLAS threads are
-    limited to ``threads`` and the warnings recorded, as they would otherwise never reach the
-    caller. In the caller's own process (sequential, or joblib's threading backend) neither:
-    both are process-wide state that concurrent threads would corrupt (a thread restoring
-    the filters another one replaced leaves every later warning of the process silenced),
-    and the warnings reach the caller as they are raised. Progress lines say whose output
-    they are (:func:`lines_of_output`).
+    limited to one (as :func:`._parallel.blas_limited` does) and the warnings recorded, as
+    they would otherwise never reach the caller. In the caller's own process (sequential, or
+    joblib's threading backend) neither: both are process-wide state that concurrent threads
+    would corrupt (a thread restoring the filters another one replaced leaves every later
+    warning of the process silenced), and the warnings reach the caller as they are raised.
+    Progress lines say whose output they are (:func:`lines_of_output`).
     """
     solve = functools.partial(
         solve_and_finish, program, y, label, options, dense_program, warm_start
@@ -582,7 +581,7 @@ def solve_in_worker(
             return solve(finishing), []
     with (
         warnings.catch_warnings(record=True) as caught,
-        threadpool_limits(limits=threads, user_api="blas"),
+        threadpool_limits(limits=1, user_api="blas"),
         lines_of_output(output, n_outputs),
     ):
         warnings.simplefilter("always")
@@ -771,7 +770,7 @@ def _infeasible(solution, y, options):
     return solution.duality_gap < -gap_tolerance(solution, y, options)
 
 
-def uncertified_message(solution, y, output, options, *, loose=False, relaxation=False):
+def uncertified_message(solution, y, label, options, *, loose=False, relaxation=False):
     """What to warn about a solution that its solver called solved but whose certified
     duality gap is above :func:`gap_tolerance` (a CVXPY fallback on badly scaled data reported
     'optimal' with a gap of 12 % of its objective; Clarabel on a three-layer program of inputs
@@ -782,7 +781,7 @@ def uncertified_message(solution, y, output, options, *, loose=False, relaxation
         return None
     if _infeasible(solution, y, options):
         return (
-            f"The convex program for output {output} has a certified duality gap of "
+            f"The convex program for output {label} has a certified duality gap of "
             f"{solution.duality_gap:.3e}, below zero (objective {solution.objective:.6g}, "
             f"tolerance {gap_tolerance(solution, y, options):.3e}): {solution.solver}'s point "
             "lies outside the program's constraints, its objective below the optimum, and the "
@@ -794,7 +793,7 @@ def uncertified_message(solution, y, output, options, *, loose=False, relaxation
     if solution.duality_gap <= tolerance:
         return None
     return (
-        f"The convex program for output {output} is certified only to a duality gap of "
+        f"The convex program for output {label} is certified only to a duality gap of "
         f"{solution.duality_gap:.3e} (objective {solution.objective:.6g}, tolerance "
         f"{tolerance:.3e}), although {solution.solver} reported it solved: "
         + (

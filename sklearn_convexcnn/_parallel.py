@@ -93,25 +93,24 @@ def caller_takes_part(n_jobs, call_bytes):
     )
 
 
-def run_calls(calls, n_jobs, threads, *, call_bytes):
+def run_calls(calls, n_jobs, *, call_bytes):
     """The results of ``calls`` (joblib ``delayed`` triples) in their order, ``n_jobs`` at a
-    time, started in that order, this process's share with at most ``threads`` BLAS threads
+    time, started in that order, this process's share with one BLAS thread
     (:func:`blas_limited`); each call sends ``call_bytes`` (:func:`call_size`; module
     docstring)."""
     if n_jobs == 1:
-        with blas_limited(threads):
+        with blas_limited():
             return [function(*args, **kwargs) for function, args, kwargs in calls]
     if not caller_takes_part(n_jobs, call_bytes):
         return Parallel(n_jobs=n_jobs)(calls)
-    return _SharedCalls(list(calls), n_workers=n_jobs - 1).run(threads)
+    return _SharedCalls(list(calls), n_workers=n_jobs - 1).run()
 
 
 @contextlib.contextmanager
-def blas_limited(threads):
-    """This process's BLAS threads limited to ``threads`` in the block, from its main thread
-    only: the limit is process-wide, and fits in other threads (joblib's threading backend,
-    a dask worker) would restore it out of order. Elsewhere, or with ``threads=None``, as
-    they are.
+def blas_limited():
+    """This process's BLAS threads limited to one in the block, from its main thread only:
+    the limit is process-wide, and fits in other threads (joblib's threading backend, a dask
+    worker) would restore it out of order. Elsewhere as they are.
 
     The native solver wants one, in every process that solves, for the whole fit (threads
     woken by the products before the solves spin on after them). Its small factorisations
@@ -122,21 +121,21 @@ def blas_limited(threads):
     either way (twice the CPU time with two). The largest problem measured, 60,000 signals
     with 256 patterns, took 4.8 s with two threads and 5.3 s with one.
     """
-    if threads is None or threading.current_thread() is not threading.main_thread():
+    if threading.current_thread() is not threading.main_thread():
         yield
         return
-    with threadpool_limits(limits=threads, user_api="blas"):
+    with threadpool_limits(limits=1, user_api="blas"):
         yield
 
 
 def one_blas_thread(function):
-    """``function`` run under :func:`blas_limited` ``(1)``, from a frame of this package
+    """``function`` run under :func:`blas_limited`, from a frame of this package
     (the context manager's own decorator adds one of ``contextlib``, which warnings would
     then name instead of the user's line: :func:`._warnings.warn`)."""
 
     @functools.wraps(function)
     def limited(*args, **kwargs):
-        with blas_limited(1):
+        with blas_limited():
             return function(*args, **kwargs)
 
     return limited
@@ -241,12 +240,12 @@ class _SharedCalls:
         self.broken = False  # (a worker died before its first call)
         self.readies = []  # (the no-op calls' futures)
 
-    def run(self, threads):
+    def run(self):
         results = [None] * len(self.calls)
         position = self._take_next()  # (the first is this process's, whatever the workers do)
         self._start_workers()
         try:
-            with blas_limited(threads):
+            with blas_limited():
                 while position is not None:
                     function, args, kwargs = self.calls[position]
                     results[position] = function(*args, **kwargs)

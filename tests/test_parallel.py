@@ -109,9 +109,9 @@ def solved_here(monkeypatch):
 
     solved, solve_output = [], _outputs.solve_output
 
-    def counted(program, y, output, *args, **kwargs):
-        solved.append(output)
-        return solve_output(program, y, output, *args, **kwargs)
+    def counted(program, y, label, *args, **kwargs):
+        solved.append(label)
+        return solve_output(program, y, label, *args, **kwargs)
 
     monkeypatch.setattr(_outputs, "solve_output", counted)
     return solved
@@ -219,7 +219,7 @@ def test_workers_do_not_oversubscribe_blas_threads(four_digits, capfd, solved_he
         _classifier(n_jobs=2, verbose=2).fit(X, y)
     assert len(solved_here) < 4  # (the others, the worker's)
     out = capfd.readouterr().out
-    assert "4 outputs on 2 processes (this one and 1 worker(s)), 1 BLAS thread(s) each" in out
+    assert "4 outputs on 2 processes (this one and 1 worker(s)), one BLAS thread each" in out
     assert [int(t) for t in re.findall(_SOLVED_WITH_THREADS, out)] == [1, 1, 1, 1]
 
 
@@ -411,9 +411,7 @@ def test_workers_solve_without_importing_scikit_learn_or_joblib():
 
 
 def _pids(n_calls, n_jobs=2, call_bytes=0):
-    return run_calls(
-        [delayed(os.getpid)() for _ in range(n_calls)], n_jobs, 1, call_bytes=call_bytes
-    )
+    return run_calls([delayed(os.getpid)() for _ in range(n_calls)], n_jobs, call_bytes=call_bytes)
 
 
 def _started_by(seconds):
@@ -425,7 +423,7 @@ def _started_by(seconds):
 def test_calls_start_in_their_order_here_and_in_the_workers():
     # (given the longest first, they end together)
     worker, _ = workers(1).submit(_started_by, 0).result()  # (started, this module imported)
-    results = run_calls([delayed(_started_by)(0.3) for _ in range(6)], 2, 1, call_bytes=0)
+    results = run_calls([delayed(_started_by)(0.3) for _ in range(6)], 2, call_bytes=0)
     pids, starts = zip(*results, strict=True)
     assert set(pids) == {os.getpid(), worker}
     # each call started before the next, but for a hand-over to a worker (milliseconds; the
@@ -449,7 +447,7 @@ def test_a_new_worker_takes_a_call_once_it_has_imported_the_calls_module(tmp_pat
     from slowly_imported import started_by
 
     stop_workers()
-    results = run_calls([delayed(started_by)(0.2) for _ in range(12)], 2, 1, call_bytes=0)
+    results = run_calls([delayed(started_by)(0.2) for _ in range(12)], 2, call_bytes=0)
     pids, starts = zip(*results, strict=True)
     assert len(set(pids)) == 2
     assert all(start < later + 0.1 for start, later in itertools.pairwise(starts))
@@ -464,7 +462,7 @@ def test_calls_whose_module_a_worker_cannot_import_still_reach_it():
 
     slept_in.__module__ = "no_module_of_this_name"
     workers(1).submit(_started_by, 0).result()  # (started, this module imported)
-    assert len(set(run_calls([delayed(slept_in)() for _ in range(8)], 2, 1, call_bytes=0))) == 2
+    assert len(set(run_calls([delayed(slept_in)() for _ in range(8)], 2, call_bytes=0))) == 2
 
 
 def test_outputs_explained_least_by_the_samples_come_first():
@@ -518,9 +516,9 @@ def test_a_fit_counts_the_bytes_its_calls_send(four_digits, monkeypatch, pooling
     # program was counted as its patches once, 1/65 of it on a review's larger problem
     sent = []
 
-    def counted_calls(calls, n_jobs, threads, *, call_bytes):
+    def counted_calls(calls, n_jobs, *, call_bytes):
         sent.append((call_bytes, [len(pickle.dumps(call)) for call in calls]))
-        return run_calls(calls, n_jobs, threads, call_bytes=call_bytes)
+        return run_calls(calls, n_jobs, call_bytes=call_bytes)
 
     monkeypatch.setattr(_base, "run_calls", counted_calls)
     # (64 patterns of 9 patches: max pooling's program is 7 times its patches)
@@ -550,7 +548,7 @@ def test_an_error_in_this_process_is_raised_and_new_workers_take_the_next_calls(
 
     before = workers(1).submit(os.getpid).result()
     with pytest.raises(ValueError, match="invalid literal"):
-        run_calls(_with_a_failure(0), n_jobs=2, threads=1, call_bytes=0)
+        run_calls(_with_a_failure(0), n_jobs=2, call_bytes=0)
     assert _parallel._workers is None  # (stopped amid their calls, as joblib stops its own)
     assert workers(1).submit(os.getpid).result() not in (before, os.getpid())
 
@@ -578,7 +576,7 @@ def test_a_workers_error_is_raised_without_waiting_for_the_others_calls():
     calls = [delayed(time.sleep)(1.0), delayed(time.sleep)(30), delayed(_failing_in_a_worker)()]
     start = time.perf_counter()
     with pytest.raises(ValueError, match="failed in process") as raised:
-        run_calls(calls, n_jobs=3, threads=1, call_bytes=0)
+        run_calls(calls, n_jobs=3, call_bytes=0)
     assert time.perf_counter() - start < 20
     assert str(os.getpid()) not in str(raised.value)  # (a worker's error)
     assert _parallel._workers is None  # (the 30 s call's worker stopped amid it)
@@ -618,7 +616,7 @@ def test_an_error_here_stops_the_workers_at_once(error, after, monkeypatch):
     workers(1).submit(os.getpid).result()
     start = time.perf_counter()
     with pytest.raises(error, match="here"):
-        run_calls([(failing, (), {}), delayed(time.sleep)(30)], 2, 1, call_bytes=0)
+        run_calls([(failing, (), {}), delayed(time.sleep)(30)], 2, call_bytes=0)
     assert time.perf_counter() - start < 20  # (not after the worker's call: it was killed)
     assert _parallel._workers is None
     assert taken == [True]
@@ -648,7 +646,7 @@ def test_an_interrupt_while_waiting_for_the_workers_stops_them(error):
         with pytest.raises(error):
             # (this process's call long enough for the worker to take the other: the
             # signal comes while this process waits for it)
-            run_calls([delayed(time.sleep)(0.5), delayed(time.sleep)(30)], 2, 1, call_bytes=0)
+            run_calls([delayed(time.sleep)(0.5), delayed(time.sleep)(30)], 2, call_bytes=0)
     finally:
         interrupt.cancel()
         signal.signal(signal.SIGUSR1, previous)
@@ -672,7 +670,7 @@ def test_a_worker_that_died_is_replaced():
     workers(1).submit(_started_by, 0).result()  # (started, this module imported)
     with pytest.raises(BrokenProcessPool):
         calls = [(slowly, (), {}), delayed(_exit_in_a_worker)(os.getpid())]
-        run_calls(calls, 2, 1, call_bytes=0)
+        run_calls(calls, 2, call_bytes=0)
     assert workers(1).submit(os.getpid).result() != os.getpid()
 
 
@@ -706,7 +704,7 @@ def test_a_forked_child_solves_with_workers_of_its_own():
         workers(1).submit(os.getpid).result()
         child = os.fork()
         if child == 0:
-            pids = run_calls([delayed(slept_in)() for _ in range(8)], 2, 1, call_bytes=0)
+            pids = run_calls([delayed(slept_in)() for _ in range(8)], 2, call_bytes=0)
             print(len(set(pids)), flush=True)
             stop_workers()  # (os._exit skips the exit handlers that would)
             os._exit(0)
@@ -734,7 +732,7 @@ def test_a_multiprocessing_child_that_used_workers_ends_at_once():
         from sklearn_convexcnn._parallel import run_calls
 
         def fit():
-            run_calls([delayed(time.sleep)(0.5) for _ in range(4)], 2, 1, call_bytes=0)
+            run_calls([delayed(time.sleep)(0.5) for _ in range(4)], 2, call_bytes=0)
 
         if __name__ == "__main__":
             child = multiprocessing.get_context("fork").Process(target=fit)
@@ -767,7 +765,7 @@ def test_a_forked_child_never_frees_the_parents_executor():
 
         from sklearn_convexcnn import _parallel
 
-        _parallel.run_calls([delayed(time.sleep)(0.1) for _ in range(4)], 2, 1, call_bytes=0)
+        _parallel.run_calls([delayed(time.sleep)(0.1) for _ in range(4)], 2, call_bytes=0)
         children = []
 
         def fork():
