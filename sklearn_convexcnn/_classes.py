@@ -11,7 +11,7 @@ from sklearn.utils.multiclass import check_classification_targets
 
 from ._base import _BaseConvexCNN
 from ._compat import StrOptions
-from ._patches import first_not_a_number, missing_entries
+from ._patches import first_not_a_number, missing_entries, numeric_targets
 
 _PARAMETERS = """\
     beta : float, default=1.0
@@ -535,25 +535,18 @@ class ConvexCNNRegressor(RegressorMixin, _BaseConvexCNN):
                 f"{type(self).__name__} takes dense targets, but y is a sparse "
                 f"{type(y).__name__}; pass y.toarray()."
             )
-        try:
-            values = np.asarray(y)
-        except ValueError:  # (ragged: left to validate_data)
-            values = None
-        if y is not None and values is not None and values.dtype.kind in "OUS":
-            # pandas' NA as None, a NaN that validate_data then names (a review: pd.NA in a
-            # column of dtype object was called "not numbers", sent to the classifier)
-            if values.dtype.kind == "O":
-                values = np.where(missing_entries(values), np.nan, values)
-            try:
-                y = values.astype(np.float64)
-            except (TypeError, ValueError):
-                (sample, *_), value = first_not_a_number(values)
-                raise ValueError(
-                    f"{type(self).__name__} needs numeric targets, but y holds values that "
-                    f"are not numbers (dtype {values.dtype}), such as {value!r} at sample "
-                    f"{sample}; for class labels use ConvexCNNClassifier."
-                ) from None
-        return super()._validated(X, y, reset=reset)
+
+        # (pandas' NA as a NaN that validate_data names: a review found pd.NA in a column of
+        # dtype object called "not numbers", sent to the classifier)
+        def refuse(values):
+            (sample, *_), value = first_not_a_number(values)
+            return ValueError(
+                f"{type(self).__name__} needs numeric targets, but y holds values that are "
+                f"not numbers (dtype {values.dtype}), such as {value!r} at sample {sample}; "
+                "for class labels use ConvexCNNClassifier."
+            )
+
+        return super()._validated(X, numeric_targets(y, refuse), reset=reset)
 
     def _encode_targets(self, y, reset=True):
         y = np.asarray(y, dtype=np.float64)

@@ -136,6 +136,26 @@ def first_not_a_number(values):
     return (None,) * values.ndim, None
 
 
+def numeric_targets(y, refuse):
+    """Targets ``y`` of objects or strings as float64, missing ones (None, pandas' NA or NaT)
+    as NaN, which scikit-learn's validation then names; ``refuse(values)`` makes the
+    ValueError for values that ``float`` does not take (NumPy's own error names neither ``y``
+    nor the fix). Other ``y`` are returned as they are, for that validation (numbers, ragged
+    or sparse input)."""
+    try:
+        values = np.asarray(y)
+    except ValueError:  # (ragged: left to the validation)
+        return y
+    if y is None or values.dtype.kind not in "OUS":
+        return y
+    if values.dtype.kind == "O":
+        values = np.where(missing_entries(values), np.nan, values)
+    try:
+        return values.astype(np.float64)
+    except (TypeError, ValueError) as exc:
+        raise refuse(values) from exc
+
+
 def check_numbers(X):
     """Refuse a 2-D ``X`` of objects or strings that are not all numbers, naming the entry and
     the fix (NumPy's own error names neither ``X`` nor where): a missing value (None, pandas'

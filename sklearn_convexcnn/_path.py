@@ -20,7 +20,8 @@ from ._patches import (
     check_rows,
     check_scale,
     extract_patches,
-    missing_entries,
+    first_not_a_number,
+    numeric_targets,
     resolve_geometry,
 )
 from ._patterns import check_enumeration, program_gates
@@ -342,23 +343,17 @@ def _check_data(X, y, loss, fit_intercept):
     check_rows(X, "convex_cnn_path takes")
     check_numbers(X)
     X = check_array(X, dtype=np.float64, input_name="X", estimator="convex_cnn_path")
-    try:
-        values = np.asarray(y)
-    except ValueError:  # (ragged: left to check_array)
-        values = None
-    if values is not None and values.dtype.kind in "OUS":
-        # missing targets (None, pandas' NA) as NaN, which check_array then names: they were
-        # called labels to encode, and pandas' NA raised float()'s TypeError (a review)
-        if values.dtype.kind == "O":
-            values = np.where(missing_entries(values), np.nan, values)
-        try:
-            y = values.astype(np.float64)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(
-                f"convex_cnn_path needs numeric targets y; got {values.dtype} labels "
-                f"({exc}). Encode two classes as +-1 and pass loss='logistic': classes = "
-                "np.unique(labels); y = np.where(labels == classes[1], 1.0, -1.0)."
-            ) from exc
+    # (missing targets, None or pandas' NA, were called labels to encode, and pandas' NA
+    # raised float()'s TypeError: a review)
+    y = numeric_targets(
+        y,
+        lambda values: ValueError(
+            f"convex_cnn_path needs numeric targets y; got {values.dtype} labels, such as "
+            f"{first_not_a_number(values)[1]!r}. Encode two classes as +-1 and pass "
+            "loss='logistic': classes = np.unique(labels); "
+            "y = np.where(labels == classes[1], 1.0, -1.0)."
+        ),
+    )
     y = check_array(
         y, ensure_2d=False, dtype=np.float64, input_name="y", estimator="convex_cnn_path"
     )

@@ -106,7 +106,9 @@ def test_wrong_arguments_name_the_path_and_point_alphas_to_betas(data):
 def test_class_labels_are_refused_with_their_encoding(data):
     X, _ = data
     labels = np.where(np.arange(len(X)) % 2, "cat", "dog")
-    with pytest.raises(ValueError, match=r"needs numeric targets y; got <U3 labels .*np.where"):
+    with pytest.raises(
+        ValueError, match=r"needs numeric targets y; got <U3 labels, such as 'dog'\. .*np.where"
+    ):
         convex_cnn_path(X, labels, loss="logistic", **FAST)
 
 
