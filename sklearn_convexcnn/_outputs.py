@@ -338,7 +338,7 @@ def _empty_if_optimal(program, y, options):
     if isinstance(program, NuclearProgram):
         _, n_patches, patch_size = program.patches.shape
         coef = np.zeros((patch_size, n_patches))
-        price = _spectral_price
+        price = NuclearProgram.dual_norm
     elif isinstance(program, GroupProgram):
         n_patterns, _, patch_size = program.pieces.shape
         coef = np.zeros((2, n_patterns, patch_size))
@@ -374,12 +374,6 @@ def _price_bound(program, v):
     (circular CNNs' spectral l1): the dual norm of each pattern's correlation, the price
     without its cone (which only narrows the filters that it is a maximum over)."""
     return float(program.norm.dual(np.einsum("pnh,n->ph", program.pieces, v)).max(initial=0.0))
-
-
-def _spectral_price(program, v):
-    """``||sum_t v_t X_t||_2`` (``X_t`` a sample's patches, transposed as the program's
-    variable ``Z``): the empty network is optimal where it is at most ``beta``."""
-    return float(np.linalg.norm(np.einsum("t,tkh->hk", v, program.patches), 2))
 
 
 def _stopped_short(solution):
