@@ -142,6 +142,21 @@ def test_a_stride_that_leaves_out_no_more_than_the_kernels_does_not_warn(kernel_
     assert geometry.grid_shape == (1,)
 
 
+def test_resolving_a_geometry_of_long_kernels_allocates_next_to_nothing():
+    # the stride check listed the positions each patch covers, grid x kernel integers, before
+    # the patches' memory check: 6.7 GiB for a kernel of 30,000 (a review); 72 MB here
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        geometry = resolve_geometry(None, 3000, 1, 6000)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert geometry.grid_shape == (3001,)
+    assert peak < 2**20
+
+
 @pytest.mark.parametrize(
     "input_shape, kernel_size, stride, match",
     [
