@@ -30,6 +30,13 @@ OPERATOR_CHUNK_BYTES = 24 * 2**22
 # P=64, and 100 MiB at n=300, P=32, where half the arrays' share said 214 and 33 MiB.
 THREE_LAYER_WORKSPACE = 48 * 2**20
 
+# What the draw of patterns holds a gate besides its entries (twice: the draw and the kept
+# gates) and its key (twice: joined from its blocks' parts): the key's bytes object, its
+# places in the list and dict of keys. Peak memory of the draw and its de-duplication by
+# tracemalloc, 8 to 200 signals of 16 to 64 features, kernel 2, 50,000 to 200,000 gates,
+# average and max pooling, with and without regions: 0.3-0.8x :func:`sampling_bytes`.
+GATE_OVERHEAD = 160
+
 # Peak memory of building the dense program of max pooling for the native solver, in times its
 # arrays: the pools' and regions' rows are written into the program's in place, and the rest
 # is temporaries of one pool's size or less. Measured with tracemalloc on 8x8 inputs (n = 300
@@ -257,6 +264,20 @@ def operator_bytes(n_samples, n_patches, patch_size, n_patterns, regions=None):
     return signs + patches + OPERATOR_BYTES_PER_GROUP * groups + OPERATOR_CHUNK_BYTES
 
 
+def sampling_bytes(n_samples, n_patches, patch_size, n_patterns, regions=None):
+    """Peak memory of drawing ``n_patterns`` gates and de-duplicating their patterns
+    (:func:`.._patterns.key_bytes`), all held at once: the draw, and a key a gate of a byte
+    per sample and eight patches of the largest region (the whole grid without regions:
+    average pooling's keys are a bit a patch, max pooling's a byte a sample and pool),
+    with :data:`GATE_OVERHEAD`, and four copies of the products of a block of samples and
+    gates from which keys are made (at most ``block_entries`` floats; max pooling's winners
+    are found with temporaries of their size)."""
+    patches = max(regions) if regions else n_patches
+    key = n_samples * -(-patches // 8)
+    block = min(2**22, n_samples * patches * min(n_patterns, 256))
+    return n_patterns * (16 * patch_size + 2 * key + GATE_OVERHEAD) + 32 * block
+
+
 def check_program_memory(
     n_samples,
     n_patches,
@@ -330,8 +351,14 @@ def check_program_memory(
         " or ".join(remedies) if len(remedies) == 2 else ", ".join(remedies[:-1]) + ", or "
         + remedies[-1]
     ) + "."  # fmt: skip
+    required *= at_once
+    if not exact:
+        # the draw comes before the program (and is gone once it is built): the regions'
+        # Cover bounds cap the program's groups, not the draw, and 10**9 filters were
+        # drawn into 15 GiB before any check (a review)
+        required = max(required, sampling_bytes(*sizes, regions))
     check_memory(
-        at_once * required,
+        required,
         f"The {'matrix-free ' if kind == 'operator' else ''}convex program for {n_samples} "
         f"samples x {n_patches} patches of size {patch_size} with up to {n_patterns} "
         f"patterns{groups} (solver={solver!r}"

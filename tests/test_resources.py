@@ -402,6 +402,48 @@ def test_convex_cnn_path_is_checked_as_the_estimators_are(two_mib):
         convex_cnn_path(X, y, n_patterns=10**7)
 
 
+@pytest.mark.parametrize(
+    "n_samples, pool_size, pooling",
+    [(8, None, "average"), (8, 2, "average"), (200, 4, "average"), (200, 4, "max")],
+)
+def test_the_sampling_estimate_covers_the_draw_and_its_keys(n_samples, pool_size, pooling):
+    from sklearn_convexcnn._patches import extract_patches, resolve_geometry
+    from sklearn_convexcnn._resources import sampling_bytes
+
+    geometry = resolve_geometry(None, 2, 1, 64)
+    readout = "sum" if pool_size is None else "dense"
+    formulation = make_formulation(pooling, pool_size, readout, geometry.grid_shape)
+    X, _ = _signals(n_samples, 64)
+    patches = extract_patches(X, geometry)
+    tracemalloc.start()
+    try:
+        formulation.sample_gates(patches, 20000, np.random.RandomState(0))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    regions = getattr(formulation, "region_sizes", None)
+    assert peak <= sampling_bytes(n_samples, geometry.n_patches, 2, 20000, regions)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [dict(pool_size=2, readout="dense"), dict(pooling="max", pool_size=2, readout="dense"),
+     dict(pooling="none")],
+)  # fmt: skip
+def test_a_draw_too_large_is_refused_where_regions_bound_the_program(params):
+    # each region's groups are capped by its Cover bound, and the check passed where the
+    # draw of 10**9 filters then took 15 GiB in NumPy (a review); 1.6 TB here, which NumPy
+    # refuses with its own MemoryError, naming neither n_patterns nor a fix
+    from sklearn_convexcnn import convex_cnn_path
+
+    X, y = _signals(8, 16)
+    refused = r"with up to 100000000000 patterns in \d+ regions.* Use fewer n_patterns"
+    with pytest.raises(MemoryError, match=refused):
+        ConvexCNNRegressor(kernel_size=2, n_patterns=10**11, **params).fit(X, y)
+    with pytest.raises(MemoryError, match=refused):
+        convex_cnn_path(X, y, kernel_size=2, n_patterns=10**11, **params)
+
+
 def test_certify_checks_the_fitted_patterns_where_every_one_would_not_fit(monkeypatch):
     import sklearn_convexcnn._resources as resources
 
