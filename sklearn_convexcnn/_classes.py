@@ -12,6 +12,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from ._base import _BaseConvexCNN
 from ._compat import StrOptions
 from ._patches import first_not_a_number, missing_entries, numeric_targets
+from ._resources import check_memory
 
 _PARAMETERS = """\
     beta : float, default=1.0
@@ -698,6 +699,14 @@ class ConvexCNNClassifier(ClassifierMixin, _BaseConvexCNN):
                     f"classes are {classes.tolist()}. Pass labels of the fitted classes."
                 )
         columns = classes[1:] if len(classes) == 2 else classes
+        # (a review: 40,000 sample ids passed as labels asked for 11.9 GiB of targets here,
+        # to be solved as 40,000 programs)
+        check_memory(
+            9 * len(columns) * np.size(y),  # (the comparison's booleans, then the floats)
+            f"The one-vs-rest targets of {np.size(y)} samples and {len(columns)} classes",
+            f"{type(self).__name__} solves a program per class: pass class labels in y "
+            "(for numeric targets use ConvexCNNRegressor), or merge rare classes.",
+        )
         Y = np.where(np.asarray(y).reshape(-1, 1) == columns, 1.0, -1.0)
         return Y, ({"classes_": classes} if reset else {})
 

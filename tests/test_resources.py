@@ -444,6 +444,18 @@ def test_a_draw_too_large_is_refused_where_regions_bound_the_program(params):
         convex_cnn_path(X, y, kernel_size=2, n_patterns=10**11, **params)
 
 
+def test_one_vs_rest_targets_are_checked_before_they_are_made(two_mib):
+    # sample ids passed as labels: 40,000 of them asked NumPy for 11.9 GiB (a review)
+    from sklearn_convexcnn import ConvexCNNClassifier
+
+    X, _ = _signals(600, 4)
+    with (
+        pytest.warns(UserWarning, match="unique classes is greater than 50%"),
+        pytest.raises(MemoryError, match=r"one-vs-rest targets of 600 samples and 600 classes"),
+    ):
+        ConvexCNNClassifier(kernel_size=2, n_patterns=4).fit(X, np.arange(600))
+
+
 def test_certify_checks_the_fitted_patterns_where_every_one_would_not_fit(monkeypatch):
     import sklearn_convexcnn._resources as resources
 
