@@ -6,6 +6,7 @@ order (row-major, channels fastest), so a filter ``u`` of length ``h = prod(kern
 is applied to patch ``k`` of every sample at once as ``patches[:, k, :] @ u``.
 """
 
+import math
 import sys
 from dataclasses import dataclass
 from math import prod
@@ -126,14 +127,26 @@ def missing_entries(values):
 
 def first_not_a_number(values):
     """The index (a tuple) and the value of the first entry of the array ``values`` that
-    ``float`` refuses, or a tuple of Nones and None."""
+    ``float`` refuses (an int beyond float64's range too), or a tuple of Nones and None."""
     for index, value in enumerate(values.ravel()):
         try:
             float(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             value = value.item() if isinstance(value, np.generic) else value  # ('x', not np.str_)
             return tuple(int(i) for i in np.unravel_index(index, values.shape)), value
     return (None,) * values.ndim, None
+
+
+def _too_large(name, values, where):
+    """The ValueError for an int in ``values`` beyond float64's range, which ``float`` refuses
+    with an OverflowError that names neither the array nor the entry nor the fix (a review);
+    ``where`` says where its first one is, from the index of :func:`first_not_a_number`."""
+    index, value = first_not_a_number(values)
+    digits = math.floor(math.log10(abs(value))) + 1  # (math's log10 takes any int)
+    return ValueError(
+        f"{name} holds a value too large for float64, an int of {digits} digits, at "
+        f"{where(index)}. Scale {name} to about unit size, e.g. divide it by its largest entry."
+    )
 
 
 def numeric_targets(y, refuse):
@@ -152,6 +165,8 @@ def numeric_targets(y, refuse):
         values = np.where(missing_entries(values), np.nan, values)
     try:
         return values.astype(np.float64)
+    except OverflowError:
+        raise _too_large("y", values, lambda at: f"sample {at[0]}") from None
     except (TypeError, ValueError) as exc:
         raise refuse(values) from exc
 
@@ -174,6 +189,8 @@ def check_numbers(X):
         return
     try:
         values.astype(np.float64)
+    except OverflowError:
+        raise _too_large("X", values, lambda at: f"sample {at[0]}, feature {at[1]}") from None
     except (TypeError, ValueError):
         missing = missing_entries(values)
         # a value that is no number first: imputing the missing ones leaves it

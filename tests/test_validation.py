@@ -383,6 +383,32 @@ def test_nullable_and_sparse_x_keep_scikit_learns_errors():
         ConvexCNNRegressor(n_patterns=4).fit(sparse.csr_matrix(X), y)
 
 
+def test_ints_beyond_float64_are_named_with_their_entry_and_the_fix():
+    # float()'s OverflowError, "int too large to convert to float", named neither the array,
+    # the entry nor the fix (a review), in fit, predict and convex_cnn_path alike
+    from sklearn_convexcnn import convex_cnn_path
+
+    X, y = _data()
+    huge_x = X.astype(object)
+    huge_x[3, 2] = 10**400
+    huge_y = y.astype(object)
+    huge_y[5] = -(10**309)
+    x_refused = r"^X holds a value too large for float64, an int of 401 digits, at sample 3, "
+    x_refused += r"feature 2\. Scale X to about unit size"
+    y_refused = r"^y holds a value too large for float64, an int of 310 digits, at sample 5\. "
+    fitted = ConvexCNNRegressor(n_patterns=4).fit(X, y)
+    with pytest.raises(ValueError, match=x_refused):
+        ConvexCNNRegressor(n_patterns=4).fit(huge_x, y)
+    with pytest.raises(ValueError, match=x_refused):
+        fitted.predict(huge_x)
+    with pytest.raises(ValueError, match=x_refused):
+        convex_cnn_path(huge_x, y, n_patterns=4)
+    with pytest.raises(ValueError, match=y_refused):
+        ConvexCNNRegressor(n_patterns=4).fit(X, huge_y)
+    with pytest.raises(ValueError, match=y_refused):
+        convex_cnn_path(X, huge_y, n_patterns=4)
+
+
 @pytest.mark.parametrize(
     "as_targets, dtype",
     [
