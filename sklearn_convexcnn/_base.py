@@ -996,12 +996,24 @@ class _BaseConvexCNN(BaseEstimator):
         step = max(
             1, _PATCH_CHUNK_BYTES // patches_bytes(1, geometry.n_patches, geometry.patch_size)
         )
-        return np.concatenate(
-            [
-                self.network_.forward(extract_patches(X[start : start + step], geometry))
-                for start in range(0, len(X), step)
-            ]
-        )
+        with np.errstate(over="ignore", invalid="ignore"):  # (refused below, by the outputs)
+            f = np.concatenate(
+                [
+                    self.network_.forward(extract_patches(X[start : start + step], geometry))
+                    for start in range(0, len(X), step)
+                ]
+            )
+        if not np.isfinite(f).all():
+            # (finite entries of 1e308 gave NaN predictions, and a classifier classes_[0],
+            # with NumPy's overflow warnings alone: a review)
+            sample = int(np.flatnonzero(~np.isfinite(f).all(axis=1))[0])
+            largest = float(np.max(np.abs(X[sample])))
+            raise ValueError(
+                f"The network's output on sample {sample} of X overflows float64 (its "
+                f"entries reach {largest:.3g} in magnitude). Scale X as the training data "
+                "were scaled."
+            )
+        return f
 
     @_named_after_the_estimator
     def regularized_objective(self, X, y):

@@ -383,6 +383,24 @@ def test_nullable_and_sparse_x_keep_scikit_learns_errors():
         ConvexCNNRegressor(n_patterns=4).fit(sparse.csr_matrix(X), y)
 
 
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_outputs_that_overflow_are_refused_not_returned(Estimator):
+    # finite entries of 1e308 gave NaN predictions, a classifier's first class and a score of
+    # -inf, with NumPy's overflow warnings alone (a review)
+    X, y = _data()
+    fitted = Estimator(beta=0.01, n_patterns=4, random_state=0).fit(X, y)
+    assert len(fitted.filters_)  # (without neurons, the intercept alone is predicted)
+    huge = np.full((2, X.shape[1]), 1.7e308)
+    refused = r"^The network's output on sample 0 of X overflows float64 \(its entries reach "
+    refused += r"1\.7e\+308 in magnitude\)\. Scale X as the training data were scaled\.$"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # (not NumPy's overflow warnings)
+        for method in (fitted.predict, lambda X: fitted.score(X, y[:2])):
+            with pytest.raises(ValueError, match=refused):
+                method(huge)
+    assert np.isfinite(fitted.predict(1e10 * X)).all()  # (large but finite outputs stand)
+
+
 def test_ints_beyond_float64_are_named_with_their_entry_and_the_fix():
     # float()'s OverflowError, "int too large to convert to float", named neither the array,
     # the entry nor the fix (a review), in fit, predict and convex_cnn_path alike
