@@ -159,7 +159,7 @@ def numeric_targets(y, refuse):
         values = np.asarray(y)
     except ValueError:  # (ragged: left to the validation)
         return y
-    if y is None or values.dtype.kind not in "OUS":
+    if y is None or values.dtype.kind not in "OUS" or values.ndim == 0:  # (0-d: sparse too)
         return y
     if values.dtype.kind == "O":
         values = np.where(missing_entries(values), np.nan, values)

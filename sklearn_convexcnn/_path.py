@@ -54,8 +54,8 @@ def _named(function):
 @_named
 @validate_params(
     {
-        "X": ["array-like"],
-        "y": ["array-like"],
+        "X": ["array-like", "sparse matrix"],  # (sparse: refused as the estimators refuse it)
+        "y": ["array-like", "sparse matrix"],
         # (a number gets _check_betas's message, which says how to pass one beta)
         "betas": ["array-like", None, Hidden(Real)],
         "n_betas": [Interval(Integral, 1, None, closed="left")],

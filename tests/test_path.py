@@ -103,6 +103,17 @@ def test_wrong_arguments_name_the_path_and_point_alphas_to_betas(data):
         convex_cnn_path(X)
 
 
+def test_sparse_data_is_refused_as_the_estimators_refuse_it(data):
+    # ("must be an array-like" named no fix: a review)
+    from scipy import sparse
+
+    X, y = data
+    with pytest.raises(TypeError, match=r"Sparse data was passed for X.*'\.toarray\(\)'"):
+        convex_cnn_path(sparse.csr_matrix(X), y, **FAST)
+    with pytest.raises(TypeError, match=r"Sparse data was passed for y.*'\.toarray\(\)'"):
+        convex_cnn_path(X, sparse.csr_matrix(y[:, None]), **FAST)
+
+
 def test_class_labels_are_refused_with_their_encoding(data):
     X, _ = data
     labels = np.where(np.arange(len(X)) % 2, "cat", "dog")
