@@ -63,8 +63,9 @@ _PARAMETERS = """\
         Images need it: with ``None``, 8x8 digits are read as signals of length 64, whose
         patches cut across rows (0.68 test accuracy against 0.86 with ``(8, 8)``). Signals
         with ``C`` channels are ``(L, 1, C)`` images, whose filters are ``(k, 1)`` (the
-        default's ``(3, 1)``): ``(L, C)`` is always an ``L x C`` image, which ``3x3`` filters
-        convolve in two dimensions. Arrays with the channels first (``(N, C, H, W)``,
+        default's ``(3, 1)``): ``(L, C)`` is always an ``L x C`` image, which the default
+        filters (3 along each axis, the whole axis where it is shorter) convolve in two
+        dimensions. Arrays with the channels first (``(N, C, H, W)``,
         PyTorch's layout) are flattened after moving them last:
         ``np.moveaxis(X, 1, -1).reshape(len(X), -1)``.
 
@@ -91,7 +92,10 @@ _PARAMETERS = """\
           branches, or all ``2^n_samples`` of them with ``n_patterns="exact"`` or when
           ``2^n_samples <= n_patterns``; global pooling here is the mean over patches. The
           program has
-          ``4 * P1 * P2 * patch_size`` variables, so keep it to small data.
+          ``4 * P1 * P2 * patch_size`` variables, so keep it to small data:
+          ``n_patterns="exact"`` is refused with a ValueError where ``2^n_samples`` times
+          the first-layer patterns exceeds 20,000 groups (from 15 samples on, whatever the
+          first layer).
 
     n_layers : int, default=None
         Depth ``L >= 3`` of a circular CNN (``L - 1`` circular layers plus the output layer);
@@ -307,7 +311,9 @@ _PARAMETERS = """\
         8 MiB, joblib's workers solve them. Every process that solves uses one BLAS thread
         (NumPy's and SciPy's BLAS otherwise spin against each other; user guide, "Parallel
         fits and clusters"), and warnings raised in workers are issued again by ``fit``. The
-        result does not depend on ``n_jobs``. With ``patterns="generated"`` the outputs are solved
+        network does not depend on ``n_jobs``; with a CVXPY solver ``duality_gap_`` and
+        ``lower_bound_`` may differ in their last digits (the certificate's rounding, where
+        workers compute it). With ``patterns="generated"`` the outputs are solved
         one after another. The first parallel fit of a process starts the
         workers, which import NumPy and SciPy (about half a second on two cores); later fits
         reuse them while they have been idle for less than 300 s (joblib's timeout).
