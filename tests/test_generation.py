@@ -418,6 +418,7 @@ def test_a_check_above_beta_on_the_programs_own_patterns_says_none_is_missing(mo
         ({0, 1, 2, 3}, 1, [4], [4, 4]),  # (blocks of 4 * limit, until `limit` are found)
         ({0, 2}, 2, [1, 3], [8]),  # (the most violating first, at most `limit`)
         (set(range(11)), 1, [], [4, 4, 3]),  # (the last is below beta)
+        (set(), 0, [], [0]),  # (no pattern wanted: none asked, no range of step 0)
     ],
 )
 def test_the_exhaustive_check_finds_patterns_outside_the_program_below_its_own(
@@ -436,7 +437,7 @@ def test_the_exhaustive_check_finds_patterns_outside_the_program_below_its_own(
 
     def outside(block):  # (a gate's first entry is its column)
         sizes.append(block.shape[1])
-        return np.array([g not in own for g in block[0]])
+        return np.array([g not in own for g in block[0]], dtype=bool)
 
     values, (found,) = generation._priced_violators(
         None, gates, [np.zeros(3)], 1.0, limit=limit, outside=outside
