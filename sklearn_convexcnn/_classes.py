@@ -546,11 +546,12 @@ class ConvexCNNRegressor(RegressorMixin, _BaseConvexCNN):
         # (pandas' NA as a NaN that validate_data names: a review found pd.NA in a column of
         # dtype object called "not numbers", sent to the classifier)
         def refuse(values):
-            (sample, *_), value = first_not_a_number(values)
+            index, value = first_not_a_number(values)
+            at = f" at sample {index[0]}" if index else ""  # (none in a 0-d y)
             return ValueError(
                 f"{type(self).__name__} needs numeric targets, but y holds values that are "
-                f"not numbers (dtype {values.dtype}), such as {value!r} at sample {sample}; "
-                "for class labels use ConvexCNNClassifier."
+                f"not numbers (dtype {values.dtype}), such as {value!r}{at}; for class "
+                "labels use ConvexCNNClassifier."
             )
 
         return super()._validated(X, numeric_targets(y, refuse), reset=reset)

@@ -138,14 +138,31 @@ def first_not_a_number(values):
 
 
 def _too_large(name, values, where):
-    """The ValueError for an int in ``values`` beyond float64's range, which ``float`` refuses
-    with an OverflowError that names neither the array nor the entry nor the fix (a review);
-    ``where`` says where its first one is, from the index of :func:`first_not_a_number`."""
-    index, value = first_not_a_number(values)
-    digits = math.floor(math.log10(abs(value))) + 1  # (math's log10 takes any int)
+    """The ValueError for the first number in ``values`` beyond float64's range, which
+    ``float`` refuses with an OverflowError that names neither the array nor the entry nor
+    the fix (a review); ``where`` says where it is, from its index (a tuple)."""
+
+    def overflows(value):
+        try:
+            float(value)
+        except OverflowError:
+            return True
+        except (TypeError, ValueError):  # (a missing value or a string: not this error's)
+            pass
+        return False
+
+    flat = next(i for i, value in enumerate(values.ravel()) if overflows(value))
+    value = values.ravel()[flat]
+    at = tuple(int(i) for i in np.unravel_index(flat, values.shape))
+    what = f"a {type(value).__name__}"
+    if isinstance(value, Integral):
+        magnitude = abs(int(value))
+        digits = math.floor(math.log10(magnitude)) + 1  # (math's log10 takes any int, rounded)
+        digits += (magnitude >= 10**digits) - (magnitude < 10 ** (digits - 1))
+        what = f"an int of {digits} digits"
     return ValueError(
-        f"{name} holds a value too large for float64, an int of {digits} digits, at "
-        f"{where(index)}. Scale {name} to about unit size, e.g. divide it by its largest entry."
+        f"{name} holds a value too large for float64, {what}, at {where(at)}. Scale {name} "
+        "to about unit size, e.g. divide it by its largest entry."
     )
 
 
@@ -159,8 +176,8 @@ def numeric_targets(y, refuse):
         values = np.asarray(y)
     except ValueError:  # (ragged: left to the validation)
         return y
-    if y is None or values.dtype.kind not in "OUS" or values.ndim == 0:  # (0-d: sparse too)
-        return y
+    if y is None or values.dtype.kind not in "OUS" or values.dtype.kind == "O" and not values.shape:
+        return y  # (a 0-d object: a sparse matrix or a scalar, refused by the validation)
     if values.dtype.kind == "O":
         values = np.where(missing_entries(values), np.nan, values)
     try:
@@ -206,6 +223,8 @@ def check_numbers(X):
             ) from None
         try:  # (its own error: NumPy's was of the first entry it refused, maybe a missing one)
             float(value)
+        except OverflowError:
+            raise _too_large("X", present, lambda at: f"sample {at[0]}, feature {at[1]}") from None
         except (TypeError, ValueError) as refused:
             raise type(refused)(
                 f"X holds values that are not numbers (dtype {values.dtype}), such as {value!r} "

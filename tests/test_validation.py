@@ -401,19 +401,28 @@ def test_outputs_that_overflow_are_refused_not_returned(Estimator):
     assert np.isfinite(fitted.predict(1e10 * X)).all()  # (large but finite outputs stand)
 
 
-def test_ints_beyond_float64_are_named_with_their_entry_and_the_fix():
+@pytest.mark.parametrize(
+    "huge, digits, missing",
+    [(10**400, 401, None), (10**400 - 1, 400, None), (-(10**309), 310, pd.NA)],
+)
+def test_ints_beyond_float64_are_named_with_their_entry_and_the_fix(huge, digits, missing):
     # float()'s OverflowError, "int too large to convert to float", named neither the array,
-    # the entry nor the fix (a review), in fit, predict and convex_cnn_path alike
+    # the entry nor the fix (a review), in fit, predict and convex_cnn_path alike; a review
+    # of the fix: the digits of 10**400 - 1 were counted as 401, and a missing value before
+    # the int raised a TypeError (None) or the OverflowError still (pandas' NA)
     from sklearn_convexcnn import convex_cnn_path
 
     X, y = _data()
     huge_x = X.astype(object)
-    huge_x[3, 2] = 10**400
+    huge_x[3, 2] = huge
     huge_y = y.astype(object)
-    huge_y[5] = -(10**309)
-    x_refused = r"^X holds a value too large for float64, an int of 401 digits, at sample 3, "
-    x_refused += r"feature 2\. Scale X to about unit size"
-    y_refused = r"^y holds a value too large for float64, an int of 310 digits, at sample 5\. "
+    huge_y[5] = huge
+    if missing is not None:
+        huge_x[0, 0] = missing
+    x_refused = rf"^X holds a value too large for float64, an int of {digits} digits, at sample "
+    x_refused += r"3, feature 2\. Scale X to about unit size"
+    y_refused = rf"^y holds a value too large for float64, an int of {digits} digits, at sample "
+    y_refused += r"5\. "
     fitted = ConvexCNNRegressor(n_patterns=4).fit(X, y)
     with pytest.raises(ValueError, match=x_refused):
         ConvexCNNRegressor(n_patterns=4).fit(huge_x, y)
@@ -425,6 +434,18 @@ def test_ints_beyond_float64_are_named_with_their_entry_and_the_fix():
         ConvexCNNRegressor(n_patterns=4).fit(X, huge_y)
     with pytest.raises(ValueError, match=y_refused):
         convex_cnn_path(X, huge_y, n_patterns=4)
+
+
+def test_a_string_as_y_is_named_as_labels_are():
+    # (a 0-d string: the regressor's refusal unpacked its missing sample index, and the path
+    # gave float()'s words once 0-d targets were left to the validation: reviews)
+    from sklearn_convexcnn import convex_cnn_path
+
+    X, _ = _data()
+    with pytest.raises(ValueError, match=r"needs numeric targets, but y holds .* such as 'abc';"):
+        ConvexCNNRegressor(n_patterns=4).fit(X, "abc")
+    with pytest.raises(ValueError, match=r"needs numeric targets y; got <U3 labels, such as 'abc'"):
+        convex_cnn_path(X, np.array("abc"), n_patterns=4)
 
 
 @pytest.mark.parametrize(
