@@ -31,11 +31,15 @@ OPERATOR_CHUNK_BYTES = 24 * 2**22
 THREE_LAYER_WORKSPACE = 48 * 2**20
 
 # What the draw of patterns holds a gate besides its entries (twice: the draw and the kept
-# gates) and its key (twice: joined from its blocks' parts): the key's bytes object, its
-# places in the list and dict of keys. Peak memory of the draw and its de-duplication by
-# tracemalloc, 8 to 200 signals of 16 to 64 features, kernel 2, 50,000 to 200,000 gates,
-# average and max pooling, with and without regions: 0.3-0.8x :func:`sampling_bytes`.
-GATE_OVERHEAD = 160
+# gates) and its keys' bits: each key's bytes object and place in a list (KEY_OVERHEAD), the
+# gate's entry in the dict of distinct keys (GATE_OVERHEAD). Peak memory of the draw and its
+# de-duplication by tracemalloc (8 to 20,000 signals of 16 to 64 features, kernel 2, 1,500
+# to 200,000 gates, average pooling, and max pooling with regions): 0.3-0.9 of
+# :func:`sampling_bytes`. Max pooling's keys without regions are a byte a sample and pool,
+# up to 1.6 times the estimate with pools of one patch, where the program's own estimate is
+# 30 times larger.
+KEY_OVERHEAD = 48
+GATE_OVERHEAD = 112
 
 # Peak memory of building the dense program of max pooling for the native solver, in times its
 # arrays: the pools' and regions' rows are written into the program's in place, and the rest
@@ -266,16 +270,20 @@ def operator_bytes(n_samples, n_patches, patch_size, n_patterns, regions=None):
 
 def sampling_bytes(n_samples, n_patches, patch_size, n_patterns, regions=None):
     """Peak memory of drawing ``n_patterns`` gates and de-duplicating their patterns
-    (:func:`.._patterns.key_bytes`), all held at once: the draw, and a key a gate of a byte
-    per sample and eight patches of the largest region (the whole grid without regions:
-    average pooling's keys are a bit a patch, max pooling's a byte a sample and pool),
-    with :data:`GATE_OVERHEAD`, and four copies of the products of a block of samples and
-    gates from which keys are made (at most ``block_entries`` floats; max pooling's winners
-    are found with temporaries of their size)."""
+    (:func:`.._patterns.key_bytes`), all held at once: the draw; a key a gate of a byte per
+    sample and eight patches of the largest region (the whole grid without regions: average
+    pooling's keys are a bit a patch), two where regions are keyed one after the other (the
+    last region's are held while the next one's are made); :data:`KEY_OVERHEAD` and
+    :data:`GATE_OVERHEAD`; the parts the keys of 256 gates are joined from; four copies of
+    the products of a block of samples and gates from which keys are made (at most
+    ``block_entries`` floats; max pooling's winners are found with temporaries of their
+    size)."""
     patches = max(regions) if regions else n_patches
     key = n_samples * -(-patches // 8)
+    keys = (2 if regions else 1) * (key + KEY_OVERHEAD)
     block = min(2**22, n_samples * patches * min(n_patterns, 256))
-    return n_patterns * (16 * patch_size + 2 * key + GATE_OVERHEAD) + 32 * block
+    chunk = min(n_patterns, 256)
+    return n_patterns * (16 * patch_size + keys + GATE_OVERHEAD) + chunk * key + 32 * block
 
 
 def check_program_memory(
@@ -352,14 +360,14 @@ def check_program_memory(
         + remedies[-1]
     ) + "."  # fmt: skip
     required *= at_once
-    if not exact:
-        # the draw comes before the program (and is gone once it is built): the regions'
-        # Cover bounds cap the program's groups, not the draw, and 10**9 filters were
-        # drawn into 15 GiB before any check (a review)
-        required = max(required, sampling_bytes(*sizes, regions))
+    # the draw comes before the program (and is gone once it is built): the regions' Cover
+    # bounds cap the program's groups, not the draw, and 10**9 filters were drawn into
+    # 15 GiB before any check (a review)
+    drawn = 0 if exact else sampling_bytes(*sizes, regions)
     check_memory(
-        required,
-        f"The {'matrix-free ' if kind == 'operator' else ''}convex program for {n_samples} "
+        max(required, drawn),
+        ("Drawing the sampled patterns of the " if drawn > required else "The ")
+        + f"{'matrix-free ' if kind == 'operator' else ''}convex program for {n_samples} "
         f"samples x {n_patches} patches of size {patch_size} with up to {n_patterns} "
         f"patterns{groups} (solver={solver!r}"
         + (f"; {at_once} outputs' programs at once, n_jobs)" if at_once > 1 else ")"),
