@@ -396,9 +396,9 @@ def _cvxpy_fallback(stopped, failure, dense_program, y, options):
     failed (``stopped`` None, ``failure`` its error).
 
     Returns the point to keep and CVXPY's failure (``None`` if it solved): the lower of the two
-    points where both exist (:func:`_lower_of`), else the one there is (``None`` if neither),
-    with what was tried in its ``handovers``; ``(stopped, failure)`` as they were where the
-    dense program does not fit in memory.
+    points where both exist (:func:`_lower_after_handover`), else the one there is (``None``
+    if neither), with what was tried in its ``handovers``; ``(stopped, failure)`` as they were
+    where the dense program does not fit in memory.
     """
     reason = failure or f"status {stopped.status!r}, duality gap {stopped.duality_gap:.3e}"
     try:
@@ -422,7 +422,7 @@ def _cvxpy_fallback(stopped, failure, dense_program, y, options):
         kept = stopped
         tried += (f"CVXPY could not solve it either ({failure}): the native point is kept",)
     else:
-        kept = _lower_of(stopped, cvxpy, dense_program, y, options)
+        kept = _lower_after_handover(stopped, cvxpy, dense_program, y, options)
     if kept is not None:
         kept = dataclasses.replace(kept, handovers=tried)
     return kept, failure
@@ -853,7 +853,7 @@ def remedy(solution, options, cvxpy="use a CVXPY solver (e.g. solver='clarabel')
     return f"{solution.solver} cannot reach tol on this program{reached}: loosen tol"
 
 
-def _lower_of(native, cvxpy, dense_program, y, options):
+def _lower_after_handover(native, cvxpy, dense_program, y, options):
     """Of a stopped native point and CVXPY's point for the same program, the one of the
     lower objective, certified by the better of their dual bounds.
 
