@@ -353,17 +353,18 @@ def check_program_memory(
             f"{program_groups(n_samples, patch_size, n_patterns, regions)} groups)"
         )
         remedies.append("use fewer regions (a larger pool_size, or readout='sum')")
+    required *= at_once
+    # the draw comes before the program (and is gone once it is built): the regions' Cover
+    # bounds cap the program's groups, not the draw, and 10**9 filters were drawn into
+    # 15 GiB before any check (a review)
+    drawn = 0 if exact else sampling_bytes(*sizes, regions)
+    at_once = 1 if drawn > required else at_once  # (the draw is made once, whatever n_jobs)
     if at_once > 1:
         remedies.append("use a smaller n_jobs")
     remedies = (
         " or ".join(remedies) if len(remedies) == 2 else ", ".join(remedies[:-1]) + ", or "
         + remedies[-1]
     ) + "."  # fmt: skip
-    required *= at_once
-    # the draw comes before the program (and is gone once it is built): the regions' Cover
-    # bounds cap the program's groups, not the draw, and 10**9 filters were drawn into
-    # 15 GiB before any check (a review)
-    drawn = 0 if exact else sampling_bytes(*sizes, regions)
     check_memory(
         max(required, drawn),
         ("Drawing the sampled patterns of the " if drawn > required else "The ")

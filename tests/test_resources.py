@@ -451,6 +451,13 @@ def test_a_draw_too_large_is_refused_where_regions_bound_the_program(two_mib):
         ConvexCNNRegressor(**params).fit(X, y)
     with pytest.raises(MemoryError, match=refused):
         convex_cnn_path(X, y, **params)
+    # (drawn once, whatever n_jobs: no smaller n_jobs to advise, a review)
+    with pytest.raises(MemoryError) as refusal:
+        check_program_memory(
+            8, 15, 2, 10**5, kind="dense_operator", solver="native", at_once=4, regions=[2] * 8
+        )
+    assert str(refusal.value).startswith("Drawing the sampled patterns")
+    assert "n_jobs" not in str(refusal.value)
 
 
 def test_one_vs_rest_targets_are_checked_before_they_are_made(two_mib):
