@@ -137,23 +137,27 @@ def first_not_a_number(values):
     return (None,) * values.ndim, None
 
 
-def _too_large(name, values, where):
+def _overflows(value):
+    """Whether ``float(value)`` overflows (an int beyond float64's range); False where it
+    refuses ``value`` otherwise (a missing value, a string)."""
+    try:
+        float(value)
+    except OverflowError:
+        return True
+    except (TypeError, ValueError):
+        pass
+    return False
+
+
+def _too_large(name, values, axes):
     """The ValueError for the first number in ``values`` beyond float64's range, which
     ``float`` refuses with an OverflowError that names neither the array nor the entry nor
-    the fix (a review); ``where`` says where it is, from its index (a tuple)."""
-
-    def overflows(value):
-        try:
-            float(value)
-        except OverflowError:
-            return True
-        except (TypeError, ValueError):  # (a missing value or a string: not this error's)
-            pass
-        return False
-
-    flat = next(i for i, value in enumerate(values.ravel()) if overflows(value))
+    the fix (a review); its position is said by the ``axes``' names (``("sample",
+    "feature")``)."""
+    flat = next(i for i, value in enumerate(values.ravel()) if _overflows(value))
     value = values.ravel()[flat]
-    at = tuple(int(i) for i in np.unravel_index(flat, values.shape))
+    index = np.unravel_index(flat, values.shape)  # (of fewer axes than named, or more)
+    at = ", ".join(f"{axis} {i}" for axis, i in zip(axes, index, strict=False))
     what = f"a {type(value).__name__}"
     if isinstance(value, Integral):
         magnitude = abs(int(value))
@@ -161,8 +165,8 @@ def _too_large(name, values, where):
         digits += (magnitude >= 10**digits) - (magnitude < 10 ** (digits - 1))
         what = f"an int of {digits} digits"
     return ValueError(
-        f"{name} holds a value too large for float64, {what}, at {where(at)}. Scale {name} "
-        "to about unit size, e.g. divide it by its largest entry."
+        f"{name} holds a value too large for float64, {what}, at {at or 'its only entry'}. "
+        f"Scale {name} to about unit size, e.g. divide it by its largest entry."
     )
 
 
@@ -176,14 +180,18 @@ def numeric_targets(y, refuse):
         values = np.asarray(y)
     except ValueError:  # (ragged: left to the validation)
         return y
-    if y is None or values.dtype.kind not in "OUS" or values.dtype.kind == "O" and not values.shape:
-        return y  # (a 0-d object: a sparse matrix or a scalar, refused by the validation)
+    if y is None or values.dtype.kind not in "OUS":
+        return y
+    if values.dtype.kind == "O" and not values.shape:  # (a sparse matrix, a scalar)
+        if _overflows(values.item()):
+            raise _too_large("y", values, ())
+        return y  # (refused by the validation)
     if values.dtype.kind == "O":
         values = np.where(missing_entries(values), np.nan, values)
     try:
         return values.astype(np.float64)
     except OverflowError:
-        raise _too_large("y", values, lambda at: f"sample {at[0]}") from None
+        raise _too_large("y", values, ("sample", "output")) from None
     except (TypeError, ValueError) as exc:
         raise refuse(values) from exc
 
@@ -196,41 +204,45 @@ def check_numbers(X):
     ``float()``'s error on them (scikit-learn's estimator checks expect them).
 
     ``X`` itself is left to ``validate_data``, which keeps a DataFrame's feature names, and
-    so is what is not a 2-D array (sparse matrices, 1-D lists), whose errors it words.
+    so is what is not a 2-D array (sparse matrices, 1-D lists), whose errors it words, but
+    for a number beyond float64's range in any shape (NumPy's OverflowError, raw there).
     """
     try:
         values = np.asarray(X)
     except ValueError:  # (ragged: scikit-learn's validation says so)
         return
-    if values.dtype.kind not in "OUS" or values.ndim != 2:
+    if values.dtype.kind not in "OUS":
         return
     try:
         values.astype(np.float64)
-    except OverflowError:
-        raise _too_large("X", values, lambda at: f"sample {at[0]}, feature {at[1]}") from None
+        return
+    except OverflowError:  # (of any shape: validate_data's own conversion raises it raw)
+        raise _too_large("X", values, ("sample", "feature")) from None
     except (TypeError, ValueError):
-        missing = missing_entries(values)
-        # a value that is no number first: imputing the missing ones leaves it
-        present = values.astype(object)  # (strings and floats share no other dtype)
-        present[missing] = 0.0
-        (sample, feature), value = first_not_a_number(present)
-        if sample is None:
-            sample, feature = np.argwhere(missing)[0]
-            raise ValueError(
-                f"Input X contains NaN: a missing value ({values[sample, feature]!r}) at "
-                f"sample {sample}, feature {feature}. Impute the missing values, e.g. with "
-                "sklearn.impute.SimpleImputer, or drop those samples."
-            ) from None
-        try:  # (its own error: NumPy's was of the first entry it refused, maybe a missing one)
-            float(value)
-        except OverflowError:
-            raise _too_large("X", present, lambda at: f"sample {at[0]}, feature {at[1]}") from None
-        except (TypeError, ValueError) as refused:
-            raise type(refused)(
-                f"X holds values that are not numbers (dtype {values.dtype}), such as {value!r} "
-                f"at sample {sample}, feature {feature} ({refused}); encode such values as "
-                "numbers, e.g. with sklearn.preprocessing.OrdinalEncoder."
-            ) from None
+        if values.ndim != 2:
+            return
+    missing = missing_entries(values)
+    # a value that is no number first: imputing the missing ones leaves it
+    present = values.astype(object)  # (strings and floats share no other dtype)
+    present[missing] = 0.0
+    (sample, feature), value = first_not_a_number(present)
+    if sample is None:
+        sample, feature = np.argwhere(missing)[0]
+        raise ValueError(
+            f"Input X contains NaN: a missing value ({values[sample, feature]!r}) at "
+            f"sample {sample}, feature {feature}. Impute the missing values, e.g. with "
+            "sklearn.impute.SimpleImputer, or drop those samples."
+        )
+    if _overflows(value):  # (NumPy's error was of the first entry it refused: a missing one)
+        raise _too_large("X", present, ("sample", "feature"))
+    try:
+        float(value)
+    except (TypeError, ValueError) as refused:
+        raise type(refused)(
+            f"X holds values that are not numbers (dtype {values.dtype}), such as {value!r} "
+            f"at sample {sample}, feature {feature} ({refused}); encode such values as "
+            "numbers, e.g. with sklearn.preprocessing.OrdinalEncoder."
+        ) from None
 
 
 def invalid_entries(value):

@@ -436,6 +436,26 @@ def test_ints_beyond_float64_are_named_with_their_entry_and_the_fix(huge, digits
         convex_cnn_path(X, huge_y, n_patterns=4)
 
 
+def test_a_number_beyond_float64_is_named_in_any_shape():
+    # a review: X of other than two axes, and a 0-d y, still raised the raw OverflowError
+    from fractions import Fraction
+
+    from sklearn_convexcnn import convex_cnn_path
+
+    X, y = _data()
+    too_large = r"holds a value too large for float64, {}, at {}\. Scale"
+    with pytest.raises(
+        ValueError, match="^X " + too_large.format("an int of 401 digits", "sample 1")
+    ):
+        ConvexCNNRegressor(n_patterns=4).fit([1.0, 10**400, 2.0], y[:3])
+    with pytest.raises(ValueError, match="^y " + too_large.format("a Fraction", "its only entry")):
+        convex_cnn_path(X, np.array(Fraction(10**400, 3), dtype=object), n_patterns=4)
+    targets = np.c_[y, y].astype(object)
+    targets[4, 1] = 10**400
+    with pytest.raises(ValueError, match="^y " + too_large.format(".*", "sample 4, output 1")):
+        ConvexCNNRegressor(n_patterns=4).fit(X, targets)
+
+
 def test_a_string_as_y_is_named_as_labels_are():
     # (a 0-d string: the regressor's refusal unpacked its missing sample index, and the path
     # gave float()'s words once 0-d targets were left to the validation: reviews)
