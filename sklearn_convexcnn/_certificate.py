@@ -16,15 +16,15 @@ Nothing here imports scikit-learn.
 """
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from ._formulations._operator import as_operator, fit_values
 from ._formulations.linear import NuclearProgram
-from ._losses import centred_targets, loss_value
+from ._losses import loss_value
 from ._optimality import dual_bound, dual_point, scaled_dual_objective
-from ._solvers._solution import certifiable_gap, rounding_floor
+from ._solvers._solution import certifiable_gap
 
 
 @dataclass(frozen=True)
@@ -68,10 +68,13 @@ class Certificate:
         Relative gap below which :attr:`is_optimal` holds.
     rounding_gap : float, default=0.0
         The largest gap that rounding alone can leave, summed over outputs: for targets
-        ``y``, ``16 eps y.y`` (the dual objective's rounding) but at most ``1e-5`` of the
-        output's loss, plus ``16 (eps ||y||)^2``, all that an exact fit (a constant target,
-        an objective of about ``1e-32``) leaves, which no relative ``tol`` reaches.
-        :attr:`is_optimal` allows it, as ``fit`` does.
+        ``y`` (centred on their mean with the squared loss and an intercept, as the network's
+        intercept then is: an offset of 1e12 rounded the residuals to ``eps |y|``),
+        ``16 eps y.y`` (the dual objective's rounding) but at most ``1e-5`` of the output's
+        loss, plus ``16 (eps ||y||)^2``, all that an exact fit (a constant target, an
+        objective of about ``1e-32``) leaves, and ``n (4 ulp)^2 / 2`` of the mean (an
+        intercept near the offset a few ulps off the optimum's): amounts no relative ``tol``
+        reaches. :attr:`is_optimal` allows it, as ``fit`` does.
 
     Attributes
     ----------
@@ -207,6 +210,19 @@ def certify_network(
     certificate : Certificate
     """
     operator = formulation.operator(patches, gates)
+    if loss == "squared" and fit_intercept:
+        # in coordinates centred on the targets' means, which the intercept's offset cancels
+        # exactly: y - f, both near an offset of 1e12, was rounded to eps |y| a sample, and an
+        # allowance for it let a network 5e-4 above the optimum pass (a review)
+        offsets = Y.mean(axis=0)
+        Y = Y - offsets
+        network = replace(network, intercept=network.intercept - offsets)
+        # (what a float intercept near the offset cannot avoid: a few ulps off the optimum's,
+        # the rounding of the mean it is fitted from, a loss of n (4 ulp)^2 / 2 where the
+        # rest is at the optimum; exact fits of constant targets are 1 ulp off)
+        floors = len(Y) * (4 * np.spacing(np.abs(offsets))) ** 2 / 2
+    else:
+        floors = np.zeros(Y.shape[1])
     f = network.forward(patches)
     objective = float(network.objective(patches, Y, beta, loss))
     weights = network.output_weights  # (n_neurons, [Q,] n_outputs): Q regions, or none
@@ -220,17 +236,9 @@ def certify_network(
         y = Y[:, output]
         fits = [f[:, output]]
         # (capped by the output's own loss: a share of the whole objective let an exact
-        # output's rounding cover another's gap, a review; of y centred as the solvers centre
-        # it, and its dual objective is: y + 1e5 called a network 3e-6 above the optimum
-        # optimal at tol=1e-9, a later review)
-        centred, _ = centred_targets(y, loss, fit_intercept)
-        own_loss = loss_value(loss, f[:, output], y)
-        rounding += certifiable_gap(centred, own_loss) + rounding_floor(y)
-        if loss == "squared":
-            # the network's loss is of y - f, both near the offset: each residual rounded to
-            # eps |y_i| (an optimal fit of y + 1e9 was 6e-8 above its bound, a review)
-            residuals = np.abs(y - f[:, output]).sum()
-            rounding += 2 * np.finfo(float).eps * np.abs(y).max(initial=0.0) * residuals
+        # output's rounding cover another's gap, a review; of y centred: uncentred, y + 1e5
+        # called a network 3e-6 above the optimum optimal at tol=1e-9, a later review)
+        rounding += certifiable_gap(y, loss_value(loss, f[:, output], y)) + floors[output]
         mine = np.abs(weights[:, :, output]).max(axis=1, initial=0.0) > 0
         if regional:  # (a neuron reads out in one region: its group's)
             regions = np.abs(weights[mine, :, output]).argmax(axis=1)

@@ -5,6 +5,7 @@ import warnings
 
 import numpy as np
 import pytest
+from sklearn.exceptions import ConvergenceWarning
 
 from sklearn_convexcnn import ConvexCNNClassifier, ConvexCNNRegressor
 from sklearn_convexcnn._formulations.two_layer import PooledSumFormulation, make_formulation
@@ -482,6 +483,33 @@ def test_an_offset_of_the_targets_is_certified_as_the_centred_targets_are(offset
     assert certificate.relative_gap > 1e-6
     assert certificate.rounding_gap < 0.5 * certificate.gap
     assert not certificate.is_optimal
+
+
+def test_the_residuals_of_targets_with_a_huge_offset_are_not_rounded_into_optimality():
+    # a review: y - f, both near 1e12, rounded to eps |y| a sample, and the allowance for it
+    # (then) passed a network 5e-4 above the optimum, computed in rationals, at tol=1e-9
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((12, 6)), rng.standard_normal(12) + 1e12
+    model = ConvexCNNRegressor(beta=0.5, kernel_size=2, n_patterns="exact")
+    with warnings.catch_warnings():  # (the fit's own gap, 2e-5 of its objective: float64's)
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(X, y)
+    assert model.certify(X, y).is_optimal
+    model.output_weights_ = model.output_weights_ * 1.017
+    certificate = model.certify(X, y)
+    assert certificate.relative_gap > 1e-4 and not certificate.is_optimal
+
+
+def test_targets_at_the_rounding_of_their_offset_lend_no_allowance_to_a_poor_fit():
+    # a review: 1e9 + 1e-6 noise is constant to the fit (centred_targets), whose network
+    # without neurons is 22 % above the optimum of the shifted data; rounding_floor of the
+    # uncentred y, 16 (eps ||y||)^2, was larger than the objective, and certify said optimal
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((20, 6)), 1e-6 * rng.standard_normal(20) + 1e9
+    model = ConvexCNNRegressor(beta=5e-7, kernel_size=2, n_patterns="exact").fit(X, y)
+    assert len(model.filters_) == 0
+    certificate = model.certify(X, y)
+    assert certificate.relative_gap > 0.1 and not certificate.is_optimal
 
 
 def test_verbose_certify_says_what_it_checks_and_each_outputs_bound(capsys):
