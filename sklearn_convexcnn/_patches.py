@@ -156,8 +156,11 @@ def _too_large(name, values, axes):
     "feature")``)."""
     flat = next(i for i, value in enumerate(values.ravel()) if _overflows(value))
     value = values.ravel()[flat]
-    index = np.unravel_index(flat, values.shape)  # (of fewer axes than named, or more)
-    at = ", ".join(f"{axis} {i}" for axis, i in zip(axes, index, strict=False))
+    index = tuple(int(i) for i in np.unravel_index(flat, values.shape))
+    if len(index) <= len(axes):  # (a 1-D y: its samples)
+        at = ", ".join(f"{axis} {i}" for axis, i in zip(axes, index, strict=False))
+    else:  # (more axes than the array should have: its shape is refused after)
+        at = f"index {index}"
     what = f"a {type(value).__name__}"
     if isinstance(value, Integral):
         magnitude = abs(int(value))

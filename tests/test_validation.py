@@ -454,6 +454,10 @@ def test_a_number_beyond_float64_is_named_in_any_shape():
     targets[4, 1] = 10**400
     with pytest.raises(ValueError, match="^y " + too_large.format(".*", "sample 4, output 1")):
         ConvexCNNRegressor(n_patterns=4).fit(X, targets)
+    targets = np.zeros((len(y), 1, 2), dtype=object)  # (its third index was dropped)
+    targets[5, 0, 1] = 10**400
+    with pytest.raises(ValueError, match="^y " + too_large.format(".*", r"index \(5, 0, 1\)")):
+        ConvexCNNRegressor(n_patterns=4).fit(X, targets)
 
 
 def test_a_string_as_y_is_named_as_labels_are():
