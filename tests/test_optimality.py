@@ -13,9 +13,11 @@ with ``x_k = x[k*stride : k*stride + kernel_size]``.
 import dataclasses
 import functools
 import time
+import warnings
 
 import numpy as np
 import pytest
+from sklearn.exceptions import ConvergenceWarning
 
 from sklearn_convexcnn import ConvexCNNRegressor
 from sklearn_convexcnn._formulations.two_layer import make_formulation
@@ -109,6 +111,38 @@ def test_recovered_network_attains_the_convex_optimum(problem, solver):
 
 # --------------------------------------------------------------------------------------------
 # 3. sampled programs are restrictions: values above the exact one, falling as patterns are added
+
+
+@pytest.mark.parametrize("offset, scale", [(1e8, 1e-3), (1e12, 1e-2), (0.0, 1.0)])
+def test_the_objective_of_targets_with_an_offset_is_evaluated_without_its_rounding(offset, scale):
+    # a review: y - f, both near the offset, rounded each residual to eps |y|, and
+    # regularized_objective was 2e-3 of itself off at 1e12 (below lower_bound_ at 1e8)
+    from fractions import Fraction
+
+    from sklearn_convexcnn._patches import extract_patches
+
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((12, 6)), scale * rng.standard_normal(12) + offset
+    model = ConvexCNNRegressor(beta=0.5 * scale**2, kernel_size=2, n_patterns=8, random_state=0)
+    with warnings.catch_warnings():  # (the fit's own gap at such offsets: float64's)
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(X, y)
+    patches = extract_patches(X, model.geometry_)
+    filters, weights = model.filters_, model.output_weights_[:, 0]
+
+    def dot(a, b):  # (in rationals)
+        return sum(Fraction(s) * Fraction(t) for s, t in zip(a, b, strict=True))
+
+    loss = Fraction(0)
+    for rows, target in zip(patches, y, strict=True):
+        f = Fraction(model.intercept_[0])
+        for u, w in zip(filters, weights, strict=True):
+            f += Fraction(w) * sum(max(dot(x, u), 0) for x in rows) / len(rows)
+        loss += (Fraction(target) - f) ** 2 / 2
+    penalty = dot(filters.ravel(), filters.ravel()) + dot(weights, weights)
+    exact = float(loss + Fraction(model.beta) / 2 * penalty)  # (average pooling, sum read-out)
+    assert len(filters) > 0
+    assert model.regularized_objective(X, y) == pytest.approx(exact, rel=1e-12)
 
 
 def test_sampled_values_decrease_to_the_exact_value():
