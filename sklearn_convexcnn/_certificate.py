@@ -22,7 +22,7 @@ import numpy as np
 
 from ._formulations._operator import as_operator, fit_values
 from ._formulations.linear import NuclearProgram
-from ._losses import loss_value
+from ._losses import loss_value, target_means
 from ._optimality import dual_bound, dual_point, scaled_dual_objective
 from ._solvers._solution import certifiable_gap
 
@@ -214,7 +214,7 @@ def certify_network(
         # in coordinates centred on the targets' means, which the intercept's offset cancels
         # exactly: y - f, both near an offset of 1e12, was rounded to eps |y| a sample, and an
         # allowance for it let a network 5e-4 above the optimum pass (a review)
-        offsets = Y.mean(axis=0)
+        offsets = target_means(Y)
         Y = Y - offsets
         network = replace(network, intercept=network.intercept - offsets)
         # (what a float intercept near the offset does not avoid: off the optimum's by the

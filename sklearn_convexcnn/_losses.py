@@ -5,6 +5,8 @@ the squared loss. ``v`` is what the optimality conditions test against every pat
 (doc/formulations.md §2.3).
 """
 
+import math
+
 import numpy as np
 from scipy.special import expit
 
@@ -41,10 +43,22 @@ def dual_vector(loss, f, y):
     return LOSSES[loss][1](f, y)
 
 
+def mean(y):
+    """The mean of ``y`` (1-D) to within an ulp: its sum correctly rounded (``math.fsum``),
+    then divided. ``np.mean`` of ``np.full(100, v)`` was 3-5 ulps from ``v`` for 13 % of
+    ``v``, and an intercept near a large offset pays for each ulp (a review)."""
+    return math.fsum(y) / len(y) if len(y) else math.nan
+
+
+def target_means(Y):
+    """:func:`mean` of each column of ``Y``, shape (n_outputs,)."""
+    return np.array([mean(column) for column in np.asarray(Y).T])
+
+
 def best_intercept(loss, y):
     """The optimal output bias of the network without neurons."""
     if loss == "squared":
-        return float(np.mean(y))
+        return mean(y)
     positive = np.clip(np.mean(y > 0), 1e-12, 1 - 1e-12)
     return float(np.log(positive / (1 - positive)))
 
@@ -60,7 +74,7 @@ def centred_targets(y, loss, fit_intercept):
     the solvers would scale to unit size (CVXPY's then called the program unbounded); not
     ``n eps |mean|``, which took 2,000 targets ``1e8 + 2e-5 x`` for constant.
     """
-    offset = float(np.mean(y)) if loss == "squared" and fit_intercept else 0.0
+    offset = mean(y) if loss == "squared" and fit_intercept else 0.0
     y = y - offset
     if np.abs(y).max(initial=0.0) <= 64 * np.finfo(float).eps * abs(offset):
         y = np.zeros_like(y)

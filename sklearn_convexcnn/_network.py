@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._losses import loss_value
+from ._losses import loss_value, target_means
 
 # Values of the ReLU map evaluated at once by ``Network.forward`` (16 MB of float64).
 _CHUNK_VALUES = 2**21
@@ -19,7 +19,8 @@ class Network:
     """What the recovered networks share: the output ``f = readout + intercept`` and the
     regularised objective. A subclass defines ``_readout(patches)``, ``penalty()`` and
     ``n_neurons``, the width of its ReLU map at each patch (which sizes :meth:`forward`'s
-    chunks)."""
+    chunks), and not ``forward``, which :meth:`objective` does not call for the squared
+    loss."""
 
     def __post_init__(self):
         """The arrays as read-only copies: the fitted attributes are views of them, and an edit
@@ -99,7 +100,7 @@ class Network:
         """
         if loss != "squared":
             return loss_value(loss, self.forward(patches), Y) + beta * self.penalty()
-        offsets = Y.mean(axis=0)
+        offsets = target_means(Y)
         f = self._readouts(patches) + (self.intercept - offsets)
         return loss_value(loss, f, Y - offsets) + beta * self.penalty()
 

@@ -29,7 +29,7 @@ from scipy.optimize import lsq_linear, nnls
 from scipy.special import xlogy
 
 from ._formulations._operator import as_operator
-from ._losses import dual_vector
+from ._losses import dual_vector, mean
 
 # Projections whose upper bound falls below this times ``||g||`` are settled as zero.
 _ZERO_PROJECTION = 1e-12
@@ -495,7 +495,7 @@ def dual_objective(loss, v, y, fit_intercept):
         # cancellation: on targets of 1e9 it lost eps * sum|y v|, and certify bounded an
         # objective of 5e-8 from 5e-4 of it above (a fuzz of the certificates)
         if fit_intercept:
-            y = y - np.mean(y)
+            y = y - mean(y)
         return float(y @ v - 0.5 * v @ v)
     p = y * v
     if np.any(p < -1e-12) or np.any(p > 1 + 1e-12):
