@@ -44,9 +44,10 @@ def dual_vector(loss, f, y):
 
 
 def mean(y):
-    """The mean of ``y`` (1-D) to within an ulp: its sum correctly rounded (``math.fsum``),
-    then divided. ``np.mean`` of ``np.full(100, v)`` was 3-5 ulps from ``v`` for 13 % of
-    ``v``, and an intercept near a large offset pays for each ulp (a review)."""
+    """The mean of ``y`` (1-D, finite) to about an ulp: its sum correctly rounded
+    (``math.fsum``), then divided (within an ulp for constant ``y``, 1.26 ulps at worst in
+    2,000 random ``y`` of a review). ``np.mean`` of ``np.full(100, v)`` was 3-5 ulps from
+    ``v`` for 13 % of ``v``, and an intercept near a large offset pays for each ulp."""
     return math.fsum(y) / len(y) if len(y) else math.nan
 
 
