@@ -1123,8 +1123,9 @@ class _BaseConvexCNN(BaseEstimator):
             was checked (``exact``); in (0, 1). Its default is looser than the estimators'
             ``tol`` (``1e-7``, their solvers' stopping rule), so that a network fitted to that
             ``tol`` is called optimal with room to spare. A gap within the rounding of the
-            targets (``rounding_gap``, as ``fit`` allows it) is optimal too: an exact fit of a
-            constant target has an objective and a gap of about ``1e-32``.
+            targets (each output's within its ``output_rounding_gaps``, as ``fit`` allows it)
+            is optimal too: an exact fit of a constant target has an objective and a gap of
+            about ``1e-32``.
         max_patterns : int, default=100_000
             Largest Cover bound on the number of patterns that is enumerated. Beyond it the
             fitted patterns are checked instead (every pattern, on the data of a fit with
@@ -1135,8 +1136,9 @@ class _BaseConvexCNN(BaseEstimator):
         certificate : Certificate
             Fields ``objective``, ``lower_bound``, ``gap``, ``relative_gap``, ``exact``,
             ``n_patterns_checked``, ``dual_constraint``, ``beta``, ``tol``,
-            ``rounding_gap`` and the property ``is_optimal``: ``exact``, and either
-            ``relative_gap <= tol`` or ``gap <= rounding_gap``, a global optimum. Where the
+            ``rounding_gap``, ``output_gaps``, ``output_rounding_gaps`` and the property
+            ``is_optimal``: ``exact``, and either ``relative_gap <= tol`` or each output's gap
+            at most its rounding gap, a global optimum. Where the
             patterns could not all be enumerated (images: 3x3 filters) and are not those of
             an ``n_patterns="exact"`` fit on this ``X``, ``is_optimal`` is ``False`` whatever
             the gap, and ``relative_gap <= tol`` certifies the network within its patterns

@@ -162,6 +162,23 @@ class TwoLayerCNN(Network):
         (:func:`neuron_penalty`); the intercept is free."""
         return neuron_penalty(self.filters, self.output_weights)
 
+    def penalty_by_output(self):
+        """:meth:`penalty` split among the outputs, shape (n_outputs,): each neuron's term in
+        the shares of its output weights' l1 norm (equal shares where it has none).
+
+        An output's share is at least what its neurons cost in its own convex program,
+        ``||u_j|| * ||w_jo||_1`` (their term is at least ``||u_j|| * ||w_j||_1``), so its
+        objective is at least that program's optimum: what lets a certificate check the
+        outputs one by one.
+        """
+        weights = np.abs(self.output_weights)
+        if weights.ndim == 3:  # (a regional network's: its regions' weights summed)
+            weights = weights.sum(axis=1)
+        totals = weights.sum(axis=1)
+        shares = np.full_like(weights, 1.0 / weights.shape[1])
+        np.divide(weights, totals[:, np.newaxis], out=shares, where=totals[:, np.newaxis] > 0)
+        return 0.5 * (np.sum(self.filters**2, axis=1) + totals**2) @ shares
+
 
 @dataclass(repr=False)  # (Network.__repr__)
 class RegionalCNN(TwoLayerCNN):

@@ -9,6 +9,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from sklearn_convexcnn import ConvexCNNClassifier, ConvexCNNRegressor
 from sklearn_convexcnn._formulations.two_layer import PooledSumFormulation, make_formulation
+from sklearn_convexcnn._network import RegionalCNN, TwoLayerCNN
 from sklearn_convexcnn._optimality import dual_objective, dual_point, pattern_prices
 from sklearn_convexcnn._patches import extract_patches
 from sklearn_convexcnn._patterns import enumerate_gates
@@ -249,6 +250,43 @@ def test_an_exact_output_lends_no_rounding_to_another():
     assert both.relative_gap == pytest.approx(alone.relative_gap, rel=1e-3)
     assert alone.relative_gap > 1e-6
     assert not both.is_optimal and not alone.is_optimal
+
+
+@pytest.mark.parametrize("factor", [1.02, 1.1])
+def test_an_output_within_rounding_lends_its_allowance_to_no_other(factor):
+    # the rounding allowance was summed over outputs: that of a constant column near 1e12
+    # (3.6e-7) covered the other output's gap, its weights x1.1, 7 % above its optimum (a review)
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((12, 4)), rng.standard_normal(12)
+    Y = np.c_[np.full(12, 1e12), 1e-3 * y]
+    model = ConvexCNNRegressor(beta=1e-4, kernel_size=2, n_patterns="exact").fit(X, Y)
+    assert model.certify(X, Y).is_optimal
+    weights = model.output_weights_.copy()
+    weights[:, 1] *= factor
+    model.output_weights_ = weights
+    certificate = model.certify(X, Y)
+    constant, poor = zip(certificate.output_gaps, certificate.output_rounding_gaps, strict=True)
+    assert constant[0] <= constant[1] and certificate.gap < certificate.rounding_gap
+    assert poor[0] > max(poor[1], 1e-3 * certificate.objective)
+    assert sum(certificate.output_gaps) == pytest.approx(certificate.gap, rel=1e-9)
+    assert not certificate.is_optimal
+
+
+@pytest.mark.parametrize("network", [TwoLayerCNN, RegionalCNN])
+def test_the_penalty_split_by_output_covers_each_outputs_own_cost(network):
+    rng = np.random.default_rng(0)
+    filters = rng.standard_normal((4, 3))
+    shape = (4, 2, 3) if network is RegionalCNN else (4, 3)
+    weights = rng.standard_normal(shape) * (rng.random(shape) < 0.6)
+    weights[0] = 0.0  # (a neuron without output weights: its term in equal shares)
+    model = network(filters, weights, np.zeros(3), pooling=None)
+    split = model.penalty_by_output()
+    assert split.shape == (3,) and split.sum() == pytest.approx(model.penalty(), rel=1e-12)
+    by_output = np.abs(weights).sum(axis=1) if network is RegionalCNN else np.abs(weights)
+    filter_norms = np.linalg.norm(filters, axis=1)
+    assert np.all(split >= filter_norms @ by_output + filter_norms[0] ** 2 / 6)
+    alone = network(filters[:1], weights[:1], np.zeros(3), pooling=None).penalty_by_output()
+    np.testing.assert_allclose(alone, np.full(3, filter_norms[0] ** 2 / 6))
 
 
 @pytest.mark.parametrize("estimator", [ConvexCNNRegressor, ConvexCNNClassifier])
