@@ -155,15 +155,25 @@ class Finishing:
     loose: bool = False
 
     def __call__(self, program, solution, y, options):
-        """The finished solution."""
+        """The finished solution.
+
+        Its objective and gap are evaluated on the targets and the intercept centred, as the
+        solver saw them (:func:`solve_output`): with ``y`` near 1e8 and a spread of 1e-3,
+        ``f - y`` rounded to ``eps |y|`` put the objective of a pruned point 4e-6 of itself
+        above the network's.
+        """
+        _, offset = centred_targets(y, options.loss, options.fit_intercept)
+        centred = y - offset  # (not zeroed where within rounding of constant: y's own residuals)
+        solution = dataclasses.replace(solution, intercept=solution.intercept - offset)
         if self.certify and solution.duality_gap is None:
             solution = solution_with_gap(
-                self.formulation, self.patches, self.gates, program, solution, y,
+                self.formulation, self.patches, self.gates, program, solution, centred,
                 beta=options.beta, loss=options.loss, fit_intercept=options.fit_intercept,
                 polish=self.polish,
             )  # fmt: skip
-        solution = _empty_if_no_worse(solution, y, options)
-        solution = self._without_residue(program, solution, y, options)
+        solution = _empty_if_no_worse(solution, centred, options)
+        solution = self._without_residue(program, solution, centred, options)
+        solution = dataclasses.replace(solution, intercept=solution.intercept + offset)
         return _certified_if_inaccurate(solution, y, options, loose=self.loose)
 
     def _without_residue(self, program, solution, y, options):
