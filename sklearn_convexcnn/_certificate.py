@@ -125,13 +125,15 @@ class Certificate:
         """Whether the network is a global optimum of the non-convex problem up to ``tol``.
 
         True when the patterns were enumerated (``exact``) and either ``relative_gap <= tol``
-        or every output's gap is at most its rounding gap: never for a certificate over
-        sampled patterns, whatever its gap. (Summed, the rounding of a column of constant
-        targets near 1e12 covered another output 7 % above its optimum, a review.)
+        or every output's gap is at most its own rounding gap (summed, the rounding of a
+        column of constant targets near 1e12 covered another output 7 % above its optimum):
+        never for a certificate over sampled patterns, whatever its gap.
         """
         # (a certificate built without the outputs' gaps: its totals, as one output's)
-        gaps = self.output_gaps or (self.gap,)
-        roundings = self.output_rounding_gaps or (self.rounding_gap,)
+        gaps = self.output_gaps if len(self.output_gaps) else (self.gap,)
+        roundings = (
+            self.output_rounding_gaps if len(self.output_rounding_gaps) else (self.rounding_gap,)
+        )
         within_rounding = all(np.less_equal(gaps, roundings))
         return bool(self.exact and (self.relative_gap <= self.tol or within_rounding))
 
