@@ -1123,9 +1123,8 @@ class _BaseConvexCNN(BaseEstimator):
             was checked (``exact``); in (0, 1). Its default is looser than the estimators'
             ``tol`` (``1e-7``, their solvers' stopping rule), so that a network fitted to that
             ``tol`` is called optimal with room to spare. A gap within the rounding of the
-            targets (each output's within its ``output_rounding_gaps``, as ``fit`` allows it)
-            is optimal too: an exact fit of a constant target has an objective and a gap of
-            about ``1e-32``.
+            targets (each output's within its ``output_rounding_gaps``) is optimal too: an
+            exact fit of a constant target has an objective and a gap of about ``1e-32``.
         max_patterns : int, default=100_000
             Largest Cover bound on the number of patterns that is enumerated. Beyond it the
             fitted patterns are checked instead (every pattern, on the data of a fit with
