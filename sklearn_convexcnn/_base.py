@@ -1135,9 +1135,10 @@ class _BaseConvexCNN(BaseEstimator):
         certificate : Certificate
             Fields ``objective``, ``lower_bound``, ``gap``, ``relative_gap``, ``exact``,
             ``n_patterns_checked``, ``dual_constraint``, ``beta``, ``tol``,
-            ``rounding_gap``, ``output_gaps``, ``output_rounding_gaps`` and the property
-            ``is_optimal``: ``exact``, and either ``relative_gap <= tol`` or each output's gap
-            at most its rounding gap, a global optimum. Where the
+            ``rounding_gap``, ``output_objectives``, ``output_gaps``,
+            ``output_rounding_gaps`` and the property ``is_optimal``: ``exact``, and either
+            ``relative_gap <= tol`` or each output's gap at most ``tol`` times its objective
+            plus its rounding gap, a global optimum. Where the
             patterns could not all be enumerated (images: 3x3 filters) and are not those of
             an ``n_patterns="exact"`` fit on this ``X``, ``is_optimal`` is ``False`` whatever
             the gap, and ``relative_gap <= tol`` certifies the network within its patterns

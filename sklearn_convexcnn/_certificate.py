@@ -69,10 +69,12 @@ class Certificate:
     rounding_gap : float, default=0.0
         The largest gap that rounding alone can leave, summed over outputs (each output's
         is in ``output_rounding_gaps``).
+    output_objectives : tuple of float, default=()
+        Each output's objective: its loss and its share of the penalty (each neuron's term
+        split in the shares of its output weights). They sum to ``objective``.
     output_gaps : tuple of float, default=()
-        Each output's gap: its loss and its share of the penalty (each neuron's term split
-        in the shares of its output weights), less its lower bound. Each is at least 0 up
-        to rounding, and they sum to ``gap``.
+        Each output's objective less its lower bound: each at least 0 up to rounding, they
+        sum to ``gap``.
     output_rounding_gaps : tuple of float, default=()
         The largest gap that rounding alone can leave in each output: for its targets ``y``
         (centred on their mean with the squared loss and an intercept, as the network's
@@ -83,13 +85,13 @@ class Certificate:
         best one for the network's read-out costs, ``n d^2 / 2``, up to ``d`` of 2 ulps of
         the mean (a float intercept near the offset is that far from the optimum's):
         amounts no relative ``tol`` reaches. :attr:`is_optimal` allows them, output by
-        output.
+        output, as ``fit`` does (which allows ``n (2 ulp)^2 / 2`` for the intercept).
 
     Attributes
     ----------
     is_optimal : bool
         Whether the patterns were enumerated and the gap is at most ``tol * objective``, or
-        each output's gap at most its ``output_rounding_gaps``.
+        each output's gap at most ``tol`` times its objective plus its rounding gap.
 
     References
     ----------
@@ -119,6 +121,7 @@ class Certificate:
     beta: float
     tol: float
     rounding_gap: float = 0.0
+    output_objectives: tuple = ()
     output_gaps: tuple = ()
     output_rounding_gaps: tuple = ()
 
@@ -127,16 +130,22 @@ class Certificate:
         """Whether the network is a global optimum of the non-convex problem up to ``tol``.
 
         True when the patterns were enumerated (``exact``) and either ``relative_gap <= tol``
-        or every output's gap is at most its own rounding gap (summed, the rounding of a
-        column of constant targets near 1e12 covered another output 7 % above its optimum):
-        never for a certificate over sampled patterns, whatever its gap.
+        or every output's gap is at most ``tol`` times its objective plus its own rounding
+        gap (summed, the rounding of a column of constant targets near 1e12 covered another
+        output 7 % above its optimum): never for a certificate over sampled patterns,
+        whatever its gap.
         """
-        # (a certificate built without the outputs' gaps: its totals, as one output's)
-        gaps = self.output_gaps if len(self.output_gaps) else (self.gap,)
-        roundings = (
-            self.output_rounding_gaps if len(self.output_rounding_gaps) else (self.rounding_gap,)
+        # (a certificate built without the outputs' values: its totals, as one output's)
+        objectives, gaps, roundings = (
+            per_output if len(per_output) else (total,)
+            for per_output, total in [
+                (self.output_objectives, self.objective),
+                (self.output_gaps, self.gap),
+                (self.output_rounding_gaps, self.rounding_gap),
+            ]
         )
-        within_rounding = all(np.less_equal(gaps, roundings))
+        allowed = self.tol * np.abs(objectives) + np.asarray(roundings)
+        within_rounding = bool(np.all(np.asarray(gaps) <= allowed))
         return bool(self.exact and (self.relative_gap <= self.tol or within_rounding))
 
 
@@ -254,7 +263,7 @@ def certify_network(
         weights = weights[:, np.newaxis, :]
     options = {"beta": beta, "loss": loss, "fit_intercept": fit_intercept}
     penalties = network.penalty_by_output()
-    lower, worst, gaps, roundings = 0.0, 0.0, [], []
+    lower, worst, objectives, gaps, roundings = 0.0, 0.0, [], [], []
     for output in range(Y.shape[1]):
         start = time.perf_counter()
         y = Y[:, output]
@@ -280,7 +289,8 @@ def certify_network(
         if polished is not None:
             fits.append(polished)
         best, best_top = _best_dual(operator, fits, y, **options)
-        gaps.append(float(loss_of_output + beta * penalties[output] - best))
+        objectives.append(float(loss_of_output + beta * penalties[output]))
+        gaps.append(objectives[-1] - float(best))
         lower += best
         worst = max(worst, best_top)
         if log is not None:
@@ -307,6 +317,7 @@ def certify_network(
         beta=float(beta),
         tol=float(tol),
         rounding_gap=float(sum(roundings)),
+        output_objectives=tuple(objectives),
         output_gaps=tuple(gaps),
         output_rounding_gaps=tuple(float(rounding) for rounding in roundings),
     )

@@ -235,6 +235,20 @@ def test_a_target_that_varies_below_its_offset_is_not_constant():
     assert abs(reg.duality_gap_) <= 1e-3 * reg.objective_
 
 
+def test_a_target_a_few_ulps_from_its_offset_is_fitted_and_certified():
+    # 12 targets 1e12 + 1e-3 x, 8 ulps apart, were constant below 64 eps |mean| (0.014): the
+    # network without neurons, 46 times above the optimum, with no warning (a review); the
+    # finished point's residue check then kept 17 neurons, the rounding of the intercept
+    # near the offset (5 % of the objective) taken for the cost of dropping the residue
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((12, 6)), 1e-3 * rng.standard_normal(12) + 1e12
+    reg = ConvexCNNRegressor(beta=0.5e-6, kernel_size=2, n_patterns="exact").fit(X, y)
+    assert 0 < reg.filters_.shape[0] <= len(y) + 1
+    assert reg.objective_ < 0.05 * 0.5 * np.sum((y - y.mean()) ** 2)
+    assert reg.regularized_objective(X, y) == pytest.approx(reg.objective_, rel=1e-12)
+    assert reg.certify(X, y).is_optimal
+
+
 @pytest.mark.parametrize(
     "params",
     [dict(), dict(solver="clarabel"), dict(architecture="circular")]
