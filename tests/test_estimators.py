@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from sklearn.base import clone
 from sklearn.datasets import make_regression
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.preprocessing import StandardScaler, scale
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
@@ -461,6 +462,17 @@ def test_warm_start_on_other_data_starts_cold_where_the_groups_follow_the_sample
         assert warm.objective_ == pytest.approx(cold.objective_, rel=1e-6)
 
 
+def test_an_exact_warm_start_enumerates_the_new_datas_patterns():
+    # a mutant that warm started exact fits survived (no test refit one): the enumeration
+    # belongs to the data, and a refit on other data of the same shape enumerates its own
+    X, y = _toy_regression(1, 12, (8,))
+    X_new, y_new = _toy_regression(2, 12, (8,))
+    params = dict(beta=0.1, kernel_size=2, n_patterns="exact")
+    warm = ConvexCNNRegressor(warm_start=True, **params).fit(X, y).fit(X_new, y_new)
+    cold = ConvexCNNRegressor(**params).fit(X_new, y_new)
+    np.testing.assert_array_equal(warm.gates_, cold.gates_)
+
+
 def test_multi_output_regression_decouples():
     X, Y = _toy_regression(3, 14, (8,), n_outputs=2)
     params = dict(beta=0.1, kernel_size=3, n_patterns=16, random_state=0)
@@ -470,6 +482,66 @@ def test_multi_output_regression_decouples():
     for k, reg in enumerate(separate):
         np.testing.assert_allclose(joint.predict(X)[:, k], reg.predict(X), rtol=1e-5, atol=1e-6)
     assert joint.objective_ == pytest.approx(sum(r.objective_ for r in separate), rel=1e-6)
+
+
+def test_a_column_target_predicts_a_column():
+    # a mutant that raveled every one-output prediction survived: y of shape (n, 1) in fit
+    # predicts (n, 1), as scikit-learn's regressors do
+    X, y = _toy_regression(3, 10, (8,))
+    reg = ConvexCNNRegressor(beta=0.1, kernel_size=3, n_patterns=4, random_state=0)
+    assert reg.fit(X, y.reshape(-1, 1)).predict(X).shape == (10, 1)
+
+
+def test_a_tied_binary_decision_predicts_the_first_class():
+    # a mutant that took a score of exactly 0 for the second class survived: at a beta that
+    # leaves no neuron, balanced labels give an intercept of 0 and so every score 0.0, and a
+    # tie is the first class, as in scikit-learn's linear classifiers
+    X, y = _toy_classification()
+    y = np.where(np.arange(len(y)) % 2, "b", "a")
+    clf = ConvexCNNClassifier(beta=1e6, kernel_size=2, n_patterns=4, random_state=0).fit(X, y)
+    assert np.all(clf.decision_function(X) == 0.0)
+    assert np.all(clf.predict(X) == "a")
+
+
+def test_a_three_layer_network_within_loose_gap_of_its_program_does_not_warn(monkeypatch):
+    # a mutant that held the network to tol (1e-7) instead of LOOSE_GAP (1e-3) survived: a
+    # network 1e-4 above its program's value (above ATTAINED_TOL, forced) is within a fit's
+    # tolerance; test_architectures.py forces one 1.5 times its value, which warns
+    from sklearn_convexcnn._formulations.three_layer import ThreeLayerCNN
+
+    objective = ThreeLayerCNN.objective
+    monkeypatch.setattr(ThreeLayerCNN, "objective", lambda *args: (1 + 1e-4) * objective(*args))
+    X, y = _toy_regression(5, 12, (6,))
+    params = dict(architecture="three_layer", kernel_size=2, n_patterns=4, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        reg = ConvexCNNRegressor(beta=0.1, solver="native", **params).fit(X, y)
+    assert reg.objective_ - reg.lower_bound_ > 1e-6 * reg.objective_  # (not attained)
+
+
+def test_a_refit_of_the_output_weights_that_costs_more_is_dropped(monkeypatch, capsys):
+    # a mutant that kept the refit of a deep circular network's output weights whatever it
+    # cost survived: a refit (forced) ten times the realised network's weights is worse
+    from sklearn_convexcnn._formulations.circular import CircularCNN, CircularFormulation
+
+    realised = []
+
+    def worse(self, network, patches, solve):
+        realised.append(network)
+        weights = 10 * np.asarray(network.output_weights)
+        return CircularCNN(network.layer_filters, weights, network.intercept, network.activation)
+
+    monkeypatch.setattr(CircularFormulation, "refit_output_weights", worse)
+    rng = np.random.default_rng(6)
+    X = rng.standard_normal((15, 3))
+    y = np.maximum(X[:, 0] - X[:, 1], 0)
+    reg = ConvexCNNRegressor(
+        architecture="circular", n_layers=4, n_patterns=8, random_state=0, verbose=1
+    ).fit(X, y)
+    assert np.any(realised[0].output_weights)
+    np.testing.assert_array_equal(reg.output_weights_, realised[0].output_weights)
+    assert reg.objective_ == pytest.approx(reg.regularized_objective(X, y), rel=1e-12)
+    assert "(kept the realised network)" in capsys.readouterr().out
 
 
 def test_predictions_use_real_relus_on_new_data():

@@ -142,6 +142,15 @@ def test_a_stride_that_leaves_out_no_more_than_the_kernels_does_not_warn(kernel_
     assert geometry.grid_shape == (1,)
 
 
+def test_a_stride_past_the_axis_is_the_axis_length():
+    # a mutant that kept such a stride as given survived (NumPy would overflow on 2**70)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # (one patch, as a stride of the kernel's size takes)
+        geometry = resolve_geometry(None, 3, 2**70, 4)
+    assert geometry.stride == (4,)
+    assert geometry.grid_shape == (1,)
+
+
 def test_resolving_a_geometry_of_long_kernels_allocates_next_to_nothing():
     # the stride check listed the positions each patch covers, grid x kernel integers, before
     # the patches' memory check: 6.7 GiB for a kernel of 30,000 (a review); 72 MB here

@@ -238,6 +238,34 @@ def test_logistic_loss_with_one_class_and_no_intercept_is_solved(data):
     assert np.all(np.isfinite(objectives)) and np.all(gaps <= 1e-7 * objectives)
 
 
+def test_random_state_draws_the_patterns(data):
+    # a mutant that drew the patterns with seed 0 whatever random_state said survived
+    X, y = data
+    first = convex_cnn_path(X, y, **FAST)
+    again = convex_cnn_path(X, y, **FAST)
+    other = convex_cnn_path(X, y, **{**FAST, "random_state": 1})
+    for a, b in zip(first, again, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(first[-1], other[-1])
+
+
+def test_default_betas_are_geometric_from_beta_max_to_eps_times_it(data):
+    # a mutant that spaced them linearly survived
+    X, y = data
+    betas = convex_cnn_path(X, y, **{**FAST, "n_betas": 4, "eps": 1e-3})[0]
+    np.testing.assert_allclose(betas[1:] / betas[:-1], 0.1, rtol=1e-12)
+
+
+def test_the_gates_of_a_dense_read_out_are_one_per_group(data):
+    # a mutant that returned the distinct gates, not each group's, survived: with a read-out
+    # per region the groups are the gates distinct in each region
+    X, y = data
+    _, coefs, _, _, _, gates, regions = convex_cnn_path(
+        X, y, pool_size=3, readout="dense", return_regions=True, **FAST
+    )
+    assert gates.shape[1] == coefs.shape[2] == len(regions) > FAST["n_patterns"]
+
+
 def test_max_iter_too_small_warns_once_per_unconverged_beta_with_the_gap(data):
     X, y = data
     gap = r"Duality gap: (\d\.\d{3}e[+-]\d+), tolerance: (\d\.\d{3}e[+-]\d+)\."

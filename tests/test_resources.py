@@ -8,6 +8,7 @@ import pytest
 from sklearn_convexcnn import ConvexCNNRegressor
 from sklearn_convexcnn._formulations.two_layer import make_formulation
 from sklearn_convexcnn._outputs import DenseProgram
+from sklearn_convexcnn._patterns import cover_bound
 from sklearn_convexcnn._resources import (
     check_memory,
     check_program_memory,
@@ -128,6 +129,12 @@ def test_groups_of_an_exact_regional_program_are_counted_per_region():
     regions, _ = formulation.groups(patches, gates)
     # Gaussian rows are in general position: each region has exactly Cover's count
     assert program_groups(30, 2, gates.shape[1], formulation.region_sizes) == len(regions)
+
+
+def test_a_regions_groups_are_bounded_by_its_rows_and_in_pool_differences():
+    # a mutant that counted n |S| hyperplanes, not n |S|^2, survived: 10 samples of a region
+    # of 4 patches are 160 of them
+    assert program_groups(10, 2, 10**6, [4]) == cover_bound(160, 2)
 
 
 def test_guard_counts_a_group_per_region(monkeypatch):
@@ -617,15 +624,51 @@ def test_a_cgroup_v1_limit_bounds_the_available_memory(monkeypatch, tmp_path):
     assert resources.available_memory() == 2**30
 
 
+def test_the_tightest_of_nested_cgroup_v2_limits_bounds_the_memory(monkeypatch, tmp_path):
+    # a mutant that took the loosest of the limits of a group and its ancestors survived
+    resources = _cgroups(monkeypatch, tmp_path, "0::/ci/job\n", {
+        "ci/memory.max": "4294967296\n",
+        "ci/memory.current": "0\n",
+        "ci/job/memory.max": "2147483648\n",
+        "ci/job/memory.current": "0\n",
+    })  # fmt: skip
+    assert resources.available_memory() == 2 * 2**30
+
+
+def test_a_cgroup_not_under_the_mount_reads_the_roots_limit(monkeypatch, tmp_path):
+    # a container sees its own group as the root: a mutant that then read no group survived
+    resources = _cgroups(monkeypatch, tmp_path, "0::/not/here\n", {
+        "memory.max": "3221225472\n",
+        "memory.current": "1073741824\n",
+    })  # fmt: skip
+    assert resources.available_memory() == 2 * 2**30
+
+
+def test_a_cgroup_v1_limit_counts_its_file_cache_as_free(monkeypatch, tmp_path):
+    # a mutant that counted the cache as in use survived (the kernel reclaims it first)
+    resources = _cgroups(monkeypatch, tmp_path, "4:memory:/docker/abc\n", {
+        "memory/docker/abc/memory.stat": (
+            "hierarchical_memory_limit 2147483648\ntotal_cache 536870912\ntotal_shmem 0\n"
+        ),
+        "memory/docker/abc/memory.usage_in_bytes": "1073741824\n",
+    })  # fmt: skip
+    assert resources.available_memory() == 2**30 + 2**29
+
+
 @pytest.mark.parametrize(
     "membership, files",
     [
         ("0::/\n", {}),  # a host: no limit at the root
         ("0::/job\n", {"job/memory.max": "max\n", "job/memory.current": "5\n"}),
         ("4:memory:/\n", {"memory/memory.stat": "hierarchical_memory_limit 9223372036854771712\n"}),
+        # (v2's memory.max as v1 writes "no limit": a mutant that took it for one survived, the
+        # system's smaller figure standing; the headroom alone is read where that is unknown)
+        ("0::/job\n", {"job/memory.max": "9223372036854771712\n", "job/memory.current": "5\n"}),
         ("not a cgroup file", {}),
     ],
 )
 def test_without_a_cgroup_limit_the_system_figure_stands(monkeypatch, tmp_path, membership, files):
     resources = _cgroups(monkeypatch, tmp_path, membership, files)
     assert resources.available_memory() == 64 * 2**30
+    monkeypatch.setattr(resources, "_system_available", lambda: None)
+    assert resources.available_memory() is None

@@ -91,6 +91,16 @@ def test_inputs_beyond_float64s_range_are_refused(Estimator, architecture, scale
             method(X * scale, y)
 
 
+def test_inputs_just_below_the_smallest_scale_are_refused():
+    # a mutant that refused X only below 1e-76 survived: 1e-200, far below, was the only
+    # scale tested
+    X, y = _data()
+    X = 5e-76 * X / np.abs(X).max()
+    message = r"^X has entries of magnitude at most 5e-76; .* at least 1e-75 "
+    with pytest.raises(ValueError, match=message):
+        ConvexCNNRegressor(n_patterns=4).fit(X, y)
+
+
 def test_all_zero_inputs_are_not_too_small():
     # (zero is no scale: the constant model, as for any X the filters cannot use)
     X, y = _data()
@@ -740,6 +750,11 @@ def test_failed_refit_keeps_previous_model(Estimator):
         est.fit(X, y)
     assert pickle.dumps(est.network_) == before
     np.testing.assert_array_equal(est.set_params(input_shape=None).predict(X), prediction)
+    # (a mutant that dropped the feature count instead of restoring it survived: predict then
+    # took any number of features)
+    assert est.n_features_in_ == 9
+    with pytest.raises(ValueError, match="X has 10 features, but .* is expecting 9 features"):
+        est.predict(np.zeros((2, 10)))
 
 
 @pytest.mark.parametrize("solver", ["clarabel", "ecos", "scs"])
