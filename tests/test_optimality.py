@@ -18,8 +18,11 @@ import numpy as np
 import pytest
 
 from sklearn_convexcnn import ConvexCNNRegressor
+from sklearn_convexcnn._formulations._program import GroupProgram
 from sklearn_convexcnn._formulations.two_layer import make_formulation
-from sklearn_convexcnn._optimality import most_violated
+from sklearn_convexcnn._losses import best_intercept
+from sklearn_convexcnn._network import RegionalCNN
+from sklearn_convexcnn._optimality import cone_projections, dual_objective, most_violated
 from sklearn_convexcnn._patches import extract_patches
 from sklearn_convexcnn._patterns import pattern_masks
 from sklearn_convexcnn._solvers import solve_cvxpy
@@ -360,3 +363,56 @@ def test_most_violated_rows_are_the_smallest_below_the_threshold():
     np.testing.assert_array_equal(np.sort(most_violated(values, -1e-9, 10)), [1, 2, 3, 5])
     np.testing.assert_array_equal(np.sort(most_violated(values, -1e-9, 2)), [1, 5])
     assert len(most_violated(values, -5.0, 3)) == 0
+
+
+def test_a_regional_neuron_pays_the_squared_sum_of_its_region_weights():
+    # a mutant that charged the largest region weight instead of their sum survived: the
+    # penalty is 0.5 * (||u||^2 + ||W||_1^2) = 0.5 * (1 + 3^2), not 0.5 * (1 + 2^2)
+    network = RegionalCNN(
+        filters=np.array([[1.0, 0.0]]),
+        output_weights=np.array([[[1.0], [-2.0]]]),  # (neuron, region, output)
+        intercept=np.array([0.0]),
+        pooling=None,
+    )
+    assert network.penalty() == 5.0
+
+
+def test_the_best_logistic_intercept_of_a_rare_class_is_its_log_odds():
+    # a mutant that clipped the positive rate at 1e-3 instead of 1e-12 survived: one positive
+    # in 5000 has log odds log(1 / 4999), not log(1e-3 / 0.999)
+    y = -np.ones(5000)
+    y[17] = 1.0
+    assert best_intercept("logistic", y) == pytest.approx(np.log(1 / 4999), rel=1e-12)
+
+
+def test_the_squared_dual_objective_with_an_intercept_ignores_an_offset_of_the_targets():
+    # a mutant that dropped the centring of y survived: with sum(v) = 0 the value is the same
+    # for y + 1e9, but uncentred y . v rounds each product to eps * 1e9 (1e-8 of the value)
+    rng = np.random.default_rng(0)
+    y = np.round(64 * rng.standard_normal(20)) / 64  # (exact at 1e9: the offset costs nothing)
+    v = rng.standard_normal(20)
+    v -= v.mean()
+    assert abs(v.sum()) <= 1e-15
+    expected = dual_objective("squared", v, y, True)
+    assert dual_objective("squared", v, y + 1e9, True) == pytest.approx(expected, rel=1e-12)
+
+
+@pytest.mark.parametrize("p", [1 + 1e-9, -1e-9])
+def test_the_logistic_dual_objective_is_minus_infinity_just_outside_its_domain(p):
+    # a mutant that allowed y * v outside [0, 1] by 1e-6 instead of 1e-12 survived: a point
+    # 1e-9 outside is infeasible, and clipped into [0, 1] it gave a finite (too high) bound
+    y = np.array([1.0, -1.0])
+    v = np.array([p, -0.5])
+    assert dual_objective("logistic", v, y, False) == -np.inf
+    assert np.isfinite(dual_objective("logistic", np.array([1.0, -0.5]), y, False))
+
+
+def test_a_projection_much_smaller_than_its_vector_is_exact_not_settled_as_zero():
+    # a mutant that settled projections below 1e-6 (not 1e-12) of ||g|| as zero survived:
+    # g of norm 1.4e7 whose projection onto {u_1, u_2 >= 0, ...} is (0, 0, 1) of norm 1 was
+    # left unfinished, reported inexact
+    rows = np.array([[1.0, 0, 0], [0, 1, 0], [1, 0, 1], [1, 0.3, 0.2], [2, 0.1, 0.5]])
+    g = np.array([-1e7, -1e7, 1.0])
+    U, exact, _ = cone_projections(GroupProgram(np.zeros((1, 0, 3)), rows[None]), [0], g[None])
+    assert exact.all()
+    np.testing.assert_allclose(U[0], [0.0, 0.0, 1.0], rtol=0, atol=1e-8)

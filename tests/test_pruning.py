@@ -9,6 +9,7 @@ from sklearn_convexcnn import ConvexCNNRegressor, _outputs
 from sklearn_convexcnn._formulations._operator import DenseOperator
 from sklearn_convexcnn._formulations._program import GroupProgram
 from sklearn_convexcnn._formulations._pruning import (
+    _fit_norms,
     _group_norms,
     clean_groups,
     prune_groups,
@@ -227,3 +228,91 @@ def test_pruning_returns_the_cleaned_groups_when_its_moves_would_change_the_fit(
     monkeypatch.setattr(np.linalg, "svd", svd_with_a_wrong_null_direction)
     pruned = prune_groups(program, solution.coef)
     np.testing.assert_array_equal(pruned, reference)
+
+
+def _svd_with_null_direction(monkeypatch, direction):
+    """np.linalg.svd with ``direction(a, vt)`` in place of the last row of ``vt``, the null
+    direction the moves follow."""
+    true_svd = np.linalg.svd
+
+    def svd(a, full_matrices=True):
+        u, singular, vt = true_svd(a, full_matrices=full_matrices)
+        vt[-1] = direction(a, vt)
+        vt[-1] /= np.linalg.norm(vt[-1])
+        return u, singular, vt
+
+    monkeypatch.setattr(np.linalg, "svd", svd)
+    return true_svd
+
+
+def _unconstrained_groups(seed=0):
+    """16 groups of 5 samples, no cone rows: nothing is residue or outside its cone, and the
+    directions are not those of an optimum (whose fits have the ones in their row space)."""
+    rng = np.random.default_rng(seed)
+    program = GroupProgram(rng.standard_normal((8, 5, 3)), np.zeros((8, 0, 3)))
+    coef = rng.standard_normal((2, 8, 3))
+    np.testing.assert_array_equal(clean_groups(program, coef), coef)
+    return program, coef
+
+
+def test_pruning_returns_the_groups_when_its_moves_would_change_only_the_regularizer(
+    monkeypatch,
+):
+    # a mutant that dropped the check of the regulariser survived: the wrong null direction
+    # of the test above breaks both checks. This one keeps the fit (the projection of the
+    # ones onto the fits' null space), so only the regulariser's check can refuse it
+    program, coef = _unconstrained_groups()
+    sums = []
+
+    def keeps_the_fit(a, vt):
+        _, singular, v = true_svd(a[:-1], full_matrices=True)
+        null = v[np.sum(singular > 1e-12 * singular[0]) :]
+        delta = null.T @ (null @ np.ones(a.shape[1]))
+        sums.append(delta.sum() / np.linalg.norm(delta))
+        return delta
+
+    true_svd = _svd_with_null_direction(monkeypatch, keeps_the_fit)
+    np.testing.assert_array_equal(prune_groups(program, coef), coef)
+    assert sums[0] > 1  # (the first move alone would have changed the regulariser)
+
+
+def test_pruning_returns_the_groups_when_its_moves_would_change_only_the_fit(monkeypatch):
+    # a mutant that loosened the check of the fit from 1e-9 to 1e-3 survived (see above):
+    # a null direction off by 1e-6 in a direction of sum 0 keeps the regulariser and moves
+    # the fit by about 1e-6 of its size, which pruning must not cost
+    program, coef = _unconstrained_groups()
+
+    def moves_the_fit(a, vt):
+        off = a[0] - a[0].mean()  # (the first sample's fits, centred: sum 0)
+        return vt[-1] + 1e-6 * off / np.linalg.norm(off)
+
+    _svd_with_null_direction(monkeypatch, moves_the_fit)
+    np.testing.assert_array_equal(prune_groups(program, coef), coef)
+
+
+def test_group_fits_come_from_every_chunk():
+    # a mutant that stopped after the first chunk of groups survived: a chunk holds 2**23
+    # numbers of pieces, and the other tests' groups all fit in one. Pieces of 2**22 + 1
+    # samples (broadcast: one value per pattern) make chunks of one group each
+    n_samples = 2**22 + 1
+    values = np.array([1.0, 2.0, 3.0])
+    pieces = np.broadcast_to(values[:, None, None], (3, n_samples, 1))
+    program = GroupProgram(pieces, np.zeros((3, 0, 1)))
+    coef = np.zeros((2, 3, 1))
+    coef[0, :2, 0] = [1.0, -1.0]
+    coef[1, 2, 0] = 2.0
+    expected = np.abs(values * coef[..., 0]) * np.sqrt(n_samples)
+    np.testing.assert_allclose(_fit_norms(DenseOperator(program), coef), expected, rtol=1e-12)
+
+
+def test_prune_solution_drops_residue_by_the_rtol_it_is_given():
+    # a mutant that pruned with the default rtol whatever the caller's survived: the
+    # estimators prune again with rtol=0 where dropping the residue costs more than the
+    # certified tolerance (features of scale 1 and 1e8), and that pass then dropped it too
+    _, _, program, solution, y, beta = _dense_solution(0)
+    options = dict(beta=beta, loss="squared")
+    kept = prune_solution(program, solution, y, rtol=0.0, **options)
+    np.testing.assert_array_equal(kept.coef, prune_groups(program, solution.coef, rtol=0.0))
+    # (the case is there: the default rtol drops groups that rtol=0 keeps)
+    dropped = prune_solution(program, solution, y, **options)
+    assert not np.array_equal(kept.coef, dropped.coef)
