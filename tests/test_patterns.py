@@ -354,3 +354,47 @@ def test_every_enumerated_gate_is_inside_a_cell(seed):
     rows = rows[np.linalg.norm(rows, axis=1) > 0]
     margins = np.abs(rows @ gates) / np.linalg.norm(rows, axis=1, keepdims=True)
     assert margins.min() > 1e-12
+
+
+def test_each_cell_keeps_its_point_farthest_from_the_hyperplanes():
+    # a mutant that kept the nearest point of each cell (argsort(margin), not -margin)
+    # survived: two points of the cell u_1 > 0, at margins 0.01 and 0.1, and one of u_1 < 0
+    from sklearn_convexcnn._patterns import _best_per_cell
+
+    points = np.array([[0.01, 1.0], [0.1, 1.0], [-0.5, 1.0]])
+    best = _best_per_cell(points, np.array([[1.0, 0.0]]))
+    assert sorted(map(tuple, best)) == [(-0.5, 1.0), (0.1, 1.0)]
+
+
+@pytest.mark.parametrize("h", [2, 3])
+def test_a_row_of_1e_11_of_the_largest_norm_is_a_hyperplane(h):
+    # a mutant that counted rows below 1e-10 (not 1e-12) of the largest norm as zero rows
+    # survived: a row at 1e-11 of it is a hyperplane like any other, and general position
+    # gives Cover's number of cells with it
+    patches = np.random.default_rng(0).standard_normal((4, 3, h))
+    largest = np.linalg.norm(patches, axis=2).max()
+    patches[0, 0] *= 1e-11 * largest / np.linalg.norm(patches[0, 0])
+    assert len(distinct_hyperplanes(patches.reshape(-1, h))) == 12
+    assert enumerate_gates(patches).shape[1] == cover_bound(12, h)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize("thin", [1e-8, 1e-9])
+def test_patches_thin_in_one_coordinate_keep_their_rank_and_every_cell(seed, thin):
+    # a mutant that dropped singular values below 1e-6 (not 1e-10) of the largest from the
+    # rank survived, and its review found the thin cells lost: patches whose third
+    # coordinate is scaled by 1e-8 have the cells of the unscaled ones (a linear map of the
+    # filters), but 122 of 134 were enumerated (54 at 1e-9), before the enumeration
+    # whitened the normals
+    patches = np.random.default_rng(seed).standard_normal((4, 3, 3))
+    unscaled = enumerate_gates(patches).shape[1]
+    patches[..., 2] *= thin
+    with pytest.raises(ValueError, match=r"12 distinct hyperplanes of rank 3\)"):
+        enumerate_gates(patches, max_patterns=10)
+    gates = enumerate_gates(patches)
+    assert gates.shape[1] == unscaled
+    rows = patches.reshape(-1, 3)
+    filters = np.random.default_rng(5).standard_normal((3, 100_000))
+    filters[2] /= thin  # (as likely to fall in a thin cell as in any other)
+    found = set(map(bytes, (rows @ filters >= 0).T))
+    assert found <= set(map(bytes, (rows @ gates >= 0).T))
