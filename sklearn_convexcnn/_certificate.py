@@ -82,10 +82,10 @@ class Certificate:
         ``16 eps y.y`` (the dual objective's rounding) but at most ``1e-5`` of the output's
         loss, plus ``16 (eps ||y||)^2``, all that an exact fit (a constant target, an
         objective of about ``1e-32``) leaves, and what the intercept's distance ``d`` to the
-        best one for the network's read-out costs, ``n d^2 / 2``, up to ``d`` of 2 ulps of
-        the mean (a float intercept near the offset is that far from the optimum's):
-        amounts no relative ``tol`` reaches. :attr:`is_optimal` allows them, output by
-        output, as ``fit`` does (which allows ``n (2 ulp)^2 / 2`` for the intercept).
+        best one for the network's read-out costs, ``n d^2 / 2``, up to ``d`` of half the
+        intercept's ulp (the nearest float to the optimum's is that far from it): amounts
+        no relative ``tol`` reaches. :attr:`is_optimal` allows them, output by output, as
+        ``fit`` does (which allows ``n (ulp / 2)^2 / 2`` for the intercept).
 
     Attributes
     ----------
@@ -247,12 +247,12 @@ def certify_network(
     f = network.forward(patches)
     if loss == "squared" and fit_intercept:
         # what a float intercept near the offset does not avoid: off the best one for its
-        # network's read-out (the residuals' mean away) by the rounding of the mean it is
-        # fitted from, 1 ulp in the exact fits of constant targets, which costs exactly
-        # n d^2 / 2. Up to 2 ulps of it are allowed (4 let networks without neurons 20-150 %
-        # above the optimum pass on targets a few ulps from their offset), and only that
-        # (a flat n (2 ulp)^2 / 2 let a network 0.2 % above the optimum pass, a review)
-        off_best = np.minimum(np.abs(target_means(Y - f)), 2 * np.spacing(np.abs(offsets)))
+        # network's read-out (the residuals' mean away) by up to half its ulp, which costs
+        # exactly n d^2 / 2. Only that is allowed: a flat n (2 ulp)^2 / 2 let a network 0.2 %
+        # above the optimum pass, and 2 ulps an intercept moved by one, 4.1 times the fitted
+        # network's objective (reviews)
+        half_ulps = np.spacing(np.abs(network.intercept + offsets)) / 2
+        off_best = np.minimum(np.abs(target_means(Y - f)), half_ulps)
         floors = len(Y) * off_best**2 / 2
     else:
         floors = np.zeros(Y.shape[1])

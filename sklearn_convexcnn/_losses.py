@@ -70,15 +70,17 @@ def centred_targets(y, loss, fit_intercept):
     The intercept absorbs the mean, and centred targets spare every solver the cancellation
     of an offset (uncentred, on ``y + 1e8`` Clarabel ended at 55 times the optimum, the CVXPY
     three-layer and circular fits at 47 and 5,000 times it without a warning, and the native
-    solver, whose Gram-based objective cancels ``y^T y``, stalled). A target within 4 ulps
-    of its mean is constant: what is left is the mean's rounding (:func:`mean`, about an
-    ulp), which the solvers would scale to unit size (CVXPY's then called the program
-    unbounded); not ``n eps |mean|``, which took 2,000 targets ``1e8 + 2e-5 x`` for
-    constant, nor ``64 eps |mean|``, which took 12 targets ``1e12 + 1e-3 x``, 8 ulps
-    apart, for constant, 46 times above the optimum's objective (a review).
+    solver, whose Gram-based objective cancels ``y^T y``, stalled). Equal targets are
+    constant: what is left of them is the mean's rounding (:func:`mean`, about an ulp),
+    which the solvers would scale to unit size (CVXPY's then called the program unbounded).
+    Targets that differ are not, however close: below ``n eps |mean|`` 2,000 targets
+    ``1e8 + 2e-5 x`` were constant, below ``64 eps |mean|`` 12 targets ``1e12 + 1e-3 x``
+    (8 ulps apart, fitted 46 times above the optimum), and below 4 ulps targets all equal
+    but one 4 ulps off (29 % above it), without a warning (reviews).
     """
-    offset = mean(y) if loss == "squared" and fit_intercept else 0.0
-    y = y - offset
-    if np.abs(y).max(initial=0.0) <= 4 * np.spacing(abs(offset)):
-        y = np.zeros_like(y)
-    return y, offset
+    if loss != "squared" or not fit_intercept:
+        return y - 0.0, 0.0  # (a copy, as centred targets are)
+    offset = mean(y)
+    if len(y) == 0 or np.all(y == y[0]):
+        return np.zeros_like(y, dtype=float), offset
+    return y - offset, offset

@@ -253,6 +253,21 @@ def test_an_exact_output_lends_no_rounding_to_another():
     assert not both.is_optimal and not alone.is_optimal
 
 
+def test_an_intercept_an_ulp_from_its_nearest_float_is_not_optimal():
+    # the allowance for a float intercept near the offset was up to 2 ulps of it, where the
+    # nearest float to the best one is at most half an ulp from it: an intercept moved by an
+    # ulp, 4.1 times the fitted network's objective, was called optimal (a review)
+    rng = np.random.default_rng(0)
+    ulp = np.spacing(1e12)
+    X, y = rng.standard_normal((12, 6)), 1e12 + 3 * ulp * rng.standard_normal(12)
+    model = ConvexCNNRegressor(beta=3e-3 * ulp, kernel_size=2, n_patterns="exact").fit(X, y)
+    assert model.certify(X, y).is_optimal
+    fitted = model.regularized_objective(X, y)
+    model.intercept_ = model.intercept_ + ulp
+    assert model.regularized_objective(X, y) > 2 * fitted
+    assert not model.certify(X, y).is_optimal
+
+
 def test_an_output_within_rounding_lends_its_allowance_to_no_other():
     # the rounding allowance was summed over outputs: that of a constant column near 1e12
     # covered the other output's gap, 7 % above its optimum (a review)
