@@ -162,7 +162,7 @@ class Finishing:
         above the network's.
         """
         _, offset = centred_targets(y, options.loss, options.fit_intercept)
-        centred = y - offset  # (not zeroed where within rounding of constant: y's own residuals)
+        centred = y - offset  # (not zeroed where constant: the residuals of y itself)
         solution = dataclasses.replace(solution, intercept=solution.intercept - offset)
         if self.certify and solution.duality_gap is None:
             solution = solution_with_gap(
