@@ -307,11 +307,12 @@ def _distinct_rows(rows, block_size=2**20):
     return np.unique(np.concatenate(blocks), axis=0)
 
 
-def _row_space(normals):
-    """Orthonormal basis (columns) of the span of the rows."""
+def _spectrum(normals):
+    """``(singular, vt, rank)``: the rows' singular values and right singular vectors (as
+    rows), and their rank (the singular values above ``_RANK`` times the largest)."""
     _, singular, vt = np.linalg.svd(normals, full_matrices=False)
     rank = int(np.sum(singular > _RANK * singular[0])) if len(singular) else 0
-    return vt[:rank].T
+    return singular, vt, rank
 
 
 def _best_per_cell(points, normals, block=2**22):
@@ -438,8 +439,7 @@ def _cell_points(normals):
     dim = normals.shape[1]
     if len(normals) == 0:
         return np.eye(dim)[:1]
-    _, singular, vt = np.linalg.svd(normals, full_matrices=False)
-    rank = int(np.sum(singular > _RANK * singular[0]))
+    singular, vt, rank = _spectrum(normals)
     if rank < dim:  # the cells are products with the null space: enumerate in the row space
         basis = vt[:rank].T
         return _cell_points(distinct_hyperplanes(normals @ basis)) @ basis.T
@@ -524,7 +524,7 @@ def _check_bound(rows, max_patterns, shorter, n_rows=None):
     """The distinct hyperplanes of ``rows``; TooManyPatterns where their Cover bound exceeds
     ``max_patterns`` (``rows`` a sample of ``n_rows`` rows: a bound on the whole from below)."""
     normals = distinct_hyperplanes(rows, strict=True)
-    rank = _row_space(normals).shape[1] if len(normals) else 0
+    rank = _spectrum(normals)[2] if len(normals) else 0
     bound = cover_bound(len(normals), rank)
     if bound > max_patterns:
         among = "" if n_rows is None else f", found among {len(rows)} of the {n_rows} rows"
