@@ -161,7 +161,7 @@ def random_gates(patch_size, n_patterns, random_state):
 
 class TooManyPatterns(ValueError):
     """An exact enumeration refused: the Cover bound exceeds its limit, or rows of the data
-    are nearly parallel (their patterns too thin to enumerate in float64)."""
+    are nearly parallel or nearly dependent (their patterns too thin to enumerate in float64)."""
 
 
 #: Largest Cover bound :func:`enumerate_gates` accepts by default. A program over this many
@@ -169,14 +169,16 @@ class TooManyPatterns(ValueError):
 MAX_EXACT_PATTERNS = 100_000
 
 _ZERO_ROW = 1e-12  # rows below this times the largest norm count as zero (enumerate_gates)
-# Unit normals closer than this (up to sign) are the same hyperplane: the ray where two nearer
-# ones meet, their cross product, is only exact to about eps / angle, and the sweep around it
-# found no hyperplane through it (signals of 100 + 1e-5 * noise: an IndexError).
+# Rows whose unit normals are closer than this (up to sign) without being parallel are refused:
+# the ray where two nearer ones meet, their cross product, is only exact to about eps / angle,
+# and the sweep around it found no hyperplane through it (signals of 100 + 1e-5 * noise: an
+# IndexError). The 2-D sweeps around a ray on three or more planes merge them.
 _PARALLEL = 1e-7
 # Normals of parallel rows differ by their rounding alone (about 1e-16): merged further apart,
 # nearly parallel rows leave out the thin cells between their hyperplanes, which an exact
 # enumeration must not (a chain of 200 normals 0.9e-7 apart, merged into one, left 2 of 400
-# patterns, and certify called a network optimal at 6.75 where one of 0.002 exists)
+# patterns, and certify called a network optimal at 6.75 where one of 0.002 exists; the
+# restrictions' projections merged at 1e-7 lost the cells of near copies 1e-6 apart)
 _ROUNDING_SPREAD = 1e-12
 # Points closer than this to a hyperplane are on it: they are no cell's (unit vectors)
 _ON_HYPERPLANE = 64 * np.finfo(float).eps
@@ -210,13 +212,12 @@ def cover_bound(n_hyperplanes, rank):
     return 2 * sum(math.comb(n_hyperplanes - 1, level) for level in range(rank))
 
 
-def distinct_hyperplanes(rows, *, strict=False):
+def distinct_hyperplanes(rows, *, strict=False, near=_PARALLEL):
     """Unit normals of the distinct hyperplanes ``{u : row . u = 0}`` of the rows.
 
     Zero rows define no hyperplane (their sign is ``1[0 >= 0] = 1`` for every filter), and rows
     that are multiples of each other, of either sign, define the same one, as do rows whose
-    directions are within ``_PARALLEL`` of each other (the cells between their hyperplanes are
-    slivers that the sweeps cannot resolve in float64).
+    directions are within ``near`` of each other.
 
     Parameters
     ----------
@@ -224,8 +225,11 @@ def distinct_hyperplanes(rows, *, strict=False):
     strict : bool, default=False
         Refuse to merge rows that are only nearly parallel (directions further apart than
         their rounding): an exact enumeration of the data's own rows must not leave out the
-        cells between them. The enumeration's inner arrangements (projections onto
-        hyperplanes) merge them.
+        cells between them.
+    near : float, default=_PARALLEL
+        Largest difference of two unit normals (up to sign, in any entry) that makes them one
+        hyperplane. The enumeration's inner arrangements (projections onto hyperplanes) pass
+        ``_ROUNDING_SPREAD``: projections of parallel rows differ by their rounding alone.
 
     Returns
     -------
@@ -250,9 +254,9 @@ def distinct_hyperplanes(rows, *, strict=False):
     unit = unit[first_of_each_pattern(unit.T)]
     # (a fixed order of the normals, hence of the gates, whatever the order of the rows)
     unit = unit[np.lexsort(np.round(unit, 8).T[::-1])]
-    # near copies: the normals linked to one of their nearest within _PARALLEL, one per linked
+    # near copies: the normals linked to one of their nearest within `near`, one per linked
     # group (neighbours in the sorted order missed a copy whenever a third normal sorted
-    # between the two; every pair within _PARALLEL was quadratic on clustered rows: 154 s
+    # between the two; every pair within `near` was quadratic on clustered rows: 154 s
     # for 20,000 rows of 100 + 1e-6 * noise). Of either sign: the sign made positive above
     # is that of an entry near 1e-8 for some, and differs between near copies
     from scipy.sparse import coo_matrix  # (here: 80 ms more for every worker that imports us)
@@ -263,7 +267,7 @@ def distinct_hyperplanes(rows, *, strict=False):
     tree, sources, targets = cKDTree(unit), [], []
     for sign in (1.0, -1.0):
         _, nearest = tree.query(
-            sign * unit, k=min(_NEAREST, n), distance_upper_bound=_PARALLEL, p=np.inf
+            sign * unit, k=min(_NEAREST, n), distance_upper_bound=near, p=np.inf
         )
         nearest = nearest.reshape(n, -1)
         linked = nearest < n  # (n: none that near)
@@ -348,16 +352,20 @@ def _sweep_2d(normals):
 
 
 def _sweep_3d(normals):
-    """Points of every cell of an essential central arrangement in R^3 (doc/formulations.md §3).
+    """Points of every cell of an essential central arrangement in R^3 (doc/formulations.md §3),
+    and the number of its cells.
 
     Every cell is a pointed cone, so it has an extreme ray ``t = +-(g_a x g_b)``. Around each
     ray, the cells touching it are found by a 2-D angular sweep over the hyperplanes through the
-    ray, stepping off the ray by less than the distance to any other hyperplane.
+    ray, stepping off the ray by less than the distance to any other hyperplane. The number of
+    cells is ``2 + 2 sum (m - 1)`` over the lines where ``m >= 2`` planes meet (Zaslavsky's
+    theorem for rank 3), counted from the planes found through each pair's ray.
     """
     first, second = np.triu_indices(len(normals), k=1)
     rays = np.cross(normals[first], normals[second])
     rays /= np.linalg.norm(rays, axis=1, keepdims=True)
     points, degenerate, steps = [], [], np.empty(len(rays))
+    multiplicity = np.empty(len(rays), dtype=int)
     # blocks of rays keep the (rays, N) products small
     block = max(1, 2**22 // len(normals))
     for start in range(0, len(rays), block):
@@ -369,7 +377,8 @@ def _sweep_3d(normals):
         # distance to the nearest hyperplane not through the ray bounds the step
         step = 0.5 * np.min(np.where(through, np.inf, products), axis=1, initial=1.0)
         steps[part] = step
-        simple = through.sum(axis=1) == 2
+        multiplicity[part] = through.sum(axis=1)
+        simple = multiplicity[part] == 2
         degenerate.extend(start + np.flatnonzero(~simple))
         if not simple.any():
             continue
@@ -399,29 +408,46 @@ def _sweep_3d(normals):
             points.append(ray_sign * ray + steps[index] * directions)
     points = np.concatenate(points)
     points /= np.linalg.norm(points, axis=1, keepdims=True)
-    return points
+    return points, _cells_of_lines(multiplicity)
+
+
+def _cells_of_lines(multiplicity):
+    """``2 + 2 sum (m - 1)`` over the lines of a rank-3 central arrangement, from the number
+    ``m`` of planes through the line of each pair of planes (a line of ``m`` planes is the line
+    of ``C(m, 2)`` pairs); None where the pairs disagree on a line's planes."""
+    total = 0
+    for m, pairs in enumerate(np.bincount(multiplicity)):
+        lines, rest = divmod(int(pairs), math.comb(m, 2)) if pairs else (0, 0)
+        if rest:
+            return None
+        total += lines * (m - 1)
+    return 2 + 2 * total
 
 
 def _deletion_restriction(normals):
-    """Points of every cell, adding one hyperplane at a time (any dimension).
+    """Points of every cell, adding one hyperplane at a time (any dimension), and the number of
+    cells.
 
     A cell of the arrangement of the first ``j - 1`` hyperplanes that ``H_j`` does not cut keeps
     its point; a cell it cuts meets ``H_j`` in a cell of the restricted arrangement (one
     dimension lower, computed recursively), and the two halves contain that cell's point moved
     off ``H_j`` by less than the distance to any other hyperplane. Every cell of the final
     arrangement thus gets at least one point; at most about twice the number of cells are made.
+    The cells number 2 and one more for each restricted cell (deletion-restriction).
     """
-    points = [normals[:1], -normals[:1]]
+    points, n_cells = [normals[:1], -normals[:1]], 2
     for j in range(1, len(normals)):
         g, previous = normals[j], normals[:j]
         basis = np.linalg.svd(g[None])[2][1:].T  # (dim, dim - 1), spans H_j
-        restricted = _cell_points(distinct_hyperplanes(previous @ basis)) @ basis.T
+        projected = distinct_hyperplanes(previous @ basis, near=_ROUNDING_SPREAD)
+        restricted = _cell_points(projected) @ basis.T
         along = np.abs(previous @ g)
         distance = np.abs(restricted @ previous.T) / np.maximum(along, 1e-300)
         step = np.minimum(0.5 * distance.min(axis=1, initial=np.inf), 1.0)[:, None]
         points += [restricted + step * g, restricted - step * g]
+        n_cells += len(restricted)
     points = np.concatenate(points)
-    return points / np.linalg.norm(points, axis=1, keepdims=True)
+    return points / np.linalg.norm(points, axis=1, keepdims=True), n_cells
 
 
 def _cell_points(normals):
@@ -442,7 +468,7 @@ def _cell_points(normals):
     singular, vt, rank = _spectrum(normals)
     if rank < dim:  # the cells are products with the null space: enumerate in the row space
         basis = vt[:rank].T
-        return _cell_points(distinct_hyperplanes(normals @ basis)) @ basis.T
+        return _cell_points(distinct_hyperplanes(normals @ basis, near=_ROUNDING_SPREAD)) @ basis.T
     # in coordinates where the normals' singular values are all 1 (u = V S^-1 w: the same
     # cells, mapped linearly), no cell is thinner than the arrangement itself makes it:
     # patches with a coordinate 1e-8 of the others lost 12 of their 134 cells (a review)
@@ -453,12 +479,19 @@ def _cell_points(normals):
         points = np.array([[1.0], [-1.0]])
     elif dim == 2:
         points = _sweep_2d(whitened)  # one point per cell by construction
-    elif dim == 3:
-        points = _sweep_3d(whitened)
     else:
-        points = _deletion_restriction(whitened)
-    if dim != 2:
+        points, n_cells = (_sweep_3d if dim == 3 else _deletion_restriction)(whitened)
         points = _best_per_cell(points, whitened)
+        if len(points) != n_cells:
+            count = "whose lines do not add up" if n_cells is None else f"of {n_cells} cells"
+            raise TooManyPatterns(
+                "n_patterns='exact' cannot enumerate every pattern of these data in float64: "
+                "some patches are nearly linearly dependent without being dependent, and the "
+                "patterns where they meet are too thin to resolve (the enumeration found "
+                f"{len(points)} cells of one of its arrangements, {len(normals)} hyperplanes in "
+                f"{dim} dimensions {count}). Pass an int n_patterns=<int> (e.g. "
+                "n_patterns=256) to sample the patterns instead."
+            )
     points = points @ whitening.T
     return points / np.linalg.norm(points, axis=1, keepdims=True)
 
@@ -468,7 +501,9 @@ def arrangement_gates(rows, max_patterns=MAX_EXACT_PATTERNS, *, shorter="a small
 
     Exact for any dimension and any data (general position is not needed): a 2-D angular sweep,
     sweeps around the extreme rays in 3-D, and deletion-restriction (one dimension lower per
-    added hyperplane) above (doc/formulations.md §3). Cells are full-dimensional: the patterns of
+    added hyperplane) above (doc/formulations.md §3), each checked against its own count of the
+    cells (Zaslavsky's in 3-D, deletion-restriction's above), or refused where rows are so
+    nearly dependent that float64 misses some of them. Cells are full-dimensional: the patterns of
     filters on the boundary of a cell are not separate patterns, since the closed cones of the
     full-dimensional cells already cover every filter.
 
@@ -489,8 +524,9 @@ def arrangement_gates(rows, max_patterns=MAX_EXACT_PATTERNS, *, shorter="a small
     Raises
     ------
     TooManyPatterns
-        If the Cover bound exceeds ``max_patterns``, or rows are nearly parallel without being
-        parallel (:func:`distinct_hyperplanes`).
+        If the Cover bound exceeds ``max_patterns``, rows are nearly parallel without being
+        parallel (:func:`distinct_hyperplanes`), or an enumeration found fewer or more cells
+        than its count (rows nearly dependent without being dependent).
     """
     rows = np.asarray(rows, dtype=float)
     check_sampled_bound(rows.__getitem__, len(rows), max_patterns, shorter=shorter)
@@ -555,7 +591,10 @@ def enumerate_gates(patches, max_patterns=MAX_EXACT_PATTERNS, *, shorter="a smal
     closer than ``1e-7`` (largest difference of the unit normals, up to sign) without being
     parallel are refused: the cells between them are slivers that float64 cannot sweep
     reliably (on signals of ``100 + 1e-5 * noise`` it raised an IndexError), and left out
-    they made the enumeration, and certificates over it, inexact.
+    they made the enumeration, and certificates over it, inexact. Rows further apart but
+    nearly dependent (a near copy at ``1e-6``, a row within ``1e-8`` of the span of two
+    others) bound cells as thin: the enumeration checks its count of the cells and refuses
+    where it does not match.
 
     Parameters
     ----------
@@ -574,8 +613,9 @@ def enumerate_gates(patches, max_patterns=MAX_EXACT_PATTERNS, *, shorter="a smal
     ------
     ValueError
         If the Cover bound exceeds ``max_patterns`` (the error names the bound and suggests
-        sampling with ``n_patterns=<int>``), or rows are nearly parallel (it suggests
-        standardising ``X``): :class:`TooManyPatterns`.
+        sampling with ``n_patterns=<int>``), rows are nearly parallel (it suggests
+        standardising ``X``), or nearly dependent (it suggests sampling):
+        :class:`TooManyPatterns`.
     """
     gates = arrangement_gates(patches.reshape(-1, patches.shape[2]), max_patterns, shorter=shorter)
     # the cells are already distinct on the distinct hyperplanes, which fix every row's sign;
