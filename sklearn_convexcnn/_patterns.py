@@ -183,6 +183,10 @@ _ROUNDING_SPREAD = 1e-12
 # Points closer than this to a hyperplane are on it: they are no cell's (unit vectors)
 _ON_HYPERPLANE = 64 * np.finfo(float).eps
 _RANK = 1e-10  # singular values below this times the largest do not count in the rank
+# Singular values of rows in a subspace, across it, are their rounding (at most 6e-16 of the
+# largest, at every level, on integer, ternary, binary, digits and subspace data): from this
+# to _RANK the rows only nearly lie in the subspace, and the cells across it are too thin
+_ROUNDING_RANK = 1e-13
 _NEAREST = 8  # neighbours of each normal that may link it to a copy (a cluster stays linked)
 _THROUGH = 1e-9  # a hyperplane passes through a ray when |g . t| is below this (unit vectors)
 
@@ -466,6 +470,15 @@ def _cell_points(normals):
     if len(normals) == 0:
         return np.eye(dim)[:1]
     singular, vt, rank = _spectrum(normals)
+    if rank < len(singular) and singular[rank] > _ROUNDING_RANK * singular[0]:
+        raise TooManyPatterns(
+            "n_patterns='exact' cannot enumerate every pattern of these data in float64: the "
+            "patches nearly lie in a subspace without lying in it (their spread across it is "
+            f"{singular[rank] / singular[0]:.1e} of the largest, below {_RANK:.0e}), and the "
+            "patterns that differ across it are too thin to resolve. Pass an int "
+            "n_patterns=<int> (e.g. n_patterns=256) to sample the patterns instead, or "
+            "standardise X if some of its features are nearly constant."
+        )
     if rank < dim:  # the cells are products with the null space: enumerate in the row space
         basis = vt[:rank].T
         return _cell_points(distinct_hyperplanes(normals @ basis, near=_ROUNDING_SPREAD)) @ basis.T

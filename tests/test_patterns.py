@@ -168,6 +168,22 @@ def test_certify_over_rows_too_thin_to_enumerate_is_not_exact():
     assert not certificate.exact and not certificate.is_optimal
 
 
+@pytest.mark.parametrize("thin", [1e-11, 1e-12])
+def test_patches_too_thin_for_their_rank_are_refused_with_the_fix(thin):
+    # a coordinate at 1e-11 or 1e-12 of the others fell under the rank's cutoff, and the
+    # enumeration ran in the plane of the other two: 24 of the 134 cells, silently;
+    # standardised, every cell is there
+    from sklearn.preprocessing import StandardScaler
+
+    patches = np.random.default_rng(0).standard_normal((4, 3, 3))
+    unscaled = enumerate_gates(patches).shape[1]
+    patches[..., 2] *= thin
+    with pytest.raises(ValueError, match=r"nearly lie in a subspace .* standardise X"):
+        enumerate_gates(patches)
+    rows = StandardScaler().fit_transform(patches.reshape(-1, 3))
+    assert enumerate_gates(rows.reshape(4, 3, 3)).shape[1] == unscaled
+
+
 @pytest.mark.parametrize(
     "multiplicity, n_cells",
     [
