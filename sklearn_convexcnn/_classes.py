@@ -167,9 +167,11 @@ _PARAMETERS = """\
         output). Their number grows like ``(n * K) ** patch_size``: exact
         enumeration is refused with a ValueError when Cover's bound
         ``2 * sum_{l < r} C(N - 1, l)`` (``N`` distinct patch hyperplanes of rank ``r``)
-        exceeds 100,000, or where patches are nearly parallel without being parallel (an
+        exceeds 100,000, where patches are nearly parallel without being parallel (an
         offset common to all entries of ``X``: standardise it; or by chance, among hundreds of
-        patches of size 2), whose patterns are too thin to enumerate in float64; use it for
+        patches of size 2), or nearly dependent without being dependent (a patch within
+        ``1e-8`` of the span of others), whose patterns are too thin to enumerate in float64
+        (the enumeration checks its count of the patterns); use it for
         small filters (``patch_size`` up to 3 or 4) and few samples. A circular CNN's patch is
         the whole row: up to ``2 ** n_samples`` patterns where ``n_features >= n_samples``
         (32,768 for 15 samples of 20 features: unfinished after two minutes).
