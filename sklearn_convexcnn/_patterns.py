@@ -190,11 +190,16 @@ _RANK = 1e-10  # singular values below this times the largest do not count in th
 _ROUNDING_RANK = 1e-13
 _NEAREST = 8  # neighbours of each normal that may link it to a copy (a cluster stays linked)
 # A plane g passes through the ray t = a x b / |a x b| of two others (unit normals) when
-# |g . t| |a x b| is below this: the ray is exact to about eps / |a x b|, and planes exactly
-# through it showed at most 14 eps (60,309 of them, integer, ternary, binary, subspace and
-# digits data). At 1e-9 (|g . t| alone), planes nearer than that but not through the ray were
-# taken for its, and the sweep and its count both lost the small cells between them
-_THROUGH = 1024 * np.finfo(float).eps
+# |g . t| |a x b| = |det(a, b, g)| is below this times the largest sine of the three pairs
+# (the normals' rounding moves the determinant by about eps times those sines): planes exactly
+# through a ray showed at most 36 eps (integer, ternary, binary, subspace and digits data,
+# h = 3..9), planes off it at least 1e10 eps. A plane taken for one through a ray that it is
+# not loses the small cells between them, in the sweep and its count alike: at 1024 eps
+# unscaled, any three planes within 5e-7 of each other (their determinant is below that
+# whatever it is; a review: 2 cells lost silently in 7 of 1,060 near-degenerate arrangements,
+# the planes of a restriction 3e-9 to 5e-6 apart), and a plane 850 eps off. A plane taken
+# for off a ray that it is through only makes the count too large, which refuses
+_THROUGH = 256 * np.finfo(float).eps
 
 
 def cover_bound(n_hyperplanes, rank):
@@ -372,9 +377,15 @@ def _sweep_3d(normals):
     theorem for rank 3), counted from the planes found through each pair's ray.
     """
     first, second = np.triu_indices(len(normals), k=1)
-    rays = np.cross(normals[first], normals[second])
+    # a x b as a x (b -+ a): the difference of nearly parallel normals is exact, so the ray is
+    # exact to eps, not eps / |a x b|, and |det(a, b, g)| to eps |a x b|
+    towards = np.sign(np.sum(normals[first] * normals[second], axis=1))[:, None]
+    rays = np.cross(normals[first], normals[second] - towards * normals[first])
     sines = np.linalg.norm(rays, axis=1)
     rays /= sines[:, None]
+    # (the sines of every pair, for the rounding of each plane's determinant with a ray's pair)
+    pair_sines = np.zeros((len(normals), len(normals)))
+    pair_sines[first, second] = pair_sines[second, first] = sines
     points, degenerate, steps = [], [], np.empty(len(rays))
     multiplicity = np.empty(len(rays), dtype=int)
     # blocks of rays keep the (rays, N) products small
@@ -382,9 +393,8 @@ def _sweep_3d(normals):
     for start in range(0, len(rays), block):
         part = slice(start, start + block)
         products = np.abs(rays[part] @ normals.T)
-        through = products * sines[part, None] < _THROUGH
-        own = np.arange(len(products))
-        through[own, first[part]] = through[own, second[part]] = True  # (whatever rounding)
+        pairs = (first[part], second[part], sines[part])
+        through = _through(products * sines[part, None], *pairs, pair_sines)
         # distance to the nearest hyperplane not through the ray bounds the step
         step = 0.5 * np.min(np.where(through, np.inf, products), axis=1, initial=1.0)
         steps[part] = step
@@ -411,8 +421,8 @@ def _sweep_3d(normals):
         if key in seen:
             continue
         seen.add(key)
-        through = np.abs(normals @ ray) * sines[index] < _THROUGH
-        through[[first[index], second[index]]] = True
+        pairs = (first[index : index + 1], second[index : index + 1], sines[index : index + 1])
+        through = _through(np.abs(normals @ ray)[None] * sines[index], *pairs, pair_sines)[0]
         basis = np.linalg.svd(ray[None])[2][1:].T  # (3, 2), orthogonal to the ray
         around = distinct_hyperplanes(normals[through] @ basis, near=_ROUNDING_SPREAD)
         directions = _sweep_2d(around) @ basis.T
@@ -421,6 +431,21 @@ def _sweep_3d(normals):
     points = np.concatenate(points)
     points /= np.linalg.norm(points, axis=1, keepdims=True)
     return points, _cells_of_lines(multiplicity)
+
+
+def _through(determinants, first, second, sines, pair_sines):
+    """Which planes pass through the rays of the pairs of planes ``(first, second)``, whose
+    sines are ``sines``: ``|det(a, b, g)|`` (``determinants``, one row per pair) below
+    ``_THROUGH`` times the largest sine of the three pairs (``pair_sines``, every pair's), its
+    rounding; a pair's own planes always. The sines are gathered only where ``_THROUGH``
+    alone, their largest bound, admits the plane: few pairs have a plane near their ray."""
+    through = determinants < _THROUGH
+    ray, plane = np.nonzero(through)
+    largest = np.maximum(pair_sines[first[ray], plane], pair_sines[second[ray], plane])
+    through[ray, plane] = determinants[ray, plane] < _THROUGH * np.maximum(largest, sines[ray])
+    own = np.arange(len(determinants))
+    through[own, first] = through[own, second] = True  # (whatever rounding)
+    return through
 
 
 def _cells_of_lines(multiplicity):

@@ -185,6 +185,19 @@ def test_certify_over_rows_too_thin_to_enumerate_is_not_exact():
     assert not certificate.exact and not certificate.is_optimal
 
 
+def test_three_planes_nearly_parallel_but_not_through_one_line_keep_their_cells():
+    # a review: three near copies of a row (1e-6 apart) are planes whose determinant is below
+    # any fixed tolerance, taken for planes through one line by the 3-D sweep and its count
+    # alike: 2 cells lost silently for seeds 4 and 5. Rays from differences of the normals
+    # are exact to eps, and the tolerance scales with the planes' angles
+    outcomes = []
+    for seed in range(10):
+        rng = np.random.default_rng(seed)
+        copies = rng.standard_normal(4) + 1e-6 * rng.standard_normal((3, 4))
+        outcomes.append(_count_or_refusal(np.vstack([rng.standard_normal((6, 4)), copies])))
+    assert outcomes == [0] * 10
+
+
 @pytest.mark.parametrize("thin", [1e-11, 1e-12])
 def test_patches_too_thin_for_their_rank_are_refused_with_the_fix(thin):
     # a coordinate at 1e-11 or 1e-12 of the others fell under the rank's cutoff, and the
