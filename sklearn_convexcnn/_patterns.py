@@ -192,14 +192,15 @@ _NEAREST = 8  # neighbours of each normal that may link it to a copy (a cluster 
 # A plane g passes through the ray t = a x b / |a x b| of two others (unit normals) when
 # |g . t| |a x b| = |det(a, b, g)| is below this times the largest sine of the three pairs
 # (the normals' rounding moves the determinant by about eps times those sines): planes exactly
-# through a ray showed at most 36 eps (integer, ternary, binary, subspace and digits data,
-# h = 3..9), planes off it at least 1e10 eps. A plane taken for one through a ray that it is
-# not loses the small cells between them, in the sweep and its count alike: at 1024 eps
-# unscaled, any three planes within 5e-7 of each other (their determinant is below that
-# whatever it is; a review: 2 cells lost silently in 7 of 1,060 near-degenerate arrangements,
-# the planes of a restriction 3e-9 to 5e-6 apart), and a plane 850 eps off. A plane taken
-# for off a ray that it is through only makes the count too large, which refuses
-_THROUGH = 256 * np.finfo(float).eps
+# through a ray showed up to 289 eps, deep in the restrictions of integer signals' patches of
+# 6 (36 eps on integer, ternary, binary, subspace and digits data, h = 3..9; at 256 eps those
+# patches were refused); planes off it at least 847 eps (planted near-degenerate rows). A
+# plane taken for one through a ray that it is not loses the small cells between them, in the
+# sweep and its count alike: at 1024 eps unscaled, any three planes within 5e-7 of each other
+# (their determinant is below that whatever it is; a review: 2 cells lost silently in 7 of
+# 1,060 near-degenerate arrangements, the planes of a restriction 3e-9 to 5e-6 apart). A plane
+# taken for off a ray that it is through only makes the count too large, which refuses
+_THROUGH = 512 * np.finfo(float).eps
 
 
 def cover_bound(n_hyperplanes, rank):

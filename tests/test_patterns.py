@@ -198,6 +198,23 @@ def test_three_planes_nearly_parallel_but_not_through_one_line_keep_their_cells(
     assert outcomes == [0] * 10
 
 
+def test_integer_signal_patches_are_enumerated_not_refused():
+    # a review: deep in the restrictions of these patches (of an integer signal), three planes
+    # exactly through one line showed a determinant of 289 eps times their largest sine, and
+    # the through-test at 256 refused what the one before had enumerated (32,328 cells)
+    rows = np.array(
+        [[2, 2, 0, 1, 1, 2], [0, 2, 3, 0, 0, 1], [1, 0, 3, 2, 3, 3], [1, 1, 2, 3, 0, 2],
+         [3, 0, 0, 1, 3, 3], [3, 2, 3, 3, 0, 2], [0, 1, 3, 3, 3, 2], [3, 0, 2, 1, 1, 3],
+         [3, 1, 0, 0, 3, 3], [0, 0, 1, 3, 3, 3], [2, 1, 1, 0, 1, 0], [1, 1, 0, 1, 0, 2],
+         [3, 3, 1, 3, 3, 1], [3, 3, 3, 2, 1, 1], [2, 0, 2, 2, 0, 1], [1, 3, 3, 1, 2, 0],
+         [1, 1, 3, 1, 3, 3], [1, 3, 3, 3, 2, 1], [2, 1, 2, 0, 0, 1], [0, 3, 3, 2, 2, 1]],
+        dtype=float,
+    )  # fmt: skip
+    gates = arrangement_gates(rows)
+    filters = np.random.default_rng(0).standard_normal((6, 200_000))
+    assert set(map(bytes, (rows @ filters >= 0).T)) <= set(map(bytes, (rows @ gates >= 0).T))
+
+
 @pytest.mark.parametrize("thin", [1e-11, 1e-12])
 def test_patches_too_thin_for_their_rank_are_refused_with_the_fix(thin):
     # a coordinate at 1e-11 or 1e-12 of the others fell under the rank's cutoff, and the
