@@ -1005,8 +1005,13 @@ class _BaseConvexCNN(BaseEstimator):
             )
         if not np.isfinite(f).all():
             # (finite entries of 1e308 gave NaN predictions, and a classifier classes_[0],
-            # with NumPy's overflow warnings alone: a review)
-            sample = int(np.flatnonzero(~np.isfinite(f).all(axis=1))[0])
+            # with NumPy's overflow warnings alone: a review). A row with NaN or infinity,
+            # which only assume_finite=True lets through, has its NaN passed on, as
+            # scikit-learn's estimators do (it was told to rescale X: a review)
+            overflowed = ~np.isfinite(f).all(axis=1) & np.isfinite(X).all(axis=1)
+            if not overflowed.any():
+                return f
+            sample = int(np.flatnonzero(overflowed)[0])
             largest = float(np.max(np.abs(X[sample])))
             raise ValueError(
                 f"The network's output on sample {sample} of X overflows float64 (its "

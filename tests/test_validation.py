@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy import sparse
-from sklearn.base import clone
+from sklearn.base import clone, is_classifier
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.utils.validation import has_fit_parameter
 
@@ -52,6 +52,34 @@ def test_non_finite_input_is_refused_where_scikit_learn_is_told_not_to_check(Est
             with pytest.raises(ValueError, match=r"^Input y contains NaN or infinity"):
                 est.fit(X, np.where(np.arange(len(y)) == 0, bad, y))
     np.testing.assert_array_equal(est.predict(X), prediction)
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_predictions_pass_non_finite_input_on_where_scikit_learn_is_told_not_to_check(
+    Estimator, bad
+):
+    # as scikit-learn's estimators do under assume_finite=True (doc/user_guide.rst): such a
+    # sample's outputs are NaN, the others' as without it. They were refused as an overflow,
+    # telling the user to rescale X (a review); a finite sample that overflows still is
+    import sklearn
+
+    X, y = _data()
+    est = Estimator(beta=0.01, n_patterns=4, random_state=0).fit(X, y)
+    assert len(est.filters_)  # (without neurons, the intercept alone is predicted)
+    X_bad = X.copy()
+    X_bad[3, 4] = bad
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # (not NumPy's invalid-value warnings)
+        with sklearn.config_context(assume_finite=True):
+            decision = est.decision_function(X_bad) if is_classifier(est) else est.predict(X_bad)
+            np.testing.assert_array_equal(np.isnan(decision), np.arange(len(X)) == 3)
+            prediction = est.predict(X_bad)
+            X_bad[5] = 1.7e308
+            with pytest.raises(ValueError, match=r"^The network's output on sample 5 of X over"):
+                est.predict(X_bad)
+    keep = np.arange(len(X)) != 3
+    np.testing.assert_array_equal(prediction[keep], est.predict(X)[keep])
 
 
 @pytest.mark.parametrize("bad, name", [(np.nan, "NaN"), (np.inf, "infinity")])
