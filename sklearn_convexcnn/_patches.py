@@ -368,10 +368,16 @@ def resolve_geometry(input_shape, kernel_size, stride, n_features):
     geometry = PatchGeometry(spatial_shape, n_channels, kernel, step)
     # (a stride past the kernel skips the features between two patches, or leaves more past
     # the last one than a stride of the kernel's size would: those the valid convolution of
-    # a stride that does not tile the axis leaves out anyway are no warning)
+    # a stride that does not tile the axis leaves out anyway are no warning. Gaps warn even
+    # where a tiling stride would leave as many out at the end: 3x3 patches of 8x8 images at
+    # stride 5 skipped the middle rows and columns silently, a review)
     unseen = n_features - n_channels * prod(_covered(geometry))
     tiling = PatchGeometry(spatial_shape, n_channels, kernel, tuple(map(min, step, kernel)))
-    if unseen > n_features - n_channels * prod(_covered(tiling)):
+    gaps = any(
+        s > k and n > 1
+        for n, k, s in zip(geometry.grid_shape, kernel, geometry.stride, strict=True)
+    )
+    if gaps or unseen > n_features - n_channels * prod(_covered(tiling)):
         resolved = "" if kernel_size is not None else f" (a kernel of {kernel!r})"
         widest = kernel[0] if len(set(kernel)) == 1 else kernel
         warn(

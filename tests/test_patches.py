@@ -71,6 +71,10 @@ def test_patch_rows_are_the_stacked_patches_rows(input_shape, kernel_size, strid
         # warning, a review)
         ((10,), 3, 8),
         ((8, 8), 2, (7, 1)),
+        # (gaps between patches where a tiling stride would leave as many features out past
+        # the last patch: the middle rows and columns, silently, a review)
+        ((8, 8), 3, 5),
+        ((7,), 3, 4),
     ],
 )
 def test_a_stride_past_the_kernel_warns_of_the_features_no_patch_sees(
