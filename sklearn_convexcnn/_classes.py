@@ -448,11 +448,13 @@ _ATTRIBUTES = """\
         own dual point, to about ``1e-7`` to ``1e-4`` of the objective (up to ``7e-4`` seen with the
         logistic loss, on a three-layer classifier of 5 signals; a ConvergenceWarning above
         ``1e-3``, whether the solver called its point optimal or inaccurate, as Clarabel does on
-        circular programs at the default ``tol``). It certifies the convex program over the fitted
-        patterns; :meth:`certify` checks every pattern. At the optimum it can be negative by
-        rounding (about ``1e-16 * objective_``), and for three-layer CNNs by their points'
-        feasibility tolerance: they satisfy the second ReLU layer's constraints to about ``1e-8``,
-        and a gap of ``-1.8e-8 * objective_`` has been seen.
+        circular programs at the default ``tol``). With ``solver="auto"`` such a point of a
+        circular or three-layer CNN certified worse than ``tol`` (at least ``1e-5``) is
+        polished by the native solver, which certifies it to ``tol``. It certifies the convex
+        program over the fitted patterns; :meth:`certify` checks every pattern. At the optimum
+        it can be negative by rounding (about ``1e-16 * objective_``), and for three-layer CNNs
+        by their points' feasibility tolerance: they satisfy the second ReLU layer's
+        constraints to about ``1e-8``, and a gap of ``-1.8e-8 * objective_`` has been seen.
 
     n_generated_ : int
         Patterns added to the sampled ones by ``patterns="generated"`` (gradient-run and data
