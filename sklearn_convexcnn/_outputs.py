@@ -478,7 +478,7 @@ def solve_and_finish(program, y, label, options, dense_program, warm_start, fini
     :func:`_tried`). Clarabel's and SCS's points of logistic circular programs were certified
     only to 7e-5 to 4e-4 of the objective, and some were 1e-5 of it above the optimum,
     without a warning (a review); from them the native solver certified each to 1e-8 in
-    about the time of the conic solve again, where a cold native solve took four times that.
+    about the time of the conic solve again, where a cold native solve took four to six times that.
     Clarabel and ECOS fail on some logistic circular programs without an intercept (14
     samples of 8 features, beta=0.05), and SCS then stopped at a gap of 10 % of the
     objective, which the native solver closes to 2e-10. Of two unconverged points the lower
