@@ -413,3 +413,46 @@ class StackedOperator:
             for p, block in zip(positions, found, strict=True):
                 out[p] = block
         return out
+
+
+class ScaledOperator:
+    """The operator of the same program on inputs scaled by ``factor``: every piece and cone
+    row times ``factor``, the same patterns and candidate rows. A power of two scales exactly,
+    so that the program of ``2**k * X`` is the very program of ``X``, bit for bit.
+
+    Parameters
+    ----------
+    operator : DenseOperator, PatchOperator or StackedOperator
+    factor : float
+    """
+
+    def __init__(self, operator, factor):
+        self.operator, self.factor = operator, factor
+        self.n_patterns, self.n_samples = operator.n_patterns, operator.n_samples
+        self.patch_size, self.n_rows = operator.patch_size, operator.n_rows
+        self.row_scale = factor * operator.row_scale
+        self.norm = operator.norm
+
+    def correlations(self, v):
+        """``A_i^T v`` for every pattern, shape (n_patterns, patch_size)."""
+        return self.factor * self.operator.correlations(v)
+
+    def pieces(self, index):
+        """Dense pieces ``A_i`` of the patterns ``index``, shape (len(index), n_samples, h)."""
+        return self.factor * self.operator.pieces(index)
+
+    def cone_products(self, U, index):
+        """``G_i u`` for ``u = U[j]`` and ``i = index[j]``, shape (len(index), n_rows)."""
+        return self.factor * self.operator.cone_products(U, index)
+
+    def candidate_rows(self, i):
+        """The operator's candidate rows of ``G_i``."""
+        return self.operator.candidate_rows(i)
+
+    def cone_rows(self, i, rows):
+        """Rows ``rows`` of ``G_i``, shape (len(rows), patch_size)."""
+        return self.factor * self.operator.cone_rows(i, rows)
+
+    def cone_rows_of(self, index, rows):
+        """:meth:`cone_rows` ``(index[j], rows[j])`` for every ``j``: a list."""
+        return [self.factor * block for block in self.operator.cone_rows_of(index, rows)]
