@@ -176,7 +176,7 @@ class Finishing:
         tolerance = gap_tolerance(solution, y, options, loose=self.loose)
         solution = self._without_residue(program, solution, centred, options, tolerance)
         solution = dataclasses.replace(solution, intercept=solution.intercept + offset)
-        return _certified_if_inaccurate(solution, y, options, loose=self.loose)
+        return _converged_if_certified(solution, y, options, loose=self.loose)
 
     def _without_residue(self, program, solution, y, options, tolerance):
         if self.residue is None:
@@ -232,24 +232,30 @@ class Finishing:
         return False
 
 
-def _certified_if_inaccurate(solution, y, options, *, loose):
-    """A point its conic solver called inaccurate, converged where its certified gap is within
-    :func:`gap_tolerance`, as a point called optimal would be (status kept).
+def _converged_if_certified(solution, y, options, *, loose):
+    """A finished point that did not converge, converged where its certified gap is within
+    tolerance (status kept): :func:`gap_tolerance` for a point its conic solver called
+    inaccurate, as for a point called optimal; ``tol`` itself (and the gap's rounding) for
+    any other.
 
     Clarabel ends circular fits at the default ``tol`` as 'optimal_inaccurate', certified to
     about 1e-5 of the objective, where a point it calls optimal counts as certified up to
-    ``LOOSE_GAP``: otherwise every such fit would warn that it did not converge.
+    ``LOOSE_GAP``: otherwise every such fit would warn that it did not converge. A native
+    point that stalled just short of ``tol`` can come within it once its residue is dropped
+    (the objective lower, the dual bound the same): it warned that it did not converge, with
+    a gap of 7.6e-20 against a tolerance of 1.3e-19, and advised the ``tol`` it had (a
+    review).
     """
-    if (
-        solution.converged
-        or solution.status != "optimal_inaccurate"
-        or solution.duality_gap is None
-        or solution.duality_gap > gap_tolerance(solution, y, options, loose=loose)
-        or _infeasible(solution, y, options)
+    if solution.converged or solution.duality_gap is None or _infeasible(solution, y, options):
+        return solution
+    inaccurate = solution.status == "optimal_inaccurate"
+    if solution.duality_gap > gap_tolerance(
+        solution, y, options, loose=loose, tight=not inaccurate
     ):
         return solution
+    said = "inaccurate point" if inaccurate else f"point (status {solution.status!r})"
     options.log(
-        f"{solution.solver}'s inaccurate point is certified to a duality gap of "
+        f"{solution.solver}'s {said} is certified to a duality gap of "
         f"{solution.duality_gap:.3e}: converged"
     )
     return dataclasses.replace(solution, converged=True)
@@ -763,12 +769,12 @@ def _tried(solution, before="it"):
     return f" Before {before}, solver='auto' tried: " + "; ".join(solution.handovers) + "."
 
 
-def gap_tolerance(solution, y, options, *, loose=False):
+def gap_tolerance(solution, y, options, *, loose=False, tight=False):
     """The duality gap up to which ``solution`` counts as certified.
 
-    It is ``tol``, but at least ``CVXPY_ACCURACY`` relative to the objective, or
-    ``LOOSE_GAP`` where the gap of a CVXPY point comes from the solver's own dual point
-    (``loose``: circular, three-layer and linear programs), and at least the rounding of the dual
+    It is ``tol``, but (unless ``tight``) at least ``CVXPY_ACCURACY`` relative to the
+    objective, or ``LOOSE_GAP`` where the gap of a CVXPY point comes from the solver's own dual
+    point (``loose``: circular, three-layer and linear programs), plus the rounding of the dual
     objective (:func:`~._solvers._solution.certifiable_gap` of ``y`` centred as the solver
     centred it, the gap to which the native solvers certify; an absolute floor of 1e-9 hid
     gaps of 3e-4 on small objectives), plus what the nearest float to the best intercept
@@ -780,7 +786,7 @@ def gap_tolerance(solution, y, options, *, loose=False):
     centred, offset = centred_targets(y, options.loss, options.fit_intercept)
     intercept_rounding = len(y) * (np.spacing(abs(offset)) / 2) ** 2 / 2
     rounding = certifiable_gap(centred, solution.objective) + intercept_rounding
-    relative = max(options.tol, LOOSE_GAP if loose else CVXPY_ACCURACY)
+    relative = options.tol if tight else max(options.tol, LOOSE_GAP if loose else CVXPY_ACCURACY)
     return relative * abs(solution.objective) + rounding
 
 

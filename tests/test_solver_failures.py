@@ -229,6 +229,36 @@ def test_auto_hands_a_failed_cvxpy_solve_to_the_native_solver(
     assert reg.duality_gap_ <= reg.tol * reg.objective_
 
 
+@pytest.mark.parametrize("relative_gap, converged", [(0.5, True), (2.0, False)])
+def test_a_stalled_point_that_finishing_certifies_to_tol_has_converged(
+    monkeypatch, capsys, data, relative_gap, converged
+):
+    # a review: a native point that stalled just short of tol came within it once its residue
+    # was dropped, and warned that it did not converge ("Duality gap: 7.556e-20, tolerance:
+    # 1.317e-19"), advising "tol=1e-07", the tol it had
+    X, y = data
+    original = outputs.solve_native
+
+    def stalled(*args, **kwargs):
+        solution = original(*args, **kwargs)
+        gap = relative_gap * kwargs["tol"] * solution.objective
+        return dataclasses.replace(solution, converged=False, status="stalled", duality_gap=gap)
+
+    monkeypatch.setattr(outputs, "solve_native", stalled)
+    reg = _regressor(solver="native", verbose=1)
+    if converged:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            reg.fit(X, y)
+        assert "[ConvexCNNRegressor] native's point (status 'stalled') is certified to a " in (
+            capsys.readouterr().out
+        )
+    else:
+        with pytest.warns(ConvergenceWarning, match="native stopped with status 'stalled'"):
+            reg.fit(X, y)
+    assert reg.duality_gap_ == pytest.approx(relative_gap * reg.tol * reg.objective_)
+
+
 def test_auto_polishes_a_loosely_certified_cvxpy_point_natively(capsys):
     # a review: Clarabel and ECOS fail on this logistic circular program, and SCS stopped at
     # a certified gap of 1.5e-4 of the objective, 1.25e-5 of it above the optimum, which
