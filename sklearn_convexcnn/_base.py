@@ -133,6 +133,20 @@ def _warn_ignored(name, value, default, network):
     )
 
 
+def _check_target_columns(y):
+    """Refuse targets of no column, of shape (n_samples, 0), whose error from scikit-learn
+    speaks of features ("Found array with 0 feature(s)")."""
+    try:
+        shape = np.shape(y)
+    except ValueError:  # (ragged: left to validate_data)
+        return
+    if len(shape) == 2 and shape[1] == 0:
+        raise ValueError(
+            f"y has shape {tuple(int(size) for size in shape)}: no target column. Pass y of "
+            "shape (n_samples,), or (n_samples, n_outputs) with at least one column."
+        )
+
+
 def _output_labels(classes, n_outputs):
     """How warnings name each output: its number, and for a classifier its class (one-vs-rest:
     output ``k`` is ``classes[k]``; a binary classifier's one output is the second class's
@@ -937,7 +951,8 @@ class _BaseConvexCNN(BaseEstimator):
             If a parameter or the data is invalid (NaN or infinity, entries of ``X`` or real
             targets beyond ``1e75`` in magnitude or all below ``1e-75``, a shape
             ``input_shape`` does not describe, entries of ``X`` or targets of a regressor that
-            are not numbers); the message names the fix.
+            are not numbers, an ``X`` that is no array of rows, such as None, a string or rows
+            of different lengths, a ``y`` of no column); the message names the fix.
         MemoryError
             If the patches or the program would not fit in memory (before allocating them).
         RuntimeError
@@ -948,7 +963,8 @@ class _BaseConvexCNN(BaseEstimator):
             If ``X`` or ``y`` is missing, or another argument is given: ``sample_weight`` is
             not supported (for integer weights, repeat the rows; the message shows how). If
             ``X`` holds objects that ``float()`` refuses by their type (the message names the
-            entry).
+            entry), or ``X`` is a sparse matrix (pass ``X.toarray()``: the patches of sparse
+            images are dense anyway).
 
         Warns
         -----
@@ -1062,6 +1078,7 @@ class _BaseConvexCNN(BaseEstimator):
         recording the features, as ``fit`` does), after the check that names a reshape."""
         check_rows(X, "the estimators take")
         check_numbers(X)
+        _check_target_columns(y)
         classifier = is_classifier(self)
         return validate_data(
             self,

@@ -8,6 +8,7 @@ is applied to patch ``k`` of every sample at once as ``patches[:, k, :] @ u``.
 
 import math
 import sys
+from collections.abc import Sized
 from dataclasses import dataclass
 from math import prod
 from numbers import Integral
@@ -444,15 +445,24 @@ def _windows(X, geometry):
 
 
 def check_rows(X, who):
-    """Refuse an array of images or signals that are not flattened into rows, naming the fix
-    (scikit-learn's own error says only that a 3-D array is not 2-D); ``who`` says who takes
-    rows ("the estimators take")."""
+    """Refuse what is not an array of rows, naming the fix where scikit-learn's or NumPy's own
+    error does not: no array at all (None, a string or a number; scikit-learn read None as
+    "scalar array instead: array=nan"), rows of different lengths (NumPy's "inhomogeneous
+    shape" names neither X nor the rows), and images or signals not flattened into rows
+    (scikit-learn's error says only that a 3-D array is not 2-D). ``who`` says who takes rows
+    ("the estimators take")."""
+    if X is None or isinstance(X, str | bytes) or np.isscalar(X):
+        raise ValueError(
+            f"X must be an array of shape (n_samples, n_features), one row per sample; got "
+            f"{type(X).__name__} {X!r:.40}. Pass the samples as a 2-D array (a 1-D signal or a "
+            "flattened image per row)."
+        )
     shape = getattr(X, "shape", ())
     if isinstance(X, list | tuple):  # nested lists
         try:
             shape = np.shape(X)
-        except ValueError:  # (ragged: scikit-learn's validation says so)
-            return
+        except ValueError:
+            raise ValueError(_ragged(X)) from None
     if len(shape) < 3:
         return
     shape = tuple(int(size) for size in shape)
@@ -474,3 +484,18 @@ def check_rows(X, who):
     else:
         message += " Images take input_shape=(H, W, C) at most: two spatial axes."
     raise ValueError(message)
+
+
+def _ragged(X):
+    """The message for rows ``X`` (a list) of different lengths, naming the first two."""
+    lengths = [len(row) if isinstance(row, Sized) and not isinstance(row, str) else 1 for row in X]
+    other = next((i for i, length in enumerate(lengths) if length != lengths[0]), None)
+    where = (
+        ""
+        if other is None
+        else f" ({lengths[0]} entries at sample 0, {lengths[other]} at sample {other})"
+    )
+    return (
+        f"X has rows of different lengths{where}: every sample must be one row of the same "
+        "number of features. Pad, crop or resample the signals to one length."
+    )

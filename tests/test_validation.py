@@ -190,6 +190,50 @@ def test_wrong_input_shape(Estimator):
 
 
 @pytest.mark.parametrize("Estimator", ESTIMATORS)
+@pytest.mark.parametrize(
+    "X, message",
+    [
+        (
+            None,
+            r"X must be an array of shape \(n_samples, n_features\), one row per sample; got "
+            r"NoneType None\. Pass the samples as a 2-D array",
+        ),
+        ("signals.csv", r"X must be an array .*; got str 'signals.csv'\. Pass the samples"),
+        (3.0, r"X must be an array .*; got float 3.0\."),
+        (
+            [[1.0, 2.0, 3.0], [1.0, 2.0, 3.0], [1.0, 2.0]],
+            r"X has rows of different lengths \(3 entries at sample 0, 2 at sample 2\): every "
+            r"sample must be one row of the same number of features\. Pad, crop or resample the "
+            r"signals to one length\.",
+        ),
+    ],
+    ids=["None", "str", "float", "ragged"],
+)
+def test_what_is_no_array_of_rows_is_named(Estimator, X, message):
+    # an API audit: scikit-learn read None as "scalar array instead: array=nan", a string
+    # failed on float(), and ragged rows on NumPy's "inhomogeneous shape", naming neither X
+    # nor the rows
+    y = [0, 1, 0]
+    with pytest.raises(ValueError, match=message):
+        Estimator(n_patterns=4).fit(X, y)
+    fitted = Estimator(n_patterns=4).fit(*_data())
+    with pytest.raises(ValueError, match=message):
+        fitted.predict(X)
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_targets_of_no_column_are_named(Estimator):
+    # an API audit: scikit-learn's error on y of shape (n, 0) spoke of "0 feature(s)"
+    X, _ = _data()
+    message = (
+        r"y has shape \(12, 0\): no target column\. Pass y of shape \(n_samples,\), or "
+        r"\(n_samples, n_outputs\) with at least one column\."
+    )
+    with pytest.raises(ValueError, match=message):
+        Estimator(n_patterns=4).fit(X, np.ones((12, 0)))
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
 def test_kernel_larger_than_input(Estimator):
     X, y = _data(n_features=16)
     with pytest.raises(ValueError, match=r"kernel_size=5 does not fit .* \(4, 4\)"):
