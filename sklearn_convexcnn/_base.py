@@ -136,11 +136,13 @@ def _warn_ignored(name, value, default, network):
 def _check_target_columns(y):
     """Refuse targets of no column, of shape (n_samples, 0), whose error from scikit-learn
     speaks of features ("Found array with 0 feature(s)")."""
-    try:
-        shape = np.shape(y)
-    except ValueError:  # (ragged: left to validate_data)
-        return
-    if len(shape) == 2 and shape[1] == 0:
+    shape = getattr(y, "shape", None)  # (not np.shape: scikit-learn's checks pass objects
+    if shape is None and isinstance(y, list | tuple):  # that refuse NumPy's functions)
+        try:
+            shape = np.shape(y)
+        except ValueError:  # (ragged: left to validate_data)
+            return
+    if shape is not None and len(shape) == 2 and shape[1] == 0:
         raise ValueError(
             f"y has shape {tuple(int(size) for size in shape)}: no target column. Pass y of "
             "shape (n_samples,), or (n_samples, n_outputs) with at least one column."

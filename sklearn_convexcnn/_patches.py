@@ -8,7 +8,6 @@ is applied to patch ``k`` of every sample at once as ``patches[:, k, :] @ u``.
 
 import math
 import sys
-from collections.abc import Sized
 from dataclasses import dataclass
 from math import prod
 from numbers import Integral
@@ -451,7 +450,8 @@ def check_rows(X, who):
     shape" names neither X nor the rows), and images or signals not flattened into rows
     (scikit-learn's error says only that a 3-D array is not 2-D). ``who`` says who takes rows
     ("the estimators take")."""
-    if X is None or isinstance(X, str | bytes) or np.isscalar(X):
+    no_array = isinstance(X, str | bytes) or np.isscalar(X)
+    if X is None or no_array or (isinstance(X, np.ndarray) and X.ndim == 0):
         raise ValueError(
             f"X must be an array of shape (n_samples, n_features), one row per sample; got "
             f"{type(X).__name__} {X!r:.40}. Pass the samples as a 2-D array (a 1-D signal or a "
@@ -487,15 +487,25 @@ def check_rows(X, who):
 
 
 def _ragged(X):
-    """The message for rows ``X`` (a list) of different lengths, naming the first two."""
-    lengths = [len(row) if isinstance(row, Sized) and not isinstance(row, str) else 1 for row in X]
+    """The message for rows ``X`` (a list) that NumPy cannot stack, naming the first two rows
+    of different lengths where there are such (else their entries are ragged)."""
+    lengths = [_length(row) for row in X]
     other = next((i for i, length in enumerate(lengths) if length != lengths[0]), None)
-    where = (
-        ""
-        if other is None
-        else f" ({lengths[0]} entries at sample 0, {lengths[other]} at sample {other})"
-    )
+    if other is None:
+        return (
+            "X is ragged: its rows hold sequences of different lengths, where every sample "
+            "must be one row of numbers, of the same number of features."
+        )
     return (
-        f"X has rows of different lengths{where}: every sample must be one row of the same "
-        "number of features. Pad, crop or resample the signals to one length."
+        f"X has rows of different lengths ({lengths[0]} entries at sample 0, {lengths[other]} "
+        f"at sample {other}): every sample must be one row of the same number of features. "
+        "Pad, crop or resample the signals to one length."
     )
+
+
+def _length(row):
+    """The number of entries of a row of X (1 for a number, or a 0-d array)."""
+    try:
+        return len(row)
+    except TypeError:
+        return 1

@@ -200,14 +200,24 @@ def test_wrong_input_shape(Estimator):
         ),
         ("signals.csv", r"X must be an array .*; got str 'signals.csv'\. Pass the samples"),
         (3.0, r"X must be an array .*; got float 3.0\."),
+        (np.array(3.0), r"X must be an array .*; got ndarray array\(3\.\)\."),
         (
             [[1.0, 2.0, 3.0], [1.0, 2.0, 3.0], [1.0, 2.0]],
             r"X has rows of different lengths \(3 entries at sample 0, 2 at sample 2\): every "
             r"sample must be one row of the same number of features\. Pad, crop or resample the "
             r"signals to one length\.",
         ),
+        (
+            [[1.0, 2.0, 3.0], np.array(3.0), [1.0, 2.0, 3.0]],
+            r"\(3 entries at sample 0, 1 at sample 1\)",
+        ),
+        (
+            [[[1.0, 2.0], [3.0]], [[1.0, 2.0], [3.0, 4.0]], [[1.0, 2.0], [3.0, 4.0]]],
+            r"X is ragged: its rows hold sequences of different lengths, where every sample "
+            r"must be one row of numbers",
+        ),
     ],
-    ids=["None", "str", "float", "ragged"],
+    ids=["None", "str", "float", "0-d array", "ragged", "0-d row", "ragged entries"],
 )
 def test_what_is_no_array_of_rows_is_named(Estimator, X, message):
     # an API audit: scikit-learn read None as "scalar array instead: array=nan", a string
