@@ -73,6 +73,30 @@ def test_the_native_solver_solves_one_program_at_every_power_of_two_of_the_units
     np.testing.assert_array_equal(scaled.predict(x_scale * X), y_scale * reference.predict(X))
 
 
+def test_the_units_of_a_scale_are_its_power_of_two_of_2_to_the_20_exactly():
+    # a review: math.log2 rounded sizes just below 2**15 up, out of the range solved as given,
+    # so that the same data times 2**-20 were solved in other units (8.9e-16 apart)
+    from sklearn_convexcnn._solvers._native import _unit
+
+    for edge in (2.0**15, 2.0**-5, 2.0**35):
+        below = np.nextafter(edge, 0.0)
+        assert _unit(below) == _unit(below * 2.0**-20) * 2.0**-20
+        assert _unit(edge) == _unit(below) * 2.0**-20
+    assert _unit(45.0) == 1.0 and _unit(0.0) == _unit(np.inf) == 1.0
+
+
+def test_a_beta_whose_scaled_value_overflows_is_solved_as_given():
+    # a review: beta=1e300 on inputs of size 1e-6 became inf in the solver's units, and the
+    # fit failed with a TypeError; the empty network is its answer
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((30, 10))
+    y = np.maximum(X[:, 2:5] @ [1.0, -1.0, 0.5], 0) + X[:, 0]
+    reg = ConvexCNNRegressor(beta=1e300, n_patterns=8, random_state=0, solver="native")
+    reg.fit(1e-6 * X, 1e-6 * y)
+    assert reg.filters_.shape[0] == 0
+    assert reg.objective_ == pytest.approx(0.5 * np.sum((1e-6 * (y - y.mean())) ** 2), rel=1e-12)
+
+
 def test_the_restricted_qp_is_solved_at_any_scale_of_its_objective():
     # a review: Clarabel's gaps are absolute below one, and a QP of size 1e-8 was 'Solved' at
     # once, 8e-3 off its minimiser

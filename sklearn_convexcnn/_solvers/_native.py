@@ -613,6 +613,8 @@ def solve_native(
     y = np.asarray(y, dtype=float)
     operator = as_operator(program)
     x_unit, y_unit = _units(operator, y, loss=loss, fit_intercept=fit_intercept)
+    if not math.isfinite(x_unit * y_unit * beta):  # (a beta near float64's largest)
+        x_unit = y_unit = 1.0
     if x_unit != 1.0:
         operator = ScaledOperator(operator, x_unit)
     coef_unit = y_unit / x_unit  # (the groups of x_unit * X fitting y_unit * y)
@@ -662,7 +664,10 @@ def _unit(size):
     if not 0 < size < np.inf:
         return 1.0
     low, high = _AS_GIVEN
-    return math.ldexp(1.0, -(high - low) * math.floor((math.log2(size) - low) / (high - low)))
+    # (the exponent of size's leading bit, floor(log2(size)), exactly: math.log2 rounds sizes
+    # just below a power of two up to it)
+    exponent = math.frexp(size)[1] - 1
+    return math.ldexp(1.0, -(high - low) * math.floor((exponent - low) / (high - low)))
 
 
 def _solve_with_restarts(
