@@ -249,7 +249,10 @@ def _converged_if_certified(solution, y, options, *, loose):
     if solution.converged or solution.duality_gap is None or _infeasible(solution, y, options):
         return solution
     inaccurate = solution.status == "optimal_inaccurate"
-    if solution.duality_gap > gap_tolerance(
+    # (within tol on both sides: a gap further below zero than tol is a point outside its
+    # program by more than tol, which the infeasibility test above admits, as it allows
+    # CVXPY's points their accuracy)
+    if abs(solution.duality_gap) > gap_tolerance(
         solution, y, options, loose=loose, tight=not inaccurate
     ):
         return solution
@@ -791,8 +794,8 @@ def gap_tolerance(solution, y, options, *, loose=False, tight=False):
 
 
 def _infeasible(solution, y, options):
-    """Whether the duality gap is further below zero than a feasible point's can be (the
-    tight :func:`gap_tolerance`, whatever the gap's source): the point lies outside its
+    """Whether the duality gap is further below zero than a feasible point's can be
+    (:func:`gap_tolerance` without ``loose``, whatever the gap's source): the point lies outside its
     program's constraints, its objective below the optimum (SCS's point of a three-layer
     program, -2.3e-4 of its objective, had a network 6.9e-4 above it)."""
     return solution.duality_gap < -gap_tolerance(solution, y, options)

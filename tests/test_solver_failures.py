@@ -229,13 +229,14 @@ def test_auto_hands_a_failed_cvxpy_solve_to_the_native_solver(
     assert reg.duality_gap_ <= reg.tol * reg.objective_
 
 
-@pytest.mark.parametrize("relative_gap, converged", [(0.5, True), (2.0, False)])
+@pytest.mark.parametrize("relative_gap, converged", [(0.5, True), (2.0, False), (-2.0, False)])
 def test_a_stalled_point_that_finishing_certifies_to_tol_has_converged(
     monkeypatch, capsys, data, relative_gap, converged
 ):
     # a review: a native point that stalled just short of tol came within it once its residue
     # was dropped, and warned that it did not converge ("Duality gap: 7.556e-20, tolerance:
-    # 1.317e-19"), advising "tol=1e-07", the tol it had
+    # 1.317e-19"), advising "tol=1e-07", the tol it had. (Within tol on both sides: a point
+    # further below zero lies outside its program by more than tol, a review)
     X, y = data
     original = outputs.solve_native
 
