@@ -78,6 +78,7 @@ from ._solution import (
     lower_of,
     relative_to,
     target_gap,
+    unit_of,
 )
 
 # Designs of the working set above this size (bytes) are checked against the free memory.
@@ -103,8 +104,6 @@ _CONTINUATION = (100.0, 10.0, 1.0)
 # restricted problems are then solved no more accurately than the prices move (an objective
 # far below the data's scale, 1e-9 against y^T y = 3, cycled 500 times without it).
 _STALL_ITERATIONS = 10
-# Exponents of two between which inputs and targets are solved as given (:func:`_units`)
-_AS_GIVEN = (-5, 15)
 
 
 class _WorkingSet:
@@ -637,7 +636,8 @@ def solve_native(
 def _units(operator, y, *, loss, fit_intercept):
     """Powers of two ``(x_unit, y_unit)`` that bring the largest cone row of the program and
     the spread of the targets (about the intercept, where it is fitted) between ``2**-5`` and
-    ``2**15`` (:data:`_AS_GIVEN`), in steps of ``2**20``: 1 where they are there already.
+    ``2**15`` (:func:`~._solution.unit_of`), in steps of ``2**20``: 1 where they are there
+    already.
 
     The program of ``(x_unit * X, y_unit * y)`` at ``x_unit * y_unit * beta`` is that of
     ``(X, y)`` at ``beta``, its groups times ``y_unit / x_unit`` and its objective times
@@ -652,22 +652,10 @@ def _units(operator, y, *, loss, fit_intercept):
     point's restricted solves were slower, and tried twice). The logistic loss's labels are
     not scaled (``y_unit = 1``).
     """
-    x_unit = _unit(operator.row_scale)
+    x_unit = unit_of(operator.row_scale)
     if loss != "squared":
         return x_unit, 1.0
-    return x_unit, _unit(float(np.std(y) if fit_intercept else np.sqrt(np.mean(y**2))))
-
-
-def _unit(size):
-    """The power of ``2**20`` that brings ``size`` into :data:`_AS_GIVEN` (1 where ``size`` is
-    zero or not finite)."""
-    if not 0 < size < np.inf:
-        return 1.0
-    low, high = _AS_GIVEN
-    # (the exponent of size's leading bit, floor(log2(size)), exactly: math.log2 rounds sizes
-    # just below a power of two up to it)
-    exponent = math.frexp(size)[1] - 1
-    return math.ldexp(1.0, -(high - low) * math.floor((exponent - low) / (high - low)))
+    return x_unit, unit_of(float(np.std(y) if fit_intercept else np.sqrt(np.mean(y**2))))
 
 
 def _solve_with_restarts(

@@ -1,3 +1,4 @@
+import math
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -11,6 +12,25 @@ ITERATIONS_SPENT = ("max_iter reached", "user_limit")
 # The relative duality gap to which CVXPY's conic solvers certify their solutions, at best:
 # Clarabel's come to about 1e-6 (1.3e-6 in one of scikit-learn's checks).
 CVXPY_ACCURACY = 1e-5
+# Exponents of two between which the sizes of inputs and targets are kept as given (unit_of)
+AS_GIVEN = (-5, 15)
+
+
+def unit_of(size):
+    """The power of ``2**20`` that brings ``size`` between ``2**-5`` and ``2**15``
+    (:data:`AS_GIVEN`): 1 where it is there already, or zero, or not finite.
+
+    The native solver solves each program in these units of its inputs and targets
+    (:func:`~._native._units`), and pattern generation runs its gradient seeds in them: powers
+    of two scale exactly, so that data times ``2**(20 k)`` are solved as the data themselves.
+    """
+    if not 0 < size < np.inf:
+        return 1.0
+    low, high = AS_GIVEN
+    # (the exponent of size's leading bit, floor(log2(size)), exactly: math.log2 rounds sizes
+    # just below a power of two up to it)
+    exponent = math.frexp(size)[1] - 1
+    return math.ldexp(1.0, -(high - low) * math.floor((exponent - low) / (high - low)))
 
 
 def cleaned_if_no_worse(coef, cleaned, value, slack):
