@@ -183,9 +183,6 @@ _PARALLEL = 1e-7
 _ROUNDING_SPREAD = 1e-12
 # Points closer than this to a hyperplane are on it: they are no cell's (unit vectors)
 _ON_HYPERPLANE = 64 * np.finfo(float).eps
-# A product of unit vectors in R^dim is rounded by at most dim * eps: beyond this times dim,
-# a point's side of a hyperplane is certain (arrangement_gates)
-_SIGN_ROUNDING = 4 * np.finfo(float).eps
 _RANK = 1e-10  # singular values below this times the largest do not count in the rank
 # Singular values of rows in a subspace, across it, are their rounding (at most 6e-16 of the
 # largest, at every level, on integer, ternary, binary, digits and subspace data): from this
@@ -358,20 +355,6 @@ def _best_per_cell(points, normals, block=2**22):
     order = np.argsort(-margin, kind="stable")
     _, first = np.unique(keys[order], axis=0, return_index=True)
     return points[order[np.sort(first)]]
-
-
-def _resolved_cells(points, normals, block=2**22):
-    """The number of distinct sign vectors of ``points`` on ``normals`` (unit vectors), none
-    counted of a point within the rounding of a product from a hyperplane (its side uncertain:
-    ``_SIGN_ROUNDING`` times the dimension), ``block // n_hyperplanes`` points at a time."""
-    step = max(1, block // len(normals))
-    keys, certain = [], []
-    for start in range(0, len(points), step):
-        values = points[start : start + step] @ normals.T
-        certain.append(np.abs(values).min(axis=1) > _SIGN_ROUNDING * normals.shape[1])
-        keys.append(np.packbits(values >= 0, axis=1))
-    keys = np.concatenate(keys)[np.concatenate(certain)]
-    return len(np.unique(keys.view(np.dtype((np.void, keys.shape[1]))).ravel()))
 
 
 def _sweep_2d(normals):
@@ -589,35 +572,15 @@ def arrangement_gates(rows, max_patterns=MAX_EXACT_PATTERNS, *, shorter="a small
     ------
     TooManyPatterns
         If the Cover bound exceeds ``max_patterns``, rows are nearly parallel without being
-        parallel (:func:`distinct_hyperplanes`), an enumeration found fewer or more cells
-        than its count (rows nearly dependent without being dependent), or the points of the
-        cells do not tell every cell apart in the rows' own coordinates (rows nearly in a
-        subspace).
+        parallel (:func:`distinct_hyperplanes`), or an enumeration found fewer or more cells
+        than its count (rows nearly dependent without being dependent).
     """
     rows = np.asarray(rows, dtype=float)
     check_sampled_bound(rows.__getitem__, len(rows), max_patterns, shorter=shorter)
     normals = _check_bound(rows, max_patterns, shorter)
     if len(normals) == 0:
         return np.eye(rows.shape[1])[:, :1]
-    points = _cell_points(normals)
-    # back in the data's coordinates, every point must still tell its cell from the others:
-    # where the enumeration's whitening stretched directions of little spread, a point can
-    # land within rounding of a hyperplane here, and its cell's pattern was lost silently
-    # (rows /255 in float32 of a 3-D subspace of R^5: 2,496 of 55,670 cells, 1e-8 thick,
-    # whose points ended 1e-17 off a hyperplane). (Only here: inside the enumeration, each
-    # arrangement's count of its cells checks the points of the arrangements below it.)
-    resolved = _resolved_cells(points, normals)
-    if resolved != len(points):
-        singular, _, rank = _spectrum(normals)
-        raise TooManyPatterns(
-            "n_patterns='exact' cannot enumerate every pattern of these data in float64: the "
-            "patches nearly lie in a subspace (their spread across it is "
-            f"{singular[rank - 1] / singular[0]:.1e} of the largest), and the patterns that "
-            f"differ across it are too thin to resolve ({len(points) - resolved} of "
-            f"{len(points)} could not be told apart). Pass an int n_patterns=<int> (e.g. "
-            "n_patterns=256) to sample the patterns instead."
-        )
-    return points.T
+    return _cell_points(normals).T
 
 
 def check_sampled_bound(
@@ -678,9 +641,7 @@ def enumerate_gates(patches, max_patterns=MAX_EXACT_PATTERNS, *, shorter="a smal
     they made the enumeration, and certificates over it, inexact. Rows further apart but
     nearly dependent (a near copy at ``1e-6``, a row within ``1e-8`` of the span of two
     others) bound cells as thin: the enumeration checks its count of the cells and refuses
-    where it does not match, and refuses rows nearly in a subspace (float32 data of a
-    subspace, 4e-9 across it) whose cells' points, back in the data's coordinates, do not
-    tell every cell's pattern apart.
+    where it does not match.
 
     Parameters
     ----------
