@@ -39,7 +39,7 @@ from ._formulations._operator import fit_values
 from ._losses import dual_vector
 from ._optimality import dual_point, pattern_prices, scaled_dual_objective
 from ._patterns import TooManyPatterns, key_bytes
-from ._solvers._solution import ITERATIONS_SPENT, unit_of
+from ._solvers._solution import ITERATIONS_SPENT, units
 
 
 @dataclass
@@ -198,10 +198,10 @@ def gradient_seeds(
     filters : ndarray of shape (width, patch_size)
     """
     n, _, h = patches.shape
-    # in the native solver's units (unit_of): the steps and the first weights are of unit
+    # in the native solver's units: the steps and the first weights are of unit
     # size, and on inputs times 2**-20 the seeds, and the patterns generated, were others
-    x_unit = unit_of(float(np.sqrt(np.max(np.sum(patches**2, axis=2), initial=0.0))))
-    y_unit = unit_of(float(np.std(y))) if loss == "squared" else 1.0
+    row_scale = float(np.sqrt(np.max(np.sum(patches**2, axis=2), initial=0.0)))
+    x_unit, y_unit = units(row_scale, y, loss=loss, fit_intercept=fit_intercept)
     patches, y, beta = x_unit * patches, y_unit * y, x_unit * y_unit * beta
     U = rng.standard_normal((width, h)) / np.sqrt(h)
     w = rng.standard_normal(width) * 0.1

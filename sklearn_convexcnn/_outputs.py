@@ -795,9 +795,9 @@ def gap_tolerance(solution, y, options, *, loose=False, tight=False):
 
 def _infeasible(solution, y, options):
     """Whether the duality gap is further below zero than a feasible point's can be
-    (:func:`gap_tolerance` without ``loose``, whatever the gap's source): the point lies outside its
-    program's constraints, its objective below the optimum (SCS's point of a three-layer
-    program, -2.3e-4 of its objective, had a network 6.9e-4 above it)."""
+    (:func:`gap_tolerance` without ``loose``, whatever the gap's source): the point lies
+    outside its program's constraints, its objective below the optimum (SCS's point of a
+    three-layer program, -2.3e-4 of its objective, had a network 6.9e-4 above it)."""
     return solution.duality_gap < -gap_tolerance(solution, y, options)
 
 

@@ -78,7 +78,7 @@ from ._solution import (
     lower_of,
     relative_to,
     target_gap,
-    unit_of,
+    units,
 )
 
 # Designs of the working set above this size (bytes) are checked against the free memory.
@@ -605,13 +605,23 @@ def solve_native(
     lower of the two points is returned.
 
     The program is solved in units where its largest cone row and the spread of ``y`` are
-    between ``2**-5`` and ``2**15`` (:func:`_units`), in steps of ``2**20``: so that the
-    programs of ``2**(20 k) * X`` and ``2**(20 m) * y`` are solved as one, bit for bit. The
-    point is returned in the caller's units.
+    between ``2**-5`` and ``2**15`` (:func:`~._solution.units`), in steps of ``2**20``: so
+    that the programs of ``2**(20 k) * X`` and ``2**(20 m) * y`` are solved as one, bit for
+    bit. The program of ``(a X, b y)`` at ``a b beta`` is that of ``(X, y)`` at ``beta``, its
+    groups times ``b / a`` and its objective times ``b**2``. Solved in these units, the
+    solver's absolute floors (Clarabel's gaps, tolerances on the scale of the restricted
+    problems) meet the numbers they were tuned on: circular programs on inputs and targets of
+    size 1e-6 stalled at 2 % above the optimum, and targets of size 1e-6 alone warned at
+    5.7e-8 of it (a review); two-layer programs on Gaussian inputs times ``2**20`` stalled.
+    The range is wide and the steps coarse, as hard programs of inputs in it are solved best
+    as given: brought to unit size, logistic fits of random walks (patches of norm up to
+    about 50, and 100 times that) at small betas stalled at the same points in 2 to 4.6
+    times the time (the interior point's restricted solves were slower, and tried twice).
+    The point is returned in the caller's units.
     """
     y = np.asarray(y, dtype=float)
     operator = as_operator(program)
-    x_unit, y_unit = _units(operator, y, loss=loss, fit_intercept=fit_intercept)
+    x_unit, y_unit = units(operator.row_scale, y, loss=loss, fit_intercept=fit_intercept)
     if not math.isfinite(x_unit * y_unit * beta):  # (a beta near float64's largest)
         x_unit = y_unit = 1.0
     if x_unit != 1.0:
@@ -633,36 +643,11 @@ def solve_native(
     )
 
 
-def _units(operator, y, *, loss, fit_intercept):
-    """Powers of two ``(x_unit, y_unit)`` that bring the largest cone row of the program and
-    the spread of the targets (about the intercept, where it is fitted) between ``2**-5`` and
-    ``2**15`` (:func:`~._solution.unit_of`), in steps of ``2**20``: 1 where they are there
-    already.
-
-    The program of ``(x_unit * X, y_unit * y)`` at ``x_unit * y_unit * beta`` is that of
-    ``(X, y)`` at ``beta``, its groups times ``y_unit / x_unit`` and its objective times
-    ``y_unit**2``; in powers of two, exactly. Solved there, the solver's absolute floors
-    (Clarabel's gaps, tolerances on the scale of the restricted problems) meet the numbers
-    they were tuned on: circular programs on inputs and targets of size 1e-6 stalled at 2 %
-    above the optimum, and targets of size 1e-6 alone warned at 5.7e-8 of it (a review);
-    two-layer programs on Gaussian inputs times ``2**20`` stalled. The range is wide and the
-    steps coarse, as hard programs of inputs in it are solved best as given: brought to unit
-    size, logistic fits of random walks (patches of norm up to about 50, and 100 times
-    that) at small betas stalled at the same points in 2 to 4.6 times the time (the interior
-    point's restricted solves were slower, and tried twice). The logistic loss's labels are
-    not scaled (``y_unit = 1``).
-    """
-    x_unit = unit_of(operator.row_scale)
-    if loss != "squared":
-        return x_unit, 1.0
-    return x_unit, unit_of(float(np.std(y) if fit_intercept else np.sqrt(np.mean(y**2))))
-
-
 def _solve_with_restarts(
     operator, y, *, beta, loss, fit_intercept, tol, max_iter, verbose, coef_init, intercept_init,
     objective_unit,
 ):  # fmt: skip
-    """:func:`solve_native` in the units of :func:`_units` (``objective_unit``: the objective's
+    """:func:`solve_native` in its units (``objective_unit``: the objective's
     there, for progress lines in the caller's), with the second try of its Notes."""
     solve = functools.partial(
         _solve, operator, y, loss=loss, fit_intercept=fit_intercept, tol=tol, verbose=verbose,

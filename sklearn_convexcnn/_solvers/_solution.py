@@ -16,14 +16,25 @@ CVXPY_ACCURACY = 1e-5
 AS_GIVEN = (-5, 15)
 
 
+def units(row_scale, y, *, loss, fit_intercept):
+    """Powers of two ``(x_unit, y_unit)`` that bring ``row_scale`` (the largest row of the
+    inputs' patches) and the spread of the targets ``y`` (about the intercept, where it is
+    fitted; the logistic loss's labels are not scaled: ``y_unit = 1``) between ``2**-5`` and
+    ``2**15`` (:func:`unit_of`).
+
+    The native solver solves each program in these units (:func:`~._native.solve_native`),
+    and pattern generation runs its gradient seeds in them: powers of two scale exactly, so
+    that data times ``2**(20 k)`` are solved as the data themselves.
+    """
+    x_unit = unit_of(row_scale)
+    if loss != "squared":
+        return x_unit, 1.0
+    return x_unit, unit_of(float(np.std(y) if fit_intercept else np.sqrt(np.mean(y**2))))
+
+
 def unit_of(size):
     """The power of ``2**20`` that brings ``size`` between ``2**-5`` and ``2**15``
-    (:data:`AS_GIVEN`): 1 where it is there already, or zero, or not finite.
-
-    The native solver solves each program in these units of its inputs and targets
-    (:func:`~._native._units`), and pattern generation runs its gradient seeds in them: powers
-    of two scale exactly, so that data times ``2**(20 k)`` are solved as the data themselves.
-    """
+    (:data:`AS_GIVEN`): 1 where it is there already, or zero, or not finite."""
     if not 0 < size < np.inf:
         return 1.0
     low, high = AS_GIVEN
