@@ -611,8 +611,9 @@ def solve_native(
     groups times ``b / a`` and its objective times ``b**2``. Solved in these units, the
     solver's absolute floors (Clarabel's gaps, tolerances on the scale of the restricted
     problems) meet the numbers they were tuned on: circular programs on inputs and targets of
-    size 1e-6 stalled at 2 % above the optimum, and targets of size 1e-6 alone warned at
-    5.7e-8 of it (a review); two-layer programs on Gaussian inputs times ``2**20`` stalled.
+    size 1e-6 stalled above the optimum (1.8 % above it in a review's case, 12.5 times it
+    in an audit's), and targets of size 1e-6 alone warned at 5.7e-8 of the objective;
+    two-layer programs on Gaussian inputs times ``2**20`` stalled.
     The range is wide and the steps coarse, as hard programs of inputs in it are solved best
     as given: brought to unit size, logistic fits of random walks (patches of norm up to
     about 50, and 100 times that) at small betas stalled at the same points in 2 to 4.6
