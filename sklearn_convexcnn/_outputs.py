@@ -244,7 +244,7 @@ def _converged_if_certified(solution, y, options, *, loose):
     point that stalled just short of ``tol`` can come within it once its residue is dropped
     (the objective lower, the dual bound the same): it warned that it did not converge, with
     a gap of 7.6e-20 against a tolerance of 1.3e-19, and advised the ``tol`` it had (a
-    review).
+    circular fit on targets of size 1e-6, before the native solver's units).
     """
     if solution.converged or solution.duality_gap is None or _infeasible(solution, y, options):
         return solution
