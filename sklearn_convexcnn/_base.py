@@ -133,19 +133,28 @@ def _warn_ignored(name, value, default, network):
     )
 
 
-def _check_target_columns(y):
+def _check_targets(y):
     """Refuse targets of no column, of shape (n_samples, 0), whose error from scikit-learn
-    speaks of features ("Found array with 0 feature(s)")."""
-    shape = getattr(y, "shape", None)  # (not np.shape: scikit-learn's checks pass objects
-    if shape is None and isinstance(y, list | tuple):  # that refuse NumPy's functions)
+    speaks of features ("Found array with 0 feature(s)"), and complex targets, whose error
+    printed them all (an API audit)."""
+    # (not np.shape: scikit-learn's checks pass objects that refuse NumPy's functions)
+    shape, dtype = getattr(y, "shape", None), getattr(y, "dtype", None)
+    if shape is None and isinstance(y, list | tuple):
         try:
-            shape = np.shape(y)
+            values = np.asarray(y)
         except ValueError:  # (ragged: left to validate_data)
             return
+        shape, dtype = values.shape, values.dtype
     if shape is not None and len(shape) == 2 and shape[1] == 0:
         raise ValueError(
             f"y has shape {tuple(int(size) for size in shape)}: no target column. Pass y of "
             "shape (n_samples,), or (n_samples, n_outputs) with at least one column."
+        )
+    if getattr(dtype, "kind", None) == "c":
+        raise ValueError(
+            "Complex data not supported: y holds complex numbers, where the estimators take "
+            "real targets. Fit their real and imaginary parts as two outputs of "
+            "ConvexCNNRegressor: np.column_stack([y.real, y.imag])."
         )
 
 
@@ -953,8 +962,9 @@ class _BaseConvexCNN(BaseEstimator):
             If a parameter or the data is invalid (NaN or infinity, entries of ``X`` or real
             targets beyond ``1e75`` in magnitude or all below ``1e-75``, a shape
             ``input_shape`` does not describe, entries of ``X`` or targets of a regressor that
-            are not numbers, an ``X`` that is no array of rows, such as None, a string or rows
-            of different lengths, a ``y`` of no column); the message names the fix.
+            are not numbers, an ``X`` that is no array of rows, such as None, a string, a
+            dict, records or rows of different lengths, complex ``X`` or ``y``, a ``y`` of no
+            column); the message names the fix.
         MemoryError
             If the patches or the program would not fit in memory (before allocating them).
         RuntimeError
@@ -1080,7 +1090,7 @@ class _BaseConvexCNN(BaseEstimator):
         recording the features, as ``fit`` does), after the check that names a reshape."""
         check_rows(X, "the estimators take")
         check_numbers(X)
-        _check_target_columns(y)
+        _check_targets(y)
         classifier = is_classifier(self)
         return validate_data(
             self,

@@ -8,6 +8,7 @@ is applied to patch ``k`` of every sample at once as ``patches[:, k, :] @ u``.
 
 import math
 import sys
+from collections.abc import Iterator, Mapping, Set
 from dataclasses import dataclass
 from math import prod
 from numbers import Integral
@@ -214,6 +215,13 @@ def check_numbers(X):
         values = np.asarray(X)
     except ValueError:  # (ragged: scikit-learn's validation says so)
         return
+    if values.dtype.kind == "c":  # (scikit-learn's error printed the whole array, an audit)
+        raise ValueError(
+            "Complex data not supported: X holds complex numbers, where the estimators take "
+            "real ones. Pass their real and imaginary parts as two channels: "
+            "np.stack([X.real, X.imag], axis=-1).reshape(len(X), -1), with "
+            "input_shape=(L, 1, 2) for signals of length L or (H, W, 2) for images."
+        )
     if values.dtype.kind not in "OUS":
         return
     try:
@@ -450,12 +458,19 @@ def check_rows(X, who):
     shape" names neither X nor the rows), and images or signals not flattened into rows
     (scikit-learn's error says only that a 3-D array is not 2-D). ``who`` says who takes rows
     ("the estimators take")."""
-    no_array = isinstance(X, str | bytes) or np.isscalar(X)
+    no_array = isinstance(X, str | bytes | Mapping | Set | Iterator) or np.isscalar(X)
     if X is None or no_array or (isinstance(X, np.ndarray) and X.ndim == 0):
+        # (an API audit: a dict, a set or a generator failed on float() of the whole)
         raise ValueError(
             f"X must be an array of shape (n_samples, n_features), one row per sample; got "
             f"{type(X).__name__} {X!r:.40}. Pass the samples as a 2-D array (a 1-D signal or a "
-            "flattened image per row)."
+            "flattened image per row)"
+            + (": pandas.DataFrame(X) for columns by name." if isinstance(X, Mapping) else ".")
+        )
+    if isinstance(X, list | tuple) and X and isinstance(X[0], Mapping):
+        raise ValueError(
+            f"X holds {type(X[0]).__name__}s (records), where every sample must be one row of "
+            "numbers. Pass pandas.DataFrame(X), one column per key, or the rows as a 2-D array."
         )
     shape = getattr(X, "shape", ())
     if isinstance(X, list | tuple):  # nested lists

@@ -354,6 +354,11 @@ def _check_data(X, y, loss, fit_intercept):
             "y = np.where(labels == classes[1], 1.0, -1.0)."
         ),
     )
+    if np.iscomplexobj(y):  # (scikit-learn's error printed every target)
+        raise ValueError(
+            "Complex data not supported: y holds complex numbers, where convex_cnn_path "
+            "takes real targets. Compute the paths of y.real and y.imag, one after the other."
+        )
     y = check_array(
         y, ensure_2d=False, dtype=np.float64, input_name="y", estimator="convex_cnn_path"
     )

@@ -114,6 +114,23 @@ def test_sparse_data_is_refused_as_the_estimators_refuse_it(data):
         convex_cnn_path(X, sparse.csr_matrix(y[:, None]), **FAST)
 
 
+def test_complex_data_is_refused_with_the_fix(data):
+    # (scikit-learn's "Complex data not supported" printed the whole array: an API audit)
+    X, y = data
+    with pytest.raises(
+        ValueError,
+        match=r"^Complex data not supported: X holds complex numbers, .* as two channels: ",
+    ):
+        convex_cnn_path(X + 0j, y, **FAST)
+    message = (
+        r"^Complex data not supported: y holds complex numbers, where convex_cnn_path "
+        r"takes real targets\. Compute the "
+        r"paths of y\.real and y\.imag, one after the other\.$"
+    )
+    with pytest.raises(ValueError, match=message):
+        convex_cnn_path(X, y + 1j, **FAST)
+
+
 def test_class_labels_are_refused_with_their_encoding(data):
     X, _ = data
     labels = np.where(np.arange(len(X)) % 2, "cat", "dog")

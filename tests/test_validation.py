@@ -216,8 +216,20 @@ def test_wrong_input_shape(Estimator):
             r"X is ragged: its rows hold sequences of different lengths, where every sample "
             r"must be one row of numbers",
         ),
+        (
+            {"a": [1.0, 2.0, 3.0]},
+            r"X must be an array .*; got dict \{'a': .*\(a 1-D signal or a flattened image "
+            r"per row\): pandas\.DataFrame\(X\) for columns by name\.",
+        ),
+        ({1.0, 2.0, 3.0}, r"X must be an array .*; got set \{1\.0, 2\.0, 3\.0\}\. Pass the"),
+        ((row for row in [[1.0]]), r"X must be an array .*; got generator <generator object"),
+        (
+            [{"a": 1.0}, {"a": 2.0}, {"a": 3.0}],
+            r"X holds dicts \(records\), where every sample must be one row of numbers\. Pass "
+            r"pandas\.DataFrame\(X\), one column per key, or the rows as a 2-D array\.",
+        ),
     ],
-    ids=["None", "str", "float", "0-d array", "ragged", "0-d row", "ragged entries"],
+    ids="None str float 0-d-array ragged 0-d-row ragged-entries dict set generator records".split(),
 )
 def test_what_is_no_array_of_rows_is_named(Estimator, X, message):
     # an API audit: scikit-learn read None as "scalar array instead: array=nan", a string
@@ -229,6 +241,34 @@ def test_what_is_no_array_of_rows_is_named(Estimator, X, message):
     fitted = Estimator(n_patterns=4).fit(*_data())
     with pytest.raises(ValueError, match=message):
         fitted.predict(X)
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+@pytest.mark.parametrize("dtype", [np.complex64, np.complex128])
+def test_complex_inputs_and_targets_are_named(Estimator, dtype):
+    # an API audit: scikit-learn's "Complex data not supported" printed the whole array
+    X, y = _data()
+    inputs = (
+        r"^Complex data not supported: X holds complex numbers, where the estimators take "
+        r"real ones\. Pass their real and "
+        r"imaginary parts as two channels: np\.stack\(\[X\.real, X\.imag\], axis=-1\)"
+        r"\.reshape\(len\(X\), -1\), with input_shape=\(L, 1, 2\) for signals of length L "
+        r"or \(H, W, 2\) for images\."
+    )
+    with pytest.raises(ValueError, match=inputs):
+        Estimator(n_patterns=4).fit(X.astype(dtype), y)
+    fitted = Estimator(n_patterns=4).fit(X, y)
+    with pytest.raises(ValueError, match=inputs):
+        fitted.predict(X.astype(dtype))
+    targets = (
+        r"^Complex data not supported: y holds complex numbers, where the estimators take "
+        r"real targets\. Fit their real and "
+        r"imaginary parts as two outputs of ConvexCNNRegressor: "
+        r"np\.column_stack\(\[y\.real, y\.imag\]\)\."
+    )
+    for complex_y in (np.asarray(y, dtype=dtype), list(np.asarray(y, dtype=dtype))):
+        with pytest.raises(ValueError, match=targets):
+            Estimator(n_patterns=4).fit(X, complex_y)
 
 
 @pytest.mark.parametrize("Estimator", ESTIMATORS)
