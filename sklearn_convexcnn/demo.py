@@ -37,6 +37,7 @@ def _argument(convert, accept, what):
 _positive_int = _argument(int, lambda value: value >= 1, "a positive int")
 _positive_float = _argument(float, lambda value: 0.0 < value < math.inf, "a positive number")
 _n_jobs = _argument(int, lambda value: value != 0, "a non-zero int (-1: every core)")
+_seed = _argument(int, lambda value: 0 <= value < 2**32, "a seed in [0, 2**32 - 1]")
 
 
 def main(argv=None):
@@ -50,7 +51,7 @@ def main(argv=None):
         "--n-jobs", type=_n_jobs, default=-1, help="classes solved at once (-1: every core)"
     )
     parser.add_argument(
-        "--random-state", type=int, default=0, help="seed of the patterns and of the MLP"
+        "--random-state", type=_seed, default=0, help="seed of the patterns and of the MLP"
     )
     parser.add_argument(
         "--solver",
@@ -69,6 +70,11 @@ def main(argv=None):
         X / 16.0, y, test_size=0.25, stratify=y, random_state=0
     )
     X_train, y_train = X_train[: args.n_train], y_train[: args.n_train]
+    if len(set(y_train)) < 2:  # (the classifier's own refusal came as a traceback: an audit)
+        parser.error(
+            f"argument --n-train: the first {args.n_train} training image(s) show only the "
+            f"digit {y_train[0]}; pass a larger --n-train"
+        )
     print(f"digits: {len(X_train)} training and {len(X_test)} test images of 8x8 pixels")
 
     clf = ConvexCNNClassifier(

@@ -92,6 +92,9 @@ def test_random_state_reproducibility():
         ("--beta", "-1", "-1 is not a positive number"),
         ("--beta", "nan", "nan is not a positive number"),
         ("--n-jobs", "0", r"0 is not a non-zero int (-1: every core)"),
+        # (an API audit: these two ended in tracebacks too)
+        ("--random-state", "-1", "-1 is not a seed in [0, 2**32 - 1]"),
+        ("--n-train", "1", "the first 1 training image(s) show only the digit 7; pass a larger"),
     ],
 )
 def test_the_demo_refuses_bad_options_by_name(capsys, option, value, message):
