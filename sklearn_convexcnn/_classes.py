@@ -336,9 +336,11 @@ _PARAMETERS = """\
         standard output it was started with: in a Jupyter notebook, the terminal that runs
         the kernel, not the notebook). :meth:`certify` prints what it checks, each output's
         lower bound and the gap. ``2`` also
-        prints the CVXPY solvers' logs and each output's BLAS threads (their "optimal value" is
+        prints each output's BLAS threads and the CVXPY solvers' logs (their "optimal value" is
         that of the program as solved, rescaled to unit size: not the ``objective_`` of the
-        fit)."""
+        fit). The solvers' logs go to the standard output, prefixed as above; the lines of
+        CVXPY's own ``logging`` ("(CVXPY) ...": the problem's size, compilation, timings) go
+        to the standard error, unprefixed."""
 
 _ATTRIBUTES = """\
     filters_ : ndarray of shape (n_neurons, patch_size)
