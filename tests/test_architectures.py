@@ -763,7 +763,14 @@ def test_linear_cnn_without_pooling_is_empty_exactly_above_the_spectral_norm(sca
         ),
         (
             {"architecture": "circular", "pooling": "max"},
-            r"architecture='circular' pools by a global average only, but got pooling='max'",
+            r"architecture='circular' has no pooling \(each neuron reads the whole row\), but "
+            r"got pooling='max', pool_size=None, readout='sum'; leave them at their defaults, "
+            r"pooling='average', pool_size=None, readout='sum'\.$",
+        ),
+        (
+            {"architecture": "three_layer", "readout": "dense"},
+            r"architecture='three_layer' pools by a global average only, but got "
+            r"pooling='average', pool_size=None, readout='dense'",
         ),
         (
             {"activation": "linear", "solver": "native"},

@@ -51,11 +51,16 @@ def make_architecture(architecture, n_layers, activation, pooling, pool_size, re
     if architecture != "two_layer" and (
         pooling != "average" or pool_size is not None or readout != "sum"
     ):
+        # (a circular CNN's one neuron reads the whole row: it has nothing to pool, an audit)
+        circular = architecture == "circular"
         raise ValueError(
-            f"architecture={architecture!r} pools by a global average only, but got "
-            f"pooling={pooling!r}, pool_size={pool_size!r}, readout={readout!r}; use "
-            "pooling='average', pool_size=None, readout='sum'."
-        )
+            f"architecture={architecture!r} "
+            + ("has no pooling (each neuron reads the whole row)" if circular else "pools by "
+               "a global average only")
+            + f", but got pooling={pooling!r}, pool_size={pool_size!r}, readout={readout!r}; "
+            + ("leave them at their defaults, " if circular else "use ")
+            + "pooling='average', pool_size=None, readout='sum'."
+        )  # fmt: skip
     if architecture == "circular":
         # (int: a numpy unsigned depth would wrap around in the norm's exponent)
         return CircularFormulation(3 if n_layers is None else int(n_layers), activation)
