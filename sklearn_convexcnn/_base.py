@@ -67,7 +67,14 @@ from ._outputs import (
     unconverged_message,
 )
 from ._parallel import call_size, caller_takes_part, longest_first, one_blas_thread, run_calls
-from ._patches import check_numbers, check_rows, check_scale, extract_patches, resolve_geometry
+from ._patches import (
+    check_numbers,
+    check_rows,
+    check_scale,
+    extract_patches,
+    holds_complex,
+    resolve_geometry,
+)
 from ._patterns import MAX_EXACT_PATTERNS, TooManyPatterns, check_enumeration, program_gates
 from ._resources import (
     check_nuclear_program_memory,
@@ -137,20 +144,18 @@ def _check_targets(y):
     """Refuse targets of no column, of shape (n_samples, 0), whose error from scikit-learn
     speaks of features ("Found array with 0 feature(s)"), and complex targets, whose error
     printed them all (an API audit)."""
-    # (not np.shape: scikit-learn's checks pass objects that refuse NumPy's functions)
-    shape, dtype = getattr(y, "shape", None), getattr(y, "dtype", None)
-    if shape is None and isinstance(y, list | tuple):
+    shape = getattr(y, "shape", None)  # (not np.shape: scikit-learn's checks pass objects
+    if shape is None and isinstance(y, list | tuple):  # that refuse NumPy's functions)
         try:
-            values = np.asarray(y)
+            shape = np.shape(y)
         except ValueError:  # (ragged: left to validate_data)
             return
-        shape, dtype = values.shape, values.dtype
     if shape is not None and len(shape) == 2 and shape[1] == 0:
         raise ValueError(
             f"y has shape {tuple(int(size) for size in shape)}: no target column. Pass y of "
             "shape (n_samples,), or (n_samples, n_outputs) with at least one column."
         )
-    if getattr(dtype, "kind", None) == "c":
+    if holds_complex(y):
         raise ValueError(
             "Complex data not supported: y holds complex numbers, where the estimators take "
             "real targets. Fit their real and imaginary parts as two outputs of "

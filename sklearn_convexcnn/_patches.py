@@ -200,12 +200,25 @@ def numeric_targets(y, refuse):
         raise refuse(values) from exc
 
 
-def check_numbers(X):
+def holds_complex(values):
+    """Whether the array-like ``values`` hold complex numbers (a DataFrame or a tensor too).
+
+    By ``np.asarray``: ``np.iscomplexobj`` dispatches to ``__array_function__``, which
+    scikit-learn's ``_NotAnArray`` refuses (a review), and a DataFrame has no ``dtype``.
+    """
+    try:
+        return np.asarray(values).dtype.kind == "c"
+    except (TypeError, ValueError):  # (ragged or not numbers: their own checks say so)
+        return False
+
+
+def check_numbers(X, who="the estimators take"):
     """Refuse a 2-D ``X`` of objects or strings that are not all numbers, naming the entry and
     the fix (NumPy's own error names neither ``X`` nor where): a missing value (None, pandas'
     NA or NaT) as scikit-learn names a NaN, "Input X contains NaN" (pandas' NA in an array of
     objects raised ``float()``'s TypeError), other values with the type and the words of
-    ``float()``'s error on them (scikit-learn's estimator checks expect them).
+    ``float()``'s error on them (scikit-learn's estimator checks expect them). Complex ``X``
+    is refused in any shape, naming ``who`` takes real numbers.
 
     ``X`` itself is left to ``validate_data``, which keeps a DataFrame's feature names, and
     so is what is not a 2-D array (sparse matrices, 1-D lists), whose errors it words, but
@@ -217,10 +230,10 @@ def check_numbers(X):
         return
     if values.dtype.kind == "c":  # (scikit-learn's error printed the whole array, an audit)
         raise ValueError(
-            "Complex data not supported: X holds complex numbers, where the estimators take "
-            "real ones. Pass their real and imaginary parts as two channels: "
-            "np.stack([X.real, X.imag], axis=-1).reshape(len(X), -1), with "
-            "input_shape=(L, 1, 2) for signals of length L or (H, W, 2) for images."
+            f"Complex data not supported: X holds complex numbers, where {who} real ones. "
+            "Pass their real and imaginary parts as channels: np.stack([X.real, X.imag], "
+            "axis=-1).reshape(len(X), -1), with input_shape=(L, 1, 2) for signals of length L, "
+            "(H, W, 2) for images, (H, W, 2 * C) for images of C channels."
         )
     if values.dtype.kind not in "OUS":
         return

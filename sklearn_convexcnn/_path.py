@@ -21,6 +21,7 @@ from ._patches import (
     check_scale,
     extract_patches,
     first_not_a_number,
+    holds_complex,
     numeric_targets,
     resolve_geometry,
 )
@@ -341,7 +342,7 @@ def convex_cnn_path(
 def _check_data(X, y, loss, fit_intercept):
     """``X`` and ``y`` as finite float arrays of shapes (n, d) and (n,); logistic targets +-1."""
     check_rows(X, "convex_cnn_path takes")
-    check_numbers(X)
+    check_numbers(X, "convex_cnn_path takes")
     X = check_array(X, dtype=np.float64, input_name="X", estimator="convex_cnn_path")
     # (missing targets, None or pandas' NA, were called labels to encode, and pandas' NA
     # raised float()'s TypeError: a review)
@@ -354,7 +355,7 @@ def _check_data(X, y, loss, fit_intercept):
             "y = np.where(labels == classes[1], 1.0, -1.0)."
         ),
     )
-    if np.iscomplexobj(y):  # (scikit-learn's error printed every target)
+    if holds_complex(y):  # (scikit-learn's error printed every target)
         raise ValueError(
             "Complex data not supported: y holds complex numbers, where convex_cnn_path "
             "takes real targets. Compute the paths of y.real and y.imag, one after the other."

@@ -119,7 +119,8 @@ def test_complex_data_is_refused_with_the_fix(data):
     X, y = data
     with pytest.raises(
         ValueError,
-        match=r"^Complex data not supported: X holds complex numbers, .* as two channels: ",
+        match=r"^Complex data not supported: X holds complex numbers, where convex_cnn_path "
+        r"takes real ones\. Pass their real and imaginary parts as channels: ",
     ):
         convex_cnn_path(X + 0j, y, **FAST)
     message = (
@@ -129,6 +130,16 @@ def test_complex_data_is_refused_with_the_fix(data):
     )
     with pytest.raises(ValueError, match=message):
         convex_cnn_path(X, y + 1j, **FAST)
+
+
+def test_targets_that_refuse_numpys_functions_are_taken(data):
+    # (a review: the complex check by np.iscomplexobj raised scikit-learn's _NotAnArray's
+    # "Don't want to call array_function iscomplexobj!")
+    from sklearn.utils.estimator_checks import _NotAnArray
+
+    X, y = data
+    objectives = convex_cnn_path(X, _NotAnArray(y), **FAST)[3]
+    np.testing.assert_array_equal(objectives, convex_cnn_path(X, y, **FAST)[3])
 
 
 def test_class_labels_are_refused_with_their_encoding(data):
