@@ -76,7 +76,7 @@ print(
 # and 0.1 with 16 or 32 patterns. The three-layer network recovers the
 # planted structure (0.93): its branches (printed above) mostly add filters with both signs
 # before their second ReLU, like the target. Its duality gap is looser than the two-layer one
-# (printed above: about ``1e-7`` of the objective against ``1e-13``): CVXPY solves the
+# (printed above: about ``1e-7`` of the objective against ``1e-14``): CVXPY solves the
 # three-layer program, certified by its dual point and the solver's multipliers, where the
 # native solver certifies the two-layer one to rounding.
 

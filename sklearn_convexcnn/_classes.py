@@ -432,7 +432,8 @@ _ATTRIBUTES = """\
     geometry_ : PatchGeometry
         The resolved input shape, kernel size and stride: fields ``spatial_shape``
         (``(L,)`` or ``(H, W)``), ``n_channels``, ``kernel_size`` and ``stride`` (tuples
-        with one entry per spatial axis), and ``grid_shape``, the patch positions per axis.
+        with one entry per spatial axis), and the property ``grid_shape``, the patch
+        positions per axis.
 
     n_iter_ : int
         Largest number of solver iterations over the outputs (working-set iterations for the
@@ -502,7 +503,10 @@ class ConvexCNNRegressor(RegressorMixin, _BaseConvexCNN):
 
     The network ``f(x) = sum_j w_j * mean_k((x_k . u_j)_+) + b`` is fitted by solving the
     equivalent convex program of Ergen & Pilanci (2021), a group lasso over activation patterns
-    with cone constraints, and recovering the optimal weights from its solution.
+    with cone constraints, and recovering the optimal weights from its solution. The optimum is
+    over the activation patterns of ``n_patterns`` sampled filters: the global optimum once they
+    include the optimum's, and outright with ``n_patterns="exact"`` (every pattern; small data
+    and filters only). :meth:`certify` bounds every network's objective from below.
 
     Parameters
     ----------
@@ -612,8 +616,8 @@ class ConvexCNNClassifier(ClassifierMixin, _BaseConvexCNN):
         ``beta`` 0.1 and 1) 6 of 12 fits with ``solver="clarabel"`` raised. The native
         solver (``"auto"`` for two-layer ReLU CNNs) certifies both losses to ``tol``, and there
         the logistic programs can be the cheaper ones: on the full digits (2x2 regions,
-        ``beta=0.1``) they keep 227 neurons against 873 and fit in about half the time
-        (doc/pooling_digits.rst), at 0.984 test accuracy against 0.982.
+        ``beta=0.1``) they keep 227 neurons against 873 and fit in a quarter to half the time
+        (README.rst, doc/pooling_digits.rst), at 0.984 test accuracy against 0.982.
 
 {_PARAMETERS}
 

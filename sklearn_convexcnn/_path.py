@@ -207,6 +207,9 @@ def convex_cnn_path(
         ``loss="logistic"`` and ``y`` is not in {-1, +1}, or holds one class only while
         ``fit_intercept=True``; or if ``betas=None`` and ``beta_max`` is 0 (the empty network
         is optimal at every ``beta``).
+    TypeError
+        If ``X`` or ``y`` is a sparse matrix (pass ``X.toarray()``), or an argument is not
+        one of the function's (the message names ``lasso_path``'s ``alphas`` as ``betas``).
     MemoryError
         If the patches of ``X``, the program or the path's solutions (one per ``beta``) would
         not fit in memory; the message gives the sizes and what to change.

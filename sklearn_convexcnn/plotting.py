@@ -209,9 +209,9 @@ def plot_filter_spectra(estimator, *, ax=None, max_filters=None, floor=None):
     """Magnitude of the DFT of each recovered filter of a circular CNN.
 
     The convex program of a three-layer circular CNN penalises the l1 norm of the filters'
-    spectra (``doc/formulations.md`` §7), so the optimal filters tend to leave some
-    frequencies at zero (to the solver's precision): each row of the image is one neuron,
-    each column one frequency.
+    spectra (``doc/formulations.md`` §7; deeper ones a weighted l1 norm, a relaxation), so the
+    optimal filters tend to leave some frequencies at zero (to the solver's precision): each
+    row of the image is one neuron, each column one frequency.
 
     Parameters
     ----------

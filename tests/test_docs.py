@@ -4,7 +4,7 @@ The examples run as scripts with ``MPLBACKEND=Agg``, one after another in one pr
 sphinx-gallery runs them (marked slow); each must raise nothing, warn of no non-convergence
 and leave labelled, non-empty figures. The sphinx site is built with warnings as errors but
 without running the examples (``-D plot_gallery=0``, marked slow; the full build, see
-doc/building_docs.rst, takes minutes more). ``numpydoc.validate`` must find no errors in the
+doc/building_docs.rst, takes about a minute more). ``numpydoc.validate`` must find no errors in the
 public docstrings beyond the short, documented ignore list below.
 """
 
