@@ -23,6 +23,7 @@ version = release = sklearn_convexcnn.__version__
 extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.autosummary",
+    "sphinx.ext.intersphinx",
     "sphinx.ext.mathjax",
     "numpydoc",
     "sphinx_gallery.gen_gallery",
@@ -30,6 +31,18 @@ extensions = [
 
 templates_path = ["_templates"]
 exclude_patterns = ["_build", "README*", "auto_examples/*.ipynb", "auto_examples/*.py"]
+
+# Links to scikit-learn's and joblib's pages: their inventories where the network reaches them,
+# else (offline, where a failed fetch would be a warning, an error in -W builds) the names that
+# these pages cite, listed in doc/_inventories/ (Sphinx's plain-text inventory format)
+intersphinx_mapping = {
+    name: (url, (None, str(ROOT / "doc" / "_inventories" / f"{name}.txt")))
+    for name, url in {
+        "sklearn": "https://scikit-learn.org/stable/",
+        "joblib": "https://joblib.readthedocs.io/en/stable/",
+    }.items()
+}
+intersphinx_timeout = 10
 
 autosummary_generate = True
 # autosummary writes a stub per listed name and never removes one: a name listed no longer (a
