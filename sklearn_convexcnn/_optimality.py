@@ -71,8 +71,23 @@ def _pushed(rows, g):
     try:
         lam, _ = nnls(rows.T, -g, maxiter=50 * max(rows.shape))
     except RuntimeError:  # SciPy's NNLS at its iteration limit: bounded least squares instead
-        lam = lsq_linear(rows.T, -g, bounds=(0.0, np.inf), method="bvls").x
+        return _bvls_pushed(rows, g)
     return rows.T @ lam, lam
+
+
+def _bvls_pushed(rows, g):
+    """:func:`_pushed` by bounded-variable least squares, slower than SciPy's NNLS."""
+    lam = lsq_linear(rows.T, -g, bounds=(0.0, np.inf), method="bvls").x
+    return rows.T @ lam, lam
+
+
+def bvls_projection(rows, g):
+    """:func:`nnls_projection` by bounded-variable least squares: for where SciPy's NNLS
+    returned a point outside the cone, which it can do without a word (scipy/scipy#25389)."""
+    if len(rows) == 0:
+        return g.copy(), np.zeros(0)
+    pushed, lam = _bvls_pushed(rows, g)
+    return g + pushed, lam
 
 
 def price_at_zero(rows, g, beta):

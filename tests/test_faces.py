@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from sklearn.exceptions import ConvergenceWarning
 
-from sklearn_convexcnn import ConvexCNNRegressor
+from sklearn_convexcnn import ConvexCNNRegressor, _optimality
 from sklearn_convexcnn._losses import dual_vector, loss_value
 from sklearn_convexcnn._optimality import nnls_projection
 from sklearn_convexcnn._solvers import _faces, _native
@@ -636,3 +636,16 @@ def test_restricted_solves_share_the_null_spaces_of_their_tight_rows(monkeypatch
             break
     assert null_spaces and not svds
     np.testing.assert_array_equal(points[0][0], points[1][0])
+
+
+def test_onto_kept_rows_survives_an_nnls_that_ends_outside_the_cone(monkeypatch):
+    # SciPy's NNLS can end off its minimiser without a word (scipy/scipy#25389; 0/1 images,
+    # whose rows repeat, slacks of -0.08): BVLS then, not the interior point's fallback
+    rng = np.random.default_rng(0)
+    rows, start = rng.standard_normal((12, 4)), rng.standard_normal((1, 4))
+    exact = nnls_projection(rows, start[0])[0]
+    assert np.any(rows @ start[0] < 0)  # (a projection to make)
+    monkeypatch.setattr(_optimality, "nnls", lambda A, b, maxiter: (np.zeros(A.shape[1]), 0.0))
+    projected = onto_kept_rows([rows], start)
+    np.testing.assert_allclose(projected[0], exact, atol=1e-12)
+    assert np.all(rows @ projected[0] >= -1e-12)

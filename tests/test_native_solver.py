@@ -400,10 +400,12 @@ def test_native_solver_stops_when_the_objective_stops_decreasing(monkeypatch):
 
 
 def _separable_labels():
-    """A path fuzz's problem where a cold start at beta = 1e-5 beta_max gets lost: nearly
+    """A path fuzz's problem where a cold start at beta = 1e-5 beta_max got lost: nearly
     separable labels, the faces cycled and the interior point ran out of iterations from
     filters of norm 1e3, stalling at 0.1809, 97 % of it above its certificate (Clarabel after
-    it: 0.1078); the path from larger betas certifies 0.0805868."""
+    it: 0.1078); the path from larger betas certifies 0.0805868. The faces cycled because
+    their line search refused Newton steps below 1e-12 (:func:`~._faces._shortest`); with
+    that floor the cold start is lost still."""
     rng = np.random.default_rng(4)
     X, w = rng.standard_normal((30, 36)), rng.standard_normal(3)
     y = np.maximum(X[:, 2:5] @ w, 0) - np.maximum(X[:, 5:8] @ w[::-1], 0)
@@ -416,7 +418,21 @@ def _separable_labels():
     return X, y, params, 5.247993997175879e-05
 
 
-def test_a_cold_start_lost_at_a_small_beta_is_solved_again_from_larger_betas():
+def test_newton_steps_far_shorter_than_their_direction_find_a_lost_cold_start():
+    X, y, params, beta = _separable_labels()
+    clf = ConvexCNNClassifier(beta=beta, solver="native", **params).fit(X, y)
+    operator = clf._fitted_program.formulation.operator(
+        extract_patches(X, clf.geometry_), clf.gates_
+    )
+    options = dict(beta=beta, loss="logistic", fit_intercept=False, tol=1e-7, max_iter=500)
+    first = _native._solve(operator, y, verbose=0, **options)
+    assert first.status == "optimal"
+    assert first.objective == pytest.approx(clf.objective_, rel=1e-7)
+
+
+def test_a_cold_start_lost_at_a_small_beta_is_solved_again_from_larger_betas(monkeypatch):
+    # lost with the faces' line search as it was (the test above): what the second try is for
+    monkeypatch.setattr(_faces, "_shortest", lambda *args: 1e-12)
     X, y, params, beta = _separable_labels()
     path = convex_cnn_path(X, y, betas=beta * np.array([1e4, 1e3, 1e2, 10, 1]), **params)
     clf = ConvexCNNClassifier(beta=beta, solver="native", **params).fit(X, y)
@@ -593,6 +609,32 @@ def test_face_method_settles_on_pixels_of_0_to_255(monkeypatch):
         model.fit(X[:300] * 16, np.where(y[:300] == 2, 1.0, -1.0))
     assert calls and failures == []
     assert model.duality_gap_ <= model.tol * model.objective_
+
+
+def test_nearly_separable_digits_take_newton_steps_far_shorter_than_their_direction(
+    monkeypatch,
+):
+    # 3s against 8s at beta=0.01: nearly singular face Hessians ask for Newton directions
+    # far longer than the point, whose steps (down to 8e-19 of them) the line search refused
+    # below 1e-12; the faces then changed 60 times and the interior point took over
+    from sklearn.datasets import load_digits
+
+    calls, original = [], _native.proximal_newton
+
+    def proximal_newton(*args, **kwargs):
+        calls.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(_native, "proximal_newton", proximal_newton)
+    X, y = load_digits(return_X_y=True)
+    X, y = X[np.isin(y, [3, 8])], y[np.isin(y, [3, 8])]
+    chosen = np.random.default_rng(1).permutation(len(y))[:200]
+    clf = ConvexCNNClassifier(
+        beta=0.01, loss="logistic", kernel_size=3, input_shape=(8, 8), n_patterns=32,
+        random_state=1,
+    ).fit(X[chosen], y[chosen])  # fmt: skip
+    assert calls == []
+    assert clf.duality_gap_ <= clf.tol * clf.objective_
 
 
 def test_squared_loss_faces_use_the_design_where_samples_are_fewer_than_coordinates(
