@@ -577,39 +577,6 @@ def test_a_newton_step_survives_lapacks_svd_failing_to_converge(monkeypatch):
     np.testing.assert_allclose(_linalg.newton_step(hessian, gradient), [-1.0, -1e3, 0.0])
 
 
-@pytest.mark.parametrize("loss", ["squared", "logistic"])
-def test_newton_confirms_a_faces_optimum_with_its_last_factorisation(monkeypatch, loss):
-    # every Newton solve on a face ended with a system that only confirmed its optimum (a
-    # decrement below 1e-14); after a full step of a small decrement (_PROBE) the last
-    # factorisation tests the next point instead: 972 systems against 1,160 on the README
-    # demo's fit. _PROBE = 0 is the old rule: a new system after every full step
-    systems = []
-    original = _faces._face_system
-
-    def counting(*args, **kwargs):
-        systems.append(1)
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(_faces, "_face_system", counting)
-    default, counts, objectives = _faces._PROBE, {}, {}
-    for probe in (default, 0.0):
-        monkeypatch.setattr(_faces, "_PROBE", probe)
-        systems.clear()
-        objectives[probe] = []
-        for seed in range(6):
-            M, y, kept_rows, beta = _restricted(seed, loss, True)
-            coef, b = solve_on_faces(
-                M, M.T @ M if loss == "squared" else None, y,
-                np.zeros((len(kept_rows), kept_rows[0].shape[1])), 0.0, kept_rows, beta=beta,
-                loss=loss, fit_intercept=True, kkt_tol=1e-9,
-            )  # fmt: skip
-            _check_kkt_point(M, y, kept_rows, beta, loss, coef, b)
-            objectives[probe].append(_objective(M, y, kept_rows, beta, loss, coef, b))
-        counts[probe] = len(systems)
-    assert counts[default] < counts[0.0]
-    assert objectives[default] == pytest.approx(objectives[0.0], rel=1e-12)
-
-
 def test_restricted_solves_share_the_null_spaces_of_their_tight_rows(monkeypatch):
     # the restricted solves of a working set meet the same tight rows again (half the SVDs of
     # the README demo's fit): solve_on_faces keeps them in the dict it is given

@@ -55,10 +55,6 @@ _SHIFT = 1e-12
 _SINGULAR = 1e-13
 # Null spaces kept for the restricted solves of one working set, at most (_Faces.basis).
 _NULL_SPACES = 4096
-# A full Newton step whose decrement is below this (relative to the objective) keeps its
-# factorisation to test the next point (_newton_steps): the face's optimum is then usually
-# reached without another system.
-_PROBE = 1e-6
 
 
 class FacesFailed(Exception):
@@ -638,13 +634,6 @@ def _newton_steps(faces, coef, b, tight, max_iter, max_blocked):
     f = faces.image(coef, b)  # (the squared loss's from the Gram: _Faces.image)
     current = faces.value(coef, b, f)
     blocked = None
-    # after a full, unblocked Newton step of a small decrement (``_PROBE``), its factorisation
-    # tests the next point (``probe``): where the decrement it gives there is below the
-    # tolerance, the point is the face's optimum, as a fresh system would say (the Hessian has
-    # barely moved), and the face's last system is saved; else the system is formed afresh.
-    # Every face's Newton solve ended with a system that only confirmed convergence: on the
-    # README demo's fit, 972 systems against 1,160, the same objectives (to 9e-15)
-    probe = False
     changed = set(np.flatnonzero(np.any(coef, axis=1)))  # groups whose tight rows grew
     for _ in range(max_iter + len(faces.rows)):  # (:func:`_newton`: the blocked steps)
         norms = np.linalg.norm(coef, axis=1)
@@ -659,19 +648,11 @@ def _newton_steps(faces, coef, b, tight, max_iter, max_blocked):
             blocked = None
             continue
         active = np.flatnonzero(norms)
-        step = None
         # the direction: from the last factorisation while rows block the steps, else afresh
         if blocked is not None and (
             blocked.n_rows >= max_blocked or not np.array_equal(blocked.active, active)
         ):
             blocked = None
-        if probe and blocked is not None:
-            padded, valid, design = blocked.padded, blocked.valid, blocked.design
-            gradient = _face_gradient(faces, coef, b, f, active, norms, padded, valid, design)
-            step = blocked.step(gradient)
-            if not -(gradient @ step) <= 1e-14 * max(abs(current), 1e-300):
-                blocked = None
-        probe = False
         if blocked is None:
             gradient, hessian, padded, valid, design = _face_system(
                 faces, coef, b, f, tight, active, norms
@@ -681,7 +662,7 @@ def _newton_steps(faces, coef, b, tight, max_iter, max_blocked):
                 step = blocked.step(gradient)
             except np.linalg.LinAlgError:  # singular: least squares, no reuse
                 step = newton_step(hessian, gradient)
-        elif step is None:
+        else:
             padded, valid, design = blocked.padded, blocked.valid, blocked.design
             gradient = _face_gradient(faces, coef, b, f, active, norms, padded, valid, design)
             step = blocked.step(gradient)
@@ -703,8 +684,7 @@ def _newton_steps(faces, coef, b, tight, max_iter, max_blocked):
             _block(faces, tight, blocking, blocked, changed)
             continue
         # only a fresh Newton decrement measures the distance to the face's optimum
-        scale = max(abs(current), 1e-300)
-        converged = fresh and -decrease <= 1e-14 * scale
+        converged = fresh and -decrease <= 1e-14 * max(abs(current), 1e-300)
         alpha = min(1.0, limit)
         crossing = _crossing(coef, dcoef, active, alpha)
         if crossing is not None:  # the step takes a group (nearly) through zero: it leaves
@@ -732,12 +712,9 @@ def _newton_steps(faces, coef, b, tight, max_iter, max_blocked):
         if alpha == limit:
             _block(faces, tight, blocking, blocked, changed)
         else:
+            blocked = None
             if converged:
                 break
-            if fresh and alpha == 1.0 and blocked is not None and -decrease <= _PROBE * scale:
-                probe = True  # (the factorisation kept for one test: see above)
-            else:
-                blocked = None
     return coef, b
 
 
