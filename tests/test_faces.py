@@ -577,34 +577,6 @@ def test_a_newton_step_survives_lapacks_svd_failing_to_converge(monkeypatch):
     np.testing.assert_allclose(_linalg.newton_step(hessian, gradient), [-1.0, -1e3, 0.0])
 
 
-def test_restricted_solves_share_the_null_spaces_of_their_tight_rows(monkeypatch):
-    # the restricted solves of a working set meet the same tight rows again (half the SVDs of
-    # the README demo's fit): solve_on_faces keeps them in the dict it is given
-    svds = []
-    original = _faces.null_space
-
-    def counting(*args, **kwargs):
-        svds.append(1)
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(_faces, "null_space", counting)
-    M, y, kept_rows, beta = _restricted(0, "logistic", True)
-    start = np.zeros((len(kept_rows), kept_rows[0].shape[1]))
-    null_spaces, points = {}, []
-    for _ in range(2):
-        svds.clear()
-        points.append(
-            solve_on_faces(
-                M, None, y, start, 0.0, kept_rows, beta=beta, loss="logistic",
-                fit_intercept=True, kkt_tol=1e-9, null_spaces=null_spaces,
-            )
-        )  # fmt: skip
-        if not null_spaces:
-            break
-    assert null_spaces and not svds
-    np.testing.assert_array_equal(points[0][0], points[1][0])
-
-
 def test_onto_kept_rows_survives_an_nnls_that_ends_outside_the_cone(monkeypatch):
     # SciPy's NNLS can end off its minimiser without a word (scipy/scipy#25389; 0/1 images,
     # whose rows repeat, slacks of -0.08): BVLS then, not the interior point's fallback

@@ -53,8 +53,6 @@ _COLLAPSE = 1e-12
 # singular: pivots of the Cholesky factor below _SINGULAR times the largest (_BlockedSteps).
 _SHIFT = 1e-12
 _SINGULAR = 1e-13
-# Null spaces kept for the restricted solves of one working set, at most (_Faces.basis).
-_NULL_SPACES = 4096
 
 
 class FacesFailed(Exception):
@@ -118,11 +116,8 @@ class _Faces:
     ``kept_row_norms``).
     """
 
-    def __init__(
-        self, M, gram, y, kept_rows, *, beta, loss, fit_intercept, kkt_tol, null_spaces=None
-    ):
+    def __init__(self, M, gram, y, kept_rows, *, beta, loss, fit_intercept, kkt_tol):
         self.M, self.gram, self.y, self.kept_rows = M, gram, y, kept_rows
-        self._null_spaces = {} if null_spaces is None else null_spaces  # (solve_on_faces)
         self.beta, self.loss, self.fit_intercept = beta, loss, fit_intercept
         self.kkt_tol = kkt_tol
         self.h = kept_rows[0].shape[1]
@@ -304,13 +299,7 @@ class _Faces:
     def basis(self, j, tight):
         key = (j, tight.tobytes())
         if key not in self._bases:
-            rows = self.kept_rows[j][tight]
-            shared = rows.tobytes()
-            if shared not in self._null_spaces:
-                if len(self._null_spaces) >= _NULL_SPACES:
-                    self._null_spaces.clear()
-                self._null_spaces[shared] = null_space(rows, self.h)
-            self._bases[key] = self._null_spaces[shared]
+            self._bases[key] = null_space(self.kept_rows[j][tight], self.h)
         return self._bases[key]
 
     def loss_hessian(self, active, padded, valid, f, bases=None):
@@ -402,7 +391,7 @@ class _Faces:
 
 def solve_on_faces(
     M, gram, y, coef, b, kept_rows, *, beta, loss, fit_intercept, kkt_tol, max_changes=60,
-    guide=False, null_spaces=None,
+    guide=False,
 ):  # fmt: skip
     """KKT point of the restricted problem, from ``(coef, b)`` (module docstring); with
     ``guide``, the point after the first change of face instead.
@@ -431,9 +420,6 @@ def solve_on_faces(
         Newton's method solves the face they make; the descents that correct that face are
         left out. Not a KKT point, but a point of the kept rows' cones: a guide to the
         groups that enter next (:func:`._native._restricted_then_feasible`).
-    null_spaces : dict, optional
-        The null spaces of tight rows already computed, by the rows' bytes: filled here, and
-        shared by the calls of one working set (at most ``_NULL_SPACES`` kept).
 
     Returns
     -------
@@ -448,9 +434,8 @@ def solve_on_faces(
         the kept rows, or the face changes more than ``max_changes`` times.
     """
     faces = _Faces(
-        M, gram, y, kept_rows, beta=beta, loss=loss, fit_intercept=fit_intercept, kkt_tol=kkt_tol,
-        null_spaces=null_spaces,
-    )  # fmt: skip
+        M, gram, y, kept_rows, beta=beta, loss=loss, fit_intercept=fit_intercept, kkt_tol=kkt_tol
+    )
     coef = onto_kept_rows(kept_rows, coef, faces.kept_row_norms)
     tight = faces.tight_rows(coef)
     stuck = 0

@@ -121,9 +121,6 @@ class _WorkingSet:
         self._design = None
         self._gram = None
         self._version = 0  # changes with the groups: the key of the cached design
-        # the null spaces of tight rows, shared by the restricted solves (half of those of the
-        # README demo's were computed in an earlier one: :func:`~._faces.solve_on_faces`)
-        self.null_spaces = {}
 
     def __len__(self):
         return len(self.groups)
@@ -242,7 +239,7 @@ def _restricted_solve(
                 # the working set's (benchmarks/README.md, "Larger filters on digits")
                 M, gram() if len(y) >= M.shape[1] else None, y, work.coef, b, kept_rows,
                 beta=beta, loss=loss, fit_intercept=fit_intercept, kkt_tol=100 * qp_tol,
-                guide=guide, null_spaces=work.null_spaces,
+                guide=guide,
             )  # fmt: skip
         except (FacesFailed, np.linalg.LinAlgError) as exc:  # (a failed factorisation too)
             if verbose:
