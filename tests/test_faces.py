@@ -588,3 +588,18 @@ def test_onto_kept_rows_survives_an_nnls_that_ends_outside_the_cone(monkeypatch)
     projected = onto_kept_rows([rows], start)
     np.testing.assert_allclose(projected[0], exact, atol=1e-12)
     assert np.all(rows @ projected[0] >= -1e-12)
+
+
+def test_the_shortest_newton_step_is_relative_to_the_point_and_positive():
+    norms, b = np.array([2.0, 1.0]), 0.5
+    assert _faces._shortest(norms, b, np.full((2, 3), 0.1), 0.0) == 1e-12
+    long = np.zeros((2, 3))
+    long[0, 0] = 2e8  # (a direction 1e8 times the point: the step it allows is 1e-8 of it)
+    assert _faces._shortest(norms, b, long, 0.0) == pytest.approx(1e-20)
+    # never 0, from which halving never ends (a review): a norm that overflows, or a ratio
+    # that underflows
+    with np.errstate(over="ignore"):
+        assert _faces._shortest(norms, b, np.full((2, 3), 1e155), 0.0) == 1e-12
+    tiny = _faces._shortest(np.array([1e-200]), 0.0, np.full((1, 1), 1e120), 0.0)
+    assert tiny == np.finfo(float).tiny
+    assert _faces._shortest(np.zeros(2), 0.0, long, 0.0) == 1e-12  # (from zero)

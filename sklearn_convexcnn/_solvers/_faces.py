@@ -752,7 +752,11 @@ def _shortest(norms, b, dcoef, db):
     """
     size = max(np.linalg.norm(dcoef, axis=1).max(initial=0.0), abs(db))
     reach = max(norms.max(initial=0.0), abs(b))
-    return 1e-12 * min(1.0, reach / size) if size > 0 and reach > 0 else 1e-12
+    if not (0 < size < np.inf and reach > 0):  # (a norm that overflows too: a review)
+        return 1e-12
+    # (at least the smallest normal float: halving down to 0 never ends where the
+    # threshold is not finite)
+    return max(1e-12 * min(1.0, reach / size), np.finfo(float).tiny)
 
 
 def _backtracking(along, alpha, current, decrease, shortest):
