@@ -735,7 +735,7 @@ class _BaseConvexCNN(BaseEstimator):
             solver=self.solver,
             exact=self.n_patterns == "exact",
             at_once=self._outputs_at_once(n_outputs),
-            regions=getattr(formulation, "region_sizes", None),
+            regions=formulation.region_sizes,
         )
 
     def _outputs_at_once(self, n_outputs):
@@ -1229,7 +1229,7 @@ class _BaseConvexCNN(BaseEstimator):
                 kind="operator" if formulation.matrix_free else "dense_operator",
                 solver="native",
                 exact=True,
-                regions=getattr(formulation, "region_sizes", None),
+                regions=formulation.region_sizes,
             )
             exact = True
         except (TooManyPatterns, MemoryError):  # more than max_patterns or memory holds

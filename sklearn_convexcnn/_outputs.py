@@ -112,7 +112,7 @@ class DenseProgram:
                 kind="dense",
                 solver="auto",
                 exact=self.exact,
-                regions=getattr(self.formulation, "region_sizes", None),
+                regions=self.formulation.region_sizes,
             )
             self._program = self.formulation.program(self.patches, self.gates)
         return self._program

@@ -253,7 +253,7 @@ def convex_cnn_path(
         kind="operator" if formulation.matrix_free else "dense_operator",
         solver="native",
         exact=n_patterns == "exact",
-        regions=getattr(formulation, "region_sizes", None),
+        regions=formulation.region_sizes,
     )
     gates = program_gates(
         formulation, patches, n_patterns, check_random_state(random_state), check_program

@@ -205,7 +205,7 @@ def test_the_dense_operator_estimate_covers_building_it(
     gates = formulation.sample_gates(patches, n_patterns, np.random.RandomState(0))
     required = []
     monkeypatch.setattr(resources, "check_memory", lambda nbytes, *args: required.append(nbytes))
-    regions = getattr(formulation, "region_sizes", None)
+    regions = formulation.region_sizes
     check_program_memory(
         n_samples, 36, 9, gates.shape[1], kind="dense_operator", solver="native", regions=regions
     )
@@ -429,7 +429,7 @@ def test_the_sampling_estimate_covers_the_draw_and_its_keys(n_samples, pool_size
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    regions = getattr(formulation, "region_sizes", None)
+    regions = formulation.region_sizes
     assert peak <= sampling_bytes(n_samples, geometry.n_patches, 2, 20000, regions)
 
 

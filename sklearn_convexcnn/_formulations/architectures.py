@@ -108,7 +108,7 @@ def fitted_bounds(formulation, network, patches, Y, beta, loss, solutions):
         lower = convex - sum(max(gap, 0.0) for gap in gaps)
     else:
         lower = -math.inf
-    is_exact = getattr(formulation, "is_exact", True)
+    is_exact = formulation.is_exact
     attained = is_exact and converged
     objective = convex if attained else network.objective(patches, Y, beta, loss)
     if attained and isinstance(formulation, ThreeLayerFormulation):

@@ -244,6 +244,8 @@ class CircularFormulation:
         neuron.
     """
 
+    region_sizes = None  # (no read-out per region: see check_program_memory)
+
     def __init__(self, n_layers=3, activation="relu"):
         self.n_layers = n_layers
         self.activation = activation

@@ -90,6 +90,7 @@ class LinearFormulation:
     """
 
     is_exact = True
+    region_sizes = None  # (no read-out per region: see check_program_memory)
 
     def __init__(self, pooling="average"):
         self.pooling = pooling

@@ -225,6 +225,9 @@ class ThreeLayerFormulation:
     training data, which :meth:`program` then uses.
     """
 
+    is_exact = True  # (doc/formulations.md §8.2)
+    region_sizes = None  # (no read-out per region: see check_program_memory)
+
     def sample_gates(self, patches, n_patterns, random_state):
         """First-layer gates, as for two layers; second-layer patterns stored in
         ``outer_masks_`` (exhaustive when ``2^n_samples <= n_patterns``).

@@ -275,6 +275,11 @@ class _PooledFormulation:
     mode : {"average", "max"}
     """
 
+    is_exact = True  # (the program's optimum is the network's: doc/formulations.md §2, §6)
+    # one group per pattern and sign (what the memory estimates count); a read-out per
+    # region has one per pattern and region (:attr:`RegionalFormulation.region_sizes`)
+    region_sizes = None
+
     def __init__(self, pools, mode):
         self.pooling = PatchPooling(pools, mode)
         self.pools = self.pooling.pools
