@@ -94,6 +94,24 @@ _PATCH_CHUNK_BYTES = 2**28
 _TWO_LAYER_RELU = (PooledSumFormulation, RegionalFormulation)
 
 
+def _problem_line(architecture, n_samples, geometry, gates, warm):
+    """The verbose line that opens a fit: the samples, their patches and the patterns."""
+    kernel = (
+        "the whole row"
+        if architecture == "circular"
+        else "kernel " + "x".join(map(str, geometry.kernel_size))
+    )  # (what kernel_size=None resolved to)
+    channels = f", {geometry.n_channels} channels" if geometry.n_channels > 1 else ""
+    return (
+        f"{n_samples} samples, {geometry.n_patches} "
+        f"{'patch' if geometry.n_patches == 1 else 'patches'} of size "
+        f"{geometry.patch_size} ({kernel}{channels}), "
+        # (a warm start's are the previous fit's: distinct on its data, maybe not on these)
+        f"{gates.shape[1]} {'' if warm else 'distinct '}"
+        f"{'pattern' if gates.shape[1] == 1 else 'patterns'}"
+    )
+
+
 def _summary(attributes, seconds):
     """The verbose line that ends a fit: the network's width, its objective and certificate."""
     objective, gap = attributes["objective_"], attributes["duality_gap_"]
@@ -514,20 +532,7 @@ class _BaseConvexCNN(BaseEstimator):
             gates = self.gates_
         else:
             gates = program_gates(formulation, patches, self.n_patterns, rng, check_memory)
-        kernel = (
-            "the whole row"
-            if self.architecture == "circular"
-            else "kernel " + "x".join(map(str, geometry.kernel_size))
-        )  # (what kernel_size=None resolved to)
-        channels = f", {geometry.n_channels} channels" if geometry.n_channels > 1 else ""
-        self._log(
-            f"{X.shape[0]} samples, {geometry.n_patches} "
-            f"{'patch' if geometry.n_patches == 1 else 'patches'} of size "
-            f"{geometry.patch_size} ({kernel}{channels}), "
-            # (a warm start's are the previous fit's: distinct on its data, maybe not on these)
-            f"{gates.shape[1]} {'' if warm else 'distinct '}"
-            f"{'pattern' if gates.shape[1] == 1 else 'patterns'}"
-        )
+        self._log(_problem_line(self.architecture, X.shape[0], geometry, gates, warm))
         options = self._solve_options()
         if self.patterns == "generated":
             # solved to GENERATION_TOL at least (the check needs it)
@@ -551,21 +556,12 @@ class _BaseConvexCNN(BaseEstimator):
             )
             generated = generation_attributes(None)
         # (of the finished points: finishing certifies some that their solver left inaccurate)
-        relaxation = not getattr(formulation, "is_exact", True)  # (circular, n_layers >= 4)
+        relaxation = not formulation.is_exact  # (circular, n_layers >= 4)
         self._warn_unconverged(solutions, labels, options, relaxation=relaxation)
         self._warn_uncertified(solutions, Y, labels, loose=finishing.loose, relaxation=relaxation)
-        network = formulation.network(solutions, patches, gates)
-        realised = network
-        if relaxation:
-            network = self._refit_output_weights(formulation, network, patches, Y, labels, options)
-        if len(network.filters) == 0 and len(realised.filters) > 0:
-            self._log(
-                "no neurons: the refit of the realised network's output weights dropped every "
-                "one (the relaxation's neurons cost more than they fit), and the model predicts "
-                "a constant"
-            )
-        elif len(network.filters) == 0:
-            self._log(_empty_network_message(solutions, Y, options.beta, float(self.tol)))
+        network = self._recovered_network(
+            formulation, solutions, patches, gates, Y, labels, options, relaxation=relaxation
+        )
         attributes = {
             "geometry_": geometry,
             "gates_": gates,
@@ -600,6 +596,25 @@ class _BaseConvexCNN(BaseEstimator):
         self._warn_unattained(attributes, solutions, options)
         self._log(_summary(attributes, time.perf_counter() - start))
         return attributes
+
+    def _recovered_network(
+        self, formulation, solutions, patches, gates, Y, labels, options, *, relaxation
+    ):
+        """The network of the outputs' ``solutions``: a relaxation's realised network with its
+        output weights refit (:meth:`_refit_output_weights`), logged where it has no neuron."""
+        network = formulation.network(solutions, patches, gates)
+        realised = network
+        if relaxation:
+            network = self._refit_output_weights(formulation, network, patches, Y, labels, options)
+        if len(network.filters) == 0 and len(realised.filters) > 0:
+            self._log(
+                "no neurons: the refit of the realised network's output weights dropped every "
+                "one (the relaxation's neurons cost more than they fit), and the model predicts "
+                "a constant"
+            )
+        elif len(network.filters) == 0:
+            self._log(_empty_network_message(solutions, Y, options.beta, float(self.tol)))
+        return network
 
     def _refit_output_weights(self, formulation, network, patches, Y, labels, options):
         """A relaxation's realised network with its output layer refit by the native solver
