@@ -357,6 +357,8 @@ def project_onto_cone(cone_rows, g, *, tol=1e-12, max_rounds=1000):
     tol : float, default=1e-12
         Relative violation of a row that is tolerated in the result.
     max_rounds : int, default=1000
+        Rounds of cutting planes; where they leave a row violated, the projection is
+        computed on every row at once.
 
     Returns
     -------
@@ -365,11 +367,13 @@ def project_onto_cone(cone_rows, g, *, tol=1e-12, max_rounds=1000):
     from ._formulations._program import GroupProgram
 
     cone_rows = np.asarray(cone_rows, dtype=float)
+    g = np.asarray(g, float)
     program = GroupProgram(np.zeros((1, 0, cone_rows.shape[1])), cone_rows[None])
-    U, _, _ = cone_projections(
-        program, [0], np.asarray(g, float)[None], tol=tol, max_rounds=max_rounds
-    )
-    return U[0]
+    U, exact, _ = cone_projections(program, [0], g[None], tol=tol, max_rounds=max_rounds)
+    if exact[0]:
+        return U[0]
+    # (the relaxed projection is no point of the cone: the caller puts a group there)
+    return nnls_projection(cone_rows, g)[0]
 
 
 def pattern_prices(program, v, *, beta=None, tol=1e-10, max_rounds=100):

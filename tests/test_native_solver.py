@@ -1005,6 +1005,17 @@ def test_project_onto_cone_matches_qp():
         assert_in_cone(rows, projection, rtol=ROUNDING_RTOL, size=np.linalg.norm(g))
 
 
+def test_project_onto_cone_is_in_the_cone_when_cutting_planes_stop_short():
+    # one round of cutting planes adds 2h rows, too few for this cone: the relaxed point
+    # left its rows violated and was returned as the projection
+    rng = np.random.default_rng(1)
+    rows = rng.standard_normal((300, 4)) + [0.5, 0, 0, 0]
+    g = 3 * rng.standard_normal(4)
+    projection = project_onto_cone(rows, g, max_rounds=1)
+    assert_in_cone(rows, projection, rtol=ROUNDING_RTOL, size=np.linalg.norm(g))
+    np.testing.assert_allclose(projection, project_onto_cone(rows, g), atol=1e-12)
+
+
 def test_dual_objective_is_the_conjugate():
     """``-L*(-v) = min_f L(f) + v f`` checked by minimising over a fine grid of f."""
     grid = np.linspace(-30, 30, 200_001)
