@@ -114,7 +114,7 @@ def convex_cnn_path(
     ----------
     X : array-like of shape (n_samples, n_features)
         One flattened signal or image per row, laid out as ``input_shape`` says.
-    y : array-like of shape (n_samples,)
+    y : array-like of shape (n_samples,) or (n_samples, 1)
         Real targets for ``loss="squared"``, ``-1``/``+1`` for ``loss="logistic"`` (both
         classes present when ``fit_intercept=True``).
     betas : array-like, default=None
@@ -343,7 +343,8 @@ def convex_cnn_path(
 
 
 def _check_data(X, y, loss, fit_intercept):
-    """``X`` and ``y`` as finite float arrays of shapes (n, d) and (n,); logistic targets +-1."""
+    """``X`` and ``y`` as finite float arrays of shapes (n, d) and (n,) (a column of ``y``
+    raveled); logistic targets +-1."""
     check_rows(X, "convex_cnn_path takes")
     check_numbers(X, "convex_cnn_path takes")
     X = check_array(X, dtype=np.float64, input_name="X", estimator="convex_cnn_path")
@@ -366,6 +367,8 @@ def _check_data(X, y, loss, fit_intercept):
     y = check_array(
         y, ensure_2d=False, dtype=np.float64, input_name="y", estimator="convex_cnn_path"
     )
+    if y.shape == (X.shape[0], 1):  # (one column: the estimators and lasso_path take it)
+        y = y[:, 0]
     if y.shape != (X.shape[0],):
         raise ValueError(
             f"convex_cnn_path needs X of shape (n_samples, n_features) and y of shape "

@@ -190,12 +190,21 @@ def test_non_finite_data_is_refused_by_name(data, where, value, message):
     [
         (lambda X, y: (X[:, 0], y), r"Expected 2D array, got 1D array instead"),
         (lambda X, y: (X, y[:-1]), r"got X \(30, 8\) and y \(29,\)\. Pass one target per row"),
-        (lambda X, y: (X, y[:, None]), r"got X \(30, 8\) and y \(30, 1\)\..*one output at a"),
+        (lambda X, y: (X, np.c_[y, y]), r"got X \(30, 8\) and y \(30, 2\)\..*one output at a"),
     ],
 )
 def test_misshapen_data_names_both_shapes(data, shape_of, message):
     with pytest.raises(ValueError, match=message):
         convex_cnn_path(*shape_of(*data), **FAST)
+
+
+def test_a_target_column_is_the_same_path_as_its_vector(data):
+    # (an API audit: refused, where the estimators and lasso_path take one column)
+    X, y = data
+    for expected, got in zip(
+        convex_cnn_path(X, y, **FAST), convex_cnn_path(X, y[:, None], **FAST), strict=True
+    ):
+        np.testing.assert_array_equal(got, expected)
 
 
 @pytest.mark.parametrize(
