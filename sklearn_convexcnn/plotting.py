@@ -319,9 +319,10 @@ def plot_objectives(objectives, optimum, *, ax=None, labels=None, optimum_label=
     TypeError
         If ``ax`` is not one Axes, or ``labels`` is not a sequence of names.
     ValueError
-        If ``objectives`` is empty, has an empty group or an entry that is not a finite
-        number (a diverged run has no objective to draw), mixes single runs and groups,
-        ``labels`` does not name every group, or ``optimum`` is not a finite number.
+        If ``objectives`` is empty, has an empty group, a group of more than one axis or an
+        entry that is not a finite number (a diverged run has no objective to draw), mixes
+        single runs and groups, ``labels`` does not name every group, or ``optimum`` is not
+        a finite number.
 
     Examples
     --------
@@ -352,11 +353,18 @@ def plot_objectives(objectives, optimum, *, ax=None, labels=None, optimum_label=
             "or a list with one array of objectives per group."
         )
     try:
-        groups = [np.asarray(group).ravel() for group in groups]
+        groups = [np.asarray(group) for group in groups]
     except (TypeError, ValueError) as exc:  # (ragged)
         raise ValueError(
             f"objectives must hold numbers, the runs' final objectives; got {objectives!r} ({exc})."
         ) from None
+    if deeper := next((group.shape for group in groups if group.ndim > 1), None):
+        # (an API audit: an array of shape (2, 2, 2) was drawn as two groups of four runs)
+        raise ValueError(
+            f"objectives has a group of shape {deeper}, where a group is one run per entry: "
+            "pass a 2-D array (a group per row) or a list of 1-D arrays. For more axes, say "
+            "which are runs: objectives.reshape(n_groups, -1)."
+        )
     # (not a float conversion: it read None as NaN and the string "1.5" as a number)
     if kinds := {group.dtype.kind for group in groups} - set("iuf"):
         raise ValueError(

@@ -401,6 +401,10 @@ def test_plot_objectives_takes_groups_of_different_sizes():
             sklearn_convexcnn.plotting.plot_objectives(objectives, 0.5)
     with pytest.raises(ValueError, match="objectives has a group without runs"):
         sklearn_convexcnn.plotting.plot_objectives([[1.0], []], 0.5)
+    message = r"objectives has a group of shape \(2, 2\), .*objectives.reshape\(n_groups, -1\)"
+    for deeper in (np.ones((2, 2, 2)), [np.ones((2, 2))], {"adam": np.ones((2, 2))}):
+        with pytest.raises(ValueError, match=message):
+            sklearn_convexcnn.plotting.plot_objectives(deeper, 0.5)
     # the optimum is one number (a review: "x" was drawn, [1, 2] failed on its truth value)
     for optimum in ("x", [1.0, 2.0], True):
         with pytest.raises(ValueError, match=r"optimum must be a finite number, .* got optimum="):
