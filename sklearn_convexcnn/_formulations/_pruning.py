@@ -120,6 +120,18 @@ def clean_groups(program, coef, *, rtol=RESIDUE, cone_tol=1e-12):
     return coef
 
 
+def _vanishing_at(null, column):
+    """Orthonormal rows spanning the combinations of the rows of ``null`` that are 0 at
+    ``column``: one row fewer, unless all are 0 there already. A Householder reflection, so the
+    rows stay orthonormal (null directions to rounding) however many groups drop."""
+    x = null[:, column]
+    v = x.copy()
+    v[-1] += np.copysign(np.linalg.norm(x), x[-1])  # reflects x onto the last axis
+    if not v.any():
+        return null
+    return (null - np.outer(v, (2 / (v @ v)) * (v @ null)))[:-1]
+
+
 def prune_groups(program, coef, *, rtol=RESIDUE, cone_tol=1e-12, null_tol=1e-12):
     """A solution with the same fit and regulariser and at most ``n + 1`` non-zero groups.
 
@@ -133,8 +145,8 @@ def prune_groups(program, coef, *, rtol=RESIDUE, cone_tol=1e-12, null_tol=1e-12)
     rtol, cone_tol : float
         Solver residue: see :func:`clean_groups`, applied first.
     null_tol : float, default=1e-12
-        Singular values below ``null_tol`` times the largest count as zero when the remaining
-        groups are ``n + 1`` or fewer but still dependent.
+        Singular values of a block of groups below ``null_tol`` times its largest count as zero
+        (so do those of ``n + 1`` or fewer groups whose fits are dependent).
 
     Returns
     -------
@@ -167,28 +179,38 @@ def prune_groups(program, coef, *, rtol=RESIDUE, cone_tol=1e-12, null_tol=1e-12)
     fit_size = float(np.linalg.norm(fits, axis=1).max()) or 1.0
     system = np.vstack([fits.T / fit_size, np.ones(len(lam))])  # (n + 1, m)
     start = lam.copy()
-    # The null directions are sought among n + 2 groups at a time, which are dependent: the
-    # V of all m groups would be m^2 numbers when m > n + 1 (31 GB for the 64,444 groups that
-    # a Clarabel fit at tol=1e-2 left on 30 samples, a NumPy MemoryError)
+    # The null directions are sought among a block of the groups, refilled from the others as
+    # groups drop out: the V of all m groups would be m^2 numbers when m > n + 1 (31 GB for the
+    # 64,444 groups that a Clarabel fit at tol=1e-2 left on 30 samples, a NumPy MemoryError).
+    # A block of n + 1 + extra groups has at least `extra` null directions, and each drops a
+    # group: one SVD per dropped group (blocks of n + 2) took 4.3 s for 1,000 groups on 200
+    # samples. The work per dropped group, (n + 1 + extra)^3 / extra, is least near
+    # extra = (n + 1) / 2; at least 32 for small n, where the cost is Python's per SVD.
     rows = system.shape[0]
+    block = rows + max(rows // 2, 32)
     order = np.flatnonzero(lam)
-    columns, taken = order[: rows + 1], rows + 1
+    columns, taken = order[:block], block
     while len(columns):
         # only V is needed: the full U would be (n + 1)^2 numbers (29 GB at n = 60,000); with
-        # more columns than rows the null direction is outside the thin V, so take it whole
+        # more columns than rows the null directions are outside the thin V, so take it whole
         _, singular, vt = np.linalg.svd(system[:, columns], full_matrices=len(columns) > rows)
-        if len(columns) <= len(singular) and singular[-1] > null_tol * singular[0]:
+        null = vt[np.sum(singular > null_tol * singular[0]) :]
+        if not len(null):
             break  # independent (and no group waits): no null direction left
-        delta = vt[-1]
-        if delta.max() <= 0:
-            delta = -delta
-        positive = delta > 1e-14 * np.abs(delta).max()
-        ratios = lam[columns[positive]] / delta[positive]
-        step = ratios.min()
-        lam[columns] = np.maximum(lam[columns] - step * delta, 0.0)
-        lam[columns[positive][np.argmin(ratios)]] = 0.0
-        columns = columns[lam[columns] > 0.0]
-        refill = order[taken : taken + rows + 1 - len(columns)]
+        while len(null):
+            delta = null[-1]
+            if delta.max() <= 0:
+                delta = -delta
+            positive = delta > 1e-14 * np.abs(delta).max()
+            ratios = lam[columns[positive]] / delta[positive]
+            step = ratios.min()
+            lam[columns] = np.maximum(lam[columns] - step * delta, 0.0)
+            lam[columns[positive][np.argmin(ratios)]] = 0.0
+            zeroed = lam[columns] == 0.0
+            for column in np.flatnonzero(zeroed):
+                null = _vanishing_at(null, column)
+            null, columns = null[:, ~zeroed], columns[~zeroed]
+        refill = order[taken : taken + block - len(columns)]
         columns, taken = np.concatenate([columns, refill]), taken + len(refill)
     # the moves keep fit and regulariser up to rounding; check, as pruning must never cost,
     # each against its own size (the regulariser's, 1e13 on inputs of 1e-13, hid any change
