@@ -966,7 +966,9 @@ class _BaseConvexCNN(BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            One flattened signal or image per row, laid out as ``input_shape`` says.
+            One flattened signal or image per row, laid out as ``input_shape`` says. Taken in
+            float64 whatever its dtype: the program is solved and certified in float64, and
+            the network's outputs (predictions, scores) are float64 too.
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
             Class labels for the classifier (1-D); real targets for the regressor, one
             column per output.

@@ -220,6 +220,17 @@ def test_a_numpy_scalar_beta_gives_float64_results(dtype):
     assert reg.get_params()["beta"] is beta  # (the parameter as given)
 
 
+def test_float32_data_is_fitted_and_predicted_in_float64():
+    # (the fit's docstring says so: the program is solved and certified in float64)
+    X, y = _toy_regression(0, 12, (9,))
+    X32 = X.astype(np.float32)
+    reg = ConvexCNNRegressor(beta=0.1, kernel_size=2, n_patterns=8, random_state=0).fit(X32, y)
+    same = ConvexCNNRegressor(beta=0.1, kernel_size=2, n_patterns=8, random_state=0)
+    same.fit(X32.astype(np.float64), y)
+    assert reg.predict(X32).dtype == reg.filters_.dtype == np.float64
+    np.testing.assert_array_equal(reg.predict(X32), same.predict(X32.astype(np.float64)))
+
+
 @pytest.mark.parametrize(
     "params",
     [
