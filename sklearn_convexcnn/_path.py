@@ -372,8 +372,8 @@ def _check_data(X, y, loss, fit_intercept):
     if y.shape != (X.shape[0],):
         raise ValueError(
             f"convex_cnn_path needs X of shape (n_samples, n_features) and y of shape "
-            f"(n_samples,); got X {X.shape} and y {y.shape}. Pass one target per row of X, "
-            "and fit one output at a time."
+            f"(n_samples,) or (n_samples, 1); got X {X.shape} and y {y.shape}. Pass one "
+            "target per row of X, and fit one output at a time."
         )
     if loss == "logistic":
         values = np.unique(y)

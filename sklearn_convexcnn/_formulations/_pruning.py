@@ -122,8 +122,11 @@ def clean_groups(program, coef, *, rtol=RESIDUE, cone_tol=1e-12):
 
 def _vanishing_at(null, column):
     """Orthonormal rows spanning the combinations of the rows of ``null`` that are 0 at
-    ``column``: one row fewer, unless all are 0 there already. A Householder reflection, so the
-    rows stay orthonormal (null directions to rounding) however many groups drop."""
+    ``column``: one row fewer, unless all are exactly 0 there (or there is no row). A
+    Householder reflection, so the rows stay orthonormal (null directions to rounding) however
+    many groups drop."""
+    if not len(null):  # (a move that zeroes several groups at once, ties: a review)
+        return null
     x = null[:, column]
     v = x.copy()
     v[-1] += np.copysign(np.linalg.norm(x), x[-1])  # reflects x onto the last axis
