@@ -1005,7 +1005,9 @@ def test_project_onto_cone_matches_qp():
         assert_in_cone(rows, projection, rtol=ROUNDING_RTOL, size=np.linalg.norm(g))
 
 
-def test_project_onto_cone_is_in_the_cone_when_cutting_planes_stop_short():
+def test_project_onto_cone_is_in_the_cone_when_cutting_planes_stop_short(monkeypatch):
+    from sklearn_convexcnn import _optimality
+
     # one round of cutting planes adds 2h rows, too few for this cone: the relaxed point
     # left its rows violated and was returned as the projection
     rng = np.random.default_rng(1)
@@ -1014,6 +1016,10 @@ def test_project_onto_cone_is_in_the_cone_when_cutting_planes_stop_short():
     projection = project_onto_cone(rows, g, max_rounds=1)
     assert_in_cone(rows, projection, rtol=ROUNDING_RTOL, size=np.linalg.norm(g))
     np.testing.assert_allclose(projection, project_onto_cone(rows, g), atol=1e-12)
+    # and where NNLS on every row ends outside the cone (scipy/scipy#25389), BVLS corrects it
+    expected = project_onto_cone(rows, g)
+    monkeypatch.setattr(_optimality, "nnls", lambda A, b, maxiter: (np.zeros(A.shape[1]), 0.0))
+    np.testing.assert_allclose(project_onto_cone(rows, g, max_rounds=1), expected, atol=1e-12)
 
 
 def test_dual_objective_is_the_conjugate():

@@ -44,7 +44,7 @@ import numpy as np
 import scipy.linalg
 
 from .._losses import dual_vector, loss_value
-from .._optimality import bvls_projection, nnls_projection, price_at_zero
+from .._optimality import checked_projection, nnls_projection, price_at_zero
 from ._linalg import hessian_weights, newton_step, null_space, weighted_gram
 
 # A row is tight at ``c`` when its slack is at most this times ``||c|| ||row||``.
@@ -106,16 +106,8 @@ def onto_kept_rows(kept_rows, coef, kept_row_norms=None):
     for j, rows in enumerate(kept_rows):
         if _inside(rows, coef[j], None if kept_row_norms is None else kept_row_norms[j]):
             continue
-        # (the tolerance of the start's norm: a projection far shorter than its start is
-        # exact only to the rounding of the start)
         limit = -_TIGHT * np.linalg.norm(coef[j]) * np.linalg.norm(rows, axis=1)
-        projection = nnls_projection(rows, coef[j])[0]
-        if np.any(rows @ projection < limit):
-            # SciPy's NNLS ends off its minimiser on some rows that repeat (scipy/scipy#25389;
-            # 82 rows of 0/1 images, 29 distinct: slacks of -0.08 times the rows and the
-            # point, and an interior-point solve for 4.5 s of a 9.2 s fit): BVLS then
-            projection = bvls_projection(rows, coef[j])[0]
-        coef[j] = projection
+        coef[j] = checked_projection(rows, coef[j], _TIGHT)
         if np.any(rows @ coef[j] < limit):
             raise FacesFailed("inaccurate projection onto a cone")
     return coef
