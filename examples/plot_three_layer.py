@@ -10,8 +10,10 @@ A two-layer CNN with global average pooling predicts a *sum* of pooled ReLU feat
 
 is not such a sum: it needs a second ReLU after the pooling. ``architecture="three_layer"``
 trains exactly that network (Ergen & Pilanci 2021; ``doc/formulations.md`` §8): branches of
-filters, a global average pool, a weighted sum, a second ReLU and an output weight, with weight
-decay ``beta``. Its convex program is global over the sampled patterns of both ReLU layers (the
+filters of unit norm, a global average pool, a weighted sum (middle weights ``w1``), a second
+ReLU and an output weight ``w2``, with the penalty ``beta/2 (||w1||_1^2 + w2^2)`` per branch
+(not plain weight decay: see :meth:`~sklearn_convexcnn.ConvexCNNRegressor.regularized_objective`).
+Its convex program is global over the sampled patterns of both ReLU layers (the
 second layer's are sampled from random branches), and the fit is certified by a duality gap.
 
 Both models are fitted on the same 90 signals (16 sampled patterns, ``beta=0.01``) and scored on
