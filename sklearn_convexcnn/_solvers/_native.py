@@ -205,10 +205,8 @@ class _WorkingSet:
         return self._gram[1]
 
     def kept_rows(self):
-        return [
-            self.operator.cone_rows(p, rows)
-            for (p, _), rows in zip(self.groups, self.rows, strict=True)
-        ]
+        # (gathered at once: a call per group was 1 % of the README demo's CPU)
+        return self.operator.cone_rows_of([p for p, _ in self.groups], self.rows)
 
 
 def _restricted_solve(
