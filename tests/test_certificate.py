@@ -253,6 +253,30 @@ def test_an_exact_output_lends_no_rounding_to_another():
     assert not both.is_optimal and not alone.is_optimal
 
 
+def test_a_penalty_dominated_objective_lends_no_rounding_allowance_to_a_real_gap():
+    # the rounding allowance is capped by the output's loss, not by its whole objective: with
+    # the cap at the objective, 16 eps ||y - mean||^2 (1.3e-10 here) covered a real gap of
+    # 5.4e-11 (a mutation audit: no test told the two apart)
+    rng = np.random.default_rng(0)
+    X = np.abs(rng.standard_normal((12, 4)))
+    # a target that one ReLU filter (1, 1) reads exactly on non-negative patches of size 2
+    y = 100 * (X[:, :2].sum(1) + X[:, 1:3].sum(1) + X[:, 2:].sum(1)) / 3
+    model = ConvexCNNRegressor(beta=1e-5, kernel_size=2, n_patterns="exact", tol=1e-10)
+    model.fit(X, y)
+    loss = 0.5 * np.sum((model.predict(X) - y) ** 2)
+    centred = y - y.mean()
+    eps = np.finfo(float).eps
+    assert loss < 1e-6 * model.objective_  # (the premise: a penalty-dominated objective)
+    assert 1e-5 * loss < 16 * eps * centred @ centred < 1e-5 * model.objective_
+    assert model.certify(X, y, tol=1e-9).is_optimal
+    # the intercept 3e-6 off its best value costs n d^2 / 2 = 5.4e-11, 3.8e-8 of the objective
+    model.intercept_ = model.intercept_ + 3e-6
+    certificate = model.certify(X, y, tol=1e-9)
+    assert certificate.gap == pytest.approx(12 * 3e-6**2 / 2, rel=1e-3)
+    assert certificate.relative_gap > 10 * 1e-9
+    assert not certificate.is_optimal
+
+
 def test_an_intercept_an_ulp_from_its_nearest_float_is_not_optimal():
     # the allowance for a float intercept near the offset was up to 2 ulps of it, where the
     # nearest float to the best one is at most half an ulp from it: an intercept moved by an

@@ -5,6 +5,7 @@ warm and infeasible starts, on degenerate rows; and the native solver is checked
 same optimum when every face solve fails and the interior point takes over.
 """
 
+import types
 import warnings
 
 import cvxpy as cp
@@ -21,6 +22,7 @@ from sklearn_convexcnn._solvers._faces import (
     FacesFailed,
     _face_system,
     _Faces,
+    _zero_negative_slacks,
     onto_kept_rows,
     solve_on_faces,
 )
@@ -603,3 +605,32 @@ def test_the_shortest_newton_step_is_relative_to_the_point_and_positive():
     tiny = _faces._shortest(np.array([1e-200]), 0.0, np.full((1, 1), 1e120), 0.0)
     assert tiny == np.finfo(float).tiny
     assert _faces._shortest(np.zeros(2), 0.0, long, 0.0) == 1e-12  # (from zero)
+
+
+def test_drifted_slacks_are_put_back_on_the_kept_rows():
+    # a tight row drifted to a slack of -1e-12 ||r|| ||c|| (many steps' rounding) is put back
+    # to the rounding of r @ c itself, the point moved by rounding only (a mutation audit: the
+    # solvers' tests look at slacks to 1e-9, and skipping the correction passed them all)
+    rng = np.random.default_rng(0)
+    h = 4
+    inside = rng.standard_normal(h)
+    rows = rng.standard_normal((8, h))
+    rows[rows @ inside < 0] *= -1
+    c, _ = nnls_projection(rows, rng.standard_normal(h))  # (a point on a face of the cone)
+    row_norms = np.linalg.norm(rows, axis=1)
+    tight = np.flatnonzero(np.abs(rows @ c) <= 1e-12 * np.linalg.norm(c) * row_norms)
+    assert len(tight) >= 1 and np.linalg.norm(c) > 0.1  # (the premise)
+    r = rows[tight[0]]
+    drifted = c - 1e-12 * np.linalg.norm(c) * r / np.linalg.norm(r)
+    far = np.abs(rng.standard_normal(h)) + 1.0  # (a second group, strictly inside its cone)
+    faces = types.SimpleNamespace(
+        kept_rows=[rows, np.eye(h)], h=h, kept_row_norms=[row_norms, np.ones(h)]
+    )
+    coef = np.stack([drifted, far])
+    limit = -h * np.finfo(float).eps * np.linalg.norm(drifted) * row_norms
+    assert np.any(rows @ drifted < limit)  # (the premise: a violation beyond rounding)
+    fixed = _zero_negative_slacks(faces, coef)
+    assert np.all(rows @ fixed[0] >= limit)
+    assert np.linalg.norm(fixed[0] - drifted) <= 1e-8 * np.linalg.norm(drifted)
+    np.testing.assert_array_equal(fixed[1], far)
+    np.testing.assert_array_equal(coef[0], drifted)  # (a copy: the input left alone)

@@ -8,6 +8,7 @@ from sklearn_convexcnn._formulations.two_layer import make_formulation
 from sklearn_convexcnn._patches import extract_patches, resolve_geometry
 from sklearn_convexcnn._patterns import (
     MAX_EXACT_PATTERNS,
+    TooManyPatterns,
     all_sign_patterns,
     arrangement_gates,
     cover_bound,
@@ -33,6 +34,18 @@ def test_cover_bound_values():
     assert cover_bound(40, 3) == 2 * (1 + 39 + 741)
     assert cover_bound(0, 3) == 1 and cover_bound(5, 0) == 1
     assert cover_bound(3, 5) == 8  # fewer hyperplanes than dimensions: all 2^N orthants
+
+
+def test_an_enumeration_whose_cover_bound_equals_the_limit_is_accepted():
+    # the limit is inclusive: refused only where the bound exceeds it (a mutation audit found
+    # no test on the boundary)
+    rows = np.tile(np.eye(3), (5, 1))  # (3 distinct hyperplanes of rank 3: the 8 octants)
+    assert cover_bound(3, 3) == 8
+    gates = arrangement_gates(rows, max_patterns=8)
+    assert gates.shape == (3, 8)
+    assert len({tuple(np.sign(g)) for g in gates.T}) == 8
+    with pytest.raises(TooManyPatterns, match=r"would enumerate up to 8 activation patterns"):
+        arrangement_gates(rows, max_patterns=7)
 
 
 @pytest.mark.parametrize(
