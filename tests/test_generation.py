@@ -551,7 +551,10 @@ def test_generated_fits_check_the_memory_of_one_output_at_a_time(monkeypatch):
         ConvexCNNClassifier(n_jobs=1, **params).fit(X, y)
         one = max(needed for needed, what in required if "program" in what)
         monkeypatch.setattr(_resources, "available_memory", lambda: int(1.5 * one))
+        checked = len(required)
         ConvexCNNClassifier(n_jobs=4, **params).fit(X, y)
+    # (checked, and for one output's program: a fit that skipped the check passed before)
+    assert max(needed for needed, what in required[checked:] if "program" in what) == one
 
 
 def test_an_enumeration_that_keeps_dropping_patterns_is_not_told_to_increase_n_patterns(
