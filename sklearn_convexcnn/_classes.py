@@ -232,9 +232,9 @@ _PARAMETERS = """\
         with max pooling on images: ``7.6e-6`` seen; up to ``1e-4`` with Clarabel's
         ConvergenceWarning; ``duality_gap_`` says how far) tens to hundreds of
         times faster and with memory that grows like ``n * K * h``. The others
-        hand the whole program to a conic solver through CVXPY (for two-layer CNNs, unless
-        the network without neurons passes that KKT test: then it is the certified optimum,
-        and no conic solve runs). ``"auto"`` is ``"native"`` for
+        hand the whole program to a conic solver through CVXPY (unless the network without
+        neurons passes that KKT test, or for circular and three-layer CNNs a bound on it:
+        then it is the certified optimum, and no conic solve runs). ``"auto"`` is ``"native"`` for
         two-layer ReLU CNNs (matrix-free for average pooling and no pooling, from the dense
         program for max pooling), and otherwise the first installed of Clarabel, ECOS, SCS,
         each failure handing over to the next. ``"native"`` also solves circular programs

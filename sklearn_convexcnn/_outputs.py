@@ -44,6 +44,7 @@ from ._solvers._solution import (
     lower_of,
 )
 from ._solvers._three_layer import solve_three_layer
+from ._solvers._three_layer_rows import three_layer_prices
 
 # The relative duality gap above which a CVXPY point of a circular or three-layer program,
 # certified from the solver's own dual point, is called uncertified (well solved: 1e-7 to
@@ -355,9 +356,10 @@ def solve_output(program, y, label, options, dense_program=None, **warm_start):
 def _empty_if_optimal(program, y, options):
     """The network without neurons where it is optimal, else None: checked before a conic
     solve of a two-layer program, by the prices of the patterns at that network (the native
-    solver's first step) or, for circular CNNs, a bound on them (:func:`_price_bound`), or of
-    a linear CNN without pooling, by the spectral norm of its correlations (the dual norm of
-    the nuclear norm).
+    solver's first step) or, for circular CNNs, a bound on them (:func:`_price_bound`), of a
+    three-layer program, by its groups' prices with the second layer's multipliers at zero
+    (:func:`_three_layer_price`), or of a linear CNN without pooling, by the spectral norm of
+    its correlations (the dual norm of the nuclear norm).
 
     Far above ``beta_max`` the logistic programs' weights made Clarabel and ECOS fail
     numerically (a review: from 18 times ``beta_max``), where the answer is known; so did the
@@ -372,8 +374,12 @@ def _empty_if_optimal(program, y, options):
         n_patterns, _, patch_size = program.pieces.shape
         coef = np.zeros((2, n_patterns, patch_size))
         price = max_pattern_price if program.norm.is_euclidean else _price_bound
+    elif isinstance(program, ThreeLayerProgram):
+        n_patterns, _, patch_size = program.pieces.shape
+        coef = np.zeros((2, 2, len(program.outer_masks), n_patterns, patch_size))
+        price = functools.partial(_three_layer_price, beta=options.beta)
     else:
-        return None  # (three-layer programs)
+        return None
     b, f, objective = _empty_network(y, options)
     v = dual_point(options.loss, f, y, options.fit_intercept)
     top = price(program, v)
@@ -403,6 +409,17 @@ def _price_bound(program, v):
     (circular CNNs' spectral l1): the dual norm of each pattern's correlation, the price
     without its cone (which only narrows the filters that it is a maximum over)."""
     return float(program.norm.dual(np.einsum("pnh,n->ph", program.pieces, v)).max(initial=0.0))
+
+
+def _three_layer_price(program, v, *, beta):
+    """An upper bound on the largest price of a three-layer program's groups at the dual
+    vector ``v``: their prices with the second layer's multipliers at zero, any of which
+    scale ``v`` into the dual feasible set (:mod:`._solvers._three_layer`, item 4), exact
+    above ``beta``. At most ``beta``, it certifies the empty network, which CVXPY took 10-11 s
+    an output to find on 3 samples with ``n_patterns="exact"`` (10,096 groups; 0.15 s here).
+    """
+    multipliers = np.zeros((2 * len(program.outer_masks), len(v)))
+    return float(three_layer_prices(program, v, multipliers, beta=beta).max(initial=0.0))
 
 
 def _stopped_short(solution):

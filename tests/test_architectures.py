@@ -517,6 +517,22 @@ def test_three_layer_network_missing_its_certified_program_warns(monkeypatch, fa
     assert clf.objective_ == pytest.approx(clf.regularized_objective(X, y), rel=1e-12)
 
 
+@pytest.mark.parametrize("beta", [0.3, 30.0])
+def test_three_layer_fits_past_beta_max_are_empty_without_a_conic_solve(beta, capsys):
+    # the prices at the empty network, with the second layer's multipliers at zero, certify
+    # it where none exceeds beta: CVXPY took 33 s to find it on 3 samples, n_patterns="exact"
+    X, y = _three_digits()
+    clf = ConvexCNNClassifier(
+        architecture="three_layer", beta=beta, input_shape=(8, 8), n_patterns=4, verbose=1,
+        random_state=0,
+    ).fit(X, y)  # fmt: skip
+    solved = "no conic solve" not in capsys.readouterr().out
+    assert solved == (beta < 1) == (clf.filters_.shape[0] > 0)
+    assert np.max(clf.duality_gap_) <= clf.tol * clf.objective_
+    if not solved:
+        assert clf.objective_ == pytest.approx(clf.regularized_objective(X, y), rel=1e-12)
+
+
 def test_native_three_layer_fits_match_the_cvxpy_fits():
     rng = np.random.default_rng(4)
     X = rng.standard_normal((30, 6))
