@@ -10,6 +10,10 @@ from ._patterns import cover_bound
 # the constraint matrix; measured from 0.67 GB at n=200, K=16, h=5, P=64 (2.0 M nonzeros) to
 # 2.6 GB at n=1000 (10.2 M), see doc/notes/solver-measurements.md: 250-330 bytes.
 CVXPY_BYTES_PER_NONZERO = 330
+# The same for SCS, whose canonical form CVXPY holds in more copies: an audit measured 1.73 and
+# 1.62 times the estimate at 330 bytes (1,146 MiB against 661 MiB at n=300, K=36, h=9,
+# P=16; 2,245 MB against 1,386 MB at n=600), where Clarabel took 1.06 times it.
+SCS_BYTES_PER_NONZERO = 600
 
 # What the native solver keeps of each group besides its sign bits: its candidate rows, its
 # price bound and correlations between iterations, its gate (with a read-out per region, a
@@ -56,6 +60,12 @@ DENSE_OPERATOR_PEAK = 1.25
 # SCS, first-order, took 28 MiB; at K = 398 Clarabel asked for 52 GB and the process aborted
 # (a fuzz of the API), out of reach of any MemoryError.
 NUCLEAR_KKT_COPIES = 8
+# SCS on the same program is first-order, but CVXPY's canonicalisation holds the cone's
+# m (m + 1) / 2 entries several times, and a boolean m x m mask of its upper triangle: peak
+# memory above the imports 192 MiB at K = 500 and 492 MiB at K = 1000, h = 3 (1,000-1,600
+# bytes an entry); on 400 x 400 images, K = 160,000, NumPy was asked for 23.8 GiB inside
+# CVXPY before any check (an audit).
+SCS_NUCLEAR_BYTES_PER_ENTRY = 1600
 
 
 # Where Linux says which control groups the process is in, and where they are mounted.
@@ -185,14 +195,17 @@ def dense_arrays_bytes(n_samples, n_patches, patch_size, n_patterns, regions=Non
     return 8 * groups * patch_size * (n_samples + n_samples * rows)
 
 
-def dense_program_bytes(n_samples, n_patches, patch_size, n_patterns, regions=None):
+def dense_program_bytes(
+    n_samples, n_patches, patch_size, n_patterns, regions=None, solver="clarabel"
+):
     """Peak memory of building and solving the dense program through CVXPY: its arrays
     (:func:`dense_arrays_bytes`), then the constraint matrix of both signs' cones, ``2 * n *
-    K * h`` nonzeros per group."""
+    K * h`` nonzeros per group (``SCS_BYTES_PER_NONZERO`` each for ``solver="scs"``)."""
     groups = program_groups(n_samples, patch_size, n_patterns, regions)
     nonzeros = 2 * groups * n_samples * _cone_rows(n_patches, regions) * patch_size
     arrays = dense_arrays_bytes(n_samples, n_patches, patch_size, n_patterns, regions)
-    return arrays + CVXPY_BYTES_PER_NONZERO * nonzeros
+    per_nonzero = SCS_BYTES_PER_NONZERO if solver == "scs" else CVXPY_BYTES_PER_NONZERO
+    return arrays + per_nonzero * nonzeros
 
 
 def circular_program_bytes(n_samples, length, n_patterns):
@@ -265,7 +278,22 @@ def operator_bytes(n_samples, n_patches, patch_size, n_patterns, regions=None):
     rows = n_samples * n_patches
     groups = program_groups(n_samples, patch_size, n_patterns, regions)
     signs, patches = rows * n_patterns // 8, 16 * rows * patch_size
-    return signs + patches + OPERATOR_BYTES_PER_GROUP * groups + OPERATOR_CHUNK_BYTES
+    # (a chunk of every entry where they are fewer: certify's fallback to the fitted patterns
+    # of a small fit was refused 100 MB of chunks it never takes)
+    chunk = min(OPERATOR_CHUNK_BYTES, 24 * rows * n_patterns)
+    return signs + patches + OPERATOR_BYTES_PER_GROUP * groups + chunk
+
+
+def patterns_in_memory(n_samples, n_patches, patch_size):
+    """The most patterns whose matrix-free operator (:func:`operator_bytes`, one group per
+    pattern: less than any program over them holds) and gates fit in the available memory, or
+    ``None`` where that is unknown: a cap on an enumeration, checked before it runs."""
+    available = available_memory()
+    if available is None:
+        return None
+    fixed = operator_bytes(n_samples, n_patches, patch_size, 0)
+    per_pattern = n_samples * n_patches / 8 + OPERATOR_BYTES_PER_GROUP + 8 * patch_size
+    return max(1, int((available - fixed) // per_pattern))
 
 
 def sampling_bytes(n_samples, n_patches, patch_size, n_patterns, regions=None):
@@ -340,7 +368,7 @@ def check_program_memory(
         required = circular_program_bytes(n_samples, patch_size, n_patterns)
         remedies = [fewer, "shorter signals", "fewer samples"]
     elif kind == "dense":
-        required = dense_program_bytes(*sizes, regions)
+        required = dense_program_bytes(*sizes, regions, solver)
         remedies.insert(1, "solver='native' (matrix-free) where the architecture supports it")
     elif kind == "operator":
         required = operator_bytes(*sizes, regions)
@@ -377,21 +405,30 @@ def check_program_memory(
 
 
 def check_nuclear_program_memory(n_patches, patch_size, solver, at_once=1):
-    """MemoryError, naming the fix, where Clarabel's nuclear-norm program (a linear CNN
-    without pooling, ``solver`` ``"auto"`` or ``"clarabel"``) would not fit in memory
-    (:data:`NUCLEAR_KKT_COPIES`); SCS's takes megabytes, and is not checked."""
-    if solver not in ("auto", "clarabel"):
-        return
+    """MemoryError, naming the fix, where the nuclear-norm program of a linear CNN without
+    pooling would not fit in memory: Clarabel's (``solver`` ``"auto"`` or ``"clarabel"``,
+    :data:`NUCLEAR_KKT_COPIES`) or SCS's (:data:`SCS_NUCLEAR_BYTES_PER_ENTRY`)."""
     order = patch_size + n_patches
     entries = order * (order + 1) // 2
-    check_memory(
-        at_once * NUCLEAR_KKT_COPIES * 8 * entries**2,
-        f"The nuclear-norm program of a linear CNN without pooling, {n_patches} patches of "
-        f"size {patch_size} (solver={solver!r}: Clarabel, a semidefinite cone of order {order}"
-        + (f"; {at_once} outputs' programs at once, n_jobs)" if at_once > 1 else ")"),
-        "Use solver='scs' (first-order: megabytes where Clarabel takes gigabytes), or fewer "
-        "patches (a larger stride or kernel_size).",
-    )
+    at_once_said = f"; {at_once} outputs' programs at once, n_jobs)" if at_once > 1 else ")"
+    if solver == "scs":
+        check_memory(
+            at_once * SCS_NUCLEAR_BYTES_PER_ENTRY * entries,
+            f"The nuclear-norm program of a linear CNN without pooling, {n_patches} patches "
+            f"of size {patch_size} (solver='scs': a semidefinite cone of order {order}"
+            + at_once_said,
+            "Use fewer patches (a larger stride or kernel_size), or pooling='average'.",
+        )
+    elif solver in ("auto", "clarabel"):
+        check_memory(
+            at_once * NUCLEAR_KKT_COPIES * 8 * entries**2,
+            f"The nuclear-norm program of a linear CNN without pooling, {n_patches} patches "
+            f"of size {patch_size} (solver={solver!r}: Clarabel, a semidefinite cone of order "
+            f"{order}" + at_once_said,
+            "Use solver='scs' (first-order: its memory grows with the cone's entries, "
+            "Clarabel's with their square), or fewer patches (a larger stride or "
+            "kernel_size).",
+        )
 
 
 def _gigabytes(n_bytes):
