@@ -10,10 +10,13 @@ from ._patterns import cover_bound
 # the constraint matrix; measured from 0.67 GB at n=200, K=16, h=5, P=64 (2.0 M nonzeros) to
 # 2.6 GB at n=1000 (10.2 M), see doc/notes/solver-measurements.md: 250-330 bytes.
 CVXPY_BYTES_PER_NONZERO = 330
-# The same for SCS, whose canonical form CVXPY holds in more copies: an audit measured 1.73 and
-# 1.62 times the estimate at 330 bytes (1,146 MiB against 661 MiB at n=300, K=36, h=9,
-# P=16; 2,245 MB against 1,386 MB at n=600), where Clarabel took 1.06 times it.
-SCS_BYTES_PER_NONZERO = 600
+# SCS on the same program: its memory follows the cone rows more than the nonzeros. Peak
+# memory above the imports at n=300 (SCS 3.3.1): 1-D signals of 20 with h=3, P=64: 1,146
+# MiB (1.73 times the estimate at 330 bytes a nonzero); h=5, P=32: 660 MiB (1.35); signals of
+# 40, h=2, P=16: 546 MiB (2.29); the digits' 3x3 patches, P=16: 795 MiB (0.80). These
+# constants cover the four at 1.0-1.18 times.
+SCS_BYTES_PER_NONZERO = 150
+SCS_BYTES_PER_ROW = 1500
 
 # What the native solver keeps of each group besides its sign bits: its candidate rows, its
 # price bound and correlations between iterations, its gate (with a read-out per region, a
@@ -200,12 +203,14 @@ def dense_program_bytes(
 ):
     """Peak memory of building and solving the dense program through CVXPY: its arrays
     (:func:`dense_arrays_bytes`), then the constraint matrix of both signs' cones, ``2 * n *
-    K * h`` nonzeros per group (``SCS_BYTES_PER_NONZERO`` each for ``solver="scs"``)."""
+    K`` rows and ``2 * n * K * h`` nonzeros per group (for ``solver="scs"`` both counted:
+    ``SCS_BYTES_PER_NONZERO``, ``SCS_BYTES_PER_ROW``)."""
     groups = program_groups(n_samples, patch_size, n_patterns, regions)
-    nonzeros = 2 * groups * n_samples * _cone_rows(n_patches, regions) * patch_size
+    rows = 2 * groups * n_samples * _cone_rows(n_patches, regions)
     arrays = dense_arrays_bytes(n_samples, n_patches, patch_size, n_patterns, regions)
-    per_nonzero = SCS_BYTES_PER_NONZERO if solver == "scs" else CVXPY_BYTES_PER_NONZERO
-    return arrays + per_nonzero * nonzeros
+    if solver == "scs":
+        return arrays + (SCS_BYTES_PER_NONZERO * patch_size + SCS_BYTES_PER_ROW) * rows
+    return arrays + CVXPY_BYTES_PER_NONZERO * rows * patch_size
 
 
 def circular_program_bytes(n_samples, length, n_patterns):
