@@ -281,13 +281,18 @@ def convex_cnn_path(
         # (a constant X gave the rounding of 0, 5.8e-16, and a path fitted to it that warned
         # of stalls, an audit: the prices' rounding is at most this)
         rounding = 16 * np.finfo(float).eps * np.linalg.norm(patches) * np.linalg.norm(v)
-        if not beta_max > rounding:
-            said = "0" if beta_max == 0 else f"{beta_max:.2g}, the rounding of 0"
+        if 0 < beta_max <= rounding:  # (an offset of 1e14 in X: 6.4 within a rounding of 57)
             raise ValueError(
-                f"convex_cnn_path got betas=None, but beta_max is {said}: the empty network "
+                f"convex_cnn_path got betas=None, but beta_max, {beta_max:.3g}, is within the "
+                f"rounding of its computation ({rounding:.2g}): it cannot be told from 0, where "
+                "the empty network is optimal at every beta. Centre or scale X (a "
+                "StandardScaler), or pass betas."
+            )
+        if not beta_max > 0:
+            raise ValueError(
+                "convex_cnn_path got betas=None, but beta_max is 0: the empty network "
                 f"{'(the intercept alone) ' if fit_intercept else ''}is optimal at every beta "
-                "> 0 (as when y is constant, or X is zero or constant with an intercept, or their "
-                "product underflows), so "
+                "> 0 (as when y is constant or X is zero, or their product underflows), so "
                 "there is no path to compute. Check X and y, or pass betas to fit the empty "
                 "network at those values."
             )

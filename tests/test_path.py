@@ -248,17 +248,31 @@ def test_logistic_loss_with_one_class_and_an_intercept_is_refused(data, label):
         # apart were fitted 29 % above the optimum that way (a review): they are fitted now
         lambda X, y: (X, np.full_like(y, 1e8 + 0.3)),
         lambda X, y: (np.zeros_like(X), y),
-        # (its beta_max, 0, rounds to about 1e-15: a path was fitted to that, an audit)
-        lambda X, y: (np.ones_like(X), y),
     ],
-    ids=["constant y", "constant y of a large mean", "zero X", "constant X"],
+    ids=["constant y", "constant y of a large mean", "zero X"],
 )
 def test_a_default_path_with_beta_max_zero_is_refused(data, make_degenerate):
     X, y = make_degenerate(*data)
     with pytest.raises(
         ValueError,
-        match=r"got betas=None, but beta_max is (0|\S+, the rounding of 0): the empty network "
-        r"\(the intercept alone\) is optimal at every beta > 0 .* Check X and y, or pass betas",
+        match=r"got betas=None, but beta_max is 0: the empty network \(the intercept alone\) "
+        r"is optimal at every beta > 0 .* Check X and y, or pass betas",
+    ):
+        convex_cnn_path(X, y, **FAST)
+
+
+@pytest.mark.parametrize("offset", [0.0, 1e14])
+def test_a_beta_max_within_rounding_is_refused_with_the_fix(data, offset):
+    # a constant X (its beta_max, 0, rounds to about 6e-16) got a path fitted to that
+    # rounding, with warnings of stalls (an audit); an offset of 1e14 leaves beta_max, 6.4,
+    # within the rounding of its computation (a review)
+    X, y = data
+    X = np.ones_like(X) if offset == 0 else X + offset
+    with pytest.raises(
+        ValueError,
+        match=r"got betas=None, but beta_max, \S+, is within the rounding of its computation "
+        r"\(\S+\): it cannot be told from 0, .* Centre or scale X \(a StandardScaler\), or "
+        r"pass betas\.$",
     ):
         convex_cnn_path(X, y, **FAST)
 
