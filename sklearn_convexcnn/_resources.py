@@ -65,9 +65,9 @@ DENSE_OPERATOR_PEAK = 1.25
 NUCLEAR_KKT_COPIES = 8
 # SCS on the same program is first-order, but CVXPY's canonicalisation holds the cone's
 # m (m + 1) / 2 entries several times, and a boolean m x m mask of its upper triangle: peak
-# memory above the imports 192 MiB at K = 500 and 492 MiB at K = 1000, h = 3 (1,000-1,600
-# bytes an entry); on 400 x 400 images, K = 160,000, NumPy was asked for 23.8 GiB inside
-# CVXPY before any check (an audit).
+# memory above the imports 192 MiB at K = 500 and 492-765 MiB at K = 1000, h = 3 (an audit
+# and a review: 1,000-1,600 bytes an entry); on 400 x 400 images, K = 160,000, NumPy was
+# asked for 23.8 GiB inside CVXPY before any check (the audit).
 SCS_NUCLEAR_BYTES_PER_ENTRY = 1600
 
 
