@@ -14,6 +14,7 @@ from sklearn.exceptions import NotFittedError
 from ._base import _BaseConvexCNN
 from ._formulations.circular import CircularCNN
 from ._formulations.three_layer import ThreeLayerCNN
+from ._patches import resolve_geometry
 
 __all__ = ["plot_filters", "plot_filter_spectra", "plot_objectives"]
 
@@ -102,7 +103,13 @@ def _filter_images(estimator):
     it, a (3, 1) filter of 3 channels looked like a 3x3 filter)."""
     filters = _fitted(estimator, "filters_")
     geometry = _fitted(estimator, "geometry_")
-    images = filters.reshape(len(filters), *geometry.filter_shape)
+    shape = geometry.filter_shape
+    if isinstance(estimator.network_, CircularCNN):
+        # q_j weighs the whole row: drawn as the input it weighs (an audit: images of 8 x 8
+        # pixels were drawn as strips of 1 x 64)
+        geometry = resolve_geometry(estimator.input_shape, 1, 1, filters.shape[1])
+        shape = (*geometry.spatial_shape, geometry.n_channels)
+    images = filters.reshape(len(filters), *shape)
     if images.ndim == 3:  # 1-D signals: (n_neurons, length, channels), shown as one row
         images = images[:, None]
     channels = [images[..., c] for c in range(geometry.n_channels)]
@@ -113,8 +120,9 @@ def _filter_images(estimator):
 def plot_filters(estimator, *, order="norm", max_filters=None, n_cols=None, label=None):
     """Show the first-layer filters of a fitted estimator as images.
 
-    Each panel is one filter ``u_j`` reshaped to ``kernel_size`` (channels side by side, a
-    blank column between them), drawn on a symmetric diverging colour scale shared by all
+    Each panel is one filter ``u_j`` reshaped to ``kernel_size`` (``input_shape`` for a circular
+    CNN's ``q_j``, which weighs the whole input; channels side by side, a blank column between
+    them), drawn on a symmetric diverging colour scale shared by all
     panels, so the panels compare directly: red weighs a pixel positively, blue negatively.
 
     Parameters
@@ -280,6 +288,10 @@ def plot_filter_spectra(estimator, *, ax=None, max_filters=None, floor=None):
     ax.figure.colorbar(image, ax=ax, label=label)
     ax.set_xlabel("frequency index k")
     ax.set_ylabel("neuron (largest spectrum first)")
+    from matplotlib.ticker import MaxNLocator
+
+    for axis in (ax.xaxis, ax.yaxis):  # (two neurons had ticks at -0.5, -0.25, ...: an audit)
+        axis.set_major_locator(MaxNLocator(integer=True))
     return ax
 
 

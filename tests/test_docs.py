@@ -345,6 +345,22 @@ def test_plot_filters_separates_the_channels(input_shape, kernel_size):
     plt.close(fig)
 
 
+def test_plot_filters_draws_a_circular_filter_as_the_input_it_weighs():
+    # q_j spans the whole (flattened) input: an audit found images of 8 x 8 pixels drawn as
+    # strips of 1 x 64, unreadable; of 2 channels, side by side as for the other architectures
+    plt = pytest.importorskip("matplotlib.pyplot")
+    X = np.random.default_rng(0).standard_normal((20, 32))
+    reg = ConvexCNNRegressor(
+        architecture="circular", beta=0.1, input_shape=(4, 4, 2), n_patterns=4, random_state=0
+    ).fit(X, X[:, 0])
+    fig = sklearn_convexcnn.plotting.plot_filters(reg, order="fitted", max_filters=1)
+    (image,) = [np.asarray(ax.images[0].get_array()) for ax in fig.axes if ax.images]
+    filter_ = reg.filters_[0].reshape(4, 4, 2)
+    expected = np.hstack([filter_[..., 0], np.full((4, 1), np.nan), filter_[..., 1]])
+    np.testing.assert_array_equal(image, expected)
+    plt.close(fig)
+
+
 @pytest.mark.slow
 def test_sphinx_site_builds_without_warnings(tmp_path):
     """The site builds with warnings as errors, every cross-reference resolved (nitpicky:
@@ -464,6 +480,19 @@ def test_plot_objectives_takes_a_mapping_of_groups():
     assert [len(c.get_offsets()) for c in ax.collections] == [1, 1]
     series = sklearn_convexcnn.plotting.plot_objectives(pd.Series([1.3, 1.4]), 1.0)
     assert [len(c.get_offsets()) for c in series.collections] == [2]  # (one group, not two)
+
+
+def test_plot_filter_spectra_ticks_whole_neurons_and_frequencies():
+    # an audit: with two neurons, matplotlib ticked the neuron axis at -0.5, -0.25, 0, ...
+    plt = pytest.importorskip("matplotlib.pyplot")
+    X = np.random.default_rng(0).standard_normal((12, 6))
+    reg = ConvexCNNRegressor(architecture="circular", beta=1.0, n_patterns=4, random_state=0)
+    reg.fit(X, X[:, 0])
+    assert 1 <= reg.filters_.shape[0] <= 3
+    ax = sklearn_convexcnn.plotting.plot_filter_spectra(reg)
+    for ticks in (ax.get_xticks(), ax.get_yticks()):
+        assert len(ticks) and np.all(ticks == np.round(ticks)), ticks
+    plt.close("all")
 
 
 @pytest.mark.parametrize("architecture", ["two_layer", "circular"])
