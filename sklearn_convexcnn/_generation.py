@@ -203,6 +203,9 @@ def gradient_seeds(
     row_scale = float(np.sqrt(np.max(np.sum(patches**2, axis=2), initial=0.0)))
     x_unit, y_unit = units(row_scale, y, loss=loss, fit_intercept=fit_intercept)
     patches, y, beta = x_unit * patches, y_unit * y, x_unit * y_unit * beta
+    # (beta=1e200 overflowed the second moments g * g, 400 warnings; the run only seeds the
+    # search, and any weight decay far above the data's 1 holds the filters at Adam's steps)
+    beta = min(beta, 1e100)
     U = rng.standard_normal((width, h)) / np.sqrt(h)
     w = rng.standard_normal(width) * 0.1
     b = 0.0

@@ -192,6 +192,21 @@ def test_seed_patches_skip_blank_patches():
     assert np.all(np.linalg.norm(gates, axis=0) > 0)
 
 
+@pytest.mark.parametrize("beta", [1e200, 1.7e308])
+def test_a_beta_far_above_the_data_generates_without_numpy_warnings(beta):
+    # an audit: the seeds' Adam run overflowed its second moments (beta * U)**2, 400
+    # RuntimeWarnings around a right answer, the constant network
+    X, y = load_digits(n_class=3, return_X_y=True)
+    reg = ConvexCNNRegressor(
+        beta=beta, input_shape=(8, 8), kernel_size=3, n_patterns=8, patterns="generated",
+        random_state=0,
+    )  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        reg.fit(X[:20] / 16, y[:20] + 0.1)
+    assert reg.filters_.shape[0] == 0 and reg.dual_check_ <= beta
+
+
 def test_dual_check_is_verified_independently():
     """Recompute ``max_u |v^T g(u)|`` on a grid of the circle from the fitted network."""
     X, y, patches = _problem(4)
