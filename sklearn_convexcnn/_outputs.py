@@ -326,9 +326,14 @@ def solve_output(program, y, label, options, dense_program=None, **warm_start):
     native = options.solver == "native" or hasattr(program, "correlations")
     solution, failure = None, None
     try:
-        if native:
-            solve = solve_three_layer if isinstance(program, ThreeLayerProgram) else solve_native
-            solution = solve(program, y, **options.solver_options, **warm_start)
+        if native and isinstance(program, ThreeLayerProgram):
+            # (its solver works at unit scale, where beta=1.7e308 overflowed to inf and the
+            # empty network's gap to nan: an audit)
+            solution = _empty_if_optimal(program, y, options) or solve_three_layer(
+                program, y, **options.solver_options, **warm_start
+            )
+        elif native:
+            solution = solve_native(program, y, **options.solver_options, **warm_start)
         else:
             solution = _empty_if_optimal(program, y, options) or _solve_cvxpy(program, y, options)
     except SolverFailed as exc:
@@ -355,11 +360,11 @@ def solve_output(program, y, label, options, dense_program=None, **warm_start):
 
 def _empty_if_optimal(program, y, options):
     """The network without neurons where it is optimal, else None: checked before a conic
-    solve of a two-layer program, by the prices of the patterns at that network (the native
-    solver's first step) or, for circular CNNs, a bound on them (:func:`_price_bound`), of a
-    three-layer program, by its groups' prices with the second layer's multipliers at zero
-    (:func:`_three_layer_price`), or of a linear CNN without pooling, by the spectral norm of
-    its correlations (the dual norm of the nuclear norm).
+    solve (and the native three-layer solve) of a two-layer program, by the prices of the
+    patterns at that network (the native solver's first step) or, for circular CNNs, a bound
+    on them (:func:`_price_bound`), of a three-layer program, by its groups' prices with the
+    second layer's multipliers at zero (:func:`_three_layer_price`), or of a linear CNN without
+    pooling, by the spectral norm of its correlations (the dual norm of the nuclear norm).
 
     Far above ``beta_max`` the logistic programs' weights made Clarabel and ECOS fail
     numerically (a review: from 18 times ``beta_max``), where the answer is known; so did the

@@ -533,6 +533,24 @@ def test_three_layer_fits_past_beta_max_are_empty_without_a_conic_solve(beta, ca
         assert clf.objective_ == pytest.approx(clf.regularized_objective(X, y), rel=1e-12)
 
 
+@pytest.mark.parametrize("solver", ["auto", "native"])
+def test_three_layer_fits_at_the_largest_float_beta_are_certified_empty(solver):
+    # an audit: the native solver, at unit scale, took beta=1.7e308 to inf, and reported the
+    # (optimal) empty network with duality_gap_ nan and the advice "a larger beta"
+    X, y = _three_digits()
+    clf = ConvexCNNClassifier(
+        architecture="three_layer",
+        beta=1.7e308,
+        input_shape=(8, 8),
+        n_patterns=4,
+        solver=solver,
+        random_state=0,
+    ).fit(X, y)  # fmt: skip (ConvergenceWarning is an error here)
+    assert clf.filters_.shape[0] == 0
+    assert 0.0 <= clf.duality_gap_ <= 1e-12 * clf.objective_
+    assert clf.lower_bound_ == pytest.approx(clf.objective_, rel=1e-12)
+
+
 def test_native_three_layer_fits_match_the_cvxpy_fits():
     rng = np.random.default_rng(4)
     X = rng.standard_normal((30, 6))
