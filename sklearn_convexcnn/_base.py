@@ -74,6 +74,7 @@ from ._patches import (
     extract_patches,
     holds_complex,
     resolve_geometry,
+    warn_common_offset,
 )
 from ._patterns import MAX_EXACT_PATTERNS, TooManyPatterns, check_enumeration, program_gates
 from ._resources import (
@@ -1009,8 +1010,10 @@ class _BaseConvexCNN(BaseEstimator):
             Where a solve stopped short of ``tol``: one warning naming every such output,
             with its duality gap.
         UserWarning
-            For a parameter that the architecture ignores (it names the value to leave), or
-            a ``stride`` larger than ``kernel_size`` (it counts the features in no patch).
+            For a parameter that the architecture ignores (it names the value to leave), a
+            ``stride`` larger than ``kernel_size`` (it counts the features in no patch), or
+            entries of ``X`` sharing an offset more than ``1e4`` times their spread (the solves
+            would stall short of ``tol``; it names both: centre ``X``).
         """
         # validate_data records n_features_in_ at once; a fit that fails must not leave a
         # previous model paired with the new data's feature count
@@ -1020,6 +1023,7 @@ class _BaseConvexCNN(BaseEstimator):
             Y, target_attributes = self._encode_targets(y)
             check_scale(X, "X")
             check_scale(Y, "y")  # (a classifier's are +-1)
+            warn_common_offset(X)
             labels = _output_labels(target_attributes.get("classes_"), Y.shape[1])
             attributes = self._fit_network(X, Y, labels)
         except BaseException:

@@ -24,6 +24,7 @@ from ._patches import (
     holds_complex,
     numeric_targets,
     resolve_geometry,
+    warn_common_offset,
 )
 from ._patterns import check_enumeration, program_gates
 from ._resources import check_memory, check_patches_memory, check_program_memory
@@ -219,6 +220,9 @@ def convex_cnn_path(
     ConvergenceWarning
         For every ``beta`` whose solve stopped short of ``tol`` (``max_iter`` reached, or the
         solver stalled), with its duality gap and tolerance; the path goes on.
+    UserWarning
+        Where the entries of ``X`` share an offset more than ``1e4`` times their spread (the
+        solves would stall short of ``tol``; it names both: centre ``X``).
 
     References
     ----------
@@ -406,6 +410,7 @@ def _check_data(X, y, loss, fit_intercept):
             )
     check_scale(X, "X")
     check_scale(y, "y")
+    warn_common_offset(X)
     return X, y
 
 
