@@ -115,7 +115,10 @@ def test_nearly_parallel_rows_are_refused_with_the_fix(scale):
     X = 100 + scale * rng.standard_normal((6, 5))
     y = rng.standard_normal(6)
     reg = ConvexCNNRegressor(kernel_size=3, n_patterns="exact")
-    with pytest.raises(ValueError, match=r"nearly parallel .* standardise X if it has an offset"):
+    with (
+        pytest.warns(UserWarning, match=r"^The entries of X share an offset of 100 "),
+        pytest.raises(ValueError, match=r"nearly parallel .* standardise X if it has an offset"),
+    ):
         reg.fit(X, y)
     standardised = StandardScaler().fit_transform(X)
     patches = np.stack([standardised[:, k : k + 3] for k in range(3)], axis=1)
