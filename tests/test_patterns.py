@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from sklearn.datasets import load_digits
 
 from sklearn_convexcnn import ConvexCNNRegressor, _patterns
 from sklearn_convexcnn._formulations.two_layer import make_formulation
@@ -207,6 +208,27 @@ def test_rows_a_little_further_from_dependent_keep_every_cell():
     outcomes = [_count_or_refusal(_nearly_dependent(4, 1e-6, seed)) for seed in range(8)]
     outcomes += [_count_or_refusal(_near_copies(4, 1e-5, seed)) for seed in range(8)]
     assert outcomes.count(0) >= 12 and set(outcomes) <= {0, "refused"}
+
+
+def test_digits_whose_planes_are_exactly_a_product_keep_their_cells():
+    # an audit: three digits (pixels multiples of 1/16, many zero) made an arrangement that is
+    # exactly a product of two coordinate planes' lines; its normals' rounding, 7e-14 where 0
+    # was meant, put points of one plane 2e-14 to 4e-14 off the other's hyperplanes, above
+    # the 64 eps then allowed: 28 "cells" of 24, and "exact" refused patches far from
+    # dependent (their condition number 81)
+    X, y = load_digits(return_X_y=True)
+    images = (X[np.flatnonzero(y < 2)[:3]] / 16).reshape(3, 8, 8)
+    patches = np.array(
+        [
+            [images[i, r : r + 3, c : c + 3].ravel() for r in (0, 3) for c in (0, 3)]
+            for i in range(3)
+        ]
+    )
+    gates = enumerate_gates(patches)
+    enumerated = set(_keys(patches, gates))
+    assert len(enumerated) == gates.shape[1]
+    # every pattern of 200,000 random filters is enumerated (they find 1,588 of its 3,930)
+    assert set(_keys(patches, np.random.default_rng(0).standard_normal((9, 200_000)))) <= enumerated
 
 
 def test_certify_over_rows_too_thin_to_enumerate_is_not_exact():
