@@ -285,7 +285,13 @@ def cone_prices(program, index, G, *, beta=None, tol=1e-10, max_rounds=100, rows
             if len(violated) == 0:
                 exact[j] = True
                 break
-            kept = np.union1d(kept, violated)
+            grown = np.union1d(kept, violated)
+            if len(grown) == len(kept):
+                # Clarabel's maximiser violates only rows it has, by its tolerance: the same
+                # program again would not move (a review: 1,000 rounds of it for each of five
+                # prices of a circular CNN's polish, 47 s where the conic solve took 0.6 s)
+                break
+            kept = grown
     return prices, exact, tight
 
 
