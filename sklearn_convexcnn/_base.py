@@ -1013,7 +1013,7 @@ class _BaseConvexCNN(BaseEstimator):
             For a parameter that the architecture ignores (it names the value to leave), a
             ``stride`` larger than ``kernel_size`` (it counts the features in no patch), or
             entries of ``X`` sharing an offset more than ``1e4`` times their spread (the solves
-            would stall short of ``tol``; it names both: centre ``X``).
+            can stall short of ``tol``; it names both: centre ``X``).
         """
         # validate_data records n_features_in_ at once; a fit that fails must not leave a
         # previous model paired with the new data's feature count

@@ -222,7 +222,7 @@ def convex_cnn_path(
         solver stalled), with its duality gap and tolerance; the path goes on.
     UserWarning
         Where the entries of ``X`` share an offset more than ``1e4`` times their spread (the
-        solves would stall short of ``tol``; it names both: centre ``X``).
+        solves can stall short of ``tol``; it names both: centre ``X``).
 
     References
     ----------

@@ -185,7 +185,7 @@ _ROUNDING_SPREAD = 1e-12
 # 64 eps, the products' own rounding: the normals of restrictions carry that of their
 # projections too, up to 7e-14 where 0 was meant (an audit: on three digits, points of one
 # coordinate plane scored 2e-14 to 4e-14 against the other's hyperplanes, 28 "cells" of 24,
-# refused). benchmarks/near_degenerate_enumeration.py: 900 complete, 160 refused (906 and 154
+# refused). benchmarks/near_degenerate_enumeration.py: 900 complete, 160 refused (907 and 153
 # at 64 eps), none short; at 512 eps 894 and 166.
 _ON_HYPERPLANE = 256 * np.finfo(float).eps
 _RANK = 1e-10  # singular values below this times the largest do not count in the rank
