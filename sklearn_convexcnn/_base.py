@@ -412,14 +412,14 @@ class _BaseConvexCNN(BaseEstimator):
 
     _parameter_constraints = {
         "beta": [Interval(Real, 0, None, closed="neither")],
-        "kernel_size": [None, Interval(Integral, 1, None, closed="left"), tuple, list],
-        "stride": [Interval(Integral, 1, None, closed="left"), tuple, list],
-        "input_shape": [None, tuple, list],
+        "kernel_size": [None, Interval(Integral, 1, None, closed="left"), tuple, list, np.ndarray],
+        "stride": [Interval(Integral, 1, None, closed="left"), tuple, list, np.ndarray],
+        "input_shape": [None, tuple, list, np.ndarray],
         "architecture": [StrOptions(set(ARCHITECTURES))],
         "n_layers": [None, Interval(Integral, 3, MAX_LAYERS, closed="both")],
         "activation": [StrOptions(set(ACTIVATIONS))],
         "pooling": [StrOptions(set(POOLINGS))],
-        "pool_size": [None, Interval(Integral, 1, None, closed="left"), tuple, list],
+        "pool_size": [None, Interval(Integral, 1, None, closed="left"), tuple, list, np.ndarray],
         "readout": [StrOptions(set(READOUTS))],
         "n_patterns": [Interval(Integral, 1, None, closed="left"), StrOptions({"exact"})],
         "patterns": [StrOptions({"sampled", "generated"})],

@@ -60,6 +60,8 @@ _PARAMETERS = """\
     input_shape : tuple of int, default=None
         Layout of each row of ``X``: ``None`` for a signal of length ``n_features``, ``(L,)``,
         ``(H, W)`` or ``(H, W, C)`` with channels last. Its product must be ``n_features``.
+        Here and in ``kernel_size``, ``stride`` and ``pool_size``, a list or a 1-D integer
+        array (``np.array(images.shape[1:])``) reads as the tuple of its entries.
         Images need it: with ``None``, 8x8 digits are read as signals of length 64, whose
         patches cut across rows (0.68 test accuracy against 0.86 with ``(8, 8)``). Signals
         with ``C`` channels are ``(L, 1, C)`` images, whose filters are ``(k, 1)`` (the

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 from scipy import sparse
 from sklearn.base import clone, is_classifier
+from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.utils.validation import has_fit_parameter
 
@@ -1062,10 +1063,10 @@ def test_a_common_offset_of_x_is_named_before_the_solves(offset, warns):
     # warnings that did not name the offset; plus 1e3 they were solved as the digits alone
     X = np.random.default_rng(0).standard_normal((12, 6)) + offset
     y = X[:, 0] - offset
-    params = dict(kernel_size=2, n_patterns=4)
+    params = dict(kernel_size=2, n_patterns=4, random_state=0)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        ConvexCNNRegressor(beta=0.1, random_state=0, **params).fit(X, y)
+        ConvexCNNRegressor(beta=0.1, **params).fit(X, y)
         convex_cnn_path(X, y, n_betas=2, **params)
     messages = [str(w.message) for w in caught if w.category is UserWarning]
     expected = (
@@ -1074,3 +1075,25 @@ def test_a_common_offset_of_x_is_named_before_the_solves(offset, warns):
     )
     assert len(messages) == (2 if warns else 0), messages
     assert all(re.match(expected, message) for message in messages), messages
+
+
+def test_shape_parameters_take_one_dimensional_integer_arrays():
+    # an API review: np.array(images.shape[1:]) was refused (InvalidParameterError) where the
+    # same list was taken; an array now reads as its entries, and a bad one is named
+    X, y = load_digits(n_class=3, return_X_y=True)
+    X, y = X[:60] / 16, y[:60]
+    shapes = dict(input_shape=(8, 8), kernel_size=(3, 3), stride=(2, 2), pool_size=(2, 2))
+    arrays = {name: np.array(value) for name, value in shapes.items()}
+    params = dict(beta=0.1, n_patterns=8, random_state=0)
+    reference = ConvexCNNClassifier(**params, **shapes).fit(X, y)
+    fitted = ConvexCNNClassifier(**params, **arrays).fit(X, y)
+    assert fitted.objective_ == reference.objective_
+    np.testing.assert_array_equal(clone(fitted).get_params()["input_shape"], [8, 8])
+    labels = np.where(y == 1, 1.0, -1.0)
+    options = dict(n_betas=2, loss="logistic", n_patterns=8, random_state=0)
+    path = convex_cnn_path(X, labels, **options, **arrays)
+    np.testing.assert_array_equal(path[0], convex_cnn_path(X, labels, **options, **shapes)[0])
+    with pytest.raises(
+        ValueError, match=r"^input_shape=array\(\[8\., 8\.\]\) is not a valid shape"
+    ):
+        ConvexCNNClassifier(input_shape=np.array([8.0, 8.0])).fit(X, y)
