@@ -120,8 +120,8 @@ def warn_common_offset(X, block_entries=2**22):
     """UserWarning where the entries of ``X`` share an offset beyond ``MAX_OFFSET_RATIO``
     times their spread: the patches then point nearly one way, their patterns are thin
     cells, and the solves can stall short of ``tol`` (a fuzz: with warnings that did not name
-    it).
-    The spread in blocks of rows, without a copy of ``X`` (as :func:`check_scale`)."""
+    it). The spread is summed in blocks of rows, without a copy of ``X`` (as in
+    :func:`check_scale`)."""
     if X.size == 0:
         return
     offset = float(np.mean(X))

@@ -122,8 +122,8 @@ def plot_filters(estimator, *, order="norm", max_filters=None, n_cols=None, labe
 
     Each panel is one filter ``u_j`` reshaped to ``kernel_size`` (``input_shape`` for a circular
     CNN's ``q_j``, which weighs the whole input; channels side by side, a blank column between
-    them), drawn on a symmetric diverging colour scale shared by all
-    panels, so the panels compare directly: red weighs a pixel positively, blue negatively.
+    them), drawn on a symmetric diverging colour scale shared by all panels, so the panels
+    compare directly: red weighs a pixel positively, blue negatively.
 
     Parameters
     ----------
