@@ -1001,8 +1001,8 @@ class _BaseConvexCNN(BaseEstimator):
             If ``X`` or ``y`` is missing, or another argument is given: ``sample_weight`` is
             not supported (for integer weights, repeat the rows; the message shows how). If
             ``X`` holds objects that ``float()`` refuses by their type (the message names the
-            entry), or ``X`` is a sparse matrix (pass ``X.toarray()``: the patches of sparse
-            images are dense anyway).
+            entry), or ``X`` or ``y`` is a sparse matrix (pass ``X.toarray()``: the patches of
+            sparse images are dense anyway).
 
         Warns
         -----

@@ -550,8 +550,9 @@ class ConvexCNNRegressor(RegressorMixin, _BaseConvexCNN):
         # object and string targets converted here: validate_data's own conversion raised
         # numpy's message, which names neither y nor the fix (a pandas Series of strings),
         # and a None among them became a NaN that its check missed (a crash in pruning)
-        if sparse.issparse(y):  # (validate_data accepts it; it is no array of numbers)
-            raise ValueError(
+        # (validate_data accepts it; a TypeError, as the classifier's and convex_cnn_path's)
+        if sparse.issparse(y):
+            raise TypeError(
                 f"{type(self).__name__} takes dense targets, but y is a sparse "
                 f"{type(y).__name__}; pass y.toarray()."
             )
