@@ -75,6 +75,7 @@ from ._patches import (
     holds_complex,
     resolve_geometry,
     warn_common_offset,
+    warn_target_offset,
 )
 from ._patterns import MAX_EXACT_PATTERNS, TooManyPatterns, check_enumeration, program_gates
 from ._resources import (
@@ -1013,7 +1014,8 @@ class _BaseConvexCNN(BaseEstimator):
             For a parameter that the architecture ignores (it names the value to leave), a
             ``stride`` larger than ``kernel_size`` (it counts the features in no patch), or
             entries of ``X`` sharing an offset more than ``1e4`` times their spread (the solves
-            can stall short of ``tol``; it names both: centre ``X``).
+            can stall short of ``tol``; it names both: centre ``X``), or, with
+            ``fit_intercept=False``, a regressor's target column sharing one (set it to True).
         """
         # validate_data records n_features_in_ at once; a fit that fails must not leave a
         # previous model paired with the new data's feature count
@@ -1024,6 +1026,7 @@ class _BaseConvexCNN(BaseEstimator):
             check_scale(X, "X")
             check_scale(Y, "y")  # (a classifier's are +-1)
             warn_common_offset(X)
+            warn_target_offset(Y, self.fit_intercept)
             labels = _output_labels(target_attributes.get("classes_"), Y.shape[1])
             attributes = self._fit_network(X, Y, labels)
         except BaseException:

@@ -120,14 +120,8 @@ def warn_common_offset(X, block_entries=2**22):
     """UserWarning where the entries of ``X`` share an offset beyond ``MAX_OFFSET_RATIO``
     times their spread: the patches then point nearly one way, their patterns are thin
     cells, and the solves can stall short of ``tol`` (a fuzz: with warnings that did not name
-    it). The spread is summed in blocks of rows, without a copy of ``X`` (as in
-    :func:`check_scale`)."""
-    if X.size == 0:
-        return
-    offset = float(np.mean(X))
-    step = max(1, block_entries // max(1, X.shape[1]))
-    squares = sum(float(np.sum((X[i : i + step] - offset) ** 2)) for i in range(0, len(X), step))
-    spread = math.sqrt(squares / X.size)
+    it)."""
+    offset, spread = _offset_and_spread(X, block_entries)
     if spread > 0 and abs(offset) > MAX_OFFSET_RATIO * spread:
         warn(
             f"The entries of X share an offset of {offset:.3g} against a spread (standard "
@@ -137,6 +131,43 @@ def warn_common_offset(X, block_entries=2**22):
             "or choose units in which its values vary.",
             UserWarning,
         )
+
+
+def warn_target_offset(Y, fit_intercept):
+    """UserWarning where, without an intercept, a target column ``Y[:, k]`` has an offset
+    beyond ``MAX_OFFSET_RATIO`` times its spread: the neurons must then build the offset, and
+    the solves can stall short of ``tol`` (a regressor audit: targets of 1e6 +- 1.5 stalled at
+    1e-6 of the objective, with advice to standardise X, where an intercept certified them to
+    1e-14). With an intercept, which takes the offset, nothing."""
+    if fit_intercept or Y.size == 0:
+        return
+    columns = [_offset_and_spread(Y[:, k : k + 1]) for k in range(Y.shape[1])]
+    ratios = [abs(offset) / spread if spread > 0 else 0.0 for offset, spread in columns]
+    k = int(np.argmax(ratios))
+    if ratios[k] > MAX_OFFSET_RATIO:
+        offset, spread = columns[k]
+        column = f"column {k} of y" if Y.shape[1] > 1 else "y"
+        warn(
+            f"The targets ({column}) share an offset of {offset:.3g} against a spread "
+            f"(standard deviation) of {spread:.3g}, {ratios[k]:.1e} times smaller, and "
+            "fit_intercept=False leaves the offset to the neurons: such targets can make the "
+            "convex programs ill-conditioned, and their solves slow or short of tol. Set "
+            "fit_intercept=True, or subtract the offset from y.",
+            UserWarning,
+        )
+
+
+def _offset_and_spread(values, block_entries=2**22):
+    """The mean and standard deviation of the entries of the 2-D array ``values``, summed in
+    blocks of rows, without a copy of it (as in :func:`check_scale`)."""
+    if values.size == 0:
+        return 0.0, 0.0
+    offset = float(np.mean(values))
+    step = max(1, block_entries // max(1, values.shape[1]))
+    squares = sum(
+        float(np.sum((values[i : i + step] - offset) ** 2)) for i in range(0, len(values), step)
+    )
+    return offset, math.sqrt(squares / values.size)
 
 
 def missing_entries(values):

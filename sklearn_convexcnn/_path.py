@@ -25,6 +25,7 @@ from ._patches import (
     numeric_targets,
     resolve_geometry,
     warn_common_offset,
+    warn_target_offset,
 )
 from ._patterns import check_enumeration, program_gates
 from ._resources import check_memory, check_patches_memory, check_program_memory
@@ -222,7 +223,8 @@ def convex_cnn_path(
         solver stalled), with its duality gap and tolerance; the path goes on.
     UserWarning
         Where the entries of ``X`` share an offset more than ``1e4`` times their spread (the
-        solves can stall short of ``tol``; it names both: centre ``X``).
+        solves can stall short of ``tol``; it names both: centre ``X``), and where ``y`` does
+        with ``fit_intercept=False`` (set it to True).
 
     References
     ----------
@@ -411,6 +413,7 @@ def _check_data(X, y, loss, fit_intercept):
     check_scale(X, "X")
     check_scale(y, "y")
     warn_common_offset(X)
+    warn_target_offset(y[:, None], fit_intercept)
     return X, y
 
 

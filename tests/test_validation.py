@@ -1081,6 +1081,34 @@ def test_a_common_offset_of_x_is_named_before_the_solves(offset, warns):
     assert all(re.match(expected, message) for message in messages), messages
 
 
+@pytest.mark.parametrize(
+    "offset, fit_intercept, warns", [(1e3, False, False), (1e5, True, False), (1e5, False, True)]
+)
+def test_a_target_offset_without_intercept_is_named_before_the_solves(offset, fit_intercept, warns):
+    # a regressor audit: targets of 1e6 +- 1.5 without an intercept stalled at 1e-6 of the
+    # objective, with advice to standardise an X that was standard already
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((12, 6))
+    Y = np.column_stack([X[:, 0], X[:, 1] + offset])
+    params = dict(kernel_size=2, n_patterns=4, fit_intercept=fit_intercept, random_state=0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ConvexCNNRegressor(beta=0.1, tol=1e-4, **params).fit(X, Y)
+        convex_cnn_path(X, Y[:, 1], n_betas=2, tol=1e-4, **params)
+    messages = [str(w.message) for w in caught if w.category is UserWarning]
+    expected = [
+        r"^The targets \(column 1 of y\) share an offset of 1e\+05 against a spread \(standard "
+        r"deviation\) of 0\.\d+, 1\.\de\+05 times smaller, and fit_intercept=False .* Set "
+        r"fit_intercept=True, or subtract the offset from y\.$",
+        r"^The targets \(y\) share an offset of 1e\+05 ",
+    ]
+    if not warns:
+        assert messages == []
+    else:
+        assert len(messages) == 2, messages
+        assert all(re.match(e, m) for e, m in zip(expected, messages, strict=True)), messages
+
+
 def test_shape_parameters_take_one_dimensional_integer_arrays():
     # an API review: np.array(images.shape[1:]) was refused (InvalidParameterError) where the
     # same list was taken; an array now reads as its entries, and a bad one is named
