@@ -544,6 +544,8 @@ def _natively(program, y, label, options, warm_start, finishing, cvxpy):
         what = f"CVXPY's point is not certified to tol (status {cvxpy.status!r}{gap})"
         tried = cvxpy.handovers
         warm_start = {"coef_init": cvxpy.coef, "intercept_init": cvxpy.intercept}
+        if cvxpy.multipliers is not None:  # (three layers: the multipliers that certified it)
+            warm_start["multipliers_init"] = cvxpy.multipliers
     start = "instead" if failed else "from that point"
     tried += (f"{what}; solving the program with the native solver {start}",)
     options.log(tried[-1])

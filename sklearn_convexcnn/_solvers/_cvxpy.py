@@ -351,7 +351,7 @@ def _solve_three_layer_with(
     gap = three_layer_gap(
         program, solution, multipliers, y, beta=beta, loss=loss, fit_intercept=fit_intercept
     )
-    return dataclasses.replace(solution, duality_gap=gap)
+    return dataclasses.replace(solution, duality_gap=gap, multipliers=multipliers)
 
 
 def _solve_three_layer_rows(

@@ -158,6 +158,11 @@ class Solution:
         What ``solver="auto"`` tried before this point, and why it went on: a solver that
         failed or stopped short. Said in verbose lines, and in the warning of a point that
         does not converge; a hand-over that ends at a certified point is no warning.
+    multipliers : ndarray of shape (2 * n_outer_patterns, n_samples) or None
+        Three-layer programs solved through CVXPY only: the solver's multipliers of the second
+        ReLU layer's constraints, at data scale, which certified ``duality_gap``. A hand-over
+        to the native solver starts from them (and not from zero, whose certificate is
+        nearly empty).
     """
 
     coef: np.ndarray
@@ -169,3 +174,4 @@ class Solution:
     solver: str
     duality_gap: float | None = None
     handovers: tuple = ()
+    multipliers: np.ndarray | None = None

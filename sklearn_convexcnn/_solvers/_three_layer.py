@@ -352,6 +352,7 @@ def solve_three_layer(
     verbose=0,
     coef_init=None,
     intercept_init=None,
+    multipliers_init=None,
 ):
     """Solve the three-layer program for one output by column generation (module docstring).
 
@@ -371,6 +372,15 @@ def solve_three_layer(
     coef_init : ndarray of shape (2, 2, n_outer_patterns, n_patterns, patch_size), default=None
         Warm start: its nonzero groups form the initial working set.
     intercept_init : float, default=None
+    multipliers_init : ndarray of shape (2 * n_outer_patterns, n_samples), default=None
+        Multipliers of the second ReLU layer's constraints at data scale (a CVXPY point's,
+        handed over with it): the branches' starting multipliers, which a branch keeps until
+        the restricted problem gives it its own. From zero multipliers
+        the point's certificate is nearly empty (a gap of 98 % of the objective at a CVXPY
+        point certified to 3.5e-5 of it), and column generation added groups to nearly
+        every branch only to recover them (3,396 groups, 107 iterations, 180 s after
+        Clarabel's 8 s on 7 signals with n_patterns="exact"; from Clarabel's multipliers, 5
+        iterations and 3 s).
 
     Returns
     -------
@@ -393,6 +403,7 @@ def solve_three_layer(
         verbose=verbose,
         coef_init=None if coef_init is None else coef_init / coef_scale,
         intercept_init=None if intercept_init is None else intercept_init / y_scale,
+        multipliers_init=None if multipliers_init is None else multipliers_init / y_scale,
         objective_scale=y_scale**2,
     )
     coef, b = solution.coef * coef_scale, solution.intercept * y_scale
@@ -424,6 +435,7 @@ def _solve(
     coef_init,
     intercept_init,
     objective_scale,
+    multipliers_init=None,
 ):
     """:func:`solve_three_layer` on unit-scale data; ``objective_scale`` converts the
     objectives it prints back to the data's scale."""
@@ -433,6 +445,8 @@ def _solve(
     rows = nearest_rows(program, START_ROWS)  # per first-layer cone, for all its groups
     row_norms = np.linalg.norm(program.cones, axis=2)
     multipliers = np.zeros((2 * program.outer_masks.shape[0], program.pieces.shape[1]))
+    if multipliers_init is not None:  # (a CVXPY point's: its branches' prices start there)
+        multipliers = np.maximum(np.array(multipliers_init, dtype=float), 0.0)
     qp_tol = min(1e-9, max(1e-12, 1e-2 * tol))
     n_iter, converged, stopped, best = 0, False, None, _Best()  # (stopped: why, if not at max_iter)
     while True:
