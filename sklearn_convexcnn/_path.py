@@ -48,6 +48,13 @@ def _named(function):
             hint = ""
             if {"alpha", "alphas"} & kwargs.keys():
                 hint = ". The path's regularization strengths are betas (lasso_path's alphas)"
+            elif {"architecture", "n_layers", "activation"} & kwargs.keys():
+                # (a three-layer audit: the bare TypeError named no way to the other CNNs)
+                hint = (
+                    ". convex_cnn_path solves two-layer ReLU CNNs; for another architecture, "
+                    "fit an estimator with warm_start=True and lower its beta with "
+                    "set_params(beta=...) between fits"
+                )
             raise TypeError(f"{function.__name__}() {exc}{hint}") from None
         return function(*args, **kwargs)
 

@@ -88,9 +88,10 @@ def test_invalid_parameter_names_itself_its_value_and_the_fix(data, params, mess
         convex_cnn_path(X, y, **{**FAST, **params})
 
 
-def test_wrong_arguments_name_the_path_and_point_alphas_to_betas(data):
+def test_wrong_arguments_name_the_path_and_the_way_on(data):
     # scikit-learn's validate_params said "got an unexpected keyword argument 'alphas'" of no
     # function, where lasso_path's users type alphas (a review)
+    # and architecture named no way to the other CNNs (a three-layer audit)
     X, y = data
     with pytest.raises(
         TypeError,
@@ -98,6 +99,13 @@ def test_wrong_arguments_name_the_path_and_point_alphas_to_betas(data):
         r"regularization strengths are betas \(lasso_path's alphas\)$",
     ):
         convex_cnn_path(X, y, alphas=[1.0])
+    with pytest.raises(
+        TypeError,
+        match=r"^convex_cnn_path\(\) got an unexpected keyword argument 'architecture'\. "
+        r"convex_cnn_path solves two-layer ReLU CNNs; for another architecture, fit an "
+        r"estimator with warm_start=True",
+    ):
+        convex_cnn_path(X, y, architecture="three_layer")
     with pytest.raises(TypeError, match=r"^convex_cnn_path\(\) too many positional arguments$"):
         convex_cnn_path(X, y, [1.0])
     with pytest.raises(TypeError, match=r"^convex_cnn_path\(\) missing a required argument: 'y'"):
