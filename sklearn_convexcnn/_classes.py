@@ -96,8 +96,8 @@ _PARAMETERS = """\
           program has
           ``4 * P1 * P2 * patch_size`` variables, so keep it to small data:
           ``n_patterns="exact"`` is refused with a ValueError where ``2^n_samples`` times
-          the first-layer patterns exceeds 20,000 groups (from 15 samples on, whatever the
-          first layer).
+          the first-layer patterns exceeds 20,000 pattern pairs (80,000 groups; from 15
+          samples on, whatever the first layer).
 
     n_layers : int, default=None
         Depth ``L >= 3`` of a circular CNN (``L - 1`` circular layers plus the output layer);

@@ -460,7 +460,10 @@ def test_exact_enumeration_is_refused_before_the_patches_are_cut(monkeypatch, pa
     model = ConvexCNNRegressor(n_patterns="exact", **params)
     if params.get("architecture") == "three_layer":
         # (its 2^n second-layer patterns refuse it whatever the first layer's)
-        match = r"needs all 2\^802 second-layer patterns for each first-layer pattern, "
+        match = (
+            r"needs all 2\^802 second-layer patterns for each first-layer pattern, more than "
+            r"the limit of 20000 pattern pairs, of four groups each "
+        )
     else:
         match = r"would enumerate up to \d+ activation patterns or more .* among 200001 of the"
     with pytest.raises(ValueError, match=match) as early:

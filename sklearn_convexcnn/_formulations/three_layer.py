@@ -40,17 +40,18 @@ from .two_layer import average_blocks
 
 # Largest number of first-layer filters in a random branch that samples a second-layer pattern.
 _MAX_BRANCH_WIDTH = 4
-# Largest number of groups (second-layer patterns x first-layer patterns) enumerated exactly.
-_MAX_EXACT_GROUPS = 20_000
+# Largest number of pattern pairs (second-layer x first-layer patterns, four groups each:
+# the parts a and b, the output signs) enumerated exactly.
+_MAX_EXACT_PAIRS = 20_000
 
 
 def _check_exact_groups(n_samples, n_first_layer=None):
     """ValueError where all ``2^n_samples`` second-layer patterns for each first-layer
-    pattern (``n_first_layer`` of them, at least one where not known yet) exceed
-    ``_MAX_EXACT_GROUPS``."""
+    pattern (``n_first_layer`` of them, at least one where not known yet) make more than
+    ``_MAX_EXACT_PAIRS`` pattern pairs."""
     if (
         n_samples > 20
-        or 2**n_samples * (1 if n_first_layer is None else n_first_layer) > _MAX_EXACT_GROUPS
+        or 2**n_samples * (1 if n_first_layer is None else n_first_layer) > _MAX_EXACT_PAIRS
     ):
         each = (
             "each first-layer pattern"
@@ -59,9 +60,9 @@ def _check_exact_groups(n_samples, n_first_layer=None):
         )
         raise ValueError(
             f"n_patterns='exact' with architecture='three_layer' needs all 2^{n_samples} "
-            f"second-layer patterns for {each}, more than the limit of {_MAX_EXACT_GROUPS} "
-            "groups (doc/formulations.md §8.3). Pass an int n_patterns=<int> to sample the "
-            "patterns instead."
+            f"second-layer patterns for {each}, more than the limit of {_MAX_EXACT_PAIRS} "
+            "pattern pairs, of four groups each (doc/formulations.md §8.3). Pass an int "
+            "n_patterns=<int> to sample the patterns instead."
         )
 
 
