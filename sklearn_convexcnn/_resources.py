@@ -74,6 +74,10 @@ SCS_NUCLEAR_BYTES_PER_ENTRY = 1600
 # Where Linux says which control groups the process is in, and where they are mounted.
 _PROC_CGROUP = Path("/proc/self/cgroup")
 _CGROUP_ROOT = Path("/sys/fs/cgroup")
+# Where Linux says how much memory the system has available, and how large the process's
+# address space is.
+_PROC_MEMINFO = Path("/proc/meminfo")
+_PROC_STATUS = Path("/proc/self/status")
 # A cgroup limit this large is none (cgroup v1 writes "no limit" as 2**63 rounded to pages).
 _NO_LIMIT = 2**60
 
@@ -83,27 +87,49 @@ def available_memory():
 
     What the system has available, but at most what the memory limit of the process's
     control group leaves (a container's or a CI job's limit: the system's figure is the
-    host's, and a fit it let through would meet the OOM killer instead of an error).
+    host's, and a fit it let through would meet the OOM killer instead of an error), and
+    what its address-space limit leaves (``ulimit -v``, set on some clusters: a fit let
+    through failed in NumPy's allocation, with a MemoryError that named no remedy; an
+    audit).
     """
-    available = _system_available()
-    headroom = _cgroup_headroom()
-    if headroom is None:
-        return available
-    return headroom if available is None else min(available, headroom)
+    bounds = [_system_available(), _cgroup_headroom(), _address_space_headroom()]
+    known = [bound for bound in bounds if bound is not None]
+    return min(known) if known else None
 
 
 def _system_available():
-    try:
-        with open("/proc/meminfo") as meminfo:
-            for line in meminfo:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
+    available = _kib_field(_PROC_MEMINFO, "MemAvailable:")
+    if available is not None:
+        return available
     try:
         return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     except (AttributeError, ValueError, OSError):
         return None
+
+
+def _address_space_headroom():
+    """Bytes below the process's address-space limit (``RLIMIT_AS``) beyond its virtual size
+    now, which that limit counts; None where no limit is set or it cannot be read."""
+    try:
+        import resource  # (Unix only)
+
+        limit, _ = resource.getrlimit(resource.RLIMIT_AS)
+    except (ImportError, OSError, ValueError):
+        return None
+    if limit == resource.RLIM_INFINITY or limit >= _NO_LIMIT:
+        return None
+    size = _kib_field(_PROC_STATUS, "VmSize:")
+    return max(0, limit - (size or 0))
+
+
+def _kib_field(path, key):
+    """The field ``key`` (such as ``"VmSize:"``) of a ``/proc`` file of sizes in kB, in
+    bytes; None where it cannot be read."""
+    for line in (_read(path) or "").splitlines():
+        fields = line.split()
+        if fields[:1] == [key] and len(fields) > 1 and fields[1].isdigit():
+            return int(fields[1]) * 1024
+    return None
 
 
 def _cgroup_headroom():

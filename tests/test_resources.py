@@ -597,6 +597,7 @@ def _cgroups(monkeypatch, tmp_path, membership, files):
     monkeypatch.setattr(resources, "_PROC_CGROUP", tmp_path / "proc")
     monkeypatch.setattr(resources, "_CGROUP_ROOT", tmp_path / "cgroup")
     monkeypatch.setattr(resources, "_system_available", lambda: 64 * 2**30)
+    monkeypatch.setattr(resources, "_address_space_headroom", lambda: None)  # (ulimit -v)
     return resources
 
 
@@ -673,6 +674,32 @@ def test_without_a_cgroup_limit_the_system_figure_stands(monkeypatch, tmp_path, 
     assert resources.available_memory() == 64 * 2**30
     monkeypatch.setattr(resources, "_system_available", lambda: None)
     assert resources.available_memory() is None
+
+
+def test_an_address_space_limit_bounds_the_available_memory(monkeypatch, tmp_path):
+    # ulimit -v, set on some clusters: a fit let through failed in NumPy's allocation, with a
+    # MemoryError that named no remedy (an audit)
+    import resource
+
+    from sklearn_convexcnn import _resources as resources
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    # (above the process's own size, which the limit counts: its allocations go on)
+    own = resources._kib_field(resources._PROC_STATUS, "VmSize:")
+    limit = own + 4 * 2**30 if hard == resource.RLIM_INFINITY else hard
+    status = tmp_path / "status"
+    status.write_text("Name:\tpython\nVmSize:\t 1048576 kB\nVmRSS:\t 2048 kB\n")  # 1 GiB
+    monkeypatch.setattr(resources, "_PROC_STATUS", status)
+    monkeypatch.setattr(resources, "_system_available", lambda: 64 * 2**30)
+    monkeypatch.setattr(resources, "_cgroup_headroom", lambda: None)
+    try:
+        resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+        assert resources.available_memory() == limit - 2**30
+        if hard == resource.RLIM_INFINITY:
+            resource.setrlimit(resource.RLIMIT_AS, (resource.RLIM_INFINITY, hard))
+            assert resources.available_memory() == 64 * 2**30
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
 
 
 def test_scs_on_a_linear_cnn_without_pooling_is_checked_too(monkeypatch):
