@@ -331,12 +331,18 @@ def _block_price(rows, g, norm):
     scale = float(np.linalg.norm(g))
     if scale == 0.0:
         return 0.0, np.zeros(h), np.zeros(n_rows)
-    # x = (u, t): max g.u with t_b >= ||T_b u|| and sum(t) <= 1
+    # x = (u, t): max g.u with t_b >= ||T_b u|| and sum(t) <= 1; for orthogonal blocks in
+    # the coordinates v = Q u, where they are sparse (GroupNorm.orthogonal_form)
+    rows = np.reshape(rows, (n_rows, h))
+    objective, solved_rows, solved_blocks = g, rows, blocks
+    if norm.orthogonal_form is not None:
+        Q, solved_blocks = norm.orthogonal_form
+        objective, solved_rows = Q @ g, rows @ Q.T
     budget = np.concatenate([np.zeros(h), np.ones(n_blocks)])[None]
-    cone = np.hstack([-np.reshape(rows, (n_rows, h)), np.zeros((n_rows, n_blocks))])
+    cone = np.hstack([-solved_rows, np.zeros((n_rows, n_blocks))])
     soc = np.zeros((n_blocks, size + 1, h + n_blocks))
     soc[np.arange(n_blocks), 0, h + np.arange(n_blocks)] = -1.0
-    soc[:, 1:, :h] = -blocks
+    soc[:, 1:, :h] = -solved_blocks
     A = sp.csc_matrix(np.vstack([budget, cone, soc.reshape(-1, h + n_blocks)]))
     b = np.zeros(A.shape[0])
     b[0] = 1.0
@@ -347,7 +353,7 @@ def _block_price(rows, g, norm):
     settings.tol_gap_abs = settings.tol_gap_rel = settings.tol_feas = 1e-12
     solver = clarabel.DefaultSolver(
         sp.csc_matrix((h + n_blocks, h + n_blocks)),
-        np.concatenate([-g / scale, np.zeros(n_blocks)]),
+        np.concatenate([-objective / scale, np.zeros(n_blocks)]),
         A,
         b,
         [clarabel.NonnegativeConeT(1 + n_rows)] + [clarabel.SecondOrderConeT(size + 1)] * n_blocks,
@@ -358,13 +364,11 @@ def _block_price(rows, g, norm):
     if not np.all(np.isfinite(multipliers)):
         multipliers = np.zeros(n_rows)
     # any multipliers bound the price, those of a solve that stopped short too
-    bound = min(
-        float(norm.dual(g)),
-        float(norm.dual(g + np.reshape(rows, (n_rows, h)).T @ multipliers)),
-    )
+    bound = min(float(norm.dual(g)), float(norm.dual(g + rows.T @ multipliers)))
     if "Solved" not in str(result.status):
         return bound, None, multipliers
-    return bound, np.asarray(result.x[:h]), multipliers
+    u = np.asarray(result.x[:h])
+    return bound, u if norm.orthogonal_form is None else norm.orthogonal_form[0].T @ u, multipliers
 
 
 def project_onto_cone(cone_rows, g, *, tol=1e-12, max_rounds=1000):

@@ -26,6 +26,7 @@ from sklearn_convexcnn._formulations._program import GroupNorm, GroupProgram
 from sklearn_convexcnn._formulations.circular import CircularFormulation, spectral_blocks
 from sklearn_convexcnn._formulations.two_layer import make_formulation, patch_pools
 from sklearn_convexcnn._optimality import (
+    _block_price,
     cone_prices,
     cone_projections,
     dual_objective,
@@ -1454,6 +1455,43 @@ def test_block_prices_are_the_conic_programs_value(seed):
         assert prices[j] == pytest.approx(problem.value, rel=1e-6, abs=1e-9)
         assert prices[j] >= problem.value - 1e-9  # an upper bound, never below
         assert relaxed[j] >= prices[j] - 1e-9  # fewer rows: a larger cone
+
+
+@pytest.mark.parametrize("length", [1, 2, 3, 8, 9])
+@pytest.mark.parametrize("n_layers", [3, 5])
+def test_spectral_blocks_are_sparse_in_their_orthogonal_form(length, n_layers):
+    # the block prices are solved in these coordinates: with the dense real Fourier rows in
+    # every block, prices certifying rows of 128 features took 11.4 s against 1.8 s
+    blocks = spectral_blocks(length, n_layers)
+    Q, D = GroupNorm(blocks).orthogonal_form
+    np.testing.assert_allclose(Q @ Q.T, np.eye(length), atol=1e-12)
+    assert np.count_nonzero(D) == length  # (one entry of v = Q u a row)
+    U = np.random.default_rng(length).standard_normal((3, length))
+    np.testing.assert_allclose(
+        np.einsum("brh,nh->nbr", D, U @ Q.T),
+        np.einsum("brh,nh->nbr", blocks, U),
+        rtol=1e-12,
+        atol=1e-12 * np.abs(blocks).max(),
+    )
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_block_prices_of_blocks_that_are_not_orthogonal(seed):
+    # (solved as they are: no orthogonal form)
+    rng = np.random.default_rng(seed)
+    blocks = rng.standard_normal((2, 2, 4))
+    norm = GroupNorm(blocks)
+    assert norm.orthogonal_form is None
+    rows, g = rng.standard_normal((5, 4)), rng.standard_normal(4)
+    rows *= np.sign(rows @ rng.standard_normal(4))[:, None]  # (a direction inside the cone)
+    price, u, _ = _block_price(rows, g, norm)
+    v = cp.Variable(4)
+    problem = cp.Problem(
+        cp.Maximize(g @ v), [rows @ v >= 0, sum(cp.norm(block @ v) for block in blocks) <= 1]
+    )
+    problem.solve(solver="CLARABEL", tol_gap_abs=1e-11, tol_gap_rel=1e-11)
+    assert price == pytest.approx(problem.value, rel=1e-6, abs=1e-9)
+    assert g @ u == pytest.approx(problem.value, rel=1e-6, abs=1e-9)
 
 
 def _circular_problem(seed, loss, n_layers, activation, n=30, length=8, n_patterns=16):
