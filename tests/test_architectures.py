@@ -914,19 +914,32 @@ def test_circular_checks_input_shape():
 
 @pytest.mark.parametrize(
     "param, value, default",
-    [("kernel_size", 100, None), ("kernel_size", 3, None), ("stride", 2, 1)],
+    [("kernel_size", 100, None), ("kernel_size", 3, None), ("stride", 2, 1), ("stride", (1, 2), 1)],
 )
 def test_circular_warns_that_it_ignores_a_kernel_size_or_stride(param, value, default):
     X, y = low_rank_data(0, 10, 6, 6)
     params = dict(architecture="circular", n_patterns=8, random_state=0)
     with pytest.warns(
         UserWarning,
-        match=rf"{param}={value} does not apply to architecture='circular'.*it is ignored\. "
+        match=rf"{re.escape(f'{param}={value}')} does not apply to architecture='circular'.*it "
+        r"is ignored\. "
         rf"Leave {param}={default}\.",
     ):
         ignored = ConvexCNNRegressor(**params, **{param: value}).fit(X, y)
     plain = ConvexCNNRegressor(**params).fit(X, y)
     np.testing.assert_array_equal(ignored.predict(X), plain.predict(X))
+
+
+@pytest.mark.parametrize("stride", [(1, 1), [1, 1], np.array([1, 1])])
+def test_circular_takes_the_default_stride_spelled_per_axis_silently(stride):
+    # (a circular audit: stride=(1, 1) on images warned that a stride was ignored)
+    X, y = low_rank_data(0, 10, 16, 16)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        ConvexCNNRegressor(
+            architecture="circular", input_shape=(4, 4), stride=stride, n_patterns=8,
+            random_state=0,
+        ).fit(X, y)  # fmt: skip
 
 
 @pytest.mark.parametrize(

@@ -966,8 +966,29 @@ def test_the_fits_last_verbose_line_says_what_a_gap_below_zero_is(gap, said):
         duality_gap_=gap,
         lower_bound_=7.0 - gap,
         network_=SimpleNamespace(n_neurons=2),
+        is_exact_=True,
     )
     assert _summary(attributes, 0.01).startswith(f"fit: 2 neurons, objective 7, {said}")
+
+
+def test_a_relaxations_verbose_gap_is_relative_to_its_programs_value():
+    # a circular audit: n_layers=200 printed "relative 8.4e-24", its gap over objective_ (the
+    # realised network's), for a gap as large as the relaxed program's value
+    from types import SimpleNamespace
+
+    from sklearn_convexcnn._base import _summary
+
+    attributes = dict(
+        objective_=3.25637,
+        duality_gap_=2.7e-23,
+        lower_bound_=3e-30,
+        network_=SimpleNamespace(n_neurons=6),
+        is_exact_=False,
+    )
+    assert _summary(attributes, 0.01).startswith(
+        "fit: 6 neurons, objective 3.25637, certified duality gap 2.7e-23 (relative 1.0e+00), "
+        "objective_ - lower_bound_ 3.3e+00"
+    )
 
 
 def test_verbose_counts_a_warm_starts_patterns_without_calling_them_distinct(capsys):
