@@ -315,6 +315,20 @@ def _named_after_the_estimator(method):
                 )
             elif method.__name__ == "__init__" and "alpha" in kwargs:
                 hint = ". The regularization strength is beta (alpha in scikit-learn's models)"
+            elif method.__name__ == "__init__" and "C" in kwargs:
+                # (LogisticRegression's and SVC's name: an inverse strength)
+                hint = (
+                    ". The regularization strength is beta, the inverse of C in scikit-learn's "
+                    "LogisticRegression and SVC (their loss is summed over samples, as here)"
+                )
+            elif method.__name__ == "__init__" and "class_weight" in kwargs and is_classifier(self):
+                # (an audit: imbalanced classes are where practitioners reach for it first)
+                hint = (
+                    ". Class weights are not supported (every solver and certificate sums "
+                    "unweighted losses); for integer weights w[c], repeat the samples of each "
+                    "class c: repeats = np.array([w[c] for c in y]); "
+                    "fit(np.repeat(X, repeats, axis=0), np.repeat(y, repeats))"
+                )
             raise TypeError(f"{type(self).__name__}.{method.__name__}() {exc}{hint}") from None
         return method(self, *args, **kwargs)
 

@@ -41,7 +41,10 @@ _seed = _argument(int, lambda value: 0 <= value < 2**32, "a seed in [0, 2**32 - 
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    # (prog: run as ``python -m``, argparse named it "demo.py", which is no command to type)
+    parser = argparse.ArgumentParser(
+        prog="python -m sklearn_convexcnn.demo", description=__doc__.splitlines()[0]
+    )
     parser.add_argument(
         "--n-train", type=_positive_int, default=None, help="training images (default: all 1347)"
     )
@@ -100,7 +103,8 @@ def main(argv=None):
     print(f"  certified duality gap    {clf.duality_gap_:.1e}")
     print(
         f"  neurons                  {clf.filters_.shape[0]} "
-        f"({clf.n_patterns_} sampled patterns, {len(clf.classes_)} classes, {args.loss} loss, "
+        f"({clf.n_patterns_} sampled pattern{'s' if clf.n_patterns_ != 1 else ''}, "
+        f"{len(clf.classes_)} classes, {args.loss} loss, "
         "3x3 filters, 2x2 regions of the 6x6 patch grid)"
     )
 

@@ -118,3 +118,15 @@ def test_readme_demo_runs_and_its_network_attains_the_optimum(capsys):
     assert recovered == pytest.approx(optimum, rel=1e-6)
     assert "2x2 regions of the 6x6 patch grid" in out
     assert re.search(r"MLPClassifier\(100,\)\s+test accuracy 0\.\d+", out)
+
+
+def test_the_demo_names_its_command_and_counts_one_pattern_in_the_singular(capsys):
+    # (an audit: run as ``python -m``, argparse's usage line named "demo.py", and
+    # --n-patterns 1 printed "1 sampled patterns")
+    from sklearn_convexcnn import demo
+
+    with pytest.raises(SystemExit):
+        demo.main(["--help"])
+    assert capsys.readouterr().out.startswith("usage: python -m sklearn_convexcnn.demo ")
+    demo.main(["--n-train", "60", "--n-patterns", "1", "--n-jobs", "1"])
+    assert "(1 sampled pattern, " in capsys.readouterr().out

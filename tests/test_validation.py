@@ -1150,3 +1150,20 @@ def test_shape_parameters_take_one_dimensional_integer_arrays():
         ValueError, match=r"^input_shape=array\(\[8\., 8\.\]\) is not a valid shape"
     ):
         ConvexCNNClassifier(input_shape=np.array([8.0, 8.0])).fit(X, y)
+
+
+def test_class_weight_and_C_are_refused_with_the_fix():
+    # (an audit: practitioners with imbalanced classes, or coming from LogisticRegression,
+    # reach for these first; a bare "unexpected keyword argument" named no fix)
+    with pytest.raises(
+        TypeError,
+        match=r"^ConvexCNNClassifier\.__init__\(\) got an unexpected keyword argument "
+        r"'class_weight'\. Class weights are not supported .*fit\(np\.repeat\(X, repeats, axis=0\)",
+    ):
+        ConvexCNNClassifier(class_weight="balanced")
+    # (a regressor has no classes to weigh: Python's message alone)
+    with pytest.raises(TypeError, match=r"argument 'class_weight'$"):
+        ConvexCNNRegressor(class_weight="balanced")
+    for Estimator in ESTIMATORS:
+        with pytest.raises(TypeError, match=r"'C'\. The regularization strength is beta, the "):
+            Estimator(C=1.0)
