@@ -20,9 +20,15 @@ import pytest
 from sklearn_convexcnn import ConvexCNNRegressor
 from sklearn_convexcnn._formulations._program import GroupProgram
 from sklearn_convexcnn._formulations.two_layer import make_formulation
-from sklearn_convexcnn._losses import best_intercept
+from sklearn_convexcnn._losses import best_intercept, centred_targets, mean
 from sklearn_convexcnn._network import RegionalCNN
-from sklearn_convexcnn._optimality import cone_projections, dual_objective, most_violated
+from sklearn_convexcnn._optimality import (
+    cone_projections,
+    dual_objective,
+    max_pattern_price,
+    most_violated,
+    pattern_prices,
+)
 from sklearn_convexcnn._patches import extract_patches
 from sklearn_convexcnn._patterns import pattern_masks
 from sklearn_convexcnn._solvers import solve_cvxpy
@@ -416,3 +422,28 @@ def test_a_projection_much_smaller_than_its_vector_is_exact_not_settled_as_zero(
     U, exact, _ = cone_projections(GroupProgram(np.zeros((1, 0, 3)), rows[None]), [0], g[None])
     assert exact.all()
     np.testing.assert_allclose(U[0], [0.0, 0.0, 1.0], rtol=0, atol=1e-8)
+
+
+def test_the_largest_pattern_price_counts_the_negated_correlations():
+    # a mutant that priced +A_i^T v twice (not -A_i^T v) survived: every other test's largest
+    # price was also attained on the + side. It decides whether the empty network is optimal
+    # without a conic solve (and beta_max): an understated price certified a wrong network.
+    # One pattern, cone u >= 0, A^T v = -1: the c' group's price is 1, the c group's 0
+    pieces = np.array([[[1.0], [2.0]]])
+    program = GroupProgram(pieces, np.array([[[1.0]]]))
+    v = np.array([1.0, -1.0])
+    np.testing.assert_allclose(pattern_prices(program, v), [[0.0], [1.0]], atol=1e-12)
+    assert max_pattern_price(program, v) == pytest.approx(1.0, rel=1e-12)
+
+
+def test_the_mean_of_equal_targets_is_their_value_and_they_centre_to_zero():
+    # mutants that took np.mean (not the correctly rounded sum) or centred equal targets like
+    # any others survived: np.mean(np.full(100, 0.1)) is ulps off 0.1, and an intercept near an
+    # offset pays for each ulp; 3 targets of 935.07... have a mean an ulp off, which centring
+    # left as a constant target of 1e-13 that the solvers scale to unit size
+    assert mean(np.full(100, 0.1)) == 0.1
+    y = np.full(3, 935.0724237877682)
+    assert mean(y) != y[0]  # (the case is there)
+    centred, offset = centred_targets(y, "squared", True)
+    np.testing.assert_array_equal(centred, np.zeros(3))
+    assert offset == mean(y)

@@ -386,3 +386,19 @@ def test_prune_solution_drops_residue_by_the_rtol_it_is_given():
     # (the case is there: the default rtol drops groups that rtol=0 keeps)
     dropped = prune_solution(program, solution, y, **options)
     assert not np.array_equal(kept.coef, dropped.coef)
+
+
+def test_residue_is_small_in_both_norm_and_fit_and_below_1e_6_of_the_largest():
+    # mutants that dropped groups by their norm alone, or with RESIDUE at 1e-3, survived: the
+    # estimators fall back to rtol=0 where dropping costs more than the certified tolerance,
+    # which hid both. clean_groups itself must keep a group small in norm whose fit is large
+    # (features of 1e8) and one 1e-5 of the largest in both, and drop one of 1e-9 in both.
+    values = np.array([1.0, 1e8, 1.0, 1.0])  # (one value per pattern, on every sample)
+    pieces = np.broadcast_to(values[:, None, None], (4, 5, 1)).copy()
+    program = GroupProgram(pieces, np.zeros((4, 0, 1)))
+    coef = np.zeros((2, 4, 1))
+    coef[0, :3, 0] = [1.0, 1e-7, 1e-5]
+    coef[1, 3, 0] = 1e-9
+    expected = coef.copy()
+    expected[1, 3, 0] = 0.0
+    np.testing.assert_array_equal(clean_groups(program, coef), expected)
