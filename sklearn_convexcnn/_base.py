@@ -152,16 +152,14 @@ def _summary(attributes, seconds):
 _REFIT_MAX_ITER = 500
 
 
-def _spells(value, default, per_axis=False):
-    """Whether ``value`` is the int ``default`` in any spelling: ``3``, ``(3,)``, ``[3]``, and
-    with ``per_axis`` once per axis too, ``(3, 3)``."""
+def _spells(value, default, axes=1):
+    """Whether ``value`` is the int ``default`` in any spelling: ``3``, ``(3,)``, ``[3]``, or
+    once for each of ``axes`` axes, ``(3, 3)`` for two."""
     try:
         entries = np.atleast_1d(value).tolist()
     except ValueError:  # (ragged, as (3, (1, 2)))
         return False
-    if per_axis:
-        return bool(entries) and all(entry == default for entry in entries)
-    return entries == [default]
+    return entries in ([default], [default] * axes)
 
 
 def _warn_ignored(name, value, default, network):
@@ -748,7 +746,10 @@ class _BaseConvexCNN(BaseEstimator):
             )
             if self.kernel_size is not None:
                 _warn_ignored("kernel_size", self.kernel_size, None, network)
-            if not _spells(self.stride, 1, per_axis=True):  # ((1, 1): an image's default)
+            # (an image's default stride spelled per axis, (1, 1), is no setting to ignore)
+            shape = self.input_shape
+            axes = min(len(shape), 2) if shape is not None and np.iterable(shape) else 1
+            if not _spells(self.stride, 1, axes):
                 _warn_ignored("stride", self.stride, 1, network)
             check_depth(X.shape[1], 3 if self.n_layers is None else int(self.n_layers))
             return circular_geometry(self.input_shape, X.shape[1])

@@ -914,7 +914,13 @@ def test_circular_checks_input_shape():
 
 @pytest.mark.parametrize(
     "param, value, default",
-    [("kernel_size", 100, None), ("kernel_size", 3, None), ("stride", 2, 1), ("stride", (1, 2), 1)],
+    [
+        ("kernel_size", 100, None),
+        ("kernel_size", 3, None),
+        ("stride", 2, 1),
+        ("stride", (1, 2), 1),
+        ("stride", (1, 1), 1),  # (on signals: two axes where they have one)
+    ],
 )
 def test_circular_warns_that_it_ignores_a_kernel_size_or_stride(param, value, default):
     X, y = low_rank_data(0, 10, 6, 6)
@@ -938,6 +944,16 @@ def test_circular_takes_the_default_stride_spelled_per_axis_silently(stride):
         warnings.simplefilter("error", UserWarning)
         ConvexCNNRegressor(
             architecture="circular", input_shape=(4, 4), stride=stride, n_patterns=8,
+            random_state=0,
+        ).fit(X, y)  # fmt: skip
+
+
+def test_circular_warns_of_a_stride_of_ones_for_more_axes_than_the_input_has():
+    # (a review: stride=(1, 1, 1) on 4x4 images was taken silently, which two layers refuse)
+    X, y = low_rank_data(0, 10, 16, 16)
+    with pytest.warns(UserWarning, match=r"^stride=\(1, 1, 1\) does not apply to architecture="):
+        ConvexCNNRegressor(
+            architecture="circular", input_shape=(4, 4), stride=(1, 1, 1), n_patterns=8,
             random_state=0,
         ).fit(X, y)  # fmt: skip
 
