@@ -142,17 +142,26 @@ def warn_target_offset(Y, fit_intercept):
     if fit_intercept or Y.size == 0:
         return
     columns = [_offset_and_spread(Y[:, k : k + 1]) for k in range(Y.shape[1])]
-    ratios = [abs(offset) / spread if spread > 0 else 0.0 for offset, spread in columns]
+    # (a constant column, of no spread, too: 1e6 everywhere stalled at 6.4e-6, a review)
+    ratios = [
+        abs(offset) / spread if spread > 0 else np.inf if offset else 0.0
+        for offset, spread in columns
+    ]
     k = int(np.argmax(ratios))
     if ratios[k] > MAX_OFFSET_RATIO:
         offset, spread = columns[k]
         column = f"column {k} of y" if Y.shape[1] > 1 else "y"
+        shared = (
+            f"share an offset of {offset:.3g} against a spread (standard deviation) of "
+            f"{spread:.3g}, {ratios[k]:.1e} times smaller"
+            if spread > 0
+            else f"all equal {offset:.3g}"
+        )
         warn(
-            f"The targets ({column}) share an offset of {offset:.3g} against a spread "
-            f"(standard deviation) of {spread:.3g}, {ratios[k]:.1e} times smaller, and "
-            "fit_intercept=False leaves the offset to the neurons: such targets can make the "
-            "convex programs ill-conditioned, and their solves slow or short of tol. Set "
-            "fit_intercept=True, or subtract the offset from y.",
+            f"The targets ({column}) {shared}, and fit_intercept=False leaves the offset to "
+            "the neurons: such targets can make the convex programs ill-conditioned, and "
+            "their solves slow or short of tol. Set fit_intercept=True, or subtract the "
+            "offset from y.",
             UserWarning,
         )
 

@@ -1130,6 +1130,17 @@ def test_a_target_offset_without_intercept_is_named_before_the_solves(offset, fi
         assert all(re.match(e, m) for e, m in zip(expected, messages, strict=True)), messages
 
 
+def test_constant_targets_without_intercept_are_named_before_the_solves():
+    # (a review: y = 1e6 everywhere, of no spread, stalled at 6.4e-6 without the warning)
+    X = np.random.default_rng(0).standard_normal((12, 6))
+    with pytest.warns(
+        UserWarning, match=r"^The targets \(y\) all equal 1e\+06, and fit_intercept=False "
+    ):
+        ConvexCNNRegressor(
+            beta=0.1, kernel_size=2, n_patterns=4, fit_intercept=False, tol=1e-4, random_state=0
+        ).fit(X, np.full(12, 1e6))
+
+
 def test_shape_parameters_take_one_dimensional_integer_arrays():
     # an API review: np.array(images.shape[1:]) was refused (InvalidParameterError) where the
     # same list was taken; an array now reads as its entries, and a bad one is named
