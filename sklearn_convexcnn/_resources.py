@@ -87,12 +87,11 @@ def available_memory():
 
     What the system has available, but at most what the memory limit of the process's
     control group leaves (a container's or a CI job's limit: the system's figure is the
-    host's, and a fit it let through would meet the OOM killer instead of an error), and
-    what its address-space limit leaves (``ulimit -v``, set on some clusters: a fit let
-    through failed in NumPy's allocation, with a MemoryError that named no remedy; an
-    audit).
+    host's, and a fit it let through would meet the OOM killer instead of an error). An
+    address-space limit bounds each process on its own: :func:`check_memory` checks it
+    apart.
     """
-    bounds = [_system_available(), _cgroup_headroom(), _address_space_headroom()]
+    bounds = [_system_available(), _cgroup_headroom()]
     known = [bound for bound in bounds if bound is not None]
     return min(known) if known else None
 
@@ -319,9 +318,10 @@ def patterns_in_memory(n_samples, n_patches, patch_size):
     """The most patterns whose matrix-free operator (:func:`operator_bytes`, one group per
     pattern: less than any program over them holds) and gates fit in the available memory, or
     ``None`` where that is unknown: a cap on an enumeration, checked before it runs."""
-    available = available_memory()
-    if available is None:
+    bounds = [bound for bound in (available_memory(), _address_space_headroom()) if bound]
+    if not bounds:
         return None
+    available = min(bounds)
     fixed = operator_bytes(n_samples, n_patches, patch_size, 0)
     per_pattern = n_samples * n_patches / 8 + OPERATOR_BYTES_PER_GROUP + 8 * patch_size
     return max(1, int((available - fixed) // per_pattern))
@@ -412,6 +412,7 @@ def check_program_memory(
             f"{program_groups(n_samples, patch_size, n_patterns, regions)} groups)"
         )
         remedies.append("use fewer regions (a larger pool_size, or readout='sum')")
+    in_one = required
     required *= at_once
     # the draw comes before the program (and is gone once it is built): the regions' Cover
     # bounds cap the program's groups, not the draw, and 10**9 filters were drawn into
@@ -432,6 +433,7 @@ def check_program_memory(
         f"patterns{groups} (solver={solver!r}"
         + (f"; {at_once} outputs' programs at once, n_jobs)" if at_once > 1 else ")"),
         remedies,
+        per_process=max(in_one, drawn),
     )
 
 
@@ -449,6 +451,7 @@ def check_nuclear_program_memory(n_patches, patch_size, solver, at_once=1):
             f"of size {patch_size} (solver='scs': a semidefinite cone of order {order}"
             + at_once_said,
             "Use fewer patches (a larger stride or kernel_size), or pooling='average'.",
+            per_process=SCS_NUCLEAR_BYTES_PER_ENTRY * entries,
         )
     elif solver in ("auto", "clarabel"):
         check_memory(
@@ -459,6 +462,7 @@ def check_nuclear_program_memory(n_patches, patch_size, solver, at_once=1):
             "Use solver='scs' (first-order: its memory grows with the cone's entries, "
             "Clarabel's with their square), or fewer patches (a larger stride or "
             "kernel_size).",
+            per_process=NUCLEAR_KKT_COPIES * 8 * entries**2,
         )
 
 
@@ -469,7 +473,7 @@ def _gigabytes(n_bytes):
     return f"{n_bytes / 2**30:.1f} GiB"
 
 
-def check_memory(required, what, remedies, available=None):
+def check_memory(required, what, remedies, available=None, *, per_process=None):
     """Raise MemoryError when ``required`` bytes exceed what is available.
 
     Parameters
@@ -481,11 +485,26 @@ def check_memory(required, what, remedies, available=None):
     remedies : str
         What the user can change.
     available : int, default=None
-        Bytes available; measured when None. Nothing is checked where it is unknown.
+        Bytes available; measured when None (:func:`available_memory`). Nothing is checked
+        where it is unknown.
+    per_process : int, default=None
+        The most of ``required`` that one process holds, where ``n_jobs`` processes share
+        it (``None``: all of it). An address-space limit (``ulimit -v``) bounds each
+        process on its own, and is checked against this.
     """
     available = available_memory() if available is None else available
     if available is not None and required > available:
         raise MemoryError(
             f"{what} needs about {_gigabytes(required)} of memory but only "
             f"{_gigabytes(available)} is available. {remedies}"
+        )
+    # (ulimit -v, set on some clusters: a fit let through failed in NumPy's allocation, with
+    # a MemoryError that named no remedy; an audit)
+    own = _address_space_headroom()
+    in_one = required if per_process is None else per_process
+    if own is not None and in_one > own:
+        raise MemoryError(
+            f"{what} needs about {_gigabytes(in_one)} of memory"
+            f"{'' if per_process is None else ' in each process'}, but the process's "
+            f"address-space limit (ulimit -v) leaves only {_gigabytes(own)}. {remedies}"
         )

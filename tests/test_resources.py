@@ -171,7 +171,7 @@ def test_the_native_three_layer_estimate_covers_its_measured_footprint(
     import sklearn_convexcnn._resources as resources
 
     required = []
-    monkeypatch.setattr(resources, "check_memory", lambda nbytes, *args: required.append(nbytes))
+    monkeypatch.setattr(resources, "check_memory", lambda n, *args, **_: required.append(n))
     resources.check_program_memory(
         n_samples, 8, 3, n_patterns, kind="three_layer_native", solver="native", at_once=1
     )
@@ -204,7 +204,7 @@ def test_the_dense_operator_estimate_covers_building_it(
     formulation = make_formulation("max", pool_size, readout, geometry.grid_shape)
     gates = formulation.sample_gates(patches, n_patterns, np.random.RandomState(0))
     required = []
-    monkeypatch.setattr(resources, "check_memory", lambda nbytes, *args: required.append(nbytes))
+    monkeypatch.setattr(resources, "check_memory", lambda n, *args, **_: required.append(n))
     regions = formulation.region_sizes
     check_program_memory(
         n_samples, 36, 9, gates.shape[1], kind="dense_operator", solver="native", regions=regions
@@ -230,7 +230,7 @@ def test_the_exact_three_layer_estimate_counts_every_second_layer_pattern(monkey
     formulation = ThreeLayerFormulation()
     n_patterns = formulation.enumerate_gates(patches).shape[1]
     required = []
-    monkeypatch.setattr(resources, "check_memory", lambda nbytes, *args: required.append(nbytes))
+    monkeypatch.setattr(resources, "check_memory", lambda n, *args, **_: required.append(n))
     for exact in (False, True):
         resources.check_program_memory(10, 50, 1, n_patterns, kind=kind, solver="auto", exact=exact)
     # (arrays times the second-layer patterns, and the native solver's fixed workspace)
@@ -360,7 +360,7 @@ def test_a_linear_cnn_without_pooling_is_checked_as_clarabel_holds_it(monkeypatc
     reg = ConvexCNNRegressor(activation="linear", pooling="none", solver=solver)
     required = []
     if solver == "scs":  # (first-order: 28 MiB at 140 patches where Clarabel took 5.1 GiB)
-        monkeypatch.setattr(resources, "check_memory", lambda n, *args: required.append(n))
+        monkeypatch.setattr(resources, "check_memory", lambda n, *args, **_: required.append(n))
         reg._check_program_memory(np.zeros((5, 98, 3)), _linear_formulation(), 64, 1)
         assert len(required) == 1 and required[0] < 2**30 / 100  # (checked: it fits)
         return
@@ -373,7 +373,7 @@ def test_a_linear_cnn_without_pooling_is_checked_as_clarabel_holds_it(monkeypatc
         reg.fit(X, y)
     assert not hasattr(reg, "network_")
     # its estimate covers what was measured: 5.1 GiB above the imports at 138 patches
-    monkeypatch.setattr(resources, "check_memory", lambda nbytes, *args: required.append(nbytes))
+    monkeypatch.setattr(resources, "check_memory", lambda n, *args, **_: required.append(n))
     resources.check_nuclear_program_memory(138, 3, solver)
     assert 5.1 * 2**30 <= required[0] <= 2 * 5.1 * 2**30
 
@@ -676,28 +676,44 @@ def test_without_a_cgroup_limit_the_system_figure_stands(monkeypatch, tmp_path, 
     assert resources.available_memory() is None
 
 
-def test_an_address_space_limit_bounds_the_available_memory(monkeypatch, tmp_path):
+def test_an_address_space_limit_bounds_the_memory_of_each_process(monkeypatch, tmp_path):
     # ulimit -v, set on some clusters: a fit let through failed in NumPy's allocation, with a
-    # MemoryError that named no remedy (an audit)
-    import resource
-
+    # MemoryError that named no remedy (an audit). The limit is each process's own, so n_jobs
+    # programs are checked one each against it (a review: all of them were)
+    resource = pytest.importorskip("resource", reason="RLIMIT_AS is Unix's")
     from sklearn_convexcnn import _resources as resources
 
+    own = resources._kib_field(resources._PROC_STATUS, "VmSize:")
+    if own is None:
+        pytest.skip("no /proc/self/status to read the process's size from")
     soft, hard = resource.getrlimit(resource.RLIMIT_AS)
     # (above the process's own size, which the limit counts: its allocations go on)
-    own = resources._kib_field(resources._PROC_STATUS, "VmSize:")
     limit = own + 4 * 2**30 if hard == resource.RLIM_INFINITY else hard
+    headroom = limit - 2**30
     status = tmp_path / "status"
     status.write_text("Name:\tpython\nVmSize:\t 1048576 kB\nVmRSS:\t 2048 kB\n")  # 1 GiB
     monkeypatch.setattr(resources, "_PROC_STATUS", status)
-    monkeypatch.setattr(resources, "_system_available", lambda: 64 * 2**30)
+    monkeypatch.setattr(resources, "_system_available", lambda: 4 * headroom)
     monkeypatch.setattr(resources, "_cgroup_headroom", lambda: None)
     try:
         resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
-        assert resources.available_memory() == limit - 2**30
+        assert resources._address_space_headroom() == headroom
+        each = headroom - 2**20
+        resources.check_memory(2 * each, "Two programs", "Use less.", per_process=each)
+        with pytest.raises(
+            MemoryError,
+            match=r"^Two programs needs about \S+ GiB of memory in each process, but the "
+            r"process's address-space limit \(ulimit -v\) leaves only \S+ GiB\. Use less\.$",
+        ):
+            resources.check_memory(
+                2 * each + 2**22, "Two programs", "Use less.", per_process=each + 2**21
+            )
+        with pytest.raises(MemoryError, match=r"^One program needs about \S+ GiB of memory, but"):
+            resources.check_memory(headroom + 2**20, "One program", "Use less.")
         if hard == resource.RLIM_INFINITY:
             resource.setrlimit(resource.RLIMIT_AS, (resource.RLIM_INFINITY, hard))
-            assert resources.available_memory() == 64 * 2**30
+            assert resources._address_space_headroom() is None
+            resources.check_memory(headroom + 2**20, "One program", "Use less.")
     finally:
         resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
 
