@@ -316,16 +316,19 @@ def _named_after_the_estimator(method):
             elif method.__name__ == "__init__" and "C" in kwargs:
                 # (LogisticRegression's and SVC's name: an inverse strength)
                 hint = (
-                    ". The regularization strength is beta, the inverse of C in scikit-learn's "
+                    f" (C={kwargs['C']!r}). The regularization strength is beta, the inverse "
+                    "of C in scikit-learn's "
                     "LogisticRegression and SVC (their loss is summed over samples, as here)"
                 )
             elif method.__name__ == "__init__" and "class_weight" in kwargs and is_classifier(self):
                 # (an audit: imbalanced classes are where practitioners reach for it first)
                 hint = (
-                    ". Class weights are not supported (every solver and certificate sums "
-                    "unweighted losses); for integer weights w[c], repeat the samples of each "
-                    "class c: repeats = np.array([w[c] for c in y]); "
-                    "fit(np.repeat(X, repeats, axis=0), np.repeat(y, repeats))"
+                    f" (class_weight={kwargs['class_weight']!r}). Class weights are not "
+                    "supported (every solver and certificate sums unweighted losses); for "
+                    "integer weights w[c], repeat the samples of each class c: "
+                    "repeats = np.array([w[c] for c in y]); "
+                    "fit(np.repeat(X, repeats, axis=0), np.repeat(y, repeats)), and for "
+                    "'balanced' repeat the smaller classes' samples towards the largest's count"
                 )
             raise TypeError(f"{type(self).__name__}.{method.__name__}() {exc}{hint}") from None
         return method(self, *args, **kwargs)
@@ -1027,8 +1030,8 @@ class _BaseConvexCNN(BaseEstimator):
             If ``X`` or ``y`` is missing, or another argument is given: ``sample_weight`` is
             not supported (for integer weights, repeat the rows; the message shows how). If
             ``X`` holds objects that ``float()`` refuses by their type (the message names the
-            entry), or ``X`` or ``y`` is a sparse matrix (pass ``X.toarray()``: the patches of
-            sparse images are dense anyway).
+            entry), or ``X`` or ``y`` is a sparse matrix (pass its ``.toarray()``: the
+            patches of sparse images are dense anyway).
 
         Warns
         -----

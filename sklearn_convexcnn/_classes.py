@@ -612,11 +612,12 @@ class ConvexCNNClassifier(ClassifierMixin, _BaseConvexCNN):
         ``"squared"`` is ``0.5 * sum (f - y)^2`` on ±1 targets: a second-order cone program,
         the fastest and most robust to solve through CVXPY. ``"logistic"`` is
         ``sum log(1 + exp(-y f))`` and enables :meth:`predict_proba`, which scikit-learn's
-        probability scorers (``scoring="neg_log_loss"``, ``"roc_auc_ovr"``, ``"neg_brier_score"``),
-        ``cross_val_predict(method="predict_proba")`` and soft voting need: with the default
-        ``"squared"`` they fail with scikit-learn's "has none of the following attributes:
-        predict_proba" (in a search, a NaN score and a warning), which cannot name the fix,
-        ``loss="logistic"``; ``"roc_auc"`` uses :meth:`decision_function`. Through CVXPY it needs
+        probability scorers (``scoring="neg_log_loss"``, ``"roc_auc_ovr"``,
+        ``"neg_brier_score"``), ``cross_val_predict(method="predict_proba")`` and soft voting
+        need. With the default ``"squared"``, a search with such a scorer scores NaN with a
+        warning that says only that the estimator "has none of the following attributes:
+        predict_proba"; the others raise an AttributeError whose chained message names
+        ``loss="logistic"``. ``"roc_auc"`` uses :meth:`decision_function`. Through CVXPY it needs
         exponential cones and is slower and less reliable: on 300 small random programs
         (``benchmarks/cvxpy_logistic.py``) ECOS failed on 133; Clarabel failed on 5 and
         warned of an inaccurate point on 36, and a fifth of its other points lay 1e-6 to 1e-5

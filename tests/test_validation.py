@@ -651,12 +651,22 @@ def test_regressor_targets_that_are_no_array_of_numbers(targets, match):
         ConvexCNNRegressor(n_patterns=4).fit(X, targets(y))
 
 
-@pytest.mark.parametrize("Estimator", [ConvexCNNClassifier, ConvexCNNRegressor])
-def test_sparse_targets_are_a_type_error_as_in_convex_cnn_path(Estimator):
+@pytest.mark.parametrize(
+    "Estimator, match",
+    [
+        (ConvexCNNClassifier, r"^Sparse data was passed for y, .* Use '\.toarray\(\)'"),
+        (
+            ConvexCNNRegressor,
+            r"^ConvexCNNRegressor takes dense targets, but y is a sparse csr_matrix; pass "
+            r"y\.toarray\(\)\.$",
+        ),
+    ],
+)
+def test_sparse_targets_are_a_type_error_as_in_convex_cnn_path(Estimator, match):
     # (the regressor's was a ValueError, where the classifier and the path raise a TypeError,
     # as for a sparse X: a regressor audit)
     X, y = _data()
-    with pytest.raises(TypeError, match=r"y.*\.toarray\(\)"):
+    with pytest.raises(TypeError, match=match):
         Estimator(n_patterns=4).fit(X, sparse.csr_matrix(y[:, None]))
 
 
@@ -1169,12 +1179,15 @@ def test_class_weight_and_C_are_refused_with_the_fix():
     with pytest.raises(
         TypeError,
         match=r"^ConvexCNNClassifier\.__init__\(\) got an unexpected keyword argument "
-        r"'class_weight'\. Class weights are not supported .*fit\(np\.repeat\(X, repeats, axis=0\)",
+        r"'class_weight' \(class_weight='balanced'\)\. Class weights are not supported "
+        r".*fit\(np\.repeat\(X, repeats, axis=0\).* for 'balanced' repeat the smaller classes'",
     ):
         ConvexCNNClassifier(class_weight="balanced")
     # (a regressor has no classes to weigh: Python's message alone)
     with pytest.raises(TypeError, match=r"argument 'class_weight'$"):
         ConvexCNNRegressor(class_weight="balanced")
     for Estimator in ESTIMATORS:
-        with pytest.raises(TypeError, match=r"'C'\. The regularization strength is beta, the "):
+        with pytest.raises(
+            TypeError, match=r"'C' \(C=1\.0\)\. The regularization strength is beta, the "
+        ):
             Estimator(C=1.0)

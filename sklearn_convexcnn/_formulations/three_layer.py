@@ -45,7 +45,7 @@ _MAX_BRANCH_WIDTH = 4
 _MAX_EXACT_PAIRS = 20_000
 
 
-def _check_exact_groups(n_samples, n_first_layer=None):
+def _check_exact_pairs(n_samples, n_first_layer=None):
     """ValueError where all ``2^n_samples`` second-layer patterns for each first-layer
     pattern (``n_first_layer`` of them, at least one where not known yet) make more than
     ``_MAX_EXACT_PAIRS`` pattern pairs."""
@@ -267,7 +267,7 @@ class ThreeLayerFormulation:
         patterns (:func:`~.._patterns.check_sampled_bound`). The first, from 15 samples on,
         refuses whatever the first layer's patterns, and so before they are counted: its
         message does not give their number."""
-        _check_exact_groups(n_samples)
+        _check_exact_pairs(n_samples)
         check_sampled_bound(rows_at, n_rows)
 
     def enumerate_gates(self, patches):
@@ -280,9 +280,9 @@ class ThreeLayerFormulation:
             If ``2^n_samples`` times the number of first-layer patterns exceeds 20,000.
         """
         n_samples = patches.shape[0]
-        _check_exact_groups(n_samples)  # (before the first layer's enumeration)
+        _check_exact_pairs(n_samples)  # (before the first layer's enumeration)
         gates = enumerate_gates(patches)
-        _check_exact_groups(n_samples, gates.shape[1])
+        _check_exact_pairs(n_samples, gates.shape[1])
         self.outer_masks_ = all_sign_patterns(n_samples)
         return gates
 
