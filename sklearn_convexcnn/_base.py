@@ -371,9 +371,17 @@ class _NetworkArray:
             return self
         network = vars(estimator).get("network_")
         if not hasattr(network, self.field):  # (unfitted, or another architecture's)
-            raise AttributeError(
-                f"{type(estimator).__name__!r} object has no attribute {self.name!r}"
+            # (Python's words first, as hasattr's callers know them; then why, and the fix)
+            name = type(estimator).__name__
+            why = (
+                f"it is an array of the fitted network_, and this {name} is not fitted. Call "
+                "fit first."
+                if network is None
+                else f"this {name} was fitted as a {type(network).__name__}, which has no "
+                f"{self.name}: it belongs to another architecture. Refit with the "
+                "architecture that has it."
             )
+            raise AttributeError(f"{name!r} object has no attribute {self.name!r}: {why}")
         value = getattr(network, self.field)
         view = (value() if callable(value) else value).view()
         view.flags.writeable = False

@@ -271,6 +271,36 @@ def test_plotting_parameters_are_checked_by_name(plot, params, message):
         getattr(sklearn_convexcnn.plotting, plot)(ConvexCNNClassifier(), **params)
 
 
+def test_plot_filters_names_a_wrong_order_and_the_two_it_takes():
+    # (an error-message audit: the only plotting refusal that no test pinned)
+    pytest.importorskip("matplotlib")
+    with pytest.raises(ValueError, match=r"^order must be 'norm' or 'fitted', got order='size'\.$"):
+        sklearn_convexcnn.plotting.plot_filters(ConvexCNNClassifier(), order="size")
+
+
+def test_plotting_refuses_what_is_no_convex_cnn_by_its_type():
+    # (an error-message audit: only the Pipeline's and the search's hints were pinned, not
+    # the refusal itself, which names the parameter and the type received)
+    pytest.importorskip("matplotlib")
+    from sklearn.linear_model import Ridge
+
+    with pytest.raises(
+        TypeError,
+        match=r"^estimator must be a ConvexCNNClassifier or ConvexCNNRegressor, got a Ridge\.$",
+    ):
+        sklearn_convexcnn.plotting.plot_filters(Ridge())
+
+
+def test_an_unknown_name_of_the_package_is_pythons_attribute_error():
+    # (an error-message audit: the package's lazy __getattr__ must still refuse a misspelled
+    # name in Python's own words for modules, naming it, which hasattr and tools rely on)
+    with pytest.raises(
+        AttributeError, match=r"^module 'sklearn_convexcnn' has no attribute 'ConvexCNN'$"
+    ):
+        _ = sklearn_convexcnn.ConvexCNN
+    assert not hasattr(sklearn_convexcnn, "ConvexCNN")
+
+
 def test_spectra_of_a_two_layer_network_name_the_architecture_they_need():
     # a fitted two-layer model was told to 'call fit first'
     pytest.importorskip("matplotlib")

@@ -352,6 +352,28 @@ def test_an_assigned_array_is_checked_and_builds_a_new_network():
         ConvexCNNRegressor().intercept_ = [0.0]
 
 
+def test_reading_a_fitted_array_that_is_not_there_says_why():
+    # (an error-message audit: Python's bare "object has no attribute 'filters_'" named
+    # neither the missing fit nor the architecture that has the array; its words stay first,
+    # as hasattr's callers know them)
+    with pytest.raises(
+        AttributeError,
+        match=r"^'ConvexCNNRegressor' object has no attribute 'filters_': it is an array of "
+        r"the fitted network_, and this ConvexCNNRegressor is not fitted\. Call fit first\.$",
+    ):
+        _ = ConvexCNNRegressor().filters_
+    X, y = _toy_regression(0, 12, (9,))
+    reg = ConvexCNNRegressor(n_patterns=4, random_state=0).fit(X, y)
+    with pytest.raises(
+        AttributeError,
+        match=r"^'ConvexCNNRegressor' object has no attribute 'layer_filters_': this "
+        r"ConvexCNNRegressor was fitted as a TwoLayerCNN, which has no layer_filters_: it "
+        r"belongs to another architecture\. Refit with the architecture that has it\.$",
+    ):
+        _ = reg.layer_filters_
+    assert not hasattr(reg, "middle_weights_")  # (hasattr still reads it as absent)
+
+
 def test_fitted_arrays_cannot_be_edited_in_place_past_their_checks():
     # a review: an in-place edit changed the network before the assignment's check ran, so a
     # refused `+=` left a broken model (three-layer branches_ += 10: an IndexError in

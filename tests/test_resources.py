@@ -491,6 +491,27 @@ def test_certify_checks_the_fitted_patterns_where_every_one_would_not_fit(monkey
     assert not certificate.exact and certificate.n_patterns_checked == reg.n_patterns_
 
 
+@pytest.mark.parametrize("method", ["regularized_objective", "certify"])
+def test_evaluating_on_data_whose_patches_would_not_fit_names_the_fix(method, monkeypatch):
+    # (an error-message audit: the evaluation's own remedy, fewer samples, was not pinned;
+    # fit's, a geometry to change, would not apply to a fitted model). The fit is of the
+    # first 40 signals, the evaluation of 3000, whose patches take 3.3 MiB of the 2 left
+    import sklearn_convexcnn._resources as resources
+
+    X, y = _signals(3000, 50)
+    reg = ConvexCNNRegressor(kernel_size=3, n_patterns=4, random_state=0).fit(X[:40], y[:40])
+    # (2 MiB, by what every measure of the available memory reads)
+    monkeypatch.setattr(resources, "_system_available", lambda: 2 * 2**20)
+    monkeypatch.setattr(resources, "_cgroup_headroom", lambda: None)
+    monkeypatch.setattr(resources, "_address_space_headroom", lambda: None)
+    with pytest.raises(
+        MemoryError,
+        match=r"^Cutting X into patches \(3000 samples x 48 patches of size 3\) needs about "
+        r"3\.3 MiB of memory but only 2\.0 MiB is available\. Evaluate on fewer samples\.$",
+    ):
+        getattr(reg, method)(X, y)
+
+
 def test_the_native_working_set_is_checked_as_it_grows(monkeypatch):
     # a review: at n=100,000 the working set's design (8 n h bytes a group, which no estimate
     # before the solve can count) failed with numpy's own MemoryError, 70 s into the solve
