@@ -108,7 +108,8 @@ def _system_available():
 
 def _address_space_headroom():
     """Bytes below the process's address-space limit (``RLIMIT_AS``) beyond its virtual size
-    now, which that limit counts; None where no limit is set or it cannot be read."""
+    now, which that limit counts (taken as 0 where ``/proc`` does not say it, as on macOS:
+    the limit itself, an upper bound); None where no limit is set or it cannot be read."""
     try:
         import resource  # (Unix only)
 
@@ -318,7 +319,8 @@ def patterns_in_memory(n_samples, n_patches, patch_size):
     """The most patterns whose matrix-free operator (:func:`operator_bytes`, one group per
     pattern: less than any program over them holds) and gates fit in the available memory, or
     ``None`` where that is unknown: a cap on an enumeration, checked before it runs."""
-    bounds = [bound for bound in (available_memory(), _address_space_headroom()) if bound]
+    measures = (available_memory(), _address_space_headroom())
+    bounds = [bound for bound in measures if bound is not None]
     if not bounds:
         return None
     available = min(bounds)
@@ -412,7 +414,6 @@ def check_program_memory(
             f"{program_groups(n_samples, patch_size, n_patterns, regions)} groups)"
         )
         remedies.append("use fewer regions (a larger pool_size, or readout='sum')")
-    in_one = required
     required *= at_once
     # the draw comes before the program (and is gone once it is built): the regions' Cover
     # bounds cap the program's groups, not the draw, and 10**9 filters were drawn into
@@ -433,7 +434,6 @@ def check_program_memory(
         f"patterns{groups} (solver={solver!r}"
         + (f"; {at_once} outputs' programs at once, n_jobs)" if at_once > 1 else ")"),
         remedies,
-        per_process=max(in_one, drawn),
     )
 
 
@@ -451,7 +451,6 @@ def check_nuclear_program_memory(n_patches, patch_size, solver, at_once=1):
             f"of size {patch_size} (solver='scs': a semidefinite cone of order {order}"
             + at_once_said,
             "Use fewer patches (a larger stride or kernel_size), or pooling='average'.",
-            per_process=SCS_NUCLEAR_BYTES_PER_ENTRY * entries,
         )
     elif solver in ("auto", "clarabel"):
         check_memory(
@@ -462,7 +461,6 @@ def check_nuclear_program_memory(n_patches, patch_size, solver, at_once=1):
             "Use solver='scs' (first-order: its memory grows with the cone's entries, "
             "Clarabel's with their square), or fewer patches (a larger stride or "
             "kernel_size).",
-            per_process=NUCLEAR_KKT_COPIES * 8 * entries**2,
         )
 
 
@@ -473,7 +471,7 @@ def _gigabytes(n_bytes):
     return f"{n_bytes / 2**30:.1f} GiB"
 
 
-def check_memory(required, what, remedies, available=None, *, per_process=None):
+def check_memory(required, what, remedies, available=None):
     """Raise MemoryError when ``required`` bytes exceed what is available.
 
     Parameters
@@ -485,26 +483,24 @@ def check_memory(required, what, remedies, available=None, *, per_process=None):
     remedies : str
         What the user can change.
     available : int, default=None
-        Bytes available; measured when None (:func:`available_memory`). Nothing is checked
-        where it is unknown.
-    per_process : int, default=None
-        The most of ``required`` that one process holds, where ``n_jobs`` processes share
-        it (``None``: all of it). An address-space limit (``ulimit -v``) bounds each
-        process on its own, and is checked against this.
+        Bytes available; measured when None (:func:`available_memory`, then the process's
+        address-space limit). Nothing is checked where it is unknown.
     """
-    available = available_memory() if available is None else available
+    measured = available is None
+    available = available_memory() if measured else available
     if available is not None and required > available:
         raise MemoryError(
             f"{what} needs about {_gigabytes(required)} of memory but only "
             f"{_gigabytes(available)} is available. {remedies}"
         )
-    # (ulimit -v, set on some clusters: a fit let through failed in NumPy's allocation, with
-    # a MemoryError that named no remedy; an audit)
-    own = _address_space_headroom()
-    in_one = required if per_process is None else per_process
-    if own is not None and in_one > own:
+    # ulimit -v, set on some clusters: a fit let through failed in NumPy's allocation, with
+    # a MemoryError that named no remedy (an audit). The limit is each process's, and it is
+    # compared with all that ``required`` counts: the n_jobs outputs' programs share one
+    # process where joblib runs them in threads (its threading backend, GridSearchCV's
+    # workers), and a refusal where they have a worker each errs on the safe side.
+    own = _address_space_headroom() if measured else None
+    if own is not None and required > own:
         raise MemoryError(
-            f"{what} needs about {_gigabytes(in_one)} of memory"
-            f"{'' if per_process is None else ' in each process'}, but the process's "
+            f"{what} needs about {_gigabytes(required)} of memory, but the process's "
             f"address-space limit (ulimit -v) leaves only {_gigabytes(own)}. {remedies}"
         )
