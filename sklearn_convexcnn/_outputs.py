@@ -891,8 +891,9 @@ def remedy(solution, options, cvxpy="use a CVXPY solver (e.g. solver='clarabel')
             return (
                 "The restricted problems cannot be solved more accurately, and the point is "
                 f"certified to {relative:.1e} of the objective, closer than CVXPY's solvers "
-                f"certify: loosen tol (tol={enough:.0e} accepts it), or standardise the "
-                "inputs if they are of a large scale"
+                f"certify: loosen tol (tol={enough:.0e} accepts it), use a larger beta (a "
+                "beta small against the targets' scale nears interpolation), or standardise "
+                "the inputs if they are of a large scale"
             )
         # (not CVXPY where "auto" has handed the program to it already: a review followed
         # that advice to a worse point and a warning that sent it back)

@@ -136,32 +136,29 @@ def warn_common_offset(X, block_entries=2**22):
 def warn_target_offset(Y, fit_intercept):
     """UserWarning where, without an intercept, a target column ``Y[:, k]`` has an offset
     beyond ``MAX_OFFSET_RATIO`` times its spread: the neurons must then build the offset, and
-    the solves can stall short of ``tol`` (a regressor audit: targets of 1e6 +- 1.5 stalled at
-    1e-6 of the objective, with advice to standardise X, where an intercept certified them to
-    1e-14). With an intercept, which takes the offset, nothing."""
+    resolve the spread at a scale far below it, and the solves can stall short of ``tol``
+    (a regressor audit: targets of 1e6 +- 1.5 at ``beta=0.1`` stalled at 1e-6 of the
+    objective, with advice to standardise X, where an intercept certified them to 1e-14, as
+    did ``beta=1e5``). With an intercept, which takes the offset, nothing."""
     if fit_intercept or Y.size == 0:
         return
     columns = [_offset_and_spread(Y[:, k : k + 1]) for k in range(Y.shape[1])]
-    # (a constant column, of no spread, too: 1e6 everywhere stalled at 6.4e-6, a review)
-    ratios = [
-        abs(offset) / spread if spread > 0 else np.inf if offset else 0.0
-        for offset, spread in columns
-    ]
-    k = int(np.argmax(ratios))
-    if ratios[k] > MAX_OFFSET_RATIO:
+    # (a constant column has no spread to resolve: y = 1e6 everywhere stalls at beta=0.1 for
+    # the beta, small against the targets, and is solved to 8e-16 at beta=1e5)
+    ratios = [abs(offset) / spread if spread > 0 else 0.0 for offset, spread in columns]
+    over = [k for k, ratio in enumerate(ratios) if ratio > MAX_OFFSET_RATIO]
+    if over:
+        k = max(over, key=ratios.__getitem__)
         offset, spread = columns[k]
-        column = f"column {k} of y" if Y.shape[1] > 1 else "y"
-        shared = (
-            f"share an offset of {offset:.3g} against a spread (standard deviation) of "
-            f"{spread:.3g}, {ratios[k]:.1e} times smaller"
-            if spread > 0
-            else f"all equal {offset:.3g}"
-        )
+        named = f"column {k} of y" if Y.shape[1] > 1 else "y"
+        if len(over) > 1:
+            named = f"columns {', '.join(map(str, over))} of y; the most, column {k}"
         warn(
-            f"The targets ({column}) {shared}, and fit_intercept=False leaves the offset to "
-            "the neurons: such targets can make the convex programs ill-conditioned, and "
-            "their solves slow or short of tol. Set fit_intercept=True, or subtract the "
-            "offset from y.",
+            f"The targets ({named}) share an offset of {offset:.3g} against a spread "
+            f"(standard deviation) of {spread:.3g}, {ratios[k]:.1e} times smaller, and "
+            "fit_intercept=False leaves the offset to the neurons: unless beta grows with "
+            "the offset, the solves can stall short of tol. Set fit_intercept=True, or "
+            "subtract the offset from y.",
             UserWarning,
         )
 

@@ -679,6 +679,7 @@ def test_native_solver_reports_a_stall_as_such():
         ConvergenceWarning,
         match=r"status 'stalled' after [0-9] iterations.* certified to [0-9.]+e-0[67] of the "
         "objective, closer than CVXPY's solvers certify: loosen tol \\(tol=1e-0[56] accepts it\\), "
+        "use a larger beta \\(a beta small against the targets' scale nears interpolation\\), "
         "or standardise the inputs if they are of a large scale; the network attains the "
         "returned point's objective, at most the duality gap above the optimum",
     ):

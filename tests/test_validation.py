@@ -1140,15 +1140,23 @@ def test_a_target_offset_without_intercept_is_named_before_the_solves(offset, fi
         assert all(re.match(e, m) for e, m in zip(expected, messages, strict=True)), messages
 
 
-def test_constant_targets_without_intercept_are_named_before_the_solves():
-    # (a review: y = 1e6 everywhere, of no spread, stalled at 6.4e-6 without the warning)
-    X = np.random.default_rng(0).standard_normal((12, 6))
+def test_constant_targets_are_no_offset_and_a_stall_names_a_larger_beta():
+    # (a review: y = 1e6 everywhere stalled at 1.2e-6 with advice to standardise the inputs;
+    # its cause is beta=0.1, small against the targets: beta=1e5 solves it to 8e-16)
+    X = np.random.default_rng(0).standard_normal((40, 10))
+    params = dict(kernel_size=3, n_patterns=16, fit_intercept=False, random_state=0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ConvexCNNRegressor(beta=0.1, **params).fit(X, np.full(40, 1e6))
+    assert not [w for w in caught if w.category is UserWarning]
+    (stall,) = [str(w.message) for w in caught if w.category is ConvergenceWarning]
+    assert "use a larger beta (a beta small against the targets' scale nears" in stall
+    # (nor does a constant column hide one with an offset, as a review found it did)
+    Y = np.column_stack([X[:, 0] + 1e5, np.full(40, 5.0), X[:, 1] - 1e6])
     with pytest.warns(
-        UserWarning, match=r"^The targets \(y\) all equal 1e\+06, and fit_intercept=False "
+        UserWarning, match=r"^The targets \(columns 0, 2 of y; the most, column 2\) share an "
     ):
-        ConvexCNNRegressor(
-            beta=0.1, kernel_size=2, n_patterns=4, fit_intercept=False, tol=1e-4, random_state=0
-        ).fit(X, np.full(12, 1e6))
+        ConvexCNNRegressor(beta=1e5, tol=1e-4, **params).fit(X, Y)
 
 
 def test_shape_parameters_take_one_dimensional_integer_arrays():
