@@ -936,14 +936,18 @@ def test_circular_warns_that_it_ignores_a_kernel_size_or_stride(param, value, de
     np.testing.assert_array_equal(ignored.predict(X), plain.predict(X))
 
 
-@pytest.mark.parametrize("stride", [(1, 1), [1, 1], np.array([1, 1])])
-def test_circular_takes_the_default_stride_spelled_per_axis_silently(stride):
-    # (a circular audit: stride=(1, 1) on images warned that a stride was ignored)
+@pytest.mark.parametrize(
+    "stride, input_shape",
+    [((1, 1), (4, 4)), ([1, 1], (4, 4)), (np.array([1, 1]), (4, 4)), ((1, 1), (4, 2, 2))],
+)
+def test_circular_takes_the_default_stride_spelled_per_axis_silently(stride, input_shape):
+    # (a circular audit: stride=(1, 1) on images warned that a stride was ignored; images
+    # with channels have two spatial axes too)
     X, y = low_rank_data(0, 10, 16, 16)
     with warnings.catch_warnings():
         warnings.simplefilter("error", UserWarning)
         ConvexCNNRegressor(
-            architecture="circular", input_shape=(4, 4), stride=stride, n_patterns=8,
+            architecture="circular", input_shape=input_shape, stride=stride, n_patterns=8,
             random_state=0,
         ).fit(X, y)  # fmt: skip
 
