@@ -317,8 +317,8 @@ def _named_after_the_estimator(method):
                 # (LogisticRegression's and SVC's name: an inverse strength)
                 hint = (
                     f" (C={kwargs['C']!r}). The regularization strength is beta, the inverse "
-                    "of C in scikit-learn's "
-                    "LogisticRegression and SVC (their loss is summed over samples, as here)"
+                    "of C in scikit-learn's LogisticRegression and SVC (their loss is summed "
+                    "over samples, as here)"
                 )
             elif method.__name__ == "__init__" and "class_weight" in kwargs and is_classifier(self):
                 # (an audit: imbalanced classes are where practitioners reach for it first)

@@ -375,10 +375,10 @@ def solve_three_layer(
     multipliers_init : ndarray of shape (2 * n_outer_patterns, n_samples), default=None
         Multipliers of the second ReLU layer's constraints at data scale (a CVXPY point's,
         handed over with it): the branches' starting multipliers, which a branch keeps until
-        the restricted problem gives it its own. From zero multipliers
-        the point's certificate is nearly empty (a gap of 98 % of the objective at a CVXPY
-        point certified to 3.5e-5 of it), and column generation added groups to nearly
-        every branch only to recover them (3,396 groups in 107 iterations on 7 signals with
+        the restricted problem gives it its own. From zero multipliers the point's
+        certificate is nearly empty (a gap of 98 % of the objective at a CVXPY point
+        certified to 3.5e-5 of it), and column generation added groups to nearly every
+        branch only to recover them (3,396 groups in 107 iterations on 7 signals with
         n_patterns="exact": a fit of 197 s, Clarabel's 8.7 s included; from Clarabel's
         multipliers, 5 iterations and a fit of 10.8 s).
 
