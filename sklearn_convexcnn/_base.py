@@ -359,9 +359,10 @@ class _NetworkArray:
     original's predictions). The network's derived arrays (a circular CNN's ``filters``)
     cannot be assigned."""
 
-    def __init__(self, field, derived_from=None):
+    def __init__(self, field, derived_from=None, architecture=None):
         self.field = field
         self.derived_from = derived_from
+        self.architecture = architecture  # (the one that has it, where only one does)
 
     def __set_name__(self, owner, name):
         self.name = name
@@ -378,14 +379,20 @@ class _NetworkArray:
                 "fit first."
                 if network is None
                 else f"this {name} was fitted as a {type(network).__name__}, which has no "
-                f"{self.name}: it belongs to another architecture. Refit with the "
-                "architecture that has it."
+                f"{self.name}: {self._belongs_elsewhere()}"
             )
             raise AttributeError(f"{name!r} object has no attribute {self.name!r}: {why}")
         value = getattr(network, self.field)
         view = (value() if callable(value) else value).view()
         view.flags.writeable = False
         return view
+
+    def _belongs_elsewhere(self):
+        return (
+            f"it belongs to architecture={self.architecture!r}. Refit with that architecture."
+            if self.architecture
+            else "it belongs to another architecture."
+        )
 
     def __set__(self, estimator, value):
         network = vars(estimator).get("network_")
@@ -397,7 +404,7 @@ class _NetworkArray:
         if not hasattr(network, self.field):
             raise AttributeError(
                 f"This {type(estimator).__name__} was fitted as a {type(network).__name__}, "
-                f"which has no {self.name}: it belongs to another architecture."
+                f"which has no {self.name}: {self._belongs_elsewhere()}"
             )
         if self.field not in {field.name for field in dataclasses.fields(network)}:
             raise AttributeError(
@@ -476,10 +483,12 @@ class _BaseConvexCNN(BaseEstimator):
     filters_ = _NetworkArray("filters", derived_from="layer_filters_")
     output_weights_ = _NetworkArray("output_weights")
     intercept_ = _NetworkArray("intercept")
-    layer_filters_ = _NetworkArray("layer_filters")
-    filter_spectra_ = _NetworkArray("spectra", derived_from="layer_filters_")
-    middle_weights_ = _NetworkArray("middle_weights")
-    branches_ = _NetworkArray("branches")
+    layer_filters_ = _NetworkArray("layer_filters", architecture="circular")
+    filter_spectra_ = _NetworkArray(
+        "spectra", derived_from="layer_filters_", architecture="circular"
+    )
+    middle_weights_ = _NetworkArray("middle_weights", architecture="three_layer")
+    branches_ = _NetworkArray("branches", architecture="three_layer")
 
     @_named_after_the_estimator
     def __init__(

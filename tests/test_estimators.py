@@ -368,9 +368,15 @@ def test_reading_a_fitted_array_that_is_not_there_says_why():
         AttributeError,
         match=r"^'ConvexCNNRegressor' object has no attribute 'layer_filters_': this "
         r"ConvexCNNRegressor was fitted as a TwoLayerCNN, which has no layer_filters_: it "
-        r"belongs to another architecture\. Refit with the architecture that has it\.$",
+        r"belongs to architecture='circular'\. Refit with that architecture\.$",
     ):
         _ = reg.layer_filters_
+    with pytest.raises(
+        AttributeError,
+        match=r"^This ConvexCNNRegressor was fitted as a TwoLayerCNN, which has no branches_: "
+        r"it belongs to architecture='three_layer'\. Refit with that architecture\.$",
+    ):
+        reg.branches_ = np.ones(3)
     assert not hasattr(reg, "middle_weights_")  # (hasattr still reads it as absent)
 
 
