@@ -285,6 +285,28 @@ def _empty_network_message(solutions, Y, beta, tol):
     )
 
 
+def _foreign_parameter_hint(estimator, params):
+    """`` (name=value). What to use instead``, for the first of ``params`` that is another
+    scikit-learn model's parameter, or ""."""
+    fixes = {
+        "alpha": "The regularization strength is beta (alpha in scikit-learn's models)",
+        # (LogisticRegression's and SVC's name: an inverse strength)
+        "C": "The regularization strength is beta, the inverse of C in scikit-learn's "
+        "LogisticRegression and SVC (their loss is summed over samples, as here)",
+    }
+    if is_classifier(estimator):
+        # (an audit: imbalanced classes are where practitioners reach for it first)
+        fixes["class_weight"] = (
+            "Class weights are not supported (every solver and certificate sums unweighted "
+            "losses); for integer weights w[c], repeat the samples of each class c: "
+            "repeats = np.array([w[c] for c in y]); "
+            "fit(np.repeat(X, repeats, axis=0), np.repeat(y, repeats)), and for 'balanced' "
+            "repeat the smaller classes' samples towards the largest's count"
+        )
+    name = next((name for name in params if name in fixes), None)
+    return "" if name is None else f" ({name}={params[name]!r}). {fixes[name]}"
+
+
 def _named_after_the_estimator(method):
     """``method`` whose wrong arguments raise a TypeError naming the estimator's own class.
 
@@ -311,25 +333,8 @@ def _named_after_the_estimator(method):
                     "unweighted losses); for integer weights w, repeat the rows: "
                     "fit(np.repeat(X, w, axis=0), np.repeat(y, w, axis=0))"
                 )
-            elif method.__name__ == "__init__" and "alpha" in kwargs:
-                hint = ". The regularization strength is beta (alpha in scikit-learn's models)"
-            elif method.__name__ == "__init__" and "C" in kwargs:
-                # (LogisticRegression's and SVC's name: an inverse strength)
-                hint = (
-                    f" (C={kwargs['C']!r}). The regularization strength is beta, the inverse "
-                    "of C in scikit-learn's LogisticRegression and SVC (their loss is summed "
-                    "over samples, as here)"
-                )
-            elif method.__name__ == "__init__" and "class_weight" in kwargs and is_classifier(self):
-                # (an audit: imbalanced classes are where practitioners reach for it first)
-                hint = (
-                    f" (class_weight={kwargs['class_weight']!r}). Class weights are not "
-                    "supported (every solver and certificate sums unweighted losses); for "
-                    "integer weights w[c], repeat the samples of each class c: "
-                    "repeats = np.array([w[c] for c in y]); "
-                    "fit(np.repeat(X, repeats, axis=0), np.repeat(y, repeats)), and for "
-                    "'balanced' repeat the smaller classes' samples towards the largest's count"
-                )
+            elif method.__name__ == "__init__":
+                hint = _foreign_parameter_hint(self, kwargs)
             raise TypeError(f"{type(self).__name__}.{method.__name__}() {exc}{hint}") from None
         return method(self, *args, **kwargs)
 
@@ -539,6 +544,28 @@ class _BaseConvexCNN(BaseEstimator):
         self.n_jobs = n_jobs
         self.random_state = random_state
         self.verbose = verbose
+
+    def set_params(self, **params):
+        """Set the parameters of this estimator (scikit-learn's ``set_params``).
+
+        Parameters
+        ----------
+        **params : dict
+            Parameter names and their new values.
+
+        Returns
+        -------
+        self : estimator instance
+            This estimator.
+        """
+        try:
+            return super().set_params(**params)
+        except ValueError as exc:
+            # (a grid over another model's parameter, C or alpha, reaches this first)
+            hint = _foreign_parameter_hint(self, params)
+            if not hint:
+                raise
+            raise ValueError(f"{exc}{hint}") from None
 
     def _log(self, message):
         if self.verbose:

@@ -12,6 +12,9 @@ from scipy import sparse
 from sklearn.base import clone, is_classifier
 from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import has_fit_parameter
 
 from sklearn_convexcnn import ConvexCNNClassifier, ConvexCNNRegressor, convex_cnn_path
@@ -811,8 +814,8 @@ def test_a_wrong_constructor_argument_is_refused_in_the_estimators_own_name(Esti
     name = re.escape(f"{Estimator.__name__}.__init__()")
     with pytest.raises(
         TypeError,
-        match=rf"^{name} got an unexpected keyword argument 'alpha'\. The regularization "
-        r"strength is beta \(alpha in scikit-learn's models\)$",
+        match=rf"^{name} got an unexpected keyword argument 'alpha' \(alpha=0\.1\)\. The "
+        r"regularization strength is beta \(alpha in scikit-learn's models\)$",
     ):
         Estimator(alpha=0.1)
     with pytest.raises(TypeError, match=rf"^{name} got an unexpected keyword argument 'w'$"):
@@ -1179,6 +1182,29 @@ def test_shape_parameters_take_one_dimensional_integer_arrays():
         ValueError, match=r"^input_shape=array\(\[8\., 8\.\]\) is not a valid shape"
     ):
         ConvexCNNClassifier(input_shape=np.array([8.0, 8.0])).fit(X, y)
+
+
+def test_another_models_parameter_in_set_params_is_refused_with_the_fix():
+    # (a GridSearchCV over C, as for LogisticRegression, reaches set_params, not __init__;
+    # scikit-learn's message listed the valid parameters without saying which one is meant)
+    grid = GridSearchCV(
+        make_pipeline(StandardScaler(), ConvexCNNClassifier()), {"convexcnnclassifier__C": [1]}
+    )
+    with pytest.raises(
+        ValueError,
+        match=r"^Invalid parameter 'C' for estimator ConvexCNNClassifier\(\)\. Valid "
+        r"parameters are: \[.*'beta'.*\]\. \(C=1\)\. The regularization strength is beta, "
+        r"the inverse of C in scikit-learn's LogisticRegression and SVC",
+    ):
+        grid.fit(*_data())
+    with pytest.raises(ValueError, match=r"\]\. \(alpha=0\.5\)\. The regularization strength"):
+        ConvexCNNRegressor().set_params(beta=2.0, alpha=0.5)
+    with pytest.raises(ValueError, match=r"\(class_weight=None\)\. Class weights are not"):
+        ConvexCNNClassifier().set_params(class_weight=None)
+    # (other parameters: scikit-learn's message alone; a regressor has no classes to weigh)
+    with pytest.raises(ValueError, match=r"'warm_start'\]\.$"):
+        ConvexCNNRegressor().set_params(class_weight=None)
+    assert ConvexCNNClassifier().set_params(beta=0.5).beta == 0.5
 
 
 def test_class_weight_and_C_are_refused_with_the_fix():
