@@ -40,6 +40,8 @@ from .two_layer import average_blocks
 
 # Largest number of first-layer filters in a random branch that samples a second-layer pattern.
 _MAX_BRANCH_WIDTH = 4
+# Most samples whose 2^n second-layer patterns are ever all used (exhaustive, hence exact).
+_MAX_EXHAUSTIVE_SAMPLES = 20
 # Largest number of pattern pairs (second-layer x first-layer patterns, four groups each:
 # the parts a and b, the output signs) enumerated exactly.
 _MAX_EXACT_PAIRS = 20_000
@@ -50,7 +52,7 @@ def _check_exact_pairs(n_samples, n_first_layer=None):
     pattern (``n_first_layer`` of them, at least one where not known yet) make more than
     ``_MAX_EXACT_PAIRS`` pattern pairs."""
     if (
-        n_samples > 20
+        n_samples > _MAX_EXHAUSTIVE_SAMPLES
         or 2**n_samples * (1 if n_first_layer is None else n_first_layer) > _MAX_EXACT_PAIRS
     ):
         each = (
@@ -219,19 +221,38 @@ def _pooled(patches, gates):
     return np.maximum(patches @ gates, 0.0).mean(axis=1)
 
 
+def _sample_outer_masks(patches, gates, n_patterns, random_state):
+    """Second-layer patterns ``D'_l``, shape (n_outer_patterns, n_samples) bool: all ``2^n``
+    of them when ``2^n_samples <= n_patterns``, else the distinct patterns of ``n_patterns``
+    random branches over the first-layer ``gates`` (and the all-ones pattern)."""
+    n_samples = patches.shape[0]
+    if n_samples <= _MAX_EXHAUSTIVE_SAMPLES and 2**n_samples <= n_patterns:
+        return all_sign_patterns(n_samples)
+    pooled = _pooled(patches, gates)
+    widths = random_state.randint(1, min(_MAX_BRANCH_WIDTH, gates.shape[1]) + 1, n_patterns)
+    weights = random_state.standard_normal((gates.shape[1], n_patterns))
+    for branch, width in enumerate(widths):
+        # a random branch of `width` filters: zero the other weights
+        unused = random_state.permutation(gates.shape[1])[width:]
+        weights[unused, branch] = 0.0
+    masks = np.vstack([np.ones(n_samples, bool), (pooled @ weights >= 0).T])
+    return masks[first_of_each_pattern(masks.T)]
+
+
 class ThreeLayerFormulation:
     """Convex program and recovery of the three-layer CNN with two ReLU layers.
 
-    :meth:`sample_gates` also fixes the second-layer patterns (``outer_masks_``) on the
-    training data, which :meth:`program` then uses.
+    :meth:`sample_gates` and :meth:`enumerate_gates` also set ``outer_masks_``, the
+    second-layer patterns of the training data, which :meth:`program` then uses: the
+    formulation is stateful, and a fit keeps it with its gates (warm starts reuse both).
     """
 
     is_exact = True  # (doc/formulations.md §8.2)
     region_sizes = None  # (no read-out per region: see check_program_memory)
 
     def sample_gates(self, patches, n_patterns, random_state):
-        """First-layer gates, as for two layers; second-layer patterns stored in
-        ``outer_masks_`` (exhaustive when ``2^n_samples <= n_patterns``).
+        """First-layer gates, as for two layers; sets ``outer_masks_``, the second-layer
+        patterns (:func:`_sample_outer_masks`) that :meth:`program` uses.
 
         Parameters
         ----------
@@ -245,19 +266,7 @@ class ThreeLayerFormulation:
         """
         n_patterns = operator.index(n_patterns)  # (a bool too, as the constraints admit)
         gates = sample_gates(patches, n_patterns, random_state)
-        n_samples = patches.shape[0]
-        if n_samples <= 20 and 2**n_samples <= n_patterns:
-            self.outer_masks_ = all_sign_patterns(n_samples)
-            return gates
-        pooled = _pooled(patches, gates)
-        widths = random_state.randint(1, min(_MAX_BRANCH_WIDTH, gates.shape[1]) + 1, n_patterns)
-        weights = random_state.standard_normal((gates.shape[1], n_patterns))
-        for branch, width in enumerate(widths):
-            # a random branch of `width` filters: zero the other weights
-            unused = random_state.permutation(gates.shape[1])[width:]
-            weights[unused, branch] = 0.0
-        masks = np.vstack([np.ones(n_samples, bool), (pooled @ weights >= 0).T])
-        self.outer_masks_ = masks[first_of_each_pattern(masks.T)]
+        self.outer_masks_ = _sample_outer_masks(patches, gates, n_patterns, random_state)
         return gates
 
     def check_enumeration(self, rows_at, n_samples, n_rows):
@@ -271,8 +280,9 @@ class ThreeLayerFormulation:
         check_sampled_bound(rows_at, n_rows)
 
     def enumerate_gates(self, patches):
-        """Every first-layer pattern (:func:`~.._patterns.enumerate_gates`) and all ``2^n``
-        second-layer sign patterns: the program is then the training problem itself.
+        """Every first-layer pattern (:func:`~.._patterns.enumerate_gates`); sets
+        ``outer_masks_`` to all ``2^n`` second-layer sign patterns: the program is then the
+        training problem itself.
 
         Raises
         ------
