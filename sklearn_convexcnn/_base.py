@@ -598,14 +598,14 @@ class _BaseConvexCNN(BaseEstimator):
             formulation = self._fitted_program.formulation
         uses_operator = self._uses_operator(formulation)
         build = formulation.operator if uses_operator else formulation.program
-        check_memory = functools.partial(
+        check_program_fits = functools.partial(
             self._check_program_memory, patches, formulation, n_outputs=Y.shape[1]
         )
         if warm:  # (sampled patterns, checked as their draw was)
-            check_memory(self.n_patterns)
+            check_program_fits(self.n_patterns)
             gates = self.gates_
         else:
-            gates = program_gates(formulation, patches, self.n_patterns, rng, check_memory)
+            gates = program_gates(formulation, patches, self.n_patterns, rng, check_program_fits)
         self._log(_problem_line(self.architecture, X.shape[0], geometry, gates, warm))
         options = self._solve_options()
         if self.patterns == "generated":
