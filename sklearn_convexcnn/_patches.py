@@ -21,6 +21,11 @@ from ._warnings import warn
 # The kernel_size of None along each spatial axis, where the axis is at least that long
 DEFAULT_KERNEL = 3
 
+# Entries that a computation in blocks holds at a time (32 MiB of float64): the blocks of
+# samples, patches and gates in pattern keys, the operator's chunks, the offset check.
+# :mod:`._resources` sizes its memory estimates by it.
+BLOCK_ENTRIES = 2**22
+
 
 @dataclass(frozen=True)
 class PatchGeometry:
@@ -116,12 +121,12 @@ def check_scale(values, name):
 MAX_OFFSET_RATIO = 1e4
 
 
-def warn_common_offset(X, block_entries=2**22):
+def warn_common_offset(X):
     """UserWarning where the entries of ``X`` share an offset beyond ``MAX_OFFSET_RATIO``
     times their spread: the patches then point nearly one way, their patterns are thin
     cells, and the solves can stall short of ``tol`` (a fuzz: with warnings that did not name
     it)."""
-    offset, spread = _offset_and_spread(X, block_entries)
+    offset, spread = _offset_and_spread(X)
     if spread > 0 and abs(offset) > MAX_OFFSET_RATIO * spread:
         warn(
             f"The entries of X share an offset of {offset:.3g} against a spread (standard "
@@ -163,13 +168,13 @@ def warn_target_offset(Y, fit_intercept):
         )
 
 
-def _offset_and_spread(values, block_entries=2**22):
+def _offset_and_spread(values):
     """The mean and standard deviation of the entries of the 2-D array ``values``, summed in
     blocks of rows, without a copy of it (as in :func:`check_scale`)."""
     if values.size == 0:
         return 0.0, 0.0
     offset = float(np.mean(values))
-    step = max(1, block_entries // max(1, values.shape[1]))
+    step = max(1, BLOCK_ENTRIES // max(1, values.shape[1]))
     squares = sum(
         float(np.sum((values[i : i + step] - offset) ** 2)) for i in range(0, len(values), step)
     )

@@ -12,7 +12,7 @@ import operator
 
 import numpy as np
 
-from ._patches import patch_rows
+from ._patches import BLOCK_ENTRIES, patch_rows
 
 
 def pattern_masks(patches, gates):
@@ -62,24 +62,24 @@ def packed_columns(bits):
 
 
 # Gates whose keys :func:`key_bytes` computes at once.
-_KEY_GATES = 256
+KEY_GATES = 256
 
 
-def key_bytes(pattern_keys, patches, gates, block_entries=2**22):
+def key_bytes(pattern_keys, patches, gates, block_entries=BLOCK_ENTRIES):
     """``pattern_bytes(pattern_keys(patches, gates))``, computed a block at a time.
 
     ``pattern_keys`` of all the samples at once takes ``8 n K P`` bytes for its products
     alone (6.9 GB at n=200,000, 36 patches and 128 gates), where the keys, packed, take a
-    64th of that. Here ``_KEY_GATES`` gates and ``block_entries / (K _KEY_GATES)`` samples
+    64th of that. Here ``KEY_GATES`` gates and ``block_entries / (K KEY_GATES)`` samples
     at a time: a gate's key is the concatenation of its keys of each block of samples, whose
     ends depend on ``patches`` and ``block_entries`` alone, so keys of the same patches are
     equal iff the patterns are, whichever call computed them.
     """
     n_samples = len(patches)
-    step = max(1, block_entries // max(1, patches.shape[1] * _KEY_GATES))
+    step = max(1, block_entries // max(1, patches.shape[1] * KEY_GATES))
     keys = []
-    for first in range(0, gates.shape[1], _KEY_GATES):
-        chunk = gates[:, first : first + _KEY_GATES]
+    for first in range(0, gates.shape[1], KEY_GATES):
+        chunk = gates[:, first : first + KEY_GATES]
         blocks = [
             pattern_bytes(pattern_keys(patches[start : start + step], chunk))
             for start in range(0, n_samples, step)
@@ -340,7 +340,7 @@ def _spectrum(normals):
     return singular, vt, rank
 
 
-def _best_per_cell(points, normals, block=2**22):
+def _best_per_cell(points, normals, block=BLOCK_ENTRIES):
     """One point per distinct sign vector, the one farthest from every hyperplane; none of
     the points on a hyperplane, which are no cell's (deletion-restriction's first points can
     lie on a later hyperplane: two such 'patterns' among 558 cells of ternary data).
@@ -395,7 +395,7 @@ def _sweep_3d(normals):
     points, degenerate, steps = [], [], np.empty(len(rays))
     multiplicity = np.empty(len(rays), dtype=int)
     # blocks of rays keep the (rays, N) products small
-    block = max(1, 2**22 // len(normals))
+    block = max(1, BLOCK_ENTRIES // len(normals))
     for start in range(0, len(rays), block):
         part = slice(start, start + block)
         products = np.abs(rays[part] @ normals.T)

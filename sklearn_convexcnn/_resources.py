@@ -4,7 +4,8 @@ fails at once with the numbers and the remedies instead of exhausting memory."""
 import os
 from pathlib import Path
 
-from ._patterns import cover_bound
+from ._patches import BLOCK_ENTRIES
+from ._patterns import KEY_GATES, cover_bound
 
 # CVXPY's canonicalisation of the cone constraints plus Clarabel's factorisation, per nonzero of
 # the constraint matrix; measured from 0.67 GB at n=200, K=16, h=5, P=64 (2.0 M nonzeros) to
@@ -26,9 +27,9 @@ SCS_BYTES_PER_ROW = 1500
 OPERATOR_BYTES_PER_GROUP = 2600
 
 # The largest chunks of (pattern, row) entries the operator holds at once: its pieces' chunk_size,
-# 2**22 entries of about 24 bytes (masks, weighted masks, products). Its signs and correlations
-# take smaller blocks, which stay in a core's cache.
-OPERATOR_CHUNK_BYTES = 24 * 2**22
+# BLOCK_ENTRIES entries of about 24 bytes (masks, weighted masks, products). Its signs and
+# correlations take smaller blocks, which stay in a core's cache.
+OPERATOR_CHUNK_BYTES = 24 * BLOCK_ENTRIES
 
 # What the native three-layer solver holds besides its program's arrays (restricted problems,
 # prices, multipliers): at n=300, P=32 it used 100 MiB where the arrays' share is 65 MiB. With
@@ -335,15 +336,15 @@ def sampling_bytes(n_samples, n_patches, patch_size, n_patterns, regions=None):
     sample and eight patches of the largest region (the whole grid without regions: average
     pooling's keys are a bit a patch), two where regions are keyed one after the other (the
     last region's are held while the next one's are made); :data:`KEY_OVERHEAD` and
-    :data:`GATE_OVERHEAD`; the parts the keys of 256 gates are joined from; four copies of
-    the products of a block of samples and gates from which keys are made (at most
-    ``block_entries`` floats; max pooling's winners are found with temporaries of their
+    :data:`GATE_OVERHEAD`; the parts the keys of ``KEY_GATES`` gates are joined from; four
+    copies of the products of a block of samples and gates from which keys are made (at most
+    ``BLOCK_ENTRIES`` floats; max pooling's winners are found with temporaries of their
     size)."""
     patches = max(regions) if regions else n_patches
     key = n_samples * -(-patches // 8)
     keys = (2 if regions else 1) * (key + KEY_OVERHEAD)
-    block = min(2**22, n_samples * patches * min(n_patterns, 256))
-    chunk = min(n_patterns, 256)
+    chunk = min(n_patterns, KEY_GATES)
+    block = min(BLOCK_ENTRIES, n_samples * patches * chunk)
     return n_patterns * (16 * patch_size + keys + GATE_OVERHEAD) + chunk * key + 32 * block
 
 

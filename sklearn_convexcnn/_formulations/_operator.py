@@ -23,6 +23,7 @@ import math
 
 import numpy as np
 
+from .._patches import BLOCK_ENTRIES
 from .._patterns import row_blocks
 from ._program import GroupNorm
 
@@ -110,7 +111,7 @@ class PatchOperator:
         ``D_i^k = diag(1[X_k g_i >= 0])``, the convention of :func:`~.._patterns.pattern_masks`.
     patch_weights : ndarray of shape (n_patches,)
         The pooling weights ``alpha_k`` (``1/K`` for average pooling).
-    chunk_size : int, default=2**22
+    chunk_size : int, default=BLOCK_ENTRIES
         Number of (sample, patch, pattern) entries processed at once; bounds the memory.
     with_candidates : bool, default=True
         Whether to find each pattern's candidate rows (:meth:`candidate_rows`), which only the
@@ -124,7 +125,9 @@ class PatchOperator:
     # digits fits 15 % faster and left global and large-n fits unchanged.
     n_candidates = 40
 
-    def __init__(self, patches, gates, patch_weights, chunk_size=2**22, with_candidates=True):
+    def __init__(
+        self, patches, gates, patch_weights, chunk_size=BLOCK_ENTRIES, with_candidates=True
+    ):
         self.patches = patches
         self.gates = gates
         self.patch_weights = np.asarray(patch_weights, dtype=float)
