@@ -4,13 +4,13 @@ from numbers import Integral, Real
 
 import numpy as np
 from scipy import sparse
-from scipy.special import expit, log_expit, logsumexp
 from sklearn.base import ClassifierMixin, RegressorMixin
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 
 from ._base import _BaseConvexCNN
 from ._compat import StrOptions
+from ._losses import logistic_log_proba, logistic_proba
 from ._patches import first_not_a_number, missing_entries, numeric_targets
 from ._resources import check_memory
 
@@ -494,13 +494,6 @@ _REFERENCES = """\
     https://arxiv.org/abs/2006.14798"""
 
 
-def _normalised_log_expit(scores):
-    """Log-probabilities of one-vs-rest scores, shape (n_samples, n_classes): each class's
-    ``log expit``, normalised over the classes."""
-    log_proba = log_expit(scores)
-    return log_proba - logsumexp(log_proba, axis=1, keepdims=True)
-
-
 class ConvexCNNRegressor(RegressorMixin, _BaseConvexCNN):
     __doc__ = f"""ReLU CNN regressor trained to global optimality by convex optimization.
 
@@ -808,12 +801,7 @@ class ConvexCNNClassifier(ClassifierMixin, _BaseConvexCNN):
             the scores themselves, so that there the most probable class can differ from the
             predicted one.
         """
-        scores = self.decision_function(X)
-        if scores.ndim == 1:
-            positive = expit(scores)
-            return np.column_stack([1 - positive, positive])
-        # normalised in log space: far from the data every expit underflows to 0 (0 / 0)
-        return np.exp(_normalised_log_expit(scores))
+        return logistic_proba(self.decision_function(X))
 
     @available_if(_has_logistic_loss)
     def predict_log_proba(self, X):
@@ -829,11 +817,7 @@ class ConvexCNNClassifier(ClassifierMixin, _BaseConvexCNN):
         log_proba : ndarray of shape (n_samples, n_classes)
             Log-probabilities in the order of ``classes_``.
         """
-        # from the scores, not log(predict_proba): finite where the probabilities round to 0
-        scores = self.decision_function(X)
-        if scores.ndim == 1:
-            return np.column_stack([log_expit(-scores), log_expit(scores)])
-        return _normalised_log_expit(scores)
+        return logistic_log_proba(self.decision_function(X))
 
 
 def _is_unsortable(exc):

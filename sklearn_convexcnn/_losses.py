@@ -2,13 +2,14 @@
 
 Each loss gives its value and the *dual vector* ``v = -dloss/df``: the residual ``y - f`` for
 the squared loss. ``v`` is what the optimality conditions test against every pattern
-(doc/formulations.md §2.3).
+(doc/formulations.md §2.3). A classifier's logistic scores are read as probabilities here
+too (:func:`logistic_proba`).
 """
 
 import math
 
 import numpy as np
-from scipy.special import expit
+from scipy.special import expit, log_expit, logsumexp
 
 
 def squared_loss(f, y):
@@ -33,6 +34,32 @@ LOSSES = {
     "squared": (squared_loss, squared_dual),
     "logistic": (logistic_loss, logistic_dual),
 }
+
+
+def logistic_proba(scores):
+    """Class probabilities of a classifier's logistic scores, shape (n_samples, n_classes):
+    ``expit`` of a binary classifier's 1-D scores; one-vs-rest ``expit`` of each class,
+    normalised over the classes."""
+    if scores.ndim == 1:
+        positive = expit(scores)
+        return np.column_stack([1 - positive, positive])
+    # normalised in log space: far from the data every expit underflows to 0 (0 / 0)
+    return np.exp(_normalised_log_expit(scores))
+
+
+def logistic_log_proba(scores):
+    """The logarithm of :func:`logistic_proba`, computed from the scores: finite where the
+    probabilities round to 0."""
+    if scores.ndim == 1:
+        return np.column_stack([log_expit(-scores), log_expit(scores)])
+    return _normalised_log_expit(scores)
+
+
+def _normalised_log_expit(scores):
+    """Log-probabilities of one-vs-rest scores, shape (n_samples, n_classes): each class's
+    ``log expit``, normalised over the classes."""
+    log_proba = log_expit(scores)
+    return log_proba - logsumexp(log_proba, axis=1, keepdims=True)
 
 
 def loss_value(loss, f, y):
