@@ -22,6 +22,7 @@ import dataclasses
 
 import numpy as np
 
+from .._losses import loss_value
 from ._operator import as_operator
 
 # Groups below this times the largest norm are solver residue (an interior point keeps them
@@ -264,14 +265,18 @@ def clean_solution(program, solution, y, *, beta, loss, rtol=RESIDUE):
 
 def _with_coef(program, solution, coef, y, *, beta, loss):
     """``solution`` with ``coef``: its objective recomputed, its gap moved by as much."""
-    from .._losses import loss_value
-
     fit = np.zeros(len(y))
     for s, _, fits in _group_fits(as_operator(program), coef):
         fit += np.where(s == 0, 1.0, -1.0) @ fits
     objective = loss_value(loss, fit + solution.intercept, y) + beta * float(
         _group_norms(program, coef).sum()
     )
+    return with_objective(solution, coef, objective)
+
+
+def with_objective(solution, coef, objective):
+    """``solution`` with ``coef`` and its ``objective``, the duality gap moved by as much as
+    the objective (the dual bound is that of the solution's point)."""
     gap = solution.duality_gap
     if gap is not None:
         gap = gap + objective - solution.objective

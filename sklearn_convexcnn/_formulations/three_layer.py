@@ -20,7 +20,6 @@ otherwise the patterns of random branches are sampled, a restriction whose optim
 attained by the recovered network.
 """
 
-import dataclasses
 import operator
 from dataclasses import dataclass
 
@@ -35,7 +34,7 @@ from .._patterns import (
     first_of_each_pattern,
     sample_gates,
 )
-from ._pruning import RESIDUE
+from ._pruning import RESIDUE, with_objective
 from .two_layer import average_blocks
 
 # Largest number of first-layer filters in a random branch that samples a second-layer pattern.
@@ -141,10 +140,7 @@ def clean_three_layer(program, solution, y, *, beta, loss):
     coef[residue] = 0.0
     f = program.fit_values(coef) + solution.intercept
     objective = float(loss_value(loss, f, y) + beta * program.regularizer(coef))
-    gap = solution.duality_gap
-    if gap is not None:
-        gap = gap + objective - solution.objective
-    return dataclasses.replace(solution, coef=coef, objective=objective, duality_gap=gap)
+    return with_objective(solution, coef, objective)
 
 
 @dataclass(repr=False)  # (Network.__repr__)
