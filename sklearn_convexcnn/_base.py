@@ -97,6 +97,10 @@ _PATCH_CHUNK_BYTES = 2**28
 # The two-layer ReLU CNNs: their programs are certified over every pattern and pruned to
 # n + 1 neurons, and certify applies to them.
 _TWO_LAYER_RELU = (PooledSumFormulation, RegionalFormulation)
+# Defaults of the parameters that the code also compares with or reuses.
+_DEFAULT_N_PATTERNS = 64
+_DEFAULT_MAX_ITER = 500
+_DEFAULT_TOL = 1e-7
 
 
 def _problem_line(architecture, n_samples, geometry, gates, warm):
@@ -148,8 +152,8 @@ def _summary(attributes, seconds):
 
 
 # Working-set iterations that a relaxation's output-layer refit may take, at least
-# (:meth:`_BaseConvexCNN._refit_output_weights`): the estimators' default max_iter
-_REFIT_MAX_ITER = 500
+# (:meth:`_BaseConvexCNN._refit_output_weights`)
+_REFIT_MAX_ITER = _DEFAULT_MAX_ITER
 
 
 def _spells(value, default, axes=1):
@@ -270,7 +274,7 @@ def _empty_network_message(solutions, Y, beta, tol):
         return "no neurons: the model predicts a constant (no duality gap certifies it optimal)"
     gaps = [max(solution.duality_gap, 0.0) for solution in solutions]
     if all(
-        gap <= target_gap(y, solution.objective, 1e-7)
+        gap <= target_gap(y, solution.objective, _DEFAULT_TOL)
         for gap, solution, y in zip(gaps, solutions, Y.T, strict=True)
     ):
         return (
@@ -509,14 +513,14 @@ class _BaseConvexCNN(BaseEstimator):
         pooling="average",
         pool_size=None,
         readout="sum",
-        n_patterns=64,
+        n_patterns=_DEFAULT_N_PATTERNS,
         patterns="sampled",
         prune=True,
         loss="squared",
         solver="auto",
         fit_intercept=True,
-        max_iter=500,
-        tol=1e-7,
+        max_iter=_DEFAULT_MAX_ITER,
+        tol=_DEFAULT_TOL,
         warm_start=False,
         n_jobs=None,
         random_state=None,
@@ -733,10 +737,10 @@ class _BaseConvexCNN(BaseEstimator):
             self.readout,
             self.solver,
         ) or make_formulation(self.pooling, self.pool_size, self.readout, geometry.grid_shape)
-        if self.activation == "linear" and not _spells(self.n_patterns, 64):
+        if self.activation == "linear" and not _spells(self.n_patterns, _DEFAULT_N_PATTERNS):
             _warn_ignored(
-                "n_patterns", self.n_patterns, 64, "activation='linear', which has no "
-                "activation patterns",
+                "n_patterns", self.n_patterns, _DEFAULT_N_PATTERNS,
+                "activation='linear', which has no activation patterns",
             )  # fmt: skip
         if not self.prune and not isinstance(formulation, _TWO_LAYER_RELU):
             _warn_ignored(
