@@ -126,8 +126,7 @@ def _summary(attributes, seconds):
     objective, gap = attributes["objective_"], attributes["duality_gap_"]
     width = attributes["network_"].n_neurons
     # a relaxation's gap is relative to its program's value at its point, lower_bound_ + gap,
-    # not to objective_, the realised network's (a circular audit: n_layers=200 printed
-    # "relative 8.4e-24" for a gap the size of the program's value)
+    # not to objective_, the realised network's, which can be far larger
     value = objective
     if not attributes["is_exact_"] and np.isfinite(attributes["lower_bound_"]):
         value = attributes["lower_bound_"] + max(gap, 0.0)
@@ -178,7 +177,7 @@ def _warn_ignored(name, value, default, network):
 def _check_targets(y):
     """Refuse targets of no column, of shape (n_samples, 0), whose error from scikit-learn
     speaks of features ("Found array with 0 feature(s)"), and complex targets, whose error
-    printed them all (an API audit)."""
+    from scikit-learn prints them all."""
     shape = getattr(y, "shape", None)  # (not np.shape: scikit-learn's checks pass objects
     if shape is None and isinstance(y, list | tuple):  # that refuse NumPy's functions)
         try:
@@ -299,7 +298,7 @@ def _foreign_parameter_hint(estimator, params):
         "LogisticRegression and SVC (their loss is summed over samples, as here)",
     }
     if is_classifier(estimator):
-        # (an audit: imbalanced classes are where practitioners reach for it first)
+        # (imbalanced classes: where users reach for it first)
         fixes["class_weight"] = (
             "Class weights are not supported (every solver and certificate sums unweighted "
             "losses); for integer weights w[c], repeat the samples of each class c: "
@@ -362,11 +361,9 @@ class _NetworkArray:
     (shape, finite numbers, the weights' constraints: ``Network.check_assigned``) and builds
     a new network, so that a shallow copy of the estimator keeps its own. Reading gives a
     read-only view (of the network's arrays, read-only themselves: ``Network.__post_init__``):
-    edits in place, which no check saw, changed the network before a refused ``+=`` was
-    refused (a review: ``branches_ += 10`` left a model that failed to predict,
-    ``filters_[0, 0] = nan`` one that predicted NaN, and a shallow copy's ``+=`` moved the
-    original's predictions). The network's derived arrays (a circular CNN's ``filters``)
-    cannot be assigned."""
+    an edit in place (``filters_[0, 0] = nan``, ``branches_ += 10``) would bypass the checks,
+    and through a shallow copy change the original's predictions. The network's derived
+    arrays (a circular CNN's ``filters``) cannot be assigned."""
 
     def __init__(self, field, derived_from=None, architecture=None):
         self.field = field
@@ -1140,10 +1137,10 @@ class _BaseConvexCNN(BaseEstimator):
                 ]
             )
         if not np.isfinite(f).all():
-            # (finite entries of 1e308 gave NaN predictions, and a classifier classes_[0],
-            # with NumPy's overflow warnings alone: a review). A row with NaN or infinity,
-            # which only assume_finite=True lets through, has its NaN passed on, as
-            # scikit-learn's estimators do (it was told to rescale X: a review)
+            # finite rows whose outputs overflow are refused: their NaN would predict
+            # classes_[0] silently. A row with NaN or infinity, which only
+            # assume_finite=True lets through, has its NaN passed on, as scikit-learn's
+            # estimators do
             overflowed = ~np.isfinite(f).all(axis=1) & np.isfinite(X).all(axis=1)
             if not overflowed.any():
                 return f
@@ -1325,7 +1322,7 @@ class _BaseConvexCNN(BaseEstimator):
         start = time.perf_counter()
         X, patches, Y = self._evaluation_data(X, y)
         # no more patterns than memory holds, before the enumeration: its own check comes
-        # after it, and max_patterns=10**12 enumerated 1.9e9 cells for minutes (an audit)
+        # after it, and a huge max_patterns would enumerate for minutes first
         max_patterns = min(max_patterns, patterns_in_memory(*patches.shape) or max_patterns)
         try:
             gates = formulation.enumerate_gates(patches, max_patterns=max_patterns)
@@ -1342,8 +1339,7 @@ class _BaseConvexCNN(BaseEstimator):
             # the fitted patterns: every pattern of X where fit enumerated this very X
             gates = self.gates_
             exact = fitted.enumerated is not None and fitted.enumerated == _data_digest(X)
-            # (their operator, 3.4 times the patches measured at 60,000 samples, was not
-            # checked: only the patches were, an audit)
+            # (their operator takes several times the patches' memory: checked too)
             check_memory(
                 operator_bytes(*patches.shape, gates.shape[1], formulation.region_sizes),
                 f"Certifying on {patches.shape[0]} samples x {patches.shape[1]} patches of "

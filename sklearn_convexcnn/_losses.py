@@ -72,8 +72,8 @@ def dual_vector(loss, f, y):
 
 def mean(y):
     """The mean of ``y`` (1-D, finite) to about an ulp: its sum correctly rounded
-    (``math.fsum``), then divided (within an ulp for constant ``y``, 1.26 ulps at worst in
-    2,000 random ``y`` of a review). ``np.mean`` of ``np.full(100, v)`` was 3-5 ulps from
+    (``math.fsum``), then divided (within an ulp for constant ``y``, about 1.3 ulps at worst
+    on random ``y``). ``np.mean`` of ``np.full(100, v)`` was 3-5 ulps from
     ``v`` for 13 % of ``v``, and an intercept near a large offset pays for each ulp."""
     return math.fsum(y) / len(y) if len(y) else math.nan
 
@@ -103,7 +103,7 @@ def centred_targets(y, loss, fit_intercept):
     Targets that differ are not, however close: below ``n eps |mean|`` 2,000 targets
     ``1e8 + 2e-5 x`` were constant, below ``64 eps |mean|`` 12 targets ``1e12 + 1e-3 x``
     (8 ulps apart, fitted 46 times above the optimum), and below 4 ulps targets all equal
-    but one 4 ulps off (29 % above it), without a warning (reviews).
+    but one 4 ulps off (29 % above it), without a warning.
     """
     if loss != "squared" or not fit_intercept:
         return y - 0.0, 0.0  # (a copy, as centred targets are)
