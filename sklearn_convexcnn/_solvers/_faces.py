@@ -55,6 +55,10 @@ _COLLAPSE = 1e-12
 # singular: pivots of the Cholesky factor below _SINGULAR times the largest (_BlockedSteps).
 _SHIFT = 1e-12
 _SINGULAR = 1e-13
+# Newton iterations of one face (:func:`_newton`), besides the steps that rows block, and the
+# most blocking rows added to one factorisation before it is recomputed (:class:`_BlockedSteps`).
+_NEWTON_ITERATIONS = 100
+_MAX_BLOCKED_ROWS = 40
 
 
 def _norm(x):
@@ -157,9 +161,9 @@ class _Faces:
             self.magnitude = 0.5 * self._yy
 
     def tight_rows(self, coef):
-        """Per-group masks of the rows tight at ``coef``, views of the flat mask ``tight``:
-        written in place (``tight[j][:] = ...``), never rebound, or :meth:`ratio_test` would
-        not see the change."""
+        """Recompute ``self.tight``, the flat mask of the rows tight at ``coef``, and return
+        it per group: views of ``tight``, written in place (``tight[j][:] = ...``), never
+        rebound, or :meth:`ratio_test` would not see the change."""
         self.tight = np.concatenate(
             [
                 _tight(rows, c, norms)
@@ -606,7 +610,7 @@ def _collapsed(coef, norms):
     return coef.any(axis=1) & (norms <= _COLLAPSE * norms.max(initial=0.0))
 
 
-def _newton(faces, coef, b, tight, max_iter=100, max_blocked=40):
+def _newton(faces, coef, b, tight, max_iter=_NEWTON_ITERATIONS, max_blocked=_MAX_BLOCKED_ROWS):
     """Newton's method on the face of ``coef`` and ``tight`` (updated in place as rows block
     a step or groups collapse); returns ``(coef, b)`` with no collapsed group left in it.
 
