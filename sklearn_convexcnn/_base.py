@@ -126,7 +126,7 @@ def _summary(attributes, seconds):
     objective, gap = attributes["objective_"], attributes["duality_gap_"]
     width = attributes["network_"].n_neurons
     # a relaxation's gap is relative to its program's value at its point, lower_bound_ + gap,
-    # not to objective_, the realised network's, which can be far larger
+    # not to objective_, the realized network's, which can be far larger
     value = objective
     if not attributes["is_exact_"] and np.isfinite(attributes["lower_bound_"]):
         value = attributes["lower_bound_"] + max(gap, 0.0)
@@ -675,7 +675,7 @@ class _BaseConvexCNN(BaseEstimator):
     def _recovered_network(
         self, formulation, solutions, patches, gates, Y, labels, options, *, relaxation
     ):
-        """The network of the outputs' ``solutions``: a relaxation's realised network with its
+        """The network of the outputs' ``solutions``: a relaxation's realized network with its
         output weights refit (:meth:`_refit_output_weights`), logged where it has no neuron."""
         network = formulation.network(solutions, patches, gates)
         realised = network
@@ -692,11 +692,11 @@ class _BaseConvexCNN(BaseEstimator):
         return network
 
     def _refit_output_weights(self, formulation, network, patches, Y, labels, options):
-        """A relaxation's realised network with its output layer refit by the native solver
+        """A relaxation's realized network with its output layer refit by the native solver
         (:meth:`~._formulations.circular.CircularFormulation.refit_output_weights`), where that
         lowers its objective. The refit, a lasso over the neurons, is allowed the default
         ``max_iter`` at least: the user's bounds the program's solve (``max_iter=1`` left the
-        refit at the realised network's objective)."""
+        refit at the realized network's objective)."""
 
         def solve(program, output, coef_init, intercept_init):
             return solve_output(
@@ -709,7 +709,7 @@ class _BaseConvexCNN(BaseEstimator):
         )
         try:
             refit = formulation.refit_output_weights(network, patches, solve)
-        except NotSolved as exc:  # (the realised network is an answer already)
+        except NotSolved as exc:  # (the realized network is an answer already)
             self._log(f"the realised network's output weights were not refit: {exc}")
             return network
         if refit is network:  # (no neuron to refit)
@@ -1155,7 +1155,7 @@ class _BaseConvexCNN(BaseEstimator):
 
     @_named_after_the_estimator
     def regularized_objective(self, X, y):
-        """Regularised training objective of the fitted (non-convex) network on ``(X, y)``.
+        """Regularized training objective of the fitted (non-convex) network on ``(X, y)``.
 
         ``loss(f(X), y) + beta/2 * sum_j (||u_j||^2 + ||w_j||^2)``, with ``||w_j||_1^2`` in
         place of ``||w_j||^2`` for ``readout="dense"`` and for ``pooling="none"`` with ReLUs
@@ -1234,7 +1234,7 @@ class _BaseConvexCNN(BaseEstimator):
     def certify(self, X, y, *, tol=1e-6, max_patterns=MAX_EXACT_PATTERNS):
         """Certificate of global optimality of the fitted network on ``(X, y)``.
 
-        The certificate is a lower bound on the regularised training objective of *every*
+        The certificate is a lower bound on the regularized training objective of *every*
         ReLU CNN of this architecture, of any width, together with the gap between it and the
         fitted network's objective: a gap of zero proves the network globally optimal. It is
         exact when every activation pattern of ``X`` can be enumerated (``exact=True``, at

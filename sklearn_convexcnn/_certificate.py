@@ -4,7 +4,7 @@ For one output, any dual vector ``v`` (``sum(v) = 0`` with a free intercept) tha
 
     max_{||u|| <= 1} | v^T g(u) | <= beta,        g(u) = the neuron's output on the data,
 
-gives the lower bound ``-L*(-v)`` on the regularised training objective of *every* network of
+gives the lower bound ``-L*(-v)`` on the regularized training objective of *every* network of
 *any* width (weak duality of the semi-infinite dual, via Lemma A). ``g`` is linear on each cell
 of the arrangement, so the left side is ``max_i ||Proj_{C_i}(+-A_i^T v)||`` over the patterns:
 exact when every pattern is enumerated, only a lower estimate over a sample of them. The dual
@@ -40,7 +40,7 @@ class Certificate:
     Parameters
     ----------
     objective : float
-        Regularised training objective of the fitted network on the given data, with real
+        Regularized training objective of the fitted network on the given data, with real
         ReLUs, summed over outputs.
     lower_bound : float
         Dual value of the scaled dual point, summed over outputs. When ``exact``, a lower bound
@@ -63,7 +63,7 @@ class Certificate:
         ``beta`` where its projections converged). The network is optimal when it is at most
         ``beta`` and the gap vanishes.
     beta : float
-        The regularisation strength of the fit.
+        The regularization strength of the fit.
     tol : float
         Relative gap below which :attr:`is_optimal` holds.
     rounding_gap : float, default=0.0
@@ -239,8 +239,8 @@ def certify_network(
     operator = formulation.operator(patches, gates)
     if loss == "squared" and fit_intercept:
         # in coordinates centred on the targets' means, which the intercept's offset cancels
-        # exactly: y - f, both near an offset of 1e12, was rounded to eps |y| a sample, and an
-        # allowance for it let a network 5e-4 above the optimum pass (a review)
+        # exactly: y - f, both near an offset of 1e12, is rounded to eps |y| a sample, and an
+        # allowance for that lets a network 5e-4 above the optimum pass
         offsets = target_means(Y)
         Y = Y - offsets
         network = replace(network, intercept=network.intercept - offsets)
@@ -248,9 +248,9 @@ def certify_network(
     if loss == "squared" and fit_intercept:
         # what a float intercept near the offset does not avoid: off the best one for its
         # network's read-out (the residuals' mean away) by up to half its ulp, which costs
-        # exactly n d^2 / 2. Only that is allowed: a flat n (2 ulp)^2 / 2 let a network 0.2 %
+        # exactly n d^2 / 2. Only that is allowed: a flat n (2 ulp)^2 / 2 lets a network 0.2 %
         # above the optimum pass, and 2 ulps an intercept moved by one, 4.1 times the fitted
-        # network's objective (reviews)
+        # network's objective
         half_ulps = np.spacing(np.abs(network.intercept + offsets)) / 2
         off_best = np.minimum(np.abs(target_means(Y - f)), half_ulps)
         floors = len(Y) * off_best**2 / 2
@@ -269,9 +269,9 @@ def certify_network(
         y = Y[:, output]
         fits = [f[:, output]]
         loss_of_output = loss_value(loss, f[:, output], y)
-        # (capped by the output's own loss: a share of the whole objective let an exact
-        # output's rounding cover another's gap, a review; of y centred: uncentred, y + 1e5
-        # called a network 3e-6 above the optimum optimal at tol=1e-9, a later review)
+        # (capped by the output's own loss: a share of the whole objective lets an exact
+        # output's rounding cover another's gap; of y centred: uncentred, y + 1e5 calls a
+        # network 3e-6 above the optimum optimal at tol=1e-9)
         roundings.append(certifiable_gap(y, loss_of_output) + floors[output])
         mine = np.abs(weights[:, :, output]).max(axis=1, initial=0.0) > 0
         if regional:  # (a neuron reads out in one region: its group's)

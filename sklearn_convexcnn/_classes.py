@@ -16,16 +16,16 @@ from ._resources import check_memory
 
 _PARAMETERS = """\
     beta : float, default=1.0
-        Weight-decay strength: the network minimises
+        Weight-decay strength: the network minimizes
         ``loss + beta/2 * sum_j (||u_j||^2 + ||w_j||^2)`` (the penalties of the other
         read-outs and architectures: :meth:`regularized_objective`). The loss is *summed*
-        over samples (the paper's scaling), so a fixed ``beta`` regularises less as the data
+        over samples (the paper's scaling), so a fixed ``beta`` regularizes less as the data
         grows. With several outputs (more than two classes, or target columns) ``||w_j||`` is
         the l1 norm of neuron ``j``'s output weights across outputs: the penalty under which
         one convex program per output is exact (under plain weight decay a ReLU neuron shared
         by outputs would cost less, and no exact program is known). Every recovered neuron
         serves one output, where the two agree. ``1.0`` keeps a few to a few dozen neurons on
-        standardised data of a few hundred samples, often fewer than the best accuracy needs
+        standardized data of a few hundred samples, often fewer than the best accuracy needs
         (on the full digits, pixels in [0, 1], 2x2 regions, squared loss: 0.982 test accuracy
         at ``beta=0.1`` against 0.960 at ``1.0``, doc/pooling_digits.rst); tune it with
         :class:`~sklearn.model_selection.GridSearchCV`. From a data-dependent value on
@@ -72,17 +72,17 @@ _PARAMETERS = """\
         ``np.moveaxis(X, 1, -1).reshape(len(X), -1)``.
 
     architecture : {"two_layer", "circular", "three_layer"}, default="two_layer"
-        The network, hence the convex regulariser (doc/formulations.md §7-§8).
+        The network, hence the convex regularizer (doc/formulations.md §7-§8).
 
         - ``"two_layer"``: one convolution layer, ReLU, pooling, output weights (§2, §5, §6).
         - ``"circular"``: ``n_layers - 1`` full-length circular convolutions of each row
           (``kernel_size`` and ``stride`` do not apply, and warn when set; images are
           convolved as flattened rows), one ReLU, output weights: ``f = sum_j w_j (x . q_j)_+`` with
           ``q_j = u_1j * ... * u_(L-1)j``. Inner filters have norm at most 1, and weight decay
-          acts on the last filter and ``w`` (§7.1). The regulariser is an l1 norm of the
+          acts on the last filter and ``w`` (§7.1). The regularizer is an l1 norm of the
           filters' DFT, so the filters use few frequencies (``filter_spectra_``). Exact for
           ``n_layers=3``; for ``n_layers >= 4`` the weighted spectral l1 program is only a
-          relaxation, see ``lower_bound_``: its solution is realised as a network whose
+          relaxation, see ``lower_bound_``: its solution is realized as a network whose
           output weights are then refit (a lasso over its neurons), and ``objective_`` is
           that network's, an upper bound, which depends on the solver's point (``2e-3`` of
           it between solvers on doc/formulations.md §7.3's example, 4.8 % on a 4-layer
@@ -124,7 +124,7 @@ _PARAMETERS = """\
         ``"max"`` its maximum (§6.1). ``"none"`` gives every patch its own output weight, a
         locally connected layer (§5.3); ``readout`` does not apply to it, and a ``pool_size``
         is ignored with a warning. Every combination is an exact convex program; see
-        ``readout`` for the regulariser.
+        ``readout`` for the regularizer.
 
     pool_size : int or tuple of int, default=None
         Extent of each pool on the patch grid, in patches (one entry per spatial axis, or an
@@ -170,7 +170,7 @@ _PARAMETERS = """\
         enumeration is refused with a ValueError when Cover's bound
         ``2 * sum_{l < r} C(N - 1, l)`` (``N`` distinct patch hyperplanes of rank ``r``)
         exceeds 100,000, where patches are nearly parallel without being parallel (an
-        offset common to all entries of ``X``: standardise it; or by chance, among hundreds of
+        offset common to all entries of ``X``: standardize it; or by chance, among hundreds of
         patches of size 2), or nearly dependent without being dependent (a patch within
         ``1e-8`` of the span of others), whose patterns are too thin to enumerate in float64
         (the enumeration checks its count of the patterns); use it for
@@ -188,7 +188,7 @@ _PARAMETERS = """\
         given. ``"generated"`` starts from the same patterns (so its objective is never higher),
         adds those of a short numpy gradient run of the same network and of 16 data patches,
         then repeats: from the dual vector ``v`` of the current optimum, search the filter ``u``
-        maximising ``|v^T g(u)|`` (the dual constraint of the non-convex problem,
+        maximizing ``|v^T g(u)|`` (the dual constraint of the non-convex problem,
         doc/formulations.md §2.3) by multi-start ascent, and add its pattern while the maximum
         exceeds ``beta``, at most ``n_patterns`` oracle patterns. ``dual_check_`` is the final
         maximum; a ConvergenceWarning says when the search stopped with it above ``beta`` (a
@@ -201,8 +201,8 @@ _PARAMETERS = """\
         100,000) the check is exact and ``is_certified_`` says the fit is the global optimum
         of the non-convex problem. Its programs are solved to ``tol=1e-7`` at least, whatever
         ``tol`` is larger: the check prices the program's own patterns as well, which a looser
-        solve leaves above ``beta``; so do CVXPY's points (Clarabel's up to ``5e-4`` above it
-        in a review, their fits optimal by :meth:`certify`: the warning then says so).
+        solve leaves above ``beta``; so do CVXPY's points (Clarabel's up to ``5e-4`` above it,
+        their fits optimal by :meth:`certify`: the warning then says so).
         Two-layer ReLU CNNs with ``readout="sum"`` only. The default is ``"sampled"`` because
         of cost (``benchmarks/bench_patterns.py``, ``n_patterns=128``): ``"generated"`` reached
         objectives 16-22 % lower than ``"sampled"`` and below the best of 10 Adam restarts of
@@ -212,7 +212,7 @@ _PARAMETERS = """\
 
     prune : bool, default=True
         Whether to prune the solution to a minimal network (doc/formulations.md §2.4): group
-        magnitudes are moved along null directions of the fit and the regulariser
+        magnitudes are moved along null directions of the fit and the regularizer
         (Carathéodory) until at most ``n_samples + 1`` neurons remain *per output* (outputs,
         one per class in one-vs-rest, are separate programs). The objective does not change,
         and each output's result is checked with real ReLUs (its unpruned network is kept if
@@ -263,7 +263,7 @@ _PARAMETERS = """\
         that ``"auto"`` ends at does not converge, whose ConvergenceWarning then lists them.
 
     fit_intercept : bool, default=True
-        Whether to fit an unregularised output bias. With the squared loss the targets are
+        Whether to fit an unregularized output bias. With the squared loss the targets are
         then centred before the solve (the bias absorbs their mean), so an offset of ``y``
         costs the solvers no accuracy.
 
@@ -467,7 +467,7 @@ _ATTRIBUTES = """\
         seeds, then the dual oracle's); 0 for ``"sampled"``.
 
     dual_check_ : float
-        ``max_{||u|| <= 1} |v^T g(u)|`` at the end of ``patterns="generated"``, maximised over
+        ``max_{||u|| <= 1} |v^T g(u)|`` at the end of ``patterns="generated"``, maximized over
         outputs; the fit is optimal over *all* patterns iff it is at most ``beta`` (the check
         passes up to ``1e-6`` of ``beta``, the solver's accuracy). Exact when the patterns
         could be enumerated, else the best the search found (a lower bound on the true
@@ -550,8 +550,8 @@ class ConvexCNNRegressor(RegressorMixin, _BaseConvexCNN):
                 f"{type(y).__name__}; pass y.toarray()."
             )
 
-        # (pandas' NA as a NaN that validate_data names: a review found pd.NA in a column of
-        # dtype object called "not numbers", sent to the classifier)
+        # (pandas' NA as a NaN that validate_data names: otherwise pd.NA in a column of
+        # dtype object is called "not numbers", sent to the classifier)
         def refuse(values):
             index, value = first_not_a_number(values)
             at = f" at sample {index[0]}" if index else ""  # (none in a 0-d y)
@@ -657,8 +657,8 @@ class ConvexCNNClassifier(ClassifierMixin, _BaseConvexCNN):
 
     def _validated(self, X, y, *, reset):
         # missing labels before validate_data, whose check of object arrays says "Input
-        # contains NaN", without naming y, and misses None: that one was called a label
-        # that does not sort with strings, and a type of its own (a review)
+        # contains NaN", without naming y, and misses None: that one would be called a label
+        # that does not sort with strings, and a type of its own
         try:
             missing = np.flatnonzero(missing_entries(np.asarray(y))) if y is not None else []
         except ValueError:  # (ragged: left to validate_data)
@@ -719,8 +719,8 @@ class ConvexCNNClassifier(ClassifierMixin, _BaseConvexCNN):
                     f"classes are {classes.tolist()}. Pass labels of the fitted classes."
                 )
         columns = classes[1:] if len(classes) == 2 else classes
-        # (a review: 40,000 sample ids passed as labels asked for 11.9 GiB of targets here,
-        # to be solved as 40,000 programs)
+        # (40,000 sample ids passed as labels ask for 11.9 GiB of targets here, to be
+        # solved as 40,000 programs)
         check_memory(
             9 * len(columns) * np.size(y),  # (the comparison's booleans, then the floats)
             f"The one-vs-rest targets of {np.size(y)} samples and {len(columns)} classes",
@@ -782,7 +782,7 @@ class ConvexCNNClassifier(ClassifierMixin, _BaseConvexCNN):
 
     @available_if(_has_logistic_loss)
     def predict_proba(self, X):
-        """Class probabilities under the logistic loss (one-vs-rest, normalised).
+        """Class probabilities under the logistic loss (one-vs-rest, normalized).
 
         Available where the fitted network's loss is logistic (before a fit, where
         ``loss="logistic"``).
@@ -855,8 +855,8 @@ def _number_kind(label):
 def _mixed_label_types(y):
     """The types of ``y``'s labels, sorted, where it holds strings and other labels together
     (numbers), else an empty list. Subclasses of ``str`` count as ``str``: ``numpy.str_``
-    sorts with it (a review: pandas 3 keeps the ``numpy.str_`` labels put in a column of
-    strings, which were refused as another type)."""
+    sorts with it (pandas 3 keeps the ``numpy.str_`` labels put in a column of strings,
+    which would otherwise be refused as another type)."""
     if getattr(getattr(y, "dtype", None), "kind", None) != "O":
         return []
     types = {str if isinstance(label, str) else type(label) for label in np.ravel(y)}

@@ -13,7 +13,7 @@ dual norm ``||Proj_{C_i}(+-A_i^T v)||`` over *all* patterns, and its (sub)gradie
 ``A_{i(u)}^T v``. :func:`generate_patterns` alternates
 
 1. solve the program over the current patterns (warm);
-2. search ``u`` maximising ``s v^T g(u)``, ``s = +-1``, by multi-start projected ascent on the
+2. search ``u`` maximizing ``s v^T g(u)``, ``s = +-1``, by multi-start projected ascent on the
    unit sphere of ``R^h`` (starts: current filters and gates, random directions, data patches);
 3. add the patterns of the best filters whose value exceeds ``beta``; stop when none does.
 
@@ -55,7 +55,7 @@ class GenerationReport:
     n_rounds : int
         Oracle rounds (searches) performed.
     dual_check : float
-        Final value of ``max_u |v^T g(u)|`` over ``||u|| <= 1``, maximised over outputs. When
+        Final value of ``max_u |v^T g(u)|`` over ``||u|| <= 1``, maximized over outputs. When
         ``exhaustive``, an upper bound on it, exact where it exceeds ``beta`` (every pattern
         priced, those at most ``beta`` perhaps only by a cheap bound); otherwise the best the
         search found (a lower bound on it).
@@ -166,7 +166,7 @@ def oracle_search(formulation, patches, v, starts, *, n_steps=40, chunk=128):
 
 
 def _interior(U, rng, scale=1e-7):
-    """Nudge filters off the cell boundaries they sit on (maximisers of a piecewise-linear
+    """Nudge filters off the cell boundaries they sit on (maximizers of a piecewise-linear
     function lie on faces), so that ``1[X_k g >= 0]`` is the same however it is rounded. The
     nudged filter's cell usually has the original filter in its closure, and its dual norm is
     then at least the value found; where a hyperplane lay within the nudge of the filter
@@ -525,9 +525,9 @@ def _priced_violators(operator, candidate_gates, vs, beta, limit, outside=None):
     program), of those outside the program only.
 
     The program's own patterns are left out before the limit: a point short of its program's
-    optimum prices many of them above ``beta``, and the first ``limit`` were all the
-    program's own, so that the generation stopped ("no new pattern") with 298 patterns
-    outside the program above ``beta`` further down (a review: SCS stopped by max_iter).
+    optimum prices many of them above ``beta``, and the first ``limit`` can all be the
+    program's own, so that the generation stops ("no new pattern") with, say, 298 patterns
+    outside the program above ``beta`` further down (SCS stopped by max_iter).
     Asked of the violators a block at a time, most violating first, not of every candidate
     once: the keys of 100,000 candidates of 1000 samples x 36 patches would take about
     454 MB (4,542 bytes a key, average pooling)."""
@@ -692,13 +692,13 @@ def unpassed_check_message(report, max_iter, solver="native"):
 
     Where the check ran over every pattern, found none outside the program above ``beta``
     (:func:`_priced_violators`), and the last round's solves converged, the program's own
-    patterns are above it because its solver's points are not the programs' exact optima (a
-    review: Clarabel's, 1e-6 to 5e-4 above ``beta``, in fits that :meth:`certify` found
-    optimal, of which the warning said they were not). After solves that stopped short
-    (their sentence says so) a pattern may still be missing: a later review found 298
-    outside the program above ``beta`` where the message said none was. Short solves of
-    earlier rounds do not matter to the last check (another review: they hid the sentence
-    from fits that :meth:`certify` found optimal).
+    patterns are above it because its solver's points are not the programs' exact optima
+    (Clarabel's, 1e-6 to 5e-4 above ``beta``, in fits that :meth:`certify` finds optimal,
+    which the warning must not deny). After solves that stopped short (their
+    sentence says so) a pattern may still be missing: 298 can lie outside the program above
+    ``beta`` where the message would say none does. Short solves of earlier rounds do not
+    matter to the last check (counted, they would hide the sentence from fits that
+    :meth:`certify` finds optimal).
     """
     if report.passed:
         return None
@@ -731,8 +731,8 @@ def unpassed_check_message(report, max_iter, solver="native"):
 
 def _short_solves(report, max_iter):
     """What the solves that stopped short of their tolerance say about the check, by why they
-    stopped, and what to do ("" if none did). (A review: at max_iter=1 the check ended at 2.8
-    * beta, at 1.1 * beta with the default, and the message blamed n_patterns alone.) As
+    stopped, and what to do ("" if none did): at max_iter=1 the check ends at 2.8 * beta,
+    at 1.1 * beta with the default, which n_patterns alone does not explain. As
     :func:`~._outputs.remedy` tells them: by status, or by the iterations (SCS says
     'optimal_inaccurate' at max_iter)."""
     spent = sum(
@@ -771,7 +771,7 @@ def generation_attributes(report):
         "n_generated_": report.n_generated + report.n_seeds,
         "dual_check_": float(report.dual_check),
         # (the last solves converged too: a check passed at the dual point of a Clarabel
-        # point stopped at max_iter=2, 30 % above the optimum, a review)
+        # point stopped at max_iter=2, 30 % above the optimum, is no certificate)
         "is_certified_": bool(report.exhaustive and report.passed and report.last_converged),
     }
 

@@ -39,11 +39,11 @@ LOSSES = {
 def logistic_proba(scores):
     """Class probabilities of a classifier's logistic scores, shape (n_samples, n_classes):
     ``expit`` of a binary classifier's 1-D scores; one-vs-rest ``expit`` of each class,
-    normalised over the classes."""
+    normalized over the classes."""
     if scores.ndim == 1:
         positive = expit(scores)
         return np.column_stack([1 - positive, positive])
-    # normalised in log space: far from the data every expit underflows to 0 (0 / 0)
+    # normalized in log space: far from the data every expit underflows to 0 (0 / 0)
     return np.exp(_normalised_log_expit(scores))
 
 
@@ -57,7 +57,7 @@ def logistic_log_proba(scores):
 
 def _normalised_log_expit(scores):
     """Log-probabilities of one-vs-rest scores, shape (n_samples, n_classes): each class's
-    ``log expit``, normalised over the classes."""
+    ``log expit``, normalized over the classes."""
     log_proba = log_expit(scores)
     return log_proba - logsumexp(log_proba, axis=1, keepdims=True)
 

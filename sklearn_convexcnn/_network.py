@@ -1,4 +1,4 @@
-"""The recovered non-convex network: forward pass and regularised training objective.
+"""The recovered non-convex network: forward pass and regularized training objective.
 
 This is the model the estimators predict with. It evaluates real ReLUs; the activation patterns
 of the convex program play no part here, which is what makes the exactness tests meaningful.
@@ -17,15 +17,15 @@ _CHUNK_VALUES = 2**21
 
 class Network:
     """What the recovered networks share: the output ``f = readout + intercept`` and the
-    regularised objective. A subclass defines ``_readout(patches)``, ``penalty()`` and
+    regularized objective. A subclass defines ``_readout(patches)``, ``penalty()`` and
     ``n_neurons``, the width of its ReLU map at each patch (which sizes :meth:`forward`'s
     chunks), and not ``forward``, which :meth:`objective` does not call for the squared
     loss."""
 
     def __post_init__(self):
         """The arrays as read-only copies: the fitted attributes are views of them, and an edit
-        in place, through those or through ``network_``, skipped the checks of an assignment
-        (a review: NaN filters, a shallow copy's ``+=`` that moved the original's
+        in place, through those or through ``network_``, would skip the checks of an
+        assignment (NaN filters, a shallow copy's ``+=`` that moves the original's
         predictions). An assignment builds a new network (``dataclasses.replace``)."""
         for field in dataclasses.fields(self):
             value = getattr(self, field.name)
@@ -83,7 +83,7 @@ class Network:
         shape does, unless a subclass constrains its weights."""
 
     def objective(self, patches, Y, beta, loss):
-        """Regularised training objective ``loss(f(X), Y) + beta * penalty``.
+        """Regularized training objective ``loss(f(X), Y) + beta * penalty``.
 
         Parameters
         ----------
@@ -95,8 +95,8 @@ class Network:
 
         The squared loss's residuals are of targets and outputs both shifted by the targets'
         means, which the intercept's share of the outputs cancels exactly where they are
-        close: uncentred, targets near 1e12 rounded each residual to ``eps |y|``, 2e-3 of
-        the objective (a review).
+        close: uncentred, targets near 1e12 round each residual to ``eps |y|``, 2e-3 of
+        the objective.
         """
         if loss != "squared":
             return loss_value(loss, self.forward(patches), Y) + beta * self.penalty()

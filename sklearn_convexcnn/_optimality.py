@@ -96,7 +96,7 @@ def checked_projection(rows, g, rtol):
     ``||g||`` and the row's norm (the tolerance of the start's norm: a projection far
     shorter than its start is exact only to the rounding of the start).
 
-    SciPy's NNLS ends off its minimiser on some rows that repeat (scipy/scipy#25389; 82 rows
+    SciPy's NNLS ends off its minimizer on some rows that repeat (scipy/scipy#25389; 82 rows
     of 0/1 images, 29 distinct: slacks of -0.08 times the rows and the point, and an
     interior-point solve for 4.5 s of a 9.2 s fit). Checked here, where a point must lie in
     its cone, not after every NNLS: the check costs about as much as the NNLS.
@@ -250,7 +250,7 @@ def cone_prices(program, index, G, *, beta=None, tol=1e-10, max_rounds=100, rows
     -------
     prices : ndarray of shape (n_vectors,)
     exact : ndarray of bool, shape (n_vectors,)
-        Whether the price is the exact one (its maximiser satisfies every row of its cone).
+        Whether the price is the exact one (its maximizer satisfies every row of its cone).
     rows : list of ndarray of int
         The rows with a positive multiplier in each final price.
     """
@@ -287,9 +287,9 @@ def cone_prices(program, index, G, *, beta=None, tol=1e-10, max_rounds=100, rows
                 break
             grown = np.union1d(kept, violated)
             if len(grown) == len(kept):
-                # Clarabel's maximiser violates only rows it has, by its tolerance: the same
-                # program again would not move (a review: 1,000 rounds of it for each of five
-                # prices of a circular CNN's polish, 47 s where the conic solve took 0.6 s)
+                # Clarabel's maximizer violates only rows it has, by its tolerance: the same
+                # program again would not move (1,000 rounds of it for each of five prices
+                # of a circular CNN's polish take 47 s where the conic solve takes 0.6 s)
                 break
             kept = grown
     return prices, exact, tight
@@ -316,7 +316,7 @@ def _block_price(rows, g, norm):
     -------
     bound : float
     u : ndarray of shape (patch_size,) or None
-        The maximiser (``None`` if the solver stopped short).
+        The maximizer (``None`` if the solver stopped short).
     multipliers : ndarray of shape (n_rows,)
     """
     import clarabel
@@ -539,8 +539,8 @@ def dual_objective(loss, v, y, fit_intercept):
         return -np.inf
     if loss == "squared":
         # with an intercept sum(v) = 0, so y . v is (y - mean(y)) . v, without the offset's
-        # cancellation: on targets of 1e9 it lost eps * sum|y v|, and certify bounded an
-        # objective of 5e-8 from 5e-4 of it above (a fuzz of the certificates)
+        # cancellation: on targets of 1e9 that loses eps * sum|y v|, and certify would bound
+        # an objective of 5e-8 from 5e-4 of it above
         if fit_intercept:
             y = y - mean(y)
         return float(y @ v - 0.5 * v @ v)

@@ -102,7 +102,7 @@ class DenseProgram:
 
     def __getstate__(self):
         # without the program built here: after a hand-over in the fitting process, every
-        # later call to a worker pickled it (a review), where the worker builds its own
+        # later call to a worker would pickle it, where the worker builds its own
         return {**self.__dict__, "_program": None}
 
     def __call__(self):
@@ -186,8 +186,8 @@ class Finishing:
             return clean_three_layer(program, solution, y, beta=options.beta, loss=options.loss)
         # the residue dropped, or where that costs more than the certified tolerance, the
         # groups only put in their cones (rtol=0): on columns of scale 1 and 1e8, groups of
-        # norm 1e-6 of the largest carried fits of 50-270 that cancelled others of 1e8, and
-        # dropping them took a point of 0.80 to a network of 90,561 (a review)
+        # norm 1e-6 of the largest carry fits of 50-270 that cancel others of 1e8, and
+        # dropping them takes a point of 0.80 to a network of 90,561
         for rtol in (RESIDUE, 0.0):
             kept = functools.partial(self._keeps, solution, tolerance, options)
             if self.residue == "prune":
@@ -220,7 +220,7 @@ class Finishing:
     def _attains(self, pruned, y, options):
         """Whether the network of ``pruned``, with real ReLUs, attains its objective
         (doc/formulations.md §2.4); pruned and cleaned points share it (the same fit and
-        regulariser), so the cleaned one is the fallback. One output's network is its
+        regularizer), so the cleaned one is the fallback. One output's network is its
         share of the estimator's (every neuron reads out to one output)."""
         network = self.formulation.network([pruned], self.patches, self.gates)
         value = network.objective(self.patches, y[:, None], options.beta, options.loss)
@@ -294,8 +294,8 @@ def _empty_network(y, options, offset=0.0):
 
     For ``y`` centred on ``offset``, the intercept is the one the network will carry,
     ``offset`` added to it in floats and taken away again (exact near the offset): the
-    exact one put ``objective_`` 4e-6 of itself below the network's at an offset of 1e12,
-    with a spread of 1e-2 (a review).
+    exact one puts ``objective_`` 4e-6 of itself below the network's at an offset of 1e12,
+    with a spread of 1e-2.
     """
     b = float(best_intercept(options.loss, y)) if options.fit_intercept else 0.0
     b = (b + offset) - offset
@@ -327,8 +327,8 @@ def solve_output(program, y, label, options, dense_program=None, **warm_start):
     solution, failure = None, None
     try:
         if native and isinstance(program, ThreeLayerProgram):
-            # (its solver works at unit scale, where beta=1.7e308 overflowed to inf and the
-            # empty network's gap to nan: an audit)
+            # (its solver works at unit scale, where beta=1.7e308 overflows to inf and the
+            # empty network's gap to nan)
             solution = _empty_if_optimal(program, y, options) or solve_three_layer(
                 program, y, **options.solver_options, **warm_start
             )
@@ -366,10 +366,10 @@ def _empty_if_optimal(program, y, options):
     second layer's multipliers at zero (:func:`_three_layer_price`), or of a linear CNN without
     pooling, by the spectral norm of its correlations (the dual norm of the nuclear norm).
 
-    Far above ``beta_max`` the logistic programs' weights made Clarabel and ECOS fail
-    numerically (a review: from 18 times ``beta_max``), where the answer is known; so did the
-    nuclear-norm program from about 1e11 times its ``beta_max`` (a review: NotSolved), and SCS
-    printed an error on a circular program at ``beta=1e308``.
+    Far above ``beta_max`` the logistic programs' weights make Clarabel and ECOS fail
+    numerically (from 18 times ``beta_max``), where the answer is known; so does the
+    nuclear-norm program from about 1e11 times its ``beta_max`` (NotSolved), and SCS
+    prints an error on a circular program at ``beta=1e308``.
     """
     if isinstance(program, NuclearProgram):
         _, n_patches, patch_size = program.patches.shape
@@ -508,7 +508,7 @@ def solve_and_finish(program, y, label, options, dense_program, warm_start, fini
     solver, started from that point (a verbose line, and ``handovers`` on the solution:
     :func:`_tried`). Clarabel's and SCS's points of logistic circular programs were certified
     only to 7e-5 to 4e-4 of the objective, and some were 1e-5 of it above the optimum,
-    without a warning (a review); from them the native solver certified each to 1e-8 in
+    without a warning; from them the native solver certified each to 1e-8 in
     about the time of the conic solve again, where a cold native solve took four to six times that.
     Clarabel and ECOS fail on some logistic circular programs without an intercept (14
     samples of 8 features, beta=0.05), and SCS then stopped at a gap of 10 % of the
@@ -577,11 +577,11 @@ def _lower_unconverged(native, cvxpy, y, options):
     (:func:`lower_of`); a point without a gap, or outside its program (:func:`_infeasible`),
     only where the other is too (then the native one).
 
-    The smaller gap alone kept a native point of a three-layer program 1.4e-6 of its
-    objective above CVXPY's, whose dual bound was the worse (a review: 9.8e-6 against
-    2.3e-5); the lower point with the better bound has both. A point below the other's bound
-    is outside its program too, however its own bound puts it (a later review: it was kept,
-    at a gap below zero, and called optimal).
+    The smaller gap alone can keep a native point of a three-layer program 1.4e-6 of its
+    objective above CVXPY's, whose dual bound is the worse (9.8e-6 against 2.3e-5); the
+    lower point with the better bound has both. A point below the other's bound is outside
+    its program too, however its own bound puts it (kept, it would have a gap below zero
+    and be called optimal).
     """
     inside = [
         point
@@ -685,8 +685,8 @@ class _Prefixed(io.TextIOBase):
 
 def _relaxation(gap=True):
     """What a relaxation's point and duality gap (``gap``: where it has one) say, for circular
-    CNNs with n_layers >= 4: its network does not attain the program's value (a review: a
-    warning said it did, of a network at twice it)."""
+    CNNs with n_layers >= 4: its network does not attain the program's value (it can cost
+    twice it), and the warning must not say it does."""
     bound = (
         "the duality gap bounds its point's distance to the relaxation's optimum, a lower "
         "bound on the network's; "
@@ -808,7 +808,7 @@ def gap_tolerance(solution, y, options, *, loose=False, tight=False):
     near the targets' offset costs, ``n (ulp / 2)^2 / 2`` of their mean at most. The
     :func:`~._solvers._solution.rounding_floor` of the uncentred ``y`` let a fit of targets
     ``1e12 + 1e-3 x`` stop without a warning 46 times above the optimum, and 2 ulps an
-    SCS point 4.3 times above it (reviews).
+    SCS point 4.3 times above it.
     """
     centred, offset = centred_targets(y, options.loss, options.fit_intercept)
     intercept_rounding = len(y) * (np.spacing(abs(offset)) / 2) ** 2 / 2
@@ -864,9 +864,9 @@ def uncertified_message(solution, y, label, options, *, loose=False, relaxation=
 def _native_if_untried(solution, options):
     """The advice ``solver='native', `` where the native solver takes the program and has not
     had it: with "auto" it can have had it first and handed it over (:func:`_tried` says so),
-    and a larger max_iter does not help a stall (a review followed that advice to the native
-    solver's own warning, which sent it back to CVXPY); it refuses linear CNNs but circular
-    ones (a fuzz followed the advice to that refusal)."""
+    and a larger max_iter does not help a stall (the native solver's own warning would send
+    the user back to CVXPY); it refuses linear CNNs but circular ones (the advice would lead
+    to that refusal)."""
     if not options.native_supported:
         return ""
     if solution.solver == "native" or any("native solver" in h for h in solution.handovers):
@@ -895,8 +895,8 @@ def remedy(solution, options, cvxpy="use a CVXPY solver (e.g. solver='clarabel')
                 "beta small against the targets' scale nears interpolation), or standardise "
                 "the inputs if they are of a large scale"
             )
-        # (not CVXPY where "auto" has handed the program to it already: a review followed
-        # that advice to a worse point and a warning that sent it back)
+        # (not CVXPY where "auto" has handed the program to it already: that advice leads to
+        # a worse point and a warning that sends the user back)
         tried_cvxpy = any("CVXPY" in handover for handover in solution.handovers)
         return (
             "The restricted problems cannot be solved more accurately: loosen tol, use a "
@@ -920,7 +920,7 @@ def _lower_after_handover(native, cvxpy, dense_program, y, options):
     lower objective, certified by the better of their dual bounds.
 
     On badly scaled data CVXPY can end far above where the native solver stopped (a gap
-    of 7.7 against 1.3e-5, found by test_fuzz); where it ends below, its dual bound may
+    of 7.7 against 1.3e-5); where it ends below, its dual bound may
     still be the worse one, or the better (inputs of size 100 at beta=0.001: 6e-6 of
     the objective against the native point's 5e-5). Both bound the same optimum.
 

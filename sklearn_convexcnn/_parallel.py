@@ -40,11 +40,11 @@ from loky import BrokenProcessPool, ProcessPoolExecutor
 from loky.backend.context import LokyContext
 from threadpoolctl import threadpool_limits
 
-# Importing the standalone loky registered its start method as multiprocessing's "loky", over
-# joblib's copy's: joblib's workers, started by it, then registered their memory-mapped arrays
-# with the standalone loky's resource tracker, and joblib's printed KeyErrors and "leaked
-# file objects" at the exit of any process that had imported the estimators (a review: a
-# GridSearchCV of Ridge did). joblib gets its own back; the executor here is given this one.
+# Importing the standalone loky registers its start method as multiprocessing's "loky", over
+# joblib's copy's: joblib's workers, started by it, then register their memory-mapped arrays
+# with the standalone loky's resource tracker, and joblib's tracker prints KeyErrors and "leaked
+# file objects" at the exit of any process that has imported the estimators (a GridSearchCV
+# of Ridge, say). joblib gets its own back; the executor here is given this one.
 multiprocessing.context._concrete_contexts.update(
     loky=joblib_loky_context.ctx_loky,
     loky_init_main=joblib_loky_context.LokyInitMainContext(),
@@ -69,9 +69,9 @@ _parents_workers = []  # (in a forked child, its copies of them: never freed, se
 
 def _forget_parents_workers():
     # a forked child holds a copy of the parent's executor without its thread or its
-    # workers: its calls were never taken, and the child solved them all alone (a review).
+    # workers: its calls would never be taken, and the child would solve them all alone.
     # The copy stays referenced: freed, it would run loky's callback on a lock copied from
-    # the parent, which another of its threads may have held at the fork (a later review)
+    # the parent, which another of its threads may have held at the fork
     global _workers, _workers_lock
     _parents_workers.append(_workers)
     _workers, _workers_lock = None, threading.Lock()
@@ -113,7 +113,7 @@ def blas_limited():
     worker) would restore it out of order. Elsewhere as they are.
 
     The native solver wants one, in every process that solves, for the whole fit (threads
-    woken by the products before the solves spin on after them). Its small factorisations
+    woken by the products before the solves spin on after them). Its small factorizations
     (SciPy's LAPACK) alternate with NumPy's products, and where NumPy and SciPy each bring
     their own OpenBLAS (their wheels do) two pools of threads spin on the same cores: the
     README example took 5.6 s on two cores with two threads in each, 1.35 s with one thread
@@ -200,7 +200,7 @@ def workers(n_workers):
             _workers = (executor, n_workers)
         if _stopped_at_exit_of != os.getpid():
             # a multiprocessing child waits at its exit for its child processes, before
-            # loky's exit handler would stop them: for the idle timeout, 300 s (a review).
+            # loky's exit handler would stop them: for the idle timeout, 300 s.
             # Stopped first: after multiprocessing's queues close (priority 10), the workers'
             # stop is never sent
             multiprocessing.util.Finalize(None, stop_workers, exitpriority=20)
@@ -225,8 +225,8 @@ class _SharedCalls:
     """Calls taken in their order, here and by the workers alike, one each at a time.
 
     A worker takes its first call once it is ready (a no-op call that imports the calls'
-    module has returned): a call kept for a worker still starting left this process waiting
-    for it, 0.7 s of a small first fit that took 0.05 s without workers (a review). An error
+    module has returned): a call kept for a worker still starting leaves this process waiting
+    for it, 0.7 s of a small first fit that takes 0.05 s without workers. An error
     here (KeyboardInterrupt too), or an interrupt while this process waits for the workers'
     calls, stops the workers amid their calls; a worker's error is raised once this process's
     running call has returned, without waiting for the workers' other calls.
@@ -268,7 +268,7 @@ class _SharedCalls:
                     raise
         except BaseException:  # (a worker's error, an interrupt, a signal handler's exception)
             # workers still amid calls would go on with them, and the next fit queue behind them
-            # (a review: a SIGALRM timeout's TimeoutError and SIGTERM's SystemExit left them)
+            # (a SIGALRM timeout's TimeoutError or SIGTERM's SystemExit would leave them)
             if not all(future.done() for _, future in self._stop_submitting()):
                 self._stop_workers()
             raise
@@ -277,8 +277,8 @@ class _SharedCalls:
         return results
 
     def _start_workers(self):
-        # the no-op imports the calls' module: a new worker took a call, then imported the
-        # solvers for it (0.34 s) while this process could have solved it (a review)
+        # the no-op imports the calls' module: otherwise a new worker takes a call, then
+        # imports the solvers for it (0.34 s) while this process could have solved it
         function = self.calls[0][0]
         imports = f"import {getattr(function, '__module__', None) or 'builtins'}"
         self.executor = workers(self.n_workers)
@@ -296,8 +296,8 @@ class _SharedCalls:
 
     def _stop_workers(self):
         """Stop the workers amid their calls, as joblib does on an error: once loky has taken
-        every call submitted (killed before, one made loky's thread fail on a KeyError, a
-        review; a script that raised waited for the workers' calls at its exit otherwise)."""
+        every call submitted (killed before, one makes loky's thread fail on a KeyError; a
+        script that raised would wait for the workers' calls at its exit otherwise)."""
         futures = [future for _, future in self._stop_submitting()] + self.readies
         deadline = time.monotonic() + 1.0
         while not all(f.running() or f.done() for f in futures) and time.monotonic() < deadline:

@@ -77,9 +77,9 @@ class PatchGeometry:
 # the squared loss of targets beyond 1e154 is infinite. The limit is per array: X and y both
 # at 1e70 gave overflow warnings in the path's products, with finite results.
 MAX_DATA_SCALE = 1e75
-# And the smallest largest magnitude, by symmetry: a review's fits (X and beta scaled alike, an
-# equivalent program) were right down to 1e-150, and from 1e-180 on, where squares underflow,
-# had no neuron and a gap of -1.8e-15, "optimal" to certify().
+# And the smallest largest magnitude, by symmetry: fits with X and beta scaled alike (an
+# equivalent program) are right down to 1e-150, and from 1e-180 on, where squares underflow,
+# have no neuron and a gap of -1.8e-15, "optimal" to certify().
 MIN_DATA_SCALE = 1e-75
 
 
@@ -91,7 +91,7 @@ def check_scale(values, name):
     largest = max(float(np.max(values, initial=0.0)), -float(np.min(values, initial=0.0)))
     if not np.isfinite(largest):
         # (reached under scikit-learn's assume_finite=True, which skips its own check: a NaN
-        # in X gave an empty network, certified optimal, with no warning; a review)
+        # in X would give an empty network, certified optimal, with no warning)
         raise ValueError(
             f"Input {name} contains NaN or infinity (scikit-learn's assume_finite=True skips "
             "its own check of them). Remove or impute them, e.g. with "
@@ -116,16 +116,16 @@ def check_scale(values, name):
 # |mean| / standard deviation of the entries of X above which fit warns of a common offset:
 # 60 digits (3 classes, logistic loss) plus 1e3, a ratio of 2.6e3, were solved as fast and as
 # exactly as the digits alone; plus 1e4, 1e5 and 1e6 the solves stalled, 3e-4, 6e-2 and 13
-# from the optimum, in 2.3, 3.3 and 34 s against 0.1 s. Not every such X stalls (a review:
-# temperatures of 290 K +- 0.01 were solved to 5e-10 in 0.1 s), hence "can".
+# from the optimum, in 2.3, 3.3 and 34 s against 0.1 s. Not every such X stalls
+# (temperatures of 290 K +- 0.01 are solved to 5e-10 in 0.1 s), hence "can".
 MAX_OFFSET_RATIO = 1e4
 
 
 def warn_common_offset(X):
     """UserWarning where the entries of ``X`` share an offset beyond ``MAX_OFFSET_RATIO``
     times their spread: the patches then point nearly one way, their patterns are thin
-    cells, and the solves can stall short of ``tol`` (a fuzz: with warnings that did not name
-    it)."""
+    cells, and the solves can stall short of ``tol`` (with warnings that would not name the
+    cause)."""
     offset, spread = _offset_and_spread(X)
     if spread > 0 and abs(offset) > MAX_OFFSET_RATIO * spread:
         warn(
@@ -142,9 +142,9 @@ def warn_target_offset(Y, fit_intercept):
     """UserWarning where, without an intercept, a target column ``Y[:, k]`` has an offset
     beyond ``MAX_OFFSET_RATIO`` times its spread: the neurons must then build the offset, and
     resolve the spread at a scale far below it, and the solves can stall short of ``tol``
-    (a regressor audit: targets of 1e6 +- 1.5 at ``beta=0.1`` stalled at 1e-6 of the
-    objective, with advice to standardise X, where an intercept certified them to 1e-14, as
-    did ``beta=1e5``). With an intercept, which takes the offset, nothing."""
+    (targets of 1e6 +- 1.5 at ``beta=0.1`` stall at 1e-6 of the objective, with advice to
+    standardize X, where an intercept certifies them to 1e-14, as does ``beta=1e5``). With an
+    intercept, which takes the offset, nothing."""
     if fit_intercept or Y.size == 0:
         return
     columns = [_offset_and_spread(Y[:, k : k + 1]) for k in range(Y.shape[1])]
@@ -226,7 +226,7 @@ def _overflows(value):
 def _too_large(name, values, axes):
     """The ValueError for the first number in ``values`` beyond float64's range, which
     ``float`` refuses with an OverflowError that names neither the array nor the entry nor
-    the fix (a review); its position is said by the ``axes``' names (``("sample",
+    the fix; its position is said by the ``axes``' names (``("sample",
     "feature")``)."""
     flat = next(i for i, value in enumerate(values.ravel()) if _overflows(value))
     value = values.ravel()[flat]
@@ -277,7 +277,7 @@ def holds_complex(values):
     """Whether the array-like ``values`` hold complex numbers (a DataFrame or a tensor too).
 
     By ``np.asarray``: ``np.iscomplexobj`` dispatches to ``__array_function__``, which
-    scikit-learn's ``_NotAnArray`` refuses (a review), and a DataFrame has no ``dtype``.
+    scikit-learn's ``_NotAnArray`` refuses, and a DataFrame has no ``dtype``.
     """
     try:
         return np.asarray(values).dtype.kind == "c"
@@ -301,7 +301,7 @@ def check_numbers(X, who="the estimators take"):
         values = np.asarray(X)
     except ValueError:  # (ragged: scikit-learn's validation says so)
         return
-    if values.dtype.kind == "c":  # (scikit-learn's error printed the whole array, an audit)
+    if values.dtype.kind == "c":  # (scikit-learn's error prints the whole array)
         raise ValueError(
             f"Complex data not supported: X holds complex numbers, where {who} real ones. "
             "Pass their real and imaginary parts as channels: np.stack([X.real, X.imag], "
@@ -464,7 +464,7 @@ def resolve_geometry(input_shape, kernel_size, stride, n_features):
     # the last one than a stride of the kernel's size would: those the valid convolution of
     # a stride that does not tile the axis leaves out anyway are no warning. Gaps warn even
     # where a tiling stride would leave as many out at the end: 3x3 patches of 8x8 images at
-    # stride 5 skipped the middle rows and columns silently, a review)
+    # stride 5 would skip the middle rows and columns silently)
     unseen = n_features - n_channels * prod(_covered(geometry))
     tiling = PatchGeometry(spatial_shape, n_channels, kernel, tuple(map(min, step, kernel)))
     gaps = any(
@@ -487,8 +487,8 @@ def resolve_geometry(input_shape, kernel_size, stride, n_features):
 def _covered(geometry):
     """How many positions along each spatial axis some patch covers: ``n`` patches of ``k``
     at stride ``s`` cover ``(n - 1) s + k`` where they overlap or touch, ``n k`` where they
-    leave gaps. (Counted, not listed: the positions' list took 6.7 GiB for a kernel of 30,000
-    before the patches' memory check, a review.)"""
+    leave gaps. (Counted, not listed: the positions' list takes 6.7 GiB for a kernel of 30,000
+    before the patches' memory check.)"""
     return [
         (n - 1) * s + k if s <= k else n * k
         for n, k, s in zip(geometry.grid_shape, geometry.kernel_size, geometry.stride, strict=True)
@@ -546,7 +546,7 @@ def check_rows(X, who):
     ("the estimators take")."""
     no_array = isinstance(X, str | bytes | Mapping | Set | Iterator) or np.isscalar(X)
     if X is None or no_array or (isinstance(X, np.ndarray) and X.ndim == 0):
-        # (an API audit: a dict, a set or a generator failed on float() of the whole)
+        # (a dict, a set or a generator would fail on float() of the whole)
         raise ValueError(
             f"X must be an array of shape (n_samples, n_features), one row per sample; got "
             f"{type(X).__name__} {X!r:.40}. Pass the samples as a 2-D array (a 1-D signal or a "

@@ -37,7 +37,7 @@ from ._warnings import warn
 def _named(function):
     """``function`` whose wrong arguments raise a TypeError that names it, as Python's own
     does (scikit-learn's ``validate_params`` says "got an unexpected keyword argument" of no
-    function; a review), and that points ``lasso_path``'s ``alphas`` to ``betas``."""
+    function), and that points ``lasso_path``'s ``alphas`` to ``betas``."""
     signature = inspect.signature(function)
 
     @functools.wraps(function)
@@ -49,7 +49,7 @@ def _named(function):
             if {"alpha", "alphas"} & kwargs.keys():
                 hint = ". The path's regularization strengths are betas (lasso_path's alphas)"
             elif {"architecture", "n_layers", "activation"} & kwargs.keys():
-                # (a three-layer audit: the bare TypeError named no way to the other CNNs)
+                # (the bare TypeError names no way to the other CNNs)
                 hint = (
                     ". convex_cnn_path solves two-layer ReLU CNNs; for another architecture, "
                     "fit an estimator with warm_start=True and lower its beta with "
@@ -158,7 +158,7 @@ def convex_cnn_path(
     loss : {"squared", "logistic"}, default="squared"
         The loss, summed over samples.
     fit_intercept : bool, default=True
-        Whether to fit an unregularised output bias.
+        Whether to fit an unregularized output bias.
     tol : float, default=1e-7
         Duality-gap tolerance, relative to the objective, in (0, 1).
     max_iter : int, default=500
@@ -272,9 +272,9 @@ def convex_cnn_path(
         formulation, patches, n_patterns, check_random_state(random_state), check_program
     )
     operator = formulation.operator(patches, gates)
-    # the solutions the path returns, twice (their list and the array made of it) (a review:
-    # n_betas=10**13 got NumPy's MemoryError for 72.8 TiB of betas, which named neither
-    # n_betas nor the fix)
+    # the solutions the path returns, twice (their list and the array made of it): without
+    # this check n_betas=10**13 gets NumPy's MemoryError for 72.8 TiB of betas, which names
+    # neither n_betas nor the fix
     n_steps = n_betas if betas is None else len(betas)
     n_groups = operator.n_patterns
     check_memory(
@@ -291,8 +291,8 @@ def convex_cnn_path(
         # (finite: X and y are at most MAX_DATA_SCALE)
         v = dual_point(loss, f, y, fit_intercept)
         beta_max = max_pattern_price(operator, v)
-        # (a constant X gave the rounding of 0, 5.8e-16, and a path fitted to it that warned
-        # of stalls, an audit: the prices' rounding is at most this)
+        # (a constant X gives the rounding of 0, 5.8e-16, and a path fitted to it would warn
+        # of stalls: the prices' rounding is at most this)
         rounding = 16 * np.finfo(float).eps * np.linalg.norm(patches) * np.linalg.norm(v)
         if 0 < beta_max <= rounding:  # (an offset of 1e14 in X: 6.4 within a rounding of 57)
             raise ValueError(
@@ -372,8 +372,8 @@ def _check_data(X, y, loss, fit_intercept):
     check_rows(X, "convex_cnn_path takes")
     check_numbers(X, "convex_cnn_path takes")
     X = check_array(X, dtype=np.float64, input_name="X", estimator="convex_cnn_path")
-    # (missing targets, None or pandas' NA, were called labels to encode, and pandas' NA
-    # raised float()'s TypeError: a review)
+    # (otherwise missing targets, None or pandas' NA, are called labels to encode, and
+    # pandas' NA raises float()'s TypeError)
     y = numeric_targets(
         y,
         lambda values: ValueError(

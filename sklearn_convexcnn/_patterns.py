@@ -132,7 +132,7 @@ def sample_gates(patches, n_patterns, random_state):
     """Gates of the patterns of ``n_patterns`` random Gaussian filters, de-duplicated.
 
     This is the sampled program of doc/formulations.md §3: a restriction of the exact one, so its
-    optimum is an upper bound on the global optimum and always a realisable network.
+    optimum is an upper bound on the global optimum and always a realizable network.
 
     Parameters
     ----------
@@ -183,10 +183,10 @@ _PARALLEL = 1e-7
 _ROUNDING_SPREAD = 1e-12
 # Points closer than this to a hyperplane are on it: they are no cell's (unit vectors). Not
 # 64 eps, the products' own rounding: the normals of restrictions carry that of their
-# projections too, up to 7e-14 where 0 was meant (an audit: on three digits, points of one
-# coordinate plane scored 2e-14 to 4e-14 against the other's hyperplanes, 28 "cells" of 24,
-# refused). benchmarks/near_degenerate_enumeration.py: 900 complete, 160 refused (907 and 153
-# at 64 eps), none short; at 512 eps 894 and 166.
+# projections too, up to 7e-14 where 0 is meant (on three digits, points of one coordinate
+# plane score 2e-14 to 4e-14 against the other's hyperplanes: 28 "cells" of 24, refused).
+# benchmarks/near_degenerate_enumeration.py: 900 complete, 160 refused (907 and 153 at
+# 64 eps), none short; at 512 eps 894 and 166.
 _ON_HYPERPLANE = 256 * np.finfo(float).eps
 _RANK = 1e-10  # singular values below this times the largest do not count in the rank
 # Singular values of rows in a subspace, across it, are their rounding (at most 6e-16 of the
@@ -202,7 +202,7 @@ _NEAREST = 8  # neighbours of each normal that may link it to a copy (a cluster 
 # patches were refused); planes off it at least 847 eps (planted near-degenerate rows). A
 # plane taken for one through a ray that it is not loses the small cells between them, in the
 # sweep and its count alike: at 1024 eps unscaled, any three planes within 5e-7 of each other
-# (their determinant is below that whatever it is; a review: 2 cells lost silently in 7 of
+# (their determinant is below that whatever it is: 2 cells lost silently in 7 of
 # 1,060 near-degenerate arrangements, the planes of a restriction 3e-9 to 5e-6 apart). A plane
 # taken for off a ray that it is through only makes the count too large, which refuses
 _THROUGH = 512 * np.finfo(float).eps
@@ -321,9 +321,9 @@ def distinct_hyperplanes(rows, *, strict=False, near=_PARALLEL):
 def _distinct_rows(rows, block_size=2**20):
     """The distinct rows of ``rows``, sorted, exact copies removed a block of rows at a time.
 
-    Binary images repeat a few patches millions of times (60,000 binarised 28x28 images:
+    Binary images repeat a few patches millions of times (60,000 binarized 28x28 images:
     44 million rows of 2x2 patches, at most 16 distinct): removed first, at the cost of
-    sorting each block, they no longer fill the copies that the normalisation and the
+    sorting each block, they no longer fill the copies that the normalization and the
     search for near copies make of every row (4.8 GB for those images).
     """
     if len(rows) <= block_size:
@@ -523,7 +523,7 @@ def _cell_points(normals):
         return _cell_points(distinct_hyperplanes(normals @ basis, near=_ROUNDING_SPREAD)) @ basis.T
     # in coordinates where the normals' singular values are all 1 (u = V S^-1 w: the same
     # cells, mapped linearly), no cell is thinner than the arrangement itself makes it:
-    # patches with a coordinate 1e-8 of the others lost 12 of their 134 cells (a review)
+    # without it, patches with a coordinate 1e-8 of the others lose 12 of their 134 cells
     whitening = vt.T / singular
     whitened = normals @ whitening
     whitened /= np.linalg.norm(whitened, axis=1, keepdims=True)
@@ -671,7 +671,7 @@ def enumerate_gates(patches, max_patterns=MAX_EXACT_PATTERNS, *, shorter="a smal
     ValueError
         If the Cover bound exceeds ``max_patterns`` (the error names the bound and suggests
         sampling with ``n_patterns=<int>``), rows are nearly parallel (it suggests
-        standardising ``X``), or nearly dependent (it suggests sampling):
+        standardizing ``X``), or nearly dependent (it suggests sampling):
         :class:`TooManyPatterns`.
     """
     gates = arrangement_gates(patches.reshape(-1, patches.shape[2]), max_patterns, shorter=shorter)

@@ -7,7 +7,7 @@ from pathlib import Path
 from ._patches import BLOCK_ENTRIES
 from ._patterns import KEY_GATES, cover_bound
 
-# CVXPY's canonicalisation of the cone constraints plus Clarabel's factorisation, per nonzero of
+# CVXPY's canonicalization of the cone constraints plus Clarabel's factorization, per nonzero of
 # the constraint matrix; measured from 0.67 GB at n=200, K=16, h=5, P=64 (2.0 M nonzeros) to
 # 2.6 GB at n=1000 (10.2 M), see doc/notes/solver-measurements.md: 250-330 bytes.
 CVXPY_BYTES_PER_NONZERO = 330
@@ -33,7 +33,7 @@ OPERATOR_CHUNK_BYTES = 24 * BLOCK_ENTRIES
 
 # What the native three-layer solver holds besides its program's arrays (restricted problems,
 # prices, multipliers): at n=300, P=32 it used 100 MiB where the arrays' share is 65 MiB. With
-# the arrays times the second-layer patterns it covers what was measured (commit a85ff9c):
+# the arrays times the second-layer patterns it covers what was measured:
 # 0.39 GB at n=500, P=64 (where the CVXPY estimate said 23 GiB), 419 MiB at n=500, K=8, h=3,
 # P=64, and 100 MiB at n=300, P=32, where half the arrays' share said 214 and 33 MiB.
 THREE_LAYER_WORKSPACE = 48 * 2**20
@@ -61,14 +61,14 @@ DENSE_OPERATOR_PEAK = 1.25
 # order m = h + K whose KKT system is dense in the cone's m (m + 1) / 2 entries. Peak memory
 # above the imports, h = 3 and K = 58, 98 and 138 (n = 5 and 20: n does not count), was 6.4-6.6
 # times those entries squared in float64 (0.18, 1.36 and 5.1 GiB; 91 s for the last), where
-# SCS, first-order, took 28 MiB; at K = 398 Clarabel asked for 52 GB and the process aborted
-# (a fuzz of the API), out of reach of any MemoryError.
+# SCS, first-order, took 28 MiB; at K = 398 Clarabel asks for 52 GB and the process aborts,
+# out of reach of any MemoryError.
 NUCLEAR_KKT_COPIES = 8
-# SCS on the same program is first-order, but CVXPY's canonicalisation holds the cone's
+# SCS on the same program is first-order, but CVXPY's canonicalization holds the cone's
 # m (m + 1) / 2 entries several times, and a boolean m x m mask of its upper triangle: peak
-# memory above the imports 192 MiB at K = 500 and 492-765 MiB at K = 1000, h = 3 (an audit
-# and a review: 1,000-1,600 bytes an entry); on 400 x 400 images, K = 160,000, NumPy was
-# asked for 23.8 GiB inside CVXPY before any check (the audit).
+# memory above the imports 192 MiB at K = 500 and 492-765 MiB at K = 1000, h = 3
+# (1,000-1,600 bytes an entry); on 400 x 400 images, K = 160,000, NumPy is asked for
+# 23.8 GiB inside CVXPY before any check.
 SCS_NUCLEAR_BYTES_PER_ENTRY = 1600
 
 
@@ -218,7 +218,7 @@ def _cone_rows(n_patches, regions):
 def dense_arrays_bytes(n_samples, n_patches, patch_size, n_patterns, regions=None):
     """The dense program's arrays alone, ``n * h`` floats of pieces and ``n * K * h`` of cone
     rows per group (:func:`program_groups`, :func:`_cone_rows`): what the native solver
-    holds of a dense program (max pooling), without CVXPY's canonicalisation (0.57 GB
+    holds of a dense program (max pooling), without CVXPY's canonicalization (0.57 GB
     measured on all digits, 32 patterns, where the CVXPY estimate said 11.6 GiB)."""
     groups = program_groups(n_samples, patch_size, n_patterns, regions)
     rows = _cone_rows(n_patches, regions)
@@ -281,7 +281,7 @@ def three_layer_program_bytes(n_samples, n_patches, patch_size, n_patterns, exac
     (:func:`_second_layer_patterns`; ``exact``: the first-layer patterns are
     ``n_patterns="exact"``'s), and the cutting planes keep part of their cone
     rows. Peak memory above the package's imports, measured on signals of length 8 (``K=6``,
-    ``h=3``, commit 042ab11): 95 and 305 MiB at ``n=100`` with 16 and 32 patterns, 61 and
+    ``h=3``): 95 and 305 MiB at ``n=100`` with 16 and 32 patterns, 61 and
     177 MiB at ``n=50``. The dense two-layer estimate times a third of the second-layer
     patterns covers them (1.1-1.3x) but for the smallest, where CVXPY's own import dominates.
     """
@@ -418,7 +418,7 @@ def check_program_memory(
     required *= at_once
     # the draw comes before the program (and is gone once it is built): the regions' Cover
     # bounds cap the program's groups, not the draw, and 10**9 filters were drawn into
-    # 15 GiB before any check (a review)
+    # 15 GiB before any check otherwise
     drawn = 0 if exact else sampling_bytes(*sizes, regions)
     at_once = 1 if drawn > required else at_once  # (the draw is made once, whatever n_jobs)
     if at_once > 1:
@@ -494,8 +494,8 @@ def check_memory(required, what, remedies, available=None):
             f"{what} needs about {_gigabytes(required)} of memory but only "
             f"{_gigabytes(available)} is available. {remedies}"
         )
-    # ulimit -v, set on some clusters: a fit let through failed in NumPy's allocation, with
-    # a MemoryError that named no remedy (an audit). The limit is each process's, and it is
+    # ulimit -v, set on some clusters: a fit let through would fail in NumPy's allocation,
+    # with a MemoryError that names no remedy. The limit is each process's, and it is
     # compared with all that ``required`` counts: the n_jobs outputs' programs share one
     # process where joblib runs them in threads (its threading backend, GridSearchCV's
     # workers), and a refusal where they have a worker each errs on the safe side.

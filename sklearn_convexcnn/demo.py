@@ -73,7 +73,7 @@ def main(argv=None):
         X / 16.0, y, test_size=0.25, stratify=y, random_state=0
     )
     X_train, y_train = X_train[: args.n_train], y_train[: args.n_train]
-    if len(set(y_train)) < 2:  # (the classifier's own refusal came as a traceback: an audit)
+    if len(set(y_train)) < 2:  # (the classifier's own refusal comes as a traceback)
         parser.error(
             f"argument --n-train: the first {args.n_train} training image(s) show only the "
             f"digit {y_train[0]}; pass a larger --n-train"

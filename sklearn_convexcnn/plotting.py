@@ -105,8 +105,8 @@ def _filter_images(estimator):
     geometry = _fitted(estimator, "geometry_")
     shape = geometry.filter_shape
     if isinstance(estimator.network_, CircularCNN):
-        # q_j weighs the whole row: drawn as the input it weighs (an audit: images of 8 x 8
-        # pixels were drawn as strips of 1 x 64)
+        # q_j weighs the whole row: drawn as the input it weighs (not images of 8 x 8
+        # pixels as strips of 1 x 64)
         geometry = resolve_geometry(estimator.input_shape, 1, 1, filters.shape[1])
         shape = (*geometry.spatial_shape, geometry.n_channels)
     images = filters.reshape(len(filters), *shape)
@@ -216,7 +216,7 @@ def plot_filters(estimator, *, order="norm", max_filters=None, n_cols=None, labe
 def plot_filter_spectra(estimator, *, ax=None, max_filters=None, floor=None):
     """Magnitude of the DFT of each recovered filter of a circular CNN.
 
-    The convex program of a three-layer circular CNN penalises the l1 norm of the filters'
+    The convex program of a three-layer circular CNN penalizes the l1 norm of the filters'
     spectra (``doc/formulations.md`` §7; deeper ones a weighted l1 norm, a relaxation), so the
     optimal filters tend to leave some frequencies at zero (to the solver's precision): each
     row of the image is one neuron, each column one frequency.
@@ -290,7 +290,7 @@ def plot_filter_spectra(estimator, *, ax=None, max_filters=None, floor=None):
     ax.set_ylabel("neuron (largest spectrum first)")
     from matplotlib.ticker import MaxNLocator
 
-    for axis in (ax.xaxis, ax.yaxis):  # (two neurons had ticks at -0.5, -0.25, ...: an audit)
+    for axis in (ax.xaxis, ax.yaxis):  # (else two neurons get ticks at -0.5, -0.25, ...)
         axis.set_major_locator(MaxNLocator(integer=True))
     return ax
 
@@ -298,8 +298,8 @@ def plot_filter_spectra(estimator, *, ax=None, max_filters=None, floor=None):
 def plot_objectives(objectives, optimum, *, ax=None, labels=None, optimum_label="convex optimum"):
     """Training objectives of gradient-trained runs against the convex optimum.
 
-    Each group of runs (for example restarts of one optimiser) is drawn as one column of
-    dots; each dot is the final regularised objective of one run, and the horizontal line is
+    Each group of runs (for example restarts of one optimizer) is drawn as one column of
+    dots; each dot is the final regularized objective of one run, and the horizontal line is
     the global optimum the convex program certifies. No run of the same network can lie
     below the line.
 
@@ -371,7 +371,7 @@ def plot_objectives(objectives, optimum, *, ax=None, labels=None, optimum_label=
             f"objectives must hold numbers, the runs' final objectives; got {objectives!r} ({exc})."
         ) from None
     if deeper := next((group.shape for group in groups if group.ndim > 1), None):
-        # (an API audit: an array of shape (2, 2, 2) was drawn as two groups of four runs)
+        # (an array of shape (2, 2, 2) would be drawn as two groups of four runs)
         raise ValueError(
             f"objectives has a group of shape {deeper}, where a group is one run per entry: "
             "pass a 2-D array (a group per row) or a list of 1-D arrays. For more axes, say "

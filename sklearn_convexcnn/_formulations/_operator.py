@@ -73,9 +73,9 @@ class DenseOperator:
     def cone_products(self, U, index):
         """``G_i u`` for ``u = U[j]`` and ``i = index[j]``, shape (len(index), n_rows).
 
-        One matrix-vector product per cone, on views: gathering the cones first copied
+        One matrix-vector product per cone, on views: gathering the cones first copies
         ``len(index) * n_rows * h`` numbers (26 MB for 20 groups of a max-pooling program
-        on 500 digits), and that with ``einsum`` took 41 % of such a fit (a review)."""
+        on 500 digits), and that with ``einsum`` takes 41 % of such a fit."""
         cones, U = self.program.cones, np.asarray(U, dtype=float)
         out = np.empty((len(U), cones.shape[1]))
         for j, i in enumerate(np.asarray(index, dtype=int).tolist()):

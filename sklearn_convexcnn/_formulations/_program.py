@@ -56,7 +56,7 @@ class GroupNorm:
 
 def _orthogonal_form(blocks):
     """``(Q, D)`` where the nonzero rows of ``blocks`` are ``h`` orthogonal vectors: ``Q``,
-    shape (h, h), those rows normalised, in order, and ``D`` the blocks in the coordinates
+    shape (h, h), those rows normalized, in order, and ``D`` the blocks in the coordinates
     ``v = Q u`` (``T_b u = D_b v``: one nonzero an entry); None for other blocks.
 
     The spectral blocks of circular CNNs are the real Fourier basis, scaled: in its
@@ -71,7 +71,7 @@ def _orthogonal_form(blocks):
     if nonzero.sum() != h:
         return None
     Q = flat[nonzero] / norms[nonzero, None]
-    # (the rounding of the Fourier rows' products grows with h: 1.7e-13 at h = 4096, a review)
+    # (the rounding of the Fourier rows' products grows with h: 1.7e-13 at h = 4096)
     if not np.allclose(Q @ Q.T, np.eye(len(Q)), rtol=0.0, atol=1e-14 * max(h, 100)):
         return None
     D = np.zeros_like(flat)

@@ -2,11 +2,11 @@
 
 A solution ``c`` of the program of Lemma B is a non-negative combination of unit groups: writing
 ``c_j = lambda_j d_j`` with ``R(d_j) = 1`` and ``d_j`` in its cone, the fit is
-``sum_j lambda_j a_j`` (``a_j = +-A_{i_j} d_j``) and the regulariser is ``sum_j lambda_j``. Any
+``sum_j lambda_j a_j`` (``a_j = +-A_{i_j} d_j``) and the regularizer is ``sum_j lambda_j``. Any
 ``delta`` with ``sum_j delta_j a_j = 0`` and ``sum_j delta_j = 0`` moves ``lambda`` without
 changing either; moving until one ``lambda_j`` reaches 0 removes a group (Carathéodory). When no
 such ``delta`` is left the vectors ``(a_j, 1)`` of ``R^{n+1}`` are independent, so at most
-``n + 1`` groups remain, with the same fit, the same regulariser, hence the same objective for
+``n + 1`` groups remain, with the same fit, the same regularizer, hence the same objective for
 *any* loss and intercept. The directions never change, so every group stays in its cone and the
 recovered network with real ReLUs keeps the fit.
 
@@ -70,8 +70,8 @@ def clean_groups(program, coef, *, rtol=RESIDUE, cone_tol=1e-12):
         ``||A_i c_i||`` is below ``rtol`` times the largest fit are dropped: their directions
         are unreliable (doc/formulations.md §2.4). The norm alone does not tell residue: a group on
         features of scale 1e6 needs a norm 1e6 times smaller than one on features of scale 1
-        for the same fit (a ``test_fuzz`` example lost a group of relative norm 9.6e-7 whose
-        fit, 0.88, was the largest, and the network's objective rose 16 % above the optimum).
+        for the same fit (by norm alone, a group of relative norm 9.6e-7 whose fit, 0.88, is
+        the largest can be dropped, raising the network's objective 16 % above the optimum).
     cone_tol : float, default=1e-12
         Groups whose direction violates a row of its cone by more than ``cone_tol`` times the
         largest row norm are replaced by their projection onto the cone (dropped if it is 0).
@@ -126,7 +126,7 @@ def _vanishing_at(null, column):
     ``column``: one row fewer, unless all are exactly 0 there (or there is no row). A
     Householder reflection, so the rows stay orthonormal (null directions to rounding) however
     many groups drop."""
-    if not len(null):  # (a move that zeroes several groups at once, ties: a review)
+    if not len(null):  # (a move that zeroes several groups at once, ties)
         return null
     x = null[:, column]
     v = x.copy()
@@ -137,7 +137,7 @@ def _vanishing_at(null, column):
 
 
 def prune_groups(program, coef, *, rtol=RESIDUE, cone_tol=1e-12, null_tol=1e-12):
-    """A solution with the same fit and regulariser and at most ``n + 1`` non-zero groups.
+    """A solution with the same fit and regularizer and at most ``n + 1`` non-zero groups.
 
     Parameters
     ----------
@@ -177,7 +177,7 @@ def prune_groups(program, coef, *, rtol=RESIDUE, cone_tol=1e-12, null_tol=1e-12)
     pieces = operator.pieces(pattern_index)  # (m, n, h)
     signs = np.where(sign_index == 0, 1.0, -1.0)
     fits = signs[:, None] * np.einsum("mnh,mh->mn", pieces, directions)  # a_j
-    # the fits scaled to the regulariser's row of ones: the null space is the same, and
+    # the fits scaled to the regularizer's row of ones: the null space is the same, and
     # null_tol then compares like with like (fits of 1e-12, inputs of that size, fell below
     # it next to the ones: every group but one looked dependent and was dropped)
     fit_size = float(np.linalg.norm(fits, axis=1).max()) or 1.0
@@ -216,8 +216,8 @@ def prune_groups(program, coef, *, rtol=RESIDUE, cone_tol=1e-12, null_tol=1e-12)
             null, columns = null[:, ~zeroed], columns[~zeroed]
         refill = order[taken : taken + block - len(columns)]
         columns, taken = np.concatenate([columns, refill]), taken + len(refill)
-    # the moves keep fit and regulariser up to rounding; check, as pruning must never cost,
-    # each against its own size (the regulariser's, 1e13 on inputs of 1e-13, hid any change
+    # the moves keep fit and regularizer up to rounding; check, as pruning must never cost,
+    # each against its own size (the regularizer's, 1e13 on inputs of 1e-13, hid any change
     # of the fit)
     fit_change = np.abs(fits.T @ (lam - start)).max()
     if not (

@@ -51,7 +51,7 @@ def make_architecture(architecture, n_layers, activation, pooling, pool_size, re
     if architecture != "two_layer" and (
         pooling != "average" or pool_size is not None or readout != "sum"
     ):
-        # (a circular CNN's one neuron reads the whole row: it has nothing to pool, an audit)
+        # (a circular CNN's one neuron reads the whole row: it has nothing to pool)
         circular = architecture == "circular"
         raise ValueError(
             f"architecture={architecture!r} "
@@ -90,7 +90,7 @@ def fitted_bounds(formulation, network, patches, Y, beta, loss, solutions):
     """``objective_``, ``lower_bound_`` and ``is_exact_`` of a fit.
 
     ``objective_`` is the convex program's value at the solution, which the network attains
-    where the formulation is exact and every solve converged; otherwise the realised
+    where the formulation is exact and every solve converged; otherwise the realized
     network's objective: a relaxation's value (circular CNNs with ``n_layers >= 4``) is only
     an upper bound, and a point a solver did not finish may lie outside the program's cones,
     its value below anything a network attains. A three-layer CNN's network attains a CVXPY

@@ -7,15 +7,15 @@ Each neuron applies ``n_layers - 1`` full-length circular convolutions and one R
 with ``||u_{lj}||_2 <= 1`` for the inner layers ``l <= L-2`` and weight decay
 ``beta/2 (||u_{(L-1)j}||^2 + w_j^2)`` on the last two. The neuron is linear in ``q`` on the
 cells of the arrangement ``1[X q >= 0]`` (full-length filters, so one "patch" per sample), and
-the cheapest factorisation of ``q`` costs
+the cheapest factorization of ``q`` costs
 
 * ``||F q||_1 / d`` for ``L = 3`` (exact: the program is the training problem);
 * ``||z||_{2/(L-1)}`` with ``z = F q / d^((L-1)/2)`` for ``L >= 4``, a quasi-norm whose convex
   envelope is the *weighted* spectral l1 norm ``d^(-(L-1)/2) sum_k w_k |(F q)_k|`` with
   ``w_k = 2^((L-3)/2)`` off the DC and Nyquist frequencies (doc/formulations.md §7.3). The program
-  with that norm is a lower bound only; realising its solution gives an upper bound.
+  with that norm is a lower bound only; realizing its solution gives an upper bound.
 
-``F`` is the unnormalised DFT. The norm is computed in real arithmetic: one 2-row block
+``F`` is the unnormalized DFT. The norm is computed in real arithmetic: one 2-row block
 ``(Re F_k, Im F_k)`` per real frequency ``k = 0 .. d//2``, the pair ``(k, d-k)`` counted once
 with twice the weight, so conjugate symmetry never has to be imposed.
 """
@@ -39,8 +39,8 @@ MAX_LAYERS = 499
 def check_depth(length, n_layers):
     """ValueError, naming the fix, where the spectral norm's scale ``length^(-(L-1)/2)`` (the
     DC block's) falls below ``MIN_DATA_SCALE``, as data of that scale is refused: the blocks
-    underflow (at ``n_layers=1000`` on rows of 8 features every block was zero, and a
-    review's fit had no neuron and a lower bound of 20.8 where deeper networks reach 0.05)."""
+    underflow (at ``n_layers=1000`` on rows of 8 features every block is zero, and a fit has
+    no neuron and a lower bound of 20.8 where deeper networks reach 0.05)."""
     half = (n_layers - 1) / 2
     if length > 1 and half * np.log10(length) > -np.log10(MIN_DATA_SCALE):
         deepest = int(1 + 2 * -np.log10(MIN_DATA_SCALE) / np.log10(length))
@@ -88,7 +88,7 @@ def spectral_blocks(length, n_layers):
 
 
 def factorize(q, n_layers, rtol=1e-12):
-    """The cheapest factorisation of a filter ``q`` into ``n_layers - 1`` circular filters.
+    """The cheapest factorization of a filter ``q`` into ``n_layers - 1`` circular filters.
 
     Inner filters have unit norm and spectra ``|F u_l| ∝ |F q|^(1/(L-1))`` (real and even, so the
     filters are real); the last filter takes the rest of the spectrum. The last filter's norm,
@@ -252,11 +252,11 @@ class CircularFormulation:
 
     @property
     def _spectral_rtol(self):
-        """Spectral coefficients of a group below this times its largest are not realised
+        """Spectral coefficients of a group below this times its largest are not realized
         (:func:`factorize`). For ``n_layers >= 4`` a coefficient ``eps`` of the largest costs
         about ``eps^(2 / (L - 1))`` of the neuron's quasi-norm for ``eps`` of its fit: the
-        solvers' leftovers of 1e-10 to 1e-8 put objectives 2e-4 apart (a review: native,
-        Clarabel and ECOS on the same program, whose values agreed to 1e-7), where below 1e-6
+        solvers' leftovers of 1e-10 to 1e-8 put objectives 2e-4 apart (native, Clarabel and
+        ECOS on the same program, whose values agree to 1e-7), where below 1e-6
         they cost at least 1e-4 of it for at most 1e-6 of the fit."""
         return 1e-12 if self.is_exact else 1e-6
 
@@ -331,7 +331,7 @@ class CircularFormulation:
     def network(self, solutions, patches, gates):
         """The recovered circular network, one group of neurons per output.
 
-        Each group ``c`` becomes the factorisation of :func:`factorize`, balanced so that the
+        Each group ``c`` becomes the factorization of :func:`factorize`, balanced so that the
         last filter and the output weight share its cost ``rho``:
         ``u_{L-1} = u' / sqrt(rho)``, ``w = ±sqrt(rho)``.
 
@@ -373,16 +373,16 @@ class CircularFormulation:
 
     def refit_output_weights(self, network, patches, solve):
         """``network`` with the output weights of its neurons refit, for ``n_layers >= 4``
-        (a relaxation, whose realised network is only an upper bound: doc/formulations.md
+        (a relaxation, whose realized network is only an upper bound: doc/formulations.md
         §7.3).
 
         With the neurons' filters fixed up to scale (inner filters of unit norm, the last
         one's direction), a neuron of weight ``a`` (the product of its output weight and its
         last filter's norm, balanced) adds ``a act(X q)`` to the fit, ``q`` of unit last
         filter, and costs ``beta |a|``: the output layer is a lasso over the neurons, a group
-        program of groups of size 1 and no cone. The realised network is one of its points, so
+        program of groups of size 1 and no cone. The realized network is one of its points, so
         its optimum is at most that network's objective, and at most the network without
-        neurons' (a review: at 40 layers a realised network cost 8.1 where the 3-layer network
+        neurons' (at 40 layers a realized network costs 8.1 where the 3-layer network
         of the same data, padded with identity filters, costs 2.9, and the empty one 13.9;
         refit, 3.7). Returns ``network`` itself where there is nothing to refit.
 

@@ -1,7 +1,7 @@
 """Two-layer ReLU CNNs: global or local, average or max pooling, regional read-out, no pooling.
 
 Every variant is an instance of Lemma B (doc/formulations.md §1) and only changes the pieces
-``A_i`` and the cones ``C_i``; the convex regulariser stays the group ``l2`` norm. The
+``A_i`` and the cones ``C_i``; the convex regularizer stays the group ``l2`` norm. The
 estimators' default, global average pooling with a summed read-out, is the program of §2:
 ``f(x) = sum_j w_j sum_k alpha_k (x_k . u_j)_+`` with ``alpha_k = 1/K``, whose piece on the
 cell of pattern ``i`` is ``A_i = sum_k alpha_k D_i^k X_k``.
@@ -175,7 +175,7 @@ def _max_blocks(patches, gates, cones=None):
     chosen = patches[np.arange(n_samples)[:, None], winner].transpose(1, 0, 2)  # (F, n, h)
     pieces = np.where(positive.T[:, :, None], chosen, 0.0)
     # the rows built in place, in the program's layout (F, n, S, h): a new array at each step
-    # held 2.2 times the program's arrays at once (a review)
+    # would hold 2.2 times the program's arrays at once
     shape = (gates.shape[1], n_samples, n_patches, patch_size)
     if cones is None:
         cones = np.empty((shape[0], n_samples * n_patches, patch_size))
@@ -386,7 +386,7 @@ class PooledSumFormulation(_PooledFormulation):
         gates : ndarray of shape (patch_size, n_patterns)
         """
         # each pool's cone rows written into the program's, not concatenated: the pools'
-        # blocks and the program were held at once, twice its largest array (a review)
+        # blocks and the program would be held at once, twice its largest array
         starts = len(patches) * np.cumsum([0] + [len(pool) for pool in self.pools])
         cones = np.empty((gates.shape[1], starts[-1], patches.shape[2]))
         pieces = 0.0
@@ -529,7 +529,7 @@ class RegionalFormulation(_PooledFormulation):
         n_samples, _, patch_size = patches.shape
         n_rows = n_samples * max(len(pool) for pool in self.pools)
         # each region's groups written into the program's arrays, not concatenated: the
-        # regions' blocks and the program were held at once, 2.2 times its arrays (a review)
+        # regions' blocks and the program would be held at once, 2.2 times its arrays
         pieces = np.empty((len(index), n_samples, patch_size))
         cones = np.zeros((len(index), n_rows, patch_size))
         start = 0

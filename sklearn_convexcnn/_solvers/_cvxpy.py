@@ -1,6 +1,6 @@
 """The reference back-end: the whole program handed to a conic solver through CVXPY.
 
-The program is built from a handful of vectorised expressions (one matrix product for the fit,
+The program is built from a handful of vectorized expressions (one matrix product for the fit,
 one block-sparse product per sign for the cones), so compiling it stays cheap next to solving.
 :func:`solve_program` routes each kind of program to its CVXPY formulation:
 
@@ -242,8 +242,8 @@ def _run(problem, name, tol, max_iter, verbose):
         size = sum(variable.size for variable in problem.variables())
         reason = _CVXPY_ADVICE.sub("", str(exc)).strip() or "a numerical failure"
         if name == "ECOS" and cp.logistic in problem.atoms():
-            # (a review: on 16 of 16 two-layer ReLU logistic programs at beta=0.3, "NUMERICAL
-            # PROBLEMS" after 21 of 500 iterations, which Clarabel and SCS solved)
+            # (16 of 16 two-layer ReLU logistic programs at beta=0.3 end in "NUMERICAL
+            # PROBLEMS" after 21 of 500 iterations, which Clarabel and SCS solve)
             reason += (
                 " (ECOS often fails on the logistic loss's exponential cones, where Clarabel "
                 "and SCS do not)"

@@ -7,7 +7,7 @@ The restricted problem of the working set (:mod:`._native`) is::
 with ``K_j`` the kept rows of group ``j``'s cone. On a *face* (which groups are nonzero, which
 of their rows are tight) it is smooth: every nonzero group moves in the null space of its tight
 rows, every other group stays at zero. Newton's method solves it there in a few steps, each a
-Cholesky factorisation of a dense matrix of the face's dimension (reused, through a
+Cholesky factorization of a dense matrix of the face's dimension (reused, through a
 projection, while cone rows block the steps: :class:`_BlockedSteps`). The face is then corrected
 until the KKT conditions of the restricted problem hold:
 
@@ -28,7 +28,7 @@ corrections replace an interior-point solve from scratch, whose cost grows with 
 working set. Measured on one digits class (``1347`` images, ``2x2`` regions, 32 patterns), the
 native solver's time went from (restricted problems by Clarabel) to (by faces): ``beta=1``
 2.7 s to 1.4 s, ``beta=0.1`` 29.6 s to 4.2 s, ``beta=0.01`` 158 s to 17 s (10 s with the
-reused factorisation), regional max pooling at ``beta=1`` 34 s to 6.5 s.
+reused factorization), regional max pooling at ``beta=1`` 34 s to 6.5 s.
 
 The answer is an exact KKT point (to the Newton tolerance) of the restricted problem: prices
 and descent directions are compared with ``beta * kkt_tol``, or with the rounding of the
@@ -51,12 +51,12 @@ from ._linalg import hessian_weights, newton_step, null_space, weighted_gram
 _TIGHT = 1e-9
 # A group whose norm falls below this times the largest leaves the face.
 _COLLAPSE = 1e-12
-# Relative increase of the Hessian's diagonal in a factorisation that is numerically
+# Relative increase of the Hessian's diagonal in a factorization that is numerically
 # singular: pivots of the Cholesky factor below _SINGULAR times the largest (_BlockedSteps).
 _SHIFT = 1e-12
 _SINGULAR = 1e-13
 # Newton iterations of one face (:func:`_newton`), besides the steps that rows block, and the
-# most blocking rows added to one factorisation before it is recomputed (:class:`_BlockedSteps`).
+# most blocking rows added to one factorization before it is recomputed (:class:`_BlockedSteps`).
 _NEWTON_ITERATIONS = 100
 _MAX_BLOCKED_ROWS = 40
 
@@ -121,7 +121,7 @@ class _Faces:
     """What the Newton iterations of one restricted problem share.
 
     The kept rows of all groups are stacked (``rows``, ``row_group``) so that the ratio test
-    is one vectorised pass; ``tight`` (see :meth:`tight_rows`) is a flat mask over them whose
+    is one vectorized pass; ``tight`` (see :meth:`tight_rows`) is a flat mask over them whose
     per-group pieces are views, which the face's changes write in place. The rows' norms,
     which every test of tightness scales by, are computed once (``row_norms``, per group
     ``kept_row_norms``).
@@ -298,7 +298,7 @@ class _Faces:
         """An upper bound on the loss's second derivative along a direction of the
         coefficients: ``||M dcoef||^2`` times the largest second derivative of the loss in
         ``f`` (1 for the squared loss, 1/4 for the logistic), at least ``1e-300``. Its
-        quadratic model bounds the loss from above, so its minimiser is a safe step."""
+        quadratic model bounds the loss from above, so its minimizer is a safe step."""
         if self.gram is not None:
             dx = np.append(dcoef.ravel(), 0.0) if self.fit_intercept else dcoef.ravel()
             squared = float(dx @ (self.gram @ dx))
@@ -473,7 +473,7 @@ def solve_on_faces(
                 continue
             coef = _descent_step(faces, coef, b, direction, tight)
         for j, direction, price in entering:
-            # the step that minimises the loss's quadratic upper bound along the direction,
+            # the step that minimizes the loss's quadratic upper bound along the direction,
             # shared among the groups that enter together (their fits may be alike)
             along = np.zeros_like(coef)
             along[j] = direction
@@ -519,8 +519,8 @@ def _zero_negative_slacks(faces, coef):
     """
     coef = coef.copy()
     # (each group's slacks as ``rows @ c``, as the test below computes them: the stacked
-    # slacks of all groups at once round differently, and a group they passed over left a
-    # fit stalled at 1.14 tol that converged at 0.8 tol: a helper's fuzz, 1 of 380 problems)
+    # slacks of all groups at once round differently, and a group they pass over leaves a
+    # fit stalled at 1.14 tol that converges at 0.8 tol: 1 of 380 random problems)
     for j in np.flatnonzero(np.any(coef, axis=1)):
         rows, c = faces.kept_rows[j], coef[j]
         limit = -faces.h * np.finfo(float).eps * _norm(c) * faces.kept_row_norms[j]
@@ -579,7 +579,7 @@ def _descent_step(faces, coef, b, direction, tight):
     """A step along ``direction`` that decreases the objective and stays in the cones.
 
     Its slope is ``-sum ||d_j||^2`` (each ``d_j`` is a projection of the negative gradient);
-    the first trial minimises the loss's quadratic upper bound along it.
+    the first trial minimizes the loss's quadratic upper bound along it.
     """
     slope = -float(np.sum(direction**2))
     curvature = faces.curvature_bound(direction)
@@ -614,7 +614,7 @@ def _newton(faces, coef, b, tight, max_iter=_NEWTON_ITERATIONS, max_blocked=_MAX
     """Newton's method on the face of ``coef`` and ``tight`` (updated in place as rows block
     a step or groups collapse); returns ``(coef, b)`` with no collapsed group left in it.
 
-    While rows block the steps, the directions come from one factorisation
+    While rows block the steps, the directions come from one factorization
     (:class:`_BlockedSteps`, at most ``max_blocked`` rows on it). Steps that a row blocks do
     not use up ``max_iter``: the iterations are at most ``max_iter`` plus the kept rows, as a
     row that blocks a step stays tight for the rest of the call (no row is released here).
@@ -647,7 +647,7 @@ def _newton_steps(faces, coef, b, tight, max_iter, max_blocked):
             blocked = None
             continue
         active = np.flatnonzero(norms)
-        # the direction: from the last factorisation while rows block the steps, else afresh
+        # the direction: from the last factorization while rows block the steps, else afresh
         if blocked is not None and (
             blocked.n_rows >= max_blocked or not np.array_equal(blocked.active, active)
         ):
@@ -703,7 +703,7 @@ def _newton_steps(faces, coef, b, tight, max_iter, max_blocked):
         if searched is None:
             if fresh:
                 return coef, b
-            blocked = None  # the old model misled the search: factorise afresh
+            blocked = None  # the old model misled the search: factorize afresh
             continue
         alpha, current = searched
         coef, b = coef + alpha * dcoef, b + alpha * db
@@ -766,7 +766,7 @@ def _shortest(norms, b, dcoef, db):
     """
     size = max(_norms(dcoef).max(initial=0.0), abs(db))
     reach = max(norms.max(initial=0.0), abs(b))
-    if not (0 < size < np.inf and reach > 0):  # (a norm that overflows too: a review)
+    if not (0 < size < np.inf and reach > 0):  # (a norm that overflows too)
         return 1e-12
     # (at least the smallest normal float: halving down to 0 never ends where the
     # threshold is not finite)
@@ -793,7 +793,7 @@ def _at_zero_slack(faces, coef, blocking):
 
 
 def _block(faces, tight, blocking, blocked, changed):
-    """Row ``blocking = (group, row)`` stopped a step: it is tight (and on the factorisation),
+    """Row ``blocking = (group, row)`` stopped a step: it is tight (and on the factorization),
     and its group's tight rows have grown (``changed``)."""
     group, row = blocking
     tight[group][row] = True
@@ -852,15 +852,15 @@ def _face_gradient(faces, coef, b, f, active, norms, padded, valid, design=None)
 
 
 class _BlockedSteps:
-    """One Cholesky factorisation of a face's Hessian, reused while rows block the steps.
+    """One Cholesky factorization of a face's Hessian, reused while rows block the steps.
 
     Each blocked step adds one tight row, which only removes one direction from the face. The
-    next direction minimises the same quadratic model on the smaller face: with ``K = L L^T``
-    the factorised Hessian, ``g`` the current gradient and ``A`` the added rows in the face's
+    next direction minimizes the same quadratic model on the smaller face: with ``K = L L^T``
+    the factorized Hessian, ``g`` the current gradient and ``A`` the added rows in the face's
     coordinates, ``s = -L^{-T} (I - Q Q^T) L^{-1} g`` with ``Q`` an orthonormal basis of the
-    span of ``L^{-1} A^T``, so that ``A s = 0``. A factorisation costs the cube of the face's
+    span of ``L^{-1} A^T``, so that ``A s = 0``. A factorization costs the cube of the face's
     dimension, this its square; the model is the old point's (its norms' curvature moves), so
-    the direction is a descent direction but not Newton's, and an unblocked step factorises
+    the direction is a descent direction but not Newton's, and an unblocked step factorizes
     afresh.
 
     Two groups whose fits are collinear make ``K`` singular (moving weight from one to the
@@ -869,11 +869,11 @@ class _BlockedSteps:
     entry is raised by ``_SHIFT`` times itself (:func:`_cholesky`), and the added rows are
     projected out in the whitened coordinates rather than through the Schur complement
     ``(A K^{-1} A^T) mu = A K^{-1} g``, whose condition is the square of ``L^{-1} A^T``'s.
-    On 0/1 images at ``beta=0.001`` (a ``test_fuzz`` example) that condition reached 1e14:
-    a truncated least-squares solve let the added rows drift to slacks of ``-0.2 ||c||``,
-    and the face method ended outside the cone (its final check caught it, at the cost of an
-    interior-point solve). There ``|A s| / (|A| |s|)`` was at most 3e-8 with both changes,
-    5e-6 with the shift alone and 2e-3 with the projection alone.
+    On 0/1 images at ``beta=0.001`` that condition reaches 1e14: a truncated least-squares
+    solve lets the added rows drift to slacks of ``-0.2 ||c||``, and the face method ends
+    outside the cone (its final check catches it, at the cost of an interior-point solve).
+    There ``|A s| / (|A| |s|)`` is at most 3e-8 with both changes, 5e-6 with the shift alone
+    and 2e-3 with the projection alone.
     """
 
     def __init__(self, hessian, active, padded, valid, design=None):

@@ -61,7 +61,7 @@ def newton_step(hessian, gradient):
             step = np.linalg.lstsq(hessian, -gradient, rcond=1e-14)[0]
         except np.linalg.LinAlgError:
             # LAPACK's SVD (gelsd) can fail to converge on a finite Hessian of condition
-            # 1e18 (beta=1e-10 on the regressor's docstring data, a review); a pivoted QR
+            # 1e18 (beta=1e-10 on the regressor's docstring data); a pivoted QR
             # does not iterate
             step = scipy.linalg.lstsq(
                 hessian, -gradient, cond=1e-14, lapack_driver="gelsy", check_finite=False

@@ -7,10 +7,10 @@ rows (``doc/notes/solver-measurements.md``). So:
 1. **Restricted problem.** Only the groups of the working set, and only the cone rows added so
    far, are kept. It is solved from the previous solution by Newton's method over faces
    (:mod:`._faces`): an active-set method that corrects which groups are nonzero and which of
-   their rows are tight, each Newton step a Cholesky factorisation of the face's dimension.
+   their rows are tight, each Newton step a Cholesky factorization of the face's dimension.
    Between two iterations the face changes little, so this is 2-10x faster than solving each
    restricted problem from scratch. Where the faces do not settle, proximal Newton takes over
-   (:mod:`._restricted`): each step minimises the loss's quadratic model plus
+   (:mod:`._restricted`): each step minimizes the loss's quadratic model plus
    ``beta * sum ||c_j||`` under the kept rows, a small second-order cone QP in ``|S| h``
    variables (the data enter through the Gram matrix; where ``n < |S| h`` the fit is a
    variable of its own instead), solved by Clarabel's interior-point method called directly
@@ -239,7 +239,7 @@ def _restricted_solve(
                 beta=beta, loss=loss, fit_intercept=fit_intercept, kkt_tol=100 * qp_tol,
                 guide=guide,
             )  # fmt: skip
-        except (FacesFailed, np.linalg.LinAlgError) as exc:  # (a failed factorisation too)
+        except (FacesFailed, np.linalg.LinAlgError) as exc:  # (a failed factorization too)
             if verbose:
                 print(
                     f"[native] the face method stopped ({exc}): the restricted problem by "
@@ -608,10 +608,10 @@ def solve_native(
     bit. The program of ``(a X, b y)`` at ``a b beta`` is that of ``(X, y)`` at ``beta``, its
     groups times ``b / a`` and its objective times ``b**2``. Solved in these units, the
     solver's absolute floors (Clarabel's gaps, tolerances on the scale of the restricted
-    problems) meet the numbers they were tuned on: circular programs on inputs and targets of
-    size 1e-6 stalled above the optimum (1.8 % above it in a review's case, 12.5 times it
-    in an audit's), and targets of size 1e-6 alone warned at 5.7e-8 of the objective;
-    two-layer programs on Gaussian inputs times ``2**20`` stalled.
+    problems) meet the numbers they were tuned on: otherwise circular programs on inputs and
+    targets of size 1e-6 stall above the optimum (from 1.8 % above it to 12.5 times it),
+    targets of size 1e-6 alone warn at 5.7e-8 of the objective, and two-layer programs on
+    Gaussian inputs times ``2**20`` stall.
     The range is wide and the steps coarse, as hard programs of inputs in it are solved best
     as given: brought to unit size, logistic fits of random walks (patches of norm up to
     about 50, and 100 times that) at small betas stalled at the same points in 2 to 4.6
@@ -774,7 +774,7 @@ def _solve(
             break
         # (feasible: a point on the kept rows alone may satisfy all the rows, and is then
         # certified at once, without a solve for them. The rows it violates are not kept: on
-        # four digits classes, keeping them made the next deferred solves 842 factorisations
+        # four digits classes, keeping them made the next deferred solves 842 factorizations
         # against 680, and the solves before the rows waited 1359)
         memory.remember(work)
         if feasible:

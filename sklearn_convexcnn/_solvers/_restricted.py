@@ -3,7 +3,7 @@
 
     min_{c, b}  L(sum_j M_j c_j + b) + beta * sum_j R(c_j)   s.t.  K_j c_j >= 0
 
-* :func:`proximal_newton`: each step minimises the loss's quadratic model plus the penalty
+* :func:`proximal_newton`: each step minimizes the loss's quadratic model plus the penalty
   under the kept rows, a small second-order cone QP (:func:`solve_qp`, Clarabel called
   directly, no CVXPY compilation);
 * :func:`polish`: Newton's method on the face of the point's nonzero groups and tight rows
@@ -45,7 +45,7 @@ def solve_qp(
     groups (plus the cone rows' terms).
 
     With fewer samples than variables, the fit ``r = M x`` becomes a variable of its own: the
-    Hessian ``W`` on ``r`` is diagonal, and a factorisation costs about ``n^2 |x|`` instead of
+    Hessian ``W`` on ``r`` is diagonal, and a factorization costs about ``n^2 |x|`` instead of
     the ``|x|^3`` of the dense ``M^T W M``. Circular programs (full-length filters, most groups
     active) have a thousand variables and more for a hundred samples.
     """
@@ -53,7 +53,7 @@ def solve_qp(
     # In the data's units (the groups scaled so that the largest entry of M is one, the
     # objective divided by about its size) where the objective is below unit size, as
     # Clarabel's absolute gaps there misjudge it (a QP of size 1e-8 was 'Solved' 8e-3 off its
-    # minimiser), then as given. Otherwise as given, and where that is not 'Solved' and the
+    # minimizer), then as given. Otherwise as given, and where that is not 'Solved' and the
     # entries are below one, scaled up (on inputs of size 1e-3 the QPs ended 'AlmostSolved'
     # or failed, 3x above the optimum); never scaled down (inputs of size 1e3 stalled, and on
     # logistic signals of size 100 a failed QP, which ends the steps, went on for 13 more).
@@ -208,7 +208,7 @@ def objective(loss, f, y, beta, coef, norm=EUCLIDEAN):
 def proximal_newton(
     M, y, x, *, beta, loss, gram, kept_rows, patch_size, norm, qp_tol, coupling=None
 ):
-    """Minimise ``loss(M x, y) + beta * sum_j R(c_j)`` on the kept cone rows ``kept_rows[j]``
+    """Minimize ``loss(M x, y) + beta * sum_j R(c_j)`` on the kept cone rows ``kept_rows[j]``
     of each group (and ``coupling x >= 0``) by proximal Newton from ``x``: each step an
     interior-point QP of the loss's quadratic model (one step, exact, for the squared loss,
     whose ``gram`` is ``M^T M``).
@@ -395,10 +395,10 @@ def from_face(w, active, bases, shape):
 
 
 def newton_on_blocks(B, y, w, sizes, *, beta, loss, subspace=None):
-    """Minimise ``loss(B x, y) + beta * sum_j ||x_j||`` by Newton's method from ``x = w``.
+    """Minimize ``loss(B x, y) + beta * sum_j ||x_j||`` by Newton's method from ``x = w``.
 
     ``x_j`` are the leading blocks of ``sizes``; any entries after them (an intercept) are not
-    penalised. With ``subspace`` (orthonormal columns ``Z``, with ``w`` in their range), over
+    penalized. With ``subspace`` (orthonormal columns ``Z``, with ``w`` in their range), over
     ``x = Z omega`` only: linear equalities held, such as a three-layer branch's tight
     second-layer rows. Returns ``x``, or ``None`` where a block reaches zero (the norm is not
     smooth there).
