@@ -1,6 +1,6 @@
 """Sampled versus generated patterns versus the best of 10 PyTorch Adam restarts (issue 9).
 
-Three problem families, one run each, same regularised objective everywhere::
+Three problem families, one run each, same regularized objective everywhere::
 
     0.5 * ||f(X) - y||^2 + beta/2 * sum_j (||u_j||^2 + w_j^2),
     f(x) = sum_j w_j * mean_k (x_k . u_j)_+ + b

@@ -13,7 +13,7 @@ prints, for the ten classes together:
   restricted solves (``_restricted_solve``), the feasibility passes over all cone rows
   (``_violated_rows``) and each class's certification and pruning (``Finishing``);
 * how often the solver did its costly steps: restricted solves, Newton systems of the face
-  method (``_face_system``: a Hessian formed and factorised), Newton steps
+  method (``_face_system``: a Hessian formed and factorized), Newton steps
   (``_face_gradient``), NNLS projections (scipy's ``nnls``, every cone projection's kernel);
 * each class's CPU time, iterations and objective.
 

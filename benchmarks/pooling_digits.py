@@ -46,7 +46,7 @@ def build_models(n_patterns, beta, regional_betas, solver, n_jobs, skip_max, los
         f"ConvexCNN, global average (readout='sum'), beta={beta}": ConvexCNNClassifier(
             beta=beta, **glob
         ),
-        # 10x less regularisation than the default row: the gap to regional pooling is not beta's
+        # 10x less regularization than the default row: the gap to regional pooling is not beta's
         "ConvexCNN, global average (readout='sum'), beta=0.01": ConvexCNNClassifier(
             beta=0.01, **glob
         ),

@@ -66,7 +66,7 @@ print(f"best beta {search.best_params_['beta']:.3g}, cross-validated R^2 {search
 # (both R^2 fall). Note that the best ``beta`` keeps more neurons than the two planted
 # filters: the penalty also shrinks the weights of the neurons it keeps, and a ``beta`` large
 # enough to leave only two neurons shrinks them so much that the fit suffers. The width is
-# chosen by the regulariser, not set by hand, and it is not the "true" width.
+# chosen by the regularizer, not set by hand, and it is not the "true" width.
 results = search.cv_results_
 fold_keys = [f"split{i}_{{}}_{{}}" for i in range(search.n_splits_)]
 train_scores = np.column_stack([results[k.format("train", "r2")] for k in fold_keys])

@@ -68,7 +68,7 @@ left.plot(position, bounds, marker="s", label="certified lower bound (all networ
 left.axhline(objectives[-1], color="black", linestyle="--", label="global optimum (exact fit)")
 left.set_xticks(position, labels)
 left.set_xlabel("n_patterns")
-left.set_ylabel("regularised training objective")
+left.set_ylabel("regularized training objective")
 left.set_title("objective and certified lower bound")
 left.legend(fontsize=8)
 

@@ -1,6 +1,6 @@
 """
 ================================================================
-Circular CNNs: the implicit regulariser is sparsity in frequency
+Circular CNNs: the implicit regularizer is sparsity in frequency
 ================================================================
 
 For a CNN whose linear layers are *circular* convolutions with full-length filters, followed by

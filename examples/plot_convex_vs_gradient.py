@@ -12,7 +12,7 @@ network can go below.
 We fit a two-layer ReLU CNN (filters of length 3, global average pooling, weight decay ``beta``)
 to a small generated 1-D problem with random targets (no planted network, so the landscape
 has room for poor local minima), exactly, and then train the same network, with the same
-objective, by full-batch Adam from 40 random initialisations and three widths. The gradient
+objective, by full-batch Adam from 40 random initializations and three widths. The gradient
 training is plain numpy, so the example needs neither torch nor a GPU.
 
 Exact enumeration is what makes the optimum certain, and it is only affordable on small
@@ -137,7 +137,7 @@ right.plot(steps, curves, color="tab:green", alpha=0.3, linewidth=1)
 right.axhline(reg.objective_, color="black", linestyle="--", label="convex optimum")
 right.set_ylim(0.95 * reg.objective_, 2.0 * reg.objective_)
 right.set_xlabel("Adam step")
-right.set_ylabel("regularised training objective")
+right.set_ylabel("regularized training objective")
 right.set_title(f"40 Adam runs with {widths[-1]} filters")
 right.legend()
 fig.tight_layout()

@@ -9,7 +9,7 @@ with an :class:`~sklearn.neural_network.MLPClassifier` on the same split.
 
 The network is a two-layer ReLU CNN with ``3x3`` filters and global average pooling (one
 output weight per neuron; 2x2 regions read out separately are more accurate and slower, see
-:doc:`/pooling_digits`), trained to the global optimum of its regularised objective over the
+:doc:`/pooling_digits`), trained to the global optimum of its regularized objective over the
 activation patterns of 16 random filters.
 Solving the convex program costs far more than a few epochs of gradient descent, so we keep the
 problem small: the digits 0 to 3, 200 training images, and a stride of 2 (9 patches per image

@@ -1,10 +1,10 @@
 """
 ==================================
-Pooling is an implicit regulariser
+Pooling is an implicit regularizer
 ==================================
 
 In the convex program of a CNN, the pooling layer is not a detail of the architecture: it
-decides which functions the network can represent cheaply, that is, it *is* a regulariser
+decides which functions the network can represent cheaply, that is, it *is* a regularizer
 (Ergen & Pilanci, 2021). Global average or max pooling makes the output blind to where a
 pattern occurs; pooling into regions with one output weight per region
 (``pool_size=..., readout="dense"``) keeps coarse positions; no pooling gives every patch its

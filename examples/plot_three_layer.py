@@ -73,7 +73,7 @@ print(
 )
 
 # %%
-# The two-layer network fits the training signals only by memorising them: its held-out
+# The two-layer network fits the training signals only by memorizing them: its held-out
 # :math:`R^2` is 0.26 here, and between 0.17 and 0.39 for ``beta`` in 0.01, 0.02, 0.03, 0.05
 # and 0.1 with 16 or 32 patterns. The three-layer network recovers the
 # planted structure (0.93): its branches (printed above) mostly add filters with both signs

@@ -678,12 +678,12 @@ class _BaseConvexCNN(BaseEstimator):
         """The network of the outputs' ``solutions``: a relaxation's realized network with its
         output weights refit (:meth:`_refit_output_weights`), logged where it has no neuron."""
         network = formulation.network(solutions, patches, gates)
-        realised = network
+        realized = network
         if relaxation:
             network = self._refit_output_weights(formulation, network, patches, Y, labels, options)
-        if len(network.filters) == 0 and len(realised.filters) > 0:
+        if len(network.filters) == 0 and len(realized.filters) > 0:
             self._log(
-                "no neurons: the refit of the realised network's output weights dropped every "
+                "no neurons: the refit of the realized network's output weights dropped every "
                 "one (the relaxation's neurons cost more than they fit), and the model predicts "
                 "a constant"
             )
@@ -710,15 +710,15 @@ class _BaseConvexCNN(BaseEstimator):
         try:
             refit = formulation.refit_output_weights(network, patches, solve)
         except NotSolved as exc:  # (the realized network is an answer already)
-            self._log(f"the realised network's output weights were not refit: {exc}")
+            self._log(f"the realized network's output weights were not refit: {exc}")
             return network
         if refit is network:  # (no neuron to refit)
             return network
         before = network.objective(patches, Y, options.beta, self.loss)
         after = refit.objective(patches, Y, options.beta, self.loss)
         self._log(
-            f"the realised network's output weights refit: objective {before:.6g} -> {after:.6g}"
-            + ("" if after < before else " (kept the realised network)")
+            f"the realized network's output weights refit: objective {before:.6g} -> {after:.6g}"
+            + ("" if after < before else " (kept the realized network)")
         )
         return refit if after < before else network
 

@@ -745,7 +745,7 @@ def _short_solves(report, max_iter):
     if stalled:  # (stalled, or a conic solver's inaccurate point)
         said.append(
             f"{stalled} stopped short of their tolerance (tol, at most {GENERATION_TOL:g} "
-            "here) before max_iter (standardise the inputs or use a larger beta)"
+            "here) before max_iter (standardize the inputs or use a larger beta)"
         )
     if not said:
         return ""

@@ -694,7 +694,7 @@ def _relaxation(gap=True):
         else ""
     )
     return (
-        f"the program is a relaxation (n_layers >= 4): {bound}the realised network's "
+        f"the program is a relaxation (n_layers >= 4): {bound}the realized network's "
         "objective_ is only an upper bound."
     )
 
@@ -841,7 +841,7 @@ def uncertified_message(solution, y, label, options, *, loose=False, relaxation=
             f"tolerance {gap_tolerance(solution, y, options):.3e}): {solution.solver}'s point "
             "lies outside the program's constraints, its objective below the optimum, and the "
             "network does not attain it. Try "
-            f"{_native_if_untried(solution, options)}standardised inputs or a larger beta."
+            f"{_native_if_untried(solution, options)}standardized inputs or a larger beta."
             + _tried(solution)
         )
     tolerance = gap_tolerance(solution, y, options, loose=loose)
@@ -856,7 +856,7 @@ def uncertified_message(solution, y, label, options, *, loose=False, relaxation=
             if relaxation
             else "the fit may be that far above the optimum. "
         )
-        + f"Try {_native_if_untried(solution, options)}standardised inputs or a larger beta."
+        + f"Try {_native_if_untried(solution, options)}standardized inputs or a larger beta."
         + _tried(solution)
     )
 
@@ -892,7 +892,7 @@ def remedy(solution, options, cvxpy="use a CVXPY solver (e.g. solver='clarabel')
                 "The restricted problems cannot be solved more accurately, and the point is "
                 f"certified to {relative:.1e} of the objective, closer than CVXPY's solvers "
                 f"certify: loosen tol (tol={enough:.0e} accepts it), use a larger beta (a "
-                "beta small against the targets' scale nears interpolation), or standardise "
+                "beta small against the targets' scale nears interpolation), or standardize "
                 "the inputs if they are of a large scale"
             )
         # (not CVXPY where "auto" has handed the program to it already: that advice leads to
@@ -900,7 +900,7 @@ def remedy(solution, options, cvxpy="use a CVXPY solver (e.g. solver='clarabel')
         tried_cvxpy = any("CVXPY" in handover for handover in solution.handovers)
         return (
             "The restricted problems cannot be solved more accurately: loosen tol, use a "
-            "larger beta or standardise the inputs" + ("" if tried_cvxpy else f", or {cvxpy}")
+            "larger beta or standardize the inputs" + ("" if tried_cvxpy else f", or {cvxpy}")
         )
     if solution.status in ITERATIONS_SPENT or (solution.n_iter >= options.max_iter):
         return "Increase max_iter or loosen tol"

@@ -414,7 +414,7 @@ def _check_data(X, y, loss, fit_intercept):
             raise ValueError(
                 f"convex_cnn_path with loss='logistic' and fit_intercept=True needs both "
                 f"classes in y; got only y={values[0]:+g}, for which the intercept grows "
-                "without bound (the program has no minimiser). Pass samples of both classes, "
+                "without bound (the program has no minimizer). Pass samples of both classes, "
                 "or fit_intercept=False."
             )
     check_scale(X, "X")
@@ -442,7 +442,7 @@ def _check_betas(betas):
         raise ValueError(
             f"convex_cnn_path got betas={betas!r}; pass a non-empty 1-D array of finite floats "
             "> 0, or betas=None for the default path down from beta_max (at beta=0 the program "
-            "has no regulariser: the solver would stop at the empty network, uncertified)."
+            "has no regularizer: the solver would stop at the empty network, uncertified)."
         )
     return values
 

@@ -311,7 +311,7 @@ def distinct_hyperplanes(rows, *, strict=False, near=_PARALLEL):
                 "rows (patches) are nearly parallel to others without being parallel "
                 f"(directions {spread.max():.1e} apart), and the patterns between their "
                 "hyperplanes are too thin to enumerate in float64. Pass an int "
-                "n_patterns=<int> (e.g. n_patterns=256) to sample the patterns, or standardise "
+                "n_patterns=<int> (e.g. n_patterns=256) to sample the patterns, or standardize "
                 "X if it has an offset common to all entries (which makes the patches nearly "
                 "parallel; hundreds of patches of size 2 or 3 also come this close by chance)."
             )
@@ -516,7 +516,7 @@ def _cell_points(normals):
             f"{singular[rank] / singular[0]:.1e} of the largest, below {_RANK:.0e}), and the "
             "patterns that differ across it are too thin to resolve. Pass an int "
             "n_patterns=<int> (e.g. n_patterns=256) to sample the patterns instead, or "
-            "standardise X if some of its features are nearly constant."
+            "standardize X if some of its features are nearly constant."
         )
     if rank < dim:  # the cells are products with the null space: enumerate in the row space
         basis = vt[:rank].T

@@ -426,7 +426,7 @@ def plot_objectives(objectives, optimum, *, ax=None, labels=None, optimum_label=
     ax.axhline(optimum, color="black", linestyle="--", label=optimum_label)
     ax.set_xticks(range(len(groups)), labels)
     ax.set_xlim(-0.6, len(groups) - 0.4)
-    ax.set_ylabel("regularised training objective")
+    ax.set_ylabel("regularized training objective")
     ax.legend(loc="best")
     return ax
 

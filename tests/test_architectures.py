@@ -171,7 +171,7 @@ def test_circular_matches_the_reference_computation():
     assert exact.regularized_objective(X, y) == pytest.approx(0.3042562404, rel=1e-7)
     deep = ConvexCNNRegressor(n_layers=4, tol=1e-8, **params).fit(X, y)
     assert deep.lower_bound_ == pytest.approx(0.13156, abs=1e-5)  # weighted l1 lower bound
-    # the realised upper bound depends on the recovered point; the reference had 0.18651, and
+    # the realized upper bound depends on the recovered point; the reference had 0.18651, and
     # its output layer refit here (CircularFormulation.refit_output_weights) 0.18480
     assert 0.18 < deep.objective_ < 0.19
 
@@ -205,11 +205,11 @@ def test_deep_circular_is_a_relaxation_with_honest_bounds(n_layers):
     assert not reg.is_exact_
     assert reg.layer_filters_.shape[0] == n_layers - 1
     np.testing.assert_allclose(np.linalg.norm(reg.layer_filters_[:-1], axis=2), 1.0, rtol=1e-10)
-    realised = naive_circular_objective(
+    realized = naive_circular_objective(
         X, y[:, None], reg.layer_filters_, reg.output_weights_, reg.intercept_, 0.05, "relu"
     )
-    # objective_ is the realised network (upper bound), lower_bound_ the convex value
-    assert realised == pytest.approx(reg.objective_, rel=1e-6)
+    # objective_ is the realized network (upper bound), lower_bound_ the convex value
+    assert realized == pytest.approx(reg.objective_, rel=1e-6)
     assert reg.lower_bound_ < reg.objective_
     # the relaxation's optimum from another solver: each bound is below the other's value
     native = clone(reg).set_params(solver="native").fit(X, y)
@@ -220,7 +220,7 @@ def test_deep_circular_is_a_relaxation_with_honest_bounds(n_layers):
 
 @pytest.mark.parametrize("n_layers", [4, 20])
 def test_deep_circular_networks_have_their_output_layer_refit(monkeypatch, n_layers):
-    # a review: the realised network of the relaxation cost 0.4651 (4 layers) and 2.094 (20)
+    # a review: the realized network of the relaxation cost 0.4651 (4 layers) and 2.094 (20)
     # where the network without neurons costs 0.4624; its output weights, refit as a lasso over
     # its neurons, can only do better
     from sklearn_convexcnn._formulations.circular import CircularFormulation
@@ -233,10 +233,10 @@ def test_deep_circular_networks_have_their_output_layer_refit(monkeypatch, n_lay
     empty = 0.5 * np.sum((y - y.mean()) ** 2)
     assert refit.objective_ == pytest.approx(refit.regularized_objective(X, y), rel=1e-12)
     monkeypatch.setattr(CircularFormulation, "refit_output_weights", lambda self, net, *_: net)
-    realised = ConvexCNNRegressor(**params).fit(X, y)
-    assert realised.objective_ > empty  # (the case of the review)
+    realized = ConvexCNNRegressor(**params).fit(X, y)
+    assert realized.objective_ > empty  # (the case of the review)
     assert refit.objective_ < empty
-    assert refit.lower_bound_ == realised.lower_bound_  # (the same program)
+    assert refit.lower_bound_ == realized.lower_bound_  # (the same program)
     np.testing.assert_allclose(np.linalg.norm(refit.layer_filters_[:-1], axis=2), 1.0)
 
 
@@ -280,7 +280,7 @@ def test_a_deep_circular_refit_says_what_it_did(capsys):
     reg = ConvexCNNRegressor(n_layers=20, beta=2.0, verbose=1, **params).fit(X, y)
     out = capsys.readouterr().out
     assert reg.filters_.shape[0] == 0
-    assert "no neurons: the refit of the realised network's output weights dropped every" in out
+    assert "no neurons: the refit of the realized network's output weights dropped every" in out
     assert "largest useful value" not in out
     ConvexCNNRegressor(n_layers=4, beta=100.0, verbose=1, **params).fit(X, y)
     out = capsys.readouterr().out
@@ -303,7 +303,7 @@ def test_a_relaxations_warning_without_a_duality_gap_names_none():
             solutions, ["0", "1"][: len(solutions)], options, relaxation=True
         )
         assert "not the optimum" in message
-        assert "relaxation (n_layers >= 4): the realised network's objective_ is only" in relaxed
+        assert "relaxation (n_layers >= 4): the realized network's objective_ is only" in relaxed
         assert "duality gap bounds" not in relaxed
 
 
@@ -337,7 +337,7 @@ def test_circular_native_certifies_near_interpolation(seed):
 
 
 def test_circular_prices_stop_where_their_cutting_planes_add_no_row(monkeypatch):
-    # a review: Clarabel's maximisers violated rows they already had, by its tolerance, and
+    # a review: Clarabel's maximizers violated rows they already had, by its tolerance, and
     # each certifying price re-solved the same program up to its 1,000 rounds: 5,167 solves
     # and 38 s for three iterations on these 120 digits (167 solves and 3.3 s since); the
     # default solver's polish of a squared-loss point took 47 s against 0.6 s for Clarabel's

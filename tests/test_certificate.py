@@ -28,7 +28,7 @@ CASES = [  # (n, d, kernel_size, stride, fit_intercept, solver, seed)
 
 
 def _naive_objective(model, X, y):
-    """The fitted network's regularised objective by explicit loops (squared loss)."""
+    """The fitted network's regularized objective by explicit loops (squared loss)."""
     geometry = model.geometry_
     return naive_objective(
         X,

@@ -83,7 +83,7 @@ def test_array_api_checks_pass_where_scipy_array_api_is_set():
 
 def test_the_expected_failure_of_check_regressors_train_is_its_score():
     # EXPECTED_FAILED_CHECKS' reason, shown on the check's own data (make_regression, one
-    # informative feature of ten, standardised) and its threshold (R^2 > 0.5): the averaged
+    # informative feature of ten, standardized) and its threshold (R^2 > 0.5): the averaged
     # filter of size 3 scores 0.18; a weight per patch (pooling="none") 0.85 passes
     X, y = make_regression(
         n_samples=200, n_features=10, n_informative=1, bias=5.0, noise=20, random_state=42
@@ -560,13 +560,13 @@ def test_a_three_layer_network_within_loose_gap_of_its_program_does_not_warn(mon
 
 def test_a_refit_of_the_output_weights_that_costs_more_is_dropped(monkeypatch, capsys):
     # a mutant that kept the refit of a deep circular network's output weights whatever it
-    # cost survived: a refit (forced) ten times the realised network's weights is worse
+    # cost survived: a refit (forced) ten times the realized network's weights is worse
     from sklearn_convexcnn._formulations.circular import CircularCNN, CircularFormulation
 
-    realised = []
+    realized = []
 
     def worse(self, network, patches, solve):
-        realised.append(network)
+        realized.append(network)
         weights = 10 * np.asarray(network.output_weights)
         return CircularCNN(network.layer_filters, weights, network.intercept, network.activation)
 
@@ -577,10 +577,10 @@ def test_a_refit_of_the_output_weights_that_costs_more_is_dropped(monkeypatch, c
     reg = ConvexCNNRegressor(
         architecture="circular", n_layers=4, n_patterns=8, random_state=0, verbose=1
     ).fit(X, y)
-    assert np.any(realised[0].output_weights)
-    np.testing.assert_array_equal(reg.output_weights_, realised[0].output_weights)
+    assert np.any(realized[0].output_weights)
+    np.testing.assert_array_equal(reg.output_weights_, realized[0].output_weights)
     assert reg.objective_ == pytest.approx(reg.regularized_objective(X, y), rel=1e-12)
-    assert "(kept the realised network)" in capsys.readouterr().out
+    assert "(kept the realized network)" in capsys.readouterr().out
 
 
 def test_predictions_use_real_relus_on_new_data():

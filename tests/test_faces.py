@@ -328,7 +328,7 @@ def test_crossing_finds_the_group_a_step_takes_through_zero():
 
 
 def test_blocked_steps_minimise_the_model_on_the_smaller_face():
-    # After rows are added, the reused factorisation must give the exact minimiser of the same
+    # After rows are added, the reused factorization must give the exact minimizer of the same
     # quadratic model on the face the rows leave: -Z (Z^T K Z)^{-1} Z^T g, Z its null space.
     from sklearn_convexcnn._solvers._faces import _BlockedSteps
     from sklearn_convexcnn._solvers._linalg import null_space
@@ -580,7 +580,7 @@ def test_a_newton_step_survives_lapacks_svd_failing_to_converge(monkeypatch):
 
 
 def test_onto_kept_rows_survives_an_nnls_that_ends_outside_the_cone(monkeypatch):
-    # SciPy's NNLS can end off its minimiser without a word (scipy/scipy#25389; 0/1 images,
+    # SciPy's NNLS can end off its minimizer without a word (scipy/scipy#25389; 0/1 images,
     # whose rows repeat, slacks of -0.08): BVLS then, not the interior point's fallback
     rng = np.random.default_rng(0)
     rows, start = rng.standard_normal((12, 4)), rng.standard_normal((1, 4))

@@ -266,7 +266,7 @@ def test_a_failing_check_after_short_solves_says_why_they_stopped():
         ConvexCNNRegressor(beta=1e-9, **{**params, "n_patterns": 2}).fit(X, y)
     message = next(str(w.message) for w in record if "Pattern generation" in str(w.message))
     assert re.search(r"Of its \d+ solves, [1-9]\d* stopped short of their tolerance \(tol, at "
-                     r"most 1e-07 here\) before max_iter \(standardise the inputs or use a "
+                     r"most 1e-07 here\) before max_iter \(standardize the inputs or use a "
                      r"larger beta\)", message), message  # fmt: skip
     assert "increase max_iter" not in message
 

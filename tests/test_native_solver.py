@@ -1024,7 +1024,7 @@ def test_project_onto_cone_is_in_the_cone_when_cutting_planes_stop_short(monkeyp
 
 
 def test_dual_objective_is_the_conjugate():
-    """``-L*(-v) = min_f L(f) + v f`` checked by minimising over a fine grid of f."""
+    """``-L*(-v) = min_f L(f) + v f`` checked by minimizing over a fine grid of f."""
     grid = np.linspace(-30, 30, 200_001)
     for loss, y, v in [("squared", 0.7, 0.3), ("logistic", 1.0, 0.25), ("logistic", -1.0, -0.6)]:
         if loss == "squared":
@@ -1647,7 +1647,7 @@ def test_growth_solves_are_guides_settled_where_they_satisfy_every_row(monkeypat
     face_system, systems = _faces._face_system, []
 
     def counting_systems(*args, **kwargs):
-        systems.append(1)  # (a Hessian formed and factorised)
+        systems.append(1)  # (a Hessian formed and factorized)
         return face_system(*args, **kwargs)
 
     monkeypatch.setattr(_native, "solve_on_faces", recording_solve)

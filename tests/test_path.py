@@ -53,7 +53,7 @@ _N_PATTERNS = r"an int in the range \[1, inf\) or a str among \{'exact'\}"
         (
             dict(betas=[0.1, 0.0]),
             r"got betas=\[0.1, 0.0\]; pass a non-empty 1-D array of finite floats > 0, or "
-            r"betas=None .*at beta=0 the program has no regulariser",
+            r"betas=None .*at beta=0 the program has no regularizer",
         ),
         (dict(betas=[0.1, -0.1]), r"got betas=\[0.1, -0.1\]; pass a non-empty 1-D array"),
         (dict(betas=[0.1, np.nan]), r"got betas=\[0.1, nan\]; pass a non-empty 1-D array"),
@@ -298,7 +298,7 @@ def test_explicit_betas_on_a_constant_y_give_the_empty_network(data):
 
 
 def test_logistic_loss_with_one_class_and_no_intercept_is_solved(data):
-    # the other fix the message names: without an intercept the program has a minimiser
+    # the other fix the message names: without an intercept the program has a minimizer
     X, _ = data
     y = np.ones(len(X))
     *_, objectives, gaps, _ = convex_cnn_path(X, y, loss="logistic", fit_intercept=False, **FAST)
@@ -467,7 +467,7 @@ def test_verbose_prints_a_line_for_each_beta(data, capsys):
         # certified closer than CVXPY certifies: a CVXPY solver would end further away
         (1e-7, r"certified to 1\.0e-07 of the objective, closer than CVXPY's solvers certify: "
          r"loosen tol \(tol=1e-07 accepts it\)"),
-        (1e-2, r"loosen tol, use a larger beta or standardise the inputs, or fit "
+        (1e-2, r"loosen tol, use a larger beta or standardize the inputs, or fit "
          r"ConvexCNNRegressor or ConvexCNNClassifier with solver='clarabel' at this beta\."),
     ],
 )  # fmt: skip

@@ -118,14 +118,14 @@ def test_nearly_parallel_rows_are_refused_with_the_fix(scale):
     reg = ConvexCNNRegressor(kernel_size=3, n_patterns="exact")
     with (
         pytest.warns(UserWarning, match=r"^The entries of X share an offset of 100 "),
-        pytest.raises(ValueError, match=r"nearly parallel .* standardise X if it has an offset"),
+        pytest.raises(ValueError, match=r"nearly parallel .* standardize X if it has an offset"),
     ):
         reg.fit(X, y)
-    standardised = StandardScaler().fit_transform(X)
-    patches = np.stack([standardised[:, k : k + 3] for k in range(3)], axis=1)
+    standardized = StandardScaler().fit_transform(X)
+    patches = np.stack([standardized[:, k : k + 3] for k in range(3)], axis=1)
     gates = enumerate_gates(patches)
     assert set(_keys(patches, rng.standard_normal((3, 100_000)))) <= set(_keys(patches, gates))
-    assert reg.fit(standardised, y).n_patterns_ == gates.shape[1]
+    assert reg.fit(standardized, y).n_patterns_ == gates.shape[1]
 
 
 def test_a_chain_of_nearly_parallel_rows_is_refused_not_merged():
@@ -277,13 +277,13 @@ def test_integer_signal_patches_are_enumerated_not_refused():
 def test_patches_too_thin_for_their_rank_are_refused_with_the_fix(thin):
     # a coordinate at 1e-11 or 1e-12 of the others fell under the rank's cutoff, and the
     # enumeration ran in the plane of the other two: 24 of the 134 cells, silently;
-    # standardised, every cell is there
+    # standardized, every cell is there
     from sklearn.preprocessing import StandardScaler
 
     patches = np.random.default_rng(0).standard_normal((4, 3, 3))
     unscaled = enumerate_gates(patches).shape[1]
     patches[..., 2] *= thin
-    with pytest.raises(ValueError, match=r"nearly lie in a subspace .* standardise X"):
+    with pytest.raises(ValueError, match=r"nearly lie in a subspace .* standardize X"):
         enumerate_gates(patches)
     rows = StandardScaler().fit_transform(patches.reshape(-1, 3))
     assert enumerate_gates(rows.reshape(4, 3, 3)).shape[1] == unscaled
@@ -346,7 +346,7 @@ def test_near_copies_are_one_whatever_their_tiny_entries_and_exact_copies():
 
 
 def test_repeated_rows_are_removed_a_block_at_a_time():
-    # binarised images repeat a few patches millions of times (a review: 4.8 GB of copies of
+    # binarized images repeat a few patches millions of times (a review: 4.8 GB of copies of
     # 44 million rows of 2x2 patches, at most 16 distinct)
     from sklearn_convexcnn._patterns import _distinct_rows
 

@@ -620,7 +620,7 @@ _SHARED_FILTER = (
 
 
 def expected_failed_checks(estimator):
-    # per-region (and per-patch) output weights can localise the informative feature
+    # per-region (and per-patch) output weights can localize the informative feature
     summed = estimator.pooling != "none" and estimator.readout == "sum"
     if isinstance(estimator, ConvexCNNRegressor) and summed:
         return {"check_regressors_train": _SHARED_FILTER}

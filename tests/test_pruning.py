@@ -90,8 +90,8 @@ def test_prune_keeps_fit_and_regularizer_with_at_most_n_plus_1_groups(seed, matr
 
 @pytest.mark.parametrize("scale", [1e-13, 1e13])
 def test_pruning_does_not_depend_on_the_units_of_the_data(scale):
-    # patches scaled by s and groups by 1/s have the same fits and the regulariser over s:
-    # pruning keeps both at any s (fits of 1e-13 next to the regulariser's row of ones
+    # patches scaled by s and groups by 1/s have the same fits and the regularizer over s:
+    # pruning keeps both at any s (fits of 1e-13 next to the regularizer's row of ones
     # looked dependent: all groups but one went, the fit with them)
     formulation, patches, program, solution, y, beta = _dense_solution(0)
     scaled_program = formulation.program(scale * patches, enumerate_gates(patches))
@@ -328,9 +328,9 @@ def _unconstrained_groups(seed=0):
 def test_pruning_returns_the_groups_when_its_moves_would_change_only_the_regularizer(
     monkeypatch,
 ):
-    # a mutant that dropped the check of the regulariser survived: the wrong null direction
+    # a mutant that dropped the check of the regularizer survived: the wrong null direction
     # of the test above breaks both checks. This one keeps the fit (the projection of the
-    # ones onto the fits' null space), so only the regulariser's check can refuse it
+    # ones onto the fits' null space), so only the regularizer's check can refuse it
     program, coef = _unconstrained_groups()
     sums = []
 
@@ -343,12 +343,12 @@ def test_pruning_returns_the_groups_when_its_moves_would_change_only_the_regular
 
     true_svd = _svd_with_null_direction(monkeypatch, keeps_the_fit)
     np.testing.assert_array_equal(prune_groups(program, coef), coef)
-    assert sums[0] > 1  # (the first move alone would have changed the regulariser)
+    assert sums[0] > 1  # (the first move alone would have changed the regularizer)
 
 
 def test_pruning_returns_the_groups_when_its_moves_would_change_only_the_fit(monkeypatch):
     # a mutant that loosened the check of the fit from 1e-9 to 1e-3 survived (see above):
-    # a null direction off by 1e-6 in a direction of sum 0 keeps the regulariser and moves
+    # a null direction off by 1e-6 in a direction of sum 0 keeps the regularizer and moves
     # the fit by about 1e-6 of its size, which pruning must not cost
     program, coef = _unconstrained_groups()
 

@@ -120,7 +120,7 @@ def test_a_beta_whose_scaled_value_overflows_is_solved_as_given():
 
 def test_the_restricted_qp_is_solved_at_any_scale_of_its_objective():
     # a review: Clarabel's gaps are absolute below one, and a QP of size 1e-8 was 'Solved' at
-    # once, 8e-3 off its minimiser
+    # once, 8e-3 off its minimizer
     from sklearn_convexcnn._formulations._program import GroupNorm
     from sklearn_convexcnn._solvers._restricted import solve_qp
 
@@ -129,13 +129,13 @@ def test_the_restricted_qp_is_solved_at_any_scale_of_its_objective():
     blocks = [rng.standard_normal((6, 5)) for _ in range(4)]
     norm_blocks = GroupNorm().conic_blocks(5)
 
-    def minimiser(scale):
+    def minimizer(scale):
         weights, linear = np.full(30, scale), -scale * (M.T @ y)
         return solve_qp(M, weights, None, linear, scale, 5, blocks, 1e-9, norm_blocks)[0]
 
-    reference = minimiser(1.0)
+    reference = minimizer(1.0)
     for scale in (1e-4, 1e-8, 1e-12):
-        np.testing.assert_allclose(minimiser(scale), reference, rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(minimizer(scale), reference, rtol=1e-4, atol=1e-5)
 
 
 @pytest.mark.parametrize(
@@ -216,7 +216,7 @@ def test_a_point_without_neurons_gets_the_best_intercept():
 
 @pytest.mark.parametrize("scale", [1e-13, 1e-6, 1e6])
 def test_classifier_on_tiny_and_huge_features(scale):
-    # (1e-13: pruning compared fits of that size with its regulariser's row of ones, took
+    # (1e-13: pruning compared fits of that size with its regularizer's row of ones, took
     # them for dependent and pruned the network to one neuron, 70 times the optimum: a review)
     rng = np.random.default_rng(1)
     X = rng.standard_normal((30, 12))

@@ -680,7 +680,7 @@ def test_native_solver_reports_a_stall_as_such():
         match=r"status 'stalled' after [0-9] iterations.* certified to [0-9.]+e-0[67] of the "
         "objective, closer than CVXPY's solvers certify: loosen tol \\(tol=1e-0[56] accepts it\\), "
         "use a larger beta \\(a beta small against the targets' scale nears interpolation\\), "
-        "or standardise the inputs if they are of a large scale; the network attains the "
+        "or standardize the inputs if they are of a large scale; the network attains the "
         "returned point's objective, at most the duality gap above the optimum",
     ):
         reg.fit(_LARGE_INPUTS, y)
@@ -905,15 +905,15 @@ def test_of_two_unconverged_points_the_lower_is_kept_with_the_better_bound():
 @pytest.mark.parametrize(
     "solver, handovers, advice",
     [
-        ("CLARABEL", (), "Try solver='native', standardised inputs or a larger beta."),
-        ("native", (), "Try standardised inputs or a larger beta."),
+        ("CLARABEL", (), "Try solver='native', standardized inputs or a larger beta."),
+        ("native", (), "Try standardized inputs or a larger beta."),
         # (a hand-over between CVXPY's solvers alone leaves the native solver untried)
         ("SCS", ("CLARABEL failed on a program of 49 variables; trying SCS instead",),
-         "Try solver='native', standardised inputs or a larger beta."),
+         "Try solver='native', standardized inputs or a larger beta."),
         # "auto" handed the program over after the native solver stalled: no advice to go
         # back to it (a review followed "solver='native' with a larger max_iter" to a stall)
         ("CLARABEL", ("the native solver stopped short (status 'stalled')",),
-         "Try standardised inputs or a larger beta. Before it, solver='auto' tried: the "
+         "Try standardized inputs or a larger beta. Before it, solver='auto' tried: the "
          "native solver stopped short"),
     ],
 )  # fmt: skip
@@ -941,7 +941,7 @@ def test_an_uncertified_point_of_a_linear_cnn_is_not_advised_the_native_solver()
     options = outputs.SolveOptions(0.1, "squared", True, 1e-7, 500, "scs", native_supported=False)
     solution = Solution(np.zeros((3, 4)), 0.0, 10.0, True, "optimal", 5, "SCS", 2.0)
     message = outputs.uncertified_message(solution, y, 0, options)
-    assert message.endswith("Try standardised inputs or a larger beta.")
+    assert message.endswith("Try standardized inputs or a larger beta.")
     reg = ConvexCNNRegressor(activation="linear", pooling="none", solver="scs")
     assert not reg._solve_options().native_supported
     assert reg.set_params(activation="relu")._solve_options().native_supported
@@ -1106,7 +1106,7 @@ def test_outputs_that_stopped_differently_get_each_their_remedy():
         "after 3 iterations, Duality gap: 2.000e+00, tolerance: 1.000e-06; output 2: native "
         "stopped with status 'max_iter reached' after 5 iterations, no duality gap. "
         "Outputs 0, 2: Increase max_iter or loosen tol; output 1: The restricted problems "
-        "cannot be solved more accurately: loosen tol, use a larger beta or standardise the "
+        "cannot be solved more accurately: loosen tol, use a larger beta or standardize the "
         "inputs. Each network attains its returned point's objective, not the optimum. Before "
         "output 1's point, solver='auto' tried: CVXPY stopped short."
     )

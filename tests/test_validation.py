@@ -986,7 +986,7 @@ def test_the_fits_last_verbose_line_says_what_a_gap_below_zero_is(gap, said):
 
 def test_a_relaxations_verbose_gap_is_relative_to_its_programs_value():
     # a circular audit: n_layers=200 printed "relative 8.4e-24", its gap over objective_ (the
-    # realised network's), for a gap as large as the relaxed program's value
+    # realized network's), for a gap as large as the relaxed program's value
     from types import SimpleNamespace
 
     from sklearn_convexcnn._base import _summary
@@ -1120,7 +1120,7 @@ def test_a_common_offset_of_x_is_named_before_the_solves(offset, warns):
 )
 def test_a_target_offset_without_intercept_is_named_before_the_solves(offset, fit_intercept, warns):
     # a regressor audit: targets of 1e6 +- 1.5 without an intercept stalled at 1e-6 of the
-    # objective, with advice to standardise an X that was standard already
+    # objective, with advice to standardize an X that was standard already
     rng = np.random.default_rng(0)
     X = rng.standard_normal((12, 6))
     Y = np.column_stack([X[:, 0], X[:, 1] + offset])
@@ -1144,7 +1144,7 @@ def test_a_target_offset_without_intercept_is_named_before_the_solves(offset, fi
 
 
 def test_constant_targets_are_no_offset_and_a_stall_names_a_larger_beta():
-    # (a review: y = 1e6 everywhere stalled at 1.2e-6 with advice to standardise the inputs;
+    # (a review: y = 1e6 everywhere stalled at 1.2e-6 with advice to standardize the inputs;
     # its cause is beta=0.1, small against the targets: beta=1e5 solves it to 8e-16)
     X = np.random.default_rng(0).standard_normal((40, 10))
     params = dict(kernel_size=3, n_patterns=16, fit_intercept=False, random_state=0)

@@ -112,7 +112,7 @@ def fitted_bounds(formulation, network, patches, Y, beta, loss, solutions):
     attained = is_exact and converged
     objective = convex if attained else network.objective(patches, Y, beta, loss)
     if attained and isinstance(formulation, ThreeLayerFormulation):
-        realised = network.objective(patches, Y, beta, loss)
-        if abs(realised - convex) > ATTAINED_TOL * abs(convex):  # (below too: SCS's points)
-            objective = realised
+        realized = network.objective(patches, Y, beta, loss)
+        if abs(realized - convex) > ATTAINED_TOL * abs(convex):  # (below too: SCS's points)
+            objective = realized
     return {"objective_": objective, "lower_bound_": lower, "is_exact_": is_exact}
