@@ -38,9 +38,9 @@ _PARAMETERS = """\
         below about ``1e-6 ||X|| ||y|| / sqrt(n_samples)``) the fit nears interpolation and
         its duality gap often cannot be certified to ``tol`` in floating point: a
         ConvergenceWarning, with the near-interpolating network (on the regressor example's
-        40 samples, whose constant model has an objective of 44: 1.6e-7 at ``beta=1e-10``
-        and 9e-10 at ``1e-12``, after 40-90 s, as ``solver="auto"`` hands the stalled native
-        solve to CVXPY).
+        40 samples, whose constant model has an objective of 44: about 8e-8 at
+        ``beta=1e-10`` and 2e-9 at ``1e-12``, stalled points that depend on rounding, after
+        40-90 s, as ``solver="auto"`` hands the stalled native solve to CVXPY).
 
     kernel_size : int, tuple of int or None, default=None
         Filter size: an int for signals or square image filters, or one entry per spatial
@@ -203,8 +203,10 @@ _PARAMETERS = """\
         ``tol`` is larger: the check prices the program's own patterns as well, which a looser
         solve leaves above ``beta``; so do CVXPY's points (Clarabel's up to ``5e-4`` above it,
         their fits optimal by :meth:`certify`: the warning then says so).
-        Two-layer ReLU CNNs with ``readout="sum"`` only. The default is ``"sampled"`` because
-        of cost (``benchmarks/bench_patterns.py``, ``n_patterns=128``): ``"generated"`` reached
+        Two-layer ReLU CNNs with one output weight per neuron only: ``readout="sum"`` with
+        ``pooling="average"`` or ``"max"`` (``pooling="none"`` is refused whatever
+        ``readout``). The default is ``"sampled"`` because of cost
+        (``benchmarks/bench_patterns.py``, ``n_patterns=128``): ``"generated"`` reached
         objectives 16-22 % lower than ``"sampled"`` and below the best of 10 Adam restarts of
         the same network on all three problems (by 0.02-0.40 %), in 0.07-0.18 times the
         restarts' wall time, but 17-34 times the time of ``"sampled"``; use it when the
@@ -244,7 +246,7 @@ _PARAMETERS = """\
         (3-11x slower than CVXPY) and three-layer programs (by column generation with the
         second layer's multipliers; 0.46-2.3x CVXPY's time with the squared loss and 1.1-8.3x
         with the logistic loss on 100-300 signals, ``benchmarks/three_layer_rows.py``, and
-        about 20x on tiny programs of every pattern, where it prices hundreds of groups into
+        about 8x on tiny programs of every pattern, where it prices hundreds of groups into
         its set), certified to ``tol``, where CVXPY's points are certified only to
         about ``1e-7`` to ``1e-4``. The network of a CVXPY point of a three-layer program attains
         ``objective_`` only as accurately as the point satisfies the second ReLU layer's
