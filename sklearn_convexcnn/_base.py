@@ -1229,6 +1229,38 @@ class _BaseConvexCNN(BaseEstimator):
         check_scale(Y, "y")
         return X, extract_patches(X, geometry), Y
 
+    def _patterns_to_certify(self, formulation, X, patches, max_patterns):
+        """The gates that :meth:`certify` checks, and whether they are every pattern of
+        ``X``: all of them where at most ``max_patterns`` and their program fits in memory,
+        else the fitted ones."""
+        # no more patterns than memory holds, before the enumeration: its own check comes
+        # after it, and a huge max_patterns would enumerate for minutes first
+        max_patterns = min(max_patterns, patterns_in_memory(*patches.shape) or max_patterns)
+        try:
+            gates = formulation.enumerate_gates(patches, max_patterns=max_patterns)
+            check_program_memory(
+                *patches.shape,
+                gates.shape[1],
+                kind="operator" if formulation.matrix_free else "dense_operator",
+                solver="native",
+                exact=True,
+                regions=formulation.region_sizes,
+            )
+            exact = True
+        except (TooManyPatterns, MemoryError):  # more than max_patterns or memory holds
+            # the fitted patterns: every pattern of X where fit enumerated this very X
+            gates = self.gates_
+            enumerated = self._fitted_program.enumerated
+            exact = enumerated is not None and enumerated == _data_digest(X)
+            # (their operator takes several times the patches' memory: checked too)
+            check_memory(
+                operator_bytes(*patches.shape, gates.shape[1], formulation.region_sizes),
+                f"Certifying on {patches.shape[0]} samples x {patches.shape[1]} patches of "
+                f"size {patches.shape[2]} over the {gates.shape[1]} fitted patterns",
+                "Certify on a subset of the samples.",
+            )
+        return gates, exact
+
     @_named_after_the_estimator
     @one_blas_thread  # (it re-solves each output's program: as fit)
     def certify(self, X, y, *, tol=1e-6, max_patterns=MAX_EXACT_PATTERNS):
@@ -1321,31 +1353,7 @@ class _BaseConvexCNN(BaseEstimator):
             )
         start = time.perf_counter()
         X, patches, Y = self._evaluation_data(X, y)
-        # no more patterns than memory holds, before the enumeration: its own check comes
-        # after it, and a huge max_patterns would enumerate for minutes first
-        max_patterns = min(max_patterns, patterns_in_memory(*patches.shape) or max_patterns)
-        try:
-            gates = formulation.enumerate_gates(patches, max_patterns=max_patterns)
-            check_program_memory(
-                *patches.shape,
-                gates.shape[1],
-                kind="operator" if formulation.matrix_free else "dense_operator",
-                solver="native",
-                exact=True,
-                regions=formulation.region_sizes,
-            )
-            exact = True
-        except (TooManyPatterns, MemoryError):  # more than max_patterns or memory holds
-            # the fitted patterns: every pattern of X where fit enumerated this very X
-            gates = self.gates_
-            exact = fitted.enumerated is not None and fitted.enumerated == _data_digest(X)
-            # (their operator takes several times the patches' memory: checked too)
-            check_memory(
-                operator_bytes(*patches.shape, gates.shape[1], formulation.region_sizes),
-                f"Certifying on {patches.shape[0]} samples x {patches.shape[1]} patches of "
-                f"size {patches.shape[2]} over the {gates.shape[1]} fitted patterns",
-                "Certify on a subset of the samples.",
-            )
+        gates, exact = self._patterns_to_certify(formulation, X, patches, max_patterns)
         self._log(
             f"certify: {gates.shape[1]} {'pattern' if gates.shape[1] == 1 else 'patterns'}, "
             + (
