@@ -83,11 +83,13 @@ _PARAMETERS = """\
           filters' DFT, so the filters use few frequencies (``filter_spectra_``). Exact for
           ``n_layers=3``; for ``n_layers >= 4`` the weighted spectral l1 program is only a
           relaxation, see ``lower_bound_``: its solution is realized as a network whose
-          output weights are then refit (a lasso over its neurons), and ``objective_`` is
-          that network's, an upper bound, which depends on the solver's point (``2e-3`` of
-          it between solvers on doc/formulations.md §7.3's example, 4.8 % on a 4-layer
-          logistic fit of 20 signals: the user guide) and can be above the 3-layer fit's
-          (which a deeper network reproduces with identity filters): compare them.
+          output weights are then refit (a lasso over its neurons), and the fit keeps that
+          network or the exact 3-layer fit padded with identity filters (the same function
+          and penalty, ``n_layers`` deep), whichever costs less; ``objective_`` is the kept
+          network's, an upper bound on the optimum, never above the 3-layer fit's, which
+          depends on the solver's point (``2e-3`` of it between solvers on
+          doc/formulations.md §7.3's example, 4.8 % on a 4-layer logistic fit of 20 signals:
+          the user guide).
         - ``"three_layer"``: per-branch convolution filters of unit norm, global average
           pooling, a scalar layer ``w1`` with penalty ``||w1_j||_1^2``, a second ReLU, output
           weights (§8). Second-layer patterns are the sign patterns of ``n_patterns`` random

@@ -229,6 +229,10 @@ def test_deep_circular_networks_have_their_output_layer_refit(monkeypatch, n_lay
     X = rng.standard_normal((15, 3))
     y = np.maximum(X[:, 0] - X[:, 1], 0)
     params = dict(architecture="circular", n_layers=n_layers, n_patterns=8, random_state=0)
+    # (the refit alone: not the padded 3-layer network, which can replace it)
+    monkeypatch.setattr(
+        ConvexCNNRegressor, "_no_worse_than_shallow", lambda self, _, network, *args: network
+    )
     refit = ConvexCNNRegressor(**params).fit(X, y)
     empty = 0.5 * np.sum((y - y.mean()) ** 2)
     assert refit.objective_ == pytest.approx(refit.regularized_objective(X, y), rel=1e-12)
@@ -1306,3 +1310,35 @@ def test_a_linear_network_keeps_a_small_component_of_large_fit():
         formulation.network([dataclasses.replace(solution, coef=coef)], patches, None).n_neurons
         == 1
     )
+
+
+def test_a_deep_circular_fit_is_no_worse_than_the_3_layer_network_padded():
+    # a deep circular CNN can be any 3-layer one (identity filters inside, of norm 1, cost
+    # nothing), but the relaxation's realized network, even refit, cost 3.31 at 8 layers
+    # where the exact 3-layer optimum is 2.97
+    rng = np.random.default_rng(1)
+    X, y = rng.standard_normal((30, 8)), rng.standard_normal(30)
+    params = dict(architecture="circular", beta=0.5, n_patterns=8, random_state=0)
+    three = ConvexCNNRegressor(n_layers=3, **params).fit(X, y)
+    deep = ConvexCNNRegressor(n_layers=8, **params).fit(X, y)
+    assert deep.objective_ <= three.objective_ * (1 + 1e-7)
+    assert deep.regularized_objective(X, y) == pytest.approx(deep.objective_, rel=1e-12)
+    assert deep.layer_filters_.shape[0] == 7
+    np.testing.assert_allclose(np.linalg.norm(deep.layer_filters_[:-1], axis=2), 1.0)
+    np.testing.assert_allclose(deep.predict(X), three.predict(X), rtol=1e-6, atol=1e-6)
+    assert deep.lower_bound_ < deep.objective_  # (still the relaxation's bound)
+
+
+def test_padding_a_circular_network_keeps_its_function_and_penalty():
+    from sklearn_convexcnn._formulations.circular import CircularFormulation
+
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((20, 6)), rng.standard_normal(20)
+    three = ConvexCNNRegressor(architecture="circular", n_layers=3, beta=0.2, n_patterns=8)
+    network = three.set_params(random_state=0).fit(X, y).network_
+    padded = CircularFormulation(7).padded(network)
+    assert padded.layer_filters.shape == (6, *network.layer_filters.shape[1:])
+    np.testing.assert_allclose(padded.filters, network.filters, atol=1e-14)
+    assert padded.penalty() == network.penalty()
+    patches = X[:, None, :]
+    np.testing.assert_allclose(padded.forward(patches), network.forward(patches), atol=1e-12)

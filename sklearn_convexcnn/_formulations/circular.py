@@ -20,6 +20,7 @@ the cheapest factorization of ``q`` costs
 with twice the weight, so conjugate symmetry never has to be imposed.
 """
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -425,6 +426,22 @@ class CircularFormulation:
             intercept=intercept,
             activation=self.activation,
         )
+
+    def shallow(self):
+        """The exact 3-layer formulation of the same activation, whose networks
+        :meth:`padded` makes ``n_layers`` deep: for ``n_layers >= 4`` its optimum is an upper
+        bound on this architecture's, where this relaxation's realized network can lie above
+        it (doc/formulations.md §7.3)."""
+        return CircularFormulation(3, self.activation)
+
+    def padded(self, network):
+        """``network``, a shallower circular CNN, with identity filters (unit impulses)
+        inserted before its last layer: the same function and penalty with ``n_layers``
+        layers, as inner filters of norm 1 cost nothing."""
+        inner, last = network.layer_filters[:-1], network.layer_filters[-1:]
+        identity = np.zeros((self.n_layers - network.n_layers, *last.shape[1:]))
+        identity[..., 0] = 1.0
+        return dataclasses.replace(network, layer_filters=np.concatenate([inner, identity, last]))
 
 
 def _read_only(array):
