@@ -796,7 +796,7 @@ class _BaseConvexCNN(BaseEstimator):
         """
 
         def solve(program, y, *, output, **warm_start):
-            with lines_of_output(output, Y.shape[1]) if self.verbose else nullcontext():
+            with lines_of_output(labels[output], Y.shape[1]) if self.verbose else nullcontext():
                 return solve_output(program, y, labels[output], solving, **warm_start)
 
         gates, solutions, report = generation_fit(

@@ -337,8 +337,9 @@ _PARAMETERS = """\
         iterations (objective, certified gap, groups and rows kept; a point that satisfies only
         the cone rows kept so far has no gap yet, "on the kept cone rows"), one line per
         solved output and a last line with the fit's neurons, objective, certified gap and
-        time. Where there are several outputs, each output's lines start with it,
-        ``[output 3]`` (numbered from 0, as in warnings and, for a classifier, ``classes_``;
+        time. Where there are several outputs, each output's lines start with it, as
+        warnings name it: ``[output 3]``, or for a classifier ``[output 3 (class cat)]``
+        (numbered from 0, as ``classes_`` is;
         with ``n_jobs``, the outputs' lines interleave, and a worker process prints to the
         standard output it was started with: in a Jupyter notebook, the terminal that runs
         the kernel, not the notebook). :meth:`certify` prints what it checks, each output's

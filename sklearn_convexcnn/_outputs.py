@@ -630,12 +630,12 @@ def solve_in_worker(
         solve_and_finish, program, y, label, options, dense_program, warm_start
     )
     if os.getpid() == caller:
-        with lines_of_output(output, n_outputs) if options.verbose else contextlib.nullcontext():
+        with lines_of_output(label, n_outputs) if options.verbose else contextlib.nullcontext():
             return solve(finishing), []
     with (
         warnings.catch_warnings(record=True) as caught,
         threadpool_limits(limits=1, user_api="blas"),
-        lines_of_output(output, n_outputs),
+        lines_of_output(label, n_outputs),
     ):
         warnings.simplefilter("always")
         try:
@@ -647,9 +647,10 @@ def solve_in_worker(
 
 
 @contextlib.contextmanager
-def lines_of_output(output, n_outputs):
-    """Each line printed in the block after ``[output k] ``, where there are several outputs:
-    the workers' lines interleave, and a solver's own lines do not say whose they are.
+def lines_of_output(label, n_outputs):
+    """Each line printed in the block after ``[output <label>] ``, where there are several
+    outputs: the workers' lines interleave, and a solver's own lines do not say whose they
+    are. ``label`` is the output's name in warnings (its number, and a classifier's class).
 
     Only in a process's main thread: ``sys.stdout`` is the process's, and fits in other
     threads (joblib's threading backend, a dask worker) restoring it in another order than
@@ -659,7 +660,7 @@ def lines_of_output(output, n_outputs):
         yield
         return
     # (closing the stream writes out a last line without its newline)
-    with _Prefixed(sys.stdout, f"[output {output}] ") as prefixed:
+    with _Prefixed(sys.stdout, f"[output {label}] ") as prefixed:
         with contextlib.redirect_stdout(prefixed):
             yield
 

@@ -205,7 +205,9 @@ def test_the_threading_backend_leaves_warnings_and_blas_threads_alone(four_digit
     assert [str(w.message) for w in shown] == ["still shown"]
 
 
-_SOLVED_WITH_THREADS = r"\[output \d\] \[ConvexCNNClassifier\] objective .*, (\d+) BLAS thread"
+_SOLVED_WITH_THREADS = (
+    r"\[output \d \(class \d\)\] \[ConvexCNNClassifier\] objective .*, (\d+) BLAS thread"
+)
 
 
 def test_workers_do_not_oversubscribe_blas_threads(four_digits, capfd, solved_here):
@@ -296,10 +298,13 @@ def test_progress_lines_of_each_output_name_it(four_digits, capfd, n_jobs, solve
     lines = capfd.readouterr().out.splitlines()
     solving = [line for line in lines if "[native]" in line or "] objective" in line]
     named = [
-        re.match(r"\[output (\d)\] \[(native|ConvexCNNClassifier)\] ", line) for line in solving
+        re.match(r"\[output (\d) \(class (\d)\)\] \[(native|ConvexCNNClassifier)\] ", line)
+        for line in solving
     ]
     assert None not in named
+    # (each output's lines name its class too, as its warnings do)
     assert sorted({match[1] for match in named}) == ["0", "1", "2", "3"]
+    assert all(match[2] == str(np.unique(y)[int(match[1])]) for match in named)
     # (the summary line is the fit's own)
     assert lines[-1].startswith("[ConvexCNNClassifier] fit: ")
 
