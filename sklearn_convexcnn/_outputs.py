@@ -687,7 +687,8 @@ class _Prefixed(io.TextIOBase):
 def _relaxation(gap=True):
     """What a relaxation's point and duality gap (``gap``: where it has one) say, for circular
     CNNs with n_layers >= 4: its network does not attain the program's value (it can cost
-    twice it), and the warning must not say it does."""
+    twice it), and the warning must not say it does; the fit keeps the padded 3-layer
+    network where that costs less (``_BaseConvexCNN._no_worse_than_shallow``)."""
     bound = (
         "the duality gap bounds its point's distance to the relaxation's optimum, a lower "
         "bound on the network's; "
@@ -695,8 +696,9 @@ def _relaxation(gap=True):
         else ""
     )
     return (
-        f"the program is a relaxation (n_layers >= 4): {bound}the realized network's "
-        "objective_ is only an upper bound."
+        f"the program is a relaxation (n_layers >= 4), the looser the deeper: {bound}"
+        "objective_, of its realized network or of the exact 3-layer one padded with identity "
+        "filters where that costs less, is only an upper bound."
     )
 
 
