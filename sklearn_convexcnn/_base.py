@@ -288,9 +288,9 @@ def _empty_network_message(solutions, Y, beta, tol):
     )
 
 
-def _foreign_parameter_hint(estimator, params):
-    """`` (name=value). What to use instead``, for the first of ``params`` that is another
-    scikit-learn model's parameter, or ""."""
+def _foreign_parameter_hint(estimator, name, value):
+    """`` (name=value). What to use instead``, where ``name`` is another scikit-learn model's
+    parameter, or ""."""
     fixes = {
         "alpha": "The regularization strength is beta (alpha in scikit-learn's models)",
         # (LogisticRegression's and SVC's name: an inverse strength)
@@ -306,8 +306,7 @@ def _foreign_parameter_hint(estimator, params):
             "fit(np.repeat(X, repeats, axis=0), np.repeat(y, repeats)), and for 'balanced' "
             "repeat the smaller classes' samples towards the largest's count"
         )
-    name = next((name for name in params if name in fixes), None)
-    return "" if name is None else f" ({name}={params[name]!r}). {fixes[name]}"
+    return f" ({name}={value!r}). {fixes[name]}" if name in fixes else ""
 
 
 def _named_after_the_estimator(method):
@@ -337,7 +336,9 @@ def _named_after_the_estimator(method):
                     "fit(np.repeat(X, w, axis=0), np.repeat(y, w, axis=0))"
                 )
             elif method.__name__ == "__init__":
-                hint = _foreign_parameter_hint(self, kwargs)
+                # (the one Python names: the first that is not a parameter)
+                name = next((name for name in kwargs if name not in signature.parameters), None)
+                hint = "" if name is None else _foreign_parameter_hint(self, name, kwargs[name])
             raise TypeError(f"{type(self).__name__}.{method.__name__}() {exc}{hint}") from None
         return method(self, *args, **kwargs)
 
@@ -562,8 +563,11 @@ class _BaseConvexCNN(BaseEstimator):
         try:
             return super().set_params(**params)
         except ValueError as exc:
-            # (a grid over another model's parameter, C or alpha, reaches this first)
-            hint = _foreign_parameter_hint(self, params)
+            # (a grid over another model's parameter, C or alpha, reaches this first; the
+            # hint is for the one scikit-learn names: the first that is not a parameter)
+            valid = self.get_params(deep=False)
+            name = next((name for name in params if name.partition("__")[0] not in valid), None)
+            hint = "" if name is None else _foreign_parameter_hint(self, name, params[name])
             if not hint:
                 raise
             raise ValueError(f"{exc}{hint}") from None

@@ -1201,9 +1201,16 @@ def test_another_models_parameter_in_set_params_is_refused_with_the_fix():
         ConvexCNNRegressor().set_params(beta=2.0, alpha=0.5)
     with pytest.raises(ValueError, match=r"\(class_weight=None\)\. Class weights are not"):
         ConvexCNNClassifier().set_params(class_weight=None)
-    # (other parameters: scikit-learn's message alone; a regressor has no classes to weigh)
+    # (other parameters: scikit-learn's message alone; a regressor has no classes to weigh;
+    # the hint is for the parameter named, the first that is not one)
     with pytest.raises(ValueError, match=r"'warm_start'\]\.$"):
         ConvexCNNRegressor().set_params(class_weight=None)
+    with pytest.raises(ValueError, match=r"^Invalid parameter 'foo' .*'warm_start'\]\.$"):
+        ConvexCNNClassifier().set_params(foo=1, C=2)
+    with pytest.raises(TypeError, match=r"argument 'foo'$"):
+        ConvexCNNClassifier(foo=1, C=2)
+    with pytest.raises(TypeError, match=r"argument 'C' \(C=2\)\. The regularization"):
+        ConvexCNNClassifier(C=2, foo=1)
     assert ConvexCNNClassifier().set_params(beta=0.5).beta == 0.5
 
 
