@@ -85,7 +85,8 @@ _PARAMETERS = """\
           relaxation, see ``lower_bound_``: its solution is realized as a network whose
           output weights are then refit (a lasso over its neurons), and the fit keeps that
           network or the exact 3-layer fit padded with identity filters (the same function
-          and penalty, ``n_layers`` deep), whichever costs less; ``objective_`` is the kept
+          and penalty, ``n_layers`` deep; its programs solved as the fit's own, up to about
+          twice the fit's time), whichever costs less; ``objective_`` is the kept
           network's, an upper bound on the optimum, never above the 3-layer fit's, which
           depends on the solver's point (``2e-3`` of it between solvers on
           doc/formulations.md §7.3's example, 4.8 % on a 4-layer logistic fit of 20 signals:
