@@ -1333,6 +1333,8 @@ def test_a_deep_circular_fit_is_no_worse_than_the_3_layer_network_padded():
     assert deep.objective_ <= three.objective_ * (1 + 1e-7)
     assert deep.regularized_objective(X, y) == pytest.approx(deep.objective_, rel=1e-12)
     assert deep.layer_filters_.shape[0] == 7
+    # (the 3-layer fit itself, finished: no solver residue as extra neurons)
+    assert deep.layer_filters_.shape[1] == three.layer_filters_.shape[1]
     np.testing.assert_allclose(np.linalg.norm(deep.layer_filters_[:-1], axis=2), 1.0)
     np.testing.assert_allclose(deep.predict(X), three.predict(X), rtol=1e-6, atol=1e-6)
     assert deep.lower_bound_ < deep.objective_  # (still the relaxation's bound)
