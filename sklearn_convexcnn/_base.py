@@ -338,7 +338,8 @@ def _named_after_the_estimator(method):
             elif method.__name__ == "__init__":
                 # (the one Python names: the first that is not a parameter)
                 name = next((name for name in kwargs if name not in signature.parameters), None)
-                hint = "" if name is None else _foreign_parameter_hint(self, name, kwargs[name])
+                if name is not None and repr(name) in str(exc):
+                    hint = _foreign_parameter_hint(self, name, kwargs[name])
             raise TypeError(f"{type(self).__name__}.{method.__name__}() {exc}{hint}") from None
         return method(self, *args, **kwargs)
 

@@ -87,10 +87,10 @@ _PARAMETERS = """\
           network or the exact 3-layer fit padded with identity filters (the same function
           and penalty, ``n_layers`` deep; its programs solved as the fit's own, up to about
           twice the fit's time), whichever costs less; ``objective_`` is the kept
-          network's, an upper bound on the optimum, never above the 3-layer fit's, which
-          depends on the solver's point (``2e-3`` of it between solvers on
-          doc/formulations.md §7.3's example, 4.8 % on a 4-layer logistic fit of 20 signals:
-          the user guide).
+          network's, an upper bound on the optimum, never above the 3-layer fit's (to the
+          solvers' tolerance), which depends on the solver's point (``2e-3`` of it between
+          solvers on doc/formulations.md §7.3's example, 4.8 % on a 4-layer logistic fit of
+          20 signals: the user guide).
         - ``"three_layer"``: per-branch convolution filters of unit norm, global average
           pooling, a scalar layer ``w1`` with penalty ``||w1_j||_1^2``, a second ReLU, output
           weights (§8). Second-layer patterns are the sign patterns of ``n_patterns`` random

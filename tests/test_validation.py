@@ -1211,6 +1211,8 @@ def test_another_models_parameter_in_set_params_is_refused_with_the_fix():
         ConvexCNNClassifier(foo=1, C=2)
     with pytest.raises(TypeError, match=r"argument 'C' \(C=2\)\. The regularization"):
         ConvexCNNClassifier(C=2, foo=1)
+    with pytest.raises(TypeError, match=r"too many positional arguments$"):
+        ConvexCNNClassifier(0.5, C=2)
     assert ConvexCNNClassifier().set_params(beta=0.5).beta == 0.5
 
 
