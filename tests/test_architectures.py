@@ -231,7 +231,7 @@ def test_deep_circular_networks_have_their_output_layer_refit(monkeypatch, n_lay
     params = dict(architecture="circular", n_layers=n_layers, n_patterns=8, random_state=0)
     # (the refit alone: not the padded 3-layer network, which can replace it)
     monkeypatch.setattr(
-        ConvexCNNRegressor, "_no_worse_than_shallow", lambda self, _, network, *args: network
+        ConvexCNNRegressor, "_no_worse_than_shallow", lambda self, _, net, *args: (net, None)
     )
     refit = ConvexCNNRegressor(**params).fit(X, y)
     empty = 0.5 * np.sum((y - y.mean()) ** 2)
@@ -1353,3 +1353,26 @@ def test_padding_a_circular_network_keeps_its_function_and_penalty():
     assert padded.penalty() == network.penalty()
     patches = X[:, None, :]
     np.testing.assert_allclose(padded.forward(patches), network.forward(patches), atol=1e-12)
+
+
+def test_a_warm_deep_circular_refit_starts_its_3_layer_programs_from_the_last_ones(monkeypatch):
+    # from the relaxation's solutions, four warm refits along beta took 3.3 s against 2.2 s
+    # from the last fit's 3-layer solutions (and 1.0 s without the comparison)
+    rng = np.random.default_rng(1)
+    X, y = rng.standard_normal((30, 8)), rng.standard_normal(30)
+    params = dict(architecture="circular", n_layers=6, n_patterns=8, random_state=0)
+    reg = ConvexCNNRegressor(solver="native", warm_start=True, beta=0.5, **params).fit(X, y)
+    last, _ = reg._warm_start_state[2][0]  # (output 0's 3-layer solution: nonzero entries)
+    starts = []
+    solve_program = ConvexCNNRegressor._solve_program
+
+    def recorded(self, formulation, *args):
+        starts.append((formulation.n_layers, args[4]))  # (its warm_starts)
+        return solve_program(self, formulation, *args)
+
+    monkeypatch.setattr(ConvexCNNRegressor, "_solve_program", recorded)
+    reg.set_params(beta=0.4).fit(X, y)
+    assert [n_layers for n_layers, _ in starts] == [6, 3]
+    np.testing.assert_array_equal(starts[1][1][0]["coef_init"], last.dense())
+    cold = ConvexCNNRegressor(solver="native", beta=0.4, **params).fit(X, y)
+    assert reg.objective_ == pytest.approx(cold.objective_, rel=1e-7)

@@ -573,7 +573,7 @@ def test_a_refit_of_the_output_weights_that_costs_more_is_dropped(monkeypatch, c
     monkeypatch.setattr(CircularFormulation, "refit_output_weights", worse)
     # (the refit alone: not the padded 3-layer network, which can replace both)
     monkeypatch.setattr(
-        ConvexCNNRegressor, "_no_worse_than_shallow", lambda self, _, network, *args: network
+        ConvexCNNRegressor, "_no_worse_than_shallow", lambda self, _, net, *args: (net, None)
     )
     rng = np.random.default_rng(6)
     X = rng.standard_normal((15, 3))
