@@ -8,11 +8,12 @@ one ReLU layer (``architecture="circular"``, three layers by default), Ergen & P
 show that weight decay becomes an **l1 penalty on the Fourier spectrum** of each neuron's
 end-to-end filter. The convex program therefore prefers filters built from few frequencies.
 
-We compare it with a two-layer ReLU network whose single filter spans the whole signal
-(``kernel_size`` equal to the signal length: an end-to-end filter of the same length), where
-weight decay is a group l2 penalty that has no preference for any basis. Both are fitted, to
-the global optimum over 32 sampled activation patterns, on the same generated signals whose
-targets come from one planted neuron made of two frequencies (2 and 5 cycles per signal).
+We compare it with a two-layer ReLU network whose filters each span the whole signal
+(``kernel_size`` equal to the signal length: one patch per signal, and end-to-end filters of
+the same length), where weight decay is a group l2 penalty that has no preference for any
+basis. Both are fitted, to the global optimum over 32 sampled activation patterns, on the same
+generated signals whose targets come from one planted neuron made of two frequencies (2 and 5
+cycles per signal).
 """
 
 # %%

@@ -100,8 +100,9 @@ for ax in (left, right):
 fig.tight_layout()
 
 # %%
-# One signal of each task
-# -----------------------
+# A few signals of each task
+# --------------------------
+# Four generated signals per task, coloured by class.
 fig, axes = plt.subplots(1, 2, figsize=(10, 2.8), sharey=True)
 for ax, task in zip(axes, ("which motif", "where"), strict=True):
     X_show, y_show = signals(4, task, np.random.default_rng(1))

@@ -76,11 +76,12 @@ print(
 # The two-layer network fits the training signals only by memorizing them: its held-out
 # :math:`R^2` is 0.26 here, and between 0.17 and 0.39 for ``beta`` in 0.01, 0.02, 0.03, 0.05
 # and 0.1 with 16 or 32 patterns. The three-layer network recovers the
-# planted structure (0.93): its branches (printed above) mostly add filters with both signs
-# before their second ReLU, like the target. Its duality gap is looser than the two-layer one
-# (printed above: about ``1e-7`` of the objective against ``1e-14``): CVXPY solves the
-# three-layer program, certified by its dual point and the solver's multipliers, where the
-# native solver certifies the two-layer one to rounding.
+# planted structure (0.93): each of its branches (their filter counts are printed above)
+# combines filters with middle weights of both signs before its second ReLU, like the target
+# (the signs are in ``middle_weights_``; they are not printed). Its duality gap is looser
+# than the two-layer one (printed above: about ``1e-7`` of the objective against ``1e-14``):
+# CVXPY solves the three-layer program, certified by its dual point and the solver's
+# multipliers, where the native solver certifies the two-layer one to rounding.
 
 fig, axes = plt.subplots(1, 2, figsize=(9, 4), sharex=True, sharey=True)
 for ax, (name, model) in zip(axes, models.items(), strict=True):
