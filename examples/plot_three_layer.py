@@ -61,11 +61,12 @@ for name, model in models.items():
         f"certified gap / objective {model.duality_gap_ / model.objective_:.1e}"
     )
 three = models["three layers (two ReLUs)"]
-# many filters carry tiny middle weights: the interior point's residue, kept where dropping
-# it would move the second ReLU's inputs across zero (the user guide's three-layer notes)
+# many filters carry tiny middle weights, left over from the conic solver's interior-point
+# iterations: kept where dropping them would move the second ReLU's inputs across zero (the
+# user guide's three-layer notes)
 middle = np.abs(three.middle_weights_)
 sizable = middle >= 1e-6 * middle.max()
-n_branches = three.network_.n_branches
+n_branches = len(three.output_weights_)  # (one output weight per branch)
 print(
     f"three-layer network: {n_branches} branches of "
     f"{np.bincount(three.branches_[sizable], minlength=n_branches).tolist()} filters with a "
