@@ -68,9 +68,10 @@ print(f"best beta {search.best_params_['beta']:.3g}, cross-validated R^2 {search
 # enough to leave only two neurons shrinks them so much that the fit suffers. The width is
 # chosen by the regularizer, not set by hand, and it is not the "true" width.
 results = search.cv_results_
-fold_keys = [f"split{i}_{{}}_{{}}" for i in range(search.n_splits_)]
-train_scores = np.column_stack([results[k.format("train", "r2")] for k in fold_keys])
-test_scores = np.column_stack([results[k.format("test", "r2")] for k in fold_keys])
+# cv_results_ holds one array per fold and score, under keys like "split0_test_r2"
+folds = range(search.n_splits_)
+train_scores = np.column_stack([results[f"split{i}_train_r2"] for i in folds])
+test_scores = np.column_stack([results[f"split{i}_test_r2"] for i in folds])
 
 fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
 display = ValidationCurveDisplay(
@@ -86,7 +87,7 @@ left.axvline(search.best_params_["beta"], color="grey", linestyle=":", label="be
 left.legend(loc="lower left")
 left.set_title("validation curve (3-fold cross-validation)")
 
-widths = np.column_stack([results[k.format("test", "n_neurons")] for k in fold_keys])
+widths = np.column_stack([results[f"split{i}_test_n_neurons"] for i in folds])
 right.errorbar(betas, widths.mean(axis=1), yerr=widths.std(axis=1), marker="o", capsize=3)
 right.axhline(2, color="black", linestyle="--", label="planted network (2 filters)")
 right.set_xscale("log")
@@ -109,6 +110,8 @@ plt.show()
 # ``random_state``), certified by its duality gap. Neurons enter a few at a time as
 # ``beta`` decreases, and now and then one leaves: the width is not monotone in ``beta``.
 start = time.perf_counter()
+# eps=1e-4 is beta_min / beta_max, as in lasso_path: the path ends at 1e-4 * beta_max; the
+# two values skipped (_) are the intercepts and the gates of the groups
 path_betas, coefs, _, objectives, gaps, _ = convex_cnn_path(
     X, y, n_betas=30, eps=1e-4, kernel_size=kernel_size, n_patterns=32, tol=1e-6, random_state=0
 )

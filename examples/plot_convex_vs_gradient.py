@@ -87,6 +87,9 @@ def adam_restarts(width, n_restarts=40, n_steps=3000, learning_rate=0.01, seed=0
             np.einsum("rnm,rn->rm", pooled, residual) + beta * output_weights,
             residual.sum(axis=1),
         ]
+        # Adam's usual constants: beta1 = 0.9 (decay of the mean of the gradients, m1) and
+        # beta2 = 0.999 (of their squares, m2), written out with 1 - beta1 = 0.1 and
+        # 1 - beta2 = 0.001; eps = 1e-12 (the usual one is 1e-8) keeps the division finite
         for param, grad, (m1, m2) in zip(params, grads, moments, strict=True):
             m1 *= 0.9
             m1 += 0.1 * grad
@@ -100,6 +103,7 @@ def adam_restarts(width, n_restarts=40, n_steps=3000, learning_rate=0.01, seed=0
     return objective(*params), np.array(curve)
 
 
+# two widths below the optimum's number of neurons (6 here) and one 5 above it
 widths = [2, 5, reg.filters_.shape[0] + 5]
 runs = {}
 start = time.perf_counter()
@@ -135,6 +139,7 @@ curves = runs[widths[-1]][1]
 steps = 10 * np.arange(1, len(curves) + 1)
 right.plot(steps, curves, color="tab:green", alpha=0.3, linewidth=1)
 right.axhline(reg.objective_, color="black", linestyle="--", label="convex optimum")
+# the y axis stops at twice the optimum, so the first steps, higher up, are cut off
 right.set_ylim(0.95 * reg.objective_, 2.0 * reg.objective_)
 right.set_xlabel("Adam step")
 right.set_ylabel("regularized training objective")

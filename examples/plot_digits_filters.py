@@ -106,18 +106,19 @@ plt.show()
 # %%
 # Where each filter fires
 # -----------------------
-# A filter is easier to read through its response. For the strongest filter of each class we
-# show one test image of that class and the filter's ReLU map over the image's 3x3 patch grid
-# (stride 2), whose average is what the output layer sees.
+# A filter is easier to read through its response. For the strongest filter voting *for* each
+# class (a positive output weight) we show one test image of that class and the filter's ReLU
+# map over the image's 3x3 patch grid (stride 2), whose average is what the output layer sees.
 X_scaled = scale_pixels(X_test)
 # the 3x3 patches at stride 2 of every test image, flattened row by row as the filters are
 windows = np.lib.stride_tricks.sliding_window_view(X_scaled.reshape(-1, 8, 8), (3, 3), axis=(1, 2))
 patches = windows[:, ::2, ::2].reshape(len(X_scaled), -1, 9)
-norms = np.linalg.norm(clf.filters_, axis=1) * np.abs(clf.output_weights_).max(axis=1)
+# a neuron's strength: its filter's norm times its largest output weight (in absolute value)
+strengths = np.linalg.norm(clf.filters_, axis=1) * np.abs(clf.output_weights_).max(axis=1)
 fig, axes = plt.subplots(2, len(clf.classes_), figsize=(2.2 * len(clf.classes_), 4.6))
 for k, digit in enumerate(clf.classes_):
-    candidates = np.flatnonzero((output_class == k) & (sign > 0))
-    j = candidates[np.argmax(norms[candidates])]
+    candidates = np.flatnonzero((output_class == k) & (sign > 0))  # the neurons voting for k
+    j = candidates[np.argmax(strengths[candidates])]
     i = np.flatnonzero(y_test == digit)[0]
     axes[0, k].imshow(X_scaled[i].reshape(8, 8), cmap="gray_r")
     axes[0, k].set_title(f"test image of a {digit}")

@@ -41,9 +41,11 @@ def signals(n, task, rng):
     X = 0.3 * rng.standard_normal((n, length))
     labels = rng.integers(0, 2, n)
     for i, label in enumerate(labels):
+        # a motif has length 3, so it starts at 0 to length - 3 (integers excludes its end)
         if task == "which motif":
             motif, start = motifs["peak" if label else "edge"], rng.integers(0, length - 2)
         else:  # where: left half (0) or right half (1)
+            # the peak starts at 0..7 (it lies in positions 0..9) or at 10..17 (in 10..19)
             motif, start = motifs["peak"], rng.integers(0, 8) + 10 * label
         X[i, start : start + 3] += motif
     return X, labels
@@ -52,6 +54,7 @@ def signals(n, task, rng):
 poolings = {
     "global average": dict(pooling="average"),
     "global max": dict(pooling="max"),
+    # a signal of length 20 has 20 - 3 + 1 = 18 patches: pools of 6 patches make 3 regions
     "average, 3 regions": dict(pooling="average", pool_size=6, readout="dense"),
     "none (per patch)": dict(pooling="none"),
 }
@@ -62,6 +65,7 @@ for task in ("which motif", "where"):
     X_train, y_train = signals(n_train, task, rng)
     X_test, y_test = signals(n_test, task, rng)
     for name, params in poolings.items():
+        # tol=1e-6 (looser than the default 1e-7): comparing accuracies needs no more
         clf = ConvexCNNClassifier(
             beta=0.5, kernel_size=3, n_patterns=32, tol=1e-6, random_state=0, **params
         ).fit(X_train, y_train)
@@ -96,7 +100,8 @@ right.set_ylabel("neurons of the optimal network")
 right.set_title("width of the optimal network")
 for ax in (left, right):
     ax.set_xticks(range(len(names)), names, rotation=15)
-    ax.legend(loc="upper center" if ax is left else "upper left", ncols=3 if ax is left else 1)
+left.legend(loc="upper center", ncols=3)  # the two tasks and chance, in one row above the bars
+right.legend(loc="upper left")
 fig.tight_layout()
 
 # %%

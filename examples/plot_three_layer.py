@@ -42,6 +42,7 @@ def pooled(filter_):
 
 y = np.maximum(pooled(np.array([1.0, -1.0, 0.0])) - pooled(np.array([0.0, 1.0, 1.0])), 0)
 y += 0.02 * rng.standard_normal(n_samples)
+# the default test_size of 0.25 holds out 30 of the 120 signals (90 for training)
 X_train, X_test, y_train, y_test = train_test_split(X, y, random_state=0)
 
 # %%
@@ -61,9 +62,10 @@ for name, model in models.items():
         f"certified gap / objective {model.duality_gap_ / model.objective_:.1e}"
     )
 three = models["three layers (two ReLUs)"]
-# many filters carry tiny middle weights, left over from the conic solver's interior-point
-# iterations: kept where dropping them would move the second ReLU's inputs across zero (the
-# user guide's three-layer notes)
+# many filters carry tiny middle weights: solver leftovers (the interior-point solver
+# approaches the optimum from inside the constraints, so weights that should be zero come
+# out tiny instead), kept where removing them would change the network's output (the user
+# guide's three-layer notes)
 middle = np.abs(three.middle_weights_)
 sizable = middle >= 1e-6 * middle.max()
 n_branches = len(three.output_weights_)  # (one output weight per branch)
@@ -74,6 +76,8 @@ print(
 )
 
 # %%
+# Why two ReLUs help
+# ------------------
 # The two-layer network fits the training signals only by memorizing them: its held-out
 # :math:`R^2` is 0.26 here, and between 0.17 and 0.39 for ``beta`` in 0.01, 0.02, 0.03, 0.05
 # and 0.1 with 16 or 32 patterns. The three-layer network recovers the
