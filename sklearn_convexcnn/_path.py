@@ -45,10 +45,13 @@ def _named(function):
         try:
             signature.bind(*args, **kwargs)
         except TypeError as exc:
+            # (for the argument Python names: the first that is not a parameter)
+            name = next((name for name in kwargs if name not in signature.parameters), None)
+            named = name is not None and repr(name) in str(exc)
             hint = ""
-            if {"alpha", "alphas"} & kwargs.keys():
+            if named and name in ("alpha", "alphas"):
                 hint = ". The path's regularization strengths are betas (lasso_path's alphas)"
-            elif {"architecture", "n_layers", "activation"} & kwargs.keys():
+            elif named and name in ("architecture", "n_layers", "activation"):
                 # (the bare TypeError names no way to the other CNNs)
                 hint = (
                     ". convex_cnn_path solves two-layer ReLU CNNs; for another architecture, "

@@ -108,6 +108,11 @@ def test_wrong_arguments_name_the_path_and_the_way_on(data):
         convex_cnn_path(X, y, architecture="three_layer")
     with pytest.raises(TypeError, match=r"^convex_cnn_path\(\) too many positional arguments$"):
         convex_cnn_path(X, y, [1.0])
+    # (a hint is for the argument that Python names, not for another one passed with it)
+    with pytest.raises(TypeError, match=r"^convex_cnn_path\(\) too many positional arguments$"):
+        convex_cnn_path(X, y, [1.0], alphas=[1.0])
+    with pytest.raises(TypeError, match=r"keyword argument 'foo'$"):
+        convex_cnn_path(X, y, foo=1, n_layers=4)
     with pytest.raises(TypeError, match=r"^convex_cnn_path\(\) missing a required argument: 'y'"):
         convex_cnn_path(X)
 
