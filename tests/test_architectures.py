@@ -268,7 +268,9 @@ def test_a_deep_circular_solve_that_stopped_says_the_program_is_a_relaxation():
         architecture="circular", n_layers=4, solver="native", max_iter=1, random_state=0
     )
     kept = (
-        r"max_iter=1.*relaxation \(n_layers >= 4\), the looser the deeper: .*objective_, of its "
+        r"max_iter=1.*relaxation \(n_layers >= 4\), the looser and the harder to solve the "
+        r"deeper \(its norm scales as d\^\(-\(n_layers - 1\)/2\): fewer n_layers help\): .*"
+        r"objective_, of its "
         r"realized network or of the exact 3-layer one padded with identity filters where that "
         r"costs less, is only an upper bound\."
     )
@@ -313,9 +315,10 @@ def test_a_relaxations_warning_without_a_duality_gap_names_none():
         )
         assert "not the optimum" in message
         assert (
-            "relaxation (n_layers >= 4), the looser the deeper: objective_, of its realized "
-            "network or of the exact 3-layer one padded with identity filters where that costs "
-            "less, is only an upper bound." in relaxed
+            "relaxation (n_layers >= 4), the looser and the harder to solve the deeper (its "
+            "norm scales as d^(-(n_layers - 1)/2): fewer n_layers help): objective_, of its "
+            "realized network or of the exact 3-layer one padded with identity filters where "
+            "that costs less, is only an upper bound." in relaxed
         )
         assert "duality gap bounds" not in relaxed
 
