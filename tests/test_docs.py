@@ -525,6 +525,36 @@ def test_plot_filter_spectra_ticks_whole_neurons_and_frequencies():
     plt.close("all")
 
 
+def test_plot_filter_spectra_draws_the_largest_spectra_first_each_row_scaled_to_its_largest():
+    # the image drawn, read back: its order, max_filters and floor are what the figure shows
+    # (the tests above check the axes around it)
+    plt = pytest.importorskip("matplotlib.pyplot")
+    X = np.random.default_rng(0).standard_normal((40, 8))
+    reg = ConvexCNNRegressor(architecture="circular", beta=0.5, n_patterns=8, random_state=0)
+    reg.fit(X, X[:, 0] - X[:, 3] + np.maximum(X[:, 1], 0))
+    spectra = np.abs(reg.filter_spectra_).reshape(len(reg.filter_spectra_), -1)
+    sums = spectra.sum(axis=1)
+    assert len(spectra) >= 4 and np.argmax(sums) != 0  # (stored otherwise than drawn)
+    raw = np.asarray(_image_of(sklearn_convexcnn.plotting.plot_filter_spectra(reg)))
+    assert raw.shape == spectra.shape
+    assert np.all(np.diff(raw.sum(axis=1)) <= 0)  # the largest spectrum first
+    assert sorted(map(tuple, raw)) == sorted(map(tuple, spectra))  # (each neuron's own row)
+    ax = sklearn_convexcnn.plotting.plot_filter_spectra(reg, max_filters=3, floor=1e-3)
+    scaled = np.asarray(_image_of(ax))
+    assert scaled.shape == (3, spectra.shape[1])
+    largest = spectra[np.argsort(-sums, kind="stable")[:3]]
+    expected = np.clip(largest / largest.max(axis=1, keepdims=True), 1e-3, None)
+    np.testing.assert_allclose(scaled, expected, rtol=1e-12)
+    np.testing.assert_allclose(scaled.max(axis=1), 1.0, rtol=1e-12)
+    plt.close("all")
+
+
+def _image_of(ax):
+    """The array of the one image drawn on ``ax``."""
+    (image,) = ax.images
+    return image.get_array()
+
+
 @pytest.mark.parametrize("architecture", ["two_layer", "circular"])
 def test_plots_of_a_network_without_neurons(architecture):
     # a beta above the largest useful one leaves the intercept alone: not a reason to crash
