@@ -449,8 +449,8 @@ def test_descent_steps_move_the_point_at_every_scale_of_the_data(monkeypatch, lo
     # the gradient's: on data of size 1e6 every descent step returned the point unchanged
     original, moved = _faces._descent_step, []
 
-    def recording(faces, coef, b, direction, tight):
-        out = original(faces, coef, b, direction, tight)
+    def recording(faces, coef, b, f, current, direction, tight):
+        out = original(faces, coef, b, f, current, direction, tight)
         moved.append(out is not coef)
         return out
 

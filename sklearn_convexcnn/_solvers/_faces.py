@@ -127,7 +127,9 @@ class _Faces:
     ``kept_row_norms``).
     """
 
-    def __init__(self, M, gram, y, kept_rows, *, beta, loss, fit_intercept, kkt_tol):
+    def __init__(
+        self, M, gram, y, kept_rows, *, beta, loss, fit_intercept, kkt_tol, null_spaces=None
+    ):
         self.M, self.gram, self.y, self.kept_rows = M, gram, y, kept_rows
         self.beta, self.loss, self.fit_intercept = beta, loss, fit_intercept
         self.kkt_tol = kkt_tol
@@ -141,6 +143,7 @@ class _Faces:
         self.kept_row_norms = self._per_group(self.row_norms)
         self.tight = np.zeros(len(self.rows), dtype=bool)
         self._bases = {}
+        self._null_spaces = {} if null_spaces is None else null_spaces
         self._hessian = None
         self._design = ({}, None)  # the last face's design, by group: see _face_design
         self._product = (None, None)  # the last (x, gram @ x): see _gram_times
@@ -294,23 +297,27 @@ class _Faces:
 
         return guarded
 
-    def curvature_bound(self, dcoef):
+    def curvature_bound(self, dcoef, df=None):
         """An upper bound on the loss's second derivative along a direction of the
         coefficients: ``||M dcoef||^2`` times the largest second derivative of the loss in
         ``f`` (1 for the squared loss, 1/4 for the logistic), at least ``1e-300``. Its
-        quadratic model bounds the loss from above, so its minimizer is a safe step."""
-        if self.gram is not None:
-            dx = np.append(dcoef.ravel(), 0.0) if self.fit_intercept else dcoef.ravel()
-            squared = float(dx @ (self.gram @ dx))
-        else:
-            fit = self.M[:, : self.n_coef] @ dcoef.ravel()
-            squared = float(fit @ fit)
+        quadratic model bounds the loss from above, so its minimizer is a safe step. ``df``,
+        where given, is the direction's :meth:`image_along` (without the intercept's)."""
+        df = self.image_along(dcoef, 0.0) if df is None else df
+        squared = float(self._x(dcoef, 0.0) @ df) if self.gram is not None else float(df @ df)
         return (1.0 if self.loss == "squared" else 0.25) * max(squared, 1e-300)
 
     def basis(self, j, tight):
         key = (j, tight.tobytes())
         if key not in self._bases:
-            self._bases[key] = null_space(self.kept_rows[j][tight], self.h)
+            # looked up by the tight rows themselves too: faces recur across the restricted
+            # problems of a solve, and a group and its opposite share their rows (half of the
+            # README demo's 4,100 null spaces)
+            rows = self.kept_rows[j][tight]
+            content = rows.tobytes()
+            if content not in self._null_spaces:
+                self._null_spaces[content] = null_space(rows, self.h)
+            self._bases[key] = self._null_spaces[content]
         return self._bases[key]
 
     def loss_hessian(self, active, padded, valid, f, bases=None):
@@ -405,7 +412,7 @@ class _Faces:
 
 def solve_on_faces(
     M, gram, y, coef, b, kept_rows, *, beta, loss, fit_intercept, kkt_tol, max_changes=60,
-    guide=False,
+    guide=False, null_spaces=None,
 ):  # fmt: skip
     """KKT point of the restricted problem, from ``(coef, b)`` (module docstring); with
     ``guide``, the point after the first change of face instead.
@@ -434,6 +441,9 @@ def solve_on_faces(
         Newton's method solves the face they make; the descents that correct that face are
         left out. Not a KKT point, but a point of the kept rows' cones: a guide to the
         groups that enter next (:func:`._native._restricted_then_feasible`).
+    null_spaces : dict, default=None
+        The null spaces of tight rows computed so far, by the rows' bytes: shared by the
+        restricted problems of one solve (:class:`._native._WorkingSet`), filled in here.
 
     Returns
     -------
@@ -448,8 +458,9 @@ def solve_on_faces(
         the kept rows, or the face changes more than ``max_changes`` times.
     """
     faces = _Faces(
-        M, gram, y, kept_rows, beta=beta, loss=loss, fit_intercept=fit_intercept, kkt_tol=kkt_tol
-    )
+        M, gram, y, kept_rows, beta=beta, loss=loss, fit_intercept=fit_intercept,
+        kkt_tol=kkt_tol, null_spaces=null_spaces,
+    )  # fmt: skip
     coef = onto_kept_rows(kept_rows, coef, faces.kept_row_norms)
     tight = faces.tight_rows(coef)
     stuck = 0
@@ -471,7 +482,7 @@ def solve_on_faces(
                 coef, b = _newton(faces, coef, b, tight)
                 f = faces.image(coef, b)
                 continue
-            coef = _descent_step(faces, coef, b, direction, tight)
+            coef = _descent_step(faces, coef, b, f, before, direction, tight)
         for j, direction, price in entering:
             # the step that minimizes the loss's quadratic upper bound along the direction,
             # shared among the groups that enter together (their fits may be alike)
@@ -575,21 +586,22 @@ def _descent(faces, coef, correlations, tight, rounding):
     return direction if direction.any() else None
 
 
-def _descent_step(faces, coef, b, direction, tight):
-    """A step along ``direction`` that decreases the objective and stays in the cones.
+def _descent_step(faces, coef, b, f, current, direction, tight):
+    """A step along ``direction`` that decreases the objective and stays in the cones, from
+    the point ``(coef, b)`` whose :meth:`~_Faces.image` is ``f`` and objective ``current``.
 
     Its slope is ``-sum ||d_j||^2`` (each ``d_j`` is a projection of the negative gradient);
     the first trial minimizes the loss's quadratic upper bound along it.
     """
     slope = -float(np.sum(direction**2))
-    curvature = faces.curvature_bound(direction)
+    df = faces.image_along(direction, 0.0)
+    curvature = faces.curvature_bound(direction, df)
     limit, blocking = faces.ratio_test(coef, direction)
     # where the loss is flat along the direction, the upper bound's step is no guide: at most
     # a step that moves the coefficients by a thousand times their size
     ratio = _norms(coef).max() / _norms(direction).max()
     step = min(-slope / curvature, limit, 1e3 * ratio)
-    current = faces.value(coef, b)
-    value = faces.line(coef, b, direction, 0.0, faces.image(coef, b), current)
+    value = faces.line(coef, b, direction, 0.0, f, current, df)
     # (relative: a step is in units of the coefficients over the gradient's, below 1e-12 on
     # data of size 1e6, where an absolute bound refused every step)
     while step > 1e-12 * ratio:

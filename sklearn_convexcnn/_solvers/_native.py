@@ -121,6 +121,7 @@ class _WorkingSet:
         self._design = None
         self._gram = None
         self._version = 0  # changes with the groups: the key of the cached design
+        self.null_spaces = {}  # of tight rows, by their bytes: see _faces.solve_on_faces
 
     def __len__(self):
         return len(self.groups)
@@ -237,7 +238,7 @@ def _restricted_solve(
                 # the working set's (benchmarks/README.md, "Larger filters on digits")
                 M, gram() if len(y) >= M.shape[1] else None, y, work.coef, b, kept_rows,
                 beta=beta, loss=loss, fit_intercept=fit_intercept, kkt_tol=100 * qp_tol,
-                guide=guide,
+                guide=guide, null_spaces=work.null_spaces,
             )  # fmt: skip
         except (FacesFailed, np.linalg.LinAlgError) as exc:  # (a failed factorization too)
             if verbose:
