@@ -174,19 +174,26 @@ def _warn_ignored(name, value, default, network):
     )
 
 
-def _check_targets(y):
-    """Refuse targets of no column, of shape (n_samples, 0), whose error from scikit-learn
-    speaks of features ("Found array with 0 feature(s)"), and complex targets, whose error
-    from scikit-learn prints them all."""
+def target_shape(y):
+    """The shape of the targets ``y`` as ints, or None where it has none (a ragged list: left
+    to ``validate_data``)."""
     shape = getattr(y, "shape", None)  # (not np.shape: scikit-learn's checks pass objects
     if shape is None and isinstance(y, list | tuple):  # that refuse NumPy's functions)
         try:
             shape = np.shape(y)
-        except ValueError:  # (ragged: left to validate_data)
-            return
+        except ValueError:
+            return None
+    return None if shape is None else tuple(int(size) for size in shape)
+
+
+def _check_targets(y):
+    """Refuse targets of no column, of shape (n_samples, 0), whose error from scikit-learn
+    speaks of features ("Found array with 0 feature(s)"), and complex targets, whose error
+    from scikit-learn prints them all."""
+    shape = target_shape(y)
     if shape is not None and len(shape) == 2 and shape[1] == 0:
         raise ValueError(
-            f"y has shape {tuple(int(size) for size in shape)}: no target column. Pass y of "
+            f"y has shape {shape}: no target column. Pass y of "
             "shape (n_samples,), or (n_samples, n_outputs) with at least one column."
         )
     if holds_complex(y):

@@ -8,7 +8,7 @@ from sklearn.base import ClassifierMixin, RegressorMixin
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 
-from ._base import _BaseConvexCNN
+from ._base import _BaseConvexCNN, target_shape
 from ._compat import StrOptions
 from ._losses import logistic_log_proba, logistic_proba
 from ._patches import first_not_a_number, missing_entries, numeric_targets
@@ -669,6 +669,16 @@ class ConvexCNNClassifier(ClassifierMixin, _BaseConvexCNN):
             missing = np.flatnonzero(missing_entries(np.asarray(y))) if y is not None else []
         except ValueError:  # (ragged: left to validate_data)
             missing = []
+        shape = target_shape(y)
+        if shape is not None and len(shape) == 2 and shape[1] > 1:
+            # (scikit-learn's "y should be a 1d array" names no way to fit such targets)
+            name = type(self).__name__
+            raise ValueError(
+                f"{name} takes one class label per sample, y of shape (n_samples,), but y has "
+                f"shape {shape}. For several labels per sample "
+                "(multilabel or multioutput targets), fit one classifier per column: "
+                f"sklearn.multioutput.MultiOutputClassifier({name}(...))."
+            )
         if len(missing):
             shown = ", ".join(map(str, missing[:5]))
             if len(missing) > 5:

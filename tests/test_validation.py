@@ -11,7 +11,7 @@ import pytest
 from scipy import sparse
 from sklearn.base import clone, is_classifier
 from sklearn.datasets import load_digits
-from sklearn.exceptions import ConvergenceWarning, NotFittedError
+from sklearn.exceptions import ConvergenceWarning, DataConversionWarning, NotFittedError
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -345,6 +345,24 @@ def test_multichannel_signals_name_their_input_shape():
     reg = ConvexCNNRegressor(input_shape=(10, 1, 2), kernel_size=(3, 1), n_patterns=4)
     reg.fit(signals.reshape(12, -1), y)
     assert reg.geometry_.spatial_shape == (10, 1) and reg.geometry_.n_channels == 2
+
+
+def test_several_labels_per_sample_name_the_multioutput_wrapper():
+    # scikit-learn's "y should be a 1d array" names no way to fit such targets
+    X, y = _data()
+    Y = np.column_stack([y > 0, y < 0.5]).astype(int)
+    message = (
+        r"ConvexCNNClassifier takes one class label per sample, y of shape \(n_samples,\), but "
+        r"y has shape \(12, 2\)\. For several labels per sample \(multilabel or multioutput "
+        r"targets\), fit one classifier per column: "
+        r"sklearn\.multioutput\.MultiOutputClassifier\(ConvexCNNClassifier\(\.\.\.\)\)\."
+    )
+    for targets in (Y, Y.tolist(), pd.DataFrame(Y)):
+        with pytest.raises(ValueError, match=message):
+            ConvexCNNClassifier(n_patterns=4).fit(X, targets)
+    # a column vector is one label per sample: scikit-learn's warning, then the fit
+    with pytest.warns(DataConversionWarning):
+        ConvexCNNClassifier(n_patterns=4, random_state=0).fit(X, Y[:, :1])
 
 
 def test_one_class():
