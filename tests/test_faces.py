@@ -634,3 +634,19 @@ def test_drifted_slacks_are_put_back_on_the_kept_rows():
     assert np.linalg.norm(fixed[0] - drifted) <= 1e-8 * np.linalg.norm(drifted)
     np.testing.assert_array_equal(fixed[1], far)
     np.testing.assert_array_equal(coef[0], drifted)  # (a copy: the input left alone)
+
+
+def test_null_spaces_are_computed_once_and_kept_within_their_limit():
+    rng = np.random.default_rng(0)
+    rows = [rng.standard_normal((k, 5)) for k in (1, 2, 3, 1)]
+    size = sum(r.nbytes for r in rows[:3]) + 3 * 8 * 5 * 5  # (keys and 5 x 5 bases)
+    spaces = _faces.NullSpaces(limit=size)
+    bases = [spaces.of(r, 5) for r in rows[:3]]
+    for r, basis in zip(rows[:3], bases, strict=True):
+        assert basis.shape == (5, 5 - len(r))
+        np.testing.assert_allclose(r @ basis, 0.0, atol=1e-12)
+        assert spaces.of(r.copy(), 5) is basis  # (by content: a copy is the same rows)
+    assert len(spaces) == 3 and spaces.nbytes == size
+    spaces.of(rows[3], 5)  # one more would pass the limit: the kept ones are forgotten
+    assert len(spaces) == 1 and spaces.nbytes <= size
+    assert spaces.of(rows[0], 5) is not bases[0]

@@ -117,6 +117,39 @@ def onto_kept_rows(kept_rows, coef, kept_row_norms=None):
     return coef
 
 
+class NullSpaces:
+    """Null spaces of tight rows (:func:`null_space`), by the rows' bytes, shared by the
+    restricted problems of one solve (:class:`._native._WorkingSet`): faces recur across them,
+    and a group and its opposite share their rows.
+
+    A key holds its rows (``8 h`` bytes a row), and a long solve meets tens of thousands of
+    faces: at most ``limit`` bytes of keys and bases are kept, all forgotten when the next
+    would exceed that (on binarized digits, 4x4 filters, ``beta=0.01``: 24,089 null spaces,
+    162 MB, against a largest restricted problem's 9 MB). The bytes identify the rows, as a
+    working set's rows share one ``h`` and dtype.
+    """
+
+    def __init__(self, limit=2**25):
+        self.limit, self.nbytes, self._bases = limit, 0, {}
+
+    def __len__(self):
+        return len(self._bases)
+
+    def of(self, rows, h):
+        """The null space of ``rows`` (shape ``(k, h)``), computed once while it is kept."""
+        content = rows.tobytes()
+        basis = self._bases.get(content)
+        if basis is None:
+            basis = null_space(rows, h)
+            size = len(content) + 8 * h * h  # (the basis is a view of an h x h array)
+            if self.nbytes + size > self.limit:
+                self._bases.clear()
+                self.nbytes = 0
+            self._bases[content] = basis
+            self.nbytes += size
+        return basis
+
+
 class _Faces:
     """What the Newton iterations of one restricted problem share.
 
@@ -143,7 +176,7 @@ class _Faces:
         self.kept_row_norms = self._per_group(self.row_norms)
         self.tight = np.zeros(len(self.rows), dtype=bool)
         self._bases = {}
-        self._null_spaces = {} if null_spaces is None else null_spaces
+        self._null_spaces = NullSpaces() if null_spaces is None else null_spaces
         self._hessian = None
         self._design = ({}, None)  # the last face's design, by group: see _face_design
         self._product = (None, None)  # the last (x, gram @ x): see _gram_times
@@ -313,11 +346,7 @@ class _Faces:
             # looked up by the tight rows themselves too: faces recur across the restricted
             # problems of a solve, and a group and its opposite share their rows (half of the
             # README demo's 4,100 null spaces)
-            rows = self.kept_rows[j][tight]
-            content = rows.tobytes()
-            if content not in self._null_spaces:
-                self._null_spaces[content] = null_space(rows, self.h)
-            self._bases[key] = self._null_spaces[content]
+            self._bases[key] = self._null_spaces.of(self.kept_rows[j][tight], self.h)
         return self._bases[key]
 
     def loss_hessian(self, active, padded, valid, f, bases=None):
@@ -441,7 +470,7 @@ def solve_on_faces(
         Newton's method solves the face they make; the descents that correct that face are
         left out. Not a KKT point, but a point of the kept rows' cones: a guide to the
         groups that enter next (:func:`._native._restricted_then_feasible`).
-    null_spaces : dict, default=None
+    null_spaces : NullSpaces, default=None
         The null spaces of tight rows computed so far, by the rows' bytes: shared by the
         restricted problems of one solve (:class:`._native._WorkingSet`), filled in here.
 

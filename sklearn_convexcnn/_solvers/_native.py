@@ -69,7 +69,7 @@ from .._optimality import (
     scaled_dual_objective,
 )
 from .._resources import check_memory
-from ._faces import FacesFailed, onto_kept_rows, solve_on_faces
+from ._faces import FacesFailed, NullSpaces, onto_kept_rows, solve_on_faces
 from ._restricted import clean, objective, polish, proximal_newton
 from ._solution import (
     Solution,
@@ -121,7 +121,7 @@ class _WorkingSet:
         self._design = None
         self._gram = None
         self._version = 0  # changes with the groups: the key of the cached design
-        self.null_spaces = {}  # of tight rows, by their bytes: see _faces.solve_on_faces
+        self.null_spaces = NullSpaces()  # of tight rows, by their bytes, bounded
 
     def __len__(self):
         return len(self.groups)
