@@ -891,7 +891,8 @@ class _BaseConvexCNN(BaseEstimator):
         elif self._uses_operator(formulation):
             kind = "operator" if formulation.matrix_free else "dense_operator"
         elif isinstance(formulation, CircularFormulation):
-            kind = "circular"
+            # (solver="auto" solves circular programs by CVXPY first: its estimate stays)
+            kind = "circular_native" if self.solver == "native" else "circular"
         else:
             kind = "dense"
         check_program_memory(

@@ -57,6 +57,18 @@ GATE_OVERHEAD = 112
 # their concatenation was gone).
 DENSE_OPERATOR_PEAK = 1.25
 
+# Peak memory of the native solver on a circular program (solver="native"), in times its dense
+# arrays (16 n d P bytes of pieces and cones: it builds none of CVXPY's canonicalization), and
+# what it holds besides: Clarabel, the working set's design, pieces and restricted problems.
+# Peak RSS above a process that built X, Gaussian X, n = 500-8000, d = 16-256, P = 8 and 32,
+# squared and logistic: 1.03-1.14 times the arrays where they are 250-1000 MiB (1,036 MiB at
+# n=8000, d=256, P=32, where the CVXPY estimate said 42.6 GiB); 5-40 MiB above them without
+# neurons, up to 170 MiB with 15-40 neurons of d = 16 and 64 (restricted problems of
+# (|S| d)^2 entries). This estimate is 1.45-2.2 times the peaks where the arrays are 250 MiB
+# or more.
+NATIVE_CIRCULAR_PEAK = 1.25
+NATIVE_CIRCULAR_WORKSPACE = 256 * 2**20
+
 # A linear CNN without pooling is a nuclear-norm program, for Clarabel a semidefinite cone of
 # order m = h + K whose KKT system is dense in the cone's m (m + 1) / 2 entries. Peak memory
 # above the imports, h = 3 and K = 58, 98 and 138 (n = 5 and 20: n does not count), was 6.4-6.6
@@ -251,6 +263,20 @@ def circular_program_bytes(n_samples, length, n_patterns):
     )
 
 
+def circular_native_bytes(n_samples, length, n_patterns):
+    """Peak memory of the circular program for the native solver: the dense program of one
+    patch of the whole signal (:func:`dense_arrays_bytes`, ``16 n d P`` bytes of pieces and
+    cones, which it reads in place) times ``NATIVE_CIRCULAR_PEAK``, and
+    ``NATIVE_CIRCULAR_WORKSPACE``. It builds none of CVXPY's canonicalization, which
+    :func:`circular_program_bytes` counts (42 times the arrays and more). The restricted
+    problems of its working set, whose Hessian has ``(|S| d)^2`` entries, grow with the active
+    groups, not with ``n_patterns``: the workspace covers those measured (up to 40 neurons of
+    ``d`` = 16 and 64), larger working sets come on top.
+    """
+    arrays = dense_arrays_bytes(n_samples, 1, length, n_patterns)
+    return int(NATIVE_CIRCULAR_PEAK * arrays) + NATIVE_CIRCULAR_WORKSPACE
+
+
 def patches_bytes(n_samples, n_patches, patch_size):
     """The patches of ``X`` as float64: ``kernel_size`` times ``X`` for signals, its square
     for images."""
@@ -366,8 +392,10 @@ def check_program_memory(
     ``"dense_operator"`` (the dense program's arrays, for the native solver, and what
     building them holds besides: ``DENSE_OPERATOR_PEAK``), ``"dense"``
     (the dense program, through CVXPY), ``"circular"`` or ``"three_layer"`` (theirs,
-    through CVXPY), ``"three_layer_native"`` (its arrays times the second-layer patterns,
-    and ``THREE_LAYER_WORKSPACE`` for the native solver's own arrays); ``exact``: the
+    through CVXPY), ``"circular_native"`` (the circular program's arrays for the native
+    solver, :func:`circular_native_bytes`), ``"three_layer_native"`` (its arrays times the
+    second-layer patterns, and ``THREE_LAYER_WORKSPACE`` for the native solver's own
+    arrays); ``exact``: the
     patterns are ``n_patterns="exact"``'s;
     ``at_once``: how many outputs' programs are solved at the same time (``n_jobs``
     workers, each with its own: 0.72 GB were measured with one worker and 1.56 GB with
@@ -398,8 +426,12 @@ def check_program_memory(
         remedies[0] += " (it grows with their square)"
     elif kind == "dense_operator":
         required = int(DENSE_OPERATOR_PEAK * dense_arrays_bytes(*sizes, regions))
-    elif kind == "circular":
-        required = circular_program_bytes(n_samples, patch_size, n_patterns)
+    elif kind in ("circular", "circular_native"):
+        required = (
+            circular_program_bytes(n_samples, patch_size, n_patterns)
+            if kind == "circular"
+            else circular_native_bytes(n_samples, patch_size, n_patterns)
+        )
         remedies = [fewer, "shorter signals", "fewer samples"]
     elif kind == "dense":
         required = dense_program_bytes(*sizes, regions, solver)

@@ -388,6 +388,53 @@ def test_circular_programs_count_their_spectral_blocks(two_mib):
     assert not hasattr(reg, "network_")
 
 
+def test_native_circular_programs_are_not_charged_cvxpys_canonicalization(monkeypatch):
+    # solver="native" holds the dense arrays (16 n d P bytes), never CVXPY's program: 1,000
+    # signals of 64 features with 32 patterns take 1.4 GiB through CVXPY, about 300 MiB
+    # natively, and were refused with 512 MiB free
+    import sklearn_convexcnn._resources as resources
+
+    monkeypatch.setattr(resources, "available_memory", lambda: 512 * 2**20)
+    X, _ = _signals(1000, 64)
+    y = np.maximum(X @ np.full(64, 0.125), 0.0)
+    reg = ConvexCNNRegressor(architecture="circular", solver="native", n_patterns=32, beta=300.0)
+    reg.fit(X, y)  # (a beta past most patterns: a quick fit)
+    assert hasattr(reg, "network_")
+    # solver="auto" solves it through CVXPY first: still checked as CVXPY holds it
+    auto = ConvexCNNRegressor(architecture="circular", solver="auto", n_patterns=32)
+    with pytest.raises(MemoryError, match=r"\(solver='auto'\) needs about 1\.4 GiB"):
+        auto.fit(X, y)
+
+
+def test_a_native_circular_program_too_large_is_refused_with_the_fix(monkeypatch):
+    # 1,000 signals of 1,024 features, 32 patterns: 0.5 GB of arrays natively (881 MiB
+    # with the workspace), where the CVXPY estimate says 41 GiB
+    import sklearn_convexcnn._resources as resources
+
+    monkeypatch.setattr(resources, "available_memory", lambda: 512 * 2**20)
+    X, y = _signals(1000, 1024)
+    reg = ConvexCNNRegressor(architecture="circular", solver="native", n_patterns=32)
+    message = (
+        r"^The convex program for 1000 samples x 1 patches of size 1024 with up to 32 "
+        r"patterns \(solver='native'\) needs about 881\.0 MiB of memory but only 512\.0 MiB is "
+        r"available\. Use fewer n_patterns, shorter signals, or fewer samples\.$"
+    )
+    with pytest.raises(MemoryError, match=message):
+        reg.fit(X, y)
+    assert not hasattr(reg, "network_")
+
+
+def test_the_native_circular_estimate_covers_what_was_measured():
+    # peak RSS above the baseline: 1,036 MiB at n=8000, d=256, P=32 (no neuron at that beta)
+    # and 229 MiB at n=8000, d=16, P=32 with 39 neurons; CVXPY's estimate said 42.6 GiB
+    from sklearn_convexcnn._resources import circular_native_bytes, circular_program_bytes
+
+    for sizes, measured in [((8000, 256, 32), 1036), ((8000, 16, 32), 229)]:
+        estimate = circular_native_bytes(*sizes) / 2**20
+        assert measured <= estimate <= 1.6 * measured
+    assert circular_program_bytes(8000, 256, 32) > 25 * circular_native_bytes(8000, 256, 32)
+
+
 def test_exact_patterns_are_checked_once_enumerated(two_mib):
     X, y = _signals(40, 20)
     reg = ConvexCNNRegressor(kernel_size=2, n_patterns="exact", solver="clarabel")
