@@ -670,14 +670,17 @@ class ConvexCNNClassifier(ClassifierMixin, _BaseConvexCNN):
         except ValueError:  # (ragged: left to validate_data)
             missing = []
         shape = target_shape(y)
-        if shape is not None and len(shape) == 2 and shape[1] > 1:
-            # (scikit-learn's "y should be a 1d array" names no way to fit such targets)
+        # (scikit-learn's "y should be a 1d array" names no way to fit such targets; a row
+        # vector, shape (1, n), is a transposed y rather than labels of one sample: left to it)
+        if shape is not None and len(shape) == 2 and shape[1] > 1 and shape[0] != 1:
             name = type(self).__name__
+            # (MultiOutputClassifier passes a sparse y's columns on sparse, which fit refuses)
+            dense = " on y.toarray()" if sparse.issparse(y) else ""
             raise ValueError(
                 f"{name} takes one class label per sample, y of shape (n_samples,), but y has "
                 f"shape {shape}. For several labels per sample "
                 "(multilabel or multioutput targets), fit one classifier per column: "
-                f"sklearn.multioutput.MultiOutputClassifier({name}(...))."
+                f"sklearn.multioutput.MultiOutputClassifier({name}(...)){dense}."
             )
         if len(missing):
             shown = ", ".join(map(str, missing[:5]))

@@ -433,6 +433,9 @@ def check_program_memory(
             else circular_native_bytes(n_samples, patch_size, n_patterns)
         )
         remedies = [fewer, "shorter signals", "fewer samples"]
+        if kind == "circular":  # (the native solver holds the arrays alone)
+            native = _gigabytes(circular_native_bytes(n_samples, patch_size, n_patterns))
+            remedies.insert(1, f"solver='native' (about {native}: no CVXPY canonicalization)")
     elif kind == "dense":
         required = dense_program_bytes(*sizes, regions, solver)
         remedies.insert(1, "solver='native' (matrix-free) where the architecture supports it")

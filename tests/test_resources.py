@@ -406,6 +406,22 @@ def test_native_circular_programs_are_not_charged_cvxpys_canonicalization(monkey
         auto.fit(X, y)
 
 
+def test_a_circular_program_refused_through_cvxpy_names_the_native_solver(monkeypatch):
+    # the native solver holds the arrays alone (298 MiB here, where CVXPY takes 1.4 GiB):
+    # the refusal of solver="auto" names it, with its estimate
+    import sklearn_convexcnn._resources as resources
+
+    monkeypatch.setattr(resources, "available_memory", lambda: 512 * 2**20)
+    X, _ = _signals(1000, 64)
+    y = np.maximum(X @ np.full(64, 0.125), 0.0)
+    for solver in ("auto", "clarabel"):
+        reg = ConvexCNNRegressor(architecture="circular", solver=solver, n_patterns=32)
+        with pytest.raises(
+            MemoryError, match=r"Use fewer n_patterns, solver='native' \(about 29\d\.\d MiB"
+        ):
+            reg.fit(X, y)
+
+
 def test_a_native_circular_program_too_large_is_refused_with_the_fix(monkeypatch):
     # 1,000 signals of 1,024 features, 32 patterns: 0.5 GB of arrays natively (881 MiB
     # with the workspace), where the CVXPY estimate says 41 GiB

@@ -365,6 +365,26 @@ def test_several_labels_per_sample_name_the_multioutput_wrapper():
         ConvexCNNClassifier(n_patterns=4, random_state=0).fit(X, Y[:, :1])
 
 
+def test_sparse_or_row_vector_labels_get_a_remedy_that_works():
+    # MultiOutputClassifier passes a sparse y's columns on sparse, which fit refuses: the
+    # remedy names y.toarray(); a row vector is no multilabel target
+    from sklearn.multioutput import MultiOutputClassifier
+
+    X, y = _data()
+    Y = np.column_stack([y > 0, y < 0.5]).astype(int)
+    with pytest.raises(
+        ValueError,
+        match=r"MultiOutputClassifier\(ConvexCNNClassifier\(\.\.\.\)\) on y\.toarray\(\)\.$",
+    ):
+        ConvexCNNClassifier(n_patterns=4).fit(X, sparse.csr_matrix(Y))
+    wrapped = MultiOutputClassifier(ConvexCNNClassifier(n_patterns=4, random_state=0))
+    assert wrapped.fit(X, sparse.csr_matrix(Y).toarray()).predict(X).shape == Y.shape
+    with pytest.raises(
+        ValueError, match=r"y should be a 1d array, got an array of shape \(1, 12\)"
+    ):
+        ConvexCNNClassifier(n_patterns=4).fit(X, Y[:, 0][None, :])
+
+
 def test_one_class():
     X, _ = _data()
     with pytest.raises(ValueError, match="at least 2 classes in y.*only one class: 1"):
