@@ -186,15 +186,16 @@ def target_shape(y):
     return None if shape is None else tuple(int(size) for size in shape)
 
 
-def _check_targets(y):
+def _check_targets(y, multi_output):
     """Refuse targets of no column, of shape (n_samples, 0), whose error from scikit-learn
     speaks of features ("Found array with 0 feature(s)"), and complex targets, whose error
-    from scikit-learn prints them all."""
+    from scikit-learn prints them all. ``multi_output``: whether the estimator takes several
+    target columns."""
     shape = target_shape(y)
     if shape is not None and len(shape) == 2 and shape[1] == 0:
+        several = ", or (n_samples, n_outputs) with at least one column" if multi_output else ""
         raise ValueError(
-            f"y has shape {shape}: no target column. Pass y of "
-            "shape (n_samples,), or (n_samples, n_outputs) with at least one column."
+            f"y has shape {shape}: no target column. Pass y of shape (n_samples,){several}."
         )
     if holds_complex(y):
         raise ValueError(
@@ -1277,8 +1278,8 @@ class _BaseConvexCNN(BaseEstimator):
         recording the features, as ``fit`` does), after the check that names a reshape."""
         check_rows(X, "the estimators take")
         check_numbers(X)
-        _check_targets(y)
         classifier = is_classifier(self)
+        _check_targets(y, multi_output=not classifier)
         return validate_data(
             self,
             X,
