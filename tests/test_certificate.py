@@ -12,7 +12,7 @@ from sklearn_convexcnn import Certificate, ConvexCNNClassifier, ConvexCNNRegress
 from sklearn_convexcnn._formulations.two_layer import PooledSumFormulation, make_formulation
 from sklearn_convexcnn._network import RegionalCNN, TwoLayerCNN
 from sklearn_convexcnn._optimality import dual_objective, dual_point, pattern_prices
-from sklearn_convexcnn._patches import extract_patches
+from sklearn_convexcnn._patches import extract_patches, resolve_geometry
 from sklearn_convexcnn._patterns import enumerate_gates
 from sklearn_convexcnn._solvers import solve_cvxpy
 
@@ -468,6 +468,34 @@ def test_a_cvxpy_fit_is_certified_as_tightly_as_its_duality_gap(params):
     certificate = model.certify(X, y)
     assert not certificate.exact  # (sampled patterns: the fitted ones are checked)
     assert certificate.gap <= 1.1 * model.duality_gap_ + 1e-9 * certificate.objective
+
+
+def test_a_cvxpy_points_gap_is_to_its_recomputed_objective():
+    # a mutant that took the gap from the solver's reported objective (CVXPY's, off by its
+    # accuracy), not the point's recomputed one, survived: objective - duality_gap must be
+    # the dual bound whatever the report. The point: the empty network, reported 0 and 1
+    from sklearn_convexcnn._certificate import solution_with_gap
+    from sklearn_convexcnn._solvers._solution import Solution
+
+    X, y = _data(10, 7, 0)
+    y = y - y.mean()
+    geometry = resolve_geometry(None, 2, 1, 7)
+    patches = extract_patches(X, geometry)
+    formulation = make_formulation("average", None, "sum", geometry.grid_shape)
+    gates = enumerate_gates(patches)
+    program = formulation.operator(patches, gates)
+    coef = np.zeros((2, gates.shape[1], 2))
+    bounds = []
+    for reported in (0.0, 1.0):
+        point = Solution(coef, 0.0, reported, True, "optimal", 1, "clarabel")
+        certified = solution_with_gap(
+            formulation, patches, gates, program, point, y, beta=0.05, loss="squared",
+            fit_intercept=True,
+        )  # fmt: skip
+        assert certified.objective == pytest.approx(0.5 * y @ y, rel=1e-12)
+        assert certified.duality_gap >= 0
+        bounds.append(certified.objective - certified.duality_gap)
+    assert bounds[0] == pytest.approx(bounds[1], rel=1e-12)
 
 
 def test_a_loose_fit_over_every_pattern_is_bounded_by_the_optimum_itself():

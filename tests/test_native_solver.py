@@ -39,7 +39,7 @@ from sklearn_convexcnn._optimality import (
 from sklearn_convexcnn._patches import extract_patches, resolve_geometry
 from sklearn_convexcnn._solvers import SolverFailed, _faces, _native, _restricted, solve_cvxpy
 from sklearn_convexcnn._solvers._native import _price, _PriceMemory, solve_native
-from sklearn_convexcnn._solvers._solution import Solution, target_gap
+from sklearn_convexcnn._solvers._solution import Solution, certifiable_gap, target_gap
 
 from ._cones import (
     ROUNDING_RTOL,
@@ -747,6 +747,18 @@ def test_native_solver_certifies_large_integers_that_it_interpolates():
     allowed = target_gap(y, solution.objective, 1e-6)
     assert allowed <= 1e-5 * solution.objective  # (the rounding allowance stays small)
     assert 0 <= solution.duality_gap <= allowed
+
+
+def test_the_target_gap_is_the_larger_of_tol_and_rounding_not_their_sum():
+    # a mutant that added the rounding allowance to tol times the objective survived: the
+    # tests compare gaps with target_gap itself. Where the two are equal a solve would stop
+    # at twice the gap that either allows
+    y = np.array([1.0, -2.0, 3.0])
+    rounding = certifiable_gap(y, 1.0)
+    assert 0 < rounding < 1e-12
+    assert target_gap(y, 1.0, rounding) == rounding
+    assert target_gap(y, 2.0, 1e-3) == 2e-3
+    assert target_gap(y, 2.0, 0.0) == certifiable_gap(y, 2.0)
 
 
 def test_operator_matches_dense_program():

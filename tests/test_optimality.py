@@ -28,6 +28,7 @@ from sklearn_convexcnn._optimality import (
     max_pattern_price,
     most_violated,
     pattern_prices,
+    project_onto_cone,
 )
 from sklearn_convexcnn._patches import extract_patches
 from sklearn_convexcnn._patterns import pattern_masks
@@ -424,6 +425,21 @@ def test_a_projection_much_smaller_than_its_vector_is_exact_not_settled_as_zero(
     np.testing.assert_allclose(U[0], [0.0, 0.0, 1.0], rtol=0, atol=1e-8)
 
 
+@pytest.mark.parametrize("scale", [1.0, 1e-8])
+def test_a_projection_onto_a_cone_of_small_rows_is_the_cones_own(scale):
+    # a mutant that measured violations without the rows' scale (-tol ||u||, not
+    # -tol ||u|| row_scale) survived: the cone of 1e-8 times the rows is the same cone, but
+    # g violating u_2 >= 0 by 1e-5 of its norm passed as inside it, and clean_groups would
+    # have kept such a group outside its cone
+    rows = scale * np.eye(2)
+    g = np.array([1.0, -1e-5])
+    np.testing.assert_allclose(project_onto_cone(rows, g), [1.0, 0.0], rtol=0, atol=1e-12)
+    program = GroupProgram(np.zeros((1, 0, 2)), rows[None])
+    U, exact, _ = cone_projections(program, [0], g[None])
+    assert exact.all()
+    np.testing.assert_allclose(U[0], [1.0, 0.0], rtol=0, atol=1e-12)
+
+
 def test_the_largest_pattern_price_counts_the_negated_correlations():
     # a mutant that priced +A_i^T v twice (not -A_i^T v) survived: every other test's largest
     # price was also attained on the + side. It decides whether the empty network is optimal
@@ -434,6 +450,20 @@ def test_the_largest_pattern_price_counts_the_negated_correlations():
     v = np.array([1.0, -1.0])
     np.testing.assert_allclose(pattern_prices(program, v), [[0.0], [1.0]], atol=1e-12)
     assert max_pattern_price(program, v) == pytest.approx(1.0, rel=1e-12)
+
+
+@pytest.mark.parametrize("batch", [1, 8])
+def test_the_largest_pattern_price_is_the_largest_of_every_batch(batch):
+    # mutants that projected the smallest bounds first (8 zero bounds then ended the search at
+    # 0) or kept the last batch's largest price (not the largest so far) survived: every other
+    # test's largest price was in the first batch. Patterns 1-4 have no active patch (zero
+    # correlations); pattern 0's c group prices 2, its c' group, projected next, 0.1
+    pieces = np.zeros((5, 2, 2))
+    pieces[0, 0] = [2.0, -0.1]
+    program = GroupProgram(pieces, np.tile(np.eye(2), (5, 1, 1)))  # (cones u >= 0)
+    v = np.array([1.0, 0.0])
+    assert pattern_prices(program, v).max() == pytest.approx(2.0, rel=1e-12)
+    assert max_pattern_price(program, v, batch=batch) == pytest.approx(2.0, rel=1e-12)
 
 
 def test_the_mean_of_equal_targets_is_their_value_and_they_centre_to_zero():
