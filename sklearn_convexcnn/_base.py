@@ -1131,8 +1131,9 @@ class _BaseConvexCNN(BaseEstimator):
             float64 whatever its dtype: the program is solved and certified in float64, and
             the network's outputs (predictions, scores) are float64 too.
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
-            Class labels for the classifier (1-D); real targets for the regressor, one
-            column per output.
+            Class labels for the classifier (1-D: for several labels per sample, wrap it in
+            :class:`~sklearn.multioutput.MultiOutputClassifier`); real targets for the
+            regressor, one column per output.
 
         Returns
         -------
