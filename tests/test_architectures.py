@@ -481,6 +481,63 @@ def test_three_layer_sampled_patterns_are_attained():
     assert value == pytest.approx(reg.objective_, rel=1e-6)
 
 
+@pytest.mark.parametrize("n_samples", [4, 5])
+def test_three_layer_takes_every_second_layer_pattern_where_n_patterns_reaches_2_to_the_n(
+    n_samples,
+):
+    # a mutant that sampled the second-layer patterns where 2^n equals n_patterns survived:
+    # all 2^n of them make the program the training problem itself, a sample only a restriction
+    from sklearn_convexcnn._formulations.three_layer import ThreeLayerFormulation
+    from sklearn_convexcnn._patches import extract_patches, resolve_geometry
+    from sklearn_convexcnn._patterns import all_sign_patterns
+
+    X = np.random.default_rng(0).standard_normal((n_samples, 5))
+    patches = extract_patches(X, resolve_geometry(None, 3, 1, 5))
+    formulation = ThreeLayerFormulation()
+    formulation.sample_gates(patches, 2**n_samples, np.random.RandomState(0))
+    np.testing.assert_array_equal(formulation.outer_masks_, all_sign_patterns(n_samples))
+    formulation.sample_gates(patches, 2**n_samples - 1, np.random.RandomState(0))
+    assert len(formulation.outer_masks_) < 2**n_samples  # (sampled below it)
+
+
+def test_sampled_second_layer_patterns_hold_the_all_ones_pattern():
+    # a mutant that left it out was killed only by an iteration count: the second layer linear
+    # on every sample, which no random branch has here (its two branches are mixed)
+    from sklearn_convexcnn._formulations.three_layer import ThreeLayerFormulation
+    from sklearn_convexcnn._patches import extract_patches, resolve_geometry
+
+    X = np.random.default_rng(0).standard_normal((5, 5))
+    patches = extract_patches(X, resolve_geometry(None, 3, 1, 5))
+    formulation = ThreeLayerFormulation()
+    formulation.sample_gates(patches, 2, np.random.RandomState(2))
+    assert formulation.outer_masks_.all(axis=1).any()
+
+
+def test_three_layer_residue_is_kept_only_where_dropping_it_breaks_the_second_layer():
+    # a mutant that kept the residue where dropping it helps, and dropped it where it hurts,
+    # was killed only by an iteration count: dropped, a residue that holds a second-layer
+    # row at 0 leaves the branch's pre-activation positive where its pattern says negative
+    from sklearn_convexcnn._formulations.three_layer import ThreeLayerProgram, clean_three_layer
+    from sklearn_convexcnn._solvers._solution import Solution
+
+    pieces = np.array([[[1.0], [1e-7]], [[0.0], [1.0]], [[1.0], [0.0]]])  # (pattern, n, h)
+    masks = np.array([[True, False], [True, False]])  # z_0 >= 0 >= z_1 in both branches
+    program = ThreeLayerProgram(pieces, np.zeros((3, 1, 1)), masks)
+    coef = np.zeros((2, 2, 2, 3, 1))  # (part, sign, branch, pattern, h)
+    coef[0, 0, 0, 0] = coef[0, 0, 1, 2] = 1.0
+    coef[1, 0, 0, 1] = 1e-7  # residue holding z_1 = 1e-7 - 1e-7 at 0: kept
+    coef[0, 0, 1, 1] = 1e-7  # residue pushing z_1 to 1e-7: dropped
+    solution = Solution(
+        coef=coef, intercept=0.0, objective=10.0, converged=True, status="optimal", n_iter=1,
+        solver="native", duality_gap=None,
+    )  # fmt: skip
+    cleaned = clean_three_layer(program, solution, np.zeros(2), beta=1.0, loss="squared")
+    expected = coef.copy()
+    expected[0, 0, 1, 1] = 0.0
+    np.testing.assert_array_equal(cleaned.coef, expected)
+    np.testing.assert_array_equal(program.second_layer_violations(cleaned.coef), 0.0)
+
+
 _CVXPY_EXACT = pytest.mark.xfail(
     strict=True,
     raises=AssertionError,  # (a wrong value, not an error)

@@ -492,6 +492,15 @@ def test_max_pooling_merges_the_winners_of_negative_pools():
     np.testing.assert_array_equal(cones[1], cones[0])
 
 
+def test_max_pooling_tells_the_last_patch_of_256_winning_from_a_negative_pool():
+    # a mutant that typed the keys for n_patches - 1 survived: the key 256 of patch 255 winning
+    # wrapped to 0 in uint8, a negative pool's key, and the two patterns were merged
+    patches = np.arange(1.0, 257.0).reshape(1, 256, 1)  # the last patch wins for u > 0
+    formulation = make_formulation("max", None, "sum", (256,))
+    gates = np.array([[1.0, -1.0]])  # the last patch wins; every patch is negative
+    assert formulation._unique(patches, gates).shape[1] == 2
+
+
 @pytest.mark.parametrize("pooling, pool_size, readout", VARIANTS, ids=VARIANT_IDS)
 def test_estimators_enumerate_exactly(pooling, pool_size, readout):
     rng = np.random.default_rng(4)
