@@ -19,6 +19,7 @@ from sklearn_convexcnn import ConvexCNNClassifier, ConvexCNNRegressor
 from sklearn_convexcnn._formulations.two_layer import make_formulation
 from sklearn_convexcnn._generation import (
     generate_patterns,
+    generation_attributes,
     oracle_search,
     unpassed_check_message,
 )
@@ -174,6 +175,33 @@ def test_each_output_scales_its_own_dual_vector_in_the_lower_bound():
     assert report.lower_bound == pytest.approx(sum(bounds), rel=1e-12)
     optimum = sum(solve(everything, Y[:, output]).objective for output in range(2))
     assert report.lower_bound <= optimum * (1 + 1e-9)
+
+
+def test_max_rounds_counts_the_re_solves_after_the_first_check():
+    # a mutant that stopped at n_rounds >= max_rounds survived: it re-solved one round fewer
+    # than max_rounds says (none at all at max_rounds=1), and the check ran one search fewer
+    _, y, patches = _problem(3)
+    formulation = make_formulation("average", None, "sum", (patches.shape[1],))
+    gates, _, report = generate_patterns(
+        patches, formulation, y[:, None], beta=0.05, loss="squared", fit_intercept=True,
+        solve=_solver(0.05), gates=formulation.sample_gates(patches, 2, np.random.default_rng(0)),
+        budget=np.inf, rng=np.random.default_rng(0), program_of=formulation.operator,
+        candidate_gates="auto", max_rounds=2, per_round=1,
+    )  # fmt: skip
+    assert report.stop_reason == "max_rounds" and not report.passed
+    assert report.n_rounds == 3 and len(report.objectives) == 3 and report.n_generated == 2
+    assert gates.shape[1] == 4
+
+
+def test_n_generated_counts_the_seeds_as_well_as_the_oracles_patterns():
+    # a mutant that left the seeds (gradient run, data patches) out of n_generated_ survived:
+    # its documentation counts every pattern added to the sampled ones
+    report = types.SimpleNamespace(
+        n_generated=3, n_seeds=5, dual_check=0.4, exhaustive=True, passed=True,
+        last_converged=True,
+    )  # fmt: skip
+    attributes = generation_attributes(report)
+    assert attributes == {"n_generated_": 8, "dual_check_": 0.4, "is_certified_": True}
 
 
 def test_seed_patches_skip_blank_patches():

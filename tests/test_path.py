@@ -328,6 +328,16 @@ def test_default_betas_are_geometric_from_beta_max_to_eps_times_it(data):
     np.testing.assert_allclose(betas[1:] / betas[:-1], 0.1, rtol=1e-12)
 
 
+def test_beta_max_of_unbalanced_classes_is_priced_at_their_best_intercept(data):
+    # a mutant that priced beta_max at f = 0, not at the log-odds intercept, survived: balanced
+    # classes (the other tests') have log-odds 0; unbalanced, the first beta is then not the
+    # smallest whose optimum is the empty network
+    X, y = data
+    y = np.where(y > np.quantile(y, 0.75), 1.0, -1.0)
+    _, coefs, *_ = convex_cnn_path(X, y, loss="logistic", **{**FAST, "n_betas": 2, "eps": 0.9})
+    assert np.all(coefs[0] == 0) and np.any(coefs[1] != 0)
+
+
 def test_the_gates_of_a_dense_read_out_are_one_per_group(data):
     # a mutant that returned the distinct gates, not each group's, survived: with a read-out
     # per region the groups are the gates distinct in each region
@@ -472,6 +482,9 @@ def test_verbose_prints_a_line_for_each_beta(data, capsys):
         # certified closer than CVXPY certifies: a CVXPY solver would end further away
         (1e-7, r"certified to 1\.0e-07 of the objective, closer than CVXPY's solvers certify: "
          r"loosen tol \(tol=1e-07 accepts it\)"),
+        # (a mutant that took CVXPY_ACCURACY / 10 for the bound survived: 5e-6 is still closer)
+        (5e-6, r"certified to 5\.0e-06 of the objective, closer than CVXPY's solvers certify: "
+         r"loosen tol \(tol=1e-05 accepts it\)"),
         (1e-2, r"loosen tol, use a larger beta or standardize the inputs, or fit "
          r"ConvexCNNRegressor or ConvexCNNClassifier with solver='clarabel' at this beta\."),
     ],

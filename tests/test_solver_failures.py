@@ -1094,6 +1094,28 @@ def test_outputs_that_stopped_alike_share_one_warning():
     assert outputs.unconverged_message([converged] * 2, ["0", "1"], _OPTIONS) is None
 
 
+def test_a_conic_solver_stopped_at_max_iter_is_told_to_raise_it_whatever_its_status():
+    # a mutant that counted the iterations spent only beyond max_iter (n_iter > max_iter)
+    # survived: SCS says 'optimal_inaccurate' at max_iter, where more iterations do help
+    at_limit = dataclasses.replace(_stopped("optimal_inaccurate", 5, 1.0), solver="SCS")
+    assert outputs.remedy(at_limit, _OPTIONS) == "Increase max_iter or loosen tol"
+    before = dataclasses.replace(at_limit, n_iter=4)
+    assert outputs.remedy(before, _OPTIONS).startswith("SCS cannot reach tol on this program")
+
+
+def test_the_best_intercepts_rounding_costs_half_an_ulp_of_the_targets_offset():
+    # a mutant that counted a whole ulp (4 times the cost) in gap_tolerance survived: the
+    # nearest float to the best intercept is at most half an ulp from it
+    from sklearn_convexcnn._solvers._solution import certifiable_gap
+
+    y = 1e12 + np.array([0.0, 1e-3, 2e-3, 3e-3])
+    point = dataclasses.replace(_stopped("optimal", 1, 0.0), objective=1.0)
+    centred, offset = outputs.centred_targets(y, "squared", True)
+    rounding = certifiable_gap(centred, 1.0) + 4 * (np.spacing(offset) / 2) ** 2 / 2
+    tolerance = outputs.gap_tolerance(point, y, _OPTIONS, tight=True)
+    assert tolerance == pytest.approx(1e-7 + rounding, rel=1e-12)
+
+
 def test_outputs_that_stopped_differently_get_each_their_remedy():
     message = outputs.unconverged_message(
         [
