@@ -427,14 +427,11 @@ def check_program_memory(
     elif kind == "dense_operator":
         required = int(DENSE_OPERATOR_PEAK * dense_arrays_bytes(*sizes, regions))
     elif kind in ("circular", "circular_native"):
-        required = (
-            circular_program_bytes(n_samples, patch_size, n_patterns)
-            if kind == "circular"
-            else circular_native_bytes(n_samples, patch_size, n_patterns)
-        )
+        required = circular_native_bytes(n_samples, patch_size, n_patterns)
         remedies = [fewer, "shorter signals", "fewer samples"]
-        if kind == "circular":  # (the native solver holds the arrays alone)
-            native = _gigabytes(circular_native_bytes(n_samples, patch_size, n_patterns))
+        if kind == "circular":  # (through CVXPY; the native solver holds the arrays alone)
+            native = _gigabytes(required)
+            required = circular_program_bytes(n_samples, patch_size, n_patterns)
             remedies.insert(1, f"solver='native' (about {native}: no CVXPY canonicalization)")
     elif kind == "dense":
         required = dense_program_bytes(*sizes, regions, solver)
