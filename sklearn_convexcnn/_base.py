@@ -23,6 +23,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ._calls import check_call
 from ._certificate import certify_network
 from ._compat import Interval, StrOptions, _fit_context, validate_parameter_constraints
 from ._formulations.architectures import (
@@ -338,23 +339,21 @@ def _named_after_the_estimator(method):
     def wrapper(self, *args, **kwargs):
         if not isinstance(self, BaseEstimator):  # (called on the class: Python's own error)
             return method(self, *args, **kwargs)
-        try:
-            signature.bind(self, *args, **kwargs)
-        except TypeError as exc:
-            hint = ""
+
+        def hint(name):
             # (scikit-learn's fit takes sample_weight third)
             if method.__name__ == "fit" and ("sample_weight" in kwargs or len(args) > 2):
-                hint = (
+                return (
                     ". Sample weights are not supported (every solver and certificate sums "
                     "unweighted losses); for integer weights w, repeat the rows: "
                     "fit(np.repeat(X, w, axis=0), np.repeat(y, w, axis=0))"
                 )
-            elif method.__name__ == "__init__":
-                # (the one Python names: the first that is not a parameter)
-                name = next((name for name in kwargs if name not in signature.parameters), None)
-                if name is not None and repr(name) in str(exc):
-                    hint = _foreign_parameter_hint(self, name, kwargs[name])
-            raise TypeError(f"{type(self).__name__}.{method.__name__}() {exc}{hint}") from None
+            if method.__name__ == "__init__" and name is not None:
+                return _foreign_parameter_hint(self, name, kwargs[name])
+            return ""
+
+        called = f"{type(self).__name__}.{method.__name__}"
+        check_call(signature, (self, *args), kwargs, called, hint)
         return method(self, *args, **kwargs)
 
     return wrapper

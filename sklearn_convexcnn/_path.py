@@ -9,6 +9,7 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_array, check_random_state
 
+from ._calls import check_call
 from ._compat import Hidden, Interval, StrOptions, validate_params
 from ._formulations.two_layer import POOLINGS, READOUTS, make_formulation
 from ._losses import best_intercept, centred_targets
@@ -42,26 +43,24 @@ def _named(function):
 
     @functools.wraps(function)
     def wrapper(*args, **kwargs):
-        try:
-            signature.bind(*args, **kwargs)
-        except TypeError as exc:
-            # (for the argument Python names: the first that is not a parameter)
-            name = next((name for name in kwargs if name not in signature.parameters), None)
-            named = name is not None and repr(name) in str(exc)
-            hint = ""
-            if named and name in ("alpha", "alphas"):
-                hint = ". The path's regularization strengths are betas (lasso_path's alphas)"
-            elif named and name in ("architecture", "n_layers", "activation"):
-                # (the bare TypeError names no way to the other CNNs)
-                hint = (
-                    ". convex_cnn_path solves two-layer ReLU CNNs; for another architecture, "
-                    "fit an estimator with warm_start=True and lower its beta with "
-                    "set_params(beta=...) between fits"
-                )
-            raise TypeError(f"{function.__name__}() {exc}{hint}") from None
+        check_call(signature, args, kwargs, function.__name__, _path_hint)
         return function(*args, **kwargs)
 
     return wrapper
+
+
+def _path_hint(name):
+    """The way to what the unexpected keyword ``name`` asked for, or ``""``."""
+    if name in ("alpha", "alphas"):
+        return ". The path's regularization strengths are betas (lasso_path's alphas)"
+    if name in ("architecture", "n_layers", "activation"):
+        # (the bare TypeError names no way to the other CNNs)
+        return (
+            ". convex_cnn_path solves two-layer ReLU CNNs; for another architecture, "
+            "fit an estimator with warm_start=True and lower its beta with "
+            "set_params(beta=...) between fits"
+        )
+    return ""
 
 
 @_named
