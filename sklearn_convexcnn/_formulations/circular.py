@@ -267,9 +267,9 @@ class CircularFormulation:
         return self.n_layers == 3 or self.activation == "linear"
 
     def sample_gates(self, patches, n_patterns, random_state):
-        """Gates ``q`` of the sampled patterns ``1[X q >= 0]`` (one, unused, when linear)."""
+        """Gates ``q`` of the sampled patterns ``1[X q >= 0]`` (none when linear: no patterns)."""
         if self.activation == "linear":
-            return np.zeros((patches.shape[2], 1))
+            return np.zeros((patches.shape[2], 0))
         return sample_gates(patches, n_patterns, random_state)
 
     def check_enumeration(self, rows_at, n_samples, n_rows):
@@ -283,7 +283,7 @@ class CircularFormulation:
         sample hyperplanes in ``R^d``, at most ``2 sum_{l < r} C(n - 1, l)`` for data of rank
         ``r`` (doc/formulations.md §7.2). Raises ValueError beyond the enumeration limit."""
         if self.activation == "linear":
-            return np.zeros((patches.shape[2], 1))
+            return np.zeros((patches.shape[2], 0))
         return enumerate_gates(patches, shorter=_FEWER_FEATURES)
 
     def program(self, patches, gates):
