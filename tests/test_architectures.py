@@ -855,6 +855,20 @@ def test_linear_cnns_have_no_patterns(pooling, capsys):
     assert "patches of size 3 (kernel 3), 1 distinct pattern\n" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("n_patterns", [64, "exact"])
+def test_linear_circular_cnns_have_no_patterns(n_patterns, capsys):
+    # as the two-layer linear CNNs: the circular one had one unused zero gate, counted in
+    # n_patterns_ and as "1 distinct pattern"
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((12, 8)), rng.standard_normal(12)
+    reg = ConvexCNNRegressor(architecture="circular", activation="linear", verbose=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # (n_patterns='exact' is ignored)
+        reg.set_params(n_patterns=n_patterns).fit(X, y)
+    assert reg.n_patterns_ == 0 and reg.gates_.shape == (8, 0)
+    assert "the whole row), 0 distinct patterns" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize("scale", [0.95, 1.05, 1e13])
 def test_linear_cnn_without_pooling_is_empty_exactly_above_the_spectral_norm(scale, capsys):
     # the nuclear norm's dual is the spectral norm: Z = 0 is optimal iff ||sum_t r_t X_t||_2 <=
@@ -1436,3 +1450,257 @@ def test_a_warm_deep_circular_refit_starts_its_3_layer_programs_from_the_last_on
     np.testing.assert_array_equal(starts[1][1][0]["coef_init"], last.dense())
     cold = ConvexCNNRegressor(solver="native", beta=0.4, **params).fit(X, y)
     assert reg.objective_ == pytest.approx(cold.objective_, rel=1e-7)
+
+
+# --------------------------------------------------------------------------------------------
+# circular formulation pieces, checked against their definitions (doc/formulations.md §7)
+
+
+@pytest.mark.parametrize("length", [7, 8])
+@pytest.mark.parametrize("n_layers", [3, 4, 6])
+def test_spectral_blocks_are_the_weighted_spectral_l1_norm(length, n_layers):
+    # sum_b ||T_b c|| = d^(-(L-1)/2) sum_k w_k |(F c)_k|, w_k = 2^((L-3)/2) off DC and Nyquist
+    # (the pair (k, d - k) is one block of twice that weight); the imaginary rows of DC and
+    # Nyquist are exactly zero, as Im F_k c is for real c there
+    from sklearn_convexcnn._formulations.circular import spectral_blocks
+
+    c = np.random.default_rng(0).standard_normal(length)
+    blocks = spectral_blocks(length, n_layers)
+    k = np.arange(length)
+    weights = np.where((k == 0) | (2 * k == length), 1.0, 2.0 ** ((n_layers - 3) / 2))
+    expected = length ** (-(n_layers - 1) / 2) * np.sum(weights * np.abs(np.fft.fft(c)))
+    assert np.linalg.norm(blocks @ c, axis=1).sum() == pytest.approx(expected, rel=1e-12)
+    assert blocks.shape == (length // 2 + 1, 2, length)
+    assert not blocks[0, 1].any()
+    if length % 2 == 0:
+        assert not blocks[length // 2, 1].any()
+
+
+def test_the_deepest_circular_cnn_is_the_one_rows_of_two_features_allow():
+    # MAX_LAYERS is documented as the deepest that rows of 2 features allow: one layer more
+    # scales their spectral norm below MIN_DATA_SCALE (2^-249.5 = 7.8e-76 < 1e-75)
+    from sklearn_convexcnn._formulations.circular import MAX_LAYERS, check_depth
+
+    check_depth(2, MAX_LAYERS)
+    with pytest.raises(ValueError, match=r"^n_layers=500 on rows of 2 features .* at most 499 "):
+        check_depth(2, MAX_LAYERS + 1)
+
+
+def test_a_circular_cnns_inner_filters_may_not_exceed_unit_norm_by_1e_4():
+    # the penalty counts the last layer only: an inner filter of norm 1.0001 would move 1e-4
+    # of its neuron's scale out of the penalty; rounding (1e-9) is accepted
+    from sklearn_convexcnn._formulations.circular import CircularCNN
+
+    inner = np.zeros((1, 2, 4))
+    inner[0, :, 0] = 1.0
+    network = CircularCNN(np.vstack([inner, np.ones((1, 2, 4))]), np.ones((2, 1)), np.zeros(1))
+    for norm in (1.0 + 1e-9, 1.0):
+        network.check_assigned("layer_filters", np.vstack([norm * inner, np.ones((1, 2, 4))]))
+    with pytest.raises(ValueError, match=r"^layer_filters_ .* got a norm of 1: divide"):
+        network.check_assigned("layer_filters", np.vstack([1.0001 * inner, np.ones((1, 2, 4))]))
+
+
+@pytest.mark.parametrize("activation", ["relu", "linear"])
+@pytest.mark.parametrize("n_layers", [3, 5])
+def test_a_circular_network_without_groups_keeps_its_depth(n_layers, activation):
+    # no neuron, but still n_layers - 1 circular layers (layer_filters_ of shape
+    # (n_layers - 1, 0, d)), so that n_layers and the padding to deeper networks hold
+    from sklearn_convexcnn._formulations.circular import CircularFormulation
+    from sklearn_convexcnn._solvers._solution import Solution
+
+    empty = Solution(
+        coef=np.zeros((2, 3, 6)), intercept=0.5, objective=1.0, converged=True,
+        status="optimal", n_iter=0, solver="native",
+    )  # fmt: skip
+    network = CircularFormulation(n_layers, activation).network([empty, empty], None, None)
+    assert network.layer_filters.shape == (n_layers - 1, 0, 6)
+    assert network.n_layers == n_layers
+    assert network.output_weights.shape == (0, 2)
+    np.testing.assert_array_equal(network.intercept, [0.5, 0.5])
+
+
+def test_a_linear_3_layer_circular_cnn_has_one_neuron_per_output():
+    # without a ReLU the program has one group per output, and at 3 layers its cost ||F q||_1 / d
+    # is attained by one neuron; only deeper networks split it into one neuron per frequency
+    rng = np.random.default_rng(0)
+    X, Y = rng.standard_normal((12, 8)), rng.standard_normal((12, 2))
+    params = dict(architecture="circular", activation="linear", beta=0.5, tol=1e-9)
+    reg = ConvexCNNRegressor(**params).fit(X, Y)
+    assert reg.layer_filters_.shape == (2, 2, 8)
+    assert np.count_nonzero(reg.output_weights_, axis=0).tolist() == [1, 1]
+
+
+def test_a_deep_linear_circular_group_is_split_into_frequencies_that_sum_to_it():
+    # each real frequency its own neuron, down to 1e-12 of the largest: the parts add up to the
+    # group (a frequency at 1e-5 of the largest is part of its function too)
+    from sklearn_convexcnn._formulations.circular import CircularFormulation
+
+    length = 8
+    t = np.arange(length)
+    group = np.cos(2 * np.pi * t / length) + 1e-5 * np.cos(2 * np.pi * 3 * t / length) + 0.5
+    coef = np.stack([group, np.zeros(length)])[:, None, :]  # (c, c') of one pattern
+    groups, signs = CircularFormulation(5, "linear")._groups(coef)
+    assert len(groups) == 3 and not signs.any()
+    np.testing.assert_allclose(groups.sum(axis=0), group, rtol=0, atol=1e-15)
+    # (c' enters with the opposite sign: the one group is c - c')
+    groups, _ = CircularFormulation(5, "linear")._groups(coef[::-1])
+    np.testing.assert_allclose(groups.sum(axis=0), -group, rtol=0, atol=1e-15)
+
+
+def test_the_output_layer_refit_sets_each_neurons_weight_from_the_lasso():
+    # the refit (CircularFormulation.refit_output_weights) hands the solver a lasso over the
+    # neurons of each output and sets each neuron's a = c - c' from its solution, balanced:
+    # w = sign(a) sqrt(|a|), last filter of norm sqrt(|a|); neurons at a = 0 go, outputs
+    # without neurons are skipped (not the end of the refit)
+    from sklearn_convexcnn._formulations.circular import CircularCNN, CircularFormulation
+    from sklearn_convexcnn._solvers._solution import Solution
+
+    rng = np.random.default_rng(0)
+    length = 6
+    inner = np.zeros((2, 3, length))
+    inner[..., 0] = 1.0  # identity filters: q_j is the last filter
+    last = rng.standard_normal((3, length))
+    weights = np.array([[0.0, 1.0], [0.0, -2.0], [0.0, 0.5]])  # output 0 has no neuron
+    network = CircularCNN(np.vstack([inner, last[None]]), weights, np.array([0.1, 0.2]))
+    patches = rng.standard_normal((10, 1, length))
+    refit_a = np.array([-0.3, 0.5, 0.0])
+    calls = []
+
+    def solve(program, output, coef_init, intercept_init):
+        calls.append((output, coef_init.shape, intercept_init))
+        coef = np.stack([np.maximum(refit_a, 0), np.maximum(-refit_a, 0)])[:, :, None]
+        return Solution(
+            coef=coef, intercept=0.7, objective=1.0, converged=True, status="optimal",
+            n_iter=1, solver="native",
+        )  # fmt: skip
+
+    refit = CircularFormulation(4).refit_output_weights(network, patches, solve)
+    assert calls == [(1, (2, 3, 1), 0.2)]
+    np.testing.assert_array_equal(refit.intercept, [0.1, 0.7])
+    np.testing.assert_allclose(refit.output_weights, [[0.0, -np.sqrt(0.3)], [0.0, np.sqrt(0.5)]])
+    np.testing.assert_allclose(np.linalg.norm(refit.layer_filters[-1], axis=1), np.sqrt([0.3, 0.5]))
+    # its function: sum_j a_j relu(x . q_j / ||q_j||) + b
+    unit = last[:2] / np.linalg.norm(last[:2], axis=1, keepdims=True)
+    expected = np.maximum(patches[:, 0] @ unit.T, 0.0) @ refit_a[:2] + 0.7
+    np.testing.assert_allclose(refit.forward(patches)[:, 1], expected, rtol=1e-12)
+
+
+# --------------------------------------------------------------------------------------------
+# three-layer formulation pieces
+
+
+def test_exact_three_layer_pairs_are_refused_only_beyond_the_limit():
+    # 2^5 second-layer patterns times 625 first-layer ones is 20,000 pattern pairs: at the
+    # limit, taken; one first-layer pattern more is refused, and the message counts them
+    from sklearn_convexcnn._formulations.three_layer import _MAX_EXACT_PAIRS, _check_exact_pairs
+
+    assert _MAX_EXACT_PAIRS == 2**5 * 625
+    _check_exact_pairs(5, 625)
+    _check_exact_pairs(5)
+    message = (
+        r"^n_patterns='exact' with architecture='three_layer' needs all 2\^5 second-layer "
+        r"patterns for each of the 626 first-layer patterns, more than the limit of 20000 "
+    )
+    with pytest.raises(ValueError, match=message):
+        _check_exact_pairs(5, 626)
+
+
+def test_exact_three_layer_counts_the_first_layer_patterns_against_the_limit():
+    # 10 samples are few enough for all their 2^10 second-layer patterns, but not for the 40
+    # cells of the 20 patch rows of size 2 (general position: 2 (1 + 19)), 40,960 pairs
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((10, 3)), rng.standard_normal(10)
+    reg = ConvexCNNRegressor(architecture="three_layer", kernel_size=2, n_patterns="exact")
+    with pytest.raises(ValueError, match=r"2\^10 second-layer patterns for each of the 40 first"):
+        reg.fit(X, y)
+    assert cover_bound(20, 2) == 40
+
+
+def test_a_three_layer_cnns_assigned_weights_keep_their_constraints_to_rounding():
+    # unit-norm filters to 1e-6 (the penalty counts their scale in middle_weights_: a norm of
+    # 1.001 moves 1e-3 of it out), and branch indices below n_branches (rows of
+    # output_weights_): branch 2 of two branches is refused, not only negative ones
+    from sklearn_convexcnn._formulations.three_layer import ThreeLayerCNN
+
+    filters = np.eye(3)[:2]
+    network = ThreeLayerCNN(
+        filters, np.array([1.0, -1.0]), np.array([0, 1]), np.ones((2, 1)), np.zeros(1)
+    )
+    network.check_assigned("filters", (1 + 1e-9) * filters)
+    with pytest.raises(ValueError, match=r"^filters_ .* got norms from 1 to 1: divide"):
+        network.check_assigned("filters", 1.001 * filters)
+    network.check_assigned("branches", np.array([1, 1]))
+    with pytest.raises(
+        ValueError, match=r"^branches_ must hold branch indices from 0 to 1 .* from 0 to 2\.$"
+    ):
+        network.check_assigned("branches", np.array([0, 2]))
+
+
+def test_three_layer_residue_that_leaves_the_second_layer_satisfied_is_dropped():
+    # second_layer_violations are violations: 0, not the (negative) slack, where every row
+    # holds. Compared as slacks, a residue that only widened a branch's slack looked like it
+    # kept the second layer satisfied, and was kept in the network
+    from sklearn_convexcnn._formulations.three_layer import ThreeLayerProgram, clean_three_layer
+    from sklearn_convexcnn._solvers._solution import Solution
+
+    pieces = np.array([[[1.0], [-1.0]], [[1.0], [-1.0]]])  # (pattern, n, h)
+    masks = np.array([[True, False]])  # z_0 >= 0 >= z_1
+    program = ThreeLayerProgram(pieces, np.zeros((2, 1, 1)), masks)
+    coef = np.zeros((2, 2, 1, 2, 1))  # (part, sign, branch, pattern, h)
+    coef[0, 0, 0, 0] = 1.0  # z = (1, -1): both rows hold with slack 1
+    np.testing.assert_array_equal(program.second_layer_violations(coef), 0.0)
+    coef[0, 0, 0, 1] = 1e-7  # residue: z = (1 + 1e-7, -1 - 1e-7), still satisfied
+    solution = Solution(
+        coef=coef, intercept=0.0, objective=10.0, converged=True, status="optimal", n_iter=1,
+        solver="native", duality_gap=None,
+    )  # fmt: skip
+    y = np.array([1.0, 0.0])
+    cleaned = clean_three_layer(program, solution, y, beta=0.5, loss="squared")
+    expected = coef.copy()
+    expected[0, 0, 0, 1] = 0.0
+    np.testing.assert_array_equal(cleaned.coef, expected)
+    # its objective recomputed: f = (1, 0) fits y exactly, and beta ||c|| = 0.5
+    assert cleaned.objective == pytest.approx(0.5, rel=1e-15)
+
+
+def test_second_layer_patterns_of_one_filter_are_its_sign_patterns():
+    # a random branch of the one first-layer filter g is (w mean_k (x_k . g)_+)_+: with w > 0
+    # it is linear on every sample (all ones), with w < 0 on the samples whose pooled
+    # feature is 0 (its pattern [pooled >= 0 for w pooled], where 0 >= 0 counts as active)
+    from sklearn_convexcnn._formulations.three_layer import _sample_outer_masks
+
+    x = np.array([[1.0, 2.0, 0.5], [-1.0, -2.0, -0.5], [2.0, -1.0, 1.0], [-3.0, -1.0, -2.0]])
+    patches = x[:, :, None]  # (n_samples, n_patches, 1): pooled (x)_+ over 3 patches
+    gates = np.ones((1, 1))
+    pooled_zero = np.array([False, True, False, True])
+    masks = _sample_outer_masks(patches, gates, 8, np.random.RandomState(0))
+    assert {tuple(row) for row in masks} == {(True,) * 4, tuple(pooled_zero)}
+    np.testing.assert_array_equal(masks[0], True)  # (the all-ones pattern first)
+
+
+@pytest.mark.parametrize("n_outputs", [1, 3])
+def test_a_three_layer_network_without_groups_has_an_output_weight_column_per_output(n_outputs):
+    from sklearn_convexcnn._formulations.three_layer import ThreeLayerFormulation
+    from sklearn_convexcnn._solvers._solution import Solution
+
+    empty = Solution(
+        coef=np.zeros((2, 2, 3, 4, 2)), intercept=0.25, objective=1.0, converged=True,
+        status="optimal", n_iter=0, solver="native",
+    )  # fmt: skip
+    network = ThreeLayerFormulation().network([empty] * n_outputs, None, None)
+    assert network.filters.shape == (0, 2) and network.n_branches == 0
+    assert network.output_weights.shape == (0, n_outputs)
+    np.testing.assert_array_equal(network.intercept, [0.25] * n_outputs)
+    patches = np.ones((5, 3, 2))
+    np.testing.assert_array_equal(network.forward(patches), np.full((5, n_outputs), 0.25))
+
+
+def test_exact_three_layer_on_many_samples_is_refused_before_the_first_layer_is_counted():
+    # 2^16 second-layer patterns exceed the limit whatever the first layer's patterns: that is
+    # the refusal (ThreeLayerFormulation.check_enumeration), not the first layer's Cover
+    # bound of its 800,016 patch rows, which would be refused too, after a pass over them
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((16, 50_002)), rng.standard_normal(16)
+    reg = ConvexCNNRegressor(architecture="three_layer", kernel_size=2, n_patterns="exact")
+    with pytest.raises(ValueError, match=r"needs all 2\^16 second-layer patterns for each first"):
+        reg.fit(X, y)

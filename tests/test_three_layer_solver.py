@@ -379,3 +379,186 @@ def test_a_handover_from_cvxpy_starts_from_its_multipliers(loss):
     assert model.n_iter_ <= 1  # (Clarabel's point is optimal: its multipliers certify it)
     assert model.duality_gap_ <= 1e-7 * model.objective_
     assert model.regularized_objective(X, y) == pytest.approx(model.objective_, rel=1e-6)
+
+
+def test_an_intercept_init_without_fit_intercept_is_ignored():
+    # without an intercept the fit has none: a warm start's intercept must not enter it, not
+    # even at the first point (the empty network, which max_iter=0 returns, of objective
+    # 0.5 ||y||^2) nor where that point is optimal (beta far above the correlations)
+    program, y = _program(0, "squared")
+    options = dict(loss="squared", fit_intercept=False, tol=1e-8, intercept_init=5.0)
+    first = solve_three_layer(program, y, beta=0.1, max_iter=0, **options)
+    assert first.intercept == 0.0 and not first.coef.any()
+    assert first.objective == pytest.approx(0.5 * np.sum(y**2), rel=1e-12)
+    empty = solve_three_layer(program, y, beta=1e6, max_iter=50, **options)
+    assert empty.converged and empty.intercept == 0.0 and not empty.coef.any()
+    assert empty.objective == pytest.approx(0.5 * np.sum(y**2), rel=1e-12)
+    fit = solve_three_layer(program, y, beta=0.1, max_iter=500, **options)
+    assert fit.converged and fit.intercept == 0.0
+    assert fit.objective == pytest.approx(
+        _objective(program, fit.coef, 0.0, y, 0.1, "squared"), rel=1e-12
+    )
+
+
+def test_the_duality_gap_of_scaled_targets_is_scaled_as_the_objective():
+    # targets t y (and beta t) are the same unit-scale program: the objective and its gap are
+    # t^2 times those of y, also for a solve stopped with a gap far from zero
+    program, y = _program(0, "squared")
+    options = dict(loss="squared", fit_intercept=True, tol=1e-8, max_iter=1)
+    unit = solve_three_layer(program, y, beta=0.1, **options)
+    scaled = solve_three_layer(program, 1000.0 * y, beta=100.0, **options)
+    assert not unit.converged and unit.duality_gap > 1e-3 * unit.objective
+    assert scaled.objective == pytest.approx(1e6 * unit.objective, rel=1e-9)
+    assert scaled.duality_gap == pytest.approx(1e6 * unit.duality_gap, rel=1e-6)
+
+
+def test_the_cutting_planes_start_from_the_rows_nearest_to_each_gate():
+    # rows by their margin g . r / ||r|| to the cone's gate g: the nearest `count`, all of
+    # them where `count` is more than the cone has, never a zero row (0 >= 0 always holds),
+    # and none without gates
+    from sklearn_convexcnn._formulations.three_layer import ThreeLayerProgram
+
+    cones = np.array(
+        [
+            [[1.0, 0.0], [0.5, 2.0], [1.0, 1.0], [3.0, -1.0], [0.0, 0.0]],
+            [[1.0, 0.0], [0.5, 2.0], [1.0, 1.0], [3.0, -1.0], [0.0, 1.0]],
+        ]
+    )  # margins to g = (1, 1): 1, 1.21, 1.41, 0.63 and (zero row) none, or 1
+    gates = np.ones((2, 2))
+    program = ThreeLayerProgram(np.zeros((2, 3, 2)), cones, np.ones((1, 3), bool), gates)
+    nearest = _three_layer_rows.nearest_rows(program, 2)
+    np.testing.assert_array_equal(nearest[0], [0, 3])
+    assert set(nearest[1]) in ({0, 3}, {3, 4})  # (rows 0 and 4 tie at 1)
+    everything = _three_layer_rows.nearest_rows(program, 10)
+    np.testing.assert_array_equal(everything[0], [0, 1, 2, 3])
+    np.testing.assert_array_equal(everything[1], [0, 1, 2, 3, 4])
+    without = _three_layer_rows.nearest_rows(dataclasses.replace(program, gates=None), 2)
+    assert [len(rows) for rows in without] == [0, 0]
+
+
+def test_the_groups_that_enter_are_those_priced_above_beta_the_largest_first():
+    # any price above beta violates the dual constraint, however little (1e-6 of beta here);
+    # the working set's own groups never enter again; at most _GROUPS_PER_ROUND per round
+    program, _ = _program(0, "squared")
+    groups = _three_layer._Groups(program, fit_intercept=True)
+    groups.add([(0, 0, 0, 0)])
+    prices = np.zeros((2, 2, program.outer_masks.shape[0], program.n_patterns))
+    prices[0, 0, 0, 0] = 5.0  # (in the set)
+    prices[1, 0, 0, 1] = 0.1 * (1 + 1e-6)
+    prices[0, 1, 0, 2] = 0.3
+    prices[1, 1, 0, 3] = 0.1  # (at beta: dual feasible)
+    entering = _three_layer._most_violating(prices, groups, 0.1)
+    assert [tuple(int(i) for i in key) for key in entering] == [(0, 1, 0, 2), (1, 0, 0, 1)]
+    assert prices[0, 0, 0, 0] == 0.0  # (zeroed in place)
+    many = np.full_like(prices, 1.0)
+    assert len(_three_layer._most_violating(many, groups, 0.1)) == _three_layer._GROUPS_PER_ROUND
+
+
+def test_a_stopped_solve_reports_its_gap_to_the_largest_dual_bound(monkeypatch):
+    # every iteration's dual objective is a lower bound on the optimum: the gap is to the
+    # largest of them, not to the last (made 1000 lower here, still a valid bound)
+    program, y = _program(0, "squared")
+    dual_objective, duals = _three_layer._dual_objective, []
+
+    def lower_after_the_first(*args, **kwargs):
+        duals.append(dual_objective(*args, **kwargs))
+        return duals[-1] - (1000.0 if len(duals) > 1 else 0.0)
+
+    monkeypatch.setattr(_three_layer, "_dual_objective", lower_after_the_first)
+    options = dict(beta=0.1, loss="squared", fit_intercept=True, tol=1e-8, max_iter=1)
+    stopped = solve_three_layer(program, y, **options)
+    assert len(duals) >= 2 and not stopped.converged
+    _, y_scale, _ = _cvxpy.unit_scales(program.pieces, y, 0.1, "squared")
+    expected = stopped.objective - y_scale**2 * max(duals[0], max(duals[1:]) - 1000.0)
+    assert stopped.duality_gap == pytest.approx(expected, rel=1e-9)
+
+
+def test_negative_handed_over_multipliers_count_as_zero():
+    # mu >= 0 is what makes a price a dual bound: a handover's negative entries (a CVXPY
+    # dual's rounding, or worse) are clipped, so they start the solve as no multipliers do
+    program, y = _program(0, "squared")
+    options = dict(beta=0.1, loss="squared", fit_intercept=True, tol=1e-8, max_iter=3)
+    negative = -np.ones((2 * program.outer_masks.shape[0], len(y)))
+    handed = solve_three_layer(program, y, multipliers_init=negative, **options)
+    cold = solve_three_layer(program, y, **options)
+    assert handed.n_iter == cold.n_iter
+    assert handed.objective == cold.objective
+    assert handed.duality_gap == cold.duality_gap
+
+
+def test_a_branch_in_the_working_set_prices_with_its_own_multipliers_only():
+    # a handover's multipliers start each branch, until the restricted problem gives the
+    # branch its own: then those of its rows not kept are zero, not the handover's (any
+    # mu >= 0 bounds the optimum, but these are far from the optimum's and keep the gap open)
+    program, y = _program(0, "squared")
+    options = dict(beta=0.1, loss="squared", fit_intercept=True, tol=1e-8, max_iter=500)
+    cold = solve_three_layer(program, y, **options)
+    far = np.full((2 * program.outer_masks.shape[0], len(y)), 10.0)
+    handed = solve_three_layer(program, y, multipliers_init=far, **options)
+    assert handed.converged, handed.status
+    assert handed.objective == pytest.approx(cold.objective, rel=1e-7)
+    assert handed.duality_gap <= 1e-8 * handed.objective
+
+
+def test_a_warm_start_begins_with_its_nonzero_groups_only(capsys):
+    # coef_init's nonzero groups are the initial working set (its zero ones would make every
+    # restricted problem of the program's size): the first iteration counts them
+    program, y = _program(1, "squared")
+    options = dict(beta=0.1, loss="squared", fit_intercept=True, tol=1e-8, max_iter=500)
+    cold = solve_three_layer(program, y, **options)
+    capsys.readouterr()
+    n_nonzero = int(np.count_nonzero(np.linalg.norm(cold.coef, axis=-1)))
+    assert 0 < n_nonzero < cold.coef[..., 0].size
+    solve_three_layer(program, y, coef_init=cold.coef, verbose=1, **options)
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first.startswith("[native] three-layer iteration 0: ")
+    assert f", {n_nonzero} groups, " in first
+
+
+def test_a_solve_stopped_at_max_iter_returns_its_lowest_point_not_its_last(monkeypatch):
+    # its last restricted point made worse (every group scaled by 3: still feasible, as cones
+    # are cones and each branch keeps its signs): the answer is the lowest point certified
+    program, y = _program(0, "squared")
+    options = dict(beta=0.1, loss="squared", fit_intercept=True, tol=1e-8)
+    one = solve_three_layer(program, y, max_iter=1, **options)
+    feasible_point, calls = _three_layer._feasible_restricted_point, []
+
+    def worse_second(groups, *args, **kwargs):
+        b, rows, feasible = feasible_point(groups, *args, **kwargs)
+        calls.append(1)
+        if len(calls) == 2:
+            groups.coef = 3.0 * groups.coef
+        return b, rows, feasible
+
+    monkeypatch.setattr(_three_layer, "_feasible_restricted_point", worse_second)
+    stopped = solve_three_layer(program, y, max_iter=2, **options)
+    assert len(calls) == 2 and not stopped.converged
+    assert stopped.objective <= one.objective * (1 + 1e-12)
+    assert stopped.objective == pytest.approx(
+        _objective(program, stopped.coef, stopped.intercept, y, 0.1, "squared"), rel=1e-12
+    )
+
+
+def test_rows_violated_only_by_the_solvers_residue_are_not_added():
+    # groups below RESIDUE times the largest are dropped from the network: rows that only
+    # they violate are no cutting planes (the chase of such rows took 25,000 of them); the
+    # rows a group above it violates are reported
+    from sklearn_convexcnn._formulations._pruning import RESIDUE
+    from sklearn_convexcnn._formulations.three_layer import ThreeLayerProgram
+
+    cones = np.array([[[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]]] * 2)  # c >= 0, one pattern each
+    program = ThreeLayerProgram(np.zeros((2, 3, 2)), cones, np.ones((1, 3), bool))
+    row_norms = np.linalg.norm(cones, axis=2)
+    none = [np.zeros(0, dtype=int)] * 2
+    coef = np.zeros((2, 2, 1, 2, 2))  # (part, sign, outer, pattern, h)
+    coef[0, 0, 0, 0] = [1.0, 2.0]  # inside its cone
+    coef[1, 0, 0, 1] = 0.1 * RESIDUE * np.array([-1.0, 0.0])  # residue, violating row 0
+    violated = _three_layer_rows.violated_rows(program, coef, none, row_norms, 1e-9)
+    assert [len(rows) for rows in violated] == [0, 0]
+    coef[1, 0, 0, 1] = 1e-3 * np.array([-1.0, -2.0])  # not residue: every row
+    violated = _three_layer_rows.violated_rows(program, coef, none, row_norms, 1e-9)
+    assert len(violated[0]) == 0
+    np.testing.assert_array_equal(np.sort(violated[1]), [0, 1, 2])
+    kept = [np.zeros(0, dtype=int), np.array([1])]  # (rows kept already are not reported)
+    violated = _three_layer_rows.violated_rows(program, coef, kept, row_norms, 1e-9)
+    np.testing.assert_array_equal(np.sort(violated[1]), [0, 2])
