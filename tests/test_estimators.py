@@ -659,3 +659,128 @@ def test_a_pickled_model_keeps_only_the_nonzero_groups_of_its_warm_start():
     warm = pickle.loads(pickle.dumps(clf)).set_params(warm_start=True, beta=0.3).fit(X, y)
     cold = clone(clf).set_params(beta=0.3).fit(X, y)
     assert warm.objective_ == pytest.approx(cold.objective_, rel=1e-9)
+
+
+def test_n_iter_is_the_largest_over_the_outputs():
+    # n_iter_ is documented as the largest number of iterations over the outputs: a
+    # multi-output fit reports that of its slowest output, as fitted alone (the programs
+    # decouple per output)
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((20, 6))
+    Y = np.column_stack([np.maximum(X[:, 1:3] @ [1.0, -1.0], 0), 10 * X[:, 0] * X[:, 3] + X[:, 5]])
+    params = dict(beta=0.1, kernel_size=3, n_patterns=8, random_state=0)
+    alone = [ConvexCNNRegressor(**params).fit(X, Y[:, k]).n_iter_ for k in range(2)]
+    assert alone[0] != alone[1]  # (else the test tells nothing)
+    assert ConvexCNNRegressor(**params).fit(X, Y).n_iter_ == max(alone)
+
+
+def test_a_deep_circular_refit_is_allowed_the_default_max_iter_at_least(monkeypatch):
+    # a mutant that gave the refit of a deep circular network's output weights the user's
+    # max_iter survived: max_iter bounds the program's solve, and max_iter=1 left the refit
+    # (a lasso over the realized neurons) at the realized network's objective
+    import sklearn_convexcnn._base as base
+
+    allowed = []
+
+    def spy(program, y, label, options, **starts):
+        allowed.append(options.max_iter)
+        return solve_output(program, y, label, options, **starts)
+
+    solve_output = base.solve_output
+    monkeypatch.setattr(base, "solve_output", spy)
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((20, 8))
+    y = np.maximum(X @ rng.standard_normal(8), 0)
+    reg = ConvexCNNRegressor(
+        architecture="circular", n_layers=4, solver="native", max_iter=1, random_state=0
+    )
+    with pytest.warns(ConvergenceWarning, match="max_iter=1"):
+        reg.fit(X, y)
+    assert allowed and set(allowed) == {ConvexCNNRegressor().max_iter}
+
+
+def test_a_refit_drops_trailing_underscore_attributes_that_it_does_not_set():
+    # a mutant that kept a previous fit's attributes that the new fit does not set survived
+    # (every architecture's arrays are views of network_, gone with it): an attribute left
+    # by another fit (a pickle of an older version, forced here) must not outlive the refit,
+    # while the input attributes are recorded anew
+    X, y = _toy_regression(0, 12, (9,))
+    reg = ConvexCNNRegressor(n_patterns=4, random_state=0).fit(X, y)
+    vars(reg)["coef_"] = np.ones(3)
+    reg.fit(X, y)
+    assert not hasattr(reg, "coef_")
+    assert reg.n_features_in_ == 9 and hasattr(reg, "network_")
+
+
+def test_generated_patterns_charge_one_outputs_program_whatever_n_jobs(monkeypatch):
+    # a mutant that charged n_jobs programs at once to a fit with generated patterns survived:
+    # its outputs share each round's program and are solved in turn, so the memory check
+    # counts one program (n_jobs would refuse fits that fit)
+    import sklearn_convexcnn._base as base
+
+    charged = []
+
+    def spy(*args, at_once=1, **kwargs):
+        charged.append(at_once)
+        return check_program_memory(*args, at_once=at_once, **kwargs)
+
+    check_program_memory = base.check_program_memory
+    monkeypatch.setattr(base, "check_program_memory", spy)
+    X, y = _toy_classification(3)
+    params = dict(kernel_size=2, n_patterns=32, patterns="generated", random_state=0)
+    ConvexCNNClassifier(beta=0.1, n_jobs=3, **params).fit(X, y)
+    assert charged and set(charged) == {1}
+
+
+def test_a_linear_cnn_without_pooling_pays_weight_decay_on_its_per_patch_weights():
+    # a mutant that took the norm of the per-patch output weights over the outputs (an l1 norm
+    # over the patches) survived: regularized_objective pays 0.5 * (||u_j||^2 + ||w_j||_2^2),
+    # w_j the neuron's weights over the patches, and on the training data equals objective_
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((10, 6)), rng.standard_normal(10)
+    reg = ConvexCNNRegressor(
+        activation="linear", pooling="none", kernel_size=3, beta=0.1, tol=1e-9
+    ).fit(X, y)
+    weights = reg.output_weights_[:, :, 0]  # (neurons, patches)
+    assert weights.shape[0] > 1 and np.count_nonzero(weights) > weights.shape[0]
+    penalty = 0.5 * (np.sum(reg.filters_**2) + np.sum(weights**2))
+    expected = 0.5 * np.sum((reg.predict(X) - y) ** 2) + 0.1 * penalty
+    assert reg.regularized_objective(X, y) == pytest.approx(expected, rel=1e-12)
+    assert reg.regularized_objective(X, y) == pytest.approx(reg.objective_, rel=1e-6)
+
+
+def test_a_negative_duality_gap_of_an_output_certifies_no_bound_above_its_value():
+    # a mutant that subtracted each output's gap as it is survived: a gap below zero (rounding:
+    # -9e-16 on an empty network's fit) would put lower_bound_ above objective_. Each output's
+    # gap counts from zero, and an unknown gap certifies nothing (-inf)
+    from sklearn_convexcnn._formulations.architectures import fitted_bounds
+    from sklearn_convexcnn._formulations.linear import LinearFormulation
+    from sklearn_convexcnn._solvers._solution import Solution
+
+    def solution(objective, gap):
+        return Solution(np.zeros((2, 1, 3)), 0.0, objective, True, "optimal", 1, "native", gap)
+
+    bounds = fitted_bounds(
+        LinearFormulation(), None, None, None, 1.0, "squared",
+        [solution(2.0, -1e-3), solution(3.0, 2e-3)],
+    )  # fmt: skip
+    assert bounds == {"objective_": 5.0, "lower_bound_": 5.0 - 2e-3, "is_exact_": True}
+    unknown = fitted_bounds(
+        LinearFormulation(), None, None, None, 1.0, "squared",
+        [solution(2.0, None), solution(3.0, 2e-3)],
+    )  # fmt: skip
+    assert unknown["lower_bound_"] == -np.inf and unknown["objective_"] == 5.0
+
+
+def test_only_an_assignment_of_another_neuron_count_is_told_to_refit():
+    # a mutant that told every filters_ of the fitted trailing shape to refit survived: the
+    # hint is for another number of neurons (rows); an array of the fitted shape refused for
+    # its dtype gets none
+    X, y = _toy_regression(0, 12, (9,))
+    reg = ConvexCNNRegressor(beta=0.1, n_patterns=8, random_state=0).fit(X, y)
+    shape = reg.filters_.shape
+    assert shape[0] > 0
+    with pytest.raises(ValueError, match=r"dtype complex128\.$"):
+        reg.filters_ = reg.filters_.astype(complex)
+    with pytest.raises(ValueError, match=r"; to change the number of neurons, refit\.$"):
+        reg.filters_ = np.zeros((shape[0] + 1, *shape[1:]))

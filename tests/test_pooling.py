@@ -689,3 +689,35 @@ def test_a_regional_program_over_given_groups_is_the_full_programs_part(mode):
     part = formulation.program(patches, gates, (regions[kept], index[kept]))
     np.testing.assert_array_equal(part.pieces, full.pieces[kept])
     np.testing.assert_array_equal(part.cones, full.cones[kept])
+
+
+@pytest.mark.parametrize(
+    "architecture, why",
+    [("circular", "has no pooling"), ("three_layer", "pools by a global average only")],
+)
+def test_a_pool_size_alone_is_refused_where_the_architecture_does_not_pool(architecture, why):
+    # a mutant that checked only pooling and readout survived: a pool_size set alone (the
+    # other pooling parameters at their defaults) was ignored silently by the circular and
+    # three-layer CNNs, whose pooling is fixed
+    X = np.random.default_rng(0).standard_normal((12, 6))
+    y = X[:, 0]
+    with pytest.raises(
+        ValueError,
+        match=rf"^architecture='{architecture}' {why}.*, but got pooling='average', "
+        r"pool_size=2, readout='sum'; .*pooling='average', pool_size=None, readout='sum'\.$",
+    ):
+        ConvexCNNRegressor(architecture=architecture, pool_size=2, n_patterns=4).fit(X, y)
+
+
+def test_a_linear_cnn_refuses_a_pool_size_with_average_pooling():
+    # a mutant that checked only the read-out of a linear CNN with average pooling survived:
+    # its program is that of global pooling, so a pool_size alone would be ignored silently
+    X = np.random.default_rng(0).standard_normal((12, 6))
+    y = X[:, 0]
+    with pytest.raises(
+        ValueError,
+        match=r"^activation='linear' supports pooling='average' with pool_size=None and "
+        r"readout='sum', and pooling='none', not pooling='average', pool_size=2, "
+        r"readout='sum'\.$",
+    ):
+        ConvexCNNRegressor(activation="linear", pool_size=2, kernel_size=2).fit(X, y)

@@ -1272,3 +1272,12 @@ def test_class_weight_and_C_are_refused_with_the_fix():
             TypeError, match=r"'C' \(C=1\.0\)\. The regularization strength is beta, the "
         ):
             Estimator(C=1.0)
+
+
+def test_set_params_hints_at_the_parameter_scikit_learn_names_past_nested_ones():
+    # a nested key ("beta__x") passes scikit-learn's check of its first part, and the error
+    # is for the next one, C: the hint must follow (names are read before "__")
+    with pytest.raises(
+        ValueError, match=r"^Invalid parameter 'C' .*\]\. \(C=2\)\. The regularization strength"
+    ):
+        ConvexCNNClassifier().set_params(beta__x=1, C=2)
