@@ -181,6 +181,31 @@ def _blas_threads():
     return {p["filepath"]: p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"}
 
 
+def test_calls_run_here_alone_hold_one_blas_thread():
+    # run_calls' promise for n_jobs=1 too, whoever calls it (not only a fit, which limits
+    # BLAS threads itself): the native solver's factorizations beside NumPy's products
+    with threadpool_limits(limits=2, user_api="blas"):
+        raised = [path for path, threads in _blas_threads().items() if threads == 2]
+        if not raised:
+            pytest.skip("no BLAS library here can be given two threads")
+        [inside] = run_calls([delayed(_blas_threads)()], 1, call_bytes=0)
+        assert [inside[path] for path in raised] == [1] * len(raised)
+        assert [_blas_threads()[path] for path in raised] == [2] * len(raised)
+
+
+def test_workers_of_another_number_replace_the_last_ones():
+    # the last executor is shut down, not left with its idle processes for 300 s
+    first = workers(1)
+    try:
+        assert workers(1) is first
+        second = workers(2)
+        assert second is not first
+        with pytest.raises(RuntimeError, match="shutdown"):
+            first.submit(int)
+    finally:
+        stop_workers()
+
+
 # in threads CVXPY's own warning is not silenced (_cvxpy._inaccurate_ignored)
 @pytest.mark.filterwarnings("ignore:Solution may be inaccurate:UserWarning")
 def test_the_threading_backend_leaves_warnings_and_blas_threads_alone(four_digits):
@@ -504,6 +529,22 @@ def test_any_other_backend_or_large_calls_go_to_joblib():
     assert os.getpid() not in _pids(4, call_bytes=large)
     # in joblib's workers (GridSearchCV's, say), joblib's nested backend decides
     assert Parallel(n_jobs=2)(delayed(caller_takes_part)(2, 0) for _ in range(2)) == [False] * 2
+
+
+def test_calls_of_exactly_the_shared_limit_are_solved_here_too():
+    # "at most" SHARED_MAX_BYTES: the limit itself is shared, a byte more goes to joblib
+    assert caller_takes_part(2, SHARED_MAX_BYTES)
+    assert not caller_takes_part(2, SHARED_MAX_BYTES + 1)
+
+
+def test_a_loky_backend_configured_inside_joblibs_workers_still_goes_to_joblib():
+    # parallel_config(backend="loky") in a worker gives a LokyBackend of nesting level 1:
+    # joblib's nested call, not this module's workers, one set per worker of an outer search
+    def nested():
+        with parallel_config(backend="loky"):
+            return caller_takes_part(2, 0)
+
+    assert Parallel(n_jobs=2)(delayed(nested)() for _ in range(2)) == [False] * 2
 
 
 @pytest.mark.parametrize("solver, shared", [("native", True), ("clarabel", False)])

@@ -857,3 +857,112 @@ def test_certify_checks_the_fitted_patterns_operator(monkeypatch):
     )
     with pytest.raises(MemoryError, match=message):
         reg.certify(X, y)
+
+
+@pytest.mark.parametrize("kind", ["three_layer", "three_layer_native"])
+def test_an_exact_three_layer_program_of_many_samples_is_refused_not_overflowed(kind):
+    # 2^n second-layer patterns of 2,000 samples are a Python int past a float's range: the
+    # count is capped at 2^62 (beyond any memory either way), so that the estimate can be said
+    # in GiB; uncapped, formatting the refusal raised OverflowError instead of MemoryError
+    with pytest.raises(MemoryError, match=r"^The convex program for 2000 samples .* GiB of memory"):
+        check_program_memory(2000, 6, 3, 4, kind=kind, solver="auto", exact=True)
+
+
+def test_an_address_space_already_past_its_limit_leaves_no_headroom(monkeypatch, tmp_path):
+    # a process whose virtual size is above its ulimit -v (the limit lowered after it grew)
+    # has nothing left to allocate, not a negative amount: the refusal says 0.0 MiB
+    resource = pytest.importorskip("resource", reason="RLIMIT_AS is Unix's")
+    from sklearn_convexcnn import _resources as resources
+
+    status = tmp_path / "status"
+    status.write_text("Name:\tpython\nVmSize:\t 2097152 kB\n")  # 2 GiB
+    monkeypatch.setattr(resources, "_PROC_STATUS", status)
+    monkeypatch.setattr(resources, "_system_available", lambda: 64 * 2**30)
+    monkeypatch.setattr(resources, "_cgroup_headroom", lambda: None)
+    monkeypatch.setattr(resource, "getrlimit", lambda which: (2**30, resource.RLIM_INFINITY))
+    assert resources._address_space_headroom() == 0
+    with pytest.raises(MemoryError, match=r"\(ulimit -v\) leaves only 0\.0 MiB\. Use less\.$"):
+        resources.check_memory(2**20, "A program", "Use less.")
+
+
+def test_a_cgroup_v2_group_above_its_limit_leaves_no_memory(monkeypatch, tmp_path):
+    # usage can exceed memory.max (a limit lowered under a running group): the headroom is
+    # 0, not negative, and the refusal says "only 0.0 MiB is available"
+    resources = _cgroups(monkeypatch, tmp_path, "0::/job\n", {
+        "job/memory.max": "1073741824\n",
+        "job/memory.current": "2147483648\n",
+    })  # fmt: skip
+    assert resources.available_memory() == 0
+    with pytest.raises(MemoryError, match=r"needs about 1\.0 MiB of memory but only 0\.0 MiB"):
+        resources.check_memory(2**20, "The program", "Use less.")
+
+
+@pytest.mark.parametrize("kind", ["three_layer", "three_layer_native"])
+@pytest.mark.parametrize(
+    "exact, fewer",
+    [
+        (False, "Use fewer n_patterns"),
+        (True, r"Sample the patterns \(an int n_patterns\) instead of n_patterns='exact'"),
+    ],
+)
+def test_a_refused_three_layer_program_says_it_grows_with_the_square_of_the_patterns(
+    monkeypatch, kind, exact, fewer
+):
+    # each first-layer pattern is paired with its second-layer ones, through CVXPY or natively:
+    # halving n_patterns there quarters the program, which the first remedy says
+    import sklearn_convexcnn._resources as resources
+
+    monkeypatch.setattr(resources, "available_memory", lambda: 2**20)
+    monkeypatch.setattr(resources, "_address_space_headroom", lambda: None)
+    with pytest.raises(
+        MemoryError,
+        match=rf"\. {fewer} \(it grows with their square\), use fewer or smaller patches "
+        r"\(a larger stride or a smaller kernel_size\), or fit on a subset of the samples\.$",
+    ):
+        check_program_memory(200, 36, 9, 64, kind=kind, solver="auto", exact=exact)
+
+
+def test_a_program_that_needs_exactly_what_is_available_is_let_through():
+    # "exceed": a requirement equal to the available bytes fits
+    check_memory(2**30, "The thing", "Fix it.", available=2**30)
+    with pytest.raises(MemoryError, match=r"needs about 1\.0 GiB of memory but only 1\.0 GiB"):
+        check_memory(2**30 + 1, "The thing", "Fix it.", available=2**30)
+
+
+def test_an_address_space_limit_of_2_to_the_60_or_more_is_no_limit(monkeypatch):
+    # as for cgroups (_NO_LIMIT): a limit that large, though not RLIM_INFINITY, bounds nothing
+    resource = pytest.importorskip("resource", reason="RLIMIT_AS is Unix's")
+    from sklearn_convexcnn import _resources as resources
+
+    unlimited = resource.RLIM_INFINITY
+    for limit in (2**60, 2**62):
+        monkeypatch.setattr(resource, "getrlimit", lambda which, limit=limit: (limit, unlimited))
+        assert resources._address_space_headroom() is None
+    monkeypatch.setattr(resource, "getrlimit", lambda which: (2**60 - 1, unlimited))
+    assert resources._address_space_headroom() > 2**59
+
+
+def test_a_limit_on_the_mounts_root_bounds_a_group_below_it(monkeypatch, tmp_path):
+    # in a cgroup namespace the container's own group is the mount's root, its limit on the
+    # root's files: a process in a child group of it is bound by that limit too
+    resources = _cgroups(monkeypatch, tmp_path, "0::/worker\n", {
+        "memory.max": "3221225472\n",  # 3 GiB for the container, 1 GiB of it in use
+        "memory.current": "1073741824\n",
+        "worker/memory.max": "max\n",
+        "worker/memory.current": "536870912\n",
+    })  # fmt: skip
+    assert resources.available_memory() == 2 * 2**30
+
+
+def test_the_patterns_that_fit_in_memory_pay_their_bits_group_and_gate_each(monkeypatch):
+    # each pattern: a sign bit per (sample, patch), OPERATOR_BYTES_PER_GROUP, and its gate of
+    # patch_size floats; what is left after the operator's fixed share, in whole patterns
+    import sklearn_convexcnn._resources as resources
+
+    n_samples, n_patches, patch_size = 8, 8, 4
+    fixed = operator_bytes(n_samples, n_patches, patch_size, 0)
+    per_pattern = n_samples * n_patches / 8 + resources.OPERATOR_BYTES_PER_GROUP + 8 * patch_size
+    monkeypatch.setattr(resources, "_address_space_headroom", lambda: None)
+    for available, expected in [(100 * per_pattern, 100), (100 * per_pattern - 1, 99)]:
+        monkeypatch.setattr(resources, "available_memory", lambda a=available: fixed + a)
+        assert resources.patterns_in_memory(n_samples, n_patches, patch_size) == expected
