@@ -11,6 +11,7 @@ import warnings
 import cvxpy as cp
 import numpy as np
 import pytest
+import scipy.linalg
 from sklearn.exceptions import ConvergenceWarning
 
 from sklearn_convexcnn import ConvexCNNRegressor, _optimality
@@ -650,3 +651,139 @@ def test_null_spaces_are_computed_once_and_kept_within_their_limit():
     spaces.of(rows[3], 5)  # one more would pass the limit: the kept ones are forgotten
     assert len(spaces) == 1 and spaces.nbytes <= size
     assert spaces.of(rows[0], 5) is not bases[0]
+
+
+def test_a_projected_start_leaves_the_callers_coefficients_alone():
+    # onto_kept_rows returns a copy, and solve_on_faces projects its start without writing
+    # into it: the start is the working set's coef, which the native solver falls back on
+    # (the interior point's start) where the faces fail
+    M, y, kept_rows, beta = _restricted(0, "squared", True)
+    rng = np.random.default_rng(10)
+    start = rng.standard_normal((len(kept_rows), kept_rows[0].shape[1]))
+    outside = [np.min(rows @ c) < 0 for rows, c in zip(kept_rows, start, strict=True)]
+    assert any(outside)  # (the premise: projections to make)
+    given = start.copy()
+    projected = onto_kept_rows(kept_rows, start)
+    np.testing.assert_array_equal(start, given)
+    for rows, c, was_outside, g in zip(kept_rows, projected, outside, given, strict=True):
+        if was_outside:
+            np.testing.assert_allclose(c, nnls_projection(rows, g)[0], atol=1e-12)
+        else:
+            np.testing.assert_array_equal(c, g)
+    solve_on_faces(
+        M, M.T @ M, y, start, 3.0, kept_rows, beta=beta, loss="squared", fit_intercept=True,
+        kkt_tol=1e-9,
+    )  # fmt: skip
+    np.testing.assert_array_equal(start, given)
+
+
+def test_the_line_search_tries_steps_down_to_the_shortest_and_no_shorter():
+    # Armijo's backtracking halves from the first step; a step equal to `shortest` is still
+    # tried, the next half is not (None: the search gives up)
+    def along(alpha):  # decreases only for steps of at most 1/4
+        return 1.0 - 0.5 * alpha if alpha <= 0.25 else 2.0
+
+    assert _faces._backtracking(along, 1.0, 1.0, -1.0, 0.25) == (0.25, 0.875)
+    assert _faces._backtracking(along, 1.0, 1.0, -1.0, 0.3) is None
+    # a value that does not fall by 1e-4 of the predicted decrease is refused
+    assert _faces._backtracking(lambda alpha: 1.0 - 1e-5 * alpha, 1.0, 1.0, -1.0, 0.2) is None
+    assert _faces._backtracking(lambda alpha: 1.0 - 1e-4 * alpha, 1.0, 1.0, -1.0, 0.2) == (
+        1.0,
+        1.0 - 1e-4,
+    )
+
+
+def test_a_step_leaves_a_group_only_where_it_passes_within_a_hundredth_of_zero():
+    # _crossing: the group leaves the face where the step takes its norm below 1e-2 of its
+    # own (the norm's kink, where Newton's model is wrong); a group that only shrinks to a
+    # twentieth stays for the line search
+    from sklearn_convexcnn._solvers._faces import _crossing
+
+    coef = np.array([[1.0, 0.0], [1.0, 0.0]])
+    near = 0.005  # (the sideways part: the closest point has a norm of about 0.005)
+    dcoef = np.array([[-1.0, 0.05], [-1.0, near]])
+    assert _crossing(coef[:1], dcoef[:1], np.array([0]), 2.0) is None  # (0.0499 of its norm)
+    group, at = _crossing(coef, dcoef, np.array([0, 1]), 2.0)
+    assert group == 1 and at == pytest.approx(1 / (1 + near**2))
+    assert _crossing(coef, dcoef, np.array([0, 1]), 2.0, ratio=0.1)[0] == 0  # (the earlier one)
+
+
+def test_groups_collapse_at_a_norm_of_1e_12_of_the_largest_or_when_every_norm_underflows():
+    # _collapsed: a nonzero group at most _COLLAPSE times the largest norm leaves the face,
+    # the bound included; and where every nonzero group's norm underflows to zero (entries of
+    # 1e-181, whose squares do), the largest is zero and all of them leave: no group of norm
+    # zero may stay on the face (its beta * c / ||c|| is NaN)
+    coef = np.array([[1.0, 0.0], [_faces._COLLAPSE, 0.0], [0.0, 2 * _faces._COLLAPSE], [0, 0]])
+    np.testing.assert_array_equal(
+        _faces._collapsed(coef, _faces._norms(coef)), [False, True, False, False]
+    )
+    tiny = np.array([[1e-181, 0.0], [0.0, 0.0], [0.0, -1e-170]])
+    norms = _faces._norms(tiny)
+    assert not norms.any()  # (the premise: every norm underflows)
+    np.testing.assert_array_equal(_faces._collapsed(tiny, norms), [True, False, True])
+
+
+def test_cholesky_raises_the_diagonal_only_where_the_factor_shows_a_singular_hessian():
+    # _cholesky: a factorization that succeeds by rounding on a singular Hessian (two
+    # collinear coordinates: a last pivot of 1e-15 against 1) is redone with every diagonal
+    # entry raised by _SHIFT times itself; a well-posed one of condition 1e9 is factorized as
+    # it is (a shift there moved face solves off their KKT test)
+    singular = np.array([[1.0, 1.0], [1.0, 1.0 + 1e-15]])
+    shifted = singular + np.diag(_faces._SHIFT * np.diag(singular))
+    np.testing.assert_array_equal(
+        _faces._cholesky(singular), scipy.linalg.cholesky(shifted, lower=True)
+    )
+    conditioned = np.array([[1e9, 0.5], [0.5, 1.0]])
+    np.testing.assert_array_equal(
+        _faces._cholesky(conditioned), scipy.linalg.cholesky(conditioned, lower=True)
+    )
+
+
+def test_the_ratio_test_never_allows_a_negative_step():
+    # _Faces.ratio_test: a falling row that rounding left at a slightly negative slack (not
+    # yet counted tight) limits the step to 0 and blocks it, never to a negative step, which
+    # would move the point backwards along the direction
+    M, y, kept_rows, beta = _restricted(0, "squared", True)
+    faces = _Faces(
+        M, M.T @ M, y, kept_rows, beta=beta, loss="squared", fit_intercept=True, kkt_tol=1e-9
+    )
+    h = kept_rows[0].shape[1]
+    coef = np.zeros((len(kept_rows), h))
+    row = kept_rows[0][0]
+    start = np.random.default_rng(1).standard_normal(h)
+    coef[0] = start - (row @ start + 1e-6) * row / (row @ row)  # (row 0's slack: -1e-6)
+    assert row @ coef[0] == pytest.approx(-1e-6) and not faces.tight.any()
+    dcoef = np.zeros_like(coef)
+    dcoef[0] = -row  # (falling on row 0)
+    limit, blocking = faces.ratio_test(coef, dcoef)
+    assert limit == 0.0 and blocking == (0, 0)
+
+
+def test_a_zero_group_enters_only_where_its_price_exceeds_beta_beyond_rounding():
+    # _entering: a zero group enters where its price exceeds beta (1 + kkt_tol) plus the
+    # rounding of its correlations (_Faces.rounding); a price above beta by less than that
+    # rounding cannot be told from beta (large, nearly collinear patches), and such groups
+    # entering made the face method stop as if it cycled
+    faces = types.SimpleNamespace(h=2, beta=1.0, kkt_tol=1e-9, kept_rows=[np.eye(2)] * 3)
+    coef = np.zeros((3, 2))
+    coef[2] = [1.0, 0.0]  # (nonzero: never entering)
+    correlations = np.array([1 + 1e-6, 0.0, 1 + 1e-6, 0.0, 5.0, 0.0])
+    entering = _faces._entering(faces, coef, correlations, np.array([1e-5, 1e-7, 0.0]))
+    [(group, direction, price)] = entering
+    assert group == 1 and price == pytest.approx(1 + 1e-6, rel=1e-15)
+    np.testing.assert_allclose(direction, [1.0, 0.0], rtol=1e-15)
+
+
+def test_the_polish_zeroes_a_group_only_where_its_price_is_at_most_beta_to_rounding():
+    # _restricted._optimal_at_zero: a group left out of the polished face must be optimal at
+    # zero, its price at most beta, up to a relative 1e-12 of rounding
+    from sklearn_convexcnn._solvers import _restricted
+
+    M, kept_rows = np.eye(2), [np.eye(2)]
+
+    def optimal(price):  # (the squared loss at f = 0: v = y, the correlation of M = I)
+        y = np.array([price, -3.0])
+        return _restricted._optimal_at_zero(M, np.zeros(2), y, [0], "squared", 1.0, 2, kept_rows)
+
+    assert optimal(1.0) and optimal(1 + 1e-13)
+    assert not optimal(1 + 1e-11)

@@ -1854,3 +1854,265 @@ def test_small_inputs_and_beta_certify_within_tol():
     else:
         assert ratio < 2, ratio
         assert len(messages) == 1 and "cannot be solved more accurately" in messages[0]
+
+
+def test_restricted_solves_get_finer_down_to_1e_12_then_leave_the_faces():
+    # the ladder a solve climbs when pricing finds nothing to add (_finer): the interior
+    # point's tolerance a hundredth at a time down to 1e-12, then, at 1e-12 itself, the
+    # interior point instead of the faces, then nothing (the solve has stalled). A ladder
+    # that stays at 1e-12 with the faces never reaches the interior point nor the stall
+    assert _native._finer(1e-9, True) == (pytest.approx(1e-11, rel=1e-12), True)
+    assert _native._finer(1e-11, True) == (1e-12, True)
+    assert _native._finer(1e-12, True) == (1e-12, False)
+    assert _native._finer(1e-12, False) is None
+    # (without faces: the tolerance only)
+    assert _native._finer(1e-9, False) == (pytest.approx(1e-11, rel=1e-12), False)
+
+
+def test_cone_rows_wait_no_longer_than_max_iter_or_a_stall_allows():
+    # _rows_due: rows wait while groups are added, but the solve that max_iter's last
+    # iteration runs must add them (its point is returned, and must be feasible), and so
+    # must the one _STALL_ITERATIONS after the last decrease of the objective
+    stall = _native._STALL_ITERATIONS
+    lowest = _native._Lowest(iteration=3)
+    candidates = [(0, 0)]
+
+    def due(n_iter, max_iter=100, defer_rows=True, added=candidates):
+        return _native._rows_due(added, defer_rows, n_iter, max_iter, lowest)
+
+    assert not due(4)
+    assert due(4, defer_rows=False) and due(4, added=[])
+    assert not due(9, max_iter=10) and due(10, max_iter=10) and due(11, max_iter=10)
+    assert not due(3 + stall - 1) and due(3 + stall)
+
+
+def test_the_best_groups_come_largest_first_ties_by_index():
+    # _best ranks the candidates of a pricing round and the groups to relax: largest first
+    # and, among equal values (digits repeat patches, so prices tie), the lower index first,
+    # whether it ranks some values (argpartition) or all (a stable sort)
+    values = np.array([1.0, 3.0, 1.0, 3.0, 2.0, 3.0])
+    np.testing.assert_array_equal(_native._best(values, 2), [1, 3])
+    np.testing.assert_array_equal(_native._best(values, 4), [1, 3, 5, 4])
+    np.testing.assert_array_equal(_native._best(values, 6), [1, 3, 5, 4, 0, 2])
+    np.testing.assert_array_equal(_native._best(values, 10), [1, 3, 5, 4, 0, 2])
+
+
+def test_a_cold_solve_that_max_iter_stopped_is_not_said_to_have_stalled(monkeypatch, capsys):
+    # _lost: a stalled cold solve far from its certificate is solved again along the
+    # continuation, said with verbose; one that max_iter stopped, however far from its
+    # certificate, has spent its iterations and is returned as it is, not called a stall
+    def point(status, gap, n_iter=5):
+        return Solution(np.zeros((2, 1, 2)), 0.0, 1.0, False, status, n_iter, "native", gap)
+
+    assert _native._lost(point("stalled", 0.9))
+    assert not _native._lost(point("stalled", 1e-4))
+    assert not _native._lost(point("max_iter reached", 0.9))
+    calls = []
+
+    def stopped(*args, **kwargs):
+        calls.append(kwargs["beta"])
+        return point("max_iter reached", 0.9)
+
+    monkeypatch.setattr(_native, "_solve", stopped)
+    patches, gates, y, formulation = _problem(0, "squared")
+    options = dict(beta=0.1, loss="squared", fit_intercept=True, tol=1e-7, max_iter=5)
+    solution = solve_native(formulation.operator(patches, gates), y, verbose=1, **options)
+    assert len(calls) == 1
+    assert solution.status == "max_iter reached" and solution.n_iter == 5
+    assert "stalled" not in capsys.readouterr().out
+
+
+def test_progress_lines_count_the_working_sets_groups_and_rows(capsys):
+    # verbose's line of an iteration: "1 group" but "2 groups", and the kept rows of all
+    # groups summed; a point on the kept rows alone says so instead of a gap
+    class Work(list):
+        rows = ()
+
+    one, two = Work([(0, 0)]), Work([(0, 0), (3, 1)])
+    one.rows, two.rows = [np.arange(3)], [np.arange(3), np.arange(4)]
+    _native._print_iteration(1, 2.5, None, 1e-7, one, start_time=0.0)
+    _native._print_iteration(2, 2.5, 1e-3, 1e-7, two, start_time=0.0)
+    first, second = capsys.readouterr().out.splitlines()
+    assert first.startswith("[native] iteration 1: objective 2.5 (on the kept cone rows), ")
+    assert ", 1 group, 3 rows, " in first
+    assert second.startswith("[native] iteration 2: objective 2.5, gap 1.00e-03 (relative ")
+    assert ", 2 groups, 7 rows, " in second
+
+
+def test_interior_point_residue_is_negligible_relative_to_the_largest_group_or_the_loss():
+    # _restricted.clean zeroes a group on either rule: a norm at most 1e-10 of the largest
+    # group's, or a penalty beta ||c|| at most 1e-14 of the loss's scale; a copy
+    norm = GroupNorm()
+    coef = np.array([[3.0, 4.0], [3e-11, 4e-11], [0.0, 1e-3]])  # norms 5, 5e-11, 1e-3
+    given = coef.copy()
+    relative = _restricted.clean(coef, 1.0, 1.0, norm)  # (penalties 5e-11 and 1e-3: not tiny)
+    np.testing.assert_array_equal(relative, [[3.0, 4.0], [0.0, 0.0], [0.0, 1e-3]])
+    absolute = _restricted.clean(coef[[0, 2]], 1e-12, 1.0, norm)  # (a penalty of 1e-15)
+    np.testing.assert_array_equal(absolute, [[3.0, 4.0], [0.0, 0.0]])
+    np.testing.assert_array_equal(coef, given)
+
+
+def test_a_scaled_operator_is_the_operator_of_the_scaled_program():
+    # ScaledOperator(op, s) (solve_native's units) must answer as the operator of the program
+    # of s X: every piece and cone row times s, its row_scale too (the feasibility rounds'
+    # tolerance is relative to it), the same candidate rows
+    rng = np.random.default_rng(0)
+    pieces, cones = rng.standard_normal((3, 5, 2)), rng.standard_normal((3, 4, 2))
+    scaled = _native.ScaledOperator(DenseOperator(GroupProgram(pieces, cones)), 2.0**20)
+    direct = DenseOperator(GroupProgram(2.0**20 * pieces, 2.0**20 * cones))
+    assert scaled.row_scale == direct.row_scale
+    assert (scaled.n_patterns, scaled.n_samples, scaled.patch_size, scaled.n_rows) == (3, 5, 2, 4)
+    v, U, index, rows = rng.standard_normal(5), rng.standard_normal((2, 2)), [2, 0], [1, 3]
+    np.testing.assert_array_equal(scaled.correlations(v), direct.correlations(v))
+    np.testing.assert_array_equal(scaled.pieces(index), direct.pieces(index))
+    np.testing.assert_array_equal(scaled.cone_products(U, index), direct.cone_products(U, index))
+    np.testing.assert_array_equal(scaled.cone_rows(1, rows), direct.cone_rows(1, rows))
+    for a, b in zip(
+        scaled.cone_rows_of(index, [rows, [0]]), direct.cone_rows_of(index, [rows, [0]]),
+        strict=True,
+    ):  # fmt: skip
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(scaled.candidate_rows(1), direct.candidate_rows(1))
+
+
+def test_face_coordinates_and_back_are_the_groups_coefficients():
+    # the polish's face (_restricted.face_coordinates) and its way back (from_face): each
+    # active group's coordinates in the null space of its tight rows, consecutive, a block
+    # as long as its basis; the face's design times them is the working set's fit
+    rng = np.random.default_rng(0)
+    h, n_groups = 3, 3
+    M = rng.standard_normal((8, n_groups * h))
+    coef = np.array([[1.0, 2.0, 0.5], [0.0, 0.0, 0.0], [0.3, -1.0, 2.0]])
+    cones = [np.array([[1.0, 0.0, -2.0], [1.0, 1.0, 1.0]]), np.eye(h),
+             np.array([[1.0, 0.3, 0.0], [0.0, 1.0, 0.5], [0.0, 0.0, 1.0]])]  # fmt: skip
+    active = np.array([0, 2])
+    bases, B, w = _restricted.face_coordinates(M, coef, active, cones, tight=1e-6)
+    assert [basis.shape[1] for basis in bases] == [2, 1]  # (one tight row, and two)
+    back = _restricted.from_face(w, active, bases, coef.shape)
+    np.testing.assert_allclose(back, coef, atol=1e-14)
+    np.testing.assert_allclose(B @ w, M @ coef.ravel(), atol=1e-13)
+    shifted = _restricted.from_face(np.append(w, 7.0), active, bases, coef.shape)
+    np.testing.assert_array_equal(shifted, back)  # (an intercept after them is ignored)
+
+
+def test_feasibility_rounds_that_never_end_fail_after_1000_with_a_reason(monkeypatch):
+    # _restricted_then_feasible: rows that keep coming (a degenerate cone) end the rounds
+    # after 1000 restricted solves with a SolverFailed that says why, which the warm start's
+    # verbose line quotes (the solve itself then stalls: the test above)
+    solves = []
+
+    def unmoved(work, y, b, **kwargs):
+        solves.append(1)
+        return work.coef, b
+
+    monkeypatch.setattr(_native, "_restricted_solve", unmoved)
+    monkeypatch.setattr(_native, "_violated_rows", lambda work: [(0, np.array([0]))])
+    patches, gates, y, formulation = _problem(0, "squared")
+    work = _native._WorkingSet(formulation.operator(patches, gates))
+    work.add(0, 0, [])
+    with pytest.raises(
+        SolverFailed, match=r"^cone rows of the working set still violated after 1000 rounds$"
+    ):
+        _native._restricted_then_feasible(work, y, 0.0, 0.1, "squared", True, 1e-9, True)
+    assert len(solves) == 1000
+
+
+def test_the_polish_tries_faces_above_the_widest_gaps_of_ten_times_or_more():
+    # _restricted._gap_faces: the interior point leaves near-degenerate groups at 1e-6 to
+    # 1e-4 of the active ones; a gap of 10x or more in the sorted norms tells them apart,
+    # the widest gaps first, zero groups never on a face
+    gap_faces = _restricted._gap_faces
+    faces = gap_faces(np.array([1.0, 0.8, 0.02, 0.0, 0.019]))  # (gaps 1.25, 40, 1.05)
+    np.testing.assert_array_equal(faces, [[True, True, False, False, False]])
+    np.testing.assert_array_equal(gap_faces(np.array([10.0, 1.0])), [[True, False]])
+    assert gap_faces(np.array([9.0, 1.0])) == []
+    faces = gap_faces(np.array([1e-6, 1.0, 1e-2]))  # (gaps 100 and 1e4: the wider first)
+    np.testing.assert_array_equal(faces, [[False, True, True], [False, True, False]])
+
+
+def test_a_qps_objective_size_is_its_one_dimensional_models_value_or_one():
+    # _restricted._objective_size decides the units of the interior point's QPs:
+    # max(|linear|, beta)^2 over the largest curvature, and 1 where that is no positive,
+    # finite number (a zero QP, or one without curvature, whose quotient overflows)
+    size = _restricted._objective_size
+    M, weights = np.array([[2.0, 0.0], [0.0, 1.0]]), np.ones(2)
+    assert size(M, weights, None, np.array([3.0, -1.0]), 1.0) == 9.0 / 4.0
+    assert size(M, weights, M.T @ M, np.array([0.5, 0.0]), 1.0) == 1.0 / 4.0  # (beta's)
+    assert size(M, weights, None, np.zeros(2), 0.0) == 1.0
+    assert size(np.zeros((2, 2)), weights, None, np.array([1e5, 0.0]), 1.0) == 1.0
+
+
+def test_an_operators_row_scale_is_its_largest_cone_row_or_one_without_any():
+    # row_scale (the units of solve_native, the feasibility rounds' tolerance): the largest
+    # norm of a cone row, and 1, not 0, for a program whose rows are all zero
+    cones = np.zeros((2, 3, 2))
+    cones[1, 2] = [3.0, 4.0]
+    cones[0, 1] = [1.0, 1.0]
+    assert DenseOperator(GroupProgram(np.ones((2, 4, 2)), cones)).row_scale == 5.0
+    assert DenseOperator(GroupProgram(np.ones((2, 4, 2)), np.zeros((2, 3, 2)))).row_scale == 1.0
+    patches = np.zeros((2, 3, 2))
+    gates = np.array([[1.0, -1.0], [0.5, 2.0]])
+    assert PatchOperator(patches, gates, np.full(3, 1 / 3)).row_scale == 1.0
+    patches[1, 2] = [3.0, 4.0]
+    assert PatchOperator(patches, gates, np.full(3, 1 / 3)).row_scale == 5.0
+
+
+def test_a_cone_row_counts_as_violated_relative_to_the_largest_row():
+    # _violated_rows: a slack counts as violated below -1e-9 ||c|| row_scale (the interior
+    # point's accuracy, relative to the program's largest row), not relative to ||c|| alone:
+    # on inputs of size 100 rows at -5e-8 ||c|| are rounding, kept out of the feasibility rounds
+    cones = np.array([[[100.0, 0.0], [0.0, 1.0], [1.0, 1.0]]])
+    operator = DenseOperator(GroupProgram(np.ones((1, 4, 2)), cones))
+    assert operator.row_scale == 100.0
+    work = _native._WorkingSet(operator)
+    work.add(0, 0, [])
+    work.coef = np.array([[-5e-10, 1.0]])  # (row 0's slack: -0.5e-9 ||c|| row_scale)
+    assert _native._violated_rows(work) == []
+    work.coef = np.array([[-2e-9, 1.0]])  # (-2e-9 ||c|| row_scale: beyond the tolerance)
+    [(group, rows)] = _native._violated_rows(work)
+    assert group == 0 and list(rows) == [0]
+    work.rows[0] = np.array([0])
+    assert _native._violated_rows(work) == []  # (a kept row is not added again)
+
+
+def test_the_working_sets_design_asks_for_memory_for_itself_and_the_faces_two(monkeypatch):
+    # _WorkingSet.design: a design above _CHECKED_DESIGN_BYTES is checked against the free
+    # memory for three times its size (the face method's two designs, each at most as large),
+    # with the remedy that names beta; a smaller one is not checked
+    asked = []
+    monkeypatch.setattr(_native, "check_memory", lambda *args: asked.append(args))
+    patches, gates, y, formulation = _problem(0, "squared")
+    work = _native._WorkingSet(formulation.operator(patches, gates))
+    work.add(0, 0, [])
+    work.add(3, 1, [])
+    n, h = len(y), patches.shape[2]
+    work.design(intercept=True)
+    assert asked == []
+    monkeypatch.setattr(_native, "_CHECKED_DESIGN_BYTES", 8 * n * (2 * h + 1) - 1)
+    work.add(5, 0, [])  # (a new design: the set changed)
+    M = work.design(intercept=True)
+    assert M.shape == (n, 3 * h + 1)
+    [(required, what, remedies)] = asked
+    assert required == 3 * M.nbytes
+    assert what == f"The native solver's working set (3 groups of {h} coefficients on {n} samples)"
+    assert remedies == "Use a larger beta (fewer neurons), fewer samples or fewer n_patterns."
+
+
+def test_fit_values_count_groups_whose_norm_underflows():
+    # _operator.fit_values takes the pieces of the nonzero groups only, nonzero by their
+    # largest entry: a group of entries 1e-170, whose norm underflows to zero, still fits
+    from sklearn_convexcnn._formulations._operator import fit_values
+
+    rng = np.random.default_rng(0)
+    program = GroupProgram(rng.standard_normal((3, 5, 2)), rng.standard_normal((3, 4, 2)))
+    coef = np.zeros((2, 3, 2))
+    coef[1, 2] = [1e-170, -3e-170]
+    coef[0, 0] = [1.0, 2.0]
+    assert np.linalg.norm(coef[:, 2]) == 0.0  # (the premise)
+    expected = 0.5 + program.pieces[0] @ coef[0, 0] - program.pieces[2] @ coef[1, 2]
+    np.testing.assert_allclose(fit_values(program, coef, 0.5), expected, rtol=1e-15)
+    tiny = np.zeros((2, 3, 2))
+    tiny[1, 2] = coef[1, 2]
+    f = fit_values(program, tiny, 0.0)
+    np.testing.assert_allclose(f, -(program.pieces[2] @ coef[1, 2]), rtol=1e-14, atol=0.0)
+    assert np.all(f != 0.0)

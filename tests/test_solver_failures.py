@@ -1169,3 +1169,96 @@ def test_an_ecos_failure_on_the_logistic_loss_says_what_solves_it(monkeypatch):
     # (the squared loss has no exponential cone: the reason alone)
     with pytest.raises(RuntimeError, match=r"variables: a numerical failure\)\. Try another"):
         classifier.set_params(loss="squared").fit(X[:40] / 16, y[:40])
+
+
+def test_a_restricted_qp_that_clarabel_does_not_solve_names_its_size_and_status(monkeypatch):
+    # the native solver's interior-point step (_restricted.solve_qp): a status other than
+    # Solved or AlmostSolved is a SolverFailed that says how large the QP was and how it
+    # ended (the native solver's verbose lines and errors quote it); an almost solved QP is
+    # still a step
+    from sklearn_convexcnn._formulations._program import GroupNorm
+    from sklearn_convexcnn._solvers import _restricted
+
+    M = np.random.default_rng(0).standard_normal((10, 6))
+    args = (M, np.ones(10), None, np.ones(6), 0.1, 3, [np.eye(3), np.eye(3)], 1e-9)
+    blocks = GroupNorm().conic_blocks(3)
+
+    def ended(status):
+        return lambda *args: (status, np.ones(6), np.zeros(0))
+
+    monkeypatch.setattr(_restricted, "_clarabel_qp", ended("MaxIterations"))
+    with pytest.raises(
+        SolverFailed, match=r"^the restricted problem \(6 variables\) stopped with MaxIterations$"
+    ):
+        _restricted.solve_qp(*args, blocks)
+    monkeypatch.setattr(_restricted, "_clarabel_qp", ended("AlmostSolved"))
+    x, _ = _restricted.solve_qp(*args, blocks)
+    assert x.shape == (6,) and np.all(x > 0)
+
+
+def test_the_conic_solvers_are_given_at_most_the_largest_32_bit_iteration_count():
+    # _solver_options: a max_iter beyond a signed 32-bit count (the estimators' "no limit")
+    # is passed as 2**31 - 1, the largest the solvers take; a smaller one as it is
+    for name, key in (("CLARABEL", "max_iter"), ("ECOS", "max_iters"), ("SCS", "max_iters")):
+        assert _cvxpy._solver_options(name, 1e-8, 10**18)[key] == 2**31 - 1
+        assert _cvxpy._solver_options(name, 1e-8, 2**31 - 1)[key] == 2**31 - 1
+        assert _cvxpy._solver_options(name, 1e-8, 500)[key] == 500
+
+
+def test_a_solver_without_a_psd_cone_is_refused_for_the_nuclear_norm():
+    # candidate_solvers(psd=True): ECOS named explicitly is an error that names the solvers
+    # that can; under "auto" it is left out of the hand-overs
+    with pytest.raises(
+        SolverFailed,
+        match=r"^solver='ecos' cannot handle the nuclear norm \(no PSD cone\); use "
+        r"solver='clarabel' or solver='scs'\.$",
+    ):
+        _cvxpy.candidate_solvers("ecos", psd=True)
+    installed = [name for name in ("CLARABEL", "ECOS", "SCS") if name in cp.installed_solvers()]
+    assert "ECOS" in installed  # (the premise: a dependency)
+    assert _cvxpy.candidate_solvers("auto") == installed
+    assert _cvxpy.candidate_solvers("auto", psd=True) == [n for n in installed if n != "ECOS"]
+
+
+def test_a_named_solver_that_is_not_installed_says_how_to_get_one():
+    # candidate_solvers: an explicit solver CVXPY does not have is an error that names it,
+    # how to install it and the alternative, rather than CVXPY's own error deep in a solve
+    with pytest.raises(
+        SolverFailed,
+        match=r"^solver='nosuchsolver' is not installed; pip install nosuchsolver or use "
+        r"solver='auto'\.$",
+    ):
+        _cvxpy.candidate_solvers("nosuchsolver")
+
+
+def test_a_cvxpy_point_leaves_out_the_interior_points_residue(data):
+    # solve_with: an interior point keeps inactive groups near zero rather than at zero;
+    # those whose cost is far below the solver's accuracy (residue) are set to exactly zero,
+    # where that does not raise the objective beyond 1e-2 tol of it, so the model has no
+    # neurons of weight 1e-9
+    X, y = data
+    program = _program(X, y)
+    options = {**OPTIONS, "tol": 1e-8}  # (at 1e-7 no inactive group is that far below)
+    solution = solve_cvxpy(program, y, solver="clarabel", **options)
+    norms = np.linalg.norm(solution.coef, axis=2)
+    assert 0 < np.count_nonzero(norms) < norms.size  # (the inactive groups at exactly zero)
+    negligible = options["beta"] * norms <= 1e-2 * options["tol"] * solution.objective
+    assert not np.any(negligible & (norms > 0)), norms[negligible & (norms > 0)]
+    kept = _cvxpy._without_residue(
+        solution.coef, np.ones(norms.shape, dtype=bool), options["tol"], program,
+        solution.intercept, y, options["beta"], "squared",
+    )  # fmt: skip
+    np.testing.assert_array_equal(kept, solution.coef)  # (zeroing the network: far worse)
+
+
+def test_unit_scales_of_zero_data_are_one():
+    # _cvxpy.unit_scales: the CVXPY programs are solved on pieces divided by their largest
+    # entry and (squared loss) targets by theirs, beta by both; zero data (all-zero inputs,
+    # or targets) are divided by 1, not 0, which would hand the solver NaN
+    pieces = np.zeros((2, 3, 2))
+    pieces[1, 2, 0] = -4.0
+    y = np.array([0.5, -2.0, 1.0])
+    assert _cvxpy.unit_scales(pieces, y, 0.8, "squared") == (4.0, 2.0, 0.1)
+    assert _cvxpy.unit_scales(pieces, y, 0.8, "logistic") == (4.0, 1.0, 0.2)
+    assert _cvxpy.unit_scales(np.zeros((2, 3, 2)), y, 0.8, "squared") == (1.0, 2.0, 0.4)
+    assert _cvxpy.unit_scales(pieces, np.zeros(3), 0.8, "squared") == (4.0, 1.0, 0.2)
