@@ -2040,6 +2040,8 @@ def test_a_qps_objective_size_is_its_one_dimensional_models_value_or_one():
     assert size(M, weights, M.T @ M, np.array([0.5, 0.0]), 1.0) == 1.0 / 4.0  # (beta's)
     assert size(M, weights, None, np.zeros(2), 0.0) == 1.0
     assert size(np.zeros((2, 2)), weights, None, np.array([1e5, 0.0]), 1.0) == 1.0
+    # (a square past the largest float is that too, not Python's OverflowError of 1e200 ** 2)
+    assert size(M, weights, None, np.array([1e200, 0.0]), 1.0) == 1.0
 
 
 def test_an_operators_row_scale_is_its_largest_cone_row_or_one_without_any():

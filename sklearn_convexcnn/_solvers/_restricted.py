@@ -112,8 +112,9 @@ def _objective_size(M, weights, gram, linear, beta):
     """The size of a QP's objective: ``max(|linear|, beta)^2`` over the largest curvature,
     the value of a one-dimensional model (1 where that is not a positive number)."""
     curvature = gram.diagonal() if gram is not None else (M**2).T @ weights
-    size = max(float(np.abs(linear).max(initial=0.0)), beta) ** 2
-    size /= max(float(curvature.max(initial=0.0)), 1e-300)
+    largest = max(float(np.abs(linear).max(initial=0.0)), beta)
+    # (a product, not ** 2: a Python float's power raises OverflowError past 1.3e154)
+    size = largest * largest / max(float(curvature.max(initial=0.0)), 1e-300)
     return size if 0 < size < np.inf else 1.0
 
 
