@@ -893,6 +893,8 @@ class _BaseConvexCNN(BaseEstimator):
         elif isinstance(formulation, CircularFormulation):
             # (solver="auto" solves circular programs by CVXPY first: its estimate stays)
             kind = "circular_native" if self.solver == "native" else "circular"
+            if formulation.activation == "linear":  # (no patterns: one piece, whatever n_patterns)
+                n_patterns = 1
         else:
             kind = "dense"
         check_program_memory(

@@ -869,6 +869,17 @@ def test_linear_circular_cnns_have_no_patterns(n_patterns, capsys):
     assert "the whole row), 0 distinct patterns" in capsys.readouterr().out
 
 
+def test_a_linear_circular_cnns_memory_check_ignores_n_patterns():
+    # n_patterns is ignored, with a warning, as for the two-layer linear CNNs: the memory
+    # check still counted it, and refused n_patterns=10**9 for 119,686 GiB of one piece
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((12, 8)), rng.standard_normal(12)
+    reg = ConvexCNNRegressor(architecture="circular", activation="linear", n_patterns=10**9)
+    with pytest.warns(UserWarning, match=r"^n_patterns=1000000000 does not apply"):
+        reg.fit(X, y)
+    assert reg.n_patterns_ == 0
+
+
 @pytest.mark.parametrize("scale", [0.95, 1.05, 1e13])
 def test_linear_cnn_without_pooling_is_empty_exactly_above_the_spectral_norm(scale, capsys):
     # the nuclear norm's dual is the spectral norm: Z = 0 is optimal iff ||sum_t r_t X_t||_2 <=
@@ -1494,10 +1505,12 @@ def test_a_circular_cnns_inner_filters_may_not_exceed_unit_norm_by_1e_4():
     inner = np.zeros((1, 2, 4))
     inner[0, :, 0] = 1.0
     network = CircularCNN(np.vstack([inner, np.ones((1, 2, 4))]), np.ones((2, 1)), np.zeros(1))
-    for norm in (1.0 + 1e-9, 1.0):
+    for norm in (1.0 + 1e-9, 1.0 + 1e-6, 1.0):
         network.check_assigned("layer_filters", np.vstack([norm * inner, np.ones((1, 2, 4))]))
-    with pytest.raises(ValueError, match=r"^layer_filters_ .* got a norm of 1: divide"):
+    with pytest.raises(ValueError, match=r"^layer_filters_ .* got a norm of 1\.0001: divide"):
         network.check_assigned("layer_filters", np.vstack([1.0001 * inner, np.ones((1, 2, 4))]))
+    with pytest.raises(ValueError, match=r"^layer_filters_ "):  # (the bound is 1 + 1e-6)
+        network.check_assigned("layer_filters", np.vstack([1.00001 * inner, np.ones((1, 2, 4))]))
 
 
 @pytest.mark.parametrize("activation", ["relu", "linear"])
@@ -1627,8 +1640,11 @@ def test_a_three_layer_cnns_assigned_weights_keep_their_constraints_to_rounding(
         filters, np.array([1.0, -1.0]), np.array([0, 1]), np.ones((2, 1)), np.zeros(1)
     )
     network.check_assigned("filters", (1 + 1e-9) * filters)
-    with pytest.raises(ValueError, match=r"^filters_ .* got norms from 1 to 1: divide"):
+    network.check_assigned("filters", (1 + 1e-6) * filters)
+    with pytest.raises(ValueError, match=r"^filters_ .* got norms from 1\.001 to 1\.001: divide"):
         network.check_assigned("filters", 1.001 * filters)
+    with pytest.raises(ValueError, match=r"got norms from 1\.00001 to 1\.00001: divide"):
+        network.check_assigned("filters", 1.00001 * filters)
     network.check_assigned("branches", np.array([1, 1]))
     with pytest.raises(
         ValueError, match=r"^branches_ must hold branch indices from 0 to 1 .* from 0 to 2\.$"

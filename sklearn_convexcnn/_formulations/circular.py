@@ -192,7 +192,7 @@ class CircularCNN(Network):
             if largest > 1.0 + 1e-6:
                 raise ValueError(
                     "layer_filters_ of a circular CNN have norm at most 1 in every layer but "
-                    f"the last (its penalty counts the last only), got a norm of {largest:.3g}: "
+                    f"the last (its penalty counts the last only), got a norm of {largest:.7g}: "
                     "divide an inner filter by its norm and multiply the neuron's last filter "
                     "by it."
                 )
@@ -240,7 +240,7 @@ class CircularFormulation:
     n_layers : int
         ``L >= 3``: ``L - 1`` circular layers and the output layer.
     activation : {"relu", "linear"}
-        ``"linear"`` drops the ReLU (doc/formulations.md §9): one pattern, no cones, and the
+        ``"linear"`` drops the ReLU (doc/formulations.md §9): no patterns, one piece, and the
         weighted spectral l1 is exact for every ``L`` because each frequency becomes its own
         neuron.
     """

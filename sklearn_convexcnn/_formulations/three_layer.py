@@ -193,7 +193,7 @@ class ThreeLayerCNN(Network):
                 raise ValueError(
                     "filters_ of a three-layer CNN have unit norm (its penalty counts their "
                     "scale in middle_weights_), got norms from "
-                    f"{norms.min():.3g} to {norms.max():.3g}: divide each filter by its norm "
+                    f"{norms.min():.7g} to {norms.max():.7g}: divide each filter by its norm "
                     "and multiply its middle weight by it."
                 )
         if (
