@@ -1998,7 +1998,8 @@ def test_face_coordinates_and_back_are_the_groups_coefficients():
 def test_feasibility_rounds_that_never_end_fail_after_1000_with_a_reason(monkeypatch):
     # _restricted_then_feasible: rows that keep coming (a degenerate cone) end the rounds
     # after 1000 restricted solves with a SolverFailed that says why, which the warm start's
-    # verbose line quotes (the solve itself then stalls: the test above)
+    # verbose line quotes (the solve itself then stalls:
+    # test_native_solver_stops_when_the_objective_stops_decreasing)
     solves = []
 
     def unmoved(work, y, b, **kwargs):

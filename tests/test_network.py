@@ -175,18 +175,19 @@ def test_one_vs_rest_probabilities_are_the_classes_expits_normalized_per_sample(
     np.testing.assert_allclose(proba[:2], expected, rtol=1e-12)
     np.testing.assert_allclose(proba[1], [1 / 3, 1 / 3, 1 / 3], rtol=1e-12)
     # far from the data every expit underflows: the normalization in log space still gives
-    # exp(-s) shares, exactly those of 1, e^-5 and e^-10
+    # exp(s) shares (expit(s) ~ exp(s) there), exactly those of 1, e^-5 and e^-10
     shares = np.exp([0.0, -5.0, -10.0])
     np.testing.assert_allclose(proba[2], shares / shares.sum(), rtol=1e-9)
     np.testing.assert_allclose(logistic_log_proba(scores), np.log(proba), rtol=1e-12)
 
 
 def test_the_mean_of_the_targets_is_their_sum_correctly_rounded():
-    # np.mean's pairwise sum gives 0 here; the exact sum is 2, and its mean 2/3
+    # np.mean's sum gives 0 on the first (1e16 + 1 rounds to 1e16, twice); the exact sum is 2
     assert mean(np.array([1e16, 1.0, 1.0, -1e16])) == 0.5
     assert mean(np.array([1e16, 2.0, -1e16])) == 2.0 / 3
     assert np.isnan(mean(np.array([])))
-    np.testing.assert_array_equal(target_means([[1e16, 1.0], [2.0, 3.0], [-1e16, 5.0]]), [2 / 3, 3])
+    columns = [[1e16, 1.0], [1.0, 3.0], [1.0, 5.0], [-1e16, 7.0]]
+    np.testing.assert_array_equal(target_means(columns), [0.5, 4.0])
 
 
 def test_equal_targets_are_centred_to_exact_zeros():
