@@ -271,7 +271,8 @@ def circular_native_bytes(n_samples, length, n_patterns):
     :func:`circular_program_bytes` counts (42 times the arrays and more). The restricted
     problems of its working set, whose Hessian has ``(|S| d)^2`` entries, grow with the active
     groups, not with ``n_patterns``: the workspace covers those measured (up to 40 neurons of
-    ``d`` = 16 and 64), larger working sets come on top.
+    ``d`` = 16 and 64), larger working sets come on top and are checked as they grow
+    (``_WorkingSet.design`` in :mod:`._solvers._native`).
     """
     arrays = dense_arrays_bytes(n_samples, 1, length, n_patterns)
     return int(NATIVE_CIRCULAR_PEAK * arrays) + NATIVE_CIRCULAR_WORKSPACE

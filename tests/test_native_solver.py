@@ -2078,10 +2078,11 @@ def test_a_cone_row_counts_as_violated_relative_to_the_largest_row():
     assert _native._violated_rows(work) == []  # (a kept row is not added again)
 
 
-def test_the_working_sets_design_asks_for_memory_for_itself_and_the_faces_two(monkeypatch):
-    # _WorkingSet.design: a design above _CHECKED_DESIGN_BYTES is checked against the free
-    # memory for three times its size (the face method's two designs, each at most as large),
-    # with the remedy that names beta; a smaller one is not checked
+def test_the_working_sets_design_asks_for_memory_for_its_designs_and_hessians(monkeypatch):
+    # _WorkingSet.design: a working set whose arrays need more than _CHECKED_WORKING_SET_BYTES
+    # is checked against the free memory for three designs (its own and the face method's
+    # two, each at most as large) and three Hessians of the design's width squared, with the
+    # remedy that names beta; a smaller one is not checked
     asked = []
     monkeypatch.setattr(_native, "check_memory", lambda *args: asked.append(args))
     patches, gates, y, formulation = _problem(0, "squared")
@@ -2091,12 +2092,12 @@ def test_the_working_sets_design_asks_for_memory_for_itself_and_the_faces_two(mo
     n, h = len(y), patches.shape[2]
     work.design(intercept=True)
     assert asked == []
-    monkeypatch.setattr(_native, "_CHECKED_DESIGN_BYTES", 8 * n * (2 * h + 1) - 1)
+    monkeypatch.setattr(_native, "_CHECKED_WORKING_SET_BYTES", 24 * (2 * h + 1) * (n + 2 * h + 1))
     work.add(5, 0, [])  # (a new design: the set changed)
     M = work.design(intercept=True)
     assert M.shape == (n, 3 * h + 1)
     [(required, what, remedies)] = asked
-    assert required == 3 * M.nbytes
+    assert required == 3 * M.nbytes + 3 * 8 * M.shape[1] ** 2
     assert what == f"The native solver's working set (3 groups of {h} coefficients on {n} samples)"
     assert remedies == "Use a larger beta (fewer neurons), fewer samples or fewer n_patterns."
 

@@ -582,7 +582,7 @@ def test_the_native_working_set_is_checked_as_it_grows(monkeypatch):
 
     from sklearn_convexcnn._solvers import _native
 
-    monkeypatch.setattr(_native, "_CHECKED_DESIGN_BYTES", 0)
+    monkeypatch.setattr(_native, "_CHECKED_WORKING_SET_BYTES", 0)
     monkeypatch.setattr(_native, "check_memory", functools.partial(check_memory, available=1000))
     X = np.random.default_rng(0).standard_normal((12, 9))
     message = (

@@ -81,8 +81,9 @@ from ._solution import (
     units,
 )
 
-# Designs of the working set above this size (bytes) are checked against the free memory.
-_CHECKED_DESIGN_BYTES = 2**26
+# Working sets whose arrays (designs and Hessians) need more than this (bytes) are checked
+# against the free memory.
+_CHECKED_WORKING_SET_BYTES = 3 * 2**26
 # Groups added per pricing round (at least; see _groups_per_round) and rows per group per
 # feasibility round.
 _GROUPS_PER_ROUND = 8
@@ -173,18 +174,23 @@ class _WorkingSet:
         """``[+-A_{p_j}]`` side by side (and a column of ones), shape (n_samples, |S| h [+ 1]).
 
         It grows with the working set, ``8 n h`` bytes a group (7.2 MB at n=100,000 and
-        ``h=9``, and its pattern's cached piece as much again), which no estimate before the
-        solve can count: a MemoryError that names the remedy where it would not fit (numpy's
-        own, deep in a solve, said nothing of beta).
+        ``h=9``, and its pattern's cached piece as much again), and the restricted problems'
+        Hessians with its square (a circular program's groups are whole rows: 335 GB a Hessian
+        at ``h=d=4096`` and 50 groups). No estimate before the solve can count them: a
+        MemoryError names the remedy where they would not fit (numpy's own, deep in a solve,
+        said nothing of beta).
         """
         key = (self._version, intercept)
         if self._design is None or self._design[0] != key:
             self._design = self._gram = None  # (their memory back before the next design's)
             n, h = self.operator.n_samples, self.patch_size
             width = len(self.groups) * h + intercept
-            if 8 * n * width > _CHECKED_DESIGN_BYTES:
+            # (with the face method's two designs, each at most its size; the Hessian, its
+            # projection onto a face and its factor, each at most width^2)
+            required = 24 * width * (n + width)
+            if required > _CHECKED_WORKING_SET_BYTES:
                 check_memory(
-                    24 * n * width,  # (and the face method's two designs, each at most its size)
+                    required,
                     f"The native solver's working set ({len(self.groups)} groups of {h} "
                     f"coefficients on {n} samples)",
                     "Use a larger beta (fewer neurons), fewer samples or fewer n_patterns.",
