@@ -577,3 +577,167 @@ def test_plots_of_a_network_without_neurons(architecture):
         ax = sklearn_convexcnn.plotting.plot_filter_spectra(reg)
         assert ax.get_title() == "no neurons: the network is its intercept"
     plt.close("all")
+
+
+class _Stop(Exception):
+    """Raised by :class:`_Recorder` where the demo would start to fit."""
+
+
+class _Recorder:
+    """A stand-in for ConvexCNNClassifier that keeps its parameters and training data."""
+
+    made = []
+
+    def __init__(self, **params):
+        self.params = params
+        _Recorder.made.append(self)
+
+    def fit(self, X, y):
+        self.X, self.y = X, y
+        raise _Stop
+
+
+def _demo_classifier(monkeypatch, argv):
+    """The classifier that ``demo.main(argv)`` builds, with what it would be fitted to."""
+    from sklearn_convexcnn import demo
+
+    monkeypatch.setattr(_Recorder, "made", [])
+    monkeypatch.setattr(demo, "ConvexCNNClassifier", _Recorder)
+    with pytest.raises(_Stop):
+        demo.main(argv)
+    (clf,) = _Recorder.made
+    return clf
+
+
+def test_the_demo_fits_the_model_the_readme_describes(monkeypatch, capsys):
+    # the README's model with the documented defaults, on the digits' 75 % split (1347 of
+    # 1797 images) scaled to [0, 1]: 2x2 regions of the 6x6 grid of 3x3 patches is pool_size=3
+    clf = _demo_classifier(monkeypatch, [])
+    assert clf.params == dict(
+        beta=0.1, input_shape=(8, 8), kernel_size=3, pool_size=3, readout="dense",
+        n_patterns=32, loss="logistic", solver="auto", n_jobs=-1, random_state=0,
+    )  # fmt: skip
+    assert clf.X.shape == (1347, 64) and clf.X.min() == 0.0 and clf.X.max() == 1.0
+    # (stratified: each digit's share of the training images is its share of all of them)
+    assert np.all(np.abs(np.bincount(clf.y) - 0.75 * np.bincount(load_digits().target)) <= 1)
+    assert "digits: 1347 training and 450 test images of 8x8 pixels" in capsys.readouterr().out
+    options = ["--n-train", "100", "--n-patterns", "5", "--beta", "0.5", "--n-jobs", "2"]
+    options += ["--random-state", "4294967295", "--loss", "squared", "--solver", "native"]
+    clf = _demo_classifier(monkeypatch, options)
+    assert clf.X.shape == (100, 64)
+    assert clf.params | dict(n_patterns=5, beta=0.5, n_jobs=2) == clf.params
+    assert (clf.params["random_state"], clf.params["loss"], clf.params["solver"]) == (
+        2**32 - 1, "squared", "native"
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "option, value, message",
+    [
+        ("--beta", "inf", "inf is not a positive number"),
+        ("--random-state", "4294967296", "4294967296 is not a seed in [0, 2**32 - 1]"),
+        ("--n-patterns", "2.5", "2.5 is not a positive int"),
+    ],
+)
+def test_the_demo_refuses_options_just_past_their_range(capsys, option, value, message):
+    # (the bounds themselves: a seed of 2**32 fails in NumPy, beta=inf in the estimator)
+    from sklearn_convexcnn import demo
+
+    with pytest.raises(SystemExit):
+        demo.main([option, value])
+    assert f"argument {option}: {message}" in capsys.readouterr().err
+
+
+def test_spectra_of_a_three_layer_network_name_the_architecture_they_need():
+    # (the fitted architecture named, as for two-layer networks: not "two_layer")
+    pytest.importorskip("matplotlib")
+    X = np.random.default_rng(0).standard_normal((20, 8))
+    reg = ConvexCNNRegressor(architecture="three_layer", n_patterns=4, random_state=0)
+    reg.fit(X, X[:, 0])
+    with pytest.raises(
+        ValueError, match=r"it was fitted with architecture='three_layer'; this plot needs "
+    ):
+        sklearn_convexcnn.plotting.plot_filter_spectra(reg)
+
+
+@pytest.mark.parametrize(
+    "plot, params, message",
+    [
+        # (True is an Integral: it would mean 1 filter, or 1 column, silently)
+        ("plot_filters", dict(max_filters=True), r"got max_filters=True\.$"),
+        ("plot_filters", dict(n_cols=True), r"got n_cols=True\.$"),
+        ("plot_filter_spectra", dict(max_filters=True), r"got max_filters=True\.$"),
+        # (1 is no floor below the largest coefficient: an image of one colour)
+        ("plot_filter_spectra", dict(floor=1.0), r"floor must be in \(0, 1\).*got floor=1\.0\.$"),
+    ],
+)
+def test_plotting_refuses_the_bounds_and_bools(plot, params, message):
+    pytest.importorskip("matplotlib")
+    with pytest.raises(ValueError, match=message):
+        getattr(sklearn_convexcnn.plotting, plot)(ConvexCNNClassifier(), **params)
+
+
+def test_plotting_tells_a_search_without_refit_to_refit():
+    # a search fitted with refit=False has best_params_ but no best_estimator_ to pass
+    pytest.importorskip("matplotlib")
+    from sklearn.linear_model import Ridge
+
+    X = np.random.default_rng(0).standard_normal((8, 2))
+    search = GridSearchCV(Ridge(), {"alpha": [1.0]}, cv=2, refit=False).fit(X, X[:, 0])
+    with pytest.raises(TypeError, match=r"GridSearchCV\. For a search, fit it \(with refit=True"):
+        sklearn_convexcnn.plotting.plot_filters(search)
+
+
+def _seven_filters():
+    """A regressor with 7 filters of 3 weights (checked)."""
+    X = np.random.default_rng(0).standard_normal((20, 8))
+    reg = ConvexCNNRegressor(beta=0.1, n_patterns=8, random_state=0)
+    reg.fit(X, X[:, 0] - X[:, 3] + np.maximum(X[:, 1], 0))
+    assert reg.filters_.shape == (7, 3)
+    return reg
+
+
+def test_plot_filters_lays_out_every_panel_on_one_symmetric_colour_scale():
+    # 3 panels in 2 columns take 2 rows, every panel drawn; one colour scale, symmetric about
+    # zero (white: a zero weight) and reaching the largest weight of the panels drawn
+    plt = pytest.importorskip("matplotlib.pyplot")
+    reg = _seven_filters()
+    fig = sklearn_convexcnn.plotting.plot_filters(reg, order="fitted", max_filters=3, n_cols=2)
+    images = [ax.images[0] for ax in fig.axes if ax.images]
+    assert len(images) == 3 and len(fig.axes) == 2 * 2 + 1  # (and the colour bar)
+    limit = np.abs(reg.filters_[:3]).max()
+    for image, filter_ in zip(images, reg.filters_[:3], strict=True):
+        np.testing.assert_array_equal(image.get_array(), filter_[None])
+        assert image.get_clim() == (-limit, limit)
+    assert fig.axes[-1].get_ylabel() == "filter weight"
+    plt.close(fig)
+    one = sklearn_convexcnn.plotting.plot_filters(reg, order="fitted", max_filters=1)
+    limit = np.abs(reg.filters_[0]).max()
+    assert limit < np.abs(reg.filters_).max()  # (the panel drawn's largest, not all filters')
+    assert [ax.images[0].get_clim() for ax in one.axes if ax.images] == [(-limit, limit)]
+    plt.close(one)
+
+
+def test_plot_objectives_names_jitters_and_labels_the_groups():
+    # default names "group 1", ...; each group's dots within 0.15 of its tick, apart from the
+    # next group's; the legend names every group and the optimum's line
+    pytest.importorskip("matplotlib")
+    ax = sklearn_convexcnn.plotting.plot_objectives(
+        [[1.3, 1.4, 1.5, 1.6], [1.2, 1.25]], 1.0, optimum_label="global minimum"
+    )
+    assert [label.get_text() for label in ax.get_xticklabels()] == ["group 1", "group 2"]
+    for i, dots in enumerate(ax.collections):
+        assert np.all(np.abs(dots.get_offsets()[:, 0] - i) <= 0.15)
+    assert [text.get_text() for text in ax.get_legend().get_texts()] == [
+        "group 1", "group 2", "global minimum"
+    ]  # fmt: skip
+    assert ax.get_xlim() == (-0.6, 1.6)  # (0.6 either side of the outer ticks)
+    assert ax.get_ylabel() == "regularized training objective"
+
+
+def test_plot_objectives_names_the_first_four_runs_that_are_not_finite():
+    pytest.importorskip("matplotlib")
+    with pytest.raises(ValueError, match=r"not finite in group 2: \[nan, inf, -inf, nan\]\. A "):
+        sklearn_convexcnn.plotting.plot_objectives(
+            [[1.0], [np.nan, 1.0, np.inf, -np.inf, np.nan, np.inf]], 0.5
+        )

@@ -4,7 +4,16 @@ import numpy as np
 import pytest
 
 from sklearn_convexcnn._formulations.circular import circular_geometry
-from sklearn_convexcnn._patches import extract_patches, patch_rows, resolve_geometry
+from sklearn_convexcnn._patches import (
+    MAX_DATA_SCALE,
+    MIN_DATA_SCALE,
+    check_scale,
+    extract_patches,
+    holds_complex,
+    patch_rows,
+    resolve_geometry,
+    warn_common_offset,
+)
 
 
 def naive_patches_2d(image, kernel, stride):
@@ -306,3 +315,29 @@ def test_geometry_accepts_numpy_integers_and_lists(input_shape, kernel_size, str
     # resolved to Python ints, so the fitted geometry_ prints and pickles plainly
     values = (*geometry.spatial_shape, geometry.n_channels, *geometry.kernel_size, *geometry.stride)
     assert all(type(v) is int for v in values)
+
+
+def test_constant_data_share_no_offset_to_warn_of():
+    # entries all equal have no spread to resolve: no warning (dividing the offset by the
+    # spread would raise ZeroDivisionError), as a constant target column is none either
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        warn_common_offset(np.full((4, 3), 7.0))
+        warn_common_offset(np.zeros((4, 3)))
+    with pytest.warns(UserWarning, match=r"^The entries of X share an offset of 1e\+06 "):
+        warn_common_offset(1e6 + np.array([[0.0, 1.0], [-1.0, 0.0]]))
+
+
+def test_only_complex_numbers_are_complex():
+    # ragged or non-numeric targets are left to their own checks, not called complex
+    assert holds_complex([1.0 + 2.0j, 3.0])
+    assert not holds_complex([1.0, 3.0])
+    assert not holds_complex([[1.0, 2.0], [3.0]])  # (ragged: NumPy's ValueError)
+
+
+def test_the_data_scale_limits_are_inclusive():
+    # "up to MAX_DATA_SCALE", "at least MIN_DATA_SCALE": both limits themselves are taken
+    for largest in (MAX_DATA_SCALE, MIN_DATA_SCALE):
+        check_scale(np.array([[largest, -largest], [0.0, 0.5 * largest]]), "X")
+    with pytest.raises(ValueError, match=r"^X has entries of magnitude up to 1e\+76; "):
+        check_scale(np.array([[0.0, -1e76]]), "X")
