@@ -787,3 +787,177 @@ def test_the_polish_zeroes_a_group_only_where_its_price_is_at_most_beta_to_round
 
     assert optimal(1.0) and optimal(1 + 1e-13)
     assert not optimal(1 + 1e-11)
+
+
+@pytest.mark.parametrize("loss", ["squared", "logistic"])
+def test_the_curvature_bound_is_the_losss_largest_second_derivative_along_the_fit(loss):
+    # _Faces.curvature_bound: ||M d||^2 times the largest second derivative of the loss in f,
+    # 1 for the squared loss and 1/4 for the logistic (sigmoid' <= 1/4), so that its quadratic
+    # model bounds the loss from above and its minimizer is a safe step (entering groups,
+    # descent steps)
+    M, y, kept_rows, beta = _restricted(0, loss, True)
+    gram = M.T @ M if loss == "squared" else None
+    faces = _Faces(M, gram, y, kept_rows, beta=beta, loss=loss, fit_intercept=True, kkt_tol=1e-9)
+    d = np.random.default_rng(1).standard_normal((len(kept_rows), kept_rows[0].shape[1]))
+    fit = M[:, : d.size] @ d.ravel()
+    expected = (1.0 if loss == "squared" else 0.25) * (fit @ fit)
+    assert faces.curvature_bound(d) == pytest.approx(expected, rel=1e-12)
+    # (a direction without a fit: the floor, never a division by zero)
+    assert faces.curvature_bound(np.zeros_like(d)) == (1.0 if loss == "squared" else 0.25) * 1e-300
+
+
+def test_a_point_that_the_corrections_cannot_put_back_in_its_cone_fails_with_a_reason():
+    # _on_kept_rows: a point outside its kept rows by more than rounding (the steps left the
+    # cone) is not corrected silently, but ends the face method with a reason
+    M, y, kept_rows, beta = _restricted(0, "squared", True)
+    faces = _Faces(
+        M, M.T @ M, y, kept_rows, beta=beta, loss="squared", fit_intercept=True, kkt_tol=1e-9
+    )
+    rows = kept_rows[0]
+    coef = np.zeros((len(kept_rows), rows.shape[1]))
+    coef[0] = -rows[0]  # (row 0's slack: -||row 0||^2)
+    with pytest.raises(FacesFailed, match="^the steps left the cone of the kept rows$"):
+        _faces._on_kept_rows(faces, coef)
+
+
+def test_a_projection_that_stays_outside_its_cone_fails_with_a_reason(monkeypatch):
+    # onto_kept_rows checks its projections: one that ends outside the cone beyond the
+    # tolerance of _tight raises FacesFailed, which says what went wrong
+    rng = np.random.default_rng(0)
+    rows, start = rng.standard_normal((12, 4)), rng.standard_normal((1, 4))
+    assert np.any(rows @ start[0] < 0)  # (a projection to make)
+    monkeypatch.setattr(_faces, "checked_projection", lambda rows, c, tol: c)
+    with pytest.raises(FacesFailed, match="^inaccurate projection onto a cone$"):
+        onto_kept_rows([rows], start)
+
+
+def test_the_shortest_newton_step_counts_the_intercept_in_the_points_size():
+    # _shortest: the point's size is the largest of its groups' norms and |b|: from zero groups
+    # with an intercept of 0.5, a direction of length 2e8 may move it by 1e-12 of 0.5
+    long = np.zeros((2, 3))
+    long[0, 0] = 2e8
+    shortest = _faces._shortest(np.zeros(2), 0.5, long, 0.0)
+    assert shortest == pytest.approx(1e-12 * 0.5 / 2e8, rel=1e-15, abs=0.0)
+    assert _faces._shortest(np.array([0.25, 0.0]), -0.5, long, 3e8) == pytest.approx(
+        1e-12 * 0.5 / 3e8, rel=1e-15, abs=0.0
+    )
+
+
+def _one_coordinate_faces(m, y, beta, rows):
+    """A restricted problem of one group of one coordinate, its column ``m`` (no intercept)."""
+    M = np.asarray(m, dtype=float)[:, None]
+    return _Faces(
+        M, M.T @ M, np.asarray(y, dtype=float), [np.asarray(rows, dtype=float).reshape(-1, 1)],
+        beta=beta, loss="squared", fit_intercept=False, kkt_tol=1e-9,
+    )  # fmt: skip
+
+
+def test_a_descent_step_where_the_loss_is_nearly_flat_moves_a_thousand_times_the_point():
+    # _descent_step: where the loss barely curves along the direction, its upper bound's
+    # step (here 1e8, the exact minimizer along it) is no guide; the step moves the
+    # coefficients by at most a thousand times their size, here from 1 to 1001
+    faces = _one_coordinate_faces([1e-4, 0.0, 0.0], [1.0, 0.0, 0.0], 0.0, np.zeros((0, 1)))
+    coef = np.array([[1.0]])
+    f = faces.image(coef, 0.0)
+    direction = faces.correlations(coef, 0.0, f).reshape(1, 1)  # (the negative gradient)
+    assert direction[0, 0] > 0  # (the premise: it grows the group)
+    tight = faces.tight_rows(coef)
+    moved = _faces._descent_step(faces, coef, 0.0, f, faces.value(coef, 0.0, f), direction, tight)
+    assert moved[0, 0] == pytest.approx(1001.0, rel=1e-12)
+
+
+def test_a_descent_step_that_a_row_stops_makes_the_row_tight():
+    # _descent_step: a step cut short by a kept row (the ratio test's limit) ends on that
+    # row, which is tight from then on: the next descent must not cross it
+    faces = _one_coordinate_faces([1e-4, 0.0, 0.0], [0.0, 0.0, 0.0], 1.0, [[1.0]])
+    coef = np.array([[1.0]])
+    f = faces.image(coef, 0.0)
+    tight = faces.tight_rows(coef)
+    assert not tight[0][0]
+    direction = faces.correlations(coef, 0.0, f).reshape(1, 1) - 1.0  # (-grad: beta pulls)
+    moved = _faces._descent_step(faces, coef, 0.0, f, faces.value(coef, 0.0, f), direction, tight)
+    assert abs(moved[0, 0]) <= 1e-15
+    assert tight[0][0]
+
+
+def test_groups_that_enter_together_share_the_step_of_the_quadratic_bound(monkeypatch):
+    # solve_on_faces: groups priced above beta enter along their projections, each by the
+    # step that minimizes the loss's quadratic upper bound along its direction divided by the
+    # number entering: two groups of the same columns then land at the minimizer along their
+    # joint direction, (price - beta)^2 / (2 ||M_j u||^2) below the start, where a full step
+    # each would overshoot back to the start's objective. (Newton's steps after them left out)
+    monkeypatch.setattr(_faces, "_newton", lambda faces, coef, b, tight: (coef, b))
+    rng = np.random.default_rng(0)
+    h = 3
+    A, y = rng.standard_normal((10, h)), rng.standard_normal(10)
+    g = A.T @ y
+    rows = np.diag(np.sign(g))
+    rows[0] *= -1  # (an orthant that holds g's last two coordinates: a projection to make)
+    M = np.hstack([A, A])
+    price, projection = _optimality.price_at_zero(rows, g, 0.0)
+    assert 0 < price < np.linalg.norm(g)  # (the premise)
+    beta = 0.5 * price
+    unit = projection / price
+    curvature = float(np.sum((A @ unit) ** 2))
+    coef, b = solve_on_faces(
+        M, M.T @ M, y, np.zeros((2, h)), 0.0, [rows, rows], beta=beta, loss="squared",
+        fit_intercept=False, kkt_tol=1e-9, guide=True,
+    )  # fmt: skip
+    step = (price - beta) / (2 * curvature)
+    np.testing.assert_allclose(coef, [step * unit, step * unit], rtol=1e-12)
+    start = _objective(M, y, [rows, rows], beta, "squared", np.zeros((2, h)), 0.0)
+    end = _objective(M, y, [rows, rows], beta, "squared", coef, b)
+    assert start - end == pytest.approx((price - beta) ** 2 / (2 * curvature), rel=1e-9)
+
+
+def test_a_correction_that_pushes_another_row_out_is_corrected_again():
+    # _zero_negative_slacks corrects up to three times: putting row 0 back (a drift of 1e-9)
+    # pushes row 1, nearly orthogonal to it and at zero slack, to -1e-14, beyond rounding;
+    # the second correction puts it back too, moving row 0 by rounding only
+    h = 3
+    rows = np.array([[1.0, 0.0, 0.0], [-1e-5, 1.0, 0.0], [0.0, 0.0, 1.0]])
+    row_norms = np.linalg.norm(rows, axis=1)
+    drifted = np.array([-1e-9, -1e-14, 1.0])
+    limit = -h * np.finfo(float).eps * np.linalg.norm(drifted) * row_norms
+    assert list(np.flatnonzero(rows @ drifted < limit)) == [0]  # (the premise)
+    faces = types.SimpleNamespace(kept_rows=[rows], h=h, kept_row_norms=[row_norms])
+    fixed = _zero_negative_slacks(faces, drifted[None, :])[0]
+    assert np.all(rows @ fixed >= -h * np.finfo(float).eps * np.linalg.norm(fixed) * row_norms)
+    assert np.linalg.norm(fixed - drifted) <= 1e-8 * np.linalg.norm(drifted)
+
+
+def test_the_rounding_of_the_correlations_counts_the_targets():
+    # _Faces.rounding: M^T v is computed to eps ||M_i|| (sum_j ||M_j|| |x_j| + ||y||) per
+    # column (plus sqrt(n) |b| for the intercept's column of ones); at x = 0 and b = 0 it is
+    # the targets' term alone, the group's norm of it
+    M, y, kept_rows, beta = _restricted(0, "squared", True)
+    faces = _Faces(
+        M, M.T @ M, y, kept_rows, beta=beta, loss="squared", fit_intercept=True, kkt_tol=1e-9
+    )
+    h, n_groups = kept_rows[0].shape[1], len(kept_rows)
+    columns = np.linalg.norm(M[:, : n_groups * h], axis=0)
+    expected = np.linalg.norm(
+        (np.finfo(float).eps * columns * np.linalg.norm(y)).reshape(n_groups, h), axis=1
+    )
+    coef = np.zeros((n_groups, h))
+    np.testing.assert_allclose(faces.rounding(coef, 0.0), expected, rtol=1e-12)
+    with_b = np.linalg.norm(
+        (np.finfo(float).eps * columns * (np.linalg.norm(y) + np.sqrt(len(y)) * 2.0)).reshape(
+            n_groups, h
+        ),
+        axis=1,
+    )
+    np.testing.assert_allclose(faces.rounding(coef, -2.0), with_b, rtol=1e-12)
+
+
+def test_the_factorization_of_a_face_without_coordinates_gives_an_empty_step():
+    # _triangular_solve: a face of no coordinates (no nonzero group, no intercept) has an
+    # empty Cholesky factor, and its steps are empty, not LAPACK's illegal-argument error
+    factor = _faces._cholesky(np.zeros((0, 0)))
+    assert factor.shape == (0, 0)
+    for trans in (0, 1):
+        assert _faces._triangular_solve(factor, np.zeros(0), trans=trans).shape == (0,)
+    blocked = _faces._BlockedSteps(
+        np.zeros((0, 0)), np.zeros(0, dtype=int), np.zeros((0, 3, 3)), np.zeros(0, dtype=bool)
+    )
+    assert blocked.step(np.zeros(0)).shape == (0,)

@@ -8,6 +8,7 @@ CVXPY's accuracy (about 1e-9 of the objective); a negative gap fails to rounding
 
 import pickle
 import tracemalloc
+import types
 import warnings
 from pathlib import Path
 
@@ -2120,3 +2121,450 @@ def test_fit_values_count_groups_whose_norm_underflows():
     f = fit_values(program, tiny, 0.0)
     np.testing.assert_allclose(f, -(program.pieces[2] @ coef[1, 2]), rtol=1e-14, atol=0.0)
     assert np.all(f != 0.0)
+
+
+def test_a_solve_of_targets_times_2_to_the_20_is_the_solve_of_the_targets_as_given():
+    # solve_native solves in units of powers of 2**20 (_solution.units): the program of
+    # (X, s y) at s beta is that of (X, y) at beta, with groups and intercept times s and
+    # objective and gap times s**2, so with s = 2**20 every number comes back exactly scaled,
+    # warm starts (coef_init, intercept_init: in the caller's units) too
+    patches, gates, y, formulation = _problem(0, "squared")
+    operator = formulation.operator(patches, gates)
+    options = dict(loss="squared", fit_intercept=True, tol=1e-8, max_iter=500)
+    s = 2.0**20
+    given = solve_native(operator, y, beta=0.01, **options)
+    scaled = solve_native(operator, s * y, beta=s * 0.01, **options)
+    assert given.status == scaled.status == "optimal" and given.n_iter == scaled.n_iter
+    np.testing.assert_array_equal(scaled.coef, s * given.coef)
+    assert scaled.intercept == s * given.intercept
+    assert scaled.objective == s**2 * given.objective
+    assert scaled.duality_gap == s**2 * given.duality_gap
+    warm = dict(options, beta=0.008, max_iter=0)  # (the start itself: no iteration)
+    start = solve_native(operator, y, coef_init=given.coef, intercept_init=given.intercept, **warm)
+    start_scaled = solve_native(
+        operator, s * y, coef_init=s * given.coef, intercept_init=s * given.intercept,
+        **{**warm, "beta": s * 0.008},
+    )  # fmt: skip
+    np.testing.assert_array_equal(start_scaled.coef, s * start.coef)
+    assert start_scaled.intercept == s * start.intercept
+    assert start_scaled.objective == s**2 * start.objective
+
+
+def test_a_beta_whose_units_overflow_is_solved_as_given():
+    # solve_native: where beta in the solver's units would overflow (a beta near float64's
+    # largest, targets of size 2**-30 whose unit is 2**40), the program is solved as given:
+    # at such a beta the optimum is the empty network at the best intercept
+    patches, gates, y, formulation = _problem(0, "squared")
+    operator = formulation.operator(patches, gates)
+    small = 2.0**-30 * y
+    solution = solve_native(
+        operator, small, beta=1e300, loss="squared", fit_intercept=True, tol=1e-8, max_iter=50
+    )
+    assert solution.status == "optimal"
+    assert not solution.coef.any()
+    assert solution.intercept == pytest.approx(small.mean(), rel=1e-12, abs=0.0)
+    expected = 0.5 * np.sum((small - small.mean()) ** 2)
+    assert solution.objective == pytest.approx(expected, rel=1e-9, abs=0.0)
+
+
+def test_an_intercept_init_is_ignored_without_an_intercept():
+    # _started: intercept_init starts the intercept only where one is fitted; without one the
+    # intercept is 0 whatever the warm start says
+    reference, (patches, gates, y, formulation) = _small_solve()
+    options = dict(beta=0.01, loss="squared", fit_intercept=False, tol=1e-8, max_iter=500)
+    operator = formulation.operator(patches, gates)
+    for max_iter in (0, 500):  # (0: the warm start's own point is the answer)
+        options["max_iter"] = max_iter
+        plain = solve_native(operator, y, coef_init=reference.coef, **options)
+        with_b = solve_native(operator, y, coef_init=reference.coef, intercept_init=3.0, **options)
+        assert plain.intercept == with_b.intercept == 0.0
+        assert with_b.objective == pytest.approx(plain.objective, rel=1e-9)
+        assert with_b.n_iter == plain.n_iter
+
+
+def test_a_warm_start_that_fails_starts_cold_at_the_best_intercept(monkeypatch):
+    # _started: where the warm start's solve fails, the start is the empty network at the
+    # best intercept (the mean of y for the squared loss), not at intercept_init: with
+    # max_iter=0 that start is the answer
+    reference, (patches, gates, y, formulation) = _small_solve()
+
+    def failing(*args, **kwargs):
+        raise _native.SolverFailed("the restricted problem stopped with InsufficientProgress")
+
+    monkeypatch.setattr(_native, "_restricted_then_feasible", failing)
+    solution = solve_native(
+        formulation.operator(patches, gates), y, beta=0.01, loss="squared", fit_intercept=True,
+        tol=1e-8, max_iter=0, coef_init=reference.coef, intercept_init=reference.intercept + 5.0,
+    )  # fmt: skip
+    assert solution.status == "max_iter reached"
+    assert not solution.coef.any()
+    assert solution.intercept == pytest.approx(np.mean(y), rel=1e-12)
+
+
+def test_the_groups_a_round_adds_are_half_the_set_within_a_16th_of_a_samples_pass():
+    # _groups_per_round: half the working set, but at least _GROUPS_PER_ROUND and at most
+    # K P / (16 h) (a pass's entries a sample, over 16 times the patch size; the operator's
+    # cone rows are n K a pattern)
+    class Work(list):
+        operator = types.SimpleNamespace(n_rows=40, n_patterns=200, n_samples=10, patch_size=2)
+
+    cap = 4 * 200 // (16 * 2)  # 25 (K = 4)
+    assert _native._groups_per_round(Work(range(4))) == _native._GROUPS_PER_ROUND
+    assert _native._groups_per_round(Work(range(40))) == 20
+    assert _native._groups_per_round(Work(range(60))) == cap
+
+
+def test_a_lost_cold_start_says_how_far_it_stalled_and_which_betas_it_tries(monkeypatch, capsys):
+    # _solve_with_restarts: a cold solve that stalls beyond _LOST says so with verbose, with
+    # its relative gap and the path it takes next, 100 beta, 10 beta and beta
+    def point(status, gap):
+        return Solution(np.zeros((2, 1, 2)), 0.0, 1.0, False, status, 1, "native", gap)
+
+    answers = iter([point("stalled", 0.9)] + [point("optimal", 0.0)] * 3)
+    calls = []
+
+    def solve(*args, **kwargs):
+        calls.append(kwargs["beta"])
+        return next(answers)
+
+    monkeypatch.setattr(_native, "_solve", solve)
+    patches, gates, y, formulation = _problem(0, "squared")
+    options = dict(beta=0.1, loss="squared", fit_intercept=True, tol=1e-7, max_iter=50)
+    solve_native(formulation.operator(patches, gates), y, verbose=1, **options)
+    assert calls == pytest.approx([0.1, 10.0, 1.0, 0.1], rel=1e-15)
+    assert capsys.readouterr().out == (
+        "[native] stalled at 9.0e-01 of the objective from a cold start: solving again from "
+        "larger betas (100 beta, 10 beta, 1 beta)\n"
+    )
+
+
+def test_progress_lines_of_points_on_the_kept_rows_alone_give_no_gap(monkeypatch, capsys):
+    # _solve's progress line: a point that satisfies only the kept cone rows (a guide while
+    # groups are added) bounds nothing, so its line says so instead of a gap; every guide
+    # here is taken for such a point
+    original, guides = _native._restricted_then_feasible, []
+
+    def on_kept_rows_only(*args, feasibility=True, **kwargs):
+        b, feasible = original(*args, feasibility=feasibility, **kwargs)
+        if not feasibility:
+            guides.append(len(guides))
+            return b, False
+        return b, feasible
+
+    monkeypatch.setattr(_native, "_restricted_then_feasible", on_kept_rows_only)
+    patches, gates, y, formulation = _problem(0, "squared")
+    solution = solve_native(
+        formulation.operator(patches, gates), y, beta=0.01, loss="squared", fit_intercept=True,
+        tol=1e-8, max_iter=500, verbose=1,
+    )  # fmt: skip
+    assert solution.status == "optimal" and guides  # (the premise: guides were solved)
+    lines = capsys.readouterr().out.splitlines()
+    iterations = [line for line in lines if line.startswith("[native] iteration ")]
+    on_rows = [line for line in iterations if "(on the kept cone rows), " in line]
+    assert len(on_rows) == len(guides)
+    assert not any("gap" in line for line in on_rows)
+    assert ", gap " in iterations[0] and ", gap " in iterations[-1]  # (feasible points)
+
+
+def test_the_polish_tries_at_most_the_three_widest_gaps():
+    # _restricted._gap_faces: of the gaps of 10x or more, the three widest (n_faces), widest
+    # first: each face is a Newton solve of its own
+    norms = np.array([1.0, 1e-2, 1e-5, 1e-9, 1e-14])  # (gaps 1e2, 1e3, 1e4, 1e5)
+    faces = _restricted._gap_faces(norms)
+    expected = [norms >= 1e-9, norms >= 1e-5, norms >= 1e-2]
+    np.testing.assert_array_equal(faces, expected)
+
+
+def test_newton_on_blocks_gives_up_where_a_block_is_zero():
+    # _restricted.newton_on_blocks: the norm is not smooth at zero, so a start with a zero
+    # block has no Newton step: None, for the polish to try another face
+    rng = np.random.default_rng(0)
+    B, y = rng.standard_normal((6, 4)), rng.standard_normal(6)
+    w = np.array([1.0, -0.5, 0.0, 0.0])
+    assert _restricted.newton_on_blocks(B, y, w, [2, 2], beta=0.1, loss="squared") is None
+    w[2] = 0.3  # (every block nonzero: a step)
+    x = _restricted.newton_on_blocks(B, y, w, [2, 2], beta=0.1, loss="squared")
+    assert x is not None and np.all(np.isfinite(x))
+
+
+def test_groups_zeroed_by_the_polish_must_each_be_optimal_at_zero():
+    # _restricted._optimal_at_zero: every zeroed group's price on its kept rows at most
+    # beta (to 1e-12), not only the first's
+    rng = np.random.default_rng(0)
+    h = 2
+    M, y = rng.standard_normal((8, 2 * h)), rng.standard_normal(8)
+    f = np.zeros(8)  # (v = y for the squared loss)
+    kept_rows = [np.zeros((0, h)), np.zeros((0, h))]  # (no rows: the price is ||M_j^T y||)
+    prices = [np.linalg.norm(M[:, j * h : (j + 1) * h].T @ y) for j in range(2)]
+    beta = 0.5 * (prices[0] + prices[1])
+    low, high = np.argsort(prices)
+    at_zero = _restricted._optimal_at_zero
+    assert at_zero(M, f, y, np.array([low]), "squared", beta, h, kept_rows)
+    assert not at_zero(M, f, y, np.array([high]), "squared", beta, h, kept_rows)
+    assert not at_zero(M, f, y, np.array([low, high]), "squared", beta, h, kept_rows)
+    assert at_zero(M, f, y, np.array([high]), "squared", prices[high], h, kept_rows)
+
+
+def test_a_group_at_1e_9_of_the_largest_is_not_residue():
+    # _restricted.clean: the relative rule zeroes norms up to 1e-10 of the largest, no more:
+    # a group at 1e-9 of it whose penalty is not negligible stays
+    coef = np.array([[3.0, 4.0], [3e-9, 4e-9], [3e-11, 4e-11]])
+    cleaned = _restricted.clean(coef, 1.0, 1.0, GroupNorm())
+    np.testing.assert_array_equal(cleaned, [[3.0, 4.0], [3e-9, 4e-9], [0.0, 0.0]])
+
+
+def test_a_qp_in_the_datas_units_is_the_same_qp_scaled():
+    # _restricted._in_data_units: the groups' columns in units of one over their largest
+    # entry (beta, a coefficient of the penalty on them, too), then the objective over its
+    # size there; the intercept's column as given
+    rng = np.random.default_rng(0)
+    n_coef = 4  # (two groups of two)
+    M = np.hstack([1e-3 * rng.standard_normal((6, n_coef)), np.ones((6, 1))])
+    weights, linear, beta = np.ones(6), rng.standard_normal(n_coef + 1), 0.3
+    (M_s, w_s, gram_s, linear_s, beta_s, _), units, size = _restricted._in_data_units(
+        M, weights, M.T @ M, linear, beta, None, n_coef
+    )
+    largest = np.abs(M[:, :n_coef]).max()
+    expected_units = np.append(np.full(n_coef, 1 / largest), 1.0)
+    np.testing.assert_allclose(units, expected_units, rtol=1e-15)
+    np.testing.assert_allclose(M_s, M * expected_units, rtol=1e-15)
+    assert size == _restricted._objective_size(
+        M * expected_units, weights, None, linear * expected_units, beta / largest
+    )
+    assert beta_s == pytest.approx(beta / largest / size, rel=1e-15)
+    np.testing.assert_allclose(linear_s, linear * expected_units / size, rtol=1e-15)
+    np.testing.assert_allclose(w_s, weights / size, rtol=1e-15)
+    np.testing.assert_allclose(gram_s, (M * expected_units).T @ (M * expected_units) / size,
+                               rtol=1e-12)  # fmt: skip
+
+
+def test_a_face_solve_whose_factorization_fails_falls_back_to_the_interior_point(monkeypatch):
+    # _restricted_solve: a LinAlgError from the face method (a Cholesky factor of a singular
+    # face Hessian, potrf failing) is a failed face solve like FacesFailed: the interior point
+    # takes over, and the solve reaches the same certified optimum
+    reference, (patches, gates, y, formulation) = _small_solve()
+    calls = []
+
+    def failing(*args, **kwargs):
+        calls.append(1)
+        raise np.linalg.LinAlgError("not positive definite (potrf: 2)")
+
+    monkeypatch.setattr(_native, "solve_on_faces", failing)
+    solution = solve_native(
+        formulation.operator(patches, gates), y, beta=0.01, loss="squared", fit_intercept=True,
+        tol=1e-8, max_iter=500,
+    )  # fmt: skip
+    assert calls and solution.status == "optimal"
+    assert solution.objective == pytest.approx(reference.objective, rel=1e-8)
+
+
+def test_an_interior_point_that_cannot_be_put_back_on_its_rows_fails_with_a_reason(monkeypatch):
+    # _restricted_solve: where the interior point's answer cannot be projected back onto its
+    # kept rows, the restricted solve fails as a SolverFailed that names what failed and why
+    # (the working-set loop then returns its last certified point)
+    def failing(kept_rows, coef, kept_row_norms=None):
+        raise _native.FacesFailed("inaccurate projection onto a cone")
+
+    monkeypatch.setattr(_native, "onto_kept_rows", failing)
+    patches, gates, y, formulation = _problem(0, "squared")
+    work = _native._WorkingSet(formulation.operator(patches, gates))
+    work.add(0, 0, [])
+    with pytest.raises(
+        SolverFailed, match=r"^the restricted problem's point: inaccurate projection onto a cone$"
+    ):
+        _native._restricted_solve(
+            work, y, 0.0, beta=0.01, loss="squared", fit_intercept=True, qp_tol=1e-9, faces=False
+        )
+
+
+def test_the_polish_tries_every_nonzero_group_where_zeroing_the_small_ones_is_not_optimal():
+    # _restricted.polish: a group at 1e-9 of the others is below a gap and the residue
+    # threshold, but its price at zero exceeds beta: the faces that zero it are rejected, and
+    # the face of every nonzero group reaches the group lasso's optimum (no rows here):
+    # c_j = y_j (1 - beta / ||y_j||) for M = I
+    M, y, beta = np.eye(4), np.array([3.0, 4.0, 1.0, 1.0]), 0.5
+    x = np.array([3.0, 4.0, 1e-9, 1e-9])
+    no_rows = [np.zeros((0, 2)), np.zeros((0, 2))]
+    polished = _restricted.polish(
+        M, y, x, beta=beta, loss="squared", fit_intercept=False, n_groups=2, h=2,
+        kept_rows=no_rows,
+    )  # fmt: skip
+    expected = np.concatenate([y[:2] * (1 - beta / 5.0), y[2:] * (1 - beta / np.sqrt(2.0))])
+    assert polished is not None
+    np.testing.assert_allclose(polished, expected, rtol=1e-10)
+
+
+def test_newton_on_a_face_refuses_an_end_point_outside_the_groups_slack_rows():
+    # _restricted.newton_on_face: Newton's method on the face ignores the rows that are not
+    # tight at the start, so its end point is checked against them: None where it leaves the
+    # cone, the point where it does not. Here the face's optimum is y (1 - beta / ||y||) with
+    # y = (2, -2): outside the row c_2 >= 0, inside c_1 >= 0
+    M, y, beta, x = np.eye(2), np.array([2.0, -2.0]), 0.1, np.array([1.0, 0.5])
+    options = dict(loss="squared", beta=beta, fit_intercept=False, h=2)
+    refused = _restricted.newton_on_face(
+        M, y, x, np.array([0]), kept_rows=[np.array([[0.0, 1.0]])], **options
+    )
+    assert refused is None
+    kept = _restricted.newton_on_face(
+        M, y, x, np.array([0]), kept_rows=[np.array([[1.0, 0.0]])], **options
+    )
+    np.testing.assert_allclose(kept, y * (1 - beta / np.sqrt(8.0)), rtol=1e-12)
+
+
+def test_the_polish_keeps_no_face_point_worse_than_its_start():
+    # _restricted.polish: the face holds the rows within 1e-6 of tight at zero; where the
+    # start's small slack on such a row was worth more (here 3e-7 of the objective), the face
+    # point is worse than the start beyond rounding and is not kept: None
+    M, y, beta = np.eye(2), np.array([2.0, 1.0]), 0.1
+    rows = [np.array([[0.0, 1.0]])]
+    x = np.array([1.9, 3e-7])  # (row 0 at a slack of 1.6e-7 ||c||: tight for the face)
+    options = dict(beta=beta, loss="squared", fit_intercept=False, n_groups=1, h=2, kept_rows=rows)
+    face_point = np.array([2.0 - beta, 0.0])  # (the optimum on c_2 = 0)
+    start = _restricted.objective("squared", x, y, beta, x[None, :])
+    on_face = _restricted.objective("squared", face_point, y, beta, face_point[None, :])
+    assert 1e-7 < on_face - start < 1e-6  # (the premise: worse, by more than rounding)
+    assert _restricted.polish(M, y, x, **options) is None
+
+
+def test_proximal_newton_floors_the_logistic_weights_of_its_models(monkeypatch):
+    # _restricted.proximal_newton: samples classified by a wide margin have Hessian weights
+    # that underflow to zero; every model's weights are floored at _WEIGHT_FLOOR times the
+    # largest, so that no QP is unbounded below
+    from sklearn_convexcnn._solvers._linalg import hessian_weights
+
+    M, y, x = np.array([[1.0], [-1.0], [100.0]]), np.array([1.0, -1.0, 1.0]), np.array([10.0])
+    seen = []
+
+    def recording(M, weights, gram, linear, beta, patch_size, kept_rows, tol, blocks, coupling):
+        seen.append(weights)
+        return x, np.zeros(0)  # (no step: the models are those of x)
+
+    monkeypatch.setattr(_restricted, "solve_qp", recording)
+    _restricted.proximal_newton(
+        M, y, x, beta=0.1, loss="logistic", gram=None, kept_rows=[np.zeros((0, 1))],
+        patch_size=1, norm=GroupNorm(), qp_tol=1e-9,
+    )  # fmt: skip
+    raw = hessian_weights("logistic", M @ x, y)
+    assert raw[2] == 0.0 and raw.max() > 0  # (the premise: one weight underflows)
+    expected = np.maximum(raw, _restricted._WEIGHT_FLOOR * raw.max())
+    assert seen and all(np.array_equal(weights, expected) for weights in seen)
+
+
+def test_an_almost_solved_qp_is_kept_over_a_later_try_that_fails(monkeypatch):
+    # _restricted.solve_qp: of its two tries (in the data's units first where the objective
+    # is small, then as given), a QP 'AlmostSolved' (Clarabel's reduced tolerances) is still a
+    # step, and a second try that fails does not replace it; its x is in the caller's units
+    rng = np.random.default_rng(0)
+    n, h = 30, 3
+    M = np.hstack([1e-3 * rng.standard_normal((n, 2 * h)), np.ones((n, 1))])
+    y = 1e-3 * rng.standard_normal(n)  # (an objective far below one: the data's units first)
+    answers = iter(["AlmostSolved", "InsufficientProgress"])
+    calls = []
+
+    def clarabel(M_posed, *args):
+        calls.append(M_posed)
+        return next(answers), np.ones(M.shape[1]), np.zeros(0)
+
+    monkeypatch.setattr(_restricted, "_clarabel_qp", clarabel)
+    kept_rows = [np.zeros((0, h))] * 2
+    x, _ = _restricted.solve_qp(
+        M, np.ones(n), M.T @ M, -(M.T @ y), 1e-4, h, kept_rows, 1e-10, np.eye(h)[None]
+    )
+    assert len(calls) == 2 and not np.array_equal(calls[0], M)  # (the data's units, first)
+    largest = np.abs(M[:, : 2 * h]).max()
+    np.testing.assert_allclose(x, np.append(np.full(2 * h, 1 / largest), 1.0), rtol=1e-15)
+
+
+def test_a_qp_of_objective_size_one_is_tried_as_given_first(monkeypatch):
+    # _restricted.solve_qp: only an objective below unit size is tried in the data's units
+    # first; one of size 1 (here _objective_size's fallback, a QP without a linear term or
+    # beta) is tried as given, and, Solved, only so
+    rng = np.random.default_rng(0)
+    n, h = 30, 3
+    M = np.hstack([1e-3 * rng.standard_normal((n, 2 * h)), np.ones((n, 1))])
+    linear = np.zeros(M.shape[1])
+    assert _restricted._objective_size(M, np.ones(n), M.T @ M, linear, 0.0) == 1.0
+    calls = []
+
+    def clarabel(M_posed, *args):
+        calls.append(M_posed)
+        return "Solved", np.zeros(M.shape[1]), np.zeros(0)
+
+    monkeypatch.setattr(_restricted, "_clarabel_qp", clarabel)
+    kept_rows = [np.zeros((0, h))] * 2
+    _restricted.solve_qp(M, np.ones(n), M.T @ M, linear, 0.0, h, kept_rows, 1e-10, np.eye(h)[None])
+    assert len(calls) == 1 and np.array_equal(calls[0], M)
+
+
+def test_a_face_pinned_to_zero_by_its_tight_rows_has_no_coordinates():
+    # _restricted.face_coordinates: a group whose tight rows (slacks within 1e-6 of its norm)
+    # leave only zero has no face: None, and the polish tries another
+    M = np.eye(2)
+    rows = np.array([[1e-7, 1.0], [1e-7, -1.0]])  # (both tight at c = e1, independent)
+    assert _restricted.face_coordinates(M, np.array([[1.0, 0.0]]), [0], [rows], tight=1e-6) is None
+    bases, B, w = _restricted.face_coordinates(
+        M, np.array([[1.0, 0.0]]), [0], [rows[:1]], tight=1e-6
+    )
+    assert bases[0].shape == (2, 1) and B.shape == (2, 1)
+
+
+def test_the_polish_of_the_empty_network_is_none():
+    # _restricted.polish: a point without a nonzero group has no face to polish
+    M, y = np.eye(4), np.array([3.0, 4.0, 1.0, 1.0])
+    no_rows = [np.zeros((0, 2)), np.zeros((0, 2))]
+    polished = _restricted.polish(
+        M, y, np.zeros(4), beta=0.5, loss="squared", fit_intercept=False, n_groups=2, h=2,
+        kept_rows=no_rows,
+    )  # fmt: skip
+    assert polished is None
+
+
+def test_the_interior_points_residue_is_dropped_within_the_qp_tolerance(monkeypatch):
+    # _restricted_solve: the interior point's residue is zeroed where that raises the
+    # restricted objective by at most qp_tol of it (_without_residue), the accuracy the QPs
+    # were solved to, not only where it raises it by nothing
+    slacks = []
+    original = _native.cleaned_if_no_worse
+
+    def recording(coef, cleaned, value, slack):
+        slacks.append(slack)
+        return original(coef, cleaned, value, slack)
+
+    monkeypatch.setattr(_native, "cleaned_if_no_worse", recording)
+    patches, gates, y, formulation = _problem(0, "squared")
+    work = _native._WorkingSet(formulation.operator(patches, gates))
+    work.add(0, 0, [])
+    work.add(3, 1, [])
+    _native._restricted_solve(
+        work, y, 0.0, beta=0.01, loss="squared", fit_intercept=True, qp_tol=1e-10, faces=False
+    )
+    assert slacks == [1e-10]
+
+
+def test_a_warm_starts_groups_are_priced_from_the_rows_they_keep():
+    # _started: after the warm start's restricted solve, the price memory starts every group
+    # of the set from its kept rows (_PriceMemory.remember), as after every iteration: from
+    # no rows their bounds stay above beta and they would enter again
+    reference, (patches, gates, y, formulation) = _small_solve()
+    work, memory, _ = _native._started(
+        formulation.operator(patches, gates), y, reference.coef, reference.intercept,
+        beta=0.01, loss="squared", fit_intercept=True, qp_tol=1e-9, faces=True, verbose=0,
+    )  # fmt: skip
+    assert len(work) == np.count_nonzero(np.linalg.norm(reference.coef, axis=2))
+    assert set(memory.rows) == set(work.groups)
+    for group, rows in zip(work.groups, work.rows, strict=True):
+        np.testing.assert_array_equal(memory.rows[group], rows)
+
+
+def test_entering_groups_keep_their_last_projections_rows_and_the_candidates():
+    # _add_candidates: a group enters the working set with the rows likely tight at the next
+    # point, its last projection's (the price memory's) and the operator's candidate rows
+    patches, gates, y, formulation = _problem(0, "squared")
+    operator = formulation.operator(patches, gates)
+    work, memory = _native._WorkingSet(operator), _native._PriceMemory()
+    memory.rows[(2, 1)] = np.array([7, 0, 11])
+    _native._add_candidates(work, memory, [(2, 1), (4, 0)])
+    assert work.groups == [(2, 1), (4, 0)]
+    np.testing.assert_array_equal(work.rows[0], np.union1d([0, 7, 11], operator.candidate_rows(2)))
+    np.testing.assert_array_equal(work.rows[1], np.union1d([], operator.candidate_rows(4)))
+    assert not work.coef.any() and work.coef.shape == (2, operator.patch_size)
