@@ -2082,8 +2082,9 @@ def test_a_cone_row_counts_as_violated_relative_to_the_largest_row():
 def test_the_working_sets_design_asks_for_memory_for_its_designs_and_hessians(monkeypatch):
     # _WorkingSet.design: a working set whose arrays need more than _CHECKED_WORKING_SET_BYTES
     # is checked against the free memory for three designs (its own and the face method's
-    # two, each at most as large) and three Hessians of the design's width squared, with the
-    # remedy that names beta; a smaller one is not checked
+    # two, each at most as large) and nine Hessians of the design's width squared (more
+    # samples than columns: the squared loss's Gram and its copies), with the remedy that
+    # names beta; a smaller one is not checked
     asked = []
     monkeypatch.setattr(_native, "check_memory", lambda *args: asked.append(args))
     patches, gates, y, formulation = _problem(0, "squared")
@@ -2098,7 +2099,7 @@ def test_the_working_sets_design_asks_for_memory_for_its_designs_and_hessians(mo
     M = work.design(intercept=True)
     assert M.shape == (n, 3 * h + 1)
     [(required, what, remedies)] = asked
-    assert required == 3 * M.nbytes + 3 * 8 * M.shape[1] ** 2
+    assert n >= M.shape[1] and required == 3 * M.nbytes + 9 * 8 * M.shape[1] ** 2
     assert what == f"The native solver's working set (3 groups of {h} coefficients on {n} samples)"
     assert remedies == "Use a larger beta (fewer neurons), fewer samples or fewer n_patterns."
 

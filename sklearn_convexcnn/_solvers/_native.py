@@ -185,9 +185,13 @@ class _WorkingSet:
             self._design = self._gram = None  # (their memory back before the next design's)
             n, h = self.operator.n_samples, self.patch_size
             width = len(self.groups) * h + intercept
-            # (with the face method's two designs, each at most its size; the Hessian, its
-            # projection onto a face and its factor, each at most width^2)
-            required = 24 * width * (n + width)
+            # (with the face method's two designs, each at most its size; its Hessian, its
+            # projection onto a face and its factor, each at most width^2; where n >= width
+            # the squared loss's Gram (_restricted_solve), its block of the face's groups, a
+            # contiguous copy and the projection's temporaries come on top: 8.2 width^2 beyond
+            # the design measured at n = width = 1201, with an intercept)
+            hessians = 9 if n >= width else 3
+            required = 8 * width * (3 * n + hessians * width)
             if required > _CHECKED_WORKING_SET_BYTES:
                 check_memory(
                     required,
