@@ -2,7 +2,6 @@
 caller's line, and wrong calls told in the caller's words: checked on small known answers."""
 
 import inspect
-import sys
 import warnings
 from types import SimpleNamespace
 
@@ -119,7 +118,6 @@ def test_a_warning_from_inside_the_package_names_the_callers_line():
     assert [(w.filename, w.lineno) for w in record] == [(__file__, line)]
 
 
-@pytest.mark.skipif(sys.version_info >= (3, 12), reason="skip_file_prefixes does it there")
 def test_a_warning_from_inside_joblib_names_the_callers_line():
     # a sequential n_jobs runs the solves inside joblib's Parallel: its frames are skipped too
     X = 1e6 + np.random.default_rng(0).standard_normal((5, 4))
