@@ -179,8 +179,9 @@ def _max_blocks(patches, gates, cones=None):
     shape = (gates.shape[1], n_samples, n_patches, patch_size)
     if cones is None:
         cones = np.empty((shape[0], n_samples * n_patches, patch_size))
-    rows = cones.view()
-    rows.shape = shape  # (a view or an error, never a copy)
+    # (a view, never a copy: splitting an axis needs none, whatever the strides of the slice
+    # of the program's cones that ``cones`` may be; NumPy 2.5 deprecates setting ``shape``)
+    rows = cones.reshape(shape)
     np.subtract(chosen[:, :, None], patches, out=rows)
     own = np.arange(n_patches) == winner.T[:, :, None]  # (F, n, S)
     np.copyto(rows, chosen[:, :, None], where=own[..., None])
