@@ -760,18 +760,25 @@ def test_without_a_cgroup_limit_the_system_figure_stands(monkeypatch, tmp_path, 
     assert resources.available_memory() is None
 
 
+def _process_of_size(monkeypatch, tmp_path, vm_size):
+    """The _resources module seeing this process's /proc status with ``VmSize: vm_size``, 64
+    GiB of free system memory and no cgroup limit."""
+    from sklearn_convexcnn import _resources as resources
+
+    status = tmp_path / "status"
+    status.write_text(f"Name:\tpython\nVmSize:\t {vm_size}\n")
+    monkeypatch.setattr(resources, "_PROC_STATUS", status)
+    monkeypatch.setattr(resources, "_system_available", lambda: 64 * 2**30)
+    monkeypatch.setattr(resources, "_cgroup_headroom", lambda: None)
+    return resources
+
+
 def test_an_address_space_limit_bounds_the_measured_memory(monkeypatch, tmp_path):
     # ulimit -v, set on some clusters: a fit let through failed in NumPy's allocation, with a
     # MemoryError that named no remedy (an audit). The limit is read, not set: a test's own
     # ulimit would otherwise decide it (a review)
     resource = pytest.importorskip("resource", reason="RLIMIT_AS is Unix's")
-    from sklearn_convexcnn import _resources as resources
-
-    status = tmp_path / "status"
-    status.write_text("Name:\tpython\nVmSize:\t 1048576 kB\nVmRSS:\t 2048 kB\n")  # 1 GiB
-    monkeypatch.setattr(resources, "_PROC_STATUS", status)
-    monkeypatch.setattr(resources, "_system_available", lambda: 64 * 2**30)
-    monkeypatch.setattr(resources, "_cgroup_headroom", lambda: None)
+    resources = _process_of_size(monkeypatch, tmp_path, "1048576 kB\nVmRSS:\t 2048 kB")  # 1 GiB
     unlimited = resource.RLIM_INFINITY
     monkeypatch.setattr(resource, "getrlimit", lambda which: (5 * 2**30, unlimited))
     assert resources._address_space_headroom() == 4 * 2**30
@@ -872,13 +879,7 @@ def test_an_address_space_already_past_its_limit_leaves_no_headroom(monkeypatch,
     # a process whose virtual size is above its ulimit -v (the limit lowered after it grew)
     # has nothing left to allocate, not a negative amount: the refusal says 0.0 MiB
     resource = pytest.importorskip("resource", reason="RLIMIT_AS is Unix's")
-    from sklearn_convexcnn import _resources as resources
-
-    status = tmp_path / "status"
-    status.write_text("Name:\tpython\nVmSize:\t 2097152 kB\n")  # 2 GiB
-    monkeypatch.setattr(resources, "_PROC_STATUS", status)
-    monkeypatch.setattr(resources, "_system_available", lambda: 64 * 2**30)
-    monkeypatch.setattr(resources, "_cgroup_headroom", lambda: None)
+    resources = _process_of_size(monkeypatch, tmp_path, "2097152 kB")  # 2 GiB
     monkeypatch.setattr(resource, "getrlimit", lambda which: (2**30, resource.RLIM_INFINITY))
     assert resources._address_space_headroom() == 0
     with pytest.raises(MemoryError, match=r"\(ulimit -v\) leaves only 0\.0 MiB\. Use less\.$"):
