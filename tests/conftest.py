@@ -1,5 +1,6 @@
 import os
 
+import numpy as np
 import pytest
 
 
@@ -16,6 +17,16 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if "check_array_api_input" in item.name:
             item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def _same_global_random_state():
+    """Every test starts from the same global NumPy random state, whatever ran before it.
+
+    An estimator left at ``random_state=None`` draws its patterns from that state: one test
+    passed alone and failed after the others of its file, in about 1 of 400 states, where the
+    draw left every class's network empty and nothing to solve."""
+    np.random.seed(0)  # noqa: NPY002 (the legacy state is what random_state=None draws from)
 
 
 @pytest.fixture
