@@ -6,6 +6,7 @@ the program over all patterns, and the dual check ``max_{||u||<=1} |v^T g(u)| <=
 recomputed independently on a fine grid of the unit circle.
 """
 
+import dataclasses
 import re
 import types
 import warnings
@@ -619,3 +620,292 @@ def test_an_enumeration_that_keeps_dropping_patterns_is_not_told_to_increase_n_p
     (message,) = [str(w.message) for w in record if "Pattern generation" in str(w.message)]
     assert "increase n_patterns" not in message
     assert "patterns='sampled' with n_patterns='exact'" in message
+
+
+def _exhaustive_generation(Y, seed=3, n_start=2, solve=None, **options):
+    """``generate_patterns`` over the enumeration of ``_problem(seed)``'s size-2 patches."""
+    _, _, patches = _problem(seed)
+    formulation = make_formulation("average", None, "sum", (patches.shape[1],))
+    kwargs = {"budget": np.inf, "max_rounds": 30, "per_round": 8, **options}
+    gates, solutions, report = generate_patterns(
+        patches, formulation, Y, beta=0.05, loss="squared", fit_intercept=True,
+        solve=solve or _solver(0.05), rng=np.random.default_rng(0),
+        gates=formulation.sample_gates(patches, n_start, np.random.default_rng(0)),
+        program_of=formulation.operator, candidate_gates="auto", **kwargs,
+    )  # fmt: skip
+    return patches, formulation, gates, solutions, report
+
+
+def test_every_solve_is_asked_for_its_own_output_and_counted():
+    # a mutant that asked the first solves for output 0 whatever their column survived (the
+    # estimators name each output in its warnings and verbose lines by it), and so did one
+    # that counted one solve a round however many outputs there were
+    _, y, _ = _problem(3)
+    Y = np.column_stack([y, -y, 0.5 * y])
+    calls, solve = [], _solver(0.05)
+
+    def recording(program, y, *, output, **warm_start):
+        calls.append((output, y))
+        return solve(program, y, output=output, **warm_start)
+
+    *_, report = _exhaustive_generation(Y, solve=recording, max_rounds=2, per_round=1)
+    assert len(report.objectives) > 1  # (re-solved)
+    assert len(calls) == report.n_solves == 3 * len(report.objectives)
+    for output, y_asked in calls:
+        np.testing.assert_array_equal(y_asked, Y[:, output])
+
+
+def test_the_check_is_the_largest_of_the_outputs_checks():
+    # a mutant that checked the first output only survived: here its optimum is the empty
+    # network, its check passes, and it stopped the generation as passed with the second
+    # output's check above beta
+    from sklearn_convexcnn._formulations._operator import fit_values
+
+    _, y, _ = _problem(3)
+    Y = np.column_stack([0.01 * y, y])
+    patches, formulation, gates, solutions, report = _exhaustive_generation(
+        Y, n_start=4, max_rounds=0
+    )
+    everything = formulation.operator(patches, formulation.enumerate_gates(patches))
+    program = formulation.operator(patches, gates)
+    checks = [
+        pattern_prices(
+            everything,
+            dual_point("squared", fit_values(program, s.coef, s.intercept), Y[:, o], True),
+        ).max()
+        for o, s in enumerate(solutions)
+    ]
+    assert checks[0] <= 0.05 < checks[1]
+    assert report.dual_check == pytest.approx(checks[1], rel=1e-9)
+    assert not report.passed and report.stop_reason == "max_rounds"
+
+
+def test_the_last_round_generates_only_what_is_left_of_the_budget():
+    # a mutant that gave every round the whole budget as room survived: the estimators' budget
+    # ran out in their first round. Here 3 patterns at 2 a round were 4
+    _, y, _ = _problem(3)
+    _, _, gates, _, report = _exhaustive_generation(y[:, None], budget=3, per_round=2)
+    assert report.stop_reason == "budget" and not report.passed
+    assert report.n_generated == 3 and gates.shape[1] == 2 + 3
+
+
+def test_each_output_adds_its_own_patterns_where_the_outputs_violate_the_same_ones():
+    # per_round patterns per output and round: the exhaustive check hands each output more
+    # violators than that, so that the patterns the outputs before it added leave it some.
+    # A mutant that handed per_round survived (with one output they are always enough);
+    # here two equal outputs have the same violators, and added one pattern, not two
+    _, y, _ = _problem(3)
+    _, _, gates, _, report = _exhaustive_generation(
+        np.column_stack([y, y]), max_rounds=1, per_round=1
+    )
+    assert report.stop_reason == "max_rounds"
+    assert report.n_generated == 2 and gates.shape[1] == 2 + 2
+
+
+def test_the_last_round_converged_only_if_every_output_converged():
+    # a mutant that asked any output's last solve to converge, not every one, survived: its
+    # report then let a point short of its optimum certify (generation_attributes)
+    _, y, _ = _problem(3)
+    solve = _solver(0.05)
+
+    def second_stops_short(program, y, *, output, **warm_start):
+        solution = solve(program, y, output=output, **warm_start)
+        if output == 1:
+            return dataclasses.replace(solution, converged=False, status="max_iter reached")
+        return solution
+
+    *_, report = _exhaustive_generation(np.column_stack([y, y]), solve=second_stops_short)
+    assert report.passed  # (the points are optima: only their status says otherwise)
+    assert not report.last_converged
+    assert not generation_attributes(report)["is_certified_"]
+
+
+def test_a_passed_check_stops_the_generation_as_passed():
+    # a mutant that stopped at check < beta, without the tolerance that `passed` allows,
+    # survived: a check within it went on to a round that found no pattern to add and
+    # stopped with "no new pattern"
+    _, y, _ = _problem(3)
+    *_, report = _exhaustive_generation(y[:, None], n_start=4)
+    assert report.passed and report.stop_reason == "dual check passed"
+    assert report.n_rounds == len(report.objectives)
+
+
+def test_nudged_filters_leave_the_faces_they_sit_on_and_keep_their_direction():
+    # a mutant that did not nudge the filters survived: the oracle's maximizers sit on the
+    # hyperplanes x . u = 0 of the data, where the pattern 1[x . u >= 0] is a rounding's
+    # choice. The nudge is a fraction `scale` of the filter's norm
+    from sklearn_convexcnn._generation import _interior
+
+    U = np.array([[3.0, 0.0], [0.0, -2.0], [1.0, 1.0]])  # on x = (0, 1), (1, 0), (1, -1)
+    X = np.array([[0.0, 1.0], [1.0, 0.0], [1.0, -1.0]])
+    nudged = _interior(U, np.random.default_rng(0), scale=1e-3)
+    assert np.all(np.einsum("jh,jh->j", X, U) == 0)
+    assert np.all(np.einsum("jh,jh->j", X, nudged) != 0)
+    distance = np.linalg.norm(nudged - U, axis=1)
+    np.testing.assert_allclose(distance, 1e-3 * np.linalg.norm(U, axis=1), rtol=1e-12)
+
+
+def test_more_seed_patches_than_the_data_has_seeds_every_patch():
+    # a mutant that asked for n_seed_patches of them whatever their number survived: drawing
+    # more than there are without replacement raised (the estimators ask for 16)
+    _, y, patches = _problem(5)
+    patches[2:] = 0.0  # two samples, 14 patches, that are not blank
+    formulation = make_formulation("average", None, "sum", (patches.shape[1],))
+    start = formulation.sample_gates(patches, 2, np.random.default_rng(0))
+    gates, _, report = generate_patterns(
+        patches, formulation, y[:, None], beta=0.05, loss="squared", fit_intercept=True,
+        solve=_solver(0.05), gates=start, budget=0, rng=np.random.default_rng(0),
+        program_of=formulation.operator, candidate_gates=None, n_seed_patches=100,
+    )  # fmt: skip
+    assert 0 < report.n_seeds <= 14
+    assert gates.shape[1] == start.shape[1] + report.n_seeds
+
+
+def test_the_search_adds_only_patterns_priced_above_beta():
+    # a mutant that added every filter the search found with a positive value survived: where
+    # fewer than per_round filters exceed beta (near the optimum, 80 of the 224 patterns to
+    # start from), it filled the round with patterns whose dual constraints hold, priced at
+    # beta to 1e-14 (the program is no better for them, and larger)
+    from sklearn_convexcnn._formulations._operator import fit_values
+
+    _, y, patches = _problem(0)
+    formulation = make_formulation("average", None, "sum", (patches.shape[1],))
+    start = formulation.sample_gates(patches, 80, np.random.default_rng(0))
+    gates, _, report = generate_patterns(
+        patches, formulation, y[:, None], beta=0.05, loss="squared", fit_intercept=True,
+        solve=_solver(0.05), gates=start, budget=np.inf, rng=np.random.default_rng(0),
+        program_of=formulation.operator, candidate_gates=None, max_rounds=1, per_round=16,
+    )  # fmt: skip
+    assert report.n_generated > 0
+    # the first round's dual vector, from the same (deterministic) solve of the start
+    first = _solver(0.05)(formulation.operator(patches, start), y)
+    fit = fit_values(formulation.operator(patches, start), first.coef, first.intercept)
+    v = dual_point("squared", fit, y, True)
+    added = formulation.operator(patches, gates[:, start.shape[1] :])
+    # (above the check's tolerance, 1e-6 of beta: 1.0015 beta the least here)
+    assert np.all(pattern_prices(added, v).max(axis=0) > 0.05 * (1 + 1e-6))
+
+
+@pytest.mark.parametrize("solver, advised", [("native", False), ("auto", False), ("scs", True)])
+def test_only_a_conic_solver_is_advised_to_use_the_native_one(solver, advised):
+    # a mutant that advised solver='native' to fits of solver='auto' survived: 'auto' starts
+    # with the native solver already
+    report = types.SimpleNamespace(
+        passed=False, dual_check=0.6, beta=0.5, stop_reason="no new pattern", exhaustive=True,
+        short_solves=[], n_solves=3, last_converged=True,
+    )  # fmt: skip
+    message = unpassed_check_message(report, 500, solver)
+    assert "No pattern outside the program is priced above beta" in message
+    assert ("solver='native' solves them to the check's accuracy" in message) == advised
+
+
+def test_the_unpassed_check_counts_every_solve_and_those_that_stopped_short():
+    # a mutant that counted the short solves as all of them ("Of its 1 solves, 1 stopped")
+    # survived
+    report = types.SimpleNamespace(
+        passed=False, dual_check=0.6, beta=0.5, stop_reason="budget", exhaustive=False,
+        short_solves=[("max_iter reached", 5), ("stalled", 2)], n_solves=7, last_converged=True,
+    )  # fmt: skip
+    message = unpassed_check_message(report, 5)
+    assert "Of its 7 solves, 1 stopped at max_iter (increase max_iter) and 1 stopped short" in (
+        message
+    )
+
+
+def test_the_unpassed_check_shows_beta_to_four_digits():
+    # a mutant that showed beta to one digit survived (beta=0.5 reads the same at any)
+    report = types.SimpleNamespace(
+        passed=False, dual_check=0.2, beta=0.123456, stop_reason="budget", exhaustive=False,
+        short_solves=[], n_solves=1,
+    )  # fmt: skip
+    shown = re.search(r"\(beta=([^)]*)\)", unpassed_check_message(report, 500)).group(1)
+    assert float(shown) == pytest.approx(0.123456, rel=1e-3)
+
+
+def test_each_round_logs_its_objective_check_and_patterns():
+    # a mutant that logged the check itself as its ratio to beta survived: no test read the
+    # verbose lines of a generation
+    _, y, _ = _problem(3)
+    lines = []
+    _, _, gates, _, report = _exhaustive_generation(y[:, None], max_rounds=3, log=lines.append)
+    assert len(lines) == report.n_rounds == 4
+    for number, (line, objective) in enumerate(zip(lines, report.objectives, strict=True), 1):
+        found = re.match(
+            rf"round {number}: objective (\S+), dual check (\S+) \* beta, (\d+) patterns, ", line
+        )
+        assert found, line
+        assert float(found.group(1)) == pytest.approx(objective, rel=1e-9)
+    assert float(found.group(2)) == pytest.approx(report.dual_check / 0.05, abs=1e-6)
+    assert int(found.group(3)) == gates.shape[1]
+
+
+def test_the_exhaustive_check_is_told_which_patterns_the_program_has(monkeypatch):
+    # a mutant that priced without `outside` survived: the violators it returned could all be
+    # the program's own patterns (points short of their optimum price them above beta), and
+    # the generation stopped with "no new pattern" where some outside were above beta
+    # (_priced_violators itself is tested above; this is what generate_patterns hands it)
+    import sklearn_convexcnn._generation as generation
+
+    priced, asked = generation._priced_violators, []
+
+    def recording(operator, candidate_gates, vs, beta, limit, outside=None):
+        asked.append(outside)
+        return priced(operator, candidate_gates, vs, beta, limit, outside=outside)
+
+    monkeypatch.setattr(generation, "_priced_violators", recording)
+    _, y, _ = _problem(3)
+    patches, formulation, gates, _, _ = _exhaustive_generation(y[:, None], max_rounds=0)
+    (outside,) = asked
+    assert outside is not None and not outside(gates).any()
+    every = formulation.enumerate_gates(patches)
+    assert outside(every).sum() == every.shape[1] - gates.shape[1]
+
+
+def test_sampled_fits_report_no_check():
+    # a mutant that reported a check of 0 for sampled patterns (which run none) survived: 0
+    # reads as a passed check
+    X, y, _ = _problem(0)
+    model = ConvexCNNRegressor(beta=0.05, kernel_size=2, n_patterns=8, random_state=0).fit(X, y)
+    assert np.isnan(model.dual_check_)
+    assert model.n_generated_ == 0 and not model.is_certified_
+
+
+def test_oracle_search_stops_once_no_start_can_improve(monkeypatch):
+    # mutants that accepted steps that did not raise the value (by 1e-13 of it, or at all)
+    # survived: from maxima (or where the value is 0 with no gradient) their steps kept being
+    # accepted, and every search ran all n_steps
+    import sklearn_convexcnn._generation as generation
+
+    _, y, patches = _problem(6)
+    formulation = make_formulation("average", None, "sum", (patches.shape[1],))
+    v = dual_point("squared", np.zeros_like(y), y, True)
+    starts = np.random.default_rng(0).standard_normal((16, 2))
+    U, signs, values = oracle_search(formulation, patches, v, starts, n_steps=200)
+    signed, calls = generation._signed_gradients, []
+    monkeypatch.setattr(
+        generation, "_signed_gradients", lambda *args: calls.append(1) or signed(*args)
+    )
+    _, _, again = oracle_search(formulation, patches, v, U[signs > 0], n_steps=40)
+    assert len(calls) < 1 + 40  # (28: every step cut below 1e-4 before the last)
+    before = values[signs > 0]
+    assert np.all(again[:16] >= before - 1e-12 * np.abs(before))  # (monotone per start)
+    calls.clear()  # (a dual vector of 0: no start has a direction to go)
+    oracle_search(formulation, patches, np.zeros_like(v), starts, n_steps=40)
+    assert len(calls) < 1 + 40
+
+
+def test_the_search_starts_from_every_active_group_and_some_gates():
+    # a mutant that started only from the groups above half the largest survived: the
+    # search's starts are every group of the current solutions but the solver's residue
+    from sklearn_convexcnn._generation import _current_filters
+
+    coef = np.zeros((2, 3, 2))
+    coef[0, 0] = [1.0, 0.0]
+    coef[1, 1] = [0.0, -0.1]  # (small, yet no residue)
+    coef[0, 2] = [1e-9, 0.0]  # (residue)
+    solutions = [types.SimpleNamespace(coef=coef), types.SimpleNamespace(coef=-coef)]
+    gates = np.arange(80.0).reshape(2, 40)
+    starts = _current_filters(solutions, gates, np.random.default_rng(0), n_gates=32)
+    assert starts.shape == (32 + 2 * 2, 2)
+    assert {tuple(g) for g in starts[:32]} <= {tuple(g) for g in gates.T}
+    np.testing.assert_array_equal(starts[32:], [[1.0, 0.0], [0.0, -0.1], [-1.0, 0.0], [0, 0.1]])

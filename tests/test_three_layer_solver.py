@@ -562,3 +562,46 @@ def test_rows_violated_only_by_the_solvers_residue_are_not_added():
     kept = [np.zeros(0, dtype=int), np.array([1])]  # (rows kept already are not reported)
     violated = _three_layer_rows.violated_rows(program, coef, kept, row_norms, 1e-9)
     np.testing.assert_array_equal(np.sort(violated[1]), [0, 2])
+
+
+def _two_cone_program(cones):
+    from sklearn_convexcnn._formulations.three_layer import ThreeLayerProgram
+
+    return ThreeLayerProgram(np.zeros((2, 3, 2)), cones, np.ones((1, 3), bool))
+
+
+def test_violated_rows_are_measured_relative_to_the_groups_and_the_rows_norms():
+    # mutants that left out either norm survived (the test above has rows of norm 1 and
+    # violations far beyond tol): a row of norm 1000, and a group 1e-4 of the largest
+    cones = np.array([[[1.0, 0.0], [0.0, 1000.0]]] * 2)
+    program = _two_cone_program(cones)
+    row_norms = np.linalg.norm(cones, axis=2)
+    none = [np.zeros(0, dtype=int)] * 2
+    coef = np.zeros((2, 2, 1, 2, 2))
+    # cone 0: 1e-7 of the group's norm into the row, 1e-4 absolute: 1e-7 of the row's norm
+    coef[0, 0, 0, 0] = [1.0, -1e-7]
+    # cone 1: a group of norm 1e-4 across the row by its whole norm, 1e-4 absolute
+    coef[0, 0, 0, 1] = [1.0, 0.0]
+    coef[1, 0, 0, 1] = 1e-4 * np.array([1.0, -1e-3]) / np.hypot(1.0, 1e-3)
+    violated = _three_layer_rows.violated_rows(program, coef, none, row_norms, 1e-6)
+    assert len(violated[0]) == 0
+    np.testing.assert_array_equal(violated[1], [1])
+
+
+def test_the_residue_is_measured_against_the_largest_group():
+    # a mutant that measured it against the groups' mean norm survived: with most groups zero
+    # the mean is far below the largest, and a group of half the residue's threshold counted
+    from sklearn_convexcnn._formulations._pruning import RESIDUE
+
+    cones = np.array([[[1.0, 0.0], [0.0, 1.0]]] * 2)
+    program = _two_cone_program(cones)
+    row_norms = np.linalg.norm(cones, axis=2)
+    none = [np.zeros(0, dtype=int)] * 2
+    coef = np.zeros((2, 2, 1, 2, 2))
+    coef[0, 0, 0, 0] = [1.0, 0.0]
+    coef[1, 1, 0, 1] = 0.5 * RESIDUE * np.array([-1.0, 0.0])  # (violates row 0 of cone 1)
+    violated = _three_layer_rows.violated_rows(program, coef, none, row_norms, 1e-9)
+    assert [len(rows) for rows in violated] == [0, 0]
+    coef[1, 1, 0, 1] *= 4.0  # (above it: reported)
+    violated = _three_layer_rows.violated_rows(program, coef, none, row_norms, 1e-9)
+    np.testing.assert_array_equal(violated[1], [0])
