@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import sklearn
+from packaging.version import Version
 from sklearn.base import clone
 from sklearn.datasets import make_regression
 from sklearn.exceptions import ConvergenceWarning
@@ -61,6 +63,11 @@ def test_estimator_checks_actually_run(estimator):
 _CHECKED_MODULES = ["test_estimators.py", "test_architectures.py", "test_pooling.py"]
 
 
+@pytest.mark.skipif(
+    Version(sklearn.__version__) < Version("1.9"),
+    reason="scikit-learn lists check_array_api_input only for estimators that declare array-API "
+    "support before 1.9 (these do not): it has no such check to run here",
+)
 def test_array_api_checks_pass_where_scipy_array_api_is_set():
     # scikit-learn's check_array_api_input runs only where SCIPY_ARRAY_API=1 was set before
     # SciPy's first import (scikit-learn's array-API docs ask users to set it); in this
@@ -216,7 +223,9 @@ def test_a_numpy_scalar_beta_gives_float64_results(dtype):
     assert all(np.asarray(value).dtype == np.float64 for value in results)
     assert reg.objective_ == same.objective_
     assert reg.duality_gap_ == same.duality_gap_
-    assert reg.certify(X, y).gap == same.certify(X, y).gap >= 0
+    # (at least 0 up to rounding, as Certificate.gap says: -4.4e-16 with SciPy 1.15)
+    certificate = reg.certify(X, y)
+    assert certificate.gap == same.certify(X, y).gap >= -certificate.rounding_gap
     assert reg.get_params()["beta"] is beta  # (the parameter as given)
 
 

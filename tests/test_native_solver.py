@@ -1186,7 +1186,8 @@ def test_prices_of_the_working_set_start_from_its_kept_rows(warm):
     _assert_bars_optimum(solution, operator, problem, beta)
     # (stalled after 12 and 18 before; one of these iterations makes the point feasible; 9
     # cold before the growth phase's guides, test_growth_solves_are_guides_...)
-    assert solution.n_iter <= (3 if warm else 10)
+    # (11 cold where SciPy's NNLS rounds as 1.10's does, against 10 with 1.14 and 1.17)
+    assert solution.n_iter <= (3 if warm else 11)
 
 
 def _signals(n=60, n_features=12):

@@ -389,12 +389,13 @@ def test_joblibs_memory_mapped_calls_end_cleanly_beside_this_packages_workers():
             input_shape=(8, 8), stride=2, n_patterns=8, random_state=0, n_jobs=2
         ).fit(X[:100] / 16, y[:100])
         big = np.ones((2000, 100))  # (above joblib's 1 MB: memory-mapped for its workers)
-        print(Parallel(n_jobs=2)(delayed(np.sum)(big) for _ in range(2)))
+        # (as floats: NumPy 2 prints its scalars as np.float64(...), NumPy 1 as numbers)
+        print([float(v) for v in Parallel(n_jobs=2)(delayed(np.sum)(big) for _ in range(2))])
         """
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "[np.float64(200000.0), np.float64(200000.0)]"
+    assert done.stdout.strip() == "[200000.0, 200000.0]"
     assert "Traceback" not in done.stderr and "leaked" not in done.stderr, done.stderr
 
 

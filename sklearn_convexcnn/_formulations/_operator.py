@@ -128,13 +128,16 @@ class PatchOperator:
     def __init__(
         self, patches, gates, patch_weights, chunk_size=BLOCK_ENTRIES, with_candidates=True
     ):
-        self.patches = patches
         self.gates = gates
         self.patch_weights = np.asarray(patch_weights, dtype=float)
         self.n_samples, self.n_patches, self.patch_size = patches.shape
         self.n_patterns = gates.shape[1]
         self.n_rows = self.n_samples * self.n_patches
         self.rows = np.ascontiguousarray(patches.reshape(self.n_rows, self.patch_size))
+        # the patches as a view of the rows, as __setstate__ makes them in a worker of n_jobs:
+        # a product with a strided copy rounded otherwise (in NumPy 1.24, pieces() differed by
+        # 1e-16 between the caller and a worker)
+        self.patches = self.rows.reshape(patches.shape)
         self.chunk_size = chunk_size
         self.row_scale = float(np.sqrt(np.max(np.sum(self.rows**2, axis=1), initial=0.0))) or 1.0
         self.norm = GroupNorm()

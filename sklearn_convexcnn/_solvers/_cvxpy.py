@@ -220,14 +220,21 @@ def _unit_cones(cones, rows=None):
 @contextlib.contextmanager
 def _inaccurate_ignored():
     """CVXPY's "Solution may be inaccurate" ignored, as the caller turns an inaccurate status
-    into a ConvergenceWarning of its own; in the main thread only, since
-    ``warnings.catch_warnings`` swaps process-wide state that concurrent threads (joblib's
-    threading backend) corrupt: there both warnings are issued."""
+    into a ConvergenceWarning of its own (and CVXPY 1.5's notice on ECOS); in the main thread
+    only, since ``warnings.catch_warnings`` swaps process-wide state that concurrent threads
+    (joblib's threading backend) corrupt: there both warnings are issued."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Solution may be inaccurate")
+        # CVXPY 1.5 warns at every solve that names ECOS that 1.6 no longer installs it: this
+        # package requires ecos itself, so the warning only alarms (and fails warnings-as-errors)
+        warnings.filterwarnings(
+            "ignore",
+            message=r"\s*You specified your problem should be solved by ECOS",
+            category=FutureWarning,
+        )
         yield
 
 
