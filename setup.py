@@ -31,10 +31,12 @@ setup(
     python_requires=">=3.10",
     install_requires=[
         "numpy>=1.24",
-        # not 1.15: its NNLS, which every cone projection is, returns points that are not
-        # the minimum without an error (scipy/scipy#25389, 447 of 20,000 small cone projections;
-        # tests/test_optimality.py), and it is the newest SciPy that pip picks on Python 3.10
-        "scipy>=1.10,!=1.15.*",
+        # not 1.12 to 1.15, whose NNLS (every cone projection is one) was rewritten: 1.15's
+        # returns points that are not the minimum without an error (scipy/scipy#25389; 447 of
+        # 20,000 small cone projections, tests/test_optimality.py), and 1.12 to 1.14's stops at
+        # its iteration limit or on systems it calls singular, and is slower; pip would pick
+        # 1.15 on Python 3.10, and now picks 1.11 there
+        "scipy>=1.10,!=1.12.*,!=1.13.*,!=1.14.*,!=1.15.*",
         "scikit-learn>=1.6",
         "cvxpy>=1.5",
         # 0.11: 0.9 and 0.10 stop further from the optimum on three-layer programs (the fits

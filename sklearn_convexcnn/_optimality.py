@@ -76,7 +76,9 @@ def _pushed(rows, g):
         return np.zeros_like(g), np.zeros(0)
     try:
         lam, _ = nnls(rows.T, -g, maxiter=50 * max(rows.shape))
-    except RuntimeError:  # SciPy's NNLS at its iteration limit: bounded least squares instead
+    except (RuntimeError, np.linalg.LinAlgError):
+        # SciPy's NNLS at its iteration limit, or (1.12 to 1.14, which setup.py excludes) on a
+        # system it calls singular: bounded least squares instead
         return _bvls_pushed(rows, g)
     return rows.T @ lam, lam
 
