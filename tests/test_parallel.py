@@ -181,6 +181,23 @@ def _blas_threads():
     return {p["filepath"]: p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"}
 
 
+def test_the_blas_threads_said_are_those_of_the_largest_blas_pool(monkeypatch):
+    # _outputs.blas_threads, in verbose=2 lines: NumPy's and SciPy's BLAS libraries each keep
+    # a pool, and the one that oversubscribes is the largest (OpenMP pools are no BLAS). A
+    # mutant that said the smallest survived: every pool here has one thread
+    from sklearn_convexcnn import _outputs
+
+    pools = [
+        {"user_api": "blas", "num_threads": 1},
+        {"user_api": "blas", "num_threads": 4},
+        {"user_api": "openmp", "num_threads": 8},
+    ]
+    monkeypatch.setattr(_outputs, "threadpool_info", lambda: pools)
+    assert _outputs.blas_threads() == 4
+    monkeypatch.setattr(_outputs, "threadpool_info", lambda: pools[2:])
+    assert _outputs.blas_threads() == 1  # (no BLAS loaded: the one thread a call runs in)
+
+
 def test_calls_run_here_alone_hold_one_blas_thread():
     # run_calls' promise for n_jobs=1 too, whoever calls it (not only a fit, which limits
     # BLAS threads itself): the native solver's factorizations beside NumPy's products

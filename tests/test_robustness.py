@@ -214,6 +214,19 @@ def test_a_point_without_neurons_gets_the_best_intercept():
     assert solution.duality_gap == pytest.approx(40.0 - (stale.objective - solution.objective))
 
 
+def test_an_empty_network_near_a_large_offset_attains_its_objective():
+    # _empty_network: the network carries the best intercept rounded to a float near the
+    # targets' offset (1e12 here, with a spread of 1e-2), and its objective is that of the
+    # rounded one. A mutant that priced the exact intercept survived: objective_ was 1.4e-5
+    # of itself below the network's
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((20, 8))
+    y = 1e12 + 1e-2 * rng.standard_normal(20)
+    reg = ConvexCNNRegressor(beta=1e3, n_patterns=8, random_state=0).fit(X, y)
+    assert reg.filters_.shape[0] == 0  # (the empty network: beta far above its largest use)
+    assert reg.objective_ == pytest.approx(reg.regularized_objective(X, y), rel=1e-9)
+
+
 @pytest.mark.parametrize("scale", [1e-13, 1e-6, 1e6])
 def test_classifier_on_tiny_and_huge_features(scale):
     # (1e-13: pruning compared fits of that size with its regularizer's row of ones, took
@@ -239,6 +252,20 @@ def test_huge_beta_gives_the_empty_network(params):
     assert reg.filters_.shape[0] == 0
     np.testing.assert_allclose(reg.predict(X), np.full(15, y.mean()))
     assert reg.objective_ == pytest.approx(0.5 * np.sum((y - y.mean()) ** 2), rel=1e-6)
+
+
+def test_the_empty_network_just_above_beta_max_needs_no_conic_solve(capsys):
+    # _empty_if_optimal: a ReLU CNN's prices at the empty network are exact (the KKT test),
+    # not the cone-free bound that circular CNNs need. A mutant that priced every program by
+    # that bound survived: just above beta_max the conic solver ran, to find the same network
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((20, 8)), rng.standard_normal(20)
+    params = dict(kernel_size=3, n_patterns=8, random_state=0)
+    beta_max = convex_cnn_path(X, y, n_betas=1, **params)[0][0]
+    reg = ConvexCNNRegressor(beta=1.001 * beta_max, solver="clarabel", verbose=1, **params)
+    reg.fit(X, y)
+    assert reg.filters_.shape[0] == 0
+    assert "no conic solve" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("solver", ["clarabel", "ecos"])

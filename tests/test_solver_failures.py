@@ -229,6 +229,34 @@ def test_auto_hands_a_failed_cvxpy_solve_to_the_native_solver(
     assert reg.duality_gap_ <= reg.tol * reg.objective_
 
 
+def test_a_loosely_certified_point_sheds_residue_that_costs_less_than_its_certificate(
+    monkeypatch,
+):
+    # Finishing: dropping a point's residue may cost what the point is certified to, and a
+    # CVXPY point certified from its solver's own dual point (loose: circular, three-layer
+    # and linear CNNs) is certified to LOOSE_GAP, not CVXPY_ACCURACY. A mutant that held
+    # every point to CVXPY_ACCURACY there survived
+    y = np.random.default_rng(0).standard_normal(20)
+    options = outputs.SolveOptions(0.1, "squared", True, 1e-7, 500, "clarabel")
+    point = Solution(np.array([[[1.0, 1e-9]]]), 0.0, 1.0, True, "optimal", 5, "CLARABEL", 0.0)
+
+    def clean_solution(program, solution, y, *, beta, loss, rtol):
+        if rtol == 0.0:  # (the groups only put in their cones: nothing to put here)
+            return solution
+        # the residue dropped at a cost of 1e-4 of the objective: within LOOSE_GAP, not
+        # within CVXPY_ACCURACY
+        coef = np.where(np.abs(solution.coef) < 1e-6, 0.0, solution.coef)
+        return dataclasses.replace(solution, coef=coef, objective=solution.objective + 1e-4)
+
+    monkeypatch.setattr(outputs, "clean_solution", clean_solution)
+    assert outputs.LOOSE_GAP > 1e-4 > outputs.CVXPY_ACCURACY  # (the premise)
+    for loose, kept_groups in ((True, 1), (False, 2)):
+        finish = outputs.Finishing(residue="clean", loose=loose)
+        finished = finish(None, point, y, options)
+        assert np.count_nonzero(finished.coef) == kept_groups, loose
+        assert finished.converged
+
+
 @pytest.mark.parametrize("relative_gap, converged", [(0.5, True), (2.0, False), (-2.0, False)])
 def test_a_stalled_point_that_finishing_certifies_to_tol_has_converged(
     monkeypatch, capsys, data, relative_gap, converged
@@ -357,6 +385,45 @@ def test_auto_hands_over_a_cvxpy_point_called_optimal_that_its_certificate_rejec
     )
 
 
+@pytest.mark.parametrize("architecture", ["circular", "three_layer"])
+def test_auto_starts_the_native_solver_from_cvxpys_uncertified_point(
+    monkeypatch, data, architecture
+):
+    # _natively: the hand-over says "from that point", and starting there is what makes it
+    # cheap (the docstring: about one conic solve's time, where a cold native solve took four
+    # to six times that). A mutant that dropped the warm start survived, as did one that
+    # dropped the three-layer point's multipliers
+    X, y = data
+    _inaccurate(monkeypatch, 0.01)  # (above LOOSE_GAP: handed over)
+    points, starts = [], []
+    cvxpy = outputs.solve_program
+
+    def recorded_cvxpy(*args, **kwargs):
+        points.append(cvxpy(*args, **kwargs))
+        return points[-1]
+
+    name = "solve_native" if architecture == "circular" else "solve_three_layer"
+    native = getattr(outputs, name)
+
+    def recorded_native(program, y, **kwargs):
+        starts.append(kwargs)
+        return native(program, y, **kwargs)
+
+    monkeypatch.setattr(outputs, "solve_program", recorded_cvxpy)
+    monkeypatch.setattr(outputs, name, recorded_native)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # (certified in the end: no warning)
+        _regressor(solver="auto", architecture=architecture).fit(X, y)
+    ((point,), (start,)) = points, starts
+    # (the finished point: its residue dropped; solve_program saw the centred targets too)
+    scale = np.abs(point.coef).max()
+    np.testing.assert_allclose(start["coef_init"], point.coef, rtol=0, atol=1e-6 * scale)
+    assert start["intercept_init"] == pytest.approx(point.intercept, abs=1e-6)
+    if architecture == "three_layer":
+        assert point.multipliers is not None
+        np.testing.assert_array_equal(start["multipliers_init"], point.multipliers)
+
+
 def test_of_two_unconverged_points_one_outside_its_program_is_not_kept(monkeypatch, data):
     X, y = data
     _inaccurate(monkeypatch, -0.01)  # (below zero: outside the program)
@@ -412,6 +479,32 @@ def test_a_worker_whose_solvers_all_fail_still_reports_its_warnings(monkeypatch,
         pytest.raises(RuntimeError, match=r"could not be solved \(overflow\)"),
     ):
         _regressor(solver="auto", activation="linear", n_patterns=64).fit(X, y)  # (CVXPY alone)
+
+
+def test_a_worker_reports_every_warning_of_its_solve_repeats_included(monkeypatch, data):
+    # solve_in_worker: in a worker the warnings are recorded with the filter "always", as
+    # the default filter would show a warning from the same line only once (a solver's
+    # warning in a loop). A mutant that dropped "always" survived. The worker's branch runs
+    # here: solve_in_worker sees another process id
+    import types
+
+    X, y = data
+    original = outputs.solve_program
+
+    def warning_twice(*args, **kwargs):
+        for _ in range(2):
+            warnings.warn("the solver's own warning", UserWarning, stacklevel=1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(outputs, "solve_program", warning_twice)
+    monkeypatch.setattr(outputs, "os", types.SimpleNamespace(getpid=lambda: -1))
+    options = outputs.SolveOptions(0.1, "squared", True, 1e-7, 500, "clarabel")
+    with warnings.catch_warnings():
+        warnings.simplefilter("default")  # (a worker's filters: not pytest's)
+        _, caught = outputs.solve_in_worker(
+            _program(X, y), y, 0, 1, options, None, {}, outputs.Finishing(), 0, "0"
+        )
+    assert [str(message) for message, _ in caught] == ["the solver's own warning"] * 2
 
 
 def test_an_explicit_cvxpy_solver_is_not_replaced_by_the_native_one(monkeypatch, data):
@@ -501,6 +594,41 @@ def test_auto_returns_the_native_iterate_at_max_iter(monkeypatch):
     assert fits["auto"].score(X[:90] / 16, y[:90]) > 0.9
 
 
+def test_auto_hands_no_native_point_at_max_iter_to_cvxpy(monkeypatch, data):
+    # _stopped_short: the iterations the user allowed are spent, and a conic solver given as
+    # many ends at a worse iterate. A mutant that handed such a point over survived: the
+    # native point, the lower, was kept all the same, after a needless conic solve
+    def cvxpy(*args, **kwargs):
+        raise AssertionError("handed over to CVXPY")
+
+    monkeypatch.setattr(outputs, "solve_program", cvxpy)
+    X, y = data
+    with pytest.warns(ConvergenceWarning, match="status 'max_iter reached'") as record:
+        _regressor(solver="auto", max_iter=1).fit(X, y)
+    assert "Before it" not in str(record[0].message)
+
+
+def test_a_cvxpy_fallback_keeps_cvxpys_own_hand_overs_with_its_point(monkeypatch):
+    # _cvxpy_fallback: the point it returns says all that solver="auto" tried (its warning
+    # quotes them), CVXPY's own hand-overs from one solver to the next included. A mutant
+    # that kept only the native solver's hand-over survived
+    y = np.random.default_rng(0).standard_normal(20)
+    options = outputs.SolveOptions(0.1, "squared", True, 1e-7, 500, "auto")
+    ecos = Solution(np.zeros((2, 1, 2)), 0.0, 10.0, True, "optimal", 5, "ECOS", 0.0)
+    ecos = dataclasses.replace(
+        ecos, handovers=("CLARABEL returned status 'infeasible'; trying ECOS instead",)
+    )
+    monkeypatch.setattr(outputs, "solve_program", lambda *args, **kwargs: ecos)
+    failure = SolverFailed("InsufficientProgress")  # (the native solve's)
+    kept, cvxpy_failure = outputs._cvxpy_fallback(None, failure, lambda: None, y, options)
+    assert cvxpy_failure is None and kept.solver == "ECOS"
+    assert kept.handovers == (
+        "the native solver stopped short (InsufficientProgress); solving the full program "
+        "with CVXPY instead",
+        "CLARABEL returned status 'infeasible'; trying ECOS instead",
+    )
+
+
 def test_auto_keeps_a_stalled_native_point_when_cvxpy_fails(monkeypatch, data):
     def failing_cvxpy(*args, **kwargs):
         raise SolverFailed("Clarabel stopped with InsufficientProgress")
@@ -518,6 +646,32 @@ def test_auto_keeps_a_stalled_native_point_when_cvxpy_fails(monkeypatch, data):
         reg = _regressor(solver="auto").fit(X, y)
     # CVXPY was tried: the advice does not send the user there again
     assert "use a CVXPY solver" not in str(w[0].message)
+    assert reg.objective_ == pytest.approx(stopped[0].objective, rel=1e-9)
+    assert reg.duality_gap_ == pytest.approx(stopped[0].duality_gap, rel=1e-6)
+
+
+def test_auto_keeps_a_stalled_native_point_when_the_dense_program_does_not_fit(
+    monkeypatch, capsys, data
+):
+    # _cvxpy_fallback: a dense program too large for memory is no failure of the fit, only
+    # of the hand-over (said in a verbose line); the native point stands, warned about as
+    # unconverged. A mutant that returned no point there survived
+    def too_large(*args, **kwargs):
+        raise MemoryError("the dense convex program needs about 9.0 GiB")
+
+    def cvxpy(*args, **kwargs):
+        raise AssertionError("handed over to CVXPY")
+
+    stopped = []
+    monkeypatch.setattr(outputs, "solve_native", _stalling_native(outputs.solve_native, stopped))
+    monkeypatch.setattr(outputs, "check_program_memory", too_large)
+    monkeypatch.setattr(outputs, "solve_program", cvxpy)
+    X, y = data
+    with pytest.warns(ConvergenceWarning, match="did not converge: native stopped") as record:
+        reg = _regressor(solver="auto", verbose=1).fit(X, y)
+    assert "Before it" not in str(record[0].message)  # (nothing else was tried)
+    out = capsys.readouterr().out
+    assert "[ConvexCNNRegressor] no CVXPY fallback: the dense convex program needs about" in out
     assert reg.objective_ == pytest.approx(stopped[0].objective, rel=1e-9)
     assert reg.duality_gap_ == pytest.approx(stopped[0].duality_gap, rel=1e-6)
 
@@ -546,6 +700,29 @@ def test_auto_keeps_a_stalled_native_point_certified_as_well_as_cvxpy_could(monk
     assert reg.regularized_objective(X, y) == pytest.approx(reg.objective_, rel=1e-9)
 
 
+@pytest.mark.parametrize("relative_gap, handed_over", [(0.9e-5, False), (5e-5, True)])
+def test_auto_hands_over_a_stall_certified_less_closely_than_cvxpy_certifies(
+    monkeypatch, capsys, data, relative_gap, handed_over
+):
+    # _stopped_short: CVXPY cannot improve on a point certified to CVXPY_ACCURACY (1e-5 of
+    # the objective), and can on one certified less closely. A mutant that moved the line to
+    # 1e-4 survived (the tests stalled at 1e-6 and 1e-3)
+    native = outputs.solve_native
+
+    def stalling_native(*args, **kwargs):
+        solution = native(*args, **kwargs)
+        gap = relative_gap * solution.objective
+        return dataclasses.replace(solution, converged=False, status="stalled", duality_gap=gap)
+
+    monkeypatch.setattr(outputs, "solve_native", stalling_native)
+    X, y = data
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # (the stall, where it is kept)
+        _regressor(solver="auto", verbose=1).fit(X, y)
+    out = capsys.readouterr().out
+    assert ("the native solver stopped short (status 'stalled'" in out) == handed_over
+
+
 def test_explicit_native_failure_is_an_error(monkeypatch, data):
     def failing_native(*args, **kwargs):
         raise SolverFailed("the restricted problem stopped with InsufficientProgress")
@@ -556,6 +733,33 @@ def test_explicit_native_failure_is_an_error(monkeypatch, data):
     advice = r"InsufficientProgress\)\. Try a CVXPY solver \('clarabel', 'ecos', 'scs'\), a larger"
     with pytest.raises(RuntimeError, match=rf"output 0 could not be solved \(.*{advice}"):
         _regressor(solver="native").fit(X, y)
+
+
+def test_a_warm_start_reaches_the_solver_centred_as_the_targets_are(monkeypatch, data):
+    # solve_output centres the targets before the solver sees them, and a warm start's
+    # intercept with them: a mutant that passed it uncentred survived. Started from its own
+    # point, on targets offset by 100, the solver has nothing left to do
+    X, y = data
+    y = y + 100.0
+    program = _program(X, y)
+    options = outputs.SolveOptions(0.1, "squared", True, 1e-7, 500, "native")
+    native, returned, starts = outputs.solve_native, [], []
+
+    def recorded(program, y, **kwargs):
+        starts.append(kwargs.get("intercept_init"))
+        returned.append(native(program, y, **kwargs))
+        return returned[-1]
+
+    monkeypatch.setattr(outputs, "solve_native", recorded)
+    first = outputs.solve_output(program, y, 0, options)
+    again = outputs.solve_output(
+        program, y, 0, options, coef_init=first.coef, intercept_init=first.intercept
+    )
+    assert abs(first.intercept) > 50 and abs(returned[0].intercept) < 1  # (the premise)
+    assert starts[0] is None
+    assert starts[1] == pytest.approx(returned[0].intercept, abs=1e-9)
+    assert again.n_iter == 0
+    assert again.objective == pytest.approx(first.objective, rel=1e-9)
 
 
 @pytest.mark.parametrize(
@@ -717,6 +921,32 @@ def test_an_inaccurate_point_certified_as_well_as_an_optimal_one_converged(
         reg = _regressor(solver="clarabel", architecture=architecture, verbose=1).fit(X, y)
     assert "CLARABEL's inaccurate point is certified to a duality gap of" in capsys.readouterr().out
     assert reg.duality_gap_ <= 1e-3 * reg.objective_
+
+
+def test_an_inaccurate_circular_point_counts_as_certified_up_to_the_loose_gap(monkeypatch, data):
+    # Finishing(loose=True): a circular CVXPY point's gap comes from its solver's own dual
+    # point, and one called 'optimal_inaccurate' is certified up to LOOSE_GAP (1e-3) as one
+    # called optimal is. A mutant that held it to CVXPY_ACCURACY (1e-5) there, as two-layer
+    # points are held, survived
+    X, y = data
+    _inaccurate(monkeypatch, 1e-4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        reg = _regressor(solver="clarabel", architecture="circular").fit(X, y)
+    assert reg.duality_gap_ == pytest.approx(1e-4 * reg.objective_, rel=1e-2)
+    with pytest.warns(ConvergenceWarning, match="status 'optimal_inaccurate'"):
+        _regressor(solver="clarabel").fit(X, y)  # (two layers: held to CVXPY_ACCURACY)
+    # and one called optimal is not warned about as uncertified (uncertified_message, loose)
+    original = outputs.solve_program
+
+    def optimal(*args, **kwargs):
+        solution = original(*args, **kwargs)
+        return dataclasses.replace(solution, duality_gap=1e-4 * solution.objective)
+
+    monkeypatch.setattr(outputs, "solve_program", optimal)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        _regressor(solver="clarabel", architecture="circular").fit(X, y)
 
 
 def test_failed_fit_keeps_the_previous_model(monkeypatch, data):
@@ -912,6 +1142,27 @@ def test_of_two_unconverged_points_the_lower_is_kept_with_the_better_bound():
         assert outputs._lower_unconverged(point("SCS", 0.9, gap), native, y, options) is native
 
 
+def test_of_two_unconverged_points_rounding_below_a_bound_or_no_bound_at_all_is_decided():
+    # _lower_unconverged: a point below the other's bound by less than the gap's tolerance
+    # (rounding) is not outside its program, and is kept where it is the lower; where neither
+    # point has a gap, the native one is kept. Mutants that dropped the tolerance, or kept
+    # CVXPY's point there, survived
+    y = np.random.default_rng(0).standard_normal(20)
+    options = outputs.SolveOptions(0.1, "squared", True, 1e-7, 500, "auto")
+
+    def point(solver, objective, gap):
+        coef = np.full((2, 1, 2), objective)
+        return Solution(coef, 0.0, objective, False, "stalled", 5, solver, gap)
+
+    native = point("native", 1.0, 1e-3)  # (its bound: 0.999)
+    within = point("CLARABEL", 0.999 - 1e-9, 1e-2)  # (1e-9 below it, tolerance 1e-5)
+    kept = outputs._lower_unconverged(native, within, y, options)
+    assert kept.solver == "CLARABEL" and kept.converged
+    assert kept.duality_gap == pytest.approx(-1e-9, rel=1e-3)
+    gapless = [point("native", 1.0, None), point("CLARABEL", 0.9, None)]
+    assert outputs._lower_unconverged(*gapless, y, options) is gapless[0]
+
+
 @pytest.mark.parametrize(
     "solver, handovers, advice",
     [
@@ -962,6 +1213,32 @@ def test_an_uncertified_point_of_a_linear_cnn_is_not_advised_the_native_solver()
     )
 
 
+def test_an_uncertified_relaxation_says_its_network_may_be_further_from_the_optimum():
+    # uncertified_message(relaxation=True), circular CNNs with n_layers >= 4: the gap bounds
+    # the point's distance to the relaxation's optimum, not the network's, and the warning
+    # must not say the fit is at most that far above the optimum. A mutant that swapped the
+    # two wordings survived, as did one that left the gap's sentence out of the relaxation's
+    # unconverged warning
+    y = np.random.default_rng(0).standard_normal(20)
+    options = outputs.SolveOptions(0.1, "squared", True, 1e-7, 500, "auto")
+    point = Solution(np.zeros((2, 1, 2)), 0.0, 10.0, True, "optimal", 5, "CLARABEL", 2.0)
+    relaxed = outputs.uncertified_message(point, y, 0, options, loose=True, relaxation=True)
+    assert "the program is a relaxation (n_layers >= 4)" in relaxed
+    assert "the duality gap bounds its point's distance to the relaxation's optimum" in relaxed
+    assert "is only an upper bound, and may be that far further from the network's optimum. " in (
+        relaxed
+    )
+    assert "the fit may be that far above the optimum" not in relaxed
+    exact = outputs.uncertified_message(point, y, 0, options, loose=True)
+    assert "the fit may be that far above the optimum. Try solver='native', " in exact
+    assert "relaxation" not in exact
+    stopped = dataclasses.replace(point, converged=False, status="stalled")
+    relaxed = outputs.unconverged_message([stopped], ["0"], options, relaxation=True)
+    assert "Duality gap: 2.000e+00" in relaxed
+    assert "the duality gap bounds its point's distance to the relaxation's optimum" in relaxed
+    assert "the network attains" not in relaxed
+
+
 def test_how_a_solver_stopped_counts_its_iterations_in_english():
     from sklearn_convexcnn._solvers._solution import Solution
 
@@ -969,6 +1246,22 @@ def test_how_a_solver_stopped_counts_its_iterations_in_english():
     assert outputs.how_it_stopped(solution).endswith("after 1 iteration")  # (not "iterations")
     solution = dataclasses.replace(solution, n_iter=4)
     assert outputs.how_it_stopped(solution).endswith("after 4 iterations")
+
+
+def test_a_solves_verbose_line_counts_its_iterations_in_english(monkeypatch, capsys, data):
+    # solve_output's line, as how_it_stopped's warning: a mutant that wrote "1 iterations"
+    # survived
+    X, y = data
+    native = outputs.solve_native
+
+    def after(n_iter):
+        return lambda *args, **kwargs: dataclasses.replace(native(*args, **kwargs), n_iter=n_iter)
+
+    for n_iter, counted in ((1, "1 iteration"), (4, "4 iterations")):
+        monkeypatch.setattr(outputs, "solve_native", after(n_iter))
+        _regressor(solver="native", verbose=1).fit(X, y)
+        line = r"\[ConvexCNNRegressor\] objective \S+, native \S+ in " + counted + r", \S+ s\n"
+        assert re.search(line, capsys.readouterr().out)
 
 
 def test_an_inaccurate_point_with_a_gap_below_zero_is_not_accepted():
@@ -1099,6 +1392,21 @@ def test_outputs_that_stopped_alike_share_one_warning():
     assert outputs.unconverged_message([converged] * 2, ["0", "1"], _OPTIONS) is None
 
 
+def test_one_unconverged_output_of_several_gets_the_single_outputs_warning():
+    # unconverged_message: the warning counts the outputs that stopped, not all of them; one
+    # of two is named alone, in full sentences. A mutant that counted all the outputs
+    # survived (it said "The convex programs for 1 of 2 outputs did not converge")
+    stopped = _stopped("max_iter reached", 5, 1.0)
+    converged = dataclasses.replace(stopped, converged=True, status="optimal")
+    message = outputs.unconverged_message([converged, stopped], ["0", "1"], _OPTIONS)
+    assert message == outputs.unconverged_message([stopped], ["1"], _OPTIONS)
+    assert message.startswith(
+        "The convex program for output 1 did not converge: native stopped with status "
+        "'max_iter reached' after 5 iterations (max_iter=5, tol=1.0e-07; Duality gap: "
+        "1.000e+00, tolerance: 1.000e-06). Increase max_iter or loosen tol; the network "
+    )
+
+
 def test_a_conic_solver_stopped_at_max_iter_is_told_to_raise_it_whatever_its_status():
     # a mutant that counted the iterations spent only beyond max_iter (n_iter > max_iter)
     # survived: SCS says 'optimal_inaccurate' at max_iter, where more iterations do help
@@ -1106,6 +1414,32 @@ def test_a_conic_solver_stopped_at_max_iter_is_told_to_raise_it_whatever_its_sta
     assert outputs.remedy(at_limit, _OPTIONS) == "Increase max_iter or loosen tol"
     before = dataclasses.replace(at_limit, n_iter=4)
     assert outputs.remedy(before, _OPTIONS).startswith("SCS cannot reach tol on this program")
+
+
+def test_the_remedy_of_a_point_of_objective_zero_names_no_relative_gap():
+    # remedy: a gap relative to an objective of zero is no number (a stall at the empty
+    # network of a constant target); the advice is the general one, said without one.
+    # Mutants that divided by the objective there survived
+    for status, advice in (
+        ("stalled", "The restricted problems cannot be solved more accurately: loosen tol, "),
+        ("optimal_inaccurate", "native cannot reach tol on this program: loosen tol"),
+    ):
+        point = dataclasses.replace(_stopped(status, 3, 1e-12), objective=0.0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # (no division by zero)
+            assert outputs.remedy(point, _OPTIONS).startswith(advice)
+
+
+@pytest.mark.parametrize("gap", [0.0, -1e-12])
+def test_a_stall_certified_to_zero_is_advised_a_tol_above_zero(gap):
+    # remedy: the tol that accepts a point certified to a relative gap of zero (or, by
+    # rounding, below it) is the smallest one named, 1e-16; a mutant that took the log of
+    # the gap itself advised "tol=0e+00", which no fit accepts
+    point = _stopped("stalled", 3, gap)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # (no log of zero)
+        advice = outputs.remedy(point, _OPTIONS)
+    assert "loosen tol (tol=1e-16 accepts it)" in advice
 
 
 def test_the_best_intercepts_rounding_costs_half_an_ulp_of_the_targets_offset():
