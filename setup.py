@@ -34,8 +34,8 @@ setup(
         # not 1.12 to 1.15, whose NNLS (every cone projection is one) was rewritten: 1.15's
         # returns points that are not the minimum without an error (scipy/scipy#25389; 447 of
         # 20,000 small cone projections, tests/test_optimality.py), and 1.12 to 1.14's stops at
-        # its iteration limit or on systems it calls singular, and is slower; pip would pick
-        # 1.15 on Python 3.10, and now picks 1.11 there
+        # its iteration limit or on systems it calls singular, and is slower (1.10, 1.11, 1.16,
+        # 1.17 and 1.18 passed); pip would pick 1.15 on Python 3.10, and now picks 1.11 there
         "scipy>=1.10,!=1.12.*,!=1.13.*,!=1.14.*,!=1.15.*",
         "scikit-learn>=1.6",
         "cvxpy>=1.5",

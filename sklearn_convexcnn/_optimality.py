@@ -76,9 +76,10 @@ def _pushed(rows, g):
         return np.zeros_like(g), np.zeros(0)
     try:
         lam, _ = nnls(rows.T, -g, maxiter=50 * max(rows.shape))
-    except (RuntimeError, np.linalg.LinAlgError):
+    except (RuntimeError, ValueError, np.linalg.LinAlgError):
         # SciPy's NNLS at its iteration limit, or (1.12 to 1.14, which setup.py excludes) on a
-        # system it calls singular: bounded least squares instead
+        # system it calls singular or on an empty reduction of its own: bounded least squares
+        # instead (LinAlgError is no ValueError in NumPy 1.24)
         return _bvls_pushed(rows, g)
     return rows.T @ lam, lam
 
@@ -155,7 +156,8 @@ def cone_projections(
         exact projections for the others (those whose cutting planes converge within
         ``max_rounds``).
     tol : float, default=1e-10
-        A row counts as violated below ``-tol * ||u|| * row_scale``.
+        A row counts as violated below ``-(tol * ||u|| + 16 eps ||g||) * row_scale``: the
+        second term is the projection's rounding (``_PROJECTION_ROUNDING``).
     max_rounds : int, default=100
     rows : list of ndarray, default=None
         Rows of each cone to start from.
@@ -392,7 +394,8 @@ def project_onto_cone(cone_rows, g, *, tol=1e-12, max_rounds=1000):
     cone_rows : ndarray of shape (n_rows, patch_size)
     g : ndarray of shape (patch_size,)
     tol : float, default=1e-12
-        Relative violation of a row that is tolerated in the result.
+        Relative violation of a row that is tolerated in the result (beside the rounding
+        that :func:`cone_projections` allows).
     max_rounds : int, default=1000
         Rounds of cutting planes; where they leave a row violated, the projection is
         computed on every row at once.

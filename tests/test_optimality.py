@@ -419,7 +419,7 @@ def test_scipys_nnls_returns_the_minimum_of_cone_projections():
     # NNLS. SciPy 1.15's returned points that are not the minimum, without an error, in 447
     # of 20,000 problems like these (scipy/scipy#25389): native fits stalled and certificates
     # were loose. 1.12 to 1.14's refused some ("Matrix is singular", the iteration limit).
-    # None of either with 1.10, 1.11, 1.17 or 1.18. setup.py excludes 1.12 to 1.15 (pip
+    # None of either with 1.10, 1.11, 1.16, 1.17 or 1.18. setup.py excludes 1.12 to 1.15 (pip
     # picks 1.15 on Python 3.10 otherwise); this test fails where another install brings
     # them back
     from scipy.optimize import nnls
@@ -431,7 +431,7 @@ def test_scipys_nnls_returns_the_minimum_of_cone_projections():
         g = rng.standard_normal(rows.shape[1]) * 10.0 ** rng.integers(-3, 4)
         try:
             lam, _ = nnls(rows.T, -g, maxiter=50 * max(rows.shape))
-        except (RuntimeError, np.linalg.LinAlgError):
+        except (RuntimeError, ValueError, np.linalg.LinAlgError):
             refused += 1
             continue
         residual = g + rows.T @ lam  # (the projection onto {u : rows u >= 0})
@@ -440,6 +440,29 @@ def test_scipys_nnls_returns_the_minimum_of_cone_projections():
         products = rows @ residual
         not_minimal += products.min() < -bound or abs(lam @ products) > bound * lam.sum()
     assert (not_minimal, refused) == (0, 0)
+
+
+@pytest.mark.parametrize(
+    "refusal",
+    [
+        RuntimeError("Maximum number of iterations reached."),
+        np.linalg.LinAlgError("Matrix is singular."),
+        ValueError("zero-size array to reduction operation minimum which has no identity"),
+    ],
+)
+def test_a_projection_that_nnls_refuses_is_computed_by_bounded_least_squares(monkeypatch, refusal):
+    # the three ways SciPy 1.12 to 1.14's NNLS refused cone projections (setup.py excludes
+    # them; installs by other means may not): none may end a fit
+    from sklearn_convexcnn import _optimality
+    from sklearn_convexcnn._optimality import nnls_projection
+
+    def refusing(*args, **kwargs):
+        raise refusal
+
+    monkeypatch.setattr(_optimality, "nnls", refusing)
+    u, lam = nnls_projection(np.eye(2), np.array([-2.0, 3.0]))  # (onto u >= 0)
+    np.testing.assert_allclose(u, [0.0, 3.0], atol=1e-12)
+    np.testing.assert_allclose(lam, [2.0, 0.0], atol=1e-12)
 
 
 def test_a_projection_much_smaller_than_its_vector_is_exact_not_settled_as_zero():
