@@ -55,6 +55,7 @@ from ._generation import (
     supports_generation,
     unpassed_check_message,
 )
+from ._optimality import warn_unreliable_nnls
 from ._outputs import (
     LOOSE_GAP,
     DenseProgram,
@@ -1173,7 +1174,9 @@ class _BaseConvexCNN(BaseEstimator):
             ``stride`` larger than ``kernel_size`` (it counts the features in no patch), or
             entries of ``X`` sharing an offset more than ``1e4`` times their spread (the solves
             can stall short of ``tol``; it names both: centre ``X``), or, with
-            ``fit_intercept=False``, a regressor's target column sharing one (set it to True).
+            ``fit_intercept=False``, a regressor's target column sharing one (set it to True),
+            or a SciPy whose NNLS the package's requirements exclude (1.12 to 1.15: the fits
+            can stall; it names the install that fixes it).
         """
         # validate_data records n_features_in_ at once; a fit that fails must not leave a
         # previous model paired with the new data's feature count
@@ -1184,6 +1187,7 @@ class _BaseConvexCNN(BaseEstimator):
             check_scale(X, "X")
             check_scale(Y, "y")  # (a classifier's are +-1)
             warn_common_offset(X)
+            warn_unreliable_nnls()
             warn_target_offset(Y, self.fit_intercept)
             labels = _output_labels(target_attributes.get("classes_"), Y.shape[1])
             attributes = self._fit_network(X, Y, labels)

@@ -24,12 +24,16 @@ duality gap that certifies the primal point. Everything here accepts a dense
 Nothing here imports scikit-learn.
 """
 
+import re
+
 import numpy as np
+import scipy
 from scipy.optimize import lsq_linear, nnls
 from scipy.special import xlogy
 
 from ._formulations._operator import as_operator
 from ._losses import dual_vector, mean
+from ._warnings import warn
 
 # Projections whose upper bound falls below this times ``||g||`` are settled as zero.
 _ZERO_PROJECTION = 1e-12
@@ -39,6 +43,24 @@ _ZERO_PROJECTION = 1e-12
 # of a projection of norm 1 at -5.6e-9 for ||g|| = 1.4e7, 1.8 eps ||g||, and the projection,
 # within rounding of exact, was reported inexact after every round.)
 _PROJECTION_ROUNDING = 16 * np.finfo(float).eps
+
+
+def warn_unreliable_nnls(version=None):
+    """UserWarning where SciPy ``version``'s NNLS, through which every cone projection goes, is
+    one that the package's requirements exclude (1.12 to 1.15): an install with ``--no-deps``
+    or from another channel can still bring one, and its fits then stall with nothing to name
+    the cause (Python 3.10 with SciPy 1.15.3: native gaps of 1.04 against a target of 2.7e-7)."""
+    version = scipy.__version__ if version is None else version
+    release = re.match(r"(\d+)\.(\d+)", version)
+    if release and (1, 12) <= (int(release[1]), int(release[2])) <= (1, 15):
+        warn(
+            f"SciPy {version} is installed, whose NNLS (every cone projection of the solvers "
+            "is one) returns wrong points without an error (1.15, scipy/scipy#25389) or stops "
+            "on systems it calls singular (1.12 to 1.14): fits can stall short of tol, with a "
+            "ConvergenceWarning, and run slowly. Install a SciPy that sklearn_convexcnn "
+            "requires: pip install 'scipy>=1.16' (on Python 3.10, 'scipy>=1.10,<1.12').",
+            UserWarning,
+        )
 
 
 def groups_per_pass(operator):

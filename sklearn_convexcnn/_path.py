@@ -13,7 +13,7 @@ from ._calls import check_call
 from ._compat import Hidden, Interval, StrOptions, validate_params
 from ._formulations.two_layer import POOLINGS, READOUTS, make_formulation
 from ._losses import best_intercept, centred_targets
-from ._optimality import dual_point, max_pattern_price
+from ._optimality import dual_point, max_pattern_price, warn_unreliable_nnls
 from ._outputs import SolveOptions, how_it_stopped, remedy
 from ._parallel import one_blas_thread
 from ._patches import (
@@ -233,7 +233,8 @@ def convex_cnn_path(
     UserWarning
         Where the entries of ``X`` share an offset more than ``1e4`` times their spread (the
         solves can stall short of ``tol``; it names both: centre ``X``), and where ``y`` does
-        with ``fit_intercept=False`` (set it to True).
+        with ``fit_intercept=False`` (set it to True); and where SciPy is one of 1.12 to 1.15,
+        which the package's requirements exclude (the solves can stall).
 
     References
     ----------
@@ -422,6 +423,7 @@ def _check_data(X, y, loss, fit_intercept):
     check_scale(X, "X")
     check_scale(y, "y")
     warn_common_offset(X)
+    warn_unreliable_nnls()
     warn_target_offset(y[:, None], fit_intercept)
     return X, y
 

@@ -29,6 +29,7 @@ from sklearn_convexcnn._optimality import (
     most_violated,
     pattern_prices,
     project_onto_cone,
+    warn_unreliable_nnls,
 )
 from sklearn_convexcnn._patches import extract_patches
 from sklearn_convexcnn._patterns import pattern_masks
@@ -440,6 +441,48 @@ def test_scipys_nnls_returns_the_minimum_of_cone_projections():
         products = rows @ residual
         not_minimal += products.min() < -bound or abs(lam @ products) > bound * lam.sum()
     assert (not_minimal, refused) == (0, 0)
+
+
+@pytest.mark.parametrize(
+    "version, excluded",
+    [
+        ("1.11.4", False),
+        ("1.12.0", True),
+        ("1.14.1", True),
+        ("1.15.3", True),
+        ("1.15.0rc2", True),
+        ("1.16.0", False),
+        ("1.16.0.dev0+git20261201", False),
+        ("1.120.0", False),
+        ("2.0.0", False),
+    ],
+)
+def test_an_excluded_scipy_is_named_with_the_install_that_fixes_it(version, excluded):
+    # setup.py excludes SciPy 1.12 to 1.15 (the test above says why); a --no-deps or conda
+    # install can still bring one, and its fits stall with nothing to name the cause
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        warn_unreliable_nnls(version)
+    prefix = f"SciPy {version} is installed, whose NNLS"
+    assert [str(w.message).startswith(prefix) for w in caught] == ([True] if excluded else [])
+
+
+def test_fit_and_the_path_name_an_excluded_scipy(monkeypatch):
+    import scipy
+
+    from sklearn_convexcnn import convex_cnn_path
+
+    monkeypatch.setattr(scipy, "__version__", "1.15.3")
+    X = np.random.default_rng(0).standard_normal((8, 5))
+    y = X[:, 0] - X[:, 1]
+    message = r"^SciPy 1\.15\.3 is installed.*pip install 'scipy>=1\.16'"
+    with pytest.warns(UserWarning, match=message) as caught:
+        ConvexCNNRegressor(kernel_size=2, n_patterns=4, random_state=0).fit(X, y)
+    assert caught[0].filename == __file__  # (the user's line, not the package's)
+    with pytest.warns(UserWarning, match=message):
+        convex_cnn_path(X, y, kernel_size=2, n_patterns=4, n_betas=2, random_state=0)
 
 
 @pytest.mark.parametrize(
