@@ -70,6 +70,7 @@ from ._outputs import (
 )
 from ._parallel import call_size, caller_takes_part, longest_first, one_blas_thread, run_calls
 from ._patches import (
+    check_finite_targets,
     check_numbers,
     check_rows,
     check_scale,
@@ -190,8 +191,9 @@ def target_shape(y):
 
 def _check_targets(y, multi_output):
     """Refuse targets of no column, of shape (n_samples, 0), whose error from scikit-learn
-    speaks of features ("Found array with 0 feature(s)"), and complex targets, whose error
-    from scikit-learn prints them all. ``multi_output``: whether the estimator takes several
+    speaks of features ("Found array with 0 feature(s)"), complex targets, whose error
+    from scikit-learn prints them all, and NaN or infinite ones, whose error names no sample
+    (:func:`.check_finite_targets`). ``multi_output``: whether the estimator takes several
     target columns."""
     shape = target_shape(y)
     if shape is not None and len(shape) == 2 and shape[1] == 0:
@@ -205,6 +207,7 @@ def _check_targets(y, multi_output):
             "real targets. Fit their real and imaginary parts as two outputs of "
             "ConvexCNNRegressor: np.column_stack([y.real, y.imag])."
         )
+    check_finite_targets(y)
 
 
 def _output_labels(classes, n_outputs):

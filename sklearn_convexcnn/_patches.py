@@ -273,6 +273,32 @@ def numeric_targets(y, refuse):
         raise refuse(values) from exc
 
 
+def check_finite_targets(y):
+    """Refuse float targets ``y`` holding a NaN or an infinity, naming the first one's sample
+    (and output) and the fix: scikit-learn's "Input y contains NaN." names neither, and a
+    target, unlike a feature, cannot be imputed. Other targets (objects, strings, ragged)
+    are left to their own checks and to scikit-learn's validation."""
+    try:
+        values = np.asarray(y)
+    except (TypeError, ValueError):
+        return
+    if values.dtype.kind != "f" or values.ndim not in (1, 2):
+        return
+    finite = np.isfinite(values)
+    if finite.all():
+        return
+    position = tuple(int(index) for index in np.argwhere(~finite)[0])
+    value = float(values[position])
+    where = f"sample {position[0]}" + (f", output {position[1]}" if values.ndim == 2 else "")
+    keep = "np.isfinite(y)" + (".all(axis=1)" if values.ndim == 2 else "")
+    what = "NaN" if math.isnan(value) else f"infinity ({value!r})"
+    raise ValueError(
+        f"Input y contains {what} at {where} ({np.count_nonzero(~finite)} non-finite "
+        f"target(s) of {values.size}). A target cannot be imputed as a feature can: drop "
+        f"those samples, keep = {keep}; X, y = X[keep], y[keep]."
+    )
+
+
 def holds_complex(values):
     """Whether the array-like ``values`` hold complex numbers (a DataFrame or a tensor too).
 

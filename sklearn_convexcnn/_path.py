@@ -17,6 +17,7 @@ from ._optimality import dual_point, max_pattern_price, warn_unreliable_nnls
 from ._outputs import SolveOptions, how_it_stopped, remedy
 from ._parallel import one_blas_thread
 from ._patches import (
+    check_finite_targets,
     check_numbers,
     check_rows,
     check_scale,
@@ -377,6 +378,7 @@ def _check_data(X, y, loss, fit_intercept):
     X = check_array(X, dtype=np.float64, input_name="X", estimator="convex_cnn_path")
     # (otherwise missing targets, None or pandas' NA, are called labels to encode, and
     # pandas' NA raises float()'s TypeError)
+    check_finite_targets(y)  # (before missing objects become NaN: np.isfinite refuses them)
     y = numeric_targets(
         y,
         lambda values: ValueError(
