@@ -580,6 +580,20 @@ def test_a_newton_step_survives_lapacks_svd_failing_to_converge(monkeypatch):
     np.testing.assert_allclose(_linalg.newton_step(hessian, gradient), [-1.0, -1e3, 0.0])
 
 
+def test_a_hessian_singular_to_rounding_gets_the_least_norm_step_though_cholesky_succeeds():
+    # two coordinates with the same fit: Cholesky factors this Hessian (its last pivot is one
+    # ulp) and its step, [-1, 0] or [0, -1] as the gradient's last bit goes, ends anywhere
+    # along the null direction; a three-layer polish so moved weight between twin groups and
+    # out of the second layer's cone on NumPy 1.26 and not on NumPy 2.4
+    from sklearn_convexcnn._solvers import _linalg
+
+    hessian = np.array([[1.0, 1.0], [1.0, 1.0 + 2.0**-52]])
+    scipy.linalg.cho_factor(hessian)  # (succeeds)
+    for gradient in ([1.0, 1.0], [1.0, 1.0 + 2.0**-52]):
+        step = _linalg.newton_step(hessian, np.array(gradient))
+        np.testing.assert_allclose(step, [-0.5, -0.5], atol=1e-12)
+
+
 def test_onto_kept_rows_survives_an_nnls_that_ends_outside_the_cone(monkeypatch):
     # SciPy's NNLS can end off its minimizer without a word (scipy/scipy#25389; 0/1 images,
     # whose rows repeat, slacks of -0.08): BVLS then, not the interior point's fallback

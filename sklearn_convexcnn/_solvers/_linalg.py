@@ -5,6 +5,10 @@ import numpy as np
 import scipy.linalg
 from scipy.special import expit
 
+# newton_step: a Cholesky pivot (squared) below this fraction of its diagonal entry is
+# rounding (2e-16 to 1.5e-14 on a Hessian with four null directions), not curvature
+_DEPENDENT = 1e-13
+
 
 def null_space(rows, h):
     """Orthonormal basis of ``{u : rows @ u = 0}``, shape (h, k)."""
@@ -41,7 +45,8 @@ def weighted_gram(B, weights, *, rows=None):
 
 def newton_step(hessian, gradient):
     """``-hessian^{-1} gradient``: Cholesky (10-20x faster than an SVD at a few hundred
-    variables), least squares where the Hessian is singular or the solve inaccurate.
+    variables), the least-norm least-squares step where the Hessian is singular (to rounding
+    too: a pivot of ``_DEPENDENT`` times its diagonal entry or less) or the solve inaccurate.
 
     ``cho_factor``, not ``solve(assume_a="pos")``: the latter warns on ill-conditioning,
     which the residual below judges anyway, and silencing it would take
@@ -50,7 +55,17 @@ def newton_step(hessian, gradient):
     """
     try:
         factor = scipy.linalg.cho_factor(hessian, check_finite=False)
-        step = scipy.linalg.cho_solve(factor, -gradient, check_finite=False)
+        # A Hessian singular to rounding (groups whose fits are collinear, such as a
+        # three-layer program's twin groups) can still factor, with pivots of rounding size;
+        # its step then goes arbitrarily far along the null directions, which the residual
+        # below does not see (a three-layer polish walked 0.37 along them and out of the
+        # second layer's cone, where the last bit of its start let the factor succeed). A
+        # pivot that small against its diagonal entry calls for the least-norm step.
+        pivots = np.diag(factor[0]) ** 2
+        if np.all(pivots > _DEPENDENT * np.diag(hessian)):
+            step = scipy.linalg.cho_solve(factor, -gradient, check_finite=False)
+        else:
+            step = None
     except np.linalg.LinAlgError:
         step = None
     # (not "residual > bound": a NaN residual, from a factor of a singular Hessian, is not)
