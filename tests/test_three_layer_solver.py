@@ -605,3 +605,250 @@ def test_the_residue_is_measured_against_the_largest_group():
     coef[1, 1, 0, 1] *= 4.0  # (above it: reported)
     violated = _three_layer_rows.violated_rows(program, coef, none, row_norms, 1e-9)
     np.testing.assert_array_equal(violated[1], [0])
+
+
+def test_the_second_layer_rows_added_are_the_most_violated_of_each_branch():
+    # _ROWS_PER_ROUND rows a branch and round at most, the most violated first, all of them
+    # where that many are violated (no more); rows the point satisfies (at zero, above zero,
+    # or below zero by less than _FEASIBILITY_TOL of the branch's largest |z|) and rows kept
+    # already are none. One piece, one outer pattern: branch (0, 0) has z = values, and a
+    # group on -M of branch (1, 0) gives it z = -values
+    from sklearn_convexcnn._formulations.three_layer import ThreeLayerProgram
+
+    cap = _three_layer._ROWS_PER_ROUND
+    # z of branch (0, 0): cap + 1 violated rows; of (1, 0): cap - 1 and 1e-7 of |z| = cap + 1
+    # (the tolerance's 4e-8 of it: violated), not 3e-8, 1e-11 nor 0
+    values = np.concatenate([-np.arange(1.0, cap + 2), np.arange(1.0, cap), [1e-7, 3e-8, 1e-11, 0]])
+    n = len(values)
+    program = ThreeLayerProgram(values[None, :, None], np.ones((1, 1, 1)), np.ones((1, n), bool))
+    groups = _three_layer._Groups(program, fit_intercept=False)
+    coef = np.zeros((2, 2, 1, 1, 1))  # (part, sign, outer, pattern, h)
+    coef[0, 0, 0, 0] = coef[1, 1, 0, 0] = 1.0
+    assert groups.add_violated_samples(coef) == 2 * cap
+    np.testing.assert_array_equal(np.flatnonzero(groups.samples[0]), np.arange(1, cap + 1))
+    np.testing.assert_array_equal(
+        np.flatnonzero(groups.samples[1]), np.arange(cap + 1, 2 * cap + 1)
+    )
+    assert groups.add_violated_samples(coef) == 1  # (the least violated, -1, left over)
+    np.testing.assert_array_equal(np.flatnonzero(groups.samples[0]), np.arange(cap + 1))
+    assert groups.add_violated_samples(coef) == 0
+
+
+def test_a_polished_point_is_checked_on_the_rows_of_both_layers():
+    # _Groups.feasible is what rejects a polish that left the face: a group across a row of
+    # its first-layer cone (c >= 0 here), or a branch's z across a second-layer row (every
+    # z >= 0 here, one outer pattern of ones), by 1e-6 of their norms, is infeasible; by
+    # 1e-14, rounding, it is not
+    from sklearn_convexcnn._formulations.three_layer import ThreeLayerProgram
+
+    pieces = np.array([[[1.0, 5.0], [2.0, -1.0], [-1e-6, 1e-6]], [[1.0, 0.0]] * 3])
+    cones = np.array([np.eye(2)] * 2)
+    program = ThreeLayerProgram(pieces, cones, np.ones((1, 3), bool))
+    first, second = _three_layer._Groups(program, False), _three_layer._Groups(program, False)
+    first.add([(0, 0, 0, 1)])  # (z = c_0 on every sample: the second layer always holds)
+    second.add([(0, 0, 0, 0)])  # (z = (c_0 + 5 c_1, 2 c_0 - c_1, 1e-6 (c_1 - c_0)))
+    assert first.feasible(np.array([[1.0, 0.0]]))
+    assert first.feasible(np.array([[1.0, -1e-14]]))
+    assert not first.feasible(np.array([[1.0, -1e-6]]))
+    assert second.feasible(np.array([[1.0, 1.0]]))
+    assert second.feasible(np.array([[1.0, 1.0 - 1e-8]]))  # (z_2 = -1e-14, of |z| = 5.99)
+    assert not second.feasible(np.array([[1.0, 0.0]]))  # (z_2 = -1e-6)
+
+
+def _optimum_groups(seed, beta=0.1):
+    """The program, targets, optimum at ``beta`` and a working set of its nonzero groups."""
+    program, y = _program(seed, "squared")
+    options = dict(beta=beta, loss="squared", fit_intercept=True, tol=1e-10, max_iter=500)
+    optimum = solve_three_layer(program, y, **options)
+    keys = np.argwhere(np.linalg.norm(optimum.coef, axis=-1) > 0)
+    groups = _three_layer._Groups(program, fit_intercept=True)
+    groups.add(keys, optimum.coef[tuple(keys.T)])
+    return program, y, optimum, groups
+
+
+def test_a_polish_that_crosses_a_row_off_its_face_is_rejected():
+    # the face holds the tight rows only: Newton's method on it can cross the others. From
+    # the optimum at beta=0.1, the optimum of the face at beta=0.05 lies outside the
+    # first-layer cones (by a quarter of a row's norm): no polished point, rather than that one
+    program, y, optimum, groups = _optimum_groups(0)
+    assert _three_layer._polished(groups, y, optimum.intercept, beta=0.05, loss="squared") is None
+
+
+def test_a_polish_that_does_not_lower_the_objective_is_rejected(monkeypatch):
+    # Newton's answer doubled: still on the face and feasible (cones are cones, each branch
+    # keeps its signs), but worse than the point it started from
+    program, y, optimum, groups = _optimum_groups(0)
+    newton = _three_layer.newton_on_blocks
+    monkeypatch.setattr(_three_layer, "newton_on_blocks", lambda *a, **kw: 2.0 * newton(*a, **kw))
+    assert _three_layer._polished(groups, y, optimum.intercept, beta=0.1, loss="squared") is None
+
+
+def test_the_polish_moves_the_intercept_too():
+    # the optimum's groups with an intercept 0.1 off: the intercept is free on the face, and
+    # the polished point is the optimum with its own intercept (not the one it started from)
+    program, y, optimum, groups = _optimum_groups(0)
+    coef, intercept = _three_layer._polished(
+        groups, y, optimum.intercept + 0.1, beta=0.1, loss="squared"
+    )
+    assert intercept == pytest.approx(optimum.intercept, abs=1e-6)
+    groups.coef = coef
+    polished = _objective(program, groups.full_coef(), intercept, y, 0.1, "squared")
+    assert polished == pytest.approx(optimum.objective, rel=1e-10)
+
+
+def test_the_polish_holds_the_rows_the_interior_point_leaves_near_zero():
+    # the restricted interior point leaves tight rows at up to ~1e-7 of the branch's largest
+    # |z| (or of ||row|| ||c||); _TIGHT must count them as tight, or Newton's method moves
+    # along them and off the cone (seed 2: a polish of None at _TIGHT=1e-9)
+    program, y, optimum, groups = _optimum_groups(2)
+    groups.coef[:] = 0.0  # (the restricted problem over the optimum's groups, from zero)
+    rows = _three_layer_rows.nearest_rows(program, _three_layer_rows.START_ROWS)
+    row_norms = np.linalg.norm(program.cones, axis=2)
+    multipliers = np.zeros((2 * program.outer_masks.shape[0], len(y)))
+    b, _, feasible = _three_layer._feasible_restricted_point(
+        groups, y, 0.0, rows, row_norms, multipliers, beta=0.1, loss="squared", qp_tol=1e-9
+    )
+    assert feasible
+    interior = _objective(program, groups.full_coef(), b, y, 0.1, "squared")
+    coef, intercept = _three_layer._polished(groups, y, b, beta=0.1, loss="squared")
+    groups.coef = coef
+    polished = _objective(program, groups.full_coef(), intercept, y, 0.1, "squared")
+    assert polished <= interior
+    assert polished == pytest.approx(optimum.objective, rel=1e-10)
+    _assert_feasible(program, groups.full_coef())
+
+
+def test_the_polish_of_a_working_set_at_zero_is_none():
+    # no nonzero group, no face (face_coordinates cannot stack zero bases)
+    program, y = _program(0, "squared")
+    groups = _three_layer._Groups(program, fit_intercept=True)
+    groups.add([(0, 0, 0, 0), (1, 1, 0, 1)])
+    assert _three_layer._polished(groups, y, float(np.mean(y)), beta=0.1, loss="squared") is None
+
+
+def test_the_refined_multipliers_are_clipped_at_zero():
+    # any mu >= 0 gives a dual bound, a negative one none: the least-squares multipliers of
+    # a point that is not optimal at the beta asked (the optimum at 0.1 refined at 0.3) are
+    # negative on a tight row of seed 2 (-0.24), and clipped
+    from sklearn_convexcnn._optimality import dual_point
+
+    program, y, optimum, _ = _optimum_groups(2)
+    v = dual_point("squared", program.fit_values(optimum.coef) + optimum.intercept, y, True)
+    multipliers = np.zeros((2 * program.outer_masks.shape[0], len(y)))
+    refined = _three_layer._refined_multipliers(program, optimum.coef, v, multipliers, 0.3)
+    assert refined.min() >= 0.0
+    assert not refined.any()  # (that row is the only tight one: zero, not |-0.24|)
+
+
+@pytest.mark.parametrize("seed", [0, 2])
+def test_the_refined_multipliers_of_a_branch_are_on_its_tight_rows_only(seed):
+    # a branch with a nonzero group gets multipliers on its tight rows (|z| at most _TIGHT of
+    # its largest; complementary slackness: mu z = 0 at the optimum) and zero elsewhere; the
+    # other branches keep theirs (here ones: any mu >= 0 is a bound). Seed 0's branches have
+    # rows at 1e-5 to 1e-2 of their largest |z|, seed 2's a tight one
+    program, y, optimum, _ = _optimum_groups(seed)
+    v = y - program.fit_values(optimum.coef) - optimum.intercept
+    n_outer = program.outer_masks.shape[0]
+    multipliers = np.ones((2 * n_outer, len(y)))
+    refined = _three_layer._refined_multipliers(program, optimum.coef, v, multipliers, 0.1)
+    hidden = program.hidden_values(optimum.coef).reshape(2 * n_outer, -1)
+    nonzero = np.linalg.norm(optimum.coef, axis=-1).any(axis=(0, 3)).reshape(-1)  # (sign, outer)
+    assert 0 < nonzero.sum() < len(nonzero)
+    for branch in np.flatnonzero(nonzero):
+        z = np.abs(hidden[branch])
+        assert not refined[branch, z > _three_layer._TIGHT * z.max()].any()
+    np.testing.assert_array_equal(refined[~nonzero], 1.0)
+
+
+def test_a_certificate_that_cannot_close_stalls_at_the_most_exact_restricted_solves(
+    monkeypatch,
+):
+    # priced without the second layer's multipliers the gap stays open once no group is left
+    # to add: the restricted solves are made more exact (qp_tol down to 1e-12), and then the
+    # solve stops as stalled, long before max_iter, rather than re-solving at 1e-12 until then
+    program, y = _program(0, "squared")
+    prices = _three_layer_rows.three_layer_prices
+    monkeypatch.setattr(
+        _three_layer,
+        "three_layer_prices",
+        lambda program, v, multipliers, **kw: prices(program, v, 0 * multipliers, **kw),
+    )
+    options = dict(beta=0.1, loss="squared", fit_intercept=True, tol=1e-8, max_iter=30)
+    stalled = solve_three_layer(program, y, **options)
+    assert stalled.status == "stalled" and stalled.n_iter < 10
+
+
+def test_an_intercept_init_is_taken_at_the_datas_scale():
+    # the solve runs at unit scale: a warm start's intercept is scaled in and its answer out
+    # again. At max_iter=0 the answer is the first point: the empty network at that intercept.
+    # Its bound is still the optimum's (beta is far above every price: the empty network at
+    # the mean is optimal), from the residual centred as the intercept's dual constraint asks
+    program, y = _program(0, "squared")
+    options = dict(beta=1e4, loss="squared", fit_intercept=True, tol=1e-8, max_iter=0)
+    first = solve_three_layer(program, 1000.0 * y, intercept_init=123.0, **options)
+    assert first.intercept == pytest.approx(123.0, rel=1e-12) and not first.coef.any()
+    assert first.objective == pytest.approx(0.5 * np.sum((1000.0 * y - 123.0) ** 2), rel=1e-12)
+    optimum = 0.5 * np.sum((1000.0 * (y - np.mean(y))) ** 2)
+    assert first.objective - first.duality_gap == pytest.approx(optimum, rel=1e-9)
+
+
+def test_a_cold_start_begins_at_the_best_intercept_of_the_empty_network():
+    # with beta far above every price the empty network is optimal, and the first point,
+    # which has no group to solve for, is it only at the mean of y (the squared loss's best
+    # intercept): certified at iteration 0, without a restricted solve
+    program, y = _program(0, "squared")
+    options = dict(beta=1e3, loss="squared", fit_intercept=True, tol=1e-8, max_iter=0)
+    empty = solve_three_layer(program, 1000.0 * y, **options)
+    assert empty.converged and empty.n_iter == 0 and not empty.coef.any()
+    assert empty.intercept == pytest.approx(1000.0 * np.mean(y), rel=1e-12)
+
+
+def test_inexact_restricted_multipliers_are_refined_to_certify(monkeypatch):
+    # the interior point's multipliers satisfy the KKT conditions to its accuracy only (made
+    # 1 % off here): once no group is left to add, the multipliers solved from the nonzero
+    # groups' KKT equations certify the point to rounding, where the handed ones stall
+    program, y = _program(2, "squared")
+    solve = _three_layer._restricted_solve
+
+    def inexact(groups, y, b, rows, multipliers, **kwargs):
+        b = solve(groups, y, b, rows, multipliers, **kwargs)
+        multipliers *= 1.01
+        return b
+
+    monkeypatch.setattr(_three_layer, "_restricted_solve", inexact)
+    options = dict(beta=0.1, loss="squared", fit_intercept=True, tol=1e-8, max_iter=50)
+    solution = solve_three_layer(program, y, **options)
+    assert solution.converged, solution.status
+    assert solution.duality_gap <= 1e-8 * solution.objective
+
+
+def test_a_stopped_solve_reports_the_gap_of_the_point_it_returns(monkeypatch):
+    # its last point made worse (every group scaled by 3), the lowest point is returned, and
+    # its gap to the best bound with it, not the last point's
+    program, y = _program(0, "squared")
+    feasible_point, dual_objective, calls, duals = (
+        _three_layer._feasible_restricted_point,
+        _three_layer._dual_objective,
+        [],
+        [],
+    )
+
+    def worse_second(groups, *args, **kwargs):
+        b, rows, feasible = feasible_point(groups, *args, **kwargs)
+        calls.append(1)
+        if len(calls) == 2:
+            groups.coef = 3.0 * groups.coef
+        return b, rows, feasible
+
+    def recorded(*args, **kwargs):
+        duals.append(dual_objective(*args, **kwargs))
+        return duals[-1]
+
+    monkeypatch.setattr(_three_layer, "_feasible_restricted_point", worse_second)
+    monkeypatch.setattr(_three_layer, "_dual_objective", recorded)
+    options = dict(beta=0.1, loss="squared", fit_intercept=True, tol=1e-8, max_iter=2)
+    stopped = solve_three_layer(program, y, **options)
+    assert len(calls) == 2 and not stopped.converged
+    _, y_scale, _ = _cvxpy.unit_scales(program.pieces, y, 0.1, "squared")
+    expected = stopped.objective - y_scale**2 * max(duals)
+    assert stopped.duality_gap == pytest.approx(expected, rel=1e-9)

@@ -360,6 +360,10 @@ def solve_three_layer(
     ----------
     program : ThreeLayerProgram
     y : ndarray of shape (n_samples,)
+        Targets, centred where ``fit_intercept`` (as :func:`.._outputs.solve_output` centres
+        them): the solve scales ``y`` by its largest magnitude, and an offset far beyond
+        the targets' spread squeezes them below the interior point's accuracy (a test
+        program's ``y + 1e6`` stalled 11 % above the optimum, its gap still a valid bound).
     beta : float
     loss : {"squared", "logistic"}
     fit_intercept : bool
