@@ -1467,7 +1467,8 @@ def test_a_warm_deep_circular_refit_starts_its_3_layer_programs_from_the_last_on
 # circular formulation pieces, checked against their definitions (doc/formulations.md §7)
 
 
-@pytest.mark.parametrize("length", [7, 8])
+# (3 features: the shortest rows with a pair (1, 2) of twice the weight)
+@pytest.mark.parametrize("length", [3, 7, 8])
 @pytest.mark.parametrize("n_layers", [3, 4, 6])
 def test_spectral_blocks_are_the_weighted_spectral_l1_norm(length, n_layers):
     # sum_b ||T_b c|| = d^(-(L-1)/2) sum_k w_k |(F c)_k|, w_k = 2^((L-3)/2) off DC and Nyquist
@@ -1485,6 +1486,58 @@ def test_spectral_blocks_are_the_weighted_spectral_l1_norm(length, n_layers):
     assert not blocks[0, 1].any()
     if length % 2 == 0:
         assert not blocks[length // 2, 1].any()
+
+
+@pytest.mark.parametrize("n_layers", [3, 4, 6, 10])
+def test_factorize_attains_the_cost_of_its_filter(n_layers):
+    # inner filters of unit norm whose convolution with the last is q, the last of norm
+    # ||z||_p, z = F q / d^((L-1)/2), p = 2/(L-1) (doc/formulations.md §7.2-7.3): by an
+    # explicit DFT and the naive circular convolution
+    from sklearn_convexcnn._formulations.circular import factorize
+
+    d = 8
+    q = np.random.default_rng(n_layers).standard_normal(d)
+    inner, last = factorize(q, n_layers)
+    assert inner.shape == (n_layers - 2, d)
+    np.testing.assert_allclose(np.linalg.norm(inner, axis=1), 1.0, rtol=1e-12)
+    product = last
+    for u in inner:
+        product = naive_circular_convolution(u, product)
+    np.testing.assert_allclose(product, q, atol=1e-12)
+    t = np.arange(d)
+    spectrum = [abs(sum(q * np.exp(-2j * np.pi * k * t / d))) for k in range(d)]
+    p = 2 / (n_layers - 1)
+    z = np.array(spectrum) / d ** ((n_layers - 1) / 2)
+    assert np.linalg.norm(last) == pytest.approx(np.sum(z**p) ** (1 / p), rel=1e-12)
+
+
+def test_factorize_treats_coefficients_below_rtol_as_zero():
+    # a frequency at 1e-9 of the largest, below rtol, is left out of the inner filters too: it
+    # would take (1e-9)^(1/9) = 10 % of their spectrum at 10 layers, and 4 % of the cost. The
+    # factorization is then that of cos(2 pi t / 8): |F q| = 4 at k = 1, 7, the cost
+    # (2 (4 / 8^4.5)^(2/9))^4.5 = 4^-3.5 = 1/128 exactly
+    from sklearn_convexcnn._formulations.circular import factorize
+
+    t = np.arange(8)
+    wave = np.cos(2 * np.pi * t / 8)
+    inner, last = factorize(wave + 1e-9 * np.cos(2 * np.pi * 3 * t / 8), 10, rtol=1e-6)
+    assert np.linalg.norm(last) == pytest.approx(1 / 128, rel=1e-12)
+    product = last
+    for u in inner:
+        product = naive_circular_convolution(u, product)
+    np.testing.assert_allclose(product, wave, atol=1e-15)
+
+
+def test_a_zero_neuron_uses_no_frequency():
+    # frequencies_used keeps magnitudes above rtol times the neuron's largest: none of a
+    # neuron whose filter is zero (not all of them)
+    from sklearn_convexcnn._formulations.circular import CircularCNN
+
+    last = np.zeros((1, 2, 4))
+    last[0, 0] = [1.0, 0.0, 1.0, 0.0]  # frequencies 0 and 2 only
+    network = CircularCNN(last, np.ones((2, 1)), np.zeros(1))
+    used = network.frequencies_used()
+    assert [f.tolist() for f in used] == [[0, 2], []]
 
 
 def test_the_deepest_circular_cnn_is_the_one_rows_of_two_features_allow():
@@ -1543,12 +1596,13 @@ def test_a_linear_3_layer_circular_cnn_has_one_neuron_per_output():
     assert np.count_nonzero(reg.output_weights_, axis=0).tolist() == [1, 1]
 
 
-def test_a_deep_linear_circular_group_is_split_into_frequencies_that_sum_to_it():
+# (7 features: odd rows, whose real spectrum has no Nyquist frequency to tell their length)
+@pytest.mark.parametrize("length", [7, 8])
+def test_a_deep_linear_circular_group_is_split_into_frequencies_that_sum_to_it(length):
     # each real frequency its own neuron, down to 1e-12 of the largest: the parts add up to the
     # group (a frequency at 1e-5 of the largest is part of its function too)
     from sklearn_convexcnn._formulations.circular import CircularFormulation
 
-    length = 8
     t = np.arange(length)
     group = np.cos(2 * np.pi * t / length) + 1e-5 * np.cos(2 * np.pi * 3 * t / length) + 0.5
     coef = np.stack([group, np.zeros(length)])[:, None, :]  # (c, c') of one pattern
@@ -1558,6 +1612,33 @@ def test_a_deep_linear_circular_group_is_split_into_frequencies_that_sum_to_it()
     # (c' enters with the opposite sign: the one group is c - c')
     groups, _ = CircularFormulation(5, "linear")._groups(coef[::-1])
     np.testing.assert_allclose(groups.sum(axis=0), -group, rtol=0, atol=1e-15)
+
+
+def test_the_output_layer_refit_starts_from_the_realized_network():
+    # the lasso's start (coef_init) is the realized network's own point, a = w ||u_last|| split
+    # into (max(a, 0), max(-a, 0)): a refit stopped early is then no worse than that network
+    from sklearn_convexcnn._formulations.circular import CircularCNN, CircularFormulation
+    from sklearn_convexcnn._solvers._solution import Solution
+
+    rng = np.random.default_rng(1)
+    inner = np.zeros((2, 2, 5))
+    inner[..., 0] = 1.0
+    last = np.array([[3.0, 0.0, 0.0, 0.0, 4.0], [0.0, 0.5, 0.0, 0.0, 0.0]])  # norms 5, 0.5
+    network = CircularCNN(np.vstack([inner, last[None]]), np.array([[2.0], [-3.0]]), np.zeros(1))
+    starts = []
+
+    def solve(program, output, coef_init, intercept_init):
+        starts.append(coef_init)
+        return Solution(
+            coef=coef_init, intercept=intercept_init, objective=1.0, converged=True,
+            status="optimal", n_iter=0, solver="native",
+        )  # fmt: skip
+
+    patches = rng.standard_normal((6, 1, 5))
+    refit = CircularFormulation(4).refit_output_weights(network, patches, solve)
+    np.testing.assert_allclose(starts[0][:, :, 0], [[10.0, 0.0], [0.0, 1.5]])
+    # (started there and not moved: the same function)
+    np.testing.assert_allclose(refit.forward(patches), network.forward(patches), rtol=1e-12)
 
 
 def test_the_output_layer_refit_sets_each_neurons_weight_from_the_lasso():

@@ -812,6 +812,23 @@ def test_packed_operator_matches_dense_program(n_patterns, chunk_size):
         np.testing.assert_array_equal(lazy.candidate_rows(i), np.sort(nearest))
 
 
+def test_packed_signs_count_a_product_of_zero_as_active():
+    # D_i^k = diag(1[X_k g_i >= 0]): a nonzero patch orthogonal to the gate is active, its
+    # piece counts it and its cone row keeps its sign (integer data and gates: exact zeros),
+    # by the definition computed here
+    patches = np.array([[[1.0, -1.0], [2.0, 1.0]], [[-1.0, 1.0], [0.0, 3.0]]])
+    gates = np.array([[1.0, 0.0], [1.0, -1.0]])  # gate 0 orthogonal to rows 0 and 2
+    operator = PatchOperator(patches, gates, np.full(2, 0.5))
+    rows = patches.reshape(4, 2)
+    active = rows @ gates >= 0
+    assert (rows @ gates == 0).sum() == 2  # (the premise)
+    for i in range(2):
+        expected = 0.5 * np.einsum("nk,nkh->nh", active[:, i].reshape(2, 2), patches)
+        np.testing.assert_array_equal(operator.pieces([i])[0], expected)
+        signs = np.where(active[:, i], 1.0, -1.0)[:, None]
+        np.testing.assert_array_equal(operator.cone_rows(i, np.arange(4)), signs * rows)
+
+
 @pytest.mark.parametrize("chunk_size", [24, 48, 120, 2**22])
 def test_candidates_break_ties_by_row_whatever_the_chunks(chunk_size):
     # digits repeat patches: rows of equal margins, of which the lower ones must be the
@@ -2060,6 +2077,22 @@ def test_an_operators_row_scale_is_its_largest_cone_row_or_one_without_any():
     assert PatchOperator(patches, gates, np.full(3, 1 / 3)).row_scale == 1.0
     patches[1, 2] = [3.0, 4.0]
     assert PatchOperator(patches, gates, np.full(3, 1 / 3)).row_scale == 5.0
+
+
+def test_stacked_and_scaled_operators_keep_their_blocks_row_scale_and_candidates():
+    # a regional read-out's stacked operator: the largest row of any block (its feasibility
+    # tolerance's unit), not its first block's; a scaled operator forwards the candidate rows
+    # of the operator it scales (a dense one has none to compare with)
+    rng = np.random.default_rng(0)
+    patches = rng.standard_normal((6, 4, 3))
+    small = PatchOperator(patches, rng.standard_normal((3, 2)), np.full(4, 0.25))
+    large = PatchOperator(10.0 * patches[:, :2], rng.standard_normal((3, 3)), np.full(2, 0.5))
+    norms = np.linalg.norm(10.0 * patches[:, :2], axis=2)
+    assert StackedOperator([small, large]).row_scale == pytest.approx(norms.max(), rel=1e-15)
+    scaled = _native.ScaledOperator(small, 2.0**20)
+    for i in range(small.n_patterns):
+        assert len(small.candidate_rows(i)) > 0  # (the premise)
+        np.testing.assert_array_equal(scaled.candidate_rows(i), small.candidate_rows(i))
 
 
 def test_a_cone_row_counts_as_violated_relative_to_the_largest_row():
