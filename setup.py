@@ -49,8 +49,11 @@ setup(
         "loky>=3.6",
         # (loky's own pickler, which _parallel.call_size measures calls with; loky requires it)
         "cloudpickle>=2.0",
-        # imported directly (n_jobs, BLAS threads); scikit-learn's own floors for them
-        "joblib>=1.2",
+        # imported directly (n_jobs, BLAS threads). joblib 1.3, not scikit-learn's floor of
+        # 1.2: the n_jobs docs and the user guide name joblib.parallel_config, new in 1.3
+        # (at 1.2 it fails to import, as did tests/test_parallel.py)
+        "joblib>=1.3",
+        # scikit-learn's own floor
         "threadpoolctl>=3.1",
     ],
     extras_require={
