@@ -1179,7 +1179,7 @@ class _BaseConvexCNN(BaseEstimator):
             can stall short of ``tol``; it names both: centre ``X``), or, with
             ``fit_intercept=False``, a regressor's target column sharing one (set it to True),
             or a SciPy whose NNLS the package's requirements exclude (1.12 to 1.15: the fits
-            can stall; it names the install that fixes it).
+            can stall; it names the install that fixes it; once a process).
         """
         # validate_data records n_features_in_ at once; a fit that fails must not leave a
         # previous model paired with the new data's feature count
@@ -1414,6 +1414,12 @@ class _BaseConvexCNN(BaseEstimator):
             ``max_patterns`` out of range, or data that ``fit`` would refuse (entries of ``X``
             or real targets beyond ``1e75`` in magnitude included).
 
+        Warns
+        -----
+        UserWarning
+            Where SciPy is one of 1.12 to 1.15, whose NNLS the package's requirements exclude
+            (the bound can be looser and slow; once a process, as ``fit`` warns).
+
         Examples
         --------
         >>> import numpy as np
@@ -1445,6 +1451,7 @@ class _BaseConvexCNN(BaseEstimator):
             )
         start = time.perf_counter()
         X, patches, Y = self._evaluation_data(X, y)
+        warn_unreliable_nnls()  # (its prices are cone projections: looser bounds, slower)
         gates, exact = self._patterns_to_certify(formulation, X, patches, max_patterns)
         self._log(
             f"certify: {gates.shape[1]} {'pattern' if gates.shape[1] == 1 else 'patterns'}, "

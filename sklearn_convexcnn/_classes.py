@@ -11,7 +11,12 @@ from sklearn.utils.multiclass import check_classification_targets
 from ._base import _BaseConvexCNN, target_shape
 from ._compat import StrOptions
 from ._losses import logistic_log_proba, logistic_proba
-from ._patches import first_not_a_number, missing_entries, numeric_targets
+from ._patches import (
+    check_finite_targets,
+    first_not_a_number,
+    missing_entries,
+    numeric_targets,
+)
 from ._resources import check_memory
 
 _PARAMETERS = """\
@@ -567,7 +572,10 @@ class ConvexCNNRegressor(RegressorMixin, _BaseConvexCNN):
                 "labels use ConvexCNNClassifier."
             )
 
-        return super()._validated(X, numeric_targets(y, refuse), reset=reset)
+        converted = numeric_targets(y, refuse)
+        if converted is not y:  # (missing objects as NaN: named, with a fix for y as given)
+            check_finite_targets(converted, given=y)
+        return super()._validated(X, converted, reset=reset)
 
     def _encode_targets(self, y, reset=True):
         y = np.asarray(y, dtype=np.float64)

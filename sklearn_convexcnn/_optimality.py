@@ -45,14 +45,23 @@ _ZERO_PROJECTION = 1e-12
 _PROJECTION_ROUNDING = 16 * np.finfo(float).eps
 
 
+# the SciPy versions warn_unreliable_nnls has named in this process
+_NAMED_SCIPYS = set()
+
+
 def warn_unreliable_nnls(version=None):
     """UserWarning where SciPy ``version``'s NNLS, through which every cone projection goes, is
     one that the package's requirements exclude (1.12 to 1.15): an install with ``--no-deps``
     or from another channel can still bring one, and its fits then stall with nothing to name
-    the cause (Python 3.10 with SciPy 1.15.3: native gaps of 1.04 against a target of 2.7e-7)."""
+    the cause (Python 3.10 with SciPy 1.15.3: native gaps of 1.04 against a target of 2.7e-7).
+    Once a process: the warnings filter's "default" would repeat it at every fit (scikit-learn's
+    ``check_array`` enters ``warnings.catch_warnings``, which clears what it has shown), seven
+    times in a three-fold grid search of two candidates."""
     version = scipy.__version__ if version is None else version
     release = re.match(r"(\d+)\.(\d+)", version)
-    if release and (1, 12) <= (int(release[1]), int(release[2])) <= (1, 15):
+    excluded = release and (1, 12) <= (int(release[1]), int(release[2])) <= (1, 15)
+    if excluded and version not in _NAMED_SCIPYS:
+        _NAMED_SCIPYS.add(version)
         warn(
             f"SciPy {version} is installed, whose NNLS (every cone projection of the solvers "
             "is one) returns wrong points without an error (1.15, scipy/scipy#25389) or stops "

@@ -273,11 +273,14 @@ def numeric_targets(y, refuse):
         raise refuse(values) from exc
 
 
-def check_finite_targets(y):
+def check_finite_targets(y, given=None):
     """Refuse float targets ``y`` holding a NaN or an infinity, naming the first one's sample
     (and output) and the fix: scikit-learn's "Input y contains NaN." names neither, and a
     target, unlike a feature, cannot be imputed. Other targets (objects, strings, ragged)
-    are left to their own checks and to scikit-learn's validation."""
+    are left to their own checks and to scikit-learn's validation. ``given``: the targets as
+    passed, where ``y`` is their conversion (missing objects as NaN): the fix's code is for
+    their kind (``np.isfinite`` refuses pandas' nullable NA and categories; a list takes no
+    mask)."""
     try:
         values = np.asarray(y)
     except (TypeError, ValueError):
@@ -290,12 +293,25 @@ def check_finite_targets(y):
     position = tuple(int(index) for index in np.argwhere(~finite)[0])
     value = float(values[position])
     where = f"sample {position[0]}" + (f", output {position[1]}" if values.ndim == 2 else "")
-    keep = "np.isfinite(y)" + (".all(axis=1)" if values.ndim == 2 else "")
+    rows = ".all(axis=1)" if values.ndim == 2 else ""
+    given = y if given is None else given
+    if isinstance(given, np.ndarray) and given.dtype.kind == "f":
+        fix = f"keep = np.isfinite(y){rows}; X, y = X[keep], y[keep]"
+    elif hasattr(given, "to_numpy"):  # (pandas)
+        fix = (
+            f"keep = np.isfinite(y.to_numpy(dtype=float, na_value=np.nan)){rows}; "
+            "X, y = X[keep], y[keep]"
+        )
+    else:
+        fix = (
+            f"y = np.asarray(y, dtype=float); keep = np.isfinite(y){rows}; "
+            "X, y = np.asarray(X)[keep], y[keep]"
+        )
     what = "NaN" if math.isnan(value) else f"infinity ({value!r})"
     raise ValueError(
         f"Input y contains {what} at {where} ({np.count_nonzero(~finite)} non-finite "
         f"target(s) of {values.size}). A target cannot be imputed as a feature can: drop "
-        f"those samples, keep = {keep}; X, y = X[keep], y[keep]."
+        f"those samples, {fix}."
     )
 
 

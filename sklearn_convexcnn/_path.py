@@ -235,7 +235,7 @@ def convex_cnn_path(
         Where the entries of ``X`` share an offset more than ``1e4`` times their spread (the
         solves can stall short of ``tol``; it names both: centre ``X``), and where ``y`` does
         with ``fit_intercept=False`` (set it to True); and where SciPy is one of 1.12 to 1.15,
-        which the package's requirements exclude (the solves can stall).
+        which the package's requirements exclude (the solves can stall; once a process).
 
     References
     ----------
@@ -378,7 +378,7 @@ def _check_data(X, y, loss, fit_intercept):
     X = check_array(X, dtype=np.float64, input_name="X", estimator="convex_cnn_path")
     # (otherwise missing targets, None or pandas' NA, are called labels to encode, and
     # pandas' NA raises float()'s TypeError)
-    check_finite_targets(y)  # (before missing objects become NaN: np.isfinite refuses them)
+    given = y
     y = numeric_targets(
         y,
         lambda values: ValueError(
@@ -388,6 +388,8 @@ def _check_data(X, y, loss, fit_intercept):
             "y = np.where(labels == classes[1], 1.0, -1.0)."
         ),
     )
+    # (missing objects, None or pandas' NA, too, now NaN; the fix's code is for y as given)
+    check_finite_targets(y, given=given)
     if holds_complex(y):  # (scikit-learn's error printed every target)
         raise ValueError(
             "Complex data not supported: y holds complex numbers, where convex_cnn_path "

@@ -594,6 +594,22 @@ def test_a_hessian_singular_to_rounding_gets_the_least_norm_step_though_cholesky
         np.testing.assert_allclose(step, [-0.5, -0.5], atol=1e-12)
 
 
+def test_a_newton_step_keeps_cholesky_for_a_positive_definite_hessian_of_any_scale(monkeypatch):
+    # the pivot test is against each pivot's own diagonal entry: a diagonal from 1e-20 to
+    # 1e20 is no dependence (against the largest entry, or with no Cholesky at all, the
+    # least-squares step, truncated at 1e-14 of the largest singular value, drops the small
+    # entries' coordinates)
+    from sklearn_convexcnn._solvers import _linalg
+
+    def refused(*args, **kwargs):
+        raise AssertionError("least squares on a positive definite Hessian")
+
+    monkeypatch.setattr(_linalg.np.linalg, "lstsq", refused)
+    diagonal = np.logspace(-20, 20, 9)
+    step = _linalg.newton_step(np.diag(diagonal), np.ones(9))
+    np.testing.assert_allclose(step, -1 / diagonal, rtol=1e-12)
+
+
 def test_onto_kept_rows_survives_an_nnls_that_ends_outside_the_cone(monkeypatch):
     # SciPy's NNLS can end off its minimizer without a word (scipy/scipy#25389; 0/1 images,
     # whose rows repeat, slacks of -0.08): BVLS then, not the interior point's fallback

@@ -457,11 +457,14 @@ def test_scipys_nnls_returns_the_minimum_of_cone_projections():
         ("2.0.0", False),
     ],
 )
-def test_an_excluded_scipy_is_named_with_the_install_that_fixes_it(version, excluded):
+def test_an_excluded_scipy_is_named_with_the_install_that_fixes_it(version, excluded, monkeypatch):
     # setup.py excludes SciPy 1.12 to 1.15 (the test above says why); a --no-deps or conda
     # install can still bring one, and its fits stall with nothing to name the cause
     import warnings
 
+    import sklearn_convexcnn._optimality as optimality
+
+    monkeypatch.setattr(optimality, "_NAMED_SCIPYS", set(), raising=False)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         warn_unreliable_nnls(version)
@@ -469,20 +472,51 @@ def test_an_excluded_scipy_is_named_with_the_install_that_fixes_it(version, excl
     assert [str(w.message).startswith(prefix) for w in caught] == ([True] if excluded else [])
 
 
-def test_fit_and_the_path_name_an_excluded_scipy(monkeypatch):
+def test_fit_the_path_and_certify_name_an_excluded_scipy(monkeypatch):
     import scipy
 
+    import sklearn_convexcnn._optimality as optimality
     from sklearn_convexcnn import convex_cnn_path
 
     monkeypatch.setattr(scipy, "__version__", "1.15.3")
+    monkeypatch.setattr(optimality, "_NAMED_SCIPYS", set(), raising=False)
     X = np.random.default_rng(0).standard_normal((8, 5))
     y = X[:, 0] - X[:, 1]
     message = r"^SciPy 1\.15\.3 is installed.*pip install 'scipy>=1\.16'"
     with pytest.warns(UserWarning, match=message) as caught:
         ConvexCNNRegressor(kernel_size=2, n_patterns=4, random_state=0).fit(X, y)
     assert caught[0].filename == __file__  # (the user's line, not the package's)
-    with pytest.warns(UserWarning, match=message):
+    monkeypatch.setattr(optimality, "_NAMED_SCIPYS", set(), raising=False)
+    with pytest.warns(UserWarning, match=message) as caught:
         convex_cnn_path(X, y, kernel_size=2, n_patterns=4, n_betas=2, random_state=0)
+    assert caught[0].filename == __file__
+    reg = ConvexCNNRegressor(kernel_size=2, n_patterns=4, random_state=0).fit(X, y)
+    monkeypatch.setattr(optimality, "_NAMED_SCIPYS", set(), raising=False)
+    with pytest.warns(UserWarning, match=message) as caught:
+        reg.certify(X, y)
+    assert caught[0].filename == __file__
+
+
+def test_an_excluded_scipy_is_named_once_a_process(monkeypatch):
+    # under the filter's "default", not once a location: scikit-learn's check_array enters
+    # warnings.catch_warnings at every fit, which clears the registry of what was shown, so
+    # a loop of fits or a grid search repeated the warning at every fit
+    import warnings
+
+    import scipy
+
+    import sklearn_convexcnn._optimality as optimality
+
+    monkeypatch.setattr(scipy, "__version__", "1.15.3")
+    monkeypatch.setattr(optimality, "_NAMED_SCIPYS", set(), raising=False)
+    X = np.random.default_rng(0).standard_normal((8, 5))
+    y = X[:, 0] - X[:, 1]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("default")
+        for _ in range(3):
+            ConvexCNNRegressor(kernel_size=2, n_patterns=4, random_state=0).fit(X, y)
+    named = [w for w in caught if str(w.message).startswith("SciPy 1.15.3 is installed")]
+    assert len(named) == 1
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,6 @@
 """Bad input fails at once with a message that names the problem and the fix."""
 
+import functools
 import inspect
 import pickle
 import re
@@ -111,6 +112,57 @@ def test_a_non_finite_target_is_named_by_its_sample(targets, message):
     X, y = _data()
     with pytest.raises(ValueError, match=message):
         ConvexCNNRegressor(n_patterns=4).fit(X, targets(y.astype(float)))
+
+
+@pytest.mark.parametrize(
+    "Estimator, kind",
+    [
+        (ConvexCNNRegressor, "array"),
+        (ConvexCNNRegressor, "list"),
+        (ConvexCNNRegressor, "list with None"),
+        (ConvexCNNRegressor, "Series"),
+        (ConvexCNNRegressor, "Series, X a DataFrame"),
+        (ConvexCNNRegressor, "Series of objects with NA"),
+        (ConvexCNNRegressor, "Float64 with NA"),
+        (ConvexCNNRegressor, "DataFrame"),
+        (ConvexCNNClassifier, "list"),
+        (ConvexCNNClassifier, "Categorical"),
+        ("path", "list with None"),
+        ("path", "Float64 with NA"),
+    ],
+)
+def test_the_fix_named_for_a_non_finite_target_runs_on_the_targets_as_given(Estimator, kind):
+    # the message's code is run as the user would run it, on their kind of y: np.isfinite
+    # refuses pandas' nullable NA and categories and a list takes no mask, so one code for
+    # every kind failed on them (IndexError, TypeError)
+    X, y = _data()
+    y = y.astype(float) if Estimator is ConvexCNNClassifier else X[:, 0] - X[:, 1]
+    y = np.where(np.arange(len(y)) == 3, np.nan, y)
+    made = {
+        "array": lambda: y,
+        "list": lambda: y.tolist(),
+        "list with None": lambda: [None if i == 3 else v for i, v in enumerate(y.tolist())],
+        "Series": lambda: pd.Series(y),
+        "Series, X a DataFrame": lambda: pd.Series(y),
+        "Series of objects with NA": lambda: pd.Series(y, dtype=object).where(
+            pd.Series(y).notna(), pd.NA
+        ),
+        "Float64 with NA": lambda: pd.Series(y).astype("Float64"),
+        "DataFrame": lambda: pd.DataFrame({"a": y, "b": 2 * y}),
+        "Categorical": lambda: pd.Series(pd.Categorical(y)),
+    }
+    X, y = (pd.DataFrame(X) if "DataFrame" in kind else X), made[kind]()
+    if Estimator == "path":
+        fit = functools.partial(convex_cnn_path, n_patterns=4, n_betas=2, random_state=0)
+    else:
+        fit = Estimator(n_patterns=4, random_state=0).fit
+    with pytest.raises(ValueError, match=r"^Input y contains NaN at sample 3") as raised:
+        fit(X, y)
+    code = str(raised.value).split("drop those samples, ")[1].removesuffix(".")
+    names = {"np": np, "X": X, "y": y}
+    exec(code, names)
+    assert len(names["X"]) == len(names["y"]) == 11
+    fit(names["X"], names["y"])
 
 
 @pytest.mark.parametrize("bad, name", [(np.nan, "NaN"), (np.inf, "infinity")])
