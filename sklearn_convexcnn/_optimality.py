@@ -25,6 +25,7 @@ Nothing here imports scikit-learn.
 """
 
 import re
+import sys
 
 import numpy as np
 import scipy
@@ -49,25 +50,27 @@ _PROJECTION_ROUNDING = 16 * np.finfo(float).eps
 _NAMED_SCIPYS = set()
 
 
-def warn_unreliable_nnls(version=None):
+def warn_unreliable_nnls(version=None, python=sys.version_info[:2]):
     """UserWarning where SciPy ``version``'s NNLS, through which every cone projection goes, is
     one that the package's requirements exclude (1.12 to 1.15): an install with ``--no-deps``
     or from another channel can still bring one, and its fits then stall with nothing to name
     the cause (Python 3.10 with SciPy 1.15.3: native gaps of 1.04 against a target of 2.7e-7).
     Once a process: the warnings filter's "default" would repeat it at every fit (scikit-learn's
     ``check_array`` enters ``warnings.catch_warnings``, which clears what it has shown), seven
-    times in a three-fold grid search of two candidates."""
+    times in a three-fold grid search of two candidates. The install it names is one that
+    ``python`` (major, minor) can run: SciPy 1.16 needs Python 3.11."""
     version = scipy.__version__ if version is None else version
     release = re.match(r"(\d+)\.(\d+)", version)
     excluded = release and (1, 12) <= (int(release[1]), int(release[2])) <= (1, 15)
     if excluded and version not in _NAMED_SCIPYS:
         _NAMED_SCIPYS.add(version)
+        allowed = "scipy>=1.16" if python >= (3, 11) else "scipy>=1.10,<1.12"
         warn(
             f"SciPy {version} is installed, whose NNLS (every cone projection of the solvers "
             "is one) returns wrong points without an error (1.15, scipy/scipy#25389) or stops "
             "on systems it calls singular (1.12 to 1.14): fits can stall short of tol, with a "
             "ConvergenceWarning, and run slowly. Install a SciPy that sklearn_convexcnn "
-            "requires: pip install 'scipy>=1.16' (on Python 3.10, 'scipy>=1.10,<1.12').",
+            f"requires: pip install '{allowed}'.",
             UserWarning,
         )
 

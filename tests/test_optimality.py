@@ -472,6 +472,21 @@ def test_an_excluded_scipy_is_named_with_the_install_that_fixes_it(version, excl
     assert [str(w.message).startswith(prefix) for w in caught] == ([True] if excluded else [])
 
 
+@pytest.mark.parametrize(
+    "python, install", [((3, 10), "'scipy>=1.10,<1.12'"), ((3, 11), "'scipy>=1.16'")]
+)
+def test_the_install_named_for_an_excluded_scipy_runs_on_the_python_that_runs(
+    python, install, monkeypatch
+):
+    # SciPy 1.16 needs Python 3.11: on 3.10 the allowed SciPys are 1.10 and 1.11
+    import sklearn_convexcnn._optimality as optimality
+
+    monkeypatch.setattr(optimality, "_NAMED_SCIPYS", set())
+    with pytest.warns(UserWarning) as caught:
+        warn_unreliable_nnls("1.15.3", python=python)
+    assert str(caught[0].message).endswith(f"requires: pip install {install}.")
+
+
 def test_fit_the_path_and_certify_name_an_excluded_scipy(monkeypatch):
     import scipy
 
@@ -482,7 +497,7 @@ def test_fit_the_path_and_certify_name_an_excluded_scipy(monkeypatch):
     monkeypatch.setattr(optimality, "_NAMED_SCIPYS", set(), raising=False)
     X = np.random.default_rng(0).standard_normal((8, 5))
     y = X[:, 0] - X[:, 1]
-    message = r"^SciPy 1\.15\.3 is installed.*pip install 'scipy>=1\.16'"
+    message = r"^SciPy 1\.15\.3 is installed.*pip install 'scipy>=1\.1[06]"
     with pytest.warns(UserWarning, match=message) as caught:
         ConvexCNNRegressor(kernel_size=2, n_patterns=4, random_state=0).fit(X, y)
     assert caught[0].filename == __file__  # (the user's line, not the package's)
