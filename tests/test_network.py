@@ -7,6 +7,7 @@ centring, the units, gaps and linear algebra of the solvers), each on a case who
 follows from its formula.
 """
 
+import dataclasses
 import pickle
 
 import numpy as np
@@ -91,6 +92,19 @@ def test_the_squared_objective_is_half_the_squared_residuals_plus_the_penalty(of
     assert network.objective(patches, Y, 0.3, "squared") == pytest.approx(expected, rel=1e-10)
 
 
+def test_the_squared_objective_of_targets_near_1e12_is_that_of_their_residuals():
+    # (a mutant that dropped the centring survived: the test above shifts the targets by 1e3
+    # only). Targets and intercept shifted by 1e12 together: uncentred, the outputs round to
+    # 1.2e-4 and so do the residuals, 1e-4 of the objective. The reference is the network
+    # on the same numbers less 1e12, which subtracts exactly
+    network, patches = _network_and_patches()
+    Y = np.random.default_rng(1).standard_normal((7, 2)) + 1e12
+    shifted = dataclasses.replace(network, intercept=network.intercept + 1e12)
+    reference = dataclasses.replace(network, intercept=shifted.intercept - 1e12)
+    expected = reference.objective(patches, Y - 1e12, 0.3, "squared")
+    assert shifted.objective(patches, Y, 0.3, "squared") == pytest.approx(expected, rel=1e-12)
+
+
 def test_the_logistic_objective_is_the_sum_of_softplus_of_the_margins():
     network, patches = _network_and_patches()
     Y = np.where(np.random.default_rng(2).random((7, 2)) < 0.5, -1.0, 1.0)
@@ -153,6 +167,18 @@ def test_an_unpickled_network_is_read_only_again():
     np.testing.assert_array_equal(copy.filters, network.filters)
     for name in ("filters", "output_weights", "intercept"):
         assert not getattr(copy, name).flags.writeable
+
+
+def test_a_network_copies_the_arrays_it_is_given():
+    # (a mutant that made the caller's own arrays read-only, instead of copies, survived): the
+    # caller's arrays stay writable, and an edit to them does not move the network's outputs
+    network, patches = _network_and_patches()
+    filters = np.array(network.filters)
+    copy = TwoLayerCNN(filters, network.output_weights, network.intercept, _MeanPooling())
+    before = copy.forward(patches)
+    assert filters.flags.writeable
+    filters[:] = 0.0
+    np.testing.assert_array_equal(copy.forward(patches), before)
 
 
 def test_binary_probabilities_are_the_expit_of_the_score_for_the_second_class():

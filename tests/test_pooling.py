@@ -448,6 +448,51 @@ def test_regional_network_reads_its_regions_from_its_own_patches_and_gates():
     )
 
 
+@pytest.mark.parametrize("mode", ["average", "max"])
+def test_sampled_regional_gates_keep_every_pattern_of_every_region(mode):
+    # a mutant that kept the gates of new patterns in the first region only survived: the
+    # other regions lost patterns, a worse optimum that the network still attained. Each
+    # region's groups are the distinct patterns, by loops, among all the random filters
+    rng = np.random.default_rng(0)
+    patches = rng.standard_normal((6, 6, 2))
+    formulation = make_formulation(mode, 2, "dense", (6,))
+    candidates = np.random.default_rng(1).standard_normal((2, 50))  # (sample_gates' draw)
+    kept = formulation.sample_gates(patches, 50, np.random.default_rng(1))
+    regions, _ = formulation.groups(patches, kept)
+    for region, pool in enumerate(patch_pools((6,), 2)):
+        patterns = set()
+        for g in candidates.T:
+            values = patches[:, pool] @ g  # (n, S)
+            if mode == "average":
+                patterns.add(tuple((values >= 0).ravel()))
+            else:
+                patterns.add(tuple(np.where(values.max(1) >= 0, values.argmax(1), -1)))
+        assert np.sum(regions == region) == len(patterns)
+
+
+@pytest.mark.parametrize("mode", ["average", "max"])
+def test_sampled_summed_gates_are_the_distinct_joint_patterns_of_all_pools(mode):
+    # mutants that told max patterns apart by the first pool alone (patterns lost), or kept
+    # every random filter (the same group many times), survived: one gate per distinct joint
+    # pattern over all the pools, by loops
+    rng = np.random.default_rng(0)
+    patches = rng.standard_normal((6, 6, 2))
+    formulation = make_formulation(mode, 2, "sum", (6,))
+    candidates = np.random.default_rng(1).standard_normal((2, 50))  # (sample_gates' draw)
+    kept = formulation.sample_gates(patches, 50, np.random.default_rng(1))
+    patterns = set()
+    for g in candidates.T:
+        key = []
+        for pool in patch_pools((6,), 2):
+            values = patches[:, pool] @ g  # (n, S)
+            if mode == "average":
+                key.append(tuple((values >= 0).ravel()))
+            else:
+                key.append(tuple(np.where(values.max(1) >= 0, values.argmax(1), -1)))
+        patterns.add(tuple(key))
+    assert kept.shape[1] == len(patterns) < 50
+
+
 @pytest.mark.parametrize("pooling, pool_size, readout", VARIANTS, ids=VARIANT_IDS)
 def test_enumeration_finds_every_sampled_pattern(pooling, pool_size, readout):
     X = np.random.default_rng(0).standard_normal((8, 9))

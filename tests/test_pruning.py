@@ -13,6 +13,7 @@ from sklearn_convexcnn._formulations._pruning import (
     _group_norms,
     _vanishing_at,
     clean_groups,
+    clean_solution,
     prune_groups,
     prune_solution,
 )
@@ -119,6 +120,21 @@ def test_groups_outside_their_cone_are_repaired_before_pruning():
     for cleaned in (clean_groups(program, coef), prune_groups(program, coef)):
         # repaired groups are projections onto their cones (exact but for rounding), the others
         # kept within clean_groups' cone_tol (1e-12, of the largest row: no looser per row)
+        assert_groups_in_cones(program.cones, cleaned, rtol=1e-12)
+
+
+def test_groups_outside_their_cone_are_repaired_whatever_the_units_of_the_data():
+    # a mutant that compared the cone rows' products with cone_tol itself, not with cone_tol
+    # times the largest row norm, survived: on patches of 1e-8 a direction 1e-3 out of its
+    # cone has products of 1e-11, above an absolute -1e-12, and was left unrepaired
+    formulation, patches, _, solution, _, _ = _dense_solution(2)
+    program = formulation.program(1e-8 * patches, enumerate_gates(patches))
+    coef = solution.coef.copy()
+    norms = np.linalg.norm(coef, axis=2)
+    s, i = np.unravel_index(np.argmax(norms), norms.shape)
+    coef[s, i] += 1e-3 * norms[s, i] * np.linalg.svd(program.cones[i])[2][-1]
+    assert (program.cones[i] @ coef[s, i]).min() < 0
+    for cleaned in (clean_groups(program, coef), prune_groups(program, coef)):
         assert_groups_in_cones(program.cones, cleaned, rtol=1e-12)
 
 
@@ -363,6 +379,23 @@ def test_pruning_returns_the_groups_when_its_moves_would_change_only_the_fit(mon
     np.testing.assert_array_equal(prune_groups(program, coef), coef)
 
 
+def test_groups_that_reach_zero_together_with_null_directions_left_are_pruned(monkeypatch):
+    # a mutant that restricted the null directions at the first of the groups a move zeroed
+    # survived: the test above has no null direction left after its tie. Here six groups of
+    # one fit have five; the first move (forced: a tie of two groups) zeroes two of them, and
+    # the three directions left must vanish at both, or the moves change the fit and pruning
+    # gives up. One group carries it all in the end
+    program = GroupProgram(np.ones((6, 1, 1)), np.zeros((6, 0, 1)))
+    coef = np.zeros((2, 6, 1))
+    coef[0] = 1.0
+    tie = np.array([1.0, 1.0, -1.0, -1.0, 0.0, 0.0])
+    _svd_with_null_direction(monkeypatch, lambda a, vt: tie if a.shape[1] == 6 else vt[-1])
+    pruned = prune_groups(program, coef)
+    assert np.count_nonzero(pruned) == 1
+    np.testing.assert_allclose(program.fit_values(pruned), program.fit_values(coef), rtol=1e-12)
+    assert program.regularizer(pruned) == pytest.approx(6.0, rel=1e-12)
+
+
 def test_group_fits_come_from_every_chunk():
     # a mutant that stopped after the first chunk of groups survived: a chunk holds 2**23
     # numbers of pieces, and the other tests' groups all fit in one. Pieces of 2**22 + 1
@@ -389,6 +422,24 @@ def test_prune_solution_drops_residue_by_the_rtol_it_is_given():
     # (the case is there: the default rtol drops groups that rtol=0 keeps)
     dropped = prune_solution(program, solution, y, **options)
     assert not np.array_equal(kept.coef, dropped.coef)
+
+
+@pytest.mark.parametrize("update", [prune_solution, clean_solution])
+def test_an_updated_solution_has_its_own_objective_and_the_gap_moved_by_as_much(update):
+    # mutants that left the duality gap unmoved, or returned the solver's groups uncleaned,
+    # survived. The solution's objective is overstated by 0.5 here: the updated one is that of
+    # its own groups, and the gap (the same dual bound) moves by as much
+    _, _, program, solution, y, beta = _dense_solution(0)
+    stated = dataclasses.replace(solution, objective=solution.objective + 0.5, duality_gap=0.7)
+    updated = update(program, stated, y, beta=beta, loss="squared")
+    assert np.any(solution.coef) and not np.array_equal(updated.coef, solution.coef)
+    if update is clean_solution:
+        np.testing.assert_array_equal(updated.coef, clean_groups(program, solution.coef))
+    fit = program.fit_values(updated.coef) + solution.intercept
+    objective = 0.5 * np.sum((fit - y) ** 2) + beta * program.regularizer(updated.coef)
+    assert updated.objective == pytest.approx(objective, rel=1e-12)
+    assert updated.duality_gap == pytest.approx(0.7 + updated.objective - stated.objective)
+    assert updated.duality_gap == pytest.approx(0.2, abs=1e-6)
 
 
 def test_residue_is_small_in_both_norm_and_fit_and_below_1e_6_of_the_largest():

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from sklearn_convexcnn import ConvexCNNRegressor
-from sklearn_convexcnn._formulations.two_layer import make_formulation
+from sklearn_convexcnn._formulations.two_layer import _exact_gates, make_formulation
 from sklearn_convexcnn._outputs import DenseProgram
 from sklearn_convexcnn._patterns import cover_bound
 from sklearn_convexcnn._resources import (
@@ -464,6 +464,15 @@ def test_max_pooling_enumeration_is_checked_before_its_pairs(two_mib):
     reg = ConvexCNNRegressor(kernel_size=2, pooling="max", n_patterns="exact")
     with pytest.raises(MemoryError, match=r"The enumeration of max pooling's patterns"):
         reg.fit(X, y)
+
+
+def test_max_pooling_pairs_are_counted_at_8_bytes_a_number(two_mib):
+    # a mutant that counted a byte a number survived: the test above is 60 times over the
+    # limit. Here the in-pool differences take 40 x 4,950 pairs x 2 x 8 bytes = 3.2 MB, 1.5
+    # times the 2 MiB (a byte a number: 0.4 MB, let through to the arrangement's bound)
+    patches = np.random.default_rng(0).standard_normal((40, 100, 2))
+    with pytest.raises(MemoryError, match=r"The enumeration of max pooling's patterns"):
+        _exact_gates(patches, [np.arange(100)], "max", max_patterns=10)
 
 
 def test_convex_cnn_path_is_checked_as_the_estimators_are(two_mib):
