@@ -448,25 +448,35 @@ def test_regional_network_reads_its_regions_from_its_own_patches_and_gates():
     )
 
 
+def _pool_pattern(patches, pool, g, mode):
+    """The activation pattern of gate ``g`` on one pool, by its definition: the signs of every
+    patch (average pooling), or the winning patch of each sample, -1 where none is active
+    (max pooling)."""
+    values = patches[:, pool] @ g  # (n, S)
+    if mode == "average":
+        return tuple((values >= 0).ravel())
+    return tuple(np.where(values.max(1) >= 0, values.argmax(1), -1))
+
+
+def _sampled(mode, readout):
+    """Patches, the 50 random gates that ``sample_gates`` draws from its seed, and the gates
+    it keeps."""
+    patches = np.random.default_rng(0).standard_normal((6, 6, 2))
+    formulation = make_formulation(mode, 2, readout, (6,))
+    candidates = np.random.default_rng(1).standard_normal((2, 50))  # (sample_gates' draw)
+    kept = formulation.sample_gates(patches, 50, np.random.default_rng(1))
+    return formulation, patches, candidates, kept
+
+
 @pytest.mark.parametrize("mode", ["average", "max"])
 def test_sampled_regional_gates_keep_every_pattern_of_every_region(mode):
     # a mutant that kept the gates of new patterns in the first region only survived: the
     # other regions lost patterns, a worse optimum that the network still attained. Each
     # region's groups are the distinct patterns, by loops, among all the random filters
-    rng = np.random.default_rng(0)
-    patches = rng.standard_normal((6, 6, 2))
-    formulation = make_formulation(mode, 2, "dense", (6,))
-    candidates = np.random.default_rng(1).standard_normal((2, 50))  # (sample_gates' draw)
-    kept = formulation.sample_gates(patches, 50, np.random.default_rng(1))
+    formulation, patches, candidates, kept = _sampled(mode, "dense")
     regions, _ = formulation.groups(patches, kept)
     for region, pool in enumerate(patch_pools((6,), 2)):
-        patterns = set()
-        for g in candidates.T:
-            values = patches[:, pool] @ g  # (n, S)
-            if mode == "average":
-                patterns.add(tuple((values >= 0).ravel()))
-            else:
-                patterns.add(tuple(np.where(values.max(1) >= 0, values.argmax(1), -1)))
+        patterns = {_pool_pattern(patches, pool, g, mode) for g in candidates.T}
         assert np.sum(regions == region) == len(patterns)
 
 
@@ -475,21 +485,11 @@ def test_sampled_summed_gates_are_the_distinct_joint_patterns_of_all_pools(mode)
     # mutants that told max patterns apart by the first pool alone (patterns lost), or kept
     # every random filter (the same group many times), survived: one gate per distinct joint
     # pattern over all the pools, by loops
-    rng = np.random.default_rng(0)
-    patches = rng.standard_normal((6, 6, 2))
-    formulation = make_formulation(mode, 2, "sum", (6,))
-    candidates = np.random.default_rng(1).standard_normal((2, 50))  # (sample_gates' draw)
-    kept = formulation.sample_gates(patches, 50, np.random.default_rng(1))
-    patterns = set()
-    for g in candidates.T:
-        key = []
-        for pool in patch_pools((6,), 2):
-            values = patches[:, pool] @ g  # (n, S)
-            if mode == "average":
-                key.append(tuple((values >= 0).ravel()))
-            else:
-                key.append(tuple(np.where(values.max(1) >= 0, values.argmax(1), -1)))
-        patterns.add(tuple(key))
+    _, patches, candidates, kept = _sampled(mode, "sum")
+    pools = patch_pools((6,), 2)
+    patterns = {
+        tuple(_pool_pattern(patches, pool, g, mode) for pool in pools) for g in candidates.T
+    }
     assert kept.shape[1] == len(patterns) < 50
 
 
