@@ -610,6 +610,25 @@ def test_a_newton_step_keeps_cholesky_for_a_positive_definite_hessian_of_any_sca
     np.testing.assert_allclose(step, -1 / diagonal, rtol=1e-12)
 
 
+@pytest.mark.parametrize("lstsq_fails", [False, True], ids=["gelsd", "gelsy"])
+def test_a_least_norm_newton_step_keeps_the_coordinates_of_small_curvature(
+    lstsq_fails, monkeypatch
+):
+    # one dependent pair sends the step to least squares; truncated at 1e-14 of the largest
+    # singular value (1e10 here), it dropped the 1e-10 coordinate: a relative residual of 0.5
+    from sklearn_convexcnn._solvers import _linalg
+
+    if lstsq_fails:
+
+        def failing(*args, **kwargs):
+            raise np.linalg.LinAlgError("SVD did not converge in Linear Least Squares")
+
+        monkeypatch.setattr(_linalg.np.linalg, "lstsq", failing)
+    hessian = scipy.linalg.block_diag(1e-10, 1e10, [[1.0, 1.0], [1.0, 1.0 + 2.0**-52]])
+    step = _linalg.newton_step(hessian, np.ones(4))
+    np.testing.assert_allclose(step, [-1e10, -1e-10, -0.5, -0.5], rtol=1e-9)  # (gelsy: 5e-11)
+
+
 def test_onto_kept_rows_survives_an_nnls_that_ends_outside_the_cone(monkeypatch):
     # SciPy's NNLS can end off its minimizer without a word (scipy/scipy#25389; 0/1 images,
     # whose rows repeat, slacks of -0.08): BVLS then, not the interior point's fallback
