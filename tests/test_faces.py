@@ -774,18 +774,20 @@ def test_groups_collapse_at_a_norm_of_1e_12_of_the_largest_or_when_every_norm_un
 
 def test_cholesky_raises_the_diagonal_only_where_the_factor_shows_a_singular_hessian():
     # _cholesky: a factorization that succeeds by rounding on a singular Hessian (two
-    # collinear coordinates: a last pivot of 1e-15 against 1) is redone with every diagonal
-    # entry raised by _SHIFT times itself; a well-posed one of condition 1e9 is factorized as
-    # it is (a shift there moved face solves off their KKT test)
+    # collinear coordinates: a last pivot of 1e-15 against its entry of 1) is redone with
+    # every diagonal entry raised by _SHIFT times itself; a well-posed one of condition 1e9
+    # is factorized as it is (a shift there moved face solves off their KKT test)
     singular = np.array([[1.0, 1.0], [1.0, 1.0 + 1e-15]])
     shifted = singular + np.diag(_faces._SHIFT * np.diag(singular))
     np.testing.assert_array_equal(
         _faces._cholesky(singular), scipy.linalg.cholesky(shifted, lower=True)
     )
-    conditioned = np.array([[1e9, 0.5], [0.5, 1.0]])
-    np.testing.assert_array_equal(
-        _faces._cholesky(conditioned), scipy.linalg.cholesky(conditioned, lower=True)
-    )
+    # nor one whose groups differ in scale: each pivot is judged against its own diagonal
+    # entry (against the largest pivot, this one was shifted)
+    for conditioned in (np.array([[1e9, 0.5], [0.5, 1.0]]), np.diag(np.logspace(-20, 20, 5))):
+        np.testing.assert_array_equal(
+            _faces._cholesky(conditioned), scipy.linalg.cholesky(conditioned, lower=True)
+        )
 
 
 def test_the_ratio_test_never_allows_a_negative_step():

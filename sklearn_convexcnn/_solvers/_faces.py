@@ -52,7 +52,8 @@ _TIGHT = 1e-9
 # A group whose norm falls below this times the largest leaves the face.
 _COLLAPSE = 1e-12
 # Relative increase of the Hessian's diagonal in a factorization that is numerically
-# singular: pivots of the Cholesky factor below _SINGULAR times the largest (_BlockedSteps).
+# singular: a pivot of the Cholesky factor (squared) at most _SINGULAR times its diagonal
+# entry (_BlockedSteps).
 _SHIFT = 1e-12
 _SINGULAR = 1e-13
 # Newton iterations of one face (:func:`_newton`), besides the steps that rows block, and the
@@ -981,8 +982,10 @@ def _cholesky(hessian):
     """
     try:
         factor = _cholesky_factor(hessian)
-        pivots = np.diag(factor) ** 2  # the factor's own view of the condition
-        if pivots.min(initial=np.inf) > _SINGULAR * pivots.max(initial=0.0):
+        # each pivot against its own diagonal entry, as newton_step judges dependence: against
+        # the largest pivot, a well-posed Hessian of groups whose scales differ by 1e7 was shifted
+        pivots = np.diag(factor) ** 2
+        if np.all(pivots > _SINGULAR * np.diag(hessian)):
             return factor
     except np.linalg.LinAlgError:
         pass
