@@ -444,16 +444,17 @@ class _NetworkArray:
             array = np.asarray(value, dtype=object)
         if array.shape != current.shape or array.dtype.kind not in ("iu" if integers else "iuf"):
             got = f"shape {array.shape}, dtype {array.dtype}"
+            # (another number of rows, each of the fitted shape; a scalar has no rows)
+            other_count = (
+                self.field != "intercept"
+                and array.ndim == current.ndim >= 1
+                and array.shape[0] != current.shape[0]
+                and array.shape[1:] == current.shape[1:]
+            )
             raise ValueError(
                 f"{self.name} must be an array of {'integers' if integers else 'real numbers'} "
                 f"of shape {current.shape}, as fitted, got one of {got}"
-                + (
-                    "; to change the number of neurons, refit."
-                    if self.field != "intercept"
-                    and array.shape[0] != current.shape[0]
-                    and array.shape[1:] == current.shape[1:]
-                    else "."
-                )
+                + ("; to change the number of neurons, refit." if other_count else ".")
             )
         if not np.all(np.isfinite(array)):
             raise ValueError(f"{self.name} must be finite, got NaN or infinite entries.")

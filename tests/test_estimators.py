@@ -793,3 +793,9 @@ def test_only_an_assignment_of_another_neuron_count_is_told_to_refit():
         reg.filters_ = reg.filters_.astype(complex)
     with pytest.raises(ValueError, match=r"; to change the number of neurons, refit\.$"):
         reg.filters_ = np.zeros((shape[0] + 1, *shape[1:]))
+    # a scalar has no rows: it raised IndexError from the hint's shape[0] (a mutation pass)
+    for name in ("filters_", "output_weights_"):
+        with pytest.raises(
+            ValueError, match=rf"^{name} .* got one of shape \(\), dtype float64\.$"
+        ):
+            setattr(reg, name, 0.5)
