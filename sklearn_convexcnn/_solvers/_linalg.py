@@ -45,9 +45,17 @@ def weighted_gram(B, weights, *, rows=None):
 
 def newton_step(hessian, gradient):
     """``-hessian^{-1} gradient``: Cholesky (10-20x faster than an SVD at a few hundred
-    variables), or where the Hessian is singular (to rounding too: a pivot of ``_DEPENDENT``
-    times its diagonal entry or less) or the solve inaccurate, the least-squares step of least
-    norm in the Hessian's diagonal scaling (:func:`_least_norm_step`).
+    variables), the least-norm least-squares step where the Hessian is singular (to rounding
+    too: a pivot of ``_DEPENDENT`` times its diagonal entry or less) or the solve inaccurate,
+    no step (zeros) where the Hessian or the gradient is not finite.
+
+    Least norm in these coordinates, with singular values below 1e-14 of the largest taken
+    for zero: the step has no part along the Hessian's null directions (twin groups' weight
+    moved between them, :func:`newton_step`'s comment), and curvature that small is rounding
+    or a penalty's (``beta=1e-12``). The same in the coordinates that give the Hessian a unit
+    diagonal was tried (8d145d9, reverted): its step moved along null directions whose
+    diagonal entries differ (twins of unequal norms), and three-layer polishes that had
+    succeeded left the second layer's cone.
 
     ``cho_factor``, not ``solve(assume_a="pos")``: the latter warns on ill-conditioning,
     which the residual below judges anyway, and silencing it would take
@@ -73,27 +81,17 @@ def newton_step(hessian, gradient):
     if step is None or not np.linalg.norm(hessian @ step + gradient) <= 1e-10 * max(
         np.linalg.norm(gradient), 1e-300
     ):
-        step = _least_norm_step(hessian, gradient)
+        if not (np.isfinite(hessian).all() and np.isfinite(gradient).all()):
+            # (LAPACK's least squares prints "illegal value" on a NaN, and gelsd looped
+            # without end on one Hessian with a NaN beside a twin pair)
+            return np.zeros_like(gradient)
+        try:
+            step = np.linalg.lstsq(hessian, -gradient, rcond=1e-14)[0]
+        except np.linalg.LinAlgError:
+            # LAPACK's SVD (gelsd) can fail to converge on a finite Hessian of condition
+            # 1e18 (beta=1e-10 on the regressor's docstring data); a pivoted QR
+            # does not iterate
+            step = scipy.linalg.lstsq(
+                hessian, -gradient, cond=1e-14, lapack_driver="gelsy", check_finite=False
+            )[0]
     return step
-
-
-def _least_norm_step(hessian, gradient):
-    """The least-norm solution of ``hessian @ step = -gradient`` in least squares, in the
-    coordinates that give the Hessian a unit diagonal: singular values below 1e-14 of the
-    largest count as zero there, which judges dependence as :func:`newton_step`'s pivots do,
-    entry by entry. Without the scaling the truncation is relative to the largest entry, and
-    it dropped the coordinates of entries 1e-20 of it, dependent or not (a review: a relative
-    residual of 0.82 on such a Hessian with one dependent pair)."""
-    diagonal = np.diag(hessian)
-    scale = np.sqrt(np.where(diagonal > 0, diagonal, 1.0))
-    scaled = hessian / scale[:, None] / scale
-    try:
-        step = np.linalg.lstsq(scaled, -gradient / scale, rcond=1e-14)[0]
-    except np.linalg.LinAlgError:
-        # LAPACK's SVD (gelsd) can fail to converge on a finite Hessian of condition
-        # 1e18 (beta=1e-10 on the regressor's docstring data); a pivoted QR
-        # does not iterate
-        step = scipy.linalg.lstsq(
-            scaled, -gradient / scale, cond=1e-14, lapack_driver="gelsy", check_finite=False
-        )[0]
-    return step / scale
