@@ -593,6 +593,24 @@ def test_three_layer_objective_is_the_networks_at_a_loose_tol(solver, tol):
     assert clf.lower_bound_ <= clf.objective_
 
 
+def test_a_cvxpy_three_layer_network_missing_its_program_is_advised_the_native_solver(
+    monkeypatch,
+):
+    # (forced as below; the advice names the native solver where a CVXPY solver ran)
+    from sklearn_convexcnn._formulations.three_layer import ThreeLayerCNN
+
+    objective = ThreeLayerCNN.objective
+    monkeypatch.setattr(ThreeLayerCNN, "objective", lambda *args: 1.5 * objective(*args))
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((12, 6)), rng.standard_normal(12)
+    params = dict(architecture="three_layer", beta=0.3, kernel_size=2, n_patterns=3)
+    with pytest.warns(ConvergenceWarning) as caught:
+        ConvexCNNRegressor(solver="clarabel", random_state=0, **params).fit(X, y)
+    (message,) = [str(w.message) for w in caught]
+    assert message.startswith("The recovered network's objective ")
+    assert message.endswith("Try solver='native' or a smaller tol (tol is 1e-07).")
+
+
 @pytest.mark.parametrize("factor, off_by", [(1.5, "5.0e-01"), (0.5, "-5.0e-01")])
 def test_three_layer_network_missing_its_certified_program_warns(monkeypatch, factor, off_by):
     # (a network 1.5 times its program's value, from a solve certified to tol, or half of it,

@@ -8,6 +8,7 @@ doc/building_docs.rst, takes about a minute more). ``numpydoc.validate`` must fi
 public docstrings beyond the short, documented ignore list below.
 """
 
+import ast
 import inspect
 import json
 import os
@@ -156,6 +157,16 @@ def test_docstring_is_valid(name, is_method):
         ignored |= _IGNORED_FOR_ESTIMATORS
     errors = [(code, message) for code, message in validate(name)["errors"] if code not in ignored]
     assert not errors, "\n".join(f"{name} {code}: {message}" for code, message in errors)
+
+
+@pytest.mark.parametrize("Estimator", [ConvexCNNClassifier, ConvexCNNRegressor])
+def test_documented_defaults_are_the_constructors(Estimator):
+    # numpydoc checks that every parameter is documented, not that its "default=" is true
+    documented = dict(re.findall(r"^    (\w+) : .*, default=(.+)$", Estimator.__doc__, re.M))
+    params = Estimator().get_params()
+    assert documented.keys() == params.keys()
+    for name, value in documented.items():
+        assert ast.literal_eval(value) == params[name], name
 
 
 def test_public_api_is_validated():

@@ -202,7 +202,8 @@ def test_set_params_after_fit_does_not_change_what_the_fit_certifies():
     reg = ConvexCNNRegressor(beta=0.1, kernel_size=2, n_patterns="exact").fit(X, y)
     objective, certificate = reg.regularized_objective(X, y), reg.certify(X, y)
     # the objective and the certificate are those of the fitted program, until the next fit
-    for change in [{"beta": 5.0}, {"pooling": "max"}, {"architecture": "circular"}]:
+    changes = [{"beta": 5.0}, {"fit_intercept": False}, {"pooling": "max"}]
+    for change in [*changes, {"architecture": "circular"}]:
         reg.set_params(**change)
         assert reg.regularized_objective(X, y) == objective
         assert reg.certify(X, y) == certificate
@@ -267,8 +268,10 @@ def test_probabilities_follow_the_fitted_loss():
     params = dict(beta=0.1, kernel_size=2, n_patterns=6, random_state=0)
     logistic = ConvexCNNClassifier(loss="logistic", **params).fit(X, y)
     proba = logistic.predict_proba(X)
+    objective = logistic.regularized_objective(X, y)
     logistic.set_params(loss="squared")
     np.testing.assert_array_equal(logistic.predict_proba(X), proba)
+    assert logistic.regularized_objective(X, y) == objective  # (the fitted loss's)
     squared = ConvexCNNClassifier(**params).fit(X, y).set_params(loss="logistic")
     assert not hasattr(squared, "predict_proba")
     assert hasattr(clone(squared), "predict_proba")
@@ -359,6 +362,19 @@ def test_an_assigned_array_is_checked_and_builds_a_new_network():
         del reg.intercept_
     with pytest.raises(AttributeError, match=r"^This ConvexCNNRegressor is not fitted: .* fit"):
         ConvexCNNRegressor().intercept_ = [0.0]
+
+
+def test_an_assigned_array_of_integers_is_taken_as_the_fitted_dtype_and_booleans_are_not():
+    X, y = _toy_regression(0, 12, (9,))
+    reg = ConvexCNNRegressor(beta=0.1, n_patterns=8, random_state=0).fit(X, y)
+    before = reg.predict(X) - reg.intercept_[0]
+    with pytest.raises(
+        ValueError, match=r"^intercept_ must be an array of real numbers .*, dtype bool\.$"
+    ):
+        reg.intercept_ = np.array([True])
+    reg.intercept_ = np.array([2])
+    assert reg.intercept_.dtype == reg.network_.intercept.dtype == np.float64
+    np.testing.assert_allclose(reg.predict(X), before + 2.0)
 
 
 def test_reading_a_fitted_array_that_is_not_there_says_why():
@@ -479,6 +495,26 @@ def test_warm_start_stays_warm_when_a_parameter_is_spelled_otherwise(params, spe
         assert reg.gates_ is not gates
 
 
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"prune": False},
+        {"fit_intercept": False},
+        {"tol": 1e-6, "max_iter": 400},
+        {"solver": "native", "n_jobs": 1, "verbose": 0},
+        {"kernel_size": (3,)},
+    ],
+)
+def test_warm_start_stays_warm_when_a_parameter_that_keeps_the_program_changes(change):
+    # the parameters that leave the program's groups and patterns as they were
+    X, y = _toy_regression(1, 12, (8,))
+    params = dict(beta=0.3, kernel_size=3, n_patterns=8, random_state=0)
+    reg = ConvexCNNRegressor(warm_start=True, **params)
+    gates = reg.fit(X, y).gates_
+    reg.set_params(beta=0.2, **change).fit(X, y)
+    assert reg.gates_ is gates  # (kept, the same array: a cold fit draws new ones)
+
+
 def test_warm_start_starts_cold_when_the_circular_depth_changes():
     X, y = _toy_regression(1, 12, (8,))
     params = dict(architecture="circular", beta=0.1, n_patterns=8, random_state=0)
@@ -508,6 +544,33 @@ def test_warm_start_on_other_data_starts_cold_where_the_groups_follow_the_sample
         cold = ConvexCNNRegressor(**common).fit(X_new, y_new)
         np.testing.assert_array_equal(warm.gates_, cold.gates_)
         assert warm.objective_ == pytest.approx(cold.objective_, rel=1e-6)
+
+
+def test_a_warm_refit_of_the_same_program_starts_at_its_optimum():
+    # the warm start keeps each output's solution as its nonzero entries: all of them, of
+    # either sign, so that a refit with nothing changed (as through a pickle) has nothing to do
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((30, 8)), rng.standard_normal(30)
+    params = dict(beta=0.3, kernel_size=3, n_patterns=16, random_state=0, warm_start=True)
+    reg = ConvexCNNRegressor(**params).fit(X, y)
+    objective, filters = reg.objective_, reg.filters_.copy()
+    assert reg.n_iter_ > 0 and np.any(filters < 0)  # (else the test tells nothing)
+    for refit in (reg.fit(X, y), pickle.loads(pickle.dumps(reg)).fit(X, y)):
+        assert refit.n_iter_ == 0
+        assert refit.objective_ == pytest.approx(objective, rel=1e-12)
+        np.testing.assert_allclose(refit.filters_, filters, rtol=1e-12)
+
+
+def test_a_warm_start_with_generated_patterns_starts_cold():
+    # (as documented: a warm start applies to patterns="sampled"; generated ones start from
+    # their own sample again, so the refit is the cold fit)
+    X, y = _toy_regression(1, 16, (8,))
+    params = dict(kernel_size=2, n_patterns=8, patterns="generated", random_state=0)
+    warm = ConvexCNNRegressor(warm_start=True, beta=0.3, **params).fit(X, y)
+    warm.set_params(beta=0.1).fit(X, y)
+    cold = ConvexCNNRegressor(beta=0.1, **params).fit(X, y)
+    np.testing.assert_array_equal(warm.gates_, cold.gates_)
+    assert warm.objective_ == cold.objective_
 
 
 def test_an_exact_warm_start_enumerates_the_new_datas_patterns():
@@ -654,6 +717,22 @@ def test_forward_in_chunks_of_samples_is_the_one_pass_forward(monkeypatch, reado
     np.testing.assert_allclose(reg.predict(X), whole, rtol=1e-13, atol=1e-13)
 
 
+def test_patches_cut_in_chunks_of_samples_predict_as_in_one_pass(monkeypatch):
+    # predictions cut X's patches in chunks of _PATCH_CHUNK_BYTES (256 MiB: private, as no
+    # small test reaches it); chunks of 4 samples, the last of 2, and of one sample
+    import sklearn_convexcnn._base as base
+
+    X, y = _toy_regression(6, 30, (4, 4))
+    reg = ConvexCNNRegressor(
+        beta=0.1, input_shape=(4, 4), kernel_size=2, n_patterns=8, random_state=0
+    ).fit(X, y)
+    whole = reg.predict(X)
+    one_sample = 9 * 4 * 8  # 3x3 patches of 4 float64s
+    for samples in (4, 1):
+        monkeypatch.setattr(base, "_PATCH_CHUNK_BYTES", samples * one_sample)
+        np.testing.assert_allclose(reg.predict(X), whole, rtol=1e-13, atol=1e-13)
+
+
 def test_a_pickled_model_keeps_only_the_nonzero_groups_of_its_warm_start():
     # a review: each output's dense coefficients (2 x n_patterns x patch_size) were kept for
     # a warm start on every fit, 93 % of a pickled classifier (10 classes, 2,000 patterns)
@@ -738,6 +817,24 @@ def test_generated_patterns_charge_one_outputs_program_whatever_n_jobs(monkeypat
     X, y = _toy_classification(3)
     params = dict(kernel_size=2, n_patterns=32, patterns="generated", random_state=0)
     ConvexCNNClassifier(beta=0.1, n_jobs=3, **params).fit(X, y)
+    assert charged and set(charged) == {1}
+
+
+def test_the_memory_check_charges_no_more_programs_at_once_than_outputs(monkeypatch):
+    # n_jobs solves at most one program per output at a time: a single output's fit with
+    # n_jobs=4 holds one program (charging four would refuse fits that fit)
+    import sklearn_convexcnn._base as base
+
+    charged = []
+
+    def spy(*args, at_once=1, **kwargs):
+        charged.append(at_once)
+        return check_program_memory(*args, at_once=at_once, **kwargs)
+
+    check_program_memory = base.check_program_memory
+    monkeypatch.setattr(base, "check_program_memory", spy)
+    X, y = _toy_regression(0, 12, (9,))
+    ConvexCNNRegressor(beta=0.1, kernel_size=2, n_patterns=8, n_jobs=4, random_state=0).fit(X, y)
     assert charged and set(charged) == {1}
 
 

@@ -979,3 +979,34 @@ def test_the_patterns_that_fit_in_memory_pay_their_bits_group_and_gate_each(monk
     for available, expected in [(100 * per_pattern, 100), (100 * per_pattern - 1, 99)]:
         monkeypatch.setattr(resources, "available_memory", lambda a=available: fixed + a)
         assert resources.patterns_in_memory(n_samples, n_patches, patch_size) == expected
+
+
+def test_a_warm_start_checks_the_programs_memory_as_a_cold_fit_does(monkeypatch):
+    # a warm start keeps the previous fit's patterns, but its program is built anew, for the
+    # solver and n_jobs of this fit: it is refused where a cold fit would be
+    import sklearn_convexcnn._resources as resources
+
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((30, 8)), rng.standard_normal(30)
+    params = dict(beta=0.3, kernel_size=3, n_patterns=16, random_state=0)
+    reg = ConvexCNNRegressor(warm_start=True, **params).fit(X, y)
+    monkeypatch.setattr(resources, "available_memory", lambda: 2**16)
+    message = r"^The matrix-free convex program for 30 samples x 6 patches .* 16 patterns"
+    with pytest.raises(MemoryError, match=message):
+        ConvexCNNRegressor(**params).fit(X, y)
+    with pytest.raises(MemoryError, match=message):
+        reg.fit(X, y)
+
+
+def test_a_native_three_layer_fit_is_charged_the_native_solvers_workspace(monkeypatch):
+    # the estimator checks the program as the solver that will run holds it: the native
+    # three-layer solver's workspace (THREE_LAYER_WORKSPACE, 48 MiB) is not CVXPY's
+    import sklearn_convexcnn._resources as resources
+
+    monkeypatch.setattr(resources, "available_memory", lambda: 2**24)
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((8, 6)), rng.standard_normal(8)
+    params = dict(architecture="three_layer", kernel_size=2, n_patterns=3, random_state=0)
+    with pytest.raises(MemoryError, match=r"\(solver='native'\) needs about 48\.0 MiB of memory"):
+        ConvexCNNRegressor(solver="native", **params).fit(X, y)
+    ConvexCNNRegressor(solver="clarabel", **params).fit(X, y)

@@ -436,7 +436,8 @@ def test_several_labels_per_sample_name_the_multioutput_wrapper():
         r"targets\), fit one classifier per column: "
         r"sklearn\.multioutput\.MultiOutputClassifier\(ConvexCNNClassifier\(\.\.\.\)\)\."
     )
-    for targets in (Y, Y.tolist(), pd.DataFrame(Y)):
+    # (a tuple of rows too: its shape is read as a list's)
+    for targets in (Y, Y.tolist(), tuple(map(tuple, Y)), pd.DataFrame(Y)):
         with pytest.raises(ValueError, match=message):
             ConvexCNNClassifier(n_patterns=4).fit(X, targets)
     # a column vector is one label per sample: scikit-learn's warning, then the fit
@@ -483,6 +484,8 @@ def test_continuous_target_for_classifier():
         ({"beta": -1.0}, r"The 'beta' parameter .* Got -1.0 instead"),
         ({"kernel_size": 0}, r"The 'kernel_size' parameter .* Got 0 instead"),
         ({"stride": "two"}, r"The 'stride' parameter .* Got 'two' instead"),
+        ({"stride": 0}, r"The 'stride' parameter .* an int in the range \[1, inf\)"),
+        ({"pool_size": 0}, r"The 'pool_size' parameter .* an int in the range \[1, inf\)"),
         ({"pooling": "median"}, "The 'pooling' parameter .* Got 'median' instead"),
         ({"n_patterns": 0}, r"The 'n_patterns' parameter .* or a str among \{'exact'\}. Got 0"),
         ({"solver": "mosek"}, "The 'solver' parameter .* Got 'mosek' instead"),
@@ -557,6 +560,7 @@ def test_integer_parameters_of_any_type_and_size_mean_their_value(params, same_a
     [
         ({"tol": -1}, r"The 'tol' parameter of ConvexCNNRegressor.certify .* Got -1 instead"),
         ({"tol": None}, r"The 'tol' parameter .* Got None instead"),
+        ({"tol": 1.0}, r"The 'tol' parameter .* in the range \(0.0, 1.0\)\. Got 1.0 instead"),
         ({"max_patterns": 0}, r"The 'max_patterns' parameter .* Got 0 instead"),
         ({"max_patterns": 1.5}, r"The 'max_patterns' parameter .* Got 1.5 instead"),
     ],
@@ -843,7 +847,7 @@ def test_classifier_names_missing_labels(labels):
     with pytest.raises(
         ValueError,
         match=r"^ConvexCNNClassifier needs a class label for every sample, but y has none "
-        r"\(None, NaN, pandas' NA or NaT\) for \d+ sample\(s\): 0, 2, 4, 6, 8 and 1 more\. "
+        r"\(None, NaN, pandas' NA or NaT\) for 6 sample\(s\): 0, 2, 4, 6, 8 and 1 more\. "
         r"Drop those "
         r"samples, or, where a missing label is a class of its own, give it a name \(e\.g\. "
         r"y\.fillna\('missing'\) on a pandas Series\)\.$",
@@ -959,6 +963,12 @@ def test_evaluating_without_targets_names_the_estimator(method):
         TypeError, match=rf"^ConvexCNNRegressor\.{method}\(\) missing a required argument: 'y'$"
     ):
         getattr(est, method)(X)
+    # (the hint for another model's parameter is the constructor's: here alpha is no beta)
+    with pytest.raises(
+        TypeError,
+        match=rf"^ConvexCNNRegressor\.{method}\(\) got an unexpected keyword argument 'alpha'$",
+    ):
+        getattr(est, method)(X, y, alpha=0.1)
 
 
 @pytest.mark.parametrize("Estimator", ESTIMATORS)
@@ -1060,6 +1070,18 @@ def test_warnings_name_the_class_of_each_output():
         clf.fit(X, np.where(y == "fish", "cat", y))
 
 
+def test_warnings_number_a_regressors_outputs_from_zero():
+    # as the columns of y and of output_weights_ are numbered
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((30, 9))
+    Y = np.column_stack([X[:, 0] * X[:, 1], np.abs(X[:, 2])])
+    reg = ConvexCNNRegressor(beta=0.01, n_patterns=8, max_iter=1, random_state=0)
+    with pytest.warns(ConvergenceWarning) as record:
+        reg.fit(X, Y)
+    (message,) = [str(w.message) for w in record]
+    assert re.findall(r"[oO]utput (\S+): Duality gap", message) == ["0", "1"]
+
+
 def test_verbose_prints_progress(capsys):
     X, y = _data()
     clf = ConvexCNNClassifier(n_patterns=4, random_state=0, verbose=1).fit(X, y)
@@ -1153,7 +1175,10 @@ def test_a_beta_too_large_for_any_neuron_is_said_in_verbose(capsys):
     X, y = _data()
     clf = ConvexCNNClassifier(beta=1e3, n_patterns=4, random_state=0, verbose=1).fit(X, y)
     assert clf.filters_.shape[0] == 0 and len(set(clf.predict(X))) == 1
-    assert "no neurons: beta=1000 is at least the largest useful value" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "no neurons: beta=1000 is at least the largest useful value" in out
+    # (the last line counts them in the plural: a mutant printed "fit: 0 neuron")
+    assert "\n[ConvexCNNClassifier] fit: 0 neurons, objective " in out
     ConvexCNNClassifier(beta=1e-3, n_patterns=4, random_state=0, verbose=1).fit(X, y)
     assert "no neurons" not in capsys.readouterr().out
 
@@ -1195,6 +1220,18 @@ def test_a_constant_model_that_tol_accepted_is_not_blamed_on_beta(capsys):
         out,
     )
     assert "largest useful value" not in out
+
+
+def test_a_constant_model_that_tol_accepted_sums_its_outputs(capsys):
+    # one-vs-rest: the objective and the gap said are those of the fit, summed over outputs
+    X, _ = _data()
+    clf = ConvexCNNClassifier(beta=0.1, n_patterns=4, random_state=0, tol=0.99, verbose=1)
+    assert clf.fit(X, np.arange(12) % 3).filters_.shape[0] == 0
+    found = re.search(
+        r"objective (\S+), certified gap (\S+)\); a smaller tol", capsys.readouterr().out
+    )
+    assert float(found[1]) == pytest.approx(clf.objective_, rel=1e-5)
+    assert float(found[2]) == pytest.approx(clf.duality_gap_, rel=1e-2)
 
 
 def test_a_constant_model_of_a_solve_that_stopped_short_says_so(capsys):
@@ -1372,3 +1409,17 @@ def test_set_params_hints_at_the_parameter_scikit_learn_names_past_nested_ones()
         ValueError, match=r"^Invalid parameter 'C' .*\]\. \(C=2\)\. The regularization strength"
     ):
         ConvexCNNClassifier().set_params(beta__x=1, C=2)
+
+
+def test_no_neurons_after_any_solve_that_stopped_short_blames_that_solve():
+    # one output converged and another stopped short: the verbose line must name the solve,
+    # not tol or beta. (Private: a fit that leaves one output unconverged, another converged,
+    # and no neuron in either cannot be arranged reliably through the public API.)
+    from types import SimpleNamespace
+
+    from sklearn_convexcnn._base import _empty_network_message
+
+    done = SimpleNamespace(converged=True, duality_gap=0.0, objective=1.0)
+    short = SimpleNamespace(converged=False, duality_gap=0.5, objective=1.0)
+    message = _empty_network_message([done, short], np.ones((4, 2)), 1.0, 1e-7)
+    assert message.startswith("no neurons: a solve stopped short of the optimum")
