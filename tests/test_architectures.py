@@ -797,6 +797,26 @@ def test_three_layer_gap_without_multipliers_is_valid_and_looser(monkeypatch):
     assert without.objective - without.duality_gap <= with_multipliers.objective
 
 
+def test_a_cutting_plane_rounds_verbose_line_counts_the_rows_kept_and_violated(capsys):
+    # verbose=1: each round says how many cone rows its program kept and how many its point
+    # violates (a mutant that printed the violated count as the kept one survived). Here the
+    # first round keeps START_ROWS (40) of the 180 rows of each of the 6 cones, those nearest
+    # its gate, which hold at the optimum: one round
+    from sklearn_convexcnn._solvers._three_layer_rows import START_ROWS
+
+    rng = np.random.default_rng(5)
+    X, y = rng.standard_normal((30, 8)), rng.standard_normal(30)
+    reg = ConvexCNNRegressor(
+        architecture="three_layer", kernel_size=3, n_patterns=6, beta=0.1, solver="clarabel",
+        random_state=0, verbose=1,
+    ).fit(X, y)  # fmt: skip
+    rounds = re.findall(
+        r"cutting planes, round (\d+): .*, (\d+) rows kept, (\d+) violated", capsys.readouterr().out
+    )
+    assert reg.n_patterns_ == 6 and 30 * 6 > START_ROWS
+    assert rounds == [("0", str(6 * START_ROWS), "0")]
+
+
 def test_three_layer_cutting_planes_that_do_not_finish_warn(monkeypatch):
     from sklearn_convexcnn._solvers import _cvxpy
 
@@ -1778,6 +1798,30 @@ def test_three_layer_residue_that_leaves_the_second_layer_satisfied_is_dropped()
     assert cleaned.objective == pytest.approx(0.5, rel=1e-15)
 
 
+@pytest.mark.parametrize("scale", [1e-8, 1.0, 1e8])
+def test_three_layer_residue_is_relative_to_the_largest_group(scale):
+    # clean_three_layer: a group counts as residue below RESIDUE (1e-6) times the largest
+    # group, whatever the units of the data. Against 1e-6 itself, a mutant dropped every
+    # group of a fit to targets of 1e-8 and kept the residue of one to targets of 1e8
+    from sklearn_convexcnn._formulations.three_layer import ThreeLayerProgram, clean_three_layer
+    from sklearn_convexcnn._solvers._solution import Solution
+
+    pieces = np.array([[[1.0], [-1.0]], [[1.0], [-1.0]]])  # (pattern, n, h)
+    program = ThreeLayerProgram(pieces, np.zeros((2, 1, 1)), np.array([[True, False]]))
+    coef = np.zeros((2, 2, 1, 2, 1))  # (part, sign, branch, pattern, h)
+    coef[0, 0, 0, 0] = scale
+    coef[0, 0, 0, 1] = 1e-9 * scale  # residue that leaves the second layer satisfied
+    coef[1, 0, 0, 1] = 1e-3 * scale  # a small group, no residue
+    solution = Solution(
+        coef=coef, intercept=0.0, objective=1.0, converged=True, status="optimal", n_iter=1,
+        solver="native", duality_gap=None,
+    )  # fmt: skip
+    cleaned = clean_three_layer(program, solution, np.zeros(2), beta=0.5, loss="squared")
+    expected = coef.copy()
+    expected[0, 0, 0, 1] = 0.0
+    np.testing.assert_array_equal(cleaned.coef, expected)
+
+
 def test_second_layer_patterns_of_one_filter_are_its_sign_patterns():
     # a random branch of the one first-layer filter g is (w mean_k (x_k . g)_+)_+: with w > 0
     # it is linear on every sample (all ones), with w < 0 on the samples whose pooled
@@ -1791,6 +1835,25 @@ def test_second_layer_patterns_of_one_filter_are_its_sign_patterns():
     masks = _sample_outer_masks(patches, gates, 8, np.random.RandomState(0))
     assert {tuple(row) for row in masks} == {(True,) * 4, tuple(pooled_zero)}
     np.testing.assert_array_equal(masks[0], True)  # (the all-ones pattern first)
+
+
+def test_every_second_layer_pattern_is_taken_up_to_the_exhaustive_sample_limit(monkeypatch):
+    # all 2^n patterns where n_patterns reaches 2^n, on up to _MAX_EXHAUSTIVE_SAMPLES (20)
+    # samples (a mutant that sampled from 11 on survived); beyond it a sample, whatever
+    # n_patterns (a limit of 3 here, for a cheap check of both sides)
+    from sklearn_convexcnn._formulations import three_layer
+    from sklearn_convexcnn._patterns import all_sign_patterns
+
+    def masks(n_samples):
+        patches = np.eye(n_samples)[:, None, :]
+        return three_layer._sample_outer_masks(
+            patches, np.eye(n_samples), 2**n_samples, np.random.RandomState(0)
+        )
+
+    np.testing.assert_array_equal(masks(12), all_sign_patterns(12))
+    monkeypatch.setattr(three_layer, "_MAX_EXHAUSTIVE_SAMPLES", 3)
+    np.testing.assert_array_equal(masks(3), all_sign_patterns(3))
+    assert len(masks(4)) < 2**4
 
 
 @pytest.mark.parametrize("n_outputs", [1, 3])
@@ -1808,6 +1871,20 @@ def test_a_three_layer_network_without_groups_has_an_output_weight_column_per_ou
     np.testing.assert_array_equal(network.intercept, [0.25] * n_outputs)
     patches = np.ones((5, 3, 2))
     np.testing.assert_array_equal(network.forward(patches), np.full((5, n_outputs), 0.25))
+
+
+def test_exact_three_layer_enumeration_refuses_many_samples_before_enumerating(monkeypatch):
+    # ThreeLayerFormulation.enumerate_gates on its own (the estimators check before, in
+    # check_enumeration, so only a private call reaches this): 2^16 second-layer patterns
+    # are refused before the first layer's patterns are enumerated, not after
+    from sklearn_convexcnn._formulations import three_layer
+
+    def enumerated(patches):
+        raise AssertionError("the first layer was enumerated first")
+
+    monkeypatch.setattr(three_layer, "enumerate_gates", enumerated)
+    with pytest.raises(ValueError, match=r"needs all 2\^16 second-layer patterns for each first"):
+        three_layer.ThreeLayerFormulation().enumerate_gates(np.ones((16, 3, 2)))
 
 
 def test_exact_three_layer_on_many_samples_is_refused_before_the_first_layer_is_counted():

@@ -460,6 +460,23 @@ def test_an_assignment_keeps_the_weights_the_penalty_assumes():
         circular.layer_filters_ = inner
 
 
+def test_a_three_layer_cnn_takes_back_the_branch_indices_it_has():
+    # ThreeLayerCNN.check_assigned: indices from 0 (the first branch, which a mutant refused)
+    # to n_branches - 1 are taken, and so are the no indices of an empty network (which a
+    # mutant took the minimum of)
+    X, y = _toy_regression(0, 12, (8,))
+    three = ConvexCNNRegressor(
+        architecture="three_layer", beta=0.3, kernel_size=2, n_patterns=3, random_state=0
+    ).fit(X, y)
+    assert three.branches_.min() == 0
+    before = three.predict(X)
+    three.branches_ = np.array(three.branches_)
+    np.testing.assert_array_equal(three.predict(X), before)
+    empty = clone(three).set_params(beta=1e3).fit(X, y)
+    assert empty.branches_.shape == (0,)
+    empty.branches_ = np.zeros(0, dtype=int)
+
+
 def test_a_circular_cnns_end_to_end_filters_are_read_only():
     X, y = _toy_regression(0, 12, (8,))
     reg = ConvexCNNRegressor(architecture="circular", n_patterns=4, random_state=0).fit(X, y)

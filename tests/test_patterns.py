@@ -479,6 +479,26 @@ def test_exact_enumeration_is_refused_before_the_patches_are_cut(monkeypatch, pa
         assert str(late.value) == str(early.value)
 
 
+def test_exact_three_layer_of_few_samples_is_refused_on_its_first_layer_before_the_cut(
+    monkeypatch,
+):
+    # ThreeLayerFormulation.check_enumeration: 4 samples have only 2^4 second-layer patterns,
+    # but their 800,008 patch rows too many first-layer ones, which the spread sample of the
+    # rows refuses before the patches are cut, as for two layers (a mutant that left the
+    # first layer to the enumeration, after the cut, survived)
+    from sklearn_convexcnn import _base
+
+    def cut(*args):
+        raise AssertionError("every patch was cut")
+
+    monkeypatch.setattr(_base, "extract_patches", cut)
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((4, 200_004)), rng.standard_normal(4)
+    model = ConvexCNNRegressor(architecture="three_layer", kernel_size=3, n_patterns="exact")
+    with pytest.raises(ValueError, match=r"would enumerate up to \d+ activation patterns or more"):
+        model.fit(X, y)
+
+
 @pytest.mark.parametrize("dtype", [bool, np.int64])
 def test_first_of_each_pattern_keeps_the_first_of_every_distinct_column(dtype):
     # boolean keys (average pooling: joint signs) and integer keys (max: winner and sign)

@@ -62,6 +62,8 @@ _CVXPY_FAILED = (
         (dict(status=cp.OPTIMAL, value=np.nan), "CLARABEL returned status 'optimal'"),
         (dict(exception=cp.error.SolverError("KKT solve failed")), "KKT solve failed"),
         (dict(exception=ArithmeticError("overflow")), "overflow"),
+        # (a ValueError too: CVXPY's own check of the data it hands the solver)
+        (dict(exception=ValueError("Problem data contains NaN or Inf.")), "contains NaN or Inf"),
         # CVXPY's advice (its own verbose=True) is not repeated, and no reason is one
         (
             dict(exception=cp.error.SolverError(_CVXPY_FAILED)),
@@ -1601,3 +1603,81 @@ def test_unit_scales_of_zero_data_are_one():
     assert _cvxpy.unit_scales(pieces, y, 0.8, "logistic") == (4.0, 1.0, 0.2)
     assert _cvxpy.unit_scales(np.zeros((2, 3, 2)), y, 0.8, "squared") == (1.0, 2.0, 0.4)
     assert _cvxpy.unit_scales(pieces, np.zeros(3), 0.8, "squared") == (4.0, 1.0, 0.2)
+
+
+def test_the_conic_solvers_are_given_tol_for_every_criterion_they_stop_on():
+    # _solver_options: Clarabel stops where the absolute or the relative gap is within its
+    # bound, so one left at its default (1e-8) would stop where the other one alone allows;
+    # a solver this package does not tune gets its own defaults
+    tol = 1e-5
+    assert _cvxpy._solver_options("CLARABEL", tol, 50) == {
+        "tol_gap_abs": tol, "tol_gap_rel": tol, "tol_feas": tol, "max_iter": 50
+    }  # fmt: skip
+    assert _cvxpy._solver_options("ECOS", tol, 50) == {
+        "abstol": tol, "reltol": tol, "feastol": tol, "max_iters": 50
+    }  # fmt: skip
+    assert _cvxpy._solver_options("SCS", tol, 50) == {
+        "eps_abs": tol,
+        "eps_rel": tol,
+        "max_iters": 50,
+    }
+    assert _cvxpy._solver_options("OSQP", tol, 50) == {}
+
+
+def test_auto_without_any_conic_solver_installed_says_which_to_install(monkeypatch):
+    # candidate_solvers("auto") with none of CVXPY_SOLVERS installed: an error that says
+    # what to install, not an empty list whose solve loop fails with an empty message
+    monkeypatch.setattr(cp, "installed_solvers", lambda: ["OSQP"])
+    with pytest.raises(
+        SolverFailed,
+        match=r"^none of the solvers \('clarabel', 'ecos', 'scs'\) is installed; pip install "
+        r"clarabel$",
+    ):
+        _cvxpy.candidate_solvers("auto")
+
+
+def test_residue_is_dropped_where_it_raises_the_objective_by_at_most_a_hundredth_of_tol(data):
+    # _without_residue: the slack is 1e-2 tol of the objective. Zeroing the largest group of
+    # a solution raises its objective by a relative `rise`: kept at tol = rise (a hundred
+    # times the slack), dropped at tol = 200 rise (twice it)
+    X, y = data
+    program = _program(X, y)
+    solution = solve_cvxpy(program, y, solver="clarabel", **{**OPTIONS, "tol": 1e-8})
+    norms = np.linalg.norm(solution.coef, axis=2)
+    largest = norms == norms.max()
+    cleaned = np.where(largest[..., None], 0.0, solution.coef)
+    args = (program, solution.intercept, y, OPTIONS["beta"], "squared")
+    before = _cvxpy._objective(program, solution.coef, *args[1:])
+    rise = (_cvxpy._objective(program, cleaned, *args[1:]) - before) / before
+    assert rise > 0
+    for tol, expected in ((rise, solution.coef), (200 * rise, cleaned)):
+        kept = _cvxpy._without_residue(solution.coef, largest, tol, *args)
+        np.testing.assert_array_equal(kept, expected)
+
+
+def test_only_verbose_2_asks_the_conic_solver_for_its_log(monkeypatch, data):
+    # verbose=1 prints the estimator's progress lines; the solver's own log (CVXPY's
+    # compilation and the solver's iterations) is verbose=2, as the failures' remedy says
+    X, y = data
+    original, asked = cp.Problem.solve, []
+
+    def solve(problem, *args, verbose=False, **kwargs):
+        asked.append(verbose)
+        return original(problem, *args, verbose=False, **kwargs)  # (the log itself unread)
+
+    monkeypatch.setattr(cp.Problem, "solve", solve)
+    for verbose in (0, 1, 2):
+        asked.clear()
+        _regressor(solver="clarabel", verbose=verbose).fit(X, y)
+        assert asked == [verbose == 2]
+
+
+def test_a_cvxpy_fit_without_intercept_is_certified_at_the_optimum_without_one(data):
+    # solve_with: without fit_intercept the program has no intercept variable; one solved
+    # for and then reported as 0 leaves a point off the optimum that its certificate rejects
+    X, y = data
+    y = y + 3.0  # (an offset that an intercept would take)
+    reg = _regressor(solver="clarabel", fit_intercept=False).fit(X, y)
+    assert reg.intercept_ == 0.0
+    assert reg.duality_gap_ <= reg.tol * reg.objective_
+    assert reg.regularized_objective(X, y) == pytest.approx(reg.objective_, rel=1e-9)
