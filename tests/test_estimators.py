@@ -817,10 +817,22 @@ def test_a_refit_drops_trailing_underscore_attributes_that_it_does_not_set():
     assert reg.n_features_in_ == 9 and hasattr(reg, "network_")
 
 
-def test_generated_patterns_charge_one_outputs_program_whatever_n_jobs(monkeypatch):
-    # a mutant that charged n_jobs programs at once to a fit with generated patterns survived:
-    # its outputs share each round's program and are solved in turn, so the memory check
-    # counts one program (n_jobs would refuse fits that fit)
+@pytest.mark.parametrize(
+    "Estimator, data, params",
+    [
+        # the outputs of generated patterns share each round's program and are solved in turn
+        # (a mutant that charged n_jobs programs at once survived)
+        (ConvexCNNClassifier, lambda: _toy_classification(3), dict(n_patterns=32, n_jobs=3,
+                                                                   patterns="generated")),
+        # n_jobs solves at most one program per output at a time
+        (ConvexCNNRegressor, lambda: _toy_regression(0, 12, (9,)), dict(n_patterns=8, n_jobs=4)),
+    ],
+    ids=["generated patterns", "one output"],
+)  # fmt: skip
+def test_the_memory_check_charges_one_program_where_no_two_run_at_once(
+    Estimator, data, params, monkeypatch
+):
+    # (charging n_jobs programs would refuse fits that fit)
     import sklearn_convexcnn._base as base
 
     charged = []
@@ -831,27 +843,7 @@ def test_generated_patterns_charge_one_outputs_program_whatever_n_jobs(monkeypat
 
     check_program_memory = base.check_program_memory
     monkeypatch.setattr(base, "check_program_memory", spy)
-    X, y = _toy_classification(3)
-    params = dict(kernel_size=2, n_patterns=32, patterns="generated", random_state=0)
-    ConvexCNNClassifier(beta=0.1, n_jobs=3, **params).fit(X, y)
-    assert charged and set(charged) == {1}
-
-
-def test_the_memory_check_charges_no_more_programs_at_once_than_outputs(monkeypatch):
-    # n_jobs solves at most one program per output at a time: a single output's fit with
-    # n_jobs=4 holds one program (charging four would refuse fits that fit)
-    import sklearn_convexcnn._base as base
-
-    charged = []
-
-    def spy(*args, at_once=1, **kwargs):
-        charged.append(at_once)
-        return check_program_memory(*args, at_once=at_once, **kwargs)
-
-    check_program_memory = base.check_program_memory
-    monkeypatch.setattr(base, "check_program_memory", spy)
-    X, y = _toy_regression(0, 12, (9,))
-    ConvexCNNRegressor(beta=0.1, kernel_size=2, n_patterns=8, n_jobs=4, random_state=0).fit(X, y)
+    Estimator(beta=0.1, kernel_size=2, random_state=0, **params).fit(*data())
     assert charged and set(charged) == {1}
 
 
