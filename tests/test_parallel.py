@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 import warnings
 
@@ -782,12 +783,14 @@ def test_a_forked_child_solves_with_workers_of_its_own():
     assert done.stdout.strip() == "2"  # (the child and its worker)
 
 
-def test_a_multiprocessing_child_that_used_workers_ends_at_once():
+@pytest.mark.parametrize("parent_fitted", [False, True])
+def test_a_multiprocessing_child_that_used_workers_ends_at_once(parent_fitted):
     # multiprocessing's exit joins a process's children before loky's exit handler stops the
     # workers: a child that had fitted with n_jobs=2 ended after the workers' idle timeout,
-    # 300 s (a review)
+    # 300 s (a review). So too where its parent had fitted first: a mutant that registered
+    # the stop once, in the first process to use workers and not in each, survived
     script = textwrap.dedent(
-        """
+        f"""
         import multiprocessing
         import time
 
@@ -799,6 +802,8 @@ def test_a_multiprocessing_child_that_used_workers_ends_at_once():
             run_calls([delayed(time.sleep)(0.5) for _ in range(4)], 2, call_bytes=0)
 
         if __name__ == "__main__":
+            if {parent_fitted}:
+                fit()
             child = multiprocessing.get_context("fork").Process(target=fit)
             child.start()
             child.join(30)
@@ -859,3 +864,177 @@ def test_a_forked_child_never_frees_the_parents_executor():
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "ended 0"
+
+
+# Found unpinned by a mutation pass on _parallel.py (each test names the mutant it kills)
+
+
+def _alive(pid):
+    """Whether process ``pid`` runs (a zombie, ended but not yet reaped, does not)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def _ended_within(pid, seconds):
+    deadline = time.monotonic() + seconds
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return not _alive(pid)
+
+
+def test_a_fit_in_another_thread_leaves_its_calls_to_joblib():
+    # the BLAS limit is process-wide and set from the main thread only (blas_limited): a
+    # mutant that let other threads take part too survived
+    taken = []
+    thread = threading.Thread(target=lambda: taken.append(caller_takes_part(2, 0)))
+    thread.start()
+    thread.join()
+    assert taken == [False]
+    assert caller_takes_part(2, 0)
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/stat"), reason="reads /proc")
+def test_idle_workers_end_after_the_idle_timeout(monkeypatch):
+    # as joblib's do; a mutant that never gave loky the timeout kept them for good
+    from sklearn_convexcnn import _parallel
+
+    stop_workers()
+    monkeypatch.setattr(_parallel, "IDLE_WORKER_TIMEOUT", 1)
+    try:
+        pid = workers(1).submit(os.getpid).result()
+        assert _ended_within(pid, 15)
+    finally:
+        stop_workers()
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/stat"), reason="reads /proc")
+def test_stopped_workers_have_ended_when_stop_workers_returns():
+    # (a mutant that did not wait for them survived)
+    pid = workers(1).submit(os.getpid).result()
+    stop_workers()
+    assert not _alive(pid)
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/stat"), reason="reads /proc")
+def test_an_error_here_kills_the_worker_amid_its_call():
+    # not left to finish its 30 s call after the error, nor waited for: mutants that shut the
+    # pool down without killing its workers, or waited for the workers' calls to end and not
+    # only to be taken (a second), survived the tests of the error's timing
+    worker, _ = workers(1).submit(_started_by, 0).result()  # (started, this module imported)
+
+    def failing():
+        time.sleep(0.5)  # (the worker has taken its call)
+        raise ValueError("here")
+
+    start = time.perf_counter()
+    with pytest.raises(ValueError, match="here"):
+        run_calls([(failing, (), {}), delayed(time.sleep)(30)], 2, call_bytes=0)
+    assert time.perf_counter() - start < 1.3
+    assert _ended_within(worker, 10)
+
+
+def test_a_worker_takes_the_next_call_whenever_it_is_free():
+    # not one call a worker: a mutant whose workers took no call after their first survived
+    # (this process solved the rest, in their order)
+    worker, _ = workers(1).submit(_started_by, 0).result()  # (started, this module imported)
+    results = run_calls([delayed(_started_by)(0.2) for _ in range(8)], 2, call_bytes=0)
+    assert [pid for pid, _ in results].count(worker) >= 3
+
+
+_ran_here = []
+
+
+def _recorded(position, seconds):
+    _ran_here.append(position)  # (in this process's list where it runs here)
+    time.sleep(seconds)
+
+
+def test_after_a_workers_error_this_process_takes_no_further_call():
+    # the error is raised once this process's running call has returned, not after the calls
+    # left: a mutant that went on with them survived (with n_jobs=3 no call was left)
+    workers(1).submit(_started_by, 0).result()  # (started, this module imported)
+    _ran_here.clear()
+    calls = [delayed(_recorded)(0, 1.0), delayed(_failing_in_a_worker)()]
+    calls += [delayed(_recorded)(position, 0.2) for position in range(2, 8)]
+    with pytest.raises(ValueError, match="failed in process"):
+        run_calls(calls, 2, call_bytes=0)
+    assert _ran_here == [0]
+
+
+def test_a_call_is_sized_with_what_it_sends_in_band():
+    # a call without arrays is its pickle alone: a mutant that counted the out-of-band
+    # buffers only said 0 bytes, and a call of any size was solved here
+    text = "x" * 100_000
+    assert 100_000 <= call_size(delayed(len)(text)) <= 100_000 + 4000
+
+
+def test_a_constant_output_is_ordered_without_a_warning():
+    # (a fit of a constant target column warned "invalid value encountered in divide" from
+    # this module in a mutant that divided it by its norm of zero)
+    X = np.random.default_rng(0).standard_normal((50, 3))
+    Y = np.column_stack([np.ones(50), X[:, 0]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert list(longest_first(X, Y)) == [1, 0]
+
+
+def test_a_call_a_broken_pool_refuses_is_left_to_this_process():
+    # a pool that breaks between a worker's two calls refuses the next: that call stays
+    # first in the queue, for this process (a mutant that dropped it returned None for it).
+    # Private: no public path breaks a pool at that moment
+    from sklearn_convexcnn._parallel import _SharedCalls
+
+    class BrokenExecutor:
+        def submit(self, *args, **kwargs):
+            raise BrokenProcessPool("a worker died")
+
+    shared = _SharedCalls([delayed(int)(position) for position in range(3)], n_workers=1)
+    shared.executor = BrokenExecutor()
+    shared._submit_next()
+    assert list(shared.waiting) == [0, 1, 2]
+    assert shared.submitted == []
+
+
+def test_a_worker_that_died_before_its_first_call_is_replaced(tmp_path, monkeypatch):
+    # this process then solves every call, and the broken pool is replaced once they have
+    # returned: mutants that left it for the next caller to find broken survived. The
+    # worker dies importing the calls' module (its readiness call)
+    (tmp_path / "ends_its_importer.py").write_text("import os\nos._exit(1)\n")
+    monkeypatch.syspath_prepend(tmp_path)  # (for the workers started from now on too)
+
+    def slept_in():
+        time.sleep(0.3)
+        return os.getpid()
+
+    slept_in.__module__ = "ends_its_importer"  # (pickled by value all the same)
+    stop_workers()
+    workers(1).submit(int).result()  # (started: it dies at once on the readiness call)
+    assert run_calls([delayed(slept_in)() for _ in range(4)], 2, call_bytes=0) == [os.getpid()] * 4
+    assert workers(1).submit(os.getpid).result() != os.getpid()
+
+
+def test_no_call_is_submitted_once_submitting_has_stopped():
+    # on an error, the calls submitted are collected and the workers stopped: a worker that
+    # finished a call meanwhile took the next (a mutant that kept the queue survived). Private:
+    # the window between the two is too short to catch through run_calls
+    from concurrent.futures import Future
+
+    from sklearn_convexcnn._parallel import _SharedCalls
+
+    class Recording:
+        def __init__(self):
+            self.calls = []
+
+        def submit(self, function, *args, **kwargs):
+            self.calls.append(args)
+            return Future()
+
+    shared = _SharedCalls([delayed(int)(position) for position in range(3)], n_workers=1)
+    shared.executor = Recording()
+    assert shared._stop_submitting() == []
+    shared._submit_next()
+    assert shared.executor.calls == []
+    assert shared._take_next() is None  # (nor here)

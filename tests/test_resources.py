@@ -1010,3 +1010,170 @@ def test_a_native_three_layer_fit_is_charged_the_native_solvers_workspace(monkey
     with pytest.raises(MemoryError, match=r"\(solver='native'\) needs about 48\.0 MiB of memory"):
         ConvexCNNRegressor(solver="native", **params).fit(X, y)
     ConvexCNNRegressor(solver="clarabel", **params).fit(X, y)
+
+
+# Found unpinned by a mutation pass on _resources.py (each test names the mutant it kills)
+
+
+def test_the_systems_figure_is_memavailable_then_the_free_pages(monkeypatch, tmp_path):
+    # MemAvailable counts the page cache the kernel can reclaim; the free pages, the fallback
+    # where /proc/meminfo lacks it (kernels before 3.14), do not. Mutants that skipped
+    # MemAvailable, or read the total pages (SC_PHYS_PAGES) in the fallback, survived
+    import os
+
+    from sklearn_convexcnn import _resources as resources
+
+    meminfo = tmp_path / "meminfo"
+    meminfo.write_text("MemTotal:  8388608 kB\nMemFree:  1024 kB\nMemAvailable:  2097152 kB\n")
+    monkeypatch.setattr(resources, "_PROC_MEMINFO", meminfo)
+    assert resources._system_available() == 2 * 2**30
+    pages = {"SC_AVPHYS_PAGES": 3, "SC_PHYS_PAGES": 1000, "SC_PAGE_SIZE": 4096}
+    monkeypatch.setattr(os, "sysconf", pages.__getitem__)
+    meminfo.write_text("MemTotal:  8388608 kB\nMemFree:  1024 kB\n")
+    assert resources._system_available() == 3 * 4096
+
+
+def test_an_address_space_limit_without_a_readable_size_is_the_headroom(monkeypatch, tmp_path):
+    # where /proc does not say the virtual size (macOS; or a field that is not a number) the
+    # limit itself is the headroom, an upper bound: a mutant that took it as none left survived
+    resource = pytest.importorskip("resource", reason="RLIMIT_AS is Unix's")
+    resources = _process_of_size(monkeypatch, tmp_path, "0 kB")
+    monkeypatch.setattr(resource, "getrlimit", lambda which: (3 * 2**30, resource.RLIM_INFINITY))
+    for status in ("Name:\tpython\n", "VmSize:\t n/a kB\n"):
+        (tmp_path / "status").write_text(status)
+        assert resources._address_space_headroom() == 3 * 2**30
+
+
+@pytest.mark.parametrize(
+    "membership, files",
+    [
+        ("0::/job\n", {
+            "job/memory.max": "2147483648\n",
+            "job/memory.current": "1073741824\n",
+            "job/memory.stat": "file 1048576\nshmem 3145728\n",
+        }),
+        ("4:memory:/job\n", {
+            "memory/job/memory.stat": (
+                "hierarchical_memory_limit 2147483648\ntotal_cache 1048576\ntotal_shmem 3145728\n"
+            ),
+            "memory/job/memory.usage_in_bytes": "1073741824\n",
+        }),
+    ],
+    ids=["v2", "v1"],
+)  # fmt: skip
+def test_shared_memory_beyond_the_file_cache_is_not_charged_twice(
+    monkeypatch, tmp_path, membership, files
+):
+    # shared memory is in the usage already; where the statistics say more of it than of file
+    # cache, no reclaimable cache is left, and nothing is taken off beyond the usage (mutants
+    # that counted the negative difference survived)
+    resources = _cgroups(monkeypatch, tmp_path, membership, files)
+    assert resources.available_memory() == 2**30
+
+
+def test_a_cgroup_v1_limit_counts_its_shared_memory_as_in_use(monkeypatch, tmp_path):
+    # total_shmem is file cache the kernel cannot reclaim: a mutant that counted it as free
+    # survived (the v1 tests had none)
+    resources = _cgroups(monkeypatch, tmp_path, "4:memory:/job\n", {
+        "memory/job/memory.stat": (
+            "hierarchical_memory_limit 2147483648\ntotal_cache 536870912\ntotal_shmem 268435456\n"
+        ),
+        "memory/job/memory.usage_in_bytes": "1073741824\n",
+    })  # fmt: skip
+    assert resources.available_memory() == 2**30 + 2**28
+
+
+def test_a_three_layer_program_of_few_samples_has_at_most_2_to_the_n_second_layer_patterns():
+    # 3 samples have 8 sign patterns: 64 sampled first-layer patterns are paired with 8 of
+    # them, not 65 (a mutant without the cap survived, charging 8 times too much)
+    two_layer = dense_program_bytes(3, 6, 3, 64)
+    assert three_layer_program_bytes(3, 6, 3, 64) == two_layer * 2**3 // 3
+    assert three_layer_program_bytes(300, 6, 3, 64) == dense_program_bytes(300, 6, 3, 64) * 65 // 3
+
+
+def test_the_draws_keys_are_those_of_the_largest_region_not_the_grid():
+    # with a read-out per patch (pooling="none") a gate's key is a byte per sample of one
+    # region, twice; a mutant that keyed the whole grid of 676 patches survived
+    from sklearn_convexcnn._resources import sampling_bytes
+
+    regional = sampling_bytes(1000, 676, 9, 1000, [1] * 676)
+    assert regional < sampling_bytes(1000, 676, 9, 1000)
+    assert regional < sampling_bytes(1000, 2, 9, 1000, [2]) * 1.1
+
+
+@pytest.mark.parametrize("regions, keys", [(None, 1), ([4, 4], 2)])
+def test_each_drawn_gate_is_charged_its_filter_keys_and_overheads(regions, keys):
+    # 16 h bytes of filter (the draw and the kept gates), a key a gate, two where regions are
+    # keyed one after the other, and the overheads: mutants that dropped the filter or
+    # charged one key with regions survived the bounds on measured peaks
+    import sklearn_convexcnn._resources as resources
+
+    n_samples, n_patches, patch_size = 100, 8, 5
+    key = n_samples * 1  # (a bit a patch of 8 patches, or of the largest region of 4)
+    per_gate = 16 * patch_size + keys * (key + resources.KEY_OVERHEAD)
+    per_gate += resources.GATE_OVERHEAD
+    sizes = (n_samples, n_patches, patch_size)
+    # (above KEY_GATES gates the chunk of keys and products stays the same)
+    more = resources.sampling_bytes(*sizes, 2000, regions)
+    assert more - resources.sampling_bytes(*sizes, 1000, regions) == 1000 * per_gate
+
+
+def test_a_dense_program_refused_through_cvxpy_names_the_native_solver(monkeypatch):
+    # (a mutant that dropped this remedy survived; the circular one is pinned above)
+    import sklearn_convexcnn._resources as resources
+
+    monkeypatch.setattr(resources, "available_memory", lambda: 2**20)
+    monkeypatch.setattr(resources, "_address_space_headroom", lambda: None)
+    with pytest.raises(
+        MemoryError,
+        match=r"\. Use fewer n_patterns, solver='native' \(matrix-free\) where the architecture "
+        r"supports it, use fewer or smaller patches \(a larger stride or a smaller kernel_size\), "
+        r"or fit on a subset of the samples\.$",
+    ):
+        check_program_memory(200, 36, 9, 64, kind="dense", solver="clarabel")
+
+
+def test_a_dense_program_read_out_per_region_is_charged_its_regions_groups(monkeypatch):
+    # each region's groups are capped by its Cover bound: 4 one-patch regions of 10 samples
+    # have 4 x 20 groups, not 1000 of 4 patches (a mutant that dropped the regions from the
+    # CVXPY estimate, 50 times larger here, survived)
+    import sklearn_convexcnn._resources as resources
+
+    required = []
+    monkeypatch.setattr(resources, "check_memory", lambda n, *args, **_: required.append(n))
+    regions = [1] * 4
+    check_program_memory(10, 4, 2, 1000, kind="dense", solver="clarabel", regions=regions)
+    assert required == [dense_program_bytes(10, 4, 2, 1000, regions)]
+    assert 40 * required[0] < dense_program_bytes(10, 4, 2, 1000)
+
+
+def test_the_draw_is_charged_with_its_regions_keys_and_only_where_patterns_are_drawn(
+    monkeypatch,
+):
+    # an enumeration draws nothing: a mutant that charged exact patterns the draw of as many
+    # survived, as did one that keyed the draw on the whole grid despite the regions
+    import sklearn_convexcnn._resources as resources
+
+    required = []
+    monkeypatch.setattr(resources, "check_memory", lambda n, *args, **_: required.append(n))
+    sizes, regions = (8, 15, 2, 10**5), [2] * 8
+    for exact in (False, True):
+        check_program_memory(
+            *sizes, kind="dense_operator", solver="native", exact=exact, regions=regions
+        )
+    program = int(resources.DENSE_OPERATOR_PEAK * resources.dense_arrays_bytes(*sizes, regions))
+    drawn = resources.sampling_bytes(*sizes, regions)
+    assert required == [drawn, program]
+    assert program < drawn
+
+
+@pytest.mark.parametrize("solver", ["scs", "clarabel"])
+def test_a_linear_cnns_programs_solved_at_once_each_count(monkeypatch, solver):
+    # n_jobs workers each hold a nuclear-norm program: mutants that charged one survived
+    import sklearn_convexcnn._resources as resources
+
+    required = []
+    monkeypatch.setattr(resources, "check_memory", lambda n, *args, **_: required.append(n))
+    for at_once in (1, 3):
+        resources.check_nuclear_program_memory(98, 3, solver, at_once=at_once)
+    assert required[1] == 3 * required[0] > 0
