@@ -742,15 +742,19 @@ def test_a_cgroup_not_under_the_mount_reads_the_roots_limit(monkeypatch, tmp_pat
     assert resources.available_memory() == 2 * 2**30
 
 
-def test_a_cgroup_v1_limit_counts_its_file_cache_as_free(monkeypatch, tmp_path):
-    # a mutant that counted the cache as in use survived (the kernel reclaims it first)
+@pytest.mark.parametrize("shmem, available", [(0, 2**30 + 2**29), (2**28, 2**30 + 2**28)])
+def test_a_cgroup_v1_limit_counts_its_file_cache_as_free_but_not_its_shared_memory(
+    shmem, available, monkeypatch, tmp_path
+):
+    # the kernel reclaims the cache first (a mutant that counted it as in use survived), but
+    # not total_shmem, file cache too (a mutant that counted it as free survived)
     resources = _cgroups(monkeypatch, tmp_path, "4:memory:/docker/abc\n", {
         "memory/docker/abc/memory.stat": (
-            "hierarchical_memory_limit 2147483648\ntotal_cache 536870912\ntotal_shmem 0\n"
+            f"hierarchical_memory_limit 2147483648\ntotal_cache 536870912\ntotal_shmem {shmem}\n"
         ),
         "memory/docker/abc/memory.usage_in_bytes": "1073741824\n",
     })  # fmt: skip
-    assert resources.available_memory() == 2**30 + 2**29
+    assert resources.available_memory() == available
 
 
 @pytest.mark.parametrize(
@@ -1069,18 +1073,6 @@ def test_shared_memory_beyond_the_file_cache_is_not_charged_twice(
     # that counted the negative difference survived)
     resources = _cgroups(monkeypatch, tmp_path, membership, files)
     assert resources.available_memory() == 2**30
-
-
-def test_a_cgroup_v1_limit_counts_its_shared_memory_as_in_use(monkeypatch, tmp_path):
-    # total_shmem is file cache the kernel cannot reclaim: a mutant that counted it as free
-    # survived (the v1 tests had none)
-    resources = _cgroups(monkeypatch, tmp_path, "4:memory:/job\n", {
-        "memory/job/memory.stat": (
-            "hierarchical_memory_limit 2147483648\ntotal_cache 536870912\ntotal_shmem 268435456\n"
-        ),
-        "memory/job/memory.usage_in_bytes": "1073741824\n",
-    })  # fmt: skip
-    assert resources.available_memory() == 2**30 + 2**28
 
 
 def test_a_three_layer_program_of_few_samples_has_at_most_2_to_the_n_second_layer_patterns():
