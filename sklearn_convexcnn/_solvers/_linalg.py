@@ -50,12 +50,12 @@ def newton_step(hessian, gradient):
     no step (zeros) where the Hessian or the gradient is not finite.
 
     Least norm in these coordinates, with singular values below 1e-14 of the largest taken
-    for zero: the step has no part along the Hessian's null directions (twin groups' weight
-    moved between them, :func:`newton_step`'s comment), and curvature that small is rounding
-    or a penalty's (``beta=1e-12``). The same in the coordinates that give the Hessian a unit
-    diagonal was tried (8d145d9, reverted): its step moved along null directions whose
-    diagonal entries differ (twins of unequal norms), and three-layer polishes that had
-    succeeded left the second layer's cone.
+    for zero: the step has no part along the Hessian's null directions (which move weight
+    between twin groups: the comment on the pivots below), and curvature that small is
+    rounding or a penalty's (``beta=1e-12``). The same in the coordinates that give the
+    Hessian a unit diagonal was tried (8d145d9, reverted): its step moved along null
+    directions whose diagonal entries differ (twins of unequal norms), and three-layer
+    polishes that had succeeded left the second layer's cone.
 
     ``cho_factor``, not ``solve(assume_a="pos")``: the latter warns on ill-conditioning,
     which the residual below judges anyway, and silencing it would take
