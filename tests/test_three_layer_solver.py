@@ -515,12 +515,9 @@ def test_a_warm_start_begins_with_its_nonzero_groups_only(capsys):
     assert f", {n_nonzero} groups, " in first
 
 
-def test_a_solve_stopped_at_max_iter_returns_its_lowest_point_not_its_last(monkeypatch):
-    # its last restricted point made worse (every group scaled by 3: still feasible, as cones
-    # are cones and each branch keeps its signs): the answer is the lowest point certified
-    program, y = _program(0, "squared")
-    options = dict(beta=0.1, loss="squared", fit_intercept=True, tol=1e-8)
-    one = solve_three_layer(program, y, max_iter=1, **options)
+def _second_restricted_point_made_worse(monkeypatch):
+    """Every group of the solve's second feasible restricted point scaled by 3 (still
+    feasible: cones are cones, and each branch keeps its signs); the list of its calls."""
     feasible_point, calls = _three_layer._feasible_restricted_point, []
 
     def worse_second(groups, *args, **kwargs):
@@ -531,6 +528,16 @@ def test_a_solve_stopped_at_max_iter_returns_its_lowest_point_not_its_last(monke
         return b, rows, feasible
 
     monkeypatch.setattr(_three_layer, "_feasible_restricted_point", worse_second)
+    return calls
+
+
+def test_a_solve_stopped_at_max_iter_returns_its_lowest_point_not_its_last(monkeypatch):
+    # its last restricted point made worse (every group scaled by 3: still feasible, as cones
+    # are cones and each branch keeps its signs): the answer is the lowest point certified
+    program, y = _program(0, "squared")
+    options = dict(beta=0.1, loss="squared", fit_intercept=True, tol=1e-8)
+    one = solve_three_layer(program, y, max_iter=1, **options)
+    calls = _second_restricted_point_made_worse(monkeypatch)
     stopped = solve_three_layer(program, y, max_iter=2, **options)
     assert len(calls) == 2 and not stopped.converged
     assert stopped.objective <= one.objective * (1 + 1e-12)
@@ -826,25 +833,13 @@ def test_a_stopped_solve_reports_the_gap_of_the_point_it_returns(monkeypatch):
     # its last point made worse (every group scaled by 3), the lowest point is returned, and
     # its gap to the best bound with it, not the last point's
     program, y = _program(0, "squared")
-    feasible_point, dual_objective, calls, duals = (
-        _three_layer._feasible_restricted_point,
-        _three_layer._dual_objective,
-        [],
-        [],
-    )
-
-    def worse_second(groups, *args, **kwargs):
-        b, rows, feasible = feasible_point(groups, *args, **kwargs)
-        calls.append(1)
-        if len(calls) == 2:
-            groups.coef = 3.0 * groups.coef
-        return b, rows, feasible
+    calls = _second_restricted_point_made_worse(monkeypatch)
+    dual_objective, duals = _three_layer._dual_objective, []
 
     def recorded(*args, **kwargs):
         duals.append(dual_objective(*args, **kwargs))
         return duals[-1]
 
-    monkeypatch.setattr(_three_layer, "_feasible_restricted_point", worse_second)
     monkeypatch.setattr(_three_layer, "_dual_objective", recorded)
     options = dict(beta=0.1, loss="squared", fit_intercept=True, tol=1e-8, max_iter=2)
     stopped = solve_three_layer(program, y, **options)
