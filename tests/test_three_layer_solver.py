@@ -615,14 +615,14 @@ def test_the_residue_is_measured_against_the_largest_group():
 
 
 def test_the_second_layer_rows_added_are_the_most_violated_of_each_branch():
-    # _ROWS_PER_ROUND rows a branch and round at most, the most violated first, all of them
+    # _ROWS_PER_BRANCH rows a branch and round at most, the most violated first, all of them
     # where that many are violated (no more); rows the point satisfies (at zero, above zero,
     # or below zero by less than _FEASIBILITY_TOL of the branch's largest |z|) and rows kept
     # already are none. One piece, one outer pattern: branch (0, 0) has z = values, and a
     # group on -M of branch (1, 0) gives it z = -values
     from sklearn_convexcnn._formulations.three_layer import ThreeLayerProgram
 
-    cap = _three_layer._ROWS_PER_ROUND
+    cap = _three_layer._ROWS_PER_BRANCH
     # z of branch (0, 0): cap + 1 violated rows; of (1, 0): cap - 1 and 1e-7 of |z| = cap + 1
     # (the tolerance's 4e-8 of it: violated), not 3e-8, 1e-11 nor 0
     values = np.concatenate([-np.arange(1.0, cap + 2), np.arange(1.0, cap), [1e-7, 3e-8, 1e-11, 0]])
@@ -705,8 +705,8 @@ def test_the_polish_moves_the_intercept_too():
 
 def test_the_polish_holds_the_rows_the_interior_point_leaves_near_zero():
     # the restricted interior point leaves tight rows at up to ~1e-7 of the branch's largest
-    # |z| (or of ||row|| ||c||); _TIGHT must count them as tight, or Newton's method moves
-    # along them and off the cone (seed 2: a polish of None at _TIGHT=1e-9)
+    # |z| (or of ||row|| ||c||); _POLISH_TIGHT must count them as tight, or Newton's method moves
+    # along them and off the cone (seed 2: a polish of None at _POLISH_TIGHT=1e-9)
     program, y, optimum, groups = _optimum_groups(2)
     groups.coef[:] = 0.0  # (the restricted problem over the optimum's groups, from zero)
     rows = _three_layer_rows.nearest_rows(program, _three_layer_rows.START_ROWS)
@@ -749,7 +749,7 @@ def test_the_refined_multipliers_are_clipped_at_zero():
 
 @pytest.mark.parametrize("seed", [0, 2])
 def test_the_refined_multipliers_of_a_branch_are_on_its_tight_rows_only(seed):
-    # a branch with a nonzero group gets multipliers on its tight rows (|z| at most _TIGHT of
+    # a branch with a nonzero group gets multipliers on its tight rows (|z| at most _POLISH_TIGHT of
     # its largest; complementary slackness: mu z = 0 at the optimum) and zero elsewhere; the
     # other branches keep theirs (here ones: any mu >= 0 is a bound). Seed 0's branches have
     # rows at 1e-5 to 1e-2 of their largest |z|, seed 2's a tight one
@@ -763,7 +763,7 @@ def test_the_refined_multipliers_of_a_branch_are_on_its_tight_rows_only(seed):
     assert 0 < nonzero.sum() < len(nonzero)
     for branch in np.flatnonzero(nonzero):
         z = np.abs(hidden[branch])
-        assert not refined[branch, z > _three_layer._TIGHT * z.max()].any()
+        assert not refined[branch, z > _three_layer._POLISH_TIGHT * z.max()].any()
     np.testing.assert_array_equal(refined[~nonzero], 1.0)
 
 

@@ -15,7 +15,7 @@ the restricted problem:
    (:func:`._restricted.solve_qp`), by proximal Newton for the logistic loss. It returns the point
    and the multipliers of the kept second-layer rows (zero for the others).
 2. **Rows.** Rows of either layer that the point violates are added, the most violated first
-   (at most ``_ROWS_PER_ROUND`` per branch for the second layer), until the point satisfies
+   (at most ``_ROWS_PER_BRANCH`` per branch for the second layer), until the point satisfies
    every row (as :func:`._cvxpy._solve_three_layer_with` does for the first layer).
 3. **Pricing.** Every group is priced with those multipliers
    (:func:`._three_layer_rows.three_layer_prices`); the most violating ones enter the set.
@@ -67,13 +67,13 @@ _GROUPS_PER_ROUND = 32
 # accuracy).
 _FEASIBILITY_TOL = 1e-9
 # Second-layer rows added per branch and feasibility round.
-_ROWS_PER_ROUND = 40
+_ROWS_PER_BRANCH = 40
 # Feasibility rounds per restricted problem before the solve gives up (no point to certify).
 _MAX_ROW_ROUNDS = 100
 # Relative slack below which a row is tight, for the polish and the refined multipliers: the
 # interior point leaves tight rows at 1e-10 to 1.2e-7 of the largest value, others at 2e-3 and
 # more (n=300 of benchmarks/three_layer_rows.py)
-_TIGHT = 1e-5
+_POLISH_TIGHT = 1e-5
 
 
 class _Groups:
@@ -134,7 +134,7 @@ class _Groups:
 
     def add_violated_samples(self, coef):
         """Keep the second-layer rows that ``coef`` violates, the most violated
-        ``_ROWS_PER_ROUND`` of each branch; returns how many were added."""
+        ``_ROWS_PER_BRANCH`` of each branch; returns how many were added."""
         masks = self.program.outer_masks
         hidden = self.program.hidden_values(coef).reshape(len(self.samples), -1)
         slack = (2.0 * np.vstack([masks, masks]) - 1.0) * hidden
@@ -143,8 +143,8 @@ class _Groups:
         added = 0
         for branch in np.flatnonzero(violated.any(axis=1)):
             new = np.flatnonzero(violated[branch])
-            if len(new) > _ROWS_PER_ROUND:
-                new = new[np.argpartition(slack[branch, new], _ROWS_PER_ROUND)[:_ROWS_PER_ROUND]]
+            if len(new) > _ROWS_PER_BRANCH:
+                new = new[np.argpartition(slack[branch, new], _ROWS_PER_BRANCH)[:_ROWS_PER_BRANCH]]
             self.samples[branch, new] = True
             added += len(new)
         return added
@@ -246,7 +246,7 @@ def _polished(groups, y, b, *, beta, loss):
     if not len(active):
         return None
     cones = [program.cones[pattern] for *_, pattern in groups.keys]
-    face = face_coordinates(M, groups.coef, active, cones, tight=_TIGHT)
+    face = face_coordinates(M, groups.coef, active, cones, tight=_POLISH_TIGHT)
     if face is None:
         return None
     bases, B, w = face
@@ -256,7 +256,7 @@ def _polished(groups, y, b, *, beta, loss):
     coupling, branch_of_row, sample_of_row = groups.second_layer_rows(np.ones_like(groups.samples))
     hidden = program.hidden_values(groups.full_coef()).reshape(len(groups.samples), -1)
     scale = np.abs(hidden).max(axis=1)[branch_of_row]
-    tight = np.abs(hidden[branch_of_row, sample_of_row]) <= _TIGHT * scale
+    tight = np.abs(hidden[branch_of_row, sample_of_row]) <= _POLISH_TIGHT * scale
     C = np.hstack(
         [
             coupling[tight][:, j * h : (j + 1) * h] @ basis
@@ -305,7 +305,8 @@ def _refined_multipliers(program, coef, v, multipliers, beta):
         return multipliers
     branches = np.unique(active[:, 1] * n_outer + active[:, 2])
     tight = {
-        b: np.flatnonzero(np.abs(hidden[b]) <= _TIGHT * np.abs(hidden[b]).max()) for b in branches
+        b: np.flatnonzero(np.abs(hidden[b]) <= _POLISH_TIGHT * np.abs(hidden[b]).max())
+        for b in branches
     }
     offsets = np.cumsum([0] + [len(tight[b]) for b in branches])
     start = dict(zip(branches, offsets[:-1], strict=True))
@@ -317,7 +318,7 @@ def _refined_multipliers(program, coef, v, multipliers, beta):
         piece = (-1.0 if part else 1.0) * program.pieces[pattern]  # +-M_i
         cone = program.cones[pattern]
         slack = cone @ c
-        rows = cone[slack <= _TIGHT * np.linalg.norm(cone, axis=1) * np.linalg.norm(c)]
+        rows = cone[slack <= _POLISH_TIGHT * np.linalg.norm(cone, axis=1) * np.linalg.norm(c)]
         signs = 2.0 * program.outer_masks[outer] - 1.0
         samples = tight[branch]
         block = np.zeros((len(c), n_mu))
