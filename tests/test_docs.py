@@ -265,13 +265,28 @@ def test_plotting_names_the_step_of_a_fitted_pipeline_or_search():
 @pytest.mark.parametrize(
     "plot, params, message",
     [
-        ("plot_filters", dict(max_filters=-1), r"max_filters must be a positive int or None"),
+        (
+            "plot_filters",
+            dict(max_filters=-1),
+            r"^max_filters must be a positive int or None \(all filters\), got max_filters=-1\.$",
+        ),
         ("plot_filters", dict(max_filters=0), r"got max_filters=0\."),
         ("plot_filter_spectra", dict(max_filters=2.5), r"got max_filters=2\.5\."),
         ("plot_filter_spectra", dict(floor=0.0), r"floor must be in \(0, 1\).*got floor=0\.0"),
         ("plot_filter_spectra", dict(floor=2), r"got floor=2\."),
+        # (not "'<' not supported between instances of 'int' and 'str'")
+        (
+            "plot_filter_spectra",
+            dict(floor="0.1"),
+            r"floor must be in \(0, 1\).*got floor='0\.1'\.",
+        ),
         # n_cols=-1 failed in matplotlib ("figure size must be positive finite")
-        ("plot_filters", dict(n_cols=-1), r"n_cols must be a positive int or None .*n_cols=-1\."),
+        (
+            "plot_filters",
+            dict(n_cols=-1),
+            r"^n_cols must be a positive int or None \(about the square root of the panels\), "
+            r"got n_cols=-1\.$",
+        ),
         ("plot_filters", dict(n_cols=2.5), r"got n_cols=2\.5\."),
     ],
 )
@@ -353,8 +368,9 @@ def test_plot_filters_draws_one_panel_per_filter():
     fig = sklearn_convexcnn.plotting.plot_filters(clf, label=str)
     images = [ax.images[0].get_array() for ax in fig.axes if ax.images]
     assert len(images) == clf.filters_.shape[0]
-    largest = np.argmax(np.linalg.norm(clf.filters_, axis=1))
-    np.testing.assert_allclose(images[0], clf.filters_[largest].reshape(3, 3))
+    # every panel, in the order of the filters' Euclidean norms (not their l1 norms), largest first
+    order = np.argsort(-np.linalg.norm(clf.filters_, axis=1), kind="stable")
+    np.testing.assert_allclose(images, clf.filters_[order].reshape(-1, 3, 3))
     # (a review: a list of titles failed inside the drawing, "'list' object is not callable")
     with pytest.raises(TypeError, match=r"label must be a function .* got a list\. .*__getitem__"):
         sklearn_convexcnn.plotting.plot_filters(clf, label=["a", "b"])
@@ -376,6 +392,9 @@ def test_plot_filters_separates_the_channels(input_shape, kernel_size):
     ).fit(X, X[:, 0])
     fig = sklearn_convexcnn.plotting.plot_filters(reg, order="fitted", max_filters=1)
     (image,) = [np.asarray(ax.images[0].get_array()) for ax in fig.axes if ax.images]
+    # (the blank columns are no weight: the colour scale still reaches the largest weight)
+    limit = np.abs(reg.filters_[0]).max()
+    assert [ax.images[0].get_clim() for ax in fig.axes if ax.images] == [(-limit, limit)]
     # each channel's filter as an image (a signal's as one row), a blank column after each
     *rows, width, channels = (1, *reg.geometry_.filter_shape)[-3:]
     filter_ = reg.filters_[0].reshape(*rows, width, channels)
@@ -447,6 +466,10 @@ def test_plot_objectives_takes_groups_of_different_sizes():
         sklearn_convexcnn.plotting.plot_objectives([], 0.5)
     with pytest.raises(ValueError, match="labels has 1 names for 2 groups"):
         sklearn_convexcnn.plotting.plot_objectives([[1.0], [2.0]], 0.5, labels=["adam"])
+    with pytest.raises(ValueError, match="labels has 3 names for 2 groups"):
+        sklearn_convexcnn.plotting.plot_objectives([[1.0], [2.0]], 0.5, labels=["a", "b", "c"])
+    unsigned = sklearn_convexcnn.plotting.plot_objectives(np.array([3, 1], dtype=np.uint8), 0.5)
+    assert [list(c.get_offsets()[:, 1]) for c in unsigned.collections] == [[3.0, 1.0]]
     for one_run in (1.0, np.array(1.0)):
         scalar = sklearn_convexcnn.plotting.plot_objectives(one_run, 0.5)
         assert [len(c.get_offsets()) for c in scalar.collections] == [1]
@@ -463,7 +486,7 @@ def test_plot_objectives_takes_groups_of_different_sizes():
         with pytest.raises(ValueError, match=message):
             sklearn_convexcnn.plotting.plot_objectives(deeper, 0.5)
     # the optimum is one number (a review: "x" was drawn, [1, 2] failed on its truth value)
-    for optimum in ("x", [1.0, 2.0], True):
+    for optimum in ("x", [1.0, 2.0], True, np.True_):
         with pytest.raises(ValueError, match=r"optimum must be a finite number, .* got optimum="):
             sklearn_convexcnn.plotting.plot_objectives([1.0], optimum)
     for optimum in (0.5, np.float64(0.5), np.array(0.5), 1):
@@ -472,6 +495,8 @@ def test_plot_objectives_takes_groups_of_different_sizes():
     # a diverged run or optimum is refused, not left out of the plot (a review)
     with pytest.raises(ValueError, match=r"not finite in group 1: \[nan, inf\]"):
         sklearn_convexcnn.plotting.plot_objectives([[1.3, np.nan, np.inf], [1.2]], 0.5)
+    with pytest.raises(ValueError, match=r"not finite in group 1: \[-inf\]"):  # (no NaN)
+        sklearn_convexcnn.plotting.plot_objectives([1.3, -np.inf], 0.5)
     with pytest.raises(ValueError, match="optimum must be a finite number"):
         sklearn_convexcnn.plotting.plot_objectives([1.0], np.inf)
 
@@ -493,14 +518,20 @@ def test_plots_name_an_ax_or_labels_of_the_wrong_kind():
         sklearn_convexcnn.plotting.plot_objectives([1.3, 1.2], 1.0, ax=axes)
     assert sklearn_convexcnn.plotting.plot_objectives([1.3], 1.0, ax=axes[1]) is axes[1]
     plt.close(fig)
-    for labels in (3, {"Adam", "SGD"}, {"Adam": 0, "SGD": 1}):  # (a set: "not subscriptable")
+    # (a set: "not subscriptable"; a str: one letter per group)
+    for labels in (3, {"Adam", "SGD"}, {"Adam": 0, "SGD": 1}, "AS"):
         with pytest.raises(TypeError, match=r"^labels must be a list of str, .* got labels="):
             sklearn_convexcnn.plotting.plot_objectives([[1.3], [1.4]], 1.0, labels=labels)
     # None was drawn as a run that is not finite, and "1.5" as a number
-    for objectives, kind in ((None, "O"), (["1.5", "2"], "U"), ([True], "b")):
+    # (kinds sorted: a set of them is ordered by the str hash, different in each process)
+    kinds = [(None, "O"), (["1.5", "2"], "U"), ([True], "b"), ([1 + 2j], "c")]
+    for objectives, kind in [*kinds, ([[None], ["1"]], "OU")]:
         with pytest.raises(ValueError, match=rf"must hold numbers, .*dtype kind '{kind}'\)\.$"):
             sklearn_convexcnn.plotting.plot_objectives(objectives, 1.0)
-    with pytest.raises(ValueError, match=r"objectives must hold numbers, .* got \[\[1\.3, \[1"):
+    # (and NumPy's reason, in parentheses)
+    with pytest.raises(
+        ValueError, match=r"must hold numbers, .* got \[\[1\.3, \[1\.2\]\]\] \(.+\)\.$"
+    ):
         sklearn_convexcnn.plotting.plot_objectives([[1.3, [1.2]]], 1.0)
 
 
@@ -557,6 +588,29 @@ def test_plot_filter_spectra_draws_the_largest_spectra_first_each_row_scaled_to_
     expected = np.clip(largest / largest.max(axis=1, keepdims=True), 1e-3, None)
     np.testing.assert_allclose(scaled, expected, rtol=1e-12)
     np.testing.assert_allclose(scaled.max(axis=1), 1.0, rtol=1e-12)
+    plt.close("all")
+
+
+def test_plot_filter_spectra_labels_its_axes_and_colour_scale():
+    # the colour bar says what a colour is: a raw magnitude on a linear scale or, with a floor,
+    # one relative to the row's largest on a log scale from the floor to 1
+    plt = pytest.importorskip("matplotlib.pyplot")
+    from matplotlib.colors import LogNorm
+
+    X = np.random.default_rng(0).standard_normal((40, 8))
+    reg = ConvexCNNRegressor(architecture="circular", beta=0.5, random_state=0)
+    reg.fit(X, X[:, 0] - X[:, 3])
+    for floor, label in [
+        (None, "|DFT coefficient|"),
+        (1e-3, "|DFT coefficient| / largest of the row"),
+    ]:
+        ax = sklearn_convexcnn.plotting.plot_filter_spectra(reg, floor=floor)
+        (image,) = ax.images
+        assert image.colorbar is not None and image.colorbar.ax.get_ylabel() == label
+        assert isinstance(image.norm, LogNorm) == (floor is not None)
+        assert ax.get_xlabel() == "frequency index k"
+        assert ax.get_ylabel() == "neuron (largest spectrum first)"
+    assert (image.norm.vmin, image.norm.vmax) == (1e-3, 1.0)
     plt.close("all")
 
 
@@ -720,8 +774,15 @@ def test_plot_filters_lays_out_every_panel_on_one_symmetric_colour_scale():
     for image, filter_ in zip(images, reg.filters_[:3], strict=True):
         np.testing.assert_array_equal(image.get_array(), filter_[None])
         assert image.get_clim() == (-limit, limit)
+        assert image.get_cmap().name == "RdBu_r"  # (red a positive weight, as documented)
     assert fig.axes[-1].get_ylabel() == "filter weight"
+    assert not any(ax.axison for ax in fig.axes[:-1])  # (no frames or ticks, nor a spare panel)
     plt.close(fig)
+    # n_cols=None: the square root of the number of panels, rounded up (3 panels: 2 columns)
+    for max_filters, grid in [(3, (2, 2)), (4, (2, 2))]:
+        fig = sklearn_convexcnn.plotting.plot_filters(reg, max_filters=max_filters)
+        assert fig.axes[0].get_subplotspec().get_gridspec().get_geometry() == grid
+        plt.close(fig)
     one = sklearn_convexcnn.plotting.plot_filters(reg, order="fitted", max_filters=1)
     limit = np.abs(reg.filters_[0]).max()
     assert limit < np.abs(reg.filters_).max()  # (the panel drawn's largest, not all filters')
@@ -739,6 +800,8 @@ def test_plot_objectives_names_jitters_and_labels_the_groups():
     assert [label.get_text() for label in ax.get_xticklabels()] == ["group 1", "group 2"]
     for i, dots in enumerate(ax.collections):
         assert np.all(np.abs(dots.get_offsets()[:, 0] - i) <= 0.15)
+    first = ax.collections[0].get_offsets()[:, 0]
+    assert first.min() < 0 < first.max()  # (the four jittered either way, not on the tick)
     assert [text.get_text() for text in ax.get_legend().get_texts()] == [
         "group 1", "group 2", "global minimum"
     ]  # fmt: skip

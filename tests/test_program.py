@@ -2,6 +2,7 @@
 caller's line, and wrong calls told in the caller's words: checked on small known answers."""
 
 import inspect
+import os
 import warnings
 from types import SimpleNamespace
 
@@ -128,6 +129,32 @@ def test_a_warning_from_inside_joblib_names_the_callers_line():
     assert [(w.filename, w.lineno) for w in record] == [(__file__, line)]
 
 
+def test_a_warning_from_a_neighbour_named_like_scikit_learn_names_its_line():
+    # the prefixes skipped are folders: scikit-learn-extra's sklearn_extra/, beside
+    # sklearn/, is no part of scikit-learn, and its line is the one to name
+    import sklearn
+
+    filename = os.path.join(os.path.dirname(sklearn.__file__) + "_extra", "cluster.py")
+    namespace = {"warn": warn}
+    exec(compile('def fit():\n    warn("from here", UserWarning)\n', filename, "exec"), namespace)
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        namespace["fit"]()
+    assert [(w.filename, w.lineno) for w in record] == [(filename, 2)]
+
+
+def test_a_stack_of_internal_frames_only_still_warns(monkeypatch):
+    # (a thread started on the package's code has no caller outside it: the walk ends at
+    # the bottom of the stack, and Python names "sys", rather than failing on no frame)
+    import sklearn_convexcnn._warnings as package_warnings
+
+    monkeypatch.setattr(package_warnings, "_INTERNAL", ("",))  # (every frame internal)
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        warn("from nowhere", UserWarning)
+    assert [(str(w.message), w.category) for w in record] == [("from nowhere", UserWarning)]
+
+
 def _f(a, b=1):
     """A function to bind calls to."""
 
@@ -136,25 +163,32 @@ def _hint(name):
     return f" [hint for {name}]"
 
 
-def test_a_wrong_call_is_pythons_error_in_the_callers_name_with_the_hint():
+@pytest.mark.parametrize(
+    "kwargs",
+    # (of two unknown keywords, the hint answers the first, which Python's message names)
+    [{"b": 2, "c": 3}, {"c": 3, "d": 4}],
+)
+def test_a_wrong_call_is_pythons_error_in_the_callers_name_with_the_hint(kwargs):
     signature = inspect.signature(_f)
     with pytest.raises(
         TypeError, match=r"^f\.g\(\) got an unexpected keyword argument 'c' \[hint for c\]$"
     ) as caught:
-        check_call(signature, (1,), {"b": 2, "c": 3}, "f.g", _hint)
+        check_call(signature, (1,), kwargs, "f.g", _hint)
     # (raised from None: no "During handling of the above exception" in the traceback)
     assert caught.value.__cause__ is None and caught.value.__suppress_context__
     check_call(signature, (1,), {"b": 2}, "f.g", _hint)  # (a right call: nothing)
 
 
-def test_a_wrong_call_of_another_kind_gives_the_hint_no_name():
+@pytest.mark.parametrize("unknown", ["c", "missing"])
+def test_a_wrong_call_of_another_kind_gives_the_hint_no_name(unknown):
     # a missing argument is Python's first complaint, though a keyword is unknown too: the
-    # hint must not answer the unknown keyword the message does not name
+    # hint must not answer the unknown keyword the message does not name (as a name: the
+    # word "missing" of the message is not the keyword missing=...)
     signature = inspect.signature(_f)
     with pytest.raises(
         TypeError, match=r"^f\(\) missing a required argument: 'a' \[hint for None\]$"
     ):
-        check_call(signature, (), {"b": 2, "c": 3}, "f", _hint)
+        check_call(signature, (), {"b": 2, unknown: 3}, "f", _hint)
 
 
 def test_long_fourier_blocks_keep_their_orthogonal_form_despite_rounding():
