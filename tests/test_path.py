@@ -34,6 +34,19 @@ def _invalid(name, expected, got):
 _N_PATTERNS = r"an int in the range \[1, inf\) or a str among \{'exact'\}"
 
 
+class _OnDevice:
+    """A tensor on a GPU, as PyTorch's: its ``__array__`` raises a TypeError."""
+
+    def __len__(self):
+        return 2
+
+    def __array__(self, dtype=None, copy=None):
+        raise TypeError("can't convert cuda:0 device type tensor to numpy")
+
+    def __repr__(self):
+        return "tensor([0.5, 0.1], device='cuda:0')"
+
+
 @pytest.mark.parametrize(
     "params, message",
     [
@@ -46,6 +59,13 @@ _N_PATTERNS = r"an int in the range \[1, inf\) or a str among \{'exact'\}"
         (dict(tol=-1), _invalid("tol", r"a float in the range \(0(\.0)?, 1(\.0)?\)", "-1")),
         (dict(tol=0.0), _invalid("tol", r"a float in the range \(0(\.0)?, 1(\.0)?\)", "0.0")),
         (dict(max_iter=0), _invalid("max_iter", r"an int in the range \[1, inf\)", "0")),
+        # (a mutant that took numbers too survived)
+        (
+            dict(return_regions=1),
+            _invalid(
+                "return_regions", r"an instance of 'bool' or an instance of 'numpy\.bool_?'", "1"
+            ),
+        ),
         (dict(n_betas=0), _invalid("n_betas", r"an int in the range \[1, inf\)", "0")),
         (dict(eps=0.0), _invalid("eps", r"a float in the range \(0(\.0)?, 1(\.0)?\]", "0.0")),
         (dict(eps=2.0), _invalid("eps", r"a float in the range \(0(\.0)?, 1(\.0)?\]", "2.0")),
@@ -66,6 +86,13 @@ _N_PATTERNS = r"an int in the range \[1, inf\) or a str among \{'exact'\}"
         # (numeric strings and booleans were read as numbers: a review)
         (dict(betas=["1.0", "0.5"]), r"got betas=\['1.0', '0.5'\]; pass a non-empty 1-D"),
         (dict(betas=[True]), r"got betas=\[True\]; pass a non-empty 1-D array"),
+        # (mutants that let NumPy's ValueError of ragged lists, or the TypeError of a tensor on
+        # a GPU, through survived)
+        (dict(betas=[0.1, [0.2, 0.3]]), r"got betas=\[0.1, \[0.2, 0.3\]\]; pass a non-empty 1-D"),
+        (
+            dict(betas=_OnDevice()),
+            r"got betas=tensor\(\[0\.5, 0\.1\], device='cuda:0'\); pass a non-empty 1-D array",
+        ),
         # (a number had scikit-learn's "must be an array-like or None": a review)
         (
             dict(betas=0.5),
@@ -80,6 +107,9 @@ _N_PATTERNS = r"an int in the range \[1, inf\) or a str among \{'exact'\}"
         (dict(betas=np.array(0.5)), r"a single number; .* Pass betas=\[0.5\] for a path"),
         (dict(betas=-0.5), r"got betas=-0.5; pass a non-empty 1-D array"),
         (dict(betas=np.nan), r"got betas=nan; pass a non-empty 1-D array"),
+        # (mutants that called 0 and inf single numbers, to pass as a list, survived)
+        (dict(betas=0.0), r"got betas=0.0; pass a non-empty 1-D array"),
+        (dict(betas=np.inf), r"got betas=inf; pass a non-empty 1-D array"),
     ],
 )
 def test_invalid_parameter_names_itself_its_value_and_the_fix(data, params, message):
@@ -92,20 +122,24 @@ def test_wrong_arguments_name_the_path_and_the_way_on(data):
     # scikit-learn's validate_params said "got an unexpected keyword argument 'alphas'" of no
     # function, where lasso_path's users type alphas (a review)
     # and architecture named no way to the other CNNs (a three-layer audit)
+    # (each name a hint covers has it: mutants that dropped alpha, n_layers or activation
+    # survived)
     X, y = data
-    with pytest.raises(
-        TypeError,
-        match=r"^convex_cnn_path\(\) got an unexpected keyword argument 'alphas'\. The path's "
-        r"regularization strengths are betas \(lasso_path's alphas\)$",
-    ):
-        convex_cnn_path(X, y, alphas=[1.0])
-    with pytest.raises(
-        TypeError,
-        match=r"^convex_cnn_path\(\) got an unexpected keyword argument 'architecture'\. "
-        r"convex_cnn_path solves two-layer ReLU CNNs; for another architecture, fit an "
-        r"estimator with warm_start=True",
-    ):
-        convex_cnn_path(X, y, architecture="three_layer")
+    for name in ("alphas", "alpha"):
+        with pytest.raises(
+            TypeError,
+            match=rf"^convex_cnn_path\(\) got an unexpected keyword argument '{name}'\. The "
+            r"path's regularization strengths are betas \(lasso_path's alphas\)$",
+        ):
+            convex_cnn_path(X, y, **{name: [1.0]})
+    for name in ("architecture", "n_layers", "activation"):
+        with pytest.raises(
+            TypeError,
+            match=rf"^convex_cnn_path\(\) got an unexpected keyword argument '{name}'\. "
+            r"convex_cnn_path solves two-layer ReLU CNNs; for another architecture, fit an "
+            r"estimator with warm_start=True",
+        ):
+            convex_cnn_path(X, y, **{name: "three_layer"})
     with pytest.raises(TypeError, match=r"^convex_cnn_path\(\) too many positional arguments$"):
         convex_cnn_path(X, y, [1.0])
     # (a hint is for the argument that Python names, not for another one passed with it)
@@ -229,6 +263,10 @@ def test_a_target_column_is_the_same_path_as_its_vector(data):
         (lambda y: y, r"\{-1\.\d+, -0\.\d+, -0\.\d+, -0\.\d+, \.\.\.\}"),  # real-valued
         (lambda y: (y > np.median(y)).astype(float), r"\{0, 1\}"),
         (lambda y: np.where(y > np.median(y), 2, 1), r"\{1, 2\}"),
+        # four values are all shown, of five the first four (mutants that wrote "..." after
+        # four, or only after six, survived)
+        (lambda y: np.arange(len(y)) % 4 - 1.0, r"\{-1, 0, 1, 2\}"),
+        (lambda y: np.arange(len(y)) % 5 - 1.0, r"\{-1, 0, 1, 2, \.\.\.\}"),
     ],
 )
 def test_logistic_loss_asks_for_targets_in_minus_one_plus_one(data, encode, values):
@@ -297,6 +335,19 @@ def test_a_beta_max_within_rounding_is_refused_with_the_fix(data, offset):
         convex_cnn_path(X, y, **FAST)
 
 
+def test_a_beta_max_beyond_the_rounding_of_a_large_offset_starts_the_path(data):
+    # the other side of the bound: with an offset of 1e12 the prices are exact to 1e-4, and
+    # beta_max, 6.2e-3 for targets of 1e-3, is 11 times the rounding bound, 5.7e-4 (mutants
+    # that took a bound 6e4 times as large, or one not scaled with the targets, refused it
+    # and survived; the smaller betas of such a path can stall)
+    X, y = data
+    with pytest.warns(UserWarning, match=r"share an offset of 1e\+12"):
+        beta_max = convex_cnn_path(X + 1e12, 1e-3 * y, **{**FAST, "n_betas": 1})[0]
+    with pytest.warns(UserWarning, match=r"share an offset of 1e\+10"):
+        less = convex_cnn_path(X + 1e10, 1e-3 * y, **{**FAST, "n_betas": 1})[0]
+    np.testing.assert_allclose(beta_max, less, rtol=1e-3)
+
+
 def test_explicit_betas_on_a_constant_y_give_the_empty_network(data):
     X, y = data[0], np.full(len(data[0]), 0.3)
     _, coefs, intercepts, _, _, _ = convex_cnn_path(X, y, **{**FAST, "betas": [0.5, 0.05]})
@@ -312,6 +363,18 @@ def test_logistic_loss_with_one_class_and_no_intercept_is_solved(data):
     assert np.all(np.isfinite(objectives)) and np.all(gaps <= 1e-7 * objectives)
 
 
+def test_squared_loss_without_an_intercept_fits_the_targets_as_given(data):
+    # a mutant that centred y whatever fit_intercept said survived: it returned the mean of y
+    # as every intercept, and fitted y less its mean
+    X, y = data
+    y = y + 1.0
+    _, coefs, intercepts, objectives, gaps, _ = convex_cnn_path(X, y, fit_intercept=False, **FAST)
+    np.testing.assert_array_equal(intercepts, 0.0)
+    assert np.all(coefs[0] == 0)  # beta_max: the empty network, no intercept
+    assert objectives[0] == pytest.approx(0.5 * np.sum(y**2), rel=1e-12)
+    assert np.all(gaps <= 1e-7 * objectives)
+
+
 def test_random_state_draws_the_patterns(data):
     # a mutant that drew the patterns with seed 0 whatever random_state said survived
     X, y = data
@@ -321,6 +384,18 @@ def test_random_state_draws_the_patterns(data):
     for a, b in zip(first, again, strict=True):
         np.testing.assert_array_equal(a, b)
     assert not np.array_equal(first[-1], other[-1])
+
+
+@pytest.mark.parametrize(
+    "betas", [[1, 2], np.array([1, 2], dtype=np.uint8), np.array([2, 1], dtype=np.float32)]
+)
+def test_betas_of_any_real_dtype_are_solved_as_floats(data, betas):
+    # mutants that refused ints or unsigned ints, or returned the given dtype (int betas),
+    # survived
+    X, y = data
+    solved, *_, gaps, _ = convex_cnn_path(X, y, **{**FAST, "betas": betas})
+    assert solved.dtype == np.float64
+    np.testing.assert_array_equal(solved, [2.0, 1.0])
 
 
 def test_default_betas_are_geometric_from_beta_max_to_eps_times_it(data):
@@ -350,6 +425,14 @@ def test_the_gates_of_a_dense_read_out_are_one_per_group(data):
     assert gates.shape[1] == coefs.shape[2] == len(regions) > FAST["n_patterns"]
 
 
+def test_the_groups_of_a_summed_read_out_are_all_in_region_zero(data):
+    # (mutants that numbered them 1, or as floats, survived: the regions are ints)
+    X, y = data
+    *_, gates, regions = convex_cnn_path(X, y, return_regions=True, **FAST)
+    assert regions.dtype.kind == "i"
+    np.testing.assert_array_equal(regions, np.zeros(gates.shape[1]))
+
+
 def test_max_iter_too_small_warns_once_per_unconverged_beta_with_the_gap(data):
     X, y = data
     gap = r"Duality gap: (\d\.\d{3}e[+-]\d+), tolerance: (\d\.\d{3}e[+-]\d+)\."
@@ -357,7 +440,8 @@ def test_max_iter_too_small_warns_once_per_unconverged_beta_with_the_gap(data):
         ConvergenceWarning,
         match=r"convex_cnn_path did not converge at beta=\d\.\d{3}e[+-]\d+ \([23] of 3\): "
         r"native stopped with status 'max_iter reached' after 1 iteration \(max_iter=1, "
-        rf"tol=1\.0e-07\)\. {gap} Increase max_iter or loosen tol\.",
+        rf"tol=1\.0e-07\)\. {gap} Increase max_iter or loosen tol\. The path's coefs at this "
+        r"beta are not the optimum\.$",
     ) as record:
         betas, _, _, objectives, gaps, _ = convex_cnn_path(
             X, y, max_iter=1, **{**FAST, "n_patterns": 8, "eps": 0.01}
@@ -366,12 +450,13 @@ def test_max_iter_too_small_warns_once_per_unconverged_beta_with_the_gap(data):
     assert unconverged.sum() >= 1
     warned = [w for w in record if issubclass(w.category, ConvergenceWarning)]
     assert len(warned) == unconverged.sum()
-    # each warning states the gap returned at its beta, and that gap's tolerance
-    for w, beta, objective, returned in zip(
-        warned, betas[unconverged], objectives[unconverged], gaps[unconverged], strict=True
+    # each warning states the gap returned at its beta, its place on the path, and that gap's
+    # tolerance
+    for w, step, objective, returned in zip(
+        warned, np.flatnonzero(unconverged), objectives[unconverged], gaps[unconverged], strict=True
     ):
         text = str(w.message)
-        assert f"beta={beta:.3e}" in text
+        assert f"beta={betas[step]:.3e} ({step + 1} of 3)" in text
         assert f"Duality gap: {returned:.3e}, tolerance: {1e-7 * objective:.3e}." in text
 
 
@@ -389,36 +474,49 @@ def test_well_posed_path_raises_no_warning(data, loss):
     assert np.all(gaps <= 1e-7 * objectives)
 
 
-def test_an_offset_of_the_target_moves_only_the_intercepts(data):
-    # centred inside the path: uncentred, y + 1e8 stalled above the optimum
+# (y + 1e12 is y to 1.2e-4, its ulp: the objectives and intercepts are that far apart)
+@pytest.mark.parametrize("offset, rtol, atol", [(1e8, 1e-7, 1e-6), (1e12, 1e-5, 1e-3)])
+def test_an_offset_of_the_target_moves_only_the_intercepts(data, offset, rtol, atol):
+    # centred inside the path: uncentred, y + 1e8 stalled above the optimum; the native
+    # solver has since certified y + 1e8 uncentred (a mutant that did not centre survived),
+    # but not y + 1e12 (a gap of 4e-4, with a ConvergenceWarning)
     X, y = data
     betas, coefs, intercepts, objectives, gaps, _ = convex_cnn_path(X, y, **FAST)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        shifted = convex_cnn_path(X, y + 1e8, **{**FAST, "betas": betas})
-    np.testing.assert_allclose(shifted[3], objectives, rtol=1e-7)
-    np.testing.assert_allclose(shifted[2] - 1e8, intercepts, atol=1e-6)
+        shifted = convex_cnn_path(X, y + offset, **{**FAST, "betas": betas})
+    np.testing.assert_allclose(shifted[3], objectives, rtol=rtol)
+    np.testing.assert_allclose(shifted[2] - offset, intercepts, atol=atol)
     assert np.all(shifted[4] <= 1e-7 * shifted[3])
 
 
-def test_each_beta_starts_from_the_previous_solution(monkeypatch, data):
+@pytest.mark.parametrize("loss, fit_intercept", [("squared", True), ("logistic", False)])
+def test_each_beta_starts_from_the_previous_solution(monkeypatch, data, loss, fit_intercept):
     from sklearn_convexcnn import _path
 
     calls, original = [], _path.solve_native
 
     def recording(*args, **kwargs):
         solution = original(*args, **kwargs)
-        calls.append((kwargs["coef_init"], kwargs["intercept_init"], solution))
+        calls.append((kwargs, solution))
         return solution
 
     monkeypatch.setattr(_path, "solve_native", recording)
     X, y = data
-    convex_cnn_path(X, y, **FAST)
+    # each solve at its beta, with the path's options (mutants that solved to 10 * tol or
+    # tol / 10, or with max_iter + 1, survived)
+    options = dict(loss=loss, fit_intercept=fit_intercept, tol=1e-6, max_iter=50)
+    if loss == "logistic":
+        y = np.where(y > np.median(y), 1.0, -1.0)
+    betas = convex_cnn_path(X, y, **FAST, **options)[0]
     assert len(calls) == FAST["n_betas"]
-    assert calls[0][0] is None and calls[0][1] is None
-    for (_, _, previous), (coef_init, intercept_init, _) in zip(calls, calls[1:], strict=False):
-        assert coef_init is previous.coef
-        assert intercept_init == previous.intercept
+    assert calls[0][0]["coef_init"] is None and calls[0][0]["intercept_init"] is None
+    for (kwargs, _), beta in zip(calls, betas, strict=True):
+        assert kwargs["beta"] == beta
+        assert {name: kwargs[name] for name in options} == options
+    for (_, previous), (kwargs, _) in zip(calls, calls[1:], strict=False):
+        assert kwargs["coef_init"] is previous.coef
+        assert kwargs["intercept_init"] == previous.intercept
 
 
 @pytest.mark.parametrize(
@@ -451,20 +549,24 @@ def test_logistic_targets_near_plus_minus_one_are_shown_as_they_are(data):
         convex_cnn_path(X, labels, loss="logistic", **FAST)
 
 
-def test_verbose_prints_a_line_for_each_beta(data, capsys):
+# (a second channel of zeros: groups nonzero with zero entries, and solves of 1 iteration)
+@pytest.mark.parametrize("zero_channel, eps", [(False, 1e-2), (True, 0.5)])
+def test_verbose_prints_a_line_for_each_beta(data, capsys, zero_channel, eps):
     # a review: a long path printed nothing, where lasso_path has verbose
     X, y = data
-    betas, _, _, objectives, gaps, _ = convex_cnn_path(
-        X, y, n_betas=3, n_patterns=8, random_state=0, verbose=1
-    )
+    params = dict(n_betas=3, eps=eps, n_patterns=8, random_state=0)
+    if zero_channel:
+        X = np.stack([X, np.zeros_like(X)], axis=-1).reshape(len(X), -1)
+        params["input_shape"] = (8, 2)
+    betas, coefs, _, objectives, gaps, _ = convex_cnn_path(X, y, verbose=1, **params)
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 3
     for k, line in enumerate(lines):
         found = re.match(
             rf"\[convex_cnn_path\] beta {k + 1} of 3, (\S+): objective (\S+), gap (\S+) \(relative "
             # (the empty network's gap is rounding, of either sign)
-            r"\S+(: zero to the solver's accuracy)?\), \d+ nonzero groups, native optimal in \d+ "
-            r"iterations?, \S+ s$",
+            r"\S+(: zero to the solver's accuracy)?\), (\d+) nonzero groups, native optimal in "
+            r"(\d+) (iterations?), \S+ s$",
             line,
         )
         assert found, line
@@ -472,10 +574,33 @@ def test_verbose_prints_a_line_for_each_beta(data, capsys):
         assert beta == pytest.approx(betas[k], rel=1e-3)
         assert objective == pytest.approx(objectives[k], rel=1e-5)
         assert gap == pytest.approx(gaps[k], rel=0.1, abs=1e-300)
-    convex_cnn_path(X, y, n_betas=3, n_patterns=8, random_state=0, verbose=2)
+        # (mutants that counted the groups with all entries nonzero, or the nonzero entries,
+        # and one that wrote "1 iterations", survived)
+        groups, n_iter, iterations = found.groups()[4:]
+        assert int(groups) == np.count_nonzero(np.any(coefs[k], axis=-1))
+        assert iterations == ("iteration" if n_iter == "1" else "iterations")
+    convex_cnn_path(X, y, verbose=2, **params)
     assert "[native] iteration 0: objective" in capsys.readouterr().out
-    convex_cnn_path(X, y, n_betas=3, n_patterns=8, random_state=0)
+    convex_cnn_path(X, y, **params)
     assert capsys.readouterr().out == ""
+
+
+def test_verbose_flushes_each_line_as_it_prints_it(data, monkeypatch):
+    # (a long path's lines show as its solves end, where stdout is a file or a pipe: a mutant
+    # that did not flush them survived)
+    import io
+    import sys
+
+    flushed = []
+
+    class Recording(io.StringIO):
+        def flush(self):
+            flushed.append(self.getvalue())
+
+    monkeypatch.setattr(sys, "stdout", Recording())
+    X, y = data
+    convex_cnn_path(X, y, verbose=1, **{**FAST, "n_betas": 2})
+    assert [text.count("\n") for text in flushed] == [1, 2]
 
 
 @pytest.mark.parametrize(
@@ -572,8 +697,9 @@ def test_exact_path_checks_the_memory_of_the_enumerated_patterns(monkeypatch):
         convex_cnn_path(X, X[:, 0], kernel_size=3, n_patterns="exact")
 
 
-@pytest.mark.parametrize("how", ["n_betas", "betas"])
-def test_a_path_longer_than_memory_holds_is_refused_before_its_solves(data, how, monkeypatch):
+# (2 x n_steps x (2 x 6 x 3 + 4) x 8 bytes: a mutant that dropped the 4 survived)
+@pytest.mark.parametrize("how, size", [("n_betas", "5960464.5 GiB"), ("betas", "610.4 MiB")])
+def test_a_path_longer_than_memory_holds_is_refused_before_its_solves(data, how, size, monkeypatch):
     # a review: n_betas=10**13 raised NumPy's MemoryError for 72.8 TiB of betas, which named
     # neither n_betas nor the fix; the solutions the path returns are checked before any solve
     import sklearn_convexcnn._resources as resources
@@ -586,7 +712,8 @@ def test_a_path_longer_than_memory_holds_is_refused_before_its_solves(data, how,
         n_steps, steps = 10**6, {"betas": np.geomspace(1, 1e-3, 10**6)}
         monkeypatch.setattr(resources, "available_memory", lambda: 400 * 2**20)
     message = (
-        rf"^The path's {n_steps} solutions of 2 x 6 groups of size 3 needs about .* Pass a "
+        rf"^The path's {n_steps} solutions of 2 x 6 groups of size 3 needs about {size} of "
+        r"memory.* Pass a "
         r"smaller n_betas \(or fewer betas\), or fewer patterns \(n_patterns\)\.$"
     )
     with pytest.raises(MemoryError, match=message):
