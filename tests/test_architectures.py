@@ -863,19 +863,21 @@ def test_linear_two_layer_is_exact(pooling):
 @pytest.mark.parametrize("Estimator", [ConvexCNNRegressor, ConvexCNNClassifier])
 def test_linear_cnns_certify_their_lower_bound(Estimator, pooling):
     # lower_bound_ was the solver's own value, above the optimum for a loose point (SCS at
-    # tol=0.1: 1.9366 against 1.9305, a review); now the value minus the gap of its dual point
+    # tol=0.1: 1.9366 against 1.9305, a review); now the value minus the gap of its dual point.
+    # (beta=0.5, not 1: a gap computed without beta survived a mutation pass at beta=1)
     rng = np.random.default_rng(0)
     X = rng.standard_normal((40, 8))
     y = X @ rng.standard_normal(8) + 0.1 * rng.standard_normal(40)
     y = y if Estimator is ConvexCNNRegressor else (y > 0).astype(int)
     fits = [
         Estimator(activation="linear", pooling=pooling, kernel_size=3, solver=solver, tol=tol)
-        .set_params(beta=1.0)
+        .set_params(beta=0.5)
         .fit(X, y)
         for solver, tol in [("scs", 0.1), ("clarabel", 1e-9)]
     ]
     for fit in fits:
         assert fit.lower_bound_ == fit.objective_ - max(fit.duality_gap_, 0.0)
+        assert fit.objective_ == pytest.approx(fit.regularized_objective(X, y), rel=1e-9)
         assert fit.lower_bound_ <= fits[1].objective_  # (the tight one: about the optimum)
     assert fits[1].duality_gap_ <= 1e-6 * fits[1].objective_
 
