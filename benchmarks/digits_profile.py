@@ -20,8 +20,9 @@ prints, for the ten classes together:
 The counts do not vary from run to run, unlike the times (one process, one thread: CPU
 time varies by about 15 % from run to run on the 2-core development machine), so they are the
 measure to compare two versions of the solver by, on one machine: they depend on the BLAS
-kernels OpenBLAS picks for the CPU, whose roundings steer the solver's ties (benchmarks/README.md). The parts are timed by wrapping the
-solver's private functions: this script follows their names.
+kernels OpenBLAS picks for the CPU, whose roundings steer the solver's ties
+(benchmarks/README.md). The parts are timed by wrapping the solver's private functions: this
+script follows their names.
 """
 
 import argparse

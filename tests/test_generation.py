@@ -576,6 +576,7 @@ def test_only_the_last_solve_of_each_output_warns(monkeypatch):
     X = rng.standard_normal((40, 8))
     y = np.maximum(X[:, 1:4] @ [1.0, -1.0, 0.5], 0) + 0.1 * rng.standard_normal(40)
     replaced_short = 0  # fits whose last solve converged after a round's solve stopped short
+    ended_short = 0  # fits whose last solve stopped short (the warning's own case)
     for max_iter in (1, 2, 3):
         rounds.clear()
         model = ConvexCNNRegressor(
@@ -589,7 +590,9 @@ def test_only_the_last_solve_of_each_output_warns(monkeypatch):
         assert len(stopped) == (not rounds[-1])
         assert (model.duality_gap_ <= 1e-2 * model.objective_) == rounds[-1]
         replaced_short += rounds[-1] and not all(rounds)
+        ended_short += not rounds[-1]
     assert replaced_short  # (else no round's warning had a reason to be left out)
+    assert ended_short  # (else a mutant that never warns passes)
 
 
 def test_generated_fits_check_the_memory_of_one_output_at_a_time(monkeypatch):

@@ -393,7 +393,7 @@ def test_betas_of_any_real_dtype_are_solved_as_floats(data, betas):
     # mutants that refused ints or unsigned ints, or returned the given dtype (int betas),
     # survived
     X, y = data
-    solved, *_, gaps, _ = convex_cnn_path(X, y, **{**FAST, "betas": betas})
+    solved, *_ = convex_cnn_path(X, y, **{**FAST, "betas": betas})
     assert solved.dtype == np.float64
     np.testing.assert_array_equal(solved, [2.0, 1.0])
 
@@ -561,6 +561,7 @@ def test_verbose_prints_a_line_for_each_beta(data, capsys, zero_channel, eps):
     betas, coefs, _, objectives, gaps, _ = convex_cnn_path(X, y, verbose=1, **params)
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 3
+    n_iters = []
     for k, line in enumerate(lines):
         found = re.match(
             rf"\[convex_cnn_path\] beta {k + 1} of 3, (\S+): objective (\S+), gap (\S+) \(relative "
@@ -579,6 +580,10 @@ def test_verbose_prints_a_line_for_each_beta(data, capsys, zero_channel, eps):
         groups, n_iter, iterations = found.groups()[4:]
         assert int(groups) == np.count_nonzero(np.any(coefs[k], axis=-1))
         assert iterations == ("iteration" if n_iter == "1" else "iterations")
+        n_iters.append(n_iter)
+    if zero_channel:  # (the premises the mutants need: else the case pins nothing new)
+        assert "1" in n_iters
+        assert np.any(np.any(coefs, axis=-1) & ~np.all(coefs, axis=-1))
     convex_cnn_path(X, y, verbose=2, **params)
     assert "[native] iteration 0: objective" in capsys.readouterr().out
     convex_cnn_path(X, y, **params)
