@@ -336,7 +336,10 @@ _PARAMETERS = """\
     random_state : int, RandomState instance or None, default=None
         Seeds every random choice of a fit: the random filters that sample the activation
         patterns, the searches of ``patterns="generated"`` and the sampled second-layer
-        patterns of three-layer CNNs. Pass an int for reproducible fits.
+        patterns of three-layer CNNs. Pass an int for reproducible fits. On another CPU the
+        BLAS kernels round otherwise, which can change the solver's path and, where the optimum
+        is not unique, which optimal network it returns (the README demo's network agreed to
+        3e-12 under two OpenBLAS kernels).
 
     verbose : int, default=0
         ``1`` prints the fit's progress: the program's size, the native solver's working-set
