@@ -42,29 +42,45 @@ _seed = _argument(int, lambda value: 0 <= value < 2**32, "a seed in [0, 2**32 - 
 
 def main(argv=None):
     # (prog: run as ``python -m``, argparse named it "demo.py", which is no command to type)
+    # (the description: the docstring's paragraph, not its reST title)
     parser = argparse.ArgumentParser(
-        prog="python -m sklearn_convexcnn.demo", description=__doc__.splitlines()[0]
+        prog="python -m sklearn_convexcnn.demo",
+        description=" ".join(__doc__.split("\n\n")[1].split()),
     )
     parser.add_argument(
         "--n-train", type=_positive_int, default=None, help="training images (default: all 1347)"
     )
-    parser.add_argument("--n-patterns", type=_positive_int, default=32)
-    parser.add_argument("--beta", type=_positive_float, default=0.1)
     parser.add_argument(
-        "--n-jobs", type=_n_jobs, default=-1, help="classes solved at once (-1: every core)"
+        "--n-patterns", type=_positive_int, default=32, help="sampled patterns (default: 32)"
     )
     parser.add_argument(
-        "--random-state", type=_seed, default=0, help="seed of the patterns and of the MLP"
+        "--beta", type=_positive_float, default=0.1, help="regularization strength (default: 0.1)"
+    )
+    parser.add_argument(
+        "--n-jobs",
+        type=_n_jobs,
+        default=-1,
+        help="classes solved at once (default: -1, every core)",
+    )
+    parser.add_argument(
+        "--random-state",
+        type=_seed,
+        default=0,
+        help="seed of the patterns and of the MLP (default: 0)",
     )
     parser.add_argument(
         "--solver",
         default="auto",
         choices=["auto", "native"],  # ("auto" is "native" here)
-        help="CVXPY's solvers are not offered: each class's dense program would take about "
-        "9 GiB, and Clarabel fails on many logistic ones (ConvexCNNClassifier's loss docs)",
+        help="default: auto. CVXPY's solvers are not offered: each class's dense program would "
+        "take about 9 GiB, and Clarabel fails on many logistic ones (ConvexCNNClassifier's loss "
+        "docs)",
     )
     parser.add_argument(
-        "--loss", default="logistic", choices=["logistic", "squared"], help="one-vs-rest loss"
+        "--loss",
+        default="logistic",
+        choices=["logistic", "squared"],
+        help="one-vs-rest loss (default: logistic)",
     )
     args = parser.parse_args(argv)
 

@@ -127,6 +127,12 @@ def test_the_demo_names_its_command_and_counts_one_pattern_in_the_singular(capsy
 
     with pytest.raises(SystemExit):
         demo.main(["--help"])
-    assert capsys.readouterr().out.startswith("usage: python -m sklearn_convexcnn.demo ")
+    usage = capsys.readouterr().out
+    assert usage.startswith("usage: python -m sklearn_convexcnn.demo ")
+    # (a review: the description printed the docstring's reST title, backticks and all, and
+    # --n-patterns and --beta had no help, so no default)
+    assert "``" not in usage
+    assert "Trains a two-layer ReLU CNN to global optimality" in usage
+    assert "(default: 32)" in usage and "(default: 0.1)" in usage
     demo.main(["--n-train", "60", "--n-patterns", "1", "--n-jobs", "1"])
     assert "(1 sampled pattern, " in capsys.readouterr().out
