@@ -10,7 +10,7 @@ certified afterwards with the same duality gap as the native ones (``_optimality
 Usage::
 
     python benchmarks/bench_native.py            # everything (about 10 minutes on 2 cores)
-    python benchmarks/bench_native.py --quick    # small sizes only, no n=60,000
+    python benchmarks/bench_native.py --quick    # small sizes, no n=60,000; Adam (torch) still runs
     python benchmarks/bench_native.py --part adam   # convex fits against Adam (needs torch)
 
 Results are printed as Markdown tables (copied into ``benchmarks/README.md``).

@@ -123,8 +123,8 @@ for width, (final, _) in runs.items():
 # ---------------------------------------------------------
 # Left: the final objective of every restart, one column per width. Right: how the objective
 # of the widest network's restarts evolves. No run goes below the dashed line, the optimum the
-# convex program certifies. Narrow networks (fewer filters than the optimum uses) cannot reach
-# it at all; wider ones come closer, but their restarts still spread above it. The convex fit
+# convex program certifies. Narrow networks (fewer filters than the optimum uses) stay well
+# above it here; wider ones come closer, but their restarts still spread above it. The convex fit
 # needs one solve and no restarts.
 fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
 plot_objectives(

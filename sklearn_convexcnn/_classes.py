@@ -158,7 +158,8 @@ _PARAMETERS = """\
         ``beta/2 * (||u_j||^2 + ||w_j||_1^2)`` over the neuron's weights ``w_j`` (§6.3). This
         squared l1 norm is *not* weight decay on the output layer: it is the penalty whose
         convex counterpart is exact, because it makes a neuron cost as much as one neuron per
-        region, so the program splits into one group lasso per region. Weight decay
+        region, so the program is one group lasso whose groups each read out one region,
+        with that region's own patterns. Weight decay
         ``||w_j||_2^2`` couples the regions and has no known exact program of polynomial size
         (§5.2). ``pooling="none"`` always reads out densely (one region per patch).
 
@@ -207,10 +208,11 @@ _PARAMETERS = """\
         enumeration with small programs; with an int, filters small enough for a Cover bound of
         at most 20,000 patterns, where ``n_patterns="exact"`` and :meth:`certify` take up to
         100,000) the check is exact and ``is_certified_`` says the fit is the global optimum
-        of the non-convex problem. Its programs are solved to ``tol=1e-7`` at least, whatever
-        ``tol`` is larger: the check prices the program's own patterns as well, which a looser
-        solve leaves above ``beta``; so do CVXPY's points (Clarabel's up to ``5e-4`` above it,
-        their fits optimal by :meth:`certify`: the warning then says so).
+        of the non-convex problem. Its programs are solved to a ``tol`` of at most ``1e-7`` (a
+        larger ``tol`` is tightened to ``1e-7``): the check prices the program's own patterns
+        as well, which a looser solve leaves above ``beta``; so do CVXPY's points (Clarabel's
+        up to ``5e-4`` above it, their fits optimal by :meth:`certify`: the warning then says
+        so).
         Two-layer ReLU CNNs with one output weight per neuron only: ``readout="sum"`` with
         ``pooling="average"`` or ``"max"`` (``pooling="none"`` is refused whatever
         ``readout``). The default is ``"sampled"`` because of cost
