@@ -196,6 +196,42 @@ def test_api_reference_lists_every_public_name():
 _CITED_PATH = re.compile(r"(?<![\w/])((?:doc|benchmarks|examples|tests)/[\w./-]*\w)(?![\w*])")
 
 
+def _python_blocks(path):
+    """The ``.. code-block:: python`` blocks of a reST file, dedented."""
+    blocks = re.findall(
+        r"^\.\. code-block:: python\n\n((?:(?: {4}.*)?\n)+)", path.read_text(), re.M
+    )
+    return [re.sub(r"^ {4}", "", block, flags=re.M) for block in blocks]
+
+
+_DOC_BLOCKS = [
+    pytest.param(block, id=f"{path.name}-{i}")
+    for path in [ROOT / "README.rst", *sorted((ROOT / "doc").glob("*.rst"))]
+    for i, block in enumerate(_python_blocks(path))
+]
+
+
+def test_the_docs_have_python_blocks_to_run():
+    # (the regex must keep finding them: the README's, the index's and the quick start's)
+    assert {param.id for param in _DOC_BLOCKS} >= {
+        "README.rst-0",
+        "index.rst-0",
+        "user_guide.rst-0",
+    }
+
+
+@pytest.mark.parametrize("block", _DOC_BLOCKS)
+def test_the_docs_python_blocks_run_without_warnings(block, tmp_path):
+    # what a reader copies must run against this checkout, warning-free (a renamed parameter
+    # or attribute fails here before a reader meets it)
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONWARNINGS": "error", "MPLBACKEND": "Agg"}
+    done = subprocess.run(
+        [sys.executable, "-c", block], capture_output=True, text=True, cwd=tmp_path, env=env
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout, "a block that prints nothing shows the reader nothing"
+
+
 def test_docs_cite_files_of_the_repository():
     """What the docs point a reader to is in the checkout, not in a workspace beside it."""
     docs = [ROOT / "README.rst", ROOT / "doc" / "README.md", *(ROOT / "doc").glob("*.rst")]
