@@ -5,8 +5,10 @@ Circular CNNs: the implicit regularizer is sparsity in frequency
 
 For a CNN whose linear layers are *circular* convolutions with full-length filters, followed by
 one ReLU layer (``architecture="circular"``, three layers by default), Ergen & Pilanci (2021)
-show that weight decay becomes an **l1 penalty on the Fourier spectrum** of each neuron's
-end-to-end filter. The convex program therefore prefers filters built from few frequencies.
+show that weight decay (on the last filter and the output weights, the inner filters of norm
+at most 1: the ``architecture`` docstring) becomes an **l1 penalty on the Fourier spectrum** of
+each neuron's end-to-end filter. The convex program therefore prefers filters built from few
+frequencies.
 
 We compare it with a two-layer ReLU network whose filters each span the whole signal
 (``kernel_size`` equal to the signal length: one patch per signal, and end-to-end filters of
