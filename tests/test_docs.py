@@ -232,6 +232,19 @@ def test_the_docs_python_blocks_run_without_warnings(block, tmp_path):
     assert done.stdout, "a block that prints nothing shows the reader nothing"
 
 
+def test_ci_runs_exactly_the_readmes_test_command():
+    # the README promises two commands; CI must run the second one verbatim, so a change to
+    # either shows here
+    blocks = re.findall(
+        r"^\.\. code-block:: bash\n\n {4}(.+)$", (ROOT / "README.rst").read_text(), re.M
+    )
+    assert len(blocks) == 2, blocks
+    install_and_demo, install_and_test = blocks
+    assert install_and_demo == "pip install . && python -m sklearn_convexcnn.demo"
+    ci = (ROOT / ".ci" / "run").read_text().strip().splitlines()
+    assert ci[-1] == install_and_test, (ci[-1], install_and_test)
+
+
 def test_docs_cite_files_of_the_repository():
     """What the docs point a reader to is in the checkout, not in a workspace beside it."""
     docs = [ROOT / "README.rst", ROOT / "doc" / "README.md", *(ROOT / "doc").glob("*.rst")]
