@@ -933,7 +933,12 @@ class _BaseConvexCNN(BaseEstimator):
         data = None
         if isinstance(formulation, RegionalFormulation | ThreeLayerFormulation):
             data = _data_digest(X)
-        params = self.get_params(deep=False)
+        # every parameter of the network, also where a subclass's __init__ exposes only some
+        # (get_params then lists those alone: a KeyError below), and the subclass's own
+        params = {
+            **{name: getattr(self, name) for name in _BaseConvexCNN._get_param_names()},
+            **self.get_params(deep=False),
+        }
         # as the program reads them: pool_size=2, (2,) and [2] pool alike; n_layers=None is 3
         pools = getattr(formulation, "pools", None)
         params["pool_size"] = None if pools is None else tuple(map(tuple, map(list, pools)))

@@ -905,3 +905,19 @@ def test_only_an_assignment_of_another_neuron_count_is_told_to_refit():
             ValueError, match=rf"^{name} .* got one of shape \(\), dtype float64\.$"
         ):
             setattr(reg, name, 0.5)
+
+
+def test_a_subclass_exposing_some_parameters_fits_and_warm_starts():
+    # a subclass whose __init__ takes a few of the parameters (scikit-learn's get_params then
+    # lists those alone) fitted with a KeyError: the warm start's key read the others
+    class SmallRegressor(ConvexCNNRegressor):
+        def __init__(self, *, beta=1.0, warm_start=False):
+            super().__init__(beta=beta, kernel_size=3, n_patterns=8, random_state=0)
+            self.warm_start = warm_start
+
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((20, 8)), rng.standard_normal(20)
+    reg = clone(SmallRegressor(beta=0.3, warm_start=True)).fit(X, y)
+    expected = ConvexCNNRegressor(beta=0.3, kernel_size=3, n_patterns=8, random_state=0)
+    assert reg.objective_ == pytest.approx(expected.fit(X, y).objective_, rel=1e-9)
+    assert reg.fit(X, y).n_iter_ == 0  # (warm: the same program, at its optimum)
