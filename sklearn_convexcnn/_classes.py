@@ -477,6 +477,9 @@ _ATTRIBUTES = """\
         it can be negative by rounding (about ``1e-16 * objective_``), and for three-layer CNNs
         by their points' feasibility tolerance: they satisfy the second ReLU layer's
         constraints to about ``1e-8``, and a gap of ``-1.8e-8 * objective_`` has been seen.
+        ``nan`` where a solve stopped short without a gap (a CVXPY solve of a three-layer
+        program at a small ``max_iter``, with a ConvergenceWarning; ``lower_bound_`` is then
+        ``-inf``).
 
     n_generated_ : int
         Patterns added to the sampled ones by ``patterns="generated"`` (gradient-run and data
