@@ -241,41 +241,52 @@ _PARAMETERS = """\
         pruned: elsewhere ``prune=False`` is ignored with a warning.
 
     solver : {"auto", "native", "clarabel", "ecos", "scs"}, default="auto"
-        ``"native"`` is the package's working-set solver: it keeps only the few groups and
-        cone rows the optimum uses, solves that small program exactly (Newton's method over
-        its faces, an interior point where they do not settle), prices every other pattern by
-        its KKT test and stops when the certified duality gap is at most ``tol`` times the
-        objective. It reaches the same optimum as Clarabel (``1e-6`` relative or better;
-        Clarabel's own point is often ``1e-6`` to ``1e-5`` above it with the logistic loss, and
-        with max pooling on images: ``7.6e-6`` seen; up to ``1e-4`` with Clarabel's
-        ConvergenceWarning; ``duality_gap_`` says how far) tens to hundreds of
-        times faster and with memory that grows like ``n * K * h``. The others
-        hand the whole program to a conic solver through CVXPY (unless the network without
-        neurons passes that KKT test, or for circular and three-layer CNNs a bound on it:
-        then it is the certified optimum, and no conic solve runs). ``"auto"`` is ``"native"`` for
-        two-layer ReLU CNNs (matrix-free for average pooling and no pooling, from the dense
-        program for max pooling), and otherwise the first installed of Clarabel, ECOS, SCS,
-        each failure handing over to the next. ``"native"`` also solves circular programs
-        (3-11x slower than CVXPY) and three-layer programs (by column generation with the
-        second layer's multipliers; 0.46-2.3x CVXPY's time with the squared loss and 1.1-8.3x
-        with the logistic loss on 100-300 signals, ``benchmarks/three_layer_rows.py``, and
-        about 8x on tiny programs of every pattern, where it prices hundreds of groups into
-        its set), certified to ``tol``, where CVXPY's points are certified only to
-        about ``1e-7`` to ``1e-4``. The network of a CVXPY point of a three-layer program attains
-        ``objective_`` only as accurately as the point satisfies the second ReLU layer's
-        constraints (``1e-7`` to ``6e-7`` relative in our examples); the native solver's
-        networks attain their objective (to about ``1e-9``). Where the native solver fails,
-        or stalls with a gap above ``1e-5`` times the objective (what the conic solvers
-        certify at best), ``"auto"`` also solves the whole program through CVXPY and keeps the
-        better of the two points (each in its cones; not with
-        ``patterns="generated"``, whose programs change every round). Where it
-        stops at ``max_iter``, ``"auto"`` returns its last point
-        with a ConvergenceWarning, as ``"native"`` does. The other way round, where CVXPY
-        fails on a circular or three-layer program, or returns a point its certificate rejects
-        (Clarabel and ECOS fail on some logistic circular programs, and SCS stopped 10 % above
-        the optimum), ``"auto"`` solves it with the native solver; not where CVXPY stopped at
-        ``max_iter``. Each hand-over is a ``verbose`` line; it is no warning unless the point
-        that ``"auto"`` ends at does not converge, whose ConvergenceWarning then lists them.
+        Which solver solves the convex program:
+
+        - ``"auto"``: ``"native"`` for two-layer ReLU CNNs; for the others (circular,
+          three-layer and linear CNNs) the first installed of Clarabel, ECOS and SCS through
+          CVXPY, each failure handing over to the next, and a circular or three-layer program
+          to the native solver where CVXPY fails on it or its point is not certified. The
+          right choice unless you are comparing solvers.
+        - ``"native"``: the package's working-set solver, certified to ``tol``; tens to
+          hundreds of times faster than CVXPY on two-layer programs, with memory that grows
+          like ``n * K * h``. It also solves circular and three-layer programs (not the linear
+          two-layer ones).
+        - ``"clarabel"``, ``"ecos"``, ``"scs"``: the whole program handed to a conic solver
+          through CVXPY, certified to about ``1e-7`` to ``1e-4``: the reference the native
+          solver is tested against, and the solvers of the linear two-layer programs.
+
+        In more detail: the native solver keeps only the few groups and cone rows the optimum
+        uses, solves that small program exactly (Newton's method over its faces, an interior
+        point where they do not settle), prices every other pattern by its KKT test and stops
+        when the certified duality gap is at most ``tol`` times the objective. It reaches the
+        same optimum as Clarabel (``1e-6`` relative or better; Clarabel's own point is often
+        ``1e-6`` to ``1e-5`` above it with the logistic loss, and with max pooling on images:
+        ``7.6e-6`` seen; up to ``1e-4`` with Clarabel's ConvergenceWarning; ``duality_gap_``
+        says how far). The CVXPY solvers are skipped where the network without neurons
+        passes that KKT test (or, for circular and three-layer CNNs, a bound on it): it is
+        then the certified optimum. ``"auto"`` runs the native solver matrix-free for average
+        pooling and no pooling, from the dense program for max pooling. The native solver is
+        3-11x slower than CVXPY on circular programs; on three-layer programs (by column
+        generation with the second layer's multipliers) it takes 0.46-2.3x CVXPY's time with
+        the squared loss and 1.1-8.3x with the logistic loss on 100-300 signals
+        (``benchmarks/three_layer_rows.py``), and about 8x on tiny programs of every pattern,
+        where it prices hundreds of groups into its set. The network of a CVXPY point of a
+        three-layer program attains ``objective_`` only as accurately as the point satisfies
+        the second ReLU layer's constraints (``1e-7`` to ``6e-7`` relative in our examples);
+        the native solver's networks attain their objective (to about ``1e-9``).
+
+        Hand-overs of ``"auto"``: where the native solver fails, or stalls with a gap above
+        ``1e-5`` times the objective (what the conic solvers certify at best), it also solves
+        the whole program through CVXPY and keeps the better of the two points (each in its
+        cones; not with ``patterns="generated"``, whose programs change every round); where
+        the native solver stops at ``max_iter``, ``"auto"`` returns its last point with a
+        ConvergenceWarning, as ``"native"`` does. Where CVXPY fails on a circular or
+        three-layer program, or returns a point its certificate rejects (Clarabel and ECOS
+        fail on some logistic circular programs, and SCS stopped 10 % above the optimum),
+        ``"auto"`` solves it with the native solver; not where CVXPY stopped at ``max_iter``.
+        Each hand-over is a ``verbose`` line; it is no warning unless the point that
+        ``"auto"`` ends at does not converge, whose ConvergenceWarning then lists them.
 
     fit_intercept : bool, default=True
         Whether to fit an unregularized output bias. With the squared loss the targets are
