@@ -244,6 +244,28 @@ def test_the_docs_python_blocks_run_without_warnings(block, tmp_path):
     assert done.stdout, "a block that prints nothing shows the reader nothing"
 
 
+def test_the_user_guides_beta_max_snippets_give_beta_max():
+    # (the snippets are literal blocks that need X and y: the block test above cannot run
+    # them, and they missed input_shape, which moves beta_max on images, a review found)
+    guide = (ROOT / "doc" / "user_guide.rst").read_text()
+    blocks = re.findall(r"::\n\n((?:(?: {8}.*)?\n)+)", guide)
+    snippets = [
+        re.sub(r"^ {8}", "", block, flags=re.M) for block in blocks if "beta_max =" in block
+    ]
+    assert len(snippets) == 2
+    X, y = load_digits(n_class=2, return_X_y=True)
+    settings = dict(input_shape=(8, 8), kernel_size=3, random_state=0)
+    namespace = {"X": X / 16, "y": y}  # (one session: the second uses the first's import)
+    for snippet, Estimator in zip(snippets, [ConvexCNNRegressor, ConvexCNNClassifier], strict=True):
+        exec(snippet, namespace)
+        beta_max = namespace["beta_max"]
+        widths = [
+            Estimator(beta=factor * beta_max, **settings).fit(X / 16, y).filters_.shape[0]
+            for factor in (1.001, 0.999)
+        ]
+        assert widths[0] == 0 and widths[1] > 0, (Estimator.__name__, beta_max, widths)
+
+
 def test_ci_runs_exactly_the_readmes_test_command():
     # the README promises two commands; CI must run the second one verbatim, so a change to
     # either shows here
