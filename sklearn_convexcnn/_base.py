@@ -812,6 +812,15 @@ class _BaseConvexCNN(BaseEstimator):
             self.readout,
             self.solver,
         ) or make_formulation(self.pooling, self.pool_size, self.readout, geometry.grid_shape)
+        # (refused before the warnings about parameters this fit would ignore)
+        if self.patterns == "generated" and not supports_generation(formulation):
+            raise ValueError(
+                "patterns='generated' needs a two-layer ReLU CNN with one output weight per "
+                "neuron (architecture='two_layer', activation='relu', readout='sum', pooling "
+                f"other than 'none'); got architecture={self.architecture!r}, activation="
+                f"{self.activation!r}, readout={self.readout!r}, pooling={self.pooling!r}. "
+                "Use patterns='sampled'."
+            )
         if self.activation == "linear" and not _spells(self.n_patterns, _DEFAULT_N_PATTERNS):
             _warn_ignored(
                 "n_patterns", self.n_patterns, _DEFAULT_N_PATTERNS,
@@ -822,14 +831,6 @@ class _BaseConvexCNN(BaseEstimator):
                 "prune", False, True, f"architecture={self.architecture!r} with "
                 f"activation={self.activation!r}: only two-layer ReLU CNNs are pruned",
             )  # fmt: skip
-        if self.patterns == "generated" and not supports_generation(formulation):
-            raise ValueError(
-                "patterns='generated' needs a two-layer ReLU CNN with one output weight per "
-                "neuron (architecture='two_layer', activation='relu', readout='sum', pooling "
-                f"other than 'none'); got architecture={self.architecture!r}, activation="
-                f"{self.activation!r}, readout={self.readout!r}, pooling={self.pooling!r}. "
-                "Use patterns='sampled'."
-            )
         return formulation
 
     def _generate(self, patches, formulation, Y, labels, gates, rng, build, solving):

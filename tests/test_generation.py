@@ -377,6 +377,17 @@ def test_generated_on_another_architecture_is_refused_before_any_enumeration():
         model.fit(X, X[:, 0])
 
 
+def test_generated_on_another_architecture_is_refused_before_warning_of_ignored_parameters():
+    # (a review: n_patterns=8 on a linear CNN warned that it was ignored, then the fit was
+    # refused: a warning about a fit that never ran)
+    X, y, _ = _problem(0)
+    model = ConvexCNNRegressor(activation="linear", patterns="generated", n_patterns=8)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ValueError, match=r"^patterns='generated' needs a two-layer ReLU"):
+            model.fit(X, y)
+
+
 def test_generation_over_the_enumeration_certifies_with_a_small_program():
     X, y, _ = _problem(7)
     common = dict(beta=0.05, kernel_size=2, n_patterns="exact", tol=1e-8, random_state=0)
