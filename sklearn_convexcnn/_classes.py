@@ -263,7 +263,7 @@ _PARAMETERS = """\
         when the certified duality gap is at most ``tol`` times the objective. It reaches the
         same optimum as Clarabel (``1e-6`` relative or better; Clarabel's own point is often
         ``1e-6`` to ``1e-5`` above it with the logistic loss, and with max pooling on images:
-        ``7.6e-6`` seen; up to ``1e-4`` with Clarabel's ConvergenceWarning; ``duality_gap_``
+        ``7.6e-6`` seen; up to ``4e-4`` with Clarabel's ConvergenceWarning; ``duality_gap_``
         says how far). The CVXPY solvers are skipped where the network without neurons
         passes that KKT test (or, for circular and three-layer CNNs, a bound on it): it is
         then the certified optimum. ``"auto"`` runs the native solver matrix-free for average
