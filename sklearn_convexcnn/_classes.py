@@ -189,7 +189,11 @@ _PARAMETERS = """\
         (the enumeration checks its count of the patterns); use it for
         small filters (``patch_size`` up to 3 or 4) and few samples. A circular CNN's patch is
         the whole row: up to ``2 ** n_samples`` patterns where ``n_features >= n_samples``
-        (32,768 for 15 samples of 20 features: unfinished after two minutes).
+        (32,768 for 15 samples of 20 features: unfinished after two minutes). With a
+        read-out per region (``readout="dense"``, ``pooling="none"``) each region is
+        enumerated over its own ``n * K_l`` patch rows and the limit applies to the regions'
+        bounds summed: 8 images of 4x4 with 2x2 filters and no pooling have bounds summing
+        to 1,152, where all 72 patch rows together would have 119,424.
         Sampled, 16 to 256 patterns are typical: the fit's time grows with the distinct
         patterns (200 digit images, four classes: 0.3 s at 16, 18 s at 5,000, 3.5 minutes a
         class at 100,000; ``verbose=1`` prints their number before the solves). Linear

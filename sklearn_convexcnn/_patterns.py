@@ -593,6 +593,13 @@ def arrangement_gates(rows, max_patterns=MAX_EXACT_PATTERNS, *, shorter="a small
     return _cell_points(normals).T
 
 
+def arrangement_bound(rows):
+    """Cover's bound (:func:`cover_bound`) on the cells of the arrangement of ``rows``, as
+    :func:`arrangement_gates` counts it: over their distinct hyperplanes and their rank."""
+    normals = distinct_hyperplanes(np.asarray(rows, dtype=float), strict=True)
+    return cover_bound(len(normals), _spectrum(normals)[2] if len(normals) else 0)
+
+
 def check_sampled_bound(
     rows_at, n_rows, max_patterns=MAX_EXACT_PATTERNS, *, shorter="a smaller kernel_size"
 ):

@@ -529,8 +529,9 @@ def test_a_cvxpy_fit_is_certified_as_tightly_as_its_duality_gap(params):
         solver="clarabel", **params,
     ).fit(X, y)  # fmt: skip
     assert model.duality_gap_ <= 1e-5 * model.objective_  # (Clarabel's accuracy)
-    certificate = model.certify(X, y)
-    assert not certificate.exact  # (sampled patterns: the fitted ones are checked)
+    # (the fitted patterns checked: no pooling's regions are few enough to enumerate here)
+    certificate = model.certify(X, y, max_patterns=1000)
+    assert not certificate.exact
     assert certificate.gap <= 1.1 * model.duality_gap_ + 1e-9 * certificate.objective
 
 

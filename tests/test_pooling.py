@@ -17,8 +17,9 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sklearn_convexcnn import ConvexCNNClassifier, ConvexCNNRegressor
 from sklearn_convexcnn._formulations._operator import DenseOperator
-from sklearn_convexcnn._formulations.two_layer import make_formulation, patch_pools
+from sklearn_convexcnn._formulations.two_layer import _exact_gates, make_formulation, patch_pools
 from sklearn_convexcnn._patches import extract_patches, resolve_geometry
+from sklearn_convexcnn._patterns import MAX_EXACT_PATTERNS, arrangement_bound
 from sklearn_convexcnn._solvers import solve_cvxpy
 
 from ._checks import assert_checks_ran
@@ -566,6 +567,68 @@ def test_exact_enumeration_in_three_dimensions_and_its_limit():
     assert both.shape[1] == gates.shape[1]
     with pytest.raises(ValueError, match="n_patterns='exact' would enumerate up to"):
         formulation.enumerate_gates(patches, max_patterns=10)
+
+
+REGIONAL = [variant for variant in VARIANTS if variant[0] == "none" or variant[2] == "dense"]
+
+
+@pytest.mark.parametrize(
+    "pooling, pool_size, readout", REGIONAL, ids=["-".join(map(str, v)) for v in REGIONAL]
+)
+def test_regional_enumeration_finds_each_regions_patterns_in_its_own_arrangement(
+    pooling, pool_size, readout
+):
+    # each region is enumerated over its own patch rows (fewer hyperplanes); its groups must
+    # be those of the arrangement of every patch row, whose cells refine every region's
+    X = np.random.default_rng(0).standard_normal((8, 9))
+    patches, formulation, gates = _exact_program(X, pooling, pool_size, readout, (3, 3), (1, 2))
+    whole = formulation._unique(
+        patches, _exact_gates(patches, formulation.pools, formulation.mode, 10**6)
+    )
+    for own, refined in zip(
+        formulation._region_keys(patches, gates),
+        formulation._region_keys(patches, whole),
+        strict=True,
+    ):
+        assert set(own) == set(refined)
+    assert gates.shape[1] <= whole.shape[1]
+
+
+def test_no_pooling_is_enumerated_where_all_patches_together_are_too_many():
+    # 8 images of 4x4, 2x2 filters: the arrangement of all 72 patch rows has a Cover bound of
+    # 119,424 (refused), each patch's own 128; the fit is exact and certified optimal
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((8, 16)), rng.standard_normal(8)
+    patches = extract_patches(X, resolve_geometry((4, 4), 2, 1, 16))
+    assert arrangement_bound(patches.reshape(-1, 4)) > MAX_EXACT_PATTERNS
+    params = dict(input_shape=(4, 4), kernel_size=2, pooling="none", beta=0.1)
+    exact = ConvexCNNRegressor(n_patterns="exact", **params).fit(X, y)
+    certificate = exact.certify(X, y)
+    assert certificate.exact and certificate.is_optimal
+    sampled = ConvexCNNRegressor(n_patterns=16, random_state=0, **params).fit(X, y)
+    assert exact.objective_ <= sampled.objective_ * (1 + 1e-9)
+    formulation = make_formulation("none", None, "sum", (3, 3))
+    with pytest.raises(
+        ValueError,
+        match=r"up to 1024 activation patterns or more \(the Cover bounds of 8 of the 9 ",
+    ):  # (128 a region: refused at the eighth)
+        formulation.enumerate_gates(patches, max_patterns=1000)
+
+
+def test_regional_enumeration_is_refused_early_by_one_regions_rows_not_all_of_them():
+    # 2,600 samples of 317 patches in R^3, every sample alike: 317 hyperplanes in all (a Cover
+    # bound of 100,174, refused from a sample of all the rows) but one per patch, each
+    # region's own arrangement
+    directions = np.random.default_rng(0).standard_normal((317, 3))
+    formulation = make_formulation("none", None, "sum", (317,))
+
+    def rows_at(index):
+        return directions[np.asarray(index) % 317]
+
+    n_rows = 2600 * 317
+    with pytest.raises(ValueError, match="would enumerate up to"):
+        make_formulation("average", None, "sum", (317,)).check_enumeration(rows_at, 2600, n_rows)
+    formulation.check_enumeration(rows_at, 2600, n_rows)  # (no refusal)
 
 
 def _torch_objective(torch, params, patches, y, pools, pooling, readout, beta):

@@ -40,6 +40,8 @@ from .._network import RegionalCNN
 from .._patches import SIGNALS_HINT, invalid_entries
 from .._patterns import (
     MAX_EXACT_PATTERNS,
+    TooManyPatterns,
+    arrangement_bound,
     arrangement_gates,
     check_sampled_bound,
     enumerate_gates,
@@ -244,6 +246,43 @@ def _exact_gates(patches, pools, mode, max_patterns):
     and the ``x_{t,k} - x_{t,k'}`` of every pair of patches in the same pool, where the winner of
     the pool changes (§6.1). Cells are enumerated by :func:`~.._patterns.arrangement_gates`.
     """
+    return arrangement_gates(_arrangement_rows(patches, pools, mode), max_patterns)
+
+
+def _regional_exact_gates(patches, pools, mode, max_patterns):
+    """One gate in every cell of each region's own arrangement (:func:`_exact_gates` of its
+    patches and pool), refused where the regions' Cover bounds sum above ``max_patterns``.
+
+    A region's patterns depend on its patches alone (§6.3), so its arrangement has ``n * K_l``
+    patch rows, not all ``n * K``: 8 images of 4x4 with 2x2 filters and no pooling have a
+    Cover bound of 128 a patch, 1,152 in all, where the arrangement of every patch row has
+    119,424.
+    """
+    rows = [_arrangement_rows(patches[:, pool], [np.arange(len(pool))], mode) for pool in pools]
+    _check_regions_bound(map(arrangement_bound, rows), len(pools), max_patterns)
+    return np.concatenate([arrangement_gates(region, max_patterns) for region in rows], axis=1)
+
+
+def _check_regions_bound(bounds, n_regions, max_patterns, among=""):
+    """TooManyPatterns as soon as the regions' Cover ``bounds`` (an iterable, one a region)
+    sum above ``max_patterns``; ``among`` says where a sample of rows gave them."""
+    total = 0
+    for counted, bound in enumerate(bounds, start=1):
+        total += bound
+        if total > max_patterns:
+            raise TooManyPatterns(
+                f"n_patterns='exact' would enumerate up to {total} activation patterns or "
+                f"more (the Cover bounds of {counted} of the {n_regions} regions' "
+                f"arrangements, summed{among}), more than the limit of {max_patterns}. Pass an "
+                "int n_patterns=<int> (e.g. n_patterns=256) to sample the patterns instead, or "
+                "use fewer samples, shorter patches (a smaller kernel_size) or smaller regions "
+                "(a smaller pool_size)."
+            )
+
+
+def _arrangement_rows(patches, pools, mode):
+    """The normals of :func:`_exact_gates`' arrangement: the patch rows, and for max pooling
+    the in-pool differences."""
     h = patches.shape[2]
     normals = [patches.reshape(-1, h)]
     if mode == "max":
@@ -258,7 +297,7 @@ def _exact_gates(patches, pools, mode, max_patterns):
             block = patches[:, pool]
             first, second = np.triu_indices(len(pool), k=1)
             normals.append((block[:, first] - block[:, second]).reshape(-1, h))
-    return arrangement_gates(np.concatenate(normals), max_patterns)
+    return np.concatenate(normals)
 
 
 # --------------------------------------------------------------------------------------------
@@ -484,16 +523,35 @@ class RegionalFormulation(_PooledFormulation):
     def enumerate_gates(self, patches, max_patterns=MAX_EXACT_PATTERNS):
         """Gates of every pattern of every region (exact enumeration).
 
-        The cells of the arrangement of all patch rows (and, for max pooling, of the in-pool
-        differences) refine the patterns of every region.
+        The cells of each region's arrangement (its patch rows and, for max pooling, their
+        differences) are its patterns; the gates of all regions are pooled, each region
+        keeping the first gate of each of its patterns.
 
         Raises
         ------
         ValueError
-            If the Cover bound of the arrangement exceeds ``max_patterns``.
+            If the Cover bounds of the regions' arrangements sum above ``max_patterns``.
         """
-        gates = _exact_gates(patches, self.pools, self.mode, max_patterns)
+        gates = _regional_exact_gates(patches, self.pools, self.mode, max_patterns)
         return self._unique(patches, gates)
+
+    def check_enumeration(self, rows_at, n_samples, n_rows):
+        """Refuse ``n_patterns='exact'`` before the patches are cut, where the Cover bounds
+        of the regions' rows (``rows_at(indices)``; a spread sample of a region's where it
+        has more) sum above the limit, as :meth:`enumerate_gates` sums them: region by
+        region, so only the rows of the regions counted so far are cut (the in-pool
+        differences of max pooling left out, as the base class leaves them)."""
+        n_patches = n_rows // n_samples
+        sample = 2 * MAX_EXACT_PATTERNS + 1
+
+        def bounds():
+            for pool in self.pools:
+                rows = (np.arange(n_samples)[:, None] * n_patches + pool).ravel()
+                if rows.size > sample:
+                    rows = rows[np.linspace(0, rows.size - 1, sample).astype(int)]
+                yield arrangement_bound(rows_at(rows))
+
+        _check_regions_bound(bounds(), len(self.pools), MAX_EXACT_PATTERNS, ", of their patch rows")
 
     def _group_gates(self, patches, gates):
         return self.groups(patches, gates)[1]
