@@ -1396,8 +1396,10 @@ class _BaseConvexCNN(BaseEstimator):
             targets (each output's within its ``output_rounding_gaps``) is optimal too: an
             exact fit of a constant target has an objective and a gap of about ``1e-32``.
         max_patterns : int, default=100_000
-            Largest Cover bound on the number of patterns that is enumerated. Beyond it the
-            fitted patterns are checked instead (every pattern, on the data of a fit with
+            Largest Cover bound on the number of patterns that is enumerated (with a
+            read-out per region, the smaller of the regions' bounds summed and the bound of
+            all the patch rows: ``n_patterns``). Beyond it the fitted patterns are checked
+            instead (every pattern, on the data of a fit with
             ``n_patterns="exact"`` and ``patterns="sampled"``).
 
         Returns

@@ -193,7 +193,9 @@ _PARAMETERS = """\
         read-out per region (``readout="dense"``, ``pooling="none"``) each region is
         enumerated over its own ``n * K_l`` patch rows and the limit applies to the regions'
         bounds summed: 8 images of 4x4 with 2x2 filters and no pooling have bounds summing
-        to 1,152, where all 72 patch rows together would have 119,424.
+        to 1,152, where all 72 patch rows together would have 119,424 (those are
+        enumerated instead where theirs is the smaller bound: binary images, whose regions
+        share their few distinct patches).
         Sampled, 16 to 256 patterns are typical: the fit's time grows with the distinct
         patterns (200 digit images, four classes: 0.3 s at 16, 18 s at 5,000, 3.5 minutes a
         class at 100,000; ``verbose=1`` prints their number before the solves). Linear

@@ -631,6 +631,32 @@ def test_regional_enumeration_is_refused_early_by_one_regions_rows_not_all_of_th
     formulation.check_enumeration(rows_at, 2600, n_rows)  # (no refusal)
 
 
+def test_regional_enumeration_takes_all_patch_rows_where_regions_share_them():
+    # (a review) binary images: at most 15 distinct 2x2 patches, in every region alike, so the
+    # regions' bounds summed (2,842) count each hyperplane once a region, all the patch rows'
+    # (940) once: that arrangement, whose cells refine every region's, is enumerated instead
+    X = np.random.default_rng(0).integers(0, 2, (12, 25)).astype(float)
+    patches = extract_patches(X, resolve_geometry((5, 5), 2, 1, 25))
+    formulation = make_formulation("none", None, "sum", (4, 4))
+    whole = formulation._unique(
+        patches, _exact_gates(patches, formulation.pools, formulation.mode, 10**6)
+    )
+    gates = formulation.enumerate_gates(patches, max_patterns=1000)
+    for own, refined in zip(
+        formulation._region_keys(patches, gates),
+        formulation._region_keys(patches, whole),
+        strict=True,
+    ):
+        assert set(own) == set(refined)
+    with pytest.raises(ValueError, match=r"up to 940 activation patterns \(the Cover bound of"):
+        formulation.enumerate_gates(patches, max_patterns=900)  # (the smaller, above it)
+    # and early: 317 patches of 2,600 samples, every one among 20 directions of R^3 (382
+    # cells in all, 121,094 summed over the regions): not refused
+    directions = np.random.default_rng(0).standard_normal((20, 3))
+    shared = make_formulation("none", None, "sum", (317,))
+    shared.check_enumeration(lambda index: directions[np.asarray(index) % 20], 2600, 2600 * 317)
+
+
 def _torch_objective(torch, params, patches, y, pools, pooling, readout, beta):
     filters, weights, intercept = params
     activations = torch.relu(patches @ filters.T)  # (n, K, m)

@@ -33,6 +33,7 @@ exactly the decoupled group lasso solved here, as in the authors' multi-class co
 """
 
 import functools
+import math
 
 import numpy as np
 
@@ -251,15 +252,28 @@ def _exact_gates(patches, pools, mode, max_patterns):
 
 def _regional_exact_gates(patches, pools, mode, max_patterns):
     """One gate in every cell of each region's own arrangement (:func:`_exact_gates` of its
-    patches and pool), refused where the regions' Cover bounds sum above ``max_patterns``.
+    patches and pool), or of the arrangement of all the patch rows where its Cover bound is
+    the smaller; refused where the smaller is above ``max_patterns``.
 
     A region's patterns depend on its patches alone (§6.3), so its arrangement has ``n * K_l``
     patch rows, not all ``n * K``: 8 images of 4x4 with 2x2 filters and no pooling have a
     Cover bound of 128 a patch, 1,152 in all, where the arrangement of every patch row has
-    119,424.
+    119,424. Both refine every region's patterns; where the regions share their hyperplanes
+    (binary images: at most 15 distinct 2x2 patches, in every region), the regions' bounds
+    count a hyperplane once a region and the whole arrangement once, and is the smaller.
     """
+    everything = _arrangement_rows(patches, pools, mode)
+    try:
+        whole = arrangement_bound(everything)
+    except TooManyPatterns:  # (rows of two regions nearly parallel: the regions may do)
+        whole = math.inf
     rows = [_arrangement_rows(patches[:, pool], [np.arange(len(pool))], mode) for pool in pools]
-    _check_regions_bound(map(arrangement_bound, rows), len(pools), max_patterns)
+    bounds = []
+    for region in rows:  # (summed only until they pass the whole's)
+        bounds.append(arrangement_bound(region))
+        if sum(bounds) > whole:
+            return arrangement_gates(everything, max_patterns)
+    _check_regions_bound(bounds, len(pools), max_patterns)
     return np.concatenate([arrangement_gates(region, max_patterns) for region in rows], axis=1)
 
 
@@ -354,8 +368,10 @@ class _PooledFormulation:
 
         A neuron lies in its gate's cell, often on the cell's boundary (tight cone rows,
         products of order 1e-16), where its own pattern is at the mercy of rounding; the gate
-        is an interior point, whose pattern is the neuron's group's. The certificates
-        re-solve over these.
+        is an interior point, whose pattern is the neuron's group's (but for a region's
+        group whose gate came from another region's enumeration and lies on one of this
+        region's hyperplanes, on structured data: a valid pattern, of a lower-dimensional
+        cone). The certificates re-solve over these.
 
         Returns
         -------
@@ -527,20 +543,32 @@ class RegionalFormulation(_PooledFormulation):
         differences) are its patterns; the gates of all regions are pooled, each region
         keeping the first gate of each of its patterns.
 
+        Where the arrangement of all the patch rows has the smaller Cover bound (regions
+        that share their hyperplanes), its cells are enumerated instead: they refine every
+        region's.
+
         Raises
         ------
         ValueError
-            If the Cover bounds of the regions' arrangements sum above ``max_patterns``.
+            If the smaller of the two bounds (the regions' summed, all the rows') is above
+            ``max_patterns``.
         """
         gates = _regional_exact_gates(patches, self.pools, self.mode, max_patterns)
         return self._unique(patches, gates)
 
     def check_enumeration(self, rows_at, n_samples, n_rows):
-        """Refuse ``n_patterns='exact'`` before the patches are cut, where the Cover bounds
-        of the regions' rows (``rows_at(indices)``; a spread sample of a region's where it
-        has more) sum above the limit, as :meth:`enumerate_gates` sums them: region by
-        region, so only the rows of the regions counted so far are cut (the in-pool
-        differences of max pooling left out, as the base class leaves them)."""
+        """Refuse ``n_patterns='exact'`` before the patches are cut, where both arrangements
+        that :meth:`enumerate_gates` may enumerate are refused: all the rows' (a spread
+        sample of them, :func:`~.._patterns.check_sampled_bound`, which passes where there
+        are few), and the regions' (``rows_at(indices)``; a spread sample of a region's
+        where it has more), whose bounds are summed region by region, so that only the rows
+        of the regions counted so far are cut. The in-pool differences of max pooling are
+        left out, as the base class leaves them."""
+        try:
+            check_sampled_bound(rows_at, n_rows)
+            return
+        except TooManyPatterns:
+            pass
         n_patches = n_rows // n_samples
         sample = 2 * MAX_EXACT_PATTERNS + 1
 
