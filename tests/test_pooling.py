@@ -648,13 +648,35 @@ def test_regional_enumeration_takes_all_patch_rows_where_regions_share_them():
         strict=True,
     ):
         assert set(own) == set(refined)
-    with pytest.raises(ValueError, match=r"up to 940 activation patterns \(the Cover bound of"):
-        formulation.enumerate_gates(patches, max_patterns=900)  # (the smaller, above it)
+    # (refused once the regions' summed pass the limit below the whole's: both above it)
+    with pytest.raises(ValueError, match=r"up to 914 activation patterns or more \(the Cover"):
+        formulation.enumerate_gates(patches, max_patterns=900)
     # and early: 317 patches of 2,600 samples, every one among 20 directions of R^3 (382
     # cells in all, 121,094 summed over the regions): not refused
     directions = np.random.default_rng(0).standard_normal((20, 3))
     shared = make_formulation("none", None, "sum", (317,))
     shared.check_enumeration(lambda index: directions[np.asarray(index) % 20], 2600, 2600 * 317)
+
+
+def test_regional_enumeration_is_refused_at_the_first_regions_past_the_limit(monkeypatch):
+    # (a review) 10 regions of 30 Gaussian rows in R^3, a Cover bound of 872 each, all 300 rows
+    # 89,702: the first region passes a limit of 500 below both, refused there, without the
+    # bounds of the 9 other regions (pooling="none" on long signals counted them all)
+    from sklearn_convexcnn._formulations import two_layer
+
+    X = np.random.default_rng(0).standard_normal((30, 12))
+    patches = extract_patches(X, resolve_geometry(None, 3, 1, 12))
+    formulation = make_formulation("none", None, "sum", (10,))
+    counted = []
+
+    def counting(rows):
+        counted.append(len(rows))
+        return arrangement_bound(rows)
+
+    monkeypatch.setattr(two_layer, "arrangement_bound", counting)
+    with pytest.raises(ValueError, match=r"up to 872 activation patterns or more \(the Cover"):
+        formulation.enumerate_gates(patches, max_patterns=500)
+    assert counted == [300, 30]  # (all the rows, then the first region alone)
 
 
 def _torch_objective(torch, params, patches, y, pools, pooling, readout, beta):

@@ -268,11 +268,14 @@ def _regional_exact_gates(patches, pools, mode, max_patterns):
     except TooManyPatterns:  # (rows of two regions nearly parallel: the regions may do)
         whole = math.inf
     rows = [_arrangement_rows(patches[:, pool], [np.arange(len(pool))], mode) for pool in pools]
-    bounds = []
-    for region in rows:  # (summed only until they pass the whole's)
+    bounds, total = [], 0
+    for region in rows:  # (summed only until they pass the whole's or the limit)
         bounds.append(arrangement_bound(region))
-        if sum(bounds) > whole:
+        total += bounds[-1]
+        if total > whole:
             return arrangement_gates(everything, max_patterns)
+        if total > max_patterns:  # (and the whole's, at least as large: both refused)
+            break
     _check_regions_bound(bounds, len(pools), max_patterns)
     return np.concatenate([arrangement_gates(region, max_patterns) for region in rows], axis=1)
 
