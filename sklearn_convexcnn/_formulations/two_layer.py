@@ -260,7 +260,8 @@ def _regional_exact_gates(patches, pools, mode, max_patterns):
     Cover bound of 128 a patch, 1,152 in all, where the arrangement of every patch row has
     119,424. Both refine every region's patterns; where the regions share their hyperplanes
     (binary images: at most 15 distinct 2x2 patches, in every region), the regions' bounds
-    count a hyperplane once a region and the whole arrangement once, and is the smaller.
+    count a hyperplane once a region and the whole arrangement's once: the whole's is then
+    the smaller.
     """
     everything = _arrangement_rows(patches, pools, mode)
     try:
