@@ -1,6 +1,7 @@
 """API contract: scikit-learn's estimator checks, and exactness of the recovered network."""
 
 import copy
+import functools
 import os
 import pickle
 import re
@@ -8,6 +9,7 @@ import subprocess
 import sys
 import warnings
 from pathlib import Path
+from unittest import SkipTest
 
 import numpy as np
 import pytest
@@ -17,11 +19,10 @@ from sklearn.base import clone
 from sklearn.datasets import make_regression
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.preprocessing import StandardScaler, scale
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sklearn_convexcnn import ConvexCNNClassifier, ConvexCNNRegressor
 
-from ._checks import assert_checks_ran
+from ._checks import assert_checks_listed, parametrize_checks, run_check
 from ._reference import naive_objective
 
 # The defaults, as check_estimator(ConvexCNNClassifier()) checks them, seeded so that a failure
@@ -48,18 +49,50 @@ def expected_failed_checks(estimator):
     return EXPECTED_FAILED_CHECKS.get(type(estimator).__name__, {})
 
 
-@parametrize_with_checks(CHECKED, expected_failed_checks=expected_failed_checks)
+@parametrize_checks(CHECKED)
 def test_sklearn_compatible_estimator(estimator, check):
-    check(estimator)
+    run_check(estimator, check, expected_failed_checks(estimator))
 
 
 @pytest.mark.parametrize("estimator", CHECKED, ids=lambda est: f"{type(est).__name__}-{est.loss}")
-def test_estimator_checks_actually_run(estimator):
+def test_estimator_checks_are_listed(estimator):
     # (the xfails: check_regressors_train's score, the next test)
-    assert_checks_ran(estimator, expected_failed_checks(estimator))
+    assert_checks_listed(estimator, expected_failed_checks(estimator))
 
 
-# the modules whose parametrize_with_checks lists each hold estimators to check
+def _check_that(outcome):
+    def check_something(name, estimator):
+        if outcome is not None:
+            raise outcome
+
+    return functools.partial(check_something, "ConvexCNNClassifier")
+
+
+@pytest.mark.parametrize(
+    "outcome, expected_failed, raised, match",
+    [
+        (SkipTest("not here"), {}, pytest.fail.Exception, r"check_something skipped itself"),
+        (ValueError("a crash"), {"check_something": "its score"}, ValueError, "a crash"),
+        (None, {"check_something": "its score"}, pytest.fail.Exception, r"passed, but is expe"),
+        (AssertionError("a score"), {"check_something": "its score"}, pytest.xfail.Exception,
+         "its score"),
+        (None, {}, None, None),
+    ],
+    ids=["skip", "crash-expected-to-fail", "pass-expected-to-fail", "expected-failure", "pass"],
+)  # fmt: skip
+def test_run_check_lets_a_check_pass_or_fail_only_as_expected(
+    outcome, expected_failed, raised, match
+):
+    # what the estimators' checks rest on: a skip, a crash where a wrong result was expected,
+    # or a pass where a failure was, fails the test (parametrize_with_checks let all three by)
+    if raised is None:
+        run_check(None, _check_that(outcome), expected_failed)
+        return
+    with pytest.raises(raised, match=match):
+        run_check(None, _check_that(outcome), expected_failed)
+
+
+# the modules whose parametrize_checks lists each hold estimators to check
 _CHECKED_MODULES = ["test_estimators.py", "test_architectures.py", "test_pooling.py"]
 
 
@@ -72,7 +105,7 @@ def test_array_api_checks_pass_where_scipy_array_api_is_set():
     # scikit-learn's check_array_api_input runs only where SCIPY_ARRAY_API=1 was set before
     # SciPy's first import (scikit-learn's array-API docs ask users to set it); in this
     # process it skips itself (tests/conftest.py). A fresh interpreter with it set runs the
-    # check for every estimator that parametrize_with_checks lists, and each must pass
+    # check for every estimator that parametrize_checks lists, and each must pass
     from . import test_architectures, test_pooling
 
     expected = len(CHECKED) + len(test_architectures.CHECKED) + len(test_pooling.CHECKED)
