@@ -1327,12 +1327,16 @@ def test_a_fit_that_stops_short_reports_what_its_network_attains(params):
     ):
         clf.fit(X, y)
     assert clf.objective_ == pytest.approx(clf.regularized_objective(X, y), rel=1e-12)
+    if "activation" in params:  # (its point's own dual point certifies it, even off the optimum)
+        assert np.isfinite(clf.lower_bound_) and clf.duality_gap_ > 0
+    if params.get("architecture") == "three_layer":
+        # no dual point bounds it (-inf): the converged fit below, 7 s, would check nothing
+        assert clf.lower_bound_ == -np.inf
+        return
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)
         converged = clone(clf).set_params(max_iter=500).fit(X, y)
     assert clf.lower_bound_ <= converged.objective_ * (1 + 1e-9)  # a bound on the optimum
-    if "activation" in params:  # (its point's own dual point certifies it, even off the optimum)
-        assert np.isfinite(clf.lower_bound_) and clf.duality_gap_ > 0
 
 
 def test_max_iter_that_stops_a_round_ends_the_three_layer_cutting_planes(capsys):
