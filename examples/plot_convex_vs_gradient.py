@@ -75,14 +75,17 @@ def adam_restarts(width, n_restarts=40, n_steps=3000, learning_rate=0.01, seed=0
     ]
     moments = [[np.zeros_like(p), np.zeros_like(p)] for p in params]
     curve = []
+    rows = patches.reshape(-1, kernel_size)  # (n * K, h): the patches as matrix rows
     for step in range(1, n_steps + 1):
         filters, output_weights, intercept = params
-        pre = np.einsum("nkh,rmh->rnkm", patches, filters)
+        pre = (rows @ filters.transpose(0, 2, 1)).reshape(n_restarts, *patches.shape[:2], width)
         pooled = np.maximum(pre, 0).mean(axis=2)
         residual = np.einsum("rnm,rm->rn", pooled, output_weights) + intercept[:, None] - y
-        active = (pre > 0) / pre.shape[2]
+        # d objective / d filters: each active patch, weighted by its sample's residual
+        weighted = (pre > 0) * (residual[:, :, None, None] / pre.shape[2])
         grads = [
-            np.einsum("rn,rm,rnkm,nkh->rmh", residual, output_weights, active, patches)
+            (weighted.reshape(n_restarts, -1, width).transpose(0, 2, 1) @ rows)
+            * output_weights[:, :, None]
             + beta * filters,
             np.einsum("rnm,rn->rm", pooled, residual) + beta * output_weights,
             residual.sum(axis=1),
