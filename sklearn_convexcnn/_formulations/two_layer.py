@@ -263,22 +263,41 @@ def _regional_exact_gates(patches, pools, mode, max_patterns):
     count a hyperplane once a region and the whole arrangement's once: the whole's is then
     the smaller.
     """
-    everything = _arrangement_rows(patches, pools, mode)
-    try:
-        whole = arrangement_bound(everything)
-    except TooManyPatterns:  # (rows of two regions nearly parallel: the regions may do)
-        whole = math.inf
-    rows = [_arrangement_rows(patches[:, pool], [np.arange(len(pool))], mode) for pool in pools]
-    bounds, total = [], 0
-    for region in rows:  # (summed only until they pass the whole's or the limit)
-        bounds.append(arrangement_bound(region))
+    whole = _whole_bound(patches, pools, mode, max_patterns)
+    rows, bounds, total = [], [], 0
+    for pool in pools:  # (summed only until they pass the whole's or the limit)
+        rows.append(_arrangement_rows(patches[:, pool], [np.arange(len(pool))], mode))
+        bounds.append(arrangement_bound(rows[-1]))
         total += bounds[-1]
         if total > whole:
-            return arrangement_gates(everything, max_patterns)
-        if total > max_patterns:  # (and the whole's, at least as large: both refused)
+            return arrangement_gates(_arrangement_rows(patches, pools, mode), max_patterns)
+        if total > max_patterns:
             break
     _check_regions_bound(bounds, len(pools), max_patterns)
     return np.concatenate([arrangement_gates(region, max_patterns) for region in rows], axis=1)
+
+
+def _whole_bound(patches, pools, mode, max_patterns):
+    """The Cover bound of all of :func:`_arrangement_rows`, where it is at most
+    ``max_patterns``; ``inf`` where it is above (or its rows are nearly parallel: refused).
+
+    A subset's bound is at most the whole's: spread samples of the patch rows, four times
+    larger each time, refuse without a pass over every row where one's bound is above the
+    limit (200 signals of 2,000 values: 1.2 s for the bound of all 399,600 patch rows, 8 ms
+    for 3,000 of them). Only where none is (few distinct rows) are all the rows counted.
+    """
+    flat = patches.reshape(-1, patches.shape[2])
+    try:
+        size = 1024
+        while size < len(flat):
+            spread = np.linspace(0, len(flat) - 1, size).astype(int)
+            if arrangement_bound(flat[spread]) > max_patterns:
+                return math.inf
+            size *= 4
+        bound = arrangement_bound(_arrangement_rows(patches, pools, mode))
+    except TooManyPatterns:  # (rows of two regions nearly parallel: the regions may do)
+        return math.inf
+    return bound if bound <= max_patterns else math.inf
 
 
 def _check_regions_bound(bounds, n_regions, max_patterns, among=""):
