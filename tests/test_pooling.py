@@ -705,6 +705,29 @@ def test_regional_enumeration_counts_a_sample_of_many_patch_rows(monkeypatch):
     assert counted[:3] == [1024, 3000, 30]  # (the sample, all the rows, the first region)
 
 
+def test_regional_enumeration_stops_sampling_where_a_sample_adds_no_hyperplane(monkeypatch):
+    # (a review) 200 signals of 102 values repeating 10 patches of R^3: 20,000 patch rows,
+    # 10 distinct. A sample of 4,096 has the bound of one of 1,024 (no new hyperplane): all
+    # the rows are counted next, not a sample of 16,384 first (20,000 binary images of
+    # 16 x 16: samples of up to 4,194,304 of the 4,500,000 patch rows, 10 s more than the
+    # 25 s of the enumeration)
+    from sklearn_convexcnn._formulations import two_layer
+
+    X = np.random.default_rng(0).standard_normal((1, 102))
+    patches = extract_patches(X, resolve_geometry(None, 3, 1, 102))
+    repeated = np.tile(patches[:, :10], (200, 10, 1))
+    formulation = make_formulation("none", None, "sum", (100,))
+    counted = []
+
+    def counting(rows):
+        counted.append(len(rows))
+        return arrangement_bound(rows)
+
+    monkeypatch.setattr(two_layer, "arrangement_bound", counting)
+    formulation.enumerate_gates(repeated, max_patterns=500)
+    assert counted[:4] == [1024, 4096, 20000, 200]  # (the samples, all the rows, a region)
+
+
 def _torch_objective(torch, params, patches, y, pools, pooling, readout, beta):
     filters, weights, intercept = params
     activations = torch.relu(patches @ filters.T)  # (n, K, m)
