@@ -64,8 +64,18 @@ setup(
         # gradient-training baseline of the exactness tests, never a runtime dependency.
         # The doc extra: the tests validate the docstrings and build the site (test_docs).
         # pytest 8: a nested pytest.warns re-emits the warnings it does not match (the outer
-        # one of test_solver_failures saw none under 7.x); 7.0 cannot import the tests' package
-        "test": ["pytest>=8", "hypothesis>=6", "pandas", "distributed", "torch==2.13.0", *DOC],
+        # one of test_solver_failures saw none under 7.x); 7.0 cannot import the tests' package.
+        # pytest-xdist: the README's test command runs the modules in parallel (half the time
+        # on two cores)
+        "test": [
+            "pytest>=8",
+            "pytest-xdist>=3",
+            "hypothesis>=6",
+            "pandas",
+            "distributed",
+            "torch==2.13.0",
+            *DOC,
+        ],
         "doc": DOC,
     },
     classifiers=[
