@@ -705,6 +705,18 @@ def test_regional_enumeration_counts_a_sample_of_many_patch_rows(monkeypatch):
     assert counted[:3] == [1024, 3000, 30]  # (the sample, all the rows, the first region)
 
 
+def test_regional_refusal_names_the_smaller_bound():
+    # 20 binary signals, no pooling: 7 distinct nonzero patches of 3 in all, a bound of 44,
+    # where the 10 regions' bounds sum to more. Refused at a limit of 40, the message gives
+    # the 44 that the enumeration would have reached, not the regions' larger sum (a review)
+    X = np.random.default_rng(0).integers(0, 2, (20, 12)).astype(float)
+    patches = extract_patches(X, resolve_geometry(None, 3, 1, 12))
+    formulation = make_formulation("none", None, "sum", (10,))
+    with pytest.raises(ValueError, match=r"up to 44 activation patterns \(the Cover bound of 7"):
+        formulation.enumerate_gates(patches, max_patterns=40)
+    assert formulation.enumerate_gates(patches, max_patterns=44).shape[1] == 32
+
+
 def test_regional_enumeration_stops_sampling_where_a_sample_adds_no_hyperplane(monkeypatch):
     # (a review) 200 signals of 102 values repeating 10 patches of R^3: 20,000 patch rows,
     # 10 distinct. A sample of 4,096 has the bound of one of 1,024 (no new hyperplane): all

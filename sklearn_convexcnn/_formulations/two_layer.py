@@ -278,8 +278,8 @@ def _regional_exact_gates(patches, pools, mode, max_patterns):
 
 
 def _whole_bound(patches, pools, mode, max_patterns):
-    """The Cover bound of all of :func:`_arrangement_rows`, where it is at most
-    ``max_patterns``; ``inf`` where it is above (or its rows are nearly parallel: refused).
+    """The Cover bound of all of :func:`_arrangement_rows`; ``inf`` where a sample of their
+    patch rows already has a bound above ``max_patterns`` (or rows nearly parallel: refused).
 
     A subset's bound is at most the whole's (but where the sample leaves out a row so large
     that others count as zero beside it, :data:`~.._patterns._ZERO_ROW`): spread samples of
@@ -304,7 +304,7 @@ def _whole_bound(patches, pools, mode, max_patterns):
         bound = arrangement_bound(_arrangement_rows(patches, pools, mode))
     except TooManyPatterns:  # (rows of two regions nearly parallel: the regions may do)
         return math.inf
-    return bound if bound <= max_patterns else math.inf
+    return bound
 
 
 def _check_regions_bound(bounds, n_regions, max_patterns, among=""):
