@@ -657,52 +657,42 @@ def test_regional_enumeration_takes_all_patch_rows_where_regions_share_them():
     shared.check_enumeration(lambda index: directions[np.asarray(index) % 20], 2600, 2600 * 317)
 
 
-def test_regional_enumeration_is_refused_at_the_first_regions_past_the_limit(monkeypatch):
-    # (a review) 10 regions of 30 Gaussian rows in R^3, a Cover bound of 872 each, all 300 rows
-    # 89,702: the first region passes a limit of 500 below both, refused there, without the
-    # bounds of the 9 other regions (pooling="none" on long signals counted them all)
+@pytest.fixture
+def counted(monkeypatch):
+    """The number of rows of every Cover bound that the regional enumeration computes, in
+    order (``arrangement_bound`` of ``_formulations.two_layer``, counting)."""
     from sklearn_convexcnn._formulations import two_layer
 
-    X = np.random.default_rng(0).standard_normal((30, 12))
-    patches = extract_patches(X, resolve_geometry(None, 3, 1, 12))
-    formulation = make_formulation("none", None, "sum", (10,))
-    counted = []
+    lengths = []
 
     def counting(rows):
-        counted.append(len(rows))
+        lengths.append(len(rows))
         return arrangement_bound(rows)
 
     monkeypatch.setattr(two_layer, "arrangement_bound", counting)
+    return lengths
+
+
+@pytest.mark.parametrize(
+    "length, counts",
+    [(12, [300, 30]), (102, [1024, 30])],
+    ids=["all-rows", "a-sample-of-them"],
+)
+def test_regional_enumeration_is_refused_at_the_first_regions_past_the_limit(
+    length, counts, counted
+):
+    # (a review) 30 Gaussian signals, no pooling: regions of 30 rows in R^3, a Cover bound of
+    # 872 each; the first region passes a limit of 500, refused there, without the bounds of
+    # the others (pooling="none" on long signals counted them all). The whole arrangement is
+    # above the limit too: from all its 300 rows, or, of 3,000, from a spread sample of 1,024
+    # (the bound of all the rows took 1.2 s of the 1.7 s that refused 200 signals of 2,000;
+    # 0.05 s now)
+    X = np.random.default_rng(0).standard_normal((30, length))
+    patches = extract_patches(X, resolve_geometry(None, 3, 1, length))
+    formulation = make_formulation("none", None, "sum", (length - 2,))
     with pytest.raises(ValueError, match=r"up to 872 activation patterns or more \(the Cover"):
         formulation.enumerate_gates(patches, max_patterns=500)
-    assert counted == [300, 30]  # (all the rows, then the first region alone)
-
-
-def test_regional_enumeration_counts_a_sample_of_many_patch_rows(monkeypatch):
-    # 30 Gaussian signals of 102 values, no pooling: 3,000 patch rows, of which a spread
-    # sample of 1,024 has a Cover bound above the limit, and so has the whole: refused from
-    # the sample and the first region (the bound of all the rows took 1.2 s of the 1.7 s that
-    # refused 200 signals of 2,000; 0.05 s now)
-    from sklearn_convexcnn._formulations import two_layer
-
-    X = np.random.default_rng(0).standard_normal((30, 102))
-    patches = extract_patches(X, resolve_geometry(None, 3, 1, 102))
-    formulation = make_formulation("none", None, "sum", (100,))
-    counted = []
-
-    def counting(rows):
-        counted.append(len(rows))
-        return arrangement_bound(rows)
-
-    monkeypatch.setattr(two_layer, "arrangement_bound", counting)
-    with pytest.raises(ValueError, match=r"up to 872 activation patterns or more \(the Cover"):
-        formulation.enumerate_gates(patches, max_patterns=500)
-    assert counted == [1024, 30]
-    # where no sample passes the limit (few distinct rows), all the rows are counted
-    counted.clear()
-    repeated = np.tile(patches[:1, :10], (30, 10, 1))  # (the first signal's 10 patches)
-    formulation.enumerate_gates(repeated, max_patterns=500)
-    assert counted[:3] == [1024, 3000, 30]  # (the sample, all the rows, the first region)
+    assert counted == counts
 
 
 def test_regional_refusal_names_the_smaller_bound():
@@ -717,25 +707,16 @@ def test_regional_refusal_names_the_smaller_bound():
     assert formulation.enumerate_gates(patches, max_patterns=44).shape[1] == 32
 
 
-def test_regional_enumeration_stops_sampling_where_a_sample_adds_no_hyperplane(monkeypatch):
+def test_regional_enumeration_stops_sampling_where_a_sample_adds_no_hyperplane(counted):
     # (a review) 200 signals of 102 values repeating 10 patches of R^3: 20,000 patch rows,
     # 10 distinct. A sample of 4,096 has the bound of one of 1,024 (no new hyperplane): all
     # the rows are counted next, not a sample of 16,384 first (20,000 binary images of
     # 16 x 16: samples of up to 4,194,304 of the 4,500,000 patch rows, 10 s more than the
     # 25 s of the enumeration)
-    from sklearn_convexcnn._formulations import two_layer
-
     X = np.random.default_rng(0).standard_normal((1, 102))
     patches = extract_patches(X, resolve_geometry(None, 3, 1, 102))
     repeated = np.tile(patches[:, :10], (200, 10, 1))
     formulation = make_formulation("none", None, "sum", (100,))
-    counted = []
-
-    def counting(rows):
-        counted.append(len(rows))
-        return arrangement_bound(rows)
-
-    monkeypatch.setattr(two_layer, "arrangement_bound", counting)
     formulation.enumerate_gates(repeated, max_patterns=500)
     assert counted[:4] == [1024, 4096, 20000, 200]  # (the samples, all the rows, a region)
 
