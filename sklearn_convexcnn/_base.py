@@ -312,6 +312,10 @@ def _foreign_parameter_hint(estimator, name, value):
     parameter, or ""."""
     fixes = {
         "alpha": "The regularization strength is beta (alpha in scikit-learn's models)",
+        # (the deep-learning name)
+        "weight_decay": "The regularization strength is beta, which weighs the weights' "
+        "squared norms in the objective as weight decay does (the user guide's 'The convex "
+        "program in plain words' gives each architecture's)",
         # (LogisticRegression's and SVC's name: an inverse strength)
         "C": "The regularization strength is beta, the inverse of C in scikit-learn's "
         "LogisticRegression and SVC (their loss is summed over samples, as here)",

@@ -324,7 +324,9 @@ _PARAMETERS = """\
         arrays assigned since): its patterns (gates) are
         kept and, with the native solver, its neurons form the first working set, so refitting
         with another ``beta`` (or a few more samples) takes fewer iterations. The result is
-        the optimum over the kept patterns, as a cold fit with those patterns would give.
+        the optimum over the kept patterns, as a cold fit with those patterns would give
+        (patterns that the earlier samples could not tell apart stay merged: a warm refit
+        on 40 samples after 3 kept 26 of 32 patterns, 4 % above a cold fit's objective).
         Applies when the program keeps its shape and its patterns: the same patch geometry,
         number of outputs and parameters but ``beta``, ``loss``, ``fit_intercept``, ``tol``,
         ``max_iter``, ``solver``, ``prune``, ``verbose`` and ``n_jobs``, compared by value

@@ -54,6 +54,10 @@ def _path_hint(name):
     """The way to what the unexpected keyword ``name`` asked for, or ``""``."""
     if name in ("alpha", "alphas"):
         return ". The path's regularization strengths are betas (lasso_path's alphas)"
+    if name == "n_alphas":
+        return ". The path's number of strengths is n_betas (lasso_path's n_alphas)"
+    if name == "beta":
+        return ". The path takes a sequence of strengths: betas=[beta]"
     if name in ("architecture", "n_layers", "activation"):
         # (the bare TypeError names no way to the other CNNs)
         return (

@@ -132,6 +132,15 @@ def test_wrong_arguments_name_the_path_and_the_way_on(data):
             r"path's regularization strengths are betas \(lasso_path's alphas\)$",
         ):
             convex_cnn_path(X, y, **{name: [1.0]})
+    # (and lasso_path's n_alphas, or the estimators' beta: a review of the beta workflow)
+    with pytest.raises(
+        TypeError, match=r"'n_alphas'\. The path's number of strengths is n_betas \(lasso_path"
+    ):
+        convex_cnn_path(X, y, n_alphas=3)
+    with pytest.raises(
+        TypeError, match=r"'beta'\. The path takes a sequence of strengths: betas=\[beta\]$"
+    ):
+        convex_cnn_path(X, y, beta=0.5)
     for name in ("architecture", "n_layers", "activation"):
         with pytest.raises(
             TypeError,

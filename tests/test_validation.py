@@ -944,6 +944,10 @@ def test_a_wrong_constructor_argument_is_refused_in_the_estimators_own_name(Esti
         r"regularization strength is beta \(alpha in scikit-learn's models\)$",
     ):
         Estimator(alpha=0.1)
+    with pytest.raises(
+        TypeError, match=r"'weight_decay' \(weight_decay=0\.1\)\. The regularization strength is"
+    ):
+        Estimator(weight_decay=0.1)
     with pytest.raises(TypeError, match=rf"^{name} got an unexpected keyword argument 'w'$"):
         Estimator(w=1)
     with pytest.raises(TypeError, match=rf"^{name} too many positional arguments$"):
