@@ -4,12 +4,14 @@ both ReLU layers, its objective is recomputed here, and its lower bound does not
 Clarabel's point."""
 
 import dataclasses
+import functools
 
 import numpy as np
 import pytest
 from sklearn.exceptions import ConvergenceWarning
 
 from sklearn_convexcnn._formulations.three_layer import ThreeLayerFormulation
+from sklearn_convexcnn._optimality import dual_point
 from sklearn_convexcnn._patches import extract_patches, resolve_geometry
 from sklearn_convexcnn._solvers import _cvxpy, _three_layer, _three_layer_rows
 from sklearn_convexcnn._solvers._solution import SolverFailed
@@ -41,8 +43,9 @@ def _objective(program, coef, intercept, y, beta, loss):
     return value + beta * np.linalg.norm(coef, axis=-1).sum()
 
 
-def _assert_feasible(program, coef):
-    """Every first-layer cone row for every group, every second-layer row for every branch."""
+def _assert_feasible(program, coef, per_branch=True):
+    """Every first-layer cone row for every group, every second-layer row for every branch
+    (relative to the largest ``|z|`` of all branches where not ``per_branch``)."""
     # the solver's feasibility tolerance (_three_layer._FEASIBILITY_TOL, relative to
     # ||row|| ||c|| as here)
     assert_groups_in_cones(program.cones, coef, rtol=SOLVER_RTOL, what="first layer")
@@ -55,7 +58,8 @@ def _assert_feasible(program, coef):
     for sign, outer in np.ndindex(hidden.shape[:2]):
         z = hidden[sign, outer]
         what = f"branch ({sign}, {outer})"
-        assert_nonnegative(signs[outer] * z, rtol=1e-8, scale=np.abs(z).max(), what=what)
+        scale = np.abs(z if per_branch else hidden).max()
+        assert_nonnegative(signs[outer] * z, rtol=1e-8, scale=scale, what=what)
 
 
 def _every_row(program, y, options):
@@ -113,6 +117,111 @@ def test_the_second_layer_multipliers_are_what_certifies(monkeypatch):
     assert native.converged
     assert not without.converged
     assert without.duality_gap > 1e-6 * without.objective
+
+
+def _tiny_exact_program(seed):
+    """3 signals of 2x3, 2x2 filters and every pattern of both layers (52 and 8): many branches,
+    most without a group at the optimum."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((3, 6))
+    y = rng.standard_normal(3)
+    patches = extract_patches(X, resolve_geometry((2, 3), 2, 1, 6))
+    formulation = ThreeLayerFormulation()
+    return formulation.program(patches, formulation.enumerate_gates(patches)), y
+
+
+@pytest.mark.parametrize(("seed", "beta"), [(0, 0.2), (2, 0.05)])
+def test_native_three_layer_certifies_tiny_exact_programs(seed, beta):
+    # with the restricted problems' multipliers alone (zero for a branch without a group in
+    # the set), both stalled at 4.5e-7 of the objective, above tol
+    program, y = _tiny_exact_program(seed)
+    options = dict(beta=beta, loss="squared", fit_intercept=False, tol=1e-7, max_iter=100)
+    native = solve_three_layer(program, y, **options)
+    assert native.converged, native.status
+    assert -1e-12 <= native.duality_gap <= 1e-7 * native.objective
+    reference = _every_row(program, y, dict(options, tol=1e-8, max_iter=500))
+    assert native.objective == pytest.approx(reference.objective, rel=1e-6)
+    # (a point certified without the polish meets the kept rows to the interior point's
+    # absolute accuracy: -3.4e-8 of the largest |z| of branch (1, 6), a branch 1/260 the size
+    # of the largest, at seed 0)
+    _assert_feasible(program, native.coef, per_branch=False)
+
+
+def _tiny_optimum(seed=2, beta=0.05):
+    """A tiny exact program, Clarabel's point on every row, its dual vector and multipliers."""
+    program, y = _tiny_exact_program(seed)
+    options = dict(beta=beta, loss="squared", fit_intercept=False)
+    point, multipliers = _cvxpy._solve_three_layer_rows(
+        "CLARABEL", program, y, [np.arange(program.cones.shape[1])] * len(program.cones),
+        verbose=0, tol=1e-8, max_iter=500, **options,
+    )  # fmt: skip
+    v = dual_point("squared", program.fit_values(point.coef), y, False)
+    return program, y, options, point, v, multipliers
+
+
+def _branch_tops(program, v, multipliers):
+    """The largest price of each branch."""
+    prices = _three_layer_rows.three_layer_prices(program, v, multipliers)
+    return prices.max(axis=(0, 3)).reshape(len(multipliers))
+
+
+def test_lowered_multipliers_certify_an_optimum_that_zero_multipliers_do_not():
+    program, y, options, point, v, multipliers = _tiny_optimum()
+    gap = functools.partial(_three_layer_rows.three_layer_gap, program, point, y=y, **options)
+    assert gap(multipliers) <= 1e-7 * point.objective  # (Clarabel's multipliers certify it)
+    zero = np.zeros_like(multipliers)
+    assert gap(zero) > 1e-3 * point.objective
+    beta = options["beta"]
+    above = np.flatnonzero(_branch_tops(program, v, zero) > beta)
+    lowered, stopped_at = _three_layer_rows.lowered_multipliers(
+        program, v, zero, above, target=beta * (1 - 1e-6), limit=beta * (1 + 1e-4)
+    )
+    assert stopped_at is None
+    assert np.all(lowered >= 0)
+    assert np.all(lowered[np.setdiff1d(np.arange(len(zero)), above)] == 0)  # (only those)
+    assert gap(lowered) <= 1e-7 * point.objective
+
+
+def test_lowered_multipliers_never_raise_a_branch_largest_price():
+    # below the optimal prices no multipliers reach the target: the sum of squared excesses
+    # falls, and without the check the largest price of a branch rose by 4.7e-6
+    program, _, options, _, v, multipliers = _tiny_optimum()
+    before = _branch_tops(program, v, multipliers)
+    lowered, stopped_at = _three_layer_rows.lowered_multipliers(
+        program, v, multipliers, np.arange(len(multipliers)), target=0.4 * options["beta"],
+        limit=np.inf,
+    )  # fmt: skip
+    assert stopped_at is None  # (limit=inf: every branch is tried)
+    after = _branch_tops(program, v, lowered)
+    assert np.all(after <= before * (1 + 1e-12))
+    assert np.any(after < before * (1 - 1e-9))  # (some branch was lowered)
+
+
+def test_three_layer_prices_of_some_branches():
+    program, y = _tiny_exact_program(2)
+    multipliers = np.abs(np.random.default_rng(0).standard_normal((2 * 8, 3)))
+    every = _three_layer_rows.three_layer_prices(program, y, multipliers, beta=0.05)
+    others = np.full_like(every, -1.0)
+    some = _three_layer_rows.three_layer_prices(
+        program, y, multipliers, beta=0.05, branches=[3, 9], prices=others
+    )
+    np.testing.assert_array_equal(some[:, 0, 3], every[:, 0, 3])  # branch 3: (+, 3)
+    np.testing.assert_array_equal(some[:, 1, 1], every[:, 1, 1])  # branch 9: (-, 1)
+    assert np.count_nonzero(some == -1.0) == every.size - 2 * every[:, 0, 3].size
+    assert np.all(others == -1.0)  # (not modified)
+
+
+def test_lowered_multipliers_stop_at_the_first_branch_above_limit():
+    program, _, options, _, v, _ = _tiny_optimum()
+    zero = np.zeros((2 * len(program.outer_masks), len(v)))
+    branches = np.argsort(-_branch_tops(program, v, zero))[:3]
+    beta = options["beta"]
+    lowered, stopped_at = _three_layer_rows.lowered_multipliers(
+        program, v, zero, branches, target=0.4 * beta, limit=0.0
+    )
+    assert stopped_at == branches[0]
+    assert np.any(lowered[branches[0]] > 0)
+    assert not np.any(lowered[branches[1:]])  # (not tried)
 
 
 def test_native_three_layer_stopped_by_max_iter_reports_its_gap():
