@@ -147,6 +147,25 @@ def test_native_three_layer_certifies_tiny_exact_programs(seed, beta):
     _assert_feasible(program, native.coef, per_branch=False)
 
 
+def test_native_three_layer_lowers_to_beta_not_below_it():
+    # 4 signals of length 6, every pattern: lowered to beta (1 - 1e-6), below the least
+    # largest price of branch 13 (beta (1 - 3.7e-8)), the sum of squared excesses left it
+    # 3.6e-7 above beta (0.36 of the distance to the target, at every target below), and at
+    # tol=1e-10 (qp_tol 1e-12 from the start) the solve stalled at 3.2e-7 of the objective
+    rng = np.random.default_rng(104)
+    X = rng.standard_normal((4, 6))
+    y = rng.standard_normal(4)
+    y -= y.mean()
+    patches = extract_patches(X, resolve_geometry(None, 2, 1, 6))
+    formulation = ThreeLayerFormulation()
+    program = formulation.program(patches, formulation.enumerate_gates(patches))
+    options = dict(beta=0.02, loss="squared", fit_intercept=True, tol=1e-10, max_iter=100)
+    native = solve_three_layer(program, y, **options)
+    assert native.converged, (native.status, native.duality_gap / native.objective)
+    reference = _every_row(program, y, dict(options, tol=1e-9, max_iter=500))
+    assert native.objective - native.duality_gap <= reference.objective * (1 + 1e-9)
+
+
 def _tiny_optimum(seed=2, beta=0.05):
     """A tiny exact program, Clarabel's point on every row, its dual vector and multipliers."""
     program, y = _tiny_exact_program(seed)
@@ -209,6 +228,8 @@ def test_three_layer_prices_of_some_branches():
     np.testing.assert_array_equal(some[:, 1, 1], every[:, 1, 1])  # branch 9: (-, 1)
     assert np.count_nonzero(some == -1.0) == every.size - 2 * every[:, 0, 3].size
     assert np.all(others == -1.0)  # (not modified)
+    with pytest.raises(ValueError, match="needs the other branches' prices"):
+        _three_layer_rows.three_layer_prices(program, y, multipliers, branches=[3])
 
 
 def test_lowered_multipliers_stop_at_the_first_branch_above_limit():

@@ -139,6 +139,8 @@ def three_layer_prices(program, v, multipliers, *, beta=None, branches=None, pri
     if branches is None:
         branches = np.arange(2 * n_outer)
         prices = np.zeros((2, 2, n_outer, n_patterns))
+    elif prices is None:
+        raise ValueError("three_layer_prices(branches=...) needs the other branches' prices")
     branches = np.asarray(branches, dtype=int)
     duals = _branch_duals(program, v, multipliers)[branches]
     correlations = np.einsum("pnh,bn->bph", program.pieces, duals)
