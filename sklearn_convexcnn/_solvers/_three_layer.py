@@ -48,11 +48,12 @@ the restricted problem:
    pattern), three solves stalled before, at 4.5e-7 to 1.7e-6 of the objective against
    ``tol=1e-7``; one does now, at 1.0e-7 (where the polish's Newton point leaves the program).
    Column generation took 173 iterations in all against 211, but 49.5 s against 42.5 s: the
-   lowering costs more than the rounds it saves (lowering only after two such rounds took a
-   tenth less time, and left two stalls). Sampled programs, whose rounds rarely end at zero,
-   run as before. The target is ``beta`` itself: below a branch's least largest price, the sum of
-   squared excesses ends with its largest price above ``beta`` (3.6e-7 of it for a target of
-   ``beta (1 - 1e-6)``, and solves stalled at ``tol=1e-10`` where they had converged).
+   lowering costs more than the rounds it saves (at 022530c, lowering only after two such
+   rounds took a tenth less time, and left two stalls). Sampled programs, whose rounds rarely
+   end at zero, run as before. The target is ``beta`` itself: below a branch's least largest
+   price, the sum of squared excesses ends with its largest price above ``beta`` (3.6e-7 of
+   it for a target of ``beta (1 - 1e-6)``, and solves stalled at ``tol=1e-10`` where they had
+   converged).
 
 Groups stay in the set when the restricted problem sets them to zero: their branch's
 multipliers would leave with them, and without those the groups would price above ``beta``
