@@ -346,6 +346,17 @@ def test_a_row_a_million_times_smaller_still_counts_in_the_null_space():
     assert _linalg.null_space(np.array([[1.0, 0.0, 0.0], [0.0, 1e-10, 0.0]]), 3).shape == (3, 2)
 
 
+def test_rows_of_rounding_residue_count_as_zero_against_their_scale():
+    # rows that vanish but for rounding (1e-16 of the rows they were computed from) are full
+    # rank against their own largest singular value, and no constraint against the scale
+    rows = 1e-16 * np.random.default_rng(0).standard_normal((3, 4))
+    assert _linalg.null_space(rows, 4).shape == (4, 1)
+    Z = _linalg.null_space(rows, 4, scale=1.0)
+    np.testing.assert_allclose(Z.T @ Z, np.eye(4), atol=1e-12)
+    # (a scale below the rows' own changes nothing)
+    assert _linalg.null_space(rows, 4, scale=1e-30).shape == (4, 1)
+
+
 def test_the_logistic_hessian_weights_are_p_times_one_minus_p():
     f, y = np.array([0.0, np.log(3.0), 2.0]), np.array([1.0, -1.0, 1.0])
     expected = [0.25, 0.1875, np.exp(2.0) / (1 + np.exp(2.0)) ** 2]  # (p = 1/2, 1/4, expit(2))

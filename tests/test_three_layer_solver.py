@@ -147,6 +147,24 @@ def test_native_three_layer_certifies_tiny_exact_programs(seed, beta):
     _assert_feasible(program, native.coef, per_branch=False)
 
 
+def test_a_point_certified_before_any_polish_is_returned_polished():
+    # certified by the interior point's multipliers, the point met the second layer's kept
+    # rows to the interior point's accuracy only (z at -2.9e-8 of its branch's largest on a
+    # row that must be >= 0): polished, it meets every row of both layers to rounding, and
+    # certifies as well
+    program, y = _tiny_exact_program(3)
+    native = solve_three_layer(
+        program, y, beta=0.05, loss="squared", fit_intercept=False, tol=1e-7, max_iter=100
+    )
+    assert native.converged
+    assert 0.0 <= native.duality_gap <= 1e-7 * native.objective
+    keys = np.argwhere(np.linalg.norm(native.coef, axis=-1) > 0)
+    groups = _three_layer._Groups(program, fit_intercept=False)
+    groups.add(keys, native.coef[tuple(keys.T)])
+    values, allowed = groups.slacks(groups.coef)
+    assert np.all(values >= -allowed)
+
+
 def test_native_three_layer_lowers_to_beta_not_below_it():
     # 4 signals of length 6, every pattern: lowered to beta (1 - 1e-6), below the least
     # largest price of branch 13 (beta (1 - 3.7e-8)), the sum of squared excesses left it
@@ -803,12 +821,58 @@ def _optimum_groups(seed, beta=0.1):
     return program, y, optimum, groups
 
 
-def test_a_polish_that_crosses_a_row_off_its_face_is_rejected():
+def test_a_polish_that_crosses_a_row_off_its_face_stops_at_the_first_row():
     # the face holds the tight rows only: Newton's method on it can cross the others. From
     # the optimum at beta=0.1, the optimum of the face at beta=0.05 lies outside the
-    # first-layer cones (by a quarter of a row's norm): no polished point, rather than that one
+    # first-layer cones (by a quarter of a row's norm). The polish stops where the segment
+    # meets the first of those rows: feasible, lower, and at zero on a row that had slack
     program, y, optimum, groups = _optimum_groups(0)
-    assert _three_layer._polished(groups, y, optimum.intercept, beta=0.05, loss="squared") is None
+    start = _objective(program, groups.full_coef(), optimum.intercept, y, 0.05, "squared")
+    options = dict(beta=0.05, loss="squared")
+    coef, intercept = _three_layer._polished(groups, y, optimum.intercept, **options)
+    polished = _objective(program, groups.full_coef(coef), intercept, y, 0.05, "squared")
+    assert polished < start * (1 - 1e-3)
+    _assert_feasible(program, groups.full_coef(coef))
+    every_group = np.arange(len(groups))
+    before, _ = groups.slacks(groups.coef, every_group)
+    after, allowed = groups.slacks(coef, every_group)
+    reached = (np.abs(after) <= allowed) & (before > 1e-3)
+    assert reached.any()
+
+
+def test_the_feasible_fraction_of_a_segment_is_where_it_crosses_the_first_row():
+    from sklearn_convexcnn._formulations.three_layer import ThreeLayerProgram
+
+    # one group in the cone c >= 0 (one sample, z = c_0 + c_1 >= 0 always holds here)
+    program = ThreeLayerProgram(np.ones((1, 1, 2)), np.array([np.eye(2)]), np.ones((1, 1), bool))
+    groups = _three_layer._Groups(program, False)
+    groups.add([(0, 0, 0, 0)])
+    fraction = functools.partial(_three_layer._feasible_fraction, groups)
+    assert fraction(np.array([[1.0, 2.0]]), np.array([[3.0, 1.0]])) == 1.0
+    # c_0 = 1 - 3 t crosses zero at 1/3, before c_1 = 2 - 4 t at 1/2
+    assert fraction(np.array([[1.0, 2.0]]), np.array([[-2.0, -2.0]])) == pytest.approx(1 / 3)
+    assert fraction(np.array([[4.0, 2.0]]), np.array([[1.0, -2.0]])) == pytest.approx(0.5)
+    # a start already across the crossed row: no step
+    assert fraction(np.array([[-1.0, 2.0]]), np.array([[-2.0, 1.0]])) == 0.0
+
+
+def test_the_polish_holds_no_second_layer_row_that_is_rounding_on_its_face():
+    # on 3 signals of 2x3 (every pattern, beta=0.2), the tight second-layer rows vanish on the
+    # face but for rounding (they are combinations of tight first-layer rows). Ranked against
+    # their own norm, that residue cut the face down to a subspace that the point (the optimum
+    # scaled by 1.001, on the true face) is not on: a polish of None
+    program, y = _tiny_exact_program(2)
+    options = dict(beta=0.2, loss="squared", fit_intercept=False)
+    optimum = solve_three_layer(program, y, tol=1e-7, max_iter=100, **options)
+    assert optimum.converged
+    keys = np.argwhere(np.linalg.norm(optimum.coef, axis=-1) > 0)
+    groups = _three_layer._Groups(program, fit_intercept=False)
+    groups.add(keys, 1.001 * optimum.coef[tuple(keys.T)])
+    coef, _ = _three_layer._polished(groups, y, 0.0, beta=0.2, loss="squared")
+    polished = _objective(program, groups.full_coef(coef), 0.0, y, 0.2, "squared")
+    assert polished <= optimum.objective * (1 + 1e-12)
+    assert polished >= (optimum.objective - optimum.duality_gap) * (1 - 1e-12)
+    _assert_feasible(program, groups.full_coef(coef))
 
 
 def test_a_polish_that_does_not_lower_the_objective_is_rejected(monkeypatch):

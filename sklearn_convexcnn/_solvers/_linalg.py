@@ -10,14 +10,19 @@ from scipy.special import expit
 _DEPENDENT = 1e-13
 
 
-def null_space(rows, h):
-    """Orthonormal basis of ``{u : rows @ u = 0}``, shape (h, k)."""
+def null_space(rows, h, *, scale=None):
+    """Orthonormal basis of ``{u : rows @ u = 0}``, shape (h, k).
+
+    Singular values at most ``1e-9`` times ``scale`` (default: the largest) count as zero.
+    Rows that are rounding residue need the scale of what they were computed from: relative
+    to their own largest singular value, they are full rank."""
     if not len(rows):
         return np.eye(h)
     # all h right singular vectors, without the left ones: thousands of rows can be tight on
     # degenerate data (a full U of 2641 x 2641 took 0.17 s, a third of a warm-started fit)
     _, singular, vt = np.linalg.svd(rows, full_matrices=len(rows) < h)
-    rank = np.count_nonzero(singular > 1e-9 * singular[0]) if singular[0] > 0 else 0
+    scale = singular[0] if scale is None else max(scale, singular[0])
+    rank = np.count_nonzero(singular > 1e-9 * scale) if scale > 0 else 0
     return vt[rank:].T
 
 
