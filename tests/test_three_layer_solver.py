@@ -5,6 +5,7 @@ Clarabel's point."""
 
 import dataclasses
 import functools
+import warnings
 
 import numpy as np
 import pytest
@@ -854,6 +855,26 @@ def test_the_feasible_fraction_of_a_segment_is_where_it_crosses_the_first_row():
     assert fraction(np.array([[4.0, 2.0]]), np.array([[1.0, -2.0]])) == pytest.approx(0.5)
     # a start already across the crossed row: no step
     assert fraction(np.array([[-1.0, 2.0]]), np.array([[-2.0, 1.0]])) == 0.0
+    # ... also where the segment does not move that row (0/0, a nan and a RuntimeWarning),
+    # or moves it back towards zero without reaching it
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert fraction(np.array([[-1.0, 2.0]]), np.array([[-1.0, 3.0]])) == 0.0
+        assert fraction(np.array([[-2.0, 2.0]]), np.array([[-1.0, 3.0]])) == 0.0
+
+
+def test_a_polish_whose_start_violates_a_row_it_does_not_move_warns_of_nothing():
+    # 3 signals of 2x3 (every pattern, beta=0.1): a polish's start violated a first-layer row
+    # that its segment left unchanged, and the feasible fraction divided 0 by 0 (a nan, and
+    # "invalid value encountered in divide" from the solve); no step is taken there
+    program, y = _tiny_exact_program(112)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        native = solve_three_layer(
+            program, y, beta=0.1, loss="squared", fit_intercept=False, tol=1e-7, max_iter=100
+        )
+    assert native.converged
+    assert -1e-12 <= native.duality_gap <= 1e-7 * native.objective
 
 
 def test_the_polish_holds_no_second_layer_row_that_is_rounding_on_its_face():

@@ -311,7 +311,7 @@ def _polished(groups, y, b, *, beta, loss):
     # (on the face, a tight row of the second layer can be a combination of tight first-layer
     # rows: zero but for rounding. Ranked against its own norm, such residue cut the face down
     # to a subspace 0.15 away from the point on a 4-signal program, and the polish failed)
-    Z = null_space(C, len(w), scale=np.linalg.norm(np.hstack(blocks)))
+    Z = null_space(C, len(w), scale=np.linalg.norm(np.hstack(blocks), axis=1).max(initial=0.0))
     if groups.fit_intercept:
         B = np.hstack([B, np.ones((len(y), 1))])
         Z = np.block([[Z, np.zeros((len(w), 1))], [np.zeros((1, Z.shape[1])), np.ones((1, 1))]])
@@ -351,7 +351,12 @@ def _feasible_fraction(groups, start, end):
     crossed = after < -allowed
     if not crossed.any():
         return 1.0
-    return float(np.min(np.maximum(before[crossed], 0.0) / (before[crossed] - after[crossed])))
+    before, after = before[crossed], after[crossed]
+    # (a row that start violates too: no step. Where neither end moves it, as for a group
+    # that the face's second-layer rows pin, before - after is 0, and the quotient was 0/0)
+    if np.any(before <= 0.0):
+        return 0.0
+    return float(np.min(before / (before - after)))
 
 
 def _refined_multipliers(program, coef, v, multipliers, beta):
@@ -594,9 +599,10 @@ def _solve(
     if converged and not groups.feasible(groups.coef):
         # certified before any polish, the point meets the kept rows to the interior point's
         # accuracy only, and its objective can be below the optimum (a negative gap, -5.5e-8 of
-        # it on 4 signals of 2x3): polished, it meets them to rounding, and stands where it
-        # certifies too (repriced: on two programs of benchmarks/three_layer_exact.py, the
-        # bound that certified the unpolished point fell short of the polished one)
+        # it on 4 signals of 2x3): where the polish succeeds, it meets them to rounding, and
+        # stands where it certifies too (repriced: on two programs of
+        # benchmarks/three_layer_exact.py, the bound that certified the unpolished point fell
+        # short of the polished one)
         certified = coef, b, primal, gap
         b, coef, v, primal, prices = _polished_and_priced(
             program, groups, y, b, multipliers, hard, **options
