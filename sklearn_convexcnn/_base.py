@@ -1126,7 +1126,18 @@ class _BaseConvexCNN(BaseEstimator):
             name=type(self).__name__,
             native_fallback=self.solver == "auto"
             and self.architecture in ("circular", "three_layer"),
-            native_supported=self.activation == "relu" or self.architecture == "circular",
+            native_first=self.solver == "auto" and self._linear_group_lasso(),
+            native_supported=self.activation == "relu"
+            or self.architecture == "circular"
+            or self._linear_group_lasso(),
+        )
+
+    def _linear_group_lasso(self):
+        """Whether the program is a linear CNN's group lasso (two layers, average pooling)."""
+        return (
+            self.activation == "linear"
+            and self.architecture == "two_layer"
+            and self.pooling == "average"
         )
 
     def _warn_unconverged(self, solutions, labels, options, *, relaxation=False):

@@ -250,18 +250,19 @@ _PARAMETERS = """\
     solver : {"auto", "native", "clarabel", "ecos", "scs"}, default="auto"
         Which solver solves the convex program:
 
-        - ``"auto"``: ``"native"`` for two-layer ReLU CNNs; for the others (circular,
-          three-layer and linear CNNs) the first installed of Clarabel, ECOS and SCS through
-          CVXPY, each failure handing over to the next, and a circular or three-layer program
-          to the native solver where CVXPY fails on it or its point is not certified. The
-          right choice unless you are comparing solvers.
+        - ``"auto"``: ``"native"`` for two-layer ReLU CNNs and linear CNNs with average
+          pooling (handing a solve that stops short to CVXPY); for the others (circular,
+          three-layer and linear CNNs without pooling) the first installed of Clarabel, ECOS
+          and SCS through CVXPY, each failure handing over to the next, and a circular or
+          three-layer program to the native solver where CVXPY fails on it or its point is not
+          certified. The right choice unless you are comparing solvers.
         - ``"native"``: the package's working-set solver, certified to ``tol``; tens to
           hundreds of times faster than CVXPY on two-layer programs, with memory that grows
-          like ``n * K * h``. It also solves circular and three-layer programs (not the linear
-          two-layer ones).
+          like ``n * K * h``. It also solves circular and three-layer programs (not the
+          nuclear-norm program of a linear CNN without pooling).
         - ``"clarabel"``, ``"ecos"``, ``"scs"``: the whole program handed to a conic solver
           through CVXPY, certified to about ``1e-7`` to ``1e-4``: the reference the native
-          solver is tested against, and the solvers of the linear two-layer programs.
+          solver is tested against, and the solvers of linear CNNs without pooling.
 
         In more detail: the native solver keeps only the few groups and cone rows the optimum
         uses, solves that small program exactly (Newton's method over its faces, an interior

@@ -480,7 +480,7 @@ def test_a_worker_whose_solvers_all_fail_still_reports_its_warnings(monkeypatch,
         pytest.warns(UserWarning, match="the solver's own warning"),
         pytest.raises(RuntimeError, match=r"could not be solved \(overflow\)"),
     ):
-        _regressor(solver="auto", activation="linear", n_patterns=64).fit(X, y)  # (CVXPY alone)
+        _regressor(solver="clarabel", activation="linear", n_patterns=64).fit(X, y)
 
 
 def test_a_worker_reports_every_warning_of_its_solve_repeats_included(monkeypatch, data):
@@ -1198,8 +1198,8 @@ def test_an_uncertified_point_is_advised_the_native_solver_only_where_untried(
 
 
 def test_an_uncertified_point_of_a_linear_cnn_is_not_advised_the_native_solver():
-    # solver='native' refuses two-layer linear CNNs: an SCS point of a nuclear-norm program
-    # was advised it all the same (a fuzz of the API)
+    # solver='native' refuses two-layer linear CNNs without pooling: an SCS point of their
+    # nuclear-norm program was advised it all the same (a fuzz of the API)
     from sklearn_convexcnn._solvers._solution import Solution
 
     y = np.random.default_rng(0).standard_normal(20)
@@ -1210,6 +1210,9 @@ def test_an_uncertified_point_of_a_linear_cnn_is_not_advised_the_native_solver()
     reg = ConvexCNNRegressor(activation="linear", pooling="none", solver="scs")
     assert not reg._solve_options().native_supported
     assert reg.set_params(activation="relu")._solve_options().native_supported
+    # (with average pooling, a group lasso, which it solves)
+    assert reg.set_params(activation="linear", pooling="average")._solve_options().native_supported
+    reg.set_params(pooling="none")
     assert (
         reg.set_params(activation="linear", architecture="circular")
         ._solve_options()
@@ -1312,13 +1315,14 @@ def test_auto_solves_natively_where_every_cvxpy_solver_falls_short(capsys):
 @pytest.mark.parametrize(
     "params",
     [dict(architecture="three_layer", n_patterns=4, stride=2), dict(architecture="circular"),
-     dict(activation="linear", stride=2, n_patterns=64)],
+     dict(activation="linear", stride=2, n_patterns=64, solver="clarabel")],
     ids=["three_layer", "circular", "linear"],
 )  # fmt: skip
 def test_a_fit_that_stops_short_reports_what_its_network_attains(params):
     # CVXPY's points after one iteration lie outside their cones: their program values
     # (68.3 for the three-layer network, whose real objective was 74.0) were objective_, and a
-    # linear CNN's lower_bound_ (69.7) was above the optimum (69.2)
+    # linear CNN's lower_bound_ (69.7) was above the optimum (69.2). (solver="clarabel" for the
+    # linear CNN: "auto" gives its group lasso to the native solver, done in one iteration)
     X, y = load_digits(n_class=3, return_X_y=True)
     X, y = X[:120] / 16, y[:120]
     clf = ConvexCNNClassifier(

@@ -42,11 +42,12 @@ def make_architecture(architecture, n_layers, activation, pooling, pool_size, re
             f"architecture='three_layer' has no convex program with activation="
             f"{activation!r} here; use activation='relu'."
         )
-    if solver == "native" and activation != "relu" and architecture != "circular":
+    if solver == "native" and architecture == "two_layer" and pooling == "none":
+        # (a linear CNN without pooling: its nuclear norm is no group norm over cones)
         raise ValueError(
-            f"solver='native' solves ReLU CNNs and circular CNNs only, not "
-            f"architecture={architecture!r} with activation={activation!r}; use "
-            "solver='auto' or a CVXPY solver."
+            "solver='native' solves group-norm programs, not the nuclear-norm program of "
+            "activation='linear' with pooling='none'; use solver='auto' or a CVXPY solver, "
+            "or pooling='average'."
         )
     if architecture != "two_layer" and (
         pooling != "average" or pool_size is not None or readout != "sum"
