@@ -1049,8 +1049,9 @@ class _BaseConvexCNN(BaseEstimator):
         CVXPY's 0.1-0.5 s (60 samples, d=16), so they are warned about only above
         ``_outputs.LOOSE_GAP`` (:meth:`_warn_uncertified`). Three-layer CNNs: no solver
         residue where dropping it keeps the second layer's rows. Linear CNNs: the gap of
-        CVXPY's points from their own dual points, as for circular CNNs (the point as it is:
-        no pattern to prune).
+        their points from their own dual points (the native solver's group lasso to ``tol``,
+        CVXPY's points to their accuracy, warned about as circular CNNs'), the point as it is:
+        no pattern to prune or polish over.
         """
         if isinstance(formulation, _TWO_LAYER_RELU):
             residue = "prune" if self.prune else "clean"
@@ -1108,8 +1109,9 @@ class _BaseConvexCNN(BaseEstimator):
     def _uses_operator(self, formulation):
         """Whether the program goes to the native solver as an operator (matrix-free where
         the formulation can be), rather than as a dense program: with ``solver="auto"``, the
-        formulations that have one (two-layer ReLU CNNs) are solved natively first, the
-        others by CVXPY first (:class:`._outputs.SolveOptions`, ``native_fallback``)."""
+        formulations that have one (two-layer ReLU CNNs) are solved natively first, as is a
+        linear CNN's dense group lasso (:class:`._outputs.SolveOptions`, ``native_first``),
+        the others by CVXPY first (``native_fallback``)."""
         return self.solver in ("auto", "native") and hasattr(formulation, "operator")
 
     def _solve_options(self):

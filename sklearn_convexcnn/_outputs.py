@@ -28,7 +28,7 @@ from threadpoolctl import threadpool_info, threadpool_limits
 from ._certificate import solution_with_gap
 from ._formulations._program import GroupProgram
 from ._formulations._pruning import RESIDUE, clean_solution, prune_solution
-from ._formulations.linear import NuclearProgram
+from ._formulations.linear import LinearFormulation, NuclearProgram
 from ._formulations.three_layer import ThreeLayerProgram, clean_three_layer
 from ._losses import best_intercept, centred_targets, loss_value
 from ._optimality import dual_point, max_pattern_price, scaled_dual_objective
@@ -350,7 +350,8 @@ def solve_output(program, y, label, options, dense_program=None, **warm_start):
     if solution is None:
         raise NotSolved(
             f"The convex program for output {label} could not be solved ({failure}). Try "
-            f"{_other_solvers(options.solver)}a larger max_iter (it was {options.max_iter}"
+            + _other_solvers(options.solver, options.native_supported)
+            + f"a larger max_iter (it was {options.max_iter}"
             + ("; SCS needs thousands" if options.solver == "scs" else "")
             + "), a larger beta or fewer n_patterns; verbose=2 prints the solver's log."
         ) from failure
@@ -494,15 +495,25 @@ def _solve_cvxpy(program, y, options):
     return solution
 
 
-def _other_solvers(solver):
+def _other_solvers(solver, native_supported=True):
     """The solvers a failure of ``solver`` could still try, as advice ("" for "auto", which
-    tries the native solver and CVXPY's)."""
+    tries the native solver and CVXPY's). ``native_supported`` as in :class:`SolveOptions`:
+    where it is false (a linear CNN without pooling, a nuclear-norm program) neither the
+    native solver nor ECOS takes the program, and naming them led to their refusals; where it
+    is true the native solver takes it (a linear CNN with average pooling too, since 95ae54f:
+    "'native' for ReLU and circular CNNs" told its users that it did not)."""
     if solver == "auto":
         return ""
-    others = ", ".join(repr(name) for name in CVXPY_SOLVERS if name != solver)
+    others = ", ".join(
+        repr(name)
+        for name in CVXPY_SOLVERS
+        if name != solver and (native_supported or name != "ecos")
+    )
     if solver == "native":
         return f"a CVXPY solver ({others}), "
-    return f"another solver ('native' for ReLU and circular CNNs, or {others}), "
+    if not native_supported:
+        return f"another CVXPY solver ({others}), " if others else ""
+    return f"another solver ('native', or {others}), "
 
 
 def solve_and_finish(program, y, label, options, dense_program, warm_start, finishing):
@@ -949,6 +960,11 @@ def _lower_after_handover(native, cvxpy, dense_program, y, options):
         beta=options.beta,
         loss=options.loss,
         fit_intercept=options.fit_intercept,
+        # (a linear CNN's group lasso has no pattern to polish over: its program has one
+        # group and no gate, and the polish indexed the empty gates with it, an IndexError
+        # where its native solve stopped short; :meth:`_BaseConvexCNN._finishing` does not
+        # polish it either)
+        polish=not isinstance(dense_program.formulation, LinearFormulation),
     )
     cvxpy = clean_solution(dense, cvxpy, y, beta=options.beta, loss=options.loss)
     lower = lower_of(native, cvxpy, lambda objective: options.tol * abs(objective))

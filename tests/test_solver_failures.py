@@ -75,12 +75,39 @@ def test_explicit_solver_failure_is_an_error(monkeypatch, data, failure, message
     X, y = data
     _force(monkeypatch, {"CLARABEL"}, **failure)
     remedy = (
-        r"Try another solver \('native' for ReLU and circular CNNs, or 'ecos', 'scs'\), a "
+        r"Try another solver \('native', or 'ecos', 'scs'\), a "
         r"larger max_iter \(it was \d+\), a larger beta or fewer n_patterns; verbose=2 prints the "
         r"solver's log\.$"
     )
     with pytest.raises(RuntimeError, match=rf"could not be solved \(.*{message}.*{remedy}"):
         _regressor(solver="clarabel").fit(X, y)
+
+
+@pytest.mark.parametrize(
+    "pooling, remedy",
+    [
+        # a group lasso, which the native solver takes since 95ae54f: the advice said it was
+        # for ReLU and circular CNNs only
+        ("average", r"Try another solver \('native', or 'ecos', 'scs'\), a larger max_iter"),
+        # a nuclear-norm program, which the native solver and ECOS refuse
+        ("none", r"Try another CVXPY solver \('scs'\), a larger max_iter"),
+    ],
+)
+def test_a_failed_linear_cnn_is_advised_the_solvers_that_take_it(
+    monkeypatch, data, pooling, remedy
+):
+    X, y = data
+    _force(monkeypatch, {"CLARABEL"}, exception=ArithmeticError("overflow"))
+    reg = _regressor(solver="clarabel", activation="linear", pooling=pooling, n_patterns=64)
+    with pytest.raises(RuntimeError, match=rf"could not be solved \(.*overflow.*{remedy}"):
+        reg.fit(X, y)
+    for solver in re.findall(r"'(\w+)'", remedy):
+        # (each solver the advice names takes the program)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            monkeypatch.undo()
+            clone(reg).set_params(solver=solver).fit(X, y)
+            _force(monkeypatch, {"CLARABEL"}, exception=ArithmeticError("overflow"))
 
 
 def _program(X, y):
@@ -577,6 +604,28 @@ def test_auto_keeps_the_native_point_over_an_early_cvxpy_iterate(monkeypatch, da
         reg = _regressor(solver="auto").fit(X, y)
     assert reg.objective_ == pytest.approx(stopped[0].objective, rel=1e-9)
     assert reg.regularized_objective(X, y) == pytest.approx(reg.objective_, rel=1e-9)
+
+
+@pytest.mark.parametrize("Estimator", [ConvexCNNRegressor, ConvexCNNClassifier])
+def test_auto_hands_a_stalled_linear_group_lasso_to_cvxpy(monkeypatch, data, Estimator):
+    # a review of 95ae54f: "auto" gives a linear CNN's group lasso (average pooling) to the
+    # native solver first, but where it stopped short the comparison of the two points after
+    # CVXPY's fallback polished CVXPY's point over the program's gates, of which a linear CNN
+    # has none: an IndexError (index 0 out of bounds for axis 1 with size 0), no fit
+    X, y = data
+    if Estimator is ConvexCNNClassifier:
+        y = (y > 0).astype(int)
+    stopped = []
+    monkeypatch.setattr(outputs, "solve_native", _stalling_native(outputs.solve_native, stopped))
+    params = dict(activation="linear", kernel_size=3, beta=0.1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # (CVXPY's own accuracy, logistic)
+        auto = Estimator(solver="auto", **params).fit(X, y)
+    assert len(stopped) == 1
+    clarabel = Estimator(solver="clarabel", **params).fit(X, y)
+    assert auto.objective_ == pytest.approx(clarabel.objective_, rel=1e-7)
+    assert auto.duality_gap_ < stopped[0].duality_gap  # (CVXPY's dual bound, the better)
+    assert auto.lower_bound_ <= clarabel.objective_
 
 
 def test_auto_returns_the_native_iterate_at_max_iter(monkeypatch):
