@@ -166,6 +166,36 @@ def test_a_point_certified_before_any_polish_is_returned_polished():
     assert np.all(values >= -allowed)
 
 
+def test_a_point_certified_before_any_polish_is_repriced_only_where_it_is_polished(
+    monkeypatch,
+):
+    # where the polish of a point certified before any polish fails, that point is returned
+    # as it is: pricing it again with refined multipliers would be work for nothing (a review)
+    program, y = _tiny_exact_program(3)
+    priced = []
+    refined_prices = _three_layer._refined_prices
+    monkeypatch.setattr(_three_layer, "_polished", lambda *args, **kwargs: None)
+    monkeypatch.setattr(_three_layer._Groups, "feasible", lambda self, coef: False)
+    monkeypatch.setattr(
+        _three_layer,
+        "_refined_prices",
+        lambda *a, **kw: priced.append(1) or refined_prices(*a, **kw),
+    )
+    most_violating, rounds_without_candidates = _three_layer._most_violating, []
+
+    def counted(*args, **kwargs):
+        candidates = most_violating(*args, **kwargs)
+        rounds_without_candidates.extend([] if candidates else [1])
+        return candidates
+
+    monkeypatch.setattr(_three_layer, "_most_violating", counted)
+    native = solve_three_layer(
+        program, y, beta=0.05, loss="squared", fit_intercept=False, tol=1e-7, max_iter=100
+    )
+    assert native.converged
+    assert len(priced) == len(rounds_without_candidates)
+
+
 def test_native_three_layer_lowers_to_beta_not_below_it():
     # 4 signals of length 6, every pattern: lowered to beta (1 - 1e-6), below the least
     # largest price of branch 13 (beta (1 - 3.7e-8)), the sum of squared excesses left it

@@ -582,7 +582,10 @@ def _solve(
         if not candidates:
             # nothing left to add: the bound may be the interior point's accuracy (polish the
             # point and its multipliers), or the restricted solutions must be more exact
-            b, coef, v, primal, prices = _polished_and_priced(
+            polished = _polished(groups, y, b, beta=beta, loss=loss)
+            if polished is not None:
+                groups.coef, b = polished
+            coef, v, primal, prices = _refined_prices(
                 program, groups, y, b, multipliers, hard, **options
             )
             gap = best.offer(coef, b, primal, _dual_objective(prices, v, y, **options))
@@ -603,13 +606,16 @@ def _solve(
         # stands where it certifies too (repriced: on two programs of
         # benchmarks/three_layer_exact.py, the bound that certified the unpolished point fell
         # short of the polished one)
-        certified = coef, b, primal, gap
-        b, coef, v, primal, prices = _polished_and_priced(
-            program, groups, y, b, multipliers, hard, **options
-        )
-        gap = best.offer(coef, b, primal, _dual_objective(prices, v, y, **options))
-        if gap > target_gap(y, primal, tol) or not groups.feasible(groups.coef):
-            coef, b, primal, gap = certified
+        polished = _polished(groups, y, b, beta=beta, loss=loss)
+        if polished is not None:  # (feasible to rounding: _polished checks)
+            certified = coef, b, primal, gap
+            groups.coef, b = polished
+            coef, v, primal, prices = _refined_prices(
+                program, groups, y, b, multipliers, hard, **options
+            )
+            gap = best.offer(coef, b, primal, _dual_objective(prices, v, y, **options))
+            if gap > target_gap(y, primal, tol):
+                coef, b, primal, gap = certified
     if not converged:
         (coef, b, primal), gap = best.point, best.point[2] - best.dual
     return Solution(
@@ -624,15 +630,12 @@ def _solve(
     )
 
 
-def _polished_and_priced(program, groups, y, b, multipliers, hard, *, beta, loss, fit_intercept):
-    """The working set's point polished (:func:`_polished`, where it can be) and priced with
-    refined multipliers, the branches without a group lowered: ``(b, coef, v, primal,
-    prices)``. Updates ``groups.coef``, and the multipliers of the branches without a group
-    in place (the next lowering starts there)."""
+def _refined_prices(program, groups, y, b, multipliers, hard, *, beta, loss, fit_intercept):
+    """The working set's point priced with refined multipliers (:func:`_refined_multipliers`,
+    :func:`_lower_of`), the branches without a group lowered: ``(coef, v, primal, prices)``.
+    Updates the multipliers of the branches without a group in place (the next lowering
+    starts there)."""
     options = dict(beta=beta, loss=loss, fit_intercept=fit_intercept)
-    polished = _polished(groups, y, b, beta=beta, loss=loss)
-    if polished is not None:
-        groups.coef, b = polished
     coef, v, primal = _point(program, groups, b, y, **options)
     refined, prices = _lower_of(
         program, v, multipliers, _refined_multipliers(program, coef, v, multipliers, beta), beta
@@ -640,7 +643,7 @@ def _polished_and_priced(program, groups, y, b, multipliers, hard, *, beta, loss
     with_groups = _with_groups(coef)
     lowered, _ = _lowered(program, v, refined, prices, beta, hard, with_groups)
     multipliers[~with_groups] = lowered[~with_groups]
-    return b, coef, v, primal, _repriced(program, v, refined, lowered, prices, beta)
+    return coef, v, primal, _repriced(program, v, refined, lowered, prices, beta)
 
 
 def _started(program, y, coef_init, intercept_init, loss, fit_intercept):
