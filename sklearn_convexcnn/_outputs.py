@@ -74,7 +74,7 @@ class SolveOptions:
     native_fallback: bool = False
     # with solver="auto": whether the native solver takes a dense program first (a linear CNN
     # with average pooling: one group without a cone, which it certifies to tol in
-    # milliseconds where CVXPY's own dual point certified logistic fits to 1e-5 of the
+    # milliseconds where CVXPY's own dual point certified a logistic fit to 2.2e-5 of the
     # objective), handing it to CVXPY where it stops short
     native_first: bool = False
     # whether solver="native" takes the program (all but linear CNNs without pooling), for
