@@ -114,13 +114,18 @@ def _problem_line(architecture, n_samples, geometry, gates, warm):
         else "kernel " + "x".join(map(str, geometry.kernel_size))
     )  # (what kernel_size=None resolved to)
     channels = f", {geometry.n_channels} channels" if geometry.n_channels > 1 else ""
+    if gates.shape[1] == 0:  # (activation="linear": "0 distinct patterns" read as a fault)
+        patterns = "no activation patterns (a linear CNN)"
+    else:
+        # (a warm start's are the previous fit's: distinct on its data, maybe not on these)
+        patterns = (
+            f"{gates.shape[1]} {'' if warm else 'distinct '}"
+            f"{'pattern' if gates.shape[1] == 1 else 'patterns'}"
+        )
     return (
         f"{n_samples} samples, {geometry.n_patches} "
         f"{'patch' if geometry.n_patches == 1 else 'patches'} of size "
-        f"{geometry.patch_size} ({kernel}{channels}), "
-        # (a warm start's are the previous fit's: distinct on its data, maybe not on these)
-        f"{gates.shape[1]} {'' if warm else 'distinct '}"
-        f"{'pattern' if gates.shape[1] == 1 else 'patterns'}"
+        f"{geometry.patch_size} ({kernel}{channels}), {patterns}"
     )
 
 

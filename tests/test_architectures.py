@@ -905,13 +905,16 @@ def test_a_linear_group_lasso_is_solved_natively_and_certified_to_tol(Estimator,
 
 @pytest.mark.parametrize("pooling", ["average", "none"])
 def test_linear_cnns_have_no_patterns(pooling, capsys):
-    # they had one unused zero gate, counted in n_patterns_ and as "1 distinct patterns"
+    # they had one unused zero gate, counted in n_patterns_ and as "1 distinct patterns"; the
+    # verbose line says they have none (not "0 distinct patterns", which read as a fault)
     rng = np.random.default_rng(0)
     X, y = rng.standard_normal((10, 6)), rng.standard_normal(10)
     reg = ConvexCNNRegressor(activation="linear", pooling=pooling, kernel_size=3, verbose=1)
     reg.fit(X, y)
     assert reg.n_patterns_ == 0 and reg.gates_.shape == (3, 0)
-    assert "patches of size 3 (kernel 3), 0 distinct patterns" in capsys.readouterr().out
+    assert (
+        "of size 3 (kernel 3), no activation patterns (a linear CNN)\n" in capsys.readouterr().out
+    )
     ConvexCNNRegressor(n_patterns=1, kernel_size=3, random_state=0, verbose=1).fit(X, y)
     assert "patches of size 3 (kernel 3), 1 distinct pattern\n" in capsys.readouterr().out
 
@@ -927,7 +930,7 @@ def test_linear_circular_cnns_have_no_patterns(n_patterns, capsys):
         warnings.simplefilter("ignore", UserWarning)  # (n_patterns='exact' is ignored)
         reg.set_params(n_patterns=n_patterns).fit(X, y)
     assert reg.n_patterns_ == 0 and reg.gates_.shape == (8, 0)
-    assert "the whole row), 0 distinct patterns" in capsys.readouterr().out
+    assert "the whole row), no activation patterns (a linear CNN)\n" in capsys.readouterr().out
 
 
 def test_a_linear_circular_cnns_memory_check_ignores_n_patterns():
