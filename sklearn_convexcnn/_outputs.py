@@ -921,7 +921,8 @@ def remedy(solution, options, cvxpy="use a CVXPY solver (e.g. solver='clarabel')
         tried_cvxpy = any("CVXPY" in handover for handover in solution.handovers)
         return (
             "The restricted problems cannot be solved more accurately: loosen tol, use a "
-            "larger beta or standardize the inputs" + ("" if tried_cvxpy else f", or {cvxpy}")
+            "larger beta (a beta small against the targets' scale nears interpolation) or "
+            "standardize the inputs" + ("" if tried_cvxpy else f", or {cvxpy}")
         )
     if solution.status in ITERATIONS_SPENT or (solution.n_iter >= options.max_iter):
         return "Increase max_iter or loosen tol"

@@ -1533,8 +1533,9 @@ def test_outputs_that_stopped_differently_get_each_their_remedy():
         "after 3 iterations, Duality gap: 2.000e+00, tolerance: 1.000e-06; output 2: native "
         "stopped with status 'max_iter reached' after 5 iterations, no duality gap. "
         "Outputs 0, 2: Increase max_iter or loosen tol; output 1: The restricted problems "
-        "cannot be solved more accurately: loosen tol, use a larger beta or standardize the "
-        "inputs. Each network attains its returned point's objective, not the optimum. Before "
+        "cannot be solved more accurately: loosen tol, use a larger beta (a beta small "
+        "against the targets' scale nears interpolation) or standardize the inputs. Each "
+        "network attains its returned point's objective, not the optimum. Before "
         "output 1's point, solver='auto' tried: CVXPY stopped short."
     )
 
