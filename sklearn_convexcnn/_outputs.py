@@ -481,6 +481,9 @@ def _cvxpy_fallback(stopped, failure, dense_program, y, options):
         tried += (f"CVXPY could not solve it either ({failure}): the native point is kept",)
     else:
         kept = _lower_after_handover(stopped, cvxpy, dense_program, y, options)
+        # (without it, a warning that named the native point after "solving the full program
+        # with CVXPY instead" read as if CVXPY's had been kept: an audit)
+        tried += (f"{kept.solver}'s point is the lower, and is kept",)
     if kept is not None:
         kept = dataclasses.replace(kept, handovers=tried)
     return kept, failure

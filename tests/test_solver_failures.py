@@ -680,6 +680,29 @@ def test_a_cvxpy_fallback_keeps_cvxpys_own_hand_overs_with_its_point(monkeypatch
     )
 
 
+@pytest.mark.parametrize("lower", ["native", "CLARABEL"])
+def test_a_cvxpy_fallback_says_which_point_it_kept(monkeypatch, lower):
+    # an audit: where the native point stayed the lower, the warning named it right after
+    # "solving the full program with CVXPY instead", as if CVXPY's had been kept
+    y = np.random.default_rng(0).standard_normal(20)
+    options = outputs.SolveOptions(0.1, "squared", True, 1e-7, 500, "auto")
+    point = Solution(np.zeros((2, 1, 2)), 0.0, 10.0, False, "stalled", 5, "native", 1.0)
+    clarabel = dataclasses.replace(point, solver="CLARABEL", converged=True, status="optimal")
+    monkeypatch.setattr(outputs, "solve_program", lambda *args, **kwargs: clarabel)
+    monkeypatch.setattr(
+        outputs,
+        "_lower_after_handover",
+        lambda native, cvxpy, *args: native if lower == "native" else cvxpy,
+    )
+    kept, _ = outputs._cvxpy_fallback(point, None, lambda: None, y, options)
+    assert kept.solver == lower
+    assert kept.handovers == (
+        "the native solver stopped short (status 'stalled', duality gap 1.000e+00); solving "
+        "the full program with CVXPY instead",
+        f"{lower}'s point is the lower, and is kept",
+    )
+
+
 def test_auto_keeps_a_stalled_native_point_when_cvxpy_fails(monkeypatch, data):
     def failing_cvxpy(*args, **kwargs):
         raise SolverFailed("Clarabel stopped with InsufficientProgress")
