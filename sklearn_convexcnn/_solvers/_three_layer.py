@@ -28,12 +28,13 @@ the restricted problem:
    Then the point is polished by Newton's method on its face (:func:`_polished`) and the
    multipliers are solved from the nonzero groups' KKT equations
    (:func:`_refined_multipliers`; the other branches' lowered, 6.), which certifies to
-   rounding. Both leave out the groups that the interior point leaves near zero (below
-   ``1e-5`` of the largest, :func:`_nonzero`): its residue of groups that are zero at the
-   optimum, whose conditions the least squares cannot meet. A point certified before any
-   polish meets the kept rows to the interior point's accuracy only, and its objective can be
-   below the optimum (a negative gap): it is polished too, and returned polished where that
-   still certifies.
+   rounding. The polish tries the face without the groups that the interior point leaves
+   near zero (below ``1e-5`` of the largest, :func:`_nonzero`), its residue of groups that are
+   zero at the optimum, whose conditions the least squares cannot meet; and the face with
+   them, as at a tiny ``beta`` the optimum's own groups can be that small; the lower point
+   stands. A point certified before any polish meets the kept rows to the interior point's
+   accuracy only, and its objective can be below the optimum (a negative gap): it is polished
+   too, and returned polished where that still certifies.
 
 6. **Lowered multipliers.** A branch without a group in the set prices with zero multipliers,
    which can hold the certificate far above the point's distance to the optimum while groups
@@ -113,11 +114,11 @@ _MAX_ROW_ROUNDS = 100
 # interior point leaves tight rows at 1e-10 to 1.2e-7 of the largest value, others at 2e-3 and
 # more (n=300 of benchmarks/three_layer_rows.py)
 _POLISH_TIGHT = 1e-5
-# Relative norm below which a group counts as zero on the polish's face and in the refined
-# multipliers' equations: the interior point leaves groups that are zero at the optimum at up
-# to 4e-6 of the largest (4 signals of 2x3, beta=0.2, benchmarks/three_layer_exact.py), and on
-# a face that kept them the polished point stayed 6.5e-12 above the optimum, its certificate
-# at 1.04e-7 of the objective against tol=1e-7 (2.9e-12 without them)
+# Relative norm below which a group is off the first face that the polish tries: the interior
+# point leaves groups that are zero at the optimum at up to 4e-6 of the largest (4 signals of
+# 2x3, beta=0.2, benchmarks/three_layer_exact.py), and on a face that kept them the polished
+# point stayed 6.5e-12 above the optimum, its certificate at 1.04e-7 of the objective against
+# tol=1e-7 (2.9e-12 without them)
 _POLISH_ZERO = 1e-5
 
 
@@ -294,11 +295,29 @@ def _polished(groups, y, b, *, beta, loss):
     An interior point balances the optimality conditions to about ``1e-6`` only: on programs of
     ``benchmarks/three_layer_rows.py`` the gap stalled at 2e-7 of the objective. On the face the
     program is smooth, and a few Newton steps reach rounding (as :func:`._restricted.polish`).
+
+    It also leaves groups that are zero at the optimum at up to ``4e-6`` of the largest, which
+    must be off the face. But at a tiny ``beta`` groups of the optimum can be that small (their
+    face's point was ``1.1e-4`` lower): where the point has groups below ``_POLISH_ZERO`` of
+    the largest (:func:`_nonzero`), both faces are tried, and the lower point returned.
     """
+    nonzero = np.flatnonzero(np.any(groups.coef, axis=1))
+    large = np.flatnonzero(_nonzero(groups.coef))
+    faces = [large] if len(large) == len(nonzero) else [large, nonzero]
+    polished = [_polished_on(groups, y, b, active, beta=beta, loss=loss) for active in faces]
+    polished = [point for point in polished if point is not None]
+    if not polished:
+        return None
+    coef, b, _ = min(polished, key=lambda point: point[2])
+    return coef, b
+
+
+def _polished_on(groups, y, b, active, *, beta, loss):
+    """:func:`_polished` on the face of the groups ``active`` (indices, nonzero), the others
+    zero: ``(coef, b, objective)`` or ``None``."""
     program = groups.program
     h = groups.coef.shape[1]
     M = groups.design()
-    active = np.flatnonzero(_nonzero(groups.coef))
     if not len(active):
         return None
     cones = [program.cones[pattern] for *_, pattern in groups.keys]
@@ -346,12 +365,12 @@ def _polished(groups, y, b, *, beta, loss):
         coef = from_face(x, active, bases, coef.shape)
     if value(x) > value(w) + 1e-14 * abs(value(w)) or not groups.feasible(coef):
         return None
-    return coef, (x[-1] if groups.fit_intercept else 0.0)
+    return coef, (x[-1] if groups.fit_intercept else 0.0), value(x)
 
 
 def _nonzero(coef):
-    """Which groups of ``coef`` (along its last axis) the polish and the refined multipliers
-    count as nonzero: norms above ``_POLISH_ZERO`` of the largest (the others are the interior
+    """Which groups of ``coef`` (along its last axis) are on the first face that the polish
+    tries: norms above ``_POLISH_ZERO`` of the largest (the others are likely the interior
     point's residue)."""
     norms = np.linalg.norm(coef, axis=-1)
     return norms > _POLISH_ZERO * norms.max(initial=0.0)
@@ -385,13 +404,12 @@ def _refined_multipliers(program, coef, v, multipliers, beta):
     branch ``(s, l)`` satisfies ``beta c / ||c|| = +-M_i^T (s D'_l v + (2 D'_l - I) mu_sl)
     + G_i^T lambda`` with ``mu_sl`` on the branch's tight second-layer rows and ``lambda`` on
     the tight rows of ``C_i``: a linear system in ``(mu, lambda)``, solved here by least
-    squares over every nonzero group (:func:`_nonzero`: residue left out). Branches without
-    a nonzero group keep their multipliers; any ``mu >= 0`` gives a valid bound, so the result
-    is clipped at zero.
+    squares over every nonzero group. Branches without a nonzero group keep their
+    multipliers; any ``mu >= 0`` gives a valid bound, so the result is clipped at zero.
     """
     n_outer = program.outer_masks.shape[0]
     hidden = program.hidden_values(coef).reshape(2 * n_outer, -1)
-    active = np.argwhere(_nonzero(coef))  # (part, sign, outer, pattern)
+    active = np.argwhere(np.linalg.norm(coef, axis=-1) > 0)  # (part, sign, outer, pattern)
     if not len(active):  # the empty network: no condition to satisfy
         return multipliers
     branches = np.unique(active[:, 1] * n_outer + active[:, 2])
