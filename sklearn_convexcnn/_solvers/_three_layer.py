@@ -29,12 +29,12 @@ the restricted problem:
    multipliers are solved from the nonzero groups' KKT equations
    (:func:`_refined_multipliers`; the other branches' lowered, 6.), which certifies to
    rounding. The polish tries the face without the groups that the interior point leaves
-   near zero (below ``1e-5`` of the largest, :func:`_nonzero`), its residue of groups that are
-   zero at the optimum, whose conditions the least squares cannot meet; and the face with
-   them, as at a tiny ``beta`` the optimum's own groups can be that small; the lower point
-   stands. A point certified before any polish meets the kept rows to the interior point's
-   accuracy only, and its objective can be below the optimum (a negative gap): it is polished
-   too, and returned polished where that still certifies.
+   near zero (below ``1e-5`` of the largest), its residue of groups that are zero at the
+   optimum, whose conditions the least squares cannot meet; and the face with them, as at a
+   tiny ``beta`` the optimum's own groups can be that small; the lower point stands. A point
+   certified before any polish meets the kept rows to the interior point's accuracy only, and
+   its objective can be below the optimum (a negative gap): it is polished too, and returned
+   polished where that still certifies.
 
 6. **Lowered multipliers.** A branch without a group in the set prices with zero multipliers,
    which can hold the certificate far above the point's distance to the optimum while groups
@@ -331,10 +331,11 @@ def _polished(groups, y, b, *, beta, loss):
     It also leaves groups that are zero at the optimum at up to ``4e-6`` of the largest, which
     must be off the face. But at a tiny ``beta`` groups of the optimum can be that small (their
     face's point was ``1.1e-4`` lower): where the point has groups below ``_POLISH_ZERO`` of
-    the largest (:func:`_nonzero`), both faces are tried, and the lower point returned.
+    the largest, both faces are tried, and the lower point returned.
     """
-    nonzero = np.flatnonzero(np.any(groups.coef, axis=1))
-    large = np.flatnonzero(_nonzero(groups.coef))
+    norms = np.linalg.norm(groups.coef, axis=1)
+    nonzero = np.flatnonzero(norms > 0)
+    large = np.flatnonzero(norms > _POLISH_ZERO * norms.max(initial=0.0))
     faces = [large] if len(large) == len(nonzero) else [large, nonzero]
     polished = [_polished_on(groups, y, b, active, beta=beta, loss=loss) for active in faces]
     polished = [point for point in polished if point is not None]
@@ -400,14 +401,6 @@ def _polished_on(groups, y, b, active, *, beta, loss):
     return coef, (x[-1] if groups.fit_intercept else 0.0), value(x)
 
 
-def _nonzero(coef):
-    """Which groups of ``coef`` (along its last axis) are on the first face that the polish
-    tries: norms above ``_POLISH_ZERO`` of the largest (the others are likely the interior
-    point's residue)."""
-    norms = np.linalg.norm(coef, axis=-1)
-    return norms > _POLISH_ZERO * norms.max(initial=0.0)
-
-
 def _feasible_fraction(groups, start, end):
     """The largest ``t <= 1`` at which ``start + t (end - start)`` (the groups' coefficients)
     satisfies every row that ``end`` violates beyond rounding: rows are linear in the groups,
@@ -436,12 +429,13 @@ def _refined_multipliers(program, coef, v, multipliers, beta):
     branch ``(s, l)`` satisfies ``beta c / ||c|| = +-M_i^T (s D'_l v + (2 D'_l - I) mu_sl)
     + G_i^T lambda`` with ``mu_sl`` on the branch's tight second-layer rows and ``lambda`` on
     the tight rows of ``C_i``: a linear system in ``(mu, lambda)``, solved here by least
-    squares over every nonzero group. Branches without a nonzero group keep their
-    multipliers; any ``mu >= 0`` gives a valid bound, so the result is clipped at zero.
+    squares over every nonzero group. Branches without a nonzero group keep their multipliers;
+    any ``mu >= 0`` gives a valid bound, so the result is clipped at zero.
     """
     n_outer = program.outer_masks.shape[0]
     hidden = program.hidden_values(coef).reshape(2 * n_outer, -1)
-    active = np.argwhere(np.linalg.norm(coef, axis=-1) > 0)  # (part, sign, outer, pattern)
+    norms = np.linalg.norm(coef, axis=-1)
+    active = np.argwhere(norms > 0)  # (part, sign, outer, pattern)
     if not len(active):  # the empty network: no condition to satisfy
         return multipliers
     branches = np.unique(active[:, 1] * n_outer + active[:, 2])
