@@ -217,16 +217,6 @@ class _Groups:
         values = np.concatenate([first.ravel(), second.ravel()])
         return values, 1e-12 * np.concatenate([first_allowed.ravel(), second_allowed.ravel()])
 
-    def second_layer_violations(self, coef):
-        """The largest violation of each branch's second-layer rows by the groups ``coef`` (one
-        row per group of the set), relative to the largest ``|z|`` of all branches; in the
-        multipliers' order."""
-        masks = self.program.outer_masks
-        hidden = self.program.hidden_values(self.full_coef(coef)).reshape(len(self.samples), -1)
-        slack = (2.0 * np.vstack([masks, masks]) - 1.0) * hidden
-        scale = np.abs(hidden).max(initial=0.0)
-        return np.max(-slack, axis=1, initial=0.0) / scale if scale > 0 else np.zeros(len(slack))
-
     def feasible(self, coef):
         """Whether the groups ``coef`` satisfy every row of their first-layer cones and of
         their branches' second layer (to rounding)."""
@@ -265,41 +255,19 @@ def _restricted_solve(groups, y, b, rows, multipliers, *, beta, loss, qp_tol):
     # left them at 1e-12 and the cutting planes chased their rows, 25,000 of them) where
     # that costs no more than it resolves: at beta=1e-12 all of a close fit's groups cost
     # that little, and zeroed they left the empty network at 2e9 times the optimum
-    solved = x[: groups.coef.size].reshape(-1, h)
-    norms = np.linalg.norm(solved, axis=1)
-    coef = np.where((norms > RESIDUE * norms.max(initial=0.0))[:, None], solved, 0.0)
+    coef = x[: groups.coef.size].reshape(-1, h)
+    norms = np.linalg.norm(coef, axis=1)
+    coef = np.where((norms > RESIDUE * norms.max(initial=0.0))[:, None], coef, 0.0)
     cheap = beta * norms <= qp_tol * abs(value)
     intercept = x[-1:] if groups.fit_intercept else []
 
     def value_of(c):
         return objective(loss, M @ np.concatenate([c.ravel(), intercept]), y, beta, c)
 
-    coef = cleaned_if_no_worse(coef, np.where(cheap[:, None], 0.0, coef), value_of, qp_tol)
-    groups.coef = _cleaned_where_feasible(groups, solved, coef)
+    groups.coef = cleaned_if_no_worse(coef, np.where(cheap[:, None], 0.0, coef), value_of, qp_tol)
     multipliers[groups.branches()] = 0.0
     multipliers[branch_of_row, sample_of_row] = np.maximum(mu, 0.0)
     return x[-1] if groups.fit_intercept else 0.0
-
-
-def _cleaned_where_feasible(groups, solved, cleaned):
-    """``cleaned`` (the QP's point ``solved`` rid of residue), but ``solved`` in the branches
-    where ``cleaned`` violates the second layer's rows more than ``solved`` does, and beyond
-    ``_FEASIBILITY_TOL`` of the largest ``|z|``.
-
-    A branch's residue moves its pre-activations, and the feasibility rounds check only the
-    rows not kept: an audit's fit (6 images of 3x3x2) crossed a kept row by 8e-7, on a branch
-    1/40,000 the size of the largest, and was certified there, below the optimum (a gap of
-    -3.8e-7 of the objective). As :func:`~.._formulations.three_layer.clean_three_layer` does
-    for the final point.
-    """
-    worse = groups.second_layer_violations(cleaned) > np.maximum(
-        groups.second_layer_violations(solved), _FEASIBILITY_TOL
-    )
-    if not worse.any():
-        return cleaned
-    n_outer = groups.program.outer_masks.shape[0]
-    branch_of_group = np.array([sign * n_outer + outer for _, sign, outer, _ in groups.keys])
-    return np.where(worse[branch_of_group][:, None], solved, cleaned)
 
 
 def _feasible_restricted_point(groups, y, b, rows, row_norms, multipliers, **options):
