@@ -1162,3 +1162,74 @@ def test_the_polish_keeps_an_optimums_small_groups_at_a_tiny_beta():
             program, y, beta=beta, loss="squared", fit_intercept=True, tol=1e-7, max_iter=200
         )
     _assert_feasible(program, native.coef)
+
+
+def _planted_program(seed):
+    """3 signals of 2x3 times 100, every pattern, and the fit of three random groups as the
+    target (a sweep's draws): an effective beta of 1e-5 to 1e-4, which the interior point
+    meets on the small branches' rows only to its absolute accuracy."""
+    rng = np.random.default_rng(seed)
+    X = 100.0 * rng.standard_normal((3, 6))
+    patches = extract_patches(X, resolve_geometry((2, 3), 2, 1, 6))
+    formulation = ThreeLayerFormulation()
+    program = formulation.program(patches, formulation.enumerate_gates(patches))
+    rng.random()  # (the sweep's draw of the kind of target)
+    coef = np.zeros((2, 2, *program.outer_masks.shape[:1], *program.pieces.shape[::2]))
+    for _ in range(3):
+        group = tuple(rng.integers(size) for size in coef.shape[:4])
+        coef[group] = rng.standard_normal(4)
+    return program, program.fit_values(coef)
+
+
+def test_a_point_certified_outside_its_program_is_not_returned_as_optimal():
+    # the restricted point certified at -8.1e-9 of its objective against tol=1e-9, below the
+    # dual bound: a branch's kept second-layer row crossed by 8.9e-8 of its largest |z| as
+    # the interior point's residue was dropped. Its network was 1.3e-8 of the objective above
+    # the bound: not certified either. The solve now stops with its best network
+    program, y = _planted_program(7020)
+    beta = 1e-2 * np.abs(y).max()
+    options = dict(beta=beta, loss="squared", fit_intercept=False, tol=1e-9, max_iter=200)
+    native = solve_three_layer(program, y, **options)
+    _assert_feasible(program, native.coef)
+    assert native.duality_gap >= 0.0
+    assert native.converged == (native.duality_gap <= 1e-9 * native.objective)
+    reference = _every_row(program, y, dict(options, max_iter=500))
+    assert native.objective - native.duality_gap <= reference.objective * (1 + 1e-9)
+    assert native.objective <= reference.objective * (1 + 1e-7)
+
+
+def test_a_stalled_solve_returns_its_best_network_not_its_lowest_objective():
+    # at a tiny effective beta the solve stalls; its lowest objective was a point outside the
+    # program (a second-layer row crossed by 1.5e-8 of its branch's largest |z|), whose
+    # network was higher than a later point's inside it
+    program, y = _planted_program(7062)
+    beta = 0.1 * np.abs(y).max()
+    options = dict(beta=beta, loss="squared", fit_intercept=True, tol=1e-7, max_iter=200)
+    native = solve_three_layer(program, y, **options)
+    assert not native.converged
+    _assert_feasible(program, native.coef)
+    assert 0.0 <= native.duality_gap
+
+
+def test_the_best_point_is_that_of_the_lowest_network():
+    # a point outside the program can have the lower objective and the higher network
+    best = _three_layer._Best()
+    best.offer("inside", 0.0, 2.0, 1.0)
+    best.offer("outside", 0.0, 1.5, 1.2, realized=2.5)
+    assert best.point == ("inside", 0.0, 2.0) and best.dual == 1.2
+    best.offer("outside, lower", 0.0, 1.4, 1.1, realized=1.9)
+    assert best.point == ("outside, lower", 0.0, 1.4) and best.dual == 1.2
+
+
+def test_a_point_certifies_only_where_its_network_does():
+    # benchmarks/three_layer_exact.py's (3, 3, 0.2) was certified at 7.9e-8 of its objective
+    # against tol=1e-7 at a point 2.3e-7 below the optimum, outside a second-layer row; its
+    # network was 3.5e-7 above the bound. Now the solve goes on, and certifies to rounding
+    program, y = _tiny_exact_program(3)
+    options = dict(beta=0.2, loss="squared", fit_intercept=False, tol=1e-7, max_iter=100)
+    native = solve_three_layer(program, y, **options)
+    assert native.converged
+    assert 0.0 <= native.duality_gap <= 1e-7 * native.objective
+    reference = _every_row(program, y, dict(options, tol=1e-9, max_iter=500))
+    assert native.objective == pytest.approx(reference.objective, rel=1e-8)
+    _assert_feasible(program, native.coef)
