@@ -80,7 +80,11 @@ the restricted problem:
    stalled solves returned points outside the program, up to ``0.7`` of a branch's largest
    ``|z|``: 10 now return a point of a lower network (by up to ``1e-6`` of the objective),
    9 of them inside the program, one outside it at Clarabel's optimum to ``7e-9``; the other
-   4 the same points.
+   4 the same points. The point of the lowest network can be outside the program where an
+   earlier one was inside (a review's program with sampled patterns: a row crossed by
+   ``4.0e-8`` of its branch's largest ``|z|``, its network ``1.1e-7`` lower, its own objective
+   ``1.8e-7`` higher); the estimators report its network's objective, as for any solve that
+   stops short.
 
 Groups stay in the set when the restricted problem sets them to zero: their branch's
 multipliers would leave with them, and without those the groups would price above ``beta``
