@@ -9,7 +9,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 
 from ._base import _BaseConvexCNN, target_shape
-from ._compat import StrOptions
+from ._compat import InvalidParameterError, StrOptions
 from ._losses import logistic_log_proba, logistic_proba
 from ._patches import (
     check_finite_targets,
@@ -62,7 +62,7 @@ _PARAMETERS = """\
         ``stride=2``: the last row and column). A stride larger than ``kernel_size`` also
         skips the features between patches, with a UserWarning that counts them.
 
-    input_shape : tuple of int, default=None
+    input_shape : tuple of int or None, default=None
         Layout of each row of ``X``: ``None`` for a signal of length ``n_features``, ``(L,)``,
         ``(H, W)`` or ``(H, W, C)`` with channels last. Its product must be ``n_features``.
         Here and in ``kernel_size``, ``stride`` and ``pool_size``, a list or a 1-D integer
@@ -278,10 +278,11 @@ _PARAMETERS = """\
         3-11x slower than CVXPY on circular programs; on three-layer programs (by column
         generation with the second layer's multipliers) it takes 0.46-2.3x CVXPY's time with
         the squared loss and 1.1-8.3x with the logistic loss on 100-300 signals
-        (``benchmarks/three_layer_rows.py``), and about 8x on tiny programs of every pattern,
-        where it prices hundreds of groups into its set. The network of a CVXPY point of a
-        three-layer program attains ``objective_`` only as accurately as the point satisfies
-        the second ReLU layer's constraints (``1e-7`` to ``6e-7`` relative in our examples);
+        (``benchmarks/three_layer_rows.py``), and 3-11x on tiny programs of every pattern,
+        where it prices hundreds of groups into its set (the user guide, ``solver``). The
+        network of a CVXPY point of a three-layer program attains ``objective_`` only as
+        accurately as the point satisfies the second ReLU layer's constraints (``1e-7`` to
+        ``6e-7`` relative in our examples);
         the native solver's networks attain their objective (to about ``1e-9``).
 
         Hand-overs of ``"auto"``: where the native solver fails, or stalls with a gap above
@@ -581,6 +582,17 @@ class ConvexCNNRegressor(RegressorMixin, _BaseConvexCNN):
         **_BaseConvexCNN._parameter_constraints,
         "loss": [StrOptions({"squared"})],
     }
+
+    def _validate_params(self):
+        # (scikit-learn's message names the allowed values only: a user who asked for the
+        # logistic loss wants the classifier)
+        if isinstance(self.loss, str) and self.loss == "logistic":
+            raise InvalidParameterError(
+                f"The 'loss' parameter of {type(self).__name__} must be a str among "
+                "{'squared'}. Got 'logistic' instead: the logistic loss fits class labels, "
+                "use ConvexCNNClassifier(loss='logistic')."
+            )
+        super()._validate_params()
 
     def _validated(self, X, y, *, reset):
         # object and string targets converted here: validate_data's own conversion raised

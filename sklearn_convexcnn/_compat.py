@@ -1,14 +1,16 @@
 """The only module that imports private scikit-learn helpers, so an upgrade breaks in one place.
 
-``_fit_context``, ``validate_params``, ``validate_parameter_constraints`` and the
-parameter-constraint classes are what scikit-learn's own estimators and functions use for
-declarative validation; they are private API, stable since scikit-learn 1.3.
+``_fit_context``, ``validate_params``, ``validate_parameter_constraints``, the
+parameter-constraint classes and ``InvalidParameterError`` are what scikit-learn's own
+estimators and functions use for declarative validation; they are private API, stable since
+scikit-learn 1.3.
 """
 
 from sklearn.base import _fit_context
 from sklearn.utils._param_validation import (
     Hidden,
     Interval,
+    InvalidParameterError,
     StrOptions,
     validate_parameter_constraints,
     validate_params,
@@ -17,6 +19,7 @@ from sklearn.utils._param_validation import (
 __all__ = [
     "Hidden",
     "Interval",
+    "InvalidParameterError",
     "StrOptions",
     "_fit_context",
     "validate_parameter_constraints",

@@ -147,7 +147,7 @@ def convex_cnn_path(
         As in :class:`~sklearn_convexcnn.ConvexCNNRegressor`.
     stride : int or tuple of int, default=1
         As in :class:`~sklearn_convexcnn.ConvexCNNRegressor`.
-    input_shape : tuple of int, default=None
+    input_shape : tuple of int or None, default=None
         As in :class:`~sklearn_convexcnn.ConvexCNNRegressor`.
     pooling : {"average", "max", "none"}, default="average"
         As in :class:`~sklearn_convexcnn.ConvexCNNRegressor`.

@@ -21,6 +21,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import has_fit_parameter
 
 from sklearn_convexcnn import ConvexCNNClassifier, ConvexCNNRegressor, convex_cnn_path
+from sklearn_convexcnn._compat import InvalidParameterError
 
 ESTIMATORS = [ConvexCNNClassifier, ConvexCNNRegressor]
 
@@ -896,10 +897,15 @@ def test_classifier_leaves_labels_that_no_numeric_dtype_holds_to_scikit_learn():
         ConvexCNNClassifier(n_patterns=4).fit(X, halves)
 
 
-def test_regressor_rejects_logistic_loss():
+def test_regressor_rejects_logistic_loss_and_points_to_the_classifier():
     X, y = _data()
-    with pytest.raises(ValueError, match="The 'loss' parameter of ConvexCNNRegressor"):
+    message = r"Got 'logistic' instead: the logistic loss fits class labels, use ConvexCNNClass"
+    with pytest.raises(InvalidParameterError, match=r"^The 'loss' parameter of ConvexCNNRegr"):
         ConvexCNNRegressor(loss="logistic").fit(X, y)
+    with pytest.raises(ValueError, match=message):
+        ConvexCNNRegressor(loss="logistic").fit(X, y)
+    with pytest.raises(ValueError, match=r"must be a str among \{'squared'\}. Got 'hinge' inst"):
+        ConvexCNNRegressor(loss="hinge").fit(X, y)
 
 
 @pytest.mark.parametrize("Estimator", ESTIMATORS)
