@@ -278,7 +278,7 @@ _PARAMETERS = """\
         3-11x slower than CVXPY on circular programs; on three-layer programs (by column
         generation with the second layer's multipliers) it takes 0.46-2.3x CVXPY's time with
         the squared loss and 1.1-8.3x with the logistic loss on 100-300 signals
-        (``benchmarks/three_layer_rows.py``), and 3-11x on tiny programs of every pattern,
+        (``benchmarks/three_layer_rows.py``), and 2.8-11x on tiny programs of every pattern,
         where it prices hundreds of groups into its set (the user guide, ``solver``). The
         network of a CVXPY point of a three-layer program attains ``objective_`` only as
         accurately as the point satisfies the second ReLU layer's constraints (``1e-7`` to
