@@ -324,6 +324,13 @@ def _foreign_parameter_hint(estimator, name, value):
         # (LogisticRegression's and SVC's name: an inverse strength)
         "C": "The regularization strength is beta, the inverse of C in scikit-learn's "
         "LogisticRegression and SVC (their loss is summed over samples, as here)",
+        # (the paper's and many papers' name)
+        "lambda_": "The regularization strength is beta (lambda in some papers)",
+        "lambda": "The regularization strength is beta (lambda in some papers)",
+        # (the user guide's name for the beta that empties the network)
+        "beta_max": "beta_max is no parameter: the smallest beta whose network is constant is "
+        "convex_cnn_path(X, y, n_betas=1, ...)[0][0] with the estimator's settings (the user "
+        "guide, 'Choosing beta, kernel_size and n_patterns'); pass beta=<a fraction of it>",
     }
     if is_classifier(estimator):
         # (imbalanced classes: where users reach for it first)

@@ -954,6 +954,10 @@ def test_a_wrong_constructor_argument_is_refused_in_the_estimators_own_name(Esti
         TypeError, match=r"'weight_decay' \(weight_decay=0\.1\)\. The regularization strength is"
     ):
         Estimator(weight_decay=0.1)
+    with pytest.raises(TypeError, match=r"'lambda_' \(lambda_=0\.1\)\. The regularization st"):
+        Estimator(lambda_=0.1)
+    with pytest.raises(ValueError, match=r"'beta_max'.* \(beta_max=2\.0\)\. beta_max is no par"):
+        Estimator().set_params(beta_max=2.0)
     with pytest.raises(TypeError, match=rf"^{name} got an unexpected keyword argument 'w'$"):
         Estimator(w=1)
     with pytest.raises(TypeError, match=rf"^{name} too many positional arguments$"):
