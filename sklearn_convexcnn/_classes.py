@@ -198,8 +198,9 @@ _PARAMETERS = """\
         share their few distinct patches).
         Sampled, 16 to 256 patterns are typical: the fit's time grows with the distinct
         patterns (200 digit images, four classes: 0.3 s at 16, 18 s at 5,000, 3.5 minutes a
-        class at 100,000; ``verbose=1`` prints their number before the solves). Linear
-        CNNs (``activation="linear"``) have no patterns: another value warns that it is ignored.
+        class at 100,000, at commit fa1b6d3 on 2 cores; ``verbose=1`` prints their number
+        before the solves). Linear CNNs (``activation="linear"``) have no patterns: another
+        value warns that it is ignored.
 
     patterns : {"sampled", "generated"}, default="sampled"
         How the program's patterns are chosen (names describe the patterns, as ``n_patterns``
@@ -357,8 +358,8 @@ _PARAMETERS = """\
         ``lower_bound_`` may differ in their last digits (the certificate's rounding, where
         workers compute it). With ``patterns="generated"`` the outputs are solved
         one after another. The first parallel fit of a process starts the
-        workers, which import NumPy and SciPy (about half a second on two cores); later fits
-        reuse them while they have been idle for less than 300 s (joblib's timeout).
+        workers, which import NumPy and SciPy (about half a second on two cores, 771ebb7);
+        later fits reuse them while they have been idle for less than 300 s (joblib's timeout).
 
     random_state : int, RandomState instance or None, default=None
         Seeds every random choice of a fit: the random filters that sample the activation
