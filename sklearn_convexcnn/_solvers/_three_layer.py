@@ -63,6 +63,14 @@ the restricted problem:
    it for a target of ``beta (1 - 1e-6)``, and solves stalled at ``tol=1e-10`` where they had
    converged).
 
+   Where the restricted problems are as exact as they get (the last ``qp_tol``) and the gap
+   still stands, every branch's multipliers are lowered a last time, those with a group too.
+   At a tiny effective ``beta`` the point can be optimal with multipliers far from any that
+   certify it: 4 signals of 2x3 times 100 stalled at 0.13 of the objective, where Clarabel's
+   multipliers certified the same point to 7.5e-9; lowered, 1.7e-11. On 472 programs of
+   four sweeps (3 and 4 signals, every pattern or sampled, inputs times 0.01 to 1000), 4 of
+   the 93 stalled solves are now certified and 2 others stall at a lower gap; none lost.
+
 7. **Points outside the program.** A restricted point can violate second-layer rows that the
    feasibility rounds do not check again: dropping the interior point's residue can cross
    kept rows, and at a tiny effective ``beta`` the interior point meets a small branch's
@@ -654,7 +662,7 @@ def _solve(
             polished = _polished(groups, y, b, beta=beta, loss=loss)
             if polished is not None:  # (feasible to rounding: _polished checks)
                 groups.coef, b = polished
-            coef, v, primal, prices = _refined_prices(
+            coef, v, primal, prices, priced_at = _refined_prices(
                 program, groups, y, b, multipliers, hard, **options
             )
             realized = realized if polished is None else primal
@@ -663,6 +671,17 @@ def _solve(
                 converged = True
                 break
             if qp_tol <= 1e-12:
+                # the restricted problems are as exact as they get: the point can be optimal
+                # with multipliers too far off to certify it (at a tiny effective beta: 0.13 of
+                # the objective, where Clarabel's multipliers certified the same point to
+                # 7.5e-9). Lowered, every branch's (those with groups too) certified it
+                lowered, _ = _lowered(program, v, priced_at, prices, beta)
+                prices = _repriced(program, v, priced_at, lowered, prices, beta)
+                dual = _dual_objective(prices, v, y, **options)
+                gap = best.offer(coef, b, primal, dual, realized)
+                if _certifies(best, gap, realized, target_gap(y, primal, tol)):
+                    converged = True
+                    break
                 stopped = "stalled"
                 break
             qp_tol = max(1e-12, qp_tol * 1e-2)
@@ -680,7 +699,7 @@ def _solve(
         if polished is not None:  # (feasible to rounding: _polished checks)
             certified = coef, b, primal, gap
             groups.coef, b = polished
-            coef, v, primal, prices = _refined_prices(
+            coef, v, primal, prices, _ = _refined_prices(
                 program, groups, y, b, multipliers, hard, **options
             )
             gap = best.offer(coef, b, primal, _dual_objective(prices, v, y, **options))
@@ -702,9 +721,9 @@ def _solve(
 
 def _refined_prices(program, groups, y, b, multipliers, hard, *, beta, loss, fit_intercept):
     """The working set's point priced with refined multipliers (:func:`_refined_multipliers`,
-    :func:`_lower_of`), the branches without a group lowered: ``(coef, v, primal, prices)``.
-    Updates the multipliers of the branches without a group in place (the next lowering
-    starts there)."""
+    :func:`_lower_of`), the branches without a group lowered: ``(coef, v, primal, prices,
+    multipliers)``, the last those of the prices. Updates the multipliers of the branches
+    without a group in place (the next lowering starts there)."""
     options = dict(beta=beta, loss=loss, fit_intercept=fit_intercept)
     coef, v, primal = _point(program, groups, b, y, **options)
     refined, prices = _lower_of(
@@ -713,7 +732,7 @@ def _refined_prices(program, groups, y, b, multipliers, hard, *, beta, loss, fit
     with_groups = _with_groups(coef)
     lowered, _ = _lowered(program, v, refined, prices, beta, hard, with_groups)
     multipliers[~with_groups] = lowered[~with_groups]
-    return coef, v, primal, _repriced(program, v, refined, lowered, prices, beta)
+    return coef, v, primal, _repriced(program, v, refined, lowered, prices, beta), lowered
 
 
 def _started(program, y, coef_init, intercept_init, loss, fit_intercept):
