@@ -66,10 +66,12 @@ setup(
         # pytest 8: a nested pytest.warns re-emits the warnings it does not match (the outer
         # one of test_solver_failures saw none under 7.x); 7.0 cannot import the tests' package.
         # pytest-xdist: the README's test command runs the modules in parallel (half the time
-        # on two cores)
+        # on two cores). ruff: test_style holds the code to pyproject.toml's lint rules and
+        # format; a minor release can add rules to the selected families, hence the range.
         "test": [
             "pytest>=8",
             "pytest-xdist>=3",
+            "ruff>=0.17,<0.18",
             "hypothesis>=6",
             "pandas",
             "distributed",

@@ -84,9 +84,10 @@ the restricted problem:
    ``3.5e-7`` above the bound: now certified to rounding, in 6 iterations against 5. On 3
    signals of 2x3 times 100 at ``beta = 1e-2 max|y|``, a point was certified at ``-8.1e-9``
    of its objective against ``tol=1e-9``: the solve went on to a point inside the program,
-   certified to ``2e-12`` by the stall's last try (6.). Of 200 programs of 3 and 4 such signals (inputs times 0.01, 1 and 100), 14
-   stalled solves returned points outside the program, up to ``0.7`` of a branch's largest
-   ``|z|``: 10 now return a point of a lower network (by up to ``1e-6`` of the objective),
+   certified to ``2e-12`` by the stall's last try (6.). Of 200 programs of 3 and 4 such
+   signals (inputs times 0.01, 1 and 100), 14 stalled solves returned points outside the
+   program, up to ``0.7`` of a branch's largest ``|z|``: 10 now return a point of a lower
+   network (by up to ``1e-6`` of the objective),
    9 of them inside the program, one outside it at Clarabel's optimum to ``7e-9``; the other
    4 the same points. The point of the lowest network can be outside the program where an
    earlier one was inside (a review's program with sampled patterns: a row crossed by
