@@ -38,38 +38,20 @@ the restricted problem:
 
 6. **Lowered multipliers.** A branch without a group in the set prices with zero multipliers,
    which can hold the certificate far above the point's distance to the optimum while groups
-   enter only for the restricted problem to leave them at zero. On 5 signals of 2x3 (2x2
-   filters, ``beta=0.05``, every pattern) the point was optimal from iteration 3, and certified
-   at iteration 28 (now at iteration 10, in 22 s against 25 s). So when a round's groups all
-   stay at zero, the multipliers of the branches without a nonzero group that price above
-   ``beta`` are lowered (:func:`._three_layer_rows.lowered_multipliers`), the highest priced
-   first, until one stays more than ``1e-4`` above ``beta``: the point is then not optimal,
-   and that branch's groups enter (the others' prices, not yet lowered, overstate theirs); it
-   goes first the next time. The polish (5.) lowers them too. A branch with a nonzero group
-   keeps the interior point's multipliers or the refined ones, whichever price it lower: the
-   refined ones meet the nonzero groups' conditions to rounding, but can price its zero groups
-   above ``beta``.
-
-   On the 24 programs of ``benchmarks/three_layer_exact.py`` (3 and 4 signals of 2x3, every
-   pattern), three solves stalled before, at 4.5e-7 to 1.7e-6 of the objective against
-   ``tol=1e-7``; one did after, at 1.0e-7, where the polish failed (none since the polish
-   ranks its face's rows against the rows they came from, and stops at the first row it
-   crosses).
-   Column generation took 173 iterations in all against 211, but 49.5 s against 42.5 s: the
-   lowering costs more than the rounds it saves (at 022530c, lowering only after two such
-   rounds took a tenth less time, and left two stalls). Sampled programs, whose rounds rarely
-   end at zero, run as before. The target is ``beta`` itself: below a branch's least largest
-   price, the sum of squared excesses ends with its largest price above ``beta`` (3.6e-7 of
-   it for a target of ``beta (1 - 1e-6)``, and solves stalled at ``tol=1e-10`` where they had
-   converged).
-
-   Where the restricted problems are as exact as they get (the last ``qp_tol``) and the gap
-   still stands, every branch's multipliers are lowered a last time, those with a group too.
-   At a tiny effective ``beta`` the point can be optimal with multipliers far from any that
-   certify it: 4 signals of 2x3 times 100 stalled at 0.13 of the objective, where Clarabel's
-   multipliers certified the same point to 7.5e-9; lowered, 1.7e-11. On 472 programs of
-   four sweeps (3 and 4 signals, every pattern or sampled, inputs times 0.01 to 1000), 4 of
-   the 83 stalled solves are now certified and 2 others stall at a lower gap; none lost.
+   enter only for the restricted problem to leave them at zero (a point optimal from
+   iteration 3 was certified at iteration 28). So when a round's groups all stay at zero, the
+   multipliers of the branches without a nonzero group that price above ``beta`` are lowered
+   (:func:`._three_layer_rows.lowered_multipliers`), the highest priced first, until one stays
+   more than ``1e-4`` above ``beta``: the point is then not optimal, and that branch's groups
+   enter (the others' prices, not yet lowered, overstate theirs); it goes first the next
+   time. The target is ``beta`` itself: a lower one leaves a branch's largest price above
+   ``beta``. The polish (5.) lowers them too. A branch with a nonzero group keeps the
+   interior point's multipliers or the refined ones, whichever price it lower: the refined
+   ones meet the nonzero groups' conditions to rounding, but can price its zero groups above
+   ``beta``. Where the restricted problems are as exact as they get (the last ``qp_tol``)
+   and the gap still stands, every branch's multipliers are lowered a last time, those with
+   a group too: at a tiny effective ``beta`` the point can be optimal with multipliers far
+   from any that certify it.
 
 7. **Points outside the program.** A restricted point can violate second-layer rows that the
    feasibility rounds do not check again: dropping the interior point's residue can cross
@@ -78,22 +60,12 @@ the restricted problem:
    its network's (:func:`_realized`: the fit that the second layer's ReLUs make of it) is
    what the estimators fit, and with every pattern in the program it is at least the
    optimum. So a point certifies only where its network does too, else the solve goes on
-   (5.), and a solve that stops short returns the point of the lowest network.
-   ``benchmarks/three_layer_exact.py``'s (3, 3, 0.2) was certified at ``7.9e-8`` of its
-   objective against ``tol=1e-7`` by a point ``2.3e-7`` below the optimum, its network
-   ``3.5e-7`` above the bound: now certified to rounding, in 6 iterations against 5. On 3
-   signals of 2x3 times 100 at ``beta = 1e-2 max|y|``, a point was certified at ``-8.1e-9``
-   of its objective against ``tol=1e-9``: the solve went on to a point inside the program,
-   certified to ``2e-12`` by the stall's last try (6.). Of 200 programs of 3 and 4 such
-   signals (inputs times 0.01, 1 and 100), 14 stalled solves returned points outside the
-   program, up to ``0.7`` of a branch's largest ``|z|``: 10 now return a point of a lower
-   network (by up to ``1e-6`` of the objective),
-   9 of them inside the program, one outside it at Clarabel's optimum to ``7e-9``; the other
-   4 the same points. The point of the lowest network can be outside the program where an
-   earlier one was inside (a review's program with sampled patterns: a row crossed by
-   ``4.0e-8`` of its branch's largest ``|z|``, its network ``1.1e-7`` lower, its own objective
-   ``1.8e-7`` higher); the estimators report its network's objective, as for any solve that
-   stops short.
+   (5.), and a solve that stops short returns the point of the lowest network, which can
+   be outside the program where an earlier point was inside: the estimators report its
+   network's objective, as for any solve that stops short.
+
+What each step changed on the programs of ``benchmarks/three_layer_exact.py`` and on sweeps
+of small programs: ``benchmarks/README.md``, "Three-layer programs with every pattern".
 
 Groups stay in the set when the restricted problem sets them to zero: their branch's
 multipliers would leave with them, and without those the groups would price above ``beta``
