@@ -2526,8 +2526,8 @@ def test_an_almost_solved_qp_is_kept_over_a_later_try_that_fails(monkeypatch):
 
 
 def test_a_qp_of_objective_size_one_is_tried_as_given_first(monkeypatch):
-    # _restricted.solve_qp: only an objective below unit size is tried in the data's units
-    # first; one of size 1 (here _objective_size's fallback, a QP without a linear term or
+    # _restricted.solve_qp: only an objective well below unit size is tried in the data's
+    # units first; one of size 1 (here _objective_size's fallback, a QP without a linear term or
     # beta) is tried as given, and, Solved, only so
     rng = np.random.default_rng(0)
     n, h = 30, 3
