@@ -33,7 +33,7 @@ _WEIGHT_FLOOR = 1e-10
 # gap test is absolute below unit size, which costs a factor of about 1 + 1/size in relative
 # accuracy: at most 101 above this. Below 1 instead (f1f7b34), the logistic three-layer
 # program of three_layer_rows.py at n=300, whose QPs are of size 0.21-0.30, stalled at 6.4e-6
-# of its objective where as given it is certified to 4.3e-9.
+# of its objective where as given it is certified to 4.4e-9.
 _SMALL_OBJECTIVE = 1e-2
 
 
