@@ -2526,8 +2526,8 @@ def test_an_almost_solved_qp_is_kept_over_a_later_try_that_fails(monkeypatch):
 
 
 def test_a_qp_of_objective_size_one_is_tried_as_given_first(monkeypatch):
-    # _restricted.solve_qp: only an objective well below unit size is tried in the data's
-    # units first; one of size 1 (here _objective_size's fallback, a QP without a linear term or
+    # _restricted.solve_qp: only an objective below unit size is tried in the data's units
+    # first; one of size 1 (here _objective_size's fallback, a QP without a linear term or
     # beta) is tried as given, and, Solved, only so
     rng = np.random.default_rng(0)
     n, h = 30, 3
@@ -2544,33 +2544,6 @@ def test_a_qp_of_objective_size_one_is_tried_as_given_first(monkeypatch):
     kept_rows = [np.zeros((0, h))] * 2
     _restricted.solve_qp(M, np.ones(n), M.T @ M, linear, 0.0, h, kept_rows, 1e-10, np.eye(h)[None])
     assert len(calls) == 1 and np.array_equal(calls[0], M)
-
-
-@pytest.mark.parametrize("linear_scale, data_units_first", [(0.5, False), (0.025, True)])
-def test_only_a_qp_well_below_unit_size_is_tried_in_the_data_units_first(
-    monkeypatch, linear_scale, data_units_first
-):
-    # _restricted.solve_qp: the data's units first only below _SMALL_OBJECTIVE (1e-2). Below
-    # 1 instead, three_layer_rows.py's logistic n=300 program (QPs of size 0.21-0.30) stalled
-    # at 6.4e-6 of its objective, where as given it is certified to 4.4e-9
-    n, h = 4, 2
-    M = np.hstack([np.eye(n), np.full((n, 1), 0.5)])  # (largest entry 1, curvatures 1)
-    linear = np.zeros(M.shape[1])
-    linear[0] = linear_scale
-    size = _restricted._objective_size(M, np.ones(n), M.T @ M, linear, 0.0)
-    assert size == pytest.approx(linear_scale**2)  # (0.25: below 1, above 1e-2; 6.25e-4)
-    calls = []
-
-    def clarabel(M_posed, weights, gram, linear_posed, *args):
-        calls.append(linear_posed)
-        return "Solved", np.zeros(M.shape[1]), np.zeros(0)
-
-    monkeypatch.setattr(_restricted, "_clarabel_qp", clarabel)
-    kept_rows = [np.zeros((0, h))] * 2
-    _restricted.solve_qp(M, np.ones(n), M.T @ M, linear, 0.0, h, kept_rows, 1e-10, np.eye(h)[None])
-    # (in the data's units the objective is divided by its size: linear / size)
-    assert len(calls) == 1
-    assert np.array_equal(calls[0], linear / size if data_units_first else linear)
 
 
 def test_a_face_pinned_to_zero_by_its_tight_rows_has_no_coordinates():

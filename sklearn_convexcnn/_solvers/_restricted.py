@@ -29,13 +29,6 @@ from ._solution import SolverFailed
 # bad_scales.py's logistic row at scale 100 from 1e-7 of the objective to 3.4e-7.
 _WEIGHT_FLOOR = 1e-10
 
-# Objective size below which a QP is tried in the data's units first (solve_qp). Clarabel's
-# gap test is absolute below unit size, which costs a factor of about 1 + 1/size in relative
-# accuracy: at most 101 above this. Below 1 instead (f1f7b34), the logistic three-layer
-# program of three_layer_rows.py at n=300, whose QPs are of size 0.21-0.30, stalled at 6.4e-6
-# of its objective where as given it is certified to 4.4e-9.
-_SMALL_OBJECTIVE = 1e-2
-
 
 def solve_qp(
     M, weights, gram, linear, beta, patch_size, kept_rows, tol, norm_blocks, coupling=None
@@ -58,7 +51,7 @@ def solve_qp(
     """
 
     # In the data's units (the groups scaled so that the largest entry of M is one, the
-    # objective divided by about its size) where the objective is small (_SMALL_OBJECTIVE), as
+    # objective divided by about its size) where the objective is below unit size, as
     # Clarabel's absolute gaps there misjudge it (a QP of size 1e-8 was 'Solved' 8e-3 off its
     # minimizer), then as given. Otherwise as given, and where that is not 'Solved' and the
     # entries are below one, scaled up (on inputs of size 1e-3 the QPs ended 'AlmostSolved'
@@ -70,7 +63,7 @@ def solve_qp(
     def in_data_units():  # (built only when tried)
         return _in_data_units(M, weights, gram, linear, beta, coupling, patch_size * len(kept_rows))
 
-    if _objective_size(M, weights, gram, linear, beta) < _SMALL_OBJECTIVE:
+    if _objective_size(M, weights, gram, linear, beta) < 1.0:
         tries = [in_data_units, as_given]
     elif np.abs(M[:, : patch_size * len(kept_rows)]).max(initial=0.0) < 1.0:
         tries = [as_given, in_data_units]
