@@ -1049,6 +1049,27 @@ def test_a_certificate_that_cannot_close_stalls_at_the_most_exact_restricted_sol
     assert stalled.status == "stalled" and stalled.n_iter < 10
 
 
+def test_the_most_exact_restricted_solves_go_on_while_each_round_closes_the_gap(monkeypatch):
+    # a bound that closes by half a call still stands when the restricted solves reach
+    # qp_tol=1e-12 and run out of groups: the solve goes on while the rounds close the gap
+    # and is certified, where it stalled there (a sweep's program, 6.2e-2 above the optimum,
+    # was certified two iterations later); the test above stalls as its gap stays open
+    program, y = _program(0, "squared")
+    options = dict(beta=0.1, loss="squared", fit_intercept=True, tol=1e-8, max_iter=60)
+    optimum = solve_three_layer(program, y, **options)
+    dual_objective = _three_layer._dual_objective
+    calls = []
+
+    def closing(*args, **kwargs):
+        calls.append(None)
+        return dual_objective(*args, **kwargs) - 0.1 * optimum.objective * 0.5 ** len(calls)
+
+    monkeypatch.setattr(_three_layer, "_dual_objective", closing)
+    solution = solve_three_layer(program, y, **options)
+    assert solution.status == "optimal" and solution.n_iter > optimum.n_iter + 5
+    assert solution.objective == pytest.approx(optimum.objective, rel=1e-8)
+
+
 def test_an_intercept_init_is_taken_at_the_datas_scale():
     # the solve runs at unit scale: a warm start's intercept is scaled in and its answer out
     # again. At max_iter=0 the answer is the first point: the empty network at that intercept.
