@@ -8,13 +8,15 @@ Program ``k`` (``numpy.random.default_rng(1000 + k)``) holds 3 or 4 Gaussian sig
 times 0.01, 1 or 100, 2x2 filters, *every* first-layer pattern and the second-layer patterns
 they give (doc/formulations.md §8.2), the squared loss, ``beta`` 1e-3, 1e-2 or 0.1 of the
 largest target, with or without an intercept (the targets then centred), ``tol`` 1e-7 or
-1e-9; the targets are Gaussian, or three Gaussian values shared by groups of signals. Each is
-solved by :func:`~sklearn_convexcnn._solvers._three_layer.solve_three_layer` and, for
-reference, by Clarabel through CVXPY on every cone row at ``tol=1e-10``. It prints each
-program that the native solver did not certify (its status and its distance above
-Clarabel's objective, relative) and the count of certified ones. Programs of inputs x100
-reach effective ``beta`` of 1e-7 and below, where the native solver is weakest
-(benchmarks/README.md). About 7 minutes on a 2-core machine, with one BLAS thread.
+1e-9; the targets are Gaussian, or three Gaussian values shared by groups of signals
+(programs 17, 40 and 88 draw one value for all their signals: with an intercept their
+targets are then zero and ``beta`` 0, and the solve is certified at once). Each is solved by
+:func:`~sklearn_convexcnn._solvers._three_layer.solve_three_layer` and, for reference, by
+Clarabel through CVXPY on every cone row at ``tol=1e-10``. It prints each program that the
+native solver did not certify (its status and its distance above Clarabel's objective,
+relative), the count of certified ones and the native solves' time. Programs of inputs x100
+reach an effective ``beta`` (at unit scale) of 5e-6 to 1e-3, where the native solver is
+weakest (benchmarks/README.md). About 7 minutes on a 2-core machine, with one BLAS thread.
 """
 
 import argparse

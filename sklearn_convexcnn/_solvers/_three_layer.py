@@ -51,7 +51,9 @@ the restricted problem:
    ``beta``. Where the restricted problems are as exact as they get (the last ``qp_tol``)
    and the gap still stands, every branch's multipliers are lowered, those with a group too
    (at a tiny effective ``beta`` the point can be optimal with multipliers far from any that
-   certify it), and the rounds go on while each closes the gap.
+   certify it), and the rounds go on while each such round at least halves what keeps the
+   point from certifying (its gap, or its network's: step 7) since the last one
+   (``_EXACT_PROGRESS``; the first such round always goes on).
 
 7. **Points outside the program.** A restricted point can violate second-layer rows that the
    feasibility rounds do not check again: dropping the interior point's residue can cross
@@ -114,10 +116,13 @@ _FEASIBILITY_TOL = 1e-9
 _ROWS_PER_BRANCH = 40
 # Feasibility rounds per restricted problem before the solve gives up (no point to certify).
 _MAX_ROW_ROUNDS = 100
-# Once the restricted solves are as exact as they get, the solve stalls where a round leaves the
-# gap above this fraction of the last such round's: any real progress goes on, a change at the
-# rounding's level does not (benchmarks/three_layer_sweep.py)
-_EXACT_PROGRESS = 0.99
+# Once the restricted solves are as exact as they get, the solve stalls where a round leaves what
+# keeps the point from certifying (its gap, or its network's) at this fraction of the last such
+# round's or above: a gap that closes goes on, in at most about 40 rounds from the objective's
+# size to rounding (each such round costs a restricted solve: 11 s at n=300 in
+# benchmarks/three_layer_rows.py), and one that stands or creeps does not (benchmarks/README.md,
+# "The most exact rounds go on while they close the gap")
+_EXACT_PROGRESS = 0.5
 # Relative slack below which a row is tight, for the polish and the refined multipliers: the
 # interior point leaves tight rows at 1e-10 to 1.2e-7 of the largest value, others at 2e-3 and
 # more (n=300 of benchmarks/three_layer_rows.py)
@@ -580,7 +585,7 @@ def _solve(
     if multipliers_init is not None:  # (a CVXPY point's: its branches' prices start there)
         multipliers = np.maximum(np.array(multipliers_init, dtype=float), 0.0)
     qp_tol = min(1e-9, max(1e-12, 1e-2 * tol))
-    exact_gap = np.inf  # the gap where the most exact restricted solves last ran out of groups
+    exact_gap = np.inf  # what stood open when the most exact restricted solves last ran dry
     n_iter, converged, stopped, best = 0, False, None, _Best()  # (stopped: why, if not at max_iter)
     entered = 0  # the groups of the last round, at the end of the working set
     hard = []  # the branches whose multipliers could not be lowered, the latest first
@@ -660,14 +665,19 @@ def _solve(
                 if _certifies(best, gap, realized, target_gap(y, primal, tol)):
                     converged = True
                     break
-                if gap >= _EXACT_PROGRESS * exact_gap:
+                # what keeps it from certifying: its gap, or its network's where that is
+                # higher (step 7), above the target and so positive, which a point outside
+                # the program at a negative gap would not be
+                open_gap = max(gap, realized - best.dual)
+                if open_gap >= _EXACT_PROGRESS * exact_gap:
                     stopped = "stalled"
                     break
-                # the rounds can still close the gap: groups enter, and the multipliers
-                # lowered in this round are where the next prices start (a sweep's program
-                # that stalled here, 6.2e-2 above the optimum, was certified two iterations
-                # later)
-                exact_gap = gap
+                # the rounds can still close the gap: the branches without a group keep the
+                # multipliers lowered in this round (_refined_prices), where the next round's
+                # lowering starts, and the next restricted solve can price groups in (a
+                # sweep's program that stalled here, 6.2e-2 above the optimum, was certified
+                # two iterations later)
+                exact_gap = open_gap
             qp_tol = max(1e-12, qp_tol * 1e-2)
         entered = len(candidates)
         groups.add(candidates)
