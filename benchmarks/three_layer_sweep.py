@@ -9,8 +9,8 @@ times 0.01, 1 or 100, 2x2 filters, *every* first-layer pattern and the second-la
 they give (doc/formulations.md §8.2), the squared loss, ``beta`` 1e-3, 1e-2 or 0.1 of the
 largest target, with or without an intercept (the targets then centred), ``tol`` 1e-7 or
 1e-9; the targets are Gaussian, or three Gaussian values shared by groups of signals
-(programs 17, 40 and 88 draw one value for all their signals: with an intercept their
-targets are then zero and ``beta`` 0, and the solve is certified at once). Each is solved by
+(program 40 draws one value for all its signals: with an intercept its targets are then
+zero and ``beta`` 0, and the solve is certified at once). Each is solved by
 :func:`~sklearn_convexcnn._solvers._three_layer.solve_three_layer` and, for reference, by
 Clarabel through CVXPY on every cone row at ``tol=1e-10``. It prints each program that the
 native solver did not certify (its status and its distance above Clarabel's objective,
@@ -38,7 +38,8 @@ def _program(k):
     scale = float(rng.choice([1, 0.01, 100]))
     X = rng.standard_normal((n, 6)) * scale
     if rng.random() < 0.5:
-        y = rng.standard_normal(3)[rng.integers(0, 3, n)]
+        groups = rng.integers(0, 3, n)  # (drawn first: the README's numbers are of this order)
+        y = rng.standard_normal(3)[groups]
     else:
         y = rng.standard_normal(n)
     fit_intercept = bool(rng.random() < 0.5)
