@@ -1091,12 +1091,16 @@ def test_the_most_exact_restricted_solves_stall_on_a_network_that_stays_uncertif
     # solve stalls, rather than re-solving at qp_tol=1e-12 until max_iter
     program, y = _program(0, "squared")
     dual_objective = _three_layer._dual_objective
-    monkeypatch.setattr(
-        _three_layer,
-        "_dual_objective",
-        lambda *args, **kwargs: (lambda d: d + 1e-4 * abs(d))(dual_objective(*args, **kwargs)),
-    )
-    monkeypatch.setattr(_three_layer, "_realized", lambda *args, **kwargs: 1.01 * args[4])
+
+    def above_the_point(*args, **kwargs):  # (a bound above the point: a negative gap)
+        bound = dual_objective(*args, **kwargs)
+        return bound + 1e-4 * abs(bound)
+
+    def above_the_bound(program, coef, b, y, primal, **kwargs):  # (the network's objective)
+        return 1.01 * primal
+
+    monkeypatch.setattr(_three_layer, "_dual_objective", above_the_point)
+    monkeypatch.setattr(_three_layer, "_realized", above_the_bound)
     monkeypatch.setattr(_three_layer, "_polished", lambda *args, **kwargs: None)
     options = dict(beta=0.1, loss="squared", fit_intercept=True, tol=1e-8, max_iter=30)
     stalled = solve_three_layer(program, y, **options)
