@@ -15,8 +15,8 @@ zero and ``beta`` 0, and the solve is certified at once). Each is solved by
 Clarabel through CVXPY on every cone row at ``tol=1e-10``. It prints each program that the
 native solver did not certify (its status and its distance above Clarabel's objective,
 relative), the count of certified ones and the native solves' time. Programs of inputs x100
-reach an effective ``beta`` (at unit scale) of 5e-6 to 1e-3, where the native solver is
-weakest (benchmarks/README.md). About 7 minutes on a 2-core machine, with one BLAS thread.
+reach the smallest effective ``beta`` (at unit scale), where the native solver is weakest
+(benchmarks/README.md). About 7 minutes on a 2-core machine, with one BLAS thread.
 """
 
 import argparse
