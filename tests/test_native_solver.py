@@ -2546,16 +2546,36 @@ def test_a_qp_of_objective_size_one_is_tried_as_given_first(monkeypatch):
     assert len(calls) == 1 and np.array_equal(calls[0], M)
 
 
-def test_a_face_pinned_to_zero_by_its_tight_rows_has_no_coordinates():
-    # _restricted.face_coordinates: a group whose tight rows (slacks within 1e-6 of its norm)
-    # leave only zero has no face: None, and the polish tries another
+def test_a_group_keeps_its_face_without_the_loosest_of_the_rows_that_pin_it_to_zero():
+    # _restricted.face_coordinates: a nonzero group lies on its own face, so where its rows
+    # within `tight` of its norm leave only zero, the loosest of them is not tight at all. It
+    # is left out, and the face is the tighter row's null space, which holds the group (it
+    # was None, and a three-layer solve stalled with its point at the optimum)
     M = np.eye(2)
-    rows = np.array([[1e-7, 1.0], [1e-7, -1.0]])  # (both tight at c = e1, independent)
-    assert _restricted.face_coordinates(M, np.array([[1.0, 0.0]]), [0], [rows], tight=1e-6) is None
-    bases, B, w = _restricted.face_coordinates(
-        M, np.array([[1.0, 0.0]]), [0], [rows[:1]], tight=1e-6
-    )
+    c = np.array([[1.0, 0.0]])
+    rows = np.array([[1e-7, 1.0], [1e-8, -1.0]])  # (both within 1e-6 of c = e1, independent)
+    bases, B, w = _restricted.face_coordinates(M, c, [0], [rows], tight=1e-6)
     assert bases[0].shape == (2, 1) and B.shape == (2, 1)
+    assert rows[1] @ bases[0][:, 0] == pytest.approx(0.0, abs=1e-15)
+    np.testing.assert_allclose(_restricted.from_face(w, [0], bases, c.shape), c, atol=1e-8)
+    # one of them alone leaves a direction: it is kept, tight or not by a wide margin
+    bases, B, w = _restricted.face_coordinates(M, c, [0], [rows[:1]], tight=1e-6)
+    assert abs(rows[0] @ bases[0][:, 0]) < 1e-15
+
+
+def test_a_face_keeps_the_most_of_thousands_of_tight_rows_that_leave_it_a_direction():
+    # the rows left out are the fewest, loosest first (found by bisection): of 2000 rows in
+    # R^3 within 1e-6 of c = e1, the two tightest (slack 0) leave the line of e1, and any third
+    # (slack 1e-7 or more, of unit norm) leaves nothing
+    rng = np.random.default_rng(0)
+    c = np.array([[1.0, 0.0, 0.0]])
+    angles = rng.uniform(0.0, 2 * np.pi, 1998)
+    loose = np.column_stack([rng.uniform(1e-7, 5e-7, 1998), np.cos(angles), np.sin(angles)])
+    rows = rng.permutation(np.vstack([[[0.0, 1.0, 0.0], [0.0, 1.0, 1.0]], loose]))
+    bases, _, w = _restricted.face_coordinates(np.eye(3), c, [0], [rows], tight=1e-6)
+    assert bases[0].shape == (3, 1)
+    np.testing.assert_allclose(np.abs(bases[0][:, 0]), [1.0, 0.0, 0.0], atol=1e-14)
+    np.testing.assert_allclose(_restricted.from_face(w, [0], bases, c.shape), c, atol=1e-12)
 
 
 def test_the_polish_of_the_empty_network_is_none():

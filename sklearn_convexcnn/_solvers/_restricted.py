@@ -337,13 +337,10 @@ def _optimal_at_zero(M, f, y, groups, loss, beta, h, kept_rows):
 
 def newton_on_face(M, y, x, active, loss, beta, fit_intercept, h, kept_rows):
     """Newton's method with the groups ``active`` free on their tight rows' null space and
-    every other group at zero; ``None`` where the face is degenerate or the result infeasible."""
+    every other group at zero; ``None`` where a group reaches zero or the result is infeasible."""
     n_groups = len(kept_rows)
     coef = x[: n_groups * h].reshape(n_groups, h)
-    face = face_coordinates(M, coef, active, kept_rows, tight=1e-6)
-    if face is None:
-        return None
-    bases, B, w = face
+    bases, B, w = face_coordinates(M, coef, active, kept_rows, tight=1e-6)
     if fit_intercept:
         B = np.hstack([B, np.ones((len(y), 1))])
         w = np.append(w, x[-1])
@@ -362,26 +359,50 @@ def newton_on_face(M, y, x, active, loss, beta, fit_intercept, h, kept_rows):
 
 
 def face_coordinates(M, coef, active, cones, *, tight):
-    """The face of ``coef`` on which the groups ``active`` keep the rows of their ``cones[j]``
-    that are tight at ``coef[j]`` (a slack below ``tight`` relative to the norms) at zero.
+    """The face of ``coef`` on which the groups ``active`` (nonzero) keep the rows of their
+    ``cones[j]`` that are tight at ``coef[j]`` (a slack below ``tight`` relative to the norms) at
+    zero.
+
+    A nonzero group lies on its own face. So where a group's tight rows leave only zero, the
+    loosest of them are not tight at all, and the fewest of them, loosest first, are left out
+    (:func:`_face_basis`): one row at ``8.6e-6`` of the norm, the others at ``2e-9`` and below,
+    left a three-layer group no face, and its solve stalled at ``6.4e-6`` of the optimum with
+    the point there (``benchmarks/README.md``, "Three-layer programs with every pattern").
 
     Returns each active group's orthonormal basis of its face, the design in the face's
-    coordinates, ``[M_j basis_j]``, and ``coef``'s coordinates; ``None`` where a face is
-    ``{0}``.
+    coordinates, ``[M_j basis_j]``, and ``coef``'s coordinates.
     """
     h = coef.shape[1]
-    bases = []
-    for j in active:
-        rows, c = cones[j], coef[j]
-        if len(rows):
-            rows = rows[rows @ c <= tight * np.linalg.norm(c) * np.linalg.norm(rows, axis=1)]
-        bases.append(null_space(rows, h))
-        if bases[-1].shape[1] == 0:
-            return None
+    bases = [_face_basis(cones[j], coef[j], tight) for j in active]
     pairs = list(zip(active, bases, strict=True))
     B = np.hstack([M[:, j * h : (j + 1) * h] @ basis for j, basis in pairs])
     w = np.concatenate([basis.T @ coef[j] for j, basis in pairs])
     return bases, B, w
+
+
+def _face_basis(rows, c, tight):
+    """Orthonormal basis of the null space of the ``rows`` tight at ``c`` (a slack below
+    ``tight`` relative to the norms), the loosest left out until it is more than zero."""
+    h = len(c)
+    if not len(rows):
+        return np.eye(h)
+    row_norms = np.linalg.norm(rows, axis=1)
+    slack = rows @ c / np.where(row_norms > 0, row_norms, 1.0)
+    tight_rows = np.flatnonzero(slack <= tight * np.linalg.norm(c))
+    tight_rows = tight_rows[np.argsort(slack[tight_rows], kind="stable")]
+    basis = null_space(rows[tight_rows], h)
+    if basis.shape[1]:
+        return basis
+    # the most rows (the tightest) that leave a direction: faces only grow as rows leave, so
+    # bisect, as thousands of rows can be tight on degenerate data
+    kept, too_many = 0, len(tight_rows)
+    while too_many - kept > 1:
+        middle = (kept + too_many) // 2
+        if null_space(rows[tight_rows[:middle]], h).shape[1]:
+            kept = middle
+        else:
+            too_many = middle
+    return null_space(rows[tight_rows[:kept]], h)
 
 
 def from_face(w, active, bases, shape):

@@ -301,7 +301,7 @@ def _feasible_restricted_point(groups, y, b, rows, row_norms, multipliers, **opt
 def _polished(groups, y, b, *, beta, loss):
     """Newton's method on the face of the working set's point: its nonzero groups on the null
     space of their tight first-layer rows, and their branches' tight second-layer rows held at
-    zero. Returns ``(coef, b)``, or ``None`` where the face is degenerate or its point worse or
+    zero. Returns ``(coef, b)``, or ``None`` where a group reaches zero or the point is worse or
     infeasible. Where Newton's point crosses rows that were not tight, the point returned is
     where the segment to it meets the first of them.
 
@@ -335,10 +335,7 @@ def _polished_on(groups, y, b, active, *, beta, loss):
     if not len(active):
         return None
     cones = [program.cones[pattern] for *_, pattern in groups.keys]
-    face = face_coordinates(M, groups.coef, active, cones, tight=_POLISH_TIGHT)
-    if face is None:
-        return None
-    bases, B, w = face
+    bases, B, w = face_coordinates(M, groups.coef, active, cones, tight=_POLISH_TIGHT)
     sizes = [basis.shape[1] for basis in bases]
     splits = np.cumsum(sizes)[:-1]
     # the tight second-layer rows, on the face's coordinates: C w = 0
