@@ -2579,6 +2579,18 @@ def test_a_group_keeps_its_face_without_the_loosest_of_the_rows_that_pin_it_to_z
     assert abs(rows[0] @ bases[0][:, 0]) < 1e-15
 
 
+def test_a_face_holds_its_group_where_nearly_parallel_tight_rows_leave_another_direction():
+    # all three rows are within 1e-6 of c = e1, and all three leave only zero; the two tightest
+    # leave the direction (1, 0, -1) / sqrt(2), 45 degrees from c, which is not c's face (a
+    # helper's review found that face taken). The tightest alone leaves {e1, e3}, which holds c
+    c = np.array([[1.0, 0.0, 0.0]])
+    rows = np.array([[0.0, 1.0, 0.0], [5e-7, 1.0, 5e-7], [6e-7, 0.0, 1.0]])
+    bases, _, w = _restricted.face_coordinates(np.eye(3), c, [0], [rows], tight=1e-6)
+    assert bases[0].shape == (3, 2)
+    np.testing.assert_allclose(_restricted.from_face(w, [0], bases, c.shape), c, atol=1e-12)
+    assert rows[0] @ bases[0] == pytest.approx([0.0, 0.0], abs=1e-15)
+
+
 def test_a_face_keeps_the_most_of_thousands_of_tight_rows_that_leave_it_a_direction():
     # the rows left out are the fewest, loosest first (found by bisection): of 2000 rows in
     # R^3 within 1e-6 of c = e1, the two tightest (slack 0) leave the line of e1, and any third

@@ -363,11 +363,13 @@ def face_coordinates(M, coef, active, cones, *, tight):
     ``cones[j]`` that are tight at ``coef[j]`` (a slack below ``tight`` relative to the norms) at
     zero.
 
-    A nonzero group lies on its own face. So where a group's tight rows leave only zero, the
-    loosest of them are not tight at all, and the fewest of them, loosest first, are left out
-    (:func:`_face_basis`): one row at ``8.6e-6`` of the norm, the others at ``2e-9`` and below,
-    left a three-layer group no face, and its solve stalled at ``6.4e-6`` of the optimum with
-    the point there (``benchmarks/README.md``, "Three-layer programs with every pattern").
+    A nonzero group lies on its own face. So where a group's tight rows leave a face that does
+    not hold it (within ``10 * tight`` of its norm), or only zero, some of them are not tight
+    at all, and the fewest of them, loosest first, are left out (:func:`_face_basis`). One
+    row at ``8.6e-6`` of the norm, the others at ``2e-9`` and below, left a three-layer group
+    no face, and its solve stalled at ``6.4e-6`` of the optimum with the point there
+    (``benchmarks/README.md``, "Three-layer programs with every pattern"); and nearly
+    parallel rows, all tight, can leave a direction at 45 degrees from the group.
 
     Returns each active group's orthonormal basis of its face, the design in the face's
     coordinates, ``[M_j basis_j]``, and ``coef``'s coordinates.
@@ -382,27 +384,38 @@ def face_coordinates(M, coef, active, cones, *, tight):
 
 def _face_basis(rows, c, tight):
     """Orthonormal basis of the null space of the ``rows`` tight at ``c`` (a slack below
-    ``tight`` relative to the norms), the loosest left out until it is more than zero."""
+    ``tight`` relative to the norms), the loosest left out until it holds ``c``."""
     h = len(c)
     if not len(rows):
         return np.eye(h)
     row_norms = np.linalg.norm(rows, axis=1)
     slack = rows @ c / np.where(row_norms > 0, row_norms, 1.0)
     tight_rows = np.flatnonzero(slack <= tight * np.linalg.norm(c))
-    tight_rows = tight_rows[np.argsort(slack[tight_rows], kind="stable")]
-    basis = null_space(rows[tight_rows], h)
-    if basis.shape[1]:
+    tight_rows = rows[tight_rows[np.argsort(slack[tight_rows], kind="stable")]]
+    # every set of rows ranked at the scale of all of them: a row only raises the singular
+    # values, so faces then only grow as rows leave (against its own largest singular value,
+    # a set could leave a direction that a larger one does not)
+    scale = np.linalg.norm(tight_rows, 2) if len(tight_rows) else 0.0
+
+    def face_holding_c(count):
+        basis = null_space(tight_rows[:count], h, scale=scale)
+        off = np.linalg.norm(c - basis @ (basis.T @ c))
+        return basis if off <= 10 * tight * np.linalg.norm(c) else None
+
+    basis = face_holding_c(len(tight_rows))
+    if basis is not None:
         return basis
-    # the most rows (the tightest) that leave a direction: faces only grow as rows leave, so
-    # bisect, as thousands of rows can be tight on degenerate data
-    kept, too_many = 0, len(tight_rows)
+    # the most rows (the tightest) whose face holds c, by bisection, as thousands of rows can
+    # be tight on degenerate data
+    kept, too_many, basis = 0, len(tight_rows), np.eye(h)
     while too_many - kept > 1:
         middle = (kept + too_many) // 2
-        if null_space(rows[tight_rows[:middle]], h).shape[1]:
-            kept = middle
-        else:
+        candidate = face_holding_c(middle)
+        if candidate is None:
             too_many = middle
-    return null_space(rows[tight_rows[:kept]], h)
+        else:
+            kept, basis = middle, candidate
+    return basis
 
 
 def from_face(w, active, bases, shape):
