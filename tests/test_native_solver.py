@@ -2591,10 +2591,10 @@ def test_a_face_holds_its_group_where_nearly_parallel_tight_rows_leave_another_d
     assert rows[0] @ bases[0] == pytest.approx([0.0, 0.0], abs=1e-15)
 
 
-def test_a_face_keeps_the_most_of_thousands_of_tight_rows_that_leave_it_a_direction():
+def test_a_face_keeps_the_most_of_thousands_of_tight_rows_that_still_hold_its_group():
     # the rows left out are the fewest, loosest first (found by bisection): of 2000 rows in
-    # R^3 within 1e-6 of c = e1, the two tightest (slack 0) leave the line of e1, and any third
-    # (slack 1e-7 or more, of unit norm) leaves nothing
+    # R^3 within 1e-6 of c = e1, the two tightest (slack 0) leave the line of e1, which holds
+    # c, and any third (slack 1e-7 or more, of unit norm) leaves nothing
     rng = np.random.default_rng(0)
     c = np.array([[1.0, 0.0, 0.0]])
     angles = rng.uniform(0.0, 2 * np.pi, 1998)
