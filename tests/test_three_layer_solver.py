@@ -989,6 +989,43 @@ def test_the_polish_holds_the_rows_the_interior_point_leaves_near_zero():
     _assert_feasible(program, groups.full_coef())
 
 
+def test_the_polish_goes_on_from_a_crossed_row_on_its_face_while_no_higher(monkeypatch):
+    # _polished_on: where Newton's point crosses a row that was not tight, the point cut back
+    # to it is polished again on its own face (an active-set step), each face's point no
+    # higher than the last, up to _POLISH_FACES faces
+    program, y = _program(0, "squared")
+    groups = _three_layer._Groups(program, fit_intercept=True)
+    groups.add([(0, 0, 0, 0)], np.ones((1, program.pieces.shape[2])))
+    calls = []
+
+    def faces_of(values, crossed):
+        def newton_on_face(groups, coef, y, b, active, *, beta, loss):
+            k = len(calls)
+            calls.append(float(coef[0, 0]))
+            if k >= len(values):
+                return None
+            return coef + 1.0, b, values[k], crossed[k]
+
+        return newton_on_face
+
+    def polished(values, crossed):
+        calls.clear()
+        monkeypatch.setattr(_three_layer, "_newton_on_face", faces_of(values, crossed))
+        return _three_layer._polished_on(groups, y, 0.0, [0], beta=0.1, loss="squared")
+
+    # crossed twice, then a face's optimum: three faces, each from the last one's point
+    coef, _, value = polished([3.0, 2.0, 1.0, 0.5], [True, True, False, False])
+    assert calls == [1.0, 2.0, 3.0] and value == 1.0 and coef[0, 0] == 4.0
+    # a higher point on the next face: the last one stands
+    coef, _, value = polished([3.0, 4.0], [True, True])
+    assert calls == [1.0, 2.0] and value == 3.0 and coef[0, 0] == 2.0
+    # crossing on every face: at most _POLISH_FACES of them
+    polished([1.0] * 10, [True] * 10)
+    assert len(calls) == _three_layer._POLISH_FACES
+    # the first face fails: no polish
+    assert polished([], []) is None
+
+
 def test_the_polish_of_a_working_set_at_zero_is_none():
     # no nonzero group, no face (face_coordinates cannot stack zero bases)
     program, y = _program(0, "squared")
