@@ -871,11 +871,13 @@ def _optimum_groups(seed, beta=0.1):
     return program, y, optimum, groups
 
 
-def test_a_polish_that_crosses_a_row_off_its_face_stops_at_the_first_row():
+def test_a_polish_that_crosses_a_row_off_its_face_holds_the_first_row_it_meets():
     # the face holds the tight rows only: Newton's method on it can cross the others. From
     # the optimum at beta=0.1, the optimum of the face at beta=0.05 lies outside the
-    # first-layer cones (by a quarter of a row's norm). The polish stops where the segment
-    # meets the first of those rows: feasible, lower, and at zero on a row that had slack
+    # first-layer cones (by a quarter of a row's norm). The polish goes back to where the
+    # segment meets the first of those rows, and on from there on the face that holds it
+    # (test_the_polish_from_a_crossed_row_ends_at_the_optimum_of_the_face_that_holds_it):
+    # feasible, lower, and at zero on a row that had slack
     program, y, optimum, groups = _optimum_groups(0)
     start = _objective(program, groups.full_coef(), optimum.intercept, y, 0.05, "squared")
     options = dict(beta=0.05, loss="squared")
@@ -1001,10 +1003,10 @@ def test_the_polish_goes_on_from_a_crossed_row_on_its_face_while_no_higher(monke
     def faces_of(values, crossed):
         def newton_on_face(groups, coef, y, b, active, *, beta, loss):
             k = len(calls)
-            calls.append(float(coef[0, 0]))
+            calls.append((float(coef[0, 0]), b))
             if k >= len(values):
                 return None
-            return coef + 1.0, b, values[k], crossed[k]
+            return coef + 1.0, b + 1.0, values[k], crossed[k]
 
         return newton_on_face
 
@@ -1013,17 +1015,80 @@ def test_the_polish_goes_on_from_a_crossed_row_on_its_face_while_no_higher(monke
         monkeypatch.setattr(_three_layer, "_newton_on_face", faces_of(values, crossed))
         return _three_layer._polished_on(groups, y, 0.0, [0], beta=0.1, loss="squared")
 
-    # crossed twice, then a face's optimum: three faces, each from the last one's point
-    coef, _, value = polished([3.0, 2.0, 1.0, 0.5], [True, True, False, False])
-    assert calls == [1.0, 2.0, 3.0] and value == 1.0 and coef[0, 0] == 4.0
+    # crossed twice, then a face's optimum: three faces, each from the last one's point and
+    # intercept
+    coef, b, value = polished([3.0, 2.0, 1.0, 0.5], [True, True, False, False])
+    assert calls == [(1.0, 0.0), (2.0, 1.0), (3.0, 2.0)]
+    assert value == 1.0 and coef[0, 0] == 4.0 and b == 3.0
     # a higher point on the next face: the last one stands
-    coef, _, value = polished([3.0, 4.0], [True, True])
-    assert calls == [1.0, 2.0] and value == 3.0 and coef[0, 0] == 2.0
+    coef, b, value = polished([3.0, 4.0], [True, True])
+    assert calls == [(1.0, 0.0), (2.0, 1.0)] and value == 3.0 and coef[0, 0] == 2.0 and b == 1.0
     # crossing on every face: at most _POLISH_FACES of them
     polished([1.0] * 10, [True] * 10)
     assert len(calls) == _three_layer._POLISH_FACES
     # the first face fails: no polish
     assert polished([], []) is None
+
+
+def test_the_polish_from_a_crossed_row_ends_at_the_optimum_of_the_face_that_holds_it():
+    # from the optimum at beta=0.1 (seed 0), Newton's point on the face at beta=0.05 crosses a
+    # first-layer row: cut back to it, 0.778550. _polished_on goes on, from that point and its
+    # intercept, on the face that holds the row, to 0.778342: that face's optimum (Newton's
+    # method from it neither lowers it nor crosses a row), with the row still at zero. (With
+    # the first face's intercept, or the first face's rows, it ended higher: 0.778343, 0.778550)
+    program, y, optimum, groups = _optimum_groups(0)
+    active = np.flatnonzero(np.linalg.norm(groups.coef, axis=1) > 0)
+    options = dict(beta=0.05, loss="squared")
+    start = groups.coef, y, optimum.intercept, active
+    cut, cut_b, cut_value, crossed = _three_layer._newton_on_face(groups, *start, **options)
+    assert crossed
+    # (the next face, from the cut point and its intercept)
+    _, _, next_value, _ = _three_layer._newton_on_face(groups, cut, y, cut_b, active, **options)
+    coef, b, value = _three_layer._polished_on(groups, y, optimum.intercept, active, **options)
+    assert value < cut_value * (1 - 1e-4) and value <= next_value * (1 + 1e-14)
+    assert value == pytest.approx(
+        _objective(program, groups.full_coef(coef), b, y, 0.05, "squared"), rel=1e-13
+    )
+    _, _, again, crossed_again = _three_layer._newton_on_face(groups, coef, y, b, active, **options)
+    assert not crossed_again and again == pytest.approx(value, rel=1e-12)
+    every_group = np.arange(len(groups))
+    before, _ = groups.slacks(groups.coef, every_group)
+    at_cut, allowed_at_cut = groups.slacks(cut, every_group)
+    after, allowed = groups.slacks(coef, every_group)
+    reached = (np.abs(at_cut) <= allowed_at_cut) & (before > 1e-3)
+    assert reached.any() and np.all(np.abs(after[reached]) <= allowed[reached])
+    _assert_feasible(program, groups.full_coef(coef))
+
+
+def test_the_polish_going_on_from_a_crossed_second_layer_row_certifies():
+    # program 32 of benchmarks/three_layer_sweep.py (3 signals of 2x3 times 100, every
+    # pattern, no intercept, tol=1e-9): Newton's point on the polish's face crossed a
+    # second-layer row, and cut back there the solve stalled 3.3e-9 above the optimum (its
+    # gap 5.1e-2 of the objective). Polished on from the cut point (the row held on the next
+    # face), it certifies in 15 iterations
+    rng = np.random.default_rng(1032)
+    n = int(rng.choice([3, 4]))
+    scale = float(rng.choice([1, 0.01, 100]))
+    X = rng.standard_normal((n, 6)) * scale
+    if rng.random() < 0.5:
+        y = rng.standard_normal(3)[rng.integers(0, 3, n)]
+    else:
+        y = rng.standard_normal(n)
+    fit_intercept = bool(rng.random() < 0.5)
+    if fit_intercept:
+        y = y - y.mean()
+    beta = float(rng.choice([1e-3, 1e-2, 0.1])) * float(np.abs(y).max())
+    tol = float(rng.choice([1e-7, 1e-9]))
+    assert (n, scale, fit_intercept, tol) == (3, 100.0, False, 1e-9)  # (the sweep's draws)
+    patches = extract_patches(X, resolve_geometry((2, 3), 2, 1, 6))
+    formulation = ThreeLayerFormulation()
+    program = formulation.program(patches, formulation.enumerate_gates(patches))
+    native = solve_three_layer(
+        program, y, beta=beta, loss="squared", fit_intercept=False, tol=tol, max_iter=200
+    )
+    assert native.converged, native.status
+    assert -1e-12 * native.objective <= native.duality_gap <= tol * native.objective
+    _assert_feasible(program, native.coef)
 
 
 def test_the_polish_of_a_working_set_at_zero_is_none():

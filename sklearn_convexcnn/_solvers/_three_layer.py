@@ -134,7 +134,7 @@ _POLISH_TIGHT = 1e-5
 # tol=1e-7 (2.9e-12 without them)
 _POLISH_ZERO = 1e-5
 # Faces the polish goes through where Newton's method crosses rows that were not tight (each
-# crossing makes one tight): a cap, not tuned. With it, a stall at 3.3e-9 above the optimum
+# crossing makes at least one tight): a cap, not tuned. With it, a stall at 3.3e-9 above the optimum
 # among 127 tiny programs of every pattern was certified (benchmarks/README.md)
 _POLISH_FACES = 5
 
@@ -305,10 +305,11 @@ def _feasible_restricted_point(groups, y, b, rows, row_norms, multipliers, **opt
 def _polished(groups, y, b, *, beta, loss):
     """Newton's method on the face of the working set's point: its nonzero groups on the null
     space of their tight first-layer rows, and their branches' tight second-layer rows held at
-    zero. Returns ``(coef, b)``, or ``None`` where a group reaches zero or the point is worse or
-    infeasible. Where Newton's point crosses rows that were not tight, the point where the
-    segment to it meets the first of them is polished again on its own face (an active-set
-    step, :func:`_polished_on`).
+    zero. Returns ``(coef, b)``, or ``None`` where on the first face a group reaches zero or
+    the point is worse or infeasible. Where Newton's point crosses rows that were not tight,
+    the point where the segment to it meets the first of them is polished again on its own
+    face (an active-set step, :func:`_polished_on`); a later face that fails leaves the last
+    point standing.
 
     An interior point balances the optimality conditions to about ``1e-6`` only: on programs of
     ``benchmarks/three_layer_rows.py`` the gap stalled at 2e-7 of the objective. On the face the
@@ -345,11 +346,11 @@ def _polished_on(groups, y, b, active, *, beta, loss):
         on_face = _newton_on_face(groups, coef, y, b, active, beta=beta, loss=loss)
         if on_face is None or (polished is not None and on_face[2] > polished[2]):
             break
-        *polished, crossed = on_face
-        coef, b, _ = polished
+        coef, b, value, crossed = on_face
+        polished = coef, b, value
         if not crossed:
             break
-    return None if polished is None else tuple(polished)
+    return polished
 
 
 def _newton_on_face(groups, coef, y, b, active, *, beta, loss):
