@@ -892,6 +892,26 @@ def test_a_polish_that_crosses_a_row_off_its_face_holds_the_first_row_it_meets()
     assert reached.any()
 
 
+def test_the_polish_holds_a_second_layer_row_that_its_start_violates():
+    from sklearn_convexcnn._formulations.three_layer import ThreeLayerProgram
+
+    # one group c in the cone c >= 0; sample 0 is on (z_0 = c_0 fits y_0 = 1), sample 1 off
+    # (z_1 = c_0 - c_1 <= 0). The optimum is on that row, c = (t, t) with t = 1 - sqrt(2)
+    # beta. From a start across it by 1e-4 of the branch's largest |z| (the interior point's
+    # residue dropped can leave that), the row is tight (at most 1e-5) only as a signed slack:
+    # measured by |z| it was left off the face, Newton's point crossed it further, and the
+    # polish failed (a sweep's program stalled so, polishing no face at all)
+    program = ThreeLayerProgram(
+        np.array([[[1.0, 0.0], [1.0, -1.0]]]), np.array([np.eye(2)]), np.array([[True, False]])
+    )
+    beta = 0.1
+    t = 1 - np.sqrt(2) * beta
+    groups = _three_layer._Groups(program, False)
+    groups.add([(0, 0, 0, 0)], np.array([[t * (1 + 1e-4), t]]))
+    coef, _ = _three_layer._polished(groups, np.array([1.0, 0.0]), 0.0, beta=beta, loss="squared")
+    np.testing.assert_allclose(coef, [[t, t]], rtol=1e-12)
+
+
 def test_the_feasible_fraction_of_a_segment_is_where_it_crosses_the_first_row():
     from sklearn_convexcnn._formulations.three_layer import ThreeLayerProgram
 

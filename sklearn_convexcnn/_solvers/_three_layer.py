@@ -368,7 +368,12 @@ def _newton_on_face(groups, coef, y, b, active, *, beta, loss):
     coupling, branch_of_row, sample_of_row = groups.second_layer_rows(np.ones_like(groups.samples))
     hidden = program.hidden_values(groups.full_coef(coef)).reshape(len(groups.samples), -1)
     scale = np.abs(hidden).max(axis=1)[branch_of_row]
-    tight = np.abs(hidden[branch_of_row, sample_of_row]) <= _POLISH_TIGHT * scale
+    # (a signed slack, as for the first layer's rows: a row that the start violates beyond
+    # _POLISH_TIGHT, as dropped residue can leave it, is held too. Left off the face, it was
+    # crossed further by Newton's point, and the polish failed on every face)
+    masks = np.vstack([program.outer_masks, program.outer_masks])
+    slack = ((2.0 * masks - 1.0) * hidden)[branch_of_row, sample_of_row]
+    tight = slack <= _POLISH_TIGHT * scale
     coupling = coupling[tight]
     blocks = [coupling[:, j * h : (j + 1) * h] for j in active]
     C = np.hstack([block @ basis for block, basis in zip(blocks, bases, strict=True)])
