@@ -1205,6 +1205,37 @@ def test_the_most_exact_restricted_solves_go_on_while_each_round_closes_the_gap(
         assert solution.n_iter < 10
 
 
+def test_the_most_exact_restricted_solves_go_on_while_each_round_lowers_the_network(
+    monkeypatch,
+):
+    # the bound creeps (0.9 a call, which stalls in test_the_most_exact_restricted_solves_go_
+    # on_while_each_round_closes_the_gap), but each point's network is lower than the last,
+    # by far more than the target: the rounds go on while they lower it (sweep program 74,
+    # whose new groups lowered its network while its gap stood, stalled 3e-5 above the
+    # optimum, and went on to 5e-7)
+    program, y = _program(0, "squared")
+    options = dict(beta=0.1, loss="squared", fit_intercept=True, tol=1e-8, max_iter=60)
+    optimum = solve_three_layer(program, y, **options)
+    dual_objective = _three_layer._dual_objective
+    bounds, networks = [], []
+
+    def creeping_bound(*args, **kwargs):
+        bounds.append(None)
+        return dual_objective(*args, **kwargs) - 0.1 * optimum.objective * 0.9 ** len(bounds)
+
+    def lowered_network(program, coef, b, y, primal, **kwargs):
+        networks.append(None)
+        return primal + 0.1 * optimum.objective * 0.5 ** len(networks)
+
+    monkeypatch.setattr(_three_layer, "_dual_objective", creeping_bound)
+    monkeypatch.setattr(_three_layer, "_realized", lowered_network)
+    # (a polished point is its own network: none here)
+    monkeypatch.setattr(_three_layer, "_polished", lambda *args, **kwargs: None)
+    solution = solve_three_layer(program, y, **options)
+    # (it stalls once the network is lowered by no more than 1e-8 of the objective a round)
+    assert solution.status == "stalled" and solution.n_iter >= 20
+
+
 def test_the_most_exact_restricted_solves_stall_on_a_network_that_stays_uncertified(
     monkeypatch,
 ):
