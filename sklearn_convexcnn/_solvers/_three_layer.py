@@ -703,8 +703,8 @@ def _solve(
                 # (a round that lowers the best network by more than the target goes on too,
                 # whatever its gap: sweep program 74, whose new groups lowered it, stalled 3e-5
                 # above the optimum where the rounds went on to 5e-7)
-                lowered = best.realized < exact_realized - target_gap(y, primal, tol)
-                if open_gap >= _EXACT_PROGRESS * exact_gap and not lowered:
+                network_lowered = best.realized < exact_realized - target_gap(y, primal, tol)
+                if open_gap >= _EXACT_PROGRESS * exact_gap and not network_lowered:
                     stopped = "stalled"
                     break
                 exact_realized = best.realized
