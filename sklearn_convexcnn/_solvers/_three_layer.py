@@ -53,7 +53,8 @@ the restricted problem:
    (at a tiny effective ``beta`` the point can be optimal with multipliers far from any that
    certify it), and the rounds go on while each such round at least halves what keeps the
    point from certifying (its gap, or its network's: step 7) since the last one
-   (``_EXACT_PROGRESS``; the first such round always goes on).
+   (``_EXACT_PROGRESS``; the first such round always goes on), or lowers the best network by
+   more than the target.
 
 7. **Points outside the program.** A restricted point can violate second-layer rows that the
    feasibility rounds do not check again: dropping the interior point's residue can cross
