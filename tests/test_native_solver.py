@@ -2338,6 +2338,38 @@ def test_newton_on_blocks_ends_with_full_steps_while_they_halve_the_gradient():
     assert np.linalg.norm(gradient) <= 1e-13 * beta
 
 
+def test_newton_on_blocks_judges_a_full_step_at_its_last_iteration_too(monkeypatch):
+    # _restricted.newton_on_blocks: a full step is taken back where it raised the gradient, a
+    # test made at the next iteration's start. The 30th iteration has none: here 29 short
+    # steps (a thousandth of Newton's, each accepted by the line search), then a 30th far along
+    # a direction orthogonal to the gradient, with a decrease of 2e-14: below what the
+    # objective (17) resolves, so a full step, and beyond rounding. Unjudged, it was returned,
+    # at 52 times the start's objective
+    rng = np.random.default_rng(0)
+    B, y = rng.standard_normal((20, 4)), rng.standard_normal(20)
+    w = np.array([0.5, -0.5, 0.5, 0.5])
+    newton_step, calls = _restricted.newton_step, []
+
+    def step(hessian, gradient):
+        calls.append(None)
+        if len(calls) < 30:
+            return 1e-3 * newton_step(hessian, gradient)
+        across = rng.standard_normal(len(gradient))
+        across -= (across @ gradient) / (gradient @ gradient) * gradient
+        return 10 * across / np.linalg.norm(across) - 2e-14 * gradient / (gradient @ gradient)
+
+    monkeypatch.setattr(_restricted, "newton_step", step)
+    x = _restricted.newton_on_blocks(B, y, w, [2, 2], beta=0.1, loss="squared")
+
+    def value(x):
+        return 0.5 * np.sum((B @ x - y) ** 2) + 0.1 * (
+            np.linalg.norm(x[:2]) + np.linalg.norm(x[2:])
+        )
+
+    assert len(calls) == 30
+    assert value(x) < value(w)
+
+
 def test_newton_on_blocks_keeps_the_split_between_blocks_of_the_same_fit():
     # two blocks with the same column: moving weight from one to the other changes neither the
     # loss nor the sum of norms, so the Newton steps (least-norm) leave their difference where

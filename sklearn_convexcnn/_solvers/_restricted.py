@@ -446,10 +446,8 @@ def newton_on_blocks(B, y, w, sizes, *, beta, loss, subspace=None):
         norms = [np.linalg.norm(part) for part in np.split(x[:n_w], splits)]
         return loss_value(loss, B @ x, y) + beta * float(sum(norms))
 
-    x = w
-    current = value(x)
-    settling = None  # the reduced gradient's norm and x before the last full step
-    for _ in range(30):
+    def derivatives(x):
+        """The gradient and the Hessian at ``x``, or ``None`` where a block is zero."""
         f = B @ x
         gradient = -(B.T @ dual_vector(loss, f, y))
         hessian = weighted_gram(B, hessian_weights(loss, f, y))
@@ -464,6 +462,16 @@ def newton_on_blocks(B, y, w, sizes, *, beta, loss, subspace=None):
                 beta / norm * (np.eye(size) - np.outer(unit, unit))
             )
             offset += size
+        return gradient, hessian
+
+    x = w
+    current = value(x)
+    settling = None  # the reduced gradient's norm and x before the last full step
+    for _ in range(30):
+        found = derivatives(x)
+        if found is None:
+            return None
+        gradient, hessian = found
         reduced = Z.T @ gradient
         if settling is not None:
             # full steps go on while each at least halves the gradient: on a flat face (a
@@ -495,6 +503,13 @@ def newton_on_blocks(B, y, w, sizes, *, beta, loss, subspace=None):
         else:
             break
         x, current = candidate, candidate_value
+    else:
+        if settling is not None:  # (the last iteration's full step, judged as in the loop)
+            found = derivatives(x)
+            if found is None:
+                return None
+            if np.linalg.norm(Z.T @ found[0]) > settling[0]:
+                x = settling[1]
     return x
 
 
