@@ -136,8 +136,8 @@ _POLISH_TIGHT = 1e-5
 # tol=1e-7 (2.9e-12 without them)
 _POLISH_ZERO = 1e-5
 # Faces the polish goes through where Newton's method crosses rows that were not tight (each
-# crossing makes at least one tight): a cap, not tuned. With it, a stall at 3.3e-9 above the optimum
-# among 127 tiny programs of every pattern was certified (benchmarks/README.md)
+# crossing makes at least one tight): a cap, not tuned. With it, a stall at 3.3e-9 above the
+# optimum among 127 tiny programs of every pattern was certified (benchmarks/README.md)
 _POLISH_FACES = 5
 
 
