@@ -1208,11 +1208,10 @@ def test_the_most_exact_restricted_solves_go_on_while_each_round_closes_the_gap(
 def test_the_most_exact_restricted_solves_go_on_while_each_round_lowers_the_network(
     monkeypatch,
 ):
-    # the bound creeps (0.9 a call, which stalls in test_the_most_exact_restricted_solves_go_
-    # on_while_each_round_closes_the_gap), but each point's network is lower than the last,
-    # by far more than the target: the rounds go on while they lower it (sweep program 74,
-    # whose new groups lowered its network while its gap stood, stalled 3e-5 above the
-    # optimum, and went on to 5e-7)
+    # the bound creeps (0.9 a call, which stalls in the test above), but each point's network
+    # is lower than the last, by far more than the target: the rounds go on while they lower
+    # it (sweep program 74, whose new groups lowered its network while its gap stood, stalled
+    # 3e-5 above the optimum, and went on to 5e-7)
     program, y = _program(0, "squared")
     options = dict(beta=0.1, loss="squared", fit_intercept=True, tol=1e-8, max_iter=60)
     optimum = solve_three_layer(program, y, **options)
