@@ -2342,13 +2342,15 @@ def test_newton_on_blocks_judges_a_full_step_at_its_last_iteration_too(monkeypat
     # _restricted.newton_on_blocks: a full step is taken back where it raised the gradient, a
     # test made at the next iteration's start. The 30th iteration has none: here 29 short
     # steps (a thousandth of Newton's, each accepted by the line search), then a 30th far along
-    # a direction orthogonal to the gradient, with a decrease of 2e-14: below what the
-    # objective (17) resolves, so a full step, and beyond rounding. Unjudged, it was returned,
-    # at 52 times the start's objective
+    # a direction orthogonal to the gradient, with a decrease of about 8e-14: below what the
+    # objective (17) resolves, 1.7e-13, so a full step. (The decrease is computed from terms
+    # of about 200, to a rounding of 1e-14: a decrease of 2e-14 came out at 7e-15, and at zero
+    # or above on 40 of 200 seeds, where the step is not taken and the test passes whatever
+    # the judgement.) Unjudged, it was returned, at 52 times the start's objective
     rng = np.random.default_rng(0)
     B, y = rng.standard_normal((20, 4)), rng.standard_normal(20)
     w = np.array([0.5, -0.5, 0.5, 0.5])
-    newton_step, calls = _restricted.newton_step, []
+    newton_step, calls, decreases = _restricted.newton_step, [], []
 
     def step(hessian, gradient):
         calls.append(None)
@@ -2356,7 +2358,9 @@ def test_newton_on_blocks_judges_a_full_step_at_its_last_iteration_too(monkeypat
             return 1e-3 * newton_step(hessian, gradient)
         across = rng.standard_normal(len(gradient))
         across -= (across @ gradient) / (gradient @ gradient) * gradient
-        return 10 * across / np.linalg.norm(across) - 2e-14 * gradient / (gradient @ gradient)
+        full = 10 * across / np.linalg.norm(across) - 8e-14 * gradient / (gradient @ gradient)
+        decreases.append(gradient @ full)
+        return full
 
     monkeypatch.setattr(_restricted, "newton_step", step)
     x = _restricted.newton_on_blocks(B, y, w, [2, 2], beta=0.1, loss="squared")
@@ -2367,7 +2371,48 @@ def test_newton_on_blocks_judges_a_full_step_at_its_last_iteration_too(monkeypat
         )
 
     assert len(calls) == 30
+    assert -1e-13 < decreases[0] < 0.0  # (a full step, as the test means: not judged by value)
     assert value(x) < value(w)
+
+
+def test_newton_on_blocks_keeps_a_full_step_at_its_last_iteration_that_lowers_the_gradient(
+    monkeypatch,
+):
+    # _restricted.newton_on_blocks: the judgement after the loop keeps a full step that lowered
+    # the gradient (taking every last full step back passed the test above). 28 short steps,
+    # a 29th to 1e-8 off the optimum (a decrease the line search judges), and the 30th, Newton's
+    # own there, a full step (a decrease of about 1e-16) that takes the gradient from 1e-8 to
+    # rounding
+    rng = np.random.default_rng(0)
+    B, y = rng.standard_normal((20, 4)), rng.standard_normal(20)
+    w = np.array([0.5, -0.5, 0.5, 0.5])
+    options = dict(beta=0.1, loss="squared")
+    optimum = _restricted.newton_on_blocks(B, y, w, [2, 2], **options)
+    off = optimum + 1e-8 * rng.standard_normal(4)
+    newton_step, points = _restricted.newton_step, [w.copy()]
+
+    def gradient_at(x):
+        return -B.T @ (y - B @ x) + 0.1 * np.concatenate(
+            [x[:2] / np.linalg.norm(x[:2]), x[2:] / np.linalg.norm(x[2:])]
+        )
+
+    def step(hessian, gradient):
+        # (each step so far taken whole: the line search accepted the short ones at once)
+        np.testing.assert_allclose(gradient, gradient_at(points[-1]), rtol=1e-10, atol=1e-12)
+        if len(points) < 29:
+            points.append(points[-1] + 1e-3 * newton_step(hessian, gradient))
+        elif len(points) == 29:
+            points.append(off)
+        else:
+            points.append(points[-1] + newton_step(hessian, gradient))
+        return points[-1] - points[-2]
+
+    monkeypatch.setattr(_restricted, "newton_step", step)
+    x = _restricted.newton_on_blocks(B, y, w, [2, 2], **options)
+    assert len(points) == 31
+    assert np.linalg.norm(gradient_at(off)) > 1e-9
+    np.testing.assert_allclose(x, points[-1], rtol=0, atol=1e-12)  # (the last full step, kept)
+    assert np.linalg.norm(gradient_at(x)) <= 1e-3 * np.linalg.norm(gradient_at(off))
 
 
 def test_newton_on_blocks_keeps_the_split_between_blocks_of_the_same_fit():

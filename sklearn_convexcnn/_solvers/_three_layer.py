@@ -125,6 +125,11 @@ _MAX_ROW_ROUNDS = 100
 # stands or creeps does not (benchmarks/README.md, "The most exact rounds go on while they
 # close the gap")
 _EXACT_PROGRESS = 0.5
+# Most exact rounds per solve that go on only because they lowered the best network (by more
+# than the target): a network that creeps down by just above the target would otherwise go on
+# to max_iter, a restricted solve a round (sweep program 74 went on twice so, to 5.3e-7 above
+# the optimum from 3.0e-5). As many as the halving gap allows: a cap, not tuned
+_EXACT_LOWERINGS = 40
 # Relative slack below which a row is tight, for the polish and the refined multipliers: the
 # interior point leaves tight rows at 1e-10 to 1.2e-7 of the largest value, others at 2e-3 and
 # more (n=300 of benchmarks/three_layer_rows.py)
@@ -450,9 +455,12 @@ def _refined_multipliers(program, coef, v, multipliers, beta):
     if not len(active):  # the empty network: no condition to satisfy
         return multipliers
     branches = np.unique(active[:, 1] * n_outer + active[:, 2])
+    # (by signed slack, as the polish's face takes them: a row that the point violates, as
+    # dropped residue can leave it, is tight. Any mu >= 0 is a valid bound, and _lower_of keeps
+    # the lower prices)
+    slack = (2.0 * np.vstack([program.outer_masks, program.outer_masks]) - 1.0) * hidden
     tight = {
-        b: np.flatnonzero(np.abs(hidden[b]) <= _POLISH_TIGHT * np.abs(hidden[b]).max())
-        for b in branches
+        b: np.flatnonzero(slack[b] <= _POLISH_TIGHT * np.abs(hidden[b]).max()) for b in branches
     }
     offsets = np.cumsum([0] + [len(tight[b]) for b in branches])
     start = dict(zip(branches, offsets[:-1], strict=True))
@@ -617,7 +625,7 @@ def _solve(
     qp_tol = min(1e-9, max(1e-12, 1e-2 * tol))
     # what stood open when the most exact restricted solves last ran dry, and the lowest
     # network then
-    exact_gap, exact_realized = np.inf, np.inf
+    exact_gap, exact_realized, lowerings = np.inf, np.inf, 0
     n_iter, converged, stopped, best = 0, False, None, _Best()  # (stopped: why, if not at max_iter)
     entered = 0  # the groups of the last round, at the end of the working set
     hard = []  # the branches whose multipliers could not be lowered, the latest first
@@ -705,16 +713,20 @@ def _solve(
                 # whatever its gap: sweep program 74, whose new groups lowered it, stalled 3e-5
                 # above the optimum where the rounds went on to 5e-7)
                 network_lowered = best.realized < exact_realized - target_gap(y, primal, tol)
-                if open_gap >= _EXACT_PROGRESS * exact_gap and not network_lowered:
-                    stopped = "stalled"
-                    break
+                if open_gap >= _EXACT_PROGRESS * exact_gap:
+                    if not network_lowered or lowerings >= _EXACT_LOWERINGS:
+                        stopped = "stalled"
+                        break
+                    lowerings += 1
                 exact_realized = best.realized
                 # the rounds can still close the gap: the branches without a group keep the
                 # multipliers lowered in this round (_refined_prices), where the next round's
                 # lowering starts, and the next restricted solve can price groups in (a
                 # sweep's program that stalled here, 6.2e-2 above the optimum, was certified
                 # two iterations later)
-                exact_gap = open_gap
+                # (the least so far: a round that goes on for its network alone can leave a
+                # larger gap, against which a later round would count as halving it)
+                exact_gap = min(exact_gap, open_gap)
             qp_tol = max(1e-12, qp_tol * 1e-2)
         entered = len(candidates)
         groups.add(candidates)
