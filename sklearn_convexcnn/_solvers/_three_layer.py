@@ -54,7 +54,7 @@ the restricted problem:
    certify it), and the rounds go on while each such round at least halves what keeps the
    point from certifying (its gap, or its network's: step 7) since the last one
    (``_EXACT_PROGRESS``; the first such round always goes on), or lowers the best network by
-   more than the target.
+   more than the target (at most ``_EXACT_LOWERINGS`` times).
 
 7. **Points outside the program.** A restricted point can violate second-layer rows that the
    feasibility rounds do not check again: dropping the interior point's residue can cross
