@@ -1205,15 +1205,12 @@ def test_the_most_exact_restricted_solves_go_on_while_each_round_closes_the_gap(
         assert solution.n_iter < 10
 
 
-def test_the_most_exact_restricted_solves_go_on_while_each_round_lowers_the_network(
-    monkeypatch,
-):
-    # the bound creeps (0.9 a call, which stalls in the test above), but each point's network
-    # is lower than the last, by far more than the target: the rounds go on while they lower
-    # it (sweep program 74, whose new groups lowered its network while its gap stood, stalled
-    # 3e-5 above the optimum, and went on to 5e-7)
+def _solved_with_a_creeping_bound(monkeypatch, network_above, max_iter):
+    """The solve of ``_program(0)`` whose bound creeps (0.9 a call, which stalls in the test
+    above) and whose network stands ``0.1 * network_above(k)`` of the optimum's objective above
+    the point at the ``k``-th call (no polish: a polished point is its own network)."""
     program, y = _program(0, "squared")
-    options = dict(beta=0.1, loss="squared", fit_intercept=True, tol=1e-8, max_iter=60)
+    options = dict(beta=0.1, loss="squared", fit_intercept=True, tol=1e-8, max_iter=max_iter)
     optimum = solve_three_layer(program, y, **options)
     dual_objective = _three_layer._dual_objective
     bounds, networks = [], []
@@ -1222,15 +1219,24 @@ def test_the_most_exact_restricted_solves_go_on_while_each_round_lowers_the_netw
         bounds.append(None)
         return dual_objective(*args, **kwargs) - 0.1 * optimum.objective * 0.9 ** len(bounds)
 
-    def lowered_network(program, coef, b, y, primal, **kwargs):
+    def network(program, coef, b, y, primal, **kwargs):
         networks.append(None)
-        return primal + 0.1 * optimum.objective * 0.5 ** len(networks)
+        return primal + 0.1 * optimum.objective * network_above(len(networks))
 
     monkeypatch.setattr(_three_layer, "_dual_objective", creeping_bound)
-    monkeypatch.setattr(_three_layer, "_realized", lowered_network)
-    # (a polished point is its own network: none here)
+    monkeypatch.setattr(_three_layer, "_realized", network)
     monkeypatch.setattr(_three_layer, "_polished", lambda *args, **kwargs: None)
-    solution = solve_three_layer(program, y, **options)
+    return solve_three_layer(program, y, **options)
+
+
+def test_the_most_exact_restricted_solves_go_on_while_each_round_lowers_the_network(
+    monkeypatch,
+):
+    # the bound creeps, but each point's network is lower than the last, by far more than the
+    # target (halved a call): the rounds go on while they lower it (sweep program 74, whose
+    # new groups lowered its network while its gap stood, stalled 3e-5 above the optimum, and
+    # went on to 5e-7)
+    solution = _solved_with_a_creeping_bound(monkeypatch, lambda k: 0.5**k, max_iter=60)
     # (it stalls once the network is lowered by no more than 1e-8 of the objective a round,
     # after 23 iterations: 48 where any lowering went on)
     assert solution.status == "stalled" and 20 <= solution.n_iter <= 30
@@ -1241,26 +1247,9 @@ def test_the_most_exact_restricted_solves_stall_on_a_network_that_creeps_down(mo
     # target (1e-8 of it): every round lowers it by more than the target, and without a cap
     # the rounds went on to max_iter (a restricted solve each), where the code before
     # b0b04a7 stalled after 6 iterations
-    program, y = _program(0, "squared")
-    options = dict(beta=0.1, loss="squared", fit_intercept=True, tol=1e-8, max_iter=200)
-    optimum = solve_three_layer(program, y, **options)
-    dual_objective = _three_layer._dual_objective
-    bounds, networks = [], []
-
-    def creeping_bound(*args, **kwargs):
-        bounds.append(None)
-        return dual_objective(*args, **kwargs) - 0.1 * optimum.objective * 0.9 ** len(bounds)
-
-    def creeping_network(program, coef, b, y, primal, **kwargs):
-        networks.append(None)
-        return primal + 0.1 * optimum.objective * (1 - 3e-7 * len(networks))
-
-    monkeypatch.setattr(_three_layer, "_dual_objective", creeping_bound)
-    monkeypatch.setattr(_three_layer, "_realized", creeping_network)
-    monkeypatch.setattr(_three_layer, "_polished", lambda *args, **kwargs: None)
-    solution = solve_three_layer(program, y, **options)
+    solution = _solved_with_a_creeping_bound(monkeypatch, lambda k: 1 - 3e-7 * k, max_iter=200)
     assert solution.status == "stalled"
-    assert solution.n_iter < options["max_iter"]
+    assert solution.n_iter < 200
 
 
 def test_the_most_exact_restricted_solves_stall_on_a_network_that_stays_uncertified(
