@@ -114,11 +114,17 @@ class ThreeLayerProgram:
         """``sum ||a_sli|| + ||b_sli||``."""
         return float(self.group_norms(coef).sum())
 
+    def second_layer_slacks(self, coef):
+        """``(2 D'_l - I) z_sl``, at least zero where the second layer's rows hold, shape
+        (2 * n_outer_patterns, n_samples): the branches ``(+, l)``, then ``(-, l)``."""
+        signs = 2.0 * self.outer_masks - 1.0
+        return (signs[None] * self.hidden_values(coef)).reshape(-1, self.pieces.shape[1])
+
     def second_layer_violations(self, coef):
         """The largest violation ``max(-(2 D'_l - I) z_sl)`` of each branch, shape
         (2, n_outer_patterns)."""
-        signs = 2.0 * self.outer_masks - 1.0
-        return np.max(-signs[None] * self.hidden_values(coef), axis=-1, initial=0.0)
+        violations = np.max(-self.second_layer_slacks(coef), axis=-1, initial=0.0)
+        return violations.reshape(2, -1)
 
 
 def clean_three_layer(program, solution, y, *, beta, loss):

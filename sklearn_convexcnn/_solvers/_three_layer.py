@@ -206,10 +206,8 @@ class _Groups:
     def add_violated_samples(self, coef):
         """Keep the second-layer rows that ``coef`` violates, the most violated
         ``_ROWS_PER_BRANCH`` of each branch; returns how many were added."""
-        masks = self.program.outer_masks
-        hidden = self.program.hidden_values(coef).reshape(len(self.samples), -1)
-        slack = (2.0 * np.vstack([masks, masks]) - 1.0) * hidden
-        scale = np.abs(hidden).max(axis=1, keepdims=True)
+        slack = self.program.second_layer_slacks(coef)
+        scale = np.abs(slack).max(axis=1, keepdims=True)
         violated = (slack < -_FEASIBILITY_TOL * scale) & ~self.samples
         added = 0
         for branch in np.flatnonzero(violated.any(axis=1)):
@@ -234,10 +232,8 @@ class _Groups:
         patterns = [self.keys[j][3] for j in which]
         first = np.einsum("grh,gh->gr", self.program.cones[patterns], coef[which])
         first_allowed = self.row_norms[patterns] * np.linalg.norm(coef[which], axis=1)[:, None]
-        masks = self.program.outer_masks
-        hidden = self.program.hidden_values(self.full_coef(coef)).reshape(len(self.samples), -1)
-        second = (2.0 * np.vstack([masks, masks]) - 1.0) * hidden
-        second_allowed = np.broadcast_to(np.abs(hidden).max(axis=1, keepdims=True), hidden.shape)
+        second = self.program.second_layer_slacks(self.full_coef(coef))
+        second_allowed = np.broadcast_to(np.abs(second).max(axis=1, keepdims=True), second.shape)
         values = np.concatenate([first.ravel(), second.ravel()])
         return values, 1e-12 * np.concatenate([first_allowed.ravel(), second_allowed.ravel()])
 
@@ -373,14 +369,12 @@ def _newton_on_face(groups, coef, y, b, active, *, beta, loss):
     splits = np.cumsum(sizes)[:-1]
     # the tight second-layer rows, on the face's coordinates: C w = 0
     coupling, branch_of_row, sample_of_row = groups.second_layer_rows(np.ones_like(groups.samples))
-    hidden = program.hidden_values(groups.full_coef(coef)).reshape(len(groups.samples), -1)
-    scale = np.abs(hidden).max(axis=1)[branch_of_row]
+    slack = program.second_layer_slacks(groups.full_coef(coef))
+    scale = np.abs(slack).max(axis=1)[branch_of_row]
     # (a signed slack, as for the first layer's rows: a row that the start violates beyond
     # _POLISH_TIGHT, as dropped residue can leave it, is held too. Left off the face, it was
     # crossed further by Newton's point, and the polish failed on every face)
-    masks = np.vstack([program.outer_masks, program.outer_masks])
-    slack = ((2.0 * masks - 1.0) * hidden)[branch_of_row, sample_of_row]
-    tight = slack <= _POLISH_TIGHT * scale
+    tight = slack[branch_of_row, sample_of_row] <= _POLISH_TIGHT * scale
     coupling = coupling[tight]
     blocks = [coupling[:, j * h : (j + 1) * h] for j in active]
     C = np.hstack([block @ basis for block, basis in zip(blocks, bases, strict=True)])
@@ -449,7 +443,7 @@ def _refined_multipliers(program, coef, v, multipliers, beta):
     any ``mu >= 0`` gives a valid bound, so the result is clipped at zero.
     """
     n_outer = program.outer_masks.shape[0]
-    hidden = program.hidden_values(coef).reshape(2 * n_outer, -1)
+    slack = program.second_layer_slacks(coef)
     norms = np.linalg.norm(coef, axis=-1)
     active = np.argwhere(norms > 0)  # (part, sign, outer, pattern)
     if not len(active):  # the empty network: no condition to satisfy
@@ -458,9 +452,8 @@ def _refined_multipliers(program, coef, v, multipliers, beta):
     # (by signed slack, as the polish's face takes them: a row that the point violates, as
     # dropped residue can leave it, is tight. Any mu >= 0 is a valid bound, and _lower_of keeps
     # the lower prices)
-    slack = (2.0 * np.vstack([program.outer_masks, program.outer_masks]) - 1.0) * hidden
     tight = {
-        b: np.flatnonzero(slack[b] <= _POLISH_TIGHT * np.abs(hidden[b]).max()) for b in branches
+        b: np.flatnonzero(slack[b] <= _POLISH_TIGHT * np.abs(slack[b]).max()) for b in branches
     }
     offsets = np.cumsum([0] + [len(tight[b]) for b in branches])
     start = dict(zip(branches, offsets[:-1], strict=True))
