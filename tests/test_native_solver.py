@@ -2038,10 +2038,10 @@ def test_feasibility_rounds_that_never_end_fail_after_1000_with_a_reason(monkeyp
 
 
 def test_the_polish_tries_faces_above_the_widest_gaps_of_ten_times_or_more():
-    # _restricted._gap_faces: the interior point leaves near-degenerate groups at 1e-6 to
+    # _restricted.gap_faces: the interior point leaves near-degenerate groups at 1e-6 to
     # 1e-4 of the active ones; a gap of 10x or more in the sorted norms tells them apart,
     # the widest gaps first, zero groups never on a face
-    gap_faces = _restricted._gap_faces
+    gap_faces = _restricted.gap_faces
     faces = gap_faces(np.array([1.0, 0.8, 0.02, 0.0, 0.019]))  # (gaps 1.25, 40, 1.05)
     np.testing.assert_array_equal(faces, [[True, True, False, False, False]])
     np.testing.assert_array_equal(gap_faces(np.array([10.0, 1.0])), [[True, False]])
@@ -2302,10 +2302,10 @@ def test_progress_lines_of_points_on_the_kept_rows_alone_give_no_gap(monkeypatch
 
 
 def test_the_polish_tries_at_most_the_three_widest_gaps():
-    # _restricted._gap_faces: of the gaps of 10x or more, the three widest (n_faces), widest
+    # _restricted.gap_faces: of the gaps of 10x or more, the three widest (n_faces), widest
     # first: each face is a Newton solve of its own
     norms = np.array([1.0, 1e-2, 1e-5, 1e-9, 1e-14])  # (gaps 1e2, 1e3, 1e4, 1e5)
-    faces = _restricted._gap_faces(norms)
+    faces = _restricted.gap_faces(norms)
     expected = [norms >= 1e-9, norms >= 1e-5, norms >= 1e-2]
     np.testing.assert_array_equal(faces, expected)
 

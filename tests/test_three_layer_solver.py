@@ -10,6 +10,7 @@ import warnings
 import numpy as np
 import pytest
 from sklearn.exceptions import ConvergenceWarning
+from threadpoolctl import threadpool_limits
 
 from sklearn_convexcnn._formulations.three_layer import ThreeLayerFormulation
 from sklearn_convexcnn._optimality import dual_point
@@ -1080,18 +1081,16 @@ def test_the_polish_from_a_crossed_row_ends_at_the_optimum_of_the_face_that_hold
     _assert_feasible(program, groups.full_coef(coef))
 
 
-def test_the_polish_going_on_from_a_crossed_second_layer_row_certifies():
-    # program 32 of benchmarks/three_layer_sweep.py (3 signals of 2x3 times 100, every
-    # pattern, no intercept, tol=1e-9): Newton's point on the polish's face crossed a
-    # second-layer row, and cut back there the solve stalled 3.3e-9 above the optimum (its
-    # gap 5.1e-2 of the objective). Polished on from the cut point (the row held on the next
-    # face), it certifies in 15 iterations
-    rng = np.random.default_rng(1032)
+def _sweep_program(k):
+    """Program ``k`` of benchmarks/three_layer_sweep.py (its ``_program``, whose draws this
+    repeats): the program, targets, solver options and ``tol``."""
+    rng = np.random.default_rng(1000 + k)
     n = int(rng.choice([3, 4]))
     scale = float(rng.choice([1, 0.01, 100]))
     X = rng.standard_normal((n, 6)) * scale
     if rng.random() < 0.5:
-        y = rng.standard_normal(3)[rng.integers(0, 3, n)]
+        groups = rng.integers(0, 3, n)  # (drawn first, as there)
+        y = rng.standard_normal(3)[groups]
     else:
         y = rng.standard_normal(n)
     fit_intercept = bool(rng.random() < 0.5)
@@ -1099,13 +1098,32 @@ def test_the_polish_going_on_from_a_crossed_second_layer_row_certifies():
         y = y - y.mean()
     beta = float(rng.choice([1e-3, 1e-2, 0.1])) * float(np.abs(y).max())
     tol = float(rng.choice([1e-7, 1e-9]))
-    assert (n, scale, fit_intercept, tol) == (3, 100.0, False, 1e-9)  # (the sweep's draws)
     patches = extract_patches(X, resolve_geometry((2, 3), 2, 1, 6))
     formulation = ThreeLayerFormulation()
     program = formulation.program(patches, formulation.enumerate_gates(patches))
-    native = solve_three_layer(
-        program, y, beta=beta, loss="squared", fit_intercept=False, tol=tol, max_iter=200
-    )
+    return program, y, dict(beta=beta, loss="squared", fit_intercept=fit_intercept), tol
+
+
+@pytest.mark.parametrize(
+    "k",
+    [
+        # 3 signals of 2x3 times 100, no intercept, tol=1e-9: Newton's point on the polish's
+        # face crossed a second-layer row, and cut back there the solve stalled 3.3e-9 above
+        # the optimum (its gap 5.1e-2 of the objective). Polished on from the cut point (the
+        # row held on the next face), it certifies in 15 iterations
+        32,
+        # 4 signals of 2x3 times 100, an intercept, tol=1e-7: the optimum has one group, the
+        # interior point left others at 1e-4 of it and below. Neither the face of the groups
+        # above 1e-5 of the largest nor that of all of them is the optimum's, and the solve
+        # stalled outside the program, its network 2.4e-8 above the optimum (its gap 2.4e-4
+        # of the objective); the face above the widest gap in the norms certifies it
+        39,
+    ],
+)
+def test_sweep_programs_that_the_polish_certifies(k):
+    program, y, options, tol = _sweep_program(k)
+    with threadpool_limits(1):  # (as the sweep solves them: the path follows BLAS's rounding)
+        native = solve_three_layer(program, y, tol=tol, max_iter=200, **options)
     assert native.converged, native.status
     assert -1e-12 * native.objective <= native.duality_gap <= tol * native.objective
     _assert_feasible(program, native.coef)
@@ -1425,10 +1443,12 @@ def test_a_point_certified_outside_its_program_gives_way_to_one_inside_it():
     assert native.objective == pytest.approx(reference.objective, rel=1e-8)
 
 
-def test_a_stalled_solve_returns_its_best_network_not_its_lowest_objective():
-    # at a tiny effective beta the solve stalls; its lowest objective was a point outside the
-    # program (a second-layer row crossed by 1.5e-8 of its branch's largest |z|), whose
+def test_a_stalled_solve_returns_its_best_network_not_its_lowest_objective(monkeypatch):
+    # at a tiny effective beta, with the polish's faces of before (none above the widest gaps
+    # in the norms: the next test), the solve stalls; its lowest objective was a point outside
+    # the program (a second-layer row crossed by 1.5e-8 of its branch's largest |z|), whose
     # network was higher than a later point's inside it
+    monkeypatch.setattr(_three_layer, "gap_faces", lambda norms: [])
     program, y = _planted_program(7062)
     beta = 0.1 * np.abs(y).max()
     options = dict(beta=beta, loss="squared", fit_intercept=True, tol=1e-7, max_iter=200)
@@ -1436,6 +1456,21 @@ def test_a_stalled_solve_returns_its_best_network_not_its_lowest_objective():
     assert not native.converged
     _assert_feasible(program, native.coef)
     assert 0.0 <= native.duality_gap
+
+
+def test_the_polish_on_the_widest_gap_in_the_norms_certifies_a_planted_program():
+    # the program above: polished also on the faces above the widest gaps in the groups'
+    # norms (as the two-layer polish is), it certifies in 5 iterations, at an objective
+    # 1.2e-7 below Clarabel's on every row (tol=1e-8; its point is the one off here)
+    program, y = _planted_program(7062)
+    beta = 0.1 * np.abs(y).max()
+    options = dict(beta=beta, loss="squared", fit_intercept=True, tol=1e-7, max_iter=200)
+    native = solve_three_layer(program, y, **options)
+    assert native.converged, native.status
+    assert -1e-12 * native.objective <= native.duality_gap <= 1e-7 * native.objective
+    _assert_feasible(program, native.coef)
+    reference = _every_row(program, y, dict(options, tol=1e-8, max_iter=500))
+    assert native.objective <= reference.objective * (1 + 1e-7)
 
 
 def test_the_best_point_is_that_of_the_lowest_network():

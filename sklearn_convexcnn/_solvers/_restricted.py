@@ -292,7 +292,7 @@ def polish(M, y, x, *, beta, loss, fit_intercept, n_groups, h, kept_rows):
         return None
     start_value = objective(loss, M @ x, y, beta, coef)
     faces = []
-    for face in [*_gap_faces(norms), norms > RESIDUE * norms.max(), norms > 0]:
+    for face in [*gap_faces(norms), norms > RESIDUE * norms.max(), norms > 0]:
         if not any(np.array_equal(face, seen) for seen in faces):
             faces.append(face)
     for face in faces:
@@ -312,7 +312,7 @@ def polish(M, y, x, *, beta, loss, fit_intercept, n_groups, h, kept_rows):
     return None
 
 
-def _gap_faces(norms, n_faces=3):
+def gap_faces(norms, n_faces=3):
     """Faces that keep the groups above one of the widest gaps (10x or more) in the norms.
 
     Near-degenerate groups (price within ``1e-4`` of ``beta``) converge to zero slowly in the

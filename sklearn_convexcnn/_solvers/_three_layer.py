@@ -30,8 +30,9 @@ the restricted problem:
    (:func:`_refined_multipliers`; the other branches' lowered, 6.), which certifies to
    rounding. The polish tries the face without the groups that the interior point leaves
    near zero (below ``1e-5`` of the largest), its residue of groups that are zero at the
-   optimum, whose conditions the least squares cannot meet; and the face with them, as at a
-   tiny ``beta`` the optimum's own groups can be that small; the lower point stands. A point
+   optimum, whose conditions the least squares cannot meet; the face with them, as at a
+   tiny ``beta`` the optimum's own groups can be that small; and the faces above the widest
+   gaps in the groups' norms, where larger residue stands apart; the lowest point stands. A point
    certified before any polish meets the kept rows to the interior point's accuracy only, and
    its objective can be below the optimum (a negative gap): it is polished too, and returned
    polished where that still certifies.
@@ -93,6 +94,7 @@ from ._restricted import (
     EUCLIDEAN,
     face_coordinates,
     from_face,
+    gap_faces,
     newton_on_blocks,
     objective,
     proximal_newton,
@@ -321,13 +323,19 @@ def _polished(groups, y, b, *, beta, loss):
     It also leaves groups that are zero at the optimum at up to ``4e-6`` of the largest, which
     must be off the face. But at a tiny ``beta`` groups of the optimum can be that small (their
     face's point was ``1.1e-4`` lower): where the point has groups below ``_POLISH_ZERO`` of
-    the largest, both faces are tried, and the lower point returned.
+    the largest, both faces are tried. So are the faces above the widest gaps in the groups'
+    norms (:func:`._restricted.gap_faces`, as the two-layer polish tries them): at a tiny
+    ``beta`` the interior point left groups at ``1e-4`` of the largest where the optimum has
+    one group (a sweep's program, certified so). The lowest point is returned.
     """
     norms = np.linalg.norm(groups.coef, axis=1)
-    nonzero = np.flatnonzero(norms > 0)
-    large = np.flatnonzero(norms > _POLISH_ZERO * norms.max(initial=0.0))
-    faces = [large] if len(large) == len(nonzero) else [large, nonzero]
-    polished = [_polished_on(groups, y, b, active, beta=beta, loss=loss) for active in faces]
+    faces = []
+    for face in [norms > _POLISH_ZERO * norms.max(initial=0.0), norms > 0, *gap_faces(norms)]:
+        if not any(np.array_equal(face, seen) for seen in faces):
+            faces.append(face)
+    polished = [
+        _polished_on(groups, y, b, np.flatnonzero(face), beta=beta, loss=loss) for face in faces
+    ]
     polished = [point for point in polished if point is not None]
     if not polished:
         return None
