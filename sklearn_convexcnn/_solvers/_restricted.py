@@ -291,11 +291,7 @@ def polish(M, y, x, *, beta, loss, fit_intercept, n_groups, h, kept_rows):
     if not norms.any():
         return None
     start_value = objective(loss, M @ x, y, beta, coef)
-    faces = []
-    for face in [*gap_faces(norms), norms > RESIDUE * norms.max(), norms > 0]:
-        if not any(np.array_equal(face, seen) for seen in faces):
-            faces.append(face)
-    for face in faces:
+    for face in distinct_faces([*gap_faces(norms), norms > RESIDUE * norms.max(), norms > 0]):
         polished = newton_on_face(
             M, y, x, np.flatnonzero(face), loss, beta, fit_intercept, h, kept_rows
         )
@@ -310,6 +306,15 @@ def polish(M, y, x, *, beta, loss, fit_intercept, n_groups, h, kept_rows):
             continue
         return polished
     return None
+
+
+def distinct_faces(faces):
+    """The ``faces`` (masks over the groups) without repeats, in their order."""
+    distinct = []
+    for face in faces:
+        if not any(np.array_equal(face, seen) for seen in distinct):
+            distinct.append(face)
+    return distinct
 
 
 def gap_faces(norms, n_faces=3):

@@ -92,6 +92,7 @@ from ._cvxpy import unit_scales
 from ._linalg import null_space
 from ._restricted import (
     EUCLIDEAN,
+    distinct_faces,
     face_coordinates,
     from_face,
     gap_faces,
@@ -329,10 +330,9 @@ def _polished(groups, y, b, *, beta, loss):
     one group (a sweep's program, certified so). The lowest point is returned.
     """
     norms = np.linalg.norm(groups.coef, axis=1)
-    faces = []
-    for face in [norms > _POLISH_ZERO * norms.max(initial=0.0), norms > 0, *gap_faces(norms)]:
-        if not any(np.array_equal(face, seen) for seen in faces):
-            faces.append(face)
+    faces = distinct_faces(
+        [norms > _POLISH_ZERO * norms.max(initial=0.0), norms > 0, *gap_faces(norms)]
+    )
     polished = [
         _polished_on(groups, y, b, np.flatnonzero(face), beta=beta, loss=loss) for face in faces
     ]
