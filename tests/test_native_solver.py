@@ -2310,6 +2310,33 @@ def test_the_polish_tries_at_most_the_three_widest_gaps():
     np.testing.assert_array_equal(faces, expected)
 
 
+def test_distinct_faces_drops_repeats_and_keeps_the_order():
+    # _restricted.distinct_faces: each face is a Newton solve of its own, tried once, in the
+    # order given (the two-layer polish returns the first face that succeeds)
+    a, b, c = np.array([True, False, True]), np.array([True, True, True]), np.array([1, 0, 0]) > 0
+    faces = _restricted.distinct_faces([a, b, a.copy(), c, b])
+    assert [face.tolist() for face in faces] == [a.tolist(), b.tolist(), c.tolist()]
+    assert _restricted.distinct_faces([]) == []
+
+
+def test_the_two_layer_polish_tries_the_gap_faces_then_the_residue_cut_then_every_group(
+    monkeypatch,
+):
+    # _restricted.polish: the faces above the widest gaps (widest first), that above RESIDUE
+    # of the largest norm (here the first gap face's, tried once) and that of every nonzero
+    # group; the first that succeeds stands (none here)
+    tried = []
+    monkeypatch.setattr(
+        _restricted, "newton_on_face", lambda M, y, x, active, *args: tried.append(list(active))
+    )
+    norms = np.array([1.0, 0.5, 2e-2, 3e-7, 0.0])  # (gaps 2, 25, 6.7e4)
+    coef = norms[:, None] * np.array([0.6, 0.8])
+    M = np.random.default_rng(0).standard_normal((4, coef.size))
+    options = dict(beta=0.1, loss="squared", fit_intercept=False, n_groups=5, h=2)
+    assert _restricted.polish(M, np.ones(4), coef.ravel(), kept_rows=[None] * 5, **options) is None
+    assert tried == [[0, 1, 2], [0, 1], [0, 1, 2, 3]]
+
+
 def test_newton_on_blocks_gives_up_where_a_block_is_zero():
     # _restricted.newton_on_blocks: the norm is not smooth at zero, so a start with a zero
     # block has no Newton step: None, for the polish to try another face

@@ -5,6 +5,7 @@ Clarabel's point."""
 
 import dataclasses
 import functools
+import types
 import warnings
 
 import numpy as np
@@ -1105,23 +1106,24 @@ def _sweep_program(k):
 
 
 @pytest.mark.parametrize(
-    "k",
+    "k, draws",
     [
         # 3 signals of 2x3 times 100, no intercept, tol=1e-9: Newton's point on the polish's
         # face crossed a second-layer row, and cut back there the solve stalled 3.3e-9 above
         # the optimum (its gap 5.1e-2 of the objective). Polished on from the cut point (the
         # row held on the next face), it certifies in 15 iterations
-        32,
+        (32, (3, False, 1e-9)),
         # 4 signals of 2x3 times 100, an intercept, tol=1e-7: the optimum has one group, the
         # interior point left others at 1e-4 of it and below. Neither the face of the groups
         # above 1e-5 of the largest nor that of all of them is the optimum's, and the solve
         # stalled outside the program, its network 2.4e-8 above the optimum (its gap 2.4e-4
         # of the objective); the face above the widest gap in the norms certifies it
-        39,
+        (39, (4, True, 1e-7)),
     ],
 )
-def test_sweep_programs_that_the_polish_certifies(k):
+def test_sweep_programs_that_the_polish_certifies(k, draws):
     program, y, options, tol = _sweep_program(k)
+    assert (len(y), options["fit_intercept"], tol) == draws  # (the sweep's draws)
     with threadpool_limits(1):  # (as the sweep solves them: the path follows BLAS's rounding)
         native = solve_three_layer(program, y, tol=tol, max_iter=200, **options)
     assert native.converged, native.status
@@ -1448,7 +1450,7 @@ def test_a_stalled_solve_returns_its_best_network_not_its_lowest_objective(monke
     # in the norms: the next test), the solve stalls; its lowest objective was a point outside
     # the program (a second-layer row crossed by 1.5e-8 of its branch's largest |z|), whose
     # network was higher than a later point's inside it
-    monkeypatch.setattr(_three_layer, "gap_faces", lambda norms: [])
+    monkeypatch.setattr(_three_layer, "gap_faces", lambda *args, **kwargs: [])
     program, y = _planted_program(7062)
     beta = 0.1 * np.abs(y).max()
     options = dict(beta=beta, loss="squared", fit_intercept=True, tol=1e-7, max_iter=200)
@@ -1456,6 +1458,28 @@ def test_a_stalled_solve_returns_its_best_network_not_its_lowest_objective(monke
     assert not native.converged
     _assert_feasible(program, native.coef)
     assert 0.0 <= native.duality_gap
+
+
+def test_the_polish_tries_each_distinct_face_once_and_returns_the_lowest_point(monkeypatch):
+    # _polished: the faces of the groups above _POLISH_ZERO of the largest, of every nonzero
+    # group, and above the widest gaps (10x or more) in the norms, each once (a Newton solve
+    # each); the lowest point stands, whichever face it is on
+    norms = np.array([1.0, 0.5, 2e-2, 3e-6, 0.0])  # (gaps 2, 25, 6.7e3)
+    groups = types.SimpleNamespace(coef=norms[:, None] * np.array([0.6, 0.8]))
+    values = {(0, 1, 2): 2.0, (0, 1, 2, 3): 1.0, (0, 1): 3.0}
+    tried = []
+
+    def polished_on(groups, y, b, active, *, beta, loss):
+        tried.append(tuple(active.tolist()))
+        return f"coef on {tried[-1]}", len(tried), values[tried[-1]]
+
+    monkeypatch.setattr(_three_layer, "_polished_on", polished_on)
+    polished = _three_layer._polished(groups, None, 0.0, beta=0.1, loss="squared")
+    assert tried == [(0, 1, 2), (0, 1, 2, 3), (0, 1)]
+    assert polished == ("coef on (0, 1, 2, 3)", 2)
+    values[(0, 1)] = 0.5  # (the gap face's point is the lowest)
+    tried.clear()
+    assert _three_layer._polished(groups, None, 0.0, beta=0.1, loss="squared")[1] == 3
 
 
 def test_the_polish_on_the_widest_gap_in_the_norms_certifies_a_planted_program():

@@ -323,7 +323,8 @@ def gap_faces(norms, n_faces=3):
     Near-degenerate groups (price within ``1e-4`` of ``beta``) converge to zero slowly in the
     interior point and are left at ``1e-6`` to ``1e-4`` of the largest norm, above a fixed
     residue threshold; a gap between them and the active groups is what tells them apart.
-    Widest gaps first; :func:`_optimal_at_zero` rejects a face that leaves out an active group.
+    Widest gaps first. A face can leave out an active group: :func:`polish` rejects it
+    (:func:`_optimal_at_zero`), and the three-layer polish keeps the lowest of its faces' points.
     """
     values = np.sort(norms[norms > 0])[::-1]
     ratios = values[:-1] / values[1:]

@@ -32,10 +32,11 @@ the restricted problem:
    near zero (below ``1e-5`` of the largest), its residue of groups that are zero at the
    optimum, whose conditions the least squares cannot meet; the face with them, as at a
    tiny ``beta`` the optimum's own groups can be that small; and the faces above the widest
-   gaps in the groups' norms, where larger residue stands apart; the lowest point stands. A point
-   certified before any polish meets the kept rows to the interior point's accuracy only, and
-   its objective can be below the optimum (a negative gap): it is polished too, and returned
-   polished where that still certifies.
+   gaps (10x or more) in the groups' norms, for residue above ``1e-5`` of the largest that
+   such a gap sets apart; the lowest point stands. A point certified before any polish meets
+   the kept rows to the interior point's accuracy only, and its objective can be below the
+   optimum (a negative gap): it is polished too, and returned polished where that still
+   certifies.
 
 6. **Lowered multipliers.** A branch without a group in the set prices with zero multipliers,
    which can hold the certificate far above the point's distance to the optimum while groups
@@ -311,11 +312,11 @@ def _feasible_restricted_point(groups, y, b, rows, row_norms, multipliers, **opt
 def _polished(groups, y, b, *, beta, loss):
     """Newton's method on the face of the working set's point: its nonzero groups on the null
     space of their tight first-layer rows, and their branches' tight second-layer rows held at
-    zero. Returns ``(coef, b)``, or ``None`` where on the first face a group reaches zero or
-    the point is worse or infeasible. Where Newton's point crosses rows that were not tight,
-    the point where the segment to it meets the first of them is polished again on its own
-    face (an active-set step, :func:`_polished_on`); a later face that fails leaves the last
-    point standing.
+    zero. Returns ``(coef, b)``, or ``None`` where on every face tried (below) the first Newton
+    point has a group reaching zero, or is worse or infeasible. Where Newton's point crosses
+    rows that were not tight, the point where the segment to it meets the first of them is
+    polished again on its own face (an active-set step, :func:`_polished_on`); a later face
+    that fails leaves the last point standing.
 
     An interior point balances the optimality conditions to about ``1e-6`` only: on programs of
     ``benchmarks/three_layer_rows.py`` the gap stalled at 2e-7 of the objective. On the face the
@@ -327,7 +328,8 @@ def _polished(groups, y, b, *, beta, loss):
     the largest, both faces are tried. So are the faces above the widest gaps in the groups'
     norms (:func:`._restricted.gap_faces`, as the two-layer polish tries them): at a tiny
     ``beta`` the interior point left groups at ``1e-4`` of the largest where the optimum has
-    one group (a sweep's program, certified so). The lowest point is returned.
+    one group (a sweep's program, certified so). The lowest point is returned (so the faces'
+    order only breaks ties; no face is checked as the two-layer polish checks it, at zero).
     """
     norms = np.linalg.norm(groups.coef, axis=1)
     faces = distinct_faces(
