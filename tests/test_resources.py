@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from sklearn_convexcnn import ConvexCNNRegressor
+from sklearn_convexcnn._formulations._operator import PatchOperator
 from sklearn_convexcnn._formulations.two_layer import _exact_gates, make_formulation
 from sklearn_convexcnn._outputs import DenseProgram
 from sklearn_convexcnn._patterns import cover_bound
@@ -1169,3 +1170,26 @@ def test_a_linear_cnns_programs_solved_at_once_each_count(monkeypatch, solver):
     for at_once in (1, 3):
         resources.check_nuclear_program_memory(98, 3, solver, at_once=at_once)
     assert required[1] == 3 * required[0] > 0
+
+
+def test_the_operators_signs_are_held_once_while_they_are_built():
+    # many patterns of many rows come in many blocks of the sign pass; gathered and then
+    # concatenated, the blocks held the signs twice at the peak, past operator_bytes, which
+    # counts them once: a fit of 10,740 digits and 30,000 patterns that the guard let through
+    # (ulimit -v 3 GB) failed in NumPy's allocation of the concatenation after 85 s
+    rng = np.random.default_rng(0)
+    patches = rng.standard_normal((2000, 8, 2))
+    gates = rng.standard_normal((2, 20000))
+    tracemalloc.start()
+    try:
+        operator = PatchOperator(patches, gates, np.full(8, 1 / 8), with_candidates=False)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    signs = operator.signs
+    assert signs.nbytes == 20000 * 2000  # (16,000 rows: 2,000 bytes a pattern)
+    assert peak < 1.5 * signs.nbytes
+    # and they are the signs (of the first and the last blocks' patterns)
+    for some in (slice(0, 100), slice(19900, 20000)):
+        expected = (patches.reshape(-1, 2) @ gates[:, some] >= 0).T
+        assert np.array_equal(np.unpackbits(signs[some], axis=1, count=16000), expected)

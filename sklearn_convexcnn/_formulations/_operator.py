@@ -193,22 +193,24 @@ class PatchOperator:
             max(2 * self.patch_size, self.chunk_size // max(1, self.n_patterns)),
         )
         norms = np.linalg.norm(self.rows, axis=1)
-        packed, self.candidates = [], []
+        # each block's bits written in place: blocks gathered and then concatenated held the
+        # signs twice, where operator_bytes (the memory check) counts them once, and a fit
+        # the check let through failed in NumPy's allocation of the concatenation
+        packed = np.empty((self.n_patterns, -(-self.n_rows // 8)), dtype=np.uint8)
+        self.candidates = []
         pattern_blocks, row_chunks = self._sign_blocks()
         for block in pattern_blocks:
-            bits, candidates = self._block_signs(self.gates[:, block], n_best, norms, row_chunks)
-            packed.append(bits)
-            self.candidates.extend(candidates)
-        if len(packed) == 1:  # (the usual case: no copy)
-            return packed[0]
-        return np.concatenate(packed) if packed else np.zeros((0, -(-self.n_rows // 8)), np.uint8)
+            self.candidates.extend(
+                self._block_signs(self.gates[:, block], n_best, norms, row_chunks, packed[block])
+            )
+        return packed
 
-    def _block_signs(self, gates, n_best, norms, row_chunks):
-        """:meth:`_packed_signs` of the patterns of ``gates``: their bits and their candidate
-        rows (a list): each pattern's ``n_best`` rows of smallest margin, the lower row first
-        among equal margins (digits repeat rows), whatever the chunks."""
+    def _block_signs(self, gates, n_best, norms, row_chunks, packed):
+        """:meth:`_packed_signs` of the patterns of ``gates``: their bits, written into
+        ``packed`` (their rows of the operator's), and their candidate rows, returned (a
+        list): each pattern's ``n_best`` rows of smallest margin, the lower row first among
+        equal margins (digits repeat rows), whatever the chunks."""
         n_patterns = gates.shape[1]
-        packed = np.empty((n_patterns, -(-self.n_rows // 8)), dtype=np.uint8)
         # (pattern, margin, row): at most n_best kept per pattern, then those of later chunks
         # with a margin below the pattern's n_best-th kept one (limit), which they may replace
         kept = [np.zeros(0, dtype=np.intp), np.zeros(0), np.zeros(0, dtype=np.intp)]
@@ -247,7 +249,7 @@ class PatchOperator:
                 if len(kept[1]):  # none at all when every row is zero
                     limit = np.where(full, kept[1][np.maximum(last, 0)], np.inf)
         ends = np.searchsorted(kept[0], np.arange(n_patterns + 1))
-        return packed, [np.sort(kept[2][a:b]) for a, b in zip(ends[:-1], ends[1:], strict=True)]
+        return [np.sort(kept[2][a:b]) for a, b in zip(ends[:-1], ends[1:], strict=True)]
 
     def candidate_rows(self, i):
         """Rows of ``G_i`` likely to be tight in projections onto ``C_i`` (a start for them),
