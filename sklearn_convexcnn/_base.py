@@ -139,7 +139,7 @@ def _summary(attributes, seconds):
     if not attributes["is_exact_"] and np.isfinite(attributes["lower_bound_"]):
         value = attributes["lower_bound_"] + max(gap, 0.0)
     certified = (
-        "no duality gap (none is computed for this program)"
+        "no duality gap (none is computed for this point)"
         if np.isnan(gap)
         else f"certified duality gap {gap_in_words(gap, value)}"
     )

@@ -816,6 +816,29 @@ def test_a_cutting_plane_rounds_verbose_line_counts_the_rows_kept_and_violated(c
     assert rounds == [("0", str(6 * START_ROWS), "0")]
 
 
+def test_cutting_planes_end_at_the_first_round_that_spends_max_iter(capsys):
+    # SCS says 'optimal_inaccurate', not USER_LIMIT, where it spends max_iter: the rounds went
+    # on, each at max_iter (at the default 500, 14 rounds and 140 s on 20 signals, a user's
+    # audit), for a point warned as unconverged all the same. The first such round ends them
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((20, 8)), rng.standard_normal(20)
+    reg = ConvexCNNRegressor(
+        architecture="three_layer", kernel_size=2, n_patterns=6, solver="scs", max_iter=50,
+        random_state=0, verbose=1,
+    )  # fmt: skip
+    with pytest.warns(
+        ConvergenceWarning,
+        match=r"SCS stopped with status 'optimal_inaccurate' after 50 iterations \(max_iter=50, "
+        r"tol=1\.0e-07\)\. Increase max_iter or loosen tol",
+    ):
+        reg.fit(X, y)
+    out = capsys.readouterr().out
+    rounds = re.findall(r"cutting planes, round (\d+): .*, (\d+) violated", out)
+    assert len(rounds) == 1 and int(rounds[0][1]) > 0  # (its point outside the cones)
+    assert "no duality gap (none is computed for this point)" in out
+    assert np.isnan(reg.duality_gap_)
+
+
 def test_three_layer_cutting_planes_that_do_not_finish_warn(monkeypatch):
     from sklearn_convexcnn._solvers import _cvxpy
 
