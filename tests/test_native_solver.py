@@ -40,7 +40,7 @@ from sklearn_convexcnn._optimality import (
 from sklearn_convexcnn._patches import extract_patches, resolve_geometry
 from sklearn_convexcnn._solvers import SolverFailed, _faces, _native, _restricted, solve_cvxpy
 from sklearn_convexcnn._solvers._native import _price, _PriceMemory, solve_native
-from sklearn_convexcnn._solvers._solution import Solution, certifiable_gap, target_gap
+from sklearn_convexcnn._solvers._solution import Solution, certifiable_gap, lower_of, target_gap
 
 from ._cones import (
     ROUNDING_RTOL,
@@ -2770,3 +2770,256 @@ def test_entering_groups_keep_their_last_projections_rows_and_the_candidates():
     np.testing.assert_array_equal(work.rows[0], np.union1d([0, 7, 11], operator.candidate_rows(2)))
     np.testing.assert_array_equal(work.rows[1], np.union1d([], operator.candidate_rows(4)))
     assert not work.coef.any() and work.coef.shape == (2, operator.patch_size)
+
+
+def test_a_stall_a_hundredth_from_its_certificate_is_lost():
+    # _lost: rounding stalls at 1e-7 to 1e-5 of the objective, a lost start far above it (97 %
+    # on nearly separable labels): 1 % or 0.2 % is no rounding, and the second try is due
+    def point(gap):
+        return Solution(np.zeros((2, 1, 2)), 0.0, 1.0, False, "stalled", 5, "native", gap)
+
+    assert _native._lost(point(1e-2)) and _native._lost(point(2e-3))
+    assert not _native._lost(point(5e-4))
+
+
+def test_a_feasibility_round_adds_the_40_most_violated_rows_of_a_group():
+    # _violated_rows: a round adds at most 40 rows a group, the most violated ones; fewer a
+    # round, a group whose point leaves many rows (a warm start without its rows, a cold
+    # solve without candidate rows) takes as many more restricted solves to become feasible
+    cones = -np.arange(1.0, 51.0)[None, :, None] * np.array([1.0, 0.0])  # (slack -1 to -50)
+    operator = DenseOperator(GroupProgram(np.ones((1, 4, 2)), cones))
+    work = _native._WorkingSet(operator)
+    work.add(0, 0, [])
+    work.coef = np.array([[1.0, 0.0]])
+    [(group, rows)] = _native._violated_rows(work)
+    assert group == 0 and sorted(rows) == list(range(10, 50))
+    work.rows[0] = rows
+    [(_, rows)] = _native._violated_rows(work)
+    assert sorted(rows) == list(range(10))  # (the rest, the next round)
+
+
+def test_pricing_certifies_with_exact_prices_only_where_its_few_rounds_cannot(monkeypatch):
+    # _price_groups: the candidates' few cutting-plane rounds rank the groups; exact prices of
+    # every group (_CERTIFYING_ROUNDS, a projection each) are worth their cost only at a
+    # feasible point whose gap those rounds neither close nor leave a group to add to
+    rounds = []
+
+    def price(operator, correlations, beta, memory, max_rounds, wanted, skip):
+        rounds.append(max_rounds)
+        return np.zeros((2, operator.n_patterns))  # (every group at most beta)
+
+    monkeypatch.setattr(_native, "_price", price)
+    monkeypatch.setattr(_native, "scaled_dual_objective", lambda *args, **kwargs: 0.9)
+    rng = np.random.default_rng(0)
+    operator = DenseOperator(GroupProgram(rng.standard_normal((3, 4, 2)), np.zeros((3, 1, 2))))
+    work, memory = _native._WorkingSet(operator), _native._PriceMemory()
+
+    def priced(target, certify=True):
+        rounds.clear()
+        violation, best_dual = _native._price_groups(
+            work, memory, np.ones(4), np.ones(4), beta=0.1, loss="squared", fit_intercept=False,
+            primal=1.0, target=target, certify=certify, best_dual=-np.inf, wanted=8,
+        )  # fmt: skip
+        assert not violation.any() and best_dual == 0.9
+        return rounds
+
+    few, exact = _native._PRICING_ROUNDS, _native._CERTIFYING_ROUNDS
+    assert priced(0.2) == [few]  # (certified by the few rounds' dual point)
+    assert priced(0.05) == [few, exact]
+    assert priced(0.05, certify=False) == [few]  # (an infeasible point: not certified)
+
+
+def test_a_feasible_point_lower_by_more_than_rounding_is_the_lowest():
+    # _Lowest.offer: a decrease counts beyond rounding (1e-12 of the objective), not only
+    # beyond a tolerance: a solve asked for tol=1e-9 progresses by less than 1e-6, and must
+    # return (and count its stall window from) its lowest point
+    rng = np.random.default_rng(0)
+    operator = DenseOperator(GroupProgram(rng.standard_normal((2, 4, 2)), np.zeros((2, 1, 2))))
+    work = _native._WorkingSet(operator)
+    work.add(1, 0, [])
+    lowest = _native._Lowest()
+    work.coef = np.array([[1.0, 2.0]])
+    assert lowest.offer(1.0, 3, work, 0.5)
+    assert not lowest.offer(1.0 - 1e-14, 4, work, 0.5)  # (rounding)
+    work.coef = np.array([[1.0, 3.0]])
+    assert lowest.offer(1.0 - 1e-9, 5, work, 0.25)
+    assert lowest.objective == 1.0 - 1e-9 and lowest.iteration == 5 and lowest.intercept == 0.25
+    np.testing.assert_array_equal(lowest.coef[0, 1], [1.0, 3.0])
+
+
+def test_an_infeasible_point_settled_to_tol_adds_its_rows_not_groups(monkeypatch):
+    # the working-set loop: at a point on the kept rows alone whose gap is within the target,
+    # groups priced above beta by rounding would enter, stay at zero and leave, iteration
+    # after iteration, while the rows waited; none enters, and the next solve adds the rows
+    patches, gates, y, formulation = _problem(0, "squared")
+    operator = formulation.operator(patches, gates)
+    prices, solves, added = [], [], []
+
+    def price_groups(work, memory, v, y, *, beta, primal, **kwargs):
+        prices.append(1)
+        violation = np.zeros((2, operator.n_patterns))
+        if len(prices) == 1:  # (the empty network: a group to add, no certificate)
+            violation[0, 0] = 2 * beta
+            return violation, -np.inf
+        violation[0, 1] = beta * (1 + 1e-12)  # (by rounding, at a point certified to tol)
+        return violation, primal
+
+    def restricted_then_feasible(work, y, b, *args, feasibility=True, verbose=0):
+        solves.append(feasibility)
+        return b, feasibility  # (the point does not move: on the kept rows alone, infeasible)
+
+    original = _native._add_candidates
+
+    def add_candidates(work, memory, candidates):
+        added.append(list(candidates))
+        return original(work, memory, candidates)
+
+    monkeypatch.setattr(_native, "_price_groups", price_groups)
+    monkeypatch.setattr(_native, "_restricted_then_feasible", restricted_then_feasible)
+    monkeypatch.setattr(_native, "_add_candidates", add_candidates)
+    solution = _native._solve(
+        operator, y, beta=0.01, loss="squared", fit_intercept=True, tol=1e-8, max_iter=500,
+        verbose=0,
+    )  # fmt: skip
+    assert solution.status == "optimal"
+    assert solves == [False, True]
+    assert added == [[(0, 0)], []]
+
+
+@pytest.mark.parametrize("tol, qp_tol", [(1e-8, 1e-10), (1e-5, 1e-9), (1e-13, 1e-12)])
+def test_restricted_problems_start_a_hundred_times_finer_than_tol(monkeypatch, tol, qp_tol):
+    # _solve: a restricted solution accurate to tol itself leaves the gap's budget to its
+    # error, and the solve then climbs _finer's ladder (more solves) to certify: the restricted
+    # problems start at 1e-2 tol, within the interior point's 1e-9 to 1e-12
+    started = []
+
+    class Started(Exception):
+        pass
+
+    def recording(*args, qp_tol, faces, **kwargs):
+        started.append(qp_tol)
+        raise Started  # (the start is what is pinned)
+
+    monkeypatch.setattr(_native, "_started", recording)
+    patches, gates, y, formulation = _problem(0, "squared")
+    with pytest.raises(Started):
+        _native._solve(
+            formulation.operator(patches, gates), y, beta=0.01, loss="squared",
+            fit_intercept=True, tol=tol, max_iter=5, verbose=0,
+        )  # fmt: skip
+    assert started == [pytest.approx(qp_tol, rel=1e-12)]
+
+
+def test_a_feasible_point_that_does_not_go_down_ends_the_wait_of_the_rows(monkeypatch):
+    # the working-set loop: rows wait while groups are added, for as long as every feasible
+    # point is lower than the last; one that is not (here a guide that satisfies every row
+    # at the same objective) says the groups added meanwhile did not help: from then on each
+    # solve adds its rows, and does not wait out the stall window on the kept rows alone
+    patches, gates, y, formulation = _problem(0, "squared")
+    operator = formulation.operator(patches, gates)
+    solves = []
+
+    def price_groups(work, memory, v, y, *, beta, **kwargs):
+        violation = np.zeros((2, operator.n_patterns))
+        violation[0, len(solves) % operator.n_patterns] = 2 * beta  # (a group to add)
+        return violation, -np.inf  # (never certified)
+
+    def restricted_then_feasible(work, y, b, *args, feasibility=True, verbose=0):
+        solves.append(feasibility)
+        return b, True  # (the point does not move, and satisfies every row)
+
+    monkeypatch.setattr(_native, "_price_groups", price_groups)
+    monkeypatch.setattr(_native, "_restricted_then_feasible", restricted_then_feasible)
+    solution = _native._solve(
+        operator, y, beta=0.01, loss="squared", fit_intercept=True, tol=1e-8, max_iter=500,
+        verbose=0,
+    )  # fmt: skip
+    assert solution.status == "stalled"
+    assert solves[0] is False  # (the empty network was the lowest: the rows waited)
+    assert len(solves) >= 3 and all(solves[1:])
+
+
+def test_the_lower_of_two_points_of_equal_objectives_is_the_first():
+    # lower_of: the second try of a lost cold start passes its own point first, the lost one
+    # second; on a tie the first comes back, certified by the better bound of the two
+    def point(coef, objective, gap):
+        return Solution(coef, 0.0, objective, False, "stalled", 3, "native", gap)
+
+    first, second = point(np.ones((2, 1, 2)), 1.0, 0.5), point(np.zeros((2, 1, 2)), 1.0, 0.1)
+    lower = lower_of(first, second, lambda value: 1e-9 * value)
+    assert lower.coef is first.coef
+    assert lower.duality_gap == pytest.approx(0.1) and lower.status == "stalled"
+
+
+def test_candidates_get_relaxed_prices_in_batches_of_64():
+    # _best_first: before the candidates' cutting planes, a batch of the best-bounded groups
+    # gets a relaxed price (on their start rows, no pass over the data): batches of `wanted`
+    # alone took hundreds of rounds, each ranking every group, on 10,000 groups
+    batches = []
+
+    class Bounds:
+        beta = 0.0
+        values = np.arange(100.0, 0.0, -1.0)
+        relaxed, cut = np.zeros(100, dtype=bool), np.zeros(100, dtype=bool)
+
+        def relax(self, index):
+            batches.append(sorted(index))
+            self.relaxed[index] = True
+
+        def cut_planes(self, index):
+            self.cut[index] = True
+
+    bounds = Bounds()
+    _native._best_first(bounds, np.ones(100, dtype=bool), 2)
+    assert batches == [list(range(64))]
+    assert list(np.flatnonzero(bounds.cut)) == [0, 1]
+
+
+def test_restricted_residue_goes_only_where_it_costs_at_most_qp_tol(monkeypatch):
+    # _restricted_then_feasible: residue groups of a restricted solution are set to zero only
+    # where that raises its objective by at most qp_tol of it (the restricted problems'
+    # accuracy): more would leave the point short of the optimum it is certified at
+    rng = np.random.default_rng(0)
+    pieces = rng.standard_normal((2, 10, 2))
+    operator = DenseOperator(GroupProgram(pieces, np.zeros((2, 1, 2))))  # (no row binds)
+    coef = np.array([[1.0, 0.5], [0.01, 0.0]])
+    y = pieces[0] @ coef[0] + pieces[1] @ coef[1]  # (an exact fit: group 1 does fit)
+    beta = 1e-3
+
+    def value(c):  # (the objective, loss and group norms)
+        residual = pieces[0] @ c[0] + pieces[1] @ c[1] - y
+        return 0.5 * residual @ residual + beta * np.linalg.norm(c, axis=1).sum()
+
+    cleaned = np.array([coef[0], [0.0, 0.0]])
+    rise = value(cleaned) / value(coef) - 1.0
+    assert rise > 0
+    monkeypatch.setattr(_native, "_restricted_solve", lambda work, y, b, **kwargs: (coef, b))
+    monkeypatch.setattr(_native, "clean", lambda c, *args: cleaned)
+    for qp_tol, kept in [(0.1 * rise, coef), (10 * rise, cleaned)]:
+        work = _native._WorkingSet(operator)
+        work.add(0, 0, [0])
+        work.add(1, 0, [0])
+        _native._restricted_then_feasible(work, y, 0.0, beta, "squared", False, qp_tol, True)
+        np.testing.assert_array_equal(work.coef, kept)
+
+
+def test_a_warm_start_starts_from_its_intercept(monkeypatch):
+    # _started: a warm start is the point (coef_init, intercept_init): its first restricted
+    # solve, and the rows it keeps (at that point's dual vector), start from its intercept,
+    # not from the cold start's best intercept
+    patches, gates, y, formulation = _problem(0, "squared")
+    operator = formulation.operator(patches, gates)
+    coef_init = np.zeros((2, operator.n_patterns, operator.patch_size))
+    coef_init[0, 3] = [0.5, -0.2, 0.1]
+    starts = []
+
+    def recording(work, y, b, *args, **kwargs):
+        starts.append(b)
+        return b, True
+
+    monkeypatch.setattr(_native, "_restricted_then_feasible", recording)
+    _native._started(
+        operator, y, coef_init, 0.75, beta=0.01, loss="squared", fit_intercept=True,
+        qp_tol=1e-9, faces=True, verbose=0,
+    )  # fmt: skip
+    assert starts == [0.75]
