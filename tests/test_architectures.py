@@ -351,6 +351,23 @@ def test_circular_native_certifies_near_interpolation(seed):
     assert 0 <= reg.duality_gap_ <= 1e-7 * reg.objective_
 
 
+def test_circular_native_fits_stay_certified_to_tol_once_their_residue_is_dropped():
+    # a review: the native solver certified this point to 7.5e-8 of its objective (tol=1e-7);
+    # dropping its residue, accepted up to LOOSE_GAP (1e-3) as for CVXPY's points, raised the
+    # network's objective by 1e-7 of it, and the fit ended certified to 1.76e-7 without a
+    # ConvergenceWarning
+    rng = np.random.default_rng(6)
+    X = rng.standard_normal((10, 6))
+    y = np.maximum(X[:, 1] - X[:, 4], 0) + 0.5 * X[:, 2] + 0.1 * rng.standard_normal(10)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        reg = ConvexCNNRegressor(
+            architecture="circular", n_patterns="exact", beta=0.1, solver="native", tol=1e-7
+        ).fit(100 * X, 100 * y)
+    assert 0 <= reg.duality_gap_ <= 1e-7 * reg.objective_
+    assert reg.regularized_objective(100 * X, 100 * y) == pytest.approx(reg.objective_, rel=1e-12)
+
+
 def test_circular_prices_stop_where_their_cutting_planes_add_no_row(monkeypatch):
     # a review: Clarabel's maximizers violated rows they already had, by its tolerance, and
     # each certifying price re-solved the same program up to its 1,000 rounds: 5,167 solves
