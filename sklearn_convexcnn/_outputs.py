@@ -360,7 +360,7 @@ def solve_output(program, y, label, options, dense_program=None, **warm_start):
     if solution is None:
         raise NotSolved(
             f"The convex program for output {label} could not be solved ({failure}). Try "
-            + _other_solvers(options.solver, options.native_supported)
+            + _other_solvers(options.solver, options.native_supported, options.loss)
             + f"a larger max_iter (it was {options.max_iter}"
             + ("; SCS needs thousands" if options.solver == "scs" else "")
             + "), a larger beta or fewer n_patterns; verbose=2 prints the solver's log."
@@ -508,19 +508,20 @@ def _solve_cvxpy(program, y, options):
     return solution
 
 
-def _other_solvers(solver, native_supported=True):
+def _other_solvers(solver, native_supported=True, loss="squared"):
     """The solvers a failure of ``solver`` could still try, as advice ("" for "auto", which
     tries the native solver and CVXPY's). ``native_supported`` as in :class:`SolveOptions`:
     where it is false (a linear CNN without pooling, a nuclear-norm program) neither the
     native solver nor ECOS takes the program, and naming them led to their refusals; where it
     is true the native solver takes it (a linear CNN with average pooling too, since 95ae54f:
-    "'native' for ReLU and circular CNNs" told its users that it did not)."""
+    "'native' for ReLU and circular CNNs" told its users that it did not). ECOS is not named
+    for the logistic loss either: it often fails on its exponential cones where Clarabel and
+    SCS do not (an audit: Clarabel's failure advised ECOS, which failed too, saying so)."""
     if solver == "auto":
         return ""
+    takes_ecos = native_supported and loss != "logistic"
     others = ", ".join(
-        repr(name)
-        for name in CVXPY_SOLVERS
-        if name != solver and (native_supported or name != "ecos")
+        repr(name) for name in CVXPY_SOLVERS if name != solver and (takes_ecos or name != "ecos")
     )
     if solver == "native":
         return f"a CVXPY solver ({others}), "

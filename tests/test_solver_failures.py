@@ -110,6 +110,18 @@ def test_a_failed_linear_cnn_is_advised_the_solvers_that_take_it(
             _force(monkeypatch, {"CLARABEL"}, exception=ArithmeticError("overflow"))
 
 
+def test_a_failed_logistic_program_is_not_advised_ecos(monkeypatch, data):
+    # an audit: Clarabel's failure on a logistic program advised ECOS, whose own failure then
+    # said that it often fails on the logistic loss's exponential cones
+    X, y = data
+    _force(monkeypatch, {"CLARABEL"}, exception=ArithmeticError("overflow"))
+    clf = ConvexCNNClassifier(
+        beta=0.1, n_patterns=8, loss="logistic", solver="clarabel", random_state=0
+    )
+    with pytest.raises(RuntimeError, match=r"Try another solver \('native', or 'scs'\), a larger"):
+        clf.fit(X, y > 0)
+
+
 def _program(X, y):
     from sklearn_convexcnn._formulations.two_layer import make_formulation
     from sklearn_convexcnn._patches import extract_patches, resolve_geometry
