@@ -2847,6 +2847,16 @@ def test_a_feasible_point_lower_by_more_than_rounding_is_the_lowest():
     np.testing.assert_array_equal(lowest.coef[0, 1], [1.0, 3.0])
 
 
+def _solved_with(monkeypatch, operator, y, price_groups, restricted_then_feasible):
+    """``_native._solve`` (tol 1e-8) with its pricing and restricted solves stood in."""
+    monkeypatch.setattr(_native, "_price_groups", price_groups)
+    monkeypatch.setattr(_native, "_restricted_then_feasible", restricted_then_feasible)
+    return _native._solve(
+        operator, y, beta=0.01, loss="squared", fit_intercept=True, tol=1e-8, max_iter=500,
+        verbose=0,
+    )  # fmt: skip
+
+
 def test_an_infeasible_point_settled_to_tol_adds_its_rows_not_groups(monkeypatch):
     # the working-set loop: at a point on the kept rows alone whose gap is within the target,
     # groups priced above beta by rounding would enter, stay at zero and leave, iteration
@@ -2874,13 +2884,8 @@ def test_an_infeasible_point_settled_to_tol_adds_its_rows_not_groups(monkeypatch
         added.append(list(candidates))
         return original(work, memory, candidates)
 
-    monkeypatch.setattr(_native, "_price_groups", price_groups)
-    monkeypatch.setattr(_native, "_restricted_then_feasible", restricted_then_feasible)
     monkeypatch.setattr(_native, "_add_candidates", add_candidates)
-    solution = _native._solve(
-        operator, y, beta=0.01, loss="squared", fit_intercept=True, tol=1e-8, max_iter=500,
-        verbose=0,
-    )  # fmt: skip
+    solution = _solved_with(monkeypatch, operator, y, price_groups, restricted_then_feasible)
     assert solution.status == "optimal"
     assert solves == [False, True]
     assert added == [[(0, 0)], []]
@@ -2928,12 +2933,7 @@ def test_a_feasible_point_that_does_not_go_down_ends_the_wait_of_the_rows(monkey
         solves.append(feasibility)
         return b, True  # (the point does not move, and satisfies every row)
 
-    monkeypatch.setattr(_native, "_price_groups", price_groups)
-    monkeypatch.setattr(_native, "_restricted_then_feasible", restricted_then_feasible)
-    solution = _native._solve(
-        operator, y, beta=0.01, loss="squared", fit_intercept=True, tol=1e-8, max_iter=500,
-        verbose=0,
-    )  # fmt: skip
+    solution = _solved_with(monkeypatch, operator, y, price_groups, restricted_then_feasible)
     assert solution.status == "stalled"
     assert solves[0] is False  # (the empty network was the lowest: the rows waited)
     assert len(solves) >= 3 and all(solves[1:])
