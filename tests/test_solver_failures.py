@@ -298,6 +298,31 @@ def test_a_loosely_certified_point_sheds_residue_that_costs_less_than_its_certif
         assert finished.converged
 
 
+def test_finishing_drops_a_three_layer_points_residue():
+    # Finishing(residue="clean") of a three-layer program: clean_three_layer, which the fits'
+    # own tests never reach (their solvers' points come without residue). A mutant that
+    # returned the point as it was survived. The residue (1e-7, below RESIDUE of the largest
+    # group) leaves the second layer's rows satisfied: dropped
+    from sklearn_convexcnn._formulations.three_layer import ThreeLayerProgram
+    from sklearn_convexcnn._losses import loss_value
+
+    pieces = np.array([[[1.0], [-1.0]], [[1.0], [-1.0]]])  # (pattern, n, h)
+    program = ThreeLayerProgram(pieces, np.zeros((2, 1, 1)), np.array([[True, False]]))
+    coef = np.zeros((2, 2, 1, 2, 1))  # (part, sign, branch, pattern, h)
+    coef[0, 0, 0, 0] = 1.0
+    coef[0, 0, 0, 1] = 1e-7  # (the residue)
+    y, beta = np.array([1.0, 0.0]), 0.1
+    objective = loss_value("squared", program.fit_values(coef), y)
+    objective += beta * program.regularizer(coef)
+    point = Solution(coef, 0.0, float(objective), True, "optimal", 1, "native", 0.0)
+    options = outputs.SolveOptions(beta, "squared", False, 1e-7, 500, "native")
+    finished = outputs.Finishing(residue="clean", loose=True)(program, point, y, options)
+    expected = coef.copy()
+    expected[0, 0, 0, 1] = 0.0
+    np.testing.assert_array_equal(finished.coef, expected)
+    assert finished.objective < point.objective  # (recomputed: the residue's cost dropped)
+
+
 @pytest.mark.parametrize("relative_gap, converged", [(0.5, True), (2.0, False), (-2.0, False)])
 def test_a_stalled_point_that_finishing_certifies_to_tol_has_converged(
     monkeypatch, capsys, data, relative_gap, converged
@@ -403,7 +428,9 @@ def test_when_cvxpy_and_the_native_solver_fail_the_error_names_both(monkeypatch,
 
 
 @pytest.mark.parametrize("architecture", ["circular", "three_layer"])
-@pytest.mark.parametrize("relative_gap", [0.05, -0.01])
+# (1e-4: above CVXPY_ACCURACY, within LOOSE_GAP; handed over all the same, as
+# solve_and_finish says: a mutant that let LOOSE_GAP through there survived)
+@pytest.mark.parametrize("relative_gap", [0.05, -0.01, 1e-4])
 def test_auto_hands_over_a_cvxpy_point_called_optimal_that_its_certificate_rejects(
     monkeypatch, capsys, data, architecture, relative_gap
 ):
@@ -482,6 +509,27 @@ def test_of_two_unconverged_points_one_outside_its_program_is_not_kept(monkeypat
     with pytest.warns(ConvergenceWarning, match=f"native stopped with status 'stalled'.*{tried}"):
         reg = _regressor(solver="auto", architecture="circular").fit(X, y)
     assert reg.duality_gap_ == pytest.approx(1e-3 * reg.objective_, rel=1e-6)
+
+
+def test_of_two_unconverged_points_after_a_hand_over_the_better_bound_certifies(monkeypatch, data):
+    # _natively: where CVXPY's point (gap 2e-3 of its objective, above LOOSE_GAP: handed
+    # over) and the native one (stalled at 5e-2) both stop short, the lower is kept with the
+    # better of their dual bounds (_lower_unconverged). A mutant that kept the native point
+    # and its own gap, 25 times the one CVXPY's bound gives, survived
+    X, y = data
+    _inaccurate(monkeypatch, 2e-3)
+    original = outputs.solve_native
+
+    def stopped(*args, **kwargs):
+        solution = original(*args, **kwargs)
+        return dataclasses.replace(
+            solution, converged=False, status="stalled", duality_gap=5e-2 * solution.objective
+        )
+
+    monkeypatch.setattr(outputs, "solve_native", stopped)
+    with pytest.warns(ConvergenceWarning, match="did not converge"):
+        reg = _regressor(solver="auto", architecture="circular").fit(X, y)
+    assert reg.duality_gap_ == pytest.approx(2e-3 * reg.objective_, rel=1e-2)
 
 
 def test_a_native_failure_after_an_unconverged_cvxpy_point_is_said(monkeypatch, data):
@@ -690,6 +738,37 @@ def test_a_cvxpy_fallback_keeps_cvxpys_own_hand_overs_with_its_point(monkeypatch
         "with CVXPY instead",
         "CLARABEL returned status 'infeasible'; trying ECOS instead",
     )
+
+
+@pytest.mark.parametrize("after", ["handover", "unconverged"])
+@pytest.mark.parametrize("cvxpy_gap, converged", [(5e-5, False), (5e-7, True)])
+def test_the_lower_of_two_points_is_called_converged_only_within_tol(
+    monkeypatch, after, cvxpy_gap, converged
+):
+    # _lower_after_handover (a native stall handed to CVXPY) and _lower_unconverged (CVXPY's
+    # point handed to the native solver): the lower point, certified by the better dual
+    # bound, converges where that gap is within tol (1e-6 of an objective of 10 here), not
+    # within CVXPY_ACCURACY: 5e-6 of the objective must still warn (the user guide: a solve
+    # that stops short of tol warns, however small its gap). Mutants that accepted 1e-5 in
+    # either survived. (The certificate and the cleaning are stubbed out: the gaps are the
+    # ones given.)
+    y = np.random.default_rng(0).standard_normal(20)
+    options = outputs.SolveOptions(0.1, "squared", True, 1e-7, 500, "auto")
+    native = Solution(np.zeros((2, 1, 2)), 0.0, 10.0, False, "stalled", 5, "native", 1.0)
+    cvxpy = dataclasses.replace(
+        native, solver="CLARABEL", status="optimal_inaccurate", duality_gap=cvxpy_gap
+    )
+    if after == "handover":
+        monkeypatch.setattr(outputs, "solution_with_gap", lambda *args, **kwargs: args[4])
+        monkeypatch.setattr(outputs, "clean_solution", lambda program, point, *a, **k: point)
+        dense_program = outputs.DenseProgram(None, None, None)
+        dense_program._program = object()  # (built already)
+        kept = outputs._lower_after_handover(native, cvxpy, dense_program, y, options)
+    else:
+        kept = outputs._lower_unconverged(native, cvxpy, y, options)
+    assert kept.duality_gap == pytest.approx(cvxpy_gap)  # (CVXPY's bound, the better)
+    assert kept.converged is converged
+    assert kept.status == ("optimal" if converged else "stalled")
 
 
 @pytest.mark.parametrize("lower", ["native", "CLARABEL"])
@@ -1215,6 +1294,40 @@ def test_a_gap_below_zero_beyond_rounding_is_an_infeasible_point(loose):
         message,
     )
     assert outputs.uncertified_message(solution(-1e-9), y, 0, options, loose=loose) is None
+
+
+def test_an_inaccurate_point_outside_its_program_is_not_called_converged():
+    # _converged_if_certified: a loose (circular) 'optimal_inaccurate' point is certified up
+    # to LOOSE_GAP on both sides, but a gap below zero beyond CVXPY_ACCURACY (-1e-4 here) is a
+    # point outside its program (_infeasible), which stays unconverged and is warned about as
+    # such. A mutant that dropped the infeasibility test called it converged and survived
+    y = np.random.default_rng(0).standard_normal(20)
+    options = outputs.SolveOptions(0.1, "squared", True, 1e-7, 500, "clarabel")
+
+    def point(gap):
+        coef = np.zeros((2, 1, 2))
+        return Solution(coef, 0.0, 10.0, False, "optimal_inaccurate", 25, "CLARABEL", gap)
+
+    finished = outputs._converged_if_certified(point(-1e-3), y, options, loose=True)
+    assert not finished.converged
+    message = outputs.unconverged_message([finished], [0], options)
+    assert message.startswith("The convex program for output 0 did not converge: CLARABEL")
+    # (the same gap above zero is within LOOSE_GAP: converged)
+    assert outputs._converged_if_certified(point(1e-3), y, options, loose=True).converged
+
+
+@pytest.mark.parametrize("gap", [None, 1e-3])
+def test_a_relaxations_warning_speaks_of_a_duality_gap_only_where_there_is_one(gap):
+    # unconverged_message, one output of a relaxation (n_layers >= 4): a point without a gap
+    # (a conic iterate outside its cones) must not be told that "the duality gap bounds its
+    # point's distance" to the optimum. A mutant that always said so survived (the test of
+    # several outputs pins the same rule for them)
+    options = outputs.SolveOptions(0.1, "squared", True, 1e-7, 500, "clarabel")
+    point = Solution(np.zeros((2, 1, 2)), 0.0, 10.0, False, "user_limit", 500, "CLARABEL", gap)
+    message = outputs.unconverged_message([point], [0], options, relaxation=True)
+    assert ("the duality gap bounds its point's distance" in message) is (gap is not None)
+    assert ("Duality gap: 1.000e-03" in message) is (gap is not None)
+    assert "the program is a relaxation (n_layers >= 4)" in message
 
 
 def test_of_two_unconverged_points_the_lower_is_kept_with_the_better_bound():
