@@ -492,18 +492,26 @@ def test_auto_starts_the_native_solver_from_cvxpys_uncertified_point(
         np.testing.assert_array_equal(start["multipliers_init"], point.multipliers)
 
 
-def test_of_two_unconverged_points_one_outside_its_program_is_not_kept(monkeypatch, data):
-    X, y = data
-    _inaccurate(monkeypatch, -0.01)  # (below zero: outside the program)
+def _stalled_native(monkeypatch, relative_gap):
+    """Native points that stalled, with this certified gap relative to them."""
     original = outputs.solve_native
 
     def stopped(*args, **kwargs):
         solution = original(*args, **kwargs)
         return dataclasses.replace(
-            solution, converged=False, status="stalled", duality_gap=1e-3 * solution.objective
+            solution,
+            converged=False,
+            status="stalled",
+            duality_gap=relative_gap * solution.objective,
         )
 
     monkeypatch.setattr(outputs, "solve_native", stopped)
+
+
+def test_of_two_unconverged_points_one_outside_its_program_is_not_kept(monkeypatch, data):
+    X, y = data
+    _inaccurate(monkeypatch, -0.01)  # (below zero: outside the program)
+    _stalled_native(monkeypatch, 1e-3)
     # one warning, which says what "auto" tried before the point it warns of
     tried = r"Before it, solver='auto' tried: CVXPY's point is not certified to tol \(status"
     with pytest.warns(ConvergenceWarning, match=f"native stopped with status 'stalled'.*{tried}"):
@@ -518,15 +526,7 @@ def test_of_two_unconverged_points_after_a_hand_over_the_better_bound_certifies(
     # and its own gap, 25 times the one CVXPY's bound gives, survived
     X, y = data
     _inaccurate(monkeypatch, 2e-3)
-    original = outputs.solve_native
-
-    def stopped(*args, **kwargs):
-        solution = original(*args, **kwargs)
-        return dataclasses.replace(
-            solution, converged=False, status="stalled", duality_gap=5e-2 * solution.objective
-        )
-
-    monkeypatch.setattr(outputs, "solve_native", stopped)
+    _stalled_native(monkeypatch, 5e-2)
     with pytest.warns(ConvergenceWarning, match="did not converge"):
         reg = _regressor(solver="auto", architecture="circular").fit(X, y)
     assert reg.duality_gap_ == pytest.approx(2e-3 * reg.objective_, rel=1e-2)
