@@ -159,6 +159,25 @@ def test_auto_reports_every_failure_when_all_fail(monkeypatch, data):
         solve_cvxpy(_program(X, y), y, solver="auto", **OPTIONS)
 
 
+def test_interior_tol_reaches_the_interior_point_solvers_only(data):
+    # solver="auto" solves circular and three-layer programs by Clarabel and ECOS at the
+    # default tol where the user's is looser (AUTO_INTERIOR_TOL); SCS, a first-order method,
+    # keeps tol: it would spend max_iter on a tighter one
+    X, y = data
+    tols = {}
+
+    def solve_one(name, program, y, *, tol, **options):
+        tols[name] = tol
+        raise SolverFailed(f"{name} stood in")
+
+    with pytest.raises(SolverFailed, match="CLARABEL stood in; ECOS stood in; SCS stood in"):
+        solve_cvxpy(
+            _program(X, y), y, solver="auto", solve_one=solve_one, interior_tol=1e-7,
+            **{**OPTIONS, "tol": 1e-4},
+        )  # fmt: skip
+    assert tols == {"CLARABEL": 1e-7, "ECOS": 1e-7, "SCS": 1e-4}
+
+
 def _layered_program(X, kind):
     """A program that is not a GroupProgram: three-layer (§8.2) or nuclear norm (§5.1)."""
     from sklearn_convexcnn._formulations.linear import LinearFormulation

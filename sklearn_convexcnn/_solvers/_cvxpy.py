@@ -31,6 +31,8 @@ from ._three_layer_rows import START_ROWS, nearest_rows, three_layer_gap, violat
 
 # Most accurate and fastest first (measured in doc/notes/solver-measurements.md).
 CVXPY_SOLVERS = ("clarabel", "ecos", "scs")
+# Those of them that are interior-point methods, whose cost grows only with log(1 / tol)
+INTERIOR_POINT_SOLVERS = ("CLARABEL", "ECOS")
 
 # CVXPY's words around a solver's failure: they repeat the solver's name and advise CVXPY's
 # own verbose=True (the estimators' is verbose=2); the error says which solver failed already
@@ -89,7 +91,7 @@ def _loss_expression(loss, fit, y):
     return cp.sum(cp.logistic(-cp.multiply(y, fit)))
 
 
-def solve_cvxpy(program, y, *, solver, solve_one=None, psd=False, **options):
+def solve_cvxpy(program, y, *, solver, solve_one=None, psd=False, interior_tol=None, **options):
     """Solve a :class:`GroupProgram` for one output with a CVXPY conic solver.
 
     With ``solver="auto"`` a solver that fails (an exception, or a status without a usable
@@ -97,7 +99,8 @@ def solve_cvxpy(program, y, *, solver, solve_one=None, psd=False, **options):
     ``handovers`` record; a solver named explicitly is the only one tried. Keyword ``options``
     are those of :func:`solve_with`. Other programs pass the function that solves them with
     one named solver as ``solve_one`` (same signature as :func:`solve_with`), and ``psd=True``
-    if they need a PSD cone.
+    if they need a PSD cone. ``interior_tol``, where given, replaces ``tol`` for the
+    :data:`INTERIOR_POINT_SOLVERS` (not SCS, which would spend ``max_iter`` on a tighter one).
 
     Raises
     ------
@@ -107,8 +110,11 @@ def solve_cvxpy(program, y, *, solver, solve_one=None, psd=False, **options):
     names = candidate_solvers(solver, psd)
     failures = []
     for name in names:
+        tol = interior_tol if interior_tol is not None and name in INTERIOR_POINT_SOLVERS else None
         try:
-            solution = (solve_one or solve_with)(name, program, y, **options)
+            solution = (solve_one or solve_with)(
+                name, program, y, **(options if tol is None else {**options, "tol": tol})
+            )
         except SolverFailed as exc:
             failures.append(str(exc))  # (each message starts with the solver's name)
             continue
