@@ -1423,7 +1423,8 @@ class _BaseConvexCNN(BaseEstimator):
             ``tol`` (``1e-7``, their solvers' stopping rule), so that a network fitted to that
             ``tol`` is called optimal with room to spare. A gap within the rounding of the
             targets (each output's within its ``output_rounding_gaps``) is optimal too: an
-            exact fit of a constant target has an objective and a gap of about ``1e-32``.
+            exact fit of targets equal up to an ulp has an objective of about ``1e-32`` and a
+            smaller gap (of exactly equal targets, 0 and 0).
         max_patterns : int, default=100_000
             Largest Cover bound on the number of patterns that is enumerated (with a
             read-out per region, the smaller of the regions' bounds summed and the bound of

@@ -80,8 +80,8 @@ class Certificate:
         (centred on their mean with the squared loss and an intercept, as the network's
         intercept then is: an offset of 1e12 rounded the residuals to ``eps |y|``),
         ``16 eps y.y`` (the dual objective's rounding) but at most ``1e-5`` of the output's
-        loss, plus ``16 (eps ||y||)^2``, all that an exact fit (a constant target, an
-        objective of about ``1e-32``) leaves, and what the intercept's distance ``d`` to the
+        loss, plus ``16 (eps ||y||)^2``, all that an exact fit (targets equal up to an ulp,
+        an objective of about ``1e-32``) leaves, and what the intercept's distance ``d`` to the
         best one for the network's read-out costs, ``n d^2 / 2``, up to ``d`` of half the
         intercept's ulp (the nearest float to the optimum's is that far from it): amounts
         no relative ``tol`` reaches. :attr:`is_optimal` allows them, output by output, as

@@ -201,8 +201,9 @@ _PARAMETERS = """\
         another ``beta`` takes fewer iterations. The result is the optimum over the kept
         patterns. Applies where only ``beta``, ``loss``, ``fit_intercept``, ``tol``,
         ``max_iter``, ``solver``, ``prune``, ``verbose`` or ``n_jobs`` changed (with the same
-        patch geometry and number of outputs), with ``patterns="sampled"`` and an int
-        ``n_patterns``; otherwise the fit starts cold.
+        patch geometry and number of outputs, and, with ``readout="dense"``,
+        ``pooling="none"`` or ``architecture="three_layer"``, the same ``X``), with
+        ``patterns="sampled"`` and an int ``n_patterns``; otherwise the fit starts cold.
         :class:`~sklearn.model_selection.GridSearchCV` clones the estimator, so it always
         starts cold; for a path of ``beta`` values see :func:`convex_cnn_path`. Read more in
         the User Guide, :ref:`Parameters in detail: warm_start <guide-warm-start>`.
@@ -276,8 +277,9 @@ _ATTRIBUTES = """\
         ``[lower_bound_, objective_]``.
 
     is_exact_ : bool
-        Whether the recovered network attains the convex program's value: false only for
-        circular ReLU CNNs with ``n_layers >= 4`` (doc/formulations.md §7.3). It says nothing
+        Whether the recovered network attains the convex program's value (a three-layer CNN's,
+        to the accuracy of its solver's point: ``objective_``): false only for circular ReLU
+        CNNs with ``n_layers >= 4`` (doc/formulations.md §7.3). It says nothing
         about the patterns: a fit over sampled ones is optimal among the networks whose
         neurons use them, which more patterns can beat (``n_patterns="exact"`` enumerates
         them all; :meth:`certify` tells the two apart, in its ``exact`` field).
