@@ -373,6 +373,23 @@ def test_a_target_a_few_ulps_from_its_offset_is_fitted_and_certified():
     assert reg.certify(X, y).is_optimal
 
 
+@pytest.mark.parametrize("pooling", ["average", "none"])
+def test_a_linear_cnn_near_a_large_offset_attains_its_objective(pooling):
+    # an audit: a linear CNN's point is finished as it is (no residue to drop), and kept the
+    # objective of the exact intercept, which the network, whose intercept is rounded near
+    # the targets' offset, does not attain: objective_ was 1.7e-4 of itself below
+    # regularized_objective (targets 1e12 + 1e-3 x) and 22 % (1e16 + x), with a duality gap
+    # of 1e-16 certifying it. The ReLU CNNs' points pay that rounding (their residue check)
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((12, 6)), 1e-3 * rng.standard_normal(12) + 1e12
+    reg = ConvexCNNRegressor(beta=0.5e-6, activation="linear", pooling=pooling, kernel_size=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        reg.fit(X, y)
+    assert reg.regularized_objective(X, y) == pytest.approx(reg.objective_, rel=1e-9)
+    assert reg.lower_bound_ <= reg.objective_
+
+
 @pytest.mark.parametrize(
     "params",
     [dict(), dict(solver="clarabel"), dict(architecture="circular")]
