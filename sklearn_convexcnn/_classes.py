@@ -178,7 +178,8 @@ _PARAMETERS = """\
     fit_intercept : bool, default=True
         Whether to fit an unregularized output bias. With the squared loss the targets are
         then centred before the solve (the bias absorbs their mean), so an offset of ``y``
-        costs the solvers no accuracy.
+        costs the solvers no accuracy, short of one so large that the targets' spread is
+        within 1,000 ulps of it, where float64 rounds the outputs (a UserWarning).
 
     max_iter : int, default=500
         Maximum number of solver iterations. Interior-point solvers need tens; SCS needs

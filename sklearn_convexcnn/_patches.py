@@ -138,34 +138,65 @@ def warn_common_offset(X):
         )
 
 
+# The spread of a target column, in ulps of its offset, below which fit warns with an
+# intercept too: float64 rounds the network's outputs near the offset, and that rounding,
+# which duality_gap_ allows for without a ConvergenceWarning, can be most of the objective
+# (targets 1e12 + 1e-3 x, 9 ulps: gaps of 1.2 % to 91 % of it). A spread of at most
+# CONSTANT_ULPS is a constant's, rounded (y = 0.3 had 0.4 ulps, 1e8 + 0.1 had 2): the
+# intercept fits it
+MAX_ROUNDED_ULPS = 1000
+CONSTANT_ULPS = 4
+
+
 def warn_target_offset(Y, fit_intercept):
     """UserWarning where, without an intercept, a target column ``Y[:, k]`` has an offset
     beyond ``MAX_OFFSET_RATIO`` times its spread: the neurons must then build the offset, and
     resolve the spread at a scale far below it, and the solves can stall short of ``tol``
     (targets of 1e6 +- 1.5 at ``beta=0.1`` stall at 1e-6 of the objective, with advice to
     standardize X, where an intercept certifies them to 1e-14, as does ``beta=1e5``). With an
-    intercept, which takes the offset, nothing."""
-    if fit_intercept or Y.size == 0:
+    intercept, which takes the offset, only where the spread is within ``MAX_ROUNDED_ULPS``
+    of it (but more than ``CONSTANT_ULPS``)."""
+    if Y.size == 0:
         return
     columns = [_offset_and_spread(Y[:, k : k + 1]) for k in range(Y.shape[1])]
     # (a constant column has no spread to resolve: y = 1e6 everywhere stalls at beta=0.1 for
     # the beta, small against the targets, and is solved to 8e-16 at beta=1e5)
     ratios = [abs(offset) / spread if spread > 0 else 0.0 for offset, spread in columns]
-    over = [k for k, ratio in enumerate(ratios) if ratio > MAX_OFFSET_RATIO]
-    if over:
-        k = max(over, key=ratios.__getitem__)
-        offset, spread = columns[k]
-        named = f"column {k} of y" if Y.shape[1] > 1 else "y"
-        if len(over) > 1:
-            named = f"columns {', '.join(map(str, over))} of y; the most, column {k}"
+    if fit_intercept:
+        ulps = [np.spacing(abs(offset)) for offset, _ in columns]  # (no division: ulp(0))
+        over = [
+            k
+            for k, (ulp, (_, spread)) in enumerate(zip(ulps, columns, strict=True))
+            if CONSTANT_ULPS * ulp < spread <= MAX_ROUNDED_ULPS * ulp
+        ]
+    else:
+        over = [k for k, ratio in enumerate(ratios) if ratio > MAX_OFFSET_RATIO]
+    if not over:
+        return
+    k = max(over, key=ratios.__getitem__)
+    offset, spread = columns[k]
+    named = f"column {k} of y" if Y.shape[1] > 1 else "y"
+    if len(over) > 1:
+        named = f"columns {', '.join(map(str, over))} of y; the most, column {k}"
+    shared = (
+        f"The targets ({named}) share an offset of {offset:.3g} against a spread "
+        f"(standard deviation) of {spread:.3g}, {ratios[k]:.1e} times smaller"
+    )
+    if fit_intercept:
         warn(
-            f"The targets ({named}) share an offset of {offset:.3g} against a spread "
-            f"(standard deviation) of {spread:.3g}, {ratios[k]:.1e} times smaller, and "
-            "fit_intercept=False leaves the offset to the neurons: unless beta grows with "
-            "the offset, the solves can stall short of tol. Set fit_intercept=True, or "
-            "subtract the offset from y.",
+            f"{shared}: within {spread / np.spacing(abs(offset)):.0f} ulps of the offset, "
+            "where float64 rounds the network's outputs, so the fit is only as close to the "
+            "optimum as that rounding allows (duality_gap_ says how close, without a "
+            "ConvergenceWarning). Subtract the offset from y, and add it to the predictions.",
             UserWarning,
         )
+        return
+    warn(
+        f"{shared}, and fit_intercept=False leaves the offset to the neurons: unless beta "
+        "grows with the offset, the solves can stall short of tol. Set fit_intercept=True, or "
+        "subtract the offset from y.",
+        UserWarning,
+    )
 
 
 def _offset_and_spread(values):

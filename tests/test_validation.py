@@ -1342,6 +1342,30 @@ def test_constant_targets_are_no_offset_and_a_stall_names_a_larger_beta():
         ConvexCNNRegressor(beta=1e5, tol=1e-4, **params).fit(X, Y)
 
 
+@pytest.mark.parametrize("ulps, warns", [(3, False), (9, True), (900, True), (3000, False)])
+def test_targets_within_a_thousand_ulps_of_their_offset_warn_with_an_intercept(ulps, warns):
+    # an audit: targets 1e12 + 1e-3 x (9 ulps of 1e12) were fitted with gaps of 1.2 % to 91 %
+    # of the objective, all rounding that duality_gap_ allows for, without a word; y less its
+    # offset is certified to 1.6e-11. A constant's rounded spread (at most 4 ulps) is no offset
+    rng = np.random.default_rng(0)
+    X, noise = rng.standard_normal((12, 6)), rng.standard_normal(12)
+    y = 1e12 + ulps * np.spacing(1e12) * noise / noise.std()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ConvexCNNRegressor(beta=1e-6, kernel_size=2, n_patterns=4, tol=1e-4).fit(X, y)
+    messages = [str(w.message) for w in caught if w.category is UserWarning]
+    if not warns:
+        assert messages == []
+        return
+    assert len(messages) == 1, messages
+    assert re.match(
+        r"^The targets \(y\) share an offset of 1e\+12 against a spread \(standard deviation\) "
+        rf"of .*: within {ulps} ulps of the offset, where float64 rounds the network's outputs"
+        r".* Subtract the offset from y, and add it to the predictions\.$",
+        messages[0],
+    ), messages[0]
+
+
 def test_shape_parameters_take_one_dimensional_integer_arrays():
     # an API review: np.array(images.shape[1:]) was refused (InvalidParameterError) where the
     # same list was taken; an array now reads as its entries, and a bad one is named
