@@ -368,6 +368,27 @@ def test_circular_auto_at_a_loose_tol_needs_no_native_solve(seed, capsys):
     assert 0 <= reg.duality_gap_ <= 1e-4 * reg.objective_
 
 
+def test_circular_auto_at_a_loose_tol_hands_a_point_at_max_iter_to_the_native_solver(capsys):
+    # a review: "auto" has Clarabel solve to AUTO_INTERIOR_TOL (1e-7) at tol=1e-3; at
+    # max_iter=8 it stopped short of that ('user_limit', certified to 1.2e-2 of the
+    # objective), and the point, kept as the user's last iterate, warned "Increase max_iter or
+    # loosen tol", where Clarabel solving to tol=1e-3 had called the same point optimal and
+    # the native solver certified it to 9.6e-8
+    rng = np.random.default_rng(4)
+    X = rng.standard_normal((20, 8))
+    y = np.maximum(X[:, :3] @ [1.0, -1.0, 0.5], 0) + 0.3 * rng.standard_normal(20)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        reg = ConvexCNNRegressor(
+            architecture="circular", beta=1e-3, n_patterns=8, random_state=0, tol=1e-3,
+            max_iter=8, verbose=1,
+        ).fit(X, y)  # fmt: skip
+    log = capsys.readouterr().out
+    assert "status 'user_limit'" in log
+    assert "solving the program with the native solver from that point" in log
+    assert 0 <= reg.duality_gap_ <= 1e-3 * reg.objective_
+
+
 def test_circular_native_fits_stay_certified_to_tol_once_their_residue_is_dropped():
     # a review: the native solver certified this point to 7.5e-8 of its objective (tol=1e-7);
     # dropping its residue, accepted up to LOOSE_GAP (1e-3) as for CVXPY's points, raised the
