@@ -694,10 +694,6 @@ class _BaseConvexCNN(BaseEstimator):
                 else None,
             ),
             **generated,
-            "duality_gap_": sum(
-                np.nan if solution.duality_gap is None else solution.duality_gap
-                for solution in solutions
-            ),
         }
         self._warn_unattained(attributes, solutions, options)
         self._log(_summary(attributes, time.perf_counter() - start))

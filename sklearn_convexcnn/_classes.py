@@ -323,7 +323,8 @@ _ATTRIBUTES = """\
 
     duality_gap_ : float
         Certified duality gap of the returned point, summed over outputs: the program's value
-        there minus a lower bound on the optimum from a feasible dual point. The native solver
+        there minus a lower bound on the optimum from a feasible dual point (``objective_ -
+        lower_bound_`` where a three-layer network misses that value). The native solver
         stops when it is at most ``tol * objective_`` (or what rounding lets it certify, where
         that is more). CVXPY's solvers certify circular, three-layer and linear CNNs from
         their own dual point, to about ``1e-7`` to ``1e-4`` of the objective, with a

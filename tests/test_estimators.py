@@ -916,12 +916,42 @@ def test_a_negative_duality_gap_of_an_output_certifies_no_bound_above_its_value(
         LinearFormulation(), None, None, None, 1.0, "squared",
         [solution(2.0, -1e-3), solution(3.0, 2e-3)],
     )  # fmt: skip
-    assert bounds == {"objective_": 5.0, "lower_bound_": 5.0 - 2e-3, "is_exact_": True}
+    assert bounds == {
+        "objective_": 5.0, "lower_bound_": 5.0 - 2e-3, "is_exact_": True, "duality_gap_": 1e-3
+    }  # fmt: skip
     unknown = fitted_bounds(
         LinearFormulation(), None, None, None, 1.0, "squared",
         [solution(2.0, None), solution(3.0, 2e-3)],
     )  # fmt: skip
     assert unknown["lower_bound_"] == -np.inf and unknown["objective_"] == 5.0
+
+
+def test_a_three_layer_network_that_misses_its_program_has_the_gap_of_its_own_objective():
+    # an audit: Clarabel's point of a three-layer program at tol=1e-3, whose network missed
+    # the program's value (its second-layer rows met to the solver's accuracy), had
+    # objective_ (the network's) 3.5e-4 of it above the optimum and a duality_gap_ of
+    # 3.4e-4 (the program's): the gap did not bound objective_; objective_ - lower_bound_ does
+    from types import SimpleNamespace
+
+    from sklearn_convexcnn._formulations.architectures import fitted_bounds
+    from sklearn_convexcnn._formulations.three_layer import ThreeLayerFormulation
+    from sklearn_convexcnn._solvers._solution import Solution
+
+    def solution(gap):
+        return Solution(np.zeros((2, 1, 3)), 0.0, 2.0, True, "optimal", 1, "CLARABEL", gap)
+
+    def network(realized):
+        return SimpleNamespace(objective=lambda *args: realized)
+
+    formulation = ThreeLayerFormulation()
+    missed = fitted_bounds(formulation, network(2.01), None, None, 1.0, "squared", [solution(1e-3)])
+    assert missed["objective_"] == 2.01 and missed["lower_bound_"] == 2.0 - 1e-3
+    assert missed["duality_gap_"] == pytest.approx(1.1e-2, rel=1e-12)
+    # (a network that attains it, to ATTAINED_TOL, keeps the program's value and gap)
+    met = fitted_bounds(
+        formulation, network(2.0 + 1e-7), None, None, 1.0, "squared", [solution(1e-3)]
+    )
+    assert (met["objective_"], met["duality_gap_"]) == (2.0, 1e-3)
 
 
 def test_only_an_assignment_of_another_neuron_count_is_told_to_refit():

@@ -100,10 +100,14 @@ def fitted_bounds(formulation, network, patches, Y, beta, loss, solutions):
     ``tol=0.1``): beyond ``ATTAINED_TOL`` of it, ``objective_`` is the network's too.
     ``lower_bound_`` is the certified bound on the program's optimum, the value minus the
     duality gap; ``-inf`` where a gap is unknown (a point outside its cones: nothing is
-    certified).
+    certified). ``duality_gap_`` is the outputs' gaps summed (``nan`` where one is unknown),
+    but ``objective_ - lower_bound_`` where ``objective_`` is a three-layer network's: the
+    program's gap bounds the program's value, not the network's (a Clarabel fit at
+    ``tol=1e-3`` was 3.5e-4 above the optimum with a gap of 3.4e-4).
     """
     convex = sum(solution.objective for solution in solutions)
     gaps = [solution.duality_gap for solution in solutions]
+    gap = sum(math.nan if gap is None else gap for gap in gaps)
     converged = all(solution.converged for solution in solutions)
     if all(gap is not None and math.isfinite(gap) for gap in gaps):
         lower = convex - sum(max(gap, 0.0) for gap in gaps)
@@ -116,4 +120,11 @@ def fitted_bounds(formulation, network, patches, Y, beta, loss, solutions):
         realized = network.objective(patches, Y, beta, loss)
         if abs(realized - convex) > ATTAINED_TOL * abs(convex):  # (below too: SCS's points)
             objective = realized
-    return {"objective_": objective, "lower_bound_": lower, "is_exact_": is_exact}
+            if math.isfinite(lower):
+                gap = objective - lower
+    return {
+        "objective_": objective,
+        "lower_bound_": lower,
+        "is_exact_": is_exact,
+        "duality_gap_": gap,
+    }
