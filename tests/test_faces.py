@@ -202,6 +202,21 @@ def test_faces_start_from_an_infeasible_point(seed):
     )
 
 
+@pytest.mark.parametrize("gram", [None, np.eye(2)])
+def test_faces_release_a_row_wherever_the_descent_exceeds_kkt_tol(gram):
+    # solve_on_faces: a nonzero group leaves a tight row wherever the projection of its
+    # negative gradient onto the tangent cone is above beta * kkt_tol. With M = I the optimum
+    # y (1 - beta / ||y||) is inside the row c_2 >= 0 by 9.5e-7; from the start (1.9, 0), on
+    # the row, the descent is 1e-6 = 10 beta * kkt_tol: the row is released and the optimum
+    # reached (at a KKT point to kkt_tol, as the contract says, not to 100 times it)
+    M, y, beta = np.eye(2), np.array([2.0, 1e-6]), 0.1
+    coef, _ = solve_on_faces(
+        M, gram, y, np.array([[1.9, 0.0]]), 0.0, [np.array([[0.0, 1.0]])], beta=beta,
+        loss="squared", fit_intercept=False, kkt_tol=1e-6,
+    )  # fmt: skip
+    np.testing.assert_allclose(coef[0], y * (1 - beta / np.linalg.norm(y)), rtol=1e-12)
+
+
 def test_faces_handle_duplicate_and_dependent_rows():
     # digits' cones repeat rows (equal patches) and have rows that vanish on the same face
     # as others without being blocked on: a descent direction must not cross them
@@ -700,6 +715,29 @@ def test_drifted_slacks_are_put_back_on_the_kept_rows():
     np.testing.assert_array_equal(coef[0], drifted)  # (a copy: the input left alone)
 
 
+def test_a_violation_beyond_rounding_is_left_for_the_cone_check():
+    # _zero_negative_slacks corrects rounding only: a slack of -1e-6 ||r|| ||c|| (steps that
+    # left the cone, not drift) would move the group by 1e-6 of its norm, so the group keeps
+    # its coefficients and _on_kept_rows fails the face method (the interior point takes
+    # over) rather than return a point moved off its face without a word
+    rng = np.random.default_rng(0)
+    h = 4
+    inside = rng.standard_normal(h)
+    rows = rng.standard_normal((8, h))
+    rows[rows @ inside < 0] *= -1
+    c, _ = nnls_projection(rows, rng.standard_normal(h))
+    row_norms = np.linalg.norm(rows, axis=1)
+    tight = np.flatnonzero(np.abs(rows @ c) <= 1e-12 * np.linalg.norm(c) * row_norms)
+    assert len(tight) >= 1  # (the premise)
+    r = rows[tight[0]]
+    outside = c - 1e-6 * np.linalg.norm(c) * r / np.linalg.norm(r)
+    faces = types.SimpleNamespace(kept_rows=[rows], h=h, kept_row_norms=[row_norms])
+    np.testing.assert_array_equal(_zero_negative_slacks(faces, outside[None, :])[0], outside)
+    faces.inside = lambda coef: all(map(_faces._inside, [rows], coef, [row_norms]))
+    with pytest.raises(FacesFailed, match="^the steps left the cone of the kept rows$"):
+        _faces._on_kept_rows(faces, outside[None, :])
+
+
 def test_null_spaces_are_computed_once_and_kept_within_their_limit():
     rng = np.random.default_rng(0)
     rows = [rng.standard_normal((k, 5)) for k in (1, 2, 3, 1)]
@@ -876,6 +914,29 @@ def test_the_curvature_bound_is_the_losss_largest_second_derivative_along_the_fi
     assert faces.curvature_bound(d) == pytest.approx(expected, rel=1e-12)
     # (a direction without a fit: the floor, never a division by zero)
     assert faces.curvature_bound(np.zeros_like(d)) == (1.0 if loss == "squared" else 0.25) * 1e-300
+
+
+@pytest.mark.parametrize(
+    "loss, from_residual", [("squared", False), ("squared", True), ("logistic", False)]
+)
+def test_the_line_is_the_objective_along_the_direction(loss, from_residual):
+    # _Faces.line: what the line searches compare, the objective at (coef, b) + alpha (d, db);
+    # the squared loss's from the point's value and the exact quadratic change (its slope
+    # from the Gram or, with from_residual, from the residual's correlations)
+    M, y, kept_rows, beta = _restricted(0, loss, True)
+    gram = M.T @ M if loss == "squared" else None
+    faces = _Faces(M, gram, y, kept_rows, beta=beta, loss=loss, fit_intercept=True, kkt_tol=1e-9)
+    faces.from_residual = from_residual
+    rng = np.random.default_rng(1)
+    coef, d = rng.standard_normal((2, len(kept_rows), kept_rows[0].shape[1]))
+    b, db = 0.3, -0.2
+    f = faces.image(coef, b)
+    line = faces.line(coef, b, d, db, f, faces.value(coef, b, f))
+    for alpha in (0.0, 0.25, 1.0, 3.0):
+        c, intercept = coef + alpha * d, b + alpha * db
+        expected = loss_value(loss, M[:, : c.size] @ c.ravel() + intercept, y)
+        expected += beta * np.linalg.norm(c, axis=1).sum()
+        assert line(alpha) == pytest.approx(expected, rel=1e-12)
 
 
 def test_a_point_that_the_corrections_cannot_put_back_in_its_cone_fails_with_a_reason():

@@ -1625,6 +1625,38 @@ def test_restricted_qp_multipliers_of_coupling_rows_satisfy_the_kkt_conditions(n
     assert abs(stationarity[-1]) <= 1e-5  # the intercept
 
 
+@pytest.mark.parametrize("n", [40, 8])
+@pytest.mark.parametrize("m_scale, y_scale", [(1.0, 1e-4), (100.0, 1e-3)])
+def test_restricted_qp_multipliers_are_in_the_problems_units_at_any_scale(n, m_scale, y_scale):
+    # solve_qp first solves a QP of small objective in the data's units (columns over their
+    # largest entry, objective over its size): the coupling rows' multipliers it returns are
+    # the given problem's, which the three-layer pricing and certificate use as they are
+    from sklearn_convexcnn._solvers._restricted import _objective_size, solve_qp
+
+    rng = np.random.default_rng(1)
+    n_groups, h = 4, 3
+    M = np.hstack([m_scale * rng.standard_normal((n, n_groups * h)), np.ones((n, 1))])
+    y = y_scale * (M[:, : 2 * h] @ rng.standard_normal(2 * h) / m_scale)
+    y += y_scale * 0.1 * rng.standard_normal(n)
+    beta = 0.5 * y_scale * m_scale
+    K = np.hstack([rng.standard_normal((5, n_groups * h)), np.zeros((5, 1))])
+    blocks = [np.zeros((0, h))] * n_groups
+    linear = -(M.T @ y)
+    assert _objective_size(M, np.ones(n), None, linear, beta) < 1e-3  # (the premise)
+    x, mu = solve_qp(M, np.ones(n), None, linear, beta, h, blocks, 1e-10, np.eye(h)[None], K)
+    assert np.all(mu >= -1e-9 * beta) and mu.max() > 1e-3 * beta
+    stationarity = M.T @ (M @ x - y) - K.T @ mu
+    coef = x[:-1].reshape(n_groups, h)
+    norms = np.linalg.norm(coef, axis=1)
+    active = np.flatnonzero(norms > 1e-6 * norms.max())
+    assert len(active)
+    for j in active:
+        np.testing.assert_allclose(
+            stationarity[j * h : (j + 1) * h], -beta * coef[j] / norms[j], atol=1e-4 * beta
+        )
+    assert abs(stationarity[-1]) <= 1e-4 * beta  # the intercept
+
+
 def _recording_feasibility(monkeypatch):
     """Record the target, the ``feasibility`` and the end objective of every restricted solve."""
     original, calls = _native._restricted_then_feasible, []
@@ -2337,6 +2369,25 @@ def test_the_two_layer_polish_tries_the_gap_faces_then_the_residue_cut_then_ever
     assert tried == [[0, 1, 2], [0, 1], [0, 1, 2, 3]]
 
 
+def test_the_polish_zeroes_residue_that_no_gap_sets_apart():
+    # _restricted.polish: a group below RESIDUE of the largest norm is left off a face of its
+    # own, where no gap of 10x sets it apart from the active groups (norms 1, 0.3, 2e-6 and
+    # the residue 8e-7: the one gap face leaves out an active group, whose price rejects it).
+    # With M = I each group's optimum is y_j (1 - beta / ||y_j||)_+, the last zero; on the
+    # face of every nonzero group Newton's steps take the residue through zero instead
+    unit, beta = np.array([0.6, 0.8]), 1.0
+    y = (np.array([2.0, 1.3, 1.0 + 2e-6, 0.5])[:, None] * unit).ravel()
+    optimum = (np.array([1.0, 0.3, 2e-6, 0.0])[:, None] * unit).ravel()
+    x = optimum * (1 + 1e-9)
+    x[6:] = 8e-7 * unit  # (interior-point residue)
+    polished = _restricted.polish(
+        np.eye(8), y, x, beta=beta, loss="squared", fit_intercept=False, n_groups=4, h=2,
+        kept_rows=[np.zeros((0, 2))] * 4,
+    )  # fmt: skip
+    assert polished is not None and not polished[6:].any()
+    np.testing.assert_allclose(polished, optimum, rtol=0, atol=1e-15)
+
+
 def test_newton_on_blocks_gives_up_where_a_block_is_zero():
     # _restricted.newton_on_blocks: the norm is not smooth at zero, so a start with a zero
     # block has no Newton step: None, for the polish to try another face
@@ -2400,6 +2451,43 @@ def test_newton_on_blocks_judges_a_full_step_at_its_last_iteration_too(monkeypat
     assert len(calls) == 30
     assert -1e-13 < decreases[0] < 0.0  # (a full step, as the test means: not judged by value)
     assert value(x) < value(w)
+
+
+def test_newton_on_blocks_and_the_polish_return_a_start_at_the_optimum():
+    # _restricted.newton_on_blocks: None only where a block reaches zero; a start at which
+    # Newton's step does not descend (here the exact optimum, a zero gradient) is returned as
+    # it is, and the polish keeps it. With B = I the optimum is y (1 - beta / ||y||)
+    y, beta = np.array([2.0, 0.0, 0.0, 3.0]), 1.0
+    optimum = np.array([1.0, 0.0, 0.0, 2.0])
+    x = _restricted.newton_on_blocks(np.eye(4), y, optimum, [2, 2], beta=beta, loss="squared")
+    np.testing.assert_array_equal(x, optimum)
+    polished = _restricted.polish(
+        np.eye(4), y, optimum, beta=beta, loss="squared", fit_intercept=False, n_groups=2, h=2,
+        kept_rows=[np.zeros((0, 2))] * 2,
+    )  # fmt: skip
+    np.testing.assert_array_equal(polished, optimum)
+
+
+def test_newton_on_blocks_takes_back_a_full_step_that_raised_the_gradient_mid_loop(monkeypatch):
+    # _restricted.newton_on_blocks: the judgement at the next iteration's start (the test
+    # above has the one after the loop). The first step, far along a direction orthogonal to
+    # the gradient with a decrease of 8e-14 (below what the objective resolves: a full step),
+    # raises the gradient: the start is returned, not the step's point
+    rng = np.random.default_rng(0)
+    B, y = rng.standard_normal((20, 4)), rng.standard_normal(20)
+    w = np.array([0.5, -0.5, 0.5, 0.5])
+    calls = []
+
+    def step(hessian, gradient):
+        calls.append(None)
+        across = rng.standard_normal(len(gradient))
+        across -= (across @ gradient) / (gradient @ gradient) * gradient
+        return 10 * across / np.linalg.norm(across) - 8e-14 * gradient / (gradient @ gradient)
+
+    monkeypatch.setattr(_restricted, "newton_step", step)
+    x = _restricted.newton_on_blocks(B, y, w, [2, 2], beta=0.1, loss="squared")
+    assert len(calls) == 1  # (then the judgement ends it)
+    np.testing.assert_array_equal(x, w)
 
 
 def test_newton_on_blocks_keeps_a_full_step_at_its_last_iteration_that_lowers_the_gradient(
@@ -2581,6 +2669,21 @@ def test_newton_on_a_face_refuses_an_end_point_outside_the_groups_slack_rows():
     np.testing.assert_allclose(kept, y * (1 - beta / np.sqrt(8.0)), rtol=1e-12)
 
 
+def test_the_polish_frees_a_row_whose_slack_is_far_above_the_interior_points_accuracy():
+    # _restricted.polish: the face holds only the rows within 1e-6 of tight (an interior
+    # point's tight rows are at about 1e-8); a row at a slack of 1e-4 of the group's norm is
+    # not on it, and Newton's steps go on to the optimum inside the cone, y (1 - beta / ||y||)
+    # with M = I (held at zero slack instead, the point would stay at c_2 = 0)
+    M, y, beta = np.eye(2), np.array([2.0, 1.0]), 0.1
+    x = np.array([1.9, 1.9e-4])
+    polished = _restricted.polish(
+        M, y, x, beta=beta, loss="squared", fit_intercept=False, n_groups=1, h=2,
+        kept_rows=[np.array([[0.0, 1.0]])],
+    )  # fmt: skip
+    assert polished is not None
+    np.testing.assert_allclose(polished, y * (1 - beta / np.sqrt(5.0)), rtol=1e-12)
+
+
 def test_the_polish_keeps_no_face_point_worse_than_its_start():
     # _restricted.polish: the face holds the rows within 1e-6 of tight at zero; where the
     # start's small slack on such a row was worth more (here 3e-7 of the objective), the face
@@ -2620,6 +2723,47 @@ def test_proximal_newton_floors_the_logistic_weights_of_its_models(monkeypatch):
     assert seen and all(np.array_equal(weights, expected) for weights in seen)
 
 
+def test_proximal_newton_solves_the_squared_loss_by_one_qp(monkeypatch):
+    # _restricted.proximal_newton: the squared loss is its own quadratic model, so the first
+    # QP's minimizer is the restricted optimum and the only QP solved (the non-Euclidean norms'
+    # and the faces' fallback restricted solves would otherwise pay for two), with the QP's
+    # multipliers and the objective at that point
+    rng = np.random.default_rng(0)
+    M = np.hstack([rng.standard_normal((20, 4)), np.ones((20, 1))])
+    y = M[:, :2] @ [1.0, -2.0] + 0.1 * rng.standard_normal(20)
+    kept_rows = [rng.standard_normal((3, 2))] * 2
+    calls, original = [], _restricted.solve_qp
+
+    def counted(*args):
+        calls.append(original(*args))
+        return calls[-1]
+
+    monkeypatch.setattr(_restricted, "solve_qp", counted)
+    x, value, _ = _restricted.proximal_newton(
+        M, y, np.zeros(5), beta=0.5, loss="squared", gram=M.T @ M, kept_rows=kept_rows,
+        patch_size=2, norm=GroupNorm(), qp_tol=1e-9,
+    )  # fmt: skip
+    assert len(calls) == 1
+    np.testing.assert_array_equal(x, calls[0][0])
+    coef = x[:4].reshape(2, 2)
+    assert value == _restricted.objective("squared", M @ x, y, 0.5, coef)
+
+
+def test_proximal_newton_searches_along_logistic_steps_that_overshoot():
+    # _restricted.proximal_newton: on log(1 + e^-x) + log(1 + e^x) a full Newton step goes
+    # from x to x - sinh(x), past the minimizer 0 and further out wherever |x| > 2.2. From 3
+    # the first step (taken whole: it restores the kept rows) reaches -7, and the next full
+    # step 544, where the curvature underflows: only the backtracking line search (halving,
+    # a few times, until the objective decreases enough) reaches the optimum
+    M, y = np.array([[1.0], [1.0]]), np.array([1.0, -1.0])
+    x, value, _ = _restricted.proximal_newton(
+        M, y, np.array([3.0]), beta=1e-3, loss="logistic", gram=None,
+        kept_rows=[np.zeros((0, 1))], patch_size=1, norm=GroupNorm(), qp_tol=1e-9,
+    )  # fmt: skip
+    assert abs(x[0]) <= 1e-6
+    assert value == pytest.approx(2 * np.log(2), rel=1e-12)
+
+
 def test_an_almost_solved_qp_is_kept_over_a_later_try_that_fails(monkeypatch):
     # _restricted.solve_qp: of its two tries (in the data's units first where the objective
     # is small, then as given), a QP 'AlmostSolved' (Clarabel's reduced tolerances) is still a
@@ -2643,6 +2787,28 @@ def test_an_almost_solved_qp_is_kept_over_a_later_try_that_fails(monkeypatch):
     assert len(calls) == 2 and not np.array_equal(calls[0], M)  # (the data's units, first)
     largest = np.abs(M[:, : 2 * h]).max()
     np.testing.assert_allclose(x, np.append(np.full(2 * h, 1 / largest), 1.0), rtol=1e-15)
+
+
+def test_a_failed_first_try_of_a_qp_gives_way_to_an_almost_solved_second(monkeypatch):
+    # _restricted.solve_qp: where the first try (in the data's units) fails and the second
+    # (as given) ends 'AlmostSolved', the second is the step: no SolverFailed for the first
+    # try's status (the reverse order is the test above)
+    rng = np.random.default_rng(0)
+    n, h = 30, 3
+    M = np.hstack([1e-3 * rng.standard_normal((n, 2 * h)), np.ones((n, 1))])
+    y = 1e-3 * rng.standard_normal(n)  # (an objective far below one: the data's units first)
+    answers = iter([("NumericalError", 2.0), ("AlmostSolved", 3.0)])
+
+    def clarabel(*args):
+        status, value = next(answers)
+        return status, np.full(M.shape[1], value), np.zeros(0)
+
+    monkeypatch.setattr(_restricted, "_clarabel_qp", clarabel)
+    kept_rows = [np.zeros((0, h))] * 2
+    x, _ = _restricted.solve_qp(
+        M, np.ones(n), M.T @ M, -(M.T @ y), 1e-4, h, kept_rows, 1e-10, np.eye(h)[None]
+    )
+    np.testing.assert_array_equal(x, np.full(M.shape[1], 3.0))  # (as given: in its units)
 
 
 def test_a_qp_of_objective_size_one_is_tried_as_given_first(monkeypatch):
@@ -2693,6 +2859,18 @@ def test_a_face_holds_its_group_where_nearly_parallel_tight_rows_leave_another_d
     assert bases[0].shape == (3, 2)
     np.testing.assert_allclose(_restricted.from_face(w, [0], bases, c.shape), c, atol=1e-12)
     assert rows[0] @ bases[0] == pytest.approx([0.0, 0.0], abs=1e-15)
+
+
+def test_a_face_holds_its_group_to_its_tightness_not_to_a_thousandth():
+    # as above, with the two rows' common direction (5e-4, 0, -5e-7), 1e-3 radians from c = e1:
+    # c is 1e-3 of its norm off that line, far beyond 10 times `tight`, so the face is the
+    # tighter row's alone, {e1, e3}, and its coordinates give c back to rounding (on the line,
+    # the polish would start a thousandth of the group away from its point)
+    c = np.array([[1.0, 0.0, 0.0]])
+    rows = np.array([[0.0, 1.0, 0.0], [5e-7, 1.0, 5e-4]])  # (slacks 0 and 5e-7: both tight)
+    bases, _, w = _restricted.face_coordinates(np.eye(3), c, [0], [rows], tight=1e-6)
+    assert bases[0].shape == (3, 2)
+    np.testing.assert_allclose(_restricted.from_face(w, [0], bases, c.shape), c, atol=1e-12)
 
 
 def test_a_face_keeps_the_most_of_thousands_of_tight_rows_that_still_hold_its_group():
