@@ -686,11 +686,9 @@ def test_the_shortest_newton_step_is_relative_to_the_point_and_positive():
     assert _faces._shortest(np.zeros(2), 0.0, long, 0.0) == 1e-12  # (from zero)
 
 
-def test_drifted_slacks_are_put_back_on_the_kept_rows():
-    # a tight row drifted to a slack of -1e-12 ||r|| ||c|| (many steps' rounding) is put back
-    # to the rounding of r @ c itself, the point moved by rounding only (a mutation audit: the
-    # solvers' tests look at slacks to 1e-9, and skipping the correction passed them all)
-    rng = np.random.default_rng(0)
+def _moved_off_a_tight_row(by, rng):
+    """A cone's rows, their norms, and a point on one of its faces moved across a tight row
+    by ``by`` times ``||r|| ||c||``."""
     h = 4
     inside = rng.standard_normal(h)
     rows = rng.standard_normal((8, h))
@@ -700,7 +698,16 @@ def test_drifted_slacks_are_put_back_on_the_kept_rows():
     tight = np.flatnonzero(np.abs(rows @ c) <= 1e-12 * np.linalg.norm(c) * row_norms)
     assert len(tight) >= 1 and np.linalg.norm(c) > 0.1  # (the premise)
     r = rows[tight[0]]
-    drifted = c - 1e-12 * np.linalg.norm(c) * r / np.linalg.norm(r)
+    return rows, row_norms, c - by * np.linalg.norm(c) * r / np.linalg.norm(r)
+
+
+def test_drifted_slacks_are_put_back_on_the_kept_rows():
+    # a tight row drifted to a slack of -1e-12 ||r|| ||c|| (many steps' rounding) is put back
+    # to the rounding of r @ c itself, the point moved by rounding only (a mutation audit: the
+    # solvers' tests look at slacks to 1e-9, and skipping the correction passed them all)
+    rng = np.random.default_rng(0)
+    rows, row_norms, drifted = _moved_off_a_tight_row(1e-12, rng)
+    h = rows.shape[1]
     far = np.abs(rng.standard_normal(h)) + 1.0  # (a second group, strictly inside its cone)
     faces = types.SimpleNamespace(
         kept_rows=[rows, np.eye(h)], h=h, kept_row_norms=[row_norms, np.ones(h)]
@@ -720,18 +727,8 @@ def test_a_violation_beyond_rounding_is_left_for_the_cone_check():
     # left the cone, not drift) would move the group by 1e-6 of its norm, so the group keeps
     # its coefficients and _on_kept_rows fails the face method (the interior point takes
     # over) rather than return a point moved off its face without a word
-    rng = np.random.default_rng(0)
-    h = 4
-    inside = rng.standard_normal(h)
-    rows = rng.standard_normal((8, h))
-    rows[rows @ inside < 0] *= -1
-    c, _ = nnls_projection(rows, rng.standard_normal(h))
-    row_norms = np.linalg.norm(rows, axis=1)
-    tight = np.flatnonzero(np.abs(rows @ c) <= 1e-12 * np.linalg.norm(c) * row_norms)
-    assert len(tight) >= 1  # (the premise)
-    r = rows[tight[0]]
-    outside = c - 1e-6 * np.linalg.norm(c) * r / np.linalg.norm(r)
-    faces = types.SimpleNamespace(kept_rows=[rows], h=h, kept_row_norms=[row_norms])
+    rows, row_norms, outside = _moved_off_a_tight_row(1e-6, np.random.default_rng(0))
+    faces = types.SimpleNamespace(kept_rows=[rows], h=rows.shape[1], kept_row_norms=[row_norms])
     np.testing.assert_array_equal(_zero_negative_slacks(faces, outside[None, :])[0], outside)
     faces.inside = lambda coef: all(map(_faces._inside, [rows], coef, [row_norms]))
     with pytest.raises(FacesFailed, match="^the steps left the cone of the kept rows$"):
