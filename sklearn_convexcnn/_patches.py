@@ -163,11 +163,12 @@ def warn_target_offset(Y, fit_intercept):
     # the beta, small against the targets, and is solved to 8e-16 at beta=1e5)
     ratios = [abs(offset) / spread if spread > 0 else 0.0 for offset, spread in columns]
     if fit_intercept:
-        ulps = [np.spacing(abs(offset)) for offset, _ in columns]  # (no division: ulp(0))
+        # (the spread against multiples of the ulp, not divided by it: ulp(0) is subnormal)
         over = [
             k
-            for k, (ulp, (_, spread)) in enumerate(zip(ulps, columns, strict=True))
-            if CONSTANT_ULPS * ulp < spread <= MAX_ROUNDED_ULPS * ulp
+            for k, (offset, spread) in enumerate(columns)
+            if CONSTANT_ULPS * np.spacing(abs(offset)) < spread
+            and spread <= MAX_ROUNDED_ULPS * np.spacing(abs(offset))
         ]
     else:
         over = [k for k, ratio in enumerate(ratios) if ratio > MAX_OFFSET_RATIO]
