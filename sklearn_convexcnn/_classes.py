@@ -185,7 +185,10 @@ _PARAMETERS = """\
         Maximum number of solver iterations. Interior-point solvers need tens; SCS needs
         thousands; the native solver counts working-set iterations (a handful to a few dozen).
         CVXPY's three-layer cutting planes give each round's solve ``max_iter`` and stop
-        after the first round it cuts short. Where a solve stops short, the fit raises one
+        after the first round it cuts short. With ``solver="auto"`` it bounds each solver
+        that a program goes to (a circular or three-layer program whose conic solve stops at
+        ``max_iter`` short of ``1e-9``, tighter than ``tol``, goes on to the native solver).
+        Where a solve stops short, the fit raises one
         ``ConvergenceWarning`` that names every output (class) whose program did not
         converge, with its duality gap.
 
