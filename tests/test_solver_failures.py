@@ -595,6 +595,37 @@ def test_auto_warns_where_its_circular_hand_over_stalls_short_of_cvxpy_accuracy(
     assert warned or reg.duality_gap_ <= 1e-5 * reg.objective_
 
 
+@pytest.mark.parametrize("native", ["stalls", "fails"])
+def test_auto_keeps_a_point_within_cvxpy_accuracy_that_the_native_solver_cannot_polish(
+    monkeypatch, capsys, data, native
+):
+    # solve_and_finish hands a point that its solver called optimal, certified above tol but
+    # within CVXPY_ACCURACY, to the native solver; where that cannot bring it within tol, the
+    # point is accepted as it was before the hand-over, without a warning
+    X, y = data
+    original = outputs.solve_program
+
+    def solve_program(*args, **kwargs):
+        solution = original(*args, **kwargs)
+        return dataclasses.replace(solution, duality_gap=5e-6 * abs(solution.objective))
+
+    monkeypatch.setattr(outputs, "solve_program", solve_program)
+    if native == "stalls":
+        _stalled_native(monkeypatch, 1e-3)
+    else:
+
+        def failing(*args, **kwargs):
+            raise SolverFailed("InsufficientProgress")
+
+        monkeypatch.setattr(outputs, "solve_native", failing)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        reg = _regressor(solver="auto", architecture="circular", verbose=1).fit(X, y)
+    lines = _handovers(capsys.readouterr().out, "ConvexCNNRegressor")
+    assert re.match(r"CVXPY's point is not certified to tol \(status 'optimal'", lines[0])
+    assert reg.duality_gap_ == pytest.approx(5e-6 * reg.objective_, rel=1e-2)
+
+
 def test_a_native_failure_after_an_unconverged_cvxpy_point_is_said(monkeypatch, data):
     X, y = data
     _inaccurate(monkeypatch, 0.01)
