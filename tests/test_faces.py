@@ -14,7 +14,7 @@ import pytest
 import scipy.linalg
 from sklearn.exceptions import ConvergenceWarning
 
-from sklearn_convexcnn import ConvexCNNRegressor, _optimality
+from sklearn_convexcnn import ConvexCNNClassifier, ConvexCNNRegressor, _optimality
 from sklearn_convexcnn._losses import dual_vector, loss_value
 from sklearn_convexcnn._optimality import nnls_projection
 from sklearn_convexcnn._solvers import _faces, _native
@@ -1091,3 +1091,29 @@ def test_the_factorization_of_a_face_without_coordinates_gives_an_empty_step():
         np.zeros((0, 0)), np.zeros(0, dtype=int), np.zeros((0, 3, 3)), np.zeros(0, dtype=bool)
     )
     assert blocked.step(np.zeros(0)).shape == (0,)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_newton_direction_that_overflows_warns_nothing(seed):
+    # an audit: max pooling in regions, logistic loss, beta=1e-3, three classes: the nearly
+    # singular face Hessians gave Newton directions whose squared norms overflow, in the line
+    # search's shortest step (seed 1) and at the point where a group leaves (seed 0). Those
+    # steps were refused, as they still are (the same fit), but numpy's "overflow encountered
+    # in multiply" escaped from fit.
+    X = np.random.default_rng(seed).standard_normal((25, 36))
+    y = np.digitize(X[:, 14] + X[:, 20], [-0.5, 0.5])
+    clf = ConvexCNNClassifier(
+        kernel_size=2,
+        stride=2,
+        pooling="max",
+        pool_size=2,
+        loss="logistic",
+        beta=1e-3,
+        n_patterns=8,
+        random_state=seed,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        clf.fit(X, y)
+    assert 0 <= clf.duality_gap_ <= 1e-7 * clf.objective_
+    assert clf.regularized_objective(X, y) == pytest.approx(clf.objective_, rel=1e-9)
