@@ -427,10 +427,8 @@ def invalid_entries(value):
 
 
 # where a tuple has more entries than a signal's one dimension: the likely fix
-SIGNALS_HINT = (
-    " (with input_shape=None each row of X is a 1-D signal: for images, set "
-    "input_shape=(H, W) or (H, W, C))"
-)
+IMAGES_FIX = "for images, set input_shape=(H, W) or (H, W, C)"
+SIGNALS_HINT = f" (with input_shape=None each row of X is a 1-D signal: {IMAGES_FIX})"
 
 
 # the default kernel, as the messages offer it

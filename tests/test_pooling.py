@@ -375,14 +375,16 @@ def test_pool_size_mismatch_is_a_clear_error():
         reg.fit(X, X[:, 0])
 
 
-def test_a_tuple_pool_size_on_signals_names_input_shape():
+@pytest.mark.parametrize("input_shape", [None, (16,)])
+def test_a_tuple_pool_size_on_signals_names_input_shape(input_shape):
     # images passed without input_shape are 1-D signals: the fix is input_shape, not pool_size
+    # (with input_shape=(16,) the hint said "with input_shape=None": an audit)
     X = np.random.default_rng(0).standard_normal((10, 16))
-    reg = ConvexCNNRegressor(kernel_size=2, pool_size=(2, 2))
+    reg = ConvexCNNRegressor(kernel_size=2, pool_size=(2, 2), input_shape=input_shape)
     with pytest.raises(
         ValueError,
-        match=r"patch grid of shape \(15,\) \(with input_shape=None "
-        r"each row of X is a 1-D signal: for images, set input_shape=\(H, W\)",
+        match=r"pool_size=\(2, 2\) does not match the patch grid of shape \(15,\) \(each row "
+        r"of X is a 1-D signal: for images, set input_shape=\(H, W\) or \(H, W, C\)\): pass",
     ):
         reg.fit(X, X[:, 0])
 

@@ -38,7 +38,7 @@ import math
 import numpy as np
 
 from .._network import RegionalCNN
-from .._patches import SIGNALS_HINT, invalid_entries
+from .._patches import IMAGES_FIX, invalid_entries
 from .._patterns import (
     MAX_EXACT_PATTERNS,
     TooManyPatterns,
@@ -96,7 +96,12 @@ def patch_pools(grid_shape, pool_size):
     if len(size) != len(grid_shape):
         raise ValueError(
             f"pool_size={pool_size!r} does not match the patch grid of shape {tuple(grid_shape)}"
-            + (SIGNALS_HINT if len(grid_shape) == 1 else "")
+            # (not "with input_shape=None": the grid is 1-D with input_shape=(L,) as well)
+            + (
+                f" (each row of X is a 1-D signal: {IMAGES_FIX})"
+                if len(size) > len(grid_shape) == 1
+                else ""
+            )
             + f": pass a positive int or a tuple of {len(grid_shape)} positive int(s)."
         )
     # (a size past the grid is the grid's: one pool, and no overflow of 2**70 in NumPy; int:
