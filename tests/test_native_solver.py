@@ -433,8 +433,11 @@ def test_newton_steps_far_shorter_than_their_direction_find_a_lost_cold_start():
 
 
 def test_a_cold_start_lost_at_a_small_beta_is_solved_again_from_larger_betas(monkeypatch):
-    # lost with the faces' line search as it was (the test above): what the second try is for
+    # lost with the faces' line search as it was (the test above), and proximal Newton's first
+    # step taken whole (since a line search on it from a feasible start, the cold start is
+    # not lost): what the second try is for
     monkeypatch.setattr(_faces, "_shortest", lambda *args: 1e-12)
+    monkeypatch.setattr(_restricted, "_feasible", lambda *args: False)
     X, y, params, beta = _separable_labels()
     path = convex_cnn_path(X, y, betas=beta * np.array([1e4, 1e3, 1e2, 10, 1]), **params)
     clf = ConvexCNNClassifier(beta=beta, solver="native", **params).fit(X, y)
@@ -2752,15 +2755,30 @@ def test_proximal_newton_solves_the_squared_loss_by_one_qp(monkeypatch):
 def test_proximal_newton_searches_along_logistic_steps_that_overshoot():
     # _restricted.proximal_newton: on log(1 + e^-x) + log(1 + e^x) a full Newton step goes
     # from x to x - sinh(x), past the minimizer 0 and further out wherever |x| > 2.2. From 3
-    # the first step (taken whole: it restores the kept rows) reaches -7, and the next full
-    # step 544, where the curvature underflows: only the backtracking line search (halving,
-    # a few times, until the objective decreases enough) reaches the optimum
+    # a full step reaches -7, and the next 544, where the curvature underflows: only the
+    # backtracking line search (halving, a few times, until the objective decreases enough)
+    # reaches the optimum
     M, y = np.array([[1.0], [1.0]]), np.array([1.0, -1.0])
     x, value, _ = _restricted.proximal_newton(
         M, y, np.array([3.0]), beta=1e-3, loss="logistic", gram=None,
         kept_rows=[np.zeros((0, 1))], patch_size=1, norm=GroupNorm(), qp_tol=1e-9,
     )  # fmt: skip
     assert abs(x[0]) <= 1e-6
+    assert value == pytest.approx(2 * np.log(2), rel=1e-12)
+
+
+def test_proximal_newton_searches_along_its_first_step_from_a_feasible_start():
+    # _restricted.proximal_newton took its first step whole, to restore rows that the start
+    # may violate. From a start that keeps them it is searched like the others: two equal
+    # samples of opposite labels with an intercept, from (4, 4), stepped whole to -23, where
+    # the Hessian weights of 7.6e-11 left the next QP unbounded (SolverFailed, a mutation
+    # testing's finding)
+    M, y = np.ones((2, 2)), np.array([1.0, -1.0])
+    x, value, _ = _restricted.proximal_newton(
+        M, y, np.array([4.0, 4.0]), beta=1e-3, loss="logistic", gram=None,
+        kept_rows=[np.ones((1, 1))], patch_size=1, norm=GroupNorm(), qp_tol=1e-9,
+    )  # fmt: skip
+    assert np.abs(x).max() <= 1e-6
     assert value == pytest.approx(2 * np.log(2), rel=1e-12)
 
 

@@ -250,8 +250,8 @@ def proximal_newton(
             return z, value_of(z), multipliers
         direction = z - x
         decrease = gradient @ direction + beta * (norm(coef_of(z)).sum() - norm(coef_of(x)).sum())
-        if step == 0:
-            # x may violate newly added rows: the first step goes all the way to the feasible z
+        if step == 0 and not _feasible(coef_of(x), kept_rows, coupling, x):
+            # x violates newly added rows: the first step goes all the way to the feasible z
             x, current = z, value_of(z)
             continue
         if -decrease <= 1e-3 * qp_tol * max(abs(current), 1.0):
@@ -267,6 +267,22 @@ def proximal_newton(
             break
         x, current = candidate, value
     return x, current, multipliers
+
+
+def _feasible(coef, kept_rows, coupling, x):
+    """Whether the groups ``coef`` keep their ``kept_rows`` and ``x`` the ``coupling`` rows
+    (to rounding), so that a line search from ``x`` stays in the program: a full first step
+    from a feasible start can overshoot where the logistic loss is nearly linear (two equal
+    samples of opposite labels from 4: to -23, where the Hessian weights of 7.6e-11 left
+    the next model unbounded, and the restricted solve failed)."""
+    for group, rows in zip(coef, kept_rows, strict=True):
+        limit = -1e-12 * np.linalg.norm(group) * np.linalg.norm(rows, axis=1)
+        if len(rows) and np.any(rows @ group < limit):
+            return False
+    if coupling is None:
+        return True
+    limit = -1e-12 * np.linalg.norm(x) * np.linalg.norm(coupling, axis=1)
+    return not np.any(coupling @ x < limit)
 
 
 def polish(M, y, x, *, beta, loss, fit_intercept, n_groups, h, kept_rows):
