@@ -164,7 +164,7 @@ _PARAMETERS = """\
           installed of Clarabel, ECOS and SCS through CVXPY, each failure handing over to the
           next, and a circular or three-layer program to the native solver where CVXPY fails
           or its point is not certified (each hand-over a ``verbose`` line; Clarabel and ECOS
-          solve those to ``min(tol, 1e-7)``). The right choice unless you are comparing
+          solve those to ``min(tol, 1e-9)``). The right choice unless you are comparing
           solvers.
         - ``"native"``: the package's working-set solver, certified to ``tol``; tens to
           hundreds of times faster than CVXPY on two-layer programs, slower on circular and

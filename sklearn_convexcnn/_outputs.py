@@ -572,8 +572,9 @@ def solve_and_finish(program, y, label, options, dense_program, warm_start, fini
     without an intercept, solved to ``AUTO_INTERIOR_TOL``, were still certified to 1e-6 to
     9e-6, 29 of 30 small ones above ``tol``, and were kept as within ``CVXPY_ACCURACY``; the
     polish certified each, in 0.065 s against 0.046 s a fit. Where it cannot bring such a
-    point (one that its solver called optimal, certified to ``CVXPY_ACCURACY``) within
-    ``tol``, the lower point is kept without a warning, as that point was. Clarabel and ECOS
+    point (one that would have passed without the polish: converged, certified to
+    ``CVXPY_ACCURACY``) within ``tol``, the lower point is kept without a warning, as that
+    point was. Clarabel and ECOS
     fail on some logistic circular programs without an intercept (14 samples of 8 features,
     beta=0.05), and SCS then stopped at a gap of 10 % of the objective, which the native
     solver closes to 2e-10. Of two unconverged points the lower
