@@ -2032,3 +2032,213 @@ def test_a_cvxpy_fit_without_intercept_is_certified_at_the_optimum_without_one(d
     assert reg.intercept_ == 0.0
     assert reg.duality_gap_ <= reg.tol * reg.objective_
     assert reg.regularized_objective(X, y) == pytest.approx(reg.objective_, rel=1e-9)
+
+
+def test_auto_returns_an_scs_point_at_max_iter_as_it_is(monkeypatch, data):
+    # _tightened: "auto" has only the interior-point solvers (Clarabel, ECOS) solve to
+    # AUTO_INTERIOR_TOL; SCS is given the user's tol, so at max_iter it spent the iterations
+    # the user allowed on that tol, and its iterate is returned with a warning, not solved
+    # again natively. A mutant that called every conic point at a loose tol tightened survived
+    original = outputs.solve_program
+
+    def scs_at_max_iter(*args, **kwargs):
+        solution = original(*args, **kwargs)
+        return dataclasses.replace(
+            solution, solver="SCS", status="user_limit", converged=False, n_iter=kwargs["max_iter"],
+            duality_gap=1e-2 * solution.objective,
+        )  # fmt: skip
+
+    def native(*args, **kwargs):
+        raise AssertionError("handed over to the native solver")
+
+    monkeypatch.setattr(outputs, "solve_program", scs_at_max_iter)
+    monkeypatch.setattr(outputs, "solve_native", native)
+    X, y = data
+    with pytest.warns(ConvergenceWarning, match="did not converge: SCS .*'user_limit'") as record:
+        _regressor(solver="auto", architecture="circular", tol=1e-4).fit(X, y)
+    assert "Before it" not in str(record[0].message)
+
+
+def test_a_hand_over_to_the_native_solver_keeps_cvxpys_own_hand_overs(monkeypatch, data):
+    # _natively: the point it returns says all that solver="auto" tried (its warning quotes
+    # them), CVXPY's hand-over from Clarabel to ECOS before the native solver's included. A
+    # mutant that kept only the hand-over to the native solver survived
+    X, y = data
+    _force(monkeypatch, {"CLARABEL"}, status=cp.INFEASIBLE)
+    _inaccurate(monkeypatch, 0.01)  # (ECOS's point: above LOOSE_GAP, handed over)
+
+    def failing(*args, **kwargs):
+        raise SolverFailed("InsufficientProgress")
+
+    monkeypatch.setattr(outputs, "solve_native", failing)
+    tried = (
+        r"Before it, solver='auto' tried: CLARABEL returned status 'infeasible'; trying ECOS "
+        r"instead; CVXPY's point is not certified to tol \(status 'optimal_inaccurate'.*; "
+        r"the native solver failed \(.*InsufficientProgress\): the CVXPY point is kept\."
+    )
+    with pytest.warns(ConvergenceWarning, match=f"did not converge: ECOS stopped.*{tried}"):
+        _regressor(solver="auto", architecture="circular").fit(X, y)
+
+
+@pytest.mark.parametrize(
+    "solver, architecture, tol, interior_tol",
+    [
+        ("auto", "circular", 1e-4, outputs.AUTO_INTERIOR_TOL),  # (tol looser: tightened)
+        ("auto", "three_layer", 1e-4, outputs.AUTO_INTERIOR_TOL),
+        ("auto", "circular", 1e-12, 1e-12),  # (tol tighter: kept)
+        ("clarabel", "circular", 1e-4, None),  # (a solver the user named solves to tol)
+    ],
+)
+def test_auto_has_the_interior_point_solvers_solve_to_the_tighter_of_tol_and_its_own(
+    monkeypatch, data, solver, architecture, tol, interior_tol
+):
+    # _solve_cvxpy: "auto" gives CVXPY circular and three-layer programs first, and has
+    # Clarabel and ECOS solve them to AUTO_INTERIOR_TOL (1e-9) where tol is looser, never to
+    # a looser tolerance than tol; a CVXPY solver the user named is left its tol. Mutants
+    # that took the looser of the two, or that tightened every CVXPY solve, survived
+    given = []
+    original = outputs.solve_program
+
+    def solve_program(*args, **kwargs):
+        given.append(kwargs["interior_tol"])
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(outputs, "solve_program", solve_program)
+    X, y = data
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # (tol=1e-12: below rounding)
+        _regressor(solver=solver, architecture=architecture, tol=tol).fit(X, y)
+    assert given and set(given) == {interior_tol}
+
+
+def test_auto_hands_no_converged_native_point_to_cvxpy_at_a_loose_tol(monkeypatch, data):
+    # _stopped_short: a native point certified to tol has converged, at a tol looser than
+    # CVXPY_ACCURACY too (1e-4 of the objective here, within tol=1e-3): no hand-over. A
+    # mutant that handed over every point not certified to CVXPY_ACCURACY survived
+    native = outputs.solve_native
+
+    def loosely_converged(*args, **kwargs):
+        solution = native(*args, **kwargs)
+        return dataclasses.replace(solution, duality_gap=1e-4 * solution.objective)
+
+    def cvxpy(*args, **kwargs):
+        raise AssertionError("handed over to CVXPY")
+
+    monkeypatch.setattr(outputs, "solve_native", loosely_converged)
+    monkeypatch.setattr(outputs, "solve_program", cvxpy)
+    X, y = data
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # (converged: no hand-over, no warning)
+        reg = _regressor(solver="auto", tol=1e-3).fit(X, y)
+    assert reg.duality_gap_ <= 1e-3 * reg.objective_
+
+
+@pytest.mark.parametrize("architecture", ["circular", "three_layer"])
+def test_auto_hands_a_tightened_clarabel_point_at_max_iter_to_the_native_solver(
+    monkeypatch, capsys, data, architecture
+):
+    # _tightened: at a tol looser than AUTO_INTERIOR_TOL, Clarabel spent max_iter on the
+    # tighter tolerance "auto" gave it, not on the user's, and its point goes on to the native
+    # solver as an uncertified one does (the counterpart of
+    # test_a_cvxpy_solve_that_spent_max_iter_is_returned_as_it_is, at tol=AUTO_INTERIOR_TOL).
+    # Mutants that dropped _tightened were killed only by a circular fit of
+    # test_architectures.py; this covers three-layer programs too
+    original = outputs.solve_program
+
+    def clarabel_at_max_iter(*args, **kwargs):
+        solution = original(*args, **kwargs)
+        return dataclasses.replace(
+            solution, status="user_limit", converged=False, n_iter=kwargs["max_iter"],
+            duality_gap=1e-2 * solution.objective,
+        )  # fmt: skip
+
+    monkeypatch.setattr(outputs, "solve_program", clarabel_at_max_iter)
+    X, y = data
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # (certified natively: no warning)
+        reg = _regressor(solver="auto", architecture=architecture, tol=1e-4, verbose=1).fit(X, y)
+    handover = "CVXPY's point is not certified to tol (status 'user_limit'"
+    assert handover in capsys.readouterr().out
+    assert 0 <= reg.duality_gap_ <= 1e-4 * reg.objective_
+
+
+def test_a_stall_within_the_rounding_of_a_tol_below_it_has_converged(monkeypatch, data):
+    # _converged_if_certified, by gap_tolerance: at a tol below the dual objective's rounding
+    # (tol=1e-16; 16 eps ||y||^2 is 3e-14 here), a stalled point certified within that
+    # rounding has met tol, as a native solve that stops there has
+    # (test_a_tol_below_rounding_is_met_at_the_certifiable_gap). A
+    # mutant that left certifiable_gap out of gap_tolerance survived
+    from sklearn_convexcnn._solvers._solution import certifiable_gap
+
+    X, y = data
+    original = outputs.solve_native
+
+    def stalled(*args, **kwargs):
+        solution = original(*args, **kwargs)
+        gap = 0.5 * certifiable_gap(y - y.mean(), solution.objective)
+        return dataclasses.replace(solution, converged=False, status="stalled", duality_gap=gap)
+
+    monkeypatch.setattr(outputs, "solve_native", stalled)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # (converged: no warning)
+        reg = _regressor(solver="native", tol=1e-16).fit(X, y)
+    assert (
+        1e-16 * reg.objective_ < reg.duality_gap_ <= certifiable_gap(y - y.mean(), reg.objective_)
+    )
+
+
+def test_auto_that_fails_with_every_solver_advises_no_other_solver(monkeypatch, data):
+    # _other_solvers: solver="auto" has tried the native solver and CVXPY's already (the
+    # error says both failures), so its advice names none of them again. A mutant that
+    # advised "another solver ('native', or ...)" to "auto" survived
+    def failing_native(*args, **kwargs):
+        raise SolverFailed("InsufficientProgress")
+
+    def failing_cvxpy(*args, **kwargs):
+        raise SolverFailed("CLARABEL failed; ECOS failed; SCS failed")
+
+    monkeypatch.setattr(outputs, "solve_native", failing_native)
+    monkeypatch.setattr(outputs, "solve_program", failing_cvxpy)
+    X, y = data
+    with pytest.raises(RuntimeError, match=r"SCS failed\)\. Try a larger max_iter") as error:
+        _regressor(solver="auto").fit(X, y)
+    assert "another solver" not in str(error.value)
+
+
+def test_of_two_unconverged_points_both_outside_their_program_the_native_one_is_kept(
+    monkeypatch, data
+):
+    # _natively hands _lower_unconverged the native point first: where neither point is
+    # inside its program (both gaps below zero), the native one is kept, as its docstring
+    # says. A mutant that passed CVXPY's point first kept CVXPY's, and survived (the direct
+    # tests of _lower_unconverged pass the points in that order themselves)
+    X, y = data
+    _inaccurate(monkeypatch, -0.01)
+    _stalled_native(monkeypatch, -0.01)
+    with pytest.warns(ConvergenceWarning, match="did not converge: native stopped with status"):
+        _regressor(solver="auto", architecture="circular").fit(X, y)
+
+
+def test_a_native_point_after_a_hand_over_is_finished_before_it_is_compared(
+    monkeypatch, capsys, data
+):
+    # _natively finishes the native point (Finishing) before deciding whether it stopped
+    # short: a stall certified to tol there has converged, and is kept as it is, not
+    # compared with CVXPY's point as a second stall. A mutant that skipped the finishing
+    # survived (the lower of the two points converged all the same)
+    X, y = data
+    _inaccurate(monkeypatch, 0.01)  # (above LOOSE_GAP: handed over)
+    original = outputs.solve_native
+
+    def stalled(*args, **kwargs):
+        solution = original(*args, **kwargs)
+        gap = 0.5 * kwargs["tol"] * solution.objective
+        return dataclasses.replace(solution, converged=False, status="stalled", duality_gap=gap)
+
+    monkeypatch.setattr(outputs, "solve_native", stalled)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # (converged: no warning)
+        _regressor(solver="auto", architecture="circular", verbose=1).fit(X, y)
+    out = capsys.readouterr().out
+    assert "[ConvexCNNRegressor] native's point (status 'stalled') is certified to a " in out
+    assert "stopped short too" not in out
