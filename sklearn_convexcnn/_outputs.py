@@ -994,6 +994,9 @@ def remedy(solution, options, cvxpy="use a CVXPY solver (e.g. solver='clarabel')
             if solution.duality_gap is None or not solution.objective
             else solution.duality_gap / abs(solution.objective)
         )
+        # (a gap below zero is held to tol as well: _converged_if_certified; a tol from the
+        # signed gap, 1e-16, did not accept a point at -5e-7 of the objective)
+        relative = abs(relative)
         if relative <= CVXPY_ACCURACY:
             # (a CVXPY solver then ends further from the optimum: 8 % above it on four
             # inputs of size 1e6 where the native point was certified to 1e-6)

@@ -2242,3 +2242,18 @@ def test_a_native_point_after_a_hand_over_is_finished_before_it_is_compared(
     out = capsys.readouterr().out
     assert "[ConvexCNNRegressor] native's point (status 'stalled') is certified to a " in out
     assert "stopped short too" not in out
+
+
+@pytest.mark.parametrize("gap", [5e-7, -5e-7])
+def test_the_tol_that_a_stall_is_told_accepts_it_does(gap):
+    # remedy: a stalled point within CVXPY_ACCURACY is told the tol that accepts it; for a gap
+    # below zero it said tol=1e-16, which holds the gap to 1e-16 on both sides (mutation
+    # testing's finding)
+    y = np.random.default_rng(0).standard_normal(20)
+    options = outputs.SolveOptions(0.1, "squared", True, 1e-7, 500, "native")
+    point = Solution(np.zeros((2, 1, 2)), 0.0, 1.0, False, "stalled", 3, "native", gap)
+    advice = outputs.remedy(point, options)
+    enough = float(re.search(r"\(tol=(\S+) accepts it\)", advice).group(1))
+    assert enough == 1e-6
+    accepted = dataclasses.replace(options, tol=enough)
+    assert outputs._converged_if_certified(point, y, accepted, loose=False).converged
