@@ -1782,16 +1782,17 @@ def test_the_remedy_of_a_point_of_objective_zero_names_no_relative_gap():
             assert outputs.remedy(point, _OPTIONS).startswith(advice)
 
 
-@pytest.mark.parametrize("gap", [0.0, -1e-12])
-def test_a_stall_certified_to_zero_is_advised_a_tol_above_zero(gap):
-    # remedy: the tol that accepts a point certified to a relative gap of zero (or, by
-    # rounding, below it) is the smallest one named, 1e-16; a mutant that took the log of
-    # the gap itself advised "tol=0e+00", which no fit accepts
+@pytest.mark.parametrize("gap, enough", [(0.0, "1e-16"), (-1e-12, "1e-13")])
+def test_a_stall_certified_to_zero_is_advised_a_tol_above_zero(gap, enough):
+    # remedy: the tol that accepts a point certified to a relative gap of zero is the
+    # smallest one named, 1e-16; a mutant that took the log of the gap itself advised
+    # "tol=0e+00", which no fit accepts. Below zero, by rounding, the gap's size (1e-13 of
+    # the objective of 10): tol holds it on both sides
     point = _stopped("stalled", 3, gap)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # (no log of zero)
         advice = outputs.remedy(point, _OPTIONS)
-    assert "loosen tol (tol=1e-16 accepts it)" in advice
+    assert f"loosen tol (tol={enough} accepts it)" in advice
 
 
 def test_the_best_intercepts_rounding_costs_half_an_ulp_of_the_targets_offset():
