@@ -57,9 +57,10 @@ LOOSE_GAP = 1e-3
 # Clarabel left a circular program (10 signals x100, every pattern) certified to 5.5e-3 of
 # the objective, and the native solver, started from its 2,008 groups, took 35 s to certify
 # it; at 1e-7 Clarabel took 27 iterations against 22 and left 65 groups, 3.6 s. At 1e-9
-# rather than 1e-7, 13 of 105 random programs at the default tol=1e-7 ended above it
-# (within CVXPY_ACCURACY, unwarned) against 35, the median gap 5.5e-10 against 3.0e-8, in
-# 10.0 s against 10.8-12.0 s; at tol=1e-4, 9.7-10.6 s against 10.8 s
+# rather than 1e-7, with the polish of every point above tol (solve_and_finish), 1 of 105
+# random programs at the default tol=1e-7 ended above it against 3, the median gap 4.3e-10
+# against 3.1e-9, in 10.6 s against 14.1 s; at tol=1e-4, 9.3 s against 10.9 s
+# (benchmarks/auto_conic.py)
 AUTO_INTERIOR_TOL = 1e-9
 
 
@@ -574,11 +575,11 @@ def solve_and_finish(program, y, label, options, dense_program, warm_start, fini
     polish certified each, in 0.065 s against 0.046 s a fit. Where it cannot bring such a
     point (one that would have passed without the polish: converged, certified to
     ``CVXPY_ACCURACY``) within ``tol``, the lower point is kept without a warning, as that
-    point was. Clarabel and ECOS
-    fail on some logistic circular programs without an intercept (14 samples of 8 features,
-    beta=0.05), and SCS then stopped at a gap of 10 % of the objective, which the native
-    solver closes to 2e-10. Of two unconverged points the lower
-    is kept, certified by the better of their dual bounds (:func:`_lower_unconverged`).
+    point was. Clarabel and ECOS fail on some logistic circular programs without an
+    intercept (14 samples of 8 features, beta=0.05), and SCS then stopped at a gap of 10 %
+    of the objective, which the native solver closes to 2e-10. Of two unconverged points
+    the lower is kept, certified by the better of their dual bounds
+    (:func:`_lower_unconverged`).
     """
     try:
         solution = solve_output(program, y, label, options, dense_program, **warm_start)

@@ -277,7 +277,7 @@ def _feasible(coef, kept_rows, coupling, x):
     the next model unbounded, and the restricted solve failed)."""
     for group, rows in zip(coef, kept_rows, strict=True):
         limit = -1e-12 * np.linalg.norm(group) * np.linalg.norm(rows, axis=1)
-        if len(rows) and np.any(rows @ group < limit):
+        if np.any(rows @ group < limit):
             return False
     if coupling is None:
         return True
