@@ -265,17 +265,21 @@ def convex_cnn_path(
     geometry = resolve_geometry(input_shape, kernel_size, stride, X.shape[1])
     formulation = make_formulation(pooling, pool_size, readout, geometry.grid_shape)
     check_patches_memory(X.shape[0], geometry.n_patches, geometry.patch_size)
-    if n_patterns == "exact":  # (refused, where it would be, before the patches)
-        check_enumeration(formulation, X, geometry)
-    patches = extract_patches(X, geometry)
     check_program = functools.partial(  # (as the estimators check theirs)
         check_program_memory,
-        *patches.shape,
+        X.shape[0],
+        geometry.n_patches,
+        geometry.patch_size,
         kind="operator" if formulation.matrix_free else "dense_operator",
         solver="native",
         exact=n_patterns == "exact",
         regions=formulation.region_sizes,
     )
+    if n_patterns == "exact":  # (refused, where it would be, before the patches)
+        check_enumeration(formulation, X, geometry)
+    else:  # (sampled: the program is checked from the patches' shape, before they are cut)
+        check_program(n_patterns)
+    patches = extract_patches(X, geometry)
     gates = program_gates(
         formulation, patches, n_patterns, check_random_state(random_state), check_program
     )

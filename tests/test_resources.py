@@ -1193,3 +1193,44 @@ def test_the_operators_signs_are_held_once_while_they_are_built():
     for some in (slice(0, 100), slice(19900, 20000)):
         expected = (patches.reshape(-1, 2) @ gates[:, some] >= 0).T
         assert np.array_equal(np.unpackbits(signs[some], axis=1, count=16000), expected)
+
+
+def test_a_sampled_program_too_large_is_refused_before_the_patches_are_cut(monkeypatch):
+    # the program's estimate needs only the patches' shape: 3,000 images of 64x64 with
+    # 10x10 filters were cut into 7 GiB of patches, in 23 s, before their program of
+    # 13.7 GiB was refused
+    import sklearn_convexcnn._base as base
+    import sklearn_convexcnn._resources as resources
+
+    def cut(X, geometry):
+        raise AssertionError("the patches were cut before the program's memory was checked")
+
+    monkeypatch.setattr(resources, "available_memory", lambda: 2**20)
+    monkeypatch.setattr(base, "extract_patches", cut)
+    X = np.random.RandomState(0).standard_normal((50, 64))
+    y = X[:, 0]
+    for params in (
+        {"kernel_size": 8},
+        {"kernel_size": 8, "pool_size": 2},
+        {"architecture": "three_layer", "kernel_size": 8},
+        {"architecture": "circular"},
+    ):
+        reg = ConvexCNNRegressor(n_patterns=4000, **params)
+        with pytest.raises(MemoryError, match=r"with up to 4000 patterns.*Use fewer n_patterns"):
+            reg.fit(X, y)
+
+
+def test_a_sampled_path_too_large_is_refused_before_the_patches_are_cut(monkeypatch):
+    # convex_cnn_path checks its program as the estimators do: from the patches' shape
+    import sklearn_convexcnn._path as path
+    import sklearn_convexcnn._resources as resources
+    from sklearn_convexcnn import convex_cnn_path
+
+    def cut(X, geometry):
+        raise AssertionError("the patches were cut before the program's memory was checked")
+
+    monkeypatch.setattr(resources, "available_memory", lambda: 2**20)
+    monkeypatch.setattr(path, "extract_patches", cut)
+    X = np.random.RandomState(0).standard_normal((50, 64))
+    with pytest.raises(MemoryError, match=r"with up to 4000 patterns.*Use fewer n_patterns"):
+        convex_cnn_path(X, X[:, 0], kernel_size=8, n_patterns=4000)
