@@ -1234,3 +1234,17 @@ def test_a_sampled_path_too_large_is_refused_before_the_patches_are_cut(monkeypa
     X = np.random.RandomState(0).standard_normal((50, 64))
     with pytest.raises(MemoryError, match=r"with up to 4000 patterns.*Use fewer n_patterns"):
         convex_cnn_path(X, X[:, 0], kernel_size=8, n_patterns=4000)
+
+
+def test_the_dense_fallback_program_is_sized_by_its_patterns_and_regions(two_mib):
+    # DenseProgram: the estimate counts the patterns, the columns of gates (patch_size x
+    # n_patterns), and a dense read-out's regions, whose program has a group per pattern and
+    # region. Mutants that counted the patch size as the patterns, or left the regions out
+    # (a program 4 times smaller here), survived
+    patches = np.zeros((500, 36, 9))
+    formulation = make_formulation("average", (3, 3), "dense", (6, 6))
+    fallback = DenseProgram(formulation, patches, np.zeros((9, 64)))
+    with pytest.raises(
+        MemoryError, match=r"of size 9 with up to 64 patterns in 4 regions, each read out"
+    ):
+        fallback()

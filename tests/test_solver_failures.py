@@ -2258,3 +2258,287 @@ def test_the_tol_that_a_stall_is_told_accepts_it_does(gap):
     assert enough == 1e-6
     accepted = dataclasses.replace(options, tol=enough)
     assert outputs._converged_if_certified(point, y, accepted, loose=False).converged
+
+
+def test_a_point_kept_as_it_is_is_certified_by_the_better_of_its_two_bounds(monkeypatch):
+    # Finishing(certify=True, residue=None), a linear CNN's point: repriced at the intercept
+    # rounded near the targets' offset, on the targets centred as the solver saw them, and
+    # certified by the better of the two dual bounds (both bound the same optimum). Mutants
+    # that kept the worse bound, the repriced point's own gap, or the unrepriced objective,
+    # survived, as did one that repriced on the uncentred targets
+    y = 100.0 + 10.0 * np.random.default_rng(0).standard_normal(20)
+    options = outputs.SolveOptions(0.1, "squared", True, 1e-7, 500, "native")
+    seen = []
+
+    def repriced(formulation, patches, gates, program, solution, y, **kwargs):
+        seen.append(y)
+        return dataclasses.replace(solution, objective=10.5, duality_gap=1.0)  # (bound 9.5)
+
+    monkeypatch.setattr(outputs, "solution_with_gap", repriced)
+    point = Solution(np.ones((3, 4)), 100.0, 10.0, True, "optimal", 5, "native", 0.2)  # (9.8)
+    finished = outputs.Finishing(certify=True, loose=True)(None, point, y, options)
+    assert finished.objective == 10.5  # (the repriced point's, which the network attains)
+    assert finished.duality_gap == pytest.approx(10.5 - 9.8, rel=1e-12)
+    np.testing.assert_allclose(seen[0], y - y.mean(), rtol=0, atol=1e-12)
+
+
+def test_finishing_keeps_the_network_without_neurons_where_it_is_no_worse():
+    # Finishing (_empty_if_no_worse): a point whose objective is no lower than the network
+    # without neurons' (a conic solver's neurons of norm 1e-9 that cost as much as they fit)
+    # is replaced by it, equal objectives included, its gap lowered by what the objective
+    # drops. Mutants that skipped the check, kept a point of equal objective, or kept the
+    # point's own gap survived
+    y = np.random.default_rng(0).standard_normal(20)
+    options = outputs.SolveOptions(0.1, "squared", True, 1e-7, 500, "native")
+    centred, offset = outputs.centred_targets(y, "squared", True)
+    b, _, value = outputs._empty_network(centred, options, offset)
+    coef = np.full((2, 3, 4), 1e-9)
+    for above, gap in ((0.0, 1e-3), (0.5, 1.0)):
+        point = Solution(coef, offset, value + above, True, "optimal", 5, "CLARABEL", gap)
+        finished = outputs.Finishing()(None, point, y, options)
+        assert not np.any(finished.coef)
+        assert finished.intercept == b + offset and finished.objective == value
+        assert finished.duality_gap == pytest.approx(gap - above, rel=1e-12)
+    # (a point below it is kept)
+    point = Solution(coef, offset, value - 0.5, True, "optimal", 5, "CLARABEL", 1e-3)
+    assert outputs.Finishing()(None, point, y, options).objective == value - 0.5
+
+
+@pytest.mark.parametrize(
+    "converged, gap, cost, dropped",
+    [
+        (True, 0.0, 0.5e-7, True),  # (within tol: dropped)
+        (True, 0.0, 1e-6, False),  # (within CVXPY_ACCURACY, not within tol)
+        (True, 0.6e-7, 0.6e-7, False),  # (beyond what the gap leaves of tol)
+        (True, -0.6e-7, 1.2e-7, False),  # (a gap below zero lends no tolerance)
+        (False, 1e-3, 1e-6, True),  # (a stalled point: CVXPY_ACCURACY, as any other)
+    ],
+)
+def test_a_native_point_sheds_residue_only_within_what_its_gap_leaves_of_tol(
+    monkeypatch, converged, gap, cost, dropped
+):
+    # Finishing: the native solver certified its converged point to tol, and dropping its
+    # residue may cost only what keeps it there, tol less its gap (not below zero), not the
+    # CVXPY_ACCURACY that other points are allowed. Mutants that allowed CVXPY_ACCURACY, the
+    # whole of tol, tol plus a gap below zero, or held a stalled point to tol too, survived
+    y = np.random.default_rng(0).standard_normal(20)
+    options = outputs.SolveOptions(0.1, "squared", True, 1e-7, 500, "native")
+    status = "optimal" if converged else "stalled"
+    point = Solution(np.array([[[1.0, 1e-9]]]), 0.0, 1.0, converged, status, 5, "native", gap)
+
+    def clean_solution(program, solution, y, *, beta, loss, rtol):
+        if rtol == 0.0:  # (the groups only put in their cones: nothing to put here)
+            return solution
+        coef = np.where(np.abs(solution.coef) < 1e-6, 0.0, solution.coef)
+        return dataclasses.replace(solution, coef=coef, objective=solution.objective + cost)
+
+    monkeypatch.setattr(outputs, "clean_solution", clean_solution)
+    finished = outputs.Finishing(residue="clean")(None, point, y, options)
+    assert np.count_nonzero(finished.coef) == (1 if dropped else 2)
+
+
+def test_a_gap_at_its_tolerance_is_certified_and_one_at_minus_it_is_inside_the_program():
+    # gap_tolerance is the gap "up to which" a point counts as certified, and _infeasible
+    # calls a point outside its program only "further below zero" than it: both boundaries
+    # belong to the certified side (_converged_if_certified, uncertified_message). Mutants
+    # that made either comparison strict survived
+    y = np.random.default_rng(0).standard_normal(20)
+    options = outputs.SolveOptions(0.1, "squared", True, 1e-7, 500, "native")
+    point = Solution(np.zeros((2, 1, 2)), 0.0, 10.0, True, "optimal", 5, "native", 0.0)
+    loose = outputs.gap_tolerance(point, y, options, loose=True)
+    assert outputs.uncertified_message(
+        dataclasses.replace(point, duality_gap=loose), y, 0, options, loose=True
+    ) is None  # fmt: skip
+    below = dataclasses.replace(point, duality_gap=-outputs.gap_tolerance(point, y, options))
+    assert not outputs._infeasible(below, y, options)
+    assert outputs.uncertified_message(below, y, 0, options) is None
+    # a stall certified to exactly tol (and its rounding) has converged, its status kept
+    tight = outputs.gap_tolerance(point, y, options, tight=True)
+    for gap in (tight, -tight):
+        stalled = dataclasses.replace(point, converged=False, status="stalled", duality_gap=gap)
+        finished = outputs._converged_if_certified(stalled, y, options, loose=False)
+        assert finished.converged and finished.status == "stalled"
+
+
+@pytest.mark.parametrize("residue", ["clean", "prune"])
+def test_finishing_puts_the_groups_in_their_cones_where_dropping_residue_costs_too_much(
+    monkeypatch, capsys, residue
+):
+    # _without_residue: where dropping the residue (or pruning) costs more than the point's
+    # certified tolerance, the point is only put in its cones (rtol=0), and that point is
+    # returned even where it costs more too (an interior point outside its cones has an
+    # objective below the optimum). Mutants that returned the point as the solver left it
+    # there, or kept a pruned point whatever it cost, survived, as did one that said the
+    # verbose line of the residue's cost again for the point put in its cones. Each stub's
+    # point is told apart by its coef: 1, 2 pruned (rtol RESIDUE, 0), 3, 4 cleaned
+    y = np.random.default_rng(0).standard_normal(20)
+    options = outputs.SolveOptions(0.1, "squared", True, 1e-7, 500, "clarabel", verbose=1)
+    point = Solution(np.array([[[1.0, 1e-9]]]), 0.0, 1.0, True, "optimal", 5, "CLARABEL", 0.0)
+
+    def costly(first):
+        def finished(program, solution, y, *, beta, loss, rtol):
+            tag = first if rtol > 0.0 else first + 1
+            coef = np.full_like(solution.coef, tag)
+            return dataclasses.replace(solution, coef=coef, objective=solution.objective + 0.1)
+
+        return finished
+
+    monkeypatch.setattr(outputs, "prune_solution", costly(1.0))
+    monkeypatch.setattr(outputs, "clean_solution", costly(3.0))
+    monkeypatch.setattr(outputs.Finishing, "_attains", lambda self, pruned, y, options: True)
+    finished = outputs.Finishing(residue=residue)(None, point, y, options)
+    np.testing.assert_array_equal(finished.coef, np.full_like(point.coef, 4.0))
+    out = capsys.readouterr().out
+    assert out.count("dropping the solver's residue took the objective from 1 to 1.1") == 1
+
+
+def test_residue_that_costs_exactly_the_certified_tolerance_is_dropped(monkeypatch):
+    # Finishing._keeps: a point without its residue keeps its objective "to" the tolerance,
+    # that tolerance included. A mutant that made the comparison strict survived (the point
+    # was only put in its cones, its residue kept)
+    y = np.random.default_rng(0).standard_normal(20)
+    options = outputs.SolveOptions(0.1, "squared", True, 1e-7, 500, "clarabel")
+    point = Solution(np.array([[[1.0, 1e-9]]]), 0.0, 1.0, True, "optimal", 5, "CLARABEL", 0.0)
+    cost = outputs.gap_tolerance(point, y, options, loose=True)
+
+    def clean_solution(program, solution, y, *, beta, loss, rtol):
+        if rtol == 0.0:
+            return solution
+        coef = np.where(np.abs(solution.coef) < 1e-6, 0.0, solution.coef)
+        return dataclasses.replace(solution, coef=coef, objective=solution.objective + cost)
+
+    monkeypatch.setattr(outputs, "clean_solution", clean_solution)
+    finished = outputs.Finishing(residue="clean", loose=True)(None, point, y, options)
+    assert np.count_nonzero(finished.coef) == 1
+
+
+def test_a_pruned_network_attains_its_point_only_within_1e_7_of_its_objective(capsys):
+    # Finishing._attains: the pruned point is kept where its network's objective is at most
+    # 1e-7 of it above the point's (rounding); 1e-6 above is a network that does not attain
+    # it, and the cleaned point is kept. A mutant that allowed 1e-5 survived (the fits' test
+    # understates the pruned objective by 1e-5, at that mutant's line)
+    class Network:
+        def __init__(self, value):
+            self.value = value
+
+        def objective(self, patches, y, beta, loss):
+            return self.value
+
+    class Formulation:
+        def __init__(self, value):
+            self.value = value
+
+        def network(self, solutions, patches, gates):
+            return Network(self.value)
+
+    y = np.random.default_rng(0).standard_normal(20)
+    options = outputs.SolveOptions(0.1, "squared", True, 1e-7, 500, "clarabel", verbose=1)
+    pruned = Solution(np.zeros((2, 1, 2)), 0.0, 10.0, True, "optimal", 5, "CLARABEL", 0.0)
+    for above, attained in ((1e-8, True), (1e-6, False)):
+        finishing = outputs.Finishing(Formulation(10.0 * (1 + above)), residue="prune")
+        assert finishing._attains(pruned, y, options) is attained
+        assert ("pruning skipped" in capsys.readouterr().out) is not attained
+
+
+def test_a_cvxpy_fallback_that_does_not_fit_leaves_the_native_failure_as_it_was():
+    # _cvxpy_fallback: where the dense program does not fit in memory, the native outcome is
+    # returned as it was, so that a native solve that failed raises NotSolved with its own
+    # reason (the memory refusal is a verbose line). A mutant that returned the MemoryError
+    # as the failure survived
+    y = np.random.default_rng(0).standard_normal(20)
+    options = outputs.SolveOptions(0.1, "squared", True, 1e-7, 500, "auto")
+
+    def too_large():
+        raise MemoryError("the dense convex program needs about 9.0 GiB")
+
+    failure = SolverFailed("InsufficientProgress")
+    kept, returned = outputs._cvxpy_fallback(None, failure, too_large, y, options)
+    assert kept is None and returned is failure
+
+
+def test_unconverged_messages_speak_of_a_duality_gap_only_where_the_points_have_one():
+    # unconverged_message: one output without a gap (a conic iterate outside its cones) is
+    # said with its settings alone, not "; None"; of several outputs of a relaxation, one
+    # without a gap means the message may not say that "the duality gap bounds" their
+    # distance to the optimum. Mutants that printed the missing gap, or always spoke of the
+    # gap in several outputs' relaxation message, survived
+    options = outputs.SolveOptions(0.1, "squared", True, 1e-7, 500, "clarabel")
+    point = Solution(np.zeros((2, 1, 2)), 0.0, 10.0, False, "user_limit", 500, "CLARABEL", None)
+    message = outputs.unconverged_message([point], [0], options)
+    assert "after 500 iterations (max_iter=500, tol=1.0e-07). Increase max_iter" in message
+    assert "None" not in message
+    gapped = dataclasses.replace(point, duality_gap=1e-3)
+    bounds = "the duality gap bounds its point's distance"
+    for points, said in (([point, gapped], False), ([gapped, gapped], True)):
+        message = outputs.unconverged_message(points, [0, 1], options, relaxation=True)
+        assert "The program is a relaxation (n_layers >= 4)" in message
+        assert (bounds in message) is said
+
+
+def test_a_cvxpy_fallback_without_an_intercept_is_certified_without_one(monkeypatch, data):
+    # _lower_after_handover certifies CVXPY's point for the program solved, without an
+    # intercept where fit_intercept=False: the dual point of a program with one (its entries
+    # summing to zero) bounds targets with an offset poorly, and the stalled native point
+    # (1e-3 of its objective) was kept with its own gap and a warning. A mutant that certified
+    # with an intercept whatever fit_intercept survived
+    X, y = data
+    stopped = []
+    monkeypatch.setattr(outputs, "solve_native", _stalling_native(outputs.solve_native, stopped))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # (certified in the end: no warning)
+        reg = _regressor(solver="auto", fit_intercept=False).fit(X, y + 3.0)
+    assert len(stopped) == 1  # (handed over)
+    assert reg.duality_gap_ <= reg.tol * reg.objective_
+
+
+def test_auto_accepts_a_cvxpy_point_certified_to_exactly_tol_without_a_hand_over(monkeypatch):
+    # solve_and_finish: a converged CVXPY point whose gap is at most gap_tolerance(tight)
+    # is returned as it is, that bound included; only one above it goes to the native
+    # solver. A mutant that made the comparison strict survived
+    y = np.random.default_rng(0).standard_normal(20)
+    options = outputs.SolveOptions(0.1, "squared", True, 1e-7, 500, "auto", native_fallback=True)
+    point = Solution(np.zeros((2, 1, 2)), 0.0, 10.0, True, "optimal", 5, "CLARABEL", 0.0)
+    point = dataclasses.replace(
+        point, duality_gap=outputs.gap_tolerance(point, y, options, tight=True)
+    )
+
+    def natively(*args, **kwargs):
+        raise AssertionError("handed over to the native solver")
+
+    monkeypatch.setattr(outputs, "solve_output", lambda *args, **kwargs: point)
+    monkeypatch.setattr(outputs, "_natively", natively)
+
+    def finishing(program, solution, y, options):
+        return solution
+
+    assert outputs.solve_and_finish(None, y, 0, options, None, {}, finishing) is point
+
+
+def test_of_two_unconverged_points_one_at_minus_the_tolerance_below_a_bound_is_inside(
+    monkeypatch,
+):
+    # _lower_unconverged: a point below the other's bound by at most gap_tolerance (that
+    # tolerance included) is not outside its program, and is kept where it is the lower.
+    # A mutant that made the comparison strict survived. (gap_tolerance stubbed to a power
+    # of two: the boundary is hit exactly)
+    y = np.random.default_rng(0).standard_normal(20)
+    options = outputs.SolveOptions(0.1, "squared", True, 1e-7, 500, "auto")
+    monkeypatch.setattr(outputs, "gap_tolerance", lambda *args, **kwargs: 0.125)
+    native = Solution(np.ones((2, 1, 2)), 0.0, 1.0, False, "stalled", 5, "native", 0.5)
+    cvxpy = Solution(np.zeros((2, 1, 2)), 0.0, 0.375, False, "stalled", 5, "CLARABEL", 0.25)
+    kept = outputs._lower_unconverged(native, cvxpy, y, options)
+    assert kept.solver == "CLARABEL" and kept.duality_gap == -0.125
+
+
+def test_a_stall_certified_to_exactly_cvxpys_accuracy_is_not_sent_to_cvxpy():
+    # remedy: a stalled point certified to CVXPY_ACCURACY, that accuracy included, is one
+    # that CVXPY cannot improve on (_stopped_short does not hand it over either), and is told
+    # the tol that accepts it, not to use a CVXPY solver. A mutant that made the comparison
+    # strict survived
+    options = outputs.SolveOptions(0.1, "squared", True, 1e-7, 500, "native")
+    gap = outputs.CVXPY_ACCURACY
+    point = Solution(np.zeros((2, 1, 2)), 0.0, 1.0, False, "stalled", 3, "native", gap)
+    assert not outputs._stopped_short(point)
+    advice = outputs.remedy(point, options)
+    assert "loosen tol (tol=1e-05 accepts it)" in advice
+    assert "CVXPY solver" not in advice
