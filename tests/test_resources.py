@@ -1195,20 +1195,25 @@ def test_the_operators_signs_are_held_once_while_they_are_built():
         assert np.array_equal(np.unpackbits(signs[some], axis=1, count=16000), expected)
 
 
-def test_a_sampled_program_too_large_is_refused_before_the_patches_are_cut(monkeypatch):
-    # the program's estimate needs only the patches' shape: 3,000 images of 64x64 with
-    # 10x10 filters were cut into 7 GiB of patches, in 23 s, before their program of
-    # 13.7 GiB was refused
-    import sklearn_convexcnn._base as base
+def _no_patches_cut(monkeypatch, module):
+    """Memory of 1 MiB, and ``module``'s patch extraction forbidden."""
     import sklearn_convexcnn._resources as resources
 
     def cut(X, geometry):
         raise AssertionError("the patches were cut before the program's memory was checked")
 
     monkeypatch.setattr(resources, "available_memory", lambda: 2**20)
-    monkeypatch.setattr(base, "extract_patches", cut)
-    X = np.random.RandomState(0).standard_normal((50, 64))
-    y = X[:, 0]
+    monkeypatch.setattr(module, "extract_patches", cut)
+    return np.random.RandomState(0).standard_normal((50, 64))
+
+
+def test_a_sampled_program_too_large_is_refused_before_the_patches_are_cut(monkeypatch):
+    # the program's estimate needs only the patches' shape: 3,000 images of 64x64 with
+    # 10x10 filters were cut into 7 GiB of patches, in 23 s, before their program of
+    # 13.7 GiB was refused
+    import sklearn_convexcnn._base as base
+
+    X = _no_patches_cut(monkeypatch, base)
     for params in (
         {"kernel_size": 8},
         {"kernel_size": 8, "pool_size": 2},
@@ -1217,21 +1222,15 @@ def test_a_sampled_program_too_large_is_refused_before_the_patches_are_cut(monke
     ):
         reg = ConvexCNNRegressor(n_patterns=4000, **params)
         with pytest.raises(MemoryError, match=r"with up to 4000 patterns.*Use fewer n_patterns"):
-            reg.fit(X, y)
+            reg.fit(X, X[:, 0])
 
 
 def test_a_sampled_path_too_large_is_refused_before_the_patches_are_cut(monkeypatch):
     # convex_cnn_path checks its program as the estimators do: from the patches' shape
     import sklearn_convexcnn._path as path
-    import sklearn_convexcnn._resources as resources
     from sklearn_convexcnn import convex_cnn_path
 
-    def cut(X, geometry):
-        raise AssertionError("the patches were cut before the program's memory was checked")
-
-    monkeypatch.setattr(resources, "available_memory", lambda: 2**20)
-    monkeypatch.setattr(path, "extract_patches", cut)
-    X = np.random.RandomState(0).standard_normal((50, 64))
+    X = _no_patches_cut(monkeypatch, path)
     with pytest.raises(MemoryError, match=r"with up to 4000 patterns.*Use fewer n_patterns"):
         convex_cnn_path(X, X[:, 0], kernel_size=8, n_patterns=4000)
 
