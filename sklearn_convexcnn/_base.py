@@ -647,7 +647,7 @@ class _BaseConvexCNN(BaseEstimator):
         uses_operator = self._uses_operator(formulation)
         build = formulation.operator if uses_operator else formulation.program
         check_program_fits = functools.partial(
-            self._check_program_memory, patches, formulation, n_outputs=Y.shape[1]
+            self._check_program_memory, patches.shape, formulation, n_outputs=Y.shape[1]
         )
         if warm:  # (sampled patterns, checked as their draw was)
             check_program_fits(self.n_patterns)
@@ -902,13 +902,11 @@ class _BaseConvexCNN(BaseEstimator):
             return circular_geometry(self.input_shape, X.shape[1])
         return resolve_geometry(self.input_shape, self.kernel_size, self.stride, X.shape[1])
 
-    def _check_program_memory(self, patches, formulation, n_patterns, n_outputs):
+    def _check_program_memory(self, patches_shape, formulation, n_patterns, n_outputs):
         """MemoryError, naming the fix, when the program would not fit in memory
         (:func:`._resources.check_program_memory`), held as the solver that will run holds
-        it (the CVXPY fallback of ``"auto"`` checks its own, :class:`DenseProgram`).
-        ``patches``: the patches, or their shape ``(n_samples, n_patches, patch_size)``
-        alone (checked before they are cut)."""
-        patches_shape = tuple(getattr(patches, "shape", patches))
+        it (the CVXPY fallback of ``"auto"`` checks its own, :class:`DenseProgram`), from the
+        patches' shape ``(n_samples, n_patches, patch_size)`` (checked before they are cut)."""
         if isinstance(formulation, LinearFormulation):  # (no patterns: n_patterns ignored)
             if formulation.pooling == "none":
                 check_nuclear_program_memory(

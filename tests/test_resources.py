@@ -363,7 +363,7 @@ def test_a_linear_cnn_without_pooling_is_checked_as_clarabel_holds_it(monkeypatc
     required = []
     if solver == "scs":  # (first-order: 28 MiB at 140 patches where Clarabel took 5.1 GiB)
         monkeypatch.setattr(resources, "check_memory", lambda n, *args, **_: required.append(n))
-        reg._check_program_memory(np.zeros((5, 98, 3)), _linear_formulation(), 64, 1)
+        reg._check_program_memory((5, 98, 3), _linear_formulation(), 64, 1)
         assert len(required) == 1 and required[0] < 2**30 / 100  # (checked: it fits)
         return
     message = (
