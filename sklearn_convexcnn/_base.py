@@ -620,22 +620,7 @@ class _BaseConvexCNN(BaseEstimator):
         start = time.perf_counter()
         geometry = self._geometry(X)
         formulation = self._formulation(geometry)
-        check_patches_memory(
-            X.shape[0],
-            geometry.n_patches,
-            geometry.patch_size,
-            whole_rows=self.architecture == "circular",
-        )
-        if self.n_patterns == "exact":  # (refused, where it would be, before the patches)
-            check_enumeration(formulation, X, geometry)
-        else:
-            # the program's check for sampled patterns needs only the patches' shape: refused
-            # before they are cut (patches of 7 GiB were cut, in 23 s, before a program of
-            # 13.7 GiB was refused); checked again below, with the patches held
-            self._check_program_memory(
-                (X.shape[0], geometry.n_patches, geometry.patch_size), formulation,
-                self.n_patterns, n_outputs=Y.shape[1],
-            )  # fmt: skip
+        self._refuse_before_patches(X, geometry, formulation, n_outputs=Y.shape[1])
         patches = extract_patches(X, geometry)
         rng = check_random_state(self.random_state)
         warm_start_key = self._warm_start_key(geometry, Y.shape[1], formulation, X)
@@ -644,8 +629,6 @@ class _BaseConvexCNN(BaseEstimator):
             # the previous fit's patterns: its gates, and the formulation that sampled them
             # (a three-layer formulation holds its second-layer patterns)
             formulation = self._fitted_program.formulation
-        uses_operator = self._uses_operator(formulation)
-        build = formulation.operator if uses_operator else formulation.program
         check_program_fits = functools.partial(
             self._check_program_memory, patches.shape, formulation, n_outputs=Y.shape[1]
         )
@@ -660,7 +643,7 @@ class _BaseConvexCNN(BaseEstimator):
             # solved to GENERATION_TOL at least (the check needs it)
             options = dataclasses.replace(options, tol=min(options.tol, GENERATION_TOL))
             gates, solutions, finishing, generated = self._generate(
-                patches, formulation, Y, labels, gates, rng, build, options
+                patches, formulation, Y, labels, gates, rng, options
             )
         else:
             solutions, finishing = self._solve_program(
@@ -710,11 +693,9 @@ class _BaseConvexCNN(BaseEstimator):
     def _solve_program(self, formulation, patches, gates, X, Y, warm_starts, options, labels):
         """Each output's finished solution of ``formulation``'s program over ``gates``
         (:meth:`_solve_outputs`), and the :class:`Finishing` that finished them."""
-        uses_operator = self._uses_operator(formulation)
-        build = formulation.operator if uses_operator else formulation.program
         finishing = self._finishing(formulation, patches, gates)
         solutions = self._solve_outputs(
-            build(patches, gates),
+            self._program_builder(formulation)(patches, gates),
             X,
             Y,
             DenseProgram(formulation, patches, gates, exact=self.n_patterns == "exact"),
@@ -722,7 +703,7 @@ class _BaseConvexCNN(BaseEstimator):
             finishing,
             options,
             labels,
-            shareable=uses_operator,
+            shareable=self._uses_operator(formulation),
         )
         return solutions, finishing
 
@@ -853,7 +834,7 @@ class _BaseConvexCNN(BaseEstimator):
             )  # fmt: skip
         return formulation
 
-    def _generate(self, patches, formulation, Y, labels, gates, rng, build, solving):
+    def _generate(self, patches, formulation, Y, labels, gates, rng, solving):
         """Pattern generation from ``gates`` (:func:`._generation.generation_fit`), each
         solve with the options ``solving``, its solutions finished here, in turn (a sampled
         fit's workers finish their own); ``labels`` name the outputs in errors.
@@ -868,6 +849,7 @@ class _BaseConvexCNN(BaseEstimator):
             with lines_of_output(labels[output], Y.shape[1]) if self.verbose else nullcontext():
                 return solve_output(program, y, labels[output], solving, **warm_start)
 
+        build = self._program_builder(formulation)
         gates, solutions, report = generation_fit(
             patches, formulation, Y, gates, rng, n_patterns=self.n_patterns, beta=solving.beta,
             loss=self.loss, fit_intercept=self.fit_intercept, program_of=build, solve=solve,
@@ -901,6 +883,18 @@ class _BaseConvexCNN(BaseEstimator):
             check_depth(X.shape[1], 3 if self.n_layers is None else int(self.n_layers))
             return circular_geometry(self.input_shape, X.shape[1])
         return resolve_geometry(self.input_shape, self.kernel_size, self.stride, X.shape[1])
+
+    def _refuse_before_patches(self, X, geometry, formulation, n_outputs):
+        """MemoryError (or the enumeration's error) for a fit that would not fit in memory,
+        from what is known before the patches are cut: their shape, and the enumeration's
+        count. The sampled program is checked again once its patterns are drawn."""
+        patches_shape = (X.shape[0], geometry.n_patches, geometry.patch_size)
+        check_patches_memory(*patches_shape, whole_rows=self.architecture == "circular")
+        if self.n_patterns == "exact":
+            check_enumeration(formulation, X, geometry)
+        else:
+            # (patches of 7 GiB were cut, in 23 s, before a program of 13.7 GiB was refused)
+            self._check_program_memory(patches_shape, formulation, self.n_patterns, n_outputs)
 
     def _check_program_memory(self, patches_shape, formulation, n_patterns, n_outputs):
         """MemoryError, naming the fix, when the program would not fit in memory
@@ -1130,6 +1124,11 @@ class _BaseConvexCNN(BaseEstimator):
             f"is the network's. Try {advice} (tol is {self.tol!r}).",
             ConvergenceWarning,
         )
+
+    def _program_builder(self, formulation):
+        """``formulation``'s builder of the program, ``(patches, gates) -> program``: the
+        matrix-free operator where the native solver uses one."""
+        return formulation.operator if self._uses_operator(formulation) else formulation.program
 
     def _uses_operator(self, formulation):
         """Whether the program goes to the native solver as an operator (matrix-free where
