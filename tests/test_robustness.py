@@ -222,7 +222,8 @@ def test_an_empty_network_near_a_large_offset_attains_its_objective():
     rng = np.random.default_rng(0)
     X = rng.standard_normal((20, 8))
     y = 1e12 + 1e-2 * rng.standard_normal(20)
-    reg = ConvexCNNRegressor(beta=1e3, n_patterns=8, random_state=0).fit(X, y)
+    with pytest.warns(UserWarning, match=r"The targets \(y\) share an offset of 1e\+12"):
+        reg = ConvexCNNRegressor(beta=1e3, n_patterns=8, random_state=0).fit(X, y)
     assert reg.filters_.shape[0] == 0  # (the empty network: beta far above its largest use)
     assert reg.objective_ == pytest.approx(reg.regularized_objective(X, y), rel=1e-9)
 
@@ -323,7 +324,8 @@ def test_a_target_that_varies_below_its_offset_is_not_constant():
     rng = np.random.default_rng(0)
     X = rng.standard_normal((2000, 8))
     y = 1e8 + 5e-6 * X[:, 0]
-    reg = ConvexCNNRegressor(beta=1e-9, n_patterns=4, random_state=0).fit(X, y)
+    with pytest.warns(UserWarning, match=r"The targets \(y\) share an offset of 1e\+08"):
+        reg = ConvexCNNRegressor(beta=1e-9, n_patterns=4, random_state=0).fit(X, y)
     assert reg.filters_.shape[0] > 0
     # and the neurons fit: a quarter below the intercept alone (1.83e-8 against 2.40e-8),
     # attained by the network, certified (the gap's rounding floor here is 1.6e-11)
@@ -366,7 +368,8 @@ def test_a_target_a_few_ulps_from_its_offset_is_fitted_and_certified():
     # near the offset (5 % of the objective) taken for the cost of dropping the residue
     rng = np.random.default_rng(0)
     X, y = rng.standard_normal((12, 6)), 1e-3 * rng.standard_normal(12) + 1e12
-    reg = ConvexCNNRegressor(beta=0.5e-6, kernel_size=2, n_patterns="exact").fit(X, y)
+    with pytest.warns(UserWarning, match=r"The targets \(y\) share an offset of 1e\+12"):
+        reg = ConvexCNNRegressor(beta=0.5e-6, kernel_size=2, n_patterns="exact").fit(X, y)
     assert 0 < reg.filters_.shape[0] <= len(y) + 1
     assert reg.objective_ < 0.05 * 0.5 * np.sum((y - y.mean()) ** 2)
     assert reg.regularized_objective(X, y) == pytest.approx(reg.objective_, rel=1e-12)
@@ -385,7 +388,8 @@ def test_a_linear_cnn_near_a_large_offset_attains_its_objective(pooling):
     reg = ConvexCNNRegressor(beta=0.5e-6, activation="linear", pooling=pooling, kernel_size=2)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        reg.fit(X, y)
+        with pytest.warns(UserWarning, match=r"The targets \(y\) share an offset of 1e\+12"):
+            reg.fit(X, y)
     assert reg.regularized_objective(X, y) == pytest.approx(reg.objective_, rel=1e-9)
     assert reg.lower_bound_ <= reg.objective_
 
