@@ -250,8 +250,11 @@ def proximal_newton(
             return z, value_of(z), multipliers
         direction = z - x
         decrease = gradient @ direction + beta * (norm(coef_of(z)).sum() - norm(coef_of(x)).sum())
-        if step == 0 and not _feasible(coef_of(x), kept_rows, coupling, x):
-            # x violates newly added rows: the first step goes all the way to the feasible z
+        if step == 0 and (decrease >= 0 or not _feasible(coef_of(x), kept_rows, coupling, x)):
+            # x violates newly added rows, or the model finds no descent from it (a conic
+            # solver's point, better than the QP's accuracy): the first step goes all the way
+            # to z. Kept, x came back unchanged, a stall (a polish from Clarabel's points on
+            # 120 digits ended at 3.0e-7 of the objective against 2.5e-9)
             x, current = z, value_of(z)
             continue
         if -decrease <= 1e-3 * qp_tol * max(abs(current), 1.0):
