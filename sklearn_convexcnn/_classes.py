@@ -209,8 +209,10 @@ _PARAMETERS = """\
         ``pooling="none"`` or ``architecture="three_layer"``, the same ``X``), with
         ``patterns="sampled"`` and an int ``n_patterns``; otherwise the fit starts cold.
         :class:`~sklearn.model_selection.GridSearchCV` clones the estimator, so it always
-        starts cold; for a path of ``beta`` values see :func:`convex_cnn_path`. Read more in
-        the User Guide, :ref:`Parameters in detail: warm_start <guide-warm-start>`.
+        starts cold; for a path of ``beta`` values see :func:`convex_cnn_path` (two-layer ReLU
+        CNNs; for the other networks, lower ``beta`` with ``set_params`` between warm fits).
+        Read more in the User Guide, :ref:`Parameters in detail: warm_start
+        <guide-warm-start>`.
 
     n_jobs : int, default=None
         Number of processes solving the outputs' programs (one per class in one-vs-rest, one
@@ -309,7 +311,9 @@ _ATTRIBUTES = """\
         them: a warm start on other data keeps the previous fit's, of which some may share a
         pattern there); with
         ``patterns="generated"``, those of its last program (patterns unused by every output
-        are dropped before each re-solve, so some may be unused at the end).
+        are dropped before each re-solve, so some may be unused at the end). For
+        ``architecture="three_layer"``, those of the first ReLU layer: the program pairs each
+        with every second-layer pattern (``verbose=1`` gives their number and the pairs').
 
     gates_ : ndarray of shape (patch_size, `n_patterns_`)
         One filter inside each pattern's cell; ``1[X_k g >= 0]`` recomputes the patterns.

@@ -922,6 +922,26 @@ def test_a_cutting_plane_rounds_verbose_line_counts_the_rows_kept_and_violated(c
     assert rounds == [("0", str(6 * START_ROWS), "0")]
 
 
+def test_a_three_layer_fits_verbose_line_gives_both_layers_patterns(capsys):
+    # verbose=1 prints the program's size so that a slow fit can be stopped early; a
+    # three-layer program's is the product of both layers' patterns, and the line gave the
+    # first layer's only ("53 distinct patterns" before a fit of 3,445 pattern pairs, 11 s)
+    rng = np.random.default_rng(11)
+    X, y = rng.standard_normal((3, 6)), rng.standard_normal(3)
+    reg = ConvexCNNRegressor(
+        architecture="three_layer", n_patterns=8, beta=0.1, random_state=0, verbose=1,
+        warm_start=True,
+    ).fit(X, y)  # fmt: skip
+    # (2^3 <= n_patterns: every second-layer pattern)
+    assert reg.n_patterns_ == 6
+    line = "(kernel 3), 6 distinct patterns in the first layer and 8 second-layer patterns "
+    assert line + "(48 pattern pairs, four groups each)\n" in capsys.readouterr().out
+    reg.set_params(beta=0.05).fit(X, y)  # (a warm start's, from the previous formulation)
+    assert "(kernel 3), 6 patterns in the first layer and 8 second-layer patterns (48 pattern " in (
+        capsys.readouterr().out
+    )
+
+
 def test_cutting_planes_end_at_the_first_round_that_spends_max_iter(capsys):
     # SCS says 'optimal_inaccurate', not USER_LIMIT, where it spends max_iter: the rounds went
     # on, each at max_iter (at the default 500, 14 rounds and 140 s on 20 signals, a user's
