@@ -327,6 +327,8 @@ _ATTRIBUTES = """\
     n_iter_ : int
         Largest number of solver iterations over the outputs (working-set iterations for the
         native solver); with ``patterns="generated"``, those of the last, warm-started solve.
+        Where ``solver="auto"`` hands a program on (``max_iter`` bounds each solver), those
+        of the last solver it went to: a native polish of a CVXPY point counts its own.
 
     duality_gap_ : float
         Certified duality gap of the returned point, summed over outputs: the program's value
