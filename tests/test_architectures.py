@@ -1639,6 +1639,30 @@ def test_a_deep_circular_fit_is_no_worse_than_the_3_layer_network_padded():
     assert deep.lower_bound_ < deep.objective_  # (still the relaxation's bound)
 
 
+def test_a_deep_circular_fit_takes_each_outputs_neurons_from_the_cheaper_network(monkeypatch):
+    # each neuron serves one output, so the relaxation's network and the padded 3-layer one
+    # can be chosen output by output: the whole networks cost 17.06 and 17.09 here, and
+    # outputs 0 and 2 are cheaper in the padded one
+    rng = np.random.default_rng(2)
+    X, Y = rng.standard_normal((30, 8)), rng.standard_normal((30, 3))
+    params = dict(architecture="circular", beta=0.5, n_patterns=8, random_state=0)
+    three = ConvexCNNRegressor(n_layers=3, **params).fit(X, Y)
+    deep = ConvexCNNRegressor(n_layers=8, **params).fit(X, Y)
+    assert deep.regularized_objective(X, Y) == pytest.approx(deep.objective_, rel=1e-12)
+    monkeypatch.setattr(
+        ConvexCNNRegressor, "_no_worse_than_shallow", lambda self, _, net, *args: (net, None)
+    )
+    relaxation = ConvexCNNRegressor(n_layers=8, **params).fit(X, Y)
+    assert deep.objective_ < 0.98 * min(three.objective_, relaxation.objective_)
+    # (its neurons are those of the two networks, each of one output)
+    assert np.all((deep.output_weights_ != 0).sum(axis=1) == 1)
+    served = (deep.output_weights_ != 0).argmax(axis=1)
+    for network, outputs in [(relaxation, [1]), (three, [0, 2])]:
+        mine = deep.filters_[np.isin(served, outputs)]
+        theirs = network.filters_[np.isin((network.output_weights_ != 0).argmax(axis=1), outputs)]
+        np.testing.assert_allclose(mine, theirs, atol=1e-10)
+
+
 def test_padding_a_circular_network_keeps_its_function_and_penalty():
     from sklearn_convexcnn._formulations.circular import CircularFormulation
 

@@ -444,6 +444,55 @@ class CircularFormulation:
         return dataclasses.replace(network, layer_filters=np.concatenate([inner, identity, last]))
 
 
+def cheapest_by_output(networks, patches, Y, beta, loss):
+    """One circular CNN that takes each output's neurons and intercept from whichever of
+    ``networks`` (of the same outputs and depth) fits that output at the least cost, with
+    the index of the network each output came from.
+
+    A recovered circular network's neurons each serve one output, so its objective is the sum
+    of the outputs' costs, each that output's loss and the penalty of its neurons: the choice
+    can be made output by output. Ties go to the first network. Where a neuron serves several
+    outputs, the whole network of least objective is returned, every output from it.
+    """
+    serving = [np.asarray(network.output_weights) != 0 for network in networks]
+    if any((serves.sum(axis=1) > 1).any() for serves in serving):
+        costs = [network.objective(patches, Y, beta, loss) for network in networks]
+        chosen = int(np.argmin(costs))
+        return networks[chosen], np.full(Y.shape[1], chosen)
+    costs = np.array(
+        [
+            [
+                _output_network(network, serves[:, c], c).objective(patches, Y[:, [c]], beta, loss)
+                for c in range(Y.shape[1])
+            ]
+            for network, serves in zip(networks, serving, strict=True)
+        ]
+    )
+    chosen = np.argmin(costs, axis=0)
+    layers, weights = [], []
+    for k, (network, serves) in enumerate(zip(networks, serving, strict=True)):
+        neurons = serves[:, chosen == k].any(axis=1)
+        layers.append(network.layer_filters[:, neurons])
+        weights.append(np.asarray(network.output_weights)[neurons])
+    kept = dataclasses.replace(
+        networks[0],
+        layer_filters=np.concatenate(layers, axis=1),
+        output_weights=np.concatenate(weights),
+        intercept=np.array([networks[k].intercept[c] for c, k in enumerate(chosen)]),
+    )
+    return kept, chosen
+
+
+def _output_network(network, neurons, output):
+    """The part of ``network`` that computes ``output``: its ``neurons`` and intercept."""
+    return dataclasses.replace(
+        network,
+        layer_filters=network.layer_filters[:, neurons],
+        output_weights=np.asarray(network.output_weights)[neurons][:, [output]],
+        intercept=np.asarray(network.intercept)[[output]],
+    )
+
+
 def _read_only(array):
     array.flags.writeable = False
     return array
