@@ -1493,8 +1493,10 @@ class _BaseConvexCNN(BaseEstimator):
         ------
         ValueError
             For architectures other than the two-layer ReLU CNN, a ``tol`` or
-            ``max_patterns`` out of range, or data that ``fit`` would refuse (entries of ``X``
-            or real targets beyond ``1e75`` in magnitude included).
+            ``max_patterns`` out of range, data that ``fit`` would refuse (entries of ``X``
+            or real targets beyond ``1e75`` in magnitude included), or a non-zero
+            ``intercept_`` assigned to a network fitted with ``fit_intercept=False`` (the
+            bound is over networks without one).
 
         Warns
         -----
@@ -1530,6 +1532,16 @@ class _BaseConvexCNN(BaseEstimator):
                 f"activation='relu'), but this {type(self).__name__} was fitted as a "
                 f"{type(self.network_).__name__}. duality_gap_ certifies its convex program over "
                 "the fitted patterns; is_exact_ says whether that program is exact."
+            )
+        if not fitted.fit_intercept and np.any(self.network_.intercept != 0):
+            # the bound is over networks without an intercept (no sum(v) = 0 in the dual): an
+            # assigned one can take the network below it, a negative gap called optimal
+            raise ValueError(
+                f"certify bounds networks without an intercept, as this {type(self).__name__} "
+                f"was fitted (fit_intercept=False), but its intercept_ is "
+                f"{np.array2string(np.asarray(self.intercept_), precision=6)}: such a network "
+                "is not among them, and its objective can lie below the bound. Set intercept_ "
+                "back to zeros, or refit with fit_intercept=True."
             )
         start = time.perf_counter()
         X, patches, Y = self._evaluation_data(X, y)

@@ -623,14 +623,23 @@ def check_sampled_bound(
 def _check_bound(rows, max_patterns, shorter, n_rows=None):
     """The distinct hyperplanes of ``rows``; TooManyPatterns where their Cover bound exceeds
     ``max_patterns`` (``rows`` a sample of ``n_rows`` rows: a bound on the whole from below)."""
-    normals = distinct_hyperplanes(rows, strict=True)
+    try:
+        normals = distinct_hyperplanes(rows, strict=True)
+        at_least = n_rows is not None
+    except TooManyPatterns:
+        # nearly parallel rows, merged: fewer hyperplanes than the data's, whose bound is at
+        # least theirs. Above the limit the data are too many (an audit: 20,000 Gaussian
+        # signals were told that standardizing X would help), else too thin
+        normals, at_least = distinct_hyperplanes(rows), True
+        if cover_bound(len(normals), _spectrum(normals)[2] if len(normals) else 0) <= max_patterns:
+            raise
     rank = _spectrum(normals)[2] if len(normals) else 0
     bound = cover_bound(len(normals), rank)
     if bound > max_patterns:
         among = "" if n_rows is None else f", found among {len(rows)} of the {n_rows} rows"
         raise TooManyPatterns(
             f"n_patterns='exact' would enumerate up to {bound} activation patterns "
-            f"{'or more ' if n_rows is not None else ''}(the Cover bound of {len(normals)} "
+            f"{'or more ' if at_least else ''}(the Cover bound of {len(normals)} "
             f"distinct hyperplanes of rank {rank}{among}), more than the limit of "
             f"{max_patterns}. Pass an int n_patterns=<int> (e.g. n_patterns=256) to sample the "
             f"patterns instead, or use fewer samples or shorter patches ({shorter})."

@@ -816,3 +816,16 @@ def test_a_model_pickled_before_fits_recorded_their_gates_is_certified(params):
     certificate = model.certify(X, y)
     assert certificate.objective == pytest.approx(model.objective_, rel=1e-9)
     assert abs(certificate.relative_gap) <= 1e-8
+
+
+def test_an_intercept_assigned_to_a_network_fitted_without_one_is_refused():
+    # (an audit) the bound is over networks without an intercept: an assigned one took the
+    # network 4 % below it, a negative gap that is_optimal accepted
+    X, y = _data(10, 6, 0)
+    model = ConvexCNNRegressor(beta=0.5, kernel_size=2, n_patterns="exact", fit_intercept=False)
+    model.fit(X, y + 5)
+    model.intercept_ = np.array([0.3])
+    with pytest.raises(ValueError, match=r"fit_intercept=False\), but its intercept_ is \[0\.3\]"):
+        model.certify(X, y + 5)
+    model.intercept_ = np.zeros(1)  # (back to the network of the fit)
+    assert model.certify(X, y + 5).is_optimal

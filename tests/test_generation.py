@@ -10,6 +10,7 @@ import dataclasses
 import re
 import types
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -941,3 +942,28 @@ def test_the_search_starts_from_every_active_group_and_some_gates():
     assert starts.shape == (32 + 2 * 2, 2)
     assert {tuple(g) for g in starts[:32]} <= {tuple(g) for g in gates.T}
     np.testing.assert_array_equal(starts[32:], [[1.0, 0.0], [0.0, -0.1], [-1.0, 0.0], [0, 0.1]])
+
+
+def test_with_max_pooling_the_check_of_an_int_n_patterns_can_be_a_search_that_passes():
+    # (an audit) the guide said the check is exact for a Cover bound of at most 20,000: with
+    # max pooling that bound counts the pools' patch differences (63,254 here, against 5,114
+    # patterns with average pooling), and the check passed above the optimum without a warning
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((12, 8)), rng.standard_normal(12)  # (plot_certificate.py's)
+    patches = np.lib.stride_tricks.sliding_window_view(X, 3, axis=1).copy()
+    assert make_formulation("average", None, "sum", (6,)).enumerate_gates(patches).shape[1] == 5114
+    with pytest.raises(ValueError, match="up to 63254 activation patterns"):
+        make_formulation("max", None, "sum", (6,)).enumerate_gates(patches, max_patterns=20_000)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        model = ConvexCNNRegressor(
+            beta=0.1, kernel_size=3, pooling="max", n_patterns=2, patterns="generated",
+            random_state=0,
+        ).fit(X, y)  # fmt: skip
+    # (the check passed, and says it is no proof: the optimum, 0.510626 by n_patterns="exact"
+    # in 15 s, was 1.1e-4 of it below the fit)
+    assert model.dual_check_ <= 0.1 * (1 + 1e-6) and not model.is_certified_
+    guide = Path(__file__).resolve().parents[1] / "doc" / "user_guide.rst"
+    guide = " ".join(guide.read_text().split())
+    assert "With max pooling that bound counts the differences of each pool's patches" in guide
+    assert "it is 63,254 (5,114 with average pooling)" in guide

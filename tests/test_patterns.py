@@ -621,3 +621,14 @@ def test_patches_thin_in_one_coordinate_keep_their_rank_and_every_cell(seed, thi
     filters[2] /= thin  # (as likely to fall in a thin cell as in any other)
     found = set(map(bytes, (rows @ filters >= 0).T))
     assert found <= set(map(bytes, (rows @ gates >= 0).T))
+
+
+def test_rows_too_many_to_enumerate_are_refused_by_their_count_not_as_nearly_parallel():
+    # (an audit) 20,000 Gaussian signals with filters of 2, a Cover bound above 397,000, were
+    # refused as nearly parallel, advising to standardize X: by chance, some of so many rows
+    # in R^2 are. Merged, they leave a bound above the limit all the same, which refuses
+    rows = np.random.default_rng(0).standard_normal((60_000, 2))
+    with pytest.raises(TooManyPatterns, match=r"up to 1\d{5} activation patterns or more \(the "):
+        arrangement_gates(rows)
+    with pytest.raises(TooManyPatterns, match="nearly parallel"):  # (a bound within the limit)
+        arrangement_gates(rows[:20_000])
