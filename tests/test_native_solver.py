@@ -481,12 +481,12 @@ def test_a_failed_restricted_solve_returns_the_last_certified_point(monkeypatch)
     # stopped with InsufficientProgress, and the error lost a point certified to 5e-7
     original, points = _native._restricted_then_feasible, []
 
-    def failing_after_the_first(*args, feasibility=True, verbose=0):
+    def failing_after_the_first(*args, feasibility=True, in_units=False, verbose=0):
         # (every solve makes its point feasible: the rows do not wait, so that the first
         # point, of one group, is certified and short of the optimum)
         if points:
             raise _native.SolverFailed("the restricted problem stopped with InsufficientProgress")
-        points.append(original(*args))
+        points.append(original(*args, in_units=in_units))
         return points[-1]
 
     monkeypatch.setattr(_native, "_restricted_then_feasible", failing_after_the_first)
@@ -552,8 +552,11 @@ def test_a_solve_that_stops_short_returns_its_lowest_point(monkeypatch):
     # point's restricted solve ended at 31.22, and the solver returned that
     original, objectives = _native._restricted_then_feasible, []
 
-    def worse_from_the_third_time(work, y, b, beta, loss, *args, feasibility=True, verbose=0):
-        b, feasible = original(work, y, b, beta, loss, *args)  # (the rows do not wait)
+    def worse_from_the_third_time(
+        work, y, b, beta, loss, *args, feasibility=True, in_units=False, verbose=0
+    ):
+        # (the rows do not wait)
+        b, feasible = original(work, y, b, beta, loss, *args, in_units=in_units)
         if len(objectives) >= 2:  # still in the cones (they are cones), but further from y
             work.coef = 0.5 * work.coef
         coef = work.coef
@@ -1577,6 +1580,38 @@ def test_circular_logistic_fit_on_separable_data_is_solved():
     assert 0 <= native.duality_gap_ <= 1e-6 * native.objective_
 
 
+def test_circular_fit_at_a_tiny_effective_beta_is_certified():
+    # inputs of size 1e4 at beta=1: the restricted QPs' coefficients were of size 4e4 in the
+    # solver's units, where Clarabel left the fit 4e-4 off at every tolerance and the dual
+    # vector's prices at twice beta; the solve stalled at 0.39 of the objective (its last
+    # QPs are now solved in units of the coefficients' size)
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((40, 5))
+    y = 100 * (np.maximum(X @ rng.standard_normal(5), 0.0) + 0.1 * rng.standard_normal(40))
+    common = dict(architecture="circular", beta=1.0, n_patterns=2, tol=1e-7, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        native = ConvexCNNRegressor(solver="native", **common).fit(1e4 * X, y)
+    assert 0 <= native.duality_gap_ <= 1e-7 * native.objective_
+    reference = ConvexCNNRegressor(solver="clarabel", **common).fit(1e4 * X, y)
+    assert native.objective_ <= reference.objective_ * (1 + 1e-9)
+
+
+def test_restricted_qp_in_units_of_its_coefficients_is_the_same_qp():
+    from sklearn_convexcnn._solvers._restricted import solve_qp
+
+    rng = np.random.default_rng(1)
+    n, n_groups, h = 30, 3, 3
+    M = np.hstack([rng.standard_normal((n, n_groups * h)), np.ones((n, 1))])
+    y = M[:, :h] @ [1.0, -2.0, 0.5] + 0.1 * rng.standard_normal(n)
+    cones = [rng.standard_normal((4, h)) for _ in range(n_groups)]
+    blocks = spectral_blocks(h, 3)
+    qp = (M, np.ones(n), M.T @ M, -(M.T @ y), 0.5, h, cones, 1e-10, blocks)
+    as_given, _ = solve_qp(*qp)
+    for unit in (2.0**-10, 2.0**10):
+        np.testing.assert_allclose(solve_qp(*qp, unit=unit)[0], as_given, atol=1e-6)
+
+
 def test_restricted_qp_with_few_samples_lifts_the_fit():
     # 10 samples, 19 variables: the fit becomes a variable of its own. Zero rows add nothing
     # to the objective and make the same QP dense (30 samples): both must agree.
@@ -1664,8 +1699,10 @@ def _recording_feasibility(monkeypatch):
     """Record the target, the ``feasibility`` and the end objective of every restricted solve."""
     original, calls = _native._restricted_then_feasible, []
 
-    def recording(work, y, b, beta, loss, *args, feasibility=True, verbose=0):
-        b, feasible = original(work, y, b, beta, loss, *args, feasibility=feasibility)
+    def recording(work, y, b, beta, loss, *args, feasibility=True, in_units=False, verbose=0):
+        b, feasible = original(
+            work, y, b, beta, loss, *args, feasibility=feasibility, in_units=in_units
+        )
         coef = work.coef
         design = work.design(intercept=True)
         f = design[:, : coef.size] @ coef.ravel() + b
@@ -1915,12 +1952,16 @@ def test_restricted_solves_get_finer_down_to_1e_12_then_leave_the_faces():
     # point's tolerance a hundredth at a time down to 1e-12, then, at 1e-12 itself, the
     # interior point instead of the faces, then nothing (the solve has stalled). A ladder
     # that stays at 1e-12 with the faces never reaches the interior point nor the stall
-    assert _native._finer(1e-9, True) == (pytest.approx(1e-11, rel=1e-12), True)
-    assert _native._finer(1e-11, True) == (1e-12, True)
-    assert _native._finer(1e-12, True) == (1e-12, False)
-    assert _native._finer(1e-12, False) is None
+    hundredth = pytest.approx(1e-11, rel=1e-12)
+    assert _native._finer(1e-9, True, False, True) == (hundredth, True, False)
+    assert _native._finer(1e-11, True, False, True) == (1e-12, True, False)
+    assert _native._finer(1e-12, True, False, True) == (1e-12, False, False)
+    assert _native._finer(1e-12, False, False, True) is None
     # (without faces: the tolerance only)
-    assert _native._finer(1e-9, False) == (pytest.approx(1e-11, rel=1e-12), False)
+    assert _native._finer(1e-9, False, False, True) == (hundredth, False, False)
+    # other group norms (no faces, no polish): the QPs in their coefficients' units last
+    assert _native._finer(1e-12, False, False, False) == (1e-12, False, True)
+    assert _native._finer(1e-12, False, True, False) is None
 
 
 def test_cone_rows_wait_no_longer_than_max_iter_or_a_stall_allows():
@@ -2711,7 +2752,9 @@ def test_proximal_newton_floors_the_logistic_weights_of_its_models(monkeypatch):
     M, y, x = np.array([[1.0], [-1.0], [100.0]]), np.array([1.0, -1.0, 1.0]), np.array([10.0])
     seen = []
 
-    def recording(M, weights, gram, linear, beta, patch_size, kept_rows, tol, blocks, coupling):
+    def recording(
+        M, weights, gram, linear, beta, patch_size, kept_rows, tol, blocks, coupling, unit=1.0
+    ):
         seen.append(weights)
         return x, np.zeros(0)  # (no step: the models are those of x)
 
@@ -2737,8 +2780,8 @@ def test_proximal_newton_solves_the_squared_loss_by_one_qp(monkeypatch):
     kept_rows = [rng.standard_normal((3, 2))] * 2
     calls, original = [], _restricted.solve_qp
 
-    def counted(*args):
-        calls.append(original(*args))
+    def counted(*args, **kwargs):
+        calls.append(original(*args, **kwargs))
         return calls[-1]
 
     monkeypatch.setattr(_restricted, "solve_qp", counted)
@@ -3070,7 +3113,7 @@ def test_an_infeasible_point_settled_to_tol_adds_its_rows_not_groups(monkeypatch
         violation[0, 1] = beta * (1 + 1e-12)  # (by rounding, at a point certified to tol)
         return violation, primal
 
-    def restricted_then_feasible(work, y, b, *args, feasibility=True, verbose=0):
+    def restricted_then_feasible(work, y, b, *args, feasibility=True, in_units=False, verbose=0):
         solves.append(feasibility)
         return b, feasibility  # (the point does not move: on the kept rows alone, infeasible)
 
@@ -3125,7 +3168,7 @@ def test_a_feasible_point_that_does_not_go_down_ends_the_wait_of_the_rows(monkey
         violation[0, len(solves) % operator.n_patterns] = 2 * beta  # (a group to add)
         return violation, -np.inf  # (never certified)
 
-    def restricted_then_feasible(work, y, b, *args, feasibility=True, verbose=0):
+    def restricted_then_feasible(work, y, b, *args, feasibility=True, in_units=False, verbose=0):
         solves.append(feasibility)
         return b, True  # (the point does not move, and satisfies every row)
 

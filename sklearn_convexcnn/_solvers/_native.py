@@ -70,7 +70,7 @@ from .._optimality import (
 )
 from .._resources import check_memory
 from ._faces import FacesFailed, NullSpaces, onto_kept_rows, solve_on_faces
-from ._restricted import clean, objective, polish, proximal_newton
+from ._restricted import clean, coefficient_unit, objective, polish, proximal_newton
 from ._solution import (
     Solution,
     SolverFailed,
@@ -221,8 +221,9 @@ class _WorkingSet:
 
 
 def _restricted_solve(
-    work, y, b, *, beta, loss, fit_intercept, qp_tol, faces=True, guide=False, verbose=0
-):
+    work, y, b, *, beta, loss, fit_intercept, qp_tol, faces=True, guide=False, in_units=False,
+    verbose=0,
+):  # fmt: skip
     """The restricted problem of the working set with its kept rows; returns ``(coef, b)``.
 
     With ``faces``, first by Newton's method over faces, from the current point
@@ -230,7 +231,8 @@ def _restricted_solve(
     only: :func:`~._faces.solve_on_faces`); where that fails (said with ``verbose``: a
     fit that falls back often is slow, as a digits class was before fa33eb8, 13 s where it
     now takes 1.6 s), and without ``faces``, by proximal Newton whose steps are
-    interior-point QPs.
+    interior-point QPs; with ``in_units``, QPs in units of their coefficients' size
+    (:func:`_coefficient_unit`).
     """
     M = work.design(intercept=fit_intercept)
     n_groups, h = len(work), work.patch_size
@@ -258,9 +260,10 @@ def _restricted_solve(
                     flush=True,
                 )
     x = np.concatenate([work.coef.ravel(), [b] if fit_intercept else []])
+    unit = _coefficient_unit(M[:, : n_groups * h], y, work.coef) if in_units else 1.0
     x, current, _ = proximal_newton(
         M, y, x, beta=beta, loss=loss, gram=gram(), kept_rows=kept_rows, patch_size=h, norm=norm,
-        qp_tol=qp_tol,
+        qp_tol=qp_tol, unit=unit,
     )  # fmt: skip
 
     def split(z):
@@ -294,6 +297,23 @@ def _restricted_solve(
     if polished is not None:
         x = polished
     return split(x)
+
+
+def _coefficient_unit(M, y, coef):
+    """The unit of the restricted QPs' coefficients (:func:`~._restricted.coefficient_unit`)
+    for the size expected of them: the largest of the current point ``coef`` or, where
+    larger, the spread of ``y`` over the largest entry of the groups' columns ``M``.
+
+    At a tiny ``beta`` against the data (inputs of size 1e4, ``beta=1``) the cone can make
+    the coefficients far larger than the targets over the inputs: two groups of one narrow
+    cone whose difference fits what neither can alone, of size 4e4 in the solver's units.
+    Their QPs, as given, ended with the fit 4e-4 to 8e-4 off at every tolerance, and the
+    solve stalled at 0.32 of its objective; in units where they were of size 3 and less, the
+    fit was 1e-7 off and the solve certified to 5e-11 (of size 8 and more, 4e-4 off again).
+    """
+    largest = float(np.abs(M).max(initial=0.0))
+    spread = float(np.ptp(y)) / largest if largest > 0 else 0.0
+    return coefficient_unit(max(float(np.abs(coef).max(initial=0.0)), spread))
 
 
 def _without_residue(M, y, coef, b, *, beta, loss, fit_intercept, norm, scale, slack):
@@ -713,6 +733,7 @@ def _solve(
     # the restricted problems: by Newton over faces first (:mod:`._faces`, Euclidean group
     # norms), then ever more exactly (:func:`_finer`) when pricing finds nothing to add
     qp_tol, faces = min(1e-9, max(1e-12, 1e-2 * tol)), operator.norm.is_euclidean
+    in_units = False
     work, memory, b = _started(
         operator, y, coef_init, intercept_init, beta=beta, loss=loss,
         fit_intercept=fit_intercept, qp_tol=qp_tol, faces=faces, verbose=verbose,
@@ -764,18 +785,18 @@ def _solve(
         if feasible and not candidates:  # (infeasible: the next solve adds the rows)
             # nothing left to add: the restricted solutions must be more exact; after the
             # finest, more iterations cannot help
-            finer = _finer(qp_tol, faces)
+            finer = _finer(qp_tol, faces, in_units, operator.norm.is_euclidean)
             if finer is None:
                 status = "stalled"
                 break
-            qp_tol, faces = finer
+            qp_tol, faces, in_units = finer
         _add_candidates(work, memory, candidates)
         n_iter += 1
         add_rows = _rows_due(candidates, defer_rows, n_iter, max_iter, lowest)
         try:
             b, feasible = _restricted_then_feasible(
                 work, y, b, beta, loss, fit_intercept, qp_tol, faces, feasibility=add_rows,
-                verbose=verbose,
+                in_units=in_units, verbose=verbose,
             )  # fmt: skip
         except SolverFailed:
             # the interior point, the last resort, failed (logistic loss on inputs of size
@@ -960,14 +981,18 @@ def _most_violating(violation, count):
     return list(zip(patterns.tolist(), signs.tolist(), strict=True))
 
 
-def _finer(qp_tol, faces):
-    """The next, more exact way to solve the restricted problems: the interior point's
-    tolerance down to 1e-12, then the interior point instead of the faces; ``None`` after
-    the finest."""
+def _finer(qp_tol, faces, in_units, euclidean):
+    """The next, more exact way to solve the restricted problems, as ``(qp_tol, faces,
+    in_units)``: the interior point's tolerance down to 1e-12, then the interior point
+    instead of the faces, then, for group norms other than the Euclidean one (whose interior
+    points no polish takes to their face's exact point), its QPs in units of their
+    coefficients' size (:func:`_coefficient_unit`); ``None`` after the finest."""
     if qp_tol > 1e-12:
-        return max(1e-12, qp_tol * 1e-2), faces
+        return max(1e-12, qp_tol * 1e-2), faces, in_units
     if faces:
-        return qp_tol, False
+        return qp_tol, False, in_units
+    if not (in_units or euclidean):
+        return qp_tol, faces, True
     return None
 
 
@@ -999,8 +1024,9 @@ def _full_coef(work):
 
 
 def _restricted_then_feasible(
-    work, y, b, beta, loss, fit_intercept, qp_tol, faces, feasibility=True, verbose=0
-):
+    work, y, b, beta, loss, fit_intercept, qp_tol, faces, feasibility=True, in_units=False,
+    verbose=0,
+):  # fmt: skip
     """Solve the restricted problem, adding violated cone rows until the point is feasible;
     the point goes to ``work.coef``. Returns its intercept and whether it satisfies every
     row of its groups' cones (with ``feasibility``, always).
@@ -1021,7 +1047,7 @@ def _restricted_then_feasible(
     for _ in range(1000):
         coef, b = _restricted_solve(
             work, y, b, beta=beta, loss=loss, fit_intercept=fit_intercept, qp_tol=qp_tol,
-            faces=faces, guide=guide, verbose=verbose,
+            faces=faces, guide=guide, in_units=in_units, verbose=verbose,
         )  # fmt: skip
         work.coef = _without_residue(
             work.design(intercept=fit_intercept), y, coef, b, beta=beta, loss=loss,
