@@ -519,28 +519,48 @@ def test_a_failed_restricted_solve_returns_a_certified_point(monkeypatch):
 
 
 def test_a_solve_that_stops_short_returns_its_lowest_point():
-    # inputs of size 100 at beta=1e-3 (a review's example): the solve stalls after 4
-    # iterations, whose last point was 5e-6 above the third's; it returned the last
+    # inputs of size 1000 at beta=1e-4: the solve stalls after 7 iterations, and its third
+    # point's network is 1.7 times its second's; returning the last point, a solve stopped
+    # at max_iter=3 was above the one stopped at 2. (A review's example, inputs of size 100
+    # at beta=1e-3, stalled until the QPs in units of step 6 certified it.)
     from sklearn_convexcnn import ConvexCNNClassifier
 
-    rng = np.random.default_rng(3)
-    X = 100 * rng.standard_normal((11, 7))
+    rng = np.random.default_rng(5)
+    X = 1000 * rng.standard_normal((11, 7))
     y = (X[:, 0] + X[:, 2] > 0).astype(int)
     params = dict(
-        beta=1e-3, architecture="three_layer", kernel_size=2, n_patterns=8, solver="native"
+        beta=1e-4, architecture="three_layer", kernel_size=2, n_patterns=8, solver="native"
     )
     fits = []
-    for max_iter in (3, 500):
+    for max_iter in (2, 3, 500):
         with pytest.warns(ConvergenceWarning, match="did not converge"):
             fits.append(
                 ConvexCNNClassifier(
                     fit_intercept=False, random_state=7, max_iter=max_iter, **params
                 ).fit(X, y)
             )
-    early, stopped = fits
-    assert stopped.n_iter_ > early.n_iter_
-    assert stopped.objective_ <= early.objective_
+    stopped = fits[-1]
+    assert stopped.n_iter_ > fits[1].n_iter_ > fits[0].n_iter_
+    assert fits[2].objective_ <= fits[1].objective_ <= fits[0].objective_
     assert stopped.regularized_objective(X, y) == pytest.approx(stopped.objective_, rel=1e-6)
+
+
+def test_a_three_layer_fit_at_a_tiny_effective_beta_is_certified_by_qps_in_units():
+    # inputs of size 100 at beta=1e-3: Clarabel solved the restricted QPs of coefficients far
+    # above unit size inaccurately, and the solve stalled after 4 iterations with a
+    # ConvergenceWarning; in units of the coefficients' size it certifies to 6.7e-10
+    from sklearn_convexcnn import ConvexCNNClassifier
+
+    rng = np.random.default_rng(3)
+    X = 100 * rng.standard_normal((11, 7))
+    y = (X[:, 0] + X[:, 2] > 0).astype(int)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        clf = ConvexCNNClassifier(
+            beta=1e-3, architecture="three_layer", kernel_size=2, n_patterns=8, solver="native",
+            fit_intercept=False, random_state=7,
+        ).fit(X, y)  # fmt: skip
+    assert 0 <= clf.duality_gap_ <= clf.tol * clf.objective_
 
 
 def test_a_warm_start_that_empties_the_network_at_a_tiny_tol():
