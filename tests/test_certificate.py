@@ -829,3 +829,14 @@ def test_an_intercept_assigned_to_a_network_fitted_without_one_is_refused():
         model.certify(X, y + 5)
     model.intercept_ = np.zeros(1)  # (back to the network of the fit)
     assert model.certify(X, y + 5).is_optimal
+
+
+def test_a_certificates_repr_leads_with_its_verdict():
+    # (an audit) printed, a certificate showed its fields but not is_optimal, a property
+    X, y = _data(10, 6, 0)
+    model = ConvexCNNRegressor(beta=0.5, kernel_size=2, n_patterns="exact").fit(X, y)
+    certificate = model.certify(X, y)
+    assert repr(certificate).startswith("Certificate(is_optimal=True, objective=")
+    assert f"exact=True, n_patterns_checked={certificate.n_patterns_checked}," in repr(certificate)
+    sampled = ConvexCNNRegressor(beta=0.5, kernel_size=2, n_patterns=2, random_state=0)
+    assert repr(sampled.fit(X, y).certify(X, y)).startswith("Certificate(is_optimal=False, ")
