@@ -119,8 +119,9 @@ def _in_units(
 
 
 def coefficient_unit(size):
-    """The unit for :func:`solve_qp` of coefficients expected of ``size``: the power of two at
-    least ``size``, 1 where that is at most one (large coefficients are what Clarabel solves
+    """The unit for :func:`solve_qp` of coefficients expected of ``size``: the least power of
+    two above ``size`` (twice it where it is one), 1 where ``size`` is at most one or not
+    finite (large coefficients are what Clarabel solves
     inaccurately; a circular fit's of 0.02, in units of 0.03, stalled at 5.6e-7 of its
     objective where it was certified to 1.8e-8 as given)."""
     if not 1.0 < size < np.inf:
