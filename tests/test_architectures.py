@@ -922,6 +922,23 @@ def test_a_cutting_plane_rounds_verbose_line_counts_the_rows_kept_and_violated(c
     assert rounds == [("0", str(6 * START_ROWS), "0")]
 
 
+def test_a_three_layer_verbose_line_counts_one_pattern_and_one_pair_in_the_singular():
+    # (_problem_line) a program of one first-layer and one second-layer pattern: one pair
+    import types
+
+    from sklearn_convexcnn._base import _problem_line
+
+    geometry = types.SimpleNamespace(kernel_size=(3,), n_channels=1, n_patches=4, patch_size=3)
+    gates = np.ones((4, 1), dtype=bool)
+    line = _problem_line("three_layer", 2, geometry, gates, False, second_layer=1)
+    assert line.endswith(
+        ", 1 distinct pattern in the first layer and 1 second-layer pattern (1 pattern pair, "
+        "four groups each)"
+    )
+    line = _problem_line("three_layer", 2, geometry, np.ones((4, 3), bool), True, second_layer=2)
+    assert line.endswith(" and 2 second-layer patterns (6 pattern pairs, four groups each)")
+
+
 def test_a_three_layer_fits_verbose_line_gives_both_layers_patterns(capsys):
     # verbose=1 prints the program's size so that a slow fit can be stopped early; a
     # three-layer program's is the product of both layers' patterns, and the line gave the
@@ -1661,6 +1678,95 @@ def test_a_deep_circular_fit_takes_each_outputs_neurons_from_the_cheaper_network
         mine = deep.filters_[np.isin(served, outputs)]
         theirs = network.filters_[np.isin((network.output_weights_ != 0).argmax(axis=1), outputs)]
         np.testing.assert_allclose(mine, theirs, atol=1e-10)
+
+
+def _one_output_per_neuron(rng, served, intercept):
+    # a 3-layer circular CNN on signals of 4 whose neuron j serves output served[j] only
+    from sklearn_convexcnn._formulations.circular import CircularCNN
+
+    weights = np.zeros((len(served), 3))
+    weights[np.arange(len(served)), served] = rng.standard_normal(len(served))
+    inner = rng.standard_normal((len(served), 4))
+    inner /= np.linalg.norm(inner, axis=1, keepdims=True)
+    layers = np.stack([inner, rng.standard_normal((len(served), 4))])
+    return CircularCNN(layers, weights, np.asarray(intercept, dtype=float))
+
+
+def test_cheapest_by_output_takes_each_outputs_neurons_and_intercept_from_its_cheaper_network():
+    # each neuron serving one output, the objective is a sum of the outputs' costs: the
+    # network kept costs the least of each output's, with the neurons and intercept of the
+    # network chosen for it (two outputs from one network, one from the other)
+    from sklearn_convexcnn._formulations.circular import _output_network, cheapest_by_output
+
+    rng = np.random.default_rng(0)
+    patches, Y = rng.standard_normal((12, 1, 4)), rng.standard_normal((12, 3))
+    first = _one_output_per_neuron(rng, [0, 1, 1, 2], [0.1, 0.2, 0.3])
+    second = _one_output_per_neuron(rng, [2, 0, 1, 2], [-0.1, -0.2, -0.3])
+
+    def cost(network, output):
+        neurons = np.asarray(network.output_weights)[:, output] != 0
+        part = _output_network(network, neurons, output)
+        return part.objective(patches, Y[:, [output]], 0.5, "squared")
+
+    costs = np.array([[cost(network, c) for c in range(3)] for network in (first, second)])
+    expected = costs.argmin(axis=0)
+    assert len(set(expected.tolist())) == 2  # (the premise: a choice of each kind)
+    kept, chosen = cheapest_by_output([first, second], patches, Y, 0.5, "squared")
+    np.testing.assert_array_equal(chosen, expected)
+    assert kept.objective(patches, Y, 0.5, "squared") == pytest.approx(costs.min(axis=0).sum())
+    for c, k in enumerate(chosen):
+        network = (first, second)[k]
+        assert kept.intercept[c] == network.intercept[c]
+        ours = np.asarray(kept.output_weights)[:, c] != 0
+        theirs = np.asarray(network.output_weights)[:, c] != 0
+        np.testing.assert_array_equal(kept.filters[ours], network.filters[theirs])
+        np.testing.assert_array_equal(
+            np.asarray(kept.output_weights)[ours], np.asarray(network.output_weights)[theirs]
+        )
+
+
+def test_cheapest_by_output_keeps_a_whole_network_where_a_neuron_serves_several_outputs():
+    # its cost cannot be split by output: the whole network of the least objective is kept
+    from sklearn_convexcnn._formulations.circular import cheapest_by_output
+
+    rng = np.random.default_rng(1)
+    patches, Y = rng.standard_normal((12, 1, 4)), rng.standard_normal((12, 3))
+    separate = _one_output_per_neuron(rng, [0, 1, 2], [0.0, 0.0, 0.0])
+    shared = _one_output_per_neuron(rng, [0, 1, 2], Y.mean(axis=0))
+    weights = np.array(shared.output_weights)
+    weights[0] = 0.1  # (neuron 0 serves every output)
+    shared = dataclasses.replace(shared, output_weights=weights)
+    networks = [separate, shared]
+    objectives = [network.objective(patches, Y, 0.5, "squared") for network in networks]
+    assert objectives[0] != objectives[1]
+    cheaper_first = int(np.argmin(objectives))
+    for order, cheaper in [(networks, cheaper_first), (networks[::-1], 1 - cheaper_first)]:
+        kept, chosen = cheapest_by_output(order, patches, Y, 0.5, "squared")
+        assert kept is order[cheaper]
+        np.testing.assert_array_equal(chosen, [cheaper] * 3)
+
+
+def test_a_deep_circular_fits_verbose_line_names_the_outputs_taken_from_the_padded_network(
+    capsys,
+):
+    # verbose=1 says which network each output's neurons came from: the outputs taken from
+    # the padded one by their names, with the objective of the network kept (below both), or
+    # the padded one whole where every output came from it
+    params = dict(architecture="circular", n_layers=8, beta=0.5, n_patterns=8, random_state=0)
+    for seed, taken in [(2, "outputs 1 (class dog), 2 (class emu)"), (5, "output 0 (class cat)")]:
+        rng = np.random.default_rng(seed)
+        X, y = rng.standard_normal((30, 8)), np.array(["cat", "dog", "emu"])[rng.integers(0, 3, 30)]
+        clf = ConvexCNNClassifier(verbose=1, **params).fit(X, y)
+        out = capsys.readouterr().out
+        line = re.search(r"padded with identity filters: objective (\S+) against (\S+) (.*)\n", out)
+        assert line is not None, out
+        assert clf.objective_ < min(float(line[1]), float(line[2]))  # (outputs of each)
+        assert line[3] == f"(kept the padded one for {taken}: objective {clf.objective_:.6g})"
+    # (one output, taken from the padded network: no names)
+    rng = np.random.default_rng(1)
+    X, y = rng.standard_normal((30, 8)), rng.standard_normal(30)
+    ConvexCNNRegressor(verbose=1, **params).fit(X, y)
+    assert re.search(r"against \S+ \(kept the padded one\)\n", capsys.readouterr().out)
 
 
 def test_padding_a_circular_network_keeps_its_function_and_penalty():

@@ -831,6 +831,19 @@ def test_an_intercept_assigned_to_a_network_fitted_without_one_is_refused():
     assert model.certify(X, y + 5).is_optimal
 
 
+def test_an_intercept_assigned_to_one_output_of_a_fit_without_one_is_refused_as_fitted():
+    # the refusal holds for any output's intercept, and for the fit's fit_intercept (the
+    # bound's), whatever set_params gave since
+    X, y = _data(10, 6, 0)
+    Y = np.column_stack([y, -y]) + 5
+    model = ConvexCNNRegressor(beta=0.5, kernel_size=2, n_patterns="exact", fit_intercept=False)
+    model.fit(X, Y).set_params(fit_intercept=True)
+    model.intercept_ = np.array([0.0, 0.3])
+    refused = r"fit_intercept=False\), but its intercept_ is \[0\. +0\.3\]"
+    with pytest.raises(ValueError, match=refused):
+        model.certify(X, Y)
+
+
 def test_a_certificates_repr_leads_with_its_verdict():
     # (an audit) printed, a certificate showed its fields but not is_optimal, a property
     X, y = _data(10, 6, 0)

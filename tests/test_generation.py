@@ -944,6 +944,18 @@ def test_the_search_starts_from_every_active_group_and_some_gates():
     np.testing.assert_array_equal(starts[32:], [[1.0, 0.0], [0.0, -0.1], [-1.0, 0.0], [0, 0.1]])
 
 
+def test_a_regional_enumeration_refused_as_the_whole_arrangement_names_smaller_pools():
+    # dense read-out, max pooling: where the regions' bounds pass the whole arrangement's
+    # (binary signals: the regions share their hyperplanes, 92 + 92 against 112), the whole
+    # is enumerated, and its refusal names smaller pools as the regions' own would
+    rng = np.random.default_rng(0)
+    X = rng.integers(0, 2, (10, 8)).astype(float)
+    patches = np.lib.stride_tricks.sliding_window_view(X, 3, axis=1).copy()
+    refused = r"up to 112 activation patterns \(.*smaller pools \(pool_size\) or pooling='average'"
+    with pytest.raises(ValueError, match=refused):
+        make_formulation("max", 2, "dense", (6,)).enumerate_gates(patches, max_patterns=100)
+
+
 def test_with_max_pooling_the_check_of_an_int_n_patterns_can_be_a_search_that_passes():
     # (an audit) the guide said the check is exact for a Cover bound of at most 20,000: with
     # max pooling that bound counts the pools' patch differences (63,254 here, against 5,114

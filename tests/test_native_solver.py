@@ -1597,6 +1597,35 @@ def test_circular_fit_at_a_tiny_effective_beta_is_certified():
     assert native.objective_ <= reference.objective_ * (1 + 1e-9)
 
 
+def test_only_a_circular_solves_last_qps_are_in_units_of_its_groups_coefficients(monkeypatch):
+    # the units are a last step before a stall (applied always, they broke a passing
+    # circular classifier), and their size is the groups' coefficients' and the targets'
+    # over the groups' columns, not the intercept's column of ones
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((40, 5))
+    y = 100 * (np.maximum(X @ rng.standard_normal(5), 0.0) + 0.1 * rng.standard_normal(40))
+    units, columns = [], []
+    proximal_newton, coefficient_unit = _native.proximal_newton, _native._coefficient_unit
+
+    def recording_units(*args, unit=1.0, **kwargs):
+        units.append((kwargs["qp_tol"], unit))
+        return proximal_newton(*args, unit=unit, **kwargs)
+
+    def recording_columns(M, y, coef):
+        columns.append((M.shape[1], coef.size))
+        return coefficient_unit(M, y, coef)
+
+    monkeypatch.setattr(_native, "proximal_newton", recording_units)
+    monkeypatch.setattr(_native, "_coefficient_unit", recording_columns)
+    params = dict(architecture="circular", beta=1.0, n_patterns=2, tol=1e-7, random_state=0)
+    ConvexCNNRegressor(solver="native", **params).fit(1e4 * X, y)
+    assert units[-1][1] > 1.0  # (the premise: the solve reached the units)
+    # (only after the finest tolerance: the tolerance goes 1e-9, 1e-11, 1e-12)
+    assert all(unit == 1.0 for qp_tol, unit in units if qp_tol > 1e-12)
+    assert units[0][0] > 1e-12
+    assert columns and all(n_columns == n_coef for n_columns, n_coef in columns)
+
+
 def test_restricted_qp_in_units_of_its_coefficients_is_the_same_qp():
     from sklearn_convexcnn._solvers._restricted import solve_qp
 
@@ -1610,6 +1639,51 @@ def test_restricted_qp_in_units_of_its_coefficients_is_the_same_qp():
     as_given, _ = solve_qp(*qp)
     for unit in (2.0**-10, 2.0**10):
         np.testing.assert_allclose(solve_qp(*qp, unit=unit)[0], as_given, atol=1e-6)
+
+
+def test_restricted_qp_with_coupling_rows_in_units_is_the_same_qp_and_multipliers():
+    # (a three-layer QP's second-layer rows span the groups: in units, their columns are
+    # scaled with the groups', and the multipliers come back as they are; rows left in the
+    # given units would be other rows, another QP)
+    from sklearn_convexcnn._solvers._restricted import solve_qp
+
+    rng = np.random.default_rng(1)
+    n, n_groups, h = 40, 4, 3
+    M = np.hstack([rng.standard_normal((n, n_groups * h)), np.ones((n, 1))])
+    y = M[:, : 2 * h] @ rng.standard_normal(2 * h) + 0.1 * rng.standard_normal(n)
+    K = np.hstack([rng.standard_normal((5, n_groups * h)), np.zeros((5, 1))])
+    blocks = [np.zeros((0, h))] * n_groups
+    qp = (M, np.ones(n), None, -(M.T @ y), 0.5, h, blocks, 1e-10, np.eye(h)[None], K)
+    as_given, mu = solve_qp(*qp)
+    assert mu.max() > 1e-2  # (the premise: coupling rows that bind)
+    for unit in (2.0**-6, 2.0**6):
+        x, mu_units = solve_qp(*qp, unit=unit)
+        np.testing.assert_allclose(x, as_given, atol=1e-6)
+        np.testing.assert_allclose(mu_units, mu, atol=1e-6)
+
+
+def test_a_coefficient_unit_is_the_next_power_of_two_above_one():
+    # (coefficient_unit) Clarabel is accurate on coefficients of unit size and less: sizes
+    # of at most one keep the given units (a fit's of 0.02 in units of 0.03 stalled), larger
+    # ones go to the power of two above them (an exact scaling, no rounding)
+    from sklearn_convexcnn._solvers._restricted import coefficient_unit
+
+    for size in (0.0, 0.02, 1.0, np.inf, np.nan):
+        assert coefficient_unit(size) == 1.0
+    assert coefficient_unit(1.5) == 2.0
+    assert coefficient_unit(3.0) == 4.0
+    assert coefficient_unit(4e4) == 2.0**16
+
+
+def test_a_circular_qps_unit_is_the_larger_of_its_point_and_the_targets_spread():
+    # (_native._coefficient_unit) the coefficients expected: the current point's largest, or
+    # the targets' spread over the largest entry of the groups' columns where that is larger
+    # (a cold start's point is zero)
+    M = np.array([[-0.5, 0.25], [0.1, 0.0]])
+    y = np.array([-3.0, 7.0])  # (a spread of 10, over the largest entry's 0.5: 20)
+    assert _native._coefficient_unit(M, y, np.zeros((1, 2))) == 32.0
+    assert _native._coefficient_unit(M, y, np.array([[-100.0, 1.0]])) == 128.0
+    assert _native._coefficient_unit(np.zeros((2, 2)), y, np.zeros((1, 2))) == 1.0
 
 
 def test_restricted_qp_with_few_samples_lifts_the_fit():
@@ -2823,6 +2897,33 @@ def test_proximal_newton_searches_along_its_first_step_from_a_feasible_start():
     )  # fmt: skip
     assert np.abs(x).max() <= 1e-6
     assert value == pytest.approx(2 * np.log(2), rel=1e-12)
+
+
+def test_proximal_newton_takes_a_first_step_without_descent_and_stops_at_a_later_one(
+    monkeypatch,
+):
+    # _restricted.proximal_newton: from a conic solver's point the QP's model can find no
+    # descent (its point better than the QP's accuracy). The first step still goes to the
+    # QP's point, where the next QP is posed (kept, the start came back unchanged and the
+    # polish stalled); a later step without descent ends the search. QPs that return their
+    # start (a decrease of exactly zero) from a feasible start: two QPs, then the end
+    rng = np.random.default_rng(0)
+    M, y = rng.standard_normal((8, 2)), np.array([1.0, -1.0] * 4)
+    start, calls = np.array([0.5, -0.25]), []
+    solve_qp = _restricted.solve_qp
+
+    def returning_the_start(*args, **kwargs):
+        z, multipliers = solve_qp(*args, **kwargs)
+        calls.append(z)
+        return (start.copy() if len(calls) <= 2 else z), multipliers
+
+    monkeypatch.setattr(_restricted, "solve_qp", returning_the_start)
+    x, value, _ = _restricted.proximal_newton(
+        M, y, start, beta=1e-3, loss="logistic", gram=None, kept_rows=[np.zeros((0, 2))],
+        patch_size=2, norm=GroupNorm(), qp_tol=1e-9,
+    )  # fmt: skip
+    assert len(calls) == 2
+    np.testing.assert_array_equal(x, start)
 
 
 def test_an_almost_solved_qp_is_kept_over_a_later_try_that_fails(monkeypatch):

@@ -632,3 +632,18 @@ def test_rows_too_many_to_enumerate_are_refused_by_their_count_not_as_nearly_par
         arrangement_gates(rows)
     with pytest.raises(TooManyPatterns, match="nearly parallel"):  # (a bound within the limit)
         arrangement_gates(rows[:20_000])
+
+
+def test_nearly_parallel_rows_are_refused_as_such_where_merged_they_reach_the_limit_exactly():
+    # five directions in R^2 and one 1e-9 from the first: merged, a Cover bound of 10. A
+    # limit of 10 enumerates them all, so the merge (not their count) is what refuses; below
+    # it, the count refuses, as a bound from below ("or more"). Rows not merged are counted
+    # exactly: no "or more"
+    angles = np.array([0.1, 0.7, 1.3, 1.9, 2.5, 0.1 + 1e-9])
+    rows = np.column_stack([np.cos(angles), np.sin(angles)])
+    with pytest.raises(TooManyPatterns, match="nearly parallel"):
+        arrangement_gates(rows, 10)
+    with pytest.raises(TooManyPatterns, match=r"up to 10 activation patterns or more \(the "):
+        arrangement_gates(rows, 9)
+    with pytest.raises(TooManyPatterns, match=r"up to 10 activation patterns \(the Cover "):
+        arrangement_gates(rows[:5], 9)

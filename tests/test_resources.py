@@ -1225,6 +1225,22 @@ def test_a_sampled_program_too_large_is_refused_before_the_patches_are_cut(monke
             reg.fit(X, X[:, 0])
 
 
+def test_the_check_before_the_patches_are_cut_holds_every_output(monkeypatch):
+    # the program's estimate before the patches are cut is the fit's, of all its outputs
+    # (which decide how many are solved at once), as it is once they are cut
+    original, checked = ConvexCNNRegressor._check_program_memory, []
+
+    def recording(self, patches_shape, formulation, n_patterns, n_outputs):
+        checked.append(n_outputs)
+        return original(self, patches_shape, formulation, n_patterns, n_outputs)
+
+    monkeypatch.setattr(ConvexCNNRegressor, "_check_program_memory", recording)
+    rng = np.random.default_rng(0)
+    X, Y = rng.standard_normal((6, 5)), rng.standard_normal((6, 3))
+    ConvexCNNRegressor(kernel_size=2, n_patterns=2, random_state=0).fit(X, Y)
+    assert len(checked) >= 2 and set(checked) == {3}
+
+
 def test_a_sampled_path_too_large_is_refused_before_the_patches_are_cut(monkeypatch):
     # convex_cnn_path checks its program as the estimators do: from the patches' shape
     import sklearn_convexcnn._path as path

@@ -563,6 +563,30 @@ def test_a_three_layer_fit_at_a_tiny_effective_beta_is_certified_by_qps_in_units
     assert 0 <= clf.duality_gap_ <= clf.tol * clf.objective_
 
 
+def test_a_three_layer_solves_qps_in_units_are_of_its_coefficients_size(monkeypatch):
+    # step 6's QPs in units: the unit is the power of two above the size of the point's
+    # coefficients, of either sign (the inputs of size 100 above, which reach it)
+    from sklearn_convexcnn import ConvexCNNClassifier
+
+    proximal_newton, calls = _three_layer.proximal_newton, []
+
+    def recording(M, y, x, *, unit=1.0, **kwargs):
+        calls.append((np.abs(x).max(initial=0.0), unit))  # (no intercept: x is the groups)
+        return proximal_newton(M, y, x, unit=unit, **kwargs)
+
+    monkeypatch.setattr(_three_layer, "proximal_newton", recording)
+    rng = np.random.default_rng(3)
+    X = 100 * rng.standard_normal((11, 7))
+    y = (X[:, 0] + X[:, 2] > 0).astype(int)
+    ConvexCNNClassifier(
+        beta=1e-3, architecture="three_layer", kernel_size=2, n_patterns=8, solver="native",
+        fit_intercept=False, random_state=7,
+    ).fit(X, y)  # fmt: skip
+    in_units = [(size, unit) for size, unit in calls if unit != 1.0]
+    assert in_units  # (the premise)
+    assert all(unit / 2 <= size <= unit for size, unit in in_units)
+
+
 def test_a_warm_start_that_empties_the_network_at_a_tiny_tol():
     # the second layer's multipliers were refined over no nonzero group: np.vstack([]) raised
     program, y = _program(0, "squared")
