@@ -624,18 +624,18 @@ def _check_bound(rows, max_patterns, shorter, n_rows=None):
     """The distinct hyperplanes of ``rows``; TooManyPatterns where their Cover bound exceeds
     ``max_patterns`` (``rows`` a sample of ``n_rows`` rows: a bound on the whole from below)."""
     try:
-        normals = distinct_hyperplanes(rows, strict=True)
-        at_least = n_rows is not None
-    except TooManyPatterns:
+        normals, parallel = distinct_hyperplanes(rows, strict=True), None
+    except TooManyPatterns as refusal:
         # nearly parallel rows, merged: fewer hyperplanes than the data's, whose bound is at
         # least theirs. Above the limit the data are too many (an audit: 20,000 Gaussian
         # signals were told that standardizing X would help), else too thin
-        normals, at_least = distinct_hyperplanes(rows), True
-        if cover_bound(len(normals), _spectrum(normals)[2] if len(normals) else 0) <= max_patterns:
-            raise
+        normals, parallel = distinct_hyperplanes(rows), refusal
     rank = _spectrum(normals)[2] if len(normals) else 0
     bound = cover_bound(len(normals), rank)
+    if parallel is not None and bound <= max_patterns:
+        raise parallel
     if bound > max_patterns:
+        at_least = n_rows is not None or parallel is not None
         among = "" if n_rows is None else f", found among {len(rows)} of the {n_rows} rows"
         raise TooManyPatterns(
             f"n_patterns='exact' would enumerate up to {bound} activation patterns "
