@@ -517,20 +517,32 @@ def test_auto_starts_the_native_solver_from_cvxpys_uncertified_point(
         np.testing.assert_array_equal(start["multipliers_init"], point.multipliers)
 
 
-def _stalled_native(monkeypatch, relative_gap):
-    """Native points that stalled, with this certified gap relative to them."""
+def _stalled_native(monkeypatch, relative_gap=1e-3):
+    """Native points that stalled at their optimum, with this certified gap relative to them
+    (by default above CVXPY's accuracy, so that "auto" hands them over); returns the list of
+    the stalled points, which each solve appends to."""
     original = outputs.solve_native
+    stopped = []
 
-    def stopped(*args, **kwargs):
+    def stalled(*args, **kwargs):
         solution = original(*args, **kwargs)
-        return dataclasses.replace(
-            solution,
-            converged=False,
-            status="stalled",
-            duality_gap=relative_gap * solution.objective,
+        gap = relative_gap * solution.objective
+        stopped.append(
+            dataclasses.replace(solution, converged=False, status="stalled", duality_gap=gap)
         )
+        return stopped[-1]
 
-    monkeypatch.setattr(outputs, "solve_native", stopped)
+    monkeypatch.setattr(outputs, "solve_native", stalled)
+    return stopped
+
+
+def _forbid_cvxpy(monkeypatch):
+    """Fail the test where a program is handed over to CVXPY."""
+
+    def cvxpy(*args, **kwargs):
+        raise AssertionError("handed over to CVXPY")
+
+    monkeypatch.setattr(outputs, "solve_program", cvxpy)
 
 
 def test_of_two_unconverged_points_one_outside_its_program_is_not_kept(monkeypatch, data):
@@ -725,28 +737,13 @@ def test_an_explicit_cvxpy_solver_is_not_replaced_by_the_native_one(monkeypatch,
         _regressor(solver="clarabel", architecture="circular").fit(X, y)
 
 
-def _stalling_native(native, stopped):
-    """``solve_native`` stalled at its optimum, with a gap above CVXPY's accuracy."""
-
-    def stalling_native(*args, **kwargs):
-        solution = native(*args, **kwargs)
-        stopped.append(
-            dataclasses.replace(
-                solution, converged=False, status="stalled", duality_gap=1e-3 * solution.objective
-            )
-        )
-        return stopped[-1]
-
-    return stalling_native
-
-
 def test_auto_keeps_the_native_point_when_cvxpy_does_worse(monkeypatch, data):
     # found by test_fuzz: on badly scaled data the CVXPY fallback ended with a certified gap
     # of 7.7 where the native solver had stopped at 1.3e-5. The point CVXPY ends at still
     # gives a dual bound, which certifies the native point here
 
     X, y = data
-    cvxpy, stopped = outputs.solve_program, []
+    cvxpy = outputs.solve_program
 
     def worse_cvxpy(*args, **kwargs):
         # (with no gap of its own: the gap of the point before the change, kept with a doubled
@@ -756,7 +753,7 @@ def test_auto_keeps_the_native_point_when_cvxpy_does_worse(monkeypatch, data):
             solution, coef=0.5 * solution.coef, objective=2 * solution.objective, duality_gap=None
         )
 
-    monkeypatch.setattr(outputs, "solve_native", _stalling_native(outputs.solve_native, stopped))
+    stopped = _stalled_native(monkeypatch)
     monkeypatch.setattr(outputs, "solve_program", worse_cvxpy)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # (certified in the end: no warning)
@@ -774,12 +771,12 @@ def test_auto_keeps_the_native_point_over_an_early_cvxpy_iterate(monkeypatch, da
     # it was kept as the lower point, and once put in its cones it was 10-40 times the
     # native point's
     X, y = data
-    cvxpy, stopped = outputs.solve_program, []
+    cvxpy = outputs.solve_program
 
     def early_cvxpy(*args, **kwargs):
         return cvxpy(*args, **{**kwargs, "max_iter": 2})
 
-    monkeypatch.setattr(outputs, "solve_native", _stalling_native(outputs.solve_native, stopped))
+    stopped = _stalled_native(monkeypatch)
     monkeypatch.setattr(outputs, "solve_program", early_cvxpy)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)  # (CVXPY's iterate)
@@ -797,8 +794,7 @@ def test_auto_hands_a_stalled_linear_group_lasso_to_cvxpy(monkeypatch, data, Est
     X, y = data
     if Estimator is ConvexCNNClassifier:
         y = (y > 0).astype(int)
-    stopped = []
-    monkeypatch.setattr(outputs, "solve_native", _stalling_native(outputs.solve_native, stopped))
+    stopped = _stalled_native(monkeypatch)
     params = dict(activation="linear", kernel_size=3, beta=0.1)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)  # (CVXPY's own accuracy, logistic)
@@ -831,10 +827,7 @@ def test_auto_hands_no_native_point_at_max_iter_to_cvxpy(monkeypatch, data):
     # _stopped_short: the iterations the user allowed are spent, and a conic solver given as
     # many ends at a worse iterate. A mutant that handed such a point over survived: the
     # native point, the lower, was kept all the same, after a needless conic solve
-    def cvxpy(*args, **kwargs):
-        raise AssertionError("handed over to CVXPY")
-
-    monkeypatch.setattr(outputs, "solve_program", cvxpy)
+    _forbid_cvxpy(monkeypatch)
     X, y = data
     with pytest.warns(ConvergenceWarning, match="status 'max_iter reached'") as record:
         _regressor(solver="auto", max_iter=1).fit(X, y)
@@ -920,8 +913,7 @@ def test_auto_keeps_a_stalled_native_point_when_cvxpy_fails(monkeypatch, data):
     def failing_cvxpy(*args, **kwargs):
         raise SolverFailed("Clarabel stopped with InsufficientProgress")
 
-    stopped = []
-    monkeypatch.setattr(outputs, "solve_native", _stalling_native(outputs.solve_native, stopped))
+    stopped = _stalled_native(monkeypatch)
     monkeypatch.setattr(outputs, "solve_program", failing_cvxpy)
     X, y = data
     tried = (
@@ -946,13 +938,9 @@ def test_auto_keeps_a_stalled_native_point_when_the_dense_program_does_not_fit(
     def too_large(*args, **kwargs):
         raise MemoryError("the dense convex program needs about 9.0 GiB")
 
-    def cvxpy(*args, **kwargs):
-        raise AssertionError("handed over to CVXPY")
-
-    stopped = []
-    monkeypatch.setattr(outputs, "solve_native", _stalling_native(outputs.solve_native, stopped))
+    stopped = _stalled_native(monkeypatch)
     monkeypatch.setattr(outputs, "check_program_memory", too_large)
-    monkeypatch.setattr(outputs, "solve_program", cvxpy)
+    _forbid_cvxpy(monkeypatch)
     X, y = data
     with pytest.warns(ConvergenceWarning, match="did not converge: native stopped") as record:
         reg = _regressor(solver="auto", verbose=1).fit(X, y)
@@ -966,19 +954,8 @@ def test_auto_keeps_a_stalled_native_point_when_the_dense_program_does_not_fit(
 def test_auto_keeps_a_stalled_native_point_certified_as_well_as_cvxpy_could(monkeypatch, data):
     # on 400 digits of 0 to 255 the native solver stalled at a relative gap of 1e-6, its
     # rounding; the CVXPY fallback took 80 s and ended above it
-
-    native = outputs.solve_native
-
-    def stalling_native(*args, **kwargs):
-        solution = native(*args, **kwargs)
-        gap = 1e-6 * solution.objective
-        return dataclasses.replace(solution, converged=False, status="stalled", duality_gap=gap)
-
-    def cvxpy(*args, **kwargs):
-        raise AssertionError("handed over to CVXPY")
-
-    monkeypatch.setattr(outputs, "solve_native", stalling_native)
-    monkeypatch.setattr(outputs, "solve_program", cvxpy)
+    _stalled_native(monkeypatch, 1e-6)
+    _forbid_cvxpy(monkeypatch)
     X, y = data
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # (no hand-over, no warning)
@@ -994,14 +971,7 @@ def test_auto_hands_over_a_stall_certified_less_closely_than_cvxpy_certifies(
     # _stopped_short: CVXPY cannot improve on a point certified to CVXPY_ACCURACY (1e-5 of
     # the objective), and can on one certified less closely. A mutant that moved the line to
     # 1e-4 survived (the tests stalled at 1e-6 and 1e-3)
-    native = outputs.solve_native
-
-    def stalling_native(*args, **kwargs):
-        solution = native(*args, **kwargs)
-        gap = relative_gap * solution.objective
-        return dataclasses.replace(solution, converged=False, status="stalled", duality_gap=gap)
-
-    monkeypatch.setattr(outputs, "solve_native", stalling_native)
+    _stalled_native(monkeypatch, relative_gap)
     X, y = data
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)  # (the stall, where it is kept)
@@ -2122,11 +2092,8 @@ def test_auto_hands_no_converged_native_point_to_cvxpy_at_a_loose_tol(monkeypatc
         solution = native(*args, **kwargs)
         return dataclasses.replace(solution, duality_gap=1e-4 * solution.objective)
 
-    def cvxpy(*args, **kwargs):
-        raise AssertionError("handed over to CVXPY")
-
     monkeypatch.setattr(outputs, "solve_native", loosely_converged)
-    monkeypatch.setattr(outputs, "solve_program", cvxpy)
+    _forbid_cvxpy(monkeypatch)
     X, y = data
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # (converged: no hand-over, no warning)
@@ -2482,8 +2449,7 @@ def test_a_cvxpy_fallback_without_an_intercept_is_certified_without_one(monkeypa
     # (1e-3 of its objective) was kept with its own gap and a warning. A mutant that certified
     # with an intercept whatever fit_intercept survived
     X, y = data
-    stopped = []
-    monkeypatch.setattr(outputs, "solve_native", _stalling_native(outputs.solve_native, stopped))
+    stopped = _stalled_native(monkeypatch)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # (certified in the end: no warning)
         reg = _regressor(solver="auto", fit_intercept=False).fit(X, y + 3.0)
