@@ -422,12 +422,16 @@ class ConvexCNNRegressor(RegressorMixin, _BaseConvexCNN):
     def _validate_params(self):
         # (scikit-learn's message names the allowed values only: a user who asked for the
         # logistic loss wants the classifier)
-        if isinstance(self.loss, str) and self.loss == "logistic":
-            raise InvalidParameterError(
-                f"The 'loss' parameter of {type(self).__name__} must be a str among "
-                "{'squared'}. Got 'logistic' instead: the logistic loss fits class labels, "
-                "use ConvexCNNClassifier(loss='logistic')."
+        loss = _loss_named_by_scikit_learn(self.loss)
+        if loss == "logistic":
+            named = (
+                "the logistic loss fits"
+                if self.loss == "logistic"
+                else "scikit-learn's name for the logistic loss, which fits"
             )
+            _refuse_loss(self, f"{named} class labels, use ConvexCNNClassifier(loss='logistic')")
+        if loss is not None and loss != self.loss:
+            _refuse_loss(self, f"scikit-learn's name for the {loss} loss; pass loss={loss!r}")
         super()._validate_params()
 
     def _validated(self, X, y, *, reset):
@@ -501,10 +505,12 @@ class ConvexCNNClassifier(ClassifierMixin, _BaseConvexCNN):
         ``sum log(1 + exp(-y f))`` and enables :meth:`predict_proba`, which scikit-learn's
         probability scorers (``scoring="neg_log_loss"``, ``"roc_auc_ovr"``,
         ``"neg_brier_score"``), ``cross_val_predict(method="predict_proba")`` and soft voting
-        need: with ``"squared"``, a search with such a scorer scores NaN. Through CVXPY the
-        logistic loss needs exponential cones and is slower and less reliable; the native
-        solver (``"auto"`` for two-layer ReLU CNNs) certifies both losses to ``tol``. Read
-        more in the User Guide, :ref:`Parameters in detail: loss <guide-loss>`.
+        need: with ``"squared"``, a search with such a scorer scores NaN, and one with several
+        scorers, or ``cross_validate`` with several, raises an AttributeError if any of them
+        is such a scorer. Through CVXPY the logistic loss needs exponential cones and is
+        slower and less reliable; the native solver (``"auto"`` for two-layer ReLU CNNs)
+        certifies both losses to ``tol``. Read more in the User Guide,
+        :ref:`Parameters in detail: loss <guide-loss>`.
 
 {_PARAMETERS}
 
@@ -538,6 +544,12 @@ class ConvexCNNClassifier(ClassifierMixin, _BaseConvexCNN):
         **_BaseConvexCNN._parameter_constraints,
         "loss": [StrOptions({"squared", "logistic"})],
     }
+
+    def _validate_params(self):
+        loss = _loss_named_by_scikit_learn(self.loss)
+        if loss is not None and loss != self.loss:
+            _refuse_loss(self, f"scikit-learn's name for the {loss} loss; pass loss={loss!r}")
+        super()._validate_params()
 
     def _validated(self, X, y, *, reset):
         # missing labels before validate_data, whose check of object arrays says "Input
@@ -715,6 +727,34 @@ class ConvexCNNClassifier(ClassifierMixin, _BaseConvexCNN):
             Log-probabilities in the order of ``classes_``.
         """
         return logistic_log_proba(self.decision_function(X))
+
+
+# scikit-learn's names of the two losses (SGDClassifier's, the gradient-boosting models';
+# "log" and "squared_loss" before scikit-learn 1.3), which its message, listing this
+# package's names only, does not translate
+_SCIKIT_LEARN_LOSSES = {
+    "log_loss": "logistic",
+    "log": "logistic",
+    "squared_error": "squared",
+    "squared_loss": "squared",
+}
+
+
+def _loss_named_by_scikit_learn(loss):
+    """This package's name of the loss ``loss`` where it is one of its names or scikit-learn's
+    (:data:`_SCIKIT_LEARN_LOSSES`), else ``None``."""
+    if not isinstance(loss, str):
+        return None
+    return loss if loss in ("squared", "logistic") else _SCIKIT_LEARN_LOSSES.get(loss)
+
+
+def _refuse_loss(estimator, hint):
+    """Raise scikit-learn's error for an invalid ``loss`` of ``estimator``, with ``hint``."""
+    options = estimator._parameter_constraints["loss"][0].options
+    raise InvalidParameterError(
+        f"The 'loss' parameter of {type(estimator).__name__} must be a str among "
+        f"{{{', '.join(map(repr, sorted(options)))}}}. Got {estimator.loss!r} instead: {hint}."
+    )
 
 
 def _is_unsortable(exc):

@@ -7,7 +7,12 @@ import numpy as np
 import pytest
 from sklearn.base import clone
 from sklearn.datasets import load_digits
-from sklearn.model_selection import GridSearchCV, cross_val_score, train_test_split
+from sklearn.model_selection import (
+    GridSearchCV,
+    cross_val_score,
+    cross_validate,
+    train_test_split,
+)
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
@@ -49,6 +54,25 @@ def test_cross_val_score(digits):
     X_train, _, y_train, _ = digits
     scores = cross_val_score(_classifier(), X_train / 16, y_train, cv=3)
     assert scores.min() >= 0.85
+
+
+def test_probability_scorers_score_nan_alone_and_raise_among_several_with_the_squared_loss(
+    digits,
+):
+    # the behaviour that the docs of loss and beta describe (an audit: they said only "scores
+    # NaN", where cross_validate and a search with several scorers raise instead)
+    X_train, _, y_train, _ = digits
+    X_train = X_train[:60] / 16
+    y_train = y_train[:60]
+    squared = _classifier(n_patterns=4)
+    with pytest.warns(UserWarning, match="has none of the following attributes: predict_proba"):
+        scores = cross_val_score(squared, X_train, y_train, cv=2, scoring="neg_log_loss")
+    assert np.isnan(scores).all()
+    with pytest.raises(AttributeError, match="has none of the following attributes: predict_p"):
+        cross_validate(squared, X_train, y_train, cv=2, scoring=["accuracy", "neg_log_loss"])
+    logistic = _classifier(n_patterns=4, loss="logistic")
+    results = cross_validate(logistic, X_train, y_train, cv=2, scoring=["accuracy", "neg_log_loss"])
+    assert np.isfinite(results["test_neg_log_loss"]).all()
 
 
 def test_clone_and_pickle_round_trip(digits):

@@ -908,6 +908,35 @@ def test_regressor_rejects_logistic_loss_and_points_to_the_classifier():
         ConvexCNNRegressor(loss="hinge").fit(X, y)
 
 
+@pytest.mark.parametrize(
+    "Estimator, loss, fix",
+    [
+        (ConvexCNNClassifier, "log_loss", r"the logistic loss; pass loss='logistic'\.$"),
+        (ConvexCNNClassifier, "log", r"the logistic loss; pass loss='logistic'\.$"),
+        (ConvexCNNClassifier, "squared_error", r"the squared loss; pass loss='squared'\.$"),
+        (ConvexCNNRegressor, "squared_error", r"the squared loss; pass loss='squared'\.$"),
+        (ConvexCNNRegressor, "squared_loss", r"the squared loss; pass loss='squared'\.$"),
+        (
+            ConvexCNNRegressor,
+            "log_loss",
+            r"the logistic loss, which fits class labels, use "
+            r"ConvexCNNClassifier\(loss='logistic'\)\.$",
+        ),
+    ],
+)
+def test_scikit_learns_names_of_the_losses_are_refused_with_this_packages(Estimator, loss, fix):
+    # an audit: SGDClassifier's and the gradient-boosting models' loss="log_loss" and
+    # SGDRegressor's "squared_error" got the list of options only, which names neither as such
+    X, y = _data()
+    options = "'logistic', 'squared'" if Estimator is ConvexCNNClassifier else "'squared'"
+    with pytest.raises(
+        InvalidParameterError,
+        match=rf"^The 'loss' parameter of {Estimator.__name__} must be a str among "
+        rf"\{{{options}\}}\. Got '{loss}' instead: scikit-learn's name for {fix}",
+    ):
+        Estimator(loss=loss, n_patterns=4).fit(X, y)
+
+
 @pytest.mark.parametrize("Estimator", ESTIMATORS)
 def test_sample_weight_is_refused_in_the_estimators_own_name(Estimator):
     # a review: Python's TypeError named _BaseConvexCNN.fit, a private class, and no fix
