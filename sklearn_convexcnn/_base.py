@@ -651,12 +651,17 @@ class _BaseConvexCNN(BaseEstimator):
         outer_masks = getattr(formulation, "outer_masks_", None)  # (three layers)
         second_layer = None if outer_masks is None else len(outer_masks)
         self._log(_problem_line(self.architecture, X.shape[0], geometry, gates, warm, second_layer))
-        options = self._solve_options()
+        # the user's options, and those the solves get (tighter for generated patterns)
+        options = solve_options = self._solve_options()
         if self.patterns == "generated":
-            # solved to GENERATION_TOL at least (the check needs it)
-            options = dataclasses.replace(options, tol=min(options.tol, GENERATION_TOL))
+            if options.tol > GENERATION_TOL:  # (the dual check needs accurate prices)
+                solve_options = dataclasses.replace(
+                    options,
+                    tol=GENERATION_TOL,
+                    tol_reason="the loosest that patterns='generated' solves to",
+                )
             gates, solutions, finishing, generated = self._generate(
-                patches, formulation, Y, labels, gates, rng, options
+                patches, formulation, Y, labels, gates, rng, solve_options, options
             )
         else:
             solutions, finishing = self._solve_program(
@@ -665,10 +670,12 @@ class _BaseConvexCNN(BaseEstimator):
             generated = generation_attributes(None)
         # (of the finished points: finishing certifies some that their solver left inaccurate)
         relaxation = not formulation.is_exact  # (circular, n_layers >= 4)
-        self._warn_unconverged(solutions, labels, options, relaxation=relaxation)
-        self._warn_uncertified(solutions, Y, labels, loose=finishing.loose, relaxation=relaxation)
+        self._warn_unconverged(solutions, labels, solve_options, relaxation=relaxation)
+        self._warn_uncertified(
+            solutions, Y, labels, options, loose=finishing.loose, relaxation=relaxation
+        )
         network, compared = self._recovered_network(
-            formulation, solutions, patches, gates, X, Y, labels, options, warm_compared,
+            formulation, solutions, patches, gates, X, Y, labels, solve_options, warm_compared,
             relaxation=relaxation,
         )  # fmt: skip
         attributes = {
@@ -683,25 +690,31 @@ class _BaseConvexCNN(BaseEstimator):
                 _warm_start_entries(solutions),
                 None if compared is None else _warm_start_entries(compared),
             ),
-            "_fitted_program": _FittedProgram(
-                formulation,
-                options.beta,
-                self.loss,
-                self.fit_intercept,
-                Y.shape[1],
-                # (generated patterns are a subset of the enumeration)
-                enumerated=_data_digest(X)
-                if self.n_patterns == "exact" and self.patterns == "sampled"
-                else None,
-                neuron_gates=formulation.neuron_gates(solutions, patches, gates)
-                if isinstance(formulation, _TWO_LAYER_RELU)
-                else None,
+            "_fitted_program": self._fitted_program_of(
+                formulation, options, X, Y, solutions, patches, gates
             ),
             **generated,
         }
-        self._warn_unattained(attributes, solutions, options)
+        self._warn_unattained(attributes, solutions, solve_options)
         self._log(_summary(attributes, time.perf_counter() - start))
         return attributes
+
+    def _fitted_program_of(self, formulation, options, X, Y, solutions, patches, gates):
+        """What :meth:`certify` and :meth:`regularized_objective` need of this fit."""
+        neuron_gates = None
+        if isinstance(formulation, _TWO_LAYER_RELU):
+            neuron_gates = formulation.neuron_gates(solutions, patches, gates)
+        # (generated patterns are a subset of the enumeration)
+        enumerated = self.n_patterns == "exact" and self.patterns == "sampled"
+        return _FittedProgram(
+            formulation,
+            options.beta,
+            self.loss,
+            self.fit_intercept,
+            Y.shape[1],
+            enumerated=_data_digest(X) if enumerated else None,
+            neuron_gates=neuron_gates,
+        )
 
     def _solve_program(self, formulation, patches, gates, X, Y, warm_starts, options, labels):
         """Each output's finished solution of ``formulation``'s program over ``gates``
@@ -862,10 +875,11 @@ class _BaseConvexCNN(BaseEstimator):
             )  # fmt: skip
         return formulation
 
-    def _generate(self, patches, formulation, Y, labels, gates, rng, solving):
+    def _generate(self, patches, formulation, Y, labels, gates, rng, solving, options):
         """Pattern generation from ``gates`` (:func:`._generation.generation_fit`), each
-        solve with the options ``solving``, its solutions finished here, in turn (a sampled
-        fit's workers finish their own); ``labels`` name the outputs in errors.
+        solve with the options ``solving``, its solutions finished here with the user's
+        ``options``, in turn (a sampled fit's workers finish their own); ``labels`` name the
+        outputs in errors.
 
         Returns the generated gates, the finished solutions, the :class:`Finishing` and the
         generation's fitted attributes. Only the last solve of an output is warned about
@@ -887,7 +901,6 @@ class _BaseConvexCNN(BaseEstimator):
             warn(message, ConvergenceWarning)
         program = build(patches, gates)  # the program grew with the generated patterns
         finishing = self._finishing(formulation, patches, gates)
-        options = self._solve_options()
         finished = [
             finishing(program, solution, Y[:, output], options)
             for output, solution in enumerate(solutions)
@@ -1043,7 +1056,6 @@ class _BaseConvexCNN(BaseEstimator):
             delayed(solve_in_worker)(
                 program,
                 Y[:, output],
-                output,
                 n_outputs,
                 options,
                 dense_program,
@@ -1103,7 +1115,7 @@ class _BaseConvexCNN(BaseEstimator):
             return Finishing(residue="clean", loose=True)  # (the network keeps every group)
         return Finishing(formulation, patches, gates, certify=True, polish=False, loose=True)
 
-    def _warn_uncertified(self, solutions, Y, labels, *, loose=False, relaxation=False):
+    def _warn_uncertified(self, solutions, Y, labels, options, *, loose=False, relaxation=False):
         """A ConvergenceWarning for every solution that its solver called solved but whose
         certified duality gap says otherwise (:func:`._outputs.uncertified_message`;
         ``loose`` for CVXPY points certified from their own dual points).
@@ -1114,7 +1126,6 @@ class _BaseConvexCNN(BaseEstimator):
         ``LOOSE_GAP`` without a warning (a review: a circular fit of inputs of size 100 at
         ``tol=1e-8``, Clarabel's point certified to 2.4e-4 of its objective, the native
         solver stalled at 0.47 of it)."""
-        options = self._solve_options()
         loose = loose and not options.native_fallback
         for output, solution in enumerate(solutions):
             message = uncertified_message(

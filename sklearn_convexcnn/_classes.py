@@ -585,48 +585,7 @@ class ConvexCNNClassifier(ClassifierMixin, _BaseConvexCNN):
         return super()._validated(X, y, reset=reset)
 
     def _encode_targets(self, y, reset=True):
-        if reset:
-            # numbers held as objects (a pandas column of dtype object): scikit-learn's
-            # type_of_target calls them "unknown", and so would its metrics, after the fit
-            if fix := _numeric_dtype_of(y):
-                raise ValueError(
-                    "Unknown label type: unknown. y holds numbers as Python objects "
-                    "(dtype=object, as in a pandas column of dtype object), which scikit-"
-                    f"learn's classifiers and metrics refuse; pass y.astype({fix})."
-                )
-            # labels that do not sort together: numpy's "'<' not supported", or scikit-learn's
-            # "Unknown label type: unknown ... continuous values" (an int among str)
-            mixed = _mixed_label_types(y)
-            try:
-                if not mixed:
-                    check_classification_targets(y)
-                    classes = np.unique(y)
-            except TypeError as exc:
-                if not _is_unsortable(exc):  # (scikit-learn's own, on bytes, names the fix)
-                    raise
-                mixed = sorted({type(label).__name__ for label in np.ravel(y)})
-            if mixed:
-                raise ValueError(
-                    f"{type(self).__name__} needs class labels that sort together, but y "
-                    f"mixes labels of types {', '.join(mixed)}. Pass labels of one type (e.g. "
-                    "all strings: y.astype(str))."
-                )
-            if len(classes) < 2:
-                raise ValueError(
-                    f"{type(self).__name__} needs samples of at least 2 classes in y, but the "
-                    f"data contains only one class: {classes[0]}. Pass samples of every class."
-                )
-        else:
-            classes = self.classes_
-            # (by membership: labels that do not sort against classes_, None among str,
-            # made np.setdiff1d raise "'<' not supported")
-            fitted = set(classes.tolist())
-            unseen = [label for label in dict.fromkeys(np.ravel(y).tolist()) if label not in fitted]
-            if unseen:
-                raise ValueError(
-                    f"y contains labels that fit did not see: {unseen[:5]}; the "
-                    f"classes are {classes.tolist()}. Pass labels of the fitted classes."
-                )
+        classes = self._classes_of(y) if reset else self._check_fitted_labels(y)
         columns = classes[1:] if len(classes) == 2 else classes
         # (40,000 sample ids passed as labels ask for 11.9 GiB of targets here, to be
         # solved as 40,000 programs)
@@ -638,6 +597,54 @@ class ConvexCNNClassifier(ClassifierMixin, _BaseConvexCNN):
         )
         Y = np.where(np.asarray(y).reshape(-1, 1) == columns, 1.0, -1.0)
         return Y, ({"classes_": classes} if reset else {})
+
+    def _classes_of(self, y):
+        """The sorted classes of ``y`` at ``fit``, refusing labels that scikit-learn's
+        classifiers and metrics would misread."""
+        # numbers held as objects (a pandas column of dtype object): scikit-learn's
+        # type_of_target calls them "unknown", and so would its metrics, after the fit
+        if fix := _numeric_dtype_of(y):
+            raise ValueError(
+                "Unknown label type: unknown. y holds numbers as Python objects "
+                "(dtype=object, as in a pandas column of dtype object), which scikit-"
+                f"learn's classifiers and metrics refuse; pass y.astype({fix})."
+            )
+        # labels that do not sort together: numpy's "'<' not supported", or scikit-learn's
+        # "Unknown label type: unknown ... continuous values" (an int among str)
+        mixed = _mixed_label_types(y)
+        if not mixed:
+            try:
+                check_classification_targets(y)
+                classes = np.unique(y)
+            except TypeError as exc:
+                if not _is_unsortable(exc):  # (scikit-learn's own, on bytes, names the fix)
+                    raise
+                mixed = sorted({type(label).__name__ for label in np.ravel(y)})
+        if mixed:
+            raise ValueError(
+                f"{type(self).__name__} needs class labels that sort together, but y "
+                f"mixes labels of types {', '.join(mixed)}. Pass labels of one type (e.g. "
+                "all strings: y.astype(str))."
+            )
+        if len(classes) < 2:
+            raise ValueError(
+                f"{type(self).__name__} needs samples of at least 2 classes in y, but the "
+                f"data contains only one class: {classes[0]}. Pass samples of every class."
+            )
+        return classes
+
+    def _check_fitted_labels(self, y):
+        """``classes_``, where ``y`` holds no label that ``fit`` did not see."""
+        # (by membership: labels that do not sort against classes_, None among str,
+        # made np.setdiff1d raise "'<' not supported")
+        fitted = set(self.classes_.tolist())
+        unseen = [label for label in dict.fromkeys(np.ravel(y).tolist()) if label not in fitted]
+        if unseen:
+            raise ValueError(
+                f"y contains labels that fit did not see: {unseen[:5]}; the "
+                f"classes are {self.classes_.tolist()}. Pass labels of the fitted classes."
+            )
+        return self.classes_
 
     def decision_function(self, X):
         """Output of the recovered network.

@@ -92,6 +92,8 @@ class SolveOptions:
     # whether solver="native" takes the program (all but linear CNNs without pooling), for
     # advice
     native_supported: bool = True
+    # why ``tol`` is tighter than the user's, where it is (then no advice says to loosen it)
+    tol_reason: str = ""
 
     def log(self, message):
         if self.verbose:
@@ -101,7 +103,9 @@ class SolveOptions:
     def solver_options(self):
         """The keyword arguments that ``solve_native`` and ``solve_program`` share."""
         options = dataclasses.asdict(self)
-        for name in ("solver", "name", "native_fallback", "native_first", "native_supported"):
+        for name in (
+            "solver", "name", "native_fallback", "native_first", "native_supported", "tol_reason"
+        ):  # fmt: skip
             del options[name]
         return options
 
@@ -713,7 +717,6 @@ def _lower_unconverged(native, cvxpy, y, options):
 def solve_in_worker(
     program,
     y,
-    output,
     n_outputs,
     options,
     dense_program,
@@ -722,7 +725,7 @@ def solve_in_worker(
     caller,
     label,
 ):
-    """:func:`solve_and_finish` of output number ``output``, which its errors call ``label``;
+    """:func:`solve_and_finish` of the output that its errors call ``label``;
     returns the finished solution and the warnings to issue again, as ``(message, category)``
     pairs.
 
@@ -823,6 +826,8 @@ def unconverged_message(solutions, outputs, options, *, relaxation=False):
     if not stopped:
         return None
     settings = f"max_iter={options.max_iter}, tol={options.tol:.1e}"
+    if options.tol_reason:
+        settings += f", {options.tol_reason}"
     if len(stopped) == 1:
         ((output, solution),) = stopped
         gap = _gap(solution, options)
@@ -988,7 +993,9 @@ def _native_if_untried(solution, options):
 
 def remedy(solution, options, cvxpy="use a CVXPY solver (e.g. solver='clarabel')"):
     """What a user can do about a solve that stopped short, by why it stopped; ``cvxpy``
-    says how to reach a CVXPY solver where that may help."""
+    says how to reach a CVXPY solver where that may help. No advice says to loosen a tol
+    that the fit fixes tighter than the user's (``options.tol_reason``)."""
+    loosen = not options.tol_reason
     if solution.status == "stalled":
         relative = (
             np.inf
@@ -1006,20 +1013,23 @@ def remedy(solution, options, cvxpy="use a CVXPY solver (e.g. solver='clarabel')
             return (
                 "The restricted problems cannot be solved more accurately, and the point is "
                 f"certified to {relative:.1e} of the objective, closer than CVXPY's solvers "
-                f"certify: loosen tol (tol={enough:.0e} accepts it), use a larger beta (a "
-                "beta small against the targets' scale nears interpolation), or standardize "
+                "certify: "
+                + (f"loosen tol (tol={enough:.0e} accepts it), " if loosen else "")
+                + "use a larger beta (a beta small against the targets' scale nears "
+                "interpolation), or standardize "
                 "the inputs if they are of a large scale"
             )
         # (not CVXPY where "auto" has handed the program to it already: that advice leads to
         # a worse point and a warning that sends the user back)
         tried_cvxpy = any("CVXPY" in handover for handover in solution.handovers)
         return (
-            "The restricted problems cannot be solved more accurately: loosen tol, use a "
-            "larger beta (a beta small against the targets' scale nears interpolation) or "
-            "standardize the inputs" + ("" if tried_cvxpy else f", or {cvxpy}")
+            "The restricted problems cannot be solved more accurately: "
+            + ("loosen tol, " if loosen else "")
+            + "use a larger beta (a beta small against the targets' scale nears interpolation) "
+            "or standardize the inputs" + ("" if tried_cvxpy else f", or {cvxpy}")
         )
     if solution.status in ITERATIONS_SPENT or (solution.n_iter >= options.max_iter):
-        return "Increase max_iter or loosen tol"
+        return "Increase max_iter" + (" or loosen tol" if loosen else "")
     # a conic solver that ended short of its tolerances before max_iter ('optimal_inaccurate'
     # on circular programs at the default tol): more iterations do not help
     reached = (
@@ -1028,7 +1038,8 @@ def remedy(solution, options, cvxpy="use a CVXPY solver (e.g. solver='clarabel')
         else f" (its point is certified to {solution.duality_gap / abs(solution.objective):.1e}"
         " of the objective)"
     )
-    return f"{solution.solver} cannot reach tol on this program{reached}: loosen tol"
+    advice = "loosen tol" if loosen else "use a larger beta or standardize the inputs"
+    return f"{solution.solver} cannot reach tol on this program{reached}: {advice}"
 
 
 def _lower_after_handover(native, cvxpy, dense_program, y, options):

@@ -273,6 +273,24 @@ def test_a_failing_check_is_reported_when_the_budget_runs_out():
     assert model.dual_check_ > beta
 
 
+def test_a_generated_fit_names_the_tol_it_solves_to_and_does_not_advise_loosening_it():
+    # a review: at tol=1e-3 the last solve's warning said "tol=1.0e-07" unexplained, and
+    # "Increase max_iter or loosen tol", where a looser tol changes nothing (generation
+    # solves to GENERATION_TOL at the loosest); a tighter tol is the user's own
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((40, 8)), rng.standard_normal(40)
+    params = dict(kernel_size=3, patterns="generated", max_iter=1, random_state=0)
+    for tol, said in [
+        (1e-3, "tol=1.0e-07, the loosest that patterns='generated' solves to; Duality gap: "),
+        (1e-9, "tol=1.0e-09; Duality gap: "),
+    ]:
+        with pytest.warns(ConvergenceWarning) as record:
+            ConvexCNNRegressor(beta=0.01, tol=tol, **params).fit(X, y)
+        message = next(str(w.message) for w in record if "did not converge" in str(w.message))
+        assert said in message, message
+        assert ("Increase max_iter or loosen tol;" in message) == (tol < 1e-7), message
+
+
 def test_a_failing_check_after_short_solves_says_why_they_stopped():
     # a review: at max_iter=1 the rounds' solves stopped short, the check ended at 2.8 * beta
     # (1.1 * beta with the default max_iter), and the warning blamed n_patterns alone; and

@@ -725,7 +725,7 @@ def test_a_worker_reports_every_warning_of_its_solve_repeats_included(monkeypatc
     with warnings.catch_warnings():
         warnings.simplefilter("default")  # (a worker's filters: not pytest's)
         _, caught = outputs.solve_in_worker(
-            _program(X, y), y, 0, 1, options, None, {}, outputs.Finishing(), 0, "0"
+            _program(X, y), y, 1, options, None, {}, outputs.Finishing(), 0, "0"
         )
     assert [str(message) for message, _ in caught] == ["the solver's own warning"] * 2
 
@@ -1736,6 +1736,26 @@ def test_a_conic_solver_stopped_at_max_iter_is_told_to_raise_it_whatever_its_sta
     assert outputs.remedy(at_limit, _OPTIONS) == "Increase max_iter or loosen tol"
     before = dataclasses.replace(at_limit, n_iter=4)
     assert outputs.remedy(before, _OPTIONS).startswith("SCS cannot reach tol on this program")
+
+
+@pytest.mark.parametrize(
+    "status, n_iter, gap",
+    [("max_iter reached", 5, 1.0), ("stalled", 3, 1e-6), ("stalled", 3, 1.0),
+     ("optimal_inaccurate", 3, 1.0)],
+)  # fmt: skip
+def test_no_remedy_says_to_loosen_a_tol_that_the_fit_fixed(status, n_iter, gap):
+    # a review: patterns="generated" solves to 1e-7 at the loosest, and its warning at
+    # tol=1e-3 said "tol=1.0e-07" and "loosen tol", which changes nothing; each remedy
+    # (at max_iter, a stall certified closely or not, a conic solver short of tol) still
+    # advises something, and says to loosen tol where tol is the user's
+    fixed = dataclasses.replace(_OPTIONS, tol_reason="the loosest that patterns='x' solves to")
+    point = _stopped(status, n_iter, gap)
+    assert "loosen tol" in outputs.remedy(point, _OPTIONS)
+    advice = outputs.remedy(point, fixed)
+    assert "loosen tol" not in advice
+    assert re.search(r"Increase max_iter$|use a larger beta", advice), advice
+    message = outputs.unconverged_message([point], ["0"], fixed)
+    assert "(max_iter=5, tol=1.0e-07, the loosest that patterns='x' solves to" in message
 
 
 def test_the_remedy_of_a_point_of_objective_zero_names_no_relative_gap():
