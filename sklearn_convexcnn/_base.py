@@ -70,17 +70,7 @@ from ._outputs import (
     unconverged_message,
 )
 from ._parallel import call_size, caller_takes_part, longest_first, one_blas_thread, run_calls
-from ._patches import (
-    check_finite_targets,
-    check_numbers,
-    check_rows,
-    check_scale,
-    extract_patches,
-    holds_complex,
-    resolve_geometry,
-    warn_common_offset,
-    warn_target_offset,
-)
+from ._patches import extract_patches, resolve_geometry
 from ._patterns import MAX_EXACT_PATTERNS, TooManyPatterns, check_enumeration, program_gates
 from ._resources import (
     check_memory,
@@ -93,6 +83,15 @@ from ._resources import (
 )
 from ._solvers import CVXPY_SOLVERS
 from ._solvers._solution import gap_in_words, relative_to, target_gap
+from ._validation import (
+    check_finite_targets,
+    check_numbers,
+    check_rows,
+    check_scale,
+    holds_complex,
+    warn_common_offset,
+    warn_target_offset,
+)
 from ._warnings import warn
 
 _INPUT_ATTRIBUTES = ("n_features_in_", "feature_names_in_")
@@ -1392,7 +1391,7 @@ class _BaseConvexCNN(BaseEstimator):
     def _evaluation_data(self, X, y):
         """``X`` validated, its patches and the target columns of ``y``, encoded as ``fit``
         encoded them, for the methods that evaluate the fitted network on data; refused
-        beyond the scale that ``fit`` takes (:func:`._patches.check_scale`), where the
+        beyond the scale that ``fit`` takes (:func:`._validation.check_scale`), where the
         objective overflows."""
         check_is_fitted(self)
         X, y = self._validated(X, y, reset=False)

@@ -11,13 +11,8 @@ from sklearn.utils.multiclass import check_classification_targets
 from ._base import _BaseConvexCNN, target_shape
 from ._compat import InvalidParameterError, StrOptions
 from ._losses import logistic_log_proba, logistic_proba
-from ._patches import (
-    check_finite_targets,
-    first_not_a_number,
-    missing_entries,
-    numeric_targets,
-)
 from ._resources import check_memory
+from ._validation import check_finite_targets, first_not_a_number, missing_entries, numeric_targets
 
 _PARAMETERS = """\
     beta : float, default=1.0

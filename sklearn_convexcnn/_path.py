@@ -16,23 +16,22 @@ from ._losses import best_intercept, centred_targets
 from ._optimality import dual_point, max_pattern_price, warn_unreliable_nnls
 from ._outputs import SolveOptions, how_it_stopped, remedy
 from ._parallel import one_blas_thread
-from ._patches import (
-    check_finite_targets,
-    check_numbers,
-    check_rows,
-    check_scale,
-    extract_patches,
-    first_not_a_number,
-    holds_complex,
-    numeric_targets,
-    resolve_geometry,
-    warn_common_offset,
-    warn_target_offset,
-)
+from ._patches import extract_patches, resolve_geometry
 from ._patterns import check_enumeration, program_gates
 from ._resources import check_memory, check_patches_memory, check_program_memory
 from ._solvers._native import solve_native
 from ._solvers._solution import gap_in_words
+from ._validation import (
+    check_finite_targets,
+    check_numbers,
+    check_rows,
+    check_scale,
+    first_not_a_number,
+    holds_complex,
+    numeric_targets,
+    warn_common_offset,
+    warn_target_offset,
+)
 from ._warnings import warn
 
 

@@ -4,14 +4,12 @@ import numpy as np
 import pytest
 
 from sklearn_convexcnn._formulations.circular import circular_geometry
-from sklearn_convexcnn._patches import (
+from sklearn_convexcnn._patches import extract_patches, patch_rows, resolve_geometry
+from sklearn_convexcnn._validation import (
     MAX_DATA_SCALE,
     MIN_DATA_SCALE,
     check_scale,
-    extract_patches,
     holds_complex,
-    patch_rows,
-    resolve_geometry,
     warn_common_offset,
 )
 

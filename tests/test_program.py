@@ -17,7 +17,7 @@ from sklearn_convexcnn._formulations._program import (
     recover_neurons,
     summed_network,
 )
-from sklearn_convexcnn._patches import warn_common_offset
+from sklearn_convexcnn._validation import warn_common_offset
 from sklearn_convexcnn._warnings import warn
 
 

@@ -26,8 +26,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._network import Network, neuron_penalty
-from .._patches import MIN_DATA_SCALE, PatchGeometry, resolve_geometry
+from .._patches import PatchGeometry, resolve_geometry
 from .._patterns import check_sampled_bound, enumerate_gates, sample_gates
+from .._validation import MIN_DATA_SCALE
 from ._program import GroupNorm, GroupProgram
 from .two_layer import average_blocks
 
