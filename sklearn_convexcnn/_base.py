@@ -104,6 +104,9 @@ _TWO_LAYER_RELU = (PooledSumFormulation, RegionalFormulation)
 _DEFAULT_N_PATTERNS = 64
 _DEFAULT_MAX_ITER = 500
 _DEFAULT_TOL = 1e-7
+# Working-set iterations that a relaxation's output-layer refit may take, at least
+# (:meth:`_BaseConvexCNN._refit_output_weights`)
+_REFIT_MAX_ITER = _DEFAULT_MAX_ITER
 
 
 def _problem_line(architecture, n_samples, geometry, gates, warm, second_layer=None):
@@ -168,9 +171,10 @@ def _summary(attributes, seconds):
     )
 
 
-# Working-set iterations that a relaxation's output-layer refit may take, at least
-# (:meth:`_BaseConvexCNN._refit_output_weights`)
-_REFIT_MAX_ITER = _DEFAULT_MAX_ITER
+def _parameter_names(estimator_class):
+    """The parameters of ``estimator_class``'s ``__init__`` (what scikit-learn's private
+    ``_get_param_names`` gives)."""
+    return list(inspect.signature(estimator_class.__init__).parameters)[1:]  # (after self)
 
 
 def _spells(value, default, axes=1):
@@ -992,7 +996,7 @@ class _BaseConvexCNN(BaseEstimator):
         # every parameter of the network, also where a subclass's __init__ exposes only some
         # (get_params then lists those alone: a KeyError below), and the subclass's own
         params = {
-            **{name: getattr(self, name) for name in _BaseConvexCNN._get_param_names()},
+            **{name: getattr(self, name) for name in _parameter_names(_BaseConvexCNN)},
             **self.get_params(deep=False),
         }
         # as the program reads them: pool_size=2, (2,) and [2] pool alike; n_layers=None is 3
@@ -1013,7 +1017,7 @@ class _BaseConvexCNN(BaseEstimator):
         shape and patterns (``key``, :meth:`_warm_start_key`); the previous fit's gates are
         then kept, so that its groups mean the same.
         """
-        previous_key, *solved = getattr(self, "_warm_start_state", (None, None))
+        previous_key, *solved = getattr(self, "_warm_start_state", (None, None, None))
         if not (
             self.warm_start
             and self.patterns == "sampled"
@@ -1028,7 +1032,7 @@ class _BaseConvexCNN(BaseEstimator):
             else [{"coef_init": c.dense(), "intercept_init": b} for c, b in entries]
             for entries in solved
         ]
-        return starts[0], starts[1] if len(starts) > 1 else None
+        return starts[0], starts[1]
 
     def _solve_outputs(
         self, program, X, Y, dense_program, warm_starts, finishing, options, labels, *, shareable

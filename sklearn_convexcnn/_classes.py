@@ -254,7 +254,7 @@ _ATTRIBUTES = """\
     network_ : Network
         The recovered non-convex network, with real ReLUs; :meth:`regularized_objective`
         evaluates its training objective on ``X, y``. A ``TwoLayerCNN``; ``RegionalCNN`` for
-        ``readout="dense"`` and ``pooling="none"``; ``CircularCNN``, ``ThreeLayerCNN`` and
+        ``readout="dense"`` or ``pooling="none"``; ``CircularCNN``, ``ThreeLayerCNN`` and
         ``LinearCNN`` for the other architectures and ``activation="linear"``. Its arrays are
         read-only views of the fitted attributes of the same names: assigning a new array to
         ``intercept_`` or ``output_weights_`` changes the predictions, not ``objective_`` or

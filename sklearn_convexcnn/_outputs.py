@@ -546,8 +546,8 @@ def _other_solvers(solver, native_supported=True, loss="squared"):
     tries the native solver and CVXPY's). ``native_supported`` as in :class:`SolveOptions`:
     where it is false (a linear CNN without pooling, a nuclear-norm program) neither the
     native solver nor ECOS takes the program, and naming them led to their refusals; where it
-    is true the native solver takes it (a linear CNN with average pooling too, since 95ae54f:
-    "'native' for ReLU and circular CNNs" told its users that it did not). ECOS is not named
+    is true the native solver takes it (a linear CNN with average pooling too: "'native' for
+    ReLU and circular CNNs" told its users that it did not). ECOS is not named
     for the logistic loss either: it often fails on its exponential cones where Clarabel and
     SCS do not (an audit: Clarabel's failure advised ECOS, which failed too, saying so)."""
     if solver == "auto":
