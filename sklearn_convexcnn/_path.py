@@ -9,9 +9,10 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_array, check_random_state
 
+from ._base import _BaseConvexCNN
 from ._calls import check_call
 from ._compat import Hidden, Interval, StrOptions, validate_params
-from ._formulations.two_layer import POOLINGS, READOUTS, make_formulation
+from ._formulations.two_layer import make_formulation
 from ._losses import best_intercept, centred_targets
 from ._optimality import dual_point, max_pattern_price, warn_unreliable_nnls
 from ._outputs import SolveOptions, how_it_stopped, remedy
@@ -67,6 +68,13 @@ def _path_hint(name):
     return ""
 
 
+# The parameters that the path shares with the estimators, validated as theirs are
+_ESTIMATORS_PARAMETERS = (
+    "kernel_size", "stride", "input_shape", "pooling", "pool_size", "readout", "n_patterns",
+    "fit_intercept", "tol", "max_iter", "random_state", "verbose",
+)  # fmt: skip
+
+
 @_named
 @validate_params(
     {
@@ -76,20 +84,9 @@ def _path_hint(name):
         "betas": ["array-like", None, Hidden(Real)],
         "n_betas": [Interval(Integral, 1, None, closed="left")],
         "eps": [Interval(Real, 0, 1, closed="right")],
-        "kernel_size": [None, Interval(Integral, 1, None, closed="left"), tuple, list, np.ndarray],
-        "stride": [Interval(Integral, 1, None, closed="left"), tuple, list, np.ndarray],
-        "input_shape": [None, tuple, list, np.ndarray],
-        "pooling": [StrOptions(set(POOLINGS))],
-        "pool_size": [None, Interval(Integral, 1, None, closed="left"), tuple, list, np.ndarray],
-        "readout": [StrOptions(set(READOUTS))],
-        "n_patterns": [Interval(Integral, 1, None, closed="left"), StrOptions({"exact"})],
         "loss": [StrOptions({"squared", "logistic"})],
-        "fit_intercept": ["boolean"],
-        "tol": [Interval(Real, 0, 1, closed="neither")],
-        "max_iter": [Interval(Integral, 1, None, closed="left")],
-        "random_state": ["random_state"],
-        "verbose": ["verbose"],
         "return_regions": ["boolean"],
+        **{name: _BaseConvexCNN._parameter_constraints[name] for name in _ESTIMATORS_PARAMETERS},
     },
     prefer_skip_nested_validation=True,
 )
