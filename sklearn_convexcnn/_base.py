@@ -242,7 +242,7 @@ def _output_labels(classes, n_outputs):
 
 def _warm_start_entries(solutions):
     """What a warm start keeps of each output's solution (:meth:`_BaseConvexCNN.
-    _previous_solutions`)."""
+    _warm_starts`)."""
     return [(_NonzeroEntries.of(solution.coef), solution.intercept) for solution in solutions]
 
 
@@ -280,7 +280,7 @@ class _FittedProgram(NamedTuple):
     n_outputs: int
     # the digest of X (_data_digest) where gates_ are every pattern of X (n_patterns="exact"
     # with patterns="sampled"), else None: certify's proof that gates_ enumerate its data
-    enumerated: tuple | None = None
+    enumerated_data: tuple | None = None
     # the column of gates_ of each neuron's group (two-layer ReLU CNNs: the formulation's
     # neuron_gates), where certify re-solves: interior points of the neurons' cells
     neuron_gates: np.ndarray | None = None
@@ -638,22 +638,24 @@ class _BaseConvexCNN(BaseEstimator):
         patches = extract_patches(X, geometry)
         rng = check_random_state(self.random_state)
         warm_start_key = self._warm_start_key(geometry, Y.shape[1], formulation, X)
-        warm, warm_compared = self._previous_solutions(warm_start_key)
-        if warm:
+        starts, compared_starts = self._warm_starts(warm_start_key)
+        if starts:
             # the previous fit's patterns: its gates, and the formulation that sampled them
             # (a three-layer formulation holds its second-layer patterns)
             formulation = self._fitted_program.formulation
         check_program_fits = functools.partial(
             self._check_program_memory, patches.shape, formulation, n_outputs=Y.shape[1]
         )
-        if warm:  # (sampled patterns, checked as their draw was)
+        if starts:  # (sampled patterns, checked as their draw was)
             check_program_fits(self.n_patterns)
             gates = self.gates_
         else:
             gates = program_gates(formulation, patches, self.n_patterns, rng, check_program_fits)
         outer_masks = getattr(formulation, "outer_masks_", None)  # (three layers)
         second_layer = None if outer_masks is None else len(outer_masks)
-        self._log(_problem_line(self.architecture, X.shape[0], geometry, gates, warm, second_layer))
+        self._log(
+            _problem_line(self.architecture, X.shape[0], geometry, gates, starts, second_layer)
+        )
         # the user's options, and those the solves get (tighter for generated patterns)
         options = solve_options = self._solve_options()
         if self.patterns == "generated":
@@ -668,7 +670,7 @@ class _BaseConvexCNN(BaseEstimator):
             )
         else:
             solutions, finishing = self._solve_program(
-                formulation, patches, gates, X, Y, warm, options, labels
+                formulation, patches, gates, X, Y, starts, options, labels
             )
             generated = generation_attributes(None)
         # (of the finished points: finishing certifies some that their solver left inaccurate)
@@ -678,7 +680,7 @@ class _BaseConvexCNN(BaseEstimator):
             solutions, Y, labels, options, loose=finishing.loose, relaxation=relaxation
         )
         network, compared = self._recovered_network(
-            formulation, solutions, patches, gates, X, Y, labels, solve_options, warm_compared,
+            formulation, solutions, patches, gates, X, Y, labels, solve_options, compared_starts,
             relaxation=relaxation,
         )  # fmt: skip
         attributes = {
@@ -715,7 +717,7 @@ class _BaseConvexCNN(BaseEstimator):
             self.loss,
             self.fit_intercept,
             Y.shape[1],
-            enumerated=_data_digest(X) if enumerated else None,
+            enumerated_data=_data_digest(X) if enumerated else None,
             neuron_gates=neuron_gates,
         )
 
@@ -737,12 +739,12 @@ class _BaseConvexCNN(BaseEstimator):
         return solutions, finishing
 
     def _recovered_network(
-        self, formulation, solutions, patches, gates, X, Y, labels, options, warm_compared, *,
+        self, formulation, solutions, patches, gates, X, Y, labels, options, compared_starts, *,
         relaxation,
     ):  # fmt: skip
         """The network of the outputs' ``solutions``: a relaxation's realized network with its
         output weights refit (:meth:`_refit_output_weights`), or the padded 3-layer one
-        (:meth:`_no_worse_than_shallow`, started from ``warm_compared`` where not ``None``),
+        (:meth:`_no_worse_than_shallow`, started from ``compared_starts`` where not ``None``),
         logged where it has no neuron; and the 3-layer solutions, ``None`` where not solved."""
         network = formulation.network(solutions, patches, gates)
         realized, compared = network, None
@@ -750,7 +752,7 @@ class _BaseConvexCNN(BaseEstimator):
             network = self._refit_output_weights(formulation, network, patches, Y, labels, options)
             network, compared = self._no_worse_than_shallow(
                 formulation, network, solutions, patches, gates, X, Y, labels, options,
-                warm_compared,
+                compared_starts,
             )  # fmt: skip
         if len(network.filters) == 0 and len(realized.filters) > 0:
             self._log(
@@ -763,8 +765,9 @@ class _BaseConvexCNN(BaseEstimator):
         return network, compared
 
     def _no_worse_than_shallow(
-        self, formulation, network, solutions, patches, gates, X, Y, labels, options, warm
-    ):
+        self, formulation, network, solutions, patches, gates, X, Y, labels, options,
+        compared_starts,
+    ):  # fmt: skip
         """Output by output, the neurons of ``network`` or those of the exact 3-layer circular
         CNN over the same patterns padded to ``n_layers`` with identity filters
         (:meth:`~._formulations.circular.CircularFormulation.padded`), whichever cost less
@@ -773,7 +776,8 @@ class _BaseConvexCNN(BaseEstimator):
         at 8 layers, ``tests/test_architectures.py``; with three outputs, choosing each
         output's took 16.58 where the whole networks cost 17.06 and 17.09). The 3-layer
         programs are solved and finished as the fit's own (:meth:`_solve_program`: the same
-        solver, processes and clean-up), each started from ``warm``, the previous fit's
+        solver, processes and clean-up), each started from ``compared_starts``, the previous
+        fit's
         3-layer solution of its output (a warm start), or else from the relaxation's, whose
         groups and cones they share (four warm refits along ``beta`` took 2.2 s against 3.3 s
         from the relaxation's, and 1.0 s without the comparison). Where they stop short, their
@@ -781,7 +785,7 @@ class _BaseConvexCNN(BaseEstimator):
         Returns the network kept and the 3-layer solutions (``None`` where they were not
         solved)."""
         shallow = formulation.shallow()
-        starts = warm or [
+        starts = compared_starts or [
             {"coef_init": solution.coef, "intercept_init": solution.intercept}
             for solution in solutions
         ]
@@ -1008,7 +1012,7 @@ class _BaseConvexCNN(BaseEstimator):
         drawing = tuple((name, params[name]) for name in sorted(params.keys() - _WARM_START_FREE))
         return (data, geometry, n_outputs, drawing)
 
-    def _previous_solutions(self, key):
+    def _warm_starts(self, key):
         """Each output's ``coef_init``/``intercept_init`` from the last fit, and from its 3-layer
         comparison (:meth:`_no_worse_than_shallow`; ``None`` where it had none); ``(None,
         None)`` without a warm start.
@@ -1435,7 +1439,7 @@ class _BaseConvexCNN(BaseEstimator):
         except (TooManyPatterns, MemoryError):  # more than max_patterns or memory holds
             # the fitted patterns: every pattern of X where fit enumerated this very X
             gates = self.gates_
-            enumerated = self._fitted_program.enumerated
+            enumerated = self._fitted_program.enumerated_data
             exact = enumerated is not None and enumerated == _data_digest(X)
             # (their operator takes several times the patches' memory: checked too)
             check_memory(
