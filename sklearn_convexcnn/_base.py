@@ -26,6 +26,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ._calls import check_call
 from ._certificate import certify_network
 from ._compat import Interval, StrOptions, _fit_context, validate_parameter_constraints
+from ._convergence import LOOSE_GAP, uncertified_message, unconverged_message
 from ._formulations.architectures import (
     ACTIVATIONS,
     ARCHITECTURES,
@@ -58,7 +59,6 @@ from ._generation import (
 )
 from ._optimality import warn_unreliable_nnls
 from ._outputs import (
-    LOOSE_GAP,
     DenseProgram,
     Finishing,
     NotSolved,
@@ -66,8 +66,6 @@ from ._outputs import (
     lines_of_output,
     solve_in_worker,
     solve_output,
-    uncertified_message,
-    unconverged_message,
 )
 from ._parallel import call_size, caller_takes_part, longest_first, one_blas_thread, run_calls
 from ._patches import extract_patches, resolve_geometry
@@ -1105,7 +1103,7 @@ class _BaseConvexCNN(BaseEstimator):
         CVXPY's points from their own dual points only, to 1e-6 to 1e-4 of the objective:
         re-solving for a better one (as for two layers) cost 0.6-5 s per output against
         CVXPY's 0.1-0.5 s (60 samples, d=16), so they are warned about only above
-        ``_outputs.LOOSE_GAP`` (:meth:`_warn_uncertified`). Three-layer CNNs: no solver
+        ``_convergence.LOOSE_GAP`` (:meth:`_warn_uncertified`). Three-layer CNNs: no solver
         residue where dropping it keeps the second layer's rows. Linear CNNs: the gap of
         their points from their own dual points (the native solver's group lasso to ``tol``,
         CVXPY's points to their accuracy, warned about as circular CNNs'), the point as it is:
@@ -1124,7 +1122,7 @@ class _BaseConvexCNN(BaseEstimator):
 
     def _warn_uncertified(self, solutions, Y, labels, options, *, loose=False, relaxation=False):
         """A ConvergenceWarning for every solution that its solver called solved but whose
-        certified duality gap says otherwise (:func:`._outputs.uncertified_message`;
+        certified duality gap says otherwise (:func:`._convergence.uncertified_message`;
         ``loose`` for CVXPY points certified from their own dual points).
 
         Not ``loose`` with ``solver="auto"`` where CVXPY goes first (circular and three-layer

@@ -733,7 +733,7 @@ def _short_solves(report, max_iter):
     """What the solves that stopped short of their tolerance say about the check, by why they
     stopped, and what to do ("" if none did): at max_iter=1 the check ends at 2.8 * beta,
     at 1.1 * beta with the default, which n_patterns alone does not explain. As
-    :func:`~._outputs.remedy` tells them: by status, or by the iterations (SCS says
+    :func:`~._convergence.remedy` tells them: by status, or by the iterations (SCS says
     'optimal_inaccurate' at max_iter)."""
     spent = sum(
         status in ITERATIONS_SPENT or n_iter >= max_iter for status, n_iter in report.short_solves

@@ -9,7 +9,7 @@ imported scikit-learn took 2.3 s on the development machine, 1.1 s without it (m
 SciPy's statistics and pandas, which scikit-learn imports), when the README demo's fit took
 8-10 s.
 The estimator keeps what needs scikit-learn: the ``ConvergenceWarning`` of a solve that stopped
-short is issued in the estimator's process (:func:`unconverged_message`).
+short is issued in the estimator's process (:func:`._convergence.unconverged_message`).
 """
 
 import contextlib
@@ -26,6 +26,11 @@ import numpy as np
 from threadpoolctl import threadpool_info, threadpool_limits
 
 from ._certificate import solution_with_gap
+from ._convergence import (
+    gap_tolerance,
+    outside_its_program,
+    uncertified_message,
+)
 from ._formulations._program import GroupProgram
 from ._formulations._pruning import RESIDUE, clean_solution, prune_solution
 from ._formulations.linear import LinearFormulation, NuclearProgram
@@ -40,16 +45,10 @@ from ._solvers._solution import (
     ITERATIONS_SPENT,
     Solution,
     SolverFailed,
-    certifiable_gap,
     lower_of,
 )
 from ._solvers._three_layer import solve_three_layer
 from ._solvers._three_layer_rows import three_layer_prices
-
-# The relative duality gap above which a CVXPY point of a circular or three-layer program,
-# certified from the solver's own dual point, is called uncertified (well solved: 1e-7 to
-# 6e-4 of the objective; badly scaled inputs: 7.5e-3 to 0.58, which went unwarned).
-LOOSE_GAP = 1e-3
 
 # The tolerance, where ``tol`` is looser, to which solver="auto" has Clarabel and ECOS solve
 # the programs it gives CVXPY first (circular and three-layer CNNs). Their points, certified
@@ -165,7 +164,7 @@ class Finishing:
         where it does not.
     loose : bool
         Whether the gaps of CVXPY's points come from the solver's own dual point (circular,
-        three-layer and linear programs: :func:`gap_tolerance`).
+        three-layer and linear programs: :func:`._convergence.gap_tolerance`).
     """
 
     formulation: object = None
@@ -247,7 +246,7 @@ class Finishing:
 
     def _keeps(self, solution, tolerance, options, finished, *, say):
         """Whether ``finished``, ``solution`` without its residue, keeps its objective to
-        ``tolerance``, that of a certified gap (:func:`gap_tolerance`); where not, and
+        ``tolerance``, that of a certified gap (:func:`._convergence.gap_tolerance`); where not, and
         ``say``, says so in a ``verbose`` line."""
         if finished.objective <= solution.objective + tolerance:
             return True
@@ -276,7 +275,7 @@ class Finishing:
 
 def _converged_if_certified(solution, y, options, *, loose):
     """A finished point that did not converge, converged where its certified gap is within
-    tolerance (status kept): :func:`gap_tolerance` for a point its conic solver called
+    tolerance (status kept): :func:`._convergence.gap_tolerance` for a point its conic solver called
     inaccurate before ``max_iter``, as for a point called optimal; ``tol`` itself (and the
     gap's rounding) for any other.
 
@@ -288,7 +287,11 @@ def _converged_if_certified(solution, y, options, *, loose):
     a gap of 7.6e-20 against a tolerance of 1.3e-19, and advised the ``tol`` it had (a
     circular fit on targets of size 1e-6, before the native solver's units).
     """
-    if solution.converged or solution.duality_gap is None or _infeasible(solution, y, options):
+    if (
+        solution.converged
+        or solution.duality_gap is None
+        or outside_its_program(solution, y, options)
+    ):
         return solution
     inaccurate = solution.status == "optimal_inaccurate"
     # (a point that spent max_iter stopped short of tol, and is held to tol: SCS's point of
@@ -357,7 +360,8 @@ def solve_output(program, y, label, options, dense_program=None, **warm_start):
     Returns
     -------
     solution : Solution
-        Converged or not: :func:`unconverged_message` says what the caller should warn.
+        Converged or not: :func:`._convergence.unconverged_message` says what the caller
+        should warn.
 
     Raises
     ------
@@ -568,23 +572,21 @@ def solve_and_finish(program, y, label, options, dense_program, warm_start, fini
 
     With ``options.native_fallback`` a CVXPY solve that fails, or whose finished point is not
     converged or not certified to ``tol`` (not the ``LOOSE_GAP`` that ``finishing`` allows a
-    CVXPY point of its own), hands over to the native solver, started from that point (a
-    verbose line, and ``handovers`` on the solution: :func:`_tried`). Clarabel's and SCS's
-    points of logistic circular programs were certified only to 7e-5 to 4e-4 of the
-    objective, and some were 1e-5 of it above the optimum, without a warning; from them the
-    native solver certified each to 1e-8 in about the time of the conic solve again, where a
-    cold native solve took four to six times that. Clarabel's points of such programs
-    without an intercept, solved to ``AUTO_INTERIOR_TOL``, were still certified to 1e-6 to
-    9e-6, 29 of 30 small ones above ``tol``, and were kept as within ``CVXPY_ACCURACY``; the
-    polish certified each, in 0.065 s against 0.046 s a fit. Where it cannot bring such a
-    point (one that would have passed without the polish: converged, certified to
-    ``CVXPY_ACCURACY``) within ``tol``, the lower point is kept without a warning, as that
-    point was. Clarabel and ECOS fail on some logistic circular programs without an
-    intercept (14 samples of 8 features, beta=0.05), and SCS then stopped at a gap of 10 %
-    of the objective, which the native solver closes to 2e-10. Of two unconverged points
-    the lower is kept, certified by the better of their dual bounds
-    (:func:`_lower_unconverged`).
-    """
+    CVXPY point of its own), hands over to the native solver, started from that point (a verbose
+    line, and ``handovers`` on the solution: :func:`._convergence._tried`). Clarabel's and SCS's
+    points of logistic circular programs were certified only to 7e-5 to 4e-4 of the objective,
+    and some were 1e-5 of it above the optimum, without a warning; from them the native solver
+    certified each to 1e-8 in about the time of the conic solve again, where a cold native solve
+    took four to six times that. Clarabel's points of such programs without an intercept, solved
+    to ``AUTO_INTERIOR_TOL``, were still certified to 1e-6 to 9e-6, 29 of 30 small ones above
+    ``tol``, and were kept as within ``CVXPY_ACCURACY``; the polish certified each, in 0.065 s
+    against 0.046 s a fit. Where it cannot bring such a point (one that would have passed
+    without the polish: converged, certified to ``CVXPY_ACCURACY``) within ``tol``, the lower
+    point is kept without a warning, as that point was. Clarabel and ECOS fail on some logistic
+    circular programs without an intercept (14 samples of 8 features, beta=0.05), and SCS then
+    stopped at a gap of 10 % of the objective, which the native solver closes to 2e-10. Of two
+    unconverged points the lower is kept, certified by the better of their dual bounds
+    (:func:`_lower_unconverged`)."""
     try:
         solution = solve_output(program, y, label, options, dense_program, **warm_start)
     except NotSolved as failure:
@@ -676,7 +678,7 @@ def _natively(program, y, label, options, warm_start, finishing, cvxpy):
 def _lower_unconverged(native, cvxpy, y, options):
     """Of the native solver's and CVXPY's finished, unconverged points of one program, the
     one of the lower objective, certified by the better of their dual bounds
-    (:func:`lower_of`); a point without a gap, or outside its program (:func:`_infeasible`),
+    (:func:`lower_of`); a point without a gap, or outside its program (:func:`outside_its_program`),
     only where the other is too (then the native one).
 
     The smaller gap alone can keep a native point of a three-layer program 1.4e-6 of its
@@ -698,7 +700,7 @@ def _lower_unconverged(native, cvxpy, y, options):
     inside = [
         point
         for point in (native, cvxpy)
-        if point.duality_gap is not None and not _infeasible(point, y, options)
+        if point.duality_gap is not None and not outside_its_program(point, y, options)
     ]
     if len(inside) == 2:
         bound = max(point.objective - point.duality_gap for point in inside)
@@ -793,253 +795,6 @@ class _Prefixed(io.TextIOBase):
             self.stream.write(self.prefix + self._line)
             self._line = ""
         self.stream.flush()
-
-
-def _relaxation(gap=True):
-    """What a relaxation's point and duality gap (``gap``: where it has one) say, for circular
-    CNNs with n_layers >= 4: its network does not attain the program's value (it can cost
-    twice it), and the warning must not say it does; the fit keeps the padded 3-layer
-    network where that costs less (``_BaseConvexCNN._no_worse_than_shallow``)."""
-    bound = (
-        "the duality gap bounds its point's distance to the relaxation's optimum, a lower "
-        "bound on the network's; "
-        if gap
-        else ""
-    )
-    return (
-        "the program is a relaxation (n_layers >= 4), the looser and the harder to solve the "
-        f"deeper (its norm scales as d^(-(n_layers - 1)/2): fewer n_layers help): {bound}"
-        "objective_, of its realized network or of the exact 3-layer one padded with identity "
-        "filters where that costs less, is only an upper bound."
-    )
-
-
-def unconverged_message(solutions, outputs, options, *, relaxation=False):
-    """What to warn about the solutions that did not converge, in one message, or ``None`` if
-    all did; ``outputs`` names each solution's output; ``relaxation``, whether the program
-    only relaxes the network's (whose objective the network does not attain).
-
-    One message for all of them: ten one-vs-rest classes stopped at ``max_iter`` were ten
-    warnings of 4,850 characters in all, each with the same advice.
-    """
-    stopped = [(output, s) for output, s in zip(outputs, solutions, strict=True) if not s.converged]
-    if not stopped:
-        return None
-    settings = f"max_iter={options.max_iter}, tol={options.tol:.1e}"
-    if options.tol_reason:
-        settings += f", {options.tol_reason}"
-    if len(stopped) == 1:
-        ((output, solution),) = stopped
-        gap = _gap(solution, options)
-        return (
-            f"The convex program for output {output} did not converge: {how_it_stopped(solution)} "
-            f"({settings}{'' if gap is None else '; ' + gap}). {remedy(solution, options)}; "
-            + (
-                _relaxation(gap is not None)
-                if relaxation
-                else "the network attains the returned point's objective, "
-                + (
-                    "not the optimum."
-                    if gap is None
-                    else "at most the duality gap above the optimum."
-                )
-            )
-            + _tried(solution)
-        )
-    stops = {how_it_stopped(solution) for _, solution in stopped}
-    shared = stops.pop() if len(stops) == 1 else None  # (then said once)
-    each = "; ".join(
-        f"output {output}: "
-        + ", ".join(
-            ([] if shared else [how_it_stopped(solution)])
-            + [_gap(solution, options) or "no duality gap"]
-        )
-        for output, solution in stopped
-    )
-    remedies = {}  # the outputs of each remedy, in the outputs' order
-    for output, solution in stopped:
-        remedies.setdefault(remedy(solution, options), []).append(str(output))
-    advice = (
-        next(iter(remedies))
-        if len(remedies) == 1
-        else "; ".join(
-            f"output{'s' if len(named) > 1 else ''} {', '.join(named)}: {remedy}"
-            for remedy, named in remedies.items()
-        )
-    )
-    gapless = any(solution.duality_gap is None for _, solution in stopped)
-    return (
-        f"The convex programs for {len(stopped)} of {len(solutions)} outputs did not converge"
-        + (f": {shared} ({settings}). " if shared else f" ({settings}). ")
-        + f"{_capitalised(each)}. {_capitalised(advice)}. "
-        + (
-            _capitalised(_relaxation(not gapless))
-            if relaxation
-            else "Each network attains its returned point's objective, "
-            + ("not the optimum." if gapless else "at most its duality gap above the optimum.")
-        )
-        + "".join(_tried(solution, f"output {output}'s point") for output, solution in stopped)
-    )
-
-
-def _capitalised(text):
-    return text[:1].upper() + text[1:]
-
-
-def how_it_stopped(solution):
-    """How ``solution``'s solver stopped, for a warning."""
-    plural = "" if solution.n_iter == 1 else "s"
-    return (
-        f"{solution.solver} stopped with status {solution.status!r} after {solution.n_iter} "
-        f"iteration{plural}"
-    )
-
-
-def _gap(solution, options):
-    """``solution``'s duality gap and the tolerance, for a warning, or ``None``."""
-    if solution.duality_gap is None:
-        return None
-    return (
-        f"Duality gap: {solution.duality_gap:.3e}, tolerance: "
-        f"{options.tol * abs(solution.objective):.3e}"
-    )
-
-
-def _tried(solution, before="it"):
-    """What solver="auto" tried before ``solution`` (``before``), for its warning ("" if
-    nothing)."""
-    if not solution.handovers:
-        return ""
-    return f" Before {before}, solver='auto' tried: " + "; ".join(solution.handovers) + "."
-
-
-def gap_tolerance(solution, y, options, *, loose=False, tight=False):
-    """The duality gap up to which ``solution`` counts as certified.
-
-    It is ``tol``, but (unless ``tight``) at least ``CVXPY_ACCURACY`` relative to the
-    objective, or ``LOOSE_GAP`` where the gap of a CVXPY point comes from the solver's own dual
-    point (``loose``: circular, three-layer and linear programs), plus the rounding of the dual
-    objective (:func:`~._solvers._solution.certifiable_gap` of ``y`` centred as the solver
-    centred it, the gap to which the native solvers certify; an absolute floor of 1e-9 hid
-    gaps of 3e-4 on small objectives), plus what the nearest float to the best intercept
-    near the targets' offset costs, ``n (ulp / 2)^2 / 2`` of their mean at most. The
-    :func:`~._solvers._solution.rounding_floor` of the uncentred ``y`` let a fit of targets
-    ``1e12 + 1e-3 x`` stop without a warning 46 times above the optimum, and 2 ulps an
-    SCS point 4.3 times above it.
-    """
-    centred, offset = centred_targets(y, options.loss, options.fit_intercept)
-    intercept_rounding = len(y) * (np.spacing(abs(offset)) / 2) ** 2 / 2
-    rounding = certifiable_gap(centred, solution.objective) + intercept_rounding
-    relative = options.tol if tight else max(options.tol, LOOSE_GAP if loose else CVXPY_ACCURACY)
-    return relative * abs(solution.objective) + rounding
-
-
-def _infeasible(solution, y, options):
-    """Whether the duality gap is further below zero than a feasible point's can be
-    (:func:`gap_tolerance` without ``loose``, whatever the gap's source): the point lies
-    outside its program's constraints, its objective below the optimum (SCS's point of a
-    three-layer program, -2.3e-4 of its objective, had a network 6.9e-4 above it)."""
-    return solution.duality_gap < -gap_tolerance(solution, y, options)
-
-
-def uncertified_message(solution, y, label, options, *, loose=False, relaxation=False):
-    """What to warn about a solution that its solver called solved but whose certified
-    duality gap is above :func:`gap_tolerance` (a CVXPY fallback on badly scaled data reported
-    'optimal' with a gap of 12 % of its objective; Clarabel on a three-layer program of inputs
-    of size 1e4, 58 %) or below zero beyond it (:func:`_infeasible`), or ``None``.
-    Unconverged solutions are :func:`unconverged_message`'s; ``relaxation`` as there.
-    """
-    if not solution.converged or solution.duality_gap is None:
-        return None
-    if _infeasible(solution, y, options):
-        return (
-            f"The convex program for output {label} has a certified duality gap of "
-            f"{solution.duality_gap:.3e}, below zero (objective {solution.objective:.6g}, "
-            f"tolerance {gap_tolerance(solution, y, options):.3e}): {solution.solver}'s point "
-            "lies outside the program's constraints, its objective below the optimum, and the "
-            "network does not attain it. Try "
-            f"{_native_if_untried(solution, options)}standardized inputs or a larger beta."
-            + _tried(solution)
-        )
-    tolerance = gap_tolerance(solution, y, options, loose=loose)
-    if solution.duality_gap <= tolerance:
-        return None
-    return (
-        f"The convex program for output {label} is certified only to a duality gap of "
-        f"{solution.duality_gap:.3e} (objective {solution.objective:.6g}, tolerance "
-        f"{tolerance:.3e}), although {solution.solver} reported it solved: "
-        + (
-            f"{_relaxation()[:-1]}, and may be that far further from the network's optimum. "
-            if relaxation
-            else "the fit may be that far above the optimum. "
-        )
-        + f"Try {_native_if_untried(solution, options)}standardized inputs or a larger beta."
-        + _tried(solution)
-    )
-
-
-def _native_if_untried(solution, options):
-    """The advice ``solver='native', `` where the native solver takes the program and has not
-    had it: with "auto" it can have had it first and handed it over (:func:`_tried` says so),
-    and a larger max_iter does not help a stall (the native solver's own warning would send
-    the user back to CVXPY); it refuses linear CNNs without pooling (the advice would lead
-    to that refusal)."""
-    if not options.native_supported:
-        return ""
-    if solution.solver == "native" or any("native solver" in h for h in solution.handovers):
-        return ""
-    return "solver='native', "
-
-
-def remedy(solution, options, cvxpy="use a CVXPY solver (e.g. solver='clarabel')"):
-    """What a user can do about a solve that stopped short, by why it stopped; ``cvxpy``
-    says how to reach a CVXPY solver where that may help. No advice says to loosen a tol
-    that the fit fixes tighter than the user's (``options.tol_reason``)."""
-    loosen = not options.tol_reason
-    if solution.status == "stalled":
-        relative = (
-            np.inf
-            if solution.duality_gap is None or not solution.objective
-            else solution.duality_gap / abs(solution.objective)
-        )
-        # (a gap below zero is held to tol as well: _converged_if_certified; a tol from the
-        # signed gap, 1e-16, did not accept a point at -5e-7 of the objective)
-        relative = abs(relative)
-        if relative <= CVXPY_ACCURACY:
-            # (a CVXPY solver then ends further from the optimum: 8 % above it on four
-            # inputs of size 1e6 where the native point was certified to 1e-6)
-            # (a tiny beta on well-scaled inputs stalls there too: 1.1e-7 against 1e-7)
-            enough = 10.0 ** np.ceil(np.log10(max(relative, 1e-16)))
-            return (
-                "The restricted problems cannot be solved more accurately, and the point is "
-                f"certified to {relative:.1e} of the objective, closer than CVXPY's solvers "
-                "certify: "
-                + (f"loosen tol (tol={enough:.0e} accepts it), " if loosen else "")
-                + "use a larger beta (a beta small against the targets' scale nears "
-                "interpolation), or standardize "
-                "the inputs if they are of a large scale"
-            )
-        # (not CVXPY where "auto" has handed the program to it already: that advice leads to
-        # a worse point and a warning that sends the user back)
-        tried_cvxpy = any("CVXPY" in handover for handover in solution.handovers)
-        return (
-            "The restricted problems cannot be solved more accurately: "
-            + ("loosen tol, " if loosen else "")
-            + "use a larger beta (a beta small against the targets' scale nears interpolation) "
-            "or standardize the inputs" + ("" if tried_cvxpy else f", or {cvxpy}")
-        )
-    if solution.status in ITERATIONS_SPENT or (solution.n_iter >= options.max_iter):
-        return "Increase max_iter" + (" or loosen tol" if loosen else "")
-    # a conic solver that ended short of its tolerances before max_iter ('optimal_inaccurate'
-    # on circular programs at the default tol): more iterations do not help
-    reached = (
-        ""
-        if solution.duality_gap is None or not solution.objective
-        else f" (its point is certified to {solution.duality_gap / abs(solution.objective):.1e}"
-        " of the objective)"
-    )
-    advice = "loosen tol" if loosen else "use a larger beta or standardize the inputs"
-    return f"{solution.solver} cannot reach tol on this program{reached}: {advice}"
 
 
 def _lower_after_handover(native, cvxpy, dense_program, y, options):

@@ -12,10 +12,11 @@ from sklearn.utils import check_array, check_random_state
 from ._base import _BaseConvexCNN
 from ._calls import check_call
 from ._compat import Hidden, Interval, StrOptions, validate_params
+from ._convergence import how_it_stopped, remedy
 from ._formulations.two_layer import make_formulation
 from ._losses import best_intercept, centred_targets
 from ._optimality import dual_point, max_pattern_price, warn_unreliable_nnls
-from ._outputs import SolveOptions, how_it_stopped, remedy
+from ._outputs import SolveOptions
 from ._parallel import one_blas_thread
 from ._patches import extract_patches, resolve_geometry
 from ._patterns import check_enumeration, program_gates
@@ -462,7 +463,7 @@ def _check_betas(betas):
 def _unconverged_message(solution, beta, step, n_betas, options):
     """What to warn about a solve of the path that stopped short of ``tol``.
 
-    (``_outputs.unconverged_message`` speaks of an estimator's output and network,
+    (``_convergence.unconverged_message`` speaks of an estimator's output and network,
     and of its ``solver`` parameter, which the path does not have.)
     """
     cvxpy = "fit ConvexCNNRegressor or ConvexCNNClassifier with solver='clarabel' at this beta"

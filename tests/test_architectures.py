@@ -301,7 +301,8 @@ def test_a_deep_circular_refit_says_what_it_did(capsys):
 def test_a_relaxations_warning_without_a_duality_gap_names_none():
     import types
 
-    from sklearn_convexcnn._outputs import SolveOptions, unconverged_message
+    from sklearn_convexcnn._convergence import unconverged_message
+    from sklearn_convexcnn._outputs import SolveOptions
 
     options = SolveOptions(0.1, "squared", True, 1e-7, 10, "clarabel")
     stopped = types.SimpleNamespace(

@@ -16,6 +16,7 @@ from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning
 
 from sklearn_convexcnn import ConvexCNNClassifier, ConvexCNNRegressor, convex_cnn_path
+from sklearn_convexcnn import _convergence as convergence
 from sklearn_convexcnn import _outputs as outputs
 from sklearn_convexcnn._solvers import SolverFailed, _cvxpy, solve_cvxpy
 from sklearn_convexcnn._solvers._solution import Solution
@@ -311,7 +312,7 @@ def test_a_loosely_certified_point_sheds_residue_that_costs_less_than_its_certif
         return dataclasses.replace(solution, coef=coef, objective=solution.objective + 1e-4)
 
     monkeypatch.setattr(outputs, "clean_solution", clean_solution)
-    assert outputs.LOOSE_GAP > 1e-4 > outputs.CVXPY_ACCURACY  # (the premise)
+    assert convergence.LOOSE_GAP > 1e-4 > outputs.CVXPY_ACCURACY  # (the premise)
     for loose, kept_groups in ((True, 1), (False, 2)):
         finish = outputs.Finishing(residue="clean", loose=loose)
         finished = finish(None, point, y, options)
@@ -1379,20 +1380,20 @@ def test_a_gap_below_zero_beyond_rounding_is_an_infeasible_point(loose):
     def solution(gap):
         return Solution(np.zeros((2, 1, 2)), 0.0, 10.0, True, "optimal", 5, "SCS", gap)
 
-    message = outputs.uncertified_message(solution(-2.3e-3), y, 0, options, loose=loose)
+    message = convergence.uncertified_message(solution(-2.3e-3), y, 0, options, loose=loose)
     assert re.match(
         r"The convex program for output 0 has a certified duality gap of -2\.300e-03, below "
         r"zero \(objective 10, tolerance 1\.000e-04\): SCS's point lies outside",
         message,
     )
-    assert outputs.uncertified_message(solution(-1e-9), y, 0, options, loose=loose) is None
+    assert convergence.uncertified_message(solution(-1e-9), y, 0, options, loose=loose) is None
 
 
 def test_an_inaccurate_point_outside_its_program_is_not_called_converged():
     # _converged_if_certified: a loose (circular) 'optimal_inaccurate' point is certified up
     # to LOOSE_GAP on both sides, but a gap below zero beyond CVXPY_ACCURACY (-1e-4 here) is a
-    # point outside its program (_infeasible), which stays unconverged and is warned about as
-    # such. A mutant that dropped the infeasibility test called it converged and survived
+    # point outside its program (outside_its_program), which stays unconverged and is warned
+    # about as such. A mutant that dropped the infeasibility test called it converged and survived
     y = np.random.default_rng(0).standard_normal(20)
     options = outputs.SolveOptions(0.1, "squared", True, 1e-7, 500, "clarabel")
 
@@ -1402,7 +1403,7 @@ def test_an_inaccurate_point_outside_its_program_is_not_called_converged():
 
     finished = outputs._converged_if_certified(point(-1e-3), y, options, loose=True)
     assert not finished.converged
-    message = outputs.unconverged_message([finished], [0], options)
+    message = convergence.unconverged_message([finished], [0], options)
     assert message.startswith("The convex program for output 0 did not converge: CLARABEL")
     # (the same gap above zero is within LOOSE_GAP: converged)
     assert outputs._converged_if_certified(point(1e-3), y, options, loose=True).converged
@@ -1416,7 +1417,7 @@ def test_a_relaxations_warning_speaks_of_a_duality_gap_only_where_there_is_one(g
     # several outputs pins the same rule for them)
     options = outputs.SolveOptions(0.1, "squared", True, 1e-7, 500, "clarabel")
     point = Solution(np.zeros((2, 1, 2)), 0.0, 10.0, False, "user_limit", 500, "CLARABEL", gap)
-    message = outputs.unconverged_message([point], [0], options, relaxation=True)
+    message = convergence.unconverged_message([point], [0], options, relaxation=True)
     assert ("the duality gap bounds its point's distance" in message) is (gap is not None)
     assert ("Duality gap: 1.000e-03" in message) is (gap is not None)
     assert "the program is a relaxation (n_layers >= 4)" in message
@@ -1500,8 +1501,8 @@ def test_an_uncertified_point_is_advised_the_native_solver_only_where_untried(
     solution = dataclasses.replace(solution, handovers=handovers)
     for gap in (2.0, -2.0):  # (too large, and below zero: an infeasible point)
         point = dataclasses.replace(solution, duality_gap=gap)
-        assert advice in outputs.uncertified_message(point, y, 0, options)
-    assert "max_iter" not in outputs.uncertified_message(solution, y, 0, options)
+        assert advice in convergence.uncertified_message(point, y, 0, options)
+    assert "max_iter" not in convergence.uncertified_message(solution, y, 0, options)
 
 
 def test_an_uncertified_point_of_a_linear_cnn_is_not_advised_the_native_solver():
@@ -1512,7 +1513,7 @@ def test_an_uncertified_point_of_a_linear_cnn_is_not_advised_the_native_solver()
     y = np.random.default_rng(0).standard_normal(20)
     options = outputs.SolveOptions(0.1, "squared", True, 1e-7, 500, "scs", native_supported=False)
     solution = Solution(np.zeros((3, 4)), 0.0, 10.0, True, "optimal", 5, "SCS", 2.0)
-    message = outputs.uncertified_message(solution, y, 0, options)
+    message = convergence.uncertified_message(solution, y, 0, options)
     assert message.endswith("Try standardized inputs or a larger beta.")
     reg = ConvexCNNRegressor(activation="linear", pooling="none", solver="scs")
     assert not reg._solve_options().native_supported
@@ -1536,18 +1537,18 @@ def test_an_uncertified_relaxation_says_its_network_may_be_further_from_the_opti
     y = np.random.default_rng(0).standard_normal(20)
     options = outputs.SolveOptions(0.1, "squared", True, 1e-7, 500, "auto")
     point = Solution(np.zeros((2, 1, 2)), 0.0, 10.0, True, "optimal", 5, "CLARABEL", 2.0)
-    relaxed = outputs.uncertified_message(point, y, 0, options, loose=True, relaxation=True)
+    relaxed = convergence.uncertified_message(point, y, 0, options, loose=True, relaxation=True)
     assert "the program is a relaxation (n_layers >= 4)" in relaxed
     assert "the duality gap bounds its point's distance to the relaxation's optimum" in relaxed
     assert "is only an upper bound, and may be that far further from the network's optimum. " in (
         relaxed
     )
     assert "the fit may be that far above the optimum" not in relaxed
-    exact = outputs.uncertified_message(point, y, 0, options, loose=True)
+    exact = convergence.uncertified_message(point, y, 0, options, loose=True)
     assert "the fit may be that far above the optimum. Try solver='native', " in exact
     assert "relaxation" not in exact
     stopped = dataclasses.replace(point, converged=False, status="stalled")
-    relaxed = outputs.unconverged_message([stopped], ["0"], options, relaxation=True)
+    relaxed = convergence.unconverged_message([stopped], ["0"], options, relaxation=True)
     assert "Duality gap: 2.000e+00" in relaxed
     assert "the duality gap bounds its point's distance to the relaxation's optimum" in relaxed
     assert "the network attains" not in relaxed
@@ -1557,9 +1558,9 @@ def test_how_a_solver_stopped_counts_its_iterations_in_english():
     from sklearn_convexcnn._solvers._solution import Solution
 
     solution = Solution(np.zeros((2, 1, 2)), 0.0, 10.0, False, "stalled", 1, "native", 2.0)
-    assert outputs.how_it_stopped(solution).endswith("after 1 iteration")  # (not "iterations")
+    assert convergence.how_it_stopped(solution).endswith("after 1 iteration")  # (not "iterations")
     solution = dataclasses.replace(solution, n_iter=4)
-    assert outputs.how_it_stopped(solution).endswith("after 4 iterations")
+    assert convergence.how_it_stopped(solution).endswith("after 4 iterations")
 
 
 def test_a_solves_verbose_line_counts_its_iterations_in_english(monkeypatch, capsys, data):
@@ -1701,7 +1702,7 @@ def test_outputs_that_stopped_alike_share_one_warning():
     # ten one-vs-rest classes stopped at max_iter were ten warnings, each with the same advice
     stopped = _stopped("max_iter reached", 5, 1.0)
     converged = dataclasses.replace(stopped, converged=True, status="optimal")
-    message = outputs.unconverged_message(
+    message = convergence.unconverged_message(
         [stopped, converged, stopped], ["0 (class a)", "1 (class b)", "2 (class c)"], _OPTIONS
     )
     assert message == (
@@ -1711,7 +1712,7 @@ def test_outputs_that_stopped_alike_share_one_warning():
         "1.000e+00, tolerance: 1.000e-06. Increase max_iter or loosen tol. Each network "
         "attains its returned point's objective, at most its duality gap above the optimum."
     )
-    assert outputs.unconverged_message([converged] * 2, ["0", "1"], _OPTIONS) is None
+    assert convergence.unconverged_message([converged] * 2, ["0", "1"], _OPTIONS) is None
 
 
 def test_one_unconverged_output_of_several_gets_the_single_outputs_warning():
@@ -1720,8 +1721,8 @@ def test_one_unconverged_output_of_several_gets_the_single_outputs_warning():
     # survived (it said "The convex programs for 1 of 2 outputs did not converge")
     stopped = _stopped("max_iter reached", 5, 1.0)
     converged = dataclasses.replace(stopped, converged=True, status="optimal")
-    message = outputs.unconverged_message([converged, stopped], ["0", "1"], _OPTIONS)
-    assert message == outputs.unconverged_message([stopped], ["1"], _OPTIONS)
+    message = convergence.unconverged_message([converged, stopped], ["0", "1"], _OPTIONS)
+    assert message == convergence.unconverged_message([stopped], ["1"], _OPTIONS)
     assert message.startswith(
         "The convex program for output 1 did not converge: native stopped with status "
         "'max_iter reached' after 5 iterations (max_iter=5, tol=1.0e-07; Duality gap: "
@@ -1733,9 +1734,9 @@ def test_a_conic_solver_stopped_at_max_iter_is_told_to_raise_it_whatever_its_sta
     # a mutant that counted the iterations spent only beyond max_iter (n_iter > max_iter)
     # survived: SCS says 'optimal_inaccurate' at max_iter, where more iterations do help
     at_limit = dataclasses.replace(_stopped("optimal_inaccurate", 5, 1.0), solver="SCS")
-    assert outputs.remedy(at_limit, _OPTIONS) == "Increase max_iter or loosen tol"
+    assert convergence.remedy(at_limit, _OPTIONS) == "Increase max_iter or loosen tol"
     before = dataclasses.replace(at_limit, n_iter=4)
-    assert outputs.remedy(before, _OPTIONS).startswith("SCS cannot reach tol on this program")
+    assert convergence.remedy(before, _OPTIONS).startswith("SCS cannot reach tol on this program")
 
 
 @pytest.mark.parametrize(
@@ -1750,11 +1751,11 @@ def test_no_remedy_says_to_loosen_a_tol_that_the_fit_fixed(status, n_iter, gap):
     # advises something, and says to loosen tol where tol is the user's
     fixed = dataclasses.replace(_OPTIONS, tol_reason="the loosest that patterns='x' solves to")
     point = _stopped(status, n_iter, gap)
-    assert "loosen tol" in outputs.remedy(point, _OPTIONS)
-    advice = outputs.remedy(point, fixed)
+    assert "loosen tol" in convergence.remedy(point, _OPTIONS)
+    advice = convergence.remedy(point, fixed)
     assert "loosen tol" not in advice
     assert re.search(r"Increase max_iter$|use a larger beta", advice), advice
-    message = outputs.unconverged_message([point], ["0"], fixed)
+    message = convergence.unconverged_message([point], ["0"], fixed)
     assert "(max_iter=5, tol=1.0e-07, the loosest that patterns='x' solves to" in message
 
 
@@ -1769,7 +1770,7 @@ def test_the_remedy_of_a_point_of_objective_zero_names_no_relative_gap():
         point = dataclasses.replace(_stopped(status, 3, 1e-12), objective=0.0)
         with warnings.catch_warnings():
             warnings.simplefilter("error")  # (no division by zero)
-            assert outputs.remedy(point, _OPTIONS).startswith(advice)
+            assert convergence.remedy(point, _OPTIONS).startswith(advice)
 
 
 @pytest.mark.parametrize("gap, enough", [(0.0, "1e-16"), (-1e-12, "1e-13")])
@@ -1781,7 +1782,7 @@ def test_a_stall_certified_to_zero_is_advised_a_tol_above_zero(gap, enough):
     point = _stopped("stalled", 3, gap)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # (no log of zero)
-        advice = outputs.remedy(point, _OPTIONS)
+        advice = convergence.remedy(point, _OPTIONS)
     assert f"loosen tol (tol={enough} accepts it)" in advice
 
 
@@ -1794,12 +1795,12 @@ def test_the_best_intercepts_rounding_costs_half_an_ulp_of_the_targets_offset():
     point = dataclasses.replace(_stopped("optimal", 1, 0.0), objective=1.0)
     centred, offset = outputs.centred_targets(y, "squared", True)
     rounding = certifiable_gap(centred, 1.0) + 4 * (np.spacing(offset) / 2) ** 2 / 2
-    tolerance = outputs.gap_tolerance(point, y, _OPTIONS, tight=True)
+    tolerance = convergence.gap_tolerance(point, y, _OPTIONS, tight=True)
     assert tolerance == pytest.approx(1e-7 + rounding, rel=1e-12)
 
 
 def test_outputs_that_stopped_differently_get_each_their_remedy():
-    message = outputs.unconverged_message(
+    message = convergence.unconverged_message(
         [
             _stopped("max_iter reached", 5, 1.0),
             _stopped("stalled", 3, 2.0, handovers=("CVXPY stopped short",)),
@@ -2240,7 +2241,7 @@ def test_the_tol_that_a_stall_is_told_accepts_it_does(gap):
     y = np.random.default_rng(0).standard_normal(20)
     options = outputs.SolveOptions(0.1, "squared", True, 1e-7, 500, "native")
     point = Solution(np.zeros((2, 1, 2)), 0.0, 1.0, False, "stalled", 3, "native", gap)
-    advice = outputs.remedy(point, options)
+    advice = convergence.remedy(point, options)
     enough = float(re.search(r"\(tol=(\S+) accepts it\)", advice).group(1))
     assert enough == 1e-6
     accepted = dataclasses.replace(options, tol=enough)
@@ -2325,22 +2326,22 @@ def test_a_native_point_sheds_residue_only_within_what_its_gap_leaves_of_tol(
 
 
 def test_a_gap_at_its_tolerance_is_certified_and_one_at_minus_it_is_inside_the_program():
-    # gap_tolerance is the gap "up to which" a point counts as certified, and _infeasible
+    # gap_tolerance is the gap "up to which" a point counts as certified, and outside_its_program
     # calls a point outside its program only "further below zero" than it: both boundaries
     # belong to the certified side (_converged_if_certified, uncertified_message). Mutants
     # that made either comparison strict survived
     y = np.random.default_rng(0).standard_normal(20)
     options = outputs.SolveOptions(0.1, "squared", True, 1e-7, 500, "native")
     point = Solution(np.zeros((2, 1, 2)), 0.0, 10.0, True, "optimal", 5, "native", 0.0)
-    loose = outputs.gap_tolerance(point, y, options, loose=True)
-    assert outputs.uncertified_message(
+    loose = convergence.gap_tolerance(point, y, options, loose=True)
+    assert convergence.uncertified_message(
         dataclasses.replace(point, duality_gap=loose), y, 0, options, loose=True
     ) is None  # fmt: skip
-    below = dataclasses.replace(point, duality_gap=-outputs.gap_tolerance(point, y, options))
-    assert not outputs._infeasible(below, y, options)
-    assert outputs.uncertified_message(below, y, 0, options) is None
+    below = dataclasses.replace(point, duality_gap=-convergence.gap_tolerance(point, y, options))
+    assert not convergence.outside_its_program(below, y, options)
+    assert convergence.uncertified_message(below, y, 0, options) is None
     # a stall certified to exactly tol (and its rounding) has converged, its status kept
-    tight = outputs.gap_tolerance(point, y, options, tight=True)
+    tight = convergence.gap_tolerance(point, y, options, tight=True)
     for gap in (tight, -tight):
         stalled = dataclasses.replace(point, converged=False, status="stalled", duality_gap=gap)
         finished = outputs._converged_if_certified(stalled, y, options, loose=False)
@@ -2386,7 +2387,7 @@ def test_residue_that_costs_exactly_the_certified_tolerance_is_dropped(monkeypat
     y = np.random.default_rng(0).standard_normal(20)
     options = outputs.SolveOptions(0.1, "squared", True, 1e-7, 500, "clarabel")
     point = Solution(np.array([[[1.0, 1e-9]]]), 0.0, 1.0, True, "optimal", 5, "CLARABEL", 0.0)
-    cost = outputs.gap_tolerance(point, y, options, loose=True)
+    cost = convergence.gap_tolerance(point, y, options, loose=True)
 
     def clean_solution(program, solution, y, *, beta, loss, rtol):
         if rtol == 0.0:
@@ -2451,13 +2452,13 @@ def test_unconverged_messages_speak_of_a_duality_gap_only_where_the_points_have_
     # gap in several outputs' relaxation message, survived
     options = outputs.SolveOptions(0.1, "squared", True, 1e-7, 500, "clarabel")
     point = Solution(np.zeros((2, 1, 2)), 0.0, 10.0, False, "user_limit", 500, "CLARABEL", None)
-    message = outputs.unconverged_message([point], [0], options)
+    message = convergence.unconverged_message([point], [0], options)
     assert "after 500 iterations (max_iter=500, tol=1.0e-07). Increase max_iter" in message
     assert "None" not in message
     gapped = dataclasses.replace(point, duality_gap=1e-3)
     bounds = "the duality gap bounds its point's distance"
     for points, said in (([point, gapped], False), ([gapped, gapped], True)):
-        message = outputs.unconverged_message(points, [0, 1], options, relaxation=True)
+        message = convergence.unconverged_message(points, [0, 1], options, relaxation=True)
         assert "The program is a relaxation (n_layers >= 4)" in message
         assert (bounds in message) is said
 
@@ -2485,7 +2486,7 @@ def test_auto_accepts_a_cvxpy_point_certified_to_exactly_tol_without_a_hand_over
     options = outputs.SolveOptions(0.1, "squared", True, 1e-7, 500, "auto", native_fallback=True)
     point = Solution(np.zeros((2, 1, 2)), 0.0, 10.0, True, "optimal", 5, "CLARABEL", 0.0)
     point = dataclasses.replace(
-        point, duality_gap=outputs.gap_tolerance(point, y, options, tight=True)
+        point, duality_gap=convergence.gap_tolerance(point, y, options, tight=True)
     )
 
     def natively(*args, **kwargs):
@@ -2525,6 +2526,6 @@ def test_a_stall_certified_to_exactly_cvxpys_accuracy_is_not_sent_to_cvxpy():
     gap = outputs.CVXPY_ACCURACY
     point = Solution(np.zeros((2, 1, 2)), 0.0, 1.0, False, "stalled", 3, "native", gap)
     assert not outputs._stopped_short(point)
-    advice = outputs.remedy(point, options)
+    advice = convergence.remedy(point, options)
     assert "loosen tol (tol=1e-05 accepts it)" in advice
     assert "CVXPY solver" not in advice
