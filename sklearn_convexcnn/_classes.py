@@ -10,7 +10,7 @@ from sklearn.utils.multiclass import check_classification_targets
 
 from ._base import _BaseConvexCNN, target_shape
 from ._compat import InvalidParameterError, StrOptions
-from ._losses import logistic_log_proba, logistic_proba
+from ._losses import logistic_log_proba, logistic_proba, loss_named_by_scikit_learn
 from ._resources import check_memory
 from ._validation import check_finite_targets, first_not_a_number, missing_entries, numeric_targets
 
@@ -417,7 +417,7 @@ class ConvexCNNRegressor(RegressorMixin, _BaseConvexCNN):
     def _validate_params(self):
         # (scikit-learn's message names the allowed values only: a user who asked for the
         # logistic loss wants the classifier)
-        loss = _loss_named_by_scikit_learn(self.loss)
+        loss = loss_named_by_scikit_learn(self.loss)
         if loss == "logistic":
             named = (
                 "the logistic loss fits"
@@ -541,7 +541,7 @@ class ConvexCNNClassifier(ClassifierMixin, _BaseConvexCNN):
     }
 
     def _validate_params(self):
-        loss = _loss_named_by_scikit_learn(self.loss)
+        loss = loss_named_by_scikit_learn(self.loss)
         if loss is not None and loss != self.loss:
             _refuse_loss(self, f"scikit-learn's name for the {loss} loss; pass loss={loss!r}")
         super()._validate_params()
@@ -729,25 +729,6 @@ class ConvexCNNClassifier(ClassifierMixin, _BaseConvexCNN):
             Log-probabilities in the order of ``classes_``.
         """
         return logistic_log_proba(self.decision_function(X))
-
-
-# scikit-learn's names of the two losses (SGDClassifier's, the gradient-boosting models';
-# "log" and "squared_loss" before scikit-learn 1.3), which its message, listing this
-# package's names only, does not translate
-_SCIKIT_LEARN_LOSSES = {
-    "log_loss": "logistic",
-    "log": "logistic",
-    "squared_error": "squared",
-    "squared_loss": "squared",
-}
-
-
-def _loss_named_by_scikit_learn(loss):
-    """This package's name of the loss ``loss`` where it is one of its names or scikit-learn's
-    (:data:`_SCIKIT_LEARN_LOSSES`), else ``None``."""
-    if not isinstance(loss, str):
-        return None
-    return loss if loss in ("squared", "logistic") else _SCIKIT_LEARN_LOSSES.get(loss)
 
 
 def _refuse_loss(estimator, hint):

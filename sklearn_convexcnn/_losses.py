@@ -111,3 +111,22 @@ def centred_targets(y, loss, fit_intercept):
     if len(y) == 0 or np.all(y == y[0]):
         return np.zeros_like(y, dtype=float), offset
     return y - offset, offset
+
+
+# scikit-learn's names of the two losses (SGDClassifier's, the gradient-boosting models';
+# "log" and "squared_loss" before scikit-learn 1.3), which its message, listing this
+# package's names only, does not translate
+SCIKIT_LEARN_LOSSES = {
+    "log_loss": "logistic",
+    "log": "logistic",
+    "squared_error": "squared",
+    "squared_loss": "squared",
+}
+
+
+def loss_named_by_scikit_learn(loss):
+    """This package's name of the loss ``loss`` where it is one of its names or scikit-learn's
+    (:data:`SCIKIT_LEARN_LOSSES`), else ``None``."""
+    if not isinstance(loss, str):
+        return None
+    return loss if loss in ("squared", "logistic") else SCIKIT_LEARN_LOSSES.get(loss)

@@ -11,10 +11,10 @@ from sklearn.utils import check_array, check_random_state
 
 from ._base import _BaseConvexCNN
 from ._calls import check_call
-from ._compat import Hidden, Interval, StrOptions, validate_params
+from ._compat import Hidden, Interval, InvalidParameterError, StrOptions, validate_params
 from ._convergence import how_it_stopped, remedy
 from ._formulations.two_layer import make_formulation
-from ._losses import best_intercept, centred_targets
+from ._losses import best_intercept, centred_targets, loss_named_by_scikit_learn
 from ._optimality import dual_point, max_pattern_price, warn_unreliable_nnls
 from ._outputs import SolveOptions
 from ._parallel import one_blas_thread
@@ -40,12 +40,21 @@ from ._warnings import warn
 def _named(function):
     """``function`` whose wrong arguments raise a TypeError that names it, as Python's own
     does (scikit-learn's ``validate_params`` says "got an unexpected keyword argument" of no
-    function), and that points ``lasso_path``'s ``alphas`` to ``betas``."""
+    function), and that points ``lasso_path``'s ``alphas`` to ``betas`` and scikit-learn's
+    names of the losses to this package's."""
     signature = inspect.signature(function)
 
     @functools.wraps(function)
     def wrapper(*args, **kwargs):
         check_call(signature, args, kwargs, function.__name__, _path_hint)
+        loss = kwargs.get("loss")
+        if (named := loss_named_by_scikit_learn(loss)) is not None and named != loss:
+            # (validate_params's message lists this package's names only)
+            raise InvalidParameterError(
+                f"The 'loss' parameter of {function.__name__} must be a str among "
+                f"{{'logistic', 'squared'}}. Got {loss!r} instead: scikit-learn's name for the "
+                f"{named} loss; pass loss={named!r}."
+            )
         return function(*args, **kwargs)
 
     return wrapper

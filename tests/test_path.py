@@ -51,6 +51,17 @@ class _OnDevice:
     "params, message",
     [
         (dict(loss="hinge"), _invalid("loss", r"a str among \{.*'logistic'.*\}", "'hinge'")),
+        # (an audit: scikit-learn's names of the losses got the list of options only)
+        (
+            dict(loss="log_loss"),
+            _invalid("loss", r"a str among \{'logistic', 'squared'\}", "'log_loss'")
+            + r": scikit-learn's name for the logistic loss; pass loss='logistic'\.$",
+        ),
+        (
+            dict(loss="squared_error"),
+            _invalid("loss", r"a str among \{'logistic', 'squared'\}", "'squared_error'")
+            + r": scikit-learn's name for the squared loss; pass loss='squared'\.$",
+        ),
         (dict(pooling="mean"), _invalid("pooling", r"a str among \{.*'average'.*\}", "'mean'")),
         (dict(readout="full"), _invalid("readout", r"a str among \{.*'dense'.*\}", "'full'")),
         (dict(n_patterns="all"), _invalid("n_patterns", _N_PATTERNS, "'all'")),
