@@ -132,13 +132,16 @@ def test_circular_three_layers_is_exact(seed):
         X, y[:, None], reg.layer_filters_, reg.output_weights_, reg.intercept_, 0.05, "relu"
     )
     # (to rounding: the point is cleaned of CVXPY's residue as a two-layer one is, 1.1e-6
-    # apart in 96 fits when groups were dropped by their norm instead)
-    assert value == pytest.approx(reg.objective_, rel=1e-12)
+    # apart in 96 fits when groups were dropped by their norm instead; and to the interior
+    # point's zero frequencies, left at 1e-12 to 1e-11 of their filter's largest, about the
+    # rtol=1e-12 below which the network's factorization drops them: 4e-12 and 1.1e-11 apart
+    # since the native restricted QPs are centred, _restricted.solve_qp's target)
+    assert value == pytest.approx(reg.objective_, rel=1e-10)
     # the certified bound: the program's value less its duality gap, within the 1e-3 of the
     # objective above which CVXPY's point would have been warned about
     assert reg.lower_bound_ == pytest.approx(reg.objective_ - max(reg.duality_gap_, 0), rel=1e-12)
     assert reg.objective_ * (1 - 1e-3) <= reg.lower_bound_ <= reg.objective_
-    assert reg.regularized_objective(X, y) == pytest.approx(reg.objective_, rel=1e-12)
+    assert reg.regularized_objective(X, y) == pytest.approx(reg.objective_, rel=1e-10)
 
 
 @pytest.mark.parametrize("beta", [1e6, 1e308])

@@ -2827,8 +2827,9 @@ def test_proximal_newton_floors_the_logistic_weights_of_its_models(monkeypatch):
     seen = []
 
     def recording(
-        M, weights, gram, linear, beta, patch_size, kept_rows, tol, blocks, coupling, unit=1.0
-    ):
+        M, weights, gram, linear, beta, patch_size, kept_rows, tol, blocks, coupling, unit=1.0,
+        target=None,
+    ):  # fmt: skip
         seen.append(weights)
         return x, np.zeros(0)  # (no step: the models are those of x)
 
@@ -3363,3 +3364,28 @@ def test_a_warm_start_starts_from_its_intercept(monkeypatch):
         qp_tol=1e-9, faces=True, verbose=0,
     )  # fmt: skip
     assert starts == [0.75]
+
+
+def test_circular_fit_that_nearly_interpolates_is_certified():
+    # _restricted.solve_qp's target: the restricted QPs of this fit (inputs of size 100,
+    # beta=1, 39 signals of 11 samples: random_programs.py's seed 6082) fit y to 4e-2 against
+    # ||y|| = 588, and as min 0.5 x^T M^T M x - y^T M x their objective is -0.5 ||y||^2 plus
+    # the program's, so Clarabel's relative gaps left the dual vector's prices 4e-7 above
+    # beta at tol=1e-12; the fit stalled at 4.4e-7 of its objective against tol=1e-7.
+    # Centred on y (the lifted fit r = M x - y) the QPs are the program's, and it certifies.
+    rng = np.random.default_rng(6082)  # (random_programs.draw's draws, in its order)
+    rng.choice(["two_layer"] * 6 + ["circular"] * 2 + ["three_layer"])
+    rng.integers(8, 81), rng.integers(5, 13), rng.choice([1e-2, 1.0, 1e2])
+    X = 100.0 * rng.standard_normal((39, 11))
+    rng.choice([1e-2, 0.1, 1.0]), rng.integers(2), rng.integers(2, 13), rng.choice([3, 4])
+    rng.random()
+    w = rng.standard_normal(11)
+    y = np.maximum(X @ w, 0.0) + 10.0 * rng.standard_normal(39)
+    reg = ConvexCNNRegressor(
+        architecture="circular", beta=1.0, fit_intercept=False, n_patterns=7, tol=1e-7,
+        random_state=6082, solver="native",
+    )  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        reg.fit(X, y)
+    assert reg.duality_gap_ <= 1e-7 * reg.objective_

@@ -263,7 +263,7 @@ def _restricted_solve(
     unit = _coefficient_unit(M[:, : n_groups * h], y, work.coef) if in_units else 1.0
     x, current, _ = proximal_newton(
         M, y, x, beta=beta, loss=loss, gram=gram(), kept_rows=kept_rows, patch_size=h, norm=norm,
-        qp_tol=qp_tol, unit=unit,
+        qp_tol=qp_tol, unit=unit, centred=True,
     )  # fmt: skip
 
     def split(z):
