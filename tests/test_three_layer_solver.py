@@ -548,16 +548,18 @@ def test_a_solve_that_stops_short_returns_its_lowest_point():
 def test_a_three_layer_fit_at_a_tiny_effective_beta_is_certified_by_qps_in_units():
     # inputs of size 100 at beta=1e-3: Clarabel solved the restricted QPs of coefficients far
     # above unit size inaccurately, and the solve stalled after 4 iterations with a
-    # ConvergenceWarning; in units of the coefficients' size it certifies to 6.7e-10
+    # ConvergenceWarning; in units of the coefficients' size it certified to 6.7e-10. (Its
+    # QPs centred, that fit certifies without them; inputs of size 1000 at beta=1e-4 still
+    # need them: test_the_round_that_switches_to_qps_in_units_is_an_iteration)
     from sklearn_convexcnn import ConvexCNNClassifier
 
     rng = np.random.default_rng(3)
-    X = 100 * rng.standard_normal((11, 7))
+    X = 1000 * rng.standard_normal((11, 7))
     y = (X[:, 0] + X[:, 2] > 0).astype(int)
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)
         clf = ConvexCNNClassifier(
-            beta=1e-3, architecture="three_layer", kernel_size=2, n_patterns=8, solver="native",
+            beta=1e-4, architecture="three_layer", kernel_size=2, n_patterns=8, solver="native",
             fit_intercept=False, random_state=7,
         ).fit(X, y)  # fmt: skip
     assert 0 <= clf.duality_gap_ <= clf.tol * clf.objective_
@@ -565,7 +567,8 @@ def test_a_three_layer_fit_at_a_tiny_effective_beta_is_certified_by_qps_in_units
 
 def test_a_three_layer_solves_qps_in_units_are_of_its_coefficients_size(monkeypatch):
     # step 6's QPs in units: the unit is the power of two above the size of the point's
-    # coefficients, of either sign (the inputs of size 100 above, which reach it)
+    # coefficients, of either sign (inputs of size 1000 at beta=1e-4, which reach it: the
+    # inputs of size 100 above did too until the QPs were centred, and now certify without)
     from sklearn_convexcnn import ConvexCNNClassifier
 
     proximal_newton, calls = _three_layer.proximal_newton, []
@@ -576,15 +579,57 @@ def test_a_three_layer_solves_qps_in_units_are_of_its_coefficients_size(monkeypa
 
     monkeypatch.setattr(_three_layer, "proximal_newton", recording)
     rng = np.random.default_rng(3)
-    X = 100 * rng.standard_normal((11, 7))
+    X = 1000 * rng.standard_normal((11, 7))
     y = (X[:, 0] + X[:, 2] > 0).astype(int)
     ConvexCNNClassifier(
-        beta=1e-3, architecture="three_layer", kernel_size=2, n_patterns=8, solver="native",
+        beta=1e-4, architecture="three_layer", kernel_size=2, n_patterns=8, solver="native",
         fit_intercept=False, random_state=7,
     ).fit(X, y)  # fmt: skip
     in_units = [(size, unit) for size, unit in calls if unit != 1.0]
     assert in_units  # (the premise)
     assert all(unit / 2 <= size <= unit for size, unit in in_units)
+
+
+def test_the_round_that_switches_to_qps_in_units_is_an_iteration(monkeypatch):
+    # step 6: where the most exact rounds would stall (inputs of size 1000 at beta=1e-4, at
+    # 2.5e-3 of the objective after 5 iterations), the solve switches to QPs in units, once,
+    # and goes on. The round that switches is an iteration like any other, its bookkeeping
+    # done: one restricted solve an iteration. (A mutant that went on right after the switch,
+    # with a 'continue', survived the suite: it counts 5 iterations for 6 restricted solves)
+    from sklearn_convexcnn import ConvexCNNClassifier
+
+    feasible_restricted_point, calls = _three_layer._feasible_restricted_point, []
+
+    def recording(*args, qp_tol, in_units, **kwargs):
+        calls.append((qp_tol, in_units))
+        return feasible_restricted_point(*args, qp_tol=qp_tol, in_units=in_units, **kwargs)
+
+    monkeypatch.setattr(_three_layer, "_feasible_restricted_point", recording)
+    rng = np.random.default_rng(3)
+    X = 1000 * rng.standard_normal((11, 7))
+    y = (X[:, 0] + X[:, 2] > 0).astype(int)
+    params = dict(
+        beta=1e-4, architecture="three_layer", kernel_size=2, n_patterns=8, solver="native",
+        fit_intercept=False, random_state=7,
+    )  # fmt: skip
+    clf = ConvexCNNClassifier(**params).fit(X, y)
+    in_units = [units for _, units in calls]
+    assert True in in_units  # (the premise)
+    switched = in_units.index(True)
+    # once, after a round as exact as the QPs get, and for good
+    assert switched > 0
+    assert calls[switched - 1] == (1e-12, False)
+    assert all(in_units[switched:])
+    assert clf.n_iter_ == len(calls)
+    assert 0 <= clf.duality_gap_ <= clf.tol * clf.objective_
+    # stopped before the switch, the same solve stands far above its target
+    calls.clear()
+    with pytest.warns(ConvergenceWarning, match="did not converge"):
+        early = ConvexCNNClassifier(max_iter=switched, **params).fit(X, y)
+    assert not any(units for _, units in calls)
+    assert early.n_iter_ == len(calls) == switched
+    assert early.duality_gap_ > 1e3 * clf.tol * early.objective_
+    assert clf.objective_ <= early.objective_
 
 
 def test_a_warm_start_that_empties_the_network_at_a_tiny_tol():
@@ -922,12 +967,13 @@ def _optimum_groups(seed, beta=0.1):
 
 def test_a_polish_that_crosses_a_row_off_its_face_holds_the_first_row_it_meets():
     # the face holds the tight rows only: Newton's method on it can cross the others. From
-    # the optimum at beta=0.1, the optimum of the face at beta=0.05 lies outside the
-    # first-layer cones (by a quarter of a row's norm). The polish goes back to where the
-    # segment meets the first of those rows, and on from there on the face that holds it
+    # the optimum at beta=0.1 (seed 15), the optimum of the face at beta=0.05 lies outside the
+    # first-layer cones. The polish goes back to where the segment meets the first of those
+    # rows, and on from there on the face that holds it
     # (test_the_polish_from_a_crossed_row_ends_at_the_optimum_of_the_face_that_holds_it):
-    # feasible, lower, and at zero on a row that had slack
-    program, y, optimum, groups = _optimum_groups(0)
+    # feasible, lower, and at zero on a row that had slack. (The optimum is not unique: seed
+    # 0's, which crossed, is another point since the QPs were centred, and its polish does not)
+    program, y, optimum, groups = _optimum_groups(15)
     start = _objective(program, groups.full_coef(), optimum.intercept, y, 0.05, "squared")
     options = dict(beta=0.05, loss="squared")
     coef, intercept = _three_layer._polished(groups, y, optimum.intercept, **options)
@@ -1100,12 +1146,13 @@ def test_the_polish_goes_on_from_a_crossed_row_on_its_face_while_no_higher(monke
 
 
 def test_the_polish_from_a_crossed_row_ends_at_the_optimum_of_the_face_that_holds_it():
-    # from the optimum at beta=0.1 (seed 0), Newton's point on the face at beta=0.05 crosses a
-    # first-layer row: cut back to it, 0.778550. _polished_on goes on, from that point and its
-    # intercept, on the face that holds the row, to 0.778342: that face's optimum (Newton's
+    # from the optimum at beta=0.1 (seed 15), Newton's point on the face at beta=0.05 crosses a
+    # first-layer row: cut back to it, 1.251344. _polished_on goes on, from that point and its
+    # intercept, on the face that holds the row, to 1.247155: that face's optimum (Newton's
     # method from it neither lowers it nor crosses a row), with the row still at zero. (With
-    # the first face's intercept, or the first face's rows, it ended higher: 0.778343, 0.778550)
-    program, y, optimum, groups = _optimum_groups(0)
+    # the first face's rows it ends at the cut point; on seed 0's optimum of before, with the
+    # first face's intercept, it ended 1e-6 higher)
+    program, y, optimum, groups = _optimum_groups(15)
     active = np.flatnonzero(np.linalg.norm(groups.coef, axis=1) > 0)
     options = dict(beta=0.05, loss="squared")
     start = groups.coef, y, optimum.intercept, active
@@ -1493,16 +1540,30 @@ def test_a_point_certified_outside_its_program_gives_way_to_one_inside_it():
 
 
 def test_a_stalled_solve_returns_its_best_network_not_its_lowest_objective(monkeypatch):
-    # at a tiny effective beta, with the polish's faces of before (none above the widest gaps
-    # in the norms: the next test), the solve stalls; its lowest objective was a point outside
-    # the program (a second-layer row crossed by 1.5e-8 of its branch's largest |z|), whose
-    # network was higher than a later point's inside it
-    monkeypatch.setattr(_three_layer, "gap_faces", lambda *args, **kwargs: [])
-    program, y = _planted_program(7062)
-    beta = 0.1 * np.abs(y).max()
-    options = dict(beta=beta, loss="squared", fit_intercept=True, tol=1e-7, max_iter=200)
+    # at a tiny effective beta the solve stalls (at 2.4e-6 of its objective); its lowest
+    # objective was a point outside the program (second-layer rows crossed), whose network was
+    # higher than a later point's inside it: that later point is the answer. (Program 7062
+    # of before, whose QPs were not centred, no longer stalls)
+    offer, offers = _three_layer._Best.offer, []
+
+    def recording(self, coef, b, primal, dual, realized=None):
+        offers.append((primal, primal if realized is None else realized, dual))
+        return offer(self, coef, b, primal, dual, realized)
+
+    monkeypatch.setattr(_three_layer._Best, "offer", recording)
+    program, y = _planted_program(7041)
+    beta = 0.01 * np.abs(y).max()
+    options = dict(beta=beta, loss="squared", fit_intercept=False, tol=1e-7, max_iter=200)
     native = solve_three_layer(program, y, **options)
-    assert not native.converged
+    assert native.status == "stalled"
+    primal, realized, dual = np.array(offers).T
+    lowest, best = np.argmin(primal), np.argmin(realized)
+    assert realized[lowest] > realized[best]  # (the premise)
+    # the point of the lowest network is returned (the solve runs at unit scale: objectives
+    # are compared as ratios to the best bound)
+    bound = native.objective - native.duality_gap
+    assert native.objective / bound == pytest.approx(primal[best] / dual.max(), rel=1e-12)
+    assert primal[lowest] < primal[best] * (1 - 1e-11)
     _assert_feasible(program, native.coef)
     assert 0.0 <= native.duality_gap
 
@@ -1562,7 +1623,8 @@ def test_a_point_certifies_only_where_its_network_does():
     options = dict(beta=0.2, loss="squared", fit_intercept=False, tol=1e-7, max_iter=100)
     native = solve_three_layer(program, y, **options)
     assert native.converged
-    assert 0.0 <= native.duality_gap <= 1e-7 * native.objective
+    # (to rounding: -1.9e-16 of the objective; the certificate of before stood 2.3e-7 below)
+    assert -1e-14 * native.objective <= native.duality_gap <= 1e-7 * native.objective
     reference = _every_row(program, y, dict(options, tol=1e-9, max_iter=500))
     assert native.objective == pytest.approx(reference.objective, rel=1e-8)
     _assert_feasible(program, native.coef)

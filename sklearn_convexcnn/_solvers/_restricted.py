@@ -281,7 +281,7 @@ def proximal_newton(
     ``x`` holds the groups (``len(kept_rows)`` of ``patch_size``) and, after them, any intercept;
     ``unit`` is the size expected of the groups' coefficients (:func:`solve_qp`). With
     ``centred``, each QP is centred on its model's target fit (``target`` of :func:`solve_qp`;
-    the native solver's, not yet the three-layer solver's, whose tests pin its QPs' points).
+    the native and three-layer solvers' QPs are).
 
     Returns
     -------

@@ -279,6 +279,7 @@ def _restricted_solve(groups, y, b, rows, multipliers, *, beta, loss, qp_tol, in
         M, y, x, beta=beta, loss=loss, gram=M.T @ M if loss == "squared" else None,
         kept_rows=kept_rows, patch_size=h, norm=EUCLIDEAN, qp_tol=qp_tol, coupling=coupling,
         unit=coefficient_unit(float(np.abs(groups.coef).max(initial=0.0))) if in_units else 1.0,
+        centred=True,
     )  # fmt: skip
     # interior-point residue is zeroed: groups below RESIDUE of the largest, which the
     # recovered network drops and whose rows are not checked (violated_rows), and groups
