@@ -657,7 +657,7 @@ class _BaseConvexCNN(BaseEstimator):
         # the user's options, and those the solves get (tighter for generated patterns)
         options = solve_options = self._solve_options()
         if self.patterns == "generated":
-            if options.tol > GENERATION_TOL:  # (the dual check needs accurate prices)
+            if options.tol >= GENERATION_TOL:  # (the dual check needs accurate prices)
                 solve_options = dataclasses.replace(
                     options,
                     tol=GENERATION_TOL,

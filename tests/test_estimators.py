@@ -988,3 +988,8 @@ def test_a_subclass_exposing_some_parameters_fits_and_warm_starts():
     expected = ConvexCNNRegressor(beta=0.3, kernel_size=3, n_patterns=8, random_state=0)
     assert reg.objective_ == pytest.approx(expected.fit(X, y).objective_, rel=1e-9)
     assert reg.fit(X, y).n_iter_ == 0  # (warm: the same program, at its optimum)
+    # (a mutation pass: the key must read the parameters that the subclass's get_params
+    # leaves out, or a new random_state warm-started the old draw's patterns)
+    reg.random_state = 1
+    redrawn = ConvexCNNRegressor(beta=0.3, kernel_size=3, n_patterns=8, random_state=1)
+    assert reg.fit(X, y).objective_ == pytest.approx(redrawn.fit(X, y).objective_, rel=1e-9)

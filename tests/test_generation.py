@@ -20,6 +20,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn_convexcnn import ConvexCNNClassifier, ConvexCNNRegressor
 from sklearn_convexcnn._formulations.two_layer import make_formulation
 from sklearn_convexcnn._generation import (
+    GENERATION_TOL,
     generate_patterns,
     generation_attributes,
     oracle_search,
@@ -289,6 +290,46 @@ def test_a_generated_fit_names_the_tol_it_solves_to_and_does_not_advise_loosenin
         message = next(str(w.message) for w in record if "did not converge" in str(w.message))
         assert said in message, message
         assert ("Increase max_iter or loosen tol;" in message) == (tol < 1e-7), message
+
+
+def test_a_generated_fit_finishes_and_certifies_its_points_to_the_users_tol(monkeypatch):
+    # a mutation pass: the solves' tighter options (tol=GENERATION_TOL) passed where the
+    # user's belong, to the finishing of the points and the check of their certified gaps,
+    # left every test passing; the user's tol=1e-3 holds a point to 1e-3, not to 1e-5
+    from sklearn_convexcnn._base import _BaseConvexCNN
+    from sklearn_convexcnn._outputs import Finishing
+
+    seen = []
+    finish, warn_uncertified = Finishing.__call__, _BaseConvexCNN._warn_uncertified
+
+    def finishing(self, program, solution, y, options):
+        seen.append(("finishing", options.tol, options.tol_reason))
+        return finish(self, program, solution, y, options)
+
+    def uncertified(self, solutions, Y, labels, options, **kwargs):
+        seen.append(("uncertified", options.tol, options.tol_reason))
+        return warn_uncertified(self, solutions, Y, labels, options, **kwargs)
+
+    monkeypatch.setattr(Finishing, "__call__", finishing)
+    monkeypatch.setattr(_BaseConvexCNN, "_warn_uncertified", uncertified)
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((40, 8)), rng.standard_normal(40)
+    ConvexCNNRegressor(kernel_size=3, patterns="generated", tol=1e-3, random_state=0).fit(X, y)
+    assert {"finishing", "uncertified"} <= {name for name, _, _ in seen}, seen
+    assert all(tol == 1e-3 and not reason for _, tol, reason in seen), seen
+
+
+def test_a_generated_fit_at_the_generation_tol_does_not_advise_loosening_it():
+    # a mutation pass: generation solves to GENERATION_TOL at the loosest, so at tol equal to
+    # it (the default), as above it, "loosen tol" changes nothing (at tol=1e-7 the warning
+    # advised it: _fit_network tested tol > GENERATION_TOL)
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((40, 8)), rng.standard_normal(40)
+    params = dict(kernel_size=3, patterns="generated", max_iter=1, random_state=0)
+    with pytest.warns(ConvergenceWarning) as record:
+        ConvexCNNRegressor(beta=0.01, tol=GENERATION_TOL, **params).fit(X, y)
+    message = next(str(w.message) for w in record if "did not converge" in str(w.message))
+    assert "loosen tol" not in message, message
 
 
 def test_a_failing_check_after_short_solves_says_why_they_stopped():

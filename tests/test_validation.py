@@ -937,6 +937,23 @@ def test_scikit_learns_names_of_the_losses_are_refused_with_this_packages(Estima
         Estimator(loss=loss, n_patterns=4).fit(X, y)
 
 
+@pytest.mark.parametrize("loss", [["squared"], {"logistic": 1}])
+def test_an_unhashable_loss_gets_scikit_learns_message_not_a_type_error(loss):
+    # (a mutation pass: the look-up of scikit-learn's names of the losses, a dict, raised
+    # "unhashable type" where the loss is not a str)
+    X, y = _data()
+    for Estimator in ESTIMATORS:
+        with pytest.raises(
+            InvalidParameterError,
+            match=rf"^The 'loss' parameter of {Estimator.__name__} must be a str among ",
+        ):
+            Estimator(loss=loss, n_patterns=4).fit(X, y)
+    with pytest.raises(
+        InvalidParameterError, match=r"^The 'loss' parameter of convex_cnn_path must be a str "
+    ):
+        convex_cnn_path(X, y, loss=loss, n_betas=2, n_patterns=4)
+
+
 @pytest.mark.parametrize("Estimator", ESTIMATORS)
 def test_sample_weight_is_refused_in_the_estimators_own_name(Estimator):
     # a review: Python's TypeError named _BaseConvexCNN.fit, a private class, and no fix
