@@ -31,17 +31,17 @@ import time
 
 
 def _timed(log_path, solve):
-    """``solve`` (``solve_in_worker``), appending ``pid output start end cpu`` to ``log_path``
+    """``solve`` (``solve_in_worker``), appending ``pid start end cpu label`` to ``log_path``
     in whichever process runs it (pickled by value into the worker: it lives in ``__main__``).
     It carries ``solve``'s module name, which the worker imports before it is ready, as it
     does for the fit's own calls (``_parallel._SharedCalls``)."""
 
     @functools.wraps(solve)
-    def timed_solve(program, y, output, *args, **kwargs):
+    def timed_solve(*args, label, **kwargs):
         start, cpu = time.time(), time.process_time()
-        result = solve(program, y, output, *args, **kwargs)
+        result = solve(*args, label=label, **kwargs)
         with open(log_path, "a") as log:
-            log.write(f"{os.getpid()} {output} {start} {time.time()} {time.process_time() - cpu}\n")
+            log.write(f"{os.getpid()} {start} {time.time()} {time.process_time() - cpu} {label}\n")
         return result
 
     return timed_solve
@@ -77,21 +77,21 @@ def run_once():
 
         parallel._SharedCalls._ready = timed_ready
         start = time.time()
-        fitted = clone(clf).fit(X_train, y_train)
+        clone(clf).fit(X_train, y_train)
         first = time.time() - start
         with open(log_path) as log:
-            rows = [line.split() for line in log]
+            rows = [line.rstrip("\n").split(maxsplit=4) for line in log]
         again = time.time()
         clone(clf).fit(X_train, y_train)
         second = time.time() - again
 
     print(f"first fit {first:.3f} s; the worker ready at {ready[0] - start:.3f} s")
     ends = {}
-    for pid, output, begin, end, cpu in sorted(rows, key=lambda row: float(row[2])):
+    for pid, begin, end, cpu, label in sorted(rows, key=lambda row: float(row[1])):
         who = "this process" if int(pid) == os.getpid() else "the worker  "
         ends[who] = float(end) - start
         print(
-            f"  {who} class {fitted.classes_[int(output)]}: {float(begin) - start:.3f} -> "
+            f"  {who} {label}: {float(begin) - start:.3f} -> "
             f"{float(end) - start:.3f} s, {float(cpu):.3f} s CPU"
         )
     last = max(ends.values())
