@@ -62,6 +62,7 @@ from ._outputs import (
     DenseProgram,
     Finishing,
     NotSolved,
+    Route,
     SolveOptions,
     lines_of_output,
     solve_in_worker,
@@ -1131,7 +1132,7 @@ class _BaseConvexCNN(BaseEstimator):
         ``LOOSE_GAP`` without a warning (a review: a circular fit of inputs of size 100 at
         ``tol=1e-8``, Clarabel's point certified to 2.4e-4 of its objective, the native
         solver stalled at 0.47 of it)."""
-        loose = loose and not options.native_fallback
+        loose = loose and options.route is not Route.CVXPY_THEN_NATIVE
         for output, solution in enumerate(solutions):
             message = uncertified_message(
                 solution, Y[:, output], labels[output], options, loose=loose, relaxation=relaxation
@@ -1176,10 +1177,9 @@ class _BaseConvexCNN(BaseEstimator):
 
     def _uses_operator(self, formulation):
         """Whether the program goes to the native solver as an operator (matrix-free where
-        the formulation can be), rather than as a dense program: with ``solver="auto"``, the
-        formulations that have one (two-layer ReLU CNNs) are solved natively first, as is a
-        linear CNN's dense group lasso (:class:`._outputs.SolveOptions`, ``native_first``),
-        the others by CVXPY first (``native_fallback``)."""
+        the formulation can be), rather than as a dense program: the formulations that have
+        one (two-layer ReLU CNNs), which ``solver="auto"`` solves natively first
+        (:meth:`_auto_route`)."""
         return self.solver in ("auto", "native") and hasattr(formulation, "operator")
 
     def _solve_options(self):
@@ -1194,13 +1194,23 @@ class _BaseConvexCNN(BaseEstimator):
             solver=self.solver,
             verbose=self.verbose,
             name=type(self).__name__,
-            native_fallback=self.solver == "auto"
-            and self.architecture in ("circular", "three_layer"),
-            native_first=self.solver == "auto" and self._linear_group_lasso(),
+            auto_route=self._auto_route(),
             native_supported=self.activation == "relu"
             or self.architecture == "circular"
             or self._linear_group_lasso(),
         )
+
+    def _auto_route(self):
+        """The solvers that ``solver="auto"`` has solve the program, in turn
+        (:class:`._outputs.Route`): the native solver first for two-layer CNNs whose program it
+        takes (ReLU CNNs, as an operator: :meth:`_uses_operator`; a linear CNN's group lasso),
+        CVXPY first for circular and three-layer CNNs, CVXPY alone for a linear CNN's nuclear
+        norm."""
+        if self.architecture in ("circular", "three_layer"):
+            return Route.CVXPY_THEN_NATIVE
+        if self.activation == "relu" or self._linear_group_lasso():
+            return Route.NATIVE_THEN_CVXPY
+        return Route.CVXPY
 
     def _linear_group_lasso(self):
         """Whether the program is a linear CNN's group lasso (two layers, average pooling)."""

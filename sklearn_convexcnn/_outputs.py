@@ -14,6 +14,7 @@ short is issued in the estimator's process (:func:`._convergence.unconverged_mes
 
 import contextlib
 import dataclasses
+import enum
 import functools
 import io
 import os
@@ -67,6 +68,22 @@ class NotSolved(RuntimeError):
     """No solver returned a point for an output's program."""
 
 
+class Route(enum.Enum):
+    """The solvers that solve an output's program, in turn: the first, then the one it hands
+    over to where the first fails or stops short (:func:`solve_output`,
+    :func:`solve_and_finish`)."""
+
+    NATIVE = enum.auto()  # solver="native"
+    # solver="auto" on two-layer ReLU CNNs, and on a linear CNN with average pooling (one group
+    # without a cone, which the native solver certifies to tol in milliseconds where CVXPY's
+    # own dual point certified a logistic fit to 2.2e-5 of the objective)
+    NATIVE_THEN_CVXPY = enum.auto()
+    CVXPY_THEN_NATIVE = enum.auto()  # solver="auto" on circular and three-layer CNNs
+    # a CVXPY solver; solver="auto" on a linear CNN without pooling (a nuclear norm, which the
+    # native solver does not take)
+    CVXPY = enum.auto()
+
+
 @dataclasses.dataclass(frozen=True)
 class SolveOptions:
     """The estimator's parameters that a solve reads, and the name its log lines carry."""
@@ -79,15 +96,8 @@ class SolveOptions:
     solver: str
     verbose: int = 0
     name: str = "ConvexCNN"
-    # with solver="auto": whether a CVXPY solve that fails or stops short hands over to the
-    # native solver (circular and three-layer programs, which "auto" gives to CVXPY first;
-    # :func:`solve_and_finish`)
-    native_fallback: bool = False
-    # with solver="auto": whether the native solver takes a dense program first (a linear CNN
-    # with average pooling: one group without a cone, which it certifies to tol in
-    # milliseconds where CVXPY's own dual point certified a logistic fit to 2.2e-5 of the
-    # objective), handing it to CVXPY where it stops short
-    native_first: bool = False
+    # the solvers that solver="auto" has solve the program, in turn (:class:`Route`)
+    auto_route: Route = Route.NATIVE_THEN_CVXPY
     # whether solver="native" takes the program (all but linear CNNs without pooling), for
     # advice
     native_supported: bool = True
@@ -99,12 +109,18 @@ class SolveOptions:
             print(f"[{self.name}] {message}", flush=True)
 
     @property
+    def route(self):
+        """The solvers that solve the program, in turn (:class:`Route`): ``solver``'s alone,
+        or with ``solver="auto"`` those of ``auto_route``."""
+        if self.solver == "auto":
+            return self.auto_route
+        return Route.NATIVE if self.solver == "native" else Route.CVXPY
+
+    @property
     def solver_options(self):
         """The keyword arguments that ``solve_native`` and ``solve_program`` share."""
         options = dataclasses.asdict(self)
-        for name in (
-            "solver", "name", "native_fallback", "native_first", "native_supported", "tol_reason"
-        ):  # fmt: skip
+        for name in ("solver", "name", "auto_route", "native_supported", "tol_reason"):
             del options[name]
         return options
 
@@ -352,10 +368,10 @@ def _empty_network(y, options, offset=0.0):
 
 
 def solve_output(program, y, label, options, dense_program=None, **warm_start):
-    """Solve one output's program; with ``solver="auto"`` a native solve that fails or stops
-    short hands over to CVXPY on ``dense_program()``, when that fits in memory. ``label``
-    names the output in messages: its number, or a classifier's class (the estimators'
-    labels).
+    """Solve one output's program by the first solver of ``options.route``; with
+    ``Route.NATIVE_THEN_CVXPY`` a native solve that fails or stops short hands over to CVXPY
+    on ``dense_program()``, when that fits in memory. ``label`` names the output in messages:
+    its number, or a classifier's class (the estimators' labels).
 
     Returns
     -------
@@ -372,7 +388,7 @@ def solve_output(program, y, label, options, dense_program=None, **warm_start):
     y, offset = centred_targets(y, options.loss, options.fit_intercept)
     if warm_start.get("intercept_init") is not None:
         warm_start = {**warm_start, "intercept_init": warm_start["intercept_init"] - offset}
-    native = options.solver == "native" or options.native_first or hasattr(program, "correlations")
+    native = options.route in (Route.NATIVE, Route.NATIVE_THEN_CVXPY)
     solution, failure = None, None
     try:
         if native and isinstance(program, ThreeLayerProgram):
@@ -387,7 +403,7 @@ def solve_output(program, y, label, options, dense_program=None, **warm_start):
             solution = _empty_if_optimal(program, y, options) or _solve_cvxpy(program, y, options)
     except SolverFailed as exc:
         failure = exc
-    can_hand_over = native and options.solver == "auto" and dense_program is not None
+    can_hand_over = options.route is Route.NATIVE_THEN_CVXPY and dense_program is not None
     if can_hand_over and _stopped_short(solution):
         solution, failure = _cvxpy_fallback(solution, failure, dense_program, y, options)
     if solution is None:
@@ -534,9 +550,10 @@ def _cvxpy_fallback(stopped, failure, dense_program, y, options):
 
 def _solve_cvxpy(program, y, options):
     """``solve_program`` with ``options.solver``, its hand-overs from one CVXPY solver to the
-    next said in verbose lines; with ``options.native_fallback``, Clarabel and ECOS solve to
-    :data:`AUTO_INTERIOR_TOL` where ``tol`` is looser."""
-    interior_tol = min(options.tol, AUTO_INTERIOR_TOL) if options.native_fallback else None
+    next said in verbose lines; where the native solver comes next (``Route.CVXPY_THEN_NATIVE``),
+    Clarabel and ECOS solve to :data:`AUTO_INTERIOR_TOL` where ``tol`` is looser."""
+    native_next = options.route is Route.CVXPY_THEN_NATIVE
+    interior_tol = min(options.tol, AUTO_INTERIOR_TOL) if native_next else None
     solution = solve_program(
         program, y, solver=options.solver, interior_tol=interior_tol, **options.solver_options
     )
@@ -570,7 +587,7 @@ def _other_solvers(solver, native_supported=True, loss="squared"):
 def solve_and_finish(program, y, label, options, dense_program, warm_start, finishing):
     """:func:`solve_output`, then ``finishing`` (:class:`Finishing`).
 
-    With ``options.native_fallback`` a CVXPY solve that fails, or whose finished point is not
+    With ``Route.CVXPY_THEN_NATIVE`` a CVXPY solve that fails, or whose finished point is not
     converged or not certified to ``tol`` (not the ``LOOSE_GAP`` that ``finishing`` allows a
     CVXPY point of its own), hands over to the native solver, started from that point (a verbose
     line, and ``handovers`` on the solution: :func:`._convergence._tried`). Clarabel's and SCS's
@@ -590,11 +607,11 @@ def solve_and_finish(program, y, label, options, dense_program, warm_start, fini
     try:
         solution = solve_output(program, y, label, options, dense_program, **warm_start)
     except NotSolved as failure:
-        if not options.native_fallback:
+        if options.route is not Route.CVXPY_THEN_NATIVE:
             raise
         return _natively(program, y, label, options, warm_start, finishing, failure)
     solution = finishing(program, solution, y, options)
-    if not options.native_fallback:
+    if options.route is not Route.CVXPY_THEN_NATIVE:
         return solution
     if solution.status in ITERATIONS_SPENT and not _tightened(solution, options):
         return solution
@@ -646,7 +663,7 @@ def _natively(program, y, label, options, warm_start, finishing, cvxpy):
     start = "instead" if failed else "from that point"
     tried += (f"{what}; solving the program with the native solver {start}",)
     options.log(tried[-1])
-    native_options = dataclasses.replace(options, solver="native", native_fallback=False)
+    native_options = dataclasses.replace(options, solver="native")
     try:
         solution = solve_output(program, y, label, native_options, **warm_start)
     except NotSolved as exc:

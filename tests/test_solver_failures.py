@@ -2483,7 +2483,9 @@ def test_auto_accepts_a_cvxpy_point_certified_to_exactly_tol_without_a_hand_over
     # is returned as it is, that bound included; only one above it goes to the native
     # solver. A mutant that made the comparison strict survived
     y = np.random.default_rng(0).standard_normal(20)
-    options = outputs.SolveOptions(0.1, "squared", True, 1e-7, 500, "auto", native_fallback=True)
+    options = outputs.SolveOptions(
+        0.1, "squared", True, 1e-7, 500, "auto", auto_route=outputs.Route.CVXPY_THEN_NATIVE
+    )
     point = Solution(np.zeros((2, 1, 2)), 0.0, 10.0, True, "optimal", 5, "CLARABEL", 0.0)
     point = dataclasses.replace(
         point, duality_gap=convergence.gap_tolerance(point, y, options, tight=True)
