@@ -266,6 +266,17 @@ class _NonzeroEntries(NamedTuple):
         return coef
 
 
+class _TrainingData(NamedTuple):
+    """What every solve of one fit reads of its data, whatever the program: the samples
+    ``X``, their patches, the targets ``Y`` (one column per output) and the outputs' names
+    in warnings (:func:`_output_labels`)."""
+
+    X: np.ndarray
+    patches: np.ndarray
+    Y: np.ndarray
+    labels: list
+
+
 class _FittedProgram(NamedTuple):
     """What ``fit`` solved, for the methods that evaluate the fitted network afterwards
     (:meth:`_BaseConvexCNN.regularized_objective`, :meth:`_BaseConvexCNN.certify`): the
@@ -635,6 +646,7 @@ class _BaseConvexCNN(BaseEstimator):
         formulation = self._formulation(geometry)
         self._refuse_before_patches(X, geometry, formulation, n_outputs=Y.shape[1])
         patches = extract_patches(X, geometry)
+        data = _TrainingData(X, patches, Y, labels)
         rng = check_random_state(self.random_state)
         warm_start_key = self._warm_start_key(geometry, Y.shape[1], formulation, X)
         starts, compared_starts = self._warm_starts(warm_start_key)
@@ -665,12 +677,10 @@ class _BaseConvexCNN(BaseEstimator):
                     tol_reason="the loosest that patterns='generated' solves to",
                 )
             gates, solutions, finishing, generated = self._generate(
-                patches, formulation, Y, labels, gates, rng, solve_options, options
+                formulation, gates, data, rng, solve_options, options
             )
         else:
-            solutions, finishing = self._solve_program(
-                formulation, patches, gates, X, Y, starts, options, labels
-            )
+            solutions, finishing = self._solve_program(formulation, gates, data, starts, options)
             generated = generation_attributes(None)
         # (of the finished points: finishing certifies some that their solver left inaccurate)
         relaxation = not formulation.is_exact  # (circular, n_layers >= 4)
@@ -679,7 +689,7 @@ class _BaseConvexCNN(BaseEstimator):
             solutions, Y, labels, options, loose=finishing.loose, relaxation=relaxation
         )
         network, compared = self._recovered_network(
-            formulation, solutions, patches, gates, X, Y, labels, solve_options, compared_starts,
+            formulation, solutions, gates, data, solve_options, compared_starts,
             relaxation=relaxation,
         )  # fmt: skip
         attributes = {
@@ -695,7 +705,7 @@ class _BaseConvexCNN(BaseEstimator):
                 None if compared is None else _warm_start_entries(compared),
             ),
             "_fitted_program": self._fitted_program_of(
-                formulation, options, X, Y, solutions, patches, gates
+                formulation, options, data, solutions, gates
             ),
             **generated,
         }
@@ -703,11 +713,11 @@ class _BaseConvexCNN(BaseEstimator):
         self._log(_summary(attributes, time.perf_counter() - start))
         return attributes
 
-    def _fitted_program_of(self, formulation, options, X, Y, solutions, patches, gates):
+    def _fitted_program_of(self, formulation, options, data, solutions, gates):
         """What :meth:`certify` and :meth:`regularized_objective` need of this fit."""
         neuron_gates = None
         if isinstance(formulation, _TWO_LAYER_RELU):
-            neuron_gates = formulation.neuron_gates(solutions, patches, gates)
+            neuron_gates = formulation.neuron_gates(solutions, data.patches, gates)
         # (generated patterns are a subset of the enumeration)
         enumerated = self.n_patterns == "exact" and self.patterns == "sampled"
         return _FittedProgram(
@@ -715,44 +725,40 @@ class _BaseConvexCNN(BaseEstimator):
             options.beta,
             self.loss,
             self.fit_intercept,
-            Y.shape[1],
-            enumerated_data=_data_digest(X) if enumerated else None,
+            data.Y.shape[1],
+            enumerated_data=_data_digest(data.X) if enumerated else None,
             neuron_gates=neuron_gates,
         )
 
-    def _solve_program(self, formulation, patches, gates, X, Y, warm_starts, options, labels):
+    def _solve_program(self, formulation, gates, data, warm_starts, options):
         """Each output's finished solution of ``formulation``'s program over ``gates``
         (:meth:`_solve_outputs`), and the :class:`Finishing` that finished them."""
-        finishing = self._finishing(formulation, patches, gates)
+        finishing = self._finishing(formulation, data.patches, gates)
         solutions = self._solve_outputs(
-            self._program_builder(formulation)(patches, gates),
-            X,
-            Y,
-            DenseProgram(formulation, patches, gates, exact=self.n_patterns == "exact"),
+            self._program_builder(formulation)(data.patches, gates),
+            data,
+            DenseProgram(formulation, data.patches, gates, exact=self.n_patterns == "exact"),
             warm_starts,
             finishing,
             options,
-            labels,
             shareable=self._uses_operator(formulation),
         )
         return solutions, finishing
 
     def _recovered_network(
-        self, formulation, solutions, patches, gates, X, Y, labels, options, compared_starts, *,
-        relaxation,
-    ):  # fmt: skip
+        self, formulation, solutions, gates, data, options, compared_starts, *, relaxation
+    ):
         """The network of the outputs' ``solutions``: a relaxation's realized network with its
         output weights refit (:meth:`_refit_output_weights`), or the padded 3-layer one
         (:meth:`_no_worse_than_shallow`, started from ``compared_starts`` where not ``None``),
         logged where it has no neuron; and the 3-layer solutions, ``None`` where not solved."""
-        network = formulation.network(solutions, patches, gates)
+        network = formulation.network(solutions, data.patches, gates)
         realized, compared = network, None
         if relaxation:
-            network = self._refit_output_weights(formulation, network, patches, Y, labels, options)
+            network = self._refit_output_weights(formulation, network, data, options)
             network, compared = self._no_worse_than_shallow(
-                formulation, network, solutions, patches, gates, X, Y, labels, options,
-                compared_starts,
-            )  # fmt: skip
+                formulation, network, solutions, gates, data, options, compared_starts
+            )
         if len(network.filters) == 0 and len(realized.filters) > 0:
             self._log(
                 "no neurons: the refit of the realized network's output weights dropped every "
@@ -760,13 +766,12 @@ class _BaseConvexCNN(BaseEstimator):
                 "a constant"
             )
         elif len(network.filters) == 0:
-            self._log(_empty_network_message(solutions, Y, options.beta, float(self.tol)))
+            self._log(_empty_network_message(solutions, data.Y, options.beta, float(self.tol)))
         return network, compared
 
     def _no_worse_than_shallow(
-        self, formulation, network, solutions, patches, gates, X, Y, labels, options,
-        compared_starts,
-    ):  # fmt: skip
+        self, formulation, network, solutions, gates, data, options, compared_starts
+    ):
         """Output by output, the neurons of ``network`` or those of the exact 3-layer circular
         CNN over the same patterns padded to ``n_layers`` with identity filters
         (:meth:`~._formulations.circular.CircularFormulation.padded`), whichever cost less
@@ -790,12 +795,11 @@ class _BaseConvexCNN(BaseEstimator):
         ]
         self._log("the 3-layer programs of the same patterns, for comparison:")
         try:
-            three_layer, _ = self._solve_program(
-                shallow, patches, gates, X, Y, starts, options, labels
-            )
+            three_layer, _ = self._solve_program(shallow, gates, data, starts, options)
         except NotSolved as exc:  # (the realized network is an answer already)
             self._log(f"the 3-layer network was not solved for comparison: {exc}")
             return network, None
+        patches, Y = data.patches, data.Y
         padded = formulation.padded(shallow.network(three_layer, patches, gates))
         deep = network.objective(patches, Y, options.beta, self.loss)
         three = padded.objective(patches, Y, options.beta, self.loss)
@@ -803,7 +807,7 @@ class _BaseConvexCNN(BaseEstimator):
         if chosen.all():
             choice = " (kept the padded one)"
         elif chosen.any():
-            outputs = [labels[c] for c in np.flatnonzero(chosen)]
+            outputs = [data.labels[c] for c in np.flatnonzero(chosen)]
             choice = (
                 f" (kept the padded one for output{'s' if len(outputs) > 1 else ''} "
                 f"{', '.join(outputs)}: objective "
@@ -817,7 +821,7 @@ class _BaseConvexCNN(BaseEstimator):
         )
         return kept, three_layer
 
-    def _refit_output_weights(self, formulation, network, patches, Y, labels, options):
+    def _refit_output_weights(self, formulation, network, data, options):
         """A relaxation's realized network with its output layer refit by the native solver
         (:meth:`~._formulations.circular.CircularFormulation.refit_output_weights`), where that
         lowers its objective. The refit, a lasso over the neurons, is allowed the default
@@ -826,7 +830,7 @@ class _BaseConvexCNN(BaseEstimator):
 
         def solve(program, output, coef_init, intercept_init):
             return solve_output(
-                program, Y[:, output], labels[output], refit_options,
+                program, data.Y[:, output], data.labels[output], refit_options,
                 coef_init=coef_init, intercept_init=intercept_init,
             )  # fmt: skip
 
@@ -834,14 +838,14 @@ class _BaseConvexCNN(BaseEstimator):
             options, solver="native", verbose=0, max_iter=max(options.max_iter, _REFIT_MAX_ITER)
         )
         try:
-            refit = formulation.refit_output_weights(network, patches, solve)
+            refit = formulation.refit_output_weights(network, data.patches, solve)
         except NotSolved as exc:  # (the realized network is an answer already)
             self._log(f"the realized network's output weights were not refit: {exc}")
             return network
         if refit is network:  # (no neuron to refit)
             return network
-        before = network.objective(patches, Y, options.beta, self.loss)
-        after = refit.objective(patches, Y, options.beta, self.loss)
+        before = network.objective(data.patches, data.Y, options.beta, self.loss)
+        after = refit.objective(data.patches, data.Y, options.beta, self.loss)
         self._log(
             f"the realized network's output weights refit: objective {before:.6g} -> {after:.6g}"
             + ("" if after < before else " (kept the realized network)")
@@ -881,17 +885,17 @@ class _BaseConvexCNN(BaseEstimator):
             )  # fmt: skip
         return formulation
 
-    def _generate(self, patches, formulation, Y, labels, gates, rng, solving, options):
+    def _generate(self, formulation, gates, data, rng, solving, options):
         """Pattern generation from ``gates`` (:func:`._generation.generation_fit`), each
         solve with the options ``solving``, its solutions finished here with the user's
-        ``options``, in turn (a sampled fit's workers finish their own); ``labels`` name the
-        outputs in errors.
+        ``options``, in turn (a sampled fit's workers finish their own).
 
         Returns the generated gates, the finished solutions, the :class:`Finishing` and the
         generation's fitted attributes. Only the last solve of an output is warned about
         (by the caller): a round's solve that stopped at max_iter has a point that the next
         round's solve replaces.
         """
+        patches, Y, labels = data.patches, data.Y, data.labels
 
         def solve(program, y, *, output, **warm_start):
             with lines_of_output(labels[output], Y.shape[1]) if self.verbose else nullcontext():
@@ -1038,14 +1042,13 @@ class _BaseConvexCNN(BaseEstimator):
         return starts[0], starts[1]
 
     def _solve_outputs(
-        self, program, X, Y, dense_program, warm_starts, finishing, options, labels, *, shareable
+        self, program, data, dense_program, warm_starts, finishing, options, *, shareable
     ):
-        """One solve per column of ``Y`` with the options ``options``, each followed by
+        """One solve per column of ``data.Y`` with the options ``options``, each followed by
         ``finishing``, on ``n_jobs`` processes (this one among them where joblib's default
         backend would start workers, for ``shareable`` programs whose calls are small:
-        :mod:`._parallel`), the longest first as the samples ``X`` suggest
+        :mod:`._parallel`), the longest first as the samples ``data.X`` suggest
         (:func:`._parallel.longest_first`); returns what ``finishing`` returns, per output.
-        ``labels`` name the outputs in errors.
 
         Every process that solves limits its BLAS threads to one
         (:func:`._parallel.blas_limited`), and each worker records its warnings, which are
@@ -1055,6 +1058,7 @@ class _BaseConvexCNN(BaseEstimator):
         joblib's ``delayed``, not scikit-learn's: they never import scikit-learn
         (:mod:`._outputs`).
         """
+        X, Y, labels = data.X, data.Y, data.labels
         n_outputs = Y.shape[1]
         n_jobs = self._outputs_at_once(n_outputs)
         order = longest_first(X, Y) if n_jobs > 1 else range(n_outputs)

@@ -1799,9 +1799,9 @@ def test_a_warm_deep_circular_refit_starts_its_3_layer_programs_from_the_last_on
     starts = []
     solve_program = ConvexCNNRegressor._solve_program
 
-    def recorded(self, formulation, *args):
-        starts.append((formulation.n_layers, args[4]))  # (its warm_starts)
-        return solve_program(self, formulation, *args)
+    def recorded(self, formulation, gates, data, warm_starts, options):
+        starts.append((formulation.n_layers, warm_starts))
+        return solve_program(self, formulation, gates, data, warm_starts, options)
 
     monkeypatch.setattr(ConvexCNNRegressor, "_solve_program", recorded)
     reg.set_params(beta=0.4).fit(X, y)
