@@ -447,7 +447,12 @@ def check_program_memory(
             f" in {len(regions)} regions, each read out on its own (up to "
             f"{program_groups(n_samples, patch_size, n_patterns, regions)} groups)"
         )
-        remedies.append("use fewer regions (a larger pool_size, or readout='sum')")
+        remedies.append(
+            "use fewer regions (a larger pool_size, or readout='sum')"
+            if max(regions) > 1
+            # (pooling='none', a patch a region, which ignores both)
+            else "use fewer regions (pooling='average' or 'max', with a pool_size or readout='sum')"
+        )
     required *= at_once
     # the draw comes before the program (and is gone once it is built): the regions' Cover
     # bounds cap the program's groups, not the draw, and 10**9 filters were drawn into

@@ -697,6 +697,59 @@ def test_regional_enumeration_is_refused_at_the_first_regions_past_the_limit(
     assert counted == counts
 
 
+@pytest.mark.parametrize(
+    "pooling, pool_size, advice",
+    [
+        ("none", None, r"use fewer samples or shorter patches \(a smaller kernel_size\)\.$"),
+        ("average", 1, r"use fewer samples or shorter patches \(a smaller kernel_size\)\.$"),
+        ("average", 2, r"or smaller regions \(a smaller pool_size\)\.$"),
+    ],
+)
+def test_regional_refusals_advise_a_smaller_pool_size_only_where_a_region_has_several_patches(
+    pooling, pool_size, advice
+):
+    # (an audit) pooling="none" ignores pool_size (with a warning), and pool_size=1 is the
+    # smallest: "a smaller pool_size" was advised there too, a fix that changes nothing
+    X = np.random.default_rng(0).standard_normal((30, 12))
+    patches = extract_patches(X, resolve_geometry(None, 3, 1, 12))
+    formulation = make_formulation(pooling, pool_size, "dense", (10,))
+    with pytest.raises(ValueError, match=r"activation patterns or more.*" + advice) as refusal:
+        formulation.enumerate_gates(patches, max_patterns=500)
+    assert ("pool_size" in str(refusal.value)) == (pool_size == 2)
+    # and from the estimator
+    y = np.random.default_rng(1).standard_normal(80)
+    X = np.random.default_rng(1).standard_normal((80, 10))
+    estimator = ConvexCNNRegressor(
+        kernel_size=4, pooling=pooling, pool_size=pool_size, readout="dense", n_patterns="exact"
+    )
+    with pytest.raises(ValueError, match=r"activation patterns or more.*" + advice):
+        estimator.fit(X, y)
+
+
+def test_a_no_pooling_network_too_large_for_memory_advises_pooling_not_the_read_out(monkeypatch):
+    # (an audit) readout='sum' does not apply to pooling='none', which the output weights'
+    # memory check advised
+    from sklearn_convexcnn._formulations import two_layer
+
+    remedies = {}
+
+    def recording(required, what, remedy, available=None):
+        remedies[what.split(" of ")[0]] = remedy
+
+    monkeypatch.setattr(two_layer, "check_memory", recording)
+    X = np.random.default_rng(0).standard_normal((10, 6))
+    y = np.random.default_rng(1).standard_normal(10)
+    for pooling, pool_size, fix in [
+        ("none", None, "or pooling='average' or 'max' with readout='sum'."),
+        ("average", 2, "or readout='sum'."),
+    ]:
+        ConvexCNNRegressor(
+            kernel_size=2, pooling=pooling, pool_size=pool_size, readout="dense", n_patterns=8
+        ).fit(X, y)
+        assert remedies["The output weights"].endswith(fix)
+        assert ("pooling='average'" in remedies["The output weights"]) == (pooling == "none")
+
+
 def test_regional_refusal_names_the_smaller_bound():
     # 20 binary signals, no pooling: 7 distinct nonzero patches of 3 in all, a bound of 44,
     # where the 10 regions' bounds sum to more. Refused at a limit of 40, the message gives

@@ -147,11 +147,19 @@ def test_guard_counts_a_group_per_region(monkeypatch):
     reg = ConvexCNNRegressor(input_shape=(28, 28), pooling="none", n_patterns=1000)
     message = (
         r"20 samples x 676 patches .* 1000 patterns in 676 regions, each read out on its own "
-        r"\(up to 676000 groups\) .* needs about 1.7 GiB .*\(a larger pool_size, or readout='sum'"
+        r"\(up to 676000 groups\) .* needs about 1.7 GiB .*use fewer regions \(pooling='average' "
+        r"or 'max', with a pool_size or readout='sum'\)"
     )
     with pytest.raises(MemoryError, match=message):
         reg.fit(X, y)
     assert not hasattr(reg, "network_")
+    # pooled regions: a larger pool_size or readout='sum' (pooling='none' ignores both, an
+    # audit found them advised there)
+    reg.set_params(pooling="average", pool_size=2, readout="dense", n_patterns=4000)
+    with pytest.raises(
+        MemoryError, match=r"in 169 regions.*\(a larger pool_size, or readout='sum'\)"
+    ):
+        reg.fit(X, y)
 
 
 def test_three_layer_estimate_covers_its_measured_footprint():

@@ -291,7 +291,7 @@ def _regional_exact_gates(patches, pools, mode, max_patterns):
             return _exact_gates(patches, pools, mode, max_patterns)
         if total > max_patterns:
             break
-    _check_regions_bound(bounds, len(pools), max_patterns)
+    _check_regions_bound(bounds, len(pools), max_patterns, pooled=_pooled(pools))
     shorter = _smaller_arrangement(mode)
     gates = [arrangement_gates(region, max_patterns, shorter=shorter) for region in rows]
     return np.concatenate(gates, axis=1)
@@ -327,9 +327,11 @@ def _whole_bound(patches, pools, mode, max_patterns):
     return bound
 
 
-def _check_regions_bound(bounds, n_regions, max_patterns, among=""):
+def _check_regions_bound(bounds, n_regions, max_patterns, among="", pooled=True):
     """TooManyPatterns as soon as the regions' Cover ``bounds`` (an iterable, one a region)
-    sum above ``max_patterns``; ``among`` says where a sample of rows gave them."""
+    sum above ``max_patterns``; ``among`` says where a sample of rows gave them. ``pooled``:
+    whether a region holds several patches, so that a smaller ``pool_size`` can help (not
+    with ``pooling="none"``, which ignores it)."""
     total = 0
     for counted, bound in enumerate(bounds, start=1):
         total += bound
@@ -339,9 +341,19 @@ def _check_regions_bound(bounds, n_regions, max_patterns, among=""):
                 f"more (the Cover bounds of {counted} of the {n_regions} regions' "
                 f"arrangements, summed{among}), more than the limit of {max_patterns}. Pass an "
                 "int n_patterns=<int> (e.g. n_patterns=256) to sample the patterns instead, or "
-                "use fewer samples, shorter patches (a smaller kernel_size) or smaller regions "
-                "(a smaller pool_size)."
+                + (
+                    "use fewer samples, shorter patches (a smaller kernel_size) or smaller "
+                    "regions (a smaller pool_size)."
+                    if pooled
+                    else "use fewer samples or shorter patches (a smaller kernel_size)."
+                )
             )
+
+
+def _pooled(pools):
+    """Whether a pool holds several patches: where none does (``pooling="none"``, which
+    ignores ``pool_size``, or ``pool_size=1``), no smaller ``pool_size`` is left to advise."""
+    return max(map(len, pools)) > 1
 
 
 def _arrangement_rows(patches, pools, mode):
@@ -629,7 +641,13 @@ class RegionalFormulation(_PooledFormulation):
                     rows = rows[np.linspace(0, rows.size - 1, sample).astype(int)]
                 yield arrangement_bound(rows_at(rows))
 
-        _check_regions_bound(bounds(), len(self.pools), MAX_EXACT_PATTERNS, ", of their patch rows")
+        _check_regions_bound(
+            bounds(),
+            len(self.pools),
+            MAX_EXACT_PATTERNS,
+            ", of their patch rows",
+            pooled=_pooled(self.pools),
+        )
 
     def _group_gates(self, patches, gates):
         return self.groups(patches, gates)[1]
@@ -728,7 +746,12 @@ class RegionalFormulation(_PooledFormulation):
             f"The output weights of {n_neurons} neurons x {n_regions} regions x {n_outputs} "
             "outputs",
             "Fit the outputs in groups (an estimator for each), a larger beta (fewer neurons) "
-            "or readout='sum'.",
+            + (
+                "or readout='sum'."
+                if _pooled(self.pools)
+                # (pooling='none' reads out every patch whatever the read-out)
+                else "or pooling='average' or 'max' with readout='sum'."
+            ),
         )
         group_regions, _ = self.groups(patches, gates)
         filters, weights = [], []
