@@ -79,7 +79,7 @@ display = ValidationCurveDisplay(
     param_range=betas,
     train_scores=train_scores,
     test_scores=test_scores,
-    score_name="R^2",
+    score_name="$R^2$",
 )
 display.plot(ax=left)
 left.set_xscale("log")
@@ -91,7 +91,7 @@ widths = np.column_stack([results[f"split{i}_test_n_neurons"] for i in folds])
 right.errorbar(betas, widths.mean(axis=1), yerr=widths.std(axis=1), marker="o", capsize=3)
 right.axhline(2, color="black", linestyle="--", label="planted network (2 filters)")
 right.set_xscale("log")
-right.set_yscale("log")
+right.set_ylim(bottom=0)  # (a linear axis: at the largest beta some folds keep no neuron)
 right.set_xlabel("beta")
 right.set_ylabel("neurons of the optimal network")
 right.set_title("width against beta (mean and std over folds)")

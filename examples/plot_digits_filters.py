@@ -100,7 +100,7 @@ def label(j):
 
 
 fig = plot_filters(clf, max_filters=24, n_cols=6, label=label)
-fig.suptitle("Largest 3x3 filters of the convex CNN (red: positive weight)")
+fig.suptitle("Largest 3x3 filters of the convex CNN (red: a positive filter weight)")
 plt.show()
 
 # %%

@@ -111,9 +111,11 @@ fig.tight_layout()
 fig, axes = plt.subplots(1, 2, figsize=(10, 2.8), sharey=True)
 for ax, task in zip(axes, ("which motif", "where"), strict=True):
     X_show, y_show = signals(4, task, np.random.default_rng(1))
-    for x, label in zip(X_show, y_show, strict=True):
+    for i, (x, label) in enumerate(zip(X_show, y_show, strict=True)):
         name = ("edge", "peak")[label] if task == "which motif" else ("left", "right")[label]
-        ax.plot(x, marker=".", color=f"C{label}", label=f"class {label} ({name})")
+        # one legend entry per class, not per signal (the "_" labels are left out)
+        first = label not in y_show[:i]
+        ax.plot(x, marker=".", color=f"C{label}", label=f"class {label} ({name})" if first else "_")
     ax.set_title(f"task: {task}")
     ax.set_xlabel("position")
     ax.legend(fontsize=8)

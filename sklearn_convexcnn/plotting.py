@@ -195,9 +195,15 @@ def plot_filters(estimator, *, order="norm", max_filters=None, n_cols=None, labe
     n_rows = int(np.ceil(n_panels / n_cols))
     # (wide enough for the title of a network without neurons)
     width = 1.3 * n_cols + 1.0 if len(index) else 4.5
+    # 1-D filters are strips one weight high: rows as tall as square panels' left them far
+    # apart, and at the default padding a row of long strips read as one longer filter
+    strips = images.shape[1] == 1
+    height = (0.75 if strips else 1.3) * n_rows + 0.4
     fig, axes = plt.subplots(
-        n_rows, n_cols, figsize=(width, 1.3 * n_rows + 0.4), squeeze=False, layout="constrained"
+        n_rows, n_cols, figsize=(width, height), squeeze=False, layout="constrained"
     )
+    if strips:
+        fig.get_layout_engine().set(wspace=0.15)
     limit = float(np.nanmax(np.abs(images[index]))) if len(index) else 1.0
     mappable = None
     for ax in axes.ravel():

@@ -2,10 +2,11 @@
 
 The examples run as scripts with ``MPLBACKEND=Agg``, one after another in one process as
 sphinx-gallery runs them (marked slow); each must raise nothing, warn of no non-convergence
-and leave labelled, non-empty figures. The sphinx site is built with warnings as errors but
-without running the examples (``-D plot_gallery=0``, marked slow; the full build, see
-doc/building_docs.rst, takes about a minute more). ``numpydoc.validate`` must find no errors in the
-public docstrings beyond the short, documented ignore list below.
+and leave labelled, non-empty figures whose legends name each entry once. The sphinx site is
+built with warnings as errors but without running the examples (``-D plot_gallery=0``, marked
+slow; the full build, see doc/building_docs.rst, takes about a minute more).
+``numpydoc.validate`` must find no errors in the public docstrings beyond the short,
+documented ignore list below.
 """
 
 import ast
@@ -41,6 +42,17 @@ import json, runpy, sys, traceback, warnings
 import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+
+
+# the labels that a legend of fig lists more than once (one entry per plotted line)
+def repeated_legend_labels(fig):
+    repeated = []
+    for legend in [ax.get_legend() for ax in fig.axes] + fig.legends:
+        texts = [text.get_text() for text in legend.get_texts()] if legend else []
+        repeated += sorted({text for text in texts if texts.count(text) > 1})
+    return repeated
+
+
 results = {}
 for number, example in enumerate(sys.argv[2:]):
     plt.close("all")
@@ -64,6 +76,7 @@ for number, example in enumerate(sys.argv[2:]):
             "labelled": any(
                 ax.get_title() or ax.get_xlabel() or ax.get_ylabel() for ax in axes
             ) or bool(fig._suptitle and fig._suptitle.get_text()),
+            "repeated_legend_labels": repeated_legend_labels(fig),
         })
     results[example] = {
         "error": error,
@@ -107,6 +120,8 @@ def test_example_runs_and_draws(example, gallery):
     for figure in figures:
         assert figure["n_axes"] > 0 and figure["n_artists"] > 0, figure
         assert figure["labelled"], f"{example.name}: a figure without title or axis labels"
+        # (a legend that names every line of a class again, once per line, reads as noise)
+        assert not figure["repeated_legend_labels"], (example.name, figure)
         assert Path(figure["path"]).stat().st_size > 5_000, figure
 
 
@@ -516,6 +531,24 @@ def test_plot_filters_draws_a_circular_filter_as_the_input_it_weighs():
     filter_ = reg.filters_[0].reshape(4, 4, 2)
     expected = np.hstack([filter_[..., 0], np.full((4, 1), np.nan), filter_[..., 1]])
     np.testing.assert_array_equal(image, expected)
+    plt.close(fig)
+
+
+def test_plot_filters_keeps_the_strips_of_1d_filters_apart():
+    # an audit: at the default padding, a row of a circular CNN's filters of 16 weights read as
+    # one filter of 48, the blank between two strips as wide as one weight; and each strip,
+    # one weight high, sat in a row as tall as a square panel's
+    plt = pytest.importorskip("matplotlib.pyplot")
+    X = np.random.default_rng(0).standard_normal((20, 16))
+    reg = ConvexCNNRegressor(architecture="circular", beta=0.1, n_patterns=8, random_state=0)
+    reg.fit(X, X[:, 0] - X[:, 3] + np.maximum(X[:, 5], 0))
+    assert reg.filters_.shape[0] >= 4 and reg.filters_.shape[1] == 16
+    fig = sklearn_convexcnn.plotting.plot_filters(reg, max_filters=4, n_cols=2)
+    fig.canvas.draw()
+    first, second, third = [ax.get_window_extent() for ax in fig.axes if ax.images][:3]
+    weight = first.width / 16
+    assert second.x0 - first.x1 > 2 * weight, (second.x0 - first.x1, weight)
+    assert first.y0 - third.y1 < 15 * first.height, (first.y0 - third.y1, first.height)
     plt.close(fig)
 
 
