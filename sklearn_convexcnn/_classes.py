@@ -60,10 +60,12 @@ _PARAMETERS = """\
         - ``"two_layer"``: one convolution layer, ReLU, pooling, output weights (§2, §5, §6).
         - ``"circular"``: ``n_layers - 1`` full-length circular convolutions of each row
           (``kernel_size`` and ``stride`` do not apply), one ReLU, output weights. The
-          regularizer is an l1 norm of the filters' DFT, so the filters use few frequencies
-          (``filter_spectra_``). Exact for ``n_layers=3``; for ``n_layers >= 4`` the program
-          is only a relaxation (``is_exact_`` false): ``objective_`` is an upper bound on the
-          optimum, ``lower_bound_`` a lower one.
+          regularizer is an l1 norm of the filters' DFT, so optimal filters can leave
+          frequencies unused (``filter_spectra_``): over every pattern they use few, over
+          sampled patterns, which confine each filter to its pattern's cone, often most.
+          Exact for ``n_layers=3``; for ``n_layers >= 4`` the program is only a relaxation
+          (``is_exact_`` false): ``objective_`` is an upper bound on the optimum,
+          ``lower_bound_`` a lower one.
         - ``"three_layer"``: per-branch convolution filters of unit norm, global average
           pooling, a scalar layer ``w1`` with penalty ``||w1_j||_1^2``, a second ReLU, output
           weights (§8). Its program grows with ``2^n_samples`` second-layer patterns: for
