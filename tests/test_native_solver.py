@@ -1600,8 +1600,10 @@ def test_circular_fit_at_a_tiny_effective_beta_is_certified():
 def test_only_a_circular_solves_last_qps_are_in_units_of_its_groups_coefficients(monkeypatch):
     # the units are a last step before a stall (applied always, they broke a passing
     # circular classifier), and their size is the groups' coefficients' and the targets'
-    # over the groups' columns, not the intercept's column of ones
-    rng = np.random.default_rng(3)
+    # over the groups' columns, not the intercept's column of ones. (Seed 3 with n_patterns=2
+    # of before, whose QPs have more samples than variables, certifies without them since
+    # those QPs are centred: _restricted._clarabel_qp)
+    rng = np.random.default_rng(13)
     X = rng.standard_normal((40, 5))
     y = 100 * (np.maximum(X @ rng.standard_normal(5), 0.0) + 0.1 * rng.standard_normal(40))
     units, columns = [], []
@@ -1617,7 +1619,7 @@ def test_only_a_circular_solves_last_qps_are_in_units_of_its_groups_coefficients
 
     monkeypatch.setattr(_native, "proximal_newton", recording_units)
     monkeypatch.setattr(_native, "_coefficient_unit", recording_columns)
-    params = dict(architecture="circular", beta=1.0, n_patterns=2, tol=1e-7, random_state=0)
+    params = dict(architecture="circular", beta=1.0, n_patterns=4, tol=1e-7, random_state=0)
     ConvexCNNRegressor(solver="native", **params).fit(1e4 * X, y)
     assert units[-1][1] > 1.0  # (the premise: the solve reached the units)
     # (only after the finest tolerance: the tolerance goes 1e-9, 1e-11, 1e-12)
@@ -3389,3 +3391,24 @@ def test_circular_fit_that_nearly_interpolates_is_certified():
         warnings.simplefilter("error", ConvergenceWarning)
         reg.fit(X, y)
     assert reg.duality_gap_ <= 1e-7 * reg.objective_
+
+
+def test_circular_fit_with_more_samples_than_variables_is_certified():
+    # _restricted._clarabel_qp's centred QPs with at least as many samples as variables:
+    # noise-free targets of a one-filter ReLU CNN, 300 signals of 6 samples of size 100 at
+    # beta=1e-6 (at most 48 variables). Posed as min 0.5 x^T M^T M x - y^T M x, 6 of their 24
+    # QPs ended other than 'Solved' and the fit stalled at 0.43 of its objective; centred
+    # on y's fit in the range of M (r = R x - Q^T y), every one was 'Solved' and it certifies
+    rng = np.random.default_rng(130)
+    X = 100.0 * rng.standard_normal((300, 6))
+    w, a = rng.standard_normal((1, 3)), rng.standard_normal(1)
+    patches = np.stack([X[:, p : p + 3] for p in range(4)], axis=1)
+    y = np.maximum(patches @ w.T, 0.0).mean(axis=1) @ a
+    reg = ConvexCNNRegressor(
+        architecture="circular", beta=1e-6, fit_intercept=False, n_patterns=4, tol=1e-7,
+        random_state=0, solver="native",
+    )  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        reg.fit(X, y / np.abs(y).max())
+    assert 0 <= reg.duality_gap_ <= 1e-7 * reg.objective_

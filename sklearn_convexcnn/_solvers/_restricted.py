@@ -66,7 +66,13 @@ def solve_qp(
     (their QPs at 1e-12 left the dual vector's prices 4e-7 to 3e-3 above ``beta``, the
     vector ``y - M x`` of 0.04 against ``||y|| = 588`` in one); centred, the QPs were
     'Solved' at 1e-9 with those prices 1e-9 to 9e-8 above it, and the fits certified to
-    2e-9 to 3e-8.
+    2e-9 to 3e-8. With at least as many samples as variables the QP fits ``r = R x - Q^T
+    W^(1/2) t`` (``W^(1/2) M = Q R``), as many rows as variables: its objective is the
+    program's less the part of ``0.5 ||t||_W^2`` that no ``x`` fits, still at least zero.
+    Uncentred, 6 of 24 such QPs of a circular fit (noise-free targets, 300 signals of size
+    100, ``beta=1e-6``) ended other than 'Solved' and it stalled at 0.43 of its objective;
+    centred, it certified to 1.8e-10. Three-layer fits of such targets stalled at 1.6 to 16
+    times Clarabel's objective in 9 of 15 draws; centred, 5 of those 9 certified.
     """
     if unit != 1.0:
         return _in_units(
@@ -188,7 +194,16 @@ def _clarabel_qp(
     h = patch_size
     n_blocks, size, _ = norm_blocks.shape
     n_t = n_groups * n_blocks
-    lifted = n_samples < n_x
+    if target is not None and n_samples >= n_x:
+        # centred with at least as many samples as variables: the fit in the range of M,
+        # W^(1/2) M = Q R, r = R x - Q^T W^(1/2) t, so that the lifted QP has as many rows as
+        # variables (its objective is the program's less the part of 0.5 ||t||_W^2 that no x
+        # fits); its factorizations then cost what the dense Hessian's do
+        root = np.sqrt(weights)
+        Q, M = np.linalg.qr(root[:, None] * M)
+        weights, target = np.ones(n_x), Q.T @ (root * target)
+        n_samples = n_x
+    lifted = n_samples < n_x or target is not None
     n_r = n_samples if lifted else 0
     if lifted:
         quadratic = [sp.csc_matrix((n_x, n_x)), sp.diags(weights)]
@@ -197,7 +212,7 @@ def _clarabel_qp(
         quadratic = [sp.csc_matrix(np.triu(H))]
     P = sp.block_diag([*quadratic, sp.csc_matrix((n_t, n_t))])
     # (centred, the lifted fit is r = M x - target, which carries the linear term)
-    centred = lifted and target is not None
+    centred = target is not None
     q = np.concatenate([np.zeros(n_x) if centred else linear, np.zeros(n_r), np.full(n_t, beta)])
     # A in one COO pass: the fit's rows (lifted: M x - r = 0), the kept rows of every cone
     # (-G_j on c_j), then for every group and block the second-order block (-t_jb, -T_b c_j);
