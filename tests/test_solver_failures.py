@@ -45,6 +45,11 @@ def _force(monkeypatch, failing, *, status=None, value=None, exception=None):
     monkeypatch.setattr(cp.Problem, "solve", solve)
 
 
+def _insufficient_progress(*args, **kwargs):
+    """A solver that fails, standing in for the native solver or CVXPY."""
+    raise SolverFailed("InsufficientProgress")
+
+
 def _regressor(**params):
     return ConvexCNNRegressor(**{"beta": 0.1, "n_patterns": 8, "random_state": 0, **params})
 
@@ -441,10 +446,7 @@ def test_when_cvxpy_and_the_native_solver_fail_the_error_names_both(monkeypatch,
     X, y = data
     _force(monkeypatch, {"CLARABEL", "ECOS", "SCS"}, exception=ArithmeticError("overflow"))
 
-    def failing(*args, **kwargs):
-        raise SolverFailed("InsufficientProgress")
-
-    monkeypatch.setattr(outputs, "solve_native", failing)
+    monkeypatch.setattr(outputs, "solve_native", _insufficient_progress)
     with pytest.raises(
         RuntimeError,
         match=r"output 0 could not be solved: CVXPY \(CLARABEL failed .*overflow.*\), nor the "
@@ -626,11 +628,7 @@ def test_auto_keeps_a_point_within_cvxpy_accuracy_that_the_native_solver_cannot_
     if native == "stalls":
         _stalled_native(monkeypatch, 1e-3)
     else:
-
-        def failing(*args, **kwargs):
-            raise SolverFailed("InsufficientProgress")
-
-        monkeypatch.setattr(outputs, "solve_native", failing)
+        monkeypatch.setattr(outputs, "solve_native", _insufficient_progress)
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)
         reg = _regressor(solver="auto", architecture="circular", verbose=1).fit(X, y)
@@ -643,10 +641,7 @@ def test_a_native_failure_after_an_unconverged_cvxpy_point_is_said(monkeypatch, 
     X, y = data
     _inaccurate(monkeypatch, 0.01)
 
-    def failing(*args, **kwargs):
-        raise SolverFailed("InsufficientProgress")
-
-    monkeypatch.setattr(outputs, "solve_native", failing)
+    monkeypatch.setattr(outputs, "solve_native", _insufficient_progress)
     tried = r"the native solver failed \(.*InsufficientProgress\): the CVXPY point is kept\."
     with pytest.warns(
         ConvergenceWarning, match=f"CLARABEL stopped with status 'optimal_inacc.*{tried}"
@@ -672,12 +667,9 @@ def test_auto_warns_of_a_kept_cvxpy_point_certified_more_loosely_than_it_accepts
         solution = original(*args, **kwargs)
         return dataclasses.replace(solution, duality_gap=1e-4 * abs(solution.objective))
 
-    def failing(*args, **kwargs):
-        raise SolverFailed("InsufficientProgress")
-
     monkeypatch.setattr(outputs, "solve_program", solve_program)
     name = "solve_native" if architecture == "circular" else "solve_three_layer"
-    monkeypatch.setattr(outputs, name, failing)
+    monkeypatch.setattr(outputs, name, _insufficient_progress)
     tried = r"the native solver failed \(.*InsufficientProgress\): the CVXPY point is kept\."
     with pytest.warns(ConvergenceWarning, match=f"certified only to a duality gap .*{tried}"):
         reg = _regressor(solver="auto", architecture=architecture).fit(X, y)
@@ -2059,10 +2051,7 @@ def test_a_hand_over_to_the_native_solver_keeps_cvxpys_own_hand_overs(monkeypatc
     _force(monkeypatch, {"CLARABEL"}, status=cp.INFEASIBLE)
     _inaccurate(monkeypatch, 0.01)  # (ECOS's point: above LOOSE_GAP, handed over)
 
-    def failing(*args, **kwargs):
-        raise SolverFailed("InsufficientProgress")
-
-    monkeypatch.setattr(outputs, "solve_native", failing)
+    monkeypatch.setattr(outputs, "solve_native", _insufficient_progress)
     tried = (
         r"Before it, solver='auto' tried: CLARABEL returned status 'infeasible'; trying ECOS "
         r"instead; CVXPY's point is not certified to tol \(status 'optimal_inaccurate'.*; "
@@ -2180,13 +2169,10 @@ def test_auto_that_fails_with_every_solver_advises_no_other_solver(monkeypatch, 
     # _other_solvers: solver="auto" has tried the native solver and CVXPY's already (the
     # error says both failures), so its advice names none of them again. A mutant that
     # advised "another solver ('native', or ...)" to "auto" survived
-    def failing_native(*args, **kwargs):
-        raise SolverFailed("InsufficientProgress")
-
     def failing_cvxpy(*args, **kwargs):
         raise SolverFailed("CLARABEL failed; ECOS failed; SCS failed")
 
-    monkeypatch.setattr(outputs, "solve_native", failing_native)
+    monkeypatch.setattr(outputs, "solve_native", _insufficient_progress)
     monkeypatch.setattr(outputs, "solve_program", failing_cvxpy)
     X, y = data
     with pytest.raises(RuntimeError, match=r"SCS failed\)\. Try a larger max_iter") as error:
@@ -2556,12 +2542,9 @@ def test_auto_leaves_cvxpy_its_tol_where_the_native_solver_does_not_come_next(
         given.append(kwargs["interior_tol"])
         return original(*args, **kwargs)
 
-    def failing(*args, **kwargs):
-        raise SolverFailed("InsufficientProgress")
-
     monkeypatch.setattr(outputs, "solve_program", solve_program)
     if native_fails:
-        monkeypatch.setattr(outputs, "solve_native", failing)
+        monkeypatch.setattr(outputs, "solve_native", _insufficient_progress)
     X, y = data
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)
@@ -2589,12 +2572,9 @@ def test_auto_allows_a_linear_cnns_cvxpy_point_loose_gap(monkeypatch, data, pool
         solution = original(*args, **kwargs)
         return dataclasses.replace(solution, coef=1.0005 * solution.coef)
 
-    def failing(*args, **kwargs):
-        raise SolverFailed("InsufficientProgress")
-
     monkeypatch.setattr(outputs, "solve_program", solve_program)
     if native_fails:
-        monkeypatch.setattr(outputs, "solve_native", failing)
+        monkeypatch.setattr(outputs, "solve_native", _insufficient_progress)
     X, y = data
     params = dict(activation="linear", pooling=pooling, n_patterns=64, tol=1e-6)
     with warnings.catch_warnings():
