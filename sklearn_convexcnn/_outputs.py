@@ -96,7 +96,9 @@ class SolveOptions:
     solver: str
     verbose: int = 0
     name: str = "ConvexCNN"
-    # the solvers that solver="auto" has solve the program, in turn (:class:`Route`)
+    # the solvers that solver="auto" has solve the program, in turn (:class:`Route`); the
+    # estimators set it from their architecture (_BaseConvexCNN._auto_route), and the default
+    # is a two-layer ReLU CNN's
     auto_route: Route = Route.NATIVE_THEN_CVXPY
     # whether solver="native" takes the program (all but linear CNNs without pooling), for
     # advice
