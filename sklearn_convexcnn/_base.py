@@ -336,21 +336,24 @@ def _empty_network_message(solutions, Y, beta, tol):
     )
 
 
-def _foreign_parameter_hint(estimator, name, value):
-    """`` (name=value). What to use instead``, where ``name`` is another scikit-learn model's
-    parameter, or ""."""
+def _foreign_parameter_hint(estimator, name, value, *, got=False):
+    """`` (name=value). What to use instead.``, where ``name`` is another scikit-learn
+    model's parameter, or ""; with ``got``, `` Got name=value. ...`` (after scikit-learn's
+    sentences, which end with a full stop)."""
     fixes = {
-        "alpha": "The regularization strength is beta (alpha in scikit-learn's models)",
+        "alpha": "The regularization strength is beta (alpha in scikit-learn's models): pass "
+        "beta instead",
         # (the deep-learning name)
         "weight_decay": "The regularization strength is beta, which weighs the weights' "
         "squared norms in the objective as weight decay does (the user guide's 'The convex "
         "program in plain words' gives each architecture's)",
         # (LogisticRegression's and SVC's name: an inverse strength)
         "C": "The regularization strength is beta, the inverse of C in scikit-learn's "
-        "LogisticRegression and SVC (their loss is summed over samples, as here)",
+        "LogisticRegression and SVC (their loss is summed over samples, as here): pass "
+        "beta=1/C instead",
         # (the paper's and many papers' name)
-        "lambda_": "The regularization strength is beta (lambda in some papers)",
-        "lambda": "The regularization strength is beta (lambda in some papers)",
+        "lambda_": "The regularization strength is beta (lambda in some papers): pass beta instead",
+        "lambda": "The regularization strength is beta (lambda in some papers): pass beta instead",
         # (the user guide's name for the beta that empties the network)
         "beta_max": "beta_max is no parameter: the smallest beta whose network is constant is "
         "convex_cnn_path(X, y, n_betas=1, ...)[0][0] with the estimator's settings (the user "
@@ -365,7 +368,11 @@ def _foreign_parameter_hint(estimator, name, value):
             "fit(np.repeat(X, repeats, axis=0), np.repeat(y, repeats)), and for 'balanced' "
             "repeat the smaller classes' samples towards the largest's count"
         )
-    return f" ({name}={value!r}). {fixes[name]}" if name in fixes else ""
+    if name not in fixes:
+        return ""
+    return (
+        f" Got {name}={value!r}. {fixes[name]}." if got else f" ({name}={value!r}). {fixes[name]}."
+    )
 
 
 def _named_after_the_estimator(method):
@@ -626,7 +633,9 @@ class _BaseConvexCNN(BaseEstimator):
             # hint is for the one scikit-learn names: the first that is not a parameter)
             valid = self.get_params(deep=False)
             name = next((name for name in params if name.partition("__")[0] not in valid), None)
-            hint = "" if name is None else _foreign_parameter_hint(self, name, params[name])
+            hint = (
+                "" if name is None else _foreign_parameter_hint(self, name, params[name], got=True)
+            )
             if not hint:
                 raise
             raise ValueError(f"{exc}{hint}") from None

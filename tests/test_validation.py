@@ -993,7 +993,8 @@ def test_a_wrong_constructor_argument_is_refused_in_the_estimators_own_name(Esti
     with pytest.raises(
         TypeError,
         match=rf"^{name} got an unexpected keyword argument 'alpha' \(alpha=0\.1\)\. The "
-        r"regularization strength is beta \(alpha in scikit-learn's models\)$",
+        r"regularization strength is beta \(alpha in scikit-learn's models\): pass beta "
+        r"instead\.$",
     ):
         Estimator(alpha=0.1)
     with pytest.raises(
@@ -1002,7 +1003,7 @@ def test_a_wrong_constructor_argument_is_refused_in_the_estimators_own_name(Esti
         Estimator(weight_decay=0.1)
     with pytest.raises(TypeError, match=r"'lambda_' \(lambda_=0\.1\)\. The regularization st"):
         Estimator(lambda_=0.1)
-    with pytest.raises(ValueError, match=r"'beta_max'.* \(beta_max=2\.0\)\. beta_max is no par"):
+    with pytest.raises(ValueError, match=r"'beta_max'.* Got beta_max=2\.0\. beta_max is no par"):
         Estimator().set_params(beta_max=2.0)
     with pytest.raises(TypeError, match=rf"^{name} got an unexpected keyword argument 'w'$"):
         Estimator(w=1)
@@ -1443,13 +1444,14 @@ def test_another_models_parameter_in_set_params_is_refused_with_the_fix():
     with pytest.raises(
         ValueError,
         match=r"^Invalid parameter 'C' for estimator ConvexCNNClassifier\(\)\. Valid "
-        r"parameters are: \[.*'beta'.*\]\. \(C=1\)\. The regularization strength is beta, "
-        r"the inverse of C in scikit-learn's LogisticRegression and SVC",
+        r"parameters are: \[.*'beta'.*\]\. Got C=1\. The regularization strength is beta, "
+        r"the inverse of C in scikit-learn's LogisticRegression and SVC .*: pass beta=1/C "
+        r"instead\.$",
     ):
         grid.fit(*_data())
-    with pytest.raises(ValueError, match=r"\]\. \(alpha=0\.5\)\. The regularization strength"):
+    with pytest.raises(ValueError, match=r"\]\. Got alpha=0\.5\. The regularization strength"):
         ConvexCNNRegressor().set_params(beta=2.0, alpha=0.5)
-    with pytest.raises(ValueError, match=r"\(class_weight=None\)\. Class weights are not"):
+    with pytest.raises(ValueError, match=r"\]\. Got class_weight=None\. Class weights are not"):
         ConvexCNNClassifier().set_params(class_weight=None)
     # (other parameters: scikit-learn's message alone; a regressor has no classes to weigh;
     # the hint is for the parameter named, the first that is not one)
@@ -1490,7 +1492,7 @@ def test_set_params_hints_at_the_parameter_scikit_learn_names_past_nested_ones()
     # a nested key ("beta__x") passes scikit-learn's check of its first part, and the error
     # is for the next one, C: the hint must follow (names are read before "__")
     with pytest.raises(
-        ValueError, match=r"^Invalid parameter 'C' .*\]\. \(C=2\)\. The regularization strength"
+        ValueError, match=r"^Invalid parameter 'C' .*\]\. Got C=2\. The regularization strength"
     ):
         ConvexCNNClassifier().set_params(beta__x=1, C=2)
 
