@@ -1602,7 +1602,9 @@ def test_only_a_circular_solves_last_qps_are_in_units_of_its_groups_coefficients
     # circular classifier), and their size is the groups' coefficients' and the targets'
     # over the groups' columns, not the intercept's column of ones. (Seed 3 with n_patterns=2
     # of before, whose QPs have more samples than variables, certifies without them since
-    # those QPs are centred: _restricted._clarabel_qp)
+    # those QPs are centred: _restricted._clarabel_qp; and this fit is certified before the
+    # units by the restricted problem's dual, which is left out here)
+    monkeypatch.setattr(_native, "_restricted_dual_bound", lambda *args, **kwargs: -np.inf)
     rng = np.random.default_rng(13)
     X = rng.standard_normal((40, 5))
     y = 100 * (np.maximum(X @ rng.standard_normal(5), 0.0) + 0.1 * rng.standard_normal(40))
@@ -3412,3 +3414,55 @@ def test_circular_fit_with_more_samples_than_variables_is_certified():
         warnings.simplefilter("error", ConvergenceWarning)
         reg.fit(X, y / np.abs(y).max())
     assert 0 <= reg.duality_gap_ <= 1e-7 * reg.objective_
+
+
+@pytest.mark.parametrize(
+    "seed, n_samples, n_features, n_filters, scale, beta, n_patterns, fit_intercept",
+    [(13, 80, 8, 2, 10.0, 1e-5, 16, False), (23, 40, 8, 3, 100.0, 1e-6, 8, True)],
+)
+def test_circular_fit_of_noise_free_targets_is_certified_by_its_restricted_dual(
+    seed, n_samples, n_features, n_filters, scale, beta, n_patterns, fit_intercept
+):
+    # _native._restricted_dual_bound: noise-free targets of a planted ReLU CNN (filters of
+    # width 3, average pooling) fitted nearly exactly, so v = y - f is small, and the interior
+    # points (no polish for block norms) are exact to about 1e-6 only: the nonzero groups'
+    # prices at v came to beta (1 +- 5e-6) and the fits stalled at 2.1e-6 and 3.1e-7 of
+    # their objectives against tol=1e-7. The restricted problem's dual vector certifies them.
+    rng = np.random.default_rng(seed)
+    X = scale * rng.standard_normal((n_samples, n_features))
+    w, a = rng.standard_normal((n_filters, 3)), rng.standard_normal(n_filters)
+    patches = np.stack([X[:, p : p + 3] for p in range(n_features - 2)], axis=1)
+    y = np.maximum(patches @ w.T, 0.0).mean(axis=1) @ a
+    reg = ConvexCNNRegressor(
+        architecture="circular", beta=beta, fit_intercept=fit_intercept,
+        n_patterns=n_patterns, tol=1e-7, random_state=0, solver="native",
+    )  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        reg.fit(X, y / np.abs(y).max())
+    assert reg.duality_gap_ <= 1e-7 * reg.objective_
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_restricted_dual_bound_is_a_lower_bound_whatever_the_working_set(fit_intercept):
+    # the restricted problem's dual vector, scaled by its prices over the full program, bounds
+    # the optimum from below however few groups and rows the working set holds, and with
+    # every group and row (the program itself) it is the optimum's own
+    program, y = _circular_problem(3, "squared", 3, "relu")
+    beta = 0.05
+    reference = _reference(program, y, beta, "squared", fit_intercept)
+    n_patterns, n_rows = program.pieces.shape[0], program.cones.shape[1]
+    every_group = [(pattern, sign) for sign in (0, 1) for pattern in range(n_patterns)]
+    bounds = []
+    for groups, rows in [([(0, 0), (3, 1)], []), (every_group, np.arange(n_rows))]:
+        work = _native._WorkingSet(DenseOperator(program))
+        for pattern, sign_index in groups:
+            work.add(pattern, sign_index, rows)
+        bounds.append(
+            _native._restricted_dual_bound(
+                work, _PriceMemory(), y, beta=beta, fit_intercept=fit_intercept
+            )
+        )
+    assert 0 < bounds[0] <= reference.objective * (1 + 1e-9)
+    assert bounds[1] == pytest.approx(reference.objective, rel=1e-6)
+    assert bounds[1] <= reference.objective * (1 + 1e-6)
