@@ -482,23 +482,24 @@ def test_scaled_data_give_the_scaled_optimum(x_scale, y_scale):
 
 def test_a_failed_restricted_solve_returns_a_certified_point(monkeypatch):
     # the interior point can fail (InsufficientProgress on targets of size 1000 before the
-    # solves were at unit scale): the points certified so far must not be lost
+    # solves were at unit scale): a failed solve is tried again in units of the coefficients'
+    # size, and where that fails too, the points certified so far must not be lost
     program, y = _program(0, "squared")
     options = dict(beta=0.1, loss="squared", fit_intercept=True, tol=1e-8, max_iter=500)
-    solve, calls, fail_at = _three_layer._restricted_solve, [], [None]
+    solve, calls, fail_from = _three_layer._restricted_solve, [], [np.inf]
 
     def failing(*args, **kwargs):
-        calls.append(1)
-        if len(calls) == fail_at[0]:
+        calls.append(kwargs["in_units"])
+        if len(calls) >= fail_from[0]:
             raise SolverFailed("InsufficientProgress")
         return solve(*args, **kwargs)
 
     monkeypatch.setattr(_three_layer, "_restricted_solve", failing)
     optimum = solve_three_layer(program, y, **options)
-    fail_at[0], n_calls = len(calls), len(calls)  # now the last solve fails
+    fail_from[0], n_calls = len(calls), len(calls)  # now the last solve fails, and its retry
     calls.clear()
     stopped = solve_three_layer(program, y, **options)
-    assert len(calls) == n_calls
+    assert calls[-2:] == [False, True] and len(calls) == n_calls + 1
     assert not stopped.converged
     assert stopped.status == "stalled"
     _assert_feasible(program, stopped.coef)
@@ -509,13 +510,34 @@ def test_a_failed_restricted_solve_returns_a_certified_point(monkeypatch):
     # a valid bound: the gap covers the distance to the optimum
     assert stopped.objective - stopped.duality_gap <= optimum.objective * (1 + 1e-12)
     calls.clear()
-    fail_at[0] = 1  # the first solve fails: the point without groups, with its bound
+    fail_from[0] = 1  # the first solve fails: the point without groups, with its bound
     first = solve_three_layer(program, y, **options)
     assert first.status == "stalled" and not first.coef.any()
     assert first.objective - first.duality_gap <= optimum.objective * (1 + 1e-12)
     calls.clear()  # from a warm start there is no such point: the failure is raised
     with pytest.raises(SolverFailed, match="^InsufficientProgress$"):  # the solve's own error
         solve_three_layer(program, y, coef_init=optimum.coef, **options)
+
+
+def test_a_restricted_solve_that_fails_once_is_solved_again_in_units(monkeypatch):
+    # a failed solve no longer ends the solve: tried again in units of the coefficients'
+    # size, the solve goes on from it and certifies the optimum
+    program, y = _program(0, "squared")
+    options = dict(beta=0.1, loss="squared", fit_intercept=True, tol=1e-8, max_iter=500)
+    solve, calls = _three_layer._restricted_solve, []
+
+    def failing_once(*args, **kwargs):
+        calls.append(kwargs["in_units"])
+        if len(calls) == 2:
+            raise SolverFailed("InsufficientProgress")
+        return solve(*args, **kwargs)
+
+    optimum = solve_three_layer(program, y, **options)
+    monkeypatch.setattr(_three_layer, "_restricted_solve", failing_once)
+    retried = solve_three_layer(program, y, **options)
+    assert calls[1:3] == [False, True]
+    assert retried.converged and retried.status == "optimal"
+    assert retried.objective == pytest.approx(optimum.objective, rel=1e-7)
 
 
 def test_a_solve_that_stops_short_returns_its_lowest_point():
@@ -563,6 +585,29 @@ def test_a_fit_that_interpolates_from_large_terms_is_certified_past_its_rounding
             fit_intercept=False, random_state=7, tol=1e-9,
         ).fit(X, y)  # fmt: skip
     assert 0 <= clf.duality_gap_ <= 1e-9 * clf.objective_
+
+
+def test_a_three_layer_fit_whose_restricted_qp_fails_is_certified_by_its_retry_in_units():
+    # noise-free targets of a two-filter ReLU CNN, 300 signals of 5 samples of size 100 at
+    # beta=1e-6 (an effective beta of 4e-9): a QP of the second restricted solve, of
+    # coefficients of 4e2, ended 'InsufficientProgress', and the SolverFailed stopped the
+    # solve after 2 iterations at 4.1 times Clarabel's objective, its gap the whole
+    # objective; solved again in units of the coefficients' size (step 6), the QPs are
+    # 'Solved' and the fit certifies to 1.2e-8, below Clarabel's objective (which warns)
+    from sklearn_convexcnn import ConvexCNNRegressor
+
+    rng = np.random.default_rng(109)
+    X = 100.0 * rng.standard_normal((300, 5))
+    w, a = rng.standard_normal((2, 3)), rng.standard_normal(2)
+    patches = np.stack([X[:, p : p + 3] for p in range(3)], axis=1)
+    y = np.maximum(patches @ w.T, 0.0).mean(axis=1) @ a
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        reg = ConvexCNNRegressor(
+            architecture="three_layer", kernel_size=3, beta=1e-6, fit_intercept=False,
+            n_patterns=4, tol=1e-7, random_state=0, solver="native",
+        ).fit(X, y / np.abs(y).max())  # fmt: skip
+    assert 0 <= reg.duality_gap_ <= 1e-7 * reg.objective_
 
 
 def test_a_fit_with_more_samples_than_variables_is_certified_by_centred_qps():
@@ -1581,11 +1626,33 @@ def test_a_point_certified_outside_its_program_gives_way_to_one_inside_it():
     assert native.objective == pytest.approx(reference.objective, rel=1e-8)
 
 
+def test_a_point_whose_dual_vector_is_too_far_off_is_certified_by_the_conic_dual():
+    # an effective beta of 1e-4: the point was optimal (5.6e-12 below Clarabel's objective on
+    # every row) with its fit 4e-8 off, and so v = y - f 4e-6 of ||v|| off, enough that no
+    # multipliers priced the zero groups of 4 branches below beta (1.2e-6 above it at best):
+    # the solve stalled at 2.4e-6 of its objective. The dual vector and those branches'
+    # multipliers by one conic program (_conic_dual) certify it
+    program, y = _planted_program(7041)
+    beta = 0.01 * np.abs(y).max()
+    options = dict(beta=beta, loss="squared", fit_intercept=False, tol=1e-7, max_iter=200)
+    native = solve_three_layer(program, y, **options)
+    assert native.converged, native.status
+    assert 0.0 <= native.duality_gap <= 1e-7 * native.objective
+    _assert_feasible(program, native.coef)
+    assert native.objective == pytest.approx(
+        _objective(program, native.coef, native.intercept, y, beta, "squared"), rel=1e-12
+    )
+    reference = _every_row(program, y, dict(options, tol=1e-10, max_iter=500))
+    assert native.objective - native.duality_gap <= reference.objective * (1 + 1e-12)
+    assert native.objective <= reference.objective * (1 + 1e-7)
+
+
 def test_a_stalled_solve_returns_its_best_network_not_its_lowest_objective(monkeypatch):
-    # at a tiny effective beta the solve stalls (at 2.4e-6 of its objective); its lowest
+    # at a tiny effective beta the solve stalls (at 2.4e-7 of its objective); its lowest
     # objective was a point outside the program (second-layer rows crossed), whose network was
-    # higher than a later point's inside it: that later point is the answer. (Program 7062
-    # of before, whose QPs were not centred, no longer stalls)
+    # higher than a later point's inside it: that later point is the answer. (Programs 7062,
+    # whose QPs were not centred, and 7041 at beta=1e-2 max|y|, whose dual vector was too far
+    # off for any multipliers, no longer stall)
     offer, offers = _three_layer._Best.offer, []
 
     def recording(self, coef, b, primal, dual, realized=None):
@@ -1593,8 +1660,8 @@ def test_a_stalled_solve_returns_its_best_network_not_its_lowest_objective(monke
         return offer(self, coef, b, primal, dual, realized)
 
     monkeypatch.setattr(_three_layer._Best, "offer", recording)
-    program, y = _planted_program(7041)
-    beta = 0.01 * np.abs(y).max()
+    program, y = _planted_program(7068)
+    beta = 1e-3 * np.abs(y).max()
     options = dict(beta=beta, loss="squared", fit_intercept=False, tol=1e-7, max_iter=200)
     native = solve_three_layer(program, y, **options)
     assert native.status == "stalled"

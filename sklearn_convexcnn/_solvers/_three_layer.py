@@ -61,7 +61,12 @@ the restricted problem:
    on with the restricted QPs in units of their coefficients' size
    (:func:`._restricted.coefficient_unit`), until they would stop again: Clarabel solves QPs
    of large coefficients inaccurately (a regressor on inputs of size 100 stalled at 5.0e-5 of
-   its objective, 2.6e-5 above the optimum, and was certified to 1.2e-11 so).
+   its objective, 2.6e-5 above the optimum, and was certified to 1.2e-11 so). A restricted
+   solve that fails (``SolverFailed``) goes on in those units too, and only a failure in
+   them stops the solve. Where the rounds in units would stop too, the dual vector and the
+   multipliers of the branches that bind the bound are chosen by one conic program
+   (:func:`_conic_dual`, squared loss): at a tiny effective ``beta`` the fit of an optimal
+   point can leave ``v = y - f`` too far off for any multipliers.
 
 7. **Points outside the program.** A restricted point can violate second-layer rows that the
    feasibility rounds do not check again: dropping the interior point's residue can cross
@@ -90,6 +95,7 @@ import time
 
 import numpy as np
 import scipy.linalg
+import scipy.sparse as sp
 
 from .._formulations._pruning import RESIDUE
 from .._losses import best_intercept, loss_value
@@ -154,6 +160,15 @@ _POLISH_ZERO = 1e-5
 # crossing makes at least one tight): a cap, not tuned. With it, a stall at 3.3e-9 above the
 # optimum among 127 tiny programs of every pattern was certified (benchmarks/README.md)
 _POLISH_FACES = 5
+# Branches priced within this fraction of beta bind the bound, for the conic dual
+# (_conic_dual): a change of v of the rounding-to-1e-5 size that it makes leaves the others
+# below beta (on the program of its docstring they priced 0.41 of beta and less)
+_BINDING = 1e-3
+# Most nonzeros of the conic dual's constraints: a cost cap, not tuned. Its program of 4e4
+# nonzeros (3 samples, 8 binding branches of 104 groups) took well under a second; of 3.3e5
+# (300 samples, 16 of 16 groups) 11 s, where it lowered a stalled gap from 0.81 to 4e-4 of the
+# objective, still far above tol
+_CONIC_DUAL_ENTRIES = 200_000
 
 
 class _Groups:
@@ -499,6 +514,98 @@ def _corrected_dual_vector(program, coef, v, y, *, beta, loss, fit_intercept):
     return corrected if np.isfinite(dual_objective(loss, corrected, y, fit_intercept)) else v
 
 
+def _conic_dual(program, v, multipliers, prices, y, rows, *, beta, loss, fit_intercept):
+    """The dual vector and the binding branches' multipliers that maximize the dual
+    objective subject to those branches' prices being at most ``beta``: one conic program
+    (squared loss only: its dual objective ``y^T v - ||v||^2 / 2`` is a QP's). Returns ``(v,
+    multipliers, prices)``, the other branches' multipliers kept, or ``None``.
+
+    The binding branches are those priced within ``_BINDING`` of ``beta``; a group's price is
+    ``min ||+-M_i^T w_sl + G_i^T lambda||`` over ``lambda >= 0`` (the distance to the polar
+    cone of ``C_i``), here over the kept rows ``rows[i]`` of ``G_i`` only (an upper bound), a
+    second-order cone in ``(v, mu_sl, lambda)``. Any ``(v, mu >= 0)`` gives a valid bound
+    once scaled by its largest price, which the returned prices are, over every branch and
+    every row.
+
+    The prices need ``v = y - f`` more exactly than the objective needs the point: at a
+    tiny effective ``beta`` the penalty dominates, and a point optimal to 1e-12 had its fit
+    4e-8 off (4e-6 of ``||v||``), its zero groups priced 1.2e-6 above ``beta`` at the best
+    multipliers for that ``v`` (2.2 % at the refined ones), and its gap stalled at 2.4e-6 of
+    the objective (3 signals of 2x3 times 100, every pattern, ``beta`` 0.01 of the largest
+    target). With this ``v`` the solve certified to 7e-8 against ``tol=1e-7``.
+    """
+    if loss != "squared":
+        return None
+    import clarabel
+
+    n = len(v)
+    tops = prices.max(axis=(0, 3)).ravel()
+    binding = np.flatnonzero(tops >= beta * (1 - _BINDING))
+    if not len(binding):
+        return None
+    n_outer = program.outer_masks.shape[0]
+    masks = np.vstack([program.outer_masks, program.outer_masks]).astype(float)
+    signs = np.repeat([1.0, -1.0], n_outer)[:, None]
+    cones = [cone[kept] for cone, kept in zip(program.cones, rows, strict=True)]
+    n_patterns, _, h = program.pieces.shape
+    n_rows = sum(map(len, cones))
+    if 2 * len(binding) * h * (2 * n * n_patterns + n_rows) > _CONIC_DUAL_ENTRIES:
+        return None
+    n_lambda = 2 * len(binding) * n_rows
+    n_x = n + len(binding) * n + n_lambda
+    # x = (v, mu of each binding branch, lambda of each of their groups); A's rows: sum(v) = 0
+    # with an intercept, mu >= 0 and lambda >= 0, then each group's cone (beta, +-M_i^T w_sl
+    # + G_i^T lambda), w_sl linear in (v, mu_sl)
+    n_first = int(fit_intercept)
+    entries = [
+        (np.ones(n * n_first), np.zeros(n * n_first), np.arange(n * n_first)),
+        (-np.ones(n_x - n), n_first + np.arange(n_x - n), n + np.arange(n_x - n)),
+    ]
+    row, column = n_first + n_x - n, n + len(binding) * n
+    grid = np.arange(h)[:, None]
+    for k, branch in enumerate(binding):
+        on_v = signs[branch] * masks[branch]
+        on_mu = 2 * masks[branch] - 1
+        for part in (1.0, -1.0):
+            for piece, cone in zip(program.pieces, cones, strict=True):
+                at = row + 1 + grid
+                entries.append(
+                    ((-part * piece.T * on_v).ravel(), np.repeat(at, n), np.tile(np.arange(n), h))
+                )
+                entries.append(
+                    (
+                        (-part * piece.T * on_mu).ravel(),
+                        np.repeat(at, n),
+                        np.tile(n + k * n + np.arange(n), h),
+                    )
+                )
+                m = len(cone)
+                entries.append(
+                    (-cone.T.ravel(), np.repeat(at, m), np.tile(column + np.arange(m), h))
+                )
+                row, column = row + h + 1, column + m
+    values, rows_, columns = (np.concatenate(part) for part in zip(*entries, strict=True))
+    A = sp.csc_matrix((values, (rows_, columns)), shape=(row, n_x))
+    b = np.zeros(row)
+    b[n_first + n_x - n :: h + 1] = beta
+    kinds = [clarabel.ZeroConeT(1)] if fit_intercept else []
+    kinds += [clarabel.NonnegativeConeT(n_x - n)]
+    kinds += [clarabel.SecondOrderConeT(h + 1)] * (2 * len(binding) * n_patterns)
+    P = sp.diags(np.concatenate([np.ones(n), np.zeros(n_x - n)])).tocsc()
+    q = np.concatenate([-y, np.zeros(n_x - n)])
+    settings = clarabel.DefaultSettings()
+    settings.verbose = False
+    settings.tol_gap_abs = settings.tol_gap_rel = settings.tol_feas = 1e-12
+    result = clarabel.DefaultSolver(P, q, A, b, kinds, settings).solve()
+    if str(result.status) not in ("Solved", "AlmostSolved"):
+        return None
+    x = np.asarray(result.x)
+    v = x[:n] - (x[:n].mean() if fit_intercept else 0.0)
+    multipliers = multipliers.copy()
+    multipliers[binding] = np.maximum(x[n : n + len(binding) * n], 0.0).reshape(-1, n)
+    return v, multipliers, three_layer_prices(program, v, multipliers, beta=beta)
+
+
 def _nonzero_group_conditions(program, coef, v, beta):
     """The nonzero groups' KKT conditions (:func:`_refined_multipliers`) as ``A s = rhs`` in
     the multipliers ``s = (mu, lambda)``, and how they change with ``v``: ``(A, rhs, V,
@@ -687,10 +794,17 @@ def _solve(
                     qp_tol=qp_tol, in_units=in_units,
                 )  # fmt: skip
             except SolverFailed:
-                if best.point is None:
-                    raise
-                stopped = "stalled"
-                break
+                # tried again in units of the coefficients' size (step 6) before the solve
+                # stops: on noise-free targets at an effective beta of 4e-9, a QP of
+                # coefficients of 4e2 ended 'InsufficientProgress' at 4.1 times Clarabel's
+                # objective; in units the fit certified to 1.2e-8, below Clarabel's
+                if in_units:
+                    if best.point is None:
+                        raise
+                    stopped = "stalled"
+                    break
+                in_units = True
+                continue
             if not feasible:  # (its rows still violated: the best certified point, if any)
                 if best.point is None:
                     return _infeasible(program, groups, b, y, n_iter, beta=beta, loss=loss)
@@ -766,7 +880,17 @@ def _solve(
                 if open_gap >= _EXACT_PROGRESS * exact_gap:
                     if not network_lowered or lowerings >= _EXACT_LOWERINGS:
                         if in_units:
-                            stopped = "stalled"
+                            # before it stalls: the dual vector of the fit can be too far off
+                            # for any multipliers, and one conic program gives the binding
+                            # branches' best with v (_conic_dual)
+                            conic = _conic_dual(program, v, lowered, prices, y, rows, **options)
+                            if conic is not None:
+                                dual = _dual_objective(conic[2], conic[0], y, **options)
+                                gap = best.offer(coef, b, primal, dual, realized)
+                                converged = _certifies(
+                                    best, gap, realized, target_gap(y, primal, tol)
+                                )
+                            stopped = None if converged else "stalled"
                             break
                         in_units = True
                     lowerings += 1
