@@ -57,3 +57,15 @@ def naive_objective(
     penalty = sum(float(u @ u) for u in filters)
     penalty += sum(float(np.sum(np.abs(w))) ** 2 for w in output_weights)
     return value + 0.5 * beta * penalty
+
+
+def planted_targets(rng, n_samples, n_features, n_filters, scale, width=3):
+    """Signals ``scale * N(0, 1)`` and noise-free targets of a planted ReLU CNN (``n_filters``
+    filters of ``width``, average pooling over patches, Gaussian weights), scaled to a largest
+    target of one. Its optimum nearly interpolates the targets at a small ``beta``: the case
+    where a restricted QP's accuracy and the dual vector ``y - f`` are most delicate."""
+    X = scale * rng.standard_normal((n_samples, n_features))
+    filters, weights = rng.standard_normal((n_filters, width)), rng.standard_normal(n_filters)
+    patches = np.stack([X[:, p : p + width] for p in range(n_features - width + 1)], axis=1)
+    y = np.maximum(patches @ filters.T, 0.0).mean(axis=1) @ weights
+    return X, y / np.abs(y).max()

@@ -49,6 +49,7 @@ from ._cones import (
     assert_in_cone,
     assert_operator_point_feasible,
 )
+from ._reference import planted_targets
 
 
 def _problem(seed, loss, n=30, length=8, kernel=3, n_patterns=8):
@@ -3401,18 +3402,14 @@ def test_circular_fit_with_more_samples_than_variables_is_certified():
     # beta=1e-6 (at most 48 variables). Posed as min 0.5 x^T M^T M x - y^T M x, 6 of their 24
     # QPs ended other than 'Solved' and the fit stalled at 0.43 of its objective; centred
     # on y's fit in the range of M (r = R x - Q^T y), every one was 'Solved' and it certifies
-    rng = np.random.default_rng(130)
-    X = 100.0 * rng.standard_normal((300, 6))
-    w, a = rng.standard_normal((1, 3)), rng.standard_normal(1)
-    patches = np.stack([X[:, p : p + 3] for p in range(4)], axis=1)
-    y = np.maximum(patches @ w.T, 0.0).mean(axis=1) @ a
+    X, y = planted_targets(np.random.default_rng(130), 300, 6, 1, scale=100.0)
     reg = ConvexCNNRegressor(
         architecture="circular", beta=1e-6, fit_intercept=False, n_patterns=4, tol=1e-7,
         random_state=0, solver="native",
     )  # fmt: skip
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)
-        reg.fit(X, y / np.abs(y).max())
+        reg.fit(X, y)
     assert 0 <= reg.duality_gap_ <= 1e-7 * reg.objective_
 
 
@@ -3428,18 +3425,14 @@ def test_circular_fit_of_noise_free_targets_is_certified_by_its_restricted_dual(
     # points (no polish for block norms) are exact to about 1e-6 only: the nonzero groups'
     # prices at v came to beta (1 +- 5e-6) and the fits stalled at 2.1e-6 and 3.1e-7 of
     # their objectives against tol=1e-7. The restricted problem's dual vector certifies them.
-    rng = np.random.default_rng(seed)
-    X = scale * rng.standard_normal((n_samples, n_features))
-    w, a = rng.standard_normal((n_filters, 3)), rng.standard_normal(n_filters)
-    patches = np.stack([X[:, p : p + 3] for p in range(n_features - 2)], axis=1)
-    y = np.maximum(patches @ w.T, 0.0).mean(axis=1) @ a
+    X, y = planted_targets(np.random.default_rng(seed), n_samples, n_features, n_filters, scale)
     reg = ConvexCNNRegressor(
         architecture="circular", beta=beta, fit_intercept=fit_intercept,
         n_patterns=n_patterns, tol=1e-7, random_state=0, solver="native",
     )  # fmt: skip
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)
-        reg.fit(X, y / np.abs(y).max())
+        reg.fit(X, y)
     assert reg.duality_gap_ <= 1e-7 * reg.objective_
 
 

@@ -21,6 +21,7 @@ from sklearn_convexcnn._solvers._solution import SolverFailed
 from sklearn_convexcnn._solvers._three_layer import solve_three_layer
 
 from ._cones import SOLVER_RTOL, assert_groups_in_cones, assert_nonnegative
+from ._reference import planted_targets
 
 
 def _program(seed, loss, n=24, length=7, kernel=3, n_patterns=5):
@@ -596,17 +597,13 @@ def test_a_three_layer_fit_whose_restricted_qp_fails_is_certified_by_its_retry_i
     # 'Solved' and the fit certifies to 1.2e-8, below Clarabel's objective (which warns)
     from sklearn_convexcnn import ConvexCNNRegressor
 
-    rng = np.random.default_rng(109)
-    X = 100.0 * rng.standard_normal((300, 5))
-    w, a = rng.standard_normal((2, 3)), rng.standard_normal(2)
-    patches = np.stack([X[:, p : p + 3] for p in range(3)], axis=1)
-    y = np.maximum(patches @ w.T, 0.0).mean(axis=1) @ a
+    X, y = planted_targets(np.random.default_rng(109), 300, 5, 2, scale=100.0)
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)
         reg = ConvexCNNRegressor(
             architecture="three_layer", kernel_size=3, beta=1e-6, fit_intercept=False,
             n_patterns=4, tol=1e-7, random_state=0, solver="native",
-        ).fit(X, y / np.abs(y).max())  # fmt: skip
+        ).fit(X, y)  # fmt: skip
     assert 0 <= reg.duality_gap_ <= 1e-7 * reg.objective_
 
 
@@ -618,17 +615,13 @@ def test_a_fit_with_more_samples_than_variables_is_certified_by_centred_qps():
     # (r = R x - Q^T y) it certifies
     from sklearn_convexcnn import ConvexCNNRegressor
 
-    rng = np.random.default_rng(100)
-    X = 100.0 * rng.standard_normal((300, 5))
-    w, a = rng.standard_normal((1, 3)), rng.standard_normal(1)
-    patches = np.stack([X[:, p : p + 3] for p in range(3)], axis=1)
-    y = np.maximum(patches @ w.T, 0.0).mean(axis=1) @ a
+    X, y = planted_targets(np.random.default_rng(100), 300, 5, 1, scale=100.0)
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)
         reg = ConvexCNNRegressor(
             architecture="three_layer", kernel_size=3, beta=1e-3, fit_intercept=False,
             n_patterns=4, tol=1e-7, random_state=0, solver="native",
-        ).fit(X, y / np.abs(y).max())  # fmt: skip
+        ).fit(X, y)  # fmt: skip
     assert 0 <= reg.duality_gap_ <= 1e-7 * reg.objective_
 
 
