@@ -50,6 +50,19 @@ def _insufficient_progress(*args, **kwargs):
     raise SolverFailed("InsufficientProgress")
 
 
+def _recorded_interior_tols(monkeypatch):
+    """The ``interior_tol`` that each CVXPY solve gets, recorded as the fits run."""
+    given = []
+    original = outputs.solve_program
+
+    def solve_program(*args, **kwargs):
+        given.append(kwargs["interior_tol"])
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(outputs, "solve_program", solve_program)
+    return given
+
+
 def _regressor(**params):
     return ConvexCNNRegressor(**{"beta": 0.1, "n_patterns": 8, "random_state": 0, **params})
 
@@ -2077,14 +2090,7 @@ def test_auto_has_the_interior_point_solvers_solve_to_the_tighter_of_tol_and_its
     # Clarabel and ECOS solve them to AUTO_INTERIOR_TOL (1e-9) where tol is looser, never to
     # a looser tolerance than tol; a CVXPY solver the user named is left its tol. Mutants
     # that took the looser of the two, or that tightened every CVXPY solve, survived
-    given = []
-    original = outputs.solve_program
-
-    def solve_program(*args, **kwargs):
-        given.append(kwargs["interior_tol"])
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(outputs, "solve_program", solve_program)
+    given = _recorded_interior_tols(monkeypatch)
     X, y = data
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)  # (tol=1e-12: below rounding)
@@ -2535,14 +2541,7 @@ def test_auto_leaves_cvxpy_its_tol_where_the_native_solver_does_not_come_next(
     # CNN's nuclear norm, which the native solver does not take, and the CVXPY fallback of a
     # native solve are solved to tol. Mutants that routed the nuclear norm through the native
     # solver after CVXPY, or that tightened every CVXPY solve of "auto", survived
-    given = []
-    original = outputs.solve_program
-
-    def solve_program(*args, **kwargs):
-        given.append(kwargs["interior_tol"])
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(outputs, "solve_program", solve_program)
+    given = _recorded_interior_tols(monkeypatch)
     if native_fails:
         monkeypatch.setattr(outputs, "solve_native", _insufficient_progress)
     X, y = data
