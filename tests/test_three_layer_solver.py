@@ -588,6 +588,20 @@ def test_a_fit_that_interpolates_from_large_terms_is_certified_past_its_rounding
     assert 0 <= clf.duality_gap_ <= 1e-9 * clf.objective_
 
 
+def _certified_planted_fit(seed, n_filters, beta):
+    """A native three-layer fit of 300 noise-free planted targets (inputs of size 100),
+    refused if it warns."""
+    from sklearn_convexcnn import ConvexCNNRegressor
+
+    X, y = planted_targets(np.random.default_rng(seed), 300, 5, n_filters, scale=100.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        return ConvexCNNRegressor(
+            architecture="three_layer", kernel_size=3, beta=beta, fit_intercept=False,
+            n_patterns=4, tol=1e-7, random_state=0, solver="native",
+        ).fit(X, y)  # fmt: skip
+
+
 def test_a_three_layer_fit_whose_restricted_qp_fails_is_certified_by_its_retry_in_units():
     # noise-free targets of a two-filter ReLU CNN, 300 signals of 5 samples of size 100 at
     # beta=1e-6 (an effective beta of 4e-9): a QP of the second restricted solve, of
@@ -595,15 +609,7 @@ def test_a_three_layer_fit_whose_restricted_qp_fails_is_certified_by_its_retry_i
     # solve after 2 iterations at 4.1 times Clarabel's objective, its gap the whole
     # objective; solved again in units of the coefficients' size (step 6), the QPs are
     # 'Solved' and the fit certifies to 1.2e-8, below Clarabel's objective (which warns)
-    from sklearn_convexcnn import ConvexCNNRegressor
-
-    X, y = planted_targets(np.random.default_rng(109), 300, 5, 2, scale=100.0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", ConvergenceWarning)
-        reg = ConvexCNNRegressor(
-            architecture="three_layer", kernel_size=3, beta=1e-6, fit_intercept=False,
-            n_patterns=4, tol=1e-7, random_state=0, solver="native",
-        ).fit(X, y)  # fmt: skip
+    reg = _certified_planted_fit(seed=109, n_filters=2, beta=1e-6)
     assert 0 <= reg.duality_gap_ <= 1e-7 * reg.objective_
 
 
@@ -613,15 +619,7 @@ def test_a_fit_with_more_samples_than_variables_is_certified_by_centred_qps():
     # beta=1e-3. Posed as min 0.5 x^T M^T M x - y^T M x, the solve stalled at 2.2 times
     # Clarabel's objective, its gap the whole objective; centred on y's fit in the range of M
     # (r = R x - Q^T y) it certifies
-    from sklearn_convexcnn import ConvexCNNRegressor
-
-    X, y = planted_targets(np.random.default_rng(100), 300, 5, 1, scale=100.0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", ConvergenceWarning)
-        reg = ConvexCNNRegressor(
-            architecture="three_layer", kernel_size=3, beta=1e-3, fit_intercept=False,
-            n_patterns=4, tol=1e-7, random_state=0, solver="native",
-        ).fit(X, y)  # fmt: skip
+    reg = _certified_planted_fit(seed=100, n_filters=1, beta=1e-3)
     assert 0 <= reg.duality_gap_ <= 1e-7 * reg.objective_
 
 
