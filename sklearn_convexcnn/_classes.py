@@ -64,8 +64,9 @@ _PARAMETERS = """\
           frequencies unused (``filter_spectra_``): over every pattern they use few, over
           sampled patterns, which confine each filter to its pattern's cone, often most.
           Exact for ``n_layers=3``; for ``n_layers >= 4`` the program is only a relaxation
-          (``is_exact_`` false): ``objective_`` is an upper bound on the optimum,
-          ``lower_bound_`` a lower one.
+          (``is_exact_`` false): ``objective_``, a network's objective (polished by
+          L-BFGS), is an upper bound on the deep network's optimum, and ``lower_bound_``,
+          the relaxation's, a lower one with ``n_patterns="exact"``.
         - ``"three_layer"``: per-branch convolution filters of unit norm, global average
           pooling, a scalar layer ``w1`` with penalty ``||w1_j||_1^2``, a second ReLU, output
           weights (§8). Its program grows with ``2^n_samples`` second-layer patterns: for
@@ -267,9 +268,9 @@ _ATTRIBUTES = """\
         Optimal value of the convex program, summed over outputs. The recovered network attains
         it: see :meth:`regularized_objective`. Where the program is only a relaxation
         (``is_exact_`` false) or a solve did not converge (a ConvergenceWarning), it is the
-        recovered network's objective; so too for a three-layer CNN whose network misses the
-        program's value by more than ``1e-6`` of it (user guide, :ref:`Choosing solver
-        <guide-solver>`).
+        recovered network's objective (a relaxation's network polished by L-BFGS); so too
+        for a three-layer CNN whose network misses the program's value by more than ``1e-6``
+        of it (user guide, :ref:`Choosing solver <guide-solver>`).
 
     lower_bound_ : float
         Certified lower bound on the convex program's optimum: its value at the solution minus
@@ -277,7 +278,8 @@ _ATTRIBUTES = """\
         stopped short without a gap). It bounds the training objective of every network whose
         neurons use the program's patterns (of every network at all with
         ``n_patterns="exact"``); where the solves converged that optimum lies in
-        ``[lower_bound_, objective_]``.
+        ``[lower_bound_, objective_]``, except for a relaxation over sampled patterns, whose
+        network, polished by L-BFGS, can leave them and cost less.
 
     is_exact_ : bool
         Whether the recovered network attains the convex program's value (a three-layer CNN's,

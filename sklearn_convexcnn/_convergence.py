@@ -31,7 +31,7 @@ def _relaxation(gap=True):
         "the program is a relaxation (n_layers >= 4), the looser and the harder to solve the "
         f"deeper (its norm scales as d^(-(n_layers - 1)/2): fewer n_layers help): {bound}"
         "objective_, of its realized network or of the exact 3-layer one padded with identity "
-        "filters where that costs less, is only an upper bound."
+        "filters where that costs less, polished by L-BFGS, is only an upper bound."
     )
 
 

@@ -697,10 +697,11 @@ def test_a_refit_of_the_output_weights_that_costs_more_is_dropped(monkeypatch, c
         return CircularCNN(network.layer_filters, weights, network.intercept, network.activation)
 
     monkeypatch.setattr(CircularFormulation, "refit_output_weights", worse)
-    # (the refit alone: not the padded 3-layer network, which can replace both)
+    # (the refit alone: not the padded 3-layer network, which can replace both, nor the polish)
     monkeypatch.setattr(
         ConvexCNNRegressor, "_no_worse_than_shallow", lambda self, _, net, *args: (net, None)
     )
+    monkeypatch.setattr(ConvexCNNRegressor, "_polished", lambda self, _, net, *args: net)
     rng = np.random.default_rng(6)
     X = rng.standard_normal((15, 3))
     y = np.maximum(X[:, 0] - X[:, 1], 0)
