@@ -121,10 +121,8 @@ class SolveOptions:
     @property
     def solver_options(self):
         """The keyword arguments that ``solve_native`` and ``solve_program`` share."""
-        options = dataclasses.asdict(self)
-        for name in ("solver", "name", "auto_route", "native_supported", "tol_reason"):
-            del options[name]
-        return options
+        names = ("beta", "loss", "fit_intercept", "tol", "max_iter", "verbose")
+        return {name: getattr(self, name) for name in names}
 
 
 class DenseProgram:
@@ -735,6 +733,12 @@ def _lower_unconverged(native, cvxpy, y, options):
     return lower
 
 
+# Held while a worker process's solve has its warnings recorded and its BLAS limited: both are
+# the process's state, and a dask worker runs tasks in threads. Two outputs interleaved there
+# left the worker's warnings silenced for good after one to four fits (an audit of 7 Dec 2026).
+_WORKER_STATE = threading.Lock()
+
+
 def solve_in_worker(
     program,
     y,
@@ -756,6 +760,7 @@ def solve_in_worker(
     joblib's threading backend) neither: both are process-wide state that concurrent threads
     would corrupt (a thread restoring the filters another one replaced leaves every later
     warning of the process silenced), and the warnings reach the caller as they are raised.
+    A worker process with several threads (a dask worker's) solves one output at a time.
     Progress lines say whose output they are (:func:`lines_of_output`).
     """
     solve = functools.partial(
@@ -765,6 +770,7 @@ def solve_in_worker(
         with lines_of_output(label, n_outputs) if options.verbose else contextlib.nullcontext():
             return solve(finishing), []
     with (
+        _WORKER_STATE,
         warnings.catch_warnings(record=True) as caught,
         threadpool_limits(limits=1, user_api="blas"),
         lines_of_output(label, n_outputs),

@@ -1038,3 +1038,46 @@ def test_no_call_is_submitted_once_submitting_has_stopped():
     shared._submit_next()
     assert shared.executor.calls == []
     assert shared._take_next() is None  # (nor here)
+
+
+def test_threads_of_a_worker_process_record_their_own_warnings(monkeypatch):
+    # a dask worker runs its tasks in threads, and recording warnings is the process's state:
+    # two outputs' solves interleaved there (the first to enter leaving first) took each
+    # other's warnings and left the worker's warnings silenced for good. The worker's branch
+    # runs here, in this process: solve_in_worker sees another process id
+    import types
+
+    from sklearn_convexcnn import _outputs
+
+    first_inside, second_inside = threading.Event(), threading.Event()
+
+    def solve(program, y, label, *args):
+        if label == "first":
+            first_inside.set()
+            second_inside.wait(timeout=1.0)  # (where the solves are serialized: never set)
+        else:
+            second_inside.set()
+        warnings.warn(f"raised by the {label} output", UserWarning, stacklevel=1)
+        return label
+
+    monkeypatch.setattr(_outputs, "solve_and_finish", solve)
+    monkeypatch.setattr(_outputs, "os", types.SimpleNamespace(getpid=lambda: -1))
+    caught = {}
+
+    def output(label):
+        caught[label] = _outputs.solve_in_worker(None, None, 1, None, None, {}, None, 0, label)
+
+    shown = warnings._showwarnmsg_impl  # (where the process's warnings go: pytest's record)
+    first = threading.Thread(target=output, args=("first",))
+    first.start()
+    first_inside.wait(timeout=5.0)
+    second = threading.Thread(target=output, args=("second",))
+    second.start()
+    for thread in (first, second):
+        thread.join(timeout=10.0)
+    for label in ("first", "second"):
+        finished, recorded = caught[label]
+        assert finished == label
+        assert [str(message) for message, _ in recorded] == [f"raised by the {label} output"]
+    # the process's warnings go where they went: not into a finished output's list
+    assert warnings._showwarnmsg_impl is shown
