@@ -215,7 +215,8 @@ def _native_if_untried(solution, options):
 def remedy(solution, options, cvxpy="use a CVXPY solver (e.g. solver='clarabel')"):
     """What a user can do about a solve that stopped short, by why it stopped; ``cvxpy``
     says how to reach a CVXPY solver where that may help. No advice says to loosen a tol
-    that the fit fixes tighter than the user's (``options.tol_reason``)."""
+    that the fit fixes tighter than the user's (``options.tol_reason``), nor one that no tol
+    below 1 could accept (a gap above the objective: ``beta=1e-300``)."""
     loosen = not options.tol_reason
     if solution.status == "stalled":
         relative = (
@@ -230,12 +231,11 @@ def remedy(solution, options, cvxpy="use a CVXPY solver (e.g. solver='clarabel')
             # (a CVXPY solver then ends further from the optimum: 8 % above it on four
             # inputs of size 1e6 where the native point was certified to 1e-6)
             # (a tiny beta on well-scaled inputs stalls there too: 1.1e-7 against 1e-7)
-            enough = 10.0 ** np.ceil(np.log10(max(relative, 1e-16)))
             return (
                 "The restricted problems cannot be solved more accurately, and the point is "
                 f"certified to {relative:.1e} of the objective, closer than CVXPY's solvers "
                 "certify: "
-                + (f"loosen tol (tol={enough:.0e} accepts it), " if loosen else "")
+                + (_loosened_tol(relative) if loosen else "")
                 + "use a larger beta (a beta small against the targets' scale nears "
                 "interpolation), or standardize "
                 "the inputs if they are of a large scale"
@@ -245,7 +245,7 @@ def remedy(solution, options, cvxpy="use a CVXPY solver (e.g. solver='clarabel')
         tried_cvxpy = any("CVXPY" in handover for handover in solution.handovers)
         return (
             "The restricted problems cannot be solved more accurately: "
-            + ("loosen tol, " if loosen else "")
+            + (_loosened_tol(relative) if loosen else "")
             + "use a larger beta (a beta small against the targets' scale nears interpolation) "
             "or standardize the inputs" + ("" if tried_cvxpy else f", or {cvxpy}")
         )
@@ -253,11 +253,21 @@ def remedy(solution, options, cvxpy="use a CVXPY solver (e.g. solver='clarabel')
         return "Increase max_iter" + (" or loosen tol" if loosen else "")
     # a conic solver that ended short of its tolerances before max_iter ('optimal_inaccurate'
     # on circular programs at the default tol): more iterations do not help
-    reached = (
-        ""
+    relative = (
+        None
         if solution.duality_gap is None or not solution.objective
-        else f" (its point is certified to {solution.duality_gap / abs(solution.objective):.1e}"
-        " of the objective)"
+        else solution.duality_gap / abs(solution.objective)
     )
+    reached = (
+        "" if relative is None else f" (its point is certified to {relative:.1e} of the objective)"
+    )
+    loosen = loosen and (relative is None or relative < 1)
     advice = "loosen tol" if loosen else "use a larger beta or standardize the inputs"
     return f"{solution.solver} cannot reach tol on this program{reached}: {advice}"
+
+
+def _loosened_tol(relative):
+    """The advice to loosen tol to the power of ten that accepts a point certified to
+    ``relative`` of its objective, or ``""`` where none below 1 does."""
+    enough = 10.0 ** np.ceil(np.log10(max(relative, 1e-16)))
+    return f"loosen tol (tol={enough:.0e} accepts it), " if enough < 1 else ""

@@ -637,8 +637,8 @@ def test_verbose_flushes_each_line_as_it_prints_it(data, monkeypatch):
         # (a mutant that took CVXPY_ACCURACY / 10 for the bound survived: 5e-6 is still closer)
         (5e-6, r"certified to 5\.0e-06 of the objective, closer than CVXPY's solvers certify: "
          r"loosen tol \(tol=1e-05 accepts it\)"),
-        (1e-2, r"loosen tol, use a larger beta \(a beta small against the targets' scale "
-         r"nears interpolation\) or standardize the inputs, or fit "
+        (1e-2, r"loosen tol \(tol=1e-02 accepts it\), use a larger beta \(a beta small against "
+         r"the targets' scale nears interpolation\) or standardize the inputs, or fit "
          r"ConvexCNNRegressor or ConvexCNNClassifier with solver='clarabel' at this beta\."),
     ],
 )  # fmt: skip

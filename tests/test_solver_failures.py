@@ -1028,7 +1028,9 @@ def test_a_warm_start_reaches_the_solver_centred_as_the_targets_are(monkeypatch,
 @pytest.mark.parametrize(
     "status, gap, advice",
     [
-        ("stalled", 1e-3, "cannot be solved more accurately: loosen tol, .* a CVXPY solver"),
+        ("stalled", 1e-3, r"accurately: loosen tol \(tol=1e-03 accepts it\), .* a CVXPY solver"),
+        # no tol below 1 accepts a gap of half the objective: not advised
+        ("stalled", 0.5, "cannot be solved more accurately: use a larger beta"),
         # certified better than CVXPY certifies: not sent to CVXPY
         ("stalled", 2e-7, r"certified to 2\.0e-07 of the objective, .*: loosen tol \(tol=1e-06 "),
         ("max_iter reached", 1e-3, "Increase max_iter"),
@@ -1766,10 +1768,10 @@ def test_no_remedy_says_to_loosen_a_tol_that_the_fit_fixed(status, n_iter, gap):
 
 def test_the_remedy_of_a_point_of_objective_zero_names_no_relative_gap():
     # remedy: a gap relative to an objective of zero is no number (a stall at the empty
-    # network of a constant target); the advice is the general one, said without one.
-    # Mutants that divided by the objective there survived
+    # network of a constant target); the advice is the general one, said without one (no
+    # tol accepts a gap relative to zero). Mutants that divided by the objective survived
     for status, advice in (
-        ("stalled", "The restricted problems cannot be solved more accurately: loosen tol, "),
+        ("stalled", "The restricted problems cannot be solved more accurately: use a larger "),
         ("optimal_inaccurate", "native cannot reach tol on this program: loosen tol"),
     ):
         point = dataclasses.replace(_stopped(status, 3, 1e-12), objective=0.0)
@@ -1808,7 +1810,7 @@ def test_outputs_that_stopped_differently_get_each_their_remedy():
     message = convergence.unconverged_message(
         [
             _stopped("max_iter reached", 5, 1.0),
-            _stopped("stalled", 3, 2.0, handovers=("CVXPY stopped short",)),
+            _stopped("stalled", 3, 0.5, handovers=("CVXPY stopped short",)),
             _stopped("max_iter reached", 5, None),
         ],
         ["0", "1", "2"],
@@ -1818,11 +1820,12 @@ def test_outputs_that_stopped_differently_get_each_their_remedy():
         "The convex programs for 3 of 3 outputs did not converge (max_iter=5, tol=1.0e-07). "
         "Output 0: native stopped with status 'max_iter reached' after 5 iterations, Duality "
         "gap: 1.000e+00, tolerance: 1.000e-06; output 1: native stopped with status 'stalled' "
-        "after 3 iterations, Duality gap: 2.000e+00, tolerance: 1.000e-06; output 2: native "
+        "after 3 iterations, Duality gap: 5.000e-01, tolerance: 1.000e-06; output 2: native "
         "stopped with status 'max_iter reached' after 5 iterations, no duality gap. "
         "Outputs 0, 2: Increase max_iter or loosen tol; output 1: The restricted problems "
-        "cannot be solved more accurately: loosen tol, use a larger beta (a beta small "
-        "against the targets' scale nears interpolation) or standardize the inputs. Each "
+        "cannot be solved more accurately: loosen tol (tol=1e-01 accepts it), use a larger "
+        "beta (a beta small against the targets' scale nears interpolation) or standardize "
+        "the inputs. Each "
         "network attains its returned point's objective, not the optimum. Before "
         "output 1's point, solver='auto' tried: CVXPY stopped short."
     )
