@@ -261,8 +261,9 @@ _ATTRIBUTES = """\
         ``LinearCNN`` for the other architectures and ``activation="linear"``. Its arrays are
         read-only views of the fitted attributes of the same names: assigning a new array to
         ``intercept_`` or ``output_weights_`` changes the predictions, not ``objective_`` or
-        ``duality_gap_``. Read more in the User Guide,
-        :ref:`Parameters in detail: network_ <guide-network>`.
+        ``duality_gap_``. The attributes are read-only too, so ``intercept_ += 1`` raises
+        NumPy's "output array is read-only": assign ``intercept_ = intercept_ + 1``. Read
+        more in the User Guide, :ref:`Parameters in detail: network_ <guide-network>`.
 
     objective_ : float
         Optimal value of the convex program, summed over outputs. The recovered network attains

@@ -9,7 +9,7 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_array, check_random_state
 
-from ._base import _BaseConvexCNN
+from ._base import _DEFAULT_MAX_ITER, _DEFAULT_N_PATTERNS, _DEFAULT_TOL, _BaseConvexCNN
 from ._calls import check_call
 from ._compat import Hidden, Interval, InvalidParameterError, StrOptions, validate_params
 from ._convergence import how_it_stopped, remedy
@@ -114,11 +114,11 @@ def convex_cnn_path(
     pooling="average",
     pool_size=None,
     readout="sum",
-    n_patterns=64,
+    n_patterns=_DEFAULT_N_PATTERNS,
     loss="squared",
     fit_intercept=True,
-    tol=1e-7,
-    max_iter=500,
+    tol=_DEFAULT_TOL,
+    max_iter=_DEFAULT_MAX_ITER,
     random_state=None,
     verbose=0,
     return_regions=False,
