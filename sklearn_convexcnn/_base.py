@@ -26,7 +26,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ._calls import check_call
 from ._certificate import certify_network
 from ._compat import Interval, StrOptions, _fit_context, validate_parameter_constraints
-from ._convergence import LOOSE_GAP, uncertified_message, unconverged_message
+from ._convergence import LOOSE_GAP, uncertified_messages, unconverged_message
 from ._formulations.architectures import (
     ACTIVATIONS,
     ARCHITECTURES,
@@ -1155,8 +1155,8 @@ class _BaseConvexCNN(BaseEstimator):
         return Finishing(formulation, patches, gates, certify=True, polish=False, loose=True)
 
     def _warn_uncertified(self, solutions, Y, labels, options, *, loose=False, relaxation=False):
-        """A ConvergenceWarning for every solution that its solver called solved but whose
-        certified duality gap says otherwise (:func:`._convergence.uncertified_message`;
+        """A ConvergenceWarning for the solutions that their solvers called solved but whose
+        certified duality gaps say otherwise (:func:`._convergence.uncertified_messages`;
         ``loose`` for CVXPY points certified from their own dual points).
 
         Not ``loose`` with ``solver="auto"`` where CVXPY goes first (circular and three-layer
@@ -1166,12 +1166,10 @@ class _BaseConvexCNN(BaseEstimator):
         ``tol=1e-8``, Clarabel's point certified to 2.4e-4 of its objective, the native
         solver stalled at 0.47 of it)."""
         loose = loose and options.route is not Route.CVXPY_THEN_NATIVE
-        for output, solution in enumerate(solutions):
-            message = uncertified_message(
-                solution, Y[:, output], labels[output], options, loose=loose, relaxation=relaxation
-            )
-            if message is not None:
-                warn(message, ConvergenceWarning)
+        for message in uncertified_messages(
+            solutions, Y, labels, options, loose=loose, relaxation=relaxation
+        ):
+            warn(message, ConvergenceWarning)
 
     def _warn_unattained(self, attributes, solutions, options):
         """A ConvergenceWarning where the network misses the value of its converged program

@@ -170,32 +170,98 @@ def uncertified_message(solution, y, label, options, *, loose=False, relaxation=
     of size 1e4, 58 %) or below zero beyond it (:func:`outside_its_program`), or ``None``.
     Unconverged solutions are :func:`unconverged_message`'s; ``relaxation`` as there.
     """
-    if not solution.converged or solution.duality_gap is None:
-        return None
-    if outside_its_program(solution, y, options):
+    messages = uncertified_messages([solution], y[:, None], [label], options, loose=loose,
+                                    relaxation=relaxation)  # fmt: skip
+    return messages[0] if messages else None
+
+
+def uncertified_messages(solutions, Y, labels, options, *, loose=False, relaxation=False):
+    """:func:`uncertified_message` of the outputs' ``solutions`` (targets the columns of
+    ``Y``, named by ``labels``): at most two messages, one for the points below zero and one
+    for those above tolerance, each naming all of its outputs (ten one-vs-rest classes of a
+    CVXPY solver's points were ten warnings with the same advice)."""
+    outside, above = [], []
+    for label, solution, y in zip(labels, solutions, Y.T, strict=True):
+        if not solution.converged or solution.duality_gap is None:
+            continue
+        if outside_its_program(solution, y, options):
+            outside.append((label, solution, gap_tolerance(solution, y, options)))
+            continue
+        tolerance = gap_tolerance(solution, y, options, loose=loose)
+        if solution.duality_gap > tolerance:
+            above.append((label, solution, tolerance))
+    messages = []
+    if outside:
+        messages.append(
+            _about_outputs(
+                outside,
+                len(solutions),
+                "has a certified duality gap of",
+                "have certified duality gaps below zero",
+                below_zero=True,
+            )  # fmt: skip
+            + (
+                f"{outside[0][1].solver}'s point lies outside the program's constraints, its "
+                "objective below the optimum, and the network does not attain it. "
+                if len(outside) == 1
+                else "their solvers' points lie outside the programs' constraints, their "
+                "objectives below the optima, and the networks do not attain them. "
+            )
+            + _try_and_tried(outside, options)
+        )
+    if above:
+        solvers = " and ".join(sorted({solution.solver for _, solution, _ in above}))
+        messages.append(
+            _about_outputs(
+                above,
+                len(solutions),
+                "is certified only to a duality gap of",
+                "are certified only to duality gaps above their tolerances",
+            )  # fmt: skip
+            + (
+                f"although {solvers} reported "
+                + ("it solved: " if len(above) == 1 else "them solved: ")
+                + (
+                    f"{_relaxation()[:-1]}, and may be that far further from the network's "
+                    "optimum. "
+                    if relaxation
+                    else "the fit may be that far above the optimum. "
+                )
+            )
+            + _try_and_tried(above, options)
+        )
+    return messages
+
+
+def _about_outputs(found, n_outputs, singular, plural, *, below_zero=False):
+    """The start of :func:`uncertified_messages`' message about the ``(label, solution,
+    tolerance)`` of ``found``, what they are (``singular`` and ``plural``), and each output's
+    gap, objective and tolerance."""
+    end = ": " if below_zero else ", "
+    if len(found) == 1:
+        ((label, solution, tolerance),) = found
         return (
-            f"The convex program for output {label} has a certified duality gap of "
-            f"{solution.duality_gap:.3e}, below zero (objective {solution.objective:.6g}, "
-            f"tolerance {gap_tolerance(solution, y, options):.3e}): {solution.solver}'s point "
-            "lies outside the program's constraints, its objective below the optimum, and the "
-            "network does not attain it. Try "
-            f"{_native_if_untried(solution, options)}standardized inputs or a larger beta."
-            + _tried(solution)
+            f"The convex program for output {label} {singular} {solution.duality_gap:.3e}"
+            + (", below zero" if below_zero else "")
+            + f" (objective {solution.objective:.6g}, tolerance {tolerance:.3e}){end}"
         )
-    tolerance = gap_tolerance(solution, y, options, loose=loose)
-    if solution.duality_gap <= tolerance:
-        return None
-    return (
-        f"The convex program for output {label} is certified only to a duality gap of "
-        f"{solution.duality_gap:.3e} (objective {solution.objective:.6g}, tolerance "
-        f"{tolerance:.3e}), although {solution.solver} reported it solved: "
-        + (
-            f"{_relaxation()[:-1]}, and may be that far further from the network's optimum. "
-            if relaxation
-            else "the fit may be that far above the optimum. "
-        )
-        + f"Try {_native_if_untried(solution, options)}standardized inputs or a larger beta."
-        + _tried(solution)
+    each = "; ".join(
+        f"output {label}, gap {solution.duality_gap:.3e} (objective {solution.objective:.6g}, "
+        f"tolerance {tolerance:.3e})"
+        for label, solution, tolerance in found
+    )
+    return f"The convex programs for {len(found)} of {n_outputs} outputs {plural} ({each}){end}"
+
+
+def _try_and_tried(found, options):
+    """The advice that ends :func:`uncertified_messages`' message, and what solver="auto"
+    tried before each point."""
+    untried = {_native_if_untried(solution, options) for _, solution, _ in found}
+    native = untried.pop() if len(untried) == 1 else ""
+    if len(found) == 1:
+        return f"Try {native}standardized inputs or a larger beta." + _tried(found[0][1])
+    return f"Try {native}standardized inputs or a larger beta." + "".join(
+        _tried(solution, f"output {label}'s point") for label, solution, _ in found
     )
 
 

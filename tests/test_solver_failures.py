@@ -1722,6 +1722,34 @@ def test_outputs_that_stopped_alike_share_one_warning():
     assert convergence.unconverged_message([converged] * 2, ["0", "1"], _OPTIONS) is None
 
 
+def test_outputs_certified_alike_short_of_tol_share_one_warning():
+    # a review: four one-vs-rest classes of SCS's points, each called solved but certified
+    # short of tol, were four warnings of 270 characters with the same advice
+    from sklearn_convexcnn import ConvexCNNClassifier
+
+    def point(gap, solver="SCS"):
+        solved = dataclasses.replace(_stopped("optimal", 5, gap), converged=True, solver=solver)
+        return dataclasses.replace(solved, coef=np.zeros((2, 1, 2)))
+
+    Y = np.tile(np.random.default_rng(0).standard_normal((20, 1)), 4)
+    points = [point(-2.3e-3), point(1e-2), point(1e-9), point(3e-2, "CLARABEL")]
+    labels = ["0 (class a)", "1 (class b)", "2 (class c)", "3 (class d)"]
+    with pytest.warns(ConvergenceWarning) as record:
+        ConvexCNNClassifier()._warn_uncertified(points, Y, labels, _OPTIONS)
+    below, above = [str(w.message) for w in record]
+    # one output below zero: the single output's message, in full sentences
+    assert below == convergence.uncertified_message(points[0], Y[:, 0], labels[0], _OPTIONS)
+    assert below.startswith("The convex program for output 0 (class a) has a certified ")
+    assert above == (
+        "The convex programs for 2 of 4 outputs are certified only to duality gaps above "
+        "their tolerances (output 1 (class b), gap 1.000e-02 (objective 10, tolerance "
+        "1.000e-04); output 3 (class d), gap 3.000e-02 (objective 10, tolerance 1.000e-04)), "
+        "although CLARABEL and SCS reported them solved: the fit may be that far above the "
+        "optimum. Try solver='native', standardized inputs or a larger beta."
+    )
+    assert convergence.uncertified_messages(points[2:3], Y[:, :1], labels[:1], _OPTIONS) == []
+
+
 def test_one_unconverged_output_of_several_gets_the_single_outputs_warning():
     # unconverged_message: the warning counts the outputs that stopped, not all of them; one
     # of two is named alone, in full sentences. A mutant that counted all the outputs
