@@ -273,7 +273,7 @@ def _native_if_untried(solution, options):
     to that refusal)."""
     if not options.native_supported:
         return ""
-    if solution.solver == "native" or any("native solver" in h for h in solution.handovers):
+    if solution.solver == "native" or "native" in solution.tried:
         return ""
     return "solver='native', "
 
@@ -308,7 +308,7 @@ def remedy(solution, options, cvxpy="use a CVXPY solver (e.g. solver='clarabel')
             )
         # (not CVXPY where "auto" has handed the program to it already: that advice leads to
         # a worse point and a warning that sends the user back)
-        tried_cvxpy = any("CVXPY" in handover for handover in solution.handovers)
+        tried_cvxpy = "cvxpy" in solution.tried
         return (
             "The restricted problems cannot be solved more accurately: "
             + (_loosened_tol(relative) if loosen else "")

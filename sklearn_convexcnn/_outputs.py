@@ -508,6 +508,10 @@ def _stopped_short(solution):
     return not (solution.converged or certified or solution.status in ITERATIONS_SPENT)
 
 
+# Solution.tried of a point after a hand-over between the native solver and CVXPY's
+_BOTH = frozenset({"native", "cvxpy"})
+
+
 def _cvxpy_fallback(stopped, failure, dense_program, y, options):
     """CVXPY on ``dense_program()`` where the native solve stopped short at ``stopped`` or
     failed (``stopped`` None, ``failure`` its error).
@@ -544,7 +548,7 @@ def _cvxpy_fallback(stopped, failure, dense_program, y, options):
         # with CVXPY instead" read as if CVXPY's had been kept: an audit)
         tried += (f"{kept.solver}'s point is the lower, and is kept",)
     if kept is not None:
-        kept = dataclasses.replace(kept, handovers=tried)
+        kept = dataclasses.replace(kept, handovers=tried, tried=_BOTH)
     return kept, failure
 
 
@@ -677,7 +681,7 @@ def _natively(program, y, label, options, warm_start, finishing, cvxpy):
             ) from exc
         tried += (f"the native solver failed ({native_failure}): the CVXPY point is kept",)
         options.log(tried[-1])
-        return dataclasses.replace(cvxpy, handovers=tried)
+        return dataclasses.replace(cvxpy, handovers=tried, tried=_BOTH)
     solution = finishing(program, solution, y, options)
     if not (failed or solution.converged):
         stalled = solution
@@ -689,7 +693,7 @@ def _natively(program, y, label, options, warm_start, finishing, cvxpy):
             f"{solution.solver}'s point is kept",
         )
     # (the native solve itself hands over to nothing; CVXPY's own hand-overs are in tried)
-    return dataclasses.replace(solution, handovers=tried)
+    return dataclasses.replace(solution, handovers=tried, tried=_BOTH)
 
 
 def _lower_unconverged(native, cvxpy, y, options):

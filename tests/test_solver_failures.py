@@ -1483,29 +1483,30 @@ def test_of_two_unconverged_points_rounding_below_a_bound_or_no_bound_at_all_is_
 
 
 @pytest.mark.parametrize(
-    "solver, handovers, advice",
+    "solver, handovers, tried, advice",
     [
-        ("CLARABEL", (), "Try solver='native', standardized inputs or a larger beta."),
-        ("native", (), "Try standardized inputs or a larger beta."),
+        ("CLARABEL", (), set(), "Try solver='native', standardized inputs or a larger beta."),
+        ("native", (), set(), "Try standardized inputs or a larger beta."),
         # (a hand-over between CVXPY's solvers alone leaves the native solver untried)
-        ("SCS", ("CLARABEL failed on a program of 49 variables; trying SCS instead",),
+        ("SCS", ("CLARABEL failed on a program of 49 variables; trying SCS instead",), set(),
          "Try solver='native', standardized inputs or a larger beta."),
         # "auto" handed the program over after the native solver stalled: no advice to go
         # back to it (a review followed "solver='native' with a larger max_iter" to a stall)
         ("CLARABEL", ("the native solver stopped short (status 'stalled')",),
+         {"native", "cvxpy"},
          "Try standardized inputs or a larger beta. Before it, solver='auto' tried: the "
          "native solver stopped short"),
     ],
 )  # fmt: skip
 def test_an_uncertified_point_is_advised_the_native_solver_only_where_untried(
-    solver, handovers, advice
+    solver, handovers, tried, advice
 ):
     from sklearn_convexcnn._solvers._solution import Solution
 
     y = np.random.default_rng(0).standard_normal(20)
     options = outputs.SolveOptions(0.1, "squared", True, 1e-7, 500, "auto")
     solution = Solution(np.zeros((2, 1, 2)), 0.0, 10.0, True, "optimal", 5, solver, 2.0)
-    solution = dataclasses.replace(solution, handovers=handovers)
+    solution = dataclasses.replace(solution, handovers=handovers, tried=frozenset(tried))
     for gap in (2.0, -2.0):  # (too large, and below zero: an infeasible point)
         point = dataclasses.replace(solution, duality_gap=gap)
         assert advice in convergence.uncertified_message(point, y, 0, options)
@@ -1694,9 +1695,11 @@ def test_a_max_iter_beyond_the_conic_solvers_range_means_no_limit(data, solver):
 
 
 def _stopped(status, n_iter, duality_gap, handovers=()):
+    # (a hand-over is between the native solver and CVXPY's: Solution.tried)
     return Solution(
         coef=np.zeros(1), intercept=0.0, objective=10.0, converged=False, status=status,
         n_iter=n_iter, solver="native", duality_gap=duality_gap, handovers=handovers,
+        tried=frozenset({"native", "cvxpy"} if handovers else ()),
     )  # fmt: skip
 
 
@@ -2611,3 +2614,37 @@ def test_auto_allows_a_linear_cnns_cvxpy_point_loose_gap(monkeypatch, data, pool
         warnings.simplefilter("error", ConvergenceWarning)
         reg = _regressor(solver="auto", **params).fit(X, y)
     assert reg.duality_gap_ > convergence.CVXPY_ACCURACY * reg.objective_
+
+
+@pytest.mark.parametrize("native", ["fails", "stalls"])
+def test_a_hand_over_to_the_native_solver_records_both_solvers_as_tried(monkeypatch, native):
+    # Solution.tried: the warnings' advice reads what solver="auto" ran from it, not from
+    # the words of handovers (which once decided it). Mutants that left it unset where the
+    # native solver failed or stalled after CVXPY's uncertified point survived the file
+    y = np.random.default_rng(0).standard_normal(20)
+    options = outputs.SolveOptions(
+        0.1, "squared", True, 1e-7, 500, "auto", auto_route=outputs.Route.CVXPY_THEN_NATIVE
+    )
+    cvxpy = Solution(np.zeros((2, 1, 2)), 0.0, 10.0, True, "optimal", 5, "CLARABEL", 1e-2)
+    stalled = Solution(np.zeros((2, 1, 2)), 0.0, 9.0, False, "stalled", 5, "native", 1e-2)
+
+    def solve_output(program, y, label, options, *args, **kwargs):
+        if options.solver != "native":
+            return cvxpy
+        if native == "fails":
+            raise outputs.NotSolved("the native solver failed") from SolverFailed("no progress")
+        return stalled
+
+    def finishing(program, solution, y, options):
+        return solution
+
+    monkeypatch.setattr(outputs, "solve_output", solve_output)
+    kept = outputs.solve_and_finish(None, y, 0, options, None, {}, finishing)
+    assert "solving the program with the native solver" in kept.handovers[0]  # (the premise)
+    assert kept.tried == {"native", "cvxpy"}
+    advice = (
+        convergence.uncertified_message(kept, y, 0, options)
+        if kept.converged
+        else convergence.remedy(kept, options)
+    )
+    assert "solver='native'" not in advice and "CVXPY solver" not in advice, advice

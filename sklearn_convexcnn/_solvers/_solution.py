@@ -158,6 +158,10 @@ class Solution:
         What ``solver="auto"`` tried before this point, and why it went on: a solver that
         failed or stopped short. Said in verbose lines, and in the warning of a point that
         does not converge; a hand-over that ends at a certified point is no warning.
+    tried : frozenset of {"native", "cvxpy"}
+        The solvers that ``solver="auto"`` ran on the program through those hand-overs (the
+        native solver, CVXPY's), which the warnings' advice leaves out; the words of
+        ``handovers`` are for people.
     multipliers : ndarray of shape (2 * n_outer_patterns, n_samples) or None
         Three-layer programs solved through CVXPY only: the solver's multipliers of the second
         ReLU layer's constraints, at data scale, which certified ``duality_gap``. A hand-over
@@ -175,3 +179,4 @@ class Solution:
     duality_gap: float | None = None
     handovers: tuple = ()
     multipliers: np.ndarray | None = None
+    tried: frozenset = frozenset()
