@@ -4,12 +4,11 @@ between the estimators and :mod:`._solvers` (arrays in, a solution out): it uses
 formulations' pruning and the certificate, which the solvers do not.
 
 Nothing here imports scikit-learn, and the package imports its estimators lazily, so the worker
-processes of ``n_jobs`` import only NumPy, SciPy and the solvers. Starting two workers that
-imported scikit-learn took 2.3 s on the development machine, 1.1 s without it (most of it
-SciPy's statistics and pandas, which scikit-learn imports), when the README demo's fit took
-8-10 s.
-The estimator keeps what needs scikit-learn: the ``ConvergenceWarning`` of a solve that stopped
-short is issued in the estimator's process (:func:`._convergence.unconverged_message`).
+processes of ``n_jobs`` import only NumPy, SciPy and the solvers: two workers that imported
+scikit-learn took 2.3 s to start on the development machine, 1.1 s without it, where the
+README demo's whole fit now takes about 2 s. The estimator keeps what needs scikit-learn:
+the ``ConvergenceWarning`` of a solve that stopped short is issued in the estimator's process
+(:func:`._convergence.unconverged_message`).
 """
 
 import contextlib
