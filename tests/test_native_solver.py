@@ -3436,14 +3436,38 @@ def test_circular_fit_of_noise_free_targets_is_certified_by_its_restricted_dual(
     assert reg.duality_gap_ <= 1e-7 * reg.objective_
 
 
+@pytest.mark.parametrize(
+    "seed, n_samples, n_filters, scale, beta", [(1, 40, 3, 100.0, 1e-6), (4, 60, 2, 10.0, 1e-5)]
+)
+def test_circular_logistic_fit_of_planted_labels_is_certified_by_its_restricted_dual(
+    seed, n_samples, n_filters, scale, beta
+):
+    # _native._restricted_dual_bound with the logistic loss: labels of noise-free planted
+    # targets (split at their median), nearly separable at these betas, so the objective is
+    # a sum of tiny losses and v = y expit(-y f) carries the interior points' error, as the
+    # squared loss's residual does. The fits stalled at 2.8e-6 and 2.0e-7 of their objectives
+    # against tol=1e-7; the restricted problem's dual vector (an entropy over exponential
+    # cones) certifies them.
+    X, targets = planted_targets(np.random.default_rng(seed), n_samples, 8, n_filters, scale)
+    clf = ConvexCNNClassifier(
+        architecture="circular", loss="logistic", beta=beta, n_patterns=8, tol=1e-7,
+        random_state=0, solver="native",
+    )  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        clf.fit(X, targets > np.median(targets))
+    assert 0 <= clf.duality_gap_ <= 1e-7 * clf.objective_
+
+
+@pytest.mark.parametrize("loss", ["squared", "logistic"])
 @pytest.mark.parametrize("fit_intercept", [True, False])
-def test_restricted_dual_bound_is_a_lower_bound_whatever_the_working_set(fit_intercept):
+def test_restricted_dual_bound_is_a_lower_bound_whatever_the_working_set(fit_intercept, loss):
     # the restricted problem's dual vector, scaled by its prices over the full program, bounds
     # the optimum from below however few groups and rows the working set holds, and with
     # every group and row (the program itself) it is the optimum's own
-    program, y = _circular_problem(3, "squared", 3, "relu")
+    program, y = _circular_problem(3, loss, 3, "relu")
     beta = 0.05
-    reference = _reference(program, y, beta, "squared", fit_intercept)
+    reference = _reference(program, y, beta, loss, fit_intercept)
     n_patterns, n_rows = program.pieces.shape[0], program.cones.shape[1]
     every_group = [(pattern, sign) for sign in (0, 1) for pattern in range(n_patterns)]
     bounds = []
@@ -3453,7 +3477,7 @@ def test_restricted_dual_bound_is_a_lower_bound_whatever_the_working_set(fit_int
             work.add(pattern, sign_index, rows)
         bounds.append(
             _native._restricted_dual_bound(
-                work, _PriceMemory(), y, beta=beta, fit_intercept=fit_intercept
+                work, _PriceMemory(), y, beta=beta, loss=loss, fit_intercept=fit_intercept
             )
         )
     assert 0 < bounds[0] <= reference.objective * (1 + 1e-9)

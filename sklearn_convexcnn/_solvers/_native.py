@@ -31,8 +31,8 @@ rows (``doc/notes/solver-measurements.md``). So:
 4. **Certificate.** The same prices scale ``v`` into the dual feasible set; the duality gap
    ``primal - dual``, with the best dual value so far, bounds the distance to the optimum of the
    *full* program. The solver stops when it is at most ``tol`` times the objective. Where
-   pricing adds nothing and the gap is larger, block norms' fits (squared loss) are priced at
-   the restricted problem's own dual vector as well (:func:`_restricted_dual_bound`).
+   pricing adds nothing and the gap is larger, block norms' fits are priced at the restricted
+   problem's own dual vector as well (:func:`_restricted_dual_bound`).
 
 Why this and not a first-order method: plain augmented-Lagrangian / ADMM prototypes needed minutes
 to reach ``1e-6`` (doc/notes/solver-measurements.md), while the working set reaches the full
@@ -785,12 +785,18 @@ def _solve(
         # now the rows
         candidates = [] if not feasible and gap <= target else _most_violating(violation, wanted)
         if feasible and not candidates:  # (infeasible: the next solve adds the rows)
+            # nothing left to add: the restricted solutions must be more exact; after the
+            # finest, more iterations cannot help
+            finer = _finer(qp_tol, faces, in_units, operator.norm.is_euclidean)
             # (block norms: their interior points, which no polish takes to their face, leave
-            # v = y - f too inexact where it is small; the restricted problem's own dual may
-            # certify them: _restricted_dual_bound)
-            if not operator.norm.is_euclidean and loss == "squared":
+            # the dual vector too inexact where it is small; the restricted problem's own dual
+            # may certify them: _restricted_dual_bound. The logistic loss's, whose exponential
+            # cones cost more, only where the solve would otherwise stall: at every such point
+            # it took 16 s of 123 s of CPU on 40 planted draws (27 reached one, 23 of them
+            # certified by the finer solves without it); only before a stall, 4.5 s)
+            if not operator.norm.is_euclidean and (loss == "squared" or finer is None):
                 bound = _restricted_dual_bound(
-                    work, memory, y, beta=beta, fit_intercept=fit_intercept
+                    work, memory, y, beta=beta, loss=loss, fit_intercept=fit_intercept
                 )
                 best_dual = max(best_dual, bound)
                 if verbose:
@@ -798,9 +804,6 @@ def _solve(
                 if primal - best_dual <= target:
                     status = "optimal"
                     break
-            # nothing left to add: the restricted solutions must be more exact; after the
-            # finest, more iterations cannot help
-            finer = _finer(qp_tol, faces, in_units, operator.norm.is_euclidean)
             if finer is None:
                 status = "stalled"
                 break
@@ -908,11 +911,11 @@ def _print_restricted_dual(primal, dual, target, objective_unit):
     )
 
 
-def _restricted_dual_bound(work, memory, y, *, beta, fit_intercept):
-    """The squared loss's dual objective at the dual optimum of the working set's restricted
-    problem (:func:`_restricted_dual`), scaled by its largest price over every group and row
-    of the full program (:func:`_price`, exact prices): a lower bound on its optimum, as any
-    dual vector's (``-inf`` where the solve fails or the working set is empty).
+def _restricted_dual_bound(work, memory, y, *, beta, loss, fit_intercept):
+    """The dual objective at the dual optimum of the working set's restricted problem
+    (:func:`_restricted_dual`), scaled by its largest price over every group and row of the
+    full program (:func:`_price`, exact prices): a lower bound on its optimum, as any dual
+    vector's (``-inf`` where the solve fails or the working set is empty).
 
     Circular programs need it: no polish takes their interior points to their face (the
     polish is Newton's method for Euclidean group norms), and where the fit nearly
@@ -921,11 +924,15 @@ def _restricted_dual_bound(work, memory, y, *, beta, fit_intercept):
     of ``v`` that met their KKT equations was 1.4e-9 in norm, of 8.5e-4. 8 of 40 planted
     draws stalled at 1.1e-7 to 2.2e-6 of the objective against ``tol=1e-7``, below
     Clarabel's objective; this vector, which no point enters, certified all 8 (from 2e-10
-    to 6e-8, one at its rounding floor).
+    to 6e-8, one at its rounding floor). Logistic fits of such targets' labels (split at
+    their median), nearly separable at small betas, stall the same way: 4 of 40 draws at
+    2.2e-7 to 1.2e-6, and 7 of 24 smaller ones at 2e-7 to 2.5e-5; the entropy's dual
+    certified all 11 (to 3e-12 to 5.5e-8; its exponential cones leave about 5e-8 of an
+    objective of 3e-6 at 40 samples, Clarabel 'AlmostSolved' at any tolerance).
     """
     if not len(work):
         return -np.inf
-    solved = _restricted_dual(work, y, beta=beta, fit_intercept=fit_intercept)
+    solved = _restricted_dual(work, y, beta=beta, loss=loss, fit_intercept=fit_intercept)
     if solved is None:
         return -np.inf
     v, multipliers = solved
@@ -942,20 +949,31 @@ def _restricted_dual_bound(work, memory, y, *, beta, fit_intercept):
         witness = float(operator.norm.dual(g + rows.T @ lam))
         prices[sign_index, pattern] = min(prices[sign_index, pattern], witness)
     top = float(prices.max(initial=0.0))
-    return scaled_dual_objective("squared", v, y, fit_intercept, beta=beta, top=top)
+    return scaled_dual_objective(loss, v, y, fit_intercept, beta=beta, top=top)
 
 
-def _restricted_dual(work, y, *, beta, fit_intercept):
-    """The dual vector ``v`` that maximizes ``y . v - ||v||^2 / 2`` (with an intercept, within
-    ``sum(v) = 0``) where every group of the working set prices at most ``beta`` on its kept
-    rows ``H`` (``R*(+-A_i^T v + H^T lam) <= beta`` for some ``lam >= 0``): the dual of the
-    squared loss's restricted problem, a second-order cone program solved by Clarabel;
+def _restricted_dual(work, y, *, beta, loss, fit_intercept):
+    """The dual vector ``v`` that maximizes the loss's dual objective ``-L*(-v)`` (with an
+    intercept, within ``sum(v) = 0``) where every group of the working set prices at most
+    ``beta`` on its kept rows ``H`` (``R*(+-A_i^T v + H^T lam) <= beta`` for some
+    ``lam >= 0``): the dual of the restricted problem, a conic program solved by Clarabel;
     ``None`` where it returns no finite vector.
 
-    Solved in ``v = beta u`` and ``lam = beta mu``, where the prices are at most 1 (Clarabel's
-    tolerances are absolute). The dual norm is ``max_b ||w_b||`` at the one ``w`` with
-    ``T^T w = z`` (:meth:`~.._formulations._program.GroupNorm.dual`): a cone
-    ``(1, w_b)`` a block of each group.
+    The squared loss's dual objective, ``y . v - ||v||^2 / 2``, makes it a second-order cone
+    program; the logistic loss's, the entropy ``sum H(p_i)`` of ``p = y * v`` in ``[0, 1]``
+    (``H(p) = -p log p - (1 - p) log(1 - p)``; :func:`~.._optimality.dual_objective`), an
+    exponential cone program: ``beta t_i <= -p_i log p_i`` and
+    ``beta s_i <= -(1 - p_i) log(1 - p_i)``, two cones a sample, maximizing
+    ``sum(t + s)``. Solved in ``v = beta u`` and ``lam = beta mu``, where the prices are at
+    most 1 (Clarabel's tolerances are absolute), and the objective over ``beta``. The dual
+    norm is ``max_b ||w_b||`` at the one ``w`` with ``T^T w = z``
+    (:meth:`~.._formulations._program.GroupNorm.dual`): a cone ``(1, w_b)`` a block of each
+    group.
+
+    The vector returned is in the dual domain, whatever the solve's accuracy: the logistic
+    loss's ``p`` clipped to ``[0, 1]``, and with an intercept ``sum(v) = 0`` by centring
+    (squared) or by shrinking the larger of the two classes' sums (logistic, which keeps
+    ``p`` in ``[0, 1]``; :func:`~.._optimality.dual_point`).
 
     Returns
     -------
@@ -981,33 +999,55 @@ def _restricted_dual(work, y, *, beta, fit_intercept):
     on_u = [cones_of(dual_map @ design[:, j * h : (j + 1) * h].T) for j in range(len(kept))]
     on_mu = [cones_of(dual_map @ rows.T) for rows in kept]
     n_mu = sum(len(rows) for rows in kept)
+    # the logistic loss's entropy: t and s after u and mu, and two exponential cones a sample
+    n_entropy = 2 * n if loss == "logistic" else 0
+    n_x = n + n_mu + n_entropy
     # (Clarabel's constraints are b - A x in the cones: sum(u) = 0, mu >= 0, then the blocks')
-    A = sp.vstack([
-        sp.csc_matrix(np.r_[np.ones(n), np.zeros(n_mu)][None] if fit_intercept else (0, n + n_mu)),
-        sp.hstack([sp.csc_matrix((n_mu, n)), -sp.identity(n_mu)]),
-        sp.hstack([sp.csc_matrix(np.vstack(on_u)), sp.block_diag(on_mu)]),
-    ]).tocsc()  # fmt: skip
-    b = np.zeros(A.shape[0])
+    A = [
+        sp.csc_matrix(np.r_[np.ones(n), np.zeros(n_x - n)][None] if fit_intercept else (0, n_x)),
+        sp.hstack([sp.csc_matrix((n_mu, n)), -sp.identity(n_mu), sp.csc_matrix((n_mu, n_entropy))]),
+        sp.hstack([
+            sp.csc_matrix(np.vstack(on_u)), sp.block_diag(on_mu),
+            sp.csc_matrix((n_blocks * (size + 1) * len(kept), n_entropy)),
+        ]),
+    ]  # fmt: skip
+    b = np.zeros(sum(part.shape[0] for part in A))
     b[int(fit_intercept) + n_mu :: size + 1] = 1.0
     cones = [clarabel.ZeroConeT(1)] * int(fit_intercept) + [clarabel.NonnegativeConeT(n_mu)]
     cones += [clarabel.SecondOrderConeT(size + 1)] * (n_blocks * len(kept))
+    if loss == "squared":
+        P = sp.diags(np.r_[np.full(n, beta), np.zeros(n_mu)], format="csc")
+        q = np.r_[-(y - y.mean() if fit_intercept else y), np.zeros(n_mu)]
+    else:
+        # per sample the slacks (t_i, y_i u_i, 1 / beta) and (s_i, 1 / beta - y_i u_i, 1 / beta)
+        # in exponential cones (y e^(x / y) <= z), those of (beta t_i, p_i, 1) and
+        # (beta s_i, 1 - p_i, 1) scaled by 1 / beta
+        samples = np.arange(n)
+        rows = 6 * samples[:, None] + np.array([0, 1, 3, 4])
+        columns = np.c_[n + n_mu + samples, samples, n + n_mu + n + samples, samples]
+        values = np.c_[-np.ones(n), -y, -np.ones(n), y]
+        A.append(sp.csc_matrix((values.ravel(), (rows.ravel(), columns.ravel())), (6 * n, n_x)))
+        b = np.r_[b, np.tile([0.0, 0.0, 1.0, 0.0, 1.0, 1.0], n) / beta]
+        cones += [clarabel.ExponentialConeT()] * n_entropy
+        P = sp.csc_matrix((n_x, n_x))
+        q = np.r_[np.zeros(n + n_mu), -np.ones(n_entropy)]
     settings = clarabel.DefaultSettings()
     settings.verbose = False
     settings.tol_gap_abs = settings.tol_gap_rel = settings.tol_feas = 1e-12
-    solver = clarabel.DefaultSolver(
-        sp.diags(np.r_[np.full(n, beta), np.zeros(n_mu)], format="csc"),
-        np.r_[-(y - y.mean() if fit_intercept else y), np.zeros(n_mu)],
-        A,
-        b,
-        cones,
-        settings,
-    )
+    solver = clarabel.DefaultSolver(P, q, sp.vstack(A).tocsc(), b, cones, settings)
     x = beta * np.asarray(solver.solve().x)
     if not np.all(np.isfinite(x)):
         return None
     v, ends = x[:n], np.cumsum([n] + [len(rows) for rows in kept])
     multipliers = [np.maximum(x[i:j], 0.0) for i, j in zip(ends[:-1], ends[1:], strict=True)]
-    return v - v.mean() if fit_intercept else v, multipliers
+    if loss == "squared":
+        return v - v.mean() if fit_intercept else v, multipliers
+    v = y * np.clip(y * v, 0.0, 1.0)
+    if fit_intercept:  # (as dual_point does to dual_vector's v)
+        positive, negative = v[v > 0].sum(), -v[v < 0].sum()
+        common = min(positive, negative)
+        v *= np.where(v > 0, common / max(positive, 1e-300), common / max(negative, 1e-300))
+    return v, multipliers
 
 
 def _add_candidates(work, memory, candidates):
