@@ -588,6 +588,37 @@ def test_a_fit_that_interpolates_from_large_terms_is_certified_past_its_rounding
     assert 0 <= clf.duality_gap_ <= 1e-9 * clf.objective_
 
 
+@pytest.mark.parametrize("seed", [8, 12, 39, 43])
+def test_a_fit_at_a_tiny_effective_beta_is_priced_at_the_fit_of_its_multipliers(seed):
+    # inputs of size 1000 at beta=1e-4, an effective beta of 8e-8: the restricted points'
+    # residue (groups at 1e-8 to 1e-6 of the largest) moved their fit by more than beta
+    # resolves as it was zeroed, and priced at that fit with the multipliers of the fit
+    # before, the set's groups priced up to 2500 times beta. Lowered to beta with them, the
+    # optimum's missing groups priced below it, and the solves stalled 0.3 % to 46 % above
+    # the optimum (seed 8: 1.2376e-5 against 8.4899e-6, Clarabel on every row at 1e-12),
+    # warning. Priced at the fit before the residue is zeroed, they enter, and the fits
+    # certify at the optimum, below Clarabel's objective
+    from sklearn_convexcnn import ConvexCNNClassifier
+
+    rng = np.random.default_rng(seed)
+    X = 1000 * rng.standard_normal((11, 7))
+    y = (X[:, 0] + X[:, 2] > 0).astype(int)
+    params = dict(
+        beta=1e-4, architecture="three_layer", kernel_size=2, n_patterns=8, fit_intercept=False,
+        random_state=7,
+    )  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        native = ConvexCNNClassifier(solver="native", **params).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # (Clarabel's warns on seed 8)
+        clarabel = ConvexCNNClassifier(solver="clarabel", **params).fit(X, y)
+    assert 0 <= native.duality_gap_ <= native.tol * native.objective_
+    assert native.regularized_objective(X, y) == pytest.approx(native.objective_, rel=1e-9)
+    assert native.objective_ <= clarabel.objective_ * (1 + 1e-9)
+    assert native.objective_ - native.duality_gap_ <= clarabel.objective_
+
+
 def _certified_planted_fit(seed, n_filters, beta):
     """A native three-layer fit of 300 noise-free planted targets (inputs of size 100),
     refused if it warns."""
@@ -1643,14 +1674,24 @@ def test_a_stalled_solve_returns_its_best_network_not_its_lowest_objective(monke
     # objective was a point outside the program (second-layer rows crossed), whose network was
     # higher than a later point's inside it: that later point is the answer. (Programs 7062,
     # whose QPs were not centred, and 7041 at beta=1e-2 max|y|, whose dual vector was too far
-    # off for any multipliers, no longer stall)
+    # off for any multipliers, no longer stall; nor does this one where its groups are priced
+    # at the fit that the multipliers belong to, before the residue is zeroed: priced after,
+    # as then, it stalls as it did)
     offer, offers = _three_layer._Best.offer, []
 
     def recording(self, coef, b, primal, dual, realized=None):
         offers.append((primal, primal if realized is None else realized, dual))
         return offer(self, coef, b, primal, dual, realized)
 
+    restricted_solve = _three_layer._restricted_solve
+
+    def priced_without_residue(groups, *args, **kwargs):
+        b = restricted_solve(groups, *args, **kwargs)
+        groups.restricted_fit = None  # (priced at the fit of groups.coef)
+        return b
+
     monkeypatch.setattr(_three_layer._Best, "offer", recording)
+    monkeypatch.setattr(_three_layer, "_restricted_solve", priced_without_residue)
     program, y = _planted_program(7068)
     beta = 1e-3 * np.abs(y).max()
     options = dict(beta=beta, loss="squared", fit_intercept=False, tol=1e-7, max_iter=200)
