@@ -30,6 +30,11 @@ from ._solution import SolverFailed
 # the separable circular fit of test_native_solver unbounded; 1e-8 moved the certificate of
 # bad_scales.py's logistic row at scale 100 from 1e-7 of the objective to 3.4e-7.
 _WEIGHT_FLOOR = 1e-10
+# Largest move of a sample's fit that a logistic model's target asks, ``dual / weight``:
+# ``1 + e^m`` on a sample misclassified by a margin ``m``. Bounded by _WEIGHT_FLOOR alone, it
+# put an entry of 3.7e11 among targets of 1e2 into a centred QP, which Clarabel declared
+# 'PrimalInfeasible' (all zero is feasible); capped at 1e3 to 1e6 it was 'Solved', at 1e7 not.
+_LARGEST_MOVE = 1e4
 
 
 def solve_qp(
@@ -324,6 +329,14 @@ def proximal_newton(
         # DualInfeasible; a circular fit on nearly separable data ended at its empty start)
         weights = hessian_weights(loss, f, y)
         weights = np.maximum(weights, _WEIGHT_FLOOR * weights.max())
+        if loss == "logistic":
+            # and where the loss is nearly linear (a sample misclassified by a wide margin),
+            # enough curvature that the model's target is within _LARGEST_MOVE of the fit; the
+            # gradient stays exact and the step a descent. A full first step from a point that
+            # violated new rows misclassified a sample by 43 (circular fits of nearly
+            # separable labels at beta=1e-6), and every restricted solve after it failed: the
+            # fits ended at the empty network
+            weights = np.maximum(weights, np.abs(dual) / _LARGEST_MOVE)
         curvature_x = gram @ x if gram is not None else M.T @ (weights * f)
         # (the model's centre: gradient - curvature_x = -M^T W (f + dual / W))
         target = f + dual / weights if centred and weights.all() else None
