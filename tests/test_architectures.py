@@ -434,6 +434,32 @@ def test_a_deep_circular_polish_says_what_it_did(capsys):
     assert float(line[2]) == pytest.approx(reg.objective_, rel=1e-5)
 
 
+@pytest.mark.parametrize("estimator", ["regressor", "classifier"])
+def test_a_deep_circular_polish_is_the_same_in_any_units(estimator):
+    # rows times s and targets times t are the same problem at beta s t, objective_ times t^2
+    # (the logistic loss: rows only, at beta s). Polished as given, L-BFGS's absolute
+    # tolerances and first step meant other things at each scale: one fit at 7 scales ended
+    # 0.152 to 0.182 (before the polish 0.1824 at all), and at s = 1e-20 no iteration ran.
+    # In units of the data's size the polished networks agree to the polish's own spread
+    # (L-BFGS on a ReLU network follows the start's rounding: 0.8 % here)
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((15, 8)), rng.standard_normal(15)
+    scales = [(1.0, 1.0), (1e-20, 1.0), (1e20, 1e-10)]
+    if estimator == "classifier":
+        y, scales = (y > 0).astype(int), [(s, 1.0) for s, _ in scales]
+    Estimator = ConvexCNNClassifier if estimator == "classifier" else ConvexCNNRegressor
+    objectives = []
+    for s, t in scales:
+        params = dict(architecture="circular", n_layers=4, random_state=0)
+        fit = Estimator(beta=0.1 * s * t, **params).fit(s * X, t * y if t != 1.0 else y)
+        objectives.append(fit.objective_ / t**2)
+    unpolished = Estimator(beta=0.1, architecture="circular", n_layers=4, random_state=0)
+    unpolished._polished = lambda formulation, network, *args: network  # (the premise)
+    before = unpolished.fit(X, y).objective_
+    assert max(objectives) <= 0.95 * before
+    assert max(objectives) <= 1.02 * min(objectives)
+
+
 @pytest.mark.parametrize(
     "params",
     [
