@@ -3438,6 +3438,19 @@ def test_circular_fit_of_noise_free_targets_is_certified_by_its_restricted_dual(
     assert reg.duality_gap_ <= 1e-7 * reg.objective_
 
 
+def _certified_planted_labels_fit(seed, n_samples, n_filters, scale, beta):
+    """A native circular logistic fit of the labels of noise-free planted targets (split at
+    their median: nearly separable at small betas), refused if it warns."""
+    X, targets = planted_targets(np.random.default_rng(seed), n_samples, 8, n_filters, scale)
+    clf = ConvexCNNClassifier(
+        architecture="circular", loss="logistic", beta=beta, n_patterns=8, tol=1e-7,
+        random_state=0, solver="native",
+    )  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        return clf.fit(X, targets > np.median(targets))
+
+
 @pytest.mark.parametrize(
     "seed, n_samples, n_filters, scale, beta", [(1, 40, 3, 100.0, 1e-6), (4, 60, 2, 10.0, 1e-5)]
 )
@@ -3450,14 +3463,7 @@ def test_circular_logistic_fit_of_planted_labels_is_certified_by_its_restricted_
     # squared loss's residual does. The fits stalled at 2.8e-6 and 2.0e-7 of their objectives
     # against tol=1e-7; the restricted problem's dual vector (an entropy over exponential
     # cones) certifies them.
-    X, targets = planted_targets(np.random.default_rng(seed), n_samples, 8, n_filters, scale)
-    clf = ConvexCNNClassifier(
-        architecture="circular", loss="logistic", beta=beta, n_patterns=8, tol=1e-7,
-        random_state=0, solver="native",
-    )  # fmt: skip
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", ConvergenceWarning)
-        clf.fit(X, targets > np.median(targets))
+    clf = _certified_planted_labels_fit(seed, n_samples, n_filters, scale, beta)
     assert 0 <= clf.duality_gap_ <= 1e-7 * clf.objective_
 
 
@@ -3475,14 +3481,7 @@ def test_circular_logistic_fit_of_separable_labels_leaves_no_sample_to_a_runaway
     # empty network, n log 2 with a relative gap of 1 or 0.97 (CVXPY + Clarabel stopped up
     # to 1.6 times the optimum, uncertified). With the curvature that keeps those targets
     # within 1e4 of the fit the QPs are 'Solved' and the fits certified.
-    X, targets = planted_targets(np.random.default_rng(seed), n_samples, 8, n_filters, 100.0)
-    clf = ConvexCNNClassifier(
-        architecture="circular", loss="logistic", beta=beta, n_patterns=8, tol=1e-7,
-        random_state=0, solver="native",
-    )  # fmt: skip
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", ConvergenceWarning)
-        clf.fit(X, targets > np.median(targets))
+    clf = _certified_planted_labels_fit(seed, n_samples, n_filters, 100.0, beta)
     assert len(clf.filters_) > 0
     assert 0 <= clf.duality_gap_ <= 1e-7 * clf.objective_
 

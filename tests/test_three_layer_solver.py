@@ -568,23 +568,35 @@ def test_a_solve_that_stops_short_returns_its_lowest_point():
         assert stopped.regularized_objective(X, y) == pytest.approx(stopped.objective_, rel=1e-6)
 
 
+# inputs of size 1000 at beta=1e-4: the unit-scale program at an effective beta of 8e-8
+_LARGE_INPUTS = dict(
+    beta=1e-4, architecture="three_layer", kernel_size=2, n_patterns=8, solver="native",
+    fit_intercept=False, random_state=7,
+)  # fmt: skip
+
+
+def _large_inputs(seed):
+    """11 Gaussian signals of 7 samples of size 1000, and a linear rule's labels."""
+    X = 1000 * np.random.default_rng(seed).standard_normal((11, 7))
+    return X, (X[:, 0] + X[:, 2] > 0).astype(int)
+
+
+def _certified_large_inputs_fit(seed, **params):
+    """A native three-layer classifier of :func:`_large_inputs`, refused if it warns."""
+    from sklearn_convexcnn import ConvexCNNClassifier
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        return ConvexCNNClassifier(**dict(_LARGE_INPUTS, **params)).fit(*_large_inputs(seed))
+
+
 def test_a_fit_that_interpolates_from_large_terms_is_certified_past_its_rounding():
     # inputs of size 1000 at beta=1e-4: the fit sums terms of 300-650 to targets of one, and
     # v = y - f carries their rounding. With the point polished to rounding, its nonzero
     # groups priced beta (1 +- 1e-7), and the gap stalled at 1.04e-7 of the objective (at
     # tol=1e-9, 7 of 7 such draws at 8e-9 to 1e-7); corrected with the refined multipliers
     # (_refined_multipliers), v certifies it to 5e-14
-    from sklearn_convexcnn import ConvexCNNClassifier
-
-    rng = np.random.default_rng(5)
-    X = 1000 * rng.standard_normal((11, 7))
-    y = (X[:, 0] + X[:, 2] > 0).astype(int)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", ConvergenceWarning)
-        clf = ConvexCNNClassifier(
-            beta=1e-4, architecture="three_layer", kernel_size=2, n_patterns=8, solver="native",
-            fit_intercept=False, random_state=7, tol=1e-9,
-        ).fit(X, y)  # fmt: skip
+    clf = _certified_large_inputs_fit(5, tol=1e-9)
     assert 0 <= clf.duality_gap_ <= 1e-9 * clf.objective_
 
 
@@ -600,19 +612,11 @@ def test_a_fit_at_a_tiny_effective_beta_is_priced_at_the_fit_of_its_multipliers(
     # certify at the optimum, below Clarabel's objective
     from sklearn_convexcnn import ConvexCNNClassifier
 
-    rng = np.random.default_rng(seed)
-    X = 1000 * rng.standard_normal((11, 7))
-    y = (X[:, 0] + X[:, 2] > 0).astype(int)
-    params = dict(
-        beta=1e-4, architecture="three_layer", kernel_size=2, n_patterns=8, fit_intercept=False,
-        random_state=7,
-    )  # fmt: skip
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", ConvergenceWarning)
-        native = ConvexCNNClassifier(solver="native", **params).fit(X, y)
+    X, y = _large_inputs(seed)
+    native = _certified_large_inputs_fit(seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)  # (Clarabel's warns on seed 8)
-        clarabel = ConvexCNNClassifier(solver="clarabel", **params).fit(X, y)
+        clarabel = ConvexCNNClassifier(**dict(_LARGE_INPUTS, solver="clarabel")).fit(X, y)
     assert 0 <= native.duality_gap_ <= native.tol * native.objective_
     assert native.regularized_objective(X, y) == pytest.approx(native.objective_, rel=1e-9)
     assert native.objective_ <= clarabel.objective_ * (1 + 1e-9)
@@ -660,17 +664,7 @@ def test_a_three_layer_fit_at_a_tiny_effective_beta_is_certified_by_qps_in_units
     # ConvergenceWarning; in units of the coefficients' size it certified to 6.7e-10. (Its
     # QPs centred, that fit certifies without them; inputs of size 1000 at beta=1e-4 still
     # need them: test_the_round_that_switches_to_qps_in_units_is_an_iteration)
-    from sklearn_convexcnn import ConvexCNNClassifier
-
-    rng = np.random.default_rng(3)
-    X = 1000 * rng.standard_normal((11, 7))
-    y = (X[:, 0] + X[:, 2] > 0).astype(int)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", ConvergenceWarning)
-        clf = ConvexCNNClassifier(
-            beta=1e-4, architecture="three_layer", kernel_size=2, n_patterns=8, solver="native",
-            fit_intercept=False, random_state=7,
-        ).fit(X, y)  # fmt: skip
+    clf = _certified_large_inputs_fit(3)
     assert 0 <= clf.duality_gap_ <= clf.tol * clf.objective_
 
 
