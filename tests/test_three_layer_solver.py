@@ -1625,19 +1625,29 @@ def _planted_program(seed):
     return program, program.fit_values(coef)
 
 
+def _converged_planted_solve(seed, fraction, fit_intercept, tol=1e-7):
+    """:func:`_planted_program` solved natively at ``beta`` the ``fraction`` of its largest
+    target, checked converged and inside its program: the program, targets, options and
+    solution."""
+    program, y = _planted_program(seed)
+    options = dict(
+        beta=fraction * np.abs(y).max(), loss="squared", fit_intercept=fit_intercept, tol=tol,
+        max_iter=200,
+    )  # fmt: skip
+    native = solve_three_layer(program, y, **options)
+    assert native.converged, native.status
+    _assert_feasible(program, native.coef)
+    return program, y, options, native
+
+
 def test_a_point_certified_outside_its_program_gives_way_to_one_inside_it():
     # the restricted point certified at -8.1e-9 of its objective against tol=1e-9, below the
     # dual bound: a branch's kept second-layer row crossed by 8.9e-8 of its largest |z| as
     # the interior point's residue was dropped, its network 1.3e-8 of the objective above the
     # bound. The solve went on, and stalled at a point inside the program, 1.3e-8 above the
     # bound too; every branch's multipliers lowered (those with groups too) certify it
-    program, y = _planted_program(7020)
-    beta = 1e-2 * np.abs(y).max()
-    options = dict(beta=beta, loss="squared", fit_intercept=False, tol=1e-9, max_iter=200)
-    native = solve_three_layer(program, y, **options)
-    assert native.converged, native.status
+    program, y, options, native = _converged_planted_solve(7020, 1e-2, False, tol=1e-9)
     assert 0.0 <= native.duality_gap <= 1e-9 * native.objective
-    _assert_feasible(program, native.coef)
     reference = _every_row(program, y, dict(options, max_iter=500))
     assert native.objective == pytest.approx(reference.objective, rel=1e-8)
 
@@ -1648,15 +1658,11 @@ def test_a_point_whose_dual_vector_is_too_far_off_is_certified_by_the_conic_dual
     # multipliers priced the zero groups of 4 branches below beta (1.2e-6 above it at best):
     # the solve stalled at 2.4e-6 of its objective. The dual vector and those branches'
     # multipliers by one conic program (_conic_dual) certify it
-    program, y = _planted_program(7041)
-    beta = 0.01 * np.abs(y).max()
-    options = dict(beta=beta, loss="squared", fit_intercept=False, tol=1e-7, max_iter=200)
-    native = solve_three_layer(program, y, **options)
-    assert native.converged, native.status
+    program, y, options, native = _converged_planted_solve(7041, 0.01, False)
     assert 0.0 <= native.duality_gap <= 1e-7 * native.objective
-    _assert_feasible(program, native.coef)
     assert native.objective == pytest.approx(
-        _objective(program, native.coef, native.intercept, y, beta, "squared"), rel=1e-12
+        _objective(program, native.coef, native.intercept, y, options["beta"], "squared"),
+        rel=1e-12,
     )
     reference = _every_row(program, y, dict(options, tol=1e-10, max_iter=500))
     assert native.objective - native.duality_gap <= reference.objective * (1 + 1e-12)
@@ -1729,13 +1735,8 @@ def test_the_polish_on_the_widest_gap_in_the_norms_certifies_a_planted_program()
     # the program above: polished also on the faces above the widest gaps in the groups'
     # norms (as the two-layer polish is), it certifies in 5 iterations, at an objective
     # 1.2e-7 below Clarabel's on every row (tol=1e-8; its point is the one off here)
-    program, y = _planted_program(7062)
-    beta = 0.1 * np.abs(y).max()
-    options = dict(beta=beta, loss="squared", fit_intercept=True, tol=1e-7, max_iter=200)
-    native = solve_three_layer(program, y, **options)
-    assert native.converged, native.status
+    program, y, options, native = _converged_planted_solve(7062, 0.1, True)
     assert -1e-12 * native.objective <= native.duality_gap <= 1e-7 * native.objective
-    _assert_feasible(program, native.coef)
     reference = _every_row(program, y, dict(options, tol=1e-8, max_iter=500))
     assert native.objective <= reference.objective * (1 + 1e-7)
 
