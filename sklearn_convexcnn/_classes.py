@@ -76,7 +76,7 @@ _PARAMETERS = """\
         Read more in the User Guide,
         :ref:`Parameters in detail: architecture <guide-architecture>`.
 
-    n_layers : int, default=None
+    n_layers : int or None, default=None
         Depth ``L >= 3`` of a circular CNN (``L - 1`` circular layers plus the output layer);
         ``None`` means 3. Only for ``architecture="circular"``. Very deep networks are refused
         (at most 499 layers, fewer on long rows), and certificates stop well before that.
@@ -101,7 +101,7 @@ _PARAMETERS = """\
         is ignored with a warning. Every combination is an exact convex program; see
         ``readout`` for the regularizer.
 
-    pool_size : int or tuple of int, default=None
+    pool_size : int, tuple of int or None, default=None
         Extent of each pool on the patch grid, in patches (one entry per spatial axis, or an
         int for all): pools do not overlap, and the last pool along an axis is smaller when the
         grid does not divide evenly. ``None`` pools the whole grid (global pooling), as does a

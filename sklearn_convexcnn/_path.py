@@ -157,7 +157,7 @@ def convex_cnn_path(
         As in :class:`~sklearn_convexcnn.ConvexCNNRegressor`.
     pooling : {"average", "max", "none"}, default="average"
         As in :class:`~sklearn_convexcnn.ConvexCNNRegressor`.
-    pool_size : int or tuple of int, default=None
+    pool_size : int, tuple of int or None, default=None
         As in :class:`~sklearn_convexcnn.ConvexCNNRegressor`.
     readout : {"sum", "dense"}, default="sum"
         As in :class:`~sklearn_convexcnn.ConvexCNNRegressor`.
