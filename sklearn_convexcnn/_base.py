@@ -34,22 +34,8 @@ from ._formulations.architectures import (
     fitted_bounds,
     make_architecture,
 )
-from ._formulations.circular import (
-    MAX_LAYERS,
-    CircularFormulation,
-    cheapest_by_output,
-    check_depth,
-    circular_geometry,
-)
-from ._formulations.linear import LinearFormulation
-from ._formulations.three_layer import ThreeLayerFormulation
-from ._formulations.two_layer import (
-    POOLINGS,
-    READOUTS,
-    PooledSumFormulation,
-    RegionalFormulation,
-    make_formulation,
-)
+from ._formulations.circular import MAX_LAYERS, cheapest_by_output, check_depth, circular_geometry
+from ._formulations.two_layer import POOLINGS, READOUTS, make_formulation
 from ._generation import (
     GENERATION_TOL,
     generation_attributes,
@@ -73,9 +59,7 @@ from ._patches import extract_patches, resolve_geometry
 from ._patterns import MAX_EXACT_PATTERNS, TooManyPatterns, check_enumeration, program_gates
 from ._resources import (
     check_memory,
-    check_nuclear_program_memory,
     check_patches_memory,
-    check_program_memory,
     operator_bytes,
     patches_bytes,
     patterns_in_memory,
@@ -96,9 +80,6 @@ from ._warnings import warn
 _INPUT_ATTRIBUTES = ("n_features_in_", "feature_names_in_")
 # Patches extracted at a time for predictions (bytes).
 _PATCH_CHUNK_BYTES = 2**28
-# The two-layer ReLU CNNs: their programs are certified over every pattern and pruned to
-# n + 1 neurons, and certify applies to them.
-_TWO_LAYER_RELU = (PooledSumFormulation, RegionalFormulation)
 # Defaults of the parameters that the code also compares with or reuses.
 _DEFAULT_N_PATTERNS = 64
 _DEFAULT_MAX_ITER = 500
@@ -110,9 +91,9 @@ _REFIT_MAX_ITER = _DEFAULT_MAX_ITER
 
 def _problem_line(architecture, n_samples, geometry, gates, warm, second_layer=None):
     """The verbose line that opens a fit: the samples, their patches and the patterns; for a
-    three-layer CNN also its ``second_layer`` patterns, each paired with every first-layer
-    one in its program (53 first-layer patterns of 8 signals made 3,445 pairs and a fit of
-    11 s, where the line said only "53 distinct patterns")."""
+    three-layer CNN also its ``second_layer`` patterns and the pattern pairs, each first-layer
+    pattern with every second-layer one: the pairs, not the patterns, set its program's size
+    (doc/formulations.md §8.3)."""
     kernel = (
         "the whole row"
         if architecture == "circular"
@@ -246,9 +227,8 @@ def _warm_start_entries(solutions):
 
 
 class _NonzeroEntries(NamedTuple):
-    """A solution's coefficients kept for a warm start: its nonzero entries only. Dense, they
-    were 93 % of a pickled classifier (10 classes, 2,000 patterns: 2.8 of 3.1 MB), where few
-    groups are nonzero."""
+    """A solution's coefficients kept for a warm start: its nonzero entries only. Few groups
+    are nonzero, and the dense coefficients made up most of a pickled classifier."""
 
     shape: tuple
     index: np.ndarray
@@ -725,7 +705,7 @@ class _BaseConvexCNN(BaseEstimator):
     def _fitted_program_of(self, formulation, options, data, solutions, gates):
         """What :meth:`certify` and :meth:`regularized_objective` need of this fit."""
         neuron_gates = None
-        if isinstance(formulation, _TWO_LAYER_RELU):
+        if formulation.certifiable:  # (certify re-solves over them)
             neuron_gates = formulation.neuron_gates(solutions, data.patches, gates)
         # (generated patterns are a subset of the enumeration)
         enumerated = self.n_patterns == "exact" and self.patterns == "sampled"
@@ -787,18 +767,16 @@ class _BaseConvexCNN(BaseEstimator):
         CNN over the same patterns padded to ``n_layers`` with identity filters
         (:meth:`~._formulations.circular.CircularFormulation.padded`), whichever cost less
         (:func:`~._formulations.circular.cheapest_by_output`): a deep circular CNN can be any
-        shallower one, and a relaxation's realized network can cost more (3.31 against 2.97
-        at 8 layers, ``tests/test_architectures.py``; with three outputs, choosing each
-        output's took 16.58 where the whole networks cost 17.06 and 17.09). The 3-layer
-        programs are solved and finished as the fit's own (:meth:`_solve_program`: the same
-        solver, processes and clean-up), each started from ``compared_starts``, the previous
-        fit's
-        3-layer solution of its output (a warm start), or else from the relaxation's, whose
-        groups and cones they share (four warm refits along ``beta`` took 2.2 s against 3.3 s
-        from the relaxation's, and 1.0 s without the comparison). Where they stop short, their
-        networks are compared as they are: a ConvergenceWarning is the fit's own program's.
-        Returns the network kept and the 3-layer solutions (``None`` where they were not
-        solved)."""
+        shallower one, and a relaxation's realized network can cost more than the padded one
+        (doc/formulations.md §7.3); choosing per output can beat both whole networks.
+
+        The 3-layer programs are solved and finished as the fit's own (:meth:`_solve_program`:
+        the same solver, processes and clean-up), each started from ``compared_starts``, the
+        previous fit's 3-layer solution of its output (a warm start, the cheaper), or else
+        from the relaxation's, whose groups and cones they share. Where
+        they stop short, their networks are compared as they are: a ConvergenceWarning is the
+        fit's own program's. Returns the network kept and the 3-layer solutions (``None``
+        where they were not solved)."""
         shallow = formulation.shallow()
         starts = compared_starts or [
             {"coef_init": solution.coef, "intercept_init": solution.intercept}
@@ -835,8 +813,8 @@ class _BaseConvexCNN(BaseEstimator):
     def _polished(self, formulation, network, data, options):
         """A relaxation's network, the one kept of the refit and the padded 3-layer ones,
         polished by L-BFGS on its own objective where that lowers an output's cost
-        (:meth:`~._formulations.circular.CircularFormulation.polished`): on 8 small
-        regressions (15 signals of 8, 4 and 6 layers) it took 14 to 73 % off ``objective_``."""
+        (:meth:`~._formulations.circular.CircularFormulation.polished`): on small regressions
+        it took 14 to 73 % off ``objective_``."""
         if not network.n_neurons:
             return network
         polished = formulation.polished(
@@ -854,8 +832,8 @@ class _BaseConvexCNN(BaseEstimator):
         """A relaxation's realized network with its output layer refit by the native solver
         (:meth:`~._formulations.circular.CircularFormulation.refit_output_weights`), where that
         lowers its objective. The refit, a lasso over the neurons, is allowed the default
-        ``max_iter`` at least: the user's bounds the program's solve (``max_iter=1`` left the
-        refit at the realized network's objective)."""
+        ``max_iter`` at least: the user's bounds the program's solve, and a small one would
+        leave the refit where it started."""
 
         def solve(program, output, coef_init, intercept_init):
             return solve_output(
@@ -907,7 +885,7 @@ class _BaseConvexCNN(BaseEstimator):
                 "n_patterns", self.n_patterns, _DEFAULT_N_PATTERNS,
                 "activation='linear', which has no activation patterns",
             )  # fmt: skip
-        if not self.prune and not isinstance(formulation, _TWO_LAYER_RELU):
+        if not self.prune and not formulation.prunable:
             _warn_ignored(
                 "prune", False, True, f"architecture={self.architecture!r} with "
                 f"activation={self.activation!r}: only two-layer ReLU CNNs are pruned",
@@ -973,7 +951,7 @@ class _BaseConvexCNN(BaseEstimator):
         if self.n_patterns == "exact":
             check_enumeration(formulation, X, geometry)
         else:
-            # (patches of 7 GiB were cut, in 23 s, before a program of 13.7 GiB was refused)
+            # (before the patches are cut: they can take gigabytes and seconds themselves)
             self._check_program_memory(patches_shape, formulation, self.n_patterns, n_outputs)
 
     def _check_program_memory(self, patches_shape, formulation, n_patterns, n_outputs):
@@ -981,31 +959,12 @@ class _BaseConvexCNN(BaseEstimator):
         (:func:`._resources.check_program_memory`), held as the solver that will run holds
         it (the CVXPY fallback of ``"auto"`` checks its own, :class:`DenseProgram`), from the
         patches' shape ``(n_samples, n_patches, patch_size)`` (checked before they are cut)."""
-        if isinstance(formulation, LinearFormulation):  # (no patterns: n_patterns ignored)
-            if formulation.pooling == "none":
-                check_nuclear_program_memory(
-                    *patches_shape[1:], self.solver, at_once=self._outputs_at_once(n_outputs)
-                )
-            return  # (the pooled one: a group lasso of one group, n * h numbers)
-        if isinstance(formulation, ThreeLayerFormulation):
-            kind = "three_layer_native" if self.solver == "native" else "three_layer"
-        elif self._uses_operator(formulation):
-            kind = "operator" if formulation.matrix_free else "dense_operator"
-        elif isinstance(formulation, CircularFormulation):
-            # (solver="auto" solves circular programs by CVXPY first: its estimate stays)
-            kind = "circular_native" if self.solver == "native" else "circular"
-            if formulation.activation == "linear":  # (no patterns: one piece, whatever n_patterns)
-                n_patterns = 1
-        else:
-            kind = "dense"
-        check_program_memory(
-            *patches_shape,
+        formulation.check_program_memory(
+            patches_shape,
             n_patterns,
-            kind=kind,
             solver=self.solver,
             exact=self.n_patterns == "exact",
             at_once=self._outputs_at_once(n_outputs),
-            regions=formulation.region_sizes,
         )
 
     def _outputs_at_once(self, n_outputs):
@@ -1026,9 +985,7 @@ class _BaseConvexCNN(BaseEstimator):
         patterns of the samples), also the data, by a digest of ``X``: on other data the
         previous groups mean other things, or do not exist.
         """
-        data = None
-        if isinstance(formulation, RegionalFormulation | ThreeLayerFormulation):
-            data = _data_digest(X)
+        data = _data_digest(X) if formulation.groups_from_samples else None
         # every parameter of the network, also where a subclass's __init__ exposes only some
         # (get_params then lists those alone: a KeyError below), and the subclass's own
         params = {
@@ -1129,30 +1086,9 @@ class _BaseConvexCNN(BaseEstimator):
         return [solution for solution, _ in results]
 
     def _finishing(self, formulation, patches, gates):
-        """What every output's solution goes through after its solve (:class:`Finishing`).
-
-        Two-layer ReLU CNNs: a certified duality gap, and no solver residue, pruned to at most
-        ``n + 1`` groups with ``prune`` where the pruned network attains its objective
-        (doc/formulations.md §2.4), each output in its worker. Circular CNNs: the gap of
-        CVXPY's points from their own dual points only, to 1e-6 to 1e-4 of the objective:
-        re-solving for a better one (as for two layers) cost 0.6-5 s per output against
-        CVXPY's 0.1-0.5 s (60 samples, d=16), so they are warned about only above
-        ``_convergence.LOOSE_GAP`` (:meth:`_warn_uncertified`). Three-layer CNNs: no solver
-        residue where dropping it keeps the second layer's rows. Linear CNNs: the gap of
-        their points from their own dual points (the native solver's group lasso to ``tol``,
-        CVXPY's points to their accuracy, warned about as circular CNNs'), the point as it is:
-        no pattern to prune or polish over.
-        """
-        if isinstance(formulation, _TWO_LAYER_RELU):
-            residue = "prune" if self.prune else "clean"
-            return Finishing(formulation, patches, gates, certify=True, residue=residue)
-        if isinstance(formulation, CircularFormulation):
-            return Finishing(
-                formulation, patches, gates, certify=True, polish=False, residue="clean", loose=True
-            )
-        if isinstance(formulation, ThreeLayerFormulation):
-            return Finishing(residue="clean", loose=True)  # (the network keeps every group)
-        return Finishing(formulation, patches, gates, certify=True, polish=False, loose=True)
+        """What every output's solution goes through after its solve (:class:`Finishing`):
+        what ``formulation`` says of its solutions (its ``finishing``), with ``prune``."""
+        return Finishing(**formulation.finishing(patches, gates, prune=self.prune))
 
     def _warn_uncertified(self, solutions, Y, labels, options, *, loose=False, relaxation=False):
         """A ConvergenceWarning for the solutions that their solvers called solved but whose
@@ -1160,11 +1096,10 @@ class _BaseConvexCNN(BaseEstimator):
         ``loose`` for CVXPY points certified from their own dual points).
 
         Not ``loose`` with ``solver="auto"`` where CVXPY goes first (circular and three-layer
-        CNNs): their points are held to ``tol`` (at least ``CVXPY_ACCURACY``), and a point
-        that the native solver could not improve on, kept as the lower, was accepted up to
-        ``LOOSE_GAP`` without a warning (a review: a circular fit of inputs of size 100 at
-        ``tol=1e-8``, Clarabel's point certified to 2.4e-4 of its objective, the native
-        solver stalled at 0.47 of it)."""
+        CNNs): the native solver polishes their points to ``tol`` (at least
+        ``CVXPY_ACCURACY``: :func:`._outputs.solve_and_finish`), so a point that it could not
+        improve on, kept as the lower, is held to that too, not passed up to ``LOOSE_GAP``
+        without a warning."""
         loose = loose and options.route is not Route.CVXPY_THEN_NATIVE
         for message in uncertified_messages(
             solutions, Y, labels, options, loose=loose, relaxation=relaxation
@@ -1466,13 +1401,8 @@ class _BaseConvexCNN(BaseEstimator):
         max_patterns = min(max_patterns, patterns_in_memory(*patches.shape) or max_patterns)
         try:
             gates = formulation.enumerate_gates(patches, max_patterns=max_patterns)
-            check_program_memory(
-                *patches.shape,
-                gates.shape[1],
-                kind="operator" if formulation.matrix_free else "dense_operator",
-                solver="native",
-                exact=True,
-                regions=formulation.region_sizes,
+            formulation.check_program_memory(
+                patches.shape, gates.shape[1], solver="native", exact=True, at_once=1
             )
             exact = True
         except (TooManyPatterns, MemoryError):  # more than max_patterns or memory holds
@@ -1583,7 +1513,7 @@ class _BaseConvexCNN(BaseEstimator):
         check_is_fitted(self)
         fitted = self._fitted_program
         formulation = fitted.formulation
-        if not isinstance(formulation, _TWO_LAYER_RELU):  # (before the data: a cheap refusal)
+        if not formulation.certifiable:  # (before the data: a cheap refusal)
             raise ValueError(
                 "certify is implemented for two-layer ReLU CNNs (architecture='two_layer', "
                 f"activation='relu'), but this {type(self).__name__} was fitted as a "

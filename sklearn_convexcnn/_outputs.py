@@ -4,11 +4,10 @@ between the estimators and :mod:`._solvers` (arrays in, a solution out): it uses
 formulations' pruning and the certificate, which the solvers do not.
 
 Nothing here imports scikit-learn, and the package imports its estimators lazily, so the worker
-processes of ``n_jobs`` import only NumPy, SciPy and the solvers: two workers that imported
-scikit-learn took 2.3 s to start on the development machine, 1.1 s without it, where the
-README demo's whole fit now takes about 2 s. The estimator keeps what needs scikit-learn:
-the ``ConvergenceWarning`` of a solve that stopped short is issued in the estimator's process
-(:func:`._convergence.unconverged_message`).
+processes of ``n_jobs`` import only NumPy, SciPy and the solvers: importing scikit-learn about
+doubles a worker's start-up, which is comparable to a whole small fit. The estimator keeps what
+needs scikit-learn: the ``ConvergenceWarning`` of a solve that stopped short is issued in the
+estimator's process (:func:`._convergence.unconverged_message`).
 """
 
 import contextlib
@@ -52,14 +51,10 @@ from ._solvers._three_layer_rows import three_layer_prices
 
 # The tolerance, where ``tol`` is looser, to which solver="auto" has Clarabel and ECOS solve
 # the programs it gives CVXPY first (circular and three-layer CNNs). Their points, certified
-# by their dual vectors, come out looser than the solver's own tolerance: at tol=1e-4
-# Clarabel left a circular program (10 signals x100, every pattern) certified to 5.5e-3 of
-# the objective, and the native solver, started from its 2,008 groups, took 35 s to certify
-# it; at 1e-7 Clarabel took 27 iterations against 22 and left 65 groups, 3.6 s. At 1e-9
-# rather than 1e-7, with the polish of every point above tol (solve_and_finish), 1 of 105
-# random programs at the default tol=1e-7 ended above it against 3, the median gap 4.3e-10
-# against 3.1e-9, in 10.6 s against 14.1 s; at tol=1e-4, 9.3 s against 10.9 s
-# (benchmarks/auto_conic.py)
+# by their dual vectors, come out looser than the solver's own tolerance, and a loose point
+# leaves the native polish (solve_and_finish) many groups to work through; solved tighter,
+# fewer fits end above tol, in less time overall (benchmarks/README.md, 'solver="auto" on
+# circular and three-layer programs').
 AUTO_INTERIOR_TOL = 1e-9
 
 
@@ -74,8 +69,8 @@ class Route(enum.Enum):
 
     NATIVE = enum.auto()  # solver="native"
     # solver="auto" on two-layer ReLU CNNs, and on a linear CNN with average pooling (one group
-    # without a cone, which the native solver certifies to tol in milliseconds where CVXPY's
-    # own dual point certified a logistic fit to 2.2e-5 of the objective)
+    # without a cone, which the native solver certifies to tol in milliseconds, where CVXPY's
+    # own dual point certifies it only to its accuracy)
     NATIVE_THEN_CVXPY = enum.auto()
     CVXPY_THEN_NATIVE = enum.auto()  # solver="auto" on circular and three-layer CNNs
     # a CVXPY solver; solver="auto" on a linear CNN without pooling (a nuclear norm, which the
@@ -159,9 +154,9 @@ class DenseProgram:
 class Finishing:
     """What every output's solution goes through after its solve, where it was solved.
 
-    With ``n_jobs`` that is in the workers, in parallel: done in the estimator's process after
-    all the solves, pruning alone took 0.25-0.33 s of a README demo fit of 5 s then (ten outputs,
-    ``benchmarks/digits_history.md``), and a CVXPY point's certificate can cost more than its solve.
+    With ``n_jobs`` that is in the workers, in parallel: pruning takes a sizeable share of a
+    fit of several outputs (``benchmarks/digits_history.md``), and a CVXPY point's certificate
+    can cost more than its solve.
 
     Attributes
     ----------
@@ -194,9 +189,8 @@ class Finishing:
         """The finished solution.
 
         Its objective and gap are evaluated on the targets and the intercept centred, as the
-        solver saw them (:func:`solve_output`): with ``y`` near 1e8 and a spread of 1e-3,
-        ``f - y`` rounded to ``eps |y|`` put the objective of a pruned point 4e-6 of itself
-        above the network's.
+        solver saw them (:func:`solve_output`): on targets far from zero, ``f - y`` rounded to
+        ``eps |y|`` would put a pruned point's objective above its network's.
         """
         _, offset = centred_targets(y, options.loss, options.fit_intercept)
         centred = y - offset  # (not zeroed where constant: the residuals of y itself)
@@ -209,10 +203,9 @@ class Finishing:
             )  # fmt: skip
         elif self.certify and self.residue is None:
             # a point kept as it is (a linear CNN's) is priced at the intercept rounded near
-            # the offset, as dropping the residue prices the others': its objective was that
-            # of the exact intercept, 1.7e-4 of itself below the network's (targets 1e12 +
-            # 1e-3 x) and 22 % (1e16 + x), certified to 1e-16 (an audit). Both dual bounds
-            # bound the same optimum: the better is kept
+            # the offset, as dropping the residue prices the others': at the exact intercept
+            # its objective lies below the network's on targets far from zero. Both dual
+            # bounds bound the same optimum: the better is kept
             repriced = solution_with_gap(
                 self.formulation, self.patches, self.gates, program, solution, centred,
                 beta=options.beta, loss=options.loss, fit_intercept=options.fit_intercept,
@@ -222,12 +215,12 @@ class Finishing:
             solution = dataclasses.replace(repriced, duality_gap=repriced.objective - bound)
         solution = _empty_if_no_worse(solution, centred, options, offset)
         # (of y itself: centred, it lost the rounding of an intercept near the offset, which
-        # the finished point pays and the solver's did not; 5 % of the objective at 1e12)
+        # the finished point pays and the solver's did not)
         tolerance = gap_tolerance(solution, y, options, loose=self.loose)
         if solution.solver == "native" and solution.converged and solution.duality_gap is not None:
             # the native solver certified its point to tol: dropping the residue may cost only
-            # what keeps it there (held to LOOSE_GAP, a circular point's cleaned network rose
-            # from a gap of 7.5e-8 of its objective to 1.8e-7, at tol=1e-7, without a warning)
+            # what keeps it there (held to LOOSE_GAP, a cleaned point could leave tol without
+            # a warning)
             tight = gap_tolerance(solution, y, options, tight=True)
             tolerance = max(tight - max(solution.duality_gap, 0.0), 0.0)
         solution = self._without_residue(program, solution, centred, options, tolerance)
@@ -240,9 +233,8 @@ class Finishing:
         if isinstance(program, ThreeLayerProgram):
             return clean_three_layer(program, solution, y, beta=options.beta, loss=options.loss)
         # the residue dropped, or where that costs more than the certified tolerance, the
-        # groups only put in their cones (rtol=0): on columns of scale 1 and 1e8, groups of
-        # norm 1e-6 of the largest carry fits of 50-270 that cancel others of 1e8, and
-        # dropping them takes a point of 0.80 to a network of 90,561
+        # groups only put in their cones (rtol=0): on badly scaled columns, groups tiny next
+        # to the largest can carry fits that cancel others, and dropping them ruins the point
         for rtol in (RESIDUE, 0.0):
             kept = functools.partial(self._keeps, solution, tolerance, options)
             if self.residue == "prune":
@@ -298,9 +290,7 @@ def _converged_if_certified(solution, y, options, *, loose):
     about 1e-5 of the objective, where a point it calls optimal counts as certified up to
     ``LOOSE_GAP``: otherwise every such fit would warn that it did not converge. A native
     point that stalled just short of ``tol`` can come within it once its residue is dropped
-    (the objective lower, the dual bound the same): it warned that it did not converge, with
-    a gap of 7.6e-20 against a tolerance of 1.3e-19, and advised the ``tol`` it had (a
-    circular fit on targets of size 1e-6, before the native solver's units).
+    (the objective lower, the dual bound the same), and then converged.
     """
     if (
         solution.converged
@@ -309,9 +299,8 @@ def _converged_if_certified(solution, y, options, *, loose):
     ):
         return solution
     inaccurate = solution.status == "optimal_inaccurate"
-    # (a point that spent max_iter stopped short of tol, and is held to tol: SCS's point of
-    # a three-layer program at max_iter, 6e-5 of the objective above the optimum, passed as
-    # certified to LOOSE_GAP without a warning)
+    # (a point that spent max_iter stopped short of tol, and is held to tol, not LOOSE_GAP:
+    # otherwise it could pass as converged well above the optimum)
     spent = solution.n_iter >= options.max_iter
     # (within tol on both sides: a gap further below zero than tol is a point outside its
     # program by more than tol, which the infeasibility test above admits, as it allows
@@ -333,9 +322,8 @@ def _empty_if_no_worse(solution, y, options, offset=0.0):
     ``solution``.
 
     Where that network is optimal (``beta`` at least its largest useful value, or targets that
-    the intercept fits exactly) a conic solver leaves neurons of norm 1e-13 to 1e-5 that
-    cost as much as they fit; on a constant target the certificate of such a point, 8e-11
-    against an optimum of 0, is 100 % of its objective and was warned about.
+    the intercept fits exactly) a conic solver leaves tiny neurons that cost as much as they
+    fit; on a constant target their gap is the whole objective, and would be warned about.
 
     ``y`` is centred on ``offset`` (:class:`Finishing`), as the returned intercept is.
     """
@@ -357,8 +345,7 @@ def _empty_network(y, options, offset=0.0):
 
     For ``y`` centred on ``offset``, the intercept is the one the network will carry,
     ``offset`` added to it in floats and taken away again (exact near the offset): the
-    exact one puts ``objective_`` 4e-6 of itself below the network's at an offset of 1e12,
-    with a spread of 1e-2.
+    exact one would put ``objective_`` below the network's at large offsets.
     """
     b = float(best_intercept(options.loss, y)) if options.fit_intercept else 0.0
     b = (b + offset) - offset
@@ -431,10 +418,9 @@ def _empty_if_optimal(program, y, options):
     second layer's multipliers at zero (:func:`_three_layer_price`), or of a linear CNN without
     pooling, by the spectral norm of its correlations (the dual norm of the nuclear norm).
 
-    Far above ``beta_max`` the logistic programs' weights make Clarabel and ECOS fail
-    numerically (from 18 times ``beta_max``), where the answer is known; so does the
-    nuclear-norm program from about 1e11 times its ``beta_max`` (NotSolved), and SCS
-    prints an error on a circular program at ``beta=1e308``.
+    Far above ``beta_max``, where the answer is known, the conic solvers fail numerically
+    (Clarabel and ECOS on logistic programs, the nuclear-norm program) or print errors (SCS
+    on a circular program at ``beta=1e308``).
     """
     if isinstance(program, NuclearProgram):
         _, n_patches, patch_size = program.patches.shape
@@ -485,8 +471,8 @@ def _three_layer_price(program, v, *, beta):
     """An upper bound on the largest price of a three-layer program's groups at the dual
     vector ``v``: their prices with the second layer's multipliers at zero, any of which
     scale ``v`` into the dual feasible set (:mod:`._solvers._three_layer`, item 4), exact
-    above ``beta``. At most ``beta``, it certifies the empty network, which CVXPY took 10-11 s
-    an output to find on 3 samples with ``n_patterns="exact"`` (10,096 groups; 0.15 s here).
+    above ``beta``. At most ``beta``, it certifies the empty network, far faster than CVXPY
+    finds it on a program of every pattern.
     """
     multipliers = np.zeros((2 * len(program.outer_masks), len(v)))
     return float(three_layer_prices(program, v, multipliers, beta=beta).max(initial=0.0))
@@ -497,9 +483,8 @@ def _stopped_short(solution):
     to CVXPY by ``solver="auto"``."""
     if solution is None:
         return True
-    # CVXPY cannot improve on a point certified to its own accuracy: on 400 digits of 0 to
-    # 255 the native solver stalled at a relative gap of 1e-6 (its rounding), and the
-    # fallback took 80 s to end above the native point
+    # CVXPY cannot improve on a point certified to its own accuracy (a native point stalled
+    # at its rounding), and can take far longer than the native solve to end above it
     gap = solution.duality_gap
     certified = gap is not None and gap <= CVXPY_ACCURACY * abs(solution.objective)
     # not at max_iter: the iterations the user allowed are spent (an estimator returns its
@@ -543,8 +528,8 @@ def _cvxpy_fallback(stopped, failure, dense_program, y, options):
         tried += (f"CVXPY could not solve it either ({failure}): the native point is kept",)
     else:
         kept = _lower_after_handover(stopped, cvxpy, dense_program, y, options)
-        # (without it, a warning that named the native point after "solving the full program
-        # with CVXPY instead" read as if CVXPY's had been kept: an audit)
+        # (so that a warning that names the native point after "solving the full program with
+        # CVXPY instead" does not read as if CVXPY's had been kept)
         tried += (f"{kept.solver}'s point is the lower, and is kept",)
     if kept is not None:
         kept = dataclasses.replace(kept, handovers=tried, tried=_BOTH)
@@ -569,11 +554,10 @@ def _other_solvers(solver, native_supported=True, loss="squared"):
     """The solvers a failure of ``solver`` could still try, as advice ("" for "auto", which
     tries the native solver and CVXPY's). ``native_supported`` as in :class:`SolveOptions`:
     where it is false (a linear CNN without pooling, a nuclear-norm program) neither the
-    native solver nor ECOS takes the program, and naming them led to their refusals; where it
-    is true the native solver takes it (a linear CNN with average pooling too: "'native' for
-    ReLU and circular CNNs" told its users that it did not). ECOS is not named
-    for the logistic loss either: it often fails on its exponential cones where Clarabel and
-    SCS do not (an audit: Clarabel's failure advised ECOS, which failed too, saying so)."""
+    native solver nor ECOS takes the program (naming them would lead to their refusals);
+    where it is true the native solver takes it (a linear CNN with average pooling too). ECOS
+    is not named for the logistic loss either: it often fails on its exponential cones where
+    Clarabel and SCS do not."""
     if solver == "auto":
         return ""
     takes_ecos = native_supported and loss != "logistic"
@@ -593,20 +577,29 @@ def solve_and_finish(program, y, label, options, dense_program, warm_start, fini
     With ``Route.CVXPY_THEN_NATIVE`` a CVXPY solve that fails, or whose finished point is not
     converged or not certified to ``tol`` (not the ``LOOSE_GAP`` that ``finishing`` allows a
     CVXPY point of its own), hands over to the native solver, started from that point (a verbose
-    line, and ``handovers`` on the solution: :func:`._convergence._tried`). Clarabel's and SCS's
-    points of logistic circular programs were certified only to 7e-5 to 4e-4 of the objective,
-    and some were 1e-5 of it above the optimum, without a warning; from them the native solver
-    certified each to 1e-8 in about the time of the conic solve again, where a cold native solve
-    took four to six times that. Clarabel's points of such programs without an intercept, solved
-    to ``AUTO_INTERIOR_TOL``, were still certified to 1e-6 to 9e-6, 29 of 30 small ones above
-    ``tol``, and were kept as within ``CVXPY_ACCURACY``; the polish certified each, in 0.065 s
-    against 0.046 s a fit. Where it cannot bring such a point (one that would have passed
-    without the polish: converged, certified to ``CVXPY_ACCURACY``) within ``tol``, the lower
-    point is kept without a warning, as that point was. Clarabel and ECOS fail on some logistic
-    circular programs without an intercept (14 samples of 8 features, beta=0.05), and SCS then
-    stopped at a gap of 10 % of the objective, which the native solver closes to 2e-10. Of two
-    unconverged points the lower is kept, certified by the better of their dual bounds
-    (:func:`_lower_unconverged`)."""
+    line, and ``handovers`` on the solution: :func:`._convergence._tried`). Why: CVXPY's points
+    of these programs can be certified only to 1e-6 to 4e-4 of the objective, some above the
+    optimum, and the native solver started from them certifies them to ``tol`` in about the
+    time of the conic solve, several times faster than cold (benchmarks/README.md,
+    'solver="auto" on circular and three-layer programs'); where CVXPY fails (Clarabel and
+    ECOS on some logistic programs, SCS stopping far short), the native solver solves from
+    scratch.
+
+    Where the native solver cannot bring a point that would have passed without it
+    (converged, certified to ``CVXPY_ACCURACY``) within ``tol``, the lower point is kept
+    without a warning, as that point was. Of two unconverged points the lower is kept,
+    certified by the better of their dual bounds (:func:`_lower_unconverged`).
+
+    Returns
+    -------
+    solution : Solution
+        The finished point kept, with what was tried in its ``handovers``.
+
+    Raises
+    ------
+    NotSolved
+        If no solver returned a point.
+    """
     try:
         solution = solve_output(program, y, label, options, dense_program, **warm_start)
     except NotSolved as failure:
@@ -638,12 +631,9 @@ def _tightened(solution, options):
     """Whether ``solution`` is the point of a conic solver that "auto" had solve to
     :data:`AUTO_INTERIOR_TOL`, tighter than ``tol``: at ``max_iter`` it spent the iterations
     that the user allowed on that tighter tolerance, not on ``tol``, and goes on to the
-    native solver as an uncertified point does (a review: at ``tol=1e-3``, ``max_iter=8``,
-    Clarabel stopped short of 1e-7 and the fit warned, advising a looser ``tol``, where
-    solving to ``tol`` it had called the same point optimal and the native solver
-    certified it to 9.6e-8; 19 of 159 random circular and three-layer fits at ``tol=1e-3``
-    and ``max_iter`` 10 to 14 warned so). Under "auto", ``max_iter`` bounds each solver's
-    iterations, not their sum."""
+    native solver as an uncertified point does (kept as it is, it would be warned about,
+    with advice to loosen ``tol``, where the native solver can certify it to ``tol``).
+    Under "auto", ``max_iter`` bounds each solver's iterations, not their sum."""
     return solution.solver in INTERIOR_POINT_SOLVERS and options.tol > AUTO_INTERIOR_TOL
 
 
@@ -701,17 +691,16 @@ def _lower_unconverged(native, cvxpy, y, options):
     (:func:`lower_of`); a point without a gap, or outside its program (:func:`outside_its_program`),
     only where the other is too (then the native one).
 
-    The smaller gap alone can keep a native point of a three-layer program 1.4e-6 of its
-    objective above CVXPY's, whose dual bound is the worse (9.8e-6 against 2.3e-5); the
-    lower point with the better bound has both. A point below the other's bound is outside
-    its program too, however its own bound puts it (kept, it would have a gap below zero
-    and be called optimal).
+    The smaller gap alone can keep the higher point, where the lower one's dual bound is
+    the worse; the lower point with the better bound has both. A point below the other's
+    bound is outside its program too, however its own bound puts it (kept, it would have a
+    gap below zero and be called optimal).
 
     Neither counts as converged but by that bound, within ``tol``: CVXPY's point was handed
     over for a gap above ``tol`` even where its solver called it optimal, and kept with that
-    word a circular fit passed the check of CVXPY's own points (``LOOSE_GAP``) with 3.2e-5
-    of its objective, without a warning (an audit; :func:`solve_and_finish` accepts the
-    point kept within ``CVXPY_ACCURACY`` where CVXPY's was).
+    word it would pass the check of CVXPY's own points (``LOOSE_GAP``) without a warning
+    (:func:`solve_and_finish` accepts the point kept within ``CVXPY_ACCURACY`` where CVXPY's
+    was).
     """
     native, cvxpy = (
         dataclasses.replace(point, converged=False) if point.converged else point
@@ -737,8 +726,8 @@ def _lower_unconverged(native, cvxpy, y, options):
 
 
 # Held while a worker process's solve has its warnings recorded and its BLAS limited: both are
-# the process's state, and a dask worker runs tasks in threads. Two outputs interleaved there
-# left the worker's warnings silenced for good after one to four fits (an audit of 7 Dec 2026).
+# the process's state, and a dask worker runs tasks in threads; two outputs interleaved there
+# can leave the worker's warnings silenced for good.
 _WORKER_STATE = threading.Lock()
 
 
@@ -829,14 +818,14 @@ def _lower_after_handover(native, cvxpy, dense_program, y, options):
     """Of a stopped native point and CVXPY's point for the same program, the one of the
     lower objective, certified by the better of their dual bounds.
 
-    On badly scaled data CVXPY can end far above where the native solver stopped (a gap
-    of 7.7 against 1.3e-5); where it ends below, its dual bound may
-    still be the worse one, or the better (inputs of size 100 at beta=0.001: 6e-6 of
-    the objective against the native point's 5e-5). Both bound the same optimum.
+    On badly scaled data CVXPY can end far above where the native solver stopped; where it
+    ends below, its dual bound may still be the worse one, or the better
+    (benchmarks/README.md, "Inputs of a large scale or at a small beta"). Both bound the
+    same optimum.
 
     CVXPY's point is compared once its groups are put in their cones: an interior point that
-    stopped early can leave them, and its objective is then below the optimum (a Clarabel
-    iterate below it was 30 times it once in the cones).
+    stopped early can leave them, and its objective is then below the optimum, where the
+    point put in its cones can be far above it.
     """
     dense = dense_program()  # (built already: kept)
     cvxpy = solution_with_gap(
@@ -849,10 +838,8 @@ def _lower_after_handover(native, cvxpy, dense_program, y, options):
         beta=options.beta,
         loss=options.loss,
         fit_intercept=options.fit_intercept,
-        # (a linear CNN's group lasso has no pattern to polish over: its program has one
-        # group and no gate, and the polish indexed the empty gates with it, an IndexError
-        # where its native solve stopped short; :meth:`_BaseConvexCNN._finishing` does not
-        # polish it either)
+        # (a linear CNN's group lasso has no pattern to polish over: one group and no gate,
+        # which the polish would index; its own finishing does not polish it either)
         polish=not isinstance(dense_program.formulation, LinearFormulation),
     )
     cvxpy = clean_solution(dense, cvxpy, y, beta=options.beta, loss=options.loss)

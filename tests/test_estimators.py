@@ -871,7 +871,7 @@ def test_the_memory_check_charges_one_program_where_no_two_run_at_once(
     Estimator, data, params, monkeypatch
 ):
     # (charging n_jobs programs would refuse fits that fit)
-    import sklearn_convexcnn._base as base
+    import sklearn_convexcnn._formulations.two_layer as two_layer
 
     charged = []
 
@@ -879,8 +879,8 @@ def test_the_memory_check_charges_one_program_where_no_two_run_at_once(
         charged.append(at_once)
         return check_program_memory(*args, at_once=at_once, **kwargs)
 
-    check_program_memory = base.check_program_memory
-    monkeypatch.setattr(base, "check_program_memory", spy)
+    check_program_memory = two_layer.check_program_memory
+    monkeypatch.setattr(two_layer, "check_program_memory", spy)
     Estimator(beta=0.1, kernel_size=2, random_state=0, **params).fit(*data())
     assert charged and set(charged) == {1}
 

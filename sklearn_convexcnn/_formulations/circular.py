@@ -30,6 +30,7 @@ from .._losses import dual_vector, loss_value, target_means
 from .._network import Network, neuron_penalty
 from .._patches import PatchGeometry, resolve_geometry
 from .._patterns import check_sampled_bound, enumerate_gates, sample_gates
+from .._resources import check_program_memory
 from .._validation import MIN_DATA_SCALE
 from ._program import GroupNorm, GroupProgram
 from .two_layer import average_blocks
@@ -262,6 +263,9 @@ class CircularFormulation:
     """
 
     region_sizes = None  # (no read-out per region: see check_program_memory)
+    prunable = False  # (only two-layer ReLU CNNs: doc/formulations.md §2.4)
+    certifiable = False
+    groups_from_samples = False
 
     def __init__(self, n_layers=3, activation="relu"):
         self.n_layers = n_layers
@@ -281,6 +285,32 @@ class CircularFormulation:
     def is_exact(self):
         """Whether the recovered network attains the program's value (``L = 3`` or linear)."""
         return self.n_layers == 3 or self.activation == "linear"
+
+    def finishing(self, patches, gates, *, prune):
+        """How each output's solution is finished after its solve: the fields of
+        :class:`~.._outputs.Finishing` (``prune`` does not apply). A duality gap certified
+        from the point's own dual point, ``loose`` for CVXPY's (warned about only above
+        ``_convergence.LOOSE_GAP``): a tight re-solve, as for two layers, takes several times
+        CVXPY's solve (benchmarks/README.md, "Circular programs: native versus Clarabel").
+        The solver's residue dropped; no polish."""
+        return {
+            "formulation": self, "patches": patches, "gates": gates, "certify": True,
+            "polish": False, "residue": "clean", "loose": True,
+        }  # fmt: skip
+
+    def check_program_memory(self, patches_shape, n_patterns, *, solver, exact, at_once):
+        """MemoryError, naming the fix, where the program would not fit in memory
+        (:func:`~.._resources.check_program_memory`), as
+        :meth:`.two_layer.PooledSumFormulation.check_program_memory`: held as the native
+        solver's arrays for ``solver="native"``, else as CVXPY's program (``"auto"`` solves
+        by CVXPY first)."""
+        kind = "circular_native" if solver == "native" else "circular"
+        if self.activation == "linear":  # (no patterns: one piece, whatever n_patterns)
+            n_patterns = 1
+        check_program_memory(
+            *patches_shape, n_patterns, kind=kind, solver=solver, exact=exact, at_once=at_once,
+            regions=self.region_sizes,
+        )  # fmt: skip
 
     def sample_gates(self, patches, n_patterns, random_state):
         """Gates ``q`` of the sampled patterns ``1[X q >= 0]`` (none when linear: no patterns)."""

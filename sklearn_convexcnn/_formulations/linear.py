@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._network import Network, neuron_penalty
+from .._resources import check_nuclear_program_memory
 from ._program import GroupProgram, recover_neurons
 
 
@@ -91,9 +92,31 @@ class LinearFormulation:
 
     is_exact = True
     region_sizes = None  # (no read-out per region: see check_program_memory)
+    prunable = False  # (only two-layer ReLU CNNs: doc/formulations.md §2.4)
+    certifiable = False
+    groups_from_samples = False
 
     def __init__(self, pooling="average"):
         self.pooling = pooling
+
+    def finishing(self, patches, gates, *, prune):
+        """How each output's solution is finished after its solve: the fields of
+        :class:`~.._outputs.Finishing` (``prune`` does not apply). A duality gap certified
+        from the point's own dual point (the native solver's group lasso to ``tol``, CVXPY's
+        points ``loose``, as circular CNNs'), and the point kept as it is: no pattern to
+        prune or polish over."""
+        return {
+            "formulation": self, "patches": patches, "gates": gates, "certify": True,
+            "polish": False, "loose": True,
+        }  # fmt: skip
+
+    def check_program_memory(self, patches_shape, n_patterns, *, solver, exact, at_once):
+        """MemoryError, naming the fix, where the nuclear-norm program (no pooling) would not
+        fit in memory (:func:`~.._resources.check_nuclear_program_memory`); ``n_patterns``
+        and ``exact`` do not apply (no patterns), and the pooled program, a group lasso of
+        one group, holds ``n * h`` numbers only."""
+        if self.pooling == "none":
+            check_nuclear_program_memory(*patches_shape[1:], solver, at_once=at_once)
 
     def sample_gates(self, patches, n_patterns, random_state):
         """No activation patterns: no gate."""

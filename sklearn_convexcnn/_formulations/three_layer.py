@@ -34,6 +34,7 @@ from .._patterns import (
     first_of_each_pattern,
     sample_gates,
 )
+from .._resources import check_program_memory
 from ._pruning import RESIDUE, with_objective
 from .two_layer import average_blocks
 
@@ -251,6 +252,28 @@ class ThreeLayerFormulation:
 
     is_exact = True  # (doc/formulations.md §8.2)
     region_sizes = None  # (no read-out per region: see check_program_memory)
+    prunable = False  # (only two-layer ReLU CNNs: doc/formulations.md §2.4)
+    certifiable = False
+    # (second-layer patterns of the training samples: outer_masks_)
+    groups_from_samples = True
+
+    def finishing(self, patches, gates, *, prune):
+        """How each output's solution is finished after its solve: the fields of
+        :class:`~.._outputs.Finishing` (``prune`` does not apply). The solver's residue
+        dropped where that keeps the second layer's rows (:func:`clean_three_layer`), and
+        every group kept in the network; the gaps of CVXPY's points are ``loose``."""
+        return {"residue": "clean", "loose": True}
+
+    def check_program_memory(self, patches_shape, n_patterns, *, solver, exact, at_once):
+        """MemoryError, naming the fix, where the program would not fit in memory
+        (:func:`~.._resources.check_program_memory`), as
+        :meth:`.two_layer.PooledSumFormulation.check_program_memory`: held as the native
+        solver's arrays for ``solver="native"``, else as CVXPY's program."""
+        kind = "three_layer_native" if solver == "native" else "three_layer"
+        check_program_memory(
+            *patches_shape, n_patterns, kind=kind, solver=solver, exact=exact, at_once=at_once,
+            regions=self.region_sizes,
+        )  # fmt: skip
 
     def sample_gates(self, patches, n_patterns, random_state):
         """First-layer gates, as for two layers; sets ``outer_masks_``, the second-layer

@@ -52,7 +52,7 @@ from .._patterns import (
     pattern_masks,
     random_gates,
 )
-from .._resources import check_memory
+from .._resources import check_memory, check_program_memory
 from .._warnings import warn
 from ._operator import DenseOperator, PatchOperator, StackedOperator
 from ._program import GroupProgram, recover_neurons, summed_network
@@ -395,6 +395,13 @@ class _PooledFormulation:
     # one group per pattern and sign (what the memory estimates count); a read-out per
     # region has one per pattern and region (:attr:`RegionalFormulation.region_sizes`)
     region_sizes = None
+    # solutions pruned to at most n + 1 neurons (doc/formulations.md §2.4)
+    prunable = True
+    # the estimators' certify applies: a dual bound over every pattern (§2.3)
+    certifiable = True
+    # whether the program's groups are built from the training samples, so that they mean
+    # something else on other data (a warm start's key then holds the data)
+    groups_from_samples = False
 
     def __init__(self, pools, mode):
         self.pooling = PatchPooling(pools, mode)
@@ -424,6 +431,33 @@ class _PooledFormulation:
         leaves out: its refusal counts the patch rows, the enumeration's the differences too,
         and it comes before the differences' memory is checked)."""
         check_sampled_bound(rows_at, n_rows)
+
+    def finishing(self, patches, gates, *, prune):
+        """How each output's solution is finished after its solve: the fields of
+        :class:`~.._outputs.Finishing`. A certified duality gap, and the solver's residue
+        dropped; with ``prune`` also pruned to at most ``n + 1`` groups, where the pruned
+        network attains its objective (doc/formulations.md §2.4)."""
+        residue = "prune" if prune else "clean"
+        return {
+            "formulation": self, "patches": patches, "gates": gates, "certify": True,
+            "residue": residue,
+        }  # fmt: skip
+
+    def check_program_memory(self, patches_shape, n_patterns, *, solver, exact, at_once):
+        """MemoryError, naming the fix, where the program over ``n_patterns`` patterns of
+        patches of shape ``patches_shape`` would not fit in memory
+        (:func:`~.._resources.check_program_memory`): held as the native solver's operator
+        where it solves first (``solver`` "auto" or "native"), else as CVXPY's dense program.
+        ``exact``: the patterns are an enumeration's; ``at_once``: the outputs' programs held
+        at the same time."""
+        if solver in ("auto", "native"):
+            kind = "operator" if self.matrix_free else "dense_operator"
+        else:
+            kind = "dense"
+        check_program_memory(
+            *patches_shape, n_patterns, kind=kind, solver=solver, exact=exact, at_once=at_once,
+            regions=self.region_sizes,
+        )  # fmt: skip
 
     def neuron_gates(self, solutions, patches, gates):
         """The gate of every neuron of :meth:`network`, in its order: a column of ``gates``.
@@ -574,6 +608,8 @@ class RegionalFormulation(_PooledFormulation):
     pools : list of ndarray of int
     mode : {"average", "max"}
     """
+
+    groups_from_samples = True  # (one group per pattern that occurs in a region)
 
     @property
     def region_sizes(self):
