@@ -12,7 +12,7 @@ recovered network with real ReLUs keeps the fit.
 
 Interior-point solvers leave many groups of norm ~1e-8 whose *directions* are inaccurate
 (they may leave their cones by far more than the solver's tolerance); pruning could scale such a
-group up and break exactness, so they are dropped first (§2.4, §13.4), and the remaining groups
+group up and break exactness, so they are dropped first (§2.4, §13 item 4), and the remaining groups
 are projected onto their cones (:func:`clean_groups`).
 
 Nothing here imports scikit-learn.
