@@ -9,6 +9,7 @@ import pytest
 from sklearn.exceptions import ConvergenceWarning
 
 from sklearn_convexcnn import Certificate, ConvexCNNClassifier, ConvexCNNRegressor
+from sklearn_convexcnn._formulations._operator import fit_values
 from sklearn_convexcnn._formulations.two_layer import PooledSumFormulation, make_formulation
 from sklearn_convexcnn._network import RegionalCNN, TwoLayerCNN
 from sklearn_convexcnn._optimality import dual_objective, dual_point, pattern_prices
@@ -853,3 +854,86 @@ def test_a_certificates_repr_leads_with_its_verdict():
     assert f"exact=True, n_patterns_checked={certificate.n_patterns_checked}," in repr(certificate)
     sampled = ConvexCNNRegressor(beta=0.5, kernel_size=2, n_patterns=2, random_state=0)
     assert repr(sampled.fit(X, y).certify(X, y)).startswith("Certificate(is_optimal=False, ")
+
+
+def test_an_intercept_an_ulp_below_a_power_of_2_offset_is_not_optimal():
+    # below 2**40 the floats are twice as dense as above it: the allowance for the intercept
+    # is half the ulp of the intercept itself (2**-14 here), and the intercept an ulp below
+    # the best one, 2**40, is 2**-13 from it, twice that. (A mutant that took the ulp of the
+    # offset mirrored about the intercept, 2**40 + 2**-13, allowed 2**-13 and called it
+    # optimal; near 1e12 both lie in one binade, so no test above told them apart)
+    X = np.random.default_rng(0).standard_normal((12, 4))
+    y = np.full(12, 2.0**40)
+    model = ConvexCNNRegressor(beta=0.1, kernel_size=2, n_patterns="exact").fit(X, y)
+    assert model.intercept_ == 2.0**40 and model.certify(X, y).is_optimal
+    model.intercept_ = np.nextafter(model.intercept_, 0.0)
+    certificate = model.certify(X, y)
+    assert certificate.objective == 12 * 2.0**-26 / 2
+    assert certificate.rounding_gap == 12 * 2.0**-28 / 2
+    assert not certificate.is_optimal
+
+
+def test_a_points_gap_is_polished_over_its_active_groups_alone(monkeypatch):
+    # the re-solve over the point's nonzero groups, not every group of the program (a mutant
+    # that counted zero groups active survived: the bound is as valid, the solve larger), and
+    # by default (a mutant of polish=False by default survived: every caller passes it)
+    from sklearn_convexcnn._certificate import solution_with_gap
+    from sklearn_convexcnn._solvers import _native
+    from sklearn_convexcnn._solvers._solution import Solution
+
+    X, y = _data(10, 7, 0)
+    geometry = resolve_geometry(None, 2, 1, 7)
+    patches = extract_patches(X, geometry)
+    formulation = make_formulation("average", None, "sum", geometry.grid_shape)
+    gates = enumerate_gates(patches)
+    program = formulation.operator(patches, gates)
+    coef = np.zeros((2, gates.shape[1], 2))
+    coef[0, 3] = [0.1, -0.2]  # (one active group of many)
+    sizes = []
+    solve_native = _native.solve_native
+
+    def recording(program, y, **kwargs):
+        sizes.append(program.n_patterns)
+        return solve_native(program, y, **kwargs)
+
+    monkeypatch.setattr(_native, "solve_native", recording)
+    point = Solution(coef, 0.0, 1.0, True, "optimal", 1, "clarabel")
+    certified = solution_with_gap(
+        formulation, patches, gates, program, point, y - y.mean(), beta=0.05, loss="squared",
+        fit_intercept=True,
+    )  # fmt: skip
+    assert gates.shape[1] > 1 and sizes == [1]
+    # (its objective is the loss plus beta times the group's norm: a mutant that subtracted
+    # the penalty survived, where the point above was the empty network)
+    residuals = fit_values(program, coef, 0.0) - (y - y.mean())
+    expected = 0.5 * residuals @ residuals + 0.05 * np.linalg.norm([0.1, -0.2])
+    assert certified.objective == pytest.approx(expected, rel=1e-12)
+    assert certified.duality_gap >= 0
+
+
+def test_each_output_is_re_solved_over_its_own_neurons_groups(capsys):
+    # (a mutant that counted every neuron as each output's survived: the bound is as valid,
+    # each re-solve over every output's groups). One-vs-rest: a neuron serves one class
+    X, y = _planted_images(2)
+    classes = np.digitize(y, [-1, 1])
+    clf = ConvexCNNClassifier(
+        input_shape=(4, 4), kernel_size=2, beta=0.05, n_patterns=20, random_state=0
+    ).fit(X, classes)
+    clf.set_params(verbose=1).certify(X, classes, max_patterns=10)
+    counts = [
+        int(count)
+        for count in re.findall(r"its network's (\d+) groups? re-solved", capsys.readouterr().out)
+    ]
+    neurons = np.count_nonzero(clf.network_.output_weights, axis=0)
+    assert len(counts) == 3 and np.all(neurons > 0)
+    assert np.all(np.asarray(counts) <= neurons)
+
+
+def test_more_outputs_than_samples_are_certified_one_by_one():
+    # (a mutant that sized the outputs' rounding floors by the samples survived: every fit
+    # above had more samples than outputs; without an intercept the floors are all 0)
+    rng = np.random.default_rng(0)
+    X, Y = rng.standard_normal((3, 4)), rng.standard_normal((3, 5))
+    model = ConvexCNNRegressor(beta=0.1, kernel_size=2, n_patterns="exact", fit_intercept=False)
+    certificate = model.fit(X, Y).certify(X, Y)
+    assert len(certificate.output_gaps) == 5 and certificate.is_optimal

@@ -18,8 +18,10 @@ from sklearn_convexcnn import _network
 from sklearn_convexcnn._losses import (
     best_intercept,
     centred_targets,
+    dual_vector,
     logistic_log_proba,
     logistic_proba,
+    loss_value,
     mean,
     target_means,
 )
@@ -379,4 +381,91 @@ def test_a_newton_step_on_a_singular_hessian_is_the_least_norm_solution():
     hessian, gradient = root @ root.T + np.eye(3), np.array([1.0, -2.0, 0.5])
     np.testing.assert_allclose(
         _linalg.newton_step(hessian, gradient), -np.linalg.solve(hessian, gradient), rtol=1e-12
+    )
+
+
+def test_the_regional_forward_pass_weighs_each_region_by_its_own_weight():
+    # sum_j sum_l W[j, l, o] (x_l . u_j)_+ + b, every patch its own region, by hand; 7 samples
+    # and 4 regions, so that no mix-up of the samples' and the regions' axes fits
+    rng = np.random.default_rng(3)
+    patches = rng.standard_normal((7, 4, 3))
+    network = RegionalCNN(
+        filters=rng.standard_normal((5, 3)),
+        output_weights=rng.standard_normal((5, 4, 2)),
+        intercept=rng.standard_normal(2),
+        pooling=_MeanPooling(),
+    )
+    expected = np.tile(network.intercept, (7, 1))
+    for t, sample in enumerate(patches):
+        for u, weights in zip(network.filters, network.output_weights, strict=True):
+            for region, w in zip(sample, weights, strict=True):
+                expected[t] += w * max(region @ u, 0.0)
+    np.testing.assert_allclose(network.forward(patches), expected, rtol=1e-12)
+
+
+def test_a_neurons_penalty_is_split_by_its_weights_also_where_they_sum_below_1():
+    # (a mutant that split weights summing to at most 1 equally survived): 0.25 and 0.5 in
+    # two outputs are shares of 1/3 and 2/3
+    filters = np.array([[1.0, 1.0]])
+    weights = np.array([[0.25, -0.5]])
+    split = TwoLayerCNN(filters, weights, np.zeros(2), pooling=None).penalty_by_output()
+    whole = 0.5 * (2.0 + 0.75**2)
+    np.testing.assert_allclose(split, [whole / 3, 2 * whole / 3])
+
+
+@pytest.mark.parametrize("loss", ["squared", "logistic"])
+def test_the_dual_vector_is_minus_the_losss_gradient(loss):
+    # v = -dloss/df, by central differences, one entry at a time (mutants of both losses'
+    # dual vectors survived here: only the solvers read them)
+    rng = np.random.default_rng(4)
+    f = rng.standard_normal(6)
+    y = np.where(rng.random(6) < 0.5, -1.0, 1.0) if loss == "logistic" else rng.normal(size=6)
+    step = 1e-6
+    gradient = [
+        (loss_value(loss, f + step * e, y) - loss_value(loss, f - step * e, y)) / (2 * step)
+        for e in np.eye(6)
+    ]
+    np.testing.assert_allclose(dual_vector(loss, f, y), -np.array(gradient), rtol=1e-6)
+
+
+def test_a_single_target_or_none_are_centred_to_their_mean():
+    # (mutants that compared the targets with y[1], or took one target for none, survived:
+    # every case above had many)
+    centred, offset = centred_targets(np.array([2.5]), "squared", True)
+    np.testing.assert_array_equal(centred, [0.0])
+    assert offset == 2.5
+    centred, offset = centred_targets(np.zeros(0), "squared", True)
+    assert centred.shape == (0,) and np.isnan(offset)
+
+
+@pytest.mark.parametrize(
+    "values, sizes", [(40, [2, 2, 2, 1]), (20, [1] * 7), (10, [1] * 7), (10**6, [7])]
+)
+def test_the_forward_pass_holds_as_many_samples_as_a_chunk_of_values_takes(
+    monkeypatch, values, sizes
+):
+    # each sample's map is 4 patches x 5 neurons, 20 values: the chunks bound the memory, which
+    # the outputs do not show, and a map wider than a chunk is a sample at a time (mutants that
+    # sized a chunk by patches / neurons, at most one value a sample, or let it be 0 samples,
+    # survived)
+    network, patches = _network_and_patches()
+    seen = []
+    readout = network._readout
+
+    def recording(chunk):
+        seen.append(len(chunk))
+        return readout(chunk)
+
+    monkeypatch.setattr(network, "_readout", recording)
+    monkeypatch.setattr(_network, "_CHUNK_VALUES", values)
+    np.testing.assert_allclose(network.forward(patches), _forward_by_hand(network, patches))
+    assert seen == sizes
+
+
+def test_a_regional_network_prints_the_shapes_of_its_arrays():
+    # (a mutant that gave RegionalCNN the dataclasses' repr, every array whole, survived)
+    network = RegionalCNN(np.ones((2, 3)), np.ones((2, 4, 1)), np.zeros(1), pooling=None)
+    assert repr(network) == (
+        "RegionalCNN(n_neurons=2, filters=<array of shape (2, 3)>, output_weights=<array of "
+        "shape (2, 4, 1)>, intercept=<array of shape (1,)>, pooling=None)"
     )

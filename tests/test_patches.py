@@ -339,3 +339,27 @@ def test_the_data_scale_limits_are_inclusive():
         check_scale(np.array([[largest, -largest], [0.0, 0.5 * largest]]), "X")
     with pytest.raises(ValueError, match=r"^X has entries of magnitude up to 1e\+76; "):
         check_scale(np.array([[0.0, -1e76]]), "X")
+
+
+@pytest.mark.parametrize(
+    "input_shape, kernel_size, hint",
+    [
+        # the kernel fits along the length and the hint gives (k, 1), for any k that does
+        ((10, 2), (2, 3), r"pass input_shape=\(10, 1, 2\) and kernel_size=\(2, 1\)\.$"),
+        ((10, 2), (10, 3), r"pass input_shape=\(10, 1, 2\) and kernel_size=\(10, 1\)\.$"),
+        # too long along the length too: no channels' hint, whatever the width
+        ((10, 2), (11, 3), None),
+    ],
+)
+def test_the_channels_hint_is_given_only_where_the_kernel_fits_along_the_length(
+    input_shape, kernel_size, hint
+):
+    # (mutants that tested the hint's condition on the wrong entries, or at the axis's own
+    # length, survived: the cases above had kernels of equal entries)
+    with pytest.raises(ValueError, match=r"does not fit") as excinfo:
+        resolve_geometry(input_shape, kernel_size, 1, 20)
+    if hint is None:
+        assert "For signals" not in str(excinfo.value)
+        assert str(excinfo.value).endswith("where it is shorter).")
+    else:
+        assert excinfo.match(hint)

@@ -752,3 +752,22 @@ def test_an_eps_whose_smallest_beta_underflows_is_named():
     with pytest.raises(ValueError, match=r"^eps=1e-320 times beta_max=.* is 0 in float64, so "
                        r"the path has no smallest beta; pass a larger eps"):  # fmt: skip
         convex_cnn_path(X, 1e-5 * X[:, 0], eps=1e-320, n_betas=2, kernel_size=2, n_patterns=4)
+
+
+def test_the_patches_memory_is_checked_for_the_samples_of_x(monkeypatch):
+    # (a mutant that sized the patches by the features of X instead of its samples survived)
+    import sklearn_convexcnn._resources as resources
+
+    monkeypatch.setattr(resources, "available_memory", lambda: 1)
+    X = np.random.default_rng(0).standard_normal((10, 6))
+    message = r"^Cutting X into patches \(10 samples x 4 patches of size 3\) needs about "
+    with pytest.raises(MemoryError, match=message):
+        convex_cnn_path(X, X[:, 0], kernel_size=3, n_patterns=4)
+
+
+def test_a_loss_that_is_not_a_string_gets_the_list_of_losses(data):
+    # (a mutant that looked an unhashable loss up among scikit-learn's names, a TypeError,
+    # survived: every loss above was a string)
+    X, y = data
+    with pytest.raises(ValueError, match=_invalid("loss", r"a str among \{.*\}", r"\['squared'\]")):
+        convex_cnn_path(X, y, loss=["squared"], **FAST)
