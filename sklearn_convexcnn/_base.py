@@ -738,10 +738,10 @@ class _BaseConvexCNN(BaseEstimator):
         self, formulation, solutions, gates, data, options, compared_starts, *, relaxation
     ):
         """The network of the outputs' ``solutions``: a relaxation's realized network with its
-        output weights refit (:meth:`_refit_output_weights`), or the padded 3-layer one
-        (:meth:`_no_worse_than_shallow`, started from ``compared_starts`` where not ``None``),
-        then polished (:meth:`_polished`), logged where it has no neuron; and the 3-layer
-        solutions, ``None`` where not solved."""
+        output weights refit (:meth:`_refit_output_weights`) and polished (:meth:`_polished`),
+        or the padded 3-layer one, polished too (:meth:`_no_worse_than_shallow`, started from
+        ``compared_starts`` where not ``None``), logged where it has no neuron; and the
+        3-layer solutions, ``None`` where not solved."""
         network = formulation.network(solutions, data.patches, gates)
         realized, compared = network, None
         if relaxation:
@@ -749,7 +749,6 @@ class _BaseConvexCNN(BaseEstimator):
             network, compared = self._no_worse_than_shallow(
                 formulation, network, solutions, gates, data, options, compared_starts
             )
-            network = self._polished(formulation, network, data, options)
         if len(network.filters) == 0 and len(realized.filters) > 0:
             self._log(
                 "no neurons: the refit of the realized network's output weights dropped every "
@@ -765,10 +764,13 @@ class _BaseConvexCNN(BaseEstimator):
     ):
         """Output by output, the neurons of ``network`` or those of the exact 3-layer circular
         CNN over the same patterns padded to ``n_layers`` with identity filters
-        (:meth:`~._formulations.circular.CircularFormulation.padded`), whichever cost less
+        (:meth:`~._formulations.circular.CircularFormulation.padded`), each polished
+        (:meth:`_polished`), whichever then cost less
         (:func:`~._formulations.circular.cheapest_by_output`): a deep circular CNN can be any
         shallower one, and a relaxation's realized network can cost more than the padded one
-        (doc/formulations.md §7.3); choosing per output can beat both whole networks.
+        (doc/formulations.md §7.3); choosing per output can beat both whole networks. Both
+        are polished before the choice: L-BFGS ends in another local minimum from each, and
+        the one that cost less before it need not after it.
 
         The 3-layer programs are solved and finished as the fit's own (:meth:`_solve_program`:
         the same solver, processes and clean-up), each started from ``compared_starts``, the
@@ -787,9 +789,11 @@ class _BaseConvexCNN(BaseEstimator):
             three_layer, _ = self._solve_program(shallow, gates, data, starts, options)
         except NotSolved as exc:  # (the realized network is an answer already)
             self._log(f"the 3-layer network was not solved for comparison: {exc}")
-            return network, None
+            return self._polished(formulation, network, data, options, "realized"), None
         patches, Y = data.patches, data.Y
+        network = self._polished(formulation, network, data, options, "realized")
         padded = formulation.padded(shallow.network(three_layer, patches, gates))
+        padded = self._polished(formulation, padded, data, options, "padded 3-layer")
         deep = network.objective(patches, Y, options.beta, self.loss)
         three = padded.objective(patches, Y, options.beta, self.loss)
         kept, chosen = cheapest_by_output([network, padded], patches, Y, options.beta, self.loss)
@@ -810,11 +814,11 @@ class _BaseConvexCNN(BaseEstimator):
         )
         return kept, three_layer
 
-    def _polished(self, formulation, network, data, options):
-        """A relaxation's network, the one kept of the refit and the padded 3-layer ones,
-        polished by L-BFGS on its own objective where that lowers an output's cost
-        (:meth:`~._formulations.circular.CircularFormulation.polished`): on small regressions
-        it took 14 to 73 % off ``objective_``."""
+    def _polished(self, formulation, network, data, options, name):
+        """A relaxation's ``name`` network (the realized one, refit, or the padded 3-layer
+        one) polished by L-BFGS on its own objective where that lowers an output's cost
+        (:meth:`~._formulations.circular.CircularFormulation.polished`; doc/formulations.md
+        §7.3)."""
         if not network.n_neurons:
             return network
         polished = formulation.polished(
@@ -823,8 +827,8 @@ class _BaseConvexCNN(BaseEstimator):
         before = network.objective(data.patches, data.Y, options.beta, self.loss)
         after = polished.objective(data.patches, data.Y, options.beta, self.loss)
         self._log(
-            f"the network polished by L-BFGS: objective {before:.6g} -> {after:.6g}"
-            + (" (kept the network as it was)" if polished is network else "")
+            f"the {name} network polished by L-BFGS: objective {before:.6g} -> {after:.6g}"
+            + (" (kept it as it was)" if polished is network else "")
         )
         return polished
 
