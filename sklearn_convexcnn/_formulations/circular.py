@@ -611,7 +611,8 @@ def polished(network, patches, Y, beta, loss, fit_intercept, max_iter=POLISH_MAX
     weight free. At the end each neuron is balanced (its last filter's norm and output
     weight's magnitude equal, their cost least), and neurons that fit nothing on ``patches``
     are dropped. The outputs' costs are separate (each neuron serves one), so each output is
-    polished alone, at most ``max_iter`` iterations, and kept only where its cost is lower.
+    polished alone, until ``_POLISH_ROUND`` iterations take less than ``_POLISH_RTOL`` of its
+    cost off or ``max_iter`` have run, and kept only where its cost is lower.
     Returns ``network`` itself where no output's is, or a neuron serves several outputs.
 
     Parameters
