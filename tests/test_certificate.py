@@ -771,13 +771,19 @@ def test_targets_at_the_rounding_of_their_offset_lend_no_allowance_to_a_poor_fit
     assert certificate.relative_gap > 0.1 and not certificate.is_optimal
 
 
-def test_verbose_certify_says_what_it_checks_and_each_outputs_bound(capsys):
-    # certify of all digits without pooling took 34 s without a line of progress
+def _planted_classifier():
+    """A classifier of three classes fitted on planted 4x4 images, with its data."""
     X, y = _planted_images(2)
     classes = np.digitize(y, [-1, 1])
     clf = ConvexCNNClassifier(
         input_shape=(4, 4), kernel_size=2, beta=0.05, n_patterns=20, random_state=0
     ).fit(X, classes)
+    return clf, X, classes
+
+
+def test_verbose_certify_says_what_it_checks_and_each_outputs_bound(capsys):
+    # certify of all digits without pooling took 34 s without a line of progress
+    clf, X, classes = _planted_classifier()
     clf.certify(X, classes)
     assert capsys.readouterr().out == ""
     certificate = clf.set_params(verbose=1).certify(X, classes, max_patterns=10)
@@ -914,11 +920,7 @@ def test_a_points_gap_is_polished_over_its_active_groups_alone(monkeypatch):
 def test_each_output_is_re_solved_over_its_own_neurons_groups(capsys):
     # (a mutant that counted every neuron as each output's survived: the bound is as valid,
     # each re-solve over every output's groups). One-vs-rest: a neuron serves one class
-    X, y = _planted_images(2)
-    classes = np.digitize(y, [-1, 1])
-    clf = ConvexCNNClassifier(
-        input_shape=(4, 4), kernel_size=2, beta=0.05, n_patterns=20, random_state=0
-    ).fit(X, classes)
+    clf, X, classes = _planted_classifier()
     clf.set_params(verbose=1).certify(X, classes, max_patterns=10)
     counts = [
         int(count)
